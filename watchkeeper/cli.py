@@ -1,0 +1,58 @@
+"""``watchkeeper [COMMAND]``: one subcommand per module under ``watchkeeper/commands``.
+
+Each command module has ``HELP``, ``add_arguments(parser)`` and ``run(args) -> int``;
+it imports what it needs inside ``run``, so ``watchkeeper schema`` never loads
+the TUI and a broken optional piece cannot break every command.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from . import __version__
+
+#: name -> module; order is the order of ``--help``.
+COMMANDS: dict[str, str] = {
+    "watch": "watchkeeper.commands.watch",
+    "replay": "watchkeeper.commands.replay",
+    "demo": "watchkeeper.commands.demo",
+    "events": "watchkeeper.commands.events",
+    "schema": "watchkeeper.commands.schema",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="watchkeeper",
+        description="Watch AI agents work, replay what they did, and steer them while they run.",
+    )
+    parser.add_argument("--version", action="version", version=f"watchkeeper {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, module_name in COMMANDS.items():
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as e:
+            if e.name != module_name:
+                raise
+            continue
+        p = sub.add_parser(name, help=module.HELP, description=module.HELP)
+        module.add_arguments(p)
+        p.set_defaults(_run=module.run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        args = parser.parse_args(["watch", *(argv or sys.argv[1:])])
+    try:
+        code = args._run(args)
+    except KeyboardInterrupt:
+        code = 130
+    except BrokenPipeError:
+        code = 0
+    sys.exit(code)

@@ -1,0 +1,1 @@
+"""The subcommands of ``watchkeeper``, one module each (see ``watchkeeper.cli``)."""

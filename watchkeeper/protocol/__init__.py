@@ -1,0 +1,49 @@
+"""Protocol v1: events, controls, capabilities, the session profile. Pure data, no I/O."""
+
+from .calls import CallTable, ToolCall
+from .codec import (
+    ProtocolError,
+    decode_native_line,
+    dumps,
+    encode_line,
+    loads,
+    raw_event,
+    validate_control,
+    validate_event,
+)
+from .envelope import Event, content_id, make_event, now_iso
+from .kinds import MAIN_AGENT, PROTOCOL_VERSION, ControlKind, Kind, State, ToolStatus
+from .models import Capabilities, ControlModel, EventModel, Isolation, Profile
+from .schema import json_schema
+
+OBSERVE_ONLY = Capabilities(why="observe-only: a transcript can be watched, not steered")
+
+__all__ = [
+    "MAIN_AGENT",
+    "OBSERVE_ONLY",
+    "PROTOCOL_VERSION",
+    "CallTable",
+    "Capabilities",
+    "ControlKind",
+    "ControlModel",
+    "Event",
+    "EventModel",
+    "Isolation",
+    "Kind",
+    "Profile",
+    "ProtocolError",
+    "State",
+    "ToolCall",
+    "ToolStatus",
+    "content_id",
+    "decode_native_line",
+    "dumps",
+    "encode_line",
+    "json_schema",
+    "loads",
+    "make_event",
+    "now_iso",
+    "raw_event",
+    "validate_control",
+    "validate_event",
+]

@@ -1,0 +1,85 @@
+"""Bytes to events and back: the JSON-lines codec, and validation at trust boundaries."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from pydantic import ValidationError
+
+from .envelope import Event, content_id, make_event
+from .kinds import Kind
+from .models import EVENT_DATA, ControlModel, EventModel
+
+dumps = orjson.dumps
+loads = orjson.loads
+
+
+class ProtocolError(ValueError):
+    """A message that is not a valid protocol message; ``str()`` says why, for the sender."""
+
+
+def encode_line(event: Event | dict[str, Any]) -> bytes:
+    return orjson.dumps(event) + b"\n"
+
+
+def validate_event(obj: Any) -> dict[str, Any]:
+    """Check an event from an untrusted peer; return it unchanged, unknown kinds and fields included."""
+    if not isinstance(obj, dict):
+        raise ProtocolError("an event must be a JSON object")
+    try:
+        EventModel.model_validate(obj)
+        data_model = EVENT_DATA.get(obj.get("kind", ""))
+        if data_model is not None:
+            data_model.model_validate(obj.get("data", {}))
+    except ValidationError as e:
+        raise ProtocolError(_brief(e)) from None
+    return obj
+
+
+def validate_control(obj: Any) -> ControlModel:
+    if not isinstance(obj, dict):
+        raise ProtocolError("a control must be a JSON object")
+    try:
+        return ControlModel.model_validate(obj)
+    except ValidationError as e:
+        raise ProtocolError(_brief(e)) from None
+
+
+def raw_event(session: str, line: bytes | str, error: str | None, source: str | None = None,
+              ts: str | None = None, agent: str = "main") -> Event:
+    """Keep a record nothing understood, whole: nothing read is ever dropped."""
+    text = line.decode("utf-8", "replace") if isinstance(line, bytes) else line
+    record: Any
+    try:
+        record = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        record = text
+    return make_event(
+        f"raw:{session}:{content_id(text)}",
+        session,
+        Kind.RAW,
+        {"record": record, "error": error, "source": source},
+        ts=ts,
+        agent=agent,
+    )
+
+
+def decode_native_line(line: bytes, session: str = "unknown", source: str | None = None) -> Event:
+    """One line of a native ``.jsonl`` recording; anything that is not an event becomes ``raw``."""
+    try:
+        obj = orjson.loads(line)
+        return validate_event(obj)  # type: ignore[return-value]
+    except orjson.JSONDecodeError as e:
+        return raw_event(session, line, f"not JSON: {e}", source)
+    except ProtocolError as e:
+        return raw_event(session, line, f"not a protocol event: {e}", source)
+
+
+def _brief(e: ValidationError) -> str:
+    parts = []
+    for err in e.errors()[:3]:
+        loc = ".".join(str(x) for x in err["loc"]) or "(root)"
+        parts.append(f"{loc}: {err['msg']}")
+    more = e.error_count() - len(parts)
+    return "; ".join(parts) + (f" (+{more} more)" if more > 0 else "")

@@ -1,0 +1,60 @@
+"""The event envelope on the hot path: plain dicts, built and read without validation.
+
+A model instance per event costs more than the whole conversion budget (see
+``bench/``), so adapters and the relay pass dicts shaped like :class:`Event`;
+pydantic (``models.py``) checks them only where they cross a trust boundary.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime
+from typing import Any, NotRequired, TypedDict
+
+from .kinds import MAIN_AGENT, PROTOCOL_VERSION
+
+
+class Event(TypedDict):
+    v: int
+    id: str
+    ts: str
+    session: str
+    agent: str
+    kind: str
+    data: dict[str, Any]
+    seq: NotRequired[int]
+    epoch: NotRequired[str]
+
+
+def make_event(
+    id: str,
+    session: str,
+    kind: str,
+    data: dict[str, Any],
+    ts: str | None = None,
+    agent: str = MAIN_AGENT,
+) -> Event:
+    """An event without ``seq``/``epoch``: the relay assigns those."""
+    return {
+        "v": PROTOCOL_VERSION,
+        "id": id,
+        "ts": ts or now_iso(),
+        "session": session,
+        "agent": agent,
+        "kind": kind,
+        "data": data,
+    }
+
+
+def now_iso() -> str:
+    """UTC now in the transcripts' own format: ISO-8601, milliseconds, ``Z``."""
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def content_id(*parts: str | bytes) -> str:
+    """A short stable digest for records that carry no id of their own."""
+    h = hashlib.blake2b(digest_size=8)
+    for p in parts:
+        h.update(p if isinstance(p, bytes) else p.encode())
+        h.update(b"\0")
+    return h.hexdigest()

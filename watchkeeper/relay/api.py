@@ -1,0 +1,62 @@
+"""The relay's public, thread-safe API: what viewers and servers may rely on.
+
+Callbacks run on the relay's thread; a Textual viewer forwards each batch with
+``post_message`` (thread-safe, non-blocking) and never blocks in a callback.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from ..protocol import Event
+
+#: Receives events in batches (flushed at 50 ms or 1,000 events), in seq order per session.
+BatchCallback = Callable[[list[Event]], None]
+
+
+@dataclass
+class SessionInfo:
+    """One session as the sessions screen lists it; kept current by the relay."""
+
+    session: str
+    agent_kind: str
+    title: str | None = None
+    cwd: str | None = None
+    model: str | None = None
+    state: str = "idle"
+    live: bool = False
+    last_ts: str | None = None
+    last_seq: int = -1
+    events: int = 0
+    tokens_in: int = 0
+    tokens_out: int = 0
+    tokens_cache_read: int = 0
+    tokens_cache_creation: int = 0
+    cost_usd: float | None = None
+    capabilities: dict[str, Any] = field(default_factory=dict)
+    sources: list[str] = field(default_factory=list)
+    needs_attention: bool = False
+
+
+class Subscription(Protocol):
+    def close(self) -> None: ...
+
+
+class RelayAPI(Protocol):
+    epoch: str
+
+    def sessions(self) -> list[SessionInfo]: ...
+
+    def subscribe(self, callback: BatchCallback, session: str | None = None, from_seq: int = 0) -> Subscription:
+        """Events with ``seq >= from_seq`` (one session, or all), history first, then live."""
+        ...
+
+    def read_range(self, session: str, start: int, stop: int) -> list[Event]:
+        """Events with ``start <= seq < stop`` of one session; for paging through huge sessions."""
+        ...
+
+    def on_sessions(self, callback: Callable[[list[SessionInfo]], None]) -> Subscription:
+        """Called (throttled) whenever the session list or a session's summary changes."""
+        ...
