@@ -25,7 +25,7 @@ class AdapterSpec:
     def converter(self, path: Path) -> Converter:
         module_name, attr = self.factory.split(":")
         make = getattr(importlib.import_module(module_name), attr)
-        return make(path)  # type: ignore[no-any-return]
+        return make(path)
 
 
 def _is_native(path: Path, first: bytes) -> bool:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from .kinds import PROTOCOL_VERSION
@@ -18,9 +19,10 @@ DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
 
 def json_schema() -> dict[str, Any]:
-    data_models = sorted(set(EVENT_DATA.values()), key=lambda m: m.__name__)
+    models: list[type[BaseModel]] = [EventModel, ControlModel]
+    models += sorted(set(EVENT_DATA.values()), key=lambda m: m.__name__)
     _, top = models_json_schema(
-        [(m, "validation") for m in (EventModel, ControlModel, *data_models)],
+        [(m, "validation") for m in models],
         ref_template="#/$defs/{model}",
     )
     defs: dict[str, Any] = top["$defs"]
