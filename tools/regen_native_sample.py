@@ -8,7 +8,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from watchkeeper.sdk import Run  # noqa: E402
+from watchkeeper.sdk import Run
 
 OUT = Path(__file__).resolve().parent.parent / "sample_logs" / "native" / "sdk-demo.jsonl"
 
