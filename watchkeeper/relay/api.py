@@ -49,7 +49,8 @@ class RelayAPI(Protocol):
 
     def sessions(self) -> list[SessionInfo]: ...
 
-    def subscribe(self, callback: BatchCallback, session: str | None = None, from_seq: int = 0) -> Subscription:
+    def subscribe(self, callback: BatchCallback, session: str | None = None,
+                  from_seq: int = 0) -> Subscription:
         """Events with ``seq >= from_seq`` (one session, or all), history first, then live."""
         ...
 

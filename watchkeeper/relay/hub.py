@@ -1,0 +1,391 @@
+"""The relay: runs sources on its own event-loop thread, numbers and merges their
+events per session, and serves subscribers in batches.
+
+Everything that changes state runs on the relay's thread; the stores are also
+read from other threads (``read_range``, ``sessions``), so every change and
+every such read holds one lock, taken once per emitted batch, not per event.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import itertools
+import logging
+import secrets
+import threading
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+from ..protocol import CallTable, Event, ToolCall, make_event, raw_event
+from ..protocol.calls import TOOL_KINDS, running
+from ..protocol.kinds import Kind, State
+from .api import BatchCallback, RelayAPI, SessionInfo
+from .fanout import SessionsWatch, Subscription
+from .sources import Source
+from .store import SessionLog
+
+log = logging.getLogger("watchkeeper.relay")
+
+UNKNOWN_SESSION = "unknown"
+
+
+def new_epoch() -> str:
+    """A short random name for one relay run; a subscriber that sees it change resyncs."""
+    return "r-" + secrets.token_hex(3)
+
+
+class Relay:
+    """The hub every face uses; implements ``relay.api.RelayAPI``.
+
+    ``start()`` runs the loop on a daemon thread; ``add_source``, ``subscribe``,
+    ``on_sessions``, ``read_range`` and ``sessions`` may be called from any
+    thread, before or after ``start()``. Callbacks run on the relay's thread
+    and must not block: a callback that raises is unsubscribed and reported.
+    """
+
+    def __init__(self, *, flush_interval: float = 0.05, max_batch: int = 1000,
+                 sessions_interval: float = 0.2, epoch: str | None = None) -> None:
+        self.epoch = epoch or new_epoch()
+        self.flush_interval = flush_interval
+        self.max_batch = max_batch
+        self.sessions_interval = sessions_interval
+        #: the last problems reported (a source that failed, a callback that raised).
+        self.errors: deque[str] = deque(maxlen=100)
+        self._lock = threading.Lock()
+        self._logs: dict[str, SessionLog] = {}
+        #: every event kept, all sessions, in arrival order: what an all-sessions subscriber reads.
+        self._journal: list[Event] = []
+        self._calls = CallTable()
+        self._running: dict[int, str] = {}
+        self._tasks: dict[int, asyncio.Task[None]] = {}
+        self._keys = itertools.count()
+        self._subs: list[Subscription] = []
+        self._watches: list[SessionsWatch] = []
+        self._pending = 0
+        self._flush_handle: asyncio.Handle | None = None
+        self._last_flush = float("-inf")
+        self._sessions_handle: asyncio.Handle | None = None
+        self._last_sessions = float("-inf")
+        self._loop = asyncio.new_event_loop()
+        self._thread: threading.Thread | None = None
+        self._stopping = False
+
+    # --- lifecycle ---------------------------------------------------------
+
+    def start(self) -> Relay:
+        if self._thread is None and not self._stopping:
+            self._thread = threading.Thread(target=self._run, name=f"watchkeeper-relay-{self.epoch}",
+                                            daemon=True)
+            self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Cancel every source, deliver what subscribers have not had yet, and join the thread."""
+        if self._stopping:
+            return
+        self._stopping = True
+        thread = self._thread
+        if thread is None:
+            self._loop.close()
+            return
+        if threading.current_thread() is thread:
+            # From a callback or a source: shut down once this callback returns; nothing to join.
+            self._loop.create_task(self._shutdown()).add_done_callback(lambda _: self._loop.stop())
+            return
+        done = asyncio.run_coroutine_threadsafe(self._shutdown(), self._loop)
+        try:
+            done.result(timeout)
+        except Exception as e:
+            self._report(f"relay did not shut down cleanly: {e!r}")
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        thread.join(timeout)
+
+    def _run(self) -> None:
+        try:
+            self._loop.run_forever()
+        finally:
+            if self._stopping:
+                self._loop.close()
+
+    def drain(self, timeout: float | None = None) -> bool:
+        """Wait until every source has finished and every subscriber has had every event.
+
+        For one-shot sources (a file's conversion); a live tail never finishes.
+        False if ``timeout`` passed first.
+        """
+        if threading.current_thread() is self._thread:
+            raise RuntimeError("Relay.drain() would wait for itself when called on the relay's thread")
+        done = asyncio.run_coroutine_threadsafe(self._drain(), self._loop)
+        try:
+            done.result(timeout)
+        except TimeoutError:
+            done.cancel()
+            return False
+        return True
+
+    def __enter__(self) -> Relay:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # --- sources -----------------------------------------------------------
+
+    def add_source(self, source: Source) -> None:
+        """Run ``source`` on the relay's loop; callable from any thread, the relay's included."""
+        self._call(self._start_source, source)
+
+    def _start_source(self, source: Source) -> None:
+        if self._stopping:
+            return
+        key = next(self._keys)
+        name = str(getattr(source, "name", type(source).__name__))
+        agent_kind = str(getattr(source, "agent_kind", "unknown"))
+
+        def emit(batch: list[Event]) -> None:
+            self._ingest(key, name, agent_kind, batch)
+
+        with self._lock:
+            self._running[key] = name
+        self._tasks[key] = self._loop.create_task(self._run_source(key, name, source, emit))
+
+    async def _run_source(self, key: int, name: str, source: Source,
+                          emit: Callable[[list[Event]], None]) -> None:
+        try:
+            await source.run(emit)
+        except asyncio.CancelledError:
+            raise
+        except Exception as e:
+            self._report(f"source {name!r} failed: {e!r}", exc=e)
+            self._notice_source_failed(key, name, e)
+        finally:
+            self._tasks.pop(key, None)
+            with self._lock:
+                self._running.pop(key, None)
+            self._sessions_changed()
+
+    def _notice_source_failed(self, key: int, name: str, e: Exception) -> None:
+        with self._lock:
+            sessions = [sid for sid, lg in self._logs.items() if key in lg.sources]
+        self._ingest(key, name, "unknown", [
+            make_event(f"relay:{self.epoch}:source-failed:{key}", sid, Kind.NOTICE,
+                       {"level": "error", "text": f"source {name} stopped: {e!r}", "code": "source-failed"})
+            for sid in sessions
+        ])
+
+    # --- ingest: number, dedupe, merge -------------------------------------
+
+    def _ingest(self, key: int, name: str, agent_kind: str, batch: Iterable[Event]) -> None:
+        epoch = self.epoch
+        calls = self._calls
+        logs = self._logs
+        journal = self._journal
+        seen: set[str] = set()
+        added = 0
+        with self._lock:
+            for ev in batch:
+                if not isinstance(ev, dict):
+                    ev = raw_event(UNKNOWN_SESSION, repr(ev), "a source emitted a non-event", name)
+                sid = ev.get("session") or UNKNOWN_SESSION
+                lg = logs.get(sid)
+                if lg is None:
+                    lg = logs[sid] = SessionLog(sid, agent_kind)
+                if sid not in seen:
+                    seen.add(sid)
+                    lg.sources.setdefault(key, name)
+                if not lg.append(ev, epoch):
+                    continue
+                journal.append(ev)
+                added += 1
+                try:
+                    kind = ev.get("kind")
+                    call = None
+                    if kind in TOOL_KINDS:
+                        call = calls.update(ev)  # type: ignore[arg-type]
+                    elif kind == Kind.CONTROL_APPLIED:
+                        call = self._release(ev)
+                    lg.summary.fold(ev, call)
+                except Exception as e:
+                    self._report(f"event {ev.get('id')!r} kept but not summarised: {e!r}")
+        if added:
+            self._pending += added
+            self._schedule_flush()
+            self._sessions_changed()
+
+    def _release(self, ev: Event) -> ToolCall | None:
+        """An applied control on a held call (approve, deny, step): the call is no longer waiting."""
+        call_id = ev["data"].get("call_id")
+        call = self._calls.get(ev["session"], call_id) if call_id else None
+        return running(call) if call is not None else None
+
+    # --- delivery ----------------------------------------------------------
+
+    def subscribe(self, callback: BatchCallback, session: str | None = None,
+                  from_seq: int = 0) -> Subscription:
+        """Events with ``seq >= from_seq`` (one session, or every session), history first, then live."""
+        sub = Subscription(callback, session, from_seq, self._unsubscribe)
+        self._call(self._attach, sub)
+        return sub
+
+    def viewers(self, session: str) -> int:
+        """Open subscriptions to this one session (a viewer watching it); all-sessions ones do not count."""
+        return sum(1 for sub in list(self._subs) if sub.session == session and not sub.closed)
+
+    def _attach(self, sub: Subscription) -> None:
+        if sub.closed:
+            return
+        self._subs.append(sub)
+        self._schedule_flush(soon=True)
+
+    def _unsubscribe(self, sub: Subscription) -> None:
+        self._call(lambda: self._subs.remove(sub) if sub in self._subs else None, quiet=True)
+
+    def _schedule_flush(self, soon: bool = False) -> None:
+        """Deliver at once after a quiet spell, else at most every ``flush_interval``, or at ``max_batch``."""
+        if self._pending >= self.max_batch:
+            soon = True
+        if self._flush_handle is not None:
+            if not soon or not isinstance(self._flush_handle, asyncio.TimerHandle):
+                return
+            self._flush_handle.cancel()
+        delay = 0.0 if soon else self._last_flush + self.flush_interval - self._loop.time()
+        if delay <= 0:
+            self._flush_handle = self._loop.call_soon(self._flush)
+        else:
+            self._flush_handle = self._loop.call_later(delay, self._flush)
+
+    def _flush(self) -> None:
+        self._flush_handle = None
+        self._last_flush = self._loop.time()
+        self._pending = 0
+        more = False
+        for sub in list(self._subs):
+            if sub.closed:
+                continue
+            batch = sub.take(self._journal, self._logs, self.max_batch)
+            if batch:
+                try:
+                    sub.callback(batch)
+                except Exception as e:
+                    self._report(f"subscriber {sub.callback!r} raised {e!r}; unsubscribed", exc=e)
+                    sub.close()
+                    continue
+            more = more or sub.behind(self._journal, self._logs)
+        if more and self._flush_handle is None:
+            self._flush_handle = self._loop.call_soon(self._flush)
+
+    def _flush_all(self) -> None:
+        if self._flush_handle is not None:
+            self._flush_handle.cancel()
+            self._flush_handle = None
+        self._flush()
+        while any(not s.closed and s.behind(self._journal, self._logs) for s in self._subs):
+            self._flush()
+        if self._flush_handle is not None:
+            self._flush_handle.cancel()
+            self._flush_handle = None
+
+    def read_range(self, session: str, start: int, stop: int) -> list[Event]:
+        """Events with ``start <= seq < stop`` of one session (clamped); from any thread."""
+        with self._lock:
+            lg = self._logs.get(session)
+            return lg.range(start, stop) if lg is not None else []
+
+    # --- sessions ----------------------------------------------------------
+
+    def sessions(self) -> list[SessionInfo]:
+        """A snapshot: those needing attention first, then live ones, then by last activity."""
+        with self._lock:
+            infos = [self._snapshot(lg) for lg in self._logs.values()]
+        infos.sort(key=lambda i: i.last_ts or "", reverse=True)
+        infos.sort(key=lambda i: (not i.needs_attention, not i.live))
+        return infos
+
+    def session(self, session: str) -> SessionInfo | None:
+        with self._lock:
+            lg = self._logs.get(session)
+            return self._snapshot(lg) if lg is not None else None
+
+    def _snapshot(self, lg: SessionLog) -> SessionInfo:
+        info = lg.summary.info
+        live = info.state != State.FINISHED and any(k in self._running for k in lg.sources)
+        return replace(info, live=live, capabilities=dict(info.capabilities),
+                       sources=list(dict.fromkeys(lg.sources.values())))
+
+    def call(self, session: str, call_id: str) -> ToolCall | None:
+        """One tool call as merged from every source of its session (a copy)."""
+        with self._lock:
+            c = self._calls.get(session, call_id)
+            return copy.copy(c) if c is not None else None
+
+    def on_sessions(self, callback: Callable[[list[SessionInfo]], None]) -> SessionsWatch:
+        """``callback(sessions())`` soon, then on every change, at most every ``sessions_interval``."""
+        watch = SessionsWatch(callback, lambda w: self._call(
+            lambda: self._watches.remove(w) if w in self._watches else None, quiet=True))
+
+        def attach() -> None:
+            if not watch.closed:
+                self._watches.append(watch)
+                self._sessions_changed()
+
+        self._call(attach)
+        return watch
+
+    def _sessions_changed(self) -> None:
+        if self._sessions_handle is not None or not self._watches:
+            return
+        delay = self._last_sessions + self.sessions_interval - self._loop.time()
+        self._sessions_handle = self._loop.call_later(max(delay, 0.0), self._notify_sessions)
+
+    def _notify_sessions(self) -> None:
+        self._sessions_handle = None
+        self._last_sessions = self._loop.time()
+        infos = self.sessions()
+        for watch in list(self._watches):
+            if watch.closed:
+                continue
+            try:
+                watch.callback(list(infos))
+            except Exception as e:
+                self._report(f"sessions callback {watch.callback!r} raised {e!r}; unsubscribed", exc=e)
+                watch.close()
+
+    # --- plumbing ----------------------------------------------------------
+
+    def _call(self, fn: Callable[..., Any], *args: Any, quiet: bool = False) -> None:
+        try:
+            self._loop.call_soon_threadsafe(fn, *args)
+        except RuntimeError:
+            if not quiet:
+                raise RuntimeError("the relay has been stopped") from None
+
+    async def _drain(self) -> None:
+        while True:
+            await asyncio.sleep(0)
+            if self._tasks:
+                await asyncio.wait(list(self._tasks.values()))
+                continue
+            self._flush_all()
+            if not self._tasks:
+                return
+
+    async def _shutdown(self) -> None:
+        tasks = list(self._tasks.values())
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._flush_all()
+        if self._sessions_handle is not None:
+            self._sessions_handle.cancel()
+            self._notify_sessions()
+
+    def _report(self, message: str, exc: BaseException | None = None) -> None:
+        self.errors.append(message)
+        log.warning(message, exc_info=exc)
+
+
+if TYPE_CHECKING:
+    _implements: type[RelayAPI] = Relay

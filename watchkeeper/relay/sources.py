@@ -1,0 +1,49 @@
+"""What the relay runs: anything with a ``name`` and ``async run(emit)``.
+
+The adapters' sources (``watchkeeper.adapters.source``: transcript tails,
+discovery, hook endpoints) fit this protocol structurally; it is restated here
+so the relay depends on the shape, not on any one adapter.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterable
+from typing import Protocol
+
+from ..protocol import Event
+
+#: Called by a source on the relay's loop with a batch of events; never blocks.
+Emit = Callable[[list[Event]], None]
+
+
+class Source(Protocol):
+    name: str
+
+    async def run(self, emit: Emit) -> None:
+        """Emit events until cancelled (a live source) or until done (a one-shot source)."""
+        ...
+
+
+class IterSource:
+    """A one-shot source over any iterable of events (a file's conversion, a list in a test).
+
+    Emits ``batch`` events at a time and yields to the loop between batches,
+    so subscribers are served while a large file is still being read.
+    """
+
+    def __init__(self, name: str, events: Iterable[Event], batch: int = 1000) -> None:
+        self.name = name
+        self._events = events
+        self._batch = batch
+
+    async def run(self, emit: Emit) -> None:
+        chunk: list[Event] = []
+        for ev in self._events:
+            chunk.append(ev)
+            if len(chunk) >= self._batch:
+                emit(chunk)
+                chunk = []
+                await asyncio.sleep(0)
+        if chunk:
+            emit(chunk)
