@@ -1,0 +1,184 @@
+"""Discovery on a temporary copy of the real samples, laid out as ~/.claude and ~/.codex are."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+
+from watchkeeper.adapters.discovery import default_roots, describe, discover, session_roots
+from watchkeeper.adapters.source import DirectorySource
+
+WAIT = 20.0
+NOW = time.time()
+CODEX_DAYS = {  # rollout file -> the day directory Codex would have put it in
+    "rollout-2026-01-02T18-39-45-019b7f94-51b4-7593-922e-ba12b5b73b52.jsonl": "2026/01/02",
+    "rollout-2026-02-23T12-40-23-019c8a4c-ed82-79a1-aa28-7738fc5ab61a.jsonl": "2026/02/23",
+    "turn-2.jsonl": "2026/05/12",
+}
+
+
+@pytest.fixture
+def homes(samples: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """CLAUDE_CONFIG_DIR and CODEX_HOME under tmp_path, filled from the samples; HOME empty."""
+    shutil.copytree(samples / "claude-code" / "projects", tmp_path / "claude" / "projects")
+    for name, day in CODEX_DAYS.items():
+        (tmp_path / "codex" / "sessions" / day).mkdir(parents=True)
+        shutil.copy(samples / "codex" / name, tmp_path / "codex" / "sessions" / day / name)
+    for p in tmp_path.rglob("*"):
+        p.chmod(0o755 if p.is_dir() else 0o644)
+    (tmp_path / "home").mkdir()
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("CLAUDE_CONFIG_DIR", str(tmp_path / "claude"))
+    monkeypatch.setenv("CODEX_HOME", str(tmp_path / "codex"))
+    age_all(tmp_path, 3600)
+    return tmp_path
+
+
+def age_all(root: Path, seconds: float) -> None:
+    for p in root.rglob("*"):
+        if p.is_file():
+            os.utime(p, (NOW - seconds, NOW - seconds))
+
+
+def touch(path: Path, ago: float) -> None:
+    os.utime(path, (NOW - ago, NOW - ago))
+
+
+def sessions_in(homes: Path) -> list[Path]:
+    """The session files (not subagents) as the layout defines them, found independently of discovery."""
+    claude = [p for p in (homes / "claude" / "projects").glob("*/*.jsonl") if not p.name.startswith("agent-")]
+    return claude + list((homes / "codex" / "sessions").glob("*/*/*/*.jsonl"))
+
+
+def test_env_vars_name_the_roots(homes: Path) -> None:
+    assert default_roots() == [homes / "claude" / "projects", homes / "codex" / "sessions"]
+    assert default_roots({"HOME": "/h"}) == [Path("/h/.claude/projects"), Path("/h/.codex/sessions")]
+
+
+def test_every_session_newest_first_without_subagent_files(homes: Path) -> None:
+    expected = sessions_in(homes)
+    assert len(expected) == 9
+    for i, p in enumerate(sorted(expected, key=lambda p: p.name)):  # an order unrelated to discovery's
+        touch(p, 100 + 37 * ((i * 5) % 9))
+    found = discover(now=NOW)
+    assert sorted(s.path for s in found) == sorted(expected)
+    assert [s.mtime for s in found] == sorted((p.stat().st_mtime for p in expected), reverse=True)
+    assert not any("subagents" in s.path.parts or s.path.name.startswith("agent-") for s in found)
+
+
+def test_kind_id_title_cwd_of_each_session(homes: Path) -> None:
+    by_path = {s.path.relative_to(homes).as_posix(): s for s in discover(now=NOW)}
+    sid = "78d01735-a419-49d5-a966-fc2eb3907919"
+    s = by_path[f"claude/projects/-home-dev-project/{sid}.jsonl"]
+    assert (s.agent_kind, s.session, s.title, s.cwd) == (
+        "claude-code", sid, "Run the subagent scenario", "/home/dev/project")
+    s = by_path["claude/projects/-real-delexw/186a0ba09c.jsonl"]
+    assert s.title == "Gitnexus analyze codebase"  # not the /clear caveat that comes first
+    s = by_path["codex/sessions/2026/05/12/turn-2.jsonl"]
+    assert (s.agent_kind, s.session, s.title, s.cwd) == (
+        "codex", "a1b2c3d4-e5f6-7890-abcd-ef1234567890", "Hello, Codex! Please explain what you do.",
+        "/home/user/project")
+    for s in by_path.values():
+        assert s.session and s.agent_kind in ("claude-code", "codex")
+
+
+def test_live_or_finished_by_last_activity_subagents_included(homes: Path) -> None:
+    project = homes / "claude" / "projects" / "-home-dev-project"
+    main = project / "78d01735-a419-49d5-a966-fc2eb3907919.jsonl"
+    (sub,) = (project / main.stem / "subagents").glob("agent-*.jsonl")
+    showcase = next((homes / "claude" / "projects" / "-showcase").glob("*.jsonl"))
+    touch(showcase, 5)
+    touch(sub, 10)  # the session file itself is an hour old, its subagent is busy
+    found = {s.path: s for s in discover(now=NOW)}
+    assert found[showcase].live and found[main].live
+    assert found[main].mtime == sub.stat().st_mtime
+    assert [s.path for s in discover(now=NOW)][:2] == [showcase, main]
+    assert sum(s.live for s in found.values()) == 2
+    assert found[main].last_activity.endswith("Z")
+
+
+def test_explicit_roots_alone_or_beside_the_defaults(homes: Path, tmp_path: Path) -> None:
+    only_codex = discover([homes / "codex" / "sessions"], now=NOW)
+    assert {s.agent_kind for s in only_codex} == {"codex"} and len(only_codex) == 3
+    extra = tmp_path / "elsewhere"
+    extra.mkdir()
+    shutil.copy(homes / "codex" / "sessions" / "2026/05/12/turn-2.jsonl", extra / "copy.jsonl")
+    roots = session_roots([extra])
+    assert roots[-1] == extra and len(roots) == 3
+    assert len(discover(roots, now=NOW)) == 10
+    assert session_roots([extra], defaults=False) == [extra]
+    assert len(discover(limit=4, now=NOW)) == 4
+
+
+def test_a_file_no_adapter_understands_is_described_without_raising(tmp_path: Path) -> None:
+    p = tmp_path / "garbage.jsonl"
+    p.write_bytes(b"\x00\xff not json\n" + b"x" * 300_000)
+    s = describe(p, now=NOW)
+    assert s.path == p and s.title is None and s.session
+
+
+async def test_directory_source_announces_existing_then_new_sessions(homes: Path) -> None:
+    expected = sorted(sessions_in(homes), key=lambda p: p.name)
+    for i, p in enumerate(expected):
+        touch(p, 100 + i)  # the newest first, in an order unrelated to the directory walk
+    announced: list[Path] = []
+    source = DirectorySource(default_roots(), announced.append, poll_interval=5.0)
+    task = asyncio.create_task(source.run(lambda batch: None))
+    try:
+        await until(lambda: len(announced) == len(expected), "the existing sessions")
+        assert announced == expected
+
+        project = homes / "claude" / "projects" / "-home-dev-project"
+        sub_dir = project / "78d01735-a419-49d5-a966-fc2eb3907919" / "subagents"
+        (sub_dir / "agent-new.jsonl").write_bytes(b"{}\n")  # a subagent: not a session
+        new_claude = project / "11111111-2222-4333-8444-555555555555.jsonl"
+        new_claude.write_bytes(b"")
+        await until(lambda: new_claude in announced, "a new Claude Code session")
+
+        new_project = homes / "claude" / "projects" / "-home-dev-other"
+        new_project.mkdir()
+        other = new_project / "22222222-2222-4333-8444-555555555555.jsonl"
+        other.write_bytes(b"")
+        day = homes / "codex" / "sessions" / "2027" / "01" / "01"
+        day.mkdir(parents=True)
+        rollout = day / "rollout-2027-01-01T00-00-00-0000.jsonl"
+        rollout.write_bytes(b"")
+        await until(lambda: {other, rollout} <= set(announced), "sessions in new directories")
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    assert len(announced) == len(set(announced)) == len(expected) + 3
+    assert not any(p.name.startswith("agent-") for p in announced)
+
+
+async def test_directory_source_can_skip_old_sessions(homes: Path) -> None:
+    recent = sessions_in(homes)[:2]
+    for p in recent:
+        touch(p, 30)
+    announced: list[Path] = []
+    source = DirectorySource(default_roots(), announced.append, max_age=600, poll_interval=5.0)
+    task = asyncio.create_task(source.run(lambda batch: None))
+    try:
+        await until(lambda: len(source.seen) == 9, "the first scan")
+        assert sorted(announced) == sorted(recent)
+        new = homes / "codex" / "sessions" / "2026" / "05" / "12" / "rollout-new.jsonl"
+        new.write_bytes(b"")
+        await until(lambda: new in announced, "a new session")
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+
+async def until(cond: object, what: str) -> None:
+    assert callable(cond)
+    try:
+        async with asyncio.timeout(WAIT):
+            while not cond():
+                await asyncio.sleep(0.01)
+    except TimeoutError:
+        pytest.fail(f"gave up waiting for {what}")

@@ -1,0 +1,181 @@
+"""``watchkeeper events``, run as a subprocess on real files.
+
+Every wait on the process is bounded; a test that hits a bound fails instead of hanging.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import signal
+import subprocess
+import threading
+from collections import defaultdict
+from pathlib import Path
+
+import orjson
+
+from watchkeeper.adapters.source import convert_file
+from watchkeeper.protocol import encode_line, make_event
+
+ROOT = Path(__file__).resolve().parent.parent
+WATCHKEEPER = str(ROOT / ".venv" / "bin" / "watchkeeper")
+WAIT = 30.0
+
+CC_SESSION = "claude-code/projects/-home-dev-project/78d01735-a419-49d5-a966-fc2eb3907919.jsonl"
+
+
+def events_cli(*args: str) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run([WATCHKEEPER, "events", *args], capture_output=True, timeout=WAIT, check=False)
+
+
+def parse(stdout: bytes) -> list[dict]:
+    return [orjson.loads(line) for line in stdout.splitlines()]
+
+
+def check_numbering(events: list[dict]) -> None:
+    """seq counts 0, 1, 2, … per session, one epoch for the run, no id twice in a session."""
+    assert len({e["epoch"] for e in events}) == 1
+    by_session: dict[str, list[dict]] = defaultdict(list)
+    for e in events:
+        by_session[e["session"]].append(e)
+    for evs in by_session.values():
+        assert [e["seq"] for e in evs] == list(range(len(evs)))
+        assert len({e["id"] for e in evs}) == len(evs)
+
+
+def test_real_claude_code_session(samples: Path) -> None:
+    path = samples / CC_SESSION
+    r = events_cli(str(path))
+    assert r.returncode == 0, r.stderr
+    events = parse(r.stdout)
+    check_numbering(events)
+    expected = list(dict.fromkeys(e["id"] for e in convert_file(path)))
+    assert [e["id"] for e in events] == expected
+    kinds = {e["kind"] for e in events}
+    assert {"session.started", "message.user", "tool.started", "tool.finished"} <= kinds
+    assert all(e["v"] == 1 for e in events)
+
+
+def test_a_directory_means_every_session_under_it(samples: Path) -> None:
+    codex = samples / "codex"
+    r = events_cli(str(codex))
+    assert r.returncode == 0, r.stderr
+    events = parse(r.stdout)
+    check_numbering(events)
+    expected = {e["session"] for p in codex.glob("*.jsonl") for e in convert_file(p)}
+    assert {e["session"] for e in events} == expected
+    assert len(expected) == len(list(codex.glob("*.jsonl")))
+
+
+def test_garbage_lines_come_out_as_raw_events(samples: Path, tmp_path: Path) -> None:
+    lines = (samples / CC_SESSION).read_bytes().splitlines(keepends=True)
+    garbage = [b"{this is not json\n", b"\x00\xff\xfe binary junk\n",
+               b'{"type": "from-the-future", "x": 1}\n']
+    mixed = lines[:3] + garbage[:2] + lines[3:] + garbage[2:] + [b'{"half": "a line with no newl']
+    path = tmp_path / "78d01735-a419-49d5-a966-fc2eb3907919.jsonl"
+    path.write_bytes(b"".join(mixed))
+    r = events_cli(str(path))
+    assert r.returncode == 0, r.stderr
+    events = parse(r.stdout)
+    check_numbering(events)
+    raws = [e for e in events if e["kind"] == "raw"]
+    text = orjson.dumps([e["data"]["record"] for e in raws]).decode()
+    assert "{this is not json" in text
+    assert "binary junk" in text
+    assert "from-the-future" in text
+    assert "a line with no newl" in text
+    assert {"tool.started", "tool.finished"} <= {e["kind"] for e in events}
+
+
+def test_missing_path_exits_2_with_a_message(tmp_path: Path) -> None:
+    missing = tmp_path / "nope" / "session.jsonl"
+    for args in ([str(missing)], [str(missing), "--follow"]):
+        r = events_cli(*args)
+        assert r.returncode == 2
+        assert r.stdout == b""
+        assert str(missing) in r.stderr.decode()
+        assert b"Traceback" not in r.stderr
+
+
+def _line_reader(proc: subprocess.Popen[bytes]) -> queue.Queue[bytes]:
+    lines: queue.Queue[bytes] = queue.Queue()
+
+    def pump() -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            lines.put(line)
+
+    threading.Thread(target=pump, daemon=True).start()
+    return lines
+
+
+def _take(lines: queue.Queue[bytes], n: int) -> list[dict]:
+    return [orjson.loads(lines.get(timeout=WAIT)) for _ in range(n)]
+
+
+def test_follow_prints_events_as_the_file_grows(tmp_path: Path) -> None:
+    path = tmp_path / "live-session.jsonl"
+    evs = [make_event(f"ev:{i}", "live-session", "message.user", {"text": f"prompt {i}"},
+                      ts=f"2026-11-27T10:00:{i:02d}.000Z") for i in range(9)]
+    path.write_bytes(b"".join(encode_line(e) for e in evs[:4]))
+    proc = subprocess.Popen([WATCHKEEPER, "events", str(path), "--follow"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        lines = _line_reader(proc)
+        first = _take(lines, 4)
+        assert [e["id"] for e in first] == ["ev:0", "ev:1", "ev:2", "ev:3"]
+        with path.open("ab") as f:
+            f.write(encode_line(evs[4]) + encode_line(evs[5]))
+            f.flush()
+            half = encode_line(evs[6])
+            f.write(half[:20])
+            f.flush()
+            mid = _take(lines, 2)
+            assert [e["id"] for e in mid] == ["ev:4", "ev:5"]
+            f.write(half[20:] + b"garbage appended live\n" + encode_line(evs[7]))
+            f.flush()
+        more = _take(lines, 3)
+        assert [e["kind"] for e in more] == ["message.user", "raw", "message.user"]
+        assert [e["id"] for e in more][::2] == ["ev:6", "ev:7"]
+        everything = first + mid + more
+        assert [e["seq"] for e in everything] == list(range(9))
+        assert {e["epoch"] for e in everything} == {first[0]["epoch"]}
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=WAIT) == 0
+        assert _rest(lines) == []
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=WAIT)
+        assert proc.stderr is not None
+        stderr = proc.stderr.read()
+    assert b"Traceback" not in stderr
+
+
+def _rest(lines: queue.Queue[bytes]) -> list[bytes]:
+    """What the process printed and the test has not taken yet."""
+    out = []
+    while not lines.empty():
+        out.append(lines.get_nowait())
+    return out
+
+
+def test_follow_a_directory_picks_up_a_new_session(tmp_path: Path) -> None:
+    old = tmp_path / "old.jsonl"
+    old.write_bytes(encode_line(make_event("o:1", "old", "message.user", {"text": "old"})))
+    proc = subprocess.Popen([WATCHKEEPER, "events", str(tmp_path), "-f"],
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    try:
+        lines = _line_reader(proc)
+        assert [e["id"] for e in _take(lines, 1)] == ["o:1"]
+        new = tmp_path / "new.jsonl"
+        new.write_bytes(encode_line(make_event("n:1", "new", "message.user", {"text": "new"})))
+        (e,) = _take(lines, 1)
+        assert (e["id"], e["session"], e["seq"]) == ("n:1", "new", 0)
+        os.kill(proc.pid, signal.SIGTERM)
+        assert proc.wait(timeout=WAIT) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=WAIT)

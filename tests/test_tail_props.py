@@ -1,0 +1,171 @@
+"""Properties of live tailing on real transcripts: however a file grows, the events are the one-shot's.
+
+Each example grows a temporary copy of a real sample on disk, reading it with
+the same reader the live source uses (``TranscriptReader``) between writes.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import shutil
+import tempfile
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from watchkeeper.adapters.source import TranscriptReader, convert_file, subagent_files
+from watchkeeper.adapters.tail import Tailer
+from watchkeeper.protocol import Event
+
+SETTINGS = settings(max_examples=25, deadline=None,
+                    suppress_health_check=[HealthCheck.function_scoped_fixture])
+SAMPLE_LOGS = Path(__file__).resolve().parent.parent / "sample_logs"
+
+
+def transcripts(samples: Path) -> list[Path]:
+    files = sorted((samples / "claude-code").rglob("*.jsonl")) + sorted((samples / "codex").glob("*.jsonl"))
+    return files + sorted(SAMPLE_LOGS.rglob("*.jsonl"))
+
+
+def sessions_with_subagents(samples: Path) -> list[Path]:
+    return [p for p in sorted((samples / "claude-code/projects").glob("*/*.jsonl")) if subagent_files(p)]
+
+
+@contextmanager
+def scratch() -> Iterator[Path]:
+    with tempfile.TemporaryDirectory(prefix="wk-tail-") as d:
+        yield Path(d)
+
+
+def ids(events: list[Event]) -> list[str]:
+    return [e["id"] for e in events]
+
+
+def drain(reader: TranscriptReader) -> list[Event]:
+    out: list[Event] = []
+    reader.rescan()
+    more = True
+    while more:
+        events, more = reader.poll()
+        out += events
+    return out
+
+
+def cuts(data: bytes, points: list[int]) -> list[bytes]:
+    edges = [0, *sorted({p % (len(data) + 1) for p in points}), len(data)]
+    return [data[a:b] for a, b in itertools.pairwise(edges)]
+
+
+def append(path: Path, chunk: bytes) -> None:
+    with path.open("ab") as f:
+        f.write(chunk)
+
+
+@SETTINGS
+@given(data=st.data(), chunk_size=st.sampled_from([97, 4096, 1 << 20]))
+def test_any_split_into_appends_yields_the_one_shot_events(samples: Path, data: st.DataObject,
+                                                           chunk_size: int) -> None:
+    src = data.draw(st.sampled_from(transcripts(samples)), label="file")
+    content = src.read_bytes()
+    points = data.draw(st.lists(st.integers(0, len(content)), max_size=12), label="split points")
+    with scratch() as d:
+        path = d / src.name
+        path.write_bytes(b"")
+        reader = TranscriptReader(path, chunk_size=chunk_size)
+        live: list[Event] = []
+        for chunk in cuts(content, points):
+            append(path, chunk)
+            live += drain(reader)
+        live += reader.finish()
+        expected = ids(list(convert_file(path)))
+    assert expected, f"{src.name} converts to something"
+    assert ids(live) == expected
+
+
+@SETTINGS
+@given(data=st.data(), poll_between=st.booleans(), by_rename=st.booleans())
+def test_a_file_rewritten_shorter_is_read_again_from_the_start(samples: Path, data: st.DataObject,
+                                                               poll_between: bool, by_rename: bool) -> None:
+    src = data.draw(st.sampled_from(transcripts(samples)), label="file")
+    lines = src.read_bytes().splitlines(keepends=True)
+    a = data.draw(st.integers(1, len(lines)), label="lines before the rewrite")
+    b = data.draw(st.integers(0, a - 1), label="lines the rewrite keeps")
+    before, after = b"".join(lines[:a]), b"".join(lines[:b] + lines[a:])
+    with scratch() as d:
+        path = d / src.name
+        path.write_bytes(before)
+        reader = TranscriptReader(path)
+        first = drain(reader)
+        if by_rename:
+            (d / "new").write_bytes(b"".join(lines[:b]))
+            os.replace(d / "new", path)
+        else:
+            with path.open("r+b") as f:
+                f.truncate(0)
+                f.write(b"".join(lines[:b]))
+        live = drain(reader) if poll_between else []
+        append(path, b"".join(lines[a:]))
+        live += drain(reader) + reader.finish()
+        assert path.read_bytes() == after
+        expected = ids(list(convert_file(path)))
+        (d / "before").mkdir()
+        (d / "before" / src.name).write_bytes(before)
+        before_ids = set(ids(list(convert_file(d / "before" / src.name))))
+    # After the rewrite, the file is read again from its start: the one-shot events, whole and in order.
+    assert ids(live)[len(live) - len(expected):] == expected
+    # Anything else came from the first reading (the relay drops those repeats by id).
+    assert set(ids(first) + ids(live)[: len(live) - len(expected)]) <= before_ids
+
+
+@SETTINGS
+@given(data=st.data())
+def test_a_session_and_its_subagent_files_growing_together(samples: Path, data: st.DataObject) -> None:
+    sessions = sessions_with_subagents(samples)
+    if not sessions:
+        pytest.skip("no sample session with subagent files")
+    main = data.draw(st.sampled_from(sessions), label="session")
+    files = [main, *subagent_files(main)]
+    with scratch() as d:
+        shutil.copytree(main.parent, d / "p", ignore=shutil.ignore_patterns("*.jsonl"))
+        copies = [d / "p" / f.relative_to(main.parent) for f in files]
+        pieces = []
+        for src, dst in zip(files, copies, strict=True):
+            content = src.read_bytes()
+            points = data.draw(st.lists(st.integers(0, len(content)), max_size=6), label=f"splits {src.name}")
+            pieces.append([(dst, c) for c in cuts(content, points)])
+        order = data.draw(st.permutations([i for i, p in enumerate(pieces) for _ in p]), label="interleaving")
+        reader = TranscriptReader(copies[0], chunk_size=256)
+        live: list[Event] = []
+        for i in order:
+            dst, chunk = pieces[i].pop(0)
+            append(dst, chunk)
+            live += drain(reader)
+        live += reader.finish()
+        expected = ids(list(convert_file(copies[0])))
+    assert Counter(ids(live)) == Counter(expected)
+
+
+@SETTINGS
+@given(content=st.binary(max_size=600), points=st.lists(st.integers(0, 600), max_size=10),
+       chunk_size=st.integers(1, 64))
+def test_the_tailer_returns_exactly_the_bytes_written(content: bytes, points: list[int],
+                                                      chunk_size: int) -> None:
+    with scratch() as d:
+        path = d / "bytes"
+        path.write_bytes(b"")
+        got: list[tuple[int, bytes]] = []
+        t = Tailer(path, chunk_size=chunk_size)
+        for chunk in cuts(content, points):
+            append(path, chunk)
+            while (r := t.read()).more or r.lines:
+                assert not r.reset
+                got += r.lines
+        got += t.read(final=True).lines
+    assert b"\n".join(line for _, line in got) == content.removesuffix(b"\n")
+    assert all(content[at:at + len(line)] == line for at, line in got)
