@@ -479,3 +479,20 @@ def test_stop_from_a_relay_callback() -> None:
     relay._thread.join(WAIT)
     assert not relay._thread.is_alive()
     assert not relay.errors
+
+
+def test_a_running_total_and_per_call_usage_are_not_added_together() -> None:
+    """Claude Code's cost-state includes calls a reader may meet after it (a subagent file read later)."""
+    from watchkeeper.relay.summary import Summary
+
+    def usage(seq: int, cumulative: bool, n: int) -> Event:
+        data = {"input_tokens": n, "output_tokens": n, "cumulative": cumulative}
+        return {**make_event(f"u{seq}", "s", "usage", data), "seq": seq}  # type: ignore[typeddict-item]
+
+    s = Summary("s", "claude-code")
+    s.fold(usage(0, False, 10), None)
+    s.fold(usage(1, True, 30), None)
+    s.fold(usage(2, False, 20), None)
+    assert (s.info.tokens_in, s.info.tokens_out) == (30, 30)
+    s.fold(usage(3, False, 5), None)
+    assert s.info.tokens_in == 35, "calls after the last running total count on top of it"
