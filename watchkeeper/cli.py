@@ -21,6 +21,9 @@ COMMANDS: dict[str, str] = {
     "demo": "watchkeeper.commands.demo",
     "events": "watchkeeper.commands.events",
     "schema": "watchkeeper.commands.schema",
+    "run": "watchkeeper.commands.run",
+    "hooks": "watchkeeper.commands.hooks",
+    "ctl": "watchkeeper.commands.ctl",
 }
 
 

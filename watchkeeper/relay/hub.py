@@ -16,13 +16,15 @@ import secrets
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable
+from concurrent.futures import Future
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from ..protocol import CallTable, Event, ToolCall, make_event, raw_event
+from ..protocol import CallTable, ControlModel, Event, ToolCall, make_event, raw_event, validate_control
 from ..protocol.calls import TOOL_KINDS, running
 from ..protocol.kinds import Kind, State
 from .api import BatchCallback, RelayAPI, SessionInfo
+from .controls import ControlRouter, SessionSources
 from .fanout import SessionsWatch, Subscription
 from .sources import Source
 from .store import SessionLog
@@ -60,6 +62,7 @@ class Relay:
         self._journal: list[Event] = []
         self._calls = CallTable()
         self._running: dict[int, str] = {}
+        self._controls = ControlRouter(self._sources_of, self._ingest)
         self._tasks: dict[int, asyncio.Task[None]] = {}
         self._keys = itertools.count()
         self._subs: list[Subscription] = []
@@ -150,6 +153,7 @@ class Relay:
 
         with self._lock:
             self._running[key] = name
+        self._controls.add(key, source)
         self._tasks[key] = self._loop.create_task(self._run_source(key, name, source, emit))
 
     async def _run_source(self, key: int, name: str, source: Source,
@@ -163,6 +167,7 @@ class Relay:
             self._notice_source_failed(key, name, e)
         finally:
             self._tasks.pop(key, None)
+            self._controls.remove(key)
             with self._lock:
                 self._running.pop(key, None)
             self._sessions_changed()
@@ -217,9 +222,41 @@ class Relay:
 
     def _release(self, ev: Event) -> ToolCall | None:
         """An applied control on a held call (approve, deny, step): the call is no longer waiting."""
-        call_id = ev["data"].get("call_id")
+        data = ev["data"]
+        for other in data.get("call_ids") or ():
+            if other != data.get("call_id") and (held := self._calls.get(ev["session"], other)) is not None:
+                running(held)
+        call_id = data.get("call_id")
         call = self._calls.get(ev["session"], call_id) if call_id else None
         return running(call) if call is not None else None
+
+    # --- controls ----------------------------------------------------------
+
+    def control(self, control: ControlModel | dict[str, Any]) -> Future[Event]:
+        """Send one control from any thread; the future holds its one outcome (``ProtocolError`` if invalid)."""
+        done: Future[Event] = Future()
+
+        def route() -> None:
+            try:
+                model = control if isinstance(control, ControlModel) else validate_control(control)
+                done.set_result(self.route_control(model))
+            except Exception as e:
+                done.set_exception(e)
+
+        self._call(route)
+        return done
+
+    def route_control(self, control: ControlModel) -> Event:
+        """``control`` (on the relay's loop) to the source that can honour it; its one outcome event."""
+        return self._controls.route(control)
+
+    def _sources_of(self, session: str) -> SessionSources | None:
+        with self._lock:
+            lg = self._logs.get(session)
+            if lg is None:
+                return None
+            info = lg.summary.info
+            return list(lg.sources.items()), info.agent_kind, info.capabilities.get("why")
 
     # --- delivery ----------------------------------------------------------
 
@@ -241,7 +278,13 @@ class Relay:
         self._schedule_flush(soon=True)
 
     def _unsubscribe(self, sub: Subscription) -> None:
-        self._call(lambda: self._subs.remove(sub) if sub in self._subs else None, quiet=True)
+        def detach() -> None:
+            if sub in self._subs:
+                self._subs.remove(sub)
+                if sub.session is not None and self.viewers(sub.session) == 0:
+                    self._controls.unwatched(sub.session)
+
+        self._call(detach, quiet=True)
 
     def _schedule_flush(self, soon: bool = False) -> None:
         """Deliver at once after a quiet spell, else at most every ``flush_interval``, or at ``max_batch``."""

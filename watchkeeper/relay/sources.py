@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Iterable
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
-from ..protocol import Event
+from ..protocol import ControlModel, Event
 
 #: Called by a source on the relay's loop with a batch of events; never blocks.
 Emit = Callable[[list[Event]], None]
@@ -22,6 +22,36 @@ class Source(Protocol):
 
     async def run(self, emit: Emit) -> None:
         """Emit events until cancelled (a live source) or until done (a one-shot source)."""
+        ...
+
+
+class ControlResult(Protocol):
+    """What a steerable source answers a control with."""
+
+    #: the control's one outcome (``control.applied`` or ``control.rejected``).
+    outcome: Event
+    #: what to put in the session's stream: the outcome first, then what it did; empty for a repeat.
+    events: list[Event]
+
+
+@runtime_checkable
+class Steerable(Protocol):
+    """A source that honours controls for some of its sessions (the hook endpoint, an SDK server).
+
+    The relay routes each control to a source of its session that can steer
+    it, and tells it when the last viewer of a session leaves; both run on
+    the relay's loop and must not block.
+    """
+
+    name: str
+    agent_kind: str
+
+    def can_steer(self, session: str) -> bool: ...
+
+    def control(self, control: ControlModel) -> ControlResult: ...
+
+    def unwatched(self, session: str) -> list[Event]:
+        """Nobody watches ``session`` any more: end its holds by the policy; the events to record."""
         ...
 
 

@@ -1,0 +1,212 @@
+"""The hook and control endpoint over real loopback sockets: auth, refusals, holds, controls.
+
+The server runs on its own loop thread (as on the relay's); requests are made
+with http.client so Host and Origin can be set the way a browser or a DNS
+rebinding page would.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import http.client
+import json
+import socket
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from watchkeeper.protocol import Event
+from watchkeeper.relay.hookserver import bound_port, start_hook_server
+from watchkeeper.relay.steering import Policy, Steering
+
+TOKEN = "test-token-abc"
+SID = "sess-1"
+WAIT = 20.0
+
+
+@dataclass
+class Server:
+    port: int
+    steering: Steering
+    loop: asyncio.AbstractEventLoop
+    viewers: dict[str, int]
+    events: list[Event] = field(default_factory=list)
+
+    def request(self, method: str, path: str, body: Any = None, *, token: str | None = TOKEN,
+                headers: dict[str, str] | None = None, raw: bytes | None = None,
+                timeout: float = WAIT) -> tuple[int, Any]:
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        all_headers = {"Content-Type": "application/json"}
+        if token is not None:
+            all_headers["Authorization"] = f"Bearer {token}"
+        all_headers.update(headers or {})
+        data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
+        try:
+            conn.request(method, path, body=data, headers=all_headers)
+            response = conn.getresponse()
+            payload = response.read()
+        finally:
+            conn.close()
+        try:
+            return response.status, json.loads(payload) if payload else None
+        except ValueError:
+            return response.status, payload.decode("utf-8", "replace")
+
+    def kinds(self) -> list[str]:
+        return [e["kind"] for e in list(self.events)]
+
+
+@pytest.fixture
+def server(request: pytest.FixtureRequest) -> Iterator[Server]:
+    hold_timeout = getattr(request, "param", 30.0)
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    viewers: dict[str, int] = {SID: 1}
+    steering = Steering(Policy(hold_timeout=hold_timeout), viewers=lambda s: viewers.get(s, 0))
+    events: list[Event] = []
+
+    def emit(batch: list[Event]) -> None:
+        events.extend(batch)
+
+    runner = asyncio.run_coroutine_threadsafe(start_hook_server(steering, emit, TOKEN), loop).result(WAIT)
+    srv = Server(bound_port(runner), steering, loop, viewers, events)
+    yield srv
+    asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(WAIT)
+    loop.call_soon_threadsafe(loop.stop)
+    thread.join(WAIT)
+    loop.close()
+
+
+def pre(call: str) -> dict[str, Any]:
+    return {"session_id": SID, "cwd": "/w", "hook_event_name": "PreToolUse", "tool_name": "Bash",
+            "tool_input": {"command": "ls"}, "tool_use_id": call}
+
+
+def control(id: str, kind: str, **kw: Any) -> dict[str, Any]:
+    return {"v": 1, "id": id, "session": SID, "control": kind, "by": "test", **kw}
+
+
+def in_thread(fn: Any) -> tuple[threading.Thread, list[Any]]:
+    box: list[Any] = []
+    thread = threading.Thread(target=lambda: box.append(fn()), daemon=True)
+    thread.start()
+    return thread, box
+
+
+def wait_for(cond: Any, limit: float = WAIT) -> None:
+    done = threading.Event()
+    for _ in range(int(limit / 0.02)):
+        if cond():
+            return
+        done.wait(0.02)
+    raise AssertionError("condition not reached")
+
+
+# --- security -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path,method", [("/hook", "POST"), ("/control", "POST"), ("/sessions", "GET")])
+def test_missing_or_wrong_token_is_401(server: Server, path: str, method: str) -> None:
+    body = pre("t1") if path == "/hook" else control("c1", "pause")
+    for token in (None, "wrong", TOKEN + "x", ""):
+        status, answer = server.request(method, path, body if method == "POST" else None, token=token)
+        assert status == 401, token
+        assert "token" in answer["error"]
+    assert server.events == []
+
+
+def test_origin_header_is_403_even_with_the_token(server: Server) -> None:
+    for origin in ("http://evil.example", "null", "http://127.0.0.1:8000"):
+        status, answer = server.request("POST", "/hook", pre("t1"), headers={"Origin": origin})
+        assert status == 403 and "Origin" in answer["error"]
+    assert server.events == []
+
+
+def test_non_loopback_host_is_403(server: Server) -> None:
+    for host in ("evil.example", f"evil.example:{server.port}", "127.0.0.1.evil.example", "10.0.0.1:80", ""):
+        status, _ = server.request("POST", "/control", control("c1", "pause"), headers={"Host": host})
+        assert status == 403, host
+    for host in (f"127.0.0.1:{server.port}", f"localhost:{server.port}", f"[::1]:{server.port}"):
+        status, _ = server.request("GET", "/sessions", headers={"Host": host})
+        assert status == 200, host
+
+
+def test_malformed_bodies_are_400_with_a_reason(server: Server) -> None:
+    status, answer = server.request("POST", "/hook", raw=b'{"session_id": ')
+    assert status == 400 and "malformed JSON" in answer["error"]
+    status, answer = server.request("POST", "/hook", [1, 2])
+    assert status == 400 and "object" in answer["error"]
+    status, answer = server.request("POST", "/control", {"id": "c1", "session": SID, "control": "explode"})
+    assert status == 400 and "control" in answer["error"]
+
+
+def test_oversized_control_is_refused(server: Server) -> None:
+    status, _ = server.request("POST", "/control", control("c1", "inject", text="x" * (2 * 1024 * 1024)))
+    assert status == 413
+
+
+def test_the_server_will_not_listen_off_loopback() -> None:
+    steering = Steering()
+    with pytest.raises(ValueError, match="loopback"):
+        asyncio.run(start_hook_server(steering, lambda b: None, TOKEN, host="0.0.0.0"))
+
+
+# --- behaviour ------------------------------------------------------------------------
+
+
+def test_nothing_held_answers_empty_and_reports_the_call(server: Server) -> None:
+    status, answer = server.request("POST", "/hook", pre("t1"))
+    assert (status, answer) == (200, {})
+    assert server.kinds() == ["session.started", "tool.started"]
+    status, answer = server.request("POST", "/hook", pre("t2"))
+    assert server.kinds() == ["session.started", "tool.started", "tool.started"]
+
+
+def test_a_held_call_waits_for_the_control_api(server: Server) -> None:
+    server.request("POST", "/hook", pre("t0"))
+    status, answer = server.request("POST", "/control", control("c1", "pause"))
+    assert status == 200 and answer["outcome"]["kind"] == "control.applied"
+    thread, box = in_thread(lambda: server.request("POST", "/hook", pre("t1")))
+    wait_for(lambda: "tool.waiting" in server.kinds())
+    assert not box
+    status, answer = server.request("POST", "/control", control("c2", "approve", call_id="t1"))
+    assert answer["outcome"]["kind"] == "control.applied"
+    thread.join(WAIT)
+    assert box[0] == (200, {"hookSpecificOutput": {"hookEventName": "PreToolUse", "permissionDecision": "allow"}})
+    again = server.request("POST", "/control", control("c2", "approve", call_id="t1"))
+    assert again[1]["outcome"] == answer["outcome"]
+    outcomes = [e for e in server.events if e["kind"].startswith("control.")]
+    assert [e["data"]["control_id"] for e in outcomes] == ["c1", "c2"]
+    status, sessions = server.request("GET", "/sessions")
+    assert status == 200 and sessions == {"sessions": []}
+
+
+@pytest.mark.parametrize("server", [0.3], indirect=True)
+def test_hold_timeout_fails_open_or_closed_per_hook_url(server: Server) -> None:
+    server.request("POST", "/hook", pre("t0"))
+    server.request("POST", "/control", control("c1", "pause"))
+    assert server.request("POST", "/hook", pre("t1")) == (200, {})
+    status, closed = server.request("POST", "/hook?fail=closed", pre("t2"))
+    assert status == 200
+    assert closed["hookSpecificOutput"]["permissionDecision"] == "deny"
+    timeouts = [e for e in server.events if e["kind"] == "control.applied" and e["data"]["control"] == "timeout"]
+    assert [e["data"]["call_id"] for e in timeouts] == ["t1", "t2"]
+
+
+def test_an_agent_that_stops_waiting_ends_its_hold(server: Server) -> None:
+    server.request("POST", "/hook", pre("t0"))
+    server.request("POST", "/control", control("c1", "pause"))
+    sock = socket.create_connection(("127.0.0.1", server.port), timeout=WAIT)
+    body = json.dumps(pre("t1")).encode()
+    sock.sendall(b"POST /hook HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer " + TOKEN.encode()
+                 + b"\r\nContent-Type: application/json\r\nContent-Length: " + str(len(body)).encode()
+                 + b"\r\n\r\n" + body)
+    wait_for(lambda: "tool.waiting" in server.kinds())
+    sock.close()
+    wait_for(lambda: any(e["data"].get("control") == "abandoned" for e in list(server.events)))
+    status, answer = server.request("POST", "/control", control("c2", "approve", call_id="t1"))
+    assert status == 200 and answer["outcome"]["kind"] == "control.rejected"

@@ -1,0 +1,194 @@
+"""Control routing in the relay, with the hook endpoint as a real source and hook requests over loopback.
+
+No agent CLI here: hook payloads are posted the way Claude Code posts them,
+so routing, viewer counting and the merged stream are checked fast; the CLI
+tests (test_steering_live.py) check the same against the real agent.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from watchkeeper.protocol import Event, ProtocolError, make_event
+from watchkeeper.relay import IterSource, Relay
+from watchkeeper.relay.hookserver import HookSource, serve_hooks
+from watchkeeper.relay.recorder import Recorder
+
+TOKEN = "relay-test-token"
+SID = "hooked-1"
+WAIT = 20.0
+
+
+@pytest.fixture
+def relay() -> Iterator[Relay]:
+    r = Relay().start()
+    yield r
+    r.stop()
+
+
+@pytest.fixture
+def hooks(relay: Relay) -> HookSource:
+    source = serve_hooks(relay, TOKEN)
+    assert source.ready.wait(WAIT) and source.error is None
+    return source
+
+
+def post(port: int, payload: dict[str, Any], path: str = "/hook") -> Any:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=WAIT)
+    try:
+        conn.request("POST", path, json.dumps(payload).encode(),
+                     {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"})
+        response = conn.getresponse()
+        assert response.status == 200
+        return json.loads(response.read())
+    finally:
+        conn.close()
+
+
+def pre(call: str, session: str = SID) -> dict[str, Any]:
+    return {"session_id": session, "cwd": "/w", "hook_event_name": "PreToolUse", "tool_name": "Bash",
+            "tool_input": {"command": "ls"}, "tool_use_id": call}
+
+
+def control(id: str, kind: str, session: str = SID, **kw: Any) -> dict[str, Any]:
+    return {"id": id, "session": session, "control": kind, "by": "tester", **kw}
+
+
+def send(relay: Relay, c: dict[str, Any]) -> Event:
+    return relay.control(c).result(WAIT)
+
+
+def in_thread(fn: Any) -> tuple[threading.Thread, list[Any]]:
+    box: list[Any] = []
+    thread = threading.Thread(target=lambda: box.append(fn()), daemon=True)
+    thread.start()
+    return thread, box
+
+
+def stream(relay: Relay, session: str = SID) -> list[Event]:
+    return relay.read_range(session, 0, 10_000)
+
+
+def wait_until(relay: Relay, cond: Any, session: str = SID) -> None:
+    """Until ``cond(the session's stream)`` holds; bounded."""
+    for _ in range(int(WAIT / 0.02)):
+        if cond(stream(relay, session)):
+            return
+        threading.Event().wait(0.02)
+    raise AssertionError("not reached")
+
+
+def outcomes(events: list[Event]) -> list[tuple[str, str]]:
+    return [(e["data"]["control_id"], e["kind"]) for e in events if e["kind"].startswith("control.")]
+
+
+def test_controls_route_to_the_hook_source_once_each(relay: Relay, hooks: HookSource) -> None:
+    post(hooks.port, pre("t0"))
+    viewer = relay.subscribe(lambda b: None, session=SID)
+    assert send(relay, control("p", "pause"))["kind"] == "control.applied"
+    thread, box = in_thread(lambda: post(hooks.port, pre("t1")))
+    wait_until(relay, lambda es: any(e["kind"] == "tool.waiting" for e in es))
+    assert relay.call(SID, "t1").status == "waiting"
+    assert relay.session(SID).needs_attention
+    first = send(relay, control("a", "approve"))
+    again = send(relay, control("a", "approve"))
+    thread.join(WAIT)
+    assert box == [{"hookSpecificOutput": {"hookEventName": "PreToolUse", "permissionDecision": "allow"}}]
+    assert again == first and first["data"]["call_id"] == "t1"
+    assert relay.call(SID, "t1").status == "running"
+    assert outcomes(stream(relay)) == [("p", "control.applied"), ("a", "control.applied")]
+    viewer.close()
+
+
+def test_observe_only_and_unknown_sessions_are_rejected_with_the_reason(relay: Relay, hooks: HookSource) -> None:
+    started = make_event("t:1", "tailed", "session.started", {
+        "agent_kind": "claude-code", "capabilities": {"why": "observe-only: a transcript can be watched"}})
+    relay.add_source(IterSource("transcript", [started]))
+    wait_until(relay, bool, "tailed")
+    rejected = send(relay, control("x", "pause", "tailed"))
+    assert rejected["kind"] == "control.rejected"
+    assert "observe-only" in rejected["data"]["reason"]
+    assert outcomes(relay.read_range("tailed", 0, 100)) == [("x", "control.rejected")]
+    assert send(relay, control("x", "pause", "tailed")) == rejected
+    assert outcomes(relay.read_range("tailed", 0, 100)) == [("x", "control.rejected")]
+    unknown = send(relay, control("y", "pause", "nobody"))
+    assert unknown["kind"] == "control.rejected" and "unknown session" in unknown["data"]["reason"]
+    with pytest.raises(ProtocolError):
+        send(relay, {"id": "z", "session": SID, "control": "launch"})
+
+
+def test_last_viewer_leaving_lets_held_calls_go(relay: Relay, hooks: HookSource) -> None:
+    post(hooks.port, pre("t0"))
+    one = relay.subscribe(lambda b: None, session=SID)
+    two = relay.subscribe(lambda b: None, session=SID)
+    send(relay, control("p", "pause"))
+    thread, box = in_thread(lambda: post(hooks.port, pre("t1")))
+    wait_until(relay, lambda es: any(e["kind"] == "tool.waiting" for e in es))
+    one.close()
+    threading.Event().wait(0.2)
+    assert not box
+    two.close()
+    thread.join(WAIT)
+    assert box == [{}]
+    wait_until(relay, lambda es: any(e["data"].get("control") == "unwatched" for e in es))
+    assert relay.call(SID, "t1").status == "running"
+    assert post(hooks.port, pre("t2")) == {}
+
+
+def test_resume_releases_every_held_call(relay: Relay, hooks: HookSource) -> None:
+    post(hooks.port, pre("t0"))
+    relay.subscribe(lambda b: None, session=SID)
+    send(relay, control("p", "pause"))
+    threads = [in_thread(lambda c=c: post(hooks.port, pre(c))) for c in ("t1", "t2")]
+    wait_until(relay, lambda es: sum(e["kind"] == "tool.waiting" for e in es) == 2)
+    resumed = send(relay, control("r", "resume"))
+    for thread, _ in threads:
+        thread.join(WAIT)
+    assert [box for _, box in threads] == [[{}], [{}]]
+    assert resumed["data"]["call_ids"] == ["t1", "t2"]
+    assert [relay.call(SID, c).status for c in ("t1", "t2")] == ["running", "running"]
+
+
+def test_the_control_api_goes_through_the_relay(relay: Relay, hooks: HookSource) -> None:
+    post(hooks.port, pre("t0"))
+    answer = post(hooks.port, control("c1", "inject", text="hello"), "/control")
+    assert answer["outcome"]["kind"] == "control.applied"
+    assert outcomes(stream(relay)) == [("c1", "control.applied")]
+    conn = http.client.HTTPConnection("127.0.0.1", hooks.port, timeout=WAIT)
+    conn.request("GET", "/sessions", headers={"Authorization": f"Bearer {TOKEN}"})
+    sessions = json.loads(conn.getresponse().read())["sessions"]
+    conn.close()
+    (row,) = [s for s in sessions if s["session"] == SID]
+    assert row["steering"]["queued_injections"] == 1
+    assert row["capabilities"]["inject"] is True
+
+
+def test_recorder_writes_the_hooked_sessions_merged_stream(relay: Relay, hooks: HookSource, tmp_path: Path) -> None:
+    from watchkeeper.adapters.source import convert_file
+
+    relay.add_source(IterSource("transcript", [make_event("m:1", SID, "message.user", {"text": "hi"}),
+                                               make_event("m:2", "other", "message.user", {"text": "x"})]))
+    wait_until(relay, lambda es: len(es) == 1)
+    recorder = Recorder(tmp_path, want=hooks.steering.knows, read_range=relay.read_range)
+    relay.subscribe(recorder)
+    post(hooks.port, pre("t0"))
+    send(relay, control("c1", "pause"))
+    wait_until(relay, lambda es: len(es) >= 4)
+    expected = [e["id"] for e in stream(relay)]
+    recording = tmp_path / f"{SID}.jsonl"
+    for _ in range(int(WAIT / 0.02)):
+        if recording.exists() and [e["id"] for e in convert_file(recording)] == expected:
+            break
+        threading.Event().wait(0.02)
+    replayed = list(convert_file(recording))
+    assert [e["id"] for e in replayed] == expected
+    assert replayed[0]["id"] == "m:1"
+    assert [e["data"]["by"] for e in replayed if e["kind"] == "control.applied"] == ["tester"]
+    assert not (tmp_path / "other.jsonl").exists()

@@ -1,0 +1,302 @@
+"""The steering state machine on its own: hook payloads and controls in, replies and events out."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from watchkeeper.protocol import ControlModel, Event
+from watchkeeper.relay.steering import INJECT_HEADING, Hold, HookResult, Policy, Steering
+
+SID = "s-1"
+
+
+def hook(event: str, **extra: Any) -> dict[str, Any]:
+    return {"session_id": SID, "cwd": "/w", "hook_event_name": event, **extra}
+
+
+def pre(call: str, tool: str = "Bash", **extra: Any) -> dict[str, Any]:
+    return hook("PreToolUse", tool_name=tool, tool_input={"command": "ls"}, tool_use_id=call, **extra)
+
+
+def ctl(id: str, control: str, **kw: Any) -> ControlModel:
+    return ControlModel(id=id, session=SID, control=control, by="tester", **kw)
+
+
+class Harness:
+    """A Steering with a settable viewer count, recording every reply a hold's waker gets."""
+
+    def __init__(self, viewers: int = 1, **kw: Any) -> None:
+        self.viewers = viewers
+        self.steering = Steering(viewers=lambda s: self.viewers, **kw)
+        self.woken: dict[str, list[dict[str, Any]]] = {}
+
+    def hook(self, payload: dict[str, Any], fail_closed: bool | None = None) -> HookResult:
+        result = self.steering.on_hook(payload, fail_closed)
+        if result.hold is not None:
+            hold: Hold = result.hold
+            self.woken[hold.call_id] = []
+            hold.waker = self.woken[hold.call_id].append
+        return result
+
+    def control(self, id: str, control: str, **kw: Any) -> tuple[str, str, list[Event]]:
+        result = self.steering.control(ctl(id, control, **kw))
+        return result.outcome["kind"], result.outcome["data"]["reason"], result.events
+
+
+def decision(reply: dict[str, Any]) -> str | None:
+    return reply.get("hookSpecificOutput", {}).get("permissionDecision")
+
+
+def test_nothing_held_without_a_viewer_even_when_paused() -> None:
+    h = Harness(viewers=0)
+    h.hook(hook("UserPromptSubmit", prompt="go"))
+    kind, reason, _ = h.control("c1", "pause")
+    assert kind == "control.applied" and "nobody watches" in reason
+    result = h.hook(pre("t1"))
+    assert result.hold is None and result.reply == {}
+
+
+def test_pause_holds_the_next_call_and_resume_gives_no_decision() -> None:
+    h = Harness()
+    assert h.hook(pre("t0")).reply == {}
+    kind, _, events = h.control("c1", "pause")
+    assert kind == "control.applied"
+    assert [e["data"].get("state") for e in events if e["kind"] == "state"] == ["paused"]
+    held = h.hook(pre("t1"))
+    assert held.reply is None and held.hold is not None
+    assert [e["kind"] for e in held.events] == ["tool.waiting"]
+    assert held.events[0]["data"]["reason"] == "paused"
+    assert h.steering.state(SID)["held"] == ["t1"]
+    kind, _, events = h.control("c2", "resume")
+    assert kind == "control.applied"
+    assert events[0]["data"]["call_id"] == "t1"
+    assert h.woken["t1"] == [{}]
+    assert h.hook(pre("t2")).reply == {}
+
+
+def test_approve_allows_only_the_held_call_and_first_decision_wins() -> None:
+    h = Harness()
+    h.hook(pre("t0"))
+    h.control("c1", "pause")
+    h.hook(pre("t1"))
+    kind, _, _ = h.control("c2", "approve", call_id="t1")
+    assert kind == "control.applied"
+    assert decision(h.woken["t1"][0]) == "allow"
+    kind, reason, _ = h.control("c3", "deny", call_id="t1", reason="too late")
+    assert kind == "control.rejected" and "first decision wins" in reason
+    assert len(h.woken["t1"]) == 1
+
+
+def test_deny_tells_the_agent_the_persons_reason() -> None:
+    h = Harness()
+    h.hook(pre("t0"))
+    h.control("c1", "pause")
+    h.hook(pre("t1"))
+    kind, _, events = h.control("c2", "deny", reason="use a read-only command")
+    assert kind == "control.applied"
+    reply = h.woken["t1"][0]
+    assert decision(reply) == "deny"
+    assert reply["hookSpecificOutput"]["permissionDecisionReason"] == "use a read-only command"
+    finished = [e for e in events if e["kind"] == "tool.finished"]
+    assert finished[0]["id"] == "tool:t1:finished" and finished[0]["data"]["status"] == "denied"
+    assert events[0]["data"]["message"] == "use a read-only command"
+
+
+def test_a_repeated_control_acts_once_and_reports_the_same_outcome() -> None:
+    h = Harness()
+    h.hook(pre("t0"))
+    h.control("c1", "pause")
+    h.hook(pre("t1"))
+    h.hook(pre("t2"))
+    first = h.steering.control(ctl("c2", "approve"))
+    again = h.steering.control(ctl("c2", "approve"))
+    assert again.repeated and again.events == [] and again.outcome is first.outcome
+    assert first.outcome["data"]["call_id"] == "t1"
+    assert h.woken["t2"] == []
+    assert h.steering.state(SID)["held"] == ["t2"]
+
+
+def test_controls_on_nothing_are_rejected_with_a_reason() -> None:
+    h = Harness()
+    assert h.control("c0", "pause")[0] == "control.rejected"
+    h.hook(pre("t0"))
+    for control, kw in (("approve", {}), ("deny", {}), ("approve", {"call_id": "nope"}),
+                        ("inject", {"text": "  "})):
+        kind, reason, events = h.control(f"x-{control}-{kw}", control, **kw)
+        assert kind == "control.rejected" and reason
+        assert [e["kind"] for e in events] == ["control.rejected"]
+
+
+def test_step_lets_one_call_go_and_holds_the_next() -> None:
+    h = Harness()
+    h.hook(pre("t0"))
+    kind, _, _ = h.control("c1", "step")
+    assert kind == "control.applied"
+    assert h.hook(pre("t1")).hold is not None
+    h.control("c2", "step")
+    assert decision(h.woken["t1"][0]) == "allow"
+    second = h.hook(pre("t2"))
+    assert second.hold is not None and second.events[0]["data"]["reason"] == "step"
+    h.control("c3", "resume")
+    assert h.woken["t2"] == [{}]
+    assert h.hook(pre("t3")).hold is None
+
+
+def test_breakpoint_rule_holds_matching_calls_only() -> None:
+    h = Harness(breakpoint=lambda p: "Bash(rm *)" if "rm" in str(p.get("tool_input")) else None)
+    assert h.hook(pre("t1")).hold is None
+    held = h.hook(hook("PreToolUse", tool_name="Bash", tool_input={"command": "rm -rf x"}, tool_use_id="t2"))
+    assert held.hold is not None
+    assert held.events[0]["data"]["rule"] == "Bash(rm *)"
+
+
+def test_a_failing_breakpoint_rule_holds_rather_than_raises() -> None:
+    h = Harness(breakpoint=lambda p: 1 / 0)
+    held = h.hook(pre("t1"))
+    assert held.hold is not None and "ZeroDivisionError" in held.events[0]["data"]["rule"]
+
+
+def test_injection_rides_on_the_next_reply_once() -> None:
+    h = Harness()
+    h.hook(pre("t0"))
+    h.control("c1", "inject", text="also run the tests")
+    result = h.hook(hook("PostToolUse", tool_name="Bash", tool_use_id="t0", tool_response={}))
+    context = result.reply["hookSpecificOutput"]["additionalContext"]
+    assert context == INJECT_HEADING + "also run the tests"
+    assert result.reply["hookSpecificOutput"]["hookEventName"] == "PostToolUse"
+    (delivered,) = result.events
+    assert delivered["kind"] == "message.user" and delivered["data"]["origin"] == "injected"
+    assert h.hook(pre("t1")).reply == {}
+
+
+def test_injection_goes_with_a_held_calls_decision() -> None:
+    h = Harness()
+    h.hook(pre("t0"))
+    h.control("c1", "pause")
+    h.hook(pre("t1"))
+    h.control("c2", "inject", text="careful")
+    h.control("c3", "resume")
+    assert h.woken["t1"][0]["hookSpecificOutput"]["additionalContext"].endswith("careful")
+    assert decision(h.woken["t1"][0]) is None
+
+
+def test_injection_blocks_stop_but_never_twice_in_a_row() -> None:
+    h = Harness()
+    h.hook(pre("t0"))
+    h.control("c1", "inject", text="one more thing")
+    blocked = h.hook(hook("Stop", stop_hook_active=False))
+    assert blocked.reply == {"decision": "block", "reason": INJECT_HEADING + "one more thing"}
+    assert [e["kind"] for e in blocked.events] == ["message.user", "state"]
+    h.control("c2", "inject", text="and another")
+    assert h.hook(hook("Stop", stop_hook_active=True)).reply == {}
+    later = h.hook(hook("UserPromptSubmit", prompt="next"))
+    assert later.reply["hookSpecificOutput"]["additionalContext"].endswith("and another")
+
+
+def test_cancel_denies_the_held_call_and_ends_the_turn() -> None:
+    h = Harness()
+    h.hook(pre("t0"))
+    h.control("c1", "pause")
+    h.hook(pre("t1"))
+    kind, _, events = h.control("c2", "cancel")
+    assert kind == "control.applied"
+    reply = h.woken["t1"][0]
+    assert decision(reply) == "deny" and reply["continue"] is False
+    assert "tool.finished" in [e["kind"] for e in events]
+
+
+def test_cancel_with_nothing_held_waits_for_the_next_tool_call() -> None:
+    h = Harness(viewers=0)
+    h.hook(pre("t0"))
+    h.control("c1", "cancel", reason="enough")
+    reply = h.hook(pre("t1")).reply
+    assert reply["continue"] is False and decision(reply) == "deny"
+    assert h.hook(pre("t2")).reply == {}
+    h.control("c2", "cancel")
+    assert h.hook(hook("Stop", stop_hook_active=False)).reply == {}
+    assert h.hook(pre("t3")).reply == {}
+
+
+def test_timeout_ends_a_hold_by_the_policy() -> None:
+    h = Harness(policy=Policy(hold_timeout=5))
+    h.hook(pre("t0"))
+    h.control("c1", "pause")
+    open_hold = h.hook(pre("t1")).hold
+    closed_hold = h.hook(pre("t2"), fail_closed=True).hold
+    assert open_hold is not None and closed_hold is not None
+    events = h.steering.expire(open_hold)
+    assert h.woken["t1"] == [{}]
+    assert events[0]["kind"] == "control.applied" and events[0]["data"]["call_id"] == "t1"
+    h.steering.expire(closed_hold)
+    assert decision(h.woken["t2"][0]) == "deny"
+    assert "5 s" in h.woken["t2"][0]["hookSpecificOutput"]["permissionDecisionReason"]
+    assert h.steering.expire(open_hold) == []
+    assert h.control("c2", "approve", call_id="t1")[0] == "control.rejected"
+
+
+def test_last_viewer_leaving_releases_the_holds() -> None:
+    h = Harness(policy=Policy(fail_closed=True))
+    h.hook(pre("t0"))
+    h.control("c1", "pause")
+    h.hook(pre("t1"))
+    h.viewers = 0
+    events = h.steering.unwatched(SID)
+    assert decision(h.woken["t1"][0]) == "deny"
+    assert [e["kind"] for e in events] == ["control.applied", "tool.finished"]
+    assert h.steering.state(SID)["held"] == []
+    assert h.steering.state(SID)["paused"] is True
+
+
+# --- invariants over any sequence -------------------------------------------------------
+
+ACTIONS = st.lists(st.one_of(
+    st.tuples(st.just("hook"), st.sampled_from(["t1", "t2", "t3", "t4"])),
+    st.tuples(st.just("ctl"), st.sampled_from(["pause", "resume", "approve", "deny", "step", "cancel",
+                                               "inject"]), st.sampled_from(["a", "b", "c", "d", "e"])),
+    st.tuples(st.just("viewers"), st.integers(0, 2)),
+    st.tuples(st.just("expire")),
+), max_size=40)
+
+
+@settings(max_examples=150, deadline=None)
+@given(ACTIONS)
+def test_every_control_one_outcome_and_allow_only_when_asked(actions: list[tuple[Any, ...]]) -> None:
+    h = Harness()
+    holds: list[Hold] = []
+    outcomes: dict[str, list[Event]] = {}
+    first: dict[str, str] = {}
+    allowed_by: set[str] = set()
+    h.hook(pre("t0"))
+    for action in actions:
+        if action[0] == "hook":
+            result = h.hook(pre(f"{action[1]}-{len(holds)}"))
+            if result.hold is not None:
+                holds.append(result.hold)
+            else:
+                assert decision(result.reply or {}) != "allow"
+        elif action[0] == "ctl":
+            control, cid = action[1], action[2]
+            result = h.steering.control(ctl(cid, control, text="hi", reason="no"))
+            for ev in result.events:
+                if ev["kind"] in ("control.applied", "control.rejected"):
+                    outcomes.setdefault(ev["data"]["control_id"], []).append(ev)
+            first.setdefault(cid, control)
+            if result.applied and first[cid] in ("approve", "step"):
+                allowed_by.add(cid)
+        elif action[0] == "viewers":
+            h.viewers = action[1]
+            if h.viewers == 0:
+                h.steering.unwatched(SID)
+        else:
+            for hold in holds:
+                h.steering.expire(hold)
+    for cid in first:
+        assert len(outcomes[cid]) == 1
+    for hold in holds:
+        replies = h.woken[hold.call_id]
+        assert len(replies) <= 1
+        if replies and decision(replies[0]) == "allow":
+            assert hold.decided_by in allowed_by

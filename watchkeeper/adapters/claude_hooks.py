@@ -1,0 +1,290 @@
+"""Claude Code hooks, both ways: a hook payload in, protocol events out; a decision in, the JSON reply out.
+
+Pure: no I/O, no state. Facts from shared/reference/claude-code.md §2.2-2.5.
+A hooked call uses the transcript adapter's ids (``tool:{tool_use_id}:started``
+and ``:finished``), so the hook and the transcript report one call, and the
+relay keeps whichever arrives first. Hook requests carry no id of their own:
+the caller numbers them (``key``), which keeps each request's events distinct.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from ..protocol import Capabilities, Event, Kind, Profile, make_event
+from ..protocol.models import Isolation
+from .claude_code.records import cut, structured_result
+
+SOURCE = "claude-code hooks"
+
+#: What a hooked session can do: every control, through the hook replies.
+STEERABLE = Capabilities(pause=True, resume=True, approve=True, deny=True, inject=True, cancel=True,
+                         step=True, why="steerable through Claude Code hooks").model_dump()
+
+#: The hook events steering needs; each one costs the CLI ~40 ms per call, so no others are installed.
+STEERING_EVENTS = ("PreToolUse", "PostToolUse", "Stop", "UserPromptSubmit")
+
+#: Events whose reply may carry ``additionalContext`` for the next model call.
+CONTEXT_EVENTS = frozenset({"PreToolUse", "PostToolUse", "UserPromptSubmit", "SessionStart"})
+
+
+def session_of(payload: dict[str, Any]) -> str:
+    sid = payload.get("session_id")
+    return sid if isinstance(sid, str) and sid else "unknown"
+
+
+def agent_of(payload: dict[str, Any]) -> str:
+    agent = payload.get("agent_id")
+    return agent if isinstance(agent, str) and agent else "main"
+
+
+def call_id_of(payload: dict[str, Any]) -> str | None:
+    cid = payload.get("tool_use_id")
+    return cid if isinstance(cid, str) and cid else None
+
+
+# --- payload -> events ------------------------------------------------------------
+
+
+def announce(payload: dict[str, Any]) -> Event:
+    """``session.started`` for a session first heard through its hooks: it says the session can be steered."""
+    cwd = payload.get("cwd") if isinstance(payload.get("cwd"), str) else None
+    mode = payload.get("permission_mode") if isinstance(payload.get("permission_mode"), str) else None
+    profile = Profile(autonomy="pauses", observability=Capabilities(**STEERABLE),
+                      isolation=Isolation(cwd=cwd, permission_mode=mode))
+    session = session_of(payload)
+    data = {"agent_kind": "claude-code", "title": None, "cwd": cwd, "model": None, "source": SOURCE,
+            "capabilities": dict(STEERABLE), "profile": profile.model_dump()}
+    return make_event(f"hook:{session}:session", session, Kind.SESSION_STARTED, data)
+
+
+def payload_events(payload: Any, key: str) -> list[Event]:
+    """The events one hook request reports; ``key`` names the request (unique per relay run)."""
+    if not isinstance(payload, dict):
+        return [_raw("unknown", key, payload, "a hook payload must be a JSON object")]
+    session = session_of(payload)
+    agent = agent_of(payload)
+    name = payload.get("hook_event_name")
+    base = f"hook:{session}:{key}"
+    if name in ("PreToolUse", "PostToolUse", "PostToolUseFailure"):
+        cid = call_id_of(payload)
+        if cid is None:
+            return [_raw(session, key, payload, f"{name} without a tool_use_id")]
+        if name == "PreToolUse":
+            data = {"call_id": cid, "name": payload.get("tool_name"), "input": payload.get("tool_input")}
+            return [make_event(f"tool:{cid}:started", session, Kind.TOOL_STARTED, data, agent=agent)]
+        return [make_event(f"tool:{cid}:finished", session, Kind.TOOL_FINISHED, _finished(payload, cid),
+                           agent=agent)]
+    if name == "UserPromptSubmit":
+        return [_state(base, session, agent, "running", "prompt submitted")]
+    if name in ("Stop", "SubagentStop"):
+        return [_state(base, session, agent, "idle", "stop hook: the agent would finish")]
+    if name == "SessionStart":
+        return [_state(base, session, agent, "idle", f"session {payload.get('source') or 'start'}")]
+    if name == "SessionEnd":
+        return [make_event(f"{base}:ended", session, Kind.SESSION_ENDED,
+                           {"reason": payload.get("reason")}, agent=agent)]
+    if name == "Notification":
+        data = {"level": "info", "text": str(payload.get("message") or ""),
+                "code": payload.get("notification_type") or "notification"}
+        return [make_event(f"{base}:notice", session, Kind.NOTICE, data, agent=agent)]
+    return [_raw(session, key, payload, f"hook event {name!r} not understood")]
+
+
+def waiting_event(payload: dict[str, Any], reason: str, rule: str | None = None) -> Event:
+    """``tool.waiting`` for a PreToolUse whose reply is held."""
+    cid = call_id_of(payload) or "unknown"
+    data = {"call_id": cid, "reason": reason, "rule": rule, "name": payload.get("tool_name"),
+            "input": payload.get("tool_input")}
+    return make_event(f"tool:{cid}:waiting", session_of(payload), Kind.TOOL_WAITING, data,
+                      agent=agent_of(payload))
+
+
+def denied_event(session: str, agent: str, call_id: str, reason: str) -> Event:
+    """A call the hook denied: the CLI will not run it (deny wins over every rule)."""
+    data = {"call_id": call_id, "status": "denied", "is_error": True, "output": reason, "duration_ms": None}
+    return make_event(f"tool:{call_id}:finished", session, Kind.TOOL_FINISHED, data, agent=agent)
+
+
+def response_text(response: Any) -> str:
+    """A PostToolUse ``tool_response`` as text: a shell's output, a string as is, anything else as JSON."""
+    if isinstance(response, str):
+        return response
+    if isinstance(response, dict) and ("stdout" in response or "stderr" in response):
+        out = str(response.get("stdout") or "")
+        err = str(response.get("stderr") or "")
+        return f"{out}\n{err}" if out and err else out or err
+    if response is None:
+        return ""
+    try:
+        return orjson.dumps(response, default=str).decode()
+    except TypeError:
+        return str(response)
+
+
+def _finished(payload: dict[str, Any], cid: str) -> dict[str, Any]:
+    failed = payload.get("hook_event_name") == "PostToolUseFailure"
+    if failed:
+        output, truncated = cut(str(payload.get("error") or ""))
+        status = "interrupted" if payload.get("is_interrupt") else "error"
+    else:
+        output, truncated = cut(response_text(payload.get("tool_response")))
+        status = "ok"
+    duration = payload.get("duration_ms")
+    data: dict[str, Any] = {
+        "call_id": cid, "status": status, "is_error": failed, "output": output,
+        "duration_ms": float(duration) if isinstance(duration, int | float) and not isinstance(duration, bool)
+        else None,
+    }
+    if truncated:
+        data["truncated"] = truncated
+    result = structured_result(payload.get("tool_response"))
+    if result:
+        data["result"] = result
+    return data
+
+
+def _state(base: str, session: str, agent: str, state: str, reason: str) -> Event:
+    return make_event(f"{base}:state", session, Kind.STATE, {"state": state, "reason": reason}, agent=agent)
+
+
+def _raw(session: str, key: str, payload: Any, error: str) -> Event:
+    return make_event(f"hook:{session}:{key}:raw", session, Kind.RAW,
+                      {"record": payload, "error": error, "source": SOURCE})
+
+
+# --- decisions -> replies (§2.4) ------------------------------------------------
+
+
+def no_decision(event: str = "PreToolUse", context: str | None = None) -> dict[str, Any]:
+    """``{}``: Claude Code's own permission rules decide, as if no hook were there."""
+    if context and event in CONTEXT_EVENTS:
+        return {"hookSpecificOutput": {"hookEventName": event, "additionalContext": context}}
+    return {}
+
+
+def allow(context: str | None = None) -> dict[str, Any]:
+    """Skips the CLI's permission prompt: only for an explicit approve or a step."""
+    out: dict[str, Any] = {"hookEventName": "PreToolUse", "permissionDecision": "allow"}
+    if context:
+        out["additionalContext"] = context
+    return {"hookSpecificOutput": out}
+
+
+def deny(reason: str, context: str | None = None) -> dict[str, Any]:
+    """The tool is not run; the model is told ``reason``."""
+    out: dict[str, Any] = {"hookEventName": "PreToolUse", "permissionDecision": "deny",
+                           "permissionDecisionReason": reason}
+    if context:
+        out["additionalContext"] = context
+    return {"hookSpecificOutput": out}
+
+
+def stop_block(reason: str) -> dict[str, Any]:
+    """A Stop reply that keeps the agent going with ``reason`` as its next input."""
+    return {"decision": "block", "reason": reason}
+
+
+def cancel(reason: str, event: str = "PreToolUse") -> dict[str, Any]:
+    """End the turn: on PreToolUse the call is denied too (``continue:false`` alone still runs it)."""
+    out = deny(reason) if event == "PreToolUse" else {}
+    out.update({"continue": False, "stopReason": reason})
+    return out
+
+
+# --- settings: the hooks watchkeeper installs (§2.1) ------------------------------
+
+#: Seconds Claude Code waits for the short hooks (never held: answered at once).
+QUICK_TIMEOUT = 10
+
+
+def steering_hooks(url: str, token_var: str, hold_timeout: float, fail_closed: bool) -> dict[str, Any]:
+    """The ``hooks`` settings that make a session steerable: only the events steering needs.
+
+    The token goes in as ``$VAR`` (read from the session's environment), never
+    as its value. PreToolUse waits longer than the relay's hold timeout, so the
+    relay's policy ends a hold, not the CLI; fail-closed blocks only the tool
+    gate, so a stopped relay cannot lock the person out of their prompt.
+    """
+
+    def hook(timeout: float, block: bool) -> dict[str, Any]:
+        entry: dict[str, Any] = {"type": "http", "url": url, "timeout": int(timeout),
+                                 "headers": {"Authorization": f"Bearer ${token_var}"},
+                                 "allowedEnvVars": [token_var]}
+        if block:
+            entry["onFailure"] = "block"
+        return entry
+
+    quick = hook(QUICK_TIMEOUT, False)
+    return {
+        "PreToolUse": [{"matcher": "*", "hooks": [hook(hold_timeout + 30, fail_closed)]}],
+        "PostToolUse": [{"matcher": "*", "hooks": [quick]}],
+        "Stop": [{"hooks": [dict(quick)]}],
+        "UserPromptSubmit": [{"hooks": [dict(quick)]}],
+    }
+
+
+def is_ours(hook: Any, token_var: str) -> bool:
+    """A hook entry watchkeeper wrote: an http hook that sends the watchkeeper token."""
+    return (isinstance(hook, dict) and hook.get("type") == "http"
+            and token_var in (hook.get("allowedEnvVars") or []))
+
+
+def remove_hooks(settings: dict[str, Any], token_var: str) -> dict[str, Any]:
+    """``settings`` without watchkeeper's hooks; every other key and hook kept as it was."""
+    out = dict(settings)
+    hooks = out.get("hooks")
+    if not isinstance(hooks, dict):
+        return out
+    kept: dict[str, Any] = {}
+    for event, groups in hooks.items():
+        if not isinstance(groups, list):
+            kept[event] = groups
+            continue
+        new_groups = []
+        for group in groups:
+            inner = group.get("hooks") if isinstance(group, dict) else None
+            if not isinstance(inner, list):
+                new_groups.append(group)
+                continue
+            rest = [h for h in inner if not is_ours(h, token_var)]
+            if len(rest) == len(inner):
+                new_groups.append(group)
+            elif rest:
+                new_groups.append({**group, "hooks": rest})
+        if new_groups or not groups:
+            kept[event] = new_groups
+    if kept:
+        out["hooks"] = kept
+    else:
+        del out["hooks"]
+    return out
+
+
+def merge_hooks(settings: dict[str, Any], ours: dict[str, Any], token_var: str) -> dict[str, Any]:
+    """``settings`` with ``ours`` in place of earlier watchkeeper hooks: installing twice changes nothing."""
+    out = remove_hooks(settings, token_var)
+    hooks = dict(out.get("hooks") or {})
+    for event, groups in ours.items():
+        existing = hooks.get(event)
+        hooks[event] = (list(existing) if isinstance(existing, list) else []) + list(groups)
+    out["hooks"] = hooks
+    return out
+
+
+def installed(settings: Any, token_var: str) -> dict[str, Any] | None:
+    """What watchkeeper installed in ``settings`` (url, fail-closed, events), or None."""
+    hooks = settings.get("hooks") if isinstance(settings, dict) else None
+    if not isinstance(hooks, dict):
+        return None
+    found: dict[str, Any] = {"events": [], "url": None, "fail_closed": False}
+    for event, groups in hooks.items():
+        for group in groups if isinstance(groups, list) else []:
+            for hook in (group.get("hooks") or []) if isinstance(group, dict) else []:
+                if is_ours(hook, token_var):
+                    found["events"].append(event)
+                    found["url"] = found["url"] or hook.get("url")
+                    found["fail_closed"] = found["fail_closed"] or hook.get("onFailure") == "block"
+    return found if found["events"] else None

@@ -1,0 +1,322 @@
+"""``watchkeeper hooks install|uninstall|status``: make Claude Code sessions started anywhere steerable.
+
+``install`` merges the steering hooks into a Claude Code settings file (the
+user's, or a project's ``.claude/settings.local.json``: personal, not checked
+in) without touching any other setting or hook; installing twice changes
+nothing. The token is referenced as ``$WATCHKEEPER_TOKEN``, never written:
+sessions are steerable when that variable is in their environment.
+``status`` lists the live Claude Code processes and whether each can be
+steered, and if not, why.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hmac
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+HELP = "install, remove or check the Claude Code hooks that make sessions steerable"
+#: A process's start time is known to the kernel's clock tick (10 ms).
+START_TIME_RESOLUTION = 0.02
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("action", choices=["install", "uninstall", "status"])
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("--user", action="store_true", help="the user's settings (the default)")
+    where.add_argument("--project", metavar="DIR", help="DIR/.claude/settings.local.json")
+    parser.add_argument("--fail-closed", action="store_true",
+                        help="install: deny tool calls when watchkeeper is unreachable or a hold times out")
+    parser.add_argument("--port", type=int, default=None, help="install: the hook server's port")
+
+
+def run(args: argparse.Namespace) -> int:
+    from .. import config
+
+    path = project_settings(Path(args.project)) if args.project else user_settings()
+    if args.action == "status":
+        return status(Path(args.project) if args.project else None)
+    try:
+        settings = read_settings(path)
+    except ValueError as e:
+        print(f"watchkeeper hooks: {e}; nothing changed", file=sys.stderr)
+        return 1
+    if args.action == "install":
+        install(path, settings, args.port or config.hook_port(), args.fail_closed)
+        mode = "fail-closed" if args.fail_closed else "fail-open"
+        print(f"installed the steering hooks in {path} ({mode})")
+        print(f"Sessions started from now on are steerable when {config.ENV_TOKEN} is in their environment, "
+              f"e.g. add to your shell profile:\n"
+              f"  export {config.ENV_TOKEN}=\"$(cat {config.token_path()})\"")
+        return 0
+    if uninstall(path, settings):
+        print(f"removed the steering hooks from {path}")
+    else:
+        print(f"no steering hooks in {path}")
+    return 0
+
+
+# --- the settings files ---------------------------------------------------------
+
+
+def user_settings() -> Path:
+    base = os.environ.get("CLAUDE_CONFIG_DIR") or str(Path.home() / ".claude")
+    return Path(base) / "settings.json"
+
+
+def project_settings(directory: Path) -> Path:
+    return directory.resolve() / ".claude" / "settings.local.json"
+
+
+def read_settings(path: Path) -> dict[str, Any]:
+    """The settings as they are; {} if the file does not exist. Never guesses at a broken file."""
+    import orjson
+
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return {}
+    except OSError as e:
+        raise ValueError(f"cannot read {path}: {e.strerror}") from None
+    if not raw.strip():
+        return {}
+    try:
+        settings = orjson.loads(raw)
+    except orjson.JSONDecodeError as e:
+        raise ValueError(f"{path} is not valid JSON ({e})") from None
+    if not isinstance(settings, dict):
+        raise ValueError(f"{path} does not hold a JSON object")
+    return settings
+
+
+def write_settings(path: Path, settings: dict[str, Any]) -> None:
+    """Atomically, keeping the file's mode."""
+    import orjson
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    mode = path.stat().st_mode & 0o777 if path.exists() else 0o600
+    tmp = path.with_name(f".{path.name}.watchkeeper.tmp")
+    tmp.write_bytes(orjson.dumps(settings, option=orjson.OPT_INDENT_2) + b"\n")
+    tmp.chmod(mode)
+    tmp.replace(path)
+
+
+def install(path: Path, settings: dict[str, Any], port: int, fail_closed: bool) -> None:
+    from .. import config
+    from ..adapters import claude_hooks as H
+    from ..relay.steering import Policy
+
+    config.load_token(create=True)
+    ours = H.steering_hooks(config.hook_url(port, fail_closed), config.ENV_TOKEN, Policy().hold_timeout,
+                            fail_closed)
+    merged = H.merge_hooks(settings, ours, config.ENV_TOKEN)
+    if merged != settings or not path.exists():
+        write_settings(path, merged)
+        _record_install(path, time.time())
+
+
+def uninstall(path: Path, settings: dict[str, Any]) -> bool:
+    from .. import config
+    from ..adapters import claude_hooks as H
+
+    if H.installed(settings, config.ENV_TOKEN) is None:
+        return False
+    write_settings(path, H.remove_hooks(settings, config.ENV_TOKEN))
+    _record_install(path, None)
+    return True
+
+
+def _installs_path() -> Path:
+    from .. import config
+
+    return config.config_dir() / "installs.json"
+
+
+def installs() -> dict[str, float]:
+    """settings path -> when watchkeeper last installed hooks there (epoch seconds)."""
+    import orjson
+
+    try:
+        data = orjson.loads(_installs_path().read_bytes())
+    except (OSError, orjson.JSONDecodeError):
+        return {}
+    if not isinstance(data, dict):
+        return {}
+    return {k: float(v) for k, v in data.items() if isinstance(v, int | float)}
+
+
+def _record_install(path: Path, when: float | None) -> None:
+    import orjson
+
+    known = installs()
+    if when is None:
+        known.pop(str(path), None)
+    else:
+        known[str(path)] = when
+    target = _installs_path()
+    target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    target.write_bytes(orjson.dumps(known))
+
+
+# --- status -----------------------------------------------------------------------
+
+
+@dataclass
+class ClaudeProcess:
+    pid: int
+    cwd: str | None
+    started: float
+    argv: list[str]
+    env: dict[str, str] = field(repr=False, default_factory=dict)
+
+
+def steerability(proc: ClaudeProcess, token: str | None, user_path: Path,
+                 installed_at: dict[str, float]) -> tuple[bool, str]:
+    """(steerable, why): how a running Claude Code was started decides whether its hooks reach watchkeeper."""
+    from .. import config
+    from ..adapters import claude_hooks as H
+
+    via: str | None = None
+    since: float | None = None
+    if "--settings" in proc.argv and any(config.ENV_TOKEN in a for a in proc.argv):
+        via = "watchkeeper run"
+    else:
+        candidates = [user_path]
+        if proc.cwd:
+            project = Path(proc.cwd) / ".claude"
+            candidates += [project / "settings.json", project / "settings.local.json"]
+        for path in candidates:
+            try:
+                hooked = H.installed(read_settings(path), config.ENV_TOKEN)
+            except ValueError:
+                continue
+            if hooked is not None:
+                via = str(path)
+                since = installed_at.get(str(path)) or _mtime(path)
+                break
+    if via is None:
+        return False, "not hooked (start it with `watchkeeper run -- claude`, or `watchkeeper hooks install`)"
+    if since is not None and since > proc.started + START_TIME_RESOLUTION:
+        return False, f"started before the install in {via}; restart it to steer it"
+    given = proc.env.get(config.ENV_TOKEN)
+    if not given:
+        return False, f"token missing: {config.ENV_TOKEN} is not in its environment"
+    if token is None or not hmac.compare_digest(given.encode(), token.encode()):
+        return False, f"{config.ENV_TOKEN} in its environment is not watchkeeper's token"
+    return True, f"hooked through {via}"
+
+
+def status(project: Path | None) -> int:
+    from .. import config
+    from ..adapters import claude_hooks as H
+    from .ctl import ApiError, api_request
+
+    token = config.load_token(create=False)
+    recorded = installs()
+    paths = [user_settings()] + ([project_settings(project)] if project else [])
+    for path in paths:
+        try:
+            hooked = H.installed(read_settings(path), config.ENV_TOKEN)
+        except ValueError as e:
+            print(f"hooks: {e}")
+            continue
+        if hooked is None:
+            print(f"hooks: not installed in {path}")
+        else:
+            mode = "fail-closed" if hooked["fail_closed"] else "fail-open"
+            when = recorded.get(str(path)) or _mtime(path)
+            print(f"hooks: installed in {path} ({mode}, {hooked['url']}, since {_iso(when)})")
+    print(f"token: {config.token_path()} ({'present' if token else 'missing'})")
+    runtime = config.read_runtime()
+    hooked_sessions: list[dict[str, Any]] = []
+    if runtime is None:
+        print("relay: no watchkeeper is running (hooked sessions go on unsteered)")
+    else:
+        try:
+            answer = api_request("GET", "/sessions", port=runtime["port"])
+            hooked_sessions = [s for s in answer.get("sessions", []) if s.get("steering") is not None]
+            print(f"relay: listening on {runtime['host']}:{runtime['port']} (pid {runtime['pid']})")
+        except ApiError as e:
+            print(f"relay: {e}")
+    procs = claude_processes()
+    print(f"live Claude Code processes: {len(procs)}" + ("" if procs else " (none found)"))
+    for proc in procs:
+        ok, why = steerability(proc, token, user_settings(), recorded)
+        session = _session_of(proc, hooked_sessions) or "?"
+        print(f"  pid {proc.pid}  session {session}  cwd {proc.cwd or '?'}\n"
+              f"    {'steerable' if ok else 'not steerable'}: {why}")
+    for s in hooked_sessions:
+        steer = s["steering"]
+        mode = "paused" if steer.get("paused") else "step mode" if steer.get("step") else "running freely"
+        held = ", ".join(steer.get("held") or []) or "none"
+        print(f"  hooked session {s['session']} ({s.get('state')}): {mode}; held: {held}; "
+              f"viewers: {steer.get('viewers', 0)}")
+    return 0
+
+
+def claude_processes() -> list[ClaudeProcess]:
+    """Running Claude Code CLIs of this user (Linux ``/proc``; elsewhere none are found)."""
+    proc = Path("/proc")
+    if not proc.is_dir():
+        return []
+    boot = _boot_time()
+    if boot is None:
+        return []
+    ticks = os.sysconf("SC_CLK_TCK")
+    found = []
+    for entry in proc.iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            argv = [a.decode("utf-8", "replace") for a in (entry / "cmdline").read_bytes().split(b"\0") if a]
+            if not argv or not _is_claude(argv):
+                continue
+            stat = (entry / "stat").read_text()
+            started = boot + int(stat.rpartition(")")[2].split()[19]) / ticks
+            env = dict(kv.decode("utf-8", "replace").partition("=")[::2]
+                       for kv in (entry / "environ").read_bytes().split(b"\0") if b"=" in kv)
+            cwd = os.readlink(entry / "cwd")
+        except (OSError, ValueError, IndexError):
+            continue
+        found.append(ClaudeProcess(int(entry.name), cwd, started, argv, env))
+    return sorted(found, key=lambda p: p.started)
+
+
+def _is_claude(argv: list[str]) -> bool:
+    exe = Path(argv[0]).name
+    if exe in ("claude", "claude.exe"):
+        return True
+    return exe.startswith("node") and any("claude-code" in a and a.endswith("cli.js") for a in argv[1:3])
+
+
+def _session_of(proc: ClaudeProcess, hooked: list[dict[str, Any]]) -> str | None:
+    for flag in ("--session-id", "--resume", "-r"):
+        if flag in proc.argv[:-1]:
+            return proc.argv[proc.argv.index(flag) + 1]
+    same_cwd = [s["session"] for s in hooked if s.get("cwd") == proc.cwd and s.get("live")]
+    return same_cwd[0] if len(same_cwd) == 1 else None
+
+
+def _boot_time() -> float | None:
+    """When the machine booted, from ``/proc/uptime`` (``btime`` in /proc/stat is whole seconds only)."""
+    try:
+        return time.time() - float(Path("/proc/uptime").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _mtime(path: Path) -> float | None:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return None
+
+
+def _iso(when: float | None) -> str:
+    return datetime.fromtimestamp(when, UTC).isoformat(timespec="seconds") if when else "?"

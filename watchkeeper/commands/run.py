@@ -1,0 +1,107 @@
+"""``watchkeeper run -- claude [ARGS]``: start Claude Code steerable, editing no file.
+
+The hooks go in through ``--settings`` (merged into the person's own
+``--settings``, if they gave one) and point at the running relay's hook
+endpoint; the token reaches the child only through its environment.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+HELP = "start Claude Code steerable: watchkeeper run [--fail-closed] -- claude [ARGS]"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--fail-closed", action="store_true",
+                        help="if watchkeeper is unreachable or a hold times out, deny the tool call "
+                             "(Claude Code 2.1.332 honours this; 2.1.197 ignores it and goes on)")
+    parser.add_argument("--port", type=int, default=None,
+                        help="the hook server's port (default: the running relay's, else the configured one)")
+    parser.add_argument("command", nargs=argparse.REMAINDER, help="-- claude [ARGS]")
+
+
+def run(args: argparse.Namespace) -> int:
+    from .. import config
+
+    argv = list(args.command)
+    if argv[:1] == ["--"]:
+        argv = argv[1:]
+    if not argv:
+        print("watchkeeper run: give the command to start, e.g. `watchkeeper run -- claude`", file=sys.stderr)
+        return 2
+    port = args.port or hook_target_port()
+    if args.port is None and config.read_runtime() is None:
+        print(f"watchkeeper run: no watchkeeper is running; this session becomes steerable once one "
+              f"listens on port {port} (until then its hooks fail "
+              f"{'closed' if args.fail_closed else 'open'})", file=sys.stderr)
+    try:
+        argv = steerable_argv(argv, port, args.fail_closed)
+    except ValueError as e:
+        print(f"watchkeeper run: {e}", file=sys.stderr)
+        return 2
+    env = dict(os.environ)
+    env[config.ENV_TOKEN] = config.load_token(create=True) or ""
+    try:
+        os.execvpe(argv[0], argv, env)
+    except OSError as e:
+        print(f"watchkeeper run: cannot start {argv[0]}: {e.strerror}", file=sys.stderr)
+        return 127
+
+
+def hook_target_port() -> int:
+    from .. import config
+
+    info = config.read_runtime()
+    return int(info["port"]) if info is not None else config.hook_port()
+
+
+def steerable_argv(argv: list[str], port: int, fail_closed: bool) -> list[str]:
+    """``argv`` with one ``--settings`` holding the steering hooks, merged into the person's own."""
+    import orjson
+
+    from .. import config
+    from ..adapters import claude_hooks as H
+    from ..relay.steering import Policy
+
+    own: dict[str, Any] = {}
+    rest = [argv[0]]
+    i = 1
+    while i < len(argv):
+        arg = argv[i]
+        if arg == "--settings" and i + 1 < len(argv):
+            own = _load_settings(argv[i + 1])
+            i += 2
+            continue
+        if arg.startswith("--settings="):
+            own = _load_settings(arg.split("=", 1)[1])
+        else:
+            rest.append(arg)
+        i += 1
+    ours = H.steering_hooks(config.hook_url(port, fail_closed), config.ENV_TOKEN, Policy().hold_timeout,
+                            fail_closed)
+    merged = H.merge_hooks(own, ours, config.ENV_TOKEN)
+    return [rest[0], "--settings", orjson.dumps(merged).decode(), *rest[1:]]
+
+
+def _load_settings(value: str) -> dict[str, Any]:
+    """``--settings`` takes a file or inline JSON, as Claude Code does."""
+    import orjson
+
+    text = value if value.lstrip().startswith("{") else None
+    if text is None:
+        try:
+            text = Path(value).read_text()
+        except OSError as e:
+            raise ValueError(f"cannot read --settings {value}: {e.strerror}") from None
+    try:
+        loaded = orjson.loads(text)
+    except orjson.JSONDecodeError as e:
+        raise ValueError(f"--settings is not valid JSON: {e}") from None
+    if not isinstance(loaded, dict):
+        raise ValueError("--settings must be a JSON object")
+    return loaded

@@ -1,0 +1,152 @@
+"""Where watchkeeper keeps its state: the config directory, the token, and the running relay's runtime file.
+
+The token guards the hook and control endpoints. It is created once (random,
+mode 0600) and only ever read from its file or handed to a child process's
+environment: never printed, logged or put in a URL or a settings file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+ENV_HOME = "WATCHKEEPER_HOME"
+#: The variable Claude Code reads the token from (``$WATCHKEEPER_TOKEN`` in the hook's headers).
+ENV_TOKEN = "WATCHKEEPER_TOKEN"
+ENV_PORT = "WATCHKEEPER_PORT"
+#: The hook server's port when nothing else is configured: stable, so installed hooks keep working.
+DEFAULT_PORT = 47717
+LOOPBACK = "127.0.0.1"
+
+
+def config_dir() -> Path:
+    """``$WATCHKEEPER_HOME``, else ``$XDG_CONFIG_HOME/watchkeeper``, else ``~/.config/watchkeeper``."""
+    if os.environ.get(ENV_HOME):
+        return Path(os.environ[ENV_HOME])
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "watchkeeper"
+
+
+def token_path() -> Path:
+    return config_dir() / "token"
+
+
+def load_token(create: bool = True) -> str | None:
+    """The token, created on first use (mode 0600); None if absent and ``create`` is false."""
+    path = token_path()
+    try:
+        return _read_token(path)
+    except FileNotFoundError:
+        if not create:
+            return None
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return _read_token(path)
+    with os.fdopen(fd, "w") as f:
+        f.write(secrets.token_urlsafe(32) + "\n")
+    return _read_token(path)
+
+
+def _read_token(path: Path) -> str:
+    if path.stat().st_mode & 0o077:
+        path.chmod(0o600)
+    token = path.read_text().strip()
+    if not token:
+        raise FileNotFoundError(path)
+    return token
+
+
+def hook_port() -> int:
+    """The port hooks are installed for: ``$WATCHKEEPER_PORT`` or the default."""
+    value = os.environ.get(ENV_PORT, "")
+    return int(value) if value.isdigit() else DEFAULT_PORT
+
+
+def hook_url(port: int, fail_closed: bool = False) -> str:
+    """The hook endpoint's URL; ``fail=closed`` tells the relay how to end this session's holds."""
+    return f"http://{LOOPBACK}:{port}/hook" + ("?fail=closed" if fail_closed else "")
+
+
+def recordings_dir() -> Path:
+    """Where the relay records each hooked session's merged stream (native ``.jsonl``, for ``replay``)."""
+    return config_dir() / "recordings"
+
+
+def runtime_path() -> Path:
+    return config_dir() / "relay.json"
+
+
+def write_runtime(port: int, epoch: str) -> Path:
+    """Say which port this process's hook server listens on (read by ``run``, ``ctl``, ``hooks status``)."""
+    path = runtime_path()
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    tmp = path.with_name(f".relay.{os.getpid()}.tmp")
+    tmp.write_bytes(orjson.dumps({"pid": os.getpid(), "port": port, "host": LOOPBACK, "epoch": epoch}))
+    tmp.replace(path)
+    return path
+
+
+def read_runtime() -> dict[str, Any] | None:
+    """The running relay's runtime record, or None when there is none or its process is gone."""
+    try:
+        info = orjson.loads(runtime_path().read_bytes())
+    except (OSError, orjson.JSONDecodeError):
+        return None
+    if not isinstance(info, dict) or not isinstance(info.get("port"), int) or not _alive(info.get("pid")):
+        return None
+    return info
+
+
+def clear_runtime(epoch: str) -> None:
+    """Remove the runtime file if it is still this relay's."""
+    info = read_runtime()
+    if info is None or info.get("epoch") == epoch:
+        with contextlib.suppress(OSError):
+            runtime_path().unlink()
+
+
+def _alive(pid: Any) -> bool:
+    if not isinstance(pid, int) or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+# --- remote attach (``serve`` / ``attach`` / the SDK over websocket) ---------------------
+
+#: ``serve`` listens here when no ``--bind`` is given (loopback).
+SERVE_PORT = 47718
+#: Where ``watchkeeper.sdk.connect()`` finds the relay when no URL is given.
+ENV_URL = "WATCHKEEPER_URL"
+
+
+def read_token_file(path: str | os.PathLike[str]) -> str:
+    """A token kept in a file (first line); ValueError, saying which file, when it is empty or unreadable."""
+    try:
+        token = Path(path).read_text().strip().splitlines()
+    except OSError as e:
+        raise ValueError(f"cannot read the token file {path}: {e.strerror}") from None
+    if not token or not token[0].strip():
+        raise ValueError(f"the token file {path} is empty")
+    return token[0].strip()
+
+
+def client_token(token_file: str | None = None) -> str | None:
+    """The token a client sends: ``--token-file``, else ``$WATCHKEEPER_TOKEN``, else this machine's token file."""
+    if token_file:
+        return read_token_file(token_file)
+    if os.environ.get(ENV_TOKEN):
+        return os.environ[ENV_TOKEN].strip()
+    return load_token(create=False)

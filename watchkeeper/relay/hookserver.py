@@ -1,0 +1,287 @@
+"""The loopback HTTP server for Claude Code's http hooks and the local control API.
+
+It runs on the relay's own loop (a frozen UI must not freeze an agent) and
+does no blocking work in a handler: a hook with nothing held is answered at
+once; a held one waits on a future that a control, the hold timeout, or the
+last viewer leaving resolves.
+
+Loopback is not a wall (a web page can reach 127.0.0.1), and an injected
+message reaches an agent that runs shell commands: every request needs the
+bearer token (compared in constant time, 401), and any request with an
+``Origin`` header or a non-loopback ``Host`` is refused (403).
+
+Routes: ``POST /hook`` (Claude Code), ``POST /control`` (one control, answered
+with its outcome), ``GET /sessions``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import itertools
+import secrets
+import threading
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from ..adapters import claude_hooks as H
+from ..protocol import ControlModel, Event, ProtocolError, validate_control
+from .api import SessionInfo
+from .recorder import Recorder
+from .steering import Breakpoint, ControlResult, Hold, Policy, Steering
+
+#: Hook payloads carry whole tool inputs and outputs (a Write's file content): allow big ones.
+MAX_HOOK_BODY = 64 * 1024 * 1024
+MAX_CONTROL_BODY = 1024 * 1024
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+
+Emit = Callable[[list[Event]], None]
+#: Routes one validated control on the relay's loop and returns its one outcome event.
+RouteControl = Callable[[ControlModel], Event]
+Sessions = Callable[[], list[SessionInfo]]
+
+
+class HookApp:
+    """The handlers and what they share; build it with :func:`start_hook_server`."""
+
+    def __init__(self, steering: Steering, emit: Emit, route_control: RouteControl,
+                 sessions: Sessions | None, token: str) -> None:
+        self.steering = steering
+        self.emit = emit
+        self.route_control = route_control
+        self.sessions = sessions
+        self._token = token.encode()
+        self._announced: set[str] = set()
+        self._prefix = secrets.token_hex(3)
+        self._keys = itertools.count()
+
+    def build(self) -> web.Application:
+        app = web.Application(client_max_size=MAX_HOOK_BODY, middlewares=[self._guard])
+        app.router.add_post("/hook", self.hook)
+        app.router.add_post("/control", self.control)
+        app.router.add_get("/sessions", self.list_sessions)
+        return app
+
+    @web.middleware
+    async def _guard(self, request: web.Request,
+                     handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> web.StreamResponse:
+        if "Origin" in request.headers:
+            return _error(403, "requests from a browser (with an Origin header) are refused")
+        if not _loopback_host(request.headers.get("Host", "")):
+            return _error(403, "the Host must be a loopback address")
+        auth = request.headers.get("Authorization", "")
+        given = auth[7:].strip().encode() if auth[:7].lower() == "bearer " else b""
+        if not hmac.compare_digest(given, self._token):
+            return _error(401, "a valid bearer token is required", {"WWW-Authenticate": "Bearer"})
+        return await handler(request)
+
+    # --- POST /hook ------------------------------------------------------------
+
+    async def hook(self, request: web.Request) -> web.StreamResponse:
+        payload = await _json_body(request, MAX_HOOK_BODY)
+        if not isinstance(payload, dict):
+            return _error(400, "a hook payload must be a JSON object")
+        fail_closed = request.query.get("fail") == "closed"
+        events: list[Event] = []
+        session = H.session_of(payload)
+        if session not in self._announced:
+            self._announced.add(session)
+            events.append(H.announce(payload))
+        events += H.payload_events(payload, f"{self._prefix}-{next(self._keys)}")
+        result = self.steering.on_hook(payload, fail_closed)
+        events += result.events
+        self.emit(events)
+        if result.hold is None:
+            return _reply(result.reply or {})
+        return _reply(await self._wait(result.hold))
+
+    async def _wait(self, hold: Hold) -> dict[str, Any]:
+        """Until the hold is decided, it times out, or the agent gives up (the request is cancelled)."""
+        if hold.reply is not None:
+            return hold.reply
+        done: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+
+        def wake(reply: dict[str, Any]) -> None:
+            if not done.done():
+                done.set_result(reply)
+
+        hold.waker = wake
+        try:
+            return await asyncio.wait_for(done, self.steering.policy.hold_timeout)
+        except TimeoutError:
+            self.emit(self.steering.expire(hold))
+            return hold.reply or {}
+        except asyncio.CancelledError:
+            self.emit(self.steering.abandoned(hold))
+            raise
+
+    # --- POST /control, GET /sessions ------------------------------------------------
+
+    async def control(self, request: web.Request) -> web.StreamResponse:
+        body = await _json_body(request, MAX_CONTROL_BODY)
+        try:
+            control = validate_control(body)
+        except ProtocolError as e:
+            return _error(400, f"not a valid control: {e}")
+        outcome = self.route_control(control)
+        return _reply({"outcome": outcome})
+
+    async def list_sessions(self, request: web.Request) -> web.StreamResponse:
+        infos = self.sessions() if self.sessions is not None else []
+        out = []
+        for info in infos:
+            row = asdict(info)
+            row["steering"] = self.steering.state(info.session)
+            out.append(row)
+        return _reply({"sessions": out})
+
+
+async def start_hook_server(steering: Steering, emit: Emit, token: str, *,
+                            route_control: RouteControl | None = None, sessions: Sessions | None = None,
+                            host: str = "127.0.0.1", port: int = 0) -> web.AppRunner:
+    """Serve on the running loop (the relay's); ``bound_port(runner)`` says where; ``runner.cleanup()`` stops.
+
+    Without ``route_control``, controls go straight to ``steering`` and their
+    events to ``emit`` (a hook server with no relay behind it).
+    """
+    if host not in LOOPBACK_HOSTS:
+        raise ValueError(f"the hook server listens on loopback only, not {host!r}")
+    if not token:
+        raise ValueError("the hook server needs a token")
+    app = HookApp(steering, emit, route_control or direct_router(steering, emit), sessions, token)
+    runner = web.AppRunner(app.build(), handler_cancellation=True, access_log=None, shutdown_timeout=0.5)
+    await runner.setup()
+    await web.TCPSite(runner, host, port).start()
+    return runner
+
+
+class HookSource:
+    """The hook endpoint as one relay source: serves on the relay's loop while the relay runs it.
+
+    The relay routes a session's controls to it (``can_steer``, ``control``)
+    and tells it when the last viewer of a session leaves (``unwatched``);
+    build it with :func:`serve_hooks`.
+    """
+
+    name = "claude-code hooks"
+    agent_kind = "claude-code"
+
+    def __init__(self, token: str, *, port: int = 0, policy: Policy | None = None,
+                 breakpoint: Breakpoint | None = None, viewers: Callable[[str], int] | None = None,
+                 route_control: RouteControl | None = None, sessions: Sessions | None = None,
+                 runtime_file: bool = False) -> None:
+        self.steering = Steering(policy, viewers=viewers, breakpoint=breakpoint)
+        self.port = port
+        #: set once the server listens (``port`` is then the bound one), or it failed (``error``).
+        self.ready = threading.Event()
+        self.error: BaseException | None = None
+        self._token = token
+        self._route_control = route_control
+        self._sessions = sessions
+        self._runtime_file = runtime_file
+        #: records the hooked sessions when :func:`serve_hooks` is given a directory.
+        self.recorder: Recorder | None = None
+
+    async def run(self, emit: Emit) -> None:
+        from .. import config
+
+        try:
+            runner = await start_hook_server(self.steering, emit, self._token, route_control=self._route_control,
+                                             sessions=self._sessions, port=self.port)
+        except BaseException as e:
+            self.error = e
+            self.ready.set()
+            raise
+        self.port = bound_port(runner)
+        epoch = secrets.token_hex(4)
+        if self._runtime_file:
+            config.write_runtime(self.port, epoch)
+        self.ready.set()
+        try:
+            await asyncio.Event().wait()
+        finally:
+            if self._runtime_file:
+                config.clear_runtime(epoch)
+            if self.recorder is not None:
+                self.recorder.close()
+            await runner.cleanup()
+
+    def can_steer(self, session: str) -> bool:
+        return self.steering.knows(session)
+
+    def control(self, control: ControlModel) -> ControlResult:
+        return self.steering.control(control)
+
+    def unwatched(self, session: str) -> list[Event]:
+        return self.steering.unwatched(session)
+
+
+def serve_hooks(relay: Any, token: str, *, port: int = 0, policy: Policy | None = None,
+                breakpoint: Breakpoint | None = None, runtime_file: bool = False,
+                record_dir: Path | str | None = None) -> HookSource:
+    """Start the hook endpoint as a source of ``relay`` (on its loop); wait on ``.ready`` for the port.
+
+    With ``record_dir``, each hooked session's merged stream (transcript, hooks,
+    controls) is recorded there as ``<session>.jsonl``, which ``replay`` plays.
+    """
+    source = HookSource(token, port=port, policy=policy, breakpoint=breakpoint, viewers=relay.viewers,
+                        route_control=relay.route_control, sessions=relay.sessions, runtime_file=runtime_file)
+    if record_dir is not None:
+        source.recorder = Recorder(record_dir, want=source.steering.knows, read_range=relay.read_range)
+        relay.subscribe(source.recorder)
+    relay.add_source(source)
+    return source
+
+
+def bound_port(runner: web.AppRunner) -> int:
+    for address in runner.addresses:
+        return int(address[1])
+    raise RuntimeError("the hook server is not listening")
+
+
+def direct_router(steering: Steering, emit: Emit) -> RouteControl:
+    """Controls applied by ``steering`` itself, their events emitted: for a server without a relay."""
+
+    def route(control: ControlModel) -> Event:
+        result = steering.control(control)
+        if result.events:
+            emit(result.events)
+        return result.outcome
+
+    return route
+
+
+def _loopback_host(host: str) -> bool:
+    if host.startswith("["):
+        name = host[1:].partition("]")[0]
+    else:
+        name = host.rpartition(":")[0] if host.count(":") == 1 else host
+    return name.lower() in LOOPBACK_HOSTS
+
+
+async def _json_body(request: web.Request, limit: int) -> Any:
+    if request.content_length is not None and request.content_length > limit:
+        raise web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=request.content_length,
+                                            text=f"the body is over {limit} bytes")
+    raw = await request.read()
+    if len(raw) > limit:
+        raise web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=len(raw))
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as e:
+        raise web.HTTPBadRequest(text=orjson.dumps({"error": f"malformed JSON: {e}"}).decode(),
+                                 content_type="application/json") from None
+
+
+def _reply(obj: Any) -> web.Response:
+    return web.Response(body=orjson.dumps(obj, default=str), content_type="application/json")
+
+
+def _error(status: int, reason: str, headers: dict[str, str] | None = None) -> web.Response:
+    return web.Response(status=status, body=orjson.dumps({"error": reason}), content_type="application/json",
+                        headers=headers)

@@ -1,0 +1,79 @@
+"""Recording: each session's merged stream as watchkeeper's native ``.jsonl``, which ``replay`` plays.
+
+A relay subscriber: every event the session's stream holds (transcript,
+hooks, controls with who sent them and when) is written as one line, in seq
+order, to ``<dir>/<session>.jsonl``. Only the sessions ``want`` names are
+recorded (by default every one); a session wanted late is written from its
+first event, read back from the relay.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import IO
+
+from ..protocol import Event, content_id, encode_line
+
+_SAFE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+
+#: ``read_range(session, start, stop)``: the relay's history of one session.
+ReadRange = Callable[[str, int, int], list[Event]]
+
+
+class Recorder:
+    """A ``BatchCallback``: subscribe it to every session (``relay.subscribe(recorder)``), close it at the end."""
+
+    def __init__(self, directory: Path | str, want: Callable[[str], bool] | None = None,
+                 read_range: ReadRange | None = None) -> None:
+        self.directory = Path(directory)
+        self.want = want
+        self.read_range = read_range
+        self._files: dict[str, IO[bytes]] = {}
+        #: per session, the seq of the next event to write (seq restarts with every relay run).
+        self._next: dict[str, int] = {}
+        self.errors: list[str] = []
+        self._failed: set[str] = set()
+
+    def path(self, session: str) -> Path:
+        name = session if _SAFE.match(session) else f"session-{content_id(session)}"
+        return self.directory / f"{name}.jsonl"
+
+    def __call__(self, batch: list[Event]) -> None:
+        touched: set[str] = set()
+        for ev in batch:
+            sid = ev.get("session") or "unknown"
+            if sid in self._failed or (self.want is not None and not self.want(sid)):
+                continue
+            f = self._files.get(sid) or self._open(sid, ev.get("seq", 0))
+            if f is None:
+                continue
+            seq = ev.get("seq", -1)
+            if seq < self._next.get(sid, 0):
+                continue
+            f.write(encode_line(ev))
+            self._next[sid] = seq + 1
+            touched.add(sid)
+        for sid in touched:
+            self._files[sid].flush()
+
+    def _open(self, session: str, first_seq: int) -> IO[bytes] | None:
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            f = self.path(session).open("ab")
+        except OSError as e:
+            self.errors.append(f"cannot record session {session}: {e}")
+            self._failed.add(session)
+            return None
+        self._files[session] = f
+        if first_seq > 0 and self.read_range is not None:
+            for ev in self.read_range(session, 0, first_seq):
+                f.write(encode_line(ev))
+        self._next[session] = first_seq
+        return f
+
+    def close(self) -> None:
+        for f in self._files.values():
+            f.close()
+        self._files.clear()

@@ -1,0 +1,377 @@
+"""Steering hooked Claude Code sessions: the per-session control state machine.
+
+Pure and synchronous: hook payloads and controls in, replies and events out.
+The hook server owns sockets and timers; it awaits a :class:`Hold` until a
+control, the timeout or the last viewer leaving decides it.
+
+Steering never widens what the agent may do: ``allow`` only for an explicit
+approve or a step; ``deny`` with the person's reason; otherwise no decision
+(``{}``), so Claude Code's own permission rules still apply. A call is held
+only while someone watches its session. Controls act once per id; on a held
+call the first decision wins.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..adapters import claude_hooks as H
+from ..protocol import ControlModel, Event, Kind, make_event
+
+#: Texts injected by the person reach the model with this heading.
+INJECT_HEADING = "Message from the user, sent through watchkeeper while you work:\n"
+DEFAULT_DENY_REASON = "Denied by the user in watchkeeper"
+CANCEL_REASON = "Stopped by the user in watchkeeper"
+#: Outcomes remembered for repeated controls; older ones are forgotten first.
+OUTCOMES_KEPT = 10_000
+
+#: A breakpoint rule set: a PreToolUse payload in, the name of the rule that fires (or None) out.
+Breakpoint = Callable[[dict[str, Any]], str | None]
+
+
+@dataclass(frozen=True)
+class Policy:
+    """How a hold ends when nobody decides: at ``hold_timeout`` seconds, or when the last viewer leaves.
+
+    Fail-open (the default) answers no decision, so the agent goes on under its
+    own rules; fail-closed denies the call.
+    """
+
+    hold_timeout: float = 600.0
+    fail_closed: bool = False
+
+
+@dataclass(eq=False)
+class Hold:
+    """One PreToolUse reply held back; ``reply`` is set once, by the first decision."""
+
+    session: str
+    agent: str
+    call_id: str
+    reason: str
+    rule: str | None
+    fail_closed: bool
+    reply: dict[str, Any] | None = None
+    decided_by: str | None = None
+    #: Set by the server: called once with the reply when the hold is decided.
+    waker: Callable[[dict[str, Any]], None] | None = None
+
+    @property
+    def decided(self) -> bool:
+        return self.reply is not None
+
+
+@dataclass
+class HookResult:
+    """What to answer a hook request: ``reply`` now, or (``reply`` None) wait for ``hold``."""
+
+    reply: dict[str, Any] | None
+    events: list[Event] = field(default_factory=list)
+    hold: Hold | None = None
+
+
+@dataclass
+class ControlResult:
+    """A control's one outcome; ``events`` (outcome first) are empty when the control was seen before."""
+
+    outcome: Event
+    events: list[Event]
+    repeated: bool = False
+
+    @property
+    def applied(self) -> bool:
+        return self.outcome["kind"] == Kind.CONTROL_APPLIED
+
+
+@dataclass
+class _Session:
+    paused: bool = False
+    step: bool = False
+    holds: dict[str, Hold] = field(default_factory=dict)
+    #: (control id, text) queued for the next hook reply that can carry them.
+    injections: list[tuple[str, str]] = field(default_factory=list)
+    #: (control id, reason) of a cancel waiting for the agent's next hook call.
+    cancel: tuple[str, str] | None = None
+    #: call id -> what decided it, so a late decision is told why it lost.
+    decided: dict[str, str] = field(default_factory=dict)
+
+
+class Steering:
+    """Every steered session of one hook endpoint. Call it from one thread (the relay's loop)."""
+
+    def __init__(self, policy: Policy | None = None, *, viewers: Callable[[str], int] | None = None,
+                 breakpoint: Breakpoint | None = None) -> None:
+        self.policy = policy or Policy()
+        self.viewers: Callable[[str], int] = viewers or (lambda session: 0)
+        self.breakpoint = breakpoint
+        self._sessions: dict[str, _Session] = {}
+        self._outcomes: OrderedDict[tuple[str, str], Event] = OrderedDict()
+
+    def knows(self, session: str) -> bool:
+        return session in self._sessions
+
+    def state(self, session: str) -> dict[str, Any] | None:
+        """The session's steering state, for ``/sessions`` and ``hooks status``."""
+        s = self._sessions.get(session)
+        if s is None:
+            return None
+        return {"paused": s.paused, "step": s.step, "held": [h.call_id for h in s.holds.values()],
+                "queued_injections": len(s.injections), "cancel_pending": s.cancel is not None,
+                "viewers": self.viewers(session)}
+
+    # --- hooks -------------------------------------------------------------------
+
+    def on_hook(self, payload: dict[str, Any], fail_closed: bool | None = None) -> HookResult:
+        """Decide a hook request: a reply at once, or a hold (PreToolUse only)."""
+        session = H.session_of(payload)
+        s = self._sessions.setdefault(session, _Session())
+        name = payload.get("hook_event_name")
+        if name == "PreToolUse":
+            return self._pre_tool_use(session, s, payload, self.policy.fail_closed if fail_closed is None
+                                      else fail_closed)
+        if name == "PostToolUse":
+            if s.cancel is not None:
+                return self._cancel_now(session, s, name)
+            context, events = self._take_injections(session, s)
+            return HookResult(H.no_decision(name, context), events)
+        if name == "UserPromptSubmit":
+            s.cancel = None
+            context, events = self._take_injections(session, s)
+            return HookResult(H.no_decision(name, context), events)
+        if name == "Stop":
+            if s.cancel is not None:
+                s.cancel = None
+                return HookResult({})
+            if s.injections and payload.get("stop_hook_active") is not True:
+                text, events = self._take_injections(session, s)
+                assert text is not None
+                going = {"state": "running", "reason": "an injected message keeps it going"}
+                events.append(make_event(f"{events[0]['id']}:state", session, Kind.STATE, going))
+                return HookResult(H.stop_block(text), events)
+        return HookResult({})
+
+    def _pre_tool_use(self, session: str, s: _Session, payload: dict[str, Any],
+                      fail_closed: bool) -> HookResult:
+        if s.cancel is not None:
+            return self._cancel_now(session, s, "PreToolUse", payload)
+        cid = H.call_id_of(payload)
+        reason, rule = self._hold_reason(session, s, payload)
+        if reason is not None and cid is not None:
+            old = s.holds.get(cid)
+            if old is not None:
+                self._decide(s, old, H.no_decision(), "a repeated request for the same call")
+            hold = Hold(session, H.agent_of(payload), cid, reason, rule, fail_closed)
+            s.holds[cid] = hold
+            return HookResult(None, [H.waiting_event(payload, reason, rule)], hold)
+        context, events = self._take_injections(session, s)
+        return HookResult(H.no_decision("PreToolUse", context), events)
+
+    def _hold_reason(self, session: str, s: _Session,
+                     payload: dict[str, Any]) -> tuple[str | None, str | None]:
+        if self.viewers(session) <= 0:
+            return None, None
+        if s.paused:
+            return "paused", None
+        if s.step:
+            return "step", None
+        if self.breakpoint is not None:
+            try:
+                rule = self.breakpoint(payload)
+            except Exception as e:
+                rule = f"a breakpoint rule failed ({e!r}): held for the person to decide"
+            if rule:
+                return "breakpoint", rule
+        return None, None
+
+    def _cancel_now(self, session: str, s: _Session, name: str,
+                    payload: dict[str, Any] | None = None) -> HookResult:
+        assert s.cancel is not None
+        control_id, reason = s.cancel
+        s.cancel = None
+        events = [make_event(f"control:{control_id}:delivered", session, Kind.STATE,
+                             {"state": "idle", "reason": reason})]
+        cid = H.call_id_of(payload) if payload is not None else None
+        if cid is not None and payload is not None:
+            events.append(H.denied_event(session, H.agent_of(payload), cid, reason))
+        return HookResult(H.cancel(reason, name), events)
+
+    # --- holds ending without a person ------------------------------------------------
+
+    def expire(self, hold: Hold) -> list[Event]:
+        """The hold timeout passed: end it by the policy (nothing if already decided)."""
+        return self._by_policy(hold, "timeout", f"held past the {self.policy.hold_timeout:g} s hold timeout")
+
+    def unwatched(self, session: str) -> list[Event]:
+        """The last viewer of ``session`` left: end its holds by the policy."""
+        s = self._sessions.get(session)
+        if s is None:
+            return []
+        events: list[Event] = []
+        for hold in list(s.holds.values()):
+            events += self._by_policy(hold, "unwatched", "nobody is watching this session any more")
+        return events
+
+    def abandoned(self, hold: Hold) -> list[Event]:
+        """The agent stopped waiting (its hook timed out, or it exited): the hold ends, no reply goes out."""
+        s = self._sessions.get(hold.session)
+        if s is None or hold.decided:
+            return []
+        self._decide(s, hold, H.no_decision(), f"abandoned:{hold.call_id}")
+        data = {"control_id": f"abandoned:{hold.call_id}", "control": "abandoned", "by": "watchkeeper",
+                "call_id": hold.call_id, "reason": "the agent stopped waiting for this call"}
+        return [make_event(f"hold:{hold.call_id}:abandoned", hold.session, Kind.CONTROL_APPLIED, data)]
+
+    def _by_policy(self, hold: Hold, what: str, why: str) -> list[Event]:
+        s = self._sessions.get(hold.session)
+        if s is None or hold.decided:
+            return []
+        reply = H.deny(f"{why} (fail-closed)") if hold.fail_closed else H.no_decision()
+        self._decide(s, hold, reply, f"{what}:{hold.call_id}")
+        result = "denied (fail-closed)" if hold.fail_closed else "let go with no decision (fail-open)"
+        data = {"control_id": f"{what}:{hold.call_id}", "control": what, "by": "watchkeeper",
+                "call_id": hold.call_id, "reason": f"{why}: {result}"}
+        events = [make_event(f"hold:{hold.call_id}:{what}", hold.session, Kind.CONTROL_APPLIED, data)]
+        if hold.fail_closed:
+            events.append(H.denied_event(hold.session, hold.agent, hold.call_id, reply["hookSpecificOutput"]
+                                         ["permissionDecisionReason"]))
+        return events
+
+    # --- controls ---------------------------------------------------------------
+
+    def control(self, c: ControlModel) -> ControlResult:
+        """Apply one control; a control id seen before acts no more and gets its first outcome back."""
+        key = (c.session, c.id)
+        seen = self._outcomes.get(key)
+        if seen is not None:
+            return ControlResult(seen, [], repeated=True)
+        s = self._sessions.get(c.session)
+        handled: _Handled = (False, "no hook call has come from this session yet", [], [])
+        if s is not None:
+            handled = _HANDLERS[c.control](self, s, c)
+        ok, reason, calls, events = handled
+        data: dict[str, Any] = {"control_id": c.id, "control": str(c.control), "by": c.by, "reason": reason,
+                                "call_id": calls[0] if calls else c.call_id, "sent_ts": c.ts}
+        if len(calls) > 1:
+            data["call_ids"] = calls
+        if c.text is not None:
+            data["text"] = c.text
+        if c.control == "deny" and c.reason:
+            data["message"] = c.reason
+        kind = Kind.CONTROL_APPLIED if ok else Kind.CONTROL_REJECTED
+        outcome = make_event(f"control:{c.id}", c.session, kind, data)
+        self._outcomes[key] = outcome
+        while len(self._outcomes) > OUTCOMES_KEPT:
+            self._outcomes.popitem(last=False)
+        return ControlResult(outcome, [outcome, *events])
+
+    def _pause(self, s: _Session, c: ControlModel) -> _Handled:
+        s.paused = True
+        note = "" if self.viewers(c.session) > 0 else "; nobody watches this session, so no call is held yet"
+        events = [_state(c, "paused", "paused by the user")]
+        return True, f"paused: the next tool call waits{note}", [], events
+
+    def _resume(self, s: _Session, c: ControlModel) -> _Handled:
+        s.paused = s.step = False
+        calls: list[str] = []
+        events = [_state(c, "running", "resumed by the user")]
+        for hold in list(s.holds.values()):
+            context, delivered = self._take_injections(c.session, s)
+            self._decide(s, hold, H.no_decision("PreToolUse", context), c.id)
+            calls.append(hold.call_id)
+            events += delivered
+        let_go = f"; {len(calls)} held call(s) go on under the agent's own permission rules" if calls else ""
+        return True, f"resumed{let_go}", calls, events
+
+    def _step(self, s: _Session, c: ControlModel) -> _Handled:
+        if c.call_id is None and not s.holds:
+            s.step = True
+            return True, "step mode: the next tool call waits", [], []
+        handled = self._release(s, c, "allow", "stepped: the call runs, the next one waits")
+        s.step = s.step or handled[0]
+        return handled
+
+    def _approve(self, s: _Session, c: ControlModel) -> _Handled:
+        return self._release(s, c, "allow", "approved: the call runs")
+
+    def _deny(self, s: _Session, c: ControlModel) -> _Handled:
+        return self._release(s, c, "deny", "denied: the agent is told why")
+
+    def _cancel(self, s: _Session, c: ControlModel) -> _Handled:
+        reason = c.reason or CANCEL_REASON
+        calls: list[str] = []
+        events: list[Event] = []
+        for hold in list(s.holds.values()):
+            self._decide(s, hold, H.cancel(reason), c.id)
+            calls.append(hold.call_id)
+            events.append(H.denied_event(c.session, hold.agent, hold.call_id, reason))
+        if calls:
+            events.insert(0, _state(c, "idle", reason))
+            return True, "cancelled: the held call is denied and the turn ends", calls, events
+        s.cancel = (c.id, reason)
+        return True, "cancel pending: the turn ends at the agent's next tool call", [], []
+
+    def _inject(self, s: _Session, c: ControlModel) -> _Handled:
+        if not c.text or not c.text.strip():
+            return False, "nothing to inject: the text is empty", [], []
+        s.injections.append((c.id, c.text))
+        return True, "queued: the agent gets it with its next hook reply", [], []
+
+    def _release(self, s: _Session, c: ControlModel, verdict: str, done: str) -> _Handled:
+        hold = s.holds.get(c.call_id) if c.call_id else next(iter(s.holds.values()), None)
+        if hold is None:
+            if c.call_id and c.call_id in s.decided:
+                return False, f"call {c.call_id} was already decided ({s.decided[c.call_id]}): the first " \
+                              "decision wins", [], []
+            return False, (f"call {c.call_id} is not held" if c.call_id else "no call is held"), [], []
+        context, events = self._take_injections(c.session, s)
+        if verdict == "allow":
+            reply = H.allow(context)
+        else:
+            reason = c.reason or DEFAULT_DENY_REASON
+            reply = H.deny(reason, context)
+            events.append(H.denied_event(c.session, hold.agent, hold.call_id, reason))
+        self._decide(s, hold, reply, c.id)
+        return True, done, [hold.call_id], events
+
+    # --- plumbing ---------------------------------------------------------------
+
+    def _decide(self, s: _Session, hold: Hold, reply: dict[str, Any], by: str) -> None:
+        if hold.decided:
+            return
+        hold.reply, hold.decided_by = reply, by
+        if s.holds.get(hold.call_id) is hold:
+            del s.holds[hold.call_id]
+        s.decided[hold.call_id] = by
+        if len(s.decided) > OUTCOMES_KEPT:
+            s.decided.pop(next(iter(s.decided)))
+        if hold.waker is not None:
+            hold.waker(reply)
+
+    def _take_injections(self, session: str, s: _Session) -> tuple[str | None, list[Event]]:
+        """All queued texts as one context string, and a ``message.user`` per text delivered."""
+        if not s.injections:
+            return None, []
+        queued, s.injections = s.injections, []
+        events = [make_event(f"control:{cid}:delivered", session, Kind.MESSAGE_USER,
+                             {"text": text, "origin": "injected", "control_id": cid}) for cid, text in queued]
+        return INJECT_HEADING + "\n\n".join(text for _, text in queued), events
+
+
+_Handled = tuple[bool, str, list[str], list[Event]]
+
+_HANDLERS: dict[str, Callable[[Steering, _Session, ControlModel], _Handled]] = {
+    "pause": Steering._pause,
+    "resume": Steering._resume,
+    "step": Steering._step,
+    "approve": Steering._approve,
+    "deny": Steering._deny,
+    "cancel": Steering._cancel,
+    "inject": Steering._inject,
+}
+
+
+def _state(c: ControlModel, state: str, reason: str) -> Event:
+    return make_event(f"control:{c.id}:state", c.session, Kind.STATE, {"state": state, "reason": reason})
