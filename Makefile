@@ -12,7 +12,7 @@ demo: $(VENV)/.installed
 test: $(VENV)/.installed agents lint typecheck pytest
 
 lint: $(VENV)/.installed
-	$(BIN)/ruff check watchkeeper tests bench examples tools
+	$(BIN)/ruff check .
 
 typecheck: $(VENV)/.installed
 	$(BIN)/mypy

@@ -30,18 +30,20 @@ def parse_ts(ts: str | None) -> float | None:
 
 
 def delays(
-    events: Iterable[Event], speed: float, max_gap: float = MAX_GAP_S
+    events: Iterable[Event], speed: float, max_gap: float = MAX_GAP_S, min_gap: float = 0.0
 ) -> Iterator[tuple[float, Event]]:
     """Each event with the seconds to wait before it; ``speed <= 0`` means as fast as possible.
 
-    Timestamps are not monotonic in real transcripts: a step back waits 0.
+    Timestamps are not monotonic in real transcripts: a step back waits ``min_gap``.
+    ``min_gap`` stretches a run recorded too fast to follow by eye (the demo's).
     """
     last: float | None = None
     for event in events:
         t = parse_ts(event.get("ts"))
         wait = 0.0
-        if speed > 0 and t is not None and last is not None:
-            wait = min(max(t - last, 0.0), max_gap) / speed
+        if speed > 0 and last is not None:
+            gap = max(t - last, 0.0) if t is not None else 0.0
+            wait = min(max(gap, min_gap), max_gap) / speed
         if t is not None:
             last = t
         yield wait, event
@@ -51,10 +53,13 @@ class PacedSource:
     """Emits a file's events with their original timing scaled by ``speed``; ``loop`` starts over."""
 
     def __init__(self, path: Path, speed: float = 1.0, *, loop: bool = False, restamp: bool = True,
+                 min_gap: float = 0.0, start_delay: float = 0.0,
                  convert: Callable[[Path], Iterable[Event]] | None = None) -> None:
         self.path = Path(path)
         self.name = f"replay:{self.path.name}"
         self.speed = speed
+        self.min_gap = min_gap
+        self.start_delay = start_delay
         self.loop = loop
         self.restamp = restamp
         self._convert = convert
@@ -67,6 +72,8 @@ class PacedSource:
         return convert_file(self.path)
 
     async def run(self, emit: Emit) -> None:
+        if self.start_delay:
+            await asyncio.sleep(self.start_delay)
         round_ = 0
         while True:
             await self._play_once(emit, round_)
@@ -76,7 +83,7 @@ class PacedSource:
 
     async def _play_once(self, emit: Emit, round_: int) -> None:
         batch: list[Event] = []
-        for wait, event in delays(self._events(), self.speed):
+        for wait, event in delays(self._events(), self.speed, min_gap=self.min_gap):
             if wait > 0.005 and batch:
                 emit(batch)
                 batch = []

@@ -1,0 +1,76 @@
+"""``watchkeeper`` end to end in a real terminal (tmux): discovery, the sessions screen, a live session."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from test_viewer_support import ClaudeTranscript
+
+from watchkeeper.cli import build_parser
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_watch_is_the_default_command_and_takes_roots() -> None:
+    args = build_parser().parse_args(["watch", "--root", "/a", "--root", "/b", "--no-default-roots"])
+    assert args.command == "watch" and args.root == ["/a", "/b"] and args.no_default_roots
+
+
+class Tmux:
+    def __init__(self, socket: str) -> None:
+        self.socket = socket
+
+    def __call__(self, *args: str) -> str:
+        out = subprocess.run(["tmux", "-L", self.socket, *args], capture_output=True, text=True, timeout=10)
+        return out.stdout
+
+    def screen(self) -> str:
+        return self("capture-pane", "-p", "-t", "wk")
+
+    def wait_for(self, cond: Callable[[str], bool], timeout: float = 30.0) -> str:
+        deadline = time.monotonic() + timeout
+        while True:
+            screen = self.screen()
+            if cond(screen):
+                return screen
+            if time.monotonic() > deadline:
+                raise AssertionError(f"screen never matched; last screen:\n{screen}")
+            time.sleep(0.2)
+
+
+@pytest.fixture
+def tmux(tmp_path: Path) -> Iterator[Tmux]:
+    if shutil.which("tmux") is None:
+        pytest.skip("tmux not installed")
+    t = Tmux(f"wk-test-{os.getpid()}")
+    yield t
+    t("kill-server")
+
+
+def test_watchkeeper_in_a_terminal_lists_opens_and_follows(tmp_path: Path, tmux: Tmux) -> None:
+    root = tmp_path / "projects" / "-home-dev-project"
+    root.mkdir(parents=True)
+    transcript = ClaudeTranscript(root / "11111111-2222-4333-8444-555555555555.jsonl")
+    transcript.write(transcript.prompt("Make the build green"))
+    transcript.bash_call(1)
+    exe = Path(sys.executable).with_name("watchkeeper")
+    command = f"HOME={tmp_path} {exe} watch --no-default-roots --root {tmp_path / 'projects'}"
+    tmux("-f", "/dev/null", "new-session", "-d", "-s", "wk", "-x", "120", "-y", "40", command)
+    tmux("resize-window", "-t", "wk", "-x", "120", "-y", "40")
+
+    screen = tmux.wait_for(lambda s: "Make the build green" in s)
+    assert "claude-code" in screen
+    tmux("send-keys", "-t", "wk", "Enter")
+    tmux.wait_for(lambda s: "echo step 1" in s)
+    transcript.bash_call(2, fail=True)
+    screen = tmux.wait_for(lambda s: "echo step 2" in s and "✗ error" in s)
+    assert "observe-only" in screen
+    tmux("send-keys", "-t", "wk", "q")
+    tmux.wait_for(lambda s: "echo step" not in s, timeout=15)

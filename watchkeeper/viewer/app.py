@@ -1,0 +1,98 @@
+"""The Textual app: the sessions screen, session screens, help, palette, themes, clipboard.
+
+It talks to the world only through a :class:`~watchkeeper.relay.api.RelayAPI`:
+the caller builds the relay and its sources and hands it in, so the same app
+watches live sessions, a replay, or a remote relay.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from typing import ClassVar
+
+from textual.app import App
+from textual.binding import Binding, BindingType
+from textual.screen import Screen
+from textual.widgets import HelpPanel
+
+from ..relay.api import RelayAPI, SessionInfo, Subscription
+from .commands import ScreenCommands
+from .feed import SessionsChanged, watch_sessions
+from .screens.session import SessionScreen
+from .screens.sessions import SessionsScreen
+from .theme import WATCHKEEPER
+
+
+class WatchkeeperApp(App[str | None]):
+    """Returns None on quit, or ``"demo"`` when the person asked for the demo."""
+
+    TITLE = "watchkeeper"
+    COMMANDS = App.COMMANDS | {ScreenCommands}
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("q", "quit", "Quit", id="app.quit"),
+        Binding("question_mark,f1", "toggle_help", "Help", id="app.help"),
+    ]
+
+    def __init__(
+        self,
+        relay: RelayAPI,
+        *,
+        open_session: str | None = None,
+        looked_in: Sequence[str] = (),
+        theme: str | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        super().__init__()
+        #: Wall-clock seconds for elapsed times and "3m ago"; fixed in snapshot tests.
+        self.clock = clock
+        self.relay = relay
+        self.looked_in = list(looked_in)
+        self.sessions: list[SessionInfo] = []
+        self._first_session = open_session
+        self._theme_name = theme
+        self._watch: Subscription | None = None
+
+    def get_default_screen(self) -> Screen:
+        return SessionsScreen(self.looked_in)
+
+    def on_mount(self) -> None:
+        self.register_theme(WATCHKEEPER)
+        self.theme = self._theme_name or WATCHKEEPER.name
+        self.sessions = list(self.relay.sessions())
+        self._forward(self.sessions)
+        self._watch = watch_sessions(self.relay, self)
+        if self._first_session:
+            self.open_session(self._first_session)
+
+    def on_unmount(self) -> None:
+        if self._watch is not None:
+            self._watch.close()
+
+    def on_sessions_changed(self, message: SessionsChanged) -> None:
+        self.sessions = message.sessions
+        self._forward(message.sessions)
+
+    def _forward(self, infos: list[SessionInfo]) -> None:
+        by_id = {i.session: i for i in infos}
+        for screen in self.screen_stack:
+            if isinstance(screen, SessionsScreen):
+                screen.sessions_changed(infos)
+            elif isinstance(screen, SessionScreen) and screen.session_id in by_id:
+                screen.session_changed(by_id[screen.session_id])
+
+    def session_info(self, session: str) -> SessionInfo | None:
+        return next((i for i in self.sessions if i.session == session), None)
+
+    def open_session(self, session: str) -> SessionScreen:
+        """Push the session screen for ``session`` (its events come from the relay)."""
+        screen = SessionScreen(self.relay, session, self.session_info(session))
+        self.push_screen(screen)
+        return screen
+
+    def action_toggle_help(self) -> None:
+        if self.screen.query(HelpPanel):
+            self.action_hide_help_panel()
+        else:
+            self.action_show_help_panel()

@@ -1,0 +1,249 @@
+"""What the detail pane shows for one row: Rich renderables, built only for the selected row.
+
+Pure (events in, renderables out), so it is tested without an app. Edits become
+diffs, commands and files are syntax highlighted, JSON is pretty-printed and
+long text is folded with its full size shown.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from rich.console import Group, RenderableType
+from rich.markdown import Markdown
+from rich.style import StyleType
+from rich.syntax import Syntax
+from rich.text import Text
+
+from ..protocol import Event, Kind, ToolCall
+from . import rows
+
+FOLD_LINES = 200
+FOLD_CHARS = 32_000
+SHELL_TOOLS = frozenset({"Bash", "shell", "exec_command", "local_shell", "BashOutput"})
+EDIT_TOOLS = frozenset({"Edit", "MultiEdit", "Write", "NotebookEdit", "apply_patch"})
+
+
+@dataclass(frozen=True, slots=True)
+class Options:
+    unfold: bool = False
+    #: Pygments theme; the ANSI ones follow the terminal's palette.
+    theme: str = "ansi_dark"
+    #: Row roles (``"error"``, ``"ok"``, …) to styles, from the widget's theme-driven component classes.
+    styles: Mapping[str, StyleType] = field(default_factory=dict)
+
+
+def size_text(n: int) -> str:
+    for unit in ("B", "KiB", "MiB"):
+        if n < 1024 or unit == "MiB":
+            return f"{n:,} {unit}" if unit == "B" else f"{n:,.1f} {unit}"
+        n /= 1024  # type: ignore[assignment]
+    return f"{n} B"
+
+
+def fold(text: str, unfold: bool) -> tuple[str, Text | None]:
+    """The first lines of ``text`` and a note of what was left out (None if nothing was)."""
+    if unfold or (len(text) <= FOLD_CHARS and text.count("\n") < FOLD_LINES):
+        return text, None
+    lines = text.splitlines()
+    head = "\n".join(lines[:FOLD_LINES])[:FOLD_CHARS]
+    hidden = len(lines) - head.count("\n") - 1
+    note = Text(
+        f"▸ folded: {hidden:,} more lines · {size_text(len(text.encode(errors='replace')))} in all"
+        " — press o to unfold",
+        style="italic",
+    )
+    return head, note
+
+
+def pretty_json(value: Any) -> str:
+    try:
+        return orjson.dumps(value, option=orjson.OPT_INDENT_2, default=str).decode()
+    except TypeError:
+        return repr(value)
+
+
+def maybe_json(text: str) -> Any:
+    """Parsed JSON if ``text`` is a JSON object or array, else None."""
+    stripped = text.lstrip()
+    if stripped[:1] not in ("{", "["):
+        return None
+    try:
+        return orjson.loads(stripped)
+    except orjson.JSONDecodeError:
+        return None
+
+
+def unified_diff(old: str, new: str, path: str = "") -> str:
+    return "\n".join(
+        difflib.unified_diff(old.splitlines(), new.splitlines(), f"a/{path}", f"b/{path}", lineterm="", n=3)
+    )
+
+
+def structured_patch(output: Any) -> str | None:
+    """Claude Code's ``toolUseResult.structuredPatch`` as unified-diff text."""
+    if not isinstance(output, dict) or not isinstance(output.get("structuredPatch"), list):
+        return None
+    out = []
+    for hunk in output["structuredPatch"]:
+        if not isinstance(hunk, dict):
+            continue
+        old = f"{hunk.get('oldStart')},{hunk.get('oldLines')}"
+        new = f"{hunk.get('newStart')},{hunk.get('newLines')}"
+        out.append(f"@@ -{old} +{new} @@")
+        out += [str(line) for line in hunk.get("lines") or []]
+    return "\n".join(out) or None
+
+
+def edit_diff(call: ToolCall) -> str | None:
+    """A diff for an edit: Edit / MultiEdit strings, Write over an existing file, apply_patch."""
+    data = rows.as_input(call.input)
+    output = call.output
+    if isinstance(output, str):
+        output = maybe_json(output) or output
+    if call.name == "apply_patch" or (isinstance(data, str) and "*** Begin Patch" in data):
+        patch = data if isinstance(data, str) else (data or {}).get("input") or (data or {}).get("patch")
+        return patch if isinstance(patch, str) else None
+    if not isinstance(data, dict):
+        return None
+    path = str(data.get("file_path") or data.get("path") or "")
+    if call.name == "Edit" and isinstance(data.get("old_string"), str):
+        return unified_diff(data["old_string"], str(data.get("new_string") or ""), path)
+    if call.name == "MultiEdit" and isinstance(data.get("edits"), list):
+        return "\n".join(
+            unified_diff(str(e.get("old_string", "")), str(e.get("new_string", "")), path)
+            for e in data["edits"]
+            if isinstance(e, dict)
+        )
+    if call.name == "Write":
+        if isinstance(output, dict) and isinstance(output.get("originalFile"), str):
+            return unified_diff(output["originalFile"], str(data.get("content") or ""), path)
+        return structured_patch(output)
+    return None
+
+
+def code(text: str, lexer: str, opts: Options) -> RenderableType:
+    return Syntax(text, lexer, theme=opts.theme, background_color="default", word_wrap=True)
+
+
+def section(title: str) -> Text:
+    return Text(f"\n{title}", style="bold underline")
+
+
+def text_block(text: str, opts: Options, lexer: str | None = None) -> list[RenderableType]:
+    parsed = maybe_json(text) if lexer is None else None
+    if parsed is not None:
+        text, lexer = pretty_json(parsed), "json"
+    shown, note = fold(text, opts.unfold)
+    body: RenderableType = code(shown, lexer, opts) if lexer else Text(shown)
+    return [body, note] if note is not None else [body]
+
+
+def value_block(value: Any, opts: Options) -> list[RenderableType]:
+    if isinstance(value, str):
+        return text_block(value, opts)
+    return text_block(pretty_json(value), opts, "json")
+
+
+def tool_detail(
+    call: ToolCall, events: list[Event], opts: Options, now: float | None
+) -> list[RenderableType]:
+    cells = rows.status_cells(call, now)
+    status = Text.assemble(*((text, opts.styles.get(role, "")) for text, role in cells))
+    header = Text.assemble((call.name or "?", "bold"), "  ", status)
+    out: list[RenderableType] = [header, Text(f"call {call.call_id} · agent {call.agent}", style="dim")]
+    data = rows.as_input(call.input)
+    diff = edit_diff(call) if call.name in EDIT_TOOLS or isinstance(data, str) else None
+    out.append(section("Input"))
+    if diff:
+        target = rows.salient_input(call.name, call.input)
+        out += [Text(target, style="bold"), *text_block(diff, opts, "diff")]
+    elif call.name in SHELL_TOOLS and isinstance(data, dict) and (data.get("command") or data.get("cmd")):
+        command = data.get("command") or data.get("cmd")
+        if isinstance(command, list):
+            command = " ".join(str(c) for c in command)
+        out += text_block(str(command), opts, "bash")
+        rest = {k: v for k, v in data.items() if k not in ("command", "cmd")}
+        if rest:
+            out += value_block(rest, opts)
+    elif call.name == "Write" and isinstance(data, dict) and isinstance(data.get("content"), str):
+        path = str(data.get("file_path") or "")
+        out += [Text(path, style="bold"), *text_block(data["content"], opts, _lexer_for(path))]
+    else:
+        out += value_block(data, opts)
+    if call.final or call.output is not None:
+        out.append(section("Output"))
+        out += output_block(call.output, opts)
+        cut = next((e["data"].get("truncated") for e in events if e.get("kind") == Kind.TOOL_FINISHED), None)
+        if cut:
+            out.append(Text(f"(output cut at the source: {size_text(int(cut))} more)", style="italic"))
+    return out
+
+
+def output_block(output: Any, opts: Options) -> list[RenderableType]:
+    if output is None:
+        return [Text("(no output)", style="dim")]
+    if isinstance(output, dict) and ("stdout" in output or "stderr" in output):
+        out: list[RenderableType] = []
+        for name in ("stdout", "stderr"):
+            if output.get(name):
+                out += [Text(name, style="dim"), *value_block(output[name], opts)]
+        return out or [Text("(empty)", style="dim")]
+    if isinstance(output, list) and all(isinstance(b, dict) and "text" in b for b in output):
+        return value_block("\n".join(str(b["text"]) for b in output), opts)
+    return value_block(output, opts)
+
+
+def _lexer_for(path: str) -> str:
+    try:
+        return Syntax.guess_lexer(path, "")
+    except Exception:
+        return "text"
+
+
+def event_detail(event: Event, opts: Options) -> list[RenderableType]:
+    kind = event.get("kind")
+    data = event.get("data") or {}
+    if not isinstance(data, dict):
+        data = {"value": data}
+    out: list[RenderableType] = []
+    if kind == Kind.MESSAGE_ASSISTANT:
+        shown, note = fold(str(data.get("text", "")), opts.unfold)
+        out.append(Markdown(shown))
+        if note is not None:
+            out.append(note)
+    elif kind in (Kind.MESSAGE_USER, Kind.THINKING) and isinstance(data.get("text"), str):
+        text = data["text"] or ("(hidden by the agent)" if data.get("hidden") else "")
+        out += text_block(text, opts, "text")
+    elif kind == Kind.RAW:
+        if data.get("error"):
+            out.append(Text(str(data["error"]), style="bold"))
+        out += value_block(data.get("record"), opts)
+        if data.get("source"):
+            out.append(Text(f"from {data['source']}", style="dim"))
+    elif kind == Kind.NOTICE:
+        out.append(Text(str(data.get("text", "")), style="bold" if data.get("level") == "error" else ""))
+        extra = {k: v for k, v in data.items() if k != "text"}
+        if extra:
+            out += value_block(extra, opts)
+    else:
+        out += value_block(data, opts)
+    return out
+
+
+def render_detail(
+    events: list[Event], call: ToolCall | None, opts: Options | None = None, now: float | None = None
+) -> RenderableType:
+    """Everything about one row: header line, then the call's input and output or the event's data."""
+    opts = opts or Options()
+    if not events:
+        return Text("Nothing selected", style="dim")
+    first = events[0]
+    where = [first.get("ts", ""), first.get("agent", "main"), first.get("kind", "?"), f"seq {first.get('seq', '?')}"]
+    meta = Text(" · ".join(where), style="dim")
+    body = tool_detail(call, events, opts, now) if call is not None else event_detail(first, opts)
+    return Group(meta, *body)

@@ -1,0 +1,286 @@
+"""One timeline row as text: an event (or a merged tool call) in, styled cells out.
+
+Pure: no Textual, no I/O, so it is unit-tested directly. Each cell names a
+style role (``"error"``, ``"tool"``, …); the timeline maps roles to colours
+from the theme, so this module never names a colour.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import orjson
+
+from ..protocol import MAIN_AGENT, Event, Kind, ToolCall, ToolStatus
+
+#: (text, role); roles are the timeline's component classes without the ``timeline--`` prefix.
+Cell = tuple[str, str]
+
+USAGE_KEYS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_creation_tokens")
+
+FAILED = frozenset({ToolStatus.ERROR, ToolStatus.INTERRUPTED})
+
+#: Short labels for the kind column.
+KIND_LABELS: dict[str, str] = {
+    Kind.SESSION_STARTED: "session",
+    Kind.SESSION_ENDED: "end",
+    Kind.MESSAGE_USER: "user",
+    Kind.MESSAGE_ASSISTANT: "assistant",
+    Kind.THINKING: "thinking",
+    Kind.TOOL_STARTED: "tool",
+    Kind.TOOL_WAITING: "tool",
+    Kind.TOOL_FINISHED: "tool",
+    Kind.USAGE: "usage",
+    Kind.AGENT_STARTED: "subagent",
+    Kind.AGENT_FINISHED: "subagent",
+    Kind.STATE: "state",
+    Kind.CONTROL_APPLIED: "control",
+    Kind.CONTROL_REJECTED: "control",
+    Kind.NOTICE: "notice",
+    Kind.RAW: "raw",
+}
+
+KIND_ROLES = {
+    "user": "user",
+    "assistant": "assistant",
+    "thinking": "dim",
+    "usage": "dim",
+    "raw": "raw",
+    "notice": "notice",
+    "subagent": "agent",
+}
+
+#: Which input field says the most about a call, by tool name (Claude Code and Codex names).
+SALIENT_KEYS = (
+    "command",
+    "cmd",
+    "file_path",
+    "notebook_path",
+    "path",
+    "pattern",
+    "url",
+    "query",
+    "description",
+    "prompt",
+    "skill",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    """What a row shows; ``summary`` is one line, already flattened."""
+
+    time: str
+    agent: str
+    kind: str
+    summary: list[Cell]
+    status: list[Cell]
+    error: bool
+
+
+def one_line(text: str, limit: int = 400) -> str:
+    """First ``limit`` characters with line breaks and tabs turned into spaces."""
+    text = text[: limit * 2] if len(text) > limit * 2 else text
+    return " ".join(text.split())[:limit]
+
+
+def parse_ts(ts: str | None) -> float | None:
+    if not ts:
+        return None
+    try:
+        return datetime.fromisoformat(ts.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
+
+
+def clock(ts: str | None) -> str:
+    """HH:MM:SS in local time; the raw text if it is not a timestamp."""
+    t = parse_ts(ts)
+    if t is None:
+        return (ts or "")[:8]
+    return datetime.fromtimestamp(t).strftime("%H:%M:%S")
+
+
+def duration(ms: float | None) -> str:
+    if ms is None:
+        return ""
+    if ms < 1000:
+        return f"{ms:.0f}ms"
+    s = ms / 1000
+    if s < 60:
+        return f"{s:.1f}s"
+    m, s = divmod(int(s), 60)
+    if m < 60:
+        return f"{m}m{s:02d}s"
+    h, m = divmod(m, 60)
+    return f"{h}h{m:02d}m"
+
+
+def short_agent(agent: str) -> str:
+    return agent if agent == MAIN_AGENT or len(agent) <= 10 else agent[:9] + "…"
+
+
+def as_input(value: Any) -> Any:
+    """Tool input as a mapping when it is JSON text (Codex arguments, old Claude Code)."""
+    if isinstance(value, str) and value[:1] == "{":
+        try:
+            return orjson.loads(value)
+        except orjson.JSONDecodeError:
+            return value
+    return value
+
+
+def patch_files(patch: str) -> list[str]:
+    """The files an ``apply_patch`` patch touches, in order."""
+    files = []
+    for line in patch.splitlines():
+        for marker in ("*** Update File: ", "*** Add File: ", "*** Delete File: "):
+            if line.startswith(marker):
+                files.append(line[len(marker) :].strip())
+    return files
+
+
+def salient_input(name: str | None, value: Any) -> str:
+    """The part of a call's input a person scans for: the command, the path, the pattern."""
+    value = as_input(value)
+    if isinstance(value, str):
+        files = patch_files(value) if "*** Begin Patch" in value else []
+        return ", ".join(files) if files else one_line(value)
+    if not isinstance(value, dict):
+        return "" if value is None else one_line(str(value))
+    if name in ("Grep", "Glob", "grep", "glob") and "pattern" in value:
+        where = value.get("path") or value.get("glob") or ""
+        return one_line(f"{value['pattern']}  {where}".rstrip())
+    if name == "TodoWrite" and isinstance(value.get("todos"), list):
+        return f"{len(value['todos'])} todos"
+    for key in SALIENT_KEYS:
+        v = value.get(key)
+        if isinstance(v, list) and v and all(isinstance(x, str) for x in v):
+            return one_line(" ".join(v[2:] if v[:2] in (["bash", "-lc"], ["/bin/bash", "-lc"]) else v))
+        if isinstance(v, str) and v:
+            return one_line(v)
+    patch = value.get("input") or value.get("patch")
+    if isinstance(patch, str) and "*** Begin Patch" in patch:
+        return ", ".join(patch_files(patch))
+    for v in value.values():
+        if isinstance(v, str) and v:
+            return one_line(v)
+    return one_line(orjson.dumps(value).decode()) if value else ""
+
+
+def call_failed(call: ToolCall) -> bool:
+    return call.is_error or call.status in FAILED
+
+
+def status_cells(call: ToolCall, now: float | None) -> list[Cell]:
+    """Status and duration; a running call shows its elapsed time when ``now`` is given (live)."""
+    status = call.status
+    if status == ToolStatus.RUNNING:
+        start = parse_ts(call.started_ts)
+        if now is None or start is None:
+            return [("… no result", "dim")]
+        return [("… running ", "running"), (duration(max(0.0, now - start) * 1000), "running")]
+    if status == ToolStatus.WAITING:
+        reason = f" ({call.wait_reason})" if call.wait_reason else ""
+        return [(f"⏸ waiting{reason}", "waiting")]
+    took = duration(call.duration_ms if call.duration_ms is not None else _span_ms(call))
+    if call_failed(call):
+        label = "✗ error" if status == ToolStatus.ERROR or status == ToolStatus.OK else f"✗ {status}"
+        return [(label, "error"), (f" {took}" if took else "", "dim")]
+    if status == ToolStatus.DENIED:
+        return [("⊘ denied", "denied"), (f" {took}" if took else "", "dim")]
+    return [("✓", "ok"), (f" {took}" if took else "", "dim")]
+
+
+def _span_ms(call: ToolCall) -> float | None:
+    a, b = parse_ts(call.started_ts), parse_ts(call.finished_ts)
+    return (b - a) * 1000 if a is not None and b is not None else None
+
+
+def event_summary(event: Event) -> list[Cell]:
+    """The one-line summary of a non-tool event."""
+    kind = str(event.get("kind", "?"))
+    data = event.get("data") or {}
+    if not isinstance(data, dict):
+        data = {"value": data}
+    if kind == Kind.MESSAGE_USER:
+        origin = data.get("origin")
+        prefix = [(f"[{origin}] ", "dim")] if origin and origin != "prompt" else []
+        return [*prefix, (one_line(str(data.get("text", ""))), "user")]
+    if kind == Kind.MESSAGE_ASSISTANT:
+        return [(one_line(str(data.get("text", ""))), "summary")]
+    if kind == Kind.THINKING:
+        text = str(data.get("text") or "")
+        return [("(hidden)" if data.get("hidden") or not text else one_line(text), "dim")]
+    if kind == Kind.SESSION_STARTED:
+        bits = [data.get("agent_kind"), data.get("model"), data.get("cwd"), data.get("title")]
+        return [(one_line(" · ".join(str(b) for b in bits if b)), "summary")]
+    if kind == Kind.SESSION_ENDED:
+        return [(one_line(str(data.get("reason") or "session ended")), "dim")]
+    if kind == Kind.USAGE:
+        return [(usage_text(data), "dim")]
+    if kind == Kind.AGENT_STARTED:
+        what = data.get("description") or data.get("agent_type") or ""
+        return [(one_line(f"{data.get('agent_id', '?')} started  {what}"), "agent")]
+    if kind == Kind.AGENT_FINISHED:
+        return [(one_line(f"{data.get('agent_id', '?')} {data.get('status') or 'finished'}"), "agent")]
+    if kind == Kind.STATE:
+        reason = f" ({data['reason']})" if data.get("reason") else ""
+        return [(f"{data.get('state', '?')}{reason}", "summary")]
+    if kind in (Kind.CONTROL_APPLIED, Kind.CONTROL_REJECTED):
+        verb = "applied" if kind == Kind.CONTROL_APPLIED else "rejected"
+        role = "summary" if kind == Kind.CONTROL_APPLIED else "error"
+        return [(one_line(f"{data.get('control', '?')} {verb} {data.get('reason') or ''}"), role)]
+    if kind == Kind.NOTICE:
+        level = data.get("level", "info")
+        role = "error" if level == "error" else "warning" if level == "warning" else "notice"
+        return [(one_line(str(data.get("text", ""))), role)]
+    if kind == Kind.RAW:
+        record = data.get("record")
+        text = record if isinstance(record, str) else orjson.dumps(record).decode()
+        error = f"{data['error']}: " if data.get("error") else ""
+        return [(one_line(error + text), "raw")]
+    return [(one_line(orjson.dumps(data).decode()), "dim")]
+
+
+def usage_text(data: dict[str, Any]) -> str:
+    parts = [f"in {data.get('input_tokens', 0):,}", f"out {data.get('output_tokens', 0):,}"]
+    cache = (data.get("cache_read_tokens") or 0) + (data.get("cache_creation_tokens") or 0)
+    if cache:
+        parts.append(f"cache {cache:,}")
+    if data.get("cost_usd") is not None:
+        parts.append(f"${data['cost_usd']:.4f}")
+    return "  ".join(parts)
+
+
+def event_is_error(event: Event) -> bool:
+    kind = str(event.get("kind", "?"))
+    data = event.get("data") or {}
+    if kind == Kind.RAW or kind == Kind.CONTROL_REJECTED:
+        return True
+    return kind == Kind.NOTICE and isinstance(data, dict) and data.get("level") == "error"
+
+
+def build_row(
+    event: Event, call: ToolCall | None, now: float | None = None, spawned: str = "", depth: int = 0
+) -> Row:
+    """The row for an event; ``call`` when the event heads a tool call (merged by call id).
+
+    ``spawned`` is the subagent marker of a spawning call (``"▾ 2 agents"``);
+    ``depth`` indents a subagent's rows under the call that spawned it.
+    """
+    time, agent = clock(event.get("ts")), short_agent(str(event.get("agent", MAIN_AGENT)))
+    indent: list[Cell] = [("┆ " * depth, "dim")] if depth else []
+    if call is not None:
+        summary: list[Cell] = [*indent, (call.name or "?", "tool")]
+        salient = salient_input(call.name, call.input)
+        if salient:
+            summary.append(("  " + salient, "summary"))
+        if spawned:
+            summary.append(("  " + spawned, "agent"))
+        return Row(time, agent, "tool", summary, status_cells(call, now), call_failed(call))
+    kind = str(event.get("kind", "?"))
+    kind = KIND_LABELS.get(kind, kind)
+    return Row(time, agent, kind, [*indent, *event_summary(event)], [], event_is_error(event))

@@ -1,0 +1,262 @@
+"""One session: the timeline, the selected row in detail, and the status bar.
+
+The screen subscribes to its session through the relay (history first, then
+live) and owns the filter the person asked for; the timeline applies it.
+"""
+
+from __future__ import annotations
+
+import gc
+import time
+from collections.abc import Callable
+from typing import ClassVar
+
+import orjson
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import Footer, Header, Input, Static
+
+from ...relay.api import RelayAPI, SessionInfo
+from ..feed import EventFeed, EventsArrived
+from ..store import Filter
+from ..widgets.controls import Controls
+from ..widgets.detail import DetailPane
+from ..widgets.picker import Picker
+from ..widgets.status import StatusBar, status_cells
+from ..widgets.timeline import Timeline
+
+#: (title, help, callback) for the command palette.
+PaletteCommand = tuple[str, str, Callable[[], object]]
+
+ANY = "(any)"
+#: After this many new events, ``gc.freeze()`` them (see ``on_events_arrived``).
+FREEZE_EVERY = 100_000
+#: Below this many columns the detail pane goes under the timeline instead of beside it.
+NARROW = 100
+
+
+class NewEventsMarker(Static):
+    """``↓ N new events``: shown while the person reads history of a live session."""
+
+    class Jump(Message):
+        pass
+
+    def on_click(self) -> None:
+        self.post_message(self.Jump())
+
+
+class SessionScreen(Screen[None]):
+    CSS_PATH = "session.tcss"
+
+    HELP = """
+## Session
+Every event of one session. Tool calls show their status as they run.
+
+Filters combine; **x** clears them all. **Ctrl+P** lists every command.
+"""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "back", "Sessions", id="session.back"),
+        Binding("slash", "search", "Search", id="session.search"),
+        Binding("e", "errors", "Errors", id="session.errors"),
+        Binding("t", "pick_tool", "Tool", id="session.tool"),
+        Binding("a", "pick_agent", "Agent", id="session.agent"),
+        Binding("f", "pick_kind", "Kind", id="session.kind", show=False),
+        Binding("x", "clear_filters", "Clear", id="session.clear"),
+        Binding("c", "copy", "Copy", id="session.copy"),
+        Binding("d", "toggle_detail", "Detail", id="session.detail", show=False),
+    ]
+
+    def __init__(self, relay: RelayAPI, session: str, info: SessionInfo | None = None) -> None:
+        super().__init__()
+        self.relay = relay
+        self.session_id = session
+        self.info = info
+        self.filter = Filter()
+        self.feed: EventFeed | None = None
+        self._unfrozen = 0
+
+    @property
+    def timeline(self) -> Timeline:
+        return self.query_one(Timeline)
+
+    @property
+    def detail(self) -> DetailPane:
+        return self.query_one(DetailPane)
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Horizontal(id="body"):
+            with Vertical(id="left"):
+                yield Input(placeholder="search: text in rows, inputs and outputs", id="search")
+                yield Static(id="filters")
+                yield Timeline(live=bool(self.info and self.info.live), id="timeline")
+                yield NewEventsMarker(id="marker")
+            yield DetailPane(id="detail")
+        yield Controls(id="controls")
+        yield StatusBar(id="status")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.sub_title = (self.info.title if self.info else None) or self.session_id
+        self.watch(self.timeline, "unseen", self._show_marker)
+        self.set_interval(0.5, self.refresh_status)
+        self.timeline.focus()
+        self.feed = EventFeed(self.relay, self, self.session_id).start()
+        self.refresh_status()
+
+    def on_resize(self) -> None:
+        self.set_class(self.size.width < NARROW, "-narrow")
+
+    def on_unmount(self) -> None:
+        if self.feed is not None:
+            self.feed.close()
+
+    # --- data in ---------------------------------------------------------------------
+
+    def on_events_arrived(self, message: EventsArrived) -> None:
+        batch = message.feed.drain()
+        if batch:
+            self.timeline.add_events(batch)
+            self._unfrozen += len(batch)
+            if self._unfrozen >= FREEZE_EVERY:
+                # Events live as long as the screen; moved out of the collector's sight, a full
+                # collection no longer walks millions of them (a 2 s pause at 1M events).
+                gc.freeze()
+                self._unfrozen = 0
+
+    def session_changed(self, info: SessionInfo) -> None:
+        """The app passes the relay's latest summary of this session."""
+        self.info = info
+        self.timeline.set_live(info.live)
+
+    def refresh_status(self) -> None:
+        timeline = self.timeline
+        totals = timeline.store.totals
+        if not totals.capabilities and self.info is not None:
+            totals.capabilities = dict(self.info.capabilities)
+        now = getattr(self.app, "clock", time.time)()
+        self.query_one(StatusBar).show(status_cells(totals, timeline.live, now, len(timeline.store.view)))
+        self.query_one(Controls).set_capabilities(totals.capabilities)
+        if totals.title and self.sub_title == self.session_id:
+            self.sub_title = totals.title
+
+    # --- selection -----------------------------------------------------------------------
+
+    def on_timeline_selected(self, message: Timeline.Selected) -> None:
+        store = self.timeline.store
+        if message.head is None:
+            self.detail.show([], None)
+            return
+        now = getattr(self.app, "clock", time.time)() if self.timeline.live else None
+        self.detail.show(store.row_events(message.head), store.call_of(message.head), now)
+
+    def on_timeline_view_changed(self) -> None:
+        label = self.query_one("#filters", Static)
+        flt = self.timeline.store.filter
+        label.set_class(flt.active, "-visible")
+        shown, rows = len(self.timeline.store.view), len(self.timeline.store.heads)
+        label.update(f"filter: {flt.describe()} — {shown:,} of {rows:,} rows  (x clears)")
+        self.refresh_status()
+
+    def _show_marker(self, unseen: int) -> None:
+        marker = self.query_one(NewEventsMarker)
+        marker.set_class(unseen > 0, "-visible")
+        marker.update(f"↓ {unseen:,} new event{'s' if unseen != 1 else ''} — End (or click) to follow")
+
+    def on_new_events_marker_jump(self) -> None:
+        self.timeline.action_last()
+        self.timeline.focus()
+
+    # --- filters and search ------------------------------------------------------------
+
+    def apply_filter(self, flt: Filter) -> None:
+        self.filter = flt
+        self.timeline.set_filter(flt)
+
+    def action_errors(self) -> None:
+        self.apply_filter(self.filter.with_(errors=not self.filter.errors))
+
+    def _pick(self, title: str, choices: list[tuple[str, int]], field: str) -> None:
+        def chosen(value: str | None) -> None:
+            if value is not None:
+                self.apply_filter(self.filter.with_(**{field: None if value == ANY else value}))
+
+        self.app.push_screen(Picker(title, [(ANY, len(self.timeline.store.heads)), *choices]), chosen)
+
+    def action_pick_tool(self) -> None:
+        self._pick("Only calls of the tool…", self.timeline.store.tools.most_common(), "tool")
+
+    def action_pick_agent(self) -> None:
+        self._pick("Only rows of the agent…", self.timeline.store.agent_rows.most_common(), "agent")
+
+    def action_pick_kind(self) -> None:
+        self._pick("Only rows of the kind…", self.timeline.store.kinds.most_common(), "kind")
+
+    def action_clear_filters(self) -> None:
+        search = self.query_one("#search", Input)
+        search.remove_class("-visible")
+        with search.prevent(Input.Changed):
+            search.value = ""
+        self.apply_filter(Filter())
+        self.timeline.focus()
+
+    def action_search(self) -> None:
+        search = self.query_one("#search", Input)
+        search.add_class("-visible")
+        search.focus()
+
+    @on(Input.Changed, "#search")
+    def _search_changed(self, event: Input.Changed) -> None:
+        self.apply_filter(self.filter.with_(text=event.value.strip()))
+
+    @on(Input.Submitted, "#search")
+    def _search_done(self) -> None:
+        self.timeline.focus()
+
+    def action_back(self) -> None:
+        search = self.query_one("#search", Input)
+        if search.has_focus:
+            if search.value:
+                search.value = ""
+            search.remove_class("-visible")
+            self.timeline.focus()
+            return
+        if len(self.app.screen_stack) > 1:
+            self.app.pop_screen()
+
+    # --- other actions ---------------------------------------------------------------------
+
+    def action_copy(self) -> None:
+        head = self.timeline.selected_head
+        if head is None:
+            self.notify("Nothing selected", severity="warning")
+            return
+        events = self.timeline.store.row_events(head)
+        text = "\n".join(orjson.dumps(e, default=str).decode() for e in events)
+        self.app.copy_to_clipboard(text)
+        self.notify(f"Copied {len(events)} event{'s' if len(events) != 1 else ''} (JSON lines)")
+
+    def action_toggle_detail(self) -> None:
+        self.detail.display = not self.detail.display
+
+    def palette_commands(self) -> list[PaletteCommand]:
+        """This screen's own commands, for the command palette."""
+        timeline = self.timeline
+        return [
+            ("Search", "Show only rows that contain some text", self.action_search),
+            ("Errors only", "Toggle: only failed calls, error notices, raw records", self.action_errors),
+            ("Filter by tool", "Show only the calls of one tool", self.action_pick_tool),
+            ("Filter by agent", "Show only the main agent or one subagent", self.action_pick_agent),
+            ("Filter by kind", "Show only one kind of event", self.action_pick_kind),
+            ("Clear filters", "Show every row again", self.action_clear_filters),
+            ("Follow", "Jump to the newest event and keep following", timeline.action_last),
+            ("Subagents", "Collapse or expand them under the selected call", timeline.action_toggle_collapse),
+            ("Copy event", "Copy the selected row's events to the clipboard", self.action_copy),
+            ("Toggle detail pane", "Show or hide the detail pane", self.action_toggle_detail),
+            ("Back to sessions", "The list of sessions", self.action_back),
+        ]

@@ -1,0 +1,379 @@
+"""The timeline's data: every event of a session, its rows, and the view being shown.
+
+Pure and Textual-free, so it is tested without an app. A *head* is the index
+(in ``events``) of the event that starts a row; a tool call's later events
+update its row instead of adding one. The *view* is the list of heads on
+screen, in tree order: a subagent's rows sit under the call that spawned it.
+Tree order is the order of :meth:`TimelineStore.key`, so a live row is placed
+with a binary search, and a filtered view is the same order with rows left
+out.
+"""
+
+from __future__ import annotations
+
+from array import array
+from bisect import bisect_left, bisect_right
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import orjson
+
+from ..protocol import MAIN_AGENT, CallTable, Event, Kind, ToolCall
+from ..protocol.calls import TOOL_KINDS
+from . import rows
+from .totals import Totals
+
+
+@dataclass(frozen=True, slots=True)
+class Filter:
+    """What the person narrowed the timeline to; all conditions must hold."""
+
+    errors: bool = False
+    tool: str | None = None
+    agent: str | None = None
+    kind: str | None = None
+    text: str = ""
+
+    @property
+    def active(self) -> bool:
+        return bool(self.errors or self.tool or self.agent or self.kind or self.text)
+
+    def describe(self) -> str:
+        parts = ["errors only"] if self.errors else []
+        named = (("tool", self.tool), ("agent", self.agent), ("kind", self.kind))
+        parts += [f"{k}={v}" for k, v in named if v]
+        if self.text:
+            parts.append(f"/{self.text}")
+        return " · ".join(parts)
+
+    def with_(self, **changes: Any) -> Filter:
+        return replace(self, **changes)
+
+
+@dataclass(slots=True)
+class Added:
+    """What one batch did to the view, so the widget can keep its cursor and refresh."""
+
+    rows: int = 0
+    #: View positions where rows went in before the end, in insertion order.
+    inserted_at: list[int] = field(default_factory=list)
+    appended: int = 0
+    #: Heads of rows whose content changed (a call finished).
+    changed: set[int] = field(default_factory=set)
+    #: The tree moved (a subagent linked after its rows arrived): rebuild the view.
+    rebuild: bool = False
+
+
+class TimelineStore:
+    """All events of one session and the current view over them."""
+
+    def __init__(self) -> None:
+        self.events: list[Event] = []
+        self.heads = array("q")
+        self.calls = CallTable()
+        self.totals = Totals()
+        self.call_head: dict[str, int] = {}
+        self.call_events: dict[str, list[int]] = {}
+        self.parent_call: dict[str, str] = {}
+        self.spawned: dict[str, list[str]] = {}
+        self.agent_rows: Counter[str] = Counter()
+        self.tools: Counter[str] = Counter()
+        self.kinds: Counter[str] = Counter()
+        self.collapsed: set[str] = set()
+        self.hidden: frozenset[str] = frozenset()
+        self.filter = Filter()
+        self.view: list[int] = []
+        self._prefix: dict[str, tuple[int, ...]] = {}
+
+    # --- reading rows -----------------------------------------------------------
+
+    def call_of(self, head: int) -> ToolCall | None:
+        event = self.events[head]
+        if event.get("kind") not in TOOL_KINDS:
+            return None
+        data = event.get("data")
+        call_id = data.get("call_id") if isinstance(data, dict) else None
+        return self.calls.get(event.get("session", ""), call_id) if call_id else None
+
+    def row_events(self, head: int) -> list[Event]:
+        """Every event a row stands for: all of a call's events, or the one event."""
+        call = self.call_of(head)
+        if call is None:
+            return [self.events[head]]
+        return [self.events[i] for i in self.call_events.get(call.call_id, [head])]
+
+    def spawn_marker(self, head: int) -> str:
+        """``▾ 2 agents`` under an expanded spawning call, ``▸ …`` when collapsed; else empty."""
+        call = self.call_of(head)
+        agents = self.spawned.get(call.call_id) if call else None
+        if not call or not agents:
+            return ""
+        count = sum(self.agent_rows[a] for a in agents)
+        arrow = "▸" if call.call_id in self.collapsed else "▾"
+        who = agents[0] if len(agents) == 1 else f"{len(agents)} agents"
+        return f"{arrow} {rows.short_agent(who)} ({count})"
+
+    def row(self, head: int, now: float | None = None) -> rows.Row:
+        event = self.events[head]
+        depth = len(self.prefix(row_agent(event)))
+        return rows.build_row(event, self.call_of(head), now, self.spawn_marker(head), depth)
+
+    def stamp(self, head: int, now: float | None) -> tuple[Any, ...] | None:
+        """Changes whenever the row's text would: the cache key part beside the head."""
+        call = self.call_of(head)
+        if call is None:
+            return None
+        elapsed = int(now) if now is not None and not call.final else None
+        return (call.status, len(call.event_ids), self.spawn_marker(head), elapsed)
+
+    def kind_label(self, head: int) -> str:
+        kind = self.events[head].get("kind", "")
+        return rows.KIND_LABELS.get(kind, kind)
+
+    def is_error(self, head: int) -> bool:
+        call = self.call_of(head)
+        return rows.call_failed(call) if call else rows.event_is_error(self.events[head])
+
+    # --- tree order -------------------------------------------------------------
+
+    def key(self, head: int) -> tuple[int, ...]:
+        return (*self.prefix(row_agent(self.events[head])), head)
+
+    def prefix(self, agent: str, _seen: frozenset[str] = frozenset()) -> tuple[int, ...]:
+        """The key of the call that spawned ``agent`` (empty for the main agent or an orphan)."""
+        found = self._prefix.get(agent)
+        if found is not None:
+            return found
+        result: tuple[int, ...] = ()
+        call_id = self.parent_call.get(agent)
+        head = self.call_head.get(call_id) if call_id else None
+        if head is not None and agent not in _seen:
+            parent = row_agent(self.events[head])
+            result = (*self.prefix(parent, _seen | {agent}), head)
+        self._prefix[agent] = result
+        return result
+
+    def hidden_agents(self) -> frozenset[str]:
+        """Agents under a collapsed call, their own subagents included."""
+        hidden: set[str] = set()
+        todo = [a for c in self.collapsed for a in self.spawned.get(c, ())]
+        while todo:
+            agent = todo.pop()
+            if agent in hidden:
+                continue
+            hidden.add(agent)
+            for call_id, agents in self.spawned.items():
+                head = self.call_head.get(call_id)
+                if head is not None and row_agent(self.events[head]) == agent:
+                    todo.extend(agents)
+        return frozenset(hidden)
+
+    # --- filtering --------------------------------------------------------------
+
+    def matches(self, head: int, flt: Filter) -> bool:
+        event = self.events[head]
+        if flt.agent and row_agent(event) != flt.agent:
+            return False
+        if flt.kind and self.kind_label(head) != flt.kind:
+            return False
+        call = self.call_of(head)
+        if flt.tool and (call is None or call.name != flt.tool):
+            return False
+        if flt.errors and not self.is_error(head):
+            return False
+        return not flt.text or flt.text.lower() in search_text(event, call)
+
+    def visible(self, head: int, flt: Filter, hidden: frozenset[str]) -> bool:
+        if flt.active:
+            return self.matches(head, flt)
+        return row_agent(self.events[head]) not in hidden
+
+    def build_view(
+        self,
+        flt: Filter,
+        hidden: frozenset[str],
+        upto: int,
+        cancelled: Callable[[], bool] = lambda: False,
+    ) -> list[int] | None:
+        """The view over the first ``upto`` heads, in tree order; None if cancelled.
+
+        Safe in a worker thread while the UI appends: it reads only what
+        existed when it started.
+        """
+        top: list[int] = []
+        children: dict[int, list[int]] = {}
+        for n, head in enumerate(self.heads[:upto]):
+            if n % 20_000 == 0 and cancelled():
+                return None
+            prefix = self.prefix(row_agent(self.events[head]))
+            (children.setdefault(prefix[-1], []) if prefix else top).append(head)
+        out: list[int] = []
+        stack = list(reversed(top))
+        n = 0
+        while stack:
+            head = stack.pop()
+            n += 1
+            if n % 20_000 == 0 and cancelled():
+                return None
+            if flt.active:
+                if self.matches(head, flt):
+                    out.append(head)
+            elif row_agent(self.events[head]) not in hidden:
+                out.append(head)
+            kids = children.get(head)
+            if kids:
+                stack.extend(reversed(kids))
+        return out
+
+    def set_view(self, view: list[int], upto: int, flt: Filter, hidden: frozenset[str]) -> None:
+        """Adopt a view built for the first ``upto`` heads, adding rows that arrived meanwhile."""
+        self.view, self.filter, self.hidden = view, flt, hidden
+        for head in self.heads[upto:]:
+            if self.visible(head, flt, hidden):
+                self._insert(head)
+
+    def rebuild(self, flt: Filter | None = None) -> None:
+        """Rebuild the view now, on this thread (small sessions, tests)."""
+        flt = self.filter if flt is None else flt
+        hidden = self.hidden_agents()
+        upto = len(self.heads)
+        view = self.build_view(flt, hidden, upto)
+        assert view is not None
+        self.set_view(view, upto, flt, hidden)
+
+    def toggle_collapsed(self, call_id: str) -> frozenset[str]:
+        """Collapse or expand a spawning call's subagents; the caller rebuilds with the result."""
+        self.collapsed ^= {call_id}
+        return self.hidden_agents()
+
+    def position(self, head: int) -> int | None:
+        """Where ``head`` is in the view, or None."""
+        i = bisect_left(self.view, self.key(head), key=self.key)
+        return i if i < len(self.view) and self.view[i] == head else None
+
+    def nearest(self, head: int | None) -> int:
+        """The view position of ``head``, or of the row that would follow it."""
+        if head is None or not self.view:
+            return 0
+        return min(bisect_left(self.view, self.key(head), key=self.key), len(self.view) - 1)
+
+    def _insert(self, head: int) -> int:
+        view, key = self.view, self.key(head)
+        if not view or key > self.key(view[-1]):
+            view.append(head)
+            return len(view) - 1
+        i = bisect_right(view, key, key=self.key)
+        view.insert(i, head)
+        return i
+
+    # --- adding events ------------------------------------------------------------
+
+    def add(self, batch: Iterable[Event]) -> Added:
+        """Fold a batch in and place its new rows in the view (unless a rebuild is due)."""
+        added = Added()
+        new_heads: list[tuple[int, str]] = []
+        totals, events = self.totals, self.events
+        for event in batch:
+            index = len(events)
+            events.append(event)
+            totals.fold(event)
+            kind = event.get("kind")
+            data = event.get("data")
+            if not isinstance(data, dict):
+                data = {}
+            call_id = data.get("call_id") if kind in TOOL_KINDS else None
+            if call_id:
+                call = self.calls.update(event)  # type: ignore[arg-type]
+                self.call_events.setdefault(call_id, []).append(index)
+                if kind == Kind.TOOL_FINISHED and call is not None and rows.call_failed(call):
+                    totals.errors += 1
+                head = self.call_head.get(call_id)
+                if head is not None:
+                    added.changed.add(head)
+                    continue
+                self.call_head[call_id] = index
+                if call is not None and call.name:
+                    self.tools[call.name] += 1
+                if call_id in self.spawned:
+                    self._prefix.clear()
+                    added.rebuild |= any(self.agent_rows[a] for a in self.spawned[call_id])
+            elif kind == Kind.AGENT_STARTED and data.get("agent_id") and data.get("parent_call_id"):
+                agent, parent = str(data["agent_id"]), str(data["parent_call_id"])
+                if self.parent_call.get(agent) != parent:
+                    self.parent_call[agent] = parent
+                    self.spawned.setdefault(parent, []).append(agent)
+                    self._prefix.clear()
+                    added.rebuild |= self.agent_rows[agent] > 0
+            elif kind != Kind.RAW and rows.event_is_error(event):
+                totals.errors += 1
+            agent = row_agent(event)
+            self.heads.append(index)
+            self.agent_rows[agent] += 1
+            self.kinds[rows.KIND_LABELS.get(kind, kind) if isinstance(kind, str) else "?"] += 1
+            new_heads.append((index, agent))
+        totals.rows = len(self.heads)
+        added.rows = len(new_heads)
+        if added.rebuild:
+            return added
+        flt, hidden, view = self.filter, self.hidden, self.view
+        for head, agent in new_heads:
+            if flt.active:
+                if not self.matches(head, flt):
+                    continue
+            elif agent in hidden:
+                continue
+            if not self.prefix(agent):
+                view.append(head)  # a new top-level row is the last row
+                added.appended += 1
+                continue
+            at = self._insert(head)
+            if at == len(view) - 1:
+                added.appended += 1
+            else:
+                added.inserted_at.append(at)
+        if flt.active:
+            for head in added.changed:
+                if self.position(head) is None and self.matches(head, flt):
+                    added.inserted_at.append(self._insert(head))
+        return added
+
+    @property
+    def agents(self) -> list[str]:
+        return [a for a, _ in self.agent_rows.most_common()]
+
+
+def row_agent(event: Event) -> str:
+    """The agent a row belongs to: a subagent's own start and end rows sit with its other rows."""
+    if event.get("kind") in (Kind.AGENT_STARTED, Kind.AGENT_FINISHED):
+        data = event.get("data")
+        if isinstance(data, dict) and data.get("agent_id"):
+            return str(data["agent_id"])
+    return event.get("agent", MAIN_AGENT)
+
+
+def search_text(event: Event, call: ToolCall | None) -> str:
+    """What a search matches, lower-cased: kind, agent, tool name, input, text output."""
+    parts = [rows.KIND_LABELS.get(event.get("kind", ""), event.get("kind", "")), event.get("agent", "")]
+    if call is not None:
+        parts.append(call.name or "")
+        if call.input is not None:
+            parts.append(call.input if isinstance(call.input, str) else _json(call.input))
+        if isinstance(call.output, str):
+            parts.append(call.output[:20_000])
+        elif call.output is not None:
+            parts.append(_json(call.output)[:20_000])
+    else:
+        data = event.get("data")
+        if isinstance(data, dict):
+            text = data.get("text")
+            parts.append(text[:20_000] if isinstance(text, str) else _json(data)[:20_000])
+    return "\n".join(parts).lower()
+
+
+def _json(value: Any) -> str:
+    try:
+        return orjson.dumps(value, default=str).decode()
+    except TypeError:
+        return str(value)

@@ -1,0 +1,72 @@
+"""A session at a glance: state, time span, tokens, cost, counts, capabilities.
+
+Folded from the events the viewer receives, one event at a time, so the
+status bar never rescans a session.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..protocol import Event, Kind
+from . import rows
+
+
+@dataclass(slots=True)
+class Totals:
+    """The session at a glance, kept by folding every event once."""
+
+    events: int = 0
+    rows: int = 0
+    raw: int = 0
+    errors: int = 0
+    tokens_in: int = 0
+    tokens_out: int = 0
+    cache_read: int = 0
+    cache_creation: int = 0
+    cost_usd: float | None = None
+    state: str | None = None
+    first_ts: str | None = None
+    last_ts: str | None = None
+    agent_kind: str | None = None
+    title: str | None = None
+    cwd: str | None = None
+    model: str | None = None
+    capabilities: dict[str, Any] = field(default_factory=dict)
+
+    def fold(self, event: Event) -> None:
+        self.events += 1
+        ts = event.get("ts")
+        if ts:
+            self.first_ts = self.first_ts or ts
+            self.last_ts = ts if self.last_ts is None or ts > self.last_ts else self.last_ts
+        kind, data = event.get("kind"), event.get("data") or {}
+        if kind == Kind.USAGE:
+            self._usage(data)
+        elif kind == Kind.STATE:
+            self.state = data.get("state", self.state)
+        elif kind == Kind.SESSION_STARTED:
+            for name in ("agent_kind", "title", "cwd", "model"):
+                if data.get(name):
+                    setattr(self, name, data[name])
+            if isinstance(data.get("capabilities"), dict):
+                self.capabilities = data["capabilities"]
+        elif kind == Kind.SESSION_ENDED:
+            self.state = "finished"
+        elif kind == Kind.RAW:
+            self.raw += 1
+
+    def _usage(self, data: dict[str, Any]) -> None:
+        values = [int(data.get(k) or 0) for k in rows.USAGE_KEYS]
+        if data.get("cumulative"):
+            self.tokens_in, self.tokens_out, self.cache_read, self.cache_creation = values
+            if data.get("cost_usd") is not None:
+                self.cost_usd = float(data["cost_usd"])
+            return
+        self.tokens_in += values[0]
+        self.tokens_out += values[1]
+        self.cache_read += values[2]
+        self.cache_creation += values[3]
+        if data.get("cost_usd") is not None:
+            self.cost_usd = (self.cost_usd or 0.0) + float(data["cost_usd"])

@@ -1,0 +1,135 @@
+"""The detail pane: everything about the selected row, and only that row.
+
+A Line-API ``ScrollView`` holding the selected row pre-rendered to strips, so
+moving the cursor never re-lays out the screen (a ``Static`` would, on every
+move). Rendering happens once per selection (selections are coalesced); long
+output is folded until the person unfolds it with ``o``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from rich.console import RenderableType
+from rich.style import Style
+from textual.binding import Binding, BindingType
+from textual.geometry import Size
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+from ...protocol import Event, ToolCall
+from ..details import Options, render_detail
+
+ROLES = ("ok", "error", "running", "waiting", "denied", "dim")
+
+
+class DetailPane(ScrollView, can_focus=True):
+    """Input and output of a call (diffs, highlighted commands, pretty JSON), or an event's data."""
+
+    HELP = """
+## Detail
+The selected row in full: a call's input and output, diffs for edits.
+
+- **o**: unfold long output (its full size is shown while folded)
+"""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("o", "unfold", "Unfold", id="detail.unfold"),
+    ]
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = {f"detail--{role}" for role in ROLES}
+
+    DEFAULT_CSS = """
+    DetailPane {
+        background: $surface;
+        padding: 0 1;
+        overflow-x: hidden;
+        scrollbar-gutter: stable;
+        scrollbar-size-vertical: 1;
+        & > .detail--ok { color: $text-success; }
+        & > .detail--error { color: $text-error; text-style: bold; }
+        & > .detail--running { color: $text-warning; }
+        & > .detail--waiting { color: $text-warning; text-style: bold; }
+        & > .detail--denied { color: $text-error; }
+        & > .detail--dim { color: $text-muted; }
+    }
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._events: list[Event] = []
+        self._call: ToolCall | None = None
+        self._now: float | None = None
+        self._unfold = False
+        self._key: tuple[object, ...] | None = None
+        self._strips: list[Strip] = []
+        self._width = 0
+        self._base: Style | None = None
+
+    def show(self, events: list[Event], call: ToolCall | None, now: float | None = None) -> None:
+        """Render ``events`` (one row's); skipped when the row has not changed since last time."""
+        key = (tuple(e.get("id") for e in events), call.status if call else None, now is not None)
+        if key == self._key:
+            return
+        new_row = not self._key or self._key[0] != key[0]
+        self._key, self._events, self._call, self._now = key, events, call, now
+        if new_row:
+            self._unfold = False
+        self._render_strips()
+        if new_row:
+            self.scroll_to(y=0, animate=False, immediate=True)
+
+    def renderable(self, now: float | None = None) -> RenderableType:
+        """The selected row as one Rich renderable (what the pane shows, before wrapping)."""
+        dark = self.app.current_theme.dark if self.is_mounted else True
+        styles = {role: self._role_style(role) for role in ROLES}
+        opts = Options(unfold=self._unfold, theme="ansi_dark" if dark else "ansi_light", styles=styles)
+        return render_detail(self._events, self._call, opts, self._now if now is None else now)
+
+    def _role_style(self, role: str) -> Any:
+        try:
+            return self.get_component_rich_style(f"detail--{role}", partial=True)
+        except KeyError:
+            return ""
+
+    def _render_strips(self) -> None:
+        width = self.scrollable_content_region.width
+        self._width = width
+        if width <= 0 or not self.is_mounted:
+            self._strips = []
+            return
+        console = self.app.console
+        options = console.options.update(width=width, height=None, highlight=False)
+        lines = console.render_lines(self.renderable(), options, style=self.rich_style, pad=False)
+        self._strips = [Strip(line) for line in lines]
+        size = Size(width, len(self._strips))
+        if size != self.virtual_size:
+            # Setting ``virtual_size`` re-lays out the whole screen (~10 ms here) on every cursor
+            # move; only the scrollbars depend on it, and the gutter keeps the width stable.
+            self.set_reactive(ScrollView.virtual_size, size)
+            self._scroll_update(size)
+        self.refresh()
+
+    def render_line(self, y: int) -> Strip:
+        scroll_x, scroll_y = self.scroll_offset
+        width = self.scrollable_content_region.width
+        if self._base is None:
+            self._base = self.rich_style
+        i = scroll_y + y
+        if i < len(self._strips):
+            return self._strips[i].crop_extend(scroll_x, scroll_x + width, self._base)
+        return Strip.blank(width, self._base)
+
+    def on_resize(self) -> None:
+        if self.scrollable_content_region.width != self._width:
+            self._render_strips()
+
+    def action_unfold(self) -> None:
+        self._unfold = not self._unfold
+        self._render_strips()
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._base = None
+        if self._events and self.is_mounted:
+            self._render_strips()

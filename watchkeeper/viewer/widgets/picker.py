@@ -1,0 +1,49 @@
+"""A small modal list to pick one value (a tool, an agent, a kind) for a filter."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Label, OptionList
+from textual.widgets.option_list import Option
+
+
+class Picker(ModalScreen[str | None]):
+    """Dismisses with the chosen value, or None on Escape."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "dismiss_none", "Cancel", id="picker.cancel")]
+
+    DEFAULT_CSS = """
+    Picker {
+        align: center middle;
+        & > Vertical {
+            width: 60;
+            height: auto;
+            max-height: 80%;
+            border: round $primary;
+            background: $surface;
+            padding: 0 1;
+        }
+        OptionList { height: auto; max-height: 30; }
+    }
+    """
+
+    def __init__(self, title: str, choices: list[tuple[str, int]]) -> None:
+        super().__init__()
+        self.title_text = title
+        self.choices = choices
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Label(self.title_text)
+            yield OptionList(*(Option(f"{value}  ({count:,})", id=value) for value, count in self.choices))
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        self.dismiss(event.option.id)
+
+    def action_dismiss_none(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,403 @@
+"""The event timeline: a Line-API ``ScrollView`` over a :class:`TimelineStore`.
+
+Only the lines on screen are rendered, each from an LRU of strips keyed by
+(head, row stamp, cursor, width), so a million-event session scrolls as fast
+as an empty one. Events come in batches (:meth:`Timeline.add_events`); a new
+view (filter, search, collapse) is built in a thread worker, latest wins.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, ClassVar
+
+from rich.cells import cell_len, set_cell_size
+from rich.segment import Segment
+from rich.style import Style
+from textual import events, work
+from textual.binding import Binding, BindingType
+from textual.cache import LRUCache
+from textual.geometry import Region, Size
+from textual.message import Message
+from textual.reactive import reactive
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+from textual.worker import get_current_worker
+
+from ...protocol import Event
+from ..rows import Cell
+from ..store import Filter, TimelineStore
+
+TIME_W, AGENT_W, KIND_W = 8, 10, 9
+
+ROLES = (
+    "time",
+    "agent",
+    "kind",
+    "tool",
+    "summary",
+    "user",
+    "assistant",
+    "dim",
+    "ok",
+    "error",
+    "error-row",
+    "running",
+    "waiting",
+    "denied",
+    "warning",
+    "notice",
+    "raw",
+    "cursor",
+)
+
+
+class Timeline(ScrollView, can_focus=True):
+    """One row per event; a tool call is one row, updated in place as its events arrive."""
+
+    HELP = """
+## Timeline
+One row per event; a tool call is one row whose status fills in as it runs.
+
+- **↑/↓**, **PgUp/PgDn**, **Home**: move (moving up turns *follow* off)
+- **End**: jump to the newest row and follow again
+- **Space**: collapse or expand the subagents under a spawning call
+"""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("up,k", "cursor_up", "Up", show=False),
+        Binding("down,j", "cursor_down", "Down", show=False),
+        Binding("pageup", "page_up", "Page up", show=False),
+        Binding("pagedown", "page_down", "Page down", show=False),
+        Binding("home", "first", "First", show=False),
+        Binding("end", "last", "Follow", id="timeline.follow"),
+        Binding("space", "toggle_collapse", "Collapse", id="timeline.collapse", show=False),
+    ]
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = {f"timeline--{role}" for role in ROLES}
+
+    DEFAULT_CSS = """
+    Timeline {
+        background: $surface;
+        scrollbar-size-vertical: 1;
+        overflow-x: hidden;
+        & > .timeline--time { color: $text-muted; }
+        & > .timeline--agent { color: $text-secondary; }
+        & > .timeline--kind { color: $text-muted; }
+        & > .timeline--tool { color: $text-accent; text-style: bold; }
+        & > .timeline--summary { color: $foreground; }
+        & > .timeline--user { color: $text-primary; text-style: bold; }
+        & > .timeline--assistant { color: $foreground; }
+        & > .timeline--dim { color: $text-muted; }
+        & > .timeline--ok { color: $text-success; }
+        & > .timeline--error { color: $text-error; text-style: bold; }
+        & > .timeline--error-row { background: $error 20%; }
+        & > .timeline--running { color: $text-warning; }
+        & > .timeline--waiting { color: $text-warning; text-style: bold reverse; }
+        & > .timeline--denied { color: $text-error; }
+        & > .timeline--warning { color: $text-warning; }
+        & > .timeline--notice { color: $text-secondary; }
+        & > .timeline--raw { color: $text-warning; text-style: italic; }
+        & > .timeline--cursor { background: $block-cursor-blurred-background; }
+        &:focus > .timeline--cursor { background: $block-cursor-background; }
+    }
+    """
+
+    cursor: reactive[int] = reactive(0, repaint=False, init=False)
+    #: Keep the newest row selected and on screen as rows arrive.
+    follow: reactive[bool] = reactive(True, init=False)
+    #: Rows that arrived while the person was looking elsewhere (follow off, live).
+    unseen: reactive[int] = reactive(0, init=False)
+
+    class Selected(Message):
+        """The selected row changed (coalesced: only the latest waits in the queue)."""
+
+        def __init__(self, head: int | None) -> None:
+            super().__init__()
+            self.head = head
+
+        def can_replace(self, message: Message) -> bool:
+            return isinstance(message, Timeline.Selected)
+
+    class ViewChanged(Message):
+        """A new view is in place (filter, search, collapse)."""
+
+    class ViewBuilt(Message):
+        def __init__(self, generation: int, view: list[int], upto: int, flt: Filter, hidden: frozenset[str]):
+            super().__init__()
+            self.generation, self.view, self.upto, self.flt, self.hidden = generation, view, upto, flt, hidden
+
+    def __init__(self, store: TimelineStore | None = None, *, live: bool = True, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.store = store or TimelineStore()
+        self.live = live
+        self._cache: LRUCache[tuple[Any, ...], Strip] = LRUCache(2048)
+        self._styles: dict[str, Style] = {}
+        self._generation = 0
+        self._looked_back = False
+        self.set_reactive(Timeline.follow, live)
+
+    # --- data in ------------------------------------------------------------------
+
+    def add_events(self, batch: list[Event]) -> None:
+        """Fold a batch in; keeps the selected row, or follows the newest."""
+        store = self.store
+        before = self.selected_head
+        added = store.add(batch)
+        if added.rebuild:
+            self.rebuild()
+            return
+        cursor = self.cursor
+        for at in added.inserted_at:
+            if at <= cursor:
+                cursor += 1
+        if cursor != self.cursor:
+            self.set_reactive(Timeline.cursor, cursor)
+        self._resize()
+        new_rows = added.appended + len(added.inserted_at)
+        if self.follow and new_rows:
+            self._go_last()
+        elif new_rows and self.live:
+            self.unseen += new_rows
+        if before is None or before in added.changed:
+            self.post_message(self.Selected(self.selected_head))
+        self.refresh()
+
+    def rebuild(self, flt: Filter | None = None) -> None:
+        """Build a new view for ``flt`` (default: the current filter) in a worker; latest wins."""
+        self._generation += 1
+        self._build(self._generation, self.store.filter if flt is None else flt, self.store.hidden_agents())
+
+    @work(thread=True, exclusive=True, group="filter", exit_on_error=False)
+    def _build(self, generation: int, flt: Filter, hidden: frozenset[str]) -> None:
+        worker = get_current_worker()
+        upto = len(self.store.heads)
+        view = self.store.build_view(flt, hidden, upto, lambda: worker.is_cancelled)
+        if view is not None and not worker.is_cancelled:
+            self.post_message(self.ViewBuilt(generation, view, upto, flt, hidden))
+
+    def on_timeline_view_built(self, message: ViewBuilt) -> None:
+        message.stop()
+        if message.generation != self._generation:
+            return
+        head = self.selected_head
+        self.store.set_view(message.view, message.upto, message.flt, message.hidden)
+        self._resize()
+        if self.follow:
+            self._go_last()
+        else:
+            self.set_reactive(Timeline.cursor, self.store.nearest(head))
+            self._scroll_to_cursor()
+        self._cache.clear()
+        self.refresh()
+        self.post_message(self.Selected(self.selected_head))
+        self.post_message(self.ViewChanged())
+
+    def set_live(self, live: bool) -> None:
+        """The session started or stopped being live; follow it unless the person has looked around."""
+        if live == self.live:
+            return
+        self.live = live
+        if not live:
+            self.follow = False
+            self.unseen = 0
+        elif not self._looked_back:
+            self.follow = True
+
+    def set_filter(self, flt: Filter) -> None:
+        self.rebuild(flt)
+
+    # --- selection ------------------------------------------------------------------
+
+    @property
+    def selected_head(self) -> int | None:
+        view = self.store.view
+        return view[self.cursor] if 0 <= self.cursor < len(view) else None
+
+    def validate_cursor(self, value: int) -> int:
+        return max(0, min(value, len(self.store.view) - 1))
+
+    def watch_cursor(self, old: int, new: int) -> None:
+        self._refresh_row(old)
+        self._refresh_row(new)
+        self._scroll_to_cursor()
+        self.post_message(self.Selected(self.selected_head))
+
+    def watch_follow(self, follow: bool) -> None:
+        if not follow and self.live:
+            self._looked_back = True
+        if follow:
+            self.unseen = 0
+            self._go_last()
+
+    # --- actions -------------------------------------------------------------------------
+
+    def action_cursor_up(self) -> None:
+        self.follow = False
+        self.cursor -= 1
+
+    def action_cursor_down(self) -> None:
+        self.cursor += 1
+        self._follow_at_end()
+
+    def action_page_up(self) -> None:
+        self.follow = False
+        self._page(-1)
+
+    def action_page_down(self) -> None:
+        self._page(1)
+        self._follow_at_end()
+
+    def _follow_at_end(self) -> None:
+        """Reaching the newest row of a live session by hand follows it again."""
+        if self.live and self.cursor >= len(self.store.view) - 1:
+            self.follow = True
+
+    def action_first(self) -> None:
+        self.follow = False
+        self.cursor = 0
+
+    def action_last(self) -> None:
+        if self.live:
+            self.follow = True
+        self._go_last()
+
+    def action_toggle_collapse(self) -> None:
+        head = self.selected_head
+        call = self.store.call_of(head) if head is not None else None
+        if call is not None and call.call_id in self.store.spawned:
+            self.store.toggle_collapsed(call.call_id)
+            self.rebuild()
+
+    def _page(self, direction: int) -> None:
+        height = max(1, self.scrollable_content_region.height)
+        target = self.validate_cursor(self.cursor + direction * height)
+        self.scroll_to(y=self.scroll_offset.y + (target - self.cursor), animate=False, immediate=True)
+        self.cursor = target
+
+    def _go_last(self) -> None:
+        last = max(0, len(self.store.view) - 1)
+        if self.cursor != last:
+            self.cursor = last
+        top = max(0, len(self.store.view) - self.scrollable_content_region.height)
+        self.scroll_to(y=top, animate=False, immediate=True)
+
+    def on_mouse_scroll_up(self, event: events.MouseScrollUp) -> None:
+        self.follow = False
+
+    def on_click(self, event: events.Click) -> None:
+        head = event.style.meta.get("head")
+        if head is not None:
+            pos = self.store.position(head)
+            if pos is not None:
+                self.cursor = pos
+
+    def on_focus(self) -> None:
+        self._refresh_row(self.cursor)
+
+    def on_blur(self) -> None:
+        self._refresh_row(self.cursor)
+
+    # --- rendering ----------------------------------------------------------------------
+
+    def _resize(self) -> None:
+        self.virtual_size = Size(self.scrollable_content_region.width, len(self.store.view))
+
+    def on_resize(self) -> None:
+        self._resize()
+
+    def on_mount(self) -> None:
+        self.set_interval(1.0, self._tick)
+
+    def _tick(self) -> None:
+        """Running calls of a live session show their elapsed time: their stamps change each second."""
+        if self.live:
+            self.refresh()
+
+    def _scroll_to_cursor(self) -> None:
+        top, height = self.scroll_offset.y, self.scrollable_content_region.height
+        if height <= 0:
+            return
+        if self.cursor < top:
+            self.scroll_to(y=self.cursor, animate=False, immediate=True)
+        elif self.cursor >= top + height:
+            self.scroll_to(y=self.cursor - height + 1, animate=False, immediate=True)
+
+    def _refresh_row(self, row: int) -> None:
+        y = row - self.scroll_offset.y
+        if 0 <= y < self.size.height:
+            self.refresh(Region(0, y, self.size.width, 1))
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._styles.clear()
+        self._cache.clear()
+
+    def _style(self, role: str) -> Style:
+        style = self._styles.get(role)
+        if style is None:
+            try:
+                style = self.get_component_rich_style(f"timeline--{role}", partial=True)
+            except KeyError:
+                style = Style.null()
+            self._styles[role] = style
+        return style
+
+    def _base(self) -> Style:
+        """The widget's own style; ``rich_style`` walks the DOM on every call, so it is kept."""
+        style = self._styles.get("")
+        if style is None:
+            style = self._styles[""] = self.rich_style
+        return style
+
+    def render_line(self, y: int) -> Strip:
+        scroll_x, scroll_y = self.scroll_offset
+        row = scroll_y + y
+        width = self.scrollable_content_region.width
+        view = self.store.view
+        if row >= len(view) or width <= 0:
+            return Strip.blank(width, self._base())
+        head = view[row]
+        now = getattr(self.app, "clock", time.time)() if self.live else None
+        selected = row == self.cursor
+        key = (head, self.store.stamp(head, now), selected, selected and self.has_focus, width)
+        strip = self._cache.get(key)
+        if strip is None:
+            strip = self._cache[key] = self.render_row(head, width, selected, now)
+        return strip.crop_extend(scroll_x, scroll_x + width, self._base())
+
+    def render_row(self, head: int, width: int, selected: bool = False, now: float | None = None) -> Strip:
+        """One row as a strip ``width`` cells wide: time, agent, kind, summary, status."""
+        row = self.store.row(head, now)
+        base = self._base()
+        if row.error:
+            base += self._style("error-row")
+        if selected:
+            base += self._style("cursor")
+        status_w = sum(cell_len(text) for text, _ in row.status)
+        summary_w = max(0, width - (TIME_W + AGENT_W + KIND_W + 3) - (status_w + 1 if status_w else 0))
+        segments = [
+            Segment(set_cell_size(row.time, TIME_W) + " ", base + self._style("time")),
+            Segment(set_cell_size(row.agent, AGENT_W) + " ", base + self._style("agent")),
+            Segment(set_cell_size(row.kind, KIND_W) + " ", base + self._style("kind")),
+            *self._fit(row.summary, summary_w, base),
+        ]
+        if status_w:
+            segments.append(Segment(" ", base))
+            segments += [Segment(text, base + self._style(role)) for text, role in row.status]
+        return Strip(segments).adjust_cell_length(width, base).apply_meta({"head": head})
+
+    def _fit(self, cells: list[Cell], width: int, base: Style) -> list[Segment]:
+        out, left = [], width
+        for text, role in cells:
+            if left <= 0:
+                break
+            w = cell_len(text)
+            if w > left:
+                text = set_cell_size(text, left - 1) + "…" if left > 1 else "…"
+                w = left
+            out.append(Segment(text, base + self._style(role)))
+            left -= w
+        if left > 0:
+            out.append(Segment(" " * left, base))
+        return out
