@@ -165,3 +165,16 @@ def test_events_of_one_call_update_one_call() -> None:
     assert len(table) == 1
     assert call.event_ids == ["tool:t1:waiting", "tool:t1:started", "tool:t1:finished"]
     assert table.update(ev["e2"]) is None
+
+
+def test_usage_totals_take_the_larger_of_per_call_sums_and_running_totals() -> None:
+    from watchkeeper.protocol.usage import UsageTally
+
+    tally = UsageTally()
+    tally.fold({"input_tokens": 10, "output_tokens": 1, "cost_usd": 0.01})
+    tally.fold({"input_tokens": 30, "output_tokens": 3, "cache_read_tokens": 7, "cumulative": True, "cost_usd": 0.5})
+    tally.fold({"input_tokens": 20, "output_tokens": 2})
+    assert tally.tokens == (30, 3, 7, 0), "per-call usage met after a running total is already in it"
+    tally.fold({"input_tokens": 5, "output_tokens": 5})
+    assert tally.tokens == (35, 8, 7, 0), "calls past the last running total count on top"
+    assert tally.cost_usd == 0.5

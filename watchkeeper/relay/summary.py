@@ -12,29 +12,21 @@ from typing import Any
 
 from ..protocol import Event, ToolCall
 from ..protocol.kinds import Kind, State, ToolStatus
+from ..protocol.usage import UsageTally
 from .api import SessionInfo
 
 TITLE_MAX = 200
-
-_TOKEN_FIELDS = (
-    ("tokens_in", "input_tokens"),
-    ("tokens_out", "output_tokens"),
-    ("tokens_cache_read", "cache_read_tokens"),
-    ("tokens_cache_creation", "cache_creation_tokens"),
-)
 
 
 class Summary:
     """``SessionInfo`` plus what it takes to keep it current (title origin, held calls)."""
 
-    __slots__ = ("cumulative", "info", "per_call", "title_from_start", "waiting")
+    __slots__ = ("info", "title_from_start", "usage", "waiting")
 
     def __init__(self, session: str, agent_kind: str) -> None:
         self.info = SessionInfo(session=session, agent_kind=agent_kind)
         self.title_from_start = False
-        #: token sums of per-call usage events, and the agent's own latest running totals.
-        self.per_call = [0, 0, 0, 0]
-        self.cumulative = [0, 0, 0, 0]
+        self.usage = UsageTally()
         #: call ids held for approval or by a pause: the session needs the person.
         self.waiting: set[str] = set()
 
@@ -90,23 +82,10 @@ def _message_assistant(s: Summary, data: dict[str, Any], call: ToolCall | None) 
 
 
 def _usage(s: Summary, data: dict[str, Any], call: ToolCall | None) -> None:
-    """Tokens are the larger of the per-call sums and the agent's own running totals, field by field.
-
-    A running total (Claude Code's ``cost-state``) already includes calls that a
-    reader may meet after it (a subagent file read after the main file), and
-    per-call sums run ahead of the last total written: neither alone is right
-    in both orders, the larger is.
-    """
     info = s.info
-    tally = s.cumulative if data.get("cumulative") else s.per_call
-    for i, (attr, key) in enumerate(_TOKEN_FIELDS):
-        n = data.get(key)
-        if isinstance(n, int):
-            tally[i] = n if tally is s.cumulative else tally[i] + n
-            setattr(info, attr, max(s.per_call[i], s.cumulative[i]))
-    cost = data.get("cost_usd")
-    if isinstance(cost, int | float):
-        info.cost_usd = float(cost) if tally is s.cumulative or info.cost_usd is None else info.cost_usd + cost
+    s.usage.fold(data)
+    info.tokens_in, info.tokens_out, info.tokens_cache_read, info.tokens_cache_creation = s.usage.tokens
+    info.cost_usd = s.usage.cost_usd
     if info.model is None and isinstance(data.get("model"), str):
         info.model = data["model"]
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..protocol import Event, Kind
-from . import rows
+from ..protocol.usage import UsageTally
 
 
 @dataclass(slots=True)
@@ -34,6 +34,7 @@ class Totals:
     cwd: str | None = None
     model: str | None = None
     capabilities: dict[str, Any] = field(default_factory=dict)
+    usage: UsageTally = field(default_factory=UsageTally)
 
     def fold(self, event: Event) -> None:
         self.events += 1
@@ -58,15 +59,6 @@ class Totals:
             self.raw += 1
 
     def _usage(self, data: dict[str, Any]) -> None:
-        values = [int(data.get(k) or 0) for k in rows.USAGE_KEYS]
-        if data.get("cumulative"):
-            self.tokens_in, self.tokens_out, self.cache_read, self.cache_creation = values
-            if data.get("cost_usd") is not None:
-                self.cost_usd = float(data["cost_usd"])
-            return
-        self.tokens_in += values[0]
-        self.tokens_out += values[1]
-        self.cache_read += values[2]
-        self.cache_creation += values[3]
-        if data.get("cost_usd") is not None:
-            self.cost_usd = (self.cost_usd or 0.0) + float(data["cost_usd"])
+        self.usage.fold(data)
+        self.tokens_in, self.tokens_out, self.cache_read, self.cache_creation = self.usage.tokens
+        self.cost_usd = self.usage.cost_usd
