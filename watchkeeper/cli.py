@@ -24,6 +24,8 @@ COMMANDS: dict[str, str] = {
     "run": "watchkeeper.commands.run",
     "hooks": "watchkeeper.commands.hooks",
     "ctl": "watchkeeper.commands.ctl",
+    "serve": "watchkeeper.commands.serve",
+    "attach": "watchkeeper.commands.attach",
 }
 
 
@@ -47,11 +49,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def with_default_command(argv: Sequence[str]) -> list[str]:
+    """``watchkeeper --root X`` is ``watchkeeper watch --root X``.
+
+    argparse rejects the watch options before a default command could apply,
+    so ``watch`` goes in front when the arguments start with an option that
+    is not the top level's own; a word that is no command still gets
+    argparse's "invalid choice".
+    """
+    argv = list(argv)
+    if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help", "--version")):
+        return ["watch", *argv]
+    return argv
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = build_parser()
-    args = parser.parse_args(argv)
-    if args.command is None:
-        args = parser.parse_args(["watch", *(argv or sys.argv[1:])])
+    args = parser.parse_args(with_default_command(sys.argv[1:] if argv is None else argv))
     try:
         code = args._run(args)
     except KeyboardInterrupt:

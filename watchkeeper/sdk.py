@@ -1,44 +1,65 @@
-"""For people writing their own agent in Python: report what the agent does as protocol events.
+"""For people writing their own agent in Python: report what the agent does, and be steered.
+
+Two ways to run, one set of reports (``user``, ``assistant``, ``thinking``,
+``tool_started``, ``tool_finished``, ``usage``, ``state``, ``notice``):
+
+- ``Run(path)`` writes a native ``.jsonl`` recording that ``watchkeeper``
+  tails and replays (observe-only);
+- ``await connect(url)`` reports to a relay (``watchkeeper serve``) over
+  websocket and can be steered: ``await run.checkpoint()`` blocks while the
+  person has paused the run and returns the messages they injected;
+  ``await run.approval(call_id)`` waits for their decision on a tool call; a
+  cancel is raised (:class:`Cancelled`) at either. ``connect_sync(url)`` is
+  the same for agents that are not async.
 
 This module goes into other people's agent environments, so it imports only
-the protocol (no textual, no watchfiles; a test enforces it). Today a run
-writes a native ``.jsonl`` recording that ``watchkeeper`` tails and replays;
-the websocket transport with steering (``checkpoint()``, approvals) builds on
-the same ``Run``.
+the protocol (no textual, no watchfiles; a test enforces it), and websockets
+only when connecting.
 """
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import os
 import threading
 import uuid
+from collections.abc import Coroutine
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any, TypeVar
 
-from .protocol import Capabilities, Kind, Profile, encode_line, make_event
+from .protocol import Capabilities, Event, Kind, Profile, encode_line, make_event
+
+if TYPE_CHECKING:
+    from .sdklink import Link
+
+#: Tool output beyond this is cut and marked (``truncated`` = bytes cut), as every adapter does.
+MAX_OUTPUT = 256 * 1024
+#: What an agent connected through this SDK honours (the viewer offers only these).
+STEERABLE = Capabilities(pause=True, resume=True, approve=True, deny=True, inject=True, cancel=True,
+                         why="an SDK agent stops at its checkpoints and asks before the tools it chooses")
+
+T = TypeVar("T")
 
 
-class Run:
-    """One session of your agent. Each report is one event, written at once (a tail sees it live)."""
+class Reporter:
+    """The reports every run makes; each becomes one event, with ids stable within the run."""
 
-    def __init__(self, path: str | os.PathLike[str], *, title: str | None = None, model: str | None = None,
-                 session: str | None = None, cwd: str | None = None) -> None:
+    session: str
+
+    def __init__(self, session: str | None) -> None:
         self.session = session or str(uuid.uuid4())
         self._counter = itertools.count()
         self._lock = threading.Lock()
-        self._file: IO[bytes] = Path(path).open("ab")  # noqa: SIM115 - lives as long as the run
-        self._emit(Kind.SESSION_STARTED, {
-            "agent_kind": "sdk", "title": title, "cwd": cwd or os.getcwd(), "model": model,
-            "capabilities": Capabilities(why="observe-only: this run writes a recording").model_dump(),
-            "profile": Profile().model_dump(),
-        })
 
-    def user(self, text: str) -> None:
-        self._emit(Kind.MESSAGE_USER, {"text": text, "origin": "prompt"})
+    def user(self, text: str, origin: str = "prompt") -> None:
+        self._emit(Kind.MESSAGE_USER, {"text": text, "origin": origin})
 
     def assistant(self, text: str, model: str | None = None) -> None:
         self._emit(Kind.MESSAGE_ASSISTANT, {"text": text, "model": model})
+
+    def thinking(self, text: str) -> None:
+        self._emit(Kind.THINKING, {"text": text, "hidden": False})
 
     def tool_started(self, name: str, input: Any = None, call_id: str | None = None) -> str:
         call_id = call_id or f"call_{uuid.uuid4().hex[:12]}"
@@ -47,18 +68,56 @@ class Run:
         return call_id
 
     def tool_finished(self, call_id: str, output: Any = None, *, is_error: bool = False,
-                      duration_ms: float | None = None) -> None:
-        self._emit(Kind.TOOL_FINISHED, {"call_id": call_id, "output": output, "is_error": is_error,
-                                        "status": "error" if is_error else "ok", "duration_ms": duration_ms},
-                   id=f"tool:{call_id}:finished")
+                      duration_ms: float | None = None, status: str | None = None) -> None:
+        data: dict[str, Any] = {"call_id": call_id, "output": output, "is_error": is_error,
+                                "status": status or ("error" if is_error else "ok"), "duration_ms": duration_ms}
+        if isinstance(output, str) and len(output) > MAX_OUTPUT:
+            raw = output.encode()
+            if len(raw) > MAX_OUTPUT:
+                data["output"] = raw[:MAX_OUTPUT].decode("utf-8", "ignore")
+                data["truncated"] = len(raw) - len(data["output"].encode())
+        self._emit(Kind.TOOL_FINISHED, data, id=f"tool:{call_id}:finished")
 
     def usage(self, *, input_tokens: int = 0, output_tokens: int = 0, model: str | None = None,
-              cost_usd: float | None = None) -> None:
-        self._emit(Kind.USAGE, {"input_tokens": input_tokens, "output_tokens": output_tokens,
-                                "model": model, "cost_usd": cost_usd})
+              cost_usd: float | None = None, cache_read_tokens: int = 0, cache_creation_tokens: int = 0,
+              reasoning_tokens: int = 0) -> None:
+        self._emit(Kind.USAGE, {"input_tokens": input_tokens, "output_tokens": output_tokens, "model": model,
+                                "cost_usd": cost_usd, "cache_read_tokens": cache_read_tokens,
+                                "cache_creation_tokens": cache_creation_tokens,
+                                "reasoning_tokens": reasoning_tokens})
 
     def state(self, state: str, reason: str | None = None) -> None:
         self._emit(Kind.STATE, {"state": state, "reason": reason})
+
+    def notice(self, text: str, level: str = "info", code: str | None = None) -> None:
+        self._emit(Kind.NOTICE, {"level": level, "text": text, "code": code})
+
+    def _started(self, title: str | None, model: str | None, cwd: str | None, caps: Capabilities,
+                 profile: Profile) -> None:
+        self._emit(Kind.SESSION_STARTED, {
+            "agent_kind": "sdk", "title": title, "cwd": cwd or os.getcwd(), "model": model,
+            "capabilities": caps.model_dump(), "profile": profile.model_dump(),
+        })
+
+    def _emit(self, kind: str, data: dict[str, Any], id: str | None = None) -> Event:
+        with self._lock:
+            n = next(self._counter)
+            event = make_event(id or f"sdk:{self.session}:{n}", self.session, kind, data)
+            self._write(event)
+        return event
+
+    def _write(self, event: Event) -> None:
+        raise NotImplementedError
+
+
+class Run(Reporter):
+    """One session of your agent, recorded to a file. Each report is written at once (a tail sees it live)."""
+
+    def __init__(self, path: str | os.PathLike[str], *, title: str | None = None, model: str | None = None,
+                 session: str | None = None, cwd: str | None = None) -> None:
+        super().__init__(session)
+        self._file: IO[bytes] = Path(path).open("ab")  # noqa: SIM115 - lives as long as the run
+        self._started(title, model, cwd, Capabilities(why="observe-only: this run writes a recording"), Profile())
 
     def close(self, reason: str = "done") -> None:
         if not self._file.closed:
@@ -71,9 +130,172 @@ class Run:
     def __exit__(self, *exc: object) -> None:
         self.close("error" if exc[0] else "done")
 
-    def _emit(self, kind: str, data: dict[str, Any], id: str | None = None) -> None:
-        with self._lock:
-            n = next(self._counter)
-            event = make_event(id or f"sdk:{self.session}:{n}", self.session, kind, data)
-            self._file.write(encode_line(event))
-            self._file.flush()
+    def _write(self, event: Event) -> None:
+        self._file.write(encode_line(event))
+        self._file.flush()
+
+
+class Cancelled(Exception):
+    """The person cancelled the run; raised at ``checkpoint()`` or a pending ``approval()``."""
+
+
+class ConnectError(ConnectionError):
+    """The relay refused the connection (a wrong token: 401), or never answered."""
+
+
+class Decision:
+    """The answer to ``approval()``: ``verdict`` is ``approve``, ``deny`` or ``none`` (nobody decided)."""
+
+    def __init__(self, verdict: str, reason: str | None = None, by: str | None = None) -> None:
+        self.verdict = verdict
+        self.reason = reason
+        self.by = by
+
+    @property
+    def approved(self) -> bool:
+        """False only for a denial: with no decision the agent goes on under its own rules."""
+        return self.verdict != "deny"
+
+    def __repr__(self) -> str:
+        return f"Decision({self.verdict!r}, reason={self.reason!r}, by={self.by!r})"
+
+
+class AgentRun(Reporter):
+    """One session of your agent, reported live to a relay and steerable. Build it with :func:`connect`.
+
+    Reports may be made from any thread; ``checkpoint``/``approval``/``close`` are coroutines
+    of the loop that connected.
+    """
+
+    def __init__(self, link: Link, session: str | None) -> None:
+        super().__init__(session)
+        self._link = link
+        link.run = self
+
+    async def checkpoint(self) -> list[str]:
+        """Block while paused; then return the messages injected since the last checkpoint (may be [])."""
+        link = self._link
+        link.raise_if_cancelled()
+        if link.paused:
+            self.state("paused", "paused by the user: waiting at a checkpoint")
+            await link.until_resumed()
+            self.state("running", "resumed by the user")
+        texts = []
+        for cid, text in link.take_injections():
+            self._emit(Kind.MESSAGE_USER, {"text": text, "origin": "injected", "control_id": cid},
+                       id=f"control:{cid}:delivered")
+            texts.append(text)
+        return texts
+
+    async def approval(self, call_id: str, *, name: str | None = None, input: Any = None,
+                       timeout: float | None = 600.0) -> Decision:
+        """Ask the person about a started tool call; a denial also finishes the call as ``denied``.
+
+        Nobody watching, or no answer within ``timeout``: ``Decision("none")``, the call goes on.
+        """
+        self._link.raise_if_cancelled()
+        self._emit(Kind.TOOL_WAITING, {"call_id": call_id, "reason": "approval", "name": name, "input": input},
+                   id=f"tool:{call_id}:waiting")
+        decision = await self._link.decision(call_id, timeout)
+        if decision.verdict == "deny":
+            self.tool_finished(call_id, decision.reason, is_error=True, status="denied")
+        return decision
+
+    async def flush(self, timeout: float = 10.0) -> bool:
+        """Wait until the relay has every event reported so far; False if ``timeout`` passed first."""
+        return await self._link.flushed(timeout)
+
+    async def close(self, reason: str = "done") -> None:
+        if self._link.closing:
+            return
+        self._emit(Kind.SESSION_ENDED, {"reason": reason})
+        await self._link.close()
+
+    async def __aenter__(self) -> AgentRun:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close("cancelled" if exc[0] is Cancelled else "error" if exc[0] else "done")
+
+    @property
+    def connected(self) -> bool:
+        return self._link.connected
+
+    def _write(self, event: Event) -> None:
+        self._link.send(event)
+
+
+async def connect(url: str | None = None, *, token: str | None = None, title: str | None = None,
+                  model: str | None = None, session: str | None = None, cwd: str | None = None,
+                  name: str | None = None, wait: float = 10.0) -> AgentRun:
+    """Connect a new steerable run to the relay at ``url`` (default ``$WATCHKEEPER_URL``, else loopback).
+
+    The token defaults to ``$WATCHKEEPER_TOKEN``, else this machine's token file. Raises
+    :class:`ConnectError` if the relay refuses (401/403) or does not answer within ``wait`` seconds;
+    after that, a dropped connection is re-established in the background and nothing reported is lost.
+    """
+    from . import config
+    from .sdklink import Link
+
+    url = url or os.environ.get(config.ENV_URL) or f"ws://{config.LOOPBACK}:{config.SERVE_PORT}"
+    token = token if token is not None else config.client_token()
+    link = Link(url, token, name or f"{os.path.basename(os.getcwd())}:{os.getpid()}")
+    run = AgentRun(link, session)
+    run._started(title, model, cwd, STEERABLE, Profile(autonomy="pauses", observability=STEERABLE))
+    await link.start(wait)
+    return run
+
+
+class SyncRun:
+    """An :class:`AgentRun` for agents that are not async: its loop runs on a thread of its own."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, thread: threading.Thread, run: AgentRun) -> None:
+        self._loop, self._thread, self.run = loop, thread, run
+        self.session = run.session
+        for name in ("user", "assistant", "thinking", "tool_started", "tool_finished", "usage", "state",
+                     "notice"):
+            setattr(self, name, getattr(run, name))
+
+    def checkpoint(self) -> list[str]:
+        return self._wait(self.run.checkpoint())
+
+    def approval(self, call_id: str, *, name: str | None = None, input: Any = None,
+                 timeout: float | None = 600.0) -> Decision:
+        return self._wait(self.run.approval(call_id, name=name, input=input, timeout=timeout))
+
+    def flush(self, timeout: float = 10.0) -> bool:
+        return self._wait(self.run.flush(timeout))
+
+    def close(self, reason: str = "done") -> None:
+        if self._thread.is_alive():
+            try:
+                self._wait(self.run.close(reason))
+            finally:
+                self._loop.call_soon_threadsafe(self._loop.stop)
+                self._thread.join(10)
+
+    def __enter__(self) -> SyncRun:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close("cancelled" if exc[0] is Cancelled else "error" if exc[0] else "done")
+
+    def _wait(self, coro: Coroutine[Any, Any, T]) -> T:
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result()
+
+    if TYPE_CHECKING:
+        def __getattr__(self, name: str) -> Any: ...
+
+
+def connect_sync(url: str | None = None, **options: Any) -> SyncRun:
+    """:func:`connect` for code that is not async; ``options`` are the same."""
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, name="watchkeeper-sdk", daemon=True)
+    thread.start()
+    try:
+        run = asyncio.run_coroutine_threadsafe(connect(url, **options), loop).result()
+    except BaseException:
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)
+        raise
+    return SyncRun(loop, thread, run)

@@ -26,6 +26,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--reason", help="deny/cancel: what the agent is told")
     parser.add_argument("--id", help="the control's id (default: a new one); re-send an id to retry safely")
     parser.add_argument("--port", type=int, default=None, help="the running watchkeeper's port")
+    parser.add_argument("--relay", metavar="URL", help="steer through a remote relay (`watchkeeper serve`), "
+                        "ws[s]://HOST:PORT")
+    parser.add_argument("--token-file", metavar="F", help="with --relay: the token (default: "
+                        "$WATCHKEEPER_TOKEN, else this machine's token file)")
 
 
 class ApiError(Exception):
@@ -61,6 +65,10 @@ def api_request(method: str, path: str, body: Any = None, port: int | None = Non
 
 
 def run(args: argparse.Namespace) -> int:
+    if getattr(args, "relay", None):
+        from .attach import ctl_over_relay
+
+        return ctl_over_relay(args, build_control)
     try:
         session = resolve_session(args.session, args.port)
         control = build_control(args, session)

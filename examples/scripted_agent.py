@@ -1,0 +1,98 @@
+"""A small scripted agent written with ``watchkeeper.sdk``: what steering looks like from the agent's side.
+
+It "fixes a failing test" by a fixed script (read, run the tests, edit, run
+them again), reporting each step, and honours the person at every step: it
+stops at ``checkpoint()`` while paused, reads the messages injected there,
+and asks approval before the edit and the shell commands. Run it against a
+relay::
+
+    watchkeeper serve &                      # prints the URL and the token file
+    python examples/scripted_agent.py        # defaults: loopback, this machine's token
+    watchkeeper attach ws://127.0.0.1:47718  # then pause it, deny its edit, send it a message
+
+``watchkeeper demo`` can show steering with :func:`start_in_thread` against an in-process
+relay served by ``watchkeeper.relay.wsserver.serve_ws``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from watchkeeper import sdk
+
+MODEL = "scripted-1"
+#: (tool, input, output, needs approval)
+STEPS: list[tuple[str, dict[str, Any], str, bool]] = [
+    ("Read", {"file_path": "src/total.py"}, "def total(xs):\n    return sum(xs)\n", False),
+    ("Bash", {"command": "pytest -q tests/test_total.py"}, "1 failed: TypeError: unsupported operand None", True),
+    ("Edit", {"file_path": "src/total.py", "old_string": "sum(xs)",
+              "new_string": "sum(x for x in xs if x is not None)"}, "edited src/total.py", True),
+    ("Bash", {"command": "pytest -q tests/test_total.py"}, "1 passed", True),
+]
+
+
+async def scripted(run: sdk.AgentRun, delay: float = 1.0) -> str:
+    """Play the script on ``run``; returns how it ended: ``done``, ``denied`` or ``cancelled``."""
+    run.user("The test in tests/test_total.py fails on None values; fix it.")
+    run.thinking("Read the function, reproduce the failure, then filter out the Nones.")
+    try:
+        for name, tool_input, output, ask in STEPS:
+            for text in await run.checkpoint():
+                run.assistant(f"Noted: {text}", model=MODEL)
+            await asyncio.sleep(delay)
+            call = run.tool_started(name, tool_input)
+            if ask:
+                decision = await run.approval(call, name=name, input=tool_input)
+                if not decision.approved:
+                    run.assistant(f"Understood, I will not run {name}: {decision.reason}", model=MODEL)
+                    return "denied"
+            await asyncio.sleep(delay / 2)
+            run.tool_finished(call, output, is_error="failed" in output, duration_ms=delay * 500)
+            run.usage(input_tokens=1200, output_tokens=80, model=MODEL, cost_usd=0.0021)
+        await run.checkpoint()
+        run.assistant("Fixed: total() skips None values and the test passes.", model=MODEL)
+        return "done"
+    except sdk.Cancelled as e:
+        run.assistant(f"Stopping as asked: {e}", model=MODEL)
+        return "cancelled"
+
+
+def start_in_thread(url: str, token: str | None = None, delay: float = 1.0) -> threading.Thread:
+    """Play the script against ``url`` on a thread of its own (for ``demo``, beside the app's loop)."""
+
+    async def play() -> None:
+        run = await sdk.connect(url, token=token, title="fix the failing total() test", model=MODEL)
+        async with run:
+            await scripted(run, delay)
+
+    thread = threading.Thread(target=asyncio.run, args=(play(),), name="scripted-agent", daemon=True)
+    thread.start()
+    return thread
+
+
+async def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="a scripted agent that reports to a watchkeeper relay")
+    parser.add_argument("url", nargs="?", default=None, help="the relay (default: $WATCHKEEPER_URL, else loopback)")
+    parser.add_argument("--token-file", help="the relay's token (default: $WATCHKEEPER_TOKEN, else this machine's)")
+    parser.add_argument("--delay", type=float, default=1.0, help="seconds per step (default 1)")
+    args = parser.parse_args(argv)
+    token = Path(args.token_file).read_text().strip() if args.token_file else None
+    try:
+        run = await sdk.connect(args.url, token=token, title="fix the failing total() test", model=MODEL)
+    except sdk.ConnectError as e:
+        print(f"scripted_agent: {e}", file=sys.stderr)
+        return 2
+    async with run:
+        ended = await scripted(run, args.delay)
+    print(f"scripted_agent: {ended} (session {run.session})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main()))

@@ -1,0 +1,281 @@
+"""Attach to a remote relay: a source that follows ``watchkeeper serve`` and re-emits its events locally.
+
+The local relay treats the remote sessions like any others: the same
+screens, several remote relays side by side, and controls, which this source
+forwards (``Steerable``). The bookkeeping that makes a reconnect lose and
+double nothing is in ``resume.py``; this module owns the socket: it
+reconnects with backoff, resumes from the last seq per session, reads ranges
+back when told to resync, and re-sends controls that have no outcome yet
+(the server acts once per control id). A refused token ends the source with
+a clear error; the token only ever goes in the ``Authorization`` header.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import ssl
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+from websockets.asyncio.client import ClientConnection
+from websockets.asyncio.client import connect as ws_connect
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
+
+from ..protocol import ControlModel, Event, Kind, make_event, wire
+from .resume import Tracker
+
+log = logging.getLogger("watchkeeper.attach")
+
+Emit = Callable[[list[Event]], None]
+
+
+class RemoteError(ConnectionError):
+    """The remote relay refused us (401: the token; 403: refused) or is not a watchkeeper relay."""
+
+
+def dial(url: str, token: str | None, *, ssl_context: ssl.SSLContext | None = None,
+         open_timeout: float = 10.0) -> Any:
+    """``async with dial(...) as ws``, or ``await dial(...)``: one websocket to a relay, token in the header."""
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    extra: dict[str, Any] = {"ssl": ssl_context} if ssl_context is not None and url.startswith("wss:") else {}
+    return ws_connect(url, additional_headers=headers, proxy=None, max_size=wire.MAX_CLIENT_MESSAGE,
+                      user_agent_header=None, open_timeout=open_timeout, max_queue=64,
+                      logger=wire.redacting_logger("websockets.client"), **extra)
+
+
+async def close_quickly(ws: ClientConnection, timeout: float = 1.0) -> None:
+    """Close ``ws``; if the peer does not answer within ``timeout``, cut the connection."""
+    try:
+        async with asyncio.timeout(timeout):
+            await ws.close()
+    except (TimeoutError, asyncio.CancelledError, OSError):
+        ws.transport.abort()
+
+
+def refused(e: InvalidStatus) -> RemoteError:
+    code = e.response.status_code
+    why = {401: "the token was refused", 403: "the connection was refused"}.get(code, "unexpected answer")
+    return RemoteError(f"{code}: {why}")
+
+
+async def probe(url: str, token: str | None, *, ssl_context: ssl.SSLContext | None = None,
+                timeout: float = 10.0) -> dict[str, Any]:
+    """The relay's hello; RemoteError if it refuses us, OSError/TimeoutError if nothing answers."""
+    return (await request(url, token, None, ssl_context=ssl_context, timeout=timeout))[0]
+
+
+async def request(url: str, token: str | None, msg: dict[str, Any] | None, *,
+                  ssl_context: ssl.SSLContext | None = None, timeout: float = 10.0) -> tuple[dict[str, Any], Any]:
+    """One request as a viewer (``ctl --relay``): (the relay's hello, the reply with ``msg``'s id)."""
+    try:
+        async with asyncio.timeout(timeout), dial(url, token, ssl_context=ssl_context) as ws:
+            hello = wire.decode(await ws.recv(decode=False))
+            if hello.get("t") != "hello":
+                raise RemoteError(f"{url} is not a watchkeeper relay")
+            if msg is None:
+                return hello, None
+            await ws.send(wire.dumps(wire.hello_client("viewer", "ctl")), text=True)
+            await ws.send(wire.dumps(msg), text=True)
+            while True:
+                reply = wire.decode(await ws.recv(decode=False))
+                if reply.get("id") == msg.get("id") and reply["t"] != "hello":
+                    return hello, reply
+    except InvalidStatus as e:
+        raise refused(e) from None
+    except (InvalidHandshake, ConnectionClosed) as e:
+        raise RemoteError(f"{url}: {e}") from None
+
+
+def label(url: str) -> str:
+    """``host:port`` of a relay URL, for names and notices (a URL never carries the token)."""
+    parts = urlsplit(url)
+    return parts.netloc.rpartition("@")[2] or url
+
+
+@dataclass
+class Forwarded:
+    """What the local relay's router gets back: the control is on its way; ``pending`` holds its outcome.
+
+    The remote relay's outcome event reaches the session's stream as it comes.
+    """
+
+    outcome: Event
+    events: list[Event] = field(default_factory=list)
+    pending: asyncio.Future[Event] | None = None
+
+
+class RemoteSource:
+    """One remote relay, followed for as long as the local relay runs it."""
+
+    agent_kind = "unknown"
+
+    def __init__(self, url: str, token: str | None = None, *, name: str | None = None,
+                 ssl_context: ssl.SSLContext | None = None) -> None:
+        if urlsplit(url).scheme not in ("ws", "wss"):
+            raise ValueError(f"not a websocket URL: {url!r} (use ws://HOST:PORT or wss://HOST:PORT)")
+        self.url = url
+        self.name = name or f"relay {label(url)}"
+        self.tracker = Tracker(label(url))
+        self.status = "connecting"
+        self.server: str | None = None
+        self.connections = 0
+        self.errors: list[dict[str, Any]] = []
+        self._token = token
+        self._ssl = ssl_context
+        self._ws: ClientConnection | None = None
+        self._emit: Emit = lambda events: None
+        #: control id -> (the control, its outcome's future): re-sent after a reconnect until answered.
+        self._controls: dict[str, tuple[dict[str, Any], asyncio.Future[Event]]] = {}
+        self._ended: set[str] = set()
+        self._up = asyncio.Event()
+
+    # --- the source ----------------------------------------------------------------------
+
+    async def run(self, emit: Emit) -> None:
+        self._emit = emit
+        delays = wire.backoff()
+        while True:
+            try:
+                ws = await dial(self.url, self._token, ssl_context=self._ssl)
+            except InvalidStatus as e:
+                if e.response.status_code in (401, 403):
+                    self.status = f"refused: {refused(e)}"
+                    raise refused(e) from None
+                self.status = f"reconnecting: HTTP {e.response.status_code}"
+            except InvalidURI as e:
+                self.status = f"bad URL: {e}"
+                raise RemoteError(str(e)) from None
+            except (OSError, TimeoutError, InvalidHandshake) as e:
+                self.status = f"reconnecting: {e!r}"
+            else:
+                delays = wire.backoff()
+                try:
+                    await self._session(ws)
+                except ConnectionClosed as e:
+                    self.status = f"reconnecting: connection closed ({e.rcvd.code if e.rcvd else 'no close frame'})"
+                except wire.WireError as e:
+                    self.status = f"reconnecting: the relay sent a bad frame ({e})"
+                    log.warning("relay %s sent a bad frame: %s", self.name, e)
+                finally:
+                    self._ws = None
+                    self._up.clear()
+                    await close_quickly(ws)
+                self._lost()
+            await asyncio.sleep(next(delays))
+
+    async def wait_connected(self, timeout: float) -> bool:
+        try:
+            await asyncio.wait_for(self._up.wait(), timeout)
+        except TimeoutError:
+            return False
+        return True
+
+    async def _session(self, ws: ClientConnection) -> None:
+        hello = wire.decode(await ws.recv(decode=False))
+        if hello.get("t") != "hello" or not isinstance(hello.get("epoch"), str):
+            raise RemoteError(f"{self.url} is not a watchkeeper relay (it opened with {hello.get('t')!r})")
+        self.server = str(hello.get("server") or label(self.url))
+        await ws.send(wire.dumps(wire.hello_client("viewer", "attach")), text=True)
+        await ws.send(wire.dumps(self.tracker.connected(hello["epoch"])), text=True)
+        for control, _ in list(self._controls.values()):
+            await ws.send(wire.dumps({"t": "control", "id": control["id"], "control": control}), text=True)
+        self._ws = ws
+        self.connections += 1
+        self.status = f"connected to {self.server} (epoch {hello['epoch']})"
+        self._up.set()
+        while True:
+            events, out = self._handle(wire.decode(await ws.recv(decode=False)))
+            if events:
+                self._note(events)
+                self._emit(events)
+            for msg in out:
+                await ws.send(wire.dumps(msg), text=True)
+
+    def _handle(self, msg: dict[str, Any]) -> tuple[list[Event], list[dict[str, Any]]]:
+        t = msg["t"]
+        if t == "events" and isinstance(msg.get("events"), list):
+            return self.tracker.events(msg["events"], msg.get("coalesced"))
+        if t == "range":
+            return self.tracker.range(msg)
+        if t == "resync" and isinstance(msg.get("session"), str) and isinstance(msg.get("from_seq"), int):
+            return self.tracker.resync(msg["session"], msg["from_seq"])
+        if t == "outcome" and isinstance(msg.get("outcome"), dict):
+            return self._answered(msg.get("id"), msg["outcome"]), []
+        if t == "error":
+            self.errors = [*self.errors[-99:], msg]
+            log.warning("relay %s: %s: %s", self.name, msg.get("code"), msg.get("message"))
+            req = msg.get("id")
+            if isinstance(req, str) and req in self._controls:
+                control = self._controls[req][0]
+                return self._answered(req, _outcome(control, Kind.CONTROL_REJECTED, str(msg.get("message")))), []
+        return [], []
+
+    def _answered(self, req: Any, outcome: Event) -> list[Event]:
+        entry = self._controls.pop(req, None) if isinstance(req, str) else None
+        if entry is not None and not entry[1].done():
+            entry[1].set_result(outcome)
+        return [outcome] if outcome.get("session") in self.tracker.sessions else []
+
+    def _note(self, events: list[Event]) -> None:
+        for ev in events:
+            if ev.get("kind") == Kind.SESSION_ENDED:
+                self._ended.add(ev["session"])
+
+    def _lost(self) -> None:
+        live = [sid for sid in self.tracker.sessions if sid not in self._ended]
+        if not live:
+            return
+        text = f"lost the connection to {self.name}; reconnecting (nothing is lost: it resumes from here)"
+        n = self.connections
+        self._emit([make_event(f"remote:{self.url}:{self.tracker.epoch}:lost:{n}", sid, Kind.NOTICE,
+                               {"level": "warning", "text": text, "code": "relay-disconnected"}) for sid in live])
+
+    # --- steering (the local relay routes a remote session's controls here) --------------------
+
+    def can_steer(self, session: str) -> bool:
+        return self.tracker.known(session)
+
+    def control(self, control: ControlModel) -> Forwarded:
+        """Forward ``control`` to the remote relay (now, or when reconnected); its outcome arrives in the stream."""
+        data = control.model_dump(exclude_none=True)
+        existing = self._controls.get(control.id)
+        future: asyncio.Future[Event] = existing[1] if existing else asyncio.get_running_loop().create_future()
+        if existing is None:
+            self._controls[control.id] = (data, future)
+            if self._ws is not None:
+                task = asyncio.ensure_future(self._send({"t": "control", "id": control.id, "control": data}))
+                task.add_done_callback(lambda t: t.exception() if not t.cancelled() else None)
+        where = self.server or label(self.url)
+        note = "" if self._ws is not None else " when the connection is back"
+        provisional = _outcome(data, Kind.CONTROL_APPLIED, f"sent to {where}{note}; its outcome follows")
+        provisional["data"]["forwarded"] = True
+        return Forwarded(provisional, [], future)
+
+    async def forward(self, control: ControlModel, timeout: float = 30.0) -> Event:
+        """``control`` to the remote relay; its one outcome (``control.rejected`` if none comes in time)."""
+        pending = self.control(control).pending
+        assert pending is not None
+        try:
+            return await asyncio.wait_for(asyncio.shield(pending), timeout)
+        except TimeoutError:
+            return _outcome(control.model_dump(), Kind.CONTROL_REJECTED,
+                            f"no outcome from {self.name} within {timeout:g} s (it may still apply)")
+
+    def unwatched(self, session: str) -> list[Event]:
+        return []
+
+    async def _send(self, msg: dict[str, Any]) -> None:
+        ws = self._ws
+        if ws is not None:
+            with contextlib.suppress(ConnectionClosed):
+                await ws.send(wire.dumps(msg), text=True)
+
+
+def _outcome(control: dict[str, Any], kind: str, reason: str) -> Event:
+    data = {"control_id": control.get("id"), "control": control.get("control"), "by": control.get("by"),
+            "reason": reason, "call_id": control.get("call_id"), "sent_ts": control.get("ts")}
+    return make_event(f"control:{control.get('id')}", str(control.get("session")), kind, data)

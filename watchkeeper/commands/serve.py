@@ -1,0 +1,157 @@
+"""``watchkeeper serve``: the relay beside the agents, served over websocket for ``attach`` and SDK agents.
+
+It discovers and tails the sessions on this machine, listens for Claude Code
+hooks, takes SDK agents (``watchkeeper.sdk.connect``) as sources, and serves
+all of it to viewers. Loopback by default. A token is always checked (this
+machine's token file, or ``--token-file``); ``--no-token`` is refused off
+loopback. It prints how to attach, never the token.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import ssl
+import sys
+import threading
+from types import FrameType
+from typing import Any
+
+HELP = "serve this machine's sessions (and SDK agents) over websocket, for `watchkeeper attach`"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--bind", metavar="HOST:PORT", default=None,
+                        help="where to listen (default 127.0.0.1:47718); off loopback a token is required")
+    parser.add_argument("--token-file", metavar="F", help="the token viewers and agents must present "
+                        "(default: this machine's token file, created mode 0600)")
+    parser.add_argument("--no-token", action="store_true", help="accept connections without a token "
+                        "(loopback only)")
+    parser.add_argument("--certfile", metavar="C", help="serve wss:// with this certificate (PEM)")
+    parser.add_argument("--keyfile", metavar="K", help="the certificate's private key (PEM)")
+    parser.add_argument("--root", metavar="DIR", action="append", default=[],
+                        help="also discover sessions under DIR (repeatable)")
+    parser.add_argument("--no-default-roots", action="store_true",
+                        help="do not look in ~/.claude/projects and ~/.codex/sessions")
+    parser.add_argument("--max-age", type=float, default=24.0, metavar="HOURS",
+                        help="tail existing sessions active within this many hours (default 24)")
+    parser.add_argument("--no-hooks", action="store_true", help="do not listen for Claude Code hooks")
+    parser.add_argument("--history", type=int, default=None, metavar="N",
+                        help="a viewer may read back at most the newest N events per session "
+                             "(older ones show as 'N events missed'); default: all")
+    parser.add_argument("--queue-limit", type=int, default=10_000, metavar="N",
+                        help="events queued for a slow viewer before telemetry is coalesced and it resyncs")
+
+
+def parse_bind(value: str | None) -> tuple[str, int]:
+    from .. import config
+
+    if not value:
+        return config.LOOPBACK, config.SERVE_PORT
+    host, sep, port = value.rpartition(":")
+    if not sep:
+        host, port = value, str(config.SERVE_PORT)
+    host = host.strip("[]") or config.LOOPBACK
+    if not port.isdigit() or not 0 <= int(port) < 65536:
+        raise ValueError(f"--bind {value!r}: the port must be a number (HOST:PORT)")
+    return host, int(port)
+
+
+def server_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The server's settings from the arguments; ValueError says what is wrong, for the person."""
+    from .. import config
+    from ..relay.wsserver import is_loopback
+
+    host, port = parse_bind(args.bind)
+    if args.no_token and args.token_file:
+        raise ValueError("--no-token and --token-file contradict each other")
+    if args.no_token and not is_loopback(host):
+        raise ValueError(f"refusing to serve on {host} without a token: off loopback anyone who can reach "
+                         "the port could steer your agents (drop --no-token)")
+    token = None if args.no_token else (config.read_token_file(args.token_file) if args.token_file
+                                        else config.load_token(create=True))
+    context = None
+    if args.certfile or args.keyfile:
+        if not (args.certfile and args.keyfile):
+            raise ValueError("--certfile and --keyfile go together")
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.minimum_version = ssl.TLSVersion.TLSv1_2
+        try:
+            context.load_cert_chain(args.certfile, args.keyfile)
+        except (OSError, ssl.SSLError) as e:
+            raise ValueError(f"cannot load the certificate: {e}") from None
+    return {"token": token, "host": host, "port": port, "ssl_context": context, "history": args.history,
+            "queue_limit": args.queue_limit}
+
+
+def run(args: argparse.Namespace) -> int:
+    from .. import config
+    from ..adapters.discovery import session_roots
+    from ..adapters.source import DirectorySource, TranscriptSource
+    from ..relay import Relay
+    from ..relay.wsserver import FLUSH_INTERVAL, is_loopback, serve_ws
+
+    try:
+        options = server_options(args)
+    except ValueError as e:
+        print(f"watchkeeper serve: {e}", file=sys.stderr)
+        return 2
+    relay = Relay(flush_interval=FLUSH_INTERVAL).start()
+    server = serve_ws(relay, **options)
+    if not server.ready.wait(15) or server.error is not None:
+        print(f"watchkeeper serve: cannot listen on {options['host']}:{options['port']}: {server.error}",
+              file=sys.stderr)
+        relay.stop()
+        return 1
+    roots = session_roots(args.root, defaults=not args.no_default_roots)
+    relay.add_source(DirectorySource(roots, lambda p: relay.add_source(TranscriptSource(p)),
+                                     max_age=args.max_age * 3600))
+    hooks = "" if args.no_hooks else _start_hooks(relay)
+    token_hint = "" if options["token"] is None else \
+        f" --token-file {args.token_file or config.token_path()}"
+    host = options["host"]
+    shown = server.url if is_loopback(host) or host not in ("0.0.0.0", "::") else \
+        server.url.replace(host, _hostname(), 1)
+    print(f"watchkeeper serve: relay {relay.epoch} on {server.url}{hooks}", flush=True)
+    print(f"  attach:     watchkeeper attach {shown}{token_hint}", flush=True)
+    print(f"  SDK agents: watchkeeper.sdk.connect({shown!r}) with $WATCHKEEPER_TOKEN set", flush=True)
+    if not is_loopback(host) and options["ssl_context"] is None:
+        print("  warning: not TLS: the token crosses the network in clear; use --certfile/--keyfile "
+              "or an ssh tunnel", file=sys.stderr, flush=True)
+    _wait_for_signal()
+    relay.stop()
+    return 0
+
+
+def _start_hooks(relay: Any) -> str:
+    """Claude Code hooks on their usual loopback port; a note (not a failure) if that port is taken."""
+    from .. import config
+    from ..relay.hookserver import serve_hooks
+
+    token = config.load_token(create=True)
+    assert token is not None
+    source = serve_hooks(relay, token, port=config.hook_port(), runtime_file=True,
+                         record_dir=config.recordings_dir())
+    if not source.ready.wait(10) or source.error is not None:
+        print(f"watchkeeper serve: no hook endpoint ({source.error}); hooked sessions are watched, not steered",
+              file=sys.stderr)
+        return ""
+    return f"; hooks on port {source.port}"
+
+
+def _hostname() -> str:
+    import socket
+
+    return socket.getfqdn()
+
+
+def _wait_for_signal() -> None:
+    stop = threading.Event()
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, handler)
+    while not stop.wait(0.5):
+        pass

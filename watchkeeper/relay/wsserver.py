@@ -1,0 +1,372 @@
+"""``serve``'s websocket endpoint: viewers attach to the relay, SDK agents report into it.
+
+It runs on the relay's own loop, as one more source (:func:`serve_ws`). Every
+connection opens with the server's ``hello`` (``wire.py`` has the shapes);
+the peer's ``hello`` says whether it is a viewer (``attach``, ``ctl
+--relay``) or an agent (``watchkeeper.sdk``). Each SDK agent connection is a
+relay source of its own, so its sessions are live exactly while it is
+connected, and the controls for them are honoured by the agent
+(``sdksteering.py``).
+
+Security, checked before the upgrade: a browser (any ``Origin`` header) gets
+403, a wrong or missing bearer token 401 (compared in constant time), a
+non-loopback ``Host`` 403 while bound to loopback (DNS rebinding). Messages
+over ``wire.MAX_MESSAGE`` close the connection (1009); a malformed or unknown
+one is answered with ``error`` and the connection stays. The token is never
+logged and never put in a URL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import http
+import ipaddress
+import logging
+import socket
+import ssl
+import threading
+from typing import Any
+
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request, Response
+
+from ..protocol import ControlModel, Event, Kind, make_event, wire
+from .sdksteering import Outcome, SdkSteering
+from .sources import Emit
+from .wsviewer import DEFAULT_LIMIT, ViewerConn
+
+log = logging.getLogger("watchkeeper.serve")
+
+HELLO_TIMEOUT = 10.0
+#: How often a served relay delivers to its viewers (s): the viewer's own relay batches again before the screen.
+FLUSH_INTERVAL = 0.02
+LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
+
+
+def is_loopback(host: str) -> bool:
+    if host.lower() in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class AgentLink:
+    """One SDK agent's connection, as a relay source: live while connected, and ``Steerable``.
+
+    The relay routes the controls of the agent's sessions here (``can_steer``,
+    ``control``); they are decided by the server's :class:`SdkSteering` and
+    the messages for the agent go out on this connection.
+    """
+
+    agent_kind = "sdk"
+
+    def __init__(self, server: WsServer, ws: ServerConnection, name: str) -> None:
+        self.server = server
+        self.ws = ws
+        self.name = name
+        self.emit: Emit = lambda events: None
+        self.started = asyncio.Event()
+        self.closed = asyncio.Event()
+        self.outbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self._ack: int | None = None
+
+    async def run(self, emit: Emit) -> None:
+        self.emit = emit
+        self.started.set()
+        await self.closed.wait()
+
+    async def writer(self) -> None:
+        while True:
+            msg = await self.outbox.get()
+            await self.ws.send(wire.dumps(msg), text=True)
+
+    def ack(self, n: int) -> None:
+        """Acknowledge frames up to ``n``: once per burst of frames read, not once per frame."""
+        if self._ack is None:
+            asyncio.get_running_loop().call_soon(self._send_ack)
+        self._ack = n if self._ack is None else max(self._ack, n)
+
+    def _send_ack(self) -> None:
+        if self._ack is not None:
+            self.outbox.put_nowait(wire.ack(self._ack))
+            self._ack = None
+
+    def can_steer(self, session: str) -> bool:
+        return session in self.server.sdk.sessions_of(self)
+
+    def control(self, control: ControlModel) -> Outcome:
+        result = self.server.sdk.control(control)
+        self.server.push(result.pushes)
+        return result
+
+    def unwatched(self, session: str) -> list[Event]:
+        """Nobody watches ``session``, here or through the server: holds and a pause end (fail-open)."""
+        if self.server.viewers(session) > 0:
+            return []
+        events, pushes = self.server.sdk.unwatched(session)
+        self.server.push(pushes)
+        return events
+
+
+class WsServer:
+    """Serves a relay over websocket; add it to the relay as a source (``serve_ws`` does)."""
+
+    name = "websocket server"
+
+    def __init__(self, relay: Any, *, token: str | None, host: str = "127.0.0.1", port: int = 0,
+                 ssl_context: ssl.SSLContext | None = None, server_name: str | None = None,
+                 queue_limit: int = DEFAULT_LIMIT, history: int | None = None) -> None:
+        if not token and not is_loopback(host):
+            raise ValueError(f"serving on {host} (not loopback) needs a token")
+        self.relay = relay
+        self.host = host
+        self.port = port
+        self.ssl_context = ssl_context
+        self.server_name = server_name or socket.gethostname()
+        self.queue_limit = queue_limit
+        #: per session, how many of the newest events a viewer may read back (None: all the relay holds).
+        self.history = history
+        self.sdk = SdkSteering(viewers=self.viewers)
+        #: set once listening (``port`` is then the bound one), or failed (``error``).
+        self.ready = threading.Event()
+        self.error: BaseException | None = None
+        self._token = token.encode() if token else None
+        self._viewers: set[ViewerConn] = set()
+        self._links: set[AgentLink] = set()
+        self._connections: set[ServerConnection] = set()
+        self._emit: Emit = lambda events: None
+        self._server: Server | None = None
+
+    @property
+    def url(self) -> str:
+        scheme = "wss" if self.ssl_context is not None else "ws"
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{scheme}://{host}:{self.port}"
+
+    # --- lifecycle (a relay source) ------------------------------------------------------
+
+    async def run(self, emit: Emit) -> None:
+        self._emit = emit
+        try:
+            self._server = await serve(
+                self._handle, self.host, self.port, process_request=self._check, origins=[None],
+                server_header=None, max_size=wire.MAX_MESSAGE, max_queue=32, write_limit=2**16,
+                ping_interval=20, ping_timeout=20, close_timeout=5, ssl=self.ssl_context,
+                compression=None if is_loopback(self.host) else "deflate",
+                logger=wire.redacting_logger("websockets.server"))
+        except BaseException as e:
+            self.error = e
+            self.ready.set()
+            raise
+        self.port = next(iter(self._server.sockets)).getsockname()[1]
+        self.ready.set()
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await self._shutdown(self._server)
+
+    async def _shutdown(self, server: Server) -> None:
+        """Close every connection; peers that do not answer the closing handshake soon are cut off."""
+        server.close()
+        try:
+            await asyncio.wait_for(asyncio.shield(server.wait_closed()), 1.0)
+        except TimeoutError:
+            for connection in list(self._connections):
+                connection.transport.abort()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(server.wait_closed()), 1.0)
+
+    def viewers(self, session: str) -> int:
+        """Who watches ``session``: every attached viewer watches every session, plus the relay's own."""
+        local = getattr(self.relay, "viewers", None)
+        return len(self._viewers) + (local(session) if local is not None else 0)
+
+    # --- the handshake -------------------------------------------------------------------
+
+    def _check(self, connection: ServerConnection, request: Request) -> Response | None:
+        headers = request.headers
+        if "Origin" in headers:
+            return _refuse(connection, http.HTTPStatus.FORBIDDEN, "requests from a browser are refused")
+        if is_loopback(self.host) and not _loopback_host(headers.get("Host", "")):
+            return _refuse(connection, http.HTTPStatus.FORBIDDEN, "the Host must be a loopback address")
+        if self._token is not None:
+            auth = headers.get("Authorization", "")
+            given = auth[7:].strip().encode() if auth[:7].lower() == "bearer " else b""
+            if not hmac.compare_digest(given, self._token):
+                response = _refuse(connection, http.HTTPStatus.UNAUTHORIZED, "a valid bearer token is required")
+                response.headers["WWW-Authenticate"] = "Bearer"
+                return response
+        return None
+
+    async def _handle(self, ws: ServerConnection) -> None:
+        self._connections.add(ws)
+        try:
+            await ws.send(wire.dumps(wire.hello_server(self.relay.epoch, self.server_name)), text=True)
+            hello = await self._hello(ws)
+            if hello.role == "agent":
+                await self._agent(ws, hello)
+            else:
+                await self._viewer(ws)
+        except ConnectionClosed:
+            pass
+        except TimeoutError:
+            await ws.close(1008, "no hello")
+        finally:
+            self._connections.discard(ws)
+
+    async def _hello(self, ws: ServerConnection) -> wire.Hello:
+        async with asyncio.timeout(HELLO_TIMEOUT):
+            while True:
+                try:
+                    return wire.read_hello(wire.decode(await ws.recv(decode=False)))
+                except wire.WireError as e:
+                    await ws.send(wire.dumps(wire.error(e.code, str(e), e.req)), text=True)
+
+    # --- viewers -------------------------------------------------------------------------
+
+    async def _viewer(self, ws: ServerConnection) -> None:
+        conn = ViewerConn(ws, self.relay, limit=self.queue_limit, oldest=self._oldest)
+        self._viewers.add(conn)
+        writer = asyncio.create_task(conn.writer())
+        try:
+            while not writer.done():
+                raw = await ws.recv(decode=False)
+                try:
+                    self._viewer_message(conn, wire.decode(raw))
+                except wire.WireError as e:
+                    conn.reply(wire.error(e.code, str(e), e.req))
+        finally:
+            conn.close()
+            self._viewers.discard(conn)
+            writer.cancel()
+            with contextlib.suppress(BaseException):
+                await writer
+            if not self._viewers:
+                self._unwatched()
+
+    def _viewer_message(self, conn: ViewerConn, msg: dict[str, Any]) -> None:
+        t = msg["t"]
+        if t == "subscribe":
+            conn.subscribe(wire.read_subscribe(msg, self.relay.epoch))
+        elif t == "range":
+            r = wire.read_range(msg)
+            events = self.relay.read_range(r.session, max(r.start, self._oldest(r.session)), r.stop)
+            info = self.relay.session(r.session)
+            end = info.last_seq + 1 if info is not None else 0
+            conn.reply(_fit(r, events, self._oldest(r.session), end))
+        elif t == "control":
+            req, control = wire.read_control(msg)
+            conn.reply({"t": "outcome", "id": req, "outcome": self.route(control)})
+        elif t == "sessions":
+            rows = [{"session": i.session, "title": i.title, "agent_kind": i.agent_kind, "state": i.state,
+                     "live": i.live, "events": i.events, "capabilities": i.capabilities}
+                    for i in self.relay.sessions()]
+            conn.reply({"t": "sessions", "id": msg.get("id"), "sessions": rows})
+        else:
+            raise wire.WireError("unknown-type", f"unknown message type {t!r}", msg.get("id"))
+
+    def _oldest(self, session: str) -> int:
+        if self.history is None:
+            return 0
+        info = self.relay.session(session)
+        return max(0, info.last_seq + 1 - self.history) if info is not None else 0
+
+    # --- controls --------------------------------------------------------------------------
+
+    def route(self, control: ControlModel) -> Event:
+        """One control from a viewer to whatever steers its session (the relay routes it); its one outcome."""
+        if self.relay.session(control.session) is None:
+            return _rejected(control, f"this relay has no session {control.session}")
+        outcome: Event = self.relay.route_control(control)
+        return outcome
+
+    def push(self, pushes: list[tuple[Any, dict[str, Any]]]) -> None:
+        """Messages for agents (controls, decisions): queued on their connections, never dropped."""
+        for link, msg in pushes:
+            link.outbox.put_nowait(msg)
+
+    def _unwatched(self) -> None:
+        for link in list(self._links):
+            for sid in self.sdk.sessions_of(link):
+                events = link.unwatched(sid)
+                if events:
+                    link.emit(events)
+
+    # --- agents ------------------------------------------------------------------------
+
+    async def _agent(self, ws: ServerConnection, hello: wire.Hello) -> None:
+        peer = ws.remote_address[0] if ws.remote_address else "?"
+        link = AgentLink(self, ws, f"sdk agent {hello.name} ({peer})")
+        self._links.add(link)
+        self.relay.add_source(link)
+        writer = asyncio.create_task(link.writer())
+        try:
+            await asyncio.wait_for(link.started.wait(), HELLO_TIMEOUT)
+            for sid, state in hello.sessions.items():
+                self.sdk.attach(link, sid, state)
+            while not writer.done():
+                raw = await ws.recv(decode=False)
+                try:
+                    self._agent_message(link, wire.decode(raw))
+                except wire.WireError as e:
+                    link.outbox.put_nowait(wire.error(e.code, str(e), e.req))
+        finally:
+            self.sdk.detach(link)
+            self._links.discard(link)
+            link.closed.set()
+            writer.cancel()
+            with contextlib.suppress(BaseException):
+                await writer
+
+    def _agent_message(self, link: AgentLink, msg: dict[str, Any]) -> None:
+        t = msg["t"]
+        if t != "events":
+            raise wire.WireError("unknown-type", f"an agent sends events, not {t!r}", msg.get("id"))
+        n, events = wire.read_agent_events(msg, link.name)
+        if events:
+            link.emit(events)
+            extra, pushes = self.sdk.on_events(link, events)
+            if extra:
+                link.emit(extra)
+            self.push(pushes)
+        if n is not None:
+            link.ack(n)
+
+
+def serve_ws(relay: Any, token: str | None, **options: Any) -> WsServer:
+    """Start serving ``relay`` (on its loop); wait on ``.ready``, then ``.port``/``.url`` say where."""
+    server = WsServer(relay, token=token, **options)
+    relay.add_source(server)
+    return server
+
+
+def _fit(r: wire.RangeRequest, events: list[Event], first: int, end: int) -> dict[str, Any]:
+    """The range reply, shortened until it fits a frame (the viewer asks again for the rest)."""
+    reply = wire.range_reply(r, events, first, end)
+    while len(events) > 1 and len(wire.dumps(reply)) > wire.FRAME_BYTES:
+        events = events[: len(events) // 2]
+        reply = wire.range_reply(r, events, first, end)
+    return reply
+
+
+def _rejected(control: ControlModel, reason: str) -> Event:
+    data = {"control_id": control.id, "control": str(control.control), "by": control.by, "reason": reason,
+            "call_id": control.call_id, "sent_ts": control.ts}
+    return make_event(f"control:{control.id}", control.session, Kind.CONTROL_REJECTED, data)
+
+
+def _refuse(connection: ServerConnection, status: http.HTTPStatus, why: str) -> Response:
+    return connection.respond(status, why + "\n")
+
+
+def _loopback_host(host: str) -> bool:
+    if host.startswith("["):
+        name = host[1:].partition("]")[0]
+    else:
+        name = host.rpartition(":")[0] if host.count(":") == 1 else host
+    return is_loopback(name)
