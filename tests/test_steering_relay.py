@@ -152,7 +152,7 @@ def test_resume_releases_every_held_call(relay: Relay, hooks: HookSource) -> Non
     for thread, _ in threads:
         thread.join(WAIT)
     assert [box for _, box in threads] == [[{}], [{}]]
-    assert resumed["data"]["call_ids"] == ["t1", "t2"]
+    assert sorted(resumed["data"]["call_ids"]) == ["t1", "t2"], "the two holds arrive in either order"
     assert [relay.call(SID, c).status for c in ("t1", "t2")] == ["running", "running"]
 
 
