@@ -14,13 +14,17 @@ import os
 import time
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from ..protocol import Event, Kind, content_id, make_event, raw_event
 from .base import Converter
 from .claude_code import subagent_files
+from .index import TAIL_BYTES, TAIL_FIRST_BYTES
 from .registry import detect
 from .tail import CHUNK, Tailer, Watch, shared_watcher
+
+if TYPE_CHECKING:
+    from .tailfirst import HistoryHost
 
 Emit = Callable[[list[Event]], None]
 
@@ -109,6 +113,8 @@ class FileFeed:
         self.tailer = Tailer(path, chunk_size=chunk_size)
         self.converter: Converter | None = None
         self.finished = False
+        #: Times the file was found replaced or truncated (and read again from the start).
+        self.resets = 0
 
     @property
     def session(self) -> str:
@@ -121,6 +127,7 @@ class FileFeed:
         r = self.tailer.read(final)
         if r.reset:
             self.converter = None
+            self.resets += 1
         out: list[Event] = []
         for offset, line in r.lines:
             if self.converter is None:
@@ -242,19 +249,35 @@ class TranscriptSource:
     covers anything it misses. A Claude Code session's subagent files are
     followed too, including those that appear later. With ``follow=False`` it
     is a one-shot conversion that ends with the files.
+
+    A followed main file of ``tail_first`` bytes or more is opened tail-first
+    when the relay offers a history host (``bind_history``): its last
+    ``tail_bytes`` at once, the rest in the background (``tailfirst.py``).
+    None turns that off; a one-shot conversion (a replay) always starts at the start.
     """
 
     def __init__(self, path: Path | str, *, follow: bool = True, poll_interval: float = POLL_INTERVAL,
-                 chunk_size: int = CHUNK) -> None:
+                 chunk_size: int = CHUNK, tail_first: int | None = TAIL_FIRST_BYTES,
+                 tail_bytes: int = TAIL_BYTES) -> None:
         self.path = Path(path).absolute()
         self.follow = follow
         self.poll_interval = poll_interval
         self.chunk_size = chunk_size
         self.agent_kind = agent_kind_of(self.path)
         self.name = f"transcript:{self.path}"
+        self.tail_first = tail_first
+        self.tail_bytes = tail_bytes
+        self.history: HistoryHost | None = None
+
+    def bind_history(self, host: HistoryHost) -> None:
+        """The relay offers to take this session's history rebuilt in the background."""
+        self.history = host
 
     async def run(self, emit: Emit) -> None:
+        from .tailfirst import TailFirst
+
         reader = TranscriptReader(self.path, self.chunk_size)
+        tail_first = TailFirst.start(reader, self.history, self.tail_first, self.tail_bytes) if self.follow else None
         wake = asyncio.Event()
         rescan = True
 
@@ -282,6 +305,8 @@ class TranscriptSource:
                         watched = present
                         watch.update(dirs)
                 await _drain(reader, emit, final=not self.follow)
+                if tail_first is not None:
+                    tail_first.run_in_background()
                 if not self.follow:
                     return
                 try:
@@ -291,6 +316,8 @@ class TranscriptSource:
                     rescan = loop.time() - rescanned >= RESCAN_INTERVAL
                 wake.clear()
         finally:
+            if tail_first is not None:
+                await tail_first.cancel()
             if watch is not None:
                 await watch.aclose()
 

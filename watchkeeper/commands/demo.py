@@ -10,6 +10,10 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ..adapters.replay import PacedSource
 
 HELP = "play the built-in sample sessions as if agents were working right now"
 
@@ -28,10 +32,18 @@ def demo_files(root: Path) -> list[Path]:
     return sorted(path for path, _ in scan_sessions(root)[0])
 
 
+def demo_sources(files: list[Path], speed: float = 1.0) -> list[PacedSource]:
+    """One paced source per file, starting one after another so the sessions arrive one by one."""
+    from ..adapters.replay import PacedSource
+
+    scale = 1 / speed if speed > 0 else 0.0
+    return [PacedSource(path, speed, min_gap=0.6, start_delay=(0.5 + 1.5 * i) * scale)
+            for i, path in enumerate(files)]
+
+
 def run(args: argparse.Namespace) -> int:
     import sys
 
-    from ..adapters.replay import PacedSource
     from ..relay import Relay
     from ..viewer import WatchkeeperApp
 
@@ -41,8 +53,8 @@ def run(args: argparse.Namespace) -> int:
         return 2
     relay = Relay().start()
     try:
-        for i, path in enumerate(files):
-            relay.add_source(PacedSource(path, args.speed, min_gap=0.6, start_delay=0.5 + 1.5 * i))
+        for source in demo_sources(files, args.speed):
+            relay.add_source(source)
         app = WatchkeeperApp(relay, looked_in=[f"{args.samples} (demo)"])
         app.run()
     finally:

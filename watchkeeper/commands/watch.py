@@ -2,7 +2,10 @@
 
 Builds a relay, gives it a source per discovered session (the newest
 ``--limit``; those active in the last day are followed live) and one for
-sessions that appear later, then runs the app on the relay's API.
+sessions that appear later, starts the Claude Code hook endpoint and local
+control API on it (with the configured breakpoints), so sessions started with
+``watchkeeper run -- claude`` or after ``hooks install`` are steerable here,
+then runs the app on the relay's API.
 """
 
 from __future__ import annotations
@@ -10,11 +13,14 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from typing import Any
 
 HELP = "watch the agent sessions on this machine (the default command)"
 
 #: Sessions written to within this many seconds are followed; older ones are read once.
 FOLLOW_WINDOW = 24 * 3600
+#: Seconds to wait for the hook endpoint to listen before the app opens.
+HOOKS_READY = 5.0
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -26,6 +32,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--limit", type=int, default=50, metavar="N",
                         help="read the newest N existing sessions (default 50)")
     parser.add_argument("--theme", help="a Textual theme name (default: watchkeeper)")
+    parser.add_argument("--no-hooks", action="store_true",
+                        help="do not listen for Claude Code hooks: watch sessions, steer none")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -41,14 +49,77 @@ def run(args: argparse.Namespace) -> int:
         for path, mtime in find_sessions(roots)[: max(0, args.limit)]:
             relay.add_source(TranscriptSource(path, follow=now - mtime <= FOLLOW_WINDOW))
         relay.add_source(DirectorySource(roots, lambda p: relay.add_source(TranscriptSource(p)), existing=False))
+        steer = start_steering(relay, hooks=not args.no_hooks)
         app = WatchkeeperApp(relay, open_session=args.session, looked_in=[str(r) for r in roots],
-                             theme=args.theme)
+                             theme=args.theme, steer=steer)
         result = app.run()
     finally:
         relay.stop()
     if result == "demo":
         return run_demo()
     return app.return_code or 0
+
+
+def start_steering(relay: Any, *, hooks: bool = True, port: int | None = None) -> Any:
+    """The hook endpoint and control API on ``relay``, with the breakpoints; a ``SteerSetup`` for the app.
+
+    A port already taken (another watchkeeper serves hooks) is a notice in the
+    app, not a failure: sessions are then watched here and steered there.
+    """
+    from .. import config
+    from ..breakpoints import Book, Matcher, relay_facts
+    from ..relay.hookserver import serve_hooks
+    from ..viewer.steer import SteerSetup
+
+    book = Book.load()
+    setup = SteerSetup(breakpoints=book)
+    if not hooks:
+        setup.hooks_error = "started with --no-hooks"
+        return setup
+    token = config.load_token(create=True)
+    assert token is not None
+    port = config.hook_port() if port is None else port
+    taken = port_taken(port)
+    if taken is not None:
+        return _no_hooks(setup, hook_failure(taken, port))
+    source = serve_hooks(relay, token, port=port, breakpoint=Matcher(book, relay_facts(relay)), runtime_file=True,
+                         record_dir=config.recordings_dir())
+    if not source.ready.wait(HOOKS_READY) or source.error is not None:
+        return _no_hooks(setup, hook_failure(source.error, port))
+    setup.hooks_port = source.port
+    return setup
+
+
+def _no_hooks(setup: Any, why: str) -> Any:
+    setup.hooks_error = why
+    setup.notices.append(f"No Claude Code hook endpoint: {why}. Hooked sessions are watched here, not steered "
+                         "(WATCHKEEPER_PORT picks another port).")
+    return setup
+
+
+def port_taken(port: int) -> OSError | None:
+    """Whether the hook port is free, checked before the relay tries it (a failed source logs a traceback)."""
+    import socket
+
+    from .. import config
+
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((config.LOOPBACK, port))
+        except OSError as e:
+            return e
+    return None
+
+
+def hook_failure(error: BaseException | None, port: int) -> str:
+    import errno
+
+    if error is None:
+        return f"port {port} did not start listening in time"
+    if isinstance(error, OSError) and error.errno == errno.EADDRINUSE:
+        return f"port {port} is taken (another watchkeeper or `watchkeeper serve` may be listening there)"
+    return f"port {port}: {error}"
 
 
 def run_demo() -> int:

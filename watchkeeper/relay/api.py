@@ -14,6 +14,9 @@ from ..protocol import Event
 
 #: Receives events in batches (flushed at 50 ms or 1,000 events), in seq order per session.
 BatchCallback = Callable[[list[Event]], None]
+#: ``(session, start, end)``: the session's history was rebuilt (a huge file indexed in the
+#: background); seq ``start``…``end - 1`` is all of it in order, and events before ``start`` are stale.
+ResyncCallback = Callable[[str, int, int], None]
 
 
 @dataclass
@@ -38,6 +41,10 @@ class SessionInfo:
     capabilities: dict[str, Any] = field(default_factory=dict)
     sources: list[str] = field(default_factory=list)
     needs_attention: bool = False
+    #: While a huge transcript's earlier history is indexed in the background: the fraction done.
+    indexing: float | None = None
+    #: The seq where the session's current generation starts (0 unless its history was rebuilt).
+    history_from: int = 0
 
 
 class Subscription(Protocol):
@@ -50,8 +57,11 @@ class RelayAPI(Protocol):
     def sessions(self) -> list[SessionInfo]: ...
 
     def subscribe(self, callback: BatchCallback, session: str | None = None,
-                  from_seq: int = 0) -> Subscription:
-        """Events with ``seq >= from_seq`` (one session, or all), history first, then live."""
+                  from_seq: int = 0, on_resync: ResyncCallback | None = None) -> Subscription:
+        """Events with ``seq >= from_seq`` (one session, or all), history first, then live.
+
+        ``on_resync`` (one session): start at the current generation, and be told of a new one.
+        """
         ...
 
     def read_range(self, session: str, start: int, stop: int) -> list[Event]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ..protocol import Event
-from .api import BatchCallback, SessionInfo
+from .api import BatchCallback, ResyncCallback, SessionInfo
 from .store import SessionLog
 
 
@@ -20,8 +20,10 @@ class Subscription:
     """What ``Relay.subscribe`` returns; ``close()`` may be called from any thread."""
 
     def __init__(self, callback: BatchCallback, session: str | None, from_seq: int,
-                 on_close: Callable[[Subscription], None]) -> None:
+                 on_close: Callable[[Subscription], None], on_resync: ResyncCallback | None = None) -> None:
         self.callback = callback
+        #: told when the session's history is rebuilt as a new generation (``history.py``).
+        self.on_resync = on_resync
         self.session = session
         self.from_seq = max(from_seq, 0)
         #: index of the next event to deliver, in the session's log or in the journal.

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import gc
 import itertools
 import logging
 import secrets
 import threading
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from concurrent.futures import Future
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
@@ -23,15 +24,21 @@ from typing import TYPE_CHECKING, Any
 from ..protocol import CallTable, ControlModel, Event, ToolCall, make_event, raw_event, validate_control
 from ..protocol.calls import TOOL_KINDS, running
 from ..protocol.kinds import Kind, State
-from .api import BatchCallback, RelayAPI, SessionInfo
+from .api import BatchCallback, RelayAPI, ResyncCallback, SessionInfo
 from .controls import ControlRouter, SessionSources
 from .fanout import SessionsWatch, Subscription
+from .history import HistoryHost, Rebuild
 from .sources import Source
 from .store import SessionLog
 
 log = logging.getLogger("watchkeeper.relay")
 
 UNKNOWN_SESSION = "unknown"
+#: Events kept between two ``gc.freeze()`` calls. The relay keeps every event as long as it runs:
+#: a 1 GB transcript is ~10M objects, and each full collection would walk all of them again,
+#: holding the GIL (the UI's too) for up to a second. Frozen, the collector skips them; being
+#: acyclic, they are still freed by reference counting.
+FREEZE_EVERY = 10_000
 
 
 def new_epoch() -> str:
@@ -60,6 +67,10 @@ class Relay:
         self._logs: dict[str, SessionLog] = {}
         #: every event kept, all sessions, in arrival order: what an all-sessions subscriber reads.
         self._journal: list[Event] = []
+        #: session -> the seq where its current generation starts (see ``history.py``); absent: 0.
+        self._history_from: dict[str, int] = {}
+        #: session -> fraction of its earlier history indexed so far, while a source rebuilds it.
+        self._indexing: dict[str, float] = {}
         self._calls = CallTable()
         self._running: dict[int, str] = {}
         self._controls = ControlRouter(self._sources_of, self._ingest)
@@ -68,6 +79,7 @@ class Relay:
         self._subs: list[Subscription] = []
         self._watches: list[SessionsWatch] = []
         self._pending = 0
+        self._unfrozen = 0
         self._flush_handle: asyncio.Handle | None = None
         self._last_flush = float("-inf")
         self._sessions_handle: asyncio.Handle | None = None
@@ -151,6 +163,9 @@ class Relay:
         def emit(batch: list[Event]) -> None:
             self._ingest(key, name, agent_kind, batch)
 
+        bind_history = getattr(source, "bind_history", None)
+        if callable(bind_history):
+            bind_history(HistoryHost(self, key, name, agent_kind))
         with self._lock:
             self._running[key] = name
         self._controls.add(key, source)
@@ -217,8 +232,16 @@ class Relay:
                     self._report(f"event {ev.get('id')!r} kept but not summarised: {e!r}")
         if added:
             self._pending += added
+            self.retained(added)
             self._schedule_flush()
             self._sessions_changed()
+
+    def retained(self, n: int) -> None:
+        """``n`` more events are kept for good (see ``FREEZE_EVERY``); from any thread."""
+        self._unfrozen += n
+        if self._unfrozen >= FREEZE_EVERY:
+            self._unfrozen = 0
+            gc.freeze()
 
     def _release(self, ev: Event) -> ToolCall | None:
         """An applied control on a held call (approve, deny, step): the call is no longer waiting."""
@@ -261,9 +284,13 @@ class Relay:
     # --- delivery ----------------------------------------------------------
 
     def subscribe(self, callback: BatchCallback, session: str | None = None,
-                  from_seq: int = 0) -> Subscription:
-        """Events with ``seq >= from_seq`` (one session, or every session), history first, then live."""
-        sub = Subscription(callback, session, from_seq, self._unsubscribe)
+                  from_seq: int = 0, on_resync: ResyncCallback | None = None) -> Subscription:
+        """Events with ``seq >= from_seq`` (one session, or every session), history first, then live.
+
+        With ``on_resync`` (one session only) the subscriber follows generations
+        (``history.py``): it starts at the current one and is told when a new one begins.
+        """
+        sub = Subscription(callback, session, from_seq, self._unsubscribe, on_resync)
         self._call(self._attach, sub)
         return sub
 
@@ -274,6 +301,8 @@ class Relay:
     def _attach(self, sub: Subscription) -> None:
         if sub.closed:
             return
+        if sub.on_resync is not None and sub.session is not None:
+            sub.cursor = max(sub.cursor, self._history_from.get(sub.session, 0))
         self._subs.append(sub)
         self._schedule_flush(soon=True)
 
@@ -331,6 +360,82 @@ class Relay:
             self._flush_handle.cancel()
             self._flush_handle = None
 
+    # --- history rebuilt in the background (history.py) ---------------------
+
+    def merge_calls(self, events: list[Event]) -> list[ToolCall | None]:
+        """Each event's merged tool call (None for other kinds); from any thread."""
+        calls = self._calls
+        with self._lock:
+            return [calls.update(ev) if ev.get("kind") in TOOL_KINDS else None  # type: ignore[arg-type]
+                    for ev in events]
+
+    def _set_indexing(self, session: str, fraction: float | None) -> None:
+        with self._lock:
+            if fraction is None:
+                self._indexing.pop(session, None)
+            else:
+                self._indexing[session] = fraction
+        self._sessions_changed()
+
+    def _log_mark(self, session: str) -> tuple[int, set[str]]:
+        """The session's log length and its set of ids (live: read it, never change it)."""
+        with self._lock:
+            lg = self._logs.get(session)
+            return (len(lg.events), lg.ids) if lg is not None else (0, set())
+
+    def _install_history(self, rb: Rebuild, superseded: Collection[str]) -> None:
+        """Append ``rb`` as the session's new generation; on the relay's loop."""
+        sid = rb.session
+        events = rb.events
+        with self._lock:
+            lg = self._logs.get(sid)
+            if lg is None:
+                lg = self._logs[sid] = SessionLog(sid, rb.summary.info.agent_kind)
+            lg.sources.setdefault(rb.key, rb.name)
+            start = len(lg.events)
+            if rb.base != start or rb.fresh is None:
+                rb.number(start, lg.ids)  # something came in since ``prepare``: number here
+            fresh = rb.fresh or []
+            summary = rb.summary
+            for ev in lg.events[self._history_from.get(sid, 0):]:
+                eid = ev.get("id")
+                if eid is not None and (eid in rb.ids or eid in superseded):
+                    continue
+                ev = dict(ev)  # type: ignore[assignment]
+                ev["seq"] = start + len(events)
+                events.append(ev)
+                if eid is not None:
+                    rb.ids.add(eid)
+                data = ev.get("data")
+                call_id = data.get("call_id") if isinstance(data, dict) else None
+                call = self._calls.get(sid, call_id) if isinstance(call_id, str) else None
+                try:
+                    summary.fold(ev, call)
+                except Exception as e:
+                    self._report(f"event {eid!r} kept but not summarised: {e!r}")
+            lg.events.extend(events)
+            lg.ids = rb.ids
+            summary.info.last_seq = len(lg.events) - 1
+            lg.summary = summary
+            self._journal.extend(fresh)
+            self._history_from[sid] = start
+            self._indexing.pop(sid, None)
+            end = len(lg.events)
+        rb.events, rb.ids = [], set()
+        for sub in list(self._subs):
+            if sub.session == sid and sub.on_resync is not None and not sub.closed:
+                sub.cursor = max(sub.cursor, start)
+                try:
+                    sub.on_resync(sid, start, end)
+                except Exception as e:
+                    self._report(f"subscriber {sub.on_resync!r} raised {e!r} on resync; unsubscribed", exc=e)
+                    sub.close()
+        self._pending += len(events)
+        self._schedule_flush(soon=True)
+        self._sessions_changed()
+        if rb.others:
+            self._ingest(rb.key, rb.name, rb.summary.info.agent_kind, rb.others)
+
     def read_range(self, session: str, start: int, stop: int) -> list[Event]:
         """Events with ``start <= seq < stop`` of one session (clamped); from any thread."""
         with self._lock:
@@ -355,8 +460,10 @@ class Relay:
     def _snapshot(self, lg: SessionLog) -> SessionInfo:
         info = lg.summary.info
         live = info.state != State.FINISHED and any(k in self._running for k in lg.sources)
+        sid = info.session
         return replace(info, live=live, capabilities=dict(info.capabilities),
-                       sources=list(dict.fromkeys(lg.sources.values())))
+                       sources=list(dict.fromkeys(lg.sources.values())),
+                       indexing=self._indexing.get(sid), history_from=self._history_from.get(sid, 0))
 
     def call(self, session: str, call_id: str) -> ToolCall | None:
         """One tool call as merged from every source of its session (a copy)."""

@@ -2,7 +2,8 @@
 
 It talks to the world only through a :class:`~watchkeeper.relay.api.RelayAPI`:
 the caller builds the relay and its sources and hands it in, so the same app
-watches live sessions, a replay, or a remote relay.
+watches live sessions, a replay, or a remote relay. What it can steer through
+(the hook endpoint, the breakpoints) comes in a :class:`SteerSetup`.
 """
 
 from __future__ import annotations
@@ -17,10 +18,13 @@ from textual.screen import Screen
 from textual.widgets import HelpPanel
 
 from ..relay.api import RelayAPI, SessionInfo, Subscription
+from .attention import Attention, title
+from .breakpoint_commands import BreakpointCommands
 from .commands import ScreenCommands
 from .feed import SessionsChanged, watch_sessions
 from .screens.session import SessionScreen
 from .screens.sessions import SessionsScreen
+from .steer import SteerSetup
 from .theme import WATCHKEEPER
 
 
@@ -28,7 +32,7 @@ class WatchkeeperApp(App[str | None]):
     """Returns None on quit, or ``"demo"`` when the person asked for the demo."""
 
     TITLE = "watchkeeper"
-    COMMANDS = App.COMMANDS | {ScreenCommands}
+    COMMANDS = App.COMMANDS | {ScreenCommands, BreakpointCommands}
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("q", "quit", "Quit", id="app.quit"),
@@ -43,6 +47,7 @@ class WatchkeeperApp(App[str | None]):
         looked_in: Sequence[str] = (),
         theme: str | None = None,
         clock: Callable[[], float] = time.time,
+        steer: SteerSetup | None = None,
     ) -> None:
         super().__init__()
         #: Wall-clock seconds for elapsed times and "3m ago"; fixed in snapshot tests.
@@ -53,6 +58,9 @@ class WatchkeeperApp(App[str | None]):
         self._first_session = open_session
         self._theme_name = theme
         self._watch: Subscription | None = None
+        self.steer_setup = steer or SteerSetup()
+        #: Sessions waiting for the person; the app rings the bell when one starts to.
+        self.attention = Attention(relay)
 
     def get_default_screen(self) -> Screen:
         return SessionsScreen(self.looked_in)
@@ -62,6 +70,12 @@ class WatchkeeperApp(App[str | None]):
         self.theme = self._theme_name or WATCHKEEPER.name
         self.sessions = list(self.relay.sessions())
         self._forward(self.sessions)
+        self._attend(self.sessions)
+        for text in self.steer_setup.notices:
+            self.notify(text, severity="warning", timeout=20, markup=False)
+        book = self.steer_setup.breakpoints
+        for problem in getattr(book, "problems", None) or ():
+            self.notify(problem, title="Breakpoints", severity="error", timeout=20, markup=False)
         self._watch = watch_sessions(self.relay, self)
         if self._first_session:
             self.open_session(self._first_session)
@@ -69,10 +83,20 @@ class WatchkeeperApp(App[str | None]):
     def on_unmount(self) -> None:
         if self._watch is not None:
             self._watch.close()
+        self.attention.close()
 
     def on_sessions_changed(self, message: SessionsChanged) -> None:
         self.sessions = message.sessions
         self._forward(message.sessions)
+        self._attend(message.sessions)
+
+    def _attend(self, infos: list[SessionInfo]) -> None:
+        """Ring when a session starts waiting for the person (not for each step the person takes)."""
+        newly = self.attention.update(infos)
+        self.title = title(self.attention.count, self.TITLE)
+        stepping = {s.session_id for s in self.screen_stack if isinstance(s, SessionScreen) and s.steer.step}
+        if newly - stepping:
+            self.bell()
 
     def _forward(self, infos: list[SessionInfo]) -> None:
         by_id = {i.session: i for i in infos}

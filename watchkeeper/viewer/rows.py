@@ -171,7 +171,8 @@ def salient_input(name: str | None, value: Any) -> str:
 
 
 def call_failed(call: ToolCall) -> bool:
-    return call.is_error or call.status in FAILED
+    """The call failed; one the person (or a hook) denied did not: it is shown as denied, not as an error."""
+    return call.status != ToolStatus.DENIED and (call.is_error or call.status in FAILED)
 
 
 def status_cells(call: ToolCall, now: float | None) -> list[Cell]:
@@ -230,9 +231,7 @@ def event_summary(event: Event) -> list[Cell]:
         reason = f" ({data['reason']})" if data.get("reason") else ""
         return [(f"{data.get('state', '?')}{reason}", "summary")]
     if kind in (Kind.CONTROL_APPLIED, Kind.CONTROL_REJECTED):
-        verb = "applied" if kind == Kind.CONTROL_APPLIED else "rejected"
-        role = "summary" if kind == Kind.CONTROL_APPLIED else "error"
-        return [(one_line(f"{data.get('control', '?')} {verb} {data.get('reason') or ''}"), role)]
+        return control_summary(kind == Kind.CONTROL_APPLIED, data)
     if kind == Kind.NOTICE:
         level = data.get("level", "info")
         role = "error" if level == "error" else "warning" if level == "warning" else "notice"
@@ -243,6 +242,21 @@ def event_summary(event: Event) -> list[Cell]:
         error = f"{data['error']}: " if data.get("error") else ""
         return [(one_line(error + text), "raw")]
     return [(one_line(orjson.dumps(data).decode()), "dim")]
+
+
+def control_summary(applied: bool, data: dict[str, Any]) -> list[Cell]:
+    """``✓ deny  denied: the agent is told why  "not today"  — who``; a rejection says why, in red."""
+    control = str(data.get("control") or "?")
+    reason = one_line(str(data.get("reason") or ""))
+    if not applied:
+        return [("✗ ", "error"), (control, "error"), (" rejected: ", "error"), (reason or "no reason given", "error")]
+    cells: list[Cell] = [("✓ ", "ok"), (control, "tool"), (f"  {reason}" if reason else "", "summary")]
+    said = data.get("message") if control == "deny" else data.get("text") if control == "inject" else None
+    if said:
+        cells.append((f"  “{one_line(str(said), 120)}”", "user"))
+    if data.get("by"):
+        cells.append((f"  — {data['by']}", "dim"))
+    return cells
 
 
 def usage_text(data: dict[str, Any]) -> str:

@@ -77,6 +77,8 @@ class TimelineStore:
         self.call_head: dict[str, int] = {}
         self.call_events: dict[str, list[int]] = {}
         self.parent_call: dict[str, str] = {}
+        #: Each subagent's ``agent.started`` events: one row, headed by the first.
+        self.agent_starts: dict[str, list[int]] = {}
         self.spawned: dict[str, list[str]] = {}
         self.agent_rows: Counter[str] = Counter()
         self.tools: Counter[str] = Counter()
@@ -97,11 +99,32 @@ class TimelineStore:
         call_id = data.get("call_id") if isinstance(data, dict) else None
         return self.calls.get(event.get("session", ""), call_id) if call_id else None
 
+    def starts_of(self, head: int) -> list[int] | None:
+        """The ``agent.started`` events merged into this row, when it is a subagent's start."""
+        event = self.events[head]
+        if event.get("kind") != Kind.AGENT_STARTED:
+            return None
+        return self.agent_starts.get(row_agent(event))
+
+    def head_event(self, head: int) -> Event:
+        """The event a row shows: a subagent's starts merged (first non-empty value of each field)."""
+        event, starts = self.events[head], self.starts_of(head)
+        if not starts or len(starts) < 2:
+            return event
+        data: dict[str, Any] = {}
+        for i in starts:
+            more = self.events[i].get("data")
+            for key, value in (more.items() if isinstance(more, dict) else ()):
+                if value not in (None, "") and data.get(key) in (None, ""):
+                    data[key] = value
+        return {**event, "data": data}
+
     def row_events(self, head: int) -> list[Event]:
-        """Every event a row stands for: all of a call's events, or the one event."""
+        """Every event a row stands for: all of a call's events, a subagent's starts, or the one event."""
         call = self.call_of(head)
         if call is None:
-            return [self.events[head]]
+            starts = self.starts_of(head)
+            return [self.events[i] for i in starts] if starts else [self.events[head]]
         return [self.events[i] for i in self.call_events.get(call.call_id, [head])]
 
     def spawn_marker(self, head: int) -> str:
@@ -116,7 +139,7 @@ class TimelineStore:
         return f"{arrow} {rows.short_agent(who)} ({count})"
 
     def row(self, head: int, now: float | None = None) -> rows.Row:
-        event = self.events[head]
+        event = self.head_event(head)
         depth = len(self.prefix(row_agent(event)))
         return rows.build_row(event, self.call_of(head), now, self.spawn_marker(head), depth)
 
@@ -124,7 +147,8 @@ class TimelineStore:
         """Changes whenever the row's text would: the cache key part beside the head."""
         call = self.call_of(head)
         if call is None:
-            return None
+            starts = self.starts_of(head)
+            return (len(starts),) if starts else None
         elapsed = int(now) if now is not None and not call.final else None
         return (call.status, len(call.event_ids), self.spawn_marker(head), elapsed)
 
@@ -183,7 +207,7 @@ class TimelineStore:
             return False
         if flt.errors and not self.is_error(head):
             return False
-        return not flt.text or flt.text.lower() in search_text(event, call)
+        return not flt.text or flt.text.lower() in search_text(self.head_event(head), call)
 
     def visible(self, head: int, flt: Filter, hidden: frozenset[str]) -> bool:
         if flt.active:
@@ -299,13 +323,19 @@ class TimelineStore:
                 if call_id in self.spawned:
                     self._prefix.clear()
                     added.rebuild |= any(self.agent_rows[a] for a in self.spawned[call_id])
-            elif kind == Kind.AGENT_STARTED and data.get("agent_id") and data.get("parent_call_id"):
-                agent, parent = str(data["agent_id"]), str(data["parent_call_id"])
-                if self.parent_call.get(agent) != parent:
-                    self.parent_call[agent] = parent
-                    self.spawned.setdefault(parent, []).append(agent)
+            elif kind == Kind.AGENT_STARTED and data.get("agent_id"):
+                # One row per subagent: its own file and its parent's both announce it.
+                agent, parent = str(data["agent_id"]), data.get("parent_call_id")
+                if parent and agent not in self.parent_call:
+                    self.parent_call[agent] = str(parent)
+                    self.spawned.setdefault(str(parent), []).append(agent)
                     self._prefix.clear()
                     added.rebuild |= self.agent_rows[agent] > 0
+                starts = self.agent_starts.setdefault(agent, [])
+                starts.append(index)
+                if len(starts) > 1:
+                    added.changed.add(starts[0])
+                    continue
             elif kind != Kind.RAW and rows.event_is_error(event):
                 totals.errors += 1
             agent = row_agent(event)

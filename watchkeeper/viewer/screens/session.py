@@ -12,22 +12,25 @@ from collections.abc import Callable
 from typing import ClassVar
 
 import orjson
-from textual import on
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
-from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, Static
+from textual.worker import get_current_worker
 
+from ...protocol import Event
 from ...relay.api import RelayAPI, SessionInfo
-from ..feed import EventFeed, EventsArrived
-from ..store import Filter
+from ..feed import EventFeed, EventsArrived, HistoryRebuilt
+from ..reload import HistoryReload, history_note, load_store
+from ..store import Filter, TimelineStore
 from ..widgets.controls import Controls
 from ..widgets.detail import DetailPane
 from ..widgets.picker import Picker
 from ..widgets.status import StatusBar, status_cells
 from ..widgets.timeline import Timeline
+from .steering import SteerableScreen
 
 #: (title, help, callback) for the command palette.
 PaletteCommand = tuple[str, str, Callable[[], object]]
@@ -49,7 +52,7 @@ class NewEventsMarker(Static):
         self.post_message(self.Jump())
 
 
-class SessionScreen(Screen[None]):
+class SessionScreen(SteerableScreen):
     CSS_PATH = "session.tcss"
 
     HELP = """
@@ -57,6 +60,13 @@ class SessionScreen(Screen[None]):
 Every event of one session. Tool calls show their status as they run.
 
 Filters combine; **x** clears them all. **Ctrl+P** lists every command.
+
+A steerable session (started with `watchkeeper run -- claude`, or after
+`watchkeeper hooks install`) takes controls: **p** pause, **r** resume,
+**y** approve / **n** deny the selected waiting call, **s** step mode,
+**i** inject a message, **C** cancel the turn, **w** go to the waiting call.
+Each outcome shows in the timeline; a control the session cannot take is
+dimmed, and the line above the status bar says why.
 """
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -79,6 +89,9 @@ Filters combine; **x** clears them all. **Ctrl+P** lists every command.
         self.filter = Filter()
         self.feed: EventFeed | None = None
         self._unfrozen = 0
+        #: A rebuilt history being loaded off the UI loop, and the live events shown meanwhile.
+        self._reload: HistoryReload | None = None
+        self._reload_live: list[Event] = []
 
     @property
     def timeline(self) -> Timeline:
@@ -106,7 +119,7 @@ Filters combine; **x** clears them all. **Ctrl+P** lists every command.
         self.watch(self.timeline, "unseen", self._show_marker)
         self.set_interval(0.5, self.refresh_status)
         self.timeline.focus()
-        self.feed = EventFeed(self.relay, self, self.session_id).start()
+        self.feed = EventFeed(self.relay, self, self.session_id, reloads=True).start()
         self.refresh_status()
 
     def on_resize(self) -> None:
@@ -115,6 +128,8 @@ Filters combine; **x** clears them all. **Ctrl+P** lists every command.
     def on_unmount(self) -> None:
         if self.feed is not None:
             self.feed.close()
+        if self._reload is not None:
+            self._reload.cancel()
 
     # --- data in ---------------------------------------------------------------------
 
@@ -122,6 +137,9 @@ Filters combine; **x** clears them all. **Ctrl+P** lists every command.
         batch = message.feed.drain()
         if batch:
             self.timeline.add_events(batch)
+            if self._reload is not None:
+                self._reload_live += batch
+            self.steer_batch(batch)
             self._unfrozen += len(batch)
             if self._unfrozen >= FREEZE_EVERY:
                 # Events live as long as the screen; moved out of the collector's sight, a full
@@ -129,19 +147,51 @@ Filters combine; **x** clears them all. **Ctrl+P** lists every command.
                 gc.freeze()
                 self._unfrozen = 0
 
+    class HistoryLoaded(Message):
+        def __init__(self, reload: HistoryReload, store: TimelineStore) -> None:
+            super().__init__()
+            self.reload, self.store = reload, store
+
+    def on_history_rebuilt(self, message: HistoryRebuilt) -> None:
+        """The relay swapped in the session's whole history (see ``viewer/reload.py``)."""
+        if self._reload is not None:
+            self._reload.cancel()
+        self._reload, self._reload_live = message.reload, []
+        self._load_history(message.reload)
+        self.refresh_status()
+
+    @work(thread=True, exclusive=True, group="history", exit_on_error=False)
+    def _load_history(self, reload: HistoryReload) -> None:
+        worker = get_current_worker()
+        store = load_store(reload, lambda: worker.is_cancelled)
+        if store is not None and not worker.is_cancelled:
+            self.post_message(self.HistoryLoaded(reload, store))
+
+    def on_session_screen_history_loaded(self, message: HistoryLoaded) -> None:
+        if message.reload is not self._reload:
+            return
+        message.store.add(self._reload_live)
+        self._reload, self._reload_live = None, []
+        self.timeline.adopt_store(message.store)
+        self.refresh_status()
+
     def session_changed(self, info: SessionInfo) -> None:
         """The app passes the relay's latest summary of this session."""
         self.info = info
         self.timeline.set_live(info.live)
+        self.refresh_controls()
 
     def refresh_status(self) -> None:
         timeline = self.timeline
         totals = timeline.store.totals
-        if not totals.capabilities and self.info is not None:
-            totals.capabilities = dict(self.info.capabilities)
+        totals.capabilities = self.capabilities()
         now = getattr(self.app, "clock", time.time)()
-        self.query_one(StatusBar).show(status_cells(totals, timeline.live, now, len(timeline.store.view)))
-        self.query_one(Controls).set_capabilities(totals.capabilities)
+        cells = status_cells(totals, timeline.live, now, len(timeline.store.view))
+        note = history_note(self.info, self._reload)
+        if note is not None:
+            cells.insert(2, note)
+        self.query_one(StatusBar).show(cells)
+        self.refresh_controls()
         if totals.title and self.sub_title == self.session_id:
             self.sub_title = totals.title
 
@@ -248,6 +298,7 @@ Filters combine; **x** clears them all. **Ctrl+P** lists every command.
         """This screen's own commands, for the command palette."""
         timeline = self.timeline
         return [
+            *self.steering_commands(),
             ("Search", "Show only rows that contain some text", self.action_search),
             ("Errors only", "Toggle: only failed calls, error notices, raw records", self.action_errors),
             ("Filter by tool", "Show only the calls of one tool", self.action_pick_tool),

@@ -55,11 +55,15 @@ class SessionsScreen(Screen[None]):
     HELP = """
 ## Sessions
 Every agent session found: live ones first. **Enter** opens one.
+
+A session with a call waiting for you (paused, stepping, a breakpoint hit)
+is marked ⏸, listed first and counted in the header; **w** opens it.
 """
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("enter", "open", "Open", id="sessions.open", priority=False),
         Binding("d", "demo", "Demo", id="sessions.demo"),
+        Binding("w", "open_waiting", "Waiting", id="sessions.waiting"),
     ]
 
     def __init__(self, looked_in: Sequence[str] = ()) -> None:
@@ -83,6 +87,7 @@ Every agent session found: live ones first. **Enter** opens one.
 
     def sessions_changed(self, infos: list[SessionInfo]) -> None:
         self.infos = order(infos)
+        self.refresh_bindings()
         if self.is_mounted:
             self._redraw()
 
@@ -104,14 +109,18 @@ Every agent session found: live ones first. **Enter** opens one.
                 table.move_cursor(row=table.get_row_index(selected), animate=False)
         empty = not self.infos
         self.set_class(empty, "-empty")
+        # Set directly: removing the screen's class alone left the text showing under the table.
+        notice = self.query_one("#empty", Static)
+        if notice.display != empty or table.display == empty:
+            notice.display, table.display = empty, not empty
         if empty:
-            self.query_one("#empty", Static).update(self.empty_text())
+            notice.update(self.empty_text())
 
     @staticmethod
     def cells(info: SessionInfo, now: float) -> tuple[object, ...]:
         state = Text(info.state, style="reverse" if info.needs_attention else "")
         return (
-            "●" if info.live else "○",
+            Text("⏸", style="bold reverse") if info.needs_attention else "●" if info.live else "○",
             info.agent_kind,
             one_line(info.title or "(untitled)", 60),
             one_line(info.cwd or "", 40),
@@ -152,11 +161,23 @@ Every agent session found: live ones first. **Enter** opens one.
         if callable(open_session):
             open_session(session)
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "open_waiting":
+            return any(i.needs_attention for i in self.infos)
+        return True
+
+    def action_open_waiting(self) -> None:
+        """Open the first session that waits for the person (the list puts them first)."""
+        waiting = next((i.session for i in self.infos if i.needs_attention), None)
+        if waiting is not None:
+            self.open(waiting)
+
     def action_demo(self) -> None:
         self.app.exit("demo")
 
     def palette_commands(self) -> list[tuple[str, str, object]]:
         return [
             ("Open session", "Open the selected session", self.action_open),
+            ("Open the waiting session", "The first session with a call waiting for you", self.action_open_waiting),
             ("Demo", "Quit and play the sample sessions (watchkeeper demo)", self.action_demo),
         ]

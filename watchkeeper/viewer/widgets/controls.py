@@ -1,21 +1,56 @@
-"""Where steering controls go (pause, approve, deny, inject): a later issue fills this in.
+"""The controls area above the status bar: the session's steering state and what the person can do.
 
-Today it only says which controls the session's source could honour, so the
-place, and the rule that a control is never offered when the source cannot
-honour it, exist before the controls do.
+A held call is named with why it waits (paused, step, the breakpoint rule
+that fired); each control the session can take now is shown with its key,
+and clicking it runs it. When the session cannot be steered at all, the
+area says why instead (observe-only, not hooked, no control rights).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
 
+from textual.content import Content
 from textual.widgets import Static
 
-from .status import CONTROLS
+from ..rows import one_line, salient_input
+from ..steer import CONTROLS, SteerState
+
+#: The key of each control, as bound on the session screen.
+KEYS = {"pause": "p", "resume": "r", "approve": "y", "deny": "n", "step": "s", "inject": "i", "cancel": "C"}
+#: With a call held, the controls that decide it come first.
+HELD_ORDER = ("approve", "deny", "step", "resume", "inject", "cancel", "pause")
+LABELS = {"pause": "pause", "resume": "resume", "approve": "approve", "deny": "deny…", "step": "step",
+          "inject": "inject…", "cancel": "cancel"}
+
+
+def controls_content(state: SteerState, why_not: Mapping[str, str | None], whole: str | None) -> Content:
+    """The area's text: ``whole`` says why nothing can be steered; else the state and the usable controls."""
+    if whole is not None:
+        return Content.assemble(("⊘ ", "$text-muted"), (whole, "$text-muted"))
+    parts: list[str | tuple[str, str]] = []
+    held = state.oldest
+    if held is not None:
+        what = one_line(f"{held.name or '?'}  {salient_input(held.name, held.input)}".strip(), 40)
+        parts += [("⏸ waiting ", "$text-warning bold reverse"), (" ", ""), (what, "$text-accent bold"),
+                  (f" — {held.why()}", "$text-warning")]
+        if len(state.held) > 1:
+            parts.append((f" (+{len(state.held) - 1} more)", "$text-warning"))
+    elif state.paused:
+        parts += [("⏸ paused ", "$text-warning bold reverse"), (" the next tool call waits", "$text-warning")]
+    else:
+        parts.append(("● steerable", "$text-success"))
+    if state.step:
+        parts.append(("  [step mode]", "$text-warning bold"))
+    parts.append(("   ", ""))
+    for action in HELD_ORDER if held is not None else CONTROLS:
+        if why_not.get(action) is None:
+            parts += [(f"{KEYS[action]} {LABELS[action]}", f"bold @click=screen.steer_{action}"), ("  ", "")]
+    return Content.assemble(*parts)
 
 
 class Controls(Static):
-    """Hidden unless the source can be steered."""
+    """One line between the timeline and the status bar; hidden on a session that can never be steered."""
 
     DEFAULT_CSS = """
     Controls {
@@ -24,16 +59,20 @@ class Controls(Static):
         background: $primary-background;
         color: $foreground;
         display: none;
-        &.-steerable { display: block; }
+        &.-shown { display: block; }
+        &.-held { background: $warning-muted; }
     }
     """
 
-    _can: list[str] | None = None
+    _shown: tuple[object, ...] | None = None
 
-    def set_capabilities(self, caps: dict[str, Any]) -> None:
-        can = [name for name in CONTROLS if caps.get(name)]
-        if can == self._can:
+    def show(self, state: SteerState, why_not: Mapping[str, str | None], whole: str | None,
+             visible: bool = True) -> None:
+        """Update only when the text changes: an update re-lays out the screen."""
+        key = (whole, visible, state.paused, state.step, tuple(state.held), tuple(sorted(why_not.items(), key=str)))
+        if key == self._shown:
             return
-        self._can = can
-        self.set_class(bool(can), "-steerable")
-        self.update(f"This session can be steered ({', '.join(can)}); controls arrive in a later version.")
+        self._shown = key
+        self.set_class(visible, "-shown")
+        self.set_class(bool(state.held) and whole is None, "-held")
+        self.update(controls_content(state, why_not, whole))

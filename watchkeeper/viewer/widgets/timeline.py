@@ -193,6 +193,30 @@ One row per event; a tool call is one row whose status fills in as it runs.
         self.post_message(self.Selected(self.selected_head))
         self.post_message(self.ViewChanged())
 
+    def adopt_store(self, store: TimelineStore) -> None:
+        """Show ``store`` instead (the session's rebuilt history): the selected event stays selected,
+        or the newest row when following; the filter and collapsed calls carry over."""
+        from ..reload import head_of
+
+        old = self.store
+        head = self.selected_head
+        selected = old.events[head] if head is not None else None
+        store.collapsed = set(old.collapsed)
+        self.store = store
+        self._generation += 1
+        self._cache.clear()
+        if old.filter.active or old.collapsed:
+            self.rebuild(old.filter)
+        self._resize()
+        if self.follow:
+            self._go_last()
+        else:
+            self.set_reactive(Timeline.cursor, store.nearest(head_of(store, selected)))
+            self._scroll_to_cursor()
+        self.refresh()
+        self.post_message(self.Selected(self.selected_head))
+        self.post_message(self.ViewChanged())
+
     def set_live(self, live: bool) -> None:
         """The session started or stopped being live; follow it unless the person has looked around."""
         if live == self.live:
@@ -281,6 +305,9 @@ One row per event; a tool call is one row whose status fills in as it runs.
             self.cursor = last
         top = max(0, len(self.store.view) - self.scrollable_content_region.height)
         self.scroll_to(y=top, animate=False, immediate=True)
+        if self.scroll_offset.y < top:
+            # The rows came before the first refresh that shows a scrollbar: until then a scroll does not take.
+            self.call_after_refresh(self._scroll_to_cursor)
 
     def on_mouse_scroll_up(self, event: events.MouseScrollUp) -> None:
         self.follow = False
@@ -305,6 +332,8 @@ One row per event; a tool call is one row whose status fills in as it runs.
 
     def on_resize(self) -> None:
         self._resize()
+        if self.follow:
+            self.call_after_refresh(self._scroll_to_cursor)
 
     def on_mount(self) -> None:
         self.set_interval(1.0, self._tick)

@@ -1,0 +1,455 @@
+"""A huge Claude Code transcript (1 GB by default): first screen live, first events replayed, the background index.
+
+Grows the transcript from real records (``bench_convert.grow``: the real sample
+sessions repeated with every id rewritten) in a temporary directory, deleted
+afterwards, and prints ``wc -l`` on it. Then, each in a fresh process:
+
+- toolong:  the Toolong-like baseline — mmap the file and find its last 100
+            line offsets (its first screen, raw lines); the whole line index
+            (every newline); ``orjson.loads`` of every line (the parsing floor).
+- live:     the app (``WatchkeeperApp``, headless 120×40 under its pilot) with a
+            relay following the file (``TranscriptSource``, tail-first): from
+            adding the source to the newest event on screen; to the whole file
+            indexed in the relay; to the whole history adopted by the timeline.
+            Meanwhile the UI loop's lag (a 10 ms timer) and key presses (up/down,
+            until idle) are measured, and the relay loop's lag (a 5 ms probe).
+- replay:   the source ``watchkeeper replay`` uses (a one-shot ``TranscriptSource``)
+            into the replay app when it is there (else the same app): from adding
+            the source to the first events at a relay subscriber and on screen;
+            to every event in the relay; to every event in the timeline.
+
+Peak RSS is the measuring process's. Run:
+``.venv/bin/python bench/bench_huge.py [--mb 1024]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+SIZE = (120, 40)
+
+
+def peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+# --- the baseline ----------------------------------------------------------------------
+
+
+def measure_toolong(path: Path) -> dict[str, Any]:
+    import mmap
+
+    import orjson
+
+    from watchkeeper.adapters.index import last_line_offsets
+
+    t0 = time.perf_counter()
+    offsets = last_line_offsets(path, 100)
+    last100 = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    with path.open("rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+        count, find, at = 0, mm.find, mm.find(b"\n")
+        while at >= 0:
+            count += 1
+            at = find(b"\n", at + 1)
+    index_all = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    loads = orjson.loads
+    with path.open("rb") as f:
+        for line in f:
+            loads(line)
+    loads_all = time.perf_counter() - t0
+    return {"last100": last100, "found": len(offsets), "index_all": index_all, "lines": count,
+            "loads_all": loads_all, "peak_mb": peak_mb()}
+
+
+# --- probes -----------------------------------------------------------------------------
+
+
+class LoopLag:
+    """How late a loop wakes from a short sleep: what a key press or a live event would wait."""
+
+    def __init__(self, period: float) -> None:
+        self.period = period
+        self.samples: list[float] = []
+        self.task: asyncio.Task[None] | None = None
+
+    def start(self) -> LoopLag:
+        self.task = asyncio.get_running_loop().create_task(self._run())
+        return self
+
+    async def _run(self) -> None:
+        while True:
+            t = time.perf_counter()
+            await asyncio.sleep(self.period)
+            self.samples.append(time.perf_counter() - t - self.period)
+
+    def stop(self) -> None:
+        if self.task is not None:
+            self.task.cancel()
+
+    def figures(self) -> dict[str, float]:
+        ms = sorted(x * 1000 for x in self.samples) or [0.0]
+        return {"p50": statistics.median(ms), "p99": ms[min(len(ms) - 1, int(len(ms) * 0.99))], "max": ms[-1],
+                "n": len(ms)}
+
+
+class GcPauses:
+    """Full collections (generation 2) and how long each held the GIL: every thread waited that long."""
+
+    def __init__(self) -> None:
+        self.pauses: list[float] = []
+        self._t = 0.0
+        gc.callbacks.append(self._cb)
+
+    def _cb(self, phase: str, info: dict[str, Any]) -> None:
+        if info.get("generation") != 2:
+            return
+        if phase == "start":
+            self._t = time.perf_counter()
+        else:
+            self.pauses.append(time.perf_counter() - self._t)
+
+    def figures(self) -> dict[str, float]:
+        return {"n": len(self.pauses), "max": max(self.pauses, default=0.0) * 1000,
+                "total": sum(self.pauses) * 1000}
+
+
+def key_figures(samples: list[float]) -> dict[str, float]:
+    ms = sorted(x * 1000 for x in samples) or [0.0]
+    return {"p50": statistics.median(ms), "p99": ms[min(len(ms) - 1, int(len(ms) * 0.99))], "max": ms[-1],
+            "n": len(ms)}
+
+
+def relay_lag(relay: Any) -> LoopLag:
+    lag = LoopLag(0.005)
+    relay._loop.call_soon_threadsafe(lag.start)
+    return lag
+
+
+
+async def press(app: Any, timeline: Any, key: str, timeout: float = 30.0) -> float:
+    """Seconds from a key arriving (as from the terminal) until the timeline's cursor moved.
+
+    Not ``pilot.press``: that waits for the whole process to go idle, which it
+    never does while a background conversion runs.
+    """
+    from textual import events
+
+    old = timeline.cursor
+    t = time.perf_counter()
+    app._driver.send_message(events.Key(key, None))
+    while timeline.cursor == old and time.perf_counter() - t < timeout:
+        await asyncio.sleep(0.0005)
+    return time.perf_counter() - t
+
+
+def on_screen(app: Any) -> str:
+    return "\n".join(strip.text for strip in app.screen._compositor.render_strips())
+
+
+async def until(pilot: Any, cond: Any, timeout: float = 600.0, step: float = 0.005) -> None:
+    deadline = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"not within {timeout}s: {cond}")
+        await pilot.pause(step)
+
+
+# --- opened live ------------------------------------------------------------------------
+
+
+async def measure_live(path: Path, session: str, newest: str) -> dict[str, Any]:
+    from watchkeeper.adapters.source import TranscriptSource
+    from watchkeeper.relay import Relay
+    from watchkeeper.viewer import WatchkeeperApp
+    from watchkeeper.viewer.screens.session import SessionScreen
+
+    relay = Relay().start()
+    out: dict[str, Any] = {}
+    gcw = GcPauses()
+    try:
+        rlag = relay_lag(relay)
+        app = WatchkeeperApp(relay, open_session=session)
+        t_app = time.perf_counter()
+        async with app.run_test(size=SIZE) as pilot:
+            await until(pilot, lambda: isinstance(app.screen, SessionScreen))
+            await pilot.pause()
+            out["app_start"] = time.perf_counter() - t_app
+            screen = app.screen
+            assert isinstance(screen, SessionScreen)
+            timeline = screen.timeline
+            firsts: list[float] = []
+            relay.subscribe(lambda batch: firsts.append(time.perf_counter()) if not firsts else None, session)
+            t0 = time.perf_counter()
+            relay.add_source(TranscriptSource(path, follow=True))
+            await until(pilot, lambda: any(e["id"] == newest for e in timeline.store.events[-500:]))
+            out["newest_in_timeline"] = time.perf_counter() - t0
+            out["first_at_relay"] = firsts[0] - t0
+            head = next(i for i in range(len(timeline.store.events) - 1, -1, -1)
+                        if timeline.store.events[i]["id"] == newest)
+            row = timeline.render_row(head, timeline.scrollable_content_region.width).text.rstrip()[:60]
+            await until(pilot, lambda: row in on_screen(app))
+            out["newest_on_screen"] = time.perf_counter() - t0
+            out["newest_is_last_row"] = timeline.cursor == len(timeline.store.view) - 1
+            out["tail_events"] = len(timeline.store.events)
+            ui = LoopLag(0.01).start()
+            keys: list[float] = []
+            info = relay.session(session)
+            i = 0
+            while info is None or not info.history_from:
+                keys.append(await press(app, timeline, "up" if i % 2 == 0 else "down"))
+                i += 1
+                await pilot.pause(0.02)
+                info = relay.session(session)
+            out["indexed"] = time.perf_counter() - t0
+            out["events"] = info.events
+            out["keys_indexing"] = key_figures(keys)
+            keys = []
+            while screen._reload is not None or len(timeline.store.events) < info.events:
+                keys.append(await press(app, timeline, "up" if i % 2 == 0 else "down"))
+                i += 1
+                await pilot.pause(0.02)
+            out["on_screen"] = time.perf_counter() - t0
+            out["keys_loading"] = key_figures(keys)
+            ui.stop()
+            out["ui_lag"] = ui.figures()
+            out["rows"] = len(timeline.store.view)
+    finally:
+        relay._loop.call_soon_threadsafe(rlag.stop)
+        relay.stop()
+    out["relay_lag"] = rlag.figures()
+    out["gc"] = gcw.figures()
+    out["peak_mb"] = peak_mb()
+    return out
+
+
+def measure_live_relay(path: Path, session: str) -> dict[str, Any]:
+    """The relay alone, following the file: the tail's first batch, then the swap to the whole history."""
+    from watchkeeper.adapters.source import TranscriptSource
+    from watchkeeper.relay import Relay
+
+    firsts: list[float] = []
+    resynced: list[float] = []
+    relay = Relay().start()
+    try:
+        relay.subscribe(lambda batch: firsts.append(time.perf_counter()) if not firsts else None, session,
+                        on_resync=lambda *_: resynced.append(time.perf_counter()))
+        t0 = time.perf_counter()
+        relay.add_source(TranscriptSource(path, follow=True))
+        while not resynced:
+            time.sleep(0.005)
+    finally:
+        relay.stop()
+    return {"first": firsts[0] - t0, "indexed": resynced[0] - t0, "peak_mb": peak_mb()}
+
+
+# --- replayed ---------------------------------------------------------------------------
+
+
+def measure_replay_relay(path: Path, session: str) -> dict[str, Any]:
+    """The relay alone: what the replay screen is fed, from the first batch to the last."""
+    from watchkeeper.adapters.source import TranscriptSource
+    from watchkeeper.relay import Relay
+
+    firsts: list[float] = []
+    relay = Relay().start()
+    try:
+        relay.subscribe(lambda batch: firsts.append(time.perf_counter()) if not firsts else None, session)
+        t0 = time.perf_counter()
+        relay.add_source(TranscriptSource(path, follow=False))
+        relay.drain(600)
+        done = time.perf_counter() - t0
+        info = relay.session(session)
+    finally:
+        relay.stop()
+    return {"first": firsts[0] - t0, "converted": done, "events": info.events if info else 0, "peak_mb": peak_mb()}
+
+
+async def measure_replay(path: Path, session: str) -> dict[str, Any]:
+    """The replay app (speed 1) on the source ``watchkeeper replay`` uses: first rows, then a busy relay."""
+    from watchkeeper.adapters.source import TranscriptSource
+    from watchkeeper.relay import Relay
+    from watchkeeper.viewer import WatchkeeperApp
+    from watchkeeper.viewer.screens.session import SessionScreen
+
+    relay = Relay().start()
+    out: dict[str, Any] = {}
+    gcw = GcPauses()
+    try:
+        try:
+            from watchkeeper.viewer.screens.replay import ReplayApp
+
+            app: Any = ReplayApp(relay, open_session=session, speed=1.0)
+            out["app"] = "ReplayApp, speed 1"
+        except Exception as e:
+            app = WatchkeeperApp(relay, open_session=session)
+            out["app"] = f"WatchkeeperApp (no replay app: {e!r})"
+        rlag = relay_lag(relay)
+        async with app.run_test(size=SIZE) as pilot:
+            await until(pilot, lambda: isinstance(app.screen, SessionScreen))
+            await pilot.pause()
+            timeline = app.screen.timeline
+            ui = LoopLag(0.01).start()
+            t0 = time.perf_counter()
+            relay.add_source(TranscriptSource(path, follow=False))
+            await until(pilot, lambda: len(timeline.store.view) > 0)
+            out["first_in_timeline"] = time.perf_counter() - t0
+            head = timeline.store.view[0]
+            row = timeline.render_row(head, timeline.scrollable_content_region.width).text.rstrip()[:60]
+            await until(pilot, lambda: row in on_screen(app))
+            out["first_on_screen"] = time.perf_counter() - t0
+            drained = asyncio.get_running_loop().run_in_executor(None, relay.drain, 600)
+            keys: list[float] = []
+            i = 0
+            while not drained.done():
+                keys.append(await press(app, timeline, "up" if i % 2 == 0 else "down"))
+                i += 1
+                await pilot.pause(0.02)
+            out["converted"] = time.perf_counter() - t0
+            out["keys"] = key_figures(keys)
+            ui.stop()
+            out["ui_lag"] = ui.figures()
+    finally:
+        relay._loop.call_soon_threadsafe(rlag.stop)
+        relay.stop()
+    out["relay_lag"] = rlag.figures()
+    out["gc"] = gcw.figures()
+    out["peak_mb"] = peak_mb()
+    return out
+
+
+# --- the run ----------------------------------------------------------------------------
+
+
+def newest_message(path: Path, tail: int = 4 << 20) -> tuple[str, str]:
+    """The session, and the id of the file's newest message (uuid-derived: the same however it is read)."""
+    from watchkeeper.adapters.claude_code import ClaudeCodeConverter
+    from watchkeeper.adapters.index import tail_start
+
+    start = tail_start(path, tail)
+    conv = ClaudeCodeConverter(path)
+    events = []
+    with path.open("rb") as f:
+        f.seek(start)
+        for line in f:
+            events += conv.feed(line.rstrip(b"\n"), 0)
+    events += conv.finish()
+    last = [e for e in events if e["kind"].startswith("message.")][-1]
+    from watchkeeper.adapters.source import convert_file
+
+    session = next(iter(convert_file(path)))["session"]
+    return session, last["id"]
+
+
+def child(kind: str, path: Path, *extra: str) -> dict[str, Any]:
+    out = subprocess.run([sys.executable, __file__, "--measure", kind, str(path), *extra], check=True,
+                         capture_output=True, text=True, cwd=ROOT)
+    result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+    return result
+
+
+def fmt(d: dict[str, float]) -> str:
+    return f"p50 {d['p50']:6.1f} ms  p99 {d['p99']:6.1f}  max {d['max']:6.1f}  (n={d['n']:.0f})"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--mb", type=float, default=1024, help="size of the grown transcript (default 1024)")
+    parser.add_argument("--measure", nargs="+", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.measure:
+        kind, path = args.measure[0], Path(args.measure[1])
+        if kind == "toolong":
+            result = measure_toolong(path)
+        elif kind == "live":
+            result = asyncio.run(measure_live(path, args.measure[2], args.measure[3]))
+        elif kind == "live-relay":
+            result = measure_live_relay(path, args.measure[2])
+        elif kind == "replay-relay":
+            result = measure_replay_relay(path, args.measure[2])
+        else:
+            result = asyncio.run(measure_replay(path, args.measure[2]))
+        print(json.dumps(result))
+        return 0
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from bench_convert import grow
+
+    with tempfile.TemporaryDirectory(prefix="wk-huge-") as tmp:
+        path = Path(tmp) / "-bench" / "bench-session.jsonl"
+        path.parent.mkdir()
+        t0 = time.perf_counter()
+        size, lines = grow(path, args.mb)
+        print(f"grew {size / 1e6:,.1f} MB, {lines:,} lines from real records in {time.perf_counter() - t0:.1f} s")
+        t0 = time.perf_counter()
+        wc = subprocess.run(["wc", "-l", str(path)], check=True, capture_output=True, text=True).stdout.split()[0]
+        print(f"wc -l: {int(wc):,} lines ({time.perf_counter() - t0:.2f} s)")
+        session, newest = newest_message(path)
+        os.sync()
+
+        base = child("toolong", path)
+        live = child("live", path, session, newest)
+        live_relay = child("live-relay", path, session)
+        replay = child("replay", path, session)
+        feed = child("replay-relay", path, session)
+
+        print("\nToolong-like baseline (raw lines, no parsing):")
+        print(f"  mmap + last 100 line offsets           {base['last100'] * 1000:9.1f} ms")
+        print(f"  mmap + every line offset ({base['lines']:,} lines) {base['index_all']:9.2f} s")
+        print(f"  orjson.loads of every line (the floor) {base['loads_all']:9.2f} s   "
+              f"peak RSS {base['peak_mb']:,.0f} MB")
+
+        print("\nopened live (tail-first), the relay alone:")
+        print(f"  the tail's first events at a subscriber {live_relay['first']:8.3f} s")
+        print(f"  whole file indexed, history swapped in   {live_relay['indexed']:7.2f} s   "
+              f"peak RSS {live_relay['peak_mb']:,.0f} MB")
+        print(f"\nopened live in the app (app already up, which took {live['app_start']:.2f} s):")
+        print(f"  first events at a relay subscriber     {live['first_at_relay']:9.3f} s")
+        print(f"  newest event in the timeline           {live['newest_in_timeline']:9.3f} s "
+              f"({live['tail_events']:,} events of the tail; cursor on the newest row: {live['newest_is_last_row']})")
+        print(f"  newest event on screen                 {live['newest_on_screen']:9.3f} s   budget < 1 s "
+              f"(from app start: {live['app_start'] + live['newest_on_screen']:.2f} s)")
+        print(f"  whole file indexed in the relay        {live['indexed']:9.2f} s   ({live['events']:,} events)")
+        print(f"  whole history in the timeline          {live['on_screen']:9.2f} s   ({live['rows']:,} rows)")
+        print(f"  key press -> cursor moved, indexing      {fmt(live['keys_indexing'])}")
+        print(f"  key press -> cursor moved, loading       {fmt(live['keys_loading'])}")
+        print(f"  UI loop lag (10 ms timer)              {fmt(live['ui_lag'])}")
+        print(f"  relay loop lag (5 ms probe)            {fmt(live['relay_lag'])}")
+        print(f"  peak RSS                               {live['peak_mb']:9,.0f} MB")
+
+        print(f"  full collections (gen 2)               {live['gc']['n']:9.0f}     "
+              f"max {live['gc']['max']:.0f} ms, total {live['gc']['total']:.0f} ms")
+
+        print("\nreplayed (the one-shot TranscriptSource `watchkeeper replay` uses):")
+        print(f"  relay alone: first events at a subscriber {feed['first']:6.3f} s")
+        print(f"  relay alone: every event converted      {feed['converted']:8.2f} s   ({feed['events']:,} events, "
+              f"peak RSS {feed['peak_mb']:,.0f} MB)")
+        print(f"  in the app ({replay['app']}):")
+        print(f"  first events in the timeline           {replay['first_in_timeline']:9.3f} s")
+        print(f"  first events on screen                 {replay['first_on_screen']:9.3f} s   budget < 1 s")
+        print(f"  every event in the relay               {replay['converted']:9.2f} s")
+        print(f"  key press -> cursor, relay converting   {fmt(replay['keys'])}")
+        print(f"  UI loop lag (10 ms timer)              {fmt(replay['ui_lag'])}")
+        print(f"  relay loop lag (5 ms probe)            {fmt(replay['relay_lag'])}")
+        print(f"  full collections (gen 2)               {replay['gc']['n']:9.0f}     "
+              f"max {replay['gc']['max']:.0f} ms, total {replay['gc']['total']:.0f} ms")
+        print(f"  peak RSS                               {replay['peak_mb']:9,.0f} MB")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

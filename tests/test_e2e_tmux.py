@@ -1,0 +1,101 @@
+"""``watchkeeper replay`` end to end in a real terminal: tmux runs the installed command, we read its screen.
+
+Skips when tmux is missing, except under WATCHKEEPER_REQUIRE_AGENTS=1 (CI),
+where a missing tmux fails the run instead of hiding the test.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLE = ROOT / "sample_logs" / "claude-code" / "-home-dev-demo" / "b258fcd5-dddc-5674-bc87-3cbb11ebc230.jsonl"
+EVENTS = 35
+
+
+class Tmux:
+    """One tmux server of our own (``-L``), one session named ``wk``; every call bounded in time."""
+
+    def __init__(self, socket: str) -> None:
+        self.socket = socket
+
+    def __call__(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(["tmux", "-L", self.socket, "-f", "/dev/null", *args], capture_output=True,
+                              text=True, timeout=10)
+
+    def keys(self, *keys: str) -> None:
+        for key in keys:
+            self("send-keys", "-t", "wk", key)
+            time.sleep(0.05)
+
+    def screen(self) -> str:
+        return self("capture-pane", "-p", "-t", "wk").stdout
+
+    def alive(self) -> bool:
+        return self("has-session", "-t", "wk").returncode == 0
+
+    def wait_for(self, cond: Callable[[str], bool], timeout: float = 30.0) -> str:
+        deadline = time.monotonic() + timeout
+        while True:
+            screen = self.screen()
+            if cond(screen):
+                return screen
+            if time.monotonic() > deadline:
+                raise AssertionError(f"the screen never matched; last screen:\n{screen}")
+            time.sleep(0.2)
+
+
+@pytest.fixture
+def tmux() -> Iterator[Tmux]:
+    if shutil.which("tmux") is None:
+        if os.environ.get("WATCHKEEPER_REQUIRE_AGENTS") == "1":
+            pytest.fail("tmux is required here (WATCHKEEPER_REQUIRE_AGENTS=1): install tmux")
+        pytest.skip("tmux is not installed: the end-to-end terminal test needs it")
+    t = Tmux(f"wk-e2e-{os.getpid()}")
+    yield t
+    t("kill-server")
+
+
+def test_replay_in_a_real_terminal(tmp_path: Path, tmux: Tmux) -> None:
+    exe = Path(sys.executable).with_name("watchkeeper")
+    assert exe.exists(), f"the installed command is missing: {exe}"
+    # The test process may carry COLUMNS/LINES (80x24), which Textual would obey over the real terminal.
+    command = f"env -u COLUMNS -u LINES HOME={tmp_path} {exe} replay {SAMPLE} --paused"
+    tmux("new-session", "-d", "-s", "wk", "-x", "120", "-y", "40", command)
+    tmux("resize-window", "-t", "wk", "-x", "120", "-y", "40")
+
+    # Straight into the session screen, paused before the first event, the whole file read.
+    screen = tmux.wait_for(lambda s: f"event 0 / {EVENTS} " in s)
+    assert "⏸ paused" in screen and "Set up notes.txt" in screen
+
+    # To the end: every row, tool calls with their status.
+    tmux.keys("G")
+    rows = ("Bash  echo hello from bash && pwd", "Write  /home/dev/demo/notes.txt", "✗ error",
+            "a455c631d7057aaad started")
+    screen = tmux.wait_for(lambda s: f"event {EVENTS} / {EVENTS} " in s and all(r in s for r in rows))
+    assert "■ ended" in screen and screen.count("a455c631d7057aaad started") == 1
+
+    # Back to the start, then play: the recording plays to its end by itself.
+    tmux.keys("0")
+    tmux.wait_for(lambda s: f"event 0 / {EVENTS} " in s and "echo hello" not in s)
+    tmux.keys("Space")
+    tmux.wait_for(lambda s: "■ ended" in s and f"event {EVENTS} / {EVENTS} " in s and all(r in s for r in rows))
+
+    # Step back one event, and speed up.
+    tmux.keys(",", "]")
+    screen = tmux.wait_for(lambda s: f"event {EVENTS - 1} / {EVENTS} " in s and "2×" in s)
+    assert "⏸ paused" in screen
+
+    tmux.keys("q")
+    deadline = time.monotonic() + 15
+    while tmux.alive() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not tmux.alive(), f"q did not quit; last screen:\n{tmux.screen()}"

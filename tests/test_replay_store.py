@@ -1,0 +1,59 @@
+"""One row per subagent, however many ``agent.started`` events announce it (its own file, its parent's)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from test_viewer_support import SUB, Events
+
+from watchkeeper.adapters.source import convert_file
+from watchkeeper.viewer.store import Filter, TimelineStore
+
+
+def started_rows(store: TimelineStore) -> list[int]:
+    return [h for h in store.view if store.events[h]["kind"] == "agent.started"]
+
+
+def test_a_second_agent_started_updates_the_first_row() -> None:
+    ev = Events()
+    store = TimelineStore()
+    store.add([*ev.started(), ev.call_start("toolu_task", "Task", {"description": "Count files"})])
+    # Its own file first (no parent known yet), then the parent's link, as the adapter emits them.
+    own = ev.ev("agent.started", {"agent_id": SUB, "parent_call_id": None, "prompt": "Count the .py files"},
+                agent=SUB, id=f"cc:agent:{SUB}:started")
+    store.add([own, ev.ev("message.user", {"text": "Count the .py files"}, agent=SUB)])
+    head = started_rows(store)[0]
+    before = store.stamp(head, None)
+    link = ev.ev("agent.started", {"agent_id": SUB, "parent_call_id": "toolu_task", "description": "Count files",
+                                   "prompt": "ignored: the first value wins"}, agent=SUB,
+                 id=f"cc:agent:{SUB}:link:toolu_task")
+    added = store.add([link])
+    assert added.rows == 0 and head in added.changed and added.rebuild
+    store.rebuild()
+    assert started_rows(store) == [head]
+    assert store.parent_call[SUB] == "toolu_task"
+    assert store.prefix(SUB) != ()  # now under the Task call
+    assert store.stamp(head, None) != before
+    row = store.row(head)
+    assert "".join(t for t, _ in row.summary) == f"┆ {SUB} started Count files"
+    assert [e["id"] for e in store.row_events(head)] == [own["id"], link["id"]]
+    assert store.head_event(head)["data"]["prompt"] == "Count the .py files"
+    assert store.agent_rows[SUB] == 2 and store.kinds["subagent"] == 1
+    # A third one naming another parent does not move it: the first parent stays.
+    store.add([ev.ev("agent.started", {"agent_id": SUB, "parent_call_id": "toolu_other"}, agent=SUB)])
+    assert store.parent_call[SUB] == "toolu_task" and len(started_rows(store)) == 1
+
+
+def test_a_real_subagent_has_one_started_row(samples: Path) -> None:
+    path = samples / "claude-code" / "projects" / "-home-dev-project" / "78d01735-a419-49d5-a966-fc2eb3907919.jsonl"
+    events = list(convert_file(path))
+    starts = [e for e in events if e["kind"] == "agent.started"]
+    assert len(starts) == 2 and len({e["data"]["agent_id"] for e in starts}) == 1
+    store = TimelineStore()
+    store.add(events)
+    store.rebuild()
+    rows = started_rows(store)
+    assert len(rows) == 1
+    store.rebuild(Filter(kind="subagent"))
+    assert len(started_rows(store)) == 1 and len(store.view) == 2  # started, finished
+

@@ -1,0 +1,281 @@
+"""Steering in the TUI without an agent: the state folded from events, why a control is unavailable,
+control rows, the hook endpoint `watchkeeper` starts, and the app on sessions that cannot be steered."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from test_viewer_support import SESSION, Events, screen_text, until
+
+from watchkeeper import config
+from watchkeeper.adapters.claude_hooks import STEERABLE
+from watchkeeper.adapters.source import TranscriptSource
+from watchkeeper.commands.watch import start_steering
+from watchkeeper.protocol import Event, make_event
+from watchkeeper.relay import Relay
+from watchkeeper.relay.sdksteering import SDK_CAPABILITIES
+from watchkeeper.viewer import WatchkeeperApp
+from watchkeeper.viewer.rows import build_row
+from watchkeeper.viewer.screens.session import SessionScreen
+from watchkeeper.viewer.screens.sessions import SessionsScreen
+from watchkeeper.viewer.steer import SteerSetup, SteerState, inject_note, released, source_reason, unavailable
+from watchkeeper.viewer.widgets.controls import Controls
+
+SIZE = (120, 30)
+OBSERVE_ONLY = {"why": "observe-only: a transcript can be watched, not steered"}
+
+
+def waiting(call: str, reason: str = "paused", rule: str | None = None) -> Event:
+    return make_event(f"tool:{call}:waiting", SESSION, "tool.waiting",
+                      {"call_id": call, "reason": reason, "rule": rule, "name": "Bash", "input": {"command": "ls"}})
+
+
+def applied(control: str, call: str | None = None, **extra: Any) -> Event:
+    data = {"control_id": f"c-{control}-{call}", "control": control, "reason": "done", "call_id": call, **extra}
+    return make_event(f"control:c-{control}-{call}", SESSION, "control.applied", data)
+
+
+def finished(call: str) -> Event:
+    return make_event(f"tool:{call}:finished", SESSION, "tool.finished", {"call_id": call, "status": "ok"})
+
+
+# --- the state, folded ------------------------------------------------------------------
+
+
+def test_steer_state_follows_holds_and_controls() -> None:
+    state = SteerState()
+    assert state.fold([waiting("a"), waiting("b", "breakpoint", "rm -rf")])
+    assert list(state.held) == ["a", "b"] and state.oldest is not None and state.oldest.call_id == "a"
+    assert state.held["b"].why() == "breakpoint «rm -rf»"
+    assert state.fold([applied("approve", "a")]) and list(state.held) == ["b"]
+    assert state.fold([applied("pause")]) and state.paused
+    assert not state.fold([applied("pause")])
+    assert state.fold([applied("step")]) and state.step
+    assert state.fold([applied("resume", "b")]) and not state.paused and not state.step and not state.held
+    state.fold([waiting("c"), finished("c"), waiting("c")])
+    assert not state.held, "a finished call is not held again by a late copy of its waiting event"
+    assert not state.fold([make_event("x", SESSION, "control.rejected", {"control": "pause", "call_id": None})])
+
+
+def test_released_lists_every_call_a_control_let_go() -> None:
+    assert released([applied("resume", "a", call_ids=["a", "b"]), applied("pause"), waiting("c")]) == ["a", "b"]
+
+
+# --- why a control is unavailable --------------------------------------------------------
+
+
+def test_reasons_say_why_in_the_persons_words() -> None:
+    state = SteerState()
+    live_transcript = source_reason(OBSERVE_ONLY, "claude-code")
+    assert live_transcript is not None and "observe-only" in live_transcript
+    assert "not hooked" in live_transcript and "watchkeeper run -- claude" in live_transcript
+    port_taken = SteerSetup(hooks_error="port 47717 is taken").hooks_reason
+    assert port_taken is not None
+    taken = unavailable("pause", OBSERVE_ONLY, state, agent_kind="claude-code", hooks=port_taken)
+    assert taken is not None and "port 47717 is taken" in taken
+    assert unavailable("pause", OBSERVE_ONLY, state, agent_kind="codex") == OBSERVE_ONLY["why"]
+    no_rights = "the remote relay gave this viewer no control rights"
+    assert unavailable("pause", STEERABLE, state, blocked=no_rights) == no_rights
+    assert "cannot step" in str(unavailable("step", SDK_CAPABILITIES, state))
+    assert unavailable("pause", STEERABLE, state) is None
+    assert unavailable("approve", STEERABLE, state) == "no call is waiting"
+    assert unavailable("resume", STEERABLE, state) == "not paused"
+    state.fold([applied("pause"), waiting("a")])
+    assert unavailable("approve", STEERABLE, state) is None and unavailable("resume", STEERABLE, state) is None
+    assert unavailable("pause", STEERABLE, state) == "already paused"
+
+
+def test_the_inject_dialog_says_where_and_when() -> None:
+    state = SteerState()
+    hooks = inject_note("claude-code", ["claude-code hooks"], state)
+    assert "additional context" in hooks and "next tool boundary" in hooks and "Stop hook" in hooks
+    state.fold([waiting("a")])
+    assert "held now" in inject_note("claude-code", ["claude-code hooks"], state)
+    assert "checkpoint()" in inject_note("sdk", ["websocket server"], state)
+
+
+def test_control_rows_read_clearly() -> None:
+    deny = make_event("control:d", SESSION, "control.applied", {"control_id": "d", "control": "deny", "call_id": "a",
+                      "reason": "denied: the agent is told why", "message": "not today", "by": "ann@box (tui)"})
+    row = build_row(deny, None)
+    text = "".join(t for t, _ in row.summary)
+    assert row.kind == "control" and not row.error
+    assert text == "✓ deny  denied: the agent is told why  “not today”  — ann@box (tui)"
+    rejected = make_event("control:r", SESSION, "control.rejected", {"control_id": "r", "control": "approve",
+                                                                     "reason": "no call is held"})
+    row = build_row(rejected, None)
+    assert row.error and "".join(t for t, _ in row.summary) == "✗ approve rejected: no call is held"
+
+
+# --- the hook endpoint `watchkeeper` starts ---------------------------------------------------
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv(config.ENV_HOME, str(tmp_path / "wk"))
+    return tmp_path / "wk"
+
+
+@pytest.fixture
+def relay() -> Iterator[Relay]:
+    relay = Relay().start()
+    yield relay
+    relay.stop()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_watch_serves_hooks_and_the_control_api(home: Path, relay: Relay) -> None:
+    port = free_port()
+    setup = start_steering(relay, port=port)
+    assert setup.hooks_port == port and setup.hooks_error is None and setup.notices == []
+    assert config.read_runtime() is not None and config.read_runtime()["port"] == port  # type: ignore[index]
+    token = config.load_token(create=False)
+    request = urllib.request.Request(f"http://127.0.0.1:{port}/sessions",
+                                     headers={"Authorization": f"Bearer {token}"})
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        assert orjson.loads(answer.read()) == {"sessions": []}
+
+
+async def test_a_taken_port_is_a_notice_in_the_app_not_a_crash(home: Path, relay: Relay) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        setup = start_steering(relay, port=port)
+    assert setup.hooks_port is None and "is taken" in str(setup.hooks_error)
+    app = WatchkeeperApp(relay, steer=setup)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: bool(app._notifications))
+        (notice,) = [n.message for n in app._notifications]
+        assert f"port {port} is taken" in notice and "watched here, not steered" in notice
+
+
+# --- sessions that cannot be steered ----------------------------------------------------------
+
+
+async def test_an_observe_only_transcript_dims_every_control_and_says_why(samples: Path, relay: Relay,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    transcript = next((samples / "claude-code" / "projects" / "-home-dev-project").glob("*.jsonl"))
+    sent: list[Any] = []
+    real = relay.control
+    monkeypatch.setattr(relay, "control", lambda control: (sent.append(control), real(control))[1])
+    relay.add_source(TranscriptSource(transcript, follow=True))
+    app = WatchkeeperApp(relay, steer=SteerSetup(hooks_port=1))
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: bool(app.sessions) and app.sessions[0].live)
+        screen = app.open_session(app.sessions[0].session)
+        await until(pilot, lambda: screen.is_mounted and bool(screen.timeline.store.events))
+        await pilot.pause(0.6)
+        controls = str(screen.query_one(Controls).content)
+        assert "observe-only: a transcript can be watched, not steered" in controls
+        assert "not hooked: start it with `watchkeeper run -- claude`" in controls
+        for action in ("steer_pause", "steer_resume", "steer_approve", "steer_deny", "steer_step", "steer_inject",
+                       "steer_cancel"):
+            assert screen.check_action(action, ()) is None, action
+        await pilot.press("p", "y", "n", "i", "s", "C")
+        screen.action_steer_pause()
+        await pilot.pause(0.3)
+        assert sent == []
+        assert any("Cannot pause: observe-only" in n.message for n in app._notifications)
+
+
+class LiveHooked:
+    """A live source of one hooked session with a call held (as the hook endpoint would report it)."""
+
+    name = "claude-code hooks"
+    agent_kind = "claude-code"
+
+    def __init__(self, events: list[Event]) -> None:
+        self.events = events
+
+    async def run(self, emit: Any) -> None:
+        emit(self.events)
+        await asyncio.Event().wait()
+
+
+def held_session(e: Events, title: str, rule: str | None = "input contains rm -rf") -> list[Event]:
+    out = e.started(title)
+    out[0]["data"]["capabilities"] = dict(STEERABLE)
+    out += [e.call_start("toolu_rm", "Bash", {"command": "rm -rf build"}),
+            e.ev("tool.waiting", {"call_id": "toolu_rm", "reason": "breakpoint" if rule else "paused", "rule": rule,
+                                  "name": "Bash", "input": {"command": "rm -rf build"}}, id="tool:toolu_rm:waiting")]
+    return out
+
+
+async def test_a_waiting_session_rings_goes_first_and_is_counted(relay: Relay) -> None:
+    quiet = Events("quiet-session")
+    calm = quiet.started("Nothing to see")
+    calm[0]["data"]["capabilities"] = dict(STEERABLE)
+    relay.add_source(LiveHooked([*calm, quiet.ev("message.assistant", {"text": "hi"})]))
+    app = WatchkeeperApp(relay)
+    bells: list[int] = []
+    app.bell = lambda: bells.append(1)  # type: ignore[method-assign]
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: len(app.sessions) == 1)
+        assert app.title == "watchkeeper" and bells == []
+        assert app.attention.watched == {"quiet-session"}
+        relay.add_source(LiveHooked(held_session(Events(), "Clean the build")))
+        await until(pilot, lambda: app.attention.count == 1)
+        assert bells == [1]
+        assert app.title == "watchkeeper — ⏸ 1 session waiting for you"
+        screen = app.screen
+        assert isinstance(screen, SessionsScreen)
+        await until(pilot, lambda: screen.infos[0].session == SESSION)
+        first = screen_text(app).splitlines()[2]
+        assert "⏸" in first and "Clean the build" in first and "waiting" in first
+        await pilot.press("w")
+        await until(pilot, lambda: isinstance(app.screen, SessionScreen) and app.screen.is_mounted)
+        opened = app.screen
+        assert isinstance(opened, SessionScreen) and opened.session_id == SESSION
+        await until(pilot, lambda: bool(opened.steer.held))
+        await pilot.pause(0.6)
+        controls = str(opened.query_one(Controls).content)
+        assert "Bash rm -rf build — breakpoint «input contains rm -rf»" in controls
+        assert "y approve" in controls and "n deny…" in controls
+        assert "1 session waiting for you" in screen_text(app).splitlines()[0]
+        assert opened.check_action("steer_approve", ()) is True and opened.check_action("steer_pause", ()) is True
+        assert bells == [1]
+
+
+async def test_no_control_rights_disables_every_control_with_the_reason(relay: Relay) -> None:
+    relay.add_source(LiveHooked(held_session(Events(), "Clean the build")))
+    no_rights = "the remote relay gave this viewer no control rights"
+    app = WatchkeeperApp(relay, open_session=SESSION, steer=SteerSetup(blocked=no_rights))
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: isinstance(app.screen, SessionScreen) and bool(app.screen.steer.held))
+        screen = app.screen
+        assert isinstance(screen, SessionScreen)
+        await pilot.pause(0.6)
+        assert str(screen.query_one(Controls).content) == f"⊘ {no_rights}"
+        assert screen.check_action("steer_approve", ()) is None
+        assert screen.send_control("approve") is None
+
+
+async def test_breakpoints_are_set_and_removed_from_the_palette(tmp_path: Path, relay: Relay) -> None:
+    from watchkeeper.breakpoints import Book
+
+    book = Book.load(tmp_path / "breakpoints.toml")
+    app = WatchkeeperApp(relay, steer=SteerSetup(breakpoints=book))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("ctrl+p", *"hold on a tool", "enter")
+        await until(pilot, lambda: type(app.screen).__name__ == "RuleDialog")
+        await pilot.press("enter")
+        await until(pilot, lambda: any("type a value first" in str(s.content) for s in app.screen.query("Static")))
+        await pilot.press(*"Bash", "enter")
+        await until(pilot, lambda: book.get("tool Bash") is not None)
+        assert Book.load(book.path).get("tool Bash") is not None
+        await pilot.press("ctrl+p", *"remove", "enter")
+        await until(pilot, lambda: book.rules == ())
+        assert Book.load(book.path).rules == ()

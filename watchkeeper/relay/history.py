@@ -1,0 +1,124 @@
+"""A session's history rebuilt off the relay's loop, then swapped in as a new generation.
+
+A huge transcript is opened tail-first (``adapters/tailfirst.py``): its newest
+events go through the relay at once, provisionally, while a worker thread
+converts the whole file into a :class:`Rebuild`. The rebuild does there what
+ingesting would do on the loop — dedupe by id, fold the session's summary,
+merge tool calls — and even numbers them, for the log's length when the
+conversion ends (``prepare``), so that the commit on the loop only links
+them in (~10 ms for a 1 GB file's 400k events; if an event came in between,
+it numbers them again there, ~60 ms).
+
+Generations keep ``seq`` monotonic: the new one is appended after everything
+the session's log holds, so a subscriber resuming from the last seq it saw
+still gets every event after it, and nothing is renumbered under it. Its
+events are, in order: the rebuilt history (file order, the ids
+``convert_file`` gives), then the events of the previous generation that the
+rebuild did not supersede (another source's events, a subagent file's). A
+subscriber that passed ``on_resync`` is told where the generation starts and
+skips the stale rest of the old one; the all-sessions journal gets only the
+events whose ids are new, so a subscriber that knows nothing of generations
+still sees each id once. ``SessionInfo.history_from`` is where the current
+generation starts; ``SessionInfo.indexing`` the fraction indexed meanwhile.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from typing import TYPE_CHECKING
+
+from ..protocol import Event
+from .summary import Summary
+
+if TYPE_CHECKING:
+    from .hub import Relay
+
+
+class Rebuild:
+    """One session's history as a source re-reads it; ``add`` from one thread at a time, ``commit`` on the loop."""
+
+    def __init__(self, relay: Relay, key: int, name: str, session: str, agent_kind: str) -> None:
+        self.relay = relay
+        self.key = key
+        self.name = name
+        self.session = session
+        self.events: list[Event] = []
+        self.ids: set[str] = set()
+        self.summary = Summary(session, agent_kind)
+        #: events of another session met on the way: ingested the usual way at the commit.
+        self.others: list[Event] = []
+        self.closed = False
+        #: the seq the events are numbered from, and those with ids new to the session (once prepared).
+        self.base = 0
+        self.fresh: list[Event] | None = None
+
+    def add(self, events: list[Event]) -> None:
+        """Dedupe by id, number (provisionally), merge tool calls, fold the summary."""
+        sid, ids, kept, epoch, base = self.session, self.ids, self.events, self.relay.epoch, self.base
+        old_ids = self.relay._log_mark(sid)[1] if self.fresh is not None else None
+        fresh: list[Event] = []
+        for ev in events:
+            if not isinstance(ev, dict) or ev.get("session") != sid:
+                self.others.append(ev)
+                continue
+            eid = ev.get("id")
+            if eid is not None:
+                if eid in ids:
+                    continue
+                ids.add(eid)
+            ev["seq"] = base + len(kept)
+            ev["epoch"] = epoch
+            kept.append(ev)
+            fresh.append(ev)
+            if old_ids is not None and eid not in old_ids:
+                self.fresh.append(ev)  # type: ignore[union-attr]
+        if not fresh:
+            return
+        self.relay.retained(len(fresh))
+        calls = self.relay.merge_calls(fresh)
+        fold = self.summary.fold
+        for ev, call in zip(fresh, calls, strict=True):
+            try:
+                fold(ev, call)
+            except Exception as e:
+                self.relay._report(f"event {ev.get('id')!r} kept but not summarised: {e!r}")
+
+    def prepare(self) -> None:
+        """Off the loop, when the conversion has (nearly) caught up: number for the log as it is now."""
+        self.number(*self.relay._log_mark(self.session))
+
+    def number(self, base: int, old_ids: set[str]) -> None:
+        """Number from ``base``, and note which events have ids the session's log does not hold."""
+        fresh: list[Event] = []
+        for i, ev in enumerate(self.events, base):
+            ev["seq"] = i
+            if ev.get("id") not in old_ids:
+                fresh.append(ev)
+        self.base, self.fresh = base, fresh
+
+    def commit(self, superseded: Collection[str]) -> None:
+        """On the relay's loop: the history is complete; swap it in as the session's new generation."""
+        if not self.closed:
+            self.closed = True
+            self.relay._install_history(self, superseded)
+
+    def abandon(self) -> None:
+        self.closed = True
+        self.events, self.ids = [], set()
+
+
+class HistoryHost:
+    """What the relay hands a source with ``bind_history``: rebuilds of its sessions, and their progress."""
+
+    def __init__(self, relay: Relay, key: int, name: str, agent_kind: str) -> None:
+        self.relay = relay
+        self.key = key
+        self.name = name
+        self.agent_kind = agent_kind
+
+    def begin(self, session: str) -> Rebuild:
+        return Rebuild(self.relay, self.key, self.name, session, self.agent_kind)
+
+    def progress(self, session: str, fraction: float | None) -> None:
+        """On the relay's loop; None: nothing is being indexed for ``session`` any more."""
+        self.relay._set_indexing(session, fraction)

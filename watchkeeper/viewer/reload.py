@@ -1,0 +1,117 @@
+"""A session's rebuilt history, loaded into a fresh timeline store off the UI loop.
+
+When the relay swaps in a session's full history (a huge transcript opened
+tail-first, indexed in the background: ``relay/history.py``), the screen keeps
+showing what it has — the newest events, and live ones as they come — while
+a thread worker folds the history into a new :class:`TimelineStore`. Then the
+timeline adopts the new store in one UI turn, with the selected event still
+selected (or still following the newest). Folding 400k events takes seconds;
+done on the UI loop it would freeze the app, here it only shares the GIL.
+
+The feed routes the new generation's history (seq below ``end``) to a
+:class:`HistoryReload` and live events to the screen as before; the screen
+adds those live events to the new store too before adopting it.
+"""
+
+from __future__ import annotations
+
+import gc
+import threading
+from collections.abc import Callable
+
+from ..protocol import Event
+from ..relay.api import SessionInfo
+from .rows import Cell
+from .store import TimelineStore
+
+#: After this many events folded, ``gc.freeze()`` them: a full collection would otherwise walk
+#: every event again and again, holding the GIL (and so the UI) for up to seconds.
+FREEZE_EVERY = 10_000
+#: Events folded between looks at cancellation.
+SLICE = 5_000
+
+
+class HistoryReload:
+    """The events ``start`` … ``end - 1`` of a new generation, as the relay delivers them; thread-safe."""
+
+    def __init__(self, start: int, end: int) -> None:
+        self.start, self.end = start, end
+        self.received = 0
+        self._events: list[Event] = []
+        self._cond = threading.Condition()
+        self.cancelled = False
+
+    @property
+    def total(self) -> int:
+        return self.end - self.start
+
+    @property
+    def complete(self) -> bool:
+        return self.received >= self.total
+
+    @property
+    def fraction(self) -> float:
+        return min(1.0, self.received / self.total) if self.total else 1.0
+
+    def put(self, events: list[Event]) -> None:
+        with self._cond:
+            self._events.extend(events)
+            self.received += len(events)
+            self._cond.notify_all()
+
+    def cancel(self) -> None:
+        with self._cond:
+            self.cancelled = True
+            self._cond.notify_all()
+
+    def take(self, limit: int = SLICE, timeout: float = 0.1) -> list[Event] | None:
+        """Up to ``limit`` events (waiting up to ``timeout`` for some); None once all were taken."""
+        with self._cond:
+            if not self._events and not self.complete and not self.cancelled:
+                self._cond.wait(timeout)
+            if not self._events:
+                return None if self.complete or self.cancelled else []
+            out, self._events = self._events[:limit], self._events[limit:]
+            return out
+
+
+def load_store(reload: HistoryReload, cancelled: Callable[[], bool]) -> TimelineStore | None:
+    """In a worker thread: the whole history in a new store; None if cancelled first."""
+    store = TimelineStore()
+    unfrozen = 0
+    while not cancelled():
+        batch = reload.take()
+        if batch is None:
+            return None if reload.cancelled else store
+        if batch:
+            store.add(batch)
+            unfrozen += len(batch)
+            if unfrozen >= FREEZE_EVERY:
+                gc.freeze()
+                unfrozen = 0
+    return None
+
+
+def head_of(store: TimelineStore, event: Event | None) -> int | None:
+    """The row (head index) that shows ``event`` in ``store``: its call's row, or the event's own."""
+    if event is None:
+        return None
+    data = event.get("data")
+    call_id = data.get("call_id") if isinstance(data, dict) else None
+    if call_id and call_id in store.call_head:
+        return store.call_head[call_id]
+    eid = event.get("id")
+    events = store.events
+    for i in range(len(events) - 1, -1, -1):
+        if events[i].get("id") == eid:
+            return i
+    return None
+
+
+def history_note(info: SessionInfo | None, reload: HistoryReload | None) -> Cell | None:
+    """What the status bar says while earlier history is on its way, if it is."""
+    if info is not None and info.indexing is not None:
+        return f"  indexing earlier history… {int(info.indexing * 100)}%", "warning"
+    if reload is not None:
+        return f"  loading earlier history… {int(reload.fraction * 100)}%", "warning"
+    return None

@@ -1,0 +1,55 @@
+"""Deny a held tool call: the reason typed here is what the agent reads instead of the tool's result."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Static
+
+from ..rows import one_line, salient_input
+from ..steer import Held
+
+DEFAULT_REASON = "Denied by the user in watchkeeper"
+
+
+class DenyDialog(ModalScreen[str | None]):
+    """Dismisses with the reason (the default one if left empty), or None when the person backs out."""
+
+    CSS_PATH = "dialog.tcss"
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "back", "Back", id="deny.back")]
+
+    def __init__(self, call: Held) -> None:
+        super().__init__()
+        self.call = call
+
+    def compose(self) -> ComposeResult:
+        call = self.call
+        with Vertical(classes="dialog") as box:
+            box.border_title = "Deny this tool call"
+            what = one_line(f"{call.name or '?'}  {salient_input(call.name, call.input)}", 200)
+            yield Static(what, classes="dialog-call", markup=False)
+            yield Static(f"Held: {call.why()}. The tool does not run; the agent reads your reason in its "
+                         "place and decides what to do next.", classes="dialog-note", markup=False)
+            yield Input(placeholder=f"the reason the agent will read (default: {DEFAULT_REASON})", id="reason")
+            with Horizontal(classes="dialog-buttons"):
+                yield Button("Back", id="back")
+                yield Button("Deny", id="deny", variant="error")
+
+    def on_mount(self) -> None:
+        self.query_one("#reason", Input).focus()
+
+    @on(Input.Submitted, "#reason")
+    @on(Button.Pressed, "#deny")
+    def _deny(self) -> None:
+        reason = self.query_one("#reason", Input).value.strip()
+        self.dismiss(reason or DEFAULT_REASON)
+
+    @on(Button.Pressed, "#back")
+    def action_back(self) -> None:
+        self.dismiss(None)

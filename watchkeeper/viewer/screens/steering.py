@@ -1,0 +1,276 @@
+"""The steering half of a session screen: the controls, their keys and palette entries, their outcomes.
+
+:class:`SessionScreen` builds on this. Controls go out through the relay's
+``control()`` from a thread worker (the UI never waits on an agent); their
+outcomes come back in the session's stream as ``control.applied`` /
+``control.rejected`` rows, and a rejection of one sent from here is also a
+toast. A control the session cannot take now is dimmed in the footer
+(``check_action``) and the controls area says why.
+"""
+
+from __future__ import annotations
+
+import getpass
+import socket
+import uuid
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+from textual import work
+from textual.binding import Binding, BindingType
+from textual.message import Message
+from textual.screen import Screen
+
+from ...protocol import Event, Kind, now_iso
+from ...protocol.calls import running
+from ...relay.api import RelayAPI, SessionInfo
+from ...relay.summary import merge_capabilities
+from ..steer import CONTROLS, Held, SteerSetup, SteerState, inject_note, released, source_reason, unavailable
+from ..widgets.controls import Controls
+from ..widgets.timeline import Timeline
+from .deny import DenyDialog
+from .inject import InjectDialog
+
+#: Seconds a thread worker waits for a control's outcome from the relay.
+CONTROL_WAIT = 15.0
+#: Action name -> the control it sends.
+ACTIONS = {f"steer_{control}": control for control in CONTROLS}
+
+PaletteCommand = tuple[str, str, Callable[[], object]]
+
+
+class ControlDone(Message):
+    """A control sent from this screen has its outcome (or could not be sent: ``error``)."""
+
+    def __init__(self, control: dict[str, Any], outcome: Event | None, error: str | None = None) -> None:
+        super().__init__()
+        self.sent, self.outcome, self.error = control, outcome, error
+
+
+class SteerableScreen(Screen[None]):
+    """A screen over one session that can steer it, if its source can be steered."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("p", "steer_pause", "Pause", id="steer.pause"),
+        Binding("r", "steer_resume", "Resume", id="steer.resume"),
+        Binding("y", "steer_approve", "Approve", id="steer.approve"),
+        Binding("n", "steer_deny", "Deny", id="steer.deny"),
+        Binding("s", "steer_step", "Step", id="steer.step"),
+        Binding("i", "steer_inject", "Inject", id="steer.inject"),
+        Binding("C", "steer_cancel", "Cancel", id="steer.cancel"),
+        Binding("w", "steer_waiting", "Waiting call", id="steer.waiting", show=False),
+    ]
+
+    relay: RelayAPI
+    session_id: str
+    info: SessionInfo | None
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.steer = SteerState()
+        #: control -> why it cannot be sent now (None: it can); empty until first computed.
+        self.why_not: dict[str, str | None] = {}
+        self.whole_reason: str | None = None
+        self._sent: set[str] = set()
+        self._toasted: set[str] = set()
+
+    @property
+    def timeline(self) -> Timeline:
+        return self.query_one(Timeline)
+
+    @property
+    def setup(self) -> SteerSetup:
+        setup = getattr(self.app, "steer_setup", None)
+        return setup if isinstance(setup, SteerSetup) else SteerSetup()
+
+    # --- state in ------------------------------------------------------------------------
+
+    def steer_batch(self, batch: list[Event]) -> None:
+        """Fold a batch the timeline has just taken: held calls, pause, step, outcomes of our controls."""
+        changed = self.steer.fold(batch)
+        store = self.timeline.store
+        let_go = [c for cid in released(batch) if (c := store.calls.get(self.session_id, cid)) is not None]
+        for call in let_go:
+            running(call)
+        if let_go:
+            self.timeline.refresh()
+        for ev in batch:
+            if ev.get("kind") == Kind.CONTROL_REJECTED:
+                data = ev.get("data") or {}
+                if data.get("control_id") in self._sent:
+                    self._toast_rejection(data)
+        if changed:
+            self.refresh_controls()
+
+    def capabilities(self) -> dict[str, Any]:
+        """What the session's sources honour: the relay's merged view and the stream's own announcement."""
+        info_caps = dict(self.info.capabilities) if self.info is not None else {}
+        return merge_capabilities(info_caps, self.timeline.store.totals.capabilities or {})
+
+    def refresh_controls(self) -> None:
+        """Recompute what can be sent and why not; the controls area and the footer follow."""
+        shown = self.query(Controls)
+        if not shown:
+            return  # not composed yet (the app may pass a summary before)
+        caps = self.capabilities()
+        setup = self.setup
+        agent_kind = (self.info.agent_kind if self.info else None) or self.timeline.store.totals.agent_kind
+        live = bool(self.info and self.info.live)
+        blocked = setup.blocked or (None if callable(getattr(self.relay, "control", None))
+                                    else "this relay takes no controls")
+        hooks = setup.hooks_reason if live else None
+        self.whole_reason = blocked or source_reason(caps, agent_kind if live else None, hooks)
+        why_not = {c: unavailable(c, caps, self.steer, agent_kind=agent_kind if live else None, hooks=hooks,
+                                  blocked=blocked) for c in CONTROLS}
+        # A finished transcript or a replay is never steerable: the status bar's reason is enough there.
+        visible = self.whole_reason is None or live
+        shown.first().show(self.steer, why_not, self.whole_reason, visible)
+        if why_not != self.why_not:
+            self.why_not = why_not
+            self.refresh_bindings()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """A control the session cannot take now is dimmed; on a session that can never be steered
+        (a finished transcript, a replay) the steering keys are hidden."""
+        control = ACTIONS.get(action)
+        if control is None:
+            return True
+        if self.why_not.get(control, "not known yet") is None:
+            return True
+        return False if self.whole_reason is not None and not (self.info and self.info.live) else None
+
+    # --- actions -----------------------------------------------------------------------------
+
+    def target_call(self) -> Held | None:
+        """The selected row's call if it is held, else the oldest held call."""
+        head = self.timeline.selected_head
+        call = self.timeline.store.call_of(head) if head is not None else None
+        if call is not None and call.call_id in self.steer.held:
+            return self.steer.held[call.call_id]
+        return self.steer.oldest
+
+    def action_steer_pause(self) -> None:
+        self.send_control("pause")
+
+    def action_steer_resume(self) -> None:
+        self.send_control("resume")
+
+    def action_steer_step(self) -> None:
+        held = self.target_call()
+        self.send_control("step", call_id=held.call_id if held else None)
+
+    def action_steer_approve(self) -> None:
+        held = self.target_call()
+        self.send_control("approve", call_id=held.call_id if held else None)
+
+    def action_steer_cancel(self) -> None:
+        self.send_control("cancel")
+
+    def action_steer_deny(self) -> None:
+        held = self.target_call()
+        if not self._can("deny") or held is None:
+            return
+
+        def chosen(reason: str | None) -> None:
+            if reason is not None:
+                self.send_control("deny", call_id=held.call_id, reason=reason)
+
+        self.app.push_screen(DenyDialog(held), chosen)
+
+    def action_steer_inject(self) -> None:
+        if not self._can("inject"):
+            return
+        sources = self.info.sources if self.info else []
+        agent_kind = self.info.agent_kind if self.info else None
+        where = inject_note(agent_kind, sources, self.steer)
+
+        def chosen(text: str | None) -> None:
+            if text:
+                self.send_control("inject", text=text)
+
+        self.app.push_screen(InjectDialog(where, self.info.title if self.info else None), chosen)
+
+    def action_steer_waiting(self) -> None:
+        held = self.target_call()
+        store = self.timeline.store
+        head = store.call_head.get(held.call_id) if held else None
+        pos = store.position(head) if head is not None else None
+        if pos is None:
+            self.notify("No call is waiting" if held is None else "The waiting call is filtered out (x clears)")
+            return
+        self.timeline.follow = False
+        self.timeline.cursor = pos
+        self.timeline.focus()
+
+    def _can(self, control: str) -> bool:
+        why = self.why_not.get(control, "not known yet")
+        if why is not None:
+            self.notify(f"Cannot {control}: {why}", severity="warning")
+        return why is None
+
+    def send_control(self, control: str, **fields: Any) -> str | None:
+        """Send one control to this session (if it can take it now); its id, or None if not sent."""
+        if not self._can(control):
+            return None
+        body: dict[str, Any] = {"v": 1, "id": f"tui-{uuid.uuid4().hex[:12]}", "session": self.session_id,
+                                "control": control, "by": _who(), "ts": now_iso()}
+        body.update({k: v for k, v in fields.items() if v is not None})
+        self._sent.add(body["id"])
+        self._send(body)
+        return str(body["id"])
+
+    @work(thread=True, group="steer-controls", exit_on_error=False)
+    def _send(self, control: dict[str, Any]) -> None:
+        try:
+            outcome = self.relay.control(control).result(timeout=CONTROL_WAIT)  # type: ignore[attr-defined]
+        except Exception as e:
+            self.post_message(ControlDone(control, None, f"{type(e).__name__}: {e}"))
+            return
+        self.post_message(ControlDone(control, outcome))
+
+    def on_control_done(self, message: ControlDone) -> None:
+        if message.error is not None:
+            self.notify(f"{message.sent['control']} was not sent: {message.error}", severity="error",
+                        title="Control failed")
+        elif message.outcome is not None and message.outcome.get("kind") == Kind.CONTROL_REJECTED:
+            self._toast_rejection(message.outcome.get("data") or {})
+
+    def _toast_rejection(self, data: dict[str, Any]) -> None:
+        cid = data.get("control_id")
+        if cid in self._toasted:
+            return
+        self._toasted.add(str(cid))
+        self.notify(str(data.get("reason") or "no reason given"), severity="warning",
+                    title=f"{data.get('control', 'control')} rejected", markup=False)
+
+    def steering_commands(self) -> list[PaletteCommand]:
+        """The controls for the command palette; an unavailable one says why in its help.
+
+        None for a session that can never be steered (a finished transcript, a replay).
+        """
+        if self.whole_reason is not None and not (self.info and self.info.live):
+            return []
+        helps = {
+            "pause": "Hold the agent's next tool call until you resume",
+            "resume": "Let held calls go on (under the agent's own permission rules) and stop pausing",
+            "approve": "Let the selected waiting call run",
+            "deny": "Refuse the selected waiting call, with the reason the agent reads",
+            "step": "Step mode: approve each tool call (steps the waiting call, the next one waits)",
+            "inject": "Send the agent a message at its next tool boundary",
+            "cancel": "End the agent's turn (a held call is denied)",
+        }
+        actions = {control: getattr(self, f"action_steer_{control}") for control in CONTROLS}
+        out: list[PaletteCommand] = []
+        for control in CONTROLS:
+            why = self.why_not.get(control)
+            help_text = helps[control] if why is None else f"Unavailable: {why}"
+            out.append((f"Steer: {control}", help_text, actions[control]))
+        out.append(("Steer: go to the waiting call", "Select the call that waits for you", self.action_steer_waiting))
+        return out
+
+
+def _who() -> str:
+    try:
+        return f"{getpass.getuser()}@{socket.gethostname()} (tui)"
+    except Exception:
+        return "tui"

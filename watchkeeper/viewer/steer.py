@@ -1,0 +1,196 @@
+"""What the person can do to a session right now, and why not: pure, so it is tested without an app.
+
+:class:`SteerState` folds a session's events into its steering state: paused,
+step mode, the calls held and why (a breakpoint names its rule). Only the
+stream is read, so every viewer of a session (and a replay of its record)
+agrees. :func:`unavailable` says, per control, why it cannot be sent: the
+source cannot honour it (the capabilities), this viewer may not send it, or
+there is nothing to act on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..protocol import Event, Kind
+
+#: Every control, in the order the controls area lists them.
+CONTROLS = ("pause", "resume", "approve", "deny", "step", "inject", "cancel")
+#: Controls that act on a held call.
+ON_A_CALL = frozenset({"approve", "deny"})
+#: What to do to make a Claude Code session steerable.
+HOW_TO_HOOK = "start it with `watchkeeper run -- claude`, or run `watchkeeper hooks install` and start a new one"
+
+
+@dataclass
+class SteerSetup:
+    """What this viewer steers through; the app holds one (``commands/watch.py`` builds it)."""
+
+    #: The port of the hook endpoint running in this process, if it started.
+    hooks_port: int | None = None
+    #: Why it did not (the port was taken, ...): Claude Code sessions are then watched here, not steered.
+    hooks_error: str | None = None
+    #: The breakpoint rules (a ``watchkeeper.breakpoints.Book``) the palette edits; None: no breakpoints here.
+    breakpoints: Any = None
+    #: Why no control may be sent from this viewer at all (a remote relay without control rights).
+    blocked: str | None = None
+    #: Said once when the app starts (a notice each).
+    notices: list[str] = field(default_factory=list)
+
+    @property
+    def hooks_reason(self) -> str | None:
+        if self.hooks_error:
+            return f"this watchkeeper has no hook endpoint ({self.hooks_error})"
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class Held:
+    """A tool call held for the person."""
+
+    call_id: str
+    name: str | None
+    input: Any
+    reason: str | None
+    rule: str | None
+    agent: str = "main"
+
+    def why(self) -> str:
+        if self.reason == "breakpoint" and self.rule:
+            return f"breakpoint «{self.rule}»"
+        return self.reason or "held"
+
+
+@dataclass
+class SteerState:
+    """A session's steering state, folded from its events in order."""
+
+    paused: bool = False
+    step: bool = False
+    #: call id -> the held call, oldest first.
+    held: dict[str, Held] = field(default_factory=dict)
+    #: calls that finished: a late ``tool.waiting`` (another source's copy) does not hold them again.
+    finished: set[str] = field(default_factory=set, repr=False)
+
+    def fold(self, events: Iterable[Event]) -> bool:
+        """Fold a batch in; True if anything the controls show changed."""
+        changed = False
+        for ev in events:
+            kind = ev.get("kind")
+            if kind not in _KINDS:
+                continue
+            data = ev.get("data")
+            if not isinstance(data, dict):
+                continue
+            changed |= _KINDS[kind](self, ev, data)
+        return changed
+
+    @property
+    def oldest(self) -> Held | None:
+        return next(iter(self.held.values()), None)
+
+    def _waiting(self, ev: Event, data: dict[str, Any]) -> bool:
+        cid = data.get("call_id")
+        if not isinstance(cid, str) or cid in self.finished:
+            return False
+        self.held[cid] = Held(cid, data.get("name"), data.get("input"), data.get("reason"), data.get("rule"),
+                              str(ev.get("agent") or "main"))
+        return True
+
+    def _finished(self, ev: Event, data: dict[str, Any]) -> bool:
+        cid = data.get("call_id")
+        if not isinstance(cid, str):
+            return False
+        self.finished.add(cid)
+        return self.held.pop(cid, None) is not None
+
+    def _applied(self, ev: Event, data: dict[str, Any]) -> bool:
+        control = data.get("control")
+        changed = False
+        if control == "pause":
+            changed, self.paused = not self.paused, True
+        elif control == "resume":
+            changed, self.paused, self.step = self.paused or self.step, False, False
+        elif control == "step":
+            changed, self.step = not self.step, True
+        for cid in {data.get("call_id"), *(data.get("call_ids") or ())}:
+            if isinstance(cid, str) and self.held.pop(cid, None) is not None:
+                changed = True
+        return changed
+
+
+_KINDS: dict[str, Callable[[SteerState, Event, dict[str, Any]], bool]] = {
+    Kind.TOOL_WAITING: SteerState._waiting,
+    Kind.TOOL_FINISHED: SteerState._finished,
+    Kind.CONTROL_APPLIED: SteerState._applied,
+}
+
+
+def released(events: Iterable[Event]) -> list[str]:
+    """Call ids an applied control let go (approve, deny, step, resume, a hold's timeout)."""
+    out: list[str] = []
+    for ev in events:
+        if ev.get("kind") == Kind.CONTROL_APPLIED and isinstance(data := ev.get("data"), dict):
+            out += [c for c in (data.get("call_id"), *(data.get("call_ids") or ())) if isinstance(c, str)]
+    return list(dict.fromkeys(out))
+
+
+def source_reason(caps: Mapping[str, Any], agent_kind: str | None = None, hooks: str | None = None) -> str | None:
+    """Why this session cannot be steered at all (None if some control is honoured).
+
+    ``hooks`` says whether this viewer's hook endpoint runs: None when it
+    does, else why not (a Claude Code session can then not be steered here).
+    """
+    if any(caps.get(name) for name in CONTROLS):
+        return None
+    why = str(caps.get("why") or "observe-only: this source cannot be steered")
+    if agent_kind == "claude-code":
+        if hooks is not None:
+            return f"{why} — not hooked: {hooks}"
+        return f"{why} — not hooked: {HOW_TO_HOOK}"
+    return why
+
+
+def unavailable(action: str, caps: Mapping[str, Any], state: SteerState, *, agent_kind: str | None = None,
+                hooks: str | None = None, blocked: str | None = None) -> str | None:
+    """None if ``action`` can be sent now; else why not, in the person's words.
+
+    ``blocked`` refuses every control for this viewer (a remote relay that
+    gave no control rights, a relay that takes no controls).
+    """
+    if blocked:
+        return blocked
+    whole = source_reason(caps, agent_kind, hooks)
+    if whole is not None:
+        return whole
+    if not caps.get(action):
+        extra = f" ({caps['why']})" if caps.get("why") else ""
+        return f"this session's source cannot {action}{extra}"
+    return state_reason(action, state)
+
+
+def state_reason(action: str, state: SteerState) -> str | None:
+    """Why ``action`` has nothing to act on now (the source could honour it)."""
+    if action in ON_A_CALL and not state.held:
+        return "no call is waiting"
+    if action == "pause" and state.paused:
+        return "already paused"
+    if action == "resume" and not (state.paused or state.step or state.held):
+        return "not paused"
+    return None
+
+
+def inject_note(agent_kind: str | None, sources: Iterable[str], state: SteerState) -> str:
+    """Where and when an injected message reaches the agent, for the inject dialog."""
+    held = state.oldest
+    if agent_kind == "sdk":
+        return "The agent gets it from its next `checkpoint()` call, as a message to act on."
+    if "claude-code hooks" in sources or agent_kind == "claude-code":
+        now = (f"A call is held now ({held.name or 'a tool'}): the message goes out with the reply to it, "
+               "when you approve, deny, step or resume.\n") if held else ""
+        return (f"{now}Claude Code gets it as additional context on its next hook reply: at the next tool "
+                "boundary, just before or after its next tool call. If it would stop first, the Stop hook "
+                "keeps it going with your message as its next instruction.")
+    return "The session's source delivers it at the agent's next opportunity."

@@ -1,0 +1,105 @@
+"""The replay's player bar: playing or paused, speed, position / total, time in the recording.
+
+``player_cells`` is pure (a playhead in, styled cells out), so it is tested
+without an app; the widget only paints them.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from rich.text import Text
+from textual.widget import Widget
+
+from ..playhead import Playhead, speed_label
+from ..rows import Cell
+
+BAR_W = 24
+
+
+def offset(seconds: float, tenths: bool = False) -> str:
+    """``m:ss`` or ``h:mm:ss``; ``m:ss.s`` with ``tenths`` (a recording shorter than a minute)."""
+    seconds = max(0.0, seconds)
+    if tenths:
+        m, s = divmod(round(seconds, 1), 60)
+        return f"{int(m)}:{s:04.1f}"
+    h, rest = divmod(int(seconds), 3600)
+    m, s = divmod(rest, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+
+
+def progress(done: int, total: int, width: int = BAR_W) -> str:
+    if total <= 0:
+        return "─" * width
+    filled = min(width, round(width * done / total))
+    return "━" * filled + ("╸" if filled < width else "") + "─" * max(0, width - filled - 1)
+
+
+def state_cell(playhead: Playhead) -> Cell:
+    if playhead.ended:
+        return ("■ ended  ", "dim")
+    if playhead.playing:
+        return ("▶ playing", "ok")
+    return ("⏸ paused ", "warning")
+
+
+def player_cells(playhead: Playhead) -> list[Cell]:
+    """What the bar shows; "+" after the total while the file is still being read."""
+    total = f"{playhead.total:,}{'' if playhead.loaded else '+'}"
+    cells: list[Cell] = [
+        state_cell(playhead),
+        (f"  {speed_label(playhead.speed)}", "accent"),
+        (f"  {progress(playhead.goal, playhead.total)} ", "dim"),
+        (f"event {playhead.goal:,} / {total}", ""),
+    ]
+    start, end, clock = playhead.start, playhead.end, playhead.clock
+    if start is not None and end is not None and clock is not None:
+        short = end - start < 60
+        cells.append((f"  {offset(clock - start, short)} / {offset(end - start, short)}", ""))
+        cells.append((f"  at {datetime.fromtimestamp(clock).strftime('%H:%M:%S')}", "dim"))
+    if not playhead.loaded:
+        cells.append(("  reading the file…", "dim"))
+    cells.append(("  │ ? keys", "dim"))
+    return cells
+
+
+class PlayerBar(Widget):
+    """One line above the status bar of a replayed session.
+
+    It changes up to a timer tick at a time while playing; it repaints
+    (``render``) without the re-layout a ``Static.update`` would cost.
+    """
+
+    COMPONENT_CLASSES = {"player--ok", "player--dim", "player--warning", "player--accent"}
+
+    DEFAULT_CSS = """
+    PlayerBar {
+        height: 1;
+        background: $primary-background;
+        color: $foreground;
+        padding: 0 1;
+        & > .player--ok { color: $text-success; text-style: bold; }
+        & > .player--dim { color: $text-muted; }
+        & > .player--warning { color: $text-warning; text-style: bold; }
+        & > .player--accent { color: $text-accent; text-style: bold; }
+    }
+    """
+
+    _shown: list[Cell] | None = None
+
+    def show(self, playhead: Playhead) -> None:
+        cells = player_cells(playhead)
+        if cells != self._shown:
+            self._shown = cells
+            self.refresh()
+
+    def render(self) -> Text:
+        text = Text(no_wrap=True, overflow="ellipsis")
+        for chunk, role in self._shown or []:
+            text.append(chunk, self.get_component_rich_style(f"player--{role}", partial=True) if role else "")
+        return text
+
+    @property
+    def text(self) -> str:
+        """The bar as plain text (what a test or a screen reader reads)."""
+        return "".join(chunk for chunk, _ in self._shown or [])
