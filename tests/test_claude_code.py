@@ -578,3 +578,13 @@ def test_in_file_sidechains_link_by_prompt_and_wait_as_orphans() -> None:
     orphan = next(e["agent"] for e in kinds(events, "message.user") if e["data"]["text"] == "orphan task")
     assert by_agent[orphan] == {None, "t2"}
     assert [e["agent"] for e in kinds(events, "agent.finished")] == [grep["agent"]]
+
+
+def test_a_hook_outcome_reads_as_one_line_not_its_empty_reply() -> None:
+    from watchkeeper.adapters.claude_code.records import attachment_notice
+
+    quiet = {"type": "hook_success", "hookName": "PreToolUse:Bash", "content": "", "stdout": "{}", "stderr": ""}
+    assert attachment_notice(quiet) == ("attachment.hook_success", "PreToolUse:Bash hook ok")
+    said = {"type": "hook_non_blocking_error", "hookName": "Stop", "stderr": "connection refused", "stdout": ""}
+    assert attachment_notice(said) == ("attachment.hook_non_blocking_error",
+                                       "Stop hook non blocking error: connection refused")

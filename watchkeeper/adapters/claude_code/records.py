@@ -314,11 +314,22 @@ def attachment_notice(att: dict[str, Any]) -> tuple[str, str] | None:
     if kind in SILENT_ATTACHMENTS:
         return None
     kind = str(kind or "unknown")
+    if kind in ("hook_success", "hook_non_blocking_error", "hook_blocking_error"):
+        return f"attachment.{kind}", hook_outcome(kind, att)
     for key in ("content", "text", "prompt", "stdout", "hookName", "filename", "displayPath", "path"):
         value = att.get(key)
         if isinstance(value, str) and value:
             return f"attachment.{kind}", value[:500]
     return f"attachment.{kind}", kind.replace("_", " ")
+
+
+def hook_outcome(kind: str, att: dict[str, Any]) -> str:
+    """``PreToolUse:Bash hook ok`` — plus what it said, unless that was nothing (``{}`` from an http hook)."""
+    name = att.get("hookName") or att.get("hookEvent") or "hook"
+    said = next((v.strip() for v in (att.get("content"), att.get("stderr"), att.get("stdout"))
+                 if isinstance(v, str) and v.strip() not in ("", "{}")), "")
+    verdict = "ok" if kind == "hook_success" else kind.removeprefix("hook_").replace("_", " ")
+    return f"{name} hook {verdict}" + (f": {said[:400]}" if said else "")
 
 
 def meta_notice(rec: dict[str, Any], kind: str) -> str:
