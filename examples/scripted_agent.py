@@ -10,23 +10,27 @@ relay::
     python examples/scripted_agent.py        # defaults: loopback, this machine's token
     watchkeeper attach ws://127.0.0.1:47718  # then pause it, deny its edit, send it a message
 
-``watchkeeper demo`` can show steering with :func:`start_in_thread` against an in-process
-relay served by ``watchkeeper.relay.wsserver.serve_ws``.
+``watchkeeper demo`` shows steering with :func:`start_in_thread` against an in-process
+relay served by ``watchkeeper.relay.wsserver.serve_ws``; ``stop()`` on the thread it returns
+ends the agent at once (the demo quits, the agent does not linger).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import sys
 import threading
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from watchkeeper import sdk
 
 MODEL = "scripted-1"
+TITLE = "fix the failing total() test"
 #: (tool, input, output, needs approval)
 STEPS: list[tuple[str, dict[str, Any], str, bool]] = [
     ("Read", {"file_path": "src/total.py"}, "def total(xs):\n    return sum(xs)\n", False),
@@ -63,15 +67,74 @@ async def scripted(run: sdk.AgentRun, delay: float = 1.0) -> str:
         return "cancelled"
 
 
-def start_in_thread(url: str, token: str | None = None, delay: float = 1.0) -> threading.Thread:
+class AgentThread(threading.Thread):
+    """The scripted agent on a thread and event loop of its own; :meth:`stop` ends it promptly.
+
+    With ``watched`` (how many watch a session, e.g. ``Relay.viewers``) it waits, at most
+    ``audience_wait`` seconds, until someone watches its session before it plays: a call is held for
+    approval only while someone watches, and a demo whose approvals nobody sees shows no steering.
+    """
+
+    def __init__(self, url: str, token: str | None, delay: float,
+                 watched: Callable[[str], int] | None = None, audience_wait: float = 30.0) -> None:
+        super().__init__(name="scripted-agent", daemon=True)
+        self.url, self.delay = url, delay
+        self.watched, self.audience_wait = watched, audience_wait
+        #: the run's session id once connected; how the script ended (done, denied, cancelled, stopped).
+        self.session: str | None = None
+        self.ended: str | None = None
+        self.error: BaseException | None = None
+        self._token = token
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._begun = threading.Event()
+
+    def run(self) -> None:
+        asyncio.run(self._main())
+
+    def stop(self, timeout: float = 10.0) -> bool:
+        """Stop the agent wherever it is (a cancel; its session ends) and join; False if it still runs."""
+        self._begun.wait(timeout)
+        loop, task = self._loop, self._task
+        if loop is not None and task is not None:
+            with contextlib.suppress(RuntimeError):  # its loop has already closed: the agent is done
+                loop.call_soon_threadsafe(task.cancel)
+        self.join(timeout)
+        return not self.is_alive()
+
+    async def _main(self) -> None:
+        self._loop, self._task = asyncio.get_running_loop(), asyncio.current_task()
+        self._begun.set()
+        try:
+            run = await sdk.connect(self.url, token=self._token, title=TITLE, model=MODEL)
+        except (sdk.ConnectError, OSError) as e:
+            self.error = e
+            return
+        except asyncio.CancelledError:
+            self.ended = "stopped"
+            return
+        self.session = run.session
+        try:
+            await self._audience(run.session)
+            self.ended = await scripted(run, self.delay)
+            await run.close("cancelled" if self.ended == "cancelled" else "done")
+        except asyncio.CancelledError:
+            self.ended = "stopped"
+            await run.close("cancelled")
+        except Exception as e:
+            self.error = e
+            await run.close("error")
+
+    async def _audience(self, session: str) -> None:
+        deadline = time.monotonic() + self.audience_wait
+        while self.watched is not None and self.watched(session) <= 0 and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+
+
+def start_in_thread(url: str, token: str | None = None, delay: float = 1.0,
+                    watched: Callable[[str], int] | None = None) -> AgentThread:
     """Play the script against ``url`` on a thread of its own (for ``demo``, beside the app's loop)."""
-
-    async def play() -> None:
-        run = await sdk.connect(url, token=token, title="fix the failing total() test", model=MODEL)
-        async with run:
-            await scripted(run, delay)
-
-    thread = threading.Thread(target=asyncio.run, args=(play(),), name="scripted-agent", daemon=True)
+    thread = AgentThread(url, token, delay, watched)
     thread.start()
     return thread
 
@@ -84,7 +147,7 @@ async def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     token = Path(args.token_file).read_text().strip() if args.token_file else None
     try:
-        run = await sdk.connect(args.url, token=token, title="fix the failing total() test", model=MODEL)
+        run = await sdk.connect(args.url, token=token, title=TITLE, model=MODEL)
     except sdk.ConnectError as e:
         print(f"scripted_agent: {e}", file=sys.stderr)
         return 2

@@ -1,21 +1,36 @@
-"""``watchkeeper demo`` under the pilot: the three sample sessions arrive, grow live, and open.
+"""``watchkeeper demo`` under the pilot: the three sample sessions arrive, grow live, and open;
+the scripted SDK agent asks for approval, is approved with ``y``, goes on, and stops when the app quits.
 
-The relay and its sources are built by ``commands/demo.py``'s own
-``demo_sources``, sped up so the whole demo plays in a few seconds.
+The relay, its sources, the websocket endpoint and the agent are built by
+``commands/demo.py``'s own functions, sped up so the whole demo plays in a few seconds.
 """
 
 from __future__ import annotations
 
+import socket
+
 from test_viewer_support import screen_text, until
 from textual.widgets import DataTable, Static
 
-from watchkeeper.commands.demo import SAMPLE_LOGS, demo_files, demo_sources
+from watchkeeper.commands.demo import (
+    SAMPLE_LOGS,
+    STOP_WAIT,
+    demo_app,
+    demo_files,
+    demo_sources,
+    load_scripted_agent,
+    start_live_agent,
+)
 from watchkeeper.relay import Relay
 from watchkeeper.viewer import WatchkeeperApp
 from watchkeeper.viewer.screens.session import SessionScreen
 from watchkeeper.viewer.screens.sessions import SessionsScreen
+from watchkeeper.viewer.widgets.controls import Controls
 
 SPEED = 8.0
+#: Seconds per step of the scripted agent.
+AGENT_DELAY = 0.2
+scripted = load_scripted_agent()
 SIZE = (120, 40)
 TITLES = {
     "claude-code": "Set up notes.txt for the demo, then check it.",
@@ -74,5 +89,83 @@ async def test_the_demo_sessions_appear_grow_live_and_open() -> None:
             assert "✗ error" in text  # `ls missing-dir`
             started = [h for h in store.view if store.events[h]["kind"] == "agent.started"]
             assert len(started) == 1
+    finally:
+        relay.stop()
+
+
+async def test_the_demo_agent_waits_for_approval_goes_on_when_approved_and_stops_on_quit() -> None:
+    relay = Relay().start()
+    for source in demo_sources(demo_files(SAMPLE_LOGS), SPEED):
+        relay.add_source(source)
+    live, problem = start_live_agent(relay, AGENT_DELAY)
+    assert problem is None and live is not None
+    try:
+        app = demo_app(relay, SAMPLE_LOGS, problem)
+        bells: list[int] = []
+        app.bell = lambda: bells.append(1)  # type: ignore[method-assign]
+        async with app.run_test(size=SIZE) as pilot:
+            await until(pilot, lambda: live.agent.session is not None and
+                        app.session_info(live.agent.session) is not None, timeout=30)
+            sid = live.agent.session
+            await until(pilot, lambda: scripted.TITLE in screen_text(app))
+            info = app.session_info(sid)
+            assert info is not None and info.live and info.agent_kind == "sdk"
+            assert info.capabilities["approve"] and info.capabilities["pause"]
+
+            # It asks before running the tests: the session waits for the person, the bell rings.
+            await until(pilot, lambda: (i := app.session_info(sid)) is not None and i.needs_attention, timeout=30)
+            assert bells and app.attention.count == 1 and "1 session waiting for you" in app.title
+            table = app.screen.query_one(DataTable)
+            await until(pilot, lambda: sid in [str(k.value) for k in table.rows] and table.get_row_index(sid) == 0)
+            await pilot.press("w")  # the session waiting for the person, listed first
+            await until(pilot, lambda: isinstance(app.screen, SessionScreen))
+            screen = app.screen
+            assert isinstance(screen, SessionScreen) and screen.session_id == sid
+            await until(pilot, lambda: bool(screen.steer.held))
+            held = screen.steer.oldest
+            assert held is not None and held.name == "Bash"
+            await until(pilot, lambda: "waiting" in str(screen.query_one(Controls).content))
+            store = screen.timeline.store
+
+            def since_held() -> list[tuple[str, str | None]]:
+                """(kind, tool name or the call's status) of the events from the held call's start on."""
+                first = next(i for i, e in enumerate(store.events) if e["data"].get("call_id") == held.call_id)
+                return [(e["kind"], e["data"].get("name") or e["data"].get("status")) for e in store.events[first:]]
+
+            assert [k for k, _ in since_held()] == ["tool.started", "tool.waiting"]
+            await pilot.press("y")
+            # Approved: the call runs (the tests fail, as scripted), then the agent edits, and asks again.
+            await until(pilot, lambda: ("tool.started", "Edit") in since_held(), timeout=30)
+            assert [k for k, _ in since_held()][2:4] == ["control.applied", "tool.finished"]
+            assert ("tool.finished", "error") in since_held()
+            approved = [e for e in store.events if e["kind"] == "control.applied" and
+                        e["data"].get("control") == "approve"]
+            assert [e["data"]["call_id"] for e in approved] == [held.call_id]
+            await until(pilot, lambda: (h := screen.steer.oldest) is not None and h.name == "Edit", timeout=30)
+        # The app has quit: the agent, held at its next approval, is stopped and its session ends.
+        assert live.stop(STOP_WAIT), "the agent thread ended"
+        assert not live.agent.is_alive() and live.agent.ended in ("stopped", "done", "cancelled")
+        ended = [e for e in relay.read_range(sid, 0, 2**62) if e["kind"] == "session.ended"]
+        assert len(ended) == 1
+    finally:
+        live.stop(STOP_WAIT)
+        relay.stop()
+
+
+async def test_without_its_endpoint_the_demo_still_plays_the_recordings_and_says_why() -> None:
+    relay = Relay().start()
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        live, problem = start_live_agent(relay, AGENT_DELAY, port=taken.getsockname()[1])
+    assert live is None and problem is not None and "could not listen" in problem
+    for source in demo_sources(demo_files(SAMPLE_LOGS), SPEED):
+        relay.add_source(source)
+    try:
+        app = demo_app(relay, SAMPLE_LOGS, problem)
+        async with app.run_test(size=SIZE) as pilot:
+            await until(pilot, lambda: any(n.message == problem for n in app._notifications))
+            await until(pilot, lambda: len(app.sessions) == 3, timeout=30)
+            assert {i.agent_kind for i in app.sessions} == set(TITLES)
     finally:
         relay.stop()

@@ -75,7 +75,9 @@ async def test_controls_from_the_attached_side_steer_the_agent(served: Served, r
         await run.flush()
         await until(lambda: attached.relay.session(run.session) is not None, what="the session is seen")
         sent = await asyncio.to_thread(send, attached, run.session, "pause", id="p1")
-        assert sent["data"].get("forwarded"), "the local relay forwards; the outcome comes from the remote"
+        remote = next(e for e in served.events(run.session) if e["id"] == "control:p1")
+        assert (sent["kind"], sent["data"]) == (remote["kind"], remote["data"]), "the remote relay's own outcome"
+        assert sent["kind"] == "control.applied" and not sent["data"].get("forwarded")
         await until(lambda: outcome_in_stream(attached, run.session, "p1"), what="the pause's outcome")
         assert outcome_in_stream(attached, run.session, "p1")["kind"] == "control.applied"  # type: ignore[index]
         await until(lambda: run._link.paused, what="the pause reaches the agent")
@@ -113,8 +115,8 @@ async def test_a_cut_connection_mid_stream_shows_every_event_exactly_once(served
             run.notice(f"n{i}")
             if i % 500 == 250:
                 await run.flush()
-                await until(lambda: attached.source._ws is not None and
-                            attached.source.connections == proxy.cuts + 1, what="attached again before the cut")
+                await until(lambda: attached.source._ws is not None and attached.source.tracker.known(run.session)
+                            and attached.source.connections == proxy.cuts + 1, what="attached again before the cut")
                 proxy.cut()
             if i % 50 == 0:
                 await asyncio.sleep(0)
@@ -207,7 +209,7 @@ async def test_several_relays_share_one_local_relay() -> None:
         titles = {i.title: i.sources for i in attached.relay.sessions()}
         assert titles == {"agent on a": [f"relay 127.0.0.1:{a.port}"], "agent on b": [f"relay 127.0.0.1:{b.port}"]}
         outcome = await asyncio.to_thread(send, attached, runs[1].session, "pause", id="pb")
-        assert outcome["data"].get("forwarded")
+        assert outcome["kind"] == "control.applied" and outcome["data"]["reason"].startswith("paused")
         await until(lambda: runs[1]._link.paused, what="the pause reaches the agent on b only")
         assert not runs[0]._link.paused
     finally:

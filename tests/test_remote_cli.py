@@ -135,6 +135,18 @@ async def test_attach_json_shows_the_agent_and_ctl_steers_it(serve: tuple[str, L
         await until(lambda: run._link.paused, what="the pause reaches the agent")
         await asyncio.to_thread(lines.until, '"control.applied"')
 
+        call = run.tool_started("Bash", {"command": "make deploy"})
+        asking = asyncio.create_task(run.approval(call))
+        await asyncio.to_thread(lines.until, '"tool.waiting"')
+        approved = await asyncio.to_thread(ctl, env, "approve", run.session, "--relay", url,
+                                           "--token-file", str(token_file(env)))
+        assert approved.returncode == 0, approved
+        assert approved.stdout.startswith(f"applied [{call}]: approved: the call runs"), approved.stdout
+        assert (await asyncio.wait_for(asking, 10)).verdict == "approve"
+        again = await asyncio.to_thread(ctl, env, "approve", run.session, call, "--relay", url,
+                                        "--token-file", str(token_file(env)))
+        assert again.returncode == 1 and "already decided" in again.stdout, again
+
         observe_only = await asyncio.to_thread(ctl, env, "pause", recorded, "--relay", url)
         assert observe_only.returncode == 1 and observe_only.stdout.startswith("rejected:")
         unknown = await asyncio.to_thread(ctl, env, "pause", "no-such-session", "--relay", url)

@@ -8,6 +8,13 @@ reconnects with backoff, resumes from the last seq per session, reads ranges
 back when told to resync, and re-sends controls that have no outcome yet
 (the server acts once per control id). A refused token ends the source with
 a clear error; the token only ever goes in the ``Authorization`` header.
+
+A forwarded control's outcome is the remote relay's own (``control.applied``
+or ``control.rejected`` for that control id); the local relay's router waits
+for it (``relay/controls.py``). Whether a remote session is live, and its
+state, are the remote relay's word too: its ``sessions`` summary, asked for
+every ``SESSIONS_POLL`` seconds, so a session that ended over there does not
+show as live here just because this connection is up.
 """
 
 from __future__ import annotations
@@ -31,6 +38,8 @@ from .resume import Tracker
 log = logging.getLogger("watchkeeper.attach")
 
 Emit = Callable[[list[Event]], None]
+#: Seconds between two asks for the remote relay's session summaries (liveness, state).
+SESSIONS_POLL = 1.0
 
 
 class RemoteError(ConnectionError):
@@ -100,7 +109,8 @@ def label(url: str) -> str:
 class Forwarded:
     """What the local relay's router gets back: the control is on its way; ``pending`` holds its outcome.
 
-    The remote relay's outcome event reaches the session's stream as it comes.
+    ``outcome`` is provisional (marked ``forwarded``), for callers that cannot wait; the remote
+    relay's outcome event is what ``pending`` resolves to, and it reaches the session's stream.
     """
 
     outcome: Event
@@ -114,7 +124,7 @@ class RemoteSource:
     agent_kind = "unknown"
 
     def __init__(self, url: str, token: str | None = None, *, name: str | None = None,
-                 ssl_context: ssl.SSLContext | None = None) -> None:
+                 ssl_context: ssl.SSLContext | None = None, poll: float = SESSIONS_POLL) -> None:
         if urlsplit(url).scheme not in ("ws", "wss"):
             raise ValueError(f"not a websocket URL: {url!r} (use ws://HOST:PORT or wss://HOST:PORT)")
         self.url = url
@@ -132,6 +142,14 @@ class RemoteSource:
         self._controls: dict[str, tuple[dict[str, Any], asyncio.Future[Event]]] = {}
         self._ended: set[str] = set()
         self._up = asyncio.Event()
+        self.poll = poll
+        #: the remote relay's word per session: (live, state, our next seq then); and the epoch it is of.
+        self._said: dict[str, tuple[bool, str | None, int]] = {}
+        self._said_epoch: str | None = None
+        self._status_changed: Callable[[], None] = lambda: None
+        #: summaries asked for, and answered (for diagnostics and the tests).
+        self.asked = 0
+        self.answered = 0
 
     # --- the source ----------------------------------------------------------------------
 
@@ -187,13 +205,26 @@ class RemoteSource:
         self.connections += 1
         self.status = f"connected to {self.server} (epoch {hello['epoch']})"
         self._up.set()
-        while True:
-            events, out = self._handle(wire.decode(await ws.recv(decode=False)))
-            if events:
-                self._note(events)
-                self._emit(events)
-            for msg in out:
-                await ws.send(wire.dumps(msg), text=True)
+        asking = asyncio.create_task(self._ask_sessions(ws))
+        try:
+            while True:
+                events, out = self._handle(wire.decode(await ws.recv(decode=False)))
+                if events:
+                    self._note(events)
+                    self._emit(events)
+                for msg in out:
+                    await ws.send(wire.dumps(msg), text=True)
+        finally:
+            asking.cancel()
+            with contextlib.suppress(BaseException):
+                await asking
+
+    async def _ask_sessions(self, ws: ClientConnection) -> None:
+        with contextlib.suppress(ConnectionClosed):
+            while True:
+                self.asked += 1
+                await ws.send(wire.dumps({"t": "sessions", "id": f"sessions-{self.asked}"}), text=True)
+                await asyncio.sleep(self.poll)
 
     def _handle(self, msg: dict[str, Any]) -> tuple[list[Event], list[dict[str, Any]]]:
         t = msg["t"]
@@ -205,6 +236,9 @@ class RemoteSource:
             return self.tracker.resync(msg["session"], msg["from_seq"])
         if t == "outcome" and isinstance(msg.get("outcome"), dict):
             return self._answered(msg.get("id"), msg["outcome"]), []
+        if t == "sessions" and isinstance(msg.get("sessions"), list):
+            self._summaries(msg["sessions"])
+            return [], []
         if t == "error":
             self.errors = [*self.errors[-99:], msg]
             log.warning("relay %s: %s: %s", self.name, msg.get("code"), msg.get("message"))
@@ -226,7 +260,7 @@ class RemoteSource:
                 self._ended.add(ev["session"])
 
     def _lost(self) -> None:
-        live = [sid for sid in self.tracker.sessions if sid not in self._ended]
+        live = [sid for sid in self.tracker.sessions if sid not in self._ended and self._live_there(sid)]
         if not live:
             return
         text = f"lost the connection to {self.name}; reconnecting (nothing is lost: it resumes from here)"
@@ -234,13 +268,54 @@ class RemoteSource:
         self._emit([make_event(f"remote:{self.url}:{self.tracker.epoch}:lost:{n}", sid, Kind.NOTICE,
                                {"level": "warning", "text": text, "code": "relay-disconnected"}) for sid in live])
 
+    # --- liveness (the local relay asks, when it summarises a session) -------------------------
+
+    def session_status(self, session: str) -> tuple[bool, str | None] | None:
+        """The remote relay's word on ``session``: (live, its state if nothing newer came since), or None.
+
+        A session the remote relay (this run of it) does not list is not live there: it went with an
+        earlier run. Called by the local relay from any thread; reads only.
+        """
+        if self._said_epoch is None or self._said_epoch != self.tracker.epoch:
+            return None
+        said = self._said.get(session)
+        if said is None:
+            return None if self.tracker.known(session) else (False, None)
+        live, state, mark = said
+        s = self.tracker.sessions.get(session)
+        return live, (state if s is None or s.next <= mark else None)
+
+    def _live_there(self, session: str) -> bool:
+        said = self.session_status(session)
+        return said is None or said[0]
+
+    def on_status_change(self, changed: Callable[[], None]) -> None:
+        """``changed()`` (on the relay's loop) whenever the remote relay's word on a session changes."""
+        self._status_changed = changed
+
+    def _summaries(self, rows: list[Any]) -> None:
+        self.answered += 1
+        sessions = self.tracker.sessions
+        said: dict[str, tuple[bool, str | None, int]] = {}
+        for row in rows:
+            sid = row.get("session") if isinstance(row, dict) else None
+            if isinstance(sid, str):
+                state = row.get("state")
+                s = sessions.get(sid)
+                said[sid] = (bool(row.get("live")), state if isinstance(state, str) else None,
+                             s.next if s is not None else 0)
+        before = {sid: v[:2] for sid, v in self._said.items()}, self._said_epoch
+        self._said, self._said_epoch = said, self.tracker.epoch
+        if before != ({sid: v[:2] for sid, v in said.items()}, self._said_epoch):
+            self._status_changed()
+
     # --- steering (the local relay routes a remote session's controls here) --------------------
 
     def can_steer(self, session: str) -> bool:
         return self.tracker.known(session)
 
     def control(self, control: ControlModel) -> Forwarded:
-        """Forward ``control`` to the remote relay (now, or when reconnected); its outcome arrives in the stream."""
+        """Forward ``control`` to the remote relay (now, or when reconnected); ``pending`` gets its outcome."""
         data = control.model_dump(exclude_none=True)
         existing = self._controls.get(control.id)
         future: asyncio.Future[Event] = existing[1] if existing else asyncio.get_running_loop().create_future()
@@ -254,16 +329,6 @@ class RemoteSource:
         provisional = _outcome(data, Kind.CONTROL_APPLIED, f"sent to {where}{note}; its outcome follows")
         provisional["data"]["forwarded"] = True
         return Forwarded(provisional, [], future)
-
-    async def forward(self, control: ControlModel, timeout: float = 30.0) -> Event:
-        """``control`` to the remote relay; its one outcome (``control.rejected`` if none comes in time)."""
-        pending = self.control(control).pending
-        assert pending is not None
-        try:
-            return await asyncio.wait_for(asyncio.shield(pending), timeout)
-        except TimeoutError:
-            return _outcome(control.model_dump(), Kind.CONTROL_REJECTED,
-                            f"no outcome from {self.name} within {timeout:g} s (it may still apply)")
 
     def unwatched(self, session: str) -> list[Event]:
         return []

@@ -25,7 +25,7 @@ from ..protocol import CallTable, ControlModel, Event, ToolCall, make_event, raw
 from ..protocol.calls import TOOL_KINDS, running
 from ..protocol.kinds import Kind, State
 from .api import BatchCallback, RelayAPI, ResyncCallback, SessionInfo
-from .controls import ControlRouter, SessionSources
+from .controls import FORWARD_TIMEOUT, ControlRouter, SessionSources
 from .fanout import SessionsWatch, Subscription
 from .history import HistoryHost, Rebuild
 from .sources import Source
@@ -34,6 +34,8 @@ from .store import SessionLog
 log = logging.getLogger("watchkeeper.relay")
 
 UNKNOWN_SESSION = "unknown"
+#: A source's own word on one of its sessions: (live, state or None), or None if it has none.
+SessionStatus = Callable[[str], tuple[bool, str | None] | None]
 #: Events kept between two ``gc.freeze()`` calls. The relay keeps every event as long as it runs:
 #: a 1 GB transcript is ~10M objects, and each full collection would walk all of them again,
 #: holding the GIL (the UI's too) for up to a second. Frozen, the collector skips them; being
@@ -73,6 +75,8 @@ class Relay:
         self._indexing: dict[str, float] = {}
         self._calls = CallTable()
         self._running: dict[int, str] = {}
+        #: sources that know better than "running" whether their sessions are live (a remote relay).
+        self._status: dict[int, SessionStatus] = {}
         self._controls = ControlRouter(self._sources_of, self._ingest)
         self._tasks: dict[int, asyncio.Task[None]] = {}
         self._keys = itertools.count()
@@ -166,8 +170,14 @@ class Relay:
         bind_history = getattr(source, "bind_history", None)
         if callable(bind_history):
             bind_history(HistoryHost(self, key, name, agent_kind))
+        status = getattr(source, "session_status", None)
+        on_change = getattr(source, "on_status_change", None)
+        if callable(on_change):
+            on_change(self._sessions_changed)
         with self._lock:
             self._running[key] = name
+            if callable(status):
+                self._status[key] = status
         self._controls.add(key, source)
         self._tasks[key] = self._loop.create_task(self._run_source(key, name, source, emit))
 
@@ -185,6 +195,7 @@ class Relay:
             self._controls.remove(key)
             with self._lock:
                 self._running.pop(key, None)
+                self._status.pop(key, None)
             self._sessions_changed()
 
     def _notice_source_failed(self, key: int, name: str, e: Exception) -> None:
@@ -255,14 +266,26 @@ class Relay:
 
     # --- controls ----------------------------------------------------------
 
-    def control(self, control: ControlModel | dict[str, Any]) -> Future[Event]:
-        """Send one control from any thread; the future holds its one outcome (``ProtocolError`` if invalid)."""
+    def control(self, control: ControlModel | dict[str, Any], timeout: float = FORWARD_TIMEOUT) -> Future[Event]:
+        """Send one control from any thread; the future holds its one outcome (``ProtocolError`` if invalid).
+
+        For a session followed from a remote relay that is the remote relay's own outcome, or a
+        rejection if it does not answer within ``timeout`` seconds.
+        """
         done: Future[Event] = Future()
+
+        def settled(outcome: asyncio.Future[Event]) -> None:
+            if outcome.cancelled():
+                done.cancel()
+            elif (e := outcome.exception()) is not None:
+                done.set_exception(e)
+            else:
+                done.set_result(outcome.result())
 
         def route() -> None:
             try:
                 model = control if isinstance(control, ControlModel) else validate_control(control)
-                done.set_result(self.route_control(model))
+                self._controls.submit(model, timeout).add_done_callback(settled)
             except Exception as e:
                 done.set_exception(e)
 
@@ -459,11 +482,27 @@ class Relay:
 
     def _snapshot(self, lg: SessionLog) -> SessionInfo:
         info = lg.summary.info
-        live = info.state != State.FINISHED and any(k in self._running for k in lg.sources)
         sid = info.session
-        return replace(info, live=live, capabilities=dict(info.capabilities),
+        live, state = self._liveness(lg, sid, info.state)
+        return replace(info, live=live, state=state, capabilities=dict(info.capabilities),
                        sources=list(dict.fromkeys(lg.sources.values())),
                        indexing=self._indexing.get(sid), history_from=self._history_from.get(sid, 0))
+
+    def _liveness(self, lg: SessionLog, sid: str, state: str) -> tuple[bool, str]:
+        """Live while a running source has the session, unless that source says otherwise (a remote
+        relay knows whether its agent is still there); such a source's state wins too."""
+        live = False
+        for k in lg.sources:
+            if k not in self._running:
+                continue
+            status = self._status.get(k)
+            said = status(sid) if status is not None else None
+            if said is None:
+                live = True
+            else:
+                live = live or said[0]
+                state = said[1] or state
+        return live and state != State.FINISHED, state
 
     def call(self, session: str, call_id: str) -> ToolCall | None:
         """One tool call as merged from every source of its session (a copy)."""
