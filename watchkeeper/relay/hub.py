@@ -9,33 +9,31 @@ every such read holds one lock, taken once per emitted batch, not per event.
 from __future__ import annotations
 
 import asyncio
-import copy
 import gc
 import itertools
 import logging
 import secrets
 import threading
 from collections import deque
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future
-from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from ..protocol import CallTable, ControlModel, Event, ToolCall, make_event, raw_event, validate_control
 from ..protocol.calls import TOOL_KINDS, running
-from ..protocol.kinds import Kind, State
-from .api import BatchCallback, RelayAPI, ResyncCallback, SessionInfo
+from ..protocol.kinds import Kind
+from .api import BatchCallback, RelayAPI, ResyncCallback
 from .controls import FORWARD_TIMEOUT, ControlRouter, SessionSources
 from .fanout import SessionsWatch, Subscription
-from .history import HistoryHost, Rebuild
+from .generations import Generations
+from .history import HistoryHost
+from .sessions_view import SessionStatus, SessionsView
 from .sources import Source
 from .store import SessionLog
 
 log = logging.getLogger("watchkeeper.relay")
 
 UNKNOWN_SESSION = "unknown"
-#: A source's own word on one of its sessions: (live, state or None), or None if it has none.
-SessionStatus = Callable[[str], tuple[bool, str | None] | None]
 #: Events kept between two ``gc.freeze()`` calls. The relay keeps every event as long as it runs:
 #: a 1 GB transcript is ~10M objects, and each full collection would walk all of them again,
 #: holding the GIL (the UI's too) for up to a second. Frozen, the collector skips them; being
@@ -48,7 +46,7 @@ def new_epoch() -> str:
     return "r-" + secrets.token_hex(3)
 
 
-class Relay:
+class Relay(Generations, SessionsView):
     """The hub every face uses; implements ``relay.api.RelayAPI``.
 
     ``start()`` runs the loop on a daemon thread; ``add_source``, ``subscribe``,
@@ -383,164 +381,11 @@ class Relay:
             self._flush_handle.cancel()
             self._flush_handle = None
 
-    # --- history rebuilt in the background (history.py) ---------------------
-
-    def merge_calls(self, events: list[Event]) -> list[ToolCall | None]:
-        """Each event's merged tool call (None for other kinds); from any thread."""
-        calls = self._calls
-        with self._lock:
-            return [calls.update(ev) if ev.get("kind") in TOOL_KINDS else None  # type: ignore[arg-type]
-                    for ev in events]
-
-    def _set_indexing(self, session: str, fraction: float | None) -> None:
-        with self._lock:
-            if fraction is None:
-                self._indexing.pop(session, None)
-            else:
-                self._indexing[session] = fraction
-        self._sessions_changed()
-
-    def _log_mark(self, session: str) -> tuple[int, set[str]]:
-        """The session's log length and its set of ids (live: read it, never change it)."""
-        with self._lock:
-            lg = self._logs.get(session)
-            return (len(lg.events), lg.ids) if lg is not None else (0, set())
-
-    def _install_history(self, rb: Rebuild, superseded: Collection[str]) -> None:
-        """Append ``rb`` as the session's new generation; on the relay's loop."""
-        sid = rb.session
-        events = rb.events
-        with self._lock:
-            lg = self._logs.get(sid)
-            if lg is None:
-                lg = self._logs[sid] = SessionLog(sid, rb.summary.info.agent_kind)
-            lg.sources.setdefault(rb.key, rb.name)
-            start = len(lg.events)
-            if rb.base != start or rb.fresh is None:
-                rb.number(start, lg.ids)  # something came in since ``prepare``: number here
-            fresh = rb.fresh or []
-            summary = rb.summary
-            for ev in lg.events[self._history_from.get(sid, 0):]:
-                eid = ev.get("id")
-                if eid is not None and (eid in rb.ids or eid in superseded):
-                    continue
-                ev = dict(ev)  # type: ignore[assignment]
-                ev["seq"] = start + len(events)
-                events.append(ev)
-                if eid is not None:
-                    rb.ids.add(eid)
-                data = ev.get("data")
-                call_id = data.get("call_id") if isinstance(data, dict) else None
-                call = self._calls.get(sid, call_id) if isinstance(call_id, str) else None
-                try:
-                    summary.fold(ev, call)
-                except Exception as e:
-                    self._report(f"event {eid!r} kept but not summarised: {e!r}")
-            lg.events.extend(events)
-            lg.ids = rb.ids
-            summary.info.last_seq = len(lg.events) - 1
-            lg.summary = summary
-            self._journal.extend(fresh)
-            self._history_from[sid] = start
-            self._indexing.pop(sid, None)
-            end = len(lg.events)
-        rb.events, rb.ids = [], set()
-        for sub in list(self._subs):
-            if sub.session == sid and sub.on_resync is not None and not sub.closed:
-                sub.cursor = max(sub.cursor, start)
-                try:
-                    sub.on_resync(sid, start, end)
-                except Exception as e:
-                    self._report(f"subscriber {sub.on_resync!r} raised {e!r} on resync; unsubscribed", exc=e)
-                    sub.close()
-        self._pending += len(events)
-        self._schedule_flush(soon=True)
-        self._sessions_changed()
-        if rb.others:
-            self._ingest(rb.key, rb.name, rb.summary.info.agent_kind, rb.others)
-
     def read_range(self, session: str, start: int, stop: int) -> list[Event]:
         """Events with ``start <= seq < stop`` of one session (clamped); from any thread."""
         with self._lock:
             lg = self._logs.get(session)
             return lg.range(start, stop) if lg is not None else []
-
-    # --- sessions ----------------------------------------------------------
-
-    def sessions(self) -> list[SessionInfo]:
-        """A snapshot: those needing attention first, then live ones, then by last activity."""
-        with self._lock:
-            infos = [self._snapshot(lg) for lg in self._logs.values()]
-        infos.sort(key=lambda i: i.last_ts or "", reverse=True)
-        infos.sort(key=lambda i: (not i.needs_attention, not i.live))
-        return infos
-
-    def session(self, session: str) -> SessionInfo | None:
-        with self._lock:
-            lg = self._logs.get(session)
-            return self._snapshot(lg) if lg is not None else None
-
-    def _snapshot(self, lg: SessionLog) -> SessionInfo:
-        info = lg.summary.info
-        sid = info.session
-        live, state = self._liveness(lg, sid, info.state)
-        return replace(info, live=live, state=state, capabilities=dict(info.capabilities),
-                       sources=list(dict.fromkeys(lg.sources.values())),
-                       indexing=self._indexing.get(sid), history_from=self._history_from.get(sid, 0))
-
-    def _liveness(self, lg: SessionLog, sid: str, state: str) -> tuple[bool, str]:
-        """Live while a running source has the session, unless that source says otherwise (a remote
-        relay knows whether its agent is still there); such a source's state wins too."""
-        live = False
-        for k in lg.sources:
-            if k not in self._running:
-                continue
-            status = self._status.get(k)
-            said = status(sid) if status is not None else None
-            if said is None:
-                live = True
-            else:
-                live = live or said[0]
-                state = said[1] or state
-        return live and state != State.FINISHED, state
-
-    def call(self, session: str, call_id: str) -> ToolCall | None:
-        """One tool call as merged from every source of its session (a copy)."""
-        with self._lock:
-            c = self._calls.get(session, call_id)
-            return copy.copy(c) if c is not None else None
-
-    def on_sessions(self, callback: Callable[[list[SessionInfo]], None]) -> SessionsWatch:
-        """``callback(sessions())`` soon, then on every change, at most every ``sessions_interval``."""
-        watch = SessionsWatch(callback, lambda w: self._call(
-            lambda: self._watches.remove(w) if w in self._watches else None, quiet=True))
-
-        def attach() -> None:
-            if not watch.closed:
-                self._watches.append(watch)
-                self._sessions_changed()
-
-        self._call(attach)
-        return watch
-
-    def _sessions_changed(self) -> None:
-        if self._sessions_handle is not None or not self._watches:
-            return
-        delay = self._last_sessions + self.sessions_interval - self._loop.time()
-        self._sessions_handle = self._loop.call_later(max(delay, 0.0), self._notify_sessions)
-
-    def _notify_sessions(self) -> None:
-        self._sessions_handle = None
-        self._last_sessions = self._loop.time()
-        infos = self.sessions()
-        for watch in list(self._watches):
-            if watch.closed:
-                continue
-            try:
-                watch.callback(list(infos))
-            except Exception as e:
-                self._report(f"sessions callback {watch.callback!r} raised {e!r}; unsubscribed", exc=e)
-                watch.close()
 
     # --- plumbing ----------------------------------------------------------
 
