@@ -154,3 +154,18 @@ def test_odd_events_become_rows_without_raising() -> None:
     assert texts[4].kind == "?"
     store.rebuild(Filter(text="anything"))
     assert len(store.view) == 1
+
+
+def test_a_held_call_shows_the_session_waiting_until_it_is_let_go() -> None:
+    from watchkeeper.protocol import make_event
+    from watchkeeper.viewer.totals import Totals
+
+    t = Totals()
+    t.fold(make_event("s1", "s", "state", {"state": "running"}))
+    t.fold(make_event("w1", "s", "tool.waiting", {"call_id": "c1", "reason": "paused"}))
+    t.fold(make_event("w2", "s", "tool.waiting", {"call_id": "c2", "reason": "paused"}))
+    assert t.shown_state == "waiting"
+    t.fold(make_event("a1", "s", "control.applied", {"control_id": "x", "control": "approve", "call_id": "c1"}))
+    assert t.shown_state == "waiting"
+    t.fold(make_event("a2", "s", "control.applied", {"control_id": "y", "control": "resume", "call_ids": ["c2"]}))
+    assert t.shown_state == "running"

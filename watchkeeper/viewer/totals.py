@@ -35,6 +35,8 @@ class Totals:
     model: str | None = None
     capabilities: dict[str, Any] = field(default_factory=dict)
     usage: UsageTally = field(default_factory=UsageTally)
+    #: calls held right now (waiting for the person): the session is waiting, whatever its last state said.
+    held: set[str] = field(default_factory=set)
 
     def fold(self, event: Event) -> None:
         self.events += 1
@@ -57,6 +59,15 @@ class Totals:
             self.state = "finished"
         elif kind == Kind.RAW:
             self.raw += 1
+        elif kind == Kind.TOOL_WAITING and isinstance(data.get("call_id"), str):
+            self.held.add(data["call_id"])
+        elif kind in (Kind.TOOL_FINISHED, Kind.CONTROL_APPLIED) and self.held:
+            self.held.discard(data.get("call_id"))
+            self.held.difference_update(data.get("call_ids") or ())
+
+    @property
+    def shown_state(self) -> str | None:
+        return "waiting" if self.held and self.state != "finished" else self.state
 
     def _usage(self, data: dict[str, Any]) -> None:
         self.usage.fold(data)

@@ -26,7 +26,7 @@ def status_cells(
     totals: Totals, live: bool, now: float | None = None, shown: int | None = None
 ) -> list[Cell]:
     """The bar's content; ``now`` makes a live session's elapsed time run on."""
-    state = totals.state or ("running" if live else "idle")
+    state = totals.shown_state or ("running" if live else "idle")
     cells: list[Cell] = [("● live " if live else "○ ", "ok" if live else "dim"), (state, _state_role(state))]
     start, end = parse_ts(totals.first_ts), parse_ts(totals.last_ts)
     if live and now is not None:
