@@ -15,12 +15,12 @@ import re
 import shlex
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from conftest import codex_binary
+from live_support import WAIT, Inbox, relay_totals, tool_event_ids, usage_totals
 from standins.codex import MODEL, REFERENCE_FILES, REFERENCE_PROMPT, REFERENCE_SCRIPT, CodexRun, run_codex
 from standins.openai_responses import Exec, ScriptedResponses, Text, Turn, response_events
 
@@ -28,35 +28,9 @@ from watchkeeper.adapters.source import DirectorySource, TranscriptSource, conve
 from watchkeeper.protocol import Event
 from watchkeeper.relay import Relay, SessionInfo
 
-#: Seconds any one wait may take: the CLI runs the whole session in about 1 s.
-WAIT = 20.0
 RUN_TIMEOUT = 60.0
 HOLD_CALL = "call_live_hold"
-TOKENS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_creation_tokens")
 EXIT_CODE = re.compile(r"Process exited with code (-?\d+)")
-
-
-class Inbox:
-    """What a relay subscriber was handed, in delivery order; a test thread waits on it."""
-
-    def __init__(self) -> None:
-        self.events: list[Event] = []
-        self._changed = threading.Condition()
-
-    def put(self, batch: list[Event]) -> None:
-        with self._changed:
-            self.events.extend(batch)
-            self._changed.notify_all()
-
-    def wait_until(self, done: Callable[[list[Event]], bool], timeout: float = WAIT) -> bool:
-        """True once ``done(events so far)`` holds, False if ``timeout`` passed first."""
-        with self._changed:
-            return self._changed.wait_for(lambda: done(self.events), timeout)
-
-    def wait_for(self, ids: Iterable[str], timeout: float = WAIT) -> bool:
-        """True once every id in ``ids`` was delivered."""
-        wanted = set(ids)
-        return self.wait_until(lambda events: wanted <= {e["id"] for e in events}, timeout)
 
 
 def hold_script(release: Path) -> list[Turn]:
@@ -65,24 +39,6 @@ def hold_script(release: Path) -> list[Turn]:
     hold = Turn([Exec(f"timeout {int(WAIT)} sh -c {shlex.quote(wait)}; echo released", call_id=HOLD_CALL)])
     assert isinstance(REFERENCE_SCRIPT[-1].items[-1], Text)
     return [*REFERENCE_SCRIPT[:-1], hold, REFERENCE_SCRIPT[-1]]
-
-
-def tool_event_ids(call_ids: Iterable[str]) -> set[str]:
-    return {f"tool:{c}:{end}" for c in call_ids for end in ("started", "finished")}
-
-
-def usage_totals(events: Iterable[Event]) -> dict[str, int]:
-    totals = dict.fromkeys(TOKENS, 0)
-    for e in events:
-        if e["kind"] == "usage" and not e["data"].get("cumulative"):
-            for key in TOKENS:
-                totals[key] += e["data"].get(key) or 0
-    return totals
-
-
-def relay_totals(info: SessionInfo) -> dict[str, int]:
-    values = (info.tokens_in, info.tokens_out, info.tokens_cache_read, info.tokens_cache_creation)
-    return dict(zip(TOKENS, values, strict=True))
 
 
 def exit_codes(api: ScriptedResponses) -> dict[str, int]:

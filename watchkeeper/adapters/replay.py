@@ -9,24 +9,15 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Iterable, Iterator
-from datetime import datetime
 from pathlib import Path
 
 from ..protocol import Event, make_event, now_iso
+from ..protocol.envelope import parse_ts
 
 Emit = Callable[[list[Event]], None]
 
 #: A pause longer than this in the recording plays as this long (at speed 1).
 MAX_GAP_S = 3.0
-
-
-def parse_ts(ts: str | None) -> float | None:
-    if not ts:
-        return None
-    try:
-        return datetime.fromisoformat(ts.replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return None
 
 
 def delays(

@@ -23,6 +23,16 @@ def encode_line(event: Event | dict[str, Any]) -> bytes:
     return orjson.dumps(event) + b"\n"
 
 
+def json_object_text(value: Any) -> Any:
+    """A value that is an object's JSON text, decoded (Codex arguments, old Claude Code tool input); else as is."""
+    if isinstance(value, str) and value[:1] == "{":
+        try:
+            return orjson.loads(value)
+        except orjson.JSONDecodeError:
+            return value
+    return value
+
+
 def validate_event(obj: Any) -> dict[str, Any]:
     """Check an event from an untrusted peer; return it unchanged, unknown kinds and fields included."""
     if not isinstance(obj, dict):

@@ -51,6 +51,16 @@ def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+def parse_ts(ts: str | None) -> float | None:
+    """Epoch seconds of an ISO-8601 timestamp (``Z`` or an offset); None if it is not one."""
+    if not ts:
+        return None
+    try:
+        return datetime.fromisoformat(ts.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
+
+
 def content_id(*parts: str | bytes) -> str:
     """A short stable digest for records that carry no id of their own."""
     h = hashlib.blake2b(digest_size=8)

@@ -14,6 +14,8 @@ from typing import Any
 import orjson
 
 from ..protocol import MAIN_AGENT, Event, Kind, ToolCall, ToolStatus
+from ..protocol.codec import json_object_text
+from ..protocol.envelope import parse_ts
 
 #: (text, role); roles are the timeline's component classes without the ``timeline--`` prefix.
 Cell = tuple[str, str]
@@ -86,15 +88,6 @@ def one_line(text: str, limit: int = 400) -> str:
     return " ".join(text.split())[:limit]
 
 
-def parse_ts(ts: str | None) -> float | None:
-    if not ts:
-        return None
-    try:
-        return datetime.fromisoformat(ts.replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return None
-
-
 def clock(ts: str | None) -> str:
     """HH:MM:SS in local time; the raw text if it is not a timestamp."""
     t = parse_ts(ts)
@@ -122,14 +115,8 @@ def short_agent(agent: str) -> str:
     return agent if agent == MAIN_AGENT or len(agent) <= 10 else agent[:9] + "…"
 
 
-def as_input(value: Any) -> Any:
-    """Tool input as a mapping when it is JSON text (Codex arguments, old Claude Code)."""
-    if isinstance(value, str) and value[:1] == "{":
-        try:
-            return orjson.loads(value)
-        except orjson.JSONDecodeError:
-            return value
-    return value
+#: Tool input as a mapping when it is JSON text (Codex arguments, old Claude Code).
+as_input = json_object_text
 
 
 def patch_files(patch: str) -> list[str]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
+from ...protocol.codec import json_object_text
 
 #: The newest CLI version whose format was checked; newer ones get a notice.
 NEWEST_KNOWN = "2.1.332"
@@ -172,14 +172,8 @@ def agent_id_in_text(text: str) -> str | None:
     return text[at:end] or None
 
 
-def tool_input(value: Any) -> Any:
-    """Tool input as an object; CLIs before 2.1.92 stored it as a JSON string."""
-    if isinstance(value, str) and value[:1] == "{":
-        try:
-            return orjson.loads(value)
-        except orjson.JSONDecodeError:
-            return value
-    return value
+#: Tool input as an object; CLIs before 2.1.92 stored it as a JSON string.
+tool_input = json_object_text
 
 
 def cut(text: str) -> tuple[str, int]:
