@@ -12,6 +12,9 @@ mix, one after the other:
   renders a row at or after the event (it follows the newest row, so that is
   when the event is on screen: its row, or the call row it updated).
 
+Full collections (generation 2) are timed in both runs: each holds the GIL,
+so the UI waits that long.
+
 Memory is the process's RSS, sampled every 5 s. Every event is kept (by the
 relay for history and range reads, by the timeline for its rows), so RSS grows
 with the event count by design; "flat" is read per event: the growth rate
@@ -28,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import os
 import statistics
@@ -121,6 +125,26 @@ def percentiles(lags: list[float]) -> dict[str, float]:
     return {"n": len(ms), "p50": statistics.median(ms), "p90": at(0.9), "p99": at(0.99), "max": ms[-1]}
 
 
+class FullCollections:
+    """How long each full collection (generation 2) held the GIL from now on: every thread waited that long."""
+
+    def __init__(self) -> None:
+        self.pauses: list[float] = []
+        self._t = 0.0
+        gc.callbacks.append(self._cb)
+
+    def _cb(self, phase: str, info: dict[str, Any]) -> None:
+        if info.get("generation") == 2:
+            if phase == "start":
+                self._t = time.perf_counter()
+            else:
+                self.pauses.append(time.perf_counter() - self._t)
+
+    def figures(self) -> dict[str, float]:
+        ms = sorted(p * 1000 for p in self.pauses) or [0.0]
+        return {"n": len(self.pauses), "p50": statistics.median(ms), "max": ms[-1], "total": sum(ms)}
+
+
 async def sample_memory(samples: list[tuple[float, float]], stop: asyncio.Event, t0: float) -> None:
     while not stop.is_set():
         samples.append((time.perf_counter() - t0, rss_mib()))
@@ -144,6 +168,7 @@ async def run_baseline(rate: int, seconds: float) -> dict[str, Any]:
                 lags.append(now - stream.emitted[n])
         counted[0] += len(batch)
 
+    collections = FullCollections()
     relay = Relay().start()
     relay.subscribe(on_batch, SESSION)
     samples: list[tuple[float, float]] = []
@@ -156,7 +181,8 @@ async def run_baseline(rate: int, seconds: float) -> dict[str, Any]:
     stop.set()
     await sampler
     relay.stop()
-    return {"lag": percentiles(lags), "rss": samples, "events": stream.total, "cpu": time.process_time()}
+    return {"lag": percentiles(lags), "rss": samples, "events": stream.total, "cpu": time.process_time(),
+            "gc": collections.figures()}
 
 
 async def run_app(rate: int, seconds: float, freeze_every: int | None = None) -> dict[str, Any]:
@@ -187,6 +213,7 @@ async def run_app(rate: int, seconds: float, freeze_every: int | None = None) ->
         return strip
 
     Timeline.render_line = render_line  # type: ignore[method-assign]
+    collections = FullCollections()
     relay = Relay().start()
     relay.add_source(stream)
     while not relay.sessions():
@@ -211,7 +238,7 @@ async def run_app(rate: int, seconds: float, freeze_every: int | None = None) ->
     finally:
         relay.stop()
     return {"lag": percentiles(lags), "rss": samples, "events": stream.total, "shown": shown,
-            "cpu": time.process_time(), "freeze_every": session.FREEZE_EVERY}
+            "cpu": time.process_time(), "freeze_every": session.FREEZE_EVERY, "gc": collections.figures()}
 
 
 def growth(samples: list[tuple[float, float]], events_per_s: float, after: float = 10.0) -> tuple[float, float]:
@@ -235,6 +262,11 @@ def report(base: dict[str, Any], app: dict[str, Any], rate: int, seconds: float)
     verdict = "met" if app["lag"]["p99"] <= TARGET_P99_MS else "MISSED"
     print(f"  target: app p99 <= {TARGET_P99_MS:.0f} ms: {verdict}; rows in the app's timeline at the end: "
           f"{app['shown']:,} of {app['events']:,} events")
+    print("\nfull collections (gen 2), each a pause of every thread:")
+    for label, run in (("baseline", base), ("app", app)):
+        g = run["gc"]
+        print(f"  {label:<9} {g['n']:4.0f}   p50 {g['p50']:6.1f} ms  max {g['max']:6.1f} ms  "
+              f"total {g['total']:7.0f} ms")
     print("\nRSS (MiB) every 5 s from the stream's start (warm-up included), and bytes per event since the last:")
     print(f"  {'t (s)':>6} {'baseline':>9} {'B/event':>8} {'app':>9} {'B/event':>8}")
     rows = list(zip(base["rss"], app["rss"], strict=False))

@@ -21,7 +21,7 @@ import asyncio
 import resource
 import statistics
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 
 from textual.app import App, ComposeResult
@@ -184,8 +184,7 @@ def cli() -> None:
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--presses", type=int, default=200)
     args = parser.parse_args()
-    run: Callable[[], Awaitable[None]] = lambda: main(args.events, args.presses)  # noqa: E731
-    asyncio.run(run())
+    asyncio.run(main(args.events, args.presses))
 
 
 if __name__ == "__main__":

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from test_viewer_support import Events
 
 from watchkeeper.adapters.source import convert_file
@@ -203,3 +205,26 @@ def test_an_event_far_behind_plays_where_it_arrived() -> None:
     playhead.add([at(1.5, 20), at(8.5, 21)])
     assert ids(playhead.events)[-4:] == ["e8", "e21", "e9", "e20"]
     assert playhead.times == sorted(playhead.times)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.lists(st.integers(0, 40), max_size=12), st.integers(0, 60)), max_size=8))
+def test_batches_merge_in_time_order_and_what_is_shown_is_what_was_revealed(
+    batches: list[tuple[list[int], int]],
+) -> None:
+    """However batches arrive, play order is time then arrival order, and the first ``shown`` events
+    are exactly those handed to the timeline (a merge done in one C sort, checked against a plain one)."""
+    playhead = Playhead(speed=1.0, playing=False)
+    arrived: list[tuple[float, int]] = []
+    on_screen: list[str] = []
+    n = 0
+    for seconds, seek_to in batches:
+        batch = [at(s, n + i) for i, s in enumerate(seconds)]
+        n += len(batch)
+        arrived += [(float(s), len(arrived) + i) for i, s in enumerate(seconds)]
+        on_screen += ids(playhead.add(batch).events)
+        assert ids(playhead.events) == [f"e{i}" for _, i in sorted(arrived)]
+        assert sorted(ids(playhead.events)[:playhead.shown]) == sorted(on_screen)
+        assert playhead.shown == playhead.goal
+        reveal = playhead.seek(seek_to)
+        on_screen = ids(reveal.events) if reveal.reset else on_screen + ids(reveal.events)

@@ -29,6 +29,18 @@ def test_a_tool_call_is_one_row_updated_in_place() -> None:
     assert [e["kind"] for e in store.row_events(head)] == ["tool.started", "tool.finished"]
 
 
+def test_only_a_running_call_ticks() -> None:
+    """A live timeline repaints each second only the rows whose elapsed time runs on."""
+    ev = Events()
+    store = TimelineStore()
+    store.add([*ev.started(), ev.call_start("c1", "Bash", {"command": "make"})])
+    prompt, call = store.view[-2], store.view[-1]
+    assert store.ticking(call) and not store.ticking(prompt)
+    assert store.stamp(call, 100.0) != store.stamp(call, 101.0)
+    store.add([ev.call_end("c1", "done")])
+    assert not store.ticking(call) and store.stamp(call, 100.0) == store.stamp(call, 101.0)
+
+
 def test_subagent_rows_sit_under_the_spawning_call_and_collapse() -> None:
     store = TimelineStore()
     store.add(Events().whole_session())

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from dataclasses import dataclass, field
-from heapq import merge
 
 from ..adapters.replay import MAX_GAP_S
 from ..protocol import Event
@@ -123,24 +122,23 @@ class Playhead:
             events.extend(e for _, e in keyed)
             return Reveal()
         at = bisect_right(times, keyed[0][0])
-        old = list(zip(times[at:], range(at, len(times)), strict=True))
-        new = [(t, -1, e) for t, e in keyed]
-        # Ties go to the events already there (they arrived first); -1 marks a new one.
-        merged = list(merge(((t, i, events[i]) for t, i in old), new, key=lambda x: (x[0], x[1] < 0)))
+        old = len(times) - at
+        merged_t = times[at:] + [t for t, _ in keyed]
+        pool = events[at:] + [e for _, e in keyed]
+        # Both runs are sorted, so this stable sort is a merge done in C; ties keep the events already
+        # there first (they arrived first). Index ``old`` and up are the new events, in their order.
+        order = sorted(range(len(merged_t)), key=merged_t.__getitem__)
+        times[at:] = [merged_t[i] for i in order]
+        events[at:] = [pool[i] for i in order]
         reveal = Reveal()
         before_goal = before_shown = 0
-        taken = at
-        for _t, i, event in merged:
-            if i >= 0:
-                taken += 1
-                continue
+        for k, spot in enumerate([p for p, i in enumerate(order) if i >= old]):
+            taken = at + spot - k  # events that were there before, placed ahead of this one
             if taken < self.shown:
                 before_shown += 1
-                reveal.events.append(event)
+                reveal.events.append(events[at + spot])
             if taken < self.goal:
                 before_goal += 1
-        times[at:] = [t for t, _, _ in merged]
-        events[at:] = [e for _, _, e in merged]
         self.shown += before_shown
         self.goal += before_goal
         return reveal

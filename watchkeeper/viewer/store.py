@@ -152,6 +152,11 @@ class TimelineStore:
         elapsed = int(now) if now is not None and not call.final else None
         return (call.status, len(call.event_ids), self.spawn_marker(head), elapsed)
 
+    def ticking(self, head: int) -> bool:
+        """The row shows a running call's elapsed time, which changes by itself."""
+        call = self.call_of(head)
+        return call is not None and not call.final
+
     def kind_label(self, head: int) -> str:
         kind = self.events[head].get("kind", "")
         return rows.KIND_LABELS.get(kind, kind)

@@ -17,6 +17,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
+from textual.timer import Timer
 from textual.widgets import Footer, Header, Input, Static
 from textual.worker import get_current_worker
 
@@ -38,8 +39,32 @@ PaletteCommand = tuple[str, str, Callable[[], object]]
 ANY = "(any)"
 #: After this many new events, ``gc.freeze()`` them (see ``on_events_arrived``).
 FREEZE_EVERY = 100_000
+#: While the timeline follows a live session, the detail pane shows the newest row at most this
+#: often (seconds): a flood of events would re-render it every frame, faster than anyone reads.
+DETAIL_EVERY = 0.25
+#: A session that ended stays followed until its last events are in, or this long (seconds) at most.
+ENDED_GRACE = 2.0
 #: Below this many columns the detail pane goes under the timeline instead of beside it.
 NARROW = 100
+
+
+_settled = False
+
+
+def settle_heap() -> None:
+    """Once per process, as the first session opens: collect, then freeze what is left.
+
+    What the app has built by then (modules, styles, screens) lives as long as it
+    runs; out of the collector's sight, a full collection walks only what came
+    since, until the periodic freezes take over (``FREEZE_EVERY``, the relay's).
+    Once only: a later app in the same process (tests) would freeze the last
+    one's garbage for good.
+    """
+    global _settled
+    if not _settled:
+        _settled = True
+        gc.collect()
+        gc.freeze()
 
 
 class NewEventsMarker(Static):
@@ -92,6 +117,9 @@ dimmed, and the line above the status bar says why.
         #: A rebuilt history being loaded off the UI loop, and the live events shown meanwhile.
         self._reload: HistoryReload | None = None
         self._reload_live: list[Event] = []
+        self._detail_at = 0.0
+        self._ended_at: float | None = None
+        self._detail_due: Timer | None = None
 
     @property
     def timeline(self) -> Timeline:
@@ -115,8 +143,11 @@ dimmed, and the line above the status bar says why.
         yield Footer()
 
     def on_mount(self) -> None:
+        settle_heap()
         self.sub_title = (self.info.title if self.info else None) or self.session_id
         self.watch(self.timeline, "unseen", self._show_marker)
+        # The person's moves are watched, not only messaged: the detail pane changes in the same frame.
+        self.watch(self.timeline, "cursor", self.show_selected, init=False)
         self.set_interval(0.5, self.refresh_status)
         self.timeline.focus()
         self.feed = EventFeed(self.relay, self, self.session_id, reloads=True).start()
@@ -139,6 +170,8 @@ dimmed, and the line above the status bar says why.
             self.timeline.add_events(batch)
             if self._reload is not None:
                 self._reload_live += batch
+            if self._ended_at is not None:
+                self.follow_liveness()
             self.steer_batch(batch)
             self._unfrozen += len(batch)
             if self._unfrozen >= FREEZE_EVERY:
@@ -173,15 +206,37 @@ dimmed, and the line above the status bar says why.
         message.store.add(self._reload_live)
         self._reload, self._reload_live = None, []
         self.timeline.adopt_store(message.store)
+        self.follow_liveness()
         self.refresh_status()
 
     def session_changed(self, info: SessionInfo) -> None:
         """The app passes the relay's latest summary of this session."""
         self.info = info
-        self.timeline.set_live(info.live)
+        if not self.query(Timeline):
+            return  # the app is closing: the screen's widgets are gone already
+        self.follow_liveness()
         self.refresh_controls()
 
+    def follow_liveness(self) -> None:
+        """The timeline is live when the relay says so; a session that has just ended stays live (and
+        followed) until its last events are in: the relay may announce the end before it flushes them."""
+        info, timeline = self.info, self.timeline
+        if info is None:
+            return
+        events = timeline.store.events
+        newest = events[-1].get("seq", -1) if events else -1
+        if info.live or newest >= info.last_seq:
+            self._ended_at = None
+            timeline.set_live(info.live)
+        elif self._ended_at is None:
+            self._ended_at = time.monotonic()
+        elif time.monotonic() - self._ended_at > ENDED_GRACE:
+            self._ended_at = None
+            timeline.set_live(False)
+
     def refresh_status(self) -> None:
+        if self._ended_at is not None:
+            self.follow_liveness()
         timeline = self.timeline
         totals = timeline.store.totals
         totals.capabilities = self.capabilities()
@@ -198,12 +253,29 @@ dimmed, and the line above the status bar says why.
     # --- selection -----------------------------------------------------------------------
 
     def on_timeline_selected(self, message: Timeline.Selected) -> None:
-        store = self.timeline.store
-        if message.head is None:
+        """Show the selected row in detail; for rows that arrived while following, at most every ``DETAIL_EVERY``."""
+        if message.following:
+            if self._detail_due is not None:
+                return
+            wait = self._detail_at + DETAIL_EVERY - time.monotonic()
+            if wait > 0:
+                self._detail_due = self.set_timer(wait, self.show_selected)
+                return
+        self.show_selected()
+
+    def show_selected(self) -> None:
+        """The detail pane shows the row selected now."""
+        if self._detail_due is not None:
+            self._detail_due.stop()
+            self._detail_due = None
+        self._detail_at = time.monotonic()
+        timeline = self.timeline
+        store, head = timeline.store, timeline.selected_head
+        if head is None:
             self.detail.show([], None)
             return
-        now = getattr(self.app, "clock", time.time)() if self.timeline.live else None
-        self.detail.show(store.row_events(message.head), store.call_of(message.head), now)
+        now = getattr(self.app, "clock", time.time)() if timeline.live else None
+        self.detail.show(store.row_events(head), store.call_of(head), now)
 
     def on_timeline_view_changed(self) -> None:
         label = self.query_one("#filters", Static)

@@ -87,9 +87,13 @@ is marked ⏸, listed first and counted in the header; **w** opens it.
 
     def sessions_changed(self, infos: list[SessionInfo]) -> None:
         self.infos = order(infos)
-        self.refresh_bindings()
-        if self.is_mounted:
+        if self.is_mounted and self.is_active:
+            # Under another screen, each change would recompose its footer and repaint the screen above.
+            self.refresh_bindings()
             self._redraw()
+
+    def on_screen_resume(self) -> None:
+        self._redraw()
 
     def _redraw(self) -> None:
         """Update cells in place while the order holds (the cursor and scroll stay); else rebuild."""

@@ -1,9 +1,11 @@
 """The event timeline: a Line-API ``ScrollView`` over a :class:`TimelineStore`.
 
-Only the lines on screen are rendered, each from an LRU of strips keyed by
-(head, row stamp, cursor, width), so a million-event session scrolls as fast
-as an empty one. Events come in batches (:meth:`Timeline.add_events`); a new
-view (filter, search, collapse) is built in a thread worker, latest wins.
+Only the lines on screen are rendered, each from an LRU of rendered rows keyed
+by (head, row stamp, cursor, width), so a million-event session scrolls as fast
+as an empty one. Events come in batches (:meth:`Timeline.add_events`); a batch
+costs the screen no layout (the scroll range grows in place) and repaints only
+when something on screen changed. A new view (filter, search, collapse) is
+built in a thread worker, latest wins.
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ from ..rows import Cell
 from ..store import Filter, TimelineStore
 
 TIME_W, AGENT_W, KIND_W = 8, 10, 9
+#: Rendered rows kept: a dozen screens, so moving back and forth re-renders nothing.
+ROW_CACHE = 512
 
 ROLES = (
     "time",
@@ -110,11 +114,15 @@ One row per event; a tool call is one row whose status fills in as it runs.
     unseen: reactive[int] = reactive(0, init=False)
 
     class Selected(Message):
-        """The selected row changed (coalesced: only the latest waits in the queue)."""
+        """The selected row changed (coalesced: only the latest waits in the queue).
 
-        def __init__(self, head: int | None) -> None:
+        ``following``: because rows arrived while following, not by the person's hand.
+        """
+
+        def __init__(self, head: int | None, following: bool = False) -> None:
             super().__init__()
             self.head = head
+            self.following = following
 
         def can_replace(self, message: Message) -> bool:
             return isinstance(message, Timeline.Selected)
@@ -131,7 +139,7 @@ One row per event; a tool call is one row whose status fills in as it runs.
         super().__init__(**kwargs)
         self.store = store or TimelineStore()
         self.live = live
-        self._cache: LRUCache[tuple[Any, ...], Strip] = LRUCache(2048)
+        self._cache: LRUCache[tuple[Any, ...], list[Segment]] = LRUCache(ROW_CACHE)
         self._styles: dict[str, Style] = {}
         self._generation = 0
         self._looked_back = False
@@ -140,9 +148,14 @@ One row per event; a tool call is one row whose status fills in as it runs.
     # --- data in ------------------------------------------------------------------
 
     def add_events(self, batch: list[Event]) -> None:
-        """Fold a batch in; keeps the selected row, or follows the newest."""
+        """Fold a batch in; keeps the selected row, or follows the newest.
+
+        Repaints only if the batch shows: rows scrolled in (following), or a row
+        on screen that changed, moved, or arrived below the last one shown.
+        """
         store = self.store
         before = self.selected_head
+        old_rows = len(store.view)
         added = store.add(batch)
         if added.rebuild:
             self.rebuild()
@@ -156,12 +169,18 @@ One row per event; a tool call is one row whose status fills in as it runs.
         self._resize()
         new_rows = added.appended + len(added.inserted_at)
         if self.follow and new_rows:
-            self._go_last()
+            self._go_last(following=True)
         elif new_rows and self.live:
             self.unseen += new_rows
         if before is None or before in added.changed:
-            self.post_message(self.Selected(self.selected_head))
-        self.refresh()
+            self.post_message(self.Selected(self.selected_head, following=self.follow))
+        top, height = self.scroll_offset.y, self.size.height
+        if (
+            old_rows < top + height
+            or any(at < top + height for at in added.inserted_at)
+            or (added.changed and not added.changed.isdisjoint(store.view[top:top + height]))
+        ):
+            self.refresh()
 
     def rebuild(self, flt: Filter | None = None) -> None:
         """Build a new view for ``flt`` (default: the current filter) in a worker; latest wins."""
@@ -299,9 +318,17 @@ One row per event; a tool call is one row whose status fills in as it runs.
         self.scroll_to(y=self.scroll_offset.y + (target - self.cursor), animate=False, immediate=True)
         self.cursor = target
 
-    def _go_last(self) -> None:
+    def _go_last(self, following: bool = False) -> None:
+        """Select the newest row and scroll to it; ``following``: rows arrived, no key was pressed
+        (the cursor moves without its watchers, and ``Selected`` says so)."""
         last = max(0, len(self.store.view) - 1)
-        if self.cursor != last:
+        if self.cursor != last and following:
+            old = self.cursor
+            self.set_reactive(Timeline.cursor, last)
+            self._refresh_row(old)
+            self._refresh_row(last)
+            self.post_message(self.Selected(self.selected_head, following=True))
+        elif self.cursor != last:
             self.cursor = last
         top = max(0, len(self.store.view) - self.scrollable_content_region.height)
         self.scroll_to(y=top, animate=False, immediate=True)
@@ -328,20 +355,47 @@ One row per event; a tool call is one row whose status fills in as it runs.
     # --- rendering ----------------------------------------------------------------------
 
     def _resize(self) -> None:
-        self.virtual_size = Size(self.scrollable_content_region.width, len(self.store.view))
+        """The scroll range follows the rows, without a layout of the screen.
+
+        ``virtual_size`` is a layout reactive: assigned on every batch, it re-arranged
+        the whole screen each time. The widget's height does not depend on its rows
+        (unless it is ``auto``), so only the scroll range and the scrollbar must
+        follow, which is what ``_scroll_update`` does (Textual's own ``OptionList``
+        calls it the same way). A scrollbar that appears still lays out: showing it
+        is a layout reactive of its own.
+        """
+        size = Size(self.scrollable_content_region.width, len(self.store.view))
+        if size == self.virtual_size:
+            return
+        if self.styles.auto_dimensions:
+            self.virtual_size = size
+        else:
+            self.set_reactive(Timeline.virtual_size, size)
+            self._scroll_update(size)
 
     def on_resize(self) -> None:
+        """Shorter (a status line grew, a marker showed): the followed row stays in sight."""
         self._resize()
         if self.follow:
+            self._scroll_to_cursor()
             self.call_after_refresh(self._scroll_to_cursor)
 
     def on_mount(self) -> None:
         self.set_interval(1.0, self._tick)
 
+    def on_unmount(self) -> None:
+        """Let the rows go now: a widget frozen by ``gc.freeze()`` is never collected, cycles and all."""
+        self.store = TimelineStore()
+        self._cache.clear()
+
     def _tick(self) -> None:
-        """Running calls of a live session show their elapsed time: their stamps change each second."""
-        if self.live:
-            self.refresh()
+        """Running calls of a live session show their elapsed time: those rows repaint each second."""
+        if not self.live:
+            return
+        view, top = self.store.view, self.scroll_offset.y
+        for row in range(top, min(len(view), top + self.size.height)):
+            if self.store.ticking(view[row]):
+                self._refresh_row(row)
 
     def _scroll_to_cursor(self) -> None:
         top, height = self.scroll_offset.y, self.scrollable_content_region.height
@@ -380,8 +434,16 @@ One row per event; a tool call is one row whose status fills in as it runs.
         return style
 
     def render_line(self, y: int) -> Strip:
-        scroll_x, scroll_y = self.scroll_offset
-        row = scroll_y + y
+        """A new Strip over the row's cached segments.
+
+        Not a cached Strip: Textual caches a strip's crops and divisions in the strip
+        itself, and a crop or division to its own size is the strip, a reference
+        cycle. A cached Strip was therefore freed only by a full collection, and
+        never once a ``gc.freeze()`` (the relay's, the session screen's) had moved
+        it out of the collector's sight: every row scrolled past leaked. Segment
+        lists are acyclic, freed as soon as they leave the cache.
+        """
+        row = self.scroll_offset.y + y
         width = self.scrollable_content_region.width
         view = self.store.view
         if row >= len(view) or width <= 0:
@@ -390,10 +452,10 @@ One row per event; a tool call is one row whose status fills in as it runs.
         now = getattr(self.app, "clock", time.time)() if self.live else None
         selected = row == self.cursor
         key = (head, self.store.stamp(head, now), selected, selected and self.has_focus, width)
-        strip = self._cache.get(key)
-        if strip is None:
-            strip = self._cache[key] = self.render_row(head, width, selected, now)
-        return strip.crop_extend(scroll_x, scroll_x + width, self._base())
+        segments = self._cache.get(key)
+        if segments is None:
+            segments = self._cache[key] = list(self.render_row(head, width, selected, now))
+        return Strip(segments, width)
 
     def render_row(self, head: int, width: int, selected: bool = False, now: float | None = None) -> Strip:
         """One row as a strip ``width`` cells wide: time, agent, kind, summary, status."""
