@@ -135,7 +135,8 @@ dimmed, and the line above the status bar says why.
             with Vertical(id="left"):
                 yield Input(placeholder="search: text in rows, inputs and outputs", id="search")
                 yield Static(id="filters")
-                yield Timeline(live=bool(self.info and self.info.live), id="timeline")
+                # A session the relay has not seen yet is on its way: follow it until the relay says otherwise.
+                yield Timeline(live=self.info.live if self.info else True, id="timeline")
                 yield NewEventsMarker(id="marker")
             yield DetailPane(id="detail")
         yield Controls(id="controls")
