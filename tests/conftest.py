@@ -12,6 +12,9 @@ from pathlib import Path
 
 import pytest
 
+#: The websocket fixtures (``served``, ``run``) shared by the remote and SDK tests.
+pytest_plugins = ["remote_support"]
+
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT.parent / "shared" / "samples"
 SAMPLE_LOGS = ROOT / "sample_logs"

@@ -10,9 +10,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
+import pytest
+
+from watchkeeper import sdk
 from watchkeeper.adapters.remote import RemoteSource
 from watchkeeper.protocol import Event
 from watchkeeper.relay import Relay
@@ -133,3 +136,17 @@ async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> N
             await writer.drain()
     finally:
         writer.transport.abort()
+
+
+@pytest.fixture
+def served() -> Iterator[Served]:
+    s = Served()
+    yield s
+    s.stop()
+
+
+@pytest.fixture
+async def run(served: Served) -> AsyncIterator[sdk.AgentRun]:
+    r = await sdk.connect(served.url, token=TOKEN, title="remote agent")
+    yield r
+    await r.close()

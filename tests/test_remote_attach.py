@@ -10,31 +10,15 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
 from remote_support import TOKEN, Attached, Proxy, Served, until
 
 from watchkeeper import sdk
 from watchkeeper.adapters.source import TranscriptSource
 from watchkeeper.protocol import Event, make_event
 from watchkeeper.relay import IterSource
-
-
-@pytest.fixture
-def served() -> Iterator[Served]:
-    s = Served()
-    yield s
-    s.stop()
-
-
-@pytest.fixture
-async def run(served: Served) -> AsyncIterator[sdk.AgentRun]:
-    r = await sdk.connect(served.url, token=TOKEN, title="remote agent")
-    yield r
-    await r.close()
 
 
 def send(attached: Attached, session: str, kind: str, **fields: Any) -> Event:

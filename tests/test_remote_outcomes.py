@@ -11,28 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
-import pytest
 from remote_support import TOKEN, Attached, Served, until
 
 from watchkeeper import sdk
 from watchkeeper.protocol import Event
-
-
-@pytest.fixture
-def served() -> Iterator[Served]:
-    s = Served()
-    yield s
-    s.stop()
-
-
-@pytest.fixture
-async def run(served: Served) -> AsyncIterator[sdk.AgentRun]:
-    r = await sdk.connect(served.url, token=TOKEN, title="remote agent")
-    yield r
-    await r.close()
 
 
 def send(attached: Attached, session: str, kind: str, timeout: float | None = None, **fields: Any) -> Event:

@@ -10,21 +10,20 @@ from __future__ import annotations
 import asyncio
 import threading
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from remote_support import TOKEN, Attached, Proxy, Served, until
+from remote_support import (
+    TOKEN,
+    Attached,
+    Proxy,
+    Served,
+    until,
+)
 
 from watchkeeper import sdk
 from watchkeeper.protocol import Event
-
-
-@pytest.fixture
-def served() -> Iterator[Served]:
-    s = Served()
-    yield s
-    s.stop()
 
 
 @pytest.fixture
