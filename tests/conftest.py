@@ -17,7 +17,7 @@ pytest_plugins = ["remote_support"]
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT.parent / "shared" / "samples"
-SAMPLE_LOGS = ROOT / "sample_logs"
+SAMPLE_LOGS = ROOT / "watchkeeper" / "demo" / "sample_logs"
 AGENTS = ROOT / "tools" / "agents" / "node_modules"
 
 CLAUDE_VERSIONS = ("2.1.197", "2.1.332")

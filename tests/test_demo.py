@@ -9,18 +9,12 @@ from __future__ import annotations
 
 import socket
 
+from conftest import SAMPLE_LOGS
 from test_viewer_support import screen_text, until
 from textual.widgets import DataTable, Static
 
-from watchkeeper.commands.demo import (
-    SAMPLE_LOGS,
-    STOP_WAIT,
-    demo_app,
-    demo_files,
-    demo_sources,
-    load_scripted_agent,
-    start_live_agent,
-)
+from watchkeeper.commands.demo import STOP_WAIT, demo_app, demo_files, demo_sources, start_live_agent
+from watchkeeper.demo import scripted_agent as scripted
 from watchkeeper.relay import Relay
 from watchkeeper.viewer import WatchkeeperApp
 from watchkeeper.viewer.screens.session import SessionScreen
@@ -30,7 +24,6 @@ from watchkeeper.viewer.widgets.controls import Controls
 SPEED = 8.0
 #: Seconds per step of the scripted agent.
 AGENT_DELAY = 0.2
-scripted = load_scripted_agent()
 SIZE = (120, 40)
 TITLES = {
     "claude-code": "Set up notes.txt for the demo, then check it.",

@@ -12,6 +12,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
+from conftest import SAMPLE_LOGS
 from test_viewer_support import ClaudeTranscript, screen_text, status_text, until
 from textual.pilot import Pilot
 
@@ -21,8 +22,6 @@ from watchkeeper.relay import Relay
 from watchkeeper.viewer.screens.replay import GoTo, ReplayApp, ReplayScreen
 from watchkeeper.viewer.screens.sessions import SessionsScreen
 
-ROOT = Path(__file__).resolve().parent.parent
-SAMPLE_LOGS = ROOT / "sample_logs"
 SIZE = (120, 40)
 
 Run = tuple[ReplayApp, Pilot[str | None], ReplayScreen]

@@ -8,12 +8,13 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import SAMPLE_LOGS
 
 from watchkeeper.cli import build_parser, main, with_default_command
 from watchkeeper.commands.replay import first_session, speed
 
 ROOT = Path(__file__).resolve().parent.parent
-SAMPLE = ROOT / "sample_logs" / "codex" / "rollout-reference.jsonl"
+SAMPLE = SAMPLE_LOGS / "codex" / "rollout-reference.jsonl"
 
 
 def test_options_without_a_command_go_to_watch() -> None:

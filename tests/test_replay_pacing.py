@@ -5,11 +5,11 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+from conftest import SAMPLE_LOGS
+
 from watchkeeper.adapters.native import NativeConverter
 from watchkeeper.adapters.replay import PacedSource, delays
 from watchkeeper.protocol import make_event
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def ev(i: int, ts: str | None) -> dict:
@@ -31,7 +31,7 @@ def read_native(path: Path) -> list[dict]:
 
 
 async def test_paced_source_plays_every_event_in_batches_restamped() -> None:
-    sample = ROOT / "sample_logs" / "native" / "sdk-demo.jsonl"
+    sample = SAMPLE_LOGS / "native" / "sdk-demo.jsonl"
     original = read_native(sample)
     batches: list[list[dict]] = []
     source = PacedSource(sample, speed=50.0, convert=read_native)

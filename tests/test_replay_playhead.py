@@ -6,8 +6,7 @@ playhead gets in a given time without waiting for it.
 
 from __future__ import annotations
 
-from pathlib import Path
-
+from conftest import SAMPLE_LOGS
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_viewer_support import Events
@@ -18,8 +17,7 @@ from watchkeeper.viewer.playhead import Playhead, Reveal, parse_position
 from watchkeeper.viewer.rows import parse_ts
 from watchkeeper.viewer.widgets.player import offset, player_cells, progress
 
-ROOT = Path(__file__).resolve().parent.parent
-CLAUDE_SAMPLE = ROOT / "sample_logs" / "claude-code" / "-home-dev-demo" / "b258fcd5-dddc-5674-bc87-3cbb11ebc230.jsonl"
+CLAUDE_SAMPLE = SAMPLE_LOGS / "claude-code" / "-home-dev-demo" / "b258fcd5-dddc-5674-bc87-3cbb11ebc230.jsonl"
 
 
 def at(seconds: float, n: int, agent: str = "main") -> Event:

@@ -23,6 +23,7 @@ from remote_support import (
 )
 
 from watchkeeper import sdk
+from watchkeeper.demo import scripted_agent as example
 from watchkeeper.protocol import Event
 
 
@@ -218,20 +219,7 @@ def test_the_sync_wrapper_blocks_and_returns_injected_messages(served: Served) -
     assert kinds(served, run.session)[-1] == "session.ended"
 
 
-def load_example() -> Any:
-    import importlib.util
-    from pathlib import Path
-
-    path = Path(__file__).resolve().parent.parent / "examples" / "scripted_agent.py"
-    spec = importlib.util.spec_from_file_location("scripted_agent", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 async def test_the_example_agent_runs_to_the_end_unwatched_and_stops_when_denied(served: Served) -> None:
-    example = load_example()
     alone = await sdk.connect(served.url, token=TOKEN)
     assert await example.scripted(alone, delay=0) == "done"
     await alone.close()

@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from conftest import SAMPLE_LOGS
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -25,7 +26,6 @@ from watchkeeper.protocol import Event
 
 SETTINGS = settings(max_examples=25, deadline=None,
                     suppress_health_check=[HealthCheck.function_scoped_fixture])
-SAMPLE_LOGS = Path(__file__).resolve().parent.parent / "sample_logs"
 
 
 def transcripts(samples: Path) -> list[Path]:

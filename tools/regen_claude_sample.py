@@ -1,10 +1,11 @@
-"""Regenerate sample_logs/claude-code/ from the real Claude Code CLI, so the sample cannot drift from it.
+"""Regenerate watchkeeper/demo/sample_logs/claude-code/ (the demo's package data) from the real Claude Code CLI,
+so the sample cannot drift from it.
 
 Runs the reference session (Bash, Write, Edit, a failing Bash, a subagent; tests/standins/claude.py) offline
 against the scripted Messages API stand-in, in a temp HOME laid out as <tmp>/home/dev with the project in
 <tmp>/home/dev/demo, then copies the session (main file, subagents/, meta) into
-sample_logs/claude-code/-home-dev-demo/ with the temp prefix removed. Between runs only ids, timestamps and
-durations change; the session id is fixed.
+watchkeeper/demo/sample_logs/claude-code/-home-dev-demo/ with the temp prefix removed. Between runs only ids,
+timestamps and durations change; the session id is fixed.
 
 usage: .venv/bin/python tools/regen_claude_sample.py [--version 2.1.332]
 """
@@ -24,7 +25,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 from standins.claude import DEMO_PROMPT, demo_api, project_slug, run_claude  # noqa: E402
 
 NEWEST = "2.1.332"
-OUT = ROOT / "sample_logs" / "claude-code"
+OUT = ROOT / "watchkeeper" / "demo" / "sample_logs" / "claude-code"
 SESSION_ID = str(uuid.uuid5(uuid.NAMESPACE_URL, "https://github.com/watchkeeper/sample_logs/claude-code"))
 
 

@@ -1,4 +1,4 @@
-"""Write sample_logs/codex/rollout-reference.jsonl: a rollout written by the real Codex CLI.
+"""Write watchkeeper/demo/sample_logs/codex/rollout-reference.jsonl: a rollout written by the real Codex CLI.
 
 Runs the reference script (tests/standins/codex.py) against the scripted Responses API
 stand-in, offline, then copies the rollout with the run's temporary paths rewritten to a
@@ -18,7 +18,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from standins.codex import run_reference  # noqa: E402
 
-OUT = ROOT / "sample_logs" / "codex" / "rollout-reference.jsonl"
+OUT = ROOT / "watchkeeper" / "demo" / "sample_logs" / "codex" / "rollout-reference.jsonl"
 
 
 def stable_paths(text: str, workdir: Path) -> str:

@@ -1,4 +1,4 @@
-"""Write sample_logs/native/sdk-demo.jsonl: a native recording made by a small scripted agent using the SDK."""
+"""Write watchkeeper/demo/sample_logs/native/sdk-demo.jsonl: a native recording by a small scripted SDK agent."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from watchkeeper.sdk import Run
 
-OUT = Path(__file__).resolve().parent.parent / "sample_logs" / "native" / "sdk-demo.jsonl"
+OUT = Path(__file__).resolve().parent.parent / "watchkeeper" / "demo" / "sample_logs" / "native" / "sdk-demo.jsonl"
 
 
 def main() -> None:

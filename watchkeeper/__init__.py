@@ -1,1 +1,5 @@
-__version__ = "0.1.0"
+"""watchkeeper: watch AI agents work, replay what they did, and steer them while they run.
+
+The version lives once, in ``pyproject.toml``; ``watchkeeper --version`` reads
+it from the installed metadata.
+"""

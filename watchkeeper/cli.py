@@ -11,8 +11,7 @@ import argparse
 import importlib
 import sys
 from collections.abc import Sequence
-
-from . import __version__
+from typing import Any
 
 #: name -> module; order is the order of ``--help``.
 COMMANDS: dict[str, str] = {
@@ -29,12 +28,35 @@ COMMANDS: dict[str, str] = {
 }
 
 
+class VersionAction(argparse.Action):
+    """``--version``: the installed distribution's version, looked up only when asked for."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str = argparse.SUPPRESS, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS,
+                         help="show the installed version and exit")
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any,
+                 option_string: str | None = None) -> None:
+        print(f"watchkeeper {installed_version()}")
+        parser.exit()
+
+
+def installed_version() -> str:
+    """The version in the installed package's metadata (``pyproject.toml``'s, as built)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("watchkeeper")
+    except PackageNotFoundError:
+        return "(not installed: no package metadata)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="watchkeeper",
         description="Watch AI agents work, replay what they did, and steer them while they run.",
     )
-    parser.add_argument("--version", action="version", version=f"watchkeeper {__version__}")
+    parser.add_argument("--version", action=VersionAction)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, module_name in COMMANDS.items():
         try:
