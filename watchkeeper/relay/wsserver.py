@@ -8,6 +8,13 @@ relay source of its own, so its sessions are live exactly while it is
 connected, and the controls for them are honoured by the agent
 (``sdksteering.py``).
 
+A viewer that subscribes (``attach``) watches every session, hooked and SDK
+alike, so a pause or a breakpoint holds calls for it; ``ctl --relay`` only
+sends. When the last such viewer leaves, held calls wait ``grace`` seconds
+for one to come back before each session's failure policy ends them.
+Viewers also list and edit this machine's breakpoint rules (``breakpoints``
+requests, ``breakpoint_requests.py``).
+
 Security, checked before the upgrade: a browser (any ``Origin`` header) gets
 403, a wrong or missing bearer token 401 (compared in constant time), a
 non-loopback ``Host`` 403 while bound to loopback (DNS rebinding). Messages
@@ -27,13 +34,15 @@ import logging
 import socket
 import ssl
 import threading
-from typing import Any
+from typing import Any, Protocol
 
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
+from ..breakpoints import Book
 from ..protocol import ControlModel, Event, Kind, make_event, wire
+from .breakpoint_requests import breakpoint_request
 from .sdksteering import Outcome, SdkSteering
 from .sources import Emit
 from .wsviewer import DEFAULT_LIMIT, ViewerConn
@@ -41,6 +50,8 @@ from .wsviewer import DEFAULT_LIMIT, ViewerConn
 log = logging.getLogger("watchkeeper.serve")
 
 HELLO_TIMEOUT = 10.0
+#: Seconds held calls wait for a viewer to come back after the last one left, before the policy ends them.
+RECONNECT_GRACE = 30.0
 #: How often a served relay delivers to its viewers (s): the viewer's own relay batches again before the screen.
 FLUSH_INTERVAL = 0.02
 LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
@@ -53,6 +64,14 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+class WatchListener(Protocol):
+    """Steering that holds calls for this server's viewers (the hook endpoint)."""
+
+    def grace_started(self, seconds: float) -> None: ...
+
+    def nobody_watching(self) -> None: ...
 
 
 class AgentLink:
@@ -120,7 +139,8 @@ class WsServer:
 
     def __init__(self, relay: Any, *, token: str | None, host: str = "127.0.0.1", port: int = 0,
                  ssl_context: ssl.SSLContext | None = None, server_name: str | None = None,
-                 queue_limit: int = DEFAULT_LIMIT, history: int | None = None) -> None:
+                 queue_limit: int = DEFAULT_LIMIT, history: int | None = None,
+                 grace: float = RECONNECT_GRACE, breakpoints: Book | None = None) -> None:
         if not token and not is_loopback(host):
             raise ValueError(f"serving on {host} (not loopback) needs a token")
         self.relay = relay
@@ -132,6 +152,13 @@ class WsServer:
         #: per session, how many of the newest events a viewer may read back (None: all the relay holds).
         self.history = history
         self.sdk = SdkSteering(viewers=self.viewers)
+        #: seconds held calls wait for a viewer to come back (``RECONNECT_GRACE``); 0: the policy at once.
+        self.grace = grace
+        #: this machine's breakpoint rules, which viewers list and edit (``breakpoints`` requests).
+        self.breakpoints = breakpoints
+        #: told when the last viewer left (``grace_started``) and when nobody watches any more (``nobody_watching``).
+        self.watch_listeners: list[WatchListener] = []
+        self._grace: asyncio.TimerHandle | None = None
         #: set once listening (``port`` is then the bound one), or failed (``error``).
         self.ready = threading.Event()
         self.error: BaseException | None = None
@@ -182,9 +209,17 @@ class WsServer:
                 await asyncio.wait_for(asyncio.shield(server.wait_closed()), 1.0)
 
     def viewers(self, session: str) -> int:
-        """Who watches ``session``: every attached viewer watches every session, plus the relay's own."""
+        """Who watches ``session``: every subscribed viewer watches every session, plus the relay's own.
+
+        During the reconnect grace the viewer that left still counts: a call is
+        held (and a pause kept) while the person's screen is on its way back.
+        """
         local = getattr(self.relay, "viewers", None)
-        return len(self._viewers) + (local(session) if local is not None else 0)
+        return self.watching() + (self._grace is not None) + (local(session) if local is not None else 0)
+
+    def watching(self) -> int:
+        """Viewers connected and following (``attach``); a one-shot ``ctl --relay`` does not watch."""
+        return sum(1 for conn in self._viewers if conn.watching)
 
     # --- the handshake -------------------------------------------------------------------
 
@@ -241,18 +276,23 @@ class WsServer:
                 except wire.WireError as e:
                     conn.reply(wire.error(e.code, str(e), e.req))
         finally:
+            was_watching = conn.watching
             conn.close()
             self._viewers.discard(conn)
             writer.cancel()
             with contextlib.suppress(BaseException):
                 await writer
-            if not self._viewers:
-                self._unwatched()
+            if was_watching and not self.watching():
+                self._last_viewer_left()
 
     def _viewer_message(self, conn: ViewerConn, msg: dict[str, Any]) -> None:
         t = msg["t"]
         if t == "subscribe":
             conn.subscribe(wire.read_subscribe(msg, self.relay.epoch))
+            if self._grace is not None:
+                self._grace.cancel()
+                self._grace = None
+                log.info("a viewer is back within the reconnect grace: held calls wait for the person again")
         elif t == "range":
             r = wire.read_range(msg)
             events = self.relay.read_range(r.session, max(r.start, self._oldest(r.session)), r.stop)
@@ -262,6 +302,8 @@ class WsServer:
         elif t == "control":
             req, control = wire.read_control(msg)
             conn.reply({"t": "outcome", "id": req, "outcome": self.route(control)})
+        elif t == "breakpoints":
+            conn.reply(breakpoint_request(self.breakpoints, msg, where=self.server_name))
         elif t == "sessions":
             rows = [{"session": i.session, "title": i.title, "agent_kind": i.agent_kind, "state": i.state,
                      "live": i.live, "events": i.events, "capabilities": i.capabilities}
@@ -290,7 +332,24 @@ class WsServer:
         for link, msg in pushes:
             link.outbox.put_nowait(msg)
 
+    def _last_viewer_left(self) -> None:
+        """Held calls wait ``grace`` seconds for a viewer to come back, then the session's policy ends them."""
+        if self.grace <= 0:
+            self._unwatched()
+            return
+        if self._grace is None:
+            self._grace = asyncio.get_running_loop().call_later(self.grace, self._grace_over)
+            for listener in self.watch_listeners:
+                listener.grace_started(self.grace)
+
+    def _grace_over(self) -> None:
+        self._grace = None
+        if not self.watching():
+            self._unwatched()
+
     def _unwatched(self) -> None:
+        for listener in self.watch_listeners:
+            listener.nobody_watching()
         for link in list(self._links):
             for sid in self.sdk.sessions_of(link):
                 events = link.unwatched(sid)
