@@ -8,6 +8,7 @@ endpoint as a person's shell would: through the config directory they share.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import queue
 import socket
@@ -115,6 +116,15 @@ class Serve:
                 return list(row["steering"]["held"])
         return []
 
+    def stream(self, session: str) -> list[Event]:
+        """The session's events on serve, read with one range request (a connection that does not watch)."""
+        from watchkeeper.adapters.remote import request
+
+        msg = {"t": "range", "id": "r", "session": session, "start": 0, "stop": 100_000}
+        reply = asyncio.run(request(self.url, self.token, msg))[1]
+        events: list[Event] = reply["events"]
+        return events
+
     def stop(self) -> None:
         self.proc.terminate()
         try:
@@ -165,6 +175,10 @@ class Screen:
 
     def events(self, session: str) -> list[Event]:
         return self.attached.events(session)
+
+    def sees(self, session: str) -> bool:
+        """The session reached this screen: it follows serve (and so counts as watching there)."""
+        return self.attached.relay.session(session) is not None
 
     def of(self, session: str, kind: str) -> list[Event]:
         return [e for e in self.events(session) if e["kind"] == kind]
