@@ -63,7 +63,8 @@ def parse_bind(value: str | None) -> tuple[str, int]:
 def server_options(args: argparse.Namespace) -> dict[str, Any]:
     """The server's settings from the arguments; ValueError says what is wrong, for the person."""
     from .. import config
-    from ..relay.wsserver import RECONNECT_GRACE, is_loopback
+    from ..relay.watching import RECONNECT_GRACE
+    from ..relay.wsserver import is_loopback
 
     host, port = parse_bind(args.bind)
     if args.no_token and args.token_file:
@@ -153,7 +154,7 @@ def _start_hooks(relay: Any, server: Any) -> str:
               file=sys.stderr)
         return ""
     server.breakpoints = book
-    server.watch_listeners.append(source)
+    server.watched_by(source)
     return f"; hooks on port {source.port}"
 
 

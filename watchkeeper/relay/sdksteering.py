@@ -145,6 +145,18 @@ class SdkSteering:
                                                           "control": "resume", "by": "watchkeeper"})))
         return events, pushes
 
+    def grace(self, session: str, seconds: float) -> list[Event]:
+        """The last viewer left: a notice if ``session`` holds a call or a pause, saying how long they wait."""
+        s = self._sessions.get(session)
+        if s is None or not (s.holds or s.paused):
+            return []
+        what = f"{len(s.holds)} call(s) waiting for approval" if s.holds else "the pause"
+        text = (f"the last viewer left: {what} wait {seconds:g} s for one to come back, then the agent goes on "
+                "with no decision (fail-open)")
+        n = next(self._n)
+        return [make_event(f"sdk-grace:{session}:{n}", session, Kind.NOTICE,
+                           {"level": "warning", "text": text, "code": "reconnect-grace"})]
+
     def _let_go(self, sid: str, s: _Session, cid: str, what: str, why: str) -> tuple[list[Event], list[Push]]:
         s.holds.pop(cid, None)
         s.decided[cid] = what

@@ -34,7 +34,7 @@ import logging
 import socket
 import ssl
 import threading
-from typing import Any, Protocol
+from typing import Any
 
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
@@ -45,13 +45,12 @@ from ..protocol import ControlModel, Event, Kind, make_event, wire
 from .breakpoint_requests import breakpoint_request
 from .sdksteering import Outcome, SdkSteering
 from .sources import Emit
+from .watching import RECONNECT_GRACE, Grace, WatchListener
 from .wsviewer import DEFAULT_LIMIT, ViewerConn
 
 log = logging.getLogger("watchkeeper.serve")
 
 HELLO_TIMEOUT = 10.0
-#: Seconds held calls wait for a viewer to come back after the last one left, before the policy ends them.
-RECONNECT_GRACE = 30.0
 #: How often a served relay delivers to its viewers (s): the viewer's own relay batches again before the screen.
 FLUSH_INTERVAL = 0.02
 LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
@@ -64,14 +63,6 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
-
-
-class WatchListener(Protocol):
-    """Steering that holds calls for this server's viewers (the hook endpoint)."""
-
-    def grace_started(self, seconds: float) -> None: ...
-
-    def nobody_watching(self) -> None: ...
 
 
 class AgentLink:
@@ -152,13 +143,11 @@ class WsServer:
         #: per session, how many of the newest events a viewer may read back (None: all the relay holds).
         self.history = history
         self.sdk = SdkSteering(viewers=self.viewers)
-        #: seconds held calls wait for a viewer to come back (``RECONNECT_GRACE``); 0: the policy at once.
-        self.grace = grace
+        #: held calls wait ``grace.seconds`` for a viewer to come back (``RECONNECT_GRACE``); 0: the policy at once.
+        self.grace = Grace(grace)
+        self.grace.listeners.append(_SdkWatch(self))
         #: this machine's breakpoint rules, which viewers list and edit (``breakpoints`` requests).
         self.breakpoints = breakpoints
-        #: told when the last viewer left (``grace_started``) and when nobody watches any more (``nobody_watching``).
-        self.watch_listeners: list[WatchListener] = []
-        self._grace: asyncio.TimerHandle | None = None
         #: set once listening (``port`` is then the bound one), or failed (``error``).
         self.ready = threading.Event()
         self.error: BaseException | None = None
@@ -215,7 +204,7 @@ class WsServer:
         held (and a pause kept) while the person's screen is on its way back.
         """
         local = getattr(self.relay, "viewers", None)
-        return self.watching() + (self._grace is not None) + (local(session) if local is not None else 0)
+        return self.watching() + self.grace.running + (local(session) if local is not None else 0)
 
     def watching(self) -> int:
         """Viewers connected and following (``attach``); a one-shot ``ctl --relay`` does not watch."""
@@ -283,16 +272,13 @@ class WsServer:
             with contextlib.suppress(BaseException):
                 await writer
             if was_watching and not self.watching():
-                self._last_viewer_left()
+                self.grace.last_left(self.watching)
 
     def _viewer_message(self, conn: ViewerConn, msg: dict[str, Any]) -> None:
         t = msg["t"]
         if t == "subscribe":
             conn.subscribe(wire.read_subscribe(msg, self.relay.epoch))
-            if self._grace is not None:
-                self._grace.cancel()
-                self._grace = None
-                log.info("a viewer is back within the reconnect grace: held calls wait for the person again")
+            self.grace.back()
         elif t == "range":
             r = wire.read_range(msg)
             events = self.relay.read_range(r.session, max(r.start, self._oldest(r.session)), r.stop)
@@ -332,29 +318,9 @@ class WsServer:
         for link, msg in pushes:
             link.outbox.put_nowait(msg)
 
-    def _last_viewer_left(self) -> None:
-        """Held calls wait ``grace`` seconds for a viewer to come back, then the session's policy ends them."""
-        if self.grace <= 0:
-            self._unwatched()
-            return
-        if self._grace is None:
-            self._grace = asyncio.get_running_loop().call_later(self.grace, self._grace_over)
-            for listener in self.watch_listeners:
-                listener.grace_started(self.grace)
-
-    def _grace_over(self) -> None:
-        self._grace = None
-        if not self.watching():
-            self._unwatched()
-
-    def _unwatched(self) -> None:
-        for listener in self.watch_listeners:
-            listener.nobody_watching()
-        for link in list(self._links):
-            for sid in self.sdk.sessions_of(link):
-                events = link.unwatched(sid)
-                if events:
-                    link.emit(events)
+    def watched_by(self, listener: WatchListener) -> None:
+        """``listener`` holds calls for these viewers: told when the grace starts and when nobody watches."""
+        self.grace.listeners.append(listener)
 
     # --- agents ------------------------------------------------------------------------
 
@@ -395,6 +361,27 @@ class WsServer:
             self.push(pushes)
         if n is not None:
             link.ack(n)
+
+
+class _SdkWatch:
+    """The SDK agents' sessions under the grace: a notice while they wait, then holds and pauses end."""
+
+    def __init__(self, server: WsServer) -> None:
+        self.server = server
+
+    def grace_started(self, seconds: float) -> None:
+        sdk = self.server.sdk
+        for link in list(self.server._links):
+            events = [ev for sid in sdk.sessions_of(link) for ev in sdk.grace(sid, seconds)]
+            if events:
+                link.emit(events)
+
+    def nobody_watching(self) -> None:
+        for link in list(self.server._links):
+            for sid in self.server.sdk.sessions_of(link):
+                events = link.unwatched(sid)
+                if events:
+                    link.emit(events)
 
 
 def serve_ws(relay: Any, token: str | None, **options: Any) -> WsServer:
