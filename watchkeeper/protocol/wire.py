@@ -10,6 +10,7 @@ viewer -> server                      server -> viewer
   range {id, session, start, stop}      range {id, session, start, events, first, end}
   control {id, control}                 outcome {id, outcome}   (never dropped)
   sessions {id}                         sessions {id, sessions}
+  breakpoints {id, op, rule?, name?}    breakpoints {id, rules, problems, where, done?, error?}
                                         resync {session, from_seq}   (you fell behind: read ranges)
 agent -> server                       server -> agent
   events {n, events}                    ack {n}
