@@ -55,6 +55,10 @@ class Served:
     def events(self, session: str) -> list[Event]:
         return self.relay.read_range(session, 0, 2**62)
 
+    def watch(self, session: str) -> None:
+        """Someone watches ``session`` here (a pause holds nothing, and is refused, while nobody does)."""
+        self.relay.subscribe(lambda batch: None, session)
+
     def stop(self) -> None:
         self.relay.stop()
 

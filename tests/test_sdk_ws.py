@@ -73,6 +73,10 @@ async def test_an_agent_reports_and_the_relay_has_every_event(served: Served, ru
 
 async def test_pause_blocks_the_checkpoint_until_resume(served: Served, run: sdk.AgentRun) -> None:
     await run.flush()
+    unwatched = await asyncio.to_thread(control, served.relay, run.session, "pause")
+    assert unwatched["kind"] == "control.rejected" and "nobody watches" in unwatched["data"]["reason"]
+    assert not run._link.paused
+    served.watch(run.session)
     outcome = await asyncio.to_thread(control, served.relay, run.session, "pause")
     assert outcome["kind"] == "control.applied" and "checkpoint" in outcome["data"]["reason"]
     await until(lambda: run._link.paused, what="the pause reaches the agent")
@@ -152,6 +156,7 @@ async def test_cancel_is_raised_in_the_agent(served: Served, run: sdk.AgentRun) 
 async def test_controls_act_once_per_id_and_unknown_sessions_are_rejected(served: Served,
                                                                          run: sdk.AgentRun) -> None:
     await run.flush()
+    served.watch(run.session)
     first = await asyncio.to_thread(control, served.relay, run.session, "pause", id="same")
     second = await asyncio.to_thread(control, served.relay, run.session, "pause", id="same")
     assert first == second
@@ -194,6 +199,7 @@ def test_the_sync_wrapper_blocks_and_returns_injected_messages(served: Served) -
         run.user("go")
         assert run.flush()
         relay = served.relay
+        served.watch(run.session)
         control(relay, run.session, "pause")
         control(relay, run.session, "inject", text="check the tests too")
         resumed = threading.Event()

@@ -178,6 +178,7 @@ def test_recorder_writes_the_hooked_sessions_merged_stream(relay: Relay, hooks: 
     wait_until(relay, lambda es: len(es) == 1)
     recorder = Recorder(tmp_path, want=hooks.steering.knows, read_range=relay.read_range)
     relay.subscribe(recorder)
+    relay.subscribe(lambda b: None, session=SID)
     post(hooks.port, pre("t0"))
     send(relay, control("c1", "pause"))
     wait_until(relay, lambda es: len(es) >= 4)

@@ -50,13 +50,36 @@ def decision(reply: dict[str, Any]) -> str | None:
     return reply.get("hookSpecificOutput", {}).get("permissionDecision")
 
 
-def test_nothing_held_without_a_viewer_even_when_paused() -> None:
+def test_a_pause_or_step_nobody_watches_is_rejected_and_holds_nothing() -> None:
     h = Harness(viewers=0)
     h.hook(hook("UserPromptSubmit", prompt="go"))
-    kind, reason, _ = h.control("c1", "pause")
-    assert kind == "control.applied" and "nobody watches" in reason
+    for n, control in enumerate(("pause", "step")):
+        kind, reason, events = h.control(f"c{n}", control)
+        assert kind == "control.rejected" and "nobody watches this session" in reason, reason
+        assert [e["kind"] for e in events] == ["control.rejected"]
+    assert h.steering.state(SID)["paused"] is False and h.steering.state(SID)["step"] is False
     result = h.hook(pre("t1"))
     assert result.hold is None and result.reply == {}
+    h.viewers = 1
+    assert h.control("c2", "pause")[0] == "control.applied"
+    assert h.hook(pre("t2")).hold is not None
+
+
+def test_the_holds_end_only_when_nobody_watches_and_a_grace_notice_names_them() -> None:
+    h = Harness(viewers=2, policy=Policy(fail_closed=True))
+    h.hook(pre("t0"))
+    h.control("c1", "pause")
+    h.hook(pre("t1"))
+    assert h.steering.unwatched(SID) == [] and h.steering.nobody_watching() == []
+    (notice,) = h.steering.grace(30)
+    assert notice["kind"] == "notice" and "1 held call wait 30 s" in notice["data"]["text"]
+    assert "denied (fail-closed)" in notice["data"]["text"]
+    assert h.woken["t1"] == []
+    h.viewers = 0
+    events = h.steering.nobody_watching()
+    assert [e["kind"] for e in events] == ["control.applied", "tool.finished"]
+    assert decision(h.woken["t1"][0]) == "deny"
+    assert h.steering.grace(30) == []
 
 
 def test_pause_holds_the_next_call_and_resume_gives_no_decision() -> None:

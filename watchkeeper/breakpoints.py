@@ -328,16 +328,19 @@ def conditions(rule: Rule) -> list[str]:
             and getattr(rule, f.name) != f.default]
 
 
+def rule_table(rule: Rule) -> dict[str, Any]:
+    """``rule`` as a ``[[breakpoint]]`` table (its name and the conditions it sets); ``rule_from`` reads it back."""
+    return {f.name: getattr(rule, f.name) for f in fields(Rule)
+            if f.name == "name" or getattr(rule, f.name) != f.default}
+
+
 def dump(rules: Iterable[Rule]) -> str:
     """The file's text for ``rules``; ``parse(dump(rules))`` gives them back."""
     out = [HEADER]
     for rule in rules:
         out.append("\n[[breakpoint]]\n")
-        for f in fields(Rule):
-            value = getattr(rule, f.name)
-            if f.name != "name" and value == f.default:
-                continue
-            out.append(f"{f.name} = {_toml_value(value)}\n")
+        for key, value in rule_table(rule).items():
+            out.append(f"{key} = {_toml_value(value)}\n")
     return "".join(out)
 
 

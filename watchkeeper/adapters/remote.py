@@ -150,11 +150,16 @@ class RemoteSource:
         #: summaries asked for, and answered (for diagnostics and the tests).
         self.asked = 0
         self.answered = 0
+        #: requests waiting for their reply (``ask``), by id; the loop they run on, once running.
+        self._asks: dict[str, asyncio.Future[dict[str, Any]]] = {}
+        self._requests = 0
+        self.loop: asyncio.AbstractEventLoop | None = None
 
     # --- the source ----------------------------------------------------------------------
 
     async def run(self, emit: Emit) -> None:
         self._emit = emit
+        self.loop = asyncio.get_running_loop()
         delays = wire.backoff()
         while True:
             try:
@@ -181,6 +186,7 @@ class RemoteSource:
                 finally:
                     self._ws = None
                     self._up.clear()
+                    self._fail_asks(f"lost the connection to {self.name}")
                     await close_quickly(ws)
                 self._lost()
             await asyncio.sleep(next(delays))
@@ -236,6 +242,11 @@ class RemoteSource:
             return self.tracker.resync(msg["session"], msg["from_seq"])
         if t == "outcome" and isinstance(msg.get("outcome"), dict):
             return self._answered(msg.get("id"), msg["outcome"]), []
+        if t == "breakpoints" and msg.get("id") in self._asks:
+            future = self._asks.pop(msg["id"])
+            if not future.done():
+                future.set_result(msg)
+            return [], []
         if t == "sessions" and isinstance(msg.get("sessions"), list):
             self._summaries(msg["sessions"])
             return [], []
@@ -243,6 +254,11 @@ class RemoteSource:
             self.errors = [*self.errors[-99:], msg]
             log.warning("relay %s: %s: %s", self.name, msg.get("code"), msg.get("message"))
             req = msg.get("id")
+            if isinstance(req, str) and req in self._asks:
+                future = self._asks.pop(req)
+                if not future.done():
+                    future.set_exception(RemoteError(f"{self.name}: {msg.get('message')}"))
+                return [], []
             if isinstance(req, str) and req in self._controls:
                 control = self._controls[req][0]
                 return self._answered(req, _outcome(control, Kind.CONTROL_REJECTED, str(msg.get("message")))), []
@@ -332,6 +348,35 @@ class RemoteSource:
 
     def unwatched(self, session: str) -> list[Event]:
         return []
+
+    # --- requests (the breakpoint rules over there) ----------------------------------------
+
+    async def ask(self, msg: dict[str, Any], timeout: float = 10.0) -> dict[str, Any]:
+        """Send ``msg`` (a request the remote relay answers with the same id); its reply.
+
+        RemoteError when not connected, the relay answers ``error``, or the connection drops;
+        TimeoutError after ``timeout`` seconds. Run it on the local relay's loop (``loop``).
+        """
+        ws = self._ws
+        if ws is None:
+            raise RemoteError(f"not connected to {self.name} ({self.status})")
+        self._requests += 1
+        req = f"ask-{self._requests}"
+        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._asks[req] = future
+        try:
+            await ws.send(wire.dumps({**msg, "id": req}), text=True)
+            return await asyncio.wait_for(future, timeout)
+        except ConnectionClosed:
+            raise RemoteError(f"lost the connection to {self.name}") from None
+        finally:
+            self._asks.pop(req, None)
+
+    def _fail_asks(self, why: str) -> None:
+        asks, self._asks = self._asks, {}
+        for future in asks.values():
+            if not future.done():
+                future.set_exception(RemoteError(why))
 
     async def _send(self, msg: dict[str, Any]) -> None:
         ws = self._ws

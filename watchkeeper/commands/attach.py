@@ -2,7 +2,8 @@
 
 A local relay follows each remote one (``adapters.remote.RemoteSource``), so
 the sessions and session screens work as if local, controls included, and
-several relays share one sessions screen. The token comes from
+several relays share one sessions screen; the palette's breakpoint commands
+edit each remote relay's own rules (checked there, where calls are held). The token comes from
 ``--token-file``, else ``$WATCHKEEPER_TOKEN``, else this machine's token
 file; it goes only into the handshake's ``Authorization`` header.
 ``--json`` prints the events as JSON lines instead of opening the viewer.
@@ -59,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
     for source in sources:
         relay.add_source(source)
     try:
-        return _print_events(relay) if args.json else _view(relay, args.urls)
+        return _print_events(relay) if args.json else _view(relay, args.urls, sources)
     finally:
         relay.stop()
 
@@ -81,10 +82,14 @@ async def _probe_all(urls: list[str], token: str | None, context: ssl.SSLContext
     return {url: why for url, why in zip(urls, answers, strict=True) if why is not None}
 
 
-def _view(relay: Any, urls: list[str]) -> int:
+def _view(relay: Any, urls: list[str], sources: list[Any]) -> int:
+    """The viewer; its breakpoint commands act on each remote relay's own rules."""
+    from ..adapters.remote_book import RemoteBook
     from ..viewer import WatchkeeperApp
+    from ..viewer.steer import SteerSetup
 
-    WatchkeeperApp(relay, looked_in=urls).run()
+    steer = SteerSetup(breakpoints=[RemoteBook(source) for source in sources])
+    WatchkeeperApp(relay, looked_in=urls, steer=steer).run()
     return 0
 
 

@@ -39,6 +39,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--history", type=int, default=None, metavar="N",
                         help="a viewer may read back at most the newest N events per session "
                              "(older ones show as 'N events missed'); default: all")
+    parser.add_argument("--reconnect-grace", type=float, default=None, metavar="SECONDS",
+                        help="when the last viewer leaves, held calls wait this long for one to come back "
+                             "before the session's failure policy ends them (default 30)")
     parser.add_argument("--queue-limit", type=int, default=10_000, metavar="N",
                         help="events queued for a slow viewer before telemetry is coalesced and it resyncs")
 
@@ -60,6 +63,7 @@ def parse_bind(value: str | None) -> tuple[str, int]:
 def server_options(args: argparse.Namespace) -> dict[str, Any]:
     """The server's settings from the arguments; ValueError says what is wrong, for the person."""
     from .. import config
+    from ..relay.watching import RECONNECT_GRACE
     from ..relay.wsserver import is_loopback
 
     host, port = parse_bind(args.bind)
@@ -80,8 +84,11 @@ def server_options(args: argparse.Namespace) -> dict[str, Any]:
             context.load_cert_chain(args.certfile, args.keyfile)
         except (OSError, ssl.SSLError) as e:
             raise ValueError(f"cannot load the certificate: {e}") from None
+    grace = RECONNECT_GRACE if args.reconnect_grace is None else args.reconnect_grace
+    if not 0 <= grace < 86_400:
+        raise ValueError(f"--reconnect-grace {grace:g}: give seconds, 0 or more (under a day)")
     return {"token": token, "host": host, "port": port, "ssl_context": context, "history": args.history,
-            "queue_limit": args.queue_limit}
+            "queue_limit": args.queue_limit, "grace": grace}
 
 
 def run(args: argparse.Namespace) -> int:
@@ -106,7 +113,7 @@ def run(args: argparse.Namespace) -> int:
     roots = session_roots(args.root, defaults=not args.no_default_roots)
     relay.add_source(DirectorySource(roots, lambda p: relay.add_source(TranscriptSource(p)),
                                      max_age=args.max_age * 3600))
-    hooks = "" if args.no_hooks else _start_hooks(relay)
+    hooks = "" if args.no_hooks else _start_hooks(relay, server)
     token_hint = "" if options["token"] is None else \
         f" --token-file {args.token_file or config.token_path()}"
     host = options["host"]
@@ -123,19 +130,31 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _start_hooks(relay: Any) -> str:
-    """Claude Code hooks on their usual loopback port; a note (not a failure) if that port is taken."""
+def _start_hooks(relay: Any, server: Any) -> str:
+    """Claude Code hooks on their usual loopback port; a note (not a failure) if that port is taken.
+
+    The calls they hold are held for the attached viewers (``server.viewers``),
+    and this machine's breakpoint rules, which those viewers edit, are checked
+    before each one.
+    """
     from .. import config
+    from ..breakpoints import Book, Matcher, relay_facts
     from ..relay.hookserver import serve_hooks
 
     token = config.load_token(create=True)
     assert token is not None
+    book = Book.load()
+    for problem in book.problems:
+        print(f"watchkeeper serve: breakpoints: {problem}", file=sys.stderr, flush=True)
     source = serve_hooks(relay, token, port=config.hook_port(), runtime_file=True,
-                         record_dir=config.recordings_dir())
+                         record_dir=config.recordings_dir(), breakpoint=Matcher(book, relay_facts(relay)),
+                         viewers=server.viewers)
     if not source.ready.wait(10) or source.error is not None:
         print(f"watchkeeper serve: no hook endpoint ({source.error}); hooked sessions are watched, not steered",
               file=sys.stderr)
         return ""
+    server.breakpoints = book
+    server.watched_by(source)
     return f"; hooks on port {source.port}"
 
 

@@ -10,6 +10,7 @@ viewer -> server                      server -> viewer
   range {id, session, start, stop}      range {id, session, start, events, first, end}
   control {id, control}                 outcome {id, outcome}   (never dropped)
   sessions {id}                         sessions {id, sessions}
+  breakpoints {id, op, rule?, name?}    breakpoints {id, rules, problems, where, done?, error?}
                                         resync {session, from_seq}   (you fell behind: read ranges)
 agent -> server                       server -> agent
   events {n, events}                    ack {n}
@@ -38,7 +39,7 @@ from .kinds import PROTOCOL_VERSION
 from .models import ControlModel
 
 #: What this server offers; a newer peer checks for what it needs, an older one ignores the rest.
-CAPABILITIES = ("events.batch", "range", "control", "sessions", "agents", "coalesce", "resync")
+CAPABILITIES = ("events.batch", "range", "control", "sessions", "agents", "coalesce", "resync", "breakpoints")
 ROLES = ("viewer", "agent")
 #: Incoming message limit (websockets ``max_size``): agents send batches well under it.
 MAX_MESSAGE = 8 * 2**20

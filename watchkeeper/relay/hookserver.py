@@ -3,7 +3,7 @@
 It runs on the relay's own loop (a frozen UI must not freeze an agent) and
 does no blocking work in a handler: a hook with nothing held is answered at
 once; a held one waits on a future that a control, the hold timeout, or the
-last viewer leaving resolves.
+last viewer leaving (after ``serve``'s reconnect grace) resolves.
 
 Loopback is not a wall (a web page can reach 127.0.0.1), and an injected
 message reaches an agent that runs shell commands: every request needs the
@@ -186,10 +186,12 @@ class HookSource:
         self._runtime_file = runtime_file
         #: records the hooked sessions when :func:`serve_hooks` is given a directory.
         self.recorder: Recorder | None = None
+        self._emit: Emit = lambda events: None
 
     async def run(self, emit: Emit) -> None:
         from .. import config
 
+        self._emit = emit
         try:
             runner = await start_hook_server(self.steering, emit, self._token, route_control=self._route_control,
                                              sessions=self._sessions, port=self.port)
@@ -220,16 +222,28 @@ class HookSource:
     def unwatched(self, session: str) -> list[Event]:
         return self.steering.unwatched(session)
 
+    # --- told by ``serve``'s websocket server (a ``WatchListener``) ------------------
+
+    def grace_started(self, seconds: float) -> None:
+        """The last remote viewer left: the held calls wait ``seconds`` for one to come back."""
+        self._emit(self.steering.grace(seconds))
+
+    def nobody_watching(self) -> None:
+        """The grace ran out: every held call nobody watches ends by its session's policy."""
+        self._emit(self.steering.nobody_watching())
+
 
 def serve_hooks(relay: Any, token: str, *, port: int = 0, policy: Policy | None = None,
                 breakpoint: Breakpoint | None = None, runtime_file: bool = False,
-                record_dir: Path | str | None = None) -> HookSource:
+                record_dir: Path | str | None = None, viewers: Callable[[str], int] | None = None) -> HookSource:
     """Start the hook endpoint as a source of ``relay`` (on its loop); wait on ``.ready`` for the port.
 
     With ``record_dir``, each hooked session's merged stream (transcript, hooks,
     controls) is recorded there as ``<session>.jsonl``, which ``replay`` plays.
+    ``viewers`` counts who watches a session (default: the relay's own
+    viewers; ``serve`` adds its websocket viewers).
     """
-    source = HookSource(token, port=port, policy=policy, breakpoint=breakpoint, viewers=relay.viewers,
+    source = HookSource(token, port=port, policy=policy, breakpoint=breakpoint, viewers=viewers or relay.viewers,
                         route_control=relay.route_control, sessions=relay.sessions, runtime_file=runtime_file)
     if record_dir is not None:
         source.recorder = Recorder(record_dir, want=source.steering.knows, read_range=relay.read_range)

@@ -7,8 +7,8 @@ An SDK agent honours controls itself: a pause blocks its next
 ``checkpoint()``, an injected message is returned by it, a cancel is raised
 in it, and a tool call it asks approval for waits for the person's decision.
 As with hooks, steering never widens what the agent may do, a held call
-waits only while someone watches (else it goes on with no decision), and a
-control acts once per id.
+waits only while someone watches (else it goes on with no decision), a pause
+nobody watches is rejected, and a control acts once per id.
 """
 
 from __future__ import annotations
@@ -29,6 +29,9 @@ SDK_CAPABILITIES = {"pause": True, "resume": True, "approve": True, "deny": True
                     "cancel": True, "step": False,
                     "why": "an SDK agent stops at its checkpoints and asks before the tools it chooses; no stepping"}
 
+#: Why a pause is refused: nobody could resume it, and the agent's own unwatched rule would end it.
+UNWATCHED = ("nobody watches this session, so a pause would stop the agent with no one to resume it: "
+             "attach a viewer first")
 #: (the agent's connection, a message for it)
 Push = tuple[Any, dict[str, Any]]
 
@@ -142,6 +145,18 @@ class SdkSteering:
                                                           "control": "resume", "by": "watchkeeper"})))
         return events, pushes
 
+    def grace(self, session: str, seconds: float) -> list[Event]:
+        """The last viewer left: a notice if ``session`` holds a call or a pause, saying how long they wait."""
+        s = self._sessions.get(session)
+        if s is None or not (s.holds or s.paused):
+            return []
+        what = f"{len(s.holds)} call(s) waiting for approval" if s.holds else "the pause"
+        text = (f"the last viewer left: {what} wait {seconds:g} s for one to come back, then the agent goes on "
+                "with no decision (fail-open)")
+        n = next(self._n)
+        return [make_event(f"sdk-grace:{session}:{n}", session, Kind.NOTICE,
+                           {"level": "warning", "text": text, "code": "reconnect-grace"})]
+
     def _let_go(self, sid: str, s: _Session, cid: str, what: str, why: str) -> tuple[list[Event], list[Push]]:
         s.holds.pop(cid, None)
         s.decided[cid] = what
@@ -180,6 +195,8 @@ class SdkSteering:
         push = [(s.link, wire.control_push(c.model_dump(exclude_none=True)))]
         kind = c.control
         if kind == "pause":
+            if self.viewers(c.session) <= 0:
+                return False, UNWATCHED, None, []
             s.paused = True
             return True, "paused: the agent stops at its next checkpoint", None, push
         if kind == "resume":

@@ -7,12 +7,14 @@ control, the timeout or the last viewer leaving decides it.
 Steering never widens what the agent may do: ``allow`` only for an explicit
 approve or a step; ``deny`` with the person's reason; otherwise no decision
 (``{}``), so Claude Code's own permission rules still apply. A call is held
-only while someone watches its session. Controls act once per id; on a held
-call the first decision wins.
+only while someone watches its session, so a pause or step that would hold
+nothing is rejected, never applied. Controls act once per id; on a held call
+the first decision wins.
 """
 
 from __future__ import annotations
 
+import itertools
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -25,6 +27,9 @@ from ..protocol import ControlModel, Event, Kind, make_event
 INJECT_HEADING = "Message from the user, sent through watchkeeper while you work:\n"
 DEFAULT_DENY_REASON = "Denied by the user in watchkeeper"
 CANCEL_REASON = "Stopped by the user in watchkeeper"
+#: Why a pause or step is refused: it would hold nothing (a call is held only while someone watches).
+UNWATCHED = ("nobody watches this session, so no call would be held: open it in watchkeeper, or attach to "
+             "this relay, and send it again")
 #: Outcomes remembered for repeated controls; older ones are forgotten first.
 OUTCOMES_KEPT = 10_000
 
@@ -109,6 +114,7 @@ class Steering:
         self.breakpoint = breakpoint
         self._sessions: dict[str, _Session] = {}
         self._outcomes: OrderedDict[tuple[str, str], Event] = OrderedDict()
+        self._grace_notices = itertools.count()
 
     def knows(self, session: str) -> bool:
         return session in self._sessions
@@ -205,13 +211,36 @@ class Steering:
         return self._by_policy(hold, "timeout", f"held past the {self.policy.hold_timeout:g} s hold timeout")
 
     def unwatched(self, session: str) -> list[Event]:
-        """The last viewer of ``session`` left: end its holds by the policy."""
+        """The last viewer of ``session`` left: end its holds by the policy (nothing while another watches)."""
         s = self._sessions.get(session)
-        if s is None:
+        if s is None or self.viewers(session) > 0:
             return []
         events: list[Event] = []
         for hold in list(s.holds.values()):
             events += self._by_policy(hold, "unwatched", "nobody is watching this session any more")
+        return events
+
+    def nobody_watching(self) -> list[Event]:
+        """Nobody watches any more (a reconnect grace ran out): every unwatched session's holds end by the policy."""
+        events: list[Event] = []
+        for session in list(self._sessions):
+            events += self.unwatched(session)
+        return events
+
+    def grace(self, seconds: float) -> list[Event]:
+        """The last remote viewer left: a notice in each session with held calls, saying how long they wait."""
+        events: list[Event] = []
+        for session, s in self._sessions.items():
+            if not s.holds:
+                continue
+            n = len(s.holds)
+            policy = "denied (fail-closed)" if any(h.fail_closed for h in s.holds.values()) else \
+                "let go with no decision (fail-open)"
+            text = (f"the last viewer left: {n} held call{'s' if n != 1 else ''} wait {seconds:g} s for one to "
+                    f"come back, then {'are' if n != 1 else 'is'} {policy}")
+            key = next(self._grace_notices)
+            events.append(make_event(f"hold:grace:{key}", session, Kind.NOTICE,
+                                     {"level": "warning", "text": text, "code": "reconnect-grace"}))
         return events
 
     def abandoned(self, hold: Hold) -> list[Event]:
@@ -268,10 +297,11 @@ class Steering:
         return ControlResult(outcome, [outcome, *events])
 
     def _pause(self, s: _Session, c: ControlModel) -> _Handled:
+        if self.viewers(c.session) <= 0:
+            return False, UNWATCHED, [], []
         s.paused = True
-        note = "" if self.viewers(c.session) > 0 else "; nobody watches this session, so no call is held yet"
         events = [_state(c, "paused", "paused by the user")]
-        return True, f"paused: the next tool call waits{note}", [], events
+        return True, "paused: the next tool call waits", [], events
 
     def _resume(self, s: _Session, c: ControlModel) -> _Handled:
         s.paused = s.step = False
@@ -287,6 +317,8 @@ class Steering:
 
     def _step(self, s: _Session, c: ControlModel) -> _Handled:
         if c.call_id is None and not s.holds:
+            if self.viewers(c.session) <= 0:
+                return False, UNWATCHED, [], []
             s.step = True
             return True, "step mode: the next tool call waits", [], []
         handled = self._release(s, c, "allow", "stepped: the call runs, the next one waits")

@@ -8,6 +8,13 @@ relay source of its own, so its sessions are live exactly while it is
 connected, and the controls for them are honoured by the agent
 (``sdksteering.py``).
 
+A viewer that subscribes (``attach``) watches every session, hooked and SDK
+alike, so a pause or a breakpoint holds calls for it; ``ctl --relay`` only
+sends. When the last such viewer leaves, held calls wait ``grace`` seconds
+for one to come back before each session's failure policy ends them.
+Viewers also list and edit this machine's breakpoint rules (``breakpoints``
+requests, ``breakpoint_requests.py``).
+
 Security, checked before the upgrade: a browser (any ``Origin`` header) gets
 403, a wrong or missing bearer token 401 (compared in constant time), a
 non-loopback ``Host`` 403 while bound to loopback (DNS rebinding). Messages
@@ -33,9 +40,12 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
+from ..breakpoints import Book
 from ..protocol import ControlModel, Event, Kind, make_event, wire
+from .breakpoint_requests import breakpoint_request
 from .sdksteering import Outcome, SdkSteering
 from .sources import Emit
+from .watching import RECONNECT_GRACE, Grace, WatchListener
 from .wsviewer import DEFAULT_LIMIT, ViewerConn
 
 log = logging.getLogger("watchkeeper.serve")
@@ -120,7 +130,8 @@ class WsServer:
 
     def __init__(self, relay: Any, *, token: str | None, host: str = "127.0.0.1", port: int = 0,
                  ssl_context: ssl.SSLContext | None = None, server_name: str | None = None,
-                 queue_limit: int = DEFAULT_LIMIT, history: int | None = None) -> None:
+                 queue_limit: int = DEFAULT_LIMIT, history: int | None = None,
+                 grace: float = RECONNECT_GRACE, breakpoints: Book | None = None) -> None:
         if not token and not is_loopback(host):
             raise ValueError(f"serving on {host} (not loopback) needs a token")
         self.relay = relay
@@ -132,6 +143,11 @@ class WsServer:
         #: per session, how many of the newest events a viewer may read back (None: all the relay holds).
         self.history = history
         self.sdk = SdkSteering(viewers=self.viewers)
+        #: held calls wait ``grace.seconds`` for a viewer to come back (``RECONNECT_GRACE``); 0: the policy at once.
+        self.grace = Grace(grace)
+        self.grace.listeners.append(_SdkWatch(self))
+        #: this machine's breakpoint rules, which viewers list and edit (``breakpoints`` requests).
+        self.breakpoints = breakpoints
         #: set once listening (``port`` is then the bound one), or failed (``error``).
         self.ready = threading.Event()
         self.error: BaseException | None = None
@@ -182,9 +198,17 @@ class WsServer:
                 await asyncio.wait_for(asyncio.shield(server.wait_closed()), 1.0)
 
     def viewers(self, session: str) -> int:
-        """Who watches ``session``: every attached viewer watches every session, plus the relay's own."""
+        """Who watches ``session``: every subscribed viewer watches every session, plus the relay's own.
+
+        During the reconnect grace the viewer that left still counts: a call is
+        held (and a pause kept) while the person's screen is on its way back.
+        """
         local = getattr(self.relay, "viewers", None)
-        return len(self._viewers) + (local(session) if local is not None else 0)
+        return self.watching() + self.grace.running + (local(session) if local is not None else 0)
+
+    def watching(self) -> int:
+        """Viewers connected and following (``attach``); a one-shot ``ctl --relay`` does not watch."""
+        return sum(1 for conn in self._viewers if conn.watching)
 
     # --- the handshake -------------------------------------------------------------------
 
@@ -241,18 +265,20 @@ class WsServer:
                 except wire.WireError as e:
                     conn.reply(wire.error(e.code, str(e), e.req))
         finally:
+            was_watching = conn.watching
             conn.close()
             self._viewers.discard(conn)
             writer.cancel()
             with contextlib.suppress(BaseException):
                 await writer
-            if not self._viewers:
-                self._unwatched()
+            if was_watching and not self.watching():
+                self.grace.last_left(self.watching)
 
     def _viewer_message(self, conn: ViewerConn, msg: dict[str, Any]) -> None:
         t = msg["t"]
         if t == "subscribe":
             conn.subscribe(wire.read_subscribe(msg, self.relay.epoch))
+            self.grace.back()
         elif t == "range":
             r = wire.read_range(msg)
             events = self.relay.read_range(r.session, max(r.start, self._oldest(r.session)), r.stop)
@@ -262,6 +288,8 @@ class WsServer:
         elif t == "control":
             req, control = wire.read_control(msg)
             conn.reply({"t": "outcome", "id": req, "outcome": self.route(control)})
+        elif t == "breakpoints":
+            conn.reply(breakpoint_request(self.breakpoints, msg, where=self.server_name))
         elif t == "sessions":
             rows = [{"session": i.session, "title": i.title, "agent_kind": i.agent_kind, "state": i.state,
                      "live": i.live, "events": i.events, "capabilities": i.capabilities}
@@ -290,12 +318,9 @@ class WsServer:
         for link, msg in pushes:
             link.outbox.put_nowait(msg)
 
-    def _unwatched(self) -> None:
-        for link in list(self._links):
-            for sid in self.sdk.sessions_of(link):
-                events = link.unwatched(sid)
-                if events:
-                    link.emit(events)
+    def watched_by(self, listener: WatchListener) -> None:
+        """``listener`` holds calls for these viewers: told when the grace starts and when nobody watches."""
+        self.grace.listeners.append(listener)
 
     # --- agents ------------------------------------------------------------------------
 
@@ -336,6 +361,27 @@ class WsServer:
             self.push(pushes)
         if n is not None:
             link.ack(n)
+
+
+class _SdkWatch:
+    """The SDK agents' sessions under the grace: a notice while they wait, then holds and pauses end."""
+
+    def __init__(self, server: WsServer) -> None:
+        self.server = server
+
+    def grace_started(self, seconds: float) -> None:
+        sdk = self.server.sdk
+        for link in list(self.server._links):
+            events = [ev for sid in sdk.sessions_of(link) for ev in sdk.grace(sid, seconds)]
+            if events:
+                link.emit(events)
+
+    def nobody_watching(self) -> None:
+        for link in list(self.server._links):
+            for sid in self.server.sdk.sessions_of(link):
+                events = link.unwatched(sid)
+                if events:
+                    link.emit(events)
 
 
 def serve_ws(relay: Any, token: str | None, **options: Any) -> WsServer:

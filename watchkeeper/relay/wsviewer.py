@@ -74,6 +74,11 @@ class ViewerConn:
             self.cursor[sid] = start
             self._enqueue(self.relay.read_range(sid, start, 2**62))
 
+    @property
+    def watching(self) -> bool:
+        """Following the sessions (it subscribed), not only sending requests (``ctl --relay``)."""
+        return self._sub is not None and not self.closed
+
     def reply(self, msg: dict[str, Any]) -> None:
         """A message on the lane that is never dropped (outcomes, range replies, errors)."""
         self.urgent.append(wire.dumps(msg))

@@ -1,12 +1,17 @@
 """Breakpoints from the command palette, on every screen: add a rule of each kind, list them, remove one.
 
-The rules live in the app's :class:`~watchkeeper.breakpoints.Book` (the
-same object the hook endpoint's matcher reads, so a rule added here holds
-the very next matching call) and are saved to ``breakpoints.toml``.
+Locally the rules live in the app's :class:`~watchkeeper.breakpoints.Book`
+(the same object the hook endpoint's matcher reads, so a rule added here
+holds the very next matching call) and are saved to ``breakpoints.toml``.
+Under ``attach`` they are the remote relay's own (a
+:class:`~watchkeeper.adapters.remote_book.RemoteBook` per relay): the palette
+sends each change there and says what the relay answered; with several
+relays each command names the one it acts on.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from functools import partial
 from typing import Any
@@ -14,45 +19,62 @@ from typing import Any
 from textual.app import App
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
+from ..adapters.remote_book import RemoteBook
 from ..breakpoints import KINDS, Book, BookError, Rule, rule_for
 from .screens.rule import RuleDialog
 
+AnyBook = Book | RemoteBook
 
-def book_of(app: App[Any]) -> Book | None:
+
+def books_of(app: App[Any]) -> list[AnyBook]:
     setup = getattr(app, "steer_setup", None)
-    book = getattr(setup, "breakpoints", None)
-    return book if isinstance(book, Book) else None
+    found = getattr(setup, "breakpoints", None)
+    books = found if isinstance(found, list) else [found]
+    return [b for b in books if isinstance(b, Book | RemoteBook)]
 
 
-def add_breakpoint(app: App[Any], kind: str) -> None:
+def book_of(app: App[Any]) -> AnyBook | None:
+    books = books_of(app)
+    return books[0] if books else None
+
+
+def add_breakpoint(app: App[Any], kind: str, book: AnyBook | None = None) -> None:
     """Ask for the rule's value (if it needs one), then keep it."""
     if kind not in KINDS or KINDS[kind][1] is None:
-        keep(app, rule_for(kind))
+        keep(app, rule_for(kind), book)
         return
 
     def chosen(rule: Rule | None) -> None:
         if rule is not None:
-            keep(app, rule)
+            keep(app, rule, book)
 
     app.push_screen(RuleDialog(kind), chosen)
 
 
-def keep(app: App[Any], rule: Rule) -> None:
-    book = book_of(app)
+def keep(app: App[Any], rule: Rule, book: AnyBook | None = None) -> None:
+    book = book or book_of(app)
     if book is None:
         app.notify("Breakpoints apply to sessions hooked to a local watchkeeper", severity="warning")
+        return
+    said = (f"Holds {rule.describe()}", f"Breakpoint «{rule.name}» set", "Breakpoint not added")
+    if isinstance(book, RemoteBook):
+        app.run_worker(_remote(app, book, book.request("add", rule=rule), *said), group="breakpoints")
         return
     try:
         book.add(rule)
     except BookError as e:
-        app.notify(str(e), severity="error", title="Breakpoint not added", markup=False)
+        app.notify(str(e), severity="error", title=said[2], markup=False)
         return
-    app.notify(f"Holds {rule.describe()}", title=f"Breakpoint «{rule.name}» set", markup=False)
+    app.notify(said[0], title=said[1], markup=False)
 
 
-def remove_breakpoint(app: App[Any], name: str) -> None:
-    book = book_of(app)
+def remove_breakpoint(app: App[Any], name: str, book: AnyBook | None = None) -> None:
+    book = book or book_of(app)
     if book is None:
+        return
+    if isinstance(book, RemoteBook):
+        app.run_worker(_remote(app, book, book.request("remove", name=name), f"Breakpoint «{name}» removed", None,
+                               "Breakpoint not removed"), group="breakpoints")
         return
     try:
         removed = book.remove(name)
@@ -62,31 +84,61 @@ def remove_breakpoint(app: App[Any], name: str) -> None:
     app.notify(f"Breakpoint «{name}» removed" if removed else f"No breakpoint «{name}»", markup=False)
 
 
-def list_breakpoints(app: App[Any]) -> None:
-    book = book_of(app)
+def list_breakpoints(app: App[Any], book: AnyBook | None = None) -> None:
+    book = book or book_of(app)
     if book is None:
         app.notify("No breakpoints here: they apply to sessions hooked to a local watchkeeper")
         return
+    if isinstance(book, RemoteBook):
+        app.run_worker(_remote(app, book, book.request("list"), None, None, "Breakpoints not read"),
+                       group="breakpoints")
+        return
+    _show(app, book)
+
+
+def _show(app: App[Any], book: AnyBook) -> None:
     lines = [f"«{r.name}»: {r.describe()}" for r in book.rules] or ["none (Ctrl+P, \"Breakpoint\" adds one)"]
     lines += [f"problem: {p}" for p in book.problems]
     app.notify("\n".join(lines), title=f"Breakpoints ({book.path})", timeout=15, markup=False)
 
 
+async def _remote(app: App[Any], book: RemoteBook, sent: Any, ok: str | None, title: str | None,
+                  failed: str) -> None:
+    """Wait for the remote relay's answer without holding up the screen; then say it (or list the rules)."""
+    try:
+        await asyncio.wrap_future(sent)
+    except BookError as e:
+        app.notify(str(e), severity="error", title=failed, markup=False)
+        return
+    if ok is None:
+        _show(app, book)
+    else:
+        app.notify(ok, title=title or f"Breakpoints on {book.source.name}", markup=False)
+
+
 class BreakpointCommands(Provider):
+    async def startup(self) -> None:
+        """Read each remote relay's rules afresh, so the palette offers to remove the ones there now."""
+        remote = [b.request("list") for b in books_of(self.app) if isinstance(b, RemoteBook)]
+        if remote:
+            await asyncio.gather(*(asyncio.wrap_future(f) for f in remote), return_exceptions=True)
+
     def _commands(self) -> list[tuple[str, str, Callable[[], object]]]:
         app = self.app
-        book = book_of(app)
-        if book is None:
-            return []
-        out: list[tuple[str, str, Callable[[], object]]] = [
-            (f"Breakpoint: hold on {what}" + ("…" if question else ""),
-             question or "Hold file-tool calls whose path is outside the session's working folder",
-             partial(add_breakpoint, app, kind))
-            for kind, (what, question, _) in KINDS.items()
-        ]
-        out.append(("Breakpoints: list", "The rules in force, and where they are kept", partial(list_breakpoints, app)))
-        out += [(f"Breakpoint: remove «{r.name}»", r.describe(), partial(remove_breakpoint, app, r.name))
-                for r in book.rules]
+        books = books_of(app)
+        out: list[tuple[str, str, Callable[[], object]]] = []
+        for book in books:
+            on = f" on {book.source.name}" if isinstance(book, RemoteBook) and len(books) > 1 else ""
+            out += [
+                (f"Breakpoint{on}: hold on {what}" + ("…" if question else ""),
+                 question or "Hold file-tool calls whose path is outside the session's working folder",
+                 partial(add_breakpoint, app, kind, book))
+                for kind, (what, question, _) in KINDS.items()
+            ]
+            out.append((f"Breakpoints{on}: list", "The rules in force, and where they are kept",
+                        partial(list_breakpoints, app, book)))
+            out += [(f"Breakpoint{on}: remove «{r.name}»", r.describe(), partial(remove_breakpoint, app, r.name, book))
+                    for r in book.rules]
         return out
 
     async def discover(self) -> Hits:

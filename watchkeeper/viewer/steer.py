@@ -32,7 +32,8 @@ class SteerSetup:
     hooks_port: int | None = None
     #: Why it did not (the port was taken, ...): Claude Code sessions are then watched here, not steered.
     hooks_error: str | None = None
-    #: The breakpoint rules (a ``watchkeeper.breakpoints.Book``) the palette edits; None: no breakpoints here.
+    #: The breakpoint rules the palette edits: a ``watchkeeper.breakpoints.Book``, or under ``attach`` a
+    #: list of each remote relay's ``RemoteBook``; None: no breakpoints here.
     breakpoints: Any = None
     #: Why no control may be sent from this viewer at all (a remote relay without control rights).
     blocked: str | None = None

@@ -1,0 +1,73 @@
+"""A remote relay's breakpoint rules, as the viewer's palette edits them when it runs under ``attach``.
+
+The rules live on the machine that runs ``serve`` (its config directory's
+``breakpoints.toml``) and are checked there, by the hook endpoint that holds
+the calls; this is the viewer's handle on them. Each change is a
+``breakpoints`` request over the attach connection (``relay/breakpoint_requests.py``
+answers it), and its reply is the relay's whole rule list, kept here for the
+palette to show. Any thread may call :meth:`RemoteBook.request`; the work
+runs on the local relay's loop, where the connection lives.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+from typing import Any
+
+from ..breakpoints import BookError, Rule, rule_from, rule_table
+from .remote import RemoteError, RemoteSource
+
+#: Seconds a breakpoint request waits for the remote relay's answer.
+REQUEST_TIMEOUT = 10.0
+
+
+class RemoteBook:
+    """The rules of the relay ``source`` follows: ``rules``/``problems``/``path`` as last read, and requests."""
+
+    def __init__(self, source: RemoteSource) -> None:
+        self.source = source
+        self.rules: tuple[Rule, ...] = ()
+        self.problems: list[str] = []
+        #: where the rules are kept, as the remote relay says (its host name and file).
+        self.path = f"{source.name} (not read yet)"
+
+    def get(self, name: str) -> Rule | None:
+        return next((r for r in self.rules if r.name == name), None)
+
+    def request(self, op: str, *, rule: Rule | None = None, name: str | None = None
+                ) -> concurrent.futures.Future[str]:
+        """``list``, ``add`` (``rule``), ``remove``/``enable``/``disable`` (``name``): what was done, or BookError."""
+        msg: dict[str, Any] = {"t": "breakpoints", "op": op}
+        if rule is not None:
+            msg["rule"] = rule_table(rule)
+        if name is not None:
+            msg["name"] = name
+        loop = self.source.loop
+        if loop is None or loop.is_closed():
+            failed: concurrent.futures.Future[str] = concurrent.futures.Future()
+            failed.set_exception(BookError(f"{self.source.name} is not connected yet"))
+            return failed
+        return asyncio.run_coroutine_threadsafe(self._ask(msg), loop)
+
+    async def _ask(self, msg: dict[str, Any]) -> str:
+        try:
+            reply = await self.source.ask(msg, REQUEST_TIMEOUT)
+        except (RemoteError, TimeoutError) as e:
+            raise BookError(f"{self.source.name} did not answer: {e or 'timed out'}") from None
+        self._take(reply)
+        if reply.get("error"):
+            raise BookError(str(reply["error"]))
+        return str(reply.get("done") or f"{len(self.rules)} rule(s)")
+
+    def _take(self, reply: dict[str, Any]) -> None:
+        rules: list[Rule] = []
+        problems = [str(p) for p in reply.get("problems") or () if isinstance(p, str)]
+        for n, table in enumerate(reply.get("rules") or (), 1):
+            rule, said = rule_from(table, n)
+            if rule is not None:
+                rules.append(rule)
+            problems += said
+        self.rules, self.problems = tuple(rules), problems
+        if isinstance(reply.get("where"), str):
+            self.path = reply["where"]
