@@ -14,7 +14,7 @@ from typing import Any
 from textual.app import App
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
-from ..breakpoints import KINDS, Book, BookError, Rule, rule_for
+from ..breakpoints import BUILTIN_NAME, KINDS, Book, BookError, Guard, Rule, rule_for
 from .screens.rule import RuleDialog
 
 
@@ -67,7 +67,10 @@ def list_breakpoints(app: App[Any]) -> None:
     if book is None:
         app.notify("No breakpoints here: they apply to sessions hooked to a local watchkeeper")
         return
-    lines = [f"«{r.name}»: {r.describe()}" for r in book.rules] or ["none (Ctrl+P, \"Breakpoint\" adds one)"]
+    port = getattr(getattr(app, "steer_setup", None), "hooks_port", None) or 0
+    lines = [f"«{BUILTIN_NAME}»: {Guard.here(port).describe()}"]
+    lines += [f"«{r.name}»: {r.describe()}" for r in book.rules] or ["no rules of yours (Ctrl+P, \"Breakpoint\" "
+                                                                     "adds one)"]
     lines += [f"problem: {p}" for p in book.problems]
     app.notify("\n".join(lines), title=f"Breakpoints ({book.path})", timeout=15, markup=False)
 
