@@ -289,3 +289,28 @@ def test_the_built_in_breakpoint_cannot_be_removed_or_turned_off(tmp_path: Path)
             change()
     assert [r.name for r in book.rules] == ["mine"]
     assert Guard.here().paths
+
+
+async def test_the_breakpoint_list_shows_the_built_in_rule_and_offers_no_way_to_remove_it(tmp_path: Path) -> None:
+    from test_viewer_support import until
+
+    from watchkeeper.relay import Relay
+    from watchkeeper.viewer import WatchkeeperApp
+    from watchkeeper.viewer.breakpoint_commands import BreakpointCommands
+    from watchkeeper.viewer.steer import SteerSetup
+
+    book = Book(tmp_path / "breakpoints.toml", [Rule("mine", tool="Bash")])
+    relay = Relay().start()
+    try:
+        app = WatchkeeperApp(relay, steer=SteerSetup(breakpoints=book, hooks_port=47999))
+        async with app.run_test(size=(120, 30)) as pilot:
+            await pilot.press("ctrl+p", *"Breakpoints: list", "enter")
+            await until(pilot, lambda: bool(app._notifications))
+            (listing,) = [n.message for n in app._notifications]
+            first, second = listing.splitlines()[:2]
+            assert first.startswith(f"«{BUILTIN_NAME}»") and "cannot be removed" in first and "47999" in first
+            assert second.startswith("«mine»")
+            titles = [title for title, _, _ in BreakpointCommands(app.screen)._commands()]
+            assert "Breakpoint: remove «mine»" in titles and not [t for t in titles if BUILTIN_NAME in t]
+    finally:
+        relay.stop()

@@ -235,7 +235,10 @@ def status(project: Path | None) -> int:
         except ValueError as e:
             print(f"hooks: {e}")
             continue
-        if hooked is None:
+        if hooked is None and H.installed(read_settings(path), config.ENV_TOKEN) is not None:
+            print(f"hooks: an older install in {path} sends your steering token ({config.ENV_TOKEN}); "
+                  "run `watchkeeper hooks install` again to use a hook-only credential")
+        elif hooked is None:
             print(f"hooks: not installed in {path}")
         else:
             mode = "fail-closed" if hooked["fail_closed"] else "fail-open"
