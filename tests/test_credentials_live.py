@@ -137,8 +137,8 @@ def test_the_agent_cannot_approve_its_own_held_call(wk: Watchkeeper, tmp_path: P
     script = [[tool_use("Bash", {"command": start, "description": "start the helper"})],
               [tool_use("Bash", {"command": "echo two > two.txt", "description": "second"})],
               [text("done")]]
+    viewer = wk.watch(sid)
     with ScriptedAnthropic(script) as api, start_run(wk, api, tmp_path, sid) as proc:
-        viewer = wk.watch(sid)
         (call,) = poll(lambda: held_calls(wk, sid), WAIT)
         seen = len(poll(lambda: rounds(log), WAIT))
         tried = poll(lambda: len(r := rounds(log)) >= seen + 3 and r, WAIT)
@@ -191,8 +191,8 @@ def test_the_built_in_breakpoint_holds_a_call_naming_the_config_directory(wk: Wa
     script = [[tool_use("Bash", {"command": f"cat {directory}/token", "description": "read it"})],
               [text("done")]]
     sid = str(uuid.uuid4())
+    viewer = wk.watch(sid)
     with ScriptedAnthropic(script) as api, start_run(wk, api, tmp_path, sid) as proc:
-        viewer = wk.watch(sid)
         (call,) = poll(lambda: held_calls(wk, sid), WAIT)
         (waiting,) = viewer.of("tool.waiting")
         assert waiting["data"]["rule"] == BUILTIN_NAME and waiting["data"]["call_id"] == call

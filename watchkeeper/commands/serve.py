@@ -108,7 +108,8 @@ def run(args: argparse.Namespace) -> int:
     relay.add_source(DirectorySource(roots, lambda p: relay.add_source(TranscriptSource(p)),
                                      max_age=args.max_age * 3600))
     hooks = "" if args.no_hooks else _start_hooks(relay, options["token"])
-    token_hint = "" if options["token"] is None else \
+    token_hint = "" if options["token"] is None else " --token-file YOUR_TOKEN_FILE" \
+        if len(options["token"].people) > 1 else \
         f" --token-file {args.token_file[0] if args.token_file else config.token_path()}"
     host = options["host"]
     shown = server.url if is_loopback(host) or host not in ("0.0.0.0", "::") else \
