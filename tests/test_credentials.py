@@ -29,8 +29,9 @@ from test_steering_live import poll
 
 from watchkeeper import config, sdk
 from watchkeeper.adapters.remote import RemoteError, request
-from watchkeeper.breakpoints import BUILTIN_NAME, Book, BookError, Guard, Rule
+from watchkeeper.breakpoints import BUILTIN_NAME, Book, BookError, Rule
 from watchkeeper.credentials import Keyring, mint, parse_tokens
+from watchkeeper.guard import Guard
 from watchkeeper.protocol import Event
 from watchkeeper.relay.hookserver import HookSource, bound_port, start_hook_server
 from watchkeeper.relay.steering import Policy, Steering

@@ -43,8 +43,9 @@ LOOKS = re.compile(r"^[A-Za-z0-9_.~+=-]{20,200}$")
 hook_port = None
 
 def given():
-    """Its environment, and the argv and environment of every process of the agent's (named WATCHKEEPER)."""
+    """Its environment, and the argv and environment of the agent's processes (its session, its credential)."""
     global hook_port
+    mine = os.environ.get("WATCHKEEPER_HOOK_TOKEN")
     found = {f"env:{k}": v for k, v in os.environ.items() if LOOKS.match(v)}
     for entry in os.listdir("/proc"):
         try:
@@ -52,7 +53,7 @@ def given():
             environ = open(f"/proc/{entry}/environ", "rb").read().decode("utf-8", "replace").split("\0")
         except (OSError, ValueError):
             continue
-        if "WATCHKEEPER" not in " ".join(argv + environ):
+        if session not in " ".join(argv) and not (mine and f"WATCHKEEPER_HOOK_TOKEN={mine}" in environ):
             continue
         hook_url = re.search(r"http://127[.]0[.]0[.]1:([0-9]+)/hook", " ".join(argv))
         hook_port = hook_port or (hook_url and int(hook_url.group(1)))
@@ -159,7 +160,7 @@ def test_the_agent_cannot_approve_its_own_held_call(wk: Watchkeeper, tmp_path: P
             assert set(row[door].values()) <= {401, 403}, (door, row[door])
         assert row["control"][f"env:{config.ENV_HOOK_TOKEN}"] == 403
         assert row["ws"][f"env:{config.ENV_HOOK_TOKEN}"] == 403
-    approvals = [e for e in viewer.of("control.applied") if e["data"]["control"] == "approve"]
+    approvals = poll(lambda: [e for e in viewer.of("control.applied") if e["data"]["control"] == "approve"], WAIT)
     assert [e["data"]["control_id"].startswith("ctl-") for e in approvals] == [True]
     assert not [e for e in viewer.events if str(e["data"].get("control_id", "")).startswith("agent-")]
 
@@ -194,7 +195,7 @@ def test_the_built_in_breakpoint_holds_a_call_naming_the_config_directory(wk: Wa
     viewer = wk.watch(sid)
     with ScriptedAnthropic(script) as api, start_run(wk, api, tmp_path, sid) as proc:
         (call,) = poll(lambda: held_calls(wk, sid), WAIT)
-        (waiting,) = viewer.of("tool.waiting")
+        (waiting,) = poll(lambda: viewer.of("tool.waiting"), WAIT)
         assert waiting["data"]["rule"] == BUILTIN_NAME and waiting["data"]["call_id"] == call
         code, out = wk.ctl("approve", sid)
         assert code == 0, out

@@ -31,8 +31,8 @@ import orjson
 from aiohttp import web
 
 from ..adapters import claude_hooks as H
-from ..breakpoints import Guard
 from ..credentials import HookCredential, Keyring, Person
+from ..guard import Guard
 from ..protocol import ControlModel, Event, Kind, ProtocolError, make_event, validate_control
 from .api import SessionInfo
 from .recorder import Recorder

@@ -14,7 +14,8 @@ from typing import Any
 from textual.app import App
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
-from ..breakpoints import BUILTIN_NAME, KINDS, Book, BookError, Guard, Rule, rule_for
+from ..breakpoints import BUILTIN_NAME, KINDS, Book, BookError, Rule, rule_for
+from ..guard import Guard
 from .screens.rule import RuleDialog
 
 
