@@ -3,7 +3,7 @@
 The settings merge is checked on the file the person owns (their other
 settings and hooks untouched, installing twice changes nothing, the token
 never written); then Claude Code, started the ordinary way in that HOME with
-the token in its environment, is steered; and ``hooks status`` says which live
+the hook credential in its environment, is steered; and ``hooks status`` says which live
 sessions can be steered and, if not, why.
 """
 
@@ -54,7 +54,7 @@ def install(wk: Watchkeeper, home: Path, *args: str) -> str:
 def start_plain(wk: Watchkeeper, api: ScriptedAnthropic, tmp: Path, name: str, *, token: bool = True,
                 cwd: Path | None = None) -> ClaudeProcess:
     """Claude Code started the ordinary way, in the HOME the hooks went into."""
-    env = {config.ENV_TOKEN: wk.token} if token else {}
+    env = {config.ENV_HOOK_TOKEN: config.load_hook_token()} if token else {}
     return start_claude(NEWEST, "go", api=api, cwd=cwd or tmp / name, home=tmp / "home", env=env,
                         allowed_tools=("Bash",))
 
@@ -75,7 +75,7 @@ def test_install_merges_idempotently_and_uninstall_restores(wk: Watchkeeper, tmp
     assert merged["hooks"]["PreToolUse"][0] == THEIRS["hooks"]["PreToolUse"][0]
     assert sorted(merged["hooks"]) == ["PostToolUse", "PreToolUse", "Stop", "UserPromptSubmit"]
     ours = merged["hooks"]["PreToolUse"][1]["hooks"][0]
-    assert ours["headers"]["Authorization"] == f"Bearer ${config.ENV_TOKEN}"
+    assert ours["headers"]["Authorization"] == f"Bearer ${config.ENV_HOOK_TOKEN}"
     assert stat.S_IMODE(config.token_path().stat().st_mode) == 0o600
     done = wk.cli("hooks", "uninstall", extra_env={"HOME": str(home)})
     assert done.returncode == 0 and "removed" in done.stdout

@@ -9,7 +9,9 @@ session's facts (cost, tokens, errors) through a callable, so rules that
 depend on the session work without this module knowing the relay.
 
 Matching is pure (a payload and the facts in, a rule name out); reading and
-writing the file is at the edge, in :class:`Book`. A file that does not parse
+writing the file is at the edge, in :class:`Book`. One rule is built in and
+always on (``guard.py``): it is in no file, and the book refuses to add,
+remove or turn off a rule of its name. A file that does not parse
 never raises: its problems are listed for the person, and the book refuses to
 rewrite it (which would drop what it could not read).
 """
@@ -174,6 +176,7 @@ def error_streak(events: Iterable[Event]) -> tuple[int, str | None]:
     return count, last
 
 
+BUILTIN_NAME = "built-in: watchkeeper's own credentials"
 class Matcher:
     """The hook endpoint's breakpoint: the book's rules, each PreToolUse, and the session's facts.
 
@@ -389,16 +392,19 @@ class Book:
 
     def add(self, rule: Rule) -> None:
         """Add ``rule`` (replacing one of the same name) and save; BookError if the file cannot be kept."""
+        _not_builtin(rule.name)
         self._change(lambda rules: [*(r for r in rules if r.name != rule.name), rule])
 
     def remove(self, name: str) -> bool:
         """Remove the rule named ``name`` and save; False if there was none."""
+        _not_builtin(name)
         found = self.get(name) is not None
         if found:
             self._change(lambda rules: [r for r in rules if r.name != name])
         return found
 
     def set_enabled(self, name: str, enabled: bool) -> None:
+        _not_builtin(name)
         self._change(lambda rules: [replace(r, enabled=enabled) if r.name == name else r for r in rules])
 
     def _change(self, edit: Callable[[list[Rule]], list[Rule]]) -> None:
@@ -415,6 +421,11 @@ class Book:
             if self.path is not None:
                 _write(self.path, dump(rules))
             self.rules, self.problems = rules, []
+
+
+def _not_builtin(name: str) -> None:
+    if name == BUILTIN_NAME:
+        raise BookError(f"«{BUILTIN_NAME}» is built in: it cannot be added, removed or turned off")
 
 
 def _read(path: Path) -> tuple[list[Rule], list[str]]:

@@ -1,8 +1,10 @@
-"""Where watchkeeper keeps its state: the config directory, the token, and the running relay's runtime file.
+"""Where watchkeeper keeps its state: the config directory, the tokens, and the running relay's runtime file.
 
-The token guards the hook and control endpoints. It is created once (random,
-mode 0600) and only ever read from its file or handed to a child process's
-environment: never printed, logged or put in a URL or a settings file.
+The person's token steers (control API, ``attach``, SDK agents). It is
+created once (random, mode 0600) and only ever read from its file: never
+printed, logged, put in a URL or a settings file, or handed to an agent.
+Agents get hook credentials instead (``credentials.py``), which reach the hook
+endpoint only.
 """
 
 from __future__ import annotations
@@ -16,8 +18,10 @@ from typing import Any
 import orjson
 
 ENV_HOME = "WATCHKEEPER_HOME"
-#: The variable Claude Code reads the token from (``$WATCHKEEPER_TOKEN`` in the hook's headers).
+#: A person token for clients (``ctl --relay``, ``attach``, the SDK); never put in an agent's environment.
 ENV_TOKEN = "WATCHKEEPER_TOKEN"
+#: The variable Claude Code reads its hook credential from (``$WATCHKEEPER_HOOK_TOKEN`` in the hook's headers).
+ENV_HOOK_TOKEN = "WATCHKEEPER_HOOK_TOKEN"
 ENV_PORT = "WATCHKEEPER_PORT"
 #: The hook server's port when nothing else is configured: stable, so installed hooks keep working.
 DEFAULT_PORT = 47717
@@ -61,6 +65,36 @@ def _read_token(path: Path) -> str:
     if not token:
         raise FileNotFoundError(path)
     return token
+
+
+def hook_credentials_dir() -> Path:
+    """Where hook credentials are registered (by hash): ``run``'s per session, ``hooks install``'s."""
+    return config_dir() / "hook-credentials"
+
+
+def hook_token_path() -> Path:
+    """The installed hooks' credential (hook-only), for the person's shell profile to export."""
+    return config_dir() / "hook-token"
+
+
+def load_hook_token() -> str:
+    """The installed hooks' credential, created and registered on first use (mode 0600)."""
+    from . import credentials
+
+    path = hook_token_path()
+    try:
+        secret = _read_token(path)
+    except FileNotFoundError:
+        secret = ""
+    if not secret.startswith(credentials.HOOK_PREFIX):
+        secret = credentials.HOOK_PREFIX + secrets.token_urlsafe(32)
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        tmp = path.with_name(f".hook-token.{os.getpid()}.tmp")
+        with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:
+            f.write(secret + "\n")
+        tmp.replace(path)
+    credentials.register(hook_credentials_dir(), secret, "install")
+    return secret
 
 
 def hook_port() -> int:
@@ -133,14 +167,34 @@ ENV_URL = "WATCHKEEPER_URL"
 
 
 def read_token_file(path: str | os.PathLike[str]) -> str:
-    """A token kept in a file (first line); ValueError, saying which file, when it is empty or unreadable."""
+    """The token a client sends from a file: its first (``name=``) token; ValueError, saying which file."""
+    return read_people(path)[0][1]
+
+
+def read_people(path: str | os.PathLike[str]) -> list[tuple[str | None, str]]:
+    """The (name, token) lines of a token file; ValueError, saying which file, when empty or unreadable."""
+    from .credentials import parse_tokens
+
     try:
-        token = Path(path).read_text().strip().splitlines()
+        people = parse_tokens(Path(path).read_text())
     except OSError as e:
         raise ValueError(f"cannot read the token file {path}: {e.strerror}") from None
-    if not token or not token[0].strip():
+    except UnicodeDecodeError:
+        raise ValueError(f"the token file {path} is not text") from None
+    if not people:
         raise ValueError(f"the token file {path} is empty")
-    return token[0].strip()
+    return people
+
+
+def keyring(token_files: list[str] | None = None) -> Any:
+    """The people a server accepts: every ``name=token`` of ``token_files``, else this machine's token."""
+    from .credentials import Keyring
+
+    if token_files:
+        return Keyring([p for f in token_files for p in read_people(f)], hook_credentials_dir())
+    token = load_token(create=True)
+    assert token is not None
+    return Keyring([(None, token)], hook_credentials_dir())
 
 
 def client_token(token_file: str | None = None) -> str | None:

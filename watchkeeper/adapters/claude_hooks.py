@@ -288,3 +288,30 @@ def installed(settings: Any, token_var: str) -> dict[str, Any] | None:
                     found["url"] = found["url"] or hook.get("url")
                     found["fail_closed"] = found["fail_closed"] or hook.get("onFailure") == "block"
     return found if found["events"] else None
+
+
+# --- settings: what the agent may not touch --------------------------------------
+
+
+def deny_rules(directories: list[str]) -> list[str]:
+    """``permissions.deny`` rules that keep Claude Code's own tools out of ``directories`` (absolute paths).
+
+    ``//`` starts an absolute path in a Read/Edit rule; a Bash rule matches a
+    command naming the directory anywhere. Deny rules win over every allow.
+    """
+    rules: list[str] = []
+    for directory in dict.fromkeys(d.rstrip("/") for d in directories if d.startswith("/")):
+        absolute = "/" + directory
+        rules += [f"Read({absolute}/**)", f"Edit({absolute}/**)", f"Bash(*{directory}*)"]
+    return rules
+
+
+def merge_denials(settings: dict[str, Any], rules: list[str]) -> dict[str, Any]:
+    """``settings`` with ``rules`` added to ``permissions.deny`` (the person's own rules kept, first)."""
+    out = dict(settings)
+    permissions = dict(out.get("permissions") or {}) if isinstance(out.get("permissions"), dict) else {}
+    existing = permissions.get("deny")
+    own = list(existing) if isinstance(existing, list) else []
+    permissions["deny"] = own + [r for r in rules if r not in own]
+    out["permissions"] = permissions
+    return out

@@ -3,8 +3,10 @@
 ``install`` merges the steering hooks into a Claude Code settings file (the
 user's, or a project's ``.claude/settings.local.json``: personal, not checked
 in) without touching any other setting or hook; installing twice changes
-nothing. The token is referenced as ``$WATCHKEEPER_TOKEN``, never written:
-sessions are steerable when that variable is in their environment.
+nothing. The hooks send a hook-only credential (``hook-token`` in the config
+directory), referenced as ``$WATCHKEEPER_HOOK_TOKEN``, never written: sessions
+are steerable when that variable is in their environment. It reaches the
+hook endpoint and nothing else; the person's token is never used here.
 ``status`` lists the live Claude Code processes and whether each can be
 steered, and if not, why.
 """
@@ -51,9 +53,10 @@ def run(args: argparse.Namespace) -> int:
         install(path, settings, args.port or config.hook_port(), args.fail_closed)
         mode = "fail-closed" if args.fail_closed else "fail-open"
         print(f"installed the steering hooks in {path} ({mode})")
-        print(f"Sessions started from now on are steerable when {config.ENV_TOKEN} is in their environment, "
-              f"e.g. add to your shell profile:\n"
-              f"  export {config.ENV_TOKEN}=\"$(cat {config.token_path()})\"")
+        print(f"Sessions started from now on are steerable when {config.ENV_HOOK_TOKEN} is in their "
+              f"environment, e.g. add to your shell profile:\n"
+              f"  export {config.ENV_HOOK_TOKEN}=\"$(cat {config.hook_token_path()})\"\n"
+              f"(a hook-only credential: never export {config.ENV_TOKEN}, your steering token, to agents)")
         return 0
     if uninstall(path, settings):
         print(f"removed the steering hooks from {path}")
@@ -113,9 +116,10 @@ def install(path: Path, settings: dict[str, Any], port: int, fail_closed: bool) 
     from ..relay.steering import Policy
 
     config.load_token(create=True)
-    ours = H.steering_hooks(config.hook_url(port, fail_closed), config.ENV_TOKEN, Policy().hold_timeout,
+    config.load_hook_token()
+    ours = H.steering_hooks(config.hook_url(port, fail_closed), config.ENV_HOOK_TOKEN, Policy().hold_timeout,
                             fail_closed)
-    merged = H.merge_hooks(settings, ours, config.ENV_TOKEN)
+    merged = H.merge_hooks(H.remove_hooks(settings, config.ENV_TOKEN), ours, config.ENV_HOOK_TOKEN)
     if merged != settings or not path.exists():
         write_settings(path, merged)
         _record_install(path, time.time())
@@ -125,9 +129,9 @@ def uninstall(path: Path, settings: dict[str, Any]) -> bool:
     from .. import config
     from ..adapters import claude_hooks as H
 
-    if H.installed(settings, config.ENV_TOKEN) is None:
+    if H.installed(settings, config.ENV_HOOK_TOKEN) is None and H.installed(settings, config.ENV_TOKEN) is None:
         return False
-    write_settings(path, H.remove_hooks(settings, config.ENV_TOKEN))
+    write_settings(path, H.remove_hooks(H.remove_hooks(settings, config.ENV_HOOK_TOKEN), config.ENV_TOKEN))
     _record_install(path, None)
     return True
 
@@ -181,10 +185,11 @@ def steerability(proc: ClaudeProcess, token: str | None, user_path: Path,
     """(steerable, why): how a running Claude Code was started decides whether its hooks reach watchkeeper."""
     from .. import config
     from ..adapters import claude_hooks as H
+    from ..credentials import Keyring
 
     via: str | None = None
     since: float | None = None
-    if "--settings" in proc.argv and any(config.ENV_TOKEN in a for a in proc.argv):
+    if "--settings" in proc.argv and any(config.ENV_HOOK_TOKEN in a for a in proc.argv):
         via = "watchkeeper run"
     else:
         candidates = [user_path]
@@ -193,7 +198,7 @@ def steerability(proc: ClaudeProcess, token: str | None, user_path: Path,
             candidates += [project / "settings.json", project / "settings.local.json"]
         for path in candidates:
             try:
-                hooked = H.installed(read_settings(path), config.ENV_TOKEN)
+                hooked = H.installed(read_settings(path), config.ENV_HOOK_TOKEN)
             except ValueError:
                 continue
             if hooked is not None:
@@ -204,11 +209,15 @@ def steerability(proc: ClaudeProcess, token: str | None, user_path: Path,
         return False, "not hooked (start it with `watchkeeper run -- claude`, or `watchkeeper hooks install`)"
     if since is not None and since > proc.started + START_TIME_RESOLUTION:
         return False, f"started before the install in {via}; restart it to steer it"
-    given = proc.env.get(config.ENV_TOKEN)
+    given = proc.env.get(config.ENV_HOOK_TOKEN)
     if not given:
-        return False, f"token missing: {config.ENV_TOKEN} is not in its environment"
-    if token is None or not hmac.compare_digest(given.encode(), token.encode()):
-        return False, f"{config.ENV_TOKEN} in its environment is not watchkeeper's token"
+        return False, f"token missing: {config.ENV_HOOK_TOKEN} is not in its environment"
+    if token is None or Keyring([(None, token)], config.hook_credentials_dir()).hook(given) is None:
+        return False, f"{config.ENV_HOOK_TOKEN} in its environment is not a watchkeeper hook credential"
+    leaked = proc.env.get(config.ENV_TOKEN)
+    if leaked and hmac.compare_digest(leaked.encode(), token.encode()):
+        return True, (f"hooked through {via}; warning: your steering token is in its environment "
+                      f"({config.ENV_TOKEN}): it can approve its own calls")
     return True, f"hooked through {via}"
 
 
@@ -222,11 +231,14 @@ def status(project: Path | None) -> int:
     paths = [user_settings()] + ([project_settings(project)] if project else [])
     for path in paths:
         try:
-            hooked = H.installed(read_settings(path), config.ENV_TOKEN)
+            hooked = H.installed(read_settings(path), config.ENV_HOOK_TOKEN)
         except ValueError as e:
             print(f"hooks: {e}")
             continue
-        if hooked is None:
+        if hooked is None and H.installed(read_settings(path), config.ENV_TOKEN) is not None:
+            print(f"hooks: an older install in {path} sends your steering token ({config.ENV_TOKEN}); "
+                  "run `watchkeeper hooks install` again to use a hook-only credential")
+        elif hooked is None:
             print(f"hooks: not installed in {path}")
         else:
             mode = "fail-closed" if hooked["fail_closed"] else "fail-open"

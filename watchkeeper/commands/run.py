@@ -2,7 +2,10 @@
 
 The hooks go in through ``--settings`` (merged into the person's own
 ``--settings``, if they gave one) and point at the running relay's hook
-endpoint; the token reaches the child only through its environment.
+endpoint. The child gets a hook credential minted for this session (through
+its environment), never the person's token: it can report its own hooks and
+steer nothing. The same settings deny Claude Code's tools watchkeeper's config
+directory, where the person's token lives.
 """
 
 from __future__ import annotations
@@ -44,13 +47,23 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as e:
         print(f"watchkeeper run: {e}", file=sys.stderr)
         return 2
-    env = dict(os.environ)
-    env[config.ENV_TOKEN] = config.load_token(create=True) or ""
+    env = agent_env(dict(os.environ))
     try:
         os.execvpe(argv[0], argv, env)
     except OSError as e:
         print(f"watchkeeper run: cannot start {argv[0]}: {e.strerror}", file=sys.stderr)
         return 127
+
+
+def agent_env(env: dict[str, str]) -> dict[str, str]:
+    """``env`` for the agent: a new session's hook credential in, the person's token out."""
+    from .. import config
+    from ..credentials import mint
+
+    config.load_token(create=True)
+    env.pop(config.ENV_TOKEN, None)
+    env[config.ENV_HOOK_TOKEN] = mint(config.hook_credentials_dir(), "session")
+    return env
 
 
 def hook_target_port() -> int:
@@ -82,10 +95,24 @@ def steerable_argv(argv: list[str], port: int, fail_closed: bool) -> list[str]:
         else:
             rest.append(arg)
         i += 1
-    ours = H.steering_hooks(config.hook_url(port, fail_closed), config.ENV_TOKEN, Policy().hold_timeout,
+    ours = H.steering_hooks(config.hook_url(port, fail_closed), config.ENV_HOOK_TOKEN, Policy().hold_timeout,
                             fail_closed)
-    merged = H.merge_hooks(own, ours, config.ENV_TOKEN)
+    merged = H.merge_hooks(H.remove_hooks(own, config.ENV_TOKEN), ours, config.ENV_HOOK_TOKEN)
+    merged = H.merge_denials(merged, H.deny_rules(protected_dirs()))
     return [rest[0], "--settings", orjson.dumps(merged).decode(), *rest[1:]]
+
+
+def protected_dirs() -> list[str]:
+    """The config directory as given and as resolved (a symlinked one is named both ways)."""
+    from .. import config
+
+    directory = config.config_dir().absolute()
+    out = [str(directory)]
+    try:
+        out.append(str(directory.resolve()))
+    except OSError:
+        pass
+    return list(dict.fromkeys(out))
 
 
 def _load_settings(value: str) -> dict[str, Any]:

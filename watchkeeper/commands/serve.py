@@ -3,8 +3,9 @@
 It discovers and tails the sessions on this machine, listens for Claude Code
 hooks, takes SDK agents (``watchkeeper.sdk.connect``) as sources, and serves
 all of it to viewers. Loopback by default. A token is always checked (this
-machine's token file, or ``--token-file``); ``--no-token`` is refused off
-loopback. It prints how to attach, never the token.
+machine's token file, or ``--token-file``, one per person or one file of
+``name=token`` lines: a named token's controls are recorded as that name's);
+``--no-token`` is refused off loopback. It prints how to attach, never the token.
 """
 
 from __future__ import annotations
@@ -23,8 +24,9 @@ HELP = "serve this machine's sessions (and SDK agents) over websocket, for `watc
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--bind", metavar="HOST:PORT", default=None,
                         help="where to listen (default 127.0.0.1:47718); off loopback a token is required")
-    parser.add_argument("--token-file", metavar="F", help="the token viewers and agents must present "
-                        "(default: this machine's token file, created mode 0600)")
+    parser.add_argument("--token-file", metavar="F", action="append", help="a token viewers and agents may "
+                        "present: one token, or `name=token` lines, one per person (repeatable; default: this "
+                        "machine's token file, created mode 0600)")
     parser.add_argument("--no-token", action="store_true", help="accept connections without a token "
                         "(loopback only)")
     parser.add_argument("--certfile", metavar="C", help="serve wss:// with this certificate (PEM)")
@@ -72,8 +74,7 @@ def server_options(args: argparse.Namespace) -> dict[str, Any]:
     if args.no_token and not is_loopback(host):
         raise ValueError(f"refusing to serve on {host} without a token: off loopback anyone who can reach "
                          "the port could steer your agents (drop --no-token)")
-    token = None if args.no_token else (config.read_token_file(args.token_file) if args.token_file
-                                        else config.load_token(create=True))
+    token = None if args.no_token else config.keyring(args.token_file)
     context = None
     if args.certfile or args.keyfile:
         if not (args.certfile and args.keyfile):
@@ -113,9 +114,10 @@ def run(args: argparse.Namespace) -> int:
     roots = session_roots(args.root, defaults=not args.no_default_roots)
     relay.add_source(DirectorySource(roots, lambda p: relay.add_source(TranscriptSource(p)),
                                      max_age=args.max_age * 3600))
-    hooks = "" if args.no_hooks else _start_hooks(relay, server)
-    token_hint = "" if options["token"] is None else \
-        f" --token-file {args.token_file or config.token_path()}"
+    hooks = "" if args.no_hooks else _start_hooks(relay, server, options["token"])
+    token_hint = "" if options["token"] is None else " --token-file YOUR_TOKEN_FILE" \
+        if len(options["token"].people) > 1 else \
+        f" --token-file {args.token_file[0] if args.token_file else config.token_path()}"
     host = options["host"]
     shown = server.url if is_loopback(host) or host not in ("0.0.0.0", "::") else \
         server.url.replace(host, _hostname(), 1)
@@ -130,7 +132,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _start_hooks(relay: Any, server: Any) -> str:
+def _start_hooks(relay: Any, server: Any, people: Any) -> str:
     """Claude Code hooks on their usual loopback port; a note (not a failure) if that port is taken.
 
     The calls they hold are held for the attached viewers (``server.viewers``),
@@ -141,14 +143,12 @@ def _start_hooks(relay: Any, server: Any) -> str:
     from ..breakpoints import Book, Matcher, relay_facts
     from ..relay.hookserver import serve_hooks
 
-    token = config.load_token(create=True)
-    assert token is not None
     book = Book.load()
     for problem in book.problems:
         print(f"watchkeeper serve: breakpoints: {problem}", file=sys.stderr, flush=True)
-    source = serve_hooks(relay, token, port=config.hook_port(), runtime_file=True,
-                         record_dir=config.recordings_dir(), breakpoint=Matcher(book, relay_facts(relay)),
-                         viewers=server.viewers)
+    source = serve_hooks(relay, people if people is not None else config.keyring(), port=config.hook_port(),
+                         runtime_file=True, record_dir=config.recordings_dir(),
+                         breakpoint=Matcher(book, relay_facts(relay)), viewers=server.viewers)
     if not source.ready.wait(10) or source.error is not None:
         print(f"watchkeeper serve: no hook endpoint ({source.error}); hooked sessions are watched, not steered",
               file=sys.stderr)

@@ -6,9 +6,11 @@ once; a held one waits on a future that a control, the hold timeout, or the
 last viewer leaving (after ``serve``'s reconnect grace) resolves.
 
 Loopback is not a wall (a web page can reach 127.0.0.1), and an injected
-message reaches an agent that runs shell commands: every request needs the
-bearer token (compared in constant time, 401), and any request with an
-``Origin`` header or a non-loopback ``Host`` is refused (403).
+message reaches an agent that runs shell commands: every request needs a
+bearer credential (compared in constant time, 401), and any request with an
+``Origin`` header or a non-loopback ``Host`` is refused (403). A person token
+reaches every route; a hook credential (what agents are given) only ``/hook``,
+and a ``run`` session's only for the session it first carried (403 else).
 
 Routes: ``POST /hook`` (Claude Code), ``POST /control`` (one control, answered
 with its outcome), ``GET /sessions``.
@@ -17,7 +19,6 @@ with its outcome), ``GET /sessions``.
 from __future__ import annotations
 
 import asyncio
-import hmac
 import itertools
 import secrets
 import threading
@@ -30,7 +31,9 @@ import orjson
 from aiohttp import web
 
 from ..adapters import claude_hooks as H
-from ..protocol import ControlModel, Event, ProtocolError, validate_control
+from ..credentials import HookCredential, Keyring, Person
+from ..guard import Guard
+from ..protocol import ControlModel, Event, Kind, ProtocolError, make_event, validate_control
 from .api import SessionInfo
 from .recorder import Recorder
 from .steering import Breakpoint, ControlResult, Hold, Policy, Steering
@@ -39,6 +42,9 @@ from .steering import Breakpoint, ControlResult, Hold, Policy, Steering
 MAX_HOOK_BODY = 64 * 1024 * 1024
 MAX_CONTROL_BODY = 1024 * 1024
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+#: Who a request authenticated as: a person, or a hook credential (``/hook`` only).
+PERSON = web.RequestKey("person", Person)
+HOOK_CREDENTIAL = web.RequestKey("hook_credential", HookCredential)
 
 Emit = Callable[[list[Event]], None]
 #: Routes one validated control on the relay's loop and returns its one outcome event.
@@ -50,12 +56,12 @@ class HookApp:
     """The handlers and what they share; build it with :func:`start_hook_server`."""
 
     def __init__(self, steering: Steering, emit: Emit, route_control: RouteControl,
-                 sessions: Sessions | None, token: str) -> None:
+                 sessions: Sessions | None, token: str | Keyring) -> None:
         self.steering = steering
         self.emit = emit
         self.route_control = route_control
         self.sessions = sessions
-        self._token = token.encode()
+        self._keyring = Keyring.of(token)
         self._announced: set[str] = set()
         self._prefix = secrets.token_hex(3)
         self._keys = itertools.count()
@@ -75,9 +81,17 @@ class HookApp:
         if not _loopback_host(request.headers.get("Host", "")):
             return _error(403, "the Host must be a loopback address")
         auth = request.headers.get("Authorization", "")
-        given = auth[7:].strip().encode() if auth[:7].lower() == "bearer " else b""
-        if not hmac.compare_digest(given, self._token):
+        given = auth[7:].strip() if auth[:7].lower() == "bearer " else ""
+        person = self._keyring.person(given) if given else None
+        if person is not None:
+            request[PERSON] = person
+            return await handler(request)
+        credential = self._keyring.hook(given) if given else None
+        if credential is None:
             return _error(401, "a valid bearer token is required", {"WWW-Authenticate": "Bearer"})
+        if request.path != "/hook":
+            return _error(403, "a hook credential reaches only the hook endpoint: it cannot steer or list sessions")
+        request[HOOK_CREDENTIAL] = credential
         return await handler(request)
 
     # --- POST /hook ------------------------------------------------------------
@@ -89,6 +103,10 @@ class HookApp:
         fail_closed = request.query.get("fail") == "closed"
         events: list[Event] = []
         session = H.session_of(payload)
+        credential = request.get(HOOK_CREDENTIAL)
+        if credential is not None and not self._keyring.admits(credential, session):
+            self._refused(credential, session)
+            return _error(403, "this hook credential belongs to another session")
         if session not in self._announced:
             self._announced.add(session)
             events.append(H.announce(payload))
@@ -99,6 +117,15 @@ class HookApp:
         if result.hold is None:
             return _reply(result.reply or {})
         return _reply(await self._wait(result.hold))
+
+    def _refused(self, credential: HookCredential, session: str) -> None:
+        """Say, in the session the credential belongs to, that it was used for another one."""
+        owner = credential.session
+        if owner is None or owner not in self._announced:
+            return
+        text = f"a hook request for another session ({session}) came with this session's credential: refused"
+        self.emit([make_event(f"hook:{owner}:{self._prefix}-{next(self._keys)}:refused", owner, Kind.NOTICE,
+                              {"level": "warning", "text": text, "code": "hook-credential-refused"})])
 
     async def _wait(self, hold: Hold) -> dict[str, Any]:
         """Until the hold is decided, it times out, or the agent gives up (the request is cancelled)."""
@@ -128,6 +155,9 @@ class HookApp:
             control = validate_control(body)
         except ProtocolError as e:
             return _error(400, f"not a valid control: {e}")
+        person = request.get(PERSON)
+        if person is not None and person.name:
+            control = control.model_copy(update={"by": person.name})
         outcome = self.route_control(control)
         return _reply({"outcome": outcome})
 
@@ -141,7 +171,7 @@ class HookApp:
         return _reply({"sessions": out})
 
 
-async def start_hook_server(steering: Steering, emit: Emit, token: str, *,
+async def start_hook_server(steering: Steering, emit: Emit, token: str | Keyring, *,
                             route_control: RouteControl | None = None, sessions: Sessions | None = None,
                             host: str = "127.0.0.1", port: int = 0) -> web.AppRunner:
     """Serve on the running loop (the relay's); ``bound_port(runner)`` says where; ``runner.cleanup()`` stops.
@@ -171,11 +201,13 @@ class HookSource:
     name = "claude-code hooks"
     agent_kind = "claude-code"
 
-    def __init__(self, token: str, *, port: int = 0, policy: Policy | None = None,
+    def __init__(self, token: str | Keyring, *, port: int = 0, policy: Policy | None = None,
                  breakpoint: Breakpoint | None = None, viewers: Callable[[str], int] | None = None,
                  route_control: RouteControl | None = None, sessions: Sessions | None = None,
                  runtime_file: bool = False) -> None:
-        self.steering = Steering(policy, viewers=viewers, breakpoint=breakpoint)
+        #: the built-in breakpoint (always on): calls that name watchkeeper's own files or ports.
+        self.guard = Guard.here(port)
+        self.steering = Steering(policy, viewers=viewers, breakpoint=self.guard.before(breakpoint))
         self.port = port
         #: set once the server listens (``port`` is then the bound one), or it failed (``error``).
         self.ready = threading.Event()
@@ -200,6 +232,7 @@ class HookSource:
             self.ready.set()
             raise
         self.port = bound_port(runner)
+        self.guard.ports.add(self.port)
         epoch = secrets.token_hex(4)
         if self._runtime_file:
             config.write_runtime(self.port, epoch)
@@ -233,7 +266,7 @@ class HookSource:
         self._emit(self.steering.nobody_watching())
 
 
-def serve_hooks(relay: Any, token: str, *, port: int = 0, policy: Policy | None = None,
+def serve_hooks(relay: Any, token: str | Keyring, *, port: int = 0, policy: Policy | None = None,
                 breakpoint: Breakpoint | None = None, runtime_file: bool = False,
                 record_dir: Path | str | None = None, viewers: Callable[[str], int] | None = None) -> HookSource:
     """Start the hook endpoint as a source of ``relay`` (on its loop); wait on ``.ready`` for the port.

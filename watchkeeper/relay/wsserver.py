@@ -16,8 +16,10 @@ Viewers also list and edit this machine's breakpoint rules (``breakpoints``
 requests, ``breakpoint_requests.py``).
 
 Security, checked before the upgrade: a browser (any ``Origin`` header) gets
-403, a wrong or missing bearer token 401 (compared in constant time), a
-non-loopback ``Host`` 403 while bound to loopback (DNS rebinding). Messages
+403, a wrong or missing bearer token 401 (compared in constant time), a hook
+credential (what agents are given) 403, a non-loopback ``Host`` 403 while
+bound to loopback (DNS rebinding). A control from a viewer whose token has a
+name is recorded as sent by that name, whatever the control says. Messages
 over ``wire.MAX_MESSAGE`` close the connection (1009); a malformed or unknown
 one is answered with ``error`` and the connection stays. The token is never
 logged and never put in a URL.
@@ -27,7 +29,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hmac
 import http
 import ipaddress
 import logging
@@ -41,6 +42,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from ..breakpoints import Book
+from ..credentials import Keyring, Person
 from ..protocol import ControlModel, Event, Kind, make_event, wire
 from .breakpoint_requests import breakpoint_request
 from .sdksteering import Outcome, SdkSteering
@@ -128,7 +130,7 @@ class WsServer:
 
     name = "websocket server"
 
-    def __init__(self, relay: Any, *, token: str | None, host: str = "127.0.0.1", port: int = 0,
+    def __init__(self, relay: Any, *, token: str | Keyring | None, host: str = "127.0.0.1", port: int = 0,
                  ssl_context: ssl.SSLContext | None = None, server_name: str | None = None,
                  queue_limit: int = DEFAULT_LIMIT, history: int | None = None,
                  grace: float = RECONNECT_GRACE, breakpoints: Book | None = None) -> None:
@@ -151,7 +153,8 @@ class WsServer:
         #: set once listening (``port`` is then the bound one), or failed (``error``).
         self.ready = threading.Event()
         self.error: BaseException | None = None
-        self._token = token.encode() if token else None
+        self._keyring = Keyring.of(token) if token else None
+        self._people: dict[object, Person] = {}
         self._viewers: set[ViewerConn] = set()
         self._links: set[AgentLink] = set()
         self._connections: set[ServerConnection] = set()
@@ -218,13 +221,18 @@ class WsServer:
             return _refuse(connection, http.HTTPStatus.FORBIDDEN, "requests from a browser are refused")
         if is_loopback(self.host) and not _loopback_host(headers.get("Host", "")):
             return _refuse(connection, http.HTTPStatus.FORBIDDEN, "the Host must be a loopback address")
-        if self._token is not None:
+        if self._keyring is not None:
             auth = headers.get("Authorization", "")
-            given = auth[7:].strip().encode() if auth[:7].lower() == "bearer " else b""
-            if not hmac.compare_digest(given, self._token):
+            given = auth[7:].strip() if auth[:7].lower() == "bearer " else ""
+            person = self._keyring.person(given) if given else None
+            if person is None:
+                if given and self._keyring.hook(given) is not None:
+                    return _refuse(connection, http.HTTPStatus.FORBIDDEN,
+                                   "a hook credential reaches only the hook endpoint")
                 response = _refuse(connection, http.HTTPStatus.UNAUTHORIZED, "a valid bearer token is required")
                 response.headers["WWW-Authenticate"] = "Bearer"
                 return response
+            self._people[connection] = person
         return None
 
     async def _handle(self, ws: ServerConnection) -> None:
@@ -242,6 +250,7 @@ class WsServer:
             await ws.close(1008, "no hello")
         finally:
             self._connections.discard(ws)
+            self._people.pop(ws, None)
 
     async def _hello(self, ws: ServerConnection) -> wire.Hello:
         async with asyncio.timeout(HELLO_TIMEOUT):
@@ -287,6 +296,9 @@ class WsServer:
             conn.reply(_fit(r, events, self._oldest(r.session), end))
         elif t == "control":
             req, control = wire.read_control(msg)
+            person = self._people.get(conn.ws)
+            if person is not None and person.name:
+                control = control.model_copy(update={"by": person.name})
             conn.reply({"t": "outcome", "id": req, "outcome": self.route(control)})
         elif t == "breakpoints":
             conn.reply(breakpoint_request(self.breakpoints, msg, where=self.server_name))

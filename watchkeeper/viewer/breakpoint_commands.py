@@ -20,7 +20,8 @@ from textual.app import App
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
 from ..adapters.remote_book import RemoteBook
-from ..breakpoints import KINDS, Book, BookError, Rule, rule_for
+from ..breakpoints import BUILTIN_NAME, KINDS, Book, BookError, Rule, rule_for
+from ..guard import Guard
 from .screens.rule import RuleDialog
 
 AnyBook = Book | RemoteBook
@@ -97,7 +98,14 @@ def list_breakpoints(app: App[Any], book: AnyBook | None = None) -> None:
 
 
 def _show(app: App[Any], book: AnyBook) -> None:
-    lines = [f"«{r.name}»: {r.describe()}" for r in book.rules] or ["none (Ctrl+P, \"Breakpoint\" adds one)"]
+    if isinstance(book, RemoteBook):
+        builtin = "input names that machine's watchkeeper config directory, a token file or its ports " \
+                  "(built in, always on, cannot be removed)"
+    else:
+        builtin = Guard.here(getattr(getattr(app, "steer_setup", None), "hooks_port", None) or 0).describe()
+    lines = [f"«{BUILTIN_NAME}»: {builtin}"]
+    lines += [f"«{r.name}»: {r.describe()}" for r in book.rules] or ["no rules of yours (Ctrl+P, \"Breakpoint\" "
+                                                                     "adds one)"]
     lines += [f"problem: {p}" for p in book.problems]
     app.notify("\n".join(lines), title=f"Breakpoints ({book.path})", timeout=15, markup=False)
 

@@ -1,0 +1,168 @@
+"""Who may do what: the people's steering tokens and the agents' hook-only credentials.
+
+Two kinds of credential, never interchangeable:
+
+- a **person token** steers: the control API, websocket viewers, SDK agents.
+  A server may accept several, each with a name; the name, not what the
+  client claims, is recorded as who sent a control.
+- a **hook credential** reaches the hook endpoint only. ``run`` mints one per
+  session, bound to the first session id a hook request carries; ``hooks
+  install`` keeps one for the installed hooks. Only a hash of each is stored
+  (``hook-credentials/`` in the config directory), so listing that directory
+  gives nobody a credential.
+
+The agent is handed a hook credential, never a person token: with it, it can
+report its own hooks and nothing else.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import re
+import secrets
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import orjson
+
+#: Hook credentials start so (a person reading a settings file or an environment knows what it is).
+HOOK_PREFIX = "wkh_"
+#: ``run``'s credentials no session used for this long are pruned when the next one is minted.
+SESSION_CREDENTIAL_AGE = 30 * 24 * 3600
+_NAMED = re.compile(r"^([A-Za-z0-9_.@+-]{1,64})=(\S+)$")
+
+
+@dataclass(frozen=True)
+class Person:
+    """An accepted person token; ``name`` is None for an unnamed one (then the client's ``by`` stands)."""
+
+    name: str | None
+
+
+@dataclass(frozen=True)
+class HookCredential:
+    """A registered hook credential: ``kind`` is ``session`` (``run``) or ``install`` (``hooks install``)."""
+
+    digest: str
+    kind: str
+    session: str | None
+
+
+def digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def parse_tokens(text: str) -> list[tuple[str | None, str]]:
+    """A token file's people: ``name=token`` lines, or one bare token (unnamed); ``#`` lines are comments."""
+    out: list[tuple[str | None, str]] = []
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        named = _NAMED.match(line)
+        out.append((named.group(1), named.group(2)) if named else (None, line))
+    return out
+
+
+class Keyring:
+    """The credentials one server checks: its people's tokens, and the hook credentials registered on disk."""
+
+    def __init__(self, people: Iterable[tuple[str | None, str]], hook_dir: Path | None = None) -> None:
+        self.people = [(name, token.encode()) for name, token in people if token]
+        if not self.people:
+            raise ValueError("a keyring needs at least one person token")
+        self.hook_dir = hook_dir
+        self._bound: dict[str, str] = {}
+
+    @classmethod
+    def of(cls, token: str | Keyring) -> Keyring:
+        """``token`` as a keyring: a bare token is one unnamed person; hook credentials from the config dir."""
+        if isinstance(token, Keyring):
+            return token
+        from . import config
+
+        return cls([(None, token)], config.hook_credentials_dir())
+
+    def person(self, given: str) -> Person | None:
+        """The person whose token ``given`` is (every token compared, in constant time), or None."""
+        raw = given.encode()
+        found: Person | None = None
+        for name, token in self.people:
+            if hmac.compare_digest(raw, token) and found is None:
+                found = Person(name)
+        return found
+
+    def hook(self, given: str) -> HookCredential | None:
+        """The hook credential ``given`` is, or None. A person token is never one."""
+        if self.hook_dir is None or not given.startswith(HOOK_PREFIX):
+            return None
+        key = digest(given)
+        try:
+            record = orjson.loads((self.hook_dir / f"{key}.json").read_bytes())
+        except (OSError, orjson.JSONDecodeError):
+            return None
+        if not isinstance(record, dict) or record.get("kind") not in ("session", "install"):
+            return None
+        session = self._bound.get(key) or record.get("session")
+        return HookCredential(key, str(record["kind"]), session if isinstance(session, str) else None)
+
+    def admits(self, credential: HookCredential, session: str) -> bool:
+        """May ``credential`` report hooks of ``session``? A session credential's first session binds it."""
+        if credential.kind == "install":
+            return True
+        if credential.session is not None:
+            return hmac.compare_digest(credential.session.encode(), session.encode())
+        if not session or session == "unknown":
+            return False
+        self._bound[credential.digest] = session
+        if self.hook_dir is not None:
+            _write_record(self.hook_dir / f"{credential.digest}.json",
+                          {"kind": "session", "session": session, "bound": time.time()})
+        return True
+
+
+# --- minting (``run``, ``hooks install``) ---------------------------------------------------
+
+
+def mint(hook_dir: Path, kind: str = "session") -> str:
+    """A new hook credential, registered (by its hash) in ``hook_dir``; the secret is returned, not stored."""
+    if kind == "session":
+        prune(hook_dir)
+    secret = HOOK_PREFIX + secrets.token_urlsafe(32)
+    register(hook_dir, secret, kind)
+    return secret
+
+
+def register(hook_dir: Path, secret: str, kind: str) -> None:
+    """Accept ``secret`` as a hook credential of ``kind`` (kept as it is if registered already)."""
+    path = hook_dir / f"{digest(secret)}.json"
+    if not path.exists():
+        _write_record(path, {"kind": kind, "session": None, "created": time.time()})
+
+
+def prune(hook_dir: Path, age: float = SESSION_CREDENTIAL_AGE) -> None:
+    """Forget ``run``'s credentials untouched for ``age`` seconds (their sessions are long over)."""
+    cutoff = time.time() - age
+    try:
+        entries = list(hook_dir.glob("*.json"))
+    except OSError:
+        return
+    for path in entries:
+        try:
+            if path.stat().st_mtime < cutoff and orjson.loads(path.read_bytes()).get("kind") == "session":
+                path.unlink()
+        except (OSError, orjson.JSONDecodeError, AttributeError):
+            continue
+
+
+def _write_record(path: Path, record: dict[str, object]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(orjson.dumps(record))
+    tmp.replace(path)
