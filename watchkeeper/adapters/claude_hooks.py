@@ -16,6 +16,10 @@ import orjson
 from ..protocol import Capabilities, Event, Kind, Profile, make_event
 from ..protocol.models import Isolation
 from .claude_code.records import cut, structured_result
+from .claude_settings import installed as installed
+from .claude_settings import is_ours as is_ours
+from .claude_settings import merge_hooks as merge_hooks
+from .claude_settings import remove_hooks as remove_hooks
 
 SOURCE = "claude-code hooks"
 
@@ -224,67 +228,3 @@ def steering_hooks(url: str, token_var: str, hold_timeout: float, fail_closed: b
         "Stop": [{"hooks": [dict(quick)]}],
         "UserPromptSubmit": [{"hooks": [dict(quick)]}],
     }
-
-
-def is_ours(hook: Any, token_var: str) -> bool:
-    """A hook entry watchkeeper wrote: an http hook that sends the watchkeeper token."""
-    return (isinstance(hook, dict) and hook.get("type") == "http"
-            and token_var in (hook.get("allowedEnvVars") or []))
-
-
-def remove_hooks(settings: dict[str, Any], token_var: str) -> dict[str, Any]:
-    """``settings`` without watchkeeper's hooks; every other key and hook kept as it was."""
-    out = dict(settings)
-    hooks = out.get("hooks")
-    if not isinstance(hooks, dict):
-        return out
-    kept: dict[str, Any] = {}
-    for event, groups in hooks.items():
-        if not isinstance(groups, list):
-            kept[event] = groups
-            continue
-        new_groups = []
-        for group in groups:
-            inner = group.get("hooks") if isinstance(group, dict) else None
-            if not isinstance(inner, list):
-                new_groups.append(group)
-                continue
-            rest = [h for h in inner if not is_ours(h, token_var)]
-            if len(rest) == len(inner):
-                new_groups.append(group)
-            elif rest:
-                new_groups.append({**group, "hooks": rest})
-        if new_groups or not groups:
-            kept[event] = new_groups
-    if kept:
-        out["hooks"] = kept
-    else:
-        del out["hooks"]
-    return out
-
-
-def merge_hooks(settings: dict[str, Any], ours: dict[str, Any], token_var: str) -> dict[str, Any]:
-    """``settings`` with ``ours`` in place of earlier watchkeeper hooks: installing twice changes nothing."""
-    out = remove_hooks(settings, token_var)
-    hooks = dict(out.get("hooks") or {})
-    for event, groups in ours.items():
-        existing = hooks.get(event)
-        hooks[event] = (list(existing) if isinstance(existing, list) else []) + list(groups)
-    out["hooks"] = hooks
-    return out
-
-
-def installed(settings: Any, token_var: str) -> dict[str, Any] | None:
-    """What watchkeeper installed in ``settings`` (url, fail-closed, events), or None."""
-    hooks = settings.get("hooks") if isinstance(settings, dict) else None
-    if not isinstance(hooks, dict):
-        return None
-    found: dict[str, Any] = {"events": [], "url": None, "fail_closed": False}
-    for event, groups in hooks.items():
-        for group in groups if isinstance(groups, list) else []:
-            for hook in (group.get("hooks") or []) if isinstance(group, dict) else []:
-                if is_ours(hook, token_var):
-                    found["events"].append(event)
-                    found["url"] = found["url"] or hook.get("url")
-                    found["fail_closed"] = found["fail_closed"] or hook.get("onFailure") == "block"
-    return found if found["events"] else None

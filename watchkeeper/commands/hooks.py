@@ -3,7 +3,9 @@
 ``install`` merges the steering hooks into a Claude Code settings file (the
 user's, or a project's ``.claude/settings.local.json``: personal, not checked
 in) without touching any other setting or hook; installing twice changes
-nothing. The token is referenced as ``$WATCHKEEPER_TOKEN``, never written:
+nothing; ``uninstall`` puts the file back as it was (``claude_settings``
+edits it through a symlink, and refuses a read-only or oddly shaped one). The
+token is referenced as ``$WATCHKEEPER_TOKEN``, never written:
 sessions are steerable when that variable is in their environment.
 ``status`` lists the live Claude Code processes and whether each can be
 steered, and if not, why.
@@ -38,24 +40,28 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from .. import config
+    from ..adapters.claude_settings import SettingsError, read_settings
 
     path = project_settings(Path(args.project)) if args.project else user_settings()
     if args.action == "status":
         return status(Path(args.project) if args.project else None)
     try:
         settings = read_settings(path)
-    except ValueError as e:
+        if args.action == "install":
+            install(path, settings, args.port or config.hook_port(), args.fail_closed)
+        else:
+            removed = uninstall(path, settings)
+    except SettingsError as e:
         print(f"watchkeeper hooks: {e}; nothing changed", file=sys.stderr)
         return 1
     if args.action == "install":
-        install(path, settings, args.port or config.hook_port(), args.fail_closed)
         mode = "fail-closed" if args.fail_closed else "fail-open"
         print(f"installed the steering hooks in {path} ({mode})")
         print(f"Sessions started from now on are steerable when {config.ENV_TOKEN} is in their environment, "
               f"e.g. add to your shell profile:\n"
               f"  export {config.ENV_TOKEN}=\"$(cat {config.token_path()})\"")
         return 0
-    if uninstall(path, settings):
+    if removed:
         print(f"removed the steering hooks from {path}")
     else:
         print(f"no steering hooks in {path}")
@@ -74,60 +80,39 @@ def project_settings(directory: Path) -> Path:
     return directory.resolve() / ".claude" / "settings.local.json"
 
 
-def read_settings(path: Path) -> dict[str, Any]:
-    """The settings as they are; {} if the file does not exist. Never guesses at a broken file."""
-    import orjson
-
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        return {}
-    except OSError as e:
-        raise ValueError(f"cannot read {path}: {e.strerror}") from None
-    if not raw.strip():
-        return {}
-    try:
-        settings = orjson.loads(raw)
-    except orjson.JSONDecodeError as e:
-        raise ValueError(f"{path} is not valid JSON ({e})") from None
-    if not isinstance(settings, dict):
-        raise ValueError(f"{path} does not hold a JSON object")
-    return settings
-
-
-def write_settings(path: Path, settings: dict[str, Any]) -> None:
-    """Atomically, keeping the file's mode."""
-    import orjson
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    mode = path.stat().st_mode & 0o777 if path.exists() else 0o600
-    tmp = path.with_name(f".{path.name}.watchkeeper.tmp")
-    tmp.write_bytes(orjson.dumps(settings, option=orjson.OPT_INDENT_2) + b"\n")
-    tmp.chmod(mode)
-    tmp.replace(path)
-
-
 def install(path: Path, settings: dict[str, Any], port: int, fail_closed: bool) -> None:
     from .. import config
     from ..adapters import claude_hooks as H
+    from ..adapters import claude_settings as S
     from ..relay.steering import Policy
 
+    S.check_writable(path)
     config.load_token(create=True)
     ours = H.steering_hooks(config.hook_url(port, fail_closed), config.ENV_TOKEN, Policy().hold_timeout,
                             fail_closed)
-    merged = H.merge_hooks(settings, ours, config.ENV_TOKEN)
+    merged = S.merge_hooks(settings, ours, config.ENV_TOKEN)
     if merged != settings or not path.exists():
-        write_settings(path, merged)
-        _record_install(path, time.time())
+        before = _before(path)
+        if before is None or S.installed(settings, config.ENV_TOKEN) is None:
+            before = {**S.remember(settings), "existed": path.exists()}
+        S.write_settings(path, merged)
+        _record_install(path, time.time(), before)
 
 
 def uninstall(path: Path, settings: dict[str, Any]) -> bool:
+    """Take watchkeeper's hooks out, putting back the empty lists (and file) that were there before install."""
     from .. import config
-    from ..adapters import claude_hooks as H
+    from ..adapters import claude_settings as S
 
-    if H.installed(settings, config.ENV_TOKEN) is None:
+    if S.installed(settings, config.ENV_TOKEN) is None:
         return False
-    write_settings(path, H.remove_hooks(settings, config.ENV_TOKEN))
+    before = _before(path)
+    left = S.remove_hooks(settings, config.ENV_TOKEN, before)
+    if not left and before is not None and before.get("existed") is False and not path.is_symlink():
+        S.check_writable(path)
+        path.unlink()
+    else:
+        S.write_settings(path, left)
     _record_install(path, None)
     return True
 
@@ -138,27 +123,41 @@ def _installs_path() -> Path:
     return config.config_dir() / "installs.json"
 
 
-def installs() -> dict[str, float]:
-    """settings path -> when watchkeeper last installed hooks there (epoch seconds)."""
+def _install_records() -> dict[str, Any]:
     import orjson
 
     try:
         data = orjson.loads(_installs_path().read_bytes())
     except (OSError, orjson.JSONDecodeError):
         return {}
-    if not isinstance(data, dict):
-        return {}
-    return {k: float(v) for k, v in data.items() if isinstance(v, int | float)}
+    return data if isinstance(data, dict) else {}
 
 
-def _record_install(path: Path, when: float | None) -> None:
+def installs() -> dict[str, float]:
+    """settings path -> when watchkeeper last installed hooks there (epoch seconds)."""
+    out = {}
+    for k, v in _install_records().items():
+        at = v.get("at") if isinstance(v, dict) else v
+        if isinstance(at, int | float) and not isinstance(at, bool):
+            out[k] = float(at)
+    return out
+
+
+def _before(path: Path) -> dict[str, Any] | None:
+    """What the settings at ``path`` held before watchkeeper's install (see ``claude_settings.remember``)."""
+    record = _install_records().get(str(path))
+    before = record.get("before") if isinstance(record, dict) else None
+    return before if isinstance(before, dict) else None
+
+
+def _record_install(path: Path, when: float | None, before: dict[str, Any] | None = None) -> None:
     import orjson
 
-    known = installs()
+    known = _install_records()
     if when is None:
         known.pop(str(path), None)
     else:
-        known[str(path)] = when
+        known[str(path)] = {"at": when, "before": before}
     target = _installs_path()
     target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     target.write_bytes(orjson.dumps(known))
@@ -180,7 +179,7 @@ def steerability(proc: ClaudeProcess, token: str | None, user_path: Path,
                  installed_at: dict[str, float]) -> tuple[bool, str]:
     """(steerable, why): how a running Claude Code was started decides whether its hooks reach watchkeeper."""
     from .. import config
-    from ..adapters import claude_hooks as H
+    from ..adapters import claude_settings as S
 
     via: str | None = None
     since: float | None = None
@@ -193,7 +192,7 @@ def steerability(proc: ClaudeProcess, token: str | None, user_path: Path,
             candidates += [project / "settings.json", project / "settings.local.json"]
         for path in candidates:
             try:
-                hooked = H.installed(read_settings(path), config.ENV_TOKEN)
+                hooked = S.installed(S.read_settings(path), config.ENV_TOKEN)
             except ValueError:
                 continue
             if hooked is not None:
@@ -214,7 +213,7 @@ def steerability(proc: ClaudeProcess, token: str | None, user_path: Path,
 
 def status(project: Path | None) -> int:
     from .. import config
-    from ..adapters import claude_hooks as H
+    from ..adapters import claude_settings as S
     from .ctl import ApiError, api_request
 
     token = config.load_token(create=False)
@@ -222,7 +221,7 @@ def status(project: Path | None) -> int:
     paths = [user_settings()] + ([project_settings(project)] if project else [])
     for path in paths:
         try:
-            hooked = H.installed(read_settings(path), config.ENV_TOKEN)
+            hooked = S.installed(S.read_settings(path), config.ENV_TOKEN)
         except ValueError as e:
             print(f"hooks: {e}")
             continue
