@@ -36,7 +36,7 @@ TOKEN = "test-token-limits"
 SID = "sess-limits"
 WAIT = 20.0
 #: Short limits, so a cut-off comes soon; the deadlines below are many times longer.
-LIMITS = Limits(head_timeout=0.5, body_timeout=0.5, max_connections=4, linger=0.5)
+LIMITS = Limits(head_timeout=2.0, body_timeout=1.0, max_connections=4, linger=0.5)
 
 
 @dataclass
@@ -197,10 +197,11 @@ def test_a_held_request_outlives_the_head_timeout(hooks: HookServer) -> None:
 
 
 def test_connections_past_the_cap_get_503_until_one_closes(hooks: HookServer) -> None:
-    held = [connect(hooks.port) for _ in range(LIMITS.max_connections)]
+    held: list[socket.socket] = []
     try:
-        for i, sock in enumerate(held):
-            hooks.hold(sock, f"t{i + 1}")
+        for i in range(LIMITS.max_connections):
+            held.append(connect(hooks.port))
+            hooks.hold(held[-1], f"t{i + 1}")
         with connect(hooks.port) as extra:
             extra.sendall(f"GET /sessions HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {TOKEN}\r\n\r\n"
                           .encode())
