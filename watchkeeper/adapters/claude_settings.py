@@ -203,7 +203,8 @@ def write_settings(path: Path, settings: dict[str, Any]) -> None:
     """Write ``settings`` through any symlink, keeping the file's mode and owner.
 
     A temporary file beside the target is renamed over it (atomic); if that
-    directory is not writable but the file is, the file is rewritten in place.
+    directory is not writable, or the file cannot be replaced (a file
+    bind-mounted into a container), it is rewritten in place.
     """
     check_writable(path)
     target = target_of(path)
@@ -235,6 +236,12 @@ def write_settings(path: Path, settings: dict[str, Any]) -> None:
             with contextlib.suppress(OSError):
                 os.chown(tmp, st.st_uid, st.st_gid)
         os.replace(tmp, target)
+    except OSError as e:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        if st is None:
+            raise SettingsError(f"cannot write {target}: {e.strerror}") from None
+        _rewrite_in_place(target, data)
     except BaseException:
         with contextlib.suppress(OSError):
             tmp.unlink()

@@ -110,7 +110,10 @@ def uninstall(path: Path, settings: dict[str, Any]) -> bool:
     left = S.remove_hooks(settings, config.ENV_TOKEN, before)
     if not left and before is not None and before.get("existed") is False and not path.is_symlink():
         S.check_writable(path)
-        path.unlink()
+        try:
+            path.unlink()
+        except OSError as e:
+            raise S.SettingsError(f"cannot remove {path}: {e.strerror}") from None
     else:
         S.write_settings(path, left)
     _record_install(path, None)
