@@ -10,6 +10,7 @@ import copy
 from typing import Any
 
 from watchkeeper.adapters import claude_hooks as H
+from watchkeeper.adapters import claude_settings as S
 from watchkeeper.protocol import validate_event
 
 SID = "4be35e28-bfc3-4be1-ac89-d265d8f2e3f3"
@@ -164,25 +165,25 @@ def test_merge_keeps_everything_else_and_is_idempotent() -> None:
         "PreToolUse": [{"matcher": "Bash", "hooks": [{"type": "command", "command": "audit.sh"}]}],
         "SessionStart": [{"hooks": [{"type": "command", "command": "hello.sh"}]}]}}
     before = copy.deepcopy(theirs)
-    once = H.merge_hooks(theirs, ours(), "WATCHKEEPER_TOKEN")
-    twice = H.merge_hooks(once, ours(), "WATCHKEEPER_TOKEN")
+    once = S.merge_hooks(theirs, ours(), "WATCHKEEPER_TOKEN")
+    twice = S.merge_hooks(once, ours(), "WATCHKEEPER_TOKEN")
     assert theirs == before
     assert once == twice
     assert once["model"] == "opus" and once["permissions"] == before["permissions"]
     assert once["hooks"]["PreToolUse"][0] == before["hooks"]["PreToolUse"][0]
     assert once["hooks"]["SessionStart"] == before["hooks"]["SessionStart"]
-    assert H.installed(once, "WATCHKEEPER_TOKEN")["url"] == URL
-    switched = H.merge_hooks(once, ours(fail_closed=True), "WATCHKEEPER_TOKEN")
+    assert S.installed(once, "WATCHKEEPER_TOKEN")["url"] == URL
+    switched = S.merge_hooks(once, ours(fail_closed=True), "WATCHKEEPER_TOKEN")
     assert len(switched["hooks"]["PreToolUse"]) == 2
-    assert H.installed(switched, "WATCHKEEPER_TOKEN")["fail_closed"] is True
-    assert H.remove_hooks(switched, "WATCHKEEPER_TOKEN") == before
+    assert S.installed(switched, "WATCHKEEPER_TOKEN")["fail_closed"] is True
+    assert S.remove_hooks(switched, "WATCHKEEPER_TOKEN") == before
 
 
 def test_remove_takes_only_our_hook_out_of_a_shared_group() -> None:
     mine = ours()["PreToolUse"][0]["hooks"][0]
     shared = {"hooks": {"PreToolUse": [{"matcher": "*", "hooks": [
         {"type": "command", "command": "audit.sh"}, mine]}]}}
-    assert H.remove_hooks(shared, "WATCHKEEPER_TOKEN") == {"hooks": {"PreToolUse": [
+    assert S.remove_hooks(shared, "WATCHKEEPER_TOKEN") == {"hooks": {"PreToolUse": [
         {"matcher": "*", "hooks": [{"type": "command", "command": "audit.sh"}]}]}}
-    assert H.installed({"hooks": "junk"}, "WATCHKEEPER_TOKEN") is None
-    assert H.remove_hooks({"hooks": {"Stop": "junk"}}, "WATCHKEEPER_TOKEN") == {"hooks": {"Stop": "junk"}}
+    assert S.installed({"hooks": "junk"}, "WATCHKEEPER_TOKEN") is None
+    assert S.remove_hooks({"hooks": {"Stop": "junk"}}, "WATCHKEEPER_TOKEN") == {"hooks": {"Stop": "junk"}}

@@ -12,8 +12,9 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+import stat
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import orjson
 
@@ -111,6 +112,44 @@ def hook_url(port: int, fail_closed: bool = False) -> str:
 def recordings_dir() -> Path:
     """Where the relay records each hooked session's merged stream (native ``.jsonl``, for ``replay``)."""
     return config_dir() / "recordings"
+
+
+def private_dir(path: Path) -> Path:
+    """``path`` as a directory only its owner may enter (0700) whatever the umask: created so, or narrowed.
+
+    Missing parents are created 0700 too; an existing directory is narrowed
+    only if this user owns it (another's is left to its owner).
+    """
+    missing = []
+    at = path
+    while not at.exists():
+        missing.append(at)
+        at = at.parent
+    for directory in reversed(missing):
+        with contextlib.suppress(FileExistsError):
+            directory.mkdir(mode=0o700)
+        _narrow(directory, 0o700)
+    _narrow(path, 0o700)
+    return path
+
+
+def open_private(path: Path) -> IO[bytes]:
+    """``path`` opened to append, readable by its owner only (0600) whatever the umask or its earlier mode."""
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        st = os.fstat(fd)
+        if st.st_uid == os.geteuid() and stat.S_IMODE(st.st_mode) != 0o600:
+            os.fchmod(fd, 0o600)
+        return os.fdopen(fd, "ab")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def _narrow(path: Path, mode: int) -> None:
+    st = path.stat()
+    if st.st_uid == os.geteuid() and stat.S_IMODE(st.st_mode) != mode:
+        path.chmod(mode)
 
 
 def runtime_path() -> Path:

@@ -3,10 +3,13 @@
 ``install`` merges the steering hooks into a Claude Code settings file (the
 user's, or a project's ``.claude/settings.local.json``: personal, not checked
 in) without touching any other setting or hook; installing twice changes
-nothing. The hooks send a hook-only credential (``hook-token`` in the config
-directory), referenced as ``$WATCHKEEPER_HOOK_TOKEN``, never written: sessions
-are steerable when that variable is in their environment. It reaches the
-hook endpoint and nothing else; the person's token is never used here.
+nothing; ``uninstall`` puts the file back as it was (``claude_settings``
+edits it through a symlink, and refuses a read-only or oddly shaped one). The
+hooks send a hook-only credential (``hook-token`` in the config directory),
+referenced as ``$WATCHKEEPER_HOOK_TOKEN``, never written: sessions are
+steerable when that variable is in their environment. It reaches the hook
+endpoint and nothing else; the person's token is never used here (hooks an
+older install wrote with it are replaced, and removed by ``uninstall``).
 ``status`` lists the live Claude Code processes and whether each can be
 steered, and if not, why.
 """
@@ -40,17 +43,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from .. import config
+    from ..adapters.claude_settings import SettingsError, read_settings
 
     path = project_settings(Path(args.project)) if args.project else user_settings()
     if args.action == "status":
         return status(Path(args.project) if args.project else None)
     try:
         settings = read_settings(path)
-    except ValueError as e:
+        if args.action == "install":
+            install(path, settings, args.port or config.hook_port(), args.fail_closed)
+        else:
+            removed = uninstall(path, settings)
+    except SettingsError as e:
         print(f"watchkeeper hooks: {e}; nothing changed", file=sys.stderr)
         return 1
     if args.action == "install":
-        install(path, settings, args.port or config.hook_port(), args.fail_closed)
         mode = "fail-closed" if args.fail_closed else "fail-open"
         print(f"installed the steering hooks in {path} ({mode})")
         print(f"Sessions started from now on are steerable when {config.ENV_HOOK_TOKEN} is in their "
@@ -58,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
               f"  export {config.ENV_HOOK_TOKEN}=\"$(cat {config.hook_token_path()})\"\n"
               f"(a hook-only credential: never export {config.ENV_TOKEN}, your steering token, to agents)")
         return 0
-    if uninstall(path, settings):
+    if removed:
         print(f"removed the steering hooks from {path}")
     else:
         print(f"no steering hooks in {path}")
@@ -77,63 +84,51 @@ def project_settings(directory: Path) -> Path:
     return directory.resolve() / ".claude" / "settings.local.json"
 
 
-def read_settings(path: Path) -> dict[str, Any]:
-    """The settings as they are; {} if the file does not exist. Never guesses at a broken file."""
-    import orjson
-
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        return {}
-    except OSError as e:
-        raise ValueError(f"cannot read {path}: {e.strerror}") from None
-    if not raw.strip():
-        return {}
-    try:
-        settings = orjson.loads(raw)
-    except orjson.JSONDecodeError as e:
-        raise ValueError(f"{path} is not valid JSON ({e})") from None
-    if not isinstance(settings, dict):
-        raise ValueError(f"{path} does not hold a JSON object")
-    return settings
-
-
-def write_settings(path: Path, settings: dict[str, Any]) -> None:
-    """Atomically, keeping the file's mode."""
-    import orjson
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    mode = path.stat().st_mode & 0o777 if path.exists() else 0o600
-    tmp = path.with_name(f".{path.name}.watchkeeper.tmp")
-    tmp.write_bytes(orjson.dumps(settings, option=orjson.OPT_INDENT_2) + b"\n")
-    tmp.chmod(mode)
-    tmp.replace(path)
-
-
 def install(path: Path, settings: dict[str, Any], port: int, fail_closed: bool) -> None:
     from .. import config
     from ..adapters import claude_hooks as H
+    from ..adapters import claude_settings as S
     from ..relay.steering import Policy
 
+    S.check_writable(path)
     config.load_token(create=True)
     config.load_hook_token()
     ours = H.steering_hooks(config.hook_url(port, fail_closed), config.ENV_HOOK_TOKEN, Policy().hold_timeout,
                             fail_closed)
-    merged = H.merge_hooks(H.remove_hooks(settings, config.ENV_TOKEN), ours, config.ENV_HOOK_TOKEN)
+    merged = S.merge_hooks(settings, ours, _ours())
     if merged != settings or not path.exists():
-        write_settings(path, merged)
-        _record_install(path, time.time())
+        before = _before(path)
+        if before is None or S.installed(settings, _ours()) is None:
+            before = {**S.remember(settings), "existed": path.exists()}
+        S.write_settings(path, merged)
+        _record_install(path, time.time(), before)
 
 
 def uninstall(path: Path, settings: dict[str, Any]) -> bool:
-    from .. import config
-    from ..adapters import claude_hooks as H
+    """Take watchkeeper's hooks out, putting back the empty lists (and file) that were there before install."""
+    from ..adapters import claude_settings as S
 
-    if H.installed(settings, config.ENV_HOOK_TOKEN) is None and H.installed(settings, config.ENV_TOKEN) is None:
+    if S.installed(settings, _ours()) is None:
         return False
-    write_settings(path, H.remove_hooks(H.remove_hooks(settings, config.ENV_HOOK_TOKEN), config.ENV_TOKEN))
+    before = _before(path)
+    left = S.remove_hooks(settings, _ours(), before)
+    if not left and before is not None and before.get("existed") is False and not path.is_symlink():
+        S.check_writable(path)
+        try:
+            path.unlink()
+        except OSError as e:
+            raise S.SettingsError(f"cannot remove {path}: {e.strerror}") from None
+    else:
+        S.write_settings(path, left)
     _record_install(path, None)
     return True
+
+
+def _ours() -> tuple[str, ...]:
+    """The credential variables that mark watchkeeper's hooks: the hook credential, and an older install's token."""
+    from .. import config
+
+    return (config.ENV_HOOK_TOKEN, config.ENV_TOKEN)
 
 
 def _installs_path() -> Path:
@@ -142,27 +137,41 @@ def _installs_path() -> Path:
     return config.config_dir() / "installs.json"
 
 
-def installs() -> dict[str, float]:
-    """settings path -> when watchkeeper last installed hooks there (epoch seconds)."""
+def _install_records() -> dict[str, Any]:
     import orjson
 
     try:
         data = orjson.loads(_installs_path().read_bytes())
     except (OSError, orjson.JSONDecodeError):
         return {}
-    if not isinstance(data, dict):
-        return {}
-    return {k: float(v) for k, v in data.items() if isinstance(v, int | float)}
+    return data if isinstance(data, dict) else {}
 
 
-def _record_install(path: Path, when: float | None) -> None:
+def installs() -> dict[str, float]:
+    """settings path -> when watchkeeper last installed hooks there (epoch seconds)."""
+    out = {}
+    for k, v in _install_records().items():
+        at = v.get("at") if isinstance(v, dict) else v
+        if isinstance(at, int | float) and not isinstance(at, bool):
+            out[k] = float(at)
+    return out
+
+
+def _before(path: Path) -> dict[str, Any] | None:
+    """What the settings at ``path`` held before watchkeeper's install (see ``claude_settings.remember``)."""
+    record = _install_records().get(str(path))
+    before = record.get("before") if isinstance(record, dict) else None
+    return before if isinstance(before, dict) else None
+
+
+def _record_install(path: Path, when: float | None, before: dict[str, Any] | None = None) -> None:
     import orjson
 
-    known = installs()
+    known = _install_records()
     if when is None:
         known.pop(str(path), None)
     else:
-        known[str(path)] = when
+        known[str(path)] = {"at": when, "before": before}
     target = _installs_path()
     target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     target.write_bytes(orjson.dumps(known))
@@ -184,7 +193,7 @@ def steerability(proc: ClaudeProcess, token: str | None, user_path: Path,
                  installed_at: dict[str, float]) -> tuple[bool, str]:
     """(steerable, why): how a running Claude Code was started decides whether its hooks reach watchkeeper."""
     from .. import config
-    from ..adapters import claude_hooks as H
+    from ..adapters import claude_settings as S
     from ..credentials import Keyring
 
     via: str | None = None
@@ -198,7 +207,7 @@ def steerability(proc: ClaudeProcess, token: str | None, user_path: Path,
             candidates += [project / "settings.json", project / "settings.local.json"]
         for path in candidates:
             try:
-                hooked = H.installed(read_settings(path), config.ENV_HOOK_TOKEN)
+                hooked = S.installed(S.read_settings(path), config.ENV_HOOK_TOKEN)
             except ValueError:
                 continue
             if hooked is not None:
@@ -223,7 +232,7 @@ def steerability(proc: ClaudeProcess, token: str | None, user_path: Path,
 
 def status(project: Path | None) -> int:
     from .. import config
-    from ..adapters import claude_hooks as H
+    from ..adapters import claude_settings as S
     from .ctl import ApiError, api_request
 
     token = config.load_token(create=False)
@@ -231,11 +240,12 @@ def status(project: Path | None) -> int:
     paths = [user_settings()] + ([project_settings(project)] if project else [])
     for path in paths:
         try:
-            hooked = H.installed(read_settings(path), config.ENV_HOOK_TOKEN)
+            settings = S.read_settings(path)
         except ValueError as e:
             print(f"hooks: {e}")
             continue
-        if hooked is None and H.installed(read_settings(path), config.ENV_TOKEN) is not None:
+        hooked = S.installed(settings, config.ENV_HOOK_TOKEN)
+        if hooked is None and S.installed(settings, config.ENV_TOKEN) is not None:
             print(f"hooks: an older install in {path} sends your steering token ({config.ENV_TOKEN}); "
                   "run `watchkeeper hooks install` again to use a hook-only credential")
         elif hooked is None:

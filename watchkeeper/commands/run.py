@@ -79,6 +79,7 @@ def steerable_argv(argv: list[str], port: int, fail_closed: bool) -> list[str]:
 
     from .. import config
     from ..adapters import claude_hooks as H
+    from ..adapters import claude_settings as S
     from ..relay.steering import Policy
 
     own: dict[str, Any] = {}
@@ -97,8 +98,8 @@ def steerable_argv(argv: list[str], port: int, fail_closed: bool) -> list[str]:
         i += 1
     ours = H.steering_hooks(config.hook_url(port, fail_closed), config.ENV_HOOK_TOKEN, Policy().hold_timeout,
                             fail_closed)
-    merged = H.merge_hooks(H.remove_hooks(own, config.ENV_TOKEN), ours, config.ENV_HOOK_TOKEN)
-    merged = H.merge_denials(merged, H.deny_rules(protected_dirs()))
+    merged = S.merge_hooks(own, ours, (config.ENV_HOOK_TOKEN, config.ENV_TOKEN))
+    merged = S.merge_denials(merged, S.deny_rules(protected_dirs()))
     return [rest[0], "--settings", orjson.dumps(merged).decode(), *rest[1:]]
 
 

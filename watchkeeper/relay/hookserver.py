@@ -11,6 +11,7 @@ bearer credential (compared in constant time, 401), and any request with an
 ``Origin`` header or a non-loopback ``Host`` is refused (403). A person token
 reaches every route; a hook credential (what agents are given) only ``/hook``,
 and a ``run`` session's only for the session it first carried (403 else).
+Slow, ambiguous and surplus connections are cut off (``httplimits.py``).
 
 Routes: ``POST /hook`` (Claude Code), ``POST /control`` (one control, answered
 with its outcome), ``GET /sessions``.
@@ -35,6 +36,7 @@ from ..credentials import HookCredential, Keyring, Person
 from ..guard import Guard
 from ..protocol import ControlModel, Event, Kind, ProtocolError, make_event, validate_control
 from .api import SessionInfo
+from .httplimits import CappedSite, Limits
 from .recorder import Recorder
 from .steering import Breakpoint, ControlResult, Hold, Policy, Steering
 
@@ -66,8 +68,10 @@ class HookApp:
         self._prefix = secrets.token_hex(3)
         self._keys = itertools.count()
 
-    def build(self) -> web.Application:
-        app = web.Application(client_max_size=MAX_HOOK_BODY, middlewares=[self._guard])
+    def build(self, limits: Limits | None = None) -> web.Application:
+        limits = limits or Limits()
+        app = web.Application(client_max_size=MAX_HOOK_BODY,
+                              middlewares=[*limits.middlewares(), self._guard, limits.body_middleware()])
         app.router.add_post("/hook", self.hook)
         app.router.add_post("/control", self.control)
         app.router.add_get("/sessions", self.list_sessions)
@@ -173,8 +177,10 @@ class HookApp:
 
 async def start_hook_server(steering: Steering, emit: Emit, token: str | Keyring, *,
                             route_control: RouteControl | None = None, sessions: Sessions | None = None,
-                            host: str = "127.0.0.1", port: int = 0) -> web.AppRunner:
+                            host: str = "127.0.0.1", port: int = 0, limits: Limits | None = None) -> web.AppRunner:
     """Serve on the running loop (the relay's); ``bound_port(runner)`` says where; ``runner.cleanup()`` stops.
+
+    ``limits`` bound slow and surplus connections (``httplimits.py``).
 
     Without ``route_control``, controls go straight to ``steering`` and their
     events to ``emit`` (a hook server with no relay behind it).
@@ -184,9 +190,11 @@ async def start_hook_server(steering: Steering, emit: Emit, token: str | Keyring
     if not token:
         raise ValueError("the hook server needs a token")
     app = HookApp(steering, emit, route_control or direct_router(steering, emit), sessions, token)
-    runner = web.AppRunner(app.build(), handler_cancellation=True, access_log=None, shutdown_timeout=0.5)
+    limits = limits or Limits()
+    runner = web.AppRunner(app.build(limits), handler_cancellation=True, access_log=None, shutdown_timeout=0.5,
+                           **limits.runner_options())
     await runner.setup()
-    await web.TCPSite(runner, host, port).start()
+    await CappedSite(runner, host, port, limits).start()
     return runner
 
 

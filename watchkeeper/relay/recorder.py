@@ -4,7 +4,8 @@ A relay subscriber: every event the session's stream holds (transcript,
 hooks, controls with who sent them and when) is written as one line, in seq
 order, to ``<dir>/<session>.jsonl``. Only the sessions ``want`` names are
 recorded (by default every one); a session wanted late is written from its
-first event, read back from the relay.
+first event, read back from the relay. Recordings hold what agents read and
+wrote: the directory is 0700 and each file 0600, whatever the umask.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 
+from ..config import open_private, private_dir
 from ..protocol import Event, content_id, encode_line
 
 _SAFE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
@@ -60,8 +62,8 @@ class Recorder:
 
     def _open(self, session: str, first_seq: int) -> IO[bytes] | None:
         try:
-            self.directory.mkdir(parents=True, exist_ok=True)
-            f = self.path(session).open("ab")
+            private_dir(self.directory)
+            f = open_private(self.path(session))
         except OSError as e:
             self.errors.append(f"cannot record session {session}: {e}")
             self._failed.add(session)

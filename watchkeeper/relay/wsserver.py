@@ -18,9 +18,11 @@ requests, ``breakpoint_requests.py``).
 Security, checked before the upgrade: a browser (any ``Origin`` header) gets
 403, a wrong or missing bearer token 401 (compared in constant time), a hook
 credential (what agents are given) 403, a non-loopback ``Host`` 403 while
-bound to loopback (DNS rebinding). A control from a viewer whose token has a
-name is recorded as sent by that name, whatever the control says. Messages
-over ``wire.MAX_MESSAGE`` close the connection (1009); a malformed or unknown
+bound to loopback (DNS rebinding), a header that must come once (``Host``,
+``Authorization`` …) but comes twice 400; a handshake not done within
+``OPEN_TIMEOUT`` is cut off. A control from a viewer whose token has a name
+is recorded as sent by that name, whatever the control says. Messages over
+``wire.MAX_MESSAGE`` close the connection (1009); a malformed or unknown
 one is answered with ``error`` and the connection stays. The token is never
 logged and never put in a URL.
 """
@@ -38,6 +40,7 @@ import threading
 from typing import Any
 
 from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
@@ -53,6 +56,10 @@ from .wsviewer import DEFAULT_LIMIT, ViewerConn
 log = logging.getLogger("watchkeeper.serve")
 
 HELLO_TIMEOUT = 10.0
+#: Seconds for a client's opening handshake (TLS and HTTP head): a slow one is cut off.
+OPEN_TIMEOUT = 10.0
+#: Handshake headers that may appear once: with two, checks and websockets could read different ones.
+SINGLE_HEADERS = ("Host", "Authorization", "Origin", "Sec-WebSocket-Key", "Sec-WebSocket-Version", "Upgrade")
 #: How often a served relay delivers to its viewers (s): the viewer's own relay batches again before the screen.
 FLUSH_INTERVAL = 0.02
 LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
@@ -175,7 +182,7 @@ class WsServer:
             self._server = await serve(
                 self._handle, self.host, self.port, process_request=self._check, origins=[None],
                 server_header=None, max_size=wire.MAX_MESSAGE, max_queue=32, write_limit=2**16,
-                ping_interval=20, ping_timeout=20, close_timeout=5, ssl=self.ssl_context,
+                ping_interval=20, ping_timeout=20, close_timeout=5, open_timeout=OPEN_TIMEOUT, ssl=self.ssl_context,
                 compression=None if is_loopback(self.host) else "deflate",
                 logger=wire.redacting_logger("websockets.server"))
         except BaseException as e:
@@ -217,6 +224,9 @@ class WsServer:
 
     def _check(self, connection: ServerConnection, request: Request) -> Response | None:
         headers = request.headers
+        repeated = _repeated(headers)
+        if repeated:
+            return _refuse(connection, http.HTTPStatus.BAD_REQUEST, f"the {repeated} header may appear once")
         if "Origin" in headers:
             return _refuse(connection, http.HTTPStatus.FORBIDDEN, "requests from a browser are refused")
         if is_loopback(self.host) and not _loopback_host(headers.get("Host", "")):
@@ -420,6 +430,11 @@ def _rejected(control: ControlModel, reason: str) -> Event:
 
 def _refuse(connection: ServerConnection, status: http.HTTPStatus, why: str) -> Response:
     return connection.respond(status, why + "\n")
+
+
+def _repeated(headers: Headers) -> str | None:
+    """The first handshake header that should appear once but does not."""
+    return next((name for name in SINGLE_HEADERS if len(headers.get_all(name)) > 1), None)
 
 
 def _loopback_host(host: str) -> bool:
