@@ -28,9 +28,13 @@ FIXTURES = ROOT / "tests" / "fixtures"
 #: Laid out as ~/.claude/projects and ~/.codex/sessions are, so discovery can be pointed at them.
 CC_FIXTURES = FIXTURES / "claude-code" / "projects"
 CODEX_FIXTURES = FIXTURES / "codex" / "sessions"
-AGENTS = ROOT / "tools" / "agents" / "node_modules"
+PINNED_AGENTS = ROOT / "tools" / "agents" / "node_modules"
+#: Where the Claude Code and Codex CLIs are: the pinned ones, or those `make canary` installs
+#: (WATCHKEEPER_AGENTS_DIR, with the Claude Code versions in WATCHKEEPER_CLAUDE_VERSIONS).
+AGENTS = Path(os.environ.get("WATCHKEEPER_AGENTS_DIR") or PINNED_AGENTS)
 
-CLAUDE_VERSIONS = ("2.1.197", "2.1.332")
+CLAUDE_VERSIONS = tuple(filter(None, os.environ.get("WATCHKEEPER_CLAUDE_VERSIONS", "").split(","))) or (
+    "2.1.197", "2.1.332")
 
 
 def _missing(what: str) -> None:
@@ -54,7 +58,7 @@ def codex_binary() -> Path:
 
 
 def ccusage_binary() -> Path:
-    path = AGENTS / ".bin" / "ccusage"
+    path = PINNED_AGENTS / ".bin" / "ccusage"
     if not path.exists():
         _missing("ccusage")
     return path
@@ -81,3 +85,12 @@ def samples() -> Path:
             pytest.fail(message + "; CI requires the corpus suite")
         pytest.skip(message)
     return SAMPLES
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test that reads the corpus must say so (``corpus``), so that the core suite never needs it."""
+    unmarked = [item.nodeid for item in items
+                if "samples" in getattr(item, "fixturenames", ()) and item.get_closest_marker("corpus") is None]
+    if unmarked:
+        raise pytest.UsageError("tests that take the `samples` fixture must be marked `corpus`: " + ", ".join(unmarked))
