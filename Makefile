@@ -43,6 +43,11 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $@
 
+# The live suites against the newest Claude Code and Codex on npm (installed into tools/canary/,
+# not the pinned tools/agents/), with a report of what changed. Not part of `make test`.
+canary: $(VENV)/.installed
+	$(BIN)/python tests/canary.py
+
 # The real agent CLIs the tests drive offline. Without npm this step is skipped and
 # those tests skip, except where WATCHKEEPER_REQUIRE_AGENTS=1 (CI) makes them fail.
 agents: $(AGENTS)/node_modules/.installed
