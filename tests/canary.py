@@ -2,11 +2,13 @@
 
 The tests that drive the real CLIs pin the versions in tools/agents/package.json.
 This installs the newest published ones into tools/canary/ (ignored by git),
-runs those tests against them (WATCHKEEPER_AGENTS_DIR, WATCHKEEPER_CLAUDE_VERSIONS)
-and reports: the versions, each test's outcome, and the format drift seen in
-the transcripts the runs wrote (kept under tools/canary/run/): records the
-adapters show as ``raw``, newer-version notices, and record types that no
-recording or fixture in the repository has.
+runs those tests against them (WATCHKEEPER_AGENTS_DIR, WATCHKEEPER_CLAUDE_VERSIONS),
+and the same tests against the newest pinned CLIs as a baseline. It reports the
+versions, each test's outcome, and the format drift seen in the transcripts the
+runs wrote (kept under tools/canary/run/ and tools/canary/baseline/): records the
+adapters show as ``raw``, newer-version notices, and record types the newest CLIs
+wrote that the pinned ones did not (or no longer wrote). Record types that no
+recording or fixture in the repository holds are listed too, as a coverage note.
 
 Not part of `make test`: what npm serves changes from day to day. Exit status 1
 when a test failed or drift was seen, 0 when the newest CLIs read as the pinned ones.
@@ -31,7 +33,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 PINNED = ROOT / "tools" / "agents" / "package.json"
 CANARY = ROOT / "tools" / "canary"
-RUN = CANARY / "run"
+RUN, BASELINE = CANARY / "run", CANARY / "baseline"
 CLAUDE, CODEX = "@anthropic-ai/claude-code", "@openai/codex"
 #: A test module is a live suite when it starts a real CLI through one of these.
 LIVE_MARKERS = re.compile(
@@ -77,17 +79,17 @@ def live_suites() -> list[Path]:
     return sorted(p for p in (ROOT / "tests").glob("test_*.py") if LIVE_MARKERS.search(p.read_text()))
 
 
-def run_tests(files: list[Path], claude: str) -> tuple[int, Path]:
-    shutil.rmtree(RUN, ignore_errors=True)
-    RUN.mkdir(parents=True)
-    junit = RUN / "junit.xml"
-    env = {**os.environ, "WATCHKEEPER_AGENTS_DIR": str(CANARY / "node_modules"),
-           "WATCHKEEPER_CLAUDE_VERSIONS": claude, "WATCHKEEPER_REQUIRE_AGENTS": "1"}
+def run_tests(files: list[Path], agents: Path, claude: str, out: Path) -> int:
+    """The live suites against the CLIs in ``agents``; junit.xml and the runs' temporary homes go to ``out``."""
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir(parents=True)
+    env = {**os.environ, "WATCHKEEPER_AGENTS_DIR": str(agents), "WATCHKEEPER_CLAUDE_VERSIONS": claude,
+           "WATCHKEEPER_REQUIRE_AGENTS": "1"}
     cmd = [sys.executable, "-m", "pytest", "-m", "not corpus", "-p", "no:cacheprovider", "-q",
-           f"--junitxml={junit}", f"--basetemp={RUN / 'tmp'}", *map(str, files)]
-    print(f"canary: {' '.join(p.name for p in files)}", flush=True)
-    code = subprocess.run(cmd, cwd=ROOT, env=env, check=False, timeout=3600).returncode
-    return code, junit
+           f"--junitxml={out / 'junit.xml'}", f"--basetemp={out / 'tmp'}", *map(str, files)]
+    print(f"canary: {out.name}: Claude Code {claude} from {agents.relative_to(ROOT)}: "
+          f"{' '.join(p.name for p in files)}", flush=True)
+    return subprocess.run(cmd, cwd=ROOT, env=env, check=False, timeout=3600).returncode
 
 
 def outcomes(junit: Path) -> list[tuple[str, str, str]]:
@@ -143,11 +145,10 @@ def known_types() -> set[str]:
     return set(record_types(files))
 
 
-def drift(files: list[Path]) -> tuple[Counter[str], list[str], list[str]]:
-    """(record types new to the repository, raw events, newer-version notices) in the runs' transcripts."""
+def unread(files: list[Path]) -> tuple[list[str], list[str]]:
+    """(raw events, newer-version notices) in the runs' transcripts."""
     from watchkeeper.adapters.source import convert_file
 
-    new = Counter({k: n for k, n in record_types(files).items() if k not in known_types()})
     raws: list[str] = []
     notices: list[str] = []
     for path in files:
@@ -158,7 +159,7 @@ def drift(files: list[Path]) -> tuple[Counter[str], list[str], list[str]]:
                 raws.append(f"{path.name}: {kind or '?'}: {event['data'].get('error', '')}"[:200])
             elif event["kind"] == "notice" and event["data"].get("code") == "newer-version":
                 notices.append(f"{path.name}: {event['data'].get('text', '')}"[:200])
-    return new, sorted(set(raws)), sorted(set(notices))
+    return sorted(set(raws)), sorted(set(notices))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -172,33 +173,49 @@ def main(argv: list[str] | None = None) -> int:
     if not args.skip_install:
         install(claude, codex)
     files = live_suites()
-    code, junit = run_tests(files, claude)
-    rows = outcomes(junit)
-    written = transcripts(RUN / "tmp")
-    new, raws, notices = drift(written)
-
     pinned = pinned_versions()
+    newest_pinned = max(pinned[CLAUDE], key=lambda v: tuple(int(x) for x in re.findall(r"\d+", v)))
+    base_code = run_tests(files, ROOT / "tools" / "agents" / "node_modules", newest_pinned, BASELINE)
+    code = run_tests(files, CANARY / "node_modules", claude, RUN)
+    rows, base_rows = outcomes(RUN / "junit.xml"), outcomes(BASELINE / "junit.xml")
+    written, base_written = transcripts(RUN / "tmp"), transcripts(BASELINE / "tmp")
+    raws, notices = unread(written)
+    types, base_types = record_types(written), record_types(base_written)
+    new = {k: n for k, n in types.items() if k not in base_types}
+    gone = sorted(k for k in base_types if k not in types)
+    uncovered = sorted(k for k in set(types) | set(base_types) if k not in known_types())
+
     print("\n=== canary report ===")
     for name, newest, old in (("Claude Code", claude, pinned[CLAUDE]), ("Codex", codex, pinned[CODEX])):
         change = "same as pinned" if newest in old else f"NEWER than pinned {', '.join(old)}"
         print(f"{name:12} {newest:10} ({change})")
     counts = Counter(status for _, status, _ in rows)
-    print(f"tests        {counts['passed']} passed, {counts['failed']} failed, {counts['skipped']} skipped "
-          f"(pytest exit {code}) in {', '.join(p.name for p in files)}")
+    base_counts = Counter(status for _, status, _ in base_rows)
+    print(f"suites       {', '.join(p.name for p in files)}")
+    print(f"newest       {counts['passed']} passed, {counts['failed']} failed, {counts['skipped']} skipped "
+          f"(pytest exit {code})")
     for name, status, reason in rows:
         if status != "passed":
             print(f"  {status.upper():7} {name}: {reason}")
-    print(f"transcripts  {len(written)} written by the runs, kept under {RUN.relative_to(ROOT)}/tmp")
-    print(f"new record types (not in sample_logs/ or tests/fixtures/): {len(new)}")
+    print(f"pinned       {base_counts['passed']} passed, {base_counts['failed']} failed, {base_counts['skipped']} "
+          f"skipped (pytest exit {base_code}; Claude Code {newest_pinned}, the baseline)")
+    print(f"transcripts  {len(written)} written by the newest CLIs ({RUN.relative_to(ROOT)}/tmp), "
+          f"{len(base_written)} by the pinned ones ({BASELINE.relative_to(ROOT)}/tmp)")
+    print(f"record types the newest CLIs wrote and the pinned ones did not: {len(new)}")
     for kind, n in sorted(new.items()):
         print(f"  {kind} ×{n}")
+    print(f"record types the pinned CLIs wrote and the newest ones did not: {len(gone)}")
+    for kind in gone:
+        print(f"  {kind}")
     print(f"raw events (records the adapters do not understand): {len(raws)}")
     for line in raws[:30]:
         print(f"  {line}")
     print(f"newer-version notices: {len(notices)}")
     for line in notices[:10]:
         print(f"  {line}")
-    clean = code == 0 and counts["failed"] == 0 and not new and not raws and not notices
+    print(f"coverage note: record types the runs wrote that no recording or fixture in the repository holds: "
+          f"{', '.join(uncovered) or 'none'}")
+    clean = code == 0 and counts["failed"] == 0 and not new and not gone and not raws and not notices
     print("verdict      " + ("no drift: the newest CLIs read as the pinned ones" if clean else
                              "CHANGED: see above; update the adapters, the stand-ins or the pins"))
     return 0 if clean else 1
