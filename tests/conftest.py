@@ -81,7 +81,7 @@ def samples() -> Path:
     """
     if not SAMPLES.is_dir():
         message = f"the transcript corpus is not at {SAMPLES} (set WATCHKEEPER_CORPUS to its directory)"
-        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+        if os.environ.get("CI", "").lower() not in ("", "0", "false"):
             pytest.fail(message + "; CI requires the corpus suite")
         pytest.skip(message)
     return SAMPLES
