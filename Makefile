@@ -4,12 +4,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 AGENTS := tools/agents
 
-.PHONY: demo test lint typecheck pytest agents bench clean
+.PHONY: demo test lint typecheck pytest test-corpus canary agents bench clean
 
 demo: $(VENV)/.installed
 	$(BIN)/watchkeeper demo
 
-test: $(VENV)/.installed agents lint typecheck pytest
+test: $(VENV)/.installed agents lint typecheck pytest test-corpus
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .
@@ -17,8 +17,24 @@ lint: $(VENV)/.installed
 typecheck: $(VENV)/.installed
 	$(BIN)/mypy
 
+# The core suite: needs nothing outside the repository.
 pytest: $(VENV)/.installed
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -m "not corpus" $(PYTEST_ARGS)
+
+# The corpus suite: the same reader checks on real transcripts kept beside the repository
+# (WATCHKEEPER_CORPUS, default ../shared/samples). Without it the suite is skipped, except
+# where CI is set: there a missing corpus fails the run.
+CORPUS ?= $(or $(WATCHKEEPER_CORPUS),../shared/samples)
+
+test-corpus: $(VENV)/.installed
+	@if [ -d "$(CORPUS)" ]; then \
+		WATCHKEEPER_CORPUS="$(abspath $(CORPUS))" $(BIN)/pytest -m corpus $(PYTEST_ARGS); \
+	elif [ -n "$$CI" ] && [ "$$CI" != "false" ] && [ "$$CI" != "0" ]; then \
+		echo "test-corpus: no transcript corpus at $(CORPUS), and CI requires it (set WATCHKEEPER_CORPUS)" >&2; \
+		exit 1; \
+	else \
+		echo "test-corpus: no transcript corpus at $(CORPUS): corpus suite skipped (set WATCHKEEPER_CORPUS to run it)"; \
+	fi
 
 $(VENV)/.installed: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "watchkeeper needs Python >= 3.11")'
@@ -26,6 +42,11 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $@
+
+# The live suites against the newest Claude Code and Codex on npm (installed into tools/canary/,
+# not the pinned tools/agents/), with a report of what changed. Not part of `make test`.
+canary: $(VENV)/.installed
+	$(BIN)/python tests/canary.py
 
 # The real agent CLIs the tests drive offline. Without npm this step is skipped and
 # those tests skip, except where WATCHKEEPER_REQUIRE_AGENTS=1 (CI) makes them fail.

@@ -1,8 +1,14 @@
-"""Shared fixtures: where the real samples and the real agent CLIs are.
+"""Shared fixtures: where the recordings, the hand-made fixtures, the corpus and the real agent CLIs are.
 
 Tests that drive an agent CLI skip when it is not installed (`make agents`
 installs it), except under WATCHKEEPER_REQUIRE_AGENTS=1, which CI sets: there a
 missing CLI fails the run instead of hiding it.
+
+The core suite reads only files inside the repository: the recordings the real
+CLIs wrote (``SAMPLE_LOGS``) and the hand-made records of older formats
+(``FIXTURES``, described in tests/fixtures/README.md). The corpus of real
+transcripts beside the repository is an extra suite, marked ``corpus``
+(`make test-corpus`); only its tests take the ``samples`` fixture.
 """
 
 from __future__ import annotations
@@ -16,11 +22,19 @@ import pytest
 pytest_plugins = ["remote_support"]
 
 ROOT = Path(__file__).resolve().parent.parent
-SAMPLES = ROOT.parent / "shared" / "samples"
+SAMPLES = Path(os.environ.get("WATCHKEEPER_CORPUS") or ROOT.parent / "shared" / "samples")
 SAMPLE_LOGS = ROOT / "watchkeeper" / "demo" / "sample_logs"
-AGENTS = ROOT / "tools" / "agents" / "node_modules"
+FIXTURES = ROOT / "tests" / "fixtures"
+#: Laid out as ~/.claude/projects and ~/.codex/sessions are, so discovery can be pointed at them.
+CC_FIXTURES = FIXTURES / "claude-code" / "projects"
+CODEX_FIXTURES = FIXTURES / "codex" / "sessions"
+PINNED_AGENTS = ROOT / "tools" / "agents" / "node_modules"
+#: Where the Claude Code and Codex CLIs are: the pinned ones, or those `make canary` installs
+#: (WATCHKEEPER_AGENTS_DIR, with the Claude Code versions in WATCHKEEPER_CLAUDE_VERSIONS).
+AGENTS = Path(os.environ.get("WATCHKEEPER_AGENTS_DIR") or PINNED_AGENTS)
 
-CLAUDE_VERSIONS = ("2.1.197", "2.1.332")
+CLAUDE_VERSIONS = tuple(filter(None, os.environ.get("WATCHKEEPER_CLAUDE_VERSIONS", "").split(","))) or (
+    "2.1.197", "2.1.332")
 
 
 def _missing(what: str) -> None:
@@ -44,15 +58,39 @@ def codex_binary() -> Path:
 
 
 def ccusage_binary() -> Path:
-    path = AGENTS / ".bin" / "ccusage"
+    path = PINNED_AGENTS / ".bin" / "ccusage"
     if not path.exists():
         _missing("ccusage")
     return path
 
 
+def claude_transcripts() -> list[Path]:
+    """Every Claude Code transcript in the repository: the real CLI's recording and the hand-made ones."""
+    return sorted(CC_FIXTURES.rglob("*.jsonl")) + sorted((SAMPLE_LOGS / "claude-code").rglob("*.jsonl"))
+
+
+def codex_rollouts() -> list[Path]:
+    return sorted(CODEX_FIXTURES.rglob("*.jsonl")) + sorted((SAMPLE_LOGS / "codex").glob("*.jsonl"))
+
+
 @pytest.fixture
 def samples() -> Path:
-    """The real transcripts in ../shared/samples (read-only; never edit them)."""
+    """The corpus of real transcripts (read-only; never edit them). Corpus-suite tests only.
+
+    Missing, the test skips, except where CI is set: there the corpus suite is required.
+    """
     if not SAMPLES.is_dir():
-        pytest.skip(f"real samples not found at {SAMPLES} (they live beside the repo, in shared/)")
+        message = f"the transcript corpus is not at {SAMPLES} (set WATCHKEEPER_CORPUS to its directory)"
+        if os.environ.get("CI", "").lower() not in ("", "0", "false"):
+            pytest.fail(message + "; CI requires the corpus suite")
+        pytest.skip(message)
     return SAMPLES
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test that reads the corpus must say so (``corpus``), so that the core suite never needs it."""
+    unmarked = [item.nodeid for item in items
+                if "samples" in getattr(item, "fixturenames", ()) and item.get_closest_marker("corpus") is None]
+    if unmarked:
+        raise pytest.UsageError("tests that take the `samples` fixture must be marked `corpus`: " + ", ".join(unmarked))

@@ -1,6 +1,6 @@
 """Helpers for the huge-transcript tests: a big Claude Code transcript grown from real records.
 
-The real sample session is repeated with every uuid and API id rewritten per
+The session the real CLI recorded (``SAMPLE_LOGS``, 2.1.332) is repeated with every uuid and API id rewritten per
 copy (so no record is a copy of another and every event id is unique) until
 the file reaches the wanted size; the session id stays, so it is one session.
 """
@@ -13,6 +13,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from conftest import SAMPLE_LOGS
+
 from watchkeeper.protocol import Event
 
 WAIT = 20.0
@@ -20,11 +22,11 @@ WAIT = 20.0
 _UUID = rb"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 _ID = re.compile(rb"(" + _UUID + rb"|(?:msg|toolu|srvtoolu|req)_[A-Za-z0-9_]+)")
 
-SESSION = "d96e1d73-a9d7-4e10-8725-cfd165a733f2"
+SESSION = "b258fcd5-dddc-5674-bc87-3cbb11ebc230"
 
 
-def sample_session(samples: Path) -> Path:
-    return samples / "claude-code" / "projects" / "-home-dev-project2" / f"{SESSION}.jsonl"
+def sample_session() -> Path:
+    return SAMPLE_LOGS / "claude-code" / "-home-dev-demo" / f"{SESSION}.jsonl"
 
 
 def _rewrite(ident: bytes, copy: int) -> bytes:

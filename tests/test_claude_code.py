@@ -1,4 +1,10 @@
-"""The Claude Code adapter: every real sample, each record shape, usage against the real ccusage."""
+"""The Claude Code adapter: every transcript in the repository, each record shape, usage against the real ccusage.
+
+The transcripts are the real CLI's recording (``SAMPLE_LOGS``, 2.1.332) and the
+hand-made records of the older layouts (tests/fixtures/README.md says which
+version and shape each reproduces). The corpus of real transcripts gets the
+same checks in test_corpus_claude_code.py.
+"""
 
 from __future__ import annotations
 
@@ -12,15 +18,19 @@ from typing import Any
 
 import orjson
 import pytest
-from conftest import SAMPLES, ccusage_binary
+from conftest import CC_FIXTURES, SAMPLE_LOGS, ccusage_binary, claude_transcripts
 
 from watchkeeper.adapters.claude_code import ClaudeCodeConverter, convert_file, subagent_files
 from watchkeeper.adapters.claude_code.records import OUTPUT_LIMIT
 from watchkeeper.protocol import CallTable, validate_event
 
-CC = SAMPLES / "claude-code" / "projects"
-SAMPLE_FILES = sorted(CC.rglob("*.jsonl")) if CC.is_dir() else []
-SAMPLE_IDS = [str(p.relative_to(CC)) for p in SAMPLE_FILES]
+DEMO = SAMPLE_LOGS / "claude-code" / "-home-dev-demo" / "b258fcd5-dddc-5674-bc87-3cbb11ebc230.jsonl"
+LEGACY = CC_FIXTURES / "-home-dev-legacy"  # 2.0.28: agent-<id>.jsonl beside the session
+SIDECHAIN = CC_FIXTURES / "-home-dev-styles" / "88a8d761-0000-4bf1-a8ca-000000000046.jsonl"  # 2.0.46
+HOOKS = CC_FIXTURES / "-home-dev-webapp" / "11241c18-0000-4df0-8e65-000000000078.jsonl"  # 2.1.78
+SHOWCASE = CC_FIXTURES / "-workspace-shop" / "55550000-0000-4000-8000-000000000173.jsonl"  # 2.1.173
+STEERING = CC_FIXTURES / "-tmp-project" / "00000000-0295-4000-8000-000000000207.jsonl"  # 2.1.207
+LAYOUT = CC_FIXTURES / "-home-dev-project" / "78d01735-0000-49d5-a966-000000000197.jsonl"  # 2.1.197
 
 
 def records(path: Path) -> list[dict[str, Any]]:
@@ -34,11 +44,14 @@ def kinds(events: Events, kind: str) -> list[Any]:
     return [e for e in events if e["kind"] == kind]
 
 
-# --- every real sample ------------------------------------------------------------------
+def label(path: Path) -> str:
+    return "/".join(path.parts[-2:])
 
 
-@pytest.mark.parametrize("path", SAMPLE_FILES, ids=SAMPLE_IDS)
-def test_sample_converts_with_every_tool_call_once_and_paired(samples: Path, path: Path) -> None:
+# --- every transcript ---------------------------------------------------------------------
+
+
+def check_converts_with_every_tool_call_once_and_paired(path: Path) -> None:
     events: Events = convert_file(path)
     assert not kinds(events, "raw"), [e["data"]["error"] for e in kinds(events, "raw")]
     for event in events:
@@ -69,28 +82,42 @@ def test_sample_converts_with_every_tool_call_once_and_paired(samples: Path, pat
     assert all(calls[c].name for c in used) and all(calls[c].final for c in answered)
 
 
-def test_2_1_332_request_blobs_add_no_tool_calls(samples: Path) -> None:
-    path = CC / "-home-dev-project2" / "d96e1d73-a9d7-4e10-8725-cfd165a733f2.jsonl"
-    recs = records(path)
+@pytest.mark.parametrize("path", claude_transcripts(), ids=label)
+def test_transcript_converts_with_every_tool_call_once_and_paired(path: Path) -> None:
+    check_converts_with_every_tool_call_once_and_paired(path)
+
+
+def test_the_repository_holds_every_layout_and_record_shape() -> None:
+    """The fixtures keep covering what they are there for: each version, and each record type a reader meets."""
+    versions = {r.get("version") for p in claude_transcripts() for r in records(p)} - {None}
+    assert {"2.0.28", "2.0.46", "2.1.78", "2.1.173", "2.1.197", "2.1.207", "2.1.332"} <= versions
+    types = Counter(r.get("type") for p in claude_transcripts() for r in records(p))
+    for kind in ("user", "assistant", "system", "progress", "attachment", "queue-operation", "last-prompt",
+                 "file-history-snapshot", "api-request", "api-request-blob", "cost-state"):
+        assert types[kind], kind
+
+
+def test_2_1_332_request_blobs_add_no_tool_calls() -> None:
+    recs = records(DEMO)
     blob_ids = {b["id"] for r in recs if r["type"] == "api-request-blob"
                 for b in r["message"]["content"] if isinstance(b, dict) and b.get("type") == "tool_use"}
     assistant_ids = [b["id"] for r in recs if r["type"] == "assistant"
                      for b in r["message"]["content"] if b.get("type") == "tool_use"]
-    assert blob_ids and blob_ids <= set(assistant_ids)
-    events = convert_file(path)
+    assert blob_ids <= set(assistant_ids)
+    events = convert_file(DEMO)
     started = kinds(events, "tool.started")
     assert len(started) == len(assistant_ids)
-    assert {e["data"]["name"] for e in started} == {"Task", "Bash"}  # the blob calls it "Agent"
+    assert {e["data"]["name"] for e in started} == {"Bash", "Write", "Edit", "Agent"}
     blob_texts = {b.get("text") for r in recs if r["type"] == "api-request-blob"
                   for b in r["message"]["content"] if isinstance(b, dict) and b.get("type") == "text"}
+    reminders = {t for t in blob_texts if t and t.startswith("<system-reminder>")}
+    assert reminders
     shown = {e["data"]["text"] for e in events if e["kind"] in ("message.user", "message.assistant")}
-    assert not {t for t in blob_texts if t and t.startswith("<system-reminder>")} & shown
+    assert not reminders & shown
     assert not [e for e in kinds(events, "notice") if e["data"]["code"] == "newer-version"]
 
 
-@pytest.mark.parametrize("project", ["-home-dev-project", "-home-dev-project2", "-showcase"])
-def test_subagent_files_carry_their_agent_and_link_to_the_parents_call(samples: Path, project: str) -> None:
-    (main,) = (CC / project).glob("*.jsonl")
+def check_subagent_files_link_to_the_parents_call(main: Path) -> None:
     subs = subagent_files(main)
     assert subs
     parent = convert_file(main)
@@ -110,17 +137,21 @@ def test_subagent_files_carry_their_agent_and_link_to_the_parents_call(samples: 
         assert [e["data"]["parent_call_id"] for e in links] == [meta["toolUseId"]]
 
 
-def test_subagent_finished_from_a_task_notification(samples: Path) -> None:
-    path = CC / "-home-dev-project2" / "d96e1d73-a9d7-4e10-8725-cfd165a733f2.jsonl"
-    events = convert_file(path)
+@pytest.mark.parametrize("main", [LAYOUT, SHOWCASE, DEMO], ids=label)
+def test_subagent_files_carry_their_agent_and_link_to_the_parents_call(main: Path) -> None:
+    check_subagent_files_link_to_the_parents_call(main)
+
+
+def test_subagent_finished_from_a_task_notification() -> None:
+    events = convert_file(DEMO)
     (done,) = kinds(events, "agent.finished")
-    assert done["data"] == {"agent_id": "a32f3ef2349a54ea3", "status": "completed"}
-    launched = next(e for e in kinds(events, "tool.finished") if e["data"]["call_id"] == "toolu_fake00001_1")
+    assert done["data"] == {"agent_id": "a455c631d7057aaad", "status": "completed"}
+    launched = next(e for e in kinds(events, "tool.finished") if e["data"]["call_id"] == "toolu_05")
     assert events.index(launched) < events.index(done)
 
 
-def test_in_file_sidechain_is_a_subagent_under_the_task_call(samples: Path) -> None:
-    events = convert_file(CC / "-fixtures" / "sidechain_integrated.jsonl")
+def test_in_file_sidechain_is_a_subagent_under_the_task_call() -> None:
+    events = convert_file(SIDECHAIN)
     task = kinds(events, "tool.started")[0]["data"]
     assert task["name"] == "Task"
     grep = next(e for e in kinds(events, "tool.started") if e["data"]["name"] == "Grep")
@@ -132,25 +163,33 @@ def test_in_file_sidechain_is_a_subagent_under_the_task_call(samples: Path) -> N
     assert all(task["call_id"] in calls for calls in links.values())
 
 
-def test_agent_file_beside_the_session(samples: Path) -> None:
-    events = convert_file(CC / "-fixtures" / "agent-test-hash-123.jsonl")
+def test_agent_file_beside_the_session() -> None:
+    (main,) = LEGACY.glob("3f6a*.jsonl")
+    (beside,) = subagent_files(main)
+    assert beside.name == "agent-7c1d2e3f.jsonl"
+    events = convert_file(beside)
     assert events[0]["kind"] == "agent.started"
-    assert {e["agent"] for e in events} == {"test-hash-123"}
-    assert {e["session"] for e in events} == {"5c0375b4-57a5-4f26-b12d-d022ee4e51b7"}
+    assert {e["agent"] for e in events} == {"7c1d2e3f"}
+    assert {e["session"] for e in events} == {main.stem}
     assert events[0]["data"]["prompt"] == "Run the test suite"
 
 
 @pytest.mark.parametrize(("path", "title"), [
-    ("-real-delexw/186a0ba09c.jsonl", "Gitnexus analyze codebase"),
-    ("-home-dev-project2/d96e1d73-a9d7-4e10-8725-cfd165a733f2.jsonl", "Run the subagent scenario"),
-    ("-fixtures/session_id_steering_order.jsonl", "Please start the migration."),
-])
-def test_session_started_first_with_title_and_profile(samples: Path, path: str, title: str) -> None:
-    events = convert_file(CC / path)
+    (HOOKS, "Analyse the codebase with the indexer skill"),
+    (DEMO, "Set up notes.txt for the demo, then check it."),
+    (STEERING, "Start the database migration."),
+    (LAYOUT, "Delegate the file count"),
+], ids=lambda v: label(v) if isinstance(v, Path) else "")
+def test_session_started_first_with_title_and_profile(path: Path, title: str) -> None:
+    check_session_started(path, title)
+
+
+def check_session_started(path: Path, title: str) -> None:
+    events = convert_file(path)
     start = events[0]
     assert start["kind"] == "session.started"
     assert len(kinds(events, "session.started")) == 1
-    recs = records(CC / path)
+    recs = records(path)
     assert start["session"] == next(r["sessionId"] for r in recs if r.get("sessionId"))
     data = start["data"]
     assert data["title"] == title
@@ -160,14 +199,35 @@ def test_session_started_first_with_title_and_profile(samples: Path, path: str, 
     assert data["profile"]["isolation"]["cwd"] == data["cwd"]
 
 
-def test_real_session_interrupt_commands_and_hidden_thinking(samples: Path) -> None:
-    events = convert_file(CC / "-real-delexw" / "186a0ba09c.jsonl")
+def test_2_1_78_interrupt_commands_hooks_and_hidden_thinking() -> None:
+    events = convert_file(HOOKS)
     origins = Counter(e["data"]["origin"] for e in kinds(events, "message.user"))
-    assert origins["command"] == 1 and origins["meta"] == 2 and origins["prompt"] == 6
+    assert origins == {"command": 1, "meta": 2, "prompt": 3}
     (interrupt,) = [e for e in kinds(events, "notice") if e["data"]["code"] == "interrupted"]
     assert interrupt["data"]["text"] == "[Request interrupted by user]"
-    assert all(e["data"]["hidden"] and e["data"]["text"] == "" for e in kinds(events, "thinking"))
+    thinking = kinds(events, "thinking")
+    assert len(thinking) == 3 and all(e["data"]["hidden"] and e["data"]["text"] == "" for e in thinking)
     assert [e["data"]["text"] for e in kinds(events, "message.user") if e["data"]["origin"] == "command"] == ["/clear"]
+    assert len([e for e in kinds(events, "notice") if e["data"]["code"] == "stop-hooks"]) == 2
+    done = {e["data"]["call_id"]: e["data"]["status"] for e in kinds(events, "tool.finished")}
+    assert done == {"toolu_c_skill": "ok", "toolu_c_bash1": "ok", "toolu_c_bash2": "interrupted", "toolu_c_bash3": "ok"}
+
+
+def test_2_1_207_a_queued_message_taken_back_is_a_notice() -> None:
+    events = convert_file(STEERING)
+    (removed,) = [e for e in kinds(events, "notice") if e["data"]["code"] == "queue-removed"]
+    assert "the parser first" in removed["data"]["text"]
+    assert [e["data"]["text"] for e in kinds(events, "message.user")] == [
+        "Start the database migration.", "Here is the schema you asked for."]
+
+
+def test_2_1_173_mcp_and_agent_calls() -> None:
+    events = convert_file(SHOWCASE)
+    names = [e["data"]["name"] for e in kinds(events, "tool.started")]
+    assert names == ["mcp__plugin_shop_repo__inspect_layout", "mcp__plugin_shop_repo__refresh_index",
+                     "ScheduleWakeup", "Agent", "Agent"]
+    links = {(e["data"]["agent_id"], e["data"]["parent_call_id"]) for e in kinds(events, "agent.started")}
+    assert links == {("webagent1", "toolu_d_web"), ("jobagent2", "toolu_d_jobs")}
 
 
 # --- usage: the CLI's own accounting, and ccusage -------------------------------------
@@ -179,9 +239,7 @@ def usage_totals(events: Events) -> list[int]:
     return [sum(d[f] for d in per) for f in fields]
 
 
-def test_usage_equals_the_clis_own_cost_state(samples: Path) -> None:
-    """2.1.332 writes its own running totals (subagents included): ours must add up to them."""
-    main = CC / "-home-dev-project2" / "d96e1d73-a9d7-4e10-8725-cfd165a733f2.jsonl"
+def check_usage_equals_the_clis_own_cost_state(main: Path) -> None:
     events = [e for p in [main, *subagent_files(main)] for e in convert_file(p)]
     (state,) = [e for e in kinds(events, "usage") if e["data"].get("cumulative")]
     cost = next(r for r in records(main) if r["type"] == "cost-state")
@@ -194,6 +252,11 @@ def test_usage_equals_the_clis_own_cost_state(samples: Path) -> None:
                                        "cache_creation_tokens")] == expected
 
 
+def test_usage_equals_the_clis_own_cost_state() -> None:
+    """2.1.332 writes its own running totals (subagents included): ours must add up to them."""
+    check_usage_equals_the_clis_own_cost_state(DEMO)
+
+
 def run_ccusage(home: Path) -> dict[str, list[int]]:
     env = {**os.environ, "HOME": str(home), "CLAUDE_CONFIG_DIR": str(home / ".claude"), "NO_COLOR": "1"}
     out = subprocess.run([str(ccusage_binary()), "session", "--json", "--offline"], env=env,
@@ -202,24 +265,24 @@ def run_ccusage(home: Path) -> dict[str, list[int]]:
             for s in json.loads(out.stdout)["sessions"]}
 
 
-def test_usage_per_session_against_the_real_ccusage(samples: Path, tmp_path: Path) -> None:
-    """Each sample file as its own session of a CLAUDE_CONFIG_DIR copy; ccusage reads them.
+def check_usage_per_session_against_ccusage(files: list[Path], home: Path) -> None:
+    """Each file as its own session of a CLAUDE_CONFIG_DIR copy; ccusage reads them.
 
     Two deliberate differences, both reproduced here from the raw lines: ccusage
-    dedupes only lines that have a ``requestId`` (the scripted 2.1.197/2.1.332
-    runs have none, so it counts every line of a split message again), and it
-    keeps the *first* line of a message where we keep the largest (2.1.7x wrote
-    partial ``output_tokens`` on intermediate lines). Where neither applies the
-    totals must be equal.
+    dedupes only lines that have a ``requestId`` (the scripted 2.1.197 run has
+    none, so it counts every line of a split message again), and it keeps the
+    *first* line of a message where we keep the largest (2.1.7x wrote partial
+    ``output_tokens`` on intermediate lines). Where neither applies the totals
+    must be equal.
     """
-    projects = tmp_path / ".claude" / "projects"
+    projects = home / ".claude" / "projects"
     names = {}
-    for i, path in enumerate(SAMPLE_FILES):
+    for i, path in enumerate(files):
         dest = projects / f"s{i}" / path.name
         dest.parent.mkdir(parents=True)
         shutil.copy(path, dest)
         names[f"s{i}"] = path
-    theirs = run_ccusage(tmp_path)
+    theirs = run_ccusage(home)
     equal = 0
     for name, path in names.items():
         ours = usage_totals(convert_file(path))
@@ -230,7 +293,11 @@ def test_usage_per_session_against_the_real_ccusage(samples: Path, tmp_path: Pat
             assert ours == theirs.get(name, [0, 0, 0, 0])
             equal += 1
     assert equal >= 3
-    assert equal < len(names)  # the differences above are real in these samples
+    assert equal < len(names)  # the differences above are real in these transcripts
+
+
+def test_usage_per_session_against_the_real_ccusage(tmp_path: Path) -> None:
+    check_usage_per_session_against_ccusage(claude_transcripts(), tmp_path)
 
 
 def usage_by_rule(path: Path) -> tuple[list[int], list[int]]:
@@ -253,11 +320,11 @@ def usage_by_rule(path: Path) -> tuple[list[int], list[int]]:
             [sum(c[f] for c in ours.values()) for f in range(4)])
 
 
-def test_usage_equals_ccusage_once_every_line_has_a_request_id(samples: Path, tmp_path: Path) -> None:
-    """Give the scripted samples the request ids a real API would send: the totals then agree exactly."""
-    projects = tmp_path / ".claude" / "projects"
+def check_usage_equals_ccusage_with_request_ids(files: list[Path], home: Path) -> None:
+    """Give each line the request id a real API would send: the totals then agree exactly."""
+    projects = home / ".claude" / "projects"
     ours = {}
-    for i, path in enumerate(p for p in SAMPLE_FILES if "-home-dev-project" in str(p)):
+    for i, path in enumerate(files):
         dest = projects / f"s{i}" / path.name
         dest.parent.mkdir(parents=True)
         lines = []
@@ -267,9 +334,15 @@ def test_usage_equals_ccusage_once_every_line_has_a_request_id(samples: Path, tm
             lines.append(json.dumps(rec))
         dest.write_text("\n".join(lines) + "\n")
         ours[f"s{i}"] = usage_totals(convert_file(dest))
-    theirs = run_ccusage(tmp_path)
+    theirs = run_ccusage(home)
     assert ours == theirs
-    assert len(ours) == 4
+    assert len(ours) == len(files)
+
+
+def test_usage_equals_ccusage_once_every_line_has_a_request_id(tmp_path: Path) -> None:
+    files = [p for main in (LAYOUT, DEMO) for p in (main, *subagent_files(main))]
+    assert not all(r.get("requestId") for r in records(LAYOUT) if r["type"] == "assistant")
+    check_usage_equals_ccusage_with_request_ids(files, tmp_path)
 
 
 # --- one record shape at a time ----------------------------------------------------------

@@ -5,6 +5,9 @@ nothing, records without an id are told apart by how often their digest came
 before, and tool calls, usage revisions and subagent links are emitted once.
 (Across the files of one session, the newer-version notice and a subagent's
 events may repeat an id on purpose, so the relay keeps one.)
+
+The real lines come from the repository's transcripts; the corpus suite draws
+them from the corpus too (``test_a_corpus_file_with_a_line_cut_short``).
 """
 
 from __future__ import annotations
@@ -12,15 +15,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from conftest import SAMPLES
+import pytest
+from conftest import claude_transcripts
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from watchkeeper.adapters.claude_code import ClaudeCodeConverter
 from watchkeeper.protocol import validate_event
 
-CC = SAMPLES / "claude-code" / "projects"
-FILES = sorted(CC.rglob("*.jsonl")) if CC.is_dir() else []
+FILES = claude_transcripts()
 LINES = [line for path in FILES for line in path.read_bytes().splitlines() if line.strip()]
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -40,7 +43,7 @@ def well_formed(events: list[Any]) -> None:
         assert event["session"] and event["ts"]
 
 
-real_line = st.sampled_from(LINES) if LINES else st.nothing()
+real_line = st.sampled_from(LINES)
 garbage = st.binary(max_size=400) | st.text(max_size=200).map(str.encode)
 truncated = st.tuples(real_line, st.floats(0, 1)).map(lambda p: p[0][: int(len(p[0]) * p[1])])
 
@@ -74,8 +77,12 @@ def test_same_lines_twice_same_events_and_ids_unique(lines: list[bytes]) -> None
 
 
 @SETTINGS
-@given(st.sampled_from(FILES) if FILES else st.nothing(), st.data())
+@given(st.sampled_from(FILES), st.data())
 def test_a_real_file_with_a_line_cut_short(path: Path, data: st.DataObject) -> None:
+    check_a_line_cut_short(path, data)
+
+
+def check_a_line_cut_short(path: Path, data: st.DataObject) -> None:
     lines = [line for line in path.read_bytes().splitlines() if line.strip()]
     at = data.draw(st.integers(0, len(lines) - 1))
     lines[at] = lines[at][: data.draw(st.integers(0, len(lines[at])))]
@@ -86,7 +93,25 @@ def test_a_real_file_with_a_line_cut_short(path: Path, data: st.DataObject) -> N
     assert ids == [e["id"] for e in convert(lines, path)]
 
 
-def test_every_sample_file_twice_gives_the_same_ids(samples: Path) -> None:
-    for path in FILES:
+def same_ids_twice(files: list[Path]) -> None:
+    assert files
+    for path in files:
         lines = path.read_bytes().splitlines()
         assert [e["id"] for e in convert(lines, path)] == [e["id"] for e in convert(lines, path)]
+
+
+def test_every_file_twice_gives_the_same_ids() -> None:
+    same_ids_twice(FILES)
+
+
+@pytest.mark.corpus
+def test_every_corpus_file_twice_gives_the_same_ids(samples: Path) -> None:
+    same_ids_twice(sorted((samples / "claude-code" / "projects").rglob("*.jsonl")))
+
+
+@pytest.mark.corpus
+@settings(SETTINGS, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(st.data())
+def test_a_corpus_file_with_a_line_cut_short(samples: Path, data: st.DataObject) -> None:
+    files = sorted((samples / "claude-code" / "projects").rglob("*.jsonl"))
+    check_a_line_cut_short(data.draw(st.sampled_from(files), label="file"), data)

@@ -1,6 +1,6 @@
-"""The Codex rollout adapter: real rollouts (0.77, 0.104, 0.129 fixture, 0.171 from the real CLI) and
-small inline records for each shape. Expected figures are computed here from the raw JSON, independently
-of the adapter."""
+"""The Codex rollout adapter: rollouts of each version (0.77, 0.104 and 0.129 hand-made in tests/fixtures,
+0.171 recorded from the real CLI; the corpus suite adds real ones) and small inline records for each shape.
+Expected figures are computed here from the raw JSON, independently of the adapter."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import SAMPLE_LOGS, SAMPLES
+from conftest import codex_rollouts
 
 from watchkeeper.adapters.codex import CodexConverter
 from watchkeeper.adapters.registry import detect
@@ -20,11 +20,6 @@ from watchkeeper.protocol import validate_event
 CALL_RECORDS = {"function_call", "custom_tool_call", "local_shell_call", "web_search_call"}
 OUTPUT_RECORDS = {"function_call_output", "custom_tool_call_output"}
 EXIT_TEXT = re.compile(r"^(?:Process exited with code|Exit code:)\s*(-?\d+)", re.MULTILINE)
-
-
-def sample_files() -> list[Path]:
-    files = sorted((SAMPLES / "codex").glob("*.jsonl")) + sorted((SAMPLE_LOGS / "codex").glob("*.jsonl"))
-    return files
 
 
 def convert_bytes(data: bytes, path: Path | None = None) -> list[dict[str, Any]]:
@@ -82,8 +77,30 @@ def exit_codes(recs: list[dict[str, Any]]) -> dict[str, set[int]]:
 # --- real rollouts ------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("path", sample_files(), ids=lambda p: p.name[:40])
-def test_real_rollout_converts(path: Path, samples: Path) -> None:
+@pytest.mark.parametrize("path", codex_rollouts(), ids=lambda p: p.name[:40])
+def test_rollout_converts(path: Path) -> None:
+    check_rollout_converts(path)
+
+
+@pytest.mark.corpus
+def test_every_corpus_rollout_converts(samples: Path) -> None:
+    files = sorted((samples / "codex").glob("*.jsonl"))
+    assert files
+    for path in files:
+        try:
+            check_rollout_converts(path)
+        except AssertionError as e:
+            raise AssertionError(f"{path.name}: {e}") from e
+
+
+def test_the_repository_holds_every_rollout_version() -> None:
+    versions = {records(p)[0]["payload"]["cli_version"].split("-")[0] for p in codex_rollouts()}
+    assert {"0.77.0", "0.104.0", "0.129.0", "0.171.0"} <= versions
+    items = {r["payload"].get("type") for p in codex_rollouts() for r in records(p) if r["type"] == "response_item"}
+    assert {"function_call", "custom_tool_call", "web_search_call", "reasoning", "message"} <= items
+
+
+def check_rollout_converts(path: Path) -> None:
     recs = records(path)
     events = convert_bytes(path.read_bytes(), path)
     kinds = Counter(e["kind"] for e in events)
@@ -145,8 +162,8 @@ def test_real_rollout_converts(path: Path, samples: Path) -> None:
     assert [e["id"] for e in convert_bytes(path.read_bytes(), path)] == ids
 
 
-def test_registry_reads_rollouts_with_this_adapter(samples: Path) -> None:
-    path = next((samples / "codex").glob("rollout-*.jsonl"))
+def test_registry_reads_rollouts_with_this_adapter() -> None:
+    path = codex_rollouts()[0]
     spec = detect(path)
     assert spec is not None and spec.agent_kind == "codex"
     assert isinstance(spec.converter(path), CodexConverter)
@@ -509,7 +526,7 @@ def test_garbage_never_raises_and_becomes_raw() -> None:
 
 
 def test_any_truncation_of_real_lines_never_raises() -> None:
-    path = sample_files()[0]
+    path = codex_rollouts()[0]
     lines = path.read_bytes().splitlines()[:12]
     for ln in lines:
         for cut in range(0, len(ln), max(1, len(ln) // 25)):

@@ -1,4 +1,8 @@
-"""Discovery on a temporary copy of the real samples, laid out as ~/.claude and ~/.codex are."""
+"""Discovery on a temporary copy of the repository's transcripts, laid out as ~/.claude and ~/.codex are.
+
+The hand-made fixtures already have that layout; the real CLIs' recordings are
+put where the CLIs would have written them.
+"""
 
 from __future__ import annotations
 
@@ -9,26 +13,31 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import CC_FIXTURES, CODEX_FIXTURES, SAMPLE_LOGS
 
 from watchkeeper.adapters.discovery import default_roots, describe, discover, session_roots
 from watchkeeper.adapters.source import DirectorySource
 
 WAIT = 20.0
 NOW = time.time()
-CODEX_DAYS = {  # rollout file -> the day directory Codex would have put it in
-    "rollout-2026-01-02T18-39-45-019b7f94-51b4-7593-922e-ba12b5b73b52.jsonl": "2026/01/02",
-    "rollout-2026-02-23T12-40-23-019c8a4c-ed82-79a1-aa28-7738fc5ab61a.jsonl": "2026/02/23",
-    "turn-2.jsonl": "2026/05/12",
-}
+#: The recorded rollout, named and placed as Codex names and places it (its session_meta's day).
+CODEX_RECORDING = ("2026/11/27", "rollout-2026-11-27T19-45-26-01a21e8a-8c48-7471-bae0-861866d4a4a9.jsonl")
+SESSIONS = 11  # 7 Claude Code sessions (subagent files apart), 4 Codex rollouts
 
 
 @pytest.fixture
-def homes(samples: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """CLAUDE_CONFIG_DIR and CODEX_HOME under tmp_path, filled from the samples; HOME empty."""
-    shutil.copytree(samples / "claude-code" / "projects", tmp_path / "claude" / "projects")
-    for name, day in CODEX_DAYS.items():
-        (tmp_path / "codex" / "sessions" / day).mkdir(parents=True)
-        shutil.copy(samples / "codex" / name, tmp_path / "codex" / "sessions" / day / name)
+def homes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """CLAUDE_CONFIG_DIR and CODEX_HOME under tmp_path, filled from the repository's transcripts; HOME empty."""
+    shutil.copytree(CC_FIXTURES, tmp_path / "claude" / "projects")
+    shutil.copytree(CODEX_FIXTURES, tmp_path / "codex" / "sessions")
+    shutil.copytree(SAMPLE_LOGS / "claude-code", tmp_path / "claude" / "projects", dirs_exist_ok=True)
+    day, name = CODEX_RECORDING
+    (tmp_path / "codex" / "sessions" / day).mkdir(parents=True)
+    shutil.copy(SAMPLE_LOGS / "codex" / "rollout-reference.jsonl", tmp_path / "codex" / "sessions" / day / name)
+    return use_homes(tmp_path, monkeypatch)
+
+
+def use_homes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     for p in tmp_path.rglob("*"):
         p.chmod(0o755 if p.is_dir() else 0o644)
     (tmp_path / "home").mkdir()
@@ -62,9 +71,9 @@ def test_env_vars_name_the_roots(homes: Path) -> None:
 
 def test_every_session_newest_first_without_subagent_files(homes: Path) -> None:
     expected = sessions_in(homes)
-    assert len(expected) == 9
+    assert len(expected) == SESSIONS
     for i, p in enumerate(sorted(expected, key=lambda p: p.name)):  # an order unrelated to discovery's
-        touch(p, 100 + 37 * ((i * 5) % 9))
+        touch(p, 100 + 37 * ((i * 5) % SESSIONS))
     found = discover(now=NOW)
     assert sorted(s.path for s in found) == sorted(expected)
     assert [s.mtime for s in found] == sorted((p.stat().st_mtime for p in expected), reverse=True)
@@ -73,25 +82,27 @@ def test_every_session_newest_first_without_subagent_files(homes: Path) -> None:
 
 def test_kind_id_title_cwd_of_each_session(homes: Path) -> None:
     by_path = {s.path.relative_to(homes).as_posix(): s for s in discover(now=NOW)}
-    sid = "78d01735-a419-49d5-a966-fc2eb3907919"
+    sid = "78d01735-0000-49d5-a966-000000000197"
     s = by_path[f"claude/projects/-home-dev-project/{sid}.jsonl"]
     assert (s.agent_kind, s.session, s.title, s.cwd) == (
-        "claude-code", sid, "Run the subagent scenario", "/home/dev/project")
-    s = by_path["claude/projects/-real-delexw/186a0ba09c.jsonl"]
-    assert s.title == "Gitnexus analyze codebase"  # not the /clear caveat that comes first
-    s = by_path["codex/sessions/2026/05/12/turn-2.jsonl"]
+        "claude-code", sid, "Delegate the file count", "/home/dev/project")
+    s = by_path["claude/projects/-home-dev-webapp/11241c18-0000-4df0-8e65-000000000078.jsonl"]
+    assert s.title == "Analyse the codebase with the indexer skill"  # not the /clear caveat that comes first
+    sid = "a1b2c3d4-0000-7890-abcd-000000000129"
+    s = by_path[f"codex/sessions/2026/05/12/rollout-2026-05-12T09-59-55-{sid}.jsonl"]
     assert (s.agent_kind, s.session, s.title, s.cwd) == (
-        "codex", "a1b2c3d4-e5f6-7890-abcd-ef1234567890", "Hello, Codex! Please explain what you do.",
-        "/home/user/project")
+        "codex", sid, "Hello! What can you do here?", "/home/user/project")
+    s = by_path[f"codex/sessions/{'/'.join(CODEX_RECORDING)}"]
+    assert (s.agent_kind, s.session) == ("codex", "01a21e8a-8c48-7471-bae0-861866d4a4a9")
     for s in by_path.values():
         assert s.session and s.agent_kind in ("claude-code", "codex")
 
 
 def test_live_or_finished_by_last_activity_subagents_included(homes: Path) -> None:
     project = homes / "claude" / "projects" / "-home-dev-project"
-    main = project / "78d01735-a419-49d5-a966-fc2eb3907919.jsonl"
+    main = project / "78d01735-0000-49d5-a966-000000000197.jsonl"
     (sub,) = (project / main.stem / "subagents").glob("agent-*.jsonl")
-    showcase = next((homes / "claude" / "projects" / "-showcase").glob("*.jsonl"))
+    showcase = next((homes / "claude" / "projects" / "-workspace-shop").glob("*.jsonl"))
     touch(showcase, 5)
     touch(sub, 10)  # the session file itself is an hour old, its subagent is busy
     found = {s.path: s for s in discover(now=NOW)}
@@ -104,13 +115,13 @@ def test_live_or_finished_by_last_activity_subagents_included(homes: Path) -> No
 
 def test_explicit_roots_alone_or_beside_the_defaults(homes: Path, tmp_path: Path) -> None:
     only_codex = discover([homes / "codex" / "sessions"], now=NOW)
-    assert {s.agent_kind for s in only_codex} == {"codex"} and len(only_codex) == 3
+    assert {s.agent_kind for s in only_codex} == {"codex"} and len(only_codex) == 4
     extra = tmp_path / "elsewhere"
     extra.mkdir()
-    shutil.copy(homes / "codex" / "sessions" / "2026/05/12/turn-2.jsonl", extra / "copy.jsonl")
+    shutil.copy(next((homes / "codex" / "sessions" / "2026/05/12").glob("*.jsonl")), extra / "copy.jsonl")
     roots = session_roots([extra])
     assert roots[-1] == extra and len(roots) == 3
-    assert len(discover(roots, now=NOW)) == 10
+    assert len(discover(roots, now=NOW)) == SESSIONS + 1
     assert session_roots([extra], defaults=False) == [extra]
     assert len(discover(limit=4, now=NOW)) == 4
 
@@ -134,7 +145,7 @@ async def test_directory_source_announces_existing_then_new_sessions(homes: Path
         assert announced == expected
 
         project = homes / "claude" / "projects" / "-home-dev-project"
-        sub_dir = project / "78d01735-a419-49d5-a966-fc2eb3907919" / "subagents"
+        sub_dir = project / "78d01735-0000-49d5-a966-000000000197" / "subagents"
         (sub_dir / "agent-new.jsonl").write_bytes(b"{}\n")  # a subagent: not a session
         new_claude = project / "11111111-2222-4333-8444-555555555555.jsonl"
         new_claude.write_bytes(b"")
@@ -164,7 +175,7 @@ async def test_directory_source_can_skip_old_sessions(homes: Path) -> None:
     source = DirectorySource(default_roots(), announced.append, max_age=600, poll_interval=5.0)
     task = asyncio.create_task(source.run(lambda batch: None))
     try:
-        await until(lambda: len(source.seen) == 9, "the first scan")
+        await until(lambda: len(source.seen) == SESSIONS, "the first scan")
         assert sorted(announced) == sorted(recent)
         new = homes / "codex" / "sessions" / "2026" / "05" / "12" / "rollout-new.jsonl"
         new.write_bytes(b"")
@@ -182,3 +193,25 @@ async def until(cond: object, what: str) -> None:
                 await asyncio.sleep(0.01)
     except TimeoutError:
         pytest.fail(f"gave up waiting for {what}")
+
+
+CORPUS_CODEX_DAYS = {  # corpus rollout -> the day directory Codex would have put it in
+    "rollout-2026-01-02T18-39-45-019b7f94-51b4-7593-922e-ba12b5b73b52.jsonl": "2026/01/02",
+    "rollout-2026-02-23T12-40-23-019c8a4c-ed82-79a1-aa28-7738fc5ab61a.jsonl": "2026/02/23",
+    "turn-2.jsonl": "2026/05/12",
+}
+
+
+@pytest.mark.corpus
+def test_every_corpus_session_is_discovered_with_its_title(samples: Path, tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    shutil.copytree(samples / "claude-code" / "projects", tmp_path / "claude" / "projects")
+    for name, day in CORPUS_CODEX_DAYS.items():
+        (tmp_path / "codex" / "sessions" / day).mkdir(parents=True)
+        shutil.copy(samples / "codex" / name, tmp_path / "codex" / "sessions" / day / name)
+    homes = use_homes(tmp_path, monkeypatch)
+    found = {s.path.relative_to(homes).as_posix(): s for s in discover(now=NOW)}
+    assert sorted(found) == sorted(p.relative_to(homes).as_posix() for p in sessions_in(homes))
+    assert found["claude/projects/-real-delexw/186a0ba09c.jsonl"].title == "Gitnexus analyze codebase"
+    assert found["codex/sessions/2026/05/12/turn-2.jsonl"].title == "Hello, Codex! Please explain what you do."
+    assert all(s.session and s.agent_kind in ("claude-code", "codex") for s in found.values())

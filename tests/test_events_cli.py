@@ -14,6 +14,8 @@ from collections import defaultdict
 from pathlib import Path
 
 import orjson
+import pytest
+from conftest import CC_FIXTURES, CODEX_FIXTURES
 
 from watchkeeper.adapters.source import convert_file
 from watchkeeper.protocol import encode_line, make_event
@@ -22,7 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 WATCHKEEPER = str(ROOT / ".venv" / "bin" / "watchkeeper")
 WAIT = 30.0
 
-CC_SESSION = "claude-code/projects/-home-dev-project/78d01735-a419-49d5-a966-fc2eb3907919.jsonl"
+CC_SESSION = CC_FIXTURES / "-home-dev-project" / "78d01735-0000-49d5-a966-000000000197.jsonl"
 
 
 def events_cli(*args: str) -> subprocess.CompletedProcess[bytes]:
@@ -44,8 +46,8 @@ def check_numbering(events: list[dict]) -> None:
         assert len({e["id"] for e in evs}) == len(evs)
 
 
-def test_real_claude_code_session(samples: Path) -> None:
-    path = samples / CC_SESSION
+def test_a_claude_code_session_with_its_subagent() -> None:
+    path = CC_SESSION
     r = events_cli(str(path))
     assert r.returncode == 0, r.stderr
     events = parse(r.stdout)
@@ -53,27 +55,40 @@ def test_real_claude_code_session(samples: Path) -> None:
     expected = list(dict.fromkeys(e["id"] for e in convert_file(path)))
     assert [e["id"] for e in events] == expected
     kinds = {e["kind"] for e in events}
-    assert {"session.started", "message.user", "tool.started", "tool.finished"} <= kinds
+    assert {"session.started", "message.user", "tool.started", "tool.finished", "agent.started"} <= kinds
+    assert len({e["agent"] for e in events}) == 2, "the subagent file is read with the session"
     assert all(e["v"] == 1 for e in events)
 
 
-def test_a_directory_means_every_session_under_it(samples: Path) -> None:
-    codex = samples / "codex"
-    r = events_cli(str(codex))
+def test_a_directory_means_every_session_under_it() -> None:
+    r = events_cli(str(CODEX_FIXTURES))
     assert r.returncode == 0, r.stderr
     events = parse(r.stdout)
     check_numbering(events)
-    expected = {e["session"] for p in codex.glob("*.jsonl") for e in convert_file(p)}
+    rollouts = list(CODEX_FIXTURES.rglob("*.jsonl"))
+    expected = {e["session"] for p in rollouts for e in convert_file(p)}
     assert {e["session"] for e in events} == expected
-    assert len(expected) == len(list(codex.glob("*.jsonl")))
+    assert len(expected) == len(rollouts) == 3
 
 
-def test_garbage_lines_come_out_as_raw_events(samples: Path, tmp_path: Path) -> None:
-    lines = (samples / CC_SESSION).read_bytes().splitlines(keepends=True)
+@pytest.mark.corpus
+def test_every_corpus_transcript_through_the_cli(samples: Path) -> None:
+    for root in (samples / "claude-code" / "projects", samples / "codex"):
+        r = events_cli(str(root))
+        assert r.returncode == 0, r.stderr
+        events = parse(r.stdout)
+        check_numbering(events)
+        assert "raw" not in {e["kind"] for e in events}
+        sessions = [p for p in root.rglob("*.jsonl") if not p.name.startswith("agent-")]
+        assert len({e["session"] for e in events if e["kind"] == "session.started"}) == len(sessions)
+
+
+def test_garbage_lines_come_out_as_raw_events(tmp_path: Path) -> None:
+    lines = CC_SESSION.read_bytes().splitlines(keepends=True)
     garbage = [b"{this is not json\n", b"\x00\xff\xfe binary junk\n",
                b'{"type": "from-the-future", "x": 1}\n']
     mixed = lines[:3] + garbage[:2] + lines[3:] + garbage[2:] + [b'{"half": "a line with no newl']
-    path = tmp_path / "78d01735-a419-49d5-a966-fc2eb3907919.jsonl"
+    path = tmp_path / CC_SESSION.name
     path.write_bytes(b"".join(mixed))
     r = events_cli(str(path))
     assert r.returncode == 0, r.stderr

@@ -1,6 +1,6 @@
 """A huge transcript opened tail-first through the real relay: newest events first, then the whole history.
 
-The file is a few MB grown from the real sample session, and the thresholds are
+The file is a few MB grown from the session the real CLI recorded, and the thresholds are
 set so that it counts as huge. The background conversion runs on the real index
 worker; ``HeldIndexer`` keeps that worker busy so the tail is seen on its own,
 then lets it go. The whole history must then equal ``convert_file`` of the file,
@@ -24,10 +24,10 @@ TAIL = 256 << 10
 
 
 @pytest.fixture
-def big(samples: Path, tmp_path: Path) -> Path:
+def big(tmp_path: Path) -> Path:
     path = tmp_path / "-proj" / f"{SESSION}.jsonl"
     path.parent.mkdir()
-    grow(path, sample_session(samples), 3 * TAIL_FIRST)
+    grow(path, sample_session(), 3 * TAIL_FIRST)
     return path
 
 
@@ -88,7 +88,7 @@ def test_line_offsets_from_the_end(tmp_path: Path) -> None:
 # --- the relay: tail first, then the whole history ------------------------------------
 
 
-def test_newest_events_first_then_the_whole_history_in_file_order(big: Path, relay: Relay, samples: Path) -> None:
+def test_newest_events_first_then_the_whole_history_in_file_order(big: Path, relay: Relay) -> None:
     got = Collector()
     relay.subscribe(got, SESSION, on_resync=got.resync)
     with HeldIndexer() as held:
@@ -102,10 +102,10 @@ def test_newest_events_first_then_the_whole_history_in_file_order(big: Path, rel
         assert wait_until(lambda: (relay.session(SESSION) or relay.sessions()[0]).indexing is not None)
 
         # An agent keeps writing while the earlier history is indexed: the appends show at once.
-        per_copy = len(copies(sample_session(samples), 1))
+        per_copy = len(copies(sample_session(), 1))
         n = big.stat().st_size // per_copy
-        append(big, copies(sample_session(samples), 1, first=n) + b"{ not json, kept as a raw event\n"
-               + copies(sample_session(samples), 1, first=n + 1))
+        append(big, copies(sample_session(), 1, first=n) + b"{ not json, kept as a raw event\n"
+               + copies(sample_session(), 1, first=n + 1))
         appended = newest(big)
         assert got.wait(lambda: appended in ids(got.events)), "an append during indexing never came"
         assert not got.resyncs
@@ -125,7 +125,7 @@ def test_newest_events_first_then_the_whole_history_in_file_order(big: Path, rel
     assert info.events == len(expected)
 
     # After the swap, appends are converted with the whole file's state: the ids convert_file gives.
-    append(big, copies(sample_session(samples), 1, first=n + 2))
+    append(big, copies(sample_session(), 1, first=n + 2))
     expected = ids(list(convert_file(big)))
     assert got.wait(lambda: len(generation(got)) >= len(expected))
     assert ids(generation(got)) == expected
@@ -187,14 +187,14 @@ def test_subscribers_that_know_nothing_of_generations(big: Path, relay: Relay) -
     assert ids(naive.events[history_from:]) == expected
 
 
-def test_a_file_replaced_while_indexing_is_read_again(big: Path, relay: Relay, samples: Path) -> None:
+def test_a_file_replaced_while_indexing_is_read_again(big: Path, relay: Relay) -> None:
     got = Collector()
     relay.subscribe(got, SESSION, on_resync=got.resync)
     with HeldIndexer() as held:
         relay.add_source(source(big))
         assert got.wait(lambda: len(got.events) > 0)
         replacement = big.with_suffix(".new")
-        replacement.write_bytes(copies(sample_session(samples), 3, first=500))
+        replacement.write_bytes(copies(sample_session(), 3, first=500))
         os.replace(replacement, big)
         expected = ids(list(convert_file(big)))
         assert got.wait(lambda: set(expected) <= set(ids(got.events))), "the new file was not read"

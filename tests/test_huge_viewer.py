@@ -28,10 +28,10 @@ TAIL_FIRST = 1 << 20
 
 
 @pytest.fixture
-def big(samples: Path, tmp_path: Path) -> Path:
+def big(tmp_path: Path) -> Path:
     path = tmp_path / "-proj" / f"{SESSION}.jsonl"
     path.parent.mkdir()
-    grow(path, sample_session(samples), 3 * TAIL_FIRST)
+    grow(path, sample_session(), 3 * TAIL_FIRST)
     return path
 
 
@@ -43,9 +43,9 @@ def newest(path: Path) -> str:
     return [e["id"] for e in convert_file(path) if e["kind"].startswith("message.")][-1]
 
 
-def append_copy(path: Path, samples: Path, copy: int) -> None:
+def append_copy(path: Path, copy: int) -> None:
     with path.open("ab") as f:
-        f.write(copies(sample_session(samples), 1, first=copy))
+        f.write(copies(sample_session(), 1, first=copy))
 
 
 def selected_id(screen: SessionScreen) -> str | None:
@@ -78,7 +78,7 @@ async def open_tail(app: WatchkeeperApp, pilot, big: Path) -> SessionScreen:  # 
     return screen
 
 
-async def test_newest_rows_first_then_the_whole_history_with_the_cursor_kept(big: Path, samples: Path) -> None:
+async def test_newest_rows_first_then_the_whole_history_with_the_cursor_kept(big: Path) -> None:
     relay = Relay().start()
     try:
         with HeldIndexer() as held:
@@ -91,7 +91,7 @@ async def test_newest_rows_first_then_the_whole_history_with_the_cursor_kept(big
                 assert len(timeline.store.events) < whole / 4
                 await until(pilot, lambda: "indexing earlier history" in status_text(app))
 
-                append_copy(big, samples, 1000)
+                append_copy(big, 1000)
                 last = newest(big)
                 await until(pilot, lambda: any(e["id"] == last for e in timeline.store.events))
                 await pilot.press("up", "up", "up")
@@ -158,7 +158,7 @@ class Inbox:
             return self.cond.wait_for(pred, timeout)
 
 
-def test_the_feed_splits_history_from_live_events(big: Path, samples: Path) -> None:
+def test_the_feed_splits_history_from_live_events(big: Path) -> None:
     """History of the new generation goes to the reload, live events to the screen, none twice."""
     relay = Relay().start()
     inbox = Inbox()
@@ -181,7 +181,7 @@ def test_the_feed_splits_history_from_live_events(big: Path, samples: Path) -> N
         assert reload.fraction == 1.0
 
         before = len(shown)
-        append_copy(big, samples, 2000)
+        append_copy(big, 2000)
         last = newest(big)
         assert _drain_until(feed, inbox, shown, lambda: last in [e["id"] for e in shown])
         live = shown[before:]
@@ -226,7 +226,7 @@ async def test_a_filter_carries_over_to_the_whole_history(big: Path) -> None:
         relay.stop()
 
 
-async def test_live_events_shown_while_the_history_loads_are_kept(big: Path, samples: Path) -> None:
+async def test_live_events_shown_while_the_history_loads_are_kept(big: Path) -> None:
     """The screen's side alone: a rebuilt history handed over by hand, live events from the real relay."""
     relay = Relay().start()
     try:
@@ -243,7 +243,7 @@ async def test_live_events_shown_while_the_history_loads_are_kept(big: Path, sam
             screen.post_message(HistoryRebuilt(screen.feed, reload))
             await until(pilot, lambda: "loading earlier history… 0%" in status_text(app))
 
-            append_copy(big, samples, 3000)
+            append_copy(big, 3000)
             last = newest(big)
             await until(pilot, lambda: any(e["id"] == last for e in timeline.store.events))
             live = [e["id"] for e in timeline.store.events[len(history):]]

@@ -12,7 +12,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
-from conftest import SAMPLE_LOGS
+from conftest import CC_FIXTURES, SAMPLE_LOGS
 from test_viewer_support import ClaudeTranscript, screen_text, status_text, until
 from textual.pilot import Pilot
 
@@ -47,8 +47,8 @@ def on_screen(screen: ReplayScreen) -> Callable[[], bool]:
     return lambda: screen.playhead.shown == screen.playhead.goal == len(screen.timeline.store.events)
 
 
-async def test_play_pause_step_seek_and_speed_on_a_real_session(samples: Path) -> None:
-    path = samples / "claude-code" / "projects" / "-showcase" / "55550000-0000-4000-8000-000000000001.jsonl"
+async def test_play_pause_step_seek_and_speed_on_a_session_with_subagents() -> None:
+    path = CC_FIXTURES / "-workspace-shop" / "55550000-0000-4000-8000-000000000173.jsonl"
     total = len(list(convert_file(path)))
     async with replaying(path, speed=2.0) as (app, pilot, screen):
         playhead, timeline = screen.playhead, screen.timeline
@@ -91,7 +91,7 @@ async def test_play_pause_step_seek_and_speed_on_a_real_session(samples: Path) -
         await until(pilot, on_screen(screen))
         await pilot.press("G")
         await until(pilot, lambda: on_screen(screen)() and playhead.goal == total)
-        assert "Both modules are surveyed" in screen_text(app) and "■ ended" in screen.player.text
+        assert "Tour done: web renders columns" in screen_text(app) and "■ ended" in screen.player.text
         await pilot.press("0")
         await until(pilot, lambda: on_screen(screen)() and playhead.goal == 0)
         assert timeline.store.view == []

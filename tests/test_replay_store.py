@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
+from conftest import CC_FIXTURES
 from test_viewer_support import SUB, Events
 
 from watchkeeper.adapters.source import convert_file
@@ -44,8 +43,8 @@ def test_a_second_agent_started_updates_the_first_row() -> None:
     assert store.parent_call[SUB] == "toolu_task" and len(started_rows(store)) == 1
 
 
-def test_a_real_subagent_has_one_started_row(samples: Path) -> None:
-    path = samples / "claude-code" / "projects" / "-home-dev-project" / "78d01735-a419-49d5-a966-fc2eb3907919.jsonl"
+def test_a_subagent_with_its_own_file_has_one_started_row() -> None:
+    path = CC_FIXTURES / "-home-dev-project" / "78d01735-0000-49d5-a966-000000000197.jsonl"
     events = list(convert_file(path))
     starts = [e for e in events if e["kind"] == "agent.started"]
     assert len(starts) == 2 and len({e["data"]["agent_id"] for e in starts}) == 1

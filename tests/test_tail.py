@@ -13,14 +13,15 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from conftest import CC_FIXTURES
 
 from watchkeeper.adapters.source import TranscriptReader, TranscriptSource, convert_file, subagent_files
 from watchkeeper.adapters.tail import Tailer
 from watchkeeper.protocol import Event, encode_line, make_event
 
 WAIT = 20.0
-PROJECT = "claude-code/projects/-home-dev-project"
-SESSION = "78d01735-a419-49d5-a966-fc2eb3907919"
+PROJECT = CC_FIXTURES / "-home-dev-project"  # a 2.1.197 session with a subagent file
+SESSION = "78d01735-0000-49d5-a966-000000000197"
 
 
 def lines_of(t: Tailer, final: bool = False) -> list[tuple[int, bytes]]:
@@ -163,10 +164,10 @@ def test_a_missing_file_is_waited_for(tmp_path: Path) -> None:
 # --- one-shot conversion --------------------------------------------------------
 
 
-def test_convert_file_brings_a_claude_sessions_subagent_files_in_file_order(samples: Path) -> None:
-    main = samples / PROJECT / f"{SESSION}.jsonl"
+def test_convert_file_brings_a_claude_sessions_subagent_files_in_file_order() -> None:
+    main = PROJECT / f"{SESSION}.jsonl"
     subs = subagent_files(main)
-    assert subs, "the sample session has a subagent file"
+    assert subs, "the session has a subagent file"
     got = ids(list(convert_file(main)))
     alone = ids(list(convert_file(subs[0])))
     assert alone and got[-len(alone):] == alone
@@ -183,8 +184,8 @@ def test_a_file_no_adapter_reads_keeps_every_line(tmp_path: Path) -> None:
     assert any(e["kind"] == "notice" for e in events)
 
 
-def test_the_reader_reads_a_file_through_before_the_next(samples: Path, tmp_path: Path) -> None:
-    src = samples / PROJECT
+def test_the_reader_reads_a_file_through_before_the_next(tmp_path: Path) -> None:
+    src = PROJECT
     dst = tmp_path / "p"
     shutil.copytree(src, dst)
     reader = TranscriptReader(dst / f"{SESSION}.jsonl", chunk_size=512)
@@ -220,8 +221,8 @@ async def test_a_file_that_grows_while_the_source_runs(tmp_path: Path) -> None:
     assert len(f.batches) < 11
 
 
-async def test_a_new_subagent_file_is_picked_up_during_a_follow(samples: Path, tmp_path: Path) -> None:
-    src = samples / PROJECT
+async def test_a_new_subagent_file_is_picked_up_during_a_follow(tmp_path: Path) -> None:
+    src = PROJECT
     main = tmp_path / f"{SESSION}.jsonl"
     shutil.copy(src / f"{SESSION}.jsonl", main)
     expected_main = ids(list(convert_file(main)))
@@ -271,8 +272,8 @@ async def test_a_file_that_appears_later_is_followed(tmp_path: Path) -> None:
     assert ids(f.events) == ["s:1"]  # the first line, not the name, picked the native converter
 
 
-async def test_a_one_shot_source_ends_with_the_file(samples: Path) -> None:
-    main = samples / PROJECT / f"{SESSION}.jsonl"
+async def test_a_one_shot_source_ends_with_the_file() -> None:
+    main = PROJECT / f"{SESSION}.jsonl"
     batches: list[list[Event]] = []
     async with asyncio.timeout(WAIT):
         await TranscriptSource(main, follow=False).run(batches.append)

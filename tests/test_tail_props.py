@@ -1,7 +1,9 @@
 """Properties of live tailing on real transcripts: however a file grows, the events are the one-shot's.
 
-Each example grows a temporary copy of a real sample on disk, reading it with
+Each example grows a temporary copy of a transcript on disk, reading it with
 the same reader the live source uses (``TranscriptReader``) between writes.
+Each property runs on the repository's transcripts (the real CLIs' recordings
+and the hand-made fixtures) and, in the corpus suite, on the corpus.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from conftest import SAMPLE_LOGS
+from conftest import CC_FIXTURES, claude_transcripts, codex_rollouts
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -28,13 +30,27 @@ SETTINGS = settings(max_examples=25, deadline=None,
                     suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
-def transcripts(samples: Path) -> list[Path]:
-    files = sorted((samples / "claude-code").rglob("*.jsonl")) + sorted((samples / "codex").glob("*.jsonl"))
-    return files + sorted(SAMPLE_LOGS.rglob("*.jsonl"))
+@pytest.fixture(params=["repository", pytest.param("corpus", marks=pytest.mark.corpus)])
+def transcripts(request: pytest.FixtureRequest) -> list[Path]:
+    """Every transcript of the repository, or (marked ``corpus``) of the corpus."""
+    if request.param == "repository":
+        return claude_transcripts() + codex_rollouts()
+    samples: Path = request.getfixturevalue("samples")
+    return sorted((samples / "claude-code").rglob("*.jsonl")) + sorted((samples / "codex").glob("*.jsonl"))
 
 
-def sessions_with_subagents(samples: Path) -> list[Path]:
-    return [p for p in sorted((samples / "claude-code/projects").glob("*/*.jsonl")) if subagent_files(p)]
+@pytest.fixture
+def sessions_with_subagents(transcripts: list[Path]) -> list[Path]:
+    sessions = [p for p in transcripts if not p.name.startswith("agent-") and subagent_files(p)]
+    assert sessions, "a Claude Code session with subagent files"
+    return sessions
+
+
+def test_the_repository_has_sessions_with_subagent_files_in_both_layouts() -> None:
+    sessions = [p for p in claude_transcripts() if not p.name.startswith("agent-") and subagent_files(p)]
+    files = [f for p in sessions for f in subagent_files(p)]
+    assert any(f.parent.name == "subagents" for f in files)
+    assert any(f.parent == CC_FIXTURES / "-home-dev-legacy" for f in files)
 
 
 @contextmanager
@@ -69,9 +85,9 @@ def append(path: Path, chunk: bytes) -> None:
 
 @SETTINGS
 @given(data=st.data(), chunk_size=st.sampled_from([97, 4096, 1 << 20]))
-def test_any_split_into_appends_yields_the_one_shot_events(samples: Path, data: st.DataObject,
+def test_any_split_into_appends_yields_the_one_shot_events(transcripts: list[Path], data: st.DataObject,
                                                            chunk_size: int) -> None:
-    src = data.draw(st.sampled_from(transcripts(samples)), label="file")
+    src = data.draw(st.sampled_from(transcripts), label="file")
     content = src.read_bytes()
     points = data.draw(st.lists(st.integers(0, len(content)), max_size=12), label="split points")
     with scratch() as d:
@@ -90,9 +106,9 @@ def test_any_split_into_appends_yields_the_one_shot_events(samples: Path, data: 
 
 @SETTINGS
 @given(data=st.data(), poll_between=st.booleans(), by_rename=st.booleans())
-def test_a_file_rewritten_shorter_is_read_again_from_the_start(samples: Path, data: st.DataObject,
+def test_a_file_rewritten_shorter_is_read_again_from_the_start(transcripts: list[Path], data: st.DataObject,
                                                                poll_between: bool, by_rename: bool) -> None:
-    src = data.draw(st.sampled_from(transcripts(samples)), label="file")
+    src = data.draw(st.sampled_from(transcripts), label="file")
     lines = src.read_bytes().splitlines(keepends=True)
     a = data.draw(st.integers(1, len(lines)), label="lines before the rewrite")
     b = data.draw(st.integers(0, a - 1), label="lines the rewrite keeps")
@@ -125,11 +141,9 @@ def test_a_file_rewritten_shorter_is_read_again_from_the_start(samples: Path, da
 
 @SETTINGS
 @given(data=st.data())
-def test_a_session_and_its_subagent_files_growing_together(samples: Path, data: st.DataObject) -> None:
-    sessions = sessions_with_subagents(samples)
-    if not sessions:
-        pytest.skip("no sample session with subagent files")
-    main = data.draw(st.sampled_from(sessions), label="session")
+def test_a_session_and_its_subagent_files_growing_together(sessions_with_subagents: list[Path],
+                                                           data: st.DataObject) -> None:
+    main = data.draw(st.sampled_from(sessions_with_subagents), label="session")
     files = [main, *subagent_files(main)]
     with scratch() as d:
         shutil.copytree(main.parent, d / "p", ignore=shutil.ignore_patterns("*.jsonl"))

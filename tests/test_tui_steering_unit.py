@@ -12,6 +12,7 @@ from typing import Any
 
 import orjson
 import pytest
+from conftest import CC_FIXTURES
 from test_viewer_support import SESSION, Events, screen_text, until
 
 from watchkeeper import config
@@ -165,9 +166,9 @@ async def test_a_taken_port_is_a_notice_in_the_app_not_a_crash(home: Path, relay
 # --- sessions that cannot be steered ----------------------------------------------------------
 
 
-async def test_an_observe_only_transcript_dims_every_control_and_says_why(samples: Path, relay: Relay,
+async def test_an_observe_only_transcript_dims_every_control_and_says_why(relay: Relay,
                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
-    transcript = next((samples / "claude-code" / "projects" / "-home-dev-project").glob("*.jsonl"))
+    transcript = next((CC_FIXTURES / "-home-dev-project").glob("*.jsonl"))
     sent: list[Any] = []
     real = relay.control
     monkeypatch.setattr(relay, "control", lambda control: (sent.append(control), real(control))[1])
