@@ -20,7 +20,7 @@ from typing import IO
 
 import orjson
 import pytest
-from remote_support import until
+from waiting import until_async
 
 from watchkeeper import sdk
 
@@ -132,7 +132,7 @@ async def test_attach_json_shows_the_agent_and_ctl_steers_it(serve: tuple[str, L
         paused = await asyncio.to_thread(ctl, env, "pause", run.session[:8], "--relay", url,
                                          "--token-file", str(token_file(env)))
         assert paused.returncode == 0 and paused.stdout.startswith("applied: paused"), paused
-        await until(lambda: run._link.paused, what="the pause reaches the agent")
+        await until_async(lambda: run._link.paused, what="the pause reaches the agent")
         await asyncio.to_thread(lines.until, '"control.applied"')
 
         call = run.tool_started("Bash", {"command": "make deploy"})

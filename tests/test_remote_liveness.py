@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import asyncio
 
-from remote_support import TOKEN, Attached, Served, until
+from remote_support import TOKEN, Attached, Served
+from waiting import until_async
 
 from watchkeeper import sdk
 from watchkeeper.protocol import make_event
@@ -40,12 +41,12 @@ async def test_an_agent_gone_from_the_remote_relay_is_not_live_here() -> None:
         run.user("working")
         run.state("running")
         await run.flush()
-        await until(lambda: (i := local(attached, run.session)) is not None and i.live and i.events == 3,
+        await until_async(lambda: (i := local(attached, run.session)) is not None and i.live and i.events == 3,
                     what="the live remote session")
         await run._link._stop()  # the agent's process dies: no session.ended
-        await until(lambda: not served.relay.session(run.session).live,  # type: ignore[union-attr]
+        await until_async(lambda: not served.relay.session(run.session).live,  # type: ignore[union-attr]
                     what="the remote relay sees the agent gone")
-        await until(lambda: not local(attached, run.session).live,  # type: ignore[union-attr]
+        await until_async(lambda: not local(attached, run.session).live,  # type: ignore[union-attr]
                     what="the attach side follows the remote relay's word")
         info = local(attached, run.session)
         assert info is not None and info.state == "running" and info.events == 3
@@ -63,12 +64,12 @@ async def test_a_finished_remote_session_shows_its_remote_state_and_not_live() -
               make_event("e-state", sid, "state", {"state": "paused"}),
               *(make_event(f"e{i}", sid, "notice", {"level": "info", "text": f"#{i}"}) for i in range(10))]
     served.relay.add_source(IterSource("recording", events))
-    await until(lambda: (i := served.relay.session(sid)) is not None and i.events == 12 and not i.live,
+    await until_async(lambda: (i := served.relay.session(sid)) is not None and i.events == 12 and not i.live,
                 what="the remote relay has read it all")
     attached = attach(served)
     try:
-        await until(lambda: len(attached.events(sid)) == 6, what="the window and the missed-events notice")
-        await until(lambda: (i := local(attached, sid)) is not None and i.state == "paused" and not i.live,
+        await until_async(lambda: len(attached.events(sid)) == 6, what="the window and the missed-events notice")
+        await until_async(lambda: (i := local(attached, sid)) is not None and i.state == "paused" and not i.live,
                     what="the remote relay's state and liveness")
         assert attached.source.session_status(sid) == (False, "paused")
     finally:
@@ -83,16 +84,16 @@ async def test_live_remote_sessions_stay_live_and_new_events_win_over_an_older_s
     try:
         run.state("running")
         await run.flush()
-        await until(lambda: attached.source.session_status(run.session) == (True, "running"),
+        await until_async(lambda: attached.source.session_status(run.session) == (True, "running"),
                     what="the remote relay's word")
         source = attached.source
         source.poll = 3600.0  # no more summaries: what comes next is newer than the last one
         await asyncio.sleep(POLL * 3)  # a wait already begun with the short interval ends; the next is long
-        await until(lambda: source.answered == source.asked, what="the last summary is in")
+        await until_async(lambda: source.answered == source.asked, what="the last summary is in")
         answered = source.answered
         run.state("idle", "waiting for input")
         await run.flush()
-        await until(lambda: (i := local(attached, run.session)) is not None and i.state == "idle",
+        await until_async(lambda: (i := local(attached, run.session)) is not None and i.state == "idle",
                     what="the newer state event")
         assert local(attached, run.session).live  # type: ignore[union-attr]
         assert source.session_status(run.session) == (True, None) and source.answered == answered

@@ -16,7 +16,8 @@ from typing import Any
 
 import orjson
 import pytest
-from remote_support import TOKEN, Attached, Served, until
+from remote_support import TOKEN, Attached, Served
+from waiting import until_async
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed, InvalidStatus
@@ -162,7 +163,7 @@ async def test_a_relay_that_sends_garbage_is_reconnected_to_not_fatal() -> None:
         port = next(iter(server.sockets)).getsockname()[1]
         attached = Attached(f"ws://127.0.0.1:{port}")
         try:
-            await until(lambda: attached.source.connections >= 2, what="it reconnects after the bad frame")
+            await until_async(lambda: attached.source.connections >= 2, what="it reconnects after the bad frame")
             assert not any("failed" in e for e in attached.relay.errors), "the source is still running"
         finally:
             attached.stop()

@@ -7,9 +7,6 @@ events whose sum is the session's total. (Helpers, and a test that they do.)
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import Callable
 from typing import Any
 
 from watchkeeper.protocol import Event, make_event
@@ -111,16 +108,6 @@ def relay_with(events: list[Event]) -> Relay:
     relay.add_source(IterSource("test-events", events))
     assert relay.drain(10)
     return relay
-
-
-async def until(pilot: Any, cond: Callable[[], bool], timeout: float = 15.0) -> None:
-    """Let the app run until ``cond()`` holds; fails the test if it never does."""
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s: {cond}")
-        await pilot.pause(0.05)
-    await asyncio.sleep(0)
 
 
 def screen_text(app: Any) -> str:
