@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import socket
 
-from test_viewer_support import screen_text
+from test_viewer_support import Notices, screen_text
 from textual.widgets import DataTable, Static
 from waiting import until_app
 
@@ -32,7 +32,7 @@ SPEED = 8.0
 #: Seconds per step of the scripted agent.
 AGENT_DELAY = 0.2
 scripted = load_scripted_agent()
-SIZE = (120, 40)
+SIZE = (140, 40)  # wide enough for every demo title in full (narrower cuts the longest with …)
 TITLES = {
     "claude-code": "Set up notes.txt for the demo, then check it.",
     "codex": "What is in this project? And is there a notes.txt?",
@@ -64,7 +64,8 @@ async def test_the_demo_sessions_appear_grow_live_and_open() -> None:
 
             await until_app(pilot, growing, timeout=30)
             await until_app(pilot, lambda: len(app.sessions) == 3, timeout=30)
-            await until_app(pilot, lambda: all(t in screen_text(app) for t in TITLES.values()))
+            await until_app(pilot, lambda: all(t in screen_text(app) for t in TITLES.values()),
+                            seen=lambda: screen_text(app))
             assert {i.agent_kind for i in app.sessions} == set(TITLES)
             # Sessions are listed: the "nothing found" text is gone from under the table.
             assert "No agent sessions found" not in screen_text(app)
@@ -164,8 +165,9 @@ async def test_without_its_endpoint_the_demo_still_plays_the_recordings_and_says
         relay.add_source(source)
     try:
         app = demo_app(relay, SAMPLE_LOGS, problem)
+        notices = Notices(app)
         async with app.run_test(size=SIZE) as pilot:
-            await until_app(pilot, lambda: any(n.message == problem for n in app._notifications))
+            await until_app(pilot, lambda: problem in notices.messages(), seen=notices.messages)
             await until_app(pilot, lambda: len(app.sessions) == 3, timeout=30)
             assert {i.agent_kind for i in app.sessions} == set(TITLES)
     finally:

@@ -7,6 +7,7 @@ straight into the session.
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -67,7 +68,8 @@ async def test_play_pause_step_seek_and_speed_on_a_real_session(samples: Path) -
         await pilot.press("space")
         assert not playhead.playing
         held = playhead.goal
-        await pilot.pause(0.3)
+        playhead.tick(time.monotonic() + 60)  # a minute passes: a paused playhead stays where it is
+        await pilot.pause()
         assert playhead.goal == held and "⏸ paused" in screen.player.text
         await until_app(pilot, on_screen(screen))
 
@@ -166,7 +168,8 @@ async def test_opens_paused_at_the_first_event_and_plays_from_there() -> None:
     path = SAMPLE_LOGS / "native" / "sdk-demo.jsonl"
     async with replaying(path, speed=1.0, paused=True) as (_app, pilot, screen):
         await until_app(pilot, lambda: screen.playhead.loaded)
-        await pilot.pause(0.2)
+        screen.playhead.tick(time.monotonic() + 60)  # a minute passes: it stays at the first event
+        await pilot.pause()
         assert screen.playhead.goal == 0 and screen.timeline.store.events == []
         assert "⏸ paused" in screen.player.text
         await pilot.press("space")

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from standins.anthropic import ScriptedAnthropic, text, tool_use
 from test_steering_live import NEWEST, Watchkeeper, running_watchkeeper, start_run, two_bash_calls
-from test_viewer_support import screen_text
+from test_viewer_support import Notices, screen_text
 from textual.pilot import Pilot
 from textual.widgets import Input, TextArea
 from waiting import until_app
@@ -89,8 +89,8 @@ async def test_pause_holds_the_next_call_until_resume(wk: Watchkeeper, tmp_path:
                 held = screen.steer.oldest
                 assert held is not None and held.call_id == api.tool_use_ids()[1] and held.reason == "paused"
                 assert (cwd / "one.txt").exists() and not (cwd / "two.txt").exists()
-                await pilot.pause(0.6)
-                assert "⏸ waiting  Bash echo two > two.txt — paused" in controls_text(screen)
+                await until_app(pilot, lambda: "⏸ waiting  Bash echo two > two.txt — paused" in controls_text(screen),
+                                seen=lambda: controls_text(screen))
                 assert screen.check_action("steer_pause", ()) is None
                 assert screen.check_action("steer_resume", ()) is True
                 assert not (cwd / "two.txt").exists() and proc.running
@@ -158,6 +158,7 @@ async def test_inject_says_when_and_reaches_the_model(wk: Watchkeeper, tmp_path:
         release = api.hold(turn=1)
         with start_run(wk, NEWEST, api, tmp_path) as proc:
             app = tui(wk)
+            notices = Notices(app)
             async with app.run_test(size=SIZE) as pilot:
                 screen = await open_session(app, pilot, proc.session_id)
                 await in_thread(api.wait_for_request, "main", turn=1)
@@ -173,7 +174,7 @@ async def test_inject_says_when_and_reaches_the_model(wk: Watchkeeper, tmp_path:
                 await until_app(pilot, lambda: any(r.startswith("✓ inject") for r in rows(screen)))
                 assert api.requests_containing(note) == []
                 blank = screen.send_control("inject", text="   ")
-                await until_app(pilot, lambda: any(n.title == "inject rejected" for n in app._notifications))
+                await until_app(pilot, lambda: any(title == "inject rejected" for title, _ in notices))
                 release.set()
                 run = await in_thread(proc.wait, 60)
                 await until_app(pilot, lambda: any(r.startswith(f"[injected] {note}") for r in rows(screen)))
@@ -226,8 +227,8 @@ async def test_a_breakpoint_from_the_palette_holds_rm_rf_and_rings(wk: Watchkeep
                 await until_app(pilot, lambda: bool(screen.steer.held))
                 held = screen.steer.oldest
                 assert held is not None and held.reason == "breakpoint" and held.rule == "input contains rm -rf"
-                await pilot.pause(0.6)
-                assert "— breakpoint «input contains rm -rf»" in controls_text(screen)
+                await until_app(pilot, lambda: "— breakpoint «input contains rm -rf»" in controls_text(screen),
+                                seen=lambda: controls_text(screen))
                 await pilot.press("y")
                 run = await in_thread(proc.wait, 60)
     assert run.returncode == 0, run.stderr

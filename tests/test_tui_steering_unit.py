@@ -12,7 +12,7 @@ from typing import Any
 
 import orjson
 import pytest
-from test_viewer_support import SESSION, Events, screen_text
+from test_viewer_support import SESSION, Events, Notices, screen_text
 from waiting import until_app
 
 from watchkeeper import config
@@ -157,9 +157,10 @@ async def test_a_taken_port_is_a_notice_in_the_app_not_a_crash(home: Path, relay
         setup = start_steering(relay, port=port)
     assert setup.hooks_port is None and "is taken" in str(setup.hooks_error)
     app = WatchkeeperApp(relay, steer=setup)
+    notices = Notices(app)
     async with app.run_test(size=SIZE) as pilot:
-        await until_app(pilot, lambda: bool(app._notifications))
-        (notice,) = [n.message for n in app._notifications]
+        await until_app(pilot, lambda: notices, what="a notice")
+        (notice,) = notices.messages()
         assert f"port {port} is taken" in notice and "watched here, not steered" in notice
 
 
@@ -174,12 +175,14 @@ async def test_an_observe_only_transcript_dims_every_control_and_says_why(sample
     monkeypatch.setattr(relay, "control", lambda control: (sent.append(control), real(control))[1])
     relay.add_source(TranscriptSource(transcript, follow=True))
     app = WatchkeeperApp(relay, steer=SteerSetup(hooks_port=1))
+    notices = Notices(app)
     async with app.run_test(size=SIZE) as pilot:
         await until_app(pilot, lambda: bool(app.sessions) and app.sessions[0].live)
         screen = app.open_session(app.sessions[0].session)
         await until_app(pilot, lambda: screen.is_mounted and bool(screen.timeline.store.events))
-        await pilot.pause(0.6)
-        controls = str(screen.query_one(Controls).content)
+        controls = await until_app(
+            pilot, lambda: text if "observe-only" in (text := str(screen.query_one(Controls).content)) else None,
+            what="the controls to say why", seen=lambda: str(screen.query_one(Controls).content))
         assert "observe-only: a transcript can be watched, not steered" in controls
         assert "not hooked: start it with `watchkeeper run -- claude`" in controls
         for action in ("steer_pause", "steer_resume", "steer_approve", "steer_deny", "steer_step", "steer_inject",
@@ -187,9 +190,10 @@ async def test_an_observe_only_transcript_dims_every_control_and_says_why(sample
             assert screen.check_action(action, ()) is None, action
         await pilot.press("p", "y", "n", "i", "s", "C")
         screen.action_steer_pause()
-        await pilot.pause(0.3)
+        # The refusal's notice comes after the keys were handled: nothing was sent by then.
+        await until_app(pilot, lambda: any("Cannot pause: observe-only" in n for n in notices.messages()),
+                        what="the refusal's notice", seen=notices.messages)
         assert sent == []
-        assert any("Cannot pause: observe-only" in n.message for n in app._notifications)
 
 
 class LiveHooked:
@@ -241,9 +245,9 @@ async def test_a_waiting_session_rings_goes_first_and_is_counted(relay: Relay) -
         opened = app.screen
         assert isinstance(opened, SessionScreen) and opened.session_id == SESSION
         await until_app(pilot, lambda: bool(opened.steer.held))
-        await pilot.pause(0.6)
-        controls = str(opened.query_one(Controls).content)
-        assert "Bash rm -rf build — breakpoint «input contains rm -rf»" in controls
+        shown = lambda: str(opened.query_one(Controls).content)  # noqa: E731
+        await until_app(pilot, lambda: "Bash rm -rf build — breakpoint «input contains rm -rf»" in shown(), seen=shown)
+        controls = shown()
         assert "y approve" in controls and "n deny…" in controls
         assert "1 session waiting for you" in screen_text(app).splitlines()[0]
         assert opened.check_action("steer_approve", ()) is True and opened.check_action("steer_pause", ()) is True
@@ -258,8 +262,8 @@ async def test_no_control_rights_disables_every_control_with_the_reason(relay: R
         await until_app(pilot, lambda: isinstance(app.screen, SessionScreen) and bool(app.screen.steer.held))
         screen = app.screen
         assert isinstance(screen, SessionScreen)
-        await pilot.pause(0.6)
-        assert str(screen.query_one(Controls).content) == f"⊘ {no_rights}"
+        await until_app(pilot, lambda: str(screen.query_one(Controls).content) == f"⊘ {no_rights}",
+                        seen=lambda: str(screen.query_one(Controls).content))
         assert screen.check_action("steer_approve", ()) is None
         assert screen.send_control("approve") is None
 

@@ -62,7 +62,8 @@ def detail_text(app: WatchkeeperApp) -> str:
     return console.export_text()
 
 
-async def test_a_batch_grows_the_scroll_range_without_a_layout(relay: Relay, events: Events) -> None:
+async def test_a_batch_grows_the_scroll_range_at_once(relay: Relay, events: Events) -> None:
+    """Before the next frame: the scroll range, the position at the newest row; then the screen shows it."""
     app = WatchkeeperApp(relay, open_session=SESSION)
     async with app.run_test(size=SIZE) as pilot:
         timeline = (await opened(app, pilot)).timeline
@@ -71,7 +72,6 @@ async def test_a_batch_grows_the_scroll_range_without_a_layout(relay: Relay, eve
         assert timeline.follow and timeline.show_vertical_scrollbar
         timeline.add_events(bash_calls(events, 100, 20))
         assert timeline.virtual_size.height == len(timeline.store.view) == 122
-        assert not timeline._layout_required and not app.screen._layout_required
         assert timeline.scroll_offset.y == timeline.max_scroll_y > 0
         await pilot.pause()
         assert "echo 119" in screen_text(app)

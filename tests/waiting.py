@@ -14,6 +14,7 @@ checks; ``pause`` replaces the default ``asyncio.sleep`` (a Textual pilot's
 from __future__ import annotations
 
 import asyncio
+import inspect
 import threading
 import time
 from collections.abc import Awaitable, Callable
@@ -58,7 +59,13 @@ def _show(value: object, limit: int = 2000) -> str:
 
 
 def _describe(what: str | None, check: Callable[..., object]) -> str:
-    return what or getattr(check, "__qualname__", repr(check))
+    """``what``, else the check's own source line (a lambda's name says nothing)."""
+    if what:
+        return what
+    try:
+        return " ".join(inspect.getsource(check).split())
+    except (OSError, TypeError):
+        return getattr(check, "__qualname__", repr(check))
 
 
 def until(check: Callable[[], T], what: str | None = None, timeout: float = WAIT,
