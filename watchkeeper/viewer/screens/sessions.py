@@ -26,8 +26,8 @@ from ..rows import one_line, parse_ts
 COLUMNS = ("", "agent", "title", "cwd", "state", "last activity", "tokens", "events")
 #: The columns given up first when the table is too narrow, and how narrow each may get.
 SHRINKABLE = {COLUMNS.index("title"): 12, COLUMNS.index("cwd"): 8}
-#: No column grows wider than this, however long its text.
-WIDEST = 60
+#: Characters of a title or cwd kept at most (a title can be a whole prompt).
+LONGEST = 200
 
 
 def ago(ts: str | None, now: float) -> str:
@@ -63,7 +63,7 @@ def fit(natural: Sequence[int], room: int, padding: int = 2) -> list[int]:
     ``padding`` is the space each column adds around its text. When even the
     shrinkable columns at their minimum do not fit, the table scrolls sideways.
     """
-    widths = [min(w, WIDEST) for w in natural]
+    widths = list(natural)
     excess = sum(widths) + padding * len(widths) - room
     while excess > 0:
         giving = [i for i, least in SHRINKABLE.items() if widths[i] > least]
@@ -174,8 +174,8 @@ is marked ⏸, listed first and counted in the header; **w** opens it.
         return (
             cell("⏸", "bold reverse") if info.needs_attention else cell("●" if info.live else "○"),
             cell(info.agent_kind),
-            cell(one_line(info.title or "(untitled)", WIDEST + 1)),
-            cell(one_line(info.cwd or "", WIDEST + 1)),
+            cell(one_line(info.title or "(untitled)", LONGEST)),
+            cell(one_line(info.cwd or "", LONGEST)),
             cell(info.state, "reverse" if info.needs_attention else ""),
             cell(ago(info.last_ts, now)),
             cell(tokens(info)),
