@@ -110,6 +110,8 @@ async def test_a_cut_connection_mid_stream_shows_every_event_exactly_once(served
         await until_async(lambda: attached.source.tracker.sessions[run.session].next == total,
                     what="the attached side catches up")
         remote_ids = [e["id"] for e in served.events(run.session)]
+        # The tracker counts a frame before its events reach the local relay: wait for the last one there.
+        await until_async(lambda: remote_ids[-1] in attached.ids(run.session), what="the last event in the local relay")
         local = [e for e in attached.events(run.session) if not e["id"].startswith("remote:")]
         assert [e["id"] for e in local] == remote_ids, "same events, same order, none twice"
         assert attached.source.connections >= 8 and proxy.cuts == 8

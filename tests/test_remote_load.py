@@ -75,8 +75,11 @@ async def test_a_stalled_viewer_gets_usage_coalesced_and_counts_every_token(serv
     try:
         await until_async(lambda: slow.source.tracker.sessions[run.session].next == total,
                           what="the slow viewer catches up")
-        info = slow.relay.session(run.session)
-        assert info is not None and (info.tokens_in, info.tokens_out) == (5000, 10000)
+        # The tracker counts a frame before its events reach the local relay: wait for them there.
+        info = await until_async(lambda: (i := slow.relay.session(run.session)) and i.tokens_out == 10000 and i,
+                                 what="every token in the slow viewer's relay",
+                                 seen=lambda: slow.relay.session(run.session))
+        assert (info.tokens_in, info.tokens_out) == (5000, 10000)
         assert info.events < total, "fewer events: the queued usage was folded"
         assert slow.source.tracker.stats["missed"] == 0 and slow.source.tracker.stats["ranges"] == 0
     finally:
@@ -112,6 +115,9 @@ async def test_a_stalled_viewer_resyncs_and_stalls_neither_the_agent_nor_another
         await until_async(lambda: slow.source.tracker.sessions[run.session].next == total,
                           what="the slow one catches up")
         remote = [e["id"] for e in served.events(run.session)]
+        # The tracker counts a frame before its events reach the local relay: wait for the last one there.
+        await until_async(lambda: slow.ids(run.session)[-1] == remote[-1], what="the last event in the slow relay",
+                          seen=lambda: f"{len(slow.ids(run.session))} of {len(remote)} events")
         assert slow.ids(run.session) == remote, "after the resync: every event, once, in order"
         assert slow.ids(run.session).count("control:held-1") == 1
         assert slow.source.tracker.stats["resyncs"] >= 1 and slow.source.tracker.stats["ranges"] >= 1
