@@ -52,9 +52,9 @@ class Served:
 class Attached:
     """A local relay fed by one :class:`RemoteSource` per URL: what ``attach`` runs under the viewer."""
 
-    def __init__(self, *urls: str, token: str | None = TOKEN) -> None:
+    def __init__(self, *urls: str, token: str | None = TOKEN, **options: Any) -> None:
         self.relay = Relay().start()
-        self.sources = [RemoteSource(url, token) for url in urls]
+        self.sources = [RemoteSource(url, token, **options) for url in urls]
         for source in self.sources:
             self.relay.add_source(source)
 

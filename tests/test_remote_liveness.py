@@ -10,8 +10,6 @@ recording read to its end.
 
 from __future__ import annotations
 
-import asyncio
-
 from remote_support import TOKEN, Attached, Served
 from waiting import until_async
 
@@ -23,10 +21,8 @@ from watchkeeper.relay.api import SessionInfo
 POLL = 0.1
 
 
-def attach(served: Served) -> Attached:
-    attached = Attached(served.url)
-    attached.source.poll = POLL
-    return attached
+def attach(served: Served, poll: float = POLL) -> Attached:
+    return Attached(served.url, poll=poll)
 
 
 def local(attached: Attached, session: str) -> SessionInfo | None:
@@ -80,16 +76,15 @@ async def test_a_finished_remote_session_shows_its_remote_state_and_not_live() -
 async def test_live_remote_sessions_stay_live_and_new_events_win_over_an_older_summary() -> None:
     served = Served()
     run = await sdk.connect(served.url, token=TOKEN, title="steady")
-    attached = attach(served)
+    run.state("running")
+    await run.flush()
+    # One summary, asked for on connecting; the next would be an hour later: what comes after is newer.
+    attached = attach(served, poll=3600.0)
     try:
-        run.state("running")
-        await run.flush()
-        await until_async(lambda: attached.source.session_status(run.session) == (True, "running"),
-                    what="the remote relay's word")
         source = attached.source
-        source.poll = 3600.0  # no more summaries: what comes next is newer than the last one
-        await asyncio.sleep(POLL * 3)  # a wait already begun with the short interval ends; the next is long
-        await until_async(lambda: source.answered == source.asked, what="the last summary is in")
+        await until_async(lambda: source.session_status(run.session) == (True, "running"),
+                          what="the remote relay's word")
+        await until_async(lambda: source.answered == source.asked == 1, what="the one summary is in")
         answered = source.answered
         run.state("idle", "waiting for input")
         await run.flush()
