@@ -48,7 +48,10 @@ class _Last:
 
     def fail(self, what: str, timeout: float) -> AssertionError:
         if self.seen is not None:
-            self.check(self.seen)
+            try:
+                self.check(self.seen)
+            except Exception as e:
+                self.value = e
         seen = "nothing (never checked)" if self.value is _NOTHING else _show(self.value)
         return AssertionError(f"gave up after {timeout:g}s waiting for {what}; last seen: {seen}")
 
