@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import queue
 import socket
 import subprocess
 import sys
@@ -20,7 +19,7 @@ from typing import IO
 
 import orjson
 import pytest
-from waiting import until_async
+from waiting import until, until_async
 
 from watchkeeper import sdk
 
@@ -38,27 +37,20 @@ class Lines:
     """A process's output, line by line, read on a thread so waits stay bounded."""
 
     def __init__(self, stream: IO[str]) -> None:
-        self.lines: queue.SimpleQueue[str] = queue.SimpleQueue()
         self.seen: list[str] = []
+        self.changed = threading.Condition()
         threading.Thread(target=self._read, args=(stream,), daemon=True).start()
 
     def _read(self, stream: IO[str]) -> None:
         for line in stream:
-            self.lines.put(line)
+            with self.changed:
+                self.seen.append(line)
+                self.changed.notify_all()
 
     def until(self, needle: str, timeout: float = 30.0) -> str:
-        """The first line (printed so far, or next) that contains ``needle``."""
-        for line in self.seen:
-            if needle in line:
-                return line
-        while True:
-            try:
-                line = self.lines.get(timeout=timeout)
-            except queue.Empty:
-                raise AssertionError(f"{needle!r} not printed; got {self.seen}") from None
-            self.seen.append(line)
-            if needle in line:
-                return line
+        """The first line printed that contains ``needle``."""
+        return until(lambda: next((line for line in self.seen if needle in line), None),
+                     what=f"{needle!r} printed", timeout=timeout, condition=self.changed, seen=lambda: self.seen)
 
 
 @pytest.fixture
