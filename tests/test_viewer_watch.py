@@ -56,7 +56,8 @@ def test_watchkeeper_in_a_terminal_lists_opens_and_follows(tmp_path: Path, tmux:
     transcript.write(transcript.prompt("Make the build green"))
     transcript.bash_call(1)
     exe = Path(sys.executable).with_name("watchkeeper")
-    command = f"HOME={tmp_path} {exe} watch --no-default-roots --root {tmp_path / 'projects'}"
+    # The test process may carry COLUMNS/LINES (80x24), which Textual would obey over the real terminal.
+    command = f"env -u COLUMNS -u LINES HOME={tmp_path} {exe} watch --no-default-roots --root {tmp_path / 'projects'}"
     tmux("-f", "/dev/null", "new-session", "-d", "-s", "wk", "-x", "120", "-y", "40", command)
     tmux("resize-window", "-t", "wk", "-x", "120", "-y", "40")
 

@@ -24,8 +24,9 @@ from ...relay.api import SessionInfo
 from ..rows import one_line, parse_ts
 
 COLUMNS = ("", "agent", "title", "cwd", "state", "last activity", "tokens", "events")
-#: The columns given up first when the table is too narrow, and how narrow each may get.
-SHRINKABLE = {COLUMNS.index("title"): 12, COLUMNS.index("cwd"): 8}
+#: The columns that give way when the table is too narrow, in that order, and how narrow each may get:
+#: the cwd first, the title (what tells sessions apart) last.
+SHRINKABLE = {COLUMNS.index("cwd"): 8, COLUMNS.index("title"): 12}
 #: Characters of a title or cwd kept at most (a title can be a whole prompt).
 LONGEST = 200
 
@@ -58,20 +59,19 @@ def tokens(info: SessionInfo) -> str:
 
 
 def fit(natural: Sequence[int], room: int, padding: int = 2) -> list[int]:
-    """Column widths: ``natural`` if they fit in ``room``; else the widest shrinkable column gives way first.
+    """Column widths: ``natural`` if they fit in ``room``; else the ``SHRINKABLE`` ones give way, in order.
 
     ``padding`` is the space each column adds around its text. When even the
     shrinkable columns at their minimum do not fit, the table scrolls sideways.
     """
     widths = list(natural)
     excess = sum(widths) + padding * len(widths) - room
-    while excess > 0:
-        giving = [i for i, least in SHRINKABLE.items() if widths[i] > least]
-        if not giving:
+    for column, least in SHRINKABLE.items():
+        if excess <= 0:
             break
-        widest = max(giving, key=lambda i: widths[i])
-        widths[widest] -= 1
-        excess -= 1
+        give = max(0, min(excess, widths[column] - least))
+        widths[column] -= give
+        excess -= give
     return widths
 
 
