@@ -10,7 +10,7 @@ recording read to its end.
 
 from __future__ import annotations
 
-from remote_support import TOKEN, Attached, Served
+from remote_support import TOKEN, Attached, Proxy, Served
 from waiting import until_async
 
 from watchkeeper import sdk
@@ -78,13 +78,19 @@ async def test_live_remote_sessions_stay_live_and_new_events_win_over_an_older_s
     run = await sdk.connect(served.url, token=TOKEN, title="steady")
     run.state("running")
     await run.flush()
-    # One summary, asked for on connecting; the next would be an hour later: what comes after is newer.
-    attached = attach(served, poll=3600.0)
+    total = len(served.events(run.session))
+    # A summary is asked for on connecting, then only an hour later: none comes in unasked.
+    proxy = await Proxy(served.port).start()
+    attached = Attached(proxy.url, poll=3600.0)
     try:
         source = attached.source
-        await until_async(lambda: source.session_status(run.session) == (True, "running"),
-                          what="the remote relay's word")
-        await until_async(lambda: source.answered == source.asked == 1, what="the one summary is in")
+        await until_async(lambda: source.tracker.sessions[run.session].next == total, what="the session's events")
+        await until_async(lambda: source.answered == source.asked == 1, what="the summary asked for on connecting")
+        # The first summary may have answered before the events came (it goes first): reconnect for a fresh one.
+        proxy.cut()
+        await until_async(lambda: source.connections == 2 and source.answered == source.asked == 2,
+                          what="the summary asked for on reconnecting")
+        assert source.session_status(run.session) == (True, "running"), "the remote relay's word"
         answered = source.answered
         run.state("idle", "waiting for input")
         await run.flush()
@@ -95,4 +101,5 @@ async def test_live_remote_sessions_stay_live_and_new_events_win_over_an_older_s
     finally:
         await run.close()
         attached.stop()
+        await proxy.close()
         served.stop()
