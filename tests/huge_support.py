@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import re
 import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 from conftest import SAMPLE_LOGS
+from waiting import until
 
 from watchkeeper.protocol import Event
 
@@ -113,15 +113,4 @@ class Collector:
             return [e for b in self.batches for e in b]
 
     def wait(self, pred: Callable[[], bool], timeout: float = WAIT) -> bool:
-        with self.cond:
-            return self.cond.wait_for(pred, timeout)
-
-
-def wait_until(pred: Callable[[], bool], timeout: float = WAIT) -> bool:
-    """Poll ``pred`` (bounded); for state the relay changes on its own thread without telling."""
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if pred():
-            return True
-        time.sleep(0.01)
-    return pred()
+        return until(pred, timeout=timeout, condition=self.cond)

@@ -6,6 +6,8 @@ import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+from waiting import until
+
 from watchkeeper.adapters.source import DirectorySource, TranscriptSource
 from watchkeeper.protocol import Event
 from watchkeeper.relay import Relay, SessionInfo
@@ -32,9 +34,8 @@ class Inbox:
             return {e["id"] for e in self.events}
 
     def wait_until(self, done: Callable[[list[Event]], bool], timeout: float = WAIT) -> bool:
-        """True once ``done(events so far)`` holds, False if ``timeout`` passed first."""
-        with self._changed:
-            return self._changed.wait_for(lambda: done(self.events), timeout)
+        """True once ``done(events so far)`` holds; fails the test if ``timeout`` passes first."""
+        return until(lambda: done(self.events), timeout=timeout, condition=self._changed)
 
     def wait_for(self, ids: Iterable[str], timeout: float = WAIT) -> bool:
         """True once every id in ``ids`` was delivered."""

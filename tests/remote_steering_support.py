@@ -18,7 +18,6 @@ import threading
 import time
 import urllib.request
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -39,17 +38,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-def poll(cond: Callable[[], Any], limit: float = WAIT, what: str = "") -> Any:
-    """The first truthy value of ``cond()``; fails after ``limit`` seconds."""
-    deadline = time.monotonic() + limit
-    while time.monotonic() < deadline:
-        value = cond()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"not reached within {limit} s: {what or cond}")
 
 
 class Lines:

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
@@ -23,15 +22,6 @@ from watchkeeper.relay.wsserver import WsServer, serve_ws
 
 TOKEN = "test-token-4f1c9a7e"
 WAIT = 20.0
-
-
-async def until(cond: Callable[[], Any], timeout: float = WAIT, what: str = "") -> None:
-    """Let the loops run until ``cond()`` holds; fails the test if it never does."""
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not reached within {timeout}s: {what or cond}")
-        await asyncio.sleep(0.02)
 
 
 class Served:
@@ -66,9 +56,9 @@ class Served:
 class Attached:
     """A local relay fed by one :class:`RemoteSource` per URL: what ``attach`` runs under the viewer."""
 
-    def __init__(self, *urls: str, token: str | None = TOKEN) -> None:
+    def __init__(self, *urls: str, token: str | None = TOKEN, **options: Any) -> None:
         self.relay = Relay().start()
-        self.sources = [RemoteSource(url, token) for url in urls]
+        self.sources = [RemoteSource(url, token, **options) for url in urls]
         for source in self.sources:
             self.relay.add_source(source)
 

@@ -25,7 +25,7 @@ from typing import Any
 
 import pytest
 from remote_support import Served
-from test_steering_live import poll
+from waiting import until
 
 from watchkeeper import config, sdk
 from watchkeeper.adapters.remote import RemoteError, request
@@ -142,7 +142,7 @@ def test_a_held_call_is_decided_by_a_person_never_by_the_agents_credential(serve
     replies: list[tuple[int, Any]] = []
     agent = threading.Thread(target=lambda: replies.append(server.request("POST", "/hook", pre("s1", "t1"), secret)))
     agent.start()
-    assert poll(lambda: (server.steering.state("s1") or {}).get("held")) == ["t1"]
+    assert until(lambda: (server.steering.state("s1") or {}).get("held")) == ["t1"]
     assert server.request("POST", "/control", control("approve", call_id="t1"), secret)[0] == 403
     assert server.steering.state("s1")["held"] == ["t1"] and agent.is_alive()
     status, body = server.request("POST", "/control", control("approve", call_id="t1"), BOB)
@@ -293,7 +293,8 @@ def test_the_built_in_breakpoint_cannot_be_removed_or_turned_off(tmp_path: Path)
 
 
 async def test_the_breakpoint_list_shows_the_built_in_rule_and_offers_no_way_to_remove_it(tmp_path: Path) -> None:
-    from test_viewer_support import until
+    from test_viewer_support import Notices
+    from waiting import until_app
 
     from watchkeeper.relay import Relay
     from watchkeeper.viewer import WatchkeeperApp
@@ -305,9 +306,9 @@ async def test_the_breakpoint_list_shows_the_built_in_rule_and_offers_no_way_to_
     try:
         app = WatchkeeperApp(relay, steer=SteerSetup(breakpoints=book, hooks_port=47999))
         async with app.run_test(size=(120, 30)) as pilot:
+            notices = Notices(app)
             await pilot.press("ctrl+p", *"Breakpoints: list", "enter")
-            await until(pilot, lambda: bool(app._notifications))
-            (listing,) = [n.message for n in app._notifications]
+            (listing,) = await until_app(pilot, lambda: notices.messages(), "the breakpoint list")
             first, second = listing.splitlines()[:2]
             assert first.startswith(f"«{BUILTIN_NAME}»") and "cannot be removed" in first and "47999" in first
             assert second.startswith("«mine»")

@@ -24,7 +24,8 @@ import pytest
 from conftest import CLAUDE_VERSIONS
 from standins.anthropic import ScriptedAnthropic, text, tool_use
 from standins.claude import ClaudeProcess, claude_command, claude_env, read_jsonl
-from test_steering_live import WATCHKEEPER, Watchkeeper, held_calls, poll, running_watchkeeper, tool_results
+from test_steering_live import WATCHKEEPER, Watchkeeper, held_calls, running_watchkeeper, tool_results
+from waiting import until
 
 from watchkeeper import config
 from watchkeeper.breakpoints import BUILTIN_NAME, Book, Matcher, Rule
@@ -140,9 +141,9 @@ def test_the_agent_cannot_approve_its_own_held_call(wk: Watchkeeper, tmp_path: P
               [text("done")]]
     viewer = wk.watch(sid)
     with ScriptedAnthropic(script) as api, start_run(wk, api, tmp_path, sid) as proc:
-        (call,) = poll(lambda: held_calls(wk, sid), WAIT)
-        seen = len(poll(lambda: rounds(log), WAIT))
-        tried = poll(lambda: len(r := rounds(log)) >= seen + 3 and r, WAIT)
+        (call,) = until(lambda: held_calls(wk, sid), timeout=WAIT)
+        seen = len(until(lambda: rounds(log), timeout=WAIT))
+        tried = until(lambda: len(r := rounds(log)) >= seen + 3 and r, timeout=WAIT)
         assert held_calls(wk, sid) == [call] and proc.running
         assert not (cwd / "two.txt").exists()
         stop.touch()
@@ -160,7 +161,8 @@ def test_the_agent_cannot_approve_its_own_held_call(wk: Watchkeeper, tmp_path: P
             assert set(row[door].values()) <= {401, 403}, (door, row[door])
         assert row["control"][f"env:{config.ENV_HOOK_TOKEN}"] == 403
         assert row["ws"][f"env:{config.ENV_HOOK_TOKEN}"] == 403
-    approvals = poll(lambda: [e for e in viewer.of("control.applied") if e["data"]["control"] == "approve"], WAIT)
+    approvals = until(lambda: [e for e in viewer.of("control.applied") if e["data"]["control"] == "approve"],
+                      timeout=WAIT)
     assert [e["data"]["control_id"].startswith("ctl-") for e in approvals] == [True]
     assert not [e for e in viewer.events if str(e["data"].get("control_id", "")).startswith("agent-")]
 
@@ -194,8 +196,8 @@ def test_the_built_in_breakpoint_holds_a_call_naming_the_config_directory(wk: Wa
     sid = str(uuid.uuid4())
     viewer = wk.watch(sid)
     with ScriptedAnthropic(script) as api, start_run(wk, api, tmp_path, sid) as proc:
-        (call,) = poll(lambda: held_calls(wk, sid), WAIT)
-        (waiting,) = poll(lambda: viewer.of("tool.waiting"), WAIT)
+        (call,) = until(lambda: held_calls(wk, sid), timeout=WAIT)
+        (waiting,) = until(lambda: viewer.of("tool.waiting"), timeout=WAIT)
         assert waiting["data"]["rule"] == BUILTIN_NAME and waiting["data"]["call_id"] == call
         code, out = wk.ctl("approve", sid)
         assert code == 0, out

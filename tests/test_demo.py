@@ -10,8 +10,9 @@ from __future__ import annotations
 import socket
 
 from conftest import SAMPLE_LOGS
-from test_viewer_support import screen_text, until
+from test_viewer_support import Notices, screen_text
 from textual.widgets import DataTable, Static
+from waiting import until_app
 
 from watchkeeper.commands.demo import STOP_WAIT, demo_app, demo_files, demo_sources, start_live_agent
 from watchkeeper.demo import scripted_agent as scripted
@@ -24,7 +25,7 @@ from watchkeeper.viewer.widgets.controls import Controls
 SPEED = 8.0
 #: Seconds per step of the scripted agent.
 AGENT_DELAY = 0.2
-SIZE = (120, 40)
+SIZE = (140, 40)  # wide enough for every demo title in full (narrower cuts the longest with …)
 TITLES = {
     "claude-code": "Set up notes.txt for the demo, then check it.",
     "codex": "What is in this project? And is there a notes.txt?",
@@ -54,9 +55,10 @@ async def test_the_demo_sessions_appear_grow_live_and_open() -> None:
                         grew.setdefault(info.session, info.events)
                 return False
 
-            await until(pilot, growing, timeout=30)
-            await until(pilot, lambda: len(app.sessions) == 3, timeout=30)
-            await until(pilot, lambda: all(t in screen_text(app) for t in TITLES.values()))
+            await until_app(pilot, growing, timeout=30)
+            await until_app(pilot, lambda: len(app.sessions) == 3, timeout=30)
+            await until_app(pilot, lambda: all(t in screen_text(app) for t in TITLES.values()),
+                            seen=lambda: screen_text(app))
             assert {i.agent_kind for i in app.sessions} == set(TITLES)
             # Sessions are listed: the "nothing found" text is gone from under the table.
             assert "No agent sessions found" not in screen_text(app)
@@ -64,18 +66,18 @@ async def test_the_demo_sessions_appear_grow_live_and_open() -> None:
             assert screen.query_one(DataTable).display
 
             # Played through, every session holds all of its file's events.
-            await until(pilot, lambda: not any(i.live for i in app.sessions), timeout=60)
+            await until_app(pilot, lambda: not any(i.live for i in app.sessions), timeout=60)
             claude = next(i for i in app.sessions if i.agent_kind == "claude-code")
             assert claude.events >= 35
             table = screen.query_one(DataTable)
-            await until(pilot, lambda: claude.session in [str(k.value) for k in table.rows])
+            await until_app(pilot, lambda: claude.session in [str(k.value) for k in table.rows])
             table.focus()
             await pilot.press("home", *["down"] * table.get_row_index(claude.session), "enter")
-            await until(pilot, lambda: isinstance(app.screen, SessionScreen))
+            await until_app(pilot, lambda: isinstance(app.screen, SessionScreen))
             opened = app.screen
             assert isinstance(opened, SessionScreen) and opened.session_id == claude.session
             store = opened.timeline.store
-            await until(pilot, lambda: len(store.events) == claude.events)
+            await until_app(pilot, lambda: len(store.events) == claude.events)
             await pilot.pause()
             text = screen_text(app)
             assert "Bash  echo hello from bash && pwd" in text and "Write  /home/dev/demo/notes.txt" in text
@@ -97,27 +99,27 @@ async def test_the_demo_agent_waits_for_approval_goes_on_when_approved_and_stops
         bells: list[int] = []
         app.bell = lambda: bells.append(1)  # type: ignore[method-assign]
         async with app.run_test(size=SIZE) as pilot:
-            await until(pilot, lambda: live.agent.session is not None and
+            await until_app(pilot, lambda: live.agent.session is not None and
                         app.session_info(live.agent.session) is not None, timeout=30)
             sid = live.agent.session
-            await until(pilot, lambda: scripted.TITLE in screen_text(app))
+            await until_app(pilot, lambda: scripted.TITLE in screen_text(app))
             info = app.session_info(sid)
             assert info is not None and info.live and info.agent_kind == "sdk"
             assert info.capabilities["approve"] and info.capabilities["pause"]
 
             # It asks before running the tests: the session waits for the person, the bell rings.
-            await until(pilot, lambda: (i := app.session_info(sid)) is not None and i.needs_attention, timeout=30)
+            await until_app(pilot, lambda: (i := app.session_info(sid)) is not None and i.needs_attention, timeout=30)
             assert bells and app.attention.count == 1 and "1 session waiting for you" in app.title
             table = app.screen.query_one(DataTable)
-            await until(pilot, lambda: sid in [str(k.value) for k in table.rows] and table.get_row_index(sid) == 0)
+            await until_app(pilot, lambda: sid in [str(k.value) for k in table.rows] and table.get_row_index(sid) == 0)
             await pilot.press("w")  # the session waiting for the person, listed first
-            await until(pilot, lambda: isinstance(app.screen, SessionScreen))
+            await until_app(pilot, lambda: isinstance(app.screen, SessionScreen))
             screen = app.screen
             assert isinstance(screen, SessionScreen) and screen.session_id == sid
-            await until(pilot, lambda: bool(screen.steer.held))
+            await until_app(pilot, lambda: bool(screen.steer.held))
             held = screen.steer.oldest
             assert held is not None and held.name == "Bash"
-            await until(pilot, lambda: "waiting" in str(screen.query_one(Controls).content))
+            await until_app(pilot, lambda: "waiting" in str(screen.query_one(Controls).content))
             store = screen.timeline.store
 
             def since_held() -> list[tuple[str, str | None]]:
@@ -128,13 +130,13 @@ async def test_the_demo_agent_waits_for_approval_goes_on_when_approved_and_stops
             assert [k for k, _ in since_held()] == ["tool.started", "tool.waiting"]
             await pilot.press("y")
             # Approved: the call runs (the tests fail, as scripted), then the agent edits, and asks again.
-            await until(pilot, lambda: ("tool.started", "Edit") in since_held(), timeout=30)
+            await until_app(pilot, lambda: ("tool.started", "Edit") in since_held(), timeout=30)
             assert [k for k, _ in since_held()][2:4] == ["control.applied", "tool.finished"]
             assert ("tool.finished", "error") in since_held()
             approved = [e for e in store.events if e["kind"] == "control.applied" and
                         e["data"].get("control") == "approve"]
             assert [e["data"]["call_id"] for e in approved] == [held.call_id]
-            await until(pilot, lambda: (h := screen.steer.oldest) is not None and h.name == "Edit", timeout=30)
+            await until_app(pilot, lambda: (h := screen.steer.oldest) is not None and h.name == "Edit", timeout=30)
         # The app has quit: the agent, held at its next approval, is stopped and its session ends.
         assert live.stop(STOP_WAIT), "the agent thread ended"
         assert not live.agent.is_alive() and live.agent.ended in ("stopped", "done", "cancelled")
@@ -156,9 +158,10 @@ async def test_without_its_endpoint_the_demo_still_plays_the_recordings_and_says
         relay.add_source(source)
     try:
         app = demo_app(relay, SAMPLE_LOGS, problem)
+        notices = Notices(app)
         async with app.run_test(size=SIZE) as pilot:
-            await until(pilot, lambda: any(n.message == problem for n in app._notifications))
-            await until(pilot, lambda: len(app.sessions) == 3, timeout=30)
+            await until_app(pilot, lambda: problem in notices.messages(), seen=notices.messages)
+            await until_app(pilot, lambda: len(app.sessions) == 3, timeout=30)
             assert {i.agent_kind for i in app.sessions} == set(TITLES)
     finally:
         relay.stop()

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from conftest import CC_FIXTURES, CODEX_FIXTURES, SAMPLE_LOGS
+from waiting import until_async
 
 from watchkeeper.adapters.discovery import default_roots, describe, discover, session_roots
 from watchkeeper.adapters.source import DirectorySource
@@ -141,7 +142,7 @@ async def test_directory_source_announces_existing_then_new_sessions(homes: Path
     source = DirectorySource(default_roots(), announced.append, poll_interval=5.0)
     task = asyncio.create_task(source.run(lambda batch: None))
     try:
-        await until(lambda: len(announced) == len(expected), "the existing sessions")
+        await until_async(lambda: len(announced) == len(expected), "the existing sessions")
         assert announced == expected
 
         project = homes / "claude" / "projects" / "-home-dev-project"
@@ -149,7 +150,7 @@ async def test_directory_source_announces_existing_then_new_sessions(homes: Path
         (sub_dir / "agent-new.jsonl").write_bytes(b"{}\n")  # a subagent: not a session
         new_claude = project / "11111111-2222-4333-8444-555555555555.jsonl"
         new_claude.write_bytes(b"")
-        await until(lambda: new_claude in announced, "a new Claude Code session")
+        await until_async(lambda: new_claude in announced, "a new Claude Code session")
 
         new_project = homes / "claude" / "projects" / "-home-dev-other"
         new_project.mkdir()
@@ -159,7 +160,7 @@ async def test_directory_source_announces_existing_then_new_sessions(homes: Path
         day.mkdir(parents=True)
         rollout = day / "rollout-2027-01-01T00-00-00-0000.jsonl"
         rollout.write_bytes(b"")
-        await until(lambda: {other, rollout} <= set(announced), "sessions in new directories")
+        await until_async(lambda: {other, rollout} <= set(announced), "sessions in new directories")
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
@@ -175,24 +176,14 @@ async def test_directory_source_can_skip_old_sessions(homes: Path) -> None:
     source = DirectorySource(default_roots(), announced.append, max_age=600, poll_interval=5.0)
     task = asyncio.create_task(source.run(lambda batch: None))
     try:
-        await until(lambda: len(source.seen) == SESSIONS, "the first scan")
+        await until_async(lambda: len(source.seen) == SESSIONS, "the first scan")
         assert sorted(announced) == sorted(recent)
         new = homes / "codex" / "sessions" / "2026" / "05" / "12" / "rollout-new.jsonl"
         new.write_bytes(b"")
-        await until(lambda: new in announced, "a new session")
+        await until_async(lambda: new in announced, "a new session")
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
-
-
-async def until(cond: object, what: str) -> None:
-    assert callable(cond)
-    try:
-        async with asyncio.timeout(WAIT):
-            while not cond():
-                await asyncio.sleep(0.01)
-    except TimeoutError:
-        pytest.fail(f"gave up waiting for {what}")
 
 
 CORPUS_CODEX_DAYS = {  # corpus rollout -> the day directory Codex would have put it in

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from conftest import SAMPLE_LOGS
+from waiting import until
 
 SAMPLE = SAMPLE_LOGS / "claude-code" / "-home-dev-demo" / "b258fcd5-dddc-5674-bc87-3cbb11ebc230.jsonl"
 EVENTS = 35
@@ -43,14 +44,9 @@ class Tmux:
         return self("has-session", "-t", "wk").returncode == 0
 
     def wait_for(self, cond: Callable[[str], bool], timeout: float = 30.0) -> str:
-        deadline = time.monotonic() + timeout
-        while True:
-            screen = self.screen()
-            if cond(screen):
-                return screen
-            if time.monotonic() > deadline:
-                raise AssertionError(f"the screen never matched; last screen:\n{screen}")
-            time.sleep(0.2)
+        """The first screen that ``cond`` accepts; the failure shows the last screen."""
+        return until(lambda: s if cond(s := self.screen()) else None, what="the screen to match",
+                     timeout=timeout, seen=self.screen, poll=0.2)
 
 
 @pytest.fixture
@@ -95,7 +91,4 @@ def test_replay_in_a_real_terminal(tmp_path: Path, tmux: Tmux) -> None:
     assert "⏸ paused" in screen
 
     tmux.keys("q")
-    deadline = time.monotonic() + 15
-    while tmux.alive() and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert not tmux.alive(), f"q did not quit; last screen:\n{tmux.screen()}"
+    until(lambda: not tmux.alive(), what="q to quit the app", timeout=15, seen=tmux.screen, poll=0.2)

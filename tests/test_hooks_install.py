@@ -28,11 +28,11 @@ from test_steering_live import (
     Watchkeeper,
     held_calls,
     pause_before_turn,
-    poll,
     running_watchkeeper,
     tool_results,
     two_bash_calls,
 )
+from waiting import until
 
 from watchkeeper import config
 from watchkeeper.adapters.claude_settings import installed
@@ -108,7 +108,7 @@ def test_user_install_makes_a_plain_session_steerable(wk: Watchkeeper, tmp_path:
         with start_plain(wk, api, tmp_path, "work") as proc:
             viewer = wk.watch(proc.session_id)
             pause_before_turn(wk, api, release, proc.session_id, 1)
-            (call,) = poll(lambda: held_calls(wk, proc.session_id))
+            (call,) = until(lambda: held_calls(wk, proc.session_id))
             assert not (cwd / "two.txt").exists()
             assert wk.ctl("resume", proc.session_id)[0] == 0
             run = proc.wait(60)
@@ -129,7 +129,7 @@ def test_project_install_denies_with_the_reason(wk: Watchkeeper, tmp_path: Path)
         with start_plain(wk, api, tmp_path, "work", cwd=cwd) as proc:
             wk.watch(proc.session_id)
             pause_before_turn(wk, api, release, proc.session_id, 1)
-            (call,) = poll(lambda: held_calls(wk, proc.session_id))
+            (call,) = until(lambda: held_calls(wk, proc.session_id))
             assert wk.ctl("deny", proc.session_id, "--reason", reason)[0] == 0
             run = proc.wait(60)
     assert run.returncode == 0, run.stderr
@@ -145,11 +145,11 @@ def test_status_says_which_live_sessions_can_be_steered_and_why_not(wk: Watchkee
         release = api.hold(turn=0)
         arrived = lambda n: lambda: len(api.requests_for("main")) >= n  # noqa: E731
         with start_plain(wk, api, tmp_path, "early") as early:
-            poll(arrived(1))
+            until(arrived(1))
             install(wk, home)
             with start_plain(wk, api, tmp_path, "hooked") as hooked, \
                     start_plain(wk, api, tmp_path, "tokenless", token=False) as tokenless:
-                poll(arrived(3))
+                until(arrived(3))
                 done = wk.cli("hooks", "status", extra_env={"HOME": str(home)})
                 release.set()
                 runs = [p.wait(60) for p in (early, hooked, tokenless)]

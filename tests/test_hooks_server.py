@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from waiting import until
 
 from watchkeeper.protocol import Event
 from watchkeeper.relay.hookserver import bound_port, start_hook_server
@@ -97,15 +98,6 @@ def in_thread(fn: Any) -> tuple[threading.Thread, list[Any]]:
     return thread, box
 
 
-def wait_for(cond: Any, limit: float = WAIT) -> None:
-    done = threading.Event()
-    for _ in range(int(limit / 0.02)):
-        if cond():
-            return
-        done.wait(0.02)
-    raise AssertionError("condition not reached")
-
-
 # --- security -------------------------------------------------------------------------
 
 
@@ -171,7 +163,7 @@ def test_a_held_call_waits_for_the_control_api(server: Server) -> None:
     status, answer = server.request("POST", "/control", control("c1", "pause"))
     assert status == 200 and answer["outcome"]["kind"] == "control.applied"
     thread, box = in_thread(lambda: server.request("POST", "/hook", pre("t1")))
-    wait_for(lambda: "tool.waiting" in server.kinds())
+    until(lambda: "tool.waiting" in server.kinds())
     assert not box
     status, answer = server.request("POST", "/control", control("c2", "approve", call_id="t1"))
     assert answer["outcome"]["kind"] == "control.applied"
@@ -205,8 +197,8 @@ def test_an_agent_that_stops_waiting_ends_its_hold(server: Server) -> None:
     sock.sendall(b"POST /hook HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer " + TOKEN.encode()
                  + b"\r\nContent-Type: application/json\r\nContent-Length: " + str(len(body)).encode()
                  + b"\r\n\r\n" + body)
-    wait_for(lambda: "tool.waiting" in server.kinds())
+    until(lambda: "tool.waiting" in server.kinds())
     sock.close()
-    wait_for(lambda: any(e["data"].get("control") == "abandoned" for e in list(server.events)))
+    until(lambda: any(e["data"].get("control") == "abandoned" for e in list(server.events)))
     status, answer = server.request("POST", "/control", control("c2", "approve", call_id="t1"))
     assert status == 200 and answer["outcome"]["kind"] == "control.rejected"

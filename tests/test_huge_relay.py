@@ -12,7 +12,8 @@ import asyncio
 import threading
 
 import pytest
-from huge_support import WAIT, Collector, wait_until
+from huge_support import WAIT, Collector
+from waiting import until
 
 from watchkeeper.protocol import Event, make_event
 from watchkeeper.relay import Emit, Relay
@@ -91,7 +92,7 @@ def test_a_rebuilt_history_becomes_a_new_generation(relay: Relay) -> None:
     relay.subscribe(everything)
     relay.add_source(src)
     assert src.emitted.wait(WAIT)
-    assert wait_until(lambda: (relay.session(S) or relay.sessions()[0]).indexing == 0.5)
+    until(lambda: (relay.session(S) or relay.sessions()[0]).indexing == 0.5)
     relay.add_source(OneBatch([ev("from-hooks")]))
     assert follower.wait(lambda: len(follower.events) == 5)
     info = relay.session(S)
@@ -125,7 +126,7 @@ def test_a_late_follower_starts_at_the_current_generation(relay: Relay) -> None:
     src = RebuildingSource([ev("p")], [ev("a"), ev("b")], superseded={"p"})
     src.go.set()
     relay.add_source(src)
-    assert wait_until(lambda: (info := relay.session(S)) is not None and info.history_from == 1)
+    until(lambda: (info := relay.session(S)) is not None and info.history_from == 1)
     late = Collector()
     relay.subscribe(late, S, on_resync=late.resync)
     assert late.wait(lambda: len(late.events) == 2)

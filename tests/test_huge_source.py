@@ -13,7 +13,8 @@ import os
 from pathlib import Path
 
 import pytest
-from huge_support import SESSION, WAIT, Collector, HeldIndexer, copies, grow, sample_session, wait_until
+from huge_support import SESSION, WAIT, Collector, HeldIndexer, copies, grow, sample_session
+from waiting import until
 
 from watchkeeper.adapters import index
 from watchkeeper.adapters.source import TranscriptSource, convert_file
@@ -99,7 +100,7 @@ def test_newest_events_first_then_the_whole_history_in_file_order(big: Path, rel
         assert first[0]["kind"] == "session.started" and first[0]["data"]["title"]
         assert len(first) < len(list(convert_file(big))) / 4, "the whole file came, not its tail"
         assert not got.resyncs
-        assert wait_until(lambda: (relay.session(SESSION) or relay.sessions()[0]).indexing is not None)
+        until(lambda: (relay.session(SESSION) or relay.sessions()[0]).indexing is not None)
 
         # An agent keeps writing while the earlier history is indexed: the appends show at once.
         per_copy = len(copies(sample_session(), 1))
@@ -141,7 +142,7 @@ def test_tokens_are_not_counted_twice(big: Path, relay: Relay) -> None:
     finally:
         plain.stop()
     relay.add_source(source(big))
-    assert wait_until(lambda: (info := relay.session(SESSION)) is not None and info.history_from > 0)
+    until(lambda: (info := relay.session(SESSION)) is not None and info.history_from > 0)
     info = relay.session(SESSION)
     assert want is not None and info is not None
     got = (info.tokens_in, info.tokens_out, info.tokens_cache_read, info.tokens_cache_creation, info.events)
@@ -200,5 +201,5 @@ def test_a_file_replaced_while_indexing_is_read_again(big: Path, relay: Relay) -
         assert got.wait(lambda: set(expected) <= set(ids(got.events))), "the new file was not read"
         held.release()
     info = relay.session(SESSION)
-    assert wait_until(lambda: relay.session(SESSION).indexing is None)  # type: ignore[union-attr]
+    until(lambda: relay.session(SESSION).indexing is None)  # type: ignore[union-attr]
     assert info is not None and not got.resyncs and info.history_from == 0

@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pytest
 from huge_support import SESSION, WAIT, HeldIndexer, copies, grow, sample_session
-from test_viewer_support import screen_text, status_text, until
+from test_viewer_support import screen_text, status_text
 from textual.message import Message
+from waiting import until, until_app
 
 from watchkeeper.adapters.source import TranscriptSource, convert_file
 from watchkeeper.relay import Relay
@@ -65,16 +66,16 @@ def row_text(screen: SessionScreen, event_id: str) -> str:
 
 async def open_tail(app: WatchkeeperApp, pilot, big: Path) -> SessionScreen:  # type: ignore[no-untyped-def]
     """The session screen once the newest message is in its timeline, and on screen."""
-    await until(pilot, lambda: isinstance(app.screen, SessionScreen))
+    await until_app(pilot, lambda: isinstance(app.screen, SessionScreen))
     screen = app.screen
     assert isinstance(screen, SessionScreen)
     last = newest(big)
-    await until(pilot, lambda: any(e["id"] == last for e in screen.timeline.store.events))
+    await until_app(pilot, lambda: any(e["id"] == last for e in screen.timeline.store.events))
     timeline = screen.timeline
     assert timeline.follow and timeline.cursor == len(timeline.store.view) - 1
     row = row_text(screen, last)
-    await until(pilot, lambda: row in screen_text(app))
-    await until(pilot, lambda: cursor_on_screen(timeline))
+    await until_app(pilot, lambda: row in screen_text(app))
+    await until_app(pilot, lambda: cursor_on_screen(timeline))
     return screen
 
 
@@ -89,11 +90,11 @@ async def test_newest_rows_first_then_the_whole_history_with_the_cursor_kept(big
                 timeline = screen.timeline
                 whole = len(list(convert_file(big)))
                 assert len(timeline.store.events) < whole / 4
-                await until(pilot, lambda: "indexing earlier history" in status_text(app))
+                await until_app(pilot, lambda: "indexing earlier history" in status_text(app))
 
                 append_copy(big, 1000)
                 last = newest(big)
-                await until(pilot, lambda: any(e["id"] == last for e in timeline.store.events))
+                await until_app(pilot, lambda: any(e["id"] == last for e in timeline.store.events))
                 await pilot.press("up", "up", "up")
                 assert not timeline.follow
                 chosen = selected_id(screen)
@@ -101,14 +102,14 @@ async def test_newest_rows_first_then_the_whole_history_with_the_cursor_kept(big
                 held.release()
 
                 expected = [e["id"] for e in convert_file(big)]
-                await until(pilot, lambda: len(timeline.store.events) == len(expected), timeout=WAIT)
+                await until_app(pilot, lambda: len(timeline.store.events) == len(expected), timeout=WAIT)
                 await app.workers.wait_for_complete()
                 await pilot.pause()
                 assert [e["id"] for e in timeline.store.events] == expected
                 assert selected_id(screen) == chosen and not timeline.follow
                 assert timeline.cursor < len(timeline.store.view) - 3
                 assert cursor_on_screen(timeline)
-                await until(pilot, lambda: "earlier history" not in status_text(app))
+                await until_app(pilot, lambda: "earlier history" not in status_text(app))
                 assert f"{len(expected):,} events" in status_text(app)
     finally:
         relay.stop()
@@ -121,7 +122,7 @@ async def test_following_the_newest_row_survives_the_reload(big: Path) -> None:
         with HeldIndexer() as held:
             app = WatchkeeperApp(relay, open_session=SESSION)
             async with app.run_test(size=SIZE) as pilot:
-                await until(pilot, lambda: isinstance(app.screen, SessionScreen))
+                await until_app(pilot, lambda: isinstance(app.screen, SessionScreen))
                 await pilot.pause()
                 relay.add_source(source(big, tail=1 << 20))
                 screen = await open_tail(app, pilot, big)
@@ -130,7 +131,7 @@ async def test_following_the_newest_row_survives_the_reload(big: Path) -> None:
                 assert tail_rows > 2 * timeline.size.height
                 held.release()
                 whole = len(list(convert_file(big)))
-                await until(pilot, lambda: len(timeline.store.events) == whole, timeout=WAIT)
+                await until_app(pilot, lambda: len(timeline.store.events) == whole, timeout=WAIT)
                 await pilot.pause()
                 assert len(timeline.store.view) > tail_rows
                 assert timeline.follow and timeline.cursor == len(timeline.store.view) - 1
@@ -154,8 +155,7 @@ class Inbox:
         return True
 
     def wait(self, pred, timeout: float = WAIT) -> bool:  # type: ignore[no-untyped-def]
-        with self.cond:
-            return self.cond.wait_for(pred, timeout)
+        return until(pred, timeout=timeout, condition=self.cond)
 
 
 def test_the_feed_splits_history_from_live_events(big: Path) -> None:
@@ -210,13 +210,13 @@ async def test_a_filter_carries_over_to_the_whole_history(big: Path) -> None:
                 screen = await open_tail(app, pilot, big)
                 timeline = screen.timeline
                 screen.apply_filter(screen.filter.with_(tool="Bash"))
-                await until(pilot, lambda: timeline.store.filter.tool == "Bash")
+                await until_app(pilot, lambda: timeline.store.filter.tool == "Bash")
                 tail_rows = len(timeline.store.view)
                 held.release()
                 whole = list(convert_file(big))
-                await until(pilot, lambda: len(timeline.store.events) == len(whole), timeout=WAIT)
+                await until_app(pilot, lambda: len(timeline.store.events) == len(whole), timeout=WAIT)
                 await app.workers.wait_for_complete()
-                await until(pilot, lambda: timeline.store.filter.tool == "Bash")
+                await until_app(pilot, lambda: timeline.store.filter.tool == "Bash")
                 started = [e["data"] for e in whole if e["kind"] == "tool.started"]
                 bash = {d["call_id"] for d in started if d["name"] == "Bash"}
                 store = timeline.store
@@ -234,22 +234,22 @@ async def test_live_events_shown_while_the_history_loads_are_kept(big: Path) -> 
         app = WatchkeeperApp(relay, open_session=SESSION)
         async with app.run_test(size=SIZE) as pilot:
             history = list(convert_file(big))
-            await until(pilot, lambda: isinstance(app.screen, SessionScreen))
+            await until_app(pilot, lambda: isinstance(app.screen, SessionScreen))
             screen = app.screen
             assert isinstance(screen, SessionScreen) and screen.feed is not None
             timeline = screen.timeline
-            await until(pilot, lambda: len(timeline.store.events) == len(history))
+            await until_app(pilot, lambda: len(timeline.store.events) == len(history))
             reload = HistoryReload(0, len(history))
             screen.post_message(HistoryRebuilt(screen.feed, reload))
-            await until(pilot, lambda: "loading earlier history… 0%" in status_text(app))
+            await until_app(pilot, lambda: "loading earlier history… 0%" in status_text(app))
 
             append_copy(big, 3000)
             last = newest(big)
-            await until(pilot, lambda: any(e["id"] == last for e in timeline.store.events))
+            await until_app(pilot, lambda: any(e["id"] == last for e in timeline.store.events))
             live = [e["id"] for e in timeline.store.events[len(history):]]
             assert live
             reload.put([dict(e) for e in history])
-            await until(pilot, lambda: "earlier history" not in status_text(app))
+            await until_app(pilot, lambda: "earlier history" not in status_text(app))
             assert [e["id"] for e in timeline.store.events] == [e["id"] for e in history] + live
     finally:
         relay.stop()

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from waiting import until
 
 from watchkeeper.adapters.native import NativeConverter
 from watchkeeper.protocol import Event, encode_line, make_event
@@ -102,8 +103,7 @@ class Collector:
             return [e for b in self.batches for e in b]
 
     def wait(self, pred: Callable[[list[Event]], bool], timeout: float = WAIT) -> bool:
-        with self.cond:
-            return self.cond.wait_for(lambda: pred([e for b in self.batches for e in b]), timeout)
+        return until(lambda: pred(self.events), timeout=timeout, condition=self.cond)
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import queue
 import socket
 import subprocess
 import sys
@@ -20,7 +19,7 @@ from typing import IO
 
 import orjson
 import pytest
-from remote_support import until
+from waiting import until, until_async
 
 from watchkeeper import sdk
 
@@ -38,27 +37,20 @@ class Lines:
     """A process's output, line by line, read on a thread so waits stay bounded."""
 
     def __init__(self, stream: IO[str]) -> None:
-        self.lines: queue.SimpleQueue[str] = queue.SimpleQueue()
         self.seen: list[str] = []
+        self.changed = threading.Condition()
         threading.Thread(target=self._read, args=(stream,), daemon=True).start()
 
     def _read(self, stream: IO[str]) -> None:
         for line in stream:
-            self.lines.put(line)
+            with self.changed:
+                self.seen.append(line)
+                self.changed.notify_all()
 
     def until(self, needle: str, timeout: float = 30.0) -> str:
-        """The first line (printed so far, or next) that contains ``needle``."""
-        for line in self.seen:
-            if needle in line:
-                return line
-        while True:
-            try:
-                line = self.lines.get(timeout=timeout)
-            except queue.Empty:
-                raise AssertionError(f"{needle!r} not printed; got {self.seen}") from None
-            self.seen.append(line)
-            if needle in line:
-                return line
+        """The first line printed that contains ``needle``."""
+        return until(lambda: next((line for line in self.seen if needle in line), None),
+                     what=f"{needle!r} printed", timeout=timeout, condition=self.changed, seen=lambda: self.seen)
 
 
 @pytest.fixture
@@ -132,7 +124,7 @@ async def test_attach_json_shows_the_agent_and_ctl_steers_it(serve: tuple[str, L
         paused = await asyncio.to_thread(ctl, env, "pause", run.session[:8], "--relay", url,
                                          "--token-file", str(token_file(env)))
         assert paused.returncode == 0 and paused.stdout.startswith("applied: paused"), paused
-        await until(lambda: run._link.paused, what="the pause reaches the agent")
+        await until_async(lambda: run._link.paused, what="the pause reaches the agent")
         await asyncio.to_thread(lines.until, '"control.applied"')
 
         call = run.tool_started("Bash", {"command": "make deploy"})

@@ -13,7 +13,8 @@ import threading
 from collections.abc import Iterator
 
 import pytest
-from remote_support import TOKEN, Attached, Served, until
+from remote_support import TOKEN, Attached, Served
+from waiting import until_async
 
 from watchkeeper import sdk
 from watchkeeper.relay.wsviewer import ViewerConn
@@ -49,7 +50,7 @@ def slow_conn(served: Served) -> ViewerConn:
 
 async def stalled_viewer(served: Served) -> tuple[Attached, Stall]:
     slow = Attached(served.url)
-    await until(lambda: slow.source._ws is not None, what="the slow viewer is attached")
+    await until_async(lambda: slow.source._ws is not None, what="the slow viewer is attached")
     stall = Stall()
     slow.relay.add_source(stall)
     await asyncio.to_thread(stall.blocking.wait, 10)
@@ -72,9 +73,13 @@ async def test_a_stalled_viewer_gets_usage_coalesced_and_counts_every_token(serv
     finally:
         stall.go.set()
     try:
-        await until(lambda: slow.source.tracker.sessions[run.session].next == total, what="the slow viewer catches up")
-        info = slow.relay.session(run.session)
-        assert info is not None and (info.tokens_in, info.tokens_out) == (5000, 10000)
+        await until_async(lambda: slow.source.tracker.sessions[run.session].next == total,
+                          what="the slow viewer catches up")
+        # The tracker counts a frame before its events reach the local relay: wait for them there.
+        info = await until_async(lambda: (i := slow.relay.session(run.session)) and i.tokens_out == 10000 and i,
+                                 what="every token in the slow viewer's relay",
+                                 seen=lambda: slow.relay.session(run.session))
+        assert (info.tokens_in, info.tokens_out) == (5000, 10000)
         assert info.events < total, "fewer events: the queued usage was folded"
         assert slow.source.tracker.stats["missed"] == 0 and slow.source.tracker.stats["ranges"] == 0
     finally:
@@ -87,7 +92,7 @@ async def test_a_stalled_viewer_resyncs_and_stalls_neither_the_agent_nor_another
     fast = Attached(served.url)
     slow, stall = await stalled_viewer(served)
     try:
-        await until(lambda: fast.source._ws is not None)
+        await until_async(lambda: fast.source._ws is not None)
         for i in range(4000):
             run.notice(f"{i} {PAD}")
             if i % 400 == 0:
@@ -100,15 +105,19 @@ async def test_a_stalled_viewer_resyncs_and_stalls_neither_the_agent_nor_another
                 assert outcome["kind"] == "control.applied"
         assert await run.flush(60), "the agent is not held up"
         total = len(served.events(run.session))
-        await until(lambda: fast.source.tracker.sessions[run.session].next == total,
+        await until_async(lambda: fast.source.tracker.sessions[run.session].next == total,
                     what="the other viewer has everything while the slow one is still stalled")
         assert not stall.go.is_set()
         assert slow_conn(served).stats["resyncs"] >= 1
     finally:
         stall.go.set()
     try:
-        await until(lambda: slow.source.tracker.sessions[run.session].next == total, what="the slow one catches up")
+        await until_async(lambda: slow.source.tracker.sessions[run.session].next == total,
+                          what="the slow one catches up")
         remote = [e["id"] for e in served.events(run.session)]
+        # The tracker counts a frame before its events reach the local relay: wait for the last one there.
+        await until_async(lambda: slow.ids(run.session)[-1] == remote[-1], what="the last event in the slow relay",
+                          seen=lambda: f"{len(slow.ids(run.session))} of {len(remote)} events")
         assert slow.ids(run.session) == remote, "after the resync: every event, once, in order"
         assert slow.ids(run.session).count("control:held-1") == 1
         assert slow.source.tracker.stats["resyncs"] >= 1 and slow.source.tracker.stats["ranges"] >= 1

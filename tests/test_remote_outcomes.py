@@ -13,7 +13,8 @@ import asyncio
 import uuid
 from typing import Any
 
-from remote_support import TOKEN, Attached, Served, until
+from remote_support import TOKEN, Attached, Served
+from waiting import until_async
 
 from watchkeeper import sdk
 from watchkeeper.protocol import Event
@@ -35,7 +36,7 @@ async def test_outcomes_are_the_remote_relays_own(served: Served, run: sdk.Agent
     attached = Attached(served.url)
     try:
         await run.flush()
-        await until(lambda: attached.relay.session(run.session) is not None, what="the session is seen")
+        await until_async(lambda: attached.relay.session(run.session) is not None, what="the session is seen")
 
         nothing = await asyncio.to_thread(send, attached, run.session, "approve", id="a0")
         assert nothing["kind"] == "control.rejected" and nothing["data"]["reason"] == "no call is waiting"
@@ -43,7 +44,7 @@ async def test_outcomes_are_the_remote_relays_own(served: Served, run: sdk.Agent
 
         call = run.tool_started("shell", {"cmd": "make deploy"})
         asking = asyncio.create_task(run.approval(call))
-        await until(lambda: attached.relay.session(run.session).needs_attention,  # type: ignore[union-attr]
+        await until_async(lambda: attached.relay.session(run.session).needs_attention,  # type: ignore[union-attr]
                     what="the held call shows on the attached side")
         denied = await asyncio.to_thread(send, attached, run.session, "deny", call_id=call, reason="not today",
                                          id="d1")
@@ -56,7 +57,7 @@ async def test_outcomes_are_the_remote_relays_own(served: Served, run: sdk.Agent
         assert late["kind"] == "control.rejected" and "already decided" in late["data"]["reason"]
         again = await asyncio.to_thread(send, attached, run.session, "deny", call_id=call, id="d1")
         assert again == denied, "a repeated control id gets its first outcome, and acts no more"
-        await until(lambda: {"control:a0", "control:d1", "control:a1"} <=
+        await until_async(lambda: {"control:a0", "control:d1", "control:a1"} <=
                     {e["id"] for e in attached.events(run.session)}, what="the outcomes in the stream")
         ids = [e["id"] for e in attached.events(run.session) if e["kind"].startswith("control.")]
         assert len(ids) == len(set(ids)) == 3, "one outcome per control in the stream"
@@ -71,9 +72,9 @@ async def test_a_remote_relay_that_does_not_answer_gets_a_clear_rejection() -> N
     try:
         run.user("hello")
         await run.flush()
-        await until(lambda: len(attached.events(run.session)) == 2, what="the session is seen")
+        await until_async(lambda: len(attached.events(run.session)) == 2, what="the session is seen")
         served.stop()
-        await until(lambda: attached.source._ws is None, what="the connection is gone")
+        await until_async(lambda: attached.source._ws is None, what="the connection is gone")
         outcome = await asyncio.to_thread(send, attached, run.session, "pause", timeout=0.5, id="p-late")
         assert outcome["kind"] == "control.rejected"
         assert outcome["data"]["reason"].startswith("the remote relay did not answer within 0.5 s")

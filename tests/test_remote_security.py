@@ -16,7 +16,8 @@ from typing import Any
 
 import orjson
 import pytest
-from remote_support import TOKEN, Attached, Served, until
+from remote_support import TOKEN, Attached, Served
+from waiting import until_async
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed, InvalidStatus
@@ -138,7 +139,8 @@ async def test_the_token_never_reaches_a_log(served: Served, caplog: pytest.LogC
     await probe(served.url, TOKEN)
     with pytest.raises(RemoteError):
         await probe(served.url, "wrong-token-value")
-    await asyncio.sleep(0.2)
+    # The server logs "connection closed" last, for each of the two handshakes.
+    await until_async(lambda: caplog.text.count("connection closed") >= 2, what="both connections' last log line")
     text = caplog.text
     assert "Authorization: [redacted]" in text, "the handshake was logged at DEBUG, headers included"
     assert TOKEN not in text and "wrong-token-value" not in text
@@ -162,7 +164,7 @@ async def test_a_relay_that_sends_garbage_is_reconnected_to_not_fatal() -> None:
         port = next(iter(server.sockets)).getsockname()[1]
         attached = Attached(f"ws://127.0.0.1:{port}")
         try:
-            await until(lambda: attached.source.connections >= 2, what="it reconnects after the bad frame")
+            await until_async(lambda: attached.source.connections >= 2, what="it reconnects after the bad frame")
             assert not any("failed" in e for e in attached.relay.errors), "the source is still running"
         finally:
             attached.stop()

@@ -14,8 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from remote_support import TOKEN, Attached, Served, until
-from test_viewer_support import until as ui_until
+from remote_support import TOKEN, Attached, Served
+from test_viewer_support import Notices
+from waiting import until_app, until_async
 from websockets.asyncio.client import ClientConnection
 
 from watchkeeper import sdk
@@ -46,10 +47,10 @@ async def asking(served: Served) -> tuple[sdk.AgentRun, str, asyncio.Task[sdk.De
     """An SDK agent waiting for approval of one call while a screen watches."""
     run = await sdk.connect(served.url, token=TOKEN, title="asks")
     screen = Attached(served.url)
-    await until(lambda: served.server.watching() == 1, what="the screen follows the relay")
+    await until_async(lambda: served.server.watching() == 1, what="the screen follows the relay")
     call = run.tool_started("shell", {"cmd": "make deploy"})
     waiting = asyncio.create_task(run.approval(call))
-    await until(lambda: any(e["kind"] == "tool.waiting" for e in served.events(run.session)), what="it waits")
+    await until_async(lambda: any(e["kind"] == "tool.waiting" for e in served.events(run.session)), what="it waits")
     return run, call, waiting, screen
 
 
@@ -64,16 +65,16 @@ async def test_only_a_following_viewer_watches_and_a_pause_nobody_watches_is_rej
         async with dial(served.url, TOKEN) as ws:
             await ws.recv()
             await ws.send(wire.dumps(wire.hello_client("viewer", "ctl")), text=True)
-            await until(lambda: len(served.server._viewers) == 1, what="a request-only viewer is connected")
+            await until_async(lambda: len(served.server._viewers) == 1, what="a request-only viewer is connected")
             assert served.server.viewers(run.session) == 0
             rejected = await asyncio.to_thread(control, served.relay, run.session, "pause")
             assert rejected["kind"] == "control.rejected" and "nobody watches" in rejected["data"]["reason"]
         screen = Attached(served.url)
         try:
-            await until(lambda: served.server.viewers(run.session) == 1, what="the screen counts as watching")
+            await until_async(lambda: served.server.viewers(run.session) == 1, what="the screen counts as watching")
             applied = await asyncio.to_thread(control, served.relay, run.session, "pause")
             assert applied["kind"] == "control.applied"
-            await until(lambda: run._link.paused, what="the pause reaches the agent")
+            await until_async(lambda: run._link.paused, what="the pause reaches the agent")
         finally:
             screen.stop()
     finally:
@@ -88,19 +89,19 @@ async def test_an_sdk_call_waits_the_grace_and_a_screen_back_decides_it() -> Non
     try:
         run, call, waiting, screen = await asking(served)
         screen.stop()
-        await until(lambda: notices(served, run.session), what="the grace notice")
+        await until_async(lambda: notices(served, run.session), what="the grace notice")
         assert "1 call(s) waiting for approval wait 120 s" in notices(served, run.session)[0]
         assert served.server.viewers(run.session) == 1 and not waiting.done()
         back = Attached(served.url)
         try:
-            await until(lambda: served.server.watching() == 1, what="the screen is back")
+            await until_async(lambda: served.server.watching() == 1, what="the screen is back")
             assert not served.server.grace.running, "back within the grace: a later departure starts a new one"
             outcome = await asyncio.to_thread(control, back.relay, run.session, "approve", call_id=call)
             assert outcome["kind"] == "control.applied", outcome
             assert (await asyncio.wait_for(waiting, 20)).verdict == "approve"
         finally:
             back.stop()
-        await until(lambda: len(notices(served, run.session)) == 1 and served.server.grace.running,
+        await until_async(lambda: len(notices(served, run.session)) == 1 and served.server.grace.running,
                     what="the screen left again: a new grace, and no call waits so no new notice")
         await run.close()
     finally:
@@ -173,7 +174,7 @@ async def test_breakpoint_requests_list_add_toggle_and_remove_serves_own_rules(b
 async def test_a_relay_without_a_hook_endpoint_says_it_has_no_breakpoints(served: Served) -> None:
     attached = Attached(served.url)
     try:
-        await until(lambda: attached.source._ws is not None)
+        await until_async(lambda: attached.source._ws is not None)
         remote = RemoteBook(attached.source)
         with pytest.raises(BookError, match="no breakpoints"):
             await asyncio.wrap_future(remote.request("add", rule=Rule("t", tool="Bash")))
@@ -185,26 +186,27 @@ async def test_the_palette_under_attach_edits_the_remote_relays_rules(book: Book
     served = Served(breakpoints=book)
     attached = Attached(served.url)
     try:
-        await until(lambda: attached.source._ws is not None)
+        await until_async(lambda: attached.source._ws is not None)
         remote = RemoteBook(attached.source)
         app = WatchkeeperApp(attached.relay, steer=SteerSetup(breakpoints=[remote]))
         async with app.run_test(size=(120, 36)) as pilot:
+            notices = Notices(app)
             await pilot.press("ctrl+p")
             await type_text(pilot, "hold on a tool")
             await pilot.press("enter")
-            await ui_until(pilot, lambda: isinstance(app.screen, RuleDialog))
+            await until_app(pilot, lambda: isinstance(app.screen, RuleDialog))
             await type_text(pilot, "Write")
             await pilot.press("enter")
-            await ui_until(pilot, lambda: book.get("tool Write") is not None)
+            await until_app(pilot, lambda: book.get("tool Write") is not None)
             assert Book.load(book.path).get("tool Write") == Rule("tool Write", tool="Write")
-            await ui_until(pilot, lambda: any("Holds tool Write" in str(n.message) for n in app._notifications))
+            await until_app(pilot, lambda: any("Holds tool Write" in m for m in notices.messages()))
             assert [r.name for r in remote.rules] == ["tool Write"]
 
             book.add(Rule("on the server", pattern="secret"))
             await pilot.press("ctrl+p")
             await type_text(pilot, "remove on the server")
             await pilot.press("enter")
-            await ui_until(pilot, lambda: book.get("on the server") is None)
+            await until_app(pilot, lambda: book.get("on the server") is None)
             assert [r.name for r in Book.load(book.path).rules] == ["tool Write"]
     finally:
         attached.stop()

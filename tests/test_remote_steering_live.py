@@ -17,8 +17,9 @@ from typing import Any
 
 import pytest
 from conftest import CLAUDE_VERSIONS
-from remote_steering_support import WAIT, Screen, Serve, poll, start_claude, start_serve
+from remote_steering_support import WAIT, Screen, Serve, start_claude, start_serve
 from standins.anthropic import ScriptedAnthropic, text, tool_use
+from waiting import until
 
 from watchkeeper.adapters.remote_book import RemoteBook
 from watchkeeper.breakpoints import Book, Rule
@@ -64,11 +65,11 @@ def pause_second_call(served: Serve, screen: Screen, api: ScriptedAnthropic, ses
                       release: Any) -> str:
     """Pause from the screen while the model's second answer is held back, let it come: its call is held."""
     api.wait_for_request("main", turn=1, timeout=WAIT)
-    poll(lambda: screen.sees(session), what="the screen follows the session")
+    until(lambda: screen.sees(session), what="the screen follows the session")
     outcome = screen.control(session, "pause")
     assert outcome["kind"] == "control.applied", outcome
     release.set()
-    (call,) = poll(lambda: served.held(session), what="the second call is held at serve")
+    (call,) = until(lambda: served.held(session), what="the second call is held at serve")
     return str(call)
 
 
@@ -80,13 +81,13 @@ def test_a_pause_from_ctl_relay_holds_the_next_call_until_approved(served: Serve
         release = api.hold(turn=1)
         with start_claude(served, version, api, tmp_path) as proc:
             api.wait_for_request("main", turn=1, timeout=WAIT)
-            poll(lambda: screen.sees(proc.session_id), what="the screen follows the session")
+            until(lambda: screen.sees(proc.session_id), what="the screen follows the session")
             code, out = served.ctl("pause", proc.session_id)
             assert code == 0 and out.startswith("applied: paused: the next tool call waits"), out
             release.set()
-            (call,) = poll(lambda: served.held(proc.session_id), what="the second call is held")
+            (call,) = until(lambda: served.held(proc.session_id), what="the second call is held")
             assert call == api.tool_use_ids()[1]
-            waiting = poll(lambda: screen.of(proc.session_id, "tool.waiting"), what="the screen shows the hold")
+            waiting = until(lambda: screen.of(proc.session_id, "tool.waiting"), what="the screen shows the hold")
             assert waiting[0]["data"]["call_id"] == call and waiting[0]["data"]["reason"] == "paused"
             assert (cwd / "one.txt").exists() and not (cwd / "two.txt").exists()
             assert proc.running
@@ -114,7 +115,7 @@ def test_deny_from_the_screen_stops_the_call_and_the_model_reads_why(served: Ser
     assert run.returncode == 0, run.stderr
     assert not (cwd / "two.txt").exists()
     assert reason in tool_result(api, call)
-    finished = poll(lambda: [e for e in screen.of(proc.session_id, "tool.finished") if e["data"]["call_id"] == call])
+    finished = until(lambda: [e for e in screen.of(proc.session_id, "tool.finished") if e["data"]["call_id"] == call])
     assert finished[0]["data"]["status"] == "denied"
 
 
@@ -124,7 +125,7 @@ def test_inject_from_the_screen_reaches_the_model(served: Serve, screen: Screen,
         release = api.hold(turn=1)
         with start_claude(served, NEWEST, api, tmp_path) as proc:
             api.wait_for_request("main", turn=1, timeout=WAIT)
-            poll(lambda: screen.sees(proc.session_id), what="the screen follows the session")
+            until(lambda: screen.sees(proc.session_id), what="the screen follows the session")
             outcome = screen.control(proc.session_id, "inject", text=note)
             assert outcome["kind"] == "control.applied", outcome
             assert api.requests_containing(note) == []
@@ -133,7 +134,7 @@ def test_inject_from_the_screen_reaches_the_model(served: Serve, screen: Screen,
     assert run.returncode == 0, run.stderr
     carrying = api.requests_containing(note, route="main")
     assert carrying and carrying[0].turn == 2
-    poll(lambda: [e for e in screen.of(proc.session_id, "message.user") if e["data"].get("origin") == "injected"],
+    until(lambda: [e for e in screen.of(proc.session_id, "message.user") if e["data"].get("origin") == "injected"],
          what="the screen shows the injected message delivered")
 
 
@@ -143,14 +144,14 @@ def test_step_runs_one_call_then_cancel_ends_the_turn(served: Serve, screen: Scr
         release = api.hold(turn=0)
         with start_claude(served, NEWEST, api, tmp_path) as proc:
             api.wait_for_request("main", turn=0, timeout=WAIT)
-            poll(lambda: screen.sees(proc.session_id), what="the screen follows the session")
+            until(lambda: screen.sees(proc.session_id), what="the screen follows the session")
             assert screen.control(proc.session_id, "step")["kind"] == "control.applied"
             release.set()
-            (first,) = poll(lambda: served.held(proc.session_id), what="the first call waits for a step")
+            (first,) = until(lambda: served.held(proc.session_id), what="the first call waits for a step")
             assert not (cwd / "one.txt").exists()
             stepped = screen.control(proc.session_id, "step", call_id=first)
             assert stepped["kind"] == "control.applied" and "next one waits" in stepped["data"]["reason"]
-            (second,) = poll(lambda: [c for c in served.held(proc.session_id) if c != first],
+            (second,) = until(lambda: [c for c in served.held(proc.session_id) if c != first],
                              what="the next call waits too")
             assert (cwd / "one.txt").read_text() == "one\n" and not (cwd / "two.txt").exists()
             cancelled = screen.control(proc.session_id, "cancel")
@@ -192,13 +193,13 @@ def test_a_screen_back_within_the_grace_finds_the_hold_still_there(tmp_path: Pat
             with start_claude(served, NEWEST, api, tmp_path) as proc:
                 call = pause_second_call(served, first, api, proc.session_id, release)
                 first.close()
-                notice = poll(lambda: [e for e in served.stream(proc.session_id)
+                notice = until(lambda: [e for e in served.stream(proc.session_id)
                                        if e["data"].get("code") == "reconnect-grace"],
                               what="serve saw the screen go and gives it the grace")
                 assert "1 held call wait 120 s" in notice[0]["data"]["text"]
                 assert served.held(proc.session_id) == [call] and proc.running
                 second = back = Screen(served)
-                poll(lambda: back.of(proc.session_id, "notice"), what="the screen is back and has read the session")
+                until(lambda: back.of(proc.session_id, "notice"), what="the screen is back and has read the session")
                 assert served.held(proc.session_id) == [call]
                 assert not (cwd / "two.txt").exists()
                 outcome = second.control(proc.session_id, "approve", call_id=call)
@@ -250,15 +251,15 @@ def test_no_screen_back_within_the_grace_and_the_policy_decides(tmp_path: Path, 
 def test_a_breakpoint_set_through_attach_holds_a_call_on_serve(served: Serve, screen: Screen,
                                                                tmp_path: Path) -> None:
     cwd = tmp_path / "work"
-    poll(lambda: screen.attached.source._ws is not None, what="the screen is connected")
+    until(lambda: screen.attached.source._ws is not None, what="the screen is connected")
     book = RemoteBook(screen.attached.source)
     done = book.request("add", rule=Rule("second file", pattern="two.txt")).result(WAIT)
     assert done == "added «second file»"
     assert [r.name for r in Book.load(served.home / "breakpoints.toml").rules] == ["second file"]
     assert str(served.home / "breakpoints.toml") in book.path
     with ScriptedAnthropic(two_writes()) as api, start_claude(served, NEWEST, api, tmp_path) as proc:
-        (call,) = poll(lambda: served.held(proc.session_id), what="the breakpoint holds the second call")
-        waiting = poll(lambda: screen.of(proc.session_id, "tool.waiting"))
+        (call,) = until(lambda: served.held(proc.session_id), what="the breakpoint holds the second call")
+        waiting = until(lambda: screen.of(proc.session_id, "tool.waiting"))
         assert (waiting[0]["data"]["reason"], waiting[0]["data"]["rule"]) == ("breakpoint", "second file")
         assert (cwd / "one.txt").exists() and not (cwd / "two.txt").exists()
         assert screen.control(proc.session_id, "approve", call_id=call)["kind"] == "control.applied"

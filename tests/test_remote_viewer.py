@@ -12,7 +12,8 @@ import asyncio
 import uuid
 
 from remote_support import TOKEN, Attached, Served
-from test_viewer_support import screen_text, status_text, until
+from test_viewer_support import screen_text, status_text
+from waiting import until_app
 
 from watchkeeper import sdk
 from watchkeeper.viewer import WatchkeeperApp
@@ -38,23 +39,23 @@ async def test_the_app_shows_two_relays_and_a_paused_remote_agent() -> None:
         run = runs[1]
         app = WatchkeeperApp(attached.relay)
         async with app.run_test(size=SIZE) as pilot:
-            await until(pilot, lambda: "agent east" in screen_text(app) and "agent west" in screen_text(app))
-            await until(pilot, lambda: app.session_info(run.session) is not None)
+            await until_app(pilot, lambda: "agent east" in screen_text(app) and "agent west" in screen_text(app))
+            await until_app(pilot, lambda: app.session_info(run.session) is not None)
             screen = app.open_session(run.session)
-            await until(pilot, lambda: isinstance(app.screen, SessionScreen))
-            await until(pilot, lambda: f"hello from {run.session[:4]}" in screen_text(app))
+            await until_app(pilot, lambda: isinstance(app.screen, SessionScreen))
+            await until_app(pilot, lambda: f"hello from {run.session[:4]}" in screen_text(app))
             assert "steer: pause resume approve deny inject cancel" in status_text(app)
 
             await asyncio.to_thread(control, attached, run.session, "pause")
-            await until(pilot, lambda: run._link.paused)
+            await until_app(pilot, lambda: run._link.paused)
             checkpoint = asyncio.create_task(run.checkpoint())
-            await until(pilot, lambda: "paused" in status_text(app))
+            await until_app(pilot, lambda: "paused" in status_text(app))
             assert not checkpoint.done(), "the agent waits at its checkpoint while the screen says paused"
             await asyncio.to_thread(control, attached, run.session, "resume")
             await asyncio.wait_for(checkpoint, 10)
             run.assistant("carrying on")
-            await until(pilot, lambda: "carrying on" in screen_text(app))
-            await until(pilot, lambda: "running" in status_text(app))
+            await until_app(pilot, lambda: "carrying on" in screen_text(app))
+            await until_app(pilot, lambda: "running" in status_text(app))
             assert screen.session_id == run.session
     finally:
         for r in runs:

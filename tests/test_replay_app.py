@@ -7,14 +7,16 @@ straight into the session.
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
 from conftest import CC_FIXTURES, SAMPLE_LOGS
-from test_viewer_support import ClaudeTranscript, screen_text, status_text, until
+from test_viewer_support import ClaudeTranscript, screen_text, status_text
 from textual.pilot import Pilot
+from waiting import until_app
 
 from watchkeeper.adapters.source import TranscriptSource, convert_file
 from watchkeeper.commands.replay import first_session
@@ -34,7 +36,7 @@ async def replaying(path: Path, speed: float = 1.0, paused: bool = False) -> Asy
     try:
         app = ReplayApp(relay, open_session=first_session(path), speed=speed, paused=paused, looked_in=[str(path)])
         async with app.run_test(size=SIZE) as pilot:
-            await until(pilot, lambda: isinstance(app.screen, ReplayScreen))
+            await until_app(pilot, lambda: isinstance(app.screen, ReplayScreen))
             screen = app.screen
             assert isinstance(screen, ReplayScreen)
             yield app, pilot, screen
@@ -53,10 +55,10 @@ async def test_play_pause_step_seek_and_speed_on_a_session_with_subagents() -> N
     async with replaying(path, speed=2.0) as (app, pilot, screen):
         playhead, timeline = screen.playhead, screen.timeline
         # Play: the first events are on screen at once, more follow with the recording's timing.
-        await until(pilot, lambda: playhead.goal >= 1 and len(timeline.store.view) >= 1)
-        await until(pilot, lambda: playhead.loaded and playhead.total == total)
+        await until_app(pilot, lambda: playhead.goal >= 1 and len(timeline.store.view) >= 1)
+        await until_app(pilot, lambda: playhead.loaded and playhead.total == total)
         first = playhead.goal
-        await until(pilot, lambda: playhead.goal > first)
+        await until_app(pilot, lambda: playhead.goal > first)
         assert playhead.goal < total, "2× plays a 12 s recording for seconds, not at once"
         assert "▶ playing" in screen.player.text and "2×" in screen.player.text
         assert timeline.live and timeline.follow
@@ -65,47 +67,48 @@ async def test_play_pause_step_seek_and_speed_on_a_session_with_subagents() -> N
         await pilot.press("space")
         assert not playhead.playing
         held = playhead.goal
-        await pilot.pause(0.3)
+        playhead.tick(time.monotonic() + 60)  # a minute passes: a paused playhead stays where it is
+        await pilot.pause()
         assert playhead.goal == held and "⏸ paused" in screen.player.text
-        await until(pilot, on_screen(screen))
+        await until_app(pilot, on_screen(screen))
 
         # Step forward and back, one event each; the newest row is selected.
         await pilot.press("full_stop")
         assert playhead.goal == held + 1
-        await until(pilot, on_screen(screen))
+        await until_app(pilot, on_screen(screen))
         assert timeline.cursor == len(timeline.store.view) - 1
         assert f"event {held + 1} / {total} " in screen.player.text
         await pilot.press("comma", "comma")
         assert playhead.goal == held - 1
-        await until(pilot, on_screen(screen))
+        await until_app(pilot, on_screen(screen))
 
         # Seek to 50%, forward and back by 10%, to the end, to the start, and to a typed position.
         tenth, half = round(total * 0.1), round(total * 0.5)
         await pilot.press("5")
-        await until(pilot, lambda: on_screen(screen)() and playhead.goal == half)
+        await until_app(pilot, lambda: on_screen(screen)() and playhead.goal == half)
         await pilot.press("greater_than_sign")
         assert playhead.goal == half + tenth
-        await until(pilot, on_screen(screen))
+        await until_app(pilot, on_screen(screen))
         await pilot.press("less_than_sign", "less_than_sign")
         assert playhead.goal == half - tenth
-        await until(pilot, on_screen(screen))
+        await until_app(pilot, on_screen(screen))
         await pilot.press("G")
-        await until(pilot, lambda: on_screen(screen)() and playhead.goal == total)
+        await until_app(pilot, lambda: on_screen(screen)() and playhead.goal == total)
         assert "Tour done: web renders columns" in screen_text(app) and "■ ended" in screen.player.text
         await pilot.press("0")
-        await until(pilot, lambda: on_screen(screen)() and playhead.goal == 0)
+        await until_app(pilot, lambda: on_screen(screen)() and playhead.goal == 0)
         assert timeline.store.view == []
         await pilot.press("g")
-        await until(pilot, lambda: isinstance(app.screen, GoTo))
+        await until_app(pilot, lambda: isinstance(app.screen, GoTo))
         await pilot.press("1", "0", "enter")
-        await until(pilot, lambda: isinstance(app.screen, ReplayScreen) and playhead.goal == 10)
-        await until(pilot, on_screen(screen))
+        await until_app(pilot, lambda: isinstance(app.screen, ReplayScreen) and playhead.goal == 10)
+        await until_app(pilot, on_screen(screen))
 
         # A filter survives going back.
         await pilot.press("slash", *"agent", "enter")
-        await until(pilot, lambda: timeline.store.filter.text == "agent")
+        await until_app(pilot, lambda: timeline.store.filter.text == "agent")
         await pilot.press("comma")
-        await until(pilot, lambda: on_screen(screen)() and playhead.goal == 9)
+        await until_app(pilot, lambda: on_screen(screen)() and playhead.goal == 9)
         assert timeline.store.filter.text == "agent"
         await pilot.press("x")
 
@@ -115,13 +118,13 @@ async def test_play_pause_step_seek_and_speed_on_a_session_with_subagents() -> N
         await pilot.press("right_square_bracket")
         assert playhead.speed == 5.0 and playhead.playing
         at = playhead.goal
-        await until(pilot, lambda: playhead.goal > at)
+        await until_app(pilot, lambda: playhead.goal > at)
         assert "5×" in screen.player.text
         await pilot.press("left_square_bracket", "minus")
         assert playhead.speed == 1.0 and playhead.playing
         await pilot.press("plus", "plus", "plus", "plus", "plus", "plus", "plus", "plus")
         assert playhead.speed == 0.0
-        await until(pilot, lambda: playhead.ended and on_screen(screen)())
+        await until_app(pilot, lambda: playhead.ended and on_screen(screen)())
         assert "max" in screen.player.text
 
         # Space in the search box types a space; it does not play.
@@ -132,9 +135,9 @@ async def test_play_pause_step_seek_and_speed_on_a_session_with_subagents() -> N
         await pilot.press("escape", "escape")
 
         # The sessions list and back: the same replay, still where it was.
-        await until(pilot, lambda: isinstance(app.screen, SessionsScreen))
+        await until_app(pilot, lambda: isinstance(app.screen, SessionsScreen))
         await pilot.press("enter")
-        await until(pilot, lambda: app.screen is screen)
+        await until_app(pilot, lambda: app.screen is screen)
 
 
 @pytest.mark.parametrize("path", [
@@ -145,7 +148,7 @@ async def test_play_pause_step_seek_and_speed_on_a_session_with_subagents() -> N
 async def test_every_kind_of_file_replays_to_the_end_as_fast_as_possible(path: Path) -> None:
     events = list(convert_file(path))
     async with replaying(path, speed=0.0) as (app, pilot, screen):
-        await until(pilot, lambda: screen.playhead.ended and on_screen(screen)())
+        await until_app(pilot, lambda: screen.playhead.ended and on_screen(screen)())
         store = screen.timeline.store
         assert sorted(e["id"] for e in store.events) == sorted(e["id"] for e in events)
         assert f"event {len(events)} / {len(events)} " in screen.player.text
@@ -163,12 +166,13 @@ async def test_every_kind_of_file_replays_to_the_end_as_fast_as_possible(path: P
 async def test_opens_paused_at_the_first_event_and_plays_from_there() -> None:
     path = SAMPLE_LOGS / "native" / "sdk-demo.jsonl"
     async with replaying(path, speed=1.0, paused=True) as (_app, pilot, screen):
-        await until(pilot, lambda: screen.playhead.loaded)
-        await pilot.pause(0.2)
+        await until_app(pilot, lambda: screen.playhead.loaded)
+        screen.playhead.tick(time.monotonic() + 60)  # a minute passes: it stays at the first event
+        await pilot.pause()
         assert screen.playhead.goal == 0 and screen.timeline.store.events == []
         assert "⏸ paused" in screen.player.text
         await pilot.press("space")
-        await until(pilot, lambda: screen.playhead.goal > 0 and len(screen.timeline.store.events) > 0)
+        await until_app(pilot, lambda: screen.playhead.goal > 0 and len(screen.timeline.store.events) > 0)
 
 
 async def test_a_transcript_with_garbage_lines_replays_them_as_counted_raw_rows(tmp_path: Path) -> None:
@@ -178,13 +182,13 @@ async def test_a_transcript_with_garbage_lines_replays_them_as_counted_raw_rows(
     transcript.bash_call(1)
     transcript.write("not json at all", '{"half": ')
     async with replaying(transcript.path, speed=0.0) as (app, pilot, screen):
-        await until(pilot, lambda: screen.playhead.ended and on_screen(screen)())
+        await until_app(pilot, lambda: screen.playhead.ended and on_screen(screen)())
         store = screen.timeline.store
         raws = [e for e in store.events if e["kind"] == "raw"]
         assert len(raws) >= 4 and store.totals.raw == len(raws)
-        await until(pilot, lambda: f"{len(raws)} raw" in status_text(app))
+        await until_app(pilot, lambda: f"{len(raws)} raw" in status_text(app))
         await pilot.press("e")
-        await until(pilot, lambda: store.filter.errors and len(store.view) >= len(raws))
+        await until_app(pilot, lambda: store.filter.errors and len(store.view) >= len(raws))
         text = screen_text(app)
         assert sum(" raw " in line and "not JSON" in line for line in text.splitlines()) >= 4
         assert '{"half":' in text  # the selected raw row's own line, in the detail pane
@@ -192,20 +196,20 @@ async def test_a_transcript_with_garbage_lines_replays_them_as_counted_raw_rows(
         await pilot.press("0")
         for _ in range(len(screen.playhead.events)):
             await pilot.press("full_stop")
-        await until(pilot, lambda: on_screen(screen)() and screen.playhead.ended)
+        await until_app(pilot, lambda: on_screen(screen)() and screen.playhead.ended)
         assert screen.timeline.store.totals.raw == len(raws)
 
 
 async def test_z_collapses_a_subagent_since_space_plays() -> None:
     path = SAMPLE_LOGS / "claude-code" / "-home-dev-demo" / "b258fcd5-dddc-5674-bc87-3cbb11ebc230.jsonl"
     async with replaying(path, speed=0.0) as (app, pilot, screen):
-        await until(pilot, lambda: screen.playhead.ended and on_screen(screen)())
+        await until_app(pilot, lambda: screen.playhead.ended and on_screen(screen)())
         store, timeline = screen.timeline.store, screen.timeline
         everything = len(store.view)
         row = next(i for i, h in enumerate(store.view) if (c := store.call_of(h)) is not None and c.name == "Agent")
         await pilot.press("home", *["down"] * row)
         assert timeline.cursor == row
         await pilot.press("z")
-        await until(pilot, lambda: len(screen.timeline.store.view) < everything)
+        await until_app(pilot, lambda: len(screen.timeline.store.view) < everything)
         assert "▸ a455c631d…" in screen_text(app)
         assert not screen.playhead.playing

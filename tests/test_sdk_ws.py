@@ -14,13 +14,8 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from remote_support import (
-    TOKEN,
-    Attached,
-    Proxy,
-    Served,
-    until,
-)
+from remote_support import TOKEN, Attached, Proxy, Served
+from waiting import until_async
 
 from watchkeeper import sdk
 from watchkeeper.demo import scripted_agent as example
@@ -67,7 +62,7 @@ async def test_an_agent_reports_and_the_relay_has_every_event(served: Served, ru
     big = served.events(run.session)[6]["data"]
     assert big["truncated"] == 10 and len(big["output"]) == sdk.MAX_OUTPUT
     await run.close()
-    await until(lambda: not served.relay.session(run.session).live, what="the session ends")  # type: ignore[union-attr]
+    await until_async(lambda: not served.relay.session(run.session).live, what="the session ends")  # type: ignore[union-attr]
     assert kinds(served, run.session)[-1] == "session.ended"
 
 
@@ -79,9 +74,9 @@ async def test_pause_blocks_the_checkpoint_until_resume(served: Served, run: sdk
     served.watch(run.session)
     outcome = await asyncio.to_thread(control, served.relay, run.session, "pause")
     assert outcome["kind"] == "control.applied" and "checkpoint" in outcome["data"]["reason"]
-    await until(lambda: run._link.paused, what="the pause reaches the agent")
+    await until_async(lambda: run._link.paused, what="the pause reaches the agent")
     checkpoint = asyncio.create_task(run.checkpoint())
-    await until(lambda: "paused" in state_events(served, run.session), what="the agent says it waits")
+    await until_async(lambda: "paused" in state_events(served, run.session), what="the agent says it waits")
     assert not checkpoint.done(), "paused: the agent waits at its checkpoint"
     await asyncio.to_thread(control, served.relay, run.session, "resume")
     assert await asyncio.wait_for(checkpoint, 10) == []
@@ -95,7 +90,7 @@ async def test_an_injected_message_is_returned_by_the_next_checkpoint(served: Se
     outcome = await asyncio.to_thread(control, served.relay, run.session, "inject", text="also count dirs",
                                       id="inj-1")
     assert outcome["kind"] == "control.applied"
-    await until(lambda: run._link._injections, what="the message reaches the agent")
+    await until_async(lambda: run._link._injections, what="the message reaches the agent")
     assert await run.checkpoint() == ["also count dirs"]
     assert await run.checkpoint() == []
     await run.flush()
@@ -108,10 +103,10 @@ async def test_an_injected_message_is_returned_by_the_next_checkpoint(served: Se
 async def test_a_denied_approval_reaches_the_agent_with_the_reason(served: Served, run: sdk.AgentRun) -> None:
     viewer = Attached(served.url)  # someone watches, so the call is held for the person
     try:
-        await until(lambda: served.server.viewers(run.session) > 0, what="a viewer is attached")
+        await until_async(lambda: served.server.viewers(run.session) > 0, what="a viewer is attached")
         call = run.tool_started("shell", {"cmd": "rm -rf build"})
         asking = asyncio.create_task(run.approval(call, name="shell", input={"cmd": "rm -rf build"}))
-        await until(lambda: "tool.waiting" in kinds(served, run.session), what="the call waits")
+        await until_async(lambda: "tool.waiting" in kinds(served, run.session), what="the call waits")
         assert served.relay.session(run.session).needs_attention  # type: ignore[union-attr]
         outcome = await asyncio.to_thread(control, served.relay, run.session, "deny", call_id=call,
                                           reason="not the build dir")
@@ -126,7 +121,7 @@ async def test_a_denied_approval_reaches_the_agent_with_the_reason(served: Serve
 
         second = run.tool_started("shell", {"cmd": "ls"})
         asking = asyncio.create_task(run.approval(second))
-        await until(lambda: served.relay.session(run.session).needs_attention,  # type: ignore[union-attr]
+        await until_async(lambda: served.relay.session(run.session).needs_attention,  # type: ignore[union-attr]
                     what="the second call waits")
         await asyncio.to_thread(control, served.relay, run.session, "approve")
         assert (await asyncio.wait_for(asking, 10)).verdict == "approve"
@@ -147,7 +142,7 @@ async def test_with_nobody_watching_an_approval_goes_on_with_no_decision(served:
 async def test_cancel_is_raised_in_the_agent(served: Served, run: sdk.AgentRun) -> None:
     await run.flush()
     await asyncio.to_thread(control, served.relay, run.session, "cancel", reason="wrong repo")
-    await until(lambda: run._link._cancel is not None, what="the cancel reaches the agent")
+    await until_async(lambda: run._link._cancel is not None, what="the cancel reaches the agent")
     with pytest.raises(sdk.Cancelled, match="wrong repo"):
         await run.checkpoint()
     assert await run.checkpoint() == [], "raised once"
@@ -181,7 +176,7 @@ async def test_a_cut_connection_loses_and_doubles_nothing(served: Served) -> Non
         for i in range(3000):
             run.notice(f"step {i}")
             if i in (700, 1900):
-                await until(lambda: run.connected, what="connected before the cut")
+                await until_async(lambda: run.connected, what="connected before the cut")
                 proxy.cut()
             if i % 100 == 0:
                 await asyncio.sleep(0)
@@ -234,10 +229,10 @@ async def test_the_example_agent_runs_to_the_end_unwatched_and_stops_when_denied
     viewer = Attached(served.url)
     watched = await sdk.connect(served.url, token=TOKEN)
     try:
-        await until(lambda: served.server.viewers(watched.session) > 0)
+        await until_async(lambda: served.server.viewers(watched.session) > 0)
         playing = asyncio.create_task(example.scripted(watched, delay=0))
         for _ in range(2):
-            await until(lambda: (i := served.relay.session(watched.session)) is not None and i.needs_attention,
+            await until_async(lambda: (i := served.relay.session(watched.session)) is not None and i.needs_attention,
                         what="a call waits for approval")
             held = [e for e in served.events(watched.session) if e["kind"] == "tool.waiting"][-1]
             verdict = "deny" if held["data"]["name"] == "Edit" else "approve"

@@ -8,10 +8,8 @@ the tool results sent back to the stand-in.
 from __future__ import annotations
 
 import json
-import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -27,6 +25,7 @@ from standins.claude import (
     run_claude,
     start_claude,
 )
+from waiting import until
 
 T = TypeVar("T")
 
@@ -188,7 +187,9 @@ def test_transcript_can_be_read_while_the_cli_runs(tmp_path: Path) -> None:
         release = api.hold(turn=2)
         with start_claude(version, DEMO_PROMPT, api=api, cwd=cwd, home=home) as process:
             api.wait_for_request("main", turn=2)
-            so_far = _poll(lambda: _tool_use_ids(process.transcript), until=lambda ids: len(ids) >= 2)
+            # The CLI writes its transcript in batches, a moment after the request that follows a line.
+            so_far = until(lambda: ids if len(ids := _tool_use_ids(process.transcript)) >= 2 else None,
+                           what="two tool calls in the transcript", seen=lambda: _tool_use_ids(process.transcript))
             held = process.running
             release.set()
             run = process.wait(timeout=60)
@@ -199,14 +200,3 @@ def test_transcript_can_be_read_while_the_cli_runs(tmp_path: Path) -> None:
 
 def _tool_use_ids(path: Path) -> list[str]:
     return [b["id"] for b in _blocks(read_jsonl(path), "assistant", "tool_use")] if path.exists() else []
-
-
-def _poll(read: Callable[[], T], until: Callable[[T], bool], limit: float = 10.0) -> T:
-    """Read until the condition holds or ``limit`` seconds pass: the CLI writes its transcript in batches,
-    a moment after the request that follows a line."""
-    deadline = time.monotonic() + limit
-    value = read()
-    while not until(value) and time.monotonic() < deadline:
-        time.sleep(0.05)
-        value = read()
-    return value

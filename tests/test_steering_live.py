@@ -17,9 +17,8 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,6 +27,7 @@ import pytest
 from conftest import CLAUDE_VERSIONS
 from standins.anthropic import ScriptedAnthropic, text, tool_use
 from standins.claude import ClaudeProcess, claude_command, claude_env, read_jsonl
+from waiting import until
 
 from watchkeeper import config
 from watchkeeper.adapters.source import TranscriptSource, convert_file
@@ -47,17 +47,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-def poll(cond: Callable[[], Any], limit: float = WAIT) -> Any:
-    """The first truthy value of ``cond()``; fails after ``limit`` seconds."""
-    deadline = time.monotonic() + limit
-    while time.monotonic() < deadline:
-        value = cond()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"not reached within {limit} s")
 
 
 class Viewer:
@@ -178,10 +167,10 @@ def test_pause_holds_the_second_call_until_resume(wk: Watchkeeper, tmp_path: Pat
         with start_run(wk, version, api, tmp_path) as proc:
             viewer = wk.watch(proc.session_id)
             api.wait_for_request("main", turn=1, timeout=WAIT)
-            wk.relay.add_source(TranscriptSource(poll(lambda: proc.transcript.exists() and proc.transcript)))
+            wk.relay.add_source(TranscriptSource(until(lambda: proc.transcript.exists() and proc.transcript)))
             pause_before_turn(wk, api, release, proc.session_id, 1)
-            poll(lambda: held_calls(wk, proc.session_id))
-            waiting = poll(lambda: viewer.of("tool.waiting"))
+            until(lambda: held_calls(wk, proc.session_id))
+            waiting = until(lambda: viewer.of("tool.waiting"))
             call = waiting[0]["data"]["call_id"]
             assert call == api.tool_use_ids()[1]
             assert (cwd / "one.txt").exists()
@@ -197,14 +186,14 @@ def test_pause_holds_the_second_call_until_resume(wk: Watchkeeper, tmp_path: Pat
     assert [e["data"]["control"] for e in outcomes] == ["pause", "resume"]
     assert outcomes[1]["data"]["call_id"] == call
     assert all(e["data"]["by"] and e["ts"] for e in outcomes)
-    merged = poll(lambda: merged_calls(wk.relay, proc.session_id, api.tool_use_ids()[:2]))
+    merged = until(lambda: merged_calls(wk.relay, proc.session_id, api.tool_use_ids()[:2]))
     assert merged[call] == ["tool.started", "tool.waiting", "tool.finished"]
     info = wk.relay.session(proc.session_id)
     assert info is not None and info.capabilities["pause"] is True
     assert {"claude-code hooks"} < set(info.sources)
     recording = tmp_path / "recordings" / f"{proc.session_id}.jsonl"
     stream = lambda: [e["id"] for e in wk.relay.read_range(proc.session_id, 0, 100_000)]  # noqa: E731
-    replayed = poll(lambda: (got := list(convert_file(recording))) and [e["id"] for e in got] == stream() and got)
+    replayed = until(lambda: (got := list(convert_file(recording))) and [e["id"] for e in got] == stream() and got)
     assert [e["data"]["control"] for e in replayed if e["kind"] == "control.applied"] == ["pause", "resume"]
 
 
@@ -227,7 +216,7 @@ def test_deny_reaches_the_transcript_and_the_model(wk: Watchkeeper, tmp_path: Pa
         with start_run(wk, version, api, tmp_path) as proc:
             viewer = wk.watch(proc.session_id)
             pause_before_turn(wk, api, release, proc.session_id, 1)
-            (call,) = poll(lambda: held_calls(wk, proc.session_id))
+            (call,) = until(lambda: held_calls(wk, proc.session_id))
             code, out = wk.ctl("deny", proc.session_id, call, "--reason", reason)
             assert code == 0 and call in out, out
             run = proc.wait(60)
@@ -287,7 +276,7 @@ def test_cancel_denies_the_held_call_and_ends_the_turn(wk: Watchkeeper, tmp_path
         with start_run(wk, NEWEST, api, tmp_path) as proc:
             wk.watch(proc.session_id)
             pause_before_turn(wk, api, release, proc.session_id, 0)
-            poll(lambda: held_calls(wk, proc.session_id))
+            until(lambda: held_calls(wk, proc.session_id))
             code, out = wk.ctl("cancel", proc.session_id)
             assert code == 0, out
             run = proc.wait(60)
@@ -309,7 +298,7 @@ def test_resume_leaves_the_clis_own_permission_check(wk: Watchkeeper, tmp_path: 
         with start_run(wk, NEWEST, api, tmp_path, allowed=("Bash",)) as proc:
             wk.watch(proc.session_id)
             pause_before_turn(wk, api, release, proc.session_id, 0)
-            assert poll(lambda: held_calls(wk, proc.session_id)) == api.tool_use_ids()[:1]
+            assert until(lambda: held_calls(wk, proc.session_id)) == api.tool_use_ids()[:1]
             code, out = wk.ctl("resume", proc.session_id)
             assert code == 0, out
             run = proc.wait(60)
@@ -326,14 +315,14 @@ def test_every_control_one_outcome_and_a_duplicate_acts_once(wk: Watchkeeper, tm
         with start_run(wk, NEWEST, api, tmp_path) as proc:
             viewer = wk.watch(proc.session_id)
             pause_before_turn(wk, api, release, proc.session_id, 0, "--id", "p1")
-            call = poll(lambda: held_calls(wk, proc.session_id))[0]
+            call = until(lambda: held_calls(wk, proc.session_id))[0]
             first = wk.ctl("step", proc.session_id, call, "--id", "s1")
             again = wk.ctl("step", proc.session_id, call, "--id", "s1")
             late = wk.ctl("deny", proc.session_id, call, "--id", "d1")
             api.wait_for_request("main", turn=1, timeout=WAIT)
             nothing = wk.ctl("approve", proc.session_id, "--id", "a1")
             second_turn.set()
-            assert poll(lambda: held_calls(wk, proc.session_id)) == [api.tool_use_ids()[1]]
+            assert until(lambda: held_calls(wk, proc.session_id)) == [api.tool_use_ids()[1]]
             assert wk.ctl("resume", proc.session_id, "--id", "r1")[0] == 0
             run = proc.wait(60)
     assert run.returncode == 0, run.stderr
@@ -387,7 +376,7 @@ def test_relay_killed_while_a_call_is_held(tmp_path: Path, monkeypatch: pytest.M
             assert relay.stdout is not None and relay.stdout.readline().strip() == "ready"
             with proc:
                 pause_before_turn(wk, api, release, proc.session_id, 0)
-                status = poll(lambda: (out := wk.cli("hooks", "status").stdout) and "held: toolu" in out and out)
+                status = until(lambda: (out := wk.cli("hooks", "status").stdout) and "held: toolu" in out and out)
                 assert proc.running and not (cwd / "one.txt").exists()
                 os.kill(relay.pid, signal.SIGKILL)
                 run = proc.wait(60)

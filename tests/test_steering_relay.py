@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from waiting import until
 
 from watchkeeper.protocol import Event, ProtocolError, make_event
 from watchkeeper.relay import IterSource, Relay
@@ -76,13 +77,6 @@ def stream(relay: Relay, session: str = SID) -> list[Event]:
     return relay.read_range(session, 0, 10_000)
 
 
-def wait_until(relay: Relay, cond: Any, session: str = SID) -> None:
-    """Until ``cond(the session's stream)`` holds; bounded."""
-    for _ in range(int(WAIT / 0.02)):
-        if cond(stream(relay, session)):
-            return
-        threading.Event().wait(0.02)
-    raise AssertionError("not reached")
 
 
 def outcomes(events: list[Event]) -> list[tuple[str, str]]:
@@ -94,7 +88,7 @@ def test_controls_route_to_the_hook_source_once_each(relay: Relay, hooks: HookSo
     viewer = relay.subscribe(lambda b: None, session=SID)
     assert send(relay, control("p", "pause"))["kind"] == "control.applied"
     thread, box = in_thread(lambda: post(hooks.port, pre("t1")))
-    wait_until(relay, lambda es: any(e["kind"] == "tool.waiting" for e in es))
+    until(lambda: any(e["kind"] == "tool.waiting" for e in stream(relay)), "a held call")
     assert relay.call(SID, "t1").status == "waiting"
     assert relay.session(SID).needs_attention
     first = send(relay, control("a", "approve"))
@@ -111,7 +105,7 @@ def test_observe_only_and_unknown_sessions_are_rejected_with_the_reason(relay: R
     started = make_event("t:1", "tailed", "session.started", {
         "agent_kind": "claude-code", "capabilities": {"why": "observe-only: a transcript can be watched"}})
     relay.add_source(IterSource("transcript", [started]))
-    wait_until(relay, bool, "tailed")
+    until(lambda: stream(relay, "tailed"), "the tailed session's events")
     rejected = send(relay, control("x", "pause", "tailed"))
     assert rejected["kind"] == "control.rejected"
     assert "observe-only" in rejected["data"]["reason"]
@@ -130,14 +124,14 @@ def test_last_viewer_leaving_lets_held_calls_go(relay: Relay, hooks: HookSource)
     two = relay.subscribe(lambda b: None, session=SID)
     send(relay, control("p", "pause"))
     thread, box = in_thread(lambda: post(hooks.port, pre("t1")))
-    wait_until(relay, lambda es: any(e["kind"] == "tool.waiting" for e in es))
+    until(lambda: any(e["kind"] == "tool.waiting" for e in stream(relay)), "a held call")
     one.close()
     threading.Event().wait(0.2)
     assert not box
     two.close()
     thread.join(WAIT)
     assert box == [{}]
-    wait_until(relay, lambda es: any(e["data"].get("control") == "unwatched" for e in es))
+    until(lambda: any(e["data"].get("control") == "unwatched" for e in stream(relay)), "the unwatched release")
     assert relay.call(SID, "t1").status == "running"
     assert post(hooks.port, pre("t2")) == {}
 
@@ -147,7 +141,7 @@ def test_resume_releases_every_held_call(relay: Relay, hooks: HookSource) -> Non
     relay.subscribe(lambda b: None, session=SID)
     send(relay, control("p", "pause"))
     threads = [in_thread(lambda c=c: post(hooks.port, pre(c))) for c in ("t1", "t2")]
-    wait_until(relay, lambda es: sum(e["kind"] == "tool.waiting" for e in es) == 2)
+    until(lambda: sum(e["kind"] == "tool.waiting" for e in stream(relay)) == 2, "two held calls")
     resumed = send(relay, control("r", "resume"))
     for thread, _ in threads:
         thread.join(WAIT)
@@ -175,13 +169,13 @@ def test_recorder_writes_the_hooked_sessions_merged_stream(relay: Relay, hooks: 
 
     relay.add_source(IterSource("transcript", [make_event("m:1", SID, "message.user", {"text": "hi"}),
                                                make_event("m:2", "other", "message.user", {"text": "x"})]))
-    wait_until(relay, lambda es: len(es) == 1)
+    until(lambda: len(stream(relay)) == 1, "one event")
     recorder = Recorder(tmp_path, want=hooks.steering.knows, read_range=relay.read_range)
     relay.subscribe(recorder)
     relay.subscribe(lambda b: None, session=SID)
     post(hooks.port, pre("t0"))
     send(relay, control("c1", "pause"))
-    wait_until(relay, lambda es: len(es) >= 4)
+    until(lambda: len(stream(relay)) >= 4, "four events")
     expected = [e["id"] for e in stream(relay)]
     recording = tmp_path / f"{SID}.jsonl"
     for _ in range(int(WAIT / 0.02)):

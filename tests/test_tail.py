@@ -9,11 +9,10 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
-from collections.abc import Callable
 from pathlib import Path
 
-import pytest
 from conftest import CC_FIXTURES
+from waiting import until_async
 
 from watchkeeper.adapters.source import TranscriptReader, TranscriptSource, convert_file, subagent_files
 from watchkeeper.adapters.tail import Tailer
@@ -40,15 +39,6 @@ def native(session: str, n: int) -> bytes:
 
 def ids(events: list[Event]) -> list[str]:
     return [e["id"] for e in events]
-
-
-async def until(cond: Callable[[], bool], what: str) -> None:
-    try:
-        async with asyncio.timeout(WAIT):
-            while not cond():
-                await asyncio.sleep(0.01)
-    except TimeoutError:
-        pytest.fail(f"gave up waiting for {what}")
 
 
 class Follow:
@@ -206,7 +196,7 @@ async def test_a_file_that_grows_while_the_source_runs(tmp_path: Path) -> None:
     p = tmp_path / "s.jsonl"
     p.write_bytes(b"".join(native("s", n) for n in range(3)))
     async with Follow(p) as f:
-        await until(lambda: len(f.events) == 3, "the first three events")
+        await until_async(lambda: len(f.events) == 3, "the first three events")
         with p.open("ab") as out:
             for n in range(3, 10):
                 out.write(native("s", n))
@@ -214,9 +204,9 @@ async def test_a_file_that_grows_while_the_source_runs(tmp_path: Path) -> None:
             line = native("s", 10)
             out.write(line[:20])
             out.flush()
-            await until(lambda: len(f.events) == 10, "the appended events")
+            await until_async(lambda: len(f.events) == 10, "the appended events")
             out.write(line[20:])
-        await until(lambda: len(f.events) == 11, "the half-written line, once complete")
+        await until_async(lambda: len(f.events) == 11, "the half-written line, once complete")
     assert ids(f.events) == [f"s:{n}" for n in range(11)]
     assert len(f.batches) < 11
 
@@ -227,7 +217,7 @@ async def test_a_new_subagent_file_is_picked_up_during_a_follow(tmp_path: Path) 
     shutil.copy(src / f"{SESSION}.jsonl", main)
     expected_main = ids(list(convert_file(main)))
     async with Follow(main) as f:
-        await until(lambda: set(expected_main) <= set(ids(f.events)), "the main file's events")
+        await until_async(lambda: set(expected_main) <= set(ids(f.events)), "the main file's events")
         sub_dir = tmp_path / SESSION / "subagents"
         sub_dir.mkdir(parents=True)
         for meta in (src / SESSION / "subagents").glob("*.meta.json"):
@@ -242,7 +232,7 @@ async def test_a_new_subagent_file_is_picked_up_during_a_follow(tmp_path: Path) 
             out.write(data[half:])
         everything = ids(list(convert_file(main)))
         assert len(everything) > len(expected_main)
-        await until(lambda: set(everything) <= set(ids(f.events)), "the subagent's events")
+        await until_async(lambda: set(everything) <= set(ids(f.events)), "the subagent's events")
     assert sorted(ids(f.events)) == sorted(everything)
 
 
@@ -250,13 +240,13 @@ async def test_a_replaced_file_is_read_again_live(tmp_path: Path) -> None:
     p = tmp_path / "s.jsonl"
     p.write_bytes(b"".join(native("s", n) for n in range(5)))
     async with Follow(p) as f:
-        await until(lambda: len(f.events) == 5, "the first events")
+        await until_async(lambda: len(f.events) == 5, "the first events")
         tmp = tmp_path / "s.jsonl.new"
         tmp.write_bytes(b"".join(native("s", n) for n in (0, 1, 7, 8)))
         os.replace(tmp, p)
-        await until(lambda: "s:8" in ids(f.events), "the replacement's events")
+        await until_async(lambda: "s:8" in ids(f.events), "the replacement's events")
         p.write_bytes(native("s", 20))  # shrinks in place
-        await until(lambda: "s:20" in ids(f.events), "the shrunk file's event")
+        await until_async(lambda: "s:20" in ids(f.events), "the shrunk file's event")
     got = ids(f.events)
     assert got[:5] == [f"s:{n}" for n in range(5)]
     assert got[5:] == ["s:0", "s:1", "s:7", "s:8", "s:20"]
@@ -267,7 +257,7 @@ async def test_a_file_that_appears_later_is_followed(tmp_path: Path) -> None:
     async with Follow(p) as f:
         await asyncio.sleep(0.05)
         p.write_bytes(native("s", 1))
-        await until(lambda: len(f.events) == 1, "the new file's event")
+        await until_async(lambda: len(f.events) == 1, "the new file's event")
     assert f.source.agent_kind == "unknown"
     assert ids(f.events) == ["s:1"]  # the first line, not the name, picked the native converter
 

@@ -16,10 +16,11 @@ from typing import Any
 
 import pytest
 from standins.anthropic import ScriptedAnthropic, text, tool_use
-from test_steering_live import NEWEST, WAIT, Watchkeeper, running_watchkeeper, start_run, two_bash_calls
-from test_viewer_support import screen_text, until
+from test_steering_live import NEWEST, Watchkeeper, running_watchkeeper, start_run, two_bash_calls
+from test_viewer_support import Notices, screen_text
 from textual.pilot import Pilot
 from textual.widgets import Input, TextArea
+from waiting import until_app
 
 from watchkeeper.breakpoints import Book, Matcher, relay_facts
 from watchkeeper.viewer import WatchkeeperApp
@@ -51,9 +52,9 @@ async def in_thread(fn: Any, *args: Any, **kwargs: Any) -> Any:
 
 async def open_session(app: WatchkeeperApp, pilot: Pilot[Any], session: str) -> SessionScreen:
     """The session screen, once the hooks have announced the session (a viewer is then subscribed)."""
-    await until(pilot, lambda: app.session_info(session) is not None, WAIT)
+    await until_app(pilot, lambda: app.session_info(session) is not None)
     screen = app.open_session(session)
-    await until(pilot, lambda: screen.is_mounted and screen.feed is not None, WAIT)
+    await until_app(pilot, lambda: screen.is_mounted and screen.feed is not None)
     return screen
 
 
@@ -79,23 +80,23 @@ async def test_pause_holds_the_next_call_until_resume(wk: Watchkeeper, tmp_path:
             app = tui(wk)
             async with app.run_test(size=SIZE) as pilot:
                 screen = await open_session(app, pilot, proc.session_id)
-                await in_thread(api.wait_for_request, "main", turn=1, timeout=WAIT)
+                await in_thread(api.wait_for_request, "main", turn=1)
                 assert screen.check_action("steer_resume", ()) is None
                 await pilot.press("p")
-                await until(pilot, lambda: screen.steer.paused, WAIT)
+                await until_app(pilot, lambda: screen.steer.paused)
                 release.set()
-                await until(pilot, lambda: bool(screen.steer.held), WAIT)
+                await until_app(pilot, lambda: bool(screen.steer.held))
                 held = screen.steer.oldest
                 assert held is not None and held.call_id == api.tool_use_ids()[1] and held.reason == "paused"
                 assert (cwd / "one.txt").exists() and not (cwd / "two.txt").exists()
-                await pilot.pause(0.6)
-                assert "⏸ waiting  Bash echo two > two.txt — paused" in controls_text(screen)
+                await until_app(pilot, lambda: "⏸ waiting  Bash echo two > two.txt — paused" in controls_text(screen),
+                                seen=lambda: controls_text(screen))
                 assert screen.check_action("steer_pause", ()) is None
                 assert screen.check_action("steer_resume", ()) is True
                 assert not (cwd / "two.txt").exists() and proc.running
                 await pilot.press("r")
                 run = await in_thread(proc.wait, 60)
-                await until(pilot, lambda: any(r.startswith("✓ resume") for r in rows(screen)), WAIT)
+                await until_app(pilot, lambda: any(r.startswith("✓ resume") for r in rows(screen)))
                 shown = rows(screen)
     assert run.returncode == 0, run.stderr
     assert (cwd / "two.txt").read_text() == "two\n"
@@ -117,27 +118,27 @@ async def test_step_mode_then_approve_then_deny_with_a_reason(wk: Watchkeeper, t
             app.bell = lambda: bells.append(1)  # type: ignore[method-assign]
             async with app.run_test(size=SIZE) as pilot:
                 screen = await open_session(app, pilot, proc.session_id)
-                await in_thread(api.wait_for_request, "main", turn=0, timeout=WAIT)
+                await in_thread(api.wait_for_request, "main", turn=0)
                 await pilot.press("s")
-                await until(pilot, lambda: screen.steer.step, WAIT)
+                await until_app(pilot, lambda: screen.steer.step)
                 release.set()
 
-                await until(pilot, lambda: list(screen.steer.held) == calls[:1], WAIT)
+                await until_app(pilot, lambda: list(screen.steer.held) == calls[:1])
                 assert screen.steer.held[calls[0]].reason == "step" and not (cwd / "one.txt").exists()
                 await pilot.press("s")
-                await until(pilot, lambda: list(screen.steer.held) == calls[1:2], WAIT)
+                await until_app(pilot, lambda: list(screen.steer.held) == calls[1:2])
                 assert (cwd / "one.txt").exists() and not (cwd / "two.txt").exists()
 
                 await pilot.press("y")
-                await until(pilot, lambda: list(screen.steer.held) == calls[2:3], WAIT)
+                await until_app(pilot, lambda: list(screen.steer.held) == calls[2:3])
                 assert (cwd / "two.txt").exists() and not (cwd / "three.txt").exists()
 
                 await pilot.press("n")
-                await until(pilot, lambda: isinstance(app.screen, DenyDialog), WAIT)
+                await until_app(pilot, lambda: isinstance(app.screen, DenyDialog))
                 await type_text(pilot, reason)
                 await pilot.press("enter")
                 run = await in_thread(proc.wait, 60)
-                await until(pilot, lambda: any(r.startswith("✓ deny") for r in rows(screen)), WAIT)
+                await until_app(pilot, lambda: any(r.startswith("✓ deny") for r in rows(screen)))
                 shown = rows(screen)
     assert run.returncode == 0, run.stderr
     assert not (cwd / "three.txt").exists()
@@ -157,11 +158,12 @@ async def test_inject_says_when_and_reaches_the_model(wk: Watchkeeper, tmp_path:
         release = api.hold(turn=1)
         with start_run(wk, NEWEST, api, tmp_path) as proc:
             app = tui(wk)
+            notices = Notices(app)
             async with app.run_test(size=SIZE) as pilot:
                 screen = await open_session(app, pilot, proc.session_id)
-                await in_thread(api.wait_for_request, "main", turn=1, timeout=WAIT)
+                await in_thread(api.wait_for_request, "main", turn=1)
                 await pilot.press("i")
-                await until(pilot, lambda: isinstance(app.screen, InjectDialog), WAIT)
+                await until_app(pilot, lambda: isinstance(app.screen, InjectDialog))
                 dialog = app.screen
                 assert isinstance(dialog, InjectDialog)
                 assert "additional context on its next hook reply" in dialog.where
@@ -169,13 +171,13 @@ async def test_inject_says_when_and_reaches_the_model(wk: Watchkeeper, tmp_path:
                 await type_text(pilot, note)
                 assert dialog.query_one(TextArea).text == note
                 await pilot.press("ctrl+s")
-                await until(pilot, lambda: any(r.startswith("✓ inject") for r in rows(screen)), WAIT)
+                await until_app(pilot, lambda: any(r.startswith("✓ inject") for r in rows(screen)))
                 assert api.requests_containing(note) == []
                 blank = screen.send_control("inject", text="   ")
-                await until(pilot, lambda: any(n.title == "inject rejected" for n in app._notifications), WAIT)
+                await until_app(pilot, lambda: any(title == "inject rejected" for title, _ in notices))
                 release.set()
                 run = await in_thread(proc.wait, 60)
-                await until(pilot, lambda: any(r.startswith(f"[injected] {note}") for r in rows(screen)), WAIT)
+                await until_app(pilot, lambda: any(r.startswith(f"[injected] {note}") for r in rows(screen)))
                 shown = rows(screen)
     assert run.returncode == 0, run.stderr
     carrying = api.requests_containing(note, route="main")
@@ -201,32 +203,32 @@ async def test_a_breakpoint_from_the_palette_holds_rm_rf_and_rings(wk: Watchkeep
                 await pilot.press("ctrl+p")
                 await type_text(pilot, "text in the input")
                 await pilot.press("enter")
-                await until(pilot, lambda: isinstance(app.screen, RuleDialog), WAIT)
+                await until_app(pilot, lambda: isinstance(app.screen, RuleDialog))
                 await type_text(pilot, "rm -rf")
                 assert app.screen.query_one(Input).value == "rm -rf"
                 await pilot.press("enter")
-                await until(pilot, lambda: bool(book.rules), WAIT)
+                await until_app(pilot, lambda: bool(book.rules))
                 assert "rm -rf" in book.path.read_text()  # type: ignore[union-attr]
 
-                await in_thread(api.wait_for_request, "main", turn=1, timeout=WAIT)
-                await until(pilot, lambda: proc.session_id in app.attention.watched, WAIT)
+                await in_thread(api.wait_for_request, "main", turn=1)
+                await until_app(pilot, lambda: proc.session_id in app.attention.watched)
                 assert isinstance(app.screen, SessionsScreen) and bells == []
                 release.set()
-                await until(pilot, lambda: app.attention.count == 1, WAIT)
+                await until_app(pilot, lambda: app.attention.count == 1)
                 assert bells == [1]
                 assert (cwd / "build").is_dir() and proc.running
                 assert app.title.endswith("1 session waiting for you")
-                await until(pilot, lambda: "⏸" in screen_text(app).splitlines()[2], WAIT)
+                await until_app(pilot, lambda: "⏸" in screen_text(app).splitlines()[2])
 
                 await pilot.press("w")
-                await until(pilot, lambda: isinstance(app.screen, SessionScreen) and app.screen.is_mounted, WAIT)
+                await until_app(pilot, lambda: isinstance(app.screen, SessionScreen) and app.screen.is_mounted)
                 screen = app.screen
                 assert isinstance(screen, SessionScreen)
-                await until(pilot, lambda: bool(screen.steer.held), WAIT)
+                await until_app(pilot, lambda: bool(screen.steer.held))
                 held = screen.steer.oldest
                 assert held is not None and held.reason == "breakpoint" and held.rule == "input contains rm -rf"
-                await pilot.pause(0.6)
-                assert "— breakpoint «input contains rm -rf»" in controls_text(screen)
+                await until_app(pilot, lambda: "— breakpoint «input contains rm -rf»" in controls_text(screen),
+                                seen=lambda: controls_text(screen))
                 await pilot.press("y")
                 run = await in_thread(proc.wait, 60)
     assert run.returncode == 0, run.stderr

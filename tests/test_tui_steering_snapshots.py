@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from test_tui_steering_unit import LiveHooked, held_session
 from test_viewer_support import SESSION, Events
+from waiting import until_app
 
 from watchkeeper.adapters.claude_hooks import STEERABLE
 from watchkeeper.relay import Relay
@@ -52,11 +53,11 @@ def snapshot_app(events: list[Any], steps: int) -> tuple[WatchkeeperApp, Relay, 
     app = WatchkeeperApp(relay, open_session=SESSION, clock=lambda: NOW, steer=SteerSetup(hooks_port=47717))
 
     async def settle(pilot: Any) -> None:
-        while not isinstance(app.screen, SessionScreen) or len(app.screen.timeline.store.events) < steps \
-                or app.attention.count != sum(i.needs_attention for i in app.sessions):
-            await pilot.pause(0.05)
+        await until_app(pilot, lambda: isinstance(app.screen, SessionScreen) and len(app.screen.timeline.store.events)
+                        >= steps and app.attention.count == sum(i.needs_attention for i in app.sessions))
         await app.workers.wait_for_complete()
-        await pilot.pause(0.6)
+        app.screen.refresh_status()  # what its half-second timer would show next
+        await pilot.pause()
 
     return app, relay, settle
 

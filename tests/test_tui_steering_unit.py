@@ -13,7 +13,8 @@ from typing import Any
 import orjson
 import pytest
 from conftest import CC_FIXTURES
-from test_viewer_support import SESSION, Events, screen_text, until
+from test_viewer_support import SESSION, Events, Notices, screen_text
+from waiting import until_app
 
 from watchkeeper import config
 from watchkeeper.adapters.claude_hooks import STEERABLE
@@ -157,9 +158,10 @@ async def test_a_taken_port_is_a_notice_in_the_app_not_a_crash(home: Path, relay
         setup = start_steering(relay, port=port)
     assert setup.hooks_port is None and "is taken" in str(setup.hooks_error)
     app = WatchkeeperApp(relay, steer=setup)
+    notices = Notices(app)
     async with app.run_test(size=SIZE) as pilot:
-        await until(pilot, lambda: bool(app._notifications))
-        (notice,) = [n.message for n in app._notifications]
+        await until_app(pilot, lambda: notices, what="a notice")
+        (notice,) = notices.messages()
         assert f"port {port} is taken" in notice and "watched here, not steered" in notice
 
 
@@ -174,12 +176,14 @@ async def test_an_observe_only_transcript_dims_every_control_and_says_why(relay:
     monkeypatch.setattr(relay, "control", lambda control: (sent.append(control), real(control))[1])
     relay.add_source(TranscriptSource(transcript, follow=True))
     app = WatchkeeperApp(relay, steer=SteerSetup(hooks_port=1))
+    notices = Notices(app)
     async with app.run_test(size=SIZE) as pilot:
-        await until(pilot, lambda: bool(app.sessions) and app.sessions[0].live)
+        await until_app(pilot, lambda: bool(app.sessions) and app.sessions[0].live)
         screen = app.open_session(app.sessions[0].session)
-        await until(pilot, lambda: screen.is_mounted and bool(screen.timeline.store.events))
-        await pilot.pause(0.6)
-        controls = str(screen.query_one(Controls).content)
+        await until_app(pilot, lambda: screen.is_mounted and bool(screen.timeline.store.events))
+        controls = await until_app(
+            pilot, lambda: text if "observe-only" in (text := str(screen.query_one(Controls).content)) else None,
+            what="the controls to say why", seen=lambda: str(screen.query_one(Controls).content))
         assert "observe-only: a transcript can be watched, not steered" in controls
         assert "not hooked: start it with `watchkeeper run -- claude`" in controls
         for action in ("steer_pause", "steer_resume", "steer_approve", "steer_deny", "steer_step", "steer_inject",
@@ -187,9 +191,10 @@ async def test_an_observe_only_transcript_dims_every_control_and_says_why(relay:
             assert screen.check_action(action, ()) is None, action
         await pilot.press("p", "y", "n", "i", "s", "C")
         screen.action_steer_pause()
-        await pilot.pause(0.3)
+        # The refusal's notice comes after the keys were handled: nothing was sent by then.
+        await until_app(pilot, lambda: any("Cannot pause: observe-only" in n for n in notices.messages()),
+                        what="the refusal's notice", seen=notices.messages)
         assert sent == []
-        assert any("Cannot pause: observe-only" in n.message for n in app._notifications)
 
 
 class LiveHooked:
@@ -224,26 +229,26 @@ async def test_a_waiting_session_rings_goes_first_and_is_counted(relay: Relay) -
     bells: list[int] = []
     app.bell = lambda: bells.append(1)  # type: ignore[method-assign]
     async with app.run_test(size=SIZE) as pilot:
-        await until(pilot, lambda: len(app.sessions) == 1)
+        await until_app(pilot, lambda: len(app.sessions) == 1)
         assert app.title == "watchkeeper" and bells == []
         assert app.attention.watched == {"quiet-session"}
         relay.add_source(LiveHooked(held_session(Events(), "Clean the build")))
-        await until(pilot, lambda: app.attention.count == 1)
+        await until_app(pilot, lambda: app.attention.count == 1)
         assert bells == [1]
         assert app.title == "watchkeeper — ⏸ 1 session waiting for you"
         screen = app.screen
         assert isinstance(screen, SessionsScreen)
-        await until(pilot, lambda: screen.infos[0].session == SESSION)
+        await until_app(pilot, lambda: screen.infos[0].session == SESSION)
         first = screen_text(app).splitlines()[2]
         assert "⏸" in first and "Clean the build" in first and "waiting" in first
         await pilot.press("w")
-        await until(pilot, lambda: isinstance(app.screen, SessionScreen) and app.screen.is_mounted)
+        await until_app(pilot, lambda: isinstance(app.screen, SessionScreen) and app.screen.is_mounted)
         opened = app.screen
         assert isinstance(opened, SessionScreen) and opened.session_id == SESSION
-        await until(pilot, lambda: bool(opened.steer.held))
-        await pilot.pause(0.6)
-        controls = str(opened.query_one(Controls).content)
-        assert "Bash rm -rf build — breakpoint «input contains rm -rf»" in controls
+        await until_app(pilot, lambda: bool(opened.steer.held))
+        shown = lambda: str(opened.query_one(Controls).content)  # noqa: E731
+        await until_app(pilot, lambda: "Bash rm -rf build — breakpoint «input contains rm -rf»" in shown(), seen=shown)
+        controls = shown()
         assert "y approve" in controls and "n deny…" in controls
         assert "1 session waiting for you" in screen_text(app).splitlines()[0]
         assert opened.check_action("steer_approve", ()) is True and opened.check_action("steer_pause", ()) is True
@@ -255,11 +260,11 @@ async def test_no_control_rights_disables_every_control_with_the_reason(relay: R
     no_rights = "the remote relay gave this viewer no control rights"
     app = WatchkeeperApp(relay, open_session=SESSION, steer=SteerSetup(blocked=no_rights))
     async with app.run_test(size=SIZE) as pilot:
-        await until(pilot, lambda: isinstance(app.screen, SessionScreen) and bool(app.screen.steer.held))
+        await until_app(pilot, lambda: isinstance(app.screen, SessionScreen) and bool(app.screen.steer.held))
         screen = app.screen
         assert isinstance(screen, SessionScreen)
-        await pilot.pause(0.6)
-        assert str(screen.query_one(Controls).content) == f"⊘ {no_rights}"
+        await until_app(pilot, lambda: str(screen.query_one(Controls).content) == f"⊘ {no_rights}",
+                        seen=lambda: str(screen.query_one(Controls).content))
         assert screen.check_action("steer_approve", ()) is None
         assert screen.send_control("approve") is None
 
@@ -271,12 +276,12 @@ async def test_breakpoints_are_set_and_removed_from_the_palette(tmp_path: Path, 
     app = WatchkeeperApp(relay, steer=SteerSetup(breakpoints=book))
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("ctrl+p", *"hold on a tool", "enter")
-        await until(pilot, lambda: type(app.screen).__name__ == "RuleDialog")
+        await until_app(pilot, lambda: type(app.screen).__name__ == "RuleDialog")
         await pilot.press("enter")
-        await until(pilot, lambda: any("type a value first" in str(s.content) for s in app.screen.query("Static")))
+        await until_app(pilot, lambda: any("type a value first" in str(s.content) for s in app.screen.query("Static")))
         await pilot.press(*"Bash", "enter")
-        await until(pilot, lambda: book.get("tool Bash") is not None)
+        await until_app(pilot, lambda: book.get("tool Bash") is not None)
         assert Book.load(book.path).get("tool Bash") is not None
         await pilot.press("ctrl+p", *"remove", "enter")
-        await until(pilot, lambda: book.rules == ())
+        await until_app(pilot, lambda: book.rules == ())
         assert Book.load(book.path).rules == ()

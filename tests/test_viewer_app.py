@@ -8,8 +8,9 @@ from pathlib import Path
 import orjson
 import pytest
 from rich.console import Console
-from test_viewer_support import SESSION, ClaudeTranscript, Events, relay_with, screen_text, status_text, until
+from test_viewer_support import SESSION, ClaudeTranscript, Events, relay_with, screen_text, status_text
 from textual.pilot import Pilot
+from waiting import until_app
 
 from watchkeeper.adapters.source import TranscriptSource
 from watchkeeper.relay import Relay
@@ -36,12 +37,12 @@ def detail_text(app: WatchkeeperApp) -> str:
 
 
 async def open_first(app: WatchkeeperApp, pilot: Pilot[str | None]) -> SessionScreen:
-    await until(pilot, lambda: bool(app.sessions))
+    await until_app(pilot, lambda: bool(app.sessions))
     await pilot.press("enter")
-    await until(pilot, lambda: isinstance(app.screen, SessionScreen))
+    await until_app(pilot, lambda: isinstance(app.screen, SessionScreen))
     screen = app.screen
     assert isinstance(screen, SessionScreen)
-    await until(pilot, lambda: len(screen.timeline.store.events) == screen.info.events)  # type: ignore[union-attr]
+    await until_app(pilot, lambda: len(screen.timeline.store.events) == screen.info.events)  # type: ignore[union-attr]
     await pilot.pause()
     return screen
 
@@ -56,7 +57,7 @@ async def select(pilot: Pilot[str | None], screen: SessionScreen, tool: str) -> 
 async def test_sessions_screen_lists_and_opens_a_session(relay: Relay) -> None:
     app = WatchkeeperApp(relay)
     async with app.run_test(size=SIZE) as pilot:
-        await until(pilot, lambda: "Fix the failing test" in screen_text(app))
+        await until_app(pilot, lambda: "Fix the failing test" in screen_text(app))
         assert isinstance(app.screen, SessionsScreen)
         assert "claude-code" in screen_text(app) and "/home/dev/project" in screen_text(app)
         screen = await open_first(app, pilot)
@@ -65,12 +66,12 @@ async def test_sessions_screen_lists_and_opens_a_session(relay: Relay) -> None:
         assert "Bash  pytest -q tests/test_app.py" in text and "✗ error 2.3s" in text
         assert "┆ Glob  **/*.py" in text
         count = len(Events().whole_session())
-        await until(pilot, lambda: f"{count} events" in status_text(app))
+        await until_app(pilot, lambda: f"{count} events" in status_text(app))
         status = status_text(app)
         assert "in 2,000 out 120" in status and "$0.0200" in status and "1 raw" in status
         assert "observe-only: a transcript can be watched, not steered" in status
         await pilot.press("escape")
-        await until(pilot, lambda: isinstance(app.screen, SessionsScreen))
+        await until_app(pilot, lambda: isinstance(app.screen, SessionsScreen))
 
 
 async def test_cursor_moves_and_the_detail_pane_follows(relay: Relay) -> None:
@@ -116,26 +117,26 @@ async def test_errors_only_search_and_pickers(relay: Relay) -> None:
 
         await pilot.press("e")
         await app.workers.wait_for_complete()
-        await until(pilot, lambda: len(timeline.store.view) == 2)
+        await until_app(pilot, lambda: len(timeline.store.view) == 2)
         assert "filter: errors only — 2 of" in screen_text(app)
         await pilot.press("e")
-        await until(pilot, lambda: len(timeline.store.view) == everything)
+        await until_app(pilot, lambda: len(timeline.store.view) == everything)
 
         await pilot.press("slash")
         await pilot.press(*"glob")
         await app.workers.wait_for_complete()
-        await until(pilot, lambda: len(timeline.store.view) == 1)
+        await until_app(pilot, lambda: len(timeline.store.view) == 1)
         assert "Glob  **/*.py" in screen_text(app)
         await pilot.press("enter")
         assert timeline.has_focus
         await pilot.press("x")
-        await until(pilot, lambda: len(timeline.store.view) == everything)
+        await until_app(pilot, lambda: len(timeline.store.view) == everything)
 
         await pilot.press("t")
-        await until(pilot, lambda: "Only calls of the tool" in screen_text(app))
+        await until_app(pilot, lambda: "Only calls of the tool" in screen_text(app))
         await pilot.press("down", "down", "enter")  # (any), then tools by count: the second
         await app.workers.wait_for_complete()
-        await until(pilot, lambda: len(timeline.store.view) == 1)
+        await until_app(pilot, lambda: len(timeline.store.view) == 1)
         assert screen.filter.tool is not None and f"tool={screen.filter.tool}" in screen_text(app)
 
 
@@ -147,19 +148,19 @@ async def test_collapse_a_subagent_and_use_the_palette(relay: Relay) -> None:
         everything = len(timeline.store.view)
         await select(pilot, screen, "Task")
         await pilot.press("space")
-        await until(pilot, lambda: len(timeline.store.view) == everything - 5)
+        await until_app(pilot, lambda: len(timeline.store.view) == everything - 5)
         assert "▸ a42934b12… (5)" in screen_text(app)
 
         await pilot.press("ctrl+p")
         await pilot.press(*"errors only")
-        await until(pilot, lambda: "Errors only" in screen_text(app))
+        await until_app(pilot, lambda: "Errors only" in screen_text(app))
         await pilot.press("enter")
-        await until(pilot, lambda: screen.filter.errors and len(timeline.store.view) == 2)
+        await until_app(pilot, lambda: screen.filter.errors and len(timeline.store.view) == 2)
 
         await pilot.press("question_mark")
-        await until(pilot, lambda: bool(app.screen.query("HelpPanel")))
+        await until_app(pilot, lambda: bool(app.screen.query("HelpPanel")))
         await pilot.press("question_mark")
-        await until(pilot, lambda: not app.screen.query("HelpPanel"))
+        await until_app(pilot, lambda: not app.screen.query("HelpPanel"))
 
 
 async def test_no_sessions_says_where_it_looked_and_offers_the_demo(tmp_path: Path) -> None:
@@ -167,12 +168,12 @@ async def test_no_sessions_says_where_it_looked_and_offers_the_demo(tmp_path: Pa
     try:
         app = WatchkeeperApp(relay, looked_in=[str(tmp_path / "claude"), str(tmp_path / "codex")])
         async with app.run_test(size=SIZE) as pilot:
-            await until(pilot, lambda: "No agent sessions found" in screen_text(app))
+            await until_app(pilot, lambda: "No agent sessions found" in screen_text(app))
             text = screen_text(app)
             assert str(tmp_path / "claude") in text and str(tmp_path / "codex") in text
             assert "watchkeeper demo" in text
             await pilot.press("d")
-            await until(pilot, lambda: app.return_value == "demo")
+            await until_app(pilot, lambda: app.return_value == "demo")
     finally:
         relay.stop()
 
@@ -187,15 +188,15 @@ async def test_a_growing_transcript_follow_mode_and_the_new_events_marker(tmp_pa
     try:
         app = WatchkeeperApp(relay, open_session=transcript.session)
         async with app.run_test(size=SIZE) as pilot:
-            await until(pilot, lambda: isinstance(app.screen, SessionScreen))
+            await until_app(pilot, lambda: isinstance(app.screen, SessionScreen))
             screen = app.screen
             assert isinstance(screen, SessionScreen)
             timeline = screen.timeline
-            await until(pilot, lambda: timeline.live and len(timeline.store.calls) == 30)
+            await until_app(pilot, lambda: timeline.live and len(timeline.store.calls) == 30)
             assert timeline.follow and timeline.cursor == len(timeline.store.view) - 1
 
             transcript.bash_call(100)
-            await until(pilot, lambda: "echo step 100" in screen_text(app))
+            await until_app(pilot, lambda: "echo step 100" in screen_text(app))
             assert timeline.cursor == len(timeline.store.view) - 1 and timeline.unseen == 0
 
             await pilot.press("up")
@@ -203,14 +204,14 @@ async def test_a_growing_transcript_follow_mode_and_the_new_events_marker(tmp_pa
             cursor = timeline.cursor
             transcript.bash_call(101, fail=True)
             transcript.write("{ garbage that is not json")
-            await until(pilot, lambda: len(timeline.store.calls) == 32 and timeline.store.totals.raw == 1)
-            await until(pilot, lambda: f"↓ {timeline.unseen} new events" in screen_text(app))
+            await until_app(pilot, lambda: len(timeline.store.calls) == 32 and timeline.store.totals.raw == 1)
+            await until_app(pilot, lambda: f"↓ {timeline.unseen} new events" in screen_text(app))
             assert timeline.unseen >= 3 and timeline.cursor == cursor
 
             await pilot.press("end")
-            await until(pilot, lambda: "new event" not in screen_text(app))
+            await until_app(pilot, lambda: "new event" not in screen_text(app))
             assert timeline.follow and timeline.cursor == len(timeline.store.view) - 1
-            await until(pilot, lambda: "1 raw" in status_text(app))
+            await until_app(pilot, lambda: "1 raw" in status_text(app))
             assert "● live" in status_text(app) and "1 errors" in status_text(app)
             assert "{ garbage that is not json" in screen_text(app)
     finally:
@@ -229,15 +230,15 @@ async def test_garbage_lines_are_raw_rows_with_a_count(tmp_path: Path) -> None:
         assert relay.drain(10)
         app = WatchkeeperApp(relay, open_session=transcript.session)
         async with app.run_test(size=SIZE) as pilot:
-            await until(pilot, lambda: isinstance(app.screen, SessionScreen))
+            await until_app(pilot, lambda: isinstance(app.screen, SessionScreen))
             screen = app.screen
             assert isinstance(screen, SessionScreen)
             store = screen.timeline.store
-            await until(pilot, lambda: store.totals.raw >= 3)
+            await until_app(pilot, lambda: store.totals.raw >= 3)
             raws = store.totals.raw
-            await until(pilot, lambda: f"{raws} raw" in status_text(app))
+            await until_app(pilot, lambda: f"{raws} raw" in status_text(app))
             await pilot.press("e")
-            await until(pilot, lambda: store.filter.errors)
+            await until_app(pilot, lambda: store.filter.errors)
             assert len(store.view) >= raws
             for _ in range(len(store.view)):
                 await pilot.press("down")
@@ -267,20 +268,20 @@ async def test_the_sessions_screen_updates_live(tmp_path: Path) -> None:
     try:
         app = WatchkeeperApp(relay)
         async with app.run_test(size=SIZE) as pilot:
-            await until(pilot, lambda: "First task" in screen_text(app))
+            await until_app(pilot, lambda: "First task" in screen_text(app))
             screen = app.screen
             assert isinstance(screen, SessionsScreen)
             before = screen.infos[0].events
             for i in range(5):
                 first.bash_call(i)
-            await until(pilot, lambda: screen.infos[0].events > before)
-            await until(pilot, lambda: f" {screen.infos[0].events} " in screen_text(app))
+            await until_app(pilot, lambda: screen.infos[0].events > before)
+            await until_app(pilot, lambda: f" {screen.infos[0].events} " in screen_text(app))
 
             second = ClaudeTranscript(tmp_path / "33333333-2222-4333-8444-555555555555.jsonl",
                                       session="33333333-2222-4333-8444-555555555555")
             second.write(second.prompt("Second task"))
             relay.add_source(TranscriptSource(second.path, follow=True, poll_interval=0.1))
-            await until(pilot, lambda: "Second task" in screen_text(app))
+            await until_app(pilot, lambda: "Second task" in screen_text(app))
             assert len(screen.infos) == 2
     finally:
         relay.stop()

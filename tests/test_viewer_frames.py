@@ -17,8 +17,9 @@ from dataclasses import replace
 
 import pytest
 from rich.console import Console
-from test_viewer_support import SESSION, Events, relay_with, screen_text, until
+from test_viewer_support import SESSION, Events, relay_with, screen_text
 from textual.strip import Strip
+from waiting import until_app
 
 from watchkeeper.protocol import Event
 from watchkeeper.relay import IterSource, Relay
@@ -48,10 +49,10 @@ def relay(events: Events) -> Iterator[Relay]:
 
 
 async def opened(app: WatchkeeperApp, pilot: object) -> SessionScreen:
-    await until(pilot, lambda: isinstance(app.screen, SessionScreen))
+    await until_app(pilot, lambda: isinstance(app.screen, SessionScreen))
     screen = app.screen
     assert isinstance(screen, SessionScreen)
-    await until(pilot, lambda: len(screen.timeline.store.heads) == 102)
+    await until_app(pilot, lambda: len(screen.timeline.store.heads) == 102)
     return screen
 
 
@@ -61,7 +62,8 @@ def detail_text(app: WatchkeeperApp) -> str:
     return console.export_text()
 
 
-async def test_a_batch_grows_the_scroll_range_without_a_layout(relay: Relay, events: Events) -> None:
+async def test_a_batch_grows_the_scroll_range_at_once(relay: Relay, events: Events) -> None:
+    """Before the next frame: the scroll range, the position at the newest row; then the screen shows it."""
     app = WatchkeeperApp(relay, open_session=SESSION)
     async with app.run_test(size=SIZE) as pilot:
         timeline = (await opened(app, pilot)).timeline
@@ -70,7 +72,6 @@ async def test_a_batch_grows_the_scroll_range_without_a_layout(relay: Relay, eve
         assert timeline.follow and timeline.show_vertical_scrollbar
         timeline.add_events(bash_calls(events, 100, 20))
         assert timeline.virtual_size.height == len(timeline.store.view) == 122
-        assert not timeline._layout_required and not app.screen._layout_required
         assert timeline.scroll_offset.y == timeline.max_scroll_y > 0
         await pilot.pause()
         assert "echo 119" in screen_text(app)
@@ -82,9 +83,9 @@ async def test_rows_kept_for_scrolling_are_not_reference_cycles(events: Events) 
     try:
         app = WatchkeeperApp(relay, open_session=SESSION)
         async with app.run_test(size=SIZE) as pilot:
-            await until(pilot, lambda: isinstance(app.screen, SessionScreen))
+            await until_app(pilot, lambda: isinstance(app.screen, SessionScreen))
             timeline = app.screen.query_one(Timeline)
-            await until(pilot, lambda: len(timeline.store.view) == ROW_CACHE * 2 + 2)
+            await until_app(pilot, lambda: len(timeline.store.view) == ROW_CACHE * 2 + 2)
             height = timeline.size.height
             gc.disable()
             timeline.scroll_to(y=1, animate=False, immediate=True)  # drops the last frame's strips...
@@ -125,7 +126,7 @@ async def test_following_a_flood_ends_with_the_newest_row_in_detail(relay: Relay
         for first in range(100, 400, 30):
             timeline.add_events(bash_calls(events, first, 30))
         assert timeline.follow and timeline.cursor == len(timeline.store.view) - 1
-        await until(pilot, lambda: "echo 399" in detail_text(app))
+        await until_app(pilot, lambda: "echo 399" in detail_text(app))
         await pilot.press("up")
         assert "echo 398" in detail_text(app)
 
@@ -145,13 +146,13 @@ async def test_a_session_that_ends_while_followed_shows_its_last_events(relay: R
         screen.session_changed(replace(info, live=False, last_seq=newest + len(last)))
         assert timeline.live and timeline.follow  # its last events are still on their way
         feed._on_batch(last)  # as the relay's thread delivers them
-        await until(pilot, lambda: not timeline.live)
+        await until_app(pilot, lambda: not timeline.live)
         assert timeline.cursor == len(timeline.store.view) - 1 and "echo 100" in screen_text(app)
 
         timeline.set_live(True)
         screen.session_changed(replace(info, live=False, last_seq=newest + 99))  # never to come
         assert timeline.live
-        await until(pilot, lambda: not timeline.live)  # not for longer than ENDED_GRACE
+        await until_app(pilot, lambda: not timeline.live)  # not for longer than ENDED_GRACE
 
 
 async def test_a_closed_session_screen_lets_its_rows_go(relay: Relay) -> None:
@@ -164,8 +165,8 @@ async def test_a_closed_session_screen_lets_its_rows_go(relay: Relay) -> None:
         gc.disable()  # as if frozen: only reference counting may free the rows
         try:
             await pilot.press("escape")
-            await until(pilot, lambda: isinstance(app.screen, SessionsScreen))
-            await until(pilot, lambda: store() is None)
+            await until_app(pilot, lambda: isinstance(app.screen, SessionsScreen))
+            await until_app(pilot, lambda: store() is None)
         finally:
             gc.enable()
 
@@ -176,13 +177,13 @@ async def test_the_sessions_list_is_current_again_after_a_session() -> None:
     try:
         app = WatchkeeperApp(relay)
         async with app.run_test(size=SIZE) as pilot:
-            await until(pilot, lambda: "First task" in screen_text(app))
+            await until_app(pilot, lambda: "First task" in screen_text(app))
             await pilot.press("enter")
-            await until(pilot, lambda: isinstance(app.screen, SessionScreen))
+            await until_app(pilot, lambda: isinstance(app.screen, SessionScreen))
             other = Events("44444444-2222-4333-8444-555555555555")
             relay.add_source(IterSource("second", other.started("Second task")))
             # Its source read to the end: no later summary will redraw the list, only the return to it.
-            await until(pilot, lambda: any(i.session == other.session and not i.live for i in app.sessions))
+            await until_app(pilot, lambda: any(i.session == other.session and not i.live for i in app.sessions))
             await pilot.press("escape")
             assert isinstance(app.screen, SessionsScreen)
             await pilot.pause()

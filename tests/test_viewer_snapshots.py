@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from test_viewer_support import SESSION, Events, relay_with
+from waiting import until_app
 
 from watchkeeper.relay import Relay
 from watchkeeper.viewer import WatchkeeperApp
@@ -35,9 +36,7 @@ def relay(monkeypatch: pytest.MonkeyPatch) -> Iterator[Relay]:
 
 def test_sessions_screen(relay: Relay, snap_compare: Any) -> None:
     async def settle(pilot: Any) -> None:
-        while not pilot.app.sessions:
-            await pilot.pause(0.05)
-        await pilot.pause()
+        await until_app(pilot, lambda: pilot.app.sessions)
 
     app = WatchkeeperApp(relay, clock=lambda: NOW)
     assert snap_compare(app, terminal_size=SIZE, run_before=settle)
@@ -46,8 +45,8 @@ def test_sessions_screen(relay: Relay, snap_compare: Any) -> None:
 def test_session_screen_with_an_edit_selected(relay: Relay, snap_compare: Any) -> None:
     async def settle(pilot: Any) -> None:
         app = pilot.app
-        while not isinstance(app.screen, SessionScreen) or len(app.screen.timeline.store.events) < 21:
-            await pilot.pause(0.05)
+        await until_app(pilot, lambda: isinstance(app.screen, SessionScreen)
+                        and len(app.screen.timeline.store.events) >= 21)
         await pilot.press(*["down"] * 6)
         await app.workers.wait_for_complete()
         await pilot.pause()

@@ -7,10 +7,11 @@ events whose sum is the session's total. (Helpers, and a test that they do.)
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import Callable
+import html
+import re
 from typing import Any
+
+from rich.cells import cell_len
 
 from watchkeeper.protocol import Event, make_event
 from watchkeeper.relay import IterSource, Relay
@@ -113,19 +114,42 @@ def relay_with(events: list[Event]) -> Relay:
     return relay
 
 
-async def until(pilot: Any, cond: Callable[[], bool], timeout: float = 15.0) -> None:
-    """Let the app run until ``cond()`` holds; fails the test if it never does."""
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s: {cond}")
-        await pilot.pause(0.05)
-    await asyncio.sleep(0)
+_SVG_TEXT = re.compile(r'<text [^>]*?x="([0-9.]+)" [^>]*?clip-path="url\(#[^)]*-line-(\d+)\)">(.*?)</text>')
+#: One terminal cell's width in a Rich SVG export (its default 20-pixel characters, aspect 0.61).
+_CELL = 20 * 0.61
 
 
 def screen_text(app: Any) -> str:
-    """The screen as plain text, one line per row."""
-    return "\n".join(strip.text for strip in app.screen._compositor.render_strips())
+    """The screen as a person sees it, one line per row, read back from the app's own SVG screenshot."""
+    width, height = app.size
+    rows = [[" "] * width for _ in range(height)]
+    for x, y, text in _SVG_TEXT.findall(app.export_screenshot()):
+        row, col = rows[int(y)], round(float(x) / _CELL)
+        for char in html.unescape(text).replace("\xa0", " "):
+            if col < width:
+                row[col] = char
+                for extra in range(1, cell_len(char)):
+                    if col + extra < width:
+                        row[col + extra] = ""
+            col += cell_len(char)
+    return "\n".join("".join(row) for row in rows)
+
+
+class Notices(list[tuple[str, str]]):
+    """Every (title, message) the app showed as a toast, in order: ``app.notify`` (public API) recorded."""
+
+    def __init__(self, app: Any) -> None:
+        super().__init__()
+        shown = app.notify
+
+        def notify(message: str, *, title: str = "", **options: Any) -> None:
+            self.append((title, str(message)))
+            shown(message, title=title, **options)
+
+        app.notify = notify
+
+    def messages(self) -> list[str]:
+        return [message for _, message in self]
 
 
 def status_text(app: Any) -> str:

@@ -6,12 +6,12 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from test_viewer_support import ClaudeTranscript
+from waiting import until
 
 from watchkeeper.cli import build_parser
 
@@ -35,14 +35,9 @@ class Tmux:
         return self("capture-pane", "-p", "-t", "wk")
 
     def wait_for(self, cond: Callable[[str], bool], timeout: float = 30.0) -> str:
-        deadline = time.monotonic() + timeout
-        while True:
-            screen = self.screen()
-            if cond(screen):
-                return screen
-            if time.monotonic() > deadline:
-                raise AssertionError(f"screen never matched; last screen:\n{screen}")
-            time.sleep(0.2)
+        """The first screen that ``cond`` accepts; the failure shows the last screen."""
+        return until(lambda: s if cond(s := self.screen()) else None, what="the screen to match",
+                     timeout=timeout, seen=self.screen, poll=0.2)
 
 
 @pytest.fixture
@@ -61,7 +56,8 @@ def test_watchkeeper_in_a_terminal_lists_opens_and_follows(tmp_path: Path, tmux:
     transcript.write(transcript.prompt("Make the build green"))
     transcript.bash_call(1)
     exe = Path(sys.executable).with_name("watchkeeper")
-    command = f"HOME={tmp_path} {exe} watch --no-default-roots --root {tmp_path / 'projects'}"
+    # The test process may carry COLUMNS/LINES (80x24), which Textual would obey over the real terminal.
+    command = f"env -u COLUMNS -u LINES HOME={tmp_path} {exe} watch --no-default-roots --root {tmp_path / 'projects'}"
     tmux("-f", "/dev/null", "new-session", "-d", "-s", "wk", "-x", "120", "-y", "40", command)
     tmux("resize-window", "-t", "wk", "-x", "120", "-y", "40")
 

@@ -2,15 +2,19 @@
 
 The list comes from ``relay.sessions()`` and is kept current by the relay's
 (throttled) ``on_sessions`` notifications, which the app forwards here.
+Columns are as wide as their widest cell; only when the table is narrower than
+that are the title and cwd shortened, each cut cell ending in an ellipsis.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import ClassVar
 
+from rich.cells import cell_len
 from rich.text import Text
+from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
@@ -20,6 +24,11 @@ from ...relay.api import SessionInfo
 from ..rows import one_line, parse_ts
 
 COLUMNS = ("", "agent", "title", "cwd", "state", "last activity", "tokens", "events")
+#: The columns that give way when the table is too narrow, in that order, and how narrow each may get:
+#: the cwd first, the title (what tells sessions apart) last.
+SHRINKABLE = {COLUMNS.index("cwd"): 8, COLUMNS.index("title"): 12}
+#: Characters of a title or cwd kept at most (a title can be a whole prompt).
+LONGEST = 200
 
 
 def ago(ts: str | None, now: float) -> str:
@@ -49,6 +58,34 @@ def tokens(info: SessionInfo) -> str:
     return f"{total / 1000:.1f}k" if total >= 1000 else str(total)
 
 
+def fit(natural: Sequence[int], room: int, padding: int = 2) -> list[int]:
+    """Column widths: ``natural`` if they fit in ``room``; else the ``SHRINKABLE`` ones give way, in order.
+
+    ``padding`` is the space each column adds around its text. When even the
+    shrinkable columns at their minimum do not fit, the table scrolls sideways.
+    """
+    widths = list(natural)
+    excess = sum(widths) + padding * len(widths) - room
+    for column, least in SHRINKABLE.items():
+        if excess <= 0:
+            break
+        give = max(0, min(excess, widths[column] - least))
+        widths[column] -= give
+        excess -= give
+    return widths
+
+
+class SessionTable(DataTable[Text]):
+    """The sessions table; it tells the screen when its width changes, so the columns can fit again."""
+
+    def __init__(self, on_resize: Callable[[], None], **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self._resized = on_resize
+
+    def on_resize(self, event: events.Resize) -> None:
+        self._resized()
+
+
 class SessionsScreen(Screen[None]):
     CSS_PATH = "sessions.tcss"
 
@@ -73,14 +110,11 @@ is marked ⏸, listed first and counted in the header; **w** opens it.
 
     def compose(self) -> ComposeResult:
         yield Header()
-        yield DataTable(id="sessions", cursor_type="row", zebra_stripes=True)
+        yield SessionTable(self._redraw, id="sessions", cursor_type="row", zebra_stripes=True)
         yield Static(id="empty")
         yield Footer()
 
     def on_mount(self) -> None:
-        table = self.query_one(DataTable)
-        for name in COLUMNS:
-            table.add_column(name, key=name or "live")
         self.set_interval(5, self._redraw)
         self.infos = order(self.infos or getattr(self.app, "sessions", []))
         self._redraw()
@@ -97,18 +131,22 @@ is marked ⏸, listed first and counted in the header; **w** opens it.
 
     def _redraw(self) -> None:
         """Update cells in place while the order holds (the cursor and scroll stay); else rebuild."""
-        table = self.query_one(DataTable)
+        table = self.query_one(SessionTable)
         now = getattr(self.app, "clock", time.time)()
+        rows = [self.cells(info, now) for info in self.infos]
+        widths = self.widths(table, rows)
         keys = [info.session for info in self.infos]
-        if keys == [str(k.value) for k in table.rows]:
-            for info in self.infos:
-                for column, value in zip(COLUMNS, self.cells(info, now), strict=True):
-                    table.update_cell(info.session, column or "live", value)
+        if widths == [c.width for c in table.columns.values()] and keys == [str(k.value) for k in table.rows]:
+            for key, cells in zip(keys, rows, strict=True):
+                for column, value in zip(COLUMNS, cells, strict=True):
+                    table.update_cell(key, column or "live", value)
         else:
             selected = self.selected
-            table.clear()
-            for info in self.infos:
-                table.add_row(*self.cells(info, now), key=info.session)
+            table.clear(columns=True)
+            for name, width in zip(COLUMNS, widths, strict=True):
+                table.add_column(name, key=name or "live", width=width)
+            for key, cells in zip(keys, rows, strict=True):
+                table.add_row(*cells, key=key)
             if selected is not None and selected in table.rows:
                 table.move_cursor(row=table.get_row_index(selected), animate=False)
         empty = not self.infos
@@ -121,17 +159,27 @@ is marked ⏸, listed first and counted in the header; **w** opens it.
             notice.update(self.empty_text())
 
     @staticmethod
-    def cells(info: SessionInfo, now: float) -> tuple[object, ...]:
-        state = Text(info.state, style="reverse" if info.needs_attention else "")
+    def widths(table: DataTable[Text], rows: Sequence[Sequence[Text]]) -> list[int]:
+        """Each column's width: its widest cell (or heading), fitted to the room the table has."""
+        natural = [max([cell_len(name), *(r[i].cell_len for r in rows)]) for i, name in enumerate(COLUMNS)]
+        room = table.scrollable_content_region.width or table.app.size.width
+        return fit(natural, room, 2 * table.cell_padding)
+
+    @staticmethod
+    def cells(info: SessionInfo, now: float) -> tuple[Text, ...]:
+        """One row; every cell is plain text (a title is data, never markup) cut with an ellipsis."""
+        def cell(text: str, style: str = "") -> Text:
+            return Text(text, style=style, no_wrap=True, overflow="ellipsis", end="")
+
         return (
-            Text("⏸", style="bold reverse") if info.needs_attention else "●" if info.live else "○",
-            info.agent_kind,
-            one_line(info.title or "(untitled)", 60),
-            one_line(info.cwd or "", 40),
-            state,
-            ago(info.last_ts, now),
-            tokens(info),
-            f"{info.events:,}",
+            cell("⏸", "bold reverse") if info.needs_attention else cell("●" if info.live else "○"),
+            cell(info.agent_kind),
+            cell(one_line(info.title or "(untitled)", LONGEST)),
+            cell(one_line(info.cwd or "", LONGEST)),
+            cell(info.state, "reverse" if info.needs_attention else ""),
+            cell(ago(info.last_ts, now)),
+            cell(tokens(info)),
+            cell(f"{info.events:,}"),
         )
 
     def empty_text(self) -> str:
@@ -145,7 +193,7 @@ is marked ⏸, listed first and counted in the header; **w** opens it.
 
     @property
     def selected(self) -> str | None:
-        table = self.query_one(DataTable)
+        table = self.query_one(SessionTable)
         if not table.row_count:
             return None
         try:
