@@ -7,6 +7,7 @@ from typing import Any
 import orjson
 from pydantic import ValidationError
 
+from .bounds import encode
 from .envelope import Event, content_id, make_event
 from .kinds import Kind
 from .models import EVENT_DATA, ControlModel, EventModel
@@ -20,7 +21,8 @@ class ProtocolError(ValueError):
 
 
 def encode_line(event: Event | dict[str, Any]) -> bytes:
-    return orjson.dumps(event) + b"\n"
+    """One JSON line; never raises (an event that cannot be written as it is comes out cut and marked)."""
+    return encode(event)
 
 
 def json_object_text(value: Any) -> Any:

@@ -29,6 +29,8 @@ class Subscription:
         #: index of the next event to deliver, in the session's log or in the journal.
         self.cursor = self.from_seq if session is not None else 0
         self.closed = False
+        #: batches in a row its callback raised on (the relay unsubscribes it at ``MAX_STRIKES``).
+        self.strikes = 0
         self._on_close = on_close
 
     def close(self) -> None:

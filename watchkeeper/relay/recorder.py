@@ -5,10 +5,17 @@ hooks, controls with who sent them and when) is written as one line, in seq
 order, to ``<dir>/<session>.jsonl``. Only the sessions ``want`` names are
 recorded (by default every one); a session wanted late is written from its
 first event, read back from the relay.
+
+Nothing an event holds stops it: each line is written by the codec's
+``encode_line``, which cuts and marks what cannot be written as it is. A
+session whose file cannot be opened or written stops being recorded, and the
+recorder then raises :class:`RecordingError` once, after the batch's other
+sessions are written, so the relay says so where the person looks.
 """
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -20,6 +27,10 @@ _SAFE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
 #: ``read_range(session, start, stop)``: the relay's history of one session.
 ReadRange = Callable[[str, int, int], list[Event]]
+
+
+class RecordingError(OSError):
+    """Sessions that stopped being recorded in this batch; the others go on."""
 
 
 class Recorder:
@@ -42,6 +53,7 @@ class Recorder:
 
     def __call__(self, batch: list[Event]) -> None:
         touched: set[str] = set()
+        failed = len(self.errors)
         for ev in batch:
             sid = ev.get("session") or "unknown"
             if sid in self._failed or (self.want is not None and not self.want(sid)):
@@ -52,24 +64,45 @@ class Recorder:
             seq = ev.get("seq", -1)
             if seq < self._next.get(sid, 0):
                 continue
-            f.write(encode_line(ev))
+            try:
+                f.write(encode_line(ev))
+            except OSError as e:
+                self._fail(sid, f"cannot write the recording of session {sid}: {e}")
+                continue
             self._next[sid] = seq + 1
             touched.add(sid)
         for sid in touched:
-            self._files[sid].flush()
+            if sid not in self._failed:
+                try:
+                    self._files[sid].flush()
+                except OSError as e:
+                    self._fail(sid, f"cannot write the recording of session {sid}: {e}")
+        if len(self.errors) > failed:
+            raise RecordingError("; ".join(self.errors[failed:]))
+
+    def _fail(self, session: str, message: str) -> None:
+        self.errors.append(message)
+        self._failed.add(session)
+        f = self._files.pop(session, None)
+        if f is not None:
+            with contextlib.suppress(OSError):
+                f.close()
 
     def _open(self, session: str, first_seq: int) -> IO[bytes] | None:
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
             f = self.path(session).open("ab")
         except OSError as e:
-            self.errors.append(f"cannot record session {session}: {e}")
-            self._failed.add(session)
+            self._fail(session, f"cannot record session {session}: {e}")
             return None
         self._files[session] = f
-        if first_seq > 0 and self.read_range is not None:
-            for ev in self.read_range(session, 0, first_seq):
-                f.write(encode_line(ev))
+        try:
+            if first_seq > 0 and self.read_range is not None:
+                for ev in self.read_range(session, 0, first_seq):
+                    f.write(encode_line(ev))
+        except OSError as e:
+            self._fail(session, f"cannot write the recording of session {session}: {e}")
+            return None
         self._next[session] = first_seq
         return f
 
