@@ -141,14 +141,15 @@ def cut(event: Any, why: str, limit: int = MAX_EVENT_BYTES) -> Event:
     if size > limit - 256:
         return _preview(head, rest, st)
     _mark(body["data"], st)
-    out = {**head, **body}
-    return {**{str(k): out[str(k)] for k in event if str(k) in out}, **out}  # type: ignore[return-value]
+    out: dict[str, Any] = {**head, **body}
+    ordered: Any = {**{str(k): out[str(k)] for k in event if str(k) in out}, **out}
+    return ordered
 
 
 def _mark(data: dict[str, Any], st: _Cut) -> None:
     before = data.get("truncated")
     kept = before if isinstance(before, int) and not isinstance(before, bool) else 0
-    data["truncated"] = kept + st.chars if st.chars else kept or 1
+    data["truncated"] = kept + st.chars
     data["truncated_reason"] = "; ".join(st.reasons)
 
 

@@ -385,8 +385,7 @@ class Relay(Generations, SessionsView):
     def _subscriber_failed(self, sub: Subscription, batch: list[Event], e: Exception) -> None:
         """Told where the person looks (a notice in each session of the batch) and on stderr: never silent."""
         sub.strikes += 1
-        owner = getattr(sub.callback, "__self__", sub.callback)
-        text = (f"{type(owner).__name__} failed on events {batch[0].get('id')!r}…{batch[-1].get('id')!r}: "
+        text = (f"{_name(sub.callback)} failed on events {batch[0].get('id')!r}…{batch[-1].get('id')!r}: "
                 f"{e!r}; ")
         if sub.strikes >= MAX_STRIKES:
             sub.close()
@@ -452,6 +451,17 @@ class Relay(Generations, SessionsView):
     def _report(self, message: str, exc: BaseException | None = None) -> None:
         self.errors.append(message)
         log.warning(message, exc_info=exc)
+
+
+def _name(callback: Callable[..., Any]) -> str:
+    """``Recorder``, ``ViewerConn.on_batch``, ``module.function``: what a person can look up."""
+    owner = getattr(callback, "__self__", None)
+    if owner is not None:
+        return f"{type(owner).__name__}.{getattr(callback, '__name__', '?')}"
+    qualname = getattr(callback, "__qualname__", None)
+    if qualname is None:
+        return type(callback).__name__
+    return f"{getattr(callback, '__module__', '?')}.{qualname}".replace(".<locals>", "")
 
 
 if TYPE_CHECKING:
