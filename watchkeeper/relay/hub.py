@@ -383,7 +383,10 @@ class Relay(Generations, SessionsView):
             self._flush_handle = self._loop.call_soon(self._flush)
 
     def _subscriber_failed(self, sub: Subscription, batch: list[Event], e: Exception) -> None:
-        """Told where the person looks (a notice in each session of the batch) and on stderr: never silent."""
+        """Told where the person looks and on stderr: never silent.
+
+        The notice goes to each session of the batch, or to the exception's ``sessions`` if it names them.
+        """
         sub.strikes += 1
         text = (f"{_name(sub.callback)} failed on events {batch[0].get('id')!r}…{batch[-1].get('id')!r}: "
                 f"{e!r}; ")
@@ -399,7 +402,8 @@ class Relay(Generations, SessionsView):
         self._ingest(RELAY_KEY, "relay", "unknown", [
             make_event(f"relay:{self.epoch}:subscriber-failed:{n}:{sid}", sid, Kind.NOTICE,
                        {"level": "error", "text": text, "code": "subscriber-failed"})
-            for sid in dict.fromkeys(ev.get("session") or UNKNOWN_SESSION for ev in batch)
+            for sid in getattr(e, "sessions", None) or
+            dict.fromkeys(ev.get("session") or UNKNOWN_SESSION for ev in batch)
         ])
 
     def _flush_all(self) -> None:

@@ -30,7 +30,11 @@ ReadRange = Callable[[str, int, int], list[Event]]
 
 
 class RecordingError(OSError):
-    """Sessions that stopped being recorded in this batch; the others go on."""
+    """Sessions that stopped being recorded in this batch (``sessions``, where the relay says so); the others go on."""
+
+    def __init__(self, message: str, sessions: list[str]) -> None:
+        super().__init__(message)
+        self.sessions = sessions
 
 
 class Recorder:
@@ -46,6 +50,7 @@ class Recorder:
         self._next: dict[str, int] = {}
         self.errors: list[str] = []
         self._failed: set[str] = set()
+        self._stopped: list[str] = []
 
     def path(self, session: str) -> Path:
         name = session if _SAFE.match(session) else f"session-{content_id(session)}"
@@ -54,6 +59,7 @@ class Recorder:
     def __call__(self, batch: list[Event]) -> None:
         touched: set[str] = set()
         failed = len(self.errors)
+        stopped = len(self._stopped)
         for ev in batch:
             sid = ev.get("session") or "unknown"
             if sid in self._failed or (self.want is not None and not self.want(sid)):
@@ -78,11 +84,12 @@ class Recorder:
                 except OSError as e:
                     self._fail(sid, f"cannot write the recording of session {sid}: {e}")
         if len(self.errors) > failed:
-            raise RecordingError("; ".join(self.errors[failed:]))
+            raise RecordingError("; ".join(self.errors[failed:]), self._stopped[stopped:])
 
     def _fail(self, session: str, message: str) -> None:
         self.errors.append(message)
         self._failed.add(session)
+        self._stopped.append(session)
         f = self._files.pop(session, None)
         if f is not None:
             with contextlib.suppress(OSError):
