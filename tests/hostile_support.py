@@ -17,6 +17,8 @@ SESSION = "33333333-2222-4333-8444-555555555555"
 DEPTH = 1000
 FIRST = "first good prompt"
 LAST = "last good prompt, after the hostile ones"
+#: A prompt with a lone surrogate (a JavaScript string cut mid-pair), written as its JSON escape.
+CUT_PAIR = "cut mid pair \ud83d here"
 #: A character that starts the big prompt, so its kept part is recognisable.
 BIG = "B"
 
@@ -40,7 +42,8 @@ def with_deep(record: dict[str, Any], depth: int = DEPTH) -> str:
 
 def hostile_transcript(path: Path, big_mb: float = 20) -> ClaudeTranscript:
     """Good records with, between them: a deep unknown record, a tool call with a deep input, a prompt of
-    ``big_mb`` MB, a line of invalid UTF-8, a line with a raw NUL byte, and a prompt with an escaped NUL."""
+    ``big_mb`` MB, a line of invalid UTF-8, a line with a raw NUL byte, a prompt with an escaped NUL and one
+    with a lone surrogate escape."""
     t = ClaudeTranscript(path, session=SESSION)
     t.write(t.prompt(FIRST))
     t.write(with_deep({"type": "from-the-future", "sessionId": SESSION, "x": "@DEEP@"}))
@@ -51,7 +54,7 @@ def hostile_transcript(path: Path, big_mb: float = 20) -> ClaudeTranscript:
     with path.open("ab") as f:
         f.write(b'{"type": "user", "bad": "\xc3\x28 not utf-8 \xff"}\n')
         f.write(b'{"type": "user", "nul": "raw \x00 byte"}\n')
-    t.write(t.prompt("escaped \u0000 nul in a prompt"))
+    t.write(t.prompt("escaped \u0000 nul in a prompt"), t.prompt(CUT_PAIR))
     t.bash_call(2)
     t.write(t.prompt(LAST))
     return t

@@ -65,6 +65,7 @@ def test_events_prints_every_good_record_and_each_bad_one_marked(tmp_path: Path)
 
     texts = [e["data"]["text"] for e in events if e["kind"] == "message.user"]
     assert texts[0] == FIRST and texts[-1] == LAST and "escaped \x00 nul in a prompt" in texts
+    assert "cut mid pair \\ud83d here" in texts  # kept as a prompt, the lone surrogate shown as its escape
     for call in ("toolu_0001", "toolu_0002", "toolu_deep"):
         assert by_id[f"tool:{call}:finished"]["data"]["status"] == "ok"
 

@@ -10,6 +10,7 @@ same seq. Here viewers are what ``attach`` runs (a local relay fed by a ``Remote
 from __future__ import annotations
 
 import asyncio
+import json
 import subprocess
 import sys
 import urllib.request
@@ -20,11 +21,13 @@ from typing import Any
 
 import orjson
 import pytest
-from hostile_support import deep_json
-from remote_support import Attached, Proxy, until
+from hostile_support import deep_json, deep_value
+from remote_support import TOKEN, Attached, Proxy, Served, until
 from test_remote_cli import Lines, free_port
 from test_viewer_support import ClaudeTranscript
 
+from watchkeeper import sdk
+from watchkeeper.adapters.remote import dial
 from watchkeeper.protocol import MAX_EVENT_BYTES, Event, wire
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -107,8 +110,11 @@ async def test_viewers_and_the_recorder_go_on_after_a_deep_hook_payload(serve: S
                         tool_input={"command": "echo deep", "x": "@DEEP@"})
         post = deep_hook("PostToolUse", tool_use_id="toolu_deep", tool_name="Bash",
                          tool_input={"command": "echo deep"}, tool_response="@DEEP@")
+        pair = json.dumps(hook("PreToolUse", tool_use_id="toolu_pair", tool_name="Bash",
+                               tool_input={"command": "echo \ud83d"})).encode()  # a lone surrogate escape
         assert await asyncio.to_thread(post_hook, serve, pre) == {}
         assert await asyncio.to_thread(post_hook, serve, post) == {}
+        assert await asyncio.to_thread(post_hook, serve, pair) == {}
         await asyncio.to_thread(post_hook, serve, orjson.dumps(hook(
             "PreToolUse", tool_use_id="toolu_after", tool_name="Bash", tool_input={"command": "echo after"})))
 
@@ -118,6 +124,7 @@ async def test_viewers_and_the_recorder_go_on_after_a_deep_hook_payload(serve: S
         started = seen["tool:toolu_deep:started"]["data"]
         assert started["input"]["command"] == "echo deep" and "nested deeper" in started["truncated_reason"]
         assert seen["tool:toolu_deep:finished"]["data"]["output"].startswith("[[[[")
+        assert seen["tool:toolu_pair:started"]["data"]["input"] == {"command": "echo \\ud83d"}
 
         later = Attached(serve.url, token=serve.token)
         try:
@@ -162,3 +169,43 @@ async def test_an_event_over_the_frame_limit_is_cut_and_viewers_and_resumes_go_o
     finally:
         viewer.stop()
         await proxy.close()
+
+
+# --- what agents send: the SDK, and a peer that is not the SDK -----------------------------------
+
+
+async def test_an_sdk_agent_reporting_hostile_values_goes_on(served: Served, run: sdk.AgentRun) -> None:
+    """Before: a deep input raised in the agent's sender; one over the server's 8 MiB frame limit was
+    refused (1009) and sent again on every reconnect."""
+    deep_call = run.tool_started("Bash", {"command": "echo deep", "x": deep_value()})
+    big_call = run.tool_started("Write", {"file_path": "big.txt", "content": "W" * (wire.MAX_MESSAGE + 2**20)})
+    run.user("after the hostile calls")
+    assert await run.flush(WAIT)
+    kept = {e["id"]: e for e in served.events(run.session)}
+    assert kept[f"tool:{deep_call}:started"]["data"]["input"]["command"] == "echo deep"
+    big = kept[f"tool:{big_call}:started"]["data"]
+    assert big["input"]["content"].startswith("WWW") and big["truncated"] > wire.MAX_MESSAGE - MAX_EVENT_BYTES
+    assert [e["data"]["text"] for e in kept.values() if e["kind"] == "message.user"] == ["after the hostile calls"]
+
+
+async def test_a_peer_sending_deep_events_keeps_its_connection(served: Served) -> None:
+    """Not the SDK: a frame whose 'events' hold a deep non-event and a deep event, then a good one."""
+    async with dial(served.url, TOKEN) as ws:
+        assert wire.decode(await ws.recv())["t"] == "hello"
+        await ws.send(wire.dumps(wire.hello_client("agent", "hostile peer")), text=True)
+        good = {"id": "p:2", "session": "peer", "kind": "message.user", "ts": "2026-11-27T10:00:00.000Z",
+                "data": {"text": "after"}}
+        bad = {**good, "id": "p:1", "data": {"text": "deep", "x": "@DEEP@"}}
+        frame = b'{"t":"events","n":3,"events":[' + b",".join([
+            deep_json().encode(), orjson.dumps(bad).replace(b'"@DEEP@"', deep_json().encode()), orjson.dumps(good),
+        ]) + b"]}"
+        await ws.send(frame, text=True)
+        acked = wire.decode(await asyncio.wait_for(ws.recv(), WAIT))
+        assert acked == {"t": "ack", "n": 3}
+    await until(lambda: "p:2" in ids(served.events("peer")), WAIT, "the good event after the deep ones")
+    kept = served.events("peer")
+    assert [e["id"] for e in kept if e["id"].startswith("p:")] == ["p:1", "p:2"]
+    assert "truncated_reason" in kept[0]["data"]
+    raw = next(e for e in served.events("unknown") if e["kind"] == "raw")
+    assert orjson.dumps(raw["data"]["record"]).startswith(b"[[[[") and "truncated_reason" in raw["data"]
+    assert "not a protocol event" in raw["data"]["error"]

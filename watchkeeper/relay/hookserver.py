@@ -31,6 +31,7 @@ from aiohttp import web
 
 from ..adapters import claude_hooks as H
 from ..protocol import ControlModel, Event, ProtocolError, validate_control
+from ..protocol.codec import reparse
 from .api import SessionInfo
 from .recorder import Recorder
 from .steering import Breakpoint, ControlResult, Hold, Policy, Steering
@@ -272,7 +273,10 @@ async def _json_body(request: web.Request, limit: int) -> Any:
     if len(raw) > limit:
         raise web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=len(raw))
     try:
-        return orjson.loads(raw)
+        try:
+            return orjson.loads(raw)
+        except orjson.JSONDecodeError as e:
+            return reparse(raw, e)
     except orjson.JSONDecodeError as e:
         raise web.HTTPBadRequest(text=orjson.dumps({"error": f"malformed JSON: {e}"}).decode(),
                                  content_type="application/json") from None
