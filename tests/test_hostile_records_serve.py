@@ -13,6 +13,7 @@ import asyncio
 import json
 import subprocess
 import sys
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -115,6 +116,10 @@ async def test_viewers_and_the_recorder_go_on_after_a_deep_hook_payload(serve: S
         assert await asyncio.to_thread(post_hook, serve, pre) == {}
         assert await asyncio.to_thread(post_hook, serve, post) == {}
         assert await asyncio.to_thread(post_hook, serve, pair) == {}
+        broken = b'{"session_id": "' + HOOKED.encode() + b'", "hook_event_name": "PreToolUse", "x": "\xff\xfe"}'
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            await asyncio.to_thread(post_hook, serve, broken)
+        assert refused.value.code == 400  # not JSON: the agent is told, and the body is still kept
         await asyncio.to_thread(post_hook, serve, orjson.dumps(hook(
             "PreToolUse", tool_use_id="toolu_after", tool_name="Bash", tool_input={"command": "echo after"})))
 
@@ -125,6 +130,8 @@ async def test_viewers_and_the_recorder_go_on_after_a_deep_hook_payload(serve: S
         assert started["input"]["command"] == "echo deep" and "nested deeper" in started["truncated_reason"]
         assert seen["tool:toolu_deep:finished"]["data"]["output"].startswith("[[[[")
         assert seen["tool:toolu_pair:started"]["data"]["input"] == {"command": "echo \\ud83d"}
+        kept = next(e["data"] for e in seen.values() if e["kind"] == "raw")
+        assert kept["error"] == "a hook request whose body is not JSON" and kept["record"]["x"] == "\ufffd\ufffd"
 
         later = Attached(serve.url, token=serve.token)
         try:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import itertools
+import re
 import secrets
 import threading
 from collections.abc import Awaitable, Callable
@@ -30,7 +31,7 @@ import orjson
 from aiohttp import web
 
 from ..adapters import claude_hooks as H
-from ..protocol import ControlModel, Event, ProtocolError, validate_control
+from ..protocol import ControlModel, Event, ProtocolError, raw_event, validate_control
 from ..protocol.codec import reparse
 from .api import SessionInfo
 from .recorder import Recorder
@@ -40,6 +41,7 @@ from .steering import Breakpoint, ControlResult, Hold, Policy, Steering
 MAX_HOOK_BODY = 64 * 1024 * 1024
 MAX_CONTROL_BODY = 1024 * 1024
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+_SESSION_ID = re.compile(rb'"session_id"\s*:\s*"([A-Za-z0-9._-]{1,128})"')
 
 Emit = Callable[[list[Event]], None]
 #: Routes one validated control on the relay's loop and returns its one outcome event.
@@ -84,7 +86,11 @@ class HookApp:
     # --- POST /hook ------------------------------------------------------------
 
     async def hook(self, request: web.Request) -> web.StreamResponse:
-        payload = await _json_body(request, MAX_HOOK_BODY)
+        try:
+            payload = await _json_body(request, MAX_HOOK_BODY)
+        except web.HTTPBadRequest:
+            self._keep_malformed(await request.read())  # aiohttp keeps the body it read
+            raise
         if not isinstance(payload, dict):
             return _error(400, "a hook payload must be a JSON object")
         fail_closed = request.query.get("fail") == "closed"
@@ -100,6 +106,12 @@ class HookApp:
         if result.hold is None:
             return _reply(result.reply or {})
         return _reply(await self._wait(result.hold))
+
+    def _keep_malformed(self, body: bytes) -> None:
+        """A body that is not JSON (invalid UTF-8, a cut request) is still shown: a ``raw`` event, not lost."""
+        found = _SESSION_ID.search(body[:65536])
+        session = found.group(1).decode("utf-8", "replace") if found else "unknown"
+        self.emit([raw_event(session, body, "a hook request whose body is not JSON", H.SOURCE)])
 
     async def _wait(self, hold: Hold) -> dict[str, Any]:
         """Until the hold is decided, it times out, or the agent gives up (the request is cancelled)."""
