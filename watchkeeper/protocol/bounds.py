@@ -5,9 +5,9 @@ be tens of MB, and an in-process source may put anything in a dict (a lone
 surrogate, a 100-bit integer). Such an event would crash every path that
 writes it (``events``, a recording, a websocket frame) and take the good
 events of the same batch along. :func:`fit` runs where events enter the relay
-and the SDK: one ``orjson.dumps`` per event, about a tenth of what parsing the
-record cost, and only an event that fails it is walked and cut. The output
-paths keep :func:`encode` as their last resort.
+and the SDK: one ``orjson.dumps`` per event (about 0.4 µs; a twentieth of
+converting the record), and only an event that fails it is walked and cut.
+The output paths keep :func:`encode` as their last resort.
 
 A cut event keeps its envelope (id, kind, session, ...) and its shape: long
 strings are shortened with a visible marker, containers nested deeper than
@@ -230,8 +230,8 @@ def _cap(lengths: list[int], budget: int, previous: int | None) -> int | None:
     if budget <= 0 or not lengths:
         return None
     lengths.sort(reverse=True)
-    # Each cut string gains a marker of ~30 characters; a character may take more than a byte (the caller
-    # measures again and asks for less).
+    # Each cut string gains a marker of ~30 characters; if escapes or wide characters still leave it too
+    # big, the caller measures again and asks for less.
     below = sum(lengths)
     for i, n in enumerate(lengths):
         below -= n
