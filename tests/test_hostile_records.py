@@ -16,6 +16,8 @@ from typing import Any
 import orjson
 import pytest
 from hostile_support import BIG, FIRST, LAST, SESSION, deep_value, hostile_transcript
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from watchkeeper.protocol import MAX_EVENT_BYTES, Event, encode_line, fit, make_event, wire
 from watchkeeper.protocol.bounds import MAX_DEPTH, PREVIEW_CHARS
@@ -208,3 +210,33 @@ def test_a_frame_never_fails_and_never_passes_what_a_client_takes() -> None:
 
 def test_the_event_limit_leaves_room_for_the_frame_around_it() -> None:
     assert MAX_EVENT_BYTES + 2**16 < wire.MAX_MESSAGE < wire.MAX_CLIENT_MESSAGE
+
+
+# --- fit, for any value ------------------------------------------------------------------------
+
+#: Any character, lone surrogates included, and often the ones that break writers.
+_ANY_TEXT = st.text(st.sampled_from(["a", "\ud800", "\udfff", "\x00", "\x1b", '"', "\\", "é", "😀"])
+                    | st.characters(codec=None, categories=None), max_size=40)
+_LEAVES = st.none() | st.booleans() | st.floats(allow_nan=False) | st.integers(-(2**80), 2**80) | _ANY_TEXT
+_VALUES = st.recursive(_LEAVES, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(
+    _ANY_TEXT | st.integers(0, 9), inner, max_size=4), max_leaves=30)
+
+
+@settings(max_examples=150, derandomize=True, deadline=None)
+@given(value=_VALUES, nesting=st.integers(0, 400) | st.integers(244, 256),
+       limit=st.sampled_from([600, 4096, MAX_EVENT_BYTES]))
+def test_fit_always_gives_an_event_a_frame_can_carry(value: Any, nesting: int, limit: int) -> None:
+    for _ in range(nesting):
+        value = [value]
+    event = ev("any", {"value": value})
+    fitted = fit(event, limit)
+    assert len(orjson.dumps(fitted)) <= limit
+    orjson.dumps(wire.events_frame([fitted]))  # never raises, however deep the value was
+    assert (fitted["id"], fitted["session"]) == ("any", "s")
+    try:
+        fits = len(orjson.dumps([[event]])) <= limit + 4
+    except TypeError:
+        fits = False
+    assert (fitted is event) == fits
+    if not fits:
+        assert "truncated_reason" in fitted["data"]

@@ -140,9 +140,9 @@ def cut(event: Any, why: str, limit: int = MAX_EVENT_BYTES) -> Event:
             size = len(orjson.dumps(body)) + len(orjson.dumps(head))
     except _TooMany:
         st.note(f"more than {MAX_NODES} values")
-        return _preview(head, rest, st)
+        return _preview(head, rest, st, limit)
     if size > limit - 256:
-        return _preview(head, rest, st)
+        return _preview(head, rest, st, limit)
     _mark(body["data"], st)
     out: dict[str, Any] = {**head, **body}
     ordered: Any = {**{str(k): out[str(k)] for k in event if str(k) in out}, **out}
@@ -156,13 +156,21 @@ def _mark(data: dict[str, Any], st: _Cut) -> None:
     data["truncated_reason"] = "; ".join(st.reasons)
 
 
-def _preview(head: dict[str, Any], rest: dict[str, Any], st: _Cut) -> Event:
-    text, complete = _spill(rest.get("data"), PREVIEW_CHARS)
-    st.note(f"kept as a {PREVIEW_CHARS}-character preview")
-    data: dict[str, Any] = {"record": text if complete else text + _MORE, "error": f"cut: {head.get('kind')}",
-                            "source": None}
-    _mark(data, st)
-    return {**head, "kind": "raw", "data": data}  # type: ignore[typeddict-item]
+def _preview(head: dict[str, Any], rest: dict[str, Any], st: _Cut, limit: int) -> Event:
+    """The last resort: ``raw``, with the start of the data's JSON text, as much as fits ``limit``."""
+    chars = min(PREVIEW_CHARS, limit)
+    while True:
+        text, complete = _spill(rest.get("data"), chars)
+        data: dict[str, Any] = {"record": text if complete else text + _MORE,
+                                "error": f"cut: {head.get('kind')}", "source": None}
+        reasons = st.reasons
+        st.reasons = [*reasons, f"kept as a {len(text)}-character preview"]
+        _mark(data, st)
+        st.reasons = reasons
+        out: Any = {**head, "kind": "raw", "data": data}
+        if chars == 0 or len(orjson.dumps(out)) <= limit:
+            return out
+        chars //= 2
 
 
 def _valid(s: str) -> str:
