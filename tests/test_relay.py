@@ -18,7 +18,7 @@ import pytest
 from watchkeeper.adapters.native import NativeConverter
 from watchkeeper.protocol import Event, encode_line, make_event
 from watchkeeper.relay import Emit, IterSource, Relay, SessionInfo
-from watchkeeper.relay.hub import MAX_STRIKES
+from watchkeeper.relay.fanout import MAX_STRIKES
 
 WAIT = 20.0
 

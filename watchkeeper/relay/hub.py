@@ -25,7 +25,7 @@ from ..protocol.calls import TOOL_KINDS, running
 from ..protocol.kinds import Kind
 from .api import BatchCallback, RelayAPI, ResyncCallback
 from .controls import FORWARD_TIMEOUT, ControlRouter, SessionSources
-from .fanout import SessionsWatch, Subscription
+from .fanout import SessionsWatch, Subscription, strike
 from .generations import Generations
 from .history import HistoryHost
 from .sessions_view import SessionStatus, SessionsView
@@ -40,8 +40,6 @@ UNKNOWN_SESSION = "unknown"
 #: holding the GIL (the UI's too) for up to a second. Frozen, the collector skips them; being
 #: acyclic, they are still freed by reference counting.
 FREEZE_EVERY = 10_000
-#: A subscriber whose callback raises this many batches in a row is unsubscribed (each failure is reported).
-MAX_STRIKES = 3
 #: The key that the relay's own notices (a subscriber that failed) are ingested under: not a source.
 RELAY_KEY = -1
 
@@ -58,7 +56,7 @@ class Relay(Generations, SessionsView):
     ``on_sessions``, ``read_range`` and ``sessions`` may be called from any
     thread, before or after ``start()``. Callbacks run on the relay's thread
     and must not block. A callback that raises is reported (a ``notice`` in the sessions of the
-    batch it failed on, and a line on stderr) and misses that batch; after ``MAX_STRIKES`` failures
+    batch it failed on, and a line on stderr) and misses that batch; after ``fanout.MAX_STRIKES`` failures
     in a row it is unsubscribed, which is reported too.
 
     Every event is fitted where it comes in (``protocol.bounds.fit``): whatever a source read,
@@ -383,28 +381,12 @@ class Relay(Generations, SessionsView):
             self._flush_handle = self._loop.call_soon(self._flush)
 
     def _subscriber_failed(self, sub: Subscription, batch: list[Event], e: Exception) -> None:
-        """Told where the person looks and on stderr: never silent.
-
-        The notice goes to each session of the batch, or to the exception's ``sessions`` if it names them.
-        """
-        sub.strikes += 1
-        text = (f"{_name(sub.callback)} failed on events {batch[0].get('id')!r}…{batch[-1].get('id')!r}: "
-                f"{e!r}; ")
-        if sub.strikes >= MAX_STRIKES:
-            sub.close()
-            text += f"unsubscribed after {sub.strikes} failures in a row"
-        else:
-            text += "it missed those events"
+        """Told where the person looks (notices, ``fanout.strike``) and on stderr: never silent."""
+        text, notices = strike(sub, batch, e, f"relay:{self.epoch}:subscriber-failed:{next(self._keys)}")
         self.errors.append(text)
         log.info(text, exc_info=e)
         print(f"watchkeeper: {text}", file=sys.stderr, flush=True)
-        n = next(self._keys)
-        self._ingest(RELAY_KEY, "relay", "unknown", [
-            make_event(f"relay:{self.epoch}:subscriber-failed:{n}:{sid}", sid, Kind.NOTICE,
-                       {"level": "error", "text": text, "code": "subscriber-failed"})
-            for sid in getattr(e, "sessions", None) or
-            dict.fromkeys(ev.get("session") or UNKNOWN_SESSION for ev in batch)
-        ])
+        self._ingest(RELAY_KEY, "relay", "unknown", notices)
 
     def _flush_all(self) -> None:
         if self._flush_handle is not None:
@@ -455,17 +437,6 @@ class Relay(Generations, SessionsView):
     def _report(self, message: str, exc: BaseException | None = None) -> None:
         self.errors.append(message)
         log.warning(message, exc_info=exc)
-
-
-def _name(callback: Callable[..., Any]) -> str:
-    """``Recorder``, ``ViewerConn.on_batch``, ``module.function``: what a person can look up."""
-    owner = getattr(callback, "__self__", None)
-    if owner is not None:
-        return f"{type(owner).__name__}.{getattr(callback, '__name__', '?')}"
-    qualname = getattr(callback, "__qualname__", None)
-    if qualname is None:
-        return type(callback).__name__
-    return f"{getattr(callback, '__module__', '?')}.{qualname}".replace(".<locals>", "")
 
 
 if TYPE_CHECKING:
