@@ -29,11 +29,9 @@ def encode_line(event: Event | dict[str, Any]) -> bytes:
 def reparse(data: bytes | str, error: orjson.JSONDecodeError) -> Any:
     """Parse again what orjson refused for lone surrogate escapes (a JavaScript string cut mid-pair).
 
-    Raises ``error`` again for anything else.
-
     The standard library keeps them; the relay's intake (``bounds.fit``) then shows them as visible
-    escapes, so the record is kept with its meaning instead of becoming ``raw`` text. Only on the
-    failure path: the hot path stays orjson.
+    escapes, so the record is kept with its meaning instead of becoming ``raw`` text. Called only on
+    the failure path (the hot path stays orjson); raises ``error`` again for anything else.
     """
     if "surrogate" not in str(error):
         raise error

@@ -92,6 +92,7 @@ class HookApp:
             self._keep_malformed(await request.read())  # aiohttp keeps the body it read
             raise
         if not isinstance(payload, dict):
+            self.emit(H.payload_events(payload, f"{self._prefix}-{next(self._keys)}"))  # kept as raw
             return _error(400, "a hook payload must be a JSON object")
         fail_closed = request.query.get("fail") == "closed"
         events: list[Event] = []

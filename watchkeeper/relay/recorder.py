@@ -50,6 +50,7 @@ class Recorder:
         self._next: dict[str, int] = {}
         self.errors: list[str] = []
         self._failed: set[str] = set()
+        #: the session each of ``errors`` stopped, in the same order.
         self._stopped: list[str] = []
 
     def path(self, session: str) -> Path:
@@ -59,7 +60,6 @@ class Recorder:
     def __call__(self, batch: list[Event]) -> None:
         touched: set[str] = set()
         failed = len(self.errors)
-        stopped = len(self._stopped)
         for ev in batch:
             sid = ev.get("session") or "unknown"
             if sid in self._failed or (self.want is not None and not self.want(sid)):
@@ -84,7 +84,7 @@ class Recorder:
                 except OSError as e:
                     self._fail(sid, f"cannot write the recording of session {sid}: {e}")
         if len(self.errors) > failed:
-            raise RecordingError("; ".join(self.errors[failed:]), self._stopped[stopped:])
+            raise RecordingError("; ".join(self.errors[failed:]), self._stopped[failed:])
 
     def _fail(self, session: str, message: str) -> None:
         self.errors.append(message)
