@@ -19,6 +19,7 @@ from waiting import until
 from watchkeeper.adapters.native import NativeConverter
 from watchkeeper.protocol import Event, encode_line, make_event
 from watchkeeper.relay import Emit, IterSource, Relay, SessionInfo
+from watchkeeper.relay.fanout import MAX_STRIKES
 
 WAIT = 20.0
 
@@ -339,7 +340,7 @@ def test_approve_releases_a_held_call(relay: Relay) -> None:
     assert relay.call("A", "c9").status == "running"  # type: ignore[union-attr]
 
 
-def test_raising_callback_is_unsubscribed_and_relay_goes_on(relay: Relay, caplog) -> None:
+def test_raising_callback_is_reported_then_unsubscribed_and_relay_goes_on(relay: Relay, caplog, capfd) -> None:
     calls = []
 
     def bad(batch: list[Event]) -> None:
@@ -358,14 +359,21 @@ def test_raising_callback_is_unsubscribed_and_relay_goes_on(relay: Relay, caplog
         relay.on_sessions(bad_sessions)
         relay.subscribe(good)
         relay.add_source(src)
-        assert good.wait(lambda es: len(es) == 5)
+        assert good.wait(lambda es: len([e for e in es if e["id"].startswith("E:")]) == 5)
         gate.set()
         assert relay.drain(WAIT)
-        assert good.wait(lambda es: len(es) == 10)
-    assert calls == [5]
-    assert [e["seq"] for e in good.events] == list(range(10))
+        assert good.wait(lambda es: len(es) == 10 + MAX_STRIKES)
+    # Each failure is a notice in the session (which it fails on again), until MAX_STRIKES in a row.
+    assert len(calls) == MAX_STRIKES and calls[0] == 5
+    told = [e for e in good.events if e["data"].get("code") == "subscriber-failed"]
+    assert [e["id"] for e in good.events if e not in told] == [f"E:{i}" for i in range(10)]
+    assert [e["seq"] for e in good.events] == list(range(10 + MAX_STRIKES))
+    assert len(told) == MAX_STRIKES and all("viewer bug" in e["data"]["text"] for e in told)
+    assert "unsubscribed after 3" in told[-1]["data"]["text"] and "it missed those" in told[0]["data"]["text"]
     assert any("viewer bug" in m for m in relay.errors)
-    assert any("viewer bug" in r.getMessage() for r in caplog.records)
+    assert any("sessions bug" in r.getMessage() for r in caplog.records)
+    err = capfd.readouterr().err
+    assert "goes_on.bad failed on events 'E:0'…'E:4': ValueError('viewer bug')" in err
 
 
 def test_failing_source_becomes_a_notice_and_others_go_on(relay: Relay) -> None:

@@ -28,7 +28,7 @@ from collections.abc import Coroutine
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, TypeVar
 
-from .protocol import Capabilities, Event, Kind, Profile, encode_line, make_event
+from .protocol import Capabilities, Event, Kind, Profile, encode_line, fit, make_event
 
 if TYPE_CHECKING:
     from .sdklink import Link
@@ -102,7 +102,9 @@ class Reporter:
     def _emit(self, kind: str, data: dict[str, Any], id: str | None = None) -> Event:
         with self._lock:
             n = next(self._counter)
-            event = make_event(id or f"sdk:{self.session}:{n}", self.session, kind, data)
+            # Fitted here, where the agent's data becomes an event: whatever it passed, the event can be
+            # written and sent (a frame the relay refuses would be sent again and again).
+            event = fit(make_event(id or f"sdk:{self.session}:{n}", self.session, kind, data))
             self._write(event)
         return event
 

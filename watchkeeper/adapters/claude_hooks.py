@@ -11,11 +11,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
-
-from ..protocol import Capabilities, Event, Kind, Profile, make_event
+from ..protocol import Capabilities, Event, Kind, Profile, json_text, make_event
 from ..protocol.models import Isolation
-from .claude_code.records import cut, structured_result
+from .claude_code.records import OUTPUT_LIMIT, cut, structured_result
 
 SOURCE = "claude-code hooks"
 
@@ -118,10 +116,7 @@ def response_text(response: Any) -> str:
         return f"{out}\n{err}" if out and err else out or err
     if response is None:
         return ""
-    try:
-        return orjson.dumps(response, default=str).decode()
-    except TypeError:
-        return str(response)
+    return json_text(response, OUTPUT_LIMIT)
 
 
 def _finished(payload: dict[str, Any], cid: str) -> dict[str, Any]:

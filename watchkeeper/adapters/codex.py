@@ -27,6 +27,7 @@ from typing import Any
 import orjson
 
 from ..protocol import Event, content_id, make_event, now_iso, raw_event
+from ..protocol.codec import reparse
 from .codex_records import TOP_LEVEL
 from .codex_session import SessionFacts, session_from_path
 from .codex_text import Mirrors, title_of
@@ -78,7 +79,10 @@ class CodexConverter:
             return []
         self._begin(text)
         try:
-            rec = orjson.loads(text)
+            try:
+                rec = orjson.loads(text)
+            except orjson.JSONDecodeError as e:
+                rec = reparse(text, e)
         except orjson.JSONDecodeError as e:
             return self._raw(text, f"not JSON: {e}")
         try:

@@ -131,9 +131,10 @@ def _follow(path: Path, files: list[Path], out: IO[bytes]) -> int:
 
 
 def _write(out: IO[bytes], batch: list[Event]) -> None:
-    import orjson
+    """The batch as JSON lines; an event that cannot be written as it is comes out cut and marked."""
+    from ..protocol import encode_lines
 
-    out.write(b"".join([orjson.dumps(e, default=str, option=orjson.OPT_APPEND_NEWLINE) for e in batch]))
+    out.write(encode_lines(batch, default=str))
 
 
 def _unreadable(path: Path) -> str | None:

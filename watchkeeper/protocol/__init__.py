@@ -1,5 +1,6 @@
 """Protocol v1: events, controls, capabilities, the session profile. Pure data, no I/O."""
 
+from .bounds import MAX_EVENT_BYTES, encode_lines, fit, json_text
 from .calls import CallTable, ToolCall
 from .codec import (
     ProtocolError,
@@ -20,6 +21,7 @@ OBSERVE_ONLY = Capabilities(why="observe-only: a transcript can be watched, not 
 
 __all__ = [
     "MAIN_AGENT",
+    "MAX_EVENT_BYTES",
     "OBSERVE_ONLY",
     "PROTOCOL_VERSION",
     "CallTable",
@@ -39,7 +41,10 @@ __all__ = [
     "decode_native_line",
     "dumps",
     "encode_line",
+    "encode_lines",
+    "fit",
     "json_schema",
+    "json_text",
     "loads",
     "make_event",
     "now_iso",

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import orjson
 from pydantic import ValidationError
 
+from .bounds import encode
 from .envelope import Event, content_id, make_event
 from .kinds import Kind
 from .models import EVENT_DATA, ControlModel, EventModel
@@ -20,7 +22,23 @@ class ProtocolError(ValueError):
 
 
 def encode_line(event: Event | dict[str, Any]) -> bytes:
-    return orjson.dumps(event) + b"\n"
+    """One JSON line; never raises (an event that cannot be written as it is comes out cut and marked)."""
+    return encode(event)
+
+
+def reparse(data: bytes | str, error: orjson.JSONDecodeError) -> Any:
+    """Parse again what orjson refused for lone surrogate escapes (a JavaScript string cut mid-pair).
+
+    The standard library keeps them; the relay's intake (``bounds.fit``) then shows them as visible
+    escapes, so the record is kept with its meaning instead of becoming ``raw`` text. Called only on
+    the failure path (the hot path stays orjson); raises ``error`` again for anything else.
+    """
+    if "surrogate" not in str(error):
+        raise error
+    try:
+        return json.loads(data)
+    except (ValueError, RecursionError):
+        raise error from None
 
 
 def json_object_text(value: Any) -> Any:
@@ -78,7 +96,10 @@ def raw_event(session: str, line: bytes | str, error: str | None, source: str | 
 def decode_native_line(line: bytes, session: str = "unknown", source: str | None = None) -> Event:
     """One line of a native ``.jsonl`` recording; anything that is not an event becomes ``raw``."""
     try:
-        obj = orjson.loads(line)
+        try:
+            obj = orjson.loads(line)
+        except orjson.JSONDecodeError as e:
+            obj = reparse(line, e)
         return validate_event(obj)  # type: ignore[return-value]
     except orjson.JSONDecodeError as e:
         return raw_event(session, line, f"not JSON: {e}", source)

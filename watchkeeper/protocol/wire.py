@@ -33,6 +33,7 @@ from typing import Any
 
 import orjson
 
+from .bounds import MAX_EVENT_BYTES, fit, json_text
 from .codec import ProtocolError, raw_event, validate_control
 from .envelope import Event
 from .kinds import PROTOCOL_VERSION
@@ -111,8 +112,19 @@ def events_frame(events: list[Event], coalesced: dict[str, list[list[Any]]] | No
 
 def encode_events(events: list[Event], coalesced: dict[str, list[list[Any]]] | None = None,
                   limit: int = FRAME_BYTES) -> list[bytes]:
-    """One frame, or several when the encoded frame would pass ``limit`` bytes (each keeps order)."""
-    data = dumps(events_frame(events, coalesced))
+    """One frame, or several when the encoded frame would pass ``limit`` bytes (each keeps order).
+
+    Never raises for what an event holds: an event that cannot be encoded, or alone would make
+    a frame a client refuses (``MAX_CLIENT_MESSAGE``), is sent cut and marked (``bounds.fit``).
+    """
+    try:
+        data = dumps(events_frame(events, coalesced))
+    except TypeError:
+        events = [fit(e) for e in events]
+        data = dumps(events_frame(events, coalesced))
+    if len(events) == 1 and len(data) > MAX_CLIENT_MESSAGE - 4096:
+        events = [fit(events[0], MAX_EVENT_BYTES)]
+        data = dumps(events_frame(events, coalesced))
     if len(data) <= limit or len(events) <= 1:
         return [data]
     half = len(events) // 2
@@ -244,7 +256,7 @@ def clean_event(obj: Any, source: str) -> Event:
     else:
         why = "not a protocol event: not a JSON object"
     session = obj.get("session") if isinstance(obj, dict) and isinstance(obj.get("session"), str) else None
-    return raw_event(session or "unknown", dumps(obj).decode(), why, source)
+    return raw_event(session or "unknown", json_text(obj, MAX_EVENT_BYTES), why, source)
 
 
 def backoff(first: float = 0.05, cap: float = 5.0) -> Iterator[float]:

@@ -10,8 +10,9 @@ session reads the relay's journal, all sessions in arrival order.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
-from ..protocol import Event
+from ..protocol import Event, Kind, make_event
 from .api import BatchCallback, ResyncCallback, SessionInfo
 from .store import SessionLog
 
@@ -29,6 +30,8 @@ class Subscription:
         #: index of the next event to deliver, in the session's log or in the journal.
         self.cursor = self.from_seq if session is not None else 0
         self.closed = False
+        #: batches in a row its callback raised on (the relay unsubscribes it at ``MAX_STRIKES``).
+        self.strikes = 0
         self._on_close = on_close
 
     def close(self) -> None:
@@ -61,6 +64,39 @@ class Subscription:
             batch += [e for e in stream[self.cursor:upto] if e.get("seq", 0) >= from_seq]
             self.cursor = upto
         return batch
+
+
+#: A subscriber whose callback raises this many batches in a row is unsubscribed (each failure is reported).
+MAX_STRIKES = 3
+
+
+def strike(sub: Subscription, batch: list[Event], e: Exception, notice_id: str) -> tuple[str, list[Event]]:
+    """Count one failure of ``sub`` on ``batch`` (closing it at ``MAX_STRIKES``): what to say, and the notices.
+
+    A notice goes to each session of the batch, or to the exception's ``sessions`` if it names them
+    (a recorder that could not write one session says which).
+    """
+    sub.strikes += 1
+    text = f"{_name(sub.callback)} failed on events {batch[0].get('id')!r}…{batch[-1].get('id')!r}: {e!r}; "
+    if sub.strikes >= MAX_STRIKES:
+        sub.close()
+        text += f"unsubscribed after {sub.strikes} failures in a row"
+    else:
+        text += "it missed those events"
+    sessions = getattr(e, "sessions", None) or dict.fromkeys(ev.get("session") or "unknown" for ev in batch)
+    data = {"level": "error", "text": text, "code": "subscriber-failed"}
+    return text, [make_event(f"{notice_id}:{sid}", sid, Kind.NOTICE, dict(data)) for sid in sessions]
+
+
+def _name(callback: Callable[..., Any]) -> str:
+    """``Recorder``, ``ViewerConn.on_batch``, ``module.function``: what a person can look up."""
+    owner = getattr(callback, "__self__", None)
+    if owner is not None:
+        return f"{type(owner).__name__}.{getattr(callback, '__name__', '?')}"
+    qualname = getattr(callback, "__qualname__", None)
+    if qualname is None:
+        return type(callback).__name__
+    return f"{getattr(callback, '__module__', '?')}.{qualname}".replace(".<locals>", "")
 
 
 class SessionsWatch:

@@ -27,7 +27,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from typing import TYPE_CHECKING
 
-from ..protocol import Event
+from ..protocol import Event, fit
 from .summary import Summary
 
 if TYPE_CHECKING:
@@ -61,6 +61,7 @@ class Rebuild:
             if not isinstance(ev, dict) or ev.get("session") != sid:
                 self.others.append(ev)
                 continue
+            ev = fit(ev)
             eid = ev.get("id")
             if eid is not None:
                 if eid in ids:

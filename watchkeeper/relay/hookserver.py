@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import re
 import secrets
 import threading
 from collections.abc import Awaitable, Callable
@@ -34,7 +35,8 @@ from aiohttp import web
 from ..adapters import claude_hooks as H
 from ..credentials import HookCredential, Keyring, Person
 from ..guard import Guard
-from ..protocol import ControlModel, Event, Kind, ProtocolError, make_event, validate_control
+from ..protocol import ControlModel, Event, Kind, ProtocolError, make_event, raw_event, validate_control
+from ..protocol.codec import reparse
 from .api import SessionInfo
 from .httplimits import CappedSite, Limits
 from .recorder import Recorder
@@ -47,6 +49,7 @@ LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 #: Who a request authenticated as: a person, or a hook credential (``/hook`` only).
 PERSON = web.RequestKey("person", Person)
 HOOK_CREDENTIAL = web.RequestKey("hook_credential", HookCredential)
+_SESSION_ID = re.compile(rb'"session_id"\s*:\s*"([A-Za-z0-9._-]{1,128})"')
 
 Emit = Callable[[list[Event]], None]
 #: Routes one validated control on the relay's loop and returns its one outcome event.
@@ -101,8 +104,14 @@ class HookApp:
     # --- POST /hook ------------------------------------------------------------
 
     async def hook(self, request: web.Request) -> web.StreamResponse:
-        payload = await _json_body(request, MAX_HOOK_BODY)
+        try:
+            payload = await _json_body(request, MAX_HOOK_BODY)
+        except web.HTTPBadRequest:
+            credential = request.get(HOOK_CREDENTIAL)
+            self._keep_malformed(await request.read(), credential.session if credential else None)
+            raise
         if not isinstance(payload, dict):
+            self.emit(H.payload_events(payload, f"{self._prefix}-{next(self._keys)}"))  # kept as raw
             return _error(400, "a hook payload must be a JSON object")
         fail_closed = request.query.get("fail") == "closed"
         events: list[Event] = []
@@ -130,6 +139,15 @@ class HookApp:
         text = f"a hook request for another session ({session}) came with this session's credential: refused"
         self.emit([make_event(f"hook:{owner}:{self._prefix}-{next(self._keys)}:refused", owner, Kind.NOTICE,
                               {"level": "warning", "text": text, "code": "hook-credential-refused"})])
+
+    def _keep_malformed(self, body: bytes, bound: str | None) -> None:
+        """A body that is not JSON (invalid UTF-8, a cut request) is still shown: a ``raw`` event, not lost.
+
+        It lands in the session its credential is bound to, whatever the body names.
+        """
+        found = _SESSION_ID.search(body[:65536])
+        session = bound or (found.group(1).decode("utf-8", "replace") if found else "unknown")
+        self.emit([raw_event(session, body, "a hook request whose body is not JSON", H.SOURCE)])
 
     async def _wait(self, hold: Hold) -> dict[str, Any]:
         """Until the hold is decided, it times out, or the agent gives up (the request is cancelled)."""
@@ -327,7 +345,10 @@ async def _json_body(request: web.Request, limit: int) -> Any:
     if len(raw) > limit:
         raise web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=len(raw))
     try:
-        return orjson.loads(raw)
+        try:
+            return orjson.loads(raw)
+        except orjson.JSONDecodeError as e:
+            return reparse(raw, e)
     except orjson.JSONDecodeError as e:
         raise web.HTTPBadRequest(text=orjson.dumps({"error": f"malformed JSON: {e}"}).decode(),
                                  content_type="application/json") from None

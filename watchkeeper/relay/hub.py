@@ -13,18 +13,19 @@ import gc
 import itertools
 import logging
 import secrets
+import sys
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any
 
-from ..protocol import CallTable, ControlModel, Event, ToolCall, make_event, raw_event, validate_control
+from ..protocol import CallTable, ControlModel, Event, ToolCall, fit, make_event, raw_event, validate_control
 from ..protocol.calls import TOOL_KINDS, running
 from ..protocol.kinds import Kind
 from .api import BatchCallback, RelayAPI, ResyncCallback
 from .controls import FORWARD_TIMEOUT, ControlRouter, SessionSources
-from .fanout import SessionsWatch, Subscription
+from .fanout import SessionsWatch, Subscription, strike
 from .generations import Generations
 from .history import HistoryHost
 from .sessions_view import SessionStatus, SessionsView
@@ -39,6 +40,8 @@ UNKNOWN_SESSION = "unknown"
 #: holding the GIL (the UI's too) for up to a second. Frozen, the collector skips them; being
 #: acyclic, they are still freed by reference counting.
 FREEZE_EVERY = 10_000
+#: The key that the relay's own notices (a subscriber that failed) are ingested under: not a source.
+RELAY_KEY = -1
 
 
 def new_epoch() -> str:
@@ -52,7 +55,12 @@ class Relay(Generations, SessionsView):
     ``start()`` runs the loop on a daemon thread; ``add_source``, ``subscribe``,
     ``on_sessions``, ``read_range`` and ``sessions`` may be called from any
     thread, before or after ``start()``. Callbacks run on the relay's thread
-    and must not block: a callback that raises is unsubscribed and reported.
+    and must not block. A callback that raises is reported (a ``notice`` in the sessions of the
+    batch it failed on, and a line on stderr) and misses that batch; after ``fanout.MAX_STRIKES`` failures
+    in a row it is unsubscribed, which is reported too.
+
+    Every event is fitted where it comes in (``protocol.bounds.fit``): whatever a source read,
+    each event the relay holds can be encoded and is at most ``MAX_EVENT_BYTES``.
     """
 
     def __init__(self, *, flush_interval: float = 0.05, max_batch: int = 1000,
@@ -214,17 +222,18 @@ class Relay(Generations, SessionsView):
         journal = self._journal
         seen: set[str] = set()
         added = 0
+        batch = [fit(ev) if isinstance(ev, dict) else
+                 fit(raw_event(UNKNOWN_SESSION, repr(ev), "a source emitted a non-event", name)) for ev in batch]
         with self._lock:
             for ev in batch:
-                if not isinstance(ev, dict):
-                    ev = raw_event(UNKNOWN_SESSION, repr(ev), "a source emitted a non-event", name)
                 sid = ev.get("session") or UNKNOWN_SESSION
                 lg = logs.get(sid)
                 if lg is None:
                     lg = logs[sid] = SessionLog(sid, agent_kind)
                 if sid not in seen:
                     seen.add(sid)
-                    lg.sources.setdefault(key, name)
+                    if key != RELAY_KEY:
+                        lg.sources.setdefault(key, name)
                 if not lg.append(ev, epoch):
                     continue
                 journal.append(ev)
@@ -362,13 +371,22 @@ class Relay(Generations, SessionsView):
             if batch:
                 try:
                     sub.callback(batch)
+                    sub.strikes = 0
                 except Exception as e:
-                    self._report(f"subscriber {sub.callback!r} raised {e!r}; unsubscribed", exc=e)
-                    sub.close()
-                    continue
+                    self._subscriber_failed(sub, batch, e)
+                    if sub.closed:
+                        continue
             more = more or sub.behind(self._journal, self._logs)
         if more and self._flush_handle is None:
             self._flush_handle = self._loop.call_soon(self._flush)
+
+    def _subscriber_failed(self, sub: Subscription, batch: list[Event], e: Exception) -> None:
+        """Told where the person looks (notices, ``fanout.strike``) and on stderr: never silent."""
+        text, notices = strike(sub, batch, e, f"relay:{self.epoch}:subscriber-failed:{next(self._keys)}")
+        self.errors.append(text)
+        log.info(text, exc_info=e)
+        print(f"watchkeeper: {text}", file=sys.stderr, flush=True)
+        self._ingest(RELAY_KEY, "relay", "unknown", notices)
 
     def _flush_all(self) -> None:
         if self._flush_handle is not None:

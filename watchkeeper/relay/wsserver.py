@@ -46,7 +46,7 @@ from websockets.http11 import Request, Response
 
 from ..breakpoints import Book
 from ..credentials import Keyring, Person
-from ..protocol import ControlModel, Event, Kind, make_event, wire
+from ..protocol import ControlModel, Event, Kind, fit, make_event, wire
 from .breakpoint_requests import breakpoint_request
 from .sdksteering import Outcome, SdkSteering
 from .sources import Emit
@@ -414,8 +414,16 @@ def serve_ws(relay: Any, token: str | None, **options: Any) -> WsServer:
 
 
 def _fit(r: wire.RangeRequest, events: list[Event], first: int, end: int) -> dict[str, Any]:
-    """The range reply, shortened until it fits a frame (the viewer asks again for the rest)."""
+    """The range reply, shortened until it fits a frame (the viewer asks again for the rest).
+
+    An event that cannot be encoded as it is goes cut and marked (``fit``), never fails the reply.
+    """
     reply = wire.range_reply(r, events, first, end)
+    try:
+        wire.dumps(reply)
+    except TypeError:
+        events = [fit(e) for e in events]
+        reply = wire.range_reply(r, events, first, end)
     while len(events) > 1 and len(wire.dumps(reply)) > wire.FRAME_BYTES:
         events = events[: len(events) // 2]
         reply = wire.range_reply(r, events, first, end)

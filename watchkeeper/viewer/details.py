@@ -19,7 +19,7 @@ from rich.style import StyleType
 from rich.syntax import Syntax
 from rich.text import Text
 
-from ..protocol import Event, Kind, ToolCall
+from ..protocol import Event, Kind, ToolCall, json_text
 from . import rows
 
 FOLD_LINES = 200
@@ -64,7 +64,7 @@ def pretty_json(value: Any) -> str:
     try:
         return orjson.dumps(value, option=orjson.OPT_INDENT_2, default=str).decode()
     except TypeError:
-        return repr(value)
+        return json_text(value)
 
 
 def maybe_json(text: str) -> Any:

@@ -11,9 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import orjson
-
-from ..protocol import MAIN_AGENT, Event, Kind, ToolCall, ToolStatus
+from ..protocol import MAIN_AGENT, Event, Kind, ToolCall, ToolStatus, json_text
 from ..protocol.codec import json_object_text
 from ..protocol.envelope import parse_ts
 
@@ -154,7 +152,7 @@ def salient_input(name: str | None, value: Any) -> str:
     for v in value.values():
         if isinstance(v, str) and v:
             return one_line(v)
-    return one_line(orjson.dumps(value).decode()) if value else ""
+    return one_line(json_text(value)) if value else ""
 
 
 def call_failed(call: ToolCall) -> bool:
@@ -225,10 +223,10 @@ def event_summary(event: Event) -> list[Cell]:
         return [(one_line(str(data.get("text", ""))), role)]
     if kind == Kind.RAW:
         record = data.get("record")
-        text = record if isinstance(record, str) else orjson.dumps(record).decode()
+        text = record if isinstance(record, str) else json_text(record)
         error = f"{data['error']}: " if data.get("error") else ""
         return [(one_line(error + text), "raw")]
-    return [(one_line(orjson.dumps(data).decode()), "dim")]
+    return [(one_line(json_text(data)), "dim")]
 
 
 def control_summary(applied: bool, data: dict[str, Any]) -> list[Cell]:

@@ -20,7 +20,7 @@ from typing import Any
 
 import orjson
 
-from ..protocol import MAIN_AGENT, CallTable, Event, Kind, ToolCall
+from ..protocol import MAIN_AGENT, CallTable, Event, Kind, ToolCall, json_text
 from ..protocol.calls import TOOL_KINDS
 from . import rows
 from .totals import Totals
@@ -411,4 +411,4 @@ def _json(value: Any) -> str:
     try:
         return orjson.dumps(value, default=str).decode()
     except TypeError:
-        return str(value)
+        return json_text(value, 20_000)

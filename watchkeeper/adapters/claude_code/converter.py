@@ -34,6 +34,7 @@ from typing import Any
 import orjson
 
 from ...protocol import MAIN_AGENT, OBSERVE_ONLY, Event, Kind, now_iso
+from ...protocol.codec import reparse
 from . import records as R
 from .subagents import identify
 from .turns import Turns
@@ -76,7 +77,10 @@ class ClaudeCodeConverter(Turns):
             except _JSONDecodeError as e:
                 if not line.strip():
                     return []
-                return self._release([self._raw(line, None, f"not JSON: {e}")])
+                try:
+                    rec = reparse(line, e)
+                except _JSONDecodeError:
+                    return self._release([self._raw(line, None, f"not JSON: {e}")])
             if type(rec) is not dict:
                 return self._release([self._raw(line, rec, "not a JSON object")])
             out = self._record(rec, line)
