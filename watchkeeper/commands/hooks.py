@@ -233,7 +233,7 @@ def steerability(proc: ClaudeProcess, token: str | None, user_path: Path,
 def status(project: Path | None) -> int:
     from .. import config
     from ..adapters import claude_settings as S
-    from .ctl import ApiError, api_request
+    from ..client import ApiError, api_request
 
     token = config.load_token(create=False)
     recorded = installs()
