@@ -44,6 +44,7 @@ from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
+from .. import config
 from ..breakpoints import Book
 from ..credentials import Keyring, Person
 from ..protocol import ControlModel, Event, Kind, fit, make_event, wire
@@ -160,7 +161,7 @@ class WsServer:
         #: set once listening (``port`` is then the bound one), or failed (``error``).
         self.ready = threading.Event()
         self.error: BaseException | None = None
-        self._keyring = Keyring.of(token) if token else None
+        self._keyring = config.as_keyring(token) if token else None
         self._people: dict[object, Person] = {}
         self._viewers: set[ViewerConn] = set()
         self._links: set[AgentLink] = set()
