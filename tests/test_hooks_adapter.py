@@ -149,7 +149,7 @@ def ours(fail_closed: bool = False) -> dict[str, Any]:
 
 def test_only_the_steering_events_are_hooked_with_the_token_as_a_variable() -> None:
     hooks = ours()
-    assert sorted(hooks) == sorted(H.STEERING_EVENTS)
+    assert sorted(hooks) == ["PostToolUse", "PreToolUse", "Stop", "UserPromptSubmit"]  # as the README says
     pre_hook = hooks["PreToolUse"][0]["hooks"][0]
     assert pre_hook["headers"] == {"Authorization": "Bearer $WATCHKEEPER_TOKEN"}
     assert pre_hook["allowedEnvVars"] == ["WATCHKEEPER_TOKEN"]

@@ -21,9 +21,6 @@ SOURCE = "claude-code hooks"
 STEERABLE = Capabilities(pause=True, resume=True, approve=True, deny=True, inject=True, cancel=True,
                          step=True, why="steerable through Claude Code hooks").model_dump()
 
-#: The hook events steering needs; each one costs the CLI ~40 ms per call, so no others are installed.
-STEERING_EVENTS = ("PreToolUse", "PostToolUse", "Stop", "UserPromptSubmit")
-
 #: Events whose reply may carry ``additionalContext`` for the next model call.
 CONTEXT_EVENTS = frozenset({"PreToolUse", "PostToolUse", "UserPromptSubmit", "SessionStart"})
 
@@ -197,6 +194,8 @@ QUICK_TIMEOUT = 10
 
 def steering_hooks(url: str, token_var: str, hold_timeout: float, fail_closed: bool) -> dict[str, Any]:
     """The ``hooks`` settings that make a session steerable: only the events steering needs.
+
+    Each hook costs the CLI ~40 ms per call, so no other event is installed.
 
     The token goes in as ``$VAR`` (read from the session's environment), never
     as its value. PreToolUse waits longer than the relay's hold timeout, so the
