@@ -1,7 +1,7 @@
 """Claude Code hook payloads -> events, decisions -> replies, and the hook settings merge. Pure, no I/O.
 
-Payload shapes are the ones the real CLI 2.1.332 posted to an http hook
-(shared/reference/claude-code.md §2.2, re-checked while writing these tests).
+Payload shapes are the ones the real CLI 2.1.332 posted to an http hook,
+re-checked while writing these tests.
 """
 
 from __future__ import annotations
@@ -116,7 +116,7 @@ def test_waiting_and_denied_events_use_the_call_ids() -> None:
     validate_event(denied)
 
 
-# --- replies, as §2.4 spells them --------------------------------------------------
+# --- replies, as Claude Code reads them --------------------------------------------
 
 
 def test_no_decision_is_empty_unless_it_carries_context() -> None:

@@ -1,6 +1,6 @@
 """Claude Code hooks, both ways: a hook payload in, protocol events out; a decision in, the JSON reply out.
 
-Pure: no I/O, no state. Facts from shared/reference/claude-code.md §2.2-2.5.
+Pure: no I/O, no state. The payloads and replies are the ones Claude Code's hooks post and read.
 A hooked call uses the transcript adapter's ids (``tool:{tool_use_id}:started``
 and ``:finished``), so the hook and the transcript report one call, and the
 relay keeps whichever arrives first. Hook requests carry no id of their own:
@@ -147,7 +147,7 @@ def _raw(session: str, key: str, payload: Any, error: str) -> Event:
                       {"record": payload, "error": error, "source": SOURCE})
 
 
-# --- decisions -> replies (§2.4) ------------------------------------------------
+# --- decisions -> replies -------------------------------------------------------
 
 
 def no_decision(event: str = "PreToolUse", context: str | None = None) -> dict[str, Any]:
@@ -186,7 +186,7 @@ def cancel(reason: str, event: str = "PreToolUse") -> dict[str, Any]:
     return out
 
 
-# --- settings: the hooks watchkeeper installs (§2.1) ------------------------------
+# --- settings: the hooks watchkeeper installs ------------------------------------
 
 #: Seconds Claude Code waits for the short hooks (never held: answered at once).
 QUICK_TIMEOUT = 10
