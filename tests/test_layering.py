@@ -171,6 +171,13 @@ def upward_imports(package: Path) -> list[str]:
     return found
 
 
+def commands_importing_commands(package: Path) -> list[str]:
+    """Command modules that import another: what commands share belongs in ``client`` or below."""
+    prefix = f"{package.name}.commands."
+    return [f"{module} imports {target}" for module, targets in sorted(import_graph(package).items())
+            if module.startswith(prefix) for target in sorted(targets) if target.startswith(prefix)]
+
+
 def long_modules(package: Path, limit: int = MAX_LINES) -> list[str]:
     found = []
     for path in sorted(package.rglob("*.py")):
@@ -206,6 +213,10 @@ def test_no_import_circles() -> None:
 
 def test_nothing_imports_upward() -> None:
     assert upward_imports(PACKAGE) == []
+
+
+def test_no_command_module_imports_another() -> None:
+    assert commands_importing_commands(PACKAGE) == []
 
 
 def test_sdk_loads_neither_textual_nor_watchfiles() -> None:
@@ -267,6 +278,11 @@ def test_a_planted_upward_import_is_caught(tree_copy: Path, module: str, line: s
     (tree_copy / module).write_text(line)
     found = upward_imports(tree_copy)
     assert any(expected in v for v in found), found
+
+
+def test_a_command_importing_another_is_caught(tree_copy: Path) -> None:
+    (tree_copy / "commands" / "planted.py").write_text("def run():\n    from .ctl import build_control\n")
+    assert commands_importing_commands(tree_copy) == ["watchkeeper.commands.planted imports watchkeeper.commands.ctl"]
 
 
 def test_a_long_module_is_found(tree_copy: Path) -> None:
