@@ -38,6 +38,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from .. import config
+    from ..protocol.display import visible
 
     path = project_settings(Path(args.project)) if args.project else user_settings()
     if args.action == "status":
@@ -45,20 +46,20 @@ def run(args: argparse.Namespace) -> int:
     try:
         settings = read_settings(path)
     except ValueError as e:
-        print(f"watchkeeper hooks: {e}; nothing changed", file=sys.stderr)
+        print(visible(f"watchkeeper hooks: {e}; nothing changed"), file=sys.stderr)
         return 1
     if args.action == "install":
         install(path, settings, args.port or config.hook_port(), args.fail_closed)
         mode = "fail-closed" if args.fail_closed else "fail-open"
-        print(f"installed the steering hooks in {path} ({mode})")
+        print(visible(f"installed the steering hooks in {path} ({mode})"))
         print(f"Sessions started from now on are steerable when {config.ENV_TOKEN} is in their environment, "
               f"e.g. add to your shell profile:\n"
               f"  export {config.ENV_TOKEN}=\"$(cat {config.token_path()})\"")
         return 0
     if uninstall(path, settings):
-        print(f"removed the steering hooks from {path}")
+        print(visible(f"removed the steering hooks from {path}"))
     else:
-        print(f"no steering hooks in {path}")
+        print(visible(f"no steering hooks in {path}"))
     return 0
 
 
@@ -215,6 +216,7 @@ def steerability(proc: ClaudeProcess, token: str | None, user_path: Path,
 def status(project: Path | None) -> int:
     from .. import config
     from ..adapters import claude_hooks as H
+    from ..protocol.display import visible
     from .ctl import ApiError, api_request
 
     token = config.load_token(create=False)
@@ -224,15 +226,15 @@ def status(project: Path | None) -> int:
         try:
             hooked = H.installed(read_settings(path), config.ENV_TOKEN)
         except ValueError as e:
-            print(f"hooks: {e}")
+            print(visible(f"hooks: {e}"))
             continue
         if hooked is None:
-            print(f"hooks: not installed in {path}")
+            print(visible(f"hooks: not installed in {path}"))
         else:
             mode = "fail-closed" if hooked["fail_closed"] else "fail-open"
             when = recorded.get(str(path)) or _mtime(path)
-            print(f"hooks: installed in {path} ({mode}, {hooked['url']}, since {_iso(when)})")
-    print(f"token: {config.token_path()} ({'present' if token else 'missing'})")
+            print(visible(f"hooks: installed in {path} ({mode}, {hooked['url']}, since {_iso(when)})"))
+    print(visible(f"token: {config.token_path()} ({'present' if token else 'missing'})"))
     runtime = config.read_runtime()
     hooked_sessions: list[dict[str, Any]] = []
     if runtime is None:
@@ -241,22 +243,22 @@ def status(project: Path | None) -> int:
         try:
             answer = api_request("GET", "/sessions", port=runtime["port"])
             hooked_sessions = [s for s in answer.get("sessions", []) if s.get("steering") is not None]
-            print(f"relay: listening on {runtime['host']}:{runtime['port']} (pid {runtime['pid']})")
+            print(visible(f"relay: listening on {runtime['host']}:{runtime['port']} (pid {runtime['pid']})"))
         except ApiError as e:
-            print(f"relay: {e}")
+            print(visible(f"relay: {e}"))
     procs = claude_processes()
     print(f"live Claude Code processes: {len(procs)}" + ("" if procs else " (none found)"))
     for proc in procs:
         ok, why = steerability(proc, token, user_settings(), recorded)
         session = _session_of(proc, hooked_sessions) or "?"
-        print(f"  pid {proc.pid}  session {session}  cwd {proc.cwd or '?'}\n"
-              f"    {'steerable' if ok else 'not steerable'}: {why}")
+        print(visible(f"  pid {proc.pid}  session {session}  cwd {proc.cwd or '?'}\n"
+                      f"    {'steerable' if ok else 'not steerable'}: {why}"))
     for s in hooked_sessions:
         steer = s["steering"]
         mode = "paused" if steer.get("paused") else "step mode" if steer.get("step") else "running freely"
         held = ", ".join(steer.get("held") or []) or "none"
-        print(f"  hooked session {s['session']} ({s.get('state')}): {mode}; held: {held}; "
-              f"viewers: {steer.get('viewers', 0)}")
+        print(visible(f"  hooked session {s['session']} ({s.get('state')}): {mode}; held: {held}; "
+                      f"viewers: {steer.get('viewers', 0)}"))
     return 0
 
 

@@ -55,7 +55,9 @@ def run(args: argparse.Namespace) -> int:
 
     path: Path = args.path
     if not path.is_file():
-        print(f"watchkeeper replay: no such file: {path}", file=sys.stderr)
+        from ..protocol.display import visible
+
+        print(visible(f"watchkeeper replay: no such file: {path}"), file=sys.stderr)
         return 2
     relay = Relay().start()
     try:

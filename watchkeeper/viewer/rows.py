@@ -15,6 +15,7 @@ import orjson
 
 from ..protocol import MAIN_AGENT, Event, Kind, ToolCall, ToolStatus
 from ..protocol.codec import json_object_text
+from ..protocol.display import visible
 from ..protocol.envelope import parse_ts
 
 #: (text, role); roles are the timeline's component classes without the ``timeline--`` prefix.
@@ -271,8 +272,9 @@ def build_row(
 
     ``spawned`` is the subagent marker of a spawning call (``"▾ 2 agents"``);
     ``depth`` indents a subagent's rows under the call that spawned it.
+    Every text in it is :func:`visible`: the row is what reaches the terminal.
     """
-    time, agent = clock(event.get("ts")), short_agent(str(event.get("agent", MAIN_AGENT)))
+    time, agent = visible(clock(event.get("ts"))), visible(short_agent(str(event.get("agent", MAIN_AGENT))))
     indent: list[Cell] = [("┆ " * depth, "dim")] if depth else []
     if call is not None:
         summary: list[Cell] = [*indent, (call.name or "?", "tool")]
@@ -281,7 +283,11 @@ def build_row(
             summary.append(("  " + salient, "summary"))
         if spawned:
             summary.append(("  " + spawned, "agent"))
-        return Row(time, agent, "tool", summary, status_cells(call, now), call_failed(call))
+        return Row(time, agent, "tool", _visible(summary), _visible(status_cells(call, now)), call_failed(call))
     kind = str(event.get("kind", "?"))
-    kind = KIND_LABELS.get(kind, kind)
-    return Row(time, agent, kind, [*indent, *event_summary(event)], [], event_is_error(event))
+    kind = visible(KIND_LABELS.get(kind, kind))
+    return Row(time, agent, kind, _visible([*indent, *event_summary(event)]), [], event_is_error(event))
+
+
+def _visible(cells: list[Cell]) -> list[Cell]:
+    return [(visible(text), role) for text, role in cells]

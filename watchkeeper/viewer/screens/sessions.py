@@ -16,6 +16,7 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
+from ...protocol.display import visible
 from ...relay.api import SessionInfo
 from ..rows import one_line, parse_ts
 
@@ -121,27 +122,28 @@ is marked ⏸, listed first and counted in the header; **w** opens it.
             notice.update(self.empty_text())
 
     @staticmethod
-    def cells(info: SessionInfo, now: float) -> tuple[object, ...]:
-        state = Text(info.state, style="reverse" if info.needs_attention else "")
+    def cells(info: SessionInfo, now: float) -> tuple[Text, ...]:
+        """Every cell a Text of :func:`visible` text: a str cell would be parsed as markup."""
+        state = Text(visible(str(info.state)), style="reverse" if info.needs_attention else "")
         return (
-            Text("⏸", style="bold reverse") if info.needs_attention else "●" if info.live else "○",
-            info.agent_kind,
-            one_line(info.title or "(untitled)", 60),
-            one_line(info.cwd or "", 40),
+            Text("⏸", style="bold reverse") if info.needs_attention else Text("●" if info.live else "○"),
+            Text(visible(str(info.agent_kind))),
+            Text(visible(one_line(info.title or "(untitled)", 60))),
+            Text(visible(one_line(info.cwd or "", 40))),
             state,
-            ago(info.last_ts, now),
-            tokens(info),
-            f"{info.events:,}",
+            Text(ago(info.last_ts, now)),
+            Text(tokens(info)),
+            Text(f"{info.events:,}"),
         )
 
-    def empty_text(self) -> str:
+    def empty_text(self) -> Text:
         places = "\n".join(f"  {p}" for p in self.looked_in) or "  (nowhere: no discovery roots given)"
-        return (
+        return Text(visible(
             "No agent sessions found.\n\nLooked in:\n"
             f"{places}\n\n"
             "Start Claude Code or Codex and its session shows up here,\n"
             "or press d for the demo (watchkeeper demo): sample sessions played as if live."
-        )
+        ))
 
     @property
     def selected(self) -> str | None:
