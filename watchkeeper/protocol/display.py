@@ -10,10 +10,13 @@ a terminal could take as a command gets a visible stand-in instead.
   loses its ESC and so its effect, and stays readable: ``␛]52;c;…␛\\``.
   A CRLF line end is a plain newline.
 - C1 controls (U+0080–U+009F, 8-bit CSI, OSC, DCS…), the bidi controls
-  (U+202A–U+202E, U+2066–U+2069) and lone surrogates become Python-style
-  escapes: ``\\x9b``, ``\\u202e``, ``\\udc80``.
-- A control picture already in the data becomes ``\\u241b`` too, so a ``␛`` on
-  screen always means a real ESC was there.
+  (U+202A–U+202E, U+2066–U+2069) and lone surrogates become their code
+  point in angle brackets: ``⟨U+009B⟩``, ``⟨U+202E⟩``, ``⟨U+DC80⟩``. No
+  backslash or quote: the stand-ins read the same inside JSON (the detail
+  pane's, a copy's) as outside it.
+
+It is idempotent (its output contains nothing it would change), so a text
+made visible twice, by two layers, reads the same.
 
 Fast: clean ASCII (most of it) is checked in C and returned as is.
 """
@@ -24,8 +27,8 @@ import logging
 import re
 from typing import Any
 
-#: What must not reach a terminal, and the literal control pictures (see the module's docstring).
-_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\u2400-\u2426\ud800-\udfff]")
+#: What must not reach a terminal.
+_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
 #: The ASCII bytes that are safe as they are: printable, tab, newline.
 _ASCII_SAFE = bytes(range(0x20, 0x7F)) + b"\t\n"
 
@@ -36,7 +39,7 @@ def _stand_in(char: str) -> str:
         return chr(0x2400 + code)
     if code == 0x7F:
         return "\u2421"
-    return f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}"
+    return f"⟨U+{code:04X}⟩"
 
 
 _STAND_INS: dict[str, str] = {}

@@ -21,7 +21,7 @@ from rich.syntax import Syntax
 from rich.text import Text
 
 from ..protocol import Event, Kind, ToolCall
-from ..protocol.display import visible
+from ..protocol.display import visible, visible_value
 from . import rows
 
 FOLD_LINES = 200
@@ -153,7 +153,8 @@ def text_block(text: str, opts: Options, lexer: str | None = None) -> list[Rende
 def value_block(value: Any, opts: Options) -> list[RenderableType]:
     if isinstance(value, str):
         return text_block(value, opts)
-    return text_block(pretty_json(value), opts, "json")
+    # Strings made visible first: JSON would write ESC as \u001b, the rest of the screen writes ␛.
+    return text_block(pretty_json(visible_value(value)), opts, "json")
 
 
 def tool_detail(
