@@ -144,7 +144,7 @@ def section(title: str) -> Text:
 def text_block(text: str, opts: Options, lexer: str | None = None) -> list[RenderableType]:
     parsed = maybe_json(text) if lexer is None else None
     if parsed is not None:
-        text, lexer = pretty_json(parsed), "json"
+        text, lexer = pretty_json(visible_value(parsed)), "json"
     head, note = fold(text, opts.unfold)
     body: RenderableType = code(head, lexer, opts) if lexer else shown(head)
     return [body, note] if note is not None else [body]

@@ -274,7 +274,7 @@ def build_row(
     ``depth`` indents a subagent's rows under the call that spawned it.
     Every text in it is :func:`visible`: the row is what reaches the terminal.
     """
-    time, agent = visible(clock(event.get("ts"))), visible(short_agent(str(event.get("agent", MAIN_AGENT))))
+    time, agent = clock(event.get("ts")), short_agent(str(event.get("agent", MAIN_AGENT)))
     indent: list[Cell] = [("┆ " * depth, "dim")] if depth else []
     if call is not None:
         summary: list[Cell] = [*indent, (call.name or "?", "tool")]
@@ -283,11 +283,18 @@ def build_row(
             summary.append(("  " + salient, "summary"))
         if spawned:
             summary.append(("  " + spawned, "agent"))
-        return Row(time, agent, "tool", _visible(summary), _visible(status_cells(call, now)), call_failed(call))
+        return _visible(Row(time, agent, "tool", summary, status_cells(call, now), call_failed(call)))
     kind = str(event.get("kind", "?"))
-    kind = visible(KIND_LABELS.get(kind, kind))
-    return Row(time, agent, kind, _visible([*indent, *event_summary(event)]), [], event_is_error(event))
+    kind = KIND_LABELS.get(kind, kind)
+    return _visible(Row(time, agent, kind, [*indent, *event_summary(event)], [], event_is_error(event)))
 
 
-def _visible(cells: list[Cell]) -> list[Cell]:
-    return [(visible(text), role) for text, role in cells]
+def _visible(row: Row) -> Row:
+    """``row`` with its texts :func:`visible`; checked whole first, as most rows need nothing."""
+    texts = [row.time, row.agent, row.kind, *(t for t, _ in row.summary), *(t for t, _ in row.status)]
+    joined = "".join(texts)
+    if visible(joined) is joined:
+        return row
+    return Row(visible(row.time), visible(row.agent), visible(row.kind),
+               [(visible(t), role) for t, role in row.summary], [(visible(t), role) for t, role in row.status],
+               row.error)

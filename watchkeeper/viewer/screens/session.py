@@ -90,6 +90,10 @@ Every event of one session. Tool calls show their status as they run.
 
 Filters combine; **x** clears them all. **Ctrl+P** lists every command.
 
+Text from the session is shown, never obeyed: terminal controls in it read
+as `␛[2J`, `⟨U+009B⟩`… **c** copies the selected row with those escapes;
+**W** writes it as received (raw) to a new file and says where.
+
 A steerable session (started with `watchkeeper run -- claude`, or after
 `watchkeeper hooks install`) takes controls: **p** pause, **r** resume,
 **y** approve / **n** deny the selected waiting call, **s** step mode,
