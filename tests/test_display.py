@@ -16,7 +16,7 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from watchkeeper.protocol.display import VisibleFormatter, visible, visible_value
+from watchkeeper.protocol.display import VisibleFormatter, visible, visible_logging, visible_value
 
 #: What must never be in the output (newline and tab are kept).
 UNSAFE = {*map(chr, range(0x20)), *map(chr, range(0x7F, 0xA0)), *map(chr, range(0x202A, 0x202F)),
@@ -82,6 +82,20 @@ def test_log_lines_are_visible() -> None:
     finally:
         log.removeHandler(handler)
     assert stream.getvalue() == "peer ␛]0;owned␇ sent 'x'\n"
+
+
+def test_visible_logging_formats_the_last_resort_handler() -> None:
+    """What ``serve``, ``attach``, ``watch`` and ``replay`` log with nothing configured goes through it."""
+    handler = logging.lastResort
+    assert handler is not None
+    old = handler.formatter
+    try:
+        visible_logging()
+        record = logging.LogRecord("x", logging.WARNING, __file__, 1, "source %r failed", ("\x1b]52;c;eA==\x07",),
+                                   None)
+        assert handler.format(record) == "source '␛]52;c;eA==␇' failed"
+    finally:
+        handler.setFormatter(old)
 
 
 def test_the_cli_prints_a_hostile_path_as_text(tmp_path: Path) -> None:
