@@ -91,9 +91,9 @@ def test_visible_logging_formats_the_last_resort_handler() -> None:
     old = handler.formatter
     try:
         visible_logging()
-        record = logging.LogRecord("x", logging.WARNING, __file__, 1, "source %r failed", ("\x1b]52;c;eA==\x07",),
+        record = logging.LogRecord("x", logging.WARNING, __file__, 1, "source %s failed", ("\x1b]52;c;eA==\x07",),
                                    None)
-        assert handler.format(record) == "source '␛]52;c;eA==␇' failed"
+        assert handler.format(record) == "source ␛]52;c;eA==␇ failed"
     finally:
         handler.setFormatter(old)
 
