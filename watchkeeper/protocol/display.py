@@ -65,12 +65,16 @@ def visible(text: str) -> str:
     return _UNSAFE.sub(_replace, text)
 
 
+#: Deeper than this, a value is shown as a marker (JSON writers and ``repr`` stop near here anyway).
+MAX_DEPTH = 200
+
+
 def visible_value(value: Any, depth: int = 0) -> Any:
-    """A JSON-like value with every string (keys too) made :func:`visible`; for copies of events."""
+    """A JSON-like value with every string (keys too) made :func:`visible`: the detail pane, a copy."""
     if isinstance(value, str):
         return visible(value)
-    if depth > 200:
-        return visible(repr(value))
+    if depth >= MAX_DEPTH and isinstance(value, (dict, list, tuple)):
+        return f"⟨nested deeper than {MAX_DEPTH} levels⟩"
     if isinstance(value, dict):
         return {visible(str(k)): visible_value(v, depth + 1) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
