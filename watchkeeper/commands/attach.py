@@ -42,18 +42,21 @@ def client_ssl(cafile: str | None) -> ssl.SSLContext | None:
 def run(args: argparse.Namespace) -> int:
     from .. import config
     from ..adapters.remote import RemoteSource
+    from ..protocol.display import visible, visible_logging
     from ..relay import Relay
+
+    visible_logging()
 
     try:
         token = config.client_token(args.token_file)
         context = client_ssl(args.cafile)
         sources = [RemoteSource(url, token, ssl_context=context) for url in args.urls]
     except (ValueError, OSError, ssl.SSLError) as e:
-        print(f"watchkeeper attach: {e}", file=sys.stderr)
+        print(visible(f"watchkeeper attach: {e}"), file=sys.stderr)
         return EXIT_REFUSED
     problems = asyncio.run(_probe_all(args.urls, token, context))
     for url, why in problems.items():
-        print(f"watchkeeper attach: {url}: {why}", file=sys.stderr)
+        print(visible(f"watchkeeper attach: {url}: {why}"), file=sys.stderr)
     if any(why.startswith("refused") for why in problems.values()) or len(problems) == len(args.urls):
         return EXIT_REFUSED
     relay = Relay().start()

@@ -33,6 +33,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..client import ApiError, api_request, resolve_session
+    from ..protocol.display import visible
 
     if getattr(args, "relay", None):
         return _over_relay(args)
@@ -41,11 +42,11 @@ def run(args: argparse.Namespace) -> int:
         control = build_control(args, session)
         answer = api_request("POST", "/control", control, args.port)
     except ApiError as e:
-        print(f"watchkeeper ctl: {e}", file=sys.stderr)
+        print(visible(f"watchkeeper ctl: {e}"), file=sys.stderr)
         return 2
     outcome = answer.get("outcome") if isinstance(answer, dict) else None
     if not isinstance(outcome, dict):
-        print(f"watchkeeper ctl: unexpected answer {answer!r}", file=sys.stderr)
+        print(visible(f"watchkeeper ctl: unexpected answer {answer!r}"), file=sys.stderr)
         return 2
     return _report(outcome, control)
 
@@ -54,25 +55,28 @@ def _over_relay(args: argparse.Namespace) -> int:
     """``--relay URL``: the same control through a remote relay's websocket; the same output and exit codes."""
     from ..adapters.remote import RemoteError
     from ..client import relay_control
+    from ..protocol.display import visible
 
     try:
         control, reply = relay_control(args.relay, args.token_file, args.session,
                                        lambda session: build_control(args, session))
     except (RemoteError, ValueError, OSError, TimeoutError) as e:
-        print(f"watchkeeper ctl: {args.relay}: {e or type(e).__name__}", file=sys.stderr)
+        print(visible(f"watchkeeper ctl: {args.relay}: {e or type(e).__name__}"), file=sys.stderr)
         return 2
     if reply.get("t") == "error":
-        print(f"watchkeeper ctl: {args.relay}: {reply.get('message')}", file=sys.stderr)
+        print(visible(f"watchkeeper ctl: {args.relay}: {reply.get('message')}"), file=sys.stderr)
         return 2
     return _report(reply.get("outcome") or {}, control)
 
 
 def _report(outcome: dict[str, Any], control: dict[str, Any]) -> int:
+    from ..protocol.display import visible
+
     applied = outcome.get("kind") == "control.applied"
     data = outcome.get("data") or {}
     call = f" [{data['call_id']}]" if data.get("call_id") else ""
     verdict = "applied" if applied else "rejected"
-    print(f"{verdict}{call}: {data.get('reason') or ''} (control {control['id']})")
+    print(visible(f"{verdict}{call}: {data.get('reason') or ''} (control {control['id']})"))
     return 0 if applied else 1
 
 
