@@ -30,11 +30,11 @@ from standins.claude import ClaudeProcess, claude_command, claude_env, read_json
 from waiting import until
 
 from watchkeeper import config
+from watchkeeper.adapters.claude_code.steering import Policy
 from watchkeeper.adapters.source import TranscriptSource, convert_file
 from watchkeeper.protocol import Event
 from watchkeeper.relay import Relay
 from watchkeeper.relay.hookserver import HookSource, serve_hooks
-from watchkeeper.relay.steering import Policy
 
 pytestmark = pytest.mark.node
 

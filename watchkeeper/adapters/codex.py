@@ -1,4 +1,4 @@
-"""Codex CLI rollout JSONL -> protocol events (facts: shared/reference/other-agents.md §1).
+"""Codex CLI rollout JSONL -> protocol events (as written by Codex 0.171; ``tests/canary.py`` reports drift).
 
 One rollout is one thread: ``session_meta``, then ``response_item`` (what the
 model saw and said), ``event_msg`` (UI events, some mirroring the response
