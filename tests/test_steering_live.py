@@ -31,7 +31,8 @@ from waiting import until
 
 from watchkeeper import config
 from watchkeeper.adapters.claude_code.steering import Policy
-from watchkeeper.adapters.source import TranscriptSource, convert_file
+from watchkeeper.adapters.files.feed import convert_file
+from watchkeeper.adapters.files.source import TranscriptSource
 from watchkeeper.protocol import Event
 from watchkeeper.relay import Relay
 from watchkeeper.relay.hookserver import HookSource, serve_hooks
@@ -344,7 +345,8 @@ def test_unknown_and_unsteerable_sessions_are_rejected_with_a_reason(wk: Watchke
 RELAY_PROCESS = """
 import sys, threading
 from watchkeeper import config
-from watchkeeper.adapters.source import TranscriptSource, convert_file
+from watchkeeper.adapters.files.source import TranscriptSource
+from watchkeeper.adapters.files.feed import convert_file
 from watchkeeper.relay import Relay
 from watchkeeper.relay.hookserver import serve_hooks
 relay = Relay().start()

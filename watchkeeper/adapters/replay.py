@@ -58,7 +58,7 @@ class PacedSource:
     def _events(self) -> Iterable[Event]:
         if self._convert is not None:
             return self._convert(self.path)
-        from .source import convert_file
+        from .files.feed import convert_file
 
         return convert_file(self.path)
 

@@ -47,7 +47,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def demo_files(root: Path) -> list[Path]:
     """The sessions under ``root``: main session files only (a session's subagents play with it)."""
-    from ..adapters.source import scan_sessions
+    from ..adapters.files.discovery import scan_sessions
 
     return sorted(path for path, _ in scan_sessions(root)[0])
 
