@@ -111,7 +111,7 @@ class Subscriber:
     """Follows the relay like ``attach`` (the same bookkeeping), counting one session's events."""
 
     def __init__(self, url: str, session: str, total: int) -> None:
-        from watchkeeper.adapters.resume import Tracker
+        from watchkeeper.adapters.remote.resume import Tracker
 
         self.url, self.session, self.total = url, session, total
         self.tracker = Tracker("bench")

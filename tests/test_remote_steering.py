@@ -21,7 +21,7 @@ from websockets.asyncio.client import ClientConnection
 
 from watchkeeper import sdk
 from watchkeeper.adapters.remote import request
-from watchkeeper.adapters.remote_book import RemoteBook
+from watchkeeper.adapters.remote.book import RemoteBook
 from watchkeeper.breakpoints import Book, BookError, Rule
 from watchkeeper.protocol import Event, wire
 from watchkeeper.reconnect import dial

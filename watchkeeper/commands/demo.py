@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ..adapters.replay import PacedSource
+    from ..adapters.files.replay import PacedSource
     from ..relay.wsserver import WsServer
     from ..viewer import WatchkeeperApp
 
@@ -54,7 +54,7 @@ def demo_files(root: Path) -> list[Path]:
 
 def demo_sources(files: list[Path], speed: float = 1.0) -> list[PacedSource]:
     """One paced source per file, starting one after another so the sessions arrive one by one."""
-    from ..adapters.replay import PacedSource
+    from ..adapters.files.replay import PacedSource
 
     scale = 1 / speed if speed > 0 else 0.0
     return [PacedSource(path, speed, min_gap=0.6, start_delay=(0.5 + 1.5 * i) * scale)

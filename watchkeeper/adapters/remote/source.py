@@ -32,8 +32,8 @@ from urllib.parse import urlsplit
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
 
-from ..protocol import ControlModel, Event, Kind, make_event, wire
-from ..reconnect import Refused, close_quickly, dial, keep_connected
+from ...protocol import ControlModel, Event, Kind, make_event, wire
+from ...reconnect import Refused, close_quickly, dial, keep_connected
 from .resume import Tracker
 
 log = logging.getLogger("watchkeeper.attach")
