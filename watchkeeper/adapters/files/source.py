@@ -1,9 +1,10 @@
-"""Transcript files as event sources: one-shot conversion, live follow, and new sessions as they appear.
+"""Transcript files as the relay's live sources: a session followed as it grows, and new sessions as they appear.
 
-A source has a ``name`` and ``async run(emit)``; the relay runs it on its own
-loop and ``emit`` takes a batch of events (all the events of one read). The
-tailer (``tail.py``) finds the lines, and the adapter that ``registry.detect()``
-picks turns them into events; a Claude Code session brings its subagent files along.
+A source has a ``name`` and ``async run(emit)`` (``adapters/base.py``); the
+relay runs it on its own loop and ``emit`` takes a batch of events (all the
+events of one read). ``feed.py`` reads the files through their converters,
+``tail.py``'s shared watcher says when to look, and ``tailfirst.py`` opens a
+huge file from its end; a Claude Code session brings its subagent files along.
 """
 
 from __future__ import annotations
