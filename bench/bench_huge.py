@@ -189,7 +189,7 @@ async def until(pilot: Any, cond: Any, timeout: float = 600.0, step: float = 0.0
 
 
 async def measure_live(path: Path, session: str, newest: str) -> dict[str, Any]:
-    from watchkeeper.adapters.source import TranscriptSource
+    from watchkeeper.adapters.files.source import TranscriptSource
     from watchkeeper.relay import Relay
     from watchkeeper.viewer import WatchkeeperApp
     from watchkeeper.viewer.screens.session import SessionScreen
@@ -255,7 +255,7 @@ async def measure_live(path: Path, session: str, newest: str) -> dict[str, Any]:
 
 def measure_live_relay(path: Path, session: str) -> dict[str, Any]:
     """The relay alone, following the file: the tail's first batch, then the swap to the whole history."""
-    from watchkeeper.adapters.source import TranscriptSource
+    from watchkeeper.adapters.files.source import TranscriptSource
     from watchkeeper.relay import Relay
 
     firsts: list[float] = []
@@ -278,7 +278,7 @@ def measure_live_relay(path: Path, session: str) -> dict[str, Any]:
 
 def measure_replay_relay(path: Path, session: str) -> dict[str, Any]:
     """The relay alone: what the replay screen is fed, from the first batch to the last."""
-    from watchkeeper.adapters.source import TranscriptSource
+    from watchkeeper.adapters.files.source import TranscriptSource
     from watchkeeper.relay import Relay
 
     firsts: list[float] = []
@@ -297,7 +297,7 @@ def measure_replay_relay(path: Path, session: str) -> dict[str, Any]:
 
 async def measure_replay(path: Path, session: str) -> dict[str, Any]:
     """The replay app (speed 1) on the source ``watchkeeper replay`` uses: first rows, then a busy relay."""
-    from watchkeeper.adapters.source import TranscriptSource
+    from watchkeeper.adapters.files.source import TranscriptSource
     from watchkeeper.relay import Relay
     from watchkeeper.viewer import WatchkeeperApp
     from watchkeeper.viewer.screens.session import SessionScreen
@@ -354,7 +354,7 @@ async def measure_replay(path: Path, session: str) -> dict[str, Any]:
 def newest_message(path: Path, tail: int = 4 << 20) -> tuple[str, str]:
     """The session, and the id of the file's newest message (uuid-derived: the same however it is read)."""
     from watchkeeper.adapters.claude_code import ClaudeCodeConverter
-    from watchkeeper.adapters.index import tail_start
+    from watchkeeper.adapters.files.index import tail_start
 
     start = tail_start(path, tail)
     conv = ClaudeCodeConverter(path)
@@ -365,7 +365,7 @@ def newest_message(path: Path, tail: int = 4 << 20) -> tuple[str, str]:
             events += conv.feed(line.rstrip(b"\n"), 0)
     events += conv.finish()
     last = [e for e in events if e["kind"].startswith("message.")][-1]
-    from watchkeeper.adapters.source import convert_file
+    from watchkeeper.adapters.files.feed import convert_file
 
     session = next(iter(convert_file(path)))["session"]
     return session, last["id"]

@@ -1,7 +1,7 @@
 """Which agent sessions this machine has: Claude Code and Codex transcripts, newest first.
 
-Finding them is a directory walk (``source.scan_sessions``) that opens no
-file; what a session is about comes from its events, once a source reads it.
+Finding them is a directory walk (:func:`scan_sessions`) that opens no file;
+what a session is about comes from its events, once a source reads it.
 """
 
 from __future__ import annotations
@@ -10,7 +10,49 @@ import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from .source import CLAUDE_CODE, agent_kind_of, scan_sessions, subagent_files
+from ..claude_code import subagent_files
+from .feed import CLAUDE_CODE, agent_kind_of
+
+#: Directories that never hold sessions of their own (a session's attachments, tooling).
+_NOT_SESSIONS = frozenset({"subagents", "tool-results", "node_modules", "__pycache__"})
+#: Levels below a root searched for sessions: ~/.codex/sessions/YYYY/MM/DD is 3, ~/.codex is 4.
+MAX_DEPTH = 5
+
+
+def is_session_name(name: str) -> bool:
+    """A session file, not a subagent's (``agent-*.jsonl``) nor a prompt history."""
+    return name.endswith(".jsonl") and not name.startswith("agent-") and name != "history.jsonl"
+
+
+def scan_sessions(root: Path) -> tuple[list[tuple[Path, float]], list[Path]]:
+    """Session files under ``root`` with their mtimes, and the directories searched (to watch).
+
+    Skips a session's own directory (``<id>/`` beside ``<id>.jsonl``: its
+    subagents, tool results), hidden directories, and anything too deep.
+    """
+    files: list[tuple[Path, float]] = []
+    dirs: list[Path] = []
+    stack = [(root, 0)]
+    while stack:
+        d, depth = stack.pop()
+        try:
+            with os.scandir(d) as it:
+                entries = list(it)
+        except OSError:
+            continue
+        dirs.append(d)
+        names = {e.name for e in entries}
+        for e in entries:
+            try:
+                if e.is_dir(follow_symlinks=False):
+                    if (depth < MAX_DEPTH and e.name not in _NOT_SESSIONS and not e.name.startswith(".")
+                            and f"{e.name}.jsonl" not in names):
+                        stack.append((Path(e.path), depth + 1))
+                elif is_session_name(e.name) and e.is_file():
+                    files.append((Path(e.path), e.stat().st_mtime))
+            except OSError:
+                continue
+    return files, dirs
 
 
 def default_roots(env: Mapping[str, str] | None = None) -> list[Path]:
