@@ -22,7 +22,7 @@ from watchkeeper.adapters.source import TranscriptSource
 from watchkeeper.commands.watch import start_steering
 from watchkeeper.protocol import Event, make_event
 from watchkeeper.relay import Relay
-from watchkeeper.relay.sdksteering import SDK_CAPABILITIES
+from watchkeeper.sdk import STEERABLE as SDK_STEERABLE
 from watchkeeper.viewer import WatchkeeperApp
 from watchkeeper.viewer.rows import build_row
 from watchkeeper.viewer.screens.session import SessionScreen
@@ -85,7 +85,7 @@ def test_reasons_say_why_in_the_persons_words() -> None:
     assert unavailable("pause", OBSERVE_ONLY, state, agent_kind="codex") == OBSERVE_ONLY["why"]
     no_rights = "the remote relay gave this viewer no control rights"
     assert unavailable("pause", STEERABLE, state, blocked=no_rights) == no_rights
-    assert "cannot step" in str(unavailable("step", SDK_CAPABILITIES, state))
+    assert "cannot step" in str(unavailable("step", SDK_STEERABLE.model_dump(), state))
     assert unavailable("pause", STEERABLE, state) is None
     assert unavailable("approve", STEERABLE, state) == "no call is waiting"
     assert unavailable("resume", STEERABLE, state) == "not paused"

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..protocol import CallTable, ControlModel, Event, ToolCall, fit, make_event, raw_event, validate_control
 from ..protocol.calls import TOOL_KINDS, running
+from ..protocol.controls import released
 from ..protocol.kinds import Kind
 from .api import BatchCallback, RelayAPI, ResyncCallback
 from .controls import FORWARD_TIMEOUT, ControlRouter, SessionSources
@@ -264,12 +265,12 @@ class Relay(Generations, SessionsView):
     def _release(self, ev: Event) -> ToolCall | None:
         """An applied control on a held call (approve, deny, step): the call is no longer waiting."""
         data = ev["data"]
-        for other in data.get("call_ids") or ():
-            if other != data.get("call_id") and (held := self._calls.get(ev["session"], other)) is not None:
+        call = None
+        for call_id in released(data):
+            if (held := self._calls.get(ev["session"], call_id)) is not None:
                 running(held)
-        call_id = data.get("call_id")
-        call = self._calls.get(ev["session"], call_id) if call_id else None
-        return running(call) if call is not None else None
+                call = held if call_id == data.get("call_id") else call
+        return call
 
     # --- controls ----------------------------------------------------------
 

@@ -20,14 +20,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..protocol import ControlModel, Event, Kind, make_event, wire
+from ..protocol.controls import DEFAULT_DENY_REASON
 
-DEFAULT_DENY_REASON = "Denied by the user in watchkeeper"
 #: Outcomes remembered for repeated controls.
 OUTCOMES_KEPT = 10_000
-#: What an SDK agent connected over websocket can honour.
-SDK_CAPABILITIES = {"pause": True, "resume": True, "approve": True, "deny": True, "inject": True,
-                    "cancel": True, "step": False,
-                    "why": "an SDK agent stops at its checkpoints and asks before the tools it chooses; no stepping"}
 
 #: Why a pause is refused: nobody could resume it, and the agent's own unwatched rule would end it.
 UNWATCHED = ("nobody watches this session, so a pause would stop the agent with no one to resume it: "

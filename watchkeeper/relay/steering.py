@@ -22,10 +22,10 @@ from typing import Any
 
 from ..adapters import claude_hooks as H
 from ..protocol import ControlModel, Event, Kind, make_event
+from ..protocol.controls import DEFAULT_DENY_REASON
 
 #: Texts injected by the person reach the model with this heading.
 INJECT_HEADING = "Message from the user, sent through watchkeeper while you work:\n"
-DEFAULT_DENY_REASON = "Denied by the user in watchkeeper"
 CANCEL_REASON = "Stopped by the user in watchkeeper"
 #: Why a pause or step is refused: it would hold nothing (a call is held only while someone watches).
 UNWATCHED = ("nobody watches this session, so no call would be held: open it in watchkeeper, or attach to "

@@ -32,7 +32,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import http
-import ipaddress
 import logging
 import socket
 import ssl
@@ -47,6 +46,7 @@ from websockets.http11 import Request, Response
 from ..breakpoints import Book
 from ..credentials import Keyring, Person
 from ..protocol import ControlModel, Event, Kind, fit, make_event, wire
+from ..protocol.loopback import is_loopback, loopback_host
 from .breakpoint_requests import breakpoint_request
 from .sdksteering import Outcome, SdkSteering
 from .sources import Emit
@@ -62,16 +62,6 @@ OPEN_TIMEOUT = 10.0
 SINGLE_HEADERS = ("Host", "Authorization", "Origin", "Sec-WebSocket-Key", "Sec-WebSocket-Version", "Upgrade")
 #: How often a served relay delivers to its viewers (s): the viewer's own relay batches again before the screen.
 FLUSH_INTERVAL = 0.02
-LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
-
-
-def is_loopback(host: str) -> bool:
-    if host.lower() in LOOPBACK_NAMES:
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 class AgentLink:
@@ -229,7 +219,7 @@ class WsServer:
             return _refuse(connection, http.HTTPStatus.BAD_REQUEST, f"the {repeated} header may appear once")
         if "Origin" in headers:
             return _refuse(connection, http.HTTPStatus.FORBIDDEN, "requests from a browser are refused")
-        if is_loopback(self.host) and not _loopback_host(headers.get("Host", "")):
+        if is_loopback(self.host) and not loopback_host(headers.get("Host", "")):
             return _refuse(connection, http.HTTPStatus.FORBIDDEN, "the Host must be a loopback address")
         if self._keyring is not None:
             auth = headers.get("Authorization", "")
@@ -445,9 +435,3 @@ def _repeated(headers: Headers) -> str | None:
     return next((name for name in SINGLE_HEADERS if len(headers.get_all(name)) > 1), None)
 
 
-def _loopback_host(host: str) -> bool:
-    if host.startswith("["):
-        name = host[1:].partition("]")[0]
-    else:
-        name = host.rpartition(":")[0] if host.count(":") == 1 else host
-    return is_loopback(name)

@@ -15,11 +15,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..protocol import Event, Kind
+from ..protocol.controls import CONTROL_NAMES, ON_A_CALL
+from ..protocol.controls import released as released_by
 
-#: Every control, in the order the controls area lists them.
-CONTROLS = ("pause", "resume", "approve", "deny", "step", "inject", "cancel")
-#: Controls that act on a held call.
-ON_A_CALL = frozenset({"approve", "deny"})
 #: What to do to make a Claude Code session steerable.
 HOW_TO_HOOK = "start it with `watchkeeper run -- claude`, or run `watchkeeper hooks install` and start a new one"
 
@@ -116,8 +114,8 @@ class SteerState:
             changed, self.paused, self.step = self.paused or self.step, False, False
         elif control == "step":
             changed, self.step = not self.step, True
-        for cid in {data.get("call_id"), *(data.get("call_ids") or ())}:
-            if isinstance(cid, str) and self.held.pop(cid, None) is not None:
+        for cid in released_by(data):
+            if self.held.pop(cid, None) is not None:
                 changed = True
         return changed
 
@@ -134,7 +132,7 @@ def released(events: Iterable[Event]) -> list[str]:
     out: list[str] = []
     for ev in events:
         if ev.get("kind") == Kind.CONTROL_APPLIED and isinstance(data := ev.get("data"), dict):
-            out += [c for c in (data.get("call_id"), *(data.get("call_ids") or ())) if isinstance(c, str)]
+            out += released_by(data)
     return list(dict.fromkeys(out))
 
 
@@ -144,7 +142,7 @@ def source_reason(caps: Mapping[str, Any], agent_kind: str | None = None, hooks:
     ``hooks`` says whether this viewer's hook endpoint runs: None when it
     does, else why not (a Claude Code session can then not be steered here).
     """
-    if any(caps.get(name) for name in CONTROLS):
+    if any(caps.get(name) for name in CONTROL_NAMES):
         return None
     why = str(caps.get("why") or "observe-only: this source cannot be steered")
     if agent_kind == "claude-code":

@@ -23,9 +23,10 @@ from textual.screen import Screen
 
 from ...protocol import Event, Kind, now_iso
 from ...protocol.calls import running
+from ...protocol.controls import CONTROL_NAMES, CONTROLS
 from ...relay.api import RelayAPI, SessionInfo
 from ...relay.summary import merge_capabilities
-from ..steer import CONTROLS, Held, SteerSetup, SteerState, inject_note, released, source_reason, unavailable
+from ..steer import Held, SteerSetup, SteerState, inject_note, released, source_reason, unavailable
 from ..widgets.controls import Controls
 from ..widgets.timeline import Timeline
 from .deny import DenyDialog
@@ -34,7 +35,7 @@ from .inject import InjectDialog
 #: Seconds a thread worker waits for a control's outcome from the relay.
 CONTROL_WAIT = 15.0
 #: Action name -> the control it sends.
-ACTIONS = {f"steer_{control}": control for control in CONTROLS}
+ACTIONS = {f"steer_{control}": control for control in CONTROL_NAMES}
 
 PaletteCommand = tuple[str, str, Callable[[], object]]
 
@@ -51,13 +52,7 @@ class SteerableScreen(Screen[None]):
     """A screen over one session that can steer it, if its source can be steered."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("p", "steer_pause", "Pause", id="steer.pause"),
-        Binding("r", "steer_resume", "Resume", id="steer.resume"),
-        Binding("y", "steer_approve", "Approve", id="steer.approve"),
-        Binding("n", "steer_deny", "Deny", id="steer.deny"),
-        Binding("s", "steer_step", "Step", id="steer.step"),
-        Binding("i", "steer_inject", "Inject", id="steer.inject"),
-        Binding("C", "steer_cancel", "Cancel", id="steer.cancel"),
+        *(Binding(c.key, f"steer_{c.kind}", c.kind.capitalize(), id=f"steer.{c.kind}") for c in CONTROLS),
         Binding("w", "steer_waiting", "Waiting call", id="steer.waiting", show=False),
     ]
 
@@ -121,7 +116,7 @@ class SteerableScreen(Screen[None]):
         hooks = setup.hooks_reason if live else None
         self.whole_reason = blocked or source_reason(caps, agent_kind if live else None, hooks)
         why_not = {c: unavailable(c, caps, self.steer, agent_kind=agent_kind if live else None, hooks=hooks,
-                                  blocked=blocked) for c in CONTROLS}
+                                  blocked=blocked) for c in CONTROL_NAMES}
         # A finished transcript or a replay is never steerable: the status bar's reason is enough there.
         visible = self.whole_reason is None or live
         shown.first().show(self.steer, why_not, self.whole_reason, visible)
@@ -250,21 +245,11 @@ class SteerableScreen(Screen[None]):
         """
         if self.whole_reason is not None and not (self.info and self.info.live):
             return []
-        helps = {
-            "pause": "Hold the agent's next tool call until you resume",
-            "resume": "Let held calls go on (under the agent's own permission rules) and stop pausing",
-            "approve": "Let the selected waiting call run",
-            "deny": "Refuse the selected waiting call, with the reason the agent reads",
-            "step": "Step mode: approve each tool call (steps the waiting call, the next one waits)",
-            "inject": "Send the agent a message at its next tool boundary",
-            "cancel": "End the agent's turn (a held call is denied)",
-        }
-        actions = {control: getattr(self, f"action_steer_{control}") for control in CONTROLS}
         out: list[PaletteCommand] = []
-        for control in CONTROLS:
-            why = self.why_not.get(control)
-            help_text = helps[control] if why is None else f"Unavailable: {why}"
-            out.append((f"Steer: {control}", help_text, actions[control]))
+        for spec in CONTROLS:
+            why = self.why_not.get(spec.kind)
+            help_text = spec.help if why is None else f"Unavailable: {why}"
+            out.append((f"Steer: {spec.kind}", help_text, getattr(self, f"action_steer_{spec.kind}")))
         out.append(("Steer: go to the waiting call", "Select the call that waits for you", self.action_steer_waiting))
         return out
 

@@ -13,15 +13,12 @@ from collections.abc import Mapping
 from textual.content import Content
 from textual.widgets import Static
 
+from ...protocol.controls import CONTROL_NAMES, CONTROLS, HELD_ORDER
 from ..rows import one_line, salient_input
-from ..steer import CONTROLS, SteerState
+from ..steer import SteerState
 
-#: The key of each control, as bound on the session screen.
-KEYS = {"pause": "p", "resume": "r", "approve": "y", "deny": "n", "step": "s", "inject": "i", "cancel": "C"}
-#: With a call held, the controls that decide it come first.
-HELD_ORDER = ("approve", "deny", "step", "resume", "inject", "cancel", "pause")
-LABELS = {"pause": "pause", "resume": "resume", "approve": "approve", "deny": "deny…", "step": "step",
-          "inject": "inject…", "cancel": "cancel"}
+#: control -> what the area shows for it: its key and label.
+SHOWN = {c.kind.value: f"{c.key} {c.label}" for c in CONTROLS}
 
 
 def controls_content(state: SteerState, why_not: Mapping[str, str | None], whole: str | None) -> Content:
@@ -43,9 +40,9 @@ def controls_content(state: SteerState, why_not: Mapping[str, str | None], whole
     if state.step:
         parts.append(("  [step mode]", "$text-warning bold"))
     parts.append(("   ", ""))
-    for action in HELD_ORDER if held is not None else CONTROLS:
+    for action in HELD_ORDER if held is not None else CONTROL_NAMES:
         if why_not.get(action) is None:
-            parts += [(f"{KEYS[action]} {LABELS[action]}", f"bold @click=screen.steer_{action}"), ("  ", "")]
+            parts += [(SHOWN[action], f"bold @click=screen.steer_{action}"), ("  ", "")]
     return Content.assemble(*parts)
 
 

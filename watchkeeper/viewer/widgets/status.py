@@ -7,15 +7,14 @@ from typing import Any
 from rich.text import Text
 from textual.widgets import Static
 
+from ...protocol.controls import honoured
 from ..rows import Cell, duration, parse_ts
 from ..totals import Totals
-
-CONTROLS = ("pause", "resume", "approve", "deny", "inject", "cancel", "step")
 
 
 def capabilities_cells(caps: dict[str, Any]) -> list[Cell]:
     """What the person can steer; if nothing, why not (the source's own words)."""
-    can = [name for name in CONTROLS if caps.get(name)]
+    can = honoured(caps)
     if can:
         return [("steer: ", "dim"), (" ".join(can), "ok")]
     why = caps.get("why") or "observe-only: this source cannot be steered"
