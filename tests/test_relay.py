@@ -17,8 +17,8 @@ import pytest
 from waiting import until
 
 from watchkeeper.adapters.native import NativeConverter
-from watchkeeper.protocol import Event, encode_line, make_event
-from watchkeeper.relay import Emit, IterSource, Relay, SessionInfo
+from watchkeeper.protocol import Emit, Event, encode_line, make_event
+from watchkeeper.relay import IterSource, Relay, SessionInfo
 from watchkeeper.relay.fanout import MAX_STRIKES
 
 WAIT = 20.0

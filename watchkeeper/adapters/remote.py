@@ -32,12 +32,11 @@ from websockets.asyncio.client import ClientConnection
 from websockets.asyncio.client import connect as ws_connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
 
-from ..protocol import ControlModel, Event, Kind, make_event, wire
+from ..protocol import ControlModel, Emit, Event, Kind, make_event, wire
 from .resume import Tracker
 
 log = logging.getLogger("watchkeeper.attach")
 
-Emit = Callable[[list[Event]], None]
 #: Seconds between two asks for the remote relay's session summaries (liveness, state).
 SESSIONS_POLL = 1.0
 

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-from ..protocol import Event, Kind, content_id, make_event, raw_event
+from ..protocol import Emit, Event, Kind, content_id, make_event, raw_event
 from .base import Converter
 from .claude_code import subagent_files
 from .index import TAIL_BYTES, TAIL_FIRST_BYTES
@@ -25,8 +25,6 @@ from .tail import CHUNK, Tailer, Watch, shared_watcher
 
 if TYPE_CHECKING:
     from .tailfirst import HistoryHost
-
-Emit = Callable[[list[Event]], None]
 
 log = logging.getLogger(__name__)
 

@@ -7,14 +7,19 @@ control (or a new key for one) is added here and nowhere else.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections import OrderedDict
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .kinds import ControlKind
+from .envelope import Event, make_event
+from .kinds import ControlKind, Kind
+from .models import ControlModel
 
 #: What the agent reads when the person denies a call without a reason of their own.
 DEFAULT_DENY_REASON = "Denied by the user in watchkeeper"
+#: Outcomes (and decisions) remembered per source for repeated controls; the oldest are forgotten first.
+OUTCOMES_KEPT = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,3 +74,52 @@ def released(data: Mapping[str, Any]) -> list[str]:
     """
     ids: Iterable[Any] = (data.get("call_id"), *(data.get("call_ids") or ()))
     return list(dict.fromkeys(c for c in ids if isinstance(c, str)))
+
+
+@dataclass(slots=True)
+class ControlResult:
+    """What a source that honours controls answers one with."""
+
+    #: the control's one outcome (``control.applied`` or ``control.rejected``).
+    outcome: Event
+    #: what goes in the session's stream: the outcome first, then what it did; empty for a repeated control.
+    events: list[Event]
+
+    @property
+    def applied(self) -> bool:
+        return self.outcome["kind"] == Kind.CONTROL_APPLIED
+
+    @property
+    def repeated(self) -> bool:
+        """The control id was seen before: it acted no more (a fresh outcome is always in ``events``)."""
+        return not self.events
+
+
+def outcome_event(c: ControlModel, applied: bool, reason: str, call_id: str | None,
+                  call_ids: Sequence[str] = ()) -> Event:
+    """A control's outcome event: what it was, who sent it, what it did or why not, the calls it acted on."""
+    data: dict[str, Any] = {"control_id": c.id, "control": str(c.control), "by": c.by, "reason": reason,
+                            "call_id": call_id, "sent_ts": c.ts}
+    if len(call_ids) > 1:
+        data["call_ids"] = list(call_ids)
+    if c.text is not None:
+        data["text"] = c.text
+    if c.control == ControlKind.DENY and c.reason:
+        data["message"] = c.reason
+    return make_event(f"control:{c.id}", c.session, Kind.CONTROL_APPLIED if applied else Kind.CONTROL_REJECTED, data)
+
+
+class Outcomes:
+    """Each control id's first outcome, per session: a control re-sent with its id acts once."""
+
+    def __init__(self, kept: int = OUTCOMES_KEPT) -> None:
+        self._kept = kept
+        self._seen: OrderedDict[tuple[str, str], Event] = OrderedDict()
+
+    def seen(self, c: ControlModel) -> Event | None:
+        return self._seen.get((c.session, c.id))
+
+    def keep(self, c: ControlModel, outcome: Event) -> None:
+        self._seen[(c.session, c.id)] = outcome
+        while len(self._seen) > self._kept:
+            self._seen.popitem(last=False)

@@ -8,6 +8,7 @@ pydantic (``models.py``) checks them only where they cross a trust boundary.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, NotRequired, TypedDict
 
@@ -24,6 +25,10 @@ class Event(TypedDict):
     data: dict[str, Any]
     seq: NotRequired[int]
     epoch: NotRequired[str]
+
+
+#: Where a source hands its events: a batch at a time, on the relay's loop; never blocks.
+Emit = Callable[[list[Event]], None]
 
 
 def make_event(

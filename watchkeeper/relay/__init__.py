@@ -6,6 +6,6 @@ tail. See ``api.py`` for the contract the viewer and the servers rely on.
 
 from .api import BatchCallback, RelayAPI, SessionInfo
 from .hub import Relay, new_epoch
-from .sources import Emit, IterSource, Source
+from .sources import IterSource, Source
 
-__all__ = ["BatchCallback", "Emit", "IterSource", "Relay", "RelayAPI", "SessionInfo", "Source", "new_epoch"]
+__all__ = ["BatchCallback", "IterSource", "Relay", "RelayAPI", "SessionInfo", "Source", "new_epoch"]

@@ -35,13 +35,14 @@ from aiohttp import web
 from ..adapters import claude_hooks as H
 from ..credentials import HookCredential, Keyring, Person
 from ..guard import Guard
-from ..protocol import ControlModel, Event, Kind, ProtocolError, make_event, raw_event, validate_control
+from ..protocol import ControlModel, Emit, Event, Kind, ProtocolError, make_event, raw_event, validate_control
 from ..protocol.codec import reparse
+from ..protocol.controls import ControlResult
 from ..protocol.loopback import LOOPBACK_NAMES, loopback_host
 from .api import SessionInfo
 from .httplimits import CappedSite, Limits
 from .recorder import Recorder
-from .steering import Breakpoint, ControlResult, Hold, Policy, Steering
+from .steering import Breakpoint, Hold, Policy, Steering
 
 #: Hook payloads carry whole tool inputs and outputs (a Write's file content): allow big ones.
 MAX_HOOK_BODY = 64 * 1024 * 1024
@@ -51,7 +52,6 @@ PERSON = web.RequestKey("person", Person)
 HOOK_CREDENTIAL = web.RequestKey("hook_credential", HookCredential)
 _SESSION_ID = re.compile(rb'"session_id"\s*:\s*"([A-Za-z0-9._-]{1,128})"')
 
-Emit = Callable[[list[Event]], None]
 #: Routes one validated control on the relay's loop and returns its one outcome event.
 RouteControl = Callable[[ControlModel], Event]
 Sessions = Callable[[], list[SessionInfo]]

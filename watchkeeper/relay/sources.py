@@ -8,13 +8,11 @@ so the relay depends on the shape, not on any one adapter.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Protocol, runtime_checkable
 
-from ..protocol import ControlModel, Event
-
-#: Called by a source on the relay's loop with a batch of events; never blocks.
-Emit = Callable[[list[Event]], None]
+from ..protocol import ControlModel, Emit, Event
+from ..protocol.controls import ControlResult
 
 
 class Source(Protocol):
@@ -23,15 +21,6 @@ class Source(Protocol):
     async def run(self, emit: Emit) -> None:
         """Emit events until cancelled (a live source) or until done (a one-shot source)."""
         ...
-
-
-class ControlResult(Protocol):
-    """What a steerable source answers a control with."""
-
-    #: the control's one outcome (``control.applied`` or ``control.rejected``).
-    outcome: Event
-    #: what to put in the session's stream: the outcome first, then what it did; empty for a repeat.
-    events: list[Event]
 
 
 @runtime_checkable

@@ -45,11 +45,10 @@ from websockets.http11 import Request, Response
 
 from ..breakpoints import Book
 from ..credentials import Keyring, Person
-from ..protocol import ControlModel, Event, Kind, fit, make_event, wire
+from ..protocol import ControlModel, Emit, Event, Kind, fit, make_event, wire
 from ..protocol.loopback import is_loopback, loopback_host
 from .breakpoint_requests import breakpoint_request
-from .sdksteering import Outcome, SdkSteering
-from .sources import Emit
+from .sdksteering import SdkResult, SdkSteering
 from .watching import RECONNECT_GRACE, Grace, WatchListener
 from .wsviewer import DEFAULT_LIMIT, ViewerConn
 
@@ -108,7 +107,7 @@ class AgentLink:
     def can_steer(self, session: str) -> bool:
         return session in self.server.sdk.sessions_of(self)
 
-    def control(self, control: ControlModel) -> Outcome:
+    def control(self, control: ControlModel) -> SdkResult:
         result = self.server.sdk.control(control)
         self.server.push(result.pushes)
         return result

@@ -160,7 +160,7 @@ def call_failed(call: ToolCall) -> bool:
     return call.status != ToolStatus.DENIED and (call.is_error or call.status in FAILED)
 
 
-def status_cells(call: ToolCall, now: float | None) -> list[Cell]:
+def call_status_cells(call: ToolCall, now: float | None) -> list[Cell]:
     """Status and duration; a running call shows its elapsed time when ``now`` is given (live)."""
     status = call.status
     if status == ToolStatus.RUNNING:
@@ -279,7 +279,7 @@ def build_row(
             summary.append(("  " + salient, "summary"))
         if spawned:
             summary.append(("  " + spawned, "agent"))
-        return Row(time, agent, "tool", summary, status_cells(call, now), call_failed(call))
+        return Row(time, agent, "tool", summary, call_status_cells(call, now), call_failed(call))
     kind = str(event.get("kind", "?"))
     kind = KIND_LABELS.get(kind, kind)
     return Row(time, agent, kind, [*indent, *event_summary(event)], [], event_is_error(event))
