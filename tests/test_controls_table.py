@@ -12,8 +12,8 @@ import argparse
 from watchkeeper.commands import ctl
 from watchkeeper.protocol import ControlKind
 from watchkeeper.protocol.controls import CONTROL_NAMES, CONTROLS, HELD_ORDER, ON_A_CALL, honoured, released
+from watchkeeper.protocol.session import SessionState
 from watchkeeper.viewer.screens.steering import ACTIONS, SteerableScreen
-from watchkeeper.viewer.steer import SteerState
 from watchkeeper.viewer.widgets.controls import controls_content
 from watchkeeper.viewer.widgets.status import capabilities_cells
 
@@ -43,7 +43,7 @@ def test_the_status_bar_and_the_controls_area_follow_the_table() -> None:
     caps = {name: name != "step" for name in CONTROL_NAMES}
     assert honoured(caps) == ["pause", "resume", "approve", "deny", "inject", "cancel"]
     assert capabilities_cells(caps)[1][0] == "pause resume approve deny inject cancel"
-    area = controls_content(SteerState(), dict.fromkeys(CONTROL_NAMES), None).plain
+    area = controls_content(SessionState(), dict.fromkeys(CONTROL_NAMES), None).plain
     assert "p pause  r resume  y approve  n deny…  s step  i inject…  C cancel" in area
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from .controls import released
 from .kinds import FINAL_TOOL_STATUSES, Kind, ToolStatus
 
 TOOL_KINDS = frozenset({Kind.TOOL_STARTED, Kind.TOOL_WAITING, Kind.TOOL_FINISHED})
@@ -92,6 +93,12 @@ class CallTable:
 
     def get(self, session: str, call_id: str) -> ToolCall | None:
         return self._calls.get((session, call_id))
+
+    def release(self, event: dict[str, Any]) -> list[ToolCall]:
+        """A ``control.applied`` event: the held calls it let go are running again; those calls."""
+        session, data = event["session"], event.get("data")
+        ids = released(data) if isinstance(data, dict) else []
+        return [running(call) for cid in ids if (call := self._calls.get((session, cid))) is not None]
 
     def __len__(self) -> int:
         return len(self._calls)

@@ -76,11 +76,11 @@ class Rebuild:
         if not fresh:
             return
         self.relay.retained(len(fresh))
-        calls = self.relay.merge_calls(fresh)
+        self.relay.merge_calls(fresh)
         fold = self.summary.fold
-        for ev, call in zip(fresh, calls, strict=True):
+        for ev in fresh:
             try:
-                fold(ev, call)
+                fold(ev)
             except Exception as e:
                 self.relay._report(f"event {ev.get('id')!r} kept but not summarised: {e!r}")
 

@@ -20,9 +20,8 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any
 
-from ..protocol import CallTable, ControlModel, Event, ToolCall, fit, make_event, raw_event, validate_control
-from ..protocol.calls import TOOL_KINDS, running
-from ..protocol.controls import released
+from ..protocol import CallTable, ControlModel, Event, fit, make_event, raw_event, validate_control
+from ..protocol.calls import TOOL_KINDS
 from ..protocol.kinds import Kind
 from .api import BatchCallback, RelayAPI, ResyncCallback
 from .controls import FORWARD_TIMEOUT, ControlRouter, SessionSources
@@ -241,12 +240,11 @@ class Relay(Generations, SessionsView):
                 added += 1
                 try:
                     kind = ev.get("kind")
-                    call = None
                     if kind in TOOL_KINDS:
-                        call = calls.update(ev)  # type: ignore[arg-type]
+                        calls.update(ev)  # type: ignore[arg-type]
                     elif kind == Kind.CONTROL_APPLIED:
-                        call = self._release(ev)
-                    lg.summary.fold(ev, call)
+                        calls.release(ev)  # type: ignore[arg-type]
+                    lg.summary.fold(ev)
                 except Exception as e:
                     self._report(f"event {ev.get('id')!r} kept but not summarised: {e!r}")
         if added:
@@ -261,16 +259,6 @@ class Relay(Generations, SessionsView):
         if self._unfrozen >= FREEZE_EVERY:
             self._unfrozen = 0
             gc.freeze()
-
-    def _release(self, ev: Event) -> ToolCall | None:
-        """An applied control on a held call (approve, deny, step): the call is no longer waiting."""
-        data = ev["data"]
-        call = None
-        for call_id in released(data):
-            if (held := self._calls.get(ev["session"], call_id)) is not None:
-                running(held)
-                call = held if call_id == data.get("call_id") else call
-        return call
 
     # --- controls ----------------------------------------------------------
 

@@ -12,8 +12,8 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Static
 
 from ...protocol.controls import DEFAULT_DENY_REASON
+from ...protocol.session import Held
 from ..rows import one_line, salient_input
-from ..steer import Held
 
 
 class DenyDialog(ModalScreen[str | None]):

@@ -22,11 +22,10 @@ from textual.message import Message
 from textual.screen import Screen
 
 from ...protocol import Event, Kind, now_iso
-from ...protocol.calls import running
 from ...protocol.controls import CONTROL_NAMES, CONTROLS
+from ...protocol.session import Held, SessionState, merge_capabilities
 from ...relay.api import RelayAPI, SessionInfo
-from ...relay.summary import merge_capabilities
-from ..steer import Held, SteerSetup, SteerState, inject_note, released, source_reason, unavailable
+from ..steer import SteerSetup, inject_note, source_reason, unavailable
 from ..widgets.controls import Controls
 from ..widgets.timeline import Timeline
 from .deny import DenyDialog
@@ -62,7 +61,8 @@ class SteerableScreen(Screen[None]):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.steer = SteerState()
+        #: what the controls showed last: (the state folded, paused, step, the held calls).
+        self._steer_shown: tuple[object, ...] = ()
         #: control -> why it cannot be sent now (None: it can); empty until first computed.
         self.why_not: dict[str, str | None] = {}
         self.whole_reason: str | None = None
@@ -74,6 +74,11 @@ class SteerableScreen(Screen[None]):
         return self.query_one(Timeline)
 
     @property
+    def steer(self) -> SessionState:
+        """The session's state as the timeline's store folded it: pause, step, the calls held."""
+        return self.timeline.store.session
+
+    @property
     def setup(self) -> SteerSetup:
         setup = getattr(self.app, "steer_setup", None)
         return setup if isinstance(setup, SteerSetup) else SteerSetup()
@@ -81,14 +86,11 @@ class SteerableScreen(Screen[None]):
     # --- state in ------------------------------------------------------------------------
 
     def steer_batch(self, batch: list[Event]) -> None:
-        """Fold a batch the timeline has just taken: held calls, pause, step, outcomes of our controls."""
-        changed = self.steer.fold(batch)
-        store = self.timeline.store
-        let_go = [c for cid in released(batch) if (c := store.calls.get(self.session_id, cid)) is not None]
-        for call in let_go:
-            running(call)
-        if let_go:
-            self.timeline.refresh()
+        """After the timeline took a batch: the controls follow held calls, pause and step; rejections
+        of our controls are toasts."""
+        state = self.steer
+        shown = (id(state), state.paused, state.step, tuple(state.held))
+        changed, self._steer_shown = shown != self._steer_shown, shown
         for ev in batch:
             if ev.get("kind") == Kind.CONTROL_REJECTED:
                 data = ev.get("data") or {}
@@ -100,7 +102,7 @@ class SteerableScreen(Screen[None]):
     def capabilities(self) -> dict[str, Any]:
         """What the session's sources honour: the relay's merged view and the stream's own announcement."""
         info_caps = dict(self.info.capabilities) if self.info is not None else {}
-        return merge_capabilities(info_caps, self.timeline.store.totals.capabilities or {})
+        return merge_capabilities(info_caps, self.timeline.store.session.capabilities)
 
     def refresh_controls(self) -> None:
         """Recompute what can be sent and why not; the controls area and the footer follow."""
@@ -109,7 +111,7 @@ class SteerableScreen(Screen[None]):
             return  # not composed yet (the app may pass a summary before)
         caps = self.capabilities()
         setup = self.setup
-        agent_kind = (self.info.agent_kind if self.info else None) or self.timeline.store.totals.agent_kind
+        agent_kind = (self.info.agent_kind if self.info else None) or self.timeline.store.session.agent_kind
         live = bool(self.info and self.info.live)
         blocked = setup.blocked or (None if callable(getattr(self.relay, "control", None))
                                     else "this relay takes no controls")

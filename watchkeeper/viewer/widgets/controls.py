@@ -14,14 +14,14 @@ from textual.content import Content
 from textual.widgets import Static
 
 from ...protocol.controls import CONTROL_NAMES, CONTROLS, HELD_ORDER
+from ...protocol.session import SessionState
 from ..rows import one_line, salient_input
-from ..steer import SteerState
 
 #: control -> what the area shows for it: its key and label.
 SHOWN = {c.kind.value: f"{c.key} {c.label}" for c in CONTROLS}
 
 
-def controls_content(state: SteerState, why_not: Mapping[str, str | None], whole: str | None) -> Content:
+def controls_content(state: SessionState, why_not: Mapping[str, str | None], whole: str | None) -> Content:
     """The area's text: ``whole`` says why nothing can be steered; else the state and the usable controls."""
     if whole is not None:
         return Content.assemble(("⊘ ", "$text-muted"), (whole, "$text-muted"))
@@ -63,7 +63,7 @@ class Controls(Static):
 
     _shown: tuple[object, ...] | None = None
 
-    def show(self, state: SteerState, why_not: Mapping[str, str | None], whole: str | None,
+    def show(self, state: SessionState, why_not: Mapping[str, str | None], whole: str | None,
              visible: bool = True) -> None:
         """Update only when the text changes: an update re-lays out the screen."""
         key = (whole, visible, state.paused, state.step, tuple(state.held), tuple(sorted(why_not.items(), key=str)))
