@@ -14,6 +14,7 @@ from textual.content import Content
 from textual.widgets import Static
 
 from ...protocol.controls import CONTROL_NAMES, CONTROLS, HELD_ORDER
+from ...protocol.display import visible
 from ...protocol.session import SessionState
 from ..rows import one_line, salient_input
 
@@ -24,13 +25,13 @@ SHOWN = {c.kind.value: f"{c.key} {c.label}" for c in CONTROLS}
 def controls_content(state: SessionState, why_not: Mapping[str, str | None], whole: str | None) -> Content:
     """The area's text: ``whole`` says why nothing can be steered; else the state and the usable controls."""
     if whole is not None:
-        return Content.assemble(("⊘ ", "$text-muted"), (whole, "$text-muted"))
+        return Content.assemble(("⊘ ", "$text-muted"), (visible(whole), "$text-muted"))
     parts: list[str | tuple[str, str]] = []
     held = state.oldest
     if held is not None:
-        what = one_line(f"{held.name or '?'}  {salient_input(held.name, held.input)}".strip(), 40)
+        what = visible(one_line(f"{held.name or '?'}  {salient_input(held.name, held.input)}".strip(), 40))
         parts += [("⏸ waiting ", "$text-warning bold reverse"), (" ", ""), (what, "$text-accent bold"),
-                  (f" — {held.why()}", "$text-warning")]
+                  (visible(f" — {held.why()}"), "$text-warning")]
         if len(state.held) > 1:
             parts.append((f" (+{len(state.held) - 1} more)", "$text-warning"))
     elif state.paused:

@@ -8,6 +8,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 from ...protocol.controls import honoured
+from ...protocol.display import visible
 from ...protocol.session import SessionState
 from ..rows import Cell, duration, parse_ts
 from ..store import TimelineStore
@@ -86,5 +87,6 @@ class StatusBar(Static):
         self._shown = cells
         text = Text(overflow="ellipsis")
         for chunk, role in cells:
-            text.append(chunk, self.get_component_rich_style(f"status--{role}", partial=True) if role else "")
+            style = self.get_component_rich_style(f"status--{role}", partial=True) if role else ""
+            text.append(visible(chunk), style)
         self.update(text)
