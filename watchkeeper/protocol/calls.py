@@ -8,10 +8,11 @@ later, less final event never moves a finished call back.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from .controls import released
 from .kinds import FINAL_TOOL_STATUSES, Kind, ToolStatus
+from .payloads import ToolFinishedData, ToolStartedData, ToolWaitingData
 
 TOOL_KINDS = frozenset({Kind.TOOL_STARTED, Kind.TOOL_WAITING, Kind.TOOL_FINISHED})
 
@@ -39,7 +40,7 @@ class ToolCall:
 
 def apply(call: ToolCall | None, event: dict[str, Any]) -> ToolCall:
     """Fold one tool event into its call; pure apart from updating ``call`` in place."""
-    data = event["data"]
+    data: ToolStartedData = event["data"]
     if call is None:
         call = ToolCall(event["session"], data["call_id"], event.get("agent", "main"))
     if event["id"] not in call.event_ids:
@@ -55,12 +56,13 @@ def apply(call: ToolCall | None, event: dict[str, Any]) -> ToolCall:
         call.started_ts = call.started_ts or event["ts"]
         if not call.final:
             call.status = ToolStatus.WAITING
-            call.wait_reason = data.get("reason")
+            call.wait_reason = cast(ToolWaitingData, data).get("reason")
     elif kind == Kind.TOOL_FINISHED:
-        call.status = data.get("status") or (ToolStatus.ERROR if data.get("is_error") else ToolStatus.OK)
-        call.is_error = bool(data.get("is_error"))
-        call.output = data.get("output")
-        call.duration_ms = data.get("duration_ms")
+        done = cast(ToolFinishedData, data)
+        call.status = done.get("status") or (ToolStatus.ERROR if done.get("is_error") else ToolStatus.OK)
+        call.is_error = bool(done.get("is_error"))
+        call.output = done.get("output")
+        call.duration_ms = done.get("duration_ms")
         call.finished_ts = event["ts"]
         call.wait_reason = None
     return call

@@ -15,6 +15,7 @@ from typing import Any
 from .envelope import Event, make_event
 from .kinds import ControlKind, Kind
 from .models import ControlModel
+from .payloads import ControlOutcomeData
 
 #: What the agent reads when the person denies a call without a reason of their own.
 DEFAULT_DENY_REASON = "Denied by the user in watchkeeper"
@@ -98,8 +99,8 @@ class ControlResult:
 def outcome_event(c: ControlModel, applied: bool, reason: str, call_id: str | None,
                   call_ids: Sequence[str] = ()) -> Event:
     """A control's outcome event: what it was, who sent it, what it did or why not, the calls it acted on."""
-    data: dict[str, Any] = {"control_id": c.id, "control": str(c.control), "by": c.by, "reason": reason,
-                            "call_id": call_id, "sent_ts": c.ts}
+    data: ControlOutcomeData = {"control_id": c.id, "control": str(c.control), "by": c.by, "reason": reason,
+                                "call_id": call_id, "sent_ts": c.ts}
     if len(call_ids) > 1:
         data["call_ids"] = list(call_ids)
     if c.text is not None:
@@ -107,6 +108,13 @@ def outcome_event(c: ControlModel, applied: bool, reason: str, call_id: str | No
     if c.control == ControlKind.DENY and c.reason:
         data["message"] = c.reason
     return make_event(f"control:{c.id}", c.session, Kind.CONTROL_APPLIED if applied else Kind.CONTROL_REJECTED, data)
+
+
+def hold_ended(session: str, call_id: str, what: str, reason: str) -> Event:
+    """A held call let go by its policy, not by a person (``what``: abandoned, timeout, unwatched, …)."""
+    data: ControlOutcomeData = {"control_id": f"{what}:{call_id}", "control": what, "by": "watchkeeper",
+                                "call_id": call_id, "reason": reason}
+    return make_event(f"hold:{call_id}:{what}", session, Kind.CONTROL_APPLIED, data)
 
 
 class Outcomes:

@@ -17,6 +17,19 @@ from typing import Any
 from .controls import released
 from .envelope import Event
 from .kinds import MAIN_AGENT, ControlKind, Kind, State
+from .payloads import (
+    ControlOutcomeData,
+    MessageAssistantData,
+    MessageUserData,
+    RawData,
+    SessionEndedData,
+    SessionStartedData,
+    StateData,
+    ToolFinishedData,
+    ToolWaitingData,
+    UsageData,
+    data_of,
+)
 from .usage import UsageTally
 
 TITLE_MAX = 200
@@ -74,10 +87,7 @@ class SessionState:
             if self.last_ts is None or ts > self.last_ts:
                 self.last_ts = ts
         handler = _HANDLERS.get(ev.get("kind", ""))
-        if handler is None:
-            return False
-        data = ev.get("data")
-        return handler(self, ev, data if isinstance(data, dict) else {})
+        return False if handler is None else handler(self, ev, data_of(ev))
 
     @property
     def oldest(self) -> Held | None:
@@ -105,7 +115,7 @@ class SessionState:
         return True
 
 
-def _session_started(s: SessionState, ev: Event, data: dict[str, Any]) -> bool:
+def _session_started(s: SessionState, ev: Event, data: SessionStartedData) -> bool:
     if isinstance(data.get("agent_kind"), str):
         s.agent_kind = data["agent_kind"]
     if data.get("title"):
@@ -119,7 +129,7 @@ def _session_started(s: SessionState, ev: Event, data: dict[str, Any]) -> bool:
     return False
 
 
-def _session_ended(s: SessionState, ev: Event, data: dict[str, Any]) -> bool:
+def _session_ended(s: SessionState, ev: Event, data: SessionEndedData) -> bool:
     s.state = State.FINISHED
     changed = bool(s.held)
     s.finished.update(s.held)
@@ -127,37 +137,37 @@ def _session_ended(s: SessionState, ev: Event, data: dict[str, Any]) -> bool:
     return changed
 
 
-def _message_user(s: SessionState, ev: Event, data: dict[str, Any]) -> bool:
+def _message_user(s: SessionState, ev: Event, data: MessageUserData) -> bool:
     if s.title is None and not s.title_from_start:
         s.title = title_from_text(data.get("text"))
     return False
 
 
-def _message_assistant(s: SessionState, ev: Event, data: dict[str, Any]) -> bool:
+def _message_assistant(s: SessionState, ev: Event, data: MessageAssistantData) -> bool:
     if isinstance(data.get("model"), str):
         s.model = data["model"]
     return False
 
 
-def _usage(s: SessionState, ev: Event, data: dict[str, Any]) -> bool:
+def _usage(s: SessionState, ev: Event, data: UsageData) -> bool:
     s.usage.fold(data)
     if s.model is None and isinstance(data.get("model"), str):
         s.model = data["model"]
     return False
 
 
-def _state(s: SessionState, ev: Event, data: dict[str, Any]) -> bool:
+def _state(s: SessionState, ev: Event, data: StateData) -> bool:
     if isinstance(data.get("state"), str):
         s.state = data["state"]
     return False
 
 
-def _raw(s: SessionState, ev: Event, data: dict[str, Any]) -> bool:
+def _raw(s: SessionState, ev: Event, data: RawData) -> bool:
     s.raw += 1
     return False
 
 
-def _waiting(s: SessionState, ev: Event, data: dict[str, Any]) -> bool:
+def _waiting(s: SessionState, ev: Event, data: ToolWaitingData) -> bool:
     cid = data.get("call_id")
     if not isinstance(cid, str) or cid in s.finished:
         return False
@@ -166,7 +176,7 @@ def _waiting(s: SessionState, ev: Event, data: dict[str, Any]) -> bool:
     return True
 
 
-def _finished(s: SessionState, ev: Event, data: dict[str, Any]) -> bool:
+def _finished(s: SessionState, ev: Event, data: ToolFinishedData) -> bool:
     cid = data.get("call_id")
     if not isinstance(cid, str):
         return False
@@ -174,7 +184,7 @@ def _finished(s: SessionState, ev: Event, data: dict[str, Any]) -> bool:
     return s._let_go(cid)
 
 
-def _applied(s: SessionState, ev: Event, data: dict[str, Any]) -> bool:
+def _applied(s: SessionState, ev: Event, data: ControlOutcomeData) -> bool:
     control = data.get("control")
     changed = False
     if control == ControlKind.PAUSE:
@@ -188,7 +198,8 @@ def _applied(s: SessionState, ev: Event, data: dict[str, Any]) -> bool:
     return changed
 
 
-_HANDLERS: dict[str, Callable[[SessionState, Event, dict[str, Any]], bool]] = {
+#: kind -> its handler, which reads ``data`` as the kind's payload (``payloads.py``).
+_HANDLERS: dict[str, Callable[[SessionState, Event, Any], bool]] = {
     Kind.SESSION_STARTED: _session_started,
     Kind.SESSION_ENDED: _session_ended,
     Kind.MESSAGE_USER: _message_user,

@@ -19,7 +19,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..protocol import ControlModel, Event, Kind, make_event, wire
-from ..protocol.controls import DEFAULT_DENY_REASON, OUTCOMES_KEPT, ControlResult, Outcomes, outcome_event
+from ..protocol.controls import (
+    DEFAULT_DENY_REASON,
+    OUTCOMES_KEPT,
+    ControlResult,
+    Outcomes,
+    hold_ended,
+    outcome_event,
+)
 
 #: Why a pause is refused: nobody could resume it, and the agent's own unwatched rule would end it.
 UNWATCHED = ("nobody watches this session, so a pause would stop the agent with no one to resume it: "
@@ -146,8 +153,7 @@ class SdkSteering:
     def _let_go(self, sid: str, s: _Session, cid: str, what: str, why: str) -> tuple[list[Event], list[Push]]:
         s.holds.pop(cid, None)
         s.decided[cid] = what
-        data = {"control_id": f"{what}:{cid}", "control": what, "by": "watchkeeper", "call_id": cid, "reason": why}
-        events = [make_event(f"hold:{cid}:{what}", sid, Kind.CONTROL_APPLIED, data)]
+        events = [hold_ended(sid, cid, what, why)]
         pushes = [(s.link, wire.decision(sid, cid, "none", why, "watchkeeper"))] if s.link is not None else []
         return events, pushes
 

@@ -21,7 +21,14 @@ from typing import Any
 
 from ..adapters import claude_hooks as H
 from ..protocol import ControlModel, Event, Kind, make_event
-from ..protocol.controls import DEFAULT_DENY_REASON, OUTCOMES_KEPT, ControlResult, Outcomes, outcome_event
+from ..protocol.controls import (
+    DEFAULT_DENY_REASON,
+    OUTCOMES_KEPT,
+    ControlResult,
+    Outcomes,
+    hold_ended,
+    outcome_event,
+)
 
 #: Texts injected by the person reach the model with this heading.
 INJECT_HEADING = "Message from the user, sent through watchkeeper while you work:\n"
@@ -233,9 +240,7 @@ class Steering:
         if s is None or hold.decided:
             return []
         self._decide(s, hold, H.no_decision(), f"abandoned:{hold.call_id}")
-        data = {"control_id": f"abandoned:{hold.call_id}", "control": "abandoned", "by": "watchkeeper",
-                "call_id": hold.call_id, "reason": "the agent stopped waiting for this call"}
-        return [make_event(f"hold:{hold.call_id}:abandoned", hold.session, Kind.CONTROL_APPLIED, data)]
+        return [hold_ended(hold.session, hold.call_id, "abandoned", "the agent stopped waiting for this call")]
 
     def _by_policy(self, hold: Hold, what: str, why: str) -> list[Event]:
         s = self._sessions.get(hold.session)
@@ -244,9 +249,7 @@ class Steering:
         reply = H.deny(f"{why} (fail-closed)") if hold.fail_closed else H.no_decision()
         self._decide(s, hold, reply, f"{what}:{hold.call_id}")
         result = "denied (fail-closed)" if hold.fail_closed else "let go with no decision (fail-open)"
-        data = {"control_id": f"{what}:{hold.call_id}", "control": what, "by": "watchkeeper",
-                "call_id": hold.call_id, "reason": f"{why}: {result}"}
-        events = [make_event(f"hold:{hold.call_id}:{what}", hold.session, Kind.CONTROL_APPLIED, data)]
+        events = [hold_ended(hold.session, hold.call_id, what, f"{why}: {result}")]
         if hold.fail_closed:
             events.append(H.denied_event(hold.session, hold.agent, hold.call_id, reply["hookSpecificOutput"]
                                          ["permissionDecisionReason"]))

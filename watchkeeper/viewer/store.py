@@ -16,12 +16,13 @@ from bisect import bisect_left, bisect_right
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, cast
 
 import orjson
 
 from ..protocol import MAIN_AGENT, CallTable, Event, Kind, ToolCall, json_text
 from ..protocol.calls import TOOL_KINDS
+from ..protocol.payloads import AgentStartedData
 from ..protocol.session import SessionState
 from . import rows
 
@@ -335,9 +336,9 @@ class TimelineStore:
                 if call_id in self.spawned:
                     self._prefix.clear()
                     added.rebuild |= any(self.agent_rows[a] for a in self.spawned[call_id])
-            elif kind == Kind.AGENT_STARTED and data.get("agent_id"):
+            elif kind == Kind.AGENT_STARTED and (spawn := cast(AgentStartedData, data)).get("agent_id"):
                 # One row per subagent: its own file and its parent's both announce it.
-                agent, parent = str(data["agent_id"]), data.get("parent_call_id")
+                agent, parent = str(spawn["agent_id"]), spawn.get("parent_call_id")
                 if parent and agent not in self.parent_call:
                     self.parent_call[agent] = str(parent)
                     self.spawned.setdefault(str(parent), []).append(agent)

@@ -14,7 +14,7 @@ import getpass
 import socket
 import uuid
 from collections.abc import Callable
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 from textual import work
 from textual.binding import Binding, BindingType
@@ -23,6 +23,7 @@ from textual.screen import Screen
 
 from ...protocol import Event, Kind, now_iso
 from ...protocol.controls import CONTROL_NAMES, CONTROLS
+from ...protocol.payloads import ControlOutcomeData, data_of
 from ...protocol.session import Held, SessionState, merge_capabilities
 from ...relay.api import RelayAPI, SessionInfo
 from ..steer import SteerSetup, inject_note, source_reason, unavailable
@@ -93,7 +94,7 @@ class SteerableScreen(Screen[None]):
         changed, self._steer_shown = shown != self._steer_shown, shown
         for ev in batch:
             if ev.get("kind") == Kind.CONTROL_REJECTED:
-                data = ev.get("data") or {}
+                data = cast(ControlOutcomeData, data_of(ev))
                 if data.get("control_id") in self._sent:
                     self._toast_rejection(data)
         if changed:
@@ -230,9 +231,9 @@ class SteerableScreen(Screen[None]):
             self.notify(f"{message.sent['control']} was not sent: {message.error}", severity="error",
                         title="Control failed")
         elif message.outcome is not None and message.outcome.get("kind") == Kind.CONTROL_REJECTED:
-            self._toast_rejection(message.outcome.get("data") or {})
+            self._toast_rejection(cast(ControlOutcomeData, data_of(message.outcome)))
 
-    def _toast_rejection(self, data: dict[str, Any]) -> None:
+    def _toast_rejection(self, data: ControlOutcomeData) -> None:
         cid = data.get("control_id")
         if cid in self._toasted:
             return
