@@ -77,7 +77,7 @@ class HistoryBuilder(Protocol):
 
 
 class HistoryHost(Protocol):
-    """What a relay offers a source that rebuilds a session's history (``relay.history.HistoryHost``)."""
+    """What a relay offers a source that rebuilds a session's history (``relay.history.RelayHistoryHost``)."""
 
     def begin(self, session: str) -> HistoryBuilder: ...
 

@@ -108,8 +108,9 @@ class Rebuild:
         self.events, self.ids = [], set()
 
 
-class HistoryHost:
-    """What the relay hands a source with ``bind_history``: rebuilds of its sessions, and their progress."""
+class RelayHistoryHost:
+    """The relay's ``adapters.tailfirst.HistoryHost``, handed to a source with ``bind_history``: rebuilds of
+    its sessions, and their progress."""
 
     def __init__(self, relay: Relay, key: int, name: str, agent_kind: str) -> None:
         self.relay = relay

@@ -27,7 +27,7 @@ from .api import BatchCallback, RelayAPI, ResyncCallback
 from .controls import FORWARD_TIMEOUT, ControlRouter, SessionSources
 from .fanout import SessionsWatch, Subscription, strike
 from .generations import Generations
-from .history import HistoryHost
+from .history import RelayHistoryHost
 from .sessions_view import SessionStatus, SessionsView
 from .sources import Source
 from .store import SessionLog
@@ -175,7 +175,7 @@ class Relay(Generations, SessionsView):
 
         bind_history = getattr(source, "bind_history", None)
         if callable(bind_history):
-            bind_history(HistoryHost(self, key, name, agent_kind))
+            bind_history(RelayHistoryHost(self, key, name, agent_kind))
         status = getattr(source, "session_status", None)
         on_change = getattr(source, "on_status_change", None)
         if callable(on_change):
