@@ -28,7 +28,6 @@ from .payloads import (
     ToolFinishedData,
     ToolWaitingData,
     UsageData,
-    data_of,
 )
 from .usage import UsageTally
 
@@ -82,12 +81,16 @@ class SessionState:
         self.events += 1
         ts = ev.get("ts")
         if isinstance(ts, str):
-            if self.first_ts is None:
-                self.first_ts = ts
-            if self.last_ts is None or ts > self.last_ts:
+            last = self.last_ts
+            if last is None:
+                self.first_ts = self.last_ts = ts
+            elif ts > last:
                 self.last_ts = ts
         handler = _HANDLERS.get(ev.get("kind", ""))
-        return False if handler is None else handler(self, ev, data_of(ev))
+        if handler is None:
+            return False
+        data = ev.get("data")
+        return handler(self, ev, data if isinstance(data, dict) else {})
 
     @property
     def oldest(self) -> Held | None:

@@ -8,14 +8,12 @@ runs once per event on the relay's hot path.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from ..protocol import Event
 from ..protocol.kinds import Kind, State
 from ..protocol.session import SessionState
 from .api import SessionInfo
-
-#: Kinds after which more than the counters of ``SessionInfo`` may have changed.
-_SESSION_KINDS = frozenset({Kind.SESSION_STARTED, Kind.SESSION_ENDED, Kind.MESSAGE_USER, Kind.MESSAGE_ASSISTANT,
-                            Kind.USAGE, Kind.STATE, Kind.TOOL_WAITING, Kind.TOOL_FINISHED, Kind.CONTROL_APPLIED})
 
 
 class Summary:
@@ -30,15 +28,49 @@ class Summary:
     def fold(self, ev: Event) -> None:
         """Update the summary with one event (already numbered)."""
         st, info = self.state, self.info
-        st.fold(ev)
+        held_changed = st.fold(ev)
         info.events = st.events
         info.last_seq = ev["seq"]
         info.last_ts = st.last_ts
-        if ev.get("kind") in _SESSION_KINDS:
-            info.agent_kind = st.agent_kind or info.agent_kind
-            info.title, info.cwd, info.model = st.title, st.cwd, st.model
-            info.capabilities = st.capabilities
-            info.tokens_in, info.tokens_out, info.tokens_cache_read, info.tokens_cache_creation = st.tokens
-            info.cost_usd = st.cost_usd
-            info.state = st.state or State.IDLE
-            info.needs_attention = bool(st.held)
+        copy = _COPY.get(ev.get("kind", ""))
+        if copy is not None:
+            copy(st, info)
+        if held_changed:
+            _copy_state(st, info)
+
+
+def _copy_identity(st: SessionState, info: SessionInfo) -> None:
+    info.agent_kind = st.agent_kind or info.agent_kind
+    info.title, info.cwd, info.model = st.title, st.cwd, st.model
+    info.capabilities = st.capabilities
+    _copy_state(st, info)
+
+
+def _copy_title(st: SessionState, info: SessionInfo) -> None:
+    info.title = st.title
+
+
+def _copy_model(st: SessionState, info: SessionInfo) -> None:
+    info.model = st.model
+
+
+def _copy_usage(st: SessionState, info: SessionInfo) -> None:
+    info.tokens_in, info.tokens_out, info.tokens_cache_read, info.tokens_cache_creation = st.tokens
+    info.cost_usd = st.cost_usd
+    info.model = st.model
+
+
+def _copy_state(st: SessionState, info: SessionInfo) -> None:
+    info.state = st.state or State.IDLE
+    info.needs_attention = bool(st.held)
+
+
+#: kind -> what of ``SessionInfo`` it may change beyond the counters (a held call taken or let go aside).
+_COPY: dict[str, Callable[[SessionState, SessionInfo], None]] = {
+    Kind.SESSION_STARTED: _copy_identity,
+    Kind.SESSION_ENDED: _copy_state,
+    Kind.STATE: _copy_state,
+    Kind.MESSAGE_USER: _copy_title,
+    Kind.MESSAGE_ASSISTANT: _copy_model,
+    Kind.USAGE: _copy_usage,
+}
