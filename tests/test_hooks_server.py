@@ -20,9 +20,9 @@ import pytest
 from test_loopback import HOST_ALLOWED, HOST_REFUSED
 from waiting import until
 
+from watchkeeper.adapters.claude_code.steering import Policy, Steering
 from watchkeeper.protocol import Event
 from watchkeeper.relay.hookserver import bound_port, start_hook_server
-from watchkeeper.relay.steering import Policy, Steering
 
 TOKEN = "test-token-abc"
 SID = "sess-1"

@@ -18,7 +18,8 @@ from test_viewer_support import ClaudeTranscript, screen_text, status_text
 from textual.pilot import Pilot
 from waiting import until_app
 
-from watchkeeper.adapters.source import TranscriptSource, convert_file
+from watchkeeper.adapters.files.feed import convert_file
+from watchkeeper.adapters.files.source import TranscriptSource
 from watchkeeper.commands.replay import first_session
 from watchkeeper.relay import Relay
 from watchkeeper.viewer.screens.replay import GoTo, ReplayApp, ReplayScreen

@@ -17,8 +17,8 @@ from test_viewer_support import SESSION, Events, Notices, screen_text
 from waiting import until_app
 
 from watchkeeper import config
-from watchkeeper.adapters.claude_hooks import STEERABLE
-from watchkeeper.adapters.source import TranscriptSource
+from watchkeeper.adapters.claude_code.hooks import STEERABLE
+from watchkeeper.adapters.files.source import TranscriptSource
 from watchkeeper.commands.watch import start_steering
 from watchkeeper.protocol import Event, make_event
 from watchkeeper.protocol.session import SessionState

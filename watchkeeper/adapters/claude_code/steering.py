@@ -19,9 +19,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..adapters import claude_hooks as H
-from ..protocol import ControlModel, Event, Kind, make_event
-from ..protocol.controls import (
+from ...protocol import ControlModel, Event, Kind, make_event
+from ...protocol.controls import (
     DEFAULT_DENY_REASON,
     OUTCOMES_KEPT,
     ControlResult,
@@ -29,6 +28,7 @@ from ..protocol.controls import (
     hold_ended,
     outcome_event,
 )
+from . import hooks as H
 
 #: Texts injected by the person reach the model with this heading.
 INJECT_HEADING = "Message from the user, sent through watchkeeper while you work:\n"

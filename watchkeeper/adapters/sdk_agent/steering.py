@@ -18,8 +18,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..protocol import ControlModel, Event, Kind, make_event, wire
-from ..protocol.controls import (
+from ...protocol import ControlModel, Event, Kind, make_event, wire
+from ...protocol.controls import (
     DEFAULT_DENY_REASON,
     OUTCOMES_KEPT,
     ControlResult,
