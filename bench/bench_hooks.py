@@ -44,7 +44,7 @@ from aiohttp import web  # noqa: E402
 from watchkeeper.adapters.claude_hooks import steering_hooks  # noqa: E402
 from watchkeeper.protocol import Event, make_event  # noqa: E402
 from watchkeeper.relay import Relay  # noqa: E402
-from watchkeeper.relay.hookserver import serve_hooks  # noqa: E402
+from watchkeeper.relay.servers.hookserver import serve_hooks  # noqa: E402
 from watchkeeper.relay.steering import Policy  # noqa: E402
 
 TOKEN = "bench-token"

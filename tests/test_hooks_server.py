@@ -20,7 +20,7 @@ import pytest
 from waiting import until
 
 from watchkeeper.protocol import Event
-from watchkeeper.relay.hookserver import bound_port, start_hook_server
+from watchkeeper.relay.servers.hookserver import bound_port, start_hook_server
 from watchkeeper.relay.steering import Policy, Steering
 
 TOKEN = "test-token-abc"

@@ -33,7 +33,7 @@ from watchkeeper import config
 from watchkeeper.adapters.source import TranscriptSource, convert_file
 from watchkeeper.protocol import Event
 from watchkeeper.relay import Relay
-from watchkeeper.relay.hookserver import HookSource, serve_hooks
+from watchkeeper.relay.servers.hookserver import HookSource, serve_hooks
 from watchkeeper.relay.steering import Policy
 
 pytestmark = pytest.mark.node
@@ -346,7 +346,7 @@ import sys, threading
 from watchkeeper import config
 from watchkeeper.adapters.source import TranscriptSource, convert_file
 from watchkeeper.relay import Relay
-from watchkeeper.relay.hookserver import serve_hooks
+from watchkeeper.relay.servers.hookserver import serve_hooks
 relay = Relay().start()
 hooks = serve_hooks(relay, config.load_token(), port=config.hook_port(), runtime_file=True)
 hooks.ready.wait(30)

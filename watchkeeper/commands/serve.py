@@ -65,8 +65,8 @@ def parse_bind(value: str | None) -> tuple[str, int]:
 def server_options(args: argparse.Namespace) -> dict[str, Any]:
     """The server's settings from the arguments; ValueError says what is wrong, for the person."""
     from .. import config
-    from ..relay.watching import RECONNECT_GRACE
-    from ..relay.wsserver import is_loopback
+    from ..relay.servers.watching import RECONNECT_GRACE
+    from ..relay.servers.wsserver import is_loopback
 
     host, port = parse_bind(args.bind)
     if args.no_token and args.token_file:
@@ -97,7 +97,7 @@ def run(args: argparse.Namespace) -> int:
     from ..adapters.discovery import session_roots
     from ..adapters.source import DirectorySource, TranscriptSource
     from ..relay import Relay
-    from ..relay.wsserver import FLUSH_INTERVAL, is_loopback, serve_ws
+    from ..relay.servers.wsserver import FLUSH_INTERVAL, is_loopback, serve_ws
 
     try:
         options = server_options(args)
@@ -141,7 +141,7 @@ def _start_hooks(relay: Any, server: Any, people: Any) -> str:
     """
     from .. import config
     from ..breakpoints import Book, Matcher, relay_facts
-    from ..relay.hookserver import serve_hooks
+    from ..relay.servers.hookserver import serve_hooks
 
     book = Book.load()
     for problem in book.problems:

@@ -14,7 +14,7 @@ from typing import Any
 
 from ..protocol import Event, Kind, make_event
 from .api import BatchCallback, ResyncCallback, SessionInfo
-from .store import SessionLog
+from .sessionlog import SessionLog
 
 
 class Subscription:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from ..protocol import CallTable, Event, ToolCall
 from ..protocol.calls import TOOL_KINDS
 from .fanout import Subscription
-from .store import SessionLog
+from .sessionlog import SessionLog
 
 if TYPE_CHECKING:
     from .history import Rebuild

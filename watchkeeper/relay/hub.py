@@ -28,9 +28,9 @@ from .controls import FORWARD_TIMEOUT, ControlRouter, SessionSources
 from .fanout import SessionsWatch, Subscription, strike
 from .generations import Generations
 from .history import HistoryHost
+from .sessionlog import SessionLog
 from .sessions_view import SessionStatus, SessionsView
 from .sources import Source
-from .store import SessionLog
 
 log = logging.getLogger("watchkeeper.relay")
 

@@ -17,7 +17,7 @@ from ..protocol import CallTable, ToolCall
 from ..protocol.kinds import State
 from .api import SessionInfo
 from .fanout import SessionsWatch
-from .store import SessionLog
+from .sessionlog import SessionLog
 
 #: A source's own word on one of its sessions: (live, state or None), or None if it has none.
 SessionStatus = Callable[[str], tuple[bool, str | None] | None]

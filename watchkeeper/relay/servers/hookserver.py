@@ -32,15 +32,15 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from ..adapters import claude_hooks as H
-from ..credentials import HookCredential, Keyring, Person
-from ..guard import Guard
-from ..protocol import ControlModel, Event, Kind, ProtocolError, make_event, raw_event, validate_control
-from ..protocol.codec import reparse
-from .api import SessionInfo
+from ...adapters import claude_hooks as H
+from ...credentials import HookCredential, Keyring, Person
+from ...guard import Guard
+from ...protocol import ControlModel, Event, Kind, ProtocolError, make_event, raw_event, validate_control
+from ...protocol.codec import reparse
+from ..api import SessionInfo
+from ..recorder import Recorder
+from ..steering import Breakpoint, ControlResult, Hold, Policy, Steering
 from .httplimits import CappedSite, Limits
-from .recorder import Recorder
-from .steering import Breakpoint, ControlResult, Hold, Policy, Steering
 
 #: Hook payloads carry whole tool inputs and outputs (a Write's file content): allow big ones.
 MAX_HOOK_BODY = 64 * 1024 * 1024
@@ -247,7 +247,7 @@ class HookSource:
         self._emit: Emit = lambda events: None
 
     async def run(self, emit: Emit) -> None:
-        from .. import config
+        from ... import config
 
         self._emit = emit
         try:

@@ -44,12 +44,12 @@ from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
-from ..breakpoints import Book
-from ..credentials import Keyring, Person
-from ..protocol import ControlModel, Event, Kind, fit, make_event, wire
+from ...breakpoints import Book
+from ...credentials import Keyring, Person
+from ...protocol import ControlModel, Event, Kind, fit, make_event, wire
+from ..sdksteering import Outcome, SdkSteering
+from ..sources import Emit
 from .breakpoint_requests import breakpoint_request
-from .sdksteering import Outcome, SdkSteering
-from .sources import Emit
 from .watching import RECONNECT_GRACE, Grace, WatchListener
 from .wsviewer import DEFAULT_LIMIT, ViewerConn
 
