@@ -6,11 +6,14 @@ once per batch, not per event; reads (``read_range``, ``snapshots``, ``call``)
 may come from any thread. Delivery reads the streams (``stream``) on the relay's
 thread without the lock: the lists only grow there.
 
-Generations (``history.py``): a rebuilt history is appended after everything the
-session's log holds, so ``seq`` stays monotonic and a subscriber resuming from the
-last seq it saw misses nothing. Its events are, in order: the rebuilt history, then
-the events of the previous generation that the rebuild did not supersede (another
-source's, a subagent file's). The journal gets only the events whose ids are new.
+A session's log is its events in one list: ``seq`` is the index, so a range read
+is a slice and a subscriber's position is one integer. The events are the
+adapters' own dicts (``seq`` and ``epoch`` set in place, no wrapper): per event the
+book costs one list slot and one set entry for the id (the id string is shared
+with the event), so a million events fit in well under 100 MB of overhead.
+
+A rebuilt history (``history.py``) is installed as a new generation, appended
+after everything the session's log holds: ``seq`` stays monotonic.
 """
 
 from __future__ import annotations
@@ -26,13 +29,43 @@ from ..protocol.kinds import Kind
 from .api import SessionInfo
 from .controls import SessionSources
 from .history import Rebuild
-from .sessionlog import SessionLog
+from .summary import Summary
 
 UNKNOWN_SESSION = "unknown"
 #: The key that the relay's own notices (a subscriber that failed) are ingested under: not a source.
 RELAY_KEY = -1
 
 Report = Callable[[str], None]
+
+
+class SessionLog:
+    """One session's events, numbered and deduplicated, and its summary."""
+
+    __slots__ = ("events", "ids", "sources", "summary")
+
+    def __init__(self, session: str, agent_kind: str = "unknown") -> None:
+        self.events: list[Event] = []
+        self.ids: set[str] = set()
+        #: key of each source that has emitted into this session -> its name.
+        self.sources: dict[int, str] = {}
+        self.summary = Summary(session, agent_kind)
+
+    def append(self, ev: Event, epoch: str) -> bool:
+        """Number and keep ``ev``; False (and nothing kept) if its id was seen before."""
+        eid = ev.get("id")
+        if eid is not None:
+            if eid in self.ids:
+                return False
+            self.ids.add(eid)
+        ev["seq"] = len(self.events)
+        ev["epoch"] = epoch
+        self.events.append(ev)
+        return True
+
+    def range(self, start: int, stop: int) -> list[Event]:
+        start = max(start, 0)
+        stop = min(stop, len(self.events))
+        return self.events[start:stop] if start < stop else []
 
 
 @dataclass
