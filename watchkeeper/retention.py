@@ -19,20 +19,21 @@ import threading
 #: Objects kept between two freezes, counted over every caller of :func:`retained`.
 FREEZE_EVERY = 10_000
 
-_lock = threading.Lock()
+_settle_lock = threading.Lock()
 _unfrozen = 0
 _settled = False
 
 
 def retained(n: int) -> None:
-    """``n`` more objects are kept for good; from any thread."""
+    """``n`` more objects are kept for good; from any thread, on the hot path of every ingest.
+
+    No lock: two threads counting at once can only lose a count, which delays a freeze a little.
+    """
     global _unfrozen
-    with _lock:
-        _unfrozen += n
-        if _unfrozen < FREEZE_EVERY:
-            return
+    _unfrozen += n
+    if _unfrozen >= FREEZE_EVERY:
         _unfrozen = 0
-    gc.freeze()
+        gc.freeze()
 
 
 def settle() -> None:
@@ -43,7 +44,7 @@ def settle() -> None:
     process (tests) would freeze the last one's garbage for good.
     """
     global _settled
-    with _lock:
+    with _settle_lock:
         if _settled:
             return
         _settled = True

@@ -43,7 +43,7 @@ class Delivery:
         if sub.on_resync is not None and sub.session is not None:
             sub.cursor = max(sub.cursor, self._book.history_from(sub.session))
         self._subs.append(sub)
-        self._schedule(soon=True)
+        self.added(0, soon=True)
 
     def detach(self, sub: Subscription) -> None:
         if sub in self._subs:
@@ -54,11 +54,6 @@ class Delivery:
     def viewers(self, session: str) -> int:
         """Open subscriptions to this one session (a viewer watching it); all-sessions ones do not count."""
         return sum(1 for sub in list(self._subs) if sub.session == session and not sub.closed)
-
-    def added(self, n: int, soon: bool = False) -> None:
-        """``n`` new events are in the book: deliver them in time."""
-        self._pending += n
-        self._schedule(soon)
 
     def resync(self, session: str, start: int, end: int) -> None:
         """The session's history was rebuilt as seq ``start``…``end - 1``: tell those following generations."""
@@ -71,8 +66,10 @@ class Delivery:
                     self._report(f"subscriber {sub.on_resync!r} raised {e!r} on resync; unsubscribed", e)
                     sub.close()
 
-    def _schedule(self, soon: bool = False) -> None:
-        """Deliver at once after a quiet spell, else at most every ``flush_interval``, or at ``max_batch``."""
+    def added(self, n: int, soon: bool = False) -> None:
+        """``n`` new events are in the book: deliver at once after a quiet spell, else at most every
+        ``flush_interval``, or as soon as ``max_batch`` are pending."""
+        self._pending += n
         if self._pending >= self.max_batch:
             soon = True
         if self._flush_handle is not None:
