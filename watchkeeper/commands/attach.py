@@ -42,18 +42,21 @@ def client_ssl(cafile: str | None) -> ssl.SSLContext | None:
 def run(args: argparse.Namespace) -> int:
     from .. import config
     from ..adapters.remote import RemoteSource
+    from ..protocol.display import visible, visible_logging
     from ..relay import Relay
+
+    visible_logging()
 
     try:
         token = config.client_token(args.token_file)
         context = client_ssl(args.cafile)
         sources = [RemoteSource(url, token, ssl_context=context) for url in args.urls]
     except (ValueError, OSError, ssl.SSLError) as e:
-        print(f"watchkeeper attach: {e}", file=sys.stderr)
+        print(visible(f"watchkeeper attach: {e}"), file=sys.stderr)
         return EXIT_REFUSED
     problems = asyncio.run(_probe_all(args.urls, token, context))
     for url, why in problems.items():
-        print(f"watchkeeper attach: {url}: {why}", file=sys.stderr)
+        print(visible(f"watchkeeper attach: {url}: {why}"), file=sys.stderr)
     if any(why.startswith("refused") for why in problems.values()) or len(problems) == len(args.urls):
         return EXIT_REFUSED
     relay = Relay().start()
@@ -114,6 +117,7 @@ def ctl_over_relay(args: argparse.Namespace, build_control: Any) -> int:
     """``ctl ... --relay URL``: one control through a remote relay; the same output and exit codes as local."""
     from .. import config
     from ..adapters.remote import RemoteError, request
+    from ..protocol.display import visible
 
     async def send() -> tuple[dict[str, Any], dict[str, Any]]:
         token = config.client_token(args.token_file)
@@ -128,14 +132,15 @@ def ctl_over_relay(args: argparse.Namespace, build_control: Any) -> int:
     try:
         control, reply = asyncio.run(send())
     except (RemoteError, ValueError, OSError, TimeoutError) as e:
-        print(f"watchkeeper ctl: {args.relay}: {e or type(e).__name__}", file=sys.stderr)
+        print(visible(f"watchkeeper ctl: {args.relay}: {e or type(e).__name__}"), file=sys.stderr)
         return EXIT_REFUSED
     if reply.get("t") == "error":
-        print(f"watchkeeper ctl: {args.relay}: {reply.get('message')}", file=sys.stderr)
+        print(visible(f"watchkeeper ctl: {args.relay}: {reply.get('message')}"), file=sys.stderr)
         return EXIT_REFUSED
     outcome = reply.get("outcome") or {}
     data = outcome.get("data") or {}
     applied = outcome.get("kind") == "control.applied"
     call = f" [{data['call_id']}]" if data.get("call_id") else ""
-    print(f"{'applied' if applied else 'rejected'}{call}: {data.get('reason') or ''} (control {control['id']})")
+    verdict = "applied" if applied else "rejected"
+    print(visible(f"{verdict}{call}: {data.get('reason') or ''} (control {control['id']})"))
     return 0 if applied else 1

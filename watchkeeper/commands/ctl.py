@@ -65,6 +65,8 @@ def api_request(method: str, path: str, body: Any = None, port: int | None = Non
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..protocol.display import visible
+
     if getattr(args, "relay", None):
         from .attach import ctl_over_relay
 
@@ -74,17 +76,17 @@ def run(args: argparse.Namespace) -> int:
         control = build_control(args, session)
         answer = api_request("POST", "/control", control, args.port)
     except ApiError as e:
-        print(f"watchkeeper ctl: {e}", file=sys.stderr)
+        print(visible(f"watchkeeper ctl: {e}"), file=sys.stderr)
         return 2
     outcome = answer.get("outcome") if isinstance(answer, dict) else None
     if not isinstance(outcome, dict):
-        print(f"watchkeeper ctl: unexpected answer {answer!r}", file=sys.stderr)
+        print(visible(f"watchkeeper ctl: unexpected answer {answer!r}"), file=sys.stderr)
         return 2
     applied = outcome.get("kind") == "control.applied"
     data = outcome.get("data") or {}
     call = f" [{data['call_id']}]" if data.get("call_id") else ""
     verdict = "applied" if applied else "rejected"
-    print(f"{verdict}{call}: {data.get('reason') or ''} (control {control['id']})")
+    print(visible(f"{verdict}{call}: {data.get('reason') or ''} (control {control['id']})"))
     return 0 if applied else 1
 
 

@@ -157,4 +157,6 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
 
 
 def _say(message: str) -> None:
-    print(f"watchkeeper events: {message}", file=sys.stderr)
+    from ..protocol.display import visible
+
+    print(visible(f"watchkeeper events: {message}"), file=sys.stderr)

@@ -44,6 +44,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from .. import config
     from ..adapters.claude_settings import SettingsError, read_settings
+    from ..protocol.display import visible
 
     path = project_settings(Path(args.project)) if args.project else user_settings()
     if args.action == "status":
@@ -55,20 +56,20 @@ def run(args: argparse.Namespace) -> int:
         else:
             removed = uninstall(path, settings)
     except SettingsError as e:
-        print(f"watchkeeper hooks: {e}; nothing changed", file=sys.stderr)
+        print(visible(f"watchkeeper hooks: {e}; nothing changed"), file=sys.stderr)
         return 1
     if args.action == "install":
         mode = "fail-closed" if args.fail_closed else "fail-open"
-        print(f"installed the steering hooks in {path} ({mode})")
-        print(f"Sessions started from now on are steerable when {config.ENV_HOOK_TOKEN} is in their "
-              f"environment, e.g. add to your shell profile:\n"
-              f"  export {config.ENV_HOOK_TOKEN}=\"$(cat {config.hook_token_path()})\"\n"
-              f"(a hook-only credential: never export {config.ENV_TOKEN}, your steering token, to agents)")
+        print(visible(f"installed the steering hooks in {path} ({mode})"))
+        print(visible(f"Sessions started from now on are steerable when {config.ENV_HOOK_TOKEN} is in their "
+                      f"environment, e.g. add to your shell profile:\n"
+                      f"  export {config.ENV_HOOK_TOKEN}=\"$(cat {config.hook_token_path()})\"\n"
+                      f"(a hook-only credential: never export {config.ENV_TOKEN}, your steering token, to agents)"))
         return 0
     if removed:
-        print(f"removed the steering hooks from {path}")
+        print(visible(f"removed the steering hooks from {path}"))
     else:
-        print(f"no steering hooks in {path}")
+        print(visible(f"no steering hooks in {path}"))
     return 0
 
 
@@ -233,6 +234,7 @@ def steerability(proc: ClaudeProcess, token: str | None, user_path: Path,
 def status(project: Path | None) -> int:
     from .. import config
     from ..adapters import claude_settings as S
+    from ..protocol.display import visible
     from .ctl import ApiError, api_request
 
     token = config.load_token(create=False)
@@ -242,19 +244,19 @@ def status(project: Path | None) -> int:
         try:
             settings = S.read_settings(path)
         except ValueError as e:
-            print(f"hooks: {e}")
+            print(visible(f"hooks: {e}"))
             continue
         hooked = S.installed(settings, config.ENV_HOOK_TOKEN)
         if hooked is None and S.installed(settings, config.ENV_TOKEN) is not None:
-            print(f"hooks: an older install in {path} sends your steering token ({config.ENV_TOKEN}); "
-                  "run `watchkeeper hooks install` again to use a hook-only credential")
+            print(visible(f"hooks: an older install in {path} sends your steering token ({config.ENV_TOKEN}); "
+                          "run `watchkeeper hooks install` again to use a hook-only credential"))
         elif hooked is None:
-            print(f"hooks: not installed in {path}")
+            print(visible(f"hooks: not installed in {path}"))
         else:
             mode = "fail-closed" if hooked["fail_closed"] else "fail-open"
             when = recorded.get(str(path)) or _mtime(path)
-            print(f"hooks: installed in {path} ({mode}, {hooked['url']}, since {_iso(when)})")
-    print(f"token: {config.token_path()} ({'present' if token else 'missing'})")
+            print(visible(f"hooks: installed in {path} ({mode}, {hooked['url']}, since {_iso(when)})"))
+    print(visible(f"token: {config.token_path()} ({'present' if token else 'missing'})"))
     runtime = config.read_runtime()
     hooked_sessions: list[dict[str, Any]] = []
     if runtime is None:
@@ -263,22 +265,22 @@ def status(project: Path | None) -> int:
         try:
             answer = api_request("GET", "/sessions", port=runtime["port"])
             hooked_sessions = [s for s in answer.get("sessions", []) if s.get("steering") is not None]
-            print(f"relay: listening on {runtime['host']}:{runtime['port']} (pid {runtime['pid']})")
+            print(visible(f"relay: listening on {runtime['host']}:{runtime['port']} (pid {runtime['pid']})"))
         except ApiError as e:
-            print(f"relay: {e}")
+            print(visible(f"relay: {e}"))
     procs = claude_processes()
     print(f"live Claude Code processes: {len(procs)}" + ("" if procs else " (none found)"))
     for proc in procs:
         ok, why = steerability(proc, token, user_settings(), recorded)
         session = _session_of(proc, hooked_sessions) or "?"
-        print(f"  pid {proc.pid}  session {session}  cwd {proc.cwd or '?'}\n"
-              f"    {'steerable' if ok else 'not steerable'}: {why}")
+        print(visible(f"  pid {proc.pid}  session {session}  cwd {proc.cwd or '?'}\n"
+                      f"    {'steerable' if ok else 'not steerable'}: {why}"))
     for s in hooked_sessions:
         steer = s["steering"]
         mode = "paused" if steer.get("paused") else "step mode" if steer.get("step") else "running freely"
         held = ", ".join(steer.get("held") or []) or "none"
-        print(f"  hooked session {s['session']} ({s.get('state')}): {mode}; held: {held}; "
-              f"viewers: {steer.get('viewers', 0)}")
+        print(visible(f"  hooked session {s['session']} ({s.get('state')}): {mode}; held: {held}; "
+                      f"viewers: {steer.get('viewers', 0)}"))
     return 0
 
 

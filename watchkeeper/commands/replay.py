@@ -50,12 +50,14 @@ def run(args: argparse.Namespace) -> int:
     import sys
 
     from ..adapters.source import TranscriptSource
+    from ..protocol.display import visible, visible_logging
     from ..relay import Relay
     from ..viewer.screens.replay import ReplayApp
 
+    visible_logging()
     path: Path = args.path
     if not path.is_file():
-        print(f"watchkeeper replay: no such file: {path}", file=sys.stderr)
+        print(visible(f"watchkeeper replay: no such file: {path}"), file=sys.stderr)
         return 2
     relay = Relay().start()
     try:

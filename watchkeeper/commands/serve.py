@@ -96,18 +96,21 @@ def run(args: argparse.Namespace) -> int:
     from .. import config
     from ..adapters.discovery import session_roots
     from ..adapters.source import DirectorySource, TranscriptSource
+    from ..protocol.display import visible, visible_logging
     from ..relay import Relay
     from ..relay.servers.wsserver import FLUSH_INTERVAL, is_loopback, serve_ws
+
+    visible_logging()
 
     try:
         options = server_options(args)
     except ValueError as e:
-        print(f"watchkeeper serve: {e}", file=sys.stderr)
+        print(visible(f"watchkeeper serve: {e}"), file=sys.stderr)
         return 2
     relay = Relay(flush_interval=FLUSH_INTERVAL).start()
     server = serve_ws(relay, **options)
     if not server.ready.wait(15) or server.error is not None:
-        print(f"watchkeeper serve: cannot listen on {options['host']}:{options['port']}: {server.error}",
+        print(visible(f"watchkeeper serve: cannot listen on {options['host']}:{options['port']}: {server.error}"),
               file=sys.stderr)
         relay.stop()
         return 1
@@ -121,9 +124,9 @@ def run(args: argparse.Namespace) -> int:
     host = options["host"]
     shown = server.url if is_loopback(host) or host not in ("0.0.0.0", "::") else \
         server.url.replace(host, _hostname(), 1)
-    print(f"watchkeeper serve: relay {relay.epoch} on {server.url}{hooks}", flush=True)
-    print(f"  attach:     watchkeeper attach {shown}{token_hint}", flush=True)
-    print(f"  SDK agents: watchkeeper.sdk.connect({shown!r}) with $WATCHKEEPER_TOKEN set", flush=True)
+    print(visible(f"watchkeeper serve: relay {relay.epoch} on {server.url}{hooks}"), flush=True)
+    print(visible(f"  attach:     watchkeeper attach {shown}{token_hint}"), flush=True)
+    print(visible(f"  SDK agents: watchkeeper.sdk.connect({shown!r}) with $WATCHKEEPER_TOKEN set"), flush=True)
     if not is_loopback(host) and options["ssl_context"] is None:
         print("  warning: not TLS: the token crosses the network in clear; use --certfile/--keyfile "
               "or an ssh tunnel", file=sys.stderr, flush=True)
@@ -141,6 +144,7 @@ def _start_hooks(relay: Any, server: Any, people: Any) -> str:
     """
     from .. import config
     from ..breakpoints import Book, Matcher, relay_facts
+    from ..protocol.display import visible
     from ..relay.servers.hookserver import serve_hooks
 
     book = Book.load()
@@ -150,8 +154,8 @@ def _start_hooks(relay: Any, server: Any, people: Any) -> str:
                          runtime_file=True, record_dir=config.recordings_dir(),
                          breakpoint=Matcher(book, relay_facts(relay)), viewers=server.viewers)
     if not source.ready.wait(10) or source.error is not None:
-        print(f"watchkeeper serve: no hook endpoint ({source.error}); hooked sessions are watched, not steered",
-              file=sys.stderr)
+        print(visible(f"watchkeeper serve: no hook endpoint ({source.error}); hooked sessions are watched, "
+                      "not steered"), file=sys.stderr)
         return ""
     server.breakpoints = book
     server.watched_by(source)

@@ -39,9 +39,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..adapters.discovery import find_sessions, session_roots
     from ..adapters.source import DirectorySource, TranscriptSource
+    from ..protocol.display import visible_logging
     from ..relay import Relay
     from ..viewer import WatchkeeperApp
 
+    visible_logging()
     roots = session_roots(args.root, defaults=not args.no_default_roots)
     relay = Relay().start()
     try:

@@ -14,9 +14,12 @@ from typing import ClassVar
 
 from textual.app import App
 from textual.binding import Binding, BindingType
+from textual.content import Content
+from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.widgets import HelpPanel
 
+from ..protocol.display import visible
 from ..relay.api import RelayAPI, SessionInfo, Subscription
 from .attention import Attention, title
 from .breakpoint_commands import BreakpointCommands
@@ -114,6 +117,16 @@ class WatchkeeperApp(App[str | None]):
         screen = SessionScreen(self.relay, session, self.session_info(session))
         self.push_screen(screen)
         return screen
+
+    def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
+               timeout: float | None = None, markup: bool = False) -> None:
+        """Every toast is plain text, made :func:`visible`: its words often come from the data."""
+        super().notify(visible(str(message)), title=visible(str(title)), severity=severity, timeout=timeout,
+                       markup=False)
+
+    def format_title(self, title: str, sub_title: str) -> Content:
+        """The header: a session's title is data, shown :func:`visible`."""
+        return super().format_title(visible(title), visible(sub_title))
 
     def action_toggle_help(self) -> None:
         if self.screen.query(HelpPanel):

@@ -17,11 +17,12 @@ from functools import partial
 from typing import Any
 
 from textual.app import App
-from textual.command import DiscoveryHit, Hit, Hits, Provider
+from textual.command import Hits, Provider
 
 from ..adapters.remote_book import RemoteBook
 from ..breakpoints import BUILTIN_NAME, KINDS, Book, BookError, Rule, rule_for
 from ..guard import Guard
+from .commands import discovery_hits, hits
 from .screens.rule import RuleDialog
 
 AnyBook = Book | RemoteBook
@@ -150,12 +151,9 @@ class BreakpointCommands(Provider):
         return out
 
     async def discover(self) -> Hits:
-        for title, help_text, callback in self._commands():
-            yield DiscoveryHit(title, callback, help=help_text)
+        for hit in discovery_hits(self._commands()):
+            yield hit
 
     async def search(self, query: str) -> Hits:
-        matcher = self.matcher(query)
-        for title, help_text, callback in self._commands():
-            score = matcher.match(title)
-            if score > 0:
-                yield Hit(score, matcher.highlight(title), callback, help=help_text)
+        for hit in hits(self.matcher(query), self._commands()):
+            yield hit

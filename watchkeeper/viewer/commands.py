@@ -2,29 +2,57 @@
 
 Each screen lists its commands in ``palette_commands()`` as (title, help,
 callback); this provider searches them, so the palette and the footer
-always offer the same things.
+always offer the same things. Titles and help texts may hold data (a
+breakpoint's name and pattern): :func:`hits` shows them as plain text,
+never as markup.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from functools import partial
 
-from textual.command import DiscoveryHit, Hit, Hits, Provider
+from textual.command import DiscoveryHit, Hit, Hits, Matcher, Provider
+from textual.content import Content
+from textual.markup import escape
+
+from ..protocol.display import visible
+
+PaletteEntry = tuple[str, str, Callable[[], object]]
+
+
+def discovery_hits(commands: Iterable[PaletteEntry]) -> Iterator[DiscoveryHit]:
+    for title, help_text, callback in commands:
+        yield DiscoveryHit(Content(visible(title)), partial(callback), text=title, help=_help(help_text))
+
+
+def hits(matcher: Matcher, commands: Iterable[PaletteEntry]) -> Iterator[Hit]:
+    """The commands that match, best first by score; the matched letters highlighted in the plain title."""
+    for title, help_text, callback in commands:
+        shown = visible(title)
+        score, offsets = matcher.fuzzy_search.match(matcher.query, shown)
+        if score > 0:
+            content = Content(shown)
+            for offset in offsets:
+                if not shown[offset].isspace():
+                    content = content.stylize(matcher.match_style, offset, offset + 1)
+            yield Hit(score, content, partial(callback), text=title, help=_help(help_text))
+
+
+def _help(text: str) -> str:
+    """The palette parses help texts as markup: this one is escaped to read as written."""
+    return escape(visible(text))
 
 
 class ScreenCommands(Provider):
-    def _commands(self) -> list[tuple[str, str, Callable[[], object]]]:
+    def _commands(self) -> list[PaletteEntry]:
         get = getattr(self.screen, "palette_commands", None)
         return list(get()) if callable(get) else []
 
     async def discover(self) -> Hits:
-        for title, help_text, callback in self._commands():
-            yield DiscoveryHit(title, partial(callback), help=help_text)
+        for hit in discovery_hits(self._commands()):
+            yield hit
 
     async def search(self, query: str) -> Hits:
-        matcher = self.matcher(query)
-        for title, help_text, callback in self._commands():
-            score = matcher.match(title)
-            if score > 0:
-                yield Hit(score, matcher.highlight(title), partial(callback), help=help_text)
+        for hit in hits(self.matcher(query), self._commands()):
+            yield hit

@@ -2,7 +2,8 @@
 
 Pure (events in, renderables out), so it is tested without an app. Edits become
 diffs, commands and files are syntax highlighted, JSON is pretty-printed and
-long text is folded with its full size shown.
+long text is folded with its full size shown. Every text from the data goes
+through :func:`visible` here, and Markdown keeps its links inert.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from rich.syntax import Syntax
 from rich.text import Text
 
 from ..protocol import Event, Kind, ToolCall, json_text
+from ..protocol.display import visible, visible_value
 from . import rows
 
 FOLD_LINES = 200
@@ -126,8 +128,13 @@ def edit_diff(call: ToolCall) -> str | None:
     return None
 
 
+def shown(text: object, style: StyleType = "") -> Text:
+    """Data as a Text: never markup, never a terminal control."""
+    return Text(visible(str(text)), style=style)
+
+
 def code(text: str, lexer: str, opts: Options) -> RenderableType:
-    return Syntax(text, lexer, theme=opts.theme, background_color="default", word_wrap=True)
+    return Syntax(visible(text), lexer, theme=opts.theme, background_color="default", word_wrap=True)
 
 
 def section(title: str) -> Text:
@@ -137,31 +144,32 @@ def section(title: str) -> Text:
 def text_block(text: str, opts: Options, lexer: str | None = None) -> list[RenderableType]:
     parsed = maybe_json(text) if lexer is None else None
     if parsed is not None:
-        text, lexer = pretty_json(parsed), "json"
-    shown, note = fold(text, opts.unfold)
-    body: RenderableType = code(shown, lexer, opts) if lexer else Text(shown)
+        text, lexer = pretty_json(visible_value(parsed)), "json"
+    head, note = fold(text, opts.unfold)
+    body: RenderableType = code(head, lexer, opts) if lexer else shown(head)
     return [body, note] if note is not None else [body]
 
 
 def value_block(value: Any, opts: Options) -> list[RenderableType]:
     if isinstance(value, str):
         return text_block(value, opts)
-    return text_block(pretty_json(value), opts, "json")
+    # Strings made visible first: JSON would write ESC as \u001b, the rest of the screen writes ␛.
+    return text_block(pretty_json(visible_value(value)), opts, "json")
 
 
 def tool_detail(
     call: ToolCall, events: list[Event], opts: Options, now: float | None
 ) -> list[RenderableType]:
     cells = rows.status_cells(call, now)
-    status = Text.assemble(*((text, opts.styles.get(role, "")) for text, role in cells))
-    header = Text.assemble((call.name or "?", "bold"), "  ", status)
-    out: list[RenderableType] = [header, Text(f"call {call.call_id} · agent {call.agent}", style="dim")]
+    status = Text.assemble(*((visible(text), opts.styles.get(role, "")) for text, role in cells))
+    header = Text.assemble(shown(call.name or "?", "bold"), "  ", status)
+    out: list[RenderableType] = [header, shown(f"call {call.call_id} · agent {call.agent}", "dim")]
     data = rows.as_input(call.input)
     diff = edit_diff(call) if call.name in EDIT_TOOLS or isinstance(data, str) else None
     out.append(section("Input"))
     if diff:
         target = rows.salient_input(call.name, call.input)
-        out += [Text(target, style="bold"), *text_block(diff, opts, "diff")]
+        out += [shown(target, "bold"), *text_block(diff, opts, "diff")]
     elif call.name in SHELL_TOOLS and isinstance(data, dict) and (data.get("command") or data.get("cmd")):
         command = data.get("command") or data.get("cmd")
         if isinstance(command, list):
@@ -172,7 +180,7 @@ def tool_detail(
             out += value_block(rest, opts)
     elif call.name == "Write" and isinstance(data, dict) and isinstance(data.get("content"), str):
         path = str(data.get("file_path") or "")
-        out += [Text(path, style="bold"), *text_block(data["content"], opts, _lexer_for(path))]
+        out += [shown(path, "bold"), *text_block(data["content"], opts, _lexer_for(path))]
     else:
         out += value_block(data, opts)
     if call.final or call.output is not None:
@@ -191,7 +199,7 @@ def output_block(output: Any, opts: Options) -> list[RenderableType]:
         out: list[RenderableType] = []
         for name in ("stdout", "stderr"):
             if output.get(name):
-                out += [Text(name, style="dim"), *value_block(output[name], opts)]
+                out += [shown(name, "dim"), *value_block(output[name], opts)]
         return out or [Text("(empty)", style="dim")]
     if isinstance(output, list) and all(isinstance(b, dict) and "text" in b for b in output):
         return value_block("\n".join(str(b["text"]) for b in output), opts)
@@ -212,8 +220,9 @@ def event_detail(event: Event, opts: Options) -> list[RenderableType]:
         data = {"value": data}
     out: list[RenderableType] = []
     if kind == Kind.MESSAGE_ASSISTANT:
-        shown, note = fold(str(data.get("text", "")), opts.unfold)
-        out.append(Markdown(shown))
+        text, note = fold(str(data.get("text", "")), opts.unfold)
+        # No hyperlinks: a link is shown with its address, never made a live (OSC 8) link.
+        out.append(Markdown(visible(text), hyperlinks=False))
         if note is not None:
             out.append(note)
     elif kind in (Kind.MESSAGE_USER, Kind.THINKING) and isinstance(data.get("text"), str):
@@ -221,12 +230,12 @@ def event_detail(event: Event, opts: Options) -> list[RenderableType]:
         out += text_block(text, opts, "text")
     elif kind == Kind.RAW:
         if data.get("error"):
-            out.append(Text(str(data["error"]), style="bold"))
+            out.append(shown(data["error"], "bold"))
         out += value_block(data.get("record"), opts)
         if data.get("source"):
-            out.append(Text(f"from {data['source']}", style="dim"))
+            out.append(shown(f"from {data['source']}", "dim"))
     elif kind == Kind.NOTICE:
-        out.append(Text(str(data.get("text", "")), style="bold" if data.get("level") == "error" else ""))
+        out.append(shown(data.get("text", ""), "bold" if data.get("level") == "error" else ""))
         extra = {k: v for k, v in data.items() if k != "text"}
         if extra:
             out += value_block(extra, opts)
@@ -244,6 +253,6 @@ def render_detail(
         return Text("Nothing selected", style="dim")
     first = events[0]
     where = [first.get("ts", ""), first.get("agent", "main"), first.get("kind", "?"), f"seq {first.get('seq', '?')}"]
-    meta = Text(" · ".join(where), style="dim")
+    meta = shown(" · ".join(str(w) for w in where), "dim")
     body = tool_detail(call, events, opts, now) if call is not None else event_detail(first, opts)
     return Group(meta, *body)

@@ -13,6 +13,7 @@ from typing import Any
 
 from ..protocol import MAIN_AGENT, Event, Kind, ToolCall, ToolStatus, json_text
 from ..protocol.codec import json_object_text
+from ..protocol.display import visible
 from ..protocol.envelope import parse_ts
 
 #: (text, role); roles are the timeline's component classes without the ``timeline--`` prefix.
@@ -269,6 +270,7 @@ def build_row(
 
     ``spawned`` is the subagent marker of a spawning call (``"▾ 2 agents"``);
     ``depth`` indents a subagent's rows under the call that spawned it.
+    Every text in it is :func:`visible`: the row is what reaches the terminal.
     """
     time, agent = clock(event.get("ts")), short_agent(str(event.get("agent", MAIN_AGENT)))
     indent: list[Cell] = [("┆ " * depth, "dim")] if depth else []
@@ -279,7 +281,18 @@ def build_row(
             summary.append(("  " + salient, "summary"))
         if spawned:
             summary.append(("  " + spawned, "agent"))
-        return Row(time, agent, "tool", summary, status_cells(call, now), call_failed(call))
+        return _visible(Row(time, agent, "tool", summary, status_cells(call, now), call_failed(call)))
     kind = str(event.get("kind", "?"))
     kind = KIND_LABELS.get(kind, kind)
-    return Row(time, agent, kind, [*indent, *event_summary(event)], [], event_is_error(event))
+    return _visible(Row(time, agent, kind, [*indent, *event_summary(event)], [], event_is_error(event)))
+
+
+def _visible(row: Row) -> Row:
+    """``row`` with its texts :func:`visible`; checked whole first, as most rows need nothing."""
+    texts = [row.time, row.agent, row.kind, *(t for t, _ in row.summary), *(t for t, _ in row.status)]
+    joined = "".join(texts)
+    if visible(joined) is joined:
+        return row
+    return Row(visible(row.time), visible(row.agent), visible(row.kind),
+               [(visible(t), role) for t, role in row.summary], [(visible(t), role) for t, role in row.status],
+               row.error)

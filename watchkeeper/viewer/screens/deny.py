@@ -11,6 +11,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Static
 
+from ...protocol.display import visible
 from ..rows import one_line, salient_input
 from ..steer import Held
 
@@ -33,8 +34,8 @@ class DenyDialog(ModalScreen[str | None]):
         with Vertical(classes="dialog") as box:
             box.border_title = "Deny this tool call"
             what = one_line(f"{call.name or '?'}  {salient_input(call.name, call.input)}", 200)
-            yield Static(what, classes="dialog-call", markup=False)
-            yield Static(f"Held: {call.why()}. The tool does not run; the agent reads your reason in its "
+            yield Static(visible(what), classes="dialog-call", markup=False)
+            yield Static(visible(f"Held: {call.why()}.") + " The tool does not run; the agent reads your reason in its "
                          "place and decides what to do next.", classes="dialog-note", markup=False)
             yield Input(placeholder=f"the reason the agent will read (default: {DEFAULT_REASON})", id="reason")
             with Horizontal(classes="dialog-buttons"):

@@ -11,6 +11,8 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Static, TextArea
 
+from ...protocol.display import visible
+
 
 class InjectDialog(ModalScreen[str | None]):
     """Dismisses with the text to send, or None when the person backs out (or sends nothing)."""
@@ -31,8 +33,8 @@ class InjectDialog(ModalScreen[str | None]):
         with Vertical(classes="dialog") as box:
             box.border_title = "Send a message to the agent"
             if self.session_title:
-                yield Static(self.session_title, classes="dialog-call", markup=False)
-            yield Static(self.where, classes="dialog-note", markup=False)
+                yield Static(visible(self.session_title), classes="dialog-call", markup=False)
+            yield Static(visible(self.where), classes="dialog-note", markup=False)
             yield TextArea(id="text", soft_wrap=True, show_line_numbers=False)
             yield Static("", id="empty", classes="dialog-error")
             with Horizontal(classes="dialog-buttons"):

@@ -12,6 +12,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Static
 
 from ...breakpoints import KINDS, Rule, rule_for
+from ...protocol.display import visible
 
 
 class RuleDialog(ModalScreen[Rule | None]):
@@ -49,7 +50,7 @@ class RuleDialog(ModalScreen[Rule | None]):
         try:
             rule = rule_for(self.kind, self.query_one("#value", Input).value)
         except ValueError as e:
-            problem.update(str(e))
+            problem.update(visible(str(e)))
             problem.add_class("-visible")
             return
         self.dismiss(rule)

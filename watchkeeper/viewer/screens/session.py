@@ -6,11 +6,14 @@ live) and owns the filter the person asked for; the timeline applies it.
 
 from __future__ import annotations
 
+import os
+import tempfile
 import time
 from collections.abc import Callable
 from typing import ClassVar
 
 import orjson
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -21,6 +24,7 @@ from textual.widgets import Footer, Header, Input, Static
 from textual.worker import get_current_worker
 
 from ...protocol import Event
+from ...protocol.display import visible, visible_value
 from ...relay.api import RelayAPI, SessionInfo
 from ...retention import retained, settle
 from ..feed import EventFeed, EventsArrived, HistoryRebuilt
@@ -65,6 +69,10 @@ Every event of one session. Tool calls show their status as they run.
 
 Filters combine; **x** clears them all. **Ctrl+P** lists every command.
 
+Text from the session is shown, never obeyed: terminal controls in it read
+as `␛[2J`, `⟨U+009B⟩`… **c** copies the selected row with those escapes;
+**W** writes it as received (raw) to a new file and says where.
+
 A steerable session (started with `watchkeeper run -- claude`, or after
 `watchkeeper hooks install`) takes controls: **p** pause, **r** resume,
 **y** approve / **n** deny the selected waiting call, **s** step mode,
@@ -82,6 +90,7 @@ dimmed, and the line above the status bar says why.
         Binding("f", "pick_kind", "Kind", id="session.kind", show=False),
         Binding("x", "clear_filters", "Clear", id="session.clear"),
         Binding("c", "copy", "Copy", id="session.copy"),
+        Binding("W", "write_raw", "Write raw", id="session.write_raw", show=False),
         Binding("d", "toggle_detail", "Detail", id="session.detail", show=False),
     ]
 
@@ -256,7 +265,7 @@ dimmed, and the line above the status bar says why.
         flt = self.timeline.store.filter
         label.set_class(flt.active, "-visible")
         shown, rows = len(self.timeline.store.view), len(self.timeline.store.heads)
-        label.update(f"filter: {flt.describe()} — {shown:,} of {rows:,} rows  (x clears)")
+        label.update(Text(visible(f"filter: {flt.describe()} — {shown:,} of {rows:,} rows  (x clears)")))
         self.refresh_status()
 
     def _show_marker(self, unseen: int) -> None:
@@ -328,14 +337,34 @@ dimmed, and the line above the status bar says why.
     # --- other actions ---------------------------------------------------------------------
 
     def action_copy(self) -> None:
+        """The row's events as JSON lines, with the same visible escapes as on screen: a copied
+        ``ESC[201~`` would end the person's bracketed paste. Raw bytes: ``action_write_raw``."""
         head = self.timeline.selected_head
         if head is None:
             self.notify("Nothing selected", severity="warning")
             return
         events = self.timeline.store.row_events(head)
-        text = "\n".join(orjson.dumps(e, default=str).decode() for e in events)
+        text = "\n".join(orjson.dumps(visible_value(e), default=str).decode() for e in events)
         self.app.copy_to_clipboard(text)
         self.notify(f"Copied {len(events)} event{'s' if len(events) != 1 else ''} (JSON lines)")
+
+    def action_write_raw(self) -> None:
+        """The row's events as they came, unescaped, to a new private file (0600); the toast says where."""
+        head = self.timeline.selected_head
+        if head is None:
+            self.notify("Nothing selected", severity="warning")
+            return
+        events = self.timeline.store.row_events(head)
+        data = b"".join(orjson.dumps(e, default=str, option=orjson.OPT_APPEND_NEWLINE) for e in events)
+        try:
+            fd, path = tempfile.mkstemp(prefix="watchkeeper-row-", suffix=".jsonl")
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+        except OSError as e:
+            self.notify(f"Not written: {e}", severity="error")
+            return
+        self.notify(f"Wrote {len(events)} event{'s' if len(events) != 1 else ''} as received "
+                    f"(JSON lines, {len(data):,} bytes) to {path}", title="Raw row", timeout=20)
 
     def action_toggle_detail(self) -> None:
         self.detail.display = not self.detail.display
@@ -353,7 +382,10 @@ dimmed, and the line above the status bar says why.
             ("Clear filters", "Show every row again", self.action_clear_filters),
             ("Follow", "Jump to the newest event and keep following", timeline.action_last),
             ("Subagents", "Collapse or expand them under the selected call", timeline.action_toggle_collapse),
-            ("Copy event", "Copy the selected row's events to the clipboard", self.action_copy),
+            ("Copy event", "Copy the selected row's events to the clipboard (controls shown escaped)",
+             self.action_copy),
+            ("Write raw row to a file", "The selected row's events, unescaped, to a new file (W)",
+             self.action_write_raw),
             ("Toggle detail pane", "Show or hide the detail pane", self.action_toggle_detail),
             ("Back to sessions", "The list of sessions", self.action_back),
         ]

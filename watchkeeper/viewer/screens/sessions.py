@@ -20,6 +20,7 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
+from ...protocol.display import visible
 from ...relay.api import SessionInfo
 from ..rows import one_line, parse_ts
 
@@ -167,29 +168,29 @@ is marked ⏸, listed first and counted in the header; **w** opens it.
 
     @staticmethod
     def cells(info: SessionInfo, now: float) -> tuple[Text, ...]:
-        """One row; every cell is plain text (a title is data, never markup) cut with an ellipsis."""
+        """One row: every cell a Text of :func:`visible` text (a str would be read as markup), cut with "…"."""
         def cell(text: str, style: str = "") -> Text:
             return Text(text, style=style, no_wrap=True, overflow="ellipsis", end="")
 
         return (
             cell("⏸", "bold reverse") if info.needs_attention else cell("●" if info.live else "○"),
-            cell(info.agent_kind),
-            cell(one_line(info.title or "(untitled)", LONGEST)),
-            cell(one_line(info.cwd or "", LONGEST)),
-            cell(info.state, "reverse" if info.needs_attention else ""),
+            cell(visible(str(info.agent_kind))),
+            cell(visible(one_line(info.title or "(untitled)", LONGEST))),
+            cell(visible(one_line(info.cwd or "", LONGEST))),
+            cell(visible(str(info.state)), "reverse" if info.needs_attention else ""),
             cell(ago(info.last_ts, now)),
             cell(tokens(info)),
             cell(f"{info.events:,}"),
         )
 
-    def empty_text(self) -> str:
+    def empty_text(self) -> Text:
         places = "\n".join(f"  {p}" for p in self.looked_in) or "  (nowhere: no discovery roots given)"
-        return (
+        return Text(visible(
             "No agent sessions found.\n\nLooked in:\n"
             f"{places}\n\n"
             "Start Claude Code or Codex and its session shows up here,\n"
             "or press d for the demo (watchkeeper demo): sample sessions played as if live."
-        )
+        ))
 
     @property
     def selected(self) -> str | None:

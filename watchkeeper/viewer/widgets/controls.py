@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from textual.content import Content
 from textual.widgets import Static
 
+from ...protocol.display import visible
 from ..rows import one_line, salient_input
 from ..steer import CONTROLS, SteerState
 
@@ -27,13 +28,13 @@ LABELS = {"pause": "pause", "resume": "resume", "approve": "approve", "deny": "d
 def controls_content(state: SteerState, why_not: Mapping[str, str | None], whole: str | None) -> Content:
     """The area's text: ``whole`` says why nothing can be steered; else the state and the usable controls."""
     if whole is not None:
-        return Content.assemble(("⊘ ", "$text-muted"), (whole, "$text-muted"))
+        return Content.assemble(("⊘ ", "$text-muted"), (visible(whole), "$text-muted"))
     parts: list[str | tuple[str, str]] = []
     held = state.oldest
     if held is not None:
-        what = one_line(f"{held.name or '?'}  {salient_input(held.name, held.input)}".strip(), 40)
+        what = visible(one_line(f"{held.name or '?'}  {salient_input(held.name, held.input)}".strip(), 40))
         parts += [("⏸ waiting ", "$text-warning bold reverse"), (" ", ""), (what, "$text-accent bold"),
-                  (f" — {held.why()}", "$text-warning")]
+                  (visible(f" — {held.why()}"), "$text-warning")]
         if len(state.held) > 1:
             parts.append((f" (+{len(state.held) - 1} more)", "$text-warning"))
     elif state.paused:

@@ -11,6 +11,8 @@ from textual.screen import ModalScreen
 from textual.widgets import Label, OptionList
 from textual.widgets.option_list import Option
 
+from ...protocol.display import visible
+
 
 class Picker(ModalScreen[str | None]):
     """Dismisses with the chosen value, or None on Escape."""
@@ -39,8 +41,10 @@ class Picker(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Label(self.title_text)
-            yield OptionList(*(Option(f"{value}  ({count:,})", id=value) for value, count in self.choices))
+            yield Label(visible(self.title_text), markup=False)
+            options = (Option(visible(f"{value}  ({count:,})"), id=value) for value, count in self.choices)
+            # Values are tool and agent names from the data: plain text, not markup.
+            yield OptionList(*options, markup=False)
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         self.dismiss(event.option.id)

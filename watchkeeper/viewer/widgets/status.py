@@ -7,6 +7,7 @@ from typing import Any
 from rich.text import Text
 from textual.widgets import Static
 
+from ...protocol.display import visible
 from ..rows import Cell, duration, parse_ts
 from ..totals import Totals
 
@@ -84,5 +85,6 @@ class StatusBar(Static):
         self._shown = cells
         text = Text(overflow="ellipsis")
         for chunk, role in cells:
-            text.append(chunk, self.get_component_rich_style(f"status--{role}", partial=True) if role else "")
+            style = self.get_component_rich_style(f"status--{role}", partial=True) if role else ""
+            text.append(visible(chunk), style)
         self.update(text)
