@@ -69,4 +69,5 @@ def test_watchkeeper_in_a_terminal_lists_opens_and_follows(tmp_path: Path, tmux:
     screen = tmux.wait_for(lambda s: "echo step 2" in s and "✗ error" in s)
     assert "observe-only" in screen
     tmux("send-keys", "-t", "wk", "q")
-    tmux.wait_for(lambda s: "echo step" not in s, timeout=15)
+    # Quit: the pane is empty once the app has exited (tmux closes it), which wait_for's truthy test would miss.
+    until(lambda: "echo step" not in tmux.screen(), what="the app to quit", timeout=15)
