@@ -70,4 +70,4 @@ def test_watchkeeper_in_a_terminal_lists_opens_and_follows(tmp_path: Path, tmux:
     assert "observe-only" in screen
     tmux("send-keys", "-t", "wk", "q")
     # Quit: the pane is empty once the app has exited (tmux closes it), which wait_for's truthy test would miss.
-    until(lambda: "echo step" not in tmux.screen(), what="the app to quit", timeout=15)
+    until(lambda: "echo step" not in tmux.screen(), what="the app to quit", timeout=15, seen=tmux.screen)
