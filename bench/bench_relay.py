@@ -23,15 +23,15 @@ import time
 import tracemalloc
 from pathlib import Path
 
-from watchkeeper.protocol import Event, make_event
-from watchkeeper.relay import Emit, Relay
+from watchkeeper.protocol import Emit, Event, make_event
+from watchkeeper.relay import Relay
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT.parent / "shared" / "samples"
 
 
 def real_events(n: int) -> list[Event]:
-    from watchkeeper.adapters.source import convert_file
+    from watchkeeper.adapters.files.feed import convert_file
 
     seed: list[Event] = []
     for path in sorted(SAMPLES.glob("claude-code/**/*.jsonl")) + sorted(SAMPLES.glob("codex/*.jsonl")):

@@ -36,8 +36,9 @@ class Tmux:
 
     def wait_for(self, cond: Callable[[str], bool], timeout: float = 30.0) -> str:
         """The first screen that ``cond`` accepts; the failure shows the last screen."""
-        return until(lambda: s if cond(s := self.screen()) else None, what="the screen to match",
-                     timeout=timeout, seen=self.screen, poll=0.2)
+        (screen,) = until(lambda: (s,) if cond(s := self.screen()) else None, what="the screen to match",
+                          timeout=timeout, seen=self.screen, poll=0.2)
+        return screen  # in a tuple: an empty screen (the app has quit) may be the one awaited
 
 
 @pytest.fixture
@@ -69,5 +70,4 @@ def test_watchkeeper_in_a_terminal_lists_opens_and_follows(tmp_path: Path, tmux:
     screen = tmux.wait_for(lambda s: "echo step 2" in s and "✗ error" in s)
     assert "observe-only" in screen
     tmux("send-keys", "-t", "wk", "q")
-    # Quit: the pane is empty once the app has exited (tmux closes it), which wait_for's truthy test would miss.
-    until(lambda: "echo step" not in tmux.screen(), what="the app to quit", timeout=15, seen=tmux.screen)
+    tmux.wait_for(lambda s: "echo step" not in s, timeout=15)

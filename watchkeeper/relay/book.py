@@ -24,7 +24,7 @@ from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, replace
 
 from ..protocol import CallTable, Event, ToolCall, fit, raw_event
-from ..protocol.calls import TOOL_KINDS, running
+from ..protocol.calls import TOOL_KINDS
 from ..protocol.kinds import Kind
 from .api import SessionInfo
 from .controls import SessionSources
@@ -115,25 +115,14 @@ class SessionBook:
                 added += 1
                 try:
                     kind = ev.get("kind")
-                    call = None
                     if kind in TOOL_KINDS:
-                        call = calls.update(ev)  # type: ignore[arg-type]
+                        calls.update(ev)  # type: ignore[arg-type]
                     elif kind == Kind.CONTROL_APPLIED:
-                        call = self._release(ev)
-                    lg.summary.fold(ev, call)
+                        calls.release(ev)  # type: ignore[arg-type]
+                    lg.summary.fold(ev)
                 except Exception as e:
                     self._report(f"event {ev.get('id')!r} kept but not summarised: {e!r}")
         return added
-
-    def _release(self, ev: Event) -> ToolCall | None:
-        """An applied control on a held call (approve, deny, step): the call is no longer waiting."""
-        data = ev["data"]
-        for other in data.get("call_ids") or ():
-            if other != data.get("call_id") and (held := self._calls.get(ev["session"], other)) is not None:
-                running(held)
-        call_id = data.get("call_id")
-        call = self._calls.get(ev["session"], call_id) if call_id else None
-        return running(call) if call is not None else None
 
     def set_indexing(self, session: str, fraction: float | None) -> None:
         with self._lock:
@@ -165,11 +154,8 @@ class SessionBook:
                 events.append(ev)
                 if eid is not None:
                     rb.ids.add(eid)
-                data = ev.get("data")
-                call_id = data.get("call_id") if isinstance(data, dict) else None
-                call = self._calls.get(sid, call_id) if isinstance(call_id, str) else None
                 try:
-                    summary.fold(ev, call)
+                    summary.fold(ev)
                 except Exception as e:
                     self._report(f"event {eid!r} kept but not summarised: {e!r}")
             lg.events.extend(events)
@@ -186,12 +172,13 @@ class SessionBook:
 
     # --- reads, from any thread --------------------------------------------
 
-    def merge_calls(self, events: list[Event]) -> list[ToolCall | None]:
-        """Each event's merged tool call (None for other kinds); from any thread (a rebuild's worker)."""
+    def merge_calls(self, events: list[Event]) -> None:
+        """Merge the tool calls of ``events``; from any thread (a rebuild's worker)."""
         calls = self._calls
         with self._lock:
-            return [calls.update(ev) if ev.get("kind") in TOOL_KINDS else None  # type: ignore[arg-type]
-                    for ev in events]
+            for ev in events:
+                if ev.get("kind") in TOOL_KINDS:
+                    calls.update(ev)  # type: ignore[arg-type]
 
     def log_mark(self, session: str) -> tuple[int, set[str]]:
         """The session's log length and its set of ids (live: read it, never change it)."""

@@ -1,6 +1,6 @@
 """A session's history rebuilt off the relay's loop, then swapped in as a new generation.
 
-A huge transcript is opened tail-first (``adapters/tailfirst.py``): its newest
+A huge transcript is opened tail-first (``adapters/files/tailfirst.py``): its newest
 events go through the relay at once, provisionally, while a worker thread
 converts the whole file into a :class:`Rebuild`. The rebuild does there what
 ingesting would do on the loop — dedupe by id, fold the session's summary,
@@ -27,7 +27,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection
 from typing import Protocol
 
-from ..protocol import Event, ToolCall, fit
+from ..protocol import Event, fit
 from ..retention import retained
 from .summary import Summary
 
@@ -39,13 +39,13 @@ class Book(Protocol):
 
     def log_mark(self, session: str) -> tuple[int, set[str]]: ...
 
-    def merge_calls(self, events: list[Event]) -> list[ToolCall | None]: ...
+    def merge_calls(self, events: list[Event]) -> None: ...
 
 
 class Rebuild:
     """One session's history as a source re-reads it; ``add`` from one thread at a time, ``commit`` on the loop."""
 
-    def __init__(self, host: HistoryHost, session: str) -> None:
+    def __init__(self, host: RelayHistoryHost, session: str) -> None:
         self.host = host
         self.key = host.key
         self.name = host.name
@@ -85,11 +85,11 @@ class Rebuild:
         if not fresh:
             return
         retained(len(fresh))
-        calls = book.merge_calls(fresh)
+        book.merge_calls(fresh)
         fold = self.summary.fold
-        for ev, call in zip(fresh, calls, strict=True):
+        for ev in fresh:
             try:
-                fold(ev, call)
+                fold(ev)
             except Exception as e:
                 self.host.report(f"event {ev.get('id')!r} kept but not summarised: {e!r}")
 
@@ -117,8 +117,9 @@ class Rebuild:
         self.events, self.ids = [], set()
 
 
-class HistoryHost:
-    """What the relay hands a source with ``bind_history``: rebuilds of its sessions, and their progress.
+class RelayHistoryHost:
+    """The relay's ``adapters.base.HistoryHost``, handed to a source with ``bind_history``:
+    rebuilds of its sessions, and their progress.
 
     ``install`` swaps a committed rebuild in (on the relay's loop), ``progress`` records how far
     indexing is, ``report`` tells of an event kept but not summarised.

@@ -19,6 +19,7 @@ from collections.abc import Callable, Collection, Iterable
 from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any
 
+from ..adapters.base import HistorySource, Source, StatusSource
 from ..protocol import ControlModel, Event, ToolCall, make_event, validate_control
 from ..protocol.kinds import Kind
 from ..retention import retained
@@ -27,9 +28,8 @@ from .book import RELAY_KEY, SessionBook
 from .controls import FORWARD_TIMEOUT, ControlRouter
 from .delivery import Delivery
 from .fanout import SessionsWatch, Subscription, strike
-from .history import HistoryHost, Rebuild
+from .history import Rebuild, RelayHistoryHost
 from .sessions_feed import SessionsFeed
-from .sources import Source
 
 log = logging.getLogger("watchkeeper.relay")
 
@@ -82,7 +82,7 @@ class Relay:
             self._thread.start()
         return self
 
-    def stop(self, timeout: float = 5.0) -> None:
+    def stop(self, timeout: float = 15.0) -> None:
         """Cancel every source, deliver what subscribers have not had yet, and join the thread."""
         if self._stopping:
             return
@@ -148,15 +148,14 @@ class Relay:
         def emit(batch: list[Event]) -> None:
             self._ingest(key, name, agent_kind, batch)
 
-        bind_history = getattr(source, "bind_history", None)
-        if callable(bind_history):
-            bind_history(HistoryHost(self._book, key, name, agent_kind, install=self._install_history,
-                                     progress=self._indexing, report=self._report))
-        status = getattr(source, "session_status", None)
-        on_change = getattr(source, "on_status_change", None)
-        if callable(on_change):
-            on_change(self._feed.changed)
-        self._feed.source_started(key, status if callable(status) else None)
+        if isinstance(source, HistorySource):
+            source.bind_history(RelayHistoryHost(self._book, key, name, agent_kind, install=self._install_history,
+                                                 progress=self._indexing, report=self._report))
+        status = None
+        if isinstance(source, StatusSource):
+            source.on_status_change(self._feed.changed)
+            status = source.session_status
+        self._feed.source_started(key, status)
         self._controls.add(key, source)
         self._tasks[key] = self._loop.create_task(self._run_source(key, name, source, emit))
 
@@ -307,12 +306,27 @@ class Relay:
         for t in tasks:
             t.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        await _finish_other_tasks()
         self._delivery.flush_all()
         self._feed.flush()
 
     def _report(self, message: str, exc: BaseException | None = None) -> None:
         self.errors.append(message)
         log.warning(message, exc_info=exc)
+
+
+async def _finish_other_tasks(timeout: float = 10.0) -> None:
+    """End every other task on the loop (a file watcher's, say) before the loop stops.
+
+    A task the loop stops under is never finished, and whatever waits on it
+    waits forever: a thread pool's non-daemon worker that only exits when its
+    owning task is done keeps the whole process from exiting.
+    """
+    others = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+    for t in others:
+        t.cancel()
+    if others:
+        await asyncio.wait(others, timeout=timeout)
 
 
 if TYPE_CHECKING:

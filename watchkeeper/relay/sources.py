@@ -1,37 +1,18 @@
-"""What the relay runs: anything with a ``name`` and ``async run(emit)``.
+"""Sources the relay steers, and a one-shot source over any iterable.
 
-The adapters' sources (``watchkeeper.adapters.source``: transcript tails,
-discovery, hook endpoints) fit this protocol structurally; it is restated here
-so the relay depends on the shape, not on any one adapter.
+What a source is (``Source``) and its other optional abilities are defined
+once, in ``adapters/base.py``; the adapters' sources (transcript tails,
+discovery, a remote relay) and the relay's own hook endpoint fit them structurally.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Protocol, runtime_checkable
 
-from ..protocol import ControlModel, Event
-
-#: Called by a source on the relay's loop with a batch of events; never blocks.
-Emit = Callable[[list[Event]], None]
-
-
-class Source(Protocol):
-    name: str
-
-    async def run(self, emit: Emit) -> None:
-        """Emit events until cancelled (a live source) or until done (a one-shot source)."""
-        ...
-
-
-class ControlResult(Protocol):
-    """What a steerable source answers a control with."""
-
-    #: the control's one outcome (``control.applied`` or ``control.rejected``).
-    outcome: Event
-    #: what to put in the session's stream: the outcome first, then what it did; empty for a repeat.
-    events: list[Event]
+from ..protocol import ControlModel, Emit, Event
+from ..protocol.controls import ControlResult
 
 
 @runtime_checkable

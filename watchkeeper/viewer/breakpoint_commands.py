@@ -4,7 +4,7 @@ Locally the rules live in the app's :class:`~watchkeeper.breakpoints.Book`
 (the same object the hook endpoint's matcher reads, so a rule added here
 holds the very next matching call) and are saved to ``breakpoints.toml``.
 Under ``attach`` they are the remote relay's own (a
-:class:`~watchkeeper.adapters.remote_book.RemoteBook` per relay): the palette
+:class:`~watchkeeper.adapters.remote.book.RemoteBook` per relay): the palette
 sends each change there and says what the relay answered; with several
 relays each command names the one it acts on.
 """
@@ -19,7 +19,7 @@ from typing import Any
 from textual.app import App
 from textual.command import Hits, Provider
 
-from ..adapters.remote_book import RemoteBook
+from ..adapters.remote.book import RemoteBook
 from ..breakpoints import BUILTIN_NAME, KINDS, Book, BookError, Rule, rule_for
 from ..guard import Guard
 from .commands import discovery_hits, hits

@@ -23,7 +23,7 @@ from __future__ import annotations
 from bisect import bisect_right
 from dataclasses import dataclass, field
 
-from ..adapters.replay import MAX_GAP_S
+from ..adapters.files.replay import MAX_GAP_S
 from ..protocol import Event
 from .rows import parse_ts
 

@@ -11,10 +11,8 @@ import asyncio
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
-from ..protocol import Event, make_event, now_iso
-from ..protocol.envelope import parse_ts
-
-Emit = Callable[[list[Event]], None]
+from ...protocol import Emit, Event, make_event, now_iso
+from ...protocol.envelope import parse_ts
 
 #: A pause longer than this in the recording plays as this long (at speed 1).
 MAX_GAP_S = 3.0
@@ -58,7 +56,7 @@ class PacedSource:
     def _events(self) -> Iterable[Event]:
         if self._convert is not None:
             return self._convert(self.path)
-        from .source import convert_file
+        from .feed import convert_file
 
         return convert_file(self.path)
 
