@@ -34,7 +34,7 @@ from watchkeeper.breakpoints import BUILTIN_NAME, Book, BookError, Rule
 from watchkeeper.credentials import Keyring, mint, parse_tokens
 from watchkeeper.guard import Guard
 from watchkeeper.protocol import Event
-from watchkeeper.relay.hookserver import HookSource, bound_port, start_hook_server
+from watchkeeper.relay.servers.hookserver import HookSource, bound_port, start_hook_server
 
 ALICE, BOB = "alice-token-0123456789abcdef", "bob-token-0123456789abcdef"
 WAIT = 20.0

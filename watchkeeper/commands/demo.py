@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ..adapters.files.replay import PacedSource
-    from ..relay.wsserver import WsServer
+    from ..relay.servers.wsserver import WsServer
     from ..viewer import WatchkeeperApp
 
 HELP = "play the built-in sample sessions as if agents were working right now, and steer a live one"
@@ -78,7 +78,7 @@ class LiveAgent:
 def start_live_agent(relay: Any, delay: float = AGENT_DELAY, *, port: int = 0) -> tuple[LiveAgent | None, str | None]:
     """Serve ``relay`` on 127.0.0.1 and start the scripted agent against it; (None, why) if it cannot."""
     from ..demo import scripted_agent
-    from ..relay.wsserver import serve_ws
+    from ..relay.servers.wsserver import serve_ws
 
     token = secrets.token_urlsafe(24)
     server = serve_ws(relay, token, host="127.0.0.1", port=port)

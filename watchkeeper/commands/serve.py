@@ -66,7 +66,7 @@ def server_options(args: argparse.Namespace) -> dict[str, Any]:
     """The server's settings from the arguments; ValueError says what is wrong, for the person."""
     from .. import config
     from ..protocol.loopback import is_loopback
-    from ..relay.watching import RECONNECT_GRACE
+    from ..relay.servers.watching import RECONNECT_GRACE
 
     host, port = parse_bind(args.bind)
     if args.no_token and args.token_file:
@@ -99,7 +99,7 @@ def run(args: argparse.Namespace) -> int:
     from ..protocol.display import visible, visible_logging
     from ..protocol.loopback import is_loopback
     from ..relay import Relay
-    from ..relay.wsserver import FLUSH_INTERVAL, serve_ws
+    from ..relay.servers.wsserver import FLUSH_INTERVAL, serve_ws
 
     visible_logging()
 
@@ -146,7 +146,7 @@ def _start_hooks(relay: Any, server: Any, people: Any) -> str:
     from .. import config
     from ..breakpoints import Book, Matcher, relay_facts
     from ..protocol.display import visible
-    from ..relay.hookserver import serve_hooks
+    from ..relay.servers.hookserver import serve_hooks
 
     book = Book.load()
     for problem in book.problems:

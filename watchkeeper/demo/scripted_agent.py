@@ -11,7 +11,7 @@ relay::
     watchkeeper attach ws://127.0.0.1:47718    # then pause it, deny its edit, send it a message
 
 ``watchkeeper demo`` shows steering with :func:`start_in_thread` against an in-process
-relay served by ``watchkeeper.relay.wsserver.serve_ws``; ``stop()`` on the thread it returns
+relay served by ``watchkeeper.relay.servers.wsserver.serve_ws``; ``stop()`` on the thread it returns
 ends the agent at once (the demo quits, the agent does not linger).
 """
 

@@ -43,11 +43,11 @@ from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
-from ..adapters.sdk_agent.steering import SdkResult, SdkSteering
-from ..breakpoints import Book
-from ..credentials import Keyring, Person
-from ..protocol import ControlModel, Emit, Event, Kind, fit, make_event, wire
-from ..protocol.loopback import is_loopback, loopback_host
+from ...adapters.sdk_agent.steering import SdkResult, SdkSteering
+from ...breakpoints import Book
+from ...credentials import Keyring, Person
+from ...protocol import ControlModel, Emit, Event, Kind, fit, make_event, wire
+from ...protocol.loopback import is_loopback, loopback_host
 from .breakpoint_requests import breakpoint_request
 from .watching import RECONNECT_GRACE, Grace, WatchListener
 from .wsviewer import DEFAULT_LIMIT, ViewerConn

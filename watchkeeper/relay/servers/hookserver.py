@@ -32,17 +32,17 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from ..adapters.claude_code import hooks as H
-from ..adapters.claude_code.steering import Breakpoint, Hold, Policy, Steering
-from ..credentials import HookCredential, Keyring, Person
-from ..guard import Guard
-from ..protocol import ControlModel, Emit, Event, Kind, ProtocolError, make_event, raw_event, validate_control
-from ..protocol.codec import reparse
-from ..protocol.controls import ControlResult
-from ..protocol.loopback import LOOPBACK_NAMES, loopback_host
-from .api import SessionInfo
+from ...adapters.claude_code import hooks as H
+from ...adapters.claude_code.steering import Breakpoint, Hold, Policy, Steering
+from ...credentials import HookCredential, Keyring, Person
+from ...guard import Guard
+from ...protocol import ControlModel, Emit, Event, Kind, ProtocolError, make_event, raw_event, validate_control
+from ...protocol.codec import reparse
+from ...protocol.controls import ControlResult
+from ...protocol.loopback import LOOPBACK_NAMES, loopback_host
+from ..api import SessionInfo
+from ..recorder import Recorder
 from .httplimits import CappedSite, Limits
-from .recorder import Recorder
 
 #: Hook payloads carry whole tool inputs and outputs (a Write's file content): allow big ones.
 MAX_HOOK_BODY = 64 * 1024 * 1024
@@ -247,7 +247,7 @@ class HookSource:
         self._emit: Emit = lambda events: None
 
     async def run(self, emit: Emit) -> None:
-        from .. import config
+        from ... import config
 
         self._emit = emit
         try:
