@@ -136,7 +136,7 @@ async def test_an_agent_credential_cannot_watch_list_read_steer_or_edit_breakpoi
         }[what]
         got, code = await exchange(served.url, secret, "viewer", msg)
         assert "only report as an agent" in forbidden(got) and code == 1008
-        with pytest.raises(RemoteError):
+        with pytest.raises(RemoteError, match="refused: an agent credential may only report as an agent"):
             await request(served.url, secret, {**msg, "id": "q2"}, timeout=WAIT)
         # As an agent, such a message is no agent's: refused, and the connection stays an agent's.
         got, _ = await exchange(served.url, secret, "agent", msg, replies=1)
@@ -162,11 +162,18 @@ async def test_an_agent_credential_reports_one_session_only(served: Served) -> N
     await second.close()
     # A hello without sessions, then events of another session: refused too, and not one of them kept.
     stranger = str(uuid.uuid4())
-    event = {"id": "e1", "session": stranger, "kind": "notice", "ts": "2026-01-01T00:00:00Z",
-             "data": {"level": "info", "text": "hi", "code": None}}
-    got, code = await exchange(served.url, secret, "agent", {"t": "events", "n": 1, "events": [event]})
+    got, code = await exchange(served.url, secret, "agent", {"t": "events", "n": 1, "events": [event(stranger, 1)]})
     assert "belongs to another session" in forbidden(got) and code == 1008
     assert served.relay.session(second.session) is None and served.relay.session(stranger) is None
+    # Nor may it say hello as the agent of someone else's session, to be sent its controls and decisions.
+    victim = await sdk.connect(served.url, token=ALICE)
+    assert await victim.flush()
+    victim_source = served.relay.session(victim.session).sources[0]  # type: ignore[union-attr]
+    got, code = await exchange(served.url, secret, "agent", {"t": "events", "n": 1, "events": []},
+                               sessions={victim.session: {"paused": False, "asking": []}})
+    assert "belongs to another session" in forbidden(got) and code == 1008
+    assert served.relay.session(victim.session).sources == [victim_source]  # type: ignore[union-attr]
+    await victim.close()
     # Its own session goes on, and comes back after a reconnect.
     first.user("still here")
     assert await first.flush()
@@ -176,6 +183,31 @@ async def test_an_agent_credential_reports_one_session_only(served: Served) -> N
     first.user("back")
     assert await first.flush() and first.connected
     await first.close()
+
+
+def event(session: str, n: int) -> dict[str, Any]:
+    return {"id": f"e{n}", "session": session, "kind": "notice", "ts": "2026-01-01T00:00:00Z",
+            "data": {"level": "info", "text": "hi", "code": None}}
+
+
+async def test_a_fresh_agent_credential_is_bound_by_its_first_events_on_the_same_connection(
+        served: Served) -> None:
+    secret = agent_credential()
+    mine, other = str(uuid.uuid4()), str(uuid.uuid4())
+    async with ws_connect(served.url, additional_headers={"Authorization": f"Bearer {secret}"}, proxy=None) as ws:
+        assert json.loads(await ws.recv())["t"] == "hello"
+        await ws.send(wire.dumps(wire.hello_client("agent", "mallory")).decode())
+        await ws.send(wire.dumps({"t": "events", "n": 1, "events": [event(mine, 1)]}).decode())
+        async with asyncio.timeout(WAIT):
+            assert json.loads(await ws.recv()) == {"t": "ack", "n": 1}
+        await ws.send(wire.dumps({"t": "events", "n": 2, "events": [event(other, 2)]}).decode())
+        async with asyncio.timeout(WAIT):
+            reply = json.loads(await ws.recv())
+            with pytest.raises(ConnectionClosed):
+                await ws.recv()
+    assert reply["code"] == "forbidden" and "belongs to another session" in reply["message"]
+    assert ws.close_code == 1008
+    assert served.relay.session(mine) is not None and served.relay.session(other) is None
 
 
 async def test_sdk_connect_reads_the_agent_credential_from_the_environment(
