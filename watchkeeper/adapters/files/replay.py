@@ -11,10 +11,8 @@ import asyncio
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
-from ...protocol import Event, make_event, now_iso
+from ...protocol import Emit, Event, make_event, now_iso
 from ...protocol.envelope import parse_ts
-
-Emit = Callable[[list[Event]], None]
 
 #: A pause longer than this in the recording plays as this long (at speed 1).
 MAX_GAP_S = 3.0

@@ -32,13 +32,12 @@ from urllib.parse import urlsplit
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
 
-from ...protocol import ControlModel, Event, Kind, make_event, wire
+from ...protocol import ControlModel, Emit, Event, Kind, make_event, wire
 from ...reconnect import Refused, close_quickly, dial, keep_connected
 from .resume import Tracker
 
 log = logging.getLogger("watchkeeper.attach")
 
-Emit = Callable[[list[Event]], None]
 #: Seconds between two asks for the remote relay's session summaries (liveness, state).
 SESSIONS_POLL = 1.0
 
@@ -74,7 +73,7 @@ async def request(url: str, token: str | None, msg: dict[str, Any] | None, *,
             while True:
                 reply = wire.decode(await ws.recv(decode=False))
                 if reply["t"] == "error" and reply.get("code") == "forbidden":
-                    raise RemoteError(f"{url}: refused: {reply.get('message')}")
+                    raise RemoteError(f"refused: {reply.get('message')}")
                 if reply.get("id") == msg.get("id") and reply["t"] != "hello":
                     return hello, reply
     except InvalidStatus as e:

@@ -248,17 +248,16 @@ dimmed, and the line above the status bar says why.
         if self._ended_at is not None:
             self.follow_liveness()
         timeline = self.timeline
-        totals = timeline.store.totals
-        totals.capabilities = self.capabilities()
+        session = timeline.store.session
         now = getattr(self.app, "clock", time.time)()
-        cells = status_cells(totals, timeline.live, now, len(timeline.store.view))
+        cells = status_cells(timeline.store, self.capabilities(), timeline.live, now)
         note = history_note(self.info, self._reload)
         if note is not None:
             cells.insert(2, note)
         self.query_one(StatusBar).show(cells)
         self.refresh_controls()
-        if totals.title and self.sub_title == self.session_id:
-            self.sub_title = totals.title
+        if session.title and self.sub_title == self.session_id:
+            self.sub_title = session.title
 
     # --- selection -----------------------------------------------------------------------
 

@@ -14,7 +14,7 @@ import getpass
 import socket
 import uuid
 from collections.abc import Callable
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 from textual import work
 from textual.binding import Binding, BindingType
@@ -22,10 +22,11 @@ from textual.message import Message
 from textual.screen import Screen
 
 from ...protocol import Event, Kind, now_iso
-from ...protocol.calls import running
+from ...protocol.controls import CONTROL_NAMES, CONTROLS
+from ...protocol.payloads import ControlOutcomeData, data_of
+from ...protocol.session import Held, SessionState, merge_capabilities
 from ...relay.api import RelayAPI, SessionInfo
-from ...relay.summary import merge_capabilities
-from ..steer import CONTROLS, Held, SteerSetup, SteerState, inject_note, released, source_reason, unavailable
+from ..steer import SteerSetup, inject_note, source_reason, unavailable
 from ..widgets.controls import Controls
 from ..widgets.timeline import Timeline
 from .deny import DenyDialog
@@ -34,7 +35,7 @@ from .inject import InjectDialog
 #: Seconds a thread worker waits for a control's outcome from the relay.
 CONTROL_WAIT = 15.0
 #: Action name -> the control it sends.
-ACTIONS = {f"steer_{control}": control for control in CONTROLS}
+ACTIONS = {f"steer_{control}": control for control in CONTROL_NAMES}
 
 PaletteCommand = tuple[str, str, Callable[[], object]]
 
@@ -51,13 +52,7 @@ class SteerableScreen(Screen[None]):
     """A screen over one session that can steer it, if its source can be steered."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("p", "steer_pause", "Pause", id="steer.pause"),
-        Binding("r", "steer_resume", "Resume", id="steer.resume"),
-        Binding("y", "steer_approve", "Approve", id="steer.approve"),
-        Binding("n", "steer_deny", "Deny", id="steer.deny"),
-        Binding("s", "steer_step", "Step", id="steer.step"),
-        Binding("i", "steer_inject", "Inject", id="steer.inject"),
-        Binding("C", "steer_cancel", "Cancel", id="steer.cancel"),
+        *(Binding(c.key, f"steer_{c.kind}", c.kind.capitalize(), id=f"steer.{c.kind}") for c in CONTROLS),
         Binding("w", "steer_waiting", "Waiting call", id="steer.waiting", show=False),
     ]
 
@@ -67,7 +62,8 @@ class SteerableScreen(Screen[None]):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.steer = SteerState()
+        #: what the controls showed last: (the state folded, paused, step, the held calls).
+        self._steer_shown: tuple[object, ...] = ()
         #: control -> why it cannot be sent now (None: it can); empty until first computed.
         self.why_not: dict[str, str | None] = {}
         self.whole_reason: str | None = None
@@ -79,6 +75,11 @@ class SteerableScreen(Screen[None]):
         return self.query_one(Timeline)
 
     @property
+    def steer(self) -> SessionState:
+        """The session's state as the timeline's store folded it: pause, step, the calls held."""
+        return self.timeline.store.session
+
+    @property
     def setup(self) -> SteerSetup:
         setup = getattr(self.app, "steer_setup", None)
         return setup if isinstance(setup, SteerSetup) else SteerSetup()
@@ -86,17 +87,14 @@ class SteerableScreen(Screen[None]):
     # --- state in ------------------------------------------------------------------------
 
     def steer_batch(self, batch: list[Event]) -> None:
-        """Fold a batch the timeline has just taken: held calls, pause, step, outcomes of our controls."""
-        changed = self.steer.fold(batch)
-        store = self.timeline.store
-        let_go = [c for cid in released(batch) if (c := store.calls.get(self.session_id, cid)) is not None]
-        for call in let_go:
-            running(call)
-        if let_go:
-            self.timeline.refresh()
+        """After the timeline took a batch: the controls follow held calls, pause and step; rejections
+        of our controls are toasts."""
+        state = self.steer
+        shown = (id(state), state.paused, state.step, tuple(state.held))
+        changed, self._steer_shown = shown != self._steer_shown, shown
         for ev in batch:
             if ev.get("kind") == Kind.CONTROL_REJECTED:
-                data = ev.get("data") or {}
+                data = cast(ControlOutcomeData, data_of(ev))
                 if data.get("control_id") in self._sent:
                     self._toast_rejection(data)
         if changed:
@@ -105,7 +103,7 @@ class SteerableScreen(Screen[None]):
     def capabilities(self) -> dict[str, Any]:
         """What the session's sources honour: the relay's merged view and the stream's own announcement."""
         info_caps = dict(self.info.capabilities) if self.info is not None else {}
-        return merge_capabilities(info_caps, self.timeline.store.totals.capabilities or {})
+        return merge_capabilities(info_caps, self.timeline.store.session.capabilities)
 
     def refresh_controls(self) -> None:
         """Recompute what can be sent and why not; the controls area and the footer follow."""
@@ -114,14 +112,14 @@ class SteerableScreen(Screen[None]):
             return  # not composed yet (the app may pass a summary before)
         caps = self.capabilities()
         setup = self.setup
-        agent_kind = (self.info.agent_kind if self.info else None) or self.timeline.store.totals.agent_kind
+        agent_kind = (self.info.agent_kind if self.info else None) or self.timeline.store.session.agent_kind
         live = bool(self.info and self.info.live)
         blocked = setup.blocked or (None if callable(getattr(self.relay, "control", None))
                                     else "this relay takes no controls")
         hooks = setup.hooks_reason if live else None
         self.whole_reason = blocked or source_reason(caps, agent_kind if live else None, hooks)
         why_not = {c: unavailable(c, caps, self.steer, agent_kind=agent_kind if live else None, hooks=hooks,
-                                  blocked=blocked) for c in CONTROLS}
+                                  blocked=blocked) for c in CONTROL_NAMES}
         # A finished transcript or a replay is never steerable: the status bar's reason is enough there.
         visible = self.whole_reason is None or live
         shown.first().show(self.steer, why_not, self.whole_reason, visible)
@@ -233,9 +231,9 @@ class SteerableScreen(Screen[None]):
             self.notify(f"{message.sent['control']} was not sent: {message.error}", severity="error",
                         title="Control failed")
         elif message.outcome is not None and message.outcome.get("kind") == Kind.CONTROL_REJECTED:
-            self._toast_rejection(message.outcome.get("data") or {})
+            self._toast_rejection(cast(ControlOutcomeData, data_of(message.outcome)))
 
-    def _toast_rejection(self, data: dict[str, Any]) -> None:
+    def _toast_rejection(self, data: ControlOutcomeData) -> None:
         cid = data.get("control_id")
         if cid in self._toasted:
             return
@@ -250,21 +248,11 @@ class SteerableScreen(Screen[None]):
         """
         if self.whole_reason is not None and not (self.info and self.info.live):
             return []
-        helps = {
-            "pause": "Hold the agent's next tool call until you resume",
-            "resume": "Let held calls go on (under the agent's own permission rules) and stop pausing",
-            "approve": "Let the selected waiting call run",
-            "deny": "Refuse the selected waiting call, with the reason the agent reads",
-            "step": "Step mode: approve each tool call (steps the waiting call, the next one waits)",
-            "inject": "Send the agent a message at its next tool boundary",
-            "cancel": "End the agent's turn (a held call is denied)",
-        }
-        actions = {control: getattr(self, f"action_steer_{control}") for control in CONTROLS}
         out: list[PaletteCommand] = []
-        for control in CONTROLS:
-            why = self.why_not.get(control)
-            help_text = helps[control] if why is None else f"Unavailable: {why}"
-            out.append((f"Steer: {control}", help_text, actions[control]))
+        for spec in CONTROLS:
+            why = self.why_not.get(spec.kind)
+            help_text = spec.help if why is None else f"Unavailable: {why}"
+            out.append((f"Steer: {spec.kind}", help_text, getattr(self, f"action_steer_{spec.kind}")))
         out.append(("Steer: go to the waiting call", "Select the call that waits for you", self.action_steer_waiting))
         return out
 
