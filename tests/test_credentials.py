@@ -134,6 +134,15 @@ def test_hook_credentials_cannot_steer_or_list_and_unknown_ones_are_401(server: 
     assert server.request("POST", "/control", control("pause"), ALICE)[0] == 200
 
 
+def test_an_agent_credential_is_refused_on_every_path_of_the_hook_endpoint(server: Server) -> None:
+    secret = mint(server.hook_dir, "agent", "bot")
+    for method, path, body in (("POST", "/hook", hook("s1")), ("POST", "/control", control("pause")),
+                               ("GET", "/sessions", None)):
+        status, reply = server.request(method, path, body, secret)
+        assert status == 403 and "agent credential" in reply["error"], (path, status, reply)
+    assert "s1" not in {e["session"] for e in server.events}
+
+
 def test_a_held_call_is_decided_by_a_person_never_by_the_agents_credential(server: Server) -> None:
     secret = mint(server.hook_dir)
     server.viewers["s1"] = 1

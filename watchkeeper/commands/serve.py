@@ -127,7 +127,8 @@ def run(args: argparse.Namespace) -> int:
         server.url.replace(host, _hostname(), 1)
     print(visible(f"watchkeeper serve: relay {relay.epoch} on {server.url}{hooks}"), flush=True)
     print(visible(f"  attach:     watchkeeper attach {shown}{token_hint}"), flush=True)
-    print(visible(f"  SDK agents: watchkeeper.sdk.connect({shown!r}) with $WATCHKEEPER_TOKEN set"), flush=True)
+    print(visible(f"  SDK agents: watchkeeper.sdk.connect({shown!r}) with $WATCHKEEPER_AGENT_TOKEN set "
+                  "(one per run: watchkeeper token --agent)"), flush=True)
     if not is_loopback(host) and options["ssl_context"] is None:
         print("  warning: not TLS: the token crosses the network in clear; use --certfile/--keyfile "
               "or an ssh tunnel", file=sys.stderr, flush=True)

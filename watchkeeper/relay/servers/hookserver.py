@@ -94,6 +94,9 @@ class HookApp:
             request[PERSON] = person
             return await handler(request)
         credential = self._keyring.hook(given) if given else None
+        if credential is None and given and self._keyring.agent(given) is not None:
+            return _error(403, "an agent credential reaches only the websocket, as an agent: "
+                               "it cannot report hooks, steer or list sessions")
         if credential is None:
             return _error(401, "a valid bearer token is required", {"WWW-Authenticate": "Bearer"})
         if request.path != "/hook":
