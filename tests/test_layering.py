@@ -40,11 +40,6 @@ RANKS = {
 SDK_PARTS = {"sdk", "reconnect", "protocol", "config", "credentials"}
 #: Lines a module of the package may have (one job per module).
 MAX_LINES = 450
-#: Circles the restructure (issue 12) is taking apart in other slices, each named by its members.
-#: The test fails when one of them is gone too, so that this list only shrinks.
-KNOWN_CIRCLES = [
-    ["watchkeeper.relay.generations", "watchkeeper.relay.history", "watchkeeper.relay.hub"],
-]
 
 
 def imported_modules(path: Path, package: Path) -> set[str]:
@@ -204,9 +199,7 @@ def test_the_tree_keeps_its_layers() -> None:
 
 
 def test_no_import_circles() -> None:
-    found = circles(import_graph(PACKAGE))
-    assert [c for c in found if c not in KNOWN_CIRCLES] == []
-    assert [c for c in KNOWN_CIRCLES if c not in found] == [], "gone: take it out of KNOWN_CIRCLES"
+    assert circles(import_graph(PACKAGE)) == []
 
 
 def test_nothing_imports_upward() -> None:
@@ -276,6 +269,12 @@ def test_a_planted_upward_import_is_caught(tree_copy: Path, module: str, line: s
     (tree_copy / module).write_text(line)
     found = upward_imports(tree_copy)
     assert any(expected in v for v in found), found
+
+
+@pytest.mark.xfail(strict=True, reason="relay/servers/wsserver.py (480) and viewer/widgets/timeline.py (494) "
+                   "are still over the limit; once they are split this passes, and the mark must go")
+def test_no_module_is_over_the_line_limit() -> None:
+    assert long_modules(PACKAGE) == []
 
 
 def test_a_command_importing_another_is_caught(tree_copy: Path) -> None:

@@ -19,7 +19,6 @@ playing, while the person looks at the sessions list.
 
 from __future__ import annotations
 
-import gc
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from typing import ClassVar
@@ -33,6 +32,7 @@ from textual.widgets import Input, Label
 
 from ...protocol import Event
 from ...relay.api import RelayAPI, SessionInfo
+from ...retention import retained
 from ..app import WatchkeeperApp
 from ..feed import EventsArrived
 from ..playhead import Playhead, Reveal, parse_position, speed_label
@@ -40,7 +40,7 @@ from ..store import TimelineStore
 from ..widgets.player import PlayerBar
 from ..widgets.status import StatusBar
 from ..widgets.timeline import Timeline
-from .session import FREEZE_EVERY, PaletteCommand, SessionScreen
+from .session import PaletteCommand, SessionScreen
 
 #: Ticks per second of the playhead's timer.
 TICKS = 30
@@ -129,7 +129,6 @@ A recorded session played back with its own timing, scaled.
         #: The relay's count of the session's events once its file is read through.
         self._expected: int | None = None
         self._to_last = False
-        self._received = 0
 
     @property
     def player(self) -> PlayerBar:
@@ -154,10 +153,7 @@ A recorded session played back with its own timing, scaled.
         if batch:
             self._apply(self.playhead.add(batch))
             self._loaded_if_complete()
-            self._received += len(batch)
-            if self._received >= FREEZE_EVERY:
-                gc.freeze()  # as the live screen does: the collector stops walking every event held
-                self._received = 0
+            retained(len(batch))  # as the live screen does: the collector stops walking every event held
 
     def session_changed(self, info: SessionInfo) -> None:
         """The relay's summary: the file is read through once its source has ended."""
