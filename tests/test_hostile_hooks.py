@@ -25,9 +25,9 @@ from watchkeeper.relay import Relay
 from watchkeeper.relay.hookserver import serve_hooks
 from watchkeeper.relay.steering import Policy
 from watchkeeper.viewer import WatchkeeperApp
+from watchkeeper.viewer.model.steering_state import SteerSetup
 from watchkeeper.viewer.screens.deny import DenyDialog
 from watchkeeper.viewer.screens.session import SessionScreen
-from watchkeeper.viewer.steer import SteerSetup
 
 TOKEN = "hostile-test-token"
 SID = "9f0c1e2d-0000-4000-8000-000000000009"

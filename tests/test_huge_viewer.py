@@ -20,8 +20,8 @@ from waiting import until, until_app
 from watchkeeper.adapters.source import TranscriptSource, convert_file
 from watchkeeper.relay import Relay
 from watchkeeper.viewer import WatchkeeperApp
-from watchkeeper.viewer.feed import EventFeed, EventsArrived, HistoryRebuilt
-from watchkeeper.viewer.reload import HistoryReload
+from watchkeeper.viewer.model.feed import EventFeed, EventsArrived, HistoryRebuilt
+from watchkeeper.viewer.model.history_reload import HistoryReload
 from watchkeeper.viewer.screens.session import SessionScreen
 
 SIZE = (120, 40)

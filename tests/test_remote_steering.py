@@ -25,8 +25,8 @@ from watchkeeper.adapters.remote_book import RemoteBook
 from watchkeeper.breakpoints import Book, BookError, Rule
 from watchkeeper.protocol import Event, wire
 from watchkeeper.viewer import WatchkeeperApp
+from watchkeeper.viewer.model.steering_state import SteerSetup
 from watchkeeper.viewer.screens.rule import RuleDialog
-from watchkeeper.viewer.steer import SteerSetup
 
 
 async def type_text(pilot: Any, value: str) -> None:

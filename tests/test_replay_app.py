@@ -21,7 +21,8 @@ from waiting import until_app
 from watchkeeper.adapters.source import TranscriptSource, convert_file
 from watchkeeper.commands.replay import first_session
 from watchkeeper.relay import Relay
-from watchkeeper.viewer.screens.replay import GoTo, ReplayApp, ReplayScreen
+from watchkeeper.viewer.replay_app import ReplayApp
+from watchkeeper.viewer.screens.replay import GoTo, ReplayScreen
 from watchkeeper.viewer.screens.sessions import SessionsScreen
 
 SIZE = (120, 40)

@@ -24,10 +24,17 @@ from watchkeeper.protocol import Event, make_event
 from watchkeeper.relay import Relay
 from watchkeeper.relay.sdksteering import SDK_CAPABILITIES
 from watchkeeper.viewer import WatchkeeperApp
-from watchkeeper.viewer.rows import build_row
+from watchkeeper.viewer.model.rows import build_row
+from watchkeeper.viewer.model.steering_state import (
+    SteerSetup,
+    SteerState,
+    inject_note,
+    released,
+    source_reason,
+    unavailable,
+)
 from watchkeeper.viewer.screens.session import SessionScreen
 from watchkeeper.viewer.screens.sessions import SessionsScreen
-from watchkeeper.viewer.steer import SteerSetup, SteerState, inject_note, released, source_reason, unavailable
 from watchkeeper.viewer.widgets.controls import Controls
 
 SIZE = (120, 30)

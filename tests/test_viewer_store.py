@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from test_viewer_support import SUB, Events
 
-from watchkeeper.viewer.store import Filter, TimelineStore
+from watchkeeper.viewer.model.timeline_store import Filter, TimelineStore
 from watchkeeper.viewer.widgets.timeline import Timeline
 
 
@@ -170,7 +170,7 @@ def test_odd_events_become_rows_without_raising() -> None:
 
 def test_a_held_call_shows_the_session_waiting_until_it_is_let_go() -> None:
     from watchkeeper.protocol import make_event
-    from watchkeeper.viewer.totals import Totals
+    from watchkeeper.viewer.model.totals import Totals
 
     t = Totals()
     t.fold(make_event("s1", "s", "state", {"state": "running"}))

@@ -89,7 +89,7 @@ def _view(relay: Any, urls: list[str], sources: list[Any]) -> int:
     """The viewer; its breakpoint commands act on each remote relay's own rules."""
     from ..adapters.remote_book import RemoteBook
     from ..viewer import WatchkeeperApp
-    from ..viewer.steer import SteerSetup
+    from ..viewer.model.steering_state import SteerSetup
 
     steer = SteerSetup(breakpoints=[RemoteBook(source) for source in sources])
     WatchkeeperApp(relay, looked_in=urls, steer=steer).run()

@@ -21,13 +21,13 @@ from textual.widgets import HelpPanel
 
 from ..protocol.display import visible
 from ..relay.api import RelayAPI, SessionInfo, Subscription
-from .attention import Attention, title
-from .breakpoint_commands import BreakpointCommands
-from .commands import ScreenCommands
-from .feed import SessionsChanged, watch_sessions
+from .breakpoint_palette import BreakpointCommands
+from .model.attention import Attention, title
+from .model.feed import SessionsChanged, watch_sessions
+from .model.steering_state import SteerSetup
+from .palette import ScreenCommands
 from .screens.session import SessionScreen
 from .screens.sessions import SessionsScreen
-from .steer import SteerSetup
 from .theme import WATCHKEEPER
 
 

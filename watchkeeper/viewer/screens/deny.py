@@ -12,8 +12,8 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Static
 
 from ...protocol.display import visible
-from ..rows import one_line, salient_input
-from ..steer import Held
+from ..model.rows import one_line, salient_input
+from ..model.steering_state import Held
 
 DEFAULT_REASON = "Denied by the user in watchkeeper"
 

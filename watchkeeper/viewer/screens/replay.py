@@ -3,7 +3,7 @@
 The design is a playhead, not a paced source. The relay converts the whole
 file as fast as it can in the background (a 1 GB file's first events are
 there in well under a second) and the replay screen receives every event at
-once, as for any session; a :class:`~watchkeeper.viewer.playhead.Playhead`
+once, as for any session; a :class:`~watchkeeper.viewer.model.playhead.Playhead`
 decides which of them the timeline shows: those up to the playhead, which a
 timer advances by the recording's timestamps × speed. Seek and step only move
 the playhead, so they are instant whatever the file's size, and going back
@@ -13,15 +13,14 @@ so the sessions screen and its counters move too.
 
 :class:`ReplayScreen` is the live :class:`SessionScreen` (same timeline,
 detail, filters, status bar) with a player bar and the player's keys;
-:class:`ReplayApp` opens straight into it and keeps each session's screen,
-playing, while the person looks at the sessions list.
+:class:`~watchkeeper.viewer.replay_app.ReplayApp` opens straight into it.
 """
 
 from __future__ import annotations
 
 import gc
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from typing import ClassVar
 
 from textual.app import ComposeResult
@@ -33,10 +32,9 @@ from textual.widgets import Input, Label
 
 from ...protocol import Event
 from ...relay.api import RelayAPI, SessionInfo
-from ..app import WatchkeeperApp
-from ..feed import EventsArrived
-from ..playhead import Playhead, Reveal, parse_position, speed_label
-from ..store import TimelineStore
+from ..model.feed import EventsArrived
+from ..model.playhead import Playhead, Reveal, parse_position, speed_label
+from ..model.timeline_store import TimelineStore
 from ..widgets.player import PlayerBar
 from ..widgets.status import StatusBar
 from ..widgets.timeline import Timeline
@@ -280,31 +278,3 @@ def _swap(widgets: Iterable[Widget], playing: bool) -> Iterator[Widget]:
         elif isinstance(widget, StatusBar):
             yield PlayerBar(id="player")
         yield widget
-
-
-class ReplayApp(WatchkeeperApp):
-    """The app over a replay's relay: sessions open as replays; "now" is the playhead's time."""
-
-    def __init__(self, relay: RelayAPI, *, open_session: str | None = None, speed: float = 1.0,
-                 paused: bool = False, looked_in: Sequence[str] = (), theme: str | None = None) -> None:
-        super().__init__(relay, open_session=open_session, looked_in=looked_in, theme=theme, clock=self.replay_now)
-        self.speed = speed
-        self.paused = paused
-
-    def replay_now(self) -> float:
-        """The replayed session's time, so elapsed times and running calls read as they did then."""
-        screen = next((s for s in reversed(self.screen_stack) if isinstance(s, ReplayScreen)), None)
-        clock = screen.playhead.clock if screen is not None else None
-        return time.time() if clock is None else clock
-
-    def open_session(self, session: str) -> SessionScreen:
-        """Show the session's replay; one screen per session, kept playing while it is not shown."""
-        name = f"replay:{session}"
-        if not self.is_screen_installed(name):
-            playhead = Playhead(self.speed, playing=not self.paused)
-            self.install_screen(ReplayScreen(self.relay, session, self.session_info(session), playhead), name)
-        screen = self.get_screen(name)
-        self.push_screen(screen)
-        assert isinstance(screen, ReplayScreen)
-        return screen
-

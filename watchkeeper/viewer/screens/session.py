@@ -27,15 +27,15 @@ from textual.worker import get_current_worker
 from ...protocol import Event
 from ...protocol.display import visible, visible_value
 from ...relay.api import RelayAPI, SessionInfo
-from ..feed import EventFeed, EventsArrived, HistoryRebuilt
-from ..reload import HistoryReload, history_note, load_store
-from ..store import Filter, TimelineStore
+from ..model.feed import EventFeed, EventsArrived, HistoryRebuilt
+from ..model.history_reload import HistoryReload, history_note, load_store
+from ..model.timeline_store import Filter, TimelineStore
 from ..widgets.controls import Controls
-from ..widgets.detail import DetailPane
-from ..widgets.picker import Picker
+from ..widgets.detail_pane import DetailPane
 from ..widgets.status import StatusBar, status_cells
 from ..widgets.timeline import Timeline
-from .steering import SteerableScreen
+from .picker import Picker
+from .session_steering import SteerableScreen
 
 #: (title, help, callback) for the command palette.
 PaletteCommand = tuple[str, str, Callable[[], object]]
@@ -196,7 +196,7 @@ dimmed, and the line above the status bar says why.
             self.reload, self.store = reload, store
 
     def on_history_rebuilt(self, message: HistoryRebuilt) -> None:
-        """The relay swapped in the session's whole history (see ``viewer/reload.py``)."""
+        """The relay swapped in the session's whole history (see ``viewer/model/history_reload.py``)."""
         if self._reload is not None:
             self._reload.cancel()
         self._reload, self._reload_live = message.reload, []

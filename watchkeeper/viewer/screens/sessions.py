@@ -22,7 +22,7 @@ from textual.widgets import DataTable, Footer, Header, Static
 
 from ...protocol.display import visible
 from ...relay.api import SessionInfo
-from ..rows import one_line, parse_ts
+from ..model.rows import one_line, parse_ts
 
 COLUMNS = ("", "agent", "title", "cwd", "state", "last activity", "tokens", "events")
 #: The columns that give way when the table is too narrow, in that order, and how narrow each may get:

@@ -14,8 +14,8 @@ from textual.content import Content
 from textual.widgets import Static
 
 from ...protocol.display import visible
-from ..rows import one_line, salient_input
-from ..steer import CONTROLS, SteerState
+from ..model.rows import one_line, salient_input
+from ..model.steering_state import CONTROLS, SteerState
 
 #: The key of each control, as bound on the session screen.
 KEYS = {"pause": "p", "resume": "r", "approve": "y", "deny": "n", "step": "s", "inject": "i", "cancel": "C"}

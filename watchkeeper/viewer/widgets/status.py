@@ -8,8 +8,8 @@ from rich.text import Text
 from textual.widgets import Static
 
 from ...protocol.display import visible
-from ..rows import Cell, duration, parse_ts
-from ..totals import Totals
+from ..model.rows import Cell, duration, parse_ts
+from ..model.totals import Totals
 
 CONTROLS = ("pause", "resume", "approve", "deny", "inject", "cancel", "step")
 

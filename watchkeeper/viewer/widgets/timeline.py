@@ -27,8 +27,9 @@ from textual.strip import Strip
 from textual.worker import get_current_worker
 
 from ...protocol import Event
-from ..rows import Cell
-from ..store import Filter, TimelineStore
+from ..compat import set_scroll_range
+from ..model.rows import Cell
+from ..model.timeline_store import Filter, TimelineStore
 
 TIME_W, AGENT_W, KIND_W = 8, 10, 9
 #: Rendered rows kept: a dozen screens, so moving back and forth re-renders nothing.
@@ -215,7 +216,7 @@ One row per event; a tool call is one row whose status fills in as it runs.
     def adopt_store(self, store: TimelineStore) -> None:
         """Show ``store`` instead (the session's rebuilt history): the selected event stays selected,
         or the newest row when following; the filter and collapsed calls carry over."""
-        from ..reload import head_of
+        from ..model.history_reload import head_of
 
         old = self.store
         head = self.selected_head
@@ -360,9 +361,9 @@ One row per event; a tool call is one row whose status fills in as it runs.
         ``virtual_size`` is a layout reactive: assigned on every batch, it re-arranged
         the whole screen each time. The widget's height does not depend on its rows
         (unless it is ``auto``), so only the scroll range and the scrollbar must
-        follow, which is what ``_scroll_update`` does (Textual's own ``OptionList``
-        calls it the same way). A scrollbar that appears still lays out: showing it
-        is a layout reactive of its own.
+        follow, which is what :func:`~watchkeeper.viewer.compat.set_scroll_range`
+        does. A scrollbar that appears still lays out: showing it is a layout
+        reactive of its own.
         """
         size = Size(self.scrollable_content_region.width, len(self.store.view))
         if size == self.virtual_size:
@@ -370,8 +371,7 @@ One row per event; a tool call is one row whose status fills in as it runs.
         if self.styles.auto_dimensions:
             self.virtual_size = size
         else:
-            self.set_reactive(Timeline.virtual_size, size)
-            self._scroll_update(size)
+            set_scroll_range(self, size)
 
     def on_resize(self) -> None:
         """Shorter (a status line grew, a marker showed): the followed row stays in sight."""

@@ -19,10 +19,10 @@ import gc
 import threading
 from collections.abc import Callable
 
-from ..protocol import Event
-from ..relay.api import SessionInfo
+from ...protocol import Event
+from ...relay.api import SessionInfo
 from .rows import Cell
-from .store import TimelineStore
+from .timeline_store import TimelineStore
 
 #: After this many events folded, ``gc.freeze()`` them: a full collection would otherwise walk
 #: every event again and again, holding the GIL (and so the UI) for up to seconds.

@@ -22,7 +22,7 @@ from textual.command import Hits, Provider
 from ..adapters.remote_book import RemoteBook
 from ..breakpoints import BUILTIN_NAME, KINDS, Book, BookError, Rule, rule_for
 from ..guard import Guard
-from .commands import discovery_hits, hits
+from .palette import discovery_hits, hits
 from .screens.rule import RuleDialog
 
 AnyBook = Book | RemoteBook

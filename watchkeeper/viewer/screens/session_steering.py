@@ -25,7 +25,16 @@ from ...protocol import Event, Kind, now_iso
 from ...protocol.calls import running
 from ...relay.api import RelayAPI, SessionInfo
 from ...relay.summary import merge_capabilities
-from ..steer import CONTROLS, Held, SteerSetup, SteerState, inject_note, released, source_reason, unavailable
+from ..model.steering_state import (
+    CONTROLS,
+    Held,
+    SteerSetup,
+    SteerState,
+    inject_note,
+    released,
+    source_reason,
+    unavailable,
+)
 from ..widgets.controls import Controls
 from ..widgets.timeline import Timeline
 from .deny import DenyDialog

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..protocol import Event, Kind
+from ...protocol import Event, Kind
 
 #: Every control, in the order the controls area lists them.
 CONTROLS = ("pause", "resume", "approve", "deny", "step", "inject", "cancel")

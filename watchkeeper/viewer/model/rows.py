@@ -11,10 +11,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from ..protocol import MAIN_AGENT, Event, Kind, ToolCall, ToolStatus, json_text
-from ..protocol.codec import json_object_text
-from ..protocol.display import visible
-from ..protocol.envelope import parse_ts
+from ...protocol import MAIN_AGENT, Event, Kind, ToolCall, ToolStatus, json_text
+from ...protocol.codec import json_object_text
+from ...protocol.display import visible
+from ...protocol.envelope import parse_ts
 
 #: (text, role); roles are the timeline's component classes without the ``timeline--`` prefix.
 Cell = tuple[str, str]

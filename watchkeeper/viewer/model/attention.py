@@ -16,9 +16,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from ..protocol import Event
-from ..relay.api import RelayAPI, SessionInfo, Subscription
-from .steer import CONTROLS
+from ...protocol import Event
+from ...relay.api import RelayAPI, SessionInfo, Subscription
+from .steering_state import CONTROLS
 
 
 def steerable(info: SessionInfo) -> bool:

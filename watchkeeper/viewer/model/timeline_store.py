@@ -20,8 +20,8 @@ from typing import Any
 
 import orjson
 
-from ..protocol import MAIN_AGENT, CallTable, Event, Kind, ToolCall, json_text
-from ..protocol.calls import TOOL_KINDS
+from ...protocol import MAIN_AGENT, CallTable, Event, Kind, ToolCall, json_text
+from ...protocol.calls import TOOL_KINDS
 from . import rows
 from .totals import Totals
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..protocol import Event, Kind
-from ..protocol.usage import UsageTally
+from ...protocol import Event, Kind
+from ...protocol.usage import UsageTally
 
 
 @dataclass(slots=True)
