@@ -42,6 +42,34 @@ def imported_modules(path: Path, package: Path) -> set[str]:
     return names
 
 
+#: What ``viewer/`` may import besides the standard library and itself: it talks to the relay's API
+#: and the protocol only.
+VIEWER_ALLOWED = {"textual", "rich", "orjson"}
+VIEWER_PARTS = (
+    "watchkeeper.viewer", "watchkeeper.protocol", "watchkeeper.relay.api",
+    # The breakpoint rules the palette edits: data and matching over protocol events, the same
+    # vocabulary for the relay, the remote relay and the viewer (below the relay, not of it).
+    "watchkeeper.breakpoints", "watchkeeper.guard",
+)
+#: Imports of viewer/ that the protocol slice of issue 12 moves into protocol/; the test fails when
+#: one is gone, so that this list only shrinks.
+VIEWER_PENDING = {"watchkeeper.relay.summary"}
+
+
+def viewer_imports(package: Path) -> list[str]:
+    """What viewer/ imports beyond the relay API, the protocol, its own modules and its libraries."""
+    found = []
+    for path in sorted((package / "viewer").rglob("*.py")):
+        for name in sorted(imported_modules(path, package)):
+            top = name.split(".")[0]
+            if top == package.name:
+                if not any(name == part or name.startswith(part + ".") for part in VIEWER_PARTS):
+                    found.append(f"{path.relative_to(package)}: viewer imports {name}")
+            elif top not in VIEWER_ALLOWED and top not in sys.stdlib_module_names:
+                found.append(f"{path.relative_to(package)}: viewer imports {name}")
+    return found
+
+
 def violations(package: Path) -> list[str]:
     found = []
     for path in sorted(package.rglob("*.py")):
@@ -81,6 +109,27 @@ def test_the_tree_keeps_its_layers() -> None:
 
 def test_sdk_loads_neither_textual_nor_watchfiles() -> None:
     assert sdk_heavy_imports(ROOT) == []
+
+
+def test_the_viewer_talks_to_the_relay_api_and_the_protocol_only() -> None:
+    found = viewer_imports(PACKAGE)
+    pending = {v for v in found if v.rsplit(" ", 1)[1] in VIEWER_PENDING}
+    assert sorted(set(found) - pending) == []
+    assert {v.rsplit(" ", 1)[1] for v in pending} >= VIEWER_PENDING, "gone: take it out of VIEWER_PENDING"
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ("from ...relay.hub import Relay\n", "viewer imports watchkeeper.relay.hub"),
+        ("from ...adapters.replay import MAX_GAP_S\n", "viewer imports watchkeeper.adapters.replay"),
+        ("from ... import config\n", "viewer imports watchkeeper"),
+        ("import watchfiles\n", "viewer imports watchfiles"),
+    ],
+)
+def test_a_planted_viewer_import_is_caught(tree_copy: Path, line: str, expected: str) -> None:
+    (tree_copy / "viewer" / "screens" / "planted.py").write_text(line)
+    assert [v for v in viewer_imports(tree_copy) if "planted" in v] == [f"viewer/screens/planted.py: {expected}"]
 
 
 @pytest.fixture

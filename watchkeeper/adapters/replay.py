@@ -13,11 +13,9 @@ from pathlib import Path
 
 from ..protocol import Event, make_event, now_iso
 from ..protocol.envelope import parse_ts
+from ..protocol.pacing import MAX_GAP_S
 
 Emit = Callable[[list[Event]], None]
-
-#: A pause longer than this in the recording plays as this long (at speed 1).
-MAX_GAP_S = 3.0
 
 
 def delays(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from textual.app import App
 from textual.binding import Binding, BindingType
@@ -22,6 +22,7 @@ from textual.widgets import HelpPanel
 from ..protocol.display import visible
 from ..relay.api import RelayAPI, SessionInfo, Subscription
 from .breakpoint_palette import BreakpointCommands
+from .host import ViewerHost
 from .model.attention import Attention, title
 from .model.feed import SessionsChanged, watch_sessions
 from .model.steering_state import SteerSetup
@@ -133,3 +134,7 @@ class WatchkeeperApp(App[str | None]):
             self.action_hide_help_panel()
         else:
             self.action_show_help_panel()
+
+
+if TYPE_CHECKING:
+    _implements: type[ViewerHost] = WatchkeeperApp

@@ -30,36 +30,17 @@ from textual.screen import ModalScreen
 from textual.widget import Widget
 from textual.widgets import Input, Label
 
-from ...protocol import Event
 from ...relay.api import RelayAPI, SessionInfo
 from ..model.feed import EventsArrived
 from ..model.playhead import Playhead, Reveal, parse_position, speed_label
-from ..model.timeline_store import TimelineStore
+from ..palette import PaletteCommand
 from ..widgets.player import PlayerBar
 from ..widgets.status import StatusBar
 from ..widgets.timeline import Timeline
-from .session import FREEZE_EVERY, PaletteCommand, SessionScreen
+from .session import FREEZE_EVERY, SessionScreen
 
 #: Ticks per second of the playhead's timer.
 TICKS = 30
-
-
-class ReplayTimeline(Timeline):
-    """The timeline, able to start over with fewer events (a seek or a step back)."""
-
-    def reset(self, events: list[Event]) -> None:
-        old = self.store
-        store = TimelineStore()
-        store.filter = old.filter
-        store.collapsed = set(old.collapsed)
-        self.store = store
-        self._generation += 1  # a view still being built is for the old store: dropped
-        self._cache.clear()
-        self.set_reactive(Timeline.cursor, 0)
-        self.add_events(events)
-        if store.filter.active or store.collapsed:
-            self.rebuild()
-        self.refresh()
 
 
 class GoTo(ModalScreen[str | None]):
@@ -134,7 +115,7 @@ A recorded session played back with its own timing, scaled.
         return self.query_one(PlayerBar)
 
     def compose(self) -> ComposeResult:
-        """The session screen's widgets, with the replay's timeline and a player bar above the status."""
+        """The session screen's widgets, its timeline live while playing, and a player bar above the status."""
         yield from _swap(super().compose(), self.playhead.playing)
 
     def on_mount(self) -> None:
@@ -190,8 +171,8 @@ A recorded session played back with its own timing, scaled.
         if not reveal:
             return
         timeline = self.timeline
-        if reveal.reset and isinstance(timeline, ReplayTimeline):
-            timeline.reset(reveal.events)
+        if reveal.reset:
+            timeline.restart(reveal.events)
         elif reveal.events:
             timeline.add_events(reveal.events)
         if self._to_last:
@@ -274,7 +255,7 @@ A recorded session played back with its own timing, scaled.
 def _swap(widgets: Iterable[Widget], playing: bool) -> Iterator[Widget]:
     for widget in widgets:
         if isinstance(widget, Timeline):
-            widget = ReplayTimeline(live=playing, id=widget.id)
+            widget = Timeline(live=playing, id=widget.id)
         elif isinstance(widget, StatusBar):
             yield PlayerBar(id="player")
         yield widget

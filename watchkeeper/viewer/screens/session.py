@@ -10,7 +10,6 @@ import gc
 import os
 import tempfile
 import time
-from collections.abc import Callable
 from typing import ClassVar
 
 import orjson
@@ -27,18 +26,17 @@ from textual.worker import get_current_worker
 from ...protocol import Event
 from ...protocol.display import visible, visible_value
 from ...relay.api import RelayAPI, SessionInfo
+from ..host import host
 from ..model.feed import EventFeed, EventsArrived, HistoryRebuilt
 from ..model.history_reload import HistoryReload, history_note, load_store
 from ..model.timeline_store import Filter, TimelineStore
+from ..palette import PaletteCommand
 from ..widgets.controls import Controls
 from ..widgets.detail_pane import DetailPane
 from ..widgets.status import StatusBar, status_cells
 from ..widgets.timeline import Timeline
 from .picker import Picker
 from .session_steering import SteerableScreen
-
-#: (title, help, callback) for the command palette.
-PaletteCommand = tuple[str, str, Callable[[], object]]
 
 ANY = "(any)"
 #: After this many new events, ``gc.freeze()`` them (see ``on_events_arrived``).
@@ -250,7 +248,7 @@ dimmed, and the line above the status bar says why.
         timeline = self.timeline
         totals = timeline.store.totals
         totals.capabilities = self.capabilities()
-        now = getattr(self.app, "clock", time.time)()
+        now = host(self.app).clock()
         cells = status_cells(totals, timeline.live, now, len(timeline.store.view))
         note = history_note(self.info, self._reload)
         if note is not None:
@@ -284,7 +282,7 @@ dimmed, and the line above the status bar says why.
         if head is None:
             self.detail.show([], None)
             return
-        now = getattr(self.app, "clock", time.time)() if timeline.live else None
+        now = host(self.app).clock() if timeline.live else None
         self.detail.show(store.row_events(head), store.call_of(head), now)
 
     def on_timeline_view_changed(self) -> None:

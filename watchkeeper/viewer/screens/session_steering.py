@@ -13,7 +13,6 @@ from __future__ import annotations
 import getpass
 import socket
 import uuid
-from collections.abc import Callable
 from typing import Any, ClassVar
 
 from textual import work
@@ -25,6 +24,7 @@ from ...protocol import Event, Kind, now_iso
 from ...protocol.calls import running
 from ...relay.api import RelayAPI, SessionInfo
 from ...relay.summary import merge_capabilities
+from ..host import host
 from ..model.steering_state import (
     CONTROLS,
     Held,
@@ -35,6 +35,7 @@ from ..model.steering_state import (
     source_reason,
     unavailable,
 )
+from ..palette import PaletteCommand
 from ..widgets.controls import Controls
 from ..widgets.timeline import Timeline
 from .deny import DenyDialog
@@ -44,8 +45,6 @@ from .inject import InjectDialog
 CONTROL_WAIT = 15.0
 #: Action name -> the control it sends.
 ACTIONS = {f"steer_{control}": control for control in CONTROLS}
-
-PaletteCommand = tuple[str, str, Callable[[], object]]
 
 
 class ControlDone(Message):
@@ -89,8 +88,7 @@ class SteerableScreen(Screen[None]):
 
     @property
     def setup(self) -> SteerSetup:
-        setup = getattr(self.app, "steer_setup", None)
-        return setup if isinstance(setup, SteerSetup) else SteerSetup()
+        return host(self.app).steer_setup
 
     # --- state in ------------------------------------------------------------------------
 
@@ -125,8 +123,7 @@ class SteerableScreen(Screen[None]):
         setup = self.setup
         agent_kind = (self.info.agent_kind if self.info else None) or self.timeline.store.totals.agent_kind
         live = bool(self.info and self.info.live)
-        blocked = setup.blocked or (None if callable(getattr(self.relay, "control", None))
-                                    else "this relay takes no controls")
+        blocked = setup.blocked
         hooks = setup.hooks_reason if live else None
         self.whole_reason = blocked or source_reason(caps, agent_kind if live else None, hooks)
         why_not = {c: unavailable(c, caps, self.steer, agent_kind=agent_kind if live else None, hooks=hooks,
@@ -231,7 +228,7 @@ class SteerableScreen(Screen[None]):
     @work(thread=True, group="steer-controls", exit_on_error=False)
     def _send(self, control: dict[str, Any]) -> None:
         try:
-            outcome = self.relay.control(control).result(timeout=CONTROL_WAIT)  # type: ignore[attr-defined]
+            outcome = self.relay.control(control).result(timeout=CONTROL_WAIT)
         except Exception as e:
             self.post_message(ControlDone(control, None, f"{type(e).__name__}: {e}"))
             return

@@ -10,7 +10,6 @@ built in a thread worker, latest wins.
 
 from __future__ import annotations
 
-import time
 from typing import Any, ClassVar
 
 from rich.cells import cell_len, set_cell_size
@@ -28,6 +27,7 @@ from textual.worker import get_current_worker
 
 from ...protocol import Event
 from ..compat import set_scroll_range
+from ..host import host
 from ..model.rows import Cell
 from ..model.timeline_store import Filter, TimelineStore
 
@@ -236,6 +236,22 @@ One row per event; a tool call is one row whose status fills in as it runs.
         self.refresh()
         self.post_message(self.Selected(self.selected_head))
         self.post_message(self.ViewChanged())
+
+    def restart(self, events: list[Event]) -> None:
+        """Start over with only ``events`` (a replay's seek or step back): a new store with the same
+        filter and collapsed calls; a view still being built for the old store is dropped."""
+        old = self.store
+        store = TimelineStore()
+        store.filter = old.filter
+        store.collapsed = set(old.collapsed)
+        self.store = store
+        self._generation += 1
+        self._cache.clear()
+        self.set_reactive(Timeline.cursor, 0)
+        self.add_events(events)
+        if store.filter.active or store.collapsed:
+            self.rebuild()
+        self.refresh()
 
     def set_live(self, live: bool) -> None:
         """The session started or stopped being live; follow it unless the person has looked around."""
@@ -449,7 +465,7 @@ One row per event; a tool call is one row whose status fills in as it runs.
         if row >= len(view) or width <= 0:
             return Strip.blank(width, self._base())
         head = view[row]
-        now = getattr(self.app, "clock", time.time)() if self.live else None
+        now = host(self.app).clock() if self.live else None
         selected = row == self.cursor
         key = (head, self.store.stamp(head, now), selected, selected and self.has_focus, width)
         segments = self._cache.get(key)
