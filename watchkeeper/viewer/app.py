@@ -28,6 +28,7 @@ from .model.feed import SessionsChanged, watch_sessions
 from .model.steering_state import SteerSetup
 from .palette import ScreenCommands
 from .screens.session import SessionScreen
+from .screens.session_steering import SteerableScreen
 from .screens.sessions import SessionsScreen
 from .theme import WATCHKEEPER
 
@@ -98,7 +99,7 @@ class WatchkeeperApp(App[str | None]):
         """Ring when a session starts waiting for the person (not for each step the person takes)."""
         newly = self.attention.update(infos)
         self.title = title(self.attention.count, self.TITLE)
-        stepping = {s.session_id for s in self.screen_stack if isinstance(s, SessionScreen) and s.steer.step}
+        stepping = {s.session_id for s in self.screen_stack if isinstance(s, SteerableScreen) and s.steer.step}
         if newly - stepping:
             self.bell()
 
@@ -115,7 +116,7 @@ class WatchkeeperApp(App[str | None]):
 
     def open_session(self, session: str) -> SessionScreen:
         """Push the session screen for ``session`` (its events come from the relay)."""
-        screen = SessionScreen(self.relay, session, self.session_info(session))
+        screen = SteerableScreen(self.relay, session, self.session_info(session))
         self.push_screen(screen)
         return screen
 

@@ -20,14 +20,12 @@ from __future__ import annotations
 
 import gc
 import time
-from collections.abc import Iterable, Iterator
 from typing import ClassVar
 
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.screen import ModalScreen
-from textual.widget import Widget
 from textual.widgets import Input, Label
 
 from ...relay.api import RelayAPI, SessionInfo
@@ -35,8 +33,6 @@ from ..model.feed import EventsArrived
 from ..model.playhead import Playhead, Reveal, parse_position, speed_label
 from ..palette import PaletteCommand
 from ..widgets.player import PlayerBar
-from ..widgets.status import StatusBar
-from ..widgets.timeline import Timeline
 from .session import FREEZE_EVERY, SessionScreen
 
 #: Ticks per second of the playhead's timer.
@@ -114,9 +110,11 @@ A recorded session played back with its own timing, scaled.
     def player(self) -> PlayerBar:
         return self.query_one(PlayerBar)
 
-    def compose(self) -> ComposeResult:
-        """The session screen's widgets, its timeline live while playing, and a player bar above the status."""
-        yield from _swap(super().compose(), self.playhead.playing)
+    def starts_live(self) -> bool:
+        return self.playhead.playing
+
+    def compose_part(self) -> ComposeResult:
+        yield PlayerBar(id="player")
 
     def on_mount(self) -> None:
         # Runs before SessionScreen.on_mount, which starts the feed.
@@ -190,11 +188,9 @@ A recorded session played back with its own timing, scaled.
     # --- the person's controls -----------------------------------------------------------
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """Space types a space in the search box and plays or pauses elsewhere; a recording is never steered."""
+        """Space types a space in the search box and plays or pauses elsewhere."""
         if action == "toggle_play":
             return not isinstance(self.focused, Input)
-        if action.startswith("steer_"):
-            return False
         return super().check_action(action, parameters)
 
     def action_toggle_play(self) -> None:
@@ -250,12 +246,3 @@ A recorded session played back with its own timing, scaled.
             ("Slower", "Next speed down", lambda: self.action_speed(-1)),
             *super().palette_commands(),
         ]
-
-
-def _swap(widgets: Iterable[Widget], playing: bool) -> Iterator[Widget]:
-    for widget in widgets:
-        if isinstance(widget, Timeline):
-            widget = Timeline(live=playing, id=widget.id)
-        elif isinstance(widget, StatusBar):
-            yield PlayerBar(id="player")
-        yield widget

@@ -1,11 +1,11 @@
-"""The steering half of a session screen: the controls, their keys and palette entries, their outcomes.
+"""A live session's screen: the session screen with the controls as its part, their keys and outcomes.
 
-:class:`SessionScreen` builds on this. Controls go out through the relay's
-``control()`` from a thread worker (the UI never waits on an agent); their
-outcomes come back in the session's stream as ``control.applied`` /
-``control.rejected`` rows, and a rejection of one sent from here is also a
-toast. A control the session cannot take now is dimmed in the footer
-(``check_action``) and the controls area says why.
+Controls go out through the relay's ``control()`` from a thread worker (the UI
+never waits on an agent); their outcomes come back in the session's stream as
+``control.applied`` / ``control.rejected`` rows, and a rejection of one sent
+from here is also a toast. A control the session cannot take now is dimmed in
+the footer (``check_action``) and the controls area says why. A replay has a
+player in that place instead, and none of these keys.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import uuid
 from typing import Any, ClassVar
 
 from textual import work
+from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.screen import Screen
@@ -23,7 +24,6 @@ from textual.screen import Screen
 from ...protocol import Event, Kind, now_iso
 from ...protocol.calls import running
 from ...relay.api import RelayAPI, SessionInfo
-from ...relay.summary import merge_capabilities
 from ..host import host
 from ..model.steering_state import (
     CONTROLS,
@@ -37,9 +37,9 @@ from ..model.steering_state import (
 )
 from ..palette import PaletteCommand
 from ..widgets.controls import Controls
-from ..widgets.timeline import Timeline
 from .deny import DenyDialog
 from .inject import InjectDialog
+from .session import SessionScreen
 
 #: Seconds a thread worker waits for a control's outcome from the relay.
 CONTROL_WAIT = 15.0
@@ -55,10 +55,14 @@ class ControlDone(Message):
         self.sent, self.outcome, self.error = control, outcome, error
 
 
-class SteerableScreen(Screen[None]):
-    """A screen over one session that can steer it, if its source can be steered."""
+class SteerableScreen(SessionScreen, inherit_bindings=False):
+    """A live session's screen: it can steer the session, if its source can be steered.
+
+    Its bindings are listed whole (not inherited) so that the footer keeps the steering keys first.
+    """
 
     BINDINGS: ClassVar[list[BindingType]] = [
+        *Screen.BINDINGS,
         Binding("p", "steer_pause", "Pause", id="steer.pause"),
         Binding("r", "steer_resume", "Resume", id="steer.resume"),
         Binding("y", "steer_approve", "Approve", id="steer.approve"),
@@ -67,14 +71,11 @@ class SteerableScreen(Screen[None]):
         Binding("i", "steer_inject", "Inject", id="steer.inject"),
         Binding("C", "steer_cancel", "Cancel", id="steer.cancel"),
         Binding("w", "steer_waiting", "Waiting call", id="steer.waiting", show=False),
+        *SessionScreen.BINDINGS,
     ]
 
-    relay: RelayAPI
-    session_id: str
-    info: SessionInfo | None
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(self, relay: RelayAPI, session: str, info: SessionInfo | None = None) -> None:
+        super().__init__(relay, session, info)
         self.steer = SteerState()
         #: control -> why it cannot be sent now (None: it can); empty until first computed.
         self.why_not: dict[str, str | None] = {}
@@ -83,12 +84,22 @@ class SteerableScreen(Screen[None]):
         self._toasted: set[str] = set()
 
     @property
-    def timeline(self) -> Timeline:
-        return self.query_one(Timeline)
-
-    @property
     def setup(self) -> SteerSetup:
         return host(self.app).steer_setup
+
+    # --- the part ------------------------------------------------------------------------
+
+    def compose_part(self) -> ComposeResult:
+        yield Controls(id="controls")
+
+    def took(self, batch: list[Event]) -> None:
+        self.steer_batch(batch)
+
+    def refresh_part(self) -> None:
+        self.refresh_controls()
+
+    def palette_commands(self) -> list[PaletteCommand]:
+        return [*self.steering_commands(), *super().palette_commands()]
 
     # --- state in ------------------------------------------------------------------------
 
@@ -108,11 +119,6 @@ class SteerableScreen(Screen[None]):
                     self._toast_rejection(data)
         if changed:
             self.refresh_controls()
-
-    def capabilities(self) -> dict[str, Any]:
-        """What the session's sources honour: the relay's merged view and the stream's own announcement."""
-        info_caps = dict(self.info.capabilities) if self.info is not None else {}
-        return merge_capabilities(info_caps, self.timeline.store.totals.capabilities or {})
 
     def refresh_controls(self) -> None:
         """Recompute what can be sent and why not; the controls area and the footer follow."""
