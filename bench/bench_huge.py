@@ -54,7 +54,7 @@ def measure_toolong(path: Path) -> dict[str, Any]:
 
     import orjson
 
-    from watchkeeper.adapters.index import last_line_offsets
+    from watchkeeper.adapters.files.index import last_line_offsets
 
     t0 = time.perf_counter()
     offsets = last_line_offsets(path, 100)
@@ -173,7 +173,7 @@ async def until(pilot: Any, cond: Any, timeout: float = 600.0, step: float = 0.0
 
 
 async def measure_live(path: Path, session: str, newest: str) -> dict[str, Any]:
-    from watchkeeper.adapters.source import TranscriptSource
+    from watchkeeper.adapters.files.source import TranscriptSource
     from watchkeeper.relay import Relay
     from watchkeeper.viewer import WatchkeeperApp
     from watchkeeper.viewer.screens.session import SessionScreen
@@ -239,7 +239,7 @@ async def measure_live(path: Path, session: str, newest: str) -> dict[str, Any]:
 
 def measure_live_relay(path: Path, session: str) -> dict[str, Any]:
     """The relay alone, following the file: the tail's first batch, then the swap to the whole history."""
-    from watchkeeper.adapters.source import TranscriptSource
+    from watchkeeper.adapters.files.source import TranscriptSource
     from watchkeeper.relay import Relay
 
     firsts: list[float] = []
@@ -262,7 +262,7 @@ def measure_live_relay(path: Path, session: str) -> dict[str, Any]:
 
 def measure_replay_relay(path: Path, session: str) -> dict[str, Any]:
     """The relay alone: what the replay screen is fed, from the first batch to the last."""
-    from watchkeeper.adapters.source import TranscriptSource
+    from watchkeeper.adapters.files.source import TranscriptSource
     from watchkeeper.relay import Relay
 
     firsts: list[float] = []
@@ -281,7 +281,7 @@ def measure_replay_relay(path: Path, session: str) -> dict[str, Any]:
 
 async def measure_replay(path: Path, session: str) -> dict[str, Any]:
     """The replay app (speed 1) on the source ``watchkeeper replay`` uses: first rows, then a busy relay."""
-    from watchkeeper.adapters.source import TranscriptSource
+    from watchkeeper.adapters.files.source import TranscriptSource
     from watchkeeper.relay import Relay
     from watchkeeper.viewer import WatchkeeperApp
     from watchkeeper.viewer.screens.session import SessionScreen
@@ -338,7 +338,7 @@ async def measure_replay(path: Path, session: str) -> dict[str, Any]:
 def newest_message(path: Path, tail: int = 4 << 20) -> tuple[str, str]:
     """The session, and the id of the file's newest message (uuid-derived: the same however it is read)."""
     from watchkeeper.adapters.claude_code import ClaudeCodeConverter
-    from watchkeeper.adapters.index import tail_start
+    from watchkeeper.adapters.files.index import tail_start
 
     start = tail_start(path, tail)
     conv = ClaudeCodeConverter(path)
@@ -349,7 +349,7 @@ def newest_message(path: Path, tail: int = 4 << 20) -> tuple[str, str]:
             events += conv.feed(line.rstrip(b"\n"), 0)
     events += conv.finish()
     last = [e for e in events if e["kind"].startswith("message.")][-1]
-    from watchkeeper.adapters.source import convert_file
+    from watchkeeper.adapters.files.feed import convert_file
 
     session = next(iter(convert_file(path)))["session"]
     return session, last["id"]

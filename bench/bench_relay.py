@@ -31,7 +31,7 @@ SAMPLES = ROOT.parent / "shared" / "samples"
 
 
 def real_events(n: int) -> list[Event]:
-    from watchkeeper.adapters.source import convert_file
+    from watchkeeper.adapters.files.feed import convert_file
 
     seed: list[Event] = []
     for path in sorted(SAMPLES.glob("claude-code/**/*.jsonl")) + sorted(SAMPLES.glob("codex/*.jsonl")):

@@ -28,9 +28,9 @@ from pathlib import Path
 
 from watchfiles import awatch
 
+from watchkeeper.adapters.files.source import TranscriptSource
+from watchkeeper.adapters.files.tail import Tailer
 from watchkeeper.adapters.native import NativeConverter
-from watchkeeper.adapters.source import TranscriptSource
-from watchkeeper.adapters.tail import Tailer
 from watchkeeper.protocol import Event
 
 WRITER = r"""

@@ -111,7 +111,7 @@ class Subscriber:
     """Follows the relay like ``attach`` (the same bookkeeping), counting one session's events."""
 
     def __init__(self, url: str, session: str, total: int) -> None:
-        from watchkeeper.adapters.resume import Tracker
+        from watchkeeper.adapters.remote.resume import Tracker
 
         self.url, self.session, self.total = url, session, total
         self.tracker = Tracker("bench")
@@ -120,7 +120,7 @@ class Subscriber:
         self.ready = asyncio.Event()
 
     async def run(self) -> None:
-        from watchkeeper.adapters.remote import dial
+        from watchkeeper.reconnect import dial
 
         async with dial(self.url, None) as ws:
             hello = wire.decode(await ws.recv(decode=False))
@@ -199,7 +199,7 @@ async def through_serve(n: int, subscribers: int, frame: int = 1000, rate: float
 
 async def through_echo(port: int, events: list[tuple[str, dict[str, Any]]], frame: int,
                        rate: float = 0) -> dict[str, Any]:
-    from watchkeeper.adapters.remote import dial
+    from watchkeeper.reconnect import dial
 
     frames = [[{"kind": k, "data": d} for k, d in events[i:i + frame]] for i in range(0, len(events), frame)]
     got = 0

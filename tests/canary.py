@@ -147,7 +147,7 @@ def known_types() -> set[str]:
 
 def unread(files: list[Path]) -> tuple[list[str], list[str]]:
     """(raw events, newer-version notices) in the runs' transcripts."""
-    from watchkeeper.adapters.source import convert_file
+    from watchkeeper.adapters.files.feed import convert_file
 
     raws: list[str] = []
     notices: list[str] = []

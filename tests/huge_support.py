@@ -67,7 +67,7 @@ class HeldIndexer:
     """
 
     def __init__(self) -> None:
-        from watchkeeper.adapters.tailfirst import WORKER
+        from watchkeeper.adapters.files.tailfirst import WORKER
 
         self.gate = threading.Event()
         self.running = threading.Event()

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from waiting import until
 
-from watchkeeper.adapters.source import DirectorySource, TranscriptSource
+from watchkeeper.adapters.files.source import DirectorySource, TranscriptSource
 from watchkeeper.protocol import Event
 from watchkeeper.relay import Relay, SessionInfo
 

@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 from test_viewer_support import Events, relay_with
 
 from watchkeeper import breakpoints as B
+from watchkeeper.adapters.claude_code.steering import Steering
 from watchkeeper.breakpoints import Book, BookError, Matcher, Rule, SessionFacts
-from watchkeeper.relay.steering import Steering
 
 CWD = "/home/dev/project"
 

@@ -18,9 +18,10 @@ from typing import Any
 
 import orjson
 import pytest
+from claude_support import file_events
 from conftest import CC_FIXTURES, SAMPLE_LOGS, ccusage_binary, claude_transcripts
 
-from watchkeeper.adapters.claude_code import ClaudeCodeConverter, convert_file, subagent_files
+from watchkeeper.adapters.claude_code import ClaudeCodeConverter, subagent_files
 from watchkeeper.adapters.claude_code.records import OUTPUT_LIMIT
 from watchkeeper.protocol import CallTable, validate_event
 
@@ -52,7 +53,7 @@ def label(path: Path) -> str:
 
 
 def check_converts_with_every_tool_call_once_and_paired(path: Path) -> None:
-    events: Events = convert_file(path)
+    events: Events = file_events(path)
     assert not kinds(events, "raw"), [e["data"]["error"] for e in kinds(events, "raw")]
     for event in events:
         validate_event(event)
@@ -104,7 +105,7 @@ def test_2_1_332_request_blobs_add_no_tool_calls() -> None:
     assistant_ids = [b["id"] for r in recs if r["type"] == "assistant"
                      for b in r["message"]["content"] if b.get("type") == "tool_use"]
     assert blob_ids <= set(assistant_ids)
-    events = convert_file(DEMO)
+    events = file_events(DEMO)
     started = kinds(events, "tool.started")
     assert len(started) == len(assistant_ids)
     assert {e["data"]["name"] for e in started} == {"Bash", "Write", "Edit", "Agent"}
@@ -120,13 +121,13 @@ def test_2_1_332_request_blobs_add_no_tool_calls() -> None:
 def check_subagent_files_link_to_the_parents_call(main: Path) -> None:
     subs = subagent_files(main)
     assert subs
-    parent = convert_file(main)
+    parent = file_events(main)
     parent_calls = {e["data"]["call_id"]: e["data"]["name"] for e in kinds(parent, "tool.started")}
     session = kinds(parent, "session.started")[0]["session"]
     for sub in subs:
         agent = sub.name[len("agent-"):-len(".jsonl")]
         meta = json.loads(sub.with_name(f"agent-{agent}.meta.json").read_text())
-        events = convert_file(sub)
+        events = file_events(sub)
         assert events[0]["kind"] == "agent.started"
         assert events[0]["data"]["parent_call_id"] == meta["toolUseId"]
         assert parent_calls[meta["toolUseId"]] in ("Task", "Agent")
@@ -143,7 +144,7 @@ def test_subagent_files_carry_their_agent_and_link_to_the_parents_call(main: Pat
 
 
 def test_subagent_finished_from_a_task_notification() -> None:
-    events = convert_file(DEMO)
+    events = file_events(DEMO)
     (done,) = kinds(events, "agent.finished")
     assert done["data"] == {"agent_id": "a455c631d7057aaad", "status": "completed"}
     launched = next(e for e in kinds(events, "tool.finished") if e["data"]["call_id"] == "toolu_05")
@@ -151,7 +152,7 @@ def test_subagent_finished_from_a_task_notification() -> None:
 
 
 def test_in_file_sidechain_is_a_subagent_under_the_task_call() -> None:
-    events = convert_file(SIDECHAIN)
+    events = file_events(SIDECHAIN)
     task = kinds(events, "tool.started")[0]["data"]
     assert task["name"] == "Task"
     grep = next(e for e in kinds(events, "tool.started") if e["data"]["name"] == "Grep")
@@ -167,7 +168,7 @@ def test_agent_file_beside_the_session() -> None:
     (main,) = LEGACY.glob("3f6a*.jsonl")
     (beside,) = subagent_files(main)
     assert beside.name == "agent-7c1d2e3f.jsonl"
-    events = convert_file(beside)
+    events = file_events(beside)
     assert events[0]["kind"] == "agent.started"
     assert {e["agent"] for e in events} == {"7c1d2e3f"}
     assert {e["session"] for e in events} == {main.stem}
@@ -185,7 +186,7 @@ def test_session_started_first_with_title_and_profile(path: Path, title: str) ->
 
 
 def check_session_started(path: Path, title: str) -> None:
-    events = convert_file(path)
+    events = file_events(path)
     start = events[0]
     assert start["kind"] == "session.started"
     assert len(kinds(events, "session.started")) == 1
@@ -200,7 +201,7 @@ def check_session_started(path: Path, title: str) -> None:
 
 
 def test_2_1_78_interrupt_commands_hooks_and_hidden_thinking() -> None:
-    events = convert_file(HOOKS)
+    events = file_events(HOOKS)
     origins = Counter(e["data"]["origin"] for e in kinds(events, "message.user"))
     assert origins == {"command": 1, "meta": 2, "prompt": 3}
     (interrupt,) = [e for e in kinds(events, "notice") if e["data"]["code"] == "interrupted"]
@@ -214,7 +215,7 @@ def test_2_1_78_interrupt_commands_hooks_and_hidden_thinking() -> None:
 
 
 def test_2_1_207_a_queued_message_taken_back_is_a_notice() -> None:
-    events = convert_file(STEERING)
+    events = file_events(STEERING)
     (removed,) = [e for e in kinds(events, "notice") if e["data"]["code"] == "queue-removed"]
     assert "the parser first" in removed["data"]["text"]
     assert [e["data"]["text"] for e in kinds(events, "message.user")] == [
@@ -222,7 +223,7 @@ def test_2_1_207_a_queued_message_taken_back_is_a_notice() -> None:
 
 
 def test_2_1_173_mcp_and_agent_calls() -> None:
-    events = convert_file(SHOWCASE)
+    events = file_events(SHOWCASE)
     names = [e["data"]["name"] for e in kinds(events, "tool.started")]
     assert names == ["mcp__plugin_shop_repo__inspect_layout", "mcp__plugin_shop_repo__refresh_index",
                      "ScheduleWakeup", "Agent", "Agent"]
@@ -240,7 +241,7 @@ def usage_totals(events: Events) -> list[int]:
 
 
 def check_usage_equals_the_clis_own_cost_state(main: Path) -> None:
-    events = [e for p in [main, *subagent_files(main)] for e in convert_file(p)]
+    events = [e for p in [main, *subagent_files(main)] for e in file_events(p)]
     (state,) = [e for e in kinds(events, "usage") if e["data"].get("cumulative")]
     cost = next(r for r in records(main) if r["type"] == "cost-state")
     models = list(cost["modelUsage"].values())
@@ -285,7 +286,7 @@ def check_usage_per_session_against_ccusage(files: list[Path], home: Path) -> No
     theirs = run_ccusage(home)
     equal = 0
     for name, path in names.items():
-        ours = usage_totals(convert_file(path))
+        ours = usage_totals(file_events(path))
         ccusage_rule, our_rule = usage_by_rule(path)
         assert theirs.get(name, [0, 0, 0, 0]) == ccusage_rule, path  # our reading of ccusage is right
         assert ours == our_rule, path
@@ -333,7 +334,7 @@ def check_usage_equals_ccusage_with_request_ids(files: list[Path], home: Path) -
                 rec["requestId"] = f"req_{i}_{rec['message']['id']}"
             lines.append(json.dumps(rec))
         dest.write_text("\n".join(lines) + "\n")
-        ours[f"s{i}"] = usage_totals(convert_file(dest))
+        ours[f"s{i}"] = usage_totals(file_events(dest))
     theirs = run_ccusage(home)
     assert ours == theirs
     assert len(ours) == len(files)
@@ -621,13 +622,13 @@ def test_subagent_layouts_and_links(tmp_path: Path) -> None:
     assert subagent_files(main) == [nested, beside]
     assert subagent_files(nested) == []
 
-    parent = convert_file(main)
+    parent = file_events(main)
     links = {(e["data"]["agent_id"], e["data"]["parent_call_id"]) for e in kinds(parent, "agent.started")}
     assert links == {("aaa1", "tA"), ("bbb2", "tB")}
     assert {e["data"]["agent_id"] for e in kinds(parent, "agent.finished")} == {"aaa1", "bbb2"}
-    first = convert_file(nested)[0]
+    first = file_events(nested)[0]
     assert (first["agent"], first["data"]["parent_call_id"], first["session"]) == ("aaa1", "tA", SID)
-    first = convert_file(beside)[0]
+    first = file_events(beside)[0]
     assert (first["agent"], first["data"]["parent_call_id"], first["session"]) == ("bbb2", None, SID)
 
 

@@ -10,6 +10,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from claude_support import file_events
 from test_claude_code import (
     check_converts_with_every_tool_call_once_and_paired,
     check_session_started,
@@ -20,8 +21,6 @@ from test_claude_code import (
     kinds,
     records,
 )
-
-from watchkeeper.adapters.claude_code import convert_file
 
 pytestmark = pytest.mark.corpus
 
@@ -54,7 +53,7 @@ def test_2_1_332_request_blobs_add_no_tool_calls(samples: Path) -> None:
     assistant_ids = [b["id"] for r in recs if r["type"] == "assistant"
                      for b in r["message"]["content"] if b.get("type") == "tool_use"]
     assert blob_ids and blob_ids <= set(assistant_ids)
-    started = kinds(convert_file(path), "tool.started")
+    started = kinds(file_events(path), "tool.started")
     assert len(started) == len(assistant_ids)
     assert {e["data"]["name"] for e in started} == {"Task", "Bash"}  # the blob calls it "Agent"
 
@@ -66,7 +65,7 @@ def test_subagent_files_carry_their_agent_and_link_to_the_parents_call(samples: 
 
 
 def test_subagent_finished_from_a_task_notification(samples: Path) -> None:
-    events = convert_file(projects(samples) / PROJECT2)
+    events = file_events(projects(samples) / PROJECT2)
     (done,) = kinds(events, "agent.finished")
     assert done["data"] == {"agent_id": "a32f3ef2349a54ea3", "status": "completed"}
     launched = next(e for e in kinds(events, "tool.finished") if e["data"]["call_id"] == "toolu_fake00001_1")
@@ -74,13 +73,13 @@ def test_subagent_finished_from_a_task_notification(samples: Path) -> None:
 
 
 def test_in_file_sidechain_and_agent_file_beside_the_session(samples: Path) -> None:
-    events = convert_file(projects(samples) / "-fixtures" / "sidechain_integrated.jsonl")
+    events = file_events(projects(samples) / "-fixtures" / "sidechain_integrated.jsonl")
     grep = next(e for e in kinds(events, "tool.started") if e["data"]["name"] == "Grep")
     task = kinds(events, "tool.started")[0]["data"]
     assert task["name"] == "Task" and grep["agent"] != "main"
     assert all(e["data"]["parent_call_id"] == task["call_id"] for e in kinds(events, "agent.started")
                if e["agent"] == grep["agent"])
-    events = convert_file(projects(samples) / "-fixtures" / "agent-test-hash-123.jsonl")
+    events = file_events(projects(samples) / "-fixtures" / "agent-test-hash-123.jsonl")
     assert events[0]["kind"] == "agent.started" and events[0]["data"]["prompt"] == "Run the test suite"
     assert {e["agent"] for e in events} == {"test-hash-123"}
 
@@ -95,7 +94,7 @@ def test_session_started_first_with_title_and_profile(samples: Path, path: str, 
 
 
 def test_real_session_interrupt_commands_and_hidden_thinking(samples: Path) -> None:
-    events = convert_file(projects(samples) / "-real-delexw" / "186a0ba09c.jsonl")
+    events = file_events(projects(samples) / "-real-delexw" / "186a0ba09c.jsonl")
     origins = Counter(e["data"]["origin"] for e in kinds(events, "message.user"))
     assert origins["command"] == 1 and origins["meta"] == 2 and origins["prompt"] == 6
     (interrupt,) = [e for e in kinds(events, "notice") if e["data"]["code"] == "interrupted"]

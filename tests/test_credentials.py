@@ -28,13 +28,13 @@ from remote_support import Served
 from waiting import until
 
 from watchkeeper import config, sdk
+from watchkeeper.adapters.claude_code.steering import Policy, Steering
 from watchkeeper.adapters.remote import RemoteError, request
 from watchkeeper.breakpoints import BUILTIN_NAME, Book, BookError, Rule
 from watchkeeper.credentials import Keyring, mint, parse_tokens
 from watchkeeper.guard import Guard
 from watchkeeper.protocol import Event
 from watchkeeper.relay.hookserver import HookSource, bound_port, start_hook_server
-from watchkeeper.relay.steering import Policy, Steering
 
 ALICE, BOB = "alice-token-0123456789abcdef", "bob-token-0123456789abcdef"
 WAIT = 20.0

@@ -16,8 +16,8 @@ import pytest
 from conftest import CC_FIXTURES, CODEX_FIXTURES, SAMPLE_LOGS
 from waiting import until_async
 
-from watchkeeper.adapters.discovery import default_roots, describe, discover, session_roots
-from watchkeeper.adapters.source import DirectorySource
+from watchkeeper.adapters.files.discovery import default_roots, describe, discover, session_roots
+from watchkeeper.adapters.files.source import DirectorySource
 
 WAIT = 20.0
 NOW = time.time()

@@ -17,7 +17,7 @@ import orjson
 import pytest
 from conftest import CC_FIXTURES, CODEX_FIXTURES
 
-from watchkeeper.adapters.source import convert_file
+from watchkeeper.adapters.files.feed import convert_file
 from watchkeeper.protocol import encode_line, make_event
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -9,8 +9,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from watchkeeper.adapters import claude_hooks as H
-from watchkeeper.adapters import claude_settings as S
+from watchkeeper.adapters.claude_code import hooks as H
+from watchkeeper.adapters.claude_code import settings as S
 from watchkeeper.protocol import validate_event
 
 SID = "4be35e28-bfc3-4be1-ac89-d265d8f2e3f3"

@@ -35,7 +35,7 @@ from test_steering_live import (
 from waiting import until
 
 from watchkeeper import config
-from watchkeeper.adapters.claude_settings import installed
+from watchkeeper.adapters.claude_code.settings import installed
 
 NEWEST = CLAUDE_VERSIONS[-1]
 

@@ -19,9 +19,9 @@ from typing import Any
 import pytest
 from waiting import until
 
+from watchkeeper.adapters.claude_code.steering import Policy, Steering
 from watchkeeper.protocol import Event
 from watchkeeper.relay.hookserver import bound_port, start_hook_server
-from watchkeeper.relay.steering import Policy, Steering
 
 TOKEN = "test-token-abc"
 SID = "sess-1"

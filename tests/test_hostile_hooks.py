@@ -19,11 +19,11 @@ from typing import Any
 from hostile_text_support import capturing, effects, shown_text
 from waiting import until_app
 
+from watchkeeper.adapters.claude_code.steering import Policy
 from watchkeeper.breakpoints import Book, Matcher, Rule, relay_facts
 from watchkeeper.protocol.display import visible
 from watchkeeper.relay import Relay
 from watchkeeper.relay.hookserver import serve_hooks
-from watchkeeper.relay.steering import Policy
 from watchkeeper.viewer import WatchkeeperApp
 from watchkeeper.viewer.model.steering_state import SteerSetup
 from watchkeeper.viewer.screens.deny import DenyDialog

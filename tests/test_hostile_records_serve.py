@@ -29,8 +29,8 @@ from test_viewer_support import ClaudeTranscript
 from waiting import until_async
 
 from watchkeeper import sdk
-from watchkeeper.adapters.remote import dial
 from watchkeeper.protocol import MAX_EVENT_BYTES, Event, wire
+from watchkeeper.reconnect import dial
 
 ROOT = Path(__file__).resolve().parent.parent
 HOOKED = "44444444-2222-4333-8444-555555555555"

@@ -14,7 +14,7 @@ from test_viewer_app import SIZE, detail_text
 from test_viewer_support import screen_text
 from waiting import until_app
 
-from watchkeeper.adapters.source import TranscriptSource
+from watchkeeper.adapters.files.source import TranscriptSource
 from watchkeeper.relay import Relay
 from watchkeeper.viewer import WatchkeeperApp
 from watchkeeper.viewer.screens.session import SessionScreen

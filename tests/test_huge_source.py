@@ -16,8 +16,9 @@ import pytest
 from huge_support import SESSION, WAIT, Collector, HeldIndexer, copies, grow, sample_session
 from waiting import until
 
-from watchkeeper.adapters import index
-from watchkeeper.adapters.source import TranscriptSource, convert_file
+from watchkeeper.adapters.files import index
+from watchkeeper.adapters.files.feed import convert_file
+from watchkeeper.adapters.files.source import TranscriptSource
 from watchkeeper.relay import IterSource, Relay
 
 TAIL_FIRST = 1 << 20

@@ -17,7 +17,8 @@ from test_viewer_support import screen_text, status_text
 from textual.message import Message
 from waiting import until, until_app
 
-from watchkeeper.adapters.source import TranscriptSource, convert_file
+from watchkeeper.adapters.files.feed import convert_file
+from watchkeeper.adapters.files.source import TranscriptSource
 from watchkeeper.relay import Relay
 from watchkeeper.viewer import WatchkeeperApp
 from watchkeeper.viewer.model.feed import EventFeed, EventsArrived, HistoryRebuilt

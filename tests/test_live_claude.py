@@ -23,7 +23,7 @@ from live_support import TOKENS, Inbox, follow_sessions, relay_totals, tool_even
 from standins.anthropic import SUBAGENT_TOOL_NAMES, ScriptedAnthropic
 from standins.claude import DEMO_PROMPT, SUBAGENT_KEY, demo_api, start_claude
 
-from watchkeeper.adapters.source import convert_file
+from watchkeeper.adapters.files.feed import convert_file
 from watchkeeper.protocol import Event
 from watchkeeper.relay import Relay, SessionInfo
 

@@ -24,7 +24,8 @@ from live_support import WAIT, Inbox, relay_totals, tool_event_ids, usage_totals
 from standins.codex import MODEL, REFERENCE_FILES, REFERENCE_PROMPT, REFERENCE_SCRIPT, CodexRun, run_codex
 from standins.openai_responses import Exec, ScriptedResponses, Text, Turn, response_events
 
-from watchkeeper.adapters.source import DirectorySource, TranscriptSource, convert_file
+from watchkeeper.adapters.files.feed import convert_file
+from watchkeeper.adapters.files.source import DirectorySource, TranscriptSource
 from watchkeeper.protocol import Event
 from watchkeeper.relay import Relay, SessionInfo
 

@@ -17,7 +17,7 @@ from remote_support import TOKEN, Attached, Proxy, Served
 from waiting import until_async
 
 from watchkeeper import sdk
-from watchkeeper.adapters.source import TranscriptSource
+from watchkeeper.adapters.files.source import TranscriptSource
 from watchkeeper.protocol import Event, make_event
 from watchkeeper.relay import IterSource
 

@@ -20,10 +20,11 @@ from waiting import until_app, until_async
 from websockets.asyncio.client import ClientConnection
 
 from watchkeeper import sdk
-from watchkeeper.adapters.remote import dial, request
-from watchkeeper.adapters.remote_book import RemoteBook
+from watchkeeper.adapters.remote import request
+from watchkeeper.adapters.remote.book import RemoteBook
 from watchkeeper.breakpoints import Book, BookError, Rule
 from watchkeeper.protocol import Event, wire
+from watchkeeper.reconnect import dial
 from watchkeeper.viewer import WatchkeeperApp
 from watchkeeper.viewer.model.steering_state import SteerSetup
 from watchkeeper.viewer.screens.rule import RuleDialog

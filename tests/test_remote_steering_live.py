@@ -21,7 +21,7 @@ from remote_steering_support import WAIT, Screen, Serve, start_claude, start_ser
 from standins.anthropic import ScriptedAnthropic, text, tool_use
 from waiting import until
 
-from watchkeeper.adapters.remote_book import RemoteBook
+from watchkeeper.adapters.remote.book import RemoteBook
 from watchkeeper.breakpoints import Book, Rule
 from watchkeeper.protocol import Event
 

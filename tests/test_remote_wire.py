@@ -7,7 +7,7 @@ from typing import Any
 import orjson
 import pytest
 
-from watchkeeper.adapters.resume import Tracker
+from watchkeeper.adapters.remote.resume import Tracker
 from watchkeeper.protocol import make_event, wire
 from watchkeeper.protocol.wire import WireError
 

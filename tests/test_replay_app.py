@@ -19,7 +19,8 @@ from textual.binding import Binding
 from textual.pilot import Pilot
 from waiting import until_app
 
-from watchkeeper.adapters.source import TranscriptSource, convert_file
+from watchkeeper.adapters.files.feed import convert_file
+from watchkeeper.adapters.files.source import TranscriptSource
 from watchkeeper.commands.replay import first_session
 from watchkeeper.relay import Relay
 from watchkeeper.viewer.replay_app import ReplayApp

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from conftest import SAMPLE_LOGS
 
+from watchkeeper.adapters.files.replay import PacedSource, delays
 from watchkeeper.adapters.native import NativeConverter
-from watchkeeper.adapters.replay import PacedSource, delays
 from watchkeeper.protocol import make_event
 
 

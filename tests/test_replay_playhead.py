@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_viewer_support import Events
 
-from watchkeeper.adapters.source import convert_file
+from watchkeeper.adapters.files.feed import convert_file
 from watchkeeper.protocol import Event, make_event
 from watchkeeper.viewer.model.playhead import Playhead, Reveal, parse_position
 from watchkeeper.viewer.model.rows import parse_ts

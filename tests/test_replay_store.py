@@ -5,7 +5,7 @@ from __future__ import annotations
 from conftest import CC_FIXTURES
 from test_viewer_support import SUB, Events
 
-from watchkeeper.adapters.source import convert_file
+from watchkeeper.adapters.files.feed import convert_file
 from watchkeeper.viewer.model.timeline_store import Filter, TimelineStore
 
 

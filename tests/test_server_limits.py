@@ -25,12 +25,12 @@ import pytest
 from remote_support import TOKEN as WS_TOKEN
 from remote_support import Served
 
+from watchkeeper.adapters.claude_code.steering import Policy, Steering
 from watchkeeper.protocol import Kind, make_event
 from watchkeeper.relay import wsserver
 from watchkeeper.relay.hookserver import bound_port, start_hook_server
 from watchkeeper.relay.httplimits import Limits
 from watchkeeper.relay.recorder import Recorder
-from watchkeeper.relay.steering import Policy, Steering
 
 TOKEN = "test-token-limits"
 SID = "sess-limits"

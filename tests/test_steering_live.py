@@ -30,11 +30,12 @@ from standins.claude import ClaudeProcess, claude_command, claude_env, read_json
 from waiting import until
 
 from watchkeeper import config
-from watchkeeper.adapters.source import TranscriptSource, convert_file
+from watchkeeper.adapters.claude_code.steering import Policy
+from watchkeeper.adapters.files.feed import convert_file
+from watchkeeper.adapters.files.source import TranscriptSource
 from watchkeeper.protocol import Event
 from watchkeeper.relay import Relay
 from watchkeeper.relay.hookserver import HookSource, serve_hooks
-from watchkeeper.relay.steering import Policy
 
 pytestmark = pytest.mark.node
 
@@ -344,7 +345,8 @@ def test_unknown_and_unsteerable_sessions_are_rejected_with_a_reason(wk: Watchke
 RELAY_PROCESS = """
 import sys, threading
 from watchkeeper import config
-from watchkeeper.adapters.source import TranscriptSource, convert_file
+from watchkeeper.adapters.files.source import TranscriptSource
+from watchkeeper.adapters.files.feed import convert_file
 from watchkeeper.relay import Relay
 from watchkeeper.relay.hookserver import serve_hooks
 relay = Relay().start()

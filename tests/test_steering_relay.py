@@ -165,7 +165,7 @@ def test_the_control_api_goes_through_the_relay(relay: Relay, hooks: HookSource)
 
 
 def test_recorder_writes_the_hooked_sessions_merged_stream(relay: Relay, hooks: HookSource, tmp_path: Path) -> None:
-    from watchkeeper.adapters.source import convert_file
+    from watchkeeper.adapters.files.feed import convert_file
 
     relay.add_source(IterSource("transcript", [make_event("m:1", SID, "message.user", {"text": "hi"}),
                                                make_event("m:2", "other", "message.user", {"text": "x"})]))

@@ -7,8 +7,8 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from watchkeeper.adapters.claude_code.steering import INJECT_HEADING, Hold, HookResult, Policy, Steering
 from watchkeeper.protocol import ControlModel, Event
-from watchkeeper.relay.steering import INJECT_HEADING, Hold, HookResult, Policy, Steering
 
 SID = "s-1"
 

@@ -14,8 +14,10 @@ from pathlib import Path
 from conftest import CC_FIXTURES
 from waiting import until_async
 
-from watchkeeper.adapters.source import TranscriptReader, TranscriptSource, convert_file, subagent_files
-from watchkeeper.adapters.tail import Tailer
+from watchkeeper.adapters.claude_code import subagent_files
+from watchkeeper.adapters.files.feed import TranscriptReader, convert_file
+from watchkeeper.adapters.files.source import TranscriptSource
+from watchkeeper.adapters.files.tail import Tailer
 from watchkeeper.protocol import Event, encode_line, make_event
 
 WAIT = 20.0

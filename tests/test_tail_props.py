@@ -22,8 +22,9 @@ from conftest import CC_FIXTURES, claude_transcripts, codex_rollouts
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from watchkeeper.adapters.source import TranscriptReader, convert_file, subagent_files
-from watchkeeper.adapters.tail import Tailer
+from watchkeeper.adapters.claude_code import subagent_files
+from watchkeeper.adapters.files.feed import TranscriptReader, convert_file
+from watchkeeper.adapters.files.tail import Tailer
 from watchkeeper.protocol import Event
 
 SETTINGS = settings(max_examples=25, deadline=None,

@@ -15,7 +15,7 @@ from test_tui_steering_unit import LiveHooked, held_session
 from test_viewer_support import SESSION, Events
 from waiting import until_app
 
-from watchkeeper.adapters.claude_hooks import STEERABLE
+from watchkeeper.adapters.claude_code.hooks import STEERABLE
 from watchkeeper.relay import Relay
 from watchkeeper.viewer import WatchkeeperApp
 from watchkeeper.viewer.model.rows import parse_ts

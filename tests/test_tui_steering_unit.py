@@ -17,12 +17,12 @@ from test_viewer_support import SESSION, Events, Notices, screen_text
 from waiting import until_app
 
 from watchkeeper import config
-from watchkeeper.adapters.claude_hooks import STEERABLE
-from watchkeeper.adapters.source import TranscriptSource
+from watchkeeper.adapters.claude_code.hooks import STEERABLE
+from watchkeeper.adapters.files.source import TranscriptSource
+from watchkeeper.adapters.sdk_agent.steering import SDK_CAPABILITIES
 from watchkeeper.commands.watch import start_steering
 from watchkeeper.protocol import Event, make_event
 from watchkeeper.relay import Relay
-from watchkeeper.relay.sdksteering import SDK_CAPABILITIES
 from watchkeeper.viewer import WatchkeeperApp
 from watchkeeper.viewer.model.rows import build_row
 from watchkeeper.viewer.model.steering_state import (

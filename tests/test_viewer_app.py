@@ -12,7 +12,7 @@ from test_viewer_support import SESSION, ClaudeTranscript, Events, relay_with, s
 from textual.pilot import Pilot
 from waiting import until_app
 
-from watchkeeper.adapters.source import TranscriptSource
+from watchkeeper.adapters.files.source import TranscriptSource
 from watchkeeper.relay import Relay
 from watchkeeper.viewer import WatchkeeperApp
 from watchkeeper.viewer.screens.session import SessionScreen

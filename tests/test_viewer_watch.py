@@ -36,8 +36,9 @@ class Tmux:
 
     def wait_for(self, cond: Callable[[str], bool], timeout: float = 30.0) -> str:
         """The first screen that ``cond`` accepts; the failure shows the last screen."""
-        return until(lambda: s if cond(s := self.screen()) else None, what="the screen to match",
-                     timeout=timeout, seen=self.screen, poll=0.2)
+        (screen,) = until(lambda: (s,) if cond(s := self.screen()) else None, what="the screen to match",
+                          timeout=timeout, seen=self.screen, poll=0.2)
+        return screen  # in a tuple: an empty screen (the app has quit) may be the one awaited
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ A rule names conditions and fires when all of them hold: the tool's name (a
 glob), a text or a regular expression in the call's input, a file path
 outside the session's cwd, the session's cost or tokens past a threshold, N
 failed calls in a row. The hook endpoint asks a :class:`Matcher` (a
-``relay.steering.Breakpoint``) before each tool call; it consults the
+``adapters.claude_code.steering.Breakpoint``) before each tool call; it consults the
 session's facts (cost, tokens, errors) through a callable, so rules that
 depend on the session work without this module knowing the relay.
 

@@ -5,7 +5,8 @@ carried it (``ack {n}``); after a reconnect everything unacknowledged is sent
 again, first, and the relay drops repeats by id, so nothing is lost or doubled. The
 link also keeps what the person asked of the run (paused, injected messages,
 a cancel, decisions on approvals) for ``AgentRun`` to honour, and tells a
-relay it reconnects to what it holds (``hello.sessions``).
+relay it reconnects to what it holds (``hello.sessions``). The reconnect loop
+itself is shared with ``attach`` (``reconnect.py``).
 """
 
 from __future__ import annotations
@@ -18,10 +19,9 @@ from collections import deque
 from typing import TYPE_CHECKING, Any
 
 from websockets.asyncio.client import ClientConnection
-from websockets.asyncio.client import connect as ws_connect
-from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
 from .protocol import Event, wire
+from .reconnect import Refused, dial, keep_connected
 
 if TYPE_CHECKING:
     from .sdk import AgentRun, Decision
@@ -34,7 +34,7 @@ class Link:
         self.url = url
         self.name = name
         self.run: AgentRun | None = None
-        self._headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self._token = token
         self.paused = False
         self.connected = False
         self.closing = False
@@ -152,36 +152,31 @@ class Link:
     async def _main(self) -> None:
         from .sdk import ConnectError
 
-        delays = wire.backoff()
-        while not self.closing:
-            try:
-                ws = await ws_connect(self.url, additional_headers=self._headers, proxy=None,
-                                      max_size=wire.MAX_CLIENT_MESSAGE, user_agent_header=None, open_timeout=10,
-                                      logger=wire.redacting_logger("websockets.client"))
-            except InvalidStatus as e:
-                code = e.response.status_code
-                if code in (401, 403):
-                    why = "the token was refused" if code == 401 else "the request was refused"
-                    self._fatal = ConnectError(f"{self.url}: {code} ({why})")
-                    self._up.set()
-                    return
-                self.last_error = f"HTTP {code}"
-            except (OSError, TimeoutError, InvalidHandshake) as e:
-                self.last_error = repr(e)
-            else:
-                delays = wire.backoff()
-                self._ws = ws
-                try:
-                    await self._session(ws)
-                except ConnectionClosed as e:
-                    self.last_error = f"connection closed ({e.rcvd.code if e.rcvd else 'no close frame'})"
-                except wire.WireError as e:
-                    self.last_error = f"the relay sent a bad frame ({e})"
-                    ws.transport.abort()
-                finally:
-                    self.connected = False
-                    self._ws = None
-            await asyncio.sleep(next(delays))
+        try:
+            await keep_connected(lambda: dial(self.url, self._token, max_queue=16), self._connected,
+                                 failed=self._failed, dropped=self._dropped, stop=lambda: self.closing)
+        except Refused as e:
+            why = "the token was refused" if e.code == 401 else "the request was refused"
+            self._fatal = ConnectError(f"{self.url}: {e.code} ({why})")
+            self._up.set()
+
+    def _failed(self, why: str) -> None:
+        self.last_error = why
+
+    def _dropped(self, why: str, error: Exception | None) -> None:
+        if error is not None:
+            self.last_error = why
+
+    async def _connected(self, ws: ClientConnection) -> None:
+        self._ws = ws
+        try:
+            await self._session(ws)
+        except wire.WireError:
+            ws.transport.abort()
+            raise
+        finally:
+            self.connected = False
+            self._ws = None
 
     async def _session(self, ws: ClientConnection) -> None:
         hello = wire.decode(await ws.recv(decode=False))

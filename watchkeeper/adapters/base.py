@@ -1,10 +1,21 @@
-"""What every transcript adapter provides: a converter from lines to events."""
+"""What adapters provide: converters (lines in, events out) and sources (what the relay runs).
+
+A source's required shape is :class:`Source`; what some sources can do
+besides is spelled out here as protocols too (:class:`HistorySource`,
+:class:`StatusSource`), so the relay asks ``isinstance`` of a named ability
+instead of probing attributes. The relay's own ``HistoryHost`` implements the
+history contract a tail-first source talks to (``files/tailfirst.py``).
+"""
 
 from __future__ import annotations
 
-from typing import Protocol
+from collections.abc import Callable, Collection
+from typing import Protocol, runtime_checkable
 
 from ..protocol import Event
+
+#: Called by a source on the relay's loop with a batch of events; never blocks.
+Emit = Callable[[list[Event]], None]
 
 
 class Converter(Protocol):
@@ -22,4 +33,70 @@ class Converter(Protocol):
 
     def finish(self) -> list[Event]:
         """The file ended (one-shot conversion): flush anything held back."""
+        ...
+
+
+class Source(Protocol):
+    """Anything the relay runs: a ``name``, and ``run(emit)`` on the relay's loop.
+
+    An ``agent_kind`` attribute, when there is one, labels its sessions.
+    """
+
+    name: str
+
+    async def run(self, emit: Emit) -> None:
+        """Emit batches until cancelled (a live source) or until done (a one-shot source)."""
+        ...
+
+
+# --- optional abilities ----------------------------------------------------------------
+
+
+class HistoryBuilder(Protocol):
+    """A session's history being rebuilt (the relay's ``relay.history.Rebuild``)."""
+
+    def add(self, events: list[Event]) -> None:
+        """Events in file order; from one thread at a time, not necessarily the relay's."""
+        ...
+
+    def prepare(self) -> None:
+        """In the worker, when the conversion has caught up: do what the commit can be spared."""
+        ...
+
+    def commit(self, superseded: Collection[str]) -> None:
+        """On the relay's loop: the history is complete; ``superseded`` ids were only provisional."""
+        ...
+
+    def abandon(self) -> None: ...
+
+
+class HistoryHost(Protocol):
+    """What a relay offers a source that rebuilds a session's history (``relay.history.HistoryHost``)."""
+
+    def begin(self, session: str) -> HistoryBuilder: ...
+
+    def progress(self, session: str, fraction: float | None) -> None:
+        """On the relay's loop: how much of the earlier history is indexed; None when done or dropped."""
+        ...
+
+
+@runtime_checkable
+class HistorySource(Protocol):
+    """A source that can hand a session's earlier history over in the background (a huge transcript)."""
+
+    def bind_history(self, host: HistoryHost) -> None:
+        """Called once before ``run``: the relay takes rebuilt histories through ``host``."""
+        ...
+
+
+@runtime_checkable
+class StatusSource(Protocol):
+    """A source with its own word on whether a session is live (a remote relay's)."""
+
+    def session_status(self, session: str) -> tuple[bool, str | None] | None:
+        """(live, state) for ``session``, or None to let the relay judge; from any thread, reads only."""
+        ...
+
+    def on_status_change(self, changed: Callable[[], None]) -> None:
+        """Called once before ``run``: ``changed()`` on the relay's loop whenever that word changes."""
         ...

@@ -87,7 +87,7 @@ async def _probe_all(urls: list[str], token: str | None, context: ssl.SSLContext
 
 def _view(relay: Any, urls: list[str], sources: list[Any]) -> int:
     """The viewer; its breakpoint commands act on each remote relay's own rules."""
-    from ..adapters.remote_book import RemoteBook
+    from ..adapters.remote.book import RemoteBook
     from ..viewer import WatchkeeperApp
     from ..viewer.breakpoint_palette import RemoteRules
     from ..viewer.model.steering_state import SteerSetup

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ..adapters.replay import PacedSource
+    from ..adapters.files.replay import PacedSource
     from ..relay.wsserver import WsServer
     from ..viewer import WatchkeeperApp
 
@@ -47,14 +47,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def demo_files(root: Path) -> list[Path]:
     """The sessions under ``root``: main session files only (a session's subagents play with it)."""
-    from ..adapters.source import scan_sessions
+    from ..adapters.files.discovery import scan_sessions
 
     return sorted(path for path, _ in scan_sessions(root)[0])
 
 
 def demo_sources(files: list[Path], speed: float = 1.0) -> list[PacedSource]:
     """One paced source per file, starting one after another so the sessions arrive one by one."""
-    from ..adapters.replay import PacedSource
+    from ..adapters.files.replay import PacedSource
 
     scale = 1 / speed if speed > 0 else 0.0
     return [PacedSource(path, speed, min_gap=0.6, start_delay=(0.5 + 1.5 * i) * scale)

@@ -36,7 +36,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..adapters.source import scan_sessions
+    from ..adapters.files.discovery import scan_sessions
 
     path = Path(args.path)
     problem = _unreadable(path)
@@ -85,7 +85,7 @@ def _convert(files: list[Path], out: IO[bytes]) -> int:
 
 
 def _events_of(files: list[Path], failed: list[str]) -> Iterator[Event]:
-    from ..adapters.source import convert_file
+    from ..adapters.files.feed import convert_file
 
     for path in files:
         problem = _unreadable(path)
@@ -99,7 +99,7 @@ def _events_of(files: list[Path], failed: list[str]) -> Iterator[Event]:
 
 
 def _follow(path: Path, files: list[Path], out: IO[bytes]) -> int:
-    from ..adapters.source import DirectorySource, TranscriptSource
+    from ..adapters.files.source import DirectorySource, TranscriptSource
     from ..relay import Relay
 
     relay = Relay()

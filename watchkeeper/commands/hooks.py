@@ -3,7 +3,7 @@
 ``install`` merges the steering hooks into a Claude Code settings file (the
 user's, or a project's ``.claude/settings.local.json``: personal, not checked
 in) without touching any other setting or hook; installing twice changes
-nothing; ``uninstall`` puts the file back as it was (``claude_settings``
+nothing; ``uninstall`` puts the file back as it was (``adapters.claude_code.settings``
 edits it through a symlink, and refuses a read-only or oddly shaped one). The
 hooks send a hook-only credential (``hook-token`` in the config directory),
 referenced as ``$WATCHKEEPER_HOOK_TOKEN``, never written: sessions are
@@ -43,7 +43,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from .. import config
-    from ..adapters.claude_settings import SettingsError, read_settings
+    from ..adapters.claude_code.settings import SettingsError, read_settings
     from ..protocol.display import visible
 
     path = project_settings(Path(args.project)) if args.project else user_settings()
@@ -87,9 +87,9 @@ def project_settings(directory: Path) -> Path:
 
 def install(path: Path, settings: dict[str, Any], port: int, fail_closed: bool) -> None:
     from .. import config
-    from ..adapters import claude_hooks as H
-    from ..adapters import claude_settings as S
-    from ..relay.steering import Policy
+    from ..adapters.claude_code import hooks as H
+    from ..adapters.claude_code import settings as S
+    from ..adapters.claude_code.steering import Policy
 
     S.check_writable(path)
     config.load_token(create=True)
@@ -107,7 +107,7 @@ def install(path: Path, settings: dict[str, Any], port: int, fail_closed: bool) 
 
 def uninstall(path: Path, settings: dict[str, Any]) -> bool:
     """Take watchkeeper's hooks out, putting back the empty lists (and file) that were there before install."""
-    from ..adapters import claude_settings as S
+    from ..adapters.claude_code import settings as S
 
     if S.installed(settings, _ours()) is None:
         return False
@@ -159,7 +159,7 @@ def installs() -> dict[str, float]:
 
 
 def _before(path: Path) -> dict[str, Any] | None:
-    """What the settings at ``path`` held before watchkeeper's install (see ``claude_settings.remember``)."""
+    """What the settings at ``path`` held before watchkeeper's install (``settings.remember``)."""
     record = _install_records().get(str(path))
     before = record.get("before") if isinstance(record, dict) else None
     return before if isinstance(before, dict) else None
@@ -194,7 +194,7 @@ def steerability(proc: ClaudeProcess, token: str | None, user_path: Path,
                  installed_at: dict[str, float]) -> tuple[bool, str]:
     """(steerable, why): how a running Claude Code was started decides whether its hooks reach watchkeeper."""
     from .. import config
-    from ..adapters import claude_settings as S
+    from ..adapters.claude_code import settings as S
     from ..credentials import Keyring
 
     via: str | None = None
@@ -233,7 +233,7 @@ def steerability(proc: ClaudeProcess, token: str | None, user_path: Path,
 
 def status(project: Path | None) -> int:
     from .. import config
-    from ..adapters import claude_settings as S
+    from ..adapters.claude_code import settings as S
     from ..protocol.display import visible
     from .ctl import ApiError, api_request
 

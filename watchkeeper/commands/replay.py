@@ -41,7 +41,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def first_session(path: Path) -> str | None:
     """The session the file's first event belongs to (reads only the start of the file)."""
-    from ..adapters.source import convert_file
+    from ..adapters.files.feed import convert_file
 
     return next((event["session"] for event in convert_file(path)), None)
 
@@ -49,7 +49,7 @@ def first_session(path: Path) -> str | None:
 def run(args: argparse.Namespace) -> int:
     import sys
 
-    from ..adapters.source import TranscriptSource
+    from ..adapters.files.source import TranscriptSource
     from ..protocol.display import visible, visible_logging
     from ..relay import Relay
     from ..viewer.replay_app import ReplayApp

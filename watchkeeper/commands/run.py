@@ -78,9 +78,9 @@ def steerable_argv(argv: list[str], port: int, fail_closed: bool) -> list[str]:
     import orjson
 
     from .. import config
-    from ..adapters import claude_hooks as H
-    from ..adapters import claude_settings as S
-    from ..relay.steering import Policy
+    from ..adapters.claude_code import hooks as H
+    from ..adapters.claude_code import settings as S
+    from ..adapters.claude_code.steering import Policy
 
     own: dict[str, Any] = {}
     rest = [argv[0]]

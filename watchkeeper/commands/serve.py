@@ -94,8 +94,8 @@ def server_options(args: argparse.Namespace) -> dict[str, Any]:
 
 def run(args: argparse.Namespace) -> int:
     from .. import config
-    from ..adapters.discovery import session_roots
-    from ..adapters.source import DirectorySource, TranscriptSource
+    from ..adapters.files.discovery import session_roots
+    from ..adapters.files.source import DirectorySource, TranscriptSource
     from ..protocol.display import visible, visible_logging
     from ..relay import Relay
     from ..relay.wsserver import FLUSH_INTERVAL, is_loopback, serve_ws

@@ -37,8 +37,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..adapters.discovery import find_sessions, session_roots
-    from ..adapters.source import DirectorySource, TranscriptSource
+    from ..adapters.files.discovery import find_sessions, session_roots
+    from ..adapters.files.source import DirectorySource, TranscriptSource
     from ..protocol.display import visible_logging
     from ..relay import Relay
     from ..viewer import WatchkeeperApp

@@ -4,8 +4,9 @@ It runs on its own event-loop thread, so a busy UI never stalls an agent or a
 tail. See ``api.py`` for the contract the viewer and the servers rely on.
 """
 
+from ..adapters.base import Source
 from .api import BatchCallback, RelayAPI, SessionInfo
 from .hub import Relay, new_epoch
-from .sources import Emit, IterSource, Source
+from .sources import Emit, IterSource
 
 __all__ = ["BatchCallback", "Emit", "IterSource", "Relay", "RelayAPI", "SessionInfo", "Source", "new_epoch"]

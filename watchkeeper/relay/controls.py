@@ -5,7 +5,7 @@ and what the control did, go into the session's stream under the source that
 acted. Controls are idempotent by id: one seen before is answered with its
 first outcome and acts no more (a re-send after a reconnect is safe).
 
-A source may only pass a control on (a remote relay, ``adapters/remote.py``):
+A source may only pass a control on (a remote relay, ``adapters/remote/``):
 its result then carries ``pending``, a future of the outcome the far side
 decides. :meth:`ControlRouter.submit` waits for that real outcome, at most
 ``FORWARD_TIMEOUT`` seconds, and otherwise answers with a rejection that says

@@ -1,6 +1,6 @@
 """A session's history rebuilt off the relay's loop, then swapped in as a new generation.
 
-A huge transcript is opened tail-first (``adapters/tailfirst.py``): its newest
+A huge transcript is opened tail-first (``adapters/files/tailfirst.py``): its newest
 events go through the relay at once, provisionally, while a worker thread
 converts the whole file into a :class:`Rebuild`. The rebuild does there what
 ingesting would do on the loop — dedupe by id, fold the session's summary,

@@ -32,7 +32,8 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from ..adapters import claude_hooks as H
+from ..adapters.claude_code import hooks as H
+from ..adapters.claude_code.steering import Breakpoint, ControlResult, Hold, Policy, Steering
 from ..credentials import HookCredential, Keyring, Person
 from ..guard import Guard
 from ..protocol import ControlModel, Event, Kind, ProtocolError, make_event, raw_event, validate_control
@@ -40,7 +41,6 @@ from ..protocol.codec import reparse
 from .api import SessionInfo
 from .httplimits import CappedSite, Limits
 from .recorder import Recorder
-from .steering import Breakpoint, ControlResult, Hold, Policy, Steering
 
 #: Hook payloads carry whole tool inputs and outputs (a Write's file content): allow big ones.
 MAX_HOOK_BODY = 64 * 1024 * 1024

@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any
 
+from ..adapters.base import HistorySource, Source, StatusSource
 from ..protocol import CallTable, ControlModel, Event, ToolCall, fit, make_event, raw_event, validate_control
 from ..protocol.calls import TOOL_KINDS, running
 from ..protocol.kinds import Kind
@@ -29,7 +30,6 @@ from .fanout import SessionsWatch, Subscription, strike
 from .generations import Generations
 from .history import HistoryHost
 from .sessions_view import SessionStatus, SessionsView
-from .sources import Source
 from .store import SessionLog
 
 log = logging.getLogger("watchkeeper.relay")
@@ -173,17 +173,14 @@ class Relay(Generations, SessionsView):
         def emit(batch: list[Event]) -> None:
             self._ingest(key, name, agent_kind, batch)
 
-        bind_history = getattr(source, "bind_history", None)
-        if callable(bind_history):
-            bind_history(HistoryHost(self, key, name, agent_kind))
-        status = getattr(source, "session_status", None)
-        on_change = getattr(source, "on_status_change", None)
-        if callable(on_change):
-            on_change(self._sessions_changed)
+        if isinstance(source, HistorySource):
+            source.bind_history(HistoryHost(self, key, name, agent_kind))
+        if isinstance(source, StatusSource):
+            source.on_status_change(self._sessions_changed)
         with self._lock:
             self._running[key] = name
-            if callable(status):
-                self._status[key] = status
+            if isinstance(source, StatusSource):
+                self._status[key] = source.session_status
         self._controls.add(key, source)
         self._tasks[key] = self._loop.create_task(self._run_source(key, name, source, emit))
 

@@ -1,8 +1,8 @@
-"""What the relay runs: anything with a ``name`` and ``async run(emit)``.
+"""Sources the relay steers, and a one-shot source over any iterable.
 
-The adapters' sources (``watchkeeper.adapters.source``: transcript tails,
-discovery, hook endpoints) fit this protocol structurally; it is restated here
-so the relay depends on the shape, not on any one adapter.
+What a source is (``Source``) and its other optional abilities are defined
+once, in ``adapters/base.py``; the adapters' sources (transcript tails,
+discovery, a remote relay) and the relay's own hook endpoint fit them structurally.
 """
 
 from __future__ import annotations
@@ -15,14 +15,6 @@ from ..protocol import ControlModel, Event
 
 #: Called by a source on the relay's loop with a batch of events; never blocks.
 Emit = Callable[[list[Event]], None]
-
-
-class Source(Protocol):
-    name: str
-
-    async def run(self, emit: Emit) -> None:
-        """Emit events until cancelled (a live source) or until done (a one-shot source)."""
-        ...
 
 
 class ControlResult(Protocol):

@@ -6,7 +6,7 @@ the peer's ``hello`` says whether it is a viewer (``attach``, ``ctl
 --relay``) or an agent (``watchkeeper.sdk``). Each SDK agent connection is a
 relay source of its own, so its sessions are live exactly while it is
 connected, and the controls for them are honoured by the agent
-(``sdksteering.py``).
+(``adapters/sdk_agent/steering.py``).
 
 A viewer that subscribes (``attach``) watches every session, hooked and SDK
 alike, so a pause or a breakpoint holds calls for it; ``ctl --relay`` only
@@ -44,11 +44,11 @@ from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
+from ..adapters.sdk_agent.steering import Outcome, SdkSteering
 from ..breakpoints import Book
 from ..credentials import Keyring, Person
 from ..protocol import ControlModel, Event, Kind, fit, make_event, wire
 from .breakpoint_requests import breakpoint_request
-from .sdksteering import Outcome, SdkSteering
 from .sources import Emit
 from .watching import RECONNECT_GRACE, Grace, WatchListener
 from .wsviewer import DEFAULT_LIMIT, ViewerConn

@@ -1,8 +1,8 @@
 """Reading one Claude Code record, or one content block, into plain values.
 
 No state and no I/O: the converter decides ids and order; these functions only
-know the shapes, which drift between CLI versions (see
-shared/reference/claude-code.md §1), so every field may be missing or null.
+know the shapes, which drift between CLI versions (``tests/canary.py`` reports
+new ones against the real CLIs), so every field may be missing or null.
 """
 
 from __future__ import annotations

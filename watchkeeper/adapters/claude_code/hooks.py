@@ -1,6 +1,7 @@
 """Claude Code hooks, both ways: a hook payload in, protocol events out; a decision in, the JSON reply out.
 
-Pure: no I/O, no state. Facts from shared/reference/claude-code.md §2.2-2.5.
+Pure: no I/O, no state. The shapes are Claude Code's hook contract (the JSON on
+the hook's stdin, ``hookSpecificOutput`` in the reply), exercised against the real CLI by the live tests.
 A hooked call uses the transcript adapter's ids (``tool:{tool_use_id}:started``
 and ``:finished``), so the hook and the transcript report one call, and the
 relay keeps whichever arrives first. Hook requests carry no id of their own:
@@ -11,9 +12,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..protocol import Capabilities, Event, Kind, Profile, json_text, make_event
-from ..protocol.models import Isolation
-from .claude_code.records import OUTPUT_LIMIT, cut, structured_result
+from ...protocol import Capabilities, Event, Kind, Profile, json_text, make_event
+from ...protocol.models import Isolation
+from .records import OUTPUT_LIMIT, cut, structured_result
 
 SOURCE = "claude-code hooks"
 

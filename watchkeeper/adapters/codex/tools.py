@@ -18,7 +18,7 @@ from typing import Any
 
 import orjson
 
-from .codex_text import content_text
+from .text import content_text
 
 #: Tool output kept in an event; the rest is cut and counted in ``truncated``.
 MAX_OUTPUT = 256 * 1024

@@ -20,8 +20,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..adapters import claude_hooks as H
-from ..protocol import ControlModel, Event, Kind, make_event
+from ...protocol import ControlModel, Event, Kind, make_event
+from . import hooks as H
 
 #: Texts injected by the person reach the model with this heading.
 INJECT_HEADING = "Message from the user, sent through watchkeeper while you work:\n"

@@ -37,15 +37,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Collection
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Protocol
 
-from ..protocol import Event
+from ...protocol import Event
+from ..base import HistoryBuilder, HistoryHost
 from . import index
+from .feed import FileFeed, TranscriptReader, open_converter, raw_line
 from .index import TAIL_BYTES
-from .source import FileFeed, TranscriptReader, _raw, open_converter
 from .tail import Tailer
 
 log = logging.getLogger(__name__)
@@ -56,34 +55,6 @@ STEP_BYTES = 4 << 20
 #: One worker thread for every background conversion in the process: huge files are indexed one
 #: step at a time, in turn, and never take more than one core between them.
 WORKER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="watchkeeper-index")
-
-
-class HistoryBuilder(Protocol):
-    """A session's history being rebuilt (the relay's ``relay.history.Rebuild``)."""
-
-    def add(self, events: list[Event]) -> None:
-        """Events in file order; from one thread at a time, not necessarily the relay's."""
-        ...
-
-    def prepare(self) -> None:
-        """In the worker, when the conversion has caught up: do what the commit can be spared."""
-        ...
-
-    def commit(self, superseded: Collection[str]) -> None:
-        """On the relay's loop: the history is complete; ``superseded`` ids were only provisional."""
-        ...
-
-    def abandon(self) -> None: ...
-
-
-class HistoryHost(Protocol):
-    """What a relay offers a source that rebuilds a session's history (``relay.history.HistoryHost``)."""
-
-    def begin(self, session: str) -> HistoryBuilder: ...
-
-    def progress(self, session: str, fraction: float | None) -> None:
-        """On the relay's loop: how much of the earlier history is indexed; None when done or dropped."""
-        ...
 
 
 class TailFeed(FileFeed):
@@ -102,7 +73,7 @@ class TailFeed(FileFeed):
             try:
                 self._first += self.converter.feed(line, offset)
             except Exception as e:
-                self._first.append(_raw(self.session, line, offset, f"converter failed: {e!r}", path))
+                self._first.append(raw_line(self.session, line, offset, f"converter failed: {e!r}", path))
             if self._first:
                 break
         self.start = index.tail_start(path, tail_bytes, not_before=end)

@@ -16,8 +16,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, TypeGuard
 
-from ..protocol import Event, Kind, make_event
-from ..protocol.wire import RANGE_MAX
+from ...protocol import Event, Kind, make_event
+from ...protocol.wire import RANGE_MAX
 
 Out = tuple[list[Event], list[dict[str, Any]]]
 

@@ -15,8 +15,8 @@ import asyncio
 import concurrent.futures
 from typing import Any
 
-from ..breakpoints import BookError, Rule, rule_from, rule_table
-from .remote import RemoteError, RemoteSource
+from ...breakpoints import BookError, Rule, rule_from, rule_table
+from .source import RemoteError, RemoteSource
 
 #: Seconds a breakpoint request waits for the remote relay's answer.
 REQUEST_TIMEOUT = 10.0

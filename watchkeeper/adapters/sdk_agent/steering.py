@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..protocol import ControlModel, Event, Kind, make_event, wire
+from ...protocol import ControlModel, Event, Kind, make_event, wire
 
 DEFAULT_DENY_REASON = "Denied by the user in watchkeeper"
 #: Outcomes remembered for repeated controls.

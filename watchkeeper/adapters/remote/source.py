@@ -3,8 +3,9 @@
 The local relay treats the remote sessions like any others: the same
 screens, several remote relays side by side, and controls, which this source
 forwards (``Steerable``). The bookkeeping that makes a reconnect lose and
-double nothing is in ``resume.py``; this module owns the socket: it
-reconnects with backoff, resumes from the last seq per session, reads ranges
+double nothing is in ``resume.py``, the reconnect loop (shared with the SDK's
+link) in ``watchkeeper/reconnect.py``; this module owns what is said on each
+connection: it resumes from the last seq per session, reads ranges
 back when told to resync, and re-sends controls that have no outcome yet
 (the server acts once per control id). A refused token ends the source with
 a clear error; the token only ever goes in the ``Authorization`` header.
@@ -29,10 +30,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from websockets.asyncio.client import ClientConnection
-from websockets.asyncio.client import connect as ws_connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
 
-from ..protocol import ControlModel, Event, Kind, make_event, wire
+from ...protocol import ControlModel, Event, Kind, make_event, wire
+from ...reconnect import Refused, close_quickly, dial, keep_connected
 from .resume import Tracker
 
 log = logging.getLogger("watchkeeper.attach")
@@ -46,27 +47,8 @@ class RemoteError(ConnectionError):
     """The remote relay refused us (401: the token; 403: refused) or is not a watchkeeper relay."""
 
 
-def dial(url: str, token: str | None, *, ssl_context: ssl.SSLContext | None = None,
-         open_timeout: float = 10.0) -> Any:
-    """``async with dial(...) as ws``, or ``await dial(...)``: one websocket to a relay, token in the header."""
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
-    extra: dict[str, Any] = {"ssl": ssl_context} if ssl_context is not None and url.startswith("wss:") else {}
-    return ws_connect(url, additional_headers=headers, proxy=None, max_size=wire.MAX_CLIENT_MESSAGE,
-                      user_agent_header=None, open_timeout=open_timeout, max_queue=64,
-                      logger=wire.redacting_logger("websockets.client"), **extra)
-
-
-async def close_quickly(ws: ClientConnection, timeout: float = 1.0) -> None:
-    """Close ``ws``; if the peer does not answer within ``timeout``, cut the connection."""
-    try:
-        async with asyncio.timeout(timeout):
-            await ws.close()
-    except (TimeoutError, asyncio.CancelledError, OSError):
-        ws.transport.abort()
-
-
-def refused(e: InvalidStatus) -> RemoteError:
-    code = e.response.status_code
+def refusal(code: int) -> RemoteError:
+    """What a 401 or 403 from a relay means, as the error to show."""
     why = {401: "the token was refused", 403: "the connection was refused"}.get(code, "unexpected answer")
     return RemoteError(f"{code}: {why}")
 
@@ -94,7 +76,7 @@ async def request(url: str, token: str | None, msg: dict[str, Any] | None, *,
                 if reply.get("id") == msg.get("id") and reply["t"] != "hello":
                     return hello, reply
     except InvalidStatus as e:
-        raise refused(e) from None
+        raise refusal(e.response.status_code) from None
     except (InvalidHandshake, ConnectionClosed) as e:
         raise RemoteError(f"{url}: {e}") from None
 
@@ -160,36 +142,34 @@ class RemoteSource:
     async def run(self, emit: Emit) -> None:
         self._emit = emit
         self.loop = asyncio.get_running_loop()
-        delays = wire.backoff()
-        while True:
-            try:
-                ws = await dial(self.url, self._token, ssl_context=self._ssl)
-            except InvalidStatus as e:
-                if e.response.status_code in (401, 403):
-                    self.status = f"refused: {refused(e)}"
-                    raise refused(e) from None
-                self.status = f"reconnecting: HTTP {e.response.status_code}"
-            except InvalidURI as e:
-                self.status = f"bad URL: {e}"
-                raise RemoteError(str(e)) from None
-            except (OSError, TimeoutError, InvalidHandshake) as e:
-                self.status = f"reconnecting: {e!r}"
-            else:
-                delays = wire.backoff()
-                try:
-                    await self._session(ws)
-                except ConnectionClosed as e:
-                    self.status = f"reconnecting: connection closed ({e.rcvd.code if e.rcvd else 'no close frame'})"
-                except wire.WireError as e:
-                    self.status = f"reconnecting: the relay sent a bad frame ({e})"
-                    log.warning("relay %s sent a bad frame: %s", self.name, e)
-                finally:
-                    self._ws = None
-                    self._up.clear()
-                    self._fail_asks(f"lost the connection to {self.name}")
-                    await close_quickly(ws)
-                self._lost()
-            await asyncio.sleep(next(delays))
+        try:
+            await keep_connected(lambda: dial(self.url, self._token, ssl_context=self._ssl), self._connected,
+                                 failed=self._failed, dropped=self._dropped)
+        except Refused as e:
+            error = refusal(e.code)
+            self.status = f"refused: {error}"
+            raise error from None
+        except InvalidURI as e:
+            self.status = f"bad URL: {e}"
+            raise RemoteError(str(e)) from None
+
+    def _failed(self, why: str) -> None:
+        self.status = f"reconnecting: {why}"
+
+    def _dropped(self, why: str, error: Exception | None) -> None:
+        self.status = f"reconnecting: {why}"
+        if isinstance(error, wire.WireError):
+            log.warning("relay %s sent a bad frame: %s", self.name, error)
+        self._lost()
+
+    async def _connected(self, ws: ClientConnection) -> None:
+        try:
+            await self._session(ws)
+        finally:
+            self._ws = None
+            self._up.clear()
+            self._fail_asks(f"lost the connection to {self.name}")
+            await close_quickly(ws)
 
     async def wait_connected(self, timeout: float) -> bool:
         try:

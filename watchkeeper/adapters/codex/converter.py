@@ -1,13 +1,13 @@
-"""Codex CLI rollout JSONL -> protocol events (facts: shared/reference/other-agents.md §1).
+"""Codex CLI rollout JSONL -> protocol events (as written by Codex 0.171; ``tests/canary.py`` reports drift).
 
 One rollout is one thread: ``session_meta``, then ``response_item`` (what the
 model saw and said), ``event_msg`` (UI events, some mirroring the response
 items), ``turn_context``, and in 0.171 ``token_usage_record`` and
-``world_state``. What each record means is in ``codex_records``; this module
+``world_state``. What each record means is in ``records``; this module
 keeps the thread's state and builds the events: tool calls paired by
 ``call_id`` and finished once, from whichever record ends them first
-(``codex_tools``); usage counted once (``codex_usage``); texts that several
-records repeat shown once (``codex_text.Mirrors``).
+(``tools``); usage counted once (``usage``); texts that several
+records repeat shown once (``text.Mirrors``).
 
 ``session.started`` is held back, with the events after it, until the first
 real prompt (its title) and the model are known, because both arrive a few
@@ -26,13 +26,13 @@ from typing import Any
 
 import orjson
 
-from ..protocol import Event, content_id, make_event, now_iso, raw_event
-from ..protocol.codec import reparse
-from .codex_records import TOP_LEVEL
-from .codex_session import SessionFacts, session_from_path
-from .codex_text import Mirrors, title_of
-from .codex_tools import Finish
-from .codex_usage import TokenLedger
+from ...protocol import Event, content_id, make_event, now_iso, raw_event
+from ...protocol.codec import reparse
+from .records import TOP_LEVEL
+from .session import StartFacts, session_from_path
+from .text import Mirrors, title_of
+from .tools import Finish
+from .usage import TokenLedger
 
 HOLD_LIMIT = 200
 #: Output of the model: by then the prompt and the model are known, so the session can start.
@@ -49,7 +49,7 @@ class CodexConverter:
     def __init__(self, path: Path | None = None) -> None:
         self.source = str(path) if path else None
         self.session = session_from_path(path)
-        self.facts = SessionFacts()
+        self.facts = StartFacts()
         self.tokens = TokenLedger()
         self._phase = "before"  # -> "holding" (session.started held back) -> "started"
         self._held: list[Event] = []
@@ -195,7 +195,7 @@ class CodexConverter:
         self._phase = "holding"
         return self._emit([])
 
-    # --- events, for codex_records ---------------------------------------------------
+    # --- events, for records.py -----------------------------------------------------
 
     def event(self, kind: str, data: dict[str, Any], id: str | None = None) -> Event:
         if id is None:

@@ -1,6 +1,6 @@
 """Which agent sessions this machine has: Claude Code and Codex transcripts, newest first.
 
-Finding them is a directory walk (``source.scan_sessions``); describing one
+Finding them is a directory walk (:func:`scan_sessions`); describing one
 (id, title, cwd) reads the head of its file through the same converter that
 would read the whole of it, so no format is parsed twice.
 """
@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from ..protocol import Kind
-from .source import CLAUDE_CODE, FileFeed, agent_kind_of, scan_sessions, subagent_files
+from ...protocol import Kind
+from ..claude_code import subagent_files
+from .feed import CLAUDE_CODE, FileFeed, agent_kind_of
 
 #: A session written to within this many seconds is live.
 LIVE_WINDOW = 60.0
@@ -25,6 +26,48 @@ HEAD_BYTES = 256 * 1024
 TITLE_CHARS = 200
 #: ``message.user`` origins that are a person's prompt (not a hook's feedback, not an injection).
 _PROMPT_ORIGINS = {None, "prompt", "user", "queued"}
+
+
+#: Directories that never hold sessions of their own (a session's attachments, tooling).
+_NOT_SESSIONS = frozenset({"subagents", "tool-results", "node_modules", "__pycache__"})
+#: Levels below a root searched for sessions: ~/.codex/sessions/YYYY/MM/DD is 3, ~/.codex is 4.
+MAX_DEPTH = 5
+
+
+def is_session_name(name: str) -> bool:
+    """A session file, not a subagent's (``agent-*.jsonl``) nor a prompt history."""
+    return name.endswith(".jsonl") and not name.startswith("agent-") and name != "history.jsonl"
+
+
+def scan_sessions(root: Path) -> tuple[list[tuple[Path, float]], list[Path]]:
+    """Session files under ``root`` with their mtimes, and the directories searched (to watch).
+
+    Skips a session's own directory (``<id>/`` beside ``<id>.jsonl``: its
+    subagents, tool results), hidden directories, and anything too deep.
+    """
+    files: list[tuple[Path, float]] = []
+    dirs: list[Path] = []
+    stack = [(root, 0)]
+    while stack:
+        d, depth = stack.pop()
+        try:
+            with os.scandir(d) as it:
+                entries = list(it)
+        except OSError:
+            continue
+        dirs.append(d)
+        names = {e.name for e in entries}
+        for e in entries:
+            try:
+                if e.is_dir(follow_symlinks=False):
+                    if (depth < MAX_DEPTH and e.name not in _NOT_SESSIONS and not e.name.startswith(".")
+                            and f"{e.name}.jsonl" not in names):
+                        stack.append((Path(e.path), depth + 1))
+                elif is_session_name(e.name) and e.is_file():
+                    files.append((Path(e.path), e.stat().st_mtime))
+            except OSError:
+                continue
+    return files, dirs
 
 
 @dataclass(frozen=True)

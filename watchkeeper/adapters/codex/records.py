@@ -1,6 +1,7 @@
 """What each Codex rollout record means, as protocol events.
 
-Each handler takes the converter and a record's ``payload`` and returns events;
+Each handler takes the converter (as a :class:`Thread`: what the handlers may
+use of it) and a record's ``payload`` and returns events;
 ``[]`` for known bookkeeping read quietly (``turn_context``, ``ghost_snapshot``,
 mirror records), ``None`` for a type it does not know, which the converter
 keeps as ``raw``: nothing read is dropped unseen.
@@ -9,10 +10,12 @@ keeps as ``raw``: nothing read is dropped unseen.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-from .codex_text import content_text, is_scaffolding, reasoning_texts
-from .codex_tools import (
+from ...protocol import Event
+from .session import StartFacts
+from .text import content_text, is_scaffolding, reasoning_texts
+from .tools import (
     CALL_TYPES,
     END_EVENTS,
     ITEM_CALL_NAMES,
@@ -25,12 +28,43 @@ from .codex_tools import (
     parse_output,
     self_finish,
 )
+from .usage import TokenLedger
 
-if TYPE_CHECKING:
-    from ..protocol import Event
-    from .codex import CodexConverter
 
-Handler = Callable[["CodexConverter", dict[str, Any]], "list[Event] | None"]
+class Thread(Protocol):
+    """The converter as the handlers see it (``converter.CodexConverter``): state to read, events to build."""
+
+    facts: StartFacts
+    tokens: TokenLedger
+    said_in_turn: bool
+
+    @property
+    def key(self) -> str: ...
+
+    def event(self, kind: str, data: dict[str, Any], id: str | None = None) -> Event: ...
+
+    def notice(self, level: str, text: str, code: str, **extra: Any) -> Event: ...
+
+    def prompt(self, text: str, source: str) -> list[Event]: ...
+
+    def fallback_prompt(self, text: str) -> None: ...
+
+    def said(self, text: Any, source: str, message_id: Any = None, phase: Any = None) -> list[Event]: ...
+
+    def thinking(self, texts: list[str], source: str) -> list[Event]: ...
+
+    def start_call(self, call_id: str, name: str, tool_input: Any, message_id: Any = None) -> list[Event]: ...
+
+    def finish_call(self, call_id: Any, end: Finish, name: str = "unknown", tool_input: Any = None) -> list[Event]: ...
+
+    def open_calls(self) -> list[str]: ...
+
+    def usage(self, delta: dict[str, int] | None, message_id: Any = None, **extra: Any) -> list[Event]: ...
+
+    def compaction(self, summary: Any) -> list[Event]: ...
+
+
+Handler = Callable[[Thread, dict[str, Any]], list[Event] | None]
 
 #: Known bookkeeping, not conversation.
 QUIET_ITEMS = frozenset({"ghost_snapshot", "additional_tools", "configuration_update"})
@@ -40,7 +74,7 @@ COMPACTION_ITEMS = frozenset({"compaction", "context_compaction", "compaction_su
 AGENT_ENDS = frozenset({"completed", "interrupted", "errored", "closed", "shutdown"})
 
 
-def response_item(c: CodexConverter, p: dict[str, Any]) -> list[Event] | None:
+def response_item(c: Thread, p: dict[str, Any]) -> list[Event] | None:
     kind = p.get("type")
     if kind == "message":
         role, text = p.get("role"), content_text(p.get("content"))
@@ -69,7 +103,7 @@ def response_item(c: CodexConverter, p: dict[str, Any]) -> list[Event] | None:
     return None
 
 
-def event_msg(c: CodexConverter, p: dict[str, Any]) -> list[Event] | None:
+def event_msg(c: Thread, p: dict[str, Any]) -> list[Event] | None:
     kind = p.get("type")
     handler = EVENT_MSG.get(kind) if isinstance(kind, str) else None
     if handler is not None:
@@ -81,7 +115,7 @@ def event_msg(c: CodexConverter, p: dict[str, Any]) -> list[Event] | None:
     return None
 
 
-def item_completed(c: CodexConverter, p: dict[str, Any]) -> list[Event] | None:
+def item_completed(c: Thread, p: dict[str, Any]) -> list[Event] | None:
     """0.171's ``item_completed``: the UI's view of a finished item."""
     item = p.get("item")
     kind = item.get("type") if isinstance(item, dict) else None
@@ -120,7 +154,7 @@ def item_completed(c: CodexConverter, p: dict[str, Any]) -> list[Event] | None:
     return None
 
 
-def token_count(c: CodexConverter, p: dict[str, Any]) -> list[Event]:
+def token_count(c: Thread, p: dict[str, Any]) -> list[Event]:
     info = p.get("info")
     if not isinstance(info, dict):
         return []  # rate limits only
@@ -130,18 +164,18 @@ def token_count(c: CodexConverter, p: dict[str, Any]) -> list[Event]:
     return c.usage(delta, context_window=info.get("model_context_window"), context_tokens=context)
 
 
-def token_usage_record(c: CodexConverter, p: dict[str, Any]) -> list[Event]:
+def token_usage_record(c: Thread, p: dict[str, Any]) -> list[Event]:
     thread = p.get("thread_token_usage")
     delta = c.tokens.snapshot(thread) if isinstance(thread, dict) else c.tokens.step(p.get("usage"))
     return c.usage(delta, p.get("response_id"), turn_id=p.get("turn_id"))
 
 
-def turn_started(c: CodexConverter, p: dict[str, Any]) -> list[Event]:
+def turn_started(c: Thread, p: dict[str, Any]) -> list[Event]:
     c.said_in_turn = False
     return [c.event("state", {"state": "running", "reason": "turn started", "turn_id": p.get("turn_id")})]
 
 
-def turn_complete(c: CodexConverter, p: dict[str, Any]) -> list[Event]:
+def turn_complete(c: Thread, p: dict[str, Any]) -> list[Event]:
     said = c.said_in_turn
     events = [] if said else c.said(p.get("last_agent_message"), "last_agent_message")
     c.said_in_turn = False
@@ -151,7 +185,7 @@ def turn_complete(c: CodexConverter, p: dict[str, Any]) -> list[Event]:
     return [*events, c.event("state", data)]
 
 
-def turn_aborted(c: CodexConverter, p: dict[str, Any]) -> list[Event]:
+def turn_aborted(c: Thread, p: dict[str, Any]) -> list[Event]:
     """The person interrupted (or a new prompt replaced) the turn: its open calls end interrupted."""
     reason = str(p.get("reason") or "aborted")
     events: list[Event] = []
@@ -163,7 +197,7 @@ def turn_aborted(c: CodexConverter, p: dict[str, Any]) -> list[Event]:
     return events
 
 
-def sub_agent(c: CodexConverter, p: dict[str, Any]) -> list[Event]:
+def sub_agent(c: Thread, p: dict[str, Any]) -> list[Event]:
     """``sub_agent_activity``: a child thread (with its own rollout) started, was talked to, or ended."""
     agent_id, kind, path = p.get("agent_thread_id"), str(p.get("kind") or ""), p.get("agent_path")
     if not agent_id:
@@ -177,17 +211,17 @@ def sub_agent(c: CodexConverter, p: dict[str, Any]) -> list[Event]:
     return [c.notice("info", text, "codex.sub_agent", agent_id=str(agent_id))]
 
 
-def settings(c: CodexConverter, p: dict[str, Any]) -> list[Event]:
+def settings(c: Thread, p: dict[str, Any]) -> list[Event]:
     c.facts.read_settings(p)
     return []
 
 
-def world_state(c: CodexConverter, p: dict[str, Any]) -> list[Event]:
+def world_state(c: Thread, p: dict[str, Any]) -> list[Event]:
     c.facts.read_settings(p, snapshot=True)
     return []
 
 
-def _thinking_text(c: CodexConverter, p: dict[str, Any]) -> list[Event]:
+def _thinking_text(c: Thread, p: dict[str, Any]) -> list[Event]:
     text = p.get("text")
     return c.thinking([text] if isinstance(text, str) and text.strip() else [], "event_msg")
 

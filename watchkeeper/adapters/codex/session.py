@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from ..protocol import OBSERVE_ONLY, Isolation, Profile
+from ...protocol import OBSERVE_ONLY, Isolation, Profile
 
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.IGNORECASE)
 
@@ -24,7 +24,7 @@ def session_from_path(path: Path | None) -> str:
     return found[-1] if found else path.stem
 
 
-class SessionFacts:
+class StartFacts:
     """Everything ``session.started`` carries, filled in as records arrive."""
 
     def __init__(self) -> None:

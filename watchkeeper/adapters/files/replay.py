@@ -11,9 +11,9 @@ import asyncio
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
-from ..protocol import Event, make_event, now_iso
-from ..protocol.envelope import parse_ts
-from ..protocol.pacing import MAX_GAP_S
+from ...protocol import Event, make_event, now_iso
+from ...protocol.envelope import parse_ts
+from ...protocol.pacing import MAX_GAP_S
 
 Emit = Callable[[list[Event]], None]
 
@@ -56,7 +56,7 @@ class PacedSource:
     def _events(self) -> Iterable[Event]:
         if self._convert is not None:
             return self._convert(self.path)
-        from .source import convert_file
+        from .feed import convert_file
 
         return convert_file(self.path)
 
