@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from rich.cells import cell_len, set_cell_size
 from rich.segment import Segment
 from rich.style import Style
 from textual import events, work
@@ -28,33 +27,11 @@ from textual.worker import get_current_worker
 from ...protocol import Event
 from ..compat import set_scroll_range
 from ..host import host
-from ..model.rows import Cell
 from ..model.timeline_store import Filter, TimelineStore
+from .timeline_rows import ROLES, TIMELINE_CSS, draw_row
 
-TIME_W, AGENT_W, KIND_W = 8, 10, 9
 #: Rendered rows kept: a dozen screens, so moving back and forth re-renders nothing.
 ROW_CACHE = 512
-
-ROLES = (
-    "time",
-    "agent",
-    "kind",
-    "tool",
-    "summary",
-    "user",
-    "assistant",
-    "dim",
-    "ok",
-    "error",
-    "error-row",
-    "running",
-    "waiting",
-    "denied",
-    "warning",
-    "notice",
-    "raw",
-    "cursor",
-)
 
 
 class Timeline(ScrollView, can_focus=True):
@@ -81,32 +58,7 @@ One row per event; a tool call is one row whose status fills in as it runs.
 
     COMPONENT_CLASSES: ClassVar[set[str]] = {f"timeline--{role}" for role in ROLES}
 
-    DEFAULT_CSS = """
-    Timeline {
-        background: $surface;
-        scrollbar-size-vertical: 1;
-        overflow-x: hidden;
-        & > .timeline--time { color: $text-muted; }
-        & > .timeline--agent { color: $text-secondary; }
-        & > .timeline--kind { color: $text-muted; }
-        & > .timeline--tool { color: $text-accent; text-style: bold; }
-        & > .timeline--summary { color: $foreground; }
-        & > .timeline--user { color: $text-primary; text-style: bold; }
-        & > .timeline--assistant { color: $foreground; }
-        & > .timeline--dim { color: $text-muted; }
-        & > .timeline--ok { color: $text-success; }
-        & > .timeline--error { color: $text-error; text-style: bold; }
-        & > .timeline--error-row { background: $error 20%; }
-        & > .timeline--running { color: $text-warning; }
-        & > .timeline--waiting { color: $text-warning; text-style: bold reverse; }
-        & > .timeline--denied { color: $text-error; }
-        & > .timeline--warning { color: $text-warning; }
-        & > .timeline--notice { color: $text-secondary; }
-        & > .timeline--raw { color: $text-warning; text-style: italic; }
-        & > .timeline--cursor { background: $block-cursor-blurred-background; }
-        &:focus > .timeline--cursor { background: $block-cursor-background; }
-    }
-    """
+    DEFAULT_CSS = TIMELINE_CSS
 
     cursor: reactive[int] = reactive(0, repaint=False, init=False)
     #: Keep the newest row selected and on screen as rows arrive.
@@ -481,30 +433,4 @@ One row per event; a tool call is one row whose status fills in as it runs.
             base += self._style("error-row")
         if selected:
             base += self._style("cursor")
-        status_w = sum(cell_len(text) for text, _ in row.status)
-        summary_w = max(0, width - (TIME_W + AGENT_W + KIND_W + 3) - (status_w + 1 if status_w else 0))
-        segments = [
-            Segment(set_cell_size(row.time, TIME_W) + " ", base + self._style("time")),
-            Segment(set_cell_size(row.agent, AGENT_W) + " ", base + self._style("agent")),
-            Segment(set_cell_size(row.kind, KIND_W) + " ", base + self._style("kind")),
-            *self._fit(row.summary, summary_w, base),
-        ]
-        if status_w:
-            segments.append(Segment(" ", base))
-            segments += [Segment(text, base + self._style(role)) for text, role in row.status]
-        return Strip(segments).adjust_cell_length(width, base).apply_meta({"head": head})
-
-    def _fit(self, cells: list[Cell], width: int, base: Style) -> list[Segment]:
-        out, left = [], width
-        for text, role in cells:
-            if left <= 0:
-                break
-            w = cell_len(text)
-            if w > left:
-                text = set_cell_size(text, left - 1) + "…" if left > 1 else "…"
-                w = left
-            out.append(Segment(text, base + self._style(role)))
-            left -= w
-        if left > 0:
-            out.append(Segment(" " * left, base))
-        return out
+        return draw_row(row, width, base, self._style).apply_meta({"head": head})
