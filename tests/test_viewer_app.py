@@ -285,3 +285,16 @@ async def test_the_sessions_screen_updates_live(tmp_path: Path) -> None:
             assert len(screen.infos) == 2
     finally:
         relay.stop()
+
+
+def test_screens_reach_the_app_as_a_typed_host_and_refuse_another_app(relay: Relay) -> None:
+    from textual.app import App
+
+    from watchkeeper.viewer.host import host
+    from watchkeeper.viewer.replay_app import ReplayApp
+
+    for app in (WatchkeeperApp(relay, clock=lambda: 42.0), ReplayApp(relay)):
+        assert host(app) is app and host(app).relay is relay
+    assert host(WatchkeeperApp(relay, clock=lambda: 42.0)).clock() == 42.0
+    with pytest.raises(TypeError, match="not a watchkeeper viewer app"):
+        host(App())

@@ -8,7 +8,7 @@ this protocol instead, which the app implements (mypy checks it there).
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, cast, runtime_checkable
 
 from textual.app import App
 from textual.screen import Screen
@@ -29,8 +29,14 @@ class ViewerHost(Protocol):
     def open_session(self, session: str) -> Screen[None]: ...
 
 
+#: App classes found to be hosts: a protocol check costs ~25 µs, and the timeline asks for each line it draws.
+_HOSTS: set[type] = set()
+
+
 def host(app: App[Any]) -> ViewerHost:
     """``app`` as the viewer's host; every viewer screen and widget runs in a WatchkeeperApp."""
-    if not isinstance(app, ViewerHost):
-        raise TypeError(f"{type(app).__name__} is not a watchkeeper viewer app")
-    return app
+    if type(app) not in _HOSTS:
+        if not isinstance(app, ViewerHost):
+            raise TypeError(f"{type(app).__name__} is not a watchkeeper viewer app")
+        _HOSTS.add(type(app))
+    return cast(ViewerHost, app)
