@@ -50,6 +50,8 @@ VIEWER_PARTS = (
     # The breakpoint rules the palette edits: data and matching over protocol events, the same
     # vocabulary for the relay, the remote relay and the viewer (below the relay, not of it).
     "watchkeeper.breakpoints", "watchkeeper.guard",
+    # The process-wide gc.freeze policy the relay and the screens share (the relay slice of issue 12).
+    "watchkeeper.retention",
 )
 #: Imports of viewer/ that the protocol slice of issue 12 moves into protocol/; the test fails when
 #: one is gone, so that this list only shrinks.

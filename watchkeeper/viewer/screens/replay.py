@@ -11,9 +11,11 @@ rebuilds the timeline from the events already in memory. The demo keeps its
 paced source instead: there the relay itself must see a session unfold live,
 so the sessions screen and its counters move too.
 
-:class:`ReplayScreen` is the live :class:`SessionScreen` (same timeline,
-detail, filters, status bar) with a player bar and the player's keys;
-:class:`~watchkeeper.viewer.replay_app.ReplayApp` opens straight into it.
+:class:`ReplayScreen` is the :class:`SessionScreen` a live session has too
+(same timeline, detail, filters, status bar) with the player bar and its keys
+as its part, where a live session has the steering controls; it has no
+steering key to hide. :class:`~watchkeeper.viewer.replay_app.ReplayApp` opens
+straight into it.
 """
 
 from __future__ import annotations
