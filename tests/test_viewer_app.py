@@ -298,3 +298,19 @@ def test_screens_reach_the_app_as_a_typed_host_and_refuse_another_app(relay: Rel
     assert host(WatchkeeperApp(relay, clock=lambda: 42.0)).clock() == 42.0
     with pytest.raises(TypeError, match="not a watchkeeper viewer app"):
         host(App())
+
+
+async def test_the_problems_of_the_breakpoint_file_are_said_when_the_app_starts(relay: Relay, tmp_path: Path) -> None:
+    from test_viewer_support import Notices
+
+    from watchkeeper.breakpoints import Book
+    from watchkeeper.viewer.model.steering_state import SteerSetup
+
+    path = tmp_path / "breakpoints.toml"
+    path.write_text('[[breakpoint]]\nname = "odd"\ntool = 7\n')
+    book = Book.load(path)
+    assert book.problems
+    app = WatchkeeperApp(relay, steer=SteerSetup(breakpoints=book))
+    notices = Notices(app)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await until_app(pilot, lambda: ("Breakpoints", book.problems[0]) in notices, "the problem said")

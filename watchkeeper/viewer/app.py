@@ -21,7 +21,7 @@ from textual.widgets import HelpPanel
 
 from ..protocol.display import visible
 from ..relay.api import RelayAPI, SessionInfo, Subscription
-from .breakpoint_palette import BreakpointCommands
+from .breakpoint_palette import BreakpointCommands, books_of
 from .host import ViewerHost
 from .model.attention import Attention, title
 from .model.feed import SessionsChanged, watch_sessions
@@ -78,9 +78,9 @@ class WatchkeeperApp(App[str | None]):
         self._attend(self.sessions)
         for text in self.steer_setup.notices:
             self.notify(text, severity="warning", timeout=20, markup=False)
-        book = self.steer_setup.breakpoints
-        for problem in getattr(book, "problems", None) or ():
-            self.notify(problem, title="Breakpoints", severity="error", timeout=20, markup=False)
+        for book in books_of(self):
+            for problem in book.problems:
+                self.notify(problem, title="Breakpoints", severity="error", timeout=20, markup=False)
         self._watch = watch_sessions(self.relay, self)
         if self._first_session:
             self.open_session(self._first_session)
