@@ -147,7 +147,6 @@ dimmed, and the line above the status bar says why.
             with Vertical(id="left"):
                 yield Input(placeholder="search: text in rows, inputs and outputs", id="search")
                 yield Static(id="filters")
-                # A session the relay has not seen yet is on its way: follow it until the relay says otherwise.
                 yield Timeline(live=self.starts_live(), id="timeline")
                 yield NewEventsMarker(id="marker")
             yield DetailPane(id="detail")
