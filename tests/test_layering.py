@@ -72,6 +72,32 @@ def viewer_imports(package: Path) -> list[str]:
     return found
 
 
+#: The viewer's own tiers, lowest first: the model knows no widget, a widget no screen, a screen no app.
+VIEWER_TIERS = {
+    "model": 0,
+    "compat": 1, "theme": 1, "host": 1, "palette": 1,
+    "widgets": 2,
+    "screens": 3,
+    "breakpoint_palette": 4, "app": 4, "replay_app": 4, "__init__": 4,
+}
+
+
+def viewer_upward(package: Path) -> list[str]:
+    """Imports inside viewer/ that go up a tier (a model module importing a widget, a widget a screen...)."""
+    viewer = package / "viewer"
+    found = []
+    for path in sorted(viewer.rglob("*.py")):
+        rel = path.relative_to(viewer)
+        here = rel.parts[0] if len(rel.parts) > 1 else rel.stem
+        for name in sorted(imported_modules(path, package)):
+            parts = name.split(".")
+            if parts[:2] != [package.name, "viewer"] or len(parts) < 3:
+                continue
+            if VIEWER_TIERS.get(parts[2], 99) > VIEWER_TIERS.get(here, -1):
+                found.append(f"viewer/{rel}: {here} imports {name}")
+    return found
+
+
 def violations(package: Path) -> list[str]:
     found = []
     for path in sorted(package.rglob("*.py")):
@@ -118,6 +144,26 @@ def test_the_viewer_talks_to_the_relay_api_and_the_protocol_only() -> None:
     pending = {v for v in found if v.rsplit(" ", 1)[1] in VIEWER_PENDING}
     assert sorted(set(found) - pending) == []
     assert {v.rsplit(" ", 1)[1] for v in pending} >= VIEWER_PENDING, "gone: take it out of VIEWER_PENDING"
+
+
+def test_the_viewer_model_knows_no_widget_and_a_widget_no_screen() -> None:
+    assert viewer_upward(PACKAGE) == []
+
+
+@pytest.mark.parametrize(
+    ("module", "line", "expected"),
+    [
+        ("model/planted.py", "from ..widgets.timeline import Timeline\n", "model imports watchkeeper.viewer.widgets"),
+        ("widgets/planted.py", "from ..screens import session\n", "widgets imports watchkeeper.viewer.screens"),
+        ("screens/planted.py", "from ..app import WatchkeeperApp\n", "screens imports watchkeeper.viewer.app"),
+        # A new top-level module has no tier until it is placed in VIEWER_TIERS.
+        ("planted.py", "from .model import rows\n", "planted imports watchkeeper.viewer.model"),
+    ],
+)
+def test_a_planted_upward_viewer_import_is_caught(tree_copy: Path, module: str, line: str, expected: str) -> None:
+    (tree_copy / "viewer" / module).write_text(line)
+    found = [v for v in viewer_upward(tree_copy) if "planted" in v]
+    assert len(found) == 1 and expected in found[0], found
 
 
 @pytest.mark.parametrize(
