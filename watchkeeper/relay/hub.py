@@ -107,7 +107,7 @@ class Relay(Generations, SessionsView):
             self._thread.start()
         return self
 
-    def stop(self, timeout: float = 5.0) -> None:
+    def stop(self, timeout: float = 15.0) -> None:
         """Cancel every source, deliver what subscribers have not had yet, and join the thread."""
         if self._stopping:
             return
@@ -426,6 +426,7 @@ class Relay(Generations, SessionsView):
         for t in tasks:
             t.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        await _finish_other_tasks()
         self._flush_all()
         if self._sessions_handle is not None:
             self._sessions_handle.cancel()
@@ -434,6 +435,20 @@ class Relay(Generations, SessionsView):
     def _report(self, message: str, exc: BaseException | None = None) -> None:
         self.errors.append(message)
         log.warning(message, exc_info=exc)
+
+
+async def _finish_other_tasks(timeout: float = 10.0) -> None:
+    """End every other task on the loop (a file watcher's, say) before the loop stops.
+
+    A task the loop stops under is never finished, and whatever waits on it
+    waits forever: a thread pool's non-daemon worker that only exits when its
+    owning task is done keeps the whole process from exiting.
+    """
+    others = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+    for t in others:
+        t.cancel()
+    if others:
+        await asyncio.wait(others, timeout=timeout)
 
 
 if TYPE_CHECKING:
