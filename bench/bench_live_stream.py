@@ -42,8 +42,8 @@ from array import array
 from collections.abc import Callable
 from typing import Any
 
-from watchkeeper.protocol import Event, make_event
-from watchkeeper.relay import Emit, Relay
+from watchkeeper.protocol import Emit, Event, make_event
+from watchkeeper.relay import Relay
 
 SESSION = "live-stream-bench"
 SIZE = (120, 40)

@@ -23,8 +23,8 @@ import time
 import tracemalloc
 from pathlib import Path
 
-from watchkeeper.protocol import Event, make_event
-from watchkeeper.relay import Emit, Relay
+from watchkeeper.protocol import Emit, Event, make_event
+from watchkeeper.relay import Relay
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT.parent / "shared" / "samples"

@@ -14,8 +14,7 @@ from collections.abc import Iterable
 
 from textual.drivers.headless_driver import HeadlessDriver
 
-from watchkeeper.protocol import Event
-from watchkeeper.relay.sources import Emit
+from watchkeeper.protocol import Emit, Event
 
 #: Terminal controls an agent's text might carry; each is a field's first piece (no whitespace in them).
 HOSTILE_FIRST = (

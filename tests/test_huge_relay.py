@@ -15,8 +15,8 @@ import pytest
 from huge_support import WAIT, Collector
 from waiting import until
 
-from watchkeeper.protocol import Event, make_event
-from watchkeeper.relay import Emit, Relay
+from watchkeeper.protocol import Emit, Event, make_event
+from watchkeeper.relay import Relay
 
 S = "sess-1"
 

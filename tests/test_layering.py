@@ -53,9 +53,6 @@ VIEWER_PARTS = (
     # The process-wide gc.freeze policy the relay and the screens share (the relay slice of issue 12).
     "watchkeeper.retention",
 )
-#: Imports of viewer/ that the protocol slice of issue 12 moves into protocol/; the test fails when
-#: one is gone, so that this list only shrinks.
-VIEWER_PENDING = {"watchkeeper.relay.summary"}
 
 
 def viewer_imports(package: Path) -> list[str]:
@@ -140,10 +137,7 @@ def test_sdk_loads_neither_textual_nor_watchfiles() -> None:
 
 
 def test_the_viewer_talks_to_the_relay_api_and_the_protocol_only() -> None:
-    found = viewer_imports(PACKAGE)
-    pending = {v for v in found if v.rsplit(" ", 1)[1] in VIEWER_PENDING}
-    assert sorted(set(found) - pending) == []
-    assert {v.rsplit(" ", 1)[1] for v in pending} >= VIEWER_PENDING, "gone: take it out of VIEWER_PENDING"
+    assert viewer_imports(PACKAGE) == []
 
 
 def test_the_viewer_model_knows_no_widget_and_a_widget_no_screen() -> None:

@@ -17,8 +17,8 @@ import pytest
 from waiting import until
 
 from watchkeeper.adapters.native import NativeConverter
-from watchkeeper.protocol import Event, encode_line, make_event
-from watchkeeper.relay import Emit, IterSource, Relay, SessionInfo
+from watchkeeper.protocol import Emit, Event, encode_line, make_event
+from watchkeeper.relay import IterSource, Relay, SessionInfo
 from watchkeeper.relay.fanout import MAX_STRIKES
 
 WAIT = 20.0
@@ -498,9 +498,9 @@ def test_a_running_total_and_per_call_usage_are_not_added_together() -> None:
         return {**make_event(f"u{seq}", "s", "usage", data), "seq": seq}  # type: ignore[typeddict-item]
 
     s = Summary("s", "claude-code")
-    s.fold(usage(0, False, 10), None)
-    s.fold(usage(1, True, 30), None)
-    s.fold(usage(2, False, 20), None)
+    s.fold(usage(0, False, 10))
+    s.fold(usage(1, True, 30))
+    s.fold(usage(2, False, 20))
     assert (s.info.tokens_in, s.info.tokens_out) == (30, 30)
-    s.fold(usage(3, False, 5), None)
+    s.fold(usage(3, False, 5))
     assert s.info.tokens_in == 35, "calls after the last running total count on top of it"

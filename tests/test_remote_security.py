@@ -17,6 +17,7 @@ from typing import Any
 import orjson
 import pytest
 from remote_support import TOKEN, Attached, Served
+from test_loopback import HOST_ALLOWED, HOST_REFUSED
 from waiting import until_async
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.asyncio.server import ServerConnection, serve
@@ -77,15 +78,24 @@ async def test_a_browser_origin_gets_403_even_with_the_token(served: Served) -> 
     assert info.value.response.status_code == 403 and b"browser" in info.value.response.body
 
 
-async def test_a_non_loopback_host_gets_403(served: Served) -> None:
-    reader, writer = await asyncio.open_connection("127.0.0.1", served.port)
-    writer.write(b"GET / HTTP/1.1\r\nHost: attacker.example:80\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+async def handshake_status(port: int, host: str) -> bytes:
+    """The status line a websocket handshake with this ``Host`` header gets."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(b"GET / HTTP/1.1\r\nHost: " + host.encode() + b"\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                  b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
                  b"Authorization: Bearer " + TOKEN.encode() + b"\r\n\r\n")
     await writer.drain()
     status = await asyncio.wait_for(reader.readline(), 10)
     writer.close()
-    assert status.startswith(b"HTTP/1.1 403")
+    return status
+
+
+async def test_a_non_loopback_host_gets_403(served: Served) -> None:
+    assert (await handshake_status(served.port, "attacker.example:80")).startswith(b"HTTP/1.1 403")
+    for host in HOST_REFUSED:
+        assert (await handshake_status(served.port, host.format(port=served.port))).startswith(b"HTTP/1.1 403"), host
+    for host in HOST_ALLOWED:
+        assert (await handshake_status(served.port, host.format(port=served.port))).startswith(b"HTTP/1.1 101"), host
 
 
 async def test_an_oversize_message_closes_with_1009(served: Served) -> None:

@@ -188,7 +188,7 @@ async def test_a_transcript_with_garbage_lines_replays_them_as_counted_raw_rows(
         await until_app(pilot, lambda: screen.playhead.ended and on_screen(screen)())
         store = screen.timeline.store
         raws = [e for e in store.events if e["kind"] == "raw"]
-        assert len(raws) >= 4 and store.totals.raw == len(raws)
+        assert len(raws) >= 4 and store.session.raw == len(raws)
         await until_app(pilot, lambda: f"{len(raws)} raw" in status_text(app))
         await pilot.press("e")
         await until_app(pilot, lambda: store.filter.errors and len(store.view) >= len(raws))
@@ -200,7 +200,7 @@ async def test_a_transcript_with_garbage_lines_replays_them_as_counted_raw_rows(
         for _ in range(len(screen.playhead.events)):
             await pilot.press("full_stop")
         await until_app(pilot, lambda: on_screen(screen)() and screen.playhead.ended)
-        assert screen.timeline.store.totals.raw == len(raws)
+        assert screen.timeline.store.session.raw == len(raws)
 
 
 async def test_z_collapses_a_subagent_since_space_plays() -> None:

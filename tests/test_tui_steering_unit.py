@@ -19,17 +19,16 @@ from waiting import until_app
 from watchkeeper import config
 from watchkeeper.adapters.claude_code.hooks import STEERABLE
 from watchkeeper.adapters.files.source import TranscriptSource
-from watchkeeper.adapters.sdk_agent.steering import SDK_CAPABILITIES
 from watchkeeper.commands.watch import start_steering
 from watchkeeper.protocol import Event, make_event
+from watchkeeper.protocol.session import SessionState
 from watchkeeper.relay import Relay
+from watchkeeper.sdk import STEERABLE as SDK_STEERABLE
 from watchkeeper.viewer import WatchkeeperApp
 from watchkeeper.viewer.model.rows import build_row
 from watchkeeper.viewer.model.steering_state import (
     SteerSetup,
-    SteerState,
     inject_note,
-    released,
     source_reason,
     unavailable,
 )
@@ -58,30 +57,31 @@ def finished(call: str) -> Event:
 # --- the state, folded ------------------------------------------------------------------
 
 
+def fold_all(state: SessionState, events: list[Event]) -> bool:
+    """Fold a batch in as the viewer's store does; True if what the controls show changed."""
+    return any([state.fold(ev) for ev in events])
+
+
 def test_steer_state_follows_holds_and_controls() -> None:
-    state = SteerState()
-    assert state.fold([waiting("a"), waiting("b", "breakpoint", "rm -rf")])
+    state = SessionState()
+    assert fold_all(state, [waiting("a"), waiting("b", "breakpoint", "rm -rf")])
     assert list(state.held) == ["a", "b"] and state.oldest is not None and state.oldest.call_id == "a"
     assert state.held["b"].why() == "breakpoint «rm -rf»"
-    assert state.fold([applied("approve", "a")]) and list(state.held) == ["b"]
-    assert state.fold([applied("pause")]) and state.paused
-    assert not state.fold([applied("pause")])
-    assert state.fold([applied("step")]) and state.step
-    assert state.fold([applied("resume", "b")]) and not state.paused and not state.step and not state.held
-    state.fold([waiting("c"), finished("c"), waiting("c")])
+    assert fold_all(state, [applied("approve", "a")]) and list(state.held) == ["b"]
+    assert fold_all(state, [applied("pause")]) and state.paused
+    assert not fold_all(state, [applied("pause")])
+    assert fold_all(state, [applied("step")]) and state.step
+    assert fold_all(state, [applied("resume", "b")]) and not state.paused and not state.step and not state.held
+    fold_all(state, [waiting("c"), finished("c"), waiting("c")])
     assert not state.held, "a finished call is not held again by a late copy of its waiting event"
-    assert not state.fold([make_event("x", SESSION, "control.rejected", {"control": "pause", "call_id": None})])
-
-
-def test_released_lists_every_call_a_control_let_go() -> None:
-    assert released([applied("resume", "a", call_ids=["a", "b"]), applied("pause"), waiting("c")]) == ["a", "b"]
+    assert not fold_all(state, [make_event("x", SESSION, "control.rejected", {"control": "pause", "call_id": None})])
 
 
 # --- why a control is unavailable --------------------------------------------------------
 
 
 def test_reasons_say_why_in_the_persons_words() -> None:
-    state = SteerState()
+    state = SessionState()
     live_transcript = source_reason(OBSERVE_ONLY, "claude-code")
     assert live_transcript is not None and "observe-only" in live_transcript
     assert "not hooked" in live_transcript and "watchkeeper run -- claude" in live_transcript
@@ -92,20 +92,20 @@ def test_reasons_say_why_in_the_persons_words() -> None:
     assert unavailable("pause", OBSERVE_ONLY, state, agent_kind="codex") == OBSERVE_ONLY["why"]
     no_rights = "the remote relay gave this viewer no control rights"
     assert unavailable("pause", STEERABLE, state, blocked=no_rights) == no_rights
-    assert "cannot step" in str(unavailable("step", SDK_CAPABILITIES, state))
+    assert "cannot step" in str(unavailable("step", SDK_STEERABLE.model_dump(), state))
     assert unavailable("pause", STEERABLE, state) is None
     assert unavailable("approve", STEERABLE, state) == "no call is waiting"
     assert unavailable("resume", STEERABLE, state) == "not paused"
-    state.fold([applied("pause"), waiting("a")])
+    fold_all(state, [applied("pause"), waiting("a")])
     assert unavailable("approve", STEERABLE, state) is None and unavailable("resume", STEERABLE, state) is None
     assert unavailable("pause", STEERABLE, state) == "already paused"
 
 
 def test_the_inject_dialog_says_where_and_when() -> None:
-    state = SteerState()
+    state = SessionState()
     hooks = inject_note("claude-code", ["claude-code hooks"], state)
     assert "additional context" in hooks and "next tool boundary" in hooks and "Stop hook" in hooks
-    state.fold([waiting("a")])
+    fold_all(state, [waiting("a")])
     assert "held now" in inject_note("claude-code", ["claude-code hooks"], state)
     assert "checkpoint()" in inject_note("sdk", ["websocket server"], state)
 

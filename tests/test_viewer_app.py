@@ -204,7 +204,7 @@ async def test_a_growing_transcript_follow_mode_and_the_new_events_marker(tmp_pa
             cursor = timeline.cursor
             transcript.bash_call(101, fail=True)
             transcript.write("{ garbage that is not json")
-            await until_app(pilot, lambda: len(timeline.store.calls) == 32 and timeline.store.totals.raw == 1)
+            await until_app(pilot, lambda: len(timeline.store.calls) == 32 and timeline.store.session.raw == 1)
             await until_app(pilot, lambda: f"↓ {timeline.unseen} new events" in screen_text(app))
             assert timeline.unseen >= 3 and timeline.cursor == cursor
 
@@ -234,8 +234,8 @@ async def test_garbage_lines_are_raw_rows_with_a_count(tmp_path: Path) -> None:
             screen = app.screen
             assert isinstance(screen, SessionScreen)
             store = screen.timeline.store
-            await until_app(pilot, lambda: store.totals.raw >= 3)
-            raws = store.totals.raw
+            await until_app(pilot, lambda: store.session.raw >= 3)
+            raws = store.session.raw
             await until_app(pilot, lambda: f"{raws} raw" in status_text(app))
             await pilot.press("e")
             await until_app(pilot, lambda: store.filter.errors)

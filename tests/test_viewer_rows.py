@@ -6,7 +6,7 @@ from test_viewer_support import Events
 
 from watchkeeper.protocol import CallTable
 from watchkeeper.viewer.model import rows
-from watchkeeper.viewer.model.rows import build_row, parse_ts, salient_input, status_cells
+from watchkeeper.viewer.model.rows import build_row, call_status_cells, parse_ts, salient_input
 
 
 def text(cells: list[tuple[str, str]]) -> str:
@@ -35,18 +35,18 @@ def test_status_of_a_call_as_it_runs_and_ends() -> None:
     assert call is not None
     start = parse_ts(call.started_ts)
     assert start is not None
-    assert text(status_cells(call, start + 12.5)) == "… running 12.5s"
-    assert text(status_cells(call, None)) == "… no result"
+    assert text(call_status_cells(call, start + 12.5)) == "… running 12.5s"
+    assert text(call_status_cells(call, None)) == "… no result"
     table.update(ev.ev("tool.waiting", {"call_id": "c1", "reason": "approval"}))
-    assert text(status_cells(call, None)) == "⏸ waiting (approval)"
+    assert text(call_status_cells(call, None)) == "⏸ waiting (approval)"
     table.update(ev.call_end("c1", "done", duration_ms=61_000))
-    assert text(status_cells(call, None)) == "✓ 1m01s"
+    assert text(call_status_cells(call, None)) == "✓ 1m01s"
     failed = table.update(ev.call_end("c2", "boom", "error", duration_ms=300))
     assert failed is not None
-    assert text(status_cells(failed, None)) == "✗ error 300ms"
+    assert text(call_status_cells(failed, None)) == "✗ error 300ms"
     assert rows.call_failed(failed)
     denied = table.update(ev.call_end("c3", "no", "denied"))
-    assert denied is not None and text(status_cells(denied, None)).startswith("⊘ denied")
+    assert denied is not None and text(call_status_cells(denied, None)).startswith("⊘ denied")
 
 
 def test_build_row_for_calls_and_events() -> None:

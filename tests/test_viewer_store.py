@@ -120,12 +120,12 @@ def test_a_call_that_fails_later_joins_an_errors_only_view() -> None:
 def test_totals_sum_usage_and_count_raw_and_errors() -> None:
     store = TimelineStore()
     store.add(Events().whole_session())
-    t = store.totals
-    assert (t.tokens_in, t.tokens_out, t.cache_read, t.cache_creation) == (2000, 120, 2000, 20)
+    t = store.session
+    assert t.tokens == (2000, 120, 2000, 20)
     assert t.cost_usd is not None and abs(t.cost_usd - 0.02) < 1e-9
-    assert (t.raw, t.errors, t.title, t.cwd) == (1, 1, "Fix the failing test", "/home/dev/project")
+    assert (t.raw, store.errors, t.title, t.cwd) == (1, 1, "Fix the failing test", "/home/dev/project")
     assert t.capabilities["why"].startswith("observe-only")
-    assert t.events == len(store.events) and t.rows == len(store.heads) < t.events
+    assert t.events == len(store.events) and len(store.heads) < t.events
 
 
 def test_build_view_stops_when_cancelled() -> None:
@@ -170,14 +170,14 @@ def test_odd_events_become_rows_without_raising() -> None:
 
 def test_a_held_call_shows_the_session_waiting_until_it_is_let_go() -> None:
     from watchkeeper.protocol import make_event
-    from watchkeeper.viewer.model.totals import Totals
+    from watchkeeper.protocol.session import SessionState
 
-    t = Totals()
+    t = SessionState()
     t.fold(make_event("s1", "s", "state", {"state": "running"}))
     t.fold(make_event("w1", "s", "tool.waiting", {"call_id": "c1", "reason": "paused"}))
     t.fold(make_event("w2", "s", "tool.waiting", {"call_id": "c2", "reason": "paused"}))
-    assert t.shown_state == "waiting"
+    assert t.state == "waiting"
     t.fold(make_event("a1", "s", "control.applied", {"control_id": "x", "control": "approve", "call_id": "c1"}))
-    assert t.shown_state == "waiting"
+    assert t.state == "waiting"
     t.fold(make_event("a2", "s", "control.applied", {"control_id": "y", "control": "resume", "call_ids": ["c2"]}))
-    assert t.shown_state == "running"
+    assert t.state == "running"

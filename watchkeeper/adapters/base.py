@@ -3,7 +3,7 @@
 A source's required shape is :class:`Source`; what some sources can do
 besides is spelled out here as protocols too (:class:`HistorySource`,
 :class:`StatusSource`), so the relay asks ``isinstance`` of a named ability
-instead of probing attributes. The relay's own ``HistoryHost`` implements the
+instead of probing attributes. The relay's ``RelayHistoryHost`` implements the
 history contract a tail-first source talks to (``files/tailfirst.py``).
 """
 
@@ -12,10 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection
 from typing import Protocol, runtime_checkable
 
-from ..protocol import Event
-
-#: Called by a source on the relay's loop with a batch of events; never blocks.
-Emit = Callable[[list[Event]], None]
+from ..protocol import Emit, Event
 
 
 class Converter(Protocol):
@@ -71,7 +68,7 @@ class HistoryBuilder(Protocol):
 
 
 class HistoryHost(Protocol):
-    """What a relay offers a source that rebuilds a session's history (``relay.history.HistoryHost``)."""
+    """What a relay offers a source that rebuilds a session's history (``relay.history.RelayHistoryHost``)."""
 
     def begin(self, session: str) -> HistoryBuilder: ...
 

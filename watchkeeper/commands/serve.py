@@ -65,8 +65,8 @@ def parse_bind(value: str | None) -> tuple[str, int]:
 def server_options(args: argparse.Namespace) -> dict[str, Any]:
     """The server's settings from the arguments; ValueError says what is wrong, for the person."""
     from .. import config
+    from ..protocol.loopback import is_loopback
     from ..relay.watching import RECONNECT_GRACE
-    from ..relay.wsserver import is_loopback
 
     host, port = parse_bind(args.bind)
     if args.no_token and args.token_file:
@@ -97,8 +97,9 @@ def run(args: argparse.Namespace) -> int:
     from ..adapters.files.discovery import session_roots
     from ..adapters.files.source import DirectorySource, TranscriptSource
     from ..protocol.display import visible, visible_logging
+    from ..protocol.loopback import is_loopback
     from ..relay import Relay
-    from ..relay.wsserver import FLUSH_INTERVAL, is_loopback, serve_ws
+    from ..relay.wsserver import FLUSH_INTERVAL, serve_ws
 
     visible_logging()
 

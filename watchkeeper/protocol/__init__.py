@@ -12,7 +12,7 @@ from .codec import (
     validate_control,
     validate_event,
 )
-from .envelope import Event, content_id, make_event, now_iso
+from .envelope import Emit, Event, content_id, make_event, now_iso
 from .kinds import MAIN_AGENT, PROTOCOL_VERSION, ControlKind, Kind, State, ToolStatus
 from .models import Capabilities, ControlModel, EventModel, Isolation, Profile
 from .schema import json_schema
@@ -28,6 +28,7 @@ __all__ = [
     "Capabilities",
     "ControlKind",
     "ControlModel",
+    "Emit",
     "Event",
     "EventModel",
     "Isolation",

@@ -8,9 +8,11 @@ later, less final event never moves a finished call back.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
+from .controls import released
 from .kinds import FINAL_TOOL_STATUSES, Kind, ToolStatus
+from .payloads import ToolFinishedData, ToolStartedData, ToolWaitingData
 
 TOOL_KINDS = frozenset({Kind.TOOL_STARTED, Kind.TOOL_WAITING, Kind.TOOL_FINISHED})
 
@@ -38,7 +40,7 @@ class ToolCall:
 
 def apply(call: ToolCall | None, event: dict[str, Any]) -> ToolCall:
     """Fold one tool event into its call; pure apart from updating ``call`` in place."""
-    data = event["data"]
+    data: ToolStartedData = event["data"]
     if call is None:
         call = ToolCall(event["session"], data["call_id"], event.get("agent", "main"))
     if event["id"] not in call.event_ids:
@@ -54,12 +56,13 @@ def apply(call: ToolCall | None, event: dict[str, Any]) -> ToolCall:
         call.started_ts = call.started_ts or event["ts"]
         if not call.final:
             call.status = ToolStatus.WAITING
-            call.wait_reason = data.get("reason")
+            call.wait_reason = cast(ToolWaitingData, data).get("reason")
     elif kind == Kind.TOOL_FINISHED:
-        call.status = data.get("status") or (ToolStatus.ERROR if data.get("is_error") else ToolStatus.OK)
-        call.is_error = bool(data.get("is_error"))
-        call.output = data.get("output")
-        call.duration_ms = data.get("duration_ms")
+        done = cast(ToolFinishedData, data)
+        call.status = done.get("status") or (ToolStatus.ERROR if done.get("is_error") else ToolStatus.OK)
+        call.is_error = bool(done.get("is_error"))
+        call.output = done.get("output")
+        call.duration_ms = done.get("duration_ms")
         call.finished_ts = event["ts"]
         call.wait_reason = None
     return call
@@ -92,6 +95,12 @@ class CallTable:
 
     def get(self, session: str, call_id: str) -> ToolCall | None:
         return self._calls.get((session, call_id))
+
+    def release(self, event: dict[str, Any]) -> list[ToolCall]:
+        """A ``control.applied`` event: the held calls it let go are running again; those calls."""
+        session, data = event["session"], event.get("data")
+        ids = released(data) if isinstance(data, dict) else []
+        return [running(call) for cid in ids if (call := self._calls.get((session, cid))) is not None]
 
     def __len__(self) -> int:
         return len(self._calls)

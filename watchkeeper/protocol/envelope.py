@@ -8,8 +8,9 @@ pydantic (``models.py``) checks them only where they cross a trust boundary.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
-from typing import Any, NotRequired, TypedDict
+from typing import Any, NotRequired, TypedDict, cast
 
 from .kinds import MAIN_AGENT, PROTOCOL_VERSION
 
@@ -26,15 +27,22 @@ class Event(TypedDict):
     epoch: NotRequired[str]
 
 
+#: Where a source hands its events: a batch at a time, on the relay's loop; never blocks.
+Emit = Callable[[list[Event]], None]
+
+
 def make_event(
     id: str,
     session: str,
     kind: str,
-    data: dict[str, Any],
+    data: Mapping[str, Any],
     ts: str | None = None,
     agent: str = MAIN_AGENT,
 ) -> Event:
-    """An event without ``seq``/``epoch``: the relay assigns those."""
+    """An event without ``seq``/``epoch``: the relay assigns those.
+
+    ``data`` is a plain dict, typed by its kind's payload (``payloads.py``) where it is built.
+    """
     return {
         "v": PROTOCOL_VERSION,
         "id": id,
@@ -42,7 +50,7 @@ def make_event(
         "session": session,
         "agent": agent,
         "kind": kind,
-        "data": data,
+        "data": cast(dict[str, Any], data),
     }
 
 

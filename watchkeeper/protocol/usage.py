@@ -10,7 +10,7 @@ last total written, so neither alone is right in both orders.
 
 from __future__ import annotations
 
-from typing import Any
+from .payloads import UsageData
 
 TOKEN_KEYS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_creation_tokens")
 
@@ -24,7 +24,7 @@ class UsageTally:
         self._cost_per_call: float | None = None
         self._cost_cumulative: float | None = None
 
-    def fold(self, data: dict[str, Any]) -> None:
+    def fold(self, data: UsageData) -> None:
         cumulative = bool(data.get("cumulative"))
         tally = self.cumulative if cumulative else self.per_call
         for i, key in enumerate(TOKEN_KEYS):

@@ -7,6 +7,6 @@ tail. See ``api.py`` for the contract the viewer and the servers rely on.
 from ..adapters.base import Source
 from .api import BatchCallback, RelayAPI, SessionInfo
 from .hub import Relay, new_epoch
-from .sources import Emit, IterSource
+from .sources import IterSource
 
-__all__ = ["BatchCallback", "Emit", "IterSource", "Relay", "RelayAPI", "SessionInfo", "Source", "new_epoch"]
+__all__ = ["BatchCallback", "IterSource", "Relay", "RelayAPI", "SessionInfo", "Source", "new_epoch"]

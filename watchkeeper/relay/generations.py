@@ -89,11 +89,8 @@ class Generations:
                 events.append(ev)
                 if eid is not None:
                     rb.ids.add(eid)
-                data = ev.get("data")
-                call_id = data.get("call_id") if isinstance(data, dict) else None
-                call = self._calls.get(sid, call_id) if isinstance(call_id, str) else None
                 try:
-                    summary.fold(ev, call)
+                    summary.fold(ev)
                 except Exception as e:
                     self._report(f"event {eid!r} kept but not summarised: {e!r}")
             lg.events.extend(events)

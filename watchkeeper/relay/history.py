@@ -76,11 +76,11 @@ class Rebuild:
         if not fresh:
             return
         self.relay.retained(len(fresh))
-        calls = self.relay.merge_calls(fresh)
+        self.relay.merge_calls(fresh)
         fold = self.summary.fold
-        for ev, call in zip(fresh, calls, strict=True):
+        for ev in fresh:
             try:
-                fold(ev, call)
+                fold(ev)
             except Exception as e:
                 self.relay._report(f"event {ev.get('id')!r} kept but not summarised: {e!r}")
 
@@ -108,8 +108,9 @@ class Rebuild:
         self.events, self.ids = [], set()
 
 
-class HistoryHost:
-    """What the relay hands a source with ``bind_history``: rebuilds of its sessions, and their progress."""
+class RelayHistoryHost:
+    """The relay's ``adapters.tailfirst.HistoryHost``, handed to a source with ``bind_history``: rebuilds of
+    its sessions, and their progress."""
 
     def __init__(self, relay: Relay, key: int, name: str, agent_kind: str) -> None:
         self.relay = relay

@@ -33,11 +33,13 @@ import orjson
 from aiohttp import web
 
 from ..adapters.claude_code import hooks as H
-from ..adapters.claude_code.steering import Breakpoint, ControlResult, Hold, Policy, Steering
+from ..adapters.claude_code.steering import Breakpoint, Hold, Policy, Steering
 from ..credentials import HookCredential, Keyring, Person
 from ..guard import Guard
-from ..protocol import ControlModel, Event, Kind, ProtocolError, make_event, raw_event, validate_control
+from ..protocol import ControlModel, Emit, Event, Kind, ProtocolError, make_event, raw_event, validate_control
 from ..protocol.codec import reparse
+from ..protocol.controls import ControlResult
+from ..protocol.loopback import LOOPBACK_NAMES, loopback_host
 from .api import SessionInfo
 from .httplimits import CappedSite, Limits
 from .recorder import Recorder
@@ -45,13 +47,11 @@ from .recorder import Recorder
 #: Hook payloads carry whole tool inputs and outputs (a Write's file content): allow big ones.
 MAX_HOOK_BODY = 64 * 1024 * 1024
 MAX_CONTROL_BODY = 1024 * 1024
-LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 #: Who a request authenticated as: a person, or a hook credential (``/hook`` only).
 PERSON = web.RequestKey("person", Person)
 HOOK_CREDENTIAL = web.RequestKey("hook_credential", HookCredential)
 _SESSION_ID = re.compile(rb'"session_id"\s*:\s*"([A-Za-z0-9._-]{1,128})"')
 
-Emit = Callable[[list[Event]], None]
 #: Routes one validated control on the relay's loop and returns its one outcome event.
 RouteControl = Callable[[ControlModel], Event]
 Sessions = Callable[[], list[SessionInfo]]
@@ -85,7 +85,7 @@ class HookApp:
                      handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> web.StreamResponse:
         if "Origin" in request.headers:
             return _error(403, "requests from a browser (with an Origin header) are refused")
-        if not _loopback_host(request.headers.get("Host", "")):
+        if not loopback_host(request.headers.get("Host", "")):
             return _error(403, "the Host must be a loopback address")
         auth = request.headers.get("Authorization", "")
         given = auth[7:].strip() if auth[:7].lower() == "bearer " else ""
@@ -203,7 +203,7 @@ async def start_hook_server(steering: Steering, emit: Emit, token: str | Keyring
     Without ``route_control``, controls go straight to ``steering`` and their
     events to ``emit`` (a hook server with no relay behind it).
     """
-    if host not in LOOPBACK_HOSTS:
+    if host not in LOOPBACK_NAMES:
         raise ValueError(f"the hook server listens on loopback only, not {host!r}")
     if not token:
         raise ValueError("the hook server needs a token")
@@ -327,14 +327,6 @@ def direct_router(steering: Steering, emit: Emit) -> RouteControl:
         return result.outcome
 
     return route
-
-
-def _loopback_host(host: str) -> bool:
-    if host.startswith("["):
-        name = host[1:].partition("]")[0]
-    else:
-        name = host.rpartition(":")[0] if host.count(":") == 1 else host
-    return name.lower() in LOOPBACK_HOSTS
 
 
 async def _json_body(request: web.Request, limit: int) -> Any:

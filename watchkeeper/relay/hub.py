@@ -21,14 +21,14 @@ from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any
 
 from ..adapters.base import HistorySource, Source, StatusSource
-from ..protocol import CallTable, ControlModel, Event, ToolCall, fit, make_event, raw_event, validate_control
-from ..protocol.calls import TOOL_KINDS, running
+from ..protocol import CallTable, ControlModel, Event, fit, make_event, raw_event, validate_control
+from ..protocol.calls import TOOL_KINDS
 from ..protocol.kinds import Kind
 from .api import BatchCallback, RelayAPI, ResyncCallback
 from .controls import FORWARD_TIMEOUT, ControlRouter, SessionSources
 from .fanout import SessionsWatch, Subscription, strike
 from .generations import Generations
-from .history import HistoryHost
+from .history import RelayHistoryHost
 from .sessions_view import SessionStatus, SessionsView
 from .store import SessionLog
 
@@ -174,7 +174,7 @@ class Relay(Generations, SessionsView):
             self._ingest(key, name, agent_kind, batch)
 
         if isinstance(source, HistorySource):
-            source.bind_history(HistoryHost(self, key, name, agent_kind))
+            source.bind_history(RelayHistoryHost(self, key, name, agent_kind))
         if isinstance(source, StatusSource):
             source.on_status_change(self._sessions_changed)
         with self._lock:
@@ -237,12 +237,11 @@ class Relay(Generations, SessionsView):
                 added += 1
                 try:
                     kind = ev.get("kind")
-                    call = None
                     if kind in TOOL_KINDS:
-                        call = calls.update(ev)  # type: ignore[arg-type]
+                        calls.update(ev)  # type: ignore[arg-type]
                     elif kind == Kind.CONTROL_APPLIED:
-                        call = self._release(ev)
-                    lg.summary.fold(ev, call)
+                        calls.release(ev)  # type: ignore[arg-type]
+                    lg.summary.fold(ev)
                 except Exception as e:
                     self._report(f"event {ev.get('id')!r} kept but not summarised: {e!r}")
         if added:
@@ -257,16 +256,6 @@ class Relay(Generations, SessionsView):
         if self._unfrozen >= FREEZE_EVERY:
             self._unfrozen = 0
             gc.freeze()
-
-    def _release(self, ev: Event) -> ToolCall | None:
-        """An applied control on a held call (approve, deny, step): the call is no longer waiting."""
-        data = ev["data"]
-        for other in data.get("call_ids") or ():
-            if other != data.get("call_id") and (held := self._calls.get(ev["session"], other)) is not None:
-                running(held)
-        call_id = data.get("call_id")
-        call = self._calls.get(ev["session"], call_id) if call_id else None
-        return running(call) if call is not None else None
 
     # --- controls ----------------------------------------------------------
 

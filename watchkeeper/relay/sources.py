@@ -8,22 +8,11 @@ discovery, a remote relay) and the relay's own hook endpoint fit them structural
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Protocol, runtime_checkable
 
-from ..protocol import ControlModel, Event
-
-#: Called by a source on the relay's loop with a batch of events; never blocks.
-Emit = Callable[[list[Event]], None]
-
-
-class ControlResult(Protocol):
-    """What a steerable source answers a control with."""
-
-    #: the control's one outcome (``control.applied`` or ``control.rejected``).
-    outcome: Event
-    #: what to put in the session's stream: the outcome first, then what it did; empty for a repeat.
-    events: list[Event]
+from ..protocol import ControlModel, Emit, Event
+from ..protocol.controls import ControlResult
 
 
 @runtime_checkable

@@ -32,7 +32,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import http
-import ipaddress
 import logging
 import socket
 import ssl
@@ -44,12 +43,12 @@ from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
-from ..adapters.sdk_agent.steering import Outcome, SdkSteering
+from ..adapters.sdk_agent.steering import SdkResult, SdkSteering
 from ..breakpoints import Book
 from ..credentials import Keyring, Person
-from ..protocol import ControlModel, Event, Kind, fit, make_event, wire
+from ..protocol import ControlModel, Emit, Event, Kind, fit, make_event, wire
+from ..protocol.loopback import is_loopback, loopback_host
 from .breakpoint_requests import breakpoint_request
-from .sources import Emit
 from .watching import RECONNECT_GRACE, Grace, WatchListener
 from .wsviewer import DEFAULT_LIMIT, ViewerConn
 
@@ -62,16 +61,6 @@ OPEN_TIMEOUT = 10.0
 SINGLE_HEADERS = ("Host", "Authorization", "Origin", "Sec-WebSocket-Key", "Sec-WebSocket-Version", "Upgrade")
 #: How often a served relay delivers to its viewers (s): the viewer's own relay batches again before the screen.
 FLUSH_INTERVAL = 0.02
-LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
-
-
-def is_loopback(host: str) -> bool:
-    if host.lower() in LOOPBACK_NAMES:
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 class AgentLink:
@@ -118,7 +107,7 @@ class AgentLink:
     def can_steer(self, session: str) -> bool:
         return session in self.server.sdk.sessions_of(self)
 
-    def control(self, control: ControlModel) -> Outcome:
+    def control(self, control: ControlModel) -> SdkResult:
         result = self.server.sdk.control(control)
         self.server.push(result.pushes)
         return result
@@ -229,7 +218,7 @@ class WsServer:
             return _refuse(connection, http.HTTPStatus.BAD_REQUEST, f"the {repeated} header may appear once")
         if "Origin" in headers:
             return _refuse(connection, http.HTTPStatus.FORBIDDEN, "requests from a browser are refused")
-        if is_loopback(self.host) and not _loopback_host(headers.get("Host", "")):
+        if is_loopback(self.host) and not loopback_host(headers.get("Host", "")):
             return _refuse(connection, http.HTTPStatus.FORBIDDEN, "the Host must be a loopback address")
         if self._keyring is not None:
             auth = headers.get("Authorization", "")
@@ -445,9 +434,3 @@ def _repeated(headers: Headers) -> str | None:
     return next((name for name in SINGLE_HEADERS if len(headers.get_all(name)) > 1), None)
 
 
-def _loopback_host(host: str) -> bool:
-    if host.startswith("["):
-        name = host[1:].partition("]")[0]
-    else:
-        name = host.rpartition(":")[0] if host.count(":") == 1 else host
-    return is_loopback(name)

@@ -14,6 +14,7 @@ from typing import Any
 
 from ...protocol import Capabilities, Event, Kind, Profile, json_text, make_event
 from ...protocol.models import Isolation
+from ...protocol.payloads import NoticeData, ToolFinishedData, ToolStartedData, ToolWaitingData
 from .records import OUTPUT_LIMIT, cut, structured_result
 
 SOURCE = "claude-code hooks"
@@ -72,8 +73,9 @@ def payload_events(payload: Any, key: str) -> list[Event]:
         if cid is None:
             return [_raw(session, key, payload, f"{name} without a tool_use_id")]
         if name == "PreToolUse":
-            data = {"call_id": cid, "name": payload.get("tool_name"), "input": payload.get("tool_input")}
-            return [make_event(f"tool:{cid}:started", session, Kind.TOOL_STARTED, data, agent=agent)]
+            started: ToolStartedData = {"call_id": cid, "name": payload.get("tool_name"),
+                                        "input": payload.get("tool_input")}
+            return [make_event(f"tool:{cid}:started", session, Kind.TOOL_STARTED, started, agent=agent)]
         return [make_event(f"tool:{cid}:finished", session, Kind.TOOL_FINISHED, _finished(payload, cid),
                            agent=agent)]
     if name == "UserPromptSubmit":
@@ -86,24 +88,25 @@ def payload_events(payload: Any, key: str) -> list[Event]:
         return [make_event(f"{base}:ended", session, Kind.SESSION_ENDED,
                            {"reason": payload.get("reason")}, agent=agent)]
     if name == "Notification":
-        data = {"level": "info", "text": str(payload.get("message") or ""),
-                "code": payload.get("notification_type") or "notification"}
-        return [make_event(f"{base}:notice", session, Kind.NOTICE, data, agent=agent)]
+        notice: NoticeData = {"level": "info", "text": str(payload.get("message") or ""),
+                              "code": payload.get("notification_type") or "notification"}
+        return [make_event(f"{base}:notice", session, Kind.NOTICE, notice, agent=agent)]
     return [_raw(session, key, payload, f"hook event {name!r} not understood")]
 
 
 def waiting_event(payload: dict[str, Any], reason: str, rule: str | None = None) -> Event:
     """``tool.waiting`` for a PreToolUse whose reply is held."""
     cid = call_id_of(payload) or "unknown"
-    data = {"call_id": cid, "reason": reason, "rule": rule, "name": payload.get("tool_name"),
-            "input": payload.get("tool_input")}
+    data: ToolWaitingData = {"call_id": cid, "reason": reason, "rule": rule, "name": payload.get("tool_name"),
+                             "input": payload.get("tool_input")}
     return make_event(f"tool:{cid}:waiting", session_of(payload), Kind.TOOL_WAITING, data,
                       agent=agent_of(payload))
 
 
 def denied_event(session: str, agent: str, call_id: str, reason: str) -> Event:
     """A call the hook denied: the CLI will not run it (deny wins over every rule)."""
-    data = {"call_id": call_id, "status": "denied", "is_error": True, "output": reason, "duration_ms": None}
+    data: ToolFinishedData = {"call_id": call_id, "status": "denied", "is_error": True, "output": reason,
+                              "duration_ms": None}
     return make_event(f"tool:{call_id}:finished", session, Kind.TOOL_FINISHED, data, agent=agent)
 
 
@@ -120,7 +123,7 @@ def response_text(response: Any) -> str:
     return json_text(response, OUTPUT_LIMIT)
 
 
-def _finished(payload: dict[str, Any], cid: str) -> dict[str, Any]:
+def _finished(payload: dict[str, Any], cid: str) -> ToolFinishedData:
     failed = payload.get("hook_event_name") == "PostToolUseFailure"
     if failed:
         output, truncated = cut(str(payload.get("error") or ""))
@@ -129,7 +132,7 @@ def _finished(payload: dict[str, Any], cid: str) -> dict[str, Any]:
         output, truncated = cut(response_text(payload.get("tool_response")))
         status = "ok"
     duration = payload.get("duration_ms")
-    data: dict[str, Any] = {
+    data: ToolFinishedData = {
         "call_id": cid, "status": status, "is_error": failed, "output": output,
         "duration_ms": float(duration) if isinstance(duration, int | float) and not isinstance(duration, bool)
         else None,

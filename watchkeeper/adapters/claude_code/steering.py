@@ -15,23 +15,27 @@ the first decision wins.
 from __future__ import annotations
 
 import itertools
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from ...protocol import ControlModel, Event, Kind, make_event
+from ...protocol.controls import (
+    DEFAULT_DENY_REASON,
+    OUTCOMES_KEPT,
+    ControlResult,
+    Outcomes,
+    hold_ended,
+    outcome_event,
+)
 from . import hooks as H
 
 #: Texts injected by the person reach the model with this heading.
 INJECT_HEADING = "Message from the user, sent through watchkeeper while you work:\n"
-DEFAULT_DENY_REASON = "Denied by the user in watchkeeper"
 CANCEL_REASON = "Stopped by the user in watchkeeper"
 #: Why a pause or step is refused: it would hold nothing (a call is held only while someone watches).
 UNWATCHED = ("nobody watches this session, so no call would be held: open it in watchkeeper, or attach to "
              "this relay, and send it again")
-#: Outcomes remembered for repeated controls; older ones are forgotten first.
-OUTCOMES_KEPT = 10_000
 
 #: A breakpoint rule set: a PreToolUse payload in, the name of the rule that fires (or None) out.
 Breakpoint = Callable[[dict[str, Any]], str | None]
@@ -79,19 +83,6 @@ class HookResult:
 
 
 @dataclass
-class ControlResult:
-    """A control's one outcome; ``events`` (outcome first) are empty when the control was seen before."""
-
-    outcome: Event
-    events: list[Event]
-    repeated: bool = False
-
-    @property
-    def applied(self) -> bool:
-        return self.outcome["kind"] == Kind.CONTROL_APPLIED
-
-
-@dataclass
 class _Session:
     paused: bool = False
     step: bool = False
@@ -113,7 +104,7 @@ class Steering:
         self.viewers: Callable[[str], int] = viewers or (lambda session: 0)
         self.breakpoint = breakpoint
         self._sessions: dict[str, _Session] = {}
-        self._outcomes: OrderedDict[tuple[str, str], Event] = OrderedDict()
+        self._outcomes = Outcomes()
         self._grace_notices = itertools.count()
 
     def knows(self, session: str) -> bool:
@@ -249,9 +240,7 @@ class Steering:
         if s is None or hold.decided:
             return []
         self._decide(s, hold, H.no_decision(), f"abandoned:{hold.call_id}")
-        data = {"control_id": f"abandoned:{hold.call_id}", "control": "abandoned", "by": "watchkeeper",
-                "call_id": hold.call_id, "reason": "the agent stopped waiting for this call"}
-        return [make_event(f"hold:{hold.call_id}:abandoned", hold.session, Kind.CONTROL_APPLIED, data)]
+        return [hold_ended(hold.session, hold.call_id, "abandoned", "the agent stopped waiting for this call")]
 
     def _by_policy(self, hold: Hold, what: str, why: str) -> list[Event]:
         s = self._sessions.get(hold.session)
@@ -260,9 +249,7 @@ class Steering:
         reply = H.deny(f"{why} (fail-closed)") if hold.fail_closed else H.no_decision()
         self._decide(s, hold, reply, f"{what}:{hold.call_id}")
         result = "denied (fail-closed)" if hold.fail_closed else "let go with no decision (fail-open)"
-        data = {"control_id": f"{what}:{hold.call_id}", "control": what, "by": "watchkeeper",
-                "call_id": hold.call_id, "reason": f"{why}: {result}"}
-        events = [make_event(f"hold:{hold.call_id}:{what}", hold.session, Kind.CONTROL_APPLIED, data)]
+        events = [hold_ended(hold.session, hold.call_id, what, f"{why}: {result}")]
         if hold.fail_closed:
             events.append(H.denied_event(hold.session, hold.agent, hold.call_id, reply["hookSpecificOutput"]
                                          ["permissionDecisionReason"]))
@@ -272,28 +259,16 @@ class Steering:
 
     def control(self, c: ControlModel) -> ControlResult:
         """Apply one control; a control id seen before acts no more and gets its first outcome back."""
-        key = (c.session, c.id)
-        seen = self._outcomes.get(key)
+        seen = self._outcomes.seen(c)
         if seen is not None:
-            return ControlResult(seen, [], repeated=True)
+            return ControlResult(seen, [])
         s = self._sessions.get(c.session)
         handled: _Handled = (False, "no hook call has come from this session yet", [], [])
         if s is not None:
             handled = _HANDLERS[c.control](self, s, c)
         ok, reason, calls, events = handled
-        data: dict[str, Any] = {"control_id": c.id, "control": str(c.control), "by": c.by, "reason": reason,
-                                "call_id": calls[0] if calls else c.call_id, "sent_ts": c.ts}
-        if len(calls) > 1:
-            data["call_ids"] = calls
-        if c.text is not None:
-            data["text"] = c.text
-        if c.control == "deny" and c.reason:
-            data["message"] = c.reason
-        kind = Kind.CONTROL_APPLIED if ok else Kind.CONTROL_REJECTED
-        outcome = make_event(f"control:{c.id}", c.session, kind, data)
-        self._outcomes[key] = outcome
-        while len(self._outcomes) > OUTCOMES_KEPT:
-            self._outcomes.popitem(last=False)
+        outcome = outcome_event(c, ok, reason, calls[0] if calls else c.call_id, calls)
+        self._outcomes.keep(c, outcome)
         return ControlResult(outcome, [outcome, *events])
 
     def _pause(self, s: _Session, c: ControlModel) -> _Handled:

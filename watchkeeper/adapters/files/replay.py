@@ -11,11 +11,9 @@ import asyncio
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
-from ...protocol import Event, make_event, now_iso
+from ...protocol import Emit, Event, make_event, now_iso
 from ...protocol.envelope import parse_ts
 from ...protocol.pacing import MAX_GAP_S
-
-Emit = Callable[[list[Event]], None]
 
 
 def delays(

@@ -16,7 +16,8 @@ import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from ..base import Emit, HistoryHost
+from ...protocol import Emit
+from ..base import HistoryHost
 from .discovery import is_session_name, scan_sessions
 from .feed import TranscriptReader, agent_kind_of
 from .index import TAIL_BYTES, TAIL_FIRST_BYTES

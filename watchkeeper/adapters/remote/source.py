@@ -32,13 +32,12 @@ from urllib.parse import urlsplit
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
 
-from ...protocol import ControlModel, Event, Kind, make_event, wire
+from ...protocol import ControlModel, Emit, Event, Kind, make_event, wire
 from ...reconnect import Refused, close_quickly, dial, keep_connected
 from .resume import Tracker
 
 log = logging.getLogger("watchkeeper.attach")
 
-Emit = Callable[[list[Event]], None]
 #: Seconds between two asks for the remote relay's session summaries (liveness, state).
 SESSIONS_POLL = 1.0
 

@@ -14,20 +14,19 @@ nobody watches is rejected, and a control acts once per id.
 from __future__ import annotations
 
 import itertools
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from ...protocol import ControlModel, Event, Kind, make_event, wire
-
-DEFAULT_DENY_REASON = "Denied by the user in watchkeeper"
-#: Outcomes remembered for repeated controls.
-OUTCOMES_KEPT = 10_000
-#: What an SDK agent connected over websocket can honour.
-SDK_CAPABILITIES = {"pause": True, "resume": True, "approve": True, "deny": True, "inject": True,
-                    "cancel": True, "step": False,
-                    "why": "an SDK agent stops at its checkpoints and asks before the tools it chooses; no stepping"}
+from ...protocol.controls import (
+    DEFAULT_DENY_REASON,
+    OUTCOMES_KEPT,
+    ControlResult,
+    Outcomes,
+    hold_ended,
+    outcome_event,
+)
 
 #: Why a pause is refused: nobody could resume it, and the agent's own unwatched rule would end it.
 UNWATCHED = ("nobody watches this session, so a pause would stop the agent with no one to resume it: "
@@ -45,17 +44,11 @@ class _Session:
     decided: dict[str, str] = field(default_factory=dict)
 
 
-@dataclass
-class Outcome:
-    """A control's one outcome; ``events`` (outcome first) and ``pushes`` are empty for a repeated control."""
+@dataclass(slots=True)
+class SdkResult(ControlResult):
+    """A control's result plus what to push to the agent; ``pushes`` are empty for a repeated control."""
 
-    outcome: Event
-    events: list[Event]
-    pushes: list[Push]
-
-    @property
-    def applied(self) -> bool:
-        return self.outcome["kind"] == Kind.CONTROL_APPLIED
+    pushes: list[Push] = field(default_factory=list)
 
 
 class SdkSteering:
@@ -64,7 +57,7 @@ class SdkSteering:
     def __init__(self, viewers: Callable[[str], int] | None = None) -> None:
         self.viewers: Callable[[str], int] = viewers or (lambda session: 0)
         self._sessions: dict[str, _Session] = {}
-        self._outcomes: OrderedDict[tuple[str, str], Event] = OrderedDict()
+        self._outcomes = Outcomes()
         self._n = itertools.count()
 
     def owns(self, session: str) -> bool:
@@ -160,36 +153,25 @@ class SdkSteering:
     def _let_go(self, sid: str, s: _Session, cid: str, what: str, why: str) -> tuple[list[Event], list[Push]]:
         s.holds.pop(cid, None)
         s.decided[cid] = what
-        data = {"control_id": f"{what}:{cid}", "control": what, "by": "watchkeeper", "call_id": cid, "reason": why}
-        events = [make_event(f"hold:{cid}:{what}", sid, Kind.CONTROL_APPLIED, data)]
+        events = [hold_ended(sid, cid, what, why)]
         pushes = [(s.link, wire.decision(sid, cid, "none", why, "watchkeeper"))] if s.link is not None else []
         return events, pushes
 
     # --- controls ------------------------------------------------------------------
 
-    def control(self, c: ControlModel) -> Outcome:
+    def control(self, c: ControlModel) -> SdkResult:
         """Apply one control; a control id seen before acts no more and gets its first outcome back."""
-        key = (c.session, c.id)
-        seen = self._outcomes.get(key)
+        seen = self._outcomes.seen(c)
         if seen is not None:
-            return Outcome(seen, [], [])
+            return SdkResult(seen, [])
         s = self._sessions.get(c.session)
         pushes: list[Push] = []
         ok, reason, call = False, "this session's agent is not connected", c.call_id
         if s is not None and s.link is not None:
             ok, reason, call, pushes = self._apply(s, c)
-        data: dict[str, Any] = {"control_id": c.id, "control": str(c.control), "by": c.by, "reason": reason,
-                                "call_id": call, "sent_ts": c.ts}
-        if c.text is not None:
-            data["text"] = c.text
-        if c.control == "deny" and c.reason:
-            data["message"] = c.reason
-        outcome = make_event(f"control:{c.id}", c.session, Kind.CONTROL_APPLIED if ok else Kind.CONTROL_REJECTED,
-                             data)
-        self._outcomes[key] = outcome
-        while len(self._outcomes) > OUTCOMES_KEPT:
-            self._outcomes.popitem(last=False)
-        return Outcome(outcome, [outcome], pushes)
+        outcome = outcome_event(c, ok, reason, call)
+        self._outcomes.keep(c, outcome)
+        return SdkResult(outcome, [outcome], pushes)
 
     def _apply(self, s: _Session, c: ControlModel) -> tuple[bool, str, str | None, list[Push]]:
         push = [(s.link, wire.control_push(c.model_dump(exclude_none=True)))]

@@ -17,12 +17,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from ...protocol import Event
+from ...protocol.controls import CONTROL_NAMES
 from ...relay.api import RelayAPI, SessionInfo, Subscription
-from .steering_state import CONTROLS
 
 
 def steerable(info: SessionInfo) -> bool:
-    return any(info.capabilities.get(name) for name in CONTROLS)
+    return any(info.capabilities.get(name) for name in CONTROL_NAMES)
 
 
 def title(count: int, base: str = "watchkeeper") -> str:

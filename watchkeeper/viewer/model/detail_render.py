@@ -160,7 +160,7 @@ def value_block(value: Any, opts: Options) -> list[RenderableType]:
 def tool_detail(
     call: ToolCall, events: list[Event], opts: Options, now: float | None
 ) -> list[RenderableType]:
-    cells = rows.status_cells(call, now)
+    cells = rows.call_status_cells(call, now)
     status = Text.assemble(*((visible(text), opts.styles.get(role, "")) for text, role in cells))
     header = Text.assemble(shown(call.name or "?", "bold"), "  ", status)
     out: list[RenderableType] = [header, shown(f"call {call.call_id} · agent {call.agent}", "dim")]

@@ -7,14 +7,29 @@ from the theme, so this module never names a colour.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from ...protocol import MAIN_AGENT, Event, Kind, ToolCall, ToolStatus, json_text
 from ...protocol.codec import json_object_text
 from ...protocol.display import visible
 from ...protocol.envelope import parse_ts
+from ...protocol.payloads import (
+    AgentFinishedData,
+    AgentStartedData,
+    ControlOutcomeData,
+    MessageAssistantData,
+    MessageUserData,
+    NoticeData,
+    RawData,
+    SessionEndedData,
+    SessionStartedData,
+    StateData,
+    ThinkingData,
+    UsageData,
+)
 
 #: (text, role); roles are the timeline's component classes without the ``timeline--`` prefix.
 Cell = tuple[str, str]
@@ -161,7 +176,7 @@ def call_failed(call: ToolCall) -> bool:
     return call.status != ToolStatus.DENIED and (call.is_error or call.status in FAILED)
 
 
-def status_cells(call: ToolCall, now: float | None) -> list[Cell]:
+def call_status_cells(call: ToolCall, now: float | None) -> list[Cell]:
     """Status and duration; a running call shows its elapsed time when ``now`` is given (live)."""
     status = call.status
     if status == ToolStatus.RUNNING:
@@ -192,45 +207,84 @@ def event_summary(event: Event) -> list[Cell]:
     data = event.get("data") or {}
     if not isinstance(data, dict):
         data = {"value": data}
-    if kind == Kind.MESSAGE_USER:
-        origin = data.get("origin")
-        prefix = [(f"[{origin}] ", "dim")] if origin and origin != "prompt" else []
-        return [*prefix, (one_line(str(data.get("text", ""))), "user")]
-    if kind == Kind.MESSAGE_ASSISTANT:
-        return [(one_line(str(data.get("text", ""))), "summary")]
-    if kind == Kind.THINKING:
-        text = str(data.get("text") or "")
-        return [("(hidden)" if data.get("hidden") or not text else one_line(text), "dim")]
-    if kind == Kind.SESSION_STARTED:
-        bits = [data.get("agent_kind"), data.get("model"), data.get("cwd"), data.get("title")]
-        return [(one_line(" · ".join(str(b) for b in bits if b)), "summary")]
-    if kind == Kind.SESSION_ENDED:
-        return [(one_line(str(data.get("reason") or "session ended")), "dim")]
-    if kind == Kind.USAGE:
-        return [(usage_text(data), "dim")]
-    if kind == Kind.AGENT_STARTED:
-        what = data.get("description") or data.get("agent_type") or ""
-        return [(one_line(f"{data.get('agent_id', '?')} started  {what}"), "agent")]
-    if kind == Kind.AGENT_FINISHED:
-        return [(one_line(f"{data.get('agent_id', '?')} {data.get('status') or 'finished'}"), "agent")]
-    if kind == Kind.STATE:
-        reason = f" ({data['reason']})" if data.get("reason") else ""
-        return [(f"{data.get('state', '?')}{reason}", "summary")]
     if kind in (Kind.CONTROL_APPLIED, Kind.CONTROL_REJECTED):
-        return control_summary(kind == Kind.CONTROL_APPLIED, data)
-    if kind == Kind.NOTICE:
-        level = data.get("level", "info")
-        role = "error" if level == "error" else "warning" if level == "warning" else "notice"
-        return [(one_line(str(data.get("text", ""))), role)]
-    if kind == Kind.RAW:
-        record = data.get("record")
-        text = record if isinstance(record, str) else json_text(record)
-        error = f"{data['error']}: " if data.get("error") else ""
-        return [(one_line(error + text), "raw")]
-    return [(one_line(json_text(data)), "dim")]
+        return control_summary(kind == Kind.CONTROL_APPLIED, cast(ControlOutcomeData, data))
+    summary = _SUMMARIES.get(kind)
+    return summary(data) if summary is not None else [(one_line(json_text(data)), "dim")]
 
 
-def control_summary(applied: bool, data: dict[str, Any]) -> list[Cell]:
+def _user(data: MessageUserData) -> list[Cell]:
+    origin = data.get("origin")
+    prefix = [(f"[{origin}] ", "dim")] if origin and origin != "prompt" else []
+    return [*prefix, (one_line(str(data.get("text", ""))), "user")]
+
+
+def _assistant(data: MessageAssistantData) -> list[Cell]:
+    return [(one_line(str(data.get("text", ""))), "summary")]
+
+
+def _thinking(data: ThinkingData) -> list[Cell]:
+    text = str(data.get("text") or "")
+    return [("(hidden)" if data.get("hidden") or not text else one_line(text), "dim")]
+
+
+def _started(data: SessionStartedData) -> list[Cell]:
+    bits = [data.get("agent_kind"), data.get("model"), data.get("cwd"), data.get("title")]
+    return [(one_line(" · ".join(str(b) for b in bits if b)), "summary")]
+
+
+def _ended(data: SessionEndedData) -> list[Cell]:
+    return [(one_line(str(data.get("reason") or "session ended")), "dim")]
+
+
+def _usage(data: UsageData) -> list[Cell]:
+    return [(usage_text(data), "dim")]
+
+
+def _agent_started(data: AgentStartedData) -> list[Cell]:
+    what = data.get("description") or data.get("agent_type") or ""
+    return [(one_line(f"{data.get('agent_id', '?')} started  {what}"), "agent")]
+
+
+def _agent_finished(data: AgentFinishedData) -> list[Cell]:
+    return [(one_line(f"{data.get('agent_id', '?')} {data.get('status') or 'finished'}"), "agent")]
+
+
+def _state(data: StateData) -> list[Cell]:
+    reason = f" ({data['reason']})" if data.get("reason") else ""
+    return [(f"{data.get('state', '?')}{reason}", "summary")]
+
+
+def _notice(data: NoticeData) -> list[Cell]:
+    level = data.get("level", "info")
+    role = "error" if level == "error" else "warning" if level == "warning" else "notice"
+    return [(one_line(str(data.get("text", ""))), role)]
+
+
+def _raw(data: RawData) -> list[Cell]:
+    record = data.get("record")
+    text = record if isinstance(record, str) else json_text(record)
+    error = f"{data['error']}: " if data.get("error") else ""
+    return [(one_line(error + text), "raw")]
+
+
+#: kind -> its summary, reading ``data`` as the kind's payload (``protocol.payloads``).
+_SUMMARIES: dict[str, Callable[[Any], list[Cell]]] = {
+    Kind.MESSAGE_USER: _user,
+    Kind.MESSAGE_ASSISTANT: _assistant,
+    Kind.THINKING: _thinking,
+    Kind.SESSION_STARTED: _started,
+    Kind.SESSION_ENDED: _ended,
+    Kind.USAGE: _usage,
+    Kind.AGENT_STARTED: _agent_started,
+    Kind.AGENT_FINISHED: _agent_finished,
+    Kind.STATE: _state,
+    Kind.NOTICE: _notice,
+    Kind.RAW: _raw,
+}
+
+
+def control_summary(applied: bool, data: ControlOutcomeData) -> list[Cell]:
     """``✓ deny  denied: the agent is told why  "not today"  — who``; a rejection says why, in red."""
     control = str(data.get("control") or "?")
     reason = one_line(str(data.get("reason") or ""))
@@ -245,7 +299,7 @@ def control_summary(applied: bool, data: dict[str, Any]) -> list[Cell]:
     return cells
 
 
-def usage_text(data: dict[str, Any]) -> str:
+def usage_text(data: UsageData) -> str:
     parts = [f"in {data.get('input_tokens', 0):,}", f"out {data.get('output_tokens', 0):,}"]
     cache = (data.get("cache_read_tokens") or 0) + (data.get("cache_creation_tokens") or 0)
     if cache:
@@ -281,7 +335,7 @@ def build_row(
             summary.append(("  " + salient, "summary"))
         if spawned:
             summary.append(("  " + spawned, "agent"))
-        return _visible(Row(time, agent, "tool", summary, status_cells(call, now), call_failed(call)))
+        return _visible(Row(time, agent, "tool", summary, call_status_cells(call, now), call_failed(call)))
     kind = str(event.get("kind", "?"))
     kind = KIND_LABELS.get(kind, kind)
     return _visible(Row(time, agent, kind, [*indent, *event_summary(event)], [], event_is_error(event)))

@@ -1,25 +1,22 @@
 """What the person can do to a session right now, and why not: pure, so it is tested without an app.
 
-:class:`SteerState` folds a session's events into its steering state: paused,
-step mode, the calls held and why (a breakpoint names its rule). Only the
-stream is read, so every viewer of a session (and a replay of its record)
-agrees. :func:`unavailable` says, per control, why it cannot be sent: the
-source cannot honour it (the capabilities), this viewer may not send it, or
-there is nothing to act on.
+The steering state (paused, step mode, the calls held and why) is the
+session's ``protocol.session.SessionState``, folded from the stream alone, so
+every viewer of a session (and a replay of its record) agrees.
+:func:`unavailable` says, per control, why it cannot be sent: the source
+cannot honour it (the capabilities), this viewer may not send it, or there is
+nothing to act on.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ...protocol import Event, Kind
+from ...protocol.controls import CONTROL_NAMES, ON_A_CALL
+from ...protocol.session import SessionState
 
-#: Every control, in the order the controls area lists them.
-CONTROLS = ("pause", "resume", "approve", "deny", "step", "inject", "cancel")
-#: Controls that act on a held call.
-ON_A_CALL = frozenset({"approve", "deny"})
 #: What to do to make a Claude Code session steerable.
 HOW_TO_HOOK = "start it with `watchkeeper run -- claude`, or run `watchkeeper hooks install` and start a new one"
 
@@ -47,104 +44,13 @@ class SteerSetup:
         return None
 
 
-@dataclass(frozen=True, slots=True)
-class Held:
-    """A tool call held for the person."""
-
-    call_id: str
-    name: str | None
-    input: Any
-    reason: str | None
-    rule: str | None
-    agent: str = "main"
-
-    def why(self) -> str:
-        if self.reason == "breakpoint" and self.rule:
-            return f"breakpoint «{self.rule}»"
-        return self.reason or "held"
-
-
-@dataclass
-class SteerState:
-    """A session's steering state, folded from its events in order."""
-
-    paused: bool = False
-    step: bool = False
-    #: call id -> the held call, oldest first.
-    held: dict[str, Held] = field(default_factory=dict)
-    #: calls that finished: a late ``tool.waiting`` (another source's copy) does not hold them again.
-    finished: set[str] = field(default_factory=set, repr=False)
-
-    def fold(self, events: Iterable[Event]) -> bool:
-        """Fold a batch in; True if anything the controls show changed."""
-        changed = False
-        for ev in events:
-            kind = ev.get("kind")
-            if kind not in _KINDS:
-                continue
-            data = ev.get("data")
-            if not isinstance(data, dict):
-                continue
-            changed |= _KINDS[kind](self, ev, data)
-        return changed
-
-    @property
-    def oldest(self) -> Held | None:
-        return next(iter(self.held.values()), None)
-
-    def _waiting(self, ev: Event, data: dict[str, Any]) -> bool:
-        cid = data.get("call_id")
-        if not isinstance(cid, str) or cid in self.finished:
-            return False
-        self.held[cid] = Held(cid, data.get("name"), data.get("input"), data.get("reason"), data.get("rule"),
-                              str(ev.get("agent") or "main"))
-        return True
-
-    def _finished(self, ev: Event, data: dict[str, Any]) -> bool:
-        cid = data.get("call_id")
-        if not isinstance(cid, str):
-            return False
-        self.finished.add(cid)
-        return self.held.pop(cid, None) is not None
-
-    def _applied(self, ev: Event, data: dict[str, Any]) -> bool:
-        control = data.get("control")
-        changed = False
-        if control == "pause":
-            changed, self.paused = not self.paused, True
-        elif control == "resume":
-            changed, self.paused, self.step = self.paused or self.step, False, False
-        elif control == "step":
-            changed, self.step = not self.step, True
-        for cid in {data.get("call_id"), *(data.get("call_ids") or ())}:
-            if isinstance(cid, str) and self.held.pop(cid, None) is not None:
-                changed = True
-        return changed
-
-
-_KINDS: dict[str, Callable[[SteerState, Event, dict[str, Any]], bool]] = {
-    Kind.TOOL_WAITING: SteerState._waiting,
-    Kind.TOOL_FINISHED: SteerState._finished,
-    Kind.CONTROL_APPLIED: SteerState._applied,
-}
-
-
-def released(events: Iterable[Event]) -> list[str]:
-    """Call ids an applied control let go (approve, deny, step, resume, a hold's timeout)."""
-    out: list[str] = []
-    for ev in events:
-        if ev.get("kind") == Kind.CONTROL_APPLIED and isinstance(data := ev.get("data"), dict):
-            out += [c for c in (data.get("call_id"), *(data.get("call_ids") or ())) if isinstance(c, str)]
-    return list(dict.fromkeys(out))
-
-
 def source_reason(caps: Mapping[str, Any], agent_kind: str | None = None, hooks: str | None = None) -> str | None:
     """Why this session cannot be steered at all (None if some control is honoured).
 
     ``hooks`` says whether this viewer's hook endpoint runs: None when it
     does, else why not (a Claude Code session can then not be steered here).
     """
-    if any(caps.get(name) for name in CONTROLS):
+    if any(caps.get(name) for name in CONTROL_NAMES):
         return None
     why = str(caps.get("why") or "observe-only: this source cannot be steered")
     if agent_kind == "claude-code":
@@ -154,7 +60,7 @@ def source_reason(caps: Mapping[str, Any], agent_kind: str | None = None, hooks:
     return why
 
 
-def unavailable(action: str, caps: Mapping[str, Any], state: SteerState, *, agent_kind: str | None = None,
+def unavailable(action: str, caps: Mapping[str, Any], state: SessionState, *, agent_kind: str | None = None,
                 hooks: str | None = None, blocked: str | None = None) -> str | None:
     """None if ``action`` can be sent now; else why not, in the person's words.
 
@@ -172,7 +78,7 @@ def unavailable(action: str, caps: Mapping[str, Any], state: SteerState, *, agen
     return state_reason(action, state)
 
 
-def state_reason(action: str, state: SteerState) -> str | None:
+def state_reason(action: str, state: SessionState) -> str | None:
     """Why ``action`` has nothing to act on now (the source could honour it)."""
     if action in ON_A_CALL and not state.held:
         return "no call is waiting"
@@ -183,7 +89,7 @@ def state_reason(action: str, state: SteerState) -> str | None:
     return None
 
 
-def inject_note(agent_kind: str | None, sources: Iterable[str], state: SteerState) -> str:
+def inject_note(agent_kind: str | None, sources: Iterable[str], state: SessionState) -> str:
     """Where and when an injected message reaches the agent, for the inject dialog."""
     held = state.oldest
     if agent_kind == "sdk":

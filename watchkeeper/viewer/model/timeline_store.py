@@ -16,14 +16,15 @@ from bisect import bisect_left, bisect_right
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, cast
 
 import orjson
 
 from ...protocol import MAIN_AGENT, CallTable, Event, Kind, ToolCall, json_text
 from ...protocol.calls import TOOL_KINDS
+from ...protocol.payloads import AgentStartedData
+from ...protocol.session import SessionState
 from . import rows
-from .totals import Totals
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +74,10 @@ class TimelineStore:
         self.events: list[Event] = []
         self.heads = array("q")
         self.calls = CallTable()
-        self.totals = Totals()
+        #: the session as its stream describes it (``protocol.session``): state, usage, held calls.
+        self.session = SessionState()
+        #: failed calls and error events so far (raw records are counted apart, in ``session.raw``).
+        self.errors = 0
         self.call_head: dict[str, int] = {}
         self.call_events: dict[str, list[int]] = {}
         self.parent_call: dict[str, str] = {}
@@ -303,21 +307,25 @@ class TimelineStore:
         """Fold a batch in and place its new rows in the view (unless a rebuild is due)."""
         added = Added()
         new_heads: list[tuple[int, str]] = []
-        totals, events = self.totals, self.events
+        session, events = self.session, self.events
         for event in batch:
             index = len(events)
             events.append(event)
-            totals.fold(event)
+            session.fold(event)
             kind = event.get("kind")
             data = event.get("data")
             if not isinstance(data, dict):
                 data = {}
             call_id = data.get("call_id") if kind in TOOL_KINDS else None
+            if kind == Kind.CONTROL_APPLIED:
+                for held in self.calls.release(event):  # type: ignore[arg-type]
+                    if (head := self.call_head.get(held.call_id)) is not None:
+                        added.changed.add(head)
             if call_id:
                 call = self.calls.update(event)  # type: ignore[arg-type]
                 self.call_events.setdefault(call_id, []).append(index)
                 if kind == Kind.TOOL_FINISHED and call is not None and rows.call_failed(call):
-                    totals.errors += 1
+                    self.errors += 1
                 head = self.call_head.get(call_id)
                 if head is not None:
                     added.changed.add(head)
@@ -328,9 +336,9 @@ class TimelineStore:
                 if call_id in self.spawned:
                     self._prefix.clear()
                     added.rebuild |= any(self.agent_rows[a] for a in self.spawned[call_id])
-            elif kind == Kind.AGENT_STARTED and data.get("agent_id"):
+            elif kind == Kind.AGENT_STARTED and (spawn := cast(AgentStartedData, data)).get("agent_id"):
                 # One row per subagent: its own file and its parent's both announce it.
-                agent, parent = str(data["agent_id"]), data.get("parent_call_id")
+                agent, parent = str(spawn["agent_id"]), spawn.get("parent_call_id")
                 if parent and agent not in self.parent_call:
                     self.parent_call[agent] = str(parent)
                     self.spawned.setdefault(str(parent), []).append(agent)
@@ -342,13 +350,12 @@ class TimelineStore:
                     added.changed.add(starts[0])
                     continue
             elif kind != Kind.RAW and rows.event_is_error(event):
-                totals.errors += 1
+                self.errors += 1
             agent = row_agent(event)
             self.heads.append(index)
             self.agent_rows[agent] += 1
             self.kinds[rows.KIND_LABELS.get(kind, kind) if isinstance(kind, str) else "?"] += 1
             new_heads.append((index, agent))
-        totals.rows = len(self.heads)
         added.rows = len(new_heads)
         if added.rebuild:
             return added

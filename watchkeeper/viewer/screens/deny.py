@@ -11,11 +11,10 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Static
 
+from ...protocol.controls import DEFAULT_DENY_REASON
 from ...protocol.display import visible
+from ...protocol.session import Held
 from ..model.rows import one_line, salient_input
-from ..model.steering_state import Held
-
-DEFAULT_REASON = "Denied by the user in watchkeeper"
 
 
 class DenyDialog(ModalScreen[str | None]):
@@ -37,7 +36,7 @@ class DenyDialog(ModalScreen[str | None]):
             yield Static(visible(what), classes="dialog-call", markup=False)
             yield Static(visible(f"Held: {call.why()}.") + " The tool does not run; the agent reads your reason in its "
                          "place and decides what to do next.", classes="dialog-note", markup=False)
-            yield Input(placeholder=f"the reason the agent will read (default: {DEFAULT_REASON})", id="reason")
+            yield Input(placeholder=f"the reason the agent will read (default: {DEFAULT_DENY_REASON})", id="reason")
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Back", id="back")
                 yield Button("Deny", id="deny", variant="error")
@@ -49,7 +48,7 @@ class DenyDialog(ModalScreen[str | None]):
     @on(Button.Pressed, "#deny")
     def _deny(self) -> None:
         reason = self.query_one("#reason", Input).value.strip()
-        self.dismiss(reason or DEFAULT_REASON)
+        self.dismiss(reason or DEFAULT_DENY_REASON)
 
     @on(Button.Pressed, "#back")
     def action_back(self) -> None:

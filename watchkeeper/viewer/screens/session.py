@@ -29,8 +29,8 @@ from textual.worker import get_current_worker
 
 from ...protocol import Event
 from ...protocol.display import visible, visible_value
+from ...protocol.session import merge_capabilities
 from ...relay.api import RelayAPI, SessionInfo
-from ...relay.summary import merge_capabilities
 from ..host import host
 from ..model.feed import EventFeed, EventsArrived, HistoryRebuilt
 from ..model.history_reload import HistoryReload, history_note, load_store
@@ -172,7 +172,7 @@ dimmed, and the line above the status bar says why.
     def capabilities(self) -> dict[str, Any]:
         """What the session's sources honour: the relay's merged view and the stream's own announcement."""
         info_caps = dict(self.info.capabilities) if self.info is not None else {}
-        return merge_capabilities(info_caps, self.timeline.store.totals.capabilities or {})
+        return merge_capabilities(info_caps, self.timeline.store.session.capabilities)
 
     def on_mount(self) -> None:
         settle_heap()
@@ -270,17 +270,16 @@ dimmed, and the line above the status bar says why.
         if self._ended_at is not None:
             self.follow_liveness()
         timeline = self.timeline
-        totals = timeline.store.totals
-        totals.capabilities = self.capabilities()
+        session = timeline.store.session
         now = host(self.app).clock()
-        cells = status_cells(totals, timeline.live, now, len(timeline.store.view))
+        cells = status_cells(timeline.store, self.capabilities(), timeline.live, now)
         note = history_note(self.info, self._reload)
         if note is not None:
             cells.insert(2, note)
         self.query_one(StatusBar).show(cells)
         self.refresh_part()
-        if totals.title and self.sub_title == self.session_id:
-            self.sub_title = totals.title
+        if session.title and self.sub_title == self.session_id:
+            self.sub_title = session.title
 
     # --- selection -----------------------------------------------------------------------
 

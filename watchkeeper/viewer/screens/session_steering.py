@@ -13,7 +13,7 @@ from __future__ import annotations
 import getpass
 import socket
 import uuid
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 from textual import work
 from textual.app import ComposeResult
@@ -22,19 +22,12 @@ from textual.message import Message
 from textual.screen import Screen
 
 from ...protocol import Event, Kind, now_iso
-from ...protocol.calls import running
+from ...protocol.controls import CONTROL_NAMES, CONTROLS
+from ...protocol.payloads import ControlOutcomeData, data_of
+from ...protocol.session import Held, SessionState
 from ...relay.api import RelayAPI, SessionInfo
 from ..host import host
-from ..model.steering_state import (
-    CONTROLS,
-    Held,
-    SteerSetup,
-    SteerState,
-    inject_note,
-    released,
-    source_reason,
-    unavailable,
-)
+from ..model.steering_state import SteerSetup, inject_note, source_reason, unavailable
 from ..palette import PaletteCommand
 from ..widgets.controls import Controls
 from .deny import DenyDialog
@@ -44,7 +37,7 @@ from .session import SessionScreen
 #: Seconds a thread worker waits for a control's outcome from the relay.
 CONTROL_WAIT = 15.0
 #: Action name -> the control it sends.
-ACTIONS = {f"steer_{control}": control for control in CONTROLS}
+ACTIONS = {f"steer_{control}": control for control in CONTROL_NAMES}
 
 
 class ControlDone(Message):
@@ -63,25 +56,25 @@ class SteerableScreen(SessionScreen, inherit_bindings=False):
 
     BINDINGS: ClassVar[list[BindingType]] = [
         *Screen.BINDINGS,
-        Binding("p", "steer_pause", "Pause", id="steer.pause"),
-        Binding("r", "steer_resume", "Resume", id="steer.resume"),
-        Binding("y", "steer_approve", "Approve", id="steer.approve"),
-        Binding("n", "steer_deny", "Deny", id="steer.deny"),
-        Binding("s", "steer_step", "Step", id="steer.step"),
-        Binding("i", "steer_inject", "Inject", id="steer.inject"),
-        Binding("C", "steer_cancel", "Cancel", id="steer.cancel"),
+        *(Binding(c.key, f"steer_{c.kind}", c.kind.capitalize(), id=f"steer.{c.kind}") for c in CONTROLS),
         Binding("w", "steer_waiting", "Waiting call", id="steer.waiting", show=False),
         *SessionScreen.BINDINGS,
     ]
 
     def __init__(self, relay: RelayAPI, session: str, info: SessionInfo | None = None) -> None:
         super().__init__(relay, session, info)
-        self.steer = SteerState()
+        #: what the controls showed last: (the state folded, paused, step, the held calls).
+        self._steer_shown: tuple[object, ...] = ()
         #: control -> why it cannot be sent now (None: it can); empty until first computed.
         self.why_not: dict[str, str | None] = {}
         self.whole_reason: str | None = None
         self._sent: set[str] = set()
         self._toasted: set[str] = set()
+
+    @property
+    def steer(self) -> SessionState:
+        """The session's state as the timeline's store folded it: pause, step, the calls held."""
+        return self.timeline.store.session
 
     @property
     def setup(self) -> SteerSetup:
@@ -104,17 +97,14 @@ class SteerableScreen(SessionScreen, inherit_bindings=False):
     # --- state in ------------------------------------------------------------------------
 
     def steer_batch(self, batch: list[Event]) -> None:
-        """Fold a batch the timeline has just taken: held calls, pause, step, outcomes of our controls."""
-        changed = self.steer.fold(batch)
-        store = self.timeline.store
-        let_go = [c for cid in released(batch) if (c := store.calls.get(self.session_id, cid)) is not None]
-        for call in let_go:
-            running(call)
-        if let_go:
-            self.timeline.refresh()
+        """After the timeline took a batch: the controls follow held calls, pause and step; rejections
+        of our controls are toasts."""
+        state = self.steer
+        shown = (id(state), state.paused, state.step, tuple(state.held))
+        changed, self._steer_shown = shown != self._steer_shown, shown
         for ev in batch:
             if ev.get("kind") == Kind.CONTROL_REJECTED:
-                data = ev.get("data") or {}
+                data = cast(ControlOutcomeData, data_of(ev))
                 if data.get("control_id") in self._sent:
                     self._toast_rejection(data)
         if changed:
@@ -127,13 +117,13 @@ class SteerableScreen(SessionScreen, inherit_bindings=False):
             return  # not composed yet (the app may pass a summary before)
         caps = self.capabilities()
         setup = self.setup
-        agent_kind = (self.info.agent_kind if self.info else None) or self.timeline.store.totals.agent_kind
+        agent_kind = (self.info.agent_kind if self.info else None) or self.timeline.store.session.agent_kind
         live = bool(self.info and self.info.live)
         blocked = setup.blocked
         hooks = setup.hooks_reason if live else None
         self.whole_reason = blocked or source_reason(caps, agent_kind if live else None, hooks)
         why_not = {c: unavailable(c, caps, self.steer, agent_kind=agent_kind if live else None, hooks=hooks,
-                                  blocked=blocked) for c in CONTROLS}
+                                  blocked=blocked) for c in CONTROL_NAMES}
         # A finished transcript or a replay is never steerable: the status bar's reason is enough there.
         visible = self.whole_reason is None or live
         shown.first().show(self.steer, why_not, self.whole_reason, visible)
@@ -245,9 +235,9 @@ class SteerableScreen(SessionScreen, inherit_bindings=False):
             self.notify(f"{message.sent['control']} was not sent: {message.error}", severity="error",
                         title="Control failed")
         elif message.outcome is not None and message.outcome.get("kind") == Kind.CONTROL_REJECTED:
-            self._toast_rejection(message.outcome.get("data") or {})
+            self._toast_rejection(cast(ControlOutcomeData, data_of(message.outcome)))
 
-    def _toast_rejection(self, data: dict[str, Any]) -> None:
+    def _toast_rejection(self, data: ControlOutcomeData) -> None:
         cid = data.get("control_id")
         if cid in self._toasted:
             return
@@ -262,21 +252,11 @@ class SteerableScreen(SessionScreen, inherit_bindings=False):
         """
         if self.whole_reason is not None and not (self.info and self.info.live):
             return []
-        helps = {
-            "pause": "Hold the agent's next tool call until you resume",
-            "resume": "Let held calls go on (under the agent's own permission rules) and stop pausing",
-            "approve": "Let the selected waiting call run",
-            "deny": "Refuse the selected waiting call, with the reason the agent reads",
-            "step": "Step mode: approve each tool call (steps the waiting call, the next one waits)",
-            "inject": "Send the agent a message at its next tool boundary",
-            "cancel": "End the agent's turn (a held call is denied)",
-        }
-        actions = {control: getattr(self, f"action_steer_{control}") for control in CONTROLS}
         out: list[PaletteCommand] = []
-        for control in CONTROLS:
-            why = self.why_not.get(control)
-            help_text = helps[control] if why is None else f"Unavailable: {why}"
-            out.append((f"Steer: {control}", help_text, actions[control]))
+        for spec in CONTROLS:
+            why = self.why_not.get(spec.kind)
+            help_text = spec.help if why is None else f"Unavailable: {why}"
+            out.append((f"Steer: {spec.kind}", help_text, getattr(self, f"action_steer_{spec.kind}")))
         out.append(("Steer: go to the waiting call", "Select the call that waits for you", self.action_steer_waiting))
         return out
 

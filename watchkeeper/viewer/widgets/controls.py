@@ -13,19 +13,16 @@ from collections.abc import Mapping
 from textual.content import Content
 from textual.widgets import Static
 
+from ...protocol.controls import CONTROL_NAMES, CONTROLS, HELD_ORDER
 from ...protocol.display import visible
+from ...protocol.session import SessionState
 from ..model.rows import one_line, salient_input
-from ..model.steering_state import CONTROLS, SteerState
 
-#: The key of each control, as bound on the session screen.
-KEYS = {"pause": "p", "resume": "r", "approve": "y", "deny": "n", "step": "s", "inject": "i", "cancel": "C"}
-#: With a call held, the controls that decide it come first.
-HELD_ORDER = ("approve", "deny", "step", "resume", "inject", "cancel", "pause")
-LABELS = {"pause": "pause", "resume": "resume", "approve": "approve", "deny": "deny…", "step": "step",
-          "inject": "inject…", "cancel": "cancel"}
+#: control -> what the area shows for it: its key and label.
+SHOWN = {c.kind.value: f"{c.key} {c.label}" for c in CONTROLS}
 
 
-def controls_content(state: SteerState, why_not: Mapping[str, str | None], whole: str | None) -> Content:
+def controls_content(state: SessionState, why_not: Mapping[str, str | None], whole: str | None) -> Content:
     """The area's text: ``whole`` says why nothing can be steered; else the state and the usable controls."""
     if whole is not None:
         return Content.assemble(("⊘ ", "$text-muted"), (visible(whole), "$text-muted"))
@@ -44,9 +41,9 @@ def controls_content(state: SteerState, why_not: Mapping[str, str | None], whole
     if state.step:
         parts.append(("  [step mode]", "$text-warning bold"))
     parts.append(("   ", ""))
-    for action in HELD_ORDER if held is not None else CONTROLS:
+    for action in HELD_ORDER if held is not None else CONTROL_NAMES:
         if why_not.get(action) is None:
-            parts += [(f"{KEYS[action]} {LABELS[action]}", f"bold @click=screen.steer_{action}"), ("  ", "")]
+            parts += [(SHOWN[action], f"bold @click=screen.steer_{action}"), ("  ", "")]
     return Content.assemble(*parts)
 
 
@@ -67,7 +64,7 @@ class Controls(Static):
 
     _shown: tuple[object, ...] | None = None
 
-    def show(self, state: SteerState, why_not: Mapping[str, str | None], whole: str | None,
+    def show(self, state: SessionState, why_not: Mapping[str, str | None], whole: str | None,
              visible: bool = True) -> None:
         """Update only when the text changes: an update re-lays out the screen."""
         key = (whole, visible, state.paused, state.step, tuple(state.held), tuple(sorted(why_not.items(), key=str)))

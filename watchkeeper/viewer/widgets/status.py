@@ -7,49 +7,51 @@ from typing import Any
 from rich.text import Text
 from textual.widgets import Static
 
+from ...protocol.controls import honoured
 from ...protocol.display import visible
+from ...protocol.session import SessionState
 from ..model.rows import Cell, duration, parse_ts
-from ..model.totals import Totals
-
-CONTROLS = ("pause", "resume", "approve", "deny", "inject", "cancel", "step")
+from ..model.timeline_store import TimelineStore
 
 
 def capabilities_cells(caps: dict[str, Any]) -> list[Cell]:
     """What the person can steer; if nothing, why not (the source's own words)."""
-    can = [name for name in CONTROLS if caps.get(name)]
+    can = honoured(caps)
     if can:
         return [("steer: ", "dim"), (" ".join(can), "ok")]
     why = caps.get("why") or "observe-only: this source cannot be steered"
     return [(str(why), "dim")]
 
 
-def status_cells(
-    totals: Totals, live: bool, now: float | None = None, shown: int | None = None
-) -> list[Cell]:
-    """The bar's content; ``now`` makes a live session's elapsed time run on."""
-    state = totals.shown_state or ("running" if live else "idle")
+def status_cells(store: TimelineStore, caps: dict[str, Any], live: bool, now: float | None = None) -> list[Cell]:
+    """The bar's content; ``caps`` what the session's sources honour; ``now`` makes a live session's
+    elapsed time run on."""
+    session: SessionState = store.session
+    state = session.state or ("running" if live else "idle")
     cells: list[Cell] = [("● live " if live else "○ ", "ok" if live else "dim"), (state, _state_role(state))]
-    start, end = parse_ts(totals.first_ts), parse_ts(totals.last_ts)
+    start, end = parse_ts(session.first_ts), parse_ts(session.last_ts)
     if live and now is not None:
         end = now
     if start is not None and end is not None:
         cells.append((f"  {duration(max(0.0, end - start) * 1000)}", "dim"))
-    tokens = f"  in {totals.tokens_in:,} out {totals.tokens_out:,}"
-    if totals.cache_read or totals.cache_creation:
-        tokens += f" cache {totals.cache_read:,}r/{totals.cache_creation:,}w"
+    tokens_in, tokens_out, cache_read, cache_creation = session.tokens
+    tokens = f"  in {tokens_in:,} out {tokens_out:,}"
+    if cache_read or cache_creation:
+        tokens += f" cache {cache_read:,}r/{cache_creation:,}w"
     cells.append((tokens, ""))
-    if totals.cost_usd is not None:
-        cells.append((f"  ${totals.cost_usd:.4f}", ""))
-    count = f"  {totals.events:,} events"
-    if shown is not None and shown != totals.rows:
-        count += f" ({shown:,} of {totals.rows:,} rows shown)"
+    if session.cost_usd is not None:
+        cells.append((f"  ${session.cost_usd:.4f}", ""))
+    count = f"  {session.events:,} events"
+    shown, rows = len(store.view), len(store.heads)
+    if shown != rows:
+        count += f" ({shown:,} of {rows:,} rows shown)"
     cells.append((count, ""))
-    if totals.raw:
-        cells.append((f"  {totals.raw:,} raw", "warning"))
-    if totals.errors:
-        cells.append((f"  {totals.errors:,} errors", "error"))
+    if session.raw:
+        cells.append((f"  {session.raw:,} raw", "warning"))
+    if store.errors:
+        cells.append((f"  {store.errors:,} errors", "error"))
     cells.append(("  │ ", "dim"))
-    cells += capabilities_cells(totals.capabilities)
+    cells += capabilities_cells(caps)
     return cells
 
 

@@ -1,0 +1,238 @@
+"""A session's state, folded from its events one at a time: the one fold every reader uses.
+
+The relay's session list (``SessionInfo``), the viewer's status bar and its
+controls all read this, so they agree on a session's title, model, tokens,
+cost, state and the calls held for the person. Pure: an event in, the state
+updated in place. Kinds that say nothing about the session as a whole cost a
+count and a timestamp compare, because this runs once per event on the relay's
+hot path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from .controls import released
+from .envelope import Event
+from .kinds import MAIN_AGENT, ControlKind, Kind, State
+from .payloads import (
+    ControlOutcomeData,
+    MessageAssistantData,
+    MessageUserData,
+    RawData,
+    SessionEndedData,
+    SessionStartedData,
+    StateData,
+    ToolFinishedData,
+    ToolWaitingData,
+    UsageData,
+)
+from .usage import UsageTally
+
+TITLE_MAX = 200
+
+
+@dataclass(frozen=True, slots=True)
+class Held:
+    """A tool call held for the person."""
+
+    call_id: str
+    name: str | None
+    input: Any
+    reason: str | None
+    rule: str | None
+    agent: str = MAIN_AGENT
+
+    def why(self) -> str:
+        if self.reason == "breakpoint" and self.rule:
+            return f"breakpoint «{self.rule}»"
+        return self.reason or "held"
+
+
+@dataclass(slots=True)
+class SessionState:
+    """What a session's stream has said about the session so far."""
+
+    events: int = 0
+    raw: int = 0
+    first_ts: str | None = None
+    last_ts: str | None = None
+    agent_kind: str | None = None
+    title: str | None = None
+    #: the title came with ``session.started``: a prompt does not replace it.
+    title_from_start: bool = False
+    cwd: str | None = None
+    model: str | None = None
+    capabilities: dict[str, Any] = field(default_factory=dict)
+    usage: UsageTally = field(default_factory=UsageTally)
+    #: the last state reported (None: none yet), ``waiting`` while a call is held.
+    state: str | None = None
+    paused: bool = False
+    step: bool = False
+    #: call id -> the held call, oldest first.
+    held: dict[str, Held] = field(default_factory=dict)
+    #: calls that finished: a late ``tool.waiting`` (another source's copy) does not hold them again.
+    finished: set[str] = field(default_factory=set, repr=False)
+
+    def fold(self, ev: Event) -> bool:
+        """Fold one event in; True if what the controls show (pause, step, held calls) changed."""
+        self.events += 1
+        ts = ev.get("ts")
+        if isinstance(ts, str):
+            last = self.last_ts
+            if last is None:
+                self.first_ts = self.last_ts = ts
+            elif ts > last:
+                self.last_ts = ts
+        handler = _HANDLERS.get(ev.get("kind", ""))
+        if handler is None:
+            return False
+        data = ev.get("data")
+        return handler(self, ev, data if isinstance(data, dict) else {})
+
+    @property
+    def oldest(self) -> Held | None:
+        return next(iter(self.held.values()), None)
+
+    @property
+    def tokens(self) -> tuple[int, int, int, int]:
+        """(input, output, cache read, cache creation)."""
+        return self.usage.tokens
+
+    @property
+    def cost_usd(self) -> float | None:
+        return self.usage.cost_usd
+
+    def _hold(self, held: Held) -> None:
+        self.held[held.call_id] = held
+        if self.state in (None, State.RUNNING, State.IDLE):
+            self.state = State.WAITING
+
+    def _let_go(self, call_id: str) -> bool:
+        if self.held.pop(call_id, None) is None:
+            return False
+        if not self.held and self.state == State.WAITING:
+            self.state = State.RUNNING
+        return True
+
+
+def _session_started(s: SessionState, ev: Event, data: SessionStartedData) -> bool:
+    if isinstance(data.get("agent_kind"), str):
+        s.agent_kind = data["agent_kind"]
+    if data.get("title"):
+        s.title = str(data["title"])
+        s.title_from_start = True
+    s.cwd = data.get("cwd") or s.cwd
+    s.model = data.get("model") or s.model
+    caps = data.get("capabilities")
+    if isinstance(caps, dict):
+        s.capabilities = merge_capabilities(s.capabilities, caps)
+    return False
+
+
+def _session_ended(s: SessionState, ev: Event, data: SessionEndedData) -> bool:
+    s.state = State.FINISHED
+    changed = bool(s.held)
+    s.finished.update(s.held)
+    s.held.clear()
+    return changed
+
+
+def _message_user(s: SessionState, ev: Event, data: MessageUserData) -> bool:
+    if s.title is None and not s.title_from_start:
+        s.title = title_from_text(data.get("text"))
+    return False
+
+
+def _message_assistant(s: SessionState, ev: Event, data: MessageAssistantData) -> bool:
+    if isinstance(data.get("model"), str):
+        s.model = data["model"]
+    return False
+
+
+def _usage(s: SessionState, ev: Event, data: UsageData) -> bool:
+    s.usage.fold(data)
+    if s.model is None and isinstance(data.get("model"), str):
+        s.model = data["model"]
+    return False
+
+
+def _state(s: SessionState, ev: Event, data: StateData) -> bool:
+    if isinstance(data.get("state"), str):
+        s.state = data["state"]
+    return False
+
+
+def _raw(s: SessionState, ev: Event, data: RawData) -> bool:
+    s.raw += 1
+    return False
+
+
+def _waiting(s: SessionState, ev: Event, data: ToolWaitingData) -> bool:
+    cid = data.get("call_id")
+    if not isinstance(cid, str) or cid in s.finished:
+        return False
+    s._hold(Held(cid, data.get("name"), data.get("input"), data.get("reason"), data.get("rule"),
+                 str(ev.get("agent") or MAIN_AGENT)))
+    return True
+
+
+def _finished(s: SessionState, ev: Event, data: ToolFinishedData) -> bool:
+    cid = data.get("call_id")
+    if not isinstance(cid, str):
+        return False
+    s.finished.add(cid)
+    return s._let_go(cid)
+
+
+def _applied(s: SessionState, ev: Event, data: ControlOutcomeData) -> bool:
+    control = data.get("control")
+    changed = False
+    if control == ControlKind.PAUSE:
+        changed, s.paused = not s.paused, True
+    elif control == ControlKind.RESUME:
+        changed, s.paused, s.step = s.paused or s.step, False, False
+    elif control == ControlKind.STEP:
+        changed, s.step = not s.step, True
+    for cid in released(data):
+        changed |= s._let_go(cid)
+    return changed
+
+
+#: kind -> its handler, which reads ``data`` as the kind's payload (``payloads.py``).
+_HANDLERS: dict[str, Callable[[SessionState, Event, Any], bool]] = {
+    Kind.SESSION_STARTED: _session_started,
+    Kind.SESSION_ENDED: _session_ended,
+    Kind.MESSAGE_USER: _message_user,
+    Kind.MESSAGE_ASSISTANT: _message_assistant,
+    Kind.USAGE: _usage,
+    Kind.STATE: _state,
+    Kind.RAW: _raw,
+    Kind.TOOL_WAITING: _waiting,
+    Kind.TOOL_FINISHED: _finished,
+    Kind.CONTROL_APPLIED: _applied,
+}
+
+
+def title_from_text(text: Any) -> str | None:
+    """The first non-empty line of a prompt, cut to ``TITLE_MAX`` characters."""
+    if not isinstance(text, str):
+        return None
+    for line in text.splitlines():
+        line = " ".join(line.split())
+        if line:
+            return line if len(line) <= TITLE_MAX else line[: TITLE_MAX - 1] + "…"
+    return None
+
+
+def merge_capabilities(old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, Any]:
+    """Two sources of one session: a control is available if either source honours it."""
+    merged = dict(old)
+    for key, value in new.items():
+        if isinstance(value, bool):
+            merged[key] = bool(merged.get(key)) or value
+        elif value is not None or key not in merged:
+            merged[key] = value
+    return merged
