@@ -31,7 +31,7 @@ from watchkeeper.breakpoints import Book, Rule
 from watchkeeper.protocol.display import visible
 from watchkeeper.relay import IterSource, Relay
 from watchkeeper.viewer import WatchkeeperApp
-from watchkeeper.viewer.model.steering_state import SteerSetup
+from watchkeeper.viewer.model.control_availability import SteerSetup
 from watchkeeper.viewer.screens.deny import DenyDialog
 from watchkeeper.viewer.screens.inject import InjectDialog
 from watchkeeper.viewer.screens.picker import Picker

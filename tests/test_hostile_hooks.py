@@ -25,7 +25,7 @@ from watchkeeper.protocol.display import visible
 from watchkeeper.relay import Relay
 from watchkeeper.relay.hookserver import serve_hooks
 from watchkeeper.viewer import WatchkeeperApp
-from watchkeeper.viewer.model.steering_state import SteerSetup
+from watchkeeper.viewer.model.control_availability import SteerSetup
 from watchkeeper.viewer.screens.deny import DenyDialog
 from watchkeeper.viewer.screens.session import SessionScreen
 

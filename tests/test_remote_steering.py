@@ -26,7 +26,7 @@ from watchkeeper.breakpoints import Book, BookError, Rule
 from watchkeeper.protocol import Event, wire
 from watchkeeper.reconnect import dial
 from watchkeeper.viewer import WatchkeeperApp
-from watchkeeper.viewer.model.steering_state import SteerSetup
+from watchkeeper.viewer.model.control_availability import SteerSetup
 from watchkeeper.viewer.screens.rule import RuleDialog
 
 

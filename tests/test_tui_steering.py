@@ -24,7 +24,7 @@ from waiting import until_app
 
 from watchkeeper.breakpoints import Book, Matcher, relay_facts
 from watchkeeper.viewer import WatchkeeperApp
-from watchkeeper.viewer.model.steering_state import SteerSetup
+from watchkeeper.viewer.model.control_availability import SteerSetup
 from watchkeeper.viewer.screens.deny import DenyDialog
 from watchkeeper.viewer.screens.inject import InjectDialog
 from watchkeeper.viewer.screens.rule import RuleDialog

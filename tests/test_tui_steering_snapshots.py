@@ -18,8 +18,8 @@ from waiting import until_app
 from watchkeeper.adapters.claude_code.hooks import STEERABLE
 from watchkeeper.relay import Relay
 from watchkeeper.viewer import WatchkeeperApp
+from watchkeeper.viewer.model.control_availability import SteerSetup
 from watchkeeper.viewer.model.rows import parse_ts
-from watchkeeper.viewer.model.steering_state import SteerSetup
 from watchkeeper.viewer.screens.session import SessionScreen
 
 SIZE = (120, 30)

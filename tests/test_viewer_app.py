@@ -304,7 +304,7 @@ async def test_the_problems_of_the_breakpoint_file_are_said_when_the_app_starts(
     from test_viewer_support import Notices
 
     from watchkeeper.breakpoints import Book
-    from watchkeeper.viewer.model.steering_state import SteerSetup
+    from watchkeeper.viewer.model.control_availability import SteerSetup
 
     path = tmp_path / "breakpoints.toml"
     path.write_text('[[breakpoint]]\nname = "odd"\ntool = 7\n')

@@ -90,7 +90,7 @@ def _view(relay: Any, urls: list[str], sources: list[Any]) -> int:
     from ..adapters.remote.book import RemoteBook
     from ..viewer import WatchkeeperApp
     from ..viewer.breakpoint_palette import RemoteRules
-    from ..viewer.model.steering_state import SteerSetup
+    from ..viewer.model.control_availability import SteerSetup
 
     books: list[RemoteRules] = [RemoteBook(source) for source in sources]
     steer = SteerSetup(breakpoints=books)

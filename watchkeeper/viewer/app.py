@@ -24,8 +24,8 @@ from ..relay.api import RelayAPI, SessionInfo, Subscription
 from .breakpoint_palette import BreakpointCommands, books_of
 from .host import ViewerHost
 from .model.attention import Attention, title
+from .model.control_availability import SteerSetup
 from .model.feed import SessionsChanged, watch_sessions
-from .model.steering_state import SteerSetup
 from .palette import ScreenCommands
 from .screens.session import SessionScreen
 from .screens.session_steering import SteerableScreen

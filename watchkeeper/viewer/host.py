@@ -14,7 +14,7 @@ from textual.app import App
 from textual.screen import Screen
 
 from ..relay.api import RelayAPI, SessionInfo
-from .model.steering_state import SteerSetup
+from .model.control_availability import SteerSetup
 
 
 @runtime_checkable

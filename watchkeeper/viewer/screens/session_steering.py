@@ -27,7 +27,7 @@ from ...protocol.payloads import ControlOutcomeData, data_of
 from ...protocol.session import Held, SessionState
 from ...relay.api import RelayAPI, SessionInfo
 from ..host import host
-from ..model.steering_state import SteerSetup, inject_note, source_reason, unavailable
+from ..model.control_availability import SteerSetup, inject_note, source_reason, unavailable
 from ..palette import PaletteCommand
 from ..widgets.controls import Controls
 from .deny import DenyDialog
