@@ -45,7 +45,7 @@ from watchkeeper.adapters.claude_code.hooks import steering_hooks  # noqa: E402
 from watchkeeper.adapters.claude_code.steering import Policy  # noqa: E402
 from watchkeeper.protocol import Event, make_event  # noqa: E402
 from watchkeeper.relay import Relay  # noqa: E402
-from watchkeeper.relay.hookserver import serve_hooks  # noqa: E402
+from watchkeeper.relay.servers.hookserver import serve_hooks  # noqa: E402
 
 TOKEN = "bench-token"
 TOKEN_VAR = "WATCHKEEPER_TOKEN"

@@ -20,8 +20,8 @@ relay for history and range reads, by the timeline for its rows), so RSS grows
 with the event count by design; "flat" is read per event: the growth rate
 after the first seconds, and bytes per event, in the app beside the baseline.
 
-``--freeze-every N`` tries another ``gc.freeze()`` period in the session
-screen (``FREEZE_EVERY``; full collections over every event held are what the
+``--freeze-every N`` tries another ``gc.freeze()`` period for the process
+(``retention.FREEZE_EVERY``; full collections over every event held are what the
 slowest frames wait for), for comparing against the app as it is.
 
 Run: ``.venv/bin/python bench/bench_live_stream.py [--seconds 60] [--rate 5000] [--freeze-every N]``.
@@ -186,13 +186,13 @@ async def run_baseline(rate: int, seconds: float) -> dict[str, Any]:
 
 
 async def run_app(rate: int, seconds: float, freeze_every: int | None = None) -> dict[str, Any]:
+    from watchkeeper import retention
     from watchkeeper.viewer import WatchkeeperApp
-    from watchkeeper.viewer.screens import session
     from watchkeeper.viewer.screens.session import SessionScreen
     from watchkeeper.viewer.widgets.timeline import Timeline
 
     if freeze_every:
-        session.FREEZE_EVERY = freeze_every
+        retention.FREEZE_EVERY = freeze_every
 
     stream = Stream(rate, seconds)
     lags: list[float] = []
@@ -238,7 +238,7 @@ async def run_app(rate: int, seconds: float, freeze_every: int | None = None) ->
     finally:
         relay.stop()
     return {"lag": percentiles(lags), "rss": samples, "events": stream.total, "shown": shown,
-            "cpu": time.process_time(), "freeze_every": session.FREEZE_EVERY, "gc": collections.figures()}
+            "cpu": time.process_time(), "freeze_every": retention.FREEZE_EVERY, "gc": collections.figures()}
 
 
 def growth(samples: list[tuple[float, float]], events_per_s: float, after: float = 10.0) -> tuple[float, float]:

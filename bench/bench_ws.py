@@ -35,7 +35,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from watchkeeper.protocol import wire  # noqa: E402
-from watchkeeper.relay.wsserver import FLUSH_INTERVAL  # noqa: E402
+from watchkeeper.relay.servers.wsserver import FLUSH_INTERVAL  # noqa: E402
 
 MAX = 2**27
 
@@ -51,7 +51,7 @@ def payloads(n: int) -> list[tuple[str, dict[str, Any]]]:
 
 def child_serve() -> None:
     from watchkeeper.relay import Relay
-    from watchkeeper.relay.wsserver import serve_ws
+    from watchkeeper.relay.servers.wsserver import serve_ws
 
     relay = Relay(flush_interval=FLUSH_INTERVAL).start()
     server = serve_ws(relay, None, port=0, queue_limit=50_000)

@@ -18,7 +18,7 @@ from watchkeeper import sdk
 from watchkeeper.adapters.remote import RemoteSource
 from watchkeeper.protocol import Event
 from watchkeeper.relay import Relay
-from watchkeeper.relay.wsserver import WsServer, serve_ws
+from watchkeeper.relay.servers.wsserver import WsServer, serve_ws
 
 TOKEN = "test-token-4f1c9a7e"
 WAIT = 20.0

@@ -34,7 +34,7 @@ from watchkeeper.breakpoints import BUILTIN_NAME, Book, BookError, Rule
 from watchkeeper.credentials import Keyring, mint, parse_tokens
 from watchkeeper.guard import Guard
 from watchkeeper.protocol import Event
-from watchkeeper.relay.hookserver import HookSource, bound_port, start_hook_server
+from watchkeeper.relay.servers.hookserver import HookSource, bound_port, start_hook_server
 
 ALICE, BOB = "alice-token-0123456789abcdef", "bob-token-0123456789abcdef"
 WAIT = 20.0
@@ -132,6 +132,15 @@ def test_hook_credentials_cannot_steer_or_list_and_unknown_ones_are_401(server: 
     assert server.request("POST", "/hook", hook("s1"), "wkh_" + "x" * 43)[0] == 401
     assert server.request("POST", "/control", control("pause"), "wkh_" + "x" * 43)[0] == 401
     assert server.request("POST", "/control", control("pause"), ALICE)[0] == 200
+
+
+def test_an_agent_credential_is_refused_on_every_path_of_the_hook_endpoint(server: Server) -> None:
+    secret = mint(server.hook_dir, "agent", "bot")
+    for method, path, body in (("POST", "/hook", hook("s1")), ("POST", "/control", control("pause")),
+                               ("GET", "/sessions", None)):
+        status, reply = server.request(method, path, body, secret)
+        assert status == 403 and "agent credential" in reply["error"], (path, status, reply)
+    assert "s1" not in {e["session"] for e in server.events}
 
 
 def test_a_held_call_is_decided_by_a_person_never_by_the_agents_credential(server: Server) -> None:

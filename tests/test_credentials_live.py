@@ -29,7 +29,7 @@ from waiting import until
 
 from watchkeeper import config
 from watchkeeper.breakpoints import BUILTIN_NAME, Book, Matcher, Rule
-from watchkeeper.relay.wsserver import serve_ws
+from watchkeeper.relay.servers.wsserver import serve_ws
 
 pytestmark = pytest.mark.node
 

@@ -8,13 +8,17 @@ The relay, its sources, the websocket endpoint and the agent are built by
 from __future__ import annotations
 
 import socket
+from pathlib import Path
 
+import pytest
 from conftest import SAMPLE_LOGS
 from test_viewer_support import Notices, screen_text
 from textual.widgets import DataTable, Static
-from waiting import until_app
+from waiting import until_app, until_async
 
+from watchkeeper.adapters.remote import RemoteError, request
 from watchkeeper.commands.demo import STOP_WAIT, demo_app, demo_files, demo_sources, start_live_agent
+from watchkeeper.credentials import AGENT_PREFIX
 from watchkeeper.demo import scripted_agent as scripted
 from watchkeeper.relay import Relay
 from watchkeeper.viewer import WatchkeeperApp
@@ -145,6 +149,24 @@ async def test_the_demo_agent_waits_for_approval_goes_on_when_approved_and_stops
     finally:
         live.stop(STOP_WAIT)
         relay.stop()
+
+
+async def test_the_demo_agent_holds_an_agent_credential_that_reports_but_cannot_steer() -> None:
+    relay = Relay().start()
+    live, problem = start_live_agent(relay, AGENT_DELAY)
+    assert problem is None and live is not None
+    store = Path(live.store.name)
+    try:
+        await until_async(lambda: live.agent.session is not None and relay.session(live.agent.session) is not None,
+                          what="the demo agent reports")
+        secret = live.agent._token
+        assert secret.startswith(AGENT_PREFIX) and secret not in "".join(p.read_text() for p in store.iterdir())
+        with pytest.raises(RemoteError):
+            await request(live.server.url, secret, {"t": "sessions", "id": "q"}, timeout=10)
+    finally:
+        live.stop(STOP_WAIT)
+        relay.stop()
+    assert not store.exists(), "the demo's credential store goes with it"
 
 
 async def test_without_its_endpoint_the_demo_still_plays_the_recordings_and_says_why() -> None:

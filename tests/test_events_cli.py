@@ -194,3 +194,20 @@ def test_follow_a_directory_picks_up_a_new_session(tmp_path: Path) -> None:
         if proc.poll() is None:
             proc.kill()
             proc.wait(timeout=WAIT)
+
+
+def test_follow_stops_on_sigint_even_when_started_with_it_ignored(tmp_path: Path) -> None:
+    """A background job starts with SIGINT ignored; Ctrl-C (or a script's SIGINT) must still stop ``--follow``."""
+    path = tmp_path / "live-session.jsonl"
+    path.write_bytes(encode_line(make_event("ev:0", "live-session", "message.user", {"text": "prompt"})))
+    proc = subprocess.Popen([WATCHKEEPER, "events", str(path), "--follow"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+    try:
+        lines = _line_reader(proc)
+        assert [e["id"] for e in _take(lines, 1)] == ["ev:0"]
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=WAIT) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=WAIT)

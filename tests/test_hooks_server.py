@@ -22,7 +22,7 @@ from waiting import until
 
 from watchkeeper.adapters.claude_code.steering import Policy, Steering
 from watchkeeper.protocol import Event
-from watchkeeper.relay.hookserver import bound_port, start_hook_server
+from watchkeeper.relay.servers.hookserver import bound_port, start_hook_server
 
 TOKEN = "test-token-abc"
 SID = "sess-1"

@@ -23,7 +23,7 @@ from watchkeeper.adapters.claude_code.steering import Policy
 from watchkeeper.breakpoints import Book, Matcher, Rule, relay_facts
 from watchkeeper.protocol.display import visible
 from watchkeeper.relay import Relay
-from watchkeeper.relay.hookserver import serve_hooks
+from watchkeeper.relay.servers.hookserver import serve_hooks
 from watchkeeper.viewer import WatchkeeperApp
 from watchkeeper.viewer.model.control_availability import SteerSetup
 from watchkeeper.viewer.screens.deny import DenyDialog

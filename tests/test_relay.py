@@ -504,3 +504,40 @@ def test_a_running_total_and_per_call_usage_are_not_added_together() -> None:
     assert (s.info.tokens_in, s.info.tokens_out) == (30, 30)
     s.fold(usage(3, False, 5))
     assert s.info.tokens_in == 35, "calls after the last running total count on top of it"
+
+
+class AskingSource(ListSource):
+    """A source whose word on its sessions reads the relay back (as a remote source may ask its link)."""
+
+    def __init__(self, relay: Relay, batches: list[list[Event]]) -> None:
+        super().__init__("asking", batches, gate=threading.Event())
+        self.relay = relay
+        self.asked = 0
+
+    def on_status_change(self, changed: Callable[[], None]) -> None:
+        pass
+
+    def session_status(self, session: str) -> tuple[bool, str | None] | None:
+        self.asked += 1
+        first = self.relay.read_range(session, 0, 1)
+        return (bool(first), "running")
+
+
+def test_session_status_is_asked_outside_the_relays_lock() -> None:
+    """A source's ``session_status`` is its own code: under the relay's lock, one that reads the
+    relay back (or is merely slow) would deadlock or stall every ingest and read."""
+    with Relay() as relay:
+        src = AskingSource(relay, [[ev("S", 0), ev("S", 1)]])
+        got: list[Event] = []
+        relay.subscribe(got.extend, "S")
+        relay.add_source(src)
+        until(lambda: len(got) == 2, what="the source's events are in")
+        listed: queue.Queue[list[SessionInfo | None]] = queue.Queue()
+        asker = threading.Thread(target=lambda: listed.put([*relay.sessions(), relay.session("S")]), daemon=True)
+        asker.start()
+        asker.join(WAIT)
+        assert not asker.is_alive(), "sessions() deadlocked on the source's session_status"
+        infos = listed.get_nowait()
+        assert [(i.session, i.live, i.state) for i in infos if i is not None] == [("S", True, "running")] * 2
+        assert src.asked >= 1
+        src.gate.set()  # type: ignore[union-attr]

@@ -17,7 +17,7 @@ from remote_support import TOKEN, Attached, Served
 from waiting import until_async
 
 from watchkeeper import sdk
-from watchkeeper.relay.wsviewer import ViewerConn
+from watchkeeper.relay.servers.wsviewer import ViewerConn
 
 PAD = "x" * 8192
 

@@ -27,10 +27,10 @@ from remote_support import Served
 
 from watchkeeper.adapters.claude_code.steering import Policy, Steering
 from watchkeeper.protocol import Kind, make_event
-from watchkeeper.relay import wsserver
-from watchkeeper.relay.hookserver import bound_port, start_hook_server
-from watchkeeper.relay.httplimits import Limits
 from watchkeeper.relay.recorder import Recorder
+from watchkeeper.relay.servers import wsserver
+from watchkeeper.relay.servers.hookserver import bound_port, start_hook_server
+from watchkeeper.relay.servers.httplimits import Limits
 
 TOKEN = "test-token-limits"
 SID = "sess-limits"

@@ -35,7 +35,7 @@ from watchkeeper.adapters.files.feed import convert_file
 from watchkeeper.adapters.files.source import TranscriptSource
 from watchkeeper.protocol import Event
 from watchkeeper.relay import Relay
-from watchkeeper.relay.hookserver import HookSource, serve_hooks
+from watchkeeper.relay.servers.hookserver import HookSource, serve_hooks
 
 pytestmark = pytest.mark.node
 
@@ -348,7 +348,7 @@ from watchkeeper import config
 from watchkeeper.adapters.files.source import TranscriptSource
 from watchkeeper.adapters.files.feed import convert_file
 from watchkeeper.relay import Relay
-from watchkeeper.relay.hookserver import serve_hooks
+from watchkeeper.relay.servers.hookserver import serve_hooks
 relay = Relay().start()
 hooks = serve_hooks(relay, config.load_token(), port=config.hook_port(), runtime_file=True)
 hooks.ready.wait(30)

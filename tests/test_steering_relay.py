@@ -19,8 +19,8 @@ from waiting import until
 
 from watchkeeper.protocol import Event, ProtocolError, make_event
 from watchkeeper.relay import IterSource, Relay
-from watchkeeper.relay.hookserver import HookSource, serve_hooks
 from watchkeeper.relay.recorder import Recorder
+from watchkeeper.relay.servers.hookserver import HookSource, serve_hooks
 
 TOKEN = "relay-test-token"
 SID = "hooked-1"

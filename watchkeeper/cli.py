@@ -25,6 +25,7 @@ COMMANDS: dict[str, str] = {
     "ctl": "watchkeeper.commands.ctl",
     "serve": "watchkeeper.commands.serve",
     "attach": "watchkeeper.commands.attach",
+    "token": "watchkeeper.commands.token",
 }
 
 

@@ -4,7 +4,7 @@ The person's token steers (control API, ``attach``, SDK agents). It is
 created once (random, mode 0600) and only ever read from its file: never
 printed, logged, put in a URL or a settings file, or handed to an agent.
 Agents get hook credentials instead (``credentials.py``), which reach the hook
-endpoint only.
+endpoint only, or agent credentials (SDK agents), which only report their run.
 """
 
 from __future__ import annotations
@@ -21,6 +21,8 @@ import orjson
 ENV_HOME = "WATCHKEEPER_HOME"
 #: A person token for clients (``ctl --relay``, ``attach``, the SDK); never put in an agent's environment.
 ENV_TOKEN = "WATCHKEEPER_TOKEN"
+#: An SDK agent's credential (``watchkeeper token --agent``): ``watchkeeper.sdk.connect`` sends it when given no token.
+ENV_AGENT_TOKEN = "WATCHKEEPER_AGENT_TOKEN"
 #: The variable Claude Code reads its hook credential from (``$WATCHKEEPER_HOOK_TOKEN`` in the hook's headers).
 ENV_HOOK_TOKEN = "WATCHKEEPER_HOOK_TOKEN"
 ENV_PORT = "WATCHKEEPER_PORT"

@@ -1,6 +1,6 @@
-"""Who may do what: the people's steering tokens and the agents' hook-only credentials.
+"""Who may do what: the people's steering tokens and the agents' hook-only and agent credentials.
 
-Two kinds of credential, never interchangeable:
+Three kinds of credential, never interchangeable:
 
 - a **person token** steers: the control API, websocket viewers, SDK agents.
   A server may accept several, each with a name; the name, not what the
@@ -10,9 +10,13 @@ Two kinds of credential, never interchangeable:
   install`` keeps one for the installed hooks. Only a hash of each is stored
   (``hook-credentials/`` in the config directory), so listing that directory
   gives nobody a credential.
+- an **agent credential** is for an SDK agent (``watchkeeper token --agent``):
+  on the websocket it may only connect as an agent, report one session (the
+  first it reports binds it) and receive that session's controls and
+  decisions. It is registered beside the hook credentials, by hash.
 
-The agent is handed a hook credential, never a person token: with it, it can
-report its own hooks and nothing else.
+An agent is handed a hook or agent credential, never a person token: with it,
+it can report its own run and nothing else.
 """
 
 from __future__ import annotations
@@ -31,6 +35,10 @@ import orjson
 
 #: Hook credentials start so (a person reading a settings file or an environment knows what it is).
 HOOK_PREFIX = "wkh_"
+#: Agent credentials (for SDK agents) start so.
+AGENT_PREFIX = "wka_"
+#: The kinds that bind to the first session they report.
+_BINDING = ("session", "agent")
 #: ``run``'s credentials no session used for this long are pruned when the next one is minted.
 SESSION_CREDENTIAL_AGE = 30 * 24 * 3600
 _NAMED = re.compile(r"^([A-Za-z0-9_.@+-]{1,64})=(\S+)$")
@@ -45,11 +53,13 @@ class Person:
 
 @dataclass(frozen=True)
 class HookCredential:
-    """A registered hook credential: ``kind`` is ``session`` (``run``) or ``install`` (``hooks install``)."""
+    """A registered agent-side credential: ``kind`` is ``session`` (``run``), ``install`` (``hooks install``)
+    or ``agent`` (an SDK agent's, with the ``name`` the person gave it)."""
 
     digest: str
     kind: str
     session: str | None
+    name: str | None = None
 
 
 def digest(secret: str) -> str:
@@ -98,54 +108,65 @@ class Keyring:
 
     def hook(self, given: str) -> HookCredential | None:
         """The hook credential ``given`` is, or None. A person token is never one."""
-        if self.hook_dir is None or not given.startswith(HOOK_PREFIX):
+        return self._registered(given, HOOK_PREFIX, ("session", "install"))
+
+    def agent(self, given: str) -> HookCredential | None:
+        """The agent credential ``given`` is, or None. A person token or hook credential is never one."""
+        return self._registered(given, AGENT_PREFIX, ("agent",))
+
+    def _registered(self, given: str, prefix: str, kinds: tuple[str, ...]) -> HookCredential | None:
+        if self.hook_dir is None or not given.startswith(prefix):
             return None
         key = digest(given)
         try:
             record = orjson.loads((self.hook_dir / f"{key}.json").read_bytes())
         except (OSError, orjson.JSONDecodeError):
             return None
-        if not isinstance(record, dict) or record.get("kind") not in ("session", "install"):
+        if not isinstance(record, dict) or record.get("kind") not in kinds:
             return None
         session = self._bound.get(key) or record.get("session")
-        return HookCredential(key, str(record["kind"]), session if isinstance(session, str) else None)
+        name = record.get("name")
+        return HookCredential(key, str(record["kind"]), session if isinstance(session, str) else None,
+                              name if isinstance(name, str) else None)
 
     def admits(self, credential: HookCredential, session: str) -> bool:
-        """May ``credential`` report hooks of ``session``? A session credential's first session binds it."""
-        if credential.kind == "install":
+        """May ``credential`` report ``session``? A session or agent credential's first session binds it."""
+        if credential.kind not in _BINDING:
             return True
-        if credential.session is not None:
-            return hmac.compare_digest(credential.session.encode(), session.encode())
+        bound = self._bound.get(credential.digest) or credential.session
+        if bound is not None:
+            return hmac.compare_digest(bound.encode(), session.encode())
         if not session or session == "unknown":
             return False
         self._bound[credential.digest] = session
         if self.hook_dir is not None:
             _write_record(self.hook_dir / f"{credential.digest}.json",
-                          {"kind": "session", "session": session, "bound": time.time()})
+                          {"kind": credential.kind, "session": session, "name": credential.name,
+                           "bound": time.time()})
         return True
 
 
-# --- minting (``run``, ``hooks install``) ---------------------------------------------------
+# --- minting (``run``, ``hooks install``, ``token --agent``) -----------------------------------
 
 
-def mint(hook_dir: Path, kind: str = "session") -> str:
-    """A new hook credential, registered (by its hash) in ``hook_dir``; the secret is returned, not stored."""
-    if kind == "session":
+def mint(hook_dir: Path, kind: str = "session", name: str | None = None) -> str:
+    """A new credential of ``kind``, registered (by its hash) in ``hook_dir``; the secret is returned, not stored."""
+    if kind in _BINDING:
         prune(hook_dir)
-    secret = HOOK_PREFIX + secrets.token_urlsafe(32)
-    register(hook_dir, secret, kind)
+    secret = (AGENT_PREFIX if kind == "agent" else HOOK_PREFIX) + secrets.token_urlsafe(32)
+    register(hook_dir, secret, kind, name)
     return secret
 
 
-def register(hook_dir: Path, secret: str, kind: str) -> None:
-    """Accept ``secret`` as a hook credential of ``kind`` (kept as it is if registered already)."""
+def register(hook_dir: Path, secret: str, kind: str, name: str | None = None) -> None:
+    """Accept ``secret`` as a credential of ``kind`` (kept as it is if registered already)."""
     path = hook_dir / f"{digest(secret)}.json"
     if not path.exists():
-        _write_record(path, {"kind": kind, "session": None, "created": time.time()})
+        _write_record(path, {"kind": kind, "session": None, "name": name, "created": time.time()})
 
 
 def prune(hook_dir: Path, age: float = SESSION_CREDENTIAL_AGE) -> None:
-    """Forget ``run``'s credentials untouched for ``age`` seconds (their sessions are long over)."""
+    """Forget ``run``'s and agents' credentials untouched for ``age`` seconds (their sessions are long over)."""
     cutoff = time.time() - age
     try:
         entries = list(hook_dir.glob("*.json"))
@@ -153,7 +174,7 @@ def prune(hook_dir: Path, age: float = SESSION_CREDENTIAL_AGE) -> None:
         return
     for path in entries:
         try:
-            if path.stat().st_mtime < cutoff and orjson.loads(path.read_bytes()).get("kind") == "session":
+            if path.stat().st_mtime < cutoff and orjson.loads(path.read_bytes()).get("kind") in _BINDING:
                 path.unlink()
         except (OSError, orjson.JSONDecodeError, AttributeError):
             continue

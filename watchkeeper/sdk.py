@@ -209,6 +209,7 @@ class AgentRun(Reporter):
 
     async def close(self, reason: str = "done") -> None:
         if self._link.closing:
+            await self._link.stop()
             return
         self._emit(Kind.SESSION_ENDED, {"reason": reason})
         await self._link.close()
@@ -232,7 +233,9 @@ async def connect(url: str | None = None, *, token: str | None = None, title: st
                   name: str | None = None, wait: float = 10.0) -> AgentRun:
     """Connect a new steerable run to the relay at ``url`` (default ``$WATCHKEEPER_URL``, else loopback).
 
-    The token defaults to ``$WATCHKEEPER_TOKEN``, else this machine's token file. Raises
+    The token defaults to ``$WATCHKEEPER_AGENT_TOKEN`` (an agent credential from ``watchkeeper token
+    --agent``: it reports this run and receives its controls, nothing else), else ``$WATCHKEEPER_TOKEN``,
+    else this machine's token file. Raises
     :class:`ConnectError` if the relay refuses (401/403) or does not answer within ``wait`` seconds;
     after that, a dropped connection is re-established in the background and nothing reported is lost.
     """
@@ -240,7 +243,8 @@ async def connect(url: str | None = None, *, token: str | None = None, title: st
     from .sdklink import Link
 
     url = url or os.environ.get(config.ENV_URL) or f"ws://{config.LOOPBACK}:{config.SERVE_PORT}"
-    token = token if token is not None else config.client_token()
+    if token is None:
+        token = os.environ.get(config.ENV_AGENT_TOKEN, "").strip() or config.client_token()
     link = Link(url, token, name or f"{os.path.basename(os.getcwd())}:{os.getpid()}")
     run = AgentRun(link, session)
     run._started(title, model, cwd, STEERABLE, Profile(autonomy="pauses", observability=STEERABLE))

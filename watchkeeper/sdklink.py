@@ -136,6 +136,10 @@ class Link:
         await self.flushed(5.0)
         await self._stop()
 
+    async def stop(self) -> None:
+        """Stop at once, not waiting for acknowledgements (the relay refused this link, or it is closing)."""
+        await self._stop()
+
     async def _stop(self) -> None:
         self.closing = True
         if self._ws is not None:
@@ -237,6 +241,9 @@ class Link:
                 future.set_result(Decision(str(msg.get("verdict")), msg.get("reason"), msg.get("by")))
         elif t == "error":
             self.errors.append(msg)
+            if msg.get("code") == "forbidden":
+                self.last_error = str(msg.get("message"))
+                self.closing = True
 
     def _control(self, c: dict[str, Any]) -> None:
         kind = c.get("control")

@@ -9,8 +9,10 @@ by a paced source into a live relay, so the sessions screen, follow mode and
 the counters behave exactly as they do beside a real agent.
 
 Steering needs an agent that listens: the demo serves its relay over websocket
-on loopback (a random port, a fresh token that stays in memory) and runs
-``watchkeeper.demo.scripted_agent`` against it on a thread, through
+on loopback (a random port, a fresh person token that stays in memory) and runs
+``watchkeeper.demo.scripted_agent`` against it on a thread with an agent
+credential of its own (registered in a temporary directory removed at the
+end), so the agent can report and be steered but not steer, through
 ``watchkeeper.sdk`` as any agent would. It asks before its tool calls, so the
 person can approve, deny, pause or inject from its session screen. When the
 app quits, the agent is stopped (its session ends) before the relay. If the
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import secrets
+import tempfile
 from dataclasses import dataclass
 from importlib.resources import as_file
 from pathlib import Path
@@ -28,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ..adapters.files.replay import PacedSource
-    from ..relay.wsserver import WsServer
+    from ..relay.servers.wsserver import WsServer
     from ..viewer import WatchkeeperApp
 
 HELP = "play the built-in sample sessions as if agents were working right now, and steer a live one"
@@ -68,25 +71,32 @@ class LiveAgent:
     server: WsServer
     #: ``watchkeeper.demo.scripted_agent.AgentThread``: ``session``, ``ended``, ``stop()``.
     agent: Any
+    #: where the agent's credential is registered (by hash) while the demo runs.
+    store: tempfile.TemporaryDirectory[str]
 
     def stop(self, timeout: float = STOP_WAIT) -> bool:
         """End the agent (its session ends, cancelled); False if its thread is still alive after ``timeout``."""
         stopped: bool = self.agent.stop(timeout)
+        self.store.cleanup()
         return stopped
 
 
 def start_live_agent(relay: Any, delay: float = AGENT_DELAY, *, port: int = 0) -> tuple[LiveAgent | None, str | None]:
     """Serve ``relay`` on 127.0.0.1 and start the scripted agent against it; (None, why) if it cannot."""
+    from ..credentials import Keyring, mint
     from ..demo import scripted_agent
-    from ..relay.wsserver import serve_ws
+    from ..relay.servers.wsserver import serve_ws
 
-    token = secrets.token_urlsafe(24)
-    server = serve_ws(relay, token, host="127.0.0.1", port=port)
+    store = tempfile.TemporaryDirectory(prefix="watchkeeper-demo-")
+    keyring = Keyring([(None, secrets.token_urlsafe(24))], Path(store.name))
+    server = serve_ws(relay, keyring, host="127.0.0.1", port=port)
     if not server.ready.wait(START_WAIT) or server.error is not None:
+        store.cleanup()
         why = server.error if server.error is not None else f"it did not start within {START_WAIT:g} s"
         return None, f"No live agent to steer in this demo: its endpoint on 127.0.0.1 could not listen ({why})"
-    agent = scripted_agent.start_in_thread(server.url, token, delay, watched=relay.viewers)
-    return LiveAgent(server, agent), None
+    credential = mint(Path(store.name), "agent", "demo agent")
+    agent = scripted_agent.start_in_thread(server.url, credential, delay, watched=relay.viewers)
+    return LiveAgent(server, agent, store), None
 
 
 def demo_app(relay: Any, samples: Path, problem: str | None = None) -> WatchkeeperApp:

@@ -109,7 +109,8 @@ def _follow(path: Path, files: list[Path], out: IO[bytes]) -> int:
         relay.add_source(DirectorySource([path], lambda p: relay.add_source(TranscriptSource(p))))
     else:
         relay.add_source(TranscriptSource(path))
-    previous = signal.signal(signal.SIGTERM, _interrupt)
+    # Ctrl-C stops following even when the shell that started us ignored SIGINT (a background job).
+    previous = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
     relay.start()
     try:
         while True:
@@ -127,7 +128,8 @@ def _follow(path: Path, files: list[Path], out: IO[bytes]) -> int:
         return 0
     finally:
         relay.stop()
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def _write(out: IO[bytes], batch: list[Event]) -> None:

@@ -66,7 +66,7 @@ def server_options(args: argparse.Namespace) -> dict[str, Any]:
     """The server's settings from the arguments; ValueError says what is wrong, for the person."""
     from .. import config
     from ..protocol.loopback import is_loopback
-    from ..relay.watching import RECONNECT_GRACE
+    from ..relay.servers.watching import RECONNECT_GRACE
 
     host, port = parse_bind(args.bind)
     if args.no_token and args.token_file:
@@ -99,7 +99,7 @@ def run(args: argparse.Namespace) -> int:
     from ..protocol.display import visible, visible_logging
     from ..protocol.loopback import is_loopback
     from ..relay import Relay
-    from ..relay.wsserver import FLUSH_INTERVAL, serve_ws
+    from ..relay.servers.wsserver import FLUSH_INTERVAL, serve_ws
 
     visible_logging()
 
@@ -127,7 +127,8 @@ def run(args: argparse.Namespace) -> int:
         server.url.replace(host, _hostname(), 1)
     print(visible(f"watchkeeper serve: relay {relay.epoch} on {server.url}{hooks}"), flush=True)
     print(visible(f"  attach:     watchkeeper attach {shown}{token_hint}"), flush=True)
-    print(visible(f"  SDK agents: watchkeeper.sdk.connect({shown!r}) with $WATCHKEEPER_TOKEN set"), flush=True)
+    print(visible(f"  SDK agents: watchkeeper.sdk.connect({shown!r}) with $WATCHKEEPER_AGENT_TOKEN set "
+                  "(one per run: watchkeeper token --agent)"), flush=True)
     if not is_loopback(host) and options["ssl_context"] is None:
         print("  warning: not TLS: the token crosses the network in clear; use --certfile/--keyfile "
               "or an ssh tunnel", file=sys.stderr, flush=True)
@@ -146,7 +147,7 @@ def _start_hooks(relay: Any, server: Any, people: Any) -> str:
     from .. import config
     from ..breakpoints import Book, Matcher, relay_facts
     from ..protocol.display import visible
-    from ..relay.hookserver import serve_hooks
+    from ..relay.servers.hookserver import serve_hooks
 
     book = Book.load()
     for problem in book.problems:

@@ -70,7 +70,7 @@ def start_steering(relay: Any, *, hooks: bool = True, port: int | None = None) -
     """
     from .. import config
     from ..breakpoints import Book, Matcher, relay_facts
-    from ..relay.hookserver import serve_hooks
+    from ..relay.servers.hookserver import serve_hooks
     from ..viewer.model.control_availability import SteerSetup
 
     book = Book.load()

@@ -7,11 +7,12 @@ and asks approval before the edit and the shell commands. Run it against a
 relay::
 
     watchkeeper serve &                        # prints the URL and the token file
-    python -m watchkeeper.demo.scripted_agent  # defaults: loopback, this machine's token
+    watchkeeper token --agent --out agent.token
+    python -m watchkeeper.demo.scripted_agent --token-file agent.token
     watchkeeper attach ws://127.0.0.1:47718    # then pause it, deny its edit, send it a message
 
 ``watchkeeper demo`` shows steering with :func:`start_in_thread` against an in-process
-relay served by ``watchkeeper.relay.wsserver.serve_ws``; ``stop()`` on the thread it returns
+relay served by ``watchkeeper.relay.servers.wsserver.serve_ws``; ``stop()`` on the thread it returns
 ends the agent at once (the demo quits, the agent does not linger).
 """
 
@@ -142,7 +143,8 @@ def start_in_thread(url: str, token: str | None = None, delay: float = 1.0,
 async def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="a scripted agent that reports to a watchkeeper relay")
     parser.add_argument("url", nargs="?", default=None, help="the relay (default: $WATCHKEEPER_URL, else loopback)")
-    parser.add_argument("--token-file", help="the relay's token (default: $WATCHKEEPER_TOKEN, else this machine's)")
+    parser.add_argument("--token-file",
+                        help="an agent credential (watchkeeper token --agent; default: $WATCHKEEPER_AGENT_TOKEN)")
     parser.add_argument("--delay", type=float, default=1.0, help="seconds per step (default 1)")
     args = parser.parse_args(argv)
     token = Path(args.token_file).read_text().strip() if args.token_file else None

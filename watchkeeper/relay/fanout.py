@@ -1,10 +1,10 @@
-"""Subscribers: each is a cursor into the relay's stores, served from them.
+"""Subscribers: each is a cursor into the session book's streams, served from them.
 
 A subscriber owns no queue: history and live are one stream read at its
 cursor, so subscribing while events arrive can neither lose nor repeat one,
 and ten subscribers cost ten integers, not ten copies. A subscriber to one
 session reads that session's log (cursor = seq); a subscriber to every
-session reads the relay's journal, all sessions in arrival order.
+session reads the book's journal, all sessions in arrival order.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ from typing import Any
 
 from ..protocol import Event, Kind, make_event
 from .api import BatchCallback, ResyncCallback, SessionInfo
-from .store import SessionLog
 
 
 class Subscription:
@@ -39,18 +38,12 @@ class Subscription:
             self.closed = True
             self._on_close(self)
 
-    def _stream(self, journal: list[Event], logs: dict[str, SessionLog]) -> list[Event]:
-        if self.session is None:
-            return journal
-        lg = logs.get(self.session)
-        return lg.events if lg is not None else []
+    def behind(self, stream: list[Event]) -> bool:
+        """``stream``: what this subscriber reads (``SessionBook.stream(sub.session)``)."""
+        return self.cursor < len(stream)
 
-    def behind(self, journal: list[Event], logs: dict[str, SessionLog]) -> bool:
-        return self.cursor < len(self._stream(journal, logs))
-
-    def take(self, journal: list[Event], logs: dict[str, SessionLog], limit: int) -> list[Event]:
-        """Up to ``limit`` undelivered events, in seq order per session; advances the cursor."""
-        stream = self._stream(journal, logs)
+    def take(self, stream: list[Event], limit: int) -> list[Event]:
+        """Up to ``limit`` undelivered events of ``stream``, in seq order per session; advances the cursor."""
         end = len(stream)
         if self.session is not None or self.from_seq == 0:
             upto = min(end, self.cursor + limit)

@@ -24,27 +24,35 @@ generation starts; ``SessionInfo.indexing`` the fraction indexed meanwhile.
 
 from __future__ import annotations
 
-from collections.abc import Collection
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Collection
+from typing import Protocol
 
 from ..protocol import Event, fit
+from ..retention import retained
 from .summary import Summary
 
-if TYPE_CHECKING:
-    from .hub import Relay
+
+class Book(Protocol):
+    """What a rebuild reads of the session book (``book.py``), from its worker thread."""
+
+    epoch: str
+
+    def log_mark(self, session: str) -> tuple[int, set[str]]: ...
+
+    def merge_calls(self, events: list[Event]) -> None: ...
 
 
 class Rebuild:
     """One session's history as a source re-reads it; ``add`` from one thread at a time, ``commit`` on the loop."""
 
-    def __init__(self, relay: Relay, key: int, name: str, session: str, agent_kind: str) -> None:
-        self.relay = relay
-        self.key = key
-        self.name = name
+    def __init__(self, host: RelayHistoryHost, session: str) -> None:
+        self.host = host
+        self.key = host.key
+        self.name = host.name
         self.session = session
         self.events: list[Event] = []
         self.ids: set[str] = set()
-        self.summary = Summary(session, agent_kind)
+        self.summary = Summary(session, host.agent_kind)
         #: events of another session met on the way: ingested the usual way at the commit.
         self.others: list[Event] = []
         self.closed = False
@@ -54,8 +62,9 @@ class Rebuild:
 
     def add(self, events: list[Event]) -> None:
         """Dedupe by id, number (provisionally), merge tool calls, fold the summary."""
-        sid, ids, kept, epoch, base = self.session, self.ids, self.events, self.relay.epoch, self.base
-        old_ids = self.relay._log_mark(sid)[1] if self.fresh is not None else None
+        book = self.host.book
+        sid, ids, kept, epoch, base = self.session, self.ids, self.events, book.epoch, self.base
+        old_ids = book.log_mark(sid)[1] if self.fresh is not None else None
         fresh: list[Event] = []
         for ev in events:
             if not isinstance(ev, dict) or ev.get("session") != sid:
@@ -75,18 +84,18 @@ class Rebuild:
                 self.fresh.append(ev)  # type: ignore[union-attr]
         if not fresh:
             return
-        self.relay.retained(len(fresh))
-        self.relay.merge_calls(fresh)
+        retained(len(fresh))
+        book.merge_calls(fresh)
         fold = self.summary.fold
         for ev in fresh:
             try:
                 fold(ev)
             except Exception as e:
-                self.relay._report(f"event {ev.get('id')!r} kept but not summarised: {e!r}")
+                self.host.report(f"event {ev.get('id')!r} kept but not summarised: {e!r}")
 
     def prepare(self) -> None:
         """Off the loop, when the conversion has (nearly) caught up: number for the log as it is now."""
-        self.number(*self.relay._log_mark(self.session))
+        self.number(*self.host.book.log_mark(self.session))
 
     def number(self, base: int, old_ids: set[str]) -> None:
         """Number from ``base``, and note which events have ids the session's log does not hold."""
@@ -101,7 +110,7 @@ class Rebuild:
         """On the relay's loop: the history is complete; swap it in as the session's new generation."""
         if not self.closed:
             self.closed = True
-            self.relay._install_history(self, superseded)
+            self.host.install(self, superseded)
 
     def abandon(self) -> None:
         self.closed = True
@@ -109,18 +118,27 @@ class Rebuild:
 
 
 class RelayHistoryHost:
-    """The relay's ``adapters.tailfirst.HistoryHost``, handed to a source with ``bind_history``: rebuilds of
-    its sessions, and their progress."""
+    """The relay's ``adapters.base.HistoryHost``, handed to a source with ``bind_history``:
+    rebuilds of its sessions, and their progress.
 
-    def __init__(self, relay: Relay, key: int, name: str, agent_kind: str) -> None:
-        self.relay = relay
+    ``install`` swaps a committed rebuild in (on the relay's loop), ``progress`` records how far
+    indexing is, ``report`` tells of an event kept but not summarised.
+    """
+
+    def __init__(self, book: Book, key: int, name: str, agent_kind: str, *,
+                 install: Callable[[Rebuild, Collection[str]], None],
+                 progress: Callable[[str, float | None], None], report: Callable[[str], None]) -> None:
+        self.book = book
         self.key = key
         self.name = name
         self.agent_kind = agent_kind
+        self.install = install
+        self.report = report
+        self._progress = progress
 
     def begin(self, session: str) -> Rebuild:
-        return Rebuild(self.relay, self.key, self.name, session, self.agent_kind)
+        return Rebuild(self, session)
 
     def progress(self, session: str, fraction: float | None) -> None:
         """On the relay's loop; None: nothing is being indexed for ``session`` any more."""
-        self.relay._set_indexing(session, fraction)
+        self._progress(session, fraction)

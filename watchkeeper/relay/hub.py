@@ -1,56 +1,49 @@
 """The relay: runs sources on its own event-loop thread, numbers and merges their
 events per session, and serves subscribers in batches.
 
-Everything that changes state runs on the relay's thread; the stores are also
-read from other threads (``read_range``, ``sessions``), so every change and
-every such read holds one lock, taken once per emitted batch, not per event.
+Everything that changes state runs on the relay's thread. What other threads
+read (``read_range``, ``sessions``) lives in the session book (``book.py``),
+behind its one lock, taken once per emitted batch, not per event.
 """
 
 from __future__ import annotations
 
 import asyncio
-import gc
 import itertools
 import logging
 import secrets
 import sys
 import threading
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any
 
 from ..adapters.base import HistorySource, Source, StatusSource
-from ..protocol import CallTable, ControlModel, Event, fit, make_event, raw_event, validate_control
-from ..protocol.calls import TOOL_KINDS
+from ..protocol import ControlModel, Event, ToolCall, make_event, validate_control
 from ..protocol.kinds import Kind
-from .api import BatchCallback, RelayAPI, ResyncCallback
-from .controls import FORWARD_TIMEOUT, ControlRouter, SessionSources
+from ..retention import retained
+from .api import BatchCallback, RelayAPI, ResyncCallback, SessionInfo
+from .book import RELAY_KEY, SessionBook
+from .controls import FORWARD_TIMEOUT, ControlRouter
+from .delivery import Delivery
 from .fanout import SessionsWatch, Subscription, strike
-from .generations import Generations
-from .history import RelayHistoryHost
-from .sessions_view import SessionStatus, SessionsView
-from .store import SessionLog
+from .history import Rebuild, RelayHistoryHost
+from .sessions_feed import SessionsFeed
 
 log = logging.getLogger("watchkeeper.relay")
-
-UNKNOWN_SESSION = "unknown"
-#: Events kept between two ``gc.freeze()`` calls. The relay keeps every event as long as it runs:
-#: a 1 GB transcript is ~10M objects, and each full collection would walk all of them again,
-#: holding the GIL (the UI's too) for up to a second. Frozen, the collector skips them; being
-#: acyclic, they are still freed by reference counting.
-FREEZE_EVERY = 10_000
-#: The key that the relay's own notices (a subscriber that failed) are ingested under: not a source.
-RELAY_KEY = -1
-
 
 def new_epoch() -> str:
     """A short random name for one relay run; a subscriber that sees it change resyncs."""
     return "r-" + secrets.token_hex(3)
 
 
-class Relay(Generations, SessionsView):
+class Relay:
     """The hub every face uses; implements ``relay.api.RelayAPI``.
+
+    A facade over its parts, each with its own state: the session book (``book.py``: sessions,
+    seq, generations), delivery to subscribers (``delivery.py``), the sessions feed
+    (``sessions_feed.py``) and the control router (``controls.py``); it runs the sources.
 
     ``start()`` runs the loop on a daemon thread; ``add_source``, ``subscribe``,
     ``on_sessions``, ``read_range`` and ``sessions`` may be called from any
@@ -66,35 +59,17 @@ class Relay(Generations, SessionsView):
     def __init__(self, *, flush_interval: float = 0.05, max_batch: int = 1000,
                  sessions_interval: float = 0.2, epoch: str | None = None) -> None:
         self.epoch = epoch or new_epoch()
-        self.flush_interval = flush_interval
-        self.max_batch = max_batch
-        self.sessions_interval = sessions_interval
         #: the last problems reported (a source that failed, a callback that raised).
         self.errors: deque[str] = deque(maxlen=100)
-        self._lock = threading.Lock()
-        self._logs: dict[str, SessionLog] = {}
-        #: every event kept, all sessions, in arrival order: what an all-sessions subscriber reads.
-        self._journal: list[Event] = []
-        #: session -> the seq where its current generation starts (see ``history.py``); absent: 0.
-        self._history_from: dict[str, int] = {}
-        #: session -> fraction of its earlier history indexed so far, while a source rebuilds it.
-        self._indexing: dict[str, float] = {}
-        self._calls = CallTable()
-        self._running: dict[int, str] = {}
-        #: sources that know better than "running" whether their sessions are live (a remote relay).
-        self._status: dict[int, SessionStatus] = {}
-        self._controls = ControlRouter(self._sources_of, self._ingest)
+        self._loop = asyncio.new_event_loop()
+        self._book = SessionBook(self.epoch, self._report)
+        self._delivery = Delivery(self._loop, self._book, flush_interval=flush_interval, max_batch=max_batch,
+                                  failed=self._subscriber_failed, unwatched=self._unwatched, report=self._report)
+        self._feed = SessionsFeed(self._loop, self._book, self._call, interval=sessions_interval,
+                                  report=self._report)
+        self._controls = ControlRouter(self._book.sources_of, self._ingest)
         self._tasks: dict[int, asyncio.Task[None]] = {}
         self._keys = itertools.count()
-        self._subs: list[Subscription] = []
-        self._watches: list[SessionsWatch] = []
-        self._pending = 0
-        self._unfrozen = 0
-        self._flush_handle: asyncio.Handle | None = None
-        self._last_flush = float("-inf")
-        self._sessions_handle: asyncio.Handle | None = None
-        self._last_sessions = float("-inf")
-        self._loop = asyncio.new_event_loop()
         self._thread: threading.Thread | None = None
         self._stopping = False
 
@@ -174,13 +149,13 @@ class Relay(Generations, SessionsView):
             self._ingest(key, name, agent_kind, batch)
 
         if isinstance(source, HistorySource):
-            source.bind_history(RelayHistoryHost(self, key, name, agent_kind))
+            source.bind_history(RelayHistoryHost(self._book, key, name, agent_kind, install=self._install_history,
+                                                 progress=self._indexing, report=self._report))
+        status = None
         if isinstance(source, StatusSource):
-            source.on_status_change(self._sessions_changed)
-        with self._lock:
-            self._running[key] = name
-            if isinstance(source, StatusSource):
-                self._status[key] = source.session_status
+            source.on_status_change(self._feed.changed)
+            status = source.session_status
+        self._feed.source_started(key, status)
         self._controls.add(key, source)
         self._tasks[key] = self._loop.create_task(self._run_source(key, name, source, emit))
 
@@ -196,66 +171,36 @@ class Relay(Generations, SessionsView):
         finally:
             self._tasks.pop(key, None)
             self._controls.remove(key)
-            with self._lock:
-                self._running.pop(key, None)
-                self._status.pop(key, None)
-            self._sessions_changed()
+            self._feed.source_stopped(key)
 
     def _notice_source_failed(self, key: int, name: str, e: Exception) -> None:
-        with self._lock:
-            sessions = [sid for sid, lg in self._logs.items() if key in lg.sources]
         self._ingest(key, name, "unknown", [
             make_event(f"relay:{self.epoch}:source-failed:{key}", sid, Kind.NOTICE,
                        {"level": "error", "text": f"source {name} stopped: {e!r}", "code": "source-failed"})
-            for sid in sessions
+            for sid in self._book.sessions_of(key)
         ])
 
-    # --- ingest: number, dedupe, merge -------------------------------------
+    # --- ingest and generations -------------------------------------------
 
     def _ingest(self, key: int, name: str, agent_kind: str, batch: Iterable[Event]) -> None:
-        epoch = self.epoch
-        calls = self._calls
-        logs = self._logs
-        journal = self._journal
-        seen: set[str] = set()
-        added = 0
-        batch = [fit(ev) if isinstance(ev, dict) else
-                 fit(raw_event(UNKNOWN_SESSION, repr(ev), "a source emitted a non-event", name)) for ev in batch]
-        with self._lock:
-            for ev in batch:
-                sid = ev.get("session") or UNKNOWN_SESSION
-                lg = logs.get(sid)
-                if lg is None:
-                    lg = logs[sid] = SessionLog(sid, agent_kind)
-                if sid not in seen:
-                    seen.add(sid)
-                    if key != RELAY_KEY:
-                        lg.sources.setdefault(key, name)
-                if not lg.append(ev, epoch):
-                    continue
-                journal.append(ev)
-                added += 1
-                try:
-                    kind = ev.get("kind")
-                    if kind in TOOL_KINDS:
-                        calls.update(ev)  # type: ignore[arg-type]
-                    elif kind == Kind.CONTROL_APPLIED:
-                        calls.release(ev)  # type: ignore[arg-type]
-                    lg.summary.fold(ev)
-                except Exception as e:
-                    self._report(f"event {ev.get('id')!r} kept but not summarised: {e!r}")
+        added = self._book.ingest(key, name, agent_kind, batch)
         if added:
-            self._pending += added
-            self.retained(added)
-            self._schedule_flush()
-            self._sessions_changed()
+            retained(added)
+            self._delivery.added(added)
+            self._feed.changed()
 
-    def retained(self, n: int) -> None:
-        """``n`` more events are kept for good (see ``FREEZE_EVERY``); from any thread."""
-        self._unfrozen += n
-        if self._unfrozen >= FREEZE_EVERY:
-            self._unfrozen = 0
-            gc.freeze()
+    def _install_history(self, rb: Rebuild, superseded: Collection[str]) -> None:
+        """A committed rebuild (``history.py``) becomes the session's new generation; on the relay's loop."""
+        start, end, added = self._book.install(rb, superseded)
+        self._delivery.resync(rb.session, start, end)
+        self._delivery.added(added, soon=True)
+        self._feed.changed()
+        if rb.others:
+            self._ingest(rb.key, rb.name, rb.summary.info.agent_kind, rb.others)
+
+    def _indexing(self, session: str, fraction: float | None) -> None:
+        self._book.set_indexing(session, fraction)
+        self._feed.changed()
 
     # --- controls ----------------------------------------------------------
 
@@ -289,15 +234,7 @@ class Relay(Generations, SessionsView):
         """``control`` (on the relay's loop) to the source that can honour it; its one outcome event."""
         return self._controls.route(control)
 
-    def _sources_of(self, session: str) -> SessionSources | None:
-        with self._lock:
-            lg = self._logs.get(session)
-            if lg is None:
-                return None
-            info = lg.summary.info
-            return list(lg.sources.items()), info.agent_kind, info.capabilities.get("why")
-
-    # --- delivery ----------------------------------------------------------
+    # --- delivery and reads ----------------------------------------------
 
     def subscribe(self, callback: BatchCallback, session: str | None = None,
                   from_seq: int = 0, on_resync: ResyncCallback | None = None) -> Subscription:
@@ -306,65 +243,17 @@ class Relay(Generations, SessionsView):
         With ``on_resync`` (one session only) the subscriber follows generations
         (``history.py``): it starts at the current one and is told when a new one begins.
         """
-        sub = Subscription(callback, session, from_seq, self._unsubscribe, on_resync)
-        self._call(self._attach, sub)
+        sub = Subscription(callback, session, from_seq,
+                           lambda s: self._call(self._delivery.detach, s, quiet=True), on_resync)
+        self._call(self._delivery.attach, sub)
         return sub
 
     def viewers(self, session: str) -> int:
         """Open subscriptions to this one session (a viewer watching it); all-sessions ones do not count."""
-        return sum(1 for sub in list(self._subs) if sub.session == session and not sub.closed)
+        return self._delivery.viewers(session)
 
-    def _attach(self, sub: Subscription) -> None:
-        if sub.closed:
-            return
-        if sub.on_resync is not None and sub.session is not None:
-            sub.cursor = max(sub.cursor, self._history_from.get(sub.session, 0))
-        self._subs.append(sub)
-        self._schedule_flush(soon=True)
-
-    def _unsubscribe(self, sub: Subscription) -> None:
-        def detach() -> None:
-            if sub in self._subs:
-                self._subs.remove(sub)
-                if sub.session is not None and self.viewers(sub.session) == 0:
-                    self._controls.unwatched(sub.session)
-
-        self._call(detach, quiet=True)
-
-    def _schedule_flush(self, soon: bool = False) -> None:
-        """Deliver at once after a quiet spell, else at most every ``flush_interval``, or at ``max_batch``."""
-        if self._pending >= self.max_batch:
-            soon = True
-        if self._flush_handle is not None:
-            if not soon or not isinstance(self._flush_handle, asyncio.TimerHandle):
-                return
-            self._flush_handle.cancel()
-        delay = 0.0 if soon else self._last_flush + self.flush_interval - self._loop.time()
-        if delay <= 0:
-            self._flush_handle = self._loop.call_soon(self._flush)
-        else:
-            self._flush_handle = self._loop.call_later(delay, self._flush)
-
-    def _flush(self) -> None:
-        self._flush_handle = None
-        self._last_flush = self._loop.time()
-        self._pending = 0
-        more = False
-        for sub in list(self._subs):
-            if sub.closed:
-                continue
-            batch = sub.take(self._journal, self._logs, self.max_batch)
-            if batch:
-                try:
-                    sub.callback(batch)
-                    sub.strikes = 0
-                except Exception as e:
-                    self._subscriber_failed(sub, batch, e)
-                    if sub.closed:
-                        continue
-            more = more or sub.behind(self._journal, self._logs)
-        if more and self._flush_handle is None:
-            self._flush_handle = self._loop.call_soon(self._flush)
+    def _unwatched(self, session: str) -> None:
+        self._controls.unwatched(session)
 
     def _subscriber_failed(self, sub: Subscription, batch: list[Event], e: Exception) -> None:
         """Told where the person looks (notices, ``fanout.strike``) and on stderr: never silent."""
@@ -374,22 +263,24 @@ class Relay(Generations, SessionsView):
         print(f"watchkeeper: {text}", file=sys.stderr, flush=True)
         self._ingest(RELAY_KEY, "relay", "unknown", notices)
 
-    def _flush_all(self) -> None:
-        if self._flush_handle is not None:
-            self._flush_handle.cancel()
-            self._flush_handle = None
-        self._flush()
-        while any(not s.closed and s.behind(self._journal, self._logs) for s in self._subs):
-            self._flush()
-        if self._flush_handle is not None:
-            self._flush_handle.cancel()
-            self._flush_handle = None
-
     def read_range(self, session: str, start: int, stop: int) -> list[Event]:
         """Events with ``start <= seq < stop`` of one session (clamped); from any thread."""
-        with self._lock:
-            lg = self._logs.get(session)
-            return lg.range(start, stop) if lg is not None else []
+        return self._book.read_range(session, start, stop)
+
+    def call(self, session: str, call_id: str) -> ToolCall | None:
+        """One tool call as merged from every source of its session (a copy)."""
+        return self._book.call(session, call_id)
+
+    def sessions(self) -> list[SessionInfo]:
+        """A snapshot: those needing attention first, then live ones, then by last activity."""
+        return self._feed.sessions()
+
+    def session(self, session: str) -> SessionInfo | None:
+        return self._feed.session(session)
+
+    def on_sessions(self, callback: Callable[[list[SessionInfo]], None]) -> SessionsWatch:
+        """``callback(sessions())`` soon, then on every change, at most every ``sessions_interval``."""
+        return self._feed.watch(callback)
 
     # --- plumbing ----------------------------------------------------------
 
@@ -406,7 +297,7 @@ class Relay(Generations, SessionsView):
             if self._tasks:
                 await asyncio.wait(list(self._tasks.values()))
                 continue
-            self._flush_all()
+            self._delivery.flush_all()
             if not self._tasks:
                 return
 
@@ -416,10 +307,8 @@ class Relay(Generations, SessionsView):
             t.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         await _finish_other_tasks()
-        self._flush_all()
-        if self._sessions_handle is not None:
-            self._sessions_handle.cancel()
-            self._notify_sessions()
+        self._delivery.flush_all()
+        self._feed.flush()
 
     def _report(self, message: str, exc: BaseException | None = None) -> None:
         self.errors.append(message)

@@ -3,7 +3,7 @@
 The rules live on the machine that runs ``serve`` (its config directory's
 ``breakpoints.toml``) and are checked there, by the hook endpoint that holds
 the calls; this is the viewer's handle on them. Each change is a
-``breakpoints`` request over the attach connection (``relay/breakpoint_requests.py``
+``breakpoints`` request over the attach connection (``relay/servers/breakpoint_requests.py``
 answers it), and its reply is the relay's whole rule list, kept here for the
 palette to show. Any thread may call :meth:`RemoteBook.request`; the work
 runs on the local relay's loop, where the connection lives.

@@ -72,6 +72,8 @@ async def request(url: str, token: str | None, msg: dict[str, Any] | None, *,
             await ws.send(wire.dumps(msg), text=True)
             while True:
                 reply = wire.decode(await ws.recv(decode=False))
+                if reply["t"] == "error" and reply.get("code") == "forbidden":
+                    raise RemoteError(f"refused: {reply.get('message')}")
                 if reply.get("id") == msg.get("id") and reply["t"] != "hello":
                     return hello, reply
     except InvalidStatus as e:

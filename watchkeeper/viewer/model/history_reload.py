@@ -15,18 +15,15 @@ adds those live events to the new store too before adopting it.
 
 from __future__ import annotations
 
-import gc
 import threading
 from collections.abc import Callable
 
 from ...protocol import Event
 from ...relay.api import SessionInfo
+from ...retention import retained
 from .rows import Cell
 from .timeline_store import TimelineStore
 
-#: After this many events folded, ``gc.freeze()`` them: a full collection would otherwise walk
-#: every event again and again, holding the GIL (and so the UI) for up to seconds.
-FREEZE_EVERY = 10_000
 #: Events folded between looks at cancellation.
 SLICE = 5_000
 
@@ -78,17 +75,13 @@ class HistoryReload:
 def load_store(reload: HistoryReload, cancelled: Callable[[], bool]) -> TimelineStore | None:
     """In a worker thread: the whole history in a new store; None if cancelled first."""
     store = TimelineStore()
-    unfrozen = 0
     while not cancelled():
         batch = reload.take()
         if batch is None:
             return None if reload.cancelled else store
         if batch:
             store.add(batch)
-            unfrozen += len(batch)
-            if unfrozen >= FREEZE_EVERY:
-                gc.freeze()
-                unfrozen = 0
+            retained(len(batch))
     return None
 
 

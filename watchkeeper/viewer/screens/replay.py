@@ -20,7 +20,6 @@ straight into it.
 
 from __future__ import annotations
 
-import gc
 import time
 from typing import ClassVar
 
@@ -31,11 +30,12 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, Label
 
 from ...relay.api import RelayAPI, SessionInfo
+from ...retention import retained
 from ..model.feed import EventsArrived
 from ..model.playhead import Playhead, Reveal, parse_position, speed_label
 from ..palette import PaletteCommand
 from ..widgets.player import PlayerBar
-from .session import FREEZE_EVERY, SessionScreen
+from .session import SessionScreen
 
 #: Ticks per second of the playhead's timer.
 TICKS = 30
@@ -106,7 +106,6 @@ A recorded session played back with its own timing, scaled.
         #: The relay's count of the session's events once its file is read through.
         self._expected: int | None = None
         self._to_last = False
-        self._received = 0
 
     @property
     def player(self) -> PlayerBar:
@@ -133,10 +132,7 @@ A recorded session played back with its own timing, scaled.
         if batch:
             self._apply(self.playhead.add(batch))
             self._loaded_if_complete()
-            self._received += len(batch)
-            if self._received >= FREEZE_EVERY:
-                gc.freeze()  # as the live screen does: the collector stops walking every event held
-                self._received = 0
+            retained(len(batch))  # as the live screen does: the collector stops walking every event held
 
     def session_changed(self, info: SessionInfo) -> None:
         """The relay's summary: the file is read through once its source has ended."""

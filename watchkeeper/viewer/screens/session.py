@@ -9,7 +9,6 @@ player of a replay (:class:`~watchkeeper.viewer.screens.replay.ReplayScreen`).
 
 from __future__ import annotations
 
-import gc
 import os
 import tempfile
 import time
@@ -31,6 +30,7 @@ from ...protocol import Event
 from ...protocol.display import visible, visible_value
 from ...protocol.session import merge_capabilities
 from ...relay.api import RelayAPI, SessionInfo
+from ...retention import retained, settle
 from ..host import host
 from ..model.feed import EventFeed, EventsArrived, HistoryRebuilt
 from ..model.history_reload import HistoryReload, history_note, load_store
@@ -42,8 +42,6 @@ from ..widgets.timeline import Timeline
 from .picker import Picker
 
 ANY = "(any)"
-#: After this many new events, ``gc.freeze()`` them (see ``on_events_arrived``).
-FREEZE_EVERY = 100_000
 #: While the timeline follows a live session, the detail pane shows the newest row at most this
 #: often (seconds): a flood of events would re-render it every frame, faster than anyone reads.
 DETAIL_EVERY = 0.25
@@ -51,25 +49,6 @@ DETAIL_EVERY = 0.25
 ENDED_GRACE = 2.0
 #: Below this many columns the detail pane goes under the timeline instead of beside it.
 NARROW = 100
-
-
-_settled = False
-
-
-def settle_heap() -> None:
-    """Once per process, as the first session opens: collect, then freeze what is left.
-
-    What the app has built by then (modules, styles, screens) lives as long as it
-    runs; out of the collector's sight, a full collection walks only what came
-    since, until the periodic freezes take over (``FREEZE_EVERY``, the relay's).
-    Once only: a later app in the same process (tests) would freeze the last
-    one's garbage for good.
-    """
-    global _settled
-    if not _settled:
-        _settled = True
-        gc.collect()
-        gc.freeze()
 
 
 class NewEventsMarker(Static):
@@ -125,7 +104,6 @@ dimmed, and the line above the status bar says why.
         self.info = info
         self.filter = Filter()
         self.feed: EventFeed | None = None
-        self._unfrozen = 0
         #: A rebuilt history being loaded off the UI loop, and the live events shown meanwhile.
         self._reload: HistoryReload | None = None
         self._reload_live: list[Event] = []
@@ -175,7 +153,7 @@ dimmed, and the line above the status bar says why.
         return merge_capabilities(info_caps, self.timeline.store.session.capabilities)
 
     def on_mount(self) -> None:
-        settle_heap()
+        settle()  # the first session opens: what the app has built lives as long as it runs
         self.sub_title = (self.info.title if self.info else None) or self.session_id
         self.watch(self.timeline, "unseen", self._show_marker)
         # The person's moves are watched, not only messaged: the detail pane changes in the same frame.
@@ -205,12 +183,7 @@ dimmed, and the line above the status bar says why.
             if self._ended_at is not None:
                 self.follow_liveness()
             self.took(batch)
-            self._unfrozen += len(batch)
-            if self._unfrozen >= FREEZE_EVERY:
-                # Events live as long as the screen; moved out of the collector's sight, a full
-                # collection no longer walks millions of them (a 2 s pause at 1M events).
-                gc.freeze()
-                self._unfrozen = 0
+            retained(len(batch))  # events live as long as the screen: out of the collector's sight
 
     class HistoryLoaded(Message):
         def __init__(self, reload: HistoryReload, store: TimelineStore) -> None:

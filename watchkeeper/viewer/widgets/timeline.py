@@ -407,7 +407,7 @@ One row per event; a tool call is one row whose status fills in as it runs.
         Not a cached Strip: Textual caches a strip's crops and divisions in the strip
         itself, and a crop or division to its own size is the strip, a reference
         cycle. A cached Strip was therefore freed only by a full collection, and
-        never once a ``gc.freeze()`` (the relay's, the session screen's) had moved
+        never once a ``gc.freeze()`` (``watchkeeper.retention``) had moved
         it out of the collector's sight: every row scrolled past leaked. Segment
         lists are acyclic, freed as soon as they leave the cache.
         """

@@ -17,11 +17,16 @@ requests, ``breakpoint_requests.py``).
 
 Security, checked before the upgrade: a browser (any ``Origin`` header) gets
 403, a wrong or missing bearer token 401 (compared in constant time), a hook
-credential (what agents are given) 403, a non-loopback ``Host`` 403 while
+credential (what Claude Code agents are given) 403, a non-loopback ``Host`` 403 while
 bound to loopback (DNS rebinding), a header that must come once (``Host``,
 ``Authorization`` …) but comes twice 400; a handshake not done within
 ``OPEN_TIMEOUT`` is cut off. A control from a viewer whose token has a name
-is recorded as sent by that name, whatever the control says. Messages over
+is recorded as sent by that name, whatever the control says. An agent
+credential (an SDK agent's, ``credentials.py``) passes the handshake but may
+only say hello as an agent and report the one session it first reported
+(later, any other is an ``error`` ``forbidden`` and the connection closes
+1008): it can neither watch, list, read back, steer nor edit breakpoints.
+Messages over
 ``wire.MAX_MESSAGE`` close the connection (1009); a malformed or unknown
 one is answered with ``error`` and the connection stays. The token is never
 logged and never put in a URL.
@@ -43,11 +48,11 @@ from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
-from ..adapters.sdk_agent.steering import SdkResult, SdkSteering
-from ..breakpoints import Book
-from ..credentials import Keyring, Person
-from ..protocol import ControlModel, Emit, Event, Kind, fit, make_event, wire
-from ..protocol.loopback import is_loopback, loopback_host
+from ...adapters.sdk_agent.steering import SdkResult, SdkSteering
+from ...breakpoints import Book
+from ...credentials import HookCredential, Keyring, Person
+from ...protocol import ControlModel, Emit, Event, Kind, fit, make_event, wire
+from ...protocol.loopback import is_loopback, loopback_host
 from .breakpoint_requests import breakpoint_request
 from .watching import RECONNECT_GRACE, Grace, WatchListener
 from .wsviewer import DEFAULT_LIMIT, ViewerConn
@@ -73,10 +78,13 @@ class AgentLink:
 
     agent_kind = "sdk"
 
-    def __init__(self, server: WsServer, ws: ServerConnection, name: str) -> None:
+    def __init__(self, server: WsServer, ws: ServerConnection, name: str,
+                 credential: HookCredential | None = None) -> None:
         self.server = server
         self.ws = ws
         self.name = name
+        #: the agent credential it connected with (None: a person's token), which limits what it reports.
+        self.credential = credential
         self.emit: Emit = lambda events: None
         self.started = asyncio.Event()
         self.closed = asyncio.Event()
@@ -151,6 +159,7 @@ class WsServer:
         self.error: BaseException | None = None
         self._keyring = Keyring.of(token) if token else None
         self._people: dict[object, Person] = {}
+        self._agents: dict[object, HookCredential] = {}
         self._viewers: set[ViewerConn] = set()
         self._links: set[AgentLink] = set()
         self._connections: set[ServerConnection] = set()
@@ -224,6 +233,10 @@ class WsServer:
             auth = headers.get("Authorization", "")
             given = auth[7:].strip() if auth[:7].lower() == "bearer " else ""
             person = self._keyring.person(given) if given else None
+            agent = self._keyring.agent(given) if given and person is None else None
+            if agent is not None:
+                self._agents[connection] = agent
+                return None
             if person is None:
                 if given and self._keyring.hook(given) is not None:
                     return _refuse(connection, http.HTTPStatus.FORBIDDEN,
@@ -239,8 +252,12 @@ class WsServer:
         try:
             await ws.send(wire.dumps(wire.hello_server(self.relay.epoch, self.server_name)), text=True)
             hello = await self._hello(ws)
+            credential = self._agents.get(ws)
             if hello.role == "agent":
-                await self._agent(ws, hello)
+                await self._agent(ws, hello, credential)
+            elif credential is not None:
+                await _forbid(ws, "an agent credential may only report as an agent (role 'agent'): "
+                                  "it cannot watch, list, read back, steer or edit breakpoints")
             else:
                 await self._viewer(ws)
         except ConnectionClosed:
@@ -250,6 +267,7 @@ class WsServer:
         finally:
             self._connections.discard(ws)
             self._people.pop(ws, None)
+            self._agents.pop(ws, None)
 
     async def _hello(self, ws: ServerConnection) -> wire.Hello:
         async with asyncio.timeout(HELLO_TIMEOUT):
@@ -335,9 +353,13 @@ class WsServer:
 
     # --- agents ------------------------------------------------------------------------
 
-    async def _agent(self, ws: ServerConnection, hello: wire.Hello) -> None:
+    async def _agent(self, ws: ServerConnection, hello: wire.Hello, credential: HookCredential | None) -> None:
         peer = ws.remote_address[0] if ws.remote_address else "?"
-        link = AgentLink(self, ws, f"sdk agent {hello.name} ({peer})")
+        link = AgentLink(self, ws, f"sdk agent {hello.name} ({peer})", credential)
+        stranger = next((sid for sid in hello.sessions if not self._admits(link, sid)), None)
+        if stranger is not None:
+            await _forbid(ws, f"this agent credential belongs to another session than {stranger}")
+            return
         self._links.add(link)
         self.relay.add_source(link)
         writer = asyncio.create_task(link.writer())
@@ -349,6 +371,9 @@ class WsServer:
                 raw = await ws.recv(decode=False)
                 try:
                     self._agent_message(link, wire.decode(raw))
+                except _Forbidden as e:
+                    await _forbid(ws, str(e))
+                    break
                 except wire.WireError as e:
                     link.outbox.put_nowait(wire.error(e.code, str(e), e.req))
         finally:
@@ -364,6 +389,9 @@ class WsServer:
         if t != "events":
             raise wire.WireError("unknown-type", f"an agent sends events, not {t!r}", msg.get("id"))
         n, events = wire.read_agent_events(msg, link.name)
+        stranger = next((ev["session"] for ev in events if not self._admits(link, ev["session"])), None)
+        if stranger is not None:
+            raise _Forbidden(f"this agent credential belongs to another session than {stranger}")
         if events:
             link.emit(events)
             extra, pushes = self.sdk.on_events(link, events)
@@ -372,6 +400,14 @@ class WsServer:
             self.push(pushes)
         if n is not None:
             link.ack(n)
+
+    def _admits(self, link: AgentLink, session: str) -> bool:
+        """May ``link`` report ``session``? Always with a person's token; an agent credential binds to its first."""
+        return link.credential is None or self._keyring is None or self._keyring.admits(link.credential, session)
+
+
+class _Forbidden(Exception):
+    """An agent credential reported what it may not: the connection is closed."""
 
 
 class _SdkWatch:
@@ -395,7 +431,7 @@ class _SdkWatch:
                     link.emit(events)
 
 
-def serve_ws(relay: Any, token: str | None, **options: Any) -> WsServer:
+def serve_ws(relay: Any, token: str | Keyring | None, **options: Any) -> WsServer:
     """Start serving ``relay`` (on its loop); wait on ``.ready``, then ``.port``/``.url`` say where."""
     server = WsServer(relay, token=token, **options)
     relay.add_source(server)
@@ -423,6 +459,13 @@ def _rejected(control: ControlModel, reason: str) -> Event:
     data = {"control_id": control.id, "control": str(control.control), "by": control.by, "reason": reason,
             "call_id": control.call_id, "sent_ts": control.ts}
     return make_event(f"control:{control.id}", control.session, Kind.CONTROL_REJECTED, data)
+
+
+async def _forbid(ws: ServerConnection, why: str) -> None:
+    """Say why (an ``error`` ``forbidden``), then close 1008 (policy violation)."""
+    with contextlib.suppress(ConnectionClosed):
+        await ws.send(wire.dumps(wire.error("forbidden", why)), text=True)
+        await ws.close(1008, "forbidden")
 
 
 def _refuse(connection: ServerConnection, status: http.HTTPStatus, why: str) -> Response:

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..breakpoints import Book, BookError, rule_from, rule_table
-from ..protocol import wire
+from ...breakpoints import Book, BookError, rule_from, rule_table
+from ...protocol import wire
 
 OPS = ("list", "add", "remove", "enable", "disable")
 

@@ -32,17 +32,17 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from ..adapters.claude_code import hooks as H
-from ..adapters.claude_code.steering import Breakpoint, Hold, Policy, Steering
-from ..credentials import HookCredential, Keyring, Person
-from ..guard import Guard
-from ..protocol import ControlModel, Emit, Event, Kind, ProtocolError, make_event, raw_event, validate_control
-from ..protocol.codec import reparse
-from ..protocol.controls import ControlResult
-from ..protocol.loopback import LOOPBACK_NAMES, loopback_host
-from .api import SessionInfo
+from ...adapters.claude_code import hooks as H
+from ...adapters.claude_code.steering import Breakpoint, Hold, Policy, Steering
+from ...credentials import HookCredential, Keyring, Person
+from ...guard import Guard
+from ...protocol import ControlModel, Emit, Event, Kind, ProtocolError, make_event, raw_event, validate_control
+from ...protocol.codec import reparse
+from ...protocol.controls import ControlResult
+from ...protocol.loopback import LOOPBACK_NAMES, loopback_host
+from ..api import SessionInfo
+from ..recorder import Recorder
 from .httplimits import CappedSite, Limits
-from .recorder import Recorder
 
 #: Hook payloads carry whole tool inputs and outputs (a Write's file content): allow big ones.
 MAX_HOOK_BODY = 64 * 1024 * 1024
@@ -94,6 +94,9 @@ class HookApp:
             request[PERSON] = person
             return await handler(request)
         credential = self._keyring.hook(given) if given else None
+        if credential is None and given and self._keyring.agent(given) is not None:
+            return _error(403, "an agent credential reaches only the websocket, as an agent: "
+                               "it cannot report hooks, steer or list sessions")
         if credential is None:
             return _error(401, "a valid bearer token is required", {"WWW-Authenticate": "Bearer"})
         if request.path != "/hook":
@@ -247,7 +250,7 @@ class HookSource:
         self._emit: Emit = lambda events: None
 
     async def run(self, emit: Emit) -> None:
-        from .. import config
+        from ... import config
 
         self._emit = emit
         try:

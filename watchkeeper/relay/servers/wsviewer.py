@@ -22,7 +22,7 @@ from collections import deque
 from collections.abc import Iterable
 from typing import Any, Protocol
 
-from ..protocol import Event, Kind, wire
+from ...protocol import Event, Kind, wire
 
 DEFAULT_LIMIT = 10_000
 _NEVER_DROPPED = frozenset({Kind.CONTROL_APPLIED, Kind.CONTROL_REJECTED})

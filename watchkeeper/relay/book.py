@@ -1,0 +1,239 @@
+"""The session book: every session's numbered log, the all-sessions journal, merged tool calls,
+and history generations; the relay's state that other threads read, behind one lock.
+
+Changes come from the relay's thread (``ingest``, ``install``) and take the lock
+once per batch, not per event; reads (``read_range``, ``snapshots``, ``call``)
+may come from any thread. Delivery reads the streams (``stream``) on the relay's
+thread without the lock: the lists only grow there.
+
+A session's log is its events in one list: ``seq`` is the index, so a range read
+is a slice and a subscriber's position is one integer. The events are the
+adapters' own dicts (``seq`` and ``epoch`` set in place, no wrapper): per event the
+book costs one list slot and one set entry for the id (the id string is shared
+with the event), so a million events fit in well under 100 MB of overhead.
+
+A rebuilt history (``history.py``) is installed as a new generation, appended
+after everything the session's log holds: ``seq`` stays monotonic.
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+from collections.abc import Callable, Collection, Iterable
+from dataclasses import dataclass, replace
+
+from ..protocol import CallTable, Event, ToolCall, fit, raw_event
+from ..protocol.calls import TOOL_KINDS
+from ..protocol.kinds import Kind
+from .api import SessionInfo
+from .controls import SessionSources
+from .history import Rebuild
+from .summary import Summary
+
+UNKNOWN_SESSION = "unknown"
+#: The key that the relay's own notices (a subscriber that failed) are ingested under: not a source.
+RELAY_KEY = -1
+
+Report = Callable[[str], None]
+
+
+class SessionLog:
+    """One session's events, numbered and deduplicated, and its summary."""
+
+    __slots__ = ("events", "ids", "sources", "summary")
+
+    def __init__(self, session: str, agent_kind: str = "unknown") -> None:
+        self.events: list[Event] = []
+        self.ids: set[str] = set()
+        #: key of each source that has emitted into this session -> its name.
+        self.sources: dict[int, str] = {}
+        self.summary = Summary(session, agent_kind)
+
+    def append(self, ev: Event, epoch: str) -> bool:
+        """Number and keep ``ev``; False (and nothing kept) if its id was seen before."""
+        eid = ev.get("id")
+        if eid is not None:
+            if eid in self.ids:
+                return False
+            self.ids.add(eid)
+        ev["seq"] = len(self.events)
+        ev["epoch"] = epoch
+        self.events.append(ev)
+        return True
+
+    def range(self, start: int, stop: int) -> list[Event]:
+        start = max(start, 0)
+        stop = min(stop, len(self.events))
+        return self.events[start:stop] if start < stop else []
+
+
+@dataclass
+class Snapshot:
+    """One session as the book holds it (a copy), and the keys of the sources that fed it."""
+
+    info: SessionInfo
+    source_keys: list[int]
+
+
+class SessionBook:
+    def __init__(self, epoch: str, report: Report) -> None:
+        self.epoch = epoch
+        self._report = report
+        self._lock = threading.Lock()
+        self._logs: dict[str, SessionLog] = {}
+        #: every event kept, all sessions, in arrival order: what an all-sessions subscriber reads.
+        self._journal: list[Event] = []
+        #: session -> the seq where its current generation starts; absent: 0.
+        self._history_from: dict[str, int] = {}
+        #: session -> fraction of its earlier history indexed so far, while a source rebuilds it.
+        self._indexing: dict[str, float] = {}
+        self._calls = CallTable()
+
+    # --- changes, on the relay's thread ------------------------------------
+
+    def ingest(self, key: int, name: str, agent_kind: str, batch: Iterable[Event]) -> int:
+        """Fit, number, dedupe and keep ``batch``, merging tool calls and summaries; how many were new."""
+        epoch, calls, logs, journal = self.epoch, self._calls, self._logs, self._journal
+        seen: set[str] = set()
+        added = 0
+        batch = [fit(ev) if isinstance(ev, dict) else
+                 fit(raw_event(UNKNOWN_SESSION, repr(ev), "a source emitted a non-event", name)) for ev in batch]
+        with self._lock:
+            for ev in batch:
+                sid = ev.get("session") or UNKNOWN_SESSION
+                lg = logs.get(sid)
+                if lg is None:
+                    lg = logs[sid] = SessionLog(sid, agent_kind)
+                if sid not in seen:
+                    seen.add(sid)
+                    if key != RELAY_KEY:
+                        lg.sources.setdefault(key, name)
+                if not lg.append(ev, epoch):
+                    continue
+                journal.append(ev)
+                added += 1
+                try:
+                    kind = ev.get("kind")
+                    if kind in TOOL_KINDS:
+                        calls.update(ev)  # type: ignore[arg-type]
+                    elif kind == Kind.CONTROL_APPLIED:
+                        calls.release(ev)  # type: ignore[arg-type]
+                    lg.summary.fold(ev)
+                except Exception as e:
+                    self._report(f"event {ev.get('id')!r} kept but not summarised: {e!r}")
+        return added
+
+    def set_indexing(self, session: str, fraction: float | None) -> None:
+        with self._lock:
+            if fraction is None:
+                self._indexing.pop(session, None)
+            else:
+                self._indexing[session] = fraction
+
+    def install(self, rb: Rebuild, superseded: Collection[str]) -> tuple[int, int, int]:
+        """Append ``rb`` as the session's new generation: (its first seq, the log's end, events added)."""
+        sid = rb.session
+        events = rb.events
+        with self._lock:
+            lg = self._logs.get(sid)
+            if lg is None:
+                lg = self._logs[sid] = SessionLog(sid, rb.summary.info.agent_kind)
+            lg.sources.setdefault(rb.key, rb.name)
+            start = len(lg.events)
+            if rb.base != start or rb.fresh is None:
+                rb.number(start, lg.ids)  # something came in since ``prepare``: number here
+            fresh = rb.fresh or []
+            summary = rb.summary
+            for ev in lg.events[self._history_from.get(sid, 0):]:
+                eid = ev.get("id")
+                if eid is not None and (eid in rb.ids or eid in superseded):
+                    continue
+                ev = dict(ev)  # type: ignore[assignment]
+                ev["seq"] = start + len(events)
+                events.append(ev)
+                if eid is not None:
+                    rb.ids.add(eid)
+                try:
+                    summary.fold(ev)
+                except Exception as e:
+                    self._report(f"event {eid!r} kept but not summarised: {e!r}")
+            lg.events.extend(events)
+            lg.ids = rb.ids
+            summary.info.last_seq = len(lg.events) - 1
+            lg.summary = summary
+            self._journal.extend(fresh)
+            self._history_from[sid] = start
+            self._indexing.pop(sid, None)
+            end = len(lg.events)
+        added = len(events)
+        rb.events, rb.ids = [], set()
+        return start, end, added
+
+    # --- reads, from any thread --------------------------------------------
+
+    def merge_calls(self, events: list[Event]) -> None:
+        """Merge the tool calls of ``events``; from any thread (a rebuild's worker)."""
+        calls = self._calls
+        with self._lock:
+            for ev in events:
+                if ev.get("kind") in TOOL_KINDS:
+                    calls.update(ev)  # type: ignore[arg-type]
+
+    def log_mark(self, session: str) -> tuple[int, set[str]]:
+        """The session's log length and its set of ids (live: read it, never change it)."""
+        with self._lock:
+            lg = self._logs.get(session)
+            return (len(lg.events), lg.ids) if lg is not None else (0, set())
+
+    def read_range(self, session: str, start: int, stop: int) -> list[Event]:
+        with self._lock:
+            lg = self._logs.get(session)
+            return lg.range(start, stop) if lg is not None else []
+
+    def stream(self, session: str | None) -> list[Event]:
+        """What a subscriber reads: the session's log, or the journal (None); on the relay's thread."""
+        if session is None:
+            return self._journal
+        lg = self._logs.get(session)
+        return lg.events if lg is not None else []
+
+    def history_from(self, session: str) -> int:
+        return self._history_from.get(session, 0)
+
+    def call(self, session: str, call_id: str) -> ToolCall | None:
+        """One tool call as merged from every source of its session (a copy)."""
+        with self._lock:
+            c = self._calls.get(session, call_id)
+            return copy.copy(c) if c is not None else None
+
+    def sources_of(self, session: str) -> SessionSources | None:
+        with self._lock:
+            lg = self._logs.get(session)
+            if lg is None:
+                return None
+            info = lg.summary.info
+            return list(lg.sources.items()), info.agent_kind, info.capabilities.get("why")
+
+    def sessions_of(self, key: int) -> list[str]:
+        """The sessions the source ``key`` has emitted into."""
+        with self._lock:
+            return [sid for sid, lg in self._logs.items() if key in lg.sources]
+
+    def snapshots(self, session: str | None = None) -> list[Snapshot]:
+        """Copies of every session's summary (or the one ``session``'s), with their sources."""
+        with self._lock:
+            if session is None:
+                logs = list(self._logs.values())
+            else:
+                one = self._logs.get(session)
+                logs = [one] if one is not None else []
+            return [self._snapshot(lg) for lg in logs]
+
+    def _snapshot(self, lg: SessionLog) -> Snapshot:
+        info = lg.summary.info
+        sid = info.session
+        return Snapshot(replace(info, capabilities=dict(info.capabilities),
+                                sources=list(dict.fromkeys(lg.sources.values())),
+                                indexing=self._indexing.get(sid), history_from=self._history_from.get(sid, 0)),
+                        list(lg.sources))
