@@ -144,8 +144,13 @@ def tool_results(records: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
 
 def pause_before_turn(wk: Watchkeeper, api: ScriptedAnthropic, release: threading.Event, session: str,
                       turn: int, *ctl_args: str) -> None:
-    """Pause while the model's answer for ``turn`` is held back, then let it come: its tool call is held."""
+    """Pause while the model's answer for ``turn`` is held back, then let it come: its tool call is held.
+
+    The CLI may ask the model before its first hook has reached the relay, so
+    the pause waits until the relay knows the session (``hooks status`` lists it).
+    """
     api.wait_for_request("main", turn=turn, timeout=WAIT)
+    until(lambda: f"hooked session {session}" in wk.cli("hooks", "status").stdout, "the relay knows the session")
     code, out = wk.ctl("pause", session, *ctl_args)
     assert code == 0 and out.startswith("applied"), out
     release.set()
