@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, ClassVar
 from textual.app import App
 from textual.binding import Binding, BindingType
 from textual.content import Content
+from textual.css.query import NoMatches
 from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.widgets import HelpPanel
@@ -99,7 +100,7 @@ class WatchkeeperApp(App[str | None]):
         """Ring when a session starts waiting for the person (not for each step the person takes)."""
         newly = self.attention.update(infos)
         self.title = title(self.attention.count, self.TITLE)
-        stepping = {s.session_id for s in self.screen_stack if isinstance(s, SteerableScreen) and s.steer.step}
+        stepping = {s.session_id for s in self.screen_stack if isinstance(s, SteerableScreen) and _stepping(s)}
         if newly - stepping:
             self.bell()
 
@@ -135,6 +136,14 @@ class WatchkeeperApp(App[str | None]):
             self.action_hide_help_panel()
         else:
             self.action_show_help_panel()
+
+
+def _stepping(screen: SteerableScreen) -> bool:
+    """Whether the person steps through ``screen``'s session; a screen not composed yet has no timeline."""
+    try:
+        return screen.steer.step
+    except NoMatches:
+        return False
 
 
 if TYPE_CHECKING:
