@@ -28,6 +28,7 @@ import argparse
 import asyncio
 import gc
 import json
+import mmap
 import os
 import resource
 import statistics
@@ -49,12 +50,27 @@ def peak_mb() -> float:
 # --- the baseline ----------------------------------------------------------------------
 
 
+def last_line_offsets(path: Path, n: int) -> list[int]:
+    """Where each of the last ``n`` complete lines starts, oldest first: Toolong's first screen, the baseline."""
+    with open(path, "rb") as f:
+        size = os.fstat(f.fileno()).st_size
+        if size == 0:
+            return []
+        with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+            end = size - 1 if mm[size - 1:size] == b"\n" else mm.rfind(b"\n")
+            if end < 0:
+                return []
+            out: list[int] = []
+            while end >= 0 and len(out) < n:
+                start = mm.rfind(b"\n", 0, end) + 1
+                out.append(start)
+                end = start - 1
+            out.reverse()
+            return out
+
+
 def measure_toolong(path: Path) -> dict[str, Any]:
-    import mmap
-
     import orjson
-
-    from watchkeeper.adapters.files.index import last_line_offsets
 
     t0 = time.perf_counter()
     offsets = last_line_offsets(path, 100)

@@ -8,7 +8,7 @@ write (the clock is system-wide, so the reader's clock agrees). Measured:
 - TranscriptSource: the shared watcher (step 1 ms, debounce 10 ms), to the source's ``emit``;
 - relay: the same source run by ``Relay``, to a subscriber's callback (its batching included);
 
-and the CPU the tuned watcher costs while nothing happens. Budget (DESIGN.md): p99 <= 20 ms to the relay.
+and the CPU the tuned watcher costs while nothing happens. Budget: p99 <= 20 ms to the relay.
 
 Run: ``.venv/bin/python bench/bench_tail.py [--appends 300]``
 """

@@ -77,9 +77,7 @@ def check_converts_with_every_tool_call_once_and_paired(path: Path) -> None:
     assert sorted(started) == sorted(set(used))
     assert sorted(finished) == sorted(answered)
     table = CallTable()
-    for event in events:
-        table.update(event)
-    calls = {call.call_id: call for call in table.of_session(events[0]["session"])}
+    calls = {call.call_id: call for event in events if (call := table.update(event)) is not None}
     assert all(calls[c].name for c in used) and all(calls[c].final for c in answered)
 
 
@@ -438,9 +436,8 @@ def test_results_in_any_order_and_parallel_calls() -> None:
     assert done["t1"]["output"] == "one" and done["t1"]["duration_ms"] == 5000
     assert done["t2"]["duration_ms"] == 3000
     table = CallTable()
-    for event in events:
-        table.update(event)
-    assert {c.call_id: (c.name, c.status) for c in table.of_session(SID)} == {
+    calls = {call.call_id: call for event in events if (call := table.update(event)) is not None}
+    assert {c.call_id: (c.name, c.status) for c in calls.values()} == {
         "t1": ("Bash", "ok"), "t2": ("Bash", "ok"), "t9": ("Bash", "ok")}
 
 

@@ -14,9 +14,12 @@ import os
 import secrets
 import stat
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import orjson
+
+if TYPE_CHECKING:
+    from .credentials import Keyring
 
 ENV_HOME = "WATCHKEEPER_HOME"
 #: A person token for clients (``ctl --relay``, ``attach``, the SDK); never put in an agent's environment.
@@ -236,6 +239,13 @@ def keyring(token_files: list[str] | None = None) -> Any:
     token = load_token(create=True)
     assert token is not None
     return Keyring([(None, token)], hook_credentials_dir())
+
+
+def as_keyring(token: str | Keyring) -> Keyring:
+    """``token`` as a keyring: a bare token is one unnamed person; hook credentials from the config dir."""
+    from .credentials import Keyring
+
+    return token if isinstance(token, Keyring) else Keyring([(None, token)], hook_credentials_dir())
 
 
 def client_token(token_file: str | None = None) -> str | None:

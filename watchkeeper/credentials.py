@@ -88,15 +88,6 @@ class Keyring:
         self.hook_dir = hook_dir
         self._bound: dict[str, str] = {}
 
-    @classmethod
-    def of(cls, token: str | Keyring) -> Keyring:
-        """``token`` as a keyring: a bare token is one unnamed person; hook credentials from the config dir."""
-        if isinstance(token, Keyring):
-            return token
-        from . import config
-
-        return cls([(None, token)], config.hook_credentials_dir())
-
     def person(self, given: str) -> Person | None:
         """The person whose token ``given`` is (every token compared, in constant time), or None."""
         raw = given.encode()

@@ -1,7 +1,7 @@
 """A websocket client's connection to a relay, kept up: dial with the token, reconnect with backoff.
 
 Written once for both clients of a relay's websocket: ``attach``'s remote
-source (``adapters/remote/source.py``) and the SDK's link (``sdklink.py``). Each
+source (``adapters/remote/source.py``) and the SDK's link (``sdk/link.py``). Each
 brings its own session (what to say and read on one connection); this module
 owns the loop around it: a refused token (401, 403) ends it with
 :class:`Refused`, anything else (no answer, a dropped connection, a bad frame)

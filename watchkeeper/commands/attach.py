@@ -113,36 +113,3 @@ def _print_events(relay: Any) -> int:
             out.flush()
     except (KeyboardInterrupt, BrokenPipeError):
         return 0
-
-
-def ctl_over_relay(args: argparse.Namespace, build_control: Any) -> int:
-    """``ctl ... --relay URL``: one control through a remote relay; the same output and exit codes as local."""
-    from .. import config
-    from ..adapters.remote import RemoteError, request
-    from ..protocol.display import visible
-
-    async def send() -> tuple[dict[str, Any], dict[str, Any]]:
-        token = config.client_token(args.token_file)
-        _, listing = await request(args.relay, token, {"t": "sessions", "id": "sessions"})
-        ids = [row.get("session") for row in listing.get("sessions", [])] if isinstance(listing, dict) else []
-        matches = [sid for sid in ids if isinstance(sid, str) and sid.startswith(args.session)]
-        session = args.session if args.session in ids or len(matches) != 1 else matches[0]
-        control = build_control(args, session)
-        _, reply = await request(args.relay, token, {"t": "control", "id": control["id"], "control": control})
-        return control, reply
-
-    try:
-        control, reply = asyncio.run(send())
-    except (RemoteError, ValueError, OSError, TimeoutError) as e:
-        print(visible(f"watchkeeper ctl: {args.relay}: {e or type(e).__name__}"), file=sys.stderr)
-        return EXIT_REFUSED
-    if reply.get("t") == "error":
-        print(visible(f"watchkeeper ctl: {args.relay}: {reply.get('message')}"), file=sys.stderr)
-        return EXIT_REFUSED
-    outcome = reply.get("outcome") or {}
-    data = outcome.get("data") or {}
-    applied = outcome.get("kind") == "control.applied"
-    call = f" [{data['call_id']}]" if data.get("call_id") else ""
-    verdict = "applied" if applied else "rejected"
-    print(visible(f"{verdict}{call}: {data.get('reason') or ''} (control {control['id']})"))
-    return 0 if applied else 1

@@ -15,7 +15,6 @@ import uuid
 from typing import Any
 
 HELP = "steer a live session: pause, resume, approve, deny, inject, cancel, step"
-TIMEOUT = 10.0
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -32,45 +31,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "$WATCHKEEPER_TOKEN, else this machine's token file)")
 
 
-class ApiError(Exception):
-    """The local API did not answer, or refused the request; ``str()`` says why, for the person."""
-
-
-def api_request(method: str, path: str, body: Any = None, port: int | None = None) -> Any:
-    """One request to the running watchkeeper's loopback API, with the token from the config dir."""
-    import urllib.error
-    import urllib.request
-
-    import orjson
-
-    from .. import config
-    from .run import hook_target_port
-
-    token = config.load_token(create=False)
-    if token is None:
-        raise ApiError(f"no token at {config.token_path()}: is watchkeeper set up on this machine?")
-    url = f"http://{config.LOOPBACK}:{port or hook_target_port()}{path}"
-    data = orjson.dumps(body) if body is not None else None
-    request = urllib.request.Request(url, data=data, method=method, headers={
-        "Authorization": f"Bearer {token}", "Content-Type": "application/json"})
-    try:
-        with urllib.request.urlopen(request, timeout=TIMEOUT) as response:
-            return orjson.loads(response.read())
-    except urllib.error.HTTPError as e:
-        detail = e.read()[:500].decode("utf-8", "replace")
-        raise ApiError(f"{e.code} from watchkeeper: {detail}") from None
-    except (urllib.error.URLError, OSError) as e:
-        reason = getattr(e, "reason", e)
-        raise ApiError(f"no watchkeeper answers at {url.rsplit('/', 1)[0]} ({reason})") from None
-
-
 def run(args: argparse.Namespace) -> int:
+    from ..client import ApiError, api_request, resolve_session
     from ..protocol.display import visible
 
     if getattr(args, "relay", None):
-        from .attach import ctl_over_relay
-
-        return ctl_over_relay(args, build_control)
+        return _over_relay(args)
     try:
         session = resolve_session(args.session, args.port)
         control = build_control(args, session)
@@ -82,6 +48,30 @@ def run(args: argparse.Namespace) -> int:
     if not isinstance(outcome, dict):
         print(visible(f"watchkeeper ctl: unexpected answer {answer!r}"), file=sys.stderr)
         return 2
+    return _report(outcome, control)
+
+
+def _over_relay(args: argparse.Namespace) -> int:
+    """``--relay URL``: the same control through a remote relay's websocket; the same output and exit codes."""
+    from ..adapters.remote import RemoteError
+    from ..client import relay_control
+    from ..protocol.display import visible
+
+    try:
+        control, reply = relay_control(args.relay, args.token_file, args.session,
+                                       lambda session: build_control(args, session))
+    except (RemoteError, ValueError, OSError, TimeoutError) as e:
+        print(visible(f"watchkeeper ctl: {args.relay}: {e or type(e).__name__}"), file=sys.stderr)
+        return 2
+    if reply.get("t") == "error":
+        print(visible(f"watchkeeper ctl: {args.relay}: {reply.get('message')}"), file=sys.stderr)
+        return 2
+    return _report(reply.get("outcome") or {}, control)
+
+
+def _report(outcome: dict[str, Any], control: dict[str, Any]) -> int:
+    from ..protocol.display import visible
+
     applied = outcome.get("kind") == "control.applied"
     data = outcome.get("data") or {}
     call = f" [{data['call_id']}]" if data.get("call_id") else ""
@@ -102,16 +92,6 @@ def build_control(args: argparse.Namespace, session: str) -> dict[str, Any]:
     if args.reason:
         control["reason"] = args.reason
     return control
-
-
-def resolve_session(given: str, port: int | None) -> str:
-    """A unique prefix of a known session id becomes the whole id; anything else is sent as given."""
-    answer = api_request("GET", "/sessions", port=port)
-    ids = [row.get("session") for row in answer.get("sessions", [])] if isinstance(answer, dict) else []
-    if given in ids:
-        return given
-    matches = [sid for sid in ids if isinstance(sid, str) and sid.startswith(given)]
-    return matches[0] if len(matches) == 1 else given
 
 
 def _who() -> str:

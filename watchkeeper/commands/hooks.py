@@ -234,8 +234,8 @@ def steerability(proc: ClaudeProcess, token: str | None, user_path: Path,
 def status(project: Path | None) -> int:
     from .. import config
     from ..adapters.claude_code import settings as S
+    from ..client import ApiError, api_request
     from ..protocol.display import visible
-    from .ctl import ApiError, api_request
 
     token = config.load_token(create=False)
     recorded = installs()

@@ -30,6 +30,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from .. import config
+    from ..client import hook_target_port
 
     argv = list(args.command)
     if argv[:1] == ["--"]:
@@ -64,13 +65,6 @@ def agent_env(env: dict[str, str]) -> dict[str, str]:
     env.pop(config.ENV_TOKEN, None)
     env[config.ENV_HOOK_TOKEN] = mint(config.hook_credentials_dir(), "session")
     return env
-
-
-def hook_target_port() -> int:
-    from .. import config
-
-    info = config.read_runtime()
-    return int(info["port"]) if info is not None else config.hook_port()
 
 
 def steerable_argv(argv: list[str], port: int, fail_closed: bool) -> list[str]:

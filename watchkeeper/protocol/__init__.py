@@ -1,4 +1,10 @@
-"""Protocol v1: events, controls, capabilities, the session profile. Pure data, no I/O."""
+"""Protocol v1: events, controls, capabilities, the session profile. Pure data, no I/O.
+
+What every layer shares: the event envelope and its payload types, the codec
+and its bounds, the controls table, the one fold of a session's state (and of
+its tool calls and usage), the websocket wire messages, the loopback check,
+and ``display`` (data made safe to show on a terminal).
+"""
 
 from .bounds import MAX_EVENT_BYTES, encode_lines, fit, json_text
 from .calls import CallTable, ToolCall

@@ -104,6 +104,3 @@ class CallTable:
 
     def __len__(self) -> int:
         return len(self._calls)
-
-    def of_session(self, session: str) -> list[ToolCall]:
-        return [c for (s, _), c in self._calls.items() if s == session]

@@ -23,9 +23,6 @@ SOURCE = "claude-code hooks"
 STEERABLE = Capabilities(pause=True, resume=True, approve=True, deny=True, inject=True, cancel=True,
                          step=True, why="steerable through Claude Code hooks").model_dump()
 
-#: The hook events steering needs; each one costs the CLI ~40 ms per call, so no others are installed.
-STEERING_EVENTS = ("PreToolUse", "PostToolUse", "Stop", "UserPromptSubmit")
-
 #: Events whose reply may carry ``additionalContext`` for the next model call.
 CONTEXT_EVENTS = frozenset({"PreToolUse", "PostToolUse", "UserPromptSubmit", "SessionStart"})
 
@@ -154,7 +151,7 @@ def _raw(session: str, key: str, payload: Any, error: str) -> Event:
                       {"record": payload, "error": error, "source": SOURCE})
 
 
-# --- decisions -> replies (§2.4) ------------------------------------------------
+# --- decisions -> replies -------------------------------------------------------
 
 
 def no_decision(event: str = "PreToolUse", context: str | None = None) -> dict[str, Any]:
@@ -193,7 +190,7 @@ def cancel(reason: str, event: str = "PreToolUse") -> dict[str, Any]:
     return out
 
 
-# --- settings: the hooks watchkeeper installs (§2.1) ------------------------------
+# --- settings: the hooks watchkeeper installs ------------------------------------
 
 #: Seconds Claude Code waits for the short hooks (never held: answered at once).
 QUICK_TIMEOUT = 10
@@ -201,6 +198,8 @@ QUICK_TIMEOUT = 10
 
 def steering_hooks(url: str, token_var: str, hold_timeout: float, fail_closed: bool) -> dict[str, Any]:
     """The ``hooks`` settings that make a session steerable: only the events steering needs.
+
+    Each hook costs the CLI ~40 ms per call, so no other event is installed.
 
     The token goes in as ``$VAR`` (read from the session's environment), never
     as its value. PreToolUse waits longer than the relay's hold timeout, so the

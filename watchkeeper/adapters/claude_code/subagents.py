@@ -1,6 +1,6 @@
 """Subagents: which file is one, where a session's subagent files are, which call spawned which.
 
-Claude Code has written subagents three ways (reference §1.8):
+Claude Code has written subagents three ways:
 
 1. up to 2.0.27, sidechain records inside the session file (``isSidechain``, no
    ``agentId``): linked to the Task call by the prompt, else by order;

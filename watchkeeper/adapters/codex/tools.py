@@ -1,7 +1,7 @@
 """Codex tool calls: what started a call, and how each version says it finished.
 
 Pure functions, record in, facts out. The output and error conventions drifted
-(other-agents.md §1.4):
+between Codex versions:
 
 - 0.7x: the output is a JSON string ``{"output": …, "metadata": {"exit_code", "duration_seconds"}}``;
 - 0.104: plain text with a header: ``Exit code: N`` or ``Process exited with code N``,

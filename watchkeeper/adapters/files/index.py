@@ -31,25 +31,6 @@ def line_start(mm: mmap.mmap | bytes, pos: int) -> int:
     return mm.rfind(b"\n", 0, min(pos, len(mm))) + 1
 
 
-def last_line_offsets(path: Path | str, n: int) -> list[int]:
-    """Where each of the last ``n`` complete lines starts, oldest first: Toolong's first screen."""
-    with open(path, "rb") as f:
-        size = os.fstat(f.fileno()).st_size
-        if size == 0:
-            return []
-        with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mm:
-            end = size - 1 if mm[size - 1:size] == b"\n" else mm.rfind(b"\n")
-            if end < 0:
-                return []
-            out: list[int] = []
-            while end >= 0 and len(out) < n:
-                start = mm.rfind(b"\n", 0, end) + 1
-                out.append(start)
-                end = start - 1
-            out.reverse()
-            return out
-
-
 def head(path: Path | str, max_lines: int = HEAD_LINES, max_bytes: int = HEAD_BYTES) -> list[tuple[int, bytes]]:
     """The first complete lines (without newlines) with their offsets, at most ``max_lines`` / ``max_bytes``."""
     with open(path, "rb") as f:

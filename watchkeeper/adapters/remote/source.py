@@ -124,7 +124,6 @@ class RemoteSource:
         #: control id -> (the control, its outcome's future): re-sent after a reconnect until answered.
         self._controls: dict[str, tuple[dict[str, Any], asyncio.Future[Event]]] = {}
         self._ended: set[str] = set()
-        self._up = asyncio.Event()
         self.poll = poll
         #: the remote relay's word per session: (live, state, our next seq then); and the epoch it is of.
         self._said: dict[str, tuple[bool, str | None, int]] = {}
@@ -168,16 +167,8 @@ class RemoteSource:
             await self._session(ws)
         finally:
             self._ws = None
-            self._up.clear()
             self._fail_asks(f"lost the connection to {self.name}")
             await close_quickly(ws)
-
-    async def wait_connected(self, timeout: float) -> bool:
-        try:
-            await asyncio.wait_for(self._up.wait(), timeout)
-        except TimeoutError:
-            return False
-        return True
 
     async def _session(self, ws: ClientConnection) -> None:
         hello = wire.decode(await ws.recv(decode=False))
@@ -191,7 +182,6 @@ class RemoteSource:
         self._ws = ws
         self.connections += 1
         self.status = f"connected to {self.server} (epoch {hello['epoch']})"
-        self._up.set()
         asking = asyncio.create_task(self._ask_sessions(ws))
         try:
             while True:

@@ -60,9 +60,6 @@ class SdkSteering:
         self._outcomes = Outcomes()
         self._n = itertools.count()
 
-    def owns(self, session: str) -> bool:
-        return session in self._sessions
-
     def connected(self, session: str) -> bool:
         s = self._sessions.get(session)
         return s is not None and s.link is not None

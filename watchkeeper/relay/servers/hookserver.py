@@ -32,6 +32,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from ... import config
 from ...adapters.claude_code import hooks as H
 from ...adapters.claude_code.steering import Breakpoint, Hold, Policy, Steering
 from ...credentials import HookCredential, Keyring, Person
@@ -66,7 +67,7 @@ class HookApp:
         self.emit = emit
         self.route_control = route_control
         self.sessions = sessions
-        self._keyring = Keyring.of(token)
+        self._keyring = config.as_keyring(token)
         self._announced: set[str] = set()
         self._prefix = secrets.token_hex(3)
         self._keys = itertools.count()

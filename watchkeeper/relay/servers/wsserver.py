@@ -48,6 +48,7 @@ from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
+from ... import config
 from ...adapters.sdk_agent.steering import SdkResult, SdkSteering
 from ...breakpoints import Book
 from ...credentials import HookCredential, Keyring, Person
@@ -157,7 +158,7 @@ class WsServer:
         #: set once listening (``port`` is then the bound one), or failed (``error``).
         self.ready = threading.Event()
         self.error: BaseException | None = None
-        self._keyring = Keyring.of(token) if token else None
+        self._keyring = config.as_keyring(token) if token else None
         self._people: dict[object, Person] = {}
         self._agents: dict[object, HookCredential] = {}
         self._viewers: set[ViewerConn] = set()

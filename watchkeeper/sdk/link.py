@@ -16,15 +16,13 @@ import contextlib
 import itertools
 import threading
 from collections import deque
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from websockets.asyncio.client import ClientConnection
 
-from .protocol import Event, wire
-from .reconnect import Refused, dial, keep_connected
-
-if TYPE_CHECKING:
-    from .sdk import AgentRun, Decision
+from ..protocol import Event, wire
+from ..reconnect import Refused, dial, keep_connected
+from .outcomes import Cancelled, ConnectError, Decision
 
 
 class Link:
@@ -33,7 +31,7 @@ class Link:
     def __init__(self, url: str, token: str | None, name: str) -> None:
         self.url = url
         self.name = name
-        self.run: AgentRun | None = None
+        self.session: str | None = None  # the run's, set by the run that owns this link
         self._token = token
         self.paused = False
         self.connected = False
@@ -73,8 +71,6 @@ class Link:
 
     def raise_if_cancelled(self) -> None:
         if self._cancel is not None:
-            from .sdk import Cancelled
-
             reason, self._cancel = self._cancel, None
             raise Cancelled(reason)
 
@@ -89,8 +85,6 @@ class Link:
         return out
 
     async def decision(self, call_id: str, timeout: float | None) -> Decision:
-        from .sdk import Cancelled, Decision
-
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Decision] = loop.create_future()
         self._asking[call_id] = future
@@ -117,8 +111,6 @@ class Link:
     # --- lifecycle ------------------------------------------------------------------------
 
     async def start(self, wait: float) -> None:
-        from .sdk import ConnectError
-
         self._loop = asyncio.get_running_loop()
         self._thread = threading.get_ident()
         self._task = asyncio.create_task(self._main())
@@ -154,8 +146,6 @@ class Link:
                 await self._task
 
     async def _main(self) -> None:
-        from .sdk import ConnectError
-
         try:
             await keep_connected(lambda: dial(self.url, self._token, max_queue=16), self._connected,
                                  failed=self._failed, dropped=self._dropped, stop=lambda: self.closing)
@@ -187,8 +177,7 @@ class Link:
         if hello.get("t") != "hello":
             self.last_error = f"the relay opened with {hello.get('t')!r}, not a hello"
             return
-        run = self.run
-        state = {run.session: {"paused": self.paused, "asking": list(self._asking)}} if run else {}
+        state = {self.session: {"paused": self.paused, "asking": list(self._asking)}} if self.session else {}
         await ws.send(wire.dumps(wire.hello_client("agent", self.name, state)), text=True)
         self._unacked.extend(self._pending)
         self._pending, self._unacked = self._unacked, deque()
@@ -234,8 +223,6 @@ class Link:
         elif t == "control":
             self._control(msg.get("control") or {})
         elif t == "decision":
-            from .sdk import Decision
-
             future = self._asking.pop(str(msg.get("call_id")), None)
             if future is not None and not future.done():
                 future.set_result(Decision(str(msg.get("verdict")), msg.get("reason"), msg.get("by")))
@@ -254,8 +241,6 @@ class Link:
         elif kind == "inject" and isinstance(c.get("text"), str):
             self._injections.append((str(c.get("id")), c["text"]))
         elif kind == "cancel":
-            from .sdk import Cancelled
-
             self._cancel = str(c.get("reason") or "cancelled by the user")
             for future in self._asking.values():
                 if not future.done():

@@ -28,10 +28,12 @@ from collections.abc import Coroutine
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, TypeVar
 
-from .protocol import Capabilities, Event, Kind, Profile, encode_line, fit, make_event
+from ..protocol import Capabilities, Event, Kind, Profile, encode_line, fit, make_event
+from .outcomes import Cancelled, Decision
+from .outcomes import ConnectError as ConnectError
 
 if TYPE_CHECKING:
-    from .sdklink import Link
+    from .link import Link
 
 #: Tool output beyond this is cut and marked (``truncated`` = bytes cut), as every adapter does.
 MAX_OUTPUT = 256 * 1024
@@ -137,31 +139,6 @@ class Run(Reporter):
         self._file.flush()
 
 
-class Cancelled(Exception):
-    """The person cancelled the run; raised at ``checkpoint()`` or a pending ``approval()``."""
-
-
-class ConnectError(ConnectionError):
-    """The relay refused the connection (a wrong token: 401), or never answered."""
-
-
-class Decision:
-    """The answer to ``approval()``: ``verdict`` is ``approve``, ``deny`` or ``none`` (nobody decided)."""
-
-    def __init__(self, verdict: str, reason: str | None = None, by: str | None = None) -> None:
-        self.verdict = verdict
-        self.reason = reason
-        self.by = by
-
-    @property
-    def approved(self) -> bool:
-        """False only for a denial: with no decision the agent goes on under its own rules."""
-        return self.verdict != "deny"
-
-    def __repr__(self) -> str:
-        return f"Decision({self.verdict!r}, reason={self.reason!r}, by={self.by!r})"
-
-
 class AgentRun(Reporter):
     """One session of your agent, reported live to a relay and steerable. Build it with :func:`connect`.
 
@@ -172,7 +149,7 @@ class AgentRun(Reporter):
     def __init__(self, link: Link, session: str | None) -> None:
         super().__init__(session)
         self._link = link
-        link.run = self
+        link.session = self.session
 
     async def checkpoint(self) -> list[str]:
         """Block while paused; then return the messages injected since the last checkpoint (may be [])."""
@@ -239,8 +216,8 @@ async def connect(url: str | None = None, *, token: str | None = None, title: st
     :class:`ConnectError` if the relay refuses (401/403) or does not answer within ``wait`` seconds;
     after that, a dropped connection is re-established in the background and nothing reported is lost.
     """
-    from . import config
-    from .sdklink import Link
+    from .. import config
+    from .link import Link
 
     url = url or os.environ.get(config.ENV_URL) or f"ws://{config.LOOPBACK}:{config.SERVE_PORT}"
     if token is None:

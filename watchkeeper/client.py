@@ -1,0 +1,89 @@
+"""A running watchkeeper, as the commands reach it: the loopback HTTP API, or a remote relay's websocket.
+
+The commands (``ctl``, ``run``, ``hooks status``) talk to a relay only through
+here, so none of them imports another. The local API takes the person's token
+from the config directory; a remote relay takes ``--token-file``, else
+``$WATCHKEEPER_TOKEN``, else that same file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+TIMEOUT = 10.0
+
+
+class ApiError(Exception):
+    """The local API did not answer, or refused the request; ``str()`` says why, for the person."""
+
+
+def hook_target_port() -> int:
+    """The running relay's port (its runtime file), else the configured hook port."""
+    from . import config
+
+    info = config.read_runtime()
+    return int(info["port"]) if info is not None else config.hook_port()
+
+
+def api_request(method: str, path: str, body: Any = None, port: int | None = None) -> Any:
+    """One request to the running watchkeeper's loopback API, with the token from the config dir."""
+    import urllib.error
+    import urllib.request
+
+    import orjson
+
+    from . import config
+
+    token = config.load_token(create=False)
+    if token is None:
+        raise ApiError(f"no token at {config.token_path()}: is watchkeeper set up on this machine?")
+    url = f"http://{config.LOOPBACK}:{port or hook_target_port()}{path}"
+    data = orjson.dumps(body) if body is not None else None
+    request = urllib.request.Request(url, data=data, method=method, headers={
+        "Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=TIMEOUT) as response:
+            return orjson.loads(response.read())
+    except urllib.error.HTTPError as e:
+        detail = e.read()[:500].decode("utf-8", "replace")
+        raise ApiError(f"{e.code} from watchkeeper: {detail}") from None
+    except (urllib.error.URLError, OSError) as e:
+        reason = getattr(e, "reason", e)
+        raise ApiError(f"no watchkeeper answers at {url.rsplit('/', 1)[0]} ({reason})") from None
+
+
+def match_session(given: str, listing: Any) -> str:
+    """A unique prefix of a listed session id becomes the whole id; anything else stays as given."""
+    ids = [row.get("session") for row in listing.get("sessions", [])] if isinstance(listing, dict) else []
+    if given in ids:
+        return given
+    matches = [sid for sid in ids if isinstance(sid, str) and sid.startswith(given)]
+    return matches[0] if len(matches) == 1 else given
+
+
+def resolve_session(given: str, port: int | None) -> str:
+    """``given`` resolved against the local relay's sessions."""
+    return match_session(given, api_request("GET", "/sessions", port=port))
+
+
+def relay_control(url: str, token_file: str | None, given: str,
+                  build: Callable[[str], dict[str, Any]]) -> tuple[dict[str, Any], Any]:
+    """One control through a remote relay, as a viewer that does not watch: (the control sent, the reply).
+
+    ``build`` makes the control for the session ``given`` resolves to there.
+    Raises ``RemoteError``, ``ValueError``, ``OSError`` or ``TimeoutError``.
+    """
+    import asyncio
+
+    from . import config
+    from .adapters.remote import request
+
+    async def send() -> tuple[dict[str, Any], Any]:
+        token = config.client_token(token_file)
+        _, listing = await request(url, token, {"t": "sessions", "id": "sessions"})
+        control = build(match_session(given, listing))
+        _, reply = await request(url, token, {"t": "control", "id": control["id"], "control": control})
+        return control, reply
+
+    return asyncio.run(send())
