@@ -21,7 +21,7 @@ from bench_live_stream import event
 
 from watchkeeper.protocol import CallTable, Event, ToolCall
 from watchkeeper.protocol.display import visible
-from watchkeeper.viewer import rows
+from watchkeeper.viewer.model import rows
 
 TEXTS = {
     "clean ASCII row (83 chars)": "Bash  pytest -q tests/test_app.py --maxfail=1 -k 'not slow' && echo done >> log.txt",

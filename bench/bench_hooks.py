@@ -8,7 +8,7 @@ stand-in) three ways, interleaved, ``--runs`` times each:
   (aiohttp, on its own loop thread);
 - the same hooks to watchkeeper: the relay with the hook endpoint on its loop, a viewer
   subscribed to the hooked session, and meanwhile another session streaming 5,000 events/s
-  into the relay, turned into timeline rows (``viewer.rows``) on a separate "UI" thread.
+  into the relay, turned into timeline rows (``viewer.model.rows``) on a separate "UI" thread.
 
 The load runs throughout, so all three see the same machine. Printed: each
 way's median wall time, the cost per hook call over no hooks, and
@@ -78,7 +78,7 @@ class RenderingViewer:
     """A viewer of the load session: batches go to a "UI" thread that builds a timeline row per event."""
 
     def __init__(self) -> None:
-        from watchkeeper.viewer.rows import event_summary
+        from watchkeeper.viewer.model.rows import event_summary
 
         self.summary = event_summary
         self.inbox: queue.Queue[list[Event] | None] = queue.Queue()

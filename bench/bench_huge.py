@@ -307,7 +307,7 @@ async def measure_replay(path: Path, session: str) -> dict[str, Any]:
     gcw = GcPauses()
     try:
         try:
-            from watchkeeper.viewer.screens.replay import ReplayApp
+            from watchkeeper.viewer.replay_app import ReplayApp
 
             app: Any = ReplayApp(relay, open_session=session, speed=1.0)
             out["app"] = "ReplayApp, speed 1"

@@ -13,7 +13,7 @@ from watchkeeper.commands import ctl
 from watchkeeper.protocol import ControlKind
 from watchkeeper.protocol.controls import CONTROL_NAMES, CONTROLS, HELD_ORDER, ON_A_CALL, honoured, released
 from watchkeeper.protocol.session import SessionState
-from watchkeeper.viewer.screens.steering import ACTIONS, SteerableScreen
+from watchkeeper.viewer.screens.session_steering import ACTIONS, SteerableScreen
 from watchkeeper.viewer.widgets.controls import controls_content
 from watchkeeper.viewer.widgets.status import capabilities_cells
 

@@ -307,8 +307,8 @@ async def test_the_breakpoint_list_shows_the_built_in_rule_and_offers_no_way_to_
 
     from watchkeeper.relay import Relay
     from watchkeeper.viewer import WatchkeeperApp
-    from watchkeeper.viewer.breakpoint_commands import BreakpointCommands
-    from watchkeeper.viewer.steer import SteerSetup
+    from watchkeeper.viewer.breakpoint_palette import BreakpointCommands
+    from watchkeeper.viewer.model.control_availability import SteerSetup
 
     book = Book(tmp_path / "breakpoints.toml", [Rule("mine", tool="Bash")])
     relay = Relay().start()

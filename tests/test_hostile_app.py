@@ -31,12 +31,12 @@ from watchkeeper.breakpoints import Book, Rule
 from watchkeeper.protocol.display import visible
 from watchkeeper.relay import IterSource, Relay
 from watchkeeper.viewer import WatchkeeperApp
+from watchkeeper.viewer.model.control_availability import SteerSetup
 from watchkeeper.viewer.screens.deny import DenyDialog
 from watchkeeper.viewer.screens.inject import InjectDialog
+from watchkeeper.viewer.screens.picker import Picker
 from watchkeeper.viewer.screens.session import SessionScreen
 from watchkeeper.viewer.screens.sessions import SessionsScreen
-from watchkeeper.viewer.steer import SteerSetup
-from watchkeeper.viewer.widgets.picker import Picker
 
 SIZE = (160, 50)
 A = "aaaaaaaa-0000-4000-8000-00000000000a"

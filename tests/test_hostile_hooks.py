@@ -25,9 +25,9 @@ from watchkeeper.protocol.display import visible
 from watchkeeper.relay import Relay
 from watchkeeper.relay.servers.hookserver import serve_hooks
 from watchkeeper.viewer import WatchkeeperApp
+from watchkeeper.viewer.model.control_availability import SteerSetup
 from watchkeeper.viewer.screens.deny import DenyDialog
 from watchkeeper.viewer.screens.session import SessionScreen
-from watchkeeper.viewer.steer import SteerSetup
 
 TOKEN = "hostile-test-token"
 SID = "9f0c1e2d-0000-4000-8000-000000000009"

@@ -21,8 +21,8 @@ from watchkeeper.adapters.files.feed import convert_file
 from watchkeeper.adapters.files.source import TranscriptSource
 from watchkeeper.relay import Relay
 from watchkeeper.viewer import WatchkeeperApp
-from watchkeeper.viewer.feed import EventFeed, EventsArrived, HistoryRebuilt
-from watchkeeper.viewer.reload import HistoryReload
+from watchkeeper.viewer.model.feed import EventFeed, EventsArrived, HistoryRebuilt
+from watchkeeper.viewer.model.history_reload import HistoryReload
 from watchkeeper.viewer.screens.session import SessionScreen
 
 SIZE = (120, 40)

@@ -26,8 +26,8 @@ from watchkeeper.breakpoints import Book, BookError, Rule
 from watchkeeper.protocol import Event, wire
 from watchkeeper.reconnect import dial
 from watchkeeper.viewer import WatchkeeperApp
+from watchkeeper.viewer.model.control_availability import SteerSetup
 from watchkeeper.viewer.screens.rule import RuleDialog
-from watchkeeper.viewer.steer import SteerSetup
 
 
 async def type_text(pilot: Any, value: str) -> None:

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from conftest import CC_FIXTURES, SAMPLE_LOGS
 from test_viewer_support import ClaudeTranscript, screen_text, status_text
+from textual.binding import Binding
 from textual.pilot import Pilot
 from waiting import until_app
 
@@ -22,7 +23,8 @@ from watchkeeper.adapters.files.feed import convert_file
 from watchkeeper.adapters.files.source import TranscriptSource
 from watchkeeper.commands.replay import first_session
 from watchkeeper.relay import Relay
-from watchkeeper.viewer.screens.replay import GoTo, ReplayApp, ReplayScreen
+from watchkeeper.viewer.replay_app import ReplayApp
+from watchkeeper.viewer.screens.replay import GoTo, ReplayScreen
 from watchkeeper.viewer.screens.sessions import SessionsScreen
 
 SIZE = (120, 40)
@@ -214,3 +216,15 @@ async def test_z_collapses_a_subagent_since_space_plays() -> None:
         await until_app(pilot, lambda: len(screen.timeline.store.view) < everything)
         assert "▸ a455c631d…" in screen_text(app)
         assert not screen.playhead.playing
+
+
+async def test_a_replay_has_the_player_keys_and_no_steering_keys() -> None:
+    path = CC_FIXTURES / "-workspace-shop" / "55550000-0000-4000-8000-000000000173.jsonl"
+    async with replaying(path, paused=True) as (_, _, screen):
+        actions = {active.binding.action for active in screen.active_bindings.values()}
+        assert {"toggle_play", "step(1)", "go_to", "search", "errors"} <= actions
+        # Not hidden: never declared, by the replay or a screen it builds on.
+        declared = [b for cls in type(screen).__mro__ for b in vars(cls).get("BINDINGS", ())]
+        assert declared and [b for b in declared if isinstance(b, Binding) and b.action.startswith("steer_")] == []
+        assert not [name for name in dir(screen) if name.startswith("action_steer_")]
+        assert not screen.query("Controls") and screen.query_one("#player")

@@ -13,8 +13,8 @@ from test_viewer_support import Events
 
 from watchkeeper.adapters.files.feed import convert_file
 from watchkeeper.protocol import Event, make_event
-from watchkeeper.viewer.playhead import Playhead, Reveal, parse_position
-from watchkeeper.viewer.rows import parse_ts
+from watchkeeper.viewer.model.playhead import Playhead, Reveal, parse_position
+from watchkeeper.viewer.model.rows import parse_ts
 from watchkeeper.viewer.widgets.player import offset, player_cells, progress
 
 CLAUDE_SAMPLE = SAMPLE_LOGS / "claude-code" / "-home-dev-demo" / "b258fcd5-dddc-5674-bc87-3cbb11ebc230.jsonl"

@@ -6,7 +6,7 @@ from conftest import CC_FIXTURES
 from test_viewer_support import SUB, Events
 
 from watchkeeper.adapters.files.feed import convert_file
-from watchkeeper.viewer.store import Filter, TimelineStore
+from watchkeeper.viewer.model.timeline_store import Filter, TimelineStore
 
 
 def started_rows(store: TimelineStore) -> list[int]:

@@ -11,7 +11,7 @@ from typing import Any
 from watchkeeper.protocol import Event, make_event
 from watchkeeper.protocol.session import SessionState, merge_capabilities, title_from_text
 from watchkeeper.relay.summary import Summary
-from watchkeeper.viewer.store import TimelineStore
+from watchkeeper.viewer.model.timeline_store import TimelineStore
 
 S = "s1"
 

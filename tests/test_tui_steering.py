@@ -24,12 +24,12 @@ from waiting import until_app
 
 from watchkeeper.breakpoints import Book, Matcher, relay_facts
 from watchkeeper.viewer import WatchkeeperApp
+from watchkeeper.viewer.model.control_availability import SteerSetup
 from watchkeeper.viewer.screens.deny import DenyDialog
 from watchkeeper.viewer.screens.inject import InjectDialog
 from watchkeeper.viewer.screens.rule import RuleDialog
 from watchkeeper.viewer.screens.session import SessionScreen
 from watchkeeper.viewer.screens.sessions import SessionsScreen
-from watchkeeper.viewer.steer import SteerSetup
 from watchkeeper.viewer.widgets.controls import Controls
 
 pytestmark = pytest.mark.node

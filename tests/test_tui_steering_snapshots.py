@@ -18,9 +18,9 @@ from waiting import until_app
 from watchkeeper.adapters.claude_code.hooks import STEERABLE
 from watchkeeper.relay import Relay
 from watchkeeper.viewer import WatchkeeperApp
-from watchkeeper.viewer.rows import parse_ts
+from watchkeeper.viewer.model.control_availability import SteerSetup
+from watchkeeper.viewer.model.rows import parse_ts
 from watchkeeper.viewer.screens.session import SessionScreen
-from watchkeeper.viewer.steer import SteerSetup
 
 SIZE = (120, 30)
 NOW = parse_ts("2026-11-27T18:05:00.000Z") or 0.0

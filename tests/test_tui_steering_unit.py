@@ -25,10 +25,15 @@ from watchkeeper.protocol.session import SessionState
 from watchkeeper.relay import Relay
 from watchkeeper.sdk import STEERABLE as SDK_STEERABLE
 from watchkeeper.viewer import WatchkeeperApp
-from watchkeeper.viewer.rows import build_row
+from watchkeeper.viewer.model.control_availability import (
+    SteerSetup,
+    inject_note,
+    source_reason,
+    unavailable,
+)
+from watchkeeper.viewer.model.rows import build_row
 from watchkeeper.viewer.screens.session import SessionScreen
 from watchkeeper.viewer.screens.sessions import SessionsScreen
-from watchkeeper.viewer.steer import SteerSetup, inject_note, source_reason, unavailable
 from watchkeeper.viewer.widgets.controls import Controls
 
 SIZE = (120, 30)

@@ -17,7 +17,7 @@ from watchkeeper.relay import Relay
 from watchkeeper.viewer import WatchkeeperApp
 from watchkeeper.viewer.screens.session import SessionScreen
 from watchkeeper.viewer.screens.sessions import SessionsScreen
-from watchkeeper.viewer.widgets.detail import DetailPane
+from watchkeeper.viewer.widgets.detail_pane import DetailPane
 from watchkeeper.viewer.widgets.timeline import Timeline
 
 SIZE = (120, 40)
@@ -285,3 +285,32 @@ async def test_the_sessions_screen_updates_live(tmp_path: Path) -> None:
             assert len(screen.infos) == 2
     finally:
         relay.stop()
+
+
+def test_screens_reach_the_app_as_a_typed_host_and_refuse_another_app(relay: Relay) -> None:
+    from textual.app import App
+
+    from watchkeeper.viewer.host import host
+    from watchkeeper.viewer.replay_app import ReplayApp
+
+    for app in (WatchkeeperApp(relay, clock=lambda: 42.0), ReplayApp(relay)):
+        assert host(app) is app and host(app).relay is relay
+    assert host(WatchkeeperApp(relay, clock=lambda: 42.0)).clock() == 42.0
+    with pytest.raises(TypeError, match="not a watchkeeper viewer app"):
+        host(App())
+
+
+async def test_the_problems_of_the_breakpoint_file_are_said_when_the_app_starts(relay: Relay, tmp_path: Path) -> None:
+    from test_viewer_support import Notices
+
+    from watchkeeper.breakpoints import Book
+    from watchkeeper.viewer.model.control_availability import SteerSetup
+
+    path = tmp_path / "breakpoints.toml"
+    path.write_text('[[breakpoint]]\nname = "odd"\ntool = 7\n')
+    book = Book.load(path)
+    assert book.problems
+    app = WatchkeeperApp(relay, steer=SteerSetup(breakpoints=book))
+    notices = Notices(app)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await until_app(pilot, lambda: ("Breakpoints", book.problems[0]) in notices, "the problem said")

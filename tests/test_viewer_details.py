@@ -8,7 +8,7 @@ from rich.console import Console
 from test_viewer_support import EDIT_INPUT, Events
 
 from watchkeeper.protocol import CallTable, Event
-from watchkeeper.viewer.details import FOLD_LINES, Options, edit_diff, render_detail
+from watchkeeper.viewer.model.detail_render import FOLD_LINES, Options, edit_diff, render_detail
 
 
 def rendered(events: list[Event], unfold: bool = False) -> str:

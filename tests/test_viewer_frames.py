@@ -26,7 +26,7 @@ from watchkeeper.relay import IterSource, Relay
 from watchkeeper.viewer import WatchkeeperApp
 from watchkeeper.viewer.screens.session import SessionScreen
 from watchkeeper.viewer.screens.sessions import SessionsScreen
-from watchkeeper.viewer.widgets.detail import DetailPane
+from watchkeeper.viewer.widgets.detail_pane import DetailPane
 from watchkeeper.viewer.widgets.timeline import ROW_CACHE, Timeline
 
 SIZE = (120, 40)

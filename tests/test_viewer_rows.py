@@ -5,8 +5,8 @@ from __future__ import annotations
 from test_viewer_support import Events
 
 from watchkeeper.protocol import CallTable
-from watchkeeper.viewer import rows
-from watchkeeper.viewer.rows import build_row, call_status_cells, parse_ts, salient_input
+from watchkeeper.viewer.model import rows
+from watchkeeper.viewer.model.rows import build_row, call_status_cells, parse_ts, salient_input
 
 
 def text(cells: list[tuple[str, str]]) -> str:

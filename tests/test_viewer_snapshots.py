@@ -16,7 +16,7 @@ from waiting import until_app
 
 from watchkeeper.relay import Relay
 from watchkeeper.viewer import WatchkeeperApp
-from watchkeeper.viewer.rows import parse_ts
+from watchkeeper.viewer.model.rows import parse_ts
 from watchkeeper.viewer.screens.session import SessionScreen
 
 SIZE = (120, 40)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from test_viewer_support import SUB, Events
 
-from watchkeeper.viewer.store import Filter, TimelineStore
+from watchkeeper.viewer.model.timeline_store import Filter, TimelineStore
 from watchkeeper.viewer.widgets.timeline import Timeline
 
 

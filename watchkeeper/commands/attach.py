@@ -89,9 +89,11 @@ def _view(relay: Any, urls: list[str], sources: list[Any]) -> int:
     """The viewer; its breakpoint commands act on each remote relay's own rules."""
     from ..adapters.remote.book import RemoteBook
     from ..viewer import WatchkeeperApp
-    from ..viewer.steer import SteerSetup
+    from ..viewer.breakpoint_palette import RemoteRules
+    from ..viewer.model.control_availability import SteerSetup
 
-    steer = SteerSetup(breakpoints=[RemoteBook(source) for source in sources])
+    books: list[RemoteRules] = [RemoteBook(source) for source in sources]
+    steer = SteerSetup(breakpoints=books)
     WatchkeeperApp(relay, looked_in=urls, steer=steer).run()
     return 0
 

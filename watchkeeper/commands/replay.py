@@ -52,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
     from ..adapters.files.source import TranscriptSource
     from ..protocol.display import visible, visible_logging
     from ..relay import Relay
-    from ..viewer.screens.replay import ReplayApp
+    from ..viewer.replay_app import ReplayApp
 
     visible_logging()
     path: Path = args.path

@@ -71,7 +71,7 @@ def start_steering(relay: Any, *, hooks: bool = True, port: int | None = None) -
     from .. import config
     from ..breakpoints import Book, Matcher, relay_facts
     from ..relay.servers.hookserver import serve_hooks
-    from ..viewer.steer import SteerSetup
+    from ..viewer.model.control_availability import SteerSetup
 
     book = Book.load()
     setup = SteerSetup(breakpoints=book)

@@ -7,10 +7,11 @@ Callbacks run on the relay's thread; a Textual viewer forwards each batch with
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from ..protocol import Event
+from ..protocol import ControlModel, Event
 
 #: Receives events in batches (flushed at 50 ms or 1,000 events), in seq order per session.
 BatchCallback = Callable[[list[Event]], None]
@@ -70,4 +71,8 @@ class RelayAPI(Protocol):
 
     def on_sessions(self, callback: Callable[[list[SessionInfo]], None]) -> Subscription:
         """Called (throttled) whenever the session list or a session's summary changes."""
+        ...
+
+    def control(self, control: ControlModel | dict[str, Any], timeout: float = ...) -> Future[Event]:
+        """Send one control from any thread; the future holds its one outcome (``ProtocolError`` if invalid)."""
         ...

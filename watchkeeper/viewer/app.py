@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from textual.app import App
 from textual.binding import Binding, BindingType
@@ -22,13 +22,15 @@ from textual.widgets import HelpPanel
 
 from ..protocol.display import visible
 from ..relay.api import RelayAPI, SessionInfo, Subscription
-from .attention import Attention, title
-from .breakpoint_commands import BreakpointCommands
-from .commands import ScreenCommands
-from .feed import SessionsChanged, watch_sessions
+from .breakpoint_palette import BreakpointCommands, books_of
+from .host import ViewerHost
+from .model.attention import Attention, title
+from .model.control_availability import SteerSetup
+from .model.feed import SessionsChanged, watch_sessions
+from .palette import ScreenCommands
 from .screens.session import SessionScreen
+from .screens.session_steering import SteerableScreen
 from .screens.sessions import SessionsScreen
-from .steer import SteerSetup
 from .theme import WATCHKEEPER
 
 
@@ -77,9 +79,9 @@ class WatchkeeperApp(App[str | None]):
         self._attend(self.sessions)
         for text in self.steer_setup.notices:
             self.notify(text, severity="warning", timeout=20, markup=False)
-        book = self.steer_setup.breakpoints
-        for problem in getattr(book, "problems", None) or ():
-            self.notify(problem, title="Breakpoints", severity="error", timeout=20, markup=False)
+        for book in books_of(self):
+            for problem in book.problems:
+                self.notify(problem, title="Breakpoints", severity="error", timeout=20, markup=False)
         self._watch = watch_sessions(self.relay, self)
         if self._first_session:
             self.open_session(self._first_session)
@@ -98,7 +100,7 @@ class WatchkeeperApp(App[str | None]):
         """Ring when a session starts waiting for the person (not for each step the person takes)."""
         newly = self.attention.update(infos)
         self.title = title(self.attention.count, self.TITLE)
-        stepping = {s.session_id for s in self.screen_stack if isinstance(s, SessionScreen) and _stepping(s)}
+        stepping = {s.session_id for s in self.screen_stack if isinstance(s, SteerableScreen) and _stepping(s)}
         if newly - stepping:
             self.bell()
 
@@ -115,7 +117,7 @@ class WatchkeeperApp(App[str | None]):
 
     def open_session(self, session: str) -> SessionScreen:
         """Push the session screen for ``session`` (its events come from the relay)."""
-        screen = SessionScreen(self.relay, session, self.session_info(session))
+        screen = SteerableScreen(self.relay, session, self.session_info(session))
         self.push_screen(screen)
         return screen
 
@@ -136,9 +138,13 @@ class WatchkeeperApp(App[str | None]):
             self.action_show_help_panel()
 
 
-def _stepping(screen: SessionScreen) -> bool:
+def _stepping(screen: SteerableScreen) -> bool:
     """Whether the person steps through ``screen``'s session; a screen not composed yet has no timeline."""
     try:
         return screen.steer.step
     except NoMatches:
         return False
+
+
+if TYPE_CHECKING:
+    _implements: type[ViewerHost] = WatchkeeperApp

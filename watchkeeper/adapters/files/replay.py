@@ -13,9 +13,7 @@ from pathlib import Path
 
 from ...protocol import Emit, Event, make_event, now_iso
 from ...protocol.envelope import parse_ts
-
-#: A pause longer than this in the recording plays as this long (at speed 1).
-MAX_GAP_S = 3.0
+from ...protocol.pacing import MAX_GAP_S
 
 
 def delays(

@@ -1,1 +1,1 @@
-"""Screens: the sessions list and one session; each with its own .tcss beside it."""
+"""Screens: the sessions list, one session, its replay, and the dialogs; each screen's .tcss beside it."""

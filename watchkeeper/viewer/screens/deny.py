@@ -14,7 +14,7 @@ from textual.widgets import Button, Input, Static
 from ...protocol.controls import DEFAULT_DENY_REASON
 from ...protocol.display import visible
 from ...protocol.session import Held
-from ..rows import one_line, salient_input
+from ..model.rows import one_line, salient_input
 
 
 class DenyDialog(ModalScreen[str | None]):

@@ -3,7 +3,7 @@
 The design is a playhead, not a paced source. The relay converts the whole
 file as fast as it can in the background (a 1 GB file's first events are
 there in well under a second) and the replay screen receives every event at
-once, as for any session; a :class:`~watchkeeper.viewer.playhead.Playhead`
+once, as for any session; a :class:`~watchkeeper.viewer.model.playhead.Playhead`
 decides which of them the timeline shows: those up to the playhead, which a
 timer advances by the recording's timestamps × speed. Seek and step only move
 the playhead, so they are instant whatever the file's size, and going back
@@ -11,57 +11,34 @@ rebuilds the timeline from the events already in memory. The demo keeps its
 paced source instead: there the relay itself must see a session unfold live,
 so the sessions screen and its counters move too.
 
-:class:`ReplayScreen` is the live :class:`SessionScreen` (same timeline,
-detail, filters, status bar) with a player bar and the player's keys;
-:class:`ReplayApp` opens straight into it and keeps each session's screen,
-playing, while the person looks at the sessions list.
+:class:`ReplayScreen` is the :class:`SessionScreen` a live session has too
+(same timeline, detail, filters, status bar) with the player bar and its keys
+as its part, where a live session has the steering controls; it has no
+steering key to hide. :class:`~watchkeeper.viewer.replay_app.ReplayApp` opens
+straight into it.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Iterator, Sequence
 from typing import ClassVar
 
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.screen import ModalScreen
-from textual.widget import Widget
 from textual.widgets import Input, Label
 
-from ...protocol import Event
 from ...relay.api import RelayAPI, SessionInfo
 from ...retention import retained
-from ..app import WatchkeeperApp
-from ..feed import EventsArrived
-from ..playhead import Playhead, Reveal, parse_position, speed_label
-from ..store import TimelineStore
+from ..model.feed import EventsArrived
+from ..model.playhead import Playhead, Reveal, parse_position, speed_label
+from ..palette import PaletteCommand
 from ..widgets.player import PlayerBar
-from ..widgets.status import StatusBar
-from ..widgets.timeline import Timeline
-from .session import PaletteCommand, SessionScreen
+from .session import SessionScreen
 
 #: Ticks per second of the playhead's timer.
 TICKS = 30
-
-
-class ReplayTimeline(Timeline):
-    """The timeline, able to start over with fewer events (a seek or a step back)."""
-
-    def reset(self, events: list[Event]) -> None:
-        old = self.store
-        store = TimelineStore()
-        store.filter = old.filter
-        store.collapsed = set(old.collapsed)
-        self.store = store
-        self._generation += 1  # a view still being built is for the old store: dropped
-        self._cache.clear()
-        self.set_reactive(Timeline.cursor, 0)
-        self.add_events(events)
-        if store.filter.active or store.collapsed:
-            self.rebuild()
-        self.refresh()
 
 
 class GoTo(ModalScreen[str | None]):
@@ -134,9 +111,11 @@ A recorded session played back with its own timing, scaled.
     def player(self) -> PlayerBar:
         return self.query_one(PlayerBar)
 
-    def compose(self) -> ComposeResult:
-        """The session screen's widgets, with the replay's timeline and a player bar above the status."""
-        yield from _swap(super().compose(), self.playhead.playing)
+    def starts_live(self) -> bool:
+        return self.playhead.playing
+
+    def compose_part(self) -> ComposeResult:
+        yield PlayerBar(id="player")
 
     def on_mount(self) -> None:
         # Runs before SessionScreen.on_mount, which starts the feed.
@@ -188,8 +167,8 @@ A recorded session played back with its own timing, scaled.
         if not reveal:
             return
         timeline = self.timeline
-        if reveal.reset and isinstance(timeline, ReplayTimeline):
-            timeline.reset(reveal.events)
+        if reveal.reset:
+            timeline.restart(reveal.events)
         elif reveal.events:
             timeline.add_events(reveal.events)
         if self._to_last:
@@ -207,11 +186,9 @@ A recorded session played back with its own timing, scaled.
     # --- the person's controls -----------------------------------------------------------
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """Space types a space in the search box and plays or pauses elsewhere; a recording is never steered."""
+        """Space types a space in the search box and plays or pauses elsewhere."""
         if action == "toggle_play":
             return not isinstance(self.focused, Input)
-        if action.startswith("steer_"):
-            return False
         return super().check_action(action, parameters)
 
     def action_toggle_play(self) -> None:
@@ -267,40 +244,3 @@ A recorded session played back with its own timing, scaled.
             ("Slower", "Next speed down", lambda: self.action_speed(-1)),
             *super().palette_commands(),
         ]
-
-
-def _swap(widgets: Iterable[Widget], playing: bool) -> Iterator[Widget]:
-    for widget in widgets:
-        if isinstance(widget, Timeline):
-            widget = ReplayTimeline(live=playing, id=widget.id)
-        elif isinstance(widget, StatusBar):
-            yield PlayerBar(id="player")
-        yield widget
-
-
-class ReplayApp(WatchkeeperApp):
-    """The app over a replay's relay: sessions open as replays; "now" is the playhead's time."""
-
-    def __init__(self, relay: RelayAPI, *, open_session: str | None = None, speed: float = 1.0,
-                 paused: bool = False, looked_in: Sequence[str] = (), theme: str | None = None) -> None:
-        super().__init__(relay, open_session=open_session, looked_in=looked_in, theme=theme, clock=self.replay_now)
-        self.speed = speed
-        self.paused = paused
-
-    def replay_now(self) -> float:
-        """The replayed session's time, so elapsed times and running calls read as they did then."""
-        screen = next((s for s in reversed(self.screen_stack) if isinstance(s, ReplayScreen)), None)
-        clock = screen.playhead.clock if screen is not None else None
-        return time.time() if clock is None else clock
-
-    def open_session(self, session: str) -> SessionScreen:
-        """Show the session's replay; one screen per session, kept playing while it is not shown."""
-        name = f"replay:{session}"
-        if not self.is_screen_installed(name):
-            playhead = Playhead(self.speed, playing=not self.paused)
-            self.install_screen(ReplayScreen(self.relay, session, self.session_info(session), playhead), name)
-        screen = self.get_screen(name)
-        self.push_screen(screen)
-        assert isinstance(screen, ReplayScreen)
-        return screen
-

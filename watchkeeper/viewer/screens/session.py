@@ -1,7 +1,10 @@
 """One session: the timeline, the selected row in detail, and the status bar.
 
 The screen subscribes to its session through the relay (history first, then
-live) and owns the filter the person asked for; the timeline applies it.
+live) and owns the filter the person asked for; the timeline applies it. Above
+the status bar is a part of its own: the steering controls of a live session
+(:class:`~watchkeeper.viewer.screens.session_steering.SteerableScreen`) or the
+player of a replay (:class:`~watchkeeper.viewer.screens.replay.ReplayScreen`).
 """
 
 from __future__ import annotations
@@ -9,8 +12,7 @@ from __future__ import annotations
 import os
 import tempfile
 import time
-from collections.abc import Callable
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import orjson
 from rich.text import Text
@@ -19,26 +21,25 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
+from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Footer, Header, Input, Static
 from textual.worker import get_current_worker
 
 from ...protocol import Event
 from ...protocol.display import visible, visible_value
+from ...protocol.session import merge_capabilities
 from ...relay.api import RelayAPI, SessionInfo
 from ...retention import retained, settle
-from ..feed import EventFeed, EventsArrived, HistoryRebuilt
-from ..reload import HistoryReload, history_note, load_store
-from ..store import Filter, TimelineStore
-from ..widgets.controls import Controls
-from ..widgets.detail import DetailPane
-from ..widgets.picker import Picker
+from ..host import host
+from ..model.feed import EventFeed, EventsArrived, HistoryRebuilt
+from ..model.history_reload import HistoryReload, history_note, load_store
+from ..model.timeline_store import Filter, TimelineStore
+from ..palette import PaletteCommand
+from ..widgets.detail_pane import DetailPane
 from ..widgets.status import StatusBar, status_cells
 from ..widgets.timeline import Timeline
-from .steering import SteerableScreen
-
-#: (title, help, callback) for the command palette.
-PaletteCommand = tuple[str, str, Callable[[], object]]
+from .picker import Picker
 
 ANY = "(any)"
 #: While the timeline follows a live session, the detail pane shows the newest row at most this
@@ -60,7 +61,9 @@ class NewEventsMarker(Static):
         self.post_message(self.Jump())
 
 
-class SessionScreen(SteerableScreen):
+class SessionScreen(Screen[None]):
+    """The session view a live session and a replay share; each adds its part (``compose_part``)."""
+
     CSS_PATH = "session.tcss"
 
     HELP = """
@@ -122,13 +125,32 @@ dimmed, and the line above the status bar says why.
             with Vertical(id="left"):
                 yield Input(placeholder="search: text in rows, inputs and outputs", id="search")
                 yield Static(id="filters")
-                # A session the relay has not seen yet is on its way: follow it until the relay says otherwise.
-                yield Timeline(live=self.info.live if self.info else True, id="timeline")
+                yield Timeline(live=self.starts_live(), id="timeline")
                 yield NewEventsMarker(id="marker")
             yield DetailPane(id="detail")
-        yield Controls(id="controls")
+        yield from self.compose_part()
         yield StatusBar(id="status")
         yield Footer()
+
+    def starts_live(self) -> bool:
+        """Whether the timeline follows from the start."""
+        # A session the relay has not seen yet is on its way: follow it until the relay says otherwise.
+        return self.info.live if self.info else True
+
+    def compose_part(self) -> ComposeResult:
+        """What goes above the status bar: the controls of a live session, a replay's player."""
+        yield from ()
+
+    def took(self, batch: list[Event]) -> None:
+        """The timeline has just taken ``batch``; the part may fold it too."""
+
+    def refresh_part(self) -> None:
+        """The session's summary or status changed; the part may follow."""
+
+    def capabilities(self) -> dict[str, Any]:
+        """What the session's sources honour: the relay's merged view and the stream's own announcement."""
+        info_caps = dict(self.info.capabilities) if self.info is not None else {}
+        return merge_capabilities(info_caps, self.timeline.store.session.capabilities)
 
     def on_mount(self) -> None:
         settle()  # the first session opens: what the app has built lives as long as it runs
@@ -160,7 +182,7 @@ dimmed, and the line above the status bar says why.
                 self._reload_live += batch
             if self._ended_at is not None:
                 self.follow_liveness()
-            self.steer_batch(batch)
+            self.took(batch)
             retained(len(batch))  # events live as long as the screen: out of the collector's sight
 
     class HistoryLoaded(Message):
@@ -169,7 +191,7 @@ dimmed, and the line above the status bar says why.
             self.reload, self.store = reload, store
 
     def on_history_rebuilt(self, message: HistoryRebuilt) -> None:
-        """The relay swapped in the session's whole history (see ``viewer/reload.py``)."""
+        """The relay swapped in the session's whole history (see ``viewer/model/history_reload.py``)."""
         if self._reload is not None:
             self._reload.cancel()
         self._reload, self._reload_live = message.reload, []
@@ -198,7 +220,7 @@ dimmed, and the line above the status bar says why.
         if not self.query(Timeline):
             return  # the app is closing: the screen's widgets are gone already
         self.follow_liveness()
-        self.refresh_controls()
+        self.refresh_part()
 
     def follow_liveness(self) -> None:
         """The timeline is live when the relay says so; a session that has just ended stays live (and
@@ -222,13 +244,13 @@ dimmed, and the line above the status bar says why.
             self.follow_liveness()
         timeline = self.timeline
         session = timeline.store.session
-        now = getattr(self.app, "clock", time.time)()
+        now = host(self.app).clock()
         cells = status_cells(timeline.store, self.capabilities(), timeline.live, now)
         note = history_note(self.info, self._reload)
         if note is not None:
             cells.insert(2, note)
         self.query_one(StatusBar).show(cells)
-        self.refresh_controls()
+        self.refresh_part()
         if session.title and self.sub_title == self.session_id:
             self.sub_title = session.title
 
@@ -256,7 +278,7 @@ dimmed, and the line above the status bar says why.
         if head is None:
             self.detail.show([], None)
             return
-        now = getattr(self.app, "clock", time.time)() if timeline.live else None
+        now = host(self.app).clock() if timeline.live else None
         self.detail.show(store.row_events(head), store.call_of(head), now)
 
     def on_timeline_view_changed(self) -> None:
@@ -372,7 +394,6 @@ dimmed, and the line above the status bar says why.
         """This screen's own commands, for the command palette."""
         timeline = self.timeline
         return [
-            *self.steering_commands(),
             ("Search", "Show only rows that contain some text", self.action_search),
             ("Errors only", "Toggle: only failed calls, error notices, raw records", self.action_errors),
             ("Filter by tool", "Show only the calls of one tool", self.action_pick_tool),

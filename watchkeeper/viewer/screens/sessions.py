@@ -22,7 +22,9 @@ from textual.widgets import DataTable, Footer, Header, Static
 
 from ...protocol.display import visible
 from ...relay.api import SessionInfo
-from ..rows import one_line, parse_ts
+from ..host import host
+from ..model.rows import one_line, parse_ts
+from ..palette import PaletteCommand
 
 COLUMNS = ("", "agent", "title", "cwd", "state", "last activity", "tokens", "events")
 #: The columns that give way when the table is too narrow, in that order, and how narrow each may get:
@@ -117,7 +119,7 @@ is marked ⏸, listed first and counted in the header; **w** opens it.
 
     def on_mount(self) -> None:
         self.set_interval(5, self._redraw)
-        self.infos = order(self.infos or getattr(self.app, "sessions", []))
+        self.infos = order(self.infos or host(self.app).sessions)
         self._redraw()
 
     def sessions_changed(self, infos: list[SessionInfo]) -> None:
@@ -133,7 +135,7 @@ is marked ⏸, listed first and counted in the header; **w** opens it.
     def _redraw(self) -> None:
         """Update cells in place while the order holds (the cursor and scroll stay); else rebuild."""
         table = self.query_one(SessionTable)
-        now = getattr(self.app, "clock", time.time)()
+        now = host(self.app).clock()
         rows = [self.cells(info, now) for info in self.infos]
         widths = self.widths(table, rows)
         keys = [info.session for info in self.infos]
@@ -210,9 +212,7 @@ is marked ⏸, listed first and counted in the header; **w** opens it.
             self.open(self.selected)
 
     def open(self, session: str) -> None:
-        open_session = getattr(self.app, "open_session", None)
-        if callable(open_session):
-            open_session(session)
+        host(self.app).open_session(session)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "open_waiting":
@@ -228,7 +228,7 @@ is marked ⏸, listed first and counted in the header; **w** opens it.
     def action_demo(self) -> None:
         self.app.exit("demo")
 
-    def palette_commands(self) -> list[tuple[str, str, object]]:
+    def palette_commands(self) -> list[PaletteCommand]:
         return [
             ("Open session", "Open the selected session", self.action_open),
             ("Open the waiting session", "The first session with a call waiting for you", self.action_open_waiting),

@@ -1,1 +1,1 @@
-"""Widgets of the viewer: the timeline, the detail pane, the status bar, the controls area, a picker."""
+"""Widgets of the viewer: the timeline, the detail pane, the controls area, the status and player bars."""

@@ -16,7 +16,7 @@ from textual.widgets import Static
 from ...protocol.controls import CONTROL_NAMES, CONTROLS, HELD_ORDER
 from ...protocol.display import visible
 from ...protocol.session import SessionState
-from ..rows import one_line, salient_input
+from ..model.rows import one_line, salient_input
 
 #: control -> what the area shows for it: its key and label.
 SHOWN = {c.kind.value: f"{c.key} {c.label}" for c in CONTROLS}

@@ -11,8 +11,8 @@ from datetime import datetime
 from rich.text import Text
 from textual.widget import Widget
 
-from ..playhead import Playhead, speed_label
-from ..rows import Cell
+from ..model.playhead import Playhead, speed_label
+from ..model.rows import Cell
 
 BAR_W = 24
 

@@ -10,8 +10,8 @@ from textual.widgets import Static
 from ...protocol.controls import honoured
 from ...protocol.display import visible
 from ...protocol.session import SessionState
-from ..rows import Cell, duration, parse_ts
-from ..store import TimelineStore
+from ..model.rows import Cell, duration, parse_ts
+from ..model.timeline_store import TimelineStore
 
 
 def capabilities_cells(caps: dict[str, Any]) -> list[Cell]:

@@ -10,10 +10,8 @@ built in a thread worker, latest wins.
 
 from __future__ import annotations
 
-import time
 from typing import Any, ClassVar
 
-from rich.cells import cell_len, set_cell_size
 from rich.segment import Segment
 from rich.style import Style
 from textual import events, work
@@ -27,33 +25,13 @@ from textual.strip import Strip
 from textual.worker import get_current_worker
 
 from ...protocol import Event
-from ..rows import Cell
-from ..store import Filter, TimelineStore
+from ..compat import set_scroll_range
+from ..host import host
+from ..model.timeline_store import Filter, TimelineStore
+from .timeline_rows import ROLES, TIMELINE_CSS, draw_row
 
-TIME_W, AGENT_W, KIND_W = 8, 10, 9
 #: Rendered rows kept: a dozen screens, so moving back and forth re-renders nothing.
 ROW_CACHE = 512
-
-ROLES = (
-    "time",
-    "agent",
-    "kind",
-    "tool",
-    "summary",
-    "user",
-    "assistant",
-    "dim",
-    "ok",
-    "error",
-    "error-row",
-    "running",
-    "waiting",
-    "denied",
-    "warning",
-    "notice",
-    "raw",
-    "cursor",
-)
 
 
 class Timeline(ScrollView, can_focus=True):
@@ -80,32 +58,7 @@ One row per event; a tool call is one row whose status fills in as it runs.
 
     COMPONENT_CLASSES: ClassVar[set[str]] = {f"timeline--{role}" for role in ROLES}
 
-    DEFAULT_CSS = """
-    Timeline {
-        background: $surface;
-        scrollbar-size-vertical: 1;
-        overflow-x: hidden;
-        & > .timeline--time { color: $text-muted; }
-        & > .timeline--agent { color: $text-secondary; }
-        & > .timeline--kind { color: $text-muted; }
-        & > .timeline--tool { color: $text-accent; text-style: bold; }
-        & > .timeline--summary { color: $foreground; }
-        & > .timeline--user { color: $text-primary; text-style: bold; }
-        & > .timeline--assistant { color: $foreground; }
-        & > .timeline--dim { color: $text-muted; }
-        & > .timeline--ok { color: $text-success; }
-        & > .timeline--error { color: $text-error; text-style: bold; }
-        & > .timeline--error-row { background: $error 20%; }
-        & > .timeline--running { color: $text-warning; }
-        & > .timeline--waiting { color: $text-warning; text-style: bold reverse; }
-        & > .timeline--denied { color: $text-error; }
-        & > .timeline--warning { color: $text-warning; }
-        & > .timeline--notice { color: $text-secondary; }
-        & > .timeline--raw { color: $text-warning; text-style: italic; }
-        & > .timeline--cursor { background: $block-cursor-blurred-background; }
-        &:focus > .timeline--cursor { background: $block-cursor-background; }
-    }
-    """
+    DEFAULT_CSS = TIMELINE_CSS
 
     cursor: reactive[int] = reactive(0, repaint=False, init=False)
     #: Keep the newest row selected and on screen as rows arrive.
@@ -215,7 +168,7 @@ One row per event; a tool call is one row whose status fills in as it runs.
     def adopt_store(self, store: TimelineStore) -> None:
         """Show ``store`` instead (the session's rebuilt history): the selected event stays selected,
         or the newest row when following; the filter and collapsed calls carry over."""
-        from ..reload import head_of
+        from ..model.history_reload import head_of
 
         old = self.store
         head = self.selected_head
@@ -235,6 +188,22 @@ One row per event; a tool call is one row whose status fills in as it runs.
         self.refresh()
         self.post_message(self.Selected(self.selected_head))
         self.post_message(self.ViewChanged())
+
+    def restart(self, events: list[Event]) -> None:
+        """Start over with only ``events`` (a replay's seek or step back): a new store with the same
+        filter and collapsed calls; a view still being built for the old store is dropped."""
+        old = self.store
+        store = TimelineStore()
+        store.filter = old.filter
+        store.collapsed = set(old.collapsed)
+        self.store = store
+        self._generation += 1
+        self._cache.clear()
+        self.set_reactive(Timeline.cursor, 0)
+        self.add_events(events)
+        if store.filter.active or store.collapsed:
+            self.rebuild()
+        self.refresh()
 
     def set_live(self, live: bool) -> None:
         """The session started or stopped being live; follow it unless the person has looked around."""
@@ -360,9 +329,9 @@ One row per event; a tool call is one row whose status fills in as it runs.
         ``virtual_size`` is a layout reactive: assigned on every batch, it re-arranged
         the whole screen each time. The widget's height does not depend on its rows
         (unless it is ``auto``), so only the scroll range and the scrollbar must
-        follow, which is what ``_scroll_update`` does (Textual's own ``OptionList``
-        calls it the same way). A scrollbar that appears still lays out: showing it
-        is a layout reactive of its own.
+        follow, which is what :func:`~watchkeeper.viewer.compat.set_scroll_range`
+        does. A scrollbar that appears still lays out: showing it is a layout
+        reactive of its own.
         """
         size = Size(self.scrollable_content_region.width, len(self.store.view))
         if size == self.virtual_size:
@@ -370,8 +339,7 @@ One row per event; a tool call is one row whose status fills in as it runs.
         if self.styles.auto_dimensions:
             self.virtual_size = size
         else:
-            self.set_reactive(Timeline.virtual_size, size)
-            self._scroll_update(size)
+            set_scroll_range(self, size)
 
     def on_resize(self) -> None:
         """Shorter (a status line grew, a marker showed): the followed row stays in sight."""
@@ -449,7 +417,7 @@ One row per event; a tool call is one row whose status fills in as it runs.
         if row >= len(view) or width <= 0:
             return Strip.blank(width, self._base())
         head = view[row]
-        now = getattr(self.app, "clock", time.time)() if self.live else None
+        now = host(self.app).clock() if self.live else None
         selected = row == self.cursor
         key = (head, self.store.stamp(head, now), selected, selected and self.has_focus, width)
         segments = self._cache.get(key)
@@ -465,30 +433,4 @@ One row per event; a tool call is one row whose status fills in as it runs.
             base += self._style("error-row")
         if selected:
             base += self._style("cursor")
-        status_w = sum(cell_len(text) for text, _ in row.status)
-        summary_w = max(0, width - (TIME_W + AGENT_W + KIND_W + 3) - (status_w + 1 if status_w else 0))
-        segments = [
-            Segment(set_cell_size(row.time, TIME_W) + " ", base + self._style("time")),
-            Segment(set_cell_size(row.agent, AGENT_W) + " ", base + self._style("agent")),
-            Segment(set_cell_size(row.kind, KIND_W) + " ", base + self._style("kind")),
-            *self._fit(row.summary, summary_w, base),
-        ]
-        if status_w:
-            segments.append(Segment(" ", base))
-            segments += [Segment(text, base + self._style(role)) for text, role in row.status]
-        return Strip(segments).adjust_cell_length(width, base).apply_meta({"head": head})
-
-    def _fit(self, cells: list[Cell], width: int, base: Style) -> list[Segment]:
-        out, left = [], width
-        for text, role in cells:
-            if left <= 0:
-                break
-            w = cell_len(text)
-            if w > left:
-                text = set_cell_size(text, left - 1) + "…" if left > 1 else "…"
-                w = left
-            out.append(Segment(text, base + self._style(role)))
-            left -= w
-        if left > 0:
-            out.append(Segment(" " * left, base))
-        return out
+        return draw_row(row, width, base, self._style).apply_meta({"head": head})

@@ -18,7 +18,8 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from ...protocol import Event, ToolCall
-from ..details import Options, render_detail
+from ..compat import set_scroll_range
+from ..model.detail_render import Options, render_detail
 
 ROLES = ("ok", "error", "running", "waiting", "denied", "dim")
 
@@ -106,8 +107,7 @@ The selected row in full: a call's input and output, diffs for edits.
         if size != self.virtual_size:
             # Setting ``virtual_size`` re-lays out the whole screen (~10 ms here) on every cursor
             # move; only the scrollbars depend on it, and the gutter keeps the width stable.
-            self.set_reactive(ScrollView.virtual_size, size)
-            self._scroll_update(size)
+            set_scroll_range(self, size)
         self.refresh()
 
     def render_line(self, y: int) -> Strip:

@@ -16,9 +16,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from ..protocol import Event
-from ..protocol.controls import CONTROL_NAMES
-from ..relay.api import RelayAPI, SessionInfo, Subscription
+from ...protocol import Event
+from ...protocol.controls import CONTROL_NAMES
+from ...relay.api import RelayAPI, SessionInfo, Subscription
 
 
 def steerable(info: SessionInfo) -> bool:

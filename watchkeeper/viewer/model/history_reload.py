@@ -18,11 +18,11 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
-from ..protocol import Event
-from ..relay.api import SessionInfo
-from ..retention import retained
+from ...protocol import Event
+from ...relay.api import SessionInfo
+from ...retention import retained
 from .rows import Cell
-from .store import TimelineStore
+from .timeline_store import TimelineStore
 
 #: Events folded between looks at cancellation.
 SLICE = 5_000

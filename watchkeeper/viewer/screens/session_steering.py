@@ -1,11 +1,11 @@
-"""The steering half of a session screen: the controls, their keys and palette entries, their outcomes.
+"""A live session's screen: the session screen with the controls as its part, their keys and outcomes.
 
-:class:`SessionScreen` builds on this. Controls go out through the relay's
-``control()`` from a thread worker (the UI never waits on an agent); their
-outcomes come back in the session's stream as ``control.applied`` /
-``control.rejected`` rows, and a rejection of one sent from here is also a
-toast. A control the session cannot take now is dimmed in the footer
-(``check_action``) and the controls area says why.
+Controls go out through the relay's ``control()`` from a thread worker (the UI
+never waits on an agent); their outcomes come back in the session's stream as
+``control.applied`` / ``control.rejected`` rows, and a rejection of one sent
+from here is also a toast. A control the session cannot take now is dimmed in
+the footer (``check_action``) and the controls area says why. A replay has a
+player in that place instead, and none of these keys.
 """
 
 from __future__ import annotations
@@ -13,10 +13,10 @@ from __future__ import annotations
 import getpass
 import socket
 import uuid
-from collections.abc import Callable
 from typing import Any, ClassVar, cast
 
 from textual import work
+from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.screen import Screen
@@ -24,20 +24,20 @@ from textual.screen import Screen
 from ...protocol import Event, Kind, now_iso
 from ...protocol.controls import CONTROL_NAMES, CONTROLS
 from ...protocol.payloads import ControlOutcomeData, data_of
-from ...protocol.session import Held, SessionState, merge_capabilities
+from ...protocol.session import Held, SessionState
 from ...relay.api import RelayAPI, SessionInfo
-from ..steer import SteerSetup, inject_note, source_reason, unavailable
+from ..host import host
+from ..model.control_availability import SteerSetup, inject_note, source_reason, unavailable
+from ..palette import PaletteCommand
 from ..widgets.controls import Controls
-from ..widgets.timeline import Timeline
 from .deny import DenyDialog
 from .inject import InjectDialog
+from .session import SessionScreen
 
 #: Seconds a thread worker waits for a control's outcome from the relay.
 CONTROL_WAIT = 15.0
 #: Action name -> the control it sends.
 ACTIONS = {f"steer_{control}": control for control in CONTROL_NAMES}
-
-PaletteCommand = tuple[str, str, Callable[[], object]]
 
 
 class ControlDone(Message):
@@ -48,20 +48,21 @@ class ControlDone(Message):
         self.sent, self.outcome, self.error = control, outcome, error
 
 
-class SteerableScreen(Screen[None]):
-    """A screen over one session that can steer it, if its source can be steered."""
+class SteerableScreen(SessionScreen, inherit_bindings=False):
+    """A live session's screen: it can steer the session, if its source can be steered.
+
+    Its bindings are listed whole (not inherited) so that the footer keeps the steering keys first.
+    """
 
     BINDINGS: ClassVar[list[BindingType]] = [
+        *Screen.BINDINGS,
         *(Binding(c.key, f"steer_{c.kind}", c.kind.capitalize(), id=f"steer.{c.kind}") for c in CONTROLS),
         Binding("w", "steer_waiting", "Waiting call", id="steer.waiting", show=False),
+        *SessionScreen.BINDINGS,
     ]
 
-    relay: RelayAPI
-    session_id: str
-    info: SessionInfo | None
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(self, relay: RelayAPI, session: str, info: SessionInfo | None = None) -> None:
+        super().__init__(relay, session, info)
         #: what the controls showed last: (the state folded, paused, step, the held calls).
         self._steer_shown: tuple[object, ...] = ()
         #: control -> why it cannot be sent now (None: it can); empty until first computed.
@@ -71,18 +72,27 @@ class SteerableScreen(Screen[None]):
         self._toasted: set[str] = set()
 
     @property
-    def timeline(self) -> Timeline:
-        return self.query_one(Timeline)
-
-    @property
     def steer(self) -> SessionState:
         """The session's state as the timeline's store folded it: pause, step, the calls held."""
         return self.timeline.store.session
 
     @property
     def setup(self) -> SteerSetup:
-        setup = getattr(self.app, "steer_setup", None)
-        return setup if isinstance(setup, SteerSetup) else SteerSetup()
+        return host(self.app).steer_setup
+
+    # --- the part ------------------------------------------------------------------------
+
+    def compose_part(self) -> ComposeResult:
+        yield Controls(id="controls")
+
+    def took(self, batch: list[Event]) -> None:
+        self.steer_batch(batch)
+
+    def refresh_part(self) -> None:
+        self.refresh_controls()
+
+    def palette_commands(self) -> list[PaletteCommand]:
+        return [*self.steering_commands(), *super().palette_commands()]
 
     # --- state in ------------------------------------------------------------------------
 
@@ -100,11 +110,6 @@ class SteerableScreen(Screen[None]):
         if changed:
             self.refresh_controls()
 
-    def capabilities(self) -> dict[str, Any]:
-        """What the session's sources honour: the relay's merged view and the stream's own announcement."""
-        info_caps = dict(self.info.capabilities) if self.info is not None else {}
-        return merge_capabilities(info_caps, self.timeline.store.session.capabilities)
-
     def refresh_controls(self) -> None:
         """Recompute what can be sent and why not; the controls area and the footer follow."""
         shown = self.query(Controls)
@@ -114,8 +119,7 @@ class SteerableScreen(Screen[None]):
         setup = self.setup
         agent_kind = (self.info.agent_kind if self.info else None) or self.timeline.store.session.agent_kind
         live = bool(self.info and self.info.live)
-        blocked = setup.blocked or (None if callable(getattr(self.relay, "control", None))
-                                    else "this relay takes no controls")
+        blocked = setup.blocked
         hooks = setup.hooks_reason if live else None
         self.whole_reason = blocked or source_reason(caps, agent_kind if live else None, hooks)
         why_not = {c: unavailable(c, caps, self.steer, agent_kind=agent_kind if live else None, hooks=hooks,
@@ -220,7 +224,7 @@ class SteerableScreen(Screen[None]):
     @work(thread=True, group="steer-controls", exit_on_error=False)
     def _send(self, control: dict[str, Any]) -> None:
         try:
-            outcome = self.relay.control(control).result(timeout=CONTROL_WAIT)  # type: ignore[attr-defined]
+            outcome = self.relay.control(control).result(timeout=CONTROL_WAIT)
         except Exception as e:
             self.post_message(ControlDone(control, None, f"{type(e).__name__}: {e}"))
             return

@@ -4,35 +4,57 @@ Locally the rules live in the app's :class:`~watchkeeper.breakpoints.Book`
 (the same object the hook endpoint's matcher reads, so a rule added here
 holds the very next matching call) and are saved to ``breakpoints.toml``.
 Under ``attach`` they are the remote relay's own (a
-:class:`~watchkeeper.adapters.remote.book.RemoteBook` per relay): the palette
-sends each change there and says what the relay answered; with several
-relays each command names the one it acts on.
+:class:`RemoteRules` per relay, which ``attach`` builds): the palette sends
+each change there and says what the relay answered; with several relays each
+command names the one it acts on.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from concurrent.futures import Future
 from functools import partial
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from textual.app import App
 from textual.command import Hits, Provider
 
-from ..adapters.remote.book import RemoteBook
 from ..breakpoints import BUILTIN_NAME, KINDS, Book, BookError, Rule, rule_for
 from ..guard import Guard
-from .commands import discovery_hits, hits
+from .host import host
+from .palette import discovery_hits, hits
 from .screens.rule import RuleDialog
 
-AnyBook = Book | RemoteBook
+
+class Named(Protocol):
+    @property
+    def name(self) -> str: ...
+
+
+@runtime_checkable
+class RemoteRules(Protocol):
+    """A remote relay's rules as last read, changed by request: under ``attach``, one per relay."""
+
+    rules: tuple[Rule, ...]
+    problems: list[str]
+    path: str
+
+    @property
+    def source(self) -> Named: ...
+
+    def request(self, op: str, *, rule: Rule | None = None, name: str | None = None) -> Future[str]:
+        """``list``, ``add`` (``rule``), ``remove`` (``name``): what was done, or BookError."""
+        ...
+
+
+AnyBook = Book | RemoteRules
 
 
 def books_of(app: App[Any]) -> list[AnyBook]:
-    setup = getattr(app, "steer_setup", None)
-    found = getattr(setup, "breakpoints", None)
+    found = host(app).steer_setup.breakpoints
     books = found if isinstance(found, list) else [found]
-    return [b for b in books if isinstance(b, Book | RemoteBook)]
+    return [b for b in books if isinstance(b, Book | RemoteRules)]
 
 
 def book_of(app: App[Any]) -> AnyBook | None:
@@ -59,7 +81,7 @@ def keep(app: App[Any], rule: Rule, book: AnyBook | None = None) -> None:
         app.notify("Breakpoints apply to sessions hooked to a local watchkeeper", severity="warning")
         return
     said = (f"Holds {rule.describe()}", f"Breakpoint «{rule.name}» set", "Breakpoint not added")
-    if isinstance(book, RemoteBook):
+    if isinstance(book, RemoteRules):
         app.run_worker(_remote(app, book, book.request("add", rule=rule), *said), group="breakpoints")
         return
     try:
@@ -74,7 +96,7 @@ def remove_breakpoint(app: App[Any], name: str, book: AnyBook | None = None) -> 
     book = book or book_of(app)
     if book is None:
         return
-    if isinstance(book, RemoteBook):
+    if isinstance(book, RemoteRules):
         app.run_worker(_remote(app, book, book.request("remove", name=name), f"Breakpoint «{name}» removed", None,
                                "Breakpoint not removed"), group="breakpoints")
         return
@@ -91,7 +113,7 @@ def list_breakpoints(app: App[Any], book: AnyBook | None = None) -> None:
     if book is None:
         app.notify("No breakpoints here: they apply to sessions hooked to a local watchkeeper")
         return
-    if isinstance(book, RemoteBook):
+    if isinstance(book, RemoteRules):
         app.run_worker(_remote(app, book, book.request("list"), None, None, "Breakpoints not read"),
                        group="breakpoints")
         return
@@ -99,11 +121,11 @@ def list_breakpoints(app: App[Any], book: AnyBook | None = None) -> None:
 
 
 def _show(app: App[Any], book: AnyBook) -> None:
-    if isinstance(book, RemoteBook):
+    if isinstance(book, RemoteRules):
         builtin = "input names that machine's watchkeeper config directory, a token file or its ports " \
                   "(built in, always on, cannot be removed)"
     else:
-        builtin = Guard.here(getattr(getattr(app, "steer_setup", None), "hooks_port", None) or 0).describe()
+        builtin = Guard.here(host(app).steer_setup.hooks_port or 0).describe()
     lines = [f"«{BUILTIN_NAME}»: {builtin}"]
     lines += [f"«{r.name}»: {r.describe()}" for r in book.rules] or ["no rules of yours (Ctrl+P, \"Breakpoint\" "
                                                                      "adds one)"]
@@ -111,7 +133,7 @@ def _show(app: App[Any], book: AnyBook) -> None:
     app.notify("\n".join(lines), title=f"Breakpoints ({book.path})", timeout=15, markup=False)
 
 
-async def _remote(app: App[Any], book: RemoteBook, sent: Any, ok: str | None, title: str | None,
+async def _remote(app: App[Any], book: RemoteRules, sent: Any, ok: str | None, title: str | None,
                   failed: str) -> None:
     """Wait for the remote relay's answer without holding up the screen; then say it (or list the rules)."""
     try:
@@ -128,7 +150,7 @@ async def _remote(app: App[Any], book: RemoteBook, sent: Any, ok: str | None, ti
 class BreakpointCommands(Provider):
     async def startup(self) -> None:
         """Read each remote relay's rules afresh, so the palette offers to remove the ones there now."""
-        remote = [b.request("list") for b in books_of(self.app) if isinstance(b, RemoteBook)]
+        remote = [b.request("list") for b in books_of(self.app) if isinstance(b, RemoteRules)]
         if remote:
             await asyncio.gather(*(asyncio.wrap_future(f) for f in remote), return_exceptions=True)
 
@@ -137,7 +159,7 @@ class BreakpointCommands(Provider):
         books = books_of(app)
         out: list[tuple[str, str, Callable[[], object]]] = []
         for book in books:
-            on = f" on {book.source.name}" if isinstance(book, RemoteBook) and len(books) > 1 else ""
+            on = f" on {book.source.name}" if isinstance(book, RemoteRules) and len(books) > 1 else ""
             out += [
                 (f"Breakpoint{on}: hold on {what}" + ("…" if question else ""),
                  question or "Hold file-tool calls whose path is outside the session's working folder",

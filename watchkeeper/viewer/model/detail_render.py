@@ -20,8 +20,8 @@ from rich.style import StyleType
 from rich.syntax import Syntax
 from rich.text import Text
 
-from ..protocol import Event, Kind, ToolCall, json_text
-from ..protocol.display import visible, visible_value
+from ...protocol import Event, Kind, ToolCall, json_text
+from ...protocol.display import visible, visible_value
 from . import rows
 
 FOLD_LINES = 200

@@ -12,11 +12,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from ..protocol import MAIN_AGENT, Event, Kind, ToolCall, ToolStatus, json_text
-from ..protocol.codec import json_object_text
-from ..protocol.display import visible
-from ..protocol.envelope import parse_ts
-from ..protocol.payloads import (
+from ...protocol import MAIN_AGENT, Event, Kind, ToolCall, ToolStatus, json_text
+from ...protocol.codec import json_object_text
+from ...protocol.display import visible
+from ...protocol.envelope import parse_ts
+from ...protocol.payloads import (
     AgentFinishedData,
     AgentStartedData,
     ControlOutcomeData,

@@ -20,9 +20,9 @@ from bisect import bisect_left
 from textual.message import Message
 from textual.message_pump import MessagePump
 
-from ..protocol import Event
-from ..relay.api import RelayAPI, SessionInfo, Subscription
-from .reload import HistoryReload
+from ...protocol import Event
+from ...relay.api import RelayAPI, SessionInfo, Subscription
+from .history_reload import HistoryReload
 
 #: Events folded per UI turn: a slice costs ~30 ms, so a huge history loads without freezing.
 MAX_DRAIN = 5_000

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from functools import partial
+from typing import Protocol, runtime_checkable
 
 from textual.command import DiscoveryHit, Hit, Hits, Matcher, Provider
 from textual.content import Content
@@ -18,15 +19,23 @@ from textual.markup import escape
 
 from ..protocol.display import visible
 
-PaletteEntry = tuple[str, str, Callable[[], object]]
+#: (title, help, callback) for the command palette.
+PaletteCommand = tuple[str, str, Callable[[], object]]
 
 
-def discovery_hits(commands: Iterable[PaletteEntry]) -> Iterator[DiscoveryHit]:
+@runtime_checkable
+class OffersCommands(Protocol):
+    """A screen with commands of its own for the palette."""
+
+    def palette_commands(self) -> list[PaletteCommand]: ...
+
+
+def discovery_hits(commands: Iterable[PaletteCommand]) -> Iterator[DiscoveryHit]:
     for title, help_text, callback in commands:
         yield DiscoveryHit(Content(visible(title)), partial(callback), text=title, help=_help(help_text))
 
 
-def hits(matcher: Matcher, commands: Iterable[PaletteEntry]) -> Iterator[Hit]:
+def hits(matcher: Matcher, commands: Iterable[PaletteCommand]) -> Iterator[Hit]:
     """The commands that match, best first by score; the matched letters highlighted in the plain title."""
     for title, help_text, callback in commands:
         shown = visible(title)
@@ -45,9 +54,9 @@ def _help(text: str) -> str:
 
 
 class ScreenCommands(Provider):
-    def _commands(self) -> list[PaletteEntry]:
-        get = getattr(self.screen, "palette_commands", None)
-        return list(get()) if callable(get) else []
+    def _commands(self) -> list[PaletteCommand]:
+        screen = self.screen
+        return list(screen.palette_commands()) if isinstance(screen, OffersCommands) else []
 
     async def discover(self) -> Hits:
         for hit in discovery_hits(self._commands()):

@@ -14,8 +14,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..protocol.controls import CONTROL_NAMES, ON_A_CALL
-from ..protocol.session import SessionState
+from ...protocol.controls import CONTROL_NAMES, ON_A_CALL
+from ...protocol.session import SessionState
 
 #: What to do to make a Claude Code session steerable.
 HOW_TO_HOOK = "start it with `watchkeeper run -- claude`, or run `watchkeeper hooks install` and start a new one"

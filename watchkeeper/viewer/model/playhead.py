@@ -23,8 +23,8 @@ from __future__ import annotations
 from bisect import bisect_right
 from dataclasses import dataclass, field
 
-from ..adapters.files.replay import MAX_GAP_S
-from ..protocol import Event
+from ...protocol import Event
+from ...protocol.pacing import MAX_GAP_S
 from .rows import parse_ts
 
 #: The speeds ``faster``/``slower`` step through; 0 is "as fast as possible".

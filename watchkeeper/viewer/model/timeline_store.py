@@ -20,10 +20,10 @@ from typing import Any, cast
 
 import orjson
 
-from ..protocol import MAIN_AGENT, CallTable, Event, Kind, ToolCall, json_text
-from ..protocol.calls import TOOL_KINDS
-from ..protocol.payloads import AgentStartedData
-from ..protocol.session import SessionState
+from ...protocol import MAIN_AGENT, CallTable, Event, Kind, ToolCall, json_text
+from ...protocol.calls import TOOL_KINDS
+from ...protocol.payloads import AgentStartedData
+from ...protocol.session import SessionState
 from . import rows
 
 

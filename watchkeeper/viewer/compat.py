@@ -1,0 +1,29 @@
+"""Every private Textual call the viewer makes, in one place: the reason Textual is pinned exactly.
+
+``tests/test_viewer_compat.py`` checks each entry of :data:`PRIVATE_API` against
+the installed Textual (it exists, with the parameters used here), and that no
+other viewer module reaches for a private Textual name, so an upgrade that
+moves one fails there, by name, before any screen misbehaves.
+"""
+
+from __future__ import annotations
+
+from textual.geometry import Size
+from textual.widget import Widget
+
+#: (class, private attribute, its parameter names) for each private Textual API called below.
+PRIVATE_API: tuple[tuple[type, str, tuple[str, ...]], ...] = (
+    (Widget, "_scroll_update", ("self", "virtual_size")),
+)
+
+
+def set_scroll_range(widget: Widget, virtual_size: Size) -> None:
+    """Give ``widget`` a new scroll range without a layout of the screen.
+
+    ``virtual_size`` is a layout reactive: assigned, it re-arranges the whole
+    screen (~10 ms) each time. Only the scroll range and the scrollbars depend
+    on it for a widget whose height is not ``auto``; ``_scroll_update`` updates
+    just those (Textual's own ``OptionList`` calls it the same way).
+    """
+    widget.set_reactive(Widget.virtual_size, virtual_size)
+    widget._scroll_update(virtual_size)

@@ -1,0 +1,44 @@
+"""``watchkeeper replay``'s app: sessions open as replays, each behind its own playhead.
+
+It keeps each session's :class:`~watchkeeper.viewer.screens.replay.ReplayScreen`,
+playing, while the person looks at the sessions list; "now" is the playhead's time.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+from ..relay.api import RelayAPI
+from .app import WatchkeeperApp
+from .model.playhead import Playhead
+from .screens.replay import ReplayScreen
+from .screens.session import SessionScreen
+
+
+class ReplayApp(WatchkeeperApp):
+    """The app over a replay's relay: sessions open as replays; "now" is the playhead's time."""
+
+    def __init__(self, relay: RelayAPI, *, open_session: str | None = None, speed: float = 1.0,
+                 paused: bool = False, looked_in: Sequence[str] = (), theme: str | None = None) -> None:
+        super().__init__(relay, open_session=open_session, looked_in=looked_in, theme=theme, clock=self.replay_now)
+        self.speed = speed
+        self.paused = paused
+
+    def replay_now(self) -> float:
+        """The replayed session's time, so elapsed times and running calls read as they did then."""
+        screen = next((s for s in reversed(self.screen_stack) if isinstance(s, ReplayScreen)), None)
+        clock = screen.playhead.clock if screen is not None else None
+        return time.time() if clock is None else clock
+
+    def open_session(self, session: str) -> SessionScreen:
+        """Show the session's replay; one screen per session, kept playing while it is not shown."""
+        name = f"replay:{session}"
+        if not self.is_screen_installed(name):
+            playhead = Playhead(self.speed, playing=not self.paused)
+            self.install_screen(ReplayScreen(self.relay, session, self.session_info(session), playhead), name)
+        screen = self.get_screen(name)
+        self.push_screen(screen)
+        assert isinstance(screen, ReplayScreen)
+        return screen
+
