@@ -6,59 +6,22 @@ where a missing tmux fails the run instead of hiding the test.
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from conftest import SAMPLE_LOGS
+from tmux_support import Tmux, tmux_server
 from waiting import until
 
 SAMPLE = SAMPLE_LOGS / "claude-code" / "-home-dev-demo" / "b258fcd5-dddc-5674-bc87-3cbb11ebc230.jsonl"
 EVENTS = 35
 
 
-class Tmux:
-    """One tmux server of our own (``-L``), one session named ``wk``; every call bounded in time."""
-
-    def __init__(self, socket: str) -> None:
-        self.socket = socket
-
-    def __call__(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(["tmux", "-L", self.socket, "-f", "/dev/null", *args], capture_output=True,
-                              text=True, timeout=10)
-
-    def keys(self, *keys: str) -> None:
-        for key in keys:
-            self("send-keys", "-t", "wk", key)
-            time.sleep(0.05)
-
-    def screen(self) -> str:
-        return self("capture-pane", "-p", "-t", "wk").stdout
-
-    def alive(self) -> bool:
-        return self("has-session", "-t", "wk").returncode == 0
-
-    def wait_for(self, cond: Callable[[str], bool], timeout: float = 30.0) -> str:
-        """The first screen that ``cond`` accepts; the failure shows the last screen."""
-        (screen,) = until(lambda: (s,) if cond(s := self.screen()) else None, what="the screen to match",
-                          timeout=timeout, seen=self.screen, poll=0.2)
-        return screen  # in a tuple: an empty screen (the app has quit) may be the one awaited
-
-
 @pytest.fixture
 def tmux() -> Iterator[Tmux]:
-    if shutil.which("tmux") is None:
-        if os.environ.get("WATCHKEEPER_REQUIRE_AGENTS") == "1":
-            pytest.fail("tmux is required here (WATCHKEEPER_REQUIRE_AGENTS=1): install tmux")
-        pytest.skip("tmux is not installed: the end-to-end terminal test needs it")
-    t = Tmux(f"wk-e2e-{os.getpid()}")
-    yield t
-    t("kill-server")
+    yield from tmux_server("e2e")
 
 
 def test_replay_in_a_real_terminal(tmp_path: Path, tmux: Tmux) -> None:

@@ -11,14 +11,13 @@ screen as text.
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from test_e2e_tmux import Tmux
 from test_viewer_support import ClaudeTranscript
+from tmux_support import Tmux, tmux_server
 
 ESC = "\x1b"
 KEEP = "KEEP-THIS-TITLE"
@@ -26,15 +25,7 @@ KEEP = "KEEP-THIS-TITLE"
 
 @pytest.fixture
 def tmux() -> Iterator[Tmux]:
-    import shutil
-
-    if shutil.which("tmux") is None:
-        if os.environ.get("WATCHKEEPER_REQUIRE_AGENTS") == "1":
-            pytest.fail("tmux is required here (WATCHKEEPER_REQUIRE_AGENTS=1): install tmux")
-        pytest.skip("tmux is not installed: the end-to-end terminal test needs it")
-    t = Tmux(f"wk-hostile-{os.getpid()}")
-    yield t
-    t("kill-server")
+    yield from tmux_server("hostile")
 
 
 def hostile_transcript(path: Path) -> None:

@@ -12,7 +12,6 @@ WATCHKEEPER_REQUIRE_AGENTS=1 (CI).
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -23,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from test_e2e_tmux import Tmux
+from tmux_support import Tmux, tmux_server
 
 pytestmark = pytest.mark.slow
 
@@ -80,13 +79,7 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
 
 @pytest.fixture
 def tmux() -> Iterator[Tmux]:
-    if shutil.which("tmux") is None:
-        if os.environ.get("WATCHKEEPER_REQUIRE_AGENTS") == "1":
-            pytest.fail("tmux is required here (WATCHKEEPER_REQUIRE_AGENTS=1): install tmux")
-        pytest.skip("tmux is not installed: the installed demo's smoke test needs a real terminal")
-    t = Tmux(f"wk-package-{os.getpid()}")
-    yield t
-    t("kill-server")
+    yield from tmux_server("package")
 
 
 def test_the_installed_package_is_the_wheel_not_this_tree(installed: Installed, tmp_path: Path) -> None:

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from test_viewer_support import ClaudeTranscript
-from waiting import until
+from tmux_support import Tmux, tmux_server
 
 from watchkeeper.cli import build_parser
 
@@ -23,31 +20,9 @@ def test_watch_is_the_default_command_and_takes_roots() -> None:
     assert args.command == "watch" and args.root == ["/a", "/b"] and args.no_default_roots
 
 
-class Tmux:
-    def __init__(self, socket: str) -> None:
-        self.socket = socket
-
-    def __call__(self, *args: str) -> str:
-        out = subprocess.run(["tmux", "-L", self.socket, *args], capture_output=True, text=True, timeout=10)
-        return out.stdout
-
-    def screen(self) -> str:
-        return self("capture-pane", "-p", "-t", "wk")
-
-    def wait_for(self, cond: Callable[[str], bool], timeout: float = 30.0) -> str:
-        """The first screen that ``cond`` accepts; the failure shows the last screen."""
-        (screen,) = until(lambda: (s,) if cond(s := self.screen()) else None, what="the screen to match",
-                          timeout=timeout, seen=self.screen, poll=0.2)
-        return screen  # in a tuple: an empty screen (the app has quit) may be the one awaited
-
-
 @pytest.fixture
-def tmux(tmp_path: Path) -> Iterator[Tmux]:
-    if shutil.which("tmux") is None:
-        pytest.skip("tmux not installed")
-    t = Tmux(f"wk-test-{os.getpid()}")
-    yield t
-    t("kill-server")
+def tmux() -> Iterator[Tmux]:
+    yield from tmux_server("watch")
 
 
 def test_watchkeeper_in_a_terminal_lists_opens_and_follows(tmp_path: Path, tmux: Tmux) -> None:
@@ -59,7 +34,7 @@ def test_watchkeeper_in_a_terminal_lists_opens_and_follows(tmp_path: Path, tmux:
     exe = Path(sys.executable).with_name("watchkeeper")
     # The test process may carry COLUMNS/LINES (80x24), which Textual would obey over the real terminal.
     command = f"env -u COLUMNS -u LINES HOME={tmp_path} {exe} watch --no-default-roots --root {tmp_path / 'projects'}"
-    tmux("-f", "/dev/null", "new-session", "-d", "-s", "wk", "-x", "120", "-y", "40", command)
+    tmux("new-session", "-d", "-s", "wk", "-x", "120", "-y", "40", command)
     tmux("resize-window", "-t", "wk", "-x", "120", "-y", "40")
 
     screen = tmux.wait_for(lambda s: "Make the build green" in s)

@@ -18,12 +18,11 @@ from functools import partial
 from typing import Any, Protocol, runtime_checkable
 
 from textual.app import App
-from textual.command import Hits, Provider
 
 from ..breakpoints import BUILTIN_NAME, KINDS, Book, BookError, Rule, rule_for
 from ..guard import Guard
 from .host import host
-from .palette import discovery_hits, hits
+from .palette import CommandsProvider
 from .screens.rule import RuleDialog
 
 
@@ -147,7 +146,7 @@ async def _remote(app: App[Any], book: RemoteRules, sent: Any, ok: str | None, t
         app.notify(ok, title=title or f"Breakpoints on {book.source.name}", markup=False)
 
 
-class BreakpointCommands(Provider):
+class BreakpointCommands(CommandsProvider):
     async def startup(self) -> None:
         """Read each remote relay's rules afresh, so the palette offers to remove the ones there now."""
         remote = [b.request("list") for b in books_of(self.app) if isinstance(b, RemoteRules)]
@@ -172,10 +171,3 @@ class BreakpointCommands(Provider):
                     for r in book.rules]
         return out
 
-    async def discover(self) -> Hits:
-        for hit in discovery_hits(self._commands()):
-            yield hit
-
-    async def search(self, query: str) -> Hits:
-        for hit in hits(self.matcher(query), self._commands()):
-            yield hit

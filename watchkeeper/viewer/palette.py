@@ -53,10 +53,11 @@ def _help(text: str) -> str:
     return escape(visible(text))
 
 
-class ScreenCommands(Provider):
+class CommandsProvider(Provider):
+    """A palette provider over a list of commands (``_commands``), shown and matched as plain text."""
+
     def _commands(self) -> list[PaletteCommand]:
-        screen = self.screen
-        return list(screen.palette_commands()) if isinstance(screen, OffersCommands) else []
+        raise NotImplementedError
 
     async def discover(self) -> Hits:
         for hit in discovery_hits(self._commands()):
@@ -65,3 +66,9 @@ class ScreenCommands(Provider):
     async def search(self, query: str) -> Hits:
         for hit in hits(self.matcher(query), self._commands()):
             yield hit
+
+
+class ScreenCommands(CommandsProvider):
+    def _commands(self) -> list[PaletteCommand]:
+        screen = self.screen
+        return list(screen.palette_commands()) if isinstance(screen, OffersCommands) else []
