@@ -362,8 +362,6 @@ def test_a_planted_upward_import_is_caught(tree_copy: Path, module: str, line: s
     assert any(expected in v for v in found), found
 
 
-@pytest.mark.xfail(strict=True, reason="relay/servers/wsserver.py (480) is still over the limit (viewer/widgets/"
-                   "timeline.py is split); once it is split this passes, and the mark must go")
 def test_no_module_is_over_the_line_limit() -> None:
     assert long_modules(PACKAGE) == []
 

@@ -49,14 +49,15 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from ... import config
-from ...adapters.sdk_agent.steering import SdkResult, SdkSteering
+from ...adapters.sdk_agent.steering import SdkSteering
 from ...breakpoints import Book
 from ...credentials import HookCredential, Keyring, Person
-from ...protocol import ControlModel, Emit, Event, Kind, fit, make_event, wire
+from ...protocol import ControlModel, Emit, Event, Kind, make_event, wire
 from ...protocol.loopback import is_loopback, loopback_host
 from .breakpoint_requests import breakpoint_request
 from .watching import RECONNECT_GRACE, Grace, WatchListener
-from .wsviewer import DEFAULT_LIMIT, ViewerConn
+from .wsagent import AgentLink, Forbidden, SdkWatch, forbid
+from .wsviewer import DEFAULT_LIMIT, ViewerConn, fit_range
 
 log = logging.getLogger("watchkeeper.serve")
 
@@ -67,67 +68,6 @@ OPEN_TIMEOUT = 10.0
 SINGLE_HEADERS = ("Host", "Authorization", "Origin", "Sec-WebSocket-Key", "Sec-WebSocket-Version", "Upgrade")
 #: How often a served relay delivers to its viewers (s): the viewer's own relay batches again before the screen.
 FLUSH_INTERVAL = 0.02
-
-
-class AgentLink:
-    """One SDK agent's connection, as a relay source: live while connected, and ``Steerable``.
-
-    The relay routes the controls of the agent's sessions here (``can_steer``,
-    ``control``); they are decided by the server's :class:`SdkSteering` and
-    the messages for the agent go out on this connection.
-    """
-
-    agent_kind = "sdk"
-
-    def __init__(self, server: WsServer, ws: ServerConnection, name: str,
-                 credential: HookCredential | None = None) -> None:
-        self.server = server
-        self.ws = ws
-        self.name = name
-        #: the agent credential it connected with (None: a person's token), which limits what it reports.
-        self.credential = credential
-        self.emit: Emit = lambda events: None
-        self.started = asyncio.Event()
-        self.closed = asyncio.Event()
-        self.outbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
-        self._ack: int | None = None
-
-    async def run(self, emit: Emit) -> None:
-        self.emit = emit
-        self.started.set()
-        await self.closed.wait()
-
-    async def writer(self) -> None:
-        while True:
-            msg = await self.outbox.get()
-            await self.ws.send(wire.dumps(msg), text=True)
-
-    def ack(self, n: int) -> None:
-        """Acknowledge frames up to ``n``: once per burst of frames read, not once per frame."""
-        if self._ack is None:
-            asyncio.get_running_loop().call_soon(self._send_ack)
-        self._ack = n if self._ack is None else max(self._ack, n)
-
-    def _send_ack(self) -> None:
-        if self._ack is not None:
-            self.outbox.put_nowait(wire.ack(self._ack))
-            self._ack = None
-
-    def can_steer(self, session: str) -> bool:
-        return session in self.server.sdk.sessions_of(self)
-
-    def control(self, control: ControlModel) -> SdkResult:
-        result = self.server.sdk.control(control)
-        self.server.push(result.pushes)
-        return result
-
-    def unwatched(self, session: str) -> list[Event]:
-        """Nobody watches ``session``, here or through the server: holds and a pause end (fail-open)."""
-        if self.server.viewers(session) > 0:
-            return []
-        events, pushes = self.server.sdk.unwatched(session)
-        self.server.push(pushes)
-        return events
 
 
 class WsServer:
@@ -152,7 +92,7 @@ class WsServer:
         self.sdk = SdkSteering(viewers=self.viewers)
         #: held calls wait ``grace.seconds`` for a viewer to come back (``RECONNECT_GRACE``); 0: the policy at once.
         self.grace = Grace(grace)
-        self.grace.listeners.append(_SdkWatch(self))
+        self.grace.listeners.append(SdkWatch(self))
         #: this machine's breakpoint rules, which viewers list and edit (``breakpoints`` requests).
         self.breakpoints = breakpoints
         #: set once listening (``port`` is then the bound one), or failed (``error``).
@@ -162,7 +102,7 @@ class WsServer:
         self._people: dict[object, Person] = {}
         self._agents: dict[object, HookCredential] = {}
         self._viewers: set[ViewerConn] = set()
-        self._links: set[AgentLink] = set()
+        self.links: set[AgentLink] = set()
         self._connections: set[ServerConnection] = set()
         self._emit: Emit = lambda events: None
         self._server: Server | None = None
@@ -257,7 +197,7 @@ class WsServer:
             if hello.role == "agent":
                 await self._agent(ws, hello, credential)
             elif credential is not None:
-                await _forbid(ws, "an agent credential may only report as an agent (role 'agent'): "
+                await forbid(ws, "an agent credential may only report as an agent (role 'agent'): "
                                   "it cannot watch, list, read back, steer or edit breakpoints")
             else:
                 await self._viewer(ws)
@@ -311,7 +251,7 @@ class WsServer:
             events = self.relay.read_range(r.session, max(r.start, self._oldest(r.session)), r.stop)
             info = self.relay.session(r.session)
             end = info.last_seq + 1 if info is not None else 0
-            conn.reply(_fit(r, events, self._oldest(r.session), end))
+            conn.reply(fit_range(r, events, self._oldest(r.session), end))
         elif t == "control":
             req, control = wire.read_control(msg)
             person = self._people.get(conn.ws)
@@ -359,9 +299,9 @@ class WsServer:
         link = AgentLink(self, ws, f"sdk agent {hello.name} ({peer})", credential)
         stranger = next((sid for sid in hello.sessions if not self._admits(link, sid)), None)
         if stranger is not None:
-            await _forbid(ws, f"this agent credential belongs to another session than {stranger}")
+            await forbid(ws, f"this agent credential belongs to another session than {stranger}")
             return
-        self._links.add(link)
+        self.links.add(link)
         self.relay.add_source(link)
         writer = asyncio.create_task(link.writer())
         try:
@@ -372,14 +312,14 @@ class WsServer:
                 raw = await ws.recv(decode=False)
                 try:
                     self._agent_message(link, wire.decode(raw))
-                except _Forbidden as e:
-                    await _forbid(ws, str(e))
+                except Forbidden as e:
+                    await forbid(ws, str(e))
                     break
                 except wire.WireError as e:
                     link.outbox.put_nowait(wire.error(e.code, str(e), e.req))
         finally:
             self.sdk.detach(link)
-            self._links.discard(link)
+            self.links.discard(link)
             link.closed.set()
             writer.cancel()
             with contextlib.suppress(BaseException):
@@ -392,7 +332,7 @@ class WsServer:
         n, events = wire.read_agent_events(msg, link.name)
         stranger = next((ev["session"] for ev in events if not self._admits(link, ev["session"])), None)
         if stranger is not None:
-            raise _Forbidden(f"this agent credential belongs to another session than {stranger}")
+            raise Forbidden(f"this agent credential belongs to another session than {stranger}")
         if events:
             link.emit(events)
             extra, pushes = self.sdk.on_events(link, events)
@@ -407,31 +347,6 @@ class WsServer:
         return link.credential is None or self._keyring is None or self._keyring.admits(link.credential, session)
 
 
-class _Forbidden(Exception):
-    """An agent credential reported what it may not: the connection is closed."""
-
-
-class _SdkWatch:
-    """The SDK agents' sessions under the grace: a notice while they wait, then holds and pauses end."""
-
-    def __init__(self, server: WsServer) -> None:
-        self.server = server
-
-    def grace_started(self, seconds: float) -> None:
-        sdk = self.server.sdk
-        for link in list(self.server._links):
-            events = [ev for sid in sdk.sessions_of(link) for ev in sdk.grace(sid, seconds)]
-            if events:
-                link.emit(events)
-
-    def nobody_watching(self) -> None:
-        for link in list(self.server._links):
-            for sid in self.server.sdk.sessions_of(link):
-                events = link.unwatched(sid)
-                if events:
-                    link.emit(events)
-
-
 def serve_ws(relay: Any, token: str | Keyring | None, **options: Any) -> WsServer:
     """Start serving ``relay`` (on its loop); wait on ``.ready``, then ``.port``/``.url`` say where."""
     server = WsServer(relay, token=token, **options)
@@ -439,34 +354,10 @@ def serve_ws(relay: Any, token: str | Keyring | None, **options: Any) -> WsServe
     return server
 
 
-def _fit(r: wire.RangeRequest, events: list[Event], first: int, end: int) -> dict[str, Any]:
-    """The range reply, shortened until it fits a frame (the viewer asks again for the rest).
-
-    An event that cannot be encoded as it is goes cut and marked (``fit``), never fails the reply.
-    """
-    reply = wire.range_reply(r, events, first, end)
-    try:
-        wire.dumps(reply)
-    except TypeError:
-        events = [fit(e) for e in events]
-        reply = wire.range_reply(r, events, first, end)
-    while len(events) > 1 and len(wire.dumps(reply)) > wire.FRAME_BYTES:
-        events = events[: len(events) // 2]
-        reply = wire.range_reply(r, events, first, end)
-    return reply
-
-
 def _rejected(control: ControlModel, reason: str) -> Event:
     data = {"control_id": control.id, "control": str(control.control), "by": control.by, "reason": reason,
             "call_id": control.call_id, "sent_ts": control.ts}
     return make_event(f"control:{control.id}", control.session, Kind.CONTROL_REJECTED, data)
-
-
-async def _forbid(ws: ServerConnection, why: str) -> None:
-    """Say why (an ``error`` ``forbidden``), then close 1008 (policy violation)."""
-    with contextlib.suppress(ConnectionClosed):
-        await ws.send(wire.dumps(wire.error("forbidden", why)), text=True)
-        await ws.close(1008, "forbidden")
 
 
 def _refuse(connection: ServerConnection, status: http.HTTPStatus, why: str) -> Response:

@@ -22,7 +22,7 @@ from collections import deque
 from collections.abc import Iterable
 from typing import Any, Protocol
 
-from ...protocol import Event, Kind, wire
+from ...protocol import Event, Kind, fit, wire
 
 DEFAULT_LIMIT = 10_000
 _NEVER_DROPPED = frozenset({Kind.CONTROL_APPLIED, Kind.CONTROL_REJECTED})
@@ -207,3 +207,20 @@ def _sum_usage(group: list[Event]) -> dict[str, Any]:
                 out[key] = data[key]
     out["cost_usd"] = cost
     return out
+
+
+def fit_range(r: wire.RangeRequest, events: list[Event], first: int, end: int) -> dict[str, Any]:
+    """The range reply, shortened until it fits a frame (the viewer asks again for the rest).
+
+    An event that cannot be encoded as it is goes cut and marked (``fit``), never fails the reply.
+    """
+    reply = wire.range_reply(r, events, first, end)
+    try:
+        wire.dumps(reply)
+    except TypeError:
+        events = [fit(e) for e in events]
+        reply = wire.range_reply(r, events, first, end)
+    while len(events) > 1 and len(wire.dumps(reply)) > wire.FRAME_BYTES:
+        events = events[: len(events) // 2]
+        reply = wire.range_reply(r, events, first, end)
+    return reply

@@ -1,0 +1,124 @@
+"""The SDK agents' side of the websocket server: one connection per agent run, and their sessions' grace.
+
+An agent connection is a relay source (its events) and ``Steerable`` (its
+sessions' controls, decided by the server's :class:`SdkSteering`). It knows
+the server only through :class:`AgentHost`, so this module does not import
+the server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any, Protocol
+
+from websockets.asyncio.server import ServerConnection
+from websockets.exceptions import ConnectionClosed
+
+from ...adapters.sdk_agent.steering import SdkResult, SdkSteering
+from ...credentials import HookCredential
+from ...protocol import ControlModel, Emit, Event, wire
+
+
+class AgentHost(Protocol):
+    """What an agent connection needs of the server it came through."""
+
+    sdk: SdkSteering
+    links: set[AgentLink]
+
+    def viewers(self, session: str) -> int: ...
+
+    def push(self, pushes: list[tuple[Any, dict[str, Any]]]) -> None: ...
+
+
+class AgentLink:
+    """One SDK agent's connection, as a relay source: live while connected, and ``Steerable``.
+
+    The relay routes the controls of the agent's sessions here (``can_steer``,
+    ``control``); they are decided by the server's :class:`SdkSteering` and
+    the messages for the agent go out on this connection.
+    """
+
+    agent_kind = "sdk"
+
+    def __init__(self, server: AgentHost, ws: ServerConnection, name: str,
+                 credential: HookCredential | None = None) -> None:
+        self.server = server
+        self.ws = ws
+        self.name = name
+        #: the agent credential it connected with (None: a person's token), which limits what it reports.
+        self.credential = credential
+        self.emit: Emit = lambda events: None
+        self.started = asyncio.Event()
+        self.closed = asyncio.Event()
+        self.outbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self._ack: int | None = None
+
+    async def run(self, emit: Emit) -> None:
+        self.emit = emit
+        self.started.set()
+        await self.closed.wait()
+
+    async def writer(self) -> None:
+        while True:
+            msg = await self.outbox.get()
+            await self.ws.send(wire.dumps(msg), text=True)
+
+    def ack(self, n: int) -> None:
+        """Acknowledge frames up to ``n``: once per burst of frames read, not once per frame."""
+        if self._ack is None:
+            asyncio.get_running_loop().call_soon(self._send_ack)
+        self._ack = n if self._ack is None else max(self._ack, n)
+
+    def _send_ack(self) -> None:
+        if self._ack is not None:
+            self.outbox.put_nowait(wire.ack(self._ack))
+            self._ack = None
+
+    def can_steer(self, session: str) -> bool:
+        return session in self.server.sdk.sessions_of(self)
+
+    def control(self, control: ControlModel) -> SdkResult:
+        result = self.server.sdk.control(control)
+        self.server.push(result.pushes)
+        return result
+
+    def unwatched(self, session: str) -> list[Event]:
+        """Nobody watches ``session``, here or through the server: holds and a pause end (fail-open)."""
+        if self.server.viewers(session) > 0:
+            return []
+        events, pushes = self.server.sdk.unwatched(session)
+        self.server.push(pushes)
+        return events
+
+
+class Forbidden(Exception):
+    """An agent credential reported what it may not: the connection is closed."""
+
+
+class SdkWatch:
+    """The SDK agents' sessions under the grace: a notice while they wait, then holds and pauses end."""
+
+    def __init__(self, server: AgentHost) -> None:
+        self.server = server
+
+    def grace_started(self, seconds: float) -> None:
+        sdk = self.server.sdk
+        for link in list(self.server.links):
+            events = [ev for sid in sdk.sessions_of(link) for ev in sdk.grace(sid, seconds)]
+            if events:
+                link.emit(events)
+
+    def nobody_watching(self) -> None:
+        for link in list(self.server.links):
+            for sid in self.server.sdk.sessions_of(link):
+                events = link.unwatched(sid)
+                if events:
+                    link.emit(events)
+
+
+async def forbid(ws: ServerConnection, why: str) -> None:
+    """Say why (an ``error`` ``forbidden``), then close 1008 (policy violation)."""
+    with contextlib.suppress(ConnectionClosed):
+        await ws.send(wire.dumps(wire.error("forbidden", why)), text=True)
+        await ws.close(1008, "forbidden")
