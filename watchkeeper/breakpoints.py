@@ -28,11 +28,12 @@ import tomllib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import orjson
 
 from .protocol import Event, Kind, ToolStatus
+from .protocol.payloads import ToolFinishedData, data_of
 
 FILE_NAME = "breakpoints.toml"
 #: Input fields that hold a path a file tool reads or writes (Claude Code and Codex names).
@@ -160,9 +161,8 @@ def error_streak(events: Iterable[Event]) -> tuple[int, str | None]:
     for ev in events:
         if ev.get("kind") != Kind.TOOL_FINISHED:
             continue
-        data = ev.get("data") or {}
-        cid = data.get("call_id")
-        if isinstance(cid, str):
+        data = cast(ToolFinishedData, data_of(ev))
+        if isinstance(cid := data.get("call_id"), str):
             status = data.get("status")
             outcome.pop(cid, None)
             outcome[cid] = status == ToolStatus.ERROR or (

@@ -24,11 +24,24 @@ import itertools
 import os
 import threading
 import uuid
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Mapping
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, TypeVar
 
 from ..protocol import Capabilities, Event, Kind, Profile, encode_line, fit, make_event
+from ..protocol.payloads import (
+    MessageAssistantData,
+    MessageUserData,
+    NoticeData,
+    SessionEndedData,
+    SessionStartedData,
+    StateData,
+    ThinkingData,
+    ToolFinishedData,
+    ToolStartedData,
+    ToolWaitingData,
+    UsageData,
+)
 from .outcomes import Cancelled, Decision
 from .outcomes import ConnectError as ConnectError
 
@@ -55,24 +68,27 @@ class Reporter:
         self._lock = threading.Lock()
 
     def user(self, text: str, origin: str = "prompt") -> None:
-        self._emit(Kind.MESSAGE_USER, {"text": text, "origin": origin})
+        data: MessageUserData = {"text": text, "origin": origin}
+        self._emit(Kind.MESSAGE_USER, data)
 
     def assistant(self, text: str, model: str | None = None) -> None:
-        self._emit(Kind.MESSAGE_ASSISTANT, {"text": text, "model": model})
+        data: MessageAssistantData = {"text": text, "model": model}
+        self._emit(Kind.MESSAGE_ASSISTANT, data)
 
     def thinking(self, text: str) -> None:
-        self._emit(Kind.THINKING, {"text": text, "hidden": False})
+        data: ThinkingData = {"text": text, "hidden": False}
+        self._emit(Kind.THINKING, data)
 
     def tool_started(self, name: str, input: Any = None, call_id: str | None = None) -> str:
         call_id = call_id or f"call_{uuid.uuid4().hex[:12]}"
-        self._emit(Kind.TOOL_STARTED, {"call_id": call_id, "name": name, "input": input},
-                   id=f"tool:{call_id}:started")
+        data: ToolStartedData = {"call_id": call_id, "name": name, "input": input}
+        self._emit(Kind.TOOL_STARTED, data, id=f"tool:{call_id}:started")
         return call_id
 
     def tool_finished(self, call_id: str, output: Any = None, *, is_error: bool = False,
                       duration_ms: float | None = None, status: str | None = None) -> None:
-        data: dict[str, Any] = {"call_id": call_id, "output": output, "is_error": is_error,
-                                "status": status or ("error" if is_error else "ok"), "duration_ms": duration_ms}
+        data: ToolFinishedData = {"call_id": call_id, "output": output, "is_error": is_error,
+                                  "status": status or ("error" if is_error else "ok"), "duration_ms": duration_ms}
         if isinstance(output, str) and len(output) > MAX_OUTPUT:
             raw = output.encode()
             if len(raw) > MAX_OUTPUT:
@@ -83,25 +99,28 @@ class Reporter:
     def usage(self, *, input_tokens: int = 0, output_tokens: int = 0, model: str | None = None,
               cost_usd: float | None = None, cache_read_tokens: int = 0, cache_creation_tokens: int = 0,
               reasoning_tokens: int = 0) -> None:
-        self._emit(Kind.USAGE, {"input_tokens": input_tokens, "output_tokens": output_tokens, "model": model,
-                                "cost_usd": cost_usd, "cache_read_tokens": cache_read_tokens,
-                                "cache_creation_tokens": cache_creation_tokens,
-                                "reasoning_tokens": reasoning_tokens})
+        data: UsageData = {"input_tokens": input_tokens, "output_tokens": output_tokens, "model": model,
+                           "cost_usd": cost_usd, "cache_read_tokens": cache_read_tokens,
+                           "cache_creation_tokens": cache_creation_tokens, "reasoning_tokens": reasoning_tokens}
+        self._emit(Kind.USAGE, data)
 
     def state(self, state: str, reason: str | None = None) -> None:
-        self._emit(Kind.STATE, {"state": state, "reason": reason})
+        data: StateData = {"state": state, "reason": reason}
+        self._emit(Kind.STATE, data)
 
     def notice(self, text: str, level: str = "info", code: str | None = None) -> None:
-        self._emit(Kind.NOTICE, {"level": level, "text": text, "code": code})
+        data: NoticeData = {"level": level, "text": text, "code": code}
+        self._emit(Kind.NOTICE, data)
 
     def _started(self, title: str | None, model: str | None, cwd: str | None, caps: Capabilities,
                  profile: Profile) -> None:
-        self._emit(Kind.SESSION_STARTED, {
+        data: SessionStartedData = {
             "agent_kind": "sdk", "title": title, "cwd": cwd or os.getcwd(), "model": model,
             "capabilities": caps.model_dump(), "profile": profile.model_dump(),
-        })
+        }
+        self._emit(Kind.SESSION_STARTED, data)
 
-    def _emit(self, kind: str, data: dict[str, Any], id: str | None = None) -> Event:
+    def _emit(self, kind: str, data: Mapping[str, Any], id: str | None = None) -> Event:
         with self._lock:
             n = next(self._counter)
             # Fitted here, where the agent's data becomes an event: whatever it passed, the event can be
@@ -125,7 +144,8 @@ class Run(Reporter):
 
     def close(self, reason: str = "done") -> None:
         if not self._file.closed:
-            self._emit(Kind.SESSION_ENDED, {"reason": reason})
+            ended: SessionEndedData = {"reason": reason}
+            self._emit(Kind.SESSION_ENDED, ended)
             self._file.close()
 
     def __enter__(self) -> Run:
@@ -173,8 +193,8 @@ class AgentRun(Reporter):
         Nobody watching, or no answer within ``timeout``: ``Decision("none")``, the call goes on.
         """
         self._link.raise_if_cancelled()
-        self._emit(Kind.TOOL_WAITING, {"call_id": call_id, "reason": "approval", "name": name, "input": input},
-                   id=f"tool:{call_id}:waiting")
+        waiting: ToolWaitingData = {"call_id": call_id, "reason": "approval", "name": name, "input": input}
+        self._emit(Kind.TOOL_WAITING, waiting, id=f"tool:{call_id}:waiting")
         decision = await self._link.decision(call_id, timeout)
         if decision.verdict == "deny":
             self.tool_finished(call_id, decision.reason, is_error=True, status="denied")
@@ -188,7 +208,8 @@ class AgentRun(Reporter):
         if self._link.closing:
             await self._link.stop()
             return
-        self._emit(Kind.SESSION_ENDED, {"reason": reason})
+        ended: SessionEndedData = {"reason": reason}
+        self._emit(Kind.SESSION_ENDED, ended)
         await self._link.close()
 
     async def __aenter__(self) -> AgentRun:

@@ -20,9 +20,10 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 from collections.abc import Iterable
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from ...protocol import Event, Kind, fit, wire
+from ...protocol.payloads import UsageData
 
 DEFAULT_LIMIT = 10_000
 _NEVER_DROPPED = frozenset({Kind.CONTROL_APPLIED, Kind.CONTROL_REJECTED})
@@ -121,7 +122,7 @@ class ViewerConn:
         for i, ev in enumerate(self.queue):
             kind = ev["kind"]
             if kind == Kind.USAGE:
-                groups.setdefault((ev["session"], kind, ev["data"].get("model")), []).append(i)
+                groups.setdefault((ev["session"], kind, cast(UsageData, ev["data"]).get("model")), []).append(i)
             elif kind == Kind.STATE:
                 groups.setdefault((ev["session"], kind, None), []).append(i)
         folded: set[int] = set()
@@ -190,7 +191,7 @@ def _sum_usage(group: list[Event]) -> dict[str, Any]:
     out = dict(group[0]["data"])
     cost = out.get("cost_usd")
     for ev in group[1:]:
-        data = ev["data"]
+        data = cast(UsageData, ev["data"])
         if data.get("cumulative"):
             out = dict(data)
             cost = out.get("cost_usd")
@@ -202,9 +203,10 @@ def _sum_usage(group: list[Event]) -> dict[str, Any]:
         c = data.get("cost_usd")
         if isinstance(c, int | float):
             cost = (cost or 0.0) + c
-        for key in ("model", "message_id"):
-            if data.get(key) is not None:
-                out[key] = data[key]
+        if data.get("model") is not None:
+            out["model"] = data["model"]
+        if data.get("message_id") is not None:
+            out["message_id"] = data["message_id"]
     out["cost_usd"] = cost
     return out
 

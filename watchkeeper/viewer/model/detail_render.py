@@ -11,7 +11,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import orjson
 from rich.console import Group, RenderableType
@@ -22,6 +22,15 @@ from rich.text import Text
 
 from ...protocol import Event, Kind, ToolCall, json_text
 from ...protocol.display import visible, visible_value
+from ...protocol.payloads import (
+    MessageAssistantData,
+    MessageUserData,
+    NoticeData,
+    RawData,
+    ThinkingData,
+    ToolFinishedData,
+    data_of,
+)
 from . import rows
 
 FOLD_LINES = 200
@@ -186,7 +195,8 @@ def tool_detail(
     if call.final or call.output is not None:
         out.append(section("Output"))
         out += output_block(call.output, opts)
-        cut = next((e["data"].get("truncated") for e in events if e.get("kind") == Kind.TOOL_FINISHED), None)
+        finished = (cast(ToolFinishedData, data_of(e)) for e in events if e.get("kind") == Kind.TOOL_FINISHED)
+        cut = next((d.get("truncated") for d in finished), None)
         if cut:
             out.append(Text(f"(output cut at the source: {size_text(int(cut))} more)", style="italic"))
     return out
@@ -215,27 +225,32 @@ def _lexer_for(path: str) -> str:
 
 def event_detail(event: Event, opts: Options) -> list[RenderableType]:
     kind = event.get("kind")
-    data = event.get("data") or {}
+    data: dict[str, Any] = event.get("data") or {}
     if not isinstance(data, dict):
         data = {"value": data}
     out: list[RenderableType] = []
     if kind == Kind.MESSAGE_ASSISTANT:
-        text, note = fold(str(data.get("text", "")), opts.unfold)
+        said = cast(MessageAssistantData, data)
+        text, note = fold(str(said.get("text", "")), opts.unfold)
         # No hyperlinks: a link is shown with its address, never made a live (OSC 8) link.
         out.append(Markdown(visible(text), hyperlinks=False))
         if note is not None:
             out.append(note)
-    elif kind in (Kind.MESSAGE_USER, Kind.THINKING) and isinstance(data.get("text"), str):
-        text = data["text"] or ("(hidden by the agent)" if data.get("hidden") else "")
+    elif kind in (Kind.MESSAGE_USER, Kind.THINKING) and isinstance(cast(MessageUserData, data).get("text"), str):
+        message = cast(MessageUserData, data)
+        thought = cast(ThinkingData, data)
+        text = message["text"] or ("(hidden by the agent)" if thought.get("hidden") else "")
         out += text_block(text, opts, "text")
     elif kind == Kind.RAW:
-        if data.get("error"):
-            out.append(shown(data["error"], "bold"))
-        out += value_block(data.get("record"), opts)
-        if data.get("source"):
-            out.append(shown(f"from {data['source']}", "dim"))
+        raw = cast(RawData, data)
+        if raw.get("error"):
+            out.append(shown(raw["error"], "bold"))
+        out += value_block(raw.get("record"), opts)
+        if raw.get("source"):
+            out.append(shown(f"from {raw['source']}", "dim"))
     elif kind == Kind.NOTICE:
-        out.append(shown(data.get("text", ""), "bold" if data.get("level") == "error" else ""))
+        notice = cast(NoticeData, data)
+        out.append(shown(notice.get("text", ""), "bold" if notice.get("level") == "error" else ""))
         extra = {k: v for k, v in data.items() if k != "text"}
         if extra:
             out += value_block(extra, opts)
