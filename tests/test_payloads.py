@@ -16,8 +16,11 @@ from watchkeeper.protocol.payloads import PAYLOADS, data_of
 
 #: Fields the hot path writes that the models leave to ``extra="allow"``.
 WRITTEN_BEYOND_THE_MODEL = {
-    Kind.USAGE: {"request_id"},
-    Kind.TOOL_FINISHED: {"result"},
+    Kind.USAGE: {"request_id", "revision"},
+    Kind.MESSAGE_USER: {"images", "control_id"},
+    Kind.TOOL_STARTED: {"server"},
+    Kind.TOOL_FINISHED: {"result", "exit_code"},
+    Kind.AGENT_STARTED: {"sidechain", "prompt"},
     Kind.CONTROL_APPLIED: {"call_ids", "sent_ts", "text", "message"},
     Kind.CONTROL_REJECTED: {"call_ids", "sent_ts", "text", "message"},
 }

@@ -33,6 +33,10 @@ class SessionEndedData(TypedDict, total=False):
 class MessageUserData(TypedDict, total=False):
     text: str
     origin: str | None
+    #: how many images came with the text (Claude Code).
+    images: int
+    #: an injected message: the ``inject`` control that delivered it (the SDK).
+    control_id: str
 
 
 class MessageAssistantData(TypedDict, total=False):
@@ -52,6 +56,8 @@ class ToolStartedData(TypedDict, total=False):
     name: str | None
     input: Any
     message_id: str | None
+    #: a tool the model's provider ran (Claude Code's ``server_tool_use``/``mcp_tool_use``), not the agent.
+    server: bool
 
 
 class ToolWaitingData(TypedDict, total=False):
@@ -71,6 +77,8 @@ class ToolFinishedData(TypedDict, total=False):
     truncated: int | None
     #: the tool's structured result beside its text output (Claude Code's ``toolUseResult``, trimmed).
     result: dict[str, Any]
+    #: the command's exit code (Codex).
+    exit_code: int
 
 
 class UsageData(TypedDict, total=False):
@@ -85,6 +93,8 @@ class UsageData(TypedDict, total=False):
     reasoning_tokens: int
     cost_usd: float | None
     cumulative: bool
+    #: the n-th further count of one message's usage (Claude Code writes a message's usage as it grows).
+    revision: int
 
 
 class AgentStartedData(TypedDict, total=False):
@@ -92,6 +102,9 @@ class AgentStartedData(TypedDict, total=False):
     parent_call_id: str | None
     agent_type: str | None
     description: str | None
+    #: a subagent found by its sidechain records (Claude Code), with the prompt it was started with.
+    sidechain: bool
+    prompt: str | None
 
 
 class AgentFinishedData(TypedDict, total=False):

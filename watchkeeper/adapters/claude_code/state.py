@@ -8,6 +8,7 @@ events are held back, and are filled in when the file's first event goes out.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -76,9 +77,11 @@ class FileState:
 
     # --- event helpers --------------------------------------------------------------
 
-    def _ev(self, id: str, kind: str, data: dict[str, Any], ts: str | None, agent: str = MAIN_AGENT) -> Event:
+    def _ev(self, id: str, kind: str, data: Mapping[str, Any], ts: str | None, agent: str = MAIN_AGENT) -> Event:
+        # A payload TypedDict is the plain dict the event carries; the annotation passes it on at no cost.
+        payload: Any = data
         return {"v": 1, "id": id, "ts": ts or "", "session": self._session or "", "agent": agent,
-                "kind": kind, "data": data}
+                "kind": kind, "data": payload}
 
     def _notice(self, id: str, level: str, code: str, text: str, ts: str | None, agent: str = MAIN_AGENT,
                 **extra: Any) -> Event:

@@ -19,6 +19,16 @@ from datetime import datetime
 from typing import Any
 
 from ...protocol import MAIN_AGENT, Event, Kind
+from ...protocol.payloads import (
+    AgentFinishedData,
+    AgentStartedData,
+    MessageAssistantData,
+    MessageUserData,
+    RawData,
+    ThinkingData,
+    ToolFinishedData,
+    ToolStartedData,
+)
 from . import records as R
 from .state import Call, FileState
 from .subagents import TaskCall
@@ -81,7 +91,7 @@ class Turns(FileState):
         if rec.get("type") == "user" and type(msg) is dict:
             prompt = R.text_of(msg.get("content"))[0] or None
         call = None if explicit else self._links.match_sidechain(agent, prompt, ts)
-        data = {
+        data: AgentStartedData = {
             "agent_id": agent,
             "parent_call_id": call.call_id if call else None,
             "agent_type": call.agent_type if call else None,
@@ -127,7 +137,7 @@ class Turns(FileState):
             shown = R.command_output(text)
         else:
             shown = text
-        data: dict[str, Any] = {"text": shown, "origin": origin}
+        data: MessageUserData = {"text": shown, "origin": origin}
         if images:
             data["images"] = images
         home = agent == self._home
@@ -172,7 +182,6 @@ class Turns(FileState):
             self._model = model
         content = msg.get("content")
         ev = self._ev
-        data: dict[str, Any]
         if rec.get("isApiErrorMessage"):
             error = R.text_of(content)[0] or "API error"
             out.append(self._notice(f"{base}:0", "error", "api-error", error, ts, agent))
@@ -184,24 +193,24 @@ class Turns(FileState):
                 if kind == "text":
                     said = block.get("text")
                     if type(said) is str and said:
-                        data = {"text": said, "message_id": mid, "model": model}
-                        out.append(ev(f"{base}:{i}", _ASSISTANT, data, ts, agent))
+                        message: MessageAssistantData = {"text": said, "message_id": mid, "model": model}
+                        out.append(ev(f"{base}:{i}", _ASSISTANT, message, ts, agent))
                 elif kind == "tool_use" or kind == "server_tool_use" or kind == "mcp_tool_use":
                     self._start_call(block, kind != "tool_use", mid, uuid, base, i, ts, agent, out)
                 elif kind == "thinking" or kind == "redacted_thinking":
                     thought = block.get("thinking")
                     thought = thought if type(thought) is str else ""
-                    data = {"text": thought, "hidden": not thought}
-                    out.append(ev(f"{base}:{i}", _THINKING, data, ts, agent))
+                    thinking: ThinkingData = {"text": thought, "hidden": not thought}
+                    out.append(ev(f"{base}:{i}", _THINKING, thinking, ts, agent))
                 elif type(kind) is str and kind.endswith("_tool_result"):
                     self._finish_call(block, None, ts, agent, out)
                 else:
                     why = f"unknown content block {kind!r}"
-                    data = {"record": block, "error": why, "source": self.source}
-                    out.append(ev(f"{base}:{i}", _RAW, data, ts, agent))
+                    raw: RawData = {"record": block, "error": why, "source": self.source}
+                    out.append(ev(f"{base}:{i}", _RAW, raw, ts, agent))
         elif type(content) is str and content:
-            data = {"text": content, "message_id": mid, "model": model}
-            out.append(ev(f"{base}:0", _ASSISTANT, data, ts, agent))
+            whole: MessageAssistantData = {"text": content, "message_id": mid, "model": model}
+            out.append(ev(f"{base}:0", _ASSISTANT, whole, ts, agent))
         usage = msg.get("usage")
         if type(usage) is dict:
             rid = rec.get("requestId")
@@ -209,10 +218,10 @@ class Turns(FileState):
             counted = self._ledger.add(key, usage)
             if counted is not None:
                 revision, counts = counted
-                data = usage_data(counts, model, mid, rid)
+                spent = usage_data(counts, model, mid, rid)
                 if revision:
-                    data["revision"] = revision
-                out.append(ev(f"cc:usage:{key}:{revision}", _USAGE, data, ts, agent))
+                    spent["revision"] = revision
+                out.append(ev(f"cc:usage:{key}:{revision}", _USAGE, spent, ts, agent))
         if msg.get("stop_reason") == "end_turn" and agent == MAIN_AGENT and mid not in self._idle_messages:
             self._idle_messages.add(mid)
             out.append(ev(f"{base}:state", _STATE, {"state": "idle", "reason": "end_turn"}, ts))
@@ -225,7 +234,7 @@ class Turns(FileState):
                     ts: str | None, agent: str, out: list[Event]) -> None:
         cid = block.get("id")
         if type(cid) is not str or not cid:
-            raw = {"record": block, "error": "tool_use without an id", "source": self.source}
+            raw: RawData = {"record": block, "error": "tool_use without an id", "source": self.source}
             out.append(self._ev(f"{base}:{i}", _RAW, raw, ts, agent))
             return
         call = self._calls.get(cid)
@@ -237,7 +246,7 @@ class Turns(FileState):
             call.started, call.ts, call.uuid = True, ts, uuid
         name = block.get("name")
         args = R.tool_input(block.get("input"))
-        data: dict[str, Any] = {"call_id": cid, "name": name, "input": args, "message_id": mid}
+        data: ToolStartedData = {"call_id": cid, "name": name, "input": args, "message_id": mid}
         if server:
             data["server"] = True
         out.append(self._ev(f"tool:{cid}:started", _TOOL_STARTED, data, ts, agent))
@@ -253,7 +262,7 @@ class Turns(FileState):
                      out: list[Event], agent_hint: Any = None) -> None:
         cid = block.get("tool_use_id")
         if type(cid) is not str or not cid:
-            raw = {"record": block, "error": "tool_result without a tool_use_id", "source": self.source}
+            raw: RawData = {"record": block, "error": "tool_result without a tool_use_id", "source": self.source}
             out.append(self._ev(self._digest_id(repr(block).encode(), "cc:raw"), _RAW, raw, ts, agent))
             return
         call = self._calls.get(cid)
@@ -268,8 +277,8 @@ class Turns(FileState):
             call.finished = True
             if duration is None:
                 duration = _ms_between(call.ts, ts)
-        data: dict[str, Any] = {"call_id": cid, "status": status, "is_error": is_error, "output": output,
-                                "duration_ms": duration}
+        data: ToolFinishedData = {"call_id": cid, "status": status, "is_error": is_error, "output": output,
+                                  "duration_ms": duration}
         if truncated:
             data["truncated"] = truncated
         result = R.structured_result(structured)
@@ -308,7 +317,7 @@ class Turns(FileState):
         if self._sub is not None and self._sub.parent_call_id == call_id and agent == self._home:
             return
         task = self._links.calls.get(call_id)
-        data = {
+        data: AgentStartedData = {
             "agent_id": agent,
             "parent_call_id": call_id,
             "agent_type": task.agent_type if task else None,
@@ -320,7 +329,7 @@ class Turns(FileState):
         if agent in self._agents_done:
             return
         self._agents_done.add(agent)
-        data = {"agent_id": agent, "status": status}
+        data: AgentFinishedData = {"agent_id": agent, "status": status}
         out.append(self._ev(f"cc:agent:{agent}:finished", _AGENT_FINISHED, data, ts, agent))
 
     def _task_notification(self, note: dict[str, str | None], ts: str | None, out: list[Event]) -> None:

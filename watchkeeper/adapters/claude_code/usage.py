@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from ...protocol.payloads import UsageData
+
 #: Claude Code usage fields, in the order the ledger stores them.
 FIELDS = ("input_tokens", "output_tokens", "cache_read_input_tokens", "cache_creation_input_tokens")
 
@@ -72,7 +74,7 @@ class UsageLedger:
         return revision, delta
 
 
-def usage_data(counts: list[int], model: Any, message_id: Any, request_id: Any) -> dict[str, Any]:
+def usage_data(counts: list[int], model: Any, message_id: Any, request_id: Any) -> UsageData:
     """The ``usage`` event data; ``reasoning_tokens`` is part of ``output_tokens``, not extra."""
     return {
         "model": model,
@@ -105,7 +107,7 @@ def cost_state_data(rec: dict[str, Any]) -> dict[str, Any] | None:
                 totals[3] += _count(per_model.get("cacheCreationInputTokens"))
                 totals[4] += _count(per_model.get("thinkingTokens"))
     names = list(models) if isinstance(models, dict) else []
-    data = usage_data(totals, names[0] if len(names) == 1 else None, None, None)
+    data: dict[str, Any] = {**usage_data(totals, names[0] if len(names) == 1 else None, None, None)}
     data["cost_usd"] = cost if isinstance(cost, int | float) and not isinstance(cost, bool) else None
     data["cumulative"] = True
     data["models"] = models if isinstance(models, dict) else None

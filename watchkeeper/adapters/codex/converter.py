@@ -20,6 +20,7 @@ Ids: tool calls ``tool:{call_id}:started|finished``; every other event
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -197,7 +198,7 @@ class CodexConverter:
 
     # --- events, for records.py -----------------------------------------------------
 
-    def event(self, kind: str, data: dict[str, Any], id: str | None = None) -> Event:
+    def event(self, kind: str, data: Mapping[str, Any], id: str | None = None) -> Event:
         if id is None:
             id = f"cx:{self.session}:{self.key}:{self._n}"
             self._n += 1

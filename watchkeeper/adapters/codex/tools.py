@@ -18,6 +18,7 @@ from typing import Any
 
 import orjson
 
+from ...protocol.payloads import ToolFinishedData
 from .text import content_text
 
 #: Tool output kept in an event; the rest is cut and counted in ``truncated``.
@@ -69,9 +70,9 @@ class Finish:
     exit_code: int | None = None
     duration_ms: float | None = None
 
-    def data(self, call_id: str) -> dict[str, Any]:
+    def data(self, call_id: str) -> ToolFinishedData:
         output, cut = cut_output(self.output)
-        data: dict[str, Any] = {
+        data: ToolFinishedData = {
             "call_id": call_id,
             "status": self.status,
             "is_error": self.status == "error",
