@@ -12,7 +12,7 @@ from typing import Any, cast
 
 from .controls import released
 from .kinds import FINAL_TOOL_STATUSES, Kind, ToolStatus
-from .payloads import ToolFinishedData, ToolStartedData, ToolWaitingData
+from .payloads import ControlOutcomeData, ToolFinishedData, ToolStartedData, ToolWaitingData
 
 TOOL_KINDS = frozenset({Kind.TOOL_STARTED, Kind.TOOL_WAITING, Kind.TOOL_FINISHED})
 
@@ -99,7 +99,7 @@ class CallTable:
     def release(self, event: dict[str, Any]) -> list[ToolCall]:
         """A ``control.applied`` event: the held calls it let go are running again; those calls."""
         session, data = event["session"], event.get("data")
-        ids = released(data) if isinstance(data, dict) else []
+        ids = released(cast(ControlOutcomeData, data)) if isinstance(data, dict) else []
         return [running(call) for cid in ids if (call := self._calls.get((session, cid))) is not None]
 
     def __len__(self) -> int:

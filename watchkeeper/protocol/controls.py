@@ -67,7 +67,7 @@ def honoured(caps: Mapping[str, Any]) -> list[str]:
     return [kind.value for kind in ControlKind if caps.get(kind.value)]
 
 
-def released(data: Mapping[str, Any]) -> list[str]:
+def released(data: ControlOutcomeData) -> list[str]:
     """The held calls a ``control.applied`` event lets go (approve, deny, step, resume, a hold's timeout).
 
     Its ``call_id``, then any further ``call_ids`` (one control can release

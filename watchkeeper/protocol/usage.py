@@ -10,9 +10,13 @@ last total written, so neither alone is right in both orders.
 
 from __future__ import annotations
 
+from typing import Literal
+
 from .payloads import UsageData
 
-TOKEN_KEYS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_creation_tokens")
+#: A token count of ``UsageData`` a reader adds up (a literal type, so mypy checks the names against it).
+TokenKey = Literal["input_tokens", "output_tokens", "cache_read_tokens", "cache_creation_tokens", "reasoning_tokens"]
+TOKEN_KEYS: tuple[TokenKey, ...] = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_creation_tokens")
 
 
 class UsageTally:

@@ -24,10 +24,12 @@ from typing import Any, Protocol, cast
 
 from ...protocol import Event, Kind, fit, wire
 from ...protocol.payloads import UsageData
+from ...protocol.usage import TokenKey
 
 DEFAULT_LIMIT = 10_000
 _NEVER_DROPPED = frozenset({Kind.CONTROL_APPLIED, Kind.CONTROL_REJECTED})
-_TOKENS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_creation_tokens", "reasoning_tokens")
+_TOKENS: tuple[TokenKey, ...] = (
+    "input_tokens", "output_tokens", "cache_read_tokens", "cache_creation_tokens", "reasoning_tokens")
 
 
 class _Relay(Protocol):
