@@ -12,7 +12,10 @@ import getpass
 import socket
 import sys
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ..protocol.payloads import ControlOutcomeData
 
 HELP = "steer a live session: pause, resume, approve, deny, inject, cancel, step"
 
@@ -73,7 +76,7 @@ def _report(outcome: dict[str, Any], control: dict[str, Any]) -> int:
     from ..protocol.display import visible
 
     applied = outcome.get("kind") == "control.applied"
-    data = outcome.get("data") or {}
+    data: ControlOutcomeData = outcome["data"] if outcome.get("data") else {}
     call = f" [{data['call_id']}]" if data.get("call_id") else ""
     verdict = "applied" if applied else "rejected"
     print(visible(f"{verdict}{call}: {data.get('reason') or ''} (control {control['id']})"))

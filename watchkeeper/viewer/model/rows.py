@@ -314,7 +314,7 @@ def event_is_error(event: Event) -> bool:
     data = event.get("data") or {}
     if kind == Kind.RAW or kind == Kind.CONTROL_REJECTED:
         return True
-    return kind == Kind.NOTICE and isinstance(data, dict) and data.get("level") == "error"
+    return kind == Kind.NOTICE and isinstance(data, dict) and cast(NoticeData, data).get("level") == "error"
 
 
 def build_row(

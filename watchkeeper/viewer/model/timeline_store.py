@@ -22,7 +22,7 @@ import orjson
 
 from ...protocol import MAIN_AGENT, CallTable, Event, Kind, ToolCall, json_text
 from ...protocol.calls import TOOL_KINDS
-from ...protocol.payloads import AgentStartedData
+from ...protocol.payloads import AgentFinishedData, AgentStartedData
 from ...protocol.session import SessionState
 from . import rows
 
@@ -390,8 +390,8 @@ def row_agent(event: Event) -> str:
     """The agent a row belongs to: a subagent's own start and end rows sit with its other rows."""
     if event.get("kind") in (Kind.AGENT_STARTED, Kind.AGENT_FINISHED):
         data = event.get("data")
-        if isinstance(data, dict) and data.get("agent_id"):
-            return str(data["agent_id"])
+        if isinstance(data, dict) and (agent := cast(AgentStartedData | AgentFinishedData, data).get("agent_id")):
+            return str(agent)
     return event.get("agent", MAIN_AGENT)
 
 
