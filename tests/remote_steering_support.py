@@ -10,61 +10,25 @@ from __future__ import annotations
 
 import asyncio
 import os
-import queue
-import socket
 import subprocess
 import sys
-import threading
-import time
 import urllib.request
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import orjson
 from remote_support import Attached
 from standins.anthropic import ScriptedAnthropic
 from standins.claude import ClaudeProcess, claude_command, claude_env
+from test_remote_cli import Lines, free_port
 
 from watchkeeper.protocol import Event
 
 ROOT = Path(__file__).resolve().parent.parent
 WATCHKEEPER = [sys.executable, "-c", "from watchkeeper.cli import main; main()"]
 WAIT = 30.0
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class Lines:
-    """A process's output, read on a thread so that waits stay bounded."""
-
-    def __init__(self, stream: IO[str]) -> None:
-        self.seen: list[str] = []
-        self._lines: queue.SimpleQueue[str] = queue.SimpleQueue()
-        threading.Thread(target=self._read, args=(stream,), daemon=True).start()
-
-    def _read(self, stream: IO[str]) -> None:
-        for line in stream:
-            self._lines.put(line)
-
-    def until(self, needle: str, timeout: float = WAIT) -> str:
-        for line in self.seen:
-            if needle in line:
-                return line
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                line = self._lines.get(timeout=max(0.01, deadline - time.monotonic()))
-            except queue.Empty:
-                raise AssertionError(f"{needle!r} not printed; got {self.seen}") from None
-            self.seen.append(line)
-            if needle in line:
-                return line
 
 
 @dataclass
