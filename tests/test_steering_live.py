@@ -146,13 +146,20 @@ def pause_before_turn(wk: Watchkeeper, api: ScriptedAnthropic, release: threadin
                       turn: int, *ctl_args: str) -> None:
     """Pause while the model's answer for ``turn`` is held back, then let it come: its tool call is held.
 
-    The CLI may ask the model before its first hook has reached the relay, so
-    the pause waits until the relay knows the session (``hooks status`` lists it).
+    The CLI may ask the model before its first hook has reached the relay: a
+    pause for a session the relay does not know yet is rejected (and changes
+    nothing), so it is sent again until one is applied.
     """
     api.wait_for_request("main", turn=turn, timeout=WAIT)
-    until(lambda: f"hooked session {session}" in wk.cli("hooks", "status").stdout, "the relay knows the session")
-    code, out = wk.ctl("pause", session, *ctl_args)
-    assert code == 0 and out.startswith("applied"), out
+    sent: list[str] = []
+
+    def paused() -> bool:
+        code, out = wk.ctl("pause", session, *ctl_args)
+        sent.append(out)
+        assert code == 0 or "unknown session" in out, out
+        return code == 0 and out.startswith("applied")
+
+    until(paused, "a pause the relay applies", timeout=2 * WAIT, seen=lambda: sent[-1:], poll=0.2)
     release.set()
 
 
