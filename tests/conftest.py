@@ -22,7 +22,6 @@ import pytest
 pytest_plugins = ["remote_support"]
 
 ROOT = Path(__file__).resolve().parent.parent
-SAMPLES = Path(os.environ.get("WATCHKEEPER_CORPUS") or ROOT.parent / "shared" / "samples")
 SAMPLE_LOGS = ROOT / "watchkeeper" / "demo" / "sample_logs"
 FIXTURES = ROOT / "tests" / "fixtures"
 #: Laid out as ~/.claude/projects and ~/.codex/sessions are, so discovery can be pointed at them.
@@ -79,12 +78,15 @@ def samples() -> Path:
 
     Missing, the test skips, except where CI is set: there the corpus suite is required.
     """
-    if not SAMPLES.is_dir():
-        message = f"the transcript corpus is not at {SAMPLES} (set WATCHKEEPER_CORPUS to its directory)"
+    given = os.environ.get("WATCHKEEPER_CORPUS")
+    corpus = Path(given) if given else None
+    if corpus is None or not corpus.is_dir():
+        message = (f"the transcript corpus is not at {given}" if given else
+                   "no transcript corpus given (`make test-corpus` passes it as WATCHKEEPER_CORPUS)")
         if os.environ.get("CI", "").lower() not in ("", "0", "false"):
             pytest.fail(message + "; CI requires the corpus suite")
         pytest.skip(message)
-    return SAMPLES
+    return corpus
 
 
 @pytest.hookimpl(tryfirst=True)
