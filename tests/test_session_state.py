@@ -41,7 +41,7 @@ def test_the_fold_reads_title_model_usage_state_and_held_calls() -> None:
     assert changed == [False] * 5 + [True, True]
     assert (st.title, st.model, st.cwd, st.agent_kind) == ("Fix the build", "m-1", "/w", "claude-code")
     assert st.tokens == (10, 2, 0, 0) and st.cost_usd == 0.5
-    assert st.state == "waiting" and list(st.held) == ["a", "b"] and st.held["b"].why() == "breakpoint «rm»"
+    assert st.state == "waiting" and list(st.held) == ["a", "b"] and st.held["b"].describe() == "breakpoint «rm»"
     assert st.fold(STREAM[7]) and not st.held and st.state == "running", "one resume let both calls go"
     for e in STREAM[8:]:
         st.fold(e)
@@ -75,3 +75,31 @@ def test_titles_and_capabilities() -> None:
     assert title_from_text("x" * 300) == "x" * 199 + "…"
     assert merge_capabilities({"pause": True, "why": "a"}, {"pause": False, "step": True, "why": None}) == {
         "pause": True, "step": True, "why": "a"}
+
+
+def test_held_calls_say_why_since_and_what_happens_at_expiry() -> None:
+    st = SessionState()
+    st.fold(ev(1, "tool.waiting", {"call_id": "old", "reason": "breakpoint", "rule": "rm"}))
+    st.fold(ev(2, "tool.waiting", {"call_id": "p", "reason": "permission", "why": "permission",
+                                   "since": "2026-12-06T09:59:00.000Z", "expires_at": "2026-12-06T10:09:00.000Z",
+                                   "on_expiry": "deny"}))
+    st.fold(ev(3, "tool.waiting", {"call_id": "c", "reason": "paused", "expires_at": "2026-12-06T10:10:00.000Z",
+                                   "on_expiry": "continue"}))
+    old, perm, cont = st.held["old"], st.held["p"], st.held["c"]
+    assert (old.why, old.since, old.expires_at, old.expiry_text()) == ("breakpoint", STREAM[1]["ts"], None, None), \
+        "an older peer's reason gives why; the event's time is when the hold began; no expiry is never"
+    assert (perm.why, perm.since, perm.describe(), perm.expiry_text()) == \
+        ("permission", "2026-12-06T09:59:00.000Z", "needs permission", "is denied")
+    assert cont.why == "pause" and cont.expiry_text() == "goes on under the agent's own rules"
+
+
+def test_a_queued_prompt_waits_until_delivered_or_removed() -> None:
+    st = SessionState()
+    assert st.fold(ev(1, "message.user", {"text": "next", "origin": "queued", "queue_id": "q1"}))
+    assert st.fold(ev(2, "message.user", {"text": "later", "origin": "queued", "queue_id": "q2"}))
+    assert st.queued == {"q1": "next", "q2": "later"} and st.title is None, "a queued prompt is not the title yet"
+    assert st.fold(ev(3, "message.user", {"text": "next", "origin": "prompt", "queue_id": "q1"}))
+    assert st.title == "next" and list(st.queued) == ["q2"]
+    assert st.fold(ev(4, "message.user", {"text": "later", "origin": "queue-removed", "queue_id": "q2"}))
+    assert not st.queued
+    assert not st.fold(ev(5, "message.user", {"text": "plain"}))

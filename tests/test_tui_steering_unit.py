@@ -66,7 +66,7 @@ def test_steer_state_follows_holds_and_controls() -> None:
     state = SessionState()
     assert fold_all(state, [waiting("a"), waiting("b", "breakpoint", "rm -rf")])
     assert list(state.held) == ["a", "b"] and state.oldest is not None and state.oldest.call_id == "a"
-    assert state.held["b"].why() == "breakpoint «rm -rf»"
+    assert state.held["b"].describe() == "breakpoint «rm -rf»"
     assert fold_all(state, [applied("approve", "a")]) and list(state.held) == ["b"]
     assert fold_all(state, [applied("pause")]) and state.paused
     assert not fold_all(state, [applied("pause")])

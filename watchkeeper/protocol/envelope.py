@@ -56,7 +56,12 @@ def make_event(
 
 def now_iso() -> str:
     """UTC now in the transcripts' own format: ISO-8601, milliseconds, ``Z``."""
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return iso(datetime.now(UTC))
+
+
+def iso(moment: datetime) -> str:
+    """An aware datetime in the transcripts' own format."""
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def parse_ts(ts: str | None) -> float | None:

@@ -46,6 +46,31 @@ class ControlKind(StrEnum):
     STEP = "step"
 
 
+class HoldWhy(StrEnum):
+    """Why a call waits for the person (``tool.waiting`` ``why``)."""
+
+    PAUSE = "pause"
+    STEP = "step"
+    BREAKPOINT = "breakpoint"
+    #: An SDK agent asked for an approval.
+    APPROVAL = "approval"
+    #: The agent would ask the person itself (a permission prompt).
+    PERMISSION = "permission"
+
+
+class OnExpiry(StrEnum):
+    """What happens to a held call at its ``expires_at``."""
+
+    #: No decision is answered: the agent goes on under its own rules.
+    CONTINUE = "continue"
+    DENY = "deny"
+
+
+#: ``tool.waiting`` ``reason`` (the older field) -> ``why``.
+WHY_OF_REASON = {"paused": HoldWhy.PAUSE, "step": HoldWhy.STEP, "breakpoint": HoldWhy.BREAKPOINT,
+                 "approval": HoldWhy.APPROVAL, "permission": HoldWhy.PERMISSION}
+
+
 class ToolStatus(StrEnum):
     RUNNING = "running"
     WAITING = "waiting"

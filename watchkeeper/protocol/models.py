@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from .kinds import PROTOCOL_VERSION, ControlKind, Kind, State, ToolStatus
+from .kinds import PROTOCOL_VERSION, ControlKind, HoldWhy, Kind, OnExpiry, State, ToolStatus
 
 
 class Open(BaseModel):
@@ -31,6 +31,8 @@ class Capabilities(Open):
     inject: bool = False
     cancel: bool = False
     step: bool = False
+    permission: bool = Field(False, description="Answers the agent's own permission prompts (approve/deny a "
+                             "call held with why=permission)")
     why: str | None = Field(None, description="Why some controls are unavailable, for the person")
 
 
@@ -70,7 +72,9 @@ class SessionEnded(Open):
 
 class MessageUser(Open):
     text: str
-    origin: str | None = Field(None, description="prompt, queued, injected, tool-feedback, …")
+    origin: str | None = Field(None, description="prompt, queued, injected, tool-feedback, queue-removed, …")
+    queue_id: str | None = Field(None, description="A queued prompt: origin=queued while it waits for the "
+                                 "agent; a later message.user with the same queue_id delivers or removes it")
 
 
 class MessageAssistant(Open):
@@ -93,10 +97,17 @@ class ToolStarted(Open):
 
 class ToolWaiting(Open):
     call_id: str
-    reason: Literal["paused", "approval", "step", "breakpoint"] | str
+    reason: Literal["paused", "approval", "step", "breakpoint", "permission"] | str
+    why: HoldWhy | str | None = Field(None, description="Why the call waits: pause, step, breakpoint, approval "
+                                      "(an SDK agent asked), permission (the agent's own prompt). Older peers "
+                                      "send only reason.")
     rule: str | None = Field(None, description="The breakpoint rule that fired")
     name: str | None = None
     input: Any = None
+    since: str | None = Field(None, description="When the hold began (ISO-8601); the event's ts when absent")
+    expires_at: str | None = Field(None, description="When the hold ends by itself (ISO-8601); null: never")
+    on_expiry: OnExpiry | str | None = Field(None, description="What happens at expires_at: continue (the agent "
+                                             "goes on under its own rules) or deny")
 
 
 class ToolFinished(Open):

@@ -37,6 +37,8 @@ class MessageUserData(TypedDict, total=False):
     images: int
     #: an injected message: the ``inject`` control that delivered it (the SDK).
     control_id: str
+    #: a queued prompt (origin ``queued``) and the later message that delivers or removes it.
+    queue_id: str
 
 
 class MessageAssistantData(TypedDict, total=False):
@@ -63,9 +65,13 @@ class ToolStartedData(TypedDict, total=False):
 class ToolWaitingData(TypedDict, total=False):
     call_id: str
     reason: str
+    why: str
     rule: str | None
     name: str | None
     input: Any
+    since: str
+    expires_at: str | None
+    on_expiry: str | None
 
 
 class ToolFinishedData(TypedDict, total=False):

@@ -16,7 +16,7 @@ from typing import Any
 
 from .controls import released
 from .envelope import Event
-from .kinds import MAIN_AGENT, ControlKind, Kind, State
+from .kinds import MAIN_AGENT, WHY_OF_REASON, ControlKind, HoldWhy, Kind, OnExpiry, State
 from .payloads import (
     ControlOutcomeData,
     MessageAssistantData,
@@ -44,11 +44,28 @@ class Held:
     reason: str | None
     rule: str | None
     agent: str = MAIN_AGENT
+    #: pause, step, breakpoint, approval or permission (``HoldWhy``); from ``reason`` for older peers.
+    why: str = HoldWhy.PAUSE
+    #: when the hold began (ISO-8601).
+    since: str | None = None
+    #: when the hold ends by itself (ISO-8601); None: it waits for the person.
+    expires_at: str | None = None
+    #: what happens then: ``continue`` (the agent's own rules apply) or ``deny``.
+    on_expiry: str | None = None
 
-    def why(self) -> str:
-        if self.reason == "breakpoint" and self.rule:
+    def describe(self) -> str:
+        """The reason for the person: ``breakpoint «rule»``, ``permission``, ``paused``…"""
+        if self.why == HoldWhy.BREAKPOINT and self.rule:
             return f"breakpoint «{self.rule}»"
-        return self.reason or "held"
+        if self.why == HoldWhy.PERMISSION:
+            return "needs permission"
+        return self.reason or str(self.why)
+
+    def expiry_text(self) -> str | None:
+        """What happens at expiry, for a countdown: "goes on under the agent's own rules"."""
+        if self.expires_at is None:
+            return None
+        return "is denied" if self.on_expiry == OnExpiry.DENY else "goes on under the agent's own rules"
 
 
 @dataclass(slots=True)
@@ -73,6 +90,8 @@ class SessionState:
     step: bool = False
     #: call id -> the held call, oldest first.
     held: dict[str, Held] = field(default_factory=dict)
+    #: queue id -> a prompt queued for the agent and not yet delivered, oldest first.
+    queued: dict[str, str] = field(default_factory=dict)
     #: calls that finished: a late ``tool.waiting`` (another source's copy) does not hold them again.
     finished: set[str] = field(default_factory=set, repr=False)
 
@@ -134,16 +153,23 @@ def _session_started(s: SessionState, ev: Event, data: SessionStartedData) -> bo
 
 def _session_ended(s: SessionState, ev: Event, data: SessionEndedData) -> bool:
     s.state = State.FINISHED
-    changed = bool(s.held)
+    changed = bool(s.held or s.queued)
     s.finished.update(s.held)
     s.held.clear()
+    s.queued.clear()
     return changed
 
 
 def _message_user(s: SessionState, ev: Event, data: MessageUserData) -> bool:
+    qid = data.get("queue_id")
+    if data.get("origin") == "queued":
+        if isinstance(qid, str):
+            s.queued[qid] = str(data.get("text") or "")
+            return True
+        return False
     if s.title is None and not s.title_from_start:
         s.title = title_from_text(data.get("text"))
-    return False
+    return isinstance(qid, str) and s.queued.pop(qid, None) is not None
 
 
 def _message_assistant(s: SessionState, ev: Event, data: MessageAssistantData) -> bool:
@@ -174,8 +200,12 @@ def _waiting(s: SessionState, ev: Event, data: ToolWaitingData) -> bool:
     cid = data.get("call_id")
     if not isinstance(cid, str) or cid in s.finished:
         return False
-    s._hold(Held(cid, data.get("name"), data.get("input"), data.get("reason"), data.get("rule"),
-                 str(ev.get("agent") or MAIN_AGENT)))
+    reason = data.get("reason")
+    why = data.get("why") or WHY_OF_REASON.get(reason or "", HoldWhy.PAUSE)
+    expires = data.get("expires_at")
+    s._hold(Held(cid, data.get("name"), data.get("input"), reason, data.get("rule"),
+                 str(ev.get("agent") or MAIN_AGENT), str(why), data.get("since") or ev.get("ts"),
+                 expires if isinstance(expires, str) else None, data.get("on_expiry")))
     return True
 
 

@@ -25,10 +25,13 @@ import os
 import threading
 import uuid
 from collections.abc import Coroutine, Mapping
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, TypeVar
 
 from ..protocol import Capabilities, Event, Kind, Profile, encode_line, fit, make_event
+from ..protocol.envelope import iso
+from ..protocol.kinds import HoldWhy, OnExpiry
 from ..protocol.payloads import (
     MessageAssistantData,
     MessageUserData,
@@ -193,7 +196,12 @@ class AgentRun(Reporter):
         Nobody watching, or no answer within ``timeout``: ``Decision("none")``, the call goes on.
         """
         self._link.raise_if_cancelled()
-        waiting: ToolWaitingData = {"call_id": call_id, "reason": "approval", "name": name, "input": input}
+        now = datetime.now(UTC)
+        waiting: ToolWaitingData = {"call_id": call_id, "reason": "approval", "why": HoldWhy.APPROVAL, "name": name,
+                                    "input": input, "since": iso(now), "expires_at": None, "on_expiry": None}
+        if timeout is not None:
+            waiting["expires_at"] = iso(now + timedelta(seconds=timeout))
+            waiting["on_expiry"] = OnExpiry.CONTINUE
         self._emit(Kind.TOOL_WAITING, waiting, id=f"tool:{call_id}:waiting")
         decision = await self._link.decision(call_id, timeout)
         if decision.verdict == "deny":

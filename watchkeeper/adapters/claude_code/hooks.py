@@ -10,9 +10,12 @@ the caller numbers them (``key``), which keeps each request's events distinct.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ...protocol import Capabilities, Event, Kind, Profile, json_text, make_event
+from ...protocol.envelope import iso
+from ...protocol.kinds import WHY_OF_REASON, OnExpiry
 from ...protocol.models import Isolation
 from ...protocol.payloads import NoticeData, ToolFinishedData, ToolStartedData, ToolWaitingData
 from .records import OUTPUT_LIMIT, cut, structured_result
@@ -91,13 +94,19 @@ def payload_events(payload: Any, key: str) -> list[Event]:
     return [_raw(session, key, payload, f"hook event {name!r} not understood")]
 
 
-def waiting_event(payload: dict[str, Any], reason: str, rule: str | None = None) -> Event:
-    """``tool.waiting`` for a PreToolUse whose reply is held."""
+def waiting_event(payload: dict[str, Any], reason: str, rule: str | None = None,
+                  timeout: float | None = None, fail_closed: bool = False) -> Event:
+    """``tool.waiting`` for a PreToolUse whose reply is held ``timeout`` seconds at most."""
     cid = call_id_of(payload) or "unknown"
-    data: ToolWaitingData = {"call_id": cid, "reason": reason, "rule": rule, "name": payload.get("tool_name"),
-                             "input": payload.get("tool_input")}
+    now = datetime.now(UTC)
+    data: ToolWaitingData = {"call_id": cid, "reason": reason, "why": WHY_OF_REASON.get(reason, reason),
+                             "rule": rule, "name": payload.get("tool_name"), "input": payload.get("tool_input"),
+                             "since": iso(now), "expires_at": None, "on_expiry": None}
+    if timeout is not None:
+        data["expires_at"] = iso(now + timedelta(seconds=timeout))
+        data["on_expiry"] = OnExpiry.DENY if fail_closed else OnExpiry.CONTINUE
     return make_event(f"tool:{cid}:waiting", session_of(payload), Kind.TOOL_WAITING, data,
-                      agent=agent_of(payload))
+                      ts=data["since"], agent=agent_of(payload))
 
 
 def denied_event(session: str, agent: str, call_id: str, reason: str) -> Event:

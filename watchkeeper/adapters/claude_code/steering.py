@@ -162,7 +162,8 @@ class Steering:
                 self._decide(s, old, H.no_decision(), "a repeated request for the same call")
             hold = Hold(session, H.agent_of(payload), cid, reason, rule, fail_closed)
             s.holds[cid] = hold
-            return HookResult(None, [H.waiting_event(payload, reason, rule)], hold)
+            return HookResult(None, [H.waiting_event(payload, reason, rule, self.policy.hold_timeout,
+                                                     fail_closed)], hold)
         context, events = self._take_injections(session, s)
         return HookResult(H.no_decision("PreToolUse", context), events)
 

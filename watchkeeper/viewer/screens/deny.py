@@ -34,8 +34,8 @@ class DenyDialog(ModalScreen[str | None]):
             box.border_title = "Deny this tool call"
             what = one_line(f"{call.name or '?'}  {salient_input(call.name, call.input)}", 200)
             yield Static(visible(what), classes="dialog-call", markup=False)
-            yield Static(visible(f"Held: {call.why()}.") + " The tool does not run; the agent reads your reason in its "
-                         "place and decides what to do next.", classes="dialog-note", markup=False)
+            yield Static(visible(f"Held: {call.describe()}.") + " The tool does not run; the agent reads your reason "
+                         "in its place and decides what to do next.", classes="dialog-note", markup=False)
             yield Input(placeholder=f"the reason the agent will read (default: {DEFAULT_DENY_REASON})", id="reason")
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Back", id="back")

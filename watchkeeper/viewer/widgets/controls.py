@@ -31,7 +31,7 @@ def controls_content(state: SessionState, why_not: Mapping[str, str | None], who
     if held is not None:
         what = visible(one_line(f"{held.name or '?'}  {salient_input(held.name, held.input)}".strip(), 40))
         parts += [("⏸ waiting ", "$text-warning bold reverse"), (" ", ""), (what, "$text-accent bold"),
-                  (visible(f" — {held.why()}"), "$text-warning")]
+                  (visible(f" — {held.describe()}"), "$text-warning")]
         if len(state.held) > 1:
             parts.append((f" (+{len(state.held) - 1} more)", "$text-warning"))
     elif state.paused:
