@@ -149,7 +149,8 @@ def ours(fail_closed: bool = False) -> dict[str, Any]:
 
 def test_only_the_steering_events_are_hooked_with_the_token_as_a_variable() -> None:
     hooks = ours()
-    assert sorted(hooks) == ["PostToolUse", "PreToolUse", "Stop", "UserPromptSubmit"]  # as the README says
+    assert sorted(hooks) == ["PermissionRequest", "PostToolUse", "PreToolUse", "Stop",
+                             "UserPromptSubmit"]  # as the README says
     pre_hook = hooks["PreToolUse"][0]["hooks"][0]
     assert pre_hook["headers"] == {"Authorization": "Bearer $WATCHKEEPER_TOKEN"}
     assert pre_hook["allowedEnvVars"] == ["WATCHKEEPER_TOKEN"]
@@ -157,7 +158,8 @@ def test_only_the_steering_events_are_hooked_with_the_token_as_a_variable() -> N
     assert "onFailure" not in pre_hook
     closed = H.steering_hooks(URL, "WATCHKEEPER_TOKEN", 600, True)
     assert closed["PreToolUse"][0]["hooks"][0]["onFailure"] == "block"
-    assert all("onFailure" not in g["hooks"][0] for e in ("PostToolUse", "Stop") for g in closed[e])
+    assert all("onFailure" not in g["hooks"][0] for e in ("PostToolUse", "Stop", "PermissionRequest")
+               for g in closed[e]), "a prompt without an answer falls back on the CLI's own prompt, never blocks"
 
 
 def test_merge_keeps_everything_else_and_is_idempotent() -> None:

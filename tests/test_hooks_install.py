@@ -79,7 +79,7 @@ def test_install_merges_idempotently_and_uninstall_restores(wk: Watchkeeper, tmp
     assert wk.token not in first.decode()
     assert merged["model"] == "opus" and merged["permissions"] == THEIRS["permissions"]
     assert merged["hooks"]["PreToolUse"][0] == THEIRS["hooks"]["PreToolUse"][0]
-    assert sorted(merged["hooks"]) == ["PostToolUse", "PreToolUse", "Stop", "UserPromptSubmit"]
+    assert sorted(merged["hooks"]) == ["PermissionRequest", "PostToolUse", "PreToolUse", "Stop", "UserPromptSubmit"]
     ours = merged["hooks"]["PreToolUse"][1]["hooks"][0]
     assert ours["headers"]["Authorization"] == f"Bearer ${config.ENV_HOOK_TOKEN}"
     assert stat.S_IMODE(config.token_path().stat().st_mode) == 0o600
@@ -181,7 +181,7 @@ def test_run_merges_the_persons_own_settings_flag(tmp_path: Path) -> None:
         assert merged["model"] == "opus"
         assert merged["hooks"]["PreToolUse"][0] == THEIRS["hooks"]["PreToolUse"][0]
         gate = merged["hooks"]["PreToolUse"][1]["hooks"][0]
-        assert gate["url"] == "http://127.0.0.1:4321/hook?fail=closed" and gate["onFailure"] == "block"
+        assert gate["url"] == "http://127.0.0.1:4321/hook?fail=closed&prompts=here" and gate["onFailure"] == "block"
     with pytest.raises(ValueError, match="not valid JSON"):
         steerable_argv(["claude", "--settings", "{oops"], 4321, fail_closed=False)
 

@@ -109,9 +109,11 @@ def hook_port() -> int:
     return int(value) if value.isdigit() else DEFAULT_PORT
 
 
-def hook_url(port: int, fail_closed: bool = False) -> str:
-    """The hook endpoint's URL; ``fail=closed`` tells the relay how to end this session's holds."""
-    return f"http://{LOOPBACK}:{port}/hook" + ("?fail=closed" if fail_closed else "")
+def hook_url(port: int, fail_closed: bool = False, prompts_here: bool = False) -> str:
+    """The hook endpoint's URL; ``fail=closed`` tells the relay how to end this session's holds,
+    ``prompts=here`` that the person answers the agent's permission prompts in watchkeeper."""
+    query = "&".join(q for q, on in (("fail=closed", fail_closed), ("prompts=here", prompts_here)) if on)
+    return f"http://{LOOPBACK}:{port}/hook" + (f"?{query}" if query else "")
 
 
 def recordings_dir() -> Path:

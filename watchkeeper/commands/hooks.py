@@ -39,6 +39,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--fail-closed", action="store_true",
                         help="install: deny tool calls when watchkeeper is unreachable or a hold times out")
     parser.add_argument("--port", type=int, default=None, help="install: the hook server's port")
+    parser.add_argument("--prompts", choices=["here", "terminal"], default="terminal",
+                        help="install: who answers the agents' permission prompts — terminal (the default: "
+                             "watchkeeper says one is waiting) or here (watchkeeper holds them for you)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -52,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         settings = read_settings(path)
         if args.action == "install":
-            install(path, settings, args.port or config.hook_port(), args.fail_closed)
+            install(path, settings, args.port or config.hook_port(), args.fail_closed, args.prompts == "here")
         else:
             removed = uninstall(path, settings)
     except SettingsError as e:
@@ -60,7 +63,9 @@ def run(args: argparse.Namespace) -> int:
         return 1
     if args.action == "install":
         mode = "fail-closed" if args.fail_closed else "fail-open"
-        print(visible(f"installed the steering hooks in {path} ({mode})"))
+        prompts = "permission prompts answered here" if args.prompts == "here" else \
+            "permission prompts answered in the agent's terminal"
+        print(visible(f"installed the steering hooks in {path} ({mode}, {prompts})"))
         print(visible(f"Sessions started from now on are steerable when {config.ENV_HOOK_TOKEN} is in their "
                       f"environment, e.g. add to your shell profile:\n"
                       f"  export {config.ENV_HOOK_TOKEN}=\"$(cat {config.hook_token_path()})\"\n"
@@ -85,7 +90,7 @@ def project_settings(directory: Path) -> Path:
     return directory.resolve() / ".claude" / "settings.local.json"
 
 
-def install(path: Path, settings: dict[str, Any], port: int, fail_closed: bool) -> None:
+def install(path: Path, settings: dict[str, Any], port: int, fail_closed: bool, prompts_here: bool = False) -> None:
     from .. import config
     from ..adapters.claude_code import hooks as H
     from ..adapters.claude_code import settings as S
@@ -94,8 +99,8 @@ def install(path: Path, settings: dict[str, Any], port: int, fail_closed: bool) 
     S.check_writable(path)
     config.load_token(create=True)
     config.load_hook_token()
-    ours = H.steering_hooks(config.hook_url(port, fail_closed), config.ENV_HOOK_TOKEN, Policy().hold_timeout,
-                            fail_closed)
+    ours = H.steering_hooks(config.hook_url(port, fail_closed, prompts_here), config.ENV_HOOK_TOKEN,
+                            Policy().hold_timeout, fail_closed)
     merged = S.merge_hooks(settings, ours, _ours())
     if merged != settings or not path.exists():
         before = _before(path)
@@ -254,6 +259,8 @@ def status(project: Path | None) -> int:
             print(visible(f"hooks: not installed in {path}"))
         else:
             mode = "fail-closed" if hooked["fail_closed"] else "fail-open"
+            mode += ", prompts answered here" if "prompts=here" in str(hooked["url"]) else \
+                ", prompts answered in the agent's terminal"
             when = recorded.get(str(path)) or _mtime(path)
             print(visible(f"hooks: installed in {path} ({mode}, {hooked['url']}, since {_iso(when)})"))
     print(visible(f"token: {config.token_path()} ({'present' if token else 'missing'})"))

@@ -25,6 +25,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "(Claude Code 2.1.332 honours this; 2.1.197 ignores it and goes on)")
     parser.add_argument("--port", type=int, default=None,
                         help="the hook server's port (default: the running relay's, else the configured one)")
+    parser.add_argument("--prompts", choices=["here", "terminal"], default="here",
+                        help="who answers the agent's permission prompts: here (watchkeeper holds them for you; "
+                             "the agent's terminal can still answer first) or terminal (watchkeeper only says "
+                             "one is waiting); default: here")
     parser.add_argument("command", nargs=argparse.REMAINDER, help="-- claude [ARGS]")
 
 
@@ -44,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
               f"listens on port {port} (until then its hooks fail "
               f"{'closed' if args.fail_closed else 'open'})", file=sys.stderr)
     try:
-        argv = steerable_argv(argv, port, args.fail_closed)
+        argv = steerable_argv(argv, port, args.fail_closed, args.prompts == "here")
     except ValueError as e:
         print(f"watchkeeper run: {e}", file=sys.stderr)
         return 2
@@ -67,7 +71,7 @@ def agent_env(env: dict[str, str]) -> dict[str, str]:
     return env
 
 
-def steerable_argv(argv: list[str], port: int, fail_closed: bool) -> list[str]:
+def steerable_argv(argv: list[str], port: int, fail_closed: bool, prompts_here: bool = True) -> list[str]:
     """``argv`` with one ``--settings`` holding the steering hooks, merged into the person's own."""
     import orjson
 
@@ -90,8 +94,8 @@ def steerable_argv(argv: list[str], port: int, fail_closed: bool) -> list[str]:
         else:
             rest.append(arg)
         i += 1
-    ours = H.steering_hooks(config.hook_url(port, fail_closed), config.ENV_HOOK_TOKEN, Policy().hold_timeout,
-                            fail_closed)
+    ours = H.steering_hooks(config.hook_url(port, fail_closed, prompts_here), config.ENV_HOOK_TOKEN,
+                            Policy().hold_timeout, fail_closed)
     merged = S.merge_hooks(own, ours, (config.ENV_HOOK_TOKEN, config.ENV_TOKEN))
     merged = S.merge_denials(merged, S.deny_rules(protected_dirs()))
     return [rest[0], "--settings", orjson.dumps(merged).decode(), *rest[1:]]

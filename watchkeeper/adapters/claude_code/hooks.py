@@ -48,15 +48,17 @@ def call_id_of(payload: dict[str, Any]) -> str | None:
 # --- payload -> events ------------------------------------------------------------
 
 
-def announce(payload: dict[str, Any]) -> Event:
-    """``session.started`` for a session first heard through its hooks: it says the session can be steered."""
+def announce(payload: dict[str, Any], prompts_here: bool = False) -> Event:
+    """``session.started`` for a session first heard through its hooks: it says the session can be steered,
+    and whether its permission prompts are answered here."""
     cwd = payload.get("cwd") if isinstance(payload.get("cwd"), str) else None
     mode = payload.get("permission_mode") if isinstance(payload.get("permission_mode"), str) else None
-    profile = Profile(autonomy="pauses", observability=Capabilities(**STEERABLE),
+    caps = {**STEERABLE, "permission": prompts_here}
+    profile = Profile(autonomy="pauses", observability=Capabilities(**caps),
                       isolation=Isolation(cwd=cwd, permission_mode=mode))
     session = session_of(payload)
     data = {"agent_kind": "claude-code", "title": None, "cwd": cwd, "model": None, "source": SOURCE,
-            "capabilities": dict(STEERABLE), "profile": profile.model_dump()}
+            "capabilities": caps, "profile": profile.model_dump()}
     return make_event(f"hook:{session}:session", session, Kind.SESSION_STARTED, data)
 
 
@@ -91,6 +93,8 @@ def payload_events(payload: Any, key: str) -> list[Event]:
         notice: NoticeData = {"level": "info", "text": str(payload.get("message") or ""),
                               "code": payload.get("notification_type") or "notification"}
         return [make_event(f"{base}:notice", session, Kind.NOTICE, notice, agent=agent)]
+    if name == "PermissionRequest":
+        return []  # steering reports it: held (tool.waiting) or left to the agent's terminal (a notice)
     return [_raw(session, key, payload, f"hook event {name!r} not understood")]
 
 
@@ -227,6 +231,8 @@ def steering_hooks(url: str, token_var: str, hold_timeout: float, fail_closed: b
     quick = hook(QUICK_TIMEOUT, False)
     return {
         "PreToolUse": [{"matcher": "*", "hooks": [hook(hold_timeout + 30, fail_closed)]}],
+        # Never fail-closed: without an answer the CLI's own prompt (or, under -p, its rules) decides.
+        "PermissionRequest": [{"matcher": "*", "hooks": [hook(hold_timeout + 30, False)]}],
         "PostToolUse": [{"matcher": "*", "hooks": [quick]}],
         "Stop": [{"hooks": [dict(quick)]}],
         "UserPromptSubmit": [{"hooks": [dict(quick)]}],

@@ -15,6 +15,7 @@ the first decision wins.
 from __future__ import annotations
 
 import itertools
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,6 +30,7 @@ from ...protocol.controls import (
     outcome_event,
 )
 from . import hooks as H
+from . import permission as P
 
 #: Texts injected by the person reach the model with this heading.
 INJECT_HEADING = "Message from the user, sent through watchkeeper while you work:\n"
@@ -67,6 +69,12 @@ class Hold:
     decided_by: str | None = None
     #: Set by the server: called once with the reply when the hold is decided.
     waker: Callable[[dict[str, Any]], None] | None = None
+    #: The hook whose reply is held: PreToolUse, or PermissionRequest (the CLI's own prompt).
+    event: str = "PreToolUse"
+
+    @property
+    def prompt(self) -> bool:
+        return self.event == P.EVENT
 
     @property
     def decided(self) -> bool:
@@ -93,6 +101,10 @@ class _Session:
     cancel: tuple[str, str] | None = None
     #: call id -> what decided it, so a late decision is told why it lost.
     decided: dict[str, str] = field(default_factory=dict)
+    #: calls a permission prompt may be about.
+    recent: P.Recent = field(default_factory=P.Recent)
+    #: calls the person approved at PreToolUse: their prompt is not asked twice.
+    approved: set[str] = field(default_factory=set)
 
 
 class Steering:
@@ -121,19 +133,32 @@ class Steering:
 
     # --- hooks -------------------------------------------------------------------
 
-    def on_hook(self, payload: dict[str, Any], fail_closed: bool | None = None) -> HookResult:
-        """Decide a hook request: a reply at once, or a hold (PreToolUse only)."""
+    def on_hook(self, payload: dict[str, Any], fail_closed: bool | None = None,
+                prompts_here: bool = False) -> HookResult:
+        """Decide a hook request: a reply at once, or a hold (PreToolUse, and PermissionRequest where
+        ``prompts_here`` says the person answers the agent's prompts in watchkeeper)."""
         session = H.session_of(payload)
         s = self._sessions.setdefault(session, _Session())
         name = payload.get("hook_event_name")
+        cid = H.call_id_of(payload)
         if name == "PreToolUse":
+            if cid is not None:
+                s.recent.started(cid, payload)
             return self._pre_tool_use(session, s, payload, self.policy.fail_closed if fail_closed is None
                                       else fail_closed)
+        if name == P.EVENT:
+            return self._permission(session, s, payload, prompts_here)
         if name == "PostToolUse":
+            answered: list[Event] = []
+            if cid is not None:
+                s.recent.finished(cid)
+                answered = self._answered_elsewhere(s, cid)
             if s.cancel is not None:
-                return self._cancel_now(session, s, name)
+                result = self._cancel_now(session, s, name)
+                result.events[:0] = answered
+                return result
             context, events = self._take_injections(session, s)
-            return HookResult(H.no_decision(name, context), events)
+            return HookResult(H.no_decision(name, context), answered + events)
         if name == "UserPromptSubmit":
             s.cancel = None
             context, events = self._take_injections(session, s)
@@ -166,6 +191,31 @@ class Steering:
                                                      fail_closed)], hold)
         context, events = self._take_injections(session, s)
         return HookResult(H.no_decision("PreToolUse", context), events)
+
+    def _permission(self, session: str, s: _Session, payload: dict[str, Any], here: bool) -> HookResult:
+        """The CLI would ask the person: hold the prompt here, or leave it to the agent's terminal."""
+        agent = H.agent_of(payload)
+        cid = s.recent.match(payload)
+        if cid is not None and cid in s.approved:
+            return HookResult(P.allow())
+        if not here or self.viewers(session) <= 0:
+            why = "nobody watches it here" if here else "answering prompts here is off for this session"
+            return HookResult({}, [P.elsewhere(session, agent, f"p-{uuid.uuid4().hex[:12]}", payload, why)])
+        hold_id = cid or f"permission-{uuid.uuid4().hex[:12]}"
+        hold = Hold(session, agent, hold_id, "permission", None, False, event=P.EVENT)
+        old = s.holds.get(hold_id)
+        if old is not None:
+            self._decide(s, old, {}, "a repeated prompt for the same call")
+        s.holds[hold_id] = hold
+        return HookResult(None, [P.waiting(session, agent, hold_id, payload, self.policy.hold_timeout)], hold)
+
+    def _answered_elsewhere(self, s: _Session, call_id: str) -> list[Event]:
+        """The call went on while its prompt was held here: the person answered in the agent's terminal."""
+        hold = s.holds.get(call_id)
+        if hold is None or not hold.prompt or hold.decided:
+            return []
+        self._decide(s, hold, {}, f"elsewhere:{call_id}")
+        return [hold_ended(hold.session, call_id, "answered", "answered in the agent's terminal")]
 
     def _hold_reason(self, session: str, s: _Session,
                      payload: dict[str, Any]) -> tuple[str | None, str | None]:
@@ -247,7 +297,7 @@ class Steering:
         s = self._sessions.get(hold.session)
         if s is None or hold.decided:
             return []
-        reply = H.deny(f"{why} (fail-closed)") if hold.fail_closed else H.no_decision()
+        reply = H.deny(f"{why} (fail-closed)") if hold.fail_closed else {}
         self._decide(s, hold, reply, f"{what}:{hold.call_id}")
         result = "denied (fail-closed)" if hold.fail_closed else "let go with no decision (fail-open)"
         events = [hold_ended(hold.session, hold.call_id, what, f"{why}: {result}")]
@@ -284,6 +334,10 @@ class Steering:
         calls: list[str] = []
         events = [_state(c, "running", "resumed by the user")]
         for hold in list(s.holds.values()):
+            if hold.prompt:
+                self._decide(s, hold, {}, c.id)
+                calls.append(hold.call_id)
+                continue
             context, delivered = self._take_injections(c.session, s)
             self._decide(s, hold, H.no_decision("PreToolUse", context), c.id)
             calls.append(hold.call_id)
@@ -312,9 +366,10 @@ class Steering:
         calls: list[str] = []
         events: list[Event] = []
         for hold in list(s.holds.values()):
-            self._decide(s, hold, H.cancel(reason), c.id)
+            self._decide(s, hold, P.deny(reason, interrupt=True) if hold.prompt else H.cancel(reason), c.id)
             calls.append(hold.call_id)
-            events.append(H.denied_event(c.session, hold.agent, hold.call_id, reason))
+            if not hold.call_id.startswith("permission-"):
+                events.append(H.denied_event(c.session, hold.agent, hold.call_id, reason))
         if calls:
             events.insert(0, _state(c, "idle", reason))
             return True, "cancelled: the held call is denied and the turn ends", calls, events
@@ -334,13 +389,18 @@ class Steering:
                 return False, f"call {c.call_id} was already decided ({s.decided[c.call_id]}): the first " \
                               "decision wins", [], []
             return False, (f"call {c.call_id} is not held" if c.call_id else "no call is held"), [], []
-        context, events = self._take_injections(c.session, s)
+        context, events = (None, []) if hold.prompt else self._take_injections(c.session, s)
         if verdict == "allow":
-            reply = H.allow(context)
+            reply = P.allow() if hold.prompt else H.allow(context)
+            if not hold.prompt:
+                s.approved.add(hold.call_id)
+                if len(s.approved) > OUTCOMES_KEPT:
+                    s.approved.pop()
         else:
             reason = c.reason or DEFAULT_DENY_REASON
-            reply = H.deny(reason, context)
-            events.append(H.denied_event(c.session, hold.agent, hold.call_id, reason))
+            reply = P.deny(reason) if hold.prompt else H.deny(reason, context)
+            if not hold.call_id.startswith("permission-"):
+                events.append(H.denied_event(c.session, hold.agent, hold.call_id, reason))
         self._decide(s, hold, reply, c.id)
         return True, done, [hold.call_id], events
 

@@ -118,6 +118,7 @@ class HookApp:
             self.emit(H.payload_events(payload, f"{self._prefix}-{next(self._keys)}"))  # kept as raw
             return _error(400, "a hook payload must be a JSON object")
         fail_closed = request.query.get("fail") == "closed"
+        prompts_here = request.query.get("prompts") == "here"
         events: list[Event] = []
         session = H.session_of(payload)
         credential = request.get(HOOK_CREDENTIAL)
@@ -126,9 +127,9 @@ class HookApp:
             return _error(403, "this hook credential belongs to another session")
         if session not in self._announced:
             self._announced.add(session)
-            events.append(H.announce(payload))
+            events.append(H.announce(payload, prompts_here))
         events += H.payload_events(payload, f"{self._prefix}-{next(self._keys)}")
-        result = self.steering.on_hook(payload, fail_closed)
+        result = self.steering.on_hook(payload, fail_closed, prompts_here)
         events += result.events
         self.emit(events)
         if result.hold is None:

@@ -1,0 +1,94 @@
+"""Claude Code's permission prompts (the ``PermissionRequest`` hook), answered from watchkeeper.
+
+The hook fires when the CLI would ask the person (after PreToolUse, the
+rules and the mode), without a ``tool_use_id``: the prompt is matched to
+its call through the PreToolUse that came before it — same session, tool
+and input. Two calls alike (parallel identical calls) cannot be told apart,
+so such a prompt is shown unattached rather than guessed.
+
+Seen on 2.1.332 (interactive, tmux): the CLI's own dialog shows while the
+hook is pending, and whichever answers first wins — the person at the
+agent's terminal or the hook. Under ``-p`` there is no dialog: the hook's
+answer decides, and no decision is a denial by the CLI's rules.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import orjson
+
+from ...protocol import Event, Kind, make_event
+from ...protocol.envelope import iso
+from ...protocol.kinds import HoldWhy, OnExpiry
+from ...protocol.payloads import NoticeData, ToolWaitingData
+
+EVENT = "PermissionRequest"
+#: Calls remembered per session for matching (a PreToolUse not yet followed by its PostToolUse).
+RECENT_KEPT = 256
+#: Said where a prompt is not answered here.
+ELSEWHERE = "needs permission — answer in the agent's terminal"
+
+
+def input_key(tool: Any, tool_input: Any) -> bytes:
+    """The call's tool and input, canonical: key order and spacing never matter."""
+    try:
+        return orjson.dumps([tool, tool_input], option=orjson.OPT_SORT_KEYS)
+    except TypeError:
+        return repr((tool, tool_input)).encode()
+
+
+class Recent:
+    """The calls of one session that a permission prompt may belong to."""
+
+    def __init__(self) -> None:
+        self._calls: OrderedDict[str, bytes] = OrderedDict()
+
+    def started(self, call_id: str, payload: dict[str, Any]) -> None:
+        self._calls[call_id] = input_key(payload.get("tool_name"), payload.get("tool_input"))
+        self._calls.move_to_end(call_id)
+        while len(self._calls) > RECENT_KEPT:
+            self._calls.popitem(last=False)
+
+    def finished(self, call_id: str) -> None:
+        self._calls.pop(call_id, None)
+
+    def match(self, payload: dict[str, Any]) -> str | None:
+        """The one call this prompt is about; None when none or more than one fits."""
+        key = input_key(payload.get("tool_name"), payload.get("tool_input"))
+        found = [cid for cid, k in self._calls.items() if k == key]
+        return found[0] if len(found) == 1 else None
+
+
+def allow() -> dict[str, Any]:
+    """Allow this once: no ``updatedPermissions``, so no rule is added."""
+    return {"hookSpecificOutput": {"hookEventName": EVENT, "decision": {"behavior": "allow"}}}
+
+
+def deny(reason: str, interrupt: bool = False) -> dict[str, Any]:
+    """The CLI refuses the call; the model reads ``reason`` as the tool result."""
+    decision: dict[str, Any] = {"behavior": "deny", "message": reason}
+    if interrupt:
+        decision["interrupt"] = True
+    return {"hookSpecificOutput": {"hookEventName": EVENT, "decision": decision}}
+
+
+def elsewhere(session: str, agent: str, key: str, payload: dict[str, Any], why: str) -> Event:
+    """The prompt is left to the agent's terminal: said in the session, with the call."""
+    tool = payload.get("tool_name")
+    data: NoticeData = {"level": "warning", "text": f"{tool or 'a tool'} {ELSEWHERE} ({why})",
+                        "code": "permission-elsewhere"}
+    return make_event(f"hook:{session}:{key}:permission", session, Kind.NOTICE, data, agent=agent)
+
+
+def waiting(session: str, agent: str, call_id: str, payload: dict[str, Any], timeout: float) -> Event:
+    """``tool.waiting`` (why: permission) for a held prompt; at its expiry the CLI's own prompt decides."""
+    now = datetime.now(UTC)
+    data: ToolWaitingData = {"call_id": call_id, "reason": "permission", "why": HoldWhy.PERMISSION, "rule": None,
+                             "name": payload.get("tool_name"), "input": payload.get("tool_input"),
+                             "since": iso(now), "expires_at": iso(now + timedelta(seconds=timeout)),
+                             "on_expiry": OnExpiry.CONTINUE}
+    return make_event(f"tool:{call_id}:permission", session, Kind.TOOL_WAITING, data, ts=data["since"],
+                      agent=agent)
