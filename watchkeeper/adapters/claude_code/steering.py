@@ -291,6 +291,9 @@ class Steering:
         if s is None or hold.decided:
             return []
         self._decide(s, hold, H.no_decision(), f"abandoned:{hold.call_id}")
+        if hold.prompt:
+            return [hold_ended(hold.session, hold.call_id, "answered",
+                               "answered in the agent's terminal: the CLI stopped waiting for this prompt")]
         return [hold_ended(hold.session, hold.call_id, "abandoned", "the agent stopped waiting for this call")]
 
     def _by_policy(self, hold: Hold, what: str, why: str) -> list[Event]:

@@ -1,0 +1,127 @@
+"""Claude Code's own permission prompts answered from watchkeeper: the real CLI 2.1.332, offline.
+
+The CLI runs under ``-p`` with only Bash allowed, so a Write makes it ask
+for permission (its PermissionRequest hook). Under ``-p`` there is no dialog:
+the hook's answer decides, and no answer is a denial by the CLI's rules.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from conftest import claude_binary
+from standins.anthropic import ScriptedAnthropic, text, tool_use
+from standins.claude import claude_env, read_jsonl
+from test_steering_live import NEWEST, WATCHKEEPER, Watchkeeper, held_calls, start_run, tool_results, wk
+from tmux_support import Tmux, tmux_server
+from waiting import until
+
+pytestmark = pytest.mark.node
+__all__ = ["wk"]
+
+
+def one_write(target: Path) -> list[list[object]]:
+    return [[tool_use("Write", {"file_path": str(target), "content": "one"})], [text("done")]]
+
+
+def test_a_prompt_is_held_and_approve_lets_the_write_run(wk: Watchkeeper, tmp_path: Path) -> None:
+    target = tmp_path / "work" / "w.txt"
+    api = ScriptedAnthropic(one_write(target))
+    release = api.hold(turn=0)
+    with api, start_run(wk, NEWEST, api, tmp_path) as proc:
+        viewer = wk.watch(proc.session_id)
+        release.set()  # watched before the CLI can ask: a prompt nobody watches is not held
+        (call,) = until(lambda: held_calls(wk, proc.session_id), "the prompt held", timeout=60)
+        assert call == api.tool_use_ids()[0], "matched to its call through the PreToolUse before it"
+        assert not target.exists()
+        waiting = until(lambda: [e for e in viewer.of("tool.waiting") if e["data"]["call_id"] == call],
+                        "the held prompt reported")
+        assert [e["data"]["why"] for e in waiting] == ["permission"]
+        code, out = wk.ctl("approve", proc.session_id, call)
+        assert code == 0 and out.startswith("applied"), out
+        run = proc.wait(60)
+    assert run.returncode == 0, run.stderr
+    assert target.read_text() == "one"
+    assert not run.result.get("permission_denials")
+
+
+def test_deny_answers_the_prompt_and_the_model_reads_the_reason(wk: Watchkeeper, tmp_path: Path) -> None:
+    target = tmp_path / "work" / "w.txt"
+    reason = "Denied by reviewer: write nothing under work/"
+    api = ScriptedAnthropic(one_write(target))
+    release = api.hold(turn=0)
+    with api, start_run(wk, NEWEST, api, tmp_path) as proc:
+        wk.watch(proc.session_id)
+        release.set()
+        (call,) = until(lambda: held_calls(wk, proc.session_id), "the prompt held", timeout=60)
+        code, out = wk.ctl("deny", proc.session_id, call, "--reason", reason)
+        assert code == 0 and out.startswith("applied"), out
+        run = proc.wait(60)
+    assert run.returncode == 0, run.stderr
+    assert not target.exists()
+    result = tool_results(read_jsonl(run.transcript))[call]
+    assert result["is_error"] is True and reason in str(result["content"])
+    later = [r for r in api.requests_for("main") if r.turn == 1]
+    assert later and reason in str(next(b for b in later[0].tool_results() if b["tool_use_id"] == call))
+
+
+def test_prompts_left_to_the_terminal_are_only_announced(wk: Watchkeeper, tmp_path: Path) -> None:
+    target = tmp_path / "work" / "w.txt"
+    with ScriptedAnthropic(one_write(target)) as api, \
+            start_run(wk, NEWEST, api, tmp_path, run_args=("--prompts", "terminal")) as proc:
+        viewer = wk.watch(proc.session_id)
+        run = proc.wait(60)
+        notices = until(lambda: [e for e in viewer.of("notice")
+                                 if e["data"].get("code") == "permission-elsewhere"], "the notice")
+    assert run.returncode == 0, run.stderr
+    assert not target.exists(), "no answer: under -p the CLI's own rules deny"
+    assert "needs permission — answer in the agent's terminal" in notices[0]["data"]["text"]
+    assert not viewer.of("tool.waiting")
+    denied = {d.get("tool_use_id") for d in run.result.get("permission_denials", [])}
+    assert api.tool_use_ids()[0] in denied
+
+
+# --- the interactive CLI, in a real terminal ---------------------------------------------
+
+
+@pytest.fixture
+def tmux() -> Iterator[Tmux]:
+    yield from tmux_server("permission")
+
+
+def test_interactive_the_clis_dialog_shows_and_an_answer_there_lets_the_hold_go(
+        wk: Watchkeeper, tmp_path: Path, tmux: Tmux) -> None:
+    """2.1.332 keeps its own dialog on screen while the prompt is held here; the first answer wins."""
+    cwd, home = tmp_path / "work", tmp_path / "home"
+    cwd.mkdir()
+    home.mkdir()
+    # What a person who has used the CLI before has: onboarding done, the folder trusted, the key accepted.
+    (home / ".claude.json").write_text(json.dumps({
+        "hasCompletedOnboarding": True, "customApiKeyResponses": {"approved": ["dummy"], "rejected": []},
+        "projects": {str(cwd): {"hasTrustDialogAccepted": True, "hasCompletedProjectOnboarding": True}}}))
+    target = cwd / "w.txt"
+    sid = str(uuid.uuid4())
+    with ScriptedAnthropic(one_write(target)) as api:
+        env = claude_env(api, home, {k: v for k, v in wk.env.items() if k != "PATH"})
+        env["TERM"] = "xterm-256color"
+        cmd = [*WATCHKEEPER, "run", "--", str(claude_binary(NEWEST)), "--permission-mode", "default",
+               "--session-id", sid, "go"]
+        viewer = wk.watch(sid)
+        tmux("new-session", "-d", "-s", "wk", "-x", "120", "-y", "40", "-c", str(cwd),
+             f"env -i {' '.join(f'{k}={shlex.quote(v)}' for k, v in env.items())} {shlex.join(cmd)}")
+        (call,) = until(lambda: held_calls(wk, sid), "the prompt held", timeout=60)
+        tmux.wait_for(lambda s: "Do you want to create w.txt?" in s, timeout=60)
+        tmux.keys("3")  # No, at the agent's terminal
+        let_go = until(lambda: [e for e in viewer.of("control.applied") if e["data"].get("call_id") == call],
+                       "the held prompt let go", timeout=60)
+        assert "answered in the agent's terminal" in let_go[0]["data"]["reason"]
+        assert not held_calls(wk, sid)
+        code, out = wk.ctl("approve", sid, call)
+        assert code != 0 and "already decided" in out, "a late approve from watchkeeper does not act"
+        tmux.wait_for(lambda s: "Rejected write" in s or "rejected" in s.lower(), timeout=60)
+    assert not target.exists()
