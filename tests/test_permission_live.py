@@ -17,7 +17,16 @@ import pytest
 from conftest import claude_binary
 from standins.anthropic import ScriptedAnthropic, text, tool_use
 from standins.claude import claude_env, read_jsonl
-from test_steering_live import NEWEST, WATCHKEEPER, Watchkeeper, held_calls, start_run, tool_results, wk
+from test_steering_live import (
+    NEWEST,
+    WATCHKEEPER,
+    Watchkeeper,
+    held_calls,
+    pause_before_turn,
+    start_run,
+    tool_results,
+    wk,
+)
 from tmux_support import Tmux, tmux_server
 from waiting import until
 
@@ -125,3 +134,25 @@ def test_interactive_the_clis_dialog_shows_and_an_answer_there_lets_the_hold_go(
         assert code != 0 and "already decided" in out, "a late approve from watchkeeper does not act"
         tmux.wait_for(lambda s: "Rejected write" in s or "rejected" in s.lower(), timeout=60)
     assert not target.exists()
+
+
+def test_resume_then_the_clis_own_prompt_comes_here_and_is_not_allowed(wk: Watchkeeper, tmp_path: Path) -> None:
+    """Resume lets a paused call go under the CLI's rules: a Write they don't allow becomes a prompt here."""
+    target = tmp_path / "work" / "w.txt"
+    api = ScriptedAnthropic(one_write(target))
+    release = api.hold(turn=0)
+    with api, start_run(wk, NEWEST, api, tmp_path) as proc:
+        viewer = wk.watch(proc.session_id)
+        pause_before_turn(wk, api, release, proc.session_id, 0)
+        (call,) = until(lambda: held_calls(wk, proc.session_id), "the paused call held", timeout=60)
+        assert [e["data"]["why"] for e in viewer.of("tool.waiting")] == ["pause"]
+        code, out = wk.ctl("resume", proc.session_id)
+        assert code == 0, out
+        prompts = until(lambda: [e for e in viewer.of("tool.waiting") if e["data"].get("why") == "permission"],
+                        "the CLI's prompt held here", timeout=60)
+        assert prompts[0]["data"]["call_id"] == call and not target.exists(), "resume did not allow the write"
+        code, out = wk.ctl("resume", proc.session_id)
+        assert code == 0, out
+        run = proc.wait(60)
+    assert not target.exists(), "no answer to the prompt: under -p the CLI's own rules deny"
+    assert call in {d.get("tool_use_id") for d in run.result.get("permission_denials", [])}

@@ -125,9 +125,9 @@ def two_bash_calls(cwd: Path) -> list[Any]:
 
 
 def start_run(wk: Watchkeeper, version: str, api: ScriptedAnthropic, tmp: Path, *, run_args: tuple[str, ...] = (),
-              allowed: tuple[str, ...] = ("Bash",)) -> ClaudeProcess:
+              allowed: tuple[str, ...] = ("Bash",), session_id: str | None = None) -> ClaudeProcess:
     """``watchkeeper run [run_args] -- claude -p …``, the way a person starts a steerable session."""
-    sid = str(uuid.uuid4())
+    sid = session_id or str(uuid.uuid4())
     cwd, home = tmp / "work", tmp / "home"
     cwd.mkdir(parents=True, exist_ok=True)
     home.mkdir(parents=True, exist_ok=True)
@@ -308,7 +308,8 @@ def test_resume_leaves_the_clis_own_permission_check(wk: Watchkeeper, tmp_path: 
     ]
     with ScriptedAnthropic(script) as api:
         release = api.hold(turn=0)
-        with start_run(wk, NEWEST, api, tmp_path, allowed=("Bash",)) as proc:
+        # Prompts left to the agent's terminal: under -p, none, so the CLI's own rules answer them.
+        with start_run(wk, NEWEST, api, tmp_path, allowed=("Bash",), run_args=("--prompts", "terminal")) as proc:
             wk.watch(proc.session_id)
             pause_before_turn(wk, api, release, proc.session_id, 0)
             assert until(lambda: held_calls(wk, proc.session_id)) == api.tool_use_ids()[:1]
@@ -383,14 +384,18 @@ def test_relay_killed_while_a_call_is_held(tmp_path: Path, monkeypatch: pytest.M
     cwd = tmp_path / "work"
     with ScriptedAnthropic(two_bash_calls(cwd)) as api:
         release = api.hold(turn=0)
-        proc = start_run(wk, NEWEST, api, tmp_path, run_args=("--fail-closed",) if fail_closed else ())
-        relay = subprocess.Popen([sys.executable, "-c", RELAY_PROCESS, proc.session_id], env=env,
-                                 stdout=subprocess.PIPE, text=True)
+        sid = str(uuid.uuid4())
+        # The relay (and its watcher) first: hooks sent before it listens fail open and hold nothing.
+        relay = subprocess.Popen([sys.executable, "-c", RELAY_PROCESS, sid], env=env, stdout=subprocess.PIPE,
+                                 text=True)
         try:
             assert relay.stdout is not None and relay.stdout.readline().strip() == "ready"
+            proc = start_run(wk, NEWEST, api, tmp_path, run_args=("--fail-closed",) if fail_closed else (),
+                             session_id=sid)
             with proc:
                 pause_before_turn(wk, api, release, proc.session_id, 0)
-                status = until(lambda: (out := wk.cli("hooks", "status").stdout) and "held: toolu" in out and out)
+                status = until(lambda: (out := wk.cli("hooks", "status").stdout) and "held: toolu" in out and out,
+                               "hooks status to list the held call", timeout=2 * WAIT)
                 assert proc.running and not (cwd / "one.txt").exists()
                 os.kill(relay.pid, signal.SIGKILL)
                 run = proc.wait(60)
