@@ -282,7 +282,7 @@ class Relay:
     def listing(self, timeout: float = 10.0) -> list[dict[str, Any]]:
         """The sessions as ``watchkeeper sessions --json`` prints them (``protocol.listing``), in ``sessions()``'s
         order; each says whether a control can act on it now, which only the relay's thread may ask."""
-        if threading.current_thread() is not self._thread:
+        if self._thread is not None and threading.current_thread() is not self._thread:
             async def on_loop() -> list[dict[str, Any]]:
                 return self.listing()
 
