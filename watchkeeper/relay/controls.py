@@ -123,7 +123,8 @@ class ControlRouter:
                         outcome = pending.result()
                 break
         else:
-            outcome = rejected(control, f"this session cannot be steered: {self.why_not(control.session)}")
+            why = self.why_not(control.session) or "none of its sources honours controls"
+            outcome = rejected(control, why if found is None else f"this session cannot be steered: {why}")
             if sources:
                 self._ingest(sources[0][0], sources[0][1], agent_kind, [outcome])
         self._keep(key, outcome)
