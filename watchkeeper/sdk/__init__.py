@@ -151,7 +151,7 @@ class Run(Reporter):
         self._file: IO[bytes] = Path(path).open("ab")  # noqa: SIM115 - lives as long as the run
         self._started(title, model, cwd, Capabilities(why="observe-only: this run writes a recording"), Profile())
 
-    def close(self, reason: str = "done") -> Closed:
+    def close(self, reason: str = "done") -> Closing:
         """End the run: ``session.ended`` written and the file closed, at once; a second call does nothing.
 
         Returns an awaitable, so that ``await run.close()`` works on a recording as on a connected run.
@@ -160,7 +160,7 @@ class Run(Reporter):
             ended: SessionEndedData = {"reason": reason}
             self._emit(Kind.SESSION_ENDED, ended)
             self._file.close()
-        return Closed()
+        return Closing()
 
     def __enter__(self) -> Run:
         return self
@@ -179,12 +179,39 @@ class Run(Reporter):
         self._file.flush()
 
 
-class Closed:
-    """What ``Run.close()`` returns: already done, awaitable like a connected run's close."""
+class Closing(Coroutine[Any, Any, None]):
+    """What ``close()`` returns: the run is ending already; ``await`` it to wait until the relay has it all.
+
+    A coroutine that need not be awaited (no "never awaited" warning), so ``await``,
+    ``asyncio.create_task`` and ``asyncio.wait_for`` take it as they took the ``async def close``
+    it replaces. A recording's is done at once.
+    """
+
+    def __init__(self, task: asyncio.Task[None] | None = None) -> None:
+        self._task = task
+        self._steps: Generator[Any, None, None] | None = None
 
     def __await__(self) -> Generator[Any, None, None]:
-        return
-        yield
+        return self._task.__await__() if self._task is not None else _done()
+
+    def send(self, value: Any) -> Any:
+        if self._steps is None:
+            self._steps = self.__await__()
+        return self._steps.send(value)
+
+    def throw(self, *args: Any) -> Any:
+        if self._steps is None:
+            self._steps = self.__await__()
+        return self._steps.throw(*args)
+
+    def close(self) -> None:
+        if self._steps is not None:
+            self._steps.close()
+
+
+def _done() -> Generator[Any, None, None]:
+    return
+    yield
 
 
 class AgentRun(Reporter):
@@ -238,12 +265,12 @@ class AgentRun(Reporter):
         """Wait until the relay has every event reported so far; False if ``timeout`` passed first."""
         return await self._link.flushed(timeout)
 
-    def close(self, reason: str = "done") -> asyncio.Task[None]:
+    def close(self, reason: str = "done") -> Closing:
         """End the run now: ``session.ended`` is reported and the connection closes in the background.
 
         ``await`` what it returns to wait until the relay has every event (at most a few seconds) —
-        do, before your program exits, or use ``async with``. A second call returns the first one's
-        task. Call it on the loop that connected.
+        do, before your program exits, or use ``async with``. A second call ends nothing again and
+        waits for the first. Call it on the loop that connected.
         """
         if self._closing is None:
             try:
@@ -259,7 +286,7 @@ class AgentRun(Reporter):
                 done = self._link.close()
             self._closing = loop.create_task(done)
             self._closing.add_done_callback(_retrieved)
-        return self._closing
+        return Closing(self._closing)
 
     async def __aenter__(self) -> AgentRun:
         return self
