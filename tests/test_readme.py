@@ -203,6 +203,7 @@ def check_sdk_snippet(block: Block, tmp: Path) -> None:
 
         watcher = Attached(served.url)
         try:
+            until(lambda: served.server.watching() > 0, what="the viewer follows the relay", timeout=30)
             agent = subprocess.Popen([sys.executable, str(script)], env=env, stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE, text=True)
 
