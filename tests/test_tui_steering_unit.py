@@ -154,7 +154,7 @@ def test_watch_serves_hooks_and_the_control_api(home: Path, relay: Relay) -> Non
     request = urllib.request.Request(f"http://127.0.0.1:{port}/sessions",
                                      headers={"Authorization": f"Bearer {token}"})
     with urllib.request.urlopen(request, timeout=10) as answer:
-        assert orjson.loads(answer.read()) == {"sessions": []}
+        assert orjson.loads(answer.read()) == {"sessions": [], "listing": []}
 
 
 async def test_a_taken_port_is_a_notice_in_the_app_not_a_crash(home: Path, relay: Relay) -> None:

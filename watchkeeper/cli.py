@@ -23,6 +23,7 @@ COMMANDS: dict[str, str] = {
     "run": "watchkeeper.commands.run",
     "hooks": "watchkeeper.commands.hooks",
     "ctl": "watchkeeper.commands.ctl",
+    "sessions": "watchkeeper.commands.sessions",
     "serve": "watchkeeper.commands.serve",
     "attach": "watchkeeper.commands.attach",
     "token": "watchkeeper.commands.token",

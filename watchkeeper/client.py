@@ -1,6 +1,6 @@
 """A running watchkeeper, as the commands reach it: the loopback HTTP API, or a remote relay's websocket.
 
-The commands (``ctl``, ``run``, ``hooks status``) talk to a relay only through
+The commands (``ctl``, ``sessions``, ``run``, ``hooks status``) talk to a relay only through
 here, so none of them imports another. The local API takes the person's token
 from the config directory; a remote relay takes ``--token-file``, else
 ``$WATCHKEEPER_TOKEN``, else that same file.
@@ -62,17 +62,60 @@ def match_session(given: str, listing: Any) -> str:
     return matches[0] if len(matches) == 1 else given
 
 
-def resolve_session(given: str, port: int | None) -> str:
-    """``given`` resolved against the local relay's sessions."""
-    return match_session(given, api_request("GET", "/sessions", port=port))
+def listing_of(answer: Any, where: str) -> list[dict[str, Any]]:
+    """The ``listing`` of a ``/sessions`` answer or a relay's ``sessions`` reply (``protocol.listing``)."""
+    rows = answer.get("listing") if isinstance(answer, dict) else None
+    if not isinstance(rows, list):
+        raise ApiError(f"{where} does not list sessions with their held calls: it is an older watchkeeper")
+    return [row for row in rows if isinstance(row, dict)]
+
+
+def row_of(session: str, answer: Any) -> dict[str, Any] | None:
+    """The listing object of ``session`` in an answer, if the answer has a listing and lists it."""
+    rows = answer.get("listing") if isinstance(answer, dict) else None
+    return next((r for r in rows if isinstance(r, dict) and r.get("id") == session), None) \
+        if isinstance(rows, list) else None
+
+
+def resolve_session(given: str, port: int | None) -> tuple[str, dict[str, Any] | None]:
+    """``given`` resolved against the local relay's sessions, and its listing object (None: not listed)."""
+    answer = api_request("GET", "/sessions", port=port)
+    session = match_session(given, answer)
+    return session, row_of(session, answer)
+
+
+def local_listing(port: int | None) -> list[dict[str, Any]]:
+    """The running watchkeeper's sessions, as ``watchkeeper sessions --json`` prints them."""
+    return listing_of(api_request("GET", "/sessions", port=port), "the running watchkeeper")
+
+
+def relay_listing(url: str, token_file: str | None) -> list[dict[str, Any]]:
+    """A served relay's sessions, as ``watchkeeper sessions --json`` prints them.
+
+    Raises ``ApiError``, ``RemoteError``, ``ValueError``, ``OSError`` or ``TimeoutError``.
+    """
+    import asyncio
+
+    from . import config
+    from .adapters.remote import request
+
+    async def ask() -> Any:
+        _, reply = await request(url, config.client_token(token_file), {"t": "sessions", "id": "sessions"})
+        return reply
+
+    reply = asyncio.run(ask())
+    if isinstance(reply, dict) and reply.get("t") == "error":
+        raise ApiError(str(reply.get("message")))
+    return listing_of(reply, url)
 
 
 def relay_control(url: str, token_file: str | None, given: str,
-                  build: Callable[[str], dict[str, Any]]) -> tuple[dict[str, Any], Any]:
+                  build: Callable[[str, dict[str, Any] | None], dict[str, Any]]) -> tuple[dict[str, Any], Any]:
     """One control through a remote relay, as a viewer that does not watch: (the control sent, the reply).
 
-    ``build`` makes the control for the session ``given`` resolves to there.
-    Raises ``RemoteError``, ``ValueError``, ``OSError`` or ``TimeoutError``.
+    ``build`` makes the control for the session ``given`` resolves to there, given its listing object
+    (None if the relay does not list it). Raises ``RemoteError``, ``ValueError``, ``OSError`` or
+    ``TimeoutError``, and whatever ``build`` raises.
     """
     import asyncio
 
@@ -82,7 +125,8 @@ def relay_control(url: str, token_file: str | None, given: str,
     async def send() -> tuple[dict[str, Any], Any]:
         token = config.client_token(token_file)
         _, listing = await request(url, token, {"t": "sessions", "id": "sessions"})
-        control = build(match_session(given, listing))
+        session = match_session(given, listing)
+        control = build(session, row_of(session, listing))
         _, reply = await request(url, token, {"t": "control", "id": control["id"], "control": control})
         return control, reply
 

@@ -3,6 +3,11 @@
 Each control gets exactly one outcome, printed here: ``applied: …`` (exit 0)
 or ``rejected: …`` (exit 1); 2 if no watchkeeper answers. A control re-sent
 with the same ``--id`` acts once and reports its first outcome again.
+
+approve, deny and step decide a held call: named by its id (``watchkeeper
+sessions`` lists them), or, with none named, the one the session holds. With
+several held and none named the control is refused here (exit 1), listing
+them: a script must not decide a call it never saw.
 """
 
 from __future__ import annotations
@@ -18,13 +23,19 @@ if TYPE_CHECKING:
     from ..protocol.payloads import ControlOutcomeData
 
 HELP = "steer a live session: pause, resume, approve, deny, inject, cancel, step"
+#: The controls that decide a held call.
+DECIDING = ("approve", "deny", "step")
+
+
+class Unnamed(Exception):
+    """approve/deny/step without a call id while the session holds several calls; ``str()`` says which."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("action", choices=["pause", "resume", "approve", "deny", "inject", "cancel", "step"])
     parser.add_argument("session", help="the session id (or a unique prefix of it)")
     parser.add_argument("arg", nargs="?", default=None,
-                        help="inject: the text; approve/deny/step: the held call's id (default: the oldest)")
+                        help="inject: the text; approve/deny/step: the held call's id (needed when several are held)")
     parser.add_argument("--reason", help="deny/cancel: what the agent is told")
     parser.add_argument("--id", help="the control's id (default: a new one); re-send an id to retry safely")
     parser.add_argument("--port", type=int, default=None, help="the running watchkeeper's port")
@@ -41,9 +52,12 @@ def run(args: argparse.Namespace) -> int:
     if getattr(args, "relay", None):
         return _over_relay(args)
     try:
-        session = resolve_session(args.session, args.port)
-        control = build_control(args, session)
+        session, row = resolve_session(args.session, args.port)
+        control = build_control(args, session, row)
         answer = api_request("POST", "/control", control, args.port)
+    except Unnamed as e:
+        print(visible(f"watchkeeper ctl: refused: {e}"), file=sys.stderr)
+        return 1
     except ApiError as e:
         print(visible(f"watchkeeper ctl: {e}"), file=sys.stderr)
         return 2
@@ -62,7 +76,10 @@ def _over_relay(args: argparse.Namespace) -> int:
 
     try:
         control, reply = relay_control(args.relay, args.token_file, args.session,
-                                       lambda session: build_control(args, session))
+                                       lambda session, row: build_control(args, session, row))
+    except Unnamed as e:
+        print(visible(f"watchkeeper ctl: refused: {e}"), file=sys.stderr)
+        return 1
     except (RemoteError, ValueError, OSError, TimeoutError) as e:
         print(visible(f"watchkeeper ctl: {args.relay}: {e or type(e).__name__}"), file=sys.stderr)
         return 2
@@ -83,8 +100,14 @@ def _report(outcome: dict[str, Any], control: dict[str, Any]) -> int:
     return 0 if applied else 1
 
 
-def build_control(args: argparse.Namespace, session: str) -> dict[str, Any]:
+def build_control(args: argparse.Namespace, session: str, row: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The control to send; ``row`` is the session's listing object (its held calls), None if not listed.
+
+    Raises :class:`Unnamed` for approve/deny/step with no call id while several calls are held; with one
+    held, the control names it, so it decides the call the listing showed even if another comes first.
+    """
     from ..protocol import now_iso
+    from ..protocol.listing import held_of
 
     control: dict[str, Any] = {"v": 1, "id": args.id or f"ctl-{uuid.uuid4().hex[:12]}", "session": session,
                                "control": args.action, "by": _who(), "ts": now_iso()}
@@ -92,6 +115,13 @@ def build_control(args: argparse.Namespace, session: str) -> dict[str, Any]:
         control["text"] = args.arg or ""
     elif args.arg:
         control["call_id"] = args.arg
+    elif args.action in DECIDING and row is not None:
+        held = held_of(row)
+        if len(held) > 1:
+            raise Unnamed(f"session {session} holds {len(held)} calls: {', '.join(held)}; name the one to "
+                          f"{args.action}: watchkeeper ctl {args.action} {session} CALL_ID")
+        if held:
+            control["call_id"] = held[0]
     if args.reason:
         control["reason"] = args.reason
     return control

@@ -54,7 +54,7 @@ async def scripted(run: sdk.AgentRun, delay: float = 1.0) -> str:
             call = run.tool_started(name, tool_input)
             if ask:
                 decision = await run.approval(call, name=name, input=tool_input)
-                if not decision.approved:
+                if not decision.may_run:
                     run.assistant(f"Understood, I will not run {name}: {decision.reason}", model=MODEL)
                     return "denied"
             await asyncio.sleep(delay / 2)

@@ -19,6 +19,8 @@ from .payloads import ControlOutcomeData
 
 #: What the agent reads when the person denies a call without a reason of their own.
 DEFAULT_DENY_REASON = "Denied by the user in watchkeeper"
+#: Why no control reaches an ended session, whatever its capabilities said while it ran.
+ENDED_REASON = "the session ended: nothing is held, and no control can reach its agent"
 #: Outcomes (and decisions) remembered per source for repeated controls; the oldest are forgotten first.
 OUTCOMES_KEPT = 10_000
 

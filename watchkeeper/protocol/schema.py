@@ -13,13 +13,14 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from .kinds import PROTOCOL_VERSION
+from .listing import SessionRow
 from .models import EVENT_DATA, ControlModel, EventModel
 
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
 
 def json_schema() -> dict[str, Any]:
-    models: list[type[BaseModel]] = [EventModel, ControlModel]
+    models: list[type[BaseModel]] = [EventModel, ControlModel, SessionRow]
     models += sorted(set(EVENT_DATA.values()), key=lambda m: m.__name__)
     _, top = models_json_schema(
         [(m, "validation") for m in models],
@@ -34,6 +35,8 @@ def json_schema() -> dict[str, Any]:
         }
         for kind, model in EVENT_DATA.items()
     ]
+    defs["SessionList"] = {"title": "SessionList", "type": "array", "items": {"$ref": "#/$defs/SessionRow"},
+                           "description": "What `watchkeeper sessions --json` prints: one object per session."}
     return {
         "$schema": DIALECT,
         "$id": f"https://watchkeeper.dev/schema/v{PROTOCOL_VERSION}.json",
@@ -41,4 +44,16 @@ def json_schema() -> dict[str, Any]:
         "description": "One message: an event (has 'kind') or a control (has 'control').",
         "oneOf": [{"$ref": "#/$defs/EventModel"}, {"$ref": "#/$defs/ControlModel"}],
         "$defs": defs,
+    }
+
+
+def sessions_schema() -> dict[str, Any]:
+    """The schema of ``watchkeeper sessions --json`` alone, its root the list (the same ``$defs``)."""
+    whole = json_schema()
+    return {
+        "$schema": DIALECT,
+        "$id": f"https://watchkeeper.dev/schema/v{PROTOCOL_VERSION}/sessions.json",
+        "title": "watchkeeper sessions --json",
+        "$ref": "#/$defs/SessionList",
+        "$defs": whole["$defs"],
     }

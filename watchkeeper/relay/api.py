@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from ..protocol import ControlModel, Event
+from ..protocol.session import Held
 
 #: Receives events in batches (flushed at 50 ms or 1,000 events), in seq order per session.
 BatchCallback = Callable[[list[Event]], None]
@@ -46,6 +47,8 @@ class SessionInfo:
     indexing: float | None = None
     #: The seq where the session's current generation starts (0 unless its history was rebuilt).
     history_from: int = 0
+    #: The calls held for the person, oldest first.
+    held: tuple[Held, ...] = ()
 
 
 class Subscription(Protocol):

@@ -25,7 +25,7 @@ from dataclasses import dataclass, replace
 
 from ..protocol import CallTable, Event, ToolCall, fit, raw_event
 from ..protocol.calls import TOOL_KINDS
-from ..protocol.kinds import Kind
+from ..protocol.kinds import ControlKind, Kind, State
 from .api import SessionInfo
 from .controls import SessionSources
 from .history import Rebuild
@@ -213,7 +213,10 @@ class SessionBook:
             if lg is None:
                 return None
             info = lg.summary.info
-            return list(lg.sources.items()), info.agent_kind, info.capabilities.get("why")
+            caps = info.capabilities
+            offered = any(caps.get(c) is True for c in ControlKind)
+            return SessionSources(list(lg.sources.items()), info.agent_kind, caps.get("why"), offered,
+                                  lg.summary.state.state == State.FINISHED)
 
     def sessions_of(self, key: int) -> list[str]:
         """The sessions the source ``key`` has emitted into."""

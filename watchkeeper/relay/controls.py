@@ -19,12 +19,29 @@ import asyncio
 from collections import OrderedDict
 from collections.abc import Callable
 from functools import partial
+from typing import NamedTuple
 
 from ..protocol import ControlModel, Event, Kind, make_event
+from ..protocol.controls import ENDED_REASON
 from .sources import Steerable
 
-#: A session's sources as (key, name) pairs, its agent kind, and why it cannot be steered (if it says).
-SessionSources = tuple[list[tuple[int, str]], str, str | None]
+
+class SessionSources(NamedTuple):
+    """What the router needs of a session: its sources, and what its summary says about steering it."""
+
+    #: (key, name) of each source that has emitted into it.
+    sources: list[tuple[int, str]]
+    agent_kind: str
+    #: the capabilities' ``why``: why some (or all) controls are unavailable, if it says.
+    why: str | None
+    #: the capabilities offer some control (an agent that honours controls reported it).
+    offered: bool
+    #: the session ended (``session.ended``).
+    ended: bool
+
+
+#: Why a control cannot reach a session whose agent honours controls but is not connected now.
+GONE = "its agent is not connected now (no source that honours controls follows it)"
 #: The relay's ingest: (source key, source name, agent kind, events).
 Ingest = Callable[[int, str, str, list[Event]], None]
 OUTCOMES_KEPT = 10_000
@@ -89,7 +106,7 @@ class ControlRouter:
         if forwarded is not None:
             return forwarded
         found = self._sources_of(control.session)
-        sources, agent_kind, why = found if found is not None else ([], "unknown", None)
+        sources, agent_kind = (found.sources, found.agent_kind) if found is not None else ([], "unknown")
         for k, _ in sources:
             source = self._steerable.get(k)
             if source is not None and source.can_steer(control.session):
@@ -106,13 +123,25 @@ class ControlRouter:
                         outcome = pending.result()
                 break
         else:
-            reason = (f"unknown session {control.session}" if found is None else
-                      f"this session cannot be steered: {why or 'none of its sources honours controls'}")
-            outcome = rejected(control, reason)
+            why = self.why_not(control.session) or "none of its sources honours controls"
+            outcome = rejected(control, why if found is None else f"this session cannot be steered: {why}")
             if sources:
                 self._ingest(sources[0][0], sources[0][1], agent_kind, [outcome])
         self._keep(key, outcome)
         return outcome, None, ""
+
+    def why_not(self, session: str) -> str | None:
+        """Why no control can act on ``session`` now; None if a source that honours controls has it."""
+        found = self._sources_of(session)
+        if found is None:
+            return f"unknown session {session}"
+        for k, _ in found.sources:
+            source = self._steerable.get(k)
+            if source is not None and source.can_steer(session):
+                return None
+        if not found.offered:
+            return found.why or "none of its sources honours controls"
+        return ENDED_REASON if found.ended else GONE
 
     def _answered(self, key: tuple[str, str], pending: asyncio.Future[Event]) -> None:
         """The far side answered (perhaps after the wait gave up): later repeats get its outcome."""
@@ -128,7 +157,7 @@ class ControlRouter:
     def unwatched(self, session: str) -> None:
         """The last viewer of ``session`` left: the sources that hold its calls let them go."""
         found = self._sources_of(session)
-        for k, _ in found[0] if found is not None else []:
+        for k, _ in found.sources if found is not None else []:
             source = self._steerable.get(k)
             if source is not None:
                 events = source.unwatched(session)

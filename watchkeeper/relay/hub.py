@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from ..adapters.base import HistorySource, Source, StatusSource
 from ..protocol import ControlModel, Event, ToolCall, make_event, validate_control
 from ..protocol.kinds import Kind
+from ..protocol.listing import session_row
 from ..retention import retained
 from .api import BatchCallback, RelayAPI, ResyncCallback, SessionInfo
 from .book import RELAY_KEY, SessionBook
@@ -277,6 +278,18 @@ class Relay:
 
     def session(self, session: str) -> SessionInfo | None:
         return self._feed.session(session)
+
+    def listing(self, timeout: float = 10.0) -> list[dict[str, Any]]:
+        """The sessions as ``watchkeeper sessions --json`` prints them (``protocol.listing``), in ``sessions()``'s
+        order; each says whether a control can act on it now, which only the relay's thread may ask."""
+        if self._thread is not None and threading.current_thread() is not self._thread:
+            async def on_loop() -> list[dict[str, Any]]:
+                return self.listing()
+
+            return asyncio.run_coroutine_threadsafe(on_loop(), self._loop).result(timeout)
+        return [session_row(id=i.session, agent=i.agent_kind, title=i.title, cwd=i.cwd, state=i.state, live=i.live,
+                            last_activity=i.last_ts, why_not=self._controls.why_not(i.session), held=i.held)
+                for i in self.sessions()]
 
     def on_sessions(self, callback: Callable[[list[SessionInfo]], None]) -> SessionsWatch:
         """``callback(sessions())`` soon, then on every change, at most every ``sessions_interval``."""

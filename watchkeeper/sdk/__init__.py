@@ -5,12 +5,18 @@ Two ways to run, one set of reports (``user``, ``assistant``, ``thinking``,
 
 - ``Run(path)`` writes a native ``.jsonl`` recording that ``watchkeeper``
   tails and replays (observe-only);
-- ``await connect(url)`` reports to a relay (``watchkeeper serve``) over
-  websocket and can be steered: ``await run.checkpoint()`` blocks while the
-  person has paused the run and returns the messages they injected;
-  ``await run.approval(call_id)`` waits for their decision on a tool call; a
-  cancel is raised (:class:`Cancelled`) at either. ``connect_sync(url)`` is
-  the same for agents that are not async.
+- ``async with connect(url) as run`` (or ``run = await connect(url)``)
+  reports to a relay (``watchkeeper serve``) over websocket and can be
+  steered: ``await run.checkpoint()`` blocks while the person has paused the
+  run and returns the messages they injected; ``await run.approval(call_id)``
+  waits for their decision on a tool call; a cancel is raised
+  (:class:`Cancelled`) at either. ``connect_sync(url)`` is the same for agents
+  that are not async.
+
+Every run ends the same way: ``close()`` ends it when called, and returns
+something to ``await`` for waiting until the relay has everything (for a
+recording there is nothing to wait for). So ``run.close()``, ``await
+run.close()``, ``with``/``async with`` all close any run.
 
 This module goes into other people's agent environments, so it imports only
 the protocol (no textual, no watchfiles; a test enforces it), and websockets
@@ -24,7 +30,7 @@ import itertools
 import os
 import threading
 import uuid
-from collections.abc import Coroutine, Mapping
+from collections.abc import Coroutine, Generator, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, TypeVar
@@ -145,11 +151,16 @@ class Run(Reporter):
         self._file: IO[bytes] = Path(path).open("ab")  # noqa: SIM115 - lives as long as the run
         self._started(title, model, cwd, Capabilities(why="observe-only: this run writes a recording"), Profile())
 
-    def close(self, reason: str = "done") -> None:
+    def close(self, reason: str = "done") -> Closing:
+        """End the run: ``session.ended`` written and the file closed, at once; a second call does nothing.
+
+        Returns an awaitable, so that ``await run.close()`` works on a recording as on a connected run.
+        """
         if not self._file.closed:
             ended: SessionEndedData = {"reason": reason}
             self._emit(Kind.SESSION_ENDED, ended)
             self._file.close()
+        return Closing()
 
     def __enter__(self) -> Run:
         return self
@@ -157,21 +168,63 @@ class Run(Reporter):
     def __exit__(self, *exc: object) -> None:
         self.close("error" if exc[0] else "done")
 
+    async def __aenter__(self) -> Run:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.close("error" if exc[0] else "done")
+
     def _write(self, event: Event) -> None:
         self._file.write(encode_line(event))
         self._file.flush()
 
 
+class Closing(Coroutine[Any, Any, None]):
+    """What ``close()`` returns: the run is ending already; ``await`` it to wait until the relay has it all.
+
+    A coroutine that need not be awaited (no "never awaited" warning), so ``await``,
+    ``asyncio.create_task`` and ``asyncio.wait_for`` take it as they took the ``async def close``
+    it replaces. A recording's is done at once.
+    """
+
+    def __init__(self, task: asyncio.Task[None] | None = None) -> None:
+        self._task = task
+        self._steps: Generator[Any, None, None] | None = None
+
+    def __await__(self) -> Generator[Any, None, None]:
+        return self._task.__await__() if self._task is not None else _done()
+
+    def send(self, value: Any) -> Any:
+        if self._steps is None:
+            self._steps = self.__await__()
+        return self._steps.send(value)
+
+    def throw(self, *args: Any) -> Any:
+        if self._steps is None:
+            self._steps = self.__await__()
+        return self._steps.throw(*args)
+
+    def close(self) -> None:
+        if self._steps is not None:
+            self._steps.close()
+
+
+def _done() -> Generator[Any, None, None]:
+    return
+    yield
+
+
 class AgentRun(Reporter):
     """One session of your agent, reported live to a relay and steerable. Build it with :func:`connect`.
 
-    Reports may be made from any thread; ``checkpoint``/``approval``/``close`` are coroutines
-    of the loop that connected.
+    Reports may be made from any thread; ``checkpoint``/``approval`` are coroutines, and ``close``
+    is called, of the loop that connected.
     """
 
     def __init__(self, link: Link, session: str | None) -> None:
         super().__init__(session)
         self._link = link
+        self._closing: asyncio.Task[None] | None = None
         link.session = self.session
 
     async def checkpoint(self) -> list[str]:
@@ -212,13 +265,28 @@ class AgentRun(Reporter):
         """Wait until the relay has every event reported so far; False if ``timeout`` passed first."""
         return await self._link.flushed(timeout)
 
-    async def close(self, reason: str = "done") -> None:
-        if self._link.closing:
-            await self._link.stop()
-            return
-        ended: SessionEndedData = {"reason": reason}
-        self._emit(Kind.SESSION_ENDED, ended)
-        await self._link.close()
+    def close(self, reason: str = "done") -> Closing:
+        """End the run now: ``session.ended`` is reported and the connection closes in the background.
+
+        ``await`` what it returns to wait until the relay has every event (at most a few seconds) —
+        do, before your program exits, or use ``async with``. A second call ends nothing again and
+        waits for the first. Call it on the loop that connected.
+        """
+        if self._closing is None:
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:
+                raise RuntimeError("AgentRun.close() ends the run on the loop that connected it: call it "
+                                   "there (for code that is not async, use connect_sync)") from None
+            if self._link.closing:
+                done: Coroutine[Any, Any, None] = self._link.stop()
+            else:
+                ended: SessionEndedData = {"reason": reason}
+                self._emit(Kind.SESSION_ENDED, ended)
+                done = self._link.close()
+            self._closing = loop.create_task(done)
+            self._closing.add_done_callback(_retrieved)
+        return Closing(self._closing)
 
     async def __aenter__(self) -> AgentRun:
         return self
@@ -234,10 +302,50 @@ class AgentRun(Reporter):
         self._link.send(event)
 
 
-async def connect(url: str | None = None, *, token: str | None = None, title: str | None = None,
-                  model: str | None = None, session: str | None = None, cwd: str | None = None,
-                  name: str | None = None, wait: float = 10.0) -> AgentRun:
+def _retrieved(task: asyncio.Task[None]) -> None:
+    """A plain ``close()`` nobody awaits: its failure (a relay gone) is not an unretrieved-exception log."""
+    if not task.cancelled():
+        task.exception()
+
+
+class Connecting(Coroutine[Any, Any, AgentRun]):
+    """What :func:`connect` returns: ``await`` it for the run, or ``async with`` it to close the run at the end.
+
+    It is a coroutine, so ``asyncio.create_task(connect(...))`` works as it always did.
+    """
+
+    def __init__(self, coro: Coroutine[Any, Any, AgentRun]) -> None:
+        self._coro = coro
+        self._run: AgentRun | None = None
+
+    def send(self, value: Any) -> Any:
+        return self._coro.send(value)
+
+    def throw(self, *args: Any) -> Any:
+        return self._coro.throw(*args)
+
+    def close(self) -> None:
+        self._coro.close()
+
+    def __await__(self) -> Generator[Any, None, AgentRun]:
+        return self._coro.__await__()
+
+    async def __aenter__(self) -> AgentRun:
+        self._run = await self._coro
+        return self._run
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._run is not None:
+            await self._run.__aexit__(*exc)
+
+
+def connect(url: str | None = None, *, token: str | None = None, title: str | None = None,
+            model: str | None = None, session: str | None = None, cwd: str | None = None,
+            name: str | None = None, wait: float = 10.0) -> Connecting:
     """Connect a new steerable run to the relay at ``url`` (default ``$WATCHKEEPER_URL``, else loopback).
+
+    ``run = await connect(...)``, or ``async with connect(...) as run:``, which closes the run
+    (reason ``done``, ``error``, or ``cancelled``) when the block ends.
 
     The token defaults to ``$WATCHKEEPER_AGENT_TOKEN`` (an agent credential from ``watchkeeper token
     --agent``: it reports this run and receives its controls, nothing else), else ``$WATCHKEEPER_TOKEN``,
@@ -245,6 +353,12 @@ async def connect(url: str | None = None, *, token: str | None = None, title: st
     :class:`ConnectError` if the relay refuses (401/403) or does not answer within ``wait`` seconds;
     after that, a dropped connection is re-established in the background and nothing reported is lost.
     """
+    return Connecting(_connect(url, token=token, title=title, model=model, session=session, cwd=cwd, name=name,
+                               wait=wait))
+
+
+async def _connect(url: str | None, *, token: str | None, title: str | None, model: str | None,
+                   session: str | None, cwd: str | None, name: str | None, wait: float) -> AgentRun:
     from .. import config
     from .link import Link
 
@@ -279,9 +393,13 @@ class SyncRun:
         return self._wait(self.run.flush(timeout))
 
     def close(self, reason: str = "done") -> None:
+        """End the run and wait until the relay has every event; then the SDK's thread ends."""
+        async def closed() -> None:
+            await self.run.close(reason)
+
         if self._thread.is_alive():
             try:
-                self._wait(self.run.close(reason))
+                self._wait(closed())
             finally:
                 self._loop.call_soon_threadsafe(self._loop.stop)
                 self._thread.join(10)

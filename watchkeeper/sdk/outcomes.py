@@ -23,7 +23,12 @@ class ConnectError(ConnectionError):
 
 
 class Decision:
-    """The answer to ``approval()``: ``verdict`` is ``approve``, ``deny`` or ``none`` (nobody decided)."""
+    """The answer to ``approval()``: ``verdict`` is ``approve``, ``deny`` or ``none``.
+
+    ``none`` means nobody decided: nobody was watching the session, the person did not answer
+    within the timeout, or the last viewer left. watchkeeper then neither allows nor forbids: the
+    agent goes on under its own rules, as it would without watchkeeper. Act on ``may_run``.
+    """
 
     __module__ = PUBLIC
 
@@ -33,9 +38,19 @@ class Decision:
         self.by = by
 
     @property
-    def approved(self) -> bool:
-        """False only for a denial: with no decision the agent goes on under its own rules."""
+    def may_run(self) -> bool:
+        """Run the tool? True unless a person denied it (``none``: nobody decided, run it as you would)."""
         return self.verdict != "deny"
+
+    @property
+    def decided(self) -> bool:
+        """A person answered (``approve`` or ``deny``), rather than nobody (``none``)."""
+        return self.verdict in ("approve", "deny")
+
+    @property
+    def approved(self) -> bool:
+        """The same as ``may_run`` (True for ``none`` too), kept for compatibility; ``may_run`` says it better."""
+        return self.may_run
 
     def __repr__(self) -> str:
         return f"Decision({self.verdict!r}, reason={self.reason!r}, by={self.by!r})"

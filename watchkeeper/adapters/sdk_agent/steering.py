@@ -21,6 +21,7 @@ from typing import Any
 from ...protocol import ControlModel, Event, Kind, make_event, wire
 from ...protocol.controls import (
     DEFAULT_DENY_REASON,
+    ENDED_REASON,
     OUTCOMES_KEPT,
     ControlResult,
     Outcomes,
@@ -42,6 +43,8 @@ class _Session:
     #: call id -> how the agent asked (name, input) while it waits for a decision.
     holds: dict[str, dict[str, Any]] = field(default_factory=dict)
     decided: dict[str, str] = field(default_factory=dict)
+    #: the agent reported ``session.ended``: nothing it could still do answers a control.
+    ended: bool = False
 
 
 @dataclass(slots=True)
@@ -110,6 +113,9 @@ class SdkSteering:
                 cid = ev["data"].get("call_id")
                 if isinstance(cid, str):
                     s.holds.pop(cid, None)
+            elif kind == Kind.SESSION_ENDED:
+                s.ended = True
+                s.holds.clear()
         return out, pushes
 
     def unwatched(self, session: str) -> tuple[list[Event], list[Push]]:
@@ -164,7 +170,9 @@ class SdkSteering:
         s = self._sessions.get(c.session)
         pushes: list[Push] = []
         ok, reason, call = False, "this session's agent is not connected", c.call_id
-        if s is not None and s.link is not None:
+        if s is not None and s.ended:
+            reason = ENDED_REASON
+        elif s is not None and s.link is not None:
             ok, reason, call, pushes = self._apply(s, c)
         outcome = outcome_event(c, ok, reason, call)
         self._outcomes.keep(c, outcome)

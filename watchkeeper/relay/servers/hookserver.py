@@ -56,17 +56,20 @@ _SESSION_ID = re.compile(rb'"session_id"\s*:\s*"([A-Za-z0-9._-]{1,128})"')
 #: Routes one validated control on the relay's loop and returns its one outcome event.
 RouteControl = Callable[[ControlModel], Event]
 Sessions = Callable[[], list[SessionInfo]]
+#: The sessions as ``watchkeeper sessions`` lists them (``Relay.listing``).
+Listing = Callable[[], list[dict[str, Any]]]
 
 
 class HookApp:
     """The handlers and what they share; build it with :func:`start_hook_server`."""
 
     def __init__(self, steering: Steering, emit: Emit, route_control: RouteControl,
-                 sessions: Sessions | None, token: str | Keyring) -> None:
+                 sessions: Sessions | None, token: str | Keyring, listing: Listing | None = None) -> None:
         self.steering = steering
         self.emit = emit
         self.route_control = route_control
         self.sessions = sessions
+        self.listing = listing
         self._keyring = config.as_keyring(token)
         self._announced: set[str] = set()
         self._prefix = secrets.token_hex(3)
@@ -195,12 +198,16 @@ class HookApp:
             row = asdict(info)
             row["steering"] = self.steering.state(info.session)
             out.append(row)
-        return _reply({"sessions": out})
+        reply: dict[str, Any] = {"sessions": out}
+        if self.listing is not None:
+            reply["listing"] = self.listing()
+        return _reply(reply)
 
 
 async def start_hook_server(steering: Steering, emit: Emit, token: str | Keyring, *,
                             route_control: RouteControl | None = None, sessions: Sessions | None = None,
-                            host: str = "127.0.0.1", port: int = 0, limits: Limits | None = None) -> web.AppRunner:
+                            host: str = "127.0.0.1", port: int = 0, limits: Limits | None = None,
+                            listing: Listing | None = None) -> web.AppRunner:
     """Serve on the running loop (the relay's); ``bound_port(runner)`` says where; ``runner.cleanup()`` stops.
 
     ``limits`` bound slow and surplus connections (``httplimits.py``).
@@ -212,7 +219,7 @@ async def start_hook_server(steering: Steering, emit: Emit, token: str | Keyring
         raise ValueError(f"the hook server listens on loopback only, not {host!r}")
     if not token:
         raise ValueError("the hook server needs a token")
-    app = HookApp(steering, emit, route_control or direct_router(steering, emit), sessions, token)
+    app = HookApp(steering, emit, route_control or direct_router(steering, emit), sessions, token, listing)
     limits = limits or Limits()
     runner = web.AppRunner(app.build(limits), handler_cancellation=True, access_log=None, shutdown_timeout=0.5,
                            **limits.runner_options())
@@ -235,7 +242,7 @@ class HookSource:
     def __init__(self, token: str | Keyring, *, port: int = 0, policy: Policy | None = None,
                  breakpoint: Breakpoint | None = None, viewers: Callable[[str], int] | None = None,
                  route_control: RouteControl | None = None, sessions: Sessions | None = None,
-                 runtime_file: bool = False) -> None:
+                 runtime_file: bool = False, listing: Listing | None = None) -> None:
         #: the built-in breakpoint (always on): calls that name watchkeeper's own files or ports.
         self.guard = Guard.here(port)
         self.steering = Steering(policy, viewers=viewers, breakpoint=self.guard.before(breakpoint))
@@ -246,6 +253,7 @@ class HookSource:
         self._token = token
         self._route_control = route_control
         self._sessions = sessions
+        self._listing = listing
         self._runtime_file = runtime_file
         #: records the hooked sessions when :func:`serve_hooks` is given a directory.
         self.recorder: Recorder | None = None
@@ -257,7 +265,7 @@ class HookSource:
         self._emit = emit
         try:
             runner = await start_hook_server(self.steering, emit, self._token, route_control=self._route_control,
-                                             sessions=self._sessions, port=self.port)
+                                             sessions=self._sessions, port=self.port, listing=self._listing)
         except BaseException as e:
             self.error = e
             self.ready.set()
@@ -308,7 +316,8 @@ def serve_hooks(relay: Any, token: str | Keyring, *, port: int = 0, policy: Poli
     viewers; ``serve`` adds its websocket viewers).
     """
     source = HookSource(token, port=port, policy=policy, breakpoint=breakpoint, viewers=viewers or relay.viewers,
-                        route_control=relay.route_control, sessions=relay.sessions, runtime_file=runtime_file)
+                        route_control=relay.route_control, sessions=relay.sessions, runtime_file=runtime_file,
+                        listing=getattr(relay, "listing", None))
     if record_dir is not None:
         source.recorder = Recorder(record_dir, want=source.steering.knows, read_range=relay.read_range)
         relay.subscribe(source.recorder)

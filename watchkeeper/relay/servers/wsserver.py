@@ -264,7 +264,7 @@ class WsServer:
             rows = [{"session": i.session, "title": i.title, "agent_kind": i.agent_kind, "state": i.state,
                      "live": i.live, "events": i.events, "capabilities": i.capabilities}
                     for i in self.relay.sessions()]
-            conn.reply({"t": "sessions", "id": msg.get("id"), "sessions": rows})
+            conn.reply({"t": "sessions", "id": msg.get("id"), "sessions": rows, "listing": self.relay.listing()})
         else:
             raise wire.WireError("unknown-type", f"unknown message type {t!r}", msg.get("id"))
 
