@@ -249,7 +249,7 @@ COMMANDS: dict[str, Cover] = {
     # Steering a Claude Code session
     "watchkeeper run -- claude [ARGS]": By("tests/test_steering_live.py::test_pause_holds_the_second_call_until_resume",
                                            "the real Claude Code under `watchkeeper run`, against a stand-in"),
-    "watchkeeper hooks install [--user | --project DIR] [--fail-closed]":
+    "watchkeeper hooks install [--user | --project DIR] [--fail-closed] [--prompts here]":
         Help(("hooks", "--help"), "edits a real settings file: tests/test_hooks_install.py does, in a temp HOME"),
     "watchkeeper hooks status": Run(expect="relay: no watchkeeper is running"),
     # From a script: sessions and ctl
