@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from ..protocol import ControlModel, Event
+from ..protocol.session import Held
 
 #: Receives events in batches (flushed at 50 ms or 1,000 events), in seq order per session.
 BatchCallback = Callable[[list[Event]], None]
@@ -42,6 +43,8 @@ class SessionInfo:
     capabilities: dict[str, Any] = field(default_factory=dict)
     sources: list[str] = field(default_factory=list)
     needs_attention: bool = False
+    #: The calls held for the person, oldest first (the approvals inbox lists them across sessions).
+    held: tuple[Held, ...] = ()
     #: While a huge transcript's earlier history is indexed in the background: the fraction done.
     indexing: float | None = None
     #: The seq where the session's current generation starts (0 unless its history was rebuilt).

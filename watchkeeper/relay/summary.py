@@ -63,6 +63,7 @@ def _copy_usage(st: SessionState, info: SessionInfo) -> None:
 def _copy_state(st: SessionState, info: SessionInfo) -> None:
     info.state = st.state or State.IDLE
     info.needs_attention = bool(st.held)
+    info.held = tuple(st.held.values())
 
 
 #: kind -> what of ``SessionInfo`` it may change beyond the counters (a held call taken or let go aside).
