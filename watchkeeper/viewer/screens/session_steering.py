@@ -126,7 +126,7 @@ class SteerableScreen(SessionScreen, inherit_bindings=False):
                                   blocked=blocked) for c in CONTROL_NAMES}
         # A finished transcript or a replay is never steerable: the status bar's reason is enough there.
         visible = self.whole_reason is None or live
-        shown.first().show(self.steer, why_not, self.whole_reason, visible)
+        shown.first().show(self.steer, why_not, self.whole_reason, visible, host(self.app).clock())
         if why_not != self.why_not:
             self.why_not = why_not
             self.refresh_bindings()
