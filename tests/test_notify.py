@@ -286,3 +286,68 @@ def _alive(pid: int) -> bool:
     except ProcessLookupError:
         return False
     return True
+
+
+def readme_commands() -> list[list[str]]:
+    """The ``notify_command`` examples of the README, as the config reads them."""
+    import tomllib
+
+    text = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    blocks = [b.split("```", 1)[0] for b in text.split("```toml\n")[1:]]
+    return [tomllib.loads(b)["notify_command"] for b in blocks if b.startswith("notify_command")]
+
+
+def test_the_readme_s_notify_send_example_runs(relay: Relay, tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """``notify-send`` as a recorder on PATH: the README's argv, with the fields in place."""
+    argv = next(c for c in readme_commands() if c[0] == "notify-send")
+    rec = Recorder(tmp_path)
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    fake = bin_dir / "notify-send"
+    fake.write_text(f"#!/bin/sh\nexec {sys.executable} {rec.script} {rec.log} ok \"$@\"\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    notifier = Notifier(argv, relay.notice, relay.session).subscribe(relay)
+    try:
+        relay.add_source(LiveHooked(held_session("s-readme", "Clean up", ("toolu_1", "Bash",
+                                                                          {"command": "rm -rf build"}))))
+        run = rec.until_runs(1)[0]
+    finally:
+        notifier.close()
+    assert run["argv"] == ["--app-name=watchkeeper", "watchkeeper: Bash is held",
+                           "Clean up: rm -rf build — breakpoint «rm -rf»; waits for you"]
+
+
+def test_the_readme_s_webhook_example_posts_with_curl(relay: Relay, tmp_path: Path) -> None:
+    """The README's ``curl`` argv against a webhook on 127.0.0.1; a field starting with ``@`` stays text."""
+    import http.server
+    import threading
+
+    got: list[tuple[str, bytes]] = []
+
+    class Hook(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            got.append((self.headers.get("Title", ""), self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Hook)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    secret = tmp_path / "secret.txt"
+    secret.write_text("do not send me")
+    argv = next(c for c in readme_commands() if c[0] == "curl")
+    argv = [f"http://127.0.0.1:{server.server_port}/topic" if a.startswith("https://") else a for a in argv]
+    notifier = Notifier(argv, relay.notice, relay.session).subscribe(relay)
+    try:
+        relay.add_source(LiveHooked(held_session("s-hook", f"@{secret}", ("toolu_1", "Bash",
+                                                                          {"command": "make\r\nTitle: x"}))))
+        until(lambda: got, "the webhook's request")
+    finally:
+        notifier.close()
+        server.shutdown()
+    assert got == [("watchkeeper: Bash is held",
+                    f"held: @{secret}: make Title: x (breakpoint «rm -rf»; waits for you)".encode())]
