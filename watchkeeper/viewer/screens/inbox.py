@@ -23,7 +23,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, OptionList, Static
 from textual.widgets.option_list import Option
 
-from ...protocol import Event, Kind, now_iso
+from ...protocol import MAIN_AGENT, Event, Kind, now_iso
 from ...protocol.display import visible
 from ...protocol.payloads import ControlOutcomeData, data_of
 from ...protocol.session import SessionState
@@ -58,14 +58,14 @@ def cut(text: str, width: int) -> str:
 def entry_prompt(entry: Entry, now: float, width: int) -> Content:
     """Two lines, each cut to ``width``: the session, the tool and its input; why it is held, its countdown."""
     call = entry.call
-    agent = "" if call.agent == "main" else f" ({cut(call.agent, 16)})"
-    where = visible(cut(entry.title + agent, max(width // 3, 12)))
+    where = visible(cut(entry.title, max(width // 3, 12)))
+    agent = "" if call.agent == MAIN_AGENT else visible(f"subagent {cut(call.agent, 12)} · ")
     tool = visible(cut(call.name or "?", 24))
     what = visible(cut(salient_input(call.name, call.input), max(width - len(where) - len(tool) - 5, 8)))
     left = countdown(call, now)
-    why = visible(cut(call.describe(), max(width - len(left) - 3, 12)))
+    why = visible(cut(call.describe(), max(width - len(left) - len(agent) - 3, 12)))
     return Content.assemble((where, "$text-muted"), " · ", (tool, "$text-accent bold"), "  ", (what, ""), "\n",
-                            (why, "$text-warning"), " · ", (left, "bold"))
+                            (agent, "$text-muted"), (why, "$text-warning"), " · ", (left, "bold"))
 
 
 def outcome_line(entry: Entry, control: str, outcome: Event | None, error: str | None) -> Content:
