@@ -139,8 +139,9 @@ async def test_decide_held_calls_of_two_agents_from_the_inbox(served: Served, vi
         decision = await asyncio.wait_for(asked_second, 20)
         assert (decision.verdict, decision.reason) == ("deny", reason)
         await until_app(pilot, lambda: not inbox.entries)
-        text = await until_app(pilot, lambda: t if "✓ deny  shell rm old.log — denied" in (t := inbox_text(app))
-                               else None, seen=lambda: inbox_text(app))
+        denied = f"✓ deny  shell rm old.log — denied: the agent is told why  “{reason}”"
+        text = await until_app(pilot, lambda: t if denied in (t := inbox_text(app)) else None,
+                               seen=lambda: inbox_text(app))
         assert "Nothing is held: no call waits for you." in text
         assert "no longer held" not in text  # the person decided both: neither went away by itself
     await tidy.flush()

@@ -44,7 +44,7 @@ EMPTY = ("Nothing is held: no call waits for you.\n\nCalls held by a pause, a st
 class Decided(Message):
     """A decision sent from the inbox has its outcome (or could not be sent: ``error``)."""
 
-    def __init__(self, entry: Entry, control: str, outcome: Event | None, error: str | None = None) -> None:
+    def __init__(self, entry: Entry, control: dict[str, Any], outcome: Event | None, error: str | None = None) -> None:
         super().__init__()
         self.entry, self.sent, self.outcome, self.error = entry, control, outcome, error
 
@@ -68,13 +68,17 @@ def entry_prompt(entry: Entry, now: float, width: int) -> Content:
                             (agent, "$text-muted"), (why, "$text-warning"), " · ", (left, "bold"))
 
 
-def outcome_line(entry: Entry, control: str, outcome: Event | None, error: str | None) -> Content:
-    """``✓ approve  Bash rm -rf build — approved: the call runs`` or ``✗ deny rejected — …``."""
+def outcome_line(entry: Entry, control: str, outcome: Event | None, error: str | None,
+                 said: str | None = None) -> Content:
+    """``✓ approve  Bash rm -rf build — approved: the call runs`` or ``✗ deny rejected — …``; ``said``: the
+    reason the person gave the agent."""
     what = visible(cut(f"{entry.call.name or '?'} {salient_input(entry.call.name, entry.call.input)}", 40))
     if outcome is None:
         return Content.assemble(("✗ ", "$text-error"), f"{control} not sent  {what} — ", visible(error or "?"))
     data = cast(ControlOutcomeData, data_of(outcome))
     reason = visible(one_line(str(data.get("reason") or ""), 160))
+    if said:
+        reason += visible(f"  “{cut(said, 80)}”")
     if outcome.get("kind") == Kind.CONTROL_APPLIED:
         return Content.assemble(("✓ ", "$text-success"), (control, "bold"), f"  {what} — {reason}")
     return Content.assemble(("✗ ", "$text-error"), (f"{control} rejected", "bold"), f"  {what} — {reason}")
@@ -226,15 +230,16 @@ denies it with a reason the agent reads, **s** steps it; **Enter** opens its ses
         try:
             outcome = host(self.app).relay.control(control).result(timeout=CONTROL_WAIT)
         except Exception as e:
-            self.post_message(Decided(entry, control["control"], None, f"{type(e).__name__}: {e}"))
+            self.post_message(Decided(entry, control, None, f"{type(e).__name__}: {e}"))
             return
-        self.post_message(Decided(entry, control["control"], outcome))
+        self.post_message(Decided(entry, control, outcome))
 
     def on_decided(self, message: Decided) -> None:
         entry = message.entry
         if message.outcome is None or message.outcome.get("kind") != Kind.CONTROL_APPLIED:
             self._decided.discard(entry.key)
-        self._note(outcome_line(entry, message.sent, message.outcome, message.error))
+        sent = message.sent
+        self._note(outcome_line(entry, str(sent["control"]), message.outcome, message.error, sent.get("reason")))
 
     def action_open(self) -> None:
         entry = self.selected
