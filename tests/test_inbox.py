@@ -160,6 +160,11 @@ async def test_a_call_let_go_elsewhere_leaves_the_inbox_and_says_so(served: Serv
         call = build.tool_started("shell", {"cmd": "make site"})
         asked = asyncio.create_task(build.approval(call, name="shell", input={"cmd": "make site"}))
         await until_app(pilot, lambda: len(inbox.entries) == 1)
+        await pilot.press("enter")
+        opened = await until_app(pilot, lambda: app.screen if isinstance(app.screen, SessionScreen) else None)
+        assert opened.session_id == build.session
+        await pilot.press("escape")
+        await until_app(pilot, lambda: app.screen is inbox)
         outcome = await asyncio.to_thread(lambda: served.relay.control(
             {"id": "elsewhere-1", "session": build.session, "control": "approve", "call_id": call,
              "by": "someone else"}).result(10))

@@ -241,6 +241,9 @@ denies it with a reason the agent reads, **s** steps it; **Enter** opens its ses
         sent = message.sent
         self._note(outcome_line(entry, str(sent["control"]), message.outcome, message.error, sent.get("reason")))
 
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        self.action_open()
+
     def action_open(self) -> None:
         entry = self.selected
         if entry is not None:
