@@ -257,3 +257,35 @@ def client_token(token_file: str | None = None) -> str | None:
     if os.environ.get(ENV_TOKEN):
         return os.environ[ENV_TOKEN].strip()
     return load_token(create=False)
+
+
+# --- the settings file (``config.toml``) ----------------------------------------------------
+
+
+def settings_path() -> Path:
+    return config_dir() / "config.toml"
+
+
+def notify_command() -> list[str] | None:
+    """``notify_command`` from ``config.toml``: the argv run on every hold (None: not set).
+
+    ValueError, saying which file and why, when the file cannot be read or the value is not
+    a non-empty list of strings: it is run without a shell, so a single string would be one
+    program's name, not a command line.
+    """
+    import tomllib
+
+    path = settings_path()
+    try:
+        settings = tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
+        raise ValueError(f"cannot read {path}: {e}") from None
+    argv = settings.get("notify_command")
+    if argv is None:
+        return None
+    if not isinstance(argv, list) or not argv or not all(isinstance(a, str) and a for a in argv):
+        raise ValueError(f"{path}: notify_command must be a list of non-empty strings (an argv, run without a "
+                         'shell), e.g. ["notify-send", "watchkeeper", "{tool} is held: {why}"]')
+    return argv

@@ -99,6 +99,7 @@ def run(args: argparse.Namespace) -> int:
     from ..protocol.display import visible, visible_logging
     from ..protocol.loopback import is_loopback
     from ..relay import Relay
+    from ..relay.notify import start_notifier
     from ..relay.servers.wsserver import FLUSH_INTERVAL, serve_ws
 
     visible_logging()
@@ -109,6 +110,9 @@ def run(args: argparse.Namespace) -> int:
         print(visible(f"watchkeeper serve: {e}"), file=sys.stderr)
         return 2
     relay = Relay(flush_interval=FLUSH_INTERVAL).start()
+    alerts, problem = start_notifier(relay)
+    if problem:
+        print(visible(f"watchkeeper serve: {problem}"), file=sys.stderr, flush=True)
     server = serve_ws(relay, **options)
     if not server.ready.wait(15) or server.error is not None:
         print(visible(f"watchkeeper serve: cannot listen on {options['host']}:{options['port']}: {server.error}"),
@@ -133,6 +137,8 @@ def run(args: argparse.Namespace) -> int:
         print("  warning: not TLS: the token crosses the network in clear; use --certfile/--keyfile "
               "or an ssh tunnel", file=sys.stderr, flush=True)
     _wait_for_signal()
+    if alerts is not None:
+        alerts.close()
     relay.stop()
     return 0
 

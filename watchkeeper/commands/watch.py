@@ -41,21 +41,26 @@ def run(args: argparse.Namespace) -> int:
     from ..adapters.files.source import DirectorySource, TranscriptSource
     from ..protocol.display import visible_logging
     from ..relay import Relay
+    from ..relay.notify import start_notifier
     from ..viewer import WatchkeeperApp
 
     visible_logging()
     roots = session_roots(args.root, defaults=not args.no_default_roots)
     relay = Relay().start()
+    alerts, problem = start_notifier(relay)
     try:
         now = time.time()
         for path, mtime in find_sessions(roots)[: max(0, args.limit)]:
             relay.add_source(TranscriptSource(path, follow=now - mtime <= FOLLOW_WINDOW))
         relay.add_source(DirectorySource(roots, lambda p: relay.add_source(TranscriptSource(p)), existing=False))
         steer = start_steering(relay, hooks=not args.no_hooks)
+        steer.notices += [problem] if problem else []
         app = WatchkeeperApp(relay, open_session=args.session, looked_in=[str(r) for r in roots],
                              theme=args.theme, steer=steer)
         result = app.run()
     finally:
+        if alerts is not None:
+            alerts.close()
         relay.stop()
     if result == "demo":
         return run_demo()

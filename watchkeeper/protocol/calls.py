@@ -31,6 +31,8 @@ class ToolCall:
     is_error: bool = False
     duration_ms: float | None = None
     wait_reason: str | None = None
+    #: while held: when the hold ends by itself (None: never).
+    wait_expires_at: str | None = None
     event_ids: list[str] = field(default_factory=list)
 
     @property
@@ -57,6 +59,7 @@ def apply(call: ToolCall | None, event: dict[str, Any]) -> ToolCall:
         if not call.final:
             call.status = ToolStatus.WAITING
             call.wait_reason = cast(ToolWaitingData, data).get("reason")
+            call.wait_expires_at = cast(ToolWaitingData, data).get("expires_at")
     elif kind == Kind.TOOL_FINISHED:
         done = cast(ToolFinishedData, data)
         call.status = done.get("status") or (ToolStatus.ERROR if done.get("is_error") else ToolStatus.OK)
@@ -64,7 +67,7 @@ def apply(call: ToolCall | None, event: dict[str, Any]) -> ToolCall:
         call.output = done.get("output")
         call.duration_ms = done.get("duration_ms")
         call.finished_ts = event["ts"]
-        call.wait_reason = None
+        call.wait_reason = call.wait_expires_at = None
     return call
 
 
@@ -72,7 +75,7 @@ def running(call: ToolCall) -> ToolCall:
     """A held call that was let go: waiting turns back into running."""
     if call.status == ToolStatus.WAITING:
         call.status = ToolStatus.RUNNING
-        call.wait_reason = None
+        call.wait_reason = call.wait_expires_at = None
     return call
 
 

@@ -196,16 +196,24 @@ def _raw(s: SessionState, ev: Event, data: RawData) -> bool:
     return False
 
 
-def _waiting(s: SessionState, ev: Event, data: ToolWaitingData) -> bool:
+def held_from(ev: Event, data: ToolWaitingData) -> Held | None:
+    """The call a ``tool.waiting`` event holds (None without a call id); the relay's alerts read it too."""
     cid = data.get("call_id")
-    if not isinstance(cid, str) or cid in s.finished:
-        return False
+    if not isinstance(cid, str):
+        return None
     reason = data.get("reason")
     why = data.get("why") or WHY_OF_REASON.get(reason or "", HoldWhy.PAUSE)
     expires = data.get("expires_at")
-    s._hold(Held(cid, data.get("name"), data.get("input"), reason, data.get("rule"),
-                 str(ev.get("agent") or MAIN_AGENT), str(why), data.get("since") or ev.get("ts"),
-                 expires if isinstance(expires, str) else None, data.get("on_expiry")))
+    return Held(cid, data.get("name"), data.get("input"), reason, data.get("rule"),
+                str(ev.get("agent") or MAIN_AGENT), str(why), data.get("since") or ev.get("ts"),
+                expires if isinstance(expires, str) else None, data.get("on_expiry"))
+
+
+def _waiting(s: SessionState, ev: Event, data: ToolWaitingData) -> bool:
+    held = held_from(ev, data)
+    if held is None or held.call_id in s.finished:
+        return False
+    s._hold(held)
     return True
 
 

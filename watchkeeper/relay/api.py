@@ -43,6 +43,8 @@ class SessionInfo:
     capabilities: dict[str, Any] = field(default_factory=dict)
     sources: list[str] = field(default_factory=list)
     needs_attention: bool = False
+    #: The calls held for the person, oldest first (the approvals inbox lists them across sessions).
+    held: tuple[Held, ...] = ()
     #: While a huge transcript's earlier history is indexed in the background: the fraction done.
     indexing: float | None = None
     #: The seq where the session's current generation starts (0 unless its history was rebuilt).

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..adapters.base import HistorySource, Source, StatusSource
 from ..protocol import ControlModel, Event, ToolCall, make_event, validate_control
+from ..protocol.display import visible
 from ..protocol.kinds import Kind
 from ..protocol.listing import session_row
 from ..retention import retained
@@ -263,6 +264,15 @@ class Relay:
         log.info(text, exc_info=e)
         print(f"watchkeeper: {text}", file=sys.stderr, flush=True)
         self._ingest(RELAY_KEY, "relay", "unknown", notices)
+
+    def notice(self, session: str, text: str, code: str, level: str = "warning") -> None:
+        """A problem of one of the relay's helpers (an alert command that failed) as a notice in
+        ``session``'s stream and on stderr; from any thread."""
+        self.errors.append(text)
+        print(f"watchkeeper: {visible(text)}", file=sys.stderr, flush=True)
+        event = make_event(f"relay:{self.epoch}:{code}:{next(self._keys)}", session, Kind.NOTICE,
+                           {"level": level, "text": text, "code": code})
+        self._call(self._ingest, RELAY_KEY, "relay", "unknown", [event], quiet=True)
 
     def read_range(self, session: str, start: int, stop: int) -> list[Event]:
         """Events with ``start <= seq < stop`` of one session (clamped); from any thread."""

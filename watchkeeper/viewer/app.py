@@ -28,6 +28,7 @@ from .model.attention import Attention, title
 from .model.control_availability import SteerSetup
 from .model.feed import SessionsChanged, watch_sessions
 from .palette import ScreenCommands
+from .screens.inbox import InboxScreen
 from .screens.session import SessionScreen
 from .screens.session_steering import SteerableScreen
 from .screens.sessions import SessionsScreen
@@ -43,6 +44,7 @@ class WatchkeeperApp(App[str | None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("q", "quit", "Quit", id="app.quit"),
         Binding("question_mark,f1", "toggle_help", "Help", id="app.help"),
+        Binding("h", "inbox", "Held", id="app.inbox"),
     ]
 
     def __init__(
@@ -107,7 +109,7 @@ class WatchkeeperApp(App[str | None]):
     def _forward(self, infos: list[SessionInfo]) -> None:
         by_id = {i.session: i for i in infos}
         for screen in self.screen_stack:
-            if isinstance(screen, SessionsScreen):
+            if isinstance(screen, SessionsScreen | InboxScreen):
                 screen.sessions_changed(infos)
             elif isinstance(screen, SessionScreen) and screen.session_id in by_id:
                 screen.session_changed(by_id[screen.session_id])
@@ -130,6 +132,13 @@ class WatchkeeperApp(App[str | None]):
     def format_title(self, title: str, sub_title: str) -> Content:
         """The header: a session's title is data, shown :func:`visible`."""
         return super().format_title(visible(title), visible(sub_title))
+
+    def action_inbox(self) -> None:
+        """The approvals inbox: every held call of every session; ``h`` again goes back."""
+        if isinstance(self.screen, InboxScreen):
+            self.screen.dismiss()
+        else:
+            self.push_screen(InboxScreen())
 
     def action_toggle_help(self) -> None:
         if self.screen.query(HelpPanel):

@@ -31,6 +31,10 @@ class ReplayApp(WatchkeeperApp):
         clock = screen.playhead.clock if screen is not None else None
         return time.time() if clock is None else clock
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """A replay holds nothing for the person: no approvals inbox."""
+        return False if action == "inbox" else super().check_action(action, parameters)
+
     def open_session(self, session: str) -> SessionScreen:
         """Show the session's replay; one screen per session, kept playing while it is not shown."""
         name = f"replay:{session}"

@@ -30,6 +30,7 @@ from ...protocol.payloads import (
     ThinkingData,
     UsageData,
 )
+from .inbox import clock_text
 
 #: (text, role); roles are the timeline's component classes without the ``timeline--`` prefix.
 Cell = tuple[str, str]
@@ -186,7 +187,9 @@ def call_status_cells(call: ToolCall, now: float | None) -> list[Cell]:
         return [("… running ", "running"), (duration(max(0.0, now - start) * 1000), "running")]
     if status == ToolStatus.WAITING:
         reason = f" ({call.wait_reason})" if call.wait_reason else ""
-        return [(f"⏸ waiting{reason}", "waiting")]
+        ends = parse_ts(call.wait_expires_at)
+        left = [(f" {clock_text(ends - now)} left", "dim")] if ends is not None and now is not None else []
+        return [(f"⏸ waiting{reason}", "waiting"), *left]
     took = duration(call.duration_ms if call.duration_ms is not None else _span_ms(call))
     if call_failed(call):
         label = "✗ error" if status == ToolStatus.ERROR or status == ToolStatus.OK else f"✗ {status}"

@@ -126,7 +126,7 @@ class SteerableScreen(SessionScreen, inherit_bindings=False):
                                   blocked=blocked) for c in CONTROL_NAMES}
         # A finished transcript or a replay is never steerable: the status bar's reason is enough there.
         visible = self.whole_reason is None or live
-        shown.first().show(self.steer, why_not, self.whole_reason, visible)
+        shown.first().show(self.steer, why_not, self.whole_reason, visible, host(self.app).clock())
         if why_not != self.why_not:
             self.why_not = why_not
             self.refresh_bindings()
@@ -215,7 +215,7 @@ class SteerableScreen(SessionScreen, inherit_bindings=False):
         if not self._can(control):
             return None
         body: dict[str, Any] = {"v": 1, "id": f"tui-{uuid.uuid4().hex[:12]}", "session": self.session_id,
-                                "control": control, "by": _who(), "ts": now_iso()}
+                                "control": control, "by": who(), "ts": now_iso()}
         body.update({k: v for k, v in fields.items() if v is not None})
         self._sent.add(body["id"])
         self._send(body)
@@ -261,7 +261,8 @@ class SteerableScreen(SessionScreen, inherit_bindings=False):
         return out
 
 
-def _who() -> str:
+def who() -> str:
+    """Who sends a control from this viewer: user@host (tui)."""
     try:
         return f"{getpass.getuser()}@{socket.gethostname()} (tui)"
     except Exception:

@@ -16,14 +16,19 @@ from textual.widgets import Static
 from ...protocol.controls import CONTROL_NAMES, CONTROLS, HELD_ORDER
 from ...protocol.display import visible
 from ...protocol.session import SessionState
+from ..model.inbox import countdown
 from ..model.rows import one_line, salient_input
 
 #: control -> what the area shows for it: its key and label.
 SHOWN = {c.kind.value: f"{c.key} {c.label}" for c in CONTROLS}
 
 
-def controls_content(state: SessionState, why_not: Mapping[str, str | None], whole: str | None) -> Content:
-    """The area's text: ``whole`` says why nothing can be steered; else the state and the usable controls."""
+def controls_content(state: SessionState, why_not: Mapping[str, str | None], whole: str | None,
+                     now: float | None = None) -> Content:
+    """The area's text: ``whole`` says why nothing can be steered; else the state and the usable controls.
+
+    With ``now``, a held call that ends by itself says what happens then, counting down.
+    """
     if whole is not None:
         return Content.assemble(("⊘ ", "$text-muted"), (visible(whole), "$text-muted"))
     parts: list[str | tuple[str, str]] = []
@@ -32,6 +37,8 @@ def controls_content(state: SessionState, why_not: Mapping[str, str | None], who
         what = visible(one_line(f"{held.name or '?'}  {salient_input(held.name, held.input)}".strip(), 40))
         parts += [("⏸ waiting ", "$text-warning bold reverse"), (" ", ""), (what, "$text-accent bold"),
                   (visible(f" — {held.describe()}"), "$text-warning")]
+        if now is not None and held.expires_at is not None:
+            parts.append((f" · {countdown(held, now)}", "$text-warning bold"))
         if len(state.held) > 1:
             parts.append((f" (+{len(state.held) - 1} more)", "$text-warning"))
     elif state.paused:
@@ -65,12 +72,15 @@ class Controls(Static):
     _shown: tuple[object, ...] | None = None
 
     def show(self, state: SessionState, why_not: Mapping[str, str | None], whole: str | None,
-             visible: bool = True) -> None:
-        """Update only when the text changes: an update re-lays out the screen."""
-        key = (whole, visible, state.paused, state.step, tuple(state.held), tuple(sorted(why_not.items(), key=str)))
+             visible: bool = True, now: float | None = None) -> None:
+        """Update only when the text changes (a countdown, once a second): an update re-lays out the screen."""
+        held = state.oldest
+        ticking = countdown(held, now) if held is not None and now is not None else None
+        key = (whole, visible, state.paused, state.step, tuple(state.held), tuple(sorted(why_not.items(), key=str)),
+               ticking)
         if key == self._shown:
             return
         self._shown = key
         self.set_class(visible, "-shown")
         self.set_class(bool(state.held) and whole is None, "-held")
-        self.update(controls_content(state, why_not, whole))
+        self.update(controls_content(state, why_not, whole, now))
