@@ -270,6 +270,13 @@ COMMANDS: dict[str, Cover] = {
 BLOCKS: dict[str, Check | By] = {
     "json: {": Check(check_sessions_json),
     "python: import asyncio": Check(check_sdk_snippet),
+    'toml: notify_command = ["notify-send", "--app-name=watchkeeper", "watchkeeper: {tool} is held", "{title}: '
+    '{summary} — {why}; {expiry}"]': By("tests/test_notify.py::test_the_readme_s_notify_send_example_runs",
+                                       "notify-send as a recorder on PATH, the README's argv"),
+    'toml: notify_command = ["curl", "-fsS", "-m", "5", "-H", "Title: watchkeeper: {tool} is held", "--data-raw", '
+    '"held: {title}: {summary} ({why}; {expiry})", "https://ntfy.sh/YOUR-TOPIC"]':
+        By("tests/test_notify.py::test_the_readme_s_webhook_example_posts_with_curl",
+           "the README's curl argv against a webhook on 127.0.0.1"),
     "toml: [[breakpoint]]": By("tests/test_breakpoints.py::test_the_documented_example_parses",
                                "parses the README's own block and checks every condition is in it"),
     ": watchkeeper/": Check(check_layout),

@@ -49,8 +49,6 @@ class SessionInfo:
     indexing: float | None = None
     #: The seq where the session's current generation starts (0 unless its history was rebuilt).
     history_from: int = 0
-    #: The calls held for the person, oldest first.
-    held: tuple[Held, ...] = ()
 
 
 class Subscription(Protocol):
