@@ -156,3 +156,26 @@ def test_resume_then_the_clis_own_prompt_comes_here_and_is_not_allowed(wk: Watch
         run = proc.wait(60)
     assert not target.exists(), "no answer to the prompt: under -p the CLI's own rules deny"
     assert call in {d.get("tool_use_id") for d in run.result.get("permission_denials", [])}
+
+
+def test_always_allow_adds_the_offered_rule_so_the_cli_stops_asking(wk: Watchkeeper, tmp_path: Path) -> None:
+    work = tmp_path / "work"
+    script = [[tool_use("Write", {"file_path": str(work / "a.txt"), "content": "a"})],
+              [tool_use("Write", {"file_path": str(work / "b.txt"), "content": "b"})], [text("done")]]
+    api = ScriptedAnthropic(script)
+    release = api.hold(turn=0)
+    with api, start_run(wk, NEWEST, api, tmp_path) as proc:
+        viewer = wk.watch(proc.session_id)
+        release.set()
+        (call,) = until(lambda: held_calls(wk, proc.session_id), "the prompt held", timeout=60)
+        listed = wk.cli("sessions", "--json")
+        [row] = [r for r in json.loads(listed.stdout) if r["id"] == proc.session_id]
+        rule = row["held"][0]["always_rule"]
+        assert listed.returncode == 0 and rule and "acceptEdits" in rule, "the rule it would add, shown first"
+        code, out = wk.ctl("approve", proc.session_id, call, "--always")
+        assert code == 0 and "rule added" in out, out
+        run = proc.wait(60)
+    assert run.returncode == 0, run.stderr
+    assert (work / "a.txt").exists() and (work / "b.txt").exists()
+    prompts = [e for e in viewer.of("tool.waiting") if e["data"].get("why") == "permission"]
+    assert len(prompts) == 1, "the second write was not asked about: the rule was added"

@@ -143,3 +143,32 @@ def test_the_session_says_whether_prompts_are_answered_here() -> None:
     assert H.announce(hook("PreToolUse"))["data"]["capabilities"]["permission"] is False
     assert H.payload_events(prompt(), "k") == [], "steering reports the prompt, not the raw hook"
     assert SID
+
+
+def test_always_allow_is_its_own_choice_and_adds_exactly_the_offered_rule() -> None:
+    h = Harness()
+    h.hook(pre("t1"))
+    result = ask(h, prompt())
+    call = held(result.events).held["t1"]
+    assert call.always_rule == '[{"type":"addRules","rules":[{"toolName":"Bash"}],"behavior":"allow"}]', \
+        "the rule shown verbatim before the person picks it"
+    assert h.control("c1", "approve", call_id="t1", always=True)[0] == "control.applied"
+    assert behavior(h.woken["t1"][0]) == {"behavior": "allow", "updatedPermissions": [
+        {"type": "addRules", "rules": [{"toolName": "Bash"}], "behavior": "allow"}]}
+
+
+def test_always_is_refused_where_no_rule_is_offered_and_never_on_a_paused_call() -> None:
+    h = Harness()
+    h.hook(hook("UserPromptSubmit", prompt="go"))
+    h.control("p", "pause")
+    assert h.hook(pre("t1")).hold is not None
+    kind, reason, _ = h.control("a1", "approve", call_id="t1", always=True)
+    assert kind == "control.rejected" and "offers none" in reason
+    assert h.woken["t1"] == [], "a refused always-allow decides nothing"
+    h.control("r", "resume")
+    bare = hook("PermissionRequest", tool_name="Bash", tool_input={"command": "ls"})
+    result = ask(h, bare)
+    assert result.hold is not None and held(result.events).held["t1"].always_rule is None
+    assert h.control("a2", "approve", call_id="t1", always=True)[0] == "control.rejected"
+    assert h.control("a3", "approve", call_id="t1")[0] == "control.applied"
+    assert h.woken["t1"] == [P.allow()]

@@ -234,3 +234,40 @@ async def test_a_breakpoint_from_the_palette_holds_rm_rf_and_rings(wk: Watchkeep
     assert run.returncode == 0, run.stderr
     assert not (cwd / "build").exists()
     assert Book.load(book.path).get("input contains rm -rf") is not None
+
+
+async def test_a_permission_prompt_in_the_tui_approved_once_then_always_after_reading_the_rule(
+        wk: Watchkeeper, tmp_path: Path) -> None:
+    from watchkeeper.viewer.screens.always import AlwaysDialog
+
+    work = tmp_path / "work"
+    script = [[tool_use("Write", {"file_path": str(work / "a.txt"), "content": "a"})],
+              [tool_use("Write", {"file_path": str(work / "b.txt"), "content": "b"})],
+              [tool_use("Write", {"file_path": str(work / "c.txt"), "content": "c"})], [text("done")]]
+    api = ScriptedAnthropic(script)
+    release = api.hold(turn=0)
+    with api, start_run(wk, NEWEST, api, tmp_path) as proc:
+        app = tui(wk)
+        async with app.run_test(size=SIZE) as pilot:
+            screen = await open_session(app, pilot, proc.session_id)
+            release.set()
+            await until_app(pilot, lambda: bool(screen.steer.held))
+            first = screen.steer.oldest
+            assert first is not None and first.describe() == "needs permission" and first.always_rule
+            await until_app(pilot, lambda: "needs permission" in controls_text(screen),
+                            seen=lambda: controls_text(screen))
+            await pilot.press("y")
+            await until_app(pilot, lambda: (work / "a.txt").exists())
+            await until_app(pilot, lambda: bool(screen.steer.held) and screen.steer.oldest is not None
+                            and screen.steer.oldest.call_id != first.call_id)
+            second = screen.steer.oldest
+            assert second is not None and second.always_rule
+            await pilot.press("Y")
+            await until_app(pilot, lambda: isinstance(app.screen, AlwaysDialog))
+            shown = screen_text(app)
+            assert "acceptEdits" in shown and "stops asking" in shown, shown
+            await pilot.click("#always")
+            run = await in_thread(proc.wait, 60)
+    assert run.returncode == 0, run.stderr
+    assert all((work / n).exists() for n in ("a.txt", "b.txt", "c.txt"))
+    assert [r.turn for r in api.requests_for("main")] == [0, 1, 2, 3]

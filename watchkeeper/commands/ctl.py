@@ -37,6 +37,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("arg", nargs="?", default=None,
                         help="inject: the text; approve/deny/step: the held call's id (needed when several are held)")
     parser.add_argument("--reason", help="deny/cancel: what the agent is told")
+    parser.add_argument("--always", action="store_true",
+                        help="approve a permission prompt and add the rule it offers (`watchkeeper sessions "
+                             "--json` shows it as always_rule), so the agent stops asking")
     parser.add_argument("--id", help="the control's id (default: a new one); re-send an id to retry safely")
     parser.add_argument("--port", type=int, default=None, help="the running watchkeeper's port")
     parser.add_argument("--relay", metavar="URL", help="steer through a remote relay (`watchkeeper serve`), "
@@ -124,6 +127,10 @@ def build_control(args: argparse.Namespace, session: str, row: dict[str, Any] | 
             control["call_id"] = held[0]
     if args.reason:
         control["reason"] = args.reason
+    if getattr(args, "always", False):
+        if args.action != "approve":
+            raise Unnamed("--always goes with approve only")
+        control["always"] = True
     return control
 
 

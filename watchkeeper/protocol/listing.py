@@ -37,6 +37,8 @@ class HeldCall(BaseModel):
                                    "waits for the person")
     on_expiry: str | None = Field(description="What happens at expires_at: 'continue' (the agent's "
                                   "own rules apply) or 'deny'")
+    always_rule: str | None = Field(None, description="What `ctl approve --always` would add to the agent's "
+                                    "own rules, verbatim; null: no such choice")
 
 
 class SessionRow(BaseModel):
@@ -59,7 +61,7 @@ class SessionRow(BaseModel):
 def held_call(held: Held) -> dict[str, Any]:
     return {"call_id": held.call_id, "tool": held.name, "input": held.input, "agent": held.agent,
             "why": str(held.why), "rule": held.rule, "since": held.since, "expires_at": held.expires_at,
-            "on_expiry": held.on_expiry}
+            "on_expiry": held.on_expiry, "always_rule": held.always_rule}
 
 
 def session_row(*, id: str, agent: str, title: str | None, cwd: str | None, state: str, live: bool,

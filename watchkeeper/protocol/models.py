@@ -108,6 +108,8 @@ class ToolWaiting(Open):
     expires_at: str | None = Field(None, description="When the hold ends by itself (ISO-8601); null: never")
     on_expiry: OnExpiry | str | None = Field(None, description="What happens at expires_at: continue (the agent "
                                              "goes on under its own rules) or deny")
+    always_rule: str | None = Field(None, description="What approving with always=true would add to the "
+                                    "agent's own rules, verbatim; null: the call offers no such choice")
 
 
 class ToolFinished(Open):
@@ -214,6 +216,8 @@ class ControlModel(Open):
     control: ControlKind
     call_id: str | None = Field(None, description="approve/deny/step: the held call")
     reason: str | None = Field(None, max_length=10_000, description="deny: what the agent is told")
+    always: bool = Field(False, description="approve: also add the rule the held call's always_rule shows, so "
+                         "the agent stops asking (never implied: the person picks it)")
     text: str | None = Field(None, max_length=100_000, description="inject: the message")
     by: str | None = Field(None, description="Who sent it")
     ts: str | None = None

@@ -72,6 +72,7 @@ class ToolWaitingData(TypedDict, total=False):
     since: str
     expires_at: str | None
     on_expiry: str | None
+    always_rule: str | None
 
 
 class ToolFinishedData(TypedDict, total=False):

@@ -52,6 +52,8 @@ class Held:
     expires_at: str | None = None
     #: what happens then: ``continue`` (the agent's own rules apply) or ``deny``.
     on_expiry: str | None = None
+    #: what "always allow" would add to the agent's rules, verbatim; None: no such choice.
+    always_rule: str | None = None
 
     def describe(self) -> str:
         """The reason for the person: ``breakpoint «rule»``, ``permission``, ``paused``…"""
@@ -204,9 +206,11 @@ def held_from(ev: Event, data: ToolWaitingData) -> Held | None:
     reason = data.get("reason")
     why = data.get("why") or WHY_OF_REASON.get(reason or "", HoldWhy.PAUSE)
     expires = data.get("expires_at")
+    always = data.get("always_rule")
     return Held(cid, data.get("name"), data.get("input"), reason, data.get("rule"),
                 str(ev.get("agent") or MAIN_AGENT), str(why), data.get("since") or ev.get("ts"),
-                expires if isinstance(expires, str) else None, data.get("on_expiry"))
+                expires if isinstance(expires, str) else None, data.get("on_expiry"),
+                always if isinstance(always, str) else None)
 
 
 def _waiting(s: SessionState, ev: Event, data: ToolWaitingData) -> bool:

@@ -62,9 +62,23 @@ class Recent:
         return found[0] if len(found) == 1 else None
 
 
-def allow() -> dict[str, Any]:
-    """Allow this once: no ``updatedPermissions``, so no rule is added."""
-    return {"hookSpecificOutput": {"hookEventName": EVENT, "decision": {"behavior": "allow"}}}
+def allow(rules: list[Any] | None = None) -> dict[str, Any]:
+    """Allow: once (no ``updatedPermissions``, no rule added), or with the rules the person chose to add."""
+    decision: dict[str, Any] = {"behavior": "allow"}
+    if rules:
+        decision["updatedPermissions"] = rules
+    return {"hookSpecificOutput": {"hookEventName": EVENT, "decision": decision}}
+
+
+def suggestions(payload: dict[str, Any]) -> list[Any]:
+    """The rules the CLI offers to add ("always allow"), as it sent them."""
+    found = payload.get("permission_suggestions")
+    return [s for s in found if isinstance(s, dict)] if isinstance(found, list) else []
+
+
+def rule_text(rules: list[Any]) -> str | None:
+    """The rules verbatim, for the person to read before choosing them."""
+    return orjson.dumps(rules).decode() if rules else None
 
 
 def deny(reason: str, interrupt: bool = False) -> dict[str, Any]:
@@ -89,6 +103,6 @@ def waiting(session: str, agent: str, call_id: str, payload: dict[str, Any], tim
     data: ToolWaitingData = {"call_id": call_id, "reason": "permission", "why": HoldWhy.PERMISSION, "rule": None,
                              "name": payload.get("tool_name"), "input": payload.get("tool_input"),
                              "since": iso(now), "expires_at": iso(now + timedelta(seconds=timeout)),
-                             "on_expiry": OnExpiry.CONTINUE}
+                             "on_expiry": OnExpiry.CONTINUE, "always_rule": rule_text(suggestions(payload))}
     return make_event(f"tool:{call_id}:permission", session, Kind.TOOL_WAITING, data, ts=data["since"],
                       agent=agent)

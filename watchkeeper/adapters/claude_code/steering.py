@@ -17,7 +17,6 @@ from __future__ import annotations
 import itertools
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from ...protocol import ControlModel, Event, Kind, make_event
@@ -31,6 +30,9 @@ from ...protocol.controls import (
 )
 from . import hooks as H
 from . import permission as P
+from .holds import Hold, HookResult, Policy, SteeredSession
+
+__all__ = ["CANCEL_REASON", "INJECT_HEADING", "Breakpoint", "Hold", "HookResult", "Policy", "Steering"]
 
 #: Texts injected by the person reach the model with this heading.
 INJECT_HEADING = "Message from the user, sent through watchkeeper while you work:\n"
@@ -43,70 +45,6 @@ UNWATCHED = ("nobody watches this session, so no call would be held: open it in 
 Breakpoint = Callable[[dict[str, Any]], str | None]
 
 
-@dataclass(frozen=True)
-class Policy:
-    """How a hold ends when nobody decides: at ``hold_timeout`` seconds, or when the last viewer leaves.
-
-    Fail-open (the default) answers no decision, so the agent goes on under its
-    own rules; fail-closed denies the call.
-    """
-
-    hold_timeout: float = 600.0
-    fail_closed: bool = False
-
-
-@dataclass(eq=False)
-class Hold:
-    """One PreToolUse reply held back; ``reply`` is set once, by the first decision."""
-
-    session: str
-    agent: str
-    call_id: str
-    reason: str
-    rule: str | None
-    fail_closed: bool
-    reply: dict[str, Any] | None = None
-    decided_by: str | None = None
-    #: Set by the server: called once with the reply when the hold is decided.
-    waker: Callable[[dict[str, Any]], None] | None = None
-    #: The hook whose reply is held: PreToolUse, or PermissionRequest (the CLI's own prompt).
-    event: str = "PreToolUse"
-
-    @property
-    def prompt(self) -> bool:
-        return self.event == P.EVENT
-
-    @property
-    def decided(self) -> bool:
-        return self.reply is not None
-
-
-@dataclass
-class HookResult:
-    """What to answer a hook request: ``reply`` now, or (``reply`` None) wait for ``hold``."""
-
-    reply: dict[str, Any] | None
-    events: list[Event] = field(default_factory=list)
-    hold: Hold | None = None
-
-
-@dataclass
-class _Session:
-    paused: bool = False
-    step: bool = False
-    holds: dict[str, Hold] = field(default_factory=dict)
-    #: (control id, text) queued for the next hook reply that can carry them.
-    injections: list[tuple[str, str]] = field(default_factory=list)
-    #: (control id, reason) of a cancel waiting for the agent's next hook call.
-    cancel: tuple[str, str] | None = None
-    #: call id -> what decided it, so a late decision is told why it lost.
-    decided: dict[str, str] = field(default_factory=dict)
-    #: calls a permission prompt may be about.
-    recent: P.Recent = field(default_factory=P.Recent)
-    #: calls the person approved at PreToolUse: their prompt is not asked twice.
-    approved: set[str] = field(default_factory=set)
-
-
 class Steering:
     """Every steered session of one hook endpoint. Call it from one thread (the relay's loop)."""
 
@@ -115,7 +53,7 @@ class Steering:
         self.policy = policy or Policy()
         self.viewers: Callable[[str], int] = viewers or (lambda session: 0)
         self.breakpoint = breakpoint
-        self._sessions: dict[str, _Session] = {}
+        self._sessions: dict[str, SteeredSession] = {}
         self._outcomes = Outcomes()
         self._grace_notices = itertools.count()
 
@@ -138,7 +76,7 @@ class Steering:
         """Decide a hook request: a reply at once, or a hold (PreToolUse, and PermissionRequest where
         ``prompts_here`` says the person answers the agent's prompts in watchkeeper)."""
         session = H.session_of(payload)
-        s = self._sessions.setdefault(session, _Session())
+        s = self._sessions.setdefault(session, SteeredSession())
         name = payload.get("hook_event_name")
         cid = H.call_id_of(payload)
         if name == "PreToolUse":
@@ -175,7 +113,7 @@ class Steering:
                 return HookResult(H.stop_block(text), events)
         return HookResult({})
 
-    def _pre_tool_use(self, session: str, s: _Session, payload: dict[str, Any],
+    def _pre_tool_use(self, session: str, s: SteeredSession, payload: dict[str, Any],
                       fail_closed: bool) -> HookResult:
         if s.cancel is not None:
             return self._cancel_now(session, s, "PreToolUse", payload)
@@ -192,7 +130,7 @@ class Steering:
         context, events = self._take_injections(session, s)
         return HookResult(H.no_decision("PreToolUse", context), events)
 
-    def _permission(self, session: str, s: _Session, payload: dict[str, Any], here: bool) -> HookResult:
+    def _permission(self, session: str, s: SteeredSession, payload: dict[str, Any], here: bool) -> HookResult:
         """The CLI would ask the person: hold the prompt here, or leave it to the agent's terminal."""
         agent = H.agent_of(payload)
         cid = s.recent.match(payload)
@@ -202,14 +140,14 @@ class Steering:
             why = "nobody watches it here" if here else "answering prompts here is off for this session"
             return HookResult({}, [P.elsewhere(session, agent, f"p-{uuid.uuid4().hex[:12]}", payload, why)])
         hold_id = cid or f"permission-{uuid.uuid4().hex[:12]}"
-        hold = Hold(session, agent, hold_id, "permission", None, False, event=P.EVENT)
+        hold = Hold(session, agent, hold_id, "permission", None, False, event=P.EVENT, rules=P.suggestions(payload))
         old = s.holds.get(hold_id)
         if old is not None:
             self._decide(s, old, {}, "a repeated prompt for the same call")
         s.holds[hold_id] = hold
         return HookResult(None, [P.waiting(session, agent, hold_id, payload, self.policy.hold_timeout)], hold)
 
-    def _answered_elsewhere(self, s: _Session, call_id: str) -> list[Event]:
+    def _answered_elsewhere(self, s: SteeredSession, call_id: str) -> list[Event]:
         """The call went on while its prompt was held here: the person answered in the agent's terminal."""
         hold = s.holds.get(call_id)
         if hold is None or not hold.prompt or hold.decided:
@@ -217,7 +155,7 @@ class Steering:
         self._decide(s, hold, {}, f"elsewhere:{call_id}")
         return [hold_ended(hold.session, call_id, "answered", "answered in the agent's terminal")]
 
-    def _hold_reason(self, session: str, s: _Session,
+    def _hold_reason(self, session: str, s: SteeredSession,
                      payload: dict[str, Any]) -> tuple[str | None, str | None]:
         if self.viewers(session) <= 0:
             return None, None
@@ -234,7 +172,7 @@ class Steering:
                 return "breakpoint", rule
         return None, None
 
-    def _cancel_now(self, session: str, s: _Session, name: str,
+    def _cancel_now(self, session: str, s: SteeredSession, name: str,
                     payload: dict[str, Any] | None = None) -> HookResult:
         assert s.cancel is not None
         control_id, reason = s.cancel
@@ -325,14 +263,14 @@ class Steering:
         self._outcomes.keep(c, outcome)
         return ControlResult(outcome, [outcome, *events])
 
-    def _pause(self, s: _Session, c: ControlModel) -> _Handled:
+    def _pause(self, s: SteeredSession, c: ControlModel) -> _Handled:
         if self.viewers(c.session) <= 0:
             return False, UNWATCHED, [], []
         s.paused = True
         events = [_state(c, "paused", "paused by the user")]
         return True, "paused: the next tool call waits", [], events
 
-    def _resume(self, s: _Session, c: ControlModel) -> _Handled:
+    def _resume(self, s: SteeredSession, c: ControlModel) -> _Handled:
         s.paused = s.step = False
         calls: list[str] = []
         events = [_state(c, "running", "resumed by the user")]
@@ -348,7 +286,7 @@ class Steering:
         let_go = f"; {len(calls)} held call(s) go on under the agent's own permission rules" if calls else ""
         return True, f"resumed{let_go}", calls, events
 
-    def _step(self, s: _Session, c: ControlModel) -> _Handled:
+    def _step(self, s: SteeredSession, c: ControlModel) -> _Handled:
         if c.call_id is None and not s.holds:
             if self.viewers(c.session) <= 0:
                 return False, UNWATCHED, [], []
@@ -358,13 +296,14 @@ class Steering:
         s.step = s.step or handled[0]
         return handled
 
-    def _approve(self, s: _Session, c: ControlModel) -> _Handled:
-        return self._release(s, c, "allow", "approved: the call runs")
+    def _approve(self, s: SteeredSession, c: ControlModel) -> _Handled:
+        return self._release(s, c, "allow", "approved, and the rule added: the agent will not ask again"
+                             if c.always else "approved: the call runs")
 
-    def _deny(self, s: _Session, c: ControlModel) -> _Handled:
+    def _deny(self, s: SteeredSession, c: ControlModel) -> _Handled:
         return self._release(s, c, "deny", "denied: the agent is told why")
 
-    def _cancel(self, s: _Session, c: ControlModel) -> _Handled:
+    def _cancel(self, s: SteeredSession, c: ControlModel) -> _Handled:
         reason = c.reason or CANCEL_REASON
         calls: list[str] = []
         events: list[Event] = []
@@ -379,22 +318,25 @@ class Steering:
         s.cancel = (c.id, reason)
         return True, "cancel pending: the turn ends at the agent's next tool call", [], []
 
-    def _inject(self, s: _Session, c: ControlModel) -> _Handled:
+    def _inject(self, s: SteeredSession, c: ControlModel) -> _Handled:
         if not c.text or not c.text.strip():
             return False, "nothing to inject: the text is empty", [], []
         s.injections.append((c.id, c.text))
         return True, "queued: the agent gets it with its next hook reply", [], []
 
-    def _release(self, s: _Session, c: ControlModel, verdict: str, done: str) -> _Handled:
+    def _release(self, s: SteeredSession, c: ControlModel, verdict: str, done: str) -> _Handled:
         hold = s.holds.get(c.call_id) if c.call_id else next(iter(s.holds.values()), None)
         if hold is None:
             if c.call_id and c.call_id in s.decided:
                 return False, f"call {c.call_id} was already decided ({s.decided[c.call_id]}): the first " \
                               "decision wins", [], []
             return False, (f"call {c.call_id} is not held" if c.call_id else "no call is held"), [], []
+        if c.always and not (verdict == "allow" and hold.prompt and hold.rules):
+            return False, ("only an approve of a permission prompt that offers a rule can add one: this call "
+                           "offers none; approve it once"), [], []
         context, events = (None, []) if hold.prompt else self._take_injections(c.session, s)
         if verdict == "allow":
-            reply = P.allow() if hold.prompt else H.allow(context)
+            reply = P.allow(hold.rules if c.always else None) if hold.prompt else H.allow(context)
             if not hold.prompt:
                 s.approved.add(hold.call_id)
                 if len(s.approved) > OUTCOMES_KEPT:
@@ -409,7 +351,7 @@ class Steering:
 
     # --- plumbing ---------------------------------------------------------------
 
-    def _decide(self, s: _Session, hold: Hold, reply: dict[str, Any], by: str) -> None:
+    def _decide(self, s: SteeredSession, hold: Hold, reply: dict[str, Any], by: str) -> None:
         if hold.decided:
             return
         hold.reply, hold.decided_by = reply, by
@@ -421,7 +363,7 @@ class Steering:
         if hold.waker is not None:
             hold.waker(reply)
 
-    def _take_injections(self, session: str, s: _Session) -> tuple[str | None, list[Event]]:
+    def _take_injections(self, session: str, s: SteeredSession) -> tuple[str | None, list[Event]]:
         """All queued texts as one context string, and a ``message.user`` per text delivered."""
         if not s.injections:
             return None, []
@@ -433,7 +375,7 @@ class Steering:
 
 _Handled = tuple[bool, str, list[str], list[Event]]
 
-_HANDLERS: dict[str, Callable[[Steering, _Session, ControlModel], _Handled]] = {
+_HANDLERS: dict[str, Callable[[Steering, SteeredSession, ControlModel], _Handled]] = {
     "pause": Steering._pause,
     "resume": Steering._resume,
     "step": Steering._step,

@@ -197,6 +197,8 @@ class SdkSteering:
             return True, "cancel sent: raised in the agent at its next checkpoint or pending approval", None, push
         if kind in ("approve", "deny"):
             cid = c.call_id or next(iter(s.holds), None)
+            if c.always:
+                return False, "an SDK agent has no rules to add: approve the call once", cid, []
             if cid is None or cid not in s.holds:
                 if cid is not None and cid in s.decided:
                     return False, f"call {cid} was already decided ({s.decided[cid]}): the first decision wins", \

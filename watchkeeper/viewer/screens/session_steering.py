@@ -30,6 +30,7 @@ from ..host import host
 from ..model.control_availability import SteerSetup, inject_note, source_reason, unavailable
 from ..palette import PaletteCommand
 from ..widgets.controls import Controls
+from .always import AlwaysDialog
 from .deny import DenyDialog
 from .inject import InjectDialog
 from .session import SessionScreen
@@ -58,6 +59,7 @@ class SteerableScreen(SessionScreen, inherit_bindings=False):
         *Screen.BINDINGS,
         *(Binding(c.key, f"steer_{c.kind}", c.kind.capitalize(), id=f"steer.{c.kind}") for c in CONTROLS),
         Binding("w", "steer_waiting", "Waiting call", id="steer.waiting", show=False),
+        Binding("Y", "steer_always", "Always allow…", id="steer.always", show=False),
         *SessionScreen.BINDINGS,
     ]
 
@@ -179,6 +181,21 @@ class SteerableScreen(SessionScreen, inherit_bindings=False):
 
         self.app.push_screen(DenyDialog(held), chosen)
 
+    def action_steer_always(self) -> None:
+        """Approve a permission prompt and add the rule it offers, after the person has read the rule."""
+        held = self.target_call()
+        if not self._can("approve") or held is None:
+            return
+        if held.always_rule is None:
+            self.notify("This call offers no rule to add: approve it once with y", severity="warning")
+            return
+
+        def chosen(add: bool | None) -> None:
+            if add:
+                self.send_control("approve", call_id=held.call_id, always=True)
+
+        self.app.push_screen(AlwaysDialog(held), chosen)
+
     def action_steer_inject(self) -> None:
         if not self._can("inject"):
             return
@@ -258,6 +275,8 @@ class SteerableScreen(SessionScreen, inherit_bindings=False):
             help_text = spec.help if why is None else f"Unavailable: {why}"
             out.append((f"Steer: {spec.kind}", help_text, getattr(self, f"action_steer_{spec.kind}")))
         out.append(("Steer: go to the waiting call", "Select the call that waits for you", self.action_steer_waiting))
+        out.append(("Steer: always allow…", "Approve a permission prompt and add the rule it offers (shown first)",
+                     self.action_steer_always))
         return out
 
 
