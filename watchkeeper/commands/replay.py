@@ -49,6 +49,7 @@ def first_session(path: Path) -> str | None:
 def run(args: argparse.Namespace) -> int:
     import sys
 
+    from .. import config
     from ..adapters.files.source import TranscriptSource
     from ..protocol.display import visible, visible_logging
     from ..relay import Relay
@@ -63,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         relay.add_source(TranscriptSource(path, follow=False))
         app = ReplayApp(relay, open_session=first_session(path), speed=args.speed, paused=args.paused,
-                        looked_in=[str(path)], theme=args.theme)
+                        looked_in=[str(path)], theme=args.theme, preferences=config.preferences_path())
         app.run()
     finally:
         relay.stop()

@@ -37,6 +37,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from .. import config
     from ..adapters.files.discovery import find_sessions, session_roots
     from ..adapters.files.source import DirectorySource, TranscriptSource
     from ..protocol.display import visible_logging
@@ -53,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
         relay.add_source(DirectorySource(roots, lambda p: relay.add_source(TranscriptSource(p)), existing=False))
         steer = start_steering(relay, hooks=not args.no_hooks)
         app = WatchkeeperApp(relay, open_session=args.session, looked_in=[str(r) for r in roots],
-                             theme=args.theme, steer=steer)
+                             theme=args.theme, steer=steer, preferences=config.preferences_path())
         result = app.run()
     finally:
         relay.stop()

@@ -12,15 +12,18 @@ from ...protocol.display import visible
 from ...protocol.session import SessionState
 from ..model.rows import Cell, duration, parse_ts
 from ..model.timeline_store import TimelineStore
+from .styles import component_style
+
+#: The one badge of a session nothing can steer; why (the source's own words) is in the palette and help.
+OBSERVE_ONLY = "⊘ observe-only"
 
 
 def capabilities_cells(caps: dict[str, Any]) -> list[Cell]:
-    """What the person can steer; if nothing, why not (the source's own words)."""
+    """What the person can steer; if nothing, the short observe-only badge."""
     can = honoured(caps)
     if can:
         return [("steer: ", "dim"), (" ".join(can), "ok")]
-    why = caps.get("why") or "observe-only: this source cannot be steered"
-    return [(str(why), "dim")]
+    return [(OBSERVE_ONLY, "dim")]
 
 
 def status_cells(store: TimelineStore, caps: dict[str, Any], live: bool, now: float | None = None) -> list[Cell]:
@@ -87,6 +90,13 @@ class StatusBar(Static):
         self._shown = cells
         text = Text(overflow="ellipsis")
         for chunk, role in cells:
-            style = self.get_component_rich_style(f"status--{role}", partial=True) if role else ""
+            style = component_style(self, f"status--{role}") if role else ""
             text.append(visible(chunk), style)
         self.update(text)
+
+    def notify_style_update(self) -> None:
+        """Another theme: the bar is drawn again in its colours."""
+        super().notify_style_update()
+        if self._shown is not None:
+            cells, self._shown = self._shown, None
+            self.call_after_refresh(self.show, cells)

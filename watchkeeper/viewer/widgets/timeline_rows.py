@@ -61,8 +61,11 @@ Timeline {
     & > .timeline--warning { color: $text-warning; }
     & > .timeline--notice { color: $text-secondary; }
     & > .timeline--raw { color: $text-warning; text-style: italic; }
-    & > .timeline--cursor { background: $block-cursor-blurred-background; }
-    &:focus > .timeline--cursor { background: $block-cursor-background; }
+    & > .timeline--cursor {
+        color: $block-cursor-blurred-foreground;
+        background: $block-cursor-blurred-background;
+    }
+    &:focus > .timeline--cursor { color: $block-cursor-foreground; background: $block-cursor-background; }
 }
 """
 
