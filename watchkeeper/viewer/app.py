@@ -80,6 +80,7 @@ class WatchkeeperApp(App[str | None]):
         self.register_theme(WATCHKEEPER)
         saved = load_theme(self.preferences) if self.preferences is not None else None
         self.theme = self._theme_name or (saved if saved in self.available_themes else WATCHKEEPER.name)
+        self._start_theme: str | None = self.theme
         self.theme_changed_signal.subscribe(self, self._theme_chosen)
         self.sessions = list(self.relay.sessions())
         self._forward(self.sessions)
@@ -94,7 +95,11 @@ class WatchkeeperApp(App[str | None]):
             self.open_session(self._first_session)
 
     def _theme_chosen(self, theme: Theme) -> None:
-        """The person chose a theme (Ctrl+P, "Theme"): the next start opens in it."""
+        """The person chose a theme (Ctrl+P, "Theme"): the next start opens in it. The theme the app
+        started in (perhaps ``--theme``, for this run only) is not a choice: its signal may come late."""
+        if theme.name == self._start_theme:
+            return
+        self._start_theme = None
         error = save_theme(self.preferences, theme.name) if self.preferences is not None else None
         if error is not None:
             self.notify(f"The theme is not remembered: {error}", severity="warning")

@@ -15,7 +15,7 @@ from typing import ClassVar
 
 from rich.cells import cell_len
 from rich.text import Text
-from textual.app import ComposeResult
+from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen, Screen
@@ -60,18 +60,23 @@ def key_lines(screen: Screen[object]) -> list[tuple[str, str]]:
 
 
 def _ours(node: object, binding: Binding) -> bool:
-    """Whether ``binding`` is one of watchkeeper's own (not Textual's scroll, focus or copy keys)."""
-    for cls in type(node).__mro__:
-        if cls.__module__.startswith("watchkeeper.") and any(
-                isinstance(b, Binding) and b.action == binding.action for b in vars(cls).get("BINDINGS", ())):
-            return True
-    return False
+    """Whether ``binding`` is one of watchkeeper's own, not one of Textual's (scroll, focus, copy, Ctrl+Q)."""
+    def declared(package: str) -> bool:
+        return any(cls.__module__.startswith(package) and any(
+            isinstance(b, Binding) and b.action == binding.action and binding.key in b.key.split(",")
+            for b in vars(cls).get("BINDINGS", ())) for cls in type(node).__mro__)
+
+    # A screen may list Screen's own bindings with its own (to order them); those stay Textual's.
+    return declared("watchkeeper.") and not (isinstance(node, (Screen, App)) and declared("textual."))
 
 
 class HelpScreen(ModalScreen[None]):
     """The help for the screen it was opened over; Escape, ? or F1 closes it."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "dismiss", "Close", id="help.close")]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "dismiss", "Close", id="help.close"),
+        Binding("question_mark,f1", "dismiss", "Help", id="help.toggle"),
+    ]
 
     DEFAULT_CSS = """
     HelpScreen {

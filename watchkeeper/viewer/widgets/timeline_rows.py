@@ -54,7 +54,7 @@ Timeline {
     & > .timeline--dim { color: $text-muted; }
     & > .timeline--ok { color: $text-success; }
     & > .timeline--error { color: $text-error; text-style: bold; }
-    & > .timeline--error-row { background: $error 20%; }
+    & > .timeline--error-row { background: $error 12%; }
     & > .timeline--running { color: $text-warning; }
     & > .timeline--waiting { color: $text-warning; text-style: bold reverse; }
     & > .timeline--denied { color: $text-error; }
