@@ -82,12 +82,14 @@ class StatusBar(Static):
     """
 
     _shown: list[Cell] | None = None
+    #: The theme changed since the cells were drawn: their colours are stale.
+    _stale = False
 
     def show(self, cells: list[Cell]) -> None:
-        """Update only when the text changes: an update re-lays out the screen."""
-        if cells == self._shown:
+        """Update only when the text (or the theme) changes: an update re-lays out the screen."""
+        if cells == self._shown and not self._stale:
             return
-        self._shown = cells
+        self._shown, self._stale = cells, False
         text = Text(overflow="ellipsis")
         for chunk, role in cells:
             style = component_style(self, f"status--{role}") if role else ""
@@ -95,8 +97,11 @@ class StatusBar(Static):
         self.update(text)
 
     def notify_style_update(self) -> None:
-        """Another theme: the bar is drawn again in its colours."""
+        """Another theme: the bar is drawn again in its colours (with the cells shown by then)."""
         super().notify_style_update()
-        if self._shown is not None:
-            cells, self._shown = self._shown, None
-            self.call_after_refresh(self.show, cells)
+        self._stale = True
+        self.call_after_refresh(self._redraw)
+
+    def _redraw(self) -> None:
+        if self._stale and self._shown is not None:
+            self.show(self._shown)

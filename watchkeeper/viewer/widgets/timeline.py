@@ -343,11 +343,10 @@ One row per event; a tool call is one row whose status fills in as it runs.
             set_scroll_range(self, size)
 
     def on_resize(self) -> None:
-        """Shorter (a status line grew, a marker showed): the followed row stays in sight."""
+        """Shorter (a status line grew, a marker showed): the selected row stays in sight, followed or not."""
         self._resize()
-        if self.follow:
-            self._scroll_to_cursor()
-            self.call_after_refresh(self._scroll_to_cursor)
+        self._scroll_to_cursor()
+        self.call_after_refresh(self._scroll_to_cursor)
 
     def on_mount(self) -> None:
         self.set_interval(1.0, self._tick)
