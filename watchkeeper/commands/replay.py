@@ -36,7 +36,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--speed", type=speed, default=1.0, metavar="N",
                         help="N× the original pace (default 1); 0 or max: as fast as possible")
     parser.add_argument("--paused", action="store_true", help="open paused at the first event")
-    parser.add_argument("--theme", help="a Textual theme name (default: watchkeeper)")
+    parser.add_argument("--theme", help="a Textual theme for this run (default: the one chosen last, else watchkeeper)")
 
 
 def first_session(path: Path) -> str | None:

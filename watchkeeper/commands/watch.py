@@ -31,7 +31,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--session", metavar="ID", help="open this session at once")
     parser.add_argument("--limit", type=int, default=50, metavar="N",
                         help="read the newest N existing sessions (default 50)")
-    parser.add_argument("--theme", help="a Textual theme name (default: watchkeeper)")
+    parser.add_argument("--theme", help="a Textual theme for this run (default: the one chosen last, else watchkeeper)")
     parser.add_argument("--no-hooks", action="store_true",
                         help="do not listen for Claude Code hooks: watch sessions, steer none")
 
