@@ -13,19 +13,30 @@ from pathlib import Path
 
 import orjson
 import pytest
+from conftest import SAMPLE_LOGS
+from test_tui_steering_snapshots import paused_session
+from test_tui_steering_unit import LiveHooked, held_session
 from test_viewer_support import SESSION, Events, relay_with
 from textual.color import Color
 from textual.pilot import Pilot
 from waiting import until_app
 
 from watchkeeper import config
+from watchkeeper.adapters.files.source import TranscriptSource
+from watchkeeper.commands.replay import first_session
 from watchkeeper.relay import Relay
 from watchkeeper.viewer import WatchkeeperApp
+from watchkeeper.viewer.model.control_availability import SteerSetup
+from watchkeeper.viewer.replay_app import ReplayApp
+from watchkeeper.viewer.screens.replay import ReplayScreen
 from watchkeeper.viewer.screens.session import SessionScreen
 from watchkeeper.viewer.theme import WATCHKEEPER, load_theme, save_theme
+from watchkeeper.viewer.widgets.controls import Controls
+from watchkeeper.viewer.widgets.player import PlayerBar
 from watchkeeper.viewer.widgets.styles import contrast
 
 SIZE = (100, 30)
+SAMPLE = SAMPLE_LOGS / "claude-code" / "-home-dev-demo" / "b258fcd5-dddc-5674-bc87-3cbb11ebc230.jsonl"
 #: WCAG AA for body text: what the selected row must reach.
 SELECTED = 4.5
 #: Below this, text is hard to make out at all (white on light grey is ~1.4).
@@ -93,8 +104,43 @@ async def test_no_text_on_the_session_screen_fades_into_its_background(relay: Re
         await pilot.pause()
         cells = [c for y in range(SIZE[1]) for c in text_contrasts(app, y)]
         assert any(text.startswith("18:00:0") for _, text in cells)  # the time column is among them
-        faint = [(round(ratio, 2), text) for ratio, text in cells if ratio < LEGIBLE]
-        assert faint == [], f"{theme}: text nearly invisible on its background"
+        assert faint(cells) == [], f"{theme}: text nearly invisible on its background"
+
+
+def faint(cells: list[tuple[float, str]]) -> list[tuple[float, str]]:
+    return [(round(ratio, 2), text) for ratio, text in cells if ratio < LEGIBLE]
+
+
+@pytest.mark.parametrize("theme", ["textual-light", WATCHKEEPER.name])
+@pytest.mark.parametrize("held", [True, False], ids=["held", "paused"])
+async def test_the_controls_line_and_the_player_bar_are_legible(theme: str, held: bool) -> None:
+    """The controls line (a call held, or paused), and a replay's player bar, on their own backgrounds."""
+    relay = Relay().start()
+    relay.add_source(LiveHooked(held_session(Events(), "Clean the build") if held else paused_session()))
+    relay.add_source(TranscriptSource(SAMPLE, follow=False))
+    try:
+        app = WatchkeeperApp(relay, open_session=SESSION, theme=theme, steer=SteerSetup(hooks_port=1))
+        async with app.run_test(size=SIZE) as pilot:
+            await until_app(pilot, lambda: isinstance(app.screen, SessionScreen)
+                            and (bool(app.screen.steer.held) if held else app.screen.steer.paused))
+            controls = app.screen.query_one(Controls)
+            key = "y approve" if held else "r resume"
+            await until_app(pilot, lambda: key in str(controls.content))
+            await pilot.pause()
+            cells = text_contrasts(app, controls.region.y)
+            assert any(key in text for _, text in cells)
+            assert faint(cells) == [], f"{theme}: the controls line"
+        replay = ReplayApp(relay, open_session=first_session(SAMPLE), paused=True, theme=theme)
+        async with replay.run_test(size=SIZE) as pilot:
+            await until_app(pilot, lambda: isinstance(replay.screen, ReplayScreen) and replay.screen.playhead.loaded)
+            player = replay.screen.query_one(PlayerBar)
+            await until_app(pilot, lambda: "? keys" in player.text)
+            await pilot.pause()
+            cells = text_contrasts(replay, player.region.y)
+            assert any("? keys" in text for _, text in cells)
+            assert faint(cells) == [], f"{theme}: the player bar"
+    finally:
+        relay.stop()
 
 
 async def test_the_chosen_theme_is_remembered_in_the_config_directory(tmp_path: Path, relay: Relay,

@@ -68,6 +68,7 @@ class WatchkeeperApp(App[str | None]):
         self._theme_name = theme
         #: Where the theme chosen last is remembered (the commands pass the config directory's file); None: nowhere.
         self.preferences = preferences
+        self._start_theme: str | None = None
         self._watch: Subscription | None = None
         self.steer_setup = steer or SteerSetup()
         #: Sessions waiting for the person; the app rings the bell when one starts to.
@@ -80,7 +81,7 @@ class WatchkeeperApp(App[str | None]):
         self.register_theme(WATCHKEEPER)
         saved = load_theme(self.preferences) if self.preferences is not None else None
         self.theme = self._theme_name or (saved if saved in self.available_themes else WATCHKEEPER.name)
-        self._start_theme: str | None = self.theme
+        self._start_theme = self.theme
         self.theme_changed_signal.subscribe(self, self._theme_chosen)
         self.sessions = list(self.relay.sessions())
         self._forward(self.sessions)

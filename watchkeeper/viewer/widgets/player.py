@@ -108,7 +108,7 @@ class PlayerBar(Widget):
     DEFAULT_CSS = """
     PlayerBar {
         height: 1;
-        background: $primary-background;
+        background: $panel;
         color: $foreground;
         padding: 0 1;
         & > .player--ok { color: $text-success; text-style: bold; }
