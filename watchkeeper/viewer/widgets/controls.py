@@ -54,6 +54,8 @@ class Controls(Static):
     Controls {
         height: 1;
         padding: 0 1;
+        text-wrap: nowrap;
+        text-overflow: ellipsis;
         background: $panel;
         color: $foreground;
         display: none;
