@@ -15,6 +15,8 @@ from waiting import until_app
 from watchkeeper.adapters.files.source import TranscriptSource
 from watchkeeper.relay import Relay
 from watchkeeper.viewer import WatchkeeperApp
+from watchkeeper.viewer.screens.confirm import Confirm
+from watchkeeper.viewer.screens.help import HelpScreen
 from watchkeeper.viewer.screens.session import SessionScreen
 from watchkeeper.viewer.screens.sessions import SessionsScreen
 from watchkeeper.viewer.widgets.detail_pane import DetailPane
@@ -69,7 +71,7 @@ async def test_sessions_screen_lists_and_opens_a_session(relay: Relay) -> None:
         await until_app(pilot, lambda: f"{count} events" in status_text(app))
         status = status_text(app)
         assert "in 2,000 out 120" in status and "$0.0200" in status and "1 raw" in status
-        assert "observe-only: a transcript can be watched, not steered" in status
+        assert "⊘ observe-only" in status and status.count("observe-only") == 1
         await pilot.press("escape")
         await until_app(pilot, lambda: isinstance(app.screen, SessionsScreen))
 
@@ -147,7 +149,7 @@ async def test_collapse_a_subagent_and_use_the_palette(relay: Relay) -> None:
         timeline = screen.timeline
         everything = len(timeline.store.view)
         await select(pilot, screen, "Task")
-        await pilot.press("space")
+        await pilot.press("z")
         await until_app(pilot, lambda: len(timeline.store.view) == everything - 5)
         assert "▸ a42934b12… (5)" in screen_text(app)
 
@@ -158,9 +160,9 @@ async def test_collapse_a_subagent_and_use_the_palette(relay: Relay) -> None:
         await until_app(pilot, lambda: screen.filter.errors and len(timeline.store.view) == 2)
 
         await pilot.press("question_mark")
-        await until_app(pilot, lambda: bool(app.screen.query("HelpPanel")))
+        await until_app(pilot, lambda: isinstance(app.screen, HelpScreen))
         await pilot.press("question_mark")
-        await until_app(pilot, lambda: not app.screen.query("HelpPanel"))
+        await until_app(pilot, lambda: app.screen is screen)
 
 
 async def test_no_sessions_says_where_it_looked_and_offers_the_demo(tmp_path: Path) -> None:
@@ -171,8 +173,17 @@ async def test_no_sessions_says_where_it_looked_and_offers_the_demo(tmp_path: Pa
             await until_app(pilot, lambda: "No agent sessions found" in screen_text(app))
             text = screen_text(app)
             assert str(tmp_path / "claude") in text and str(tmp_path / "codex") in text
-            assert "watchkeeper demo" in text
+            assert "watchkeeper demo" in text and "Ctrl+P, then Demo" in text
+            # No single key leaves the watch: d does nothing here, the palette's Demo asks first.
             await pilot.press("d")
+            await pilot.press("ctrl+p", *"demo", "enter")
+            await until_app(pilot, lambda: isinstance(app.screen, Confirm))
+            assert app.return_value is None and app.is_running
+            await pilot.press("n")
+            await until_app(pilot, lambda: isinstance(app.screen, SessionsScreen))
+            await pilot.press("ctrl+p", *"demo", "enter")
+            await until_app(pilot, lambda: isinstance(app.screen, Confirm))
+            await pilot.press("y")
             await until_app(pilot, lambda: app.return_value == "demo")
     finally:
         relay.stop()

@@ -42,6 +42,11 @@ def config_dir() -> Path:
     return Path(base) / "watchkeeper"
 
 
+def preferences_path() -> Path:
+    """What the viewer remembers between starts (the theme chosen last)."""
+    return config_dir() / "viewer.json"
+
+
 def token_path() -> Path:
     return config_dir() / "token"
 

@@ -87,6 +87,7 @@ async def _probe_all(urls: list[str], token: str | None, context: ssl.SSLContext
 
 def _view(relay: Any, urls: list[str], sources: list[Any]) -> int:
     """The viewer; its breakpoint commands act on each remote relay's own rules."""
+    from .. import config
     from ..adapters.remote.book import RemoteBook
     from ..viewer import WatchkeeperApp
     from ..viewer.breakpoint_palette import RemoteRules
@@ -94,7 +95,7 @@ def _view(relay: Any, urls: list[str], sources: list[Any]) -> int:
 
     books: list[RemoteRules] = [RemoteBook(source) for source in sources]
     steer = SteerSetup(breakpoints=books)
-    WatchkeeperApp(relay, looked_in=urls, steer=steer).run()
+    WatchkeeperApp(relay, looked_in=urls, steer=steer, preferences=config.preferences_path()).run()
     return 0
 
 

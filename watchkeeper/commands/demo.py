@@ -101,11 +101,13 @@ def start_live_agent(relay: Any, delay: float = AGENT_DELAY, *, port: int = 0) -
 
 def demo_app(relay: Any, samples: Path, problem: str | None = None) -> WatchkeeperApp:
     """The app over the demo's relay; ``problem`` (why there is no live agent) is said when it starts."""
+    from .. import config
     from ..viewer import WatchkeeperApp
     from ..viewer.model.control_availability import SteerSetup
 
     notices = [problem] if problem else []
-    return WatchkeeperApp(relay, looked_in=[f"{samples} (demo)"], steer=SteerSetup(notices=notices))
+    return WatchkeeperApp(relay, looked_in=[f"{samples} (demo)"], steer=SteerSetup(notices=notices),
+                          preferences=config.preferences_path())
 
 
 def run(args: argparse.Namespace) -> int:

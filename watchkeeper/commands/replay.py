@@ -36,7 +36,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--speed", type=speed, default=1.0, metavar="N",
                         help="N× the original pace (default 1); 0 or max: as fast as possible")
     parser.add_argument("--paused", action="store_true", help="open paused at the first event")
-    parser.add_argument("--theme", help="a Textual theme name (default: watchkeeper)")
+    parser.add_argument("--theme", help="a Textual theme for this run (default: the one chosen last, else watchkeeper)")
 
 
 def first_session(path: Path) -> str | None:
@@ -49,6 +49,7 @@ def first_session(path: Path) -> str | None:
 def run(args: argparse.Namespace) -> int:
     import sys
 
+    from .. import config
     from ..adapters.files.source import TranscriptSource
     from ..protocol.display import visible, visible_logging
     from ..relay import Relay
@@ -63,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         relay.add_source(TranscriptSource(path, follow=False))
         app = ReplayApp(relay, open_session=first_session(path), speed=args.speed, paused=args.paused,
-                        looked_in=[str(path)], theme=args.theme)
+                        looked_in=[str(path)], theme=args.theme, preferences=config.preferences_path())
         app.run()
     finally:
         relay.stop()

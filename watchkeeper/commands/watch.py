@@ -31,12 +31,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--session", metavar="ID", help="open this session at once")
     parser.add_argument("--limit", type=int, default=50, metavar="N",
                         help="read the newest N existing sessions (default 50)")
-    parser.add_argument("--theme", help="a Textual theme name (default: watchkeeper)")
+    parser.add_argument("--theme", help="a Textual theme for this run (default: the one chosen last, else watchkeeper)")
     parser.add_argument("--no-hooks", action="store_true",
                         help="do not listen for Claude Code hooks: watch sessions, steer none")
 
 
 def run(args: argparse.Namespace) -> int:
+    from .. import config
     from ..adapters.files.discovery import find_sessions, session_roots
     from ..adapters.files.source import DirectorySource, TranscriptSource
     from ..protocol.display import visible_logging
@@ -56,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
         steer = start_steering(relay, hooks=not args.no_hooks)
         steer.notices += [problem] if problem else []
         app = WatchkeeperApp(relay, open_session=args.session, looked_in=[str(r) for r in roots],
-                             theme=args.theme, steer=steer)
+                             theme=args.theme, steer=steer, preferences=config.preferences_path())
         result = app.run()
     finally:
         if alerts is not None:

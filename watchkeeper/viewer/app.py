@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
 from textual.app import App
@@ -18,7 +19,7 @@ from textual.content import Content
 from textual.css.query import NoMatches
 from textual.notifications import SeverityLevel
 from textual.screen import Screen
-from textual.widgets import HelpPanel
+from textual.theme import Theme
 
 from ..protocol.display import visible
 from ..relay.api import RelayAPI, SessionInfo, Subscription
@@ -28,11 +29,12 @@ from .model.attention import Attention, title
 from .model.control_availability import SteerSetup
 from .model.feed import SessionsChanged, watch_sessions
 from .palette import ScreenCommands
+from .screens.help import HelpScreen
 from .screens.inbox import InboxScreen
 from .screens.session import SessionScreen
 from .screens.session_steering import SteerableScreen
 from .screens.sessions import SessionsScreen
-from .theme import WATCHKEEPER
+from .theme import WATCHKEEPER, load_theme, save_theme
 
 
 class WatchkeeperApp(App[str | None]):
@@ -56,6 +58,7 @@ class WatchkeeperApp(App[str | None]):
         theme: str | None = None,
         clock: Callable[[], float] = time.time,
         steer: SteerSetup | None = None,
+        preferences: Path | None = None,
     ) -> None:
         super().__init__()
         #: Wall-clock seconds for elapsed times and "3m ago"; fixed in snapshot tests.
@@ -65,6 +68,9 @@ class WatchkeeperApp(App[str | None]):
         self.sessions: list[SessionInfo] = []
         self._first_session = open_session
         self._theme_name = theme
+        #: Where the theme chosen last is remembered (the commands pass the config directory's file); None: nowhere.
+        self.preferences = preferences
+        self._start_theme: str | None = None
         self._watch: Subscription | None = None
         self.steer_setup = steer or SteerSetup()
         #: Sessions waiting for the person; the app rings the bell when one starts to.
@@ -75,7 +81,10 @@ class WatchkeeperApp(App[str | None]):
 
     def on_mount(self) -> None:
         self.register_theme(WATCHKEEPER)
-        self.theme = self._theme_name or WATCHKEEPER.name
+        saved = load_theme(self.preferences) if self.preferences is not None else None
+        self.theme = self._theme_name or (saved if saved in self.available_themes else WATCHKEEPER.name)
+        self._start_theme = self.theme
+        self.theme_changed_signal.subscribe(self, self._theme_chosen)
         self.sessions = list(self.relay.sessions())
         self._forward(self.sessions)
         self._attend(self.sessions)
@@ -87,6 +96,16 @@ class WatchkeeperApp(App[str | None]):
         self._watch = watch_sessions(self.relay, self)
         if self._first_session:
             self.open_session(self._first_session)
+
+    def _theme_chosen(self, theme: Theme) -> None:
+        """The person chose a theme (Ctrl+P, "Theme"): the next start opens in it. The theme the app
+        started in (perhaps ``--theme``, for this run only) is not a choice: its signal may come late."""
+        if theme.name == self._start_theme:
+            return
+        self._start_theme = None
+        error = save_theme(self.preferences, theme.name) if self.preferences is not None else None
+        if error is not None:
+            self.notify(f"The theme is not remembered: {error}", severity="warning")
 
     def on_unmount(self) -> None:
         if self._watch is not None:
@@ -141,10 +160,10 @@ class WatchkeeperApp(App[str | None]):
             self.push_screen(InboxScreen())
 
     def action_toggle_help(self) -> None:
-        if self.screen.query(HelpPanel):
-            self.action_hide_help_panel()
+        if isinstance(self.screen, HelpScreen):
+            self.screen.dismiss(None)
         else:
-            self.action_show_help_panel()
+            self.push_screen(HelpScreen(self.screen))
 
 
 def _stepping(screen: SteerableScreen) -> bool:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from pathlib import Path
 
 from ..relay.api import RelayAPI
 from .app import WatchkeeperApp
@@ -20,8 +21,10 @@ class ReplayApp(WatchkeeperApp):
     """The app over a replay's relay: sessions open as replays; "now" is the playhead's time."""
 
     def __init__(self, relay: RelayAPI, *, open_session: str | None = None, speed: float = 1.0,
-                 paused: bool = False, looked_in: Sequence[str] = (), theme: str | None = None) -> None:
-        super().__init__(relay, open_session=open_session, looked_in=looked_in, theme=theme, clock=self.replay_now)
+                 paused: bool = False, looked_in: Sequence[str] = (), theme: str | None = None,
+                 preferences: Path | None = None) -> None:
+        super().__init__(relay, open_session=open_session, looked_in=looked_in, theme=theme, clock=self.replay_now,
+                         preferences=preferences)
         self.speed = speed
         self.paused = paused
 

@@ -74,6 +74,8 @@ class GoTo(ModalScreen[str | None]):
 class ReplayScreen(SessionScreen):
     """A recorded session played back: the session screen, the events up to the playhead."""
 
+    KEYS = "replay"
+
     HELP = """
 ## Replay
 A recorded session played back with its own timing, scaled.
@@ -96,7 +98,6 @@ A recorded session played back with its own timing, scaled.
         Binding("left_square_bracket,minus", "speed(-1)", "Slower", id="replay.slower", show=False),
         Binding("G", "seek_fraction(1)", "End", id="replay.end", show=False),
         Binding("g", "go_to", "Go to", id="replay.goto"),
-        Binding("z", "collapse", "Collapse", id="replay.collapse", show=False),
         *(Binding(str(n), f"seek_fraction({n / 10})", f"{n * 10}%", show=False) for n in range(10)),
     ]
 
@@ -214,9 +215,6 @@ A recorded session played back with its own timing, scaled.
         speed = self.playhead.faster(direction)
         self.player.show(self.playhead)
         self.notify(f"Speed {speed_label(speed)}", timeout=1.5)
-
-    def action_collapse(self) -> None:
-        self.timeline.action_toggle_collapse()
 
     def action_go_to(self) -> None:
         def chosen(text: str | None) -> None:

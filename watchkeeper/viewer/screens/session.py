@@ -23,10 +23,11 @@ from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import Footer, Header, Input, Static
+from textual.widgets import Header, Input, Static
 from textual.worker import get_current_worker
 
 from ...protocol import Event
+from ...protocol.controls import honoured
 from ...protocol.display import visible, visible_value
 from ...protocol.session import merge_capabilities
 from ...relay.api import RelayAPI, SessionInfo
@@ -37,6 +38,7 @@ from ..model.history_reload import HistoryReload, history_note, load_store
 from ..model.timeline_store import Filter, TimelineStore
 from ..palette import PaletteCommand
 from ..widgets.detail_pane import DetailPane
+from ..widgets.footer import KeyFooter
 from ..widgets.status import StatusBar, status_cells
 from ..widgets.timeline import Timeline
 from .picker import Picker
@@ -65,6 +67,8 @@ class SessionScreen(Screen[None]):
     """The session view a live session and a replay share; each adds its part (``compose_part``)."""
 
     CSS_PATH = "session.tcss"
+    #: The footer's table (``model/keys.py``).
+    KEYS = "session"
 
     HELP = """
 ## Session
@@ -80,8 +84,10 @@ A steerable session (started with `watchkeeper run -- claude`, or after
 `watchkeeper hooks install`) takes controls: **p** pause, **r** resume,
 **y** approve / **n** deny the selected waiting call, **s** step mode,
 **i** inject a message, **C** cancel the turn, **w** go to the waiting call.
-Each outcome shows in the timeline; a control the session cannot take is
-dimmed, and the line above the status bar says why.
+Each outcome shows in the timeline; only the controls the session's source
+honours have keys, one with nothing to act on now is dimmed. A session that
+cannot be steered at all is marked **⊘ observe-only** in the status bar;
+**Ctrl+P**, "Why observe-only", says why and how to make it steerable.
 """
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -130,7 +136,7 @@ dimmed, and the line above the status bar says why.
             yield DetailPane(id="detail")
         yield from self.compose_part()
         yield StatusBar(id="status")
-        yield Footer()
+        yield KeyFooter()
 
     def starts_live(self) -> bool:
         """Whether the timeline follows from the start."""
@@ -390,6 +396,16 @@ dimmed, and the line above the status bar says why.
     def action_toggle_detail(self) -> None:
         self.detail.display = not self.detail.display
 
+    def observe_only(self) -> str | None:
+        """Why nothing can steer this session (the source's own words), or None when something can."""
+        caps = self.capabilities()
+        if honoured(caps):
+            return None
+        return str(caps.get("why") or "observe-only: this source cannot be steered")
+
+    def action_why_observe_only(self) -> None:
+        self.notify(self.observe_only() or "This session can be steered.", title="Observe-only", timeout=20)
+
     def palette_commands(self) -> list[PaletteCommand]:
         """This screen's own commands, for the command palette."""
         timeline = self.timeline
@@ -407,5 +423,6 @@ dimmed, and the line above the status bar says why.
             ("Write raw row to a file", "The selected row's events, unescaped, to a new file (W)",
              self.action_write_raw),
             ("Toggle detail pane", "Show or hide the detail pane", self.action_toggle_detail),
+            *([("Why observe-only", why, self.action_why_observe_only)] if (why := self.observe_only()) else []),
             ("Back to sessions", "The list of sessions", self.action_back),
         ]

@@ -22,7 +22,7 @@ from textual.message import Message
 from textual.screen import Screen
 
 from ...protocol import Event, Kind, now_iso
-from ...protocol.controls import CONTROL_NAMES, CONTROLS
+from ...protocol.controls import CONTROL_NAMES, CONTROLS, honoured
 from ...protocol.payloads import ControlOutcomeData, data_of
 from ...protocol.session import Held, SessionState
 from ...relay.api import RelayAPI, SessionInfo
@@ -58,7 +58,7 @@ class SteerableScreen(SessionScreen, inherit_bindings=False):
     BINDINGS: ClassVar[list[BindingType]] = [
         *Screen.BINDINGS,
         *(Binding(c.key, f"steer_{c.kind}", c.kind.capitalize(), id=f"steer.{c.kind}") for c in CONTROLS),
-        Binding("w", "steer_waiting", "Waiting call", id="steer.waiting", show=False),
+        Binding("w", "steer_waiting", "Waiting", id="steer.waiting", show=False),
         Binding("Y", "steer_always", "Always allow…", id="steer.always", show=False),
         *SessionScreen.BINDINGS,
     ]
@@ -70,6 +70,8 @@ class SteerableScreen(SessionScreen, inherit_bindings=False):
         #: control -> why it cannot be sent now (None: it can); empty until first computed.
         self.why_not: dict[str, str | None] = {}
         self.whole_reason: str | None = None
+        #: the controls this session's source honours and this viewer may send: their keys show.
+        self.honoured: frozenset[str] = frozenset()
         self._sent: set[str] = set()
         self._toasted: set[str] = set()
 
@@ -95,6 +97,15 @@ class SteerableScreen(SessionScreen, inherit_bindings=False):
 
     def palette_commands(self) -> list[PaletteCommand]:
         return [*self.steering_commands(), *super().palette_commands()]
+
+    def observe_only(self) -> str | None:
+        """Why the source cannot be steered, with how to hook a live Claude Code session."""
+        caps = self.capabilities()
+        if honoured(caps):
+            return None
+        live = bool(self.info and self.info.live)
+        agent_kind = (self.info.agent_kind if self.info else None) or self.timeline.store.session.agent_kind
+        return source_reason(caps, agent_kind if live else None, self.setup.hooks_reason if live else None)
 
     # --- state in ------------------------------------------------------------------------
 
@@ -126,22 +137,24 @@ class SteerableScreen(SessionScreen, inherit_bindings=False):
         self.whole_reason = blocked or source_reason(caps, agent_kind if live else None, hooks)
         why_not = {c: unavailable(c, caps, self.steer, agent_kind=agent_kind if live else None, hooks=hooks,
                                   blocked=blocked) for c in CONTROL_NAMES}
-        # A finished transcript or a replay is never steerable: the status bar's reason is enough there.
-        visible = self.whole_reason is None or live
+        honoured = frozenset() if self.whole_reason is not None else frozenset(c for c in CONTROL_NAMES if caps.get(c))
+        # A session its source cannot steer says so once, in the status bar's badge; a live one whose
+        # source could but this viewer may not (no control rights, no hook endpoint) says why here.
+        visible = self.whole_reason is None or (live and source_reason(caps) is None)
         shown.first().show(self.steer, why_not, self.whole_reason, visible, host(self.app).clock())
-        if why_not != self.why_not:
-            self.why_not = why_not
+        if why_not != self.why_not or honoured != self.honoured:
+            self.why_not, self.honoured = why_not, honoured
             self.refresh_bindings()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """A control the session cannot take now is dimmed; on a session that can never be steered
-        (a finished transcript, a replay) the steering keys are hidden."""
+        """A steering key shows only for a control the session's source honours (none on an observe-only
+        session); one with nothing to act on now (approve with no call held) is dimmed."""
         control = ACTIONS.get(action)
         if control is None:
             return True
-        if self.why_not.get(control, "not known yet") is None:
-            return True
-        return False if self.whole_reason is not None and not (self.info and self.info.live) else None
+        if control not in self.honoured:
+            return False
+        return True if self.why_not.get(control, "not known yet") is None else None
 
     # --- actions -----------------------------------------------------------------------------
 

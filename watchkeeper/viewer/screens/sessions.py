@@ -18,13 +18,15 @@ from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Header, Static
 
 from ...protocol.display import visible
 from ...relay.api import SessionInfo
 from ..host import host
 from ..model.rows import one_line, parse_ts
 from ..palette import PaletteCommand
+from ..widgets.footer import KeyFooter
+from .confirm import DEMO, Confirm
 
 COLUMNS = ("", "agent", "title", "cwd", "state", "last activity", "tokens", "events")
 #: The columns that give way when the table is too narrow, in that order, and how narrow each may get:
@@ -91,6 +93,8 @@ class SessionTable(DataTable[Text]):
 
 class SessionsScreen(Screen[None]):
     CSS_PATH = "sessions.tcss"
+    #: The footer's table (``model/keys.py``).
+    KEYS = "sessions"
 
     HELP = """
 ## Sessions
@@ -102,7 +106,6 @@ is marked ⏸, listed first and counted in the header; **w** opens it.
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("enter", "open", "Open", id="sessions.open", priority=False),
-        Binding("d", "demo", "Demo", id="sessions.demo"),
         Binding("w", "open_waiting", "Waiting", id="sessions.waiting"),
     ]
 
@@ -115,7 +118,7 @@ is marked ⏸, listed first and counted in the header; **w** opens it.
         yield Header()
         yield SessionTable(self._redraw, id="sessions", cursor_type="row", zebra_stripes=True)
         yield Static(id="empty")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.set_interval(5, self._redraw)
@@ -191,7 +194,8 @@ is marked ⏸, listed first and counted in the header; **w** opens it.
             "No agent sessions found.\n\nLooked in:\n"
             f"{places}\n\n"
             "Start Claude Code or Codex and its session shows up here,\n"
-            "or press d for the demo (watchkeeper demo): sample sessions played as if live."
+            "or try the demo (watchkeeper demo): sample sessions played as if live, one to steer;\n"
+            "Ctrl+P, then Demo, starts it from here."
         ))
 
     @property
@@ -226,11 +230,16 @@ is marked ⏸, listed first and counted in the header; **w** opens it.
             self.open(waiting)
 
     def action_demo(self) -> None:
-        self.app.exit("demo")
+        """Ask first: the demo ends this watch (the sessions, the hook endpoint) and starts its own."""
+        def chosen(yes: bool | None) -> None:
+            if yes:
+                self.app.exit("demo")
+
+        self.app.push_screen(Confirm(*DEMO), chosen)
 
     def palette_commands(self) -> list[PaletteCommand]:
         return [
             ("Open session", "Open the selected session", self.action_open),
             ("Open the waiting session", "The first session with a call waiting for you", self.action_open_waiting),
-            ("Demo", "Quit and play the sample sessions (watchkeeper demo)", self.action_demo),
+            ("Demo…", "Stop watching and play the sample sessions (watchkeeper demo); asks first", self.action_demo),
         ]

@@ -35,14 +35,14 @@ def controls_content(state: SessionState, why_not: Mapping[str, str | None], who
     held = state.oldest
     if held is not None:
         what = visible(one_line(f"{held.name or '?'}  {salient_input(held.name, held.input)}".strip(), 40))
-        parts += [("⏸ waiting ", "$text-warning bold reverse"), (" ", ""), (what, "$text-accent bold"),
+        parts += [("⏸ waiting ", "bold $background on $text-warning"), (" ", ""), (what, "$text-accent bold"),
                   (visible(f" — {held.describe()}"), "$text-warning")]
         if now is not None and held.expires_at is not None:
             parts.append((f" · {countdown(held, now)}", "$text-warning bold"))
         if len(state.held) > 1:
             parts.append((f" (+{len(state.held) - 1} more)", "$text-warning"))
     elif state.paused:
-        parts += [("⏸ paused ", "$text-warning bold reverse"), (" the next tool call waits", "$text-warning")]
+        parts += [("⏸ paused ", "bold $background on $text-warning"), (" the next tool call waits", "$text-warning")]
     else:
         parts.append(("● steerable", "$text-success"))
     if state.step:
@@ -61,7 +61,9 @@ class Controls(Static):
     Controls {
         height: 1;
         padding: 0 1;
-        background: $primary-background;
+        text-wrap: nowrap;
+        text-overflow: ellipsis;
+        background: $panel;
         color: $foreground;
         display: none;
         &.-shown { display: block; }

@@ -20,6 +20,7 @@ from textual.strip import Strip
 from ...protocol import Event, ToolCall
 from ..compat import set_scroll_range
 from ..model.detail_render import Options, render_detail
+from .styles import component_style
 
 ROLES = ("ok", "error", "running", "waiting", "denied", "dim")
 
@@ -89,7 +90,7 @@ The selected row in full: a call's input and output, diffs for edits.
 
     def _role_style(self, role: str) -> Any:
         try:
-            return self.get_component_rich_style(f"detail--{role}", partial=True)
+            return component_style(self, f"detail--{role}")
         except KeyError:
             return ""
 

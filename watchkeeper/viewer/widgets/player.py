@@ -7,14 +7,20 @@ without an app; the widget only paints them.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
+from rich.cells import cell_len
+from rich.style import Style
 from rich.text import Text
 from textual.widget import Widget
 
 from ..model.playhead import Playhead, speed_label
 from ..model.rows import Cell
+from .styles import component_style
 
 BAR_W = 24
+#: The narrowest the progress bar gets before the time into the recording gives way.
+BAR_MIN = 8
 
 
 def offset(seconds: float, tenths: bool = False) -> str:
@@ -43,24 +49,51 @@ def state_cell(playhead: Playhead) -> Cell:
     return ("⏸ paused ", "warning")
 
 
-def player_cells(playhead: Playhead) -> list[Cell]:
-    """What the bar shows; "+" after the total while the file is still being read."""
+def player_cells(playhead: Playhead, width: int | None = None) -> list[Cell]:
+    """What the bar shows; "+" after the total while the file is still being read.
+
+    Within ``width`` cells (None: no limit) it gives way in this order: the wall-clock
+    time, the progress bar (down to ``BAR_MIN``), the time into the recording; the
+    state, the position and ``? keys`` always show.
+    """
     total = f"{playhead.total:,}{'' if playhead.loaded else '+'}"
-    cells: list[Cell] = [
-        state_cell(playhead),
-        (f"  {speed_label(playhead.speed)}", "accent"),
-        (f"  {progress(playhead.goal, playhead.total)} ", "dim"),
-        (f"event {playhead.goal:,} / {total}", ""),
-    ]
+    bar = BAR_W
     start, end, clock = playhead.start, playhead.end, playhead.clock
+    times = at = None
     if start is not None and end is not None and clock is not None:
         short = end - start < 60
-        cells.append((f"  {offset(clock - start, short)} / {offset(end - start, short)}", ""))
-        cells.append((f"  at {datetime.fromtimestamp(clock).strftime('%H:%M:%S')}", "dim"))
-    if not playhead.loaded:
-        cells.append(("  reading the file…", "dim"))
-    cells.append(("  │ ? keys", "dim"))
-    return cells
+        times = f"  {offset(clock - start, short)} / {offset(end - start, short)}"
+        at = f"  at {datetime.fromtimestamp(clock).strftime('%H:%M:%S')}"
+
+    def cells() -> list[Cell]:
+        out: list[Cell] = [
+            state_cell(playhead),
+            (f"  {speed_label(playhead.speed)}", "accent"),
+            (f"  {progress(playhead.goal, playhead.total, bar)} ", "dim"),
+            (f"event {playhead.goal:,} / {total}", ""),
+        ]
+        if times is not None:
+            out.append((times, ""))
+        if at is not None:
+            out.append((at, "dim"))
+        if not playhead.loaded:
+            out.append(("  reading the file…", "dim"))
+        out.append(("  │ ? keys", "dim"))
+        return out
+
+    if width is None:
+        return cells()
+    shown = cells()
+    over = sum(cell_len(t) for t, _ in shown) - width
+    if over > 0 and at is not None:
+        over -= cell_len(at)
+        at = None
+    if over > 0:
+        give = min(over, bar - BAR_MIN)
+        bar, over = bar - give, over - give
+    if over > 0 and times is not None:
+        times = None
+    return cells()
 
 
 class PlayerBar(Widget):
@@ -75,7 +108,7 @@ class PlayerBar(Widget):
     DEFAULT_CSS = """
     PlayerBar {
         height: 1;
-        background: $primary-background;
+        background: $panel;
         color: $foreground;
         padding: 0 1;
         & > .player--ok { color: $text-success; text-style: bold; }
@@ -87,8 +120,12 @@ class PlayerBar(Widget):
 
     _shown: list[Cell] | None = None
 
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._styles: dict[str, Style] = {}
+
     def show(self, playhead: Playhead) -> None:
-        cells = player_cells(playhead)
+        cells = player_cells(playhead, self.content_size.width or None)
         if cells != self._shown:
             self._shown = cells
             self.refresh()
@@ -96,8 +133,18 @@ class PlayerBar(Widget):
     def render(self) -> Text:
         text = Text(no_wrap=True, overflow="ellipsis")
         for chunk, role in self._shown or []:
-            text.append(chunk, self.get_component_rich_style(f"player--{role}", partial=True) if role else "")
+            text.append(chunk, self._style(role) if role else "")
         return text
+
+    def _style(self, role: str) -> Style:
+        style = self._styles.get(role)
+        if style is None:
+            style = self._styles[role] = component_style(self, f"player--{role}")
+        return style
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._styles.clear()
 
     @property
     def text(self) -> str:

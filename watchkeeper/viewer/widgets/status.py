@@ -12,15 +12,18 @@ from ...protocol.display import visible
 from ...protocol.session import SessionState
 from ..model.rows import Cell, duration, parse_ts
 from ..model.timeline_store import TimelineStore
+from .styles import component_style
+
+#: The one badge of a session nothing can steer; why (the source's own words) is in the palette and help.
+OBSERVE_ONLY = "⊘ observe-only"
 
 
 def capabilities_cells(caps: dict[str, Any]) -> list[Cell]:
-    """What the person can steer; if nothing, why not (the source's own words)."""
+    """What the person can steer; if nothing, the short observe-only badge."""
     can = honoured(caps)
     if can:
         return [("steer: ", "dim"), (" ".join(can), "ok")]
-    why = caps.get("why") or "observe-only: this source cannot be steered"
-    return [(str(why), "dim")]
+    return [(OBSERVE_ONLY, "dim")]
 
 
 def status_cells(store: TimelineStore, caps: dict[str, Any], live: bool, now: float | None = None) -> list[Cell]:
@@ -79,14 +82,26 @@ class StatusBar(Static):
     """
 
     _shown: list[Cell] | None = None
+    #: The theme changed since the cells were drawn: their colours are stale.
+    _stale = False
 
     def show(self, cells: list[Cell]) -> None:
-        """Update only when the text changes: an update re-lays out the screen."""
-        if cells == self._shown:
+        """Update only when the text (or the theme) changes: an update re-lays out the screen."""
+        if cells == self._shown and not self._stale:
             return
-        self._shown = cells
+        self._shown, self._stale = cells, False
         text = Text(overflow="ellipsis")
         for chunk, role in cells:
-            style = self.get_component_rich_style(f"status--{role}", partial=True) if role else ""
+            style = component_style(self, f"status--{role}") if role else ""
             text.append(visible(chunk), style)
         self.update(text)
+
+    def notify_style_update(self) -> None:
+        """Another theme: the bar is drawn again in its colours (with the cells shown by then)."""
+        super().notify_style_update()
+        self._stale = True
+        self.call_after_refresh(self._redraw)
+
+    def _redraw(self) -> None:
+        if self._stale and self._shown is not None:
+            self.show(self._shown)

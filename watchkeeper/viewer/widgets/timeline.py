@@ -28,6 +28,7 @@ from ...protocol import Event
 from ..compat import set_scroll_range
 from ..host import host
 from ..model.timeline_store import Filter, TimelineStore
+from .styles import component_style
 from .timeline_rows import ROLES, TIMELINE_CSS, draw_row
 
 #: Rendered rows kept: a dozen screens, so moving back and forth re-renders nothing.
@@ -43,7 +44,7 @@ One row per event; a tool call is one row whose status fills in as it runs.
 
 - **↑/↓**, **PgUp/PgDn**, **Home**: move (moving up turns *follow* off)
 - **End**: jump to the newest row and follow again
-- **Space**: collapse or expand the subagents under a spawning call
+- **z**: collapse or expand the subagents under a spawning call
 """
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -53,7 +54,7 @@ One row per event; a tool call is one row whose status fills in as it runs.
         Binding("pagedown", "page_down", "Page down", show=False),
         Binding("home", "first", "First", show=False),
         Binding("end", "last", "Follow", id="timeline.follow"),
-        Binding("space", "toggle_collapse", "Collapse", id="timeline.collapse", show=False),
+        Binding("z", "toggle_collapse", "Collapse", id="timeline.collapse", show=False),
     ]
 
     COMPONENT_CLASSES: ClassVar[set[str]] = {f"timeline--{role}" for role in ROLES}
@@ -342,11 +343,10 @@ One row per event; a tool call is one row whose status fills in as it runs.
             set_scroll_range(self, size)
 
     def on_resize(self) -> None:
-        """Shorter (a status line grew, a marker showed): the followed row stays in sight."""
+        """Shorter (a status line grew, a marker showed): the selected row stays in sight, followed or not."""
         self._resize()
-        if self.follow:
-            self._scroll_to_cursor()
-            self.call_after_refresh(self._scroll_to_cursor)
+        self._scroll_to_cursor()
+        self.call_after_refresh(self._scroll_to_cursor)
 
     def on_mount(self) -> None:
         self.set_interval(1.0, self._tick)
@@ -388,7 +388,7 @@ One row per event; a tool call is one row whose status fills in as it runs.
         style = self._styles.get(role)
         if style is None:
             try:
-                style = self.get_component_rich_style(f"timeline--{role}", partial=True)
+                style = component_style(self, f"timeline--{role}")
             except KeyError:
                 style = Style.null()
             self._styles[role] = style
@@ -431,6 +431,8 @@ One row per event; a tool call is one row whose status fills in as it runs.
         base = self._base()
         if row.error:
             base += self._style("error-row")
-        if selected:
-            base += self._style("cursor")
-        return draw_row(row, width, base, self._style).apply_meta({"head": head})
+        if not selected:
+            return draw_row(row, width, base, self._style).apply_meta({"head": head})
+        # The selected row is drawn in the cursor's colours alone: a role's colour on the cursor may not contrast.
+        cursor = self._style("cursor")
+        return draw_row(row, width, base + cursor, lambda role: self._style(role) + cursor).apply_meta({"head": head})

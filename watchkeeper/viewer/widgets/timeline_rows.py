@@ -54,15 +54,18 @@ Timeline {
     & > .timeline--dim { color: $text-muted; }
     & > .timeline--ok { color: $text-success; }
     & > .timeline--error { color: $text-error; text-style: bold; }
-    & > .timeline--error-row { background: $error 20%; }
+    & > .timeline--error-row { background: $error 12%; }
     & > .timeline--running { color: $text-warning; }
     & > .timeline--waiting { color: $text-warning; text-style: bold reverse; }
     & > .timeline--denied { color: $text-error; }
     & > .timeline--warning { color: $text-warning; }
     & > .timeline--notice { color: $text-secondary; }
     & > .timeline--raw { color: $text-warning; text-style: italic; }
-    & > .timeline--cursor { background: $block-cursor-blurred-background; }
-    &:focus > .timeline--cursor { background: $block-cursor-background; }
+    & > .timeline--cursor {
+        color: $block-cursor-blurred-foreground;
+        background: $block-cursor-blurred-background;
+    }
+    &:focus > .timeline--cursor { color: $block-cursor-foreground; background: $block-cursor-background; }
 }
 """
 
