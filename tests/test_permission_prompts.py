@@ -172,3 +172,13 @@ def test_always_is_refused_where_no_rule_is_offered_and_never_on_a_paused_call()
     assert h.control("a2", "approve", call_id="t1", always=True)[0] == "control.rejected"
     assert h.control("a3", "approve", call_id="t1")[0] == "control.applied"
     assert h.woken["t1"] == [P.allow()]
+
+
+def test_a_prompt_for_an_input_too_deep_to_encode_is_shown_unattached() -> None:
+    deep: Any = "x"
+    for _ in range(5000):
+        deep = {"a": deep}
+    h = Harness()
+    assert h.hook(hook("PreToolUse", tool_name="Bash", tool_input=deep, tool_use_id="t1")).reply == {}
+    result = ask(h, hook("PermissionRequest", tool_name="Bash", tool_input=deep))
+    assert result.hold is not None and result.hold.call_id.startswith("permission-")

@@ -32,12 +32,16 @@ RECENT_KEPT = 256
 ELSEWHERE = "needs permission — answer in the agent's terminal"
 
 
-def input_key(tool: Any, tool_input: Any) -> bytes:
-    """The call's tool and input, canonical: key order and spacing never matter."""
+def input_key(tool: Any, tool_input: Any) -> bytes | None:
+    """The call's tool and input, canonical: key order and spacing never matter.
+
+    None for an input too deep (or odd) to encode: such a call is never matched, so its prompt shows
+    unattached rather than guessed.
+    """
     try:
         return orjson.dumps([tool, tool_input], option=orjson.OPT_SORT_KEYS)
-    except TypeError:
-        return repr((tool, tool_input)).encode()
+    except (TypeError, RecursionError):
+        return None
 
 
 class Recent:
@@ -47,7 +51,10 @@ class Recent:
         self._calls: OrderedDict[str, bytes] = OrderedDict()
 
     def started(self, call_id: str, payload: dict[str, Any]) -> None:
-        self._calls[call_id] = input_key(payload.get("tool_name"), payload.get("tool_input"))
+        key = input_key(payload.get("tool_name"), payload.get("tool_input"))
+        if key is None:
+            return
+        self._calls[call_id] = key
         self._calls.move_to_end(call_id)
         while len(self._calls) > RECENT_KEPT:
             self._calls.popitem(last=False)
@@ -58,6 +65,8 @@ class Recent:
     def match(self, payload: dict[str, Any]) -> str | None:
         """The one call this prompt is about; None when none or more than one fits."""
         key = input_key(payload.get("tool_name"), payload.get("tool_input"))
+        if key is None:
+            return None
         found = [cid for cid, k in self._calls.items() if k == key]
         return found[0] if len(found) == 1 else None
 
@@ -78,7 +87,12 @@ def suggestions(payload: dict[str, Any]) -> list[Any]:
 
 def rule_text(rules: list[Any]) -> str | None:
     """The rules verbatim, for the person to read before choosing them."""
-    return orjson.dumps(rules).decode() if rules else None
+    if not rules:
+        return None
+    try:
+        return orjson.dumps(rules).decode()
+    except (TypeError, RecursionError):
+        return None  # a rule too deep to show is not offered: it could not be read before choosing
 
 
 def deny(reason: str, interrupt: bool = False) -> dict[str, Any]:

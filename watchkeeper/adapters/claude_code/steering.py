@@ -140,7 +140,8 @@ class Steering:
             why = "nobody watches it here" if here else "answering prompts here is off for this session"
             return HookResult({}, [P.elsewhere(session, agent, f"p-{uuid.uuid4().hex[:12]}", payload, why)])
         hold_id = cid or f"permission-{uuid.uuid4().hex[:12]}"
-        hold = Hold(session, agent, hold_id, "permission", None, False, event=P.EVENT, rules=P.suggestions(payload))
+        rules = P.suggestions(payload) if P.rule_text(P.suggestions(payload)) else []
+        hold = Hold(session, agent, hold_id, "permission", None, False, event=P.EVENT, rules=rules)
         old = s.holds.get(hold_id)
         if old is not None:
             self._decide(s, old, {}, "a repeated prompt for the same call")
