@@ -27,7 +27,8 @@ from textual.widgets import Footer, Header, Input, Static
 from textual.worker import get_current_worker
 
 from ...protocol import Event
-from ...protocol.display import visible, visible_value
+from ...protocol.activity import judge, may_run
+from ...protocol.display import plural, visible, visible_value
 from ...protocol.session import merge_capabilities
 from ...relay.api import RelayAPI, SessionInfo
 from ...retention import retained, settle
@@ -59,6 +60,11 @@ class NewEventsMarker(Static):
 
     def on_click(self) -> None:
         self.post_message(self.Jump())
+
+
+def following(info: SessionInfo) -> bool:
+    """The timeline follows the session, and its calls without a result run on, while it may still run."""
+    return may_run(info.live, info.state, info.followed)
 
 
 class SessionScreen(Screen[None]):
@@ -135,7 +141,16 @@ dimmed, and the line above the status bar says why.
     def starts_live(self) -> bool:
         """Whether the timeline follows from the start."""
         # A session the relay has not seen yet is on its way: follow it until the relay says otherwise.
-        return self.info.live if self.info else True
+        return following(self.info) if self.info else True
+
+    def activity(self, now: float) -> tuple[bool, str | None]:
+        """(live, state) for the status bar: the session's state judged by the time rules at ``now``."""
+        timeline = self.timeline
+        session = timeline.store.session
+        if self.info is None:
+            return timeline.live, session.state
+        judged = judge(session.state, session.last_ts, now, channel=self.info.channel, followed=self.info.followed)
+        return judged.live, judged.state
 
     def compose_part(self) -> ComposeResult:
         """What goes above the status bar: the controls of a live session, a replay's player."""
@@ -230,9 +245,9 @@ dimmed, and the line above the status bar says why.
             return
         events = timeline.store.events
         newest = events[-1].get("seq", -1) if events else -1
-        if info.live or newest >= info.last_seq:
+        if following(info) or newest >= info.last_seq:
             self._ended_at = None
-            timeline.set_live(info.live)
+            timeline.set_live(following(info))
         elif self._ended_at is None:
             self._ended_at = time.monotonic()
         elif time.monotonic() - self._ended_at > ENDED_GRACE:
@@ -245,7 +260,8 @@ dimmed, and the line above the status bar says why.
         timeline = self.timeline
         session = timeline.store.session
         now = host(self.app).clock()
-        cells = status_cells(timeline.store, self.capabilities(), timeline.live, now)
+        live, state = self.activity(now)
+        cells = status_cells(timeline.store, self.capabilities(), live, now, state)
         note = history_note(self.info, self._reload)
         if note is not None:
             cells.insert(2, note)
@@ -286,7 +302,7 @@ dimmed, and the line above the status bar says why.
         flt = self.timeline.store.filter
         label.set_class(flt.active, "-visible")
         shown, rows = len(self.timeline.store.view), len(self.timeline.store.heads)
-        label.update(Text(visible(f"filter: {flt.describe()} — {shown:,} of {rows:,} rows  (x clears)")))
+        label.update(Text(visible(f"filter: {flt.describe()} — {shown:,} of {plural(rows, 'row')}  (x clears)")))
         self.refresh_status()
 
     def _show_marker(self, unseen: int) -> None:
