@@ -96,13 +96,18 @@ def run(args: argparse.Namespace) -> int:
     from .. import config
     from ..adapters.files.discovery import session_roots
     from ..adapters.files.source import DirectorySource, TranscriptSource
+    from ..cli_paths import root_problem
     from ..protocol.display import visible, visible_logging
     from ..protocol.loopback import is_loopback
     from ..relay import Relay
     from ..relay.servers.wsserver import FLUSH_INTERVAL, serve_ws
 
     visible_logging()
-
+    problems = [p for r in args.root if (p := root_problem(r)) is not None]
+    for problem in problems:
+        print(f"watchkeeper serve: {problem}", file=sys.stderr)
+    if problems:
+        return 2
     try:
         options = server_options(args)
     except ValueError as e:
