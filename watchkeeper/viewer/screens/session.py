@@ -29,6 +29,7 @@ from textual.worker import get_current_worker
 from ...protocol import Event
 from ...protocol.activity import judge, may_run
 from ...protocol.display import plural, visible, visible_value
+from ...protocol.kinds import State
 from ...protocol.session import merge_capabilities
 from ...relay.api import RelayAPI, SessionInfo
 from ...retention import retained, settle
@@ -63,7 +64,12 @@ class NewEventsMarker(Static):
 
 
 def following(info: SessionInfo) -> bool:
-    """The timeline follows the session, and its calls without a result run on, while it may still run."""
+    """The timeline follows the session while more of it may come: followed, not finished."""
+    return info.followed and info.state != State.FINISHED
+
+
+def calls_run(info: SessionInfo) -> bool:
+    """Its calls without a result run on while it may still run them (not ended, not long idle)."""
     return may_run(info.live, info.state, info.followed)
 
 
@@ -131,7 +137,9 @@ dimmed, and the line above the status bar says why.
             with Vertical(id="left"):
                 yield Input(placeholder="search: text in rows, inputs and outputs", id="search")
                 yield Static(id="filters")
-                yield Timeline(live=self.starts_live(), id="timeline")
+                timeline = Timeline(live=self.starts_live(), id="timeline")
+                timeline.calls_run = calls_run(self.info) if self.info else True
+                yield timeline
                 yield NewEventsMarker(id="marker")
             yield DetailPane(id="detail")
         yield from self.compose_part()
@@ -243,6 +251,9 @@ dimmed, and the line above the status bar says why.
         info, timeline = self.info, self.timeline
         if info is None:
             return
+        if timeline.calls_run != calls_run(info):
+            timeline.calls_run = calls_run(info)
+            timeline.refresh()
         events = timeline.store.events
         newest = events[-1].get("seq", -1) if events else -1
         if following(info) or newest >= info.last_seq:
@@ -294,7 +305,7 @@ dimmed, and the line above the status bar says why.
         if head is None:
             self.detail.show([], None)
             return
-        now = host(self.app).clock() if timeline.live else None
+        now = host(self.app).clock() if timeline.live and timeline.calls_run else None
         self.detail.show(store.row_events(head), store.call_of(head), now)
 
     def on_timeline_view_changed(self) -> None:
