@@ -126,3 +126,30 @@ def test_the_relay_judges_its_sessions_by_its_clock() -> None:
         assert seen.wait(WAIT), "the source ended: the session is no longer followed"
     finally:
         relay.stop()
+
+
+def test_watchers_are_told_when_a_quiet_session_stops_being_live() -> None:
+    """No new write: the relay tells its watchers anyway once the five minutes are over."""
+    now = [at(LIVE_WINDOW - 0.2)]
+    relay = Relay(clock=lambda: now[0], sessions_interval=0.01).start()
+    try:
+        gate = threading.Event()
+        source = ListSource("tail", [[make_event("s", "S", "state", {"state": "running"}, ts=T0)]], gate=gate)
+        relay.add_source(source)
+        assert source.held.wait(WAIT)
+        told: list[bool] = []
+        first, quiet = threading.Event(), threading.Event()
+
+        def on_sessions(infos: list[SessionInfo]) -> None:
+            if infos and infos[0].events == 1:
+                told.append(infos[0].live)
+                (first if infos[0].live else quiet).set()
+
+        relay.on_sessions(on_sessions)
+        assert first.wait(WAIT)
+        now[0] = at(LIVE_WINDOW + 1)
+        assert quiet.wait(WAIT), f"told {told}"
+        assert told[0] and not told[-1]
+        gate.set()
+    finally:
+        relay.stop()
