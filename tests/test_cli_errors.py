@@ -7,21 +7,27 @@ terminal (tmux), as the person would see it.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from conftest import SAMPLE_LOGS
 from tmux_support import Tmux, tmux_server
 
-from watchkeeper.adapters.files.feed import agent_kind_of
+from watchkeeper.adapters.files.feed import agent_kind_of, convert_file
 from watchkeeper.adapters.registry import detect
 
 EXE = Path(sys.executable).with_name("watchkeeper")
 SAMPLE_DIR = SAMPLE_LOGS / "claude-code" / "-home-dev-demo"
 SAMPLE = SAMPLE_DIR / "b258fcd5-dddc-5674-bc87-3cbb11ebc230.jsonl"
+
+
+def iso_of(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def watchkeeper(*args: str | Path, home: Path) -> subprocess.CompletedProcess[str]:
@@ -87,6 +93,11 @@ def test_an_unknown_jsonl_is_no_agents(tmp_path: Path) -> None:
     other = tmp_path / "metrics.jsonl"
     other.write_text('{"id": "x", "timestamp": "2026-11-27T10:00:00", "source": "environment", "key": "k"}\n')
     assert detect(other) is None and agent_kind_of(other) == "unknown"
+    # Watched, it is kept as raw rows of an unknown agent, written when the file was: not live now.
+    old = 1_700_000_000
+    os.utime(other, (old, old))
+    events = list(convert_file(other))
+    assert {e["kind"] for e in events} == {"notice", "raw"} and {e["ts"] for e in events} == {iso_of(old)}
     assert detect(SAMPLE) is not None and agent_kind_of(SAMPLE) == "claude-code"
     out = watchkeeper(other, home=tmp_path)
     assert out.returncode == 2 and "no reader here understands" in out.stderr and "claude-code" not in out.stderr

@@ -129,6 +129,7 @@ def test_cuts_keep_what_tells_things_apart() -> None:
     assert cut_path("/home/dev/work/myproject", 14) == "…/myproject"
     assert cut_path("/home/dev/work/myproject", 24) == "/home/dev/work/myproject"
     assert cut_path("/a/an-extremely-long-project-name", 10) == "…ject-name"
+    assert cut_path("e:\\Workspace\\src\\github\\claude-code-log", 24) == "…\\github\\claude-code-log"
     assert cut_end("Clean the build directory", 10) == "Clean the…"
     assert cut_end("short", 10) == "short"
     assert cut_end("日本語のタイトル", 7) == "日本語…"

@@ -118,10 +118,11 @@ def cut_path(path: str, width: int) -> str:
         return path
     if width <= 1:
         return "…"[:width]
-    parts = path.rstrip("/").split("/")
+    sep = "\\" if "\\" in path and "/" not in path else "/"
+    parts = path.rstrip(sep).split(sep)
     tail = ""
     for part in reversed(parts):
-        longer = f"/{part}{tail}"
+        longer = f"{sep}{part}{tail}"
         if cell_len(longer) + 1 > width:
             break
         tail = longer
