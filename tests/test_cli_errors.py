@@ -121,3 +121,18 @@ def test_a_path_as_the_first_argument_opens_its_replay(tmp_path: Path, tmux: Tmu
     assert "⏸ paused" in screen and "Set up notes.txt" in screen
     tmux.keys("q")
     tmux.wait_for(lambda s: not tmux.alive() or "event 0 / 35" not in s)
+
+
+def test_the_empty_list_says_which_places_do_not_exist(tmp_path: Path, tmux: Tmux) -> None:
+    roots = tmp_path / "sessions here"
+    roots.mkdir()
+    command = (f"env -u COLUMNS -u LINES -u CLAUDE_CONFIG_DIR -u CODEX_HOME HOME={tmp_path} {EXE} --no-hooks "
+               f"--root '{roots}'")
+    tmux("new-session", "-d", "-s", "wk", "-x", "120", "-y", "30", command)
+    tmux("resize-window", "-t", "wk", "-x", "120", "-y", "30")
+    screen = tmux.wait_for(lambda s: "Looked in:" in s and str(roots) in s)
+    assert f"{tmp_path}/.claude/projects  (does not exist)" in screen
+    assert f"{tmp_path}/.codex/sessions  (does not exist)" in screen
+    assert f"{roots}  (does not exist)" not in screen
+    tmux.keys("q")
+    tmux.wait_for(lambda s: not tmux.alive() or "Looked in:" not in s)
