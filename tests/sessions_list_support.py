@@ -12,6 +12,7 @@ from typing import Any
 from watchkeeper.protocol import Emit, Event, make_event
 from watchkeeper.protocol.envelope import parse_ts
 from watchkeeper.relay import IterSource, Relay
+from watchkeeper.relay.api import SessionInfo
 
 NOW = parse_ts("2026-11-27T18:05:00.000Z") or 0.0
 LONG_TITLE = "Clean the build directory, then rebuild every package from scratch and run the suite twice"
@@ -59,6 +60,7 @@ def three_sessions() -> Relay:
     return relay
 
 
-def all_in(relay: Relay) -> bool:
-    infos = {i.session: i for i in relay.sessions()}
+def all_in(sessions: list[SessionInfo]) -> bool:
+    """Every event of the three is in ``sessions`` (the relay's list, or the app's copy of it)."""
+    infos = {i.session: i for i in sessions}
     return len(infos) == 3 and infos[LIVE].events == 1203 and infos[OLD].events == 43 and infos[DONE].events == 6

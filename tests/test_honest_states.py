@@ -57,7 +57,7 @@ async def test_a_session_followed_since_days_ago_is_idle_and_its_call_unfinished
                             and len(app.screen.timeline.store.events) == 4)
             status = await until_app(pilot, lambda: s if "4 events" in (s := status_text(app)) else None,
                                      seen=lambda: status_text(app))
-            assert status.startswith("○ idle") and "live" not in status
+            assert status is not None and status.startswith("○ idle") and "live" not in status
             assert "3d 4h" in status, "the session's span, in days past 48 hours"
             row = next(line for line in screen_text(app).splitlines() if "make world" in line)
             assert "… unfinished" in row and "running" not in row
@@ -75,7 +75,7 @@ async def test_a_live_sessions_call_runs_on() -> None:
                             and len(app.screen.timeline.store.events) == 4)
             status = await until_app(pilot, lambda: s if "4 events" in (s := status_text(app)) else None,
                                      seen=lambda: status_text(app))
-            assert status.startswith("● live running") and "1h05m" in status
+            assert status is not None and status.startswith("● live running") and "1h05m" in status
             await until_app(pilot, lambda: "… running 2m00s" in screen_text(app), seen=lambda: screen_text(app))
     finally:
         relay.stop()

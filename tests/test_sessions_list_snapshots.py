@@ -29,7 +29,9 @@ def relay() -> Iterator[Relay]:
 def test_sessions_list(relay: Relay, snap_compare: Any, size: tuple[int, int]) -> None:
     async def settle(pilot: Any) -> None:
         app = pilot.app
-        await until_app(pilot, lambda: all_in(relay) and "8d ago" in screen_text(app) and "3m ago" in screen_text(app))
+        shown = ("8d ago", "3m ago")
+        await until_app(pilot, lambda: all_in(app.sessions) and all(t in screen_text(app) for t in shown),
+                        seen=lambda: screen_text(app))
         await pilot.pause()
 
     app = WatchkeeperApp(relay, clock=lambda: NOW)

@@ -10,10 +10,12 @@ checked at any width.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from sessions_list_support import LONG_TITLE, NOW, all_in, three_sessions
 from test_viewer_support import Events, screen_text
+from textual.pilot import Pilot
 from textual.widgets import DataTable
 from waiting import until_app
 
@@ -41,10 +43,10 @@ def headings(app: WatchkeeperApp) -> list[str]:
     return [str(c.label) for c in table.columns.values()]
 
 
-async def shown(app: WatchkeeperApp, pilot: object) -> None:
-    await until_app(pilot, lambda: all_in(app.relay) and len(app.screen.query_one(DataTable).rows) == 3,  # type: ignore[arg-type, attr-defined]
+async def shown(app: WatchkeeperApp, pilot: Pilot[Any]) -> None:
+    await until_app(pilot, lambda: all_in(app.sessions) and len(app.screen.query_one(DataTable).rows) == 3,
                     what="the three sessions listed", seen=lambda: screen_text(app))
-    await until_app(pilot, lambda: "8d ago" in screen_text(app), seen=lambda: screen_text(app))  # type: ignore[arg-type]
+    await until_app(pilot, lambda: "8d ago" in screen_text(app), seen=lambda: screen_text(app))
 
 
 async def test_at_80_columns_state_and_last_activity_stay_and_counts_go(relay: Relay) -> None:
@@ -70,6 +72,7 @@ async def test_at_120_columns_tokens_and_events_come_back(relay: Relay) -> None:
     async with app.run_test(size=(120, 24)) as pilot:
         await shown(app, pilot)
         assert headings(app) == ["", "agent", "title", "cwd", "state", "active", "tokens", "events"]
+        await until_app(pilot, lambda: "1,203" in line_of(app, "claude-code"), seen=lambda: screen_text(app))
         live, old = line_of(app, "claude-code"), line_of(app, "codex")
         assert live.split()[-2:] == ["12.3k", "1,203"] and old.split()[-2:] == ["2.3M", "43"]
         assert "/home/dev/work/myproject" in live, "room for the whole short path"
