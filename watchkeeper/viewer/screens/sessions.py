@@ -50,6 +50,9 @@ class SessionsScreen(Screen[None]):
 ## Sessions
 Every agent session found: live ones first. **Enter** opens one.
 
+● live: written to in the last 5 minutes, or connected (hooks, SDK, a
+remote relay). ○ not live; idle after 30 minutes without a write.
+
 A session with a call waiting for you (paused, stepping, a breakpoint hit)
 is marked ⏸, listed first and counted in the header; **w** opens it.
 """
