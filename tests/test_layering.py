@@ -32,7 +32,7 @@ RANKS = {
     "adapters": 2,
     "relay": 3,
     "viewer": 4, "demo": 4,
-    "client": 5,
+    "client": 5, "cli_paths": 5,
     "commands": 6,
     "cli": 7,
 }

@@ -296,7 +296,8 @@ def test_sessions_summary_fields(relay: Relay) -> None:
     assert (i.events, i.last_seq, i.last_ts) == (6, 5, "2026-11-27T10:00:13.000Z")
     assert i.capabilities == {"pause": False, "why": "observe-only"}
     assert i.sources == ["u"]
-    assert i.live and not i.needs_attention
+    # Followed by a running source; written to days ago, so not live (the time rules: test_activity.py).
+    assert i.followed and not i.live and not i.channel and not i.needs_attention
     assert by["V"].title == "The title" and by["V"].agent_kind == "codex"
     gate.set()
     assert relay.drain(WAIT)

@@ -22,6 +22,7 @@ from watchkeeper.adapters.files.source import TranscriptSource
 from watchkeeper.commands.watch import start_steering
 from watchkeeper.protocol import Event, make_event
 from watchkeeper.protocol.controls import CONTROL_NAMES
+from watchkeeper.protocol.envelope import parse_ts
 from watchkeeper.protocol.session import SessionState
 from watchkeeper.relay import Relay
 from watchkeeper.sdk import STEERABLE as SDK_STEERABLE
@@ -177,9 +178,17 @@ async def test_a_taken_port_is_a_notice_in_the_app_not_a_crash(home: Path, relay
 # --- sessions that cannot be steered ----------------------------------------------------------
 
 
-async def test_an_observe_only_transcript_offers_no_control_and_says_why_once(relay: Relay,
-                                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_an_observe_only_transcript_offers_no_control_and_says_why_once(monkeypatch: pytest.MonkeyPatch) -> None:
     transcript = next((CC_FIXTURES / "-home-dev-project").glob("*.jsonl"))
+    # A minute after its last write: live (a tailed transcript is live only while it is written to).
+    relay = Relay(clock=lambda: parse_ts("2026-11-27T10:01:00Z") or 0.0).start()
+    try:
+        await observe_only(relay, transcript, monkeypatch)
+    finally:
+        relay.stop()
+
+
+async def observe_only(relay: Relay, transcript: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     sent: list[Any] = []
     real = relay.control
     monkeypatch.setattr(relay, "control", lambda control: (sent.append(control), real(control))[1])
@@ -224,6 +233,13 @@ class LiveHooked:
     async def run(self, emit: Any) -> None:
         emit(self.events)
         await asyncio.Event().wait()
+
+    def session_status(self, session: str) -> tuple[bool, str | None]:
+        """As the hook endpoint says: a hooked session's channel is open (it is live however quiet)."""
+        return True, None
+
+    def on_status_change(self, changed: Any) -> None:
+        pass
 
 
 def held_session(e: Events, title: str, rule: str | None = "input contains rm -rf") -> list[Event]:

@@ -8,11 +8,12 @@ from pathlib import Path
 import orjson
 import pytest
 from rich.console import Console
-from test_viewer_support import SESSION, ClaudeTranscript, Events, relay_with, screen_text, status_text
+from test_viewer_support import SESSION, ClaudeTranscript, Events, relay_with, screen_text, status_text, ts
 from textual.pilot import Pilot
 from waiting import until_app
 
 from watchkeeper.adapters.files.source import TranscriptSource
+from watchkeeper.protocol.envelope import parse_ts
 from watchkeeper.relay import Relay
 from watchkeeper.viewer import WatchkeeperApp
 from watchkeeper.viewer.screens.confirm import Confirm
@@ -194,10 +195,13 @@ async def test_a_growing_transcript_follow_mode_and_the_new_events_marker(tmp_pa
     transcript.write(transcript.prompt("Run every step"))
     for i in range(30):
         transcript.bash_call(i)
-    relay = Relay().start()
+    # A minute after the writes (their timestamps are fixed): the session is live.
+    now = parse_ts(ts(200))
+    assert now is not None
+    relay = Relay(clock=lambda: now).start()
     relay.add_source(TranscriptSource(transcript.path, follow=True, poll_interval=0.1))
     try:
-        app = WatchkeeperApp(relay, open_session=transcript.session)
+        app = WatchkeeperApp(relay, open_session=transcript.session, clock=lambda: now)
         async with app.run_test(size=SIZE) as pilot:
             await until_app(pilot, lambda: isinstance(app.screen, SessionScreen))
             screen = app.screen
@@ -223,7 +227,7 @@ async def test_a_growing_transcript_follow_mode_and_the_new_events_marker(tmp_pa
             await until_app(pilot, lambda: "new event" not in screen_text(app))
             assert timeline.follow and timeline.cursor == len(timeline.store.view) - 1
             await until_app(pilot, lambda: "1 raw" in status_text(app))
-            assert "● live" in status_text(app) and "1 errors" in status_text(app)
+            assert "● live" in status_text(app) and "1 error " in status_text(app)
             assert "{ garbage that is not json" in screen_text(app)
     finally:
         relay.stop()

@@ -36,7 +36,7 @@ def test_status_of_a_call_as_it_runs_and_ends() -> None:
     start = parse_ts(call.started_ts)
     assert start is not None
     assert text(call_status_cells(call, start + 12.5)) == "… running 12.5s"
-    assert text(call_status_cells(call, None)) == "… no result"
+    assert text(call_status_cells(call, None)) == "… unfinished"
     table.update(ev.ev("tool.waiting", {"call_id": "c1", "reason": "approval"}))
     assert text(call_status_cells(call, None)) == "⏸ waiting (approval)"
     table.update(ev.call_end("c1", "done", duration_ms=61_000))

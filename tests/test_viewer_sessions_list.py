@@ -1,90 +1,141 @@
-"""The sessions list under the pilot: columns as wide as what they hold; cut, with an ellipsis, only when too narrow.
+"""The sessions list fits the terminal: state and last activity always shown, the rest as room allows.
 
-A row that changes in place (a session's state) grows its column; a narrow
-terminal shortens the title and cwd, each cut cell ending in "…", and every
-other column stays whole. What is checked is the screen a person sees.
+Under the pilot at 80, 120 and 200 columns, what a person sees: at 80 the
+events and tokens go, the title ends in "…" and the path keeps the project
+(``…/work/myproject``); at 200 every cell is whole. A resize lays the columns
+out again. The layout itself is pure (``model/session_columns.py``) and
+checked at any width.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
+from sessions_list_support import LONG_TITLE, NOW, all_in, three_sessions
 from test_viewer_support import Events, screen_text
+from textual.pilot import Pilot
+from textual.widgets import DataTable
 from waiting import until_app
 
 from watchkeeper.relay import IterSource, Relay
+from watchkeeper.relay.api import SessionInfo
 from watchkeeper.viewer import WatchkeeperApp
-from watchkeeper.viewer.screens.sessions import COLUMNS, fit
+from watchkeeper.viewer.model.session_columns import cells, cut_end, cut_path, layout
 
-TITLE = "Clean the build directory, then rebuild every package from scratch"
-CWD = "/home/dev/projects/watchkeeper-release-candidate"
-STATE = "waiting for the second approval"
+LONG_CWD = "/srv/projects/clients/acme/services/parser-service"
 
 
 @pytest.fixture
 def relay() -> Iterator[Relay]:
-    relay = Relay().start()
-    e = Events()
-    started = e.started(TITLE)
-    started[0]["data"]["cwd"] = CWD
-    relay.add_source(IterSource("first", [*started, e.ev("state", {"state": "idle"})]))
+    relay = three_sessions()
     yield relay
     relay.stop()
 
 
-def longer_state(relay: Relay) -> None:
-    relay.add_source(IterSource("later", [Events().ev("state", {"state": STATE}, id="state:later")]))
+def line_of(app: WatchkeeperApp, word: str) -> str:
+    return next((line for line in screen_text(app).splitlines() if word in line), "")
 
 
-def row(app: WatchkeeperApp) -> str:
-    """The session's row on screen (the one line with its agent kind)."""
-    return next((line for line in screen_text(app).splitlines() if "claude-code" in line), "")
+def headings(app: WatchkeeperApp) -> list[str]:
+    table = app.screen.query_one(DataTable)
+    return [str(c.label) for c in table.columns.values()]
 
 
-async def test_a_wide_terminal_shows_every_cell_whole_even_after_it_grew(relay: Relay) -> None:
-    app = WatchkeeperApp(relay)
-    async with app.run_test(size=(200, 20)) as pilot:
-        await until_app(pilot, lambda: TITLE in row(app) and " idle " in row(app), seen=lambda: screen_text(app))
-        longer_state(relay)
-        # The same row, updated in place with a longer state: its column widens to hold it.
-        shown = await until_app(pilot, lambda: line if STATE in (line := row(app)) else None,
-                                what="the longer state in full", seen=lambda: screen_text(app))
-        assert TITLE in shown and CWD in shown and "…" not in shown
-        assert shown.rstrip().endswith(" 4"), "the events column is on screen"
+async def shown(app: WatchkeeperApp, pilot: Pilot[Any]) -> None:
+    await until_app(pilot, lambda: all_in(app.sessions) and len(app.screen.query_one(DataTable).rows) == 3,
+                    what="the three sessions listed", seen=lambda: screen_text(app))
+    await until_app(pilot, lambda: "8d ago" in screen_text(app), seen=lambda: screen_text(app))
 
 
-async def test_a_narrow_terminal_cuts_title_and_cwd_with_an_ellipsis(relay: Relay) -> None:
-    app = WatchkeeperApp(relay)
-    async with app.run_test(size=(100, 20)) as pilot:
-        shown = await until_app(pilot, lambda: line if " idle " in (line := row(app)) else None,
-                                seen=lambda: screen_text(app))
-        assert TITLE not in shown and CWD not in shown
-        assert shown.count("…") == 2, "the title and the cwd, each cut with an ellipsis"
-        cells = [c.strip() for c in shown.split("  ") if c.strip()]
-        title = next(c for c in cells if c.startswith("Clean the build"))
-        cwd = next(c for c in cells if c.startswith("/home/"))
-        assert title.endswith("…") and TITLE.startswith(title[:-1])
-        assert cwd.endswith("…") and CWD.startswith(cwd[:-1])
-        assert shown.rstrip().endswith(" 3") and len(shown) <= 100, "every other column stays whole, on screen"
+async def test_at_80_columns_state_and_last_activity_stay_and_counts_go(relay: Relay) -> None:
+    app = WatchkeeperApp(relay, clock=lambda: NOW)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await shown(app, pilot)
+        assert headings(app) == ["", "agent", "title", "cwd", "state", "active"]
+        live, old, done = line_of(app, "claude-code"), line_of(app, "codex"), line_of(app, "sdk ")
+        assert max(len(line.rstrip()) for line in (live, old, done)) <= 80
+        assert "● " in live and " running " in live and "3m ago" in live
+        title = LONG_TITLE[:10]
+        assert title in live and "…" in live.split(title)[1].split("…/")[0], "the cut title ends in …"
+        assert "…/work/myproject" in live, "the path cut from the left keeps the project"
+        assert "…/parser-service" in old
+        # Followed since days ago, last said "running": idle, and not live.
+        assert "○ " in old and " idle " in old and "8d ago" in old and "running" not in old
+        assert "○ " in done and " finished " in done and "2h ago" in done
+        assert "12.3k" not in screen_text(app) and "1,203" not in screen_text(app)
 
-        await pilot.resize_terminal(200, 20)
-        await until_app(pilot, lambda: TITLE in row(app) and CWD in row(app), what="the whole title once there is room",
+
+async def test_at_120_columns_tokens_and_events_come_back(relay: Relay) -> None:
+    app = WatchkeeperApp(relay, clock=lambda: NOW)
+    async with app.run_test(size=(120, 24)) as pilot:
+        await shown(app, pilot)
+        assert headings(app) == ["", "agent", "title", "cwd", "state", "active", "tokens", "events"]
+        await until_app(pilot, lambda: "1,203" in line_of(app, "claude-code"), seen=lambda: screen_text(app))
+        live, old = line_of(app, "claude-code"), line_of(app, "codex")
+        assert live.split()[-2:] == ["12.3k", "1,203"] and old.split()[-2:] == ["2.3M", "43"]
+        assert "/home/dev/work/myproject" in live, "room for the whole short path"
+        assert LONG_TITLE not in live and "…" in live
+
+
+async def test_at_200_columns_every_cell_is_whole_and_a_resize_lays_out_again(relay: Relay) -> None:
+    app = WatchkeeperApp(relay, clock=lambda: NOW)
+    async with app.run_test(size=(200, 24)) as pilot:
+        await shown(app, pilot)
+        live, old = line_of(app, "claude-code"), line_of(app, "codex")
+        assert LONG_TITLE in live and "/home/dev/work/myproject" in live and "…" not in live
+        assert LONG_CWD in old and "…" not in old
+        await pilot.resize_terminal(80, 24)
+        await until_app(pilot, lambda: "events" not in headings(app), what="the columns laid out for 80",
                         seen=lambda: screen_text(app))
-        await pilot.resize_terminal(100, 20)
-        await until_app(pilot, lambda: "…" in row(app), what="the cut again once the room is gone",
+        assert "…/work/myproject" in line_of(app, "claude-code")
+        await pilot.resize_terminal(200, 24)
+        await until_app(pilot, lambda: LONG_TITLE in line_of(app, "claude-code"), what="whole again",
                         seen=lambda: screen_text(app))
 
 
-def test_the_cwd_then_the_title_give_way_and_only_as_much_as_needed() -> None:
-    natural = [1, 11, 66, 48, 7, 13, 6, 6]
-    assert len(natural) == len(COLUMNS)
-    assert fit(natural, 300) == natural, "room for all: every column as wide as its content"
-    assert fit(natural, 140) == [1, 11, 66, 14, 7, 13, 6, 6], "the cwd gives way first"
-    narrow = fit(natural, 100)
-    assert narrow == [1, 11, 32, 8, 7, 13, 6, 6], "then the title, only as much as needed"
-    assert sum(narrow) + 2 * len(narrow) == 100
-    assert fit([1, 11, 20, 8, 7, 13, 6, 6], 30) == [1, 11, 12, 8, 7, 13, 6, 6], "no narrower than their minimum"
+async def test_the_cursor_stays_on_its_session_when_the_columns_change(relay: Relay) -> None:
+    app = WatchkeeperApp(relay, clock=lambda: NOW)
+    async with app.run_test(size=(200, 24)) as pilot:
+        await shown(app, pilot)
+        table = app.screen.query_one(DataTable)
+        await pilot.press("down", "down")
+        chosen = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        await pilot.resize_terminal(80, 24)
+        await until_app(pilot, lambda: "events" not in headings(app))
+        assert table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value == chosen
+
+
+def info(**fields: object) -> SessionInfo:
+    return SessionInfo(**{"session": "s", "agent_kind": "claude-code", **fields})  # type: ignore[arg-type]
+
+
+def test_events_then_tokens_then_the_cwd_give_way() -> None:
+    rows = [cells(info(title="t" * 40, cwd="/a/b/project", state="running", events=12345,
+                       tokens_in=5000, last_ts="2026-11-27T18:00:00Z"), NOW)]
+    order = ["mark", "agent", "title", "cwd", "state", "activity", "tokens", "events"]
+    assert list(layout(rows, 300)) == order
+    widths = [layout(rows, room) for room in range(120, 30, -1)]
+    seen = [list(w) for w in widths]
+    assert order[:-1] in seen and order[:-2] in seen and ["mark", "agent", "title", "state", "activity"] in seen
+    assert seen.index(order[:-1]) < seen.index(order[:-2]) < seen.index(["mark", "agent", "title", "state",
+                                                                             "activity"])
+    for room, w in zip(range(120, 30, -1), widths, strict=True):
+        assert "state" in w and "activity" in w
+        if w["title"] > 20:
+            assert sum(w.values()) + 2 * len(w) <= room, f"fits in {room}"
+
+
+def test_cuts_keep_what_tells_things_apart() -> None:
+    assert cut_path("/home/dev/work/myproject", 16) == "…/work/myproject"
+    assert cut_path("/home/dev/work/myproject", 14) == "…/myproject"
+    assert cut_path("/home/dev/work/myproject", 24) == "/home/dev/work/myproject"
+    assert cut_path("/a/an-extremely-long-project-name", 10) == "…ject-name"
+    assert cut_path("e:\\Workspace\\src\\github\\claude-code-log", 24) == "…\\github\\claude-code-log"
+    assert cut_end("Clean the build directory", 10) == "Clean the…"
+    assert cut_end("short", 10) == "short"
+    assert cut_end("日本語のタイトル", 7) == "日本語…"
 
 
 async def test_a_title_is_shown_as_written_never_as_markup() -> None:
@@ -93,7 +144,9 @@ async def test_a_title_is_shown_as_written_never_as_markup() -> None:
         relay.add_source(IterSource("markup", Events().started("[bold red]rm -rf[/] and [link=x]y[/link]")))
         app = WatchkeeperApp(relay)
         async with app.run_test(size=(160, 20)) as pilot:
-            await until_app(pilot, lambda: "[bold red]rm -rf[/] and [link=x]y[/link]" in row(app),
+            await until_app(pilot, lambda: "[bold red]rm -rf[/] and [link=x]y[/link]" in line_of(app, "claude"),
                             seen=lambda: screen_text(app))
     finally:
         relay.stop()
+
+

@@ -81,7 +81,7 @@ class Rule:
         if self.tokens is not None:
             parts.append(f"tokens ≥ {self.tokens:,}")
         if self.errors_in_a_row is not None:
-            parts.append(f"{self.errors_in_a_row} errors in a row")
+            parts.append(f"{self.errors_in_a_row} error{'s' if self.errors_in_a_row != 1 else ''} in a row")
         return " and ".join(parts) + ("" if self.enabled else " (off)")
 
 
@@ -261,7 +261,7 @@ def rule_for(kind: str, answer: str = "") -> Rule:
         raise ValueError("a whole number, 1 or more")
     if kind == "tokens":
         return Rule(f"tokens past {int(number):,}", tokens=int(number))
-    return Rule(f"{int(number)} errors in a row", errors_in_a_row=int(number))
+    return Rule(f"{int(number)} error{'s' if number != 1 else ''} in a row", errors_in_a_row=int(number))
 
 
 # --- the file (TOML) ----------------------------------------------------------------------

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -74,17 +75,24 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def with_default_command(argv: Sequence[str]) -> list[str]:
-    """``watchkeeper --root X`` is ``watchkeeper watch --root X``.
+    """``watchkeeper --root X`` is ``watchkeeper watch --root X``; ``watchkeeper FILE`` is ``watchkeeper replay FILE``.
 
     argparse rejects the watch options before a default command could apply,
     so ``watch`` goes in front when the arguments start with an option that
-    is not the top level's own; a word that is no command still gets
-    argparse's "invalid choice".
+    is not the top level's own. A first word that is no command but names a
+    path (it exists, or it looks like one) is replayed, and ``replay`` says
+    what is wrong with it; any other word still gets argparse's "invalid choice".
     """
     argv = list(argv)
     if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help", "--version")):
         return ["watch", *argv]
+    if argv[0] not in COMMANDS and looks_like_a_path(argv[0]):
+        return ["replay", *argv]
     return argv
+
+
+def looks_like_a_path(word: str) -> bool:
+    return os.path.lexists(word) or os.sep in word or word.endswith((".jsonl", ".json"))
 
 
 def main(argv: Sequence[str] | None = None) -> None:

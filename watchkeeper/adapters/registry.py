@@ -36,11 +36,22 @@ def _is_codex(path: Path, first: bytes) -> bool:
     return path.name.startswith("rollout-") or b'"type":"session_meta"' in first.replace(b" ", b"")
 
 
+#: Keys of a Claude Code record, one of which its first line has (a record's, a summary's, a snapshot's).
+_CLAUDE_KEYS = (b'"parentUuid"', b'"sessionId"', b'"leafUuid"', b'"isSidechain"', b'"messageId"')
+#: Record types a Claude Code session can start with.
+_CLAUDE_TYPES = (b"summary", b"user", b"assistant", b"system", b"file-history-snapshot", b"queue-operation",
+                 b"progress", b"attachment", b"last-prompt", b"custom-title")
+
+
 def _is_claude_code(path: Path, first: bytes) -> bool:
-    return path.suffix == ".jsonl"
+    """A ``.jsonl`` whose first line is a Claude Code record; any other ``.jsonl`` is no agent's."""
+    if path.suffix != ".jsonl" or not first.lstrip().startswith(b"{"):
+        return False
+    compact = first.replace(b" ", b"")
+    return any(k in compact for k in _CLAUDE_KEYS) or any(b'"type":"' + t + b'"' in compact for t in _CLAUDE_TYPES)
 
 
-#: Most specific first: the Claude Code row takes any other ``.jsonl``.
+#: Most specific first.
 ADAPTERS: list[AdapterSpec] = [
     AdapterSpec("native", "watchkeeper.adapters.native:NativeConverter", _is_native),
     AdapterSpec("codex", "watchkeeper.adapters.codex:CodexConverter", _is_codex),

@@ -51,14 +51,16 @@ def run(args: argparse.Namespace) -> int:
 
     from .. import config
     from ..adapters.files.source import TranscriptSource
-    from ..protocol.display import visible, visible_logging
+    from ..cli_paths import replay_problem
+    from ..protocol.display import visible_logging
     from ..relay import Relay
     from ..viewer.replay_app import ReplayApp
 
     visible_logging()
     path: Path = args.path
-    if not path.is_file():
-        print(visible(f"watchkeeper replay: no such file: {path}"), file=sys.stderr)
+    problem = replay_problem(path)
+    if problem is not None:
+        print(f"watchkeeper replay: {problem}", file=sys.stderr)
         return 2
     relay = Relay().start()
     try:

@@ -96,6 +96,7 @@ def run(args: argparse.Namespace) -> int:
     from .. import config
     from ..adapters.files.discovery import session_roots
     from ..adapters.files.source import DirectorySource, TranscriptSource
+    from ..cli_paths import root_problem
     from ..protocol.display import visible, visible_logging
     from ..protocol.loopback import is_loopback
     from ..relay import Relay
@@ -103,7 +104,11 @@ def run(args: argparse.Namespace) -> int:
     from ..relay.servers.wsserver import FLUSH_INTERVAL, serve_ws
 
     visible_logging()
-
+    problems = [p for r in args.root if (p := root_problem(r)) is not None]
+    for bad in problems:
+        print(f"watchkeeper serve: {bad}", file=sys.stderr)
+    if problems:
+        return 2
     try:
         options = server_options(args)
     except ValueError as e:

@@ -40,12 +40,18 @@ def run(args: argparse.Namespace) -> int:
     from .. import config
     from ..adapters.files.discovery import find_sessions, session_roots
     from ..adapters.files.source import DirectorySource, TranscriptSource
+    from ..cli_paths import looked_in, root_problem
     from ..protocol.display import visible_logging
     from ..relay import Relay
     from ..relay.notify import start_notifier
     from ..viewer import WatchkeeperApp
 
     visible_logging()
+    problems = [p for r in args.root if (p := root_problem(r)) is not None]
+    if problems:
+        for bad in problems:
+            print(f"watchkeeper: {bad}", file=sys.stderr)
+        return 2
     roots = session_roots(args.root, defaults=not args.no_default_roots)
     relay = Relay().start()
     alerts, problem = start_notifier(relay)
@@ -56,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
         relay.add_source(DirectorySource(roots, lambda p: relay.add_source(TranscriptSource(p)), existing=False))
         steer = start_steering(relay, hooks=not args.no_hooks)
         steer.notices += [problem] if problem else []
-        app = WatchkeeperApp(relay, open_session=args.session, looked_in=[str(r) for r in roots],
+        app = WatchkeeperApp(relay, open_session=args.session, looked_in=[looked_in(r) for r in roots],
                              theme=args.theme, steer=steer, preferences=config.preferences_path())
         result = app.run()
     finally:

@@ -94,3 +94,8 @@ def visible_logging() -> None:
     go through :class:`VisibleFormatter`: ``serve`` and ``attach`` log peers' and agents' words."""
     if logging.lastResort is not None:
         logging.lastResort.setFormatter(VisibleFormatter())
+
+
+def plural(n: int, noun: str, nouns: str | None = None) -> str:
+    """``1 error``, ``2 errors``, ``1,204 events``: a count with its noun agreeing."""
+    return f"{n:,} {noun if n == 1 else nouns or noun + 's'}"

@@ -31,7 +31,12 @@ class SessionInfo:
     cwd: str | None = None
     model: str | None = None
     state: str = "idle"
+    #: Written to in the last minutes or with an open channel (``protocol.activity.judge``).
     live: bool = False
+    #: An open hook, SDK, ACP or remote channel to the agent: live however long it is quiet.
+    channel: bool = False
+    #: A running source still has the session: more of it may come (a finished replay's has not).
+    followed: bool = False
     last_ts: str | None = None
     last_seq: int = -1
     events: int = 0

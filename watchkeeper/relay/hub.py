@@ -14,6 +14,7 @@ import logging
 import secrets
 import sys
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Collection, Iterable
 from concurrent.futures import Future
@@ -21,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..adapters.base import HistorySource, Source, StatusSource
 from ..protocol import ControlModel, Event, ToolCall, make_event, validate_control
+from ..protocol.activity import Clock
 from ..protocol.display import visible
 from ..protocol.kinds import Kind
 from ..protocol.listing import session_row
@@ -59,7 +61,7 @@ class Relay:
     """
 
     def __init__(self, *, flush_interval: float = 0.05, max_batch: int = 1000,
-                 sessions_interval: float = 0.2, epoch: str | None = None) -> None:
+                 sessions_interval: float = 0.2, epoch: str | None = None, clock: Clock = time.time) -> None:
         self.epoch = epoch or new_epoch()
         #: the last problems reported (a source that failed, a callback that raised).
         self.errors: deque[str] = deque(maxlen=100)
@@ -68,7 +70,7 @@ class Relay:
         self._delivery = Delivery(self._loop, self._book, flush_interval=flush_interval, max_batch=max_batch,
                                   failed=self._subscriber_failed, unwatched=self._unwatched, report=self._report)
         self._feed = SessionsFeed(self._loop, self._book, self._call, interval=sessions_interval,
-                                  report=self._report)
+                                  report=self._report, clock=clock)
         self._controls = ControlRouter(self._book.sources_of, self._ingest)
         self._tasks: dict[int, asyncio.Task[None]] = {}
         self._keys = itertools.count()

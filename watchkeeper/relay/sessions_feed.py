@@ -1,19 +1,22 @@
 """The sessions feed: the relay's session list, and the watchers told (throttled) when it changes.
 
-Each entry is a copy of a session's summary from the book (``book.py``), made live
-by the sources that feed it: live while a running source has the session, unless
-that source says otherwise (a remote relay knows whether its agent is still
-there). A source's ``session_status`` is its own code, so it is asked outside the
-book's lock: a slow or locking one cannot stall ingest.
+Each entry is a copy of a session's summary from the book (``book.py``), judged
+by the time rules of ``protocol.activity``: followed while a running source has
+the session; live if written to lately or if a source says its channel to the
+agent is open (a hook session, an SDK link, a remote relay's word). A source's
+``session_status`` is its own code, so it is asked outside the book's lock: a
+slow or locking one cannot stall ingest. As time passes with no write a session
+turns from live to quiet to idle, so the watchers are told at those moments too.
 """
 
 from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections.abc import Callable
 
-from ..protocol.kinds import State
+from ..protocol.activity import Clock, judge, next_change
 from .api import SessionInfo
 from .book import SessionBook, Snapshot
 from .fanout import SessionsWatch
@@ -26,8 +29,10 @@ CallSoon = Callable[..., None]
 
 class SessionsFeed:
     def __init__(self, loop: asyncio.AbstractEventLoop, book: SessionBook, call: CallSoon, *,
-                 interval: float, report: Callable[[str, BaseException | None], None]) -> None:
+                 interval: float, report: Callable[[str, BaseException | None], None],
+                 clock: Clock = time.time) -> None:
         self.interval = interval
+        self.clock = clock
         self._loop = loop
         self._book = book
         self._call = call
@@ -37,6 +42,8 @@ class SessionsFeed:
         self._running: dict[int, SessionStatus | None] = {}
         self._watches: list[SessionsWatch] = []
         self._handle: asyncio.Handle | None = None
+        #: the next moment (loop time) a session's activity changes by itself, while watched.
+        self._tick: asyncio.TimerHandle | None = None
         self._last = float("-inf")
 
     # --- sources -------------------------------------------------------------
@@ -66,9 +73,12 @@ class SessionsFeed:
     def _live(self, snapshots: list[Snapshot]) -> list[SessionInfo]:
         with self._sources_lock:
             running = dict(self._running)
+        now = self.clock()
         for snap in snapshots:
             info = snap.info
-            info.live, info.state = _liveness(snap.source_keys, running, info.session, info.state)
+            info.followed, info.channel, state = _channels(snap.source_keys, running, info.session, info.state)
+            activity = judge(state, info.last_ts, now, channel=info.channel, followed=info.followed)
+            info.live, info.state = activity.live, activity.state
         return [snap.info for snap in snapshots]
 
     # --- watchers --------------------------------------------------------------
@@ -106,6 +116,7 @@ class SessionsFeed:
         self._handle = None
         self._last = self._loop.time()
         infos = self.sessions()
+        self._tick_at(infos)
         for watch in list(self._watches):
             if watch.closed:
                 continue
@@ -115,20 +126,39 @@ class SessionsFeed:
                 self._report(f"sessions callback {watch.callback!r} raised {e!r}; unsubscribed", e)
                 watch.close()
 
+    def _tick_at(self, infos: list[SessionInfo]) -> None:
+        """Tell the watchers again when a followed, quiet session turns quiet or idle by itself."""
+        if self._tick is not None:
+            self._tick.cancel()
+            self._tick = None
+        if not self._watches:
+            return
+        now = self.clock()
+        waits = [w for i in infos if i.followed and not i.channel
+                 if (w := next_change(i.last_ts, now)) is not None]
+        if waits:
+            self._tick = self._loop.call_later(min(waits) + 0.5, self._ticked)
 
-def _liveness(keys: list[int], running: dict[int, SessionStatus | None], sid: str,
-              state: str) -> tuple[bool, str]:
-    """Live while a running source has the session, unless that source says otherwise; such a
-    source's state wins too."""
-    live = False
+    def _ticked(self) -> None:
+        self._tick = None
+        self.changed()
+
+
+def _channels(keys: list[int], running: dict[int, SessionStatus | None], sid: str,
+              state: str) -> tuple[bool, bool, str]:
+    """(followed, an open channel, the state): followed while a running source has the session. A source
+    with its own word on it (``StatusSource``) says whether its channel is open (a remote relay: whether
+    the session is live there; if not, nothing more comes through it), and its state wins."""
+    followed = channel = False
     for k in keys:
         if k not in running:
             continue
         status = running[k]
         said = status(sid) if status is not None else None
         if said is None:
-            live = True
+            followed = True
         else:
-            live = live or said[0]
+            followed = followed or said[0]
+            channel = channel or said[0]
             state = said[1] or state
-    return live and state != State.FINISHED, state
+    return followed, channel, state

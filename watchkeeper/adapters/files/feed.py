@@ -10,9 +10,11 @@ tail-first readers (``source.py``, ``tailfirst.py``) are built on these;
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 from ...protocol import Event, Kind, content_id, make_event, raw_event
+from ...protocol.envelope import iso
 from ..base import Converter
 from ..claude_code import subagent_files
 from ..registry import detect
@@ -33,6 +35,8 @@ class _Unreadable:
         self.path = path
         self.why = why
         self._told = False
+        #: The file's last write stands for when its lines happened: it says nothing of its own.
+        self.ts = written_at(path)
 
     def feed(self, line: bytes, offset: int) -> list[Event]:
         out: list[Event] = []
@@ -40,18 +44,26 @@ class _Unreadable:
             self._told = True
             data = {"level": "warning", "text": f"{self.path}: {self.why}", "code": "no-adapter"}
             nid = f"notice:{self.session}:{content_id(self.why)}"
-            out.append(make_event(nid, self.session, Kind.NOTICE, data))
+            out.append(make_event(nid, self.session, Kind.NOTICE, data, ts=self.ts))
         if line.strip():
-            out.append(raw_line(self.session, line, offset, self.why, self.path))
+            out.append(raw_line(self.session, line, offset, self.why, self.path, self.ts))
         return out
 
     def finish(self) -> list[Event]:
         return []
 
 
-def raw_line(session: str, line: bytes, offset: int, error: str, path: Path) -> Event:
+def written_at(path: Path) -> str | None:
+    """When ``path`` was last written (ISO-8601), or None if it cannot be told."""
+    try:
+        return iso(datetime.fromtimestamp(path.stat().st_mtime, UTC))
+    except (OSError, ValueError, OverflowError):
+        return None
+
+
+def raw_line(session: str, line: bytes, offset: int, error: str, path: Path, ts: str | None = None) -> Event:
     """A line no converter could use, kept as ``raw`` with an id from its place and bytes."""
-    ev = raw_event(session, line, error, str(path))
+    ev = raw_event(session, line, error, str(path), ts)
     ev["id"] = f"raw:{session}:{offset}:{content_id(line)}"
     return ev
 

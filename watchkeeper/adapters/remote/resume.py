@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeGuard
 
 from ...protocol import Event, Kind, make_event
+from ...protocol.display import plural
 from ...protocol.wire import RANGE_MAX
 
 Out = tuple[list[Event], list[dict[str, Any]]]
@@ -158,7 +159,7 @@ class Tracker:
         count = sum(1 for q in range(s.next, upto) if q not in s.skip)
         if count:
             self.stats["missed"] += count
-            text = f"{count} events missed: {self.server} no longer holds seq {s.next}–{upto - 1}"
+            text = f"{plural(count, 'event')} missed: {self.server} no longer holds seq {s.next}–{upto - 1}"
             notice = make_event(f"remote:{self.epoch}:{sid}:missed:{s.next}-{upto}", sid, Kind.NOTICE,
                                 {"level": "warning", "text": text, "code": "events-missed", "missed": count})
             ready.append(notice)

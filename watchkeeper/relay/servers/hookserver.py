@@ -288,6 +288,15 @@ class HookSource:
     def can_steer(self, session: str) -> bool:
         return self.steering.knows(session)
 
+    # --- a ``StatusSource``: a hooked session has an open channel from its first hook to its end ----
+
+    def session_status(self, session: str) -> tuple[bool, str | None] | None:
+        """A session whose hooks reach this endpoint is live until it ends (``session.ended`` says so)."""
+        return (True, None) if self.steering.knows(session) else None
+
+    def on_status_change(self, changed: Callable[[], None]) -> None:
+        """Nothing to tell: a hook's events (a new session, its end) change the list themselves."""
+
     def control(self, control: ControlModel) -> ControlResult:
         return self.steering.control(control)
 

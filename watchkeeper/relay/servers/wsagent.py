@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from websockets.asyncio.server import ServerConnection
@@ -77,6 +78,15 @@ class AgentLink:
 
     def can_steer(self, session: str) -> bool:
         return session in self.server.sdk.sessions_of(self)
+
+    # --- a ``StatusSource``: the connection is an open channel to the agent -----------------
+
+    def session_status(self, session: str) -> tuple[bool, str | None] | None:
+        """Connected: every session the agent reports through this link is live (the state is its own)."""
+        return (True, None) if not self.closed.is_set() else None
+
+    def on_status_change(self, changed: Callable[[], None]) -> None:
+        """Nothing to tell: the relay notices when the link's source stops."""
 
     def control(self, control: ControlModel) -> SdkResult:
         result = self.server.sdk.control(control)

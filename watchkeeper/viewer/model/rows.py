@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any, cast
 
 from ...protocol import MAIN_AGENT, Event, Kind, ToolCall, ToolStatus, json_text
+from ...protocol.activity import duration_text
 from ...protocol.codec import json_object_text
 from ...protocol.display import visible
 from ...protocol.envelope import parse_ts
@@ -112,18 +113,8 @@ def clock(ts: str | None) -> str:
 
 
 def duration(ms: float | None) -> str:
-    if ms is None:
-        return ""
-    if ms < 1000:
-        return f"{ms:.0f}ms"
-    s = ms / 1000
-    if s < 60:
-        return f"{s:.1f}s"
-    m, s = divmod(int(s), 60)
-    if m < 60:
-        return f"{m}m{s:02d}s"
-    h, m = divmod(m, 60)
-    return f"{h}h{m:02d}m"
+    """``450ms``, ``12.3s``, ``4m05s``, ``3h12m``; past 48 hours ``3d 4h`` (``protocol.activity``)."""
+    return "" if ms is None else duration_text(ms / 1000)
 
 
 def short_agent(agent: str) -> str:
@@ -178,12 +169,13 @@ def call_failed(call: ToolCall) -> bool:
 
 
 def call_status_cells(call: ToolCall, now: float | None) -> list[Cell]:
-    """Status and duration; a running call shows its elapsed time when ``now`` is given (live)."""
+    """Status and duration; a running call shows its elapsed time when ``now`` is given (its session may
+    still run it); else it is unfinished: its session ended or went idle without its result."""
     status = call.status
     if status == ToolStatus.RUNNING:
         start = parse_ts(call.started_ts)
         if now is None or start is None:
-            return [("… no result", "dim")]
+            return [("… unfinished", "dim")]
         return [("… running ", "running"), (duration(max(0.0, now - start) * 1000), "running")]
     if status == ToolStatus.WAITING:
         reason = f" ({call.wait_reason})" if call.wait_reason else ""

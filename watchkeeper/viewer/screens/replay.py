@@ -115,6 +115,10 @@ A recorded session played back with its own timing, scaled.
     def starts_live(self) -> bool:
         return self.playhead.playing
 
+    def activity(self, now: float) -> tuple[bool, str | None]:
+        """A replay is live while it plays, in the state the playhead has reached."""
+        return self.timeline.live, self.timeline.store.session.state
+
     def compose_part(self) -> ComposeResult:
         yield PlayerBar(id="player")
 
@@ -138,7 +142,7 @@ A recorded session played back with its own timing, scaled.
     def session_changed(self, info: SessionInfo) -> None:
         """The relay's summary: the file is read through once its source has ended."""
         self.info = info
-        self._expected = None if info.live else info.events
+        self._expected = None if info.followed else info.events
         self._loaded_if_complete()
 
     def _check_loaded(self) -> None:

@@ -27,8 +27,10 @@ from textual.widgets import Header, Input, Static
 from textual.worker import get_current_worker
 
 from ...protocol import Event
+from ...protocol.activity import judge, may_run
 from ...protocol.controls import honoured
-from ...protocol.display import visible, visible_value
+from ...protocol.display import plural, visible, visible_value
+from ...protocol.kinds import State
 from ...protocol.session import merge_capabilities
 from ...relay.api import RelayAPI, SessionInfo
 from ...retention import retained, settle
@@ -61,6 +63,16 @@ class NewEventsMarker(Static):
 
     def on_click(self) -> None:
         self.post_message(self.Jump())
+
+
+def following(info: SessionInfo) -> bool:
+    """The timeline follows the session while more of it may come: followed, not finished."""
+    return info.followed and info.state != State.FINISHED
+
+
+def calls_run(info: SessionInfo) -> bool:
+    """Its calls without a result run on while it may still run them (not ended, not long idle)."""
+    return may_run(info.live, info.state, info.followed)
 
 
 class SessionScreen(Screen[None]):
@@ -131,7 +143,9 @@ cannot be steered at all is marked **⊘ observe-only** in the status bar;
             with Vertical(id="left"):
                 yield Input(placeholder="search: text in rows, inputs and outputs", id="search")
                 yield Static(id="filters")
-                yield Timeline(live=self.starts_live(), id="timeline")
+                timeline = Timeline(live=self.starts_live(), id="timeline")
+                timeline.calls_run = calls_run(self.info) if self.info else True
+                yield timeline
                 yield NewEventsMarker(id="marker")
             yield DetailPane(id="detail")
         yield from self.compose_part()
@@ -141,7 +155,16 @@ cannot be steered at all is marked **⊘ observe-only** in the status bar;
     def starts_live(self) -> bool:
         """Whether the timeline follows from the start."""
         # A session the relay has not seen yet is on its way: follow it until the relay says otherwise.
-        return self.info.live if self.info else True
+        return following(self.info) if self.info else True
+
+    def activity(self, now: float) -> tuple[bool, str | None]:
+        """(live, state) for the status bar: the session's state judged by the time rules at ``now``."""
+        timeline = self.timeline
+        session = timeline.store.session
+        if self.info is None:
+            return timeline.live, session.state
+        judged = judge(session.state, session.last_ts, now, channel=self.info.channel, followed=self.info.followed)
+        return judged.live, judged.state
 
     def compose_part(self) -> ComposeResult:
         """What goes above the status bar: the controls of a live session, a replay's player."""
@@ -234,11 +257,14 @@ cannot be steered at all is marked **⊘ observe-only** in the status bar;
         info, timeline = self.info, self.timeline
         if info is None:
             return
+        if timeline.calls_run != calls_run(info):
+            timeline.calls_run = calls_run(info)
+            timeline.refresh()
         events = timeline.store.events
         newest = events[-1].get("seq", -1) if events else -1
-        if info.live or newest >= info.last_seq:
+        if following(info) or newest >= info.last_seq:
             self._ended_at = None
-            timeline.set_live(info.live)
+            timeline.set_live(following(info))
         elif self._ended_at is None:
             self._ended_at = time.monotonic()
         elif time.monotonic() - self._ended_at > ENDED_GRACE:
@@ -251,7 +277,8 @@ cannot be steered at all is marked **⊘ observe-only** in the status bar;
         timeline = self.timeline
         session = timeline.store.session
         now = host(self.app).clock()
-        cells = status_cells(timeline.store, self.capabilities(), timeline.live, now)
+        live, state = self.activity(now)
+        cells = status_cells(timeline.store, self.capabilities(), live, now, state)
         note = history_note(self.info, self._reload)
         if note is not None:
             cells.insert(2, note)
@@ -284,7 +311,7 @@ cannot be steered at all is marked **⊘ observe-only** in the status bar;
         if head is None:
             self.detail.show([], None)
             return
-        now = host(self.app).clock() if timeline.live else None
+        now = host(self.app).clock() if timeline.live and timeline.calls_run else None
         self.detail.show(store.row_events(head), store.call_of(head), now)
 
     def on_timeline_view_changed(self) -> None:
@@ -292,7 +319,7 @@ cannot be steered at all is marked **⊘ observe-only** in the status bar;
         flt = self.timeline.store.filter
         label.set_class(flt.active, "-visible")
         shown, rows = len(self.timeline.store.view), len(self.timeline.store.heads)
-        label.update(Text(visible(f"filter: {flt.describe()} — {shown:,} of {rows:,} rows  (x clears)")))
+        label.update(Text(visible(f"filter: {flt.describe()} — {shown:,} of {plural(rows, 'row')}  (x clears)")))
         self.refresh_status()
 
     def _show_marker(self, unseen: int) -> None:

@@ -1,18 +1,17 @@
 """Every session the relay knows: the ones needing attention and live ones first.
 
 The list comes from ``relay.sessions()`` and is kept current by the relay's
-(throttled) ``on_sessions`` notifications, which the app forwards here.
-Columns are as wide as their widest cell; only when the table is narrower than
-that are the title and cwd shortened, each cut cell ending in an ellipsis.
+(throttled) ``on_sessions`` notifications, which the app forwards here. The
+columns fit the width (``model/session_columns.py``): state and last activity
+always show; events, tokens and then the cwd give way on a narrow terminal;
+a resize lays them out again.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Sequence
 from typing import ClassVar
 
-from rich.cells import cell_len
 from rich.text import Text
 from textual import events
 from textual.app import ComposeResult
@@ -23,61 +22,16 @@ from textual.widgets import DataTable, Header, Static
 from ...protocol.display import visible
 from ...relay.api import SessionInfo
 from ..host import host
-from ..model.rows import one_line, parse_ts
+from ..model.session_columns import HEADINGS, Cells, cells, fitted, layout
 from ..palette import PaletteCommand
 from ..widgets.footer import KeyFooter
 from .confirm import DEMO, Confirm
-
-COLUMNS = ("", "agent", "title", "cwd", "state", "last activity", "tokens", "events")
-#: The columns that give way when the table is too narrow, in that order, and how narrow each may get:
-#: the cwd first, the title (what tells sessions apart) last.
-SHRINKABLE = {COLUMNS.index("cwd"): 8, COLUMNS.index("title"): 12}
-#: Characters of a title or cwd kept at most (a title can be a whole prompt).
-LONGEST = 200
-
-
-def ago(ts: str | None, now: float) -> str:
-    t = parse_ts(ts)
-    if t is None:
-        return "—"
-    s = max(0.0, now - t)
-    if s < 60:
-        return f"{s:.0f}s ago"
-    if s < 3600:
-        return f"{s / 60:.0f}m ago"
-    if s < 86400:
-        return f"{s / 3600:.0f}h ago"
-    return time.strftime("%Y-%m-%d", time.localtime(t))
 
 
 def order(infos: Sequence[SessionInfo]) -> list[SessionInfo]:
     """Needing attention, then live, then most recent activity first."""
     by_recent = sorted(infos, key=lambda i: i.last_ts or "", reverse=True)
     return sorted(by_recent, key=lambda i: (not i.needs_attention, not i.live))
-
-
-def tokens(info: SessionInfo) -> str:
-    total = info.tokens_in + info.tokens_out + info.tokens_cache_read + info.tokens_cache_creation
-    if total >= 1_000_000:
-        return f"{total / 1_000_000:.1f}M"
-    return f"{total / 1000:.1f}k" if total >= 1000 else str(total)
-
-
-def fit(natural: Sequence[int], room: int, padding: int = 2) -> list[int]:
-    """Column widths: ``natural`` if they fit in ``room``; else the ``SHRINKABLE`` ones give way, in order.
-
-    ``padding`` is the space each column adds around its text. When even the
-    shrinkable columns at their minimum do not fit, the table scrolls sideways.
-    """
-    widths = list(natural)
-    excess = sum(widths) + padding * len(widths) - room
-    for column, least in SHRINKABLE.items():
-        if excess <= 0:
-            break
-        give = max(0, min(excess, widths[column] - least))
-        widths[column] -= give
-        excess -= give
-    return widths
 
 
 class SessionTable(DataTable[Text]):
@@ -99,6 +53,9 @@ class SessionsScreen(Screen[None]):
     HELP = """
 ## Sessions
 Every agent session found: live ones first. **Enter** opens one.
+
+● live: written to in the last 5 minutes, or connected (hooks, SDK, a
+remote relay). ○ not live; idle after 30 minutes without a write.
 
 A session with a call waiting for you (paused, stepping, a breakpoint hit)
 is marked ⏸, listed first and counted in the header; **w** opens it.
@@ -136,23 +93,25 @@ is marked ⏸, listed first and counted in the header; **w** opens it.
         self._redraw()
 
     def _redraw(self) -> None:
-        """Update cells in place while the order holds (the cursor and scroll stay); else rebuild."""
+        """Update cells in place while the columns and the order hold (the cursor and scroll stay); else rebuild."""
         table = self.query_one(SessionTable)
         now = host(self.app).clock()
-        rows = [self.cells(info, now) for info in self.infos]
-        widths = self.widths(table, rows)
-        keys = [info.session for info in self.infos]
-        if widths == [c.width for c in table.columns.values()] and keys == [str(k.value) for k in table.rows]:
-            for key, cells in zip(keys, rows, strict=True):
-                for column, value in zip(COLUMNS, cells, strict=True):
-                    table.update_cell(key, column or "live", value)
+        rows = [cells(info, now) for info in self.infos]
+        room = table.scrollable_content_region.width or table.app.size.width
+        widths = layout(rows, room, 2 * table.cell_padding)
+        keys = [row.session for row in rows]
+        shown = [(str(k.value), c.width) for k, c in table.columns.items()]
+        if shown == list(widths.items()) and keys == [str(k.value) for k in table.rows]:
+            for row in rows:
+                for column, width in widths.items():
+                    table.update_cell(row.session, column, self.cell(row, column, width))
         else:
             selected = self.selected
             table.clear(columns=True)
-            for name, width in zip(COLUMNS, widths, strict=True):
-                table.add_column(name, key=name or "live", width=width)
-            for key, cells in zip(keys, rows, strict=True):
-                table.add_row(*cells, key=key)
+            for column, width in widths.items():
+                table.add_column(HEADINGS[column], key=column, width=width)
+            for row in rows:
+                table.add_row(*(self.cell(row, c, w) for c, w in widths.items()), key=row.session)
             if selected is not None and selected in table.rows:
                 table.move_cursor(row=table.get_row_index(selected), animate=False)
         empty = not self.infos
@@ -165,28 +124,16 @@ is marked ⏸, listed first and counted in the header; **w** opens it.
             notice.update(self.empty_text())
 
     @staticmethod
-    def widths(table: DataTable[Text], rows: Sequence[Sequence[Text]]) -> list[int]:
-        """Each column's width: its widest cell (or heading), fitted to the room the table has."""
-        natural = [max([cell_len(name), *(r[i].cell_len for r in rows)]) for i, name in enumerate(COLUMNS)]
-        room = table.scrollable_content_region.width or table.app.size.width
-        return fit(natural, room, 2 * table.cell_padding)
-
-    @staticmethod
-    def cells(info: SessionInfo, now: float) -> tuple[Text, ...]:
-        """One row: every cell a Text of :func:`visible` text (a str would be read as markup), cut with "…"."""
-        def cell(text: str, style: str = "") -> Text:
-            return Text(text, style=style, no_wrap=True, overflow="ellipsis", end="")
-
-        return (
-            cell("⏸", "bold reverse") if info.needs_attention else cell("●" if info.live else "○"),
-            cell(visible(str(info.agent_kind))),
-            cell(visible(one_line(info.title or "(untitled)", LONGEST))),
-            cell(visible(one_line(info.cwd or "", LONGEST))),
-            cell(visible(str(info.state)), "reverse" if info.needs_attention else ""),
-            cell(ago(info.last_ts, now)),
-            cell(tokens(info)),
-            cell(f"{info.events:,}"),
-        )
+    def cell(row: Cells, column: str, width: int) -> Text:
+        """One cell: a Text (a str would be read as markup) of :func:`visible` text, cut to ``width``."""
+        style = ""
+        if column == "mark" and row.attention:
+            style = "bold reverse"
+        elif column == "state" and row.attention:
+            style = "reverse"
+        elif column in ("mark", "state") and not row.live:
+            style = "dim"
+        return Text(fitted(row, column, width), style=style, no_wrap=True, overflow="ellipsis", end="")
 
     def empty_text(self) -> Text:
         places = "\n".join(f"  {p}" for p in self.looked_in) or "  (nowhere: no discovery roots given)"

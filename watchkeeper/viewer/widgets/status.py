@@ -8,7 +8,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 from ...protocol.controls import honoured
-from ...protocol.display import visible
+from ...protocol.display import plural, visible
 from ...protocol.session import SessionState
 from ..model.rows import Cell, duration, parse_ts
 from ..model.timeline_store import TimelineStore
@@ -26,11 +26,12 @@ def capabilities_cells(caps: dict[str, Any]) -> list[Cell]:
     return [(OBSERVE_ONLY, "dim")]
 
 
-def status_cells(store: TimelineStore, caps: dict[str, Any], live: bool, now: float | None = None) -> list[Cell]:
+def status_cells(store: TimelineStore, caps: dict[str, Any], live: bool, now: float | None = None,
+                 state: str | None = None) -> list[Cell]:
     """The bar's content; ``caps`` what the session's sources honour; ``now`` makes a live session's
-    elapsed time run on."""
+    elapsed time run on; ``state`` as judged by the time rules (default: the last one reported)."""
     session: SessionState = store.session
-    state = session.state or ("running" if live else "idle")
+    state = state or session.state or ("running" if live else "idle")
     cells: list[Cell] = [("● live " if live else "○ ", "ok" if live else "dim"), (state, _state_role(state))]
     start, end = parse_ts(session.first_ts), parse_ts(session.last_ts)
     if live and now is not None:
@@ -44,15 +45,15 @@ def status_cells(store: TimelineStore, caps: dict[str, Any], live: bool, now: fl
     cells.append((tokens, ""))
     if session.cost_usd is not None:
         cells.append((f"  ${session.cost_usd:.4f}", ""))
-    count = f"  {session.events:,} events"
+    count = f"  {plural(session.events, 'event')}"
     shown, rows = len(store.view), len(store.heads)
     if shown != rows:
-        count += f" ({shown:,} of {rows:,} rows shown)"
+        count += f" ({shown:,} of {plural(rows, 'row')} shown)"
     cells.append((count, ""))
     if session.raw:
         cells.append((f"  {session.raw:,} raw", "warning"))
     if store.errors:
-        cells.append((f"  {store.errors:,} errors", "error"))
+        cells.append((f"  {plural(store.errors, 'error')}", "error"))
     cells.append(("  │ ", "dim"))
     cells += capabilities_cells(caps)
     return cells

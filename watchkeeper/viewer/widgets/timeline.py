@@ -89,6 +89,9 @@ One row per event; a tool call is one row whose status fills in as it runs.
             super().__init__()
             self.generation, self.view, self.upto, self.flt, self.hidden = generation, view, upto, flt, hidden
 
+    #: Calls without a result run on (their elapsed time shown); else they read unfinished.
+    calls_run = True
+
     def __init__(self, store: TimelineStore | None = None, *, live: bool = True, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.store = store or TimelineStore()
@@ -417,7 +420,7 @@ One row per event; a tool call is one row whose status fills in as it runs.
         if row >= len(view) or width <= 0:
             return Strip.blank(width, self._base())
         head = view[row]
-        now = host(self.app).clock() if self.live else None
+        now = host(self.app).clock() if self.live and self.calls_run else None
         selected = row == self.cursor
         key = (head, self.store.stamp(head, now), selected, selected and self.has_focus, width)
         segments = self._cache.get(key)
