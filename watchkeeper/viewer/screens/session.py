@@ -36,6 +36,7 @@ from ..model.feed import EventFeed, EventsArrived, HistoryRebuilt
 from ..model.history_reload import HistoryReload, history_note, load_store
 from ..model.timeline_store import Filter, TimelineStore
 from ..palette import PaletteCommand
+from ..widgets.conversation import Conversation
 from ..widgets.detail_pane import DetailPane
 from ..widgets.status import StatusBar, status_cells
 from ..widgets.timeline import Timeline
@@ -95,6 +96,7 @@ dimmed, and the line above the status bar says why.
         Binding("c", "copy", "Copy", id="session.copy"),
         Binding("W", "write_raw", "Write raw", id="session.write_raw", show=False),
         Binding("d", "toggle_detail", "Detail", id="session.detail", show=False),
+        Binding("v", "toggle_view", "Conversation", id="session.view"),
     ]
 
     def __init__(self, relay: RelayAPI, session: str, info: SessionInfo | None = None) -> None:
@@ -116,6 +118,10 @@ dimmed, and the line above the status bar says why.
         return self.query_one(Timeline)
 
     @property
+    def conversation(self) -> Conversation:
+        return self.query_one(Conversation)
+
+    @property
     def detail(self) -> DetailPane:
         return self.query_one(DetailPane)
 
@@ -125,7 +131,8 @@ dimmed, and the line above the status bar says why.
             with Vertical(id="left"):
                 yield Input(placeholder="search: text in rows, inputs and outputs", id="search")
                 yield Static(id="filters")
-                yield Timeline(live=self.starts_live(), id="timeline")
+                yield (timeline := Timeline(live=self.starts_live(), id="timeline"))
+                yield Conversation(timeline, id="conversation")
                 yield NewEventsMarker(id="marker")
             yield DetailPane(id="detail")
         yield from self.compose_part()
@@ -156,6 +163,7 @@ dimmed, and the line above the status bar says why.
         settle()  # the first session opens: what the app has built lives as long as it runs
         self.sub_title = (self.info.title if self.info else None) or self.session_id
         self.watch(self.timeline, "unseen", self._show_marker)
+        self.watch(self.conversation, "unseen", self._show_marker)
         # The person's moves are watched, not only messaged: the detail pane changes in the same frame.
         self.watch(self.timeline, "cursor", self.show_selected, init=False)
         self.set_interval(0.5, self.refresh_status)
@@ -178,6 +186,7 @@ dimmed, and the line above the status bar says why.
         batch = message.feed.drain()
         if batch:
             self.timeline.add_events(batch)
+            self.conversation.sync()
             if self._reload is not None:
                 self._reload_live += batch
             if self._ended_at is not None:
@@ -211,6 +220,7 @@ dimmed, and the line above the status bar says why.
         message.store.add(self._reload_live)
         self._reload, self._reload_live = None, []
         self.timeline.adopt_store(message.store)
+        self.conversation.sync()
         self.follow_liveness()
         self.refresh_status()
 
@@ -282,6 +292,7 @@ dimmed, and the line above the status bar says why.
         self.detail.show(store.row_events(head), store.call_of(head), now)
 
     def on_timeline_view_changed(self) -> None:
+        self.conversation.sync()
         label = self.query_one("#filters", Static)
         flt = self.timeline.store.filter
         label.set_class(flt.active, "-visible")
@@ -289,14 +300,18 @@ dimmed, and the line above the status bar says why.
         label.update(Text(visible(f"filter: {flt.describe()} — {shown:,} of {rows:,} rows  (x clears)")))
         self.refresh_status()
 
-    def _show_marker(self, unseen: int) -> None:
+    def _show_marker(self, _: int = 0) -> None:
+        """The marker counts what the shown view (timeline or conversation) has not shown yet."""
+        reader = self.conversation if self.conversation.display else self.timeline
+        unseen = reader.unseen
         marker = self.query_one(NewEventsMarker)
         marker.set_class(unseen > 0, "-visible")
         marker.update(f"↓ {unseen:,} new event{'s' if unseen != 1 else ''} — End (or click) to follow")
 
     def on_new_events_marker_jump(self) -> None:
-        self.timeline.action_last()
-        self.timeline.focus()
+        reader = self.conversation if self.conversation.display else self.timeline
+        reader.action_last()
+        reader.focus()
 
     # --- filters and search ------------------------------------------------------------
 
@@ -387,6 +402,14 @@ dimmed, and the line above the status bar says why.
         self.notify(f"Wrote {len(events)} event{'s' if len(events) != 1 else ''} as received "
                     f"(JSON lines, {len(data):,} bytes) to {path}", title="Raw row", timeout=20)
 
+    def action_toggle_view(self) -> None:
+        """The conversation instead of the timeline, or back; the same event stays selected."""
+        if self.conversation.display:
+            self.conversation.close()
+        else:
+            self.conversation.open()
+        self._show_marker()
+
     def action_toggle_detail(self) -> None:
         self.detail.display = not self.detail.display
 
@@ -407,5 +430,7 @@ dimmed, and the line above the status bar says why.
             ("Write raw row to a file", "The selected row's events, unescaped, to a new file (W)",
              self.action_write_raw),
             ("Toggle detail pane", "Show or hide the detail pane", self.action_toggle_detail),
+            ("Conversation", "Read the session as a conversation, or go back to the timeline (v)",
+             self.action_toggle_view),
             ("Back to sessions", "The list of sessions", self.action_back),
         ]
