@@ -1,0 +1,159 @@
+"""The conversation view beside the timeline, on one session of 100,000 events, in one run.
+
+Events go through the real relay into the real app (``WatchkeeperApp``, the
+session screen), headless at 120×40 under Textual's pilot, as in
+``bench_timeline.py``; the assistant's messages are Markdown of a few
+paragraphs (the view wraps them). Printed, for the timeline and then for the
+conversation (``v``) of the same session:
+
+- load: app start to the whole history in the timeline; then ``v`` to the
+  conversation drawn (all 100,000 events placed, the screen's blocks wrapped);
+- under the pilot, per key press including the frame it causes, wall and CPU
+  (all threads): cursor down/up, page down/up, end/home;
+- the widget's own work per key, without the pilot: the action plus rendering
+  every line on screen, the figure to hold against one frame (16.7 ms at 60 fps);
+- a resize: the first frame at a new width (only the blocks on screen re-wrap).
+
+Run: ``.venv/bin/python bench/bench_conversation.py [--events 100000]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_timeline import SESSION, SIZE, session_events, stats, timed  # noqa: E402
+
+from watchkeeper.protocol import Event  # noqa: E402
+from watchkeeper.relay import IterSource, Relay  # noqa: E402
+from watchkeeper.viewer import WatchkeeperApp  # noqa: E402
+from watchkeeper.viewer.screens.session import SessionScreen  # noqa: E402
+from watchkeeper.viewer.widgets.conversation import Conversation  # noqa: E402
+from watchkeeper.viewer.widgets.timeline import Timeline  # noqa: E402
+
+ANSWER = (
+    "I ran **the tests** and {i} failed. The cause is in `total()`: it sums `None` values.\n\n"
+    "- fix `total()` to skip them\n- add a test for an empty list\n\n"
+    "See [the docs](https://docs.example/{i}) for the rules. " + "More words to wrap over the width. " * 6
+)
+
+
+def conversation_events(n: int) -> list[Event]:
+    """``bench_timeline``'s mix with Markdown answers of ~400 characters instead of one line."""
+    events = session_events(n)
+    for i, event in enumerate(events):
+        if event["kind"] == "message.assistant":
+            event["data"] = {"text": ANSWER.format(i=i)}
+    return events
+
+
+def per_key(widget: Timeline | Conversation, presses: int) -> dict[str, list[float]]:
+    """The action and a full-screen render, no pilot: what one key costs the UI thread."""
+    height = widget.scrollable_content_region.height
+
+    def run(action: Callable[[], None], n: int) -> list[float]:
+        out = []
+        for _ in range(n):
+            t0 = time.perf_counter()
+            action()
+            if isinstance(widget, Conversation):
+                widget.render_lines(widget.scrollable_content_region.reset_offset)
+            else:
+                for y in range(height):
+                    widget.render_line(y)
+            out.append(time.perf_counter() - t0)
+        return out
+
+    widget.action_first()
+    return {
+        "cursor down": run(widget.action_cursor_down, presses),
+        "page down": run(widget.action_page_down, presses),
+        "page up": run(widget.action_page_up, presses),
+        "end": run(widget.action_last, 5),
+    }
+
+
+async def keys(pilot: Any, presses: int) -> None:
+    figures = {
+        "cursor down": await timed(pilot, ["down"] * presses),
+        "cursor up": await timed(pilot, ["up"] * presses),
+        "page down": await timed(pilot, ["pagedown"] * (presses // 2)),
+        "page up": await timed(pilot, ["pageup"] * (presses // 2)),
+        "end / home": await timed(pilot, ["end", "home"] * 10),
+    }
+    for name, (wall, cpu) in figures.items():
+        print(f"    {name:<12} wall {stats(wall)}")
+        print(f"    {'':<12} cpu  {stats(cpu)}")
+
+
+async def run(events: list[Event], presses: int) -> None:
+    relay = Relay().start()
+    relay.add_source(IterSource("bench", events))
+    relay.drain(600)
+    app = WatchkeeperApp(relay, open_session=SESSION)
+    t0 = time.perf_counter()
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            while not isinstance(app.screen, SessionScreen) or len(app.screen.timeline.store.events) < len(events):
+                await pilot.pause(0.05)
+            screen = app.screen
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+            loaded = time.perf_counter() - t0
+            timeline, conversation = screen.timeline, screen.conversation
+            timeline.focus()
+            await pilot.press("home")
+            print(f"\ntimeline: {len(events):,} events, {len(timeline.store.view):,} rows")
+            print(f"  app start to the whole history in the timeline {loaded:6.2f} s")
+            print("  under the pilot, per key until idle again (wall; then CPU of the whole process):")
+            await keys(pilot, presses)
+            print(f"  the widget's own work per key (action + render {timeline.size.height} lines):")
+            for name, samples in per_key(timeline, presses).items():
+                print(f"    {name:<12} {stats(samples)}")
+
+            await pilot.press("home")
+            t0, c0 = time.perf_counter(), time.process_time()
+            await pilot.press("v")
+            await pilot.pause()
+            toggled, toggled_cpu = time.perf_counter() - t0, time.process_time() - c0
+            assert conversation.display and conversation.blocks.blocks
+            print(f"\nconversation: {len(conversation.blocks.blocks):,} blocks, "
+                  f"{conversation.blocks.total:,} lines (estimated until shown)")
+            print(f"  v to the whole history in the conversation, drawn: wall {toggled * 1000:7.1f} ms, "
+                  f"cpu {toggled_cpu * 1000:7.1f} ms")
+            await pilot.press("home")
+            print("  under the pilot, per key until idle again (wall; then CPU of the whole process):")
+            await keys(pilot, presses)
+            print(f"  the widget's own work per key (action + render {conversation.size.height} lines):")
+            for name, samples in per_key(conversation, presses).items():
+                print(f"    {name:<12} {stats(samples)}")
+            t0, c0 = time.perf_counter(), time.process_time()
+            await pilot.resize_terminal(SIZE[0] - 30, SIZE[1])
+            await pilot.pause()
+            print(f"  resize to {SIZE[0] - 30} columns, first frame: wall {(time.perf_counter() - t0) * 1000:.1f} ms, "
+                  f"cpu {(time.process_time() - c0) * 1000:.1f} ms")
+    finally:
+        relay.stop()
+
+
+def cli() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--events", type=int, default=100_000)
+    parser.add_argument("--presses", type=int, default=200)
+    args = parser.parse_args()
+    print(f"Textual headless {SIZE[0]}x{SIZE[1]}")
+    t0 = time.perf_counter()
+    events = conversation_events(args.events)
+    print(f"(generated {args.events:,} events in {time.perf_counter() - t0:.1f} s)")
+    asyncio.run(run(events, args.presses))
+
+
+if __name__ == "__main__":
+    cli()
