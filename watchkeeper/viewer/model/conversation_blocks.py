@@ -137,7 +137,7 @@ def _prose(block: Block, width: int) -> list[Line]:
             more = text.count("\n") - kept.count("\n")
             note = [(f"{BODY}▸ {more:,} more line{'s' if more != 1 else ''} — Enter shows them all", "dim")]
             text = kept
-    out = wrap_sources(markdown(text, role) if role == "text" else plain(text, role), width, BODY)
+    out = wrap_sources(markdown(text, role) if role == "text" else plain(text, role, words=True), width, BODY)
     return [*out, note] if note else out
 
 
@@ -149,7 +149,7 @@ def _thinking(block: Block, width: int) -> list[Line]:
     if not block.expanded:
         return [cut([(f"{BODY}▸ thinking  ", "dim"), (rows.one_line(text), "thinking")], width)]
     return [cut([(f"{BODY}▾ thinking", "dim")], width),
-            *wrap_sources(_capped(plain(text, "thinking")), width, BODY + "  ")]
+            *wrap_sources(_capped(plain(text, "thinking", words=True)), width, BODY + "  ")]
 
 
 def _call(block: Block, call: ToolCall, width: int, now: float | None) -> list[Line]:

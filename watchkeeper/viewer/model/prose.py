@@ -90,9 +90,10 @@ def markdown(text: str, role: str = "text") -> list[Source]:
     return out
 
 
-def plain(text: str, role: str) -> list[Source]:
-    """Each line of ``text`` as it is, in ``role`` (tool input and output, thinking)."""
-    return [Source([(line.replace("\t", "    "), role)], code=True) for line in text.split("\n")]
+def plain(text: str, role: str, words: bool = False) -> list[Source]:
+    """Each line of ``text`` as it is, in ``role``: broken anywhere (tool input and output), or
+    between ``words`` (a person's prompt, a thinking)."""
+    return [Source([(line.replace("\t", "    "), role)], code=not words) for line in text.split("\n")]
 
 
 def wrap_sources(sources: list[Source], width: int, lead: str = "") -> list[Line]:
@@ -127,16 +128,26 @@ def wrap(
 
     def newline() -> None:
         nonlocal line, used, start
-        while len(line) > start and line[-1][0].isspace():
+        while len(line) > start:
+            text, role = line[-1]
+            if text.rstrip():
+                line[-1] = (text.rstrip(), role)
+                break
             line.pop()
         lines.append(line)
         line, used, start = list(rest), line_width(rest), len(rest)
+
+    def put(piece: str, role: str) -> None:
+        if len(line) > start and line[-1][1] == role:
+            line[-1] = (line[-1][0] + piece, role)
+        else:
+            line.append((piece, role))
 
     for text, role in cells:
         for piece in _WORDS.findall(text) if words else [text]:
             if words and piece.isspace():
                 if len(line) > start:
-                    line.append((piece, role))
+                    put(piece, role)
                     used += len(piece)
                 continue
             w = cell_len(piece)
@@ -147,12 +158,12 @@ def wrap(
                 if cell_len(head) > width - used and len(line) > start:
                     newline()
                     continue
-                line.append((head, role))
+                put(head, role)
                 piece = piece[len(head):]
                 w = cell_len(piece)
                 newline()
             if piece:
-                line.append((piece, role))
+                put(piece, role)
                 used += w
     if len(line) > start or not lines:
         newline()
