@@ -29,14 +29,14 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_timeline import SESSION, SIZE, session_events, stats, timed  # noqa: E402
+from bench_timeline import SESSION, SIZE, session_events, stats, timed
 
-from watchkeeper.protocol import Event  # noqa: E402
-from watchkeeper.relay import IterSource, Relay  # noqa: E402
-from watchkeeper.viewer import WatchkeeperApp  # noqa: E402
-from watchkeeper.viewer.screens.session import SessionScreen  # noqa: E402
-from watchkeeper.viewer.widgets.conversation import Conversation  # noqa: E402
-from watchkeeper.viewer.widgets.timeline import Timeline  # noqa: E402
+from watchkeeper.protocol import Event
+from watchkeeper.relay import IterSource, Relay
+from watchkeeper.viewer import WatchkeeperApp
+from watchkeeper.viewer.screens.session import SessionScreen
+from watchkeeper.viewer.widgets.conversation import Conversation
+from watchkeeper.viewer.widgets.timeline import Timeline
 
 ANSWER = (
     "I ran **the tests** and {i} failed. The cause is in `total()`: it sums `None` values.\n\n"

@@ -142,7 +142,7 @@ def test_hostile_text_is_shown_escaped_and_markup_literally() -> None:
     text = text_of(conv)
     assert "␛]0;OWNED␇␛[2J[b]bold[/b][@click=app.quit]x[/] ⟨U+009B⟩2J ⟨U+202E⟩evil␛]8;;http://e/␛\\L" in text
     assert text.count("␛]0;OWNED") >= 5  # the message, the call's name, input, output, the thinking
-    assert not any(ord(c) < 0x20 and c != "\n" or 0x7F <= ord(c) <= 0x9F or 0x202A <= ord(c) <= 0x202E for c in text)
+    assert not any((ord(c) < 0x20 and c != "\n") or 0x7F <= ord(c) <= 0x9F or 0x202A <= ord(c) <= 0x202E for c in text)
 
 
 def test_heights_are_estimates_until_measured_and_starts_follow_them() -> None:
