@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import time
+from array import array
 from collections.abc import Iterator
+from itertools import accumulate
 
 import pytest
 from hypothesis import given, settings
@@ -14,6 +16,7 @@ from test_viewer_support import SUB, Events
 from watchkeeper.protocol import Event
 from watchkeeper.viewer.model.conversation import Conversation
 from watchkeeper.viewer.model.conversation_blocks import plain_text
+from watchkeeper.viewer.model.line_index import LineIndex
 from watchkeeper.viewer.model.prose import Line, markdown, wrap
 from watchkeeper.viewer.model.timeline_store import Filter, TimelineStore
 
@@ -158,9 +161,10 @@ def test_heights_are_estimates_until_measured_and_starts_follow_them() -> None:
     for i in range(n):
         conv.measure(i)
     assert all(conv.is_measured(i) for i in range(n))
-    assert list(conv.starts) == [sum(len(conv.lines(j)) for j in range(i)) for i in range(n + 1)]
+    assert [conv.start(i) for i in range(n + 1)] == [sum(len(conv.lines(j)) for j in range(i)) for i in range(n + 1)]
+    assert conv.total == conv.start(n)
     assert abs(conv.total - total_before) < total_before * 0.2, "the estimate is near the truth"
-    y = conv.starts[18] + 1
+    y = conv.start(18) + 1
     i, line = conv.line_at(y)
     assert i == 18 and line == conv.lines(18)[1] and conv.height(18) > 2
 
@@ -198,3 +202,28 @@ def test_wrapped_lines_fit_and_keep_every_word(text: str, width: int) -> None:
         assert all(sum(cell_len(t) for t, _ in line) <= width for line in lines)
         joined = "".join(t for line in lines for t, _ in line)
         assert "".join(joined.split()) == "".join("".join(t for t, _ in source.cells).split())
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.integers(1, 9), max_size=1500),
+       st.lists(st.tuples(st.sampled_from(["set", "insert"]), st.integers(0, 2000), st.integers(1, 40)),
+                max_size=60))
+def test_the_line_index_agrees_with_a_plain_prefix_sum(heights: list[int], changes: list[tuple[str, int, int]]) -> None:
+    index = LineIndex(array("l", heights))
+    for op, at, height in changes:
+        if op == "insert":
+            at = min(at, len(heights))
+            heights.insert(at, height)
+            index.insert(at, height)
+        elif heights:
+            at %= len(heights)
+            heights[at] = height
+            index.set(at, height)
+        starts = [0, *accumulate(heights)]
+        assert index.total == starts[-1] and len(index) == len(heights)
+        for i in (0, at, len(heights) // 2, len(heights)):
+            assert index.start(min(i, len(heights))) == starts[min(i, len(heights))]
+        for y in (0, starts[-1] // 3, starts[-1] - 1, starts[-1] + 5):
+            if heights:
+                i = index.find(y)
+                assert starts[i] <= y < starts[i + 1] or (y >= starts[-1] and i == len(heights) - 1)

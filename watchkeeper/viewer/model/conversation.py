@@ -6,8 +6,9 @@ tree order, so a subagent's blocks sit under the call that spawned it and the
 timeline's filter narrows both. Blocks have heights in lines, which depend on
 the width (prose wraps); wrapping all of a long session at once would cost
 seconds, so a block's height is *estimated* from its size until its lines are
-computed for the screen, then exact. ``starts`` (the first line of each
-block) is a prefix sum, recomputed lazily from the first height that changed.
+computed for the screen, then exact. Where each block starts comes from a
+:class:`~watchkeeper.viewer.model.line_index.LineIndex`, cheap to keep as
+heights change.
 Lines are computed only for blocks on or near the screen and kept in an LRU
 keyed by width, so a resize re-wraps only what is shown.
 """
@@ -16,11 +17,11 @@ from __future__ import annotations
 
 from array import array
 from bisect import bisect_right
-from itertools import accumulate
 from typing import Any
 
 from ...protocol import MAIN_AGENT
 from .conversation_blocks import PROSE_LINES, SHOWN_KINDS, Block, block_lines, estimate, speaker
+from .line_index import LineIndex
 from .prose import Line
 from .timeline_store import TimelineStore, row_agent
 
@@ -43,10 +44,8 @@ class Conversation:
         self._fixed = array("l")
         self._chars = array("l")
         self._head = bytearray()
-        self._heights = array("l")
+        self._heights = LineIndex()
         self._known = bytearray()
-        self._starts = array("q", [0])
-        self._valid = 0
         self._lines: dict[tuple[Any, ...], list[Line]] = {}
 
     # --- following the store ---------------------------------------------------------------
@@ -101,14 +100,13 @@ class Conversation:
         self._fixed.insert(i, f)
         self._chars.insert(i, c)
         self._head.insert(i, 0)
-        self._heights.insert(i, 0)
         self._known.insert(i, 0)
-        for j in (i, i + 1):
-            if j < len(blocks):
-                self._head[j] = self._header_lines(j)
-                self._known[j] = 0
-                self._heights[j] = self._estimate(j)
-        self._valid = min(self._valid, i)
+        self._head[i] = self._header_lines(i)
+        self._heights.insert(i, self._estimate(i))
+        if i + 1 < len(blocks):
+            self._head[i + 1] = self._header_lines(i + 1)
+            self._known[i + 1] = 0
+            self._heights.set(i + 1, self._estimate(i + 1))
         return i
 
     def _header_lines(self, i: int) -> int:
@@ -134,12 +132,11 @@ class Conversation:
         self.width = width
         tw = max(1, self.text_width - 4)
         sizes = zip(self._fixed, self._head, self._chars, strict=True)
-        self._heights = array("l", [f + h + c // tw for f, h, c in sizes])
+        self._heights = LineIndex(array("l", [f + h + c // tw for f, h, c in sizes]))
         self._known = bytearray(len(self.blocks))
         for i, head in enumerate(self.blocks):
             if head in self.expanded:
                 self.measure(i)
-        self._valid = 0
 
     def _estimate(self, i: int) -> int:
         return self._fixed[i] + self._head[i] + self._chars[i] // max(1, self.text_width - 4)
@@ -160,25 +157,17 @@ class Conversation:
     def is_measured(self, i: int) -> bool:
         return bool(self._known[i])
 
-    @property
-    def starts(self) -> array[int]:
-        """``starts[i]``: the first line of block ``i``; ``starts[len(blocks)]``: the total."""
-        v, n = self._valid, len(self.blocks)
-        if v < n or len(self._starts) != n + 1:
-            self._starts[v:] = array("q", accumulate(self._heights[v:], initial=self._starts[v]))
-            self._valid = n
-        return self._starts
+    def start(self, i: int) -> int:
+        """The first line of block ``i``; ``start(len(blocks))`` is the total."""
+        return self._heights.start(i)
 
     @property
     def total(self) -> int:
-        return self.starts[len(self.blocks)]
+        return self._heights.total
 
     def block_at(self, y: int) -> int:
         """The block that line ``y`` is in (the last block past the end)."""
-        n = len(self.blocks)
-        if not n:
-            return 0
-        return max(0, min(n - 1, bisect_right(self.starts, y, 0, n + 1) - 1))
+        return self._heights.find(y)
 
     # --- lines --------------------------------------------------------------------------------
 
@@ -219,9 +208,7 @@ class Conversation:
         self._lines[key] = found
         if not self._known[i] or self._heights[i] != len(found):
             self._known[i] = 1
-            if self._heights[i] != len(found):
-                self._heights[i] = len(found)
-                self._valid = min(self._valid, i)
+            self._heights.set(i, len(found))
         return found
 
     def line_at(self, y: int, now: float | None = None) -> tuple[int, Line | None]:
@@ -230,7 +217,7 @@ class Conversation:
             return 0, None
         i = self.block_at(y)
         lines = self.lines(i, now)
-        off = y - self.starts[i]
+        off = y - self.start(i)
         return i, lines[off] if 0 <= off < len(lines) else None
 
     # --- selection helpers -------------------------------------------------------------------

@@ -20,6 +20,7 @@ from rich.segment import Segment
 from rich.style import Style
 from textual import events
 from textual.binding import Binding, BindingType
+from textual.cache import LRUCache
 from textual.geometry import Region, Size
 from textual.reactive import reactive
 from textual.scroll_view import ScrollView
@@ -31,6 +32,9 @@ from ..model.conversation import Conversation as Blocks
 from ..model.prose import Line
 from .conversation_style import CONVERSATION_CSS, ROLES
 from .timeline import Timeline
+
+#: Drawn lines kept: a dozen screens.
+LINE_CACHE = 512
 
 
 class Conversation(ScrollView, can_focus=True):
@@ -75,6 +79,8 @@ address, never opened.
         self.cursor = 0
         self.live = source.live
         self._styles: dict[str, Style] = {}
+        #: Drawn lines, by (block's head, line, width, selected, focused), with the lines they were drawn from.
+        self._cache: LRUCache[tuple[Any, ...], tuple[list[Line], list[Segment]]] = LRUCache(LINE_CACHE)
         #: A block to bring on screen at the next layout (a key moved the selection there).
         self._reveal: int | None = None
         self.set_reactive(Conversation.follow, source.follow)
@@ -147,14 +153,14 @@ address, never opened.
             return None
         y = self.scroll_offset.y
         i = blocks.block_at(y)
-        return blocks.blocks[i], y - blocks.starts[i]
+        return blocks.blocks[i], y - blocks.start(i)
 
     def _restore(self, anchor: tuple[int, int]) -> None:
         head, off = anchor
         blocks = self.blocks
         i = blocks.index_of(head)
         if blocks.blocks and blocks.blocks[i] == head:
-            self._scroll(blocks.starts[i] + off)
+            self._scroll(blocks.start(i) + off)
 
     # --- selection -------------------------------------------------------------------------------
 
@@ -196,7 +202,7 @@ address, never opened.
         blocks, (y, h) = self.blocks, self._view()
         if not blocks.blocks:
             return
-        end = blocks.starts[self.cursor] + blocks.height(self.cursor)
+        end = blocks.start(self.cursor) + blocks.height(self.cursor)
         if end > y + h:
             self._scroll(min(end - h, y + max(1, h // 2)))
             self.refresh()
@@ -210,7 +216,7 @@ address, never opened.
         self.follow = False
         if not blocks.blocks:
             return
-        start = blocks.starts[self.cursor]
+        start = blocks.start(self.cursor)
         if start < y:
             self._scroll(max(start, y - max(1, h // 2)))
             self.refresh()
@@ -234,7 +240,7 @@ address, never opened.
         self._settle()
         y = self.scroll_offset.y
         i = blocks.block_at(y)
-        if blocks.starts[i] < y and i + 1 < len(blocks.blocks) and blocks.starts[i + 1] < y + h:
+        if blocks.start(i) < y and i + 1 < len(blocks.blocks) and blocks.start(i + 1) < y + h:
             i += 1
         self.cursor = i
         self.refresh()
@@ -299,11 +305,11 @@ address, never opened.
         if self._reveal is not None:
             y = self._revealed(min(self._reveal, n - 1), y, h, now)
         t = blocks.block_at(y)
-        off = y - blocks.starts[t]
+        off = y - blocks.start(t)
         for i in range(blocks.block_at(max(0, y - h)), t + 1):
             blocks.measure(i, now)
-        y = blocks.starts[t] + max(0, min(off, blocks.height(t) - 1))
-        i, bottom, end = t, blocks.starts[t], y + 2 * h
+        y = blocks.start(t) + max(0, min(off, blocks.height(t) - 1))
+        i, bottom, end = t, blocks.start(t), y + 2 * h
         while i < n and bottom < end:
             bottom += blocks.measure(i, now)
             i += 1
@@ -315,9 +321,9 @@ address, never opened.
     def _revealed(self, i: int, y: int, h: int, now: float | None) -> int:
         """The top line that shows block ``i`` (its start, or as much of it as fits above the bottom)."""
         blocks = self.blocks
-        for j in range(blocks.block_at(max(0, blocks.starts[i] - h)), i + 1):
+        for j in range(blocks.block_at(max(0, blocks.start(i) - h)), i + 1):
             blocks.measure(j, now)
-        start, height = blocks.starts[i], blocks.height(i)
+        start, height = blocks.start(i), blocks.height(i)
         if start < y:
             return start
         if start + min(height, h) > y + h:
@@ -360,6 +366,7 @@ address, never opened.
     def notify_style_update(self) -> None:
         super().notify_style_update()
         self._styles.clear()
+        self._cache.clear()
 
     def _style(self, role: str) -> Style:
         style = self._styles.get(role)
@@ -385,13 +392,21 @@ address, never opened.
         blocks = self.blocks
         if width <= 0 or row >= blocks.total:
             return Strip.blank(width, base)
-        i, line = blocks.line_at(row, self._now())
-        if line is None:
+        i = blocks.block_at(row)
+        lines = blocks.lines(i, self._now())
+        off = row - blocks.start(i)
+        if not 0 <= off < len(lines):
             return Strip.blank(width, base)
-        selected = i == self.cursor
-        if selected and row - blocks.starts[i] == blocks.first_line(i):
+        head, selected = blocks.blocks[i], i == self.cursor
+        key = (head, off, width, selected, selected and self.has_focus)
+        hit = self._cache.get(key)
+        if hit is not None and hit[0] is lines:
+            return Strip(hit[1], width)
+        if selected and off == blocks.first_line(i):
             base += self._style("cursor")
-        return self.draw(line, width, base, selected).apply_meta({"head": blocks.blocks[i]})
+        segments = list(self.draw(lines[off], width, base, selected).apply_meta({"head": head}))
+        self._cache[key] = (lines, segments)
+        return Strip(segments, width)
 
     def draw(self, line: Line, width: int, base: Style, selected: bool) -> Strip:
         style = self._style
