@@ -11,7 +11,8 @@ conversation (``v``) of the same session:
 - under the pilot, per key press including the frame it causes, wall and CPU
   (all threads): cursor down/up, page down/up, end/home;
 - the widget's own work per key, without the pilot: the action plus rendering
-  every line on screen, the figure to hold against one frame (16.7 ms at 60 fps);
+  every line on screen (``render_lines``, as a frame does), the figure to hold
+  against one frame (16.7 ms at 60 fps);
 - a resize: the first frame at a new width (only the blocks on screen re-wrap).
 
 Run: ``.venv/bin/python bench/bench_conversation.py [--events 100000]``.
@@ -56,18 +57,14 @@ def conversation_events(n: int) -> list[Event]:
 
 def per_key(widget: Timeline | Conversation, presses: int) -> dict[str, list[float]]:
     """The action and a full-screen render, no pilot: what one key costs the UI thread."""
-    height = widget.scrollable_content_region.height
+    region = widget.scrollable_content_region.reset_offset
 
     def run(action: Callable[[], None], n: int) -> list[float]:
         out = []
         for _ in range(n):
             t0 = time.perf_counter()
             action()
-            if isinstance(widget, Conversation):
-                widget.render_lines(widget.scrollable_content_region.reset_offset)
-            else:
-                for y in range(height):
-                    widget.render_line(y)
+            widget.render_lines(region)  # as a frame draws it: the conversation measures its blocks here
             out.append(time.perf_counter() - t0)
         return out
 

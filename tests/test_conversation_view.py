@@ -105,6 +105,22 @@ async def test_v_shows_the_conversation_on_the_same_event_and_goes_back_on_the_o
         assert timeline.selected_head == bash
 
 
+async def test_a_search_narrows_the_conversation_too_and_the_keys_come_back_to_it(relay: Relay) -> None:
+    app = WatchkeeperApp(relay, open_session=SESSION, clock=lambda: NOW)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await opened(app, pilot)
+        conversation = screen.conversation
+        await pilot.press("v", "slash", *"glob", "enter")
+        await until_app(pilot, lambda: screen.timeline.store.filter.text == "glob"
+                        and len(conversation.blocks.blocks) == 1)
+        assert conversation.has_focus
+        await until_app(pilot, lambda: "▸ Glob **/*.py" in reading(app))
+        assert "▸ Bash" not in reading(app)
+        await pilot.press("x")
+        await until_app(pilot, lambda: "▸ Bash" in reading(app))
+        assert conversation.has_focus and conversation.display
+
+
 async def test_live_events_appear_while_following_and_are_counted_while_reading_back(tmp_path: Path) -> None:
     transcript = ClaudeTranscript(tmp_path / "11111111-2222-4333-8444-555555555555.jsonl")
     transcript.write(transcript.prompt("Run every step"))

@@ -122,6 +122,11 @@ dimmed, and the line above the status bar says why.
         return self.query_one(Conversation)
 
     @property
+    def reader(self) -> Timeline | Conversation:
+        """The view shown: the timeline, or the conversation (v)."""
+        return self.conversation if self.conversation.display else self.timeline
+
+    @property
     def detail(self) -> DetailPane:
         return self.query_one(DetailPane)
 
@@ -302,16 +307,14 @@ dimmed, and the line above the status bar says why.
 
     def _show_marker(self, _: int = 0) -> None:
         """The marker counts what the shown view (timeline or conversation) has not shown yet."""
-        reader = self.conversation if self.conversation.display else self.timeline
-        unseen = reader.unseen
+        unseen = self.reader.unseen
         marker = self.query_one(NewEventsMarker)
         marker.set_class(unseen > 0, "-visible")
         marker.update(f"↓ {unseen:,} new event{'s' if unseen != 1 else ''} — End (or click) to follow")
 
     def on_new_events_marker_jump(self) -> None:
-        reader = self.conversation if self.conversation.display else self.timeline
-        reader.action_last()
-        reader.focus()
+        self.reader.action_last()
+        self.reader.focus()
 
     # --- filters and search ------------------------------------------------------------
 
@@ -344,7 +347,7 @@ dimmed, and the line above the status bar says why.
         with search.prevent(Input.Changed):
             search.value = ""
         self.apply_filter(Filter())
-        self.timeline.focus()
+        self.reader.focus()
 
     def action_search(self) -> None:
         search = self.query_one("#search", Input)
@@ -357,7 +360,7 @@ dimmed, and the line above the status bar says why.
 
     @on(Input.Submitted, "#search")
     def _search_done(self) -> None:
-        self.timeline.focus()
+        self.reader.focus()
 
     def action_back(self) -> None:
         search = self.query_one("#search", Input)
@@ -365,7 +368,7 @@ dimmed, and the line above the status bar says why.
             if search.value:
                 search.value = ""
             search.remove_class("-visible")
-            self.timeline.focus()
+            self.reader.focus()
             return
         if len(self.app.screen_stack) > 1:
             self.app.pop_screen()
