@@ -13,7 +13,9 @@ conversation (``v``) of the same session:
 - the widget's own work per key, without the pilot: the action plus rendering
   every line on screen (``render_lines``, as a frame does), the figure to hold
   against one frame (16.7 ms at 60 fps);
-- a resize: the first frame at a new width (only the blocks on screen re-wrap).
+- a resize: the first frame at a new width (only the blocks on screen re-wrap);
+- following live: batches of 100 new events, each taken in and the screen drawn,
+  by the conversation (on the timeline's store) and by the timeline alone.
 
 Run: ``.venv/bin/python bench/bench_conversation.py [--events 100000]``.
 """
@@ -90,7 +92,24 @@ async def keys(pilot: Any, presses: int) -> None:
         print(f"    {'':<12} cpu  {stats(cpu)}")
 
 
-async def run(events: list[Event], presses: int) -> None:
+def live(screen: SessionScreen, batches: list[list[Event]], conversation: bool) -> list[float]:
+    """CPU per batch while following: the timeline takes it, the conversation (when shown) too, and the
+    shown view draws its screen."""
+    timeline, shown = screen.timeline, (screen.conversation if conversation else screen.timeline)
+    timeline.set_live(True)
+    shown.action_last()
+    region = shown.scrollable_content_region.reset_offset
+    out = []
+    for batch in batches:
+        c0 = time.process_time()
+        timeline.add_events(batch)
+        screen.conversation.sync()
+        shown.render_lines(region)
+        out.append(time.process_time() - c0)
+    return out
+
+
+async def run(events: list[Event], presses: int, more: list[Event]) -> None:
     relay = Relay().start()
     relay.add_source(IterSource("bench", events))
     relay.drain(600)
@@ -136,6 +155,13 @@ async def run(events: list[Event], presses: int) -> None:
             await pilot.pause()
             print(f"  resize to {SIZE[0] - 30} columns, first frame: wall {(time.perf_counter() - t0) * 1000:.1f} ms, "
                   f"cpu {(time.process_time() - c0) * 1000:.1f} ms")
+            batches = [more[i:i + 100] for i in range(0, len(more), 100)]
+            half = len(batches) // 2
+            print(f"\nfollowing live, {len(batches[0])} events a batch, CPU per batch (taken in and drawn):")
+            print(f"    conversation {stats(live(screen, batches[:half], conversation=True))}")
+            await pilot.press("v")
+            await pilot.pause()
+            print(f"    timeline     {stats(live(screen, batches[half:], conversation=False))}")
     finally:
         relay.stop()
 
@@ -147,9 +173,10 @@ def cli() -> None:
     args = parser.parse_args()
     print(f"Textual headless {SIZE[0]}x{SIZE[1]}")
     t0 = time.perf_counter()
-    events = conversation_events(args.events)
-    print(f"(generated {args.events:,} events in {time.perf_counter() - t0:.1f} s)")
-    asyncio.run(run(events, args.presses))
+    events = conversation_events(args.events + 10_000)
+    events, more = events[:args.events], events[args.events:]
+    print(f"(generated {args.events + len(more):,} events in {time.perf_counter() - t0:.1f} s)")
+    asyncio.run(run(events, args.presses, more))
 
 
 if __name__ == "__main__":
