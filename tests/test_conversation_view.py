@@ -58,6 +58,11 @@ def reading(app: WatchkeeperApp) -> str:
     return " ".join(" ".join(line.split("▏")[0] for line in screen_text(app).split("\n")).split())
 
 
+def selected_lines(app: WatchkeeperApp) -> list[str]:
+    """The lines of the conversation that carry the selection bar."""
+    return [line.split("▏")[0].rstrip() for line in screen_text(app).split("\n") if line.startswith("▌")]
+
+
 def kind(screen: SessionScreen, head: int | None) -> str:
     assert head is not None
     return str(screen.timeline.store.events[head]["kind"])
@@ -86,6 +91,8 @@ async def test_v_shows_the_conversation_on_the_same_event_and_goes_back_on_the_o
         edit = conversation.selected_head
         assert edit is not None and edit != bash and timeline.selected_head == edit
         await until_app(pilot, lambda: "call toolu_edit" in screen_text(app))  # the detail pane follows
+        await until_app(pilot, lambda: len(selected_lines(app)) == 1)  # the bar left the Bash call's lines
+        assert "▸ Edit  /home/dev/project/app.py" in selected_lines(app)[0]
 
         await pilot.press("v")
         await until_app(pilot, lambda: timeline.display and not conversation.display)

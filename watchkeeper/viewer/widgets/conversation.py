@@ -171,11 +171,24 @@ address, never opened.
 
     def _select(self, i: int) -> None:
         n = len(self.blocks.blocks)
+        old, top = self.cursor, self.scroll_offset.y
         self.cursor = max(0, min(i, n - 1))
         self._reveal = self.cursor
         self._settle()
-        self.refresh()
+        if self.scroll_offset.y == top and old < n:
+            self._refresh_block(old)
+            self._refresh_block(self.cursor)
+        else:
+            self.refresh()
         self._select_in_source()
+
+    def _refresh_block(self, i: int) -> None:
+        """Repaint block ``i``'s lines that are on screen (the selection moved on a still screen)."""
+        top = self.blocks.start(i) - self.scroll_offset.y
+        bottom = min(self.size.height, top + self.blocks.height(i))
+        top = max(0, top)
+        if top < bottom:
+            self.refresh(Region(0, top, self.size.width, bottom - top))
 
     def _select_in_source(self) -> None:
         """The timeline selects the same row: the detail pane, copy and the way back follow it."""
