@@ -176,6 +176,7 @@ A recorded session played back with its own timing, scaled.
             timeline.restart(reveal.events)
         elif reveal.events:
             timeline.add_events(reveal.events)
+        self.conversation.sync()
         if self._to_last:
             timeline.action_last()
 

@@ -39,6 +39,7 @@ from ..model.feed import EventFeed, EventsArrived, HistoryRebuilt
 from ..model.history_reload import HistoryReload, history_note, load_store
 from ..model.timeline_store import Filter, TimelineStore
 from ..palette import PaletteCommand
+from ..widgets.conversation import Conversation
 from ..widgets.detail_pane import DetailPane
 from ..widgets.footer import KeyFooter
 from ..widgets.status import StatusBar, status_cells
@@ -113,6 +114,7 @@ cannot be steered at all is marked **⊘ observe-only** in the status bar;
         Binding("c", "copy", "Copy", id="session.copy"),
         Binding("W", "write_raw", "Write raw", id="session.write_raw", show=False),
         Binding("d", "toggle_detail", "Detail", id="session.detail", show=False),
+        Binding("v", "toggle_view", "Conversation", id="session.view"),
     ]
 
     def __init__(self, relay: RelayAPI, session: str, info: SessionInfo | None = None) -> None:
@@ -134,6 +136,15 @@ cannot be steered at all is marked **⊘ observe-only** in the status bar;
         return self.query_one(Timeline)
 
     @property
+    def conversation(self) -> Conversation:
+        return self.query_one(Conversation)
+
+    @property
+    def reader(self) -> Timeline | Conversation:
+        """The view shown: the timeline, or the conversation (v)."""
+        return self.conversation if self.conversation.display else self.timeline
+
+    @property
     def detail(self) -> DetailPane:
         return self.query_one(DetailPane)
 
@@ -146,6 +157,7 @@ cannot be steered at all is marked **⊘ observe-only** in the status bar;
                 timeline = Timeline(live=self.starts_live(), id="timeline")
                 timeline.calls_run = calls_run(self.info) if self.info else True
                 yield timeline
+                yield Conversation(timeline, id="conversation")
                 yield NewEventsMarker(id="marker")
             yield DetailPane(id="detail")
         yield from self.compose_part()
@@ -185,6 +197,7 @@ cannot be steered at all is marked **⊘ observe-only** in the status bar;
         settle()  # the first session opens: what the app has built lives as long as it runs
         self.sub_title = (self.info.title if self.info else None) or self.session_id
         self.watch(self.timeline, "unseen", self._show_marker)
+        self.watch(self.conversation, "unseen", self._show_marker)
         # The person's moves are watched, not only messaged: the detail pane changes in the same frame.
         self.watch(self.timeline, "cursor", self.show_selected, init=False)
         self.set_interval(0.5, self.refresh_status)
@@ -207,6 +220,7 @@ cannot be steered at all is marked **⊘ observe-only** in the status bar;
         batch = message.feed.drain()
         if batch:
             self.timeline.add_events(batch)
+            self.conversation.sync()
             if self._reload is not None:
                 self._reload_live += batch
             if self._ended_at is not None:
@@ -240,6 +254,7 @@ cannot be steered at all is marked **⊘ observe-only** in the status bar;
         message.store.add(self._reload_live)
         self._reload, self._reload_live = None, []
         self.timeline.adopt_store(message.store)
+        self.conversation.sync()
         self.follow_liveness()
         self.refresh_status()
 
@@ -315,6 +330,7 @@ cannot be steered at all is marked **⊘ observe-only** in the status bar;
         self.detail.show(store.row_events(head), store.call_of(head), now)
 
     def on_timeline_view_changed(self) -> None:
+        self.conversation.sync()
         label = self.query_one("#filters", Static)
         flt = self.timeline.store.filter
         label.set_class(flt.active, "-visible")
@@ -322,14 +338,16 @@ cannot be steered at all is marked **⊘ observe-only** in the status bar;
         label.update(Text(visible(f"filter: {flt.describe()} — {shown:,} of {plural(rows, 'row')}  (x clears)")))
         self.refresh_status()
 
-    def _show_marker(self, unseen: int) -> None:
+    def _show_marker(self, _: int = 0) -> None:
+        """The marker counts what the shown view (timeline or conversation) has not shown yet."""
+        unseen = self.reader.unseen
         marker = self.query_one(NewEventsMarker)
         marker.set_class(unseen > 0, "-visible")
         marker.update(f"↓ {unseen:,} new event{'s' if unseen != 1 else ''} — End (or click) to follow")
 
     def on_new_events_marker_jump(self) -> None:
-        self.timeline.action_last()
-        self.timeline.focus()
+        self.reader.action_last()
+        self.reader.focus()
 
     # --- filters and search ------------------------------------------------------------
 
@@ -362,7 +380,7 @@ cannot be steered at all is marked **⊘ observe-only** in the status bar;
         with search.prevent(Input.Changed):
             search.value = ""
         self.apply_filter(Filter())
-        self.timeline.focus()
+        self.reader.focus()
 
     def action_search(self) -> None:
         search = self.query_one("#search", Input)
@@ -375,7 +393,7 @@ cannot be steered at all is marked **⊘ observe-only** in the status bar;
 
     @on(Input.Submitted, "#search")
     def _search_done(self) -> None:
-        self.timeline.focus()
+        self.reader.focus()
 
     def action_back(self) -> None:
         search = self.query_one("#search", Input)
@@ -383,7 +401,7 @@ cannot be steered at all is marked **⊘ observe-only** in the status bar;
             if search.value:
                 search.value = ""
             search.remove_class("-visible")
-            self.timeline.focus()
+            self.reader.focus()
             return
         if len(self.app.screen_stack) > 1:
             self.app.pop_screen()
@@ -420,6 +438,14 @@ cannot be steered at all is marked **⊘ observe-only** in the status bar;
         self.notify(f"Wrote {len(events)} event{'s' if len(events) != 1 else ''} as received "
                     f"(JSON lines, {len(data):,} bytes) to {path}", title="Raw row", timeout=20)
 
+    def action_toggle_view(self) -> None:
+        """The conversation instead of the timeline, or back; the same event stays selected."""
+        if self.conversation.display:
+            self.conversation.close()
+        else:
+            self.conversation.open()
+        self._show_marker()
+
     def action_toggle_detail(self) -> None:
         self.detail.display = not self.detail.display
 
@@ -451,5 +477,7 @@ cannot be steered at all is marked **⊘ observe-only** in the status bar;
              self.action_write_raw),
             ("Toggle detail pane", "Show or hide the detail pane", self.action_toggle_detail),
             *([("Why observe-only", why, self.action_why_observe_only)] if (why := self.observe_only()) else []),
+            ("Conversation", "Read the session as a conversation, or go back to the timeline (v)",
+             self.action_toggle_view),
             ("Back to sessions", "The list of sessions", self.action_back),
         ]

@@ -1,0 +1,249 @@
+"""The conversation view's data: which rows of the timeline it shows, and where each one's lines are.
+
+Pure and Textual-free. A *block* is one row of the timeline's view that the
+conversation shows (a message, a tool call, a thinking line…), in the same
+tree order, so a subagent's blocks sit under the call that spawned it and the
+timeline's filter narrows both. Blocks have heights in lines, which depend on
+the width (prose wraps); wrapping all of a long session at once would cost
+seconds, so a block's height is *estimated* from its size until its lines are
+computed for the screen, then exact. Where each block starts comes from a
+:class:`~watchkeeper.viewer.model.line_index.LineIndex`, cheap to keep as
+heights change.
+Lines are computed only for blocks on or near the screen and kept in an LRU
+keyed by width, so a resize re-wraps only what is shown.
+"""
+
+from __future__ import annotations
+
+from array import array
+from bisect import bisect_right
+from typing import Any
+
+from ...protocol import MAIN_AGENT
+from .conversation_blocks import PROSE_LINES, SHOWN_KINDS, Block, block_lines, estimate, speaker
+from .line_index import LineIndex
+from .prose import Line
+from .timeline_store import TimelineStore, row_agent
+
+#: Blocks whose lines are kept: a few screens of long messages.
+LINE_CACHE = 256
+#: Cells left of the text: the selection bar.
+GUTTER = 1
+
+
+class Conversation:
+    """The blocks of one store's view, their heights at one width, and their lines on demand."""
+
+    def __init__(self, store: TimelineStore | None = None) -> None:
+        self.store = store or TimelineStore()
+        self._view: list[int] | None = None
+        self._heads_seen = 0
+        self.blocks: list[int] = []
+        self.expanded: set[int] = set()
+        self.width = 0
+        self._fixed = array("l")
+        self._chars = array("l")
+        self._head = bytearray()
+        self._heights = LineIndex()
+        self._known = bytearray()
+        self._lines: dict[tuple[Any, ...], list[Line]] = {}
+
+    # --- following the store ---------------------------------------------------------------
+
+    def sync(self, store: TimelineStore) -> tuple[int, bool]:
+        """Take in what ``store`` gained since the last call: (new blocks, rebuilt from scratch).
+
+        A new store or a new view (filter, collapse, history reloaded) rebuilds;
+        otherwise the new rows are placed like the timeline places them.
+        """
+        if store is not self.store or store.view is not self._view:
+            self.rebuild(store)
+            return len(self.blocks), True
+        heads = store.heads
+        new = heads[self._heads_seen:]
+        self._heads_seen = len(heads)
+        events, flt, hidden = store.events, store.filter, store.hidden
+        added = 0
+        for head in new:
+            if events[head].get("kind") in SHOWN_KINDS and store.visible(head, flt, hidden):
+                self._insert(head)
+                added += 1
+        return added, False
+
+    def rebuild(self, store: TimelineStore) -> None:
+        """All blocks anew from ``store``'s view (the expanded ones stay expanded)."""
+        if store is not self.store:
+            self.expanded.clear()
+        self._lines.clear()
+        self.store, self._view, self._heads_seen = store, store.view, len(store.heads)
+        events = store.events
+        self.blocks = [h for h in store.view if events[h].get("kind") in SHOWN_KINDS]
+        fixed, chars, head = array("l"), array("l"), bytearray()
+        last: tuple[str, str] | bool | None = False
+        for h in self.blocks:
+            event = events[h]
+            f, c = estimate(event)
+            who = speaker(event)
+            fixed.append(f)
+            chars.append(c)
+            head.append(0 if who is None or who == last else 1 if last is False else 2)
+            last = who
+        self._fixed, self._chars, self._head = fixed, chars, head
+        width, self.width = self.width, 0
+        self.set_width(width)
+
+    def _insert(self, head: int) -> int:
+        blocks, key = self.blocks, self.store.key
+        i = len(blocks) if not blocks or key(head) > key(blocks[-1]) else bisect_right(blocks, key(head), key=key)
+        blocks.insert(i, head)
+        f, c = estimate(self.store.events[head])
+        self._fixed.insert(i, f)
+        self._chars.insert(i, c)
+        self._head.insert(i, 0)
+        self._known.insert(i, 0)
+        self._head[i] = self._header_lines(i)
+        self._heights.insert(i, self._estimate(i))
+        if i + 1 < len(blocks):
+            self._head[i + 1] = self._header_lines(i + 1)
+            self._known[i + 1] = 0
+            self._heights.set(i + 1, self._estimate(i + 1))
+        return i
+
+    def _header_lines(self, i: int) -> int:
+        """2 for a turn that starts after another (a gap, then the speaker), 1 for the first, else 0."""
+        events, blocks = self.store.events, self.blocks
+        who = speaker(events[blocks[i]])
+        if who is None:
+            return 0
+        if i == 0:
+            return 1
+        return 0 if speaker(events[blocks[i - 1]]) == who else 2
+
+    # --- heights ------------------------------------------------------------------------------
+
+    @property
+    def text_width(self) -> int:
+        return max(8, self.width - GUTTER)
+
+    def set_width(self, width: int) -> None:
+        """Lay out for ``width`` columns: every height an estimate again until measured."""
+        if width == self.width and len(self._heights) == len(self.blocks):
+            return
+        self.width = width
+        tw = max(1, self.text_width - 4)
+        sizes = zip(self._fixed, self._head, self._chars, strict=True)
+        self._heights = LineIndex(array("l", [f + h + c // tw for f, h, c in sizes]))
+        self._known = bytearray(len(self.blocks))
+        for i, head in enumerate(self.blocks):
+            if head in self.expanded:
+                self.measure(i)
+
+    def _estimate(self, i: int) -> int:
+        return self._fixed[i] + self._head[i] + self._chars[i] // max(1, self.text_width - 4)
+
+    def height(self, i: int) -> int:
+        return self._heights[i]
+
+    def measure(self, i: int, now: float | None = None) -> int:
+        """Block ``i``'s exact height (its lines computed, or found in the cache)."""
+        if not self._known[i]:
+            self.lines(i, now)
+        return self._heights[i]
+
+    def first_line(self, i: int) -> int:
+        """Block ``i``'s first line after the blank one that separates turns."""
+        return 1 if self._head[i] == 2 else 0
+
+    def is_measured(self, i: int) -> bool:
+        return bool(self._known[i])
+
+    def start(self, i: int) -> int:
+        """The first line of block ``i``; ``start(len(blocks))`` is the total."""
+        return self._heights.start(i)
+
+    @property
+    def total(self) -> int:
+        return self._heights.total
+
+    def block_at(self, y: int) -> int:
+        """The block that line ``y`` is in (the last block past the end)."""
+        return self._heights.find(y)
+
+    # --- lines --------------------------------------------------------------------------------
+
+    def block(self, i: int) -> Block:
+        store, head = self.store, self.blocks[i]
+        event = store.head_event(head)
+        hl = self._head[i]
+        agent = row_agent(event)
+        return Block(event, store.call_of(head), len(store.prefix(agent)), hl > 0, hl == 2,
+                     head in self.expanded, self.who(event) if hl else "", store.spawn_marker(head))
+
+    def who(self, event: Any) -> str:
+        """The speaker's name: the person, the agent, or a subagent by its description."""
+        found = speaker(event)
+        role, agent = found if found is not None else ("", MAIN_AGENT)
+        if agent == MAIN_AGENT:
+            return "You" if role == "user" else "Assistant"
+        name = self.agent_name(agent)
+        return f"Prompt to {name}" if role == "user" else name
+
+    def agent_name(self, agent: str) -> str:
+        starts = self.store.agent_starts.get(agent)
+        if starts:
+            data = self.store.head_event(starts[0]).get("data")
+            if isinstance(data, dict) and (name := data.get("description") or data.get("agent_type")):
+                return str(name)
+        return agent if len(agent) <= 12 else agent[:11] + "…"
+
+    def lines(self, i: int, now: float | None = None) -> list[Line]:
+        """Block ``i``'s lines at the current width; its height becomes exact."""
+        head = self.blocks[i]
+        key = (head, self.store.stamp(head, now), self.width, head in self.expanded, self._head[i])
+        found = self._lines.pop(key, None)
+        if found is None:
+            found = block_lines(self.block(i), self.text_width, now)
+            if len(self._lines) >= LINE_CACHE:
+                del self._lines[next(iter(self._lines))]
+        self._lines[key] = found
+        if not self._known[i] or self._heights[i] != len(found):
+            self._known[i] = 1
+            self._heights.set(i, len(found))
+        return found
+
+    def line_at(self, y: int, now: float | None = None) -> tuple[int, Line | None]:
+        """(block, line) at line ``y``; the line is None past the end."""
+        if not self.blocks:
+            return 0, None
+        i = self.block_at(y)
+        lines = self.lines(i, now)
+        off = y - self.start(i)
+        return i, lines[off] if 0 <= off < len(lines) else None
+
+    # --- selection helpers -------------------------------------------------------------------
+
+    def index_of(self, head: int | None) -> int:
+        """The block of timeline row ``head``, or the nearest block before it (after, at the start)."""
+        if head is None or not self.blocks:
+            return max(0, len(self.blocks) - 1)
+        key = self.store.key
+        i = bisect_right(self.blocks, key(head), key=key) - 1
+        return max(0, i)
+
+    def toggle(self, i: int) -> bool:
+        """Expand or fold block ``i``; False if it has nothing more to show."""
+        if not self.expandable(i):
+            return False
+        self.expanded ^= {self.blocks[i]}
+        self._known[i] = 0
+        return True
+
+    def expandable(self, i: int) -> bool:
+        store, head = self.store, self.blocks[i]
+        if store.call_of(head) is not None:
+            return True
+        block = self.block(i)
+        if block.event.get("kind") == "thinking":
+            data = block.event.get("data")
+            return isinstance(data, dict) and bool(data.get("text")) and not data.get("hidden")
+        return self._fixed[i] > PROSE_LINES or head in self.expanded
