@@ -7,6 +7,12 @@ screen, in tree order: a subagent's rows sit under the call that spawned it.
 Tree order is the order of :meth:`TimelineStore.key`, so a live row is placed
 with a binary search, and a filtered view is the same order with rows left
 out.
+
+Some kinds are hidden unless asked for (:data:`QUIET`, the ``usage`` and
+``state`` rows): hiding is part of the :class:`Filter`, applied as rows
+arrive, so it costs a live session nothing beyond one rebuild when the
+person changes it. A queued prompt and the message that delivers it are one
+row, like a tool call's events.
 """
 
 from __future__ import annotations
@@ -26,20 +32,37 @@ from ...protocol.payloads import AgentFinishedData, AgentStartedData
 from ...protocol.session import SessionState
 from . import rows
 
+#: Kinds hidden until asked for: their totals are in the status bar.
+QUIET: frozenset[str] = frozenset({"usage", "state"})
+#: A subagent's completion sorts after its own rows: its key's last part is offset by this.
+LAST = 1 << 62
+
 
 @dataclass(frozen=True, slots=True)
 class Filter:
-    """What the person narrowed the timeline to; all conditions must hold."""
+    """What the person narrowed the timeline to; all conditions must hold.
+
+    ``hide``: kinds (row labels) left out, whatever else is asked, unless ``kind`` names one.
+    It is a preference, not a narrowing: it does not make the filter ``active``.
+    """
 
     errors: bool = False
     tool: str | None = None
     agent: str | None = None
     kind: str | None = None
     text: str = ""
+    hide: frozenset[str] = QUIET
 
     @property
     def active(self) -> bool:
         return bool(self.errors or self.tool or self.agent or self.kind or self.text)
+
+    def hides(self, label: str) -> bool:
+        return label in self.hide and label != self.kind
+
+    def cleared(self) -> Filter:
+        """No narrowing; the hidden kinds stay hidden."""
+        return Filter(hide=self.hide)
 
     def describe(self) -> str:
         parts = ["errors only"] if self.errors else []
@@ -84,6 +107,10 @@ class TimelineStore:
         #: Each subagent's ``agent.started`` events: one row, headed by the first.
         self.agent_starts: dict[str, list[int]] = {}
         self.spawned: dict[str, list[str]] = {}
+        #: A queued prompt's events (the queued one heads the row), by queue id.
+        self.queue_events: dict[str, list[int]] = {}
+        #: What a subagent is called on screen: its description, else its type.
+        self.agent_names: dict[str, str] = {}
         self.agent_rows: Counter[str] = Counter()
         self.tools: Counter[str] = Counter()
         self.kinds: Counter[str] = Counter()
@@ -110,8 +137,25 @@ class TimelineStore:
             return None
         return self.agent_starts.get(row_agent(event))
 
+    def queued_of(self, head: int) -> list[int] | None:
+        """A queued prompt's events (queued, then delivered or removed), when the row heads one."""
+        event = self.events[head]
+        if event.get("kind") != Kind.MESSAGE_USER:
+            return None
+        data = event.get("data")
+        qid = data.get("queue_id") if isinstance(data, dict) and data.get("origin") == "queued" else None
+        return self.queue_events.get(qid) if isinstance(qid, str) else None
+
+    def agent_name(self, agent: str) -> str:
+        """The subagent's description (``Survey the web module``), else its id."""
+        return self.agent_names.get(agent, agent)
+
     def head_event(self, head: int) -> Event:
-        """The event a row shows: a subagent's starts merged (first non-empty value of each field)."""
+        """The event a row shows: a subagent's starts merged (first non-empty value of each field);
+        a queued prompt as it stands now (delivered, removed)."""
+        queued = self.queued_of(head)
+        if queued:
+            return self.events[queued[-1]]
         event, starts = self.events[head], self.starts_of(head)
         if not starts or len(starts) < 2:
             return event
@@ -127,34 +171,38 @@ class TimelineStore:
         """Every event a row stands for: all of a call's events, a subagent's starts, or the one event."""
         call = self.call_of(head)
         if call is None:
-            starts = self.starts_of(head)
-            return [self.events[i] for i in starts] if starts else [self.events[head]]
+            group = self.starts_of(head) or self.queued_of(head)
+            return [self.events[i] for i in group] if group else [self.events[head]]
         return [self.events[i] for i in self.call_events.get(call.call_id, [head])]
 
     def spawn_marker(self, head: int) -> str:
-        """``▾ 2 agents`` under an expanded spawning call, ``▸ …`` when collapsed; else empty."""
+        """``▾ 2 agents (9)`` under an expanded spawning call, ``▸ …`` when collapsed; else empty."""
         call = self.call_of(head)
         agents = self.spawned.get(call.call_id) if call else None
         if not call or not agents:
             return ""
         count = sum(self.agent_rows[a] for a in agents)
         arrow = "▸" if call.call_id in self.collapsed else "▾"
-        who = agents[0] if len(agents) == 1 else f"{len(agents)} agents"
-        return f"{arrow} {rows.short_agent(who)} ({count})"
+        who = "subagent" if len(agents) == 1 else f"{len(agents)} agents"  # the call's input names it
+        return f"{arrow} {who} ({count})"
 
     def row(self, head: int, now: float | None = None) -> rows.Row:
         event = self.head_event(head)
-        depth = len(self.prefix(row_agent(event)))
-        return rows.build_row(event, self.call_of(head), now, self.spawn_marker(head), depth)
+        agent = row_agent(event)
+        depth = len(self.prefix(agent))
+        name = self.agent_names.get(str(event.get("agent", MAIN_AGENT)))
+        return rows.build_row(event, self.call_of(head), now, self.spawn_marker(head), depth, name)
 
     def stamp(self, head: int, now: float | None) -> tuple[Any, ...] | None:
         """Changes whenever the row's text would: the cache key part beside the head."""
         call = self.call_of(head)
         if call is None:
-            starts = self.starts_of(head)
-            return (len(starts),) if starts else None
+            group = self.starts_of(head) or self.queued_of(head)
+            name = self.agent_names.get(self.events[head].get("agent", MAIN_AGENT))
+            return (len(group) if group else 0, name)
         elapsed = int(now) if now is not None and not call.final else None
-        return (call.status, len(call.event_ids), self.spawn_marker(head), elapsed)
+        name = self.agent_names.get(self.events[head].get("agent", MAIN_AGENT))
+        return (call.status, len(call.event_ids), self.spawn_marker(head), elapsed, name)
 
     def ticking(self, head: int) -> bool:
         """The row shows a running call's elapsed time, which changes by itself."""
@@ -172,7 +220,12 @@ class TimelineStore:
     # --- tree order -------------------------------------------------------------
 
     def key(self, head: int) -> tuple[int, ...]:
-        return (*self.prefix(row_agent(self.events[head])), head)
+        """Tree order: a subagent's rows under the call that spawned it, its completion last."""
+        event = self.events[head]
+        prefix = self.prefix(row_agent(event))
+        if prefix and event.get("kind") == Kind.AGENT_FINISHED:
+            return (*prefix, LAST + head)
+        return (*prefix, head)
 
     def prefix(self, agent: str, _seen: frozenset[str] = frozenset()) -> tuple[int, ...]:
         """The key of the call that spawned ``agent`` (empty for the main agent or an orphan)."""
@@ -207,6 +260,8 @@ class TimelineStore:
 
     def matches(self, head: int, flt: Filter) -> bool:
         event = self.events[head]
+        if flt.hide and flt.hides(self.kind_label(head)):
+            return False
         if flt.agent and row_agent(event) != flt.agent:
             return False
         if flt.kind and self.kind_label(head) != flt.kind:
@@ -221,7 +276,7 @@ class TimelineStore:
     def visible(self, head: int, flt: Filter, hidden: frozenset[str]) -> bool:
         if flt.active:
             return self.matches(head, flt)
-        return row_agent(self.events[head]) not in hidden
+        return row_agent(self.events[head]) not in hidden and not (flt.hide and flt.hides(self.kind_label(head)))
 
     def build_view(
         self,
@@ -237,11 +292,20 @@ class TimelineStore:
         """
         top: list[int] = []
         children: dict[int, list[int]] = {}
+        last: dict[int, list[int]] = {}
         for n, head in enumerate(self.heads[:upto]):
             if n % 20_000 == 0 and cancelled():
                 return None
-            prefix = self.prefix(row_agent(self.events[head]))
-            (children.setdefault(prefix[-1], []) if prefix else top).append(head)
+            event = self.events[head]
+            prefix = self.prefix(row_agent(event))
+            if not prefix:
+                top.append(head)
+            elif event.get("kind") == Kind.AGENT_FINISHED:
+                last.setdefault(prefix[-1], []).append(head)
+            else:
+                children.setdefault(prefix[-1], []).append(head)
+        for parent, ends in last.items():
+            children.setdefault(parent, []).extend(ends)
         out: list[int] = []
         stack = list(reversed(top))
         n = 0
@@ -250,10 +314,7 @@ class TimelineStore:
             n += 1
             if n % 20_000 == 0 and cancelled():
                 return None
-            if flt.active:
-                if self.matches(head, flt):
-                    out.append(head)
-            elif row_agent(self.events[head]) not in hidden:
+            if self.visible(head, flt, hidden):
                 out.append(head)
             kids = children.get(head)
             if kids:
@@ -306,7 +367,7 @@ class TimelineStore:
     def add(self, batch: Iterable[Event]) -> Added:
         """Fold a batch in and place its new rows in the view (unless a rebuild is due)."""
         added = Added()
-        new_heads: list[tuple[int, str]] = []
+        new_heads: list[tuple[int, str, str]] = []
         session, events = self.session, self.events
         for event in batch:
             index = len(events)
@@ -336,14 +397,27 @@ class TimelineStore:
                 if call_id in self.spawned:
                     self._prefix.clear()
                     added.rebuild |= any(self.agent_rows[a] for a in self.spawned[call_id])
+            elif kind == Kind.MESSAGE_USER and isinstance(qid := data.get("queue_id"), str):
+                # A queued prompt is one row: the message that delivers or removes it updates it.
+                group = self.queue_events.get(qid)
+                if data.get("origin") != "queued" and group:
+                    group.append(index)
+                    added.changed.add(group[0])
+                    continue
+                if group is None and data.get("origin") == "queued":
+                    self.queue_events[qid] = [index]
             elif kind == Kind.AGENT_STARTED and (spawn := cast(AgentStartedData, data)).get("agent_id"):
                 # One row per subagent: its own file and its parent's both announce it.
                 agent, parent = str(spawn["agent_id"]), spawn.get("parent_call_id")
+                self._name_agent(agent, spawn.get("description") or spawn.get("agent_type"))
                 if parent and agent not in self.parent_call:
                     self.parent_call[agent] = str(parent)
                     self.spawned.setdefault(str(parent), []).append(agent)
                     self._prefix.clear()
                     added.rebuild |= self.agent_rows[agent] > 0
+                    spawner = self.calls.get(event.get("session", ""), str(parent))
+                    if spawner is not None and isinstance(spawner.input, dict):
+                        self._name_agent(agent, spawner.input.get("description"))
                 starts = self.agent_starts.setdefault(agent, [])
                 starts.append(index)
                 if len(starts) > 1:
@@ -352,19 +426,20 @@ class TimelineStore:
             elif kind != Kind.RAW and rows.event_is_error(event):
                 self.errors += 1
             agent = row_agent(event)
+            label = rows.KIND_LABELS.get(kind, kind) if isinstance(kind, str) else "?"
             self.heads.append(index)
             self.agent_rows[agent] += 1
-            self.kinds[rows.KIND_LABELS.get(kind, kind) if isinstance(kind, str) else "?"] += 1
-            new_heads.append((index, agent))
+            self.kinds[label] += 1
+            new_heads.append((index, agent, label))
         added.rows = len(new_heads)
         if added.rebuild:
             return added
         flt, hidden, view = self.filter, self.hidden, self.view
-        for head, agent in new_heads:
+        for head, agent, label in new_heads:
             if flt.active:
                 if not self.matches(head, flt):
                     continue
-            elif agent in hidden:
+            elif agent in hidden or (flt.hide and flt.hides(label)):
                 continue
             if not self.prefix(agent):
                 view.append(head)  # a new top-level row is the last row
@@ -380,6 +455,10 @@ class TimelineStore:
                 if self.position(head) is None and self.matches(head, flt):
                     added.inserted_at.append(self._insert(head))
         return added
+
+    def _name_agent(self, agent: str, name: object) -> None:
+        if isinstance(name, str) and name.strip() and agent not in self.agent_names:
+            self.agent_names[agent] = rows.one_line(name, 120)
 
     @property
     def agents(self) -> list[str]:

@@ -9,37 +9,36 @@ player of a replay (:class:`~watchkeeper.viewer.screens.replay.ReplayScreen`).
 
 from __future__ import annotations
 
-import os
-import tempfile
 import time
 from typing import Any, ClassVar
 
-import orjson
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
-from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Footer, Header, Input, Static
 from textual.worker import get_current_worker
 
 from ...protocol import Event
-from ...protocol.display import visible, visible_value
+from ...protocol.display import visible
 from ...protocol.session import merge_capabilities
 from ...relay.api import RelayAPI, SessionInfo
 from ...retention import retained, settle
 from ..host import host
 from ..model.feed import EventFeed, EventsArrived, HistoryRebuilt
 from ..model.history_reload import HistoryReload, history_note, load_store
-from ..model.timeline_store import Filter, TimelineStore
+from ..model.rows import KIND_LABELS
+from ..model.timeline_store import QUIET, Filter, TimelineStore
 from ..palette import PaletteCommand
 from ..widgets.detail_pane import DetailPane
 from ..widgets.status import StatusBar, status_cells
 from ..widgets.timeline import Timeline
+from .kinds import KindChooser
 from .picker import Picker
+from .session_copy import RowCopyScreen
 
 ANY = "(any)"
 #: While the timeline follows a live session, the detail pane shows the newest row at most this
@@ -49,6 +48,8 @@ DETAIL_EVERY = 0.25
 ENDED_GRACE = 2.0
 #: Below this many columns the detail pane goes under the timeline instead of beside it.
 NARROW = 100
+#: From this many columns on the detail pane takes two fifths of the width, not a third: output wraps less.
+WIDE = 140
 
 
 class NewEventsMarker(Static):
@@ -61,7 +62,7 @@ class NewEventsMarker(Static):
         self.post_message(self.Jump())
 
 
-class SessionScreen(Screen[None]):
+class SessionScreen(RowCopyScreen):
     """The session view a live session and a replay share; each adds its part (``compose_part``)."""
 
     CSS_PATH = "session.tcss"
@@ -72,9 +73,18 @@ Every event of one session. Tool calls show their status as they run.
 
 Filters combine; **x** clears them all. **Ctrl+P** lists every command.
 
-Text from the session is shown, never obeyed: terminal controls in it read
-as `␛[2J`, `⟨U+009B⟩`… **c** copies the selected row with those escapes;
-**W** writes it as received (raw) to a new file and says where.
+`usage` and `state` rows are hidden (their totals are in the status bar):
+**u** shows or hides them, **f** chooses which kinds are shown.
+
+**c** copies the selected row's text: a call's command and output, a
+message. A terminal never confirms a copy; if it does not arrive (tmux with
+`set-clipboard` off), **Ctrl+P** offers "Write row text to a file", the
+command or output alone, and the row as JSON lines. Text from the session is
+shown, never obeyed: terminal controls in it read as `␛[2J`, `⟨U+009B⟩`…,
+in a copy too; **W** writes the row as received (raw) to a new file.
+
+**Tab** moves between the timeline and the detail pane; **m** zooms the
+detail pane to the full width and back.
 
 A steerable session (started with `watchkeeper run -- claude`, or after
 `watchkeeper hooks install`) takes controls: **p** pause, **r** resume,
@@ -90,11 +100,14 @@ dimmed, and the line above the status bar says why.
         Binding("e", "errors", "Errors", id="session.errors"),
         Binding("t", "pick_tool", "Tool", id="session.tool"),
         Binding("a", "pick_agent", "Agent", id="session.agent"),
-        Binding("f", "pick_kind", "Kind", id="session.kind", show=False),
+        Binding("f", "choose_kinds", "Kinds", id="session.kind"),
+        Binding("u", "toggle_quiet", "Usage/state", id="session.quiet"),
         Binding("x", "clear_filters", "Clear", id="session.clear"),
         Binding("c", "copy", "Copy", id="session.copy"),
         Binding("W", "write_raw", "Write raw", id="session.write_raw", show=False),
         Binding("d", "toggle_detail", "Detail", id="session.detail", show=False),
+        Binding("m", "zoom_detail", "Zoom", id="session.zoom"),
+        Binding("tab", "focus_pane", "Pane", id="session.pane"),
     ]
 
     def __init__(self, relay: RelayAPI, session: str, info: SessionInfo | None = None) -> None:
@@ -165,6 +178,7 @@ dimmed, and the line above the status bar says why.
 
     def on_resize(self) -> None:
         self.set_class(self.size.width < NARROW, "-narrow")
+        self.set_class(self.size.width >= WIDE, "-wide")
 
     def on_unmount(self) -> None:
         if self.feed is not None:
@@ -323,12 +337,30 @@ dimmed, and the line above the status bar says why.
     def action_pick_kind(self) -> None:
         self._pick("Only rows of the kind…", self.timeline.store.kinds.most_common(), "kind")
 
+    def action_toggle_quiet(self) -> None:
+        """Show the usage and state rows, or hide them again (any other hidden kind stays hidden)."""
+        hide = self.filter.hide
+        self.apply_filter(self.filter.with_(hide=hide - QUIET if hide & QUIET else hide | QUIET))
+
+    def action_choose_kinds(self) -> None:
+        """Which kinds of rows are shown: every kind seen so far, and those hidden."""
+        counts = self.timeline.store.kinds
+        known = dict.fromkeys(KIND_LABELS.values())
+        kinds = [k for k in known if k in counts or k in self.filter.hide]
+        kinds += sorted(k for k in counts if k not in known)
+
+        def chosen(hide: frozenset[str] | None) -> None:
+            if hide is not None and hide != self.filter.hide:
+                self.apply_filter(self.filter.with_(hide=hide))
+
+        self.app.push_screen(KindChooser([(k, counts[k]) for k in kinds], self.filter.hide), chosen)
+
     def action_clear_filters(self) -> None:
         search = self.query_one("#search", Input)
         search.remove_class("-visible")
         with search.prevent(Input.Changed):
             search.value = ""
-        self.apply_filter(Filter())
+        self.apply_filter(self.filter.cleared())
         self.timeline.focus()
 
     def action_search(self) -> None:
@@ -345,6 +377,9 @@ dimmed, and the line above the status bar says why.
         self.timeline.focus()
 
     def action_back(self) -> None:
+        if self.has_class("-zoom"):
+            self._unzoom()
+            return
         search = self.query_one("#search", Input)
         if search.has_focus:
             if search.value:
@@ -357,38 +392,32 @@ dimmed, and the line above the status bar says why.
 
     # --- other actions ---------------------------------------------------------------------
 
-    def action_copy(self) -> None:
-        """The row's events as JSON lines, with the same visible escapes as on screen: a copied
-        ``ESC[201~`` would end the person's bracketed paste. Raw bytes: ``action_write_raw``."""
-        head = self.timeline.selected_head
-        if head is None:
-            self.notify("Nothing selected", severity="warning")
-            return
-        events = self.timeline.store.row_events(head)
-        text = "\n".join(orjson.dumps(visible_value(e), default=str).decode() for e in events)
-        self.app.copy_to_clipboard(text)
-        self.notify(f"Copied {len(events)} event{'s' if len(events) != 1 else ''} (JSON lines)")
-
-    def action_write_raw(self) -> None:
-        """The row's events as they came, unescaped, to a new private file (0600); the toast says where."""
-        head = self.timeline.selected_head
-        if head is None:
-            self.notify("Nothing selected", severity="warning")
-            return
-        events = self.timeline.store.row_events(head)
-        data = b"".join(orjson.dumps(e, default=str, option=orjson.OPT_APPEND_NEWLINE) for e in events)
-        try:
-            fd, path = tempfile.mkstemp(prefix="watchkeeper-row-", suffix=".jsonl")
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-        except OSError as e:
-            self.notify(f"Not written: {e}", severity="error")
-            return
-        self.notify(f"Wrote {len(events)} event{'s' if len(events) != 1 else ''} as received "
-                    f"(JSON lines, {len(data):,} bytes) to {path}", title="Raw row", timeout=20)
-
     def action_toggle_detail(self) -> None:
         self.detail.display = not self.detail.display
+        if not self.detail.display:
+            self._unzoom()
+
+    def action_zoom_detail(self) -> None:
+        """The detail pane over the whole width (the timeline hidden), and back."""
+        if self.has_class("-zoom"):
+            self._unzoom()
+            return
+        self.detail.display = True
+        self.add_class("-zoom")
+        self.detail.focus()
+
+    def _unzoom(self) -> None:
+        if self.has_class("-zoom"):
+            self.remove_class("-zoom")
+            self.timeline.focus()
+
+    def action_focus_pane(self) -> None:
+        """Tab: the detail pane (to scroll it, unfold output) or back to the timeline."""
+        if self.detail.has_focus or not self.detail.display:
+            if not self.has_class("-zoom"):
+                self.timeline.focus()
+        else:
+            self.detail.focus()
 
     def palette_commands(self) -> list[PaletteCommand]:
         """This screen's own commands, for the command palette."""
@@ -398,14 +427,15 @@ dimmed, and the line above the status bar says why.
             ("Errors only", "Toggle: only failed calls, error notices, raw records", self.action_errors),
             ("Filter by tool", "Show only the calls of one tool", self.action_pick_tool),
             ("Filter by agent", "Show only the main agent or one subagent", self.action_pick_agent),
+            ("Show or hide kinds", "Choose the kinds of rows shown (f)", self.action_choose_kinds),
+            ("Usage and state rows", "Show or hide them; their totals stay in the status bar (u)",
+             self.action_toggle_quiet),
             ("Filter by kind", "Show only one kind of event", self.action_pick_kind),
             ("Clear filters", "Show every row again", self.action_clear_filters),
             ("Follow", "Jump to the newest event and keep following", timeline.action_last),
             ("Subagents", "Collapse or expand them under the selected call", timeline.action_toggle_collapse),
-            ("Copy event", "Copy the selected row's events to the clipboard (controls shown escaped)",
-             self.action_copy),
-            ("Write raw row to a file", "The selected row's events, unescaped, to a new file (W)",
-             self.action_write_raw),
+            *self.copy_commands(),
             ("Toggle detail pane", "Show or hide the detail pane", self.action_toggle_detail),
+            ("Zoom detail pane", "The detail pane over the whole width, and back (m)", self.action_zoom_detail),
             ("Back to sessions", "The list of sessions", self.action_back),
         ]
