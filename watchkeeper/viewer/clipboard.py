@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 #: What the toast points to when the clipboard cannot be trusted.
-WRITE_HINT = "Ctrl+P › “Write row text to a file” saves it instead"
+WRITE_HINT = "Ctrl+P › “Write row text to a file”"
 
 
 def tmux_set_clipboard(env: Mapping[str, str] | None = None) -> str | None:
@@ -38,7 +38,7 @@ def sent_note(what: str, text: str, tmux: str | None) -> tuple[str, bool]:
     size = f"{lines:,} line{'s' if lines != 1 else ''}"
     if tmux is not None and tmux != "on":
         return (f"tmux set-clipboard is {tmux}: the {what} ({size}) will not reach the clipboard. "
-                f"Run `tmux set -g set-clipboard on`; or {WRITE_HINT}.", True)
+                f"Turn it on (tmux set -g set-clipboard on), or {WRITE_HINT}.", True)
     return f"The {what} ({size}) was sent to the terminal's clipboard. Not there? {WRITE_HINT}.", False
 
 
