@@ -190,7 +190,7 @@ class TimelineStore:
         event = self.head_event(head)
         agent = row_agent(event)
         depth = len(self.prefix(agent))
-        name = self.agent_names.get(str(event.get("agent", MAIN_AGENT)))
+        name = self.agent_names.get(agent, agent)
         return rows.build_row(event, self.call_of(head), now, self.spawn_marker(head), depth, name)
 
     def stamp(self, head: int, now: float | None) -> tuple[Any, ...] | None:
@@ -198,10 +198,9 @@ class TimelineStore:
         call = self.call_of(head)
         if call is None:
             group = self.starts_of(head) or self.queued_of(head)
-            name = self.agent_names.get(self.events[head].get("agent", MAIN_AGENT))
-            return (len(group) if group else 0, name)
+            return (len(group) if group else 0, self.agent_names.get(row_agent(self.events[head])))
         elapsed = int(now) if now is not None and not call.final else None
-        name = self.agent_names.get(self.events[head].get("agent", MAIN_AGENT))
+        name = self.agent_names.get(row_agent(self.events[head]))
         return (call.status, len(call.event_ids), self.spawn_marker(head), elapsed, name)
 
     def ticking(self, head: int) -> bool:
