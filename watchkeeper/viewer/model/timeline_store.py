@@ -8,8 +8,8 @@ Tree order is the order of :meth:`TimelineStore.key`, so a live row is placed
 with a binary search, and a filtered view is the same order with rows left
 out.
 
-Some kinds are hidden unless asked for (:data:`QUIET`, the ``usage`` and
-``state`` rows): hiding is part of the :class:`Filter`, applied as rows
+Some kinds are hidden unless asked for (the ``usage`` and ``state`` rows):
+hiding is part of the :class:`~.timeline_filter.Filter`, applied as rows
 arrive, so it costs a live session nothing beyond one rebuild when the
 person changes it. A queued prompt and the message that delivers it are one
 row, like a tool call's events.
@@ -21,59 +21,18 @@ from array import array
 from bisect import bisect_left, bisect_right
 from collections import Counter
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any, cast
 
-import orjson
-
-from ...protocol import MAIN_AGENT, CallTable, Event, Kind, ToolCall, json_text
+from ...protocol import MAIN_AGENT, CallTable, Event, Kind, ToolCall
 from ...protocol.calls import TOOL_KINDS
 from ...protocol.payloads import AgentFinishedData, AgentStartedData
 from ...protocol.session import SessionState
 from . import rows
+from .timeline_filter import Filter, search_text
 
-#: Kinds hidden until asked for: their totals are in the status bar.
-QUIET: frozenset[str] = frozenset({"usage", "state"})
 #: A subagent's completion sorts after its own rows: its key's last part is offset by this.
 LAST = 1 << 62
-
-
-@dataclass(frozen=True, slots=True)
-class Filter:
-    """What the person narrowed the timeline to; all conditions must hold.
-
-    ``hide``: kinds (row labels) left out, whatever else is asked, unless ``kind`` names one.
-    It is a preference, not a narrowing: it does not make the filter ``active``.
-    """
-
-    errors: bool = False
-    tool: str | None = None
-    agent: str | None = None
-    kind: str | None = None
-    text: str = ""
-    hide: frozenset[str] = QUIET
-
-    @property
-    def active(self) -> bool:
-        return bool(self.errors or self.tool or self.agent or self.kind or self.text)
-
-    def hides(self, label: str) -> bool:
-        return label in self.hide and label != self.kind
-
-    def cleared(self) -> Filter:
-        """No narrowing; the hidden kinds stay hidden."""
-        return Filter(hide=self.hide)
-
-    def describe(self) -> str:
-        parts = ["errors only"] if self.errors else []
-        named = (("tool", self.tool), ("agent", self.agent), ("kind", self.kind))
-        parts += [f"{k}={v}" for k, v in named if v]
-        if self.text:
-            parts.append(f"/{self.text}")
-        return " · ".join(parts)
-
-    def with_(self, **changes: Any) -> Filter:
-        return replace(self, **changes)
 
 
 @dataclass(slots=True)
@@ -145,10 +104,6 @@ class TimelineStore:
         data = event.get("data")
         qid = data.get("queue_id") if isinstance(data, dict) and data.get("origin") == "queued" else None
         return self.queue_events.get(qid) if isinstance(qid, str) else None
-
-    def agent_name(self, agent: str) -> str:
-        """The subagent's description (``Survey the web module``), else its id."""
-        return self.agent_names.get(agent, agent)
 
     def head_event(self, head: int) -> Event:
         """The event a row shows: a subagent's starts merged (first non-empty value of each field);
@@ -471,29 +426,3 @@ def row_agent(event: Event) -> str:
         if isinstance(data, dict) and (agent := cast(AgentStartedData | AgentFinishedData, data).get("agent_id")):
             return str(agent)
     return event.get("agent", MAIN_AGENT)
-
-
-def search_text(event: Event, call: ToolCall | None) -> str:
-    """What a search matches, lower-cased: kind, agent, tool name, input, text output."""
-    parts = [rows.KIND_LABELS.get(event.get("kind", ""), event.get("kind", "")), event.get("agent", "")]
-    if call is not None:
-        parts.append(call.name or "")
-        if call.input is not None:
-            parts.append(call.input if isinstance(call.input, str) else _json(call.input))
-        if isinstance(call.output, str):
-            parts.append(call.output[:20_000])
-        elif call.output is not None:
-            parts.append(_json(call.output)[:20_000])
-    else:
-        data = event.get("data")
-        if isinstance(data, dict):
-            text = data.get("text")
-            parts.append(text[:20_000] if isinstance(text, str) else _json(data)[:20_000])
-    return "\n".join(parts).lower()
-
-
-def _json(value: Any) -> str:
-    try:
-        return orjson.dumps(value, default=str).decode()
-    except TypeError:
-        return json_text(value, 20_000)

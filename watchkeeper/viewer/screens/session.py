@@ -31,7 +31,8 @@ from ..host import host
 from ..model.feed import EventFeed, EventsArrived, HistoryRebuilt
 from ..model.history_reload import HistoryReload, history_note, load_store
 from ..model.rows import KIND_LABELS
-from ..model.timeline_store import QUIET, Filter, TimelineStore
+from ..model.timeline_filter import QUIET, Filter
+from ..model.timeline_store import TimelineStore
 from ..palette import PaletteCommand
 from ..widgets.detail_pane import DetailPane
 from ..widgets.status import StatusBar, status_cells
