@@ -18,6 +18,7 @@ from watchkeeper.adapters.files.source import TranscriptSource
 from watchkeeper.commands.replay import first_session
 from watchkeeper.relay import Relay
 from watchkeeper.viewer import WatchkeeperApp
+from watchkeeper.viewer.model.timeline_store import TimelineStore
 from watchkeeper.viewer.screens.kinds import KindChooser
 from watchkeeper.viewer.screens.session import SessionScreen
 from watchkeeper.viewer.widgets.detail_pane import DetailPane
@@ -173,3 +174,34 @@ async def test_m_zooms_the_detail_pane_and_tab_focuses_it() -> None:
         await pilot.press("m", "escape")  # Escape leaves the zoom before it leaves the screen
         await until_app(pilot, lambda: detail.outer_size.width < 100)
         assert isinstance(app.screen, SessionScreen)
+
+
+def test_a_prompt_queued_mid_turn_waits_in_its_row_then_moves_to_when_it_was_delivered() -> None:
+    ev = Events()
+    store = TimelineStore()
+    store.add(ev.started())
+    queued = ev.ev("message.user", {"text": "and the docs", "origin": "queued", "queue_id": "q1"})
+    store.add([queued, *ev.call("toolu_1", "Bash", {"command": "make"})])
+    (waiting,) = [h for h in store.view if store.events[h] is queued]
+    assert rows_text(store, waiting) == "⧗ queued and the docs"
+
+    delivered = ev.ev("message.user", {"text": "and the docs", "origin": "prompt", "queue_id": "q1"})
+    added = store.add([delivered])
+    assert added.rebuild, "the queued row leaves the view"
+    store.rebuild()
+    users = [h for h in store.view if store.kind_label(h) == "user"]
+    assert [store.events[h]["data"]["text"] for h in users] == ["Fix the failing test", "and the docs"]
+    assert store.view[-1] == users[-1], "at the time the agent got it, after the call"
+    assert [e["data"]["origin"] for e in store.row_events(users[-1])] == ["queued", "prompt"], "both events kept"
+    assert store.kinds["user"] == 2 and store.agent_rows["main"] == len(store.view)
+
+    taken_back = ev.ev("message.user", {"text": "no, skip it", "origin": "queued", "queue_id": "q2"})
+    store.add([taken_back])
+    added = store.add([ev.ev("message.user", {"text": "no, skip it", "origin": "queue-removed", "queue_id": "q2"})])
+    head = store.view[-1]
+    assert head in added.changed and store.events[head] is taken_back
+    assert rows_text(store, head) == "⊘ taken back no, skip it"
+
+
+def rows_text(store: TimelineStore, head: int) -> str:
+    return "".join(text for text, _ in store.row(head).summary)

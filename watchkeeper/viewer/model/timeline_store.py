@@ -11,8 +11,9 @@ out.
 Some kinds are hidden unless asked for (the ``usage`` and ``state`` rows):
 hiding is part of the :class:`~.timeline_filter.Filter`, applied as rows
 arrive, so it costs a live session nothing beyond one rebuild when the
-person changes it. A queued prompt and the message that delivers it are one
-row, like a tool call's events.
+person changes it. A queued prompt is one row while it waits (or once taken
+back); the message that delivers it is a row of its own, at the time the
+agent got it, standing for both events, and the queued row goes.
 """
 
 from __future__ import annotations
@@ -66,8 +67,10 @@ class TimelineStore:
         #: Each subagent's ``agent.started`` events: one row, headed by the first.
         self.agent_starts: dict[str, list[int]] = {}
         self.spawned: dict[str, list[str]] = {}
-        #: A queued prompt's events (the queued one heads the row), by queue id.
+        #: A queued prompt's events (queued, then delivered or taken back), by queue id.
         self.queue_events: dict[str, list[int]] = {}
+        #: Rows of queued prompts since delivered: the delivering message's row stands for them.
+        self.superseded: set[int] = set()
         #: What a subagent is called on screen: its description, else its type.
         self.agent_names: dict[str, str] = {}
         self.agent_rows: Counter[str] = Counter()
@@ -97,19 +100,19 @@ class TimelineStore:
         return self.agent_starts.get(row_agent(event))
 
     def queued_of(self, head: int) -> list[int] | None:
-        """A queued prompt's events (queued, then delivered or removed), when the row heads one."""
+        """A queued prompt's events (queued, then delivered or taken back), when the row shows one."""
         event = self.events[head]
         if event.get("kind") != Kind.MESSAGE_USER:
             return None
         data = event.get("data")
-        qid = data.get("queue_id") if isinstance(data, dict) and data.get("origin") == "queued" else None
+        qid = data.get("queue_id") if isinstance(data, dict) else None
         return self.queue_events.get(qid) if isinstance(qid, str) else None
 
     def head_event(self, head: int) -> Event:
         """The event a row shows: a subagent's starts merged (first non-empty value of each field);
-        a queued prompt as it stands now (delivered, removed)."""
+        a queued prompt as it stands now (taken back)."""
         queued = self.queued_of(head)
-        if queued:
+        if queued and queued[0] == head:
             return self.events[queued[-1]]
         event, starts = self.events[head], self.starts_of(head)
         if not starts or len(starts) < 2:
@@ -213,6 +216,8 @@ class TimelineStore:
     # --- filtering --------------------------------------------------------------
 
     def matches(self, head: int, flt: Filter) -> bool:
+        if self.superseded and head in self.superseded:
+            return False
         event = self.events[head]
         if flt.hide and flt.hides(self.kind_label(head)):
             return False
@@ -230,6 +235,8 @@ class TimelineStore:
     def visible(self, head: int, flt: Filter, hidden: frozenset[str]) -> bool:
         if flt.active:
             return self.matches(head, flt)
+        if self.superseded and head in self.superseded:
+            return False
         return row_agent(self.events[head]) not in hidden and not (flt.hide and flt.hides(self.kind_label(head)))
 
     def build_view(
@@ -352,13 +359,17 @@ class TimelineStore:
                     self._prefix.clear()
                     added.rebuild |= any(self.agent_rows[a] for a in self.spawned[call_id])
             elif kind == Kind.MESSAGE_USER and isinstance(qid := data.get("queue_id"), str):
-                # A queued prompt is one row: the message that delivers or removes it updates it.
                 group = self.queue_events.get(qid)
-                if data.get("origin") != "queued" and group:
-                    group.append(index)
+                origin = data.get("origin")
+                if group and origin == "queue-removed":
+                    group.append(index)  # taken back: the queued row says so
                     added.changed.add(group[0])
                     continue
-                if group is None and data.get("origin") == "queued":
+                if group and origin != "queued" and group[0] not in self.superseded:
+                    group.append(index)  # delivered: a row of its own, in place of the queued one
+                    self._supersede(group[0])
+                    added.rebuild |= self.position(group[0]) is not None
+                elif group is None and origin == "queued":
                     self.queue_events[qid] = [index]
             elif kind == Kind.AGENT_STARTED and (spawn := cast(AgentStartedData, data)).get("agent_id"):
                 # One row per subagent: its own file and its parent's both announce it.
@@ -390,6 +401,8 @@ class TimelineStore:
             return added
         flt, hidden, view = self.filter, self.hidden, self.view
         for head, agent, label in new_heads:
+            if self.superseded and head in self.superseded:
+                continue
             if flt.active:
                 if not self.matches(head, flt):
                     continue
@@ -409,6 +422,11 @@ class TimelineStore:
                 if self.position(head) is None and self.matches(head, flt):
                     added.inserted_at.append(self._insert(head))
         return added
+
+    def _supersede(self, head: int) -> None:
+        self.superseded.add(head)
+        self.kinds[self.kind_label(head)] -= 1
+        self.agent_rows[row_agent(self.events[head])] -= 1
 
     def _name_agent(self, agent: str, name: object) -> None:
         if isinstance(name, str) and name.strip() and agent not in self.agent_names:
