@@ -34,6 +34,7 @@ from .timeline_filter import Filter, search_text
 
 #: A subagent's completion sorts after its own rows: its key's last part is offset by this.
 LAST = 1 << 62
+_AGENT_KINDS = frozenset({Kind.AGENT_STARTED, Kind.AGENT_FINISHED})
 
 
 @dataclass(slots=True)
@@ -251,31 +252,48 @@ class TimelineStore:
         Safe in a worker thread while the UI appends: it reads only what
         existed when it started.
         """
+        # One pass over the heads, in the order of the loop below: a row left out is kept in the tree
+        # as ``~head`` (its subagents' rows may still show), and most sessions have no tree at all.
         top: list[int] = []
         children: dict[int, list[int]] = {}
         last: dict[int, list[int]] = {}
+        events, labels, prefixes, superseded = self.events, rows.KIND_LABELS, self._prefix, self.superseded
+        hide = flt.hide - {flt.kind} if flt.kind else flt.hide
+        active = flt.active
         for n, head in enumerate(self.heads[:upto]):
             if n % 20_000 == 0 and cancelled():
                 return None
-            event = self.events[head]
-            prefix = self.prefix(row_agent(event))
-            if not prefix:
-                top.append(head)
-            elif event.get("kind") == Kind.AGENT_FINISHED:
-                last.setdefault(prefix[-1], []).append(head)
+            event = events[head]
+            kind = event.get("kind")
+            agent = row_agent(event) if kind in _AGENT_KINDS else event.get("agent", MAIN_AGENT)
+            prefix = prefixes.get(agent)
+            if prefix is None:
+                prefix = self.prefix(agent)
+            if active:
+                shown = self.matches(head, flt)
             else:
-                children.setdefault(prefix[-1], []).append(head)
+                shown = agent not in hidden and labels.get(kind, kind) not in hide and head not in superseded
+            item = head if shown else ~head
+            if not prefix:
+                top.append(item)
+            elif kind == Kind.AGENT_FINISHED:
+                last.setdefault(prefix[-1], []).append(item)
+            else:
+                children.setdefault(prefix[-1], []).append(item)
+        if not children and not last:
+            return [h for h in top if h >= 0]
         for parent, ends in last.items():
             children.setdefault(parent, []).extend(ends)
         out: list[int] = []
         stack = list(reversed(top))
         n = 0
         while stack:
-            head = stack.pop()
+            item = stack.pop()
             n += 1
             if n % 20_000 == 0 and cancelled():
                 return None
-            if self.visible(head, flt, hidden):
+            head = item if item >= 0 else ~item
+            if item >= 0:
                 out.append(head)
             kids = children.get(head)
             if kids:
