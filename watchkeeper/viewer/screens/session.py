@@ -432,7 +432,7 @@ dimmed, and the line above the status bar says why.
             ("Usage and state rows", "Show or hide them; their totals stay in the status bar (u)",
              self.action_toggle_quiet),
             ("Filter by kind", "Show only one kind of event", self.action_pick_kind),
-            ("Clear filters", "Show every row again", self.action_clear_filters),
+            ("Clear filters", "Every row again, but the kinds hidden (u, f)", self.action_clear_filters),
             ("Follow", "Jump to the newest event and keep following", timeline.action_last),
             ("Subagents", "Collapse or expand them under the selected call", timeline.action_toggle_collapse),
             *self.copy_commands(),
