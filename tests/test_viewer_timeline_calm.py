@@ -205,3 +205,14 @@ def test_a_prompt_queued_mid_turn_waits_in_its_row_then_moves_to_when_it_was_del
 
 def rows_text(store: TimelineStore, head: int) -> str:
     return "".join(text for text, _ in store.row(head).summary)
+
+
+def test_a_rebuilt_view_keeps_a_subagents_completion_after_its_work() -> None:
+    store = TimelineStore()
+    store.add(convert_file(SHOWCASE))
+    built_as_they_came = list(store.view)
+    store.rebuild(store.filter.with_(hide=frozenset()))
+    store.rebuild(store.filter.with_(hide=frozenset({"usage", "state"})))
+    assert store.view == built_as_they_came
+    web = [store.events[h]["kind"] for h in store.view if store.events[h]["agent"] == "webagent1"]
+    assert web == ["agent.started", "message.user", "message.assistant", "agent.finished"]
