@@ -30,7 +30,7 @@ class KindChooser(ModalScreen[frozenset[str]]):
     KindChooser {
         align: center middle;
         & > Vertical {
-            width: 44;
+            width: 50;
             height: auto;
             max-height: 80%;
             border: round $primary;
