@@ -38,6 +38,9 @@ USAGE_KEYS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_creat
 
 FAILED = frozenset({ToolStatus.ERROR, ToolStatus.INTERRUPTED})
 
+#: The kinds whose row belongs to the subagent they name (``data.agent_id``), not to the event's agent.
+AGENT_KINDS = frozenset({Kind.AGENT_STARTED, Kind.AGENT_FINISHED})
+
 #: Short labels for the kind column.
 KIND_LABELS: dict[str, str] = {
     Kind.SESSION_STARTED: "session",
@@ -360,3 +363,12 @@ def _visible(row: Row) -> Row:
     return Row(visible(row.time), visible(row.agent), visible(row.kind),
                [(visible(t), role) for t, role in row.summary], [(visible(t), role) for t, role in row.status],
                row.error)
+
+
+def row_agent(event: Event) -> str:
+    """The agent a row belongs to: a subagent's own start and end rows sit with its other rows."""
+    if event.get("kind") in AGENT_KINDS:
+        data = event.get("data")
+        if isinstance(data, dict) and (agent := cast(AgentStartedData | AgentFinishedData, data).get("agent_id")):
+            return str(agent)
+    return event.get("agent", MAIN_AGENT)

@@ -25,16 +25,17 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from ...protocol import MAIN_AGENT, CallTable, Event, Kind, ToolCall
+from ...protocol import CallTable, Event, Kind, ToolCall
 from ...protocol.calls import TOOL_KINDS
-from ...protocol.payloads import AgentFinishedData, AgentStartedData
+from ...protocol.payloads import AgentStartedData
 from ...protocol.session import SessionState
 from . import rows
+from .rows import row_agent
 from .timeline_filter import Filter, search_text
+from .timeline_view import tree_view
 
 #: A subagent's completion sorts after its own rows: its key's last part is offset by this.
 LAST = 1 << 62
-_AGENT_KINDS = frozenset({Kind.AGENT_STARTED, Kind.AGENT_FINISHED})
 
 
 @dataclass(slots=True)
@@ -252,53 +253,8 @@ class TimelineStore:
         Safe in a worker thread while the UI appends: it reads only what
         existed when it started.
         """
-        # One pass over the heads, in the order of the loop below: a row left out is kept in the tree
-        # as ``~head`` (its subagents' rows may still show), and most sessions have no tree at all.
-        top: list[int] = []
-        children: dict[int, list[int]] = {}
-        last: dict[int, list[int]] = {}
-        events, labels, prefixes, superseded = self.events, rows.KIND_LABELS, self._prefix, self.superseded
-        hide = flt.hide - {flt.kind} if flt.kind else flt.hide
-        active = flt.active
-        for n, head in enumerate(self.heads[:upto]):
-            if n % 20_000 == 0 and cancelled():
-                return None
-            event = events[head]
-            kind = event.get("kind")
-            agent = row_agent(event) if kind in _AGENT_KINDS else event.get("agent", MAIN_AGENT)
-            prefix = prefixes.get(agent)
-            if prefix is None:
-                prefix = self.prefix(agent)
-            if active:
-                shown = self.matches(head, flt)
-            else:
-                shown = agent not in hidden and labels.get(kind, kind) not in hide and head not in superseded
-            item = head if shown else ~head
-            if not prefix:
-                top.append(item)
-            elif kind == Kind.AGENT_FINISHED:
-                last.setdefault(prefix[-1], []).append(item)
-            else:
-                children.setdefault(prefix[-1], []).append(item)
-        if not children and not last:
-            return [h for h in top if h >= 0]
-        for parent, ends in last.items():
-            children.setdefault(parent, []).extend(ends)
-        out: list[int] = []
-        stack = list(reversed(top))
-        n = 0
-        while stack:
-            item = stack.pop()
-            n += 1
-            if n % 20_000 == 0 and cancelled():
-                return None
-            head = item if item >= 0 else ~item
-            if item >= 0:
-                out.append(head)
-            kids = children.get(head)
-            if kids:
-                stack.extend(reversed(kids))
-        return out
+        return tree_view(self.events, self.heads[:upto], self.prefix, self.matches, self.superseded, flt, hidden,
+                         cancelled)
 
     def set_view(self, view: list[int], upto: int, flt: Filter, hidden: frozenset[str]) -> None:
         """Adopt a view built for the first ``upto`` heads, adding rows that arrived meanwhile."""
@@ -453,12 +409,3 @@ class TimelineStore:
     @property
     def agents(self) -> list[str]:
         return [a for a, _ in self.agent_rows.most_common()]
-
-
-def row_agent(event: Event) -> str:
-    """The agent a row belongs to: a subagent's own start and end rows sit with its other rows."""
-    if event.get("kind") in (Kind.AGENT_STARTED, Kind.AGENT_FINISHED):
-        data = event.get("data")
-        if isinstance(data, dict) and (agent := cast(AgentStartedData | AgentFinishedData, data).get("agent_id")):
-            return str(agent)
-    return event.get("agent", MAIN_AGENT)
