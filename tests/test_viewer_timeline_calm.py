@@ -216,3 +216,24 @@ def test_a_rebuilt_view_keeps_a_subagents_completion_after_its_work() -> None:
     assert store.view == built_as_they_came
     web = [store.events[h]["kind"] for h in store.view if store.events[h]["agent"] == "webagent1"]
     assert web == ["agent.started", "message.user", "message.assistant", "agent.finished"]
+
+
+def test_the_reader_turns_queue_operations_into_queued_prompts_delivered_or_taken_back(tmp_path: Path) -> None:
+    transcript = ClaudeTranscript(tmp_path / "11111111-2222-4333-8444-555555555555.jsonl")
+
+    def queue(operation: str, content: str | None = None) -> dict:
+        op = {"type": "queue-operation", "operation": operation, "timestamp": "2026-11-27T18:00:00.000Z",
+              "sessionId": transcript.session}
+        return {**op, "content": content} if content is not None else op
+
+    transcript.write(queue("enqueue", "first"), queue("dequeue"), transcript.prompt("first"),
+                     queue("enqueue", "never mind"), queue("remove", "never mind"),
+                     queue("enqueue", "<task-notification>\n<task-id>a1</task-id>\n</task-notification>"),
+                     queue("enqueue", "second"), queue("dequeue"), queue("dequeue"), transcript.prompt("second"))
+    users = [e["data"] for e in convert_file(transcript.path) if e["kind"] == "message.user"]
+    said = [(d["origin"], d["text"]) for d in users if not d["text"].startswith("<task")]
+    assert said == [("queued", "first"), ("prompt", "first"), ("queued", "never mind"),
+                    ("queue-removed", "never mind"), ("queued", "second"), ("prompt", "second")]
+    ids = [d.get("queue_id") for d in users if not d["text"].startswith("<task")]
+    assert ids[0] == ids[1] and ids[2] == ids[3] and ids[4] == ids[5] and len(set(ids)) == 3, \
+        "each prompt is delivered or taken back under its own queue id; a task notification takes none"
