@@ -9,7 +9,9 @@ session screen), headless at 120×40 under Textual's pilot. Printed, in one run:
   events, and with ``--events``;
 - the widget's own work per key, without the pilot: the action plus rendering
   every line on screen (a page down misses the strip cache on every line).
-  This is the figure to hold against one frame (16.7 ms at 60 fps).
+  This is the figure to hold against one frame (16.7 ms at 60 fps);
+- ``u`` (usage and state rows shown, then hidden again): one view built in a
+  worker per press, until the app is idle with the new view in place.
 
 Run: ``.venv/bin/python bench/bench_timeline.py [--events 1000000]``.
 """
@@ -107,6 +109,19 @@ async def pilot_figures(pilot: Any, presses: int) -> dict[str, tuple[list[float]
     }
 
 
+async def quiet_toggles(pilot: Any, presses: int) -> tuple[list[float], list[float]]:
+    """``u`` pressed ``presses`` times: wall and CPU time until the view is rebuilt and drawn."""
+    wall, cpu = [], []
+    for _ in range(presses):
+        t0, c0 = time.perf_counter(), time.process_time()
+        await pilot.press("u")
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
+        wall.append(time.perf_counter() - t0)
+        cpu.append(time.process_time() - c0)
+    return wall, cpu
+
+
 def widget_figures(timeline: Timeline, presses: int) -> dict[str, list[float]]:
     """The action and a full-screen render, no pilot: what one key costs the UI thread."""
     height = timeline.scrollable_content_region.height
@@ -158,6 +173,14 @@ async def session_app(events: list[Event], presses: int, label: str) -> None:
             print(f"  the widget's own work per key (action + render {timeline.size.height} lines):")
             for name, samples in widget_figures(timeline, presses).items():
                 print(f"    {name:<12} {stats(samples)}")
+            heads = len(timeline.store.heads)
+            hidden = heads - len(timeline.store.view)
+            wall, cpu = await quiet_toggles(pilot, 6)
+            assert len(timeline.store.view) == heads - hidden, "an even number of presses hides them again"
+            print(f"  u: the {hidden:,} usage and state rows (of {heads:,}) shown, then hidden again; per press,"
+                  " until the new view is drawn:")
+            print(f"    {'u':<12} wall {stats(wall)}")
+            print(f"    {'':<12} cpu  {stats(cpu)}")
     finally:
         relay.stop()
 

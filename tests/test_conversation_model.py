@@ -104,7 +104,7 @@ def test_tool_calls_are_one_line_each_and_expand_to_their_input_and_output() -> 
     assert line.startswith("  ▸ Bash  pytest -q tests/test_app.py") and line.endswith("✗ error 2.3s")
     assert len(line) == conv.text_width
     assert plain_text(conv.lines(read)).endswith("✓ 40ms") and conv.measure(read) == 1
-    assert "▸ Bash  sleep 100" in plain_text(conv.lines(run)) and "… no result" in plain_text(conv.lines(run))
+    assert "▸ Bash  sleep 100" in plain_text(conv.lines(run)) and "… unfinished" in plain_text(conv.lines(run))
     assert "FAILED" not in text_of(conv)
 
     assert conv.toggle(bash)

@@ -73,6 +73,8 @@ async def test_v_shows_the_conversation_on_the_same_event_and_goes_back_on_the_o
     async with app.run_test(size=(120, 40)) as pilot:
         screen = await opened(app, pilot)
         timeline, conversation = screen.timeline, screen.conversation
+        await pilot.press("u")  # usage rows shown: the conversation has no block for one
+        await until_app(pilot, lambda: any(kind(screen, h) == "usage" for h in timeline.store.view))
         await pilot.press("home", "down", "down", "down", "down")
         bash = timeline.selected_head
         assert kind(screen, bash) == "tool.started" and not conversation.display

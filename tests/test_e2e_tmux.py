@@ -39,9 +39,9 @@ def test_replay_in_a_real_terminal(tmp_path: Path, tmux: Tmux) -> None:
     # To the end: every row, tool calls with their status.
     tmux.keys("G")
     rows = ("Bash  echo hello from bash && pwd", "Write  /home/dev/demo/notes.txt", "✗ error",
-            "a455c631d7057aaad started")
+            "┆ started  Count lines")
     screen = tmux.wait_for(lambda s: f"event {EVENTS} / {EVENTS} " in s and all(r in s for r in rows))
-    assert "■ ended" in screen and screen.count("a455c631d7057aaad started") == 1
+    assert "■ ended" in screen and screen.count("┆ started  Count lines") == 1
 
     # Back to the start, then play: the recording plays to its end by itself.
     tmux.keys("0")

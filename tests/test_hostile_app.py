@@ -124,6 +124,10 @@ async def tour_empty(v: dict[str, str], out: list[str]) -> None:
 
 
 async def rows_one_by_one(pilot: Any, screen: SessionScreen) -> None:
+    """Every row in turn, the usage and state rows shown (``u``) as well."""
+    if screen.timeline.store.filter.hide & {"usage", "state"}:
+        await pilot.press("u")
+        await until_app(pilot, lambda: not screen.timeline.store.filter.hide & {"usage", "state"})
     await pilot.press("home")
     for _ in range(len(screen.timeline.store.view)):
         await pilot.pause()

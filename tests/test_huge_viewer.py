@@ -125,7 +125,7 @@ async def test_following_the_newest_row_survives_the_reload(big: Path) -> None:
             async with app.run_test(size=SIZE) as pilot:
                 await until_app(pilot, lambda: isinstance(app.screen, SessionScreen))
                 await pilot.pause()
-                relay.add_source(source(big, tail=1 << 20))
+                relay.add_source(source(big, tail=2 << 20))  # more than two screens of rows shown
                 screen = await open_tail(app, pilot, big)
                 timeline = screen.timeline
                 tail_rows = len(timeline.store.view)

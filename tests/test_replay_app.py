@@ -214,7 +214,7 @@ async def test_z_collapses_a_subagent_since_space_plays() -> None:
         assert timeline.cursor == row
         await pilot.press("z")
         await until_app(pilot, lambda: len(screen.timeline.store.view) < everything)
-        assert "▸ a455c631d…" in screen_text(app)
+        assert "▸ subagent" in screen_text(app)
         assert not screen.playhead.playing
 
 

@@ -34,7 +34,7 @@ def test_a_second_agent_started_updates_the_first_row() -> None:
     assert store.prefix(SUB) != ()  # now under the Task call
     assert store.stamp(head, None) != before
     row = store.row(head)
-    assert "".join(t for t, _ in row.summary) == f"┆ {SUB} started Count files"
+    assert "".join(t for t, _ in row.summary) == f"┆ started  Count files  ({SUB})"
     assert [e["id"] for e in store.row_events(head)] == [own["id"], link["id"]]
     assert store.head_event(head)["data"]["prompt"] == "Count the .py files"
     assert store.agent_rows[SUB] == 2 and store.kinds["subagent"] == 1

@@ -54,13 +54,17 @@ def own_names(viewer: Path) -> set[str]:
 
 
 def private_uses(viewer: Path) -> list[str]:
-    """``obj._name`` outside compat.py where ``_name`` is not the viewer's own: a private Textual call."""
+    """``obj._name`` outside compat.py where ``_name`` is not the viewer's own: a private Textual call;
+    and an import from a private Textual module."""
     own = own_names(viewer)
     found = []
     for path in sorted(viewer.rglob("*.py")):
         if path.name == "compat.py":
             continue
         for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("textual") \
+                    and any(part.startswith("_") for part in node.module.split(".")):
+                found.append(f"{path.relative_to(viewer)}:{node.lineno}: {node.module}")
             if (isinstance(node, ast.Attribute) and node.attr.startswith("_") and not node.attr.startswith("__")
                     and node.attr not in own):
                 found.append(f"{path.relative_to(viewer)}:{node.lineno}: {node.attr}")
@@ -74,6 +78,11 @@ def test_textual_is_the_pinned_version() -> None:
 def test_every_private_api_exists_with_the_parameters_used() -> None:
     assert compat.PRIVATE_API
     assert api_problems(compat.PRIVATE_API) == []
+
+
+def test_every_private_state_and_module_read_exists() -> None:
+    assert all(hasattr(cls, name) for cls, name in compat.PRIVATE_STATE)
+    assert compat.FooterKey.__module__ == "textual.widgets._footer"
 
 
 def test_a_missing_or_reshaped_private_api_is_reported() -> None:

@@ -72,7 +72,7 @@ def test_build_row_for_calls_and_events() -> None:
     usage = build_row(ev.usage(1234, 56, 0.5), None)
     assert text(usage.summary) == "in 1,234  out 56  cache 1,010  $0.5000"
     sub = build_row(ev.ev("message.user", {"text": "hi"}, agent="a42934b12dd9d9ea8"), None, depth=1)
-    assert sub.agent == "a42934b12…" and text(sub.summary) == "┆ hi"
+    assert sub.agent == "a42934b12dd9d9ea8" and text(sub.summary) == "┆ hi"
 
 
 def test_bad_shapes_do_not_raise() -> None:

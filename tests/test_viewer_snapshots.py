@@ -47,7 +47,9 @@ def test_session_screen_with_an_edit_selected(relay: Relay, snap_compare: Any) -
         app = pilot.app
         await until_app(pilot, lambda: isinstance(app.screen, SessionScreen)
                         and len(app.screen.timeline.store.events) >= 21)
-        await pilot.press(*["down"] * 6)
+        store = app.screen.timeline.store
+        edit = next(i for i, h in enumerate(store.view) if (c := store.call_of(h)) is not None and c.name == "Edit")
+        await pilot.press(*["down"] * edit)
         await app.workers.wait_for_complete()
         await pilot.pause()
 

@@ -77,7 +77,7 @@ def test_subagent_events_before_their_link_move_under_the_call_on_rebuild() -> N
     assert added.rebuild
     store.rebuild()
     texts = summaries(store)
-    assert texts.index("Task  d  ▾ a42934b12… (2)") < texts.index("┆ sub prompt") < texts.index(
+    assert texts.index("Task  d  ▾ subagent (2)") < texts.index("┆ sub prompt") < texts.index(
         "waiting on the subagent"
     )
     # A later subagent row goes in the middle, before the main agent's newer row.
@@ -103,7 +103,9 @@ def test_filters_errors_tool_agent_kind_and_text() -> None:
     assert shown(Filter(text="TYPEERROR")) == ["Bash  pytest -q tests/test_app.py"]
     assert shown(Filter(text="skips none")) == ["Fixed: `total` now skips None."]
     assert shown(Filter(errors=True, tool="Edit")) == []
-    assert len(shown(Filter())) == len(store.heads)
+    assert len(shown(Filter(hide=frozenset()))) == len(store.heads)
+    quiet = store.kinds["usage"] + store.kinds["state"]
+    assert quiet and len(shown(Filter())) == len(store.heads) - quiet, "usage and state rows are hidden by default"
 
 
 def test_a_call_that_fails_later_joins_an_errors_only_view() -> None:

@@ -10,11 +10,23 @@ from __future__ import annotations
 
 from textual.geometry import Size
 from textual.widget import Widget
+from textual.widgets import Footer
+from textual.widgets._footer import FooterKey as FooterKey
 
 #: (class, private attribute, its parameter names) for each private Textual API called below.
 PRIVATE_API: tuple[tuple[type, str, tuple[str, ...]], ...] = (
     (Widget, "_scroll_update", ("self", "virtual_size")),
 )
+#: (class, private attribute) for each private Textual state read below; ``FooterKey`` is imported from
+#: the private ``textual.widgets._footer`` (the footer's key widget, not exported).
+PRIVATE_STATE: tuple[tuple[type, str], ...] = (
+    (Footer, "_bindings_ready"),
+)
+
+
+def footer_ready(footer: Footer) -> bool:
+    """Whether the footer has its screen's bindings yet (before that, composing it shows nothing)."""
+    return bool(footer._bindings_ready)
 
 
 def set_scroll_range(widget: Widget, virtual_size: Size) -> None:

@@ -35,6 +35,7 @@ import orjson
 
 from ...protocol import MAIN_AGENT, OBSERVE_ONLY, Event, Kind, now_iso
 from ...protocol.codec import reparse
+from ...protocol.payloads import MessageUserData
 from . import records as R
 from .subagents import identify
 from .turns import Turns
@@ -246,14 +247,36 @@ class ClaudeCodeConverter(Turns):
             out.append(self._notice(self._base(rec, line) + ":0", "info", code, text, ts, agent))
 
     def _queue(self, rec: dict[str, Any], ts: str | None, line: bytes, out: list[Event]) -> None:
+        """A typed prompt queued is a ``message.user`` with origin ``queued`` and a ``queue_id``; the prompt
+        that delivers it after its ``dequeue`` (2.1.197 queues even the first prompt) carries the same id,
+        and a ``remove`` of it says ``queue-removed``: one prompt, not a notice and then a message."""
         op = rec.get("operation")
         content = rec.get("content")
+        if op == "dequeue":
+            if self._queued:
+                qid = self._queued.pop(0)[0]
+                if qid is not None:
+                    self._delivering.append(qid)
+            return
         if op not in ("enqueue", "remove") or not isinstance(content, str):
             return
         base = self._digest_id(line)
+        note = R.task_notification(content)
+        if note is None and op == "enqueue":
+            self._queued.append((base, content))
+            data: MessageUserData = {"text": content, "origin": "queued", "queue_id": base}
+            out.append(self._ev(f"{base}:0", Kind.MESSAGE_USER.value, data, ts, self._home))
+            return
+        taken = next((i for i, (qid, text) in enumerate(self._queued) if qid and text == content), None)
+        if note is None and taken is not None:
+            qid = self._queued.pop(taken)[0]
+            data = {"text": content, "origin": "queue-removed", "queue_id": str(qid)}
+            out.append(self._ev(f"{base}:0", Kind.MESSAGE_USER.value, data, ts, self._home))
+            return
+        if op == "enqueue":
+            self._queued.append((None, content))
         code = "queued" if op == "enqueue" else "queue-removed"
         out.append(self._notice(f"{base}:0", "info", code, content, ts, self._home, operation=op))
-        note = R.task_notification(content)
         if note is not None:
             self._task_notification(note, ts, out)
 

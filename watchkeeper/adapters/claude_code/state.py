@@ -74,6 +74,10 @@ class FileState:
         self._agents: set[str] = set()
         self._agents_done: set[str] = set()
         self._idle_messages: set[Any] = set()
+        #: Queued texts in order, with their queue id (None: not a typed prompt, a task notification).
+        self._queued: list[tuple[str | None, str]] = []
+        #: Queue ids dequeued, for the prompts that deliver them.
+        self._delivering: list[str] = []
 
     # --- event helpers --------------------------------------------------------------
 

@@ -141,6 +141,8 @@ class Turns(FileState):
         if images:
             data["images"] = images
         home = agent == self._home
+        if origin == "prompt" and home and self._delivering:
+            data["queue_id"] = self._delivering.pop(0)
         if origin == "prompt" and home:
             if self._title is None and text.strip():
                 self._title = text.strip()[:300]

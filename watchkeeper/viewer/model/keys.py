@@ -32,7 +32,7 @@ _SESSION_COMMON = (
     ("session.search", 1), ("session.errors", 2), ("session.tool", 3),
     ("app.inbox", 10), ("session.view", 11), ("session.zoom", 12),
     # Tab focuses the detail pane; listed by its key too, whatever id its binding gets.
-    ("session.focus_detail", 13), ("tab", 13),
+    ("session.pane", 13), ("session.focus_detail", 13), ("tab", 13),
     ("timeline.follow", 14), ("session.back", 15), ("session.copy", 16),
     ("timeline.collapse", 20), ("session.agent", 21), ("session.clear", 22),
     ("session.quiet", 23), ("session.kind", 24), ("session.detail", 25), ("session.write_raw", 26),

@@ -40,6 +40,9 @@ USAGE_KEYS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_creat
 
 FAILED = frozenset({ToolStatus.ERROR, ToolStatus.INTERRUPTED})
 
+#: The kinds whose row belongs to the subagent they name (``data.agent_id``), not to the event's agent.
+AGENT_KINDS = frozenset({Kind.AGENT_STARTED, Kind.AGENT_FINISHED})
+
 #: Short labels for the kind column.
 KIND_LABELS: dict[str, str] = {
     Kind.SESSION_STARTED: "session",
@@ -115,10 +118,6 @@ def clock(ts: str | None) -> str:
 def duration(ms: float | None) -> str:
     """``450ms``, ``12.3s``, ``4m05s``, ``3h12m``; past 48 hours ``3d 4h`` (``protocol.activity``)."""
     return "" if ms is None else duration_text(ms / 1000)
-
-
-def short_agent(agent: str) -> str:
-    return agent if agent == MAIN_AGENT or len(agent) <= 10 else agent[:9] + "…"
 
 
 #: Tool input as a mapping when it is JSON text (Codex arguments, old Claude Code).
@@ -208,8 +207,15 @@ def event_summary(event: Event) -> list[Cell]:
     return summary(data) if summary is not None else [(one_line(json_text(data)), "dim")]
 
 
+#: How a queued prompt's row reads while it waits or once taken back; delivered, it reads as the prompt.
+QUEUE_LABELS = {"queued": "⧗ queued ", "queue-removed": "⊘ taken back "}
+
+
 def _user(data: MessageUserData) -> list[Cell]:
     origin = data.get("origin")
+    if origin in QUEUE_LABELS:
+        return [(QUEUE_LABELS[origin], "waiting" if origin == "queued" else "dim"),
+                (one_line(str(data.get("text", ""))), "user")]
     prefix = [(f"[{origin}] ", "dim")] if origin and origin != "prompt" else []
     return [*prefix, (one_line(str(data.get("text", ""))), "user")]
 
@@ -237,12 +243,15 @@ def _usage(data: UsageData) -> list[Cell]:
 
 
 def _agent_started(data: AgentStartedData) -> list[Cell]:
-    what = data.get("description") or data.get("agent_type") or ""
-    return [(one_line(f"{data.get('agent_id', '?')} started  {what}"), "agent")]
+    what = data.get("description") or ""
+    kind = data.get("agent_type")
+    cells: list[Cell] = [("started  ", "agent"), (one_line(str(what)), "summary")] if what else [("started", "agent")]
+    ident = ", ".join(str(x) for x in (kind, data.get("agent_id")) if x)
+    return [*cells, (f"  ({one_line(ident, 120)})", "dim")] if ident else cells
 
 
 def _agent_finished(data: AgentFinishedData) -> list[Cell]:
-    return [(one_line(f"{data.get('agent_id', '?')} {data.get('status') or 'finished'}"), "agent")]
+    return [(str(data.get("status") or "finished"), "agent"), (f"  ({data.get('agent_id', '?')})", "dim")]
 
 
 def _state(data: StateData) -> list[Cell]:
@@ -313,15 +322,19 @@ def event_is_error(event: Event) -> bool:
 
 
 def build_row(
-    event: Event, call: ToolCall | None, now: float | None = None, spawned: str = "", depth: int = 0
+    event: Event, call: ToolCall | None, now: float | None = None, spawned: str = "", depth: int = 0,
+    agent_name: str | None = None,
 ) -> Row:
     """The row for an event; ``call`` when the event heads a tool call (merged by call id).
 
     ``spawned`` is the subagent marker of a spawning call (``"▾ 2 agents"``);
-    ``depth`` indents a subagent's rows under the call that spawned it.
+    ``depth`` indents a subagent's rows under the call that spawned it;
+    ``agent_name`` is what the agent column shows instead of the agent's id (a subagent's description),
+    whole: the column cuts it to fit.
     Every text in it is :func:`visible`: the row is what reaches the terminal.
     """
-    time, agent = clock(event.get("ts")), short_agent(str(event.get("agent", MAIN_AGENT)))
+    time = clock(event.get("ts"))
+    agent = one_line(agent_name or str(event.get("agent", MAIN_AGENT)), 120)
     indent: list[Cell] = [("┆ " * depth, "dim")] if depth else []
     if call is not None:
         summary: list[Cell] = [*indent, (call.name or "?", "tool")]
@@ -345,3 +358,12 @@ def _visible(row: Row) -> Row:
     return Row(visible(row.time), visible(row.agent), visible(row.kind),
                [(visible(t), role) for t, role in row.summary], [(visible(t), role) for t, role in row.status],
                row.error)
+
+
+def row_agent(event: Event) -> str:
+    """The agent a row belongs to: a subagent's own start and end rows sit with its other rows."""
+    if event.get("kind") in AGENT_KINDS:
+        data = event.get("data")
+        if isinstance(data, dict) and (agent := cast(AgentStartedData | AgentFinishedData, data).get("agent_id")):
+            return str(agent)
+    return event.get("agent", MAIN_AGENT)

@@ -7,6 +7,13 @@ screen, in tree order: a subagent's rows sit under the call that spawned it.
 Tree order is the order of :meth:`TimelineStore.key`, so a live row is placed
 with a binary search, and a filtered view is the same order with rows left
 out.
+
+Some kinds are hidden unless asked for (the ``usage`` and ``state`` rows):
+hiding is part of the :class:`~.timeline_filter.Filter`, applied as rows
+arrive, so it costs a live session nothing beyond one rebuild when the
+person changes it. A queued prompt is one row while it waits (or once taken
+back); the message that delivers it is a row of its own, at the time the
+agent got it, standing for both events, and the queued row goes.
 """
 
 from __future__ import annotations
@@ -15,42 +22,20 @@ from array import array
 from bisect import bisect_left, bisect_right
 from collections import Counter
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any, cast
 
-import orjson
-
-from ...protocol import MAIN_AGENT, CallTable, Event, Kind, ToolCall, json_text
+from ...protocol import CallTable, Event, Kind, ToolCall
 from ...protocol.calls import TOOL_KINDS
-from ...protocol.payloads import AgentFinishedData, AgentStartedData
+from ...protocol.payloads import AgentStartedData
 from ...protocol.session import SessionState
 from . import rows
+from .rows import row_agent
+from .timeline_filter import Filter, search_text
+from .timeline_view import tree_view
 
-
-@dataclass(frozen=True, slots=True)
-class Filter:
-    """What the person narrowed the timeline to; all conditions must hold."""
-
-    errors: bool = False
-    tool: str | None = None
-    agent: str | None = None
-    kind: str | None = None
-    text: str = ""
-
-    @property
-    def active(self) -> bool:
-        return bool(self.errors or self.tool or self.agent or self.kind or self.text)
-
-    def describe(self) -> str:
-        parts = ["errors only"] if self.errors else []
-        named = (("tool", self.tool), ("agent", self.agent), ("kind", self.kind))
-        parts += [f"{k}={v}" for k, v in named if v]
-        if self.text:
-            parts.append(f"/{self.text}")
-        return " · ".join(parts)
-
-    def with_(self, **changes: Any) -> Filter:
-        return replace(self, **changes)
+#: A subagent's completion sorts after its own rows: its key's last part is offset by this.
+LAST = 1 << 62
 
 
 @dataclass(slots=True)
@@ -84,6 +69,12 @@ class TimelineStore:
         #: Each subagent's ``agent.started`` events: one row, headed by the first.
         self.agent_starts: dict[str, list[int]] = {}
         self.spawned: dict[str, list[str]] = {}
+        #: A queued prompt's events (queued, then delivered or taken back), by queue id.
+        self.queue_events: dict[str, list[int]] = {}
+        #: Rows of queued prompts since delivered: the delivering message's row stands for them.
+        self.superseded: set[int] = set()
+        #: What a subagent is called on screen: its description, else its type.
+        self.agent_names: dict[str, str] = {}
         self.agent_rows: Counter[str] = Counter()
         self.tools: Counter[str] = Counter()
         self.kinds: Counter[str] = Counter()
@@ -110,8 +101,21 @@ class TimelineStore:
             return None
         return self.agent_starts.get(row_agent(event))
 
+    def queued_of(self, head: int) -> list[int] | None:
+        """A queued prompt's events (queued, then delivered or taken back), when the row shows one."""
+        event = self.events[head]
+        if event.get("kind") != Kind.MESSAGE_USER:
+            return None
+        data = event.get("data")
+        qid = data.get("queue_id") if isinstance(data, dict) else None
+        return self.queue_events.get(qid) if isinstance(qid, str) else None
+
     def head_event(self, head: int) -> Event:
-        """The event a row shows: a subagent's starts merged (first non-empty value of each field)."""
+        """The event a row shows: a subagent's starts merged (first non-empty value of each field);
+        a queued prompt as it stands now (taken back)."""
+        queued = self.queued_of(head)
+        if queued and queued[0] == head:
+            return self.events[queued[-1]]
         event, starts = self.events[head], self.starts_of(head)
         if not starts or len(starts) < 2:
             return event
@@ -127,34 +131,37 @@ class TimelineStore:
         """Every event a row stands for: all of a call's events, a subagent's starts, or the one event."""
         call = self.call_of(head)
         if call is None:
-            starts = self.starts_of(head)
-            return [self.events[i] for i in starts] if starts else [self.events[head]]
+            group = self.starts_of(head) or self.queued_of(head)
+            return [self.events[i] for i in group] if group else [self.events[head]]
         return [self.events[i] for i in self.call_events.get(call.call_id, [head])]
 
     def spawn_marker(self, head: int) -> str:
-        """``▾ 2 agents`` under an expanded spawning call, ``▸ …`` when collapsed; else empty."""
+        """``▾ 2 agents (9)`` under an expanded spawning call, ``▸ …`` when collapsed; else empty."""
         call = self.call_of(head)
         agents = self.spawned.get(call.call_id) if call else None
         if not call or not agents:
             return ""
         count = sum(self.agent_rows[a] for a in agents)
         arrow = "▸" if call.call_id in self.collapsed else "▾"
-        who = agents[0] if len(agents) == 1 else f"{len(agents)} agents"
-        return f"{arrow} {rows.short_agent(who)} ({count})"
+        who = "subagent" if len(agents) == 1 else f"{len(agents)} agents"  # the call's input names it
+        return f"{arrow} {who} ({count})"
 
     def row(self, head: int, now: float | None = None) -> rows.Row:
         event = self.head_event(head)
-        depth = len(self.prefix(row_agent(event)))
-        return rows.build_row(event, self.call_of(head), now, self.spawn_marker(head), depth)
+        agent = row_agent(event)
+        depth = len(self.prefix(agent))
+        name = self.agent_names.get(agent, agent)
+        return rows.build_row(event, self.call_of(head), now, self.spawn_marker(head), depth, name)
 
     def stamp(self, head: int, now: float | None) -> tuple[Any, ...] | None:
         """Changes whenever the row's text would: the cache key part beside the head."""
         call = self.call_of(head)
         if call is None:
-            starts = self.starts_of(head)
-            return (len(starts),) if starts else None
+            group = self.starts_of(head) or self.queued_of(head)
+            return (len(group) if group else 0, self.agent_names.get(row_agent(self.events[head])))
         elapsed = int(now) if now is not None and not call.final else None
-        return (call.status, len(call.event_ids), self.spawn_marker(head), elapsed)
+        name = self.agent_names.get(row_agent(self.events[head]))
+        return (call.status, len(call.event_ids), self.spawn_marker(head), elapsed, name)
 
     def ticking(self, head: int) -> bool:
         """The row shows a running call's elapsed time, which changes by itself."""
@@ -172,7 +179,12 @@ class TimelineStore:
     # --- tree order -------------------------------------------------------------
 
     def key(self, head: int) -> tuple[int, ...]:
-        return (*self.prefix(row_agent(self.events[head])), head)
+        """Tree order: a subagent's rows under the call that spawned it, its completion last."""
+        event = self.events[head]
+        prefix = self.prefix(row_agent(event))
+        if prefix and event.get("kind") == Kind.AGENT_FINISHED:
+            return (*prefix, LAST + head)
+        return (*prefix, head)
 
     def prefix(self, agent: str, _seen: frozenset[str] = frozenset()) -> tuple[int, ...]:
         """The key of the call that spawned ``agent`` (empty for the main agent or an orphan)."""
@@ -206,7 +218,11 @@ class TimelineStore:
     # --- filtering --------------------------------------------------------------
 
     def matches(self, head: int, flt: Filter) -> bool:
+        if self.superseded and head in self.superseded:
+            return False
         event = self.events[head]
+        if flt.hide and flt.hides(self.kind_label(head)):
+            return False
         if flt.agent and row_agent(event) != flt.agent:
             return False
         if flt.kind and self.kind_label(head) != flt.kind:
@@ -221,7 +237,9 @@ class TimelineStore:
     def visible(self, head: int, flt: Filter, hidden: frozenset[str]) -> bool:
         if flt.active:
             return self.matches(head, flt)
-        return row_agent(self.events[head]) not in hidden
+        if self.superseded and head in self.superseded:
+            return False
+        return row_agent(self.events[head]) not in hidden and not (flt.hide and flt.hides(self.kind_label(head)))
 
     def build_view(
         self,
@@ -235,30 +253,8 @@ class TimelineStore:
         Safe in a worker thread while the UI appends: it reads only what
         existed when it started.
         """
-        top: list[int] = []
-        children: dict[int, list[int]] = {}
-        for n, head in enumerate(self.heads[:upto]):
-            if n % 20_000 == 0 and cancelled():
-                return None
-            prefix = self.prefix(row_agent(self.events[head]))
-            (children.setdefault(prefix[-1], []) if prefix else top).append(head)
-        out: list[int] = []
-        stack = list(reversed(top))
-        n = 0
-        while stack:
-            head = stack.pop()
-            n += 1
-            if n % 20_000 == 0 and cancelled():
-                return None
-            if flt.active:
-                if self.matches(head, flt):
-                    out.append(head)
-            elif row_agent(self.events[head]) not in hidden:
-                out.append(head)
-            kids = children.get(head)
-            if kids:
-                stack.extend(reversed(kids))
-        return out
+        return tree_view(self.events, self.heads[:upto], self.prefix, self.matches, self.superseded, flt, hidden,
+                         cancelled)
 
     def set_view(self, view: list[int], upto: int, flt: Filter, hidden: frozenset[str]) -> None:
         """Adopt a view built for the first ``upto`` heads, adding rows that arrived meanwhile."""
@@ -306,7 +302,7 @@ class TimelineStore:
     def add(self, batch: Iterable[Event]) -> Added:
         """Fold a batch in and place its new rows in the view (unless a rebuild is due)."""
         added = Added()
-        new_heads: list[tuple[int, str]] = []
+        new_heads: list[tuple[int, str, str]] = []
         session, events = self.session, self.events
         for event in batch:
             index = len(events)
@@ -336,14 +332,31 @@ class TimelineStore:
                 if call_id in self.spawned:
                     self._prefix.clear()
                     added.rebuild |= any(self.agent_rows[a] for a in self.spawned[call_id])
+            elif kind == Kind.MESSAGE_USER and isinstance(qid := data.get("queue_id"), str):
+                group = self.queue_events.get(qid)
+                origin = data.get("origin")
+                if group and origin == "queue-removed":
+                    group.append(index)  # taken back: the queued row says so
+                    added.changed.add(group[0])
+                    continue
+                if group and origin != "queued" and group[0] not in self.superseded:
+                    group.append(index)  # delivered: a row of its own, in place of the queued one
+                    self._supersede(group[0])
+                    added.rebuild |= self.position(group[0]) is not None
+                elif group is None and origin == "queued":
+                    self.queue_events[qid] = [index]
             elif kind == Kind.AGENT_STARTED and (spawn := cast(AgentStartedData, data)).get("agent_id"):
                 # One row per subagent: its own file and its parent's both announce it.
                 agent, parent = str(spawn["agent_id"]), spawn.get("parent_call_id")
+                self._name_agent(agent, spawn.get("description") or spawn.get("agent_type"))
                 if parent and agent not in self.parent_call:
                     self.parent_call[agent] = str(parent)
                     self.spawned.setdefault(str(parent), []).append(agent)
                     self._prefix.clear()
                     added.rebuild |= self.agent_rows[agent] > 0
+                    spawner = self.calls.get(event.get("session", ""), str(parent))
+                    if spawner is not None and isinstance(spawner.input, dict):
+                        self._name_agent(agent, spawner.input.get("description"))
                 starts = self.agent_starts.setdefault(agent, [])
                 starts.append(index)
                 if len(starts) > 1:
@@ -352,19 +365,22 @@ class TimelineStore:
             elif kind != Kind.RAW and rows.event_is_error(event):
                 self.errors += 1
             agent = row_agent(event)
+            label = rows.KIND_LABELS.get(kind, kind) if isinstance(kind, str) else "?"
             self.heads.append(index)
             self.agent_rows[agent] += 1
-            self.kinds[rows.KIND_LABELS.get(kind, kind) if isinstance(kind, str) else "?"] += 1
-            new_heads.append((index, agent))
+            self.kinds[label] += 1
+            new_heads.append((index, agent, label))
         added.rows = len(new_heads)
         if added.rebuild:
             return added
         flt, hidden, view = self.filter, self.hidden, self.view
-        for head, agent in new_heads:
+        for head, agent, label in new_heads:
+            if self.superseded and head in self.superseded:
+                continue
             if flt.active:
                 if not self.matches(head, flt):
                     continue
-            elif agent in hidden:
+            elif agent in hidden or (flt.hide and flt.hides(label)):
                 continue
             if not self.prefix(agent):
                 view.append(head)  # a new top-level row is the last row
@@ -381,41 +397,15 @@ class TimelineStore:
                     added.inserted_at.append(self._insert(head))
         return added
 
+    def _supersede(self, head: int) -> None:
+        self.superseded.add(head)
+        self.kinds[self.kind_label(head)] -= 1
+        self.agent_rows[row_agent(self.events[head])] -= 1
+
+    def _name_agent(self, agent: str, name: object) -> None:
+        if isinstance(name, str) and name.strip() and agent not in self.agent_names:
+            self.agent_names[agent] = rows.one_line(name, 120)
+
     @property
     def agents(self) -> list[str]:
         return [a for a, _ in self.agent_rows.most_common()]
-
-
-def row_agent(event: Event) -> str:
-    """The agent a row belongs to: a subagent's own start and end rows sit with its other rows."""
-    if event.get("kind") in (Kind.AGENT_STARTED, Kind.AGENT_FINISHED):
-        data = event.get("data")
-        if isinstance(data, dict) and (agent := cast(AgentStartedData | AgentFinishedData, data).get("agent_id")):
-            return str(agent)
-    return event.get("agent", MAIN_AGENT)
-
-
-def search_text(event: Event, call: ToolCall | None) -> str:
-    """What a search matches, lower-cased: kind, agent, tool name, input, text output."""
-    parts = [rows.KIND_LABELS.get(event.get("kind", ""), event.get("kind", "")), event.get("agent", "")]
-    if call is not None:
-        parts.append(call.name or "")
-        if call.input is not None:
-            parts.append(call.input if isinstance(call.input, str) else _json(call.input))
-        if isinstance(call.output, str):
-            parts.append(call.output[:20_000])
-        elif call.output is not None:
-            parts.append(_json(call.output)[:20_000])
-    else:
-        data = event.get("data")
-        if isinstance(data, dict):
-            text = data.get("text")
-            parts.append(text[:20_000] if isinstance(text, str) else _json(data)[:20_000])
-    return "\n".join(parts).lower()
-
-
-def _json(value: Any) -> str:
-    try:
-        return orjson.dumps(value, default=str).decode()
-    except TypeError:
-        return json_text(value, 20_000)

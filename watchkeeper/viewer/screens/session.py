@@ -9,19 +9,15 @@ player of a replay (:class:`~watchkeeper.viewer.screens.replay.ReplayScreen`).
 
 from __future__ import annotations
 
-import os
-import tempfile
 import time
 from typing import Any, ClassVar
 
-import orjson
 from rich.text import Text
-from textual import on, work
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
-from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Header, Input, Static
 from textual.worker import get_current_worker
@@ -29,7 +25,7 @@ from textual.worker import get_current_worker
 from ...protocol import Event
 from ...protocol.activity import judge, may_run
 from ...protocol.controls import honoured
-from ...protocol.display import plural, visible, visible_value
+from ...protocol.display import plural, visible
 from ...protocol.kinds import State
 from ...protocol.session import merge_capabilities
 from ...relay.api import RelayAPI, SessionInfo
@@ -37,16 +33,16 @@ from ...retention import retained, settle
 from ..host import host
 from ..model.feed import EventFeed, EventsArrived, HistoryRebuilt
 from ..model.history_reload import HistoryReload, history_note, load_store
-from ..model.timeline_store import Filter, TimelineStore
+from ..model.timeline_filter import Filter
+from ..model.timeline_store import TimelineStore
 from ..palette import PaletteCommand
 from ..widgets.conversation import Conversation
 from ..widgets.detail_pane import DetailPane
 from ..widgets.footer import KeyFooter
 from ..widgets.status import StatusBar, status_cells
 from ..widgets.timeline import Timeline
-from .picker import Picker
+from .session_reading import ReadingScreen
 
-ANY = "(any)"
 #: While the timeline follows a live session, the detail pane shows the newest row at most this
 #: often (seconds): a flood of events would re-render it every frame, faster than anyone reads.
 DETAIL_EVERY = 0.25
@@ -54,6 +50,8 @@ DETAIL_EVERY = 0.25
 ENDED_GRACE = 2.0
 #: Below this many columns the detail pane goes under the timeline instead of beside it.
 NARROW = 100
+#: From this many columns on the detail pane takes two fifths of the width, not a third: output wraps less.
+WIDE = 140
 
 
 class NewEventsMarker(Static):
@@ -76,7 +74,7 @@ def calls_run(info: SessionInfo) -> bool:
     return may_run(info.live, info.state, info.followed)
 
 
-class SessionScreen(Screen[None]):
+class SessionScreen(ReadingScreen):
     """The session view a live session and a replay share; each adds its part (``compose_part``)."""
 
     CSS_PATH = "session.tcss"
@@ -89,9 +87,18 @@ Every event of one session. Tool calls show their status as they run.
 
 Filters combine; **x** clears them all. **Ctrl+P** lists every command.
 
-Text from the session is shown, never obeyed: terminal controls in it read
-as `␛[2J`, `⟨U+009B⟩`… **c** copies the selected row with those escapes;
-**W** writes it as received (raw) to a new file and says where.
+`usage` and `state` rows are hidden (their totals are in the status bar):
+**u** shows or hides them, **f** chooses which kinds are shown.
+
+**c** copies the selected row's text: a call's command and output, a
+message. A terminal never confirms a copy; if it does not arrive (tmux with
+`set-clipboard` off), **Ctrl+P** offers "Write row text to a file", the
+command or output alone, and the row as JSON lines. Text from the session is
+shown, never obeyed: terminal controls in it read as `␛[2J`, `⟨U+009B⟩`…,
+in a copy too; **W** writes the row as received (raw) to a new file.
+
+**Tab** moves between the timeline and the detail pane; **m** zooms the
+detail pane to the full width and back.
 
 A steerable session (started with `watchkeeper run -- claude`, or after
 `watchkeeper hooks install`) takes controls: **p** pause, **r** resume,
@@ -109,12 +116,15 @@ cannot be steered at all is marked **⊘ observe-only** in the status bar;
         Binding("e", "errors", "Errors", id="session.errors"),
         Binding("t", "pick_tool", "Tool", id="session.tool"),
         Binding("a", "pick_agent", "Agent", id="session.agent"),
-        Binding("f", "pick_kind", "Kind", id="session.kind", show=False),
+        Binding("f", "choose_kinds", "Kinds", id="session.kind"),
+        Binding("u", "toggle_quiet", "Usage/state", id="session.quiet"),
         Binding("x", "clear_filters", "Clear", id="session.clear"),
         Binding("c", "copy", "Copy", id="session.copy"),
         Binding("W", "write_raw", "Write raw", id="session.write_raw", show=False),
         Binding("d", "toggle_detail", "Detail", id="session.detail", show=False),
         Binding("v", "toggle_view", "Conversation", id="session.view"),
+        Binding("m", "zoom_detail", "Zoom", id="session.zoom"),
+        Binding("tab", "focus_pane", "Pane", id="session.pane"),
     ]
 
     def __init__(self, relay: RelayAPI, session: str, info: SessionInfo | None = None) -> None:
@@ -130,23 +140,6 @@ cannot be steered at all is marked **⊘ observe-only** in the status bar;
         self._detail_at = 0.0
         self._ended_at: float | None = None
         self._detail_due: Timer | None = None
-
-    @property
-    def timeline(self) -> Timeline:
-        return self.query_one(Timeline)
-
-    @property
-    def conversation(self) -> Conversation:
-        return self.query_one(Conversation)
-
-    @property
-    def reader(self) -> Timeline | Conversation:
-        """The view shown: the timeline, or the conversation (v)."""
-        return self.conversation if self.conversation.display else self.timeline
-
-    @property
-    def detail(self) -> DetailPane:
-        return self.query_one(DetailPane)
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -207,6 +200,7 @@ cannot be steered at all is marked **⊘ observe-only** in the status bar;
 
     def on_resize(self) -> None:
         self.set_class(self.size.width < NARROW, "-narrow")
+        self.set_class(self.size.width >= WIDE, "-wide")
 
     def on_unmount(self) -> None:
         if self.feed is not None:
@@ -349,53 +343,10 @@ cannot be steered at all is marked **⊘ observe-only** in the status bar;
         self.reader.action_last()
         self.reader.focus()
 
-    # --- filters and search ------------------------------------------------------------
-
-    def apply_filter(self, flt: Filter) -> None:
-        self.filter = flt
-        self.timeline.set_filter(flt)
-
-    def action_errors(self) -> None:
-        self.apply_filter(self.filter.with_(errors=not self.filter.errors))
-
-    def _pick(self, title: str, choices: list[tuple[str, int]], field: str) -> None:
-        def chosen(value: str | None) -> None:
-            if value is not None:
-                self.apply_filter(self.filter.with_(**{field: None if value == ANY else value}))
-
-        self.app.push_screen(Picker(title, [(ANY, len(self.timeline.store.heads)), *choices]), chosen)
-
-    def action_pick_tool(self) -> None:
-        self._pick("Only calls of the tool…", self.timeline.store.tools.most_common(), "tool")
-
-    def action_pick_agent(self) -> None:
-        self._pick("Only rows of the agent…", self.timeline.store.agent_rows.most_common(), "agent")
-
-    def action_pick_kind(self) -> None:
-        self._pick("Only rows of the kind…", self.timeline.store.kinds.most_common(), "kind")
-
-    def action_clear_filters(self) -> None:
-        search = self.query_one("#search", Input)
-        search.remove_class("-visible")
-        with search.prevent(Input.Changed):
-            search.value = ""
-        self.apply_filter(Filter())
-        self.reader.focus()
-
-    def action_search(self) -> None:
-        search = self.query_one("#search", Input)
-        search.add_class("-visible")
-        search.focus()
-
-    @on(Input.Changed, "#search")
-    def _search_changed(self, event: Input.Changed) -> None:
-        self.apply_filter(self.filter.with_(text=event.value.strip()))
-
-    @on(Input.Submitted, "#search")
-    def _search_done(self) -> None:
-        self.reader.focus()
-
     def action_back(self) -> None:
+        if self.has_class("-zoom"):
+            self._unzoom()
+            return
         search = self.query_one("#search", Input)
         if search.has_focus:
             if search.value:
@@ -408,36 +359,6 @@ cannot be steered at all is marked **⊘ observe-only** in the status bar;
 
     # --- other actions ---------------------------------------------------------------------
 
-    def action_copy(self) -> None:
-        """The row's events as JSON lines, with the same visible escapes as on screen: a copied
-        ``ESC[201~`` would end the person's bracketed paste. Raw bytes: ``action_write_raw``."""
-        head = self.timeline.selected_head
-        if head is None:
-            self.notify("Nothing selected", severity="warning")
-            return
-        events = self.timeline.store.row_events(head)
-        text = "\n".join(orjson.dumps(visible_value(e), default=str).decode() for e in events)
-        self.app.copy_to_clipboard(text)
-        self.notify(f"Copied {len(events)} event{'s' if len(events) != 1 else ''} (JSON lines)")
-
-    def action_write_raw(self) -> None:
-        """The row's events as they came, unescaped, to a new private file (0600); the toast says where."""
-        head = self.timeline.selected_head
-        if head is None:
-            self.notify("Nothing selected", severity="warning")
-            return
-        events = self.timeline.store.row_events(head)
-        data = b"".join(orjson.dumps(e, default=str, option=orjson.OPT_APPEND_NEWLINE) for e in events)
-        try:
-            fd, path = tempfile.mkstemp(prefix="watchkeeper-row-", suffix=".jsonl")
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-        except OSError as e:
-            self.notify(f"Not written: {e}", severity="error")
-            return
-        self.notify(f"Wrote {len(events)} event{'s' if len(events) != 1 else ''} as received "
-                    f"(JSON lines, {len(data):,} bytes) to {path}", title="Raw row", timeout=20)
-
     def action_toggle_view(self) -> None:
         """The conversation instead of the timeline, or back; the same event stays selected."""
         if self.conversation.display:
@@ -445,9 +366,6 @@ cannot be steered at all is marked **⊘ observe-only** in the status bar;
         else:
             self.conversation.open()
         self._show_marker()
-
-    def action_toggle_detail(self) -> None:
-        self.detail.display = not self.detail.display
 
     def observe_only(self) -> str | None:
         """Why nothing can steer this session (the source's own words), or None when something can."""
@@ -467,17 +385,18 @@ cannot be steered at all is marked **⊘ observe-only** in the status bar;
             ("Errors only", "Toggle: only failed calls, error notices, raw records", self.action_errors),
             ("Filter by tool", "Show only the calls of one tool", self.action_pick_tool),
             ("Filter by agent", "Show only the main agent or one subagent", self.action_pick_agent),
+            ("Show or hide kinds", "Choose the kinds of rows shown (f)", self.action_choose_kinds),
+            ("Usage and state rows", "Show or hide them; their totals stay in the status bar (u)",
+             self.action_toggle_quiet),
             ("Filter by kind", "Show only one kind of event", self.action_pick_kind),
-            ("Clear filters", "Show every row again", self.action_clear_filters),
+            ("Clear filters", "Every row again, but the kinds hidden (u, f)", self.action_clear_filters),
             ("Follow", "Jump to the newest event and keep following", timeline.action_last),
             ("Subagents", "Collapse or expand them under the selected call", timeline.action_toggle_collapse),
-            ("Copy event", "Copy the selected row's events to the clipboard (controls shown escaped)",
-             self.action_copy),
-            ("Write raw row to a file", "The selected row's events, unescaped, to a new file (W)",
-             self.action_write_raw),
+            *self.copy_commands(),
             ("Toggle detail pane", "Show or hide the detail pane", self.action_toggle_detail),
             *([("Why observe-only", why, self.action_why_observe_only)] if (why := self.observe_only()) else []),
             ("Conversation", "Read the session as a conversation, or go back to the timeline (v)",
              self.action_toggle_view),
+            ("Zoom detail pane", "The detail pane over the whole width, and back (m)", self.action_zoom_detail),
             ("Back to sessions", "The list of sessions", self.action_back),
         ]

@@ -56,7 +56,7 @@ class SteerableScreen(SessionScreen, inherit_bindings=False):
     """
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        *Screen.BINDINGS,
+        *(b for b in Screen.BINDINGS if not (isinstance(b, Binding) and b.key == "tab")),  # Tab: the session's
         *(Binding(c.key, f"steer_{c.kind}", c.kind.capitalize(), id=f"steer.{c.kind}") for c in CONTROLS),
         Binding("w", "steer_waiting", "Waiting", id="steer.waiting", show=False),
         Binding("Y", "steer_always", "Always allow…", id="steer.always", show=False),

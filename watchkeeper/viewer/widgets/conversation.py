@@ -60,7 +60,7 @@ address, never opened.
         Binding("pagedown", "page_down", "Page down", show=False),
         Binding("home", "first", "First", show=False),
         Binding("end", "last", "Follow", id="conversation.follow"),
-        Binding("enter,space", "toggle_expand", "Expand", id="conversation.expand"),
+        Binding("enter", "toggle_expand", "Open", id="conversation.expand"),
     ]
 
     COMPONENT_CLASSES: ClassVar[set[str]] = {f"conversation--{role}" for role in ROLES}

@@ -14,8 +14,8 @@ from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import Footer
-from textual.widgets._footer import FooterKey
 
+from ..compat import FooterKey, footer_ready
 from ..model.keys import Shown, choose
 
 #: Below this many columns the footer is compact.
@@ -30,7 +30,7 @@ class KeyFooter(Footer):
     _width = 0
 
     def compose(self) -> ComposeResult:
-        if not self._bindings_ready:
+        if not footer_ready(self):
             return
         width = self.size.width or self.app.size.width
         self._width = width
@@ -63,7 +63,7 @@ class KeyFooter(Footer):
         return cell_len(self.app.get_key_display(binding)) + cell_len(binding.description) + (2 if compact else 3)
 
     def on_resize(self, event: events.Resize) -> None:
-        if event.size.width != self._width and self._bindings_ready:
+        if event.size.width != self._width and footer_ready(self):
             self.call_after_refresh(self.recompose)
 
     @property

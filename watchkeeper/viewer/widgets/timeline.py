@@ -181,7 +181,7 @@ One row per event; a tool call is one row whose status fills in as it runs.
         self.store = store
         self._generation += 1
         self._cache.clear()
-        if old.filter.active or old.collapsed:
+        if old.filter != store.filter or old.collapsed:
             self.rebuild(old.filter)
         self._resize()
         if self.follow:

@@ -16,6 +16,8 @@ from textual.strip import Strip
 from ..model.rows import Cell, Row
 
 TIME_W, AGENT_W, KIND_W = 8, 10, 9
+#: From this width on the agent column is wider, for a subagent's description.
+WIDE, AGENT_WIDE_W = 90, 16
 
 ROLES = (
     "time",
@@ -73,10 +75,11 @@ Timeline {
 def draw_row(row: Row, width: int, base: Style, style: Callable[[str], Style]) -> Strip:
     """``row`` as a strip ``width`` cells wide: time, agent, kind, summary, status."""
     status_w = sum(cell_len(text) for text, _ in row.status)
-    summary_w = max(0, width - (TIME_W + AGENT_W + KIND_W + 3) - (status_w + 1 if status_w else 0))
+    agent_w = AGENT_WIDE_W if width >= WIDE else AGENT_W
+    summary_w = max(0, width - (TIME_W + agent_w + KIND_W + 3) - (status_w + 1 if status_w else 0))
     segments = [
         Segment(set_cell_size(row.time, TIME_W) + " ", base + style("time")),
-        Segment(set_cell_size(row.agent, AGENT_W) + " ", base + style("agent")),
+        Segment(cut(row.agent, agent_w) + " ", base + style("agent")),
         Segment(set_cell_size(row.kind, KIND_W) + " ", base + style("kind")),
         *fit(row.summary, summary_w, base, style),
     ]
@@ -84,6 +87,11 @@ def draw_row(row: Row, width: int, base: Style, style: Callable[[str], Style]) -
         segments.append(Segment(" ", base))
         segments += [Segment(text, base + style(role)) for text, role in row.status]
     return Strip(segments).adjust_cell_length(width, base)
+
+
+def cut(text: str, width: int) -> str:
+    """``text`` in exactly ``width`` cells, with an ellipsis where it was cut."""
+    return set_cell_size(text, width) if cell_len(text) <= width else set_cell_size(text, width - 1) + "…"
 
 
 def fit(cells: list[Cell], width: int, base: Style, style: Callable[[str], Style]) -> list[Segment]:
