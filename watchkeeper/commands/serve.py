@@ -46,6 +46,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "before the session's failure policy ends them (default 30)")
     parser.add_argument("--queue-limit", type=int, default=10_000, metavar="N",
                         help="events queued for a slow viewer before telemetry is coalesced and it resyncs")
+    from ..export.options import add_otlp_arguments
+
+    add_otlp_arguments(parser)
 
 
 def parse_bind(value: str | None) -> tuple[str, int]:
@@ -105,10 +108,12 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         options = server_options(args)
+        sender = otlp_sender(args)
     except ValueError as e:
         print(visible(f"watchkeeper serve: {e}"), file=sys.stderr)
         return 2
     relay = Relay(flush_interval=FLUSH_INTERVAL).start()
+    exporter = None if sender is None else start_export(relay, sender, args)
     server = serve_ws(relay, **options)
     if not server.ready.wait(15) or server.error is not None:
         print(visible(f"watchkeeper serve: cannot listen on {options['host']}:{options['port']}: {server.error}"),
@@ -126,6 +131,8 @@ def run(args: argparse.Namespace) -> int:
     shown = server.url if is_loopback(host) or host not in ("0.0.0.0", "::") else \
         server.url.replace(host, _hostname(), 1)
     print(visible(f"watchkeeper serve: relay {relay.epoch} on {server.url}{hooks}"), flush=True)
+    if exporter is not None:
+        print(visible(f"  OTLP:       spans to {exporter.sender.url}"), flush=True)
     print(visible(f"  attach:     watchkeeper attach {shown}{token_hint}"), flush=True)
     print(visible(f"  SDK agents: watchkeeper.sdk.connect({shown!r}) with $WATCHKEEPER_AGENT_TOKEN set "
                   "(one per run: watchkeeper token --agent)"), flush=True)
@@ -133,8 +140,31 @@ def run(args: argparse.Namespace) -> int:
         print("  warning: not TLS: the token crosses the network in clear; use --certfile/--keyfile "
               "or an ssh tunnel", file=sys.stderr, flush=True)
     _wait_for_signal()
+    if exporter is not None:
+        exporter.close()
+        print(visible(f"watchkeeper serve: {exporter.summary()}"), file=sys.stderr, flush=True)
     relay.stop()
     return 0
+
+
+def otlp_sender(args: argparse.Namespace) -> Any:
+    """The OTLP sender for ``--otlp``, or None; a missing SDK is a ValueError that says what to install."""
+    if not args.otlp:
+        return None
+    from ..export.options import sender_of
+    from ..export.otlp import OtelMissing
+
+    try:
+        return sender_of(args)
+    except OtelMissing as e:
+        raise ValueError(str(e)) from None
+
+
+def start_export(relay: Any, sender: Any, args: argparse.Namespace) -> Any:
+    from ..export.options import content_of
+    from ..export.stream import ContinuousExport
+
+    return ContinuousExport(relay, sender, content=content_of(args))
 
 
 def _start_hooks(relay: Any, server: Any, people: Any) -> str:

@@ -34,6 +34,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--theme", help="a Textual theme name (default: watchkeeper)")
     parser.add_argument("--no-hooks", action="store_true",
                         help="do not listen for Claude Code hooks: watch sessions, steer none")
+    from ..export.options import add_otlp_arguments
+
+    add_otlp_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -45,8 +48,24 @@ def run(args: argparse.Namespace) -> int:
 
     visible_logging()
     roots = session_roots(args.root, defaults=not args.no_default_roots)
+    sender = None
+    if args.otlp:
+        from ..export.options import sender_of
+        from ..export.otlp import OtelMissing
+
+        try:
+            sender = sender_of(args)
+        except (ValueError, OtelMissing) as e:
+            print(f"watchkeeper: {e}", file=sys.stderr)
+            return 2
     relay = Relay().start()
+    exporter = None
     try:
+        if sender is not None:
+            from ..export.options import content_of
+            from ..export.stream import ContinuousExport
+
+            exporter = ContinuousExport(relay, sender, content=content_of(args))
         now = time.time()
         for path, mtime in find_sessions(roots)[: max(0, args.limit)]:
             relay.add_source(TranscriptSource(path, follow=now - mtime <= FOLLOW_WINDOW))
@@ -56,6 +75,9 @@ def run(args: argparse.Namespace) -> int:
                              theme=args.theme, steer=steer)
         result = app.run()
     finally:
+        if exporter is not None:
+            exporter.close()
+            print(exporter.summary(), file=sys.stderr)
         relay.stop()
     if result == "demo":
         return run_demo()
