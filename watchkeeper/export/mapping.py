@@ -434,6 +434,14 @@ class SpanMapper:
         out.append(self._finish(s.root, incomplete=incomplete))
         return out
 
+    def end_chats(self) -> list[SpanRecord]:
+        """End every model call still open: live, when no event came for a while (its usage is complete)."""
+        out: list[SpanRecord] = []
+        for s in self.sessions.values():
+            if s.chats:
+                self._end_chats(s, None, out)
+        return out
+
     def close_all(self, *, incomplete: bool) -> list[SpanRecord]:
         out: list[SpanRecord] = []
         for session in list(self.sessions):

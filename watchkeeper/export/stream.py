@@ -76,6 +76,7 @@ class ContinuousExport:
         self._dropped_by: Counter[str] = Counter()
         self._told = (0, 0)
         self._told_at = 0.0
+        self._drop_told_at = -NOTICE_EVERY
         self._queue: deque[list[Event]] = deque()
         self._queued = 0
         self._cond = threading.Condition()
@@ -92,13 +93,20 @@ class ContinuousExport:
 
     def _on_batch(self, batch: list[Event]) -> None:
         with self._cond:
-            if self._queued + len(batch) > self.capacity:
-                self.dropped += len(batch)
-                self._dropped_by.update(str(ev.get("session")) for ev in batch if ev.get("kind") != Kind.NOTICE)
+            if self._queued + len(batch) <= self.capacity:
+                self._queue.append(batch)
+                self._queued += len(batch)
+                self._cond.notify()
                 return
-            self._queue.append(batch)
-            self._queued += len(batch)
-            self._cond.notify()
+            lost = [str(ev.get("session")) for ev in batch if ev.get("kind") != Kind.NOTICE]
+            self.dropped += len(lost)
+            sessions = set(lost)
+            self._dropped_by.update(sessions)
+        # Said from here, not by the worker: a worker stuck on a slow endpoint is why the queue is full.
+        now = time.monotonic()
+        if now - self._drop_told_at >= NOTICE_EVERY:
+            self._drop_told_at = now
+            self._say(sessions)
 
     # --- the worker -----------------------------------------------------------
 
@@ -116,9 +124,13 @@ class ContinuousExport:
         since = 0.0
         while True:
             closing = self._closing
-            for batch in self._take(self.flush_every / 2):
+            taken = self._take(self.flush_every / 2)
+            for batch in taken:
                 self.received += len(batch)
                 ready += self.mapper.feed(batch)
+            if not taken:
+                # Quiet: a model call's usage, written in a burst, is complete.
+                ready += self.mapper.end_chats()
             now = time.monotonic()
             if ready and not since:
                 since = now
@@ -132,18 +144,23 @@ class ContinuousExport:
         self._report(time.monotonic(), True)
 
     def _report(self, now: float, force: bool) -> None:
-        counts = (self.dropped, self.sender.failed)
-        if counts == self._told or (not force and now - self._told_at < NOTICE_EVERY):
+        """Spans the endpoint did not take (and, at the end, the drops): a notice at most every NOTICE_EVERY s."""
+        if self.sender.failed == self._told[1] and not (force and self.dropped != self._told[0]):
             return
+        if not force and now - self._told_at < NOTICE_EVERY:
+            return
+        self._told_at = now
         with self._cond:
-            by_session = dict(self._dropped_by)
-        self._told, self._told_at = counts, now
+            sessions = set(self._dropped_by)
+        self._say(sessions | set(self.mapper.sessions))
+
+    def _say(self, sessions: set[str]) -> None:
+        counts = self._told = (self.dropped, self.sender.failed)
         text = (f"OTLP export to {self.sender.url}: {counts[0]:,} events dropped (the export queue was full) "
                 f"and {counts[1]:,} spans not accepted by the endpoint so far; those spans are missing there")
-        sessions = list(by_session) or [s for s in self.mapper.sessions] or ["otlp-export"]
         data: dict[str, Any] = {"level": "warning", "text": text, "code": "otlp-dropped"}
         self._notices.say([make_event(f"otlp:dropped:{sid}:{counts[0]}:{counts[1]}", sid, Kind.NOTICE, dict(data))
-                           for sid in sessions[:50]])
+                           for sid in sorted(sessions or {SOURCE_NAME})[:50]])
 
     # --- shutdown ------------------------------------------------------------
 
