@@ -171,18 +171,17 @@ def measure_live(rate: int, seconds: float, url: str | None) -> dict[str, Any]:
 
     stats: dict[str, Any] = {}
     if url:
-        from watchkeeper.export.otlp import OtlpSender
         from watchkeeper.export.stream import ContinuousExport
 
         class ExportingRelay(live.Relay):  # type: ignore[name-defined,misc]
             def start(self) -> Any:
                 relay = super().start()
-                self.export = ContinuousExport(self, OtlpSender(url))
+                self.export = ContinuousExport(self, url)
                 return relay
 
             def stop(self, timeout: float = 15.0) -> None:
                 self.export.close()
-                stats.update(sent=self.export.sender.sent, failed=self.export.sender.failed,
+                stats.update(sent=self.export.sent, failed=self.export.failed,
                              dropped=self.export.dropped, received=self.export.received)
                 super().stop(timeout)
 

@@ -29,7 +29,6 @@ from waiting import until
 
 from watchkeeper.adapters.files.source import TranscriptSource
 from watchkeeper.export.ids import trace_id
-from watchkeeper.export.otlp import OtlpSender
 from watchkeeper.export.stream import ContinuousExport
 from watchkeeper.protocol import Emit, Event, Kind, make_event
 from watchkeeper.relay import Relay
@@ -72,7 +71,7 @@ def test_spans_leave_as_calls_end_and_the_session_span_at_shutdown(tmp_path: Pat
     grow = Growing(tmp_path)
     grow.write(3)
     with Receiver() as r, Relay() as relay:
-        export = ContinuousExport(relay, OtlpSender(r.url), flush_every=0.1)
+        export = ContinuousExport(relay, r.url, flush_every=0.1)
         relay.add_source(TranscriptSource(grow.main))
         r.until(lambda spans: "toolu_d_inspect" in tool_ids(spans), "the first call's span")
         assert not roots(r.spans), "the session span waits for the session's end"
@@ -95,7 +94,7 @@ def test_spans_leave_as_calls_end_and_the_session_span_at_shutdown(tmp_path: Pat
     web = next(s for s in spans if s.attributes.get("gen_ai.tool.call.id") == "toolu_d_web")
     assert sub.parent_id == web.span_id and web.parent_id == root.span_id
     assert {s.trace_id for s in spans} == {root.trace_id}
-    assert export.dropped == 0 and export.sender.failed == 0 and export.sender.sent == len(spans)
+    assert export.dropped == 0 and export.failed == 0 and export.sent == len(spans)
 
 
 class Stalled:
@@ -173,7 +172,7 @@ def test_a_stalled_endpoint_never_slows_the_relay_and_drops_are_counted_and_told
 
     with Relay() as relay:
         relay.subscribe(watcher)
-        export = ContinuousExport(relay, OtlpSender(stalled.url, timeout=30), capacity=40, flush_every=0.05)
+        export = ContinuousExport(relay, stalled.url, timeout=30, capacity=40, flush_every=0.05)
         relay.add_source(calls)
         assert calls.ready.wait(30)
         calls.batch(relay, 0, 5)
@@ -190,7 +189,7 @@ def test_a_stalled_endpoint_never_slows_the_relay_and_drops_are_counted_and_told
         assert export.dropped == 500, "each batch of 100 events was more than the queue of 40 could take"
         stalled.release.set()
         export.close()
-    assert export.sender.sent == 5 + 1, "the first five calls, and the session's span at the end"
+    assert export.sent == 5 + 1, "the first five calls, and the session's span at the end"
 
 
 @pytest.fixture

@@ -108,12 +108,16 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         options = server_options(args)
-        sender = otlp_sender(args)
+        otlp_check(args)
     except ValueError as e:
         print(visible(f"watchkeeper serve: {e}"), file=sys.stderr)
         return 2
     relay = Relay(flush_interval=FLUSH_INTERVAL).start()
-    exporter = None if sender is None else start_export(relay, sender, args)
+    exporter = None
+    if args.otlp:
+        from ..export.options import continuous_export
+
+        exporter = continuous_export(relay, args)
     server = serve_ws(relay, **options)
     if not server.ready.wait(15) or server.error is not None:
         print(visible(f"watchkeeper serve: cannot listen on {options['host']}:{options['port']}: {server.error}"),
@@ -132,7 +136,7 @@ def run(args: argparse.Namespace) -> int:
         server.url.replace(host, _hostname(), 1)
     print(visible(f"watchkeeper serve: relay {relay.epoch} on {server.url}{hooks}"), flush=True)
     if exporter is not None:
-        print(visible(f"  OTLP:       spans to {exporter.sender.url}"), flush=True)
+        print(visible(f"  OTLP:       spans to {exporter.url}"), flush=True)
     print(visible(f"  attach:     watchkeeper attach {shown}{token_hint}"), flush=True)
     print(visible(f"  SDK agents: watchkeeper.sdk.connect({shown!r}) with $WATCHKEEPER_AGENT_TOKEN set "
                   "(one per run: watchkeeper token --agent)"), flush=True)
@@ -147,24 +151,17 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def otlp_sender(args: argparse.Namespace) -> Any:
-    """The OTLP sender for ``--otlp``, or None; a missing SDK is a ValueError that says what to install."""
+def otlp_check(args: argparse.Namespace) -> None:
+    """``--otlp``'s flags and the SDK, checked before anything starts; ValueError says what is wrong."""
     if not args.otlp:
-        return None
+        return
     from ..export.options import sender_of
     from ..export.otlp import OtelMissing
 
     try:
-        return sender_of(args)
+        sender_of(args).shutdown()
     except OtelMissing as e:
         raise ValueError(str(e)) from None
-
-
-def start_export(relay: Any, sender: Any, args: argparse.Namespace) -> Any:
-    from ..export.options import content_of
-    from ..export.stream import ContinuousExport
-
-    return ContinuousExport(relay, sender, content=content_of(args))
 
 
 def _start_hooks(relay: Any, server: Any, people: Any) -> str:

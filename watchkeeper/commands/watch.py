@@ -48,24 +48,22 @@ def run(args: argparse.Namespace) -> int:
 
     visible_logging()
     roots = session_roots(args.root, defaults=not args.no_default_roots)
-    sender = None
     if args.otlp:
         from ..export.options import sender_of
         from ..export.otlp import OtelMissing
 
         try:
-            sender = sender_of(args)
+            sender_of(args).shutdown()
         except (ValueError, OtelMissing) as e:
             print(f"watchkeeper: {e}", file=sys.stderr)
             return 2
     relay = Relay().start()
     exporter = None
     try:
-        if sender is not None:
-            from ..export.options import content_of
-            from ..export.stream import ContinuousExport
+        if args.otlp:
+            from ..export.options import continuous_export
 
-            exporter = ContinuousExport(relay, sender, content=content_of(args))
+            exporter = continuous_export(relay, args)
         now = time.time()
         for path, mtime in find_sessions(roots)[: max(0, args.limit)]:
             relay.add_source(TranscriptSource(path, follow=now - mtime <= FOLLOW_WINDOW))

@@ -6,8 +6,10 @@ import argparse
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from ..relay.api import RelayAPI
     from .mapping import Content
     from .otlp import OtlpSender
+    from .stream import ContinuousExport
 
 #: Characters of one text kept on a span with ``--otlp-content`` (default).
 CONTENT_LIMIT = 4096
@@ -43,3 +45,12 @@ def sender_of(args: argparse.Namespace) -> OtlpSender:
     traces_url(args.otlp)
     content_of(args)
     return OtlpSender(args.otlp, parse_headers(args.otlp_header))
+
+
+def continuous_export(relay: RelayAPI, args: argparse.Namespace) -> ContinuousExport:
+    """``--otlp`` on ``watch`` and ``serve``: the relay's sessions exported as they go (flags checked first)."""
+    from .otlp import parse_headers
+    from .stream import ContinuousExport
+
+    sender_of(args).shutdown()
+    return ContinuousExport(relay, args.otlp, parse_headers(args.otlp_header), content=content_of(args))

@@ -1,29 +1,37 @@
-"""Continuous export: a relay subscriber behind a bounded queue, spans folded and sent on a worker thread.
+"""Continuous export: a relay subscriber behind a bounded queue, handing batches to the export's own process.
 
 The subscriber's callback (on the relay's thread) only appends the batch to
 a queue, or drops it when the queue holds ``capacity`` events already: the
-relay is never slowed by the network, the backend or the folding. Dropped
-events are counted per session; the worker reports them, and spans that could
-not be sent, as ``notice`` events in those sessions (through a source of its
-own, so every viewer shows them), at most every ``NOTICE_EVERY`` seconds.
+relay is never slowed by the network, the backend or the folding. A thread
+writes the queued batches, as JSON lines, to ``worker.py``'s process, which
+folds them into spans and sends them in batches (``BATCH`` spans, or
+``flush_every`` seconds after the first waits): that work holds a GIL, and
+not the one the relay and the screens share. Dropped events are counted per
+session, and they and the spans the endpoint refused are reported as
+``notice`` events in those sessions (through a source of the export's own, so
+every viewer shows them), at most every ``NOTICE_EVERY`` seconds.
 
-Spans go out in batches: when ``BATCH`` are ready or ``FLUSH_EVERY`` seconds
-after the first one waits. ``close()`` sends what is still open (the session
-spans, marked ``watchkeeper.incomplete``) before it returns.
+``close()`` hands over what is queued and waits for the process to send
+what is still open (the session spans, marked ``watchkeeper.incomplete``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 import threading
 import time
 from collections import Counter, deque
-from typing import Any
+from collections.abc import Mapping
+from typing import IO, Any
+
+import orjson
 
 from ..protocol import Emit, Event, Kind, make_event
 from ..relay.api import RelayAPI, Subscription
-from .mapping import Content, SpanMapper, SpanRecord
-from .otlp import BATCH, OtlpSender
+from .mapping import Content
+from .otlp import traces_url
 
 #: Events the queue holds before batches are dropped.
 CAPACITY = 200_000
@@ -31,23 +39,24 @@ CAPACITY = 200_000
 FLUSH_EVERY = 1.0
 #: Seconds between two notices about drops or failed sends.
 NOTICE_EVERY = 5.0
+#: A session closed (its span sent) when its last event is this old and nothing came for ``QUIET_AFTER`` s.
+IDLE_AFTER = 1800.0
+QUIET_AFTER = 60.0
 SOURCE_NAME = "otlp-export"
 
 
 class _NoticeSource:
-    """The exporter's voice in the relay: emits the notices the worker hands it, on the relay's loop."""
+    """The exporter's voice in the relay: emits the notices it is handed, on the relay's loop."""
 
     name = SOURCE_NAME
 
     def __init__(self) -> None:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._emit: Emit | None = None
-        self._ready = threading.Event()
         self._held: list[Event] = []
 
     async def run(self, emit: Emit) -> None:
         self._loop, self._emit = asyncio.get_running_loop(), emit
-        self._ready.set()
         await asyncio.Event().wait()
 
     def say(self, events: list[Event]) -> None:
@@ -63,17 +72,17 @@ class _NoticeSource:
 
 
 class ContinuousExport:
-    """Export every session of ``relay`` as it goes; ``close()`` at shutdown."""
+    """Export every session of ``relay`` to the OTLP/HTTP endpoint ``url`` as it goes; ``close()`` at shutdown."""
 
-    def __init__(self, relay: RelayAPI, sender: OtlpSender, *, content: Content | None = None,
-                 capacity: int = CAPACITY, flush_every: float = FLUSH_EVERY) -> None:
-        self.sender = sender
+    def __init__(self, relay: RelayAPI, url: str, headers: Mapping[str, str] | None = None, *,
+                 content: Content | None = None, capacity: int = CAPACITY, flush_every: float = FLUSH_EVERY,
+                 timeout: float = 10.0, idle_after: float = IDLE_AFTER, quiet_after: float = QUIET_AFTER) -> None:
+        self.url = traces_url(url)
         self.capacity = capacity
-        self.flush_every = flush_every
-        self.mapper = SpanMapper(content)
-        self.received = 0
-        self.dropped = 0
+        self.received = self.dropped = self.sent = self.failed = 0
+        self.problem: str | None = None
         self._dropped_by: Counter[str] = Counter()
+        self._sessions: set[str] = set()
         self._told = (0, 0)
         self._told_at = 0.0
         self._drop_told_at = -NOTICE_EVERY
@@ -81,6 +90,20 @@ class ContinuousExport:
         self._queued = 0
         self._cond = threading.Condition()
         self._closing = False
+        self._errors: deque[str] = deque(maxlen=5)
+        settings = {"url": self.url, "headers": dict(headers or {}), "flush_every": flush_every,
+                    "content_limit": content.limit if content is not None else None, "timeout": timeout,
+                    "idle_after": idle_after, "quiet_after": quiet_after}
+        self._proc = subprocess.Popen([sys.executable, "-m", "watchkeeper.export.worker"], stdin=subprocess.PIPE,
+                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        assert self._proc.stdin is not None and self._proc.stdout is not None and self._proc.stderr is not None
+        self._stdin: IO[bytes] = self._proc.stdin
+        self._stdin.write(orjson.dumps(settings) + b"\n")
+        self._stdin.flush()
+        self._readers = [threading.Thread(target=self._counts, args=(self._proc.stdout,), daemon=True),
+                         threading.Thread(target=self._stderr, args=(self._proc.stderr,), daemon=True)]
+        for reader in self._readers:
+            reader.start()
         self._notices = _NoticeSource()
         self._thread = threading.Thread(target=self._run, name="watchkeeper-otlp-export", daemon=True)
         self._thread.start()
@@ -98,17 +121,20 @@ class ContinuousExport:
                 self._queued += len(batch)
                 self._cond.notify()
                 return
-            lost = [str(ev.get("session")) for ev in batch if ev.get("kind") != Kind.NOTICE]
-            self.dropped += len(lost)
-            sessions = set(lost)
-            self._dropped_by.update(sessions)
-        # Said from here, not by the worker: a worker stuck on a slow endpoint is why the queue is full.
+            sessions = self._drop(batch)
+        # Said from here, not by the writer: a process stuck on a slow endpoint is why the queue is full.
         now = time.monotonic()
         if now - self._drop_told_at >= NOTICE_EVERY:
             self._drop_told_at = now
             self._say(sessions)
 
-    # --- the worker -----------------------------------------------------------
+    def _drop(self, batch: list[Event]) -> set[str]:
+        lost = [str(ev.get("session")) for ev in batch if ev.get("kind") != Kind.NOTICE]
+        self.dropped += len(lost)
+        self._dropped_by.update(set(lost))
+        return set(lost)
+
+    # --- the writer thread and the process's readers ------------------------------
 
     def _take(self, timeout: float) -> list[list[Event]]:
         with self._cond:
@@ -120,59 +146,82 @@ class ContinuousExport:
             return taken
 
     def _run(self) -> None:
-        ready: list[SpanRecord] = []
-        since = 0.0
         while True:
             closing = self._closing
-            taken = self._take(self.flush_every / 2)
-            for batch in taken:
-                self.received += len(batch)
-                ready += self.mapper.feed(batch)
-            if not taken:
-                # Quiet: a model call's usage, written in a burst, is complete.
-                ready += self.mapper.end_chats()
-            now = time.monotonic()
-            if ready and not since:
-                since = now
-            if ready and (len(ready) >= BATCH or now - since >= self.flush_every or closing):
-                self.sender.send(ready)
-                ready, since = [], 0.0
-            self._report(now, closing)
+            taken = self._take(0.5)
+            if taken:
+                for batch in taken:
+                    self._sessions.update(str(ev.get("session")) for ev in batch)
+                try:
+                    self._stdin.write(b"".join(orjson.dumps(batch, default=str) + b"\n" for batch in taken))
+                    self._stdin.flush()
+                    self.received += sum(len(batch) for batch in taken)
+                except (OSError, ValueError) as e:
+                    with self._cond:
+                        sessions = set().union(*(self._drop(batch) for batch in taken))
+                    self.problem = f"the export process stopped ({e!r}): {self._last_error()}"
+                    self._say(sessions)
             if closing:
                 break
-        self.sender.send(self.mapper.close_all(incomplete=True))
-        self._report(time.monotonic(), True)
+        try:
+            self._stdin.close()
+        except OSError:
+            pass
 
-    def _report(self, now: float, force: bool) -> None:
-        """Spans the endpoint did not take (and, at the end, the drops): a notice at most every NOTICE_EVERY s."""
-        if self.sender.failed == self._told[1] and not (force and self.dropped != self._told[0]):
-            return
-        if not force and now - self._told_at < NOTICE_EVERY:
-            return
-        self._told_at = now
-        with self._cond:
-            sessions = set(self._dropped_by)
-        self._say(sessions | set(self.mapper.sessions))
+    def _counts(self, stream: IO[bytes]) -> None:
+        for line in stream:
+            try:
+                counts = orjson.loads(line)
+            except orjson.JSONDecodeError:
+                continue
+            self.sent, self.failed = int(counts.get("sent", 0)), int(counts.get("failed", 0))
+            now = time.monotonic()
+            if self.failed != self._told[1] and now - self._told_at >= NOTICE_EVERY:
+                self._told_at = now
+                self._say(set(self._sessions))
+
+    def _stderr(self, stream: IO[bytes]) -> None:
+        for line in stream:
+            text = line.decode(errors="replace").strip()
+            if text:
+                self._errors.append(text)
+
+    def _last_error(self) -> str:
+        return self._errors[-1] if self._errors else "no message"
 
     def _say(self, sessions: set[str]) -> None:
-        counts = self._told = (self.dropped, self.sender.failed)
-        text = (f"OTLP export to {self.sender.url}: {counts[0]:,} events dropped (the export queue was full) "
+        counts = self._told = (self.dropped, self.failed)
+        text = (f"OTLP export to {self.url}: {counts[0]:,} events dropped (the export queue was full) "
                 f"and {counts[1]:,} spans not accepted by the endpoint so far; those spans are missing there")
+        if counts[1]:
+            text += f" (last error: {self._last_error()})"
+        if self.problem:
+            text += f"; {self.problem}"
         data: dict[str, Any] = {"level": "warning", "text": text, "code": "otlp-dropped"}
         self._notices.say([make_event(f"otlp:dropped:{sid}:{counts[0]}:{counts[1]}", sid, Kind.NOTICE, dict(data))
                            for sid in sorted(sessions or {SOURCE_NAME})[:50]])
 
     # --- shutdown ------------------------------------------------------------
 
-    def close(self, timeout: float = 30.0) -> None:
-        """Stop taking events, send the rest and the open session spans (incomplete), and stop the worker."""
+    def close(self, timeout: float = 60.0) -> None:
+        """Stop taking events, hand over the rest, and wait for the process to send it and the open spans."""
         self._sub.close()
         with self._cond:
             self._closing = True
             self._cond.notify()
         self._thread.join(timeout)
-        self.sender.shutdown()
+        try:
+            self._proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self._proc.kill()
+            self._proc.wait(10)
+            self.problem = "the export process did not finish in time and was stopped"
+        for reader in self._readers:
+            reader.join(10)
+        if self._proc.returncode and not self.problem:
+            self.problem = f"the export process failed ({self._proc.returncode}): {self._last_error()}"
 
     def summary(self) -> str:
-        return (f"OTLP export to {self.sender.url}: {self.sender.sent:,} spans sent, "
-                f"{self.sender.failed:,} not accepted, {self.dropped:,} events dropped")
+        text = (f"OTLP export to {self.url}: {self.sent:,} spans sent, {self.failed:,} not accepted, "
+                f"{self.dropped:,} events dropped")
+        return f"{text}; {self.problem}" if self.problem else text
