@@ -115,6 +115,22 @@ def measure_ours(path: Path, url: str) -> dict[str, Any]:
     return {"seconds": seconds, "spans": stats.sent, "failed": stats.failed, "events": stats.events}
 
 
+def measure_send_only(path: Path, url: str) -> dict[str, Any]:
+    """Our spans already folded (not timed): the SDK's encoding and sending of them alone."""
+    from watchkeeper.adapters.files.feed import convert_file
+    from watchkeeper.export.mapping import SpanMapper
+    from watchkeeper.export.otlp import OtlpSender
+
+    mapper = SpanMapper()
+    records = mapper.feed(convert_file(path)) + mapper.close_all(incomplete=False)
+    sender = OtlpSender(url)
+    t0 = time.perf_counter()
+    sender.send(records)
+    seconds = time.perf_counter() - t0
+    sender.shutdown()
+    return {"seconds": seconds, "spans": sender.sent}
+
+
 def measure_bare(n: int, url: str) -> dict[str, Any]:
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
     from opentelemetry.sdk.trace import TracerProvider
@@ -149,6 +165,8 @@ def export_part(mb: float) -> None:
             got = sink_.count()
             bare = child("bare", str(ours["spans"]), sink_.url)
             got_bare = sink_.count() - got
+            send = child("send", str(path), sink_.url)
+            got_send = sink_.count() - got - got_bare
         finally:
             sink_.close()
     print(f"\nexport of {size / 1e6:,.0f} MB ({ours['events']:,} events) to an OTLP/HTTP receiver on loopback:")
@@ -157,6 +175,8 @@ def export_part(mb: float) -> None:
           f"{ours['spans'] / ours['seconds']:9,.0f} {got:12,}")
     print(f"  {'bare SDK, empty spans (Batch+OTLP)':38} {bare['spans']:10,} {bare['seconds']:8.2f} "
           f"{bare['spans'] / bare['seconds']:9,.0f} {got_bare:12,}")
+    print(f"  {'our spans, already folded: send only':38} {send['spans']:10,} {send['seconds']:8.2f} "
+          f"{send['spans'] / send['seconds']:9,.0f} {got_send:12,}")
     print(f"  watchkeeper / bare SDK: {(ours['spans'] / ours['seconds']) / (bare['spans'] / bare['seconds']):.2f}x; "
           f"{ours['events'] / ours['seconds']:,.0f} events/s, {size / 1e6 / ours['seconds']:.1f} MB/s read; "
           f"spans not accepted: {ours['failed']}")
@@ -247,6 +267,8 @@ def main() -> int:
         kind, rest = args.measure[0], args.measure[1:]
         if kind == "ours":
             result = measure_ours(Path(rest[0]), rest[1])
+        elif kind == "send":
+            result = measure_send_only(Path(rest[0]), rest[1])
         elif kind == "bare":
             result = measure_bare(int(rest[0]), rest[1])
         else:

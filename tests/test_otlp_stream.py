@@ -97,6 +97,20 @@ def test_spans_leave_as_calls_end_and_the_session_span_at_shutdown(tmp_path: Pat
     assert export.dropped == 0 and export.failed == 0 and export.sent == len(spans)
 
 
+def test_a_session_gone_quiet_is_closed_and_its_span_sent_before_exit(tmp_path: Path) -> None:
+    grow = Growing(tmp_path)
+    grow.write(len(grow.lines))
+    with Receiver() as r, Relay() as relay:
+        # The fixture's events are months old: quiet for 0.3 s, the session counts as over.
+        export = ContinuousExport(relay, r.url, flush_every=0.1, idle_after=3600, quiet_after=0.3)
+        relay.add_source(TranscriptSource(grow.main))
+        root = r.until(lambda spans: next(iter(roots(spans)), None), "the session's span, before any close()")
+        assert "watchkeeper.incomplete" not in root.attributes, "no call was open"
+        assert tool_ids(r.spans) == CALLS
+        export.close()
+        assert [s.span_id for s in roots(r.spans)] == [root.span_id], "closed once, not again at exit"
+
+
 class Stalled:
     """An OTLP endpoint that takes a request and answers only when released."""
 

@@ -94,8 +94,10 @@ class ContinuousExport:
         settings = {"url": self.url, "headers": dict(headers or {}), "flush_every": flush_every,
                     "content_limit": content.limit if content is not None else None, "timeout": timeout,
                     "idle_after": idle_after, "quiet_after": quiet_after}
+        # Its own session: a Ctrl-C in the terminal stops watchkeeper, which then closes the process's
+        # stdin; the process sends what is open and exits (it also exits if watchkeeper dies).
         self._proc = subprocess.Popen([sys.executable, "-m", "watchkeeper.export.worker"], stdin=subprocess.PIPE,
-                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
         assert self._proc.stdin is not None and self._proc.stdout is not None and self._proc.stderr is not None
         self._stdin: IO[bytes] = self._proc.stdin
         self._stdin.write(orjson.dumps(settings) + b"\n")

@@ -17,6 +17,7 @@ stdout: ``{"sent": n, "failed": m}`` after each send.
 from __future__ import annotations
 
 import queue
+import signal
 import sys
 import threading
 import time
@@ -100,6 +101,7 @@ class Worker:
 
 
 def main() -> int:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     stdin = sys.stdin.buffer
     settings = orjson.loads(stdin.readline() or b"{}")
     worker = Worker(settings, sys.stdout)
