@@ -5,8 +5,8 @@ subagent (under the ``execute_tool`` span of the Task/Agent call that started
 it); a ``chat`` span per model call (its ``usage``); an ``execute_tool {name}``
 span per tool call; holds and steering controls as span events. Ids come from
 ``ids`` (the session id, call ids, message ids), never from chance. Records are
-plain data: ``otlp`` turns them into the SDK's spans, so this module needs no
-OpenTelemetry and is tested alone.
+plain data (``records``): ``otlp`` turns them into the SDK's spans, so this
+module needs no OpenTelemetry.
 
 Content (arguments, results, deny reasons, injected text, prompts) is left out
 unless a ``Content`` limit is given; then it is cut to that many characters.
@@ -15,16 +15,17 @@ unless a ``Content`` limit is given; then it is cut to that many characters.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
-
-import orjson
 
 from ..protocol import Event
 from ..protocol.envelope import parse_ts
 from ..protocol.kinds import MAIN_AGENT, Kind
 from ..protocol.usage import UsageTally
 from .ids import agent_span_id, chat_span_id, tool_span_id, trace_id
+from .records import CLIENT, INTERNAL, Content, SpanRecord
+
+__all__ = ["CLIENT", "INTERNAL", "Content", "SpanMapper", "SpanRecord"]
 
 #: ``gen_ai.provider.name`` by the agent kind that wrote the session.
 PROVIDERS = {"claude-code": "anthropic", "codex": "openai"}
@@ -32,45 +33,6 @@ PROVIDERS = {"claude-code": "anthropic", "codex": "openai"}
 ERROR_TYPES = {"error": "tool_error", "denied": "denied", "interrupted": "interrupted"}
 #: Span events kept on one span (holds and controls); more are counted, not kept.
 MAX_SPAN_EVENTS = 128
-
-INTERNAL = "internal"
-CLIENT = "client"
-
-
-@dataclass(slots=True)
-class SpanRecord:
-    """One finished span, ready to be sent."""
-
-    trace_id: int
-    span_id: int
-    parent_id: int | None
-    name: str
-    kind: str
-    start_ns: int
-    end_ns: int
-    attributes: dict[str, Any]
-    events: list[tuple[str, int, dict[str, Any]]] = field(default_factory=list)
-    #: Status ERROR with this description (``""``: ERROR without one); None: status unset.
-    error: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Content:
-    """Record content on spans, each text cut to ``limit`` characters."""
-
-    limit: int = 4096
-
-    def text(self, value: Any) -> str:
-        s = value if isinstance(value, str) else orjson.dumps(value, default=str).decode()
-        return s if len(s) <= self.limit else s[: self.limit] + f"… [{len(s) - self.limit} more characters]"
-
-    def json(self, value: Any) -> str:
-        """JSON that stays valid when cut: a too long document becomes ``{"truncated": n, "prefix": …}``."""
-        s = orjson.dumps(value, default=str).decode()
-        if len(s) <= self.limit:
-            return s
-        return orjson.dumps({"truncated": len(s), "prefix": s[: self.limit]}).decode()
-
 
 def _count(value: Any) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0

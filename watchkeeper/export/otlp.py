@@ -20,7 +20,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from .mapping import CLIENT, SpanRecord
+from .records import CLIENT, SpanRecord
 
 #: The GenAI semantic conventions the spans follow (all of ``gen_ai.*`` is "development" there).
 SCHEMA_URL = "https://opentelemetry.io/schemas/1.41.0"
