@@ -175,6 +175,8 @@ def stalled() -> Iterator[Stalled]:
 
 
 def test_a_stalled_endpoint_never_slows_the_relay_and_drops_are_counted_and_told(stalled: Stalled) -> None:
+    """The endpoint holds the first request: the export process waits on it, its input backs up to the
+    queue, and the queue drops what it cannot hold, while the relay serves everything to everyone else."""
     calls = Calls()
     seen: list[Event] = []
     changed = threading.Condition()
@@ -184,26 +186,29 @@ def test_a_stalled_endpoint_never_slows_the_relay_and_drops_are_counted_and_told
             seen.extend(batch)
             changed.notify_all()
 
+    batches = 150
     with Relay() as relay:
         relay.subscribe(watcher)
-        export = ContinuousExport(relay, stalled.url, timeout=30, capacity=40, flush_every=0.05)
+        export = ContinuousExport(relay, stalled.url, timeout=60, capacity=1000, flush_every=0.05)
         relay.add_source(calls)
         assert calls.ready.wait(30)
         calls.batch(relay, 0, 5)
         assert stalled.arrived.wait(30), "the export sent the first spans"
-        for k in range(1, 6):
+        for k in range(1, batches + 1):
             calls.batch(relay, k * 100, 50)
-        until(lambda: sum(e["kind"] == Kind.TOOL_FINISHED for e in seen) == 255, "every event at the other subscriber",
-              condition=changed)
+        total = 5 + 50 * batches
+        until(lambda: sum(e["kind"] == Kind.TOOL_FINISHED for e in seen) == total,
+              "every event at the other subscriber", condition=changed)
         notice = until(lambda: next((e for e in seen if e["kind"] == Kind.NOTICE
                                      and e["data"].get("code") == "otlp-dropped"), None), "a notice of the drops",
                        condition=changed)
         assert notice["session"] == "stalled-1"
         assert "events dropped (the export queue was full)" in notice["data"]["text"]
-        assert export.dropped == 500, "each batch of 100 events was more than the queue of 40 could take"
+        assert export.dropped > 0
         stalled.release.set()
         export.close()
-    assert export.sent == 5 + 1, "the first five calls, and the session's span at the end"
+    assert export.dropped + export.received >= 2 * total, "every event was either handed over or counted as dropped"
+    assert export.sent < total + 1, "the dropped calls' spans were not sent"
 
 
 @pytest.fixture
