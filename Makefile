@@ -4,12 +4,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 AGENTS := tools/agents
 
-.PHONY: demo test lint typecheck pytest test-corpus canary agents bench clean
+.PHONY: demo test lint typecheck pytest test-corpus test-phoenix phoenix canary agents bench clean
 
 demo: $(VENV)/.installed
 	$(BIN)/watchkeeper demo
 
-test: $(VENV)/.installed agents lint typecheck pytest test-corpus
+test: $(VENV)/.installed agents lint typecheck pytest test-corpus test-phoenix
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .
@@ -19,7 +19,7 @@ typecheck: $(VENV)/.installed
 
 # The core suite: needs nothing outside the repository.
 pytest: $(VENV)/.installed
-	$(BIN)/pytest -m "not corpus" $(PYTEST_ARGS)
+	$(BIN)/pytest -m "not corpus and not phoenix" $(PYTEST_ARGS)
 
 # The corpus suite: the same reader checks on real transcripts kept beside the repository
 # (WATCHKEEPER_CORPUS, default ../shared/samples). Without it the suite is skipped, except
@@ -35,6 +35,22 @@ test-corpus: $(VENV)/.installed
 	else \
 		echo "test-corpus: no transcript corpus at $(CORPUS): corpus suite skipped (set WATCHKEEPER_CORPUS to run it)"; \
 	fi
+
+# The OTLP export's smoke test against a real Arize Phoenix (SQLite, loopback). Phoenix is heavy,
+# so it gets a venv of its own, beside the project's; the test starts and stops the server.
+PHOENIX_VENV := .phoenix-venv
+PHOENIX_VERSION := 20.26.1
+
+phoenix: $(PHOENIX_VENV)/.installed
+
+$(PHOENIX_VENV)/.installed:
+	$(PYTHON) -m venv $(PHOENIX_VENV)
+	$(PHOENIX_VENV)/bin/pip install --quiet --upgrade pip
+	$(PHOENIX_VENV)/bin/pip install --quiet 'arize-phoenix==$(PHOENIX_VERSION)'
+	touch $@
+
+test-phoenix: $(VENV)/.installed phoenix
+	WATCHKEEPER_PHOENIX="$(abspath $(PHOENIX_VENV))/bin/phoenix" $(BIN)/pytest -m phoenix $(PYTEST_ARGS)
 
 $(VENV)/.installed: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "watchkeeper needs Python >= 3.11")'
@@ -63,4 +79,4 @@ bench: $(VENV)/.installed agents
 	$(BIN)/python -m bench
 
 clean:
-	rm -rf $(VENV) $(AGENTS)/node_modules .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(PHOENIX_VENV) $(AGENTS)/node_modules .pytest_cache .mypy_cache .ruff_cache

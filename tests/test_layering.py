@@ -23,6 +23,7 @@ FORBIDDEN_LAYERS = {
     "protocol": {"adapters", "relay", "viewer", "sdk", "cli", "commands"},
     "adapters": {"relay", "viewer", "commands", "cli"},
     "relay": {"viewer", "commands", "cli"},
+    "export": {"viewer", "commands", "cli"},
 }
 #: Each top-level part of the package (a subpackage or a module) and its rank: an import may go to
 #: the same rank or lower, never higher. A new top-level module must be placed here.
@@ -31,7 +32,7 @@ RANKS = {
     "config": 1, "breakpoints": 1, "guard": 1, "sdk": 1, "reconnect": 1,
     "adapters": 2,
     "relay": 3,
-    "viewer": 4, "demo": 4,
+    "viewer": 4, "demo": 4, "export": 4,
     "client": 5, "cli_paths": 5,
     "commands": 6,
     "cli": 7,

@@ -234,6 +234,10 @@ def check_sdk_snippet(block: Block, tmp: Path) -> None:
 
 PACKAGE_TEST = "tests/test_package.py::test_the_installed_demo_runs_from_another_directory"
 
+OTLP_SPANS = "tests/test_otlp_export.py::test_every_tool_call_is_one_execute_tool_span_under_its_agent"
+OTLP_HEADERS = "tests/test_otlp_export.py::test_the_command_sends_headers_and_says_what_it_sent"
+PHOENIX = "tests/test_otlp_phoenix.py::test_a_session_exported_to_phoenix_can_be_queried_back"
+
 COMMANDS: dict[str, Cover] = {
     # Quick start
     "make demo": By(PACKAGE_TEST, "what `make demo` runs, `watchkeeper demo`, from an installed wheel in tmux"),
@@ -252,6 +256,26 @@ COMMANDS: dict[str, Cover] = {
     "watchkeeper hooks install [--user | --project DIR] [--fail-closed] [--prompts here]":
         Help(("hooks", "--help"), "edits a real settings file: tests/test_hooks_install.py does, in a temp HOME"),
     "watchkeeper hooks status": Run(expect="relay: no watchkeeper is running"),
+    # OpenTelemetry export
+    "pip install '.[otel]'": By(OTLP_SPANS, "the dev extra installs the otel extra; the export runs with it"),
+    "pip install arize-phoenix": By(PHOENIX, "make phoenix installs it into .phoenix-venv"),
+    "PHOENIX_WORKING_DIR=~/phoenix phoenix serve": By(
+        PHOENIX,
+        "the test starts Phoenix on loopback in a temporary working directory"),
+    "watchkeeper export --otlp http://127.0.0.1:6006 ~/.claude/projects/-home-me-shop/": By(
+        PHOENIX,
+        "exports a session to the real Phoenix"),
+    "watchkeeper serve --otlp http://127.0.0.1:6006": By(
+        "tests/test_otlp_stream.py::test_serve_with_otlp_exports_a_growing_transcript",
+        "a real serve --otlp process against a receiver on loopback"),
+    "curl -s 'http://127.0.0.1:6006/v1/projects/default/spans?limit=5'": By(
+        PHOENIX,
+        "reads the spans back through the same API"),
+    "otelcol --config otelcol.yaml": By(OTLP_HEADERS, "the Collector binary is not on PyPI or npm: the test's "
+                                        "OTLP/HTTP receiver on loopback takes its place"),
+    "watchkeeper serve --otlp http://127.0.0.1:4318 --otlp-header 'Authorization=Bearer …'": By(
+        OTLP_HEADERS, "headers given with --otlp-header arrive at a receiver on loopback"),
+
     # From a script: sessions and ctl
     "watchkeeper sessions": Run(serve=True, expect="a recorded run"),
     "watchkeeper sessions --json | jq -r '.[].held[].call_id'": Run(serve=True, needs=("jq",)),
@@ -277,6 +301,8 @@ BLOCKS: dict[str, Check | By] = {
     '"held: {title}: {summary} ({why}; {expiry})", "https://ntfy.sh/YOUR-TOPIC"]':
         By("tests/test_notify.py::test_the_readme_s_webhook_example_posts_with_curl",
            "the README's curl argv against a webhook on 127.0.0.1"),
+    "yaml: # otelcol.yaml": By(OTLP_SPANS, "a Collector's own config: watchkeeper sends it the same OTLP/HTTP "
+                                           "the tests decode"),
     "toml: [[breakpoint]]": By("tests/test_breakpoints.py::test_the_documented_example_parses",
                                "parses the README's own block and checks every condition is in it"),
     ": watchkeeper/": Check(check_layout),

@@ -28,6 +28,7 @@ COMMANDS: dict[str, str] = {
     "serve": "watchkeeper.commands.serve",
     "attach": "watchkeeper.commands.attach",
     "token": "watchkeeper.commands.token",
+    "export": "watchkeeper.commands.export",
 }
 
 

@@ -46,6 +46,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "before the session's failure policy ends them (default 30)")
     parser.add_argument("--queue-limit", type=int, default=10_000, metavar="N",
                         help="events queued for a slow viewer before telemetry is coalesced and it resyncs")
+    from ..export.options import add_otlp_arguments
+
+    add_otlp_arguments(parser)
 
 
 def parse_bind(value: str | None) -> tuple[str, int]:
@@ -111,6 +114,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     try:
         options = server_options(args)
+        otlp_check(args)
     except ValueError as e:
         print(visible(f"watchkeeper serve: {e}"), file=sys.stderr)
         return 2
@@ -118,6 +122,11 @@ def run(args: argparse.Namespace) -> int:
     alerts, problem = start_notifier(relay)
     if problem:
         print(visible(f"watchkeeper serve: {problem}"), file=sys.stderr, flush=True)
+    exporter = None
+    if args.otlp:
+        from ..export.options import continuous_export
+
+        exporter = continuous_export(relay, args)
     server = serve_ws(relay, **options)
     if not server.ready.wait(15) or server.error is not None:
         print(visible(f"watchkeeper serve: cannot listen on {options['host']}:{options['port']}: {server.error}"),
@@ -135,6 +144,8 @@ def run(args: argparse.Namespace) -> int:
     shown = server.url if is_loopback(host) or host not in ("0.0.0.0", "::") else \
         server.url.replace(host, _hostname(), 1)
     print(visible(f"watchkeeper serve: relay {relay.epoch} on {server.url}{hooks}"), flush=True)
+    if exporter is not None:
+        print(visible(f"  OTLP:       spans to {exporter.url}"), flush=True)
     print(visible(f"  attach:     watchkeeper attach {shown}{token_hint}"), flush=True)
     print(visible(f"  SDK agents: watchkeeper.sdk.connect({shown!r}) with $WATCHKEEPER_AGENT_TOKEN set "
                   "(one per run: watchkeeper token --agent)"), flush=True)
@@ -144,8 +155,24 @@ def run(args: argparse.Namespace) -> int:
     _wait_for_signal()
     if alerts is not None:
         alerts.close()
+    if exporter is not None:
+        exporter.close()
+        print(visible(f"watchkeeper serve: {exporter.summary()}"), file=sys.stderr, flush=True)
     relay.stop()
     return 0
+
+
+def otlp_check(args: argparse.Namespace) -> None:
+    """``--otlp``'s flags and the SDK, checked before anything starts; ValueError says what is wrong."""
+    if not args.otlp:
+        return
+    from ..export.options import sender_of
+    from ..export.otlp import OtelMissing
+
+    try:
+        sender_of(args).shutdown()
+    except OtelMissing as e:
+        raise ValueError(str(e)) from None
 
 
 def _start_hooks(relay: Any, server: Any, people: Any) -> str:

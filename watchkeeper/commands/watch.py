@@ -34,6 +34,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--theme", help="a Textual theme for this run (default: the one chosen last, else watchkeeper)")
     parser.add_argument("--no-hooks", action="store_true",
                         help="do not listen for Claude Code hooks: watch sessions, steer none")
+    from ..export.options import add_otlp_arguments
+
+    add_otlp_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -53,9 +56,23 @@ def run(args: argparse.Namespace) -> int:
             print(f"watchkeeper: {bad}", file=sys.stderr)
         return 2
     roots = session_roots(args.root, defaults=not args.no_default_roots)
+    if args.otlp:
+        from ..export.options import sender_of
+        from ..export.otlp import OtelMissing
+
+        try:
+            sender_of(args).shutdown()
+        except (ValueError, OtelMissing) as e:
+            print(f"watchkeeper: {e}", file=sys.stderr)
+            return 2
     relay = Relay().start()
     alerts, problem = start_notifier(relay)
+    exporter = None
     try:
+        if args.otlp:
+            from ..export.options import continuous_export
+
+            exporter = continuous_export(relay, args)
         now = time.time()
         for path, mtime in find_sessions(roots)[: max(0, args.limit)]:
             relay.add_source(TranscriptSource(path, follow=now - mtime <= FOLLOW_WINDOW))
@@ -68,6 +85,9 @@ def run(args: argparse.Namespace) -> int:
     finally:
         if alerts is not None:
             alerts.close()
+        if exporter is not None:
+            exporter.close()
+            print(exporter.summary(), file=sys.stderr)
         relay.stop()
     if result == "demo":
         return run_demo()

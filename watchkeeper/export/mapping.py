@@ -1,0 +1,415 @@
+"""Protocol events folded into OTel GenAI spans: one trace per session, spans handed out as they end.
+
+Per session: an ``invoke_agent`` span for the main agent and one for each
+subagent (under the ``execute_tool`` span of the Task/Agent call that started
+it); a ``chat`` span per model call (its ``usage``); an ``execute_tool {name}``
+span per tool call; holds and steering controls as span events. Ids come from
+``ids`` (the session id, call ids, message ids), never from chance. Records are
+plain data (``records``): ``otlp`` turns them into the SDK's spans, so this
+module needs no OpenTelemetry.
+
+Content (arguments, results, deny reasons, injected text, prompts) is left out
+unless a ``Content`` limit is given; then it is cut to that many characters.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from ..protocol import Event
+from ..protocol.envelope import parse_ts
+from ..protocol.kinds import MAIN_AGENT, Kind
+from ..protocol.usage import UsageTally
+from .ids import agent_span_id, chat_span_id, tool_span_id, trace_id
+from .records import CLIENT, INTERNAL, Content, SpanRecord
+
+__all__ = ["CLIENT", "INTERNAL", "Content", "SpanMapper", "SpanRecord"]
+
+#: ``gen_ai.provider.name`` by the agent kind that wrote the session.
+PROVIDERS = {"claude-code": "anthropic", "codex": "openai"}
+#: ``error.type`` of a tool call by its final status.
+ERROR_TYPES = {"error": "tool_error", "denied": "denied", "interrupted": "interrupted"}
+#: Span events kept on one span (holds and controls); more are counted, not kept.
+MAX_SPAN_EVENTS = 128
+
+def _count(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
+
+
+def ns(ts: str | None, fallback: int) -> int:
+    t = parse_ts(ts)
+    return int(t * 1e9) if t is not None else fallback
+
+
+@dataclass(slots=True)
+class _Open:
+    """A span begun and not yet sent."""
+
+    record: SpanRecord
+    dropped_events: int = 0
+
+    def event(self, name: str, at: int, attrs: dict[str, Any]) -> None:
+        if len(self.record.events) < MAX_SPAN_EVENTS:
+            self.record.events.append((name, at, attrs))
+        else:
+            self.dropped_events += 1
+
+
+@dataclass(slots=True)
+class _Chat:
+    key: str
+    agent: str
+    start_ns: int
+    end_ns: int
+    model: str | None
+    response_id: str | None
+    counts: list[int]
+
+
+class _Session:
+    """What one session's spans need between events."""
+
+    def __init__(self, session: str, now_ns: int) -> None:
+        self.id = session
+        self.trace = trace_id(session)
+        self.agent_kind = "unknown"
+        self.model: str | None = None
+        self.title: str | None = None
+        self.root = _Open(SpanRecord(self.trace, agent_span_id(session, MAIN_AGENT), None, "invoke_agent",
+                                     INTERNAL, now_ns, now_ns, {}))
+        self.last_ns = now_ns
+        self.usage = UsageTally()
+        self.tools: dict[str, _Open] = {}
+        self.agents: dict[str, _Open] = {}
+        self.agents_seen: set[str] = set()
+        self.agents_sent: set[str] = set()
+        #: when each agent last received input (a prompt, a tool result): where its next model call starts.
+        self.input_ns: dict[str, int] = {}
+        self.chats: dict[str, _Chat] = {}
+        self.chats_sent: set[str] = set()
+        self.ended = False
+
+
+class SpanMapper:
+    """Feed it events (any sessions, in each session's order); it returns the spans that ended.
+
+    ``close_session`` / ``close_all`` end what is still open: at a session's end,
+    at the end of a one-shot export, or at shutdown (``incomplete``: those spans
+    carry ``watchkeeper.incomplete = true``).
+    """
+
+    def __init__(self, content: Content | None = None) -> None:
+        self.content = content
+        self.sessions: dict[str, _Session] = {}
+
+    def feed(self, events: Iterable[Event]) -> list[SpanRecord]:
+        out: list[SpanRecord] = []
+        for ev in events:
+            sid = ev.get("session")
+            if not isinstance(sid, str) or not sid:
+                continue
+            s = self.sessions.get(sid)
+            at = ns(ev.get("ts"), 0)
+            if s is None:
+                if ev.get("kind") in (Kind.NOTICE, Kind.RAW):
+                    continue
+                s = self.sessions[sid] = _Session(sid, at)
+            if not at:
+                at = s.last_ns
+            elif s.root.record.start_ns == 0 or at < s.root.record.start_ns:
+                s.root.record.start_ns = at
+            s.last_ns = max(s.last_ns, at)
+            data = ev.get("data")
+            self._one(s, ev, at, data if isinstance(data, dict) else {}, out)
+        return out
+
+    # --- one event ---------------------------------------------------------
+
+    def _one(self, s: _Session, ev: Event, at: int, data: dict[str, Any], out: list[SpanRecord]) -> None:
+        kind = ev.get("kind")
+        agent = ev.get("agent") or MAIN_AGENT
+        if agent != MAIN_AGENT:
+            if kind not in (Kind.AGENT_STARTED, Kind.AGENT_FINISHED):
+                s.agents_seen.add(agent)
+            if agent not in s.agents_sent:
+                self._agent(s, agent, at)
+        if kind == Kind.SESSION_STARTED:
+            s.agent_kind = str(data.get("agent_kind") or s.agent_kind)
+            s.model = data.get("model") or s.model
+            s.title = data.get("title") or s.title
+        elif kind == Kind.USAGE:
+            self._usage(s, ev, agent, at, data, out)
+        elif kind == Kind.MESSAGE_ASSISTANT:
+            s.model = s.model or data.get("model")
+        elif kind == Kind.MESSAGE_USER:
+            self._end_chats(s, agent, out)
+            s.input_ns[agent] = at
+            if self.content is not None and data.get("origin") == "injected":
+                self._on_agent_span(s, agent).event("watchkeeper.injected", at,
+                                                    {"watchkeeper.text": self.content.text(data.get("text", ""))})
+        elif kind == Kind.TOOL_STARTED:
+            self._tool_started(s, agent, at, data)
+        elif kind == Kind.TOOL_WAITING:
+            self._tool_waiting(s, agent, at, data)
+        elif kind == Kind.TOOL_FINISHED:
+            self._end_chats(s, agent, out)
+            self._tool_finished(s, agent, at, data, out)
+            s.input_ns[agent] = at
+        elif kind == Kind.AGENT_STARTED:
+            self._agent_started(s, at, data)
+        elif kind == Kind.AGENT_FINISHED:
+            self._agent_finished(s, str(data.get("agent_id") or agent), at, data, out)
+        elif kind in (Kind.CONTROL_APPLIED, Kind.CONTROL_REJECTED):
+            self._control(s, agent, at, kind, data)
+        elif kind == Kind.STATE and data.get("state") in ("idle", "finished"):
+            self._end_chats(s, agent, out)
+        elif kind == Kind.SESSION_ENDED:
+            out += self.close_session(s.id, incomplete=False)
+
+    def _provider(self, s: _Session) -> str:
+        return PROVIDERS.get(s.agent_kind, s.agent_kind)
+
+    # --- chat spans --------------------------------------------------------
+
+    def _usage(self, s: _Session, ev: Event, agent: str, at: int, data: dict[str, Any],
+               out: list[SpanRecord]) -> None:
+        s.usage.fold(data)  # type: ignore[arg-type]
+        if data.get("cumulative"):
+            return
+        key = str(data.get("message_id") or ev.get("id"))
+        if key in s.chats_sent:
+            return
+        counts = [_count(data.get(k)) for k in
+                  ("input_tokens", "output_tokens", "cache_read_tokens", "cache_creation_tokens", "reasoning_tokens")]
+        chat = s.chats.get(key)
+        if chat is None:
+            self._end_chats(s, agent, out)
+            start = min(s.input_ns.get(agent, at), at)
+            s.chats[key] = _Chat(key, agent, start, at, data.get("model"), data.get("message_id"), counts)
+            return
+        chat.end_ns = max(chat.end_ns, at)
+        chat.model = chat.model or data.get("model")
+        chat.counts = [a + b for a, b in zip(chat.counts, counts, strict=True)]
+
+    def _end_chats(self, s: _Session, agent: str | None, out: list[SpanRecord]) -> None:
+        """Send the model calls of ``agent`` (None: of every agent) whose usage is complete."""
+        for key in [k for k, c in s.chats.items() if agent is None or c.agent == agent]:
+            chat = s.chats.pop(key)
+            s.chats_sent.add(key)
+            s.input_ns[chat.agent] = chat.end_ns
+            inp, outp, cread, ccreate, reasoning = chat.counts
+            model = chat.model or s.model
+            attrs: dict[str, Any] = {
+                "gen_ai.operation.name": "chat",
+                "gen_ai.provider.name": self._provider(s),
+                "gen_ai.conversation.id": s.id,
+                # The protocol counts input without the cache (as Anthropic does); OTel's includes it.
+                "gen_ai.usage.input_tokens": inp + cread + ccreate,
+                "gen_ai.usage.output_tokens": outp,
+                "gen_ai.usage.cache_read.input_tokens": cread,
+                "gen_ai.usage.cache_creation.input_tokens": ccreate,
+            }
+            if reasoning:
+                attrs["gen_ai.usage.reasoning.output_tokens"] = reasoning
+            if model:
+                attrs["gen_ai.request.model"] = model
+            if chat.response_id:
+                attrs["gen_ai.response.id"] = chat.response_id
+            out.append(SpanRecord(s.trace, chat_span_id(s.id, key), self._agent_id(s, chat.agent),
+                                  f"chat {model}" if model else "chat", CLIENT, chat.start_ns, chat.end_ns, attrs))
+
+    # --- tool spans --------------------------------------------------------
+
+    def _tool_started(self, s: _Session, agent: str, at: int, data: dict[str, Any]) -> None:
+        call_id = data.get("call_id")
+        if not isinstance(call_id, str) or call_id in s.tools:
+            return
+        name = str(data.get("name") or "tool")
+        attrs: dict[str, Any] = {
+            "gen_ai.operation.name": "execute_tool",
+            "gen_ai.tool.name": name,
+            "gen_ai.tool.call.id": call_id,
+            "gen_ai.tool.type": "extension" if data.get("server") else "function",
+        }
+        if self.content is not None and "input" in data:
+            attrs["gen_ai.tool.call.arguments"] = self.content.json(data.get("input"))
+        s.tools[call_id] = _Open(SpanRecord(s.trace, tool_span_id(s.id, call_id), self._agent_id(s, agent),
+                                            f"execute_tool {name}", INTERNAL, at, at, attrs))
+
+    def _tool_waiting(self, s: _Session, agent: str, at: int, data: dict[str, Any]) -> None:
+        call_id = data.get("call_id")
+        if isinstance(call_id, str) and call_id not in s.tools:
+            self._tool_started(s, agent, at, data)
+        span = s.tools.get(call_id) if isinstance(call_id, str) else None
+        if span is not None:
+            attrs = {"watchkeeper.why": str(data.get("why") or data.get("reason") or "")}
+            if data.get("rule"):
+                attrs["watchkeeper.rule"] = str(data["rule"])
+            span.event("watchkeeper.hold", at, attrs)
+
+    def _tool_finished(self, s: _Session, agent: str, at: int, data: dict[str, Any], out: list[SpanRecord]) -> None:
+        call_id = data.get("call_id")
+        if not isinstance(call_id, str):
+            return
+        span = s.tools.pop(call_id, None)
+        if span is None:
+            # Its start was not seen (dropped, or before what was read): it began duration_ms earlier.
+            duration = data.get("duration_ms")
+            start = at - int(duration * 1e6) if isinstance(duration, int | float) and duration > 0 else at
+            self._tool_started(s, agent, start, {"call_id": call_id, "name": data.get("name")})
+            span = s.tools.pop(call_id)
+        rec = span.record
+        rec.end_ns = max(at, rec.start_ns)
+        status = str(data.get("status") or ("error" if data.get("is_error") else "ok"))
+        rec.attributes["watchkeeper.tool.status"] = status
+        error_type = ERROR_TYPES.get(status)
+        if error_type is None and data.get("is_error"):
+            error_type = "tool_error"
+        if error_type is not None:
+            rec.attributes["error.type"] = error_type
+            rec.error = ""
+        if isinstance(data.get("exit_code"), int):
+            rec.attributes["watchkeeper.tool.exit_code"] = data["exit_code"]
+        if self.content is not None and data.get("output") is not None:
+            rec.attributes["gen_ai.tool.call.result"] = self.content.text(data.get("output"))
+            if error_type is not None:
+                rec.error = self.content.text(data.get("output"))[:256]
+        out.append(self._finish(span))
+
+    # --- agents ------------------------------------------------------------
+
+    def _agent_id(self, s: _Session, agent: str) -> int:
+        return s.root.record.span_id if agent == MAIN_AGENT else agent_span_id(s.id, agent)
+
+    def _on_agent_span(self, s: _Session, agent: str) -> _Open:
+        """Where an event about ``agent`` goes: its own span while open, else the session's."""
+        return s.agents.get(agent, s.root) if agent != MAIN_AGENT else s.root
+
+    def _agent(self, s: _Session, agent: str, at: int, parent_call: str | None = None) -> _Open:
+        span = s.agents.get(agent)
+        if span is None:
+            parent = s.root.record.span_id
+            attrs: dict[str, Any] = {"gen_ai.operation.name": "invoke_agent", "gen_ai.agent.id": agent,
+                                     "gen_ai.conversation.id": s.id}
+            span = s.agents[agent] = _Open(SpanRecord(s.trace, agent_span_id(s.id, agent), parent,
+                                                      "invoke_agent", INTERNAL, at, at, attrs))
+        rec = span.record
+        rec.start_ns = min(rec.start_ns, at)
+        rec.end_ns = max(rec.end_ns, at)
+        if parent_call:
+            rec.parent_id = tool_span_id(s.id, parent_call)
+            rec.attributes["watchkeeper.parent_call_id"] = parent_call
+        return span
+
+    def _agent_started(self, s: _Session, at: int, data: dict[str, Any]) -> None:
+        agent = data.get("agent_id")
+        if not isinstance(agent, str) or agent == MAIN_AGENT:
+            return
+        parent_call = data.get("parent_call_id")
+        span = self._agent(s, agent, at, parent_call if isinstance(parent_call, str) else None)
+        kind = data.get("agent_type")
+        if kind:
+            span.record.attributes["gen_ai.agent.name"] = str(kind)
+            span.record.name = f"invoke_agent {kind}"
+        if self.content is not None and data.get("description"):
+            span.record.attributes["gen_ai.agent.description"] = self.content.text(data["description"])
+
+    def _agent_finished(self, s: _Session, agent: str, at: int, data: dict[str, Any], out: list[SpanRecord]) -> None:
+        if agent == MAIN_AGENT or agent in s.agents_sent:
+            return
+        span = self._agent(s, agent, at)
+        if data.get("status"):
+            span.record.attributes["watchkeeper.agent.status"] = str(data["status"])
+        # A transcript read whole lists a subagent's records after its finish (another file): its span
+        # waits for the session's end then. Live, its work came first and it ends here.
+        if agent in s.agents_seen:
+            self._end_chats(s, agent, out)
+            out.append(self._send_agent(s, agent))
+
+    def _send_agent(self, s: _Session, agent: str) -> SpanRecord:
+        s.agents_sent.add(agent)
+        span = s.agents.pop(agent)
+        span.record.attributes["gen_ai.provider.name"] = self._provider(s)
+        return self._finish(span)
+
+    def _control(self, s: _Session, agent: str, at: int, kind: str, data: dict[str, Any]) -> None:
+        attrs: dict[str, Any] = {
+            "watchkeeper.control": str(data.get("control") or ""),
+            "watchkeeper.decision": "applied" if kind == Kind.CONTROL_APPLIED else "rejected",
+        }
+        for key, name in (("by", "watchkeeper.actor"), ("control_id", "watchkeeper.control.id")):
+            if data.get(key):
+                attrs[name] = str(data[key])
+        if self.content is not None:
+            for key in ("text", "message", "reason"):
+                if data.get(key):
+                    attrs[f"watchkeeper.{key}"] = self.content.text(data[key])
+        call_id = data.get("call_id")
+        span = s.tools.get(call_id) if isinstance(call_id, str) else None
+        (span or self._on_agent_span(s, agent)).event(f"watchkeeper.control.{attrs['watchkeeper.decision']}", at,
+                                                      attrs)
+
+    # --- ending ------------------------------------------------------------
+
+    def _finish(self, span: _Open, incomplete: bool = False) -> SpanRecord:
+        rec = span.record
+        if incomplete:
+            rec.attributes["watchkeeper.incomplete"] = True
+        if span.dropped_events:
+            rec.attributes["watchkeeper.dropped_events"] = span.dropped_events
+        return rec
+
+    def close_session(self, session: str, *, incomplete: bool) -> list[SpanRecord]:
+        """End everything of one session still open; ``incomplete`` marks the session span (and open calls)."""
+        s = self.sessions.pop(session, None)
+        if s is None:
+            return []
+        out: list[SpanRecord] = []
+        self._end_chats(s, None, out)
+        for call_id in list(s.tools):
+            span = s.tools.pop(call_id)
+            span.record.end_ns = max(s.last_ns, span.record.start_ns)
+            out.append(self._finish(span, incomplete=True))
+        for agent in list(s.agents):
+            out.append(self._send_agent(s, agent))
+        root = s.root.record
+        root.end_ns = max(s.last_ns, root.start_ns)
+        root.name = f"invoke_agent {s.agent_kind}"
+        tokens = s.usage.tokens
+        root.attributes.update({
+            "gen_ai.operation.name": "invoke_agent",
+            "gen_ai.provider.name": self._provider(s),
+            "gen_ai.agent.name": s.agent_kind,
+            "gen_ai.agent.id": s.id,
+            "gen_ai.conversation.id": s.id,
+            "gen_ai.usage.input_tokens": tokens[0] + tokens[2] + tokens[3],
+            "gen_ai.usage.output_tokens": tokens[1],
+            "gen_ai.usage.cache_read.input_tokens": tokens[2],
+            "gen_ai.usage.cache_creation.input_tokens": tokens[3],
+        })
+        if s.model:
+            root.attributes["gen_ai.request.model"] = s.model
+        if self.content is not None and s.title:
+            root.attributes["watchkeeper.session.title"] = self.content.text(s.title)
+        out.append(self._finish(s.root, incomplete=incomplete))
+        return out
+
+    def end_chats(self) -> list[SpanRecord]:
+        """End every model call still open: live, when no event came for a while (its usage is complete)."""
+        out: list[SpanRecord] = []
+        for s in self.sessions.values():
+            if s.chats:
+                self._end_chats(s, None, out)
+        return out
+
+    def close_all(self, *, incomplete: bool) -> list[SpanRecord]:
+        out: list[SpanRecord] = []
+        for session in list(self.sessions):
+            out += self.close_session(session, incomplete=incomplete)
+        return out
+
+    def open_calls(self, session: str) -> int:
+        s = self.sessions.get(session)
+        return len(s.tools) if s else 0
