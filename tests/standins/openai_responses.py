@@ -39,6 +39,14 @@ class Exec:
 
     cmd: str
     call_id: str = ""
+    #: Ask to run outside the sandbox with this justification (Codex then asks the person, or its hooks).
+    escalate: str = ""
+
+    def arguments(self) -> dict[str, str]:
+        args = {"cmd": self.cmd}
+        if self.escalate:
+            args.update(sandbox_permissions="require_escalated", justification=self.escalate)
+        return args
 
 
 Item = Text | Reasoning | Exec
@@ -135,7 +143,7 @@ def _item_events(n: int, index: int, item: Item) -> Iterator[dict[str, Any]]:
         yield {**part, "type": "response.reasoning_summary_part.done", "part": done["summary"][0]}
     else:
         item_id = f"fc_{n}_{index}"
-        arguments = json.dumps({"cmd": item.cmd})
+        arguments = json.dumps(item.arguments())
         done = {
             "type": "function_call",
             "id": item_id,
@@ -195,6 +203,9 @@ class ScriptedResponses:
         self.errors: list[str] = []
         self._served = 0
         self._lock = threading.Lock()
+        #: response index (0-based) -> released when the test lets that response go out.
+        self._gates: dict[int, threading.Event] = {}
+        self._asked = threading.Condition(self._lock)
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -222,10 +233,25 @@ class ScriptedResponses:
         if self._thread is not None:
             self._thread.join(timeout=5)
 
+    def hold(self, turn: int) -> threading.Event:
+        """Hold response ``turn`` (0-based) back until the returned event is set."""
+        gate = self._gates[turn] = threading.Event()
+        return gate
+
+    def wait_for_request(self, turn: int, timeout: float) -> None:
+        """Until the CLI has asked for response ``turn`` (0-based); raises TimeoutError past ``timeout``."""
+        with self._asked:
+            if not self._asked.wait_for(lambda: self._served > turn, timeout):
+                raise TimeoutError(f"the CLI did not ask for response {turn} within {timeout} s")
+
     def next_turn(self) -> tuple[Turn, int]:
-        with self._lock:
+        with self._asked:
             self._served += 1
             n = self._served
+            self._asked.notify_all()
+        gate = self._gates.get(n - 1)
+        if gate is not None and not gate.wait(120):
+            self.errors.append(f"response {n - 1} was held and never released")
         if n > len(self.script):
             self.errors.append(f"request {n} beyond the {len(self.script)}-turn script")
             return Turn([Text(EXHAUSTED)]), n

@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-HELP = "start Claude Code steerable: watchkeeper run [--fail-closed] -- claude [ARGS]"
+HELP = "start Claude Code or Codex steerable: watchkeeper run [--fail-closed] -- claude|codex [ARGS]"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -25,7 +25,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "(Claude Code 2.1.332 honours this; 2.1.197 ignores it and goes on)")
     parser.add_argument("--port", type=int, default=None,
                         help="the hook server's port (default: the running relay's, else the configured one)")
-    parser.add_argument("command", nargs=argparse.REMAINDER, help="-- claude [ARGS]")
+    parser.add_argument("--trust-hook", action="store_true",
+                        help="Codex: trust watchkeeper's own hook without asking (Codex runs only trusted hooks)")
+    parser.add_argument("--no-answer-prompts", action="store_true",
+                        help="Codex: leave its permission prompts to its own terminal instead of holding them here")
+    parser.add_argument("command", nargs=argparse.REMAINDER, help="-- claude|codex [ARGS]")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -43,6 +47,11 @@ def run(args: argparse.Namespace) -> int:
         print(f"watchkeeper run: no watchkeeper is running; this session becomes steerable once one "
               f"listens on port {port} (until then its hooks fail "
               f"{'closed' if args.fail_closed else 'open'})", file=sys.stderr)
+    from .run_codex import is_codex
+    from .run_codex import run as run_codex
+
+    if is_codex(argv):
+        return run_codex(args, argv, port)
     try:
         argv = steerable_argv(argv, port, args.fail_closed)
     except ValueError as e:

@@ -98,6 +98,9 @@ class _Session:
 class Steering:
     """Every steered session of one hook endpoint. Call it from one thread (the relay's loop)."""
 
+    #: The agent's reply shapes for approve and cancel (Codex's differ from Claude Code's).
+    replies: Any = H
+
     def __init__(self, policy: Policy | None = None, *, viewers: Callable[[str], int] | None = None,
                  breakpoint: Breakpoint | None = None) -> None:
         self.policy = policy or Policy()
@@ -194,7 +197,7 @@ class Steering:
         cid = H.call_id_of(payload) if payload is not None else None
         if cid is not None and payload is not None:
             events.append(H.denied_event(session, H.agent_of(payload), cid, reason))
-        return HookResult(H.cancel(reason, name), events)
+        return HookResult(self.replies.cancel(reason, name), events)
 
     # --- holds ending without a person ------------------------------------------------
 
@@ -312,7 +315,7 @@ class Steering:
         calls: list[str] = []
         events: list[Event] = []
         for hold in list(s.holds.values()):
-            self._decide(s, hold, H.cancel(reason), c.id)
+            self._decide(s, hold, self.replies.cancel(reason), c.id)
             calls.append(hold.call_id)
             events.append(H.denied_event(c.session, hold.agent, hold.call_id, reason))
         if calls:
@@ -336,7 +339,7 @@ class Steering:
             return False, (f"call {c.call_id} is not held" if c.call_id else "no call is held"), [], []
         context, events = self._take_injections(c.session, s)
         if verdict == "allow":
-            reply = H.allow(context)
+            reply = self.replies.allow(context)
         else:
             reason = c.reason or DEFAULT_DENY_REASON
             reply = H.deny(reason, context)

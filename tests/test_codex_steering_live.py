@@ -1,0 +1,173 @@
+"""Steering the real Codex CLI 0.171.0 (``codex exec``), offline against the scripted Responses API.
+
+Codex is started as a person would: ``watchkeeper run --trust-hook -- codex exec …``
+(the hooks go in as ``-c`` flags, the trust is recorded through Codex's own
+app-server). The relay runs here with the hook endpoint; a viewer subscribed
+to the session makes holds possible; controls go through ``watchkeeper ctl``.
+The stand-in holds a model response back where a test must act before a call.
+What the model read is what the stand-in was sent. Nothing is asserted on time.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from codex_steering_support import CodexRun, codex_sessions, first_session, held, pause, start_codex
+from standins.codex import MODEL
+from standins.openai_responses import Exec, ScriptedResponses, Text, Turn
+from test_steering_live import Viewer, Watchkeeper, running_watchkeeper
+from waiting import until
+
+from watchkeeper.adapters.codex import hooks as X
+
+pytestmark = pytest.mark.node
+
+WAIT = 30.0
+REASON = "Denied by reviewer: no writes today"
+
+
+@pytest.fixture
+def wk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Watchkeeper]:
+    yield from running_watchkeeper(tmp_path, monkeypatch)
+
+
+def one_write(name: str = "one.txt") -> list[Turn]:
+    return [Turn([Exec(f"echo one > {name}", call_id="call_write")]), Turn([Text("done")])]
+
+
+def everything(wk: Watchkeeper) -> Viewer:
+    viewer = Viewer()
+    wk.relay.subscribe(viewer)
+    return viewer
+
+
+def held_first_call(wk: Watchkeeper, api: ScriptedResponses, tmp: Path, *run_args: str,
+                    sandbox: str = "workspace-write") -> tuple[CodexRun, str, Viewer]:
+    """Start Codex, pause it before the model's first answer, let the answer come: its call is held."""
+    gate = api.hold(0)
+    seen = everything(wk)
+    run = start_codex(wk, api, tmp, "--trust-hook", *run_args, sandbox=sandbox)
+    api.wait_for_request(0, WAIT)
+    session = first_session(wk, seen)
+    viewer = wk.watch(session)
+    pause(wk, session)
+    gate.set()
+    assert until(lambda: held(wk, session)) == ["call_write"]
+    return run, session, viewer
+
+
+def test_deny_never_runs_the_command_and_the_model_reads_why(wk: Watchkeeper, tmp_path: Path) -> None:
+    with ScriptedResponses(one_write(), model=MODEL) as api:
+        run, session, viewer = held_first_call(wk, api, tmp_path)
+        code, out = wk.ctl("deny", session, "call_write", "--reason", REASON)
+        assert code == 0 and "call_write" in out, out
+        rc, _, stderr = run.wait()
+    assert rc == 0, stderr
+    assert not (tmp_path / "work" / "one.txt").exists()
+    assert REASON in api.function_outputs()["call_write"]
+    finished = [e for e in viewer.of("tool.finished") if e["data"]["call_id"] == "call_write"]
+    assert [e["data"]["status"] for e in finished] == ["denied"]
+    waiting = viewer.of("tool.waiting")
+    assert [(e["data"]["why"], e["data"]["name"]) for e in waiting] == [("pause", "Bash")]
+    info = wk.relay.session(session)
+    assert info is not None and info.agent_kind == "codex" and info.capabilities["deny"] is True
+
+
+def test_approve_runs_the_held_command(wk: Watchkeeper, tmp_path: Path) -> None:
+    with ScriptedResponses(one_write(), model=MODEL) as api:
+        run, session, _ = held_first_call(wk, api, tmp_path)
+        assert not (tmp_path / "work" / "one.txt").exists()
+        code, out = wk.ctl("approve", session, "call_write")
+        assert code == 0, out
+        rc, _, stderr = run.wait()
+    assert rc == 0, stderr
+    assert (tmp_path / "work" / "one.txt").read_text() == "one\n"
+    assert "exited with code 0" in api.function_outputs()["call_write"]
+
+
+def test_pause_then_resume_lets_the_call_go_on(wk: Watchkeeper, tmp_path: Path) -> None:
+    with ScriptedResponses(one_write(), model=MODEL) as api:
+        run, session, viewer = held_first_call(wk, api, tmp_path)
+        code, out = wk.ctl("resume", session)
+        assert code == 0 and "1 held call" in out, out
+        rc, _, stderr = run.wait()
+    assert rc == 0, stderr
+    assert (tmp_path / "work" / "one.txt").exists()
+    assert [e["data"]["control"] for e in viewer.of("control.applied")] == ["pause", "resume"]
+
+
+def test_approve_never_widens_codexs_own_sandbox(wk: Watchkeeper, tmp_path: Path) -> None:
+    """A read-only sandbox still refuses the write after the person approves it (approve is no decision)."""
+    with ScriptedResponses(one_write(), model=MODEL) as api:
+        run, session, _ = held_first_call(wk, api, tmp_path, sandbox="read-only")
+        code, out = wk.ctl("approve", session, "call_write")
+        assert code == 0, out
+        rc, _, stderr = run.wait()
+    assert rc == 0, stderr
+    assert not (tmp_path / "work" / "one.txt").exists()
+    output = api.function_outputs()["call_write"]
+    assert "Read-only file system" in output or "exited with code 1" in output, output
+
+
+def test_inject_reaches_the_model_in_the_next_request(wk: Watchkeeper, tmp_path: Path) -> None:
+    note = "Also mention the weather in Lisbon"
+    with ScriptedResponses(one_write(), model=MODEL) as api:
+        gate = api.hold(0)
+        seen = everything(wk)
+        run = start_codex(wk, api, tmp_path, "--trust-hook")
+        api.wait_for_request(0, WAIT)
+        session = first_session(wk, seen)
+        viewer = wk.watch(session)
+        code, out = wk.ctl("inject", session, note)
+        assert code == 0, out
+        gate.set()
+        rc, _, stderr = run.wait()
+    assert rc == 0, stderr
+    bodies = api.response_bodies()
+    assert note not in str(bodies[0]) and note in str(bodies[1])
+    delivered = [e for e in viewer.of("message.user") if e["data"].get("origin") == "injected"]
+    assert [e["data"]["text"] for e in delivered] == [note]
+
+
+def test_fail_open_when_watchkeeper_is_gone(wk: Watchkeeper, tmp_path: Path) -> None:
+    wk.relay.stop()
+    with ScriptedResponses(one_write(), model=MODEL) as api:
+        rc, _, stderr = start_codex(wk, api, tmp_path, "--trust-hook").wait()
+    assert rc == 0, stderr
+    assert (tmp_path / "work" / "one.txt").exists()
+
+
+def test_fail_closed_denies_when_watchkeeper_is_gone(wk: Watchkeeper, tmp_path: Path) -> None:
+    wk.relay.stop()
+    with ScriptedResponses(one_write(), model=MODEL) as api:
+        rc, _, stderr = start_codex(wk, api, tmp_path, "--trust-hook", "--fail-closed").wait()
+    assert rc == 0, stderr
+    assert not (tmp_path / "work" / "one.txt").exists()
+    assert "watchkeeper is unreachable: denied (fail-closed)" in api.function_outputs()["call_write"]
+
+
+def test_untrusted_hook_leaves_the_session_observe_only(wk: Watchkeeper, tmp_path: Path) -> None:
+    seen = everything(wk)
+    with ScriptedResponses(one_write(), model=MODEL) as api:
+        rc, _, stderr = start_codex(wk, api, tmp_path).wait()
+    assert rc == 0, stderr
+    assert "not trusted" in stderr and "observe-only" in stderr and "--trust-hook" in stderr
+    assert (tmp_path / "work" / "one.txt").exists()
+    assert codex_sessions(seen) == []
+    config = tomllib.loads((tmp_path / "codex" / "config.toml").read_text())
+    assert "state" not in config.get("hooks", {})
+
+
+def test_trust_covers_exactly_watchkeepers_hooks(wk: Watchkeeper, tmp_path: Path) -> None:
+    with ScriptedResponses(one_write(), model=MODEL) as api:
+        rc, _, stderr = start_codex(wk, api, tmp_path, "--trust-hook").wait()
+    assert rc == 0, stderr
+    state = tomllib.loads((tmp_path / "codex" / "config.toml").read_text())["hooks"]["state"]
+    assert sorted(state) == sorted(f"/<session-flags>/config.toml:{e}:0:0" for e in
+                                   ("pre_tool_use", "permission_request", "post_tool_use", "user_prompt_submit",
+                                    "stop"))
+    assert all(v["trusted_hash"].startswith("sha256:") for v in state.values())
+    assert len(X.EVENTS) == len(state)
