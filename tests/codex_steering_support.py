@@ -45,7 +45,8 @@ class CodexRun:
 def codex_home(tmp: Path, api: ScriptedResponses, sandbox: str = "workspace-write") -> Path:
     home = tmp / "codex"
     home.mkdir(parents=True, exist_ok=True)
-    (home / "config.toml").write_text(config_toml(api.url, sandbox=sandbox))
+    if not (home / "config.toml").exists():
+        (home / "config.toml").write_text(config_toml(api.url, sandbox=sandbox))
     return home
 
 

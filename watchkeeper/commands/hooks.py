@@ -26,7 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-HELP = "install, remove or check the Claude Code hooks that make sessions steerable"
+HELP = "install, remove or check the Claude Code (or, with --codex, Codex) hooks that make sessions steerable"
 #: A process's start time is known to the kernel's clock tick (10 ms).
 START_TIME_RESOLUTION = 0.02
 
@@ -39,6 +39,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--fail-closed", action="store_true",
                         help="install: deny tool calls when watchkeeper is unreachable or a hold times out")
     parser.add_argument("--port", type=int, default=None, help="install: the hook server's port")
+    parser.add_argument("--codex", action="store_true",
+                        help="Codex's hooks ($CODEX_HOME/hooks.json), not Claude Code's")
+    parser.add_argument("--trust-hook", action="store_true",
+                        help="--codex install: trust watchkeeper's own hook in Codex without asking")
+    parser.add_argument("--codex-command", metavar="PATH", default=None,
+                        help="--codex: the codex to ask (default: codex)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -46,6 +52,10 @@ def run(args: argparse.Namespace) -> int:
     from ..adapters.claude_code.settings import SettingsError, read_settings
     from ..protocol.display import visible
 
+    if args.codex:
+        from ..adapters.codex.install import run as run_codex
+
+        return run_codex(args, _before, _record_install)
     path = project_settings(Path(args.project)) if args.project else user_settings()
     if args.action == "status":
         return status(Path(args.project) if args.project else None)

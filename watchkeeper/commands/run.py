@@ -47,8 +47,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"watchkeeper run: no watchkeeper is running; this session becomes steerable once one "
               f"listens on port {port} (until then its hooks fail "
               f"{'closed' if args.fail_closed else 'open'})", file=sys.stderr)
-    from .run_codex import is_codex
-    from .run_codex import run as run_codex
+    from ..adapters.codex.launch import is_codex
 
     if is_codex(argv):
         return run_codex(args, argv, port)
@@ -58,6 +57,21 @@ def run(args: argparse.Namespace) -> int:
         print(f"watchkeeper run: {e}", file=sys.stderr)
         return 2
     env = agent_env(dict(os.environ))
+    try:
+        os.execvpe(argv[0], argv, env)
+    except OSError as e:
+        print(f"watchkeeper run: cannot start {argv[0]}: {e.strerror}", file=sys.stderr)
+        return 127
+
+
+def run_codex(args: argparse.Namespace, argv: list[str], port: int) -> int:
+    """Codex with this run's hooks (``-c`` flags), their trust asked for, then exec'd."""
+    from ..adapters.codex.launch import ensure_trust, prepare
+
+    argv, env, flags = prepare(argv, port, args.fail_closed, not args.no_answer_prompts, dict(os.environ))
+    _trusted, message = ensure_trust([argv[0]], flags, env, args.trust_hook)
+    if message:
+        print(f"watchkeeper run: {message}", file=sys.stderr)
     try:
         os.execvpe(argv[0], argv, env)
     except OSError as e:

@@ -1,4 +1,4 @@
-"""``watchkeeper run -- codex [ARGS]``: start Codex (interactive or ``codex exec``) steerable, editing no file.
+"""What ``watchkeeper run -- codex [ARGS]`` does before it starts Codex (interactive or ``codex exec``): no file edited.
 
 The hooks go in as ``-c hooks.<event>=…`` flags for this run only (unless
 ``hooks install --codex`` put them in ``hooks.json`` already); the forwarder
@@ -10,7 +10,6 @@ bypassed. Untrusted, the session starts observe-only and this says how to fix it
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 from pathlib import Path
@@ -26,11 +25,11 @@ def is_codex(argv: list[str]) -> bool:
 def prepare(argv: list[str], port: int, fail_closed: bool, prompts_here: bool,
             env: dict[str, str]) -> tuple[list[str], dict[str, str], list[str]]:
     """(argv, env, flags): Codex with this run's hooks and request file; the person's token out of ``env``."""
-    from .. import config
-    from ..adapters.claude_code.steering import Policy
-    from ..adapters.codex import hooks as X
-    from ..adapters.codex import setup
-    from ..credentials import mint
+    from ... import config
+    from ...credentials import mint
+    from ..claude_code.steering import Policy
+    from . import hooks as X
+    from . import setup
 
     config.load_token(create=True)
     env.pop(config.ENV_TOKEN, None)
@@ -47,7 +46,7 @@ def prepare(argv: list[str], port: int, fail_closed: bool, prompts_here: bool,
 def ensure_trust(codex: list[str], flags: list[str], env: dict[str, str], trust_hook: bool,
                  ask: bool | None = None) -> tuple[bool, str]:
     """(trusted, what to tell the person): asks Codex, and the person when needed, never trusting silently."""
-    from ..adapters.codex import trust as T
+    from . import trust as T
 
     try:
         hooks = T.ours(codex, flags, env, os.getcwd())
@@ -77,16 +76,3 @@ def ensure_trust(codex: list[str], flags: list[str], env: dict[str, str], trust_
     if any(not h.trusted for h in again):
         return False, "Codex still reports watchkeeper's hook untrusted: the session is observe-only"
     return True, "trusted watchkeeper's Codex hook (Codex's /hooks lists it)"
-
-
-def run(args: argparse.Namespace, argv: list[str], port: int) -> int:
-    env = dict(os.environ)
-    argv, env, flags = prepare(argv, port, args.fail_closed, not args.no_answer_prompts, env)
-    _trusted, message = ensure_trust([argv[0]], flags, env, args.trust_hook)
-    if message:
-        print(f"watchkeeper run: {message}", file=sys.stderr)
-    try:
-        os.execvpe(argv[0], argv, env)
-    except OSError as e:
-        print(f"watchkeeper run: cannot start {argv[0]}: {e.strerror}", file=sys.stderr)
-        return 127
