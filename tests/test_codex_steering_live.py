@@ -10,12 +10,14 @@ What the model read is what the stand-in was sent. Nothing is asserted on time.
 
 from __future__ import annotations
 
+import subprocess
 import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from codex_steering_support import CodexRun, codex_sessions, first_session, held, pause, start_codex
+from conftest import codex_binary
 from standins.codex import MODEL
 from standins.openai_responses import Exec, ScriptedResponses, Text, Turn
 from test_steering_live import Viewer, Watchkeeper, running_watchkeeper
@@ -171,3 +173,49 @@ def test_trust_covers_exactly_watchkeepers_hooks(wk: Watchkeeper, tmp_path: Path
                                     "stop"))
     assert all(v["trusted_hash"].startswith("sha256:") for v in state.values())
     assert len(X.EVENTS) == len(state)
+
+
+@pytest.mark.parametrize("fail_closed", [False, True])
+def test_when_codexs_hook_timeout_passes_first_the_call_goes_on(wk: Watchkeeper, tmp_path: Path,
+                                                                fail_closed: bool) -> None:
+    """Codex kills a hook at its ``timeout`` and goes on under its own policy, even for a fail-closed hook
+    (the shell that would exit 2 is killed too): hence each holding hook's timeout is the hold timeout plus a
+    margin, so that the relay's policy, not Codex, ends a hold. The relay sees the request dropped."""
+    from codex_steering_support import codex_home
+    from standins.codex import codex_env
+
+    from watchkeeper import config
+    from watchkeeper.adapters.codex import setup
+    from watchkeeper.adapters.codex.launch import ensure_trust
+
+    with ScriptedResponses(one_write(), model=MODEL) as api:
+        home = codex_home(tmp_path, api)
+        env = {**codex_env(home), **{k: v for k, v in wk.env.items() if k != "PATH"}}
+        request = setup.write_request_file(tmp_path / "request.curl",
+                                           setup.hook_url(wk.hooks.port, fail_closed, False), config.load_hook_token())
+        env[X.ENV_HOOK_FILE] = str(request)
+        hooks = X.steering_hooks(str(request), 60, fail_closed)
+        hooks["PreToolUse"][0]["hooks"][0]["timeout"] = 2
+        flags = X.config_flags(hooks)
+        trusted, message = ensure_trust([str(codex_binary())], flags, env, True)
+        assert trusted, message
+        cwd = tmp_path / "work"
+        cwd.mkdir()
+        gate = api.hold(0)
+        seen = everything(wk)
+        proc = subprocess.Popen([str(codex_binary()), *flags, "exec", "--json", "--skip-git-repo-check", "-C",
+                                 str(cwd), "go"], cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True, start_new_session=True)
+        run = CodexRun(proc, cwd, home)
+        api.wait_for_request(0, WAIT)
+        session = first_session(wk, seen)
+        viewer = wk.watch(session)
+        pause(wk, session)
+        gate.set()
+        assert until(lambda: held(wk, session)) == ["call_write"]
+        rc, _, stderr = run.wait()
+        ended = until(lambda: [e for e in viewer.of("control.applied") if e["data"]["control"] == "abandoned"])
+    assert rc == 0, stderr
+    assert (cwd / "one.txt").exists()
+    assert ended[0]["data"]["call_id"] == "call_write"
+    assert held(wk, session) == []
