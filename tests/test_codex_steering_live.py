@@ -19,7 +19,7 @@ import pytest
 from codex_steering_support import CodexRun, codex_sessions, first_session, held, pause, start_codex
 from conftest import codex_binary
 from standins.codex import MODEL
-from standins.openai_responses import Exec, ScriptedResponses, Text, Turn
+from standins.openai_responses import Exec, Patch, ScriptedResponses, Text, Turn
 from test_steering_live import Viewer, Watchkeeper, running_watchkeeper
 from waiting import until
 
@@ -219,3 +219,18 @@ def test_when_codexs_hook_timeout_passes_first_the_call_goes_on(wk: Watchkeeper,
     assert (cwd / "one.txt").exists()
     assert ended[0]["data"]["call_id"] == "call_write"
     assert held(wk, session) == []
+
+
+def test_an_apply_patch_call_is_held_and_denied_too(wk: Watchkeeper, tmp_path: Path) -> None:
+    """apply_patch fires PreToolUse in 0.171.0 (tool_name apply_patch, the patch as tool_input.command)."""
+    patch = "*** Begin Patch\n*** Add File: hello.txt\n+hello\n*** End Patch\n"
+    with ScriptedResponses([Turn([Patch(patch, call_id="call_write")]), Turn([Text("done")])], model=MODEL) as api:
+        run, session, viewer = held_first_call(wk, api, tmp_path)
+        (waiting,) = until(lambda: viewer.of("tool.waiting"))
+        assert waiting["data"]["name"] == "apply_patch" and waiting["data"]["input"] == {"command": patch}
+        code, out = wk.ctl("deny", session, "call_write", "--reason", REASON)
+        assert code == 0, out
+        rc, _, stderr = run.wait()
+    assert rc == 0, stderr
+    assert not (tmp_path / "work" / "hello.txt").exists()
+    assert REASON in api.function_outputs()["call_write"]

@@ -49,7 +49,15 @@ class Exec:
         return args
 
 
-Item = Text | Reasoning | Exec
+@dataclass(frozen=True)
+class Patch:
+    """A call of Codex's freeform ``apply_patch`` tool (a custom tool call whose input is the patch text)."""
+
+    patch: str
+    call_id: str = ""
+
+
+Item = Text | Reasoning | Exec | Patch
 
 
 @dataclass(frozen=True)
@@ -77,7 +85,7 @@ class Request:
 EXHAUSTED = "stand-in: the script has no more turns"
 
 
-def call_id(turn: int, index: int, item: Exec) -> str:
+def call_id(turn: int, index: int, item: Exec | Patch) -> str:
     """The scripted call id, else one derived from the response number and item index."""
     return item.call_id or f"call_{turn}_{index}"
 
@@ -141,6 +149,13 @@ def _item_events(n: int, index: int, item: Item) -> Iterator[dict[str, Any]]:
             yield {**part, "type": "response.reasoning_summary_text.delta", "delta": chunk}
         yield {**part, "type": "response.reasoning_summary_text.done", "text": item.summary}
         yield {**part, "type": "response.reasoning_summary_part.done", "part": done["summary"][0]}
+    elif isinstance(item, Patch):
+        item_id = f"ctc_{n}_{index}"
+        done = {"type": "custom_tool_call", "id": item_id, "status": "completed", "name": "apply_patch",
+                "input": item.patch, "call_id": call_id(n, index, item)}
+        yield {**base, "type": "response.output_item.added", "item": {**done, "status": "in_progress", "input": ""}}
+        yield {**base, "item_id": item_id, "type": "response.custom_tool_call_input.delta", "delta": item.patch}
+        yield {**base, "item_id": item_id, "type": "response.custom_tool_call_input.done", "input": item.patch}
     else:
         item_id = f"fc_{n}_{index}"
         arguments = json.dumps(item.arguments())
@@ -275,7 +290,7 @@ class ScriptedResponses:
             call_id(n, index, item)
             for n, turn in enumerate(self.script, start=1)
             for index, item in enumerate(turn.items)
-            if isinstance(item, Exec)
+            if isinstance(item, Exec | Patch)
         ]
 
     def function_outputs(self, request: int | None = None) -> dict[str, str]:
@@ -286,7 +301,7 @@ class ScriptedResponses:
             item["call_id"]: item.get("output", "")
             for body in chosen
             for item in body.get("input") or []
-            if isinstance(item, dict) and item.get("type") == "function_call_output"
+            if isinstance(item, dict) and item.get("type") in ("function_call_output", "custom_tool_call_output")
         }
 
 
