@@ -46,7 +46,8 @@ MATCHED = frozenset({"PreToolUse", "PermissionRequest", "PostToolUse"})
 #: What a hooked Codex 0.171.0 session honours (``why`` says how it differs from Claude Code).
 STEERABLE = Capabilities(
     pause=True, resume=True, approve=True, deny=True, inject=True, cancel=True, step=True, permission=True,
-    why="steerable through Codex hooks: shell (Bash), apply_patch and MCP calls can be held; approve lets a "
+    why="steerable through Codex hooks: shell (Bash) and apply_patch calls can be held (MCP calls per Codex's "
+        "docs, not verified here); approve lets a "
         "call go on under Codex's own approval and sandbox policy (its hooks cannot widen it); cancel denies "
         "the call, it cannot end the turn; permission prompts come from the interactive CLI only").model_dump()
 
