@@ -57,6 +57,10 @@ def test_install_merges_asks_for_trust_and_uninstall_restores(wk: Watchkeeper, t
     assert trusted.returncode == 0, trusted.stdout + trusted.stderr
     assert json.loads(hooks_json.read_text()) == installed
     assert "trusted (5 hooks)" in hooks_cli(wk, home, "status").stdout
+    env = {**codex_env(home), **{k: v for k, v in wk.env.items() if k != "PATH"}}
+    plain = subprocess.run([*WATCHKEEPER, "hooks", "status", "--codex-command", str(codex_binary())], env=env,
+                           text=True, capture_output=True, timeout=60)
+    assert "codex hooks: installed" in plain.stdout and "codex hook trust: trusted" in plain.stdout, plain.stdout
     state = tomllib.loads((home / "config.toml").read_text())["hooks"]["state"]
     assert len(state) == 5 and all(str(home / "hooks.json") in key for key in state)
     request = Path(wk.env["WATCHKEEPER_HOME"]) / "codex-hook.curl"

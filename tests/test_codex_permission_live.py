@@ -110,3 +110,34 @@ def test_a_prompt_elsewhere_is_not_held_and_a_notice_says_so(wk: Watchkeeper, tm
         assert held(wk, session) == [] and viewer.of("tool.waiting") == []
         tmux.wait_for(lambda s: "echo RAN" in s and "Running hook" not in s)
         assert not target.exists()
+
+
+def test_run_asks_once_on_the_terminal_before_trusting_the_hook(wk: Watchkeeper, tmux: Tmux, tmp_path: Path) -> None:
+    """No --trust-hook: ``run`` shows the exact commands and asks; yes is recorded, so the next run does not ask."""
+    cwd, home = tmp_path / "work", tmp_path / "codex"
+    cwd.mkdir()
+    home.mkdir()
+    script = [Turn([Exec("echo one > one.txt", call_id="call_one")]), Turn([Text("done")]),
+              Turn([Exec("echo two > two.txt", call_id="call_two")]), Turn([Text("done")])]
+    everything = Viewer()
+    wk.relay.subscribe(everything)
+    with ScriptedResponses(script, model=MODEL) as api:
+        (home / "config.toml").write_text(config_toml(api.url))
+        env = {**codex_env(home), **{k: v for k, v in wk.env.items() if k != "PATH"}, "TERM": "xterm-256color"}
+        line = "env -i " + " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items())
+        codex = [str(codex_binary()), "exec", "--skip-git-repo-check", "-C", str(cwd), "go"]
+        tmux("new-session", "-d", "-s", "wk", "-x", "160", "-y", "50", "sh")
+        tmux("send-keys", "-t", "wk", f"{line} {shlex.join([*WATCHKEEPER, 'run', '--', *codex])}; echo FIRST-$?",
+             "Enter")
+        asked = tmux.wait_for(lambda s: "[y/N]" in s)
+        assert "PreToolUse: curl " in asked and "Bearer" not in asked
+        tmux.keys("y", "Enter")
+        tmux.wait_for(lambda s: "FIRST-0" in s)
+        tmux("send-keys", "-t", "wk", "clear", "Enter")
+        tmux("send-keys", "-t", "wk", f"{line} {shlex.join([*WATCHKEEPER, 'run', '--', *codex])}; echo SECOND-$?",
+             "Enter")
+        second = tmux.wait_for(lambda s: "SECOND-0" in s)
+    assert "[y/N]" not in second
+    assert (cwd / "one.txt").exists() and (cwd / "two.txt").exists()
+    hooked = {e["session"] for e in everything.of("session.started") if e["data"].get("source") == "codex hooks"}
+    assert len(hooked) == 2

@@ -58,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
         return run_codex(args, _before, _record_install)
     path = project_settings(Path(args.project)) if args.project else user_settings()
     if args.action == "status":
-        return status(Path(args.project) if args.project else None)
+        return status(Path(args.project) if args.project else None, args.codex_command or "codex")
     try:
         settings = read_settings(path)
         if args.action == "install":
@@ -241,7 +241,7 @@ def steerability(proc: ClaudeProcess, token: str | None, user_path: Path,
     return True, f"hooked through {via}"
 
 
-def status(project: Path | None) -> int:
+def status(project: Path | None, codex: str = "codex") -> int:
     from .. import config
     from ..adapters.claude_code import settings as S
     from ..client import ApiError, api_request
@@ -266,6 +266,12 @@ def status(project: Path | None) -> int:
             mode = "fail-closed" if hooked["fail_closed"] else "fail-open"
             when = recorded.get(str(path)) or _mtime(path)
             print(visible(f"hooks: installed in {path} ({mode}, {hooked['url']}, since {_iso(when)})"))
+    from ..adapters.codex import setup as codex_setup
+
+    if codex_setup.installed() is not None:
+        from ..adapters.codex.install import status as codex_status
+
+        codex_status(codex_setup.hooks_json(), [codex])
     print(visible(f"token: {config.token_path()} ({'present' if token else 'missing'})"))
     runtime = config.read_runtime()
     hooked_sessions: list[dict[str, Any]] = []

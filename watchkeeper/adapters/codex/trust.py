@@ -71,7 +71,7 @@ def trust(codex: Sequence[str], env: dict[str, str], hooks: Sequence[HookTrust])
 
 def describe(hooks: Sequence[HookTrust]) -> str:
     """The commands a person is asked to trust, one per event."""
-    return "\n".join(f"  {h.event}: {h.command}" for h in hooks)
+    return "\n".join(f"  {h.event[:1].upper()}{h.event[1:]}: {h.command}" for h in hooks)
 
 
 def _ask(codex: Sequence[str], flags: Sequence[str], env: dict[str, str],
