@@ -234,3 +234,24 @@ def test_an_apply_patch_call_is_held_and_denied_too(wk: Watchkeeper, tmp_path: P
     assert rc == 0, stderr
     assert not (tmp_path / "work" / "hello.txt").exists()
     assert REASON in api.function_outputs()["call_write"]
+
+
+def test_inject_when_codex_would_stop_keeps_it_going(wk: Watchkeeper, tmp_path: Path) -> None:
+    note = "Before you finish, summarise in one line"
+    with ScriptedResponses([Turn([Text("All done.")]), Turn([Text("Summary: nothing to do.")])], model=MODEL) as api:
+        gate = api.hold(0)
+        seen = everything(wk)
+        run = start_codex(wk, api, tmp_path, "--trust-hook")
+        api.wait_for_request(0, WAIT)
+        session = first_session(wk, seen)
+        viewer = wk.watch(session)
+        code, out = wk.ctl("inject", session, note)
+        assert code == 0, out
+        gate.set()
+        rc, _, stderr = run.wait()
+    assert rc == 0, stderr
+    bodies = api.response_bodies()
+    assert len(bodies) == 2 and note not in str(bodies[0]) and note in str(bodies[1])
+    assert [e["data"]["text"] for e in viewer.of("message.user") if e["data"].get("origin") == "injected"] == [note]
+    recording = tmp_path / "recordings" / f"{session}.jsonl"
+    assert until(lambda: recording.exists() and note in recording.read_text())

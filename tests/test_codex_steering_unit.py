@@ -109,3 +109,17 @@ def test_resume_answers_a_held_prompt_with_no_decision_and_cancel_denies_it() ->
 def test_codex_replies_never_carry_what_codex_drops_whole() -> None:
     assert "permissionDecision" not in str(X.allow("ctx")) and "ctx" in str(X.allow("ctx"))
     assert "continue" not in X.cancel("stop") and X.cancel("stop")["hookSpecificOutput"]["permissionDecision"] == "deny"
+
+
+def test_a_breakpoint_holds_a_codex_call_by_its_command() -> None:
+    rule = "Bash(rm *)"
+
+    def breakpoint(p: dict[str, Any]) -> str | None:
+        return rule if str(p["tool_input"]["command"]).startswith("rm ") else None
+
+    s = CodexSteering(viewers=lambda session: 1, breakpoint=breakpoint)
+    assert s.on_hook(payload("PreToolUse", command="ls", call="c1")).hold is None
+    held = s.on_hook(payload("PreToolUse", command="rm -rf build", call="c2"))
+    assert held.hold is not None
+    (waiting,) = held.events
+    assert (waiting["data"]["why"], waiting["data"]["rule"], waiting["data"]["call_id"]) == ("breakpoint", rule, "c2")
