@@ -6,9 +6,11 @@ watchkeeper environment of ``test_steering_live.running_watchkeeper``.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,20 +44,28 @@ class CodexRun:
             self.proc.communicate(timeout=10)
 
 
-def codex_home(tmp: Path, api: ScriptedResponses, sandbox: str = "workspace-write") -> Path:
+#: The test MCP server, as a Codex config section (server ``touch``, tool ``touch``).
+MCP = f"""
+[mcp_servers.touch]
+command = {json.dumps(sys.executable)}
+args = [{json.dumps(str(Path(__file__).resolve().parent / "standins" / "mcp_touch.py"))}]
+"""
+
+
+def codex_home(tmp: Path, api: ScriptedResponses, sandbox: str = "workspace-write", mcp: bool = False) -> Path:
     home = tmp / "codex"
     home.mkdir(parents=True, exist_ok=True)
     if not (home / "config.toml").exists():
-        (home / "config.toml").write_text(config_toml(api.url, sandbox=sandbox))
+        (home / "config.toml").write_text(config_toml(api.url, sandbox=sandbox) + (MCP if mcp else ""))
     return home
 
 
 def start_codex(wk: Watchkeeper, api: ScriptedResponses, tmp: Path, *run_args: str, prompt: str = "go",
-                sandbox: str = "workspace-write", watchkeeper: bool = True) -> CodexRun:
+                sandbox: str = "workspace-write", watchkeeper: bool = True, mcp: bool = False) -> CodexRun:
     """``watchkeeper run RUN_ARGS -- codex exec --json …`` (or codex alone, with ``watchkeeper=False``)."""
     cwd = tmp / "work"
     cwd.mkdir(parents=True, exist_ok=True)
-    home = codex_home(tmp, api, sandbox)
+    home = codex_home(tmp, api, sandbox, mcp)
     env = {**codex_env(home), **{k: v for k, v in wk.env.items() if k != "PATH"}}
     codex = [str(codex_binary()), "exec", "--json", "--skip-git-repo-check", "--color", "never", "-C", str(cwd),
              prompt]

@@ -10,6 +10,7 @@ What the model read is what the stand-in was sent. Nothing is asserted on time.
 
 from __future__ import annotations
 
+import json
 import subprocess
 import tomllib
 from collections.abc import Iterator
@@ -19,7 +20,7 @@ import pytest
 from codex_steering_support import CodexRun, codex_sessions, first_session, held, pause, start_codex
 from conftest import codex_binary
 from standins.codex import MODEL
-from standins.openai_responses import Exec, Patch, ScriptedResponses, Text, Turn
+from standins.openai_responses import Exec, McpCall, Patch, ScriptedResponses, Text, Turn
 from test_steering_live import Viewer, Watchkeeper, running_watchkeeper
 from waiting import until
 
@@ -255,3 +256,85 @@ def test_inject_when_codex_would_stop_keeps_it_going(wk: Watchkeeper, tmp_path: 
     assert [e["data"]["text"] for e in viewer.of("message.user") if e["data"].get("origin") == "injected"] == [note]
     recording = tmp_path / "recordings" / f"{session}.jsonl"
     assert until(lambda: recording.exists() and note in recording.read_text())
+
+
+# --- MCP calls: PreToolUse fires for them, and under `codex exec` each asks for permission ---------------
+
+
+def mcp_touch(target: Path) -> list[Turn]:
+    return [Turn([McpCall("touch", "touch", json.dumps({"path": str(target)}), call_id="call_mcp")]),
+            Turn([Text("done")])]
+
+
+def start_mcp(wk: Watchkeeper, api: ScriptedResponses, tmp: Path, *run_args: str) -> tuple[CodexRun, str, Viewer]:
+    gate = api.hold(0)
+    seen = everything(wk)
+    run = start_codex(wk, api, tmp, "--trust-hook", *run_args, mcp=True)
+    api.wait_for_request(0, WAIT)
+    session = first_session(wk, seen)
+    viewer = wk.watch(session)
+    gate.set()
+    return run, session, viewer
+
+
+def test_an_mcp_call_asks_permission_and_approve_from_watchkeeper_runs_it(wk: Watchkeeper, tmp_path: Path) -> None:
+    target = tmp_path / "work" / "mcp.txt"
+    with ScriptedResponses(mcp_touch(target), model=MODEL) as api:
+        run, session, viewer = start_mcp(wk, api, tmp_path)
+        assert until(lambda: held(wk, session)) == ["call_mcp"]
+        (waiting,) = until(lambda: viewer.of("tool.waiting"))
+        assert (waiting["data"]["why"], waiting["data"]["name"]) == ("permission", "mcp__touch__touch")
+        assert waiting["data"]["input"] == {"path": str(target)} and waiting["data"]["attached"] is True
+        assert not target.exists()
+        code, out = wk.ctl("approve", session, "call_mcp")
+        assert code == 0, out
+        rc, _, stderr = run.wait()
+    assert rc == 0, stderr
+    assert target.read_text() == "mcp\n"
+    assert "touched" in str(api.function_outputs()["call_mcp"])
+
+
+def test_resume_on_a_permission_prompt_leaves_codexs_own_refusal(wk: Watchkeeper, tmp_path: Path) -> None:
+    """Never widen: with no decision from the person, Codex's own policy ("never" under exec) refuses the call."""
+    target = tmp_path / "work" / "mcp.txt"
+    with ScriptedResponses(mcp_touch(target), model=MODEL) as api:
+        run, session, _ = start_mcp(wk, api, tmp_path)
+        assert until(lambda: held(wk, session)) == ["call_mcp"]
+        code, out = wk.ctl("resume", session)
+        assert code == 0, out
+        rc, _, stderr = run.wait()
+    assert rc == 0, stderr
+    assert not target.exists()
+    assert "requires approval, but approval policy is never" in str(api.function_outputs()["call_mcp"])
+
+
+def test_a_prompt_not_answered_here_is_left_to_codex_with_a_notice(wk: Watchkeeper, tmp_path: Path) -> None:
+    target = tmp_path / "work" / "mcp.txt"
+    with ScriptedResponses(mcp_touch(target), model=MODEL) as api:
+        run, _, viewer = start_mcp(wk, api, tmp_path, "--no-answer-prompts")
+        rc, _, stderr = run.wait()
+    assert rc == 0, stderr
+    assert not target.exists()
+    notices = [e for e in viewer.of("notice") if e["data"]["code"] == "permission-elsewhere"]
+    assert len(notices) == 1 and "mcp__touch__touch" in notices[0]["data"]["text"]
+    assert viewer.of("tool.waiting") == []
+
+
+def test_an_mcp_call_is_held_at_pre_tool_use_and_denied(wk: Watchkeeper, tmp_path: Path) -> None:
+    target = tmp_path / "work" / "mcp.txt"
+    with ScriptedResponses(mcp_touch(target), model=MODEL) as api:
+        gate = api.hold(0)
+        seen = everything(wk)
+        run = start_codex(wk, api, tmp_path, "--trust-hook", mcp=True)
+        api.wait_for_request(0, WAIT)
+        session = first_session(wk, seen)
+        wk.watch(session)
+        pause(wk, session)
+        gate.set()
+        assert until(lambda: held(wk, session)) == ["call_mcp"]
+        code, out = wk.ctl("deny", session, "call_mcp", "--reason", REASON)
+        assert code == 0, out
+        rc, _, stderr = run.wait()
+    assert rc == 0, stderr
+    assert not target.exists()
+    assert REASON in str(api.function_outputs()["call_mcp"])

@@ -57,7 +57,17 @@ class Patch:
     call_id: str = ""
 
 
-Item = Text | Reasoning | Exec | Patch
+@dataclass(frozen=True)
+class McpCall:
+    """A call of an MCP tool, which Codex 0.171.0 offers in a namespace (``mcp__<server>``)."""
+
+    server: str
+    tool: str
+    arguments: str
+    call_id: str = ""
+
+
+Item = Text | Reasoning | Exec | Patch | McpCall
 
 
 @dataclass(frozen=True)
@@ -85,7 +95,7 @@ class Request:
 EXHAUSTED = "stand-in: the script has no more turns"
 
 
-def call_id(turn: int, index: int, item: Exec | Patch) -> str:
+def call_id(turn: int, index: int, item: Exec | Patch | McpCall) -> str:
     """The scripted call id, else one derived from the response number and item index."""
     return item.call_id or f"call_{turn}_{index}"
 
@@ -158,15 +168,17 @@ def _item_events(n: int, index: int, item: Item) -> Iterator[dict[str, Any]]:
         yield {**base, "item_id": item_id, "type": "response.custom_tool_call_input.done", "input": item.patch}
     else:
         item_id = f"fc_{n}_{index}"
-        arguments = json.dumps(item.arguments())
+        arguments = item.arguments if isinstance(item, McpCall) else json.dumps(item.arguments())
         done = {
             "type": "function_call",
             "id": item_id,
             "status": "completed",
-            "name": "exec_command",
+            "name": item.tool if isinstance(item, McpCall) else "exec_command",
             "arguments": arguments,
             "call_id": call_id(n, index, item),
         }
+        if isinstance(item, McpCall):
+            done["namespace"] = f"mcp__{item.server}"
         yield {
             **base,
             "type": "response.output_item.added",
@@ -290,7 +302,7 @@ class ScriptedResponses:
             call_id(n, index, item)
             for n, turn in enumerate(self.script, start=1)
             for index, item in enumerate(turn.items)
-            if isinstance(item, Exec | Patch)
+            if isinstance(item, Exec | Patch | McpCall)
         ]
 
     def function_outputs(self, request: int | None = None) -> dict[str, str]:

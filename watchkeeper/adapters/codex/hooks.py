@@ -13,9 +13,10 @@ replies differ, as measured on the real 0.171.0:
 - ``additionalContext`` (no decision) from PreToolUse, PostToolUse and
   UserPromptSubmit reaches the model as a developer message; Stop's
   ``decision: "block"`` keeps it going with the reason as its next input.
-- PermissionRequest fires where the interactive CLI would show its approval
-  dialog (``codex exec`` never asks); ``decision.behavior`` allow/deny answers it
-  and the dialog is not shown while the hook runs. It carries no call id.
+- PermissionRequest fires where Codex would ask the person: the interactive
+  CLI's approval dialog (not shown while the hook runs), and each MCP call
+  under ``codex exec`` (which refuses it unless the hook allows it);
+  ``decision.behavior`` allow/deny answers it. It carries no call id.
 - A hook that exits non-zero (not 2) or passes its ``timeout`` is ignored: the
   call goes on under Codex's own policy (fail-open).
 """
@@ -46,10 +47,10 @@ MATCHED = frozenset({"PreToolUse", "PermissionRequest", "PostToolUse"})
 #: What a hooked Codex 0.171.0 session honours (``why`` says how it differs from Claude Code).
 STEERABLE = Capabilities(
     pause=True, resume=True, approve=True, deny=True, inject=True, cancel=True, step=True, permission=True,
-    why="steerable through Codex hooks: shell (Bash) and apply_patch calls can be held (MCP calls per Codex's "
-        "docs, not verified here); approve lets a "
+    why="steerable through Codex hooks: shell (Bash), apply_patch and MCP calls can be held; approve lets a "
         "call go on under Codex's own approval and sandbox policy (its hooks cannot widen it); cancel denies "
-        "the call, it cannot end the turn; permission prompts come from the interactive CLI only").model_dump()
+        "the call, it cannot end the turn; permission prompts: the interactive CLI's, and MCP calls' under "
+        "codex exec").model_dump()
 
 
 # --- payloads in ------------------------------------------------------------------
@@ -79,6 +80,14 @@ def payload_events(payload: Any, key: str) -> list[Event]:
         if event["kind"] == Kind.RAW:
             event["data"]["source"] = SOURCE
     return events
+
+
+def input_key(payload: dict[str, Any]) -> str:
+    """The call's input as PreToolUse and PermissionRequest both give it (the latter adds a ``description``)."""
+    tool_input = payload.get("tool_input")
+    if isinstance(tool_input, dict):
+        tool_input = {k: v for k, v in tool_input.items() if k != "description"}
+    return json.dumps(tool_input, sort_keys=True, default=str)
 
 
 def command_of(payload: dict[str, Any]) -> str | None:

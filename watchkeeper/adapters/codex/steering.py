@@ -12,7 +12,7 @@ is held (``why=permission``) only where "answer prompts here" is on for the
 session (``run`` turns it on) and someone watches; elsewhere it is answered
 with no decision at once, so the dialog shows in the agent's terminal, and a
 notice says so. It carries no call id: it is matched to the PreToolUse of the
-same turn, tool and command, and shown unattached when that is ambiguous.
+same turn, tool and input, and shown unattached when that is ambiguous.
 """
 
 from __future__ import annotations
@@ -40,8 +40,8 @@ class CodexSteering(Steering):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        #: session -> call id -> (turn, tool, command) of calls whose PreToolUse came and PostToolUse not yet.
-        self._pending: dict[str, OrderedDict[str, tuple[Any, Any, str | None]]] = {}
+        #: session -> call id -> (turn, tool, input) of calls whose PreToolUse came and PostToolUse not yet.
+        self._pending: dict[str, OrderedDict[str, tuple[Any, Any, str]]] = {}
         #: session -> calls the person approved at PreToolUse (their permission prompt is allowed at once).
         self._approved: dict[str, set[str]] = {}
         self._unattached = itertools.count(1)
@@ -53,7 +53,7 @@ class CodexSteering(Steering):
         cid = CH.call_id_of(payload)
         if name == "PreToolUse" and cid is not None:
             pending = self._pending.setdefault(session, OrderedDict())
-            pending[cid] = (payload.get("turn_id"), payload.get("tool_name"), X.command_of(payload))
+            pending[cid] = (payload.get("turn_id"), payload.get("tool_name"), X.input_key(payload))
             while len(pending) > PENDING_KEPT:
                 pending.popitem(last=False)
         elif name == "PostToolUse" and cid is not None:
@@ -72,7 +72,8 @@ class CodexSteering(Steering):
             return HookResult(X.permission(True))
         if not prompts_here or self.viewers(session) <= 0:
             why = "answer prompts here is off for this session" if not prompts_here else "nobody watches it here"
-            text = f"{ELSEWHERE} ({why}): {payload.get('tool_name')} {X.command_of(payload) or ''}".rstrip()
+            call = X.command_of(payload) or X.input_key(payload)[:200]
+            text = f"{ELSEWHERE} ({why}): {payload.get('tool_name')} {call}"
             notice = make_event(f"hook:{session}:permission-{next(self._unattached)}", session, Kind.NOTICE,
                                 {"level": "warning", "text": text, "code": "permission-elsewhere"},
                                 agent=CH.agent_of(payload))
@@ -89,8 +90,8 @@ class CodexSteering(Steering):
         return HookResult(None, [waiting], hold)
 
     def _match(self, session: str, payload: dict[str, Any]) -> str | None:
-        """The one pending call of the same turn, tool and command; None when there is none or several."""
-        key = (payload.get("turn_id"), payload.get("tool_name"), X.command_of(payload))
+        """The one pending call of the same turn, tool and input; None when there is none or several."""
+        key = (payload.get("turn_id"), payload.get("tool_name"), X.input_key(payload))
         found = [cid for cid, seen in self._pending.get(session, {}).items() if seen == key]
         return found[0] if len(found) == 1 else None
 
