@@ -338,3 +338,33 @@ def test_an_mcp_call_is_held_at_pre_tool_use_and_denied(wk: Watchkeeper, tmp_pat
     assert rc == 0, stderr
     assert not target.exists()
     assert REASON in str(api.function_outputs()["call_mcp"])
+
+
+def test_cancel_denies_the_held_call_and_the_model_reads_why(wk: Watchkeeper, tmp_path: Path) -> None:
+    """Codex hooks cannot end a turn (``continue: false`` makes Codex drop the reply and run the call)."""
+    with ScriptedResponses(one_write(), model=MODEL) as api:
+        run, session, viewer = held_first_call(wk, api, tmp_path)
+        code, out = wk.ctl("cancel", session, "--reason", "Stop: wrong branch")
+        assert code == 0 and "cancelled" in out, out
+        rc, _, stderr = run.wait()
+    assert rc == 0, stderr
+    assert not (tmp_path / "work" / "one.txt").exists()
+    assert "Stop: wrong branch" in api.function_outputs()["call_write"]
+    assert [e["data"]["status"] for e in viewer.of("tool.finished") if e["data"]["call_id"] == "call_write"][:1] == [
+        "denied"]
+
+
+def test_step_runs_one_call_and_holds_the_next(wk: Watchkeeper, tmp_path: Path) -> None:
+    script = [Turn([Exec("echo one > one.txt", call_id="call_write")]),
+              Turn([Exec("echo two > two.txt", call_id="call_two")]), Turn([Text("done")])]
+    with ScriptedResponses(script, model=MODEL) as api:
+        run, session, _ = held_first_call(wk, api, tmp_path)
+        code, out = wk.ctl("step", session)
+        assert code == 0, out
+        assert until(lambda: held(wk, session)) == ["call_two"]
+        assert (tmp_path / "work" / "one.txt").exists() and not (tmp_path / "work" / "two.txt").exists()
+        code, out = wk.ctl("resume", session)
+        assert code == 0, out
+        rc, _, stderr = run.wait()
+    assert rc == 0, stderr
+    assert (tmp_path / "work" / "two.txt").exists()
