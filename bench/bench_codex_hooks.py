@@ -45,7 +45,7 @@ from watchkeeper.adapters.codex import trust as T  # noqa: E402
 from watchkeeper.relay import Relay  # noqa: E402
 from watchkeeper.relay.servers.hookserver import serve_hooks  # noqa: E402
 
-CODEX = ROOT / "tools" / "agents" / "node_modules" / ".bin" / "codex"
+CODEX = Path(os.environ.get("WATCHKEEPER_AGENTS_DIR") or ROOT / "tools" / "agents" / "node_modules") / ".bin" / "codex"
 BUDGET_MS = 30.0
 
 

@@ -20,6 +20,8 @@ from waiting import until
 pytestmark = pytest.mark.node
 
 WAIT = 30.0
+#: For the CLI's first model request: run's trust check and the CLI's start are slow on a loaded machine.
+START = 90.0
 OWN = {"description": "mine", "hooks": {"PreToolUse": [{"matcher": "Bash", "hooks": [
     {"type": "command", "command": "echo mine >/dev/null", "timeout": 5}]}]}}
 
@@ -81,7 +83,7 @@ def test_a_codex_started_directly_is_steerable_after_install(wk: Watchkeeper, tm
         seen = Viewer()
         wk.relay.subscribe(seen)
         run = start_codex(wk, api, tmp_path, watchkeeper=False)
-        api.wait_for_request(0, WAIT)
+        api.wait_for_request(0, START)
         session = first_session(wk, seen)
         wk.watch(session)
         pause(wk, session)

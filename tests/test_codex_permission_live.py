@@ -69,10 +69,12 @@ def escalating(target: Path) -> list[Turn]:
             Turn([Text("ALL-DONE")]), Turn([Text("ALL-DONE")])]
 
 
-def watch_first(wk: Watchkeeper, api: ScriptedResponses) -> tuple[str, Viewer]:
+def watch_first(wk: Watchkeeper, api: ScriptedResponses, tmux: Tmux) -> tuple[str, Viewer]:
+    """Once the CLI asked the model (its start, run's trust check and the TUI's first screen are slow under load)."""
     everything = Viewer()
     wk.relay.subscribe(everything)
-    api.wait_for_request(0, WAIT)
+    until(lambda: api.requests and api.response_bodies(), "the interactive CLI asks the model", timeout=3 * WAIT,
+          seen=tmux.screen)
     (session,) = until(lambda: [e["session"] for e in everything.of("session.started")
                                 if e["data"].get("source") == "codex hooks"])
     return session, wk.watch(session)
@@ -84,7 +86,7 @@ def test_a_permission_prompt_is_held_and_approved_from_watchkeeper(wk: Watchkeep
     with ScriptedResponses(escalating(target), model=MODEL) as api:
         gate = api.hold(0)
         start_tui(wk, tmux, api, tmp_path)
-        session, viewer = watch_first(wk, api)
+        session, viewer = watch_first(wk, api, tmux)
         gate.set()
         assert until(lambda: held(wk, session)) == ["call_esc"]
         (waiting,) = until(lambda: viewer.of("tool.waiting"))
@@ -103,7 +105,7 @@ def test_a_prompt_elsewhere_is_not_held_and_a_notice_says_so(wk: Watchkeeper, tm
     with ScriptedResponses(escalating(target), model=MODEL) as api:
         gate = api.hold(0)
         start_tui(wk, tmux, api, tmp_path, "--no-answer-prompts")
-        session, viewer = watch_first(wk, api)
+        session, viewer = watch_first(wk, api, tmux)
         gate.set()
         notice = until(lambda: [e for e in viewer.of("notice") if e["data"]["code"] == "permission-elsewhere"])
         assert "needs permission — answer in the agent's terminal" in notice[0]["data"]["text"]

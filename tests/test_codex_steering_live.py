@@ -29,6 +29,8 @@ from watchkeeper.adapters.codex import hooks as X
 pytestmark = pytest.mark.node
 
 WAIT = 30.0
+#: For the CLI's first model request: run's trust check and the CLI's start are slow on a loaded machine.
+START = 90.0
 REASON = "Denied by reviewer: no writes today"
 
 
@@ -53,7 +55,7 @@ def held_first_call(wk: Watchkeeper, api: ScriptedResponses, tmp: Path, *run_arg
     gate = api.hold(0)
     seen = everything(wk)
     run = start_codex(wk, api, tmp, "--trust-hook", *run_args, sandbox=sandbox)
-    api.wait_for_request(0, WAIT)
+    api.wait_for_request(0, START)
     session = first_session(wk, seen)
     viewer = wk.watch(session)
     pause(wk, session)
@@ -121,7 +123,7 @@ def test_inject_reaches_the_model_in_the_next_request(wk: Watchkeeper, tmp_path:
         gate = api.hold(0)
         seen = everything(wk)
         run = start_codex(wk, api, tmp_path, "--trust-hook")
-        api.wait_for_request(0, WAIT)
+        api.wait_for_request(0, START)
         session = first_session(wk, seen)
         viewer = wk.watch(session)
         code, out = wk.ctl("inject", session, note)
@@ -208,7 +210,7 @@ def test_when_codexs_hook_timeout_passes_first_the_call_goes_on(wk: Watchkeeper,
                                  str(cwd), "go"], cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True, start_new_session=True)
         run = CodexRun(proc, cwd, home)
-        api.wait_for_request(0, WAIT)
+        api.wait_for_request(0, START)
         session = first_session(wk, seen)
         viewer = wk.watch(session)
         pause(wk, session)
@@ -243,7 +245,7 @@ def test_inject_when_codex_would_stop_keeps_it_going(wk: Watchkeeper, tmp_path: 
         gate = api.hold(0)
         seen = everything(wk)
         run = start_codex(wk, api, tmp_path, "--trust-hook")
-        api.wait_for_request(0, WAIT)
+        api.wait_for_request(0, START)
         session = first_session(wk, seen)
         viewer = wk.watch(session)
         code, out = wk.ctl("inject", session, note)
@@ -270,7 +272,7 @@ def start_mcp(wk: Watchkeeper, api: ScriptedResponses, tmp: Path, *run_args: str
     gate = api.hold(0)
     seen = everything(wk)
     run = start_codex(wk, api, tmp, "--trust-hook", *run_args, mcp=True)
-    api.wait_for_request(0, WAIT)
+    api.wait_for_request(0, START)
     session = first_session(wk, seen)
     viewer = wk.watch(session)
     gate.set()
@@ -326,7 +328,7 @@ def test_an_mcp_call_is_held_at_pre_tool_use_and_denied(wk: Watchkeeper, tmp_pat
         gate = api.hold(0)
         seen = everything(wk)
         run = start_codex(wk, api, tmp_path, "--trust-hook", mcp=True)
-        api.wait_for_request(0, WAIT)
+        api.wait_for_request(0, START)
         session = first_session(wk, seen)
         wk.watch(session)
         pause(wk, session)
