@@ -13,6 +13,7 @@ prompt waits in the agent's terminal.
 from __future__ import annotations
 
 import shlex
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -46,7 +47,8 @@ def wk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Watchkeeper]
 
 @pytest.fixture
 def tmux() -> Iterator[Tmux]:
-    yield from tmux_server("codex-permission")
+    """A tmux server of its own per test: one killed at the end of the last test may still be going away."""
+    yield from tmux_server(f"codex-permission-{uuid.uuid4().hex[:8]}")
 
 
 def start_tui(wk: Watchkeeper, tmux: Tmux, api: ScriptedResponses, tmp: Path, *run_args: str) -> Path:
