@@ -123,3 +123,12 @@ def test_a_breakpoint_holds_a_codex_call_by_its_command() -> None:
     assert held.hold is not None
     (waiting,) = held.events
     assert (waiting["data"]["why"], waiting["data"]["rule"], waiting["data"]["call_id"]) == ("breakpoint", rule, "c2")
+
+
+def test_approve_says_codexs_own_policy_still_decides() -> None:
+    s = watched()
+    s.on_hook(payload("UserPromptSubmit"))
+    s.control(control("pause"))
+    s.on_hook(payload("PreToolUse"))
+    outcome = s.control(control("approve", "c1")).outcome
+    assert "under Codex's own approval and sandbox policy" in outcome["data"]["reason"]

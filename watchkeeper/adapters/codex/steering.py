@@ -104,6 +104,8 @@ class CodexSteering(Steering):
     def _release(self, s: _Session, c: ControlModel, verdict: str, done: str) -> _Handled:
         hold = s.holds.get(c.call_id) if c.call_id else next(iter(s.holds.values()), None)
         if hold is None or hold.reason != PERMISSION:
+            if verdict == "allow" and done.startswith("approved"):
+                done = "approved: the call goes on under Codex's own approval and sandbox policy"
             handled = super()._release(s, c, verdict, done)
             if handled[0] and verdict == "allow":
                 self._approved.setdefault(c.session, set()).update(handled[2])
