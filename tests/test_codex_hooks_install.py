@@ -67,6 +67,10 @@ def test_install_merges_asks_for_trust_and_uninstall_restores(wk: Watchkeeper, t
     assert len(state) == 5 and all(str(home / "hooks.json") in key for key in state)
     request = Path(wk.env["WATCHKEEPER_HOME"]) / "codex-hook.curl"
     assert request.stat().st_mode & 0o777 == 0o600
+    assert "/hook/codex" in request.read_text() and "prompts=here" not in request.read_text()
+    here = hooks_cli(wk, home, "install", "--prompts", "here")
+    assert here.returncode == 0 and "answered here" in here.stdout, here.stdout + here.stderr
+    assert "prompts=here" in request.read_text() and json.loads(hooks_json.read_text()) == installed
 
     removed = hooks_cli(wk, home, "uninstall")
     assert removed.returncode == 0 and "removed" in removed.stdout

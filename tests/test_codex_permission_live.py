@@ -6,7 +6,7 @@ the interactive CLI under ``watchkeeper run --trust-hook -- codex …`` with the
 outside the sandbox (``require_escalated``), so Codex would show its approval
 dialog. Its PermissionRequest hook is held as ``why=permission`` and
 ``watchkeeper ctl approve`` answers it; while held, Codex shows "Running hook",
-not its dialog. With ``--no-answer-prompts`` nothing is held: a notice says the
+not its dialog. With ``--prompts terminal`` nothing is held: a notice says the
 prompt waits in the agent's terminal.
 """
 
@@ -106,7 +106,7 @@ def test_a_prompt_elsewhere_is_not_held_and_a_notice_says_so(wk: Watchkeeper, tm
     target = tmp_path / "outside.txt"
     with ScriptedResponses(escalating(target), model=MODEL) as api:
         gate = api.hold(0)
-        start_tui(wk, tmux, api, tmp_path, "--no-answer-prompts")
+        start_tui(wk, tmux, api, tmp_path, "--prompts", "terminal")
         session, viewer = watch_first(wk, api, tmux)
         gate.set()
         notice = until(lambda: [e for e in viewer.of("notice") if e["data"]["code"] == "permission-elsewhere"])

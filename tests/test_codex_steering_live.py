@@ -313,7 +313,7 @@ def test_resume_on_a_permission_prompt_leaves_codexs_own_refusal(wk: Watchkeeper
 def test_a_prompt_not_answered_here_is_left_to_codex_with_a_notice(wk: Watchkeeper, tmp_path: Path) -> None:
     target = tmp_path / "work" / "mcp.txt"
     with ScriptedResponses(mcp_touch(target), model=MODEL) as api:
-        run, _, viewer = start_mcp(wk, api, tmp_path, "--no-answer-prompts")
+        run, _, viewer = start_mcp(wk, api, tmp_path, "--prompts", "terminal")
         rc, _, stderr = run.wait()
     assert rc == 0, stderr
     assert not target.exists()

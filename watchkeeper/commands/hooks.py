@@ -39,6 +39,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--fail-closed", action="store_true",
                         help="install: deny tool calls when watchkeeper is unreachable or a hold times out")
     parser.add_argument("--port", type=int, default=None, help="install: the hook server's port")
+    parser.add_argument("--prompts", choices=["here", "terminal"], default="terminal",
+                        help="install: who answers the agents' permission prompts — terminal (the default: "
+                             "watchkeeper says one is waiting) or here (watchkeeper holds them for you)")
     parser.add_argument("--codex", action="store_true",
                         help="Codex's hooks ($CODEX_HOME/hooks.json), not Claude Code's")
     parser.add_argument("--trust-hook", action="store_true",

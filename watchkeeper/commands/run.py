@@ -25,10 +25,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "(Claude Code 2.1.332 honours this; 2.1.197 ignores it and goes on)")
     parser.add_argument("--port", type=int, default=None,
                         help="the hook server's port (default: the running relay's, else the configured one)")
+    parser.add_argument("--prompts", choices=["here", "terminal"], default="here",
+                        help="who answers the agent's permission prompts: here (watchkeeper holds them for you; "
+                             "the agent's terminal can still answer first) or terminal (watchkeeper only says "
+                             "one is waiting); default: here")
     parser.add_argument("--trust-hook", action="store_true",
                         help="Codex: trust watchkeeper's own hook without asking (Codex runs only trusted hooks)")
-    parser.add_argument("--no-answer-prompts", action="store_true",
-                        help="Codex: leave its permission prompts to its own terminal instead of holding them here")
     parser.add_argument("command", nargs=argparse.REMAINDER, help="-- claude|codex [ARGS]")
 
 
@@ -68,7 +70,7 @@ def run_codex(args: argparse.Namespace, argv: list[str], port: int) -> int:
     """Codex with this run's hooks (``-c`` flags), their trust asked for, then exec'd."""
     from ..adapters.codex.launch import ensure_trust, prepare
 
-    argv, env, flags = prepare(argv, port, args.fail_closed, not args.no_answer_prompts, dict(os.environ))
+    argv, env, flags = prepare(argv, port, args.fail_closed, args.prompts == "here", dict(os.environ))
     _trusted, message = ensure_trust([argv[0]], flags, env, args.trust_hook)
     if message:
         print(f"watchkeeper run: {message}", file=sys.stderr)

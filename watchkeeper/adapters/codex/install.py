@@ -37,7 +37,7 @@ def run(args: argparse.Namespace, before: Before, record: Record) -> int:
     try:
         settings = read_settings(path)
         if args.action == "install":
-            install(path, settings, args.port, args.fail_closed, before, record)
+            install(path, settings, args.port, args.fail_closed, before, record, args.prompts == "here")
         else:
             removed = uninstall(path, settings, before, record)
     except SettingsError as e:
@@ -47,7 +47,9 @@ def run(args: argparse.Namespace, before: Before, record: Record) -> int:
         print(visible(f"{'removed the Codex steering hooks from' if removed else 'no Codex steering hooks in'} {path}"))
         return 0
     mode = "fail-closed" if args.fail_closed else "fail-open"
-    print(visible(f"installed the Codex steering hooks in {path} ({mode})"))
+    prompts = "permission prompts answered here" if args.prompts == "here" else \
+        "permission prompts answered in the agent's terminal"
+    print(visible(f"installed the Codex steering hooks in {path} ({mode}, {prompts})"))
     from .launch import ensure_trust
 
     trusted, message = ensure_trust(codex, [], dict(os.environ), args.trust_hook)
@@ -58,7 +60,7 @@ def run(args: argparse.Namespace, before: Before, record: Record) -> int:
 
 
 def install(path: Path, settings: dict[str, Any], port: int | None, fail_closed: bool, before_of: Before,
-            record: Record) -> None:
+            record: Record, prompts_here: bool = False) -> None:
     from ... import config
     from ..claude_code import settings as S
     from ..claude_code.steering import Policy
@@ -69,7 +71,7 @@ def install(path: Path, settings: dict[str, Any], port: int | None, fail_closed:
     config.load_token(create=True)
     token = config.load_hook_token()
     request = setup.install_request_file()
-    setup.write_request_file(request, setup.hook_url(port or config.hook_port(), fail_closed, False), token)
+    setup.write_request_file(request, setup.hook_url(port or config.hook_port(), fail_closed, prompts_here), token)
     merged = S.merge_hooks(settings, X.steering_hooks(str(request), Policy().hold_timeout, fail_closed), X.is_ours)
     if merged != settings or not path.exists():
         before = before_of(path)
