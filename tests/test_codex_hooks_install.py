@@ -47,6 +47,7 @@ def test_install_merges_asks_for_trust_and_uninstall_restores(wk: Watchkeeper, t
     assert "not installed" in hooks_cli(wk, home, "status").stdout
     untrusted = hooks_cli(wk, home, "install")
     assert untrusted.returncode == 1 and "not trusted" in untrusted.stdout, untrusted.stdout + untrusted.stderr
+    assert "`watchkeeper hooks install --codex --trust-hook`" in untrusted.stdout
     assert "NOT trusted" in hooks_cli(wk, home, "status").stdout
     installed = json.loads(hooks_json.read_text())
     assert installed["description"] == "mine"
@@ -75,6 +76,7 @@ def test_install_merges_asks_for_trust_and_uninstall_restores(wk: Watchkeeper, t
     removed = hooks_cli(wk, home, "uninstall")
     assert removed.returncode == 0 and "removed" in removed.stdout
     assert json.loads(hooks_json.read_text()) == OWN
+    assert not request.exists()
 
 
 def test_a_codex_started_directly_is_steerable_after_install(wk: Watchkeeper, tmp_path: Path) -> None:

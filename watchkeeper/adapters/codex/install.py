@@ -52,10 +52,10 @@ def run(args: argparse.Namespace, before: Before, record: Record) -> int:
     print(visible(f"installed the Codex steering hooks in {path} ({mode}, {prompts})"))
     from .launch import ensure_trust
 
-    trusted, message = ensure_trust(codex, [], dict(os.environ), args.trust_hook)
+    trusted, message = ensure_trust(codex, [], dict(os.environ), args.trust_hook,
+                                    fix="`watchkeeper hooks install --codex --trust-hook`")
     if message:
-        print(visible(message.replace("`watchkeeper run --trust-hook -- codex …`",
-                                      "`watchkeeper hooks install --codex --trust-hook`")))
+        print(visible(message))
     return 0 if trusted else 1
 
 
@@ -84,11 +84,13 @@ def install(path: Path, settings: dict[str, Any], port: int | None, fail_closed:
 def uninstall(path: Path, settings: dict[str, Any], before_of: Before, record: Record) -> bool:
     from ..claude_code import settings as S
     from . import hooks as X
+    from . import setup
 
     if S.installed(settings, X.is_ours) is None:
         return False
     before = before_of(path)
     left = S.remove_hooks(settings, X.is_ours, before)
+    setup.install_request_file().unlink(missing_ok=True)
     if not left and before is not None and before.get("existed") is False and not path.is_symlink():
         S.check_writable(path)
         path.unlink()

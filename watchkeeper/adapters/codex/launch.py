@@ -43,8 +43,12 @@ def prepare(argv: list[str], port: int, fail_closed: bool, prompts_here: bool,
     return [argv[0], *flags, *argv[1:]], env, flags
 
 
+#: How a person trusts the hook without being asked, per command.
+RUN_FIX = "`watchkeeper run --trust-hook -- codex …`"
+
+
 def ensure_trust(codex: list[str], flags: list[str], env: dict[str, str], trust_hook: bool,
-                 ask: bool | None = None) -> tuple[bool, str]:
+                 ask: bool | None = None, fix: str = RUN_FIX) -> tuple[bool, str]:
     """(trusted, what to tell the person): asks Codex, and the person when needed, never trusting silently."""
     from . import trust as T
 
@@ -67,7 +71,7 @@ def ensure_trust(codex: list[str], flags: list[str], env: dict[str, str], trust_
             yes = False
     if not yes:
         return False, ("watchkeeper's Codex hook is not trusted, so this session is observe-only. Trust it with "
-                       "`watchkeeper run --trust-hook -- codex …`, or in Codex: /hooks")
+                       f"{fix}, or in Codex: /hooks")
     try:
         T.trust(codex, env, untrusted)
         again = T.ours(codex, flags, env, os.getcwd())
