@@ -145,7 +145,8 @@ def test_resume_then_the_clis_own_prompt_comes_here_and_is_not_allowed(wk: Watch
         viewer = wk.watch(proc.session_id)
         pause_before_turn(wk, api, release, proc.session_id, 0)
         (call,) = until(lambda: held_calls(wk, proc.session_id), "the paused call held", timeout=60)
-        assert [e["data"]["why"] for e in viewer.of("tool.waiting")] == ["pause"]
+        waiting = until(lambda: viewer.of("tool.waiting"), "the held call reported")
+        assert [e["data"]["why"] for e in waiting] == ["pause"]
         code, out = wk.ctl("resume", proc.session_id)
         assert code == 0, out
         prompts = until(lambda: [e for e in viewer.of("tool.waiting") if e["data"].get("why") == "permission"],

@@ -234,6 +234,7 @@ def check_sdk_snippet(block: Block, tmp: Path) -> None:
 
 PACKAGE_TEST = "tests/test_package.py::test_the_installed_demo_runs_from_another_directory"
 
+CODEX_LIVE = "tests/test_codex_steering_live.py::"
 OTLP_SPANS = "tests/test_otlp_export.py::test_every_tool_call_is_one_execute_tool_span_under_its_agent"
 OTLP_HEADERS = "tests/test_otlp_export.py::test_the_command_sends_headers_and_says_what_it_sent"
 PHOENIX = "tests/test_otlp_phoenix.py::test_a_session_exported_to_phoenix_can_be_queried_back"
@@ -256,6 +257,17 @@ COMMANDS: dict[str, Cover] = {
     "watchkeeper hooks install [--user | --project DIR] [--fail-closed] [--prompts here]":
         Help(("hooks", "--help"), "edits a real settings file: tests/test_hooks_install.py does, in a temp HOME"),
     "watchkeeper hooks status": Run(expect="relay: no watchkeeper is running"),
+    # Codex
+    "watchkeeper run -- codex [ARGS]": By(CODEX_LIVE + "test_deny_never_runs_the_command_and_the_model_reads_why",
+                                          "the real Codex 0.171.0 under `watchkeeper run`, against a stand-in"),
+    "watchkeeper run --trust-hook -- codex exec ...": By(
+        CODEX_LIVE + "test_trust_covers_exactly_watchkeepers_hooks", "run --trust-hook with the real Codex"),
+    "watchkeeper hooks install --codex [--trust-hook] [--fail-closed]": By(
+        "tests/test_codex_hooks_install.py::test_install_merges_asks_for_trust_and_uninstall_restores",
+        "install into a temp CODEX_HOME, trust, status and uninstall"),
+    "watchkeeper hooks status --codex": By(
+        "tests/test_codex_hooks_install.py::test_install_merges_asks_for_trust_and_uninstall_restores",
+        "status before and after trust"),
     # OpenTelemetry export
     "pip install '.[otel]'": By(OTLP_SPANS, "the dev extra installs the otel extra; the export runs with it"),
     "pip install arize-phoenix": By(PHOENIX, "make phoenix installs it into .phoenix-venv"),

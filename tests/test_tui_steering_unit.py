@@ -92,7 +92,10 @@ def test_reasons_say_why_in_the_persons_words() -> None:
     assert port_taken is not None
     taken = unavailable("pause", OBSERVE_ONLY, state, agent_kind="claude-code", hooks=port_taken)
     assert taken is not None and "port 47717 is taken" in taken
-    assert unavailable("pause", OBSERVE_ONLY, state, agent_kind="codex") == OBSERVE_ONLY["why"]
+    codex = unavailable("pause", OBSERVE_ONLY, state, agent_kind="codex")
+    assert codex is not None and codex.startswith(OBSERVE_ONLY["why"])
+    assert "watchkeeper run -- codex" in codex and "trust its hook" in codex
+    assert unavailable("pause", OBSERVE_ONLY, state, agent_kind="replay") == OBSERVE_ONLY["why"]
     no_rights = "the remote relay gave this viewer no control rights"
     assert unavailable("pause", STEERABLE, state, blocked=no_rights) == no_rights
     assert "cannot step" in str(unavailable("step", SDK_STEERABLE.model_dump(), state))

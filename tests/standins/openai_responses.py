@@ -39,9 +39,35 @@ class Exec:
 
     cmd: str
     call_id: str = ""
+    #: Ask to run outside the sandbox with this justification (Codex then asks the person, or its hooks).
+    escalate: str = ""
+
+    def arguments(self) -> dict[str, str]:
+        args = {"cmd": self.cmd}
+        if self.escalate:
+            args.update(sandbox_permissions="require_escalated", justification=self.escalate)
+        return args
 
 
-Item = Text | Reasoning | Exec
+@dataclass(frozen=True)
+class Patch:
+    """A call of Codex's freeform ``apply_patch`` tool (a custom tool call whose input is the patch text)."""
+
+    patch: str
+    call_id: str = ""
+
+
+@dataclass(frozen=True)
+class McpCall:
+    """A call of an MCP tool, which Codex 0.171.0 offers in a namespace (``mcp__<server>``)."""
+
+    server: str
+    tool: str
+    arguments: str
+    call_id: str = ""
+
+
+Item = Text | Reasoning | Exec | Patch | McpCall
 
 
 @dataclass(frozen=True)
@@ -69,7 +95,7 @@ class Request:
 EXHAUSTED = "stand-in: the script has no more turns"
 
 
-def call_id(turn: int, index: int, item: Exec) -> str:
+def call_id(turn: int, index: int, item: Exec | Patch | McpCall) -> str:
     """The scripted call id, else one derived from the response number and item index."""
     return item.call_id or f"call_{turn}_{index}"
 
@@ -133,17 +159,26 @@ def _item_events(n: int, index: int, item: Item) -> Iterator[dict[str, Any]]:
             yield {**part, "type": "response.reasoning_summary_text.delta", "delta": chunk}
         yield {**part, "type": "response.reasoning_summary_text.done", "text": item.summary}
         yield {**part, "type": "response.reasoning_summary_part.done", "part": done["summary"][0]}
+    elif isinstance(item, Patch):
+        item_id = f"ctc_{n}_{index}"
+        done = {"type": "custom_tool_call", "id": item_id, "status": "completed", "name": "apply_patch",
+                "input": item.patch, "call_id": call_id(n, index, item)}
+        yield {**base, "type": "response.output_item.added", "item": {**done, "status": "in_progress", "input": ""}}
+        yield {**base, "item_id": item_id, "type": "response.custom_tool_call_input.delta", "delta": item.patch}
+        yield {**base, "item_id": item_id, "type": "response.custom_tool_call_input.done", "input": item.patch}
     else:
         item_id = f"fc_{n}_{index}"
-        arguments = json.dumps({"cmd": item.cmd})
+        arguments = item.arguments if isinstance(item, McpCall) else json.dumps(item.arguments())
         done = {
             "type": "function_call",
             "id": item_id,
             "status": "completed",
-            "name": "exec_command",
+            "name": item.tool if isinstance(item, McpCall) else "exec_command",
             "arguments": arguments,
             "call_id": call_id(n, index, item),
         }
+        if isinstance(item, McpCall):
+            done["namespace"] = f"mcp__{item.server}"
         yield {
             **base,
             "type": "response.output_item.added",
@@ -195,6 +230,9 @@ class ScriptedResponses:
         self.errors: list[str] = []
         self._served = 0
         self._lock = threading.Lock()
+        #: response index (0-based) -> released when the test lets that response go out.
+        self._gates: dict[int, threading.Event] = {}
+        self._asked = threading.Condition(self._lock)
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -222,10 +260,25 @@ class ScriptedResponses:
         if self._thread is not None:
             self._thread.join(timeout=5)
 
+    def hold(self, turn: int) -> threading.Event:
+        """Hold response ``turn`` (0-based) back until the returned event is set."""
+        gate = self._gates[turn] = threading.Event()
+        return gate
+
+    def wait_for_request(self, turn: int, timeout: float) -> None:
+        """Until the CLI has asked for response ``turn`` (0-based); raises TimeoutError past ``timeout``."""
+        with self._asked:
+            if not self._asked.wait_for(lambda: self._served > turn, timeout):
+                raise TimeoutError(f"the CLI did not ask for response {turn} within {timeout} s")
+
     def next_turn(self) -> tuple[Turn, int]:
-        with self._lock:
+        with self._asked:
             self._served += 1
             n = self._served
+            self._asked.notify_all()
+        gate = self._gates.get(n - 1)
+        if gate is not None and not gate.wait(120):
+            self.errors.append(f"response {n - 1} was held and never released")
         if n > len(self.script):
             self.errors.append(f"request {n} beyond the {len(self.script)}-turn script")
             return Turn([Text(EXHAUSTED)]), n
@@ -249,7 +302,7 @@ class ScriptedResponses:
             call_id(n, index, item)
             for n, turn in enumerate(self.script, start=1)
             for index, item in enumerate(turn.items)
-            if isinstance(item, Exec)
+            if isinstance(item, Exec | Patch | McpCall)
         ]
 
     def function_outputs(self, request: int | None = None) -> dict[str, str]:
@@ -260,7 +313,7 @@ class ScriptedResponses:
             item["call_id"]: item.get("output", "")
             for body in chosen
             for item in body.get("input") or []
-            if isinstance(item, dict) and item.get("type") == "function_call_output"
+            if isinstance(item, dict) and item.get("type") in ("function_call_output", "custom_tool_call_output")
         }
 
 

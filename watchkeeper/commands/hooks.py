@@ -26,7 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-HELP = "install, remove or check the Claude Code hooks that make sessions steerable"
+HELP = "install, remove or check the Claude Code (or, with --codex, Codex) hooks that make sessions steerable"
 #: A process's start time is known to the kernel's clock tick (10 ms).
 START_TIME_RESOLUTION = 0.02
 
@@ -42,6 +42,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--prompts", choices=["here", "terminal"], default="terminal",
                         help="install: who answers the agents' permission prompts — terminal (the default: "
                              "watchkeeper says one is waiting) or here (watchkeeper holds them for you)")
+    parser.add_argument("--codex", action="store_true",
+                        help="Codex's hooks ($CODEX_HOME/hooks.json), not Claude Code's")
+    parser.add_argument("--trust-hook", action="store_true",
+                        help="--codex install: trust watchkeeper's own hook in Codex without asking")
+    parser.add_argument("--codex-command", metavar="PATH", default=None,
+                        help="--codex: the codex to ask (default: codex)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -49,9 +55,13 @@ def run(args: argparse.Namespace) -> int:
     from ..adapters.claude_code.settings import SettingsError, read_settings
     from ..protocol.display import visible
 
+    if args.codex:
+        from ..adapters.codex.install import run as run_codex
+
+        return run_codex(args, _before, _record_install)
     path = project_settings(Path(args.project)) if args.project else user_settings()
     if args.action == "status":
-        return status(Path(args.project) if args.project else None)
+        return status(Path(args.project) if args.project else None, args.codex_command or "codex")
     try:
         settings = read_settings(path)
         if args.action == "install":
@@ -236,7 +246,7 @@ def steerability(proc: ClaudeProcess, token: str | None, user_path: Path,
     return True, f"hooked through {via}"
 
 
-def status(project: Path | None) -> int:
+def status(project: Path | None, codex: str = "codex") -> int:
     from .. import config
     from ..adapters.claude_code import settings as S
     from ..client import ApiError, api_request
@@ -263,6 +273,12 @@ def status(project: Path | None) -> int:
                 ", prompts answered in the agent's terminal"
             when = recorded.get(str(path)) or _mtime(path)
             print(visible(f"hooks: installed in {path} ({mode}, {hooked['url']}, since {_iso(when)})"))
+    from ..adapters.codex import setup as codex_setup
+
+    if codex_setup.installed() is not None:
+        from ..adapters.codex.install import status as codex_status
+
+        codex_status(codex_setup.hooks_json(), [codex])
     print(visible(f"token: {config.token_path()} ({'present' if token else 'missing'})"))
     runtime = config.read_runtime()
     hooked_sessions: list[dict[str, Any]] = []

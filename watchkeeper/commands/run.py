@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-HELP = "start Claude Code steerable: watchkeeper run [--fail-closed] -- claude [ARGS]"
+HELP = "start Claude Code or Codex steerable: watchkeeper run [--fail-closed] -- claude|codex [ARGS]"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -29,7 +29,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="who answers the agent's permission prompts: here (watchkeeper holds them for you; "
                              "the agent's terminal can still answer first) or terminal (watchkeeper only says "
                              "one is waiting); default: here")
-    parser.add_argument("command", nargs=argparse.REMAINDER, help="-- claude [ARGS]")
+    parser.add_argument("--trust-hook", action="store_true",
+                        help="Codex: trust watchkeeper's own hook without asking (Codex runs only trusted hooks)")
+    parser.add_argument("command", nargs=argparse.REMAINDER, help="-- claude|codex [ARGS]")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -47,12 +49,31 @@ def run(args: argparse.Namespace) -> int:
         print(f"watchkeeper run: no watchkeeper is running; this session becomes steerable once one "
               f"listens on port {port} (until then its hooks fail "
               f"{'closed' if args.fail_closed else 'open'})", file=sys.stderr)
+    from ..adapters.codex.launch import is_codex
+
+    if is_codex(argv):
+        return run_codex(args, argv, port)
     try:
         argv = steerable_argv(argv, port, args.fail_closed, args.prompts == "here")
     except ValueError as e:
         print(f"watchkeeper run: {e}", file=sys.stderr)
         return 2
     env = agent_env(dict(os.environ))
+    try:
+        os.execvpe(argv[0], argv, env)
+    except OSError as e:
+        print(f"watchkeeper run: cannot start {argv[0]}: {e.strerror}", file=sys.stderr)
+        return 127
+
+
+def run_codex(args: argparse.Namespace, argv: list[str], port: int) -> int:
+    """Codex with this run's hooks (``-c`` flags), their trust asked for, then exec'd."""
+    from ..adapters.codex.launch import ensure_trust, prepare
+
+    argv, env, flags = prepare(argv, port, args.fail_closed, args.prompts == "here", dict(os.environ))
+    _trusted, message = ensure_trust([argv[0]], flags, env, args.trust_hook)
+    if message:
+        print(f"watchkeeper run: {message}", file=sys.stderr)
     try:
         os.execvpe(argv[0], argv, env)
     except OSError as e:

@@ -110,6 +110,8 @@ class ToolWaiting(Open):
                                              "goes on under its own rules) or deny")
     always_rule: str | None = Field(None, description="What approving with always=true would add to the "
                                     "agent's own rules, verbatim; null: the call offers no such choice")
+    attached: bool | None = Field(None, description="why=permission: the prompt was matched to its call; false: "
+                                  "the agent named no call and more than one fit, so call_id names the prompt alone")
 
 
 class ToolFinished(Open):

@@ -73,6 +73,7 @@ class ToolWaitingData(TypedDict, total=False):
     expires_at: str | None
     on_expiry: str | None
     always_rule: str | None
+    attached: bool
 
 
 class ToolFinishedData(TypedDict, total=False):

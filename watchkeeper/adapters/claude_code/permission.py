@@ -50,8 +50,8 @@ class Recent:
     def __init__(self) -> None:
         self._calls: OrderedDict[str, bytes] = OrderedDict()
 
-    def started(self, call_id: str, payload: dict[str, Any]) -> None:
-        key = input_key(payload.get("tool_name"), payload.get("tool_input"))
+    def started(self, call_id: str, key: bytes | None) -> None:
+        """A PreToolUse for ``call_id``, keyed by :func:`call_key` (None: never matched)."""
         if key is None:
             return
         self._calls[call_id] = key
@@ -62,13 +62,17 @@ class Recent:
     def finished(self, call_id: str) -> None:
         self._calls.pop(call_id, None)
 
-    def match(self, payload: dict[str, Any]) -> str | None:
-        """The one call this prompt is about; None when none or more than one fits."""
-        key = input_key(payload.get("tool_name"), payload.get("tool_input"))
+    def match(self, key: bytes | None) -> str | None:
+        """The one call a prompt with this key is about; None when none or more than one fits."""
         if key is None:
             return None
         found = [cid for cid, k in self._calls.items() if k == key]
         return found[0] if len(found) == 1 else None
+
+
+def call_key(payload: dict[str, Any]) -> bytes | None:
+    """What a PreToolUse and the PermissionRequest for the same call have in common: tool and input."""
+    return input_key(payload.get("tool_name"), payload.get("tool_input"))
 
 
 def allow(rules: list[Any] | None = None) -> dict[str, Any]:
@@ -111,12 +115,16 @@ def elsewhere(session: str, agent: str, key: str, payload: dict[str, Any], why: 
     return make_event(f"hook:{session}:{key}:permission", session, Kind.NOTICE, data, agent=agent)
 
 
-def waiting(session: str, agent: str, call_id: str, payload: dict[str, Any], timeout: float) -> Event:
-    """``tool.waiting`` (why: permission) for a held prompt; at its expiry the CLI's own prompt decides."""
+def waiting(session: str, agent: str, call_id: str, payload: dict[str, Any], timeout: float,
+            attached: bool = True) -> Event:
+    """``tool.waiting`` (why: permission) for a held prompt; at its expiry the CLI's own prompt decides.
+
+    ``attached``: matched to its call; else ``call_id`` names the prompt alone."""
     now = datetime.now(UTC)
     data: ToolWaitingData = {"call_id": call_id, "reason": "permission", "why": HoldWhy.PERMISSION, "rule": None,
                              "name": payload.get("tool_name"), "input": payload.get("tool_input"),
                              "since": iso(now), "expires_at": iso(now + timedelta(seconds=timeout)),
-                             "on_expiry": OnExpiry.CONTINUE, "always_rule": rule_text(suggestions(payload))}
+                             "on_expiry": OnExpiry.CONTINUE, "always_rule": rule_text(suggestions(payload)),
+                             "attached": attached}
     return make_event(f"tool:{call_id}:permission", session, Kind.TOOL_WAITING, data, ts=data["since"],
                       agent=agent)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import contextlib
 import os
 import stat
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -62,12 +62,15 @@ def _a(value: Any) -> str:
 # --- the hook entries watchkeeper owns -----------------------------------------------------
 
 
-#: The credential variable(s) that mark a hook entry as watchkeeper's (older installs sent another one).
-TokenVars = str | tuple[str, ...]
+#: The credential variable(s) that mark a hook entry as watchkeeper's (older installs sent another one),
+#: or a test of the entry (Codex's command hooks).
+TokenVars = str | tuple[str, ...] | Callable[[Any], bool]
 
 
 def is_ours(hook: Any, token_var: TokenVars) -> bool:
     """A hook entry watchkeeper wrote: an http hook that sends a watchkeeper credential variable."""
+    if callable(token_var):
+        return bool(token_var(hook))
     if not (isinstance(hook, dict) and hook.get("type") == "http"):
         return False
     allowed = hook.get("allowedEnvVars") or []

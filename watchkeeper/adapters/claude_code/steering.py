@@ -48,6 +48,11 @@ Breakpoint = Callable[[dict[str, Any]], str | None]
 class Steering:
     """Every steered session of one hook endpoint. Call it from one thread (the relay's loop)."""
 
+    #: The agent's reply shapes for approve and cancel (Codex's differ from Claude Code's).
+    replies: Any = H
+    #: Its permission prompts: ``call_key`` (matching a prompt to its call), ``allow``, ``deny``.
+    prompts: Any = P
+
     def __init__(self, policy: Policy | None = None, *, viewers: Callable[[str], int] | None = None,
                  breakpoint: Breakpoint | None = None) -> None:
         self.policy = policy or Policy()
@@ -81,7 +86,7 @@ class Steering:
         cid = H.call_id_of(payload)
         if name == "PreToolUse":
             if cid is not None:
-                s.recent.started(cid, payload)
+                s.recent.started(cid, self.prompts.call_key(payload))
             return self._pre_tool_use(session, s, payload, self.policy.fail_closed if fail_closed is None
                                       else fail_closed)
         if name == P.EVENT:
@@ -133,9 +138,9 @@ class Steering:
     def _permission(self, session: str, s: SteeredSession, payload: dict[str, Any], here: bool) -> HookResult:
         """The CLI would ask the person: hold the prompt here, or leave it to the agent's terminal."""
         agent = H.agent_of(payload)
-        cid = s.recent.match(payload)
+        cid = s.recent.match(self.prompts.call_key(payload))
         if cid is not None and cid in s.approved:
-            return HookResult(P.allow())
+            return HookResult(self.prompts.allow())
         if not here or self.viewers(session) <= 0:
             why = "nobody watches it here" if here else "answering prompts here is off for this session"
             return HookResult({}, [P.elsewhere(session, agent, f"p-{uuid.uuid4().hex[:12]}", payload, why)])
@@ -146,7 +151,8 @@ class Steering:
         if old is not None:
             self._decide(s, old, {}, "a repeated prompt for the same call")
         s.holds[hold_id] = hold
-        return HookResult(None, [P.waiting(session, agent, hold_id, payload, self.policy.hold_timeout)], hold)
+        return HookResult(None, [P.waiting(session, agent, hold_id, payload, self.policy.hold_timeout,
+                                           attached=cid is not None)], hold)
 
     def _answered_elsewhere(self, s: SteeredSession, call_id: str) -> list[Event]:
         """The call went on while its prompt was held here: the person answered in the agent's terminal."""
@@ -183,7 +189,7 @@ class Steering:
         cid = H.call_id_of(payload) if payload is not None else None
         if cid is not None and payload is not None:
             events.append(H.denied_event(session, H.agent_of(payload), cid, reason))
-        return HookResult(H.cancel(reason, name), events)
+        return HookResult(self.replies.cancel(reason, name), events)
 
     # --- holds ending without a person ------------------------------------------------
 
@@ -258,7 +264,7 @@ class Steering:
         s = self._sessions.get(c.session)
         handled: _Handled = (False, "no hook call has come from this session yet", [], [])
         if s is not None:
-            handled = _HANDLERS[c.control](self, s, c)
+            handled = getattr(self, f"_{c.control}")(s, c)
         ok, reason, calls, events = handled
         outcome = outcome_event(c, ok, reason, calls[0] if calls else c.call_id, calls)
         self._outcomes.keep(c, outcome)
@@ -309,7 +315,8 @@ class Steering:
         calls: list[str] = []
         events: list[Event] = []
         for hold in list(s.holds.values()):
-            self._decide(s, hold, P.deny(reason, interrupt=True) if hold.prompt else H.cancel(reason), c.id)
+            self._decide(s, hold, self.prompts.deny(reason, interrupt=True) if hold.prompt
+                         else self.replies.cancel(reason), c.id)
             calls.append(hold.call_id)
             if not hold.call_id.startswith("permission-"):
                 events.append(H.denied_event(c.session, hold.agent, hold.call_id, reason))
@@ -337,16 +344,18 @@ class Steering:
                            "offers none; approve it once"), [], []
         context, events = (None, []) if hold.prompt else self._take_injections(c.session, s)
         if verdict == "allow":
-            reply = P.allow(hold.rules if c.always else None) if hold.prompt else H.allow(context)
+            reply = self.prompts.allow(hold.rules if c.always else None) if hold.prompt \
+                else self.replies.allow(context)
             if not hold.prompt:
                 s.approved.add(hold.call_id)
                 if len(s.approved) > OUTCOMES_KEPT:
                     s.approved.pop()
         else:
             reason = c.reason or DEFAULT_DENY_REASON
-            reply = P.deny(reason) if hold.prompt else H.deny(reason, context)
+            reply = self.prompts.deny(reason) if hold.prompt else H.deny(reason, context)
             if not hold.call_id.startswith("permission-"):
                 events.append(H.denied_event(c.session, hold.agent, hold.call_id, reason))
+                s.recent.finished(hold.call_id)  # a denied call never reaches PostToolUse
         self._decide(s, hold, reply, c.id)
         return True, done, [hold.call_id], events
 
@@ -376,15 +385,6 @@ class Steering:
 
 _Handled = tuple[bool, str, list[str], list[Event]]
 
-_HANDLERS: dict[str, Callable[[Steering, SteeredSession, ControlModel], _Handled]] = {
-    "pause": Steering._pause,
-    "resume": Steering._resume,
-    "step": Steering._step,
-    "approve": Steering._approve,
-    "deny": Steering._deny,
-    "cancel": Steering._cancel,
-    "inject": Steering._inject,
-}
 
 
 def _state(c: ControlModel, state: str, reason: str) -> Event:

@@ -13,8 +13,9 @@ reaches every route; a hook credential (what agents are given) only ``/hook``,
 and a ``run`` session's only for the session it first carried (403 else).
 Slow, ambiguous and surplus connections are cut off (``httplimits.py``).
 
-Routes: ``POST /hook`` (Claude Code), ``POST /control`` (one control, answered
-with its outcome), ``GET /sessions``.
+Routes: ``POST /hook`` (Claude Code), ``POST /hook/codex`` (Codex's command
+hooks, through their forwarder; ``?prompts=here`` holds its permission prompts),
+``POST /control`` (one control, answered with its outcome), ``GET /sessions``.
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ from aiohttp import web
 from ... import config
 from ...adapters.claude_code import hooks as H
 from ...adapters.claude_code.steering import Breakpoint, Hold, Policy, Steering
+from ...adapters.codex import hooks as XH
+from ...adapters.codex.steering import CodexSteering
 from ...credentials import HookCredential, Keyring, Person
 from ...guard import Guard
 from ...protocol import ControlModel, Emit, Event, Kind, ProtocolError, make_event, raw_event, validate_control
@@ -51,6 +54,8 @@ MAX_CONTROL_BODY = 1024 * 1024
 #: Who a request authenticated as: a person, or a hook credential (``/hook`` only).
 PERSON = web.RequestKey("person", Person)
 HOOK_CREDENTIAL = web.RequestKey("hook_credential", HookCredential)
+#: Where Codex's hook forwarder posts.
+CODEX_PATH = "/hook/codex"
 _SESSION_ID = re.compile(rb'"session_id"\s*:\s*"([A-Za-z0-9._-]{1,128})"')
 
 #: Routes one validated control on the relay's loop and returns its one outcome event.
@@ -64,8 +69,11 @@ class HookApp:
     """The handlers and what they share; build it with :func:`start_hook_server`."""
 
     def __init__(self, steering: Steering, emit: Emit, route_control: RouteControl,
-                 sessions: Sessions | None, token: str | Keyring, listing: Listing | None = None) -> None:
+                 sessions: Sessions | None, token: str | Keyring, listing: Listing | None = None,
+                 codex: CodexSteering | None = None) -> None:
         self.steering = steering
+        self.codex = codex or CodexSteering(steering.policy, viewers=steering.viewers,
+                                            breakpoint=steering.breakpoint)
         self.emit = emit
         self.route_control = route_control
         self.sessions = sessions
@@ -80,6 +88,7 @@ class HookApp:
         app = web.Application(client_max_size=MAX_HOOK_BODY,
                               middlewares=[*limits.middlewares(), self._guard, limits.body_middleware()])
         app.router.add_post("/hook", self.hook)
+        app.router.add_post(CODEX_PATH, self.hook)
         app.router.add_post("/control", self.control)
         app.router.add_get("/sessions", self.list_sessions)
         return app
@@ -103,7 +112,7 @@ class HookApp:
                                "it cannot report hooks, steer or list sessions")
         if credential is None:
             return _error(401, "a valid bearer token is required", {"WWW-Authenticate": "Bearer"})
-        if request.path != "/hook":
+        if request.path not in ("/hook", CODEX_PATH):
             return _error(403, "a hook credential reaches only the hook endpoint: it cannot steer or list sessions")
         request[HOOK_CREDENTIAL] = credential
         return await handler(request)
@@ -122,22 +131,33 @@ class HookApp:
             return _error(400, "a hook payload must be a JSON object")
         fail_closed = request.query.get("fail") == "closed"
         prompts_here = request.query.get("prompts") == "here"
+        codex = request.path == CODEX_PATH
         events: list[Event] = []
         session = H.session_of(payload)
         credential = request.get(HOOK_CREDENTIAL)
         if credential is not None and not self._keyring.admits(credential, session):
             self._refused(credential, session)
             return _error(403, "this hook credential belongs to another session")
-        if session not in self._announced:
-            self._announced.add(session)
-            events.append(H.announce(payload, prompts_here))
-        events += H.payload_events(payload, f"{self._prefix}-{next(self._keys)}")
-        result = self.steering.on_hook(payload, fail_closed, prompts_here)
+        key = f"{self._prefix}-{next(self._keys)}"
+        if codex:
+            if session not in self._announced:
+                self._announced.add(session)
+                events.append(XH.announce(payload, prompts_here))
+            events += XH.payload_events(payload, key)
+            result = self.codex.on_hook(payload, fail_closed, prompts_here)
+            steering: Steering = self.codex
+        else:
+            if session not in self._announced:
+                self._announced.add(session)
+                events.append(H.announce(payload, prompts_here))
+            events += H.payload_events(payload, key)
+            result = self.steering.on_hook(payload, fail_closed, prompts_here)
+            steering = self.steering
         events += result.events
         self.emit(events)
         if result.hold is None:
             return _reply(result.reply or {})
-        return _reply(await self._wait(result.hold))
+        return _reply(await self._wait(result.hold, steering))
 
     def _refused(self, credential: HookCredential, session: str) -> None:
         """Say, in the session the credential belongs to, that it was used for another one."""
@@ -157,7 +177,7 @@ class HookApp:
         session = bound or (found.group(1).decode("utf-8", "replace") if found else "unknown")
         self.emit([raw_event(session, body, "a hook request whose body is not JSON", H.SOURCE)])
 
-    async def _wait(self, hold: Hold) -> dict[str, Any]:
+    async def _wait(self, hold: Hold, steering: Steering) -> dict[str, Any]:
         """Until the hold is decided, it times out, or the agent gives up (the request is cancelled)."""
         if hold.reply is not None:
             return hold.reply
@@ -169,12 +189,12 @@ class HookApp:
 
         hold.waker = wake
         try:
-            return await asyncio.wait_for(done, self.steering.policy.hold_timeout)
+            return await asyncio.wait_for(done, steering.policy.hold_timeout)
         except TimeoutError:
-            self.emit(self.steering.expire(hold))
+            self.emit(steering.expire(hold))
             return hold.reply or {}
         except asyncio.CancelledError:
-            self.emit(self.steering.abandoned(hold))
+            self.emit(steering.abandoned(hold))
             raise
 
     # --- POST /control, GET /sessions ------------------------------------------------
@@ -196,7 +216,7 @@ class HookApp:
         out = []
         for info in infos:
             row = asdict(info)
-            row["steering"] = self.steering.state(info.session)
+            row["steering"] = self.steering.state(info.session) or self.codex.state(info.session)
             out.append(row)
         reply: dict[str, Any] = {"sessions": out}
         if self.listing is not None:
@@ -207,7 +227,8 @@ class HookApp:
 async def start_hook_server(steering: Steering, emit: Emit, token: str | Keyring, *,
                             route_control: RouteControl | None = None, sessions: Sessions | None = None,
                             host: str = "127.0.0.1", port: int = 0, limits: Limits | None = None,
-                            listing: Listing | None = None) -> web.AppRunner:
+                            listing: Listing | None = None,
+                            codex: CodexSteering | None = None) -> web.AppRunner:
     """Serve on the running loop (the relay's); ``bound_port(runner)`` says where; ``runner.cleanup()`` stops.
 
     ``limits`` bound slow and surplus connections (``httplimits.py``).
@@ -219,7 +240,9 @@ async def start_hook_server(steering: Steering, emit: Emit, token: str | Keyring
         raise ValueError(f"the hook server listens on loopback only, not {host!r}")
     if not token:
         raise ValueError("the hook server needs a token")
-    app = HookApp(steering, emit, route_control or direct_router(steering, emit), sessions, token, listing)
+    codex = codex or CodexSteering(steering.policy, viewers=steering.viewers, breakpoint=steering.breakpoint)
+    app = HookApp(steering, emit, route_control or direct_router(steering, emit, codex), sessions, token, listing,
+                  codex)
     limits = limits or Limits()
     runner = web.AppRunner(app.build(limits), handler_cancellation=True, access_log=None, shutdown_timeout=0.5,
                            **limits.runner_options())
@@ -246,6 +269,7 @@ class HookSource:
         #: the built-in breakpoint (always on): calls that name watchkeeper's own files or ports.
         self.guard = Guard.here(port)
         self.steering = Steering(policy, viewers=viewers, breakpoint=self.guard.before(breakpoint))
+        self.codex = CodexSteering(policy, viewers=viewers, breakpoint=self.steering.breakpoint)
         self.port = port
         #: set once the server listens (``port`` is then the bound one), or it failed (``error``).
         self.ready = threading.Event()
@@ -265,7 +289,8 @@ class HookSource:
         self._emit = emit
         try:
             runner = await start_hook_server(self.steering, emit, self._token, route_control=self._route_control,
-                                             sessions=self._sessions, port=self.port, listing=self._listing)
+                                             sessions=self._sessions, port=self.port, listing=self._listing,
+                                             codex=self.codex)
         except BaseException as e:
             self.error = e
             self.ready.set()
@@ -286,7 +311,10 @@ class HookSource:
             await runner.cleanup()
 
     def can_steer(self, session: str) -> bool:
-        return self.steering.knows(session)
+        return self.knows(session)
+
+    def knows(self, session: str) -> bool:
+        return self.steering.knows(session) or self.codex.knows(session)
 
     # --- a ``StatusSource``: a hooked session has an open channel from its first hook to its end ----
 
@@ -298,20 +326,20 @@ class HookSource:
         """Nothing to tell: a hook's events (a new session, its end) change the list themselves."""
 
     def control(self, control: ControlModel) -> ControlResult:
-        return self.steering.control(control)
+        return (self.codex if self.codex.knows(control.session) else self.steering).control(control)
 
     def unwatched(self, session: str) -> list[Event]:
-        return self.steering.unwatched(session)
+        return self.steering.unwatched(session) + self.codex.unwatched(session)
 
     # --- told by ``serve``'s websocket server (a ``WatchListener``) ------------------
 
     def grace_started(self, seconds: float) -> None:
         """The last remote viewer left: the held calls wait ``seconds`` for one to come back."""
-        self._emit(self.steering.grace(seconds))
+        self._emit(self.steering.grace(seconds) + self.codex.grace(seconds))
 
     def nobody_watching(self) -> None:
         """The grace ran out: every held call nobody watches ends by its session's policy."""
-        self._emit(self.steering.nobody_watching())
+        self._emit(self.steering.nobody_watching() + self.codex.nobody_watching())
 
 
 def serve_hooks(relay: Any, token: str | Keyring, *, port: int = 0, policy: Policy | None = None,
@@ -328,7 +356,7 @@ def serve_hooks(relay: Any, token: str | Keyring, *, port: int = 0, policy: Poli
                         route_control=relay.route_control, sessions=relay.sessions, runtime_file=runtime_file,
                         listing=getattr(relay, "listing", None))
     if record_dir is not None:
-        source.recorder = Recorder(record_dir, want=source.steering.knows, read_range=relay.read_range)
+        source.recorder = Recorder(record_dir, want=source.knows, read_range=relay.read_range)
         relay.subscribe(source.recorder)
     relay.add_source(source)
     return source
@@ -340,11 +368,11 @@ def bound_port(runner: web.AppRunner) -> int:
     raise RuntimeError("the hook server is not listening")
 
 
-def direct_router(steering: Steering, emit: Emit) -> RouteControl:
-    """Controls applied by ``steering`` itself, their events emitted: for a server without a relay."""
+def direct_router(steering: Steering, emit: Emit, codex: Steering | None = None) -> RouteControl:
+    """Controls applied by ``steering`` (``codex`` for its sessions), their events emitted: no relay behind."""
 
     def route(control: ControlModel) -> Event:
-        result = steering.control(control)
+        result = (codex if codex is not None and codex.knows(control.session) else steering).control(control)
         if result.events:
             emit(result.events)
         return result.outcome

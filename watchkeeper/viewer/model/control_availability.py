@@ -19,6 +19,9 @@ from ...protocol.session import SessionState
 
 #: What to do to make a Claude Code session steerable.
 HOW_TO_HOOK = "start it with `watchkeeper run -- claude`, or run `watchkeeper hooks install` and start a new one"
+#: And a Codex session (whose hooks run only once the person trusted them).
+HOW_TO_HOOK_CODEX = ("start it with `watchkeeper run -- codex` and trust its hook when asked, or run "
+                     "`watchkeeper hooks install --codex` and start a new one")
 
 
 @dataclass
@@ -57,6 +60,8 @@ def source_reason(caps: Mapping[str, Any], agent_kind: str | None = None, hooks:
         if hooks is not None:
             return f"{why} — not hooked: {hooks}"
         return f"{why} — not hooked: {HOW_TO_HOOK}"
+    if agent_kind == "codex":
+        return f"{why} — not hooked: {hooks or HOW_TO_HOOK_CODEX}"
     return why
 
 
@@ -94,6 +99,12 @@ def inject_note(agent_kind: str | None, sources: Iterable[str], state: SessionSt
     held = state.oldest
     if agent_kind == "sdk":
         return "The agent gets it from its next `checkpoint()` call, as a message to act on."
+    if agent_kind == "codex":
+        now = (f"A call is held now ({held.name or 'a tool'}): the message goes out with the reply to it.\n"
+               if held else "")
+        return (f"{now}Codex gets it as additional context on its next hook reply (before or after its next "
+                "tool call, or when you next prompt it); if it would stop first, its Stop hook keeps it going "
+                "with your message.")
     if "claude-code hooks" in sources or agent_kind == "claude-code":
         now = (f"A call is held now ({held.name or 'a tool'}): the message goes out with the reply to it, "
                "when you approve, deny, step or resume.\n") if held else ""

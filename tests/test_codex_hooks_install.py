@@ -1,0 +1,105 @@
+"""``watchkeeper hooks install|status|uninstall --codex`` on a real ``$CODEX_HOME``, then a Codex 0.171.0 started
+directly (not through ``run``) is steerable once the person trusted the hooks, and is not before."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import tomllib
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from codex_steering_support import codex_home, first_session, held, pause, start_codex
+from conftest import codex_binary
+from standins.codex import MODEL, codex_env
+from standins.openai_responses import Exec, ScriptedResponses, Text, Turn
+from test_steering_live import WATCHKEEPER, Viewer, Watchkeeper, running_watchkeeper
+from waiting import until
+
+pytestmark = pytest.mark.node
+
+WAIT = 30.0
+#: For the CLI's first model request: run's trust check and the CLI's start are slow on a loaded machine.
+START = 90.0
+OWN = {"description": "mine", "hooks": {"PreToolUse": [{"matcher": "Bash", "hooks": [
+    {"type": "command", "command": "echo mine >/dev/null", "timeout": 5}]}]}}
+
+
+@pytest.fixture
+def wk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Watchkeeper]:
+    yield from running_watchkeeper(tmp_path, monkeypatch)
+
+
+def hooks_cli(wk: Watchkeeper, home: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**codex_env(home), **{k: v for k, v in wk.env.items() if k != "PATH"}}
+    return subprocess.run([*WATCHKEEPER, "hooks", *args, "--codex", "--codex-command", str(codex_binary())],
+                          env=env, text=True, capture_output=True, timeout=60, stdin=subprocess.DEVNULL)
+
+
+def test_install_merges_asks_for_trust_and_uninstall_restores(wk: Watchkeeper, tmp_path: Path) -> None:
+    home = tmp_path / "codex"
+    home.mkdir()
+    (home / "config.toml").write_text('model = "gpt-5.5"\n')
+    hooks_json = home / "hooks.json"
+    hooks_json.write_text(json.dumps(OWN))
+
+    assert "not installed" in hooks_cli(wk, home, "status").stdout
+    untrusted = hooks_cli(wk, home, "install")
+    assert untrusted.returncode == 1 and "not trusted" in untrusted.stdout, untrusted.stdout + untrusted.stderr
+    assert "`watchkeeper hooks install --codex --trust-hook`" in untrusted.stdout
+    assert "NOT trusted" in hooks_cli(wk, home, "status").stdout
+    installed = json.loads(hooks_json.read_text())
+    assert installed["description"] == "mine"
+    assert installed["hooks"]["PreToolUse"][0] == OWN["hooks"]["PreToolUse"][0]
+    assert len(installed["hooks"]["PreToolUse"]) == 2 and set(installed["hooks"]) >= {"PermissionRequest", "Stop"}
+    command = installed["hooks"]["PreToolUse"][1]["hooks"][0]["command"]
+    assert command.startswith("curl ") and "Bearer" not in command and "wkh_" not in command
+
+    trusted = hooks_cli(wk, home, "install", "--trust-hook")
+    assert trusted.returncode == 0, trusted.stdout + trusted.stderr
+    assert json.loads(hooks_json.read_text()) == installed
+    assert "trusted (5 hooks)" in hooks_cli(wk, home, "status").stdout
+    env = {**codex_env(home), **{k: v for k, v in wk.env.items() if k != "PATH"}}
+    plain = subprocess.run([*WATCHKEEPER, "hooks", "status", "--codex-command", str(codex_binary())], env=env,
+                           text=True, capture_output=True, timeout=60)
+    assert "codex hooks: installed" in plain.stdout and "codex hook trust: trusted" in plain.stdout, plain.stdout
+    state = tomllib.loads((home / "config.toml").read_text())["hooks"]["state"]
+    assert len(state) == 5 and all(str(home / "hooks.json") in key for key in state)
+    request = Path(wk.env["WATCHKEEPER_HOME"]) / "codex-hook.curl"
+    assert request.stat().st_mode & 0o777 == 0o600
+    assert "/hook/codex" in request.read_text() and "prompts=here" not in request.read_text()
+    here = hooks_cli(wk, home, "install", "--prompts", "here")
+    assert here.returncode == 0 and "answered here" in here.stdout, here.stdout + here.stderr
+    assert "prompts=here" in request.read_text() and json.loads(hooks_json.read_text()) == installed
+
+    removed = hooks_cli(wk, home, "uninstall")
+    assert removed.returncode == 0 and "removed" in removed.stdout
+    assert json.loads(hooks_json.read_text()) == OWN
+    assert not request.exists()
+
+
+def test_a_codex_started_directly_is_steerable_after_install(wk: Watchkeeper, tmp_path: Path) -> None:
+    script = [Turn([Exec("echo one > one.txt", call_id="call_write")]), Turn([Text("done")])]
+    with ScriptedResponses(script, model=MODEL) as api:
+        home = codex_home(tmp_path, api)
+        done = hooks_cli(wk, home, "install", "--trust-hook")
+        assert done.returncode == 0, done.stdout + done.stderr
+        gate = api.hold(0)
+        seen = Viewer()
+        wk.relay.subscribe(seen)
+        run = start_codex(wk, api, tmp_path, watchkeeper=False)
+        api.wait_for_request(0, START)
+        session = first_session(wk, seen)
+        wk.watch(session)
+        pause(wk, session)
+        gate.set()
+        assert until(lambda: held(wk, session)) == ["call_write"]
+        code, out = wk.ctl("deny", session, "call_write", "--reason", "not now")
+        assert code == 0, out
+        rc, _, stderr = run.wait()
+    assert rc == 0, stderr
+    assert not (tmp_path / "work" / "one.txt").exists()
+    assert "not now" in api.function_outputs()["call_write"]
+    started = [e for e in seen.of("session.started") if e["data"].get("source") == "codex hooks"]
+    assert started[0]["data"]["answer_prompts_here"] is False
