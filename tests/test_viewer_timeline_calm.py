@@ -139,6 +139,17 @@ async def test_subagents_are_named_by_their_description_and_complete_after_their
         assert order == sorted(order)
 
 
+async def test_the_agent_picker_names_subagents_by_their_description() -> None:
+    async with session(transcript_relay(SHOWCASE), first_session(SHOWCASE), size=(160, 45)) as (app, pilot, screen):
+        await pilot.press("a")
+        await until_app(pilot, lambda: "Only rows of the agent" in screen_text(app))
+        text = screen_text(app)
+        assert "Survey the web module  [webagent1]" in text and "Survey the jobs module  [jobagent2]" in text
+        await pilot.press("down", "down", "enter")
+        await until_app(pilot, lambda: screen.filter.agent is not None)
+        assert screen.filter.agent in ("webagent1", "jobagent2"), "the filter takes the id, not the label"
+
+
 async def test_the_first_prompt_of_a_scripted_run_is_one_row_that_keeps_both_events() -> None:
     events = list(convert_file(SCRIPTED))
     queued = [e for e in events if e["kind"] == "message.user" and e["data"].get("origin") == "queued"]

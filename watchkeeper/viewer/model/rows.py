@@ -15,7 +15,7 @@ from typing import Any, cast
 from ...protocol import MAIN_AGENT, Event, Kind, ToolCall, ToolStatus, json_text
 from ...protocol.activity import duration_text
 from ...protocol.codec import json_object_text
-from ...protocol.display import visible
+from ...protocol.display import plural, visible
 from ...protocol.envelope import parse_ts
 from ...protocol.payloads import (
     AgentFinishedData,
@@ -146,7 +146,7 @@ def salient_input(name: str | None, value: Any) -> str:
         where = value.get("path") or value.get("glob") or ""
         return one_line(f"{value['pattern']}  {where}".rstrip())
     if name == "TodoWrite" and isinstance(value.get("todos"), list):
-        return f"{len(value['todos'])} todos"
+        return plural(len(value["todos"]), "todo")
     for key in SALIENT_KEYS:
         v = value.get(key)
         if isinstance(v, list) and v and all(isinstance(x, str) for x in v):

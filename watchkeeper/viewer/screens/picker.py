@@ -34,17 +34,23 @@ class Picker(ModalScreen[str | None]):
     }
     """
 
-    def __init__(self, title: str, choices: list[tuple[str, int]]) -> None:
+    def __init__(self, title: str, choices: list[tuple[str, int]], labels: dict[str, str] | None = None) -> None:
         super().__init__()
         self.title_text = title
         self.choices = choices
+        #: value -> what to show for it (a subagent's description for its id); the value itself otherwise.
+        self.labels = labels or {}
 
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Label(visible(self.title_text), markup=False)
-            options = (Option(visible(f"{value}  ({count:,})"), id=value) for value, count in self.choices)
+            options = (Option(visible(f"{self._label(value)}  ({count:,})"), id=value) for value, count in self.choices)
             # Values are tool and agent names from the data: plain text, not markup.
             yield OptionList(*options, markup=False)
+
+    def _label(self, value: str) -> str:
+        label = self.labels.get(value)
+        return f"{label}  [{value[:12]}]" if label else value
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         self.dismiss(event.option.id)

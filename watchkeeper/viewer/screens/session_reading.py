@@ -53,18 +53,20 @@ class ReadingScreen(RowCopyScreen):
     def action_errors(self) -> None:
         self.apply_filter(self.filter.with_(errors=not self.filter.errors))
 
-    def _pick(self, title: str, choices: list[tuple[str, int]], field: str) -> None:
+    def _pick(self, title: str, choices: list[tuple[str, int]], field: str,
+              labels: dict[str, str] | None = None) -> None:
         def chosen(value: str | None) -> None:
             if value is not None:
                 self.apply_filter(self.filter.with_(**{field: None if value == ANY else value}))
 
-        self.app.push_screen(Picker(title, [(ANY, len(self.timeline.store.heads)), *choices]), chosen)
+        self.app.push_screen(Picker(title, [(ANY, len(self.timeline.store.heads)), *choices], labels), chosen)
 
     def action_pick_tool(self) -> None:
         self._pick("Only calls of the tool…", self.timeline.store.tools.most_common(), "tool")
 
     def action_pick_agent(self) -> None:
-        self._pick("Only rows of the agent…", self.timeline.store.agent_rows.most_common(), "agent")
+        store = self.timeline.store
+        self._pick("Only rows of the agent…", store.agent_rows.most_common(), "agent", store.agent_names)
 
     def action_pick_kind(self) -> None:
         self._pick("Only rows of the kind…", self.timeline.store.kinds.most_common(), "kind")
