@@ -283,3 +283,22 @@ async def test_a_replay_at_80_columns_shows_its_keys_and_a_player_bar_that_fits(
             await until_app(pilot, lambda: "  at " in screen.player.text)
     finally:
         relay.stop()
+
+
+@pytest.mark.parametrize("size", [NARROW, WIDE])
+async def test_the_status_bar_is_one_line_at_80_columns_and_says_it_all_when_wide(size: tuple[int, int]) -> None:
+    from watchkeeper.viewer.widgets.status import StatusBar
+
+    relay = relay_with(Events().whole_session())
+    try:
+        app = WatchkeeperApp(relay, open_session=SESSION)
+        async with app.run_test(size=size) as pilot:
+            await until_app(pilot, lambda: isinstance(app.screen, SessionScreen) and "1 error" in status_text(app))
+            bar = app.screen.query_one(StatusBar)
+            await until_app(pilot, lambda: bar.size.height == 1, seen=lambda: status_text(app))
+            text = status_text(app)
+            assert "⊘ observe-only" in text and "1 error" in text
+            if size == WIDE:
+                assert "cache 2,000r/20w" in text and "of 17 rows shown" in text
+    finally:
+        relay.stop()

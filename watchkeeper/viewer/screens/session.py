@@ -287,11 +287,13 @@ cannot be steered at all is marked **⊘ observe-only** in the status bar;
         session = timeline.store.session
         now = host(self.app).clock()
         live, state = self.activity(now)
-        cells = status_cells(timeline.store, self.capabilities(), live, now, state)
+        bar = self.query_one(StatusBar)
+        cells = status_cells(timeline.store, self.capabilities(), live, now, state,
+                             width=(bar.content_size.width or self.size.width - 2) - 1)
         note = history_note(self.info, self._reload)
         if note is not None:
             cells.insert(2, note)
-        self.query_one(StatusBar).show(cells)
+        bar.show(cells)
         self.refresh_part()
         if session.title and self.sub_title == self.session_id:
             self.sub_title = session.title
