@@ -25,6 +25,8 @@ from typing import IO
 from ..config import open_private, private_dir
 from ..protocol import Event, content_id, encode_line
 
+#: Events read back at a time when a session is recorded late (its history may be on disk).
+_CHUNK = 5_000
 _SAFE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
 #: ``read_range(session, start, stop)``: the relay's history of one session.
@@ -107,8 +109,9 @@ class Recorder:
         self._files[session] = f
         try:
             if first_seq > 0 and self.read_range is not None:
-                for ev in self.read_range(session, 0, first_seq):
-                    f.write(encode_line(ev))
+                for at in range(0, first_seq, _CHUNK):
+                    for ev in self.read_range(session, at, min(at + _CHUNK, first_seq)):
+                        f.write(encode_line(ev))
         except OSError as e:
             self._fail(session, f"cannot write the recording of session {session}: {e}")
             return None

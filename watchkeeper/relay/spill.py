@@ -1,0 +1,282 @@
+"""History beyond a working set, on disk: a session's log and the all-sessions journal as sequences
+that keep their newest events in memory and read older ones back on demand.
+
+A relay that runs for days at thousands of events a second cannot keep every
+event (~1.3 KB each in memory): each session keeps its newest ``keep`` events as
+dicts, and writes older ones, as watchkeeper's native JSON lines, to a private spill
+file (``Spool``: a 0700 directory of 0600 files, deleted when the relay stops), with
+an 8-byte offset per event. Reading any seq back is one ``pread`` and one
+``orjson.loads`` per event: ``log[a:b]`` is the same list of dicts whether it came
+from memory or from disk, so subscribers (``fanout.py``), range reads and resumes
+are served the same way, only slower for what is on disk.
+
+The journal (every session, arrival order) keeps (session, seq) per spilled entry,
+12 bytes, and reads entries back through the sessions' logs.
+
+A spill file that cannot be written is reported once and the events stay in
+memory: nothing is lost, memory is then what bounds it.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import os
+import shutil
+import tempfile
+from array import array
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Protocol
+
+import orjson
+
+from ..protocol import Event, encode_line
+
+#: Events a session keeps in memory (its newest); older ones are on disk.
+DEFAULT_KEEP = 20_000
+_NL = orjson.OPT_APPEND_NEWLINE
+
+
+class Stream(Protocol):
+    """What a subscriber reads (``fanout.py``): a session's log or the journal, by absolute index."""
+
+    def __len__(self) -> int: ...
+
+    def __getitem__(self, k: slice, /) -> list[Event]: ...
+
+
+class SpillFile:
+    """One append-only file of JSON lines; ``read`` (``pread``) is safe from any thread."""
+
+    __slots__ = ("_fd", "path", "size")
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_APPEND | os.O_CLOEXEC, 0o600)
+        self.size = 0
+
+    def write(self, data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            n = os.write(self._fd, view)
+            view = view[n:]
+        self.size += len(data)
+
+    def read(self, start: int, stop: int) -> bytes:
+        return os.pread(self._fd, stop - start, start)
+
+    def close(self) -> None:
+        fd, self._fd = self._fd, -1
+        if fd >= 0:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
+
+def runtime_base() -> str | None:
+    """``$XDG_RUNTIME_DIR`` when it is usable (a per-user tmpfs on most systems), else the temp directory."""
+    run = os.environ.get("XDG_RUNTIME_DIR")
+    return run if run and os.path.isdir(run) and os.access(run, os.W_OK) else None
+
+
+class Spool:
+    """The spill files of one relay: a 0700 directory made on first use, removed (with its files) on ``close``."""
+
+    def __init__(self, parent: str | os.PathLike[str] | None = None) -> None:
+        self._parent = parent
+        self.directory: Path | None = None
+        self._files: list[SpillFile] = []
+        self._n = 0
+        self._closed = False
+
+    def open(self) -> SpillFile:
+        if self._closed:
+            raise OSError("the relay's spool is closed")
+        if self.directory is None:
+            parent = self._parent if self._parent is not None else runtime_base()
+            self.directory = Path(tempfile.mkdtemp(prefix=f"watchkeeper-spool-{os.getpid()}-", dir=parent))
+            os.chmod(self.directory, 0o700)
+            atexit.register(self.close)
+        self._n += 1
+        f = SpillFile(self.directory / f"{self._n}.jsonl")
+        self._files.append(f)
+        return f
+
+    def close(self) -> None:
+        self._closed = True
+        for f in self._files:
+            f.close()
+        self._files.clear()
+        if self.directory is not None:
+            shutil.rmtree(self.directory, ignore_errors=True)
+            atexit.unregister(self.close)
+
+
+def _lines(events: list[Event]) -> list[bytes]:
+    out = []
+    for ev in events:
+        try:
+            out.append(orjson.dumps(ev, option=_NL))
+        except TypeError:
+            out.append(encode_line(ev))
+    return out
+
+
+class SpillLog:
+    """A session's events by seq (``log[seq]`` is the event numbered ``seq``): newest in memory, older on disk.
+
+    Supports what the book and subscribers use of a list: ``len``, slices, ``append``, ``extend``.
+    """
+
+    __slots__ = ("_failed", "_file", "_open", "_report", "base", "keep", "mem", "offsets")
+
+    def __init__(self, open_file: Callable[[], SpillFile] | None, keep: int = DEFAULT_KEEP,
+                 report: Callable[[str], None] | None = None) -> None:
+        #: seq of ``mem[0]``: every seq below it is on disk.
+        self.base = 0
+        self.mem: list[Event] = []
+        #: byte offset of each spilled seq in the file.
+        self.offsets = array("q")
+        self.keep = keep
+        self._open = open_file
+        self._file: SpillFile | None = None
+        self._report = report
+        self._failed = False
+
+    def __len__(self) -> int:
+        return self.base + len(self.mem)
+
+    def __getitem__(self, k: slice) -> list[Event]:
+        start, stop, _ = k.indices(self.base + len(self.mem))
+        if start >= stop:
+            return []
+        base = self.base
+        if start >= base:
+            return self.mem[start - base:stop - base]
+        out = self._load(start, min(stop, base))
+        if stop > base:
+            out += self.mem[:stop - base]
+        return out
+
+    def append(self, ev: Event) -> None:
+        self.mem.append(ev)
+
+    def extend(self, events: Iterable[Event]) -> None:
+        self.mem.extend(events)
+
+    @property
+    def spilled(self) -> int:
+        """How many of the oldest events are on disk."""
+        return self.base
+
+    def spill(self) -> int:
+        """Past ``keep`` and a quarter, write the oldest to disk down to ``keep``; how many went."""
+        mem = self.mem
+        n = len(mem) - self.keep
+        if n <= 0 or n < self.keep // 4 + 1 or self._open is None or self._failed:
+            return 0
+        try:
+            f = self._file
+            if f is None:
+                f = self._file = self._open()
+            lines = _lines(mem[:n])
+            at = f.size
+            offsets = self.offsets
+            for line in lines:
+                offsets.append(at)
+                at += len(line)
+            try:
+                f.write(b"".join(lines))
+            except BaseException:
+                del offsets[len(offsets) - len(lines):]
+                raise
+        except OSError as e:
+            self._failed = True
+            if self._report is not None:
+                self._report(f"cannot spill history to disk, keeping it in memory: {e}")
+            return 0
+        del mem[:n]
+        self.base += n
+        return n
+
+    def _load(self, start: int, stop: int) -> list[Event]:
+        f = self._file
+        assert f is not None
+        offsets = self.offsets
+        end = offsets[stop] if stop < len(offsets) else f.size
+        data = f.read(offsets[start], end)
+        loads = orjson.loads
+        return [loads(line) for line in data.split(b"\n")[: stop - start]]
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+
+
+#: ``resolve(session, start, stop)``: that session's events by seq (its ``SpillLog`` slice).
+Resolve = Callable[[str, int, int], list[Event]]
+
+
+class Journal:
+    """Every session's events in arrival order; entries past ``keep`` are kept as (session, seq) only."""
+
+    __slots__ = ("_index", "_names", "_resolve", "_seqs", "_sids", "base", "keep", "mem")
+
+    def __init__(self, resolve: Resolve, keep: int = DEFAULT_KEEP) -> None:
+        self.base = 0
+        self.mem: list[Event] = []
+        self.keep = keep
+        self._sids = array("i")
+        self._seqs = array("q")
+        self._names: list[str] = []
+        self._index: dict[str, int] = {}
+        self._resolve = resolve
+
+    def __len__(self) -> int:
+        return self.base + len(self.mem)
+
+    def append(self, ev: Event) -> None:
+        self.mem.append(ev)
+
+    def extend(self, events: Iterable[Event]) -> None:
+        self.mem.extend(events)
+
+    def __getitem__(self, k: slice) -> list[Event]:
+        start, stop, _ = k.indices(self.base + len(self.mem))
+        if start >= stop:
+            return []
+        base = self.base
+        if start >= base:
+            return self.mem[start - base:stop - base]
+        out: list[Event] = []
+        sids, seqs, names, resolve = self._sids, self._seqs, self._names, self._resolve
+        i, end = start, min(stop, base)
+        while i < end:
+            sid, first = sids[i], seqs[i]
+            j = i + 1
+            while j < end and sids[j] == sid and seqs[j] == first + (j - i):
+                j += 1
+            out += resolve(names[sid], first, first + (j - i))
+            i = j
+        if stop > base:
+            out += self.mem[:stop - base]
+        return out
+
+    def spill(self) -> int:
+        """Past ``keep`` and a quarter, forget the oldest entries' events (their sessions' logs hold them)."""
+        mem = self.mem
+        n = len(mem) - self.keep
+        if n <= 0 or n < self.keep // 4 + 1:
+            return 0
+        index, names, sids, seqs = self._index, self._names, self._sids, self._seqs
+        for ev in mem[:n]:
+            sid = ev.get("session") or "unknown"
+            i = index.get(sid)
+            if i is None:
+                i = index[sid] = len(names)
+                names.append(sid)
+            sids.append(i)
+            seqs.append(ev["seq"])
+        del mem[:n]
+        self.base += n
+        return n
