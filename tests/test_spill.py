@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import stat
 import threading
+from concurrent.futures import CancelledError
 from pathlib import Path
 from typing import Any
 
@@ -172,3 +173,35 @@ def test_an_attached_relay_spills_to_a_private_file_deleted_on_exit(relay: Relay
     finally:
         attached.stop()
     assert spools(local_dir) == []
+
+
+def test_a_search_finds_matches_on_disk_and_in_memory_off_the_loop(relay: Relay) -> None:
+    sent = stream("S", 1000)
+    sent[3]["data"]["text"] = "the NEEDLE early"
+    sent[998]["data"]["text"] = "a needle late"
+    fed(relay, sent)
+    assert relay.in_memory() < 900
+    search = relay.search("S", "Needle")
+    assert search.result(WAIT) == [3, 998]
+    assert relay.search("S", "needle", start=4).result(WAIT) == [998]
+    assert relay.search("S", "answer 99 ").result(WAIT) == [99]
+
+
+def test_a_cancelled_search_stops(relay: Relay) -> None:
+    fed(relay, stream("S", 200))
+    gate = threading.Event()
+    release = threading.Event()
+    real = relay._book.lines
+
+    def slow(session: str, start: int, stop: int) -> list[bytes]:
+        gate.set()
+        release.wait(WAIT)
+        return real(session, start, stop)
+
+    relay._book.lines = slow  # type: ignore[method-assign]
+    search = relay.search("S", "never there", stop=2**62)
+    assert gate.wait(WAIT)
+    search.cancel()
+    release.set()
+    with pytest.raises(CancelledError):
+        search.result(WAIT)

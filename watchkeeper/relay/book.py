@@ -233,6 +233,17 @@ class SessionBook:
             lg = self._logs.get(session)
             return lg.range(start, stop) if lg is not None else []
 
+    def lines(self, session: str, start: int, stop: int) -> list[bytes]:
+        """Events of one session as JSON lines (``spill.SpillLog.lines``); from any thread."""
+        with self._lock:
+            lg = self._logs.get(session)
+            return lg.events.lines(start, stop) if lg is not None else []
+
+    def length(self, session: str) -> int:
+        with self._lock:
+            lg = self._logs.get(session)
+            return len(lg.events) if lg is not None else 0
+
     def stream(self, session: str | None) -> SpillLog | Journal:
         """What a subscriber reads: the session's log, or the journal (None); on the relay's thread."""
         if session is None:

@@ -31,6 +31,7 @@ from .controls import FORWARD_TIMEOUT, ControlRouter
 from .delivery import Delivery
 from .fanout import SessionsWatch, Subscription, strike
 from .history import Rebuild, RelayHistoryHost
+from .search import Search
 from .sessions_feed import SessionsFeed
 from .spill import DEFAULT_KEEP, Spool
 
@@ -292,6 +293,15 @@ class Relay:
     def read_range(self, session: str, start: int, stop: int) -> list[Event]:
         """Events with ``start <= seq < stop`` of one session (clamped); from any thread."""
         return self._book.read_range(session, start, stop)
+
+    def search(self, session: str, text: str, *, start: int = 0, stop: int | None = None) -> Search:
+        """Seqs of ``session``'s events whose JSON text holds ``text`` (any case), over its whole history.
+
+        Runs on its own thread (history on disk takes seconds to scan): never call ``result`` on a
+        UI's loop; ``cancel()`` stops it at the next chunk (``search.py``).
+        """
+        return Search(lambda a, b: self._book.lines(session, a, b), lambda: self._book.length(session), text,
+                      start=start, stop=stop)
 
     def in_memory(self) -> int:
         """Events held in memory across every session's working set (the rest is on disk)."""

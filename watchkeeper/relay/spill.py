@@ -199,14 +199,27 @@ class SpillLog:
         self.base += n
         return n
 
-    def _load(self, start: int, stop: int) -> list[Event]:
+    def _raw(self, start: int, stop: int) -> list[bytes]:
         f = self._file
         assert f is not None
         offsets = self.offsets
         end = offsets[stop] if stop < len(offsets) else f.size
-        data = f.read(offsets[start], end)
+        return f.read(offsets[start], end).split(b"\n")[: stop - start]
+
+    def _load(self, start: int, stop: int) -> list[Event]:
         loads = orjson.loads
-        return [loads(line) for line in data.split(b"\n")[: stop - start]]
+        return [loads(line) for line in self._raw(start, stop)]
+
+    def lines(self, start: int, stop: int) -> list[bytes]:
+        """Events ``start <= seq < stop`` as JSON lines without their newline (what a search scans)."""
+        start, stop, _ = slice(start, stop).indices(self.base + len(self.mem))
+        if start >= stop:
+            return []
+        base = self.base
+        out = self._raw(start, min(stop, base)) if start < base else []
+        if stop > base:
+            out += [line[:-1] for line in _lines(self.mem[max(start, base) - base:stop - base])]
+        return out
 
     def close(self) -> None:
         if self._file is not None:
