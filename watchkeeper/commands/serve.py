@@ -159,7 +159,7 @@ def _start_hooks(relay: Any, server: Any, people: Any) -> str:
     for problem in book.problems:
         print(f"watchkeeper serve: breakpoints: {problem}", file=sys.stderr, flush=True)
     source = serve_hooks(relay, people if people is not None else config.keyring(), port=config.hook_port(),
-                         runtime_file=True, record_dir=config.recordings_dir(),
+                         runtime_file=True, record_dir=config.recordings_dir(), retention=config.recordings_retention(),
                          breakpoint=Matcher(book, relay_facts(relay)), viewers=server.viewers)
     if not source.ready.wait(10) or source.error is not None:
         print(visible(f"watchkeeper serve: no hook endpoint ({source.error}); hooked sessions are watched, "

@@ -90,7 +90,7 @@ def start_steering(relay: Any, *, hooks: bool = True, port: int | None = None) -
     if taken is not None:
         return _no_hooks(setup, hook_failure(taken, port))
     source = serve_hooks(relay, token, port=port, breakpoint=Matcher(book, relay_facts(relay)), runtime_file=True,
-                         record_dir=config.recordings_dir())
+                         record_dir=config.recordings_dir(), retention=config.recordings_retention())
     if not source.ready.wait(HOOKS_READY) or source.error is not None:
         return _no_hooks(setup, hook_failure(source.error, port))
     setup.hooks_port = source.port

@@ -32,7 +32,7 @@ from .api import SessionInfo
 from .controls import SessionSources
 from .history import Rebuild
 from .idset import IdSet
-from .spill import DEFAULT_KEEP, Journal, SpillLog, Spool
+from .spill import DEFAULT_KEEP, Journal, Recording, SpillLog, Spool
 from .summary import Summary
 
 UNKNOWN_SESSION = "unknown"
@@ -99,6 +99,8 @@ class SessionBook:
         self._calls_kept = calls_kept
         self._calls_mark = calls_kept
         self._logs: dict[str, SessionLog] = {}
+        #: where sessions are recorded (``recorder.Recorder``), if they are: spilled from there, not copied.
+        self.recording: Recording | None = None
         #: every event kept, all sessions, in arrival order: what an all-sessions subscriber reads.
         self._journal = Journal(self._resolve, keep)
         #: session -> the seq where its current generation starts; absent: 0.
@@ -146,7 +148,7 @@ class SessionBook:
     def _new_log(self, session: str, agent_kind: str) -> SessionLog:
         spool = self._spool
         opener = spool.open if spool is not None else None
-        return SessionLog(session, agent_kind, SpillLog(opener, self._keep, self._report))
+        return SessionLog(session, agent_kind, SpillLog(opener, self._keep, self._report, session, self.recording))
 
     def _spill(self, sessions: Iterable[str]) -> None:
         """Under the lock: what is past the working set goes to disk (see ``spill.py``)."""
@@ -164,6 +166,14 @@ class SessionBook:
     def _resolve(self, session: str, start: int, stop: int) -> list[Event]:
         lg = self._logs.get(session)
         return lg.events[start:stop] if lg is not None else []
+
+    def record_to(self, recording: Recording) -> None:
+        """Sessions recorded there from now on spill by forgetting (``spill.Recording``)."""
+        with self._lock:
+            self.recording = recording
+            for lg in self._logs.values():
+                if lg.events.recording is None and lg.events.base == 0:
+                    lg.events.recording = recording
 
     def set_indexing(self, session: str, fraction: float | None) -> None:
         with self._lock:

@@ -33,7 +33,7 @@ from .fanout import SessionsWatch, Subscription, strike
 from .history import Rebuild, RelayHistoryHost
 from .search import Search
 from .sessions_feed import SessionsFeed
-from .spill import DEFAULT_KEEP, Spool
+from .spill import DEFAULT_KEEP, Recording, Spool
 
 log = logging.getLogger("watchkeeper.relay")
 
@@ -302,6 +302,10 @@ class Relay:
         """
         return Search(lambda a, b: self._book.lines(session, a, b), lambda: self._book.length(session), text,
                       start=start, stop=stop)
+
+    def record_to(self, recording: Recording) -> None:
+        """Recorded sessions spill to their recording (``recorder.Recorder``) instead of a second copy."""
+        self._book.record_to(recording)
 
     def in_memory(self) -> int:
         """Events held in memory across every session's working set (the rest is on disk)."""

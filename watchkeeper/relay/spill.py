@@ -122,22 +122,40 @@ def _lines(events: list[Event]) -> list[bytes]:
     return out
 
 
+class Recording(Protocol):
+    """Where a session is already written in seq order from seq 0 (``recorder.Recorder``): spilling it
+    is then only forgetting it, and it is read back from there — one copy on disk, not two."""
+
+    def covered(self, session: str) -> int:
+        """How many seqs from 0 are written (and flushed) for ``session``."""
+        ...
+
+    def lines(self, session: str, start: int, stop: int) -> list[bytes]: ...
+
+
 class SpillLog:
     """A session's events by seq (``log[seq]`` is the event numbered ``seq``): newest in memory, older on disk.
 
     Supports what the book and subscribers use of a list: ``len``, slices, ``append``, ``extend``.
+    Spilled seqs below ``recorded`` are read from the session's recording, the others from the spill file.
     """
 
-    __slots__ = ("_failed", "_file", "_open", "_report", "base", "keep", "mem", "offsets")
+    __slots__ = ("_failed", "_file", "_open", "_report", "base", "keep", "mem", "offsets", "recorded",
+                 "recording", "session")
 
     def __init__(self, open_file: Callable[[], SpillFile] | None, keep: int = DEFAULT_KEEP,
-                 report: Callable[[str], None] | None = None) -> None:
+                 report: Callable[[str], None] | None = None, session: str = "",
+                 recording: Recording | None = None) -> None:
         #: seq of ``mem[0]``: every seq below it is on disk.
         self.base = 0
         self.mem: list[Event] = []
-        #: byte offset of each spilled seq in the file.
+        #: byte offset in the spill file of each spilled seq from ``recorded`` on.
         self.offsets = array("q")
         self.keep = keep
+        self.session = session
+        self.recording = recording
+        #: spilled seqs below this are read from ``recording``.
+        self.recorded = 0
         self._open = open_file
         self._file: SpillFile | None = None
         self._report = report
@@ -173,7 +191,19 @@ class SpillLog:
         """Past ``keep`` and a quarter, write the oldest to disk down to ``keep``; how many went."""
         mem = self.mem
         n = len(mem) - self.keep
-        if n <= 0 or n < self.keep // 4 + 1 or self._open is None or self._failed:
+        if n <= 0 or n < self.keep // 4 + 1:
+            return 0
+        rec = self.recording
+        if rec is not None and self.recorded == self.base:
+            covered = rec.covered(self.session)
+            if covered >= self.base + n:
+                del mem[:n]
+                self.base += n
+                self.recorded = self.base
+                return n
+            if covered > self.base and len(mem) < 2 * self.keep:
+                return 0  # the recording is a flush behind: wait for it rather than write a second copy
+        if self._open is None or self._failed:
             return 0
         try:
             f = self._file
@@ -200,11 +230,20 @@ class SpillLog:
         return n
 
     def _raw(self, start: int, stop: int) -> list[bytes]:
-        f = self._file
-        assert f is not None
-        offsets = self.offsets
-        end = offsets[stop] if stop < len(offsets) else f.size
-        return f.read(offsets[start], end).split(b"\n")[: stop - start]
+        out: list[bytes] = []
+        rec = self.recorded
+        if start < rec:
+            assert self.recording is not None
+            out = self.recording.lines(self.session, start, min(stop, rec))
+            start = rec
+        if start < stop:
+            f = self._file
+            assert f is not None
+            offsets = self.offsets
+            i, j = start - rec, stop - rec
+            end = offsets[j] if j < len(offsets) else f.size
+            out += f.read(offsets[i], end).split(b"\n")[: j - i]
+        return out
 
     def _load(self, start: int, stop: int) -> list[Event]:
         loads = orjson.loads
