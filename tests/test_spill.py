@@ -205,3 +205,27 @@ def test_a_cancelled_search_stops(relay: Relay) -> None:
     release.set()
     with pytest.raises(CancelledError):
         search.result(WAIT)
+
+
+def test_a_rebuilt_history_spills_and_reads_back_as_its_new_generation(relay: Relay) -> None:
+    from test_huge_relay import RebuildingSource, S, ev
+
+    provisional = [ev(f"p{i}") for i in range(100)]
+    history = [ev(f"h{i}") for i in range(500)] + [dict(e) for e in provisional[-3:]]  # type: ignore[misc]
+    src = RebuildingSource(provisional, history, superseded={e["id"] for e in provisional})
+    relay.add_source(src)
+    assert src.emitted.wait(WAIT)
+    src.go.set()
+    for _ in range(int(WAIT / 0.01)):
+        info = relay.session(S)
+        if info is not None and info.history_from == 100 and relay.in_memory() <= KEEP + KEEP // 4:
+            break
+        threading.Event().wait(0.01)
+    info = relay.session(S)
+    assert info is not None and info.history_from == 100
+    assert relay.in_memory() <= KEEP + KEEP // 4, "the rebuilt history went to disk"
+    got = relay.read_range(S, 0, 2**62)
+    assert [e["id"] for e in got[:100]] == [e["id"] for e in provisional]
+    new = [e["id"] for e in got[100:]]
+    assert new[:500] == [f"h{i}" for i in range(500)] and new[500:] == ["p97", "p98", "p99"]
+    assert [e["seq"] for e in got] == list(range(len(got)))

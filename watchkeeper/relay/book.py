@@ -163,6 +163,16 @@ class SessionBook:
             calls.forget_final(self._calls_kept)
             self._calls_mark = max(self._calls_kept, len(calls))
 
+    def spill_step(self, session: str, most: int) -> bool:
+        """Spill at most ``most`` of ``session``'s oldest events past its working set (after a rebuild
+        brought many at once, in steps so the lock is never held long); whether more are left."""
+        with self._lock:
+            lg = self._logs.get(session)
+            if lg is None or lg.events.spill(most) < most:
+                self._journal.spill()
+                return False
+            return True
+
     def _resolve(self, session: str, start: int, stop: int) -> list[Event]:
         lg = self._logs.get(session)
         return lg.events[start:stop] if lg is not None else []
@@ -217,7 +227,6 @@ class SessionBook:
             self._history_from[sid] = start
             self._indexing.pop(sid, None)
             end = len(lg.events)
-            self._spill((sid,))
         added = len(events)
         rb.events, rb.ids = [], IdSet()
         return start, end, added

@@ -37,6 +37,10 @@ from .spill import DEFAULT_KEEP, Recording, Spool
 
 log = logging.getLogger("watchkeeper.relay")
 
+#: Events of a rebuilt history spilled per turn of the relay's loop.
+SPILL_STEP = 10_000
+
+
 def new_epoch() -> str:
     """A short random name for one relay run; a subscriber that sees it change resyncs."""
     return "r-" + secrets.token_hex(3)
@@ -213,8 +217,14 @@ class Relay:
         self._delivery.resync(rb.session, start, end)
         self._delivery.added(added, soon=True)
         self._feed.changed()
+        self._loop.call_soon(self._spill_rebuilt, rb.session)
         if rb.others:
             self._ingest(rb.key, rb.name, rb.summary.info.agent_kind, rb.others)
+
+    def _spill_rebuilt(self, session: str) -> None:
+        """A rebuilt history goes to disk a step per turn of the loop (``SPILL_STEP`` events, ~20 ms)."""
+        if not self._stopping and self._book.spill_step(session, SPILL_STEP):
+            self._loop.call_soon(self._spill_rebuilt, session)
 
     def _indexing(self, session: str, fraction: float | None) -> None:
         self._book.set_indexing(session, fraction)

@@ -187,12 +187,14 @@ class SpillLog:
         """How many of the oldest events are on disk."""
         return self.base
 
-    def spill(self) -> int:
-        """Past ``keep`` and a quarter, write the oldest to disk down to ``keep``; how many went."""
+    def spill(self, most: int | None = None) -> int:
+        """Past ``keep`` and a quarter, write the oldest to disk down to ``keep`` (at most ``most``); how many went."""
         mem = self.mem
         n = len(mem) - self.keep
         if n <= 0 or n < self.keep // 4 + 1:
             return 0
+        if most is not None:
+            n = min(n, most)
         rec = self.recording
         if rec is not None and self.recorded == self.base:
             covered = rec.covered(self.session)
@@ -201,7 +203,7 @@ class SpillLog:
                 self.base += n
                 self.recorded = self.base
                 return n
-            if covered > self.base and len(mem) < 2 * self.keep:
+            if covered > self.base and len(mem) < 2 * self.keep and most is None:
                 return 0  # the recording is a flush behind: wait for it rather than write a second copy
         if self._open is None or self._failed:
             return 0
