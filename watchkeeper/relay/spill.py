@@ -5,13 +5,14 @@ A relay that runs for days at thousands of events a second cannot keep every
 event (~1.3 KB each in memory): each session keeps its newest ``keep`` events as
 dicts, and writes older ones, as watchkeeper's native JSON lines, to a private spill
 file (``Spool``: a 0700 directory of 0600 files, deleted when the relay stops), with
-an 8-byte offset per event. Reading any seq back is one ``pread`` and one
+an 8-byte offset per ``STRIDE`` events. Reading any seq back is one ``pread`` and one
 ``orjson.loads`` per event: ``log[a:b]`` is the same list of dicts whether it came
 from memory or from disk, so subscribers (``fanout.py``), range reads and resumes
 are served the same way, only slower for what is on disk.
 
-The journal (every session, arrival order) keeps (session, seq) per spilled entry,
-12 bytes, and reads entries back through the sessions' logs.
+The journal (every session, arrival order) keeps its spilled entries as runs of
+consecutive seqs of one session (20 bytes a run: one per switch between sessions),
+and reads entries back through the sessions' logs.
 
 A spill file that cannot be written is reported once and the events stay in
 memory: nothing is lost, memory is then what bounds it.
@@ -25,6 +26,7 @@ import os
 import shutil
 import tempfile
 from array import array
+from bisect import bisect_right
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Protocol
@@ -35,6 +37,8 @@ from ..protocol import Event, encode_line
 
 #: Events a session keeps in memory (its newest); older ones are on disk.
 DEFAULT_KEEP = 20_000
+#: One byte offset kept per this many spilled events (a read starts at the one before and skips lines).
+STRIDE = 32
 _NL = orjson.OPT_APPEND_NEWLINE
 
 
@@ -149,7 +153,7 @@ class SpillLog:
         #: seq of ``mem[0]``: every seq below it is on disk.
         self.base = 0
         self.mem: list[Event] = []
-        #: byte offset in the spill file of each spilled seq from ``recorded`` on.
+        #: byte offset in the spill file of every ``STRIDE``-th spilled seq from ``recorded`` on.
         self.offsets = array("q")
         self.keep = keep
         self.session = session
@@ -214,13 +218,15 @@ class SpillLog:
             lines = _lines(mem[:n])
             at = f.size
             offsets = self.offsets
-            for line in lines:
-                offsets.append(at)
+            had = len(offsets)
+            for j, line in enumerate(lines, self.base - self.recorded):
+                if not j % STRIDE:
+                    offsets.append(at)
                 at += len(line)
             try:
                 f.write(b"".join(lines))
             except BaseException:
-                del offsets[len(offsets) - len(lines):]
+                del offsets[had:]
                 raise
         except OSError as e:
             self._failed = True
@@ -243,8 +249,10 @@ class SpillLog:
             assert f is not None
             offsets = self.offsets
             i, j = start - rec, stop - rec
-            end = offsets[j] if j < len(offsets) else f.size
-            out += f.read(offsets[i], end).split(b"\n")[: j - i]
+            first, last = i // STRIDE, -(-j // STRIDE)
+            end = offsets[last] if last < len(offsets) else f.size
+            skip = i - first * STRIDE
+            out += f.read(offsets[first], end).split(b"\n")[skip:skip + j - i]
         return out
 
     def _load(self, start: int, stop: int) -> list[Event]:
@@ -272,16 +280,18 @@ Resolve = Callable[[str, int, int], list[Event]]
 
 
 class Journal:
-    """Every session's events in arrival order; entries past ``keep`` are kept as (session, seq) only."""
+    """Every session's events in arrival order; entries past ``keep`` are kept as runs of (session, seq)."""
 
-    __slots__ = ("_index", "_names", "_resolve", "_seqs", "_sids", "base", "keep", "mem")
+    __slots__ = ("_firsts", "_index", "_names", "_resolve", "_sids", "_starts", "base", "keep", "mem")
 
     def __init__(self, resolve: Resolve, keep: int = DEFAULT_KEEP) -> None:
         self.base = 0
         self.mem: list[Event] = []
         self.keep = keep
+        #: per run: the journal index it starts at, its session (index into ``_names``), its first seq.
+        self._starts = array("q")
         self._sids = array("i")
-        self._seqs = array("q")
+        self._firsts = array("q")
         self._names: list[str] = []
         self._index: dict[str, int] = {}
         self._resolve = resolve
@@ -303,15 +313,16 @@ class Journal:
         if start >= base:
             return self.mem[start - base:stop - base]
         out: list[Event] = []
-        sids, seqs, names, resolve = self._sids, self._seqs, self._names, self._resolve
+        starts, sids, firsts, names = self._starts, self._sids, self._firsts, self._names
         i, end = start, min(stop, base)
+        r = bisect_right(starts, i) - 1
         while i < end:
-            sid, first = sids[i], seqs[i]
-            j = i + 1
-            while j < end and sids[j] == sid and seqs[j] == first + (j - i):
-                j += 1
-            out += resolve(names[sid], first, first + (j - i))
-            i = j
+            run_end = starts[r + 1] if r + 1 < len(starts) else base
+            upto = min(end, run_end)
+            first = firsts[r] + (i - starts[r])
+            out += self._resolve(names[sids[r]], first, first + (upto - i))
+            i = upto
+            r += 1
         if stop > base:
             out += self.mem[:stop - base]
         return out
@@ -322,15 +333,20 @@ class Journal:
         n = len(mem) - self.keep
         if n <= 0 or n < self.keep // 4 + 1:
             return 0
-        index, names, sids, seqs = self._index, self._names, self._sids, self._seqs
+        index, names, starts, sids, firsts = self._index, self._names, self._starts, self._sids, self._firsts
+        at = self.base
         for ev in mem[:n]:
             sid = ev.get("session") or "unknown"
             i = index.get(sid)
             if i is None:
                 i = index[sid] = len(names)
                 names.append(sid)
-            sids.append(i)
-            seqs.append(ev["seq"])
+            seq = ev["seq"]
+            if not starts or sids[-1] != i or firsts[-1] + (at - starts[-1]) != seq:
+                starts.append(at)
+                sids.append(i)
+                firsts.append(seq)
+            at += 1
         del mem[:n]
         self.base += n
         return n
