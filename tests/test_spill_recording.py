@@ -58,8 +58,12 @@ def recorded(tmp_path: Path) -> Any:
     recorder.close()
 
 
-def test_a_recorded_session_spills_to_its_recording_only(recorded: Any, tmp_path: Path) -> None:
+@pytest.mark.parametrize("earlier_run", [False, True])
+def test_a_recorded_session_spills_to_its_recording_only(recorded: Any, tmp_path: Path, earlier_run: bool) -> None:
     relay, recorder = recorded
+    if earlier_run:  # the recording already holds an earlier relay run's lines: this run appends
+        (tmp_path / "rec").mkdir(mode=0o700)
+        recorder.path("S").write_bytes(b'{"earlier": "run"}\n' * 3)
     sent = stream("S", 600)
     relay.add_source(Paced(sent, recorder, "S"))
     assert relay.drain(WAIT)
