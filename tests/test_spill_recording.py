@@ -110,3 +110,16 @@ def test_recordings_past_the_size_limit_go_oldest_first_but_never_one_in_use(tmp
     pruned = limit.prune(in_use={paths[0]}, now=1_000_010)
     assert [p.exists() for p in paths] == [True, False, False, True]
     assert len(pruned) == 2 and all("over" in line for line in pruned)
+
+
+def test_retention_settings_come_from_config_toml(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from watchkeeper import config
+
+    monkeypatch.setenv(config.ENV_HOME, str(tmp_path))
+    assert config.recordings_retention() == (30.0, 5.0)
+    config.settings_path().write_text("[recordings]\nkeep_days = 7\nkeep_gib = 0\n")
+    assert config.recordings_retention() == (7.0, None)
+    config.settings_path().write_text("[recordings]\nkeep_days = 'a week'\n")
+    said: list[str] = []
+    assert config.recordings_retention_or_default(said.append) is None
+    assert "keep_days must be a number" in said[0]

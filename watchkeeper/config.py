@@ -313,3 +313,13 @@ def recordings_retention() -> tuple[float | None, float | None]:
             raise ValueError(f"{path}: [recordings] {key} must be a number >= 0 (0: no limit)")
         out.append(float(value) or None)
     return out[0], out[1]
+
+
+def recordings_retention_or_default(say: Any) -> tuple[float | None, float | None] | None:
+    """``recordings_retention()``, or None (the defaults) after ``say``-ing why the settings could not be used."""
+    try:
+        return recordings_retention()
+    except ValueError as e:
+        say(f"{e}; recordings are kept by the defaults (30 days, 5 GiB)")
+        return None
+
