@@ -41,7 +41,11 @@ TARGET_RSS_MIB = 500 * 10**6 / 2**20
 
 async def viewer(url: str, stream: Stream, seen: dict[str, Any], stop: asyncio.Event,
                  from_seq: int | None = None, until: int | None = None) -> None:
-    """A websocket viewer: counts events of the session and their lag; resumes from ``from_seq`` if given."""
+    """A websocket viewer: counts events of the session and their lag; resumes from ``from_seq`` if given.
+
+    Told to resync (it fell behind), it reads the rest back by range, as the app's remote viewer does,
+    and follows again from where that ended.
+    """
     async with dial(url, TOKEN) as ws:
         hello = wire.decode(await ws.recv(decode=False))
         await ws.send(wire.dumps(wire.hello_client("viewer", "bench")), text=True)
@@ -53,6 +57,26 @@ async def viewer(url: str, stream: Stream, seen: dict[str, Any], stop: asyncio.E
             except TimeoutError:
                 continue
             msg = wire.decode(raw)
+            if msg["t"] == "resync" and msg.get("session") == SESSION:
+                seen["resyncs"] = seen.get("resyncs", 0) + 1
+                await ws.send(wire.dumps({"t": "range", "id": "r", "session": SESSION, "start": msg["from_seq"],
+                                          "stop": msg["from_seq"] + wire.RANGE_MAX}), text=True)
+                continue
+            if msg["t"] == "range":
+                events = msg["events"]
+                seen["count"] += len(events)
+                if events:
+                    seen["last"] = events[-1]["seq"]
+                nxt = seen["last"] + 1
+                if until is not None and seen["last"] >= until:
+                    return
+                if msg["end"] - nxt > wire.RANGE_MAX:
+                    await ws.send(wire.dumps({"t": "range", "id": "r", "session": SESSION, "start": nxt,
+                                              "stop": nxt + wire.RANGE_MAX}), text=True)
+                else:
+                    await ws.send(wire.dumps({"t": "subscribe", "epoch": hello["epoch"], "from": {SESSION: nxt}}),
+                                  text=True)
+                continue
             if msg["t"] != "events":
                 continue
             now = time.perf_counter()
@@ -131,9 +155,11 @@ async def main(seconds: float, rate: int, every: float) -> None:
     for start in (0, total // 2):
         again: dict[str, Any] = {"count": 0, "last": -1, "lags": array("d")}
         t = time.perf_counter()
-        await viewer(server.url, stream, again, asyncio.Event(), from_seq=start, until=total - 1)
+        async with asyncio.timeout(900):
+            await viewer(server.url, stream, again, asyncio.Event(), from_seq=start, until=total - 1)
         print(f"resume over the websocket from seq {start:,}: {again['count']:,} events "
-              f"(expected {total - start:,}) in {time.perf_counter() - t:.1f} s, RSS {rss_mib():.1f} MiB")
+              f"(expected {total - start:,}, {again.get('resyncs', 0)} resyncs read back by range) "
+              f"in {time.perf_counter() - t:.1f} s, RSS {rss_mib():.1f} MiB")
     search = relay.search(SESSION, "pytest -k t2999")
     t = time.perf_counter()
     hits = search.result(600)
