@@ -5,7 +5,7 @@ wall time with its output, peak RSS <= 100 MB whatever the file size.
 
 Grows the transcript as ``bench_convert.py`` does (real records repeated with rewritten
 uuids, message, request and tool ids so every id stays unique), from the repository's own
-Claude Code fixtures (``tests/fixtures``), then runs, each as its own process, interleaved,
+real Claude Code transcript (the demo's, written by the real CLI), then runs, each as its own process, interleaved,
 the fastest of ``--repeat`` counting:
 
 - floor:        ``orjson.loads`` of every line, nothing else (the DESIGN anchor);
@@ -30,7 +30,7 @@ from pathlib import Path
 from bench_convert import _rewrite, _templates
 
 ROOT = Path(__file__).resolve().parent.parent
-FIXTURES = ROOT / "tests" / "fixtures" / "claude-code" / "projects"
+SOURCES = sorted((ROOT / "watchkeeper" / "demo" / "sample_logs" / "claude-code" / "-home-dev-demo").glob("*.jsonl"))
 TARGET_X = 2.0
 TARGET_MB = 100.0
 
@@ -51,9 +51,8 @@ with open(sys.argv[1], "rb") as f, open(sys.argv[2], "wb") as out:
 
 
 def grow(target: Path, mb: float) -> tuple[int, int]:
-    """The transcript from the fixtures' main session files (not subagents'); (bytes, lines)."""
-    sources = sorted(p for p in FIXTURES.glob("*/*.jsonl") if not p.name.startswith("agent-"))
-    templates = _templates(sources)
+    """The transcript, (bytes, lines)."""
+    templates = _templates(SOURCES)
     limit = int(mb * 1024 * 1024)
     size = lines = copy = 0
     with target.open("wb") as f:
@@ -96,7 +95,7 @@ def main() -> int:
         path = Path(tmp) / "-bench" / "bench-session.jsonl"
         path.parent.mkdir()
         size, lines = grow(path, args.mb)
-        print(f"grew {size / 1e6:.1f} MB, {lines:,} lines from the repository's Claude Code fixtures")
+        print(f"grew {size / 1e6:.1f} MB, {lines:,} lines from the demo's real Claude Code transcript")
         runs = {
             "floor": [sys.executable, "-c", FLOOR, str(path)],
             "floor+out": [sys.executable, "-c", FLOOR_OUT, str(path), os.devnull],

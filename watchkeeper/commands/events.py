@@ -61,10 +61,14 @@ def run(args: argparse.Namespace) -> int:
 
 #: Events written at a time by the one-shot conversion.
 CHUNK = 2000
+#: ``fit`` allows the event wrapped in two lists (4 bytes) up to the limit; ``seq`` and ``epoch`` add ~40.
+_FIT_SLACK = 4 + 48
 
 
 def _convert(files: list[Path], out: IO[bytes]) -> int:
-    from ..protocol import fit, raw_event
+    import orjson
+
+    from ..protocol import MAX_EVENT_BYTES, encode_line, fit, raw_event
     from ..relay.book import UNKNOWN_SESSION
     from ..relay.hub import new_epoch
     from ..relay.idset import IdSet
@@ -73,10 +77,11 @@ def _convert(files: list[Path], out: IO[bytes]) -> int:
     epoch = new_epoch()
     seqs: dict[str, int] = {}
     seen: dict[str, IdSet] = {}
-    batch: list[Event] = []
+    lines: list[bytes] = []
+    dumps = orjson.dumps
     for ev in _events_of(files, failed):
-        ev = fit(ev) if isinstance(ev, dict) else fit(
-            raw_event(UNKNOWN_SESSION, repr(ev), "a source emitted a non-event", "convert"))
+        if not isinstance(ev, dict):
+            ev = raw_event(UNKNOWN_SESSION, repr(ev), "a source emitted a non-event", "convert")
         sid = ev.get("session") or UNKNOWN_SESSION
         eid = ev.get("id")
         if eid is not None:
@@ -90,11 +95,22 @@ def _convert(files: list[Path], out: IO[bytes]) -> int:
         seqs[sid] = n + 1
         ev["seq"] = n
         ev["epoch"] = epoch
-        batch.append(ev)
-        if len(batch) >= CHUNK:
-            _write(out, batch)
-            batch = []
-    _write(out, batch)
+        # One encoding both checks the event fits (as ``fit`` does, wrapped as a frame wraps it) and is the line.
+        try:
+            wrapped = dumps([[ev]])
+        except TypeError:
+            wrapped = b""
+        if wrapped and len(wrapped) <= MAX_EVENT_BYTES + _FIT_SLACK:
+            lines.append(wrapped[2:-2])
+        else:
+            lines.append(encode_line(fit(ev))[:-1])
+        if len(lines) >= CHUNK:
+            lines.append(b"")
+            out.write(b"\n".join(lines))
+            lines = []
+    if lines:
+        lines.append(b"")
+        out.write(b"\n".join(lines))
     out.flush()
     for message in failed:
         _say(message)
