@@ -16,6 +16,10 @@ and reads entries back through the sessions' logs.
 
 A spill file that cannot be written is reported once and the events stay in
 memory: nothing is lost, memory is then what bounds it.
+
+Whatever pushes a session onward (a viewer resuming, an edge pushing to a hub) needs
+no spool of its own: any seq it has not had acknowledged is still here, by seq
+(``read_range``, ``subscribe(from_seq=…)``), in memory or on disk.
 """
 
 from __future__ import annotations
