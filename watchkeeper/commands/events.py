@@ -88,9 +88,8 @@ def _convert(files: list[Path], out: IO[bytes]) -> int:
             ids = seen.get(sid)
             if ids is None:
                 ids = seen[sid] = IdSet()
-            if eid in ids:
+            if not ids.add_new(eid):
                 continue
-            ids.add(eid)
         n = seqs.get(sid, 0)
         seqs[sid] = n + 1
         ev["seq"] = n

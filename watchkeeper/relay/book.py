@@ -59,10 +59,8 @@ class SessionLog:
     def append(self, ev: Event, epoch: str) -> bool:
         """Number and keep ``ev``; False (and nothing kept) if its id was seen before."""
         eid = ev.get("id")
-        if eid is not None:
-            if eid in self.ids:
-                return False
-            self.ids.add(eid)
+        if eid is not None and not self.ids.add_new(eid):
+            return False
         ev["seq"] = len(self.events)
         ev["epoch"] = epoch
         self.events.append(ev)

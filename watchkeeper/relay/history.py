@@ -73,10 +73,8 @@ class Rebuild:
                 continue
             ev = fit(ev)
             eid = ev.get("id")
-            if eid is not None:
-                if eid in ids:
-                    continue
-                ids.add(eid)
+            if eid is not None and not ids.add_new(eid):
+                continue
             ev["seq"] = base + len(kept)
             ev["epoch"] = epoch
             kept.append(ev)

@@ -49,20 +49,27 @@ class IdSet:
         b = h & (BITMAP_BITS - 1)
         if not bits[b >> 3] & (1 << (b & 7)):
             return False
-        for level in self._levels:
-            i = bisect_left(level, h)
-            if i < len(level) and level[i] == h:
-                return True
-        return False
+        return any(_has(level, h) for level in self._levels)
 
     def add(self, eid: str) -> None:
-        if eid in self:
-            return
+        self.add_new(eid)
+
+    def add_new(self, eid: str) -> bool:
+        """Add ``eid``; False (nothing changed) if it was there already. One hash, one lookup."""
+        h = hash(eid)
         live = self._live
-        live.add(hash(eid))
+        if h in live:
+            return False
+        bits = self._bits
+        if bits is not None:
+            b = h & (BITMAP_BITS - 1)
+            if bits[b >> 3] & (1 << (b & 7)) and any(_has(level, h) for level in self._levels):
+                return False
+        live.add(h)
         self._count += 1
         if len(live) >= LEVEL:
             self._seal()
+        return True
 
     def _seal(self) -> None:
         level = array("q", sorted(self._live))
@@ -75,3 +82,9 @@ class IdSet:
             bits[b >> 3] |= 1 << (b & 7)
         self._levels.append(level)
         self._live = set()
+
+
+def _has(level: array[int], h: int) -> bool:
+    i = bisect_left(level, h)
+    return i < len(level) and level[i] == h
+
