@@ -234,3 +234,34 @@ def test_a_rebuilt_history_spills_and_reads_back_as_its_new_generation(relay: Re
     new = [e["id"] for e in got[100:]]
     assert new[:500] == [f"h{i}" for i in range(500)] and new[500:] == ["p97", "p98", "p99"]
     assert [e["seq"] for e in got] == list(range(len(got)))
+
+
+def test_a_killed_process_spool_is_removed_by_the_next_and_a_clean_exit_removes_its_own(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    script = ("import sys\nfrom watchkeeper.relay import Relay, IterSource\n"
+              "from watchkeeper.protocol import make_event\n"
+              f"r = Relay(keep=40, spill_dir={str(tmp_path)!r}).start()\n"
+              "r.add_source(IterSource('s', [make_event(f'e{i}', 'S', 'notice', {'text': 'x'}) for i in range(300)]))\n"
+              "assert r.drain(30)\nprint('spilled', flush=True)\n"
+              "if sys.argv[1] == 'hang':\n    sys.stdin.read()\n")
+    clean = subprocess.run([sys.executable, "-c", script, "exit"], capture_output=True, text=True, timeout=60)
+    assert "spilled" in clean.stdout, clean.stderr
+    assert spools(tmp_path) == [], "a process that exits (without stopping its relay) removes its spool"
+    killed = subprocess.Popen([sys.executable, "-c", script, "hang"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                              text=True)
+    try:
+        assert killed.stdout is not None and killed.stdout.readline().strip() == "spilled"
+        assert len(spools(tmp_path)) == 1
+    finally:
+        killed.kill()
+        killed.wait(30)
+    (left,) = spools(tmp_path)
+    r = Relay(keep=KEEP, spill_dir=str(tmp_path)).start()
+    try:
+        fed(r, stream("S", 300))
+        assert not left.exists()
+        assert len(spools(tmp_path)) == 1
+    finally:
+        r.stop()

@@ -4,7 +4,8 @@ that keep their newest events in memory and read older ones back on demand.
 A relay that runs for days at thousands of events a second cannot keep every
 event (~1.3 KB each in memory): each session keeps its newest ``keep`` events as
 dicts, and writes older ones, as watchkeeper's native JSON lines, to a private spill
-file (``Spool``: a 0700 directory of 0600 files, deleted when the relay stops), with
+file (``Spool``: a 0700 directory of 0600 files, deleted when the relay stops or the
+process exits; one left by a killed process is removed by the next spool made there), with
 an 8-byte offset per ``STRIDE`` events. Reading any seq back is one ``pread`` and one
 ``orjson.loads`` per event: ``log[a:b]`` is the same list of dicts whether it came
 from memory or from disk, so subscribers (``fanout.py``), range reads and resumes
@@ -87,6 +88,33 @@ def runtime_base() -> str | None:
     return run if run and os.path.isdir(run) and os.access(run, os.W_OK) else None
 
 
+PREFIX = "watchkeeper-spool-"
+
+
+def remove_stale(parent: Path) -> list[Path]:
+    """Remove the spools of processes that are gone (killed before they could remove their own)."""
+    removed = []
+    for path in parent.glob(f"{PREFIX}*"):
+        pid = path.name[len(PREFIX):].partition("-")[0]
+        if not pid.isdigit() or _alive(int(pid)):
+            continue
+        with contextlib.suppress(OSError):
+            if path.stat().st_uid == os.geteuid():
+                shutil.rmtree(path, ignore_errors=True)
+                removed.append(path)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 class Spool:
     """The spill files of one relay: a 0700 directory made on first use, removed (with its files) on ``close``."""
 
@@ -102,7 +130,8 @@ class Spool:
             raise OSError("the relay's spool is closed")
         if self.directory is None:
             parent = self._parent if self._parent is not None else runtime_base()
-            self.directory = Path(tempfile.mkdtemp(prefix=f"watchkeeper-spool-{os.getpid()}-", dir=parent))
+            self.directory = Path(tempfile.mkdtemp(prefix=f"{PREFIX}{os.getpid()}-", dir=parent))
+            remove_stale(self.directory.parent)
             os.chmod(self.directory, 0o700)
             atexit.register(self.close)
         self._n += 1
