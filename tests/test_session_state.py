@@ -103,3 +103,14 @@ def test_a_queued_prompt_waits_until_delivered_or_removed() -> None:
     assert st.fold(ev(4, "message.user", {"text": "later", "origin": "queue-removed", "queue_id": "q2"}))
     assert not st.queued
     assert not st.fold(ev(5, "message.user", {"text": "plain"}))
+
+
+def test_finished_calls_remembered_are_bounded_and_the_newest() -> None:
+    from watchkeeper.protocol import make_event
+    from watchkeeper.protocol.session import FINISHED_KEPT, SessionState
+
+    st = SessionState(agent_kind="test")
+    for i in range(FINISHED_KEPT + 50):
+        st.fold(make_event(f"f{i}", "S", "tool.finished", {"call_id": f"c{i}", "status": "ok"}))
+    assert len(st.finished) == FINISHED_KEPT
+    assert f"c{FINISHED_KEPT + 49}" in st.finished and "c0" not in st.finished

@@ -294,3 +294,37 @@ def notify_command() -> list[str] | None:
         raise ValueError(f"{path}: notify_command must be a list of non-empty strings (an argv, run without a "
                          'shell), e.g. ["notify-send", "watchkeeper", "{tool} is held: {why}"]')
     return argv
+
+
+def recordings_retention() -> tuple[float | None, float | None]:
+    """``[recordings] keep_days`` and ``keep_gib`` from ``config.toml`` (defaults 30 days, 5 GiB; 0: no limit).
+
+    ValueError, saying which file and why, when the file cannot be read or a value is not a number.
+    """
+    import tomllib
+
+    path = settings_path()
+    try:
+        settings = tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        settings = {}
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
+        raise ValueError(f"cannot read {path}: {e}") from None
+    section = settings.get("recordings", {})
+    out: list[float | None] = []
+    for key, default in (("keep_days", 30.0), ("keep_gib", 5.0)):
+        value = section.get(key, default) if isinstance(section, dict) else default
+        if not isinstance(value, int | float) or isinstance(value, bool) or value < 0:
+            raise ValueError(f"{path}: [recordings] {key} must be a number >= 0 (0: no limit)")
+        out.append(float(value) or None)
+    return out[0], out[1]
+
+
+def recordings_retention_or_default(say: Any) -> tuple[float | None, float | None] | None:
+    """``recordings_retention()``, or None (the defaults) after ``say``-ing why the settings could not be used."""
+    try:
+        return recordings_retention()
+    except ValueError as e:
+        say(f"{e}; recordings are kept by the defaults (30 days, 5 GiB)")
+        return None
+

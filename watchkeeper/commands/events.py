@@ -1,9 +1,11 @@
 """``watchkeeper events PATH|DIR [--follow]``: protocol events as JSON lines, for scripts and ``jq``.
 
-Both ways go through a relay, so ``seq`` and ``epoch`` are set exactly as a
-live viewer would see them: one-shot, a file's conversion is one source; with
-``--follow``, each session file is tailed (and, for a directory, sessions that
-appear later are picked up) until Ctrl-C.
+``seq`` and ``epoch`` are set exactly as a live viewer would see them. One-shot,
+the conversion streams: each event is fitted, deduplicated by id and numbered per
+session as the relay's book does (``relay/book.py``), and written in chunks, so
+memory does not grow with the file (ids are kept as 64-bit hashes, ``relay/idset.py``).
+With ``--follow`` it goes through a relay: each session file is tailed (and, for a
+directory, sessions that appear later are picked up) until Ctrl-C.
 """
 
 from __future__ import annotations
@@ -13,7 +15,6 @@ import os
 import queue
 import signal
 import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from types import FrameType
@@ -58,27 +59,58 @@ def run(args: argparse.Namespace) -> int:
         return 0
 
 
+#: Events written at a time by the one-shot conversion.
+CHUNK = 2000
+#: ``fit`` allows the event wrapped in two lists (4 bytes) up to the limit; ``seq`` and ``epoch`` add ~40.
+_FIT_SLACK = 4 + 48
+
+
 def _convert(files: list[Path], out: IO[bytes]) -> int:
-    from ..relay import IterSource, Relay
+    import orjson
+
+    from ..protocol import MAX_EVENT_BYTES, encode_line, fit, raw_event
+    from ..relay.book import UNKNOWN_SESSION
+    from ..relay.hub import new_epoch
+    from ..relay.idset import IdSet
 
     failed: list[str] = []
-    relay = Relay()
-    inbox: queue.SimpleQueue[list[Event] | None] = queue.SimpleQueue()
-    relay.subscribe(inbox.put)
-    relay.add_source(IterSource("convert", _events_of(files, failed)))
-    relay.start()
-
-    def drain() -> None:
-        relay.drain()
-        inbox.put(None)
-
-    threading.Thread(target=drain, name="events-drain", daemon=True).start()
-    try:
-        while (batch := inbox.get()) is not None:
-            _write(out, batch)
-        out.flush()
-    finally:
-        relay.stop()
+    epoch = new_epoch()
+    seqs: dict[str, int] = {}
+    seen: dict[str, IdSet] = {}
+    lines: list[bytes] = []
+    dumps = orjson.dumps
+    for ev in _events_of(files, failed):
+        if not isinstance(ev, dict):
+            ev = raw_event(UNKNOWN_SESSION, repr(ev), "a source emitted a non-event", "convert")
+        sid = ev.get("session") or UNKNOWN_SESSION
+        eid = ev.get("id")
+        if eid is not None:
+            ids = seen.get(sid)
+            if ids is None:
+                ids = seen[sid] = IdSet()
+            if not ids.add_new(eid):
+                continue
+        n = seqs.get(sid, 0)
+        seqs[sid] = n + 1
+        ev["seq"] = n
+        ev["epoch"] = epoch
+        # One encoding both checks the event fits (as ``fit`` does, wrapped as a frame wraps it) and is the line.
+        try:
+            wrapped = dumps([[ev]])
+        except TypeError:
+            wrapped = b""
+        if wrapped and len(wrapped) <= MAX_EVENT_BYTES + _FIT_SLACK:
+            lines.append(wrapped[2:-2])
+        else:
+            lines.append(encode_line(fit(ev))[:-1])
+        if len(lines) >= CHUNK:
+            lines.append(b"")
+            out.write(b"\n".join(lines))
+            lines = []
+    if lines:
+        lines.append(b"")
+        out.write(b"\n".join(lines))
+    out.flush()
     for message in failed:
         _say(message)
     return EXIT_UNREADABLE if failed else 0

@@ -192,6 +192,7 @@ def _start_hooks(relay: Any, server: Any, people: Any) -> str:
         print(f"watchkeeper serve: breakpoints: {problem}", file=sys.stderr, flush=True)
     source = serve_hooks(relay, people if people is not None else config.keyring(), port=config.hook_port(),
                          runtime_file=True, record_dir=config.recordings_dir(),
+                         retention=config.recordings_retention_or_default(_say_stderr),
                          breakpoint=Matcher(book, relay_facts(relay)), viewers=server.viewers)
     if not source.ready.wait(10) or source.error is not None:
         print(visible(f"watchkeeper serve: no hook endpoint ({source.error}); hooked sessions are watched, "
@@ -218,3 +219,12 @@ def _wait_for_signal() -> None:
         signal.signal(sig, handler)
     while not stop.wait(0.5):
         pass
+
+
+def _say_stderr(text: str) -> None:
+    import sys
+
+    from ..protocol.display import visible
+
+    print(visible(f"watchkeeper: {text}"), file=sys.stderr, flush=True)
+

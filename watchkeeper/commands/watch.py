@@ -117,7 +117,8 @@ def start_steering(relay: Any, *, hooks: bool = True, port: int | None = None) -
     if taken is not None:
         return _no_hooks(setup, hook_failure(taken, port))
     source = serve_hooks(relay, token, port=port, breakpoint=Matcher(book, relay_facts(relay)), runtime_file=True,
-                         record_dir=config.recordings_dir())
+                         record_dir=config.recordings_dir(),
+                         retention=config.recordings_retention_or_default(_say_stderr))
     if not source.ready.wait(HOOKS_READY) or source.error is not None:
         return _no_hooks(setup, hook_failure(source.error, port))
     setup.hooks_port = source.port
@@ -168,3 +169,12 @@ def run_demo() -> int:
     parser = argparse.ArgumentParser(prog="watchkeeper demo")
     demo.add_arguments(parser)
     return int(demo.run(parser.parse_args([])))
+
+
+def _say_stderr(text: str) -> None:
+    import sys
+
+    from ..protocol.display import visible
+
+    print(visible(f"watchkeeper: {text}"), file=sys.stderr, flush=True)
+

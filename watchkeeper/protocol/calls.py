@@ -105,5 +105,15 @@ class CallTable:
         ids = released(cast(ControlOutcomeData, data)) if isinstance(data, dict) else []
         return [running(call) for cid in ids if (call := self._calls.get((session, cid))) is not None]
 
+    def forget_final(self, keep: int) -> None:
+        """Forget the oldest finished calls until at most ``keep`` remain (running and held ones stay)."""
+        calls = self._calls
+        drop = len(calls) - keep
+        if drop <= 0:
+            return
+        old = [k for k, c in calls.items() if c.final][:drop]
+        for k in old:
+            del calls[k]
+
     def __len__(self) -> int:
         return len(self._calls)

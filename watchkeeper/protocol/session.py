@@ -34,6 +34,9 @@ from .usage import UsageTally
 TITLE_MAX = 200
 
 
+#: Finished call ids a session's state remembers (``SessionState.finished``).
+FINISHED_KEPT = 10_000
+
 @dataclass(frozen=True, slots=True)
 class Held:
     """A tool call held for the person."""
@@ -94,8 +97,9 @@ class SessionState:
     held: dict[str, Held] = field(default_factory=dict)
     #: queue id -> a prompt queued for the agent and not yet delivered, oldest first.
     queued: dict[str, str] = field(default_factory=dict)
-    #: calls that finished: a late ``tool.waiting`` (another source's copy) does not hold them again.
-    finished: set[str] = field(default_factory=set, repr=False)
+    #: the newest ``FINISHED_KEPT`` calls that finished (oldest first): a late ``tool.waiting`` (another
+    #: source's copy, seconds late at most) does not hold them again; bounded for sessions that run for days.
+    finished: dict[str, None] = field(default_factory=dict, repr=False)
 
     def fold(self, ev: Event) -> bool:
         """Fold one event in; True if what the controls show (pause, step, held calls) changed."""
@@ -156,7 +160,8 @@ def _session_started(s: SessionState, ev: Event, data: SessionStartedData) -> bo
 def _session_ended(s: SessionState, ev: Event, data: SessionEndedData) -> bool:
     s.state = State.FINISHED
     changed = bool(s.held or s.queued)
-    s.finished.update(s.held)
+    for cid in s.held:
+        _mark_finished(s, cid)
     s.held.clear()
     s.queued.clear()
     return changed
@@ -225,8 +230,15 @@ def _finished(s: SessionState, ev: Event, data: ToolFinishedData) -> bool:
     cid = data.get("call_id")
     if not isinstance(cid, str):
         return False
-    s.finished.add(cid)
+    _mark_finished(s, cid)
     return s._let_go(cid)
+
+
+def _mark_finished(s: SessionState, cid: str) -> None:
+    finished = s.finished
+    finished[cid] = None
+    if len(finished) > FINISHED_KEPT:
+        del finished[next(iter(finished))]
 
 
 def _applied(s: SessionState, ev: Event, data: ControlOutcomeData) -> bool:

@@ -6,11 +6,13 @@ once per batch, not per event; reads (``read_range``, ``snapshots``, ``call``)
 may come from any thread. Delivery reads the streams (``stream``) on the relay's
 thread without the lock: the lists only grow there.
 
-A session's log is its events in one list: ``seq`` is the index, so a range read
-is a slice and a subscriber's position is one integer. The events are the
-adapters' own dicts (``seq`` and ``epoch`` set in place, no wrapper): per event the
-book costs one list slot and one set entry for the id (the id string is shared
-with the event), so a million events fit in well under 100 MB of overhead.
+A session's log is its events as one sequence (``spill.SpillLog``): ``seq`` is the
+index, so a range read is a slice and a subscriber's position is one integer. The
+newest ``keep`` events per session are the adapters' own dicts (``seq`` and ``epoch``
+set in place, no wrapper); older ones are on disk, read back on demand, so memory
+stays bounded however long the relay runs: per event spilled the book keeps an
+8-byte offset, ~9 bytes of id (``idset.py``) and 12 bytes of journal entry. Finished
+tool calls beyond the newest ``CALLS_KEPT`` are forgotten (``call`` answers None for them).
 
 A rebuilt history (``history.py``) is installed as a new generation, appended
 after everything the session's log holds: ``seq`` stays monotonic.
@@ -29,11 +31,15 @@ from ..protocol.kinds import ControlKind, Kind, State
 from .api import SessionInfo
 from .controls import SessionSources
 from .history import Rebuild
+from .idset import IdSet
+from .spill import DEFAULT_KEEP, Journal, Recording, SpillLog, Spool
 from .summary import Summary
 
 UNKNOWN_SESSION = "unknown"
 #: The key that the relay's own notices (a subscriber that failed) are ingested under: not a source.
 RELAY_KEY = -1
+#: Finished tool calls whose merged record ``call`` still answers (running and held ones are always kept).
+CALLS_KEPT = 20_000
 
 Report = Callable[[str], None]
 
@@ -43,9 +49,9 @@ class SessionLog:
 
     __slots__ = ("events", "ids", "sources", "summary")
 
-    def __init__(self, session: str, agent_kind: str = "unknown") -> None:
-        self.events: list[Event] = []
-        self.ids: set[str] = set()
+    def __init__(self, session: str, agent_kind: str = "unknown", events: SpillLog | None = None) -> None:
+        self.events = events if events is not None else SpillLog(None)
+        self.ids = IdSet()
         #: key of each source that has emitted into this session -> its name.
         self.sources: dict[int, str] = {}
         self.summary = Summary(session, agent_kind)
@@ -53,10 +59,8 @@ class SessionLog:
     def append(self, ev: Event, epoch: str) -> bool:
         """Number and keep ``ev``; False (and nothing kept) if its id was seen before."""
         eid = ev.get("id")
-        if eid is not None:
-            if eid in self.ids:
-                return False
-            self.ids.add(eid)
+        if eid is not None and not self.ids.add_new(eid):
+            return False
         ev["seq"] = len(self.events)
         ev["epoch"] = epoch
         self.events.append(ev)
@@ -68,6 +72,9 @@ class SessionLog:
         return self.events[start:stop] if start < stop else []
 
 
+_EMPTY = SpillLog(None)
+
+
 @dataclass
 class Snapshot:
     """One session as the book holds it (a copy), and the keys of the sources that fed it."""
@@ -77,13 +84,23 @@ class Snapshot:
 
 
 class SessionBook:
-    def __init__(self, epoch: str, report: Report) -> None:
+    """``keep``: events per session (and in the journal) kept in memory; ``spool``: where the rest go
+    (None: nowhere, everything stays in memory)."""
+
+    def __init__(self, epoch: str, report: Report, *, spool: Spool | None = None, keep: int = DEFAULT_KEEP,
+                 calls_kept: int = CALLS_KEPT) -> None:
         self.epoch = epoch
         self._report = report
         self._lock = threading.Lock()
+        self._spool = spool
+        self._keep = keep
+        self._calls_kept = calls_kept
+        self._calls_mark = calls_kept
         self._logs: dict[str, SessionLog] = {}
+        #: where sessions are recorded (``recorder.Recorder``), if they are: spilled from there, not copied.
+        self.recording: Recording | None = None
         #: every event kept, all sessions, in arrival order: what an all-sessions subscriber reads.
-        self._journal: list[Event] = []
+        self._journal = Journal(self._resolve, keep)
         #: session -> the seq where its current generation starts; absent: 0.
         self._history_from: dict[str, int] = {}
         #: session -> fraction of its earlier history indexed so far, while a source rebuilds it.
@@ -104,7 +121,7 @@ class SessionBook:
                 sid = ev.get("session") or UNKNOWN_SESSION
                 lg = logs.get(sid)
                 if lg is None:
-                    lg = logs[sid] = SessionLog(sid, agent_kind)
+                    lg = logs[sid] = self._new_log(sid, agent_kind)
                 if sid not in seen:
                     seen.add(sid)
                     if key != RELAY_KEY:
@@ -122,7 +139,49 @@ class SessionBook:
                     lg.summary.fold(ev)
                 except Exception as e:
                     self._report(f"event {ev.get('id')!r} kept but not summarised: {e!r}")
+            if added:
+                self._spill(seen)
         return added
+
+    def _new_log(self, session: str, agent_kind: str) -> SessionLog:
+        spool = self._spool
+        opener = spool.open if spool is not None else None
+        return SessionLog(session, agent_kind, SpillLog(opener, self._keep, self._report, session, self.recording))
+
+    def _spill(self, sessions: Iterable[str]) -> None:
+        """Under the lock: what is past the working set goes to disk (see ``spill.py``)."""
+        logs = self._logs
+        for sid in sessions:
+            lg = logs.get(sid)
+            if lg is not None:
+                lg.events.spill()
+        self._journal.spill()
+        calls = self._calls
+        if len(calls) > self._calls_mark + self._calls_mark // 4:
+            calls.forget_final(self._calls_kept)
+            self._calls_mark = max(self._calls_kept, len(calls))
+
+    def spill_step(self, session: str, most: int) -> bool:
+        """Spill at most ``most`` of ``session``'s oldest events past its working set (after a rebuild
+        brought many at once, in steps so the lock is never held long); whether more are left."""
+        with self._lock:
+            lg = self._logs.get(session)
+            if lg is None or lg.events.spill(most) < most:
+                self._journal.spill()
+                return False
+            return True
+
+    def _resolve(self, session: str, start: int, stop: int) -> list[Event]:
+        lg = self._logs.get(session)
+        return lg.events[start:stop] if lg is not None else []
+
+    def record_to(self, recording: Recording) -> None:
+        """Sessions recorded there from now on spill by forgetting (``spill.Recording``)."""
+        with self._lock:
+            self.recording = recording
+            for lg in self._logs.values():
+                if lg.events.recording is None and lg.events.base == 0:
+                    lg.events.recording = recording
 
     def set_indexing(self, session: str, fraction: float | None) -> None:
         with self._lock:
@@ -138,7 +197,7 @@ class SessionBook:
         with self._lock:
             lg = self._logs.get(sid)
             if lg is None:
-                lg = self._logs[sid] = SessionLog(sid, rb.summary.info.agent_kind)
+                lg = self._logs[sid] = self._new_log(sid, rb.summary.info.agent_kind)
             lg.sources.setdefault(rb.key, rb.name)
             start = len(lg.events)
             if rb.base != start or rb.fresh is None:
@@ -167,7 +226,7 @@ class SessionBook:
             self._indexing.pop(sid, None)
             end = len(lg.events)
         added = len(events)
-        rb.events, rb.ids = [], set()
+        rb.events, rb.ids = [], IdSet()
         return start, end, added
 
     # --- reads, from any thread --------------------------------------------
@@ -180,23 +239,45 @@ class SessionBook:
                 if ev.get("kind") in TOOL_KINDS:
                     calls.update(ev)  # type: ignore[arg-type]
 
-    def log_mark(self, session: str) -> tuple[int, set[str]]:
+    def log_mark(self, session: str) -> tuple[int, IdSet]:
         """The session's log length and its set of ids (live: read it, never change it)."""
         with self._lock:
             lg = self._logs.get(session)
-            return (len(lg.events), lg.ids) if lg is not None else (0, set())
+            return (len(lg.events), lg.ids) if lg is not None else (0, IdSet())
 
     def read_range(self, session: str, start: int, stop: int) -> list[Event]:
         with self._lock:
             lg = self._logs.get(session)
             return lg.range(start, stop) if lg is not None else []
 
-    def stream(self, session: str | None) -> list[Event]:
+    def lines(self, session: str, start: int, stop: int) -> list[bytes]:
+        """Events of one session as JSON lines (``spill.SpillLog.lines``); from any thread."""
+        with self._lock:
+            lg = self._logs.get(session)
+            return lg.events.lines(start, stop) if lg is not None else []
+
+    def length(self, session: str) -> int:
+        with self._lock:
+            lg = self._logs.get(session)
+            return len(lg.events) if lg is not None else 0
+
+    def stream(self, session: str | None) -> SpillLog | Journal:
         """What a subscriber reads: the session's log, or the journal (None); on the relay's thread."""
         if session is None:
             return self._journal
         lg = self._logs.get(session)
-        return lg.events if lg is not None else []
+        return lg.events if lg is not None else _EMPTY
+
+    def in_memory(self) -> int:
+        """Events held as dicts across every session's working set (what ``keep`` bounds)."""
+        with self._lock:
+            return sum(len(lg.events.mem) for lg in self._logs.values())
+
+    def close(self) -> None:
+        """Close the spill files (the spool itself is its owner's to remove)."""
+        with self._lock:
+            for lg in self._logs.values():
+                lg.events.close()
 
     def history_from(self, session: str) -> int:
         return self._history_from.get(session, 0)

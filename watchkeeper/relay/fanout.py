@@ -14,6 +14,7 @@ from typing import Any
 
 from ..protocol import Event, Kind, make_event
 from .api import BatchCallback, ResyncCallback, SessionInfo
+from .spill import Stream
 
 
 class Subscription:
@@ -38,11 +39,11 @@ class Subscription:
             self.closed = True
             self._on_close(self)
 
-    def behind(self, stream: list[Event]) -> bool:
+    def behind(self, stream: Stream) -> bool:
         """``stream``: what this subscriber reads (``SessionBook.stream(sub.session)``)."""
         return self.cursor < len(stream)
 
-    def take(self, stream: list[Event], limit: int) -> list[Event]:
+    def take(self, stream: Stream, limit: int) -> list[Event]:
         """Up to ``limit`` undelivered events of ``stream``, in seq order per session; advances the cursor."""
         end = len(stream)
         if self.session is not None or self.from_seq == 0:

@@ -29,6 +29,7 @@ from typing import Protocol
 
 from ..protocol import Event, fit
 from ..retention import retained
+from .idset import IdSet
 from .summary import Summary
 
 
@@ -37,7 +38,7 @@ class Book(Protocol):
 
     epoch: str
 
-    def log_mark(self, session: str) -> tuple[int, set[str]]: ...
+    def log_mark(self, session: str) -> tuple[int, IdSet]: ...
 
     def merge_calls(self, events: list[Event]) -> None: ...
 
@@ -51,7 +52,7 @@ class Rebuild:
         self.name = host.name
         self.session = session
         self.events: list[Event] = []
-        self.ids: set[str] = set()
+        self.ids = IdSet()
         self.summary = Summary(session, host.agent_kind)
         #: events of another session met on the way: ingested the usual way at the commit.
         self.others: list[Event] = []
@@ -72,10 +73,8 @@ class Rebuild:
                 continue
             ev = fit(ev)
             eid = ev.get("id")
-            if eid is not None:
-                if eid in ids:
-                    continue
-                ids.add(eid)
+            if eid is not None and not ids.add_new(eid):
+                continue
             ev["seq"] = base + len(kept)
             ev["epoch"] = epoch
             kept.append(ev)
@@ -97,7 +96,7 @@ class Rebuild:
         """Off the loop, when the conversion has (nearly) caught up: number for the log as it is now."""
         self.number(*self.host.book.log_mark(self.session))
 
-    def number(self, base: int, old_ids: set[str]) -> None:
+    def number(self, base: int, old_ids: IdSet) -> None:
         """Number from ``base``, and note which events have ids the session's log does not hold."""
         fresh: list[Event] = []
         for i, ev in enumerate(self.events, base):
@@ -114,7 +113,7 @@ class Rebuild:
 
     def abandon(self) -> None:
         self.closed = True
-        self.events, self.ids = [], set()
+        self.events, self.ids = [], IdSet()
 
 
 class RelayHistoryHost:

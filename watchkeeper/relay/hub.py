@@ -33,9 +33,15 @@ from .controls import FORWARD_TIMEOUT, ControlRouter
 from .delivery import Delivery
 from .fanout import SessionsWatch, Subscription, strike
 from .history import Rebuild, RelayHistoryHost
+from .search import Search
 from .sessions_feed import SessionsFeed
+from .spill import DEFAULT_KEEP, Recording, Spool
 
 log = logging.getLogger("watchkeeper.relay")
+
+#: Events of a rebuilt history spilled per turn of the relay's loop.
+SPILL_STEP = 10_000
+
 
 def new_epoch() -> str:
     """A short random name for one relay run; a subscriber that sees it change resyncs."""
@@ -58,15 +64,22 @@ class Relay:
 
     Every event is fitted where it comes in (``protocol.bounds.fit``): whatever a source read,
     each event the relay holds can be encoded and is at most ``MAX_EVENT_BYTES``.
+
+    Each session keeps its newest ``keep`` events in memory and the older ones on disk
+    (``spill.py``), in a private directory under ``spill_dir`` (default ``$XDG_RUNTIME_DIR``,
+    else the temp directory) made at the first spill and removed by ``stop``; range reads,
+    resumes and subscribers still serve every seq. ``keep=None`` keeps everything in memory.
     """
 
     def __init__(self, *, flush_interval: float = 0.05, max_batch: int = 1000,
-                 sessions_interval: float = 0.2, epoch: str | None = None, clock: Clock = time.time) -> None:
+                 sessions_interval: float = 0.2, epoch: str | None = None, clock: Clock = time.time,
+                 keep: int | None = DEFAULT_KEEP, spill_dir: str | None = None) -> None:
         self.epoch = epoch or new_epoch()
         #: the last problems reported (a source that failed, a callback that raised).
         self.errors: deque[str] = deque(maxlen=100)
         self._loop = asyncio.new_event_loop()
-        self._book = SessionBook(self.epoch, self._report)
+        self.spool = Spool(spill_dir) if keep is not None else None
+        self._book = SessionBook(self.epoch, self._report, spool=self.spool, keep=keep or DEFAULT_KEEP)
         self._delivery = Delivery(self._loop, self._book, flush_interval=flush_interval, max_batch=max_batch,
                                   failed=self._subscriber_failed, unwatched=self._unwatched, report=self._report)
         self._feed = SessionsFeed(self._loop, self._book, self._call, interval=sessions_interval,
@@ -94,6 +107,7 @@ class Relay:
         thread = self._thread
         if thread is None:
             self._loop.close()
+            self._close_spool()
             return
         if threading.current_thread() is thread:
             # From a callback or a source: shut down once this callback returns; nothing to join.
@@ -107,12 +121,18 @@ class Relay:
         self._loop.call_soon_threadsafe(self._loop.stop)
         thread.join(timeout)
 
+    def _close_spool(self) -> None:
+        self._book.close()
+        if self.spool is not None:
+            self.spool.close()
+
     def _run(self) -> None:
         try:
             self._loop.run_forever()
         finally:
             if self._stopping:
                 self._loop.close()
+                self._close_spool()
 
     def drain(self, timeout: float | None = None) -> bool:
         """Wait until every source has finished and every subscriber has had every event.
@@ -199,8 +219,14 @@ class Relay:
         self._delivery.resync(rb.session, start, end)
         self._delivery.added(added, soon=True)
         self._feed.changed()
+        self._loop.call_soon(self._spill_rebuilt, rb.session)
         if rb.others:
             self._ingest(rb.key, rb.name, rb.summary.info.agent_kind, rb.others)
+
+    def _spill_rebuilt(self, session: str) -> None:
+        """A rebuilt history goes to disk a step per turn of the loop (``SPILL_STEP`` events, ~20 ms)."""
+        if not self._stopping and self._book.spill_step(session, SPILL_STEP):
+            self._loop.call_soon(self._spill_rebuilt, session)
 
     def _indexing(self, session: str, fraction: float | None) -> None:
         self._book.set_indexing(session, fraction)
@@ -279,6 +305,23 @@ class Relay:
     def read_range(self, session: str, start: int, stop: int) -> list[Event]:
         """Events with ``start <= seq < stop`` of one session (clamped); from any thread."""
         return self._book.read_range(session, start, stop)
+
+    def search(self, session: str, text: str, *, start: int = 0, stop: int | None = None) -> Search:
+        """Seqs of ``session``'s events whose JSON text holds ``text`` (any case), over its whole history.
+
+        Runs on its own thread (history on disk takes seconds to scan): never call ``result`` on a
+        UI's loop; ``cancel()`` stops it at the next chunk (``search.py``).
+        """
+        return Search(lambda a, b: self._book.lines(session, a, b), lambda: self._book.length(session), text,
+                      start=start, stop=stop)
+
+    def record_to(self, recording: Recording) -> None:
+        """Recorded sessions spill to their recording (``recorder.Recorder``) instead of a second copy."""
+        self._book.record_to(recording)
+
+    def in_memory(self) -> int:
+        """Events held in memory across every session's working set (the rest is on disk)."""
+        return self._book.in_memory()
 
     def call(self, session: str, call_id: str) -> ToolCall | None:
         """One tool call as merged from every source of its session (a copy)."""

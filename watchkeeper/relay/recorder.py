@@ -7,6 +7,10 @@ recorded (by default every one); a session wanted late is written from its
 first event, read back from the relay. Recordings hold what agents read and
 wrote: the directory is 0700 and each file 0600, whatever the umask.
 
+A recording is also where its session's history lives once it leaves the relay's
+working set (``spill.Recording``, ``Relay.record_to``): the recorder keeps each line's
+offset, and ``lines`` reads any recorded seq back, so history is on disk once, not twice.
+
 Nothing an event holds stops it: each line is written by the codec's
 ``encode_line``, which cuts and marks what cannot be written as it is. A
 session whose file cannot be opened or written stops being recorded, and the
@@ -17,16 +21,23 @@ sessions are written, so the relay says so where the person looks.
 from __future__ import annotations
 
 import contextlib
+import os
 import re
+from array import array
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 
 from ..config import open_private, private_dir
 from ..protocol import Event, content_id, encode_line
+from .pruning import Retention
 
+#: Events read back at a time when a session is recorded late (its history may be on disk).
+_CHUNK = 5_000
 _SAFE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
+#: ``notice(session, text, code, level)``: say something in a session's stream (``Relay.notice``).
+Notice = Callable[[str, str, str, str], None]
 #: ``read_range(session, start, stop)``: the relay's history of one session.
 ReadRange = Callable[[str, int, int], list[Event]]
 
@@ -43,8 +54,12 @@ class Recorder:
     """A ``BatchCallback``: subscribe it to every session (``relay.subscribe(recorder)``), close it at the end."""
 
     def __init__(self, directory: Path | str, want: Callable[[str], bool] | None = None,
-                 read_range: ReadRange | None = None) -> None:
+                 read_range: ReadRange | None = None, retention: Retention | None = None,
+                 notice: Notice | None = None) -> None:
         self.directory = Path(directory)
+        #: applied whenever a session's recording begins; what it prunes is told by ``notice``.
+        self.retention = retention
+        self.notice = notice
         self.want = want
         self.read_range = read_range
         self._files: dict[str, IO[bytes]] = {}
@@ -54,6 +69,12 @@ class Recorder:
         self._failed: set[str] = set()
         #: the session each of ``errors`` stopped, in the same order.
         self._stopped: list[str] = []
+        #: per session recorded from seq 0 in this run: each line's offset in the file, and where the next goes.
+        self._offsets: dict[str, array[int]] = {}
+        self._at: dict[str, int] = {}
+        #: per session, the seqs from 0 written and flushed.
+        self._covered: dict[str, int] = {}
+        self._readers: dict[str, int] = {}
 
     def path(self, session: str) -> Path:
         name = session if _SAFE.match(session) else f"session-{content_id(session)}"
@@ -73,7 +94,7 @@ class Recorder:
             if seq < self._next.get(sid, 0):
                 continue
             try:
-                f.write(encode_line(ev))
+                self._write(sid, f, encode_line(ev))
             except OSError as e:
                 self._fail(sid, f"cannot write the recording of session {sid}: {e}")
                 continue
@@ -85,6 +106,9 @@ class Recorder:
                     self._files[sid].flush()
                 except OSError as e:
                     self._fail(sid, f"cannot write the recording of session {sid}: {e}")
+                    continue
+                if sid in self._offsets:
+                    self._covered[sid] = len(self._offsets[sid])
         if len(self.errors) > failed:
             raise RecordingError("; ".join(self.errors[failed:]), self._stopped[failed:])
 
@@ -106,16 +130,63 @@ class Recorder:
             return None
         self._files[session] = f
         try:
+            if first_seq == 0 or self.read_range is not None:
+                self._offsets[session] = array("q")
+                self._at[session] = os.fstat(f.fileno()).st_size
             if first_seq > 0 and self.read_range is not None:
-                for ev in self.read_range(session, 0, first_seq):
-                    f.write(encode_line(ev))
+                for at in range(0, first_seq, _CHUNK):
+                    for ev in self.read_range(session, at, min(at + _CHUNK, first_seq)):
+                        self._write(session, f, encode_line(ev))
         except OSError as e:
             self._fail(session, f"cannot write the recording of session {session}: {e}")
             return None
         self._next[session] = first_seq
+        self._prune(session)
         return f
+
+    def _prune(self, session: str) -> None:
+        if self.retention is None:
+            return
+        try:
+            pruned = self.retention.prune(self.in_use())
+        except OSError as e:
+            pruned = [f"cannot apply the retention limit: {e}"]
+        if pruned and self.notice is not None:
+            self.notice(session, f"recordings pruned in {self.directory}: " + "; ".join(pruned),
+                        "recordings-pruned", "info")
+
+    def _write(self, session: str, f: IO[bytes], line: bytes) -> None:
+        f.write(line)
+        offsets = self._offsets.get(session)
+        if offsets is not None:
+            offsets.append(self._at[session])
+            self._at[session] += len(line)
+
+    def covered(self, session: str) -> int:
+        """Seqs from 0 of ``session`` written and flushed in this run (``spill.Recording``)."""
+        return self._covered.get(session, 0)
+
+    def lines(self, session: str, start: int, stop: int) -> list[bytes]:
+        """Recorded seqs ``start <= seq < stop`` as they are in the file, without newlines; from any thread."""
+        offsets = self._offsets[session]
+        stop = min(stop, self._covered.get(session, 0))
+        if start >= stop:
+            return []
+        fd = self._readers.get(session)
+        if fd is None:
+            fd = self._readers[session] = os.open(self.path(session), os.O_RDONLY | os.O_CLOEXEC)
+        end = offsets[stop] if stop < len(offsets) else self._at[session]
+        return os.pread(fd, end - offsets[start], offsets[start]).split(b"\n")[: stop - start]
+
+    def in_use(self) -> set[Path]:
+        """The recordings this recorder writes or reads (retention leaves them alone)."""
+        return {self.path(s) for s in (*self._files, *self._readers)}
 
     def close(self) -> None:
         for f in self._files.values():
             f.close()
         self._files.clear()
+        for fd in self._readers.values():
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        self._readers.clear()

@@ -45,6 +45,7 @@ from ...protocol.codec import reparse
 from ...protocol.controls import ControlResult
 from ...protocol.loopback import LOOPBACK_NAMES, loopback_host
 from ..api import SessionInfo
+from ..pruning import DEFAULT_DAYS, DEFAULT_GIB, Retention
 from ..recorder import Recorder
 from .httplimits import CappedSite, Limits
 
@@ -344,20 +345,27 @@ class HookSource:
 
 def serve_hooks(relay: Any, token: str | Keyring, *, port: int = 0, policy: Policy | None = None,
                 breakpoint: Breakpoint | None = None, runtime_file: bool = False,
-                record_dir: Path | str | None = None, viewers: Callable[[str], int] | None = None) -> HookSource:
+                record_dir: Path | str | None = None, viewers: Callable[[str], int] | None = None,
+                retention: tuple[float | None, float | None] | None = None) -> HookSource:
     """Start the hook endpoint as a source of ``relay`` (on its loop); wait on ``.ready`` for the port.
 
     With ``record_dir``, each hooked session's merged stream (transcript, hooks,
     controls) is recorded there as ``<session>.jsonl``, which ``replay`` plays.
     ``viewers`` counts who watches a session (default: the relay's own
-    viewers; ``serve`` adds its websocket viewers).
+    viewers; ``serve`` adds its websocket viewers). ``retention``: (days, GiB) kept of
+    recordings (``pruning.py``; None in either: no limit of that kind).
     """
     source = HookSource(token, port=port, policy=policy, breakpoint=breakpoint, viewers=viewers or relay.viewers,
                         route_control=relay.route_control, sessions=relay.sessions, runtime_file=runtime_file,
                         listing=getattr(relay, "listing", None))
     if record_dir is not None:
-        source.recorder = Recorder(record_dir, want=source.knows, read_range=relay.read_range)
+        days, gib = retention if retention is not None else (DEFAULT_DAYS, DEFAULT_GIB)
+        source.recorder = Recorder(record_dir, want=source.knows, read_range=relay.read_range,
+                                   retention=Retention(Path(record_dir), days, gib),
+                                   notice=getattr(relay, "notice", None))
         relay.subscribe(source.recorder)
+        if hasattr(relay, "record_to"):
+            relay.record_to(source.recorder)
     relay.add_source(source)
     return source
 

@@ -75,7 +75,9 @@ class ViewerConn:
             self.skipping.pop(sid, None)
             start = max(seq, self.oldest(sid))
             self.cursor[sid] = start
-            self._enqueue(self.relay.read_range(sid, start, 2**62))
+            # One past the limit is as good as all of it (over the limit, the viewer reads the rest back
+            # by range), and history on disk is not read in whole for nothing.
+            self._enqueue(self.relay.read_range(sid, start, start + self.limit + 1))
 
     @property
     def watching(self) -> bool:

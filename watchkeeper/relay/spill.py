@@ -1,0 +1,385 @@
+"""History beyond a working set, on disk: a session's log and the all-sessions journal as sequences
+that keep their newest events in memory and read older ones back on demand.
+
+A relay that runs for days at thousands of events a second cannot keep every
+event (~1.3 KB each in memory): each session keeps its newest ``keep`` events as
+dicts, and writes older ones, as watchkeeper's native JSON lines, to a private spill
+file (``Spool``: a 0700 directory of 0600 files, deleted when the relay stops or the
+process exits; one left by a killed process is removed by the next spool made there), with
+an 8-byte offset per ``STRIDE`` events. Reading any seq back is one ``pread`` and one
+``orjson.loads`` per event: ``log[a:b]`` is the same list of dicts whether it came
+from memory or from disk, so subscribers (``fanout.py``), range reads and resumes
+are served the same way, only slower for what is on disk.
+
+The journal (every session, arrival order) keeps its spilled entries as runs of
+consecutive seqs of one session (20 bytes a run: one per switch between sessions),
+and reads entries back through the sessions' logs.
+
+A spill file that cannot be written is reported once and the events stay in
+memory: nothing is lost, memory is then what bounds it.
+
+Whatever pushes a session onward (a viewer resuming, an edge pushing to a hub) needs
+no spool of its own: any seq it has not had acknowledged is still here, by seq
+(``read_range``, ``subscribe(from_seq=…)``), in memory or on disk.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import os
+import shutil
+import tempfile
+from array import array
+from bisect import bisect_right
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Protocol
+
+import orjson
+
+from ..protocol import Event, encode_line
+
+#: Events a session keeps in memory (its newest); older ones are on disk.
+DEFAULT_KEEP = 20_000
+#: One byte offset kept per this many spilled events (a read starts at the one before and skips lines).
+STRIDE = 32
+_NL = orjson.OPT_APPEND_NEWLINE
+
+
+class Stream(Protocol):
+    """What a subscriber reads (``fanout.py``): a session's log or the journal, by absolute index."""
+
+    def __len__(self) -> int: ...
+
+    def __getitem__(self, k: slice, /) -> list[Event]: ...
+
+
+class SpillFile:
+    """One append-only file of JSON lines; ``read`` (``pread``) is safe from any thread."""
+
+    __slots__ = ("_fd", "path", "size")
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_APPEND | os.O_CLOEXEC, 0o600)
+        self.size = 0
+
+    def write(self, data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            n = os.write(self._fd, view)
+            view = view[n:]
+        self.size += len(data)
+
+    def read(self, start: int, stop: int) -> bytes:
+        return os.pread(self._fd, stop - start, start)
+
+    def close(self) -> None:
+        fd, self._fd = self._fd, -1
+        if fd >= 0:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
+
+def runtime_base() -> str | None:
+    """``$XDG_RUNTIME_DIR`` when it is usable (a per-user tmpfs on most systems), else the temp directory."""
+    run = os.environ.get("XDG_RUNTIME_DIR")
+    return run if run and os.path.isdir(run) and os.access(run, os.W_OK) else None
+
+
+PREFIX = "watchkeeper-spool-"
+
+
+def remove_stale(parent: Path) -> list[Path]:
+    """Remove the spools of processes that are gone (killed before they could remove their own)."""
+    removed = []
+    for path in parent.glob(f"{PREFIX}*"):
+        pid = path.name[len(PREFIX):].partition("-")[0]
+        if not pid.isdigit() or _alive(int(pid)):
+            continue
+        with contextlib.suppress(OSError):
+            if path.stat().st_uid == os.geteuid():
+                shutil.rmtree(path, ignore_errors=True)
+                removed.append(path)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class Spool:
+    """The spill files of one relay: a 0700 directory made on first use, removed (with its files) on ``close``."""
+
+    def __init__(self, parent: str | os.PathLike[str] | None = None) -> None:
+        self._parent = parent
+        self.directory: Path | None = None
+        self._files: list[SpillFile] = []
+        self._n = 0
+        self._closed = False
+
+    def open(self) -> SpillFile:
+        if self._closed:
+            raise OSError("the relay's spool is closed")
+        if self.directory is None:
+            parent = self._parent if self._parent is not None else runtime_base()
+            self.directory = Path(tempfile.mkdtemp(prefix=f"{PREFIX}{os.getpid()}-", dir=parent))
+            remove_stale(self.directory.parent)
+            os.chmod(self.directory, 0o700)
+            atexit.register(self.close)
+        self._n += 1
+        f = SpillFile(self.directory / f"{self._n}.jsonl")
+        self._files.append(f)
+        return f
+
+    def close(self) -> None:
+        self._closed = True
+        for f in self._files:
+            f.close()
+        self._files.clear()
+        if self.directory is not None:
+            shutil.rmtree(self.directory, ignore_errors=True)
+            atexit.unregister(self.close)
+
+
+def _lines(events: list[Event]) -> list[bytes]:
+    out = []
+    for ev in events:
+        try:
+            out.append(orjson.dumps(ev, option=_NL))
+        except TypeError:
+            out.append(encode_line(ev))
+    return out
+
+
+class Recording(Protocol):
+    """Where a session is already written in seq order from seq 0 (``recorder.Recorder``): spilling it
+    is then only forgetting it, and it is read back from there — one copy on disk, not two."""
+
+    def covered(self, session: str) -> int:
+        """How many seqs from 0 are written (and flushed) for ``session``."""
+        ...
+
+    def lines(self, session: str, start: int, stop: int) -> list[bytes]: ...
+
+
+class SpillLog:
+    """A session's events by seq (``log[seq]`` is the event numbered ``seq``): newest in memory, older on disk.
+
+    Supports what the book and subscribers use of a list: ``len``, slices, ``append``, ``extend``.
+    Spilled seqs below ``recorded`` are read from the session's recording, the others from the spill file.
+    """
+
+    __slots__ = ("_failed", "_file", "_open", "_report", "base", "keep", "mem", "offsets", "recorded",
+                 "recording", "session")
+
+    def __init__(self, open_file: Callable[[], SpillFile] | None, keep: int = DEFAULT_KEEP,
+                 report: Callable[[str], None] | None = None, session: str = "",
+                 recording: Recording | None = None) -> None:
+        #: seq of ``mem[0]``: every seq below it is on disk.
+        self.base = 0
+        self.mem: list[Event] = []
+        #: byte offset in the spill file of every ``STRIDE``-th spilled seq from ``recorded`` on.
+        self.offsets = array("q")
+        self.keep = keep
+        self.session = session
+        self.recording = recording
+        #: spilled seqs below this are read from ``recording``.
+        self.recorded = 0
+        self._open = open_file
+        self._file: SpillFile | None = None
+        self._report = report
+        self._failed = False
+
+    def __len__(self) -> int:
+        return self.base + len(self.mem)
+
+    def __getitem__(self, k: slice) -> list[Event]:
+        start, stop, _ = k.indices(self.base + len(self.mem))
+        if start >= stop:
+            return []
+        base = self.base
+        if start >= base:
+            return self.mem[start - base:stop - base]
+        out = self._load(start, min(stop, base))
+        if stop > base:
+            out += self.mem[:stop - base]
+        return out
+
+    def append(self, ev: Event) -> None:
+        self.mem.append(ev)
+
+    def extend(self, events: Iterable[Event]) -> None:
+        self.mem.extend(events)
+
+    @property
+    def spilled(self) -> int:
+        """How many of the oldest events are on disk."""
+        return self.base
+
+    def spill(self, most: int | None = None) -> int:
+        """Past ``keep`` and a quarter, write the oldest to disk down to ``keep`` (at most ``most``); how many went."""
+        mem = self.mem
+        n = len(mem) - self.keep
+        if n <= 0 or n < self.keep // 4 + 1:
+            return 0
+        if most is not None:
+            n = min(n, most)
+        rec = self.recording
+        if rec is not None and self.recorded == self.base:
+            covered = rec.covered(self.session)
+            if covered >= self.base + n:
+                del mem[:n]
+                self.base += n
+                self.recorded = self.base
+                return n
+            if covered > self.base and len(mem) < 2 * self.keep and most is None:
+                return 0  # the recording is a flush behind: wait for it rather than write a second copy
+        if self._open is None or self._failed:
+            return 0
+        try:
+            f = self._file
+            if f is None:
+                f = self._file = self._open()
+            lines = _lines(mem[:n])
+            at = f.size
+            offsets = self.offsets
+            had = len(offsets)
+            for j, line in enumerate(lines, self.base - self.recorded):
+                if not j % STRIDE:
+                    offsets.append(at)
+                at += len(line)
+            try:
+                f.write(b"".join(lines))
+            except BaseException:
+                del offsets[had:]
+                raise
+        except OSError as e:
+            self._failed = True
+            if self._report is not None:
+                self._report(f"cannot spill history to disk, keeping it in memory: {e}")
+            return 0
+        del mem[:n]
+        self.base += n
+        return n
+
+    def _raw(self, start: int, stop: int) -> list[bytes]:
+        out: list[bytes] = []
+        rec = self.recorded
+        if start < rec:
+            assert self.recording is not None
+            out = self.recording.lines(self.session, start, min(stop, rec))
+            start = rec
+        if start < stop:
+            f = self._file
+            assert f is not None
+            offsets = self.offsets
+            i, j = start - rec, stop - rec
+            first, last = i // STRIDE, -(-j // STRIDE)
+            end = offsets[last] if last < len(offsets) else f.size
+            skip = i - first * STRIDE
+            out += f.read(offsets[first], end).split(b"\n")[skip:skip + j - i]
+        return out
+
+    def _load(self, start: int, stop: int) -> list[Event]:
+        loads = orjson.loads
+        return [loads(line) for line in self._raw(start, stop)]
+
+    def lines(self, start: int, stop: int) -> list[bytes]:
+        """Events ``start <= seq < stop`` as JSON lines without their newline (what a search scans)."""
+        start, stop, _ = slice(start, stop).indices(self.base + len(self.mem))
+        if start >= stop:
+            return []
+        base = self.base
+        out = self._raw(start, min(stop, base)) if start < base else []
+        if stop > base:
+            out += [line[:-1] for line in _lines(self.mem[max(start, base) - base:stop - base])]
+        return out
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+
+
+#: ``resolve(session, start, stop)``: that session's events by seq (its ``SpillLog`` slice).
+Resolve = Callable[[str, int, int], list[Event]]
+
+
+class Journal:
+    """Every session's events in arrival order; entries past ``keep`` are kept as runs of (session, seq)."""
+
+    __slots__ = ("_firsts", "_index", "_names", "_resolve", "_sids", "_starts", "base", "keep", "mem")
+
+    def __init__(self, resolve: Resolve, keep: int = DEFAULT_KEEP) -> None:
+        self.base = 0
+        self.mem: list[Event] = []
+        self.keep = keep
+        #: per run: the journal index it starts at, its session (index into ``_names``), its first seq.
+        self._starts = array("q")
+        self._sids = array("i")
+        self._firsts = array("q")
+        self._names: list[str] = []
+        self._index: dict[str, int] = {}
+        self._resolve = resolve
+
+    def __len__(self) -> int:
+        return self.base + len(self.mem)
+
+    def append(self, ev: Event) -> None:
+        self.mem.append(ev)
+
+    def extend(self, events: Iterable[Event]) -> None:
+        self.mem.extend(events)
+
+    def __getitem__(self, k: slice) -> list[Event]:
+        start, stop, _ = k.indices(self.base + len(self.mem))
+        if start >= stop:
+            return []
+        base = self.base
+        if start >= base:
+            return self.mem[start - base:stop - base]
+        out: list[Event] = []
+        starts, sids, firsts, names = self._starts, self._sids, self._firsts, self._names
+        i, end = start, min(stop, base)
+        r = bisect_right(starts, i) - 1
+        while i < end:
+            run_end = starts[r + 1] if r + 1 < len(starts) else base
+            upto = min(end, run_end)
+            first = firsts[r] + (i - starts[r])
+            out += self._resolve(names[sids[r]], first, first + (upto - i))
+            i = upto
+            r += 1
+        if stop > base:
+            out += self.mem[:stop - base]
+        return out
+
+    def spill(self) -> int:
+        """Past ``keep`` and a quarter, forget the oldest entries' events (their sessions' logs hold them)."""
+        mem = self.mem
+        n = len(mem) - self.keep
+        if n <= 0 or n < self.keep // 4 + 1:
+            return 0
+        index, names, starts, sids, firsts = self._index, self._names, self._starts, self._sids, self._firsts
+        at = self.base
+        for ev in mem[:n]:
+            sid = ev.get("session") or "unknown"
+            i = index.get(sid)
+            if i is None:
+                i = index[sid] = len(names)
+                names.append(sid)
+            seq = ev["seq"]
+            if not starts or sids[-1] != i or firsts[-1] + (at - starts[-1]) != seq:
+                starts.append(at)
+                sids.append(i)
+                firsts.append(seq)
+            at += 1
+        del mem[:n]
+        self.base += n
+        return n
