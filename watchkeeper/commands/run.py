@@ -16,7 +16,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-HELP = "start Claude Code steerable: watchkeeper run [--fail-closed] -- claude [ARGS]"
+HELP = ("start Claude Code steerable: watchkeeper run [--fail-closed] -- claude [ARGS]; "
+        "or any ACP agent: watchkeeper run --acp [--prompt TEXT] -- AGENT [ARGS]")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -29,6 +30,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="who answers the agent's permission prompts: here (watchkeeper holds them for you; "
                              "the agent's terminal can still answer first) or terminal (watchkeeper only says "
                              "one is waiting); default: here")
+    parser.add_argument("--acp", action="store_true",
+                        help="AGENT speaks the Agent Client Protocol: watchkeeper is its client and opens the "
+                             "viewer on its session (e.g. -- claude-agent-acp, -- codex-acp, -- gemini --acp)")
+    parser.add_argument("--prompt", metavar="TEXT", help="--acp: the first prompt (later ones: inject, i)")
     parser.add_argument("command", nargs=argparse.REMAINDER, help="-- claude [ARGS]")
 
 
@@ -41,6 +46,13 @@ def run(args: argparse.Namespace) -> int:
         argv = argv[1:]
     if not argv:
         print("watchkeeper run: give the command to start, e.g. `watchkeeper run -- claude`", file=sys.stderr)
+        return 2
+    if args.acp:
+        from .acprun import run_acp
+
+        return run_acp(argv, args.prompt)
+    if args.prompt is not None:
+        print("watchkeeper run: --prompt goes with --acp", file=sys.stderr)
         return 2
     port = args.port or hook_target_port()
     if args.port is None and config.read_runtime() is None:

@@ -1,0 +1,1 @@
+"""ACP (Agent Client Protocol) agents driven and steered with watchkeeper as their client."""
