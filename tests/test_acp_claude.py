@@ -168,7 +168,7 @@ def test_one_session_with_its_claude_code_transcript(tmp_path: Path) -> None:
     with ScriptedAnthropic(script("All done.")) as api:
         run = start(api, tmp_path)
         try:
-            watch_disk(run.relay, [tmp_path / "home" / ".claude" / "projects"], run.source)
+            watch_disk(run.relay, [tmp_path / "home" / ".claude" / "projects"])
             run.held()
             run.control("approve", call_id="toolu_01")
             run.idle_turns(1)

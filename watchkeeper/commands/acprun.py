@@ -18,6 +18,29 @@ SESSION_WAIT = 60.0
 
 
 def run_acp(argv: list[str], prompt: str | None) -> int:
+    """Into the running watchkeeper when there is one (its viewer shows the session), else a viewer of its own."""
+    from .. import config
+
+    if config.read_runtime() is not None:
+        return _into_running(argv, prompt)
+    return _with_viewer(argv, prompt)
+
+
+def _into_running(argv: list[str], prompt: str | None) -> int:
+    from ..client import ApiError, api_request
+
+    body = {"argv": argv, "prompt": prompt, "cwd": os.getcwd(), "env": dict(os.environ)}
+    try:
+        answer = api_request("POST", "/acp", body, timeout=SESSION_WAIT + 10)
+    except ApiError as e:
+        print(f"watchkeeper run --acp: {e}", file=sys.stderr)
+        return 1
+    print(f"ACP session {answer.get('session')} runs in the watchkeeper that is open: watch and steer it there "
+          "(it ends when that watchkeeper quits, or the agent exits)")
+    return 0
+
+
+def _with_viewer(argv: list[str], prompt: str | None) -> int:
 
     from ..adapters.acp.source import AcpSource
     from ..adapters.files.discovery import session_roots
@@ -38,7 +61,7 @@ def run_acp(argv: list[str], prompt: str | None) -> int:
         source = AcpSource(argv, prompt=prompt, env=dict(os.environ),
                            breakpoint=Matcher(steer.breakpoints, relay_facts(relay)) if steer.breakpoints else None)
         relay.add_source(source)
-        watch_disk(relay, roots, source)
+        watch_disk(relay, roots)
         source.ready.wait(SESSION_WAIT)
         if source.session is None:
             print(f"watchkeeper run --acp: {source.error or 'the agent opened no ACP session in time'}",
@@ -53,23 +76,16 @@ def run_acp(argv: list[str], prompt: str | None) -> int:
     return app.return_code or 0
 
 
-def watch_disk(relay: Any, roots: list[Path], source: Any) -> None:
-    """The sessions on disk, as ``watchkeeper`` finds them, except the ACP session's own transcript.
-
-    claude-agent-acp runs Claude Code under the ACP session's id, and Claude Code writes its
-    transcript under that id: read as well, each message, call and token would count twice.
-    """
+def watch_disk(relay: Any, roots: list[Path]) -> None:
+    """The sessions on disk, as ``watchkeeper`` finds them, except the ACP sessions' own transcripts."""
     import time
 
+    from ..adapters.acp import transcripts_to
     from ..adapters.files.discovery import find_sessions
     from ..adapters.files.source import DirectorySource, TranscriptSource
     from .watch import FOLLOW_WINDOW
 
-    def found(path: Path) -> None:
-        if path.stem != source.session:
-            relay.add_source(TranscriptSource(path))
-
     now = time.time()
     for path, mtime in find_sessions(roots)[:50]:
         relay.add_source(TranscriptSource(path, follow=now - mtime <= FOLLOW_WINDOW))
-    relay.add_source(DirectorySource(roots, found, existing=False))
+    relay.add_source(DirectorySource(roots, transcripts_to(relay), existing=False))

@@ -25,6 +25,7 @@ from ...protocol import Capabilities, ControlModel, Emit, Event, Kind, Profile, 
 from ...protocol.controls import ControlResult, Outcomes
 from ...protocol.display import visible
 from ...protocol.payloads import MessageUserData, NoticeData, SessionEndedData, SessionStartedData, StateData
+from . import OWNED
 from .holds import Holds
 from .translate import Translator
 
@@ -152,6 +153,7 @@ class AcpSource:
                 self.error = f"{self.argv[0]} did not start an ACP session: {self._why(e)}"
                 return
             self.session = new.session_id
+            OWNED.add(new.session_id)
             self._started(init, new)
             self.ready.set()
             if self._first:
