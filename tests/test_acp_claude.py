@@ -10,8 +10,8 @@ from acp_support import AcpRun, acp_binary
 from standins.anthropic import ScriptedAnthropic, text, tool_use
 from standins.claude import claude_env
 
+from watchkeeper.adapters.acp import watch_disk
 from watchkeeper.adapters.acp.source import WHY
-from watchkeeper.commands.acprun import watch_disk
 
 pytestmark = pytest.mark.timeout(240)
 

@@ -26,3 +26,16 @@ def transcripts_to(relay: Any) -> Callable[[Path], None]:
             relay.add_source(TranscriptSource(path))
 
     return found
+
+
+def watch_disk(relay: Any, roots: list[Path]) -> None:
+    """The sessions on disk, as ``watchkeeper`` finds them, except the ACP sessions' own transcripts."""
+    import time
+
+    from ..files.discovery import find_sessions
+    from ..files.source import DirectorySource, TranscriptSource
+
+    now = time.time()
+    for path, mtime in find_sessions(roots)[:50]:
+        relay.add_source(TranscriptSource(path, follow=now - mtime <= 24 * 3600))
+    relay.add_source(DirectorySource(roots, transcripts_to(relay), existing=False))

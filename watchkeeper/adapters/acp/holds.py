@@ -15,18 +15,17 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from ...protocol import Event, Kind
 from ...protocol.controls import hold_ended
 from ...protocol.envelope import iso
 from ...protocol.kinds import HoldWhy
 from ...protocol.payloads import NoticeData, ToolWaitingData
-
-if TYPE_CHECKING:
-    from .source import AcpSource
+from .translate import Translator
 
 #: What each decision picks, by option kind.
 KINDS = {"approve": "allow_once", "always": "allow_always", "deny": "reject_once", "deny_always": "reject_always"}
@@ -39,10 +38,27 @@ class Pending:
     future: asyncio.Future[Any]
 
 
+class Host(Protocol):
+    """What the holds need of their ACP source."""
+
+    session: str | None
+    cwd: str
+    breakpoint: Callable[[dict[str, Any]], str | None] | None
+
+    @property
+    def translator(self) -> Translator: ...
+
+    def emit(self, events: list[Event]) -> None: ...
+
+    def event(self, what: str, kind: str, data: Any) -> Event: ...
+
+    def flush_now(self) -> None: ...
+
+
 class Holds:
     """The permission requests of one ACP session that wait for the person."""
 
-    def __init__(self, source: AcpSource) -> None:
+    def __init__(self, source: Host) -> None:
         self.source = source
         self.pending: dict[str, Pending] = {}
         #: call id -> the breakpoint rule its input matched.
@@ -77,7 +93,7 @@ class Holds:
 
         source = self.source
         tr = source.translator
-        source._flush_now()
+        source.flush_now()
         call = tr.call(tool_call)
         if call is None:
             return RequestPermissionResponse(outcome=DeniedOutcome(outcome="cancelled"))

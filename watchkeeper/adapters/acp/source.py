@@ -198,13 +198,13 @@ class AcpSource:
             try:
                 result = await self._conn.prompt(session_id=self.session, prompt=[acp.text_block(text)])
             except Exception as e:
-                self._flush_now()
+                self.flush_now()
                 if self._proc is not None:
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._proc.wait(), EXIT_GRACE)
                 self.notice("crashed", f"the agent ended the session: {self._why(e)}", "error", "acp-agent-gone")
                 return
-            self._flush_now()
+            self.flush_now()
             usage = result.usage.model_dump(by_alias=True) if result.usage is not None else None
             self.emit(self._tr.turn_usage(usage, turn))
             self._busy = False
@@ -249,9 +249,9 @@ class AcpSource:
             events += self.holds.seen(update)
         self.emit(events)
         if self._tr.streaming and self._flush is None:
-            self._flush = asyncio.get_running_loop().call_later(FLUSH_AFTER, self._flush_now)
+            self._flush = asyncio.get_running_loop().call_later(FLUSH_AFTER, self.flush_now)
 
-    def _flush_now(self) -> None:
+    def flush_now(self) -> None:
         if self._flush is not None:
             self._flush.cancel()
             self._flush = None
@@ -309,7 +309,7 @@ class AcpSource:
     async def _stop(self) -> None:
         """Every pending permission answered ``cancelled``, the turn cancelled, the agent ended."""
         if self._tr is not None:
-            self._flush_now()
+            self.flush_now()
         await self.holds.cancel_all("watchkeeper stopped: the agent is told the request was cancelled")
         if self._busy:
             await self.cancel()

@@ -11,13 +11,13 @@ with every pending request answered ``cancelled``. Step is not offered.
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING
+from typing import Any
 
 from ...protocol import ControlModel
 from ...protocol.controls import ENDED_REASON, ControlResult, hold_ended, outcome_event
 
-if TYPE_CHECKING:
-    from .source import AcpSource
+#: The ACP source (``source.AcpSource``), which calls in here: typed loosely to keep the import one-way.
+AcpSource = Any
 
 
 def apply(source: AcpSource, c: ControlModel) -> ControlResult:
