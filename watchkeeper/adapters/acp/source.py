@@ -16,6 +16,7 @@ import contextlib
 import itertools
 import logging
 import os
+import signal
 import threading
 from collections import deque
 from collections.abc import Callable
@@ -40,6 +41,7 @@ STDERR_KEPT = 200
 #: Seconds the agent gets to start, to exit once its stdin closes, and a crash notice's tail.
 START_TIMEOUT = 60.0
 EXIT_GRACE = 3.0
+EXIT_POLL = 0.2
 TAIL_LINES = 8
 #: The ACP SDK logs a peer's garbage as tracebacks: the session's notice says it instead.
 logging.getLogger("acp").setLevel(logging.CRITICAL)
@@ -130,7 +132,8 @@ class AcpSource:
         try:
             self._proc = await asyncio.create_subprocess_exec(
                 *self.argv, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.PIPE, cwd=self.cwd, env=self.env, limit=64 * 1024 * 1024)
+                stderr=asyncio.subprocess.PIPE, cwd=self.cwd, env=self.env, limit=64 * 1024 * 1024,
+                start_new_session=True)
         except OSError as e:
             self.error = f"cannot start {self.argv[0]}: {e.strerror or e}"
             return
@@ -138,6 +141,7 @@ class AcpSource:
         stderr = asyncio.create_task(self._read_stderr())
         checked = asyncio.StreamReader(limit=64 * 1024 * 1024)
         pump = asyncio.create_task(self._check_stdout(checked))
+        exited = asyncio.create_task(self._watch_exit(checked))
         self._conn = acp.connect_to_agent(cast(Any, _Client(self)), self._proc.stdin, checked)
         try:
             try:
@@ -162,6 +166,7 @@ class AcpSource:
         finally:
             stderr.cancel()
             pump.cancel()
+            exited.cancel()
 
     def _started(self, init: Any, new: Any) -> None:
         info = init.agent_info
@@ -199,9 +204,10 @@ class AcpSource:
                 result = await self._conn.prompt(session_id=self.session, prompt=[acp.text_block(text)])
             except Exception as e:
                 self.flush_now()
-                if self._proc is not None:
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._proc.wait(), EXIT_GRACE)
+                for _ in range(int(EXIT_GRACE / EXIT_POLL)):
+                    if self._proc is None or self._proc.returncode is not None:
+                        break
+                    await asyncio.sleep(EXIT_POLL)
                 self.notice("crashed", f"the agent ended the session: {self._why(e)}", "error", "acp-agent-gone")
                 return
             self.flush_now()
@@ -287,6 +293,17 @@ class AcpSource:
         finally:
             checked.feed_eof()
 
+    async def _watch_exit(self, checked: asyncio.StreamReader) -> None:
+        """The agent process exited: its session ends, even if a child it left behind holds stdout open
+        (an npm launcher's native binary)."""
+        proc = self._proc
+        assert proc is not None
+        while proc.returncode is None:  # wait() would also wait for the pipes to close
+            await asyncio.sleep(EXIT_POLL)
+        await asyncio.sleep(EXIT_GRACE)
+        _signal(proc.pid, signal.SIGKILL)
+        checked.feed_eof()
+
     async def _read_stderr(self) -> None:
         assert self._proc is not None and self._proc.stderr is not None
         while line := await self._proc.stderr.readline():
@@ -321,13 +338,13 @@ class AcpSource:
             try:
                 await asyncio.wait_for(proc.wait(), EXIT_GRACE)
             except TimeoutError:
-                with contextlib.suppress(ProcessLookupError):
-                    proc.terminate()
+                _signal(proc.pid, signal.SIGTERM)
                 try:
                     await asyncio.wait_for(proc.wait(), EXIT_GRACE)
                 except TimeoutError:
-                    with contextlib.suppress(ProcessLookupError):
-                        proc.kill()
+                    _signal(proc.pid, signal.SIGKILL)
+        if proc is not None:
+            _signal(proc.pid, signal.SIGKILL)  # what it left behind in its process group
         if self.session is not None:
             code = proc.returncode if proc is not None else None
             data: SessionEndedData = {"reason": "done" if code in (0, None, -15) else "error"}
@@ -353,6 +370,12 @@ class _Client:
     async def request_permission(self, session_id: str, tool_call: Any, options: Any, **kw: Any) -> Any:
         return await self.source.holds.ask(tool_call.model_dump(by_alias=True, exclude_none=True, mode="json"),
                                            list(options))
+
+
+def _signal(pid: int, sig: int) -> None:
+    """``sig`` to the agent's process group (it was started in a session of its own)."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, sig)
 
 
 def _version() -> str:
