@@ -20,7 +20,7 @@ TOUCH = {"command": "touch notes.txt", "description": "make notes"}
 
 def start(api: ScriptedAnthropic, tmp_path: Path, prompt: str = "make notes", **kw: object) -> AcpRun:
     home, cwd = tmp_path / "home", tmp_path / "work"
-    home.mkdir()
+    home.mkdir(parents=True)
     cwd.mkdir()
     return AcpRun([str(acp_binary("claude-agent-acp"))], claude_env(api, home), cwd, prompt, **kw)  # type: ignore[arg-type]
 
@@ -180,5 +180,71 @@ def test_one_session_with_its_claude_code_transcript(tmp_path: Path) -> None:
             assert len(run.kinds("message.assistant")) == 2
             info = run.relay.session(run.session)
             assert info is not None and info.tokens_out == run.kinds("usage")[0]["data"]["output_tokens"]
+        finally:
+            run.close()
+
+
+def test_allow_always_only_when_picked(tmp_path: Path) -> None:
+    """approve answers allow_once (the same command asks again); allow_always only when named (it does not)."""
+    twice = [[tool_use("Bash", TOUCH)], [tool_use("Bash", TOUCH)], [text("All done.")]]
+    for option, asks in ((None, 2), ("allow_always", 1)):
+        with ScriptedAnthropic(twice) as api:
+            run = start(api, tmp_path / (option or "once"))
+            try:
+                for n, call in enumerate(("toolu_01", "toolu_02")[:asks], start=1):
+                    run.wait(lambda evs, n=n: len([e for e in evs if e["kind"] == "tool.waiting"]) >= n,
+                             f"hold {n}")
+                    outcome = run.control("approve", call_id=call, **({"option": option} if option else {}))
+                    assert outcome["kind"] == "control.applied", outcome
+                    assert (option or "allow_once") in outcome["data"]["reason"]
+                run.idle_turns(1)
+                assert len(run.kinds("tool.waiting")) == asks
+                assert [e["data"]["status"] for e in run.kinds("tool.finished")] == ["ok", "ok"]
+            finally:
+                run.close()
+
+
+def test_pause_queues_prompts_until_resume(tmp_path: Path) -> None:
+    with ScriptedAnthropic([[text("Hello.")], [text("Hi again.")]]) as api:
+        run = start(api, tmp_path, prompt="say hello")
+        try:
+            run.idle_turns(1)
+            assert run.control("pause")["kind"] == "control.applied"
+            outcome = run.control("inject", text="and once more")
+            assert "queued" in outcome["data"]["reason"]
+            info = run.relay.session(run.session)
+            assert info is not None and info.state != "running"
+            assert not api.requests_containing("and once more", route="main")
+            assert run.control("resume")["kind"] == "control.applied"
+            run.idle_turns(2)
+            assert api.requests_containing("and once more", route="main")
+        finally:
+            run.close()
+
+
+def test_a_breakpoint_on_a_call_that_never_asks_says_it_could_not_hold(tmp_path: Path) -> None:
+    rules = {"Read": "reads", "Bash": "shell"}
+    seen: list[str] = []
+
+    def breakpoint(payload: dict[str, object]) -> str | None:
+        seen.append(str(payload["tool_name"]))
+        return rules.get(str(payload["tool_name"]))
+
+    (tmp_path / "work").mkdir(parents=True)
+    (tmp_path / "work" / "notes.txt").write_text("hello\n")
+    read = {"file_path": str(tmp_path / "work" / "notes.txt")}
+    with ScriptedAnthropic([[tool_use("Read", read)], [tool_use("Bash", TOUCH)], [text("Done.")]]) as api:
+        home = tmp_path / "home"
+        home.mkdir()
+        run = AcpRun([str(acp_binary("claude-agent-acp"))], claude_env(api, home), tmp_path / "work", "read it",
+                     breakpoint=breakpoint)
+        try:
+            (held,) = run.held()
+            assert (held.call_id, held.why, held.rule) == ("toolu_02", "breakpoint", "shell")
+            (notice,) = [e for e in run.kinds("notice") if e["data"]["code"] == "breakpoint-not-held"]
+            assert "'reads' matched Read" in notice["data"]["text"]
+            assert "could not hold" in notice["data"]["text"]
+            run.control("approve", call_id="toolu_02")
+            run.idle_turns(1)
         finally:
             run.close()

@@ -37,6 +37,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("arg", nargs="?", default=None,
                         help="inject: the text; approve/deny/step: the held call's id (needed when several are held)")
     parser.add_argument("--reason", help="deny/cancel: what the agent is told")
+    parser.add_argument("--option", metavar="KIND",
+                        help="approve an ACP agent's permission request with this option, by kind or id "
+                             "(e.g. allow_always: the agent remembers the rule); default allow_once")
     parser.add_argument("--id", help="the control's id (default: a new one); re-send an id to retry safely")
     parser.add_argument("--port", type=int, default=None, help="the running watchkeeper's port")
     parser.add_argument("--relay", metavar="URL", help="steer through a remote relay (`watchkeeper serve`), "
@@ -124,6 +127,8 @@ def build_control(args: argparse.Namespace, session: str, row: dict[str, Any] | 
             control["call_id"] = held[0]
     if args.reason:
         control["reason"] = args.reason
+    if getattr(args, "option", None):
+        control["option"] = args.option
     return control
 
 
