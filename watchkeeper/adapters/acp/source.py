@@ -70,6 +70,7 @@ class AcpSource:
         self.ended = asyncio.Event()
         self._first = prompt
         self._emit: Emit = lambda events: None
+        self._batch: list[Event] = []
         self._conn: Any = None
         self._proc: asyncio.subprocess.Process | None = None
         self._tr: Translator | None = None
@@ -109,8 +110,21 @@ class AcpSource:
     # --- emitting --------------------------------------------------------------------------
 
     def emit(self, events: list[Event]) -> None:
-        if events:
-            self._emit(events)
+        """Into the relay at the end of this loop pass: a burst of updates is one batch, not one per update."""
+        if not events:
+            return
+        if not self._batch:
+            try:
+                asyncio.get_running_loop().call_soon(self._send_batch)
+            except RuntimeError:
+                self._emit(events)
+                return
+        self._batch.extend(events)
+
+    def _send_batch(self) -> None:
+        batch, self._batch = self._batch, []
+        if batch:
+            self._emit(batch)
 
     def event(self, what: str, kind: str, data: Any) -> Event:
         assert self.session is not None
