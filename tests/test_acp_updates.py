@@ -14,8 +14,8 @@ pytestmark = pytest.mark.timeout(120)
 
 def test_thought_plan_message_diff_and_usage(tmp_path: Path) -> None:
     record = tmp_path / "client.json"
-    run = AcpRun([sys.executable, str(Path(__file__).with_name("acp_agent.py")), str(record)], {"PATH": "/usr/bin:/bin"},
-                 tmp_path, "fix the typo")
+    agent = [sys.executable, str(Path(__file__).with_name("acp_agent.py")), str(record)]
+    run = AcpRun(agent, {"PATH": "/usr/bin:/bin"}, tmp_path, "fix the typo")
     try:
         run.idle_turns(1)
         (thought,) = run.kinds("thinking")
