@@ -42,6 +42,8 @@ STDERR_KEPT = 200
 START_TIMEOUT = 60.0
 EXIT_GRACE = 3.0
 EXIT_POLL = 0.2
+#: Seconds for the answers to pending requests to be written before the agent's stdin closes.
+ANSWER_GRACE = 0.2
 TAIL_LINES = 8
 #: The ACP SDK logs a peer's garbage as tracebacks: the session's notice says it instead.
 logging.getLogger("acp").setLevel(logging.CRITICAL)
@@ -204,6 +206,8 @@ class AcpSource:
         while True:
             text, qid = await self._turns.get()
             if qid is not None and self._queued.pop(qid, None) is None:
+                self._busy = False
+                self._next_queued()
                 continue
             turn += 1
             self._busy = True
@@ -341,7 +345,8 @@ class AcpSource:
         """Every pending permission answered ``cancelled``, the turn cancelled, the agent ended."""
         if self._tr is not None:
             self.flush_now()
-        await self.holds.cancel_all("watchkeeper stopped: the agent is told the request was cancelled")
+        if await self.holds.cancel_all("watchkeeper stopped: the agent is told the request was cancelled"):
+            await asyncio.sleep(ANSWER_GRACE)  # the SDK writes the answers from tasks of its own
         if self._busy:
             await self.cancel()
         proc = self._proc
