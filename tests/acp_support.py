@@ -39,6 +39,7 @@ class AcpRun:
         assert self.source.session is not None, self.source.error
         self.session: str = self.source.session
         self._n = 0
+        self.wait(lambda evs: any(e["kind"] == "session.started" for e in evs), "the session on the relay")
 
     def events(self) -> list[Event]:
         return self.relay.read_range(self.session, 0, 10**9)

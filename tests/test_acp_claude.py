@@ -43,6 +43,12 @@ def test_events_and_approve(tmp_path: Path) -> None:
             listed = next(r for r in run.relay.listing() if r["id"] == run.session)
             assert [h["call_id"] for h in listed["held"]] == ["toolu_01"] and listed["steerable"]
             assert not (tmp_path / "work" / "notes.txt").exists()
+            viewer = run.relay.subscribe(lambda batch: None, run.session)
+            run.wait(lambda evs: run.relay.viewers(run.session) == 1, "a viewer")
+            viewer.close()
+            run.wait(lambda evs: run.relay.viewers(run.session) == 0, "the viewer gone")
+            assert len(run.relay.session(run.session).held) == 1, "the last viewer leaving let the hold go"  # type: ignore[union-attr]
+            assert "toolu_01" in run.source.holds.pending
             outcome = run.control("approve", call_id="toolu_01")
             assert outcome["kind"] == "control.applied", outcome
             run.idle_turns(1)

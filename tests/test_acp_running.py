@@ -55,7 +55,6 @@ def test_run_acp_into_the_running_watchkeeper(tmp_path: Path, wk: tuple[Relay, d
                       cwd=work)
         assert started.returncode == 0, started.stderr
         session = started.stdout.split()[2]
-        assert relay.session(session) is not None and relay.session(session).agent_kind == "acp"  # type: ignore[union-attr]
         rows: list[dict[str, Any]] = []
         deadline = time.monotonic() + WAIT
         while time.monotonic() < deadline:
@@ -65,6 +64,7 @@ def test_run_acp_into_the_running_watchkeeper(tmp_path: Path, wk: tuple[Relay, d
             if rows and rows[0]["held"]:
                 break
             time.sleep(0.2)
+        assert rows[0]["agent"] == "acp"
         (held,) = rows[0]["held"]
         assert (held["call_id"], held["why"], held["expires_at"]) == ("toolu_01", "permission", None)
         approved = cli(env, "ctl", "approve", session, "toolu_01")
