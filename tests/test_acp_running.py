@@ -44,7 +44,7 @@ def cli(env: dict[str, str], *args: str, cwd: Path | None = None) -> subprocess.
 
 
 def test_run_acp_into_the_running_watchkeeper(tmp_path: Path, wk: tuple[Relay, dict[str, str]]) -> None:
-    relay, wk_env = wk
+    _relay, wk_env = wk
     script = [[text("I will touch a file."), tool_use("Bash", {"command": "touch notes.txt"})], [text("All done.")]]
     with ScriptedAnthropic(script) as api:
         home, work = tmp_path / "home", tmp_path / "work"
