@@ -138,8 +138,8 @@ def test_agent_crash_ends_the_session_with_a_notice(tmp_path: Path) -> None:
         run = start(api, tmp_path)
         try:
             run.held()
-            assert run.source._proc is not None
-            run.source._proc.kill()
+            assert run.source.agent.proc is not None
+            run.source.agent.proc.kill()
             run.wait(lambda evs: any(e["kind"] == "session.ended" for e in evs), "the session's end")
             (notice,) = [e for e in run.kinds("notice") if e["data"]["code"] == "acp-agent-gone"]
             assert "exited with status" in notice["data"]["text"]

@@ -16,18 +16,16 @@ import contextlib
 import itertools
 import logging
 import os
-import signal
 import threading
-from collections import deque
 from collections.abc import Callable
 from typing import Any, cast
 
 from ...protocol import Capabilities, ControlModel, Emit, Event, Kind, Profile, make_event
 from ...protocol.controls import ControlResult, Outcomes
-from ...protocol.display import visible
 from ...protocol.payloads import MessageUserData, NoticeData, SessionEndedData, SessionStartedData, StateData
 from . import OWNED
 from .holds import Holds
+from .process import AgentProcess
 from .translate import Translator
 
 #: What the person reads about what this session's controls reach.
@@ -36,15 +34,10 @@ CAPABILITIES = Capabilities(pause=True, resume=True, approve=True, deny=True, in
                             permission=True, why=WHY)
 #: Quiet spell after which a streamed message is shown even though the agent has not finished it.
 FLUSH_AFTER = 0.15
-#: The agent's stderr lines kept for the person (the crash notice quotes the last few).
-STDERR_KEPT = 200
-#: Seconds the agent gets to start, to exit once its stdin closes, and a crash notice's tail.
+#: Seconds the agent gets to open its ACP session.
 START_TIMEOUT = 60.0
-EXIT_GRACE = 3.0
-EXIT_POLL = 0.2
 #: Seconds for the answers to pending requests to be written before the agent's stdin closes.
 ANSWER_GRACE = 0.2
-TAIL_LINES = 8
 #: The ACP SDK logs a peer's garbage as tracebacks: the session's notice says it instead.
 logging.getLogger("acp").setLevel(logging.CRITICAL)
 
@@ -66,15 +59,13 @@ class AcpSource:
         self.ready = threading.Event()
         self.session: str | None = None
         self.error: str | None = None
-        #: the first line the agent wrote that was not JSON-RPC.
-        self.invalid: str | None = None
-        self.stderr: deque[str] = deque(maxlen=STDERR_KEPT)
+        #: the agent's process, its stderr kept for the person.
+        self.agent = AgentProcess(self.argv, self.cwd, env)
         self.ended = asyncio.Event()
         self._first = prompt
         self._emit: Emit = lambda events: None
         self._batch: list[Event] = []
         self._conn: Any = None
-        self._proc: asyncio.subprocess.Process | None = None
         self._tr: Translator | None = None
         self._flush: asyncio.TimerHandle | None = None
         self._turns: asyncio.Queue[tuple[str, str | None]] = asyncio.Queue()
@@ -146,43 +137,30 @@ class AcpSource:
         import acp
 
         try:
-            self._proc = await asyncio.create_subprocess_exec(
-                *self.argv, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.PIPE, cwd=self.cwd, env=self.env, limit=64 * 1024 * 1024,
-                start_new_session=True)
+            stdin, stdout = await self.agent.start()
         except OSError as e:
             self.error = f"cannot start {self.argv[0]}: {e.strerror or e}"
             return
-        assert self._proc.stdin is not None and self._proc.stdout is not None
-        stderr = asyncio.create_task(self._read_stderr())
-        checked = asyncio.StreamReader(limit=64 * 1024 * 1024)
-        pump = asyncio.create_task(self._check_stdout(checked))
-        exited = asyncio.create_task(self._watch_exit(checked))
-        self._conn = acp.connect_to_agent(cast(Any, _Client(self)), self._proc.stdin, checked)
+        self._conn = acp.connect_to_agent(cast(Any, _Client(self)), stdin, stdout)
         try:
-            try:
-                async with asyncio.timeout(START_TIMEOUT):
-                    init = await self._conn.initialize(
-                        protocol_version=acp.PROTOCOL_VERSION,
-                        client_capabilities=acp.schema.ClientCapabilities(
-                            fs=acp.schema.FileSystemCapabilities(read_text_file=False, write_text_file=False),
-                            terminal=False),
-                        client_info=acp.schema.Implementation(name="watchkeeper", version=_version()))
-                    new = await self._conn.new_session(cwd=self.cwd, mcp_servers=[])
-            except Exception as e:
-                self.error = f"{self.argv[0]} did not start an ACP session: {self._why(e)}"
-                return
-            self.session = new.session_id
-            OWNED.add(new.session_id)
-            self._started(init, new)
-            self.ready.set()
-            if self._first:
-                self.submit(self._first, origin="prompt")
-            await self._turn_loop()
-        finally:
-            stderr.cancel()
-            pump.cancel()
-            exited.cancel()
+            async with asyncio.timeout(START_TIMEOUT):
+                init = await self._conn.initialize(
+                    protocol_version=acp.PROTOCOL_VERSION,
+                    client_capabilities=acp.schema.ClientCapabilities(
+                        fs=acp.schema.FileSystemCapabilities(read_text_file=False, write_text_file=False),
+                        terminal=False),
+                    client_info=acp.schema.Implementation(name="watchkeeper", version=_version()))
+                new = await self._conn.new_session(cwd=self.cwd, mcp_servers=[])
+        except Exception as e:
+            self.error = f"{self.argv[0]} did not start an ACP session: {self.agent.why(e)}"
+            return
+        self.session = new.session_id
+        OWNED.add(new.session_id)
+        self._started(init, new)
+        self.ready.set()
+        if self._first:
+            self.submit(self._first, origin="prompt")
+        await self._turn_loop()
 
     def _started(self, init: Any, new: Any) -> None:
         info = init.agent_info
@@ -222,11 +200,9 @@ class AcpSource:
                 result = await self._conn.prompt(session_id=self.session, prompt=[acp.text_block(text)])
             except Exception as e:
                 self.flush_now()
-                for _ in range(int(EXIT_GRACE / EXIT_POLL)):
-                    if self._proc is None or self._proc.returncode is not None:
-                        break
-                    await asyncio.sleep(EXIT_POLL)
-                self.notice("crashed", f"the agent ended the session: {self._why(e)}", "error", "acp-agent-gone")
+                await self.agent.exited()
+                self.notice("crashed", f"the agent ended the session: {self.agent.why(e)}", "error",
+                            "acp-agent-gone")
                 return
             self.flush_now()
             usage = result.usage.model_dump(by_alias=True) if result.usage is not None else None
@@ -289,58 +265,6 @@ class AcpSource:
 
     # --- ending --------------------------------------------------------------------------------
 
-    async def _check_stdout(self, checked: asyncio.StreamReader) -> None:
-        """The agent's stdout, line by line, into the ACP connection; a line that is not a JSON-RPC
-        message ends it (the SDK would skip it and wait for an answer that never comes)."""
-        import orjson
-
-        assert self._proc is not None and self._proc.stdout is not None
-        try:
-            while line := await self._proc.stdout.readline():
-                if line.strip():
-                    try:
-                        ok = isinstance(orjson.loads(line), dict)
-                    except orjson.JSONDecodeError:
-                        ok = False
-                    if not ok:
-                        self.invalid = visible(line.decode("utf-8", "replace").strip())[:200]
-                        break
-                checked.feed_data(line)
-        except (ValueError, OSError) as e:
-            self.invalid = f"unreadable output ({e})"
-        finally:
-            checked.feed_eof()
-
-    async def _watch_exit(self, checked: asyncio.StreamReader) -> None:
-        """The agent process exited: its session ends, even if a child it left behind holds stdout open
-        (an npm launcher's native binary)."""
-        proc = self._proc
-        assert proc is not None
-        while proc.returncode is None:  # wait() would also wait for the pipes to close
-            await asyncio.sleep(EXIT_POLL)
-        await asyncio.sleep(EXIT_GRACE)
-        _signal(proc.pid, signal.SIGKILL)
-        checked.feed_eof()
-
-    async def _read_stderr(self) -> None:
-        assert self._proc is not None and self._proc.stderr is not None
-        while line := await self._proc.stderr.readline():
-            self.stderr.append(visible(line.decode("utf-8", "replace").rstrip("\n"))[:2000])
-
-    def _why(self, error: BaseException) -> str:
-        proc = self._proc
-        code = proc.returncode if proc is not None else None
-        if self.invalid is not None:
-            what = f"it spoke invalid JSON-RPC: {self.invalid!r}"
-        elif code is None and isinstance(error, ConnectionError):
-            what = "it stopped speaking valid JSON-RPC (the connection was closed)"
-        elif code is not None:
-            what = f"it exited with status {code}"
-        else:
-            what = f"{type(error).__name__}: {visible(str(error))[:300]}"
-        tail = list(self.stderr)[-TAIL_LINES:]
-        return what + ("; its last stderr lines:\n" + "\n".join(tail) if tail else "")
-
     async def _stop(self) -> None:
         """Every pending permission answered ``cancelled``, the turn cancelled, the agent ended."""
         if self._tr is not None:
@@ -349,23 +273,9 @@ class AcpSource:
             await asyncio.sleep(ANSWER_GRACE)  # the SDK writes the answers from tasks of its own
         if self._busy:
             await self.cancel()
-        proc = self._proc
-        if proc is not None and proc.returncode is None:
-            with contextlib.suppress(Exception):
-                if proc.stdin is not None:
-                    proc.stdin.close()
-            try:
-                await asyncio.wait_for(proc.wait(), EXIT_GRACE)
-            except TimeoutError:
-                _signal(proc.pid, signal.SIGTERM)
-                try:
-                    await asyncio.wait_for(proc.wait(), EXIT_GRACE)
-                except TimeoutError:
-                    _signal(proc.pid, signal.SIGKILL)
-        if proc is not None:
-            _signal(proc.pid, signal.SIGKILL)  # what it left behind in its process group
+        await self.agent.stop()
         if self.session is not None:
-            code = proc.returncode if proc is not None else None
+            code = self.agent.returncode
             data: SessionEndedData = {"reason": "done" if code in (0, None, -15) else "error"}
             self.emit([self.event("ended", Kind.SESSION_ENDED, data)])
         if self._conn is not None:
@@ -389,12 +299,6 @@ class _Client:
     async def request_permission(self, session_id: str, tool_call: Any, options: Any, **kw: Any) -> Any:
         return await self.source.holds.ask(tool_call.model_dump(by_alias=True, exclude_none=True, mode="json"),
                                            list(options))
-
-
-def _signal(pid: int, sig: int) -> None:
-    """``sig`` to the agent's process group (it was started in a session of its own)."""
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pid, sig)
 
 
 def _version() -> str:
