@@ -13,7 +13,7 @@ from standins.claude import claude_env
 from watchkeeper.adapters.acp import watch_disk
 from watchkeeper.adapters.acp.source import WHY
 
-pytestmark = pytest.mark.timeout(240)
+pytestmark = [pytest.mark.node, pytest.mark.timeout(240)]
 
 TOUCH = {"command": "touch notes.txt", "description": "make notes"}
 

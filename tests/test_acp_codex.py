@@ -10,7 +10,7 @@ from acp_support import AcpRun, acp_binary
 from standins.codex import MODEL, codex_env, config_toml
 from standins.openai_responses import Exec, ScriptedResponses, Text, Turn
 
-pytestmark = pytest.mark.timeout(240)
+pytestmark = [pytest.mark.node, pytest.mark.timeout(240)]
 
 
 def start(api: ScriptedResponses, tmp_path: Path, prompt: str = "make notes") -> AcpRun:

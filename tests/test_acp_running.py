@@ -19,7 +19,7 @@ from watchkeeper import config
 from watchkeeper.relay import Relay
 from watchkeeper.relay.servers.hookserver import serve_hooks
 
-pytestmark = pytest.mark.timeout(240)
+pytestmark = [pytest.mark.node, pytest.mark.timeout(240)]
 WAIT = 90.0
 
 

@@ -17,7 +17,7 @@ from watchkeeper.viewer import WatchkeeperApp
 from watchkeeper.viewer.model.control_availability import SteerSetup
 from watchkeeper.viewer.screens.inject import InjectDialog
 
-pytestmark = pytest.mark.timeout(240)
+pytestmark = [pytest.mark.node, pytest.mark.timeout(240)]
 
 
 async def test_approve_then_prompt_the_idle_agent_again(tmp_path: Path) -> None:
