@@ -298,6 +298,14 @@ COMMANDS: dict[str, Cover] = {
     "watchkeeper ctl approve SESSION CALL_ID": By(
         "tests/test_sessions_cli.py::test_sessions_json_lists_held_calls_by_the_schema_and_ctl_decides_only_what_it_names",
         "needs a held call: there an SDK agent's two calls are held and decided one by one"),
+    # Any ACP agent
+    "watchkeeper run --acp --prompt \"fix the failing test\" -- claude-agent-acp": By(
+        "tests/test_acp_running.py::test_run_acp_into_the_running_watchkeeper",
+        "the real claude-agent-acp under `run --acp`, against the Messages stand-in"),
+    "watchkeeper run --acp -- codex-acp": By("tests/test_acp_codex.py::test_events_and_approve",
+                                             "the real codex-acp as an ACP source, against the Responses stand-in"),
+    "watchkeeper run --acp -- gemini --acp": Help(("run", "--help"), "Gemini CLI is not installed here: it has "
+                                                  "no stand-in to run against offline"),
     # Remote agents
     "watchkeeper attach wss://agents.example:47718 --token-file ~/.config/watchkeeper/agents.token":
         Help(("attach", "--help"), "needs a remote host; tests/test_remote_cli.py attaches to a real serve"),

@@ -26,7 +26,8 @@ def hook_target_port() -> int:
     return int(info["port"]) if info is not None else config.hook_port()
 
 
-def api_request(method: str, path: str, body: Any = None, port: int | None = None) -> Any:
+def api_request(method: str, path: str, body: Any = None, port: int | None = None,
+                timeout: float = TIMEOUT) -> Any:
     """One request to the running watchkeeper's loopback API, with the token from the config dir."""
     import urllib.error
     import urllib.request
@@ -43,7 +44,7 @@ def api_request(method: str, path: str, body: Any = None, port: int | None = Non
     request = urllib.request.Request(url, data=data, method=method, headers={
         "Authorization": f"Bearer {token}", "Content-Type": "application/json"})
     try:
-        with urllib.request.urlopen(request, timeout=TIMEOUT) as response:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
             return orjson.loads(response.read())
     except urllib.error.HTTPError as e:
         detail = e.read()[:500].decode("utf-8", "replace")

@@ -40,6 +40,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--always", action="store_true",
                         help="approve a permission prompt and add the rule it offers (`watchkeeper sessions "
                              "--json` shows it as always_rule), so the agent stops asking")
+    parser.add_argument("--option", metavar="KIND",
+                        help="approve an ACP agent's permission request with this option, by kind or id "
+                             "(e.g. allow_always: the agent remembers the rule); default allow_once")
     parser.add_argument("--id", help="the control's id (default: a new one); re-send an id to retry safely")
     parser.add_argument("--port", type=int, default=None, help="the running watchkeeper's port")
     parser.add_argument("--relay", metavar="URL", help="steer through a remote relay (`watchkeeper serve`), "
@@ -131,6 +134,8 @@ def build_control(args: argparse.Namespace, session: str, row: dict[str, Any] | 
         if args.action != "approve":
             raise Unnamed("--always goes with approve only")
         control["always"] = True
+    if getattr(args, "option", None):
+        control["option"] = args.option
     return control
 
 

@@ -1,5 +1,10 @@
 """``watchkeeper run -- claude [ARGS]``: start Claude Code steerable, editing no file.
 
+``watchkeeper run --acp -- AGENT [ARGS]``: drive any ACP agent, watchkeeper its client
+(``adapters/acp``): inside the running watchkeeper when there is one (``POST /acp``),
+else with a viewer of its own open on the session; quitting that viewer answers every
+pending permission request ``cancelled`` and ends the agent.
+
 The hooks go in through ``--settings`` (merged into the person's own
 ``--settings``, if they gave one) and point at the running relay's hook
 endpoint. The child gets a hook credential minted for this session (through
@@ -16,7 +21,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-HELP = "start Claude Code or Codex steerable: watchkeeper run [--fail-closed] -- claude|codex [ARGS]"
+HELP = ("start Claude Code or Codex steerable: watchkeeper run [--fail-closed] -- claude|codex [ARGS]; "
+        "or any ACP agent: watchkeeper run --acp [--prompt TEXT] -- AGENT [ARGS]")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -31,7 +37,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "one is waiting); default: here")
     parser.add_argument("--trust-hook", action="store_true",
                         help="Codex: trust watchkeeper's own hook without asking (Codex runs only trusted hooks)")
-    parser.add_argument("command", nargs=argparse.REMAINDER, help="-- claude|codex [ARGS]")
+    parser.add_argument("--acp", action="store_true",
+                        help="AGENT speaks the Agent Client Protocol: watchkeeper is its client and opens the "
+                             "viewer on its session (e.g. -- claude-agent-acp, -- codex-acp, -- gemini --acp)")
+    parser.add_argument("--prompt", metavar="TEXT", help="--acp: the first prompt (later ones: inject, i)")
+    parser.add_argument("command", nargs=argparse.REMAINDER,
+                        help="-- claude|codex [ARGS], or -- AGENT [ARGS] with --acp")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -43,6 +54,11 @@ def run(args: argparse.Namespace) -> int:
         argv = argv[1:]
     if not argv:
         print("watchkeeper run: give the command to start, e.g. `watchkeeper run -- claude`", file=sys.stderr)
+        return 2
+    if args.acp:
+        return run_acp(argv, args.prompt)
+    if args.prompt is not None:
+        print("watchkeeper run: --prompt goes with --acp", file=sys.stderr)
         return 2
     port = args.port or hook_target_port()
     if args.port is None and config.read_runtime() is None:
@@ -79,6 +95,86 @@ def run_codex(args: argparse.Namespace, argv: list[str], port: int) -> int:
     except OSError as e:
         print(f"watchkeeper run: cannot start {argv[0]}: {e.strerror}", file=sys.stderr)
         return 127
+#: Seconds to wait for the agent's ACP session (and the local API) to start.
+ACP_WAIT = 60.0
+
+
+def run_acp(argv: list[str], prompt: str | None) -> int:
+    """Into the running watchkeeper when there is one (its viewer shows the session), else a viewer of its own."""
+    from .. import config
+
+    if config.read_runtime() is not None:
+        return _into_running(argv, prompt)
+    return _with_viewer(argv, prompt)
+
+
+def _into_running(argv: list[str], prompt: str | None) -> int:
+    from ..client import ApiError, api_request
+
+    body = {"argv": argv, "prompt": prompt, "cwd": os.getcwd(), "env": dict(os.environ)}
+    try:
+        answer = api_request("POST", "/acp", body, timeout=ACP_WAIT + 10)
+    except ApiError as e:
+        print(f"watchkeeper run --acp: {e}", file=sys.stderr)
+        return 1
+    print(f"ACP session {answer.get('session')} runs in the watchkeeper that is open: watch and steer it there "
+          "(it ends when that watchkeeper quits, or the agent exits)")
+    return 0
+
+
+def _with_viewer(argv: list[str], prompt: str | None) -> int:
+    from ..adapters.acp import watch_disk
+    from ..adapters.acp.source import AcpSource
+    from ..adapters.files.discovery import session_roots
+    from ..protocol.display import visible_logging
+    from ..relay import Relay
+    from ..relay.notify import start_notifier
+    from ..viewer import WatchkeeperApp
+
+    visible_logging()
+    roots = session_roots([], defaults=True)
+    relay = Relay().start()
+    alerts, problem = start_notifier(relay)
+    try:
+        steer, matcher = _steering(relay)
+        steer.notices += [problem] if problem else []
+        source = AcpSource(argv, prompt=prompt, env=dict(os.environ), breakpoint=matcher)
+        relay.add_source(source)
+        watch_disk(relay, roots)
+        source.ready.wait(ACP_WAIT)
+        if source.session is None:
+            print(f"watchkeeper run --acp: {source.error or 'the agent opened no ACP session in time'}",
+                  file=sys.stderr)
+            return 1
+        app = WatchkeeperApp(relay, open_session=source.session, looked_in=[str(r) for r in roots], steer=steer)
+        app.run()
+    finally:
+        if alerts is not None:
+            alerts.close()
+        relay.stop()
+    return app.return_code or 0
+
+
+def _steering(relay: Any) -> tuple[Any, Any]:
+    """The hook endpoint and control API on ``relay`` (as ``watchkeeper`` starts them), and the breakpoints."""
+    from .. import config
+    from ..breakpoints import Book, Matcher, relay_facts
+    from ..relay.servers.hookserver import serve_hooks
+    from ..viewer.model.control_availability import SteerSetup
+
+    book = Book.load()
+    setup = SteerSetup(breakpoints=book)
+    matcher = Matcher(book, relay_facts(relay))
+    token = config.load_token(create=True)
+    assert token is not None
+    source = serve_hooks(relay, token, port=config.hook_port(), breakpoint=matcher, runtime_file=True,
+                         record_dir=config.recordings_dir())
+    if not source.ready.wait(ACP_WAIT) or source.error is not None:
+        setup.hooks_error = f"port {config.hook_port()}: {source.error or 'not listening in time'}"
+        setup.notices.append(f"No local control API: {setup.hooks_error}; the ACP session is steered here only.")
+    else:
+        setup.hooks_port = source.port
+    return setup, matcher
 
 
 def agent_env(env: dict[str, str]) -> dict[str, str]:

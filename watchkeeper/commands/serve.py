@@ -97,8 +97,9 @@ def server_options(args: argparse.Namespace) -> dict[str, Any]:
 
 def run(args: argparse.Namespace) -> int:
     from .. import config
+    from ..adapters.acp import transcripts_to
     from ..adapters.files.discovery import session_roots
-    from ..adapters.files.source import DirectorySource, TranscriptSource
+    from ..adapters.files.source import DirectorySource
     from ..cli_paths import root_problem
     from ..protocol.display import visible, visible_logging
     from ..protocol.loopback import is_loopback
@@ -134,7 +135,7 @@ def run(args: argparse.Namespace) -> int:
         relay.stop()
         return 1
     roots = session_roots(args.root, defaults=not args.no_default_roots)
-    relay.add_source(DirectorySource(roots, lambda p: relay.add_source(TranscriptSource(p)),
+    relay.add_source(DirectorySource(roots, transcripts_to(relay),
                                      max_age=args.max_age * 3600))
     hooks = "" if args.no_hooks else _start_hooks(relay, server, options["token"])
     token_hint = "" if options["token"] is None else " --token-file YOUR_TOKEN_FILE" \

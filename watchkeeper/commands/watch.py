@@ -41,6 +41,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from .. import config
+    from ..adapters.acp import transcripts_to
     from ..adapters.files.discovery import find_sessions, session_roots
     from ..adapters.files.source import DirectorySource, TranscriptSource
     from ..cli_paths import looked_in, root_problem
@@ -76,7 +77,8 @@ def run(args: argparse.Namespace) -> int:
         now = time.time()
         for path, mtime in find_sessions(roots)[: max(0, args.limit)]:
             relay.add_source(TranscriptSource(path, follow=now - mtime <= FOLLOW_WINDOW))
-        relay.add_source(DirectorySource(roots, lambda p: relay.add_source(TranscriptSource(p)), existing=False))
+        relay.add_source(DirectorySource(roots, transcripts_to(relay),
+                                         existing=False))
         steer = start_steering(relay, hooks=not args.no_hooks)
         steer.notices += [problem] if problem else []
         app = WatchkeeperApp(relay, open_session=args.session, looked_in=[looked_in(r) for r in roots],

@@ -15,7 +15,8 @@ Slow, ambiguous and surplus connections are cut off (``httplimits.py``).
 
 Routes: ``POST /hook`` (Claude Code), ``POST /hook/codex`` (Codex's command
 hooks, through their forwarder; ``?prompts=here`` holds its permission prompts),
-``POST /control`` (one control, answered with its outcome), ``GET /sessions``.
+``POST /control`` (one control, answered with its outcome), ``GET /sessions``,
+``POST /acp`` (start an ACP agent, ``acproute.py``).
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ from ...protocol.loopback import LOOPBACK_NAMES, loopback_host
 from ..api import SessionInfo
 from ..pruning import DEFAULT_DAYS, DEFAULT_GIB, Retention
 from ..recorder import Recorder
+from .acproute import StartAcp, acp_starter
 from .httplimits import CappedSite, Limits
 
 #: Hook payloads carry whole tool inputs and outputs (a Write's file content): allow big ones.
@@ -71,10 +73,11 @@ class HookApp:
 
     def __init__(self, steering: Steering, emit: Emit, route_control: RouteControl,
                  sessions: Sessions | None, token: str | Keyring, listing: Listing | None = None,
-                 codex: CodexSteering | None = None) -> None:
+                 codex: CodexSteering | None = None, start_acp: StartAcp | None = None) -> None:
         self.steering = steering
         self.codex = codex or CodexSteering(steering.policy, viewers=steering.viewers,
                                             breakpoint=steering.breakpoint)
+        self.start_acp = start_acp
         self.emit = emit
         self.route_control = route_control
         self.sessions = sessions
@@ -92,6 +95,7 @@ class HookApp:
         app.router.add_post(CODEX_PATH, self.hook)
         app.router.add_post("/control", self.control)
         app.router.add_get("/sessions", self.list_sessions)
+        app.router.add_post("/acp", self.acp)
         return app
 
     @web.middleware
@@ -212,6 +216,17 @@ class HookApp:
         outcome = self.route_control(control)
         return _reply({"outcome": outcome})
 
+    async def acp(self, request: web.Request) -> web.StreamResponse:
+        if request.get(PERSON) is None:
+            return _error(403, "only a person's token starts an agent")
+        if self.start_acp is None:
+            return _error(404, "this watchkeeper does not start ACP agents")
+        body = await _json_body(request, MAX_CONTROL_BODY)
+        if not isinstance(body, dict):
+            return _error(400, "the body must be a JSON object")
+        answer = await self.start_acp(body)
+        return _reply(answer) if "session" in answer else _error(400, str(answer.get("error")))
+
     async def list_sessions(self, request: web.Request) -> web.StreamResponse:
         infos = self.sessions() if self.sessions is not None else []
         out = []
@@ -228,8 +243,8 @@ class HookApp:
 async def start_hook_server(steering: Steering, emit: Emit, token: str | Keyring, *,
                             route_control: RouteControl | None = None, sessions: Sessions | None = None,
                             host: str = "127.0.0.1", port: int = 0, limits: Limits | None = None,
-                            listing: Listing | None = None,
-                            codex: CodexSteering | None = None) -> web.AppRunner:
+                            listing: Listing | None = None, codex: CodexSteering | None = None,
+                            start_acp: StartAcp | None = None) -> web.AppRunner:
     """Serve on the running loop (the relay's); ``bound_port(runner)`` says where; ``runner.cleanup()`` stops.
 
     ``limits`` bound slow and surplus connections (``httplimits.py``).
@@ -243,7 +258,7 @@ async def start_hook_server(steering: Steering, emit: Emit, token: str | Keyring
         raise ValueError("the hook server needs a token")
     codex = codex or CodexSteering(steering.policy, viewers=steering.viewers, breakpoint=steering.breakpoint)
     app = HookApp(steering, emit, route_control or direct_router(steering, emit, codex), sessions, token, listing,
-                  codex)
+                  codex, start_acp)
     limits = limits or Limits()
     runner = web.AppRunner(app.build(limits), handler_cancellation=True, access_log=None, shutdown_timeout=0.5,
                            **limits.runner_options())
@@ -266,7 +281,8 @@ class HookSource:
     def __init__(self, token: str | Keyring, *, port: int = 0, policy: Policy | None = None,
                  breakpoint: Breakpoint | None = None, viewers: Callable[[str], int] | None = None,
                  route_control: RouteControl | None = None, sessions: Sessions | None = None,
-                 runtime_file: bool = False, listing: Listing | None = None) -> None:
+                 runtime_file: bool = False, listing: Listing | None = None,
+                 start_acp: StartAcp | None = None) -> None:
         #: the built-in breakpoint (always on): calls that name watchkeeper's own files or ports.
         self.guard = Guard.here(port)
         self.steering = Steering(policy, viewers=viewers, breakpoint=self.guard.before(breakpoint))
@@ -279,6 +295,7 @@ class HookSource:
         self._route_control = route_control
         self._sessions = sessions
         self._listing = listing
+        self._start_acp = start_acp
         self._runtime_file = runtime_file
         #: records the hooked sessions when :func:`serve_hooks` is given a directory.
         self.recorder: Recorder | None = None
@@ -291,7 +308,7 @@ class HookSource:
         try:
             runner = await start_hook_server(self.steering, emit, self._token, route_control=self._route_control,
                                              sessions=self._sessions, port=self.port, listing=self._listing,
-                                             codex=self.codex)
+                                             codex=self.codex, start_acp=self._start_acp)
         except BaseException as e:
             self.error = e
             self.ready.set()
@@ -357,7 +374,7 @@ def serve_hooks(relay: Any, token: str | Keyring, *, port: int = 0, policy: Poli
     """
     source = HookSource(token, port=port, policy=policy, breakpoint=breakpoint, viewers=viewers or relay.viewers,
                         route_control=relay.route_control, sessions=relay.sessions, runtime_file=runtime_file,
-                        listing=getattr(relay, "listing", None))
+                        listing=getattr(relay, "listing", None), start_acp=acp_starter(relay, breakpoint))
     if record_dir is not None:
         days, gib = retention if retention is not None else (DEFAULT_DAYS, DEFAULT_GIB)
         source.recorder = Recorder(record_dir, want=source.knows, read_range=relay.read_range,
