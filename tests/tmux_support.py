@@ -6,6 +6,7 @@ where a missing tmux fails the run instead of hiding the test.
 
 from __future__ import annotations
 
+import itertools
 import os
 import shutil
 import subprocess
@@ -44,12 +45,17 @@ class Tmux:
         return screen  # in a tuple: an empty screen (the app has quit) may be the one awaited
 
 
+_SERVERS = itertools.count()
+
+
 def tmux_server(name: str) -> Iterator[Tmux]:
     """For a fixture: a fresh server named after the test file, killed afterwards."""
     if shutil.which("tmux") is None:
         if os.environ.get("WATCHKEEPER_REQUIRE_AGENTS") == "1":
             pytest.fail("tmux is required here (WATCHKEEPER_REQUIRE_AGENTS=1): install tmux")
         pytest.skip("tmux is not installed: this end-to-end test needs a real terminal")
-    t = Tmux(f"wk-{name}-{os.getpid()}")
+    # A socket of its own per test: a server killed at the end of one test may still be going away when
+    # the next test's session starts, and would take that session with it (an empty screen).
+    t = Tmux(f"wk-{name}-{os.getpid()}-{next(_SERVERS)}")
     yield t
     t("kill-server")
