@@ -35,6 +35,7 @@ class Agent:
         pass
 
     async def prompt(self, session_id: str, prompt: Any, **kw: Any) -> Any:
+        print("warming up \x1b[31mred\x1b]8;;http://evil.example\x07link", file=sys.stderr, flush=True)
         up = self._conn.session_update
         await up(session_id, acp.update_agent_thought(acp.text_block("Thinking about the edit.")))
         await up(session_id, acp.update_plan([acp.plan_entry("read the file", status="completed"),

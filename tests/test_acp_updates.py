@@ -33,6 +33,10 @@ def test_thought_plan_message_diff_and_usage(tmp_path: Path) -> None:
         assert (usage["data"]["input_tokens"], usage["data"]["output_tokens"]) == (12, 34)
         info = run.relay.session(run.session)
         assert info is not None and (info.tokens_in, info.tokens_out) == (12, 34)
+        stderr = run.wait(lambda evs: [e for e in evs if e["kind"] == "notice"
+                                       and e["data"].get("code") == "agent-stderr"], "the agent's stderr shown")
+        text = stderr[0]["data"]["text"]
+        assert "warming up" in text and "\x1b" not in text and "␛[31mred" in text, "kept for the person, sanitized"
     finally:
         run.close()
     advertised = json.loads(record.read_text())

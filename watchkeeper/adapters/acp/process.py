@@ -15,6 +15,7 @@ import contextlib
 import os
 import signal
 from collections import deque
+from collections.abc import Callable
 
 import orjson
 
@@ -32,8 +33,11 @@ LIMIT = 64 * 1024 * 1024
 class AgentProcess:
     """One agent process; :meth:`start` it, hand ``stdin`` and :attr:`reader` to the ACP connection."""
 
-    def __init__(self, argv: list[str], cwd: str, env: dict[str, str] | None) -> None:
+    def __init__(self, argv: list[str], cwd: str, env: dict[str, str] | None,
+                 on_stderr: Callable[[str], None] | None = None) -> None:
         self.argv, self.cwd, self.env = argv, cwd, env
+        #: called on the loop with each stderr line, sanitized (the session shows them).
+        self.on_stderr = on_stderr
         self.proc: asyncio.subprocess.Process | None = None
         #: what the ACP connection reads (made on the loop that starts the process).
         self.reader: asyncio.StreamReader | None = None
@@ -126,7 +130,10 @@ class AgentProcess:
     async def _stderr(self) -> None:
         assert self.proc is not None and self.proc.stderr is not None
         while line := await self.proc.stderr.readline():
-            self.stderr.append(visible(line.decode("utf-8", "replace").rstrip("\n"))[:2000])
+            text = visible(line.decode("utf-8", "replace").rstrip("\n"))[:2000]
+            self.stderr.append(text)
+            if self.on_stderr is not None:
+                self.on_stderr(text)
 
 
 def _signal(pid: int, sig: int) -> None:

@@ -42,6 +42,10 @@ ANSWER_GRACE = 0.2
 logging.getLogger("acp").setLevel(logging.CRITICAL)
 
 
+#: stderr lines shown in one notice at most.
+STDERR_BATCH = 50
+
+
 class AcpSource:
     """One ACP agent process and its one session. ``ready`` is set once the session exists (or failed)."""
 
@@ -60,7 +64,10 @@ class AcpSource:
         self.session: str | None = None
         self.error: str | None = None
         #: the agent's process, its stderr kept for the person.
-        self.agent = AgentProcess(self.argv, self.cwd, env)
+        self.agent = AgentProcess(self.argv, self.cwd, env, on_stderr=self._stderr_line)
+        self._stderr: list[str] = []
+        self._stderr_due: asyncio.TimerHandle | None = None
+        self._stderr_notices = itertools.count(1)
         self.ended = asyncio.Event()
         self._first = prompt
         self._emit: Emit = lambda events: None
@@ -126,6 +133,27 @@ class AcpSource:
     def notice(self, what: str, text: str, level: str = "info", code: str | None = None) -> None:
         data: NoticeData = {"level": level, "text": text, "code": code}
         self.emit([self.event(what, Kind.NOTICE, data)])
+
+    def _stderr_line(self, line: str) -> None:
+        """The agent's stderr, shown in its session as notices: a batch a second (or every 50 lines)."""
+        self._stderr.append(line)
+        if len(self._stderr) >= STDERR_BATCH:
+            self._flush_stderr()
+        elif self._stderr_due is None:
+            self._stderr_due = asyncio.get_running_loop().call_later(1.0, self._flush_stderr)
+
+    def _flush_stderr(self) -> None:
+        if self._stderr_due is not None:
+            self._stderr_due.cancel()
+            self._stderr_due = None
+        if self.session is None:  # before the session starts: kept until it does
+            if self._stderr:
+                self._stderr_due = asyncio.get_running_loop().call_later(1.0, self._flush_stderr)
+            return
+        lines, self._stderr = self._stderr, []
+        if lines:
+            self.notice(f"stderr:{next(self._stderr_notices)}", "agent stderr:\n" + "\n".join(lines),
+                        code="agent-stderr")
 
     def state(self, what: str, state: str, reason: str | None = None) -> None:
         data: StateData = {"state": state, "reason": reason}
