@@ -51,12 +51,13 @@ from websockets.http11 import Request, Response
 from ... import config
 from ...adapters.sdk_agent.steering import SdkSteering
 from ...breakpoints import Book
-from ...credentials import HookCredential, Keyring, Person
+from ...credentials import Edge, HookCredential, Keyring, Person
 from ...protocol import ControlModel, Emit, Event, Kind, make_event, wire
 from ...protocol.loopback import is_loopback, loopback_host
 from .breakpoint_requests import breakpoint_request
 from .watching import RECONNECT_GRACE, Grace, WatchListener
 from .wsagent import AgentLink, Forbidden, SdkWatch, forbid
+from .wsedge import Edges
 from .wsviewer import DEFAULT_LIMIT, ViewerConn, fit_range
 
 log = logging.getLogger("watchkeeper.serve")
@@ -101,6 +102,9 @@ class WsServer:
         self._keyring = config.as_keyring(token) if token else None
         self._people: dict[object, Person] = {}
         self._agents: dict[object, HookCredential] = {}
+        self._edge_creds: dict[object, Edge] = {}
+        #: the edges that push their sessions here (``serve --upstream``), by name.
+        self.edges = Edges()
         self._viewers: set[ViewerConn] = set()
         self.links: set[AgentLink] = set()
         self._connections: set[ServerConnection] = set()
@@ -173,6 +177,10 @@ class WsServer:
         if self._keyring is not None:
             auth = headers.get("Authorization", "")
             given = auth[7:].strip() if auth[:7].lower() == "bearer " else ""
+            edge = self._keyring.edge(given) if given else None
+            if edge is not None:
+                self._edge_creds[connection] = edge
+                return None
             person = self._keyring.person(given) if given else None
             agent = self._keyring.agent(given) if given and person is None else None
             if agent is not None:
@@ -192,9 +200,12 @@ class WsServer:
         self._connections.add(ws)
         try:
             await ws.send(wire.dumps(wire.hello_server(self.relay.epoch, self.server_name)), text=True)
-            hello = await self._hello(ws)
+            hello, said = await self._hello(ws)
             credential = self._agents.get(ws)
-            if hello.role == "agent":
+            edge = self._edge_creds.get(ws)
+            if edge is not None or hello.role == "edge":
+                await self._edge(ws, hello, said, edge)
+            elif hello.role == "agent":
                 await self._agent(ws, hello, credential)
             elif credential is not None:
                 await forbid(ws, "an agent credential may only report as an agent (role 'agent'): "
@@ -209,18 +220,37 @@ class WsServer:
             self._connections.discard(ws)
             self._people.pop(ws, None)
             self._agents.pop(ws, None)
+            self._edge_creds.pop(ws, None)
 
-    async def _hello(self, ws: ServerConnection) -> wire.Hello:
+    async def _hello(self, ws: ServerConnection) -> tuple[wire.Hello, dict[str, Any]]:
         async with asyncio.timeout(HELLO_TIMEOUT):
             while True:
                 try:
-                    return wire.read_hello(wire.decode(await ws.recv(decode=False)))
+                    msg = wire.decode(await ws.recv(decode=False))
+                    return wire.read_hello(msg), msg
                 except wire.WireError as e:
                     await ws.send(wire.dumps(wire.error(e.code, str(e), e.req)), text=True)
 
+    # --- edges ---------------------------------------------------------------------------
+
+    async def _edge(self, ws: ServerConnection, hello: wire.Hello, said: dict[str, Any], edge: Edge | None) -> None:
+        """An edge pushes its sessions: only with an edge credential (or on a hub that checks no token)."""
+        if edge is not None and hello.role != "edge":
+            await forbid(ws, "an edge credential may only push sessions (role 'edge'): it cannot watch, "
+                              "list, read back, steer or edit breakpoints")
+            return
+        if edge is None and self._keyring is not None:
+            await forbid(ws, "only an edge credential (the hub's --edge-token-file) may push sessions")
+            return
+        peer = ws.remote_address[0] if ws.remote_address else "?"
+        host = str(said.get("host") or peer)[:200]
+        name = (edge.name if edge is not None and edge.name else hello.name)[:64]
+        await self.edges.source(self.relay, name, host).hand(ws, host)
+
     # --- viewers -------------------------------------------------------------------------
 
-    async def _viewer(self, ws: ServerConnection) -> None:
+    async def _viewer(self, ws: Any) -> None:
+        """One viewer's connection: accepted here, or dialled out to a hub (``upstream.py``)."""
         conn = ViewerConn(ws, self.relay, limit=self.queue_limit, oldest=self._oldest)
         self._viewers.add(conn)
         writer = asyncio.create_task(conn.writer())
@@ -257,16 +287,35 @@ class WsServer:
             person = self._people.get(conn.ws)
             if person is not None and person.name:
                 control = control.model_copy(update={"by": person.name})
-            conn.reply({"t": "outcome", "id": req, "outcome": self.route(control)})
+            outcome = self.route(control)
+            if outcome.get("data", {}).get("forwarded") and hasattr(self.relay, "control"):
+                self._outcome_later(conn, req, control)
+            else:
+                conn.reply({"t": "outcome", "id": req, "outcome": outcome})
         elif t == "breakpoints":
             conn.reply(breakpoint_request(self.breakpoints, msg, where=self.server_name))
         elif t == "sessions":
+            origin = self.edges.origin
             rows = [{"session": i.session, "title": i.title, "agent_kind": i.agent_kind, "state": i.state,
-                     "live": i.live, "events": i.events, "capabilities": i.capabilities}
+                     "live": i.live, "events": i.events, "capabilities": i.capabilities, "origin": origin(i.session)}
                     for i in self.relay.sessions()]
-            conn.reply({"t": "sessions", "id": msg.get("id"), "sessions": rows, "listing": self.relay.listing()})
+            listing = [{**row, "origin": origin(str(row.get("id")))} for row in self.relay.listing()]
+            conn.reply({"t": "sessions", "id": msg.get("id"), "sessions": rows, "listing": listing})
         else:
             raise wire.WireError("unknown-type", f"unknown message type {t!r}", msg.get("id"))
+
+    def _outcome_later(self, conn: ViewerConn, req: Any, control: ControlModel) -> None:
+        """A control passed on (to an edge, a remote relay): the viewer gets the far side's own outcome."""
+        future = asyncio.wrap_future(self.relay.control(control))
+
+        def answered(f: asyncio.Future[Event]) -> None:
+            if f.cancelled() or f.exception() is not None:
+                outcome = _rejected(control, f"no outcome: {f.exception()!r}" if not f.cancelled() else "cancelled")
+            else:
+                outcome = f.result()
+            conn.reply({"t": "outcome", "id": req, "outcome": outcome})
+
+        future.add_done_callback(answered)
 
     def _oldest(self, session: str) -> int:
         if self.history is None:

@@ -1,0 +1,205 @@
+"""Edges push to a hub (``serve --upstream``), people watch and steer at the hub: real processes, loopback.
+
+Each edge and the hub is ``watchkeeper serve`` as a process with its own
+config directory. Sessions on an edge are recordings written into its
+discovery root (``sdk.Run``) or an SDK agent connected to its websocket; the
+hub is read as a person reads it (``sessions --json --relay``, ``ctl
+--relay``, ``attach``'s client).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import threading
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from remote_steering_support import Serve, start_serve
+from remote_support import Attached
+from waiting import until, until_async
+
+from watchkeeper import sdk
+from watchkeeper.adapters.remote import RemoteError, request
+
+WAIT = 30.0
+
+
+class Fleet:
+    """A hub and its edges, each a ``serve`` process in its own directory under ``tmp``."""
+
+    def __init__(self, tmp: Path) -> None:
+        self.tmp = tmp
+        self.edge_file = tmp / "edges"
+        self.creds = {name: f"wke-{name}-{uuid.uuid4().hex}" for name in ("alpha", "beta")}
+        self.edge_file.write_text("".join(f"{n}={t}\n" for n, t in self.creds.items()))
+        self.hub = start_serve(tmp / "hub", "--edge-token-file", str(self.edge_file))
+        self.edges: dict[str, Serve] = {}
+
+    def start_edge(self, name: str) -> Serve:
+        cred = self.tmp / f"{name}.cred"
+        cred.write_text(f"{name}={self.creds[name]}\n")
+        edge = start_serve(self.tmp / name, "--upstream", self.hub.url, "--upstream-token-file", str(cred))
+        self.edges[name] = edge
+        return edge
+
+    def root(self, name: str) -> Path:
+        return self.tmp / name / "home" / ".claude" / "projects"
+
+    def listing(self) -> list[dict[str, Any]]:
+        done = self.hub.cli("sessions", "--json", "--relay", self.hub.url, "--token-file", self.hub.token_file)
+        assert done.returncode == 0, done.stderr
+        rows: list[dict[str, Any]] = orjson.loads(done.stdout)
+        return rows
+
+    def row(self, session: str) -> dict[str, Any] | None:
+        return next((r for r in self.listing() if r["id"] == session), None)
+
+    def stop(self) -> None:
+        for edge in self.edges.values():
+            edge.stop()
+        self.hub.stop()
+
+
+@pytest.fixture
+def fleet(tmp_path: Path) -> Iterator[Fleet]:
+    f = Fleet(tmp_path)
+    try:
+        yield f
+    finally:
+        f.stop()
+
+
+def record(root: Path, session: str, n: int) -> sdk.Run:
+    run = sdk.Run(root / f"{session}.jsonl", title=f"run {session}", session=session)
+    for i in range(n):
+        run.user(f"message {i}")
+    return run
+
+
+def ids(events: list[dict[str, Any]]) -> list[str]:
+    return [e["id"] for e in events]
+
+
+def pushed(events: list[dict[str, Any]]) -> list[str]:
+    """The ids of the events an edge pushed (not the hub's own notices about the edge)."""
+    return [e["id"] for e in events if not e["id"].startswith("edge:")]
+
+
+def test_two_edges_push_to_one_hub_and_the_hub_lists_both_with_their_origin(fleet: Fleet) -> None:
+    for name in ("alpha", "beta"):
+        fleet.start_edge(name)
+        record(fleet.root(name), f"s-{name}", 5).close()
+    until(lambda: {r["id"] for r in fleet.listing()} >= {"s-alpha", "s-beta"}, what="the hub lists both",
+          timeout=WAIT)
+    rows = {r["id"]: r for r in fleet.listing()}
+    assert rows["s-alpha"]["origin"]["edge"] == "alpha" and rows["s-beta"]["origin"]["edge"] == "beta"
+    assert all(rows[s]["origin"]["connected"] and rows[s]["origin"]["host"] for s in ("s-alpha", "s-beta"))
+
+    screen = Attached(fleet.hub.url, token=fleet.hub.token)
+    try:
+        for name in ("alpha", "beta"):
+            sid, edge = f"s-{name}", fleet.edges[name]
+            want = ids(edge.stream(sid))
+            until(lambda sid=sid, want=want: ids(screen.events(sid)) == want,  # type: ignore[misc]
+                  what=f"attach to the hub shows {sid} as the edge has it", timeout=WAIT)
+            assert "session.ended" in [e["kind"] for e in screen.events(sid)]
+    finally:
+        screen.stop()
+
+
+def test_an_edge_credential_cannot_read_list_or_steer_and_a_person_cannot_push(fleet: Fleet) -> None:
+    edge_token = fleet.creds["alpha"]
+    control = {"id": "c1", "session": "x", "control": "pause", "by": "edge"}
+    for msg in ({"t": "sessions", "id": "s"}, {"t": "range", "id": "r", "session": "x", "start": 0, "stop": 9},
+                {"t": "control", "id": "c1", "control": control}):
+        with pytest.raises(RemoteError, match="edge credential may only push"):
+            asyncio.run(request(fleet.hub.url, edge_token, msg))
+
+    async def push_as_edge(token: str) -> dict[str, Any]:
+        from watchkeeper.protocol import wire
+        from watchkeeper.reconnect import dial
+
+        async with dial(fleet.hub.url, token) as ws:
+            await ws.recv()
+            await ws.send(wire.dumps(wire.hello_client("edge", "mallory")), text=True)
+            reply: dict[str, Any] = wire.decode(await ws.recv())
+            return reply
+
+    refused = asyncio.run(push_as_edge(fleet.hub.token))
+    assert refused["t"] == "error" and refused["code"] == "forbidden"
+    assert "only an edge credential" in refused["message"]
+
+
+def test_a_killed_edge_is_unreachable_and_its_restart_loses_and_doubles_nothing(fleet: Fleet) -> None:
+    edge = fleet.start_edge("alpha")
+    root = fleet.root("alpha")
+    run = record(root, "s-long", 0)
+    stop = threading.Event()
+    written = [0]
+
+    def write() -> None:
+        while not stop.is_set() and written[0] < 400:
+            run.user(f"line {written[0]}")
+            written[0] += 1
+            stop.wait(0.005)
+
+    writer = threading.Thread(target=write, daemon=True)
+    writer.start()
+    try:
+        until(lambda: (r := fleet.row("s-long")) is not None and r["live"], what="the session is live on the hub",
+              timeout=WAIT)
+        os.kill(edge.proc.pid, signal.SIGKILL)
+        edge.proc.wait(10)
+        until(lambda: (r := fleet.row("s-long")) is not None and not r["live"]
+              and r["state"] == "unreachable" and not r["origin"]["connected"],
+              what="the hub shows the killed edge's session as unreachable", timeout=WAIT)
+        rc, said = fleet.hub.ctl("pause", "s-long")
+        assert rc != 0 and "not connected to this hub" in said, said
+    finally:
+        stop.set()
+        writer.join(10)
+    for i in range(20):
+        run.user(f"after {i}")
+    run.close()
+
+    edge = fleet.start_edge("alpha")
+    want = ids(edge.stream("s-long"))
+    assert len(want) == written[0] + 20 + 2  # session.started and session.ended around the messages
+    screen = Attached(fleet.hub.url, token=fleet.hub.token)
+    try:
+        until(lambda: pushed(screen.events("s-long")) == want, what="the hub has every event once", timeout=WAIT,
+              seen=lambda: (len(want), len(screen.events("s-long")), [i for i in ids(screen.events("s-long"))
+                                                                      if i not in want][:5]))
+        hub_stream = fleet.hub.stream("s-long")
+        assert pushed(hub_stream) == want
+        assert [e["data"]["code"] for e in hub_stream if e["id"].startswith("edge:")] == ["edge-unreachable"]
+    finally:
+        screen.stop()
+
+
+async def test_a_deny_sent_at_the_hub_reaches_a_call_held_on_the_edge(fleet: Fleet) -> None:
+    edge = await asyncio.to_thread(fleet.start_edge, "beta")
+    run = await sdk.connect(edge.url, token=edge.token, title="sdk on an edge")
+    try:
+        await until_async(lambda: any(r["id"] == run.session for r in fleet.listing()),
+                          what="the hub lists the agent's session", timeout=WAIT)
+        call = run.tool_started("shell", {"cmd": "rm -rf build"})
+        asking = asyncio.create_task(run.approval(call, name="shell", input={"cmd": "rm -rf build"}))
+        await until_async(lambda: (r := fleet.row(run.session)) is not None and r["held"]
+                          and r["held"][0]["call_id"] == call, what="the hub shows the call held", timeout=WAIT)
+        rc, said = await asyncio.to_thread(fleet.hub.ctl, "deny", run.session, call, "--reason", "not on CI")
+        assert rc == 0, said
+        decision = await asyncio.wait_for(asking, WAIT)
+        assert (decision.verdict, decision.reason) == ("deny", "not on CI")
+        await run.flush()
+        await asyncio.to_thread(until, lambda: any(
+            e["kind"] == "tool.finished" and e["data"].get("status") == "denied"
+            for e in fleet.hub.stream(run.session)), what="the hub's stream has the denied call", timeout=WAIT)
+    finally:
+        await run.close()

@@ -1,0 +1,160 @@
+"""The hub's side of edges: each edge (``serve --upstream``) is followed as ``attach`` follows a relay.
+
+An edge dials out to the hub (it accepts no inbound connection), presents
+an edge credential, says ``hello`` with role ``edge``, its name and host, and
+then plays the served relay on that connection: it sends its own ``hello``
+(its epoch) and answers what the hub asks, exactly as ``serve`` answers
+``attach``. So the hub runs the attach side (:class:`RemoteSource`, its
+tracker in ``adapters/remote/resume.py``) over the edge's connection:
+
+- the hub's ``subscribe`` says, per session, the next seq it has: that is the
+  acknowledgement, and on a reconnect the edge re-sends from there (older
+  events read back with range reads, from disk when spilled);
+- a restarted edge is a new epoch: the hub reads everything again and its
+  relay drops the repeats by event id; a restarted hub starts from nothing;
+- a control for an edge's session is forwarded down its connection and the
+  edge's relay decides it (the edge holds the call); while the edge is not
+  connected the control is rejected with that reason, and its sessions are
+  not live (state ``unreachable``).
+
+One :class:`EdgeSource` per edge name lives for the hub's run, so what it
+has acknowledged survives the edge's drops. An edge's credential lets it
+report sessions only: the hub never lets it watch, list or steer, and a
+session another edge already reports is refused to it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from websockets.asyncio.server import ServerConnection
+
+from ...adapters.remote.resume import Tracker
+from ...adapters.remote.source import Forwarded, RemoteSource, _outcome
+from ...protocol import ControlModel, Event, Kind, make_event
+
+log = logging.getLogger("watchkeeper.serve")
+
+#: The state a session of an edge that is not connected shows on the hub.
+UNREACHABLE = "unreachable"
+
+
+class EdgeSource(RemoteSource):
+    """One edge, as the hub follows it: connections are handed in by the server as the edge dials."""
+
+    def __init__(self, edge: str, host: str, owners: dict[str, EdgeSource]) -> None:
+        super().__init__("ws://edge.invalid", name=f"edge {edge} ({host})")
+        self.edge = edge
+        self.host = host
+        self.tracker = Tracker(f"edge {edge}")
+        self._owners = owners
+        self._incoming: asyncio.Queue[tuple[ServerConnection, asyncio.Event]] = asyncio.Queue()
+        self._current: ServerConnection | None = None
+        self.refused: set[str] = set()
+
+    @property
+    def origin(self) -> dict[str, str]:
+        return {"edge": self.edge, "host": self.host}
+
+    async def run(self, emit: Any) -> None:
+        self._emit = emit
+        self.loop = asyncio.get_running_loop()
+        self.status = "waiting for the edge"
+        while True:
+            ws, done = await self._incoming.get()
+            self._current = ws
+            error: Exception | None = None
+            try:
+                await self._connected(ws)  # type: ignore[arg-type]
+            except Exception as e:
+                error = e
+            finally:
+                self._current = None
+                done.set()
+            self._dropped(f"the edge's connection ended ({error!r})" if error else "the edge left", error)
+            self._status_changed()
+
+    async def hand(self, ws: ServerConnection, host: str) -> None:
+        """Follow the edge over ``ws`` (a newer connection replaces an older one); returns when it ends."""
+        self.host = host
+        old = self._current
+        if old is not None:
+            old.transport.abort()
+        done = asyncio.Event()
+        self._incoming.put_nowait((ws, done))
+        await done.wait()
+
+    @property
+    def connected(self) -> bool:
+        return self._ws is not None
+
+    # --- what the edge may report ------------------------------------------------------
+
+    def _handle(self, msg: dict[str, Any]) -> tuple[list[Event], list[dict[str, Any]]]:
+        events, out = super()._handle(msg)
+        if not events:
+            return events, out
+        kept = [ev for ev in events if self._claim(str(ev.get("session")))]
+        return kept, out
+
+    def _lost(self) -> None:
+        gone = [sid for sid in self.tracker.sessions if sid not in self._ended and self._owners.get(sid) is self]
+        text = f"lost the connection to edge {self.edge} ({self.host}): its sessions are unreachable until it " \
+               "connects again (nothing is lost: it resumes from here)"
+        n = self.connections
+        self._emit([make_event(f"edge:{self.edge}:{self.tracker.epoch}:lost:{n}", sid, Kind.NOTICE,
+                               {"level": "warning", "text": text, "code": "edge-unreachable"}) for sid in gone])
+
+    def _claim(self, session: str) -> bool:
+        owner = self._owners.setdefault(session, self)
+        if owner is self:
+            return True
+        if session not in self.refused:
+            self.refused.add(session)
+            log.warning("edge %s reported session %s, which edge %s reports: refused", self.edge, session,
+                        owner.edge)
+        return False
+
+    def can_steer(self, session: str) -> bool:
+        return self._owners.get(session) is self and self.tracker.known(session)
+
+    # --- liveness and controls ---------------------------------------------------------
+
+    def session_status(self, session: str) -> tuple[bool, str | None] | None:
+        """Not connected: the edge's sessions are unreachable (not live); else the edge's own word."""
+        if self._owners.get(session) is not self:
+            return None
+        if self._ws is None:
+            return False, UNREACHABLE
+        return super().session_status(session)
+
+    def control(self, control: ControlModel) -> Forwarded:
+        if self._ws is None:
+            data = control.model_dump(exclude_none=True)
+            reason = f"edge {self.edge} ({self.host}) is not connected to this hub: the control cannot reach it"
+            return Forwarded(_outcome(data, Kind.CONTROL_REJECTED, reason))
+        return super().control(control)
+
+
+class Edges:
+    """The edges a hub has seen, by name, and which of them reports each session."""
+
+    def __init__(self) -> None:
+        self.by_name: dict[str, EdgeSource] = {}
+        self.owners: dict[str, EdgeSource] = {}
+
+    def source(self, relay: Any, edge: str, host: str) -> EdgeSource:
+        found = self.by_name.get(edge)
+        if found is None:
+            found = self.by_name[edge] = EdgeSource(edge, host, self.owners)
+            relay.add_source(found)
+        return found
+
+    def origin(self, session: str) -> dict[str, Any] | None:
+        """Where ``session`` comes from: its edge's name and host, and whether that edge is connected."""
+        source = self.owners.get(session)
+        if source is None:
+            return None
+        return {**source.origin, "connected": source.connected}
