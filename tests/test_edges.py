@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import subprocess
 import threading
 import uuid
 from collections.abc import Iterator
@@ -20,12 +21,15 @@ from typing import Any
 
 import orjson
 import pytest
-from remote_steering_support import Serve, start_serve
-from remote_support import Attached
+from remote_steering_support import ROOT, WATCHKEEPER, Serve, start_serve
+from remote_support import TOKEN, Attached, Proxy, Served
+from test_remote_cli import Lines
 from waiting import until, until_async
 
 from watchkeeper import sdk
 from watchkeeper.adapters.remote import RemoteError, request
+from watchkeeper.credentials import Keyring
+from watchkeeper.relay.servers.upstream import check_upstream
 
 WAIT = 30.0
 
@@ -41,10 +45,11 @@ class Fleet:
         self.hub = start_serve(tmp / "hub", "--edge-token-file", str(self.edge_file))
         self.edges: dict[str, Serve] = {}
 
-    def start_edge(self, name: str) -> Serve:
+    def start_edge(self, name: str, *args: str, hub: str | None = None) -> Serve:
         cred = self.tmp / f"{name}.cred"
         cred.write_text(f"{name}={self.creds[name]}\n")
-        edge = start_serve(self.tmp / name, "--upstream", self.hub.url, "--upstream-token-file", str(cred))
+        edge = start_serve(self.tmp / name, "--upstream", hub or self.hub.url, "--upstream-token-file", str(cred),
+                           *args)
         self.edges[name] = edge
         return edge
 
@@ -59,6 +64,22 @@ class Fleet:
 
     def row(self, session: str) -> dict[str, Any] | None:
         return next((r for r in self.listing() if r["id"] == session), None)
+
+    def kill_hub(self) -> None:
+        os.kill(self.hub.proc.pid, signal.SIGKILL)
+        self.hub.proc.wait(10)
+
+    def restart_hub(self) -> None:
+        """The hub again, on its port and config directory, as a new process (a new epoch)."""
+        old = self.hub
+        port = old.url.rsplit(":", 1)[1]
+        proc = subprocess.Popen([*WATCHKEEPER, "serve", "--bind", f"127.0.0.1:{port}", "--no-default-roots",
+                                 "--root", str(self.tmp / "hub" / "home" / ".claude" / "projects"),
+                                 "--edge-token-file", str(self.edge_file)], cwd=ROOT, env=old.env,
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        assert proc.stdout is not None
+        self.hub = Serve(proc, Lines(proc.stdout), old.url, old.env, old.home)
+        self.hub.out.until("attach:")
 
     def stop(self) -> None:
         for edge in self.edges.values():
@@ -203,3 +224,83 @@ async def test_a_deny_sent_at_the_hub_reaches_a_call_held_on_the_edge(fleet: Fle
             for e in fleet.hub.stream(run.session)), what="the hub's stream has the denied call", timeout=WAIT)
     finally:
         await run.close()
+
+
+def test_a_killed_hub_restarts_as_a_new_epoch_and_has_every_event_once(fleet: Fleet) -> None:
+    fleet.start_edge("alpha")
+    run = record(fleet.root("alpha"), "s-hub", 30)
+    until(lambda: (r := fleet.row("s-hub")) is not None and r["live"], what="the hub has the session",
+          timeout=WAIT)
+    fleet.kill_hub()
+    for i in range(30):
+        run.user(f"while the hub is down {i}")
+    fleet.restart_hub()
+    for i in range(30):
+        run.user(f"after {i}")
+    run.close()
+    want = ids(fleet.edges["alpha"].stream("s-hub"))
+    assert len(want) == 92
+    until(lambda: ids(fleet.hub.stream("s-hub")) == want, what="the new hub has every event once",
+          timeout=WAIT)
+
+
+async def test_a_cut_connection_resumes_from_what_the_hub_acknowledged(tmp_path: Path) -> None:
+    cred = f"wke-{uuid.uuid4().hex}"
+    (tmp_path / "cred").write_text(f"alpha={cred}\n")
+    hub = Served(token=Keyring([(None, TOKEN)], None, [("alpha", cred)]))
+    proxy = await Proxy(hub.server.port).start()
+    edge = await asyncio.to_thread(start_serve, tmp_path / "alpha", "--upstream", proxy.url,
+                                   "--upstream-token-file", str(tmp_path / "cred"))
+    try:
+        run = record(tmp_path / "alpha" / "home" / ".claude" / "projects", "s-cut", 50)
+        await until_async(lambda: (s := hub.relay.session("s-cut")) is not None and s.events >= 51,
+                          what="the hub has the first 51 events", timeout=WAIT)
+        proxy.cut()
+        for i in range(50):
+            run.user(f"after the cut {i}")
+        run.close()
+        source = hub.server.edges.by_name["alpha"]
+        await until_async(lambda: source.connections >= 2, what="the edge dialled again", timeout=WAIT)
+        want = ids(await asyncio.to_thread(edge.stream, "s-cut"))
+        assert len(want) == 102
+        await until_async(lambda: pushed(hub.relay.read_range("s-cut", 0, 10**6)) == want,
+                          what="the hub has every event once", timeout=WAIT)
+        stats = source.tracker.stats
+        assert (stats["events"], stats["repeats"], stats["missed"]) == (102, 0, 0), stats
+    finally:
+        await asyncio.to_thread(edge.stop)
+        await proxy.close()
+        hub.stop()
+
+
+async def test_a_call_held_on_an_edge_follows_its_policy_when_the_hub_dies(fleet: Fleet) -> None:
+    edge = await asyncio.to_thread(fleet.start_edge, "beta", "--reconnect-grace", "0")
+    run = await sdk.connect(edge.url, token=edge.token, title="sdk on an edge")
+    try:
+        await until_async(lambda: any(r["id"] == run.session for r in fleet.listing()),
+                          what="the hub lists the agent's session", timeout=WAIT)
+        call = run.tool_started("shell", {"cmd": "ls"})
+        asking = asyncio.create_task(run.approval(call))
+        await until_async(lambda: (r := fleet.row(run.session)) is not None and bool(r["held"]),
+                          what="the call is held for the hub's people", timeout=WAIT)
+        await asyncio.to_thread(fleet.kill_hub)
+        decision = await asyncio.wait_for(asking, WAIT)
+        assert decision.verdict == "none" and decision.approved and "nobody is watching" in (decision.reason or "")
+    finally:
+        await run.close()
+
+
+def test_an_edge_refuses_a_plain_hub_off_loopback_unless_insecure(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="not TLS off loopback"):
+        check_upstream("ws://hub.example:47718")
+    check_upstream("ws://hub.example:47718", insecure=True)
+    check_upstream("wss://hub.example:47718")
+    check_upstream("ws://127.0.0.1:47718")
+    cred = tmp_path / "cred"
+    cred.write_text("wke-x\n")
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "WATCHKEEPER_HOME": str(tmp_path / "wk"),
+           "HOME": str(tmp_path), "PYTHONPATH": str(ROOT)}
+    done = subprocess.run([*WATCHKEEPER, "serve", "--no-default-roots", "--upstream", "ws://hub.example:1",
+                           "--upstream-token-file", str(cred)], cwd=ROOT, env=env, text=True, capture_output=True,
+                          timeout=WAIT)
+    assert done.returncode == 2 and "not TLS off loopback" in done.stderr
