@@ -304,3 +304,31 @@ def test_an_edge_refuses_a_plain_hub_off_loopback_unless_insecure(tmp_path: Path
                            "--upstream-token-file", str(cred)], cwd=ROOT, env=env, text=True, capture_output=True,
                           timeout=WAIT)
     assert done.returncode == 2 and "not TLS off loopback" in done.stderr
+
+
+def test_an_edge_pushes_over_tls_to_a_hub_it_trusts(tmp_path: Path) -> None:
+    import ssl
+
+    cert, key = tmp_path / "hub.pem", tmp_path / "hub.key"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out",
+                    str(cert), "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+                   check=True, capture_output=True, timeout=WAIT)
+    (tmp_path / "edges").write_text("alpha=wke-tls-alpha\n")
+    (tmp_path / "cred").write_text("alpha=wke-tls-alpha\n")
+    hub = start_serve(tmp_path / "hub", "--edge-token-file", str(tmp_path / "edges"), "--certfile", str(cert),
+                      "--keyfile", str(key))
+    url = hub.url.replace("ws://", "wss://")
+    edge = start_serve(tmp_path / "alpha", "--upstream", url, "--upstream-token-file", str(tmp_path / "cred"),
+                       "--upstream-cafile", str(cert))
+    try:
+        record(tmp_path / "alpha" / "home" / ".claude" / "projects", "s-tls", 3).close()
+        context = ssl.create_default_context(cafile=str(cert))
+
+        def listed() -> list[Any]:
+            reply = asyncio.run(request(url, hub.token, {"t": "sessions", "id": "s"}, ssl_context=context))[1]
+            return [r for r in reply["listing"] if r["id"] == "s-tls" and r["origin"]["edge"] == "alpha"]
+
+        until(listed, what="the hub lists the edge's session, over wss://", timeout=WAIT)
+    finally:
+        edge.stop()
+        hub.stop()

@@ -52,6 +52,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--upstream", metavar="URL", help="as an edge: push every session to the hub at URL "
                         "(wss://HOST:PORT) over one outbound websocket; the hub's people steer them from there")
     parser.add_argument("--upstream-token-file", metavar="F", help="with --upstream: the edge credential")
+    parser.add_argument("--upstream-cafile", metavar="C", help="with --upstream: trust this certificate (PEM) "
+                        "for the hub's wss://, e.g. its self-signed one")
     parser.add_argument("--edge-name", metavar="NAME", help="with --upstream: this edge's name on the hub "
                         "(default: the host name; a named edge credential's name wins)")
     parser.add_argument("--insecure", action="store_true", help="with --upstream: allow ws:// (no TLS) to a hub "
@@ -113,13 +115,20 @@ def upstream_options(args: argparse.Namespace) -> dict[str, Any] | None:
     from ..relay.servers.upstream import check_upstream
 
     if not args.upstream:
-        if args.upstream_token_file or args.edge_name or args.insecure:
-            raise ValueError("--upstream-token-file, --edge-name and --insecure go with --upstream")
+        if args.upstream_token_file or args.edge_name or args.insecure or args.upstream_cafile:
+            raise ValueError("--upstream-token-file, --upstream-cafile, --edge-name and --insecure go with "
+                             "--upstream")
         return None
     check_upstream(args.upstream, args.insecure)
     if not args.upstream_token_file:
         raise ValueError("--upstream needs --upstream-token-file (the edge credential the hub lists)")
-    context = ssl.create_default_context() if args.upstream.startswith("wss:") else None
+    context = None
+    if args.upstream.startswith("wss:"):
+        try:
+            context = ssl.create_default_context(cafile=args.upstream_cafile)
+        except (OSError, ssl.SSLError) as e:
+            raise ValueError(f"--upstream-cafile: cannot load the certificate: {e}") from None
+        context.minimum_version = ssl.TLSVersion.TLSv1_2
     return {"url": args.upstream, "token": config.read_token_file(args.upstream_token_file),
             "edge": args.edge_name, "ssl_context": context, "insecure": args.insecure}
 
