@@ -126,7 +126,8 @@ def test_two_edges_push_to_one_hub_and_the_hub_lists_both_with_their_origin(flee
     try:
         for name in ("alpha", "beta"):
             sid, edge = f"s-{name}", fleet.edges[name]
-            want = ids(edge.stream(sid))
+            want = until(lambda sid=sid, edge=edge: len(got := ids(edge.stream(sid))) == 7 and got,  # type: ignore[misc]
+                         what=f"the edge has all of {sid}", timeout=WAIT)
             until(lambda sid=sid, want=want: ids(screen.events(sid)) == want,  # type: ignore[misc]
                   what=f"attach to the hub shows {sid} as the edge has it", timeout=WAIT)
             assert "session.ended" in [e["kind"] for e in screen.events(sid)]
@@ -190,8 +191,9 @@ def test_a_killed_edge_is_unreachable_and_its_restart_loses_and_doubles_nothing(
     run.close()
 
     edge = fleet.start_edge("alpha")
-    want = ids(edge.stream("s-long"))
-    assert len(want) == written[0] + 20 + 2  # session.started and session.ended around the messages
+    total = written[0] + 20 + 2  # session.started and session.ended around the messages
+    want = until(lambda: (got := ids(edge.stream("s-long"))) and len(got) == total and got,
+                 what="the restarted edge has the whole recording", timeout=WAIT)
     screen = Attached(fleet.hub.url, token=fleet.hub.token)
     try:
         until(lambda: pushed(screen.events("s-long")) == want, what="the hub has every event once", timeout=WAIT,
@@ -206,10 +208,11 @@ def test_a_killed_edge_is_unreachable_and_its_restart_loses_and_doubles_nothing(
 
 async def test_a_deny_sent_at_the_hub_reaches_a_call_held_on_the_edge(fleet: Fleet) -> None:
     edge = await asyncio.to_thread(fleet.start_edge, "beta")
+    screen = Attached(fleet.hub.url, token=fleet.hub.token)  # a person watches at the hub: calls are held
     run = await sdk.connect(edge.url, token=edge.token, title="sdk on an edge")
     try:
-        await until_async(lambda: any(r["id"] == run.session for r in fleet.listing()),
-                          what="the hub lists the agent's session", timeout=WAIT)
+        await until_async(lambda: screen.relay.session(run.session) is not None,
+                          what="the person at the hub sees the agent's session", timeout=WAIT)
         call = run.tool_started("shell", {"cmd": "rm -rf build"})
         asking = asyncio.create_task(run.approval(call, name="shell", input={"cmd": "rm -rf build"}))
         await until_async(lambda: (r := fleet.row(run.session)) is not None and r["held"]
@@ -222,6 +225,19 @@ async def test_a_deny_sent_at_the_hub_reaches_a_call_held_on_the_edge(fleet: Fle
         await asyncio.to_thread(until, lambda: any(
             e["kind"] == "tool.finished" and e["data"].get("status") == "denied"
             for e in fleet.hub.stream(run.session)), what="the hub's stream has the denied call", timeout=WAIT)
+    finally:
+        await run.close()
+        await asyncio.to_thread(screen.stop)
+
+
+async def test_with_nobody_watching_at_the_hub_a_call_on_an_edge_is_not_held(fleet: Fleet) -> None:
+    edge = await asyncio.to_thread(fleet.start_edge, "beta")
+    run = await sdk.connect(edge.url, token=edge.token, title="sdk on an edge")
+    try:
+        await until_async(lambda: any(r["id"] == run.session for r in fleet.listing()),
+                          what="the hub lists the agent's session", timeout=WAIT)
+        decision = await asyncio.wait_for(run.approval(run.tool_started("shell", {"cmd": "ls"})), WAIT)
+        assert decision.verdict == "none" and decision.approved and "nobody is watching" in (decision.reason or "")
     finally:
         await run.close()
 
@@ -238,8 +254,8 @@ def test_a_killed_hub_restarts_as_a_new_epoch_and_has_every_event_once(fleet: Fl
     for i in range(30):
         run.user(f"after {i}")
     run.close()
-    want = ids(fleet.edges["alpha"].stream("s-hub"))
-    assert len(want) == 92
+    want = until(lambda: (got := ids(fleet.edges["alpha"].stream("s-hub"))) and len(got) == 92 and got,
+                 what="the edge has the whole recording", timeout=WAIT)
     until(lambda: ids(fleet.hub.stream("s-hub")) == want, what="the new hub has every event once",
           timeout=WAIT)
 
@@ -261,8 +277,8 @@ async def test_a_cut_connection_resumes_from_what_the_hub_acknowledged(tmp_path:
         run.close()
         source = hub.server.edges.by_name["alpha"]
         await until_async(lambda: source.connections >= 2, what="the edge dialled again", timeout=WAIT)
-        want = ids(await asyncio.to_thread(edge.stream, "s-cut"))
-        assert len(want) == 102
+        want = await asyncio.to_thread(until, lambda: (got := ids(edge.stream("s-cut"))) and len(got) == 102
+                                       and got, what="the edge has the whole recording", timeout=WAIT)
         await until_async(lambda: pushed(hub.relay.read_range("s-cut", 0, 10**6)) == want,
                           what="the hub has every event once", timeout=WAIT)
         stats = source.tracker.stats
@@ -275,10 +291,11 @@ async def test_a_cut_connection_resumes_from_what_the_hub_acknowledged(tmp_path:
 
 async def test_a_call_held_on_an_edge_follows_its_policy_when_the_hub_dies(fleet: Fleet) -> None:
     edge = await asyncio.to_thread(fleet.start_edge, "beta", "--reconnect-grace", "0")
+    screen = Attached(fleet.hub.url, token=fleet.hub.token)
     run = await sdk.connect(edge.url, token=edge.token, title="sdk on an edge")
     try:
-        await until_async(lambda: any(r["id"] == run.session for r in fleet.listing()),
-                          what="the hub lists the agent's session", timeout=WAIT)
+        await until_async(lambda: screen.relay.session(run.session) is not None,
+                          what="the person at the hub sees the agent's session", timeout=WAIT)
         call = run.tool_started("shell", {"cmd": "ls"})
         asking = asyncio.create_task(run.approval(call))
         await until_async(lambda: (r := fleet.row(run.session)) is not None and bool(r["held"]),
@@ -288,6 +305,7 @@ async def test_a_call_held_on_an_edge_follows_its_policy_when_the_hub_dies(fleet
         assert decision.verdict == "none" and decision.approved and "nobody is watching" in (decision.reason or "")
     finally:
         await run.close()
+        await asyncio.to_thread(screen.stop)
 
 
 def test_an_edge_refuses_a_plain_hub_off_loopback_unless_insecure(tmp_path: Path) -> None:

@@ -6,10 +6,10 @@ the hub and, on that connection, serves its relay to the hub as it serves an
 is per session (its acknowledgement), the edge sends from there, reading
 older events back from its history (on disk when spilled), and the hub's
 controls for these sessions are decided here, by this relay, which holds the
-calls; the hub only routes. While connected the hub counts as a watching
-viewer, so calls are held for the people attached to it; when it goes, the
-server's reconnect grace and then each session's failure policy apply, as
-when the last local viewer leaves.
+calls; the hub only routes. The hub counts as a watching viewer while it
+says people watch there (``watching``), so calls are held for them; when
+they leave or the hub goes, the server's reconnect grace and then each
+session's failure policy apply, as when the last local viewer leaves.
 
 The edge presents an edge credential (the hub's ``--edge-token-file``),
 never a person's token, and it refuses a plain ``ws://`` hub off loopback
@@ -84,6 +84,6 @@ class Upstream:
                 raise wire.WireError("expected-hello", f"{self.url} did not follow as a hub")
             self.connections += 1
             self.status = f"pushing to {hello.get('server')} ({self.url})"
-            await self.server._viewer(ws)
+            await self.server._viewer(ws, hub=True)
         finally:
             await close_quickly(ws)

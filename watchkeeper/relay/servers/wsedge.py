@@ -12,6 +12,9 @@ tracker in ``adapters/remote/resume.py``) over the edge's connection:
   events read back with range reads, from disk when spilled);
 - a restarted edge is a new epoch: the hub reads everything again and its
   relay drops the repeats by event id; a restarted hub starts from nothing;
+- the hub tells the edge how many people watch at the hub (``watching``, on
+  every change and with each poll): the edge holds calls only while someone
+  does, as for its own viewers;
 - a control for an edge's session is forwarded down its connection and the
   edge's relay decides it (the edge holds the call); while the edge is not
   connected the control is rejected with that reason, and its sessions are
@@ -26,14 +29,17 @@ session another edge already reports is refused to it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from websockets.asyncio.server import ServerConnection
+from websockets.exceptions import ConnectionClosed
 
 from ...adapters.remote.resume import Tracker
 from ...adapters.remote.source import Forwarded, RemoteSource, _outcome
-from ...protocol import ControlModel, Event, Kind, make_event
+from ...protocol import ControlModel, Event, Kind, make_event, wire
 
 log = logging.getLogger("watchkeeper.serve")
 
@@ -44,8 +50,10 @@ UNREACHABLE = "unreachable"
 class EdgeSource(RemoteSource):
     """One edge, as the hub follows it: connections are handed in by the server as the edge dials."""
 
-    def __init__(self, edge: str, host: str, owners: dict[str, EdgeSource]) -> None:
+    def __init__(self, edge: str, host: str, owners: dict[str, EdgeSource],
+                 watchers: Callable[[], int] = lambda: 0) -> None:
         super().__init__("ws://edge.invalid", name=f"edge {edge} ({host})")
+        self.watchers = watchers
         self.edge = edge
         self.host = host
         self.tracker = Tracker(f"edge {edge}")
@@ -89,6 +97,21 @@ class EdgeSource(RemoteSource):
     @property
     def connected(self) -> bool:
         return self._ws is not None
+
+    # --- who watches here: the edge holds calls only while people watch at the hub -------
+
+    async def _ask_sessions(self, ws: Any) -> None:
+        with contextlib.suppress(ConnectionClosed):
+            while True:
+                await ws.send(wire.dumps({"t": "watching", "n": self.watchers()}), text=True)
+                self.asked += 1
+                await ws.send(wire.dumps({"t": "sessions", "id": f"sessions-{self.asked}"}), text=True)
+                await asyncio.sleep(self.poll)
+
+    def tell_watching(self) -> None:
+        if self._ws is not None:
+            task = asyncio.ensure_future(self._send({"t": "watching", "n": self.watchers()}))
+            task.add_done_callback(lambda t: t.exception() if not t.cancelled() else None)
 
     # --- what the edge may report ------------------------------------------------------
 
@@ -145,10 +168,10 @@ class Edges:
         self.by_name: dict[str, EdgeSource] = {}
         self.owners: dict[str, EdgeSource] = {}
 
-    def source(self, relay: Any, edge: str, host: str) -> EdgeSource:
+    def source(self, relay: Any, edge: str, host: str, watchers: Callable[[], int]) -> EdgeSource:
         found = self.by_name.get(edge)
         if found is None:
-            found = self.by_name[edge] = EdgeSource(edge, host, self.owners)
+            found = self.by_name[edge] = EdgeSource(edge, host, self.owners, watchers)
             relay.add_source(found)
         return found
 
@@ -158,3 +181,16 @@ class Edges:
         if source is None:
             return None
         return {**source.origin, "connected": source.connected}
+
+
+class EdgesWatch:
+    """The hub's grace, told to its edges: the one who left still counts, then nobody watches."""
+
+    def __init__(self, tell: Callable[[], None]) -> None:
+        self.tell = tell
+
+    def grace_started(self, seconds: float) -> None:
+        self.tell()
+
+    def nobody_watching(self) -> None:
+        self.tell()

@@ -57,7 +57,7 @@ from ...protocol.loopback import is_loopback, loopback_host
 from .breakpoint_requests import breakpoint_request
 from .watching import RECONNECT_GRACE, Grace, WatchListener
 from .wsagent import AgentLink, Forbidden, SdkWatch, forbid
-from .wsedge import Edges
+from .wsedge import Edges, EdgesWatch
 from .wsviewer import DEFAULT_LIMIT, ViewerConn, fit_range
 
 log = logging.getLogger("watchkeeper.serve")
@@ -94,6 +94,7 @@ class WsServer:
         #: held calls wait ``grace.seconds`` for a viewer to come back (``RECONNECT_GRACE``); 0: the policy at once.
         self.grace = Grace(grace)
         self.grace.listeners.append(SdkWatch(self))
+        self.grace.listeners.append(EdgesWatch(self.tell_edges))
         #: this machine's breakpoint rules, which viewers list and edit (``breakpoints`` requests).
         self.breakpoints = breakpoints
         #: set once listening (``port`` is then the bound one), or failed (``error``).
@@ -245,13 +246,32 @@ class WsServer:
         peer = ws.remote_address[0] if ws.remote_address else "?"
         host = str(said.get("host") or peer)[:200]
         name = (edge.name if edge is not None and edge.name else hello.name)[:64]
-        await self.edges.source(self.relay, name, host).hand(ws, host)
+        await self.edges.source(self.relay, name, host, self.watchers).hand(ws, host)
+
+    def watchers(self) -> int:
+        """People watching here, the one that left counted during the grace: what this hub tells its edges."""
+        return self.watching() + (1 if self.grace.running else 0)
+
+    def tell_edges(self) -> None:
+        for source in list(self.edges.by_name.values()):
+            source.tell_watching()
+
+    def _hub_watchers(self, conn: ViewerConn, n: int) -> None:
+        """The hub this edge pushes to says how many watch there: calls are held for them, as for a local viewer."""
+        before = self.watching()
+        conn.remote_watchers = max(0, n)
+        if self.watching() > 0:
+            self.grace.back()
+        elif before > 0:
+            self.grace.last_left(self.watching)
 
     # --- viewers -------------------------------------------------------------------------
 
-    async def _viewer(self, ws: Any) -> None:
-        """One viewer's connection: accepted here, or dialled out to a hub (``upstream.py``)."""
+    async def _viewer(self, ws: Any, *, hub: bool = False) -> None:
+        """One viewer's connection: accepted here, or dialled out to a hub (``upstream.py``, ``hub``)."""
         conn = ViewerConn(ws, self.relay, limit=self.queue_limit, oldest=self._oldest)
+        if hub:
+            conn.remote_watchers = 0
         self._viewers.add(conn)
         writer = asyncio.create_task(conn.writer())
         try:
@@ -270,12 +290,17 @@ class WsServer:
                 await writer
             if was_watching and not self.watching():
                 self.grace.last_left(self.watching)
+            self.tell_edges()
 
     def _viewer_message(self, conn: ViewerConn, msg: dict[str, Any]) -> None:
         t = msg["t"]
         if t == "subscribe":
             conn.subscribe(wire.read_subscribe(msg, self.relay.epoch))
-            self.grace.back()
+            if conn.watching:
+                self.grace.back()
+                self.tell_edges()
+        elif t == "watching" and conn.remote_watchers is not None and isinstance(msg.get("n"), int):
+            self._hub_watchers(conn, msg["n"])
         elif t == "range":
             r = wire.read_range(msg)
             events = self.relay.read_range(r.session, max(r.start, self._oldest(r.session)), r.stop)
