@@ -121,6 +121,9 @@ def test_two_edges_push_to_one_hub_and_the_hub_lists_both_with_their_origin(flee
     rows = {r["id"]: r for r in fleet.listing()}
     assert rows["s-alpha"]["origin"]["edge"] == "alpha" and rows["s-beta"]["origin"]["edge"] == "beta"
     assert all(rows[s]["origin"]["connected"] and rows[s]["origin"]["host"] for s in ("s-alpha", "s-beta"))
+    only = fleet.hub.cli("sessions", "--relay", fleet.hub.url, "--token-file", fleet.hub.token_file,
+                         "--origin", "beta")
+    assert only.returncode == 0 and "beta: run s-beta" in only.stdout and "s-alpha" not in only.stdout, only
 
     screen = Attached(fleet.hub.url, token=fleet.hub.token)
     try:
@@ -350,3 +353,21 @@ def test_an_edge_pushes_over_tls_to_a_hub_it_trusts(tmp_path: Path) -> None:
     finally:
         edge.stop()
         hub.stop()
+
+
+def test_an_edge_cannot_report_a_session_another_edge_reports(fleet: Fleet) -> None:
+    fleet.start_edge("alpha")
+    record(fleet.root("alpha"), "s-same", 3).close()
+    until(lambda: (r := fleet.row("s-same")) is not None and r["origin"]["edge"] == "alpha",
+          what="the hub has alpha's session", timeout=WAIT)
+    fleet.start_edge("beta")
+    record(fleet.root("beta"), "s-same", 6).close()
+    beta_has = until(lambda: len(got := ids(fleet.edges["beta"].stream("s-same"))) == 8 and got,
+                     what="beta has its s-same", timeout=WAIT)
+    # beta pushes in the order its relay took them: once s-other is on the hub, beta's s-same went before it
+    record(fleet.root("beta"), "s-other", 1).close()
+    until(lambda: fleet.row("s-other") is not None, what="the hub has beta's own session", timeout=WAIT)
+    alpha_has = ids(fleet.edges["alpha"].stream("s-same"))
+    assert len(alpha_has) == 5 and beta_has[:4] == alpha_has[:4]
+    assert fleet.row("s-same")["origin"]["edge"] == "alpha"  # type: ignore[index]
+    assert pushed(fleet.hub.stream("s-same")) == alpha_has
