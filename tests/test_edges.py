@@ -184,6 +184,7 @@ def test_a_killed_edge_is_unreachable_and_its_restart_loses_and_doubles_nothing(
         until(lambda: (r := fleet.row("s-long")) is not None and not r["live"]
               and r["state"] == "unreachable" and not r["origin"]["connected"],
               what="the hub shows the killed edge's session as unreachable", timeout=WAIT)
+        assert fleet.row("s-long")["steerable"] is False  # type: ignore[index]
         rc, said = fleet.hub.ctl("pause", "s-long")
         assert rc != 0 and "not connected to this hub" in said, said
     finally:

@@ -175,6 +175,16 @@ class Edges:
             relay.add_source(found)
         return found
 
+    def listed(self, row: dict[str, Any]) -> dict[str, Any]:
+        """A listing row with its origin; not steerable, and why, while its edge is not connected."""
+        origin = self.origin(str(row.get("id")))
+        if origin is None:
+            return {**row, "origin": None}
+        if not origin["connected"]:
+            return {**row, "origin": origin, "steerable": False,
+                    "reason": f"edge {origin['edge']} ({origin['host']}) is not connected to this hub"}
+        return {**row, "origin": origin}
+
     def origin(self, session: str) -> dict[str, Any] | None:
         """Where ``session`` comes from: its edge's name and host, and whether that edge is connected."""
         source = self.owners.get(session)

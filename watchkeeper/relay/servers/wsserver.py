@@ -324,7 +324,7 @@ class WsServer:
             rows = [{"session": i.session, "title": i.title, "agent_kind": i.agent_kind, "state": i.state,
                      "live": i.live, "events": i.events, "capabilities": i.capabilities, "origin": origin(i.session)}
                     for i in self.relay.sessions()]
-            listing = [{**row, "origin": origin(str(row.get("id")))} for row in self.relay.listing()]
+            listing = [self.edges.listed(row) for row in self.relay.listing()]
             conn.reply({"t": "sessions", "id": msg.get("id"), "sessions": rows, "listing": listing})
         else:
             raise wire.WireError("unknown-type", f"unknown message type {t!r}", msg.get("id"))
