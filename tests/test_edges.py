@@ -65,6 +65,15 @@ class Fleet:
     def row(self, session: str) -> dict[str, Any] | None:
         return next((r for r in self.listing() if r["id"] == session), None)
 
+    def hub_edges(self) -> set[str]:
+        """The edges connected to the hub, sessions or not: a ``breakpoints`` list for one answers only then."""
+        out = set()
+        for name in self.creds:
+            msg = {"t": "breakpoints", "id": "probe", "op": "list", "edge": name}
+            if asyncio.run(request(self.hub.url, self.hub.token, msg))[1].get("error") is None:
+                out.add(name)
+        return out
+
     def kill_hub(self) -> None:
         os.kill(self.hub.proc.pid, signal.SIGKILL)
         self.hub.proc.wait(10)
@@ -372,3 +381,17 @@ def test_an_edge_cannot_report_a_session_another_edge_reports(fleet: Fleet) -> N
     assert len(alpha_has) == 5 and beta_has[:4] == alpha_has[:4]
     assert fleet.row("s-same")["origin"]["edge"] == "alpha"  # type: ignore[index]
     assert pushed(fleet.hub.stream("s-same")) == alpha_has
+
+
+def test_the_hubs_person_edits_an_edges_breakpoint_rules_and_they_live_on_the_edge(fleet: Fleet) -> None:
+    edge = fleet.start_edge("alpha")
+    until(lambda: "alpha" in fleet.hub_edges(), what="the edge is connected", timeout=WAIT)
+    rule = {"name": "no rm", "tool": "Bash", "input": "rm -rf"}
+    msg = {"t": "breakpoints", "id": "b1", "op": "add", "edge": "alpha", "rule": rule}
+    reply = asyncio.run(request(fleet.hub.url, fleet.hub.token, msg))[1]
+    assert reply.get("error") is None and reply["done"] == "added «no rm»", reply
+    assert [r["name"] for r in reply["rules"]] == ["no rm"] and str(edge.home) in reply["where"]
+    assert "no rm" in (edge.home / "breakpoints.toml").read_text()
+    assert not (fleet.hub.home / "breakpoints.toml").exists()
+    gone = asyncio.run(request(fleet.hub.url, fleet.hub.token, {**msg, "id": "b2", "op": "list", "edge": "nobody"}))[1]
+    assert gone["error"] == "edge nobody is not connected to this hub"

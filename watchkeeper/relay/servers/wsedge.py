@@ -18,7 +18,9 @@ tracker in ``adapters/remote/resume.py``) over the edge's connection:
 - a control for an edge's session is forwarded down its connection and the
   edge's relay decides it (the edge holds the call); while the edge is not
   connected the control is rejected with that reason, and its sessions are
-  not live (state ``unreachable``).
+  not live (state ``unreachable``);
+- a ``breakpoints`` request naming an ``edge`` is that edge's rules, listed
+  and edited there (the edge checks them; the hub keeps none of its own for it).
 
 One :class:`EdgeSource` per edge name lives for the hub's run, so what it
 has acknowledged survives the edge's drops. An edge's credential lets it
@@ -38,7 +40,7 @@ from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
 from ...adapters.remote.resume import Tracker
-from ...adapters.remote.source import Forwarded, RemoteSource, _outcome
+from ...adapters.remote.source import Forwarded, RemoteError, RemoteSource, _outcome
 from ...protocol import ControlModel, Event, Kind, make_event, wire
 
 log = logging.getLogger("watchkeeper.serve")
@@ -167,6 +169,7 @@ class Edges:
     def __init__(self) -> None:
         self.by_name: dict[str, EdgeSource] = {}
         self.owners: dict[str, EdgeSource] = {}
+        self._asking: set[asyncio.Future[None]] = set()
 
     def source(self, relay: Any, edge: str, host: str, watchers: Callable[[], int]) -> EdgeSource:
         found = self.by_name.get(edge)
@@ -174,6 +177,27 @@ class Edges:
             found = self.by_name[edge] = EdgeSource(edge, host, self.owners, watchers)
             relay.add_source(found)
         return found
+
+    def breakpoints(self, reply: Callable[[dict[str, Any]], None], msg: dict[str, Any]) -> None:
+        """A ``breakpoints`` request for edge ``msg["edge"]``: the edge's rules, edited there; its reply."""
+        req, name = msg.get("id"), str(msg["edge"])
+        source = self.by_name.get(name)
+        if source is None or not source.connected:
+            reply({"t": "breakpoints", "id": req, "rules": [], "problems": [], "where": f"edge {name}",
+                   "error": f"edge {name} is not connected to this hub"})
+            return
+
+        async def ask() -> None:
+            try:
+                answer = await source.ask({k: v for k, v in msg.items() if k not in ("id", "edge")})
+            except (RemoteError, TimeoutError) as e:
+                answer = {"t": "breakpoints", "rules": [], "problems": [], "where": f"edge {name}",
+                          "error": f"edge {name} did not answer: {e or 'timed out'}"}
+            reply({**answer, "id": req, "edge": name})
+
+        task = asyncio.ensure_future(ask())
+        self._asking.add(task)
+        task.add_done_callback(self._asking.discard)
 
     def listed(self, row: dict[str, Any]) -> dict[str, Any]:
         """A listing row with its origin; not steerable, and why, while its edge is not connected."""

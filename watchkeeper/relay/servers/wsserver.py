@@ -317,6 +317,8 @@ class WsServer:
                 self._outcome_later(conn, req, control)
             else:
                 conn.reply({"t": "outcome", "id": req, "outcome": outcome})
+        elif t == "breakpoints" and isinstance(msg.get("edge"), str):
+            self.edges.breakpoints(conn.reply, msg)
         elif t == "breakpoints":
             conn.reply(breakpoint_request(self.breakpoints, msg, where=self.server_name))
         elif t == "sessions":
