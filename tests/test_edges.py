@@ -41,7 +41,9 @@ class Fleet:
         self.tmp = tmp
         self.edge_file = tmp / "edges"
         self.creds = {name: f"wke-{name}-{uuid.uuid4().hex}" for name in ("alpha", "beta")}
-        self.edge_file.write_text("".join(f"{n}={t}\n" for n, t in self.creds.items()))
+        #: one unnamed credential for a fleet: its edges go by the name they say.
+        self.fleet_cred = f"wke-fleet-{uuid.uuid4().hex}"
+        self.edge_file.write_text("".join(f"{n}={t}\n" for n, t in self.creds.items()) + self.fleet_cred + "\n")
         self.hub = start_serve(tmp / "hub", "--edge-token-file", str(self.edge_file))
         self.edges: dict[str, Serve] = {}
 
@@ -288,7 +290,7 @@ async def test_a_cut_connection_resumes_from_what_the_hub_acknowledged(tmp_path:
         for i in range(50):
             run.user(f"after the cut {i}")
         run.close()
-        source = hub.server.edges.by_name["alpha"]
+        source = hub.server.edges.by_name["alpha"]  # the one edge of that name here
         await until_async(lambda: source.connections >= 2, what="the edge dialled again", timeout=WAIT)
         want = await asyncio.to_thread(until, lambda: (got := ids(edge.stream("s-cut"))) and len(got) == 102
                                        and got, what="the edge has the whole recording", timeout=WAIT)
@@ -395,3 +397,24 @@ def test_the_hubs_person_edits_an_edges_breakpoint_rules_and_they_live_on_the_ed
     assert not (fleet.hub.home / "breakpoints.toml").exists()
     gone = asyncio.run(request(fleet.hub.url, fleet.hub.token, {**msg, "id": "b2", "op": "list", "edge": "nobody"}))[1]
     assert gone["error"] == "edge nobody is not connected to this hub"
+
+
+def test_a_fleet_credential_cannot_take_over_a_named_edge(fleet: Fleet) -> None:
+    fleet.start_edge("alpha")
+    record(fleet.root("alpha"), "s-mine", 2).close()
+    until(lambda: (r := fleet.row("s-mine")) is not None and r["origin"]["connected"], what="alpha's session",
+          timeout=WAIT)
+    (fleet.tmp / "fleet.cred").write_text(fleet.fleet_cred + "\n")
+    impostor = start_serve(fleet.tmp / "impostor", "--upstream", fleet.hub.url, "--upstream-token-file",
+                           str(fleet.tmp / "fleet.cred"), "--edge-name", "alpha")
+    fleet.edges["impostor"] = impostor
+    root = fleet.tmp / "impostor" / "home" / ".claude" / "projects"
+    record(root, "s-mine", 5).close()
+    until(lambda: len(ids(impostor.stream("s-mine"))) == 7, what="the impostor has its s-mine", timeout=WAIT)
+    record(root, "s-impostor", 1).close()
+    until(lambda: fleet.row("s-impostor") is not None, what="the impostor's own session is on the hub",
+          timeout=WAIT)
+    rows = {r["id"]: r for r in fleet.listing()}
+    assert rows["s-mine"]["origin"]["connected"] and rows["s-impostor"]["origin"]["edge"] == "alpha"
+    assert pushed(fleet.hub.stream("s-mine")) == ids(fleet.edges["alpha"].stream("s-mine"))
+    assert len(pushed(fleet.hub.stream("s-mine"))) == 4

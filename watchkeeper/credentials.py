@@ -71,6 +71,8 @@ class Edge:
     """An accepted edge credential; ``name`` (the file's ``name=``) names the edge, else the edge says."""
 
     name: str | None
+    #: which credential of the keyring (an edge name is only unique within one credential).
+    key: int = 0
 
 
 def digest(secret: str) -> str:
@@ -116,9 +118,9 @@ class Keyring:
         """The edge whose credential ``given`` is (compared in constant time), or None."""
         raw = given.encode()
         found: Edge | None = None
-        for name, token in self.edges:
+        for key, (name, token) in enumerate(self.edges):
             if hmac.compare_digest(raw, token) and found is None:
-                found = Edge(name)
+                found = Edge(name, key)
         return found
 
     def hook(self, given: str) -> HookCredential | None:

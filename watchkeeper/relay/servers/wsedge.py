@@ -167,14 +167,18 @@ class Edges:
     """The edges a hub has seen, by name, and which of them reports each session."""
 
     def __init__(self) -> None:
+        self.by_key: dict[tuple[int, str], EdgeSource] = {}
+        #: the first edge of each name (what a ``breakpoints`` request names).
         self.by_name: dict[str, EdgeSource] = {}
         self.owners: dict[str, EdgeSource] = {}
         self._asking: set[asyncio.Future[None]] = set()
 
-    def source(self, relay: Any, edge: str, host: str, watchers: Callable[[], int]) -> EdgeSource:
-        found = self.by_name.get(edge)
+    def source(self, relay: Any, who: tuple[int, str], host: str, watchers: Callable[[], int]) -> EdgeSource:
+        """The edge ``who`` (its credential, its name): one credential cannot take over another's edge."""
+        found = self.by_key.get(who)
         if found is None:
-            found = self.by_name[edge] = EdgeSource(edge, host, self.owners, watchers)
+            found = self.by_key[who] = EdgeSource(who[1], host, self.owners, watchers)
+            self.by_name.setdefault(who[1], found)
             relay.add_source(found)
         return found
 

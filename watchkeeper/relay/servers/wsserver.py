@@ -246,14 +246,15 @@ class WsServer:
         peer = ws.remote_address[0] if ws.remote_address else "?"
         host = str(said.get("host") or peer)[:200]
         name = (edge.name if edge is not None and edge.name else hello.name)[:64]
-        await self.edges.source(self.relay, name, host, self.watchers).hand(ws, host)
+        key = edge.key if edge is not None else -1
+        await self.edges.source(self.relay, (key, name), host, self.watchers).hand(ws, host)
 
     def watchers(self) -> int:
         """People watching here, the one that left counted during the grace: what this hub tells its edges."""
         return self.watching() + (1 if self.grace.running else 0)
 
     def tell_edges(self) -> None:
-        for source in list(self.edges.by_name.values()):
+        for source in list(self.edges.by_key.values()):
             source.tell_watching()
 
     def _hub_watchers(self, conn: ViewerConn, n: int) -> None:
