@@ -43,6 +43,16 @@ def check_upstream(url: str, insecure: bool = False) -> None:
                          "in clear; use wss:// (the hub's --certfile/--keyfile), or --insecure to accept that")
 
 
+def hub_says(server: Any, conn: Any, n: int) -> None:
+    """The hub says ``n`` people watch there: the edge holds calls for them as for a local viewer."""
+    before = server.watching()
+    conn.remote_watchers = max(0, n)
+    if server.watching() > 0:
+        server.grace.back()
+    elif before > 0:
+        server.grace.last_left(server.watching)
+
+
 class Upstream:
     """A relay source that keeps one connection to the hub and serves ``server``'s relay over it."""
 

@@ -41,7 +41,9 @@ from websockets.exceptions import ConnectionClosed
 
 from ...adapters.remote.resume import Tracker
 from ...adapters.remote.source import Forwarded, RemoteError, RemoteSource, _outcome
+from ...credentials import Edge
 from ...protocol import ControlModel, Event, Kind, make_event, wire
+from .wsagent import forbid
 
 log = logging.getLogger("watchkeeper.serve")
 
@@ -166,20 +168,38 @@ class EdgeSource(RemoteSource):
 class Edges:
     """The edges a hub has seen, by name, and which of them reports each session."""
 
-    def __init__(self) -> None:
+    def __init__(self, relay: Any, watchers: Callable[[], int]) -> None:
+        self.relay = relay
+        #: how many people watch at the hub: what each edge is told.
+        self.watchers = watchers
         self.by_key: dict[tuple[int, str], EdgeSource] = {}
         #: the first edge of each name (what a ``breakpoints`` request names).
         self.by_name: dict[str, EdgeSource] = {}
         self.owners: dict[str, EdgeSource] = {}
         self._asking: set[asyncio.Future[None]] = set()
 
-    def source(self, relay: Any, who: tuple[int, str], host: str, watchers: Callable[[], int]) -> EdgeSource:
+    async def connect(self, ws: ServerConnection, hello: wire.Hello, said: dict[str, Any], edge: Edge | None, *,
+                      tokens: bool) -> None:
+        """An edge pushes its sessions: only with an edge credential (or on a hub that checks no ``tokens``)."""
+        if edge is not None and hello.role != "edge":
+            await forbid(ws, "an edge credential may only push sessions (role 'edge'): it cannot watch, "
+                              "list, read back, steer or edit breakpoints")
+            return
+        if edge is None and tokens:
+            await forbid(ws, "only an edge credential (the hub's --edge-token-file) may push sessions")
+            return
+        peer = ws.remote_address[0] if ws.remote_address else "?"
+        host = str(said.get("host") or peer)[:200]
+        name = (edge.name if edge is not None and edge.name else hello.name)[:64]
+        await self.source((edge.key if edge is not None else -1, name), host).hand(ws, host)
+
+    def source(self, who: tuple[int, str], host: str) -> EdgeSource:
         """The edge ``who`` (its credential, its name): one credential cannot take over another's edge."""
         found = self.by_key.get(who)
         if found is None:
-            found = self.by_key[who] = EdgeSource(who[1], host, self.owners, watchers)
+            found = self.by_key[who] = EdgeSource(who[1], host, self.owners, self.watchers)
             self.by_name.setdefault(who[1], found)
-            relay.add_source(found)
+            self.relay.add_source(found)
         return found
 
     def breakpoints(self, reply: Callable[[dict[str, Any]], None], msg: dict[str, Any]) -> None:

@@ -13,7 +13,10 @@ alike, so a pause or a breakpoint holds calls for it; ``ctl --relay`` only
 sends. When the last such viewer leaves, held calls wait ``grace`` seconds
 for one to come back before each session's failure policy ends them.
 Viewers also list and edit this machine's breakpoint rules (``breakpoints``
-requests, ``breakpoint_requests.py``).
+requests, ``breakpoint_requests.py``). As a hub it also takes edges (role
+``edge``, an edge credential): each is followed as ``attach`` follows a relay
+(``wsedge.py``); as an edge it serves its relay to its hub over the
+connection it dialled (``upstream.py``).
 
 Security, checked before the upgrade: a browser (any ``Origin`` header) gets
 403, a wrong or missing bearer token 401 (compared in constant time), a hook
@@ -55,6 +58,7 @@ from ...credentials import Edge, HookCredential, Keyring, Person
 from ...protocol import ControlModel, Emit, Event, Kind, make_event, wire
 from ...protocol.loopback import is_loopback, loopback_host
 from .breakpoint_requests import breakpoint_request
+from .upstream import hub_says
 from .watching import RECONNECT_GRACE, Grace, WatchListener
 from .wsagent import AgentLink, Forbidden, SdkWatch, forbid
 from .wsedge import Edges, EdgesWatch
@@ -105,7 +109,7 @@ class WsServer:
         self._agents: dict[object, HookCredential] = {}
         self._edge_creds: dict[object, Edge] = {}
         #: the edges that push their sessions here (``serve --upstream``), by name.
-        self.edges = Edges()
+        self.edges = Edges(relay, self.watchers)
         self._viewers: set[ViewerConn] = set()
         self.links: set[AgentLink] = set()
         self._connections: set[ServerConnection] = set()
@@ -205,7 +209,7 @@ class WsServer:
             credential = self._agents.get(ws)
             edge = self._edge_creds.get(ws)
             if edge is not None or hello.role == "edge":
-                await self._edge(ws, hello, said, edge)
+                await self.edges.connect(ws, hello, said, edge, tokens=self._keyring is not None)
             elif hello.role == "agent":
                 await self._agent(ws, hello, credential)
             elif credential is not None:
@@ -234,21 +238,6 @@ class WsServer:
 
     # --- edges ---------------------------------------------------------------------------
 
-    async def _edge(self, ws: ServerConnection, hello: wire.Hello, said: dict[str, Any], edge: Edge | None) -> None:
-        """An edge pushes its sessions: only with an edge credential (or on a hub that checks no token)."""
-        if edge is not None and hello.role != "edge":
-            await forbid(ws, "an edge credential may only push sessions (role 'edge'): it cannot watch, "
-                              "list, read back, steer or edit breakpoints")
-            return
-        if edge is None and self._keyring is not None:
-            await forbid(ws, "only an edge credential (the hub's --edge-token-file) may push sessions")
-            return
-        peer = ws.remote_address[0] if ws.remote_address else "?"
-        host = str(said.get("host") or peer)[:200]
-        name = (edge.name if edge is not None and edge.name else hello.name)[:64]
-        key = edge.key if edge is not None else -1
-        await self.edges.source(self.relay, (key, name), host, self.watchers).hand(ws, host)
-
     def watchers(self) -> int:
         """People watching here, the one that left counted during the grace: what this hub tells its edges."""
         return self.watching() + (1 if self.grace.running else 0)
@@ -256,15 +245,6 @@ class WsServer:
     def tell_edges(self) -> None:
         for source in list(self.edges.by_key.values()):
             source.tell_watching()
-
-    def _hub_watchers(self, conn: ViewerConn, n: int) -> None:
-        """The hub this edge pushes to says how many watch there: calls are held for them, as for a local viewer."""
-        before = self.watching()
-        conn.remote_watchers = max(0, n)
-        if self.watching() > 0:
-            self.grace.back()
-        elif before > 0:
-            self.grace.last_left(self.watching)
 
     # --- viewers -------------------------------------------------------------------------
 
@@ -301,7 +281,7 @@ class WsServer:
                 self.grace.back()
                 self.tell_edges()
         elif t == "watching" and conn.remote_watchers is not None and isinstance(msg.get("n"), int):
-            self._hub_watchers(conn, msg["n"])
+            hub_says(self, conn, msg["n"])
         elif t == "range":
             r = wire.read_range(msg)
             events = self.relay.read_range(r.session, max(r.start, self._oldest(r.session)), r.stop)
