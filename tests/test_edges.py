@@ -418,3 +418,13 @@ def test_a_fleet_credential_cannot_take_over_a_named_edge(fleet: Fleet) -> None:
     assert rows["s-mine"]["origin"]["connected"] and rows["s-impostor"]["origin"]["edge"] == "alpha"
     assert pushed(fleet.hub.stream("s-mine")) == ids(fleet.edges["alpha"].stream("s-mine"))
     assert len(pushed(fleet.hub.stream("s-mine"))) == 4
+
+
+def test_an_edge_with_a_wrong_credential_says_the_hub_refused_it(fleet: Fleet) -> None:
+    (fleet.tmp / "wrong").write_text("wke-not-listed\n")
+    edge = start_serve(fleet.tmp / "wrong-edge", "--upstream", fleet.hub.url, "--upstream-token-file",
+                       str(fleet.tmp / "wrong"))
+    fleet.edges["wrong"] = edge
+    line = edge.out.until("refused by the hub")
+    assert "401" in line and "--upstream-token-file" in line
+    assert not any("Traceback" in seen for seen in edge.out.seen)

@@ -75,9 +75,8 @@ class Upstream:
             await keep_connected(lambda: dial(self.url, self._token, ssl_context=self._ssl), self._connected,
                                  failed=self._failed, dropped=self._failed)
         except Refused as e:
-            self.status = f"refused by the hub ({e}): check --upstream-token-file"
+            self.status = f"refused by the hub ({e}): check --upstream-token-file; not pushing"
             log.error("upstream %s: %s", self.url, self.status)
-            raise
 
     def _failed(self, why: str, error: Exception | None = None) -> None:
         self.status = f"reconnecting: {why}"
