@@ -269,6 +269,12 @@ COMMANDS: dict[str, Cover] = {
         "tests/test_codex_hooks_install.py::test_install_merges_asks_for_trust_and_uninstall_restores",
         "status before and after trust"),
     # OpenTelemetry export
+    "watchkeeper serve --bind 0.0.0.0:47718 --certfile hub.pem --keyfile hub.key --edge-token-file edges.tokens":
+        By("tests/test_edges.py::test_two_edges_push_to_one_hub_and_the_hub_lists_both_with_their_origin",
+           "a hub with edge credentials (on loopback, without TLS, in the test)"),
+    "watchkeeper serve --upstream wss://hub.example:47718 --upstream-token-file edge.token":
+        By("tests/test_edges.py::test_two_edges_push_to_one_hub_and_the_hub_lists_both_with_their_origin",
+           "two edges pushing to one hub (ws:// on loopback in the test)"),
     "pip install '.[otel]'": By(OTLP_SPANS, "the dev extra installs the otel extra; the export runs with it"),
     "pip install arize-phoenix": By(PHOENIX, "make phoenix installs it into .phoenix-venv"),
     "PHOENIX_WORKING_DIR=~/phoenix phoenix serve": By(

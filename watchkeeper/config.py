@@ -237,15 +237,17 @@ def read_people(path: str | os.PathLike[str]) -> list[tuple[str | None, str]]:
     return people
 
 
-def keyring(token_files: list[str] | None = None) -> Any:
-    """The people a server accepts: every ``name=token`` of ``token_files``, else this machine's token."""
+def keyring(token_files: list[str] | None = None, edge_files: list[str] | None = None) -> Any:
+    """The people a server accepts: every ``name=token`` of ``token_files``, else this machine's token;
+    and the edges, every ``name=token`` of ``edge_files``."""
     from .credentials import Keyring
 
+    edges = [p for f in edge_files or () for p in read_people(f)]
     if token_files:
-        return Keyring([p for f in token_files for p in read_people(f)], hook_credentials_dir())
+        return Keyring([p for f in token_files for p in read_people(f)], hook_credentials_dir(), edges)
     token = load_token(create=True)
     assert token is not None
-    return Keyring([(None, token)], hook_credentials_dir())
+    return Keyring([(None, token)], hook_credentials_dir(), edges)
 
 
 def as_keyring(token: str | Keyring) -> Keyring:

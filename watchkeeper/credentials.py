@@ -17,6 +17,10 @@ Three kinds of credential, never interchangeable:
 
 An agent is handed a hook or agent credential, never a person token: with it,
 it can report its own run and nothing else.
+
+A hub (``serve --edge-token-file``) also accepts **edge credentials**: an
+edge (``serve --upstream``) pushes its sessions with one and receives the
+controls for them; it can neither watch, list nor steer anything on the hub.
 """
 
 from __future__ import annotations
@@ -62,6 +66,15 @@ class HookCredential:
     name: str | None = None
 
 
+@dataclass(frozen=True)
+class Edge:
+    """An accepted edge credential; ``name`` (the file's ``name=``) names the edge, else the edge says."""
+
+    name: str | None
+    #: which credential of the keyring (an edge name is only unique within one credential).
+    key: int = 0
+
+
 def digest(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
@@ -81,10 +94,14 @@ def parse_tokens(text: str) -> list[tuple[str | None, str]]:
 class Keyring:
     """The credentials one server checks: its people's tokens, and the hook credentials registered on disk."""
 
-    def __init__(self, people: Iterable[tuple[str | None, str]], hook_dir: Path | None = None) -> None:
+    def __init__(self, people: Iterable[tuple[str | None, str]], hook_dir: Path | None = None,
+                 edges: Iterable[tuple[str | None, str]] = ()) -> None:
         self.people = [(name, token.encode()) for name, token in people if token]
         if not self.people:
             raise ValueError("a keyring needs at least one person token")
+        self.edges = [(name, token.encode()) for name, token in edges if token]
+        if any(self.person(token.decode()) is not None for _, token in self.edges):
+            raise ValueError("an edge credential must differ from every person token")
         self.hook_dir = hook_dir
         self._bound: dict[str, str] = {}
 
@@ -95,6 +112,15 @@ class Keyring:
         for name, token in self.people:
             if hmac.compare_digest(raw, token) and found is None:
                 found = Person(name)
+        return found
+
+    def edge(self, given: str) -> Edge | None:
+        """The edge whose credential ``given`` is (compared in constant time), or None."""
+        raw = given.encode()
+        found: Edge | None = None
+        for key, (name, token) in enumerate(self.edges):
+            if hmac.compare_digest(raw, token) and found is None:
+                found = Edge(name, key)
         return found
 
     def hook(self, given: str) -> HookCredential | None:

@@ -46,6 +46,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "before the session's failure policy ends them (default 30)")
     parser.add_argument("--queue-limit", type=int, default=10_000, metavar="N",
                         help="events queued for a slow viewer before telemetry is coalesced and it resyncs")
+    parser.add_argument("--edge-token-file", metavar="F", action="append", help="as a hub: accept edges "
+                        "(`serve --upstream`) presenting a credential of F (one, or `name=token` lines naming "
+                        "the edges); an edge may only push its sessions and take their controls (repeatable)")
+    parser.add_argument("--upstream", metavar="URL", help="as an edge: push every session to the hub at URL "
+                        "(wss://HOST:PORT) over one outbound websocket; the hub's people steer them from there")
+    parser.add_argument("--upstream-token-file", metavar="F", help="with --upstream: the edge credential")
+    parser.add_argument("--upstream-cafile", metavar="C", help="with --upstream: trust this certificate (PEM) "
+                        "for the hub's wss://, e.g. its self-signed one")
+    parser.add_argument("--edge-name", metavar="NAME", help="with --upstream: this edge's name on the hub "
+                        "(default: the host name; a named edge credential's name wins)")
+    parser.add_argument("--insecure", action="store_true", help="with --upstream: allow ws:// (no TLS) to a hub "
+                        "off loopback")
     from ..export.options import add_otlp_arguments
 
     add_otlp_arguments(parser)
@@ -77,7 +89,9 @@ def server_options(args: argparse.Namespace) -> dict[str, Any]:
     if args.no_token and not is_loopback(host):
         raise ValueError(f"refusing to serve on {host} without a token: off loopback anyone who can reach "
                          "the port could steer your agents (drop --no-token)")
-    token = None if args.no_token else config.keyring(args.token_file)
+    if args.edge_token_file and args.no_token:
+        raise ValueError("--edge-token-file needs the hub's own token check (drop --no-token)")
+    token = None if args.no_token else config.keyring(args.token_file, args.edge_token_file)
     context = None
     if args.certfile or args.keyfile:
         if not (args.certfile and args.keyfile):
@@ -93,6 +107,30 @@ def server_options(args: argparse.Namespace) -> dict[str, Any]:
         raise ValueError(f"--reconnect-grace {grace:g}: give seconds, 0 or more (under a day)")
     return {"token": token, "host": host, "port": port, "ssl_context": context, "history": args.history,
             "queue_limit": args.queue_limit, "grace": grace}
+
+
+def upstream_options(args: argparse.Namespace) -> dict[str, Any] | None:
+    """``--upstream``'s settings (None without it); ValueError says what is wrong."""
+    from .. import config
+    from ..relay.servers.upstream import check_upstream
+
+    if not args.upstream:
+        if args.upstream_token_file or args.edge_name or args.insecure or args.upstream_cafile:
+            raise ValueError("--upstream-token-file, --upstream-cafile, --edge-name and --insecure go with "
+                             "--upstream")
+        return None
+    check_upstream(args.upstream, args.insecure)
+    if not args.upstream_token_file:
+        raise ValueError("--upstream needs --upstream-token-file (the edge credential the hub lists)")
+    context = None
+    if args.upstream.startswith("wss:"):
+        try:
+            context = ssl.create_default_context(cafile=args.upstream_cafile)
+        except (OSError, ssl.SSLError) as e:
+            raise ValueError(f"--upstream-cafile: cannot load the certificate: {e}") from None
+        context.minimum_version = ssl.TLSVersion.TLSv1_2
+    return {"url": args.upstream, "token": config.read_token_file(args.upstream_token_file),
+            "edge": args.edge_name, "ssl_context": context, "insecure": args.insecure}
 
 
 def run(args: argparse.Namespace) -> int:
@@ -115,6 +153,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     try:
         options = server_options(args)
+        upstream = upstream_options(args)
         otlp_check(args)
     except ValueError as e:
         print(visible(f"watchkeeper serve: {e}"), file=sys.stderr)
@@ -138,6 +177,11 @@ def run(args: argparse.Namespace) -> int:
     relay.add_source(DirectorySource(roots, transcripts_to(relay),
                                      max_age=args.max_age * 3600))
     hooks = "" if args.no_hooks else _start_hooks(relay, server, options["token"])
+    if upstream is not None:
+        from ..relay.servers.upstream import Upstream
+
+        relay.add_source(Upstream(server, **upstream))
+        hooks += f"; pushing to {upstream['url']}"
     token_hint = "" if options["token"] is None else " --token-file YOUR_TOKEN_FILE" \
         if len(options["token"].people) > 1 else \
         f" --token-file {args.token_file[0] if args.token_file else config.token_path()}"

@@ -29,6 +29,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "ws[s]://HOST:PORT")
     parser.add_argument("--token-file", metavar="F", help="with --relay: the token (default: "
                         "$WATCHKEEPER_TOKEN, else this machine's token file)")
+    parser.add_argument("--origin", metavar="EDGE", help="a hub's sessions pushed by this edge only "
+                        "(`serve --upstream`); `local` for the hub's own")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -44,12 +46,20 @@ def run(args: argparse.Namespace) -> int:
     except (ApiError, RemoteError, ValueError, OSError, TimeoutError) as e:
         print(visible(f"watchkeeper sessions: {where}: {e or type(e).__name__}"), file=sys.stderr)
         return 2
+    if args.origin:
+        rows = [r for r in rows if origin_of(r) == args.origin]
     if args.json:
         sys.stdout.buffer.write(orjson.dumps(rows, option=orjson.OPT_INDENT_2) + b"\n")
         return 0
     width = min(MAX_WIDTH, max(MIN_WIDTH, shutil.get_terminal_size((80, 24)).columns))
     print("\n".join(table(rows, width, datetime.now(UTC))))
     return 0
+
+
+def origin_of(row: dict[str, Any]) -> str:
+    """The edge a hub's session came from (``serve --upstream``), or ``local``."""
+    origin = row.get("origin")
+    return str(origin.get("edge")) if isinstance(origin, dict) and origin.get("edge") else "local"
 
 
 def table(rows: list[dict[str, Any]], width: int, now: datetime) -> list[str]:
@@ -62,10 +72,16 @@ def table(rows: list[dict[str, Any]], width: int, now: datetime) -> list[str]:
         steer = "yes" if r.get("steerable") else "no"
         lines.append(_row([(_text(r.get("id"))[:8], 8), (_text(r.get("agent")), 11), (_text(r.get("state")), 9),
                            (ago(r.get("last_activity"), now), 8), (steer, 5),
-                           (_text(r.get("title")) or "(untitled)", title_width)]))
+                           (_from(r) + (_text(r.get("title")) or "(untitled)"), title_width)]))
         for h in r.get("held") or []:
             lines.append(fit("  held " + held_line(h, now), width))
     return lines
+
+
+def _from(row: dict[str, Any]) -> str:
+    """``edge: `` before a hub's session pushed by an edge; nothing for a relay's own."""
+    edge = origin_of(row)
+    return "" if edge == "local" else f"{_text(edge)}: "
 
 
 def held_line(h: dict[str, Any], now: datetime) -> str:

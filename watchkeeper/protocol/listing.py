@@ -56,6 +56,9 @@ class SessionRow(BaseModel):
     steerable: bool = Field(description="Some control can act on it now")
     reason: str | None = Field(description="Why it cannot be steered (null when steerable)")
     held: list[HeldCall] = Field(description="The calls waiting for the person, oldest first")
+    origin: dict[str, Any] | None = Field(None, description="A hub's session pushed by an edge (`serve "
+                                          "--upstream`): the edge's `edge` name, `host`, and whether it is "
+                                          "`connected` now; null or absent: this relay's own")
 
 
 def held_call(held: Held) -> dict[str, Any]:

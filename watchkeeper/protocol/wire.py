@@ -41,7 +41,7 @@ from .models import ControlModel
 
 #: What this server offers; a newer peer checks for what it needs, an older one ignores the rest.
 CAPABILITIES = ("events.batch", "range", "control", "sessions", "agents", "coalesce", "resync", "breakpoints")
-ROLES = ("viewer", "agent")
+ROLES = ("viewer", "agent", "edge")
 #: Incoming message limit (websockets ``max_size``): agents send batches well under it.
 MAX_MESSAGE = 8 * 2**20
 #: What clients accept from the server: a frame carries many events, one event can be large.

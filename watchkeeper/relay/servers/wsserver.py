@@ -13,7 +13,10 @@ alike, so a pause or a breakpoint holds calls for it; ``ctl --relay`` only
 sends. When the last such viewer leaves, held calls wait ``grace`` seconds
 for one to come back before each session's failure policy ends them.
 Viewers also list and edit this machine's breakpoint rules (``breakpoints``
-requests, ``breakpoint_requests.py``).
+requests, ``breakpoint_requests.py``). As a hub it also takes edges (role
+``edge``, an edge credential): each is followed as ``attach`` follows a relay
+(``wsedge.py``); as an edge it serves its relay to its hub over the
+connection it dialled (``upstream.py``).
 
 Security, checked before the upgrade: a browser (any ``Origin`` header) gets
 403, a wrong or missing bearer token 401 (compared in constant time), a hook
@@ -51,12 +54,14 @@ from websockets.http11 import Request, Response
 from ... import config
 from ...adapters.sdk_agent.steering import SdkSteering
 from ...breakpoints import Book
-from ...credentials import HookCredential, Keyring, Person
+from ...credentials import Edge, HookCredential, Keyring, Person
 from ...protocol import ControlModel, Emit, Event, Kind, make_event, wire
 from ...protocol.loopback import is_loopback, loopback_host
 from .breakpoint_requests import breakpoint_request
+from .upstream import hub_says
 from .watching import RECONNECT_GRACE, Grace, WatchListener
 from .wsagent import AgentLink, Forbidden, SdkWatch, forbid
+from .wsedge import Edges, EdgesWatch
 from .wsviewer import DEFAULT_LIMIT, ViewerConn, fit_range
 
 log = logging.getLogger("watchkeeper.serve")
@@ -93,6 +98,7 @@ class WsServer:
         #: held calls wait ``grace.seconds`` for a viewer to come back (``RECONNECT_GRACE``); 0: the policy at once.
         self.grace = Grace(grace)
         self.grace.listeners.append(SdkWatch(self))
+        self.grace.listeners.append(EdgesWatch(self.tell_edges))
         #: this machine's breakpoint rules, which viewers list and edit (``breakpoints`` requests).
         self.breakpoints = breakpoints
         #: set once listening (``port`` is then the bound one), or failed (``error``).
@@ -101,6 +107,9 @@ class WsServer:
         self._keyring = config.as_keyring(token) if token else None
         self._people: dict[object, Person] = {}
         self._agents: dict[object, HookCredential] = {}
+        self._edge_creds: dict[object, Edge] = {}
+        #: the edges that push their sessions here (``serve --upstream``), by name.
+        self.edges = Edges(relay, self.watchers)
         self._viewers: set[ViewerConn] = set()
         self.links: set[AgentLink] = set()
         self._connections: set[ServerConnection] = set()
@@ -173,6 +182,10 @@ class WsServer:
         if self._keyring is not None:
             auth = headers.get("Authorization", "")
             given = auth[7:].strip() if auth[:7].lower() == "bearer " else ""
+            edge = self._keyring.edge(given) if given else None
+            if edge is not None:
+                self._edge_creds[connection] = edge
+                return None
             person = self._keyring.person(given) if given else None
             agent = self._keyring.agent(given) if given and person is None else None
             if agent is not None:
@@ -192,9 +205,12 @@ class WsServer:
         self._connections.add(ws)
         try:
             await ws.send(wire.dumps(wire.hello_server(self.relay.epoch, self.server_name)), text=True)
-            hello = await self._hello(ws)
+            hello, said = await self._hello(ws)
             credential = self._agents.get(ws)
-            if hello.role == "agent":
+            edge = self._edge_creds.get(ws)
+            if edge is not None or hello.role == "edge":
+                await self.edges.connect(ws, hello, said, edge, tokens=self._keyring is not None)
+            elif hello.role == "agent":
                 await self._agent(ws, hello, credential)
             elif credential is not None:
                 await forbid(ws, "an agent credential may only report as an agent (role 'agent'): "
@@ -209,19 +225,34 @@ class WsServer:
             self._connections.discard(ws)
             self._people.pop(ws, None)
             self._agents.pop(ws, None)
+            self._edge_creds.pop(ws, None)
 
-    async def _hello(self, ws: ServerConnection) -> wire.Hello:
+    async def _hello(self, ws: ServerConnection) -> tuple[wire.Hello, dict[str, Any]]:
         async with asyncio.timeout(HELLO_TIMEOUT):
             while True:
                 try:
-                    return wire.read_hello(wire.decode(await ws.recv(decode=False)))
+                    msg = wire.decode(await ws.recv(decode=False))
+                    return wire.read_hello(msg), msg
                 except wire.WireError as e:
                     await ws.send(wire.dumps(wire.error(e.code, str(e), e.req)), text=True)
 
+    # --- edges ---------------------------------------------------------------------------
+
+    def watchers(self) -> int:
+        """People watching here, the one that left counted during the grace: what this hub tells its edges."""
+        return self.watching() + (1 if self.grace.running else 0)
+
+    def tell_edges(self) -> None:
+        for source in list(self.edges.by_key.values()):
+            source.tell_watching()
+
     # --- viewers -------------------------------------------------------------------------
 
-    async def _viewer(self, ws: ServerConnection) -> None:
+    async def _viewer(self, ws: Any, *, hub: bool = False) -> None:
+        """One viewer's connection: accepted here, or dialled out to a hub (``upstream.py``, ``hub``)."""
         conn = ViewerConn(ws, self.relay, limit=self.queue_limit, oldest=self._oldest)
+        if hub:
+            conn.remote_watchers = 0
         self._viewers.add(conn)
         writer = asyncio.create_task(conn.writer())
         try:
@@ -240,12 +271,17 @@ class WsServer:
                 await writer
             if was_watching and not self.watching():
                 self.grace.last_left(self.watching)
+            self.tell_edges()
 
     def _viewer_message(self, conn: ViewerConn, msg: dict[str, Any]) -> None:
         t = msg["t"]
         if t == "subscribe":
             conn.subscribe(wire.read_subscribe(msg, self.relay.epoch))
-            self.grace.back()
+            if conn.watching:
+                self.grace.back()
+                self.tell_edges()
+        elif t == "watching" and conn.remote_watchers is not None and isinstance(msg.get("n"), int):
+            hub_says(self, conn, msg["n"])
         elif t == "range":
             r = wire.read_range(msg)
             events = self.relay.read_range(r.session, max(r.start, self._oldest(r.session)), r.stop)
@@ -257,16 +293,37 @@ class WsServer:
             person = self._people.get(conn.ws)
             if person is not None and person.name:
                 control = control.model_copy(update={"by": person.name})
-            conn.reply({"t": "outcome", "id": req, "outcome": self.route(control)})
+            outcome = self.route(control)
+            if outcome.get("data", {}).get("forwarded") and hasattr(self.relay, "control"):
+                self._outcome_later(conn, req, control)
+            else:
+                conn.reply({"t": "outcome", "id": req, "outcome": outcome})
+        elif t == "breakpoints" and isinstance(msg.get("edge"), str):
+            self.edges.breakpoints(conn.reply, msg)
         elif t == "breakpoints":
             conn.reply(breakpoint_request(self.breakpoints, msg, where=self.server_name))
         elif t == "sessions":
+            origin = self.edges.origin
             rows = [{"session": i.session, "title": i.title, "agent_kind": i.agent_kind, "state": i.state,
-                     "live": i.live, "events": i.events, "capabilities": i.capabilities}
+                     "live": i.live, "events": i.events, "capabilities": i.capabilities, "origin": origin(i.session)}
                     for i in self.relay.sessions()]
-            conn.reply({"t": "sessions", "id": msg.get("id"), "sessions": rows, "listing": self.relay.listing()})
+            listing = [self.edges.listed(row) for row in self.relay.listing()]
+            conn.reply({"t": "sessions", "id": msg.get("id"), "sessions": rows, "listing": listing})
         else:
             raise wire.WireError("unknown-type", f"unknown message type {t!r}", msg.get("id"))
+
+    def _outcome_later(self, conn: ViewerConn, req: Any, control: ControlModel) -> None:
+        """A control passed on (to an edge, a remote relay): the viewer gets the far side's own outcome."""
+        future = asyncio.wrap_future(self.relay.control(control))
+
+        def answered(f: asyncio.Future[Event]) -> None:
+            if f.cancelled() or f.exception() is not None:
+                outcome = _rejected(control, f"no outcome: {f.exception()!r}" if not f.cancelled() else "cancelled")
+            else:
+                outcome = f.result()
+            conn.reply({"t": "outcome", "id": req, "outcome": outcome})
+
+        future.add_done_callback(answered)
 
     def _oldest(self, session: str) -> int:
         if self.history is None:

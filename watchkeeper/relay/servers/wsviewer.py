@@ -62,6 +62,8 @@ class ViewerConn:
         self._sub: Any = None
         self.closed = False
         self.stats = {"coalesced": 0, "resyncs": 0, "dropped": 0}
+        #: a hub this edge pushes to (``upstream.py``): how many people watch there (None: a person's screen).
+        self.remote_watchers: int | None = None
 
     # --- what the viewer asks ---------------------------------------------------------
 
@@ -81,8 +83,11 @@ class ViewerConn:
 
     @property
     def watching(self) -> bool:
-        """Following the sessions (it subscribed), not only sending requests (``ctl --relay``)."""
-        return self._sub is not None and not self.closed
+        """Following the sessions (it subscribed), not only sending requests (``ctl --relay``).
+
+        A hub follows every session but watches only while people watch there (it says how many).
+        """
+        return self._sub is not None and not self.closed and self.remote_watchers != 0
 
     def reply(self, msg: dict[str, Any]) -> None:
         """A message on the lane that is never dropped (outcomes, range replies, errors)."""
