@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from watchkeeper.protocol import make_event
-from watchkeeper.viewer.model.event_log import TAIL, EventLog
+from watchkeeper.viewer.model.event_log import CHUNK, TAIL, EventLog
 from watchkeeper.viewer.model.history_reload import head_of
 from watchkeeper.viewer.model.timeline_filter import Filter
 from watchkeeper.viewer.model.timeline_store import TimelineStore
@@ -32,8 +32,7 @@ def test_older_events_are_kept_encoded_and_read_back_equal() -> None:
     source = events(N)
     log = EventLog(source)
     assert len(log) == N
-    assert all(isinstance(item, bytes) for item in log._items[: N - TAIL - 1])
-    assert all(isinstance(item, dict) for item in log._items[N - TAIL :])
+    assert len(log._chunks) == (N - TAIL) // CHUNK and all(isinstance(c, bytes) for c in log._chunks)
     assert log[N - 1] is source[N - 1]  # the newest stay as they came
     assert log[0] == source[0] and log[0] is not source[0]
     assert log[-N] == source[0] and log[-1] == source[-1]
@@ -44,8 +43,10 @@ def test_older_events_are_kept_encoded_and_read_back_equal() -> None:
 
 def test_an_event_orjson_cannot_encode_is_kept_as_it_came() -> None:
     odd = make_event("big", "s", "notice", {"text": "x", "n": 1 << 70})
-    log = EventLog([odd, *events(TAIL + 5)])
-    assert log[0] is odd
+    source = [odd, *events(TAIL + 2 * CHUNK)]
+    log = EventLog(source)
+    assert log[0] is odd and isinstance(log._chunks[0], list) and isinstance(log._chunks[1], bytes)
+    assert log[CHUNK + 3] == source[CHUNK + 3] and log == source
 
 
 def test_find_id_finds_the_newest_event_with_that_id_decoding_only_matches() -> None:
@@ -56,8 +57,8 @@ def test_find_id_finds_the_newest_event_with_that_id_decoding_only_matches() -> 
     assert log.find_id(f"t{N - 3}:finished") == N - 2  # in the tail, as it came
     assert log.find_id("nope") is None
     log._recent.clear()
-    assert log.find_id("u3") == 3
-    assert list(log._recent) == [3]
+    assert log.find_id(f"u{CHUNK + 2}") == CHUNK + 2
+    assert list(log._recent) == [1]  # only the chunk that holds it was decoded
 
 
 def test_the_store_over_encoded_events_shows_the_same_rows_and_views() -> None:
@@ -68,7 +69,7 @@ def test_the_store_over_encoded_events_shows_the_same_rows_and_views() -> None:
     plain = TimelineStore()
     plain.events = EventLog()
     plain.add(source)
-    assert isinstance(store.events._items[0], bytes)
+    assert isinstance(store.events._chunks[0], bytes)
     now = None
     assert [store.row(h, now) for h in store.view[:50]] == [plain.row(h, now) for h in plain.view[:50]]
     call = store.call_of(4)
