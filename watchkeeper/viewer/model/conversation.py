@@ -62,10 +62,10 @@ class Conversation:
         heads = store.heads
         new = heads[self._heads_seen:]
         self._heads_seen = len(heads)
-        events, flt, hidden = store.events, store.filter, store.hidden
+        kinds, flt, hidden = store.event_kinds, store.filter, store.hidden
         added = 0
         for head in new:
-            if events[head].get("kind") in SHOWN_KINDS and store.visible(head, flt, hidden):
+            if kinds[head] in SHOWN_KINDS and store.visible(head, flt, hidden):
                 self._insert(head)
                 added += 1
         return added, False
@@ -76,8 +76,8 @@ class Conversation:
             self.expanded.clear()
         self._lines.clear()
         self.store, self._view, self._heads_seen = store, store.view, len(store.heads)
-        events = store.events
-        self.blocks = [h for h in store.view if events[h].get("kind") in SHOWN_KINDS]
+        events, kinds = store.events, store.event_kinds
+        self.blocks = [h for h in store.view if kinds[h] in SHOWN_KINDS]
         fixed, chars, head = array("l"), array("l"), bytearray()
         last: tuple[str, str] | bool | None = False
         for h in self.blocks:

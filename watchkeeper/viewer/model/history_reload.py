@@ -93,12 +93,7 @@ def head_of(store: TimelineStore, event: Event | None) -> int | None:
     call_id = data.get("call_id") if isinstance(data, dict) else None
     if call_id and call_id in store.call_head:
         return store.call_head[call_id]
-    eid = event.get("id")
-    events = store.events
-    for i in range(len(events) - 1, -1, -1):
-        if events[i].get("id") == eid:
-            return i
-    return None
+    return store.events.find_id(event.get("id"))
 
 
 def history_note(info: SessionInfo | None, reload: HistoryReload | None) -> Cell | None:

@@ -30,12 +30,16 @@ from ...protocol.calls import TOOL_KINDS
 from ...protocol.payloads import AgentStartedData
 from ...protocol.session import SessionState
 from . import rows
+from .event_log import EventLog
 from .rows import row_agent
 from .timeline_filter import Filter, search_text
 from .timeline_view import tree_view
 
 #: A subagent's completion sorts after its own rows: its key's last part is offset by this.
 LAST = 1 << 62
+
+#: Fields whose values repeat across a session's events: each equal value is kept once.
+SHARED_FIELDS = ("session", "agent", "kind")
 
 
 @dataclass(slots=True)
@@ -56,7 +60,11 @@ class TimelineStore:
     """All events of one session and the current view over them."""
 
     def __init__(self) -> None:
-        self.events: list[Event] = []
+        self.events = EventLog()
+        #: Per event, by index: its kind, and the agent whose row it belongs to (``rows.row_agent``),
+        #: so that views are built without decoding events.
+        self.event_kinds: list[str] = []
+        self.row_agents: list[str] = []
         self.heads = array("q")
         self.calls = CallTable()
         #: the session as its stream describes it (``protocol.session``): state, usage, held calls.
@@ -83,29 +91,31 @@ class TimelineStore:
         self.filter = Filter()
         self.view: list[int] = []
         self._prefix: dict[str, tuple[int, ...]] = {}
+        #: One copy of each value of :data:`SHARED_FIELDS`: events decoded apart (a relay's spill, a
+        #: websocket) bring their own equal strings, ~60 bytes each per event at a million events.
+        self._shared: dict[str, str] = {}
 
     # --- reading rows -----------------------------------------------------------
 
     def call_of(self, head: int) -> ToolCall | None:
-        event = self.events[head]
-        if event.get("kind") not in TOOL_KINDS:
+        if self.event_kinds[head] not in TOOL_KINDS:
             return None
+        event = self.events[head]
         data = event.get("data")
         call_id = data.get("call_id") if isinstance(data, dict) else None
         return self.calls.get(event.get("session", ""), call_id) if call_id else None
 
     def starts_of(self, head: int) -> list[int] | None:
         """The ``agent.started`` events merged into this row, when it is a subagent's start."""
-        event = self.events[head]
-        if event.get("kind") != Kind.AGENT_STARTED:
+        if self.event_kinds[head] != Kind.AGENT_STARTED:
             return None
-        return self.agent_starts.get(row_agent(event))
+        return self.agent_starts.get(self.row_agents[head])
 
     def queued_of(self, head: int) -> list[int] | None:
         """A queued prompt's events (queued, then delivered or taken back), when the row shows one."""
-        event = self.events[head]
-        if event.get("kind") != Kind.MESSAGE_USER:
+        if self.event_kinds[head] != Kind.MESSAGE_USER:
             return None
+        event = self.events[head]
         data = event.get("data")
         qid = data.get("queue_id") if isinstance(data, dict) else None
         return self.queue_events.get(qid) if isinstance(qid, str) else None
@@ -158,9 +168,9 @@ class TimelineStore:
         call = self.call_of(head)
         if call is None:
             group = self.starts_of(head) or self.queued_of(head)
-            return (len(group) if group else 0, self.agent_names.get(row_agent(self.events[head])))
+            return (len(group) if group else 0, self.agent_names.get(self.row_agents[head]))
         elapsed = int(now) if now is not None and not call.final else None
-        name = self.agent_names.get(row_agent(self.events[head]))
+        name = self.agent_names.get(self.row_agents[head])
         return (call.status, len(call.event_ids), self.spawn_marker(head), elapsed, name)
 
     def ticking(self, head: int) -> bool:
@@ -169,7 +179,7 @@ class TimelineStore:
         return call is not None and not call.final
 
     def kind_label(self, head: int) -> str:
-        kind = self.events[head].get("kind", "")
+        kind = self.event_kinds[head]
         return rows.KIND_LABELS.get(kind, kind)
 
     def is_error(self, head: int) -> bool:
@@ -180,9 +190,8 @@ class TimelineStore:
 
     def key(self, head: int) -> tuple[int, ...]:
         """Tree order: a subagent's rows under the call that spawned it, its completion last."""
-        event = self.events[head]
-        prefix = self.prefix(row_agent(event))
-        if prefix and event.get("kind") == Kind.AGENT_FINISHED:
+        prefix = self.prefix(self.row_agents[head])
+        if prefix and self.event_kinds[head] == Kind.AGENT_FINISHED:
             return (*prefix, LAST + head)
         return (*prefix, head)
 
@@ -195,7 +204,7 @@ class TimelineStore:
         call_id = self.parent_call.get(agent)
         head = self.call_head.get(call_id) if call_id else None
         if head is not None and agent not in _seen:
-            parent = row_agent(self.events[head])
+            parent = self.row_agents[head]
             result = (*self.prefix(parent, _seen | {agent}), head)
         self._prefix[agent] = result
         return result
@@ -211,7 +220,7 @@ class TimelineStore:
             hidden.add(agent)
             for call_id, agents in self.spawned.items():
                 head = self.call_head.get(call_id)
-                if head is not None and row_agent(self.events[head]) == agent:
+                if head is not None and self.row_agents[head] == agent:
                     todo.extend(agents)
         return frozenset(hidden)
 
@@ -220,10 +229,9 @@ class TimelineStore:
     def matches(self, head: int, flt: Filter) -> bool:
         if self.superseded and head in self.superseded:
             return False
-        event = self.events[head]
         if flt.hide and flt.hides(self.kind_label(head)):
             return False
-        if flt.agent and row_agent(event) != flt.agent:
+        if flt.agent and self.row_agents[head] != flt.agent:
             return False
         if flt.kind and self.kind_label(head) != flt.kind:
             return False
@@ -239,7 +247,7 @@ class TimelineStore:
             return self.matches(head, flt)
         if self.superseded and head in self.superseded:
             return False
-        return row_agent(self.events[head]) not in hidden and not (flt.hide and flt.hides(self.kind_label(head)))
+        return self.row_agents[head] not in hidden and not (flt.hide and flt.hides(self.kind_label(head)))
 
     def build_view(
         self,
@@ -253,8 +261,8 @@ class TimelineStore:
         Safe in a worker thread while the UI appends: it reads only what
         existed when it started.
         """
-        return tree_view(self.events, self.heads[:upto], self.prefix, self.matches, self.superseded, flt, hidden,
-                         cancelled)
+        return tree_view(self.event_kinds, self.row_agents, self.heads[:upto], self.prefix, self.matches,
+                         self.superseded, flt, hidden, cancelled)
 
     def set_view(self, view: list[int], upto: int, flt: Filter, hidden: frozenset[str]) -> None:
         """Adopt a view built for the first ``upto`` heads, adding rows that arrived meanwhile."""
@@ -303,12 +311,19 @@ class TimelineStore:
         """Fold a batch in and place its new rows in the view (unless a rebuild is due)."""
         added = Added()
         new_heads: list[tuple[int, str, str]] = []
-        session, events = self.session, self.events
+        session, events, shared = self.session, self.events, self._shared
         for event in batch:
+            for name in SHARED_FIELDS:
+                value = event.get(name)
+                if value.__class__ is str:
+                    event[name] = shared.setdefault(value, value)  # type: ignore[literal-required]
             index = len(events)
             events.append(event)
             session.fold(event)
             kind = event.get("kind")
+            agent = row_agent(event)
+            self.event_kinds.append(kind if isinstance(kind, str) else "?")
+            self.row_agents.append(agent)
             data = event.get("data")
             if not isinstance(data, dict):
                 data = {}
@@ -364,7 +379,6 @@ class TimelineStore:
                     continue
             elif kind != Kind.RAW and rows.event_is_error(event):
                 self.errors += 1
-            agent = row_agent(event)
             label = rows.KIND_LABELS.get(kind, kind) if isinstance(kind, str) else "?"
             self.heads.append(index)
             self.agent_rows[agent] += 1
@@ -400,7 +414,7 @@ class TimelineStore:
     def _supersede(self, head: int) -> None:
         self.superseded.add(head)
         self.kinds[self.kind_label(head)] -= 1
-        self.agent_rows[row_agent(self.events[head])] -= 1
+        self.agent_rows[self.row_agents[head]] -= 1
 
     def _name_agent(self, agent: str, name: object) -> None:
         if isinstance(name, str) and name.strip() and agent not in self.agent_names:

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from ...protocol import MAIN_AGENT, Event, Kind
+from ...protocol import Kind
 from . import rows
-from .rows import AGENT_KINDS, row_agent
 from .timeline_filter import Filter
 
 
 def tree_view(
-    events: list[Event],
+    kinds: Sequence[str],
+    agents: Sequence[str],
     heads: Sequence[int],
     prefix_of: Callable[[str], tuple[int, ...]],
     matches: Callable[[int, Filter], bool],
@@ -25,7 +25,10 @@ def tree_view(
     hidden: frozenset[str],
     cancelled: Callable[[], bool],
 ) -> list[int] | None:
-    """The heads shown under ``flt`` (``hidden``: agents under collapsed calls), in tree order; None if cancelled."""
+    """The heads shown under ``flt`` (``hidden``: agents under collapsed calls), in tree order; None if cancelled.
+
+    ``kinds`` and ``agents``: each event's kind and row agent (``rows.row_agent``), by index.
+    """
     # One pass over the heads: a row left out stays in the tree as ``~head`` (its subagents' rows may
     # still show); a session without subagents needs no tree walk at all.
     top: list[int] = []
@@ -37,9 +40,8 @@ def tree_view(
     for n, head in enumerate(heads):
         if n % 20_000 == 0 and cancelled():
             return None
-        event = events[head]
-        kind = event.get("kind")
-        agent = row_agent(event) if kind in AGENT_KINDS else event.get("agent", MAIN_AGENT)
+        kind = kinds[head]
+        agent = agents[head]
         prefix = prefix_of(agent)
         if active:
             shown = matches(head, flt)

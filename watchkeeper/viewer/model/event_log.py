@@ -1,0 +1,134 @@
+"""A session's events as the viewer keeps them: past the newest few thousand, each one's JSON.
+
+A decoded event is ~1 KB of dicts and strings; its orjson text is ~200
+bytes, so a million-event session keeps ~200 MB instead of ~1 GB. The newest
+``TAIL`` events (what a live session shows and changes) stay as they came;
+older ones are encoded ``CHUNK`` at a time as newer ones arrive, and decoded
+again a chunk at a time when read, the last ``RECENT`` chunks kept for the
+reads to come (rows on screen, the selection). What every row needs without decoding (its kind, its row's
+agent) is in the store's own columns. An event orjson cannot encode as it is
+(an integer past 64 bits, a key that is not a string) is kept as it came,
+with the rest of its chunk.
+
+The log reads like a list (``len``, indexing, slices, iteration, ``==``); an
+older event read back is equal to the one added, not the same object:
+nothing may change an event once added.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any, overload
+
+import orjson
+
+from ...protocol import Event
+
+#: The newest events, kept as they came.
+TAIL = 4_096
+#: Older events are encoded this many at a time, as one JSON array: one object, no per-event overhead.
+CHUNK = 256
+#: Decoded chunks kept for the reads to come (rows on screen, the selection, the detail pane).
+RECENT = 32
+
+
+class EventLog(Sequence[Event]):
+    """Append-only. One thread appends; others may read what was appended before they began."""
+
+    __slots__ = ("_chunks", "_now", "_recent")
+
+    def __init__(self, events: Sequence[Event] = ()) -> None:
+        #: Each CHUNK events, oldest first: their JSON array, or the list itself if orjson cannot encode it.
+        self._chunks: list[bytes | list[Event]] = []
+        #: (index of the tail's first event, the tail): replaced whole, so a reader sees a consistent pair.
+        self._now: tuple[int, list[Event]] = (0, [])
+        self._recent: dict[int, list[Event]] = {}
+        for event in events:
+            self.append(event)
+
+    def append(self, event: Event) -> None:
+        base, tail = self._now
+        tail.append(event)
+        if len(tail) < TAIL + CHUNK:
+            return
+        old = tail[:CHUNK]
+        try:
+            # A copy: orjson's own result keeps its whole working buffer allocated.
+            self._chunks.append(bytes(memoryview(orjson.dumps(old))))
+        except (TypeError, orjson.JSONEncodeError):
+            self._chunks.append(old)
+        self._now = (base + CHUNK, tail[CHUNK:])
+
+    def __len__(self) -> int:
+        base, tail = self._now
+        return base + len(tail)
+
+    @overload
+    def __getitem__(self, index: int) -> Event: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[Event]: ...
+
+    def __getitem__(self, index: int | slice) -> Event | list[Event]:
+        base, tail = self._now
+        size = base + len(tail)
+        if isinstance(index, slice):
+            return [self._at(i, base, tail) for i in range(*index.indices(size))]
+        if index < 0:
+            index += size
+        if not 0 <= index < size:
+            raise IndexError("event index out of range")
+        return self._at(index, base, tail)
+
+    def _at(self, index: int, base: int, tail: list[Event]) -> Event:
+        if index >= base:
+            return tail[index - base]
+        return self._chunk(index // CHUNK)[index % CHUNK]
+
+    def _chunk(self, n: int) -> list[Event]:
+        recent = self._recent
+        events = recent.get(n)
+        if events is not None:
+            return events
+        item = self._chunks[n]
+        if not isinstance(item, bytes):
+            return item
+        events = orjson.loads(item)
+        if len(recent) >= RECENT:
+            recent.clear()
+        recent[n] = events
+        return events
+
+    def __iter__(self) -> Iterator[Event]:
+        base, tail = self._now
+        for n in range(base // CHUNK):
+            item = self._chunks[n]
+            yield from (orjson.loads(item) if isinstance(item, bytes) else item)
+        yield from list(tail)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, EventLog | list | tuple):
+            return len(self) == len(other) and all(a == b for a, b in zip(self, other, strict=True))
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def find_id(self, event_id: Any) -> int | None:
+        """The index of the newest event with this ``id``; a chunk's JSON is searched before it is decoded."""
+        base, tail = self._now
+        for i in range(len(tail) - 1, -1, -1):
+            if tail[i].get("id") == event_id:
+                return base + i
+        try:
+            needle = b'"id":' + orjson.dumps(event_id)
+        except (TypeError, orjson.JSONEncodeError):
+            needle = b""
+        for n in range(base // CHUNK - 1, -1, -1):
+            item = self._chunks[n]
+            if isinstance(item, bytes) and (not needle or needle not in item):
+                continue
+            events = self._chunk(n)
+            for i in range(len(events) - 1, -1, -1):
+                if events[i].get("id") == event_id:
+                    return n * CHUNK + i
+        return None
