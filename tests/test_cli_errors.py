@@ -117,8 +117,7 @@ def test_a_path_as_the_first_argument_opens_its_replay(tmp_path: Path, tmux: Tmu
     command = f"env -u COLUMNS -u LINES HOME={tmp_path} {EXE} {SAMPLE} --paused"
     tmux("new-session", "-d", "-s", "wk", "-x", "100", "-y", "30", command)
     tmux("resize-window", "-t", "wk", "-x", "100", "-y", "30")
-    screen = tmux.wait_for(lambda s: "event 0 / 35 " in s)
-    assert "⏸ paused" in screen and "Set up notes.txt" in screen
+    tmux.wait_for(lambda s: "event 0 / 35 " in s and "⏸ paused" in s and "Set up notes.txt" in s)
     tmux.keys("q")
     tmux.wait_for(lambda s: not tmux.alive() or "event 0 / 35" not in s)
 

@@ -33,8 +33,9 @@ def test_replay_in_a_real_terminal(tmp_path: Path, tmux: Tmux) -> None:
     tmux("resize-window", "-t", "wk", "-x", "120", "-y", "40")
 
     # Straight into the session screen, paused before the first event, the whole file read.
-    screen = tmux.wait_for(lambda s: f"event 0 / {EVENTS} " in s)
-    assert "⏸ paused" in screen and "Set up notes.txt" in screen
+    # The title comes with the first frames after the file is read: wait for the whole of it, not the first
+    # frame that shows the count (under load one frame can come between).
+    screen = tmux.wait_for(lambda s: f"event 0 / {EVENTS} " in s and "⏸ paused" in s and "Set up notes.txt" in s)
 
     # To the end: every row, tool calls with their status.
     tmux.keys("G")
