@@ -310,8 +310,8 @@ COMMANDS: dict[str, Cover] = {
         "the real claude-agent-acp under `run --acp`, against the Messages stand-in"),
     "watchkeeper run --acp -- codex-acp": By("tests/test_acp_codex.py::test_events_and_approve",
                                              "the real codex-acp as an ACP source, against the Responses stand-in"),
-    "watchkeeper run --acp -- gemini --acp": Help(("run", "--help"), "Gemini CLI is not installed here: it has "
-                                                  "no stand-in to run against offline"),
+    "watchkeeper run --acp -- gemini --acp": By("tests/test_acp_gemini.py::test_events_and_approve",
+                                                "the real Gemini CLI as an ACP source, against the Gemini API stand-in"),
     # Remote agents
     "watchkeeper attach wss://agents.example:47718 --token-file ~/.config/watchkeeper/agents.token":
         Help(("attach", "--help"), "needs a remote host; tests/test_remote_cli.py attaches to a real serve"),
