@@ -311,7 +311,7 @@ COMMANDS: dict[str, Cover] = {
     "watchkeeper run --acp -- codex-acp": By("tests/test_acp_codex.py::test_events_and_approve",
                                              "the real codex-acp as an ACP source, against the Responses stand-in"),
     "watchkeeper run --acp -- gemini --acp": By("tests/test_acp_gemini.py::test_events_and_approve",
-                                                "the real Gemini CLI as an ACP source, against the Gemini API stand-in"),
+                                                "the real Gemini CLI as an ACP source, against its API stand-in"),
     # Remote agents
     "watchkeeper attach wss://agents.example:47718 --token-file ~/.config/watchkeeper/agents.token":
         Help(("attach", "--help"), "needs a remote host; tests/test_remote_cli.py attaches to a real serve"),
