@@ -1,4 +1,4 @@
-"""``run --acp`` with the real Gemini CLI 0.61.0 (``gemini --acp``) against the Gemini API stand-in."""
+"""``run --acp`` with the real Gemini CLI 0.61.0 (``gemini --acp``) against its API stand-in: watched and steered."""
 
 from __future__ import annotations
 
@@ -70,5 +70,37 @@ def test_deny_reason_reaches_the_model(tmp_path: Path) -> None:
             assert not [e for e in run.kinds("tool.finished") if not e["data"]["is_error"]]
             prompts = [e["data"] for e in run.kinds("message.user")]
             assert [p["text"] for p in prompts if p["origin"] == "injected"] == [reason]
+        finally:
+            run.close()
+
+
+def test_inject_is_queued_and_cancel_answers_the_held_request(tmp_path: Path) -> None:
+    with ScriptedGemini(script("All done.", "Hello.")) as api:
+        run = start(api, tmp_path)
+        try:
+            run.held()
+            queued = run.control("inject", text="say hello instead")
+            assert "queued" in queued["data"]["reason"]
+            assert run.control("cancel")["kind"] == "control.applied"
+            run.wait(lambda evs: api.requests_containing("say hello instead", route="main"),
+                     "the queued prompt sent after the cancel")
+            run.idle_turns(2)
+            assert not (tmp_path / "work" / "notes.txt").exists()
+            assert run.relay.session(run.session).held == ()  # type: ignore[union-attr]
+            assert any("cancelled" in (e["data"]["reason"] or "") for e in run.kinds("state")
+                       if e["data"]["state"] == "idle")
+        finally:
+            run.close()
+
+
+def test_agent_crash_ends_the_session_with_a_notice(tmp_path: Path) -> None:
+    with ScriptedGemini(script("All done.")) as api:
+        run = start(api, tmp_path)
+        try:
+            run.held()
+            assert run.source.agent.proc is not None
+            run.source.agent.proc.kill()
+            run.wait(lambda evs: any(e["kind"] == "session.ended" for e in evs), "the session's end")
+            assert [e for e in run.kinds("notice") if e["data"]["code"] == "acp-agent-gone"]
         finally:
             run.close()
