@@ -66,8 +66,10 @@ def test_deny_reason_reaches_the_model(tmp_path: Path) -> None:
             assert not (tmp_path / "work" / "notes.txt").exists()
             (response,) = api.function_responses()
             assert "canceled by the user" in response["response"]["error"], response
-            # Gemini CLI sends no tool_call_update for a rejected call: the call is never shown as run.
-            assert not [e for e in run.kinds("tool.finished") if not e["data"]["is_error"]]
+            # Gemini CLI sends no tool_call_update for a rejected call: it is finished as denied at the turn's end.
+            (finished,) = run.kinds("tool.finished")
+            assert finished["data"] == {"call_id": held.call_id, "status": "denied", "is_error": True,
+                                        "output": reason}
             prompts = [e["data"] for e in run.kinds("message.user")]
             assert [p["text"] for p in prompts if p["origin"] == "injected"] == [reason]
         finally:

@@ -77,6 +77,9 @@ class AcpSource:
         self._flush: asyncio.TimerHandle | None = None
         self._turns: asyncio.Queue[tuple[str, str | None]] = asyncio.Queue()
         self._queued: dict[str, str] = {}
+        #: calls the person denied (with the reason), finished as denied at the turn's end if the agent
+        #: never reports them (Gemini CLI sends no update for a rejected call).
+        self.denied: dict[str, str] = {}
         self._qn = itertools.count(1)
         self._busy = False
         self.paused = False
@@ -233,6 +236,7 @@ class AcpSource:
                             "acp-agent-gone")
                 return
             self.flush_now()
+            self.emit(self._tr.deny_unreported(self.denied))
             usage = result.usage.model_dump(by_alias=True) if result.usage is not None else None
             self.emit(self._tr.turn_usage(usage, turn))
             self._busy = False

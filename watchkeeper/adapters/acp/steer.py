@@ -55,6 +55,7 @@ def _apply(source: AcpSource, c: ControlModel) -> tuple[bool, str, str | None]:
         if kind == "approve":
             return True, f"approved: the agent was answered {option or 'allow_once'}", cid
         text = (c.reason or "").strip()
+        source.denied[cid] = text
         if text:
             qid = source.submit(text)
             where = "queued as its next prompt" if qid else "sent as its next prompt"

@@ -6,8 +6,10 @@ quiet spell). A tool call is keyed by ``toolCallId`` and patched field by
 field; it becomes ``tool.started`` once its input is known (an update that
 carries ``rawInput``, a permission request about it, or a status past
 ``pending``), and ``tool.finished`` at ``completed``/``failed``, with its
-output and any diffs. A plan is a notice that lists its entries. Event ids
-are stable per session, so a reconnecting viewer never sees a call twice.
+output and any diffs; a call the person denied that the agent never reports
+finishes as denied at the turn's end. A plan is a notice that lists its
+entries. Event ids are stable per session, so a reconnecting viewer never
+sees a call twice.
 """
 
 from __future__ import annotations
@@ -167,6 +169,17 @@ class Translator:
             data["output"] = output[:MAX_OUTPUT]
             data["truncated"] = len(output) - MAX_OUTPUT
         return [make_event(f"tool:{c.call_id}:finished", self.session, Kind.TOOL_FINISHED, data)]
+
+    def deny_unreported(self, denied: dict[str, str]) -> list[Event]:
+        """``tool.finished`` (denied, the person's reason as output) for each denied call the agent left open."""
+        out: list[Event] = []
+        for c in self.unfinished():
+            if c.call_id in denied:
+                c.finished = True
+                data: ToolFinishedData = {"call_id": c.call_id, "status": "denied", "is_error": True,
+                                          "output": denied[c.call_id] or None}
+                out.append(make_event(f"tool:{c.call_id}:finished", self.session, Kind.TOOL_FINISHED, data))
+        return out
 
     def unfinished(self) -> list[Call]:
         return [c for c in self.calls.values() if c.started and not c.finished]
