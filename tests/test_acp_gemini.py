@@ -47,6 +47,9 @@ def test_events_and_approve(tmp_path: Path) -> None:
             assert [e["data"]["call_id"] for e in run.kinds("tool.started")] == [held.call_id]
             (finished,) = run.kinds("tool.finished")
             assert finished["data"]["call_id"] == held.call_id and not finished["data"]["is_error"]
+            (usage,) = run.kinds("usage")  # from the prompt result's _meta.quota: Gemini CLI sends no usage
+            main = [r for r in api.requests if r.route == "main"]
+            assert usage["data"]["output_tokens"] >= sum(r.output_tokens for r in main) > 0
             assert run.relay.session(run.session).held == ()  # type: ignore[union-attr]
             assert not [r for r in api.requests if r.route == "other"], "the CLI reached for another host"
         finally:

@@ -72,6 +72,8 @@ class Request:
     body: Any
     route: str
     turn: int | None = None
+    #: the candidatesTokenCount the stand-in reported in its answer.
+    output_tokens: int = 0
 
     def strings(self) -> Iterator[str]:
         yield from _strings(self.body)
@@ -226,7 +228,8 @@ class _Handler(BaseHTTPRequestHandler):
                              Request("POST", self.path, body, "count_tokens"))
         elif path.endswith(":streamGenerateContent") or path.endswith(":generateContent"):
             route, response, turn = self.owner.answer(body)
-            self.owner._record(Request("POST", self.path, body, route, turn))
+            output = response["usageMetadata"]["candidatesTokenCount"]
+            self.owner._record(Request("POST", self.path, body, route, turn, output))
             if path.endswith(":streamGenerateContent"):
                 self._reply_sse(response)
             else:

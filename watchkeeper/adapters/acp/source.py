@@ -26,7 +26,7 @@ from ...protocol.payloads import MessageUserData, NoticeData, SessionEndedData, 
 from . import OWNED
 from .holds import Holds
 from .process import AgentProcess
-from .translate import Translator
+from .translate import Translator, quota_usage
 
 #: What the person reads about what this session's controls reach.
 WHY = "pause and breakpoints cover only calls the agent asks about"
@@ -237,7 +237,8 @@ class AcpSource:
                 return
             self.flush_now()
             self.emit(self._tr.deny_unreported(self.denied))
-            usage = result.usage.model_dump(by_alias=True) if result.usage is not None else None
+            usage = (result.usage.model_dump(by_alias=True) if result.usage is not None
+                     else quota_usage(result.field_meta))
             self.emit(self._tr.turn_usage(usage, turn))
             self._busy = False
             stop = str(result.stop_reason)

@@ -215,6 +215,15 @@ class Translator:
         return [make_event(f"acp:{self.session}:turn{turn}:usage", self.session, Kind.USAGE, data)]
 
 
+def quota_usage(meta: Any) -> dict[str, Any] | None:
+    """A turn's usage from ``_meta.quota.token_count``, where an agent without ``usage`` reports it (Gemini CLI)."""
+    quota = meta.get("quota") if isinstance(meta, dict) else None
+    count = quota.get("token_count") if isinstance(quota, dict) else None
+    if not isinstance(count, dict):
+        return None
+    return {"inputTokens": count.get("input_tokens"), "outputTokens": count.get("output_tokens")}
+
+
 def _text(block: Any) -> str:
     if isinstance(block, dict):
         if block.get("type") == "text":
