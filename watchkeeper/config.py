@@ -184,7 +184,7 @@ def read_runtime() -> dict[str, Any] | None:
         info = orjson.loads(runtime_path().read_bytes())
     except (OSError, orjson.JSONDecodeError):
         return None
-    if not isinstance(info, dict) or not isinstance(info.get("port"), int) or not _alive(info.get("pid")):
+    if not isinstance(info, dict) or not isinstance(info.get("port"), int) or not alive(info.get("pid")):
         return None
     return info
 
@@ -197,7 +197,8 @@ def clear_runtime(epoch: str) -> None:
             runtime_path().unlink()
 
 
-def _alive(pid: Any) -> bool:
+def alive(pid: Any) -> bool:
+    """Whether a process with this pid runs (one of another user's counts as running)."""
     if not isinstance(pid, int) or pid <= 0:
         return False
     try:

@@ -38,6 +38,7 @@ from typing import Protocol
 
 import orjson
 
+from ..config import alive
 from ..protocol import Event, encode_line
 
 #: Events a session keeps in memory (its newest); older ones are on disk.
@@ -96,23 +97,13 @@ def remove_stale(parent: Path) -> list[Path]:
     removed = []
     for path in parent.glob(f"{PREFIX}*"):
         pid = path.name[len(PREFIX):].partition("-")[0]
-        if not pid.isdigit() or _alive(int(pid)):
+        if not pid.isdigit() or alive(int(pid)):
             continue
         with contextlib.suppress(OSError):
             if path.stat().st_uid == os.geteuid():
                 shutil.rmtree(path, ignore_errors=True)
                 removed.append(path)
     return removed
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 class Spool:
