@@ -16,7 +16,7 @@ import pytest
 from conftest import SAMPLE_LOGS
 from test_tui_steering_snapshots import paused_session
 from test_tui_steering_unit import LiveHooked, held_session
-from test_viewer_support import SESSION, Events, relay_with
+from test_viewer_support import SESSION, Events, relay_with, screen_text
 from textual.color import Color
 from textual.pilot import Pilot
 from waiting import until_app
@@ -105,6 +105,21 @@ async def test_no_text_on_the_session_screen_fades_into_its_background(relay: Re
         cells = [c for y in range(SIZE[1]) for c in text_contrasts(app, y)]
         assert any(text.startswith("18:00:0") for _, text in cells)  # the time column is among them
         assert faint(cells) == [], f"{theme}: text nearly invisible on its background"
+
+
+@pytest.mark.parametrize("theme", ["textual-light", WATCHKEEPER.name])
+async def test_no_text_in_the_conversation_view_fades_into_its_background(relay: Relay, theme: str) -> None:
+    app = WatchkeeperApp(relay, open_session=SESSION, theme=theme)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_session(app, pilot)
+        await pilot.press("v")
+        await until_app(pilot, lambda: screen.conversation.display and "You · " in screen_text(app))
+        await pilot.pause()
+        region = screen.conversation.region
+        cells = [c for y in range(region.y, region.bottom) for c in text_contrasts(app, y, region.x,
+                                                                                    region.right - 1)]
+        assert any("You" in text for _, text in cells), cells
+        assert faint(cells) == [], f"{theme}: conversation text nearly invisible on its background: {faint(cells)}"
 
 
 def faint(cells: list[tuple[float, str]]) -> list[tuple[float, str]]:

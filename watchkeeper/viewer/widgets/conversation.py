@@ -31,6 +31,7 @@ from ..host import host
 from ..model.conversation import Conversation as Blocks
 from ..model.prose import Line
 from .conversation_style import CONVERSATION_CSS, ROLES
+from .styles import RoleStyles
 from .timeline import Timeline
 
 #: Drawn lines kept: a dozen screens.
@@ -78,7 +79,7 @@ address, never opened.
         self.blocks = Blocks(source.store)
         self.cursor = 0
         self.live = source.live
-        self._styles: dict[str, Style] = {}
+        self._styles = RoleStyles(self, "conversation")
         #: Drawn lines, by (block's head, line, width, selected, focused), with the lines they were drawn from.
         self._cache: LRUCache[tuple[Any, ...], tuple[list[Line], list[Segment]]] = LRUCache(LINE_CACHE)
         #: A block to bring on screen at the next layout (a key moved the selection there).
@@ -381,26 +382,12 @@ address, never opened.
         self._styles.clear()
         self._cache.clear()
 
-    def _style(self, role: str) -> Style:
-        style = self._styles.get(role)
-        if style is None:
-            try:
-                style = self.get_component_rich_style(f"conversation--{role}", partial=True)
-            except KeyError:
-                style = Style.null()
-            self._styles[role] = style
-        return style
 
-    def _base(self) -> Style:
-        style = self._styles.get("")
-        if style is None:
-            style = self._styles[""] = self.rich_style
-        return style
 
     def render_line(self, y: int) -> Strip:
         """Line ``y`` of the screen: a line of the block there, with the selection bar in the gutter."""
         width = self.scrollable_content_region.width
-        base = self._base()
+        base = self._styles.base()
         row = self.scroll_offset.y + y
         blocks = self.blocks
         if width <= 0 or row >= blocks.total:
@@ -415,14 +402,19 @@ address, never opened.
         hit = self._cache.get(key)
         if hit is not None and hit[0] is lines:
             return Strip(hit[1], width)
-        if selected and off == blocks.first_line(i):
-            base += self._style("cursor")
-        segments = list(self.draw(lines[off], width, base, selected).apply_meta({"head": head}))
+        cursor = self._styles("cursor") if selected and off == blocks.first_line(i) else None
+        segments = list(self.draw(lines[off], width, base, selected, cursor).apply_meta({"head": head}))
         self._cache[key] = (lines, segments)
         return Strip(segments, width)
 
-    def draw(self, line: Line, width: int, base: Style, selected: bool) -> Strip:
-        style = self._style
-        segments = [Segment("▌" if selected else " ", base + style("bar"))]
-        segments += [Segment(text, base + style(role)) for text, role in line]
+    def draw(self, line: Line, width: int, base: Style, selected: bool, cursor: Style | None = None) -> Strip:
+        """One line; on ``cursor`` (the selected block's first line) in the cursor's colours alone, as the
+        timeline draws its selected row: a role's colour on the cursor may not contrast."""
+        style = self._styles
+        if cursor is not None:
+            base += cursor
+            segments = [Segment("▌", base)] + [Segment(text, base + style(role) + cursor) for text, role in line]
+        else:
+            segments = [Segment("▌" if selected else " ", base + style("bar"))]
+            segments += [Segment(text, base + style(role)) for text, role in line]
         return Strip(segments).adjust_cell_length(width, base)

@@ -36,8 +36,11 @@ Conversation {
     & > .conversation--thinking { color: $text-muted; text-style: italic; }
     & > .conversation--label { color: $text-muted; text-style: bold; }
     & > .conversation--output { color: $foreground; }
-    & > .conversation--cursor { background: $block-cursor-blurred-background; }
-    &:focus > .conversation--cursor { background: $block-cursor-background; }
+    & > .conversation--cursor {
+        color: $block-cursor-blurred-foreground;
+        background: $block-cursor-blurred-background;
+    }
+    &:focus > .conversation--cursor { color: $block-cursor-foreground; background: $block-cursor-background; }
     & > .conversation--bar { color: $accent; }
 }
 """

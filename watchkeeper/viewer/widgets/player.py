@@ -10,13 +10,12 @@ from datetime import datetime
 from typing import Any
 
 from rich.cells import cell_len
-from rich.style import Style
 from rich.text import Text
 from textual.widget import Widget
 
 from ..model.playhead import Playhead, speed_label
 from ..model.rows import Cell
-from .styles import component_style
+from .styles import RoleStyles
 
 BAR_W = 24
 #: The narrowest the progress bar gets before the time into the recording gives way.
@@ -122,7 +121,7 @@ class PlayerBar(Widget):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self._styles: dict[str, Style] = {}
+        self._styles = RoleStyles(self, "player")
 
     def show(self, playhead: Playhead) -> None:
         cells = player_cells(playhead, self.content_size.width or None)
@@ -133,14 +132,9 @@ class PlayerBar(Widget):
     def render(self) -> Text:
         text = Text(no_wrap=True, overflow="ellipsis")
         for chunk, role in self._shown or []:
-            text.append(chunk, self._style(role) if role else "")
+            text.append(chunk, self._styles(role) if role else "")
         return text
 
-    def _style(self, role: str) -> Style:
-        style = self._styles.get(role)
-        if style is None:
-            style = self._styles[role] = component_style(self, f"player--{role}")
-        return style
 
     def notify_style_update(self) -> None:
         super().notify_style_update()

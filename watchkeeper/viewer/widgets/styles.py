@@ -38,6 +38,35 @@ def component_style(widget: Widget, name: str, over: Color | None = None) -> Sty
     return style + styles.text_style
 
 
+class RoleStyles:
+    """A widget's component styles by role (``{prefix}--{role}``), resolved once and kept until the theme or
+    the widget's styles change (:meth:`clear`); an unknown role is the null style."""
+
+    def __init__(self, widget: Widget, prefix: str) -> None:
+        self.widget, self.prefix = widget, prefix
+        self._kept: dict[str, Style] = {}
+
+    def __call__(self, role: str) -> Style:
+        style = self._kept.get(role)
+        if style is None:
+            try:
+                style = component_style(self.widget, f"{self.prefix}--{role}")
+            except KeyError:
+                style = Style.null()
+            self._kept[role] = style
+        return style
+
+    def base(self) -> Style:
+        """The widget's own style: ``rich_style`` walks the DOM on every call, so it is kept."""
+        style = self._kept.get("")
+        if style is None:
+            style = self._kept[""] = self.widget.rich_style
+        return style
+
+    def clear(self) -> None:
+        self._kept.clear()
+
+
 def contrast(foreground: Color, background: Color) -> float:
     """The WCAG 2 contrast ratio of two opaque colours (1 to 21)."""
     def luminance(c: Color) -> float:

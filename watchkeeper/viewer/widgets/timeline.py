@@ -13,7 +13,6 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from rich.segment import Segment
-from rich.style import Style
 from textual import events, work
 from textual.binding import Binding, BindingType
 from textual.cache import LRUCache
@@ -28,7 +27,7 @@ from ...protocol import Event
 from ..compat import set_scroll_range
 from ..host import host
 from ..model.timeline_store import Filter, TimelineStore
-from .styles import component_style
+from .styles import RoleStyles
 from .timeline_rows import ROLES, TIMELINE_CSS, draw_row
 
 #: Rendered rows kept: a dozen screens, so moving back and forth re-renders nothing.
@@ -97,7 +96,7 @@ One row per event; a tool call is one row whose status fills in as it runs.
         self.store = store or TimelineStore()
         self.live = live
         self._cache: LRUCache[tuple[Any, ...], list[Segment]] = LRUCache(ROW_CACHE)
-        self._styles: dict[str, Style] = {}
+        self._styles = RoleStyles(self, "timeline")
         self._generation = 0
         self._looked_back = False
         self.set_reactive(Timeline.follow, live)
@@ -387,22 +386,7 @@ One row per event; a tool call is one row whose status fills in as it runs.
         self._styles.clear()
         self._cache.clear()
 
-    def _style(self, role: str) -> Style:
-        style = self._styles.get(role)
-        if style is None:
-            try:
-                style = component_style(self, f"timeline--{role}")
-            except KeyError:
-                style = Style.null()
-            self._styles[role] = style
-        return style
 
-    def _base(self) -> Style:
-        """The widget's own style; ``rich_style`` walks the DOM on every call, so it is kept."""
-        style = self._styles.get("")
-        if style is None:
-            style = self._styles[""] = self.rich_style
-        return style
 
     def render_line(self, y: int) -> Strip:
         """A new Strip over the row's cached segments.
@@ -418,7 +402,7 @@ One row per event; a tool call is one row whose status fills in as it runs.
         width = self.scrollable_content_region.width
         view = self.store.view
         if row >= len(view) or width <= 0:
-            return Strip.blank(width, self._base())
+            return Strip.blank(width, self._styles.base())
         head = view[row]
         now = host(self.app).clock() if self.live and self.calls_run else None
         selected = row == self.cursor
@@ -431,11 +415,11 @@ One row per event; a tool call is one row whose status fills in as it runs.
     def render_row(self, head: int, width: int, selected: bool = False, now: float | None = None) -> Strip:
         """One row as a strip ``width`` cells wide: time, agent, kind, summary, status."""
         row = self.store.row(head, now)
-        base = self._base()
+        base = self._styles.base()
         if row.error:
-            base += self._style("error-row")
+            base += self._styles("error-row")
         if not selected:
-            return draw_row(row, width, base, self._style).apply_meta({"head": head})
+            return draw_row(row, width, base, self._styles).apply_meta({"head": head})
         # The selected row is drawn in the cursor's colours alone: a role's colour on the cursor may not contrast.
-        cursor = self._style("cursor")
-        return draw_row(row, width, base + cursor, lambda role: self._style(role) + cursor).apply_meta({"head": head})
+        cursor = self._styles("cursor")
+        return draw_row(row, width, base + cursor, lambda role: self._styles(role) + cursor).apply_meta({"head": head})
