@@ -238,7 +238,7 @@ async def test_a_breakpoint_from_the_palette_holds_rm_rf_and_rings(wk: Watchkeep
 
 async def test_a_permission_prompt_in_the_tui_approved_once_then_always_after_reading_the_rule(
         wk: Watchkeeper, tmp_path: Path) -> None:
-    from watchkeeper.viewer.screens.always import AlwaysDialog
+    from watchkeeper.viewer.screens.confirm import Confirm
 
     work = tmp_path / "work"
     script = [[tool_use("Write", {"file_path": str(work / "a.txt"), "content": "a"})],
@@ -263,10 +263,10 @@ async def test_a_permission_prompt_in_the_tui_approved_once_then_always_after_re
             second = screen.steer.oldest
             assert second is not None and second.always_rule
             await pilot.press("Y")
-            await until_app(pilot, lambda: isinstance(app.screen, AlwaysDialog))
+            await until_app(pilot, lambda: isinstance(app.screen, Confirm))
             shown = screen_text(app)
             assert "acceptEdits" in shown and "stops asking" in shown, shown
-            await pilot.click("#always")
+            await pilot.click("#yes")
             run = await in_thread(proc.wait, 60)
     assert run.returncode == 0, run.stderr
     assert all((work / n).exists() for n in ("a.txt", "b.txt", "c.txt"))

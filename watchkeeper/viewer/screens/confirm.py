@@ -1,4 +1,5 @@
-"""Asks before something that leaves the watch (the demo): one question, Enter or y to go on, Escape or n not."""
+"""Asks before something that cannot be taken back (leaving the watch for the demo, adding an agent's rule):
+one question, with what it is about shown verbatim; y to go on, Escape or n not."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Static
+
+from ...protocol.display import visible
 
 #: The demo's question (title, question, the yes button): it ends this watch.
 DEMO = ("Play the demo?", "This stops watching the sessions here and plays the demo's sample sessions instead. "
@@ -26,20 +29,28 @@ class Confirm(ModalScreen[bool]):
         Binding("y", "answer(True)", "Yes", id="confirm.yes"),
     ]
 
-    def __init__(self, title: str, question: str, yes: str) -> None:
+    def __init__(self, title: str, question: str, yes: str, *, about: tuple[str, ...] = (),
+                 focus_yes: bool = True) -> None:
         super().__init__()
         self.title_text, self.question, self.yes = title, question, yes
+        #: lines of data the question is about (a call, a rule), shown as they are, never as markup.
+        self.about = about
+        self.focus_yes = focus_yes
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog") as box:
             box.border_title = self.title_text
+            if self.about:
+                yield Static(visible(self.about[0]), classes="dialog-call", markup=False)
             yield Static(self.question, classes="dialog-note", markup=False)
+            for line in self.about[1:]:
+                yield Static(visible(line), classes="dialog-call", markup=False)
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Back (n)", id="back")
                 yield Button(f"{self.yes} (y)", id="yes", variant="primary")
 
     def on_mount(self) -> None:
-        self.query_one("#yes", Button).focus()
+        self.query_one("#yes" if self.focus_yes else "#back", Button).focus()
 
     @on(Button.Pressed, "#yes")
     def _yes(self) -> None:

@@ -28,15 +28,18 @@ from ...protocol.session import Held, SessionState
 from ...relay.api import RelayAPI, SessionInfo
 from ..host import host
 from ..model.control_availability import SteerSetup, inject_note, source_reason, unavailable
+from ..model.rows import one_line, salient_input
 from ..palette import PaletteCommand
 from ..widgets.controls import Controls
-from .always import AlwaysDialog
+from .confirm import Confirm
 from .deny import DenyDialog
 from .inject import InjectDialog
 from .session import SessionScreen
 
 #: Seconds a thread worker waits for a control's outcome from the relay.
 CONTROL_WAIT = 15.0
+#: What "always allow" asks, above the rule it would add.
+ALWAYS_QUESTION = "Allows this call and adds this to the agent's own permission rules, so it stops asking:"
 #: Action name -> the control it sends.
 ACTIONS = {f"steer_{control}": control for control in CONTROL_NAMES}
 
@@ -207,7 +210,9 @@ class SteerableScreen(SessionScreen, inherit_bindings=False):
             if add:
                 self.send_control("approve", call_id=held.call_id, always=True)
 
-        self.app.push_screen(AlwaysDialog(held), chosen)
+        call = one_line(f"{held.name or '?'}  {salient_input(held.name, held.input)}", 200)
+        self.app.push_screen(Confirm("Always allow", ALWAYS_QUESTION, "Add the rule and allow",
+                                     about=(call, held.always_rule), focus_yes=False), chosen)
 
     def action_steer_inject(self) -> None:
         if not self._can("inject"):
