@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 import orjson
-from rich.cells import cell_len, set_cell_size
+from rich.cells import cell_len
 
 from ...protocol import MAIN_AGENT, Event, Kind, ToolCall, json_text
 from ...protocol.calls import TOOL_KINDS
@@ -112,7 +112,7 @@ def _header(block: Block, width: int) -> Line:
     origin = cast(MessageUserData, data_of(event)).get("origin") if kind == Kind.MESSAGE_USER else None
     if origin and origin != "prompt":
         cells.append((f"  {visible(str(origin))}", "dim"))
-    return cut(cells, width)
+    return rows.cut(cells, width)
 
 
 def _body(block: Block, width: int, now: float | None) -> list[Line]:
@@ -123,7 +123,7 @@ def _body(block: Block, width: int, now: float | None) -> list[Line]:
         return _prose(block, width)
     if kind == Kind.THINKING:
         return _thinking(block, width)
-    return [cut([(BODY, "dim"), *_one_line(event)], width)]
+    return [rows.cut([(BODY, "dim"), *_one_line(event)], width)]
 
 
 def _prose(block: Block, width: int) -> list[Line]:
@@ -145,10 +145,10 @@ def _thinking(block: Block, width: int) -> list[Line]:
     data = cast(ThinkingData, data_of(block.event))
     text = visible(str(data.get("text") or ""))
     if data.get("hidden") or not text:
-        return [cut([(f"{BODY}· thinking (hidden)", "dim")], width)]
+        return [rows.cut([(f"{BODY}· thinking (hidden)", "dim")], width)]
     if not block.expanded:
-        return [cut([(f"{BODY}▸ thinking  ", "dim"), (rows.one_line(text), "thinking")], width)]
-    return [cut([(f"{BODY}▾ thinking", "dim")], width),
+        return [rows.cut([(f"{BODY}▸ thinking  ", "dim"), (rows.one_line(text), "thinking")], width)]
+    return [rows.cut([(f"{BODY}▾ thinking", "dim")], width),
             *wrap_sources(_capped(plain(text, "thinking", words=True)), width, BODY + "  ")]
 
 
@@ -162,7 +162,7 @@ def _call(block: Block, call: ToolCall, width: int, now: float | None) -> list[L
     if block.spawn:
         summary.append(("  " + visible(block.spawn), "agent"))
     status_w = sum(cell_len(t) for t, _ in status)
-    line = cut(summary, max(1, width - status_w - 1)) if status_w else cut(summary, width)
+    line = rows.cut(summary, max(1, width - status_w - 1)) if status_w else rows.cut(summary, width)
     if status_w:
         pad = width - status_w - sum(cell_len(t) for t, _ in line)
         line += [(" " * max(1, pad), "dim"), *status]
@@ -235,23 +235,8 @@ def _one_line(event: Event) -> Line:
     return [(glyph, "dim"), *((visible(t), role) for t, role in cells)]
 
 
-def cut(cells: Line, width: int) -> Line:
-    """``cells`` cut to ``width`` cells, an ellipsis where cut."""
-    out: Line = []
-    left = width
-    for text, role in cells:
-        if left <= 0:
-            break
-        w = cell_len(text)
-        if w > left:
-            text = set_cell_size(text, left - 1) + "…" if left > 1 else "…"
-            w = left
-        out.append((text, role))
-        left -= w
-    return out
 
 
 def plain_text(lines: list[Line]) -> str:
     """The lines as plain text (tests, copies)."""
     return "\n".join("".join(t for t, _ in line).rstrip() for line in lines)
-

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
+from rich.cells import cell_len, set_cell_size
+
 from ...protocol import MAIN_AGENT, Event, Kind, ToolCall, ToolStatus, json_text
 from ...protocol.activity import duration_text
 from ...protocol.codec import json_object_text
@@ -367,3 +369,24 @@ def row_agent(event: Event) -> str:
         if isinstance(data, dict) and (agent := cast(AgentStartedData | AgentFinishedData, data).get("agent_id")):
             return str(agent)
     return event.get("agent", MAIN_AGENT)
+
+
+def cut(cells: list[Cell], width: int) -> list[Cell]:
+    """``cells`` cut to ``width`` cells, an ellipsis where cut."""
+    return cut_to(cells, width)[0]
+
+
+def cut_to(cells: list[Cell], width: int) -> tuple[list[Cell], int]:
+    """``cells`` cut to ``width`` cells (an ellipsis where cut), and the cells they then take."""
+    out: list[Cell] = []
+    left = width
+    for text, role in cells:
+        if left <= 0:
+            break
+        w = cell_len(text)
+        if w > left:
+            text = set_cell_size(text, left - 1) + "…" if left > 1 else "…"
+            w = left
+        out.append((text, role))
+        left -= w
+    return out, width - left

@@ -13,7 +13,7 @@ from rich.segment import Segment
 from rich.style import Style
 from textual.strip import Strip
 
-from ..model.rows import Cell, Row
+from ..model.rows import Cell, Row, cut_to
 
 TIME_W, AGENT_W, KIND_W = 8, 10, 9
 #: From this width on the agent column is wider, for a subagent's description.
@@ -96,16 +96,9 @@ def cut(text: str, width: int) -> str:
 
 def fit(cells: list[Cell], width: int, base: Style, style: Callable[[str], Style]) -> list[Segment]:
     """``cells`` cut to ``width`` (an ellipsis where cut), padded to it."""
-    out, left = [], width
-    for text, role in cells:
-        if left <= 0:
-            break
-        w = cell_len(text)
-        if w > left:
-            text = set_cell_size(text, left - 1) + "…" if left > 1 else "…"
-            w = left
-        out.append(Segment(text, base + style(role)))
-        left -= w
+    shown, used = cut_to(cells, width)
+    out = [Segment(text, base + style(role)) for text, role in shown]
+    left = width - used
     if left > 0:
         out.append(Segment(" " * left, base))
     return out
