@@ -161,33 +161,16 @@ class Recording(Protocol):
     def lines(self, session: str, start: int, stop: int) -> list[bytes]: ...
 
 
-class SpillLog:
-    """A session's events by seq (``log[seq]`` is the event numbered ``seq``): newest in memory, older on disk.
+class Window:
+    """A list by index whose newest entries are in memory (``mem``) and whose older ones (below ``base``) are
+    read back by :meth:`_load`: ``len``, slices, ``append`` and ``extend``, as the book and subscribers use a list."""
 
-    Supports what the book and subscribers use of a list: ``len``, slices, ``append``, ``extend``.
-    Spilled seqs below ``recorded`` are read from the session's recording, the others from the spill file.
-    """
+    __slots__ = ("base", "mem")
 
-    __slots__ = ("_failed", "_file", "_open", "_report", "base", "keep", "mem", "offsets", "recorded",
-                 "recording", "session")
-
-    def __init__(self, open_file: Callable[[], SpillFile] | None, keep: int = DEFAULT_KEEP,
-                 report: Callable[[str], None] | None = None, session: str = "",
-                 recording: Recording | None = None) -> None:
-        #: seq of ``mem[0]``: every seq below it is on disk.
+    def __init__(self) -> None:
+        #: index of ``mem[0]``: every index below it is read back.
         self.base = 0
         self.mem: list[Event] = []
-        #: byte offset in the spill file of every ``STRIDE``-th spilled seq from ``recorded`` on.
-        self.offsets = array("q")
-        self.keep = keep
-        self.session = session
-        self.recording = recording
-        #: spilled seqs below this are read from ``recording``.
-        self.recorded = 0
-        self._open = open_file
-        self._file: SpillFile | None = None
-        self._report = report
-        self._failed = False
 
     def __len__(self) -> int:
         return self.base + len(self.mem)
@@ -209,6 +192,35 @@ class SpillLog:
 
     def extend(self, events: Iterable[Event]) -> None:
         self.mem.extend(events)
+
+    def _load(self, start: int, stop: int) -> list[Event]:
+        raise NotImplementedError
+
+
+class SpillLog(Window):
+    """A session's events by seq (``log[seq]`` is the event numbered ``seq``): newest in memory, older on disk.
+
+    Supports what the book and subscribers use of a list: ``len``, slices, ``append``, ``extend``.
+    Spilled seqs below ``recorded`` are read from the session's recording, the others from the spill file.
+    """
+
+    __slots__ = ("_failed", "_file", "_open", "_report", "keep", "offsets", "recorded", "recording", "session")
+
+    def __init__(self, open_file: Callable[[], SpillFile] | None, keep: int = DEFAULT_KEEP,
+                 report: Callable[[str], None] | None = None, session: str = "",
+                 recording: Recording | None = None) -> None:
+        super().__init__()
+        #: byte offset in the spill file of every ``STRIDE``-th spilled seq from ``recorded`` on.
+        self.offsets = array("q")
+        self.keep = keep
+        self.session = session
+        self.recording = recording
+        #: spilled seqs below this are read from ``recording``.
+        self.recorded = 0
+        self._open = open_file
+        self._file: SpillFile | None = None
+        self._report = report
+        self._failed = False
 
     @property
     def spilled(self) -> int:
@@ -303,14 +315,13 @@ class SpillLog:
 Resolve = Callable[[str, int, int], list[Event]]
 
 
-class Journal:
+class Journal(Window):
     """Every session's events in arrival order; entries past ``keep`` are kept as runs of (session, seq)."""
 
-    __slots__ = ("_firsts", "_index", "_names", "_resolve", "_sids", "_starts", "base", "keep", "mem")
+    __slots__ = ("_firsts", "_index", "_names", "_resolve", "_sids", "_starts", "keep")
 
     def __init__(self, resolve: Resolve, keep: int = DEFAULT_KEEP) -> None:
-        self.base = 0
-        self.mem: list[Event] = []
+        super().__init__()
         self.keep = keep
         #: per run: the journal index it starts at, its session (index into ``_names``), its first seq.
         self._starts = array("q")
@@ -320,35 +331,18 @@ class Journal:
         self._index: dict[str, int] = {}
         self._resolve = resolve
 
-    def __len__(self) -> int:
-        return self.base + len(self.mem)
-
-    def append(self, ev: Event) -> None:
-        self.mem.append(ev)
-
-    def extend(self, events: Iterable[Event]) -> None:
-        self.mem.extend(events)
-
-    def __getitem__(self, k: slice) -> list[Event]:
-        start, stop, _ = k.indices(self.base + len(self.mem))
-        if start >= stop:
-            return []
-        base = self.base
-        if start >= base:
-            return self.mem[start - base:stop - base]
+    def _load(self, start: int, stop: int) -> list[Event]:
         out: list[Event] = []
-        starts, sids, firsts, names = self._starts, self._sids, self._firsts, self._names
-        i, end = start, min(stop, base)
+        starts, sids, firsts, names, base = self._starts, self._sids, self._firsts, self._names, self.base
+        i = start
         r = bisect_right(starts, i) - 1
-        while i < end:
+        while i < stop:
             run_end = starts[r + 1] if r + 1 < len(starts) else base
-            upto = min(end, run_end)
+            upto = min(stop, run_end)
             first = firsts[r] + (i - starts[r])
             out += self._resolve(names[sids[r]], first, first + (upto - i))
             i = upto
             r += 1
-        if stop > base:
-            out += self.mem[:stop - base]
         return out
 
     def spill(self) -> int:
