@@ -62,9 +62,9 @@ def _rewrite(ident: bytes, copy: int) -> bytes:
     return ident + f"_c{copy}".encode()
 
 
-def grow(target: Path, mb: float) -> tuple[int, int]:
-    """Write the transcript; returns (bytes, lines)."""
-    templates = _templates(SOURCES)
+def grow(target: Path, mb: float, sources: list[Path] | None = None) -> tuple[int, int]:
+    """Write the transcript grown from ``sources`` (default: this benchmark's); returns (bytes, lines)."""
+    templates = _templates(SOURCES if sources is None else sources)
     limit = int(mb * 1024 * 1024)
     size = lines = copy = 0
     with target.open("wb") as f:

@@ -27,7 +27,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench_convert import _rewrite, _templates
+from bench_convert import grow
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCES = sorted((ROOT / "watchkeeper" / "demo" / "sample_logs" / "claude-code" / "-home-dev-demo").glob("*.jsonl"))
@@ -48,28 +48,6 @@ with open(sys.argv[1], "rb") as f, open(sys.argv[2], "wb") as out:
     for line in f:
         out.write(dumps(loads(line), option=opt))
 """
-
-
-def grow(target: Path, mb: float) -> tuple[int, int]:
-    """The transcript, (bytes, lines)."""
-    templates = _templates(SOURCES)
-    limit = int(mb * 1024 * 1024)
-    size = lines = copy = 0
-    with target.open("wb") as f:
-        while size < limit:
-            chunk = []
-            for parts in templates:
-                out = [parts[0]]
-                for i in range(1, len(parts), 2):
-                    out.append(_rewrite(parts[i], copy))
-                    out.append(parts[i + 1])
-                chunk.append(b"".join(out))
-            data = b"\n".join(chunk) + b"\n"
-            f.write(data)
-            size += len(data)
-            lines += len(chunk)
-            copy += 1
-    return size, lines
 
 
 def timed(argv: list[str]) -> tuple[float, float]:
@@ -94,7 +72,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="wk-bench-events-") as tmp:
         path = Path(tmp) / "-bench" / "bench-session.jsonl"
         path.parent.mkdir()
-        size, lines = grow(path, args.mb)
+        size, lines = grow(path, args.mb, SOURCES)
         print(f"grew {size / 1e6:.1f} MB, {lines:,} lines from the demo's real Claude Code transcript")
         runs = {
             "floor": [sys.executable, "-c", FLOOR, str(path)],
