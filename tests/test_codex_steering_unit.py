@@ -132,3 +132,16 @@ def test_approve_says_codexs_own_policy_still_decides() -> None:
     s.on_hook(payload("PreToolUse"))
     outcome = s.control(control("approve", "c1")).outcome
     assert "under Codex's own approval and sandbox policy" in outcome["data"]["reason"]
+
+
+def test_always_allow_is_never_offered_for_codex_even_if_its_prompt_suggests_rules() -> None:
+    s = watched()
+    s.on_hook(payload("PreToolUse"))
+    prompt = {**payload("PermissionRequest"), "permission_suggestions": [{"type": "addRules", "behavior": "allow"}]}
+    asked = s.on_hook(prompt, prompts_here=True)
+    assert asked.hold is not None and asked.events[0]["data"]["always_rule"] is None, "Codex takes no rules"
+    refused = s.control(control("approve", "c1", always=True))
+    assert refused.outcome["kind"] == "control.rejected" and asked.hold.reply is None, \
+        "never reported as a rule added when the agent will not add it"
+    assert s.control(control("approve", "c1")).outcome["kind"] == "control.applied"
+    assert asked.hold.reply == X.permission(True)

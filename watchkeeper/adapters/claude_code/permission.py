@@ -26,6 +26,8 @@ from ...protocol.kinds import HoldWhy, OnExpiry
 from ...protocol.payloads import NoticeData, ToolWaitingData
 
 EVENT = "PermissionRequest"
+#: Claude Code takes the rules an "always allow" adds (``updatedPermissions``).
+adds_rules = True
 #: Calls remembered per session for matching (a PreToolUse not yet followed by its PostToolUse).
 RECENT_KEPT = 256
 #: Said where a prompt is not answered here.
@@ -116,15 +118,16 @@ def elsewhere(session: str, agent: str, key: str, payload: dict[str, Any], why: 
 
 
 def waiting(session: str, agent: str, call_id: str, payload: dict[str, Any], timeout: float,
-            attached: bool = True) -> Event:
+            attached: bool = True, always_rule: str | None = None) -> Event:
     """``tool.waiting`` (why: permission) for a held prompt; at its expiry the CLI's own prompt decides.
 
-    ``attached``: matched to its call; else ``call_id`` names the prompt alone."""
+    ``attached``: matched to its call; else ``call_id`` names the prompt alone. ``always_rule``: the rules
+    "always allow" would add, as shown to the person (None: no such choice)."""
     now = datetime.now(UTC)
     data: ToolWaitingData = {"call_id": call_id, "reason": "permission", "why": HoldWhy.PERMISSION, "rule": None,
                              "name": payload.get("tool_name"), "input": payload.get("tool_input"),
                              "since": iso(now), "expires_at": iso(now + timedelta(seconds=timeout)),
-                             "on_expiry": OnExpiry.CONTINUE, "always_rule": rule_text(suggestions(payload)),
+                             "on_expiry": OnExpiry.CONTINUE, "always_rule": always_rule,
                              "attached": attached}
     return make_event(f"tool:{call_id}:permission", session, Kind.TOOL_WAITING, data, ts=data["since"],
                       agent=agent)

@@ -145,14 +145,16 @@ class Steering:
             why = "nobody watches it here" if here else "answering prompts here is off for this session"
             return HookResult({}, [P.elsewhere(session, agent, f"p-{uuid.uuid4().hex[:12]}", payload, why)])
         hold_id = cid or f"permission-{uuid.uuid4().hex[:12]}"
-        rules = P.suggestions(payload) if P.rule_text(P.suggestions(payload)) else []
-        hold = Hold(session, agent, hold_id, "permission", None, False, event=P.EVENT, rules=rules)
+        offered = P.suggestions(payload) if self.prompts.adds_rules else []
+        shown = P.rule_text(offered)
+        hold = Hold(session, agent, hold_id, "permission", None, False, event=P.EVENT,
+                    rules=offered if shown else [])
         old = s.holds.get(hold_id)
         if old is not None:
             self._decide(s, old, {}, "a repeated prompt for the same call")
         s.holds[hold_id] = hold
         return HookResult(None, [P.waiting(session, agent, hold_id, payload, self.policy.hold_timeout,
-                                           attached=cid is not None)], hold)
+                                           attached=cid is not None, always_rule=shown)], hold)
 
     def _answered_elsewhere(self, s: SteeredSession, call_id: str) -> list[Event]:
         """The call went on while its prompt was held here: the person answered in the agent's terminal."""

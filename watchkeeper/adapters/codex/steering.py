@@ -29,6 +29,9 @@ from . import hooks as X
 class CodexPrompts:
     """Codex's PermissionRequest: its key and its answers (no rules, no interrupt)."""
 
+    #: Codex refuses an answer that adds rules, so "always allow" is never offered.
+    adds_rules = False
+
     @staticmethod
     def call_key(payload: dict[str, Any]) -> bytes | None:
         """Turn, tool and input; None for an input too deep to encode (never matched: shown unattached)."""
