@@ -71,6 +71,17 @@ def test_a_user_turn_is_the_speaker_and_time_once_then_the_text_wrapped() -> Non
     assert plain_text(conv.lines(len(conv.blocks) - 1)) == "  And be quick."
 
 
+def test_a_long_message_is_folded_and_the_note_says_what_is_left() -> None:
+    e = Events()
+    one_line = "B" * 50_000
+    many = "\n".join(f"line {n}" for n in range(300))
+    conv = conversation([*e.started(), e.ev("message.user", {"text": one_line, "origin": "prompt"}),
+                         e.ev("message.assistant", {"text": many})])
+    text = text_of(conv)
+    assert "▸ 38,000 more characters — Enter shows them all" in text, "one long line: counted in characters"
+    assert "▸ 180 more lines — Enter shows them all" in text
+
+
 def test_an_assistant_turn_reads_markdown_and_its_link_stays_inert_text() -> None:
     e = Events()
     said = ("The fix is in **total()**: see [the docs](http://evil.example/x).\n\n"

@@ -17,7 +17,7 @@ from rich.cells import cell_len
 
 from ...protocol import MAIN_AGENT, Event, Kind, ToolCall, json_text
 from ...protocol.calls import TOOL_KINDS
-from ...protocol.display import visible, visible_value
+from ...protocol.display import plural, visible, visible_value
 from ...protocol.payloads import (
     AgentFinishedData,
     AgentStartedData,
@@ -135,7 +135,8 @@ def _prose(block: Block, width: int) -> list[Line]:
         if len(lines) > PROSE_LINES or len(text) > PROSE_CHARS:
             kept = "\n".join(lines[:PROSE_LINES])[:PROSE_CHARS]
             more = text.count("\n") - kept.count("\n")
-            note = [(f"{BODY}▸ {more:,} more line{'s' if more != 1 else ''} — Enter shows them all", "dim")]
+            rest = plural(more, "more line") if more else plural(len(text) - len(kept), "more character")
+            note = [(f"{BODY}▸ {rest} — Enter shows them all", "dim")]
             text = kept
     out = wrap_sources(markdown(text, role) if role == "text" else plain(text, role, words=True), width, BODY)
     return [*out, note] if note else out
