@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from itertools import accumulate
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from rich.cells import cell_len
 from test_viewer_support import SUB, Events
@@ -207,6 +207,7 @@ def test_new_events_are_placed_and_a_new_view_rebuilds() -> None:
 @settings(max_examples=200, deadline=None)
 @given(st.text(st.characters(max_codepoint=0x30FF, exclude_categories=("Cs",)), max_size=300),
        st.integers(4, 70))
+@example("000\u3000\x1b", 4)  # a wide space (two cells) at the edge: once counted as one, the line overflowed
 def test_wrapped_lines_fit_and_keep_every_word(text: str, width: int) -> None:
     for source in markdown(text):
         lines: list[Line] = wrap(source.cells, width, words=not source.code)

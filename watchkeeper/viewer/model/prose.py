@@ -147,8 +147,12 @@ def wrap(
         for piece in _WORDS.findall(text) if words else [text]:
             if words and piece.isspace():
                 if len(line) > start:
-                    put(piece, role)
-                    used += len(piece)
+                    w = cell_len(piece)  # a wide space (U+3000) takes two cells
+                    if used + w > width:
+                        newline()  # the break takes the space
+                    else:
+                        put(piece, role)
+                        used += w
                 continue
             w = cell_len(piece)
             if words and used + w > width and len(line) > start:
