@@ -7,6 +7,8 @@ for the conversation. The model's side is a script of turns, each a list of part
 retries never shift the script. A request that offers ``functionDeclarations`` is the main conversation;
 anything else (the CLI's routing and next-speaker checks, ``countTokens``) is a side request and gets a
 short reply. Every request is recorded, so a test can assert what the model was sent (a deny reason).
+Where the history's shape depends on timing (a cancelled turn may or may not be kept), ``replies`` answers by
+what the last user content says instead of by turn.
 """
 
 from __future__ import annotations
@@ -90,8 +92,9 @@ class Request:
 class ScriptedGemini:
     """An HTTP server on 127.0.0.1 answering the Gemini API from a script; ``url`` is for GOOGLE_GEMINI_BASE_URL."""
 
-    def __init__(self, script: Sequence[Turn]) -> None:
+    def __init__(self, script: Sequence[Turn], replies: Mapping[str, Turn] | None = None) -> None:
         self.script = [list(turn) for turn in script]
+        self.replies = {needle: list(turn) for needle, turn in (replies or {}).items()}
         self._requests: list[Request] = []
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
@@ -155,6 +158,9 @@ class ScriptedGemini:
             return "side", _response([text(reply)], 0), None
         turn = sum(1 for c in body.get("contents") or [] if c.get("role") == "model")
         parts = self.script[turn] if turn < len(self.script) else [text(EXHAUSTED_REPLY)]
+        users = [c for c in body.get("contents") or [] if c.get("role") == "user"]
+        last = list(_strings(users[-1])) if users else []
+        parts = next((reply for needle, reply in self.replies.items() if any(needle in s for s in last)), parts)
         return "main", _response(parts, len(body.get("contents") or [])), turn
 
 
