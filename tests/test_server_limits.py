@@ -267,6 +267,49 @@ def test_a_proper_handshake_still_opens(ws: Served) -> None:
         assert sock.recv(65536).startswith(b"HTTP/1.1 101 ")
 
 
+def answer_head(sock: socket.socket) -> bytes:
+    """The handshake's answer up to its blank line (a 101 leaves the socket open: no read to the close)."""
+    sock.settimeout(WAIT)
+    answer = b""
+    while b"\r\n\r\n" not in answer:
+        chunk = sock.recv(65536)
+        if not chunk:
+            return answer
+        answer += chunk
+    return answer
+
+
+def opened(port: int) -> socket.socket:
+    """A websocket past its handshake (101), held open by a raw socket."""
+    sock = connect(port)
+    sock.sendall(handshake(port))
+    assert status_of(answer_head(sock)) == 101
+    return sock
+
+
+def test_websockets_past_the_cap_get_503_until_one_closes() -> None:
+    served = Served(max_connections=3)
+    held: list[socket.socket] = []
+    try:
+        held = [opened(served.port) for _ in range(3)]
+        with connect(served.port) as extra:
+            extra.sendall(handshake(served.port))
+            answer = read_all(extra)
+        assert status_of(answer) == 503 and b"--max-connections" in answer
+        held.pop().close()
+        end = time.monotonic() + WAIT
+        while True:
+            with connect(served.port) as again:
+                again.sendall(handshake(served.port))
+                if status_of(answer_head(again)) == 101:
+                    break
+            assert time.monotonic() < end, "the server did not take connections again"
+    finally:
+        for sock in held:
+            sock.close()
+        served.stop()
+
+
 def test_a_slow_handshake_is_cut_off(ws: Served) -> None:
     with connect(ws.port) as sock:
         answer, sent = dribble(sock, handshake(ws.port) * 20)

@@ -46,6 +46,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "before the session's failure policy ends them (default 30)")
     parser.add_argument("--queue-limit", type=int, default=10_000, metavar="N",
                         help="events queued for a slow viewer before telemetry is coalesced and it resyncs")
+    parser.add_argument("--max-connections", type=int, default=None, metavar="N",
+                        help="websocket connections (viewers, agents, edges) open at once; past it a new one is "
+                             "refused with 503 (default 512)")
     parser.add_argument("--edge-token-file", metavar="F", action="append", help="as a hub: accept edges "
                         "(`serve --upstream`) presenting a credential of F (one, or `name=token` lines naming "
                         "the edges); an edge may only push its sessions and take their controls (repeatable)")
@@ -105,8 +108,11 @@ def server_options(args: argparse.Namespace) -> dict[str, Any]:
     grace = RECONNECT_GRACE if args.reconnect_grace is None else args.reconnect_grace
     if not 0 <= grace < 86_400:
         raise ValueError(f"--reconnect-grace {grace:g}: give seconds, 0 or more (under a day)")
+    if args.max_connections is not None and args.max_connections < 1:
+        raise ValueError(f"--max-connections {args.max_connections}: give 1 or more")
     return {"token": token, "host": host, "port": port, "ssl_context": context, "history": args.history,
-            "queue_limit": args.queue_limit, "grace": grace}
+            "queue_limit": args.queue_limit, "grace": grace,
+            **({"max_connections": args.max_connections} if args.max_connections else {})}
 
 
 def upstream_options(args: argparse.Namespace) -> dict[str, Any] | None:

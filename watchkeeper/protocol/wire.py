@@ -44,6 +44,9 @@ CAPABILITIES = ("events.batch", "range", "control", "sessions", "agents", "coale
 ROLES = ("viewer", "agent", "edge")
 #: Incoming message limit (websockets ``max_size``): agents send batches well under it.
 MAX_MESSAGE = 8 * 2**20
+#: Websocket connections a relay keeps open at once (``serve --max-connections``): each costs a descriptor
+#: and a queue, so a client that opens them in a loop is refused with 503 before the process runs out.
+MAX_CONNECTIONS = 512
 #: What clients accept from the server: a frame carries many events, one event can be large.
 MAX_CLIENT_MESSAGE = 64 * 2**20
 #: A server frame is split before it grows past this many bytes.

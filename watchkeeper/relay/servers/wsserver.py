@@ -83,7 +83,8 @@ class WsServer:
     def __init__(self, relay: Any, *, token: str | Keyring | None, host: str = "127.0.0.1", port: int = 0,
                  ssl_context: ssl.SSLContext | None = None, server_name: str | None = None,
                  queue_limit: int = DEFAULT_LIMIT, history: int | None = None,
-                 grace: float = RECONNECT_GRACE, breakpoints: Book | None = None) -> None:
+                 grace: float = RECONNECT_GRACE, breakpoints: Book | None = None,
+                 max_connections: int = wire.MAX_CONNECTIONS) -> None:
         if not token and not is_loopback(host):
             raise ValueError(f"serving on {host} (not loopback) needs a token")
         self.relay = relay
@@ -92,6 +93,7 @@ class WsServer:
         self.ssl_context = ssl_context
         self.server_name = server_name or socket.gethostname()
         self.queue_limit = queue_limit
+        self.max_connections = max_connections
         #: per session, how many of the newest events a viewer may read back (None: all the relay holds).
         self.history = history
         self.sdk = SdkSteering(viewers=self.viewers)
@@ -172,6 +174,9 @@ class WsServer:
 
     def _check(self, connection: ServerConnection, request: Request) -> Response | None:
         headers = request.headers
+        if self._server is not None and len(self._server.connections) >= self.max_connections:
+            return _refuse(connection, http.HTTPStatus.SERVICE_UNAVAILABLE,
+                           f"this relay has {self.max_connections} connections open, its limit (--max-connections)")
         repeated = _repeated(headers)
         if repeated:
             return _refuse(connection, http.HTTPStatus.BAD_REQUEST, f"the {repeated} header may appear once")
