@@ -27,7 +27,7 @@ from .session_columns import Cells, cut_end
 HERE = "this machine"
 #: Cells an edge's (or relay's) name and a host take at most in a group's header.
 NAME_CELLS = 24
-HOST_CELLS = 24
+HOST_CELLS = 48
 #: The filter value that shows every origin.
 EVERY = "every origin"
 
@@ -96,27 +96,22 @@ _KINDS = {"local": 0, "relay": 1, "edge": 2}
 
 
 def header_cells(group: Group, key: str) -> Cells:
-    """A group's header row (row key ``key``): its kind, name, host and size (full width), "unreachable"."""
-    return Cells(session=key, mark="", agent=group.kind, title=header_title(group, None), cwd="",
+    """A group's header row (row key ``key``): its kind, name and size, its host where the cwd goes,
+    and "unreachable" where the state goes."""
+    return Cells(session=key, mark="", agent=group.kind, title=header_title(group, None),
+                 cwd=cut_end(group.host or "", HOST_CELLS),
                  state="" if group.reachable else "unreachable", activity="", tokens="", events="",
                  attention=False, live=group.reachable)
 
 
 def header_title(group: Group, width: int | None) -> str:
-    """``name · host · N sessions`` in ``width`` cells: the count stays, the host gives way first."""
+    """``name · N sessions`` in ``width`` cells: the name is cut before the count is."""
     tail = f" · {plural(len(group.sessions), 'session')}"
     name = cut_end(group.name, NAME_CELLS)
-    host = cut_end(group.host, HOST_CELLS) if group.host is not None else None
-    full = name + (f" · {host}" if host is not None else "") + tail
-    if width is None or cell_len(full) <= width:
-        return full
+    if width is None or cell_len(name + tail) <= width:
+        return name + tail
     room = width - cell_len(tail)
-    if room < 4:
-        return cut_end(name + tail, width)
-    name = cut_end(name, room)
-    if host is not None and room - cell_len(name) - 3 >= 4:
-        name += f" · {cut_end(host, room - cell_len(name) - 3)}"
-    return name + tail
+    return cut_end(name, room) + tail if room >= 4 else cut_end(name + tail, width)
 
 
 def choices(groups: Sequence[Group]) -> tuple[list[tuple[str, int]], dict[str, str]]:

@@ -25,7 +25,7 @@ from ...protocol.display import visible
 from ...relay.api import SessionInfo
 from ..host import host
 from ..model.origins import EVERY, Group, choices, grouped, header_cells, header_title
-from ..model.session_columns import HEADINGS, Cells, cells, fitted, layout
+from ..model.session_columns import HEADINGS, Cells, cells, cut_end, fitted, layout
 from ..palette import PaletteCommand
 from ..widgets.footer import KeyFooter
 from .confirm import DEMO, Confirm
@@ -84,6 +84,7 @@ sessions it has, and says *unreachable* while the edge is not connected.
         self.origin: str | None = None
         #: Row key -> the group whose header row it is, as last drawn.
         self.headers: dict[str, Group] = {}
+        self._placed = False
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -125,6 +126,10 @@ sessions it has, and says *unreachable* while the edge is not connected.
                 table.add_column(HEADINGS[column], key=column, width=width)
             for row in rows:
                 table.add_row(*(self.cell(row, c, w) for c, w in widths.items()), key=row.session)
+            if not self._placed:
+                # The cursor starts on the first session, not on its group's header.
+                selected = next((k for k in keys if k not in self.headers), None)
+                self._placed = selected is not None
             if selected is not None and selected in table.rows:
                 table.move_cursor(row=table.get_row_index(selected), animate=False)
         empty = not rows
@@ -163,7 +168,7 @@ sessions it has, and says *unreachable* while the edge is not connected.
         """One cell: a Text (a str would be read as markup) of :func:`visible` text, cut to ``width``."""
         group = self.headers.get(row.session)
         if group is not None:
-            text = header_title(group, width) if column == "title" else fitted(row, column, width)
+            text = header_title(group, width) if column == "title" else cut_end(row.text(column), width)
             return Text(text, style="bold reverse" if column == "state" and text else "bold", no_wrap=True,
                         overflow="ellipsis", end="")
         style = ""
