@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,8 +24,13 @@ from test_edges import Fleet, record
 from test_fleet_list import choose, row_keys
 from test_viewer_support import screen_text
 from textual.pilot import Pilot
-from waiting import until_app
+from waiting import until, until_app
 
+from watchkeeper.protocol import Kind, make_event
+from watchkeeper.protocol.origin import Origin
+from watchkeeper.relay import IterSource, Relay
+from watchkeeper.relay.servers.upstream import Upstream
+from watchkeeper.relay.servers.wsserver import serve_ws
 from watchkeeper.viewer import WatchkeeperApp
 from watchkeeper.viewer.screens.picker import Picker
 from watchkeeper.viewer.screens.sessions import SessionsScreen
@@ -135,3 +141,24 @@ async def test_an_edge_name_is_shown_as_data_cut_never_as_markup_or_terminal_con
             assert "\x1b" not in app.export_screenshot()
     finally:
         attached.stop()
+
+
+def test_the_hubs_own_relay_knows_each_sessions_edge_and_when_it_left() -> None:
+    """The hub's side, in process over loopback: its relay's summary carries the edge (``EdgeSource``)."""
+    hub = Relay().start()
+    edge = Relay().start()
+    try:
+        hub_server = serve_ws(hub, None, port=0)
+        edge_server = serve_ws(edge, None, port=0)
+        assert hub_server.ready.wait(10) and edge_server.ready.wait(10)
+        edge.add_source(Upstream(edge_server, f"ws://127.0.0.1:{hub_server.port}", "", edge="gamma"))
+        edge.add_source(IterSource("one", [make_event("g:start", "s-g", Kind.SESSION_STARTED, {"title": "g"})]))
+        here = socket.gethostname()
+        until(lambda: (i := hub.session("s-g")) is not None and i.origin == Origin("gamma", here),
+              what="the hub's summary names the edge", timeout=WAIT)
+        edge.stop()
+        until(lambda: (i := hub.session("s-g")) is not None and i.origin == Origin("gamma", here, False)
+              and i.state == "unreachable", what="the edge gone: unreachable", timeout=WAIT)
+    finally:
+        edge.stop()
+        hub.stop()
