@@ -4,20 +4,26 @@ The sources are what a hub's relay (or ``attach`` to it) runs, reduced to
 their word on where each session comes from (``OriginSource``) and, for an
 edge that left, on its liveness (``StatusSource``); the relay, its feed and
 the app are the real ones, with the clock fixed at ``NOW`` so a snapshot
-changes only when what is drawn does.
+changes only when what is drawn does. Also what the fleet tests do as a
+person would: read the list's rows, take a choice in the origin picker.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from typing import Any
 
 from sessions_list_support import NOW, session
+from textual.pilot import Pilot
+from textual.widgets import DataTable, OptionList
 
 from watchkeeper.protocol import Emit, Event
 from watchkeeper.protocol.origin import Origin
 from watchkeeper.relay import Relay
 from watchkeeper.relay.api import SessionInfo
+from watchkeeper.viewer import WatchkeeperApp
+from watchkeeper.viewer.screens.picker import Picker
 
 HUB = Origin(None, "hub-1")
 ALPHA = Origin("alpha", "build-7")
@@ -75,3 +81,19 @@ def all_in(sessions: list[SessionInfo]) -> bool:
     return set(infos) == set(SESSIONS) and all(
         infos[sid].events == len(events) and infos[sid].origin == origin
         for sid, (origin, events) in SESSIONS.items())
+
+
+def row_keys(app: WatchkeeperApp) -> list[str]:
+    return [str(k.value) for k in app.screen.query_one(DataTable).rows]
+
+
+async def choose(pilot: Pilot[Any], picker: Picker, value: str) -> None:
+    """Move down the picker's list to ``value`` and take it, as a person does."""
+    options = picker.query_one(OptionList)
+    for _ in range(options.option_count + 1):
+        highlighted = options.highlighted
+        if highlighted is not None and options.get_option_at_index(highlighted).id == value:
+            await pilot.press("enter")
+            return
+        await pilot.press("down")
+    raise AssertionError(f"{value!r} is not among the choices")

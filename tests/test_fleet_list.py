@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from fleet_list_support import ALPHA, BETA, HUB, all_in, fleet_relay
+from fleet_list_support import ALPHA, BETA, HUB, all_in, choose, fleet_relay, row_keys
 from rich.cells import cell_len
 from sessions_list_support import NOW, three_sessions
 from test_viewer_support import screen_text
@@ -38,10 +38,6 @@ def relay() -> Iterator[Relay]:
 
 def line_of(app: WatchkeeperApp, word: str) -> str:
     return next((line for line in screen_text(app).splitlines() if word in line), "")
-
-
-def row_keys(app: WatchkeeperApp) -> list[str]:
-    return [str(k.value) for k in app.screen.query_one(DataTable).rows]
 
 
 async def grouped_on_screen(app: WatchkeeperApp, pilot: Pilot[Any]) -> None:
@@ -112,18 +108,6 @@ async def test_enter_on_a_header_shows_that_origin_only(relay: Relay) -> None:
         assert isinstance(app.screen, SessionsScreen), "a header is not a session to open"
         await pilot.press("enter")
         await until_app(pilot, lambda: len(row_keys(app)) == 7, what="every origin", seen=lambda: screen_text(app))
-
-
-async def choose(pilot: Pilot[Any], picker: Picker, value: str) -> None:
-    """Move down the picker's list to ``value`` and take it, as a person does."""
-    options = picker.query_one(OptionList)
-    for _ in range(options.option_count + 1):
-        highlighted = options.highlighted
-        if highlighted is not None and options.get_option_at_index(highlighted).id == value:
-            await pilot.press("enter")
-            return
-        await pilot.press("down")
-    raise AssertionError(f"{value!r} is not among the choices")
 
 
 async def test_with_one_origin_there_are_no_headers_and_no_origin_key() -> None:

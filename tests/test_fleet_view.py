@@ -18,10 +18,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fleet_list_support import choose, row_keys
 from remote_steering_support import start_serve
 from remote_support import Attached
 from test_edges import Fleet, record
-from test_fleet_list import choose, row_keys
 from test_viewer_support import screen_text
 from textual.pilot import Pilot
 from waiting import until, until_app

@@ -24,7 +24,7 @@ from textual.widgets import DataTable, Header, Static
 from ...protocol.display import visible
 from ...relay.api import SessionInfo
 from ..host import host
-from ..model.origins import EVERY, Group, choices, grouped, header_cells, header_title
+from ..model.origins import EVERY, Group, choices, group_key, grouped, header_cells, header_title
 from ..model.session_columns import HEADINGS, Cells, cells, cut_end, fitted, layout
 from ..palette import PaletteCommand
 from ..widgets.footer import KeyFooter
@@ -84,6 +84,8 @@ sessions it has, and says *unreachable* while the edge is not connected.
         self.origin: str | None = None
         #: Row key -> the group whose header row it is, as last drawn.
         self.headers: dict[str, Group] = {}
+        #: How many origins the sessions come from (the filter is offered from two on).
+        self.origins = 0
         self._placed = False
 
     def compose(self) -> ComposeResult:
@@ -95,10 +97,12 @@ sessions it has, and says *unreachable* while the edge is not connected.
     def on_mount(self) -> None:
         self.set_interval(5, self._redraw)
         self.infos = order(self.infos or host(self.app).sessions)
+        self.origins = len({group_key(i.origin) for i in self.infos})
         self._redraw()
 
     def sessions_changed(self, infos: list[SessionInfo]) -> None:
         self.infos = order(infos)
+        self.origins = len({group_key(i.origin) for i in self.infos})
         if self.is_mounted and self.is_active:
             # Under another screen, each change would recompose its footer and repaint the screen above.
             self.refresh_bindings()
@@ -222,7 +226,7 @@ sessions it has, and says *unreachable* while the edge is not connected.
         if action == "open_waiting":
             return any(i.needs_attention for i in self.infos)
         if action == "filter_origin":
-            return self.origin is not None or len(self.groups()) > 1
+            return self.origin is not None or self.origins > 1
         return True
 
     def action_filter_origin(self) -> None:
