@@ -5,7 +5,8 @@ config directories (``test_edges.Fleet``); sessions are recordings written
 into an edge's discovery root. The viewer is the real app under its pilot,
 fed by a local relay that follows the hub as ``attach`` does. What a person
 sees: a group per edge with its host and how many sessions it has, the list
-narrowed to one edge, and a killed edge's header saying it is unreachable.
+narrowed to one edge, and a killed edge's header saying it is unreachable
+until the edge is back.
 """
 
 from __future__ import annotations
@@ -68,6 +69,7 @@ async def grouped(app: WatchkeeperApp, pilot: Pilot[Any], want: dict[str, tuple[
 
 async def test_attach_to_a_hub_groups_by_edge_narrows_to_one_and_shows_a_killed_edge_unreachable(
         fleet: Fleet) -> None:
+    """Until it is back: a restarted edge's group is reachable again."""
     for name in ("alpha", "beta"):
         fleet.start_edge(name)
     record(fleet.root("alpha"), "s-alpha-1", 3).close()
@@ -106,6 +108,12 @@ async def test_attach_to_a_hub_groups_by_edge_narrows_to_one_and_shows_a_killed_
             assert "unreachable" not in header_line(app, "alpha")
             info = app.session_info("s-beta")
             assert info is not None and info.state == "unreachable" and not info.live
+
+            fleet.start_edge("beta")
+            await grouped(app, pilot, {"alpha": (2, True), "beta": (1, True)})
+            await until_app(pilot, lambda: "1 session" in header_line(app, "beta")
+                            and "unreachable" not in header_line(app, "beta"), what="beta reachable again",
+                            timeout=WAIT, seen=lambda: screen_text(app))
     finally:
         attached.stop()
         alpha_2.close()
