@@ -2,8 +2,8 @@
 
 A source's required shape is :class:`Source`; what some sources can do
 besides is spelled out here as protocols too (:class:`HistorySource`,
-:class:`StatusSource`, :class:`OriginSource`), so the relay asks ``isinstance`` of a named ability
-instead of probing attributes. The relay's ``RelayHistoryHost`` implements the
+:class:`StatusSource`, :class:`OriginSource`), so the relay asks
+``isinstance`` of a named ability instead of probing attributes. The relay's ``RelayHistoryHost`` implements the
 history contract a tail-first source talks to (``files/tailfirst.py``).
 """
 

@@ -5,9 +5,9 @@ by the time rules of ``protocol.activity``: followed while a running source has
 the session; live if written to lately or if a source says its channel to the
 agent is open (a hook session, an SDK link, a remote relay's word); a source
 that follows other relays also says where each session comes from (its
-``origin``: a hub's edge, or the remote relay). A source's
-``session_status`` (and ``session_origin``) is its own code, so it is asked outside the book's lock: a
-slow or locking one cannot stall ingest. As time passes with no write a session
+``origin``: a hub's edge, or the remote relay). A source's ``session_status``
+and ``session_origin`` are its own code, so they are asked outside the book's
+lock: a slow or locking one cannot stall ingest. As time passes with no write a session
 turns from live to quiet to idle, so the watchers are told at those moments too.
 """
 
