@@ -2,8 +2,8 @@
 
 A source's required shape is :class:`Source`; what some sources can do
 besides is spelled out here as protocols too (:class:`HistorySource`,
-:class:`StatusSource`), so the relay asks ``isinstance`` of a named ability
-instead of probing attributes. The relay's ``RelayHistoryHost`` implements the
+:class:`StatusSource`, :class:`OriginSource`), so the relay asks
+``isinstance`` of a named ability instead of probing attributes. The relay's ``RelayHistoryHost`` implements the
 history contract a tail-first source talks to (``files/tailfirst.py``).
 """
 
@@ -13,6 +13,7 @@ from collections.abc import Callable, Collection
 from typing import Protocol, runtime_checkable
 
 from ..protocol import Emit, Event
+from ..protocol.origin import Origin
 
 
 class Converter(Protocol):
@@ -96,4 +97,16 @@ class StatusSource(Protocol):
 
     def on_status_change(self, changed: Callable[[], None]) -> None:
         """Called once before ``run``: ``changed()`` on the relay's loop whenever that word changes."""
+        ...
+
+
+@runtime_checkable
+class OriginSource(Protocol):
+    """A source whose sessions come from elsewhere: a remote relay's, or a hub's edge."""
+
+    def session_origin(self, session: str) -> Origin | None:
+        """Where ``session`` comes from, or None if not from this source; from any thread, reads only.
+
+        A change is told as a status change is (``StatusSource.on_status_change``).
+        """
         ...

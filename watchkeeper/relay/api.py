@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from ..protocol import ControlModel, Event
+from ..protocol.origin import Origin
 from ..protocol.session import Held
 
 #: Receives events in batches (flushed at 50 ms or 1,000 events), in seq order per session.
@@ -54,6 +55,8 @@ class SessionInfo:
     indexing: float | None = None
     #: The seq where the session's current generation starts (0 unless its history was rebuilt).
     history_from: int = 0
+    #: Where it comes from, when a source follows other relays (``attach``, a hub's edges); None: here.
+    origin: Origin | None = None
 
 
 class Subscription(Protocol):

@@ -20,7 +20,7 @@ from collections.abc import Callable, Collection, Iterable
 from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any
 
-from ..adapters.base import HistorySource, Source, StatusSource
+from ..adapters.base import HistorySource, OriginSource, Source, StatusSource
 from ..protocol import ControlModel, Event, ToolCall, make_event, validate_control
 from ..protocol.activity import Clock
 from ..protocol.display import visible
@@ -179,7 +179,7 @@ class Relay:
         if isinstance(source, StatusSource):
             source.on_status_change(self._feed.changed)
             status = source.session_status
-        self._feed.source_started(key, status)
+        self._feed.source_started(key, status, source.session_origin if isinstance(source, OriginSource) else None)
         self._controls.add(key, source)
         self._tasks[key] = self._loop.create_task(self._run_source(key, name, source, emit))
 

@@ -3,9 +3,11 @@
 Each entry is a copy of a session's summary from the book (``book.py``), judged
 by the time rules of ``protocol.activity``: followed while a running source has
 the session; live if written to lately or if a source says its channel to the
-agent is open (a hook session, an SDK link, a remote relay's word). A source's
-``session_status`` is its own code, so it is asked outside the book's lock: a
-slow or locking one cannot stall ingest. As time passes with no write a session
+agent is open (a hook session, an SDK link, a remote relay's word); a source
+that follows other relays also says where each session comes from (its
+``origin``: a hub's edge, or the remote relay). A source's ``session_status``
+and ``session_origin`` are its own code, so they are asked outside the book's
+lock: a slow or locking one cannot stall ingest. As time passes with no write a session
 turns from live to quiet to idle, so the watchers are told at those moments too.
 """
 
@@ -17,12 +19,15 @@ import time
 from collections.abc import Callable
 
 from ..protocol.activity import Clock, judge, next_change
+from ..protocol.origin import Origin
 from .api import SessionInfo
 from .book import SessionBook, Snapshot
 from .fanout import SessionsWatch
 
 #: A source's own word on one of its sessions: (live, state or None), or None if it has none.
 SessionStatus = Callable[[str], tuple[bool, str | None] | None]
+#: A source's word on where one of its sessions comes from (``OriginSource``), or None.
+SessionOrigin = Callable[[str], Origin | None]
 #: Runs a function on the relay's loop, from any thread (``quiet``: not an error once stopped).
 CallSoon = Callable[..., None]
 
@@ -40,6 +45,8 @@ class SessionsFeed:
         #: running sources (by key), with their own word on their sessions' status if they have one.
         self._sources_lock = threading.Lock()
         self._running: dict[int, SessionStatus | None] = {}
+        #: sources that know where their sessions come from; kept once stopped, as their sessions are.
+        self._origins: dict[int, SessionOrigin] = {}
         self._watches: list[SessionsWatch] = []
         self._handle: asyncio.Handle | None = None
         #: the next moment (loop time) a session's activity changes by itself, while watched.
@@ -48,9 +55,11 @@ class SessionsFeed:
 
     # --- sources -------------------------------------------------------------
 
-    def source_started(self, key: int, status: SessionStatus | None) -> None:
+    def source_started(self, key: int, status: SessionStatus | None, origin: SessionOrigin | None = None) -> None:
         with self._sources_lock:
             self._running[key] = status
+            if origin is not None:
+                self._origins[key] = origin
 
     def source_stopped(self, key: int) -> None:
         with self._sources_lock:
@@ -73,9 +82,12 @@ class SessionsFeed:
     def _live(self, snapshots: list[Snapshot]) -> list[SessionInfo]:
         with self._sources_lock:
             running = dict(self._running)
+            origins = dict(self._origins)
         now = self.clock()
         for snap in snapshots:
             info = snap.info
+            if origins:
+                info.origin = _origin(snap.source_keys, origins, info.session)
             info.followed, info.channel, state = _channels(snap.source_keys, running, info.session, info.state)
             activity = judge(state, info.last_ts, now, channel=info.channel, followed=info.followed)
             info.live, info.state = activity.live, activity.state
@@ -142,6 +154,15 @@ class SessionsFeed:
     def _ticked(self) -> None:
         self._tick = None
         self.changed()
+
+
+def _origin(keys: list[int], origins: dict[int, SessionOrigin], sid: str) -> Origin | None:
+    """The first word on where ``sid`` comes from, of the sources that fed it."""
+    for k in keys:
+        said = origins[k](sid) if k in origins else None
+        if said is not None:
+            return said
+    return None
 
 
 def _channels(keys: list[int], running: dict[int, SessionStatus | None], sid: str,

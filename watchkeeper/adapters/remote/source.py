@@ -15,7 +15,9 @@ or ``control.rejected`` for that control id); the local relay's router waits
 for it (``relay/controls.py``). Whether a remote session is live, and its
 state, are the remote relay's word too: its ``sessions`` summary, asked for
 every ``SESSIONS_POLL`` seconds, so a session that ended over there does not
-show as live here just because this connection is up.
+show as live here just because this connection is up. That summary also says
+where each session comes from (a hub's edge, or the relay itself), kept as
+its ``Origin`` for the viewer to group by.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
 
 from ...protocol import ControlModel, Emit, Event, Kind, make_event, wire
+from ...protocol.origin import Origin, origin_from
 from ...reconnect import Refused, close_quickly, dial, keep_connected
 from .resume import Tracker
 
@@ -128,6 +131,8 @@ class RemoteSource:
         #: the remote relay's word per session: (live, state, our next seq then); and the epoch it is of.
         self._said: dict[str, tuple[bool, str | None, int]] = {}
         self._said_epoch: str | None = None
+        #: where each session comes from, as the remote relay last said (a hub names its edges).
+        self._origins: dict[str, Any] = {}
         self._status_changed: Callable[[], None] = lambda: None
         #: summaries asked for, and answered (for diagnostics and the tests).
         self.asked = 0
@@ -161,6 +166,7 @@ class RemoteSource:
         if isinstance(error, wire.WireError):
             log.warning("relay %s sent a bad frame: %s", self.name, error)
         self._lost()
+        self._status_changed()
 
     async def _connected(self, ws: ClientConnection) -> None:
         try:
@@ -182,6 +188,7 @@ class RemoteSource:
         self._ws = ws
         self.connections += 1
         self.status = f"connected to {self.server} (epoch {hello['epoch']})"
+        self._status_changed()
         asking = asyncio.create_task(self._ask_sessions(ws))
         try:
             while True:
@@ -284,6 +291,7 @@ class RemoteSource:
         self.answered += 1
         sessions = self.tracker.sessions
         said: dict[str, tuple[bool, str | None, int]] = {}
+        origins: dict[str, Any] = {}
         for row in rows:
             sid = row.get("session") if isinstance(row, dict) else None
             if isinstance(sid, str):
@@ -291,10 +299,22 @@ class RemoteSource:
                 s = sessions.get(sid)
                 said[sid] = (bool(row.get("live")), state if isinstance(state, str) else None,
                              s.next if s is not None else 0)
-        before = {sid: v[:2] for sid, v in self._said.items()}, self._said_epoch
-        self._said, self._said_epoch = said, self.tracker.epoch
-        if before != ({sid: v[:2] for sid, v in said.items()}, self._said_epoch):
+                if row.get("origin") is not None:
+                    origins[sid] = row["origin"]
+        before = {sid: v[:2] for sid, v in self._said.items()}, self._said_epoch, self._origins
+        self._said, self._said_epoch, self._origins = said, self.tracker.epoch, origins
+        if before != ({sid: v[:2] for sid, v in said.items()}, self._said_epoch, origins):
             self._status_changed()
+
+    def session_origin(self, session: str) -> Origin | None:
+        """Where ``session`` comes from: the hub's edge that pushed it, or the remote relay itself.
+
+        Unreachable while this connection is down (and an edge, while it is not connected to
+        the hub). From any thread; reads only.
+        """
+        if not self.tracker.known(session):
+            return None
+        return origin_from(self._origins.get(session), self.server or label(self.url), self._ws is not None)
 
     # --- steering (the local relay routes a remote session's controls here) --------------------
 

@@ -43,6 +43,7 @@ from ...adapters.remote.resume import Tracker
 from ...adapters.remote.source import Forwarded, RemoteError, RemoteSource, _outcome
 from ...credentials import Edge
 from ...protocol import ControlModel, Event, Kind, make_event, wire
+from ...protocol.origin import Origin
 from .wsagent import forbid
 
 log = logging.getLogger("watchkeeper.serve")
@@ -156,6 +157,12 @@ class EdgeSource(RemoteSource):
         if self._ws is None:
             return False, UNREACHABLE
         return super().session_status(session)
+
+    def session_origin(self, session: str) -> Origin | None:
+        """This edge, for the sessions it reports (their origin on the hub's own list)."""
+        if self._owners.get(session) is not self:
+            return None
+        return Origin(self.edge, self.host, self.connected)
 
     def control(self, control: ControlModel) -> Forwarded:
         if self._ws is None:

@@ -42,8 +42,8 @@ _APP = (("app.help", 4), ("app.quit", 5))
 
 #: Screen -> (name, priority) in the footer's order.
 TABLES: dict[str, tuple[tuple[str, int], ...]] = {
-    "sessions": (("sessions.open", 1), ("sessions.waiting", 3), ("app.inbox", 4), ("app.help", 2),
-                 ("app.quit", 2)),
+    "sessions": (("sessions.open", 1), ("sessions.waiting", 3), ("sessions.origin", 5), ("app.inbox", 4),
+                 ("app.help", 2), ("app.quit", 2)),
     "session": (*STEER, ("steer.waiting", 9), *_SESSION_COMMON, *_APP),
     "replay": (("replay.play", 1), ("replay.step", 7), ("replay.forward", 9), ("replay.faster", 9),
                ("replay.goto", 8), *((n, p + 1 if p < 10 else p) for n, p in _SESSION_COMMON), *_APP),

@@ -34,12 +34,15 @@ class Picker(ModalScreen[str | None]):
     }
     """
 
-    def __init__(self, title: str, choices: list[tuple[str, int]], labels: dict[str, str] | None = None) -> None:
+    def __init__(self, title: str, choices: list[tuple[str, int]], labels: dict[str, str] | None = None, *,
+                 values: bool = True) -> None:
         super().__init__()
         self.title_text = title
         self.choices = choices
         #: value -> what to show for it (a subagent's description for its id); the value itself otherwise.
         self.labels = labels or {}
+        #: Whether a labelled value is shown beside its label (an id the person may know; not a key of ours).
+        self.values = values
 
     def compose(self) -> ComposeResult:
         with Vertical():
@@ -50,7 +53,9 @@ class Picker(ModalScreen[str | None]):
 
     def _label(self, value: str) -> str:
         label = self.labels.get(value)
-        return f"{label}  [{value[:12]}]" if label else value
+        if not label:
+            return value
+        return f"{label}  [{value[:12]}]" if self.values else label
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         self.dismiss(event.option.id)

@@ -4,7 +4,9 @@ The list comes from ``relay.sessions()`` and is kept current by the relay's
 (throttled) ``on_sessions`` notifications, which the app forwards here. The
 columns fit the width (``model/session_columns.py``): state and last activity
 always show; events, tokens and then the cwd give way on a narrow terminal;
-a resize lays them out again.
+a resize lays them out again. Sessions from more than one place (a hub's
+edges, several relays under ``attach``) are grouped under a header row per
+origin (``model/origins.py``), and ``O`` narrows the list to one origin.
 """
 
 from __future__ import annotations
@@ -22,10 +24,12 @@ from textual.widgets import DataTable, Header, Static
 from ...protocol.display import visible
 from ...relay.api import SessionInfo
 from ..host import host
-from ..model.session_columns import HEADINGS, Cells, cells, fitted, layout
+from ..model.origins import EVERY, Group, choices, group_key, grouped, header_cells, header_title
+from ..model.session_columns import HEADINGS, Cells, cells, cut_end, fitted, layout
 from ..palette import PaletteCommand
 from ..widgets.footer import KeyFooter
 from .confirm import DEMO, Confirm
+from .picker import Picker
 
 
 def order(infos: Sequence[SessionInfo]) -> list[SessionInfo]:
@@ -59,17 +63,30 @@ remote relay). ○ not live; idle after 30 minutes without a write.
 
 A session with a call waiting for you (paused, stepping, a breakpoint hit)
 is marked ⏸, listed first and counted in the header; **w** opens it.
+
+Sessions from more than one place (the edges of a hub you attached to) are
+grouped by origin: a header row names the edge, its host and how many
+sessions it has, and says *unreachable* while the edge is not connected.
+**O** (or Enter on a header) shows one origin only; **O** again, every origin.
 """
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("enter", "open", "Open", id="sessions.open", priority=False),
         Binding("w", "open_waiting", "Waiting", id="sessions.waiting"),
+        Binding("O", "filter_origin", "Origin", id="sessions.origin"),
     ]
 
     def __init__(self, looked_in: Sequence[str] = ()) -> None:
         super().__init__()
         self.looked_in = list(looked_in)
         self.infos: list[SessionInfo] = []
+        #: The origin (group key) the list is narrowed to; None: every origin.
+        self.origin: str | None = None
+        #: Row key -> the group whose header row it is, as last drawn.
+        self.headers: dict[str, Group] = {}
+        #: How many origins the sessions come from (the filter is offered from two on).
+        self.origins = 0
+        self._placed = False
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -80,10 +97,12 @@ is marked ⏸, listed first and counted in the header; **w** opens it.
     def on_mount(self) -> None:
         self.set_interval(5, self._redraw)
         self.infos = order(self.infos or host(self.app).sessions)
+        self.origins = len({group_key(i.origin) for i in self.infos})
         self._redraw()
 
     def sessions_changed(self, infos: list[SessionInfo]) -> None:
         self.infos = order(infos)
+        self.origins = len({group_key(i.origin) for i in self.infos})
         if self.is_mounted and self.is_active:
             # Under another screen, each change would recompose its footer and repaint the screen above.
             self.refresh_bindings()
@@ -95,8 +114,7 @@ is marked ⏸, listed first and counted in the header; **w** opens it.
     def _redraw(self) -> None:
         """Update cells in place while the columns and the order hold (the cursor and scroll stay); else rebuild."""
         table = self.query_one(SessionTable)
-        now = host(self.app).clock()
-        rows = [cells(info, now) for info in self.infos]
+        rows = self._rows(host(self.app).clock())
         room = table.scrollable_content_region.width or table.app.size.width
         widths = layout(rows, room, 2 * table.cell_padding)
         keys = [row.session for row in rows]
@@ -112,9 +130,13 @@ is marked ⏸, listed first and counted in the header; **w** opens it.
                 table.add_column(HEADINGS[column], key=column, width=width)
             for row in rows:
                 table.add_row(*(self.cell(row, c, w) for c, w in widths.items()), key=row.session)
+            if not self._placed:
+                # The cursor starts on the first session, not on its group's header.
+                selected = next((k for k in keys if k not in self.headers), None)
+                self._placed = selected is not None
             if selected is not None and selected in table.rows:
                 table.move_cursor(row=table.get_row_index(selected), animate=False)
-        empty = not self.infos
+        empty = not rows
         self.set_class(empty, "-empty")
         # Set directly: removing the screen's class alone left the text showing under the table.
         notice = self.query_one("#empty", Static)
@@ -123,9 +145,36 @@ is marked ⏸, listed first and counted in the header; **w** opens it.
         if empty:
             notice.update(self.empty_text())
 
-    @staticmethod
-    def cell(row: Cells, column: str, width: int) -> Text:
+    def groups(self) -> list[Group]:
+        return grouped(self.infos)
+
+    def _rows(self, now: float) -> list[Cells]:
+        """The rows to show: each session's, under its group's header when there is more than one origin."""
+        groups = self.groups()
+        if self.origin is not None:
+            groups = [g for g in groups if g.key == self.origin]
+        headed = len(groups) > 1 or self.origin is not None
+        self.sub_title = f"from {groups[0].label()}" if self.origin is not None and groups else ""
+        taken = {i.session for i in self.infos}
+        self.headers = {}
+        rows: list[Cells] = []
+        for group in groups:
+            if headed:
+                key = f"\0origin {group.key}"
+                while key in taken:
+                    key += "\0"
+                self.headers[key] = group
+                rows.append(header_cells(group, key))
+            rows += (cells(info, now) for info in group.sessions)
+        return rows
+
+    def cell(self, row: Cells, column: str, width: int) -> Text:
         """One cell: a Text (a str would be read as markup) of :func:`visible` text, cut to ``width``."""
+        group = self.headers.get(row.session)
+        if group is not None:
+            text = header_title(group, width) if column == "title" else cut_end(row.text(column), width)
+            return Text(text, style="bold reverse" if column == "state" and text else "bold", no_wrap=True,
+                        overflow="ellipsis", end="")
         style = ""
         if column == "mark" and row.attention:
             style = "bold reverse"
@@ -136,6 +185,9 @@ is marked ⏸, listed first and counted in the header; **w** opens it.
         return Text(fitted(row, column, width), style=style, no_wrap=True, overflow="ellipsis", end="")
 
     def empty_text(self) -> Text:
+        if self.origin is not None and self.infos:
+            return Text("No sessions from that origin now.\n\n"
+                        "O (or Ctrl+P, then Filter by origin) shows every origin.")
         places = "\n".join(f"  {p}" for p in self.looked_in) or "  (nowhere: no discovery roots given)"
         return Text(visible(
             "No agent sessions found.\n\nLooked in:\n"
@@ -163,12 +215,38 @@ is marked ⏸, listed first and counted in the header; **w** opens it.
             self.open(self.selected)
 
     def open(self, session: str) -> None:
-        host(self.app).open_session(session)
+        """Open ``session``; a group's header row narrows the list to that group (or widens it again)."""
+        group = self.headers.get(session)
+        if group is not None:
+            self.narrow(None if self.origin == group.key else group.key)
+        else:
+            host(self.app).open_session(session)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "open_waiting":
             return any(i.needs_attention for i in self.infos)
+        if action == "filter_origin":
+            return self.origin is not None or self.origins > 1
         return True
+
+    def action_filter_origin(self) -> None:
+        """Pick the origin to show (or every origin); while narrowed, ``O`` shows every origin again."""
+        if self.origin is not None:
+            self.narrow(None)
+            return
+        values, labels = choices(self.groups())
+
+        def chosen(value: str | None) -> None:
+            if value is not None:
+                self.narrow(None if value == EVERY else value)
+
+        self.app.push_screen(Picker("Only the sessions from…", values, labels, values=False), chosen)
+
+    def narrow(self, origin: str | None) -> None:
+        """Show the sessions of ``origin`` only (a group key), or of every origin (None)."""
+        self.origin = origin
+        self.refresh_bindings()
+        self._redraw()
 
     def action_open_waiting(self) -> None:
         """Open the first session that waits for the person (the list puts them first)."""
@@ -188,5 +266,7 @@ is marked ⏸, listed first and counted in the header; **w** opens it.
         return [
             ("Open session", "Open the selected session", self.action_open),
             ("Open the waiting session", "The first session with a call waiting for you", self.action_open_waiting),
+            ("Filter by origin…", "Only the sessions of one edge (or relay, or this machine); again: all",
+             self.action_filter_origin),
             ("Demo…", "Stop watching and play the sample sessions (watchkeeper demo); asks first", self.action_demo),
         ]
