@@ -108,7 +108,8 @@ def fleet(tmp_path: Path) -> Iterator[Fleet]:
 
 
 def record(root: Path, session: str, n: int) -> sdk.Run:
-    run = sdk.Run(root / f"{session}.jsonl", title=f"run {session}", session=session)
+    """A recorded run in ``root``; its cwd is fixed, so a screen's columns do not depend on the checkout's path."""
+    run = sdk.Run(root / f"{session}.jsonl", title=f"run {session}", session=session, cwd="/srv/job")
     for i in range(n):
         run.user(f"message {i}")
     return run

@@ -134,7 +134,7 @@ async def test_an_edge_name_is_shown_as_data_cut_never_as_markup_or_terminal_con
     try:
         app = WatchkeeperApp(attached.relay)
         async with app.run_test(size=SIZE) as pilot:
-            shown = "[red]e␛[2Jvi"
+            shown = "[red]e␛[2Jv"
             await until_app(pilot, lambda: shown in screen_text(app) and "s-hub" in screen_text(app),
                             what="the edge's group and the hub's own", timeout=WAIT, seen=lambda: screen_text(app))
             line = next(line for line in screen_text(app).splitlines() if shown in line)
