@@ -97,15 +97,18 @@ def test_pause_and_resume_with_ctl_at_the_hub_hold_the_next_call_on_the_edge(
                                                           ("control.applied", "resume")]
 
 
-def test_pause_then_approve_from_the_screen_at_the_hub(fleet: Fleet, edge: Serve, screen: Screen) -> None:
+def test_pause_from_the_screen_then_approve_with_ctl_naming_only_a_prefix(fleet: Fleet, edge: Serve,
+                                                                          screen: Screen) -> None:
     cwd = fleet.tmp / "run" / "work"
     with ScriptedAnthropic(two_writes()) as api:
         release = api.hold(turn=1)
         with start_claude(edge, NEWEST, api, fleet.tmp / "run") as proc:
             call = pause_second_call(edge, screen, api, proc.session_id, release)
             assert not (cwd / "two.txt").exists() and proc.running
-            outcome = screen.control(proc.session_id, "approve", call_id=call)
-            assert outcome["kind"] == "control.applied" and outcome["data"]["call_id"] == call, outcome
+            until(lambda: (r := fleet.row(proc.session_id)) is not None and [h["call_id"] for h in r["held"]]
+                  == [call], what="the hub's listing shows the held call", timeout=WAIT)
+            code, out = fleet.hub.ctl("approve", proc.session_id[:8])  # the call: the one the hub lists
+            assert code == 0 and out.startswith(f"applied [{call}]: approved: the call runs"), out
             run = proc.wait(60)
     assert run.returncode == 0, run.stderr
     assert (cwd / "two.txt").read_text() == "two\n"
