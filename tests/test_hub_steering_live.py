@@ -173,7 +173,8 @@ def test_a_breakpoint_the_hubs_person_sets_for_the_edge_holds_a_call_there(fleet
     book = RemoteBook(screen.attached.source, edge="alpha")
     assert book.request("add", rule=Rule("second file", pattern="two.txt")).result(WAIT) == "added «second file»"
     assert [r.name for r in Book.load(edge.home / "breakpoints.toml").rules] == ["second file"]
-    assert str(edge.home / "breakpoints.toml") in book.path and "alpha" in book.name
+    assert book.path.startswith("edge alpha: ") and book.path.endswith(str(edge.home / "breakpoints.toml"))
+    assert book.name == f"edge alpha (via {screen.attached.source.name})"
     assert not (fleet.hub.home / "breakpoints.toml").exists()
     with ScriptedAnthropic(two_writes()) as api, start_claude(edge, NEWEST, api, fleet.tmp / "run") as proc:
         (call,) = until(lambda: edge.held(proc.session_id), what="the edge's breakpoint holds the second call")

@@ -240,7 +240,8 @@ class Edges:
             except (RemoteError, TimeoutError) as e:
                 answer = {"t": "breakpoints", "rules": [], "problems": [], "where": f"edge {name}",
                           "error": f"edge {name} did not answer: {e or 'timed out'}"}
-            reply({**answer, "id": req, "edge": name})
+            where = f"edge {name}: {answer['where']}" if isinstance(answer.get("where"), str) else f"edge {name}"
+            reply({**answer, "id": req, "edge": name, "where": where})
 
         task = asyncio.ensure_future(ask())
         self._asking.add(task)
