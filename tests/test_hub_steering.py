@@ -27,6 +27,7 @@ from test_viewer_support import Notices
 from waiting import until, until_app, until_async
 
 from watchkeeper import sdk
+from watchkeeper.adapters.remote import request
 from watchkeeper.adapters.remote.book import RemoteBooks
 from watchkeeper.breakpoints import Book, Rule
 from watchkeeper.credentials import Keyring
@@ -129,6 +130,12 @@ async def test_a_control_the_edge_got_but_never_answered_is_rejected_when_its_co
     screen = Attached(hub.url)
     run = await sdk.connect(edge.url, token=edge.token, title="sdk on an edge")
     try:
+        await until_async(lambda: screen.relay.session(run.session) is not None, what="the screen follows it",
+                          timeout=WAIT)
+        # a request the edge answers after the hub's word that a person watches (sent on the same connection
+        # before it): from here the edge holds the agent's calls
+        probe = {"t": "breakpoints", "id": "probe", "op": "list", "edge": "alpha"}
+        assert (await request(hub.url, TOKEN, probe))[1].get("error") is None
         call = run.tool_started("shell", {"cmd": "make deploy"})
         asking = asyncio.create_task(run.approval(call))
         await until_async(lambda: any(e["kind"] == "tool.waiting" for e in screen.events(run.session)),
