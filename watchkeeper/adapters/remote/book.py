@@ -12,7 +12,7 @@ Attached to a hub, an edge's sessions are held by the edge (``serve
 --upstream``), so their rules are the edge's: a book made with ``edge``
 names it in each request, the hub passes the request to that edge, and the
 edge's own ``breakpoints.toml`` is read and changed (``relay/servers/wsedge.py``).
-:func:`books` lists the hub's own book and one per edge it has reported.
+:class:`RemoteBooks` lists the hub's own book and one per edge it has reported.
 """
 
 from __future__ import annotations
