@@ -185,18 +185,16 @@ async def run_baseline(rate: int, seconds: float) -> dict[str, Any]:
             "gc": collections.figures()}
 
 
-async def run_app(rate: int, seconds: float, freeze_every: int | None = None) -> dict[str, Any]:
-    from watchkeeper import retention
-    from watchkeeper.viewer import WatchkeeperApp
-    from watchkeeper.viewer.screens.session import SessionScreen
+def on_screen(seen: Callable[[dict[str, Any]], None]) -> Callable[[], None]:
+    """From now on ``seen(data)`` gets the event data of each timeline row as its line renders; the undo.
+
+    The session screen follows the newest row, so the first render of a row at
+    or after an event is when that event is on screen (its row, or the call row
+    it updated): what the lag to the screen is measured to (here and in
+    ``bench_hub_fleet.py``).
+    """
     from watchkeeper.viewer.widgets.timeline import Timeline
 
-    if freeze_every:
-        retention.FREEZE_EVERY = freeze_every
-
-    stream = Stream(rate, seconds)
-    lags: list[float] = []
-    state = {"upto": 0}
     original: Callable[[Timeline, int], Any] = Timeline.render_line
 
     def render_line(self: Timeline, y: int) -> Any:
@@ -205,14 +203,34 @@ async def run_app(rate: int, seconds: float, freeze_every: int | None = None) ->
         view = self.store.view
         if row < len(view):
             data = self.store.events[view[row]].get("data") or {}
-            n = data.get("n", 0) if isinstance(data, dict) else 0
-            if n > state["upto"]:
-                now = time.perf_counter()
-                lags.extend(now - stream.emitted[k] for k in range(state["upto"] + 1, n + 1))
-                state["upto"] = n
+            if isinstance(data, dict):
+                seen(data)
         return strip
 
     Timeline.render_line = render_line  # type: ignore[method-assign]
+    return lambda: setattr(Timeline, "render_line", original)
+
+
+async def run_app(rate: int, seconds: float, freeze_every: int | None = None) -> dict[str, Any]:
+    from watchkeeper import retention
+    from watchkeeper.viewer import WatchkeeperApp
+    from watchkeeper.viewer.screens.session import SessionScreen
+
+    if freeze_every:
+        retention.FREEZE_EVERY = freeze_every
+
+    stream = Stream(rate, seconds)
+    lags: list[float] = []
+    state = {"upto": 0}
+
+    def seen(data: dict[str, Any]) -> None:
+        n = data.get("n", 0)
+        if n > state["upto"]:
+            now = time.perf_counter()
+            lags.extend(now - stream.emitted[k] for k in range(state["upto"] + 1, n + 1))
+            state["upto"] = n
+
+    on_screen(seen)
     collections = FullCollections()
     relay = Relay().start()
     relay.add_source(stream)

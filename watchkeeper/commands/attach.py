@@ -86,15 +86,13 @@ async def _probe_all(urls: list[str], token: str | None, context: ssl.SSLContext
 
 
 def _view(relay: Any, urls: list[str], sources: list[Any]) -> int:
-    """The viewer; its breakpoint commands act on each remote relay's own rules."""
+    """The viewer; its breakpoint commands act on each remote relay's own rules (a hub's: each edge's too)."""
     from .. import config
-    from ..adapters.remote.book import RemoteBook
+    from ..adapters.remote.book import RemoteBooks
     from ..viewer import WatchkeeperApp
-    from ..viewer.breakpoint_palette import RemoteRules
     from ..viewer.model.control_availability import SteerSetup
 
-    books: list[RemoteRules] = [RemoteBook(source) for source in sources]
-    steer = SteerSetup(breakpoints=books)
+    steer = SteerSetup(breakpoints=RemoteBooks(sources))
     WatchkeeperApp(relay, looked_in=urls, steer=steer, preferences=config.preferences_path()).run()
     return 0
 

@@ -4,9 +4,10 @@ Locally the rules live in the app's :class:`~watchkeeper.breakpoints.Book`
 (the same object the hook endpoint's matcher reads, so a rule added here
 holds the very next matching call) and are saved to ``breakpoints.toml``.
 Under ``attach`` they are the remote relay's own (a
-:class:`RemoteRules` per relay, which ``attach`` builds): the palette sends
-each change there and says what the relay answered; with several relays each
-command names the one it acts on.
+:class:`RemoteRules` per relay, which ``attach`` builds, and per edge of a
+hub, whose rules the edge keeps and checks): the palette sends each change
+there and says what was answered; with several books each command names the
+one it acts on.
 """
 
 from __future__ import annotations
@@ -26,11 +27,6 @@ from .palette import CommandsProvider
 from .screens.rule import RuleDialog
 
 
-class Named(Protocol):
-    @property
-    def name(self) -> str: ...
-
-
 @runtime_checkable
 class RemoteRules(Protocol):
     """A remote relay's rules as last read, changed by request: under ``attach``, one per relay."""
@@ -38,9 +34,8 @@ class RemoteRules(Protocol):
     rules: tuple[Rule, ...]
     problems: list[str]
     path: str
-
-    @property
-    def source(self) -> Named: ...
+    #: whose rules: the relay, or a hub's edge (whose rules it checks).
+    name: str
 
     def request(self, op: str, *, rule: Rule | None = None, name: str | None = None) -> Future[str]:
         """``list``, ``add`` (``rule``), ``remove`` (``name``): what was done, or BookError."""
@@ -52,6 +47,8 @@ AnyBook = Book | RemoteRules
 
 def books_of(app: App[Any]) -> list[AnyBook]:
     found = host(app).steer_setup.breakpoints
+    if callable(found) and not isinstance(found, Book | RemoteRules):
+        found = found()
     books = found if isinstance(found, list) else [found]
     return [b for b in books if isinstance(b, Book | RemoteRules)]
 
@@ -143,7 +140,7 @@ async def _remote(app: App[Any], book: RemoteRules, sent: Any, ok: str | None, t
     if ok is None:
         _show(app, book)
     else:
-        app.notify(ok, title=title or f"Breakpoints on {book.source.name}", markup=False)
+        app.notify(ok, title=title or f"Breakpoints on {book.name}", markup=False)
 
 
 class BreakpointCommands(CommandsProvider):
@@ -158,7 +155,7 @@ class BreakpointCommands(CommandsProvider):
         books = books_of(app)
         out: list[tuple[str, str, Callable[[], object]]] = []
         for book in books:
-            on = f" on {book.source.name}" if isinstance(book, RemoteRules) and len(books) > 1 else ""
+            on = f" on {book.name}" if isinstance(book, RemoteRules) and len(books) > 1 else ""
             out += [
                 (f"Breakpoint{on}: hold on {what}" + ("…" if question else ""),
                  question or "Hold file-tool calls whose path is outside the session's working folder",

@@ -141,6 +141,8 @@ class RemoteSource:
         self._asks: dict[str, asyncio.Future[dict[str, Any]]] = {}
         self._requests = 0
         self.loop: asyncio.AbstractEventLoop | None = None
+        #: a hub's edges whose sessions it has listed, in the order first seen (their rules live there).
+        self.edges: dict[str, None] = {}
 
     # --- the source ----------------------------------------------------------------------
 
@@ -295,6 +297,9 @@ class RemoteSource:
         for row in rows:
             sid = row.get("session") if isinstance(row, dict) else None
             if isinstance(sid, str):
+                origin = row.get("origin")
+                if isinstance(origin, dict) and isinstance(origin.get("edge"), str):
+                    self.edges.setdefault(origin["edge"])
                 state = row.get("state")
                 s = sessions.get(sid)
                 said[sid] = (bool(row.get("live")), state if isinstance(state, str) else None,

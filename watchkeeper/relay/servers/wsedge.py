@@ -18,7 +18,8 @@ tracker in ``adapters/remote/resume.py``) over the edge's connection:
 - a control for an edge's session is forwarded down its connection and the
   edge's relay decides it (the edge holds the call); while the edge is not
   connected the control is rejected with that reason, and its sessions are
-  not live (state ``unreachable``);
+  not live (state ``unreachable``); one the edge got but had not answered
+  when its connection ended is rejected then, not re-sent;
 - a ``breakpoints`` request naming an ``edge`` is that edge's rules, listed
   and edited there (the edge checks them; the hub keeps none of its own for it).
 
@@ -134,6 +135,28 @@ class EdgeSource(RemoteSource):
         n = self.connections
         self._emit([make_event(f"edge:{self.edge}:{self.tracker.epoch}:lost:{n}", sid, Kind.NOTICE,
                                {"level": "warning", "text": text, "code": "edge-unreachable"}) for sid in gone])
+        self._unanswered()
+
+    def _unanswered(self) -> None:
+        """Controls the edge got but did not answer before its connection ended: rejected now, not re-sent.
+
+        An ``attach`` viewer re-sends them to the relay it follows, which keeps its held calls; an
+        edge that went away has its own grace and failure policy decide them, and one that comes
+        back may be a new process. The person is told at once, and the rejection is recorded here
+        under the control's id, so an outcome the edge decided just before the drop is a repeat.
+        """
+        controls, self._controls = self._controls, {}
+        reason = (f"lost the connection to edge {self.edge} ({self.host}) before it answered: not sent again "
+                  "(its held calls follow the edge's grace and failure policy); send it again once it is back")
+        events = []
+        for control, future in controls.values():
+            outcome = _outcome(control, Kind.CONTROL_REJECTED, reason)
+            if not future.done():
+                future.set_result(outcome)
+            if outcome["session"] in self.tracker.sessions:
+                events.append(outcome)
+        if events:
+            self._emit(events)
 
     def _claim(self, session: str) -> bool:
         owner = self._owners.setdefault(session, self)
@@ -224,7 +247,8 @@ class Edges:
             except (RemoteError, TimeoutError) as e:
                 answer = {"t": "breakpoints", "rules": [], "problems": [], "where": f"edge {name}",
                           "error": f"edge {name} did not answer: {e or 'timed out'}"}
-            reply({**answer, "id": req, "edge": name})
+            where = f"edge {name}: {answer['where']}" if isinstance(answer.get("where"), str) else f"edge {name}"
+            reply({**answer, "id": req, "edge": name, "where": where})
 
         task = asyncio.ensure_future(ask())
         self._asking.add(task)

@@ -33,7 +33,8 @@ class SteerSetup:
     #: Why it did not (the port was taken, ...): Claude Code sessions are then watched here, not steered.
     hooks_error: str | None = None
     #: The breakpoint rules the palette edits: a ``watchkeeper.breakpoints.Book``, or under ``attach`` a
-    #: list of each remote relay's ``RemoteBook``; None: no breakpoints here.
+    #: list of each remote relay's ``RemoteBook`` (or a callable returning it: a hub's edges come and go);
+    #: None: no breakpoints here.
     breakpoints: Any = None
     #: Why no control may be sent from this viewer at all (a remote relay without control rights).
     blocked: str | None = None
