@@ -12,14 +12,15 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from fleet_list_support import ALPHA, BETA, HUB, all_in, choose, fleet_relay, row_keys
+from fleet_list_support import ALPHA, BETA, HUB, FromOrigin, all_in, choose, fleet_relay, row_keys
 from rich.cells import cell_len
-from sessions_list_support import NOW, three_sessions
+from sessions_list_support import NOW, session, three_sessions
 from test_viewer_support import screen_text
 from textual.pilot import Pilot
 from textual.widgets import DataTable, OptionList
-from waiting import until_app
+from waiting import until, until_app
 
+from watchkeeper.protocol import Kind, make_event
 from watchkeeper.protocol.origin import Origin, origin_from
 from watchkeeper.relay import Relay
 from watchkeeper.relay.api import SessionInfo
@@ -166,3 +167,26 @@ def test_a_hubs_word_on_an_origin_is_read_defensively() -> None:
     assert origin_from({"edge": 7}, "hub", True) == Origin(None, "hub")
     long = origin_from({"edge": "e" * 500, "host": "h" * 5000}, "hub", True)
     assert len(long.edge or "") == 64 and len(long.host) == 200
+
+
+def test_a_held_call_on_an_unreachable_edge_is_not_counted_as_waiting_for_the_person() -> None:
+    """The edge's policy settles it there; here nobody can decide it, so neither the count nor the inbox has it."""
+    def held_on(origin: Origin, sid: str) -> FromOrigin:
+        ts = "2026-11-27T18:03:00.000Z"
+        return FromOrigin(origin, [
+            *session(sid, "claude-code", "held", "/work", ts, "running"),
+            make_event(f"{sid}:call", sid, Kind.TOOL_STARTED, {"call_id": "c1", "name": "Bash", "input": {}}, ts=ts),
+            make_event(f"{sid}:wait", sid, Kind.TOOL_WAITING, {"call_id": "c1", "reason": "paused", "why": "pause"},
+                       ts=ts)])
+
+    relay = Relay(clock=lambda: NOW).start()
+    try:
+        relay.add_source(held_on(ALPHA, "reachable"))
+        relay.add_source(held_on(BETA, "away"))
+        until(lambda: {i.session for i in relay.sessions() if i.events == 4} == {"reachable", "away"},
+              what="both sessions in")
+        infos = {i.session: i for i in relay.sessions()}
+        assert infos["reachable"].needs_attention and [h.call_id for h in infos["reachable"].held] == ["c1"]
+        assert not infos["away"].needs_attention and infos["away"].held == ()
+    finally:
+        relay.stop()

@@ -91,6 +91,9 @@ class SessionsFeed:
             info.followed, info.channel, state = _channels(snap.source_keys, running, info.session, info.state)
             activity = judge(state, info.last_ts, now, channel=info.channel, followed=info.followed)
             info.live, info.state = activity.live, activity.state
+            if info.origin is not None and not info.origin.connected:
+                # Its edge holds (or has settled, by its policy) these calls; nobody here can decide them now.
+                info.needs_attention, info.held = False, ()
         return [snap.info for snap in snapshots]
 
     # --- watchers --------------------------------------------------------------
