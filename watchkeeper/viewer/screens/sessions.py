@@ -39,7 +39,13 @@ def order(infos: Sequence[SessionInfo]) -> list[SessionInfo]:
 
 
 class SessionTable(DataTable[Text]):
-    """The sessions table; it tells the screen when its width changes, so the columns can fit again."""
+    """The sessions table; it tells the screen when its width changes, so the columns can fit again.
+
+    Enter is bound here, not on the screen: the table's own Enter (hidden) took the key first, so the
+    footer never showed Open.
+    """
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("enter", "screen.open", "Open", id="sessions.open")]
 
     def __init__(self, on_resize: Callable[[], None], **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
@@ -71,7 +77,6 @@ sessions it has, and says *unreachable* while the edge is not connected.
 """
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("enter", "open", "Open", id="sessions.open", priority=False),
         Binding("w", "open_waiting", "Waiting", id="sessions.waiting"),
         Binding("O", "filter_origin", "Origin", id="sessions.origin"),
     ]
