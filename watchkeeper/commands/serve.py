@@ -15,8 +15,12 @@ import signal
 import ssl
 import sys
 import threading
+from collections.abc import Callable
 from types import FrameType
 from typing import Any
+
+#: ``--upstream-keep``'s default (MiB): what an edge keeps for its hub (``relay/owed.py``).
+DEFAULT_KEEP_MIB = 256
 
 HELP = "serve this machine's sessions (and SDK agents) over websocket, for `watchkeeper attach`"
 
@@ -56,6 +60,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "for the hub's wss://, e.g. its self-signed one")
     parser.add_argument("--edge-name", metavar="NAME", help="with --upstream: this edge's name on the hub "
                         "(default: the host name; a named edge credential's name wins)")
+    parser.add_argument("--upstream-keep", type=float, default=None, metavar="MIB",
+                        help="with --upstream: at most this much (MiB) of what the hub has not acknowledged is "
+                             "kept to push again, past a drop or this edge's restart; the oldest beyond it are "
+                             "dropped, with a notice (default 256)")
     parser.add_argument("--insecure", action="store_true", help="with --upstream: allow ws:// (no TLS) to a hub "
                         "off loopback")
     from ..export.options import add_otlp_arguments
@@ -115,10 +123,13 @@ def upstream_options(args: argparse.Namespace) -> dict[str, Any] | None:
     from ..relay.servers.upstream import check_upstream
 
     if not args.upstream:
-        if args.upstream_token_file or args.edge_name or args.insecure or args.upstream_cafile:
-            raise ValueError("--upstream-token-file, --upstream-cafile, --edge-name and --insecure go with "
-                             "--upstream")
+        if args.upstream_token_file or args.edge_name or args.insecure or args.upstream_cafile or \
+                args.upstream_keep is not None:
+            raise ValueError("--upstream-token-file, --upstream-cafile, --upstream-keep, --edge-name and "
+                             "--insecure go with --upstream")
         return None
+    if args.upstream_keep is not None and not 0 < args.upstream_keep < 2**30:
+        raise ValueError(f"--upstream-keep {args.upstream_keep:g}: give MiB, more than 0")
     check_upstream(args.upstream, args.insecure)
     if not args.upstream_token_file:
         raise ValueError("--upstream needs --upstream-token-file (the edge credential the hub lists)")
@@ -143,7 +154,7 @@ def run(args: argparse.Namespace) -> int:
     from ..protocol.loopback import is_loopback
     from ..relay import Relay
     from ..relay.notify import start_notifier
-    from ..relay.servers.wsserver import FLUSH_INTERVAL, serve_ws
+    from ..relay.servers.wsserver import FLUSH_INTERVAL, WsServer
 
     visible_logging()
     problems = [p for r in args.root if (p := root_problem(r)) is not None]
@@ -167,16 +178,26 @@ def run(args: argparse.Namespace) -> int:
         from ..export.options import continuous_export
 
         exporter = continuous_export(relay, args)
-    server = serve_ws(relay, **options)
+    recorder, wanted = _recorder(relay)
+    ledger = None
+    if upstream is not None:
+        keep = args.upstream_keep
+        ledger = _owed(relay, recorder, wanted, DEFAULT_KEEP_MIB if keep is None else keep)
+    server = WsServer(relay, **options)
+    server.record_to(recorder)
+    server.owed = ledger
+    wanted.append(server.agent_sessions.__contains__)
+    relay.add_source(server)
     if not server.ready.wait(15) or server.error is not None:
         print(visible(f"watchkeeper serve: cannot listen on {options['host']}:{options['port']}: {server.error}"),
               file=sys.stderr)
         relay.stop()
+        recorder.close()
         return 1
     roots = session_roots(args.root, defaults=not args.no_default_roots)
     relay.add_source(DirectorySource(roots, transcripts_to(relay),
                                      max_age=args.max_age * 3600))
-    hooks = "" if args.no_hooks else _start_hooks(relay, server, options["token"])
+    hooks = "" if args.no_hooks else _start_hooks(relay, server, options["token"], recorder, wanted)
     if upstream is not None:
         from ..relay.servers.upstream import Upstream
 
@@ -204,7 +225,47 @@ def run(args: argparse.Namespace) -> int:
         exporter.close()
         print(visible(f"watchkeeper serve: {exporter.summary()}"), file=sys.stderr, flush=True)
     relay.stop()
+    recorder.close()
     return 0
+
+
+def _recorder(relay: Any) -> tuple[Any, list[Callable[[str], bool]]]:
+    """Hooked, SDK and ACP sessions recorded (for ``replay``, and as their history on disk): the recorder,
+    and the list of what it wants, filled as the servers start (``serve`` reads nothing else back)."""
+    from .. import config
+    from ..relay.pruning import DEFAULT_DAYS, DEFAULT_GIB, Retention
+    from ..relay.recorder import Recorder
+
+    days, gib = config.recordings_retention_or_default(_say_stderr) or (DEFAULT_DAYS, DEFAULT_GIB)
+    wanted: list[Callable[[str], bool]] = []
+    recorder = Recorder(config.recordings_dir(), want=lambda sid: any(w(sid) for w in wanted),
+                        read_range=relay.read_range, retention=Retention(config.recordings_dir(), days, gib),
+                        notice=relay.notice)
+    relay.subscribe(recorder)
+    relay.record_to(recorder)
+    return recorder, wanted
+
+
+def _owed(relay: Any, recorder: Any, wanted: list[Callable[[str], bool]], keep_mib: float) -> Any:
+    """As an edge: what the hub had not acknowledged when this edge last stopped, read back from the
+    recordings and pushed first (before any agent reconnects), and the ledger of what it owes from now on."""
+    from .. import config
+    from ..protocol.display import visible
+    from ..relay.owed import Ledger, Marks, OwedSource
+
+    ledger = Ledger(Marks(config.config_dir() / "upstream-owed.json"), recorder, int(keep_mib * 2**20))
+    recorder.opened = ledger.opened
+    tails, notices = ledger.recover()
+    recovered = {t.session for t in tails}
+    wanted.append(recovered.__contains__)
+    for notice in notices:
+        print(visible(f"watchkeeper serve: {notice['data']['text']}"), file=sys.stderr, flush=True)
+    if tails or notices:
+        relay.add_source(OwedSource(tails, notices))
+        n = sum(len(t.lines) for t in tails)
+        print(f"watchkeeper serve: {n} events of {len(tails)} sessions the hub had not acknowledged, read back "
+              "from their recordings", flush=True)
+    return ledger
 
 
 def otlp_check(args: argparse.Namespace) -> None:
@@ -220,7 +281,8 @@ def otlp_check(args: argparse.Namespace) -> None:
         raise ValueError(str(e)) from None
 
 
-def _start_hooks(relay: Any, server: Any, people: Any) -> str:
+def _start_hooks(relay: Any, server: Any, people: Any, recorder: Any,
+                 wanted: list[Callable[[str], bool]]) -> str:
     """Claude Code hooks on their usual loopback port; a note (not a failure) if that port is taken.
 
     The calls they hold are held for the attached viewers (``server.viewers``),
@@ -236,9 +298,9 @@ def _start_hooks(relay: Any, server: Any, people: Any) -> str:
     for problem in book.problems:
         print(f"watchkeeper serve: breakpoints: {problem}", file=sys.stderr, flush=True)
     source = serve_hooks(relay, people if people is not None else config.keyring(), port=config.hook_port(),
-                         runtime_file=True, record_dir=config.recordings_dir(),
-                         retention=config.recordings_retention_or_default(_say_stderr),
+                         runtime_file=True, recorder=recorder,
                          breakpoint=Matcher(book, relay_facts(relay)), viewers=server.viewers)
+    wanted.append(source.knows)
     if not source.ready.wait(10) or source.error is not None:
         print(visible(f"watchkeeper serve: no hook endpoint ({source.error}); hooked sessions are watched, "
                       "not steered"), file=sys.stderr)

@@ -15,6 +15,9 @@ viewer -> server                      server -> viewer
 agent -> server                       server -> agent
   events {n, events}                    ack {n}
                                         control {control}, decision {session, call_id, verdict, ...}
+hub -> edge (a hub follows an edge as a viewer, and also says)
+  watching {n}                          (people watching at the hub)
+  acked {epoch, from: {sid: seq}}       (what the hub has: the edge stops keeping it for the hub)
 either way: error {id?, code, message} for a message that could not be handled; the connection stays.
 
 Parsing here never raises anything but :class:`WireError`, whose ``code`` and

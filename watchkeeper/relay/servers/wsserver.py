@@ -112,6 +112,13 @@ class WsServer:
         self.edges = Edges(relay, self.watchers)
         self._viewers: set[ViewerConn] = set()
         self.links: set[AgentLink] = set()
+        #: every session an SDK agent reported here (they are recorded: ``serve`` records what this names).
+        self.agent_sessions: set[str] = set()
+        #: where sessions are recorded (``recorder.Recorder``): an agent's events are acknowledged once there.
+        self.recorder: Any = None
+        #: as an edge: what it owes its hub (``owed.Ledger``), told by the hub's ``acked``.
+        self.owed: Any = None
+        self.durable: Any = None
         self._connections: set[ServerConnection] = set()
         self._emit: Emit = lambda events: None
         self._server: Server | None = None
@@ -250,7 +257,14 @@ class WsServer:
 
     async def _viewer(self, ws: Any, *, hub: bool = False) -> None:
         """One viewer's connection: accepted here, or dialled out to a hub (``upstream.py``, ``hub``)."""
-        conn = ViewerConn(ws, self.relay, limit=self.queue_limit, oldest=self._oldest)
+        oldest = self._oldest
+        if hub and self.owed is not None:
+            owed = self.owed
+
+            def oldest(session: str) -> int:
+                return max(self._oldest(session), owed.oldest(session))
+
+        conn = ViewerConn(ws, self.relay, limit=self.queue_limit, oldest=oldest)
         if hub:
             conn.remote_watchers = 0
         self._viewers.add(conn)
@@ -282,12 +296,17 @@ class WsServer:
                 self.tell_edges()
         elif t == "watching" and conn.remote_watchers is not None and isinstance(msg.get("n"), int):
             hub_says(self, conn, msg["n"])
+        elif t == "acked" and conn.remote_watchers is not None:
+            positions = wire.read_subscribe(msg, self.relay.epoch)
+            if self.owed is not None:
+                self.owed.ack(positions)
         elif t == "range":
             r = wire.read_range(msg)
-            events = self.relay.read_range(r.session, max(r.start, self._oldest(r.session)), r.stop)
+            first = conn.oldest(r.session)
+            events = self.relay.read_range(r.session, max(r.start, first), r.stop)
             info = self.relay.session(r.session)
             end = info.last_seq + 1 if info is not None else 0
-            conn.reply(fit_range(r, events, self._oldest(r.session), end))
+            conn.reply(fit_range(r, events, first, end))
         elif t == "control":
             req, control = wire.read_control(msg)
             person = self._people.get(conn.ws)
@@ -345,6 +364,21 @@ class WsServer:
         for link, msg in pushes:
             link.outbox.put_nowait(msg)
 
+    def record_to(self, recorder: Any) -> None:
+        """An agent's events are acknowledged to it once ``recorder`` has written them (it then forgets them:
+        killed, this server still has them on disk)."""
+        self.recorder = recorder
+
+        def durable(needs: dict[str, int]) -> bool:
+            return all(recorder.covered(sid) >= n or recorder.failed(sid) for sid, n in needs.items())
+
+        def recorded() -> None:
+            for link in list(self.links):
+                link.recorded()
+
+        self.durable = durable
+        recorder.flushed.append(recorded)
+
     def watched_by(self, listener: WatchListener) -> None:
         """``listener`` holds calls for these viewers: told when the grace starts and when nobody watches."""
         self.grace.listeners.append(listener)
@@ -353,8 +387,10 @@ class WsServer:
 
     async def _agent(self, ws: ServerConnection, hello: wire.Hello, credential: HookCredential | None) -> None:
         peer = ws.remote_address[0] if ws.remote_address else "?"
-        link = AgentLink(self, ws, f"sdk agent {hello.name} ({peer})", credential)
+        link = AgentLink(self, ws, f"sdk agent {hello.name} ({peer})", credential,
+                         durable=self.durable if self.recorder is not None else None)
         stranger = next((sid for sid in hello.sessions if not self._admits(link, sid)), None)
+        self.agent_sessions.update(hello.sessions)
         if stranger is not None:
             await forbid(ws, f"this agent credential belongs to another session than {stranger}")
             return
@@ -390,14 +426,18 @@ class WsServer:
         stranger = next((ev["session"] for ev in events if not self._admits(link, ev["session"])), None)
         if stranger is not None:
             raise Forbidden(f"this agent credential belongs to another session than {stranger}")
+        needs: dict[str, int] = {}
         if events:
+            self.agent_sessions.update(ev["session"] for ev in events)
             link.emit(events)
             extra, pushes = self.sdk.on_events(link, events)
             if extra:
                 link.emit(extra)
             self.push(pushes)
+            if self.recorder is not None:
+                needs = {sid: self.relay.length(sid) for sid in {ev["session"] for ev in events}}
         if n is not None:
-            link.ack(n)
+            link.ack(n, needs)
 
     def _admits(self, link: AgentLink, session: str) -> bool:
         """May ``link`` report ``session``? Always with a person's token; an agent credential binds to its first."""

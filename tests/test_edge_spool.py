@@ -1,0 +1,153 @@
+"""What an edge owes its hub survives the edge: real ``serve`` processes on loopback, SIGKILL, restarts.
+
+An SDK agent (its own process, ``edge_agent.py``) reports to an edge (``serve
+--upstream``) while the hub is down; the edge acknowledges the events to the
+agent, so the agent forgets them, and is then killed. The restarted edge
+reads what the hub never acknowledged back from the session's recording and
+pushes it: the hub has every event once, in order, with its content.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from remote_steering_support import ROOT, WATCHKEEPER, Serve
+from remote_support import Proxy
+from test_edges import Fleet, pushed
+from test_remote_cli import Lines
+from waiting import until
+
+WAIT = 30.0
+
+
+class Agent:
+    """``edge_agent.py`` as a process: an SDK agent whose run goes on across its relay's restarts."""
+
+    def __init__(self, edge: Serve) -> None:
+        self.proc = subprocess.Popen([sys.executable, str(ROOT / "tests" / "edge_agent.py"), edge.url, edge.token],
+                                     cwd=ROOT, env=edge.env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=subprocess.STDOUT, text=True)
+        assert self.proc.stdout is not None
+        self.out = Lines(self.proc.stdout)
+        self.session = self.out.until("session ").split()[1]
+        self.reported = 1
+        self.said = 0
+
+    def say(self, n: int, size: int = 0) -> None:
+        """``n`` more messages; returns once the edge acknowledged them all (the agent keeps none)."""
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(f"say {n} {size}\n")
+        self.proc.stdin.flush()
+        self.reported += n
+        self.said += 1
+        until(lambda: sum(1 for line in self.out.seen if line.startswith("acked ")) >= self.said,
+              what="the edge acknowledged the agent's events", timeout=WAIT, condition=self.out.changed,
+              seen=lambda: self.out.seen[-3:])
+        last = [line for line in self.out.seen if line.startswith("acked ")][-1]
+        assert last.split()[1] == str(self.reported), self.out.seen
+
+    def ids(self, start: int = 0, stop: int | None = None) -> list[str]:
+        return [f"sdk:{self.session}:{n}" for n in range(start, self.reported if stop is None else stop)]
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+
+
+class Edges(Fleet):
+    """The fleet, with an edge that restarts on its own address and config directory (as a service would)."""
+
+    def restart_edge(self, name: str, *args: str, hub: str | None = None) -> Serve:
+        old = self.edges[name]
+        port = old.url.rsplit(":", 1)[1]
+        cred = self.tmp / f"{name}.cred"
+        proc = subprocess.Popen([*WATCHKEEPER, "serve", "--bind", f"127.0.0.1:{port}", "--no-default-roots",
+                                 "--root", str(self.root(name)), "--upstream", hub or self.hub.url,
+                                 "--upstream-token-file", str(cred), *args], cwd=ROOT, env=old.env,
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        assert proc.stdout is not None
+        edge = self.edges[name] = Serve(proc, Lines(proc.stdout), old.url, old.env, old.home)
+        edge.out.until("attach:")
+        return edge
+
+    def kill(self, name: str) -> None:
+        os.kill(self.edges[name].proc.pid, signal.SIGKILL)
+        self.edges[name].proc.wait(10)
+
+
+@pytest.fixture
+def fleet(tmp_path: Path) -> Iterator[Edges]:
+    f = Edges(tmp_path)
+    try:
+        yield f
+    finally:
+        f.stop()
+
+
+@pytest.fixture
+def agents() -> Iterator[list[Agent]]:
+    started: list[Agent] = []
+    try:
+        yield started
+    finally:
+        for agent in started:
+            agent.stop()
+
+
+def messages(events: list[dict[str, Any]]) -> list[tuple[str, str, Any]]:
+    return [(e["id"], e["kind"], e["data"].get("text")) for e in events if not e["id"].startswith("edge:")]
+
+
+class Gate(Proxy):
+    """The way to the hub: ``down()`` cuts it and refuses new connections (the hub is unreachable), ``up()``."""
+
+    closed = False
+
+    def down(self) -> None:
+        self.closed = True
+        self.cut()
+
+    def up(self) -> None:
+        self.closed = False
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self.closed:
+            writer.transport.abort()
+            return
+        await super()._handle(reader, writer)
+
+
+async def test_sdk_events_a_killed_edge_acknowledged_reach_the_hub_once_after_its_restart(
+        fleet: Edges, agents: list[Agent]) -> None:
+    gate = await Gate(int(fleet.hub.url.rsplit(":", 1)[1])).start()
+    try:
+        edge = await asyncio.to_thread(fleet.start_edge, "alpha", hub=gate.url)
+        agent = await asyncio.to_thread(Agent, edge)
+        agents.append(agent)
+        sid = agent.session
+        await asyncio.to_thread(agent.say, 5)
+        await asyncio.to_thread(until, lambda: pushed(fleet.hub.stream(sid)) == agent.ids(),
+                                what="the hub has the first events", timeout=WAIT)
+        gate.down()
+        await asyncio.to_thread(agent.say, 40)  # the edge has them (and told the agent so), the hub does not
+        fleet.kill("alpha")
+        await asyncio.to_thread(fleet.restart_edge, "alpha", hub=gate.url)
+        gate.up()
+        await asyncio.to_thread(agent.say, 5)  # the agent's run goes on through the restarted edge
+        await asyncio.to_thread(until, lambda: pushed(fleet.hub.stream(sid)) == agent.ids(),
+                                what="the hub has every event once, in order", timeout=WAIT,
+                                seen=lambda: (len(agent.ids()), pushed(fleet.hub.stream(sid))[-3:]))
+        got = messages(await asyncio.to_thread(fleet.hub.stream, sid))
+        assert [text for _, kind, text in got if kind == "message.user"] == \
+            [f"message {n} " for n in range(1, agent.reported)]
+    finally:
+        await gate.close()
