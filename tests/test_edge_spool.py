@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 from remote_steering_support import ROOT, WATCHKEEPER, Serve
 from remote_support import Proxy
@@ -151,3 +152,64 @@ async def test_sdk_events_a_killed_edge_acknowledged_reach_the_hub_once_after_it
             [f"message {n} " for n in range(1, agent.reported)]
     finally:
         await gate.close()
+
+
+async def test_past_its_cap_an_edge_drops_the_oldest_owed_events_and_the_hub_shows_which(
+        fleet: Edges, agents: list[Agent]) -> None:
+    gate = await Gate(int(fleet.hub.url.rsplit(":", 1)[1])).start()
+    marks = fleet.tmp / "alpha" / "wk-config" / "upstream-owed.json"
+    try:
+        edge = await asyncio.to_thread(fleet.start_edge, "alpha", "--upstream-keep", "0.02", hub=gate.url)
+        agent = await asyncio.to_thread(Agent, edge)
+        agents.append(agent)
+        sid = agent.session
+        await asyncio.to_thread(agent.say, 3)
+        await asyncio.to_thread(until, lambda: orjson.loads(marks.read_bytes())["sessions"].get(sid, 0) > 0,
+                                what="the edge heard the hub acknowledge the first events", timeout=WAIT)
+        gate.down()
+        await asyncio.to_thread(agent.say, 60, 1000)  # ~60 KB owed, over the 20 KiB cap
+        line = await asyncio.to_thread(edge.out.until, "were not pushed to the hub")
+        assert "capped at 0 MiB" not in line and "--upstream-keep" in line
+        on_edge = await asyncio.to_thread(edge.stream, sid)
+        (notice,) = [e for e in on_edge if e["kind"] == "notice" and e["data"].get("code") == "upstream-dropped"]
+        first, last, n = (notice["data"][k] for k in ("first_seq", "last_seq", "dropped"))
+        assert first == 4 and n == last - first + 1 and 30 < n < 60, notice["data"]
+        dropped = {e["id"] for e in on_edge if first <= e["seq"] <= last}
+        gate.up()
+        kept = [e["id"] for e in on_edge if e["id"] not in dropped]
+        await asyncio.to_thread(until, lambda: notice["id"] in pushed(fleet.hub.stream(sid)),
+                                what="the hub has the edge's notice", timeout=WAIT)
+        on_hub = await asyncio.to_thread(fleet.hub.stream, sid)
+        assert [e["id"] for e in on_hub if e["id"] in set(kept)] == kept, "the rest once, in order"
+        assert not dropped & {e["id"] for e in on_hub}, "the dropped ones never reached the hub"
+        shown = [e["data"]["text"] for e in on_hub if e["kind"] == "notice"]
+        assert any(f"{n} events of this session (seq {first}–{last})" in text for text in shown), shown
+    finally:
+        await gate.close()
+
+
+async def test_an_sdk_agent_is_told_its_events_arrived_only_once_they_are_recorded(tmp_path: Path) -> None:
+    from remote_support import TOKEN
+
+    from watchkeeper import sdk
+    from watchkeeper.relay import Relay
+    from watchkeeper.relay.recorder import Recorder
+    from watchkeeper.relay.servers.wsserver import serve_ws
+
+    relay = Relay(flush_interval=0.2).start()  # the recorder writes a batch at most five times a second
+    recorder = Recorder(tmp_path / "rec", read_range=relay.read_range)
+    server = serve_ws(relay, TOKEN)
+    server.record_to(recorder)
+    recorder.want = server.agent_sessions.__contains__
+    relay.subscribe(recorder)
+    try:
+        assert await asyncio.to_thread(server.ready.wait, WAIT)
+        run = await sdk.connect(server.url, token=TOKEN, title="an agent")
+        for i in range(20):
+            run.user(f"message {i}")
+        assert await run.flush(WAIT)
+        assert recorder.covered(run.session) >= 21, "acknowledged before it was on disk"
+        await run.close()
+    finally:
+        relay.stop()
+        recorder.close()

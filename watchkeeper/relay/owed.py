@@ -132,7 +132,7 @@ def read_owed(recording: Path, session: str, start: int) -> Tail | None:
 def dropped_notice(session: str, n: int, first: Any, last: Any, cap: int, where: str) -> Event:
     """The notice for ``n`` owed events never pushed: which seqs, how many, and why."""
     text = (f"{plural(n, 'event')} of this session (seq {first}–{last}{where}) were not pushed to the hub: it "
-            f"did not acknowledge them and what this edge keeps for it is capped at {cap / 2**20:,.0f} MiB "
+            f"did not acknowledge them and what this edge keeps for it is capped at {_size(cap)} "
             "(--upstream-keep)")
     data = {"level": "warning", "text": text, "code": CODE, "dropped": n, "first_seq": first, "last_seq": last}
     return make_event(f"upstream:{session}:dropped:{first}:{last}:{n}{where}", session, Kind.NOTICE, data)
@@ -237,6 +237,10 @@ class Ledger:
             self.errors.append(f"cannot write {self.marks.path}: {e}")
             return
         self._saved = marks
+
+
+def _size(n: int) -> str:
+    return f"{n / 2**20:,.4g} MiB" if n >= 2**20 else f"{n / 2**10:,.4g} KiB"
 
 
 def _unique(lines: list[bytes]) -> bool:
