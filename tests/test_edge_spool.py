@@ -213,3 +213,54 @@ async def test_an_sdk_agent_is_told_its_events_arrived_only_once_they_are_record
     finally:
         relay.stop()
         recorder.close()
+
+
+async def test_an_edge_killed_mid_stream_and_restarted_loses_and_doubles_nothing(
+        fleet: Edges, agents: list[Agent]) -> None:
+    edge = await asyncio.to_thread(fleet.start_edge, "alpha")
+    agent = await asyncio.to_thread(Agent, edge)
+    agents.append(agent)
+    sid = agent.session
+    saying = asyncio.create_task(asyncio.to_thread(agent.say, 3000, 200))
+    await asyncio.to_thread(until, lambda: len(pushed(fleet.hub.stream(sid))) > 10,
+                            what="the hub has part of the stream", timeout=WAIT)
+    await asyncio.to_thread(fleet.kill, "alpha")
+    await asyncio.to_thread(fleet.restart_edge, "alpha")
+    await asyncio.wait_for(saying, WAIT)  # the agent sent again what the killed edge had not acknowledged
+    await asyncio.to_thread(agent.say, 5)
+    await asyncio.to_thread(until, lambda: pushed(fleet.hub.stream(sid)) == agent.ids(),
+                            what="the hub has every event once, in order", timeout=WAIT,
+                            seen=lambda: (len(agent.ids()), len(pushed(fleet.hub.stream(sid)))))
+
+
+async def test_an_acp_agents_session_owed_by_a_killed_edge_reaches_the_hub_after_its_restart(
+        fleet: Edges, tmp_path: Path) -> None:
+    gate = await Gate(int(fleet.hub.url.rsplit(":", 1)[1])).start()
+    try:
+        gate.down()  # the hub is unreachable from the start
+        edge = await asyncio.to_thread(fleet.start_edge, "alpha", hub=gate.url)
+        agent = [sys.executable, str(ROOT / "tests" / "acp_agent.py"), str(tmp_path / "advertised.json")]
+        started = await asyncio.to_thread(
+            subprocess.run, [str(Path(sys.executable).parent / "watchkeeper"), "run", "--acp", "--prompt", "edit",
+                             "--", *agent], env=edge.env, cwd=tmp_path, capture_output=True, text=True, timeout=WAIT)
+        assert started.returncode == 0, started.stderr
+        sid = started.stdout.split()[2]
+        recording = edge.home / "recordings" / f"{sid}.jsonl"
+
+        def turn_recorded() -> list[str] | None:
+            events = edge.stream(sid)
+            ended = any(e["kind"] == "usage" for e in events)
+            lines = recording.read_bytes().count(b"\n") if recording.exists() else 0
+            return [e["id"] for e in events] if ended and lines >= len(events) else None
+
+        had = await asyncio.to_thread(until, turn_recorded, what="the edge recorded the agent's turn", timeout=WAIT)
+        await asyncio.to_thread(fleet.kill, "alpha")
+        await asyncio.to_thread(fleet.restart_edge, "alpha", hub=gate.url)
+        gate.up()
+        await asyncio.to_thread(until, lambda: [i for i in pushed(fleet.hub.stream(sid)) if i in set(had)] == had,
+                                what="the hub has the ACP session as the killed edge had it", timeout=WAIT,
+                                seen=lambda: (len(had), pushed(fleet.hub.stream(sid))))
+        on_hub = pushed(await asyncio.to_thread(fleet.hub.stream, sid))
+        assert len(on_hub) == len(set(on_hub))
+    finally:
+        await gate.close()

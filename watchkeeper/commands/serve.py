@@ -250,7 +250,7 @@ def _owed(relay: Any, recorder: Any, wanted: list[Callable[[str], bool]], keep_m
     """As an edge: what the hub had not acknowledged when this edge last stopped, read back from the
     recordings and pushed first (before any agent reconnects), and the ledger of what it owes from now on."""
     from .. import config
-    from ..protocol.display import visible
+    from ..protocol.display import plural, visible
     from ..relay.owed import Ledger, Marks, OwedSource
 
     ledger = Ledger(Marks(config.config_dir() / "upstream-owed.json"), recorder, int(keep_mib * 2**20))
@@ -263,8 +263,8 @@ def _owed(relay: Any, recorder: Any, wanted: list[Callable[[str], bool]], keep_m
     if tails or notices:
         relay.add_source(OwedSource(tails, notices))
         n = sum(len(t.lines) for t in tails)
-        print(f"watchkeeper serve: {n} events of {len(tails)} sessions the hub had not acknowledged, read back "
-              "from their recordings", flush=True)
+        print(f"watchkeeper serve: {plural(n, 'event')} of {plural(len(tails), 'session')} the hub had not "
+              "acknowledged, read back from their recordings", flush=True)
     return ledger
 
 

@@ -96,12 +96,12 @@ class Marks:
         return {str(sid): at for sid, at in sessions.items() if isinstance(at, int) and at >= 0}
 
     def save(self, marks: dict[str, int]) -> None:
-        """Atomically (a new file renamed over the old), 0600."""
+        """Atomically (a new file renamed over the old), 0600; not synced: it outlives the process, as the
+        recordings it points into do, not the machine."""
         tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
         try:
             os.write(fd, orjson.dumps({"version": 1, "sessions": marks}))
-            os.fsync(fd)
         finally:
             os.close(fd)
         os.replace(tmp, self.path)
