@@ -184,8 +184,31 @@ async def test_past_its_cap_an_edge_drops_the_oldest_owed_events_and_the_hub_sho
         assert not dropped & {e["id"] for e in on_hub}, "the dropped ones never reached the hub"
         shown = [e["data"]["text"] for e in on_hub if e["kind"] == "notice"]
         assert any(f"{n} events of this session (seq {first}–{last})" in text for text in shown), shown
+        await a_person_at_the_hub_reads(fleet, sid, f"{n} events of this session")
     finally:
         await gate.close()
+
+
+async def a_person_at_the_hub_reads(fleet: Edges, session: str, text: str) -> None:
+    """``attach`` to the hub (the app under its pilot): the session shows ``text``."""
+    from remote_support import Attached
+    from test_viewer_support import screen_text
+    from waiting import until_app
+
+    from watchkeeper.viewer import WatchkeeperApp
+    from watchkeeper.viewer.screens.session import SessionScreen
+
+    attached = Attached(fleet.hub.url, token=fleet.hub.token)
+    try:
+        app = WatchkeeperApp(attached.relay)
+        async with app.run_test(size=(160, 45)) as pilot:
+            await until_app(pilot, lambda: app.session_info(session) is not None, timeout=WAIT)
+            app.open_session(session)
+            await until_app(pilot, lambda: isinstance(app.screen, SessionScreen), timeout=WAIT)
+            await until_app(pilot, lambda: text in screen_text(app), what=f"{text!r} on the screen", timeout=WAIT,
+                            seen=lambda: screen_text(app))
+    finally:
+        await asyncio.to_thread(attached.stop)
 
 
 async def test_an_sdk_agent_is_told_its_events_arrived_only_once_they_are_recorded(tmp_path: Path) -> None:

@@ -176,7 +176,7 @@ def test_a_restart_reads_back_only_the_owed_tail_and_never_records_it_twice(tmp_
 
     second = Edge(tmp_path, cap=10**9)
     edges.append(second)
-    assert [(t.session, len(t.lines)) for t in second.tails] == [("S", 10)], "T owed nothing"
+    assert [(t.session, len(t)) for t in second.tails] == [("S", 10)], "T owed nothing"
     for _ in range(int(WAIT / 0.005)):
         if len(second.relay.read_range("S", 0, 100)) == 10:
             break
@@ -208,7 +208,7 @@ def test_past_the_cap_the_oldest_owed_are_dropped_with_a_notice_and_not_read_bac
 
     second = Edge(tmp_path, cap=2_000)
     edges.append(second)
-    assert [len(t.lines) for t in second.tails] == [kept] and second.notices == []
+    assert [len(t) for t in second.tails] == [kept] and second.notices == []
 
 
 def test_a_restart_with_a_smaller_cap_drops_at_once_and_says_so_in_the_session(tmp_path: Path,
@@ -238,9 +238,9 @@ def test_a_line_cut_short_by_a_kill_is_cut_off_the_recording(tmp_path: Path) -> 
     whole = orjson.dumps(said("S", 0, 1)[0]) + b"\n"
     path.write_bytes(whole * 3 + whole[:20])
     tail = read_owed(path, "S", len(whole))
-    assert tail is not None and len(tail.lines) == 2 and tail.end == 3 * len(whole)
+    assert tail is not None and len(tail) == 2 and tail.end == 3 * len(whole)
     assert path.stat().st_size == 3 * len(whole)
-    assert list(tail.offsets) == [len(whole), 2 * len(whole)]
+    assert list(tail.offsets) == [len(whole), 2 * len(whole)] and tail.lines(0, 5) == [whole[:-1]] * 2
 
 
 def test_a_missing_or_torn_marks_file_owes_nothing(tmp_path: Path) -> None:
@@ -250,3 +250,29 @@ def test_a_missing_or_torn_marks_file_owes_nothing(tmp_path: Path) -> None:
     (tmp_path / "odd.json").write_bytes(b'{"sessions": {"S": -4, "T": "x", "U": 7}}')
     assert Marks(tmp_path / "odd.json").load() == {"U": 7}
 
+
+
+def test_lines_across_read_blocks_are_scanned_whole(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from watchkeeper.relay import owed
+
+    monkeypatch.setattr(owed, "_BLOCK", 7)
+    path = tmp_path / "S.jsonl"
+    events = said("S", 0, 5, pad=3)
+    path.write_bytes(b"".join(orjson.dumps(e) + b"\n" for e in events))
+    tail = read_owed(path, "S", 0)
+    assert tail is not None and tail.clean
+    assert [orjson.loads(line)["id"] for line in tail.lines(0, 9)] == [e["id"] for e in events]
+
+
+def test_an_owed_tail_that_repeats_an_id_is_pushed_but_recorded_anew(tmp_path: Path, edges: list[Edge]) -> None:
+    (tmp_path / "rec").mkdir(mode=0o700)
+    events = said("S", 0, 3) + said("S", 1, 2)  # S:1 twice: the relay keeps one, so lines and seqs differ
+    (tmp_path / "rec" / "S.jsonl").write_bytes(b"".join(orjson.dumps(e) + b"\n" for e in events))
+    Marks(tmp_path / "owed.json").save({"S": 0})
+    edge = Edge(tmp_path, cap=10**9)
+    edges.append(edge)
+    assert [(len(t), t.clean) for t in edge.tails] == [(4, False)]
+    edge.recorded("S", 3)
+    assert [e["id"] for e in edge.relay.read_range("S", 0, 9)] == ["S:0", "S:1", "S:2"]
+    assert [orjson.loads(line)["id"] for line in edge.recorder.lines("S", 0, 3)] == ["S:0", "S:1", "S:2"]
+    assert marks(tmp_path) == {"S": edge.recorder.offset("S", 0)} and edge.recorder.offset("S", 0) > 0

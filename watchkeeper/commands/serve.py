@@ -262,7 +262,7 @@ def _owed(relay: Any, recorder: Any, wanted: list[Callable[[str], bool]], keep_m
         print(visible(f"watchkeeper serve: {notice['data']['text']}"), file=sys.stderr, flush=True)
     if tails or notices:
         relay.add_source(OwedSource(tails, notices))
-        n = sum(len(t.lines) for t in tails)
+        n = sum(len(t) for t in tails)
         print(f"watchkeeper serve: {plural(n, 'event')} of {plural(len(tails), 'session')} the hub had not "
               "acknowledged, read back from their recordings", flush=True)
     return ledger

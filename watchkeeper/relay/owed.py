@@ -39,18 +39,33 @@ from ..protocol.display import plural
 #: Events handed to the relay at a time when owed tails are read back.
 CHUNK = 2_000
 CODE = "upstream-dropped"
+#: Bytes read at a time when an owed tail is scanned.
+_BLOCK = 2**20
 
 
 @dataclass
 class Tail:
-    """One session's owed lines as read back: their offsets in the recording, where the last ends."""
+    """One session's owed lines in its recording: each line's offset, and where the last ends."""
 
     session: str
+    path: Path
     offsets: array[int]
     end: int
-    lines: list[bytes]
     #: each line is one event of its own id: the recorder takes the lines as this run's first seqs.
     clean: bool = True
+
+    def __len__(self) -> int:
+        return len(self.offsets)
+
+    def lines(self, start: int, stop: int) -> list[bytes]:
+        """Lines ``start <= i < stop``, read from the file (the tail is never held in memory whole)."""
+        stop = min(stop, len(self.offsets))
+        if start >= stop:
+            return []
+        to = self.offsets[stop] if stop < len(self.offsets) else self.end
+        with open(self.path, "rb") as f:
+            f.seek(self.offsets[start])
+            return f.read(to - self.offsets[start]).split(b"\n")[: stop - start]
 
 
 def shed(backlogs: dict[str, tuple[Sequence[int], int, int, int]], cap: int) -> dict[str, int]:
@@ -108,25 +123,29 @@ class Marks:
 
 
 def read_owed(recording: Path, session: str, start: int) -> Tail | None:
-    """The lines of ``recording`` from byte ``start`` on (a line cut short by a kill is cut off the file)."""
+    """The lines of ``recording`` from byte ``start`` on, scanned a block at a time (a line cut short by a
+    kill is cut off the file); whether each is one event of its own id."""
+    offsets: array[int] = array("q")
+    ids: set[str] = set()
+    clean = True
+    at = start
     try:
         with open(recording, "rb") as f:
             f.seek(start)
-            data = f.read()
+            rest = b""
+            while block := f.read(_BLOCK):
+                rest += block
+                *whole, rest = rest.split(b"\n")
+                for line in whole:
+                    offsets.append(at)
+                    at += len(line) + 1
+                    clean = clean and _one_event(line, ids)
     except OSError:
         return None
-    whole = data.rfind(b"\n") + 1
-    if whole < len(data):
+    if rest:
         with contextlib.suppress(OSError):
-            os.truncate(recording, start + whole)
-        data = data[:whole]
-    offsets: array[int] = array("q")
-    lines = data.split(b"\n")[:-1]
-    at = start
-    for line in lines:
-        offsets.append(at)
-        at += len(line) + 1
-    return Tail(session, offsets, at, lines)
+            os.truncate(recording, at)
+    return Tail(session, recording, offsets, at, clean)
 
 
 def dropped_notice(session: str, n: int, first: Any, last: Any, cap: int, where: str) -> Event:
@@ -165,24 +184,23 @@ class Ledger:
         tails = []
         for sid, start in self.marks.load().items():
             tail = read_owed(self.recorder.path(sid), sid, start)
-            if tail is not None and tail.lines:
-                tail.clean = _unique(tail.lines)
+            if tail is not None and len(tail):
                 tails.append(tail)
         cut = shed({t.session: (t.offsets, 0, len(t.offsets), t.end) for t in tails}, self.cap)
         notices = []
         for t in tails:
             k = cut.get(t.session, 0)
             if k:
-                first, last = _seq(t.lines[0]), _seq(t.lines[k - 1])
+                first, last = _seq(t.lines(0, 1)), _seq(t.lines(k - 1, k))
                 notices.append(dropped_notice(t.session, k, first, last, self.cap, " of the edge's previous run"))
-                t.offsets, t.lines = t.offsets[k:], t.lines[k:]
-            if t.lines and t.clean:
+                t.offsets = t.offsets[k:]
+            if len(t) and t.clean:
                 self.recorder.adopt(t.session, array("q", t.offsets), t.end)
                 self._begun[t.session] = t.offsets[0]
-            elif not t.lines:
+            elif not len(t):
                 self._begun[t.session] = t.end
         self.save()
-        return [t for t in tails if t.lines], notices
+        return [t for t in tails if len(t)], notices
 
     # --- this run ---------------------------------------------------------------------------
 
@@ -243,24 +261,23 @@ def _size(n: int) -> str:
     return f"{n / 2**20:,.4g} MiB" if n >= 2**20 else f"{n / 2**10:,.4g} KiB"
 
 
-def _unique(lines: list[bytes]) -> bool:
-    """Every line one event of its own id: the relay will number them one by one, as the recording has them."""
-    ids = set()
-    for line in lines:
-        try:
-            obj = orjson.loads(line)
-        except orjson.JSONDecodeError:
-            return False
-        eid = obj.get("id") if isinstance(obj, dict) else None
-        if not isinstance(eid, str) or eid in ids or not isinstance(obj.get("session"), str):
-            return False
-        ids.add(eid)
+def _one_event(line: bytes, ids: set[str]) -> bool:
+    """The line is an event of an id not seen before: the relay will number the lines one by one, as the
+    recording has them."""
+    try:
+        obj = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return False
+    eid = obj.get("id") if isinstance(obj, dict) else None
+    if not isinstance(eid, str) or eid in ids or not isinstance(obj.get("session"), str):
+        return False
+    ids.add(eid)
     return True
 
 
-def _seq(line: bytes) -> Any:
-    with contextlib.suppress(orjson.JSONDecodeError, AttributeError):
-        return orjson.loads(line).get("seq")
+def _seq(lines: list[bytes]) -> Any:
+    with contextlib.suppress(orjson.JSONDecodeError, AttributeError, IndexError):
+        return orjson.loads(lines[0]).get("seq")
     return None
 
 
@@ -277,8 +294,8 @@ class OwedSource:
 
     async def run(self, emit: Callable[[list[Event]], None]) -> None:
         for tail in self.tails:
-            for at in range(0, len(tail.lines), CHUNK):
-                emit([decode_native_line(line, tail.session) for line in tail.lines[at:at + CHUNK]])
+            for at in range(0, len(tail), CHUNK):
+                emit([decode_native_line(line, tail.session) for line in tail.lines(at, at + CHUNK)])
         self.tails = []
         if self.notices:
             emit(self.notices)
