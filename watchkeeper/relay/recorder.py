@@ -10,6 +10,10 @@ wrote: the directory is 0700 and each file 0600, whatever the umask.
 A recording is also where its session's history lives once it leaves the relay's
 working set (``spill.Recording``, ``Relay.record_to``): the recorder keeps each line's
 offset, and ``lines`` reads any recorded seq back, so history is on disk once, not twice.
+An edge's restart hands lines already in a recording back as the new run's first seqs
+(``adopt``, ``owed.py``): read from there, never written again. ``opened`` hears where a
+session's lines of this run begin, before the first is written; ``flushed`` hears each
+written batch (``serve`` acknowledges an SDK agent's events only then).
 
 Nothing an event holds stops it: each line is written by the codec's
 ``encode_line``, which cuts and marks what cannot be written as it is. A

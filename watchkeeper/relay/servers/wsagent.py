@@ -121,6 +121,29 @@ class AgentLink:
         return events
 
 
+class Recorded:
+    """An agent's events acknowledged once ``recorder`` has written them: the agent forgets only what this
+    server, killed, still has on disk (its recording)."""
+
+    def __init__(self, relay: Any, recorder: Any, links: set[AgentLink]) -> None:
+        self.relay = relay
+        self.recorder = recorder
+        self.links = links
+        recorder.flushed.append(self.flushed)
+
+    def needs(self, events: list[Event]) -> dict[str, int]:
+        """Per session of ``events`` (just ingested), how long its log is: what must be recorded first."""
+        return {sid: self.relay.length(sid) for sid in {ev["session"] for ev in events}}
+
+    def durable(self, needs: dict[str, int]) -> bool:
+        recorder = self.recorder
+        return all(recorder.covered(sid) >= n or recorder.failed(sid) for sid, n in needs.items())
+
+    def flushed(self) -> None:
+        for link in list(self.links):
+            link.recorded()
+
+
 class Forbidden(Exception):
     """An agent credential reported what it may not: the connection is closed."""
 

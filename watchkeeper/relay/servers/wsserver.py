@@ -60,7 +60,7 @@ from ...protocol.loopback import is_loopback, loopback_host
 from .breakpoint_requests import breakpoint_request
 from .upstream import hub_says
 from .watching import RECONNECT_GRACE, Grace, WatchListener
-from .wsagent import AgentLink, Forbidden, SdkWatch, forbid
+from .wsagent import AgentLink, Forbidden, Recorded, SdkWatch, forbid
 from .wsedge import Edges, EdgesWatch
 from .wsviewer import DEFAULT_LIMIT, ViewerConn, fit_range
 
@@ -112,13 +112,11 @@ class WsServer:
         self.edges = Edges(relay, self.watchers)
         self._viewers: set[ViewerConn] = set()
         self.links: set[AgentLink] = set()
-        #: every session an SDK agent reported here (they are recorded: ``serve`` records what this names).
+        #: every session an SDK agent reported here (``serve`` records them), and whether it waits for that.
         self.agent_sessions: set[str] = set()
-        #: where sessions are recorded (``recorder.Recorder``): an agent's events are acknowledged once there.
-        self.recorder: Any = None
+        self.recorded: Recorded | None = None
         #: as an edge: what it owes its hub (``owed.Ledger``), told by the hub's ``acked``.
         self.owed: Any = None
-        self.durable: Any = None
         self._connections: set[ServerConnection] = set()
         self._emit: Emit = lambda events: None
         self._server: Server | None = None
@@ -257,14 +255,7 @@ class WsServer:
 
     async def _viewer(self, ws: Any, *, hub: bool = False) -> None:
         """One viewer's connection: accepted here, or dialled out to a hub (``upstream.py``, ``hub``)."""
-        oldest = self._oldest
-        if hub and self.owed is not None:
-            owed = self.owed
-
-            def oldest(session: str) -> int:
-                return max(self._oldest(session), owed.oldest(session))
-
-        conn = ViewerConn(ws, self.relay, limit=self.queue_limit, oldest=oldest)
+        conn = ViewerConn(ws, self.relay, limit=self.queue_limit, oldest=self._pushed if hub else self._oldest)
         if hub:
             conn.remote_watchers = 0
         self._viewers.add(conn)
@@ -344,6 +335,10 @@ class WsServer:
 
         future.add_done_callback(answered)
 
+    def _pushed(self, session: str) -> int:
+        """The oldest seq pushed to the hub: past the window, and past what the edge's cap dropped."""
+        return max(self._oldest(session), self.owed.oldest(session) if self.owed is not None else 0)
+
     def _oldest(self, session: str) -> int:
         if self.history is None:
             return 0
@@ -365,19 +360,8 @@ class WsServer:
             link.outbox.put_nowait(msg)
 
     def record_to(self, recorder: Any) -> None:
-        """An agent's events are acknowledged to it once ``recorder`` has written them (it then forgets them:
-        killed, this server still has them on disk)."""
-        self.recorder = recorder
-
-        def durable(needs: dict[str, int]) -> bool:
-            return all(recorder.covered(sid) >= n or recorder.failed(sid) for sid, n in needs.items())
-
-        def recorded() -> None:
-            for link in list(self.links):
-                link.recorded()
-
-        self.durable = durable
-        recorder.flushed.append(recorded)
+        """An agent's events are acknowledged to it once ``recorder`` has written them (``Recorded``)."""
+        self.recorded = Recorded(self.relay, recorder, self.links)
 
     def watched_by(self, listener: WatchListener) -> None:
         """``listener`` holds calls for these viewers: told when the grace starts and when nobody watches."""
@@ -388,7 +372,7 @@ class WsServer:
     async def _agent(self, ws: ServerConnection, hello: wire.Hello, credential: HookCredential | None) -> None:
         peer = ws.remote_address[0] if ws.remote_address else "?"
         link = AgentLink(self, ws, f"sdk agent {hello.name} ({peer})", credential,
-                         durable=self.durable if self.recorder is not None else None)
+                         durable=self.recorded.durable if self.recorded is not None else None)
         stranger = next((sid for sid in hello.sessions if not self._admits(link, sid)), None)
         self.agent_sessions.update(hello.sessions)
         if stranger is not None:
@@ -426,7 +410,6 @@ class WsServer:
         stranger = next((ev["session"] for ev in events if not self._admits(link, ev["session"])), None)
         if stranger is not None:
             raise Forbidden(f"this agent credential belongs to another session than {stranger}")
-        needs: dict[str, int] = {}
         if events:
             self.agent_sessions.update(ev["session"] for ev in events)
             link.emit(events)
@@ -434,10 +417,8 @@ class WsServer:
             if extra:
                 link.emit(extra)
             self.push(pushes)
-            if self.recorder is not None:
-                needs = {sid: self.relay.length(sid) for sid in {ev["session"] for ev in events}}
         if n is not None:
-            link.ack(n, needs)
+            link.ack(n, self.recorded.needs(events) if self.recorded is not None else None)
 
     def _admits(self, link: AgentLink, session: str) -> bool:
         """May ``link`` report ``session``? Always with a person's token; an agent credential binds to its first."""
