@@ -287,3 +287,46 @@ async def test_an_acp_agents_session_owed_by_a_killed_edge_reaches_the_hub_after
         assert len(on_hub) == len(set(on_hub))
     finally:
         await gate.close()
+
+
+@pytest.mark.node
+async def test_a_hooked_claude_session_owed_by_a_killed_edge_reaches_the_hub_after_its_restart(
+        fleet: Edges) -> None:
+    from remote_steering_support import start_claude
+    from standins.anthropic import ScriptedAnthropic
+    from test_remote_steering_live import NEWEST, two_writes
+
+    gate = await Gate(int(fleet.hub.url.rsplit(":", 1)[1])).start()
+    try:
+        gate.down()
+        edge = await asyncio.to_thread(fleet.start_edge, "alpha", hub=gate.url)
+
+        def claude_runs() -> str:
+            with ScriptedAnthropic(two_writes()) as api, \
+                    start_claude(edge, NEWEST, api, fleet.tmp / "alpha-run") as proc:
+                assert proc.wait(60).returncode == 0
+                return proc.session_id
+
+        sid = await asyncio.to_thread(claude_runs)
+        recording = edge.home / "recordings" / f"{sid}.jsonl"
+
+        def recorded() -> list[str] | None:
+            """Every hook was answered before Claude Code exited: the edge has them all, once they are written."""
+            events = edge.stream(sid)
+            lines = recording.read_bytes().count(b"\n") if recording.exists() else 0
+            return [e["id"] for e in events] if events and lines >= len(events) else None
+
+        had = await asyncio.to_thread(until, recorded, what="the edge recorded the session", timeout=WAIT,
+                                      seen=lambda: ([(e["id"], e["kind"]) for e in edge.stream(sid)],
+                                                    recording.exists() and recording.read_bytes().count(b"\n")))
+        assert any(i.startswith("hook:") for i in had), "events only the hooks said, in no transcript"
+        await asyncio.to_thread(fleet.kill, "alpha")
+        await asyncio.to_thread(fleet.restart_edge, "alpha", hub=gate.url)
+        gate.up()
+        await asyncio.to_thread(until, lambda: [i for i in pushed(fleet.hub.stream(sid)) if i in set(had)] == had,
+                                what="the hub has the session as the killed edge had it", timeout=WAIT,
+                                seen=lambda: (len(had), len(pushed(fleet.hub.stream(sid)))))
+        on_hub = pushed(await asyncio.to_thread(fleet.hub.stream, sid))
+        assert len(on_hub) == len(set(on_hub)) and set(had) <= set(on_hub)
+    finally:
+        await gate.close()
