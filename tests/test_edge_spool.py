@@ -1,10 +1,14 @@
 """What an edge owes its hub survives the edge: real ``serve`` processes on loopback, SIGKILL, restarts.
 
-An SDK agent (its own process, ``edge_agent.py``) reports to an edge (``serve
---upstream``) while the hub is down; the edge acknowledges the events to the
-agent, so the agent forgets them, and is then killed. The restarted edge
-reads what the hub never acknowledged back from the session's recording and
-pushes it: the hub has every event once, in order, with its content.
+Agents report to an edge (``serve --upstream``) while the hub is unreachable
+(a gate in front of it refuses connections) or mid-stream: an SDK agent (its
+own process, ``edge_agent.py``), an ACP agent (``run --acp``), the real Claude
+Code (``run --``, hooked). The edge acknowledges an SDK agent's events once
+they are recorded, so the agent forgets them, and is then SIGKILLed. The
+restarted edge reads what the hub never acknowledged back from the sessions'
+recordings and pushes it: the hub has every event once, in order, with its
+content. Past the edge's cap (``--upstream-keep``) the oldest owed events are
+dropped, and a ``notice`` says which, on the edge and on the hub's screen.
 """
 
 from __future__ import annotations

@@ -276,3 +276,12 @@ def test_an_owed_tail_that_repeats_an_id_is_pushed_but_recorded_anew(tmp_path: P
     assert [e["id"] for e in edge.relay.read_range("S", 0, 9)] == ["S:0", "S:1", "S:2"]
     assert [orjson.loads(line)["id"] for line in edge.recorder.lines("S", 0, 3)] == ["S:0", "S:1", "S:2"]
     assert marks(tmp_path) == {"S": edge.recorder.offset("S", 0)} and edge.recorder.offset("S", 0) > 0
+
+
+def test_an_owed_recording_that_is_gone_is_said_not_skipped(tmp_path: Path, edges: list[Edge]) -> None:
+    Marks(tmp_path / "owed.json").save({"S": 120})
+    edge = Edge(tmp_path, cap=10**9)
+    edges.append(edge)
+    (notice,) = edge.notices
+    assert notice["session"] == "S" and notice["data"]["code"] == CODE and "S.jsonl" in notice["data"]["text"]
+    assert edge.tails == []

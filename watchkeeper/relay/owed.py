@@ -157,6 +157,14 @@ def dropped_notice(session: str, n: int, first: Any, last: Any, cap: int, where:
     return make_event(f"upstream:{session}:dropped:{first}:{last}:{n}{where}", session, Kind.NOTICE, data)
 
 
+def gone_notice(session: str, path: Path) -> Event:
+    """The recording an owed tail was in cannot be read (pruned, removed): whatever it held is not pushed."""
+    text = (f"the recording {path.name} cannot be read any more (pruned or removed): what of this session the hub "
+            "had not acknowledged when this edge stopped cannot be pushed to it")
+    return make_event(f"upstream:{session}:gone:{path.name}", session, Kind.NOTICE,
+                      {"level": "warning", "text": text, "code": CODE})
+
+
 class Ledger:
     """The edge's account of what it owes the hub, per recorded session of this run.
 
@@ -181,13 +189,14 @@ class Ledger:
 
     def recover(self) -> tuple[list[Tail], list[Event]]:
         """The owed tails of the previous run, adopted by the recorder, capped; and the drop notices."""
-        tails = []
+        tails, notices = [], []
         for sid, start in self.marks.load().items():
             tail = read_owed(self.recorder.path(sid), sid, start)
-            if tail is not None and len(tail):
+            if tail is None:
+                notices.append(gone_notice(sid, self.recorder.path(sid)))
+            elif len(tail):
                 tails.append(tail)
         cut = shed({t.session: (t.offsets, 0, len(t.offsets), t.end) for t in tails}, self.cap)
-        notices = []
         for t in tails:
             k = cut.get(t.session, 0)
             if k:
