@@ -168,14 +168,26 @@ async def test_past_its_cap_an_edge_drops_the_oldest_owed_events_and_the_hub_sho
         agents.append(agent)
         sid = agent.session
         await asyncio.to_thread(agent.say, 3)
-        await asyncio.to_thread(until, lambda: orjson.loads(marks.read_bytes())["sessions"].get(sid, 0) > 0,
-                                what="the edge heard the hub acknowledge the first events", timeout=WAIT)
+        recording = edge.home / "recordings" / f"{sid}.jsonl"
+
+        def all_acknowledged() -> bool:
+            four = sum(len(line) + 1 for line in recording.read_bytes().split(b"\n")[:4])
+            return bool(orjson.loads(marks.read_bytes())["sessions"].get(sid) == four)
+
+        await asyncio.to_thread(until, all_acknowledged, what="the edge heard the hub acknowledge its 4 events",
+                                timeout=WAIT)
         gate.down()
         await asyncio.to_thread(agent.say, 60, 1000)  # ~60 KB owed, over the 20 KiB cap
         line = await asyncio.to_thread(edge.out.until, "were not pushed to the hub")
         assert "capped at 0 MiB" not in line and "--upstream-keep" in line
+
+        def dropped_on_edge() -> list[dict[str, Any]]:
+            return [e for e in edge.stream(sid)
+                    if e["kind"] == "notice" and e["data"].get("code") == "upstream-dropped"]
+
+        # the agent's 60 went in one frame, recorded in one batch: the cap drops them in one go
+        (notice,) = await asyncio.to_thread(until, dropped_on_edge, what="the edge's notice", timeout=WAIT)
         on_edge = await asyncio.to_thread(edge.stream, sid)
-        (notice,) = [e for e in on_edge if e["kind"] == "notice" and e["data"].get("code") == "upstream-dropped"]
         first, last, n = (notice["data"][k] for k in ("first_seq", "last_seq", "dropped"))
         assert first == 4 and n == last - first + 1 and 30 < n < 60, notice["data"]
         dropped = {e["id"] for e in on_edge if first <= e["seq"] <= last}
