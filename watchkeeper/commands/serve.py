@@ -261,10 +261,12 @@ def _owed(relay: Any, recorder: Any, wanted: list[Callable[[str], bool]], keep_m
     for notice in notices:
         print(visible(f"watchkeeper serve: {notice['data']['text']}"), file=sys.stderr, flush=True)
     if tails or notices:
-        relay.add_source(OwedSource(tails, notices))
+        done = threading.Event()
+        relay.add_source(OwedSource(tails, notices, done.set))
         n = sum(len(t) for t in tails)
-        print(f"watchkeeper serve: {plural(n, 'event')} of {plural(len(tails), 'session')} the hub had not "
-              "acknowledged, read back from their recordings", flush=True)
+        print(f"watchkeeper serve: reading back {plural(n, 'event')} of {plural(len(tails), 'session')} the hub "
+              "had not acknowledged, from their recordings", flush=True)
+        done.wait()
     return ledger
 
 

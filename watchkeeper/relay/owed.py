@@ -22,6 +22,7 @@ again from its file.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 from array import array
@@ -291,7 +292,8 @@ def _seq(lines: list[bytes]) -> Any:
 
 
 class OwedSource:
-    """The owed tails, read back at start: emitted first, before any agent reconnects, then the notices."""
+    """The owed tails, read back at start, a chunk per turn of the relay's loop, then the notices; ``done``
+    when finished (``serve`` takes agents only then: their new events come after these seqs)."""
 
     name = "owed to the hub"
     agent_kind = "unknown"
@@ -302,11 +304,14 @@ class OwedSource:
         self.done = done
 
     async def run(self, emit: Callable[[list[Event]], None]) -> None:
-        for tail in self.tails:
-            for at in range(0, len(tail), CHUNK):
-                emit([decode_native_line(line, tail.session) for line in tail.lines(at, at + CHUNK)])
-        self.tails = []
-        if self.notices:
-            emit(self.notices)
-        if self.done is not None:
-            self.done()
+        try:
+            for tail in self.tails:
+                for at in range(0, len(tail), CHUNK):
+                    emit([decode_native_line(line, tail.session) for line in tail.lines(at, at + CHUNK)])
+                    await asyncio.sleep(0)
+            self.tails = []
+            if self.notices:
+                emit(self.notices)
+        finally:
+            if self.done is not None:
+                self.done()
