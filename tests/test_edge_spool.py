@@ -161,7 +161,7 @@ async def test_sdk_events_a_killed_edge_acknowledged_reach_the_hub_once_after_it
 async def test_past_its_cap_an_edge_drops_the_oldest_owed_events_and_the_hub_shows_which(
         fleet: Edges, agents: list[Agent]) -> None:
     gate = await Gate(int(fleet.hub.url.rsplit(":", 1)[1])).start()
-    marks = fleet.tmp / "alpha" / "wk-config" / "upstream-owed.json"
+    marks = fleet.tmp / "alpha" / "wk-config" / "recorded-sessions.json"
     try:
         edge = await asyncio.to_thread(fleet.start_edge, "alpha", "--upstream-keep", "0.02", hub=gate.url)
         agent = await asyncio.to_thread(Agent, edge)
@@ -172,7 +172,7 @@ async def test_past_its_cap_an_edge_drops_the_oldest_owed_events_and_the_hub_sho
 
         def all_acknowledged() -> bool:
             four = sum(len(line) + 1 for line in recording.read_bytes().split(b"\n")[:4])
-            return bool(orjson.loads(marks.read_bytes())["sessions"].get(sid) == four)
+            return bool(orjson.loads(marks.read_bytes())["sessions"].get(sid, [0, 0])[1] == four)
 
         await asyncio.to_thread(until, all_acknowledged, what="the edge heard the hub acknowledge its 4 events",
                                 timeout=WAIT)
@@ -346,3 +346,52 @@ async def test_a_hooked_claude_session_owed_by_a_killed_edge_reaches_the_hub_aft
         assert len(on_hub) == len(set(on_hub)) and set(had) <= set(on_hub)
     finally:
         await gate.close()
+
+
+async def test_an_edge_then_the_hub_killed_and_restarted_the_hub_has_the_whole_session_once(
+        fleet: Edges, agents: list[Agent]) -> None:
+    edge = await asyncio.to_thread(fleet.start_edge, "alpha")
+    agent = await asyncio.to_thread(Agent, edge)
+    agents.append(agent)
+    sid = agent.session
+    hub_has_all = lambda: pushed(fleet.hub.stream(sid)) == agent.ids()  # noqa: E731
+    await asyncio.to_thread(agent.say, 20)
+    await asyncio.to_thread(until, hub_has_all, what="the hub has the first events", timeout=WAIT)
+    marks, recording = edge.home / "recorded-sessions.json", edge.home / "recordings" / f"{sid}.jsonl"
+    await asyncio.to_thread(until, lambda: orjson.loads(marks.read_bytes())["sessions"][sid][1]
+                            == recording.stat().st_size, what="the edge owes the hub nothing", timeout=WAIT)
+    await asyncio.to_thread(fleet.kill, "alpha")
+    await asyncio.to_thread(fleet.restart_edge, "alpha")  # reads the session back from its recording
+    await asyncio.to_thread(agent.say, 5)
+    await asyncio.to_thread(until, hub_has_all, what="the hub has the events after the edge's restart",
+                            timeout=WAIT)
+    await asyncio.to_thread(fleet.kill_hub)
+    await asyncio.to_thread(fleet.restart_hub)  # a new hub has nothing: the edge pushes all it holds
+    await asyncio.to_thread(agent.say, 5)
+    await asyncio.to_thread(until, hub_has_all, what="the new hub has the whole session once, in order",
+                            timeout=WAIT, seen=lambda: (len(agent.ids()), pushed(fleet.hub.stream(sid))[:3]))
+
+
+def test_a_killed_serve_reads_its_sdk_sessions_back_on_restart(tmp_path: Path, agents: list[Agent]) -> None:
+    from remote_steering_support import start_serve
+
+    serve = start_serve(tmp_path / "solo")
+    try:
+        agent = Agent(serve)
+        agents.append(agent)
+        agent.say(12)
+        had = [e["id"] for e in serve.stream(agent.session)]
+        assert had == agent.ids()
+        os.kill(serve.proc.pid, signal.SIGKILL)
+        serve.proc.wait(10)
+        port = serve.url.rsplit(":", 1)[1]
+        proc = subprocess.Popen([*WATCHKEEPER, "serve", "--bind", f"127.0.0.1:{port}", "--no-default-roots"],
+                                cwd=ROOT, env=serve.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        assert proc.stdout is not None
+        serve = Serve(proc, Lines(proc.stdout), serve.url, serve.env, serve.home)
+        serve.out.until("attach:")
+        assert [e["id"] for e in serve.stream(agent.session)] == had, "as the killed serve had it"
+        agent.say(3)
+        assert [e["id"] for e in serve.stream(agent.session)] == agent.ids()
+    finally:
+        serve.stop()

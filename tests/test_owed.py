@@ -9,6 +9,7 @@ not write them a second time.
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 from array import array
 from collections.abc import Iterator
@@ -106,13 +107,14 @@ class Feed:
 class Edge:
     """A relay, its recorder on ``directory`` and the ledger, as ``serve --upstream`` wires them."""
 
-    def __init__(self, directory: Path, cap: int) -> None:
+    def __init__(self, directory: Path, cap: int | None, max_age: float | None = None) -> None:
         self.relay = Relay(flush_interval=0.005).start()
         self.recorder = Recorder(directory / "rec", read_range=self.relay.read_range, notice=self.relay.notice)
         self.recorder.want = lambda sid: True
         self.relay.subscribe(self.recorder)
         self.relay.record_to(self.recorder)
-        self.ledger = Ledger(Marks(directory / "owed.json"), self.recorder, cap)
+        self.ledger = Ledger(Marks(directory / "owed.json"), self.recorder, cap, pushing=cap is not None,
+                             max_age=max_age)
         self.recorder.opened = self.ledger.opened
         self.tails, self.notices = self.ledger.recover()
         if self.tails or self.notices:
@@ -145,8 +147,18 @@ def said(session: str, a: int, b: int, pad: int = 80) -> list[Event]:
             for i in range(a, b)]
 
 
-def marks(tmp_path: Path) -> dict[str, int]:
+def marks(tmp_path: Path) -> dict[str, list[int]]:
+    """Per session: [where its last run's lines begin (carried to the next run), where what is owed begins]."""
     return dict(orjson.loads((tmp_path / "owed.json").read_bytes())["sessions"])
+
+
+def until_in_relay(edge: Edge, session: str, n: int) -> list[Event]:
+    for _ in range(int(WAIT / 0.005)):
+        got = edge.relay.read_range(session, 0, 10**6)
+        if len(got) >= n:
+            return got
+        threading.Event().wait(0.005)
+    raise AssertionError(f"{session}: {len(got)} of {n} in the relay")
 
 
 def test_a_session_is_marked_before_its_first_line_and_acks_move_the_mark(tmp_path: Path,
@@ -155,15 +167,15 @@ def test_a_session_is_marked_before_its_first_line_and_acks_move_the_mark(tmp_pa
     edges.append(edge)
     edge.feed.send(said("S", 0, 10))
     edge.recorded("S", 10)
-    assert marks(tmp_path) == {"S": 0}, "owed from its first line"
+    assert marks(tmp_path) == {"S": [0, 0]}, "owed from its first line"
     edge.ledger.ack({"S": 4})
     assert edge.ledger.tick() == []
-    assert marks(tmp_path) == {"S": edge.recorder.offset("S", 4)}
+    assert marks(tmp_path) == {"S": [0, edge.recorder.offset("S", 4)]}
     assert orjson.loads(edge.recorder.lines("S", 4, 5)[0])["id"] == "S:4"
 
 
-def test_a_restart_reads_back_only_the_owed_tail_and_never_records_it_twice(tmp_path: Path,
-                                                                            edges: list[Edge]) -> None:
+def test_a_restart_reads_back_the_last_run_and_never_records_it_twice(tmp_path: Path,
+                                                                       edges: list[Edge]) -> None:
     first = Edge(tmp_path, cap=10**9)
     edges.append(first)
     first.feed.send(said("S", 0, 30) + said("T", 0, 5))
@@ -176,19 +188,48 @@ def test_a_restart_reads_back_only_the_owed_tail_and_never_records_it_twice(tmp_
 
     second = Edge(tmp_path, cap=10**9)
     edges.append(second)
-    assert [(t.session, len(t)) for t in second.tails] == [("S", 10)], "T owed nothing"
-    for _ in range(int(WAIT / 0.005)):
-        if len(second.relay.read_range("S", 0, 100)) == 10:
-            break
-        threading.Event().wait(0.005)
-    assert [e["id"] for e in second.relay.read_range("S", 0, 100)] == [f"S:{i}" for i in range(20, 30)]
+    assert sorted((t.session, len(t), t.owed) for t in second.tails) == [("S", 30, 20), ("T", 5, 5)]
+    assert [e["id"] for e in until_in_relay(second, "S", 30)] == [f"S:{i}" for i in range(30)]
+    assert second.ledger.owed_from("S") == 20, "what the hub had acknowledged is not owed again"
     second.feed.send(said("S", 30, 33))
-    second.recorded("S", 13)
+    second.recorded("S", 33)
     rec = second.recorder.path("S").read_bytes().splitlines()
-    assert len(rec) == 33 and size < len(b"\n".join(rec)), "the read-back tail was not written again"
-    assert [orjson.loads(line)["id"] for line in second.recorder.lines("S", 0, 13)] == \
-        [f"S:{i}" for i in range(20, 33)], "this run's seqs read back from the old lines and the new"
-    assert marks(tmp_path)["S"] == second.recorder.offset("S", 0)
+    assert len(rec) == 33 and size < len(b"\n".join(rec)), "what was read back was not written again"
+    assert [orjson.loads(line)["id"] for line in second.recorder.lines("S", 18, 33)] == \
+        [f"S:{i}" for i in range(18, 33)], "this run's seqs read back from the old lines and the new"
+    assert marks(tmp_path)["S"] == [0, second.recorder.offset("S", 20)]
+
+
+def test_a_session_not_active_lately_is_read_back_only_for_what_is_owed(tmp_path: Path,
+                                                                       edges: list[Edge]) -> None:
+    first = Edge(tmp_path, cap=10**9)
+    edges.append(first)
+    first.feed.send(said("S", 0, 30) + said("T", 0, 5))
+    first.recorded("S", 30)
+    first.recorded("T", 5)
+    first.ledger.ack({"S": 20, "T": 5})
+    first.ledger.tick()
+    first.relay.stop()
+    for sid in ("S", "T"):
+        os.utime(first.recorder.path(sid), (1_000_000, 1_000_000))
+    second = Edge(tmp_path, cap=10**9, max_age=3600)
+    edges.append(second)
+    assert [(t.session, len(t), t.owed) for t in second.tails] == [("S", 10, 0)], "T owed nothing"
+    assert [e["id"] for e in until_in_relay(second, "S", 10)] == [f"S:{i}" for i in range(20, 30)]
+
+
+def test_a_plain_serve_reads_back_its_recent_sessions_and_owes_nobody(tmp_path: Path, edges: list[Edge]) -> None:
+    first = Edge(tmp_path, cap=None)
+    edges.append(first)
+    first.feed.send(said("S", 0, 30) + said("T", 0, 5))
+    first.recorded("S", 30)
+    first.recorded("T", 5)
+    assert first.ledger.tick() == []
+    first.relay.stop()
+    os.utime(first.recorder.path("T"), (1_000_000, 1_000_000))
+    second = Edge(tmp_path, cap=None, max_age=3600)
+    edges.append(second)
+    assert [(t.session, len(t)) for t in second.tails] == [("S", 30)] and second.notices == []
 
 
 def test_past_the_cap_the_oldest_owed_are_dropped_with_a_notice_and_not_read_back(tmp_path: Path,
@@ -217,19 +258,21 @@ def test_a_restart_with_a_smaller_cap_drops_at_once_and_says_so_in_the_session(t
     edges.append(first)
     first.feed.send(said("S", 0, 40))
     first.recorded("S", 40)
+    first.ledger.ack({"S": 5})
+    first.ledger.tick()
     first.relay.stop()
     second = Edge(tmp_path, cap=1_000)
     edges.append(second)
     (notice,) = second.notices
     assert notice["session"] == "S" and notice["data"]["code"] == CODE
-    assert notice["data"]["first_seq"] == 0 and "previous run" in notice["data"]["text"]
+    assert notice["data"]["first_seq"] == 5 and "previous run" in notice["data"]["text"]
     n = notice["data"]["dropped"]
     for _ in range(int(WAIT / 0.005)):
         got = second.relay.read_range("S", 0, 100)
         if got and got[-1]["kind"] == Kind.NOTICE:
             break
         threading.Event().wait(0.005)
-    assert [e["id"] for e in got[:-1]] == [f"S:{i}" for i in range(n, 40)]
+    assert [e["id"] for e in got[:-1]] == [f"S:{i}" for i in range(5 + n, 40)], "what the hub had is not kept"
     assert got[-1]["data"]["dropped"] == n
 
 
@@ -245,10 +288,10 @@ def test_a_line_cut_short_by_a_kill_is_cut_off_the_recording(tmp_path: Path) -> 
 
 def test_a_missing_or_torn_marks_file_owes_nothing(tmp_path: Path) -> None:
     assert Marks(tmp_path / "none.json").load() == {}
-    (tmp_path / "torn.json").write_bytes(b'{"sessions": {"S": 1')
+    (tmp_path / "torn.json").write_bytes(b'{"sessions": {"S": [1, 2')
     assert Marks(tmp_path / "torn.json").load() == {}
-    (tmp_path / "odd.json").write_bytes(b'{"sessions": {"S": -4, "T": "x", "U": 7}}')
-    assert Marks(tmp_path / "odd.json").load() == {"U": 7}
+    (tmp_path / "odd.json").write_bytes(b'{"sessions": {"S": [-4, 0], "T": "x", "U": [3, 7], "V": [9, 2]}}')
+    assert Marks(tmp_path / "odd.json").load() == {"U": (3, 7)}
 
 
 
@@ -268,18 +311,18 @@ def test_an_owed_tail_that_repeats_an_id_is_pushed_but_recorded_anew(tmp_path: P
     (tmp_path / "rec").mkdir(mode=0o700)
     events = said("S", 0, 3) + said("S", 1, 2)  # S:1 twice: the relay keeps one, so lines and seqs differ
     (tmp_path / "rec" / "S.jsonl").write_bytes(b"".join(orjson.dumps(e) + b"\n" for e in events))
-    Marks(tmp_path / "owed.json").save({"S": 0})
+    Marks(tmp_path / "owed.json").save({"S": (0, 0)})
     edge = Edge(tmp_path, cap=10**9)
     edges.append(edge)
     assert [(len(t), t.clean) for t in edge.tails] == [(4, False)]
     edge.recorded("S", 3)
     assert [e["id"] for e in edge.relay.read_range("S", 0, 9)] == ["S:0", "S:1", "S:2"]
     assert [orjson.loads(line)["id"] for line in edge.recorder.lines("S", 0, 3)] == ["S:0", "S:1", "S:2"]
-    assert marks(tmp_path) == {"S": edge.recorder.offset("S", 0)} and edge.recorder.offset("S", 0) > 0
+    assert marks(tmp_path) == {"S": [edge.recorder.offset("S", 0)] * 2} and edge.recorder.offset("S", 0) > 0
 
 
 def test_an_owed_recording_that_is_gone_is_said_not_skipped(tmp_path: Path, edges: list[Edge]) -> None:
-    Marks(tmp_path / "owed.json").save({"S": 120})
+    Marks(tmp_path / "owed.json").save({"S": (0, 120)})
     edge = Edge(tmp_path, cap=10**9)
     edges.append(edge)
     (notice,) = edge.notices

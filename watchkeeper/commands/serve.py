@@ -179,13 +179,11 @@ def run(args: argparse.Namespace) -> int:
 
         exporter = continuous_export(relay, args)
     recorder, wanted = _recorder(relay)
-    ledger = None
-    if upstream is not None:
-        keep = args.upstream_keep
-        ledger = _owed(relay, recorder, wanted, DEFAULT_KEEP_MIB if keep is None else keep)
+    keep = DEFAULT_KEEP_MIB if args.upstream_keep is None else args.upstream_keep
+    ledger = _read_back(relay, recorder, wanted, keep if upstream is not None else None, args.max_age * 3600)
     server = WsServer(relay, **options)
     server.record_to(recorder)
-    server.owed = ledger
+    server.owed = ledger if upstream is not None else None
     wanted.append(server.agent_sessions.__contains__)
     relay.add_source(server)
     if not server.ready.wait(15) or server.error is not None:
@@ -246,14 +244,18 @@ def _recorder(relay: Any) -> tuple[Any, list[Callable[[str], bool]]]:
     return recorder, wanted
 
 
-def _owed(relay: Any, recorder: Any, wanted: list[Callable[[str], bool]], keep_mib: float) -> Any:
-    """As an edge: what the hub had not acknowledged when this edge last stopped, read back from the
-    recordings and pushed first (before any agent reconnects), and the ledger of what it owes from now on."""
+def _read_back(relay: Any, recorder: Any, wanted: list[Callable[[str], bool]], keep_mib: float | None,
+               max_age: float) -> Any:
+    """The sessions the last run recorded, read back from their recordings before any agent reconnects (as
+    transcripts are re-read); as an edge (``keep_mib``), what the hub had not acknowledged first of all, within
+    the cap. The ledger that keeps the marks of this run."""
     from .. import config
     from ..protocol.display import plural, visible
     from ..relay.owed import Ledger, Marks, OwedSource
 
-    ledger = Ledger(Marks(config.config_dir() / "upstream-owed.json"), recorder, int(keep_mib * 2**20))
+    pushing = keep_mib is not None
+    ledger = Ledger(Marks(config.config_dir() / "recorded-sessions.json"), recorder,
+                    int(keep_mib * 2**20) if keep_mib is not None else None, pushing=pushing, max_age=max_age)
     recorder.opened = ledger.opened
     tails, notices = ledger.recover()
     recovered = {t.session for t in tails}
@@ -263,9 +265,10 @@ def _owed(relay: Any, recorder: Any, wanted: list[Callable[[str], bool]], keep_m
     if tails or notices:
         done = threading.Event()
         relay.add_source(OwedSource(tails, notices, done.set))
-        n = sum(len(t) for t in tails)
-        print(f"watchkeeper serve: reading back {plural(n, 'event')} of {plural(len(tails), 'session')} the hub "
-              "had not acknowledged, from their recordings", flush=True)
+        n, owed = sum(len(t) for t in tails), sum(len(t) - t.owed for t in tails)
+        said = f", {owed} of them not acknowledged by the hub" if pushing else ""
+        print(f"watchkeeper serve: reading back {plural(n, 'event')} of {plural(len(tails), 'session')} from "
+              f"their recordings{said}", flush=True)
         done.wait()
     return ledger
 

@@ -1,20 +1,24 @@
-"""What an edge owes its hub: the recorded events the hub has not acknowledged, kept on disk, bounded.
+"""Recorded sessions across a restart of ``serve``, and what an edge owes its hub, kept on disk, bounded.
 
-An edge (``serve --upstream``) pushes its relay to a hub; the hub says, per
-session, the next seq it has (``acked``). Events of hook, SDK and ACP sessions
-live in their recordings (``recorder.py``), so what the edge still owes the hub
-is, per session, the tail of its recording from the first unacknowledged
-event: no second copy. The :class:`Ledger` keeps where each tail starts (a
-byte offset) in a small marks file, written before a session's first line is
-recorded and again as the hub acknowledges, so an edge that is killed finds
-it on restart, reads the tails back (:func:`read_owed`), and pushes them as a
-new epoch; the hub drops the repeats by event id, as ``attach`` does.
+Hook, SDK and ACP sessions live in their recordings (``recorder.py``). The
+:class:`Ledger` keeps, in a small marks file, where each session's lines of
+this run begin, written before the first is, so a ``serve`` that is killed
+finds them on restart and reads them back (:func:`read_owed`, :class:`OwedSource`)
+as its transcripts are re-read: the recording's lines become the new run's
+first seqs (the recorder ``adopt``s them: read from there, never written
+again), whole for a session active within ``max_age``.
 
-The tails together are bounded by a cap in bytes: past it the oldest owed
-events go first, from the sessions that owe the most (:func:`shed`), they are
-never pushed, and a ``notice`` (code ``upstream-dropped``) in that session says
-which seqs and how many, on the edge and on the hub. The recordings themselves
-stay (for ``replay``) under their own retention limits.
+An edge (``serve --upstream``) pushes its relay to a hub, and the hub says,
+per session, the next seq it has (``acked``): what the edge owes is the tail
+of each recording from the first unacknowledged event, no second copy. Its
+offset is in the marks too; after a restart the owed tails are pushed as a new
+epoch (the hub drops the repeats by event id, as ``attach`` does), even of a
+session too old to be read back whole. The owed tails together are bounded by
+a cap in bytes: past it the oldest owed events go first, from the sessions that
+owe the most (:func:`shed`), they are never pushed, and a ``notice`` (code
+``upstream-dropped``) in that session says which seqs and how many, on the edge
+and on the hub. The recordings themselves stay (for ``replay``) under their own
+retention limits.
 
 A session read from a transcript file is not here: after a restart it is read
 again from its file.
@@ -25,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import time
 from array import array
 from bisect import bisect_left
 from collections.abc import Callable, Sequence
@@ -34,7 +39,7 @@ from typing import Any
 
 import orjson
 
-from ..protocol import Event, Kind, decode_native_line, make_event
+from ..protocol import Event, Kind, decode_native_line, make_event, wire
 from ..protocol.display import plural
 
 #: Events handed to the relay at a time when owed tails are read back.
@@ -54,6 +59,8 @@ class Tail:
     end: int
     #: each line is one event of its own id: the recorder takes the lines as this run's first seqs.
     clean: bool = True
+    #: the lines before this one the hub had acknowledged (carried for the relay's history, not owed).
+    owed: int = 0
 
     def __len__(self) -> int:
         return len(self.offsets)
@@ -95,13 +102,18 @@ def shed(backlogs: dict[str, tuple[Sequence[int], int, int, int]], cap: int) -> 
     return out
 
 
+#: Per session: where in its recording the last run's lines begin (read back on restart), and where
+#: the part the hub has not acknowledged begins.
+Mark = tuple[int, int]
+
+
 class Marks:
-    """The marks file: per session, its recording's name and the byte offset its owed tail starts at."""
+    """The marks file: per session recorded in the last run, (carry, owed) byte offsets in its recording."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
 
-    def load(self) -> dict[str, int]:
+    def load(self) -> dict[str, Mark]:
         try:
             data = orjson.loads(self.path.read_bytes())
         except (OSError, orjson.JSONDecodeError):
@@ -109,9 +121,11 @@ class Marks:
         sessions = data.get("sessions") if isinstance(data, dict) else None
         if not isinstance(sessions, dict):
             return {}
-        return {str(sid): at for sid, at in sessions.items() if isinstance(at, int) and at >= 0}
+        return {str(sid): (m[0], m[1]) for sid, m in sessions.items()
+                if isinstance(m, list) and len(m) == 2 and all(isinstance(x, int) and x >= 0 for x in m)
+                and m[0] <= m[1]}
 
-    def save(self, marks: dict[str, int]) -> None:
+    def save(self, marks: dict[str, Mark]) -> None:
         """Atomically (a new file renamed over the old), 0600; not synced: it outlives the process, as the
         recordings it points into do, not the machine."""
         tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}")
@@ -140,7 +154,7 @@ def read_owed(recording: Path, session: str, start: int) -> Tail | None:
                 for line in whole:
                     offsets.append(at)
                     at += len(line) + 1
-                    clean = clean and _one_event(line, ids)
+                    clean = clean and _one_event(line, session, ids)
     except OSError:
         return None
     if rest:
@@ -167,46 +181,62 @@ def gone_notice(session: str, path: Path) -> Event:
 
 
 class Ledger:
-    """The edge's account of what it owes the hub, per recorded session of this run.
+    """The recorded sessions of this run, and, for an edge (``pushing``), what it owes the hub of each.
 
-    ``recorder`` is the relay's :class:`~watchkeeper.relay.recorder.Recorder` (its ``offset``, ``end``,
+    ``recorder`` is the relay's :class:`~watchkeeper.relay.recorder.Recorder` (its ``offset``, ``backlog``,
     ``path`` and ``adopt``); call :meth:`opened` when it begins a session's lines, :meth:`ack` with the
     hub's acknowledgements, and :meth:`tick` now and then: it applies the cap and writes the marks.
+    On restart (:meth:`recover`) each session the last run recorded is read back from its recording, as a
+    transcript is re-read: whole if it was active within ``max_age`` seconds, else only what is owed.
     """
 
-    def __init__(self, marks: Marks, recorder: Any, cap: int) -> None:
+    def __init__(self, marks: Marks, recorder: Any, cap: int | None, *, pushing: bool = True,
+                 max_age: float | None = None) -> None:
         self.marks = marks
         self.recorder = recorder
         self.cap = cap
+        self.pushing = pushing
+        self.max_age = max_age
         #: per session: the hub's next seq (this run), and the first seq still pushed (past a drop).
         self.acked: dict[str, int] = {}
         self.first: dict[str, int] = {}
         #: per session recorded in this run: the byte offset of its first line in this run.
         self._begun: dict[str, int] = {}
-        self._saved: dict[str, int] | None = None
+        self._saved: dict[str, Mark] | None = None
         self.errors: list[str] = []
 
     # --- the restart: read back what the previous run owed ---------------------------------
 
-    def recover(self) -> tuple[list[Tail], list[Event]]:
-        """The owed tails of the previous run, adopted by the recorder, capped; and the drop notices."""
+    def recover(self, now: float | None = None) -> tuple[list[Tail], list[Event]]:
+        """What the last run recorded, adopted by the recorder, what it owed capped; and the drop notices."""
+        now = time.time() if now is None else now
         tails, notices = [], []
-        for sid, start in self.marks.load().items():
-            tail = read_owed(self.recorder.path(sid), sid, start)
+        for sid, (carry, owed) in self.marks.load().items():
+            path = self.recorder.path(sid)
+            recent = self.max_age is None or _mtime(path) >= now - self.max_age
+            if not recent and not self.pushing:
+                continue
+            tail = read_owed(path, sid, carry if recent else owed)
             if tail is None:
-                notices.append(gone_notice(sid, self.recorder.path(sid)))
+                if self.pushing:
+                    notices.append(gone_notice(sid, path))
             elif len(tail):
+                tail.owed = bisect_left(tail.offsets, owed)
                 tails.append(tail)
-        cut = shed({t.session: (t.offsets, 0, len(t.offsets), t.end) for t in tails}, self.cap)
+        cut = {}
+        if self.pushing and self.cap is not None:
+            cut = shed({t.session: (t.offsets, t.owed, len(t), t.end) for t in tails}, self.cap)
         for t in tails:
-            k = cut.get(t.session, 0)
-            if k:
-                first, last = _seq(t.lines(0, 1)), _seq(t.lines(k - 1, k))
-                notices.append(dropped_notice(t.session, k, first, last, self.cap, " of the edge's previous run"))
-                t.offsets = t.offsets[k:]
+            k = cut.get(t.session, t.owed)
+            if k > t.owed:
+                first, last = _seq(t.lines(t.owed, t.owed + 1)), _seq(t.lines(k - 1, k))
+                notices.append(dropped_notice(t.session, k - t.owed, first, last, self.cap or 0,
+                                              " of the edge's previous run"))
+                t.offsets, t.owed = t.offsets[k:], 0
             if len(t) and t.clean:
                 self.recorder.adopt(t.session, array("q", t.offsets), t.end)
                 self._begun[t.session] = t.offsets[0]
+                self.acked[t.session] = t.owed
             elif not len(t):
                 self._begun[t.session] = t.end
         self.save()
@@ -234,6 +264,9 @@ class Ledger:
 
     def tick(self) -> list[Event]:
         """Apply the cap (the notices of what it dropped) and save the marks if they moved."""
+        if self.cap is None:
+            self.save()
+            return []
         backlogs = {}
         for sid in self._begun:
             offsets, stop, end = self.recorder.backlog(sid)
@@ -248,11 +281,16 @@ class Ledger:
         self.save()
         return notices
 
-    def current(self) -> dict[str, int]:
+    def current(self) -> dict[str, Mark]:
+        """The marks as they are: past a drop, what is carried to the next run starts after the dropped."""
         out = {}
+        offset = self.recorder.offset
         for sid, begun in self._begun.items():
-            at = self.recorder.offset(sid, self.owed_from(sid))
-            out[sid] = begun if at is None else at
+            owed = offset(sid, self.owed_from(sid))
+            carry = offset(sid, self.first[sid]) if sid in self.first else begun
+            owed = begun if owed is None else owed
+            carry = begun if carry is None else carry
+            out[sid] = (min(carry, owed), owed)
         return out
 
     def save(self) -> None:
@@ -267,22 +305,34 @@ class Ledger:
         self._saved = marks
 
 
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return 0.0
+
+
 def _size(n: int) -> str:
     return f"{n / 2**20:,.4g} MiB" if n >= 2**20 else f"{n / 2**10:,.4g} KiB"
 
 
-def _one_event(line: bytes, ids: set[str]) -> bool:
-    """The line is an event of an id not seen before: the relay will number the lines one by one, as the
-    recording has them."""
+def _one_event(line: bytes, session: str, ids: set[str]) -> bool:
+    """The line is an event of ``session`` with an id not seen before: the relay will number the lines one
+    by one, as the recording has them."""
     try:
         obj = orjson.loads(line)
     except orjson.JSONDecodeError:
         return False
     eid = obj.get("id") if isinstance(obj, dict) else None
-    if not isinstance(eid, str) or eid in ids or not isinstance(obj.get("session"), str):
+    if not isinstance(eid, str) or eid in ids or obj.get("session") != session:
         return False
     ids.add(eid)
     return True
+
+
+def _clean(line: bytes, session: str) -> Event:
+    """A line of a clean tail (JSON, checked when scanned): the structural check the SDK's events get."""
+    return wire.clean_event(orjson.loads(line), f"the recording of {session}")
 
 
 def _seq(lines: list[bytes]) -> Any:
@@ -295,7 +345,7 @@ class OwedSource:
     """The owed tails, read back at start, a chunk per turn of the relay's loop, then the notices; ``done``
     when finished (``serve`` takes agents only then: their new events come after these seqs)."""
 
-    name = "owed to the hub"
+    name = "recordings read back"
     agent_kind = "unknown"
 
     def __init__(self, tails: list[Tail], notices: list[Event], done: Callable[[], None] | None = None) -> None:
@@ -306,8 +356,9 @@ class OwedSource:
     async def run(self, emit: Callable[[list[Event]], None]) -> None:
         try:
             for tail in self.tails:
+                decode = _clean if tail.clean else decode_native_line
                 for at in range(0, len(tail), CHUNK):
-                    emit([decode_native_line(line, tail.session) for line in tail.lines(at, at + CHUNK)])
+                    emit([decode(line, tail.session) for line in tail.lines(at, at + CHUNK)])
                     await asyncio.sleep(0)
             self.tails = []
             if self.notices:
