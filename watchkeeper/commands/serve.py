@@ -229,7 +229,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _recorder(relay: Any) -> tuple[Any, list[Callable[[str], bool]]]:
     """Hooked, SDK and ACP sessions recorded (for ``replay``, and as their history on disk): the recorder,
-    and the list of what it wants, filled as the servers start (``serve`` reads nothing else back)."""
+    and the list of what it wants, filled in as the servers start."""
     from .. import config
     from ..relay.pruning import DEFAULT_DAYS, DEFAULT_GIB, Retention
     from ..relay.recorder import Recorder

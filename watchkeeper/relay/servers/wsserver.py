@@ -112,7 +112,7 @@ class WsServer:
         self.edges = Edges(relay, self.watchers)
         self._viewers: set[ViewerConn] = set()
         self.links: set[AgentLink] = set()
-        #: every session an SDK agent reported here (``serve`` records them), and whether it waits for that.
+        #: every session an SDK agent reported here (``serve`` records them); acknowledged once recorded.
         self.agent_sessions: set[str] = set()
         self.recorded: Recorded | None = None
         #: as an edge: what it owes its hub (``owed.Ledger``), told by the hub's ``acked``.
@@ -374,10 +374,10 @@ class WsServer:
         link = AgentLink(self, ws, f"sdk agent {hello.name} ({peer})", credential,
                          durable=self.recorded.durable if self.recorded is not None else None)
         stranger = next((sid for sid in hello.sessions if not self._admits(link, sid)), None)
-        self.agent_sessions.update(hello.sessions)
         if stranger is not None:
             await forbid(ws, f"this agent credential belongs to another session than {stranger}")
             return
+        self.agent_sessions.update(hello.sessions)
         self.links.add(link)
         self.relay.add_source(link)
         writer = asyncio.create_task(link.writer())
