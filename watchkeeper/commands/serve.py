@@ -40,7 +40,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-default-roots", action="store_true",
                         help="do not look in ~/.claude/projects and ~/.codex/sessions")
     parser.add_argument("--max-age", type=float, default=24.0, metavar="HOURS",
-                        help="tail existing sessions active within this many hours (default 24)")
+                        help="tail existing sessions active within this many hours, and read back the recorded "
+                             "sessions of the last run active within them (default 24)")
     parser.add_argument("--no-hooks", action="store_true", help="do not listen for Claude Code hooks")
     parser.add_argument("--history", type=int, default=None, metavar="N",
                         help="a viewer may read back at most the newest N events per session "
@@ -223,6 +224,7 @@ def run(args: argparse.Namespace) -> int:
         exporter.close()
         print(visible(f"watchkeeper serve: {exporter.summary()}"), file=sys.stderr, flush=True)
     relay.stop()
+    ledger.save()
     recorder.close()
     return 0
 
