@@ -395,3 +395,16 @@ def test_a_killed_serve_reads_its_sdk_sessions_back_on_restart(tmp_path: Path, a
         assert [e["id"] for e in serve.stream(agent.session)] == agent.ids()
     finally:
         serve.stop()
+
+
+@pytest.mark.parametrize(("args", "said"), [
+    (["--upstream-keep", "5"], "go with --upstream"),
+    (["--upstream", "ws://127.0.0.1:9", "--upstream-token-file", "cred", "--upstream-keep", "0"], "more than 0"),
+])
+def test_upstream_keep_is_checked_before_anything_starts(tmp_path: Path, args: list[str], said: str) -> None:
+    (tmp_path / "cred").write_text("wke-x\n")
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "WATCHKEEPER_HOME": str(tmp_path / "wk"),
+           "HOME": str(tmp_path), "PYTHONPATH": str(ROOT)}
+    done = subprocess.run([*WATCHKEEPER, "serve", "--no-default-roots", *args], cwd=tmp_path, env=env, text=True,
+                          capture_output=True, timeout=WAIT)
+    assert done.returncode == 2 and said in done.stderr, done.stderr
