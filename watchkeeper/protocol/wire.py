@@ -43,7 +43,8 @@ from .kinds import PROTOCOL_VERSION
 from .models import ControlModel
 
 #: What this server offers; a newer peer checks for what it needs, an older one ignores the rest.
-CAPABILITIES = ("events.batch", "range", "control", "sessions", "agents", "coalesce", "resync", "breakpoints")
+CAPABILITIES = ("events.batch", "range", "control", "sessions", "agents", "coalesce", "resync", "breakpoints",
+                "acked")
 ROLES = ("viewer", "agent", "edge")
 #: Incoming message limit (websockets ``max_size``): agents send batches well under it.
 MAX_MESSAGE = 8 * 2**20

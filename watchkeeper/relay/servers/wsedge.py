@@ -121,6 +121,8 @@ class EdgeSource(RemoteSource):
     def acked(self, told: dict[str, int]) -> dict[str, Any] | None:
         """What this hub has of the edge's sessions since it last said (``told``, updated): the edge's
         acknowledgement, so it keeps on disk only what the hub does not have (``relay/owed.py``)."""
+        if "acked" not in self.capabilities:
+            return None  # an edge of an earlier release, which would answer each with an error
         moved = {sid: s.next for sid, s in self.tracker.sessions.items() if told.get(sid) != s.next}
         if not moved:
             return None
