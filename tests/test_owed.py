@@ -20,7 +20,7 @@ import pytest
 
 from watchkeeper.protocol import Emit, Event, Kind, make_event
 from watchkeeper.relay import Relay
-from watchkeeper.relay.owed import CODE, Ledger, Marks, OwedSource, read_owed, shed
+from watchkeeper.relay.owed import CODE, Ledger, Marks, OwedSource, read_tail, shed
 from watchkeeper.relay.recorder import Recorder
 
 WAIT = 30.0
@@ -280,7 +280,7 @@ def test_a_line_cut_short_by_a_kill_is_cut_off_the_recording(tmp_path: Path) -> 
     path = tmp_path / "S.jsonl"
     whole = orjson.dumps(said("S", 0, 1)[0]) + b"\n"
     path.write_bytes(whole * 3 + whole[:20])
-    tail = read_owed(path, "S", len(whole))
+    tail = read_tail(path, "S", len(whole))
     assert tail is not None and len(tail) == 2 and tail.end == 3 * len(whole)
     assert path.stat().st_size == 3 * len(whole)
     assert list(tail.offsets) == [len(whole), 2 * len(whole)] and tail.lines(0, 5) == [whole[:-1]] * 2
@@ -302,7 +302,7 @@ def test_lines_across_read_blocks_are_scanned_whole(tmp_path: Path, monkeypatch:
     path = tmp_path / "S.jsonl"
     events = said("S", 0, 5, pad=3)
     path.write_bytes(b"".join(orjson.dumps(e) + b"\n" for e in events))
-    tail = read_owed(path, "S", 0)
+    tail = read_tail(path, "S", 0)
     assert tail is not None and tail.clean
     assert [orjson.loads(line)["id"] for line in tail.lines(0, 9)] == [e["id"] for e in events]
 

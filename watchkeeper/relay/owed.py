@@ -3,7 +3,7 @@
 Hook, SDK and ACP sessions live in their recordings (``recorder.py``). The
 :class:`Ledger` keeps, in a small marks file, where each session's lines of
 this run begin, written before the first is, so a ``serve`` that is killed
-finds them on restart and reads them back (:func:`read_owed`, :class:`OwedSource`)
+finds them on restart and reads them back (:func:`read_tail`, :class:`OwedSource`)
 as its transcripts are re-read: the recording's lines become the new run's
 first seqs (the recorder ``adopt``s them: read from there, never written
 again), whole for a session active within ``max_age``.
@@ -42,16 +42,17 @@ import orjson
 from ..protocol import Event, Kind, decode_native_line, make_event, wire
 from ..protocol.display import plural
 
-#: Events handed to the relay at a time when owed tails are read back.
+#: Events handed to the relay at a time when recordings are read back.
 CHUNK = 2_000
 CODE = "upstream-dropped"
-#: Bytes read at a time when an owed tail is scanned.
+#: Bytes read at a time when a recording is scanned.
 _BLOCK = 2**20
 
 
 @dataclass
 class Tail:
-    """One session's owed lines in its recording: each line's offset, and where the last ends."""
+    """One session's lines read back from its recording (its last run's, or what it owes): each line's offset,
+    and where the last ends."""
 
     session: str
     path: Path
@@ -137,7 +138,7 @@ class Marks:
         os.replace(tmp, self.path)
 
 
-def read_owed(recording: Path, session: str, start: int) -> Tail | None:
+def read_tail(recording: Path, session: str, start: int) -> Tail | None:
     """The lines of ``recording`` from byte ``start`` on, scanned a block at a time (a line cut short by a
     kill is cut off the file); whether each is one event of its own id."""
     offsets: array[int] = array("q")
@@ -205,7 +206,7 @@ class Ledger:
         self._saved: dict[str, Mark] | None = None
         self.errors: list[str] = []
 
-    # --- the restart: read back what the previous run owed ---------------------------------
+    # --- the restart: read back what the last run recorded ---------------------------------
 
     def recover(self, now: float | None = None) -> tuple[list[Tail], list[Event]]:
         """What the last run recorded, adopted by the recorder, what it owed capped; and the drop notices."""
@@ -216,7 +217,7 @@ class Ledger:
             recent = self.max_age is None or _mtime(path) >= now - self.max_age
             if not recent and not self.pushing:
                 continue
-            tail = read_owed(path, sid, carry if recent else owed)
+            tail = read_tail(path, sid, carry if recent else owed)
             if tail is None:
                 if self.pushing:
                     notices.append(gone_notice(sid, path))
@@ -342,7 +343,7 @@ def _seq(lines: list[bytes]) -> Any:
 
 
 class OwedSource:
-    """The owed tails, read back at start, a chunk per turn of the relay's loop, then the notices; ``done``
+    """The recordings read back at start, a chunk per turn of the relay's loop, then the notices; ``done``
     when finished (``serve`` takes agents only then: their new events come after these seqs)."""
 
     name = "recordings read back"
