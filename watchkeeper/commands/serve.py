@@ -15,8 +15,12 @@ import signal
 import ssl
 import sys
 import threading
+from collections.abc import Callable
 from types import FrameType
 from typing import Any
+
+#: ``--upstream-keep``'s default (MiB): what an edge keeps for its hub (``relay/owed.py``).
+DEFAULT_KEEP_MIB = 256
 
 HELP = "serve this machine's sessions (and SDK agents) over websocket, for `watchkeeper attach`"
 
@@ -36,7 +40,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-default-roots", action="store_true",
                         help="do not look in ~/.claude/projects and ~/.codex/sessions")
     parser.add_argument("--max-age", type=float, default=24.0, metavar="HOURS",
-                        help="tail existing sessions active within this many hours (default 24)")
+                        help="tail existing sessions active within this many hours, and read back the recorded "
+                             "sessions of the last run active within them (default 24)")
     parser.add_argument("--no-hooks", action="store_true", help="do not listen for Claude Code hooks")
     parser.add_argument("--history", type=int, default=None, metavar="N",
                         help="a viewer may read back at most the newest N events per session "
@@ -59,6 +64,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "for the hub's wss://, e.g. its self-signed one")
     parser.add_argument("--edge-name", metavar="NAME", help="with --upstream: this edge's name on the hub "
                         "(default: the host name; a named edge credential's name wins)")
+    parser.add_argument("--upstream-keep", type=float, default=None, metavar="MIB",
+                        help="with --upstream: at most this much (MiB) of what the hub has not acknowledged is "
+                             "kept to push again, past a drop or this edge's restart; the oldest beyond it are "
+                             "dropped, with a notice (default 256)")
     parser.add_argument("--insecure", action="store_true", help="with --upstream: allow ws:// (no TLS) to a hub "
                         "off loopback")
     from ..export.options import add_otlp_arguments
@@ -121,10 +130,13 @@ def upstream_options(args: argparse.Namespace) -> dict[str, Any] | None:
     from ..relay.servers.upstream import check_upstream
 
     if not args.upstream:
-        if args.upstream_token_file or args.edge_name or args.insecure or args.upstream_cafile:
-            raise ValueError("--upstream-token-file, --upstream-cafile, --edge-name and --insecure go with "
-                             "--upstream")
+        if args.upstream_token_file or args.edge_name or args.insecure or args.upstream_cafile or \
+                args.upstream_keep is not None:
+            raise ValueError("--upstream-token-file, --upstream-cafile, --upstream-keep, --edge-name and "
+                             "--insecure go with --upstream")
         return None
+    if args.upstream_keep is not None and not 0 < args.upstream_keep < 2**30:
+        raise ValueError(f"--upstream-keep {args.upstream_keep:g}: give MiB, more than 0")
     check_upstream(args.upstream, args.insecure)
     if not args.upstream_token_file:
         raise ValueError("--upstream needs --upstream-token-file (the edge credential the hub lists)")
@@ -149,7 +161,7 @@ def run(args: argparse.Namespace) -> int:
     from ..protocol.loopback import is_loopback
     from ..relay import Relay
     from ..relay.notify import start_notifier
-    from ..relay.servers.wsserver import FLUSH_INTERVAL, serve_ws
+    from ..relay.servers.wsserver import FLUSH_INTERVAL, WsServer
 
     visible_logging()
     problems = [p for r in args.root if (p := root_problem(r)) is not None]
@@ -173,16 +185,24 @@ def run(args: argparse.Namespace) -> int:
         from ..export.options import continuous_export
 
         exporter = continuous_export(relay, args)
-    server = serve_ws(relay, **options)
+    recorder, wanted = _recorder(relay)
+    keep = DEFAULT_KEEP_MIB if args.upstream_keep is None else args.upstream_keep
+    ledger = _read_back(relay, recorder, wanted, keep if upstream is not None else None, args.max_age * 3600)
+    server = WsServer(relay, **options)
+    server.record_to(recorder)
+    server.owed = ledger if upstream is not None else None
+    wanted.append(server.agent_sessions.__contains__)
+    relay.add_source(server)
     if not server.ready.wait(15) or server.error is not None:
         print(visible(f"watchkeeper serve: cannot listen on {options['host']}:{options['port']}: {server.error}"),
               file=sys.stderr)
         relay.stop()
+        recorder.close()
         return 1
     roots = session_roots(args.root, defaults=not args.no_default_roots)
     relay.add_source(DirectorySource(roots, transcripts_to(relay),
                                      max_age=args.max_age * 3600))
-    hooks = "" if args.no_hooks else _start_hooks(relay, server, options["token"])
+    hooks = "" if args.no_hooks else _start_hooks(relay, server, options["token"], recorder, wanted)
     if upstream is not None:
         from ..relay.servers.upstream import Upstream
 
@@ -210,7 +230,55 @@ def run(args: argparse.Namespace) -> int:
         exporter.close()
         print(visible(f"watchkeeper serve: {exporter.summary()}"), file=sys.stderr, flush=True)
     relay.stop()
+    ledger.save()
+    recorder.close()
     return 0
+
+
+def _recorder(relay: Any) -> tuple[Any, list[Callable[[str], bool]]]:
+    """Hooked, SDK and ACP sessions recorded (for ``replay``, and as their history on disk): the recorder,
+    and the list of what it wants, filled in as the servers start."""
+    from .. import config
+    from ..relay.pruning import DEFAULT_DAYS, DEFAULT_GIB, Retention
+    from ..relay.recorder import Recorder
+
+    days, gib = config.recordings_retention_or_default(_say_stderr) or (DEFAULT_DAYS, DEFAULT_GIB)
+    wanted: list[Callable[[str], bool]] = []
+    recorder = Recorder(config.recordings_dir(), want=lambda sid: any(w(sid) for w in wanted),
+                        read_range=relay.read_range, retention=Retention(config.recordings_dir(), days, gib),
+                        notice=relay.notice)
+    relay.subscribe(recorder)
+    relay.record_to(recorder)
+    return recorder, wanted
+
+
+def _read_back(relay: Any, recorder: Any, wanted: list[Callable[[str], bool]], keep_mib: float | None,
+               max_age: float) -> Any:
+    """The sessions the last run recorded, read back from their recordings before any agent reconnects (as
+    transcripts are re-read); as an edge (``keep_mib``), what the hub had not acknowledged first of all, within
+    the cap. The ledger that keeps the marks of this run."""
+    from .. import config
+    from ..protocol.display import plural, visible
+    from ..relay.owed import Ledger, Marks, OwedSource
+
+    pushing = keep_mib is not None
+    ledger = Ledger(Marks(config.config_dir() / "recorded-sessions.json"), recorder,
+                    int(keep_mib * 2**20) if keep_mib is not None else None, pushing=pushing, max_age=max_age)
+    recorder.opened = ledger.opened
+    tails, notices = ledger.recover()
+    recovered = {t.session for t in tails}
+    wanted.append(recovered.__contains__)
+    for notice in notices:
+        print(visible(f"watchkeeper serve: {notice['data']['text']}"), file=sys.stderr, flush=True)
+    if tails or notices:
+        done = threading.Event()
+        relay.add_source(OwedSource(tails, notices, done.set))
+        n, owed = sum(len(t) for t in tails), sum(len(t) - t.owed for t in tails)
+        said = f", {owed} of them not acknowledged by the hub" if pushing else ""
+        print(f"watchkeeper serve: reading back {plural(n, 'event')} of {plural(len(tails), 'session')} from "
+              f"their recordings{said}", flush=True)
+        done.wait()
+    return ledger
 
 
 def otlp_check(args: argparse.Namespace) -> None:
@@ -226,7 +294,8 @@ def otlp_check(args: argparse.Namespace) -> None:
         raise ValueError(str(e)) from None
 
 
-def _start_hooks(relay: Any, server: Any, people: Any) -> str:
+def _start_hooks(relay: Any, server: Any, people: Any, recorder: Any,
+                 wanted: list[Callable[[str], bool]]) -> str:
     """Claude Code hooks on their usual loopback port; a note (not a failure) if that port is taken.
 
     The calls they hold are held for the attached viewers (``server.viewers``),
@@ -242,9 +311,9 @@ def _start_hooks(relay: Any, server: Any, people: Any) -> str:
     for problem in book.problems:
         print(f"watchkeeper serve: breakpoints: {problem}", file=sys.stderr, flush=True)
     source = serve_hooks(relay, people if people is not None else config.keyring(), port=config.hook_port(),
-                         runtime_file=True, record_dir=config.recordings_dir(),
-                         retention=config.recordings_retention_or_default(_say_stderr),
+                         runtime_file=True, recorder=recorder,
                          breakpoint=Matcher(book, relay_facts(relay)), viewers=server.viewers)
+    wanted.append(source.knows)
     if not source.ready.wait(10) or source.error is not None:
         print(visible(f"watchkeeper serve: no hook endpoint ({source.error}); hooked sessions are watched, "
                       "not steered"), file=sys.stderr)

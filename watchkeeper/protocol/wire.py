@@ -15,6 +15,9 @@ viewer -> server                      server -> viewer
 agent -> server                       server -> agent
   events {n, events}                    ack {n}
                                         control {control}, decision {session, call_id, verdict, ...}
+hub -> edge (a hub follows an edge as a viewer, and also says)
+  watching {n}                          (people watching at the hub)
+  acked {epoch, from: {sid: seq}}       (what the hub has: the edge stops keeping it for the hub)
 either way: error {id?, code, message} for a message that could not be handled; the connection stays.
 
 Parsing here never raises anything but :class:`WireError`, whose ``code`` and
@@ -40,7 +43,8 @@ from .kinds import PROTOCOL_VERSION
 from .models import ControlModel
 
 #: What this server offers; a newer peer checks for what it needs, an older one ignores the rest.
-CAPABILITIES = ("events.batch", "range", "control", "sessions", "agents", "coalesce", "resync", "breakpoints")
+CAPABILITIES = ("events.batch", "range", "control", "sessions", "agents", "coalesce", "resync", "breakpoints",
+                "acked")
 ROLES = ("viewer", "agent", "edge")
 #: Incoming message limit (websockets ``max_size``): agents send batches well under it.
 MAX_MESSAGE = 8 * 2**20

@@ -293,18 +293,23 @@ class Relay:
         print(f"watchkeeper: {text}", file=sys.stderr, flush=True)
         self._ingest(RELAY_KEY, "relay", "unknown", notices)
 
-    def notice(self, session: str, text: str, code: str, level: str = "warning") -> None:
+    def notice(self, session: str, text: str, code: str, level: str = "warning",
+               data: dict[str, Any] | None = None) -> None:
         """A problem of one of the relay's helpers (an alert command that failed) as a notice in
-        ``session``'s stream and on stderr; from any thread."""
+        ``session``'s stream and on stderr; from any thread. ``data``: more fields for the notice's data."""
         self.errors.append(text)
         print(f"watchkeeper: {visible(text)}", file=sys.stderr, flush=True)
         event = make_event(f"relay:{self.epoch}:{code}:{next(self._keys)}", session, Kind.NOTICE,
-                           {"level": level, "text": text, "code": code})
+                           {**(data or {}), "level": level, "text": text, "code": code})
         self._call(self._ingest, RELAY_KEY, "relay", "unknown", [event], quiet=True)
 
     def read_range(self, session: str, start: int, stop: int) -> list[Event]:
         """Events with ``start <= seq < stop`` of one session (clamped); from any thread."""
         return self._book.read_range(session, start, stop)
+
+    def length(self, session: str) -> int:
+        """The seq the session's next event will get (0: no such session); from any thread."""
+        return self._book.length(session)
 
     def search(self, session: str, text: str, *, start: int = 0, stop: int | None = None) -> Search:
         """Seqs of ``session``'s events whose JSON text holds ``text`` (any case), over its whole history.

@@ -10,6 +10,10 @@ wrote: the directory is 0700 and each file 0600, whatever the umask.
 A recording is also where its session's history lives once it leaves the relay's
 working set (``spill.Recording``, ``Relay.record_to``): the recorder keeps each line's
 offset, and ``lines`` reads any recorded seq back, so history is on disk once, not twice.
+An edge's restart hands lines already in a recording back as the new run's first seqs
+(``adopt``, ``owed.py``): read from there, never written again. ``opened`` hears where a
+session's lines of this run begin, before the first is written; ``flushed`` hears each
+written batch (``serve`` acknowledges an SDK agent's events only then).
 
 Nothing an event holds stops it: each line is written by the codec's
 ``encode_line``, which cuts and marks what cannot be written as it is. A
@@ -75,6 +79,10 @@ class Recorder:
         #: per session, the seqs from 0 written and flushed.
         self._covered: dict[str, int] = {}
         self._readers: dict[str, int] = {}
+        #: ``opened(session, offset)``: the session's lines of this run begin at ``offset`` (before the first).
+        self.opened: Callable[[str, int], None] | None = None
+        #: called after each batch is written and flushed (on the relay's thread).
+        self.flushed: list[Callable[[], None]] = []
 
     def path(self, session: str) -> Path:
         name = session if _SAFE.match(session) else f"session-{content_id(session)}"
@@ -85,11 +93,15 @@ class Recorder:
         failed = len(self.errors)
         for ev in batch:
             sid = ev.get("session") or "unknown"
-            if sid in self._failed or (self.want is not None and not self.want(sid)):
+            if sid in self._failed:
                 continue
-            f = self._files.get(sid) or self._open(sid, ev.get("seq", 0))
+            f = self._files.get(sid)
             if f is None:
-                continue
+                if self.want is not None and not self.want(sid):
+                    continue
+                f = self._open(sid, ev.get("seq", 0))
+                if f is None:
+                    continue
             seq = ev.get("seq", -1)
             if seq < self._next.get(sid, 0):
                 continue
@@ -109,6 +121,9 @@ class Recorder:
                     continue
                 if sid in self._offsets:
                     self._covered[sid] = len(self._offsets[sid])
+        if touched:
+            for listener in self.flushed:
+                listener()
         if len(self.errors) > failed:
             raise RecordingError("; ".join(self.errors[failed:]), self._stopped[failed:])
 
@@ -133,6 +148,8 @@ class Recorder:
             if first_seq == 0 or self.read_range is not None:
                 self._offsets[session] = array("q")
                 self._at[session] = os.fstat(f.fileno()).st_size
+                if self.opened is not None:
+                    self.opened(session, self._at[session])
             if first_seq > 0 and self.read_range is not None:
                 for at in range(0, first_seq, _CHUNK):
                     for ev in self.read_range(session, at, min(at + _CHUNK, first_seq)):
@@ -165,6 +182,42 @@ class Recorder:
     def covered(self, session: str) -> int:
         """Seqs from 0 of ``session`` written and flushed in this run (``spill.Recording``)."""
         return self._covered.get(session, 0)
+
+    def failed(self, session: str) -> bool:
+        return session in self._failed
+
+    def offset(self, session: str, seq: int) -> int | None:
+        """Where the line of ``session``'s ``seq`` (this run) begins, or where it will (the next one); None:
+        not recorded from seq 0 in this run."""
+        offsets = self._offsets.get(session)
+        if offsets is None:
+            return None
+        covered = self._covered.get(session, 0)
+        if seq < covered:
+            return offsets[seq]
+        return offsets[covered] if covered < len(offsets) else self._at[session]
+
+    def backlog(self, session: str) -> tuple[array[int] | None, int, int]:
+        """``session``'s line offsets (this run), how many are flushed, and where the last flushed one ends."""
+        offsets = self._offsets.get(session)
+        if offsets is None:
+            return None, 0, 0
+        covered = self._covered.get(session, 0)
+        return offsets, covered, offsets[covered] if covered < len(offsets) else self._at[session]
+
+    def adopt(self, session: str, offsets: array[int], end: int) -> None:
+        """The lines already in ``session``'s recording at ``offsets`` (ending at ``end``, the file's end) are
+        this run's first seqs of it: read back from there, never written again (an edge's restart, ``owed.py``)."""
+        try:
+            private_dir(self.directory)
+            f = open_private(self.path(session))
+        except OSError as e:
+            self._fail(session, f"cannot record session {session}: {e}")
+            return
+        self._files[session] = f
+        self._offsets[session] = offsets
+        self._at[session] = end
+        self._covered[session] = self._next[session] = len(offsets)
 
     def lines(self, session: str, start: int, stop: int) -> list[bytes]:
         """Recorded seqs ``start <= seq < stop`` as they are in the file, without newlines; from any thread."""

@@ -20,7 +20,8 @@ memory: nothing is lost, memory is then what bounds it.
 
 Whatever pushes a session onward (a viewer resuming, an edge pushing to a hub) needs
 no spool of its own: any seq it has not had acknowledged is still here, by seq
-(``read_range``, ``subscribe(from_seq=…)``), in memory or on disk.
+(``read_range``, ``subscribe(from_seq=…)``), in memory or on disk; across the process's
+restart, recorded sessions' unacknowledged tails are read back from their recordings (``owed.py``).
 """
 
 from __future__ import annotations

@@ -118,6 +118,8 @@ class RemoteSource:
         self.tracker = Tracker(label(url))
         self.status = "connecting"
         self.server: str | None = None
+        #: what the remote relay said it offers (its ``hello``).
+        self.capabilities: set[str] = set()
         self.connections = 0
         self.errors: list[dict[str, Any]] = []
         self._token = token
@@ -183,6 +185,8 @@ class RemoteSource:
         if hello.get("t") != "hello" or not isinstance(hello.get("epoch"), str):
             raise RemoteError(f"{self.url} is not a watchkeeper relay (it opened with {hello.get('t')!r})")
         self.server = str(hello.get("server") or label(self.url))
+        caps = hello.get("capabilities")
+        self.capabilities = {str(c) for c in caps} if isinstance(caps, list) else set()
         await ws.send(wire.dumps(wire.hello_client("viewer", "attach")), text=True)
         await ws.send(wire.dumps(self.tracker.connected(hello["epoch"])), text=True)
         for control, _ in list(self._controls.values()):

@@ -19,8 +19,9 @@ StartAcp = Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]
 SESSION_WAIT = 60.0
 
 
-def acp_starter(relay: Any, breakpoint: Callable[[dict[str, Any]], str | None] | None = None) -> StartAcp:
-    """The ``/acp`` handler's work: an :class:`AcpSource` on ``relay``, once it has a session."""
+def acp_starter(relay: Any, breakpoint: Callable[[dict[str, Any]], str | None] | None = None,
+                started: Callable[[str], None] | None = None) -> StartAcp:
+    """The ``/acp`` handler's work: an :class:`AcpSource` on ``relay``, once it has a session (``started``)."""
     from ...adapters.acp.source import AcpSource
 
     async def start(body: dict[str, Any]) -> dict[str, Any]:
@@ -37,6 +38,8 @@ def acp_starter(relay: Any, breakpoint: Callable[[dict[str, Any]], str | None] |
         await asyncio.get_running_loop().run_in_executor(None, source.ready.wait, SESSION_WAIT)
         if source.session is None:
             return {"error": source.error or "the agent opened no ACP session in time"}
+        if started is not None:
+            started(source.session)
         return {"session": source.session}
 
     return start

@@ -299,6 +299,8 @@ class HookSource:
         self._runtime_file = runtime_file
         #: records the hooked sessions when :func:`serve_hooks` is given a directory.
         self.recorder: Recorder | None = None
+        #: the sessions of the ACP agents started here (``/acp``): recorded as hooked sessions are.
+        self.acp_sessions: set[str] = set()
         self._emit: Emit = lambda events: None
 
     async def run(self, emit: Emit) -> None:
@@ -332,7 +334,7 @@ class HookSource:
         return self.knows(session)
 
     def knows(self, session: str) -> bool:
-        return self.steering.knows(session) or self.codex.knows(session)
+        return self.steering.knows(session) or self.codex.knows(session) or session in self.acp_sessions
 
     # --- a ``StatusSource``: a hooked session has an open channel from its first hook to its end ----
 
@@ -363,19 +365,22 @@ class HookSource:
 def serve_hooks(relay: Any, token: str | Keyring, *, port: int = 0, policy: Policy | None = None,
                 breakpoint: Breakpoint | None = None, runtime_file: bool = False,
                 record_dir: Path | str | None = None, viewers: Callable[[str], int] | None = None,
-                retention: tuple[float | None, float | None] | None = None) -> HookSource:
+                retention: tuple[float | None, float | None] | None = None,
+                recorder: Recorder | None = None) -> HookSource:
     """Start the hook endpoint as a source of ``relay`` (on its loop); wait on ``.ready`` for the port.
 
     With ``record_dir``, each hooked session's merged stream (transcript, hooks,
     controls) is recorded there as ``<session>.jsonl``, which ``replay`` plays.
     ``viewers`` counts who watches a session (default: the relay's own
     viewers; ``serve`` adds its websocket viewers). ``retention``: (days, GiB) kept of
-    recordings (``pruning.py``; None in either: no limit of that kind).
+    recordings (``pruning.py``; None in either: no limit of that kind). ``recorder``: one the caller made
+    and owns (``serve``'s, which records more than hooked sessions): the caller says what it wants.
     """
     source = HookSource(token, port=port, policy=policy, breakpoint=breakpoint, viewers=viewers or relay.viewers,
                         route_control=relay.route_control, sessions=relay.sessions, runtime_file=runtime_file,
-                        listing=getattr(relay, "listing", None), start_acp=acp_starter(relay, breakpoint))
-    if record_dir is not None:
+                        listing=getattr(relay, "listing", None))
+    source._start_acp = acp_starter(relay, breakpoint, started=source.acp_sessions.add)
+    if record_dir is not None and recorder is None:
         days, gib = retention if retention is not None else (DEFAULT_DAYS, DEFAULT_GIB)
         source.recorder = Recorder(record_dir, want=source.knows, read_range=relay.read_range,
                                    retention=Retention(Path(record_dir), days, gib),

@@ -11,6 +11,10 @@ says people watch there (``watching``), so calls are held for them; when
 they leave or the hub goes, the server's reconnect grace and then each
 session's failure policy apply, as when the last local viewer leaves.
 
+What the hub has not acknowledged (its ``acked``) stays in the sessions'
+recordings, bounded by ``--upstream-keep``, and is pushed again after the
+edge restarts (``relay/owed.py``).
+
 The edge presents an edge credential (the hub's ``--edge-token-file``),
 never a person's token, and it refuses a plain ``ws://`` hub off loopback
 unless told ``insecure``: the credential would cross the network in clear.
@@ -18,6 +22,7 @@ unless told ``insecure``: the credential would cross the network in clear.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import socket
 import ssl
@@ -31,6 +36,9 @@ from ...protocol.loopback import is_loopback
 from ...reconnect import Refused, close_quickly, dial, keep_connected
 
 log = logging.getLogger("watchkeeper.serve")
+
+#: Seconds between two checks of what the edge owes its hub (the cap, the marks on disk).
+KEEP_EVERY = 1.0
 
 
 def check_upstream(url: str, insecure: bool = False) -> None:
@@ -71,12 +79,27 @@ class Upstream:
         self._ssl = ssl_context
 
     async def run(self, emit: Emit) -> None:
+        owed = getattr(self.server, "owed", None)
+        keeping = asyncio.create_task(self._keep(owed)) if owed is not None else None
         try:
             await keep_connected(lambda: dial(self.url, self._token, ssl_context=self._ssl), self._connected,
                                  failed=self._failed, dropped=self._failed)
         except Refused as e:
             self.status = f"refused by the hub ({e}): check --upstream-token-file; not pushing"
             log.error("upstream %s: %s", self.url, self.status)
+        finally:
+            if keeping is not None:
+                keeping.cancel()
+
+    async def _keep(self, owed: Any) -> None:
+        """What is owed to the hub, kept within its cap (a notice for what it drops) and its marks saved."""
+        relay = self.server.relay
+        while True:
+            await asyncio.sleep(KEEP_EVERY)
+            for notice in owed.tick():
+                data = notice["data"]
+                relay.notice(notice["session"], data["text"], data["code"], "warning",
+                             data={k: data[k] for k in ("dropped", "first_seq", "last_seq")})
 
     def _failed(self, why: str, error: Exception | None = None) -> None:
         self.status = f"reconnecting: {why}"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections import deque
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -43,7 +44,8 @@ class AgentLink:
     agent_kind = "sdk"
 
     def __init__(self, server: AgentHost, ws: ServerConnection, name: str,
-                 credential: HookCredential | None = None) -> None:
+                 credential: HookCredential | None = None,
+                 durable: Callable[[dict[str, int]], bool] | None = None) -> None:
         self.server = server
         self.ws = ws
         self.name = name
@@ -54,6 +56,10 @@ class AgentLink:
         self.closed = asyncio.Event()
         self.outbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self._ack: int | None = None
+        #: ``durable({session: n})``: the first ``n`` events of each session are on disk (recorded).
+        self.durable = durable
+        #: acknowledgements waiting for their events to be recorded, in order.
+        self._unrecorded: deque[tuple[int, dict[str, int]]] = deque()
 
     async def run(self, emit: Emit) -> None:
         self.emit = emit
@@ -65,8 +71,21 @@ class AgentLink:
             msg = await self.outbox.get()
             await self.ws.send(wire.dumps(msg), text=True)
 
-    def ack(self, n: int) -> None:
-        """Acknowledge frames up to ``n``: once per burst of frames read, not once per frame."""
+    def ack(self, n: int, needs: dict[str, int] | None = None) -> None:
+        """Acknowledge frames up to ``n`` once their events (``needs``: per session, the log's length then)
+        are recorded, so an agent forgets only what a killed server still has; once per burst of frames."""
+        if self.durable is not None and (self._unrecorded or (needs and not self.durable(needs))):
+            self._unrecorded.append((n, needs or {}))
+            return
+        self._acknowledge(n)
+
+    def recorded(self) -> None:
+        """The recorder wrote a batch: acknowledge what is now on disk, in order."""
+        waiting = self._unrecorded
+        while waiting and self.durable is not None and self.durable(waiting[0][1]):
+            self._acknowledge(waiting.popleft()[0])
+
+    def _acknowledge(self, n: int) -> None:
         if self._ack is None:
             asyncio.get_running_loop().call_soon(self._send_ack)
         self._ack = n if self._ack is None else max(self._ack, n)
@@ -100,6 +119,29 @@ class AgentLink:
         events, pushes = self.server.sdk.unwatched(session)
         self.server.push(pushes)
         return events
+
+
+class Recorded:
+    """An agent's events acknowledged once ``recorder`` has written them: the agent forgets only what this
+    server, killed, still has on disk (its recording)."""
+
+    def __init__(self, relay: Any, recorder: Any, links: set[AgentLink]) -> None:
+        self.relay = relay
+        self.recorder = recorder
+        self.links = links
+        recorder.flushed.append(self.flushed)
+
+    def needs(self, events: list[Event]) -> dict[str, int]:
+        """Per session of ``events`` (just ingested), how long its log is: what must be recorded first."""
+        return {sid: self.relay.length(sid) for sid in {ev["session"] for ev in events}}
+
+    def durable(self, needs: dict[str, int]) -> bool:
+        recorder = self.recorder
+        return all(recorder.covered(sid) >= n or recorder.failed(sid) for sid, n in needs.items())
+
+    def flushed(self) -> None:
+        for link in list(self.links):
+            link.recorded()
 
 
 class Forbidden(Exception):

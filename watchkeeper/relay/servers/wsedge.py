@@ -7,9 +7,11 @@ then plays the served relay on that connection: it sends its own ``hello``
 ``attach``. So the hub runs the attach side (:class:`RemoteSource`, its
 tracker in ``adapters/remote/resume.py``) over the edge's connection:
 
-- the hub's ``subscribe`` says, per session, the next seq it has: that is the
-  acknowledgement, and on a reconnect the edge re-sends from there (older
-  events read back with range reads, from disk when spilled);
+- the hub's ``subscribe`` says, per session, the next seq it has, and so does
+  its ``acked`` with every poll: that is the acknowledgement; on a reconnect
+  the edge re-sends from there (older events read back with range reads, from
+  disk when spilled), and what the edge owes is kept in its recordings,
+  bounded, across its own restarts (``relay/owed.py``);
 - a restarted edge is a new epoch: the hub reads everything again and its
   relay drops the repeats by event id; a restarted hub starts from nothing;
 - the hub tells the edge how many people watch at the hub (``watching``, on
@@ -107,12 +109,27 @@ class EdgeSource(RemoteSource):
     # --- who watches here: the edge holds calls only while people watch at the hub -------
 
     async def _ask_sessions(self, ws: Any) -> None:
+        told: dict[str, int] = {}
         with contextlib.suppress(ConnectionClosed):
             while True:
+                acked = self.acked(told)
+                if acked is not None:
+                    await ws.send(wire.dumps(acked), text=True)
                 await ws.send(wire.dumps({"t": "watching", "n": self.watchers()}), text=True)
                 self.asked += 1
                 await ws.send(wire.dumps({"t": "sessions", "id": f"sessions-{self.asked}"}), text=True)
                 await asyncio.sleep(self.poll)
+
+    def acked(self, told: dict[str, int]) -> dict[str, Any] | None:
+        """What this hub has of the edge's sessions since it last said (``told``, updated): the edge's
+        acknowledgement, so it keeps on disk only what the hub does not have (``relay/owed.py``)."""
+        if "acked" not in self.capabilities:
+            return None  # an edge of an earlier release, which would answer each with an error
+        moved = {sid: s.next for sid, s in self.tracker.sessions.items() if told.get(sid) != s.next}
+        if not moved:
+            return None
+        told.update(moved)
+        return {"t": "acked", "epoch": self.tracker.epoch, "from": moved}
 
     def tell_watching(self) -> None:
         if self._ws is not None:

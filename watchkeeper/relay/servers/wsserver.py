@@ -60,7 +60,7 @@ from ...protocol.loopback import is_loopback, loopback_host
 from .breakpoint_requests import breakpoint_request
 from .upstream import hub_says
 from .watching import RECONNECT_GRACE, Grace, WatchListener
-from .wsagent import AgentLink, Forbidden, SdkWatch, forbid
+from .wsagent import AgentLink, Forbidden, Recorded, SdkWatch, forbid
 from .wsedge import Edges, EdgesWatch
 from .wsviewer import DEFAULT_LIMIT, ViewerConn, fit_range
 
@@ -114,6 +114,11 @@ class WsServer:
         self.edges = Edges(relay, self.watchers)
         self._viewers: set[ViewerConn] = set()
         self.links: set[AgentLink] = set()
+        #: every session an SDK agent reported here (``serve`` records them); acknowledged once recorded.
+        self.agent_sessions: set[str] = set()
+        self.recorded: Recorded | None = None
+        #: as an edge: what it owes its hub (``owed.Ledger``), told by the hub's ``acked``.
+        self.owed: Any = None
         self._connections: set[ServerConnection] = set()
         self._emit: Emit = lambda events: None
         self._server: Server | None = None
@@ -255,7 +260,7 @@ class WsServer:
 
     async def _viewer(self, ws: Any, *, hub: bool = False) -> None:
         """One viewer's connection: accepted here, or dialled out to a hub (``upstream.py``, ``hub``)."""
-        conn = ViewerConn(ws, self.relay, limit=self.queue_limit, oldest=self._oldest)
+        conn = ViewerConn(ws, self.relay, limit=self.queue_limit, oldest=self._pushed if hub else self._oldest)
         if hub:
             conn.remote_watchers = 0
         self._viewers.add(conn)
@@ -287,12 +292,17 @@ class WsServer:
                 self.tell_edges()
         elif t == "watching" and conn.remote_watchers is not None and isinstance(msg.get("n"), int):
             hub_says(self, conn, msg["n"])
+        elif t == "acked" and conn.remote_watchers is not None:
+            positions = wire.read_subscribe(msg, self.relay.epoch)
+            if self.owed is not None:
+                self.owed.ack(positions)
         elif t == "range":
             r = wire.read_range(msg)
-            events = self.relay.read_range(r.session, max(r.start, self._oldest(r.session)), r.stop)
+            first = conn.oldest(r.session)
+            events = self.relay.read_range(r.session, max(r.start, first), r.stop)
             info = self.relay.session(r.session)
             end = info.last_seq + 1 if info is not None else 0
-            conn.reply(fit_range(r, events, self._oldest(r.session), end))
+            conn.reply(fit_range(r, events, first, end))
         elif t == "control":
             req, control = wire.read_control(msg)
             person = self._people.get(conn.ws)
@@ -330,6 +340,10 @@ class WsServer:
 
         future.add_done_callback(answered)
 
+    def _pushed(self, session: str) -> int:
+        """The oldest seq pushed to the hub: past the window, and past what the edge's cap dropped."""
+        return max(self._oldest(session), self.owed.oldest(session) if self.owed is not None else 0)
+
     def _oldest(self, session: str) -> int:
         if self.history is None:
             return 0
@@ -350,6 +364,10 @@ class WsServer:
         for link, msg in pushes:
             link.outbox.put_nowait(msg)
 
+    def record_to(self, recorder: Any) -> None:
+        """An agent's events are acknowledged to it once ``recorder`` has written them (``Recorded``)."""
+        self.recorded = Recorded(self.relay, recorder, self.links)
+
     def watched_by(self, listener: WatchListener) -> None:
         """``listener`` holds calls for these viewers: told when the grace starts and when nobody watches."""
         self.grace.listeners.append(listener)
@@ -358,11 +376,13 @@ class WsServer:
 
     async def _agent(self, ws: ServerConnection, hello: wire.Hello, credential: HookCredential | None) -> None:
         peer = ws.remote_address[0] if ws.remote_address else "?"
-        link = AgentLink(self, ws, f"sdk agent {hello.name} ({peer})", credential)
+        link = AgentLink(self, ws, f"sdk agent {hello.name} ({peer})", credential,
+                         durable=self.recorded.durable if self.recorded is not None else None)
         stranger = next((sid for sid in hello.sessions if not self._admits(link, sid)), None)
         if stranger is not None:
             await forbid(ws, f"this agent credential belongs to another session than {stranger}")
             return
+        self.agent_sessions.update(hello.sessions)
         self.links.add(link)
         self.relay.add_source(link)
         writer = asyncio.create_task(link.writer())
@@ -396,13 +416,14 @@ class WsServer:
         if stranger is not None:
             raise Forbidden(f"this agent credential belongs to another session than {stranger}")
         if events:
+            self.agent_sessions.update(ev["session"] for ev in events)
             link.emit(events)
             extra, pushes = self.sdk.on_events(link, events)
             if extra:
                 link.emit(extra)
             self.push(pushes)
         if n is not None:
-            link.ack(n)
+            link.ack(n, self.recorded.needs(events) if self.recorded is not None else None)
 
     def _admits(self, link: AgentLink, session: str) -> bool:
         """May ``link`` report ``session``? Always with a person's token; an agent credential binds to its first."""

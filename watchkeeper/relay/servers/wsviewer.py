@@ -70,7 +70,7 @@ class ViewerConn:
     def subscribe(self, positions: dict[str, int]) -> None:
         """First call: follow every session (``positions``: where to resume each). Later: follow these again."""
         if self._sub is None:
-            self.cursor.update(positions)
+            self.cursor.update({sid: max(seq, self.oldest(sid)) for sid, seq in positions.items()})
             self._sub = self.relay.subscribe(self.on_batch, None, 0)
             return
         for sid, seq in positions.items():
