@@ -18,19 +18,14 @@ requests, ``breakpoint_requests.py``). As a hub it also takes edges (role
 (``wsedge.py``); as an edge it serves its relay to its hub over the
 connection it dialled (``upstream.py``).
 
-Security, checked before the upgrade: a browser (any ``Origin`` header) gets
-403, a wrong or missing bearer token 401 (compared in constant time), a hook
-credential (what Claude Code agents are given) 403, a non-loopback ``Host`` 403 while
-bound to loopback (DNS rebinding), a header that must come once (``Host``,
-``Authorization`` …) but comes twice 400; a handshake not done within
-``OPEN_TIMEOUT`` is cut off. A control from a viewer whose token has a name
+Security before the upgrade is ``handshake.py``'s; a handshake not done
+within ``OPEN_TIMEOUT`` is cut off. A control from a viewer whose token has a name
 is recorded as sent by that name, whatever the control says. An agent
 credential (an SDK agent's, ``credentials.py``) passes the handshake but may
 only say hello as an agent and report the one session it first reported
 (later, any other is an ``error`` ``forbidden`` and the connection closes
 1008): it can neither watch, list, read back, steer nor edit breakpoints.
-Messages over
-``wire.MAX_MESSAGE`` close the connection (1009); a malformed or unknown
+Messages over ``wire.MAX_MESSAGE`` close the connection (1009); a malformed or unknown
 one is answered with ``error`` and the connection stays. The token is never
 logged and never put in a URL.
 """
@@ -39,7 +34,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import http
 import logging
 import socket
 import ssl
@@ -47,17 +41,17 @@ import threading
 from typing import Any
 
 from websockets.asyncio.server import Server, ServerConnection, serve
-from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from ... import config
 from ...adapters.sdk_agent.steering import SdkSteering
 from ...breakpoints import Book
-from ...credentials import Edge, HookCredential, Keyring, Person
+from ...credentials import HookCredential, Keyring
 from ...protocol import ControlModel, Emit, Event, Kind, make_event, wire
-from ...protocol.loopback import is_loopback, loopback_host
+from ...protocol.loopback import is_loopback
 from .breakpoint_requests import breakpoint_request
+from .handshake import Gate
 from .upstream import hub_says
 from .watching import RECONNECT_GRACE, Grace, WatchListener
 from .wsagent import AgentLink, Forbidden, Recorded, SdkWatch, forbid
@@ -69,8 +63,6 @@ log = logging.getLogger("watchkeeper.serve")
 HELLO_TIMEOUT = 10.0
 #: Seconds for a client's opening handshake (TLS and HTTP head): a slow one is cut off.
 OPEN_TIMEOUT = 10.0
-#: Handshake headers that may appear once: with two, checks and websockets could read different ones.
-SINGLE_HEADERS = ("Host", "Authorization", "Origin", "Sec-WebSocket-Key", "Sec-WebSocket-Version", "Upgrade")
 #: How often a served relay delivers to its viewers (s): the viewer's own relay batches again before the screen.
 FLUSH_INTERVAL = 0.02
 
@@ -93,7 +85,6 @@ class WsServer:
         self.ssl_context = ssl_context
         self.server_name = server_name or socket.gethostname()
         self.queue_limit = queue_limit
-        self.max_connections = max_connections
         #: per session, how many of the newest events a viewer may read back (None: all the relay holds).
         self.history = history
         self.sdk = SdkSteering(viewers=self.viewers)
@@ -107,9 +98,7 @@ class WsServer:
         self.ready = threading.Event()
         self.error: BaseException | None = None
         self._keyring = config.as_keyring(token) if token else None
-        self._people: dict[object, Person] = {}
-        self._agents: dict[object, HookCredential] = {}
-        self._edge_creds: dict[object, Edge] = {}
+        self.gate = Gate(host, self._keyring, max_connections)
         #: the edges that push their sessions here (``serve --upstream``), by name.
         self.edges = Edges(relay, self.watchers)
         self._viewers: set[ViewerConn] = set()
@@ -178,46 +167,15 @@ class WsServer:
     # --- the handshake -------------------------------------------------------------------
 
     def _check(self, connection: ServerConnection, request: Request) -> Response | None:
-        headers = request.headers
-        if self._server is not None and len(self._server.connections) >= self.max_connections:
-            return _refuse(connection, http.HTTPStatus.SERVICE_UNAVAILABLE,
-                           f"this relay has {self.max_connections} connections open, its limit (--max-connections)")
-        repeated = _repeated(headers)
-        if repeated:
-            return _refuse(connection, http.HTTPStatus.BAD_REQUEST, f"the {repeated} header may appear once")
-        if "Origin" in headers:
-            return _refuse(connection, http.HTTPStatus.FORBIDDEN, "requests from a browser are refused")
-        if is_loopback(self.host) and not loopback_host(headers.get("Host", "")):
-            return _refuse(connection, http.HTTPStatus.FORBIDDEN, "the Host must be a loopback address")
-        if self._keyring is not None:
-            auth = headers.get("Authorization", "")
-            given = auth[7:].strip() if auth[:7].lower() == "bearer " else ""
-            edge = self._keyring.edge(given) if given else None
-            if edge is not None:
-                self._edge_creds[connection] = edge
-                return None
-            person = self._keyring.person(given) if given else None
-            agent = self._keyring.agent(given) if given and person is None else None
-            if agent is not None:
-                self._agents[connection] = agent
-                return None
-            if person is None:
-                if given and self._keyring.hook(given) is not None:
-                    return _refuse(connection, http.HTTPStatus.FORBIDDEN,
-                                   "a hook credential reaches only the hook endpoint")
-                response = _refuse(connection, http.HTTPStatus.UNAUTHORIZED, "a valid bearer token is required")
-                response.headers["WWW-Authenticate"] = "Bearer"
-                return response
-            self._people[connection] = person
-        return None
+        return self.gate.check(connection, request, len(self._server.connections) if self._server else 0)
 
     async def _handle(self, ws: ServerConnection) -> None:
         self._connections.add(ws)
         try:
             await ws.send(wire.dumps(wire.hello_server(self.relay.epoch, self.server_name)), text=True)
             hello, said = await self._hello(ws)
-            credential = self._agents.get(ws)
-            edge = self._edge_creds.get(ws)
+            credential = self.gate.agents.get(ws)
+            edge = self.gate.edges.get(ws)
             if edge is not None or hello.role == "edge":
                 await self.edges.connect(ws, hello, said, edge, tokens=self._keyring is not None)
             elif hello.role == "agent":
@@ -233,9 +191,7 @@ class WsServer:
             await ws.close(1008, "no hello")
         finally:
             self._connections.discard(ws)
-            self._people.pop(ws, None)
-            self._agents.pop(ws, None)
-            self._edge_creds.pop(ws, None)
+            self.gate.forget(ws)
 
     async def _hello(self, ws: ServerConnection) -> tuple[wire.Hello, dict[str, Any]]:
         async with asyncio.timeout(HELLO_TIMEOUT):
@@ -305,7 +261,7 @@ class WsServer:
             conn.reply(fit_range(r, events, first, end))
         elif t == "control":
             req, control = wire.read_control(msg)
-            person = self._people.get(conn.ws)
+            person = self.gate.people.get(conn.ws)
             if person is not None and person.name:
                 control = control.model_copy(update={"by": person.name})
             outcome = self.route(control)
@@ -441,14 +397,3 @@ def _rejected(control: ControlModel, reason: str) -> Event:
     data = {"control_id": control.id, "control": str(control.control), "by": control.by, "reason": reason,
             "call_id": control.call_id, "sent_ts": control.ts}
     return make_event(f"control:{control.id}", control.session, Kind.CONTROL_REJECTED, data)
-
-
-def _refuse(connection: ServerConnection, status: http.HTTPStatus, why: str) -> Response:
-    return connection.respond(status, why + "\n")
-
-
-def _repeated(headers: Headers) -> str | None:
-    """The first handshake header that should appear once but does not."""
-    return next((name for name in SINGLE_HEADERS if len(headers.get_all(name)) > 1), None)
-
-
