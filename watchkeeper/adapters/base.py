@@ -49,11 +49,31 @@ class Source(Protocol):
 # --- optional abilities ----------------------------------------------------------------
 
 
+class Backing(Protocol):
+    """Where a rebuilt history can be read again (a transcript, ``files/backing.py``): the relay keeps
+    each event's place there, not the event, and reads events back on demand."""
+
+    #: Why the last ``read`` failed (the file was replaced or truncated), for the notice.
+    problem: str | None
+
+    def keep(self, at: int, eid: str | None) -> None:
+        """The next event of the history came from the record at byte ``at``, with id ``eid``."""
+        ...
+
+    def __len__(self) -> int: ...
+
+    def read(self, start: int, stop: int) -> list[Event] | None:
+        """Events ``start`` … ``stop - 1`` (in ``keep`` order) as first converted; None if the source is no
+        longer the one indexed (``problem`` says why); from any thread."""
+        ...
+
+
 class HistoryBuilder(Protocol):
     """A session's history being rebuilt (the relay's ``relay.history.Rebuild``)."""
 
-    def add(self, events: list[Event]) -> None:
-        """Events in file order; from one thread at a time, not necessarily the relay's."""
+    def add(self, events: list[Event], at: list[int] | None = None) -> None:
+        """Events in file order; from one thread at a time, not necessarily the relay's. With a backing
+        (``HistoryHost.begin``), ``at[i]`` is where ``events[i]`` can be read again (-1: nowhere)."""
         ...
 
     def prepare(self) -> None:
@@ -70,7 +90,9 @@ class HistoryBuilder(Protocol):
 class HistoryHost(Protocol):
     """What a relay offers a source that rebuilds a session's history (``relay.history.RelayHistoryHost``)."""
 
-    def begin(self, session: str) -> HistoryBuilder: ...
+    def begin(self, session: str, backing: Backing | None = None) -> HistoryBuilder:
+        """A builder; with ``backing``, the history is kept there and read back on demand, not held."""
+        ...
 
     def progress(self, session: str, fraction: float | None) -> None:
         """On the relay's loop: how much of the earlier history is indexed; None when done or dropped."""

@@ -18,6 +18,12 @@ and reads entries back through the sessions' logs.
 A spill file that cannot be written is reported once and the events stay in
 memory: nothing is lost, memory is then what bounds it.
 
+A rebuilt history whose source can read it again (a transcript: ``adapters.base.Backing``)
+is not written at all: ``SpillLog.back`` makes its seqs a *segment* read from the backing,
+which checks the file is still the one indexed. If it is not, the segment's seqs are
+served as notices that say so (one per seq, so every seq is still answered), and the
+session is told once (``lost``): what the relay kept in memory stays as it was.
+
 Whatever pushes a session onward (a viewer resuming, an edge pushing to a hub) needs
 no spool of its own: any seq it has not had acknowledged is still here, by seq
 (``read_range``, ``subscribe(from_seq=…)``), in memory or on disk.
@@ -34,12 +40,15 @@ from array import array
 from bisect import bisect_right
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
 
 from ..config import alive
-from ..protocol import Event, encode_line
+from ..protocol import Event, Kind, encode_line, make_event
+
+if TYPE_CHECKING:
+    from ..adapters.base import Backing
 
 #: Events a session keeps in memory (its newest); older ones are on disk.
 DEFAULT_KEEP = 20_000
@@ -197,19 +206,39 @@ class Window:
         raise NotImplementedError
 
 
+class Segment:
+    """Seqs ``start`` … ``stop - 1`` of a log, read from a backing (a transcript), numbered in ``epoch``."""
+
+    __slots__ = ("backing", "epoch", "start", "stop", "told")
+
+    def __init__(self, start: int, stop: int, backing: Backing, epoch: str) -> None:
+        self.start, self.stop, self.backing, self.epoch = start, stop, backing, epoch
+        self.told = False
+
+
+#: ``lost(session, text)``: say in the session that part of its history can no longer be read.
+Lost = Callable[[str, str], None]
+
+
 class SpillLog(Window):
     """A session's events by seq (``log[seq]`` is the event numbered ``seq``): newest in memory, older on disk.
 
     Supports what the book and subscribers use of a list: ``len``, slices, ``append``, ``extend``.
-    Spilled seqs below ``recorded`` are read from the session's recording, the others from the spill file.
+    Spilled seqs below ``recorded`` are read from the session's recording, those in a ``segments`` from
+    its backing, the others from the spill file.
     """
 
-    __slots__ = ("_failed", "_file", "_open", "_report", "keep", "offsets", "recorded", "recording", "session")
+    __slots__ = ("_backed", "_failed", "_file", "_lost", "_open", "_report", "keep", "offsets", "recorded",
+                 "recording", "segments", "session")
 
     def __init__(self, open_file: Callable[[], SpillFile] | None, keep: int = DEFAULT_KEEP,
                  report: Callable[[str], None] | None = None, session: str = "",
-                 recording: Recording | None = None) -> None:
+                 recording: Recording | None = None, lost: Lost | None = None) -> None:
         super().__init__()
+        #: spilled ranges read from a backing, in seq order; ``_backed``: how many seqs they hold.
+        self.segments: list[Segment] = []
+        self._backed = 0
+        self._lost = lost
         #: byte offset in the spill file of every ``STRIDE``-th spilled seq from ``recorded`` on.
         self.offsets = array("q")
         self.keep = keep
@@ -227,11 +256,14 @@ class SpillLog(Window):
         """How many of the oldest events are on disk."""
         return self.base
 
-    def spill(self, most: int | None = None) -> int:
-        """Past ``keep`` and a quarter, write the oldest to disk down to ``keep`` (at most ``most``); how many went."""
+    def spill(self, most: int | None = None, everything: bool = False) -> int:
+        """Past ``keep`` and a quarter, write the oldest to disk down to ``keep`` (at most ``most``); how many went.
+
+        ``everything``: all of ``mem``, whatever ``keep`` says (before a segment is appended).
+        """
         mem = self.mem
-        n = len(mem) - self.keep
-        if n <= 0 or n < self.keep // 4 + 1:
+        n = len(mem) if everything else len(mem) - self.keep
+        if n <= 0 or (not everything and n < self.keep // 4 + 1):
             return 0
         if most is not None:
             n = min(n, most)
@@ -243,7 +275,7 @@ class SpillLog(Window):
                 self.base += n
                 self.recorded = self.base
                 return n
-            if covered > self.base and len(mem) < 2 * self.keep and most is None:
+            if covered > self.base and len(mem) < 2 * self.keep and most is None and not everything:
                 return 0  # the recording is a flush behind: wait for it rather than write a second copy
         if self._open is None or self._failed:
             return 0
@@ -255,7 +287,7 @@ class SpillLog(Window):
             at = f.size
             offsets = self.offsets
             had = len(offsets)
-            for j, line in enumerate(lines, self.base - self.recorded):
+            for j, line in enumerate(lines, self.base - self.recorded - self._backed):
                 if not j % STRIDE:
                     offsets.append(at)
                 at += len(line)
@@ -273,7 +305,74 @@ class SpillLog(Window):
         self.base += n
         return n
 
-    def _raw(self, start: int, stop: int) -> list[bytes]:
+    def back(self, backing: Backing, epoch: str) -> bool:
+        """Append ``len(backing)`` seqs read from ``backing`` (numbered in ``epoch``) as spilled history;
+        False (nothing changed) if what is in memory cannot go to disk first (no spool, or it failed)."""
+        if self.mem and self.spill(everything=True) == 0:
+            return False
+        n = len(backing)
+        self.segments.append(Segment(self.base, self.base + n, backing, epoch))
+        self.base += n
+        self._backed += n
+        return True
+
+    def _spilled(self, start: int, stop: int, lines: bool) -> list[Event] | list[bytes]:
+        """Spilled seqs ``start <= seq < stop`` as events, or as JSON lines (``lines``)."""
+        out: list[Any] = []
+        i = start
+        below = 0
+        for seg in self.segments:
+            if seg.stop <= i:
+                below += seg.stop - seg.start
+                continue
+            if seg.start >= stop:
+                break
+            if i < seg.start:
+                out += self._plain(i, seg.start, below, lines)
+                i = seg.start
+            j = min(stop, seg.stop)
+            out += self._segment(seg, i, j, lines)
+            below += seg.stop - seg.start
+            i = j
+        if i < stop:
+            out += self._plain(i, stop, below, lines)
+        return out
+
+    def _plain(self, start: int, stop: int, below: int, lines: bool) -> list[Event] | list[bytes]:
+        raw = self._raw(start, stop, below)
+        if lines:
+            return raw
+        loads = orjson.loads
+        return [loads(line) for line in raw]
+
+    def _segment(self, seg: Segment, start: int, stop: int, lines: bool) -> list[Event] | list[bytes]:
+        events = seg.backing.read(start - seg.start, stop - seg.start)
+        if events is None or len(events) != stop - start:
+            events = self._unreadable(seg, start, stop)
+        epoch = seg.epoch
+        for seq, ev in enumerate(events, start):
+            ev["seq"] = seq
+            ev["epoch"] = epoch
+        return [line[:-1] for line in _lines(events)] if lines else events
+
+    def _unreadable(self, seg: Segment, start: int, stop: int) -> list[Event]:
+        """Stand-ins for seqs whose backing cannot give them back; the session is told once."""
+        why = seg.backing.problem or "its source cannot be read again"
+        text = (f"Events {seg.start}–{seg.stop - 1} of this session were kept in its transcript, which can no "
+                f"longer be read back: {why}. Only the events still in memory are shown as they were.")
+        if not seg.told:
+            seg.told = True
+            if self._report is not None:
+                self._report(f"session {self.session}: {text}")
+            if self._lost is not None:
+                self._lost(self.session, text)
+        data = {"level": "warning", "code": "history-unavailable",
+                "text": f"This event can no longer be read back from the transcript: {why}."}
+        return [make_event(f"lost:{self.session}:{seq}", self.session, Kind.NOTICE, dict(data))
+                for seq in range(start, stop)]
+
+    def _raw(self, start: int, stop: int, below: int = 0) -> list[bytes]:
+        """Seqs from the recording or the spill file (none in a segment; ``below``: segment seqs before them)."""
         out: list[bytes] = []
         rec = self.recorded
         if start < rec:
@@ -284,7 +383,7 @@ class SpillLog(Window):
             f = self._file
             assert f is not None
             offsets = self.offsets
-            i, j = start - rec, stop - rec
+            i, j = start - rec - below, stop - rec - below
             first, last = i // STRIDE, -(-j // STRIDE)
             end = offsets[last] if last < len(offsets) else f.size
             skip = i - first * STRIDE
@@ -292,8 +391,7 @@ class SpillLog(Window):
         return out
 
     def _load(self, start: int, stop: int) -> list[Event]:
-        loads = orjson.loads
-        return [loads(line) for line in self._raw(start, stop)]
+        return self._spilled(start, stop, lines=False)  # type: ignore[return-value]
 
     def lines(self, start: int, stop: int) -> list[bytes]:
         """Events ``start <= seq < stop`` as JSON lines without their newline (what a search scans)."""
@@ -301,7 +399,7 @@ class SpillLog(Window):
         if start >= stop:
             return []
         base = self.base
-        out = self._raw(start, min(stop, base)) if start < base else []
+        out: list[bytes] = self._spilled(start, min(stop, base), lines=True) if start < base else []  # type: ignore[assignment]
         if stop > base:
             out += [line[:-1] for line in _lines(self.mem[max(start, base) - base:stop - base])]
         return out
@@ -345,26 +443,41 @@ class Journal(Window):
             r += 1
         return out
 
-    def spill(self) -> int:
-        """Past ``keep`` and a quarter, forget the oldest entries' events (their sessions' logs hold them)."""
+    def spill(self, everything: bool = False) -> int:
+        """Past ``keep`` and a quarter (or ``everything``), forget the oldest entries' events (their sessions'
+        logs hold them)."""
         mem = self.mem
-        n = len(mem) - self.keep
-        if n <= 0 or n < self.keep // 4 + 1:
+        n = len(mem) if everything else len(mem) - self.keep
+        if n <= 0 or (not everything and n < self.keep // 4 + 1):
             return 0
-        index, names, starts, sids, firsts = self._index, self._names, self._starts, self._sids, self._firsts
         at = self.base
         for ev in mem[:n]:
-            sid = ev.get("session") or "unknown"
-            i = index.get(sid)
-            if i is None:
-                i = index[sid] = len(names)
-                names.append(sid)
-            seq = ev["seq"]
-            if not starts or sids[-1] != i or firsts[-1] + (at - starts[-1]) != seq:
-                starts.append(at)
-                sids.append(i)
-                firsts.append(seq)
+            self._run(ev.get("session") or "unknown", ev["seq"], at)
             at += 1
         del mem[:n]
         self.base += n
+        return n
+
+    def _run(self, sid: str, seq: int, at: int) -> None:
+        """Entry ``at`` is ``sid``'s ``seq``: it extends the last run or starts one."""
+        index, names, starts, sids, firsts = self._index, self._names, self._starts, self._sids, self._firsts
+        i = index.get(sid)
+        if i is None:
+            i = index[sid] = len(names)
+            names.append(sid)
+        if not starts or sids[-1] != i or firsts[-1] + (at - starts[-1]) != seq:
+            starts.append(at)
+            sids.append(i)
+            firsts.append(seq)
+
+    def extend_seqs(self, session: str, seqs: Iterable[int]) -> int:
+        """Entries for ``session``'s ``seqs`` (held by its log, not here), after everything in memory is
+        forgotten: a backed history (``SpillLog.back``) joins the journal without its events."""
+        self.spill(everything=True)
+        at = self.base
+        for seq in seqs:
+            self._run(session, seq, at)
+            at += 1
+        n = at - self.base
+        self.base = at
         return n

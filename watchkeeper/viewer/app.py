@@ -128,7 +128,7 @@ class WatchkeeperApp(App[str | None]):
         by_id = {i.session: i for i in infos}
         for screen in self.screen_stack:
             if isinstance(screen, SessionsScreen) or _is_inbox(screen):
-                screen.sessions_changed(infos)
+                screen.sessions_changed(infos)  # type: ignore[attr-defined]
             elif isinstance(screen, SessionScreen) and screen.session_id in by_id:
                 screen.session_changed(by_id[screen.session_id])
 

@@ -109,8 +109,12 @@ class FileFeed:
     def session(self) -> str:
         return str(getattr(self.converter, "session", self.path.stem))
 
-    def read(self, final: bool = False) -> tuple[list[Event], bool]:
-        """Events of one chunk, and whether more is waiting; ``final`` flushes the file's end."""
+    def read(self, final: bool = False, at: list[int] | None = None) -> tuple[list[Event], bool]:
+        """Events of one chunk, and whether more is waiting; ``final`` flushes the file's end.
+
+        With ``at``, the offset of the record each event came from is appended to it (-1: none, the
+        file's end); ``backing.py`` reads them again from there.
+        """
         if self.finished:
             return [], False
         r = self.tailer.read(final)
@@ -118,6 +122,7 @@ class FileFeed:
             self.converter = None
             self.resets += 1
         out: list[Event] = []
+        base = len(at) if at is not None else 0
         for offset, line in r.lines:
             if self.converter is None:
                 self.converter = open_converter(self.path, line)
@@ -125,6 +130,8 @@ class FileFeed:
                 out += self.converter.feed(line, offset)
             except Exception as e:
                 out.append(raw_line(self.session, line, offset, f"converter failed: {e!r}", self.path))
+            if at is not None:
+                at += [offset] * (base + len(out) - len(at))
         if final and not r.more:
             self.finished = True
             if self.converter is not None:
@@ -133,6 +140,8 @@ class FileFeed:
                 except Exception as e:
                     out.append(raw_line(self.session, b"", self.tailer.offset,
                                     f"converter failed at the end: {e!r}", self.path))
+        if at is not None:
+            at += [-1] * (base + len(out) - len(at))
         return out, r.more
 
 
