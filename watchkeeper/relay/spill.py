@@ -18,11 +18,8 @@ and reads entries back through the sessions' logs.
 A spill file that cannot be written is reported once and the events stay in
 memory: nothing is lost, memory is then what bounds it.
 
-A rebuilt history whose source can read it again (a transcript: ``adapters.base.Backing``)
-is not written at all: ``SpillLog.back`` makes its seqs a *segment* read from the backing,
-which checks the file is still the one indexed. If it is not, the segment's seqs are
-served as notices that say so (one per seq, so every seq is still answered), and the
-session is told once (``lost``): what the relay kept in memory stays as it was.
+A rebuilt history whose source can read it again (a transcript) is not written at all:
+``SpillLog.back`` makes its seqs a segment read from there (``segment.py``).
 
 Whatever pushes a session onward (a viewer resuming, an edge pushing to a hub) needs
 no spool of its own: any seq it has not had acknowledged is still here, by seq
@@ -45,7 +42,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 import orjson
 
 from ..config import alive
-from ..protocol import Event, Kind, encode_line, make_event
+from ..protocol import Event, encode_line
+from .segment import Lost, Segment
 
 if TYPE_CHECKING:
     from ..adapters.base import Backing
@@ -206,20 +204,6 @@ class Window:
         raise NotImplementedError
 
 
-class Segment:
-    """Seqs ``start`` … ``stop - 1`` of a log, read from a backing (a transcript), numbered in ``epoch``."""
-
-    __slots__ = ("backing", "epoch", "start", "stop", "told")
-
-    def __init__(self, start: int, stop: int, backing: Backing, epoch: str) -> None:
-        self.start, self.stop, self.backing, self.epoch = start, stop, backing, epoch
-        self.told = False
-
-
-#: ``lost(session, text)``: say in the session that part of its history can no longer be read.
-Lost = Callable[[str, str], None]
-
-
 class SpillLog(Window):
     """A session's events by seq (``log[seq]`` is the event numbered ``seq``): newest in memory, older on disk.
 
@@ -346,30 +330,8 @@ class SpillLog(Window):
         return [loads(line) for line in raw]
 
     def _segment(self, seg: Segment, start: int, stop: int, lines: bool) -> list[Event] | list[bytes]:
-        events = seg.backing.read(start - seg.start, stop - seg.start)
-        if events is None or len(events) != stop - start:
-            events = self._unreadable(seg, start, stop)
-        epoch = seg.epoch
-        for seq, ev in enumerate(events, start):
-            ev["seq"] = seq
-            ev["epoch"] = epoch
+        events = seg.read(start, stop, self.session, self._report, self._lost)
         return [line[:-1] for line in _lines(events)] if lines else events
-
-    def _unreadable(self, seg: Segment, start: int, stop: int) -> list[Event]:
-        """Stand-ins for seqs whose backing cannot give them back; the session is told once."""
-        why = seg.backing.problem or "its source cannot be read again"
-        text = (f"Events {seg.start}–{seg.stop - 1} of this session were kept in its transcript, which can no "
-                f"longer be read back: {why}. Only the events still in memory are shown as they were.")
-        if not seg.told:
-            seg.told = True
-            if self._report is not None:
-                self._report(f"session {self.session}: {text}")
-            if self._lost is not None:
-                self._lost(self.session, text)
-        data = {"level": "warning", "code": "history-unavailable",
-                "text": f"This event can no longer be read back from the transcript: {why}."}
-        return [make_event(f"lost:{self.session}:{seq}", self.session, Kind.NOTICE, dict(data))
-                for seq in range(start, stop)]
 
     def _raw(self, start: int, stop: int, below: int = 0) -> list[bytes]:
         """Seqs from the recording or the spill file (none in a segment; ``below``: segment seqs before them)."""

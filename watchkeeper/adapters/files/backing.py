@@ -11,7 +11,8 @@ Events are read back by converting the file again, the way the index did: a
 a record are exactly those of the first conversion (a converter's state — tool
 calls, subagents, repeated lines — depends on every record before). Reading
 forward, as subscribers, searches and recorders do, continues a cursor; a read
-before every cursor starts a new one from the file's start (``CURSORS`` kept).
+before every cursor starts a new one from the file's start (``CURSORS`` kept; one
+that has read to the end is dropped, with its converter's state).
 
 Before each read the file must still be the one indexed: the same inode, at
 least the bytes indexed, the same hash of its first bytes; and each event read
@@ -165,6 +166,8 @@ class TranscriptBacking:
                 out.append(events[j])
                 j += 1
                 i += 1
+        if stop == len(offsets):
+            self._cursors.remove(cursor)  # read to the end: its converter's state (~150 MB a GB) goes
         return out
 
     def _record(self, cursor: _Cursor, fd: int, at: int) -> list[Event] | None:
