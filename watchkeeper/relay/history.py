@@ -81,7 +81,8 @@ class Rebuild:
             fresh = self._add_backed(events, at if at is not None else [-1] * len(events))
         else:
             fresh = self._add_held(events)
-            retained(len(fresh))
+        # Even backed: the converter's state grows with the file, and full collections would walk it again.
+        retained(len(fresh))
         if not fresh:
             return
         self.host.book.merge_calls(fresh)
