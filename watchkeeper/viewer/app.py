@@ -76,7 +76,7 @@ class WatchkeeperApp(App[str | None]):
         self.attention = Attention(relay)
 
     def get_default_screen(self) -> Screen:
-        return SessionsScreen(self.looked_in)
+        return _Opening() if self._first_session else SessionsScreen(self.looked_in)
 
     def on_mount(self) -> None:
         self.register_theme(WATCHKEEPER)
@@ -167,6 +167,24 @@ class WatchkeeperApp(App[str | None]):
             self.screen.dismiss(None)
         else:
             self.push_screen(HelpScreen(self.screen))
+
+
+class _Opening(Screen[None]):
+    """The base screen when the app opens straight into a session: the sessions list is built (and pushed
+    over this blank base) the first time the person comes back to it, not before the session's first
+    screen (~0.1 s of Textual work)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._covered = False
+
+    def on_screen_suspend(self) -> None:
+        self._covered = True
+
+    def on_screen_resume(self) -> None:
+        app = self.app
+        if self._covered and app.screen is self and isinstance(app, WatchkeeperApp):
+            app.push_screen(SessionsScreen(app.looked_in))
 
 
 def _is_inbox(screen: Screen) -> bool:
