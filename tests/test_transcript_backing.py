@@ -105,6 +105,25 @@ def test_the_transcript_grows_after_the_swap(big: Path, relay: Relay) -> None:
     assert not notices(got, "transcript-changed")
 
 
+def test_readers_in_step_share_one_pass_over_the_file(big: Path, tmp_path: Path) -> None:
+    """Subscribers catch up together, a batch each in turn: the others must not start a conversion
+    of their own from the file's start (nor, with more readers than cursors, one per batch)."""
+    expected = list(convert_file(big))
+    relay = Relay(keep=KEEP, spill_dir=str(tmp_path), max_batch=len(expected) // 5).start()
+    try:
+        readers = [Collector() for _ in range(3)]
+        for got in readers:
+            relay.subscribe(got, SESSION)
+        start, _, _ = indexed(relay, big)
+        for got in readers:
+            assert got.wait(lambda got=got: len([e for e in got.events if e["seq"] >= start]) >= len(expected))
+            assert bare([e for e in got.events if e["seq"] >= start]) == bare(expected)
+        backing = relay._book.stream(SESSION).segments[0].backing  # type: ignore[union-attr]
+        assert backing.passes == 1, f"{backing.passes} conversions from the file's start for 4 readers"
+    finally:
+        relay.stop()
+
+
 def _replace(path: Path) -> str:
     other = path.with_suffix(".new")
     other.write_bytes(copies(sample_session(), 3, first=700))

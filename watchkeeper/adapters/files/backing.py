@@ -10,9 +10,10 @@ Events are read back by converting the file again, the way the index did: a
 *cursor* is a converter fed the file from its start, so the events it gives for
 a record are exactly those of the first conversion (a converter's state — tool
 calls, subagents, repeated lines — depends on every record before). Reading
-forward, as subscribers, searches and recorders do, continues a cursor; a read
-before every cursor starts a new one from the file's start (``CURSORS`` kept; one
-that has read to the end is dropped, with its converter's state).
+forward, as subscribers, searches and recorders do, continues a cursor; the
+newest ``RECENT`` events read are kept for readers just behind; a read before
+every cursor and those starts a new cursor from the file's start (``CURSORS``
+kept; one that has read to the end is dropped, with its converter's state).
 
 Before each read the file must still be the one indexed: the same inode, at
 least the bytes indexed, the same hash of its first bytes; and each event read
@@ -36,8 +37,11 @@ from .feed import open_converter, raw_line
 HEAD_BYTES = 64 << 10
 #: Bytes read from the file at a time by a cursor.
 READ_BYTES = 1 << 20
-#: Cursors kept (each a converter's state, up to tens of MB for a 1 GB file); the least recently used goes.
+#: Cursors kept (each a converter's state, ~150 MB at the end of a 1 GB file); the least recently used goes.
 CURSORS = 2
+#: Events last read, kept for readers a little behind (subscribers catch up in step, 1,000 at a time):
+#: without them a third reader would start a cursor again from the file's start on every batch.
+RECENT = 8_000
 
 
 def _head_hash(fd: int, n: int) -> bytes:
@@ -77,6 +81,10 @@ class TranscriptBacking:
         self.problem: str | None = None
         self._lock = threading.Lock()
         self._cursors: list[_Cursor] = []
+        #: index -> event, the newest ``RECENT`` read (insertion order is age).
+        self._recent: dict[int, Event] = {}
+        #: conversions started from the file's start (cursors made): what reading back has cost.
+        self.passes = 0
         fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
         try:
             st = os.fstat(fd)
@@ -120,6 +128,7 @@ class TranscriptBacking:
         """Say why, forget the cursors; None, for ``read`` to return."""
         self.problem = problem
         self._cursors.clear()
+        self._recent.clear()
         return None
 
     def _changed(self, fd: int) -> str | None:
@@ -141,12 +150,30 @@ class TranscriptBacking:
             self._cursors.remove(cursor)
         else:
             cursor = _Cursor()
+            self.passes += 1
             if len(self._cursors) >= CURSORS:
                 self._cursors.pop(0)
         self._cursors.append(cursor)
         return cursor
 
     def _read(self, fd: int, start: int, stop: int) -> list[Event] | None:
+        recent = self._recent
+        out: list[Event] = []
+        while start < stop and start in recent:
+            out.append(recent[start])
+            start += 1
+        if start == stop:
+            return out
+        got = self._convert(fd, start, stop)
+        if got is None:
+            return None
+        for i, ev in enumerate(got, start):
+            recent[i] = ev
+        while len(recent) > RECENT:
+            del recent[next(iter(recent))]
+        return out + got
+
+    def _convert(self, fd: int, start: int, stop: int) -> list[Event] | None:
         offsets, hashes = self.offsets, self.hashes
         cursor = self._cursor(offsets[start])
         out: list[Event] = []
