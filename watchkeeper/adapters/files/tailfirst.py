@@ -5,7 +5,7 @@ before the first screen. So when a followed file is bigger than a threshold:
 
 1. A *tail feed* gives the converter the file's first lines (they name the
    session, its title, cwd and model, so ``session.started`` is right), then
-   jumps to the last few MB (found with ``index.tail_start``: mmap + rfind)
+   jumps to the last MB (found with ``index.tail_start``: mmap + rfind)
    and goes on following appends. Its events go out at once; a tool result
    whose call lies before the jump is an orphan, which ``protocol.calls``
    merges by call id anyway.
