@@ -148,6 +148,8 @@ def _rewrite(path: Path) -> str:
 @pytest.mark.parametrize("change", [_replace, _truncate, _rewrite])
 def test_a_changed_transcript_is_said_and_every_seq_still_answered(change, big: Path, relay: Relay) -> None:  # type: ignore[no-untyped-def]
     start, end, got = indexed(relay, big)
+    # The subscriber has read it all: nothing else reads the file while it changes.
+    assert got.wait(lambda: len([e for e in got.events if e["seq"] >= start]) >= end - start)
     newest = relay.read_range(SESSION, end - 3, end)
     assert all(e["kind"] != "notice" or e["data"].get("code") != "history-unavailable" for e in newest)
     kept = relay.read_range(SESSION, end, end + KEEP)  # whatever is in memory beyond the transcript's seqs
