@@ -105,6 +105,35 @@ def test_the_transcript_grows_after_the_swap(big: Path, relay: Relay) -> None:
     assert not notices(got, "transcript-changed")
 
 
+def test_events_appended_later_leave_memory_for_the_transcript_too(big: Path, relay: Relay) -> None:
+    """Followed after the swap, the file's new events join the transcript's segments once past the working
+    set; another source's events between them go to the spill file; every seq reads as it came."""
+    start, end, got = indexed(relay, big)
+    per_copy = len(copies(sample_session(), 1))
+    first = big.stat().st_size // per_copy + 1
+    for n in range(3):
+        with big.open("ab") as f:
+            f.write(copies(sample_session(), 14, first=first + 14 * n))
+        relay.notice(SESSION, f"between appends {n}", "test-between", "info")
+        want = list(convert_file(big))[-1]["id"]
+        assert got.wait(lambda want=want: want in [e["id"] for e in got.events]), "an append never came"
+    assert got.wait(lambda: len(notices(got, "test-between")) == 3)
+    total = relay.session(SESSION).events  # type: ignore[union-attr]
+    assert total - (end - start) > KEEP + KEEP // 4 + 100, "too few appended to leave the working set"
+    spans = segments(relay)
+    assert spans[0] == (start, end) and len(spans) > 1, "appended events did not join the transcript's segments"
+    backed = sum(b - a for a, b in spans)
+    length = relay._book.length(SESSION)
+    assert backed >= length - KEEP - KEEP // 4 - start - 10, "most of what left memory should be backed"
+    whole = bare(list(convert_file(big)))
+    read = relay.read_range(SESSION, start, length)
+    assert [e["seq"] for e in read] == list(range(start, length))
+    from_file = [e for e in bare(read) if e["kind"] != "notice" or e["data"].get("code") != "test-between"]
+    assert from_file == whole
+    assert [e["data"]["text"] for e in read if e["kind"] == "notice" and e["data"].get("code") == "test-between"] \
+        == [f"between appends {n}" for n in range(3)]
+
+
 def test_readers_in_step_share_one_pass_over_the_file(big: Path, tmp_path: Path) -> None:
     """Subscribers catch up together, a batch each in turn: the others must not start a conversion
     of their own from the file's start (nor, with more readers than cursors, one per batch)."""

@@ -9,7 +9,7 @@ history contract a tail-first source talks to (``files/tailfirst.py``).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from typing import Protocol, runtime_checkable
 
 from ..protocol import Emit, Event
@@ -55,6 +55,11 @@ class Backing(Protocol):
 
     #: Why the last ``read`` failed (the file was replaced or truncated), for the notice.
     problem: str | None
+
+    @property
+    def hashes(self) -> Sequence[int]:
+        """Each entry's id hash (``hash(eid)``), in ``keep`` order: what the relay matches events it spills with."""
+        ...
 
     def keep(self, at: int, eid: str | None) -> None:
         """The next event of the history came from the record at byte ``at``, with id ``eid``."""

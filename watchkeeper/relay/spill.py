@@ -37,16 +37,13 @@ from array import array
 from bisect import bisect_right
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Protocol
 
 import orjson
 
 from ..config import alive
 from ..protocol import Event, encode_line
-from .segment import Lost, Segment
-
-if TYPE_CHECKING:
-    from ..adapters.base import Backing
+from .segment import Lost, Segment, Segmented
 
 #: Events a session keeps in memory (its newest); older ones are on disk.
 DEFAULT_KEEP = 20_000
@@ -204,7 +201,7 @@ class Window:
         raise NotImplementedError
 
 
-class SpillLog(Window):
+class SpillLog(Segmented, Window):
     """A session's events by seq (``log[seq]`` is the event numbered ``seq``): newest in memory, older on disk.
 
     Supports what the book and subscribers use of a list: ``len``, slices, ``append``, ``extend``.
@@ -212,8 +209,8 @@ class SpillLog(Window):
     its backing, the others from the spill file.
     """
 
-    __slots__ = ("_backed", "_failed", "_file", "_lost", "_open", "_report", "keep", "offsets", "recorded",
-                 "recording", "segments", "session")
+    __slots__ = ("_backed", "_failed", "_file", "_lost", "_next_entry", "_open", "_report", "keep", "offsets",
+                 "recorded", "recording", "segments", "session")
 
     def __init__(self, open_file: Callable[[], SpillFile] | None, keep: int = DEFAULT_KEEP,
                  report: Callable[[str], None] | None = None, session: str = "",
@@ -222,6 +219,8 @@ class SpillLog(Window):
         #: spilled ranges read from a backing, in seq order; ``_backed``: how many seqs they hold.
         self.segments: list[Segment] = []
         self._backed = 0
+        #: the entry of the last segment's backing that the next event spilled may be (``segment.backed_run``).
+        self._next_entry = 0
         self._lost = lost
         #: byte offset in the spill file of every ``STRIDE``-th spilled seq from ``recorded`` on.
         self.offsets = array("q")
@@ -261,13 +260,29 @@ class SpillLog(Window):
                 return n
             if covered > self.base and len(mem) < 2 * self.keep and most is None and not everything:
                 return 0  # the recording is a flush behind: wait for it rather than write a second copy
+        i = 0
+        while i < n:
+            k = self._back_run(mem, i, n)
+            if not k:
+                j = i + 1
+                while j < n and not self._starts_run(mem[j]):
+                    j += 1
+                if not self._write(mem[i:j]):
+                    break
+                k = j - i
+            i += k
+        del mem[:i]
+        return i
+
+    def _write(self, events: list[Event]) -> bool:
+        """``events`` (the next seqs from ``base`` on) to the spill file; False if it cannot be written."""
         if self._open is None or self._failed:
-            return 0
+            return False
         try:
             f = self._file
             if f is None:
                 f = self._file = self._open()
-            lines = _lines(mem[:n])
+            lines = _lines(events)
             at = f.size
             offsets = self.offsets
             had = len(offsets)
@@ -284,54 +299,17 @@ class SpillLog(Window):
             self._failed = True
             if self._report is not None:
                 self._report(f"cannot spill history to disk, keeping it in memory: {e}")
-            return 0
-        del mem[:n]
-        self.base += n
-        return n
-
-    def back(self, backing: Backing, epoch: str) -> bool:
-        """Append ``len(backing)`` seqs read from ``backing`` (numbered in ``epoch``) as spilled history;
-        False (nothing changed) if what is in memory cannot go to disk first (no spool, or it failed)."""
-        if self.mem and self.spill(everything=True) == 0:
             return False
-        n = len(backing)
-        self.segments.append(Segment(self.base, self.base + n, backing, epoch))
-        self.base += n
-        self._backed += n
+        self.base += len(events)
         return True
-
-    def _spilled(self, start: int, stop: int, lines: bool) -> list[Event] | list[bytes]:
-        """Spilled seqs ``start <= seq < stop`` as events, or as JSON lines (``lines``)."""
-        out: list[Any] = []
-        i = start
-        below = 0
-        for seg in self.segments:
-            if seg.stop <= i:
-                below += seg.stop - seg.start
-                continue
-            if seg.start >= stop:
-                break
-            if i < seg.start:
-                out += self._plain(i, seg.start, below, lines)
-                i = seg.start
-            j = min(stop, seg.stop)
-            out += self._segment(seg, i, j, lines)
-            below += seg.stop - seg.start
-            i = j
-        if i < stop:
-            out += self._plain(i, stop, below, lines)
-        return out
-
-    def _plain(self, start: int, stop: int, below: int, lines: bool) -> list[Event] | list[bytes]:
-        raw = self._raw(start, stop, below)
-        if lines:
-            return raw
-        loads = orjson.loads
-        return [loads(line) for line in raw]
 
     def _segment(self, seg: Segment, start: int, stop: int, lines: bool) -> list[Event] | list[bytes]:
         events = seg.read(start, stop, self.session, self._report, self._lost)
         return [line[:-1] for line in _lines(events)] if lines else events
+
+    def _plain(self, start: int, stop: int, below: int, lines: bool) -> list[Event] | list[bytes]:
+        raw = self._raw(start, stop, below)
+        return raw if lines else [orjson.loads(line) for line in raw]
 
     def _raw(self, start: int, stop: int, below: int = 0) -> list[bytes]:
         """Seqs from the recording or the spill file (none in a segment; ``below``: segment seqs before them)."""
@@ -353,7 +331,7 @@ class SpillLog(Window):
         return out
 
     def _load(self, start: int, stop: int) -> list[Event]:
-        return self._spilled(start, stop, lines=False)  # type: ignore[return-value]
+        return self._spilled(start, stop, lines=False)
 
     def lines(self, start: int, stop: int) -> list[bytes]:
         """Events ``start <= seq < stop`` as JSON lines without their newline (what a search scans)."""
@@ -361,7 +339,7 @@ class SpillLog(Window):
         if start >= stop:
             return []
         base = self.base
-        out: list[bytes] = self._spilled(start, min(stop, base), lines=True) if start < base else []  # type: ignore[assignment]
+        out: list[bytes] = self._spilled(start, min(stop, base), lines=True) if start < base else []
         if stop > base:
             out += [line[:-1] for line in _lines(self.mem[max(start, base) - base:stop - base])]
         return out

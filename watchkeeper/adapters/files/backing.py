@@ -98,6 +98,15 @@ class TranscriptBacking:
         self.offsets.append(at)
         self.hashes.append(hash(eid))
 
+    def follow(self, events: list[Event], at: list[int]) -> None:
+        """Events the file's feed read after the index (``at``: their records' offsets): kept as well, so the
+        relay can forget them too once they leave its working set."""
+        session = self.session
+        for ev, where in zip(events, at, strict=True):
+            if where >= 0 and isinstance(ev, dict) and ev.get("session") == session:
+                self.keep(where, ev.get("id"))
+                self.size = max(self.size, where + 1)
+
     def indexed(self, size: int) -> None:
         """The history covers the file's first ``size`` bytes."""
         self.size = size

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Protocol
 
 from ...protocol import Event, Kind, content_id, make_event, raw_event
 from ...protocol.envelope import iso
@@ -90,17 +91,26 @@ def agent_kind_of(path: Path) -> str:
     return spec.agent_kind if spec else "unknown"
 
 
+class Follows(Protocol):
+    """Where a feed's events can be read again (``backing.TranscriptBacking``), told of each as it is read."""
+
+    def follow(self, events: list[Event], at: list[int]) -> None: ...
+
+
 class FileFeed:
     """One transcript file read incrementally: its tailer, and its converter once its first line is known.
 
     The first line picks the adapter (a native recording looks like any other
     ``.jsonl`` until then); a reset starts a fresh converter on the re-read.
+    With a ``backing`` (a file followed after its history was indexed), every event read is kept
+    there too, until a reset (another file's events could not be read back from there).
     """
 
     def __init__(self, path: Path, chunk_size: int = CHUNK) -> None:
         self.path = path
         self.tailer = Tailer(path, chunk_size=chunk_size)
         self.converter: Converter | None = None
+        self.backing: Follows | None = None
         self.finished = False
         #: Times the file was found replaced or truncated (and read again from the start).
         self.resets = 0
@@ -120,7 +130,10 @@ class FileFeed:
         r = self.tailer.read(final)
         if r.reset:
             self.converter = None
+            self.backing = None
             self.resets += 1
+        if self.backing is not None and at is None:
+            at = []
         out: list[Event] = []
         base = len(at) if at is not None else 0
         for offset, line in r.lines:
@@ -142,6 +155,8 @@ class FileFeed:
                                     f"converter failed at the end: {e!r}", self.path))
         if at is not None:
             at += [-1] * (base + len(out) - len(at))
+            if self.backing is not None:
+                self.backing.follow(out, at[base:])
         return out, r.more
 
 

@@ -160,6 +160,7 @@ class TailFirst:
                 return
             if backing is not None:
                 backing.indexed(full.tailer.offset)
+                full.backing = backing
             self.reader.main = self.reader.feeds[self.reader.path] = full
             builder.commit(self.tail.ids)
             committed = True
