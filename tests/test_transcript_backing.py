@@ -134,6 +134,29 @@ def test_events_appended_later_leave_memory_for_the_transcript_too(big: Path, re
         == [f"between appends {n}" for n in range(3)]
 
 
+def test_a_small_followed_file_keeps_its_history_in_itself(tmp_path: Path, relay: Relay) -> None:
+    """Not opened tail-first (under the threshold, or turned off) the file is read from its start; what
+    leaves the working set is forgotten for the file's records all the same, and read back from there."""
+    path = tmp_path / "-proj" / f"{SESSION}.jsonl"
+    path.parent.mkdir()
+    path.write_bytes(copies(sample_session(), 20))
+    got = Collector()
+    relay.subscribe(got, SESSION)
+    relay.add_source(TranscriptSource(path, poll_interval=0.1, tail_first=None))
+    with path.open("ab") as f:
+        f.write(copies(sample_session(), 20, first=20))
+    whole = list(convert_file(path))
+    assert got.wait(lambda: len(got.events) >= len(whole)), "the file never came whole"
+    assert relay.session(SESSION).history_from == 0  # type: ignore[union-attr]
+    length = relay._book.length(SESSION)
+    assert length == len(whole) > KEEP + KEEP // 4
+    assert sum(b - a for a, b in segments(relay)) >= length - KEEP - KEEP // 4, "the file's events were copied"
+    spilled = sum(p.stat().st_size for p in relay.spool.directory.iterdir()) if relay.spool.directory else 0
+    assert spilled == 0
+    assert bare(relay.read_range(SESSION, 0, length)) == bare(whole)
+    assert bare(relay.read_range(SESSION, 100, 130)) == bare(whole[100:130])
+
+
 def test_readers_in_step_share_one_pass_over_the_file(big: Path, tmp_path: Path) -> None:
     """Subscribers catch up together, a batch each in turn: the others must not start a conversion
     of their own from the file's start (nor, with more readers than cursors, one per batch)."""

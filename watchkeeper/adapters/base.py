@@ -103,6 +103,11 @@ class HistoryHost(Protocol):
         """On the relay's loop: how much of the earlier history is indexed; None when done or dropped."""
         ...
 
+    def follow(self, session: str, backing: Backing) -> None:
+        """On the relay's loop: ``session``'s events from now on may be kept in ``backing`` too (a file
+        followed from its start): the relay forgets those that leave its working set, not copies them."""
+        ...
+
 
 @runtime_checkable
 class HistorySource(Protocol):

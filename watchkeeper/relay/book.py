@@ -24,6 +24,7 @@ import copy
 import threading
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 from ..protocol import CallTable, Event, ToolCall, fit, raw_event
 from ..protocol.calls import TOOL_KINDS
@@ -34,6 +35,9 @@ from .history import Rebuild
 from .idset import IdSet
 from .spill import DEFAULT_KEEP, Journal, Lost, Recording, SpillLog, Spool
 from .summary import Summary
+
+if TYPE_CHECKING:
+    from ..adapters.base import Backing
 
 UNKNOWN_SESSION = "unknown"
 #: The key that the relay's own notices (a subscriber that failed) are ingested under: not a source.
@@ -234,6 +238,14 @@ class SessionBook:
         added = backed + len(events)
         rb.events, rb.ids = [], IdSet()
         return start, end, added
+
+    def follow(self, session: str, agent_kind: str, backing: Backing) -> None:
+        """``session``'s events from now on may be in ``backing`` (its file, followed from the start)."""
+        with self._lock:
+            lg = self._logs.get(session)
+            if lg is None:
+                lg = self._logs[session] = self._new_log(session, agent_kind)
+            lg.events.follow(backing, self.epoch)
 
     def _install_backed(self, lg: SessionLog, rb: Rebuild, start: int) -> None:
         """Under the lock: ``rb``'s events, kept in its backing, become seqs ``start`` … of ``lg`` read from there;

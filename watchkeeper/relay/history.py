@@ -50,6 +50,8 @@ class Book(Protocol):
 
     def merge_calls(self, events: list[Event]) -> None: ...
 
+    def follow(self, session: str, agent_kind: str, backing: Backing) -> None: ...
+
 
 class Rebuild:
     """One session's history as a source re-reads it; ``add`` from one thread at a time, ``commit`` on the loop."""
@@ -187,3 +189,7 @@ class RelayHistoryHost:
     def progress(self, session: str, fraction: float | None) -> None:
         """On the relay's loop; None: nothing is being indexed for ``session`` any more."""
         self._progress(session, fraction)
+
+    def follow(self, session: str, backing: Backing) -> None:
+        """On the relay's loop: ``session``'s log may forget events ``backing`` holds (``spill.SpillLog``)."""
+        self.book.follow(session, self.agent_kind, backing)

@@ -125,6 +125,12 @@ class Segmented:
         self._next_entry = n
         return True
 
+    def follow(self, backing: Backing, epoch: str) -> None:
+        """Events from now on may be ``backing``'s entries from its first: a segment of none, for spills to
+        extend (``_back_run``)."""
+        self.segments.append(Segment(self.base, self.base, backing, epoch))
+        self._next_entry = 0
+
     def _back_run(self, events: list[Event], i: int, n: int) -> int:
         """How many of ``events[i:n]`` the last segment's backing holds next: they join a segment."""
         if not self.segments:

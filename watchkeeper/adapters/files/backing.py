@@ -71,8 +71,9 @@ class _Cursor:
 class TranscriptBacking:
     """``adapters.base.Backing`` over one transcript file, for the events of ``session`` converted from it."""
 
-    def __init__(self, path: Path, session: str) -> None:
+    def __init__(self, path: Path, session: str | None = None) -> None:
         self.path = path
+        #: the session whose events are kept (None: the first one ``follow`` is told of).
         self.session = session
         self.offsets = array("q")
         self.hashes = array("q")
@@ -98,9 +99,11 @@ class TranscriptBacking:
         self.offsets.append(at)
         self.hashes.append(hash(eid))
 
-    def follow(self, events: list[Event], at: list[int]) -> None:
-        """Events the file's feed read after the index (``at``: their records' offsets): kept as well, so the
-        relay can forget them too once they leave its working set."""
+    def follow(self, events: list[Event], at: list[int], session: str) -> None:
+        """Events of ``session`` the file's feed read (``at``: their records' offsets), after the index or from
+        the file's start: kept as well, so the relay can forget them too once they leave its working set."""
+        if self.session is None:
+            self.session = session
         session = self.session
         for ev, where in zip(events, at, strict=True):
             if where >= 0 and isinstance(ev, dict) and ev.get("session") == session:
@@ -210,7 +213,7 @@ class TranscriptBacking:
         """The session's events of the record at ``at``, feeding the cursor every record up to it."""
         if cursor.last_at == at:
             return cursor.last
-        session, path = self.session, self.path
+        session, path = self.session or "", self.path
         while True:
             line = self._line(cursor, fd)
             if line is None:

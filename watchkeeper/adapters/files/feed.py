@@ -94,7 +94,7 @@ def agent_kind_of(path: Path) -> str:
 class Follows(Protocol):
     """Where a feed's events can be read again (``backing.TranscriptBacking``), told of each as it is read."""
 
-    def follow(self, events: list[Event], at: list[int]) -> None: ...
+    def follow(self, events: list[Event], at: list[int], session: str) -> None: ...
 
 
 class FileFeed:
@@ -156,7 +156,7 @@ class FileFeed:
         if at is not None:
             at += [-1] * (base + len(out) - len(at))
             if self.backing is not None:
-                self.backing.follow(out, at[base:])
+                self.backing.follow(out, at[base:], self.session)
         return out, r.more
 
 

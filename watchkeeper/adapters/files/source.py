@@ -18,6 +18,7 @@ from pathlib import Path
 
 from ...protocol import Emit
 from ..base import HistoryHost
+from .backing import TranscriptBacking
 from .discovery import is_session_name, scan_sessions
 from .feed import TranscriptReader, agent_kind_of
 from .index import TAIL_BYTES, TAIL_FIRST_BYTES
@@ -77,6 +78,7 @@ class TranscriptSource:
     async def run(self, emit: Emit) -> None:
         reader = TranscriptReader(self.path, self.chunk_size)
         tail_first = TailFirst.start(reader, self.history, self.tail_first, self.tail_bytes) if self.follow else None
+        backing = self._backing(reader) if tail_first is None else None
         wake = asyncio.Event()
         rescan = True
 
@@ -104,6 +106,10 @@ class TranscriptSource:
                         watched = present
                         watch.update(dirs)
                 await _drain(reader, emit, final=not self.follow)
+                if backing is not None and reader.main.converter is not None and self.history is not None:
+                    if reader.main.backing is backing:
+                        self.history.follow(reader.main.session, backing)
+                    backing = None
                 if tail_first is not None:
                     tail_first.run_in_background()
                 if not self.follow:
@@ -119,6 +125,19 @@ class TranscriptSource:
                 await tail_first.cancel()
             if watch is not None:
                 await watch.aclose()
+
+    def _backing(self, reader: TranscriptReader) -> TranscriptBacking | None:
+        """A followed file read from its start keeps its events' places (``backing.py``) from the first line:
+        the relay forgets those past its working set instead of copying them (told after the first read,
+        once the session is known)."""
+        if not self.follow or self.history is None:
+            return None
+        try:
+            backing = TranscriptBacking(self.path)
+        except OSError:
+            return None
+        reader.main.backing = backing
+        return backing
 
 
 # --- new sessions under some directories ---------------------------------------
