@@ -157,6 +157,17 @@ def test_a_small_followed_file_keeps_its_history_in_itself(tmp_path: Path, relay
     assert bare(relay.read_range(SESSION, 100, 130)) == bare(whole[100:130])
 
 
+def test_a_file_read_once_keeps_its_history_in_itself(big: Path, relay: Relay) -> None:
+    """What ``replay`` uses: a one-shot conversion from the start; past the working set, read back from the file."""
+    relay.add_source(TranscriptSource(big, follow=False))
+    assert relay.drain(30)
+    whole = list(convert_file(big))
+    length = relay._book.length(SESSION)
+    assert length == len(whole) > KEEP + KEEP // 4
+    assert sum(b - a for a, b in segments(relay)) >= length - KEEP - KEEP // 4, "the file's events were copied"
+    assert bare(relay.read_range(SESSION, 0, length)) == bare(whole)
+
+
 def test_readers_in_step_share_one_pass_over_the_file(big: Path, tmp_path: Path) -> None:
     """Subscribers catch up together, a batch each in turn: the others must not start a conversion
     of their own from the file's start (nor, with more readers than cursors, one per batch)."""

@@ -264,7 +264,7 @@ class SpillLog(Segmented, Window):
         while i < n:
             k = self._back_run(mem, i, n)
             if not k:
-                j = i + 1
+                j = i + 1 if self.segments else n
                 while j < n and not self._starts_run(mem[j]):
                     j += 1
                 if not self._write(mem[i:j]):

@@ -127,10 +127,10 @@ class TranscriptSource:
                 await watch.aclose()
 
     def _backing(self, reader: TranscriptReader) -> TranscriptBacking | None:
-        """A followed file read from its start keeps its events' places (``backing.py``) from the first line:
-        the relay forgets those past its working set instead of copying them (told after the first read,
-        once the session is known)."""
-        if not self.follow or self.history is None:
+        """A file read from its start (followed or once) keeps its events' places (``backing.py``) from the
+        first line: the relay forgets those past its working set instead of copying them (told after the
+        first read, once the session is known)."""
+        if self.history is None:
             return None
         try:
             backing = TranscriptBacking(self.path)
