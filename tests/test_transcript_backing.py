@@ -157,11 +157,14 @@ def test_a_small_followed_file_keeps_its_history_in_itself(tmp_path: Path, relay
     assert bare(relay.read_range(SESSION, 100, 130)) == bare(whole[100:130])
 
 
-def test_a_file_read_once_keeps_its_history_in_itself(big: Path, relay: Relay) -> None:
+def test_a_file_read_once_keeps_its_history_in_itself(tmp_path: Path, relay: Relay) -> None:
     """What ``replay`` uses: a one-shot conversion from the start; past the working set, read back from the file."""
-    relay.add_source(TranscriptSource(big, follow=False))
+    path = tmp_path / "-proj" / f"{SESSION}.jsonl"
+    path.parent.mkdir()
+    path.write_bytes(copies(sample_session(), 40))
+    relay.add_source(TranscriptSource(path, follow=False))
     assert relay.drain(30)
-    whole = list(convert_file(big))
+    whole = list(convert_file(path))
     length = relay._book.length(SESSION)
     assert length == len(whole) > KEEP + KEEP // 4
     assert sum(b - a for a, b in segments(relay)) >= length - KEEP - KEEP // 4, "the file's events were copied"
