@@ -33,12 +33,16 @@ POLL_INTERVAL = 1.0
 RESCAN_INTERVAL = 3.0
 
 
-async def _drain(reader: TranscriptReader, emit: Emit, final: bool = False) -> None:
-    """Read until nothing is waiting, one batch per chunk, letting the loop breathe between chunks."""
+async def _drain(reader: TranscriptReader, emit: Emit, final: bool = False,
+                 read: Callable[[], None] | None = None) -> None:
+    """Read until nothing is waiting, one batch per chunk, letting the loop breathe between chunks;
+    ``read()`` after each batch emitted."""
     while True:
         events, more = reader.poll(final)
         if events:
             emit(events)
+            if read is not None:
+                read()
         if not more:
             return
         await asyncio.sleep(0)
@@ -79,6 +83,15 @@ class TranscriptSource:
         reader = TranscriptReader(self.path, self.chunk_size)
         tail_first = TailFirst.start(reader, self.history, self.tail_first, self.tail_bytes) if self.follow else None
         backing = self._backing(reader) if tail_first is None else None
+
+        def told() -> None:
+            """The relay hears of the backing once the session is known: before most of the file is in."""
+            nonlocal backing
+            if backing is not None and reader.main.converter is not None and self.history is not None:
+                if reader.main.backing is backing:
+                    self.history.follow(reader.main.session, backing)
+                backing = None
+
         wake = asyncio.Event()
         rescan = True
 
@@ -105,11 +118,7 @@ class TranscriptSource:
                     if watch is not None and present != watched:
                         watched = present
                         watch.update(dirs)
-                await _drain(reader, emit, final=not self.follow)
-                if backing is not None and reader.main.converter is not None and self.history is not None:
-                    if reader.main.backing is backing:
-                        self.history.follow(reader.main.session, backing)
-                    backing = None
+                await _drain(reader, emit, final=not self.follow, read=told if backing is not None else None)
                 if tail_first is not None:
                     tail_first.run_in_background()
                 if not self.follow:
