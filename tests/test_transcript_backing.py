@@ -18,7 +18,8 @@ from huge_support import SESSION, Collector, copies, grow, sample_session
 
 from watchkeeper.adapters.files.feed import convert_file
 from watchkeeper.adapters.files.source import TranscriptSource
-from watchkeeper.relay import Relay
+from watchkeeper.protocol import make_event
+from watchkeeper.relay import IterSource, Relay
 
 TAIL_FIRST = 1 << 20
 TAIL = 256 << 10
@@ -155,6 +156,27 @@ def test_a_small_followed_file_keeps_its_history_in_itself(tmp_path: Path, relay
     assert spilled == 0
     assert bare(relay.read_range(SESSION, 0, length)) == bare(whole)
     assert bare(relay.read_range(SESSION, 100, 130)) == bare(whole[100:130])
+
+
+def test_another_sources_event_with_a_transcript_id_stays_its_own(tmp_path: Path, relay: Relay) -> None:
+    """A hook source names a tool call's start as the transcript does (``tool:<id>:started``); when the hook's
+    came first, that seq is the hook's event, and past the working set it must still read as the hook's."""
+    path = tmp_path / "-proj" / f"{SESSION}.jsonl"
+    path.parent.mkdir()
+    path.write_bytes(copies(sample_session(), 40))
+    whole = list(convert_file(path))
+    started = next(e for e in whole if e["kind"] == "tool.started")
+    hook = make_event(started["id"], SESSION, "tool.started", dict(started["data"], name="from-the-hook"),
+                      ts="2026-11-27T10:00:00.000Z")
+    relay.add_source(IterSource("hooks", [whole[0], hook]))
+    assert relay.drain(30)
+    relay.add_source(TranscriptSource(path, follow=False))
+    assert relay.drain(30)
+    length = relay._book.length(SESSION)
+    assert length == len(whole) > KEEP + KEEP // 4 and sum(b - a for a, b in segments(relay)) > KEEP // 2
+    read = relay.read_range(SESSION, 0, length)
+    assert [e["data"].get("name") for e in read if e["id"] == started["id"]] == ["from-the-hook"]
+    assert sorted(e["id"] for e in read) == sorted(e["id"] for e in whole)
 
 
 def test_a_file_read_once_keeps_its_history_in_itself(tmp_path: Path, relay: Relay) -> None:

@@ -49,6 +49,12 @@ class Source(Protocol):
 # --- optional abilities ----------------------------------------------------------------
 
 
+def event_key(ev: Event) -> int:
+    """What tells a backed event from another source's with the same id (a hook's ``tool:…:started`` and
+    the transcript's): its id and its time, hashed."""
+    return hash((ev.get("id"), ev.get("ts")))
+
+
 class Backing(Protocol):
     """Where a rebuilt history can be read again (a transcript, ``files/backing.py``): the relay keeps
     each event's place there, not the event, and reads events back on demand."""
@@ -58,11 +64,11 @@ class Backing(Protocol):
 
     @property
     def hashes(self) -> Sequence[int]:
-        """Each entry's id hash (``hash(eid)``), in ``keep`` order: what the relay matches events it spills with."""
+        """Each entry's ``event_key``, in ``keep`` order: what the relay matches events it spills with."""
         ...
 
-    def keep(self, at: int, eid: str | None) -> None:
-        """The next event of the history came from the record at byte ``at``, with id ``eid``."""
+    def keep(self, at: int, ev: Event) -> None:
+        """The next event of the history, ``ev``, came from the record at byte ``at``."""
         ...
 
     def __len__(self) -> int: ...

@@ -133,7 +133,7 @@ class Rebuild:
                 continue
             ev["seq"] = base + self.count
             ev["epoch"] = epoch
-            keep(where, eid)
+            keep(where, ev)
             if eid in old_ids:
                 stale.append(self.count)
             self.count += 1

@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from ..adapters.base import event_key
 from ..protocol import Event, Kind, make_event
 
 if TYPE_CHECKING:
@@ -81,7 +82,7 @@ def backed_run(backing: Backing, next_entry: int, events: list[Event]) -> tuple[
     for ev in events:
         if next_entry >= end:
             break
-        h = hash(ev.get("id"))
+        h = event_key(ev)
         if hashes[next_entry] != h:
             ahead = next((j for j in range(next_entry + 1, min(next_entry + LOOKAHEAD, end)) if hashes[j] == h), -1)
             if ahead < 0 or k:

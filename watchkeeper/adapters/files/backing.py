@@ -3,7 +3,7 @@
 A huge transcript's history (``tailfirst.py``) is ~400k events for 1 GB: held as
 dicts that is ~700 MB, and writing them to the relay's spill files would be a
 second copy of what the file already says. So the relay keeps, per event, the
-byte offset of the record it came from and its id's hash (16 bytes), and asks
+byte offset of the record it came from and a hash of its id and time (16 bytes), and asks
 this backing for events by their place in the history.
 
 Events are read back by converting the file again, the way the index did: a
@@ -30,7 +30,7 @@ from array import array
 from pathlib import Path
 
 from ...protocol import Event, fit
-from ..base import Converter
+from ..base import Converter, event_key
 from .feed import open_converter, raw_line
 
 #: The first bytes of the file whose hash must stay the same.
@@ -95,9 +95,9 @@ class TranscriptBacking:
         finally:
             os.close(fd)
 
-    def keep(self, at: int, eid: str | None) -> None:
+    def keep(self, at: int, ev: Event) -> None:
         self.offsets.append(at)
-        self.hashes.append(hash(eid))
+        self.hashes.append(event_key(ev))
 
     def follow(self, events: list[Event], at: list[int], session: str) -> None:
         """Events of ``session`` the file's feed read (``at``: their records' offsets), after the index or from
@@ -107,7 +107,7 @@ class TranscriptBacking:
         session = self.session
         for ev, where in zip(events, at, strict=True):
             if where >= 0 and isinstance(ev, dict) and ev.get("session") == session:
-                self.keep(where, ev.get("id"))
+                self.keep(where, ev)
                 self.size = max(self.size, where + 1)
 
     def indexed(self, size: int) -> None:
@@ -198,7 +198,7 @@ class TranscriptBacking:
             j = 0
             while i < stop and offsets[i] == at:
                 h = hashes[i]
-                while j < len(events) and hash(events[j].get("id")) != h:
+                while j < len(events) and event_key(events[j]) != h:
                     j += 1
                 if j == len(events):
                     return self._fail(f"{self.path} changed: the record at byte {at:,} no longer gives event {i}")
