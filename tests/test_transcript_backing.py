@@ -134,6 +134,14 @@ def test_events_appended_later_leave_memory_for_the_transcript_too(big: Path, re
     assert [e["data"]["text"] for e in read if e["kind"] == "notice" and e["data"].get("code") == "test-between"] \
         == [f"between appends {n}" for n in range(3)]
 
+    # Replaced now: every segment's seqs are answered, and the session is told once, not once a segment.
+    _replace(big)
+    read = relay.read_range(SESSION, start, length)
+    assert [e["seq"] for e in read] == list(range(start, length))
+    relay.notice(SESSION, "end of test", "test-marker", "info")
+    assert got.wait(lambda: bool(notices(got, "test-marker")))
+    assert len(notices(got, "transcript-changed")) == 1
+
 
 def test_a_small_followed_file_keeps_its_history_in_itself(tmp_path: Path, relay: Relay) -> None:
     """Not opened tail-first (under the threshold, or turned off) the file is read from its start; what

@@ -38,9 +38,11 @@ class Segment:
 
     __slots__ = ("backing", "epoch", "first", "start", "stop", "told")
 
-    def __init__(self, start: int, stop: int, backing: Backing, epoch: str, first: int = 0) -> None:
+    def __init__(self, start: int, stop: int, backing: Backing, epoch: str, first: int = 0,
+                 told: list[bool] | None = None) -> None:
         self.start, self.stop, self.backing, self.epoch, self.first = start, stop, backing, epoch, first
-        self.told = False
+        #: whether the session was told this backing cannot be read: shared by its segments, told once.
+        self.told = told if told is not None else [False]
 
     def read(self, start: int, stop: int, session: str, report: Callable[[str], None] | None,
              lost: Lost | None) -> list[Event]:
@@ -58,8 +60,8 @@ class Segment:
     def _unreadable(self, start: int, stop: int, session: str, report: Callable[[str], None] | None,
                     lost: Lost | None) -> list[Event]:
         why = self.backing.problem or "its source cannot be read again"
-        if not self.told:
-            self.told = True
+        if not self.told[0]:
+            self.told[0] = True
             text = (f"Events {self.start}–{self.stop - 1} of this session were kept in its transcript, which can "
                     f"no longer be read back: {why}. Only the events still in memory are shown as they were.")
             if report is not None:
@@ -143,7 +145,8 @@ class Segmented:
         if last.stop == self.base and last.first + (last.stop - last.start) == first:
             last.stop += k
         else:
-            self.segments.append(Segment(self.base, self.base + k, last.backing, events[i].get("epoch", ""), first))
+            self.segments.append(Segment(self.base, self.base + k, last.backing, events[i].get("epoch", ""), first,
+                                         last.told))
         self.base += k
         self._backed += k
         return k
