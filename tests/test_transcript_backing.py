@@ -265,3 +265,15 @@ def test_a_changed_transcript_is_said_and_every_seq_still_answered(change, big: 
     relay.notice(SESSION, "end of test", "test-marker", "info")
     assert got.wait(lambda: bool(notices(got, "test-marker")))
     assert len(notices(got, "transcript-changed")) == 1, "told more than once"
+
+
+def test_without_a_spool_everything_stays_in_memory(big: Path) -> None:
+    """``Relay(keep=None)`` promises the whole history in memory: no segments, the events themselves."""
+    relay = Relay(keep=None).start()
+    try:
+        start, end, _ = indexed(relay, big)
+        assert segments(relay) == []
+        assert relay.in_memory() >= end
+        assert bare(relay.read_range(SESSION, start, end)) == bare(list(convert_file(big)))
+    finally:
+        relay.stop()

@@ -240,7 +240,10 @@ class SessionBook:
         return start, end, added
 
     def follow(self, session: str, agent_kind: str, backing: Backing) -> None:
-        """``session``'s events from now on may be in ``backing`` (its file, followed from the start)."""
+        """``session``'s events from now on may be in ``backing`` (its file, followed from the start); not
+        without a spool, where everything stays in memory."""
+        if self._spool is None:
+            return
         with self._lock:
             lg = self._logs.get(session)
             if lg is None:
@@ -253,7 +256,7 @@ class SessionBook:
         backing = rb.backing
         assert backing is not None
         stale = set(rb.stale)
-        if not lg.events.back(backing, self.epoch):
+        if self._spool is None or not lg.events.back(backing, self.epoch):
             events = backing.read(0, len(backing)) or []
             for seq, ev in enumerate(events, start):
                 ev["seq"], ev["epoch"] = seq, self.epoch
