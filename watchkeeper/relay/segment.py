@@ -62,8 +62,9 @@ class Segment:
         why = self.backing.problem or "its source cannot be read again"
         if not self.told[0]:
             self.told[0] = True
-            text = (f"Events {self.start}–{self.stop - 1} of this session were kept in its transcript, which can "
-                    f"no longer be read back: {why}. Only the events still in memory are shown as they were.")
+            text = (f"Events of this session kept in its transcript (from seq {self.start} on, between others) can "
+                    f"no longer be read back: {why}. Each is answered by a notice saying so; the events still in "
+                    "memory are as they were.")
             if report is not None:
                 report(f"session {session}: {text}")
             if lost is not None:
