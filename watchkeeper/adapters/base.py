@@ -9,7 +9,7 @@ history contract a tail-first source talks to (``files/tailfirst.py``).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from typing import Protocol, runtime_checkable
 
 from ..protocol import Emit, Event
@@ -50,11 +50,42 @@ class Source(Protocol):
 # --- optional abilities ----------------------------------------------------------------
 
 
+def event_key(ev: Event) -> int:
+    """What tells a backed event from another source's with the same id (a hook's ``tool:…:started`` and
+    the transcript's): its id and its time, hashed."""
+    return hash((ev.get("id"), ev.get("ts")))
+
+
+class Backing(Protocol):
+    """Where a rebuilt history can be read again (a transcript, ``files/backing.py``): the relay keeps
+    each event's place there, not the event, and reads events back on demand."""
+
+    #: Why the last ``read`` failed (the file was replaced or truncated), for the notice.
+    problem: str | None
+
+    @property
+    def hashes(self) -> Sequence[int]:
+        """Each entry's ``event_key``, in ``keep`` order: what the relay matches events it spills with."""
+        ...
+
+    def keep(self, at: int, ev: Event) -> None:
+        """The next event of the history, ``ev``, came from the record at byte ``at``."""
+        ...
+
+    def __len__(self) -> int: ...
+
+    def read(self, start: int, stop: int) -> list[Event] | None:
+        """Events ``start`` … ``stop - 1`` (in ``keep`` order) as first converted; None if the source is no
+        longer the one indexed (``problem`` says why); from any thread."""
+        ...
+
+
 class HistoryBuilder(Protocol):
     """A session's history being rebuilt (the relay's ``relay.history.Rebuild``)."""
 
-    def add(self, events: list[Event]) -> None:
-        """Events in file order; from one thread at a time, not necessarily the relay's."""
+    def add(self, events: list[Event], at: list[int] | None = None) -> None:
+        """Events in file order; from one thread at a time, not necessarily the relay's. With a backing
+        (``HistoryHost.begin``), ``at[i]`` is where ``events[i]`` can be read again (-1: nowhere)."""
         ...
 
     def prepare(self) -> None:
@@ -71,10 +102,17 @@ class HistoryBuilder(Protocol):
 class HistoryHost(Protocol):
     """What a relay offers a source that rebuilds a session's history (``relay.history.RelayHistoryHost``)."""
 
-    def begin(self, session: str) -> HistoryBuilder: ...
+    def begin(self, session: str, backing: Backing | None = None) -> HistoryBuilder:
+        """A builder; with ``backing``, the history is kept there and read back on demand, not held."""
+        ...
 
     def progress(self, session: str, fraction: float | None) -> None:
         """On the relay's loop: how much of the earlier history is indexed; None when done or dropped."""
+        ...
+
+    def follow(self, session: str, backing: Backing) -> None:
+        """On the relay's loop: ``session``'s events from now on may be kept in ``backing`` too (a file
+        followed from its start): the relay forgets those that leave its working set, not copies them."""
         ...
 
 

@@ -104,7 +104,6 @@ def start_steering(relay: Any, *, hooks: bool = True, port: int | None = None) -
     """
     from .. import config
     from ..breakpoints import Book, Matcher, relay_facts
-    from ..relay.servers.hookserver import serve_hooks
     from ..viewer.model.control_availability import SteerSetup
 
     book = Book.load()
@@ -112,6 +111,7 @@ def start_steering(relay: Any, *, hooks: bool = True, port: int | None = None) -
     if not hooks:
         setup.hooks_error = "started with --no-hooks"
         return setup
+    from ..relay.servers.hookserver import serve_hooks  # aiohttp: ~0.3 s, only when hooks are served
     token = config.load_token(create=True)
     assert token is not None
     port = config.hook_port() if port is None else port

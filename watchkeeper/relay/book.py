@@ -24,6 +24,7 @@ import copy
 import threading
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 from ..protocol import CallTable, Event, ToolCall, fit, raw_event
 from ..protocol.calls import TOOL_KINDS
@@ -32,8 +33,11 @@ from .api import SessionInfo
 from .controls import SessionSources
 from .history import Rebuild
 from .idset import IdSet
-from .spill import DEFAULT_KEEP, Journal, Recording, SpillLog, Spool
+from .spill import DEFAULT_KEEP, Journal, Lost, Recording, SpillLog, Spool
 from .summary import Summary
+
+if TYPE_CHECKING:
+    from ..adapters.base import Backing
 
 UNKNOWN_SESSION = "unknown"
 #: The key that the relay's own notices (a subscriber that failed) are ingested under: not a source.
@@ -88,9 +92,11 @@ class SessionBook:
     (None: nowhere, everything stays in memory)."""
 
     def __init__(self, epoch: str, report: Report, *, spool: Spool | None = None, keep: int = DEFAULT_KEEP,
-                 calls_kept: int = CALLS_KEPT) -> None:
+                 calls_kept: int = CALLS_KEPT, lost: Lost | None = None) -> None:
         self.epoch = epoch
         self._report = report
+        #: says in a session that history kept in its transcript can no longer be read (``spill.Segment``).
+        self._lost = lost
         self._lock = threading.Lock()
         self._spool = spool
         self._keep = keep
@@ -146,7 +152,8 @@ class SessionBook:
     def _new_log(self, session: str, agent_kind: str) -> SessionLog:
         spool = self._spool
         opener = spool.open if spool is not None else None
-        return SessionLog(session, agent_kind, SpillLog(opener, self._keep, self._report, session, self.recording))
+        return SessionLog(session, agent_kind, SpillLog(opener, self._keep, self._report, session, self.recording,
+                                                        self._lost))
 
     def _spill(self, sessions: Iterable[str]) -> None:
         """Under the lock: what is past the working set goes to disk (see ``spill.py``)."""
@@ -200,7 +207,8 @@ class SessionBook:
                 lg = self._logs[sid] = self._new_log(sid, rb.summary.info.agent_kind)
             lg.sources.setdefault(rb.key, rb.name)
             start = len(lg.events)
-            if rb.base != start or rb.fresh is None:
+            backed = rb.count if rb.backing is not None else 0
+            if rb.backing is None and (rb.base != start or rb.fresh is None):
                 rb.number(start, lg.ids)  # something came in since ``prepare``: number here
             fresh = rb.fresh or []
             summary = rb.summary
@@ -209,7 +217,7 @@ class SessionBook:
                 if eid is not None and (eid in rb.ids or eid in superseded):
                     continue
                 ev = dict(ev)  # type: ignore[assignment]
-                ev["seq"] = start + len(events)
+                ev["seq"] = start + backed + len(events)
                 events.append(ev)
                 if eid is not None:
                     rb.ids.add(eid)
@@ -217,6 +225,8 @@ class SessionBook:
                     summary.fold(ev)
                 except Exception as e:
                     self._report(f"event {eid!r} kept but not summarised: {e!r}")
+            if rb.backing is not None:
+                self._install_backed(lg, rb, start)
             lg.events.extend(events)
             lg.ids = rb.ids
             summary.info.last_seq = len(lg.events) - 1
@@ -225,9 +235,35 @@ class SessionBook:
             self._history_from[sid] = start
             self._indexing.pop(sid, None)
             end = len(lg.events)
-        added = len(events)
+        added = backed + len(events)
         rb.events, rb.ids = [], IdSet()
         return start, end, added
+
+    def follow(self, session: str, agent_kind: str, backing: Backing) -> None:
+        """``session``'s events from now on may be in ``backing`` (its file, followed from the start); not
+        without a spool, where everything stays in memory."""
+        if self._spool is None:
+            return
+        with self._lock:
+            lg = self._logs.get(session)
+            if lg is None:
+                lg = self._logs[session] = self._new_log(session, agent_kind)
+            lg.events.follow(backing, self.epoch)
+
+    def _install_backed(self, lg: SessionLog, rb: Rebuild, start: int) -> None:
+        """Under the lock: ``rb``'s events, kept in its backing, become seqs ``start`` … of ``lg`` read from there;
+        those with ids new to the session join the journal. Without a spool they are read back into memory."""
+        backing = rb.backing
+        assert backing is not None
+        stale = set(rb.stale)
+        if self._spool is None or not lg.events.back(backing, self.epoch):
+            events = backing.read(0, len(backing)) or []
+            for seq, ev in enumerate(events, start):
+                ev["seq"], ev["epoch"] = seq, self.epoch
+            lg.events.extend(events)
+            self._journal.extend(ev for i, ev in enumerate(events) if i not in stale)
+            return
+        self._journal.extend_seqs(rb.session, (start + i for i in range(rb.count) if i not in stale))
 
     # --- reads, from any thread --------------------------------------------
 

@@ -79,7 +79,8 @@ class Relay:
         self.errors: deque[str] = deque(maxlen=100)
         self._loop = asyncio.new_event_loop()
         self.spool = Spool(spill_dir) if keep is not None else None
-        self._book = SessionBook(self.epoch, self._report, spool=self.spool, keep=keep or DEFAULT_KEEP)
+        self._book = SessionBook(self.epoch, self._report, spool=self.spool, keep=keep or DEFAULT_KEEP,
+                                 lost=self._history_lost)
         self._delivery = Delivery(self._loop, self._book, flush_interval=flush_interval, max_batch=max_batch,
                                   failed=self._subscriber_failed, unwatched=self._unwatched, report=self._report)
         self._feed = SessionsFeed(self._loop, self._book, self._call, interval=sessions_interval,
@@ -227,6 +228,11 @@ class Relay:
         """A rebuilt history goes to disk a step per turn of the loop (``SPILL_STEP`` events, ~20 ms)."""
         if not self._stopping and self._book.spill_step(session, SPILL_STEP):
             self._loop.call_soon(self._spill_rebuilt, session)
+
+    def _history_lost(self, session: str, text: str) -> None:
+        """History kept in a transcript cannot be read back (the file was replaced or truncated): said in the
+        session, never silently; from whichever thread read it."""
+        self.notice(session, text, "transcript-changed")
 
     def _indexing(self, session: str, fraction: float | None) -> None:
         self._book.set_indexing(session, fraction)

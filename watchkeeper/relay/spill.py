@@ -18,6 +18,9 @@ and reads entries back through the sessions' logs.
 A spill file that cannot be written is reported once and the events stay in
 memory: nothing is lost, memory is then what bounds it.
 
+A rebuilt history whose source can read it again (a transcript) is not written at all:
+``SpillLog.back`` makes its seqs a segment read from there (``segment.py``).
+
 Whatever pushes a session onward (a viewer resuming, an edge pushing to a hub) needs
 no spool of its own: any seq it has not had acknowledged is still here, by seq
 (``read_range``, ``subscribe(from_seq=…)``), in memory or on disk; across the process's
@@ -41,6 +44,7 @@ import orjson
 
 from ..config import alive
 from ..protocol import Event, encode_line
+from .segment import Lost, Segment, Segmented
 
 #: Events a session keeps in memory (its newest); older ones are on disk.
 DEFAULT_KEEP = 20_000
@@ -198,19 +202,27 @@ class Window:
         raise NotImplementedError
 
 
-class SpillLog(Window):
+class SpillLog(Segmented, Window):
     """A session's events by seq (``log[seq]`` is the event numbered ``seq``): newest in memory, older on disk.
 
     Supports what the book and subscribers use of a list: ``len``, slices, ``append``, ``extend``.
-    Spilled seqs below ``recorded`` are read from the session's recording, the others from the spill file.
+    Spilled seqs below ``recorded`` are read from the session's recording, those in a ``segments`` from
+    its backing, the others from the spill file.
     """
 
-    __slots__ = ("_failed", "_file", "_open", "_report", "keep", "offsets", "recorded", "recording", "session")
+    __slots__ = ("_backed", "_failed", "_file", "_lost", "_next_entry", "_open", "_report", "keep", "offsets",
+                 "recorded", "recording", "segments", "session")
 
     def __init__(self, open_file: Callable[[], SpillFile] | None, keep: int = DEFAULT_KEEP,
                  report: Callable[[str], None] | None = None, session: str = "",
-                 recording: Recording | None = None) -> None:
+                 recording: Recording | None = None, lost: Lost | None = None) -> None:
         super().__init__()
+        #: spilled ranges read from a backing, in seq order; ``_backed``: how many seqs they hold.
+        self.segments: list[Segment] = []
+        self._backed = 0
+        #: the entry of the last segment's backing that the next event spilled may be (``segment.backed_run``).
+        self._next_entry = 0
+        self._lost = lost
         #: byte offset in the spill file of every ``STRIDE``-th spilled seq from ``recorded`` on.
         self.offsets = array("q")
         self.keep = keep
@@ -228,11 +240,14 @@ class SpillLog(Window):
         """How many of the oldest events are on disk."""
         return self.base
 
-    def spill(self, most: int | None = None) -> int:
-        """Past ``keep`` and a quarter, write the oldest to disk down to ``keep`` (at most ``most``); how many went."""
+    def spill(self, most: int | None = None, everything: bool = False) -> int:
+        """Past ``keep`` and a quarter, write the oldest to disk down to ``keep`` (at most ``most``); how many went.
+
+        ``everything``: all of ``mem``, whatever ``keep`` says (before a segment is appended).
+        """
         mem = self.mem
-        n = len(mem) - self.keep
-        if n <= 0 or n < self.keep // 4 + 1:
+        n = len(mem) if everything else len(mem) - self.keep
+        if n <= 0 or (not everything and n < self.keep // 4 + 1):
             return 0
         if most is not None:
             n = min(n, most)
@@ -244,19 +259,35 @@ class SpillLog(Window):
                 self.base += n
                 self.recorded = self.base
                 return n
-            if covered > self.base and len(mem) < 2 * self.keep and most is None:
+            if covered > self.base and len(mem) < 2 * self.keep and most is None and not everything:
                 return 0  # the recording is a flush behind: wait for it rather than write a second copy
+        i = 0
+        while i < n:
+            k = self._back_run(mem, i, n)
+            if not k:
+                j = i + 1 if self.segments else n
+                while j < n and not self._starts_run(mem[j]):
+                    j += 1
+                if not self._write(mem[i:j]):
+                    break
+                k = j - i
+            i += k
+        del mem[:i]
+        return i
+
+    def _write(self, events: list[Event]) -> bool:
+        """``events`` (the next seqs from ``base`` on) to the spill file; False if it cannot be written."""
         if self._open is None or self._failed:
-            return 0
+            return False
         try:
             f = self._file
             if f is None:
                 f = self._file = self._open()
-            lines = _lines(mem[:n])
+            lines = _lines(events)
             at = f.size
             offsets = self.offsets
             had = len(offsets)
-            for j, line in enumerate(lines, self.base - self.recorded):
+            for j, line in enumerate(lines, self.base - self.recorded - self._backed):
                 if not j % STRIDE:
                     offsets.append(at)
                 at += len(line)
@@ -269,12 +300,20 @@ class SpillLog(Window):
             self._failed = True
             if self._report is not None:
                 self._report(f"cannot spill history to disk, keeping it in memory: {e}")
-            return 0
-        del mem[:n]
-        self.base += n
-        return n
+            return False
+        self.base += len(events)
+        return True
 
-    def _raw(self, start: int, stop: int) -> list[bytes]:
+    def _segment(self, seg: Segment, start: int, stop: int, lines: bool) -> list[Event] | list[bytes]:
+        events = seg.read(start, stop, self.session, self._report, self._lost)
+        return [line[:-1] for line in _lines(events)] if lines else events
+
+    def _plain(self, start: int, stop: int, below: int, lines: bool) -> list[Event] | list[bytes]:
+        raw = self._raw(start, stop, below)
+        return raw if lines else [orjson.loads(line) for line in raw]
+
+    def _raw(self, start: int, stop: int, below: int = 0) -> list[bytes]:
+        """Seqs from the recording or the spill file (none in a segment; ``below``: segment seqs before them)."""
         out: list[bytes] = []
         rec = self.recorded
         if start < rec:
@@ -285,7 +324,7 @@ class SpillLog(Window):
             f = self._file
             assert f is not None
             offsets = self.offsets
-            i, j = start - rec, stop - rec
+            i, j = start - rec - below, stop - rec - below
             first, last = i // STRIDE, -(-j // STRIDE)
             end = offsets[last] if last < len(offsets) else f.size
             skip = i - first * STRIDE
@@ -293,8 +332,7 @@ class SpillLog(Window):
         return out
 
     def _load(self, start: int, stop: int) -> list[Event]:
-        loads = orjson.loads
-        return [loads(line) for line in self._raw(start, stop)]
+        return self._spilled(start, stop, lines=False)
 
     def lines(self, start: int, stop: int) -> list[bytes]:
         """Events ``start <= seq < stop`` as JSON lines without their newline (what a search scans)."""
@@ -302,7 +340,7 @@ class SpillLog(Window):
         if start >= stop:
             return []
         base = self.base
-        out = self._raw(start, min(stop, base)) if start < base else []
+        out: list[bytes] = self._spilled(start, min(stop, base), lines=True) if start < base else []
         if stop > base:
             out += [line[:-1] for line in _lines(self.mem[max(start, base) - base:stop - base])]
         return out
@@ -346,26 +384,41 @@ class Journal(Window):
             r += 1
         return out
 
-    def spill(self) -> int:
-        """Past ``keep`` and a quarter, forget the oldest entries' events (their sessions' logs hold them)."""
+    def spill(self, everything: bool = False) -> int:
+        """Past ``keep`` and a quarter (or ``everything``), forget the oldest entries' events (their sessions'
+        logs hold them)."""
         mem = self.mem
-        n = len(mem) - self.keep
-        if n <= 0 or n < self.keep // 4 + 1:
+        n = len(mem) if everything else len(mem) - self.keep
+        if n <= 0 or (not everything and n < self.keep // 4 + 1):
             return 0
-        index, names, starts, sids, firsts = self._index, self._names, self._starts, self._sids, self._firsts
         at = self.base
         for ev in mem[:n]:
-            sid = ev.get("session") or "unknown"
-            i = index.get(sid)
-            if i is None:
-                i = index[sid] = len(names)
-                names.append(sid)
-            seq = ev["seq"]
-            if not starts or sids[-1] != i or firsts[-1] + (at - starts[-1]) != seq:
-                starts.append(at)
-                sids.append(i)
-                firsts.append(seq)
+            self._run(ev.get("session") or "unknown", ev["seq"], at)
             at += 1
         del mem[:n]
         self.base += n
+        return n
+
+    def _run(self, sid: str, seq: int, at: int) -> None:
+        """Entry ``at`` is ``sid``'s ``seq``: it extends the last run or starts one."""
+        index, names, starts, sids, firsts = self._index, self._names, self._starts, self._sids, self._firsts
+        i = index.get(sid)
+        if i is None:
+            i = index[sid] = len(names)
+            names.append(sid)
+        if not starts or sids[-1] != i or firsts[-1] + (at - starts[-1]) != seq:
+            starts.append(at)
+            sids.append(i)
+            firsts.append(seq)
+
+    def extend_seqs(self, session: str, seqs: Iterable[int]) -> int:
+        """Entries for ``session``'s ``seqs`` (held by its log, not here), after everything in memory is
+        forgotten: a backed history (``SpillLog.back``) joins the journal without its events."""
+        self.spill(everything=True)
+        at = self.base
+        for seq in seqs:
+            self._run(session, seq, at)
+            at += 1
+        n = at - self.base
+        self.base = at
         return n

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Protocol
 
 from ...protocol import Event, Kind, content_id, make_event, raw_event
 from ...protocol.envelope import iso
@@ -90,17 +91,26 @@ def agent_kind_of(path: Path) -> str:
     return spec.agent_kind if spec else "unknown"
 
 
+class Follows(Protocol):
+    """Where a feed's events can be read again (``backing.TranscriptBacking``), told of each as it is read."""
+
+    def follow(self, events: list[Event], at: list[int], session: str) -> None: ...
+
+
 class FileFeed:
     """One transcript file read incrementally: its tailer, and its converter once its first line is known.
 
     The first line picks the adapter (a native recording looks like any other
     ``.jsonl`` until then); a reset starts a fresh converter on the re-read.
+    With a ``backing`` (a file followed after its history was indexed), every event read is kept
+    there too, until a reset (another file's events could not be read back from there).
     """
 
     def __init__(self, path: Path, chunk_size: int = CHUNK) -> None:
         self.path = path
         self.tailer = Tailer(path, chunk_size=chunk_size)
         self.converter: Converter | None = None
+        self.backing: Follows | None = None
         self.finished = False
         #: Times the file was found replaced or truncated (and read again from the start).
         self.resets = 0
@@ -109,15 +119,23 @@ class FileFeed:
     def session(self) -> str:
         return str(getattr(self.converter, "session", self.path.stem))
 
-    def read(self, final: bool = False) -> tuple[list[Event], bool]:
-        """Events of one chunk, and whether more is waiting; ``final`` flushes the file's end."""
+    def read(self, final: bool = False, at: list[int] | None = None) -> tuple[list[Event], bool]:
+        """Events of one chunk, and whether more is waiting; ``final`` flushes the file's end.
+
+        With ``at``, the offset of the record each event came from is appended to it (-1: none, the
+        file's end); ``backing.py`` reads them again from there.
+        """
         if self.finished:
             return [], False
         r = self.tailer.read(final)
         if r.reset:
             self.converter = None
+            self.backing = None
             self.resets += 1
+        if self.backing is not None and at is None:
+            at = []
         out: list[Event] = []
+        base = len(at) if at is not None else 0
         for offset, line in r.lines:
             if self.converter is None:
                 self.converter = open_converter(self.path, line)
@@ -125,6 +143,8 @@ class FileFeed:
                 out += self.converter.feed(line, offset)
             except Exception as e:
                 out.append(raw_line(self.session, line, offset, f"converter failed: {e!r}", self.path))
+            if at is not None:
+                at += [offset] * (base + len(out) - len(at))
         if final and not r.more:
             self.finished = True
             if self.converter is not None:
@@ -133,6 +153,10 @@ class FileFeed:
                 except Exception as e:
                     out.append(raw_line(self.session, b"", self.tailer.offset,
                                     f"converter failed at the end: {e!r}", self.path))
+        if at is not None:
+            at += [-1] * (base + len(out) - len(at))
+            if self.backing is not None:
+                self.backing.follow(out, at[base:], self.session)
         return out, r.more
 
 

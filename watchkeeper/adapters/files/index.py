@@ -16,8 +16,9 @@ from pathlib import Path
 
 #: Files at least this big are opened tail-first (when a relay can take the rebuilt history).
 TAIL_FIRST_BYTES = 32 << 20
-#: How much of a file's end is converted first.
-TAIL_BYTES = 4 << 20
+#: How much of a file's end is converted first: ~400 events, ten screens, while the rest is indexed (4 MB
+#: took ~0.1 s of CPU, converted and folded into the timeline, before the first screen).
+TAIL_BYTES = 1 << 20
 #: Most bytes ``head`` reads: a first record bigger than this is left to the tail (or the full read).
 HEAD_BYTES = 1 << 20
 #: Most lines ``head`` reads (the Claude Code converter holds at most 64 lines back before its first event).

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from ...protocol import Emit
 from ..base import HistoryHost
+from .backing import TranscriptBacking
 from .discovery import is_session_name, scan_sessions
 from .feed import TranscriptReader, agent_kind_of
 from .index import TAIL_BYTES, TAIL_FIRST_BYTES
@@ -32,12 +33,16 @@ POLL_INTERVAL = 1.0
 RESCAN_INTERVAL = 3.0
 
 
-async def _drain(reader: TranscriptReader, emit: Emit, final: bool = False) -> None:
-    """Read until nothing is waiting, one batch per chunk, letting the loop breathe between chunks."""
+async def _drain(reader: TranscriptReader, emit: Emit, final: bool = False,
+                 read: Callable[[], None] | None = None) -> None:
+    """Read until nothing is waiting, one batch per chunk, letting the loop breathe between chunks;
+    ``read()`` after each batch emitted."""
     while True:
         events, more = reader.poll(final)
         if events:
             emit(events)
+            if read is not None:
+                read()
         if not more:
             return
         await asyncio.sleep(0)
@@ -77,6 +82,16 @@ class TranscriptSource:
     async def run(self, emit: Emit) -> None:
         reader = TranscriptReader(self.path, self.chunk_size)
         tail_first = TailFirst.start(reader, self.history, self.tail_first, self.tail_bytes) if self.follow else None
+        backing = self._backing(reader) if tail_first is None else None
+
+        def told() -> None:
+            """The relay hears of the backing once the session is known: before most of the file is in."""
+            nonlocal backing
+            if backing is not None and reader.main.converter is not None and self.history is not None:
+                if reader.main.backing is backing:
+                    self.history.follow(reader.main.session, backing)
+                backing = None
+
         wake = asyncio.Event()
         rescan = True
 
@@ -103,7 +118,7 @@ class TranscriptSource:
                     if watch is not None and present != watched:
                         watched = present
                         watch.update(dirs)
-                await _drain(reader, emit, final=not self.follow)
+                await _drain(reader, emit, final=not self.follow, read=told if backing is not None else None)
                 if tail_first is not None:
                     tail_first.run_in_background()
                 if not self.follow:
@@ -119,6 +134,19 @@ class TranscriptSource:
                 await tail_first.cancel()
             if watch is not None:
                 await watch.aclose()
+
+    def _backing(self, reader: TranscriptReader) -> TranscriptBacking | None:
+        """A file read from its start (followed or once) keeps its events' places (``backing.py``) from the
+        first line: the relay forgets those past its working set instead of copying them (told after the
+        first read, once the session is known)."""
+        if self.history is None:
+            return None
+        try:
+            backing = TranscriptBacking(self.path)
+        except OSError:
+            return None
+        reader.main.backing = backing
+        return backing
 
 
 # --- new sessions under some directories ---------------------------------------

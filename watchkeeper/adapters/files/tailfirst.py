@@ -5,7 +5,7 @@ before the first screen. So when a followed file is bigger than a threshold:
 
 1. A *tail feed* gives the converter the file's first lines (they name the
    session, its title, cwd and model, so ``session.started`` is right), then
-   jumps to the last few MB (found with ``index.tail_start``: mmap + rfind)
+   jumps to the last MB (found with ``index.tail_start``: mmap + rfind)
    and goes on following appends. Its events go out at once; a tool result
    whose call lies before the jump is an orphan, which ``protocol.calls``
    merges by call id anyway.
@@ -14,6 +14,9 @@ before the first screen. So when a followed file is bigger than a threshold:
    the relay's ``HistoryBuilder`` for the session, which dedupes, summarises
    and (once caught up, ``prepare``) numbers off the loop. The relay shows
    the progress ("indexing earlier history… N%").
+   The builder keeps no events: each one's record offset goes to a
+   ``backing.TranscriptBacking``, from which the relay reads events back on
+   demand (the transcript is the history on disk, not a second copy).
 3. When the full feed has caught up with the end of the file, on the relay's
    loop and with no await in between: the full feed replaces the tail feed
    (its converter has seen every line, so appends from then on get exactly
@@ -43,6 +46,7 @@ from pathlib import Path
 from ...protocol import Event
 from ..base import HistoryBuilder, HistoryHost
 from . import index
+from .backing import TranscriptBacking
 from .feed import FileFeed, TranscriptReader, open_converter, raw_line
 from .index import TAIL_BYTES
 from .tail import Tailer
@@ -51,6 +55,10 @@ log = logging.getLogger(__name__)
 
 #: Bytes the background conversion reads per step in its worker thread (~20 ms of CPU for Claude Code).
 STEP_BYTES = 4 << 20
+
+#: Seconds between the tail's first events and the background conversion: the first screen is drawn
+#: meanwhile (a worker converting takes the GIL half the time, which costs a first frame ~0.12 s of CPU).
+INDEX_AFTER = 0.3
 
 #: One worker thread for every background conversion in the process: huge files are indexed one
 #: step at a time, in turn, and never take more than one core between them.
@@ -79,8 +87,8 @@ class TailFeed(FileFeed):
         self.start = index.tail_start(path, tail_bytes, not_before=end)
         self.tailer = Tailer(path, offset=self.start, chunk_size=chunk_size)
 
-    def read(self, final: bool = False) -> tuple[list[Event], bool]:
-        events, more = super().read(final)
+    def read(self, final: bool = False, at: list[int] | None = None) -> tuple[list[Event], bool]:
+        events, more = super().read(final, at)
         if self._first:
             events, self._first = self._first + events, []
         self.ids.update(e["id"] for e in events if isinstance(e, dict) and "id" in e)
@@ -122,10 +130,15 @@ class TailFirst:
                 await self.task
 
     async def _index(self) -> None:
+        await asyncio.sleep(INDEX_AFTER)
         session = self.tail.session
         loop = asyncio.get_running_loop()
         full = FileFeed(self.reader.path, self.reader.chunk_size)
-        builder = self.host.begin(session)
+        try:
+            backing: TranscriptBacking | None = TranscriptBacking(self.reader.path, session)
+        except OSError:
+            backing = None
+        builder = self.host.begin(session, backing)
         committed = False
         try:
             self.host.progress(session, 0.0)
@@ -140,10 +153,14 @@ class TailFirst:
             # On the loop from here to the commit: nothing else reads the file or emits meanwhile.
             more = True
             while more:
-                events, more = full.read()
-                builder.add(events)
+                at: list[int] = []
+                events, more = full.read(at=at)
+                builder.add(events, at)
             if full.resets or self.tail.resets:
                 return
+            if backing is not None:
+                backing.indexed(full.tailer.offset)
+                full.backing = backing
             self.reader.main = self.reader.feeds[self.reader.path] = full
             builder.commit(self.tail.ids)
             committed = True
@@ -163,6 +180,7 @@ def _step(full: FileFeed, builder: HistoryBuilder, budget: int = STEP_BYTES) -> 
     more = True
     resets = full.resets
     while more and full.tailer.offset - start < budget and full.resets == resets:
-        events, more = full.read()
-        builder.add(events)
+        at: list[int] = []
+        events, more = full.read(at=at)
+        builder.add(events, at)
     return more and full.resets == resets

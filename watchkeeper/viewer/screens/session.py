@@ -52,6 +52,8 @@ ENDED_GRACE = 2.0
 NARROW = 100
 #: From this many columns on the detail pane takes two fifths of the width, not a third: output wraps less.
 WIDE = 140
+#: Seconds after the session screen mounts that the process settles (``retention.settle``).
+SETTLE_AFTER = 1.0
 
 
 class NewEventsMarker(Static):
@@ -187,7 +189,9 @@ cannot be steered at all is marked **⊘ observe-only** in the status bar;
         return merge_capabilities(info_caps, self.timeline.store.session.capabilities)
 
     def on_mount(self) -> None:
-        settle()  # the first session opens: what the app has built lives as long as it runs
+        # The first session opens: what the app has built lives as long as it runs. A full collection
+        # (~50 ms) after the first screen, not before it.
+        self.set_timer(SETTLE_AFTER, settle)
         self.sub_title = (self.info.title if self.info else None) or self.session_id
         self.watch(self.timeline, "unseen", self._show_marker)
         self.watch(self.conversation, "unseen", self._show_marker)
