@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 #: The websocket fixtures (``served``, ``run``) shared by the remote and SDK tests.
-pytest_plugins = ["remote_support"]
+pytest_plugins = ["remote_support", "fleet_support"]
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_LOGS = ROOT / "watchkeeper" / "demo" / "sample_logs"

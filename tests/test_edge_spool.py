@@ -24,9 +24,9 @@ from typing import Any
 
 import orjson
 import pytest
+from fleet_support import Fleet, pushed
 from remote_steering_support import ROOT, WATCHKEEPER, Serve
 from remote_support import Proxy
-from test_edges import Fleet, pushed
 from test_remote_cli import Lines
 from waiting import until
 

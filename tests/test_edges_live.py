@@ -8,26 +8,14 @@ command never runs and the model reads the reason.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
+from fleet_support import Fleet
 from remote_steering_support import WAIT, Screen, start_claude
 from standins.anthropic import ScriptedAnthropic, text
-from test_edges import Fleet
 from test_remote_steering_live import NEWEST, pause_second_call, tool_result, two_writes
 from waiting import until
 
 pytestmark = pytest.mark.node
-
-
-@pytest.fixture
-def fleet(tmp_path: Path) -> Iterator[Fleet]:
-    f = Fleet(tmp_path)
-    try:
-        yield f
-    finally:
-        f.stop()
 
 
 def test_a_deny_at_the_hub_stops_a_real_call_on_an_edge_and_the_model_reads_why(fleet: Fleet) -> None:

@@ -14,15 +14,12 @@ from __future__ import annotations
 import os
 import signal
 import socket
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
-import pytest
 from fleet_list_support import choose, row_keys
+from fleet_support import Fleet, record
 from remote_steering_support import start_serve
 from remote_support import Attached
-from test_edges import Fleet, record
 from test_viewer_support import screen_text
 from textual.pilot import Pilot
 from waiting import until, until_app
@@ -38,15 +35,6 @@ from watchkeeper.viewer.screens.sessions import SessionsScreen
 
 WAIT = 60.0
 SIZE = (80, 24)
-
-
-@pytest.fixture
-def fleet(tmp_path: Path) -> Iterator[Fleet]:
-    f = Fleet(tmp_path)
-    try:
-        yield f
-    finally:
-        f.stop()
 
 
 def headers(app: WatchkeeperApp) -> dict[str, tuple[int, bool]]:

@@ -14,14 +14,14 @@ import asyncio
 import os
 import signal
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from fleet_support import Fleet
 from remote_steering_support import Screen, Serve, start_serve
 from remote_support import TOKEN, Attached, Served
-from test_edges import Fleet
 from test_remote_steering import type_text
 from test_viewer_support import Notices
 from waiting import until, until_app, until_async
@@ -37,15 +37,6 @@ from watchkeeper.viewer.model.control_availability import SteerSetup
 from watchkeeper.viewer.screens.rule import RuleDialog
 
 WAIT = 30.0
-
-
-@pytest.fixture
-def fleet(tmp_path: Path) -> Iterator[Fleet]:
-    f = Fleet(tmp_path)
-    try:
-        yield f
-    finally:
-        f.stop()
 
 
 @pytest.fixture

@@ -15,13 +15,12 @@ from __future__ import annotations
 import os
 import signal
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from conftest import CLAUDE_VERSIONS
+from fleet_support import Fleet
 from remote_steering_support import WAIT, Screen, Serve, start_claude
 from standins.anthropic import ScriptedAnthropic
-from test_edges import Fleet
 from test_remote_steering_live import NEWEST, pause_second_call, tool_result, two_writes
 from waiting import until
 
@@ -30,15 +29,6 @@ from watchkeeper.breakpoints import Book, Rule
 from watchkeeper.protocol import Event
 
 pytestmark = pytest.mark.node
-
-
-@pytest.fixture
-def fleet(tmp_path: Path) -> Iterator[Fleet]:
-    f = Fleet(tmp_path)
-    try:
-        yield f
-    finally:
-        f.stop()
 
 
 @pytest.fixture
