@@ -21,17 +21,19 @@ from __future__ import annotations
 from array import array
 from bisect import bisect_left, bisect_right
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from ...protocol import CallTable, Event, Kind, ToolCall
+from ...protocol import Event, Kind, ToolCall
 from ...protocol.calls import TOOL_KINDS
 from ...protocol.payloads import AgentStartedData
 from ...protocol.session import SessionState
 from . import rows
 from .event_log import EventLog
+from .relay_events import RelayEvents
 from .rows import row_agent
+from .store_calls import CallIndex
 from .timeline_filter import Filter, search_text
 from .timeline_view import tree_view
 
@@ -57,22 +59,28 @@ class Added:
 
 
 class TimelineStore:
-    """All events of one session and the current view over them."""
+    """All events of one session and the current view over them.
 
-    def __init__(self) -> None:
-        self.events = EventLog()
+    ``events``: where the events are kept; by default all of them, as compact JSON (``event_log.py``);
+    a session the relay holds keeps only their seqs and reads them back (``relay_events.py``).
+    """
+
+    def __init__(self, events: EventLog | RelayEvents | None = None) -> None:
+        self.events = events if events is not None else EventLog()
         #: Per event, by index: its kind, and the agent whose row it belongs to (``rows.row_agent``),
         #: so that views are built without decoding events.
         self.event_kinds: list[str] = []
         self.row_agents: list[str] = []
         self.heads = array("q")
-        self.calls = CallTable()
+        self.call_index = CallIndex(self.events)
+        #: the calls kept whole (``store_calls.py``): a forgotten one is folded again by :meth:`call_of`.
+        self.calls = self.call_index.table
         #: the session as its stream describes it (``protocol.session``): state, usage, held calls.
         self.session = SessionState()
         #: failed calls and error events so far (raw records are counted apart, in ``session.raw``).
         self.errors = 0
-        self.call_head: dict[str, int] = {}
-        self.call_events: dict[str, list[int]] = {}
+        #: call id -> its row's head.
+        self.call_head: Mapping[str, int] = self.call_index.head
         self.parent_call: dict[str, str] = {}
         #: Each subagent's ``agent.started`` events: one row, headed by the first.
         self.agent_starts: dict[str, list[int]] = {}
@@ -98,12 +106,7 @@ class TimelineStore:
     # --- reading rows -----------------------------------------------------------
 
     def call_of(self, head: int) -> ToolCall | None:
-        if self.event_kinds[head] not in TOOL_KINDS:
-            return None
-        event = self.events[head]
-        data = event.get("data")
-        call_id = data.get("call_id") if isinstance(data, dict) else None
-        return self.calls.get(event.get("session", ""), call_id) if call_id else None
+        return self.call_index.of(head)
 
     def starts_of(self, head: int) -> list[int] | None:
         """The ``agent.started`` events merged into this row, when it is a subagent's start."""
@@ -143,7 +146,7 @@ class TimelineStore:
         if call is None:
             group = self.starts_of(head) or self.queued_of(head)
             return [self.events[i] for i in group] if group else [self.events[head]]
-        return [self.events[i] for i in self.call_events.get(call.call_id, [head])]
+        return [self.events[i] for i in self.call_index.events_of(call.call_id) or [head]]
 
     def spawn_marker(self, head: int) -> str:
         """``▾ 2 agents (9)`` under an expanded spawning call, ``▸ …`` when collapsed; else empty."""
@@ -183,8 +186,8 @@ class TimelineStore:
         return rows.KIND_LABELS.get(kind, kind)
 
     def is_error(self, head: int) -> bool:
-        call = self.call_of(head)
-        return rows.call_failed(call) if call else rows.event_is_error(self.events[head])
+        no = self.call_index.number_of(head)
+        return self.call_index.failed(no) if no >= 0 else rows.event_is_error(self.events[head])
 
     # --- tree order -------------------------------------------------------------
 
@@ -235,12 +238,12 @@ class TimelineStore:
             return False
         if flt.kind and self.kind_label(head) != flt.kind:
             return False
-        call = self.call_of(head)
-        if flt.tool and (call is None or call.name != flt.tool):
+        no = self.call_index.number_of(head)
+        if flt.tool and (no < 0 or self.call_index.name(no) != flt.tool):
             return False
         if flt.errors and not self.is_error(head):
             return False
-        return not flt.text or flt.text.lower() in search_text(self.head_event(head), call)
+        return not flt.text or flt.text.lower() in search_text(self.head_event(head), self.call_of(head))
 
     def visible(self, head: int, flt: Filter, hidden: frozenset[str]) -> bool:
         if flt.active:
@@ -328,20 +331,20 @@ class TimelineStore:
             if not isinstance(data, dict):
                 data = {}
             call_id = data.get("call_id") if kind in TOOL_KINDS else None
+            if not call_id:
+                self.call_index.note(index)
             if kind == Kind.CONTROL_APPLIED:
-                for held in self.calls.release(event):  # type: ignore[arg-type]
+                for held in self.calls.release(event):
+                    self.call_index.refresh(held)
                     if (head := self.call_head.get(held.call_id)) is not None:
                         added.changed.add(head)
             if call_id:
-                call = self.calls.update(event)  # type: ignore[arg-type]
-                self.call_events.setdefault(call_id, []).append(index)
+                call, head = self.call_index.update(index, event, call_id)
                 if kind == Kind.TOOL_FINISHED and call is not None and rows.call_failed(call):
                     self.errors += 1
-                head = self.call_head.get(call_id)
                 if head is not None:
                     added.changed.add(head)
                     continue
-                self.call_head[call_id] = index
                 if call is not None and call.name:
                     self.tools[call.name] += 1
                 if call_id in self.spawned:
@@ -369,7 +372,7 @@ class TimelineStore:
                     self.spawned.setdefault(str(parent), []).append(agent)
                     self._prefix.clear()
                     added.rebuild |= self.agent_rows[agent] > 0
-                    spawner = self.calls.get(event.get("session", ""), str(parent))
+                    spawner = self.call_of(self.call_head[str(parent)]) if str(parent) in self.call_head else None
                     if spawner is not None and isinstance(spawner.input, dict):
                         self._name_agent(agent, spawner.input.get("description"))
                 starts = self.agent_starts.setdefault(agent, [])
