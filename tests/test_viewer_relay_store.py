@@ -1,0 +1,149 @@
+"""The timeline store over a real relay: events kept as seqs and read back, older calls folded again.
+
+A relay with a small working set spills most of the session to disk, so what
+the store reads back comes through the relay's range reads from its spill file.
+Every check compares with a store that kept everything as it came.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from watchkeeper.protocol import CallTable, make_event
+from watchkeeper.relay import IterSource, Relay
+from watchkeeper.viewer.model import store_calls
+from watchkeeper.viewer.model.history_reload import HistoryReload, head_of, read_store, relay_store
+from watchkeeper.viewer.model.relay_events import CHUNK, TAIL, RelayEvents
+from watchkeeper.viewer.model.timeline_filter import Filter
+from watchkeeper.viewer.model.timeline_store import TimelineStore
+
+S = "s"
+N = TAIL + 5 * CHUNK + 17
+
+
+def events(n: int) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    i = 0
+    while len(out) < n:
+        i += 1
+        if i % 4 == 0:
+            out.append(make_event(f"u{i}", S, "message.user", {"text": f"prompt {i} ünïcode"}))
+        elif i % 4 == 1:
+            out.append(make_event(f"a{i}", S, "message.assistant", {"text": f"answer {i}"}))
+        else:
+            call = f"c{i}"
+            out.append(make_event(f"{call}:started", S, "tool.started",
+                                  {"call_id": call, "name": "Bash" if i % 3 else "Read",
+                                   "input": {"command": f"make t{i}"}}))
+            out.append(make_event(f"{call}:finished", S, "tool.finished",
+                                  {"call_id": call, "status": "error" if i % 7 == 0 else "ok",
+                                   "is_error": i % 7 == 0, "output": f"out {i}", "duration_ms": i}))
+    return out[:n]
+
+
+@pytest.fixture
+def relay() -> Iterator[Relay]:
+    relay = Relay(keep=2 * CHUNK).start()
+    try:
+        yield relay
+    finally:
+        relay.stop()
+
+
+def fill(relay: Relay, source: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    relay.add_source(IterSource("test", iter([dict(e) for e in source])))
+    assert relay.drain(30)
+    return relay.read_range(S, 0, len(source))
+
+
+def test_events_read_back_from_the_relay_equal_the_events_added(relay: Relay) -> None:
+    served = fill(relay, events(N))
+    log = RelayEvents(lambda a, b: relay.read_range(S, a, b), S)
+    for event in served:
+        log.append(event)
+    assert len(log) == N
+    assert log[N - 1] is served[N - 1]  # the newest are kept as they came
+    assert log[0] == served[0] and log[0] is not served[0]
+    assert log[-N] == served[0] and log[CHUNK + 3] == served[CHUNK + 3]
+    assert log[10:20] == served[10:20]
+    assert list(log) == served and log == served
+    assert log.find_id(served[5]["id"]) == 5 and log.find_id(served[-2]["id"]) == N - 2
+    assert log.find_id("nope") is None
+    with pytest.raises(IndexError):
+        log[N]
+
+
+def test_an_event_without_seq_is_kept_and_one_the_relay_lost_reads_as_a_notice(relay: Relay) -> None:
+    served = fill(relay, events(TAIL + 2 * CHUNK))
+    log = RelayEvents(lambda a, b: relay.read_range(S, a, b), S)
+    odd = make_event("no-seq", S, "notice", {"text": "came another way"})
+    log.append(odd)
+    for event in served:
+        log.append(event)
+    log.append({**served[-1], "id": "gone", "seq": 10_000_000})
+    assert log[0] == odd and log[1] == served[0] and log[CHUNK] == served[CHUNK - 1]
+    lost = RelayEvents(lambda a, b: [], S)
+    for event in served:
+        lost.append(event)
+    assert lost[0]["kind"] == "notice" and lost[0]["seq"] == 0
+    assert "no longer served" in lost[0]["data"]["text"]
+    assert lost[len(served) - 1] is served[-1]
+
+
+def test_a_store_over_the_relay_shows_the_same_rows_filters_and_calls(relay: Relay,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(store_calls, "KEPT", 8)
+    monkeypatch.setattr(store_calls, "REBUILT", 4)
+    served = fill(relay, events(N))
+    whole = TimelineStore()
+    whole.add([dict(e) for e in served])
+    store = relay_store(relay, S)
+    store.add(served[: N // 2])
+    store.add(served[N // 2:])
+    table = CallTable()  # every call kept whole, as the relay's book merges them
+    for event in served:
+        table.update(event)
+    assert len(store.calls) < 20, "older finished calls are forgotten"
+    assert store.view == whole.view and list(store.heads) == list(whole.heads)
+    for head in store.view:
+        call = store.call_of(head)
+        assert call == (table.get(S, call.call_id) if call else None) == whole.call_of(head)
+        assert store.row(head) == whole.row(head)
+        assert store.row_events(head) == whole.row_events(head)
+    assert store.errors == whole.errors > 0 and store.tools == whole.tools
+    for flt in (Filter(errors=True), Filter(tool="Read"), Filter(text="t1"), Filter(kind="user")):
+        store.rebuild(flt)
+        whole.rebuild(flt)
+        assert store.view == whole.view and store.view, flt
+    assert head_of(store, served[3]) == head_of(whole, served[3])
+
+
+def test_a_late_event_of_a_forgotten_call_goes_to_its_own_row(relay: Relay, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(store_calls, "KEPT", 4)
+    source = events(400)
+    late = make_event("c3:waiting-late", S, "tool.waiting", {"call_id": "c3", "reason": "late hook"})
+    served = fill(relay, [*source, late])
+    store = relay_store(relay, S)
+    store.add(served)
+    table = CallTable()
+    for event in served:
+        table.update(event)
+    head = store.call_head["c3"]
+    assert store.call_of(head) == table.get(S, "c3")
+    assert store.call_of(head).status == "ok", "a finished call stays finished"  # type: ignore[union-attr]
+    assert [e["id"] for e in store.row_events(head)] == ["c3:started", "c3:finished", "c3:waiting-late"]
+    assert sum(1 for h in store.view if store.call_of(h) and store.call_of(h).call_id == "c3") == 1  # type: ignore[union-attr]
+
+
+def test_read_store_reads_a_range_and_stops_when_cancelled(relay: Relay) -> None:
+    served = fill(relay, events(N))
+    reload = HistoryReload(0, N - 100)
+    store = read_store(relay, S, reload, lambda: False)
+    assert store is not None and reload.complete
+    assert list(store.events) == served[: N - 100]
+    reload = HistoryReload(0, N)
+    reload.cancel()
+    assert read_store(relay, S, reload, lambda: False) is None
