@@ -10,6 +10,7 @@ hot path.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -99,7 +100,9 @@ class SessionState:
     queued: dict[str, str] = field(default_factory=dict)
     #: the newest ``FINISHED_KEPT`` calls that finished (oldest first): a late ``tool.waiting`` (another
     #: source's copy, seconds late at most) does not hold them again; bounded for sessions that run for days.
-    finished: dict[str, None] = field(default_factory=dict, repr=False)
+    #: An ``OrderedDict``: dropping a plain dict's oldest key (``next(iter(d))``) scans the deleted slots
+    #: before it, ~3 µs a call once thousands were dropped.
+    finished: OrderedDict[str, None] = field(default_factory=OrderedDict, repr=False)
 
     def fold(self, ev: Event) -> bool:
         """Fold one event in; True if what the controls show (pause, step, held calls) changed."""
@@ -238,7 +241,7 @@ def _mark_finished(s: SessionState, cid: str) -> None:
     finished = s.finished
     finished[cid] = None
     if len(finished) > FINISHED_KEPT:
-        del finished[next(iter(finished))]
+        finished.popitem(last=False)
 
 
 def _applied(s: SessionState, ev: Event, data: ControlOutcomeData) -> bool:

@@ -59,6 +59,10 @@ class EventLog(Sequence[Event]):
             self._chunks.append(old)
         self._now = (base + CHUNK, tail[CHUNK:])
 
+    def extend(self, events: list[Event]) -> None:
+        for event in events:
+            self.append(event)
+
     def __len__(self) -> int:
         base, tail = self._now
         return base + len(tail)

@@ -60,6 +60,20 @@ class RelayEvents(Sequence[Event]):
         if len(tail) >= TAIL + CHUNK:
             self._now = (base + CHUNK, tail[CHUNK:])
 
+    def extend(self, events: list[Event]) -> None:
+        """``append`` each, in one pass when every event has its seq (the usual case)."""
+        seqs = [e.get("seq") for e in events]
+        if not all(isinstance(s, int) and s >= 0 for s in seqs):
+            for event in events:
+                self.append(event)
+            return
+        self._seqs.extend(seqs)  # type: ignore[arg-type]
+        base, tail = self._now
+        tail.extend(events)
+        if len(tail) >= TAIL + CHUNK:
+            n = (len(tail) - TAIL) // CHUNK * CHUNK
+            self._now = (base + n, tail[n:])
+
     def __len__(self) -> int:
         base, tail = self._now
         return base + len(tail)

@@ -19,7 +19,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import cast
 
 from ...protocol import Event, ToolCall
-from ...protocol.calls import TOOL_KINDS, apply, running
+from ...protocol.calls import apply, running
 from ...protocol.controls import released
 from ...protocol.payloads import ControlOutcomeData
 from . import rows
@@ -39,11 +39,8 @@ class WorkingCalls:
     def __init__(self) -> None:
         self._calls: dict[tuple[str, str], ToolCall] = {}
 
-    def update(self, event: Event) -> ToolCall | None:
-        data = event.get("data")
-        call_id = data.get("call_id") if isinstance(data, dict) else None
-        if event.get("kind") not in TOOL_KINDS or not call_id:
-            return None
+    def fold(self, event: Event, call_id: str) -> ToolCall:
+        """Fold a tool event of ``call_id`` into its call."""
         key = (event["session"], call_id)
         call = self._calls[key] = apply(self._calls.get(key), event)  # type: ignore[arg-type]
         return call
@@ -119,38 +116,35 @@ class CallIndex:
         self.numbers: dict[str, int] = {}
         self._rebuilt: dict[int, ToolCall] = {}
 
-    def note(self, index: int) -> None:
-        """Event ``index`` belongs to no call."""
-        self.number.append(-1)
-        self.next.append(-1)
+    def extend(self, n: int) -> None:
+        """``n`` more events, of no call until :meth:`update` says otherwise."""
+        none = array("i", [-1]) * n
+        self.number.extend(none)
+        self.next.extend(array("q", [-1]) * n)
 
-    def update(self, index: int, event: Event, call_id: str) -> tuple[ToolCall | None, int | None]:
+    def update(self, index: int, event: Event, call_id: str) -> tuple[ToolCall, int | None]:
         """Fold event ``index`` into its call: (the call, the head of its row if it had one already)."""
-        self.next.append(-1)
         no = self.numbers.get(call_id)
-        session = event.get("session", "")
+        head = None
         if no is None:
             no = self.numbers[call_id] = len(self.ids)
             self.ids.append(call_id)
-            self.sessions.append(session)
+            self.sessions.append(event.get("session", ""))
             self.first.append(index)
             self.last.append(index)
             self.name_of.append(0)
             self.flags.append(0)
-            self.number.append(no)
-            head = None
         else:
-            self.number.append(no)
             self.next[self.last[no]] = index
             self.last[no] = index
             head = self.first[no]
-            if self.table.get(session, call_id) is None and self.table.get(self.sessions[no], call_id) is None:
+            if self.table.get(self.sessions[no], call_id) is None:
                 self.table.put(self._fold(no, upto=index))
             self._rebuilt.pop(no, None)
-        call = self.table.update(event)
-        if call is not None:
-            self._note_call(no, call)
-        if len(self.table) > KEPT + KEPT // 4:
+        self.number[index] = no
+        call = self.table.fold(event, call_id)
+        self._note_call(no, call)
+        if len(self.table) > 2 * KEPT:
             self.table.forget_final(KEPT)
         return call, head
 

@@ -25,14 +25,14 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from ...protocol import Event, Kind, ToolCall
+from ...protocol import MAIN_AGENT, Event, Kind, ToolCall
 from ...protocol.calls import TOOL_KINDS
 from ...protocol.payloads import AgentStartedData
 from ...protocol.session import SessionState
 from . import rows
 from .event_log import EventLog
 from .relay_events import RelayEvents
-from .rows import row_agent
+from .rows import AGENT_KINDS, row_agent
 from .store_calls import CallIndex
 from .timeline_filter import Filter, search_text
 from .timeline_view import tree_view
@@ -42,6 +42,9 @@ LAST = 1 << 62
 
 #: Fields whose values repeat across a session's events: each equal value is kept once.
 SHARED_FIELDS = ("session", "agent", "kind")
+#: Kinds that do more than head a row of their own (``TimelineStore._fold_special``).
+SPECIAL_KINDS = frozenset({*TOOL_KINDS, Kind.CONTROL_APPLIED, Kind.CONTROL_REJECTED, Kind.MESSAGE_USER,
+                           Kind.AGENT_STARTED, Kind.NOTICE})
 
 
 @dataclass(slots=True)
@@ -312,94 +315,45 @@ class TimelineStore:
 
     def add(self, batch: Iterable[Event]) -> Added:
         """Fold a batch in and place its new rows in the view (unless a rebuild is due)."""
+        batch = batch if isinstance(batch, list) else list(batch)
         added = Added()
         new_heads: list[tuple[int, str, str]] = []
-        session, events, shared = self.session, self.events, self._shared
-        for event in batch:
-            for name in SHARED_FIELDS:
-                value = event.get(name)
-                if value.__class__ is str:
-                    event[name] = shared.setdefault(value, value)  # type: ignore[literal-required]
-            index = len(events)
-            events.append(event)
-            session.fold(event)
+        events, special = self.events, self._fold_special
+        if isinstance(events, EventLog):
+            self._share(batch)
+        base = len(events)
+        events.extend(batch)
+        self.call_index.extend(len(batch))
+        fold, kinds, agents, heads = self.session.fold, self.event_kinds, self.row_agents, self.heads
+        labels, agent_rows, counts, shared = rows.KIND_LABELS, self.agent_rows, self.kinds, self._shared
+        for index, event in enumerate(batch, base):
+            fold(event)
             kind = event.get("kind")
-            agent = row_agent(event)
-            self.event_kinds.append(kind if isinstance(kind, str) else "?")
-            self.row_agents.append(agent)
-            data = event.get("data")
-            if not isinstance(data, dict):
-                data = {}
-            call_id = data.get("call_id") if kind in TOOL_KINDS else None
-            if not call_id:
-                self.call_index.note(index)
-            if kind == Kind.CONTROL_APPLIED:
-                for held in self.calls.release(event):
-                    self.call_index.refresh(held)
-                    if (head := self.call_head.get(held.call_id)) is not None:
-                        added.changed.add(head)
-            if call_id:
-                call, head = self.call_index.update(index, event, call_id)
-                if kind == Kind.TOOL_FINISHED and call is not None and rows.call_failed(call):
-                    self.errors += 1
-                if head is not None:
-                    added.changed.add(head)
-                    continue
-                if call is not None and call.name:
-                    self.tools[call.name] += 1
-                if call_id in self.spawned:
-                    self._prefix.clear()
-                    added.rebuild |= any(self.agent_rows[a] for a in self.spawned[call_id])
-            elif kind == Kind.MESSAGE_USER and isinstance(qid := data.get("queue_id"), str):
-                group = self.queue_events.get(qid)
-                origin = data.get("origin")
-                if group and origin == "queue-removed":
-                    group.append(index)  # taken back: the queued row says so
-                    added.changed.add(group[0])
-                    continue
-                if group and origin != "queued" and group[0] not in self.superseded:
-                    group.append(index)  # delivered: a row of its own, in place of the queued one
-                    self._supersede(group[0])
-                    added.rebuild |= self.position(group[0]) is not None
-                elif group is None and origin == "queued":
-                    self.queue_events[qid] = [index]
-            elif kind == Kind.AGENT_STARTED and (spawn := cast(AgentStartedData, data)).get("agent_id"):
-                # One row per subagent: its own file and its parent's both announce it.
-                agent, parent = str(spawn["agent_id"]), spawn.get("parent_call_id")
-                self._name_agent(agent, spawn.get("description") or spawn.get("agent_type"))
-                if parent and agent not in self.parent_call:
-                    self.parent_call[agent] = str(parent)
-                    self.spawned.setdefault(str(parent), []).append(agent)
-                    self._prefix.clear()
-                    added.rebuild |= self.agent_rows[agent] > 0
-                    spawner = self.call_of(self.call_head[str(parent)]) if str(parent) in self.call_head else None
-                    if spawner is not None and isinstance(spawner.input, dict):
-                        self._name_agent(agent, spawner.input.get("description"))
-                starts = self.agent_starts.setdefault(agent, [])
-                starts.append(index)
-                if len(starts) > 1:
-                    added.changed.add(starts[0])
-                    continue
-            elif kind != Kind.RAW and rows.event_is_error(event):
-                self.errors += 1
-            label = rows.KIND_LABELS.get(kind, kind) if isinstance(kind, str) else "?"
-            self.heads.append(index)
-            self.agent_rows[agent] += 1
-            self.kinds[label] += 1
+            kind = shared.setdefault(kind, kind) if isinstance(kind, str) else "?"
+            agent = row_agent(event) if kind in AGENT_KINDS else event.get("agent", MAIN_AGENT)
+            kinds.append(kind)
+            agents.append(shared.setdefault(agent, agent) if isinstance(agent, str) else agent)
+            if kind in SPECIAL_KINDS and not special(index, event, kind, added):
+                continue
+            label = labels.get(kind, kind)
+            heads.append(index)
+            agent_rows[agent] += 1
+            counts[label] += 1
             new_heads.append((index, agent, label))
         added.rows = len(new_heads)
         if added.rebuild:
             return added
-        flt, hidden, view = self.filter, self.hidden, self.view
+        flt, hidden, view, superseded, prefix = self.filter, self.hidden, self.view, self.superseded, self.prefix
+        active, hide = flt.active, flt.hide - {flt.kind}
         for head, agent, label in new_heads:
-            if self.superseded and head in self.superseded:
+            if superseded and head in superseded:
                 continue
-            if flt.active:
+            if active:
                 if not self.matches(head, flt):
                     continue
-            elif agent in hidden or (flt.hide and flt.hides(label)):
+            elif agent in hidden or label in hide:
                 continue
-            if not self.prefix(agent):
+            if not prefix(agent):
                 view.append(head)  # a new top-level row is the last row
                 added.appended += 1
                 continue
@@ -413,6 +367,73 @@ class TimelineStore:
                 if self.position(head) is None and self.matches(head, flt):
                     added.inserted_at.append(self._insert(head))
         return added
+
+    def _fold_special(self, index: int, event: Event, kind: str, added: Added) -> bool:
+        """What a tool event, a queued prompt, a subagent's start, a control or a notice does beyond its row;
+        False when the event joins another event's row instead of heading its own."""
+        data = event.get("data")
+        if not isinstance(data, dict):
+            data = {}
+        call_id = data.get("call_id") if kind in TOOL_KINDS else None
+        if call_id:
+            call, head = self.call_index.update(index, event, call_id)
+            if kind == Kind.TOOL_FINISHED and call is not None and rows.call_failed(call):
+                self.errors += 1
+            if head is not None:
+                added.changed.add(head)
+                return False
+            if call is not None and call.name:
+                self.tools[call.name] += 1
+            if call_id in self.spawned:
+                self._prefix.clear()
+                added.rebuild |= any(self.agent_rows[a] for a in self.spawned[call_id])
+        elif kind == Kind.CONTROL_APPLIED:
+            for held in self.calls.release(event):
+                self.call_index.refresh(held)
+                if (head := self.call_head.get(held.call_id)) is not None:
+                    added.changed.add(head)
+        elif kind == Kind.MESSAGE_USER and isinstance(qid := data.get("queue_id"), str):
+            group = self.queue_events.get(qid)
+            origin = data.get("origin")
+            if group and origin == "queue-removed":
+                group.append(index)  # taken back: the queued row says so
+                added.changed.add(group[0])
+                return False
+            if group and origin != "queued" and group[0] not in self.superseded:
+                group.append(index)  # delivered: a row of its own, in place of the queued one
+                self._supersede(group[0])
+                added.rebuild |= self.position(group[0]) is not None
+            elif group is None and origin == "queued":
+                self.queue_events[qid] = [index]
+        elif kind == Kind.AGENT_STARTED and (spawn := cast(AgentStartedData, data)).get("agent_id"):
+            # One row per subagent: its own file and its parent's both announce it.
+            agent, parent = str(spawn["agent_id"]), spawn.get("parent_call_id")
+            self._name_agent(agent, spawn.get("description") or spawn.get("agent_type"))
+            if parent and agent not in self.parent_call:
+                self.parent_call[agent] = str(parent)
+                self.spawned.setdefault(str(parent), []).append(agent)
+                self._prefix.clear()
+                added.rebuild |= self.agent_rows[agent] > 0
+                spawner = self.call_of(self.call_head[str(parent)]) if str(parent) in self.call_head else None
+                if spawner is not None and isinstance(spawner.input, dict):
+                    self._name_agent(agent, spawner.input.get("description"))
+            starts = self.agent_starts.setdefault(agent, [])
+            starts.append(index)
+            if len(starts) > 1:
+                added.changed.add(starts[0])
+                return False
+        elif kind != Kind.RAW and rows.event_is_error(event):
+            self.errors += 1
+        return True
+
+    def _share(self, batch: list[Event]) -> None:
+        """Equal values of :data:`SHARED_FIELDS` kept once, for a store that keeps its events."""
+        shared = self._shared
+        for event in batch:
+            for name in SHARED_FIELDS:
+                value = event.get(name)
+                if value.__class__ is str:
+                    event[name] = shared.setdefault(value, value)  # type: ignore[literal-required]
 
     def _supersede(self, head: int) -> None:
         self.superseded.add(head)
