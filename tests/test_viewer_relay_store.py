@@ -7,18 +7,24 @@ Every check compares with a store that kept everything as it came.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from test_viewer_support import screen_text, status_text
+from waiting import WAIT, until_app
 
 from watchkeeper.protocol import CallTable, make_event
 from watchkeeper.relay import IterSource, Relay
+from watchkeeper.viewer import WatchkeeperApp
 from watchkeeper.viewer.model import store_calls
 from watchkeeper.viewer.model.history_reload import HistoryReload, head_of, read_store, relay_store
 from watchkeeper.viewer.model.relay_events import CHUNK, TAIL, RelayEvents
 from watchkeeper.viewer.model.timeline_filter import Filter
 from watchkeeper.viewer.model.timeline_store import TimelineStore
+from watchkeeper.viewer.screens import session as session_screen
+from watchkeeper.viewer.screens.session import SessionScreen
 
 S = "s"
 N = TAIL + 5 * CHUNK + 17
@@ -147,3 +153,49 @@ def test_read_store_reads_a_range_and_stops_when_cancelled(relay: Relay) -> None
     reload = HistoryReload(0, N)
     reload.cancel()
     assert read_store(relay, S, reload, lambda: False) is None
+
+
+class GatedRelay(Relay):
+    """The real relay; its range reads wait until the test opens the gate (the worker's history read)."""
+
+    def __init__(self) -> None:
+        super().__init__(keep=2 * CHUNK)
+        self.gate = threading.Event()
+
+    def read_range(self, session: str, start: int, stop: int) -> list[dict[str, Any]]:
+        assert self.gate.wait(WAIT)
+        return super().read_range(session, start, stop)
+
+
+async def test_a_long_history_opens_on_its_newest_events_then_the_whole_of_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(session_screen, "BULK", 600)
+    monkeypatch.setattr(session_screen, "TAIL_FIRST", 50)
+    relay = GatedRelay().start()
+    try:
+        relay.gate.set()
+        served = fill(relay, events(1000))
+        relay.gate.clear()
+        app = WatchkeeperApp(relay, open_session=S)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await until_app(pilot, lambda: isinstance(app.screen, SessionScreen))
+            screen = app.screen
+            assert isinstance(screen, SessionScreen)
+            await until_app(pilot, lambda: len(screen.timeline.store.events) == 50)
+            assert [e["id"] for e in screen.timeline.store.events] == [e["id"] for e in served[-50:]]
+            await until_app(pilot, lambda: "loading earlier history" in status_text(app))
+            relay.add_source(IterSource("later", iter([make_event("late", S, "message.user", {"text": "meanwhile"})])))
+            await until_app(pilot, lambda: screen.timeline.store.events[-1]["id"] == "late")
+            relay.gate.set()
+            await until_app(pilot, lambda: len(screen.timeline.store.events) == 1001)
+            store = screen.timeline.store
+            assert [e["id"] for e in store.events] == [e["id"] for e in served] + ["late"]
+            whole = TimelineStore()
+            whole.add([dict(e) for e in relay.read_range(S, 0, 1001)])
+            assert store.view == whole.view and store.errors == whole.errors and store.tools == whole.tools
+            assert [store.row(h) for h in store.view[:40]] == [whole.row(h) for h in whole.view[:40]]
+            await until_app(pilot, lambda: "loading earlier history" not in status_text(app))
+            await pilot.press("home")
+            assert screen.timeline.selected_head == whole.view[0]
+            assert "prompt" in screen_text(app) or "Bash" in screen_text(app)
+    finally:
+        relay.stop()
