@@ -21,13 +21,14 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any, overload
 
 from ...protocol import Event, Kind, make_event
+from ...retention import retained
 
 #: The newest events, kept as they came.
 TAIL = 4_096
 #: Older events are read back this many at a time: one range read.
 CHUNK = 256
-#: Chunks read back and kept for the reads to come.
-RECENT = 64
+#: Chunks read back and kept for the reads to come: a few screens' worth.
+RECENT = 16
 #: ``read(start, stop)``: the session's events with ``start <= seq < stop`` (``RelayAPI.read_range``).
 Reader = Callable[[int, int], list[Event]]
 
@@ -109,6 +110,7 @@ class RelayEvents(Sequence[Event]):
         if len(recent) >= RECENT:
             recent.clear()
         recent[n] = events
+        retained(len(events))  # out of the collector's sight while kept; freed by reference counting
         return events
 
     def _load(self, start: int, stop: int) -> list[Event]:
