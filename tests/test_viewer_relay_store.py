@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from test_viewer_support import screen_text, status_text
+from test_viewer_support import SESSION, Events, relay_with, screen_text, status_text
 from waiting import WAIT, until_app
 
 from watchkeeper.protocol import CallTable, make_event
@@ -25,6 +25,7 @@ from watchkeeper.viewer.model.timeline_filter import Filter
 from watchkeeper.viewer.model.timeline_store import TimelineStore
 from watchkeeper.viewer.screens import session as session_screen
 from watchkeeper.viewer.screens.session import SessionScreen
+from watchkeeper.viewer.widgets.detail_pane import DetailPane
 
 S = "s"
 N = TAIL + 5 * CHUNK + 17
@@ -199,3 +200,37 @@ async def test_a_long_history_opens_on_its_newest_events_then_the_whole_of_it(mo
             assert "prompt" in screen_text(app) or "Bash" in screen_text(app)
     finally:
         relay.stop()
+
+
+async def test_the_detail_pane_keeps_rows_it_rendered_until_the_theme_changes() -> None:
+    relay = relay_with(Events().whole_session())
+    try:
+        app = WatchkeeperApp(relay, open_session=SESSION)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await until_app(pilot, lambda: isinstance(app.screen, SessionScreen))
+            screen = app.screen
+            assert isinstance(screen, SessionScreen)
+            await until_app(pilot, lambda: len(screen.timeline.store.events) == screen.info.events)  # type: ignore[union-attr]
+            pane = screen.query_one(DetailPane)
+            await pilot.press("home")
+            await pilot.pause()
+            first = pane_text(pane)
+            await pilot.press("down")
+            await pilot.pause()
+            second = pane_text(pane)
+            assert second != first
+            kept = len(pane._kept)
+            await pilot.press("up")
+            await pilot.pause()
+            assert pane_text(pane) == first and len(pane._kept) == kept, "shown again from what was kept"
+            app.theme = "textual-light" if app.theme != "textual-light" else "textual-dark"
+            await until_app(pilot, lambda: len(pane._kept) == 1, what="only the row shown, drawn in the new theme")
+            await pilot.press("down")
+            await pilot.pause()
+            assert pane_text(pane) == second and len(pane._kept) == 2
+    finally:
+        relay.stop()
+
+
+def pane_text(pane: DetailPane) -> str:
+    return "\n".join(strip.text for strip in pane._strips)
