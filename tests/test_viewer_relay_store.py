@@ -23,7 +23,9 @@ from watchkeeper.viewer.model.history_reload import HistoryReload, head_of, read
 from watchkeeper.viewer.model.relay_events import CHUNK, TAIL, RelayEvents
 from watchkeeper.viewer.model.timeline_filter import Filter
 from watchkeeper.viewer.model.timeline_store import TimelineStore
+from watchkeeper.viewer.replay_app import ReplayApp
 from watchkeeper.viewer.screens import session as session_screen
+from watchkeeper.viewer.screens.replay import ReplayScreen
 from watchkeeper.viewer.screens.session import SessionScreen
 from watchkeeper.viewer.widgets.detail_pane import DetailPane
 
@@ -234,3 +236,19 @@ async def test_the_detail_pane_keeps_rows_it_rendered_until_the_theme_changes() 
 
 def pane_text(pane: DetailPane) -> str:
     return "\n".join(strip.text for strip in pane._strips)
+
+
+async def test_a_replay_of_a_long_history_takes_every_event_through_its_playhead(
+    relay: Relay, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(session_screen, "BULK", 600)
+    monkeypatch.setattr(session_screen, "TAIL_FIRST", 50)
+    served = fill(relay, events(1000))
+    app = ReplayApp(relay, open_session=S, speed=0.0, looked_in=[])
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until_app(pilot, lambda: isinstance(app.screen, ReplayScreen))
+        screen = app.screen
+        assert isinstance(screen, ReplayScreen)
+        playhead = screen.playhead
+        await until_app(pilot, lambda: playhead.ended and playhead.shown == len(screen.timeline.store.events) == 1000)
+        assert [e["id"] for e in screen.timeline.store.events] == [e["id"] for e in served]

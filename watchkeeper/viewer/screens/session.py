@@ -127,6 +127,9 @@ cannot be steered at all is marked **⊘ observe-only** in the status bar;
         Binding("tab", "focus_pane", "Pane", id="session.pane"),
     ]
 
+    #: A long history is read apart (``_open_history``); a replay takes every event through its playhead.
+    history_apart = True
+
     def __init__(self, relay: RelayAPI, session: str, info: SessionInfo | None = None) -> None:
         super().__init__()
         self.relay = relay
@@ -201,7 +204,7 @@ cannot be steered at all is marked **⊘ observe-only** in the status bar;
     def _open_history(self) -> int:
         """Where the feed starts: a long history shows its newest events at once, the rest is read in a worker."""
         info = self.info
-        if info is None or info.last_seq + 1 - info.history_from <= BULK:
+        if not self.history_apart or info is None or info.last_seq + 1 - info.history_from <= BULK:
             return 0
         start = info.last_seq + 1 - TAIL_FIRST
         self._reload, self._reload_live = HistoryReload(info.history_from, start), []
