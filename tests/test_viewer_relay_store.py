@@ -252,3 +252,59 @@ async def test_a_replay_of_a_long_history_takes_every_event_through_its_playhead
         playhead = screen.playhead
         await until_app(pilot, lambda: playhead.ended and playhead.shown == len(screen.timeline.store.events) == 1000)
         assert [e["id"] for e in screen.timeline.store.events] == [e["id"] for e in served]
+
+
+def held_and_let_go() -> list[dict[str, Any]]:
+    """Calls in every state a history can leave them: held then approved (running, never finished),
+    still held, denied, failed, unfinished, and finished after a hold."""
+    def call(cid: str, name: str = "Bash") -> dict[str, Any]:
+        data = {"call_id": cid, "name": name, "input": {"command": cid}}
+        return make_event(f"{cid}:started", S, "tool.started", data)
+
+    def wait(cid: str) -> dict[str, Any]:
+        return make_event(f"{cid}:waiting", S, "tool.waiting", {"call_id": cid, "reason": "approval"})
+
+    def done(cid: str, status: str, error: bool = False) -> dict[str, Any]:
+        return make_event(f"{cid}:finished", S, "tool.finished",
+                          {"call_id": cid, "status": status, "is_error": error, "output": cid})
+
+    def applied(n: int, control: str, *cids: str) -> dict[str, Any]:
+        return make_event(f"ctl{n}", S, "control.applied", {"control": control, "call_id": cids[0],
+                                                           "call_ids": list(cids[1:])})
+
+    return [
+        call("approved"), wait("approved"), applied(1, "approve", "approved"),
+        {**call("approved"), "id": "approved:started-by-the-transcript"},  # another source's copy, after
+        call("held"), wait("held"),
+        call("denied"), wait("denied"), applied(2, "deny", "denied"), done("denied", "denied"),
+        call("failed", "Read"), done("failed", "error", True),
+        call("unfinished"),
+        call("later"), wait("later"), applied(3, "approve", "later", "held-elsewhere"), done("later", "ok"),
+        *events(600),
+        make_event("late-wait", S, "tool.waiting", {"call_id": "failed", "reason": "a hook's late copy"}),
+    ]
+
+
+def test_a_history_read_whole_folds_its_calls_as_the_live_store_does(relay: Relay,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(store_calls, "KEPT", 4)
+    served = fill(relay, held_and_let_go())
+    live = TimelineStore()
+    for event in served:
+        live.add([dict(event)])  # one at a time, as a live session arrives
+    reload = HistoryReload(0, len(served))
+    read = read_store(relay, S, reload, lambda: False)
+    assert read is not None and not read.call_index.light
+    assert len(read.calls) < 20, "only the unfinished calls and the newest are kept whole"
+    assert read.view == live.view
+    for head in read.view:
+        assert read.call_of(head) == live.call_of(head), read.call_of(head)
+    statuses = {c: read.call_of(read.call_head[c]).status for c in  # type: ignore[union-attr]
+                ("approved", "held", "denied", "failed", "unfinished", "later")}
+    assert statuses == {"approved": "running", "held": "waiting", "denied": "denied", "failed": "error",
+                        "unfinished": "running", "later": "ok"}
+    assert read.errors == live.errors and read.tools == live.tools
+    for flt in (Filter(errors=True), Filter(tool="Read"), Filter(text="approved")):
+        read.rebuild(flt)
+        live.rebuild(flt)
+        assert read.view == live.view and read.view, flt

@@ -92,6 +92,7 @@ def read_store(relay: RelayAPI, session: str, reload: HistoryReload,
     """In a worker thread: seq ``reload.start`` … ``reload.end - 1``, read from the relay, in a new store;
     None if cancelled first."""
     store = relay_store(relay, session)
+    store.call_index.light = True
     at = reload.start
     while at < reload.end:
         if cancelled() or reload.cancelled:
@@ -102,6 +103,7 @@ def read_store(relay: RelayAPI, session: str, reload: HistoryReload,
         retained(len(batch))
         at = stop
         reload.received = at - reload.start
+    store.call_index.settle()
     return store
 
 

@@ -9,18 +9,24 @@ a row on screen, the detail pane or a search asks for it (``apply`` over its
 events in order gives the same call: a finished call no longer moves), and
 the last ``REBUILT`` so folded are kept. What a view is built from — a call's
 tool name and whether it failed — and which events are the call's stay in
-columns: a few bytes a call and 8 an event.
+columns: a few bytes a call and 8 an event. A control that let a held call go
+is noted by the call, so that folding it again gives what the table held.
+
+A history read whole (``history_reload.read_store``) folds no call while it is
+read (``light``): the columns come from the events' data, and at the end
+(:meth:`CallIndex.settle`) only the calls to keep are folded, once each.
 """
 
 from __future__ import annotations
 
 from array import array
 from collections.abc import Iterator, Mapping, Sequence
-from typing import cast
+from typing import Any, cast
 
-from ...protocol import Event, ToolCall
+from ...protocol import Event, Kind, ToolCall, ToolStatus
 from ...protocol.calls import apply, running
 from ...protocol.controls import released
+from ...protocol.kinds import FINAL_TOOL_STATUSES
 from ...protocol.payloads import ControlOutcomeData
 from . import rows
 
@@ -30,6 +36,7 @@ KEPT = 2_000
 REBUILT = 1_024
 
 FAILED = 1
+FINAL = 2
 
 
 class WorkingCalls:
@@ -114,6 +121,10 @@ class CallIndex:
         self._name_no: dict[str | None, int] = {None: 0}
         #: call id -> its number.
         self.numbers: dict[str, int] = {}
+        #: call number -> the indices of the ``control.applied`` events that let it go (held calls only).
+        self.releases: dict[int, list[int]] = {}
+        #: Columns only, no call folded (a history read whole); :meth:`settle` ends it.
+        self.light = False
         self._rebuilt: dict[int, ToolCall] = {}
 
     def extend(self, n: int) -> None:
@@ -122,8 +133,8 @@ class CallIndex:
         self.number.extend(none)
         self.next.extend(array("q", [-1]) * n)
 
-    def update(self, index: int, event: Event, call_id: str) -> tuple[ToolCall, int | None]:
-        """Fold event ``index`` into its call: (the call, the head of its row if it had one already)."""
+    def update(self, index: int, event: Event, call_id: str) -> int | None:
+        """Fold event ``index`` into its call; the head of its row if it had one already."""
         no = self.numbers.get(call_id)
         head = None
         if no is None:
@@ -138,24 +149,55 @@ class CallIndex:
             self.next[self.last[no]] = index
             self.last[no] = index
             head = self.first[no]
-            if self.table.get(self.sessions[no], call_id) is None:
-                self.table.put(self._fold(no, upto=index))
             self._rebuilt.pop(no, None)
+            if not self.light and self.table.get(self.sessions[no], call_id) is None:
+                self.table.put(self._fold(no, upto=index))
         self.number[index] = no
-        call = self.table.fold(event, call_id)
-        self._note_call(no, call)
+        if self.light:
+            self._note_data(no, event)
+            return head
+        self._note_call(no, self.table.fold(event, call_id))
         if len(self.table) > 2 * KEPT:
             self.table.forget_final(KEPT)
-        return call, head
+        return head
 
-    def _note_call(self, no: int, call: ToolCall) -> None:
-        name = call.name
+    def _note_data(self, no: int, event: Event) -> None:
+        """The columns from the event itself, as ``protocol.calls.apply`` would leave the call."""
+        data: dict[str, Any] = event["data"]
+        if not self.name_of[no] and (name := data.get("name")):
+            self.name_of[no] = self._name_number(name)
+        if event["kind"] == Kind.TOOL_FINISHED:
+            error = bool(data.get("is_error"))
+            status = data.get("status") or (ToolStatus.ERROR if error else ToolStatus.OK)
+            failed = status != ToolStatus.DENIED and (error or status in rows.FAILED)
+            self.flags[no] = (FAILED if failed else 0) | (FINAL if status in FINAL_TOOL_STATUSES else 0)
+
+    def _name_number(self, name: str | None) -> int:
         n = self._name_no.get(name)
         if n is None:
             n = self._name_no[name] = len(self.names)
             self.names.append(name)
-        self.name_of[no] = n
-        self.flags[no] = FAILED if rows.call_failed(call) else 0
+        return n
+
+    def released(self, index: int, call_ids: list[str]) -> None:
+        """``control.applied`` event ``index`` let these calls go."""
+        for call_id in call_ids:
+            no = self.numbers.get(call_id)
+            if no is not None:
+                self.releases.setdefault(no, []).append(index)
+                self._rebuilt.pop(no, None)
+
+    def settle(self) -> None:
+        """End :attr:`light`: fold the calls to keep whole — every unfinished one, and the newest ``KEPT``."""
+        self.light = False
+        newest = len(self.ids) - KEPT
+        for no in range(len(self.ids)):
+            if no >= newest or not self.flags[no] & FINAL:
+                self.table.put(self._fold(no))
+
+    def _note_call(self, no: int, call: ToolCall) -> None:
+        self.name_of[no] = self._name_number(call.name)
+        self.flags[no] = (FAILED if rows.call_failed(call) else 0) | (FINAL if call.final else 0)
 
     def refresh(self, call: ToolCall) -> None:
         """``call`` changed outside :meth:`update` (a control let it go)."""
@@ -205,11 +247,19 @@ class CallIndex:
         return None if no is None else self.event_indices(no)
 
     def _fold(self, no: int, upto: int | None = None) -> ToolCall:
+        """The call as its events before ``upto`` (and the controls that let it go) left it."""
         call: ToolCall | None = None
         events = self.events
+        releases = [r for r in self.releases.get(no, ()) if upto is None or r < upto]
         for i in self.event_indices(no, upto):
+            while releases and releases[0] < i:
+                releases.pop(0)
+                if call is not None:
+                    running(call)
             call = apply(call, events[i])  # type: ignore[arg-type]
         assert call is not None
+        for _ in releases:
+            running(call)
         return call
 
     def __len__(self) -> int:

@@ -27,7 +27,8 @@ from typing import Any, cast
 
 from ...protocol import MAIN_AGENT, Event, Kind, ToolCall
 from ...protocol.calls import TOOL_KINDS
-from ...protocol.payloads import AgentStartedData
+from ...protocol.controls import released
+from ...protocol.payloads import AgentStartedData, ControlOutcomeData
 from ...protocol.session import SessionState
 from . import rows
 from .event_log import EventLog
@@ -40,8 +41,6 @@ from .timeline_view import tree_view
 #: A subagent's completion sorts after its own rows: its key's last part is offset by this.
 LAST = 1 << 62
 
-#: Fields whose values repeat across a session's events: each equal value is kept once.
-SHARED_FIELDS = ("session", "agent", "kind")
 #: Kinds that do more than head a row of their own (``TimelineStore._fold_special``).
 SPECIAL_KINDS = frozenset({*TOOL_KINDS, Kind.CONTROL_APPLIED, Kind.CONTROL_REJECTED, Kind.MESSAGE_USER,
                            Kind.AGENT_STARTED, Kind.NOTICE})
@@ -102,7 +101,7 @@ class TimelineStore:
         self.filter = Filter()
         self.view: list[int] = []
         self._prefix: dict[str, tuple[int, ...]] = {}
-        #: One copy of each value of :data:`SHARED_FIELDS`: events decoded apart (a relay's spill, a
+        #: One copy of each kind and agent in the columns: events decoded apart (a relay's spill, a
         #: websocket) bring their own equal strings, ~60 bytes each per event at a million events.
         self._shared: dict[str, str] = {}
 
@@ -319,8 +318,6 @@ class TimelineStore:
         added = Added()
         new_heads: list[tuple[int, str, str]] = []
         events, special = self.events, self._fold_special
-        if isinstance(events, EventLog):
-            self._share(batch)
         base = len(events)
         events.extend(batch)
         self.call_index.extend(len(batch))
@@ -376,18 +373,21 @@ class TimelineStore:
             data = {}
         call_id = data.get("call_id") if kind in TOOL_KINDS else None
         if call_id:
-            call, head = self.call_index.update(index, event, call_id)
-            if kind == Kind.TOOL_FINISHED and call is not None and rows.call_failed(call):
+            calls = self.call_index
+            head = calls.update(index, event, call_id)
+            no = calls.number[index]
+            if kind == Kind.TOOL_FINISHED and calls.failed(no):
                 self.errors += 1
             if head is not None:
                 added.changed.add(head)
                 return False
-            if call is not None and call.name:
-                self.tools[call.name] += 1
+            if name := calls.name(no):
+                self.tools[name] += 1
             if call_id in self.spawned:
                 self._prefix.clear()
                 added.rebuild |= any(self.agent_rows[a] for a in self.spawned[call_id])
         elif kind == Kind.CONTROL_APPLIED:
+            self.call_index.released(index, released(cast(ControlOutcomeData, data)))
             for held in self.calls.release(event):
                 self.call_index.refresh(held)
                 if (head := self.call_head.get(held.call_id)) is not None:
@@ -425,15 +425,6 @@ class TimelineStore:
         elif kind != Kind.RAW and rows.event_is_error(event):
             self.errors += 1
         return True
-
-    def _share(self, batch: list[Event]) -> None:
-        """Equal values of :data:`SHARED_FIELDS` kept once, for a store that keeps its events."""
-        shared = self._shared
-        for event in batch:
-            for name in SHARED_FIELDS:
-                value = event.get(name)
-                if value.__class__ is str:
-                    event[name] = shared.setdefault(value, value)  # type: ignore[literal-required]
 
     def _supersede(self, head: int) -> None:
         self.superseded.add(head)
