@@ -126,6 +126,7 @@ class CallIndex:
         #: Columns only, no call folded (a history read whole); :meth:`settle` ends it.
         self.light = False
         self._rebuilt: dict[int, ToolCall] = {}
+        self._sessions: dict[str, str] = {}
 
     def extend(self, n: int) -> None:
         """``n`` more events, of no call until :meth:`update` says otherwise."""
@@ -140,7 +141,8 @@ class CallIndex:
         if no is None:
             no = self.numbers[call_id] = len(self.ids)
             self.ids.append(call_id)
-            self.sessions.append(event.get("session", ""))
+            session = event.get("session", "")
+            self.sessions.append(self._sessions.setdefault(session, session))
             self.first.append(index)
             self.last.append(index)
             self.name_of.append(0)
