@@ -321,10 +321,10 @@ class TimelineStore:
         base = len(events)
         events.extend(batch)
         self.call_index.extend(len(batch))
-        fold, kinds, agents, heads = self.session.fold, self.event_kinds, self.row_agents, self.heads
+        self.session.fold_all(batch)
+        kinds, agents, heads = self.event_kinds, self.row_agents, self.heads
         labels, agent_rows, counts, shared = rows.KIND_LABELS, self.agent_rows, self.kinds, self._shared
         for index, event in enumerate(batch, base):
-            fold(event)
             kind = event.get("kind")
             kind = shared.setdefault(kind, kind) if isinstance(kind, str) else "?"
             agent = row_agent(event) if kind in AGENT_KINDS else event.get("agent", MAIN_AGENT)
