@@ -1,7 +1,9 @@
 """One session: the timeline, the selected row in detail, and the status bar.
 
 The screen subscribes to its session through the relay (history first, then
-live) and owns the filter the person asked for; the timeline applies it. Above
+live; a long history is read apart, its newest events shown meanwhile:
+``model/history_reload.py``) and owns the filter the person asked for; the
+timeline applies it. Above
 the status bar is a part of its own: the steering controls of a live session
 (:class:`~watchkeeper.viewer.screens.session_steering.SteerableScreen`) or the
 player of a replay (:class:`~watchkeeper.viewer.screens.replay.ReplayScreen`).
