@@ -114,3 +114,22 @@ def test_finished_calls_remembered_are_bounded_and_the_newest() -> None:
         st.fold(make_event(f"f{i}", "S", "tool.finished", {"call_id": f"c{i}", "status": "ok"}))
     assert len(st.finished) == FINISHED_KEPT
     assert f"c{FINISHED_KEPT + 49}" in st.finished and "c0" not in st.finished
+
+
+def test_folding_a_batch_at_once_leaves_the_state_folding_each_event_leaves() -> None:
+    batch = [
+        make_event("s", "x", "session.started", {"agent_kind": "claude-code", "title": "t", "cwd": "/w"},
+                   ts="2026-01-01T00:00:02Z"),
+        make_event("early", "x", "message.user", {"text": "hello there"}, ts="2026-01-01T00:00:01Z"),
+        make_event("w", "x", "tool.waiting", {"call_id": "c", "reason": "approval"}, ts="2026-01-01T00:00:03Z"),
+        make_event("u", "x", "usage", {"input_tokens": 5, "output_tokens": 2}, ts="2026-01-01T00:00:04Z"),
+        make_event("p", "x", "control.applied", {"control": "pause"}, ts="2026-01-01T00:00:05Z"),
+        make_event("odd", "x", "state", {"state": "idle"}, ts=None),
+    ]
+    one, whole = SessionState(), SessionState()
+    changed = [one.fold(dict(e)) for e in batch]  # type: ignore[arg-type]
+    assert whole.fold_all([dict(e) for e in batch]) == any(changed)  # type: ignore[misc]
+    assert whole.usage.tokens == one.usage.tokens == (5, 2, 0, 0)
+    whole.usage = one.usage  # a tally compares by identity
+    assert whole == one and whole.events == len(batch) and whole.first_ts == "2026-01-01T00:00:02Z"
+    assert whole.last_ts == one.last_ts and whole.paused and "c" in whole.held

@@ -10,6 +10,7 @@ hot path.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -99,7 +100,9 @@ class SessionState:
     queued: dict[str, str] = field(default_factory=dict)
     #: the newest ``FINISHED_KEPT`` calls that finished (oldest first): a late ``tool.waiting`` (another
     #: source's copy, seconds late at most) does not hold them again; bounded for sessions that run for days.
-    finished: dict[str, None] = field(default_factory=dict, repr=False)
+    #: An ``OrderedDict``: dropping a plain dict's oldest key (``next(iter(d))``) scans the deleted slots
+    #: before it, ~3 µs a call once thousands were dropped.
+    finished: OrderedDict[str, None] = field(default_factory=OrderedDict, repr=False)
 
     def fold(self, ev: Event) -> bool:
         """Fold one event in; True if what the controls show (pause, step, held calls) changed."""
@@ -116,6 +119,24 @@ class SessionState:
             return False
         data = ev.get("data")
         return handler(self, ev, data if isinstance(data, dict) else {})
+
+    def fold_all(self, events: list[Event]) -> bool:
+        """:meth:`fold` each, in order, in one pass (a history of a million events); True if any changed."""
+        changed = False
+        last, handlers = self.last_ts, _HANDLERS
+        for ev in events:
+            ts = ev.get("ts")
+            if isinstance(ts, str) and (last is None or ts > last):
+                if last is None:
+                    self.first_ts = ts
+                last = self.last_ts = ts
+            handler = handlers.get(ev.get("kind", ""))
+            if handler is not None:
+                data = ev.get("data")
+                changed |= handler(self, ev, data if isinstance(data, dict) else {})
+                last = self.last_ts
+        self.events += len(events)
+        return changed
 
     @property
     def oldest(self) -> Held | None:
@@ -238,7 +259,7 @@ def _mark_finished(s: SessionState, cid: str) -> None:
     finished = s.finished
     finished[cid] = None
     if len(finished) > FINISHED_KEPT:
-        del finished[next(iter(finished))]
+        finished.popitem(last=False)
 
 
 def _applied(s: SessionState, ev: Event, data: ControlOutcomeData) -> bool:

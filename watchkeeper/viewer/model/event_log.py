@@ -30,12 +30,14 @@ TAIL = 4_096
 CHUNK = 256
 #: Decoded chunks kept for the reads to come (rows on screen, the selection, the detail pane).
 RECENT = 32
+#: Fields whose values repeat across a session's events: each equal value is kept once (``extend``).
+SHARED_FIELDS = ("session", "agent", "kind")
 
 
 class EventLog(Sequence[Event]):
     """Append-only. One thread appends; others may read what was appended before they began."""
 
-    __slots__ = ("_chunks", "_now", "_recent")
+    __slots__ = ("_chunks", "_now", "_recent", "_shared")
 
     def __init__(self, events: Sequence[Event] = ()) -> None:
         #: Each CHUNK events, oldest first: their JSON array, or the list itself if orjson cannot encode it.
@@ -43,6 +45,7 @@ class EventLog(Sequence[Event]):
         #: (index of the tail's first event, the tail): replaced whole, so a reader sees a consistent pair.
         self._now: tuple[int, list[Event]] = (0, [])
         self._recent: dict[int, list[Event]] = {}
+        self._shared: dict[str, str] = {}
         for event in events:
             self.append(event)
 
@@ -58,6 +61,16 @@ class EventLog(Sequence[Event]):
         except (TypeError, orjson.JSONEncodeError):
             self._chunks.append(old)
         self._now = (base + CHUNK, tail[CHUNK:])
+
+    def extend(self, events: list[Event]) -> None:
+        """``append`` each, equal values of :data:`SHARED_FIELDS` made one string first."""
+        shared = self._shared
+        for event in events:
+            for name in SHARED_FIELDS:
+                value = event.get(name)
+                if value.__class__ is str:
+                    event[name] = shared.setdefault(value, value)  # type: ignore[literal-required]
+            self.append(event)
 
     def __len__(self) -> int:
         base, tail = self._now

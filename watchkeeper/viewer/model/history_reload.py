@@ -11,6 +11,11 @@ done on the UI loop it would freeze the app, here it only shares the GIL.
 The feed routes the new generation's history (seq below ``end``) to a
 :class:`HistoryReload` and live events to the screen as before; the screen
 adds those live events to the new store too before adopting it.
+
+A session opened with a long history already in the relay loads the same way
+(:func:`read_store`): the screen follows only its newest ``TAIL_FIRST`` events,
+shown at once, while a worker reads the rest with range reads into a store that
+keeps only seqs (``relay_events.py``), then adopts it.
 """
 
 from __future__ import annotations
@@ -19,13 +24,18 @@ import threading
 from collections.abc import Callable
 
 from ...protocol import Event
-from ...relay.api import SessionInfo
+from ...relay.api import RelayAPI, SessionInfo
 from ...retention import retained
+from .relay_events import RelayEvents
 from .rows import Cell
 from .timeline_store import TimelineStore
 
 #: Events folded between looks at cancellation.
 SLICE = 5_000
+#: A session with more history than this is opened on its newest ``TAIL_FIRST`` events, the rest read
+#: in a worker (:func:`read_store`).
+BULK = 20_000
+TAIL_FIRST = 2_000
 
 
 class HistoryReload:
@@ -72,9 +82,35 @@ class HistoryReload:
             return out
 
 
-def load_store(reload: HistoryReload, cancelled: Callable[[], bool]) -> TimelineStore | None:
-    """In a worker thread: the whole history in a new store; None if cancelled first."""
-    store = TimelineStore()
+def relay_store(relay: RelayAPI, session: str) -> TimelineStore:
+    """An empty store for a session the relay holds: it keeps the events' seqs and reads them back."""
+    return TimelineStore(RelayEvents(lambda start, stop: relay.read_range(session, start, stop), session))
+
+
+def read_store(relay: RelayAPI, session: str, reload: HistoryReload,
+               cancelled: Callable[[], bool]) -> TimelineStore | None:
+    """In a worker thread: seq ``reload.start`` … ``reload.end - 1``, read from the relay, in a new store;
+    None if cancelled first."""
+    store = relay_store(relay, session)
+    store.call_index.light = True
+    at = reload.start
+    while at < reload.end:
+        if cancelled() or reload.cancelled:
+            return None
+        stop = min(at + SLICE, reload.end)
+        batch = relay.read_range(session, at, stop)
+        store.add(batch)
+        retained(len(batch))
+        at = stop
+        reload.received = at - reload.start
+    store.call_index.settle()
+    return store
+
+
+def load_store(reload: HistoryReload, cancelled: Callable[[], bool],
+               store: TimelineStore | None = None) -> TimelineStore | None:
+    """In a worker thread: the whole history in ``store`` (default a new one); None if cancelled first."""
+    store = store if store is not None else TimelineStore()
     while not cancelled():
         batch = reload.take()
         if batch is None:

@@ -21,25 +21,29 @@ from __future__ import annotations
 from array import array
 from bisect import bisect_left, bisect_right
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from ...protocol import CallTable, Event, Kind, ToolCall
+from ...protocol import MAIN_AGENT, Event, Kind, ToolCall
 from ...protocol.calls import TOOL_KINDS
-from ...protocol.payloads import AgentStartedData
+from ...protocol.controls import released
+from ...protocol.payloads import AgentStartedData, ControlOutcomeData
 from ...protocol.session import SessionState
 from . import rows
 from .event_log import EventLog
-from .rows import row_agent
+from .relay_events import RelayEvents
+from .rows import AGENT_KINDS, row_agent
+from .store_calls import CallIndex
 from .timeline_filter import Filter, search_text
 from .timeline_view import tree_view
 
 #: A subagent's completion sorts after its own rows: its key's last part is offset by this.
 LAST = 1 << 62
 
-#: Fields whose values repeat across a session's events: each equal value is kept once.
-SHARED_FIELDS = ("session", "agent", "kind")
+#: Kinds that do more than head a row of their own (``TimelineStore._fold_special``).
+SPECIAL_KINDS = frozenset({*TOOL_KINDS, Kind.CONTROL_APPLIED, Kind.CONTROL_REJECTED, Kind.MESSAGE_USER,
+                           Kind.AGENT_STARTED, Kind.NOTICE})
 
 
 @dataclass(slots=True)
@@ -57,22 +61,28 @@ class Added:
 
 
 class TimelineStore:
-    """All events of one session and the current view over them."""
+    """All events of one session and the current view over them.
 
-    def __init__(self) -> None:
-        self.events = EventLog()
+    ``events``: where the events are kept; by default all of them, as compact JSON (``event_log.py``);
+    a session the relay holds keeps only their seqs and reads them back (``relay_events.py``).
+    """
+
+    def __init__(self, events: EventLog | RelayEvents | None = None) -> None:
+        self.events = events if events is not None else EventLog()
         #: Per event, by index: its kind, and the agent whose row it belongs to (``rows.row_agent``),
         #: so that views are built without decoding events.
         self.event_kinds: list[str] = []
         self.row_agents: list[str] = []
         self.heads = array("q")
-        self.calls = CallTable()
+        self.call_index = CallIndex(self.events)
+        #: the calls kept whole (``store_calls.py``): a forgotten one is folded again by :meth:`call_of`.
+        self.calls = self.call_index.table
         #: the session as its stream describes it (``protocol.session``): state, usage, held calls.
         self.session = SessionState()
         #: failed calls and error events so far (raw records are counted apart, in ``session.raw``).
         self.errors = 0
-        self.call_head: dict[str, int] = {}
-        self.call_events: dict[str, list[int]] = {}
+        #: call id -> its row's head.
+        self.call_head: Mapping[str, int] = self.call_index.head
         self.parent_call: dict[str, str] = {}
         #: Each subagent's ``agent.started`` events: one row, headed by the first.
         self.agent_starts: dict[str, list[int]] = {}
@@ -91,19 +101,14 @@ class TimelineStore:
         self.filter = Filter()
         self.view: list[int] = []
         self._prefix: dict[str, tuple[int, ...]] = {}
-        #: One copy of each value of :data:`SHARED_FIELDS`: events decoded apart (a relay's spill, a
+        #: One copy of each kind and agent in the columns: events decoded apart (a relay's spill, a
         #: websocket) bring their own equal strings, ~60 bytes each per event at a million events.
         self._shared: dict[str, str] = {}
 
     # --- reading rows -----------------------------------------------------------
 
     def call_of(self, head: int) -> ToolCall | None:
-        if self.event_kinds[head] not in TOOL_KINDS:
-            return None
-        event = self.events[head]
-        data = event.get("data")
-        call_id = data.get("call_id") if isinstance(data, dict) else None
-        return self.calls.get(event.get("session", ""), call_id) if call_id else None
+        return self.call_index.of(head)
 
     def starts_of(self, head: int) -> list[int] | None:
         """The ``agent.started`` events merged into this row, when it is a subagent's start."""
@@ -143,7 +148,7 @@ class TimelineStore:
         if call is None:
             group = self.starts_of(head) or self.queued_of(head)
             return [self.events[i] for i in group] if group else [self.events[head]]
-        return [self.events[i] for i in self.call_events.get(call.call_id, [head])]
+        return [self.events[i] for i in self.call_index.events_of(call.call_id) or [head]]
 
     def spawn_marker(self, head: int) -> str:
         """``▾ 2 agents (9)`` under an expanded spawning call, ``▸ …`` when collapsed; else empty."""
@@ -183,8 +188,8 @@ class TimelineStore:
         return rows.KIND_LABELS.get(kind, kind)
 
     def is_error(self, head: int) -> bool:
-        call = self.call_of(head)
-        return rows.call_failed(call) if call else rows.event_is_error(self.events[head])
+        no = self.call_index.number_of(head)
+        return self.call_index.failed(no) if no >= 0 else rows.event_is_error(self.events[head])
 
     # --- tree order -------------------------------------------------------------
 
@@ -235,12 +240,12 @@ class TimelineStore:
             return False
         if flt.kind and self.kind_label(head) != flt.kind:
             return False
-        call = self.call_of(head)
-        if flt.tool and (call is None or call.name != flt.tool):
+        no = self.call_index.number_of(head)
+        if flt.tool and (no < 0 or self.call_index.name(no) != flt.tool):
             return False
         if flt.errors and not self.is_error(head):
             return False
-        return not flt.text or flt.text.lower() in search_text(self.head_event(head), call)
+        return not flt.text or flt.text.lower() in search_text(self.head_event(head), self.call_of(head))
 
     def visible(self, head: int, flt: Filter, hidden: frozenset[str]) -> bool:
         if flt.active:
@@ -309,94 +314,43 @@ class TimelineStore:
 
     def add(self, batch: Iterable[Event]) -> Added:
         """Fold a batch in and place its new rows in the view (unless a rebuild is due)."""
+        batch = batch if isinstance(batch, list) else list(batch)
         added = Added()
         new_heads: list[tuple[int, str, str]] = []
-        session, events, shared = self.session, self.events, self._shared
-        for event in batch:
-            for name in SHARED_FIELDS:
-                value = event.get(name)
-                if value.__class__ is str:
-                    event[name] = shared.setdefault(value, value)  # type: ignore[literal-required]
-            index = len(events)
-            events.append(event)
-            session.fold(event)
+        events, special = self.events, self._fold_special
+        base = len(events)
+        events.extend(batch)
+        self.call_index.extend(len(batch))
+        self.session.fold_all(batch)
+        kinds, agents, heads = self.event_kinds, self.row_agents, self.heads
+        labels, agent_rows, counts, shared = rows.KIND_LABELS, self.agent_rows, self.kinds, self._shared
+        for index, event in enumerate(batch, base):
             kind = event.get("kind")
-            agent = row_agent(event)
-            self.event_kinds.append(kind if isinstance(kind, str) else "?")
-            self.row_agents.append(agent)
-            data = event.get("data")
-            if not isinstance(data, dict):
-                data = {}
-            call_id = data.get("call_id") if kind in TOOL_KINDS else None
-            if kind == Kind.CONTROL_APPLIED:
-                for held in self.calls.release(event):  # type: ignore[arg-type]
-                    if (head := self.call_head.get(held.call_id)) is not None:
-                        added.changed.add(head)
-            if call_id:
-                call = self.calls.update(event)  # type: ignore[arg-type]
-                self.call_events.setdefault(call_id, []).append(index)
-                if kind == Kind.TOOL_FINISHED and call is not None and rows.call_failed(call):
-                    self.errors += 1
-                head = self.call_head.get(call_id)
-                if head is not None:
-                    added.changed.add(head)
-                    continue
-                self.call_head[call_id] = index
-                if call is not None and call.name:
-                    self.tools[call.name] += 1
-                if call_id in self.spawned:
-                    self._prefix.clear()
-                    added.rebuild |= any(self.agent_rows[a] for a in self.spawned[call_id])
-            elif kind == Kind.MESSAGE_USER and isinstance(qid := data.get("queue_id"), str):
-                group = self.queue_events.get(qid)
-                origin = data.get("origin")
-                if group and origin == "queue-removed":
-                    group.append(index)  # taken back: the queued row says so
-                    added.changed.add(group[0])
-                    continue
-                if group and origin != "queued" and group[0] not in self.superseded:
-                    group.append(index)  # delivered: a row of its own, in place of the queued one
-                    self._supersede(group[0])
-                    added.rebuild |= self.position(group[0]) is not None
-                elif group is None and origin == "queued":
-                    self.queue_events[qid] = [index]
-            elif kind == Kind.AGENT_STARTED and (spawn := cast(AgentStartedData, data)).get("agent_id"):
-                # One row per subagent: its own file and its parent's both announce it.
-                agent, parent = str(spawn["agent_id"]), spawn.get("parent_call_id")
-                self._name_agent(agent, spawn.get("description") or spawn.get("agent_type"))
-                if parent and agent not in self.parent_call:
-                    self.parent_call[agent] = str(parent)
-                    self.spawned.setdefault(str(parent), []).append(agent)
-                    self._prefix.clear()
-                    added.rebuild |= self.agent_rows[agent] > 0
-                    spawner = self.calls.get(event.get("session", ""), str(parent))
-                    if spawner is not None and isinstance(spawner.input, dict):
-                        self._name_agent(agent, spawner.input.get("description"))
-                starts = self.agent_starts.setdefault(agent, [])
-                starts.append(index)
-                if len(starts) > 1:
-                    added.changed.add(starts[0])
-                    continue
-            elif kind != Kind.RAW and rows.event_is_error(event):
-                self.errors += 1
-            label = rows.KIND_LABELS.get(kind, kind) if isinstance(kind, str) else "?"
-            self.heads.append(index)
-            self.agent_rows[agent] += 1
-            self.kinds[label] += 1
+            kind = shared.setdefault(kind, kind) if isinstance(kind, str) else "?"
+            agent = row_agent(event) if kind in AGENT_KINDS else event.get("agent", MAIN_AGENT)
+            kinds.append(kind)
+            agents.append(shared.setdefault(agent, agent) if isinstance(agent, str) else agent)
+            if kind in SPECIAL_KINDS and not special(index, event, kind, added):
+                continue
+            label = labels.get(kind, kind)
+            heads.append(index)
+            agent_rows[agent] += 1
+            counts[label] += 1
             new_heads.append((index, agent, label))
         added.rows = len(new_heads)
         if added.rebuild:
             return added
-        flt, hidden, view = self.filter, self.hidden, self.view
+        flt, hidden, view, superseded, prefix = self.filter, self.hidden, self.view, self.superseded, self.prefix
+        active, hide = flt.active, flt.hide - {flt.kind}
         for head, agent, label in new_heads:
-            if self.superseded and head in self.superseded:
+            if superseded and head in superseded:
                 continue
-            if flt.active:
+            if active:
                 if not self.matches(head, flt):
                     continue
-            elif agent in hidden or (flt.hide and flt.hides(label)):
+            elif agent in hidden or label in hide:
                 continue
-            if not self.prefix(agent):
+            if not prefix(agent):
                 view.append(head)  # a new top-level row is the last row
                 added.appended += 1
                 continue
@@ -410,6 +364,67 @@ class TimelineStore:
                 if self.position(head) is None and self.matches(head, flt):
                     added.inserted_at.append(self._insert(head))
         return added
+
+    def _fold_special(self, index: int, event: Event, kind: str, added: Added) -> bool:
+        """What a tool event, a queued prompt, a subagent's start, a control or a notice does beyond its row;
+        False when the event joins another event's row instead of heading its own."""
+        data = event.get("data")
+        if not isinstance(data, dict):
+            data = {}
+        call_id = data.get("call_id") if kind in TOOL_KINDS else None
+        if call_id:
+            calls = self.call_index
+            head = calls.update(index, event, call_id)
+            no = calls.number[index]
+            if kind == Kind.TOOL_FINISHED and calls.failed(no):
+                self.errors += 1
+            if head is not None:
+                added.changed.add(head)
+                return False
+            if name := calls.name(no):
+                self.tools[name] += 1
+            if call_id in self.spawned:
+                self._prefix.clear()
+                added.rebuild |= any(self.agent_rows[a] for a in self.spawned[call_id])
+        elif kind == Kind.CONTROL_APPLIED:
+            self.call_index.released(index, released(cast(ControlOutcomeData, data)))
+            for held in self.calls.release(event):
+                self.call_index.refresh(held)
+                if (head := self.call_head.get(held.call_id)) is not None:
+                    added.changed.add(head)
+        elif kind == Kind.MESSAGE_USER and isinstance(qid := data.get("queue_id"), str):
+            group = self.queue_events.get(qid)
+            origin = data.get("origin")
+            if group and origin == "queue-removed":
+                group.append(index)  # taken back: the queued row says so
+                added.changed.add(group[0])
+                return False
+            if group and origin != "queued" and group[0] not in self.superseded:
+                group.append(index)  # delivered: a row of its own, in place of the queued one
+                self._supersede(group[0])
+                added.rebuild |= self.position(group[0]) is not None
+            elif group is None and origin == "queued":
+                self.queue_events[qid] = [index]
+        elif kind == Kind.AGENT_STARTED and (spawn := cast(AgentStartedData, data)).get("agent_id"):
+            # One row per subagent: its own file and its parent's both announce it.
+            agent, parent = str(spawn["agent_id"]), spawn.get("parent_call_id")
+            self._name_agent(agent, spawn.get("description") or spawn.get("agent_type"))
+            if parent and agent not in self.parent_call:
+                self.parent_call[agent] = str(parent)
+                self.spawned.setdefault(str(parent), []).append(agent)
+                self._prefix.clear()
+                added.rebuild |= self.agent_rows[agent] > 0
+                spawner = self.call_of(self.call_head[str(parent)]) if str(parent) in self.call_head else None
+                if spawner is not None and isinstance(spawner.input, dict):
+                    self._name_agent(agent, spawner.input.get("description"))
+            starts = self.agent_starts.setdefault(agent, [])
+            starts.append(index)
+            if len(starts) > 1:
+                added.changed.add(starts[0])
+                return False
+        elif kind != Kind.RAW and rows.event_is_error(event):
+            self.errors += 1
+        return True
 
     def _supersede(self, head: int) -> None:
         self.superseded.add(head)

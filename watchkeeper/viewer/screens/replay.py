@@ -101,6 +101,8 @@ A recorded session played back with its own timing, scaled.
         *(Binding(str(n), f"seek_fraction({n / 10})", f"{n * 10}%", show=False) for n in range(10)),
     ]
 
+    history_apart = False
+
     def __init__(self, relay: RelayAPI, session: str, info: SessionInfo | None, playhead: Playhead) -> None:
         super().__init__(relay, session, info)
         self.playhead = playhead

@@ -1,7 +1,9 @@
 """One session: the timeline, the selected row in detail, and the status bar.
 
 The screen subscribes to its session through the relay (history first, then
-live) and owns the filter the person asked for; the timeline applies it. Above
+live; a long history is read apart, its newest events shown meanwhile:
+``model/history_reload.py``) and owns the filter the person asked for; the
+timeline applies it. Above
 the status bar is a part of its own: the steering controls of a live session
 (:class:`~watchkeeper.viewer.screens.session_steering.SteerableScreen`) or the
 player of a replay (:class:`~watchkeeper.viewer.screens.replay.ReplayScreen`).
@@ -32,7 +34,7 @@ from ...relay.api import RelayAPI, SessionInfo
 from ...retention import retained, settle
 from ..host import host
 from ..model.feed import EventFeed, EventsArrived, HistoryRebuilt
-from ..model.history_reload import HistoryReload, history_note, load_store
+from ..model.history_reload import BULK, TAIL_FIRST, HistoryReload, history_note, load_store, read_store, relay_store
 from ..model.timeline_filter import Filter
 from ..model.timeline_store import TimelineStore
 from ..palette import PaletteCommand
@@ -129,6 +131,9 @@ cannot be steered at all is marked **⊘ observe-only** in the status bar;
         Binding("tab", "focus_pane", "Pane", id="session.pane"),
     ]
 
+    #: A long history is read apart (``_open_history``); a replay takes every event through its playhead.
+    history_apart = True
+
     def __init__(self, relay: RelayAPI, session: str, info: SessionInfo | None = None) -> None:
         super().__init__()
         self.relay = relay
@@ -149,7 +154,7 @@ cannot be steered at all is marked **⊘ observe-only** in the status bar;
             with Vertical(id="left"):
                 yield Input(placeholder="search: text in rows, inputs and outputs", id="search")
                 yield Static(id="filters")
-                timeline = Timeline(live=self.starts_live(), id="timeline")
+                timeline = Timeline(relay_store(self.relay, self.session_id), live=self.starts_live(), id="timeline")
                 timeline.calls_run = calls_run(self.info) if self.info else True
                 yield timeline
                 yield Conversation(timeline, id="conversation")
@@ -199,8 +204,18 @@ cannot be steered at all is marked **⊘ observe-only** in the status bar;
         self.watch(self.timeline, "cursor", self.show_selected, init=False)
         self.set_interval(0.5, self.refresh_status)
         self.timeline.focus()
-        self.feed = EventFeed(self.relay, self, self.session_id, reloads=True).start()
+        self.feed = EventFeed(self.relay, self, self.session_id, self._open_history(), reloads=True).start()
         self.refresh_status()
+
+    def _open_history(self) -> int:
+        """Where the feed starts: a long history shows its newest events at once, the rest is read in a worker."""
+        info = self.info
+        if not self.history_apart or info is None or info.last_seq + 1 - info.history_from <= BULK:
+            return 0
+        start = info.last_seq + 1 - TAIL_FIRST
+        self._reload, self._reload_live = HistoryReload(info.history_from, start), []
+        self._read_history(self._reload)
+        return start
 
     def on_resize(self) -> None:
         self.set_class(self.size.width < NARROW, "-narrow")
@@ -242,7 +257,14 @@ cannot be steered at all is marked **⊘ observe-only** in the status bar;
     @work(thread=True, exclusive=True, group="history", exit_on_error=False)
     def _load_history(self, reload: HistoryReload) -> None:
         worker = get_current_worker()
-        store = load_store(reload, lambda: worker.is_cancelled)
+        store = load_store(reload, lambda: worker.is_cancelled, relay_store(self.relay, self.session_id))
+        if store is not None and not worker.is_cancelled:
+            self.post_message(self.HistoryLoaded(reload, store))
+
+    @work(thread=True, exclusive=True, group="history", exit_on_error=False)
+    def _read_history(self, reload: HistoryReload) -> None:
+        worker = get_current_worker()
+        store = read_store(self.relay, self.session_id, reload, lambda: worker.is_cancelled)
         if store is not None and not worker.is_cancelled:
             self.post_message(self.HistoryLoaded(reload, store))
 

@@ -2,8 +2,10 @@
 
 A Line-API ``ScrollView`` holding the selected row pre-rendered to strips, so
 moving the cursor never re-lays out the screen (a ``Static`` would, on every
-move). Rendering happens once per selection (selections are coalesced); long
-output is folded until the person unfolds it with ``o``.
+move). Rendering happens once per selection (selections are coalesced), and the
+last ``KEPT`` rows rendered (those that no longer change) are kept, so moving
+back over them renders nothing; long output is folded until the person unfolds
+it with ``o``.
 """
 
 from __future__ import annotations
@@ -11,8 +13,10 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from rich.console import RenderableType
+from rich.segment import Segment
 from rich.style import Style
 from textual.binding import Binding, BindingType
+from textual.cache import LRUCache
 from textual.geometry import Size
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
@@ -23,6 +27,8 @@ from ..model.detail_render import Options, render_detail
 from .styles import component_style
 
 ROLES = ("ok", "error", "running", "waiting", "denied", "dim")
+#: Rows whose rendered lines are kept (folded, at one width): a few screens of moving back and forth.
+KEPT = 64
 
 
 class DetailPane(ScrollView, can_focus=True):
@@ -65,6 +71,7 @@ The selected row in full: a call's input and output, diffs for edits.
         self._unfold = False
         self._key: tuple[object, ...] | None = None
         self._strips: list[Strip] = []
+        self._kept: LRUCache[tuple[object, ...], list[list[Segment]]] = LRUCache(KEPT)
         self._width = 0
         self._base: Style | None = None
 
@@ -100,9 +107,15 @@ The selected row in full: a call's input and output, diffs for edits.
         if width <= 0 or not self.is_mounted:
             self._strips = []
             return
-        console = self.app.console
-        options = console.options.update(width=width, height=None, highlight=False)
-        lines = console.render_lines(self.renderable(), options, style=self.rich_style, pad=False)
+        keep = not self._unfold and (self._call is None or self._call.final)
+        key = (self._key, width)
+        lines = self._kept.get(key) if keep else None
+        if lines is None:
+            console = self.app.console
+            options = console.options.update(width=width, height=None, highlight=False)
+            lines = console.render_lines(self.renderable(), options, style=self.rich_style, pad=False)
+            if keep:
+                self._kept[key] = lines
         self._strips = [Strip(line) for line in lines]
         size = Size(width, len(self._strips))
         if size != self.virtual_size:
@@ -132,5 +145,6 @@ The selected row in full: a call's input and output, diffs for edits.
     def notify_style_update(self) -> None:
         super().notify_style_update()
         self._base = None
+        self._kept.clear()
         if self._events and self.is_mounted:
             self._render_strips()

@@ -1,0 +1,163 @@
+"""A session's events as the viewer keeps them when the relay holds them: a seq each, read back on demand.
+
+The relay keeps every event of a session for as long as it runs (its newest in
+memory, older ones on disk: ``relay/spill.py``) and serves any range of seqs
+(``RelayAPI.read_range``). Keeping a second copy in the viewer cost ~220 bytes
+an event even as compact JSON (``event_log.py``); this log keeps 8: the
+event's seq. The newest ``TAIL`` events stay as they came (what a live session
+shows and changes); older ones are read back ``CHUNK`` at a time, the last
+``RECENT`` chunks kept for the reads to come (rows on screen, the selection).
+
+An event without a seq (it did not come through a relay) is kept as it came.
+One the relay no longer serves (it was restarted, a recording was pruned)
+reads back as a ``notice`` in its place, so a row still renders and says so.
+Reads are safe from a worker thread while the UI appends.
+"""
+
+from __future__ import annotations
+
+from array import array
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, overload
+
+from ...protocol import Event, Kind, make_event
+from ...retention import retained
+
+#: The newest events, kept as they came.
+TAIL = 4_096
+#: Older events are read back this many at a time: one range read.
+CHUNK = 256
+#: Chunks read back and kept for the reads to come: a few screens' worth.
+RECENT = 16
+#: ``read(start, stop)``: the session's events with ``start <= seq < stop`` (``RelayAPI.read_range``).
+Reader = Callable[[int, int], list[Event]]
+
+
+class RelayEvents(Sequence[Event]):
+    """Append-only. One thread appends; others may read what was appended before they began."""
+
+    __slots__ = ("_kept", "_now", "_read", "_recent", "_seqs", "session")
+
+    def __init__(self, read: Reader, session: str = "") -> None:
+        self._read = read
+        self.session = session
+        #: Per event, by index: its seq (-1: kept in ``_kept``).
+        self._seqs = array("q")
+        #: (index of the tail's first event, the tail): replaced whole, so a reader sees a consistent pair.
+        self._now: tuple[int, list[Event]] = (0, [])
+        self._kept: dict[int, Event] = {}
+        self._recent: dict[int, list[Event]] = {}
+
+    def append(self, event: Event) -> None:
+        seq = event.get("seq")
+        index = len(self._seqs)
+        if isinstance(seq, int) and seq >= 0:
+            self._seqs.append(seq)
+        else:
+            self._seqs.append(-1)
+            self._kept[index] = event
+        base, tail = self._now
+        tail.append(event)
+        if len(tail) >= TAIL + CHUNK:
+            self._now = (base + CHUNK, tail[CHUNK:])
+
+    def extend(self, events: list[Event]) -> None:
+        """``append`` each, in one pass when every event has its seq (the usual case)."""
+        seqs = [e.get("seq") for e in events]
+        if not all(isinstance(s, int) and s >= 0 for s in seqs):
+            for event in events:
+                self.append(event)
+            return
+        self._seqs.extend(seqs)  # type: ignore[arg-type]
+        base, tail = self._now
+        tail.extend(events)
+        if len(tail) >= TAIL + CHUNK:
+            n = (len(tail) - TAIL) // CHUNK * CHUNK
+            self._now = (base + n, tail[n:])
+
+    def __len__(self) -> int:
+        base, tail = self._now
+        return base + len(tail)
+
+    @overload
+    def __getitem__(self, index: int) -> Event: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[Event]: ...
+
+    def __getitem__(self, index: int | slice) -> Event | list[Event]:
+        base, tail = self._now
+        size = base + len(tail)
+        if isinstance(index, slice):
+            return [self._at(i, base, tail) for i in range(*index.indices(size))]
+        if index < 0:
+            index += size
+        if not 0 <= index < size:
+            raise IndexError("event index out of range")
+        return self._at(index, base, tail)
+
+    def _at(self, index: int, base: int, tail: list[Event]) -> Event:
+        if index >= base:
+            return tail[index - base]
+        return self._chunk(index // CHUNK, base)[index % CHUNK]
+
+    def _chunk(self, n: int, base: int) -> list[Event]:
+        recent = self._recent
+        events = recent.get(n)
+        if events is not None:
+            return events
+        events = self._load(n * CHUNK, min((n + 1) * CHUNK, base))
+        if len(recent) >= RECENT:
+            recent.clear()
+        recent[n] = events
+        retained(len(events))  # out of the collector's sight while kept; freed by reference counting
+        return events
+
+    def _load(self, start: int, stop: int) -> list[Event]:
+        """Events ``start`` … ``stop - 1`` (indices) read back: one range read over their seqs."""
+        seqs, kept = self._seqs, self._kept
+        wanted = [s for s in seqs[start:stop] if s >= 0]
+        got: dict[int, Event] = {}
+        if wanted:
+            for event in self._read(wanted[0], wanted[-1] + 1):
+                seq = event.get("seq")
+                if isinstance(seq, int):
+                    got[seq] = event
+        out = []
+        for i in range(start, stop):
+            seq = seqs[i]
+            found = kept.get(i) if seq < 0 else got.get(seq)
+            out.append(found if found is not None else self._missing(seq))
+        return out
+
+    def _missing(self, seq: int) -> Event:
+        text = f"event {seq} is no longer served by the relay (restarted, or its recording was pruned)"
+        event = make_event(f"missing:{seq}", self.session, Kind.NOTICE, {"level": "warning", "text": text}, ts="")
+        event["seq"] = seq
+        return event
+
+    def __iter__(self) -> Iterator[Event]:
+        base, tail = self._now
+        for n in range(-(-base // CHUNK)):
+            yield from self._load(n * CHUNK, min((n + 1) * CHUNK, base))
+        yield from list(tail)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Sequence):
+            return len(self) == len(other) and all(a == b for a, b in zip(self, other, strict=True))
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def find_id(self, event_id: Any) -> int | None:
+        """The index of the newest event with this ``id``; the tail first, then older chunks read back."""
+        base, tail = self._now
+        for i in range(len(tail) - 1, -1, -1):
+            if tail[i].get("id") == event_id:
+                return base + i
+        for n in range(-(-base // CHUNK) - 1, -1, -1):
+            events = self._chunk(n, base)
+            for i in range(len(events) - 1, -1, -1):
+                if events[i].get("id") == event_id:
+                    return n * CHUNK + i
+        return None
