@@ -42,7 +42,12 @@ def line_of(app: WatchkeeperApp, word: str) -> str:
 
 
 async def grouped_on_screen(app: WatchkeeperApp, pilot: Pilot[Any]) -> None:
-    await until_app(pilot, lambda: all_in(app.sessions) and len(row_keys(app)) == 7,
+    def drawn() -> bool:
+        text = screen_text(app)
+        return all(f"{name} ·" in text for name in ("hub-1", "alpha", "beta")) and "Nightly" in text
+
+    # The rows are in the table before they are painted: wait for the screen, not the model.
+    await until_app(pilot, lambda: all_in(app.sessions) and len(row_keys(app)) == 7 and drawn(),
                     what="four sessions under three headers", seen=lambda: screen_text(app))
 
 

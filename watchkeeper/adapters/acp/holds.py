@@ -31,6 +31,10 @@ from .translate import Translator
 KINDS = {"approve": "allow_once", "always": "allow_always", "deny": "reject_once", "deny_always": "reject_always"}
 
 
+#: Turns of the event loop a permission request gives the messages received before it (see ``ask``).
+YIELDS = 8
+
+
 @dataclass
 class Pending:
     call_id: str
@@ -94,6 +98,10 @@ class Holds:
 
         source = self.source
         tr = source.translator
+        # The agent's tool_call update sent just before this request may still wait in its own task (the
+        # ACP connection runs each message as one): let it land first, so the held call has its real name.
+        for _ in range(YIELDS):
+            await asyncio.sleep(0)
         source.flush_now()
         call = tr.call(tool_call)
         if call is None:
