@@ -45,6 +45,9 @@ from ..protocol import Event, encode_line
 DEFAULT_KEEP = 20_000
 #: One byte offset kept per this many spilled events (a read starts at the one before and skips lines).
 STRIDE = 32
+#: At most this many events past ``keep`` (and at most a quarter of it) before they spill, all at once:
+#: each spill encodes, writes and frees them holding the GIL, which a viewer in the process waits for.
+SPILL_CHUNK = 1_024
 _NL = orjson.OPT_APPEND_NEWLINE
 
 
@@ -140,6 +143,11 @@ class Spool:
             atexit.unregister(self.close)
 
 
+def slack(keep: int) -> int:
+    """How many events past ``keep`` a window holds before the oldest spill (``SPILL_CHUNK``)."""
+    return min(keep // 4, SPILL_CHUNK)
+
+
 def _lines(events: list[Event]) -> list[bytes]:
     out = []
     for ev in events:
@@ -228,10 +236,10 @@ class SpillLog(Window):
         return self.base
 
     def spill(self, most: int | None = None) -> int:
-        """Past ``keep`` and a quarter, write the oldest to disk down to ``keep`` (at most ``most``); how many went."""
+        """Past ``keep`` and its ``slack``, write the oldest to disk down to ``keep`` (at most ``most``); how many."""
         mem = self.mem
         n = len(mem) - self.keep
-        if n <= 0 or n < self.keep // 4 + 1:
+        if n <= 0 or n < slack(self.keep) + 1:
             return 0
         if most is not None:
             n = min(n, most)
@@ -346,10 +354,10 @@ class Journal(Window):
         return out
 
     def spill(self) -> int:
-        """Past ``keep`` and a quarter, forget the oldest entries' events (their sessions' logs hold them)."""
+        """Past ``keep`` and its ``slack``, forget the oldest entries' events (their sessions' logs hold them)."""
         mem = self.mem
         n = len(mem) - self.keep
-        if n <= 0 or n < self.keep // 4 + 1:
+        if n <= 0 or n < slack(self.keep) + 1:
             return 0
         index, names, starts, sids, firsts = self._index, self._names, self._starts, self._sids, self._firsts
         at = self.base
