@@ -21,8 +21,9 @@ with the event count by design; "flat" is read per event: the growth rate
 after the first seconds, and bytes per event, in the app beside the baseline.
 
 ``--freeze-every N`` tries another ``gc.freeze()`` period for the process
-(``retention.FREEZE_EVERY``; full collections over every event held are what the
-slowest frames wait for), for comparing against the app as it is.
+(``retention.FREEZE_EVERY``: each freeze follows a full collection of what came
+since the last, so the period sets how long each of those pauses is), for
+comparing against the app as it is.
 
 Run: ``.venv/bin/python bench/bench_live_stream.py [--seconds 60] [--rate 5000] [--freeze-every N]``.
 """

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import subprocess
 import sys
+import weakref
 from pathlib import Path
 
 from watchkeeper import retention
@@ -17,6 +18,30 @@ def test_objects_kept_for_good_are_frozen_every_freeze_every() -> None:
     before = gc.get_freeze_count()
     retention.retained(retention.FREEZE_EVERY)
     assert gc.get_freeze_count() >= before + len(kept), "what was alive went out of the collector's sight"
+
+
+class Cycle:
+    """Refers to itself: only a collection frees it, reference counting never does."""
+
+    def __init__(self) -> None:
+        self.me = self
+
+
+def test_a_freeze_takes_no_garbage_with_it() -> None:
+    """A cycle that died before a freeze is freed by it, not frozen for good (every frame leaves some)."""
+    enabled = gc.isenabled()
+    gc.disable()  # no automatic collection frees it first: only the freeze's own can
+    try:
+        dead = Cycle()
+        gone = weakref.ref(dead)
+        del dead
+        kept = Cycle()
+        retention.retained(retention.FREEZE_EVERY)
+        assert gone() is None, "a dead cycle was frozen: it would never be freed"
+        assert gc.is_tracked(kept) and kept.me is kept
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def test_the_count_is_shared_by_every_caller() -> None:

@@ -23,6 +23,7 @@ from watchkeeper.relay import Relay
 from watchkeeper.relay.idset import LEVEL, IdSet
 from watchkeeper.relay.servers.wsserver import serve_ws
 from watchkeeper.relay.sources import IterSource
+from watchkeeper.relay.spill import SPILL_CHUNK
 
 TOKEN = "test-token-5a0e3c11"
 KEEP = 40
@@ -68,6 +69,20 @@ def test_any_seq_reads_back_after_spilling(relay: Relay, tmp_path: Path) -> None
     assert stat.S_IMODE(spool.stat().st_mode) == 0o700
     files = list(spool.iterdir())
     assert files and all(stat.S_IMODE(f.stat().st_mode) == 0o600 for f in files)
+
+
+def test_a_large_working_set_spills_a_chunk_at_a_time(tmp_path: Path) -> None:
+    """Past a large ``keep`` the oldest go to disk ``SPILL_CHUNK`` at a time, not a quarter of ``keep``
+    at once: each spill holds the GIL while it encodes, and a viewer in the process waits that long."""
+    keep = 8 * SPILL_CHUNK
+    r = Relay(keep=keep, spill_dir=str(tmp_path)).start()
+    try:
+        sent = stream("S", keep + 3 * SPILL_CHUNK + 100)
+        fed(r, sent)
+        assert keep <= r.in_memory() <= keep + SPILL_CHUNK
+        assert [e["id"] for e in r.read_range("S", 0, 2**62)] == [e["id"] for e in sent]
+    finally:
+        r.stop()
 
 
 def test_a_spilled_id_is_still_a_duplicate(relay: Relay) -> None:

@@ -108,6 +108,21 @@ async def test_rows_kept_for_scrolling_are_not_reference_cycles(events: Events) 
         relay.stop()
 
 
+async def test_a_click_selects_the_row_under_it_when_scrolled(relay: Relay) -> None:
+    """Rows carry no meta (applying it rebuilt every row drawn): a click finds its row by where it is."""
+    app = WatchkeeperApp(relay, open_session=SESSION)
+    async with app.run_test(size=SIZE) as pilot:
+        timeline = (await opened(app, pilot)).timeline
+        timeline.cursor = 90
+        await pilot.pause()
+        top = timeline.scroll_offset.y
+        assert top > 0
+        assert await pilot.click(Timeline, offset=(20, 5))
+        assert timeline.cursor == top + 5
+        call = timeline.store.call_of(timeline.store.view[timeline.cursor])
+        assert call is not None and f"echo {call.call_id.removeprefix('toolu_')}" in timeline.render_line(5).text
+
+
 async def test_the_detail_pane_changes_with_the_cursor_in_the_same_turn(relay: Relay) -> None:
     app = WatchkeeperApp(relay, open_session=SESSION)
     async with app.run_test(size=SIZE) as pilot:

@@ -50,6 +50,9 @@ from .segment import Lost, Segment, Segmented
 DEFAULT_KEEP = 20_000
 #: One byte offset kept per this many spilled events (a read starts at the one before and skips lines).
 STRIDE = 32
+#: At most this many events past ``keep`` (and at most a quarter of it) before they spill, all at once:
+#: each spill encodes, writes and frees them holding the GIL, which a viewer in the process waits for.
+SPILL_CHUNK = 1_024
 _NL = orjson.OPT_APPEND_NEWLINE
 
 
@@ -143,6 +146,11 @@ class Spool:
         if self.directory is not None:
             shutil.rmtree(self.directory, ignore_errors=True)
             atexit.unregister(self.close)
+
+
+def slack(keep: int) -> int:
+    """How many events past ``keep`` a window holds before the oldest spill (``SPILL_CHUNK``)."""
+    return min(keep // 4, SPILL_CHUNK)
 
 
 def _lines(events: list[Event]) -> list[bytes]:
@@ -241,13 +249,13 @@ class SpillLog(Segmented, Window):
         return self.base
 
     def spill(self, most: int | None = None, everything: bool = False) -> int:
-        """Past ``keep`` and a quarter, write the oldest to disk down to ``keep`` (at most ``most``); how many went.
+        """Past ``keep`` and its ``slack``, write the oldest to disk down to ``keep`` (at most ``most``); how many.
 
         ``everything``: all of ``mem``, whatever ``keep`` says (before a segment is appended).
         """
         mem = self.mem
         n = len(mem) if everything else len(mem) - self.keep
-        if n <= 0 or (not everything and n < self.keep // 4 + 1):
+        if n <= 0 or (not everything and n < slack(self.keep) + 1):
             return 0
         if most is not None:
             n = min(n, most)
@@ -385,11 +393,11 @@ class Journal(Window):
         return out
 
     def spill(self, everything: bool = False) -> int:
-        """Past ``keep`` and a quarter (or ``everything``), forget the oldest entries' events (their sessions'
+        """Past ``keep`` and its ``slack`` (or ``everything``), forget the oldest entries' events (their sessions'
         logs hold them)."""
         mem = self.mem
         n = len(mem) if everything else len(mem) - self.keep
-        if n <= 0 or (not everything and n < self.keep // 4 + 1):
+        if n <= 0 or (not everything and n < slack(self.keep) + 1):
             return 0
         at = self.base
         for ev in mem[:n]:

@@ -312,11 +312,10 @@ One row per event; a tool call is one row whose status fills in as it runs.
         self.follow = False
 
     def on_click(self, event: events.Click) -> None:
-        head = event.style.meta.get("head")
-        if head is not None:
-            pos = self.store.position(head)
-            if pos is not None:
-                self.cursor = pos
+        """The row under the pointer: by where it is, as rows carry no meta (see :meth:`row_segments`)."""
+        offset = event.get_content_offset(self)
+        if offset is not None and 0 <= self.scroll_offset.y + offset.y < len(self.store.view):
+            self.cursor = self.scroll_offset.y + offset.y
 
     def on_focus(self) -> None:
         self._refresh_row(self.cursor)
@@ -409,17 +408,22 @@ One row per event; a tool call is one row whose status fills in as it runs.
         key = (head, self.store.stamp(head, now), selected, selected and self.has_focus, width)
         segments = self._cache.get(key)
         if segments is None:
-            segments = self._cache[key] = list(self.render_row(head, width, selected, now))
+            segments = self._cache[key] = self.row_segments(head, width, selected, now)
         return Strip(segments, width)
 
     def render_row(self, head: int, width: int, selected: bool = False, now: float | None = None) -> Strip:
         """One row as a strip ``width`` cells wide: time, agent, kind, summary, status."""
+        return Strip(self.row_segments(head, width, selected, now), width)
+
+    def row_segments(self, head: int, width: int, selected: bool = False, now: float | None = None) -> list[Segment]:
+        """One row's segments, ``width`` cells. No meta on them (a click finds its row by position):
+        applying it rebuilt every segment and style of every row drawn, a third of a live frame's rows."""
         row = self.store.row(head, now)
         base = self._styles.base()
         if row.error:
             base += self._styles("error-row")
         if not selected:
-            return draw_row(row, width, base, self._styles).apply_meta({"head": head})
+            return draw_row(row, width, base, self._styles)
         # The selected row is drawn in the cursor's colours alone: a role's colour on the cursor may not contrast.
         cursor = self._styles("cursor")
-        return draw_row(row, width, base + cursor, lambda role: self._styles(role) + cursor).apply_meta({"head": head})
+        return draw_row(row, width, base + cursor, lambda role: self._styles(role) + cursor)

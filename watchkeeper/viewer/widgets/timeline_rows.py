@@ -11,7 +11,6 @@ from collections.abc import Callable
 from rich.cells import cell_len, set_cell_size
 from rich.segment import Segment
 from rich.style import Style
-from textual.strip import Strip
 
 from ..model.rows import Cell, Row, cut_to
 
@@ -72,8 +71,12 @@ Timeline {
 """
 
 
-def draw_row(row: Row, width: int, base: Style, style: Callable[[str], Style]) -> Strip:
-    """``row`` as a strip ``width`` cells wide: time, agent, kind, summary, status."""
+def draw_row(row: Row, width: int, base: Style, style: Callable[[str], Style]) -> list[Segment]:
+    """``row`` as segments ``width`` cells wide: time, agent, kind, summary, status.
+
+    Segments, not a strip: every strip allocates seven caches, and a live stream
+    draws every row on screen anew each frame.
+    """
     status_w = sum(cell_len(text) for text, _ in row.status)
     agent_w = AGENT_WIDE_W if width >= WIDE else AGENT_W
     summary_w = max(0, width - (TIME_W + agent_w + KIND_W + 3) - (status_w + 1 if status_w else 0))
@@ -86,7 +89,7 @@ def draw_row(row: Row, width: int, base: Style, style: Callable[[str], Style]) -
     if status_w:
         segments.append(Segment(" ", base))
         segments += [Segment(text, base + style(role)) for text, role in row.status]
-    return Strip(segments).adjust_cell_length(width, base)
+    return Segment.adjust_line_length(segments, width, base)
 
 
 def cut(text: str, width: int) -> str:
