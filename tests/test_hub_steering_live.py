@@ -181,11 +181,15 @@ def test_a_breakpoint_the_hubs_person_sets_for_the_edge_holds_a_call_there(fleet
     assert Book.load(edge.home / "breakpoints.toml").rules == ()
 
 
-def test_a_control_for_a_killed_edges_session_is_rejected_with_that_reason(fleet: Fleet, edge: Serve,
-                                                                           screen: Screen) -> None:
+@pytest.mark.parametrize("fail_closed", [False, True], ids=["fail-open", "fail-closed"])
+def test_a_control_for_a_killed_edges_session_is_rejected_and_its_held_call_follows_the_policy(
+        fleet: Fleet, edge: Serve, screen: Screen, fail_closed: bool) -> None:
+    """The edge held the call; killed, it cannot decide it: Claude Code's hook fails and its policy decides."""
+    cwd = fleet.tmp / "run" / "work"
     with ScriptedAnthropic(two_writes()) as api:
         release = api.hold(turn=1)
-        with start_claude(edge, NEWEST, api, fleet.tmp / "run") as proc:
+        with start_claude(edge, NEWEST, api, fleet.tmp / "run",
+                          run_args=("--fail-closed",) if fail_closed else ()) as proc:
             sid = proc.session_id
             call = pause_second_call(edge, screen, api, sid, release)
             os.kill(edge.proc.pid, signal.SIGKILL)
@@ -196,7 +200,9 @@ def test_a_control_for_a_killed_edges_session_is_rejected_with_that_reason(fleet
             assert outcome["kind"] == "control.rejected", outcome
             assert "edge alpha" in outcome["data"]["reason"] and "not connected to this hub" in \
                 outcome["data"]["reason"], outcome
-            proc.wait(60)
+            assert proc.wait(60).returncode == 0
+    assert (cwd / "one.txt").exists()
+    assert (cwd / "two.txt").exists() is not fail_closed, "fail-open runs the held call, fail-closed denies it"
     stream = until(lambda: [o for o in outcomes(screen.events(sid)) if o[1] == "approve"] or None,
                    what="the screen has the rejection", timeout=WAIT)
     assert [kind for kind, _, _ in stream] == ["control.rejected"]
