@@ -284,6 +284,7 @@ class Turns(FileState):
             call.finished = True
             if duration is None:
                 duration = _ms_between(call.ts, ts)
+            call.ts = None  # read only for this duration: a long session's finished calls keep no timestamp
         data: ToolFinishedData = {"call_id": cid, "status": status, "is_error": is_error, "output": output,
                                   "duration_ms": duration}
         if truncated:
