@@ -659,3 +659,15 @@ def test_a_hook_outcome_reads_as_one_line_not_its_empty_reply() -> None:
     said = {"type": "hook_non_blocking_error", "hookName": "Stop", "stderr": "connection refused", "stdout": ""}
     assert attachment_notice(said) == ("attachment.hook_non_blocking_error",
                                        "Stop hook non blocking error: connection refused")
+
+
+def test_session_started_carries_the_observe_only_capabilities() -> None:
+    """The converter writes ``OBSERVE_ONLY`` out as a literal (so it starts without pydantic): the two agree."""
+    from watchkeeper.protocol import OBSERVE_ONLY
+
+    conv = ClaudeCodeConverter(CC_FIXTURES / "-home-dev-project" / "78d01735-0000-49d5-a966-000000000197.jsonl")
+    with open(conv.path, "rb") as f:  # type: ignore[arg-type]
+        events = [e for line in f for e in conv.feed(line)] + conv.finish()
+    started = next(e for e in events if e["kind"] == "session.started")
+    assert started["data"]["capabilities"] == OBSERVE_ONLY.model_dump()
+    assert started["data"]["profile"]["observability"] == OBSERVE_ONLY.model_dump()

@@ -69,9 +69,8 @@ def _convert(files: list[Path], out: IO[bytes]) -> int:
     import orjson
 
     from ..protocol import MAX_EVENT_BYTES, encode_line, fit, raw_event
-    from ..relay.book import UNKNOWN_SESSION
-    from ..relay.hub import new_epoch
     from ..relay.idset import IdSet
+    from ..relay.names import UNKNOWN_SESSION, new_epoch
 
     failed: list[str] = []
     epoch = new_epoch()

@@ -6,8 +6,12 @@ its tool calls and usage), the websocket wire messages, the loopback check,
 and ``display`` (data made safe to show on a terminal).
 """
 
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from .bounds import MAX_EVENT_BYTES, encode_lines, fit, json_text
-from .calls import CallTable, ToolCall
 from .codec import (
     ProtocolError,
     decode_native_line,
@@ -20,10 +24,35 @@ from .codec import (
 )
 from .envelope import Emit, Event, content_id, make_event, now_iso
 from .kinds import MAIN_AGENT, PROTOCOL_VERSION, ControlKind, Kind, State, ToolStatus
-from .models import Capabilities, ControlModel, EventModel, Isolation, Profile
-from .schema import json_schema
 
-OBSERVE_ONLY = Capabilities(why="observe-only: a transcript can be watched, not steered")
+if TYPE_CHECKING:
+    from .calls import CallTable, ToolCall
+    from .models import Capabilities, ControlModel, EventModel, Isolation, Profile
+    from .schema import json_schema
+
+    OBSERVE_ONLY: Capabilities
+
+#: Names whose modules build pydantic models (~55 ms): loaded on first use, so that what only
+#: converts and encodes events (``watchkeeper events``) starts without them.
+_LAZY = {
+    "CallTable": "calls", "ToolCall": "calls",
+    "Capabilities": "models", "ControlModel": "models", "EventModel": "models", "Isolation": "models",
+    "Profile": "models", "json_schema": "schema",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name == "OBSERVE_ONLY":
+        from .models import Capabilities
+
+        value: Any = Capabilities(why="observe-only: a transcript can be watched, not steered")
+    elif name in _LAZY:
+        value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "MAIN_AGENT",

@@ -1,17 +1,25 @@
-"""Bytes to events and back: the JSON-lines codec, and validation at trust boundaries."""
+"""Bytes to events and back: the JSON-lines codec, and validation at trust boundaries.
+
+The pydantic models are imported by the validating functions only: encoding and
+``raw_event`` are what a one-shot conversion (``watchkeeper events``) needs, and
+building the models costs it ~55 ms of start-up.
+"""
 
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
-from pydantic import ValidationError
 
 from .bounds import encode
 from .envelope import Event, content_id, make_event
 from .kinds import Kind
-from .models import EVENT_DATA, ControlModel, EventModel
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError
+
+    from .models import ControlModel
 
 dumps = orjson.dumps
 loads = orjson.loads
@@ -55,6 +63,10 @@ def validate_event(obj: Any) -> dict[str, Any]:
     """Check an event from an untrusted peer; return it unchanged, unknown kinds and fields included."""
     if not isinstance(obj, dict):
         raise ProtocolError("an event must be a JSON object")
+    from pydantic import ValidationError
+
+    from .models import EVENT_DATA, EventModel
+
     try:
         EventModel.model_validate(obj)
         data_model = EVENT_DATA.get(obj.get("kind", ""))
@@ -68,6 +80,10 @@ def validate_event(obj: Any) -> dict[str, Any]:
 def validate_control(obj: Any) -> ControlModel:
     if not isinstance(obj, dict):
         raise ProtocolError("a control must be a JSON object")
+    from pydantic import ValidationError
+
+    from .models import ControlModel
+
     try:
         return ControlModel.model_validate(obj)
     except ValidationError as e:

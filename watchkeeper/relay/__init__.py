@@ -10,9 +10,33 @@ tail. See ``api.py`` for the contract the viewer and the servers rely on.
 can honour them). ``servers/`` is how the world reaches a relay.
 """
 
-from ..adapters.base import Source
-from .api import BatchCallback, RelayAPI, SessionInfo
-from .hub import Relay, new_epoch
-from .sources import IterSource
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ..adapters.base import Source
+    from .api import BatchCallback, RelayAPI, SessionInfo
+    from .hub import Relay
+    from .names import new_epoch
+    from .sources import IterSource
+
+#: Loaded on first use: a light part (``relay.idset``, ``relay.names``) is imported without the hub and
+#: the protocol's pydantic models behind it.
+_LAZY = {
+    "Source": "..adapters.base", "BatchCallback": ".api", "RelayAPI": ".api", "SessionInfo": ".api",
+    "new_epoch": ".names", "Relay": ".hub", "IterSource": ".sources",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = ["BatchCallback", "IterSource", "Relay", "RelayAPI", "SessionInfo", "Source", "new_epoch"]

@@ -33,13 +33,13 @@ from .api import SessionInfo
 from .controls import SessionSources
 from .history import Rebuild
 from .idset import IdSet
+from .names import UNKNOWN_SESSION
 from .spill import DEFAULT_KEEP, Journal, Lost, Recording, SpillLog, Spool
 from .summary import Summary
 
 if TYPE_CHECKING:
     from ..adapters.base import Backing
 
-UNKNOWN_SESSION = "unknown"
 #: The key that the relay's own notices (a subscriber that failed) are ingested under: not a source.
 RELAY_KEY = -1
 #: Finished tool calls whose merged record ``call`` still answers (running and held ones are always kept).

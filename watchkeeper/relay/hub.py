@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
-import secrets
 import sys
 import threading
 import time
@@ -33,6 +32,7 @@ from .controls import FORWARD_TIMEOUT, ControlRouter
 from .delivery import Delivery
 from .fanout import SessionsWatch, Subscription, strike
 from .history import Rebuild, RelayHistoryHost
+from .names import new_epoch
 from .search import Search
 from .sessions_feed import SessionsFeed
 from .spill import DEFAULT_KEEP, Recording, Spool
@@ -41,11 +41,6 @@ log = logging.getLogger("watchkeeper.relay")
 
 #: Events of a rebuilt history spilled per turn of the relay's loop.
 SPILL_STEP = 10_000
-
-
-def new_epoch() -> str:
-    """A short random name for one relay run; a subscriber that sees it change resyncs."""
-    return "r-" + secrets.token_hex(3)
 
 
 class Relay:

@@ -249,11 +249,14 @@ def structured_result(structured: Any) -> dict[str, Any] | None:
     return kept or None
 
 
+_NUMBER = (int, float)
+
+
 def result_duration(structured: Any) -> float | None:
     if isinstance(structured, dict):
         for key in ("durationMs", "totalDurationMs", "duration_ms"):
             value = structured.get(key)
-            if isinstance(value, int | float) and not isinstance(value, bool):
+            if value is not None and isinstance(value, _NUMBER) and not isinstance(value, bool):
                 return float(value)
     return None
 

@@ -26,8 +26,11 @@ class Tree:
         self._previous: str | None = None
 
     def add(self, uuid: str, parent: str | None, conversation: bool) -> None:
+        last = self._last
+        if parent == last:
+            parent = last  # the same string as a key already held, not a second copy of it
         self.parents[uuid] = parent
-        self._previous, self._last = self._last, uuid
+        self._previous, self._last = last, uuid
         if conversation:
             self._conversation.add(uuid)
         if self._children is not None and parent is not None:

@@ -108,7 +108,8 @@ class Turns(FileState):
     def _user(self, rec: dict[str, Any], ts: str | None, line: bytes, out: list[Event]) -> None:
         msg = rec.get("message")
         content = msg.get("content") if type(msg) is dict else None
-        agent = self._agent_for(rec, ts, out)
+        agent = (MAIN_AGENT if self._sub is None and rec.get("isSidechain") is not True
+                 else self._agent_for(rec, ts, out))
         text, images, results = R.text_of(content)
         if results:
             structured = rec.get("toolUseResult") if results == 1 else None
@@ -175,9 +176,11 @@ class Turns(FileState):
         if type(msg) is not dict:
             out.append(self._raw(line, rec, "assistant record without a message", ts))
             return
-        agent = self._agent_for(rec, ts, out)
-        base = self._base(rec, line)
+        # The main agent's records (nearly all) need no sidechain lookup.
+        agent = (MAIN_AGENT if self._sub is None and rec.get("isSidechain") is not True
+                 else self._agent_for(rec, ts, out))
         uuid = rec.get("uuid")
+        base = f"cc:{uuid}" if type(uuid) is str and uuid else self._digest_id(line)
         mid = msg.get("id")
         model = msg.get("model")
         if self._model is None and type(model) is str and model != "<synthetic>":
@@ -247,7 +250,9 @@ class Turns(FileState):
         else:
             call.started, call.ts, call.uuid = True, ts, uuid
         name = block.get("name")
-        args = R.tool_input(block.get("input"))
+        args = block.get("input")
+        if type(args) is str:
+            args = R.tool_input(args)
         data: ToolStartedData = {"call_id": cid, "name": name, "input": args, "message_id": mid}
         if server:
             data["server"] = True
@@ -279,6 +284,7 @@ class Turns(FileState):
             call.finished = True
             if duration is None:
                 duration = _ms_between(call.ts, ts)
+            call.ts = None  # read only for this duration: a long session's finished calls keep no timestamp
         data: ToolFinishedData = {"call_id": cid, "status": status, "is_error": is_error, "output": output,
                                   "duration_ms": duration}
         if truncated:

@@ -32,13 +32,19 @@ def usage_counts(usage: dict[str, Any]) -> list[int]:
     """[input, output, cache_read, cache_creation, reasoning] of a Messages API usage object."""
     details = usage.get("output_tokens_details")
     reasoning = _count(details.get("thinking_tokens")) if type(details) is dict else 0
-    counts = [usage.get("input_tokens"), usage.get("output_tokens"), usage.get("cache_read_input_tokens"),
-              usage.get("cache_creation_input_tokens"), reasoning]
-    for i in range(4):
-        value = counts[i]
-        if type(value) is not int or value < 0:
-            counts[i] = _count(value)
-    return counts  # type: ignore[return-value]
+    get = usage.get
+    a, b = get("input_tokens"), get("output_tokens")
+    c, d = get("cache_read_input_tokens"), get("cache_creation_input_tokens")
+    # Every assistant line passes here: the common case (plain non-negative ints) skips ``_count``.
+    if type(a) is not int or a < 0:
+        a = _count(a)
+    if type(b) is not int or b < 0:
+        b = _count(b)
+    if type(c) is not int or c < 0:
+        c = _count(c)
+    if type(d) is not int or d < 0:
+        d = _count(d)
+    return [a, b, c, d, reasoning]
 
 
 class UsageLedger:
@@ -60,6 +66,9 @@ class UsageLedger:
                 return None
             self._seen[key] = [*counts, 1]
             return 0, counts
+        if (counts[0] <= seen[0] and counts[1] <= seen[1] and counts[2] <= seen[2] and counts[3] <= seen[3]
+                and counts[4] <= seen[4]):
+            return None  # a later line of the same message, nothing new: the common case, no delta built
         delta = [0, 0, 0, 0, 0]
         grew = False
         for i in range(5):
