@@ -90,7 +90,7 @@ def viewer_imports(package: Path) -> list[str]:
 #: The viewer's own tiers, lowest first: the model knows no widget, a widget no screen, a screen no app.
 VIEWER_TIERS = {
     "model": 0,
-    "compat": 1, "theme": 1, "host": 1, "palette": 1,
+    "compat": 1, "theme": 1, "host": 1, "palette": 1, "idle_gc": 1,
     "widgets": 2,
     "screens": 3,
     "breakpoint_palette": 4, "app": 4, "replay_app": 4, "__init__": 4,

@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
+from textual import events
 from textual.app import App
 from textual.binding import Binding, BindingType
 from textual.content import Content
@@ -26,6 +27,7 @@ from ..protocol.display import visible
 from ..relay.api import RelayAPI, SessionInfo, Subscription
 from .breakpoint_palette import BreakpointCommands, books_of
 from .host import ViewerHost
+from .idle_gc import LOOK_EVERY, IdleCollector
 from .model.attention import Attention, title
 from .model.control_availability import SteerSetup
 from .model.feed import SessionsChanged, watch_sessions
@@ -74,11 +76,15 @@ class WatchkeeperApp(App[str | None]):
         self.steer_setup = steer or SteerSetup()
         #: Sessions waiting for the person; the app rings the bell when one starts to.
         self.attention = Attention(relay)
+        #: Full collections between keys, not during them.
+        self.idle_gc = IdleCollector()
 
     def get_default_screen(self) -> Screen:
         return _Opening() if self._first_session else SessionsScreen(self.looked_in)
 
     def on_mount(self) -> None:
+        self.idle_gc.start()
+        self.set_interval(LOOK_EVERY, self.idle_gc.tick)
         self.register_theme(WATCHKEEPER)
         saved = load_theme(self.preferences) if self.preferences is not None else None
         self.theme = self._theme_name or (saved if saved in self.available_themes else WATCHKEEPER.name)
@@ -106,7 +112,13 @@ class WatchkeeperApp(App[str | None]):
         if error is not None:
             self.notify(f"The theme is not remembered: {error}", severity="warning")
 
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, (events.Key, events.MouseDown, events.MouseScrollDown, events.MouseScrollUp)):
+            self.idle_gc.touch()
+        await super().on_event(event)
+
     def on_unmount(self) -> None:
+        self.idle_gc.stop()
         if self._watch is not None:
             self._watch.close()
         self.attention.close()

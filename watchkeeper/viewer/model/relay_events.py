@@ -21,7 +21,6 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any, overload
 
 from ...protocol import Event, Kind, make_event
-from ...retention import retained
 
 #: The newest events, kept as they came.
 TAIL = 4_096
@@ -110,7 +109,6 @@ class RelayEvents(Sequence[Event]):
         if len(recent) >= RECENT:
             recent.clear()
         recent[n] = events
-        retained(len(events))  # out of the collector's sight while kept; freed by reference counting
         return events
 
     def _load(self, start: int, stop: int) -> list[Event]:

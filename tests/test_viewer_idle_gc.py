@@ -1,0 +1,70 @@
+"""The app's full collections run between keys (``viewer/idle_gc.py``), not in the middle of one."""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Iterator
+
+import pytest
+from test_viewer_support import SESSION, Events, relay_with
+from waiting import until_app
+
+from watchkeeper.relay import Relay
+from watchkeeper.viewer import WatchkeeperApp
+from watchkeeper.viewer.idle_gc import OLDEST_EVERY, QUIET, IdleCollector
+from watchkeeper.viewer.screens.session import SessionScreen
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def thresholds() -> Iterator[tuple[int, int, int]]:
+    saved = gc.get_threshold()
+    yield saved
+    gc.set_threshold(*saved)
+
+
+def test_a_full_collection_waits_for_quiet(thresholds: tuple[int, int, int]) -> None:
+    clock = Clock()
+    collector = IdleCollector(clock)
+    collector.start()
+    assert gc.get_threshold() == (thresholds[0], thresholds[1], OLDEST_EVERY)
+    gc.collect(1)  # the young collections moved objects into the oldest generation
+    assert gc.get_count()[2] >= 1
+    collector.touch()
+    clock.now += QUIET / 2
+    assert not collector.tick(), "a key came in just now: no full collection"
+    assert gc.get_count()[2] >= 1
+    clock.now += QUIET
+    assert collector.tick()
+    assert gc.get_count()[2] == 0, "the full collection ran"
+    assert not collector.tick(), "nothing new in the oldest generation: nothing to do"
+    collector.stop()
+    assert gc.get_threshold() == thresholds
+
+
+@pytest.fixture
+def relay() -> Iterator[Relay]:
+    relay = relay_with(Events().whole_session())
+    yield relay
+    relay.stop()
+
+
+async def test_the_app_collects_once_keys_stop(relay: Relay, thresholds: tuple[int, int, int]) -> None:
+    app = WatchkeeperApp(relay, open_session=SESSION)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until_app(pilot, lambda: isinstance(app.screen, SessionScreen), "the session screen")
+        assert gc.get_threshold()[2] == OLDEST_EVERY
+        before = app.idle_gc.last_input
+        await pilot.press("up")
+        assert app.idle_gc.last_input > before, "a key press counts as input"
+        done = app.idle_gc.collections
+        gc.collect(1)
+        await until_app(pilot, lambda: app.idle_gc.collections > done, "a full collection once quiet")
+    assert gc.get_threshold() == thresholds, "the app restores the collector's thresholds on exit"
