@@ -28,23 +28,84 @@ from ...protocol import Event
 TAIL = 4_096
 #: Older events are encoded this many at a time, as one JSON array: one object, no per-event overhead.
 CHUNK = 256
-#: Decoded chunks kept for the reads to come (rows on screen, the selection, the detail pane).
+#: Chunks kept for the reads to come (rows on screen, the selection, the detail pane).
 RECENT = 32
 #: Fields whose values repeat across a session's events: each equal value is kept once (``extend``).
 SHARED_FIELDS = ("session", "agent", "kind")
 
 
-class EventLog(Sequence[Event]):
-    """Append-only. One thread appends; others may read what was appended before they began."""
+class TailAndChunks(Sequence[Event]):
+    """Reads like a list: the newest events as they came (``_now``), older ones ``CHUNK`` at a time from
+    ``_read_chunk``, the last ``keep_chunks`` read kept. Each log says only how it keeps and reads a chunk."""
 
-    __slots__ = ("_chunks", "_now", "_recent", "_shared")
+    __slots__ = ("_now", "_recent")
+    #: Chunks read and kept for the reads to come (rows on screen, the selection, the detail pane).
+    keep_chunks = RECENT
 
-    def __init__(self, events: Sequence[Event] = ()) -> None:
-        #: Each CHUNK events, oldest first: their JSON array, or the list itself if orjson cannot encode it.
-        self._chunks: list[bytes | list[Event]] = []
+    def __init__(self) -> None:
         #: (index of the tail's first event, the tail): replaced whole, so a reader sees a consistent pair.
         self._now: tuple[int, list[Event]] = (0, [])
         self._recent: dict[int, list[Event]] = {}
+
+    def _read_chunk(self, n: int, base: int) -> tuple[list[Event], bool]:
+        """Chunk ``n``'s events (``base``: the tail's first index), and whether they are worth keeping."""
+        raise NotImplementedError
+
+    def _chunk(self, n: int, base: int) -> list[Event]:
+        recent = self._recent
+        events = recent.get(n)
+        if events is not None:
+            return events
+        events, keep = self._read_chunk(n, base)
+        if keep:
+            if len(recent) >= self.keep_chunks:
+                recent.clear()
+            recent[n] = events
+        return events
+
+    def __len__(self) -> int:
+        base, tail = self._now
+        return base + len(tail)
+
+    @overload
+    def __getitem__(self, index: int) -> Event: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[Event]: ...
+
+    def __getitem__(self, index: int | slice) -> Event | list[Event]:
+        base, tail = self._now
+        size = base + len(tail)
+        if isinstance(index, slice):
+            return [self._at(i, base, tail) for i in range(*index.indices(size))]
+        if index < 0:
+            index += size
+        if not 0 <= index < size:
+            raise IndexError("event index out of range")
+        return self._at(index, base, tail)
+
+    def _at(self, index: int, base: int, tail: list[Event]) -> Event:
+        if index >= base:
+            return tail[index - base]
+        return self._chunk(index // CHUNK, base)[index % CHUNK]
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Sequence):
+            return len(self) == len(other) and all(a == b for a, b in zip(self, other, strict=True))
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+class EventLog(TailAndChunks):
+    """Append-only. One thread appends; others may read what was appended before they began."""
+
+    __slots__ = ("_chunks", "_shared")
+
+    def __init__(self, events: Sequence[Event] = ()) -> None:
+        super().__init__()
+        #: Each CHUNK events, oldest first: their JSON array, or the list itself if orjson cannot encode it.
+        self._chunks: list[bytes | list[Event]] = []
         self._shared: dict[str, str] = {}
         for event in events:
             self.append(event)
@@ -72,45 +133,9 @@ class EventLog(Sequence[Event]):
                     event[name] = shared.setdefault(value, value)  # type: ignore[literal-required]
             self.append(event)
 
-    def __len__(self) -> int:
-        base, tail = self._now
-        return base + len(tail)
-
-    @overload
-    def __getitem__(self, index: int) -> Event: ...
-
-    @overload
-    def __getitem__(self, index: slice) -> list[Event]: ...
-
-    def __getitem__(self, index: int | slice) -> Event | list[Event]:
-        base, tail = self._now
-        size = base + len(tail)
-        if isinstance(index, slice):
-            return [self._at(i, base, tail) for i in range(*index.indices(size))]
-        if index < 0:
-            index += size
-        if not 0 <= index < size:
-            raise IndexError("event index out of range")
-        return self._at(index, base, tail)
-
-    def _at(self, index: int, base: int, tail: list[Event]) -> Event:
-        if index >= base:
-            return tail[index - base]
-        return self._chunk(index // CHUNK)[index % CHUNK]
-
-    def _chunk(self, n: int) -> list[Event]:
-        recent = self._recent
-        events = recent.get(n)
-        if events is not None:
-            return events
+    def _read_chunk(self, n: int, base: int) -> tuple[list[Event], bool]:
         item = self._chunks[n]
-        if not isinstance(item, bytes):
-            return item
-        events = orjson.loads(item)
-        if len(recent) >= RECENT:
-            recent.clear()
-        recent[n] = events
-        return events
+        return (orjson.loads(item), True) if isinstance(item, bytes) else (item, False)
 
     def __iter__(self) -> Iterator[Event]:
         base, tail = self._now
@@ -118,13 +143,6 @@ class EventLog(Sequence[Event]):
             item = self._chunks[n]
             yield from (orjson.loads(item) if isinstance(item, bytes) else item)
         yield from list(tail)
-
-    def __eq__(self, other: object) -> bool:
-        if isinstance(other, EventLog | list | tuple):
-            return len(self) == len(other) and all(a == b for a, b in zip(self, other, strict=True))
-        return NotImplemented
-
-    __hash__ = None  # type: ignore[assignment]
 
     def find_id(self, event_id: Any) -> int | None:
         """The index of the newest event with this ``id``; a chunk's JSON is searched before it is decoded."""
@@ -140,7 +158,7 @@ class EventLog(Sequence[Event]):
             item = self._chunks[n]
             if isinstance(item, bytes) and (not needle or needle not in item):
                 continue
-            events = self._chunk(n)
+            events = self._chunk(n, base)
             for i in range(len(events) - 1, -1, -1):
                 if events[i].get("id") == event_id:
                     return n * CHUNK + i

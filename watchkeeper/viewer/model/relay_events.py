@@ -17,35 +17,31 @@ Reads are safe from a worker thread while the UI appends.
 from __future__ import annotations
 
 from array import array
-from collections.abc import Callable, Iterator, Sequence
-from typing import Any, overload
+from collections.abc import Callable, Iterator
+from typing import Any
 
 from ...protocol import Event, Kind, make_event
+from .event_log import CHUNK, TAIL, TailAndChunks
 
-#: The newest events, kept as they came.
-TAIL = 4_096
-#: Older events are read back this many at a time: one range read.
-CHUNK = 256
 #: Chunks read back and kept for the reads to come: a few screens' worth.
 RECENT = 16
 #: ``read(start, stop)``: the session's events with ``start <= seq < stop`` (``RelayAPI.read_range``).
 Reader = Callable[[int, int], list[Event]]
 
 
-class RelayEvents(Sequence[Event]):
+class RelayEvents(TailAndChunks):
     """Append-only. One thread appends; others may read what was appended before they began."""
 
-    __slots__ = ("_kept", "_now", "_read", "_recent", "_seqs", "session")
+    __slots__ = ("_kept", "_read", "_seqs", "session")
+    keep_chunks = RECENT
 
     def __init__(self, read: Reader, session: str = "") -> None:
+        super().__init__()
         self._read = read
         self.session = session
         #: Per event, by index: its seq (-1: kept in ``_kept``).
         self._seqs = array("q")
-        #: (index of the tail's first event, the tail): replaced whole, so a reader sees a consistent pair.
-        self._now: tuple[int, list[Event]] = (0, [])
         self._kept: dict[int, Event] = {}
-        self._recent: dict[int, list[Event]] = {}
 
     def append(self, event: Event) -> None:
         seq = event.get("seq")
@@ -74,42 +70,8 @@ class RelayEvents(Sequence[Event]):
             n = (len(tail) - TAIL) // CHUNK * CHUNK
             self._now = (base + n, tail[n:])
 
-    def __len__(self) -> int:
-        base, tail = self._now
-        return base + len(tail)
-
-    @overload
-    def __getitem__(self, index: int) -> Event: ...
-
-    @overload
-    def __getitem__(self, index: slice) -> list[Event]: ...
-
-    def __getitem__(self, index: int | slice) -> Event | list[Event]:
-        base, tail = self._now
-        size = base + len(tail)
-        if isinstance(index, slice):
-            return [self._at(i, base, tail) for i in range(*index.indices(size))]
-        if index < 0:
-            index += size
-        if not 0 <= index < size:
-            raise IndexError("event index out of range")
-        return self._at(index, base, tail)
-
-    def _at(self, index: int, base: int, tail: list[Event]) -> Event:
-        if index >= base:
-            return tail[index - base]
-        return self._chunk(index // CHUNK, base)[index % CHUNK]
-
-    def _chunk(self, n: int, base: int) -> list[Event]:
-        recent = self._recent
-        events = recent.get(n)
-        if events is not None:
-            return events
-        events = self._load(n * CHUNK, min((n + 1) * CHUNK, base))
-        if len(recent) >= RECENT:
-            recent.clear()
-        recent[n] = events
-        return events
+    def _read_chunk(self, n: int, base: int) -> tuple[list[Event], bool]:
+        return self._load(n * CHUNK, min((n + 1) * CHUNK, base)), True
 
     def _load(self, start: int, stop: int) -> list[Event]:
         """Events ``start`` … ``stop - 1`` (indices) read back: one range read over their seqs."""
@@ -139,13 +101,6 @@ class RelayEvents(Sequence[Event]):
         for n in range(-(-base // CHUNK)):
             yield from self._load(n * CHUNK, min((n + 1) * CHUNK, base))
         yield from list(tail)
-
-    def __eq__(self, other: object) -> bool:
-        if isinstance(other, Sequence):
-            return len(self) == len(other) and all(a == b for a, b in zip(self, other, strict=True))
-        return NotImplemented
-
-    __hash__ = None  # type: ignore[assignment]
 
     def find_id(self, event_id: Any) -> int | None:
         """The index of the newest event with this ``id``; the tail first, then older chunks read back."""
