@@ -84,6 +84,11 @@ async def test_attach_to_a_hub_groups_by_edge_narrows_to_one_and_shows_a_killed_
             await until_app(pilot, lambda: row_keys(app)[1:] == ["s-beta"], what="beta's session only",
                             timeout=WAIT, seen=lambda: screen_text(app))
             assert "run s-alpha" not in screen_text(app) and "run s-beta" in screen_text(app)
+            app.open_session("s-beta")
+            await until_app(pilot, lambda: "edge beta on " in screen_text(app).splitlines()[0],
+                            what="the session's header names its edge", seen=lambda: screen_text(app))
+            await pilot.press("escape")
+            await until_app(pilot, lambda: isinstance(app.screen, SessionsScreen))
             await pilot.press("O")
             await until_app(pilot, lambda: len(row_keys(app)) == 5, what="every edge again",
                             seen=lambda: screen_text(app))
@@ -129,6 +134,12 @@ async def test_an_edge_name_is_shown_as_data_cut_never_as_markup_or_terminal_con
             assert "edge" in line and "…" in line and "1 session" in line, "cut, with its count"
             assert len(line.rstrip()) <= SIZE[0] and "-" * 30 not in line
             assert "\x1b" not in app.export_screenshot() and "\u202e" not in app.export_screenshot()
+            app.open_session("s-hostile")
+            await until_app(pilot, lambda: "edge [red]e␛[2Jv" in screen_text(app).splitlines()[0],
+                            what="the session's header names its edge, as data", seen=lambda: screen_text(app))
+            assert "\x1b" not in app.export_screenshot() and "\u202e" not in app.export_screenshot()
+            await pilot.press("escape")
+            await until_app(pilot, lambda: isinstance(app.screen, SessionsScreen))
             await pilot.press("O")
             picker = await until_app(pilot, lambda: isinstance(app.screen, Picker) and app.screen)
             assert isinstance(picker, Picker)

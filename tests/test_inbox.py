@@ -20,14 +20,16 @@ from test_viewer_support import Events, screen_text
 from waiting import until_app, until_async
 
 from watchkeeper import sdk
+from watchkeeper.protocol.origin import Origin
 from watchkeeper.protocol.session import Held
 from watchkeeper.relay import Relay
 from watchkeeper.relay.api import SessionInfo
 from watchkeeper.viewer import WatchkeeperApp
 from watchkeeper.viewer.model.inbox import clock_text, countdown, entries
+from watchkeeper.viewer.model.origins import where_from
 from watchkeeper.viewer.model.rows import parse_ts
 from watchkeeper.viewer.screens.deny import DenyDialog
-from watchkeeper.viewer.screens.inbox import InboxScreen
+from watchkeeper.viewer.screens.inbox import InboxScreen, entry_prompt
 from watchkeeper.viewer.screens.session import SessionScreen
 from watchkeeper.viewer.widgets.controls import Controls
 
@@ -67,6 +69,21 @@ def test_entries_are_every_held_call_oldest_first_across_sessions() -> None:
                                                   Held("toolu_2", "Read", {}, None, None, since=None)))
     got = [(e.session, e.title, e.call.call_id) for e in entries([a, b])]
     assert got == [("b", "sdk b", "toolu_1"), ("a", "Alpha", "toolu_1"), ("b", "sdk b", "toolu_2")]
+
+
+def test_a_call_held_on_an_edge_says_which_edge_and_host_and_whether_it_can_be_reached() -> None:
+    pushed = SessionInfo("e", "sdk", title="Deploy", held=(held(),), origin=Origin("alpha", "build-3"))
+    away = SessionInfo("f", "sdk", title="Sweep", held=(held(),), origin=Origin("beta", "build-4", False))
+    own = SessionInfo("g", "sdk", title="Local", held=(held(),), origin=Origin(None, "hub-relay"))
+    by_title = {e.title: e for e in entries([pushed, away, own])}
+    assert where_from(by_title["Deploy"].origin) == "edge alpha on build-3"
+    assert where_from(by_title["Sweep"].origin) == "edge beta on build-4, unreachable"
+    assert where_from(by_title["Local"].origin) is None, "a relay's own session is not from an edge"
+    shown = entry_prompt(by_title["Deploy"], 0.0, 80).plain.splitlines()
+    assert shown[1].startswith("edge alpha on build-3 · breakpoint"), shown
+    hostile = SessionInfo("h", "sdk", title="x", held=(held(),), origin=Origin("[b]e\x1b[2J" + "v" * 90, "h"))
+    line = entry_prompt(entries([hostile])[0], 0.0, 80).plain.splitlines()[1]
+    assert "\x1b" not in line and "␛[2J" in line and "[b]e" in line and "…" in line and len(line) <= 80, line
 
 
 # --- the inbox, with real agents --------------------------------------------------------------

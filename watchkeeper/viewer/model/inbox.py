@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from ...protocol.envelope import parse_ts
+from ...protocol.origin import Origin
 from ...protocol.session import Held
 from ...relay.api import SessionInfo
 
@@ -26,6 +27,8 @@ class Entry:
     session: str
     title: str
     call: Held
+    #: where the session runs, for one an edge pushed to a hub (``origins.where_from`` says it).
+    origin: Origin | None = None
 
     @property
     def key(self) -> tuple[str, str]:
@@ -38,7 +41,8 @@ def session_title(info: SessionInfo) -> str:
 
 def entries(infos: Iterable[SessionInfo]) -> list[Entry]:
     """Every held call across ``infos``, oldest first (by when its hold began; unknown last)."""
-    out = [Entry(info.session, session_title(info), held) for info in infos for held in info.held]
+    out = [Entry(info.session, session_title(info), held, info.origin)
+           for info in infos for held in info.held]
     out.sort(key=lambda e: (e.call.since is None, e.call.since or ""))
     return out
 

@@ -95,6 +95,15 @@ def grouped(infos: Sequence[SessionInfo]) -> list[Group]:
 _KINDS = {"local": 0, "relay": 1, "edge": 2}
 
 
+def where_from(origin: Origin | None) -> str | None:
+    """``edge alpha on build-3`` (``, unreachable`` while it is away) for a session pushed by an edge, for
+    the session screen's header and the inbox; None for this machine's and a relay's own sessions."""
+    if origin is None or origin.edge is None:
+        return None
+    where = f"edge {cut_end(_shown(origin.edge), NAME_CELLS)} on {cut_end(_shown(origin.host), NAME_CELLS)}"
+    return where if origin.connected else f"{where}, unreachable"
+
+
 def header_cells(group: Group, key: str) -> Cells:
     """A group's header row (row key ``key``): its kind, name and size, its host where the cwd goes,
     and "unreachable" where the state goes."""

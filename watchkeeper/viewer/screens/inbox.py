@@ -31,6 +31,7 @@ from ...relay.api import SessionInfo
 from ..host import host
 from ..model.control_availability import unavailable
 from ..model.inbox import Entry, countdown, counting, entries
+from ..model.origins import where_from
 from ..model.rows import one_line, salient_input
 from .deny import DenyDialog
 from .session_steering import CONTROL_WAIT, who
@@ -60,6 +61,9 @@ def entry_prompt(entry: Entry, now: float, width: int) -> Content:
     call = entry.call
     where = visible(cut(entry.title, max(width // 3, 12)))
     agent = "" if call.agent == MAIN_AGENT else visible(f"subagent {cut(call.agent, 12)} · ")
+    edge = where_from(entry.origin)
+    if edge is not None:
+        agent = visible(cut(edge, max(width // 2, 16))) + " · " + agent
     tool = visible(cut(call.name or "?", 24))
     what = visible(cut(salient_input(call.name, call.input), max(width - len(where) - len(tool) - 5, 8)))
     left = countdown(call, now)

@@ -35,6 +35,7 @@ from ...retention import retained, settle
 from ..host import host
 from ..model.feed import EventFeed, EventsArrived, HistoryRebuilt
 from ..model.history_reload import BULK, TAIL_FIRST, HistoryReload, history_note, load_store, read_store, relay_store
+from ..model.origins import where_from
 from ..model.timeline_filter import Filter
 from ..model.timeline_store import TimelineStore
 from ..palette import PaletteCommand
@@ -197,7 +198,7 @@ cannot be steered at all is marked **⊘ observe-only** in the status bar;
         # The first session opens: what the app has built lives as long as it runs. A full collection
         # (~50 ms) after the first screen, not before it.
         self.set_timer(SETTLE_AFTER, settle)
-        self.sub_title = (self.info.title if self.info else None) or self.session_id
+        self.sub_title = self._sub_title()
         self.watch(self.timeline, "unseen", self._show_marker)
         self.watch(self.conversation, "unseen", self._show_marker)
         # The person's moves are watched, not only messaged: the detail pane changes in the same frame.
@@ -278,6 +279,12 @@ cannot be steered at all is marked **⊘ observe-only** in the status bar;
         self.follow_liveness()
         self.refresh_status()
 
+    def _sub_title(self) -> str:
+        """The session's title, and the edge it runs on when a hub passed it on (``edge alpha on build-3``)."""
+        title = (self.info.title if self.info else None) or self.timeline.store.session.title or self.session_id
+        where = where_from(self.info.origin) if self.info is not None else None
+        return title if where is None else f"{title} · {where}"
+
     def session_changed(self, info: SessionInfo) -> None:
         """The app passes the relay's latest summary of this session."""
         self.info = info
@@ -310,7 +317,6 @@ cannot be steered at all is marked **⊘ observe-only** in the status bar;
         if self._ended_at is not None:
             self.follow_liveness()
         timeline = self.timeline
-        session = timeline.store.session
         now = host(self.app).clock()
         live, state = self.activity(now)
         bar = self.query_one(StatusBar)
@@ -321,8 +327,7 @@ cannot be steered at all is marked **⊘ observe-only** in the status bar;
             cells.insert(2, note)
         bar.show(cells)
         self.refresh_part()
-        if session.title and self.sub_title == self.session_id:
-            self.sub_title = session.title
+        self.sub_title = self._sub_title()
 
     # --- selection -----------------------------------------------------------------------
 
