@@ -25,9 +25,9 @@ from typing import Any
 import orjson
 import pytest
 from fleet_support import Fleet, pushed
-from remote_steering_support import ROOT, WATCHKEEPER, Serve
+from remote_steering_support import ROOT, WATCHKEEPER, Serve, start_serve
 from remote_support import Proxy
-from test_remote_cli import Lines
+from test_remote_cli import Lines, free_port
 from waiting import until
 
 WAIT = 30.0
@@ -408,3 +408,29 @@ def test_upstream_keep_is_checked_before_anything_starts(tmp_path: Path, args: l
     done = subprocess.run([*WATCHKEEPER, "serve", "--no-default-roots", *args], cwd=tmp_path, env=env, text=True,
                           capture_output=True, timeout=WAIT)
     assert done.returncode == 2 and said in done.stderr, done.stderr
+
+
+def test_a_second_serve_on_the_same_config_directory_is_refused_until_the_first_is_gone(tmp_path: Path) -> None:
+    """Two would overwrite each other's marks of what was recorded and acknowledged; a SIGKILLed one lets go."""
+    first = start_serve(tmp_path)
+    try:
+        port = str(free_port())
+        second = subprocess.run([*WATCHKEEPER, "serve", "--bind", f"127.0.0.1:{port}", "--no-hooks",
+                                 "--no-default-roots"], cwd=ROOT, env=first.env, text=True, capture_output=True,
+                                timeout=WAIT)
+        assert second.returncode == 2, second.stdout + second.stderr
+        assert f"another watchkeeper serve (pid {first.proc.pid}) uses {first.home}" in second.stderr
+        assert "WATCHKEEPER_HOME" in second.stderr and "attach:" not in second.stdout
+        os.kill(first.proc.pid, signal.SIGKILL)
+        first.proc.wait(WAIT)
+        again = subprocess.Popen([*WATCHKEEPER, "serve", "--bind", f"127.0.0.1:{port}", "--no-hooks",
+                                  "--no-default-roots"], cwd=ROOT, env=first.env, text=True,
+                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        assert again.stdout is not None
+        try:
+            Lines(again.stdout).until("attach:")
+        finally:
+            again.send_signal(signal.SIGTERM)
+            again.wait(WAIT)
+    finally:
+        first.stop()

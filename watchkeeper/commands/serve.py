@@ -11,11 +11,14 @@ machine's token file, or ``--token-file``, one per person or one file of
 from __future__ import annotations
 
 import argparse
+import fcntl
+import os
 import signal
 import ssl
 import sys
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from types import FrameType
 from typing import Any
 
@@ -176,6 +179,10 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as e:
         print(visible(f"watchkeeper serve: {e}"), file=sys.stderr)
         return 2
+    taken = claim(config.config_dir())
+    if isinstance(taken, str):
+        print(visible(f"watchkeeper serve: {taken}"), file=sys.stderr)
+        return 2
     relay = Relay(flush_interval=FLUSH_INTERVAL).start()
     alerts, problem = start_notifier(relay)
     if problem:
@@ -279,6 +286,27 @@ def _read_back(relay: Any, recorder: Any, wanted: list[Callable[[str], bool]], k
               f"their recordings{said}", flush=True)
         done.wait()
     return ledger
+
+
+def claim(directory: Path) -> int | str:
+    """This process's hold on the config ``directory`` (a locked file, released when it exits, however); or
+    why not: the serve already holding it. Two sharing one would overwrite each other's record of what each
+    recorded and what its hub acknowledged (``recorded-sessions.json``), and lose it at the next start."""
+    from .. import config
+
+    path = config.private_dir(directory) / "serve.lock"
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        said = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
+        os.close(fd)
+        who = f" (pid {said})" if said.isdigit() else ""
+        return (f"another watchkeeper serve{who} uses {directory}: give this one a config directory of its "
+                f"own (WATCHKEEPER_HOME=DIR)")
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+    return fd
 
 
 def otlp_check(args: argparse.Namespace) -> None:
