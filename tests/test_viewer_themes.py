@@ -19,6 +19,7 @@ from test_tui_steering_unit import LiveHooked, held_session
 from test_viewer_support import SESSION, Events, relay_with, screen_text
 from textual.color import Color
 from textual.pilot import Pilot
+from textual.theme import BUILTIN_THEMES
 from waiting import until_app
 
 from watchkeeper import config
@@ -30,7 +31,7 @@ from watchkeeper.viewer.model.control_availability import SteerSetup
 from watchkeeper.viewer.replay_app import ReplayApp
 from watchkeeper.viewer.screens.replay import ReplayScreen
 from watchkeeper.viewer.screens.session import SessionScreen
-from watchkeeper.viewer.theme import WATCHKEEPER, load_theme, save_theme
+from watchkeeper.viewer.theme import TEXT_CONTRAST, WATCHKEEPER, legible, load_theme, save_theme
 from watchkeeper.viewer.widgets.controls import Controls
 from watchkeeper.viewer.widgets.player import PlayerBar
 from watchkeeper.viewer.widgets.styles import contrast
@@ -203,3 +204,33 @@ async def test_a_remembered_theme_that_is_gone_or_garbled_falls_back_to_the_defa
     prefs.write_bytes(orjson.dumps({"other": 1}))
     assert save_theme(prefs, "nord") is None
     assert orjson.loads(prefs.read_bytes()) == {"other": 1, "theme": "nord"}
+
+
+@pytest.mark.parametrize("theme", sorted(BUILTIN_THEMES))
+def test_every_text_colour_reads_on_its_backgrounds_in_every_builtin_theme(theme: str) -> None:
+    """Textual's light theme draws tool names, warnings and footer keys at ~3:1; the app lifts them to AA."""
+    given = {**BUILTIN_THEMES[theme].to_color_system().generate(), **BUILTIN_THEMES[theme].variables}
+    shown = legible(given)
+    for name in ("text-accent", "text-warning", "text-error", "text-success", "text-primary"):
+        if Color.parse(given[name]).ansi is not None:
+            assert shown[name] == given[name], "a terminal's own palette is left to the terminal"
+            continue
+        for ground in ("background", "surface", "panel"):
+            ratio = contrast(Color.parse(shown[name]), Color.parse(shown[ground]))
+            assert ratio >= TEXT_CONTRAST - 0.01, f"{theme}: ${name} on ${ground} at {ratio:.2f}:1"
+    unchanged = [k for k in given if k not in ("text-accent", "text-warning", "text-error", "text-success",
+                                               "text-primary", "footer-key-foreground")]
+    assert all(shown[k] == given[k] for k in unchanged)
+
+
+async def test_tool_names_and_footer_keys_reach_aa_on_the_light_theme(relay: Relay) -> None:
+    app = WatchkeeperApp(relay, open_session=SESSION, theme="textual-light")
+    async with app.run_test(size=SIZE) as pilot:
+        await open_session(app, pilot)
+        await until_app(pilot, lambda: "events" in str(app.screen.query_one("#status").render()))
+        await pilot.pause()
+        cells = [c for y in range(SIZE[1]) for c in text_contrasts(app, y)]
+        tools = [(round(r, 2), t) for r, t in cells if t in ("Edit", "Glob", "Task", "Bash")]
+        keys = [(round(r, 2), t) for r, t in text_contrasts(app, SIZE[1] - 1) if t in ("q", "?", "/", "e")]
+        assert tools and keys, cells
+        assert min(tools)[0] >= TEXT_CONTRAST and min(keys)[0] >= TEXT_CONTRAST, (tools, keys)

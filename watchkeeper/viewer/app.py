@@ -35,7 +35,7 @@ from .palette import ScreenCommands
 from .screens.session import SessionScreen
 from .screens.session_steering import SteerableScreen
 from .screens.sessions import SessionsScreen
-from .theme import WATCHKEEPER, load_theme, save_theme
+from .theme import WATCHKEEPER, legible, load_theme, save_theme
 
 
 class WatchkeeperApp(App[str | None]):
@@ -158,6 +158,11 @@ class WatchkeeperApp(App[str | None]):
         """Every toast is plain text, made :func:`visible`: its words often come from the data."""
         super().notify(visible(str(message)), title=visible(str(title)), severity=severity, timeout=timeout,
                        markup=False)
+
+    def get_css_variables(self) -> dict[str, str]:
+        """The theme's variables, with text colours too faint on their backgrounds made legible (``legible``)."""
+        self.theme_variables = legible(super().get_css_variables())
+        return self.theme_variables
 
     def format_title(self, title: str, sub_title: str) -> Content:
         """The header: a session's title is data, shown :func:`visible`."""

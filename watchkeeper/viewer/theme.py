@@ -7,7 +7,10 @@ import os
 from pathlib import Path
 
 import orjson
+from textual.color import Color, ColorParseError
 from textual.theme import Theme
+
+from .widgets.styles import contrast
 
 #: A dark bridge-at-night palette. Colours live here, in the theme, and nowhere else:
 #: widgets and .tcss files use the theme's variables ($primary, $error, …).
@@ -25,6 +28,44 @@ WATCHKEEPER = Theme(
     panel="#1D2B38",
     dark=True,
 )
+
+
+#: Text colours the viewer draws data in (tool names, warnings, outcomes, footer keys), and the
+#: backgrounds each is drawn on: every pair is made to reach ``TEXT_CONTRAST``.
+_TEXT_ON = {
+    "text-accent": ("background", "surface", "panel"),
+    "text-warning": ("background", "surface", "panel"),
+    "text-error": ("background", "surface", "panel"),
+    "text-success": ("background", "surface", "panel"),
+    "text-primary": ("background", "surface", "panel"),
+    "footer-key-foreground": ("footer-background",),
+}
+#: WCAG AA for body text.
+TEXT_CONTRAST = 4.5
+
+
+def legible(variables: dict[str, str]) -> dict[str, str]:
+    """``variables`` (a theme's CSS variables) with each text colour of ``_TEXT_ON`` that is too faint on
+    its backgrounds moved toward black on a light theme (white on a dark one) until it reads: Textual's
+    light theme draws tool names and warnings at ~3:1 and footer keys at ~2.9:1. The hue stays."""
+    out = dict(variables)
+    for name, under in _TEXT_ON.items():
+        try:
+            colour = Color.parse(out[name])
+            grounds = [Color.parse(out[b]) for b in under if b in out]
+        except (KeyError, ColorParseError):
+            continue
+        if not grounds or colour.ansi is not None or any(g.ansi is not None or g.a != 1 for g in grounds) \
+                or colour.a != 1:
+            continue  # a terminal's own palette (the ANSI themes), or translucent: not ours to judge
+        toward = Color(0, 0, 0) if sum(g.brightness for g in grounds) / len(grounds) > 0.5 else Color(255, 255, 255)
+        base, step = colour, 0
+        while step < 20 and min(contrast(colour, g) for g in grounds) < TEXT_CONTRAST:
+            step += 1
+            colour = base.blend(toward, 0.05 * step)
+        if step:
+            out[name] = colour.hex
+    return out
 
 
 def load_theme(path: Path) -> str | None:
