@@ -137,11 +137,12 @@ class FileFeed:
         out: list[Event] = []
         base = len(at) if at is not None else 0
         lines = r.lines
-        if lines and self.converter is None:
-            self.converter = open_converter(self.path, lines[0][1])
-        if lines:
+        converter = self.converter
+        if lines and converter is None:
+            converter = self.converter = open_converter(self.path, lines[0][1])
+        if lines and converter is not None:
             # Every line of the file passes here: one loop without the offsets, one with them.
-            feed = self.converter.feed  # type: ignore[union-attr]
+            feed = converter.feed
             if at is None:
                 for offset, line in lines:
                     try:
