@@ -130,6 +130,27 @@ def test_newest_events_first_then_the_whole_history_in_file_order(big: Path, rel
     assert len(got.resyncs) == 1
 
 
+def test_a_relay_with_a_viewer_holds_the_index_back(big: Path) -> None:
+    """``Relay(index_after=…)`` (the commands that draw pass ``tailfirst.INDEX_AFTER``): the tail and its
+    appends come at once, the earlier history only after the wait; a relay alone starts it at once (the
+    test above sees it start, and this one would: it starts two loop turns after the tail is read)."""
+    relay = Relay(index_after=3600).start()
+    try:
+        got = Collector()
+        relay.subscribe(got, SESSION, on_resync=got.resync)
+        relay.add_source(source(big))
+        last = newest(big)
+        assert got.wait(lambda: last in ids(got.events)), "the newest event never came"
+        n = big.stat().st_size // len(copies(sample_session(), 1))
+        append(big, copies(sample_session(), 1, first=n))
+        appended = newest(big)
+        assert got.wait(lambda: appended in ids(got.events)), "an append never came"
+        info = relay.session(SESSION)
+        assert info is not None and info.indexing is None and not info.history_from and not got.resyncs
+    finally:
+        relay.stop()
+
+
 def test_tokens_are_not_counted_twice(big: Path, relay: Relay) -> None:
     plain = Relay().start()
     try:

@@ -102,6 +102,10 @@ class HistoryBuilder(Protocol):
 class HistoryHost(Protocol):
     """What a relay offers a source that rebuilds a session's history (``relay.history.RelayHistoryHost``)."""
 
+    #: Seconds to wait after the newest events went out before the rebuild starts (a viewer drawing its
+    #: first frame in this process); 0: at once.
+    index_after: float
+
     def begin(self, session: str, backing: Backing | None = None) -> HistoryBuilder:
         """A builder; with ``backing``, the history is kept there and read back on demand, not held."""
         ...

@@ -126,6 +126,7 @@ def _with_viewer(argv: list[str], prompt: str | None) -> int:
     from ..adapters.acp import watch_disk
     from ..adapters.acp.source import AcpSource
     from ..adapters.files.discovery import session_roots
+    from ..adapters.files.tailfirst import INDEX_AFTER
     from ..protocol.display import visible_logging
     from ..relay import Relay
     from ..relay.notify import start_notifier
@@ -133,7 +134,7 @@ def _with_viewer(argv: list[str], prompt: str | None) -> int:
 
     visible_logging()
     roots = session_roots([], defaults=True)
-    relay = Relay().start()
+    relay = Relay(index_after=INDEX_AFTER).start()
     alerts, problem = start_notifier(relay)
     try:
         steer, matcher = _steering(relay)

@@ -44,6 +44,7 @@ def run(args: argparse.Namespace) -> int:
     from ..adapters.acp import transcripts_to
     from ..adapters.files.discovery import find_sessions, session_roots
     from ..adapters.files.source import DirectorySource, TranscriptSource
+    from ..adapters.files.tailfirst import INDEX_AFTER
     from ..cli_paths import looked_in, root_problem
     from ..protocol.display import visible_logging
     from ..relay import Relay
@@ -66,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
         except (ValueError, OtelMissing) as e:
             print(f"watchkeeper: {e}", file=sys.stderr)
             return 2
-    relay = Relay().start()
+    relay = Relay(index_after=INDEX_AFTER).start()
     alerts, problem = start_notifier(relay)
     exporter = None
     try:

@@ -88,12 +88,7 @@ class Rebuild:
         if not fresh:
             return
         self.host.book.merge_calls(fresh)
-        fold = self.summary.fold
-        for ev in fresh:
-            try:
-                fold(ev)
-            except Exception as e:
-                self.host.report(f"event {ev.get('id')!r} kept but not summarised: {e!r}")
+        self.summary.fold_many(fresh, self.host.report)
 
     def _add_held(self, events: list[Event]) -> list[Event]:
         book = self.host.book
@@ -121,23 +116,26 @@ class Rebuild:
         assert backing is not None
         sid, ids, epoch, base = self.session, self.ids, book.epoch, self.base
         old_ids = book.log_mark(sid)[1]
-        keep, stale = backing.keep, self.stale
+        keep, stale, add_new, count = backing.keep, self.stale, ids.add_new, self.count
         fresh: list[Event] = []
-        for ev, where in zip(events, at, strict=True):
-            if not isinstance(ev, dict) or ev.get("session") != sid or where < 0:
-                self.others.append(ev)
-                continue
-            ev = fit(ev)
-            eid = ev.get("id")
-            if eid is not None and not ids.add_new(eid):
-                continue
-            ev["seq"] = base + self.count
-            ev["epoch"] = epoch
-            keep(where, ev)
-            if eid in old_ids:
-                stale.append(self.count)
-            self.count += 1
-            fresh.append(ev)
+        try:
+            for ev, where in zip(events, at, strict=True):
+                if not isinstance(ev, dict) or ev.get("session") != sid or where < 0:
+                    self.others.append(ev)
+                    continue
+                ev = fit(ev)
+                eid = ev.get("id")
+                if eid is not None and not add_new(eid):
+                    continue
+                ev["seq"] = base + count
+                ev["epoch"] = epoch
+                keep(where, ev)
+                if eid in old_ids:
+                    stale.append(count)
+                count += 1
+                fresh.append(ev)
+        finally:
+            self.count = count
         return fresh
 
     def prepare(self) -> None:
@@ -169,13 +167,15 @@ class RelayHistoryHost:
     rebuilds of its sessions, and their progress.
 
     ``install`` swaps a committed rebuild in (on the relay's loop), ``progress`` records how far
-    indexing is, ``report`` tells of an event kept but not summarised.
+    indexing is, ``report`` tells of an event kept but not summarised; ``index_after`` is the relay's.
     """
 
     def __init__(self, book: Book, key: int, name: str, agent_kind: str, *,
                  install: Callable[[Rebuild, Collection[str]], None],
-                 progress: Callable[[str, float | None], None], report: Callable[[str], None]) -> None:
+                 progress: Callable[[str, float | None], None], report: Callable[[str], None],
+                 index_after: float = 0.0) -> None:
         self.book = book
+        self.index_after = index_after
         self.key = key
         self.name = name
         self.agent_kind = agent_kind

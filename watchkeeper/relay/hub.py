@@ -68,8 +68,11 @@ class Relay:
 
     def __init__(self, *, flush_interval: float = 0.05, max_batch: int = 1000,
                  sessions_interval: float = 0.2, epoch: str | None = None, clock: Clock = time.time,
-                 keep: int | None = DEFAULT_KEEP, spill_dir: str | None = None) -> None:
+                 keep: int | None = DEFAULT_KEEP, spill_dir: str | None = None, index_after: float = 0.0) -> None:
         self.epoch = epoch or new_epoch()
+        #: Seconds a huge transcript's background indexing waits after its newest events went out: none
+        #: unless a viewer draws in this process (``tailfirst.INDEX_AFTER``), whose first frame needs the GIL.
+        self.index_after = index_after
         #: the last problems reported (a source that failed, a callback that raised).
         self.errors: deque[str] = deque(maxlen=100)
         self._loop = asyncio.new_event_loop()
@@ -170,7 +173,8 @@ class Relay:
 
         if isinstance(source, HistorySource):
             source.bind_history(RelayHistoryHost(self._book, key, name, agent_kind, install=self._install_history,
-                                                 progress=self._indexing, report=self._report))
+                                                 progress=self._indexing, report=self._report,
+                                                 index_after=self.index_after))
         status = None
         if isinstance(source, StatusSource):
             source.on_status_change(self._feed.changed)

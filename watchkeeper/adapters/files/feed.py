@@ -136,15 +136,28 @@ class FileFeed:
             at = []
         out: list[Event] = []
         base = len(at) if at is not None else 0
-        for offset, line in r.lines:
-            if self.converter is None:
-                self.converter = open_converter(self.path, line)
-            try:
-                out += self.converter.feed(line, offset)
-            except Exception as e:
-                out.append(raw_line(self.session, line, offset, f"converter failed: {e!r}", self.path))
-            if at is not None:
-                at += [offset] * (base + len(out) - len(at))
+        lines = r.lines
+        converter = self.converter
+        if lines and converter is None:
+            converter = self.converter = open_converter(self.path, lines[0][1])
+        if lines and converter is not None:
+            # Every line of the file passes here: one loop without the offsets, one with them.
+            feed = converter.feed
+            if at is None:
+                for offset, line in lines:
+                    try:
+                        out += feed(line, offset)
+                    except Exception as e:
+                        out.append(raw_line(self.session, line, offset, f"converter failed: {e!r}", self.path))
+            else:
+                for offset, line in lines:
+                    try:
+                        got = feed(line, offset)
+                    except Exception as e:
+                        got = [raw_line(self.session, line, offset, f"converter failed: {e!r}", self.path)]
+                    if got:
+                        out += got
+                        at += [offset] * len(got)
         if final and not r.more:
             self.finished = True
             if self.converter is not None:

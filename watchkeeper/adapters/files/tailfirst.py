@@ -56,8 +56,10 @@ log = logging.getLogger(__name__)
 #: Bytes the background conversion reads per step in its worker thread (~20 ms of CPU for Claude Code).
 STEP_BYTES = 4 << 20
 
-#: Seconds between the tail's first events and the background conversion: the first screen is drawn
-#: meanwhile (a worker converting takes the GIL half the time, which costs a first frame ~0.12 s of CPU).
+#: Seconds between the tail's first events and the background conversion when a viewer draws in the same
+#: process (the commands that start the app pass it to the relay, ``Relay(index_after=…)``): the first
+#: screen is drawn meanwhile (a worker converting takes the GIL half the time, which costs a first frame
+#: ~0.12 s of CPU). With nothing drawing (``serve``, a relay alone) the conversion starts at once.
 INDEX_AFTER = 0.3
 
 #: One worker thread for every background conversion in the process: huge files are indexed one
@@ -130,7 +132,7 @@ class TailFirst:
                 await self.task
 
     async def _index(self) -> None:
-        await asyncio.sleep(INDEX_AFTER)
+        await asyncio.sleep(self.host.index_after)
         session = self.tail.session
         loop = asyncio.get_running_loop()
         full = FileFeed(self.reader.path, self.reader.chunk_size)
