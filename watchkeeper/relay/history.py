@@ -88,7 +88,12 @@ class Rebuild:
         if not fresh:
             return
         self.host.book.merge_calls(fresh)
-        self.summary.fold_many(fresh, self.host.report)
+        fold = self.summary.fold
+        for ev in fresh:
+            try:
+                fold(ev)
+            except Exception as e:
+                self.host.report(f"event {ev.get('id')!r} kept but not summarised: {e!r}")
 
     def _add_held(self, events: list[Event]) -> list[Event]:
         book = self.host.book

@@ -38,25 +38,6 @@ class Summary:
         if held_changed:
             _copy_state(st, info)
 
-    def fold_many(self, events: list[Event], report: Callable[[str], None]) -> None:
-        """:meth:`fold` each, in order (a rebuild's batch); one that fails is reported and left out."""
-        st, info, copies, fold = self.state, self.info, _COPY, self.state.fold
-        last: Event | None = None
-        count, last_ts = info.events, info.last_ts
-        for ev in events:
-            try:
-                held_changed = fold(ev)
-                count, last_ts, last = st.events, st.last_ts, ev
-                copy = copies.get(ev.get("kind", ""))
-                if copy is not None:
-                    copy(st, info)
-                if held_changed:
-                    _copy_state(st, info)
-            except Exception as e:
-                report(f"event {ev.get('id')!r} kept but not summarised: {e!r}")
-        if last is not None:
-            info.events, info.last_seq, info.last_ts = count, last["seq"], last_ts
-
 
 def _copy_identity(st: SessionState, info: SessionInfo) -> None:
     info.agent_kind = st.agent_kind or info.agent_kind

@@ -89,10 +89,6 @@ class ClaudeCodeConverter(Turns):
                     return self._release([self._raw(line, None, f"not JSON: {e}")])
             if type(rec) is not dict:
                 return self._release([self._raw(line, rec, "not a JSON object")])
-            if self._started:
-                kind = rec.get("type")
-                if type(kind) is str and kind in R.QUIET_TYPES and self._skim(rec):
-                    return []
             out = self._record(rec, line)
             return out if self._started else self._release(out)
         except Exception as e:  # a converter never raises: keep the line, say why
@@ -148,22 +144,6 @@ class ClaudeCodeConverter(Turns):
         elif kind not in R.SILENT_TYPES:
             out.append(self._raw(line, rec, f"unknown record type {kind!r}", ts, self._agent_of(rec)))
         return out
-
-    def _skim(self, rec: dict[str, Any]) -> bool:
-        """A record that yields nothing once the session is out (``records.quiet``; most of a long
-        transcript's bytes): keep its time and its place in the uuid tree, as ``_record`` would. False:
-        it may say something (a version not seen yet, the model still unknown), so ``_record`` reads it."""
-        version = rec.get("version")
-        if (version is not None and version != self._version) or not R.quiet(rec, self._model is not None):
-            return False
-        ts = rec.get("timestamp")
-        if type(ts) is str:
-            self._ts = ts
-        uuid = rec.get("uuid")
-        if type(uuid) is str and uuid not in self._uuids:
-            parent = rec.get("parentUuid")
-            self._tree.add(uuid, parent if type(parent) is str else None, False)
-        return True
 
     def _release(self, out: list[Event]) -> list[Event]:
         if self._started:

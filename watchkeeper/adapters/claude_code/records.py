@@ -34,27 +34,6 @@ SILENT_ATTACHMENTS = frozenset({
     "nested_memory", "critical_system_reminder", "plan_mode", "todo_reminder",
 })
 
-#: Record types that may yield nothing (``quiet`` tells): bookkeeping, restated context, hook progress.
-QUIET_TYPES = SILENT_TYPES | {"attachment", "progress"}
-
-
-def quiet(rec: dict[str, Any], model_known: bool) -> bool:
-    """Whether a record of a ``QUIET_TYPES`` type yields no event once the session is out: a silent type,
-    a silent attachment, progress that is not a subagent's. The model's own records (an ``api-request``,
-    a ``model`` attachment) are read in full until the model is known."""
-    kind = rec.get("type")
-    if kind == "attachment":
-        att = rec.get("attachment")
-        if type(att) is not dict:
-            return False
-        what = att.get("type")
-        return what in SILENT_ATTACHMENTS and (model_known or what != "model")
-    if kind == "progress":
-        data = rec.get("data")
-        return not (type(data) is dict and data.get("type") == "agent_progress")
-    return kind in SILENT_TYPES and (model_known or kind != "api-request")
-
-
 #: Keys of a structured ``toolUseResult`` worth keeping beside the text output
 #: (diff hunks for the viewer, subagent links); the rest repeats the output.
 RESULT_KEYS = frozenset({
