@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from huge_support import SESSION, Collector, copies, grow, sample_session
 
+from watchkeeper.adapters.files import backing as backing_module
 from watchkeeper.adapters.files.feed import convert_file
 from watchkeeper.adapters.files.source import TranscriptSource
 from watchkeeper.protocol import make_event
@@ -91,6 +92,25 @@ def test_the_history_is_read_back_from_the_transcript(big: Path, relay: Relay) -
     hits = relay.search(SESSION, title).result(30)
     assert any(start <= seq < end for seq in hits)
     assert not notices(got, "transcript-changed")
+
+
+def test_paging_back_from_the_end_converts_the_file_again_once_per_window_not_once_per_page(
+        big: Path, relay: Relay, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A person scrolling up through a huge history reads chunk after chunk, each before the last: before
+    every cursor, each read used to convert the file from its start again (seconds apiece at 1 GB)."""
+    monkeypatch.setattr(backing_module, "BEHIND", 300)
+    monkeypatch.setattr(backing_module, "RECENT", 100)
+    expected = list(convert_file(big))
+    start, end, got = indexed(relay, big)
+    assert got.wait(lambda: len([e for e in got.events if e["seq"] >= start]) >= len(expected))
+    backing = relay._book.stream(SESSION).segments[0].backing  # type: ignore[union-attr]
+    before, page = backing.passes, 40
+    for b in range(end, start, -page):
+        a = max(b - page, start)
+        assert bare(relay.read_range(SESSION, a, b)) == bare(expected[a - start:b - start]), (a, b)
+    pages, windows = -(-len(expected) // page), -(-len(expected) // 300)
+    assert pages > 3 * windows
+    assert backing.passes - before <= windows + 1, f"{backing.passes - before} passes for {pages} pages"
 
 
 def test_the_transcript_grows_after_the_swap(big: Path, relay: Relay) -> None:

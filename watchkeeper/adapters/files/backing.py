@@ -11,9 +11,13 @@ Events are read back by converting the file again, the way the index did: a
 a record are exactly those of the first conversion (a converter's state — tool
 calls, subagents, repeated lines — depends on every record before). Reading
 forward, as subscribers, searches and recorders do, continues a cursor; the
-newest ``RECENT`` events read are kept for readers just behind; a read before
-every cursor and those starts a new cursor from the file's start (``CURSORS``
-kept; one that has read to the end is dropped, with its converter's state).
+newest ``RECENT`` events read are kept (encoded) for readers just behind; a read
+before every cursor and those starts a new cursor from the file's start
+(``CURSORS`` kept; one that has read to the end is dropped, with its
+converter's state). Such a read also keeps the ``BEHIND`` events before it,
+which its cursor converts anyway on the way: a viewer paging back from the end
+reads chunk after chunk, each before the last, and would otherwise convert
+the file from its start again for every one.
 
 Before each read the file must still be the one indexed: the same inode, at
 least the bytes indexed, the same hash of its first bytes; and each event read
@@ -29,6 +33,8 @@ import threading
 from array import array
 from pathlib import Path
 
+import orjson
+
 from ...protocol import Event, fit
 from ..base import Converter, event_key
 from .feed import open_converter, raw_line
@@ -42,6 +48,14 @@ CURSORS = 2
 #: Events last read, kept for readers a little behind (subscribers catch up in step, 1,000 at a time):
 #: without them a third reader would start a cursor again from the file's start on every batch.
 RECENT = 8_000
+#: Events before a read that starts a cursor from the file's start, kept too (~600 bytes each, encoded):
+#: a person paging back through a 1 GB history then waits for a conversion once per 16k events,
+#: not once per chunk of 256 (~4 s each at the end of the file).
+BEHIND = 16_384
+
+
+_dumps = orjson.dumps
+_loads = orjson.loads
 
 
 def _head_hash(fd: int, n: int) -> bytes:
@@ -82,8 +96,8 @@ class TranscriptBacking:
         self.problem: str | None = None
         self._lock = threading.Lock()
         self._cursors: list[_Cursor] = []
-        #: index -> event, the newest ``RECENT`` read (insertion order is age).
-        self._recent: dict[int, Event] = {}
+        #: index -> event (orjson), the newest ``RECENT + BEHIND`` read (insertion order is age).
+        self._recent: dict[int, bytes] = {}
         #: conversions started from the file's start (cursors made): what reading back has cost.
         self.passes = 0
         fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
@@ -154,9 +168,13 @@ class TranscriptBacking:
             return f"{self.path} was rewritten (its first bytes changed)"
         return None
 
+    def _usable(self, at: int) -> list[_Cursor]:
+        """The cursors that have not passed the record at ``at``."""
+        return [c for c in self._cursors if c.last_at == at or c.next_at <= at]
+
     def _cursor(self, at: int) -> _Cursor:
         """The cursor furthest along that has not passed the record at ``at``; a new one if none."""
-        fit_ = [c for c in self._cursors if c.last_at == at or c.next_at <= at]
+        fit_ = self._usable(at)
         if fit_:
             cursor = max(fit_, key=lambda c: c.next_at)
             self._cursors.remove(cursor)
@@ -172,18 +190,22 @@ class TranscriptBacking:
         recent = self._recent
         out: list[Event] = []
         while start < stop and start in recent:
-            out.append(recent[start])
+            out.append(_loads(recent[start]))
             start += 1
         if start == stop:
             return out
-        got = self._convert(fd, start, stop)
+        # Before every cursor: a new one converts the file up to here anyway; keep what lies behind too.
+        first = start if self._usable(self.offsets[start]) else max(start - BEHIND, 0)
+        while first < start and first in recent:
+            first += 1
+        got = self._convert(fd, first, stop)
         if got is None:
             return None
-        for i, ev in enumerate(got, start):
-            recent[i] = ev
-        while len(recent) > RECENT:
+        for i, ev in enumerate(got, first):
+            recent[i] = _dumps(ev)
+        while len(recent) > RECENT + BEHIND:
             del recent[next(iter(recent))]
-        return out + got
+        return out + got[start - first:]
 
     def _convert(self, fd: int, start: int, stop: int) -> list[Event] | None:
         offsets, hashes = self.offsets, self.hashes
