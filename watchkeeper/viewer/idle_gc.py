@@ -7,11 +7,17 @@ middle-generation collections: at a million events that was every ~30 keys,
 5-15 ms (8-9k dead objects among ~20k walked), landing on whichever key was
 being drawn, twice the cost of the key itself at the p99. While the app runs,
 :class:`IdleCollector` raises that step to ``OLDEST_EVERY`` (a cap for a key
-held down without pause: one larger collection every few hundred keys) and
-runs the full collection itself once no key or click came for ``QUIET``
-seconds and the young collections have moved something into the oldest
-generation since the last full one. Young collections stay as they were:
-~0.1 ms each, a few per key.
+held down without pause) and runs the full collection itself once no key or
+click came for ``QUIET`` seconds and the young collections have moved
+something into the oldest generation since the last full one. Young
+collections stay as they were: ~0.1 ms each, a few per key.
+
+The cap weighs one pause against memory: a key held at a million events
+leaves ~250 dead objects (~23 KB) in the oldest generation per key, and the
+forced collection walks them and the ~40k live ones. At 100 it came every
+~300 keys, 45-90 ms, inside a page of ``bench/bench_timeline.py``'s 600 keys;
+at 400 it comes every ~1,000 keys held without a pause (half a minute of key
+repeat), holding ≤ ~25 MB meanwhile.
 """
 
 from __future__ import annotations
@@ -27,7 +33,7 @@ QUIET = 0.3
 #: How often (seconds) the app looks whether it is quiet.
 LOOK_EVERY = 0.25
 #: Middle-generation collections between two automatic full ones while the app runs (CPython: 10).
-OLDEST_EVERY = 100
+OLDEST_EVERY = 400
 
 
 class IdleCollector:
