@@ -8,11 +8,12 @@ from collections import Counter
 from typing import Any
 
 import pytest
-from test_viewer_support import SUB, Events
+from test_viewer_support import SESSION, SUB, Events
 
 from watchkeeper.protocol import Event
+from watchkeeper.relay import IterSource, Relay
 from watchkeeper.viewer.idle_gc import collections_paused
-from watchkeeper.viewer.model import rows
+from watchkeeper.viewer.model import history_reload, rows
 from watchkeeper.viewer.model.timeline_filter import Filter
 from watchkeeper.viewer.model.timeline_store import TimelineStore
 
@@ -99,3 +100,34 @@ def test_collections_pause_and_resume_nested() -> None:
         assert not gc.isenabled(), "collection stays off when it was off before"
     finally:
         gc.enable()
+
+
+def test_a_history_read_back_from_the_spill_folds_as_it_came(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``read_store`` over a relay that spilled most of the session: the same store, event for event, as
+    the session folded one event at a time; collection is on again afterwards."""
+    monkeypatch.setattr(history_reload, "SLICE", 37)  # slices that cut calls and subagents apart
+    events = session() * 3
+    for i, event in enumerate(events):
+        event = events[i] = dict(event)  # type: ignore[assignment]
+        event["id"] = f"{event['id']}#{i}"
+        data = event.get("data")
+        if isinstance(data, dict) and "call_id" in data:
+            event["data"] = {**data, "call_id": f"{data['call_id']}#{i // len(session())}"}
+    relay = Relay(keep=64).start()
+    try:
+        relay.add_source(IterSource("test", iter([dict(e) for e in events])))
+        assert relay.drain(30)
+        served = relay.read_range(SESSION, 0, len(events))
+        assert len(served) == len(events) and relay.in_memory() < len(events) // 2, "most of it spilled"
+        live = TimelineStore()
+        for event in served:
+            if live.add([dict(event)]).rebuild:  # type: ignore[list-item]
+                live.rebuild()
+        reload = history_reload.HistoryReload(0, len(events))
+        read = history_reload.read_store(relay, SESSION, reload, lambda: False)
+        assert read is not None and gc.isenabled()
+        read.rebuild()
+        assert columns(read) == columns(live)
+        assert [read.row(h).summary for h in read.view] == [live.row(h).summary for h in live.view]
+    finally:
+        relay.stop()
