@@ -163,6 +163,17 @@ def _lines(events: list[Event]) -> list[bytes]:
     return out
 
 
+def _decode(lines: list[bytes]) -> list[Event]:
+    """The lines as events: one ``orjson.loads`` over them joined as an array, a fifth cheaper than one a
+    line; line by line when that is not one event a line (a line that is not one JSON value)."""
+    if lines:
+        with contextlib.suppress(orjson.JSONDecodeError):
+            events = orjson.loads(b"[" + b",".join(lines) + b"]")
+            if len(events) == len(lines) and all(e.__class__ is dict for e in events):
+                return events
+    return [orjson.loads(line) for line in lines]
+
+
 class Recording(Protocol):
     """Where a session is already written in seq order from seq 0 (``recorder.Recorder``): spilling it
     is then only forgetting it, and it is read back from there — one copy on disk, not two."""
@@ -318,7 +329,7 @@ class SpillLog(Segmented, Window):
 
     def _plain(self, start: int, stop: int, below: int, lines: bool) -> list[Event] | list[bytes]:
         raw = self._raw(start, stop, below)
-        return raw if lines else [orjson.loads(line) for line in raw]
+        return raw if lines else _decode(raw)
 
     def _raw(self, start: int, stop: int, below: int = 0) -> list[bytes]:
         """Seqs from the recording or the spill file (none in a segment; ``below``: segment seqs before them)."""

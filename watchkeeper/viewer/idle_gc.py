@@ -7,25 +7,33 @@ middle-generation collections: at a million events that was every ~30 keys,
 5-15 ms (8-9k dead objects among ~20k walked), landing on whichever key was
 being drawn, twice the cost of the key itself at the p99. While the app runs,
 :class:`IdleCollector` raises that step to ``OLDEST_EVERY`` (a cap for a key
-held down without pause: one larger collection every few hundred keys) and
-runs the full collection itself once no key or click came for ``QUIET``
-seconds and the young collections have moved something into the oldest
-generation since the last full one. Young collections stay as they were:
-~0.1 ms each, a few per key.
+held down without pause) and runs the full collection itself once no key or
+click came for ``QUIET`` seconds and the young collections have moved
+something into the oldest generation since the last full one. Young
+collections stay as they were: ~0.1 ms each, a few per key.
+
+The cap weighs one pause against memory: a key held at a million events
+leaves ~250 dead objects (~23 KB) in the oldest generation per key, and the
+forced collection walks them and the ~40k live ones. At 100 it came every
+~300 keys, 45-90 ms, inside a page of ``bench/bench_timeline.py``'s 600 keys;
+at 400 it comes every ~1,000 keys held without a pause (half a minute of key
+repeat), holding ≤ ~25 MB meanwhile.
 """
 
 from __future__ import annotations
 
 import gc
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 #: Seconds without input before the collector runs a full collection.
 QUIET = 0.3
 #: How often (seconds) the app looks whether it is quiet.
 LOOK_EVERY = 0.25
 #: Middle-generation collections between two automatic full ones while the app runs (CPython: 10).
-OLDEST_EVERY = 100
+OLDEST_EVERY = 400
 
 
 class IdleCollector:
@@ -59,3 +67,32 @@ class IdleCollector:
         gc.collect()
         self.collections += 1
         return True
+
+
+_pause_lock = threading.Lock()
+_pausing = 0
+_was_enabled = False
+
+
+@contextmanager
+def collections_paused() -> Iterator[None]:
+    """No automatic collection while a history is read whole (``history_reload.read_store``), from any thread.
+
+    Reading a million events decodes ~3M short-lived dicts that reference counting frees; each
+    young collection walked them for nothing (~0.5 s of a 3 s load), and the app's idle full
+    collection came every :data:`LOOK_EVERY` seconds meanwhile. Nested and concurrent pauses count;
+    the last one out enables collection again if it was enabled before the first.
+    """
+    global _pausing, _was_enabled
+    with _pause_lock:
+        if _pausing == 0:
+            _was_enabled = gc.isenabled()
+            gc.disable()
+        _pausing += 1
+    try:
+        yield
+    finally:
+        with _pause_lock:
+            _pausing -= 1
+            if _pausing == 0 and _was_enabled:
+                gc.enable()

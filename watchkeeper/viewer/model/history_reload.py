@@ -26,6 +26,7 @@ from collections.abc import Callable
 from ...protocol import Event
 from ...relay.api import RelayAPI, SessionInfo
 from ...retention import retained
+from ..idle_gc import collections_paused
 from .relay_events import RelayEvents
 from .rows import Cell
 from .timeline_store import TimelineStore
@@ -94,16 +95,16 @@ def read_store(relay: RelayAPI, session: str, reload: HistoryReload,
     store = relay_store(relay, session)
     store.call_index.light = True
     at = reload.start
-    while at < reload.end:
-        if cancelled() or reload.cancelled:
-            return None
-        stop = min(at + SLICE, reload.end)
-        batch = relay.read_range(session, at, stop)
-        store.add(batch)
-        retained(len(batch))
-        at = stop
-        reload.received = at - reload.start
-    store.call_index.settle()
+    with collections_paused():
+        while at < reload.end:
+            if cancelled() or reload.cancelled:
+                return None
+            stop = min(at + SLICE, reload.end)
+            store.add(relay.read_range(session, at, stop))
+            at = stop
+            reload.received = at - reload.start
+        store.call_index.settle()
+    retained(reload.total)  # what the store keeps (its tail, the calls kept whole) leaves the collector's sight
     return store
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from array import array
 from collections.abc import Callable, Iterator
+from itertools import repeat
 from typing import Any
 
 from ...protocol import Event, Kind, make_event
@@ -27,6 +28,7 @@ from .event_log import CHUNK, TAIL, TailAndChunks
 RECENT = 16
 #: ``read(start, stop)``: the session's events with ``start <= seq < stop`` (``RelayAPI.read_range``).
 Reader = Callable[[int, int], list[Event]]
+_get: Callable[..., Any] = dict.get
 
 
 class RelayEvents(TailAndChunks):
@@ -58,12 +60,15 @@ class RelayEvents(TailAndChunks):
 
     def extend(self, events: list[Event]) -> None:
         """``append`` each, in one pass when every event has its seq (the usual case)."""
-        seqs = [e.get("seq") for e in events]
-        if not all(isinstance(s, int) and s >= 0 for s in seqs):
+        try:
+            seqs: array[int] = array("q", map(_get, events, repeat("seq")))
+        except (TypeError, OverflowError):
+            seqs = array("q", [-1])
+        if not seqs or min(seqs) < 0:
             for event in events:
                 self.append(event)
             return
-        self._seqs.extend(seqs)  # type: ignore[arg-type]
+        self._seqs += seqs
         base, tail = self._now
         tail.extend(events)
         if len(tail) >= TAIL + CHUNK:

@@ -23,6 +23,7 @@ from bisect import bisect_left, bisect_right
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from itertools import repeat
 from typing import Any, cast
 
 from ...protocol import MAIN_AGENT, Event, Kind, ToolCall
@@ -44,6 +45,10 @@ LAST = 1 << 62
 #: Kinds that do more than head a row of their own (``TimelineStore._fold_special``).
 SPECIAL_KINDS = frozenset({*TOOL_KINDS, Kind.CONTROL_APPLIED, Kind.CONTROL_REJECTED, Kind.MESSAGE_USER,
                            Kind.AGENT_STARTED, Kind.NOTICE})
+
+
+#: ``dict.get`` unbound, for ``map`` over a batch (a column read in C, not a loop in Python).
+_get: Callable[..., Any] = dict.get
 
 
 @dataclass(slots=True)
@@ -313,42 +318,94 @@ class TimelineStore:
     # --- adding events ------------------------------------------------------------
 
     def add(self, batch: Iterable[Event]) -> Added:
-        """Fold a batch in and place its new rows in the view (unless a rebuild is due)."""
+        """Fold a batch in and place its new rows in the view (unless a rebuild is due).
+
+        A history read whole comes in batches of thousands: what can be is done a column at a time
+        (the kinds and agents, the rows counted), so that the one loop in Python per event is the
+        one that decides whether it heads a row.
+        """
         batch = batch if isinstance(batch, list) else list(batch)
         added = Added()
-        new_heads: list[tuple[int, str, str]] = []
         events, special = self.events, self._fold_special
-        base = len(events)
+        base, n = len(events), len(batch)
         events.extend(batch)
-        self.call_index.extend(len(batch))
+        self.call_index.extend(n)
         self.session.fold_all(batch)
-        kinds, agents, heads = self.event_kinds, self.row_agents, self.heads
-        labels, agent_rows, counts, shared = rows.KIND_LABELS, self.agent_rows, self.kinds, self._shared
-        for index, event in enumerate(batch, base):
-            kind = event.get("kind")
-            kind = shared.setdefault(kind, kind) if isinstance(kind, str) else "?"
-            agent = row_agent(event) if kind in AGENT_KINDS else event.get("agent", MAIN_AGENT)
-            kinds.append(kind)
-            agents.append(shared.setdefault(agent, agent) if isinstance(agent, str) else agent)
-            if kind in SPECIAL_KINDS and not special(index, event, kind, added):
-                continue
-            label = labels.get(kind, kind)
-            heads.append(index)
-            agent_rows[agent] += 1
-            counts[label] += 1
-            new_heads.append((index, agent, label))
-        added.rows = len(new_heads)
+        kinds, agents = self._columns(batch)
+        self.event_kinds += kinds
+        self.row_agents += agents
+        present = set(kinds)
+        # Only a subagent's start (or a call that spawned one) reads the rows counted so far: count as we go.
+        count_now = bool(self.spawned) or Kind.AGENT_STARTED in present
+        agent_rows = self.agent_rows
+        if present.isdisjoint(SPECIAL_KINDS):
+            new = list(range(base, base + n))
+            new_agents, new_kinds = agents, kinds
+            count_now = False
+        else:
+            new, new_agents, new_kinds = [], [], []
+            for index, kind, agent, event in zip(range(base, base + n), kinds, agents, batch, strict=True):
+                if kind in SPECIAL_KINDS and not special(index, event, kind, added):
+                    continue
+                new.append(index)
+                new_agents.append(agent)
+                new_kinds.append(kind)
+                if count_now:
+                    agent_rows[agent] += 1
+        self.heads.extend(new)
+        if not count_now:
+            agent_rows.update(new_agents)
+        labels = rows.KIND_LABELS
+        self.kinds.update(map(labels.get, new_kinds, new_kinds))
+        added.rows = len(new)
         if added.rebuild:
             return added
+        self._place(new, new_agents, new_kinds, added)
+        if self.filter.active:
+            for head in added.changed:
+                if self.position(head) is None and self.matches(head, self.filter):
+                    added.inserted_at.append(self._insert(head))
+        return added
+
+    def _columns(self, batch: list[Event]) -> tuple[list[str], list[str]]:
+        """Each event's kind (``?`` if it has none) and its row's agent, equal strings made one."""
+        shared = self._shared
+        kinds: list[Any] = list(map(_get, batch, repeat("kind")))
+        agents: list[Any] = list(map(_get, batch, repeat("agent"), repeat(MAIN_AGENT)))
+        if all(k.__class__ is str for k in set(kinds)):
+            kinds = list(map(shared.setdefault, kinds, kinds))
+        else:
+            kinds = [shared.setdefault(k, k) if isinstance(k, str) else "?" for k in kinds]
+        if not AGENT_KINDS.isdisjoint(kinds):
+            for i, kind in enumerate(kinds):
+                if kind in AGENT_KINDS:
+                    agents[i] = row_agent(batch[i])
+        if all(a.__class__ is str for a in set(agents)):
+            agents = list(map(shared.setdefault, agents, agents))
+        else:
+            agents = [shared.setdefault(a, a) if isinstance(a, str) else a for a in agents]
+        return kinds, agents
+
+    def _place(self, new: list[int], new_agents: list[str], new_kinds: list[str], added: Added) -> None:
+        """New rows into the view: appended when they are top-level rows, else where the tree puts them."""
         flt, hidden, view, superseded, prefix = self.filter, self.hidden, self.view, self.superseded, self.prefix
+        labels = rows.KIND_LABELS
         active, hide = flt.active, flt.hide - {flt.kind}
-        for head, agent, label in new_heads:
+        if not active and not superseded and not any(prefix(a) for a in set(new_agents)) \
+                and hidden.isdisjoint(new_agents):
+            hidden_kinds = {k for k in set(new_kinds) if labels.get(k, k) in hide}
+            if hidden_kinds:
+                new = [h for h, k in zip(new, new_kinds, strict=True) if k not in hidden_kinds]
+            view += new  # new top-level rows are the last rows
+            added.appended += len(new)
+            return
+        for head, agent, kind in zip(new, new_agents, new_kinds, strict=True):
             if superseded and head in superseded:
                 continue
             if active:
                 if not self.matches(head, flt):
                     continue
-            elif agent in hidden or label in hide:
+            elif agent in hidden or labels.get(kind, kind) in hide:
                 continue
             if not prefix(agent):
                 view.append(head)  # a new top-level row is the last row
@@ -359,11 +416,6 @@ class TimelineStore:
                 added.appended += 1
             else:
                 added.inserted_at.append(at)
-        if flt.active:
-            for head in added.changed:
-                if self.position(head) is None and self.matches(head, flt):
-                    added.inserted_at.append(self._insert(head))
-        return added
 
     def _fold_special(self, index: int, event: Event, kind: str, added: Added) -> bool:
         """What a tool event, a queued prompt, a subagent's start, a control or a notice does beyond its row;
