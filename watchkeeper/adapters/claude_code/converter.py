@@ -62,15 +62,18 @@ class ClaudeCodeConverter(Turns):
 
     def __init__(self, path: Path | str | None = None) -> None:
         super().__init__(path)
+        # The class's functions, not bound methods: those would make a cycle, and a converter in a cycle
+        # outlives its last reference once ``retention`` froze it (a backing cursor's, ~90 MB a GB, for good).
+        cls = type(self)
         self._handlers = {
-            "user": self._user,
-            "assistant": self._assistant,
-            "system": self._system,
-            "attachment": self._attachment,
-            "queue-operation": self._queue,
-            "progress": self._progress,
-            "cost-state": self._cost_state,
-            "api-request": self._api_request,
+            "user": cls._user,
+            "assistant": cls._assistant,
+            "system": cls._system,
+            "attachment": cls._attachment,
+            "queue-operation": cls._queue,
+            "progress": cls._progress,
+            "cost-state": cls._cost_state,
+            "api-request": cls._api_request,
         }
 
     # --- the Converter protocol ----------------------------------------------
@@ -136,7 +139,7 @@ class ClaudeCodeConverter(Turns):
             self._capture(rec)
         handler = self._handlers.get(kind)  # type: ignore[arg-type]
         if handler is not None:
-            handler(rec, ts, line, out)
+            handler(self, rec, ts, line, out)
         elif kind in _META_TYPES:
             text = R.meta_notice(rec, str(kind))
             agent = self._agent_of(rec)
