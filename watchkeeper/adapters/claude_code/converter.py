@@ -62,15 +62,18 @@ class ClaudeCodeConverter(Turns):
 
     def __init__(self, path: Path | str | None = None) -> None:
         super().__init__(path)
+        # The class's functions, not bound methods: those would make a cycle, and a converter in a cycle
+        # outlives its last reference once ``retention`` froze it (a backing cursor's, ~100 MB a GB, for good).
+        cls = type(self)
         self._handlers = {
-            "user": self._user,
-            "assistant": self._assistant,
-            "system": self._system,
-            "attachment": self._attachment,
-            "queue-operation": self._queue,
-            "progress": self._progress,
-            "cost-state": self._cost_state,
-            "api-request": self._api_request,
+            "user": cls._user,
+            "assistant": cls._assistant,
+            "system": cls._system,
+            "attachment": cls._attachment,
+            "queue-operation": cls._queue,
+            "progress": cls._progress,
+            "cost-state": cls._cost_state,
+            "api-request": cls._api_request,
         }
 
     # --- the Converter protocol ----------------------------------------------
@@ -128,15 +131,14 @@ class ClaudeCodeConverter(Turns):
             self._saw_version(version, ts, out)
         uuid = rec.get("uuid")
         if type(uuid) is str:
-            if uuid in self._uuids:
-                return out
             parent = rec.get("parentUuid")
-            self._tree.add(uuid, parent if type(parent) is str else None, kind == "user" or kind == "assistant")
+            if not self._tree.add(uuid, parent if type(parent) is str else None, kind == "user" or kind == "assistant"):
+                return out  # a copy of a record already read
         if not self._started:
             self._capture(rec)
         handler = self._handlers.get(kind)  # type: ignore[arg-type]
         if handler is not None:
-            handler(rec, ts, line, out)
+            handler(self, rec, ts, line, out)
         elif kind in _META_TYPES:
             text = R.meta_notice(rec, str(kind))
             agent = self._agent_of(rec)

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ...protocol import MAIN_AGENT, Event, Kind, content_id
+from .keys import KeyTable
 from .subagents import TaskLinks, identify
 from .tree import Tree
 from .usage import UsageLedger
@@ -22,14 +23,15 @@ _RAW = Kind.RAW.value
 
 
 class Call:
-    """One tool call as far as this file has told: who made it, when, and what was emitted."""
+    """One tool call as far as this file has told: who made it, when, and what was emitted
+    (``record``: the number in ``Tree`` of the record that made it, or None)."""
 
-    __slots__ = ("agent", "finished", "started", "ts", "uuid")
+    __slots__ = ("agent", "finished", "record", "started", "ts")
 
-    def __init__(self, agent: str, ts: str | None, uuid: Any, started: bool, finished: bool) -> None:
+    def __init__(self, agent: str, ts: str | None, record: int | None, started: bool, finished: bool) -> None:
         self.agent = agent
         self.ts = ts
-        self.uuid = uuid
+        self.record = record
         self.started = started
         self.finished = finished
 
@@ -65,7 +67,6 @@ class FileState:
         self._model: str | None = None
         self._digests: dict[str, int] = {}
         self._tree = Tree()
-        self._uuids = self._tree.parents
         self._ledger = UsageLedger()
         self._links = TaskLinks()
         self._calls: dict[str, Call] = {}
@@ -73,6 +74,8 @@ class FileState:
         self._sidechains: dict[str, str] = {}
         self._agents: set[str] = set()
         self._agents_done: set[str] = set()
+        #: messages whose end_turn was told (ids in a ``KeyTable``; an id that is not a string, in the set).
+        self._idle_ids = KeyTable()
         self._idle_messages: set[Any] = set()
         #: Queued texts in order, with their queue id (None: not a typed prompt, a task notification).
         self._queued: list[tuple[str | None, str]] = []
@@ -109,6 +112,15 @@ class FileState:
         """The id prefix of a record's events: its uuid, or a digest of the line."""
         uuid = rec.get("uuid")
         return f"cc:{uuid}" if type(uuid) is str and uuid else self._digest_id(line)
+
+    def _first_idle(self, message_id: Any) -> bool:
+        """Whether this is the first end_turn of the message (and note it)."""
+        if type(message_id) is str:
+            return self._idle_ids.add(message_id) >= 0
+        if message_id in self._idle_messages:
+            return False
+        self._idle_messages.add(message_id)
+        return True
 
     def _agent_of(self, rec: dict[str, Any]) -> str:
         """The agent of a record that cannot start a sidechain (system, attachment, …)."""
