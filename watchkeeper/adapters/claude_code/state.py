@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 from ...protocol import MAIN_AGENT, Event, Kind, content_id
-from .keys import KeyTable
 from .subagents import TaskLinks, identify
 from .tree import Tree
 from .usage import UsageLedger
@@ -74,8 +73,6 @@ class FileState:
         self._sidechains: dict[str, str] = {}
         self._agents: set[str] = set()
         self._agents_done: set[str] = set()
-        #: messages whose end_turn was told (ids in a ``KeyTable``; an id that is not a string, in the set).
-        self._idle_ids = KeyTable()
         self._idle_messages: set[Any] = set()
         #: Queued texts in order, with their queue id (None: not a typed prompt, a task notification).
         self._queued: list[tuple[str | None, str]] = []
@@ -112,15 +109,6 @@ class FileState:
         """The id prefix of a record's events: its uuid, or a digest of the line."""
         uuid = rec.get("uuid")
         return f"cc:{uuid}" if type(uuid) is str and uuid else self._digest_id(line)
-
-    def _first_idle(self, message_id: Any) -> bool:
-        """Whether this is the first end_turn of the message (and note it)."""
-        if type(message_id) is str:
-            return self._idle_ids.add(message_id) >= 0
-        if message_id in self._idle_messages:
-            return False
-        self._idle_messages.add(message_id)
-        return True
 
     def _agent_of(self, rec: dict[str, Any]) -> str:
         """The agent of a record that cannot start a sidechain (system, attachment, …)."""

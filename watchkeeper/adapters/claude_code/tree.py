@@ -198,9 +198,9 @@ class Tree:
     def _build(self) -> None:
         """The links for every record so far, each under its parent in file order."""
         n = len(self._up)
-        self._first = array("l", [NONE]) * n
-        self._tail = array("l", [NONE]) * n
-        self._next = array("l", [NONE]) * n
+        self._first = array("i", [NONE]) * n
+        self._tail = array("i", [NONE]) * n
+        self._next = array("i", [NONE]) * n
         for record, up in enumerate(self._up):
             self._link(record, up)
 

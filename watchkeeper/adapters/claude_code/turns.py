@@ -228,7 +228,8 @@ class Turns(FileState):
                 if revision:
                     spent["revision"] = revision
                 out.append(ev(f"cc:usage:{key}:{revision}", _USAGE, spent, ts, agent))
-        if msg.get("stop_reason") == "end_turn" and agent == MAIN_AGENT and self._first_idle(mid):
+        if msg.get("stop_reason") == "end_turn" and agent == MAIN_AGENT and mid not in self._idle_messages:
+            self._idle_messages.add(mid)
             out.append(ev(f"{base}:state", _STATE, {"state": "idle", "reason": "end_turn"}, ts))
         if agent == self._home:
             self._ready = True
