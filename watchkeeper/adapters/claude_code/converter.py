@@ -63,7 +63,7 @@ class ClaudeCodeConverter(Turns):
     def __init__(self, path: Path | str | None = None) -> None:
         super().__init__(path)
         # The class's functions, not bound methods: those would make a cycle, and a converter in a cycle
-        # outlives its last reference once ``retention`` froze it (a backing cursor's, ~100 MB a GB, for good).
+        # outlives its last reference once ``retention`` froze it (a backing cursor's, ~50 MB a GB, for good).
         cls = type(self)
         self._handlers = {
             "user": cls._user,
