@@ -63,7 +63,7 @@ class ClaudeCodeConverter(Turns):
     def __init__(self, path: Path | str | None = None) -> None:
         super().__init__(path)
         # The class's functions, not bound methods: those would make a cycle, and a converter in a cycle
-        # outlives its last reference once ``retention`` froze it (a backing cursor's, ~90 MB a GB, for good).
+        # outlives its last reference once ``retention`` froze it (a backing cursor's, ~50 MB a GB, for good).
         cls = type(self)
         self._handlers = {
             "user": cls._user,
@@ -131,10 +131,9 @@ class ClaudeCodeConverter(Turns):
             self._saw_version(version, ts, out)
         uuid = rec.get("uuid")
         if type(uuid) is str:
-            if uuid in self._uuids:
-                return out
             parent = rec.get("parentUuid")
-            self._tree.add(uuid, parent if type(parent) is str else None, kind == "user" or kind == "assistant")
+            if not self._tree.add(uuid, parent if type(parent) is str else None, kind == "user" or kind == "assistant"):
+                return out  # a copy of a record already read
         if not self._started:
             self._capture(rec)
         handler = self._handlers.get(kind)  # type: ignore[arg-type]

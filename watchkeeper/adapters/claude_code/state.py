@@ -22,14 +22,15 @@ _RAW = Kind.RAW.value
 
 
 class Call:
-    """One tool call as far as this file has told: who made it, when, and what was emitted."""
+    """One tool call as far as this file has told: who made it, when, and what was emitted
+    (``record``: the number in ``Tree`` of the record that made it, or None)."""
 
-    __slots__ = ("agent", "finished", "started", "ts", "uuid")
+    __slots__ = ("agent", "finished", "record", "started", "ts")
 
-    def __init__(self, agent: str, ts: str | None, uuid: Any, started: bool, finished: bool) -> None:
+    def __init__(self, agent: str, ts: str | None, record: int | None, started: bool, finished: bool) -> None:
         self.agent = agent
         self.ts = ts
-        self.uuid = uuid
+        self.record = record
         self.started = started
         self.finished = finished
 
@@ -65,7 +66,6 @@ class FileState:
         self._model: str | None = None
         self._digests: dict[str, int] = {}
         self._tree = Tree()
-        self._uuids = self._tree.parents
         self._ledger = UsageLedger()
         self._links = TaskLinks()
         self._calls: dict[str, Call] = {}

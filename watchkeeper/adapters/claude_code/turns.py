@@ -160,14 +160,15 @@ class Turns(FileState):
             out.append(self._ev(f"{base}:state", _STATE, {"state": "running", "reason": origin}, ts))
 
     def _mark_rewind(self, uuid: str, base: str, ts: str | None, out: list[Event]) -> None:
-        fork, abandoned = self._tree.rewound(uuid)
+        tree = self._tree
+        fork, abandoned = tree.rewound(uuid)
         if not abandoned:
             return
         gone = set(abandoned)
-        calls = [cid for cid, call in self._calls.items() if call.uuid in gone]
+        calls = [cid for cid, call in self._calls.items() if call.record in gone]
         text = f"Rewound: {len(abandoned)} earlier records are on an abandoned branch"
-        out.append(self._notice(f"{base}:rewind", "info", "rewind", text, ts, MAIN_AGENT,
-                                fork=fork, abandoned=abandoned, abandoned_calls=calls))
+        out.append(self._notice(f"{base}:rewind", "info", "rewind", text, ts, MAIN_AGENT, fork=fork,
+                                abandoned=[tree.uuid(r) for r in abandoned], abandoned_calls=calls))
 
     # --- assistant records -----------------------------------------------------------
 
@@ -245,10 +246,11 @@ class Turns(FileState):
         call = self._calls.get(cid)
         if call is not None and call.started:
             return
+        record = self._tree.last if type(uuid) is str else None  # the record being read: added to the tree
         if call is None:
-            self._calls[cid] = Call(agent, ts, uuid, True, False)
+            self._calls[cid] = Call(agent, ts, record, True, False)
         else:
-            call.started, call.ts, call.uuid = True, ts, uuid
+            call.started, call.ts, call.record = True, ts, record
         name = block.get("name")
         args = block.get("input")
         if type(args) is str:

@@ -12,9 +12,14 @@ total at every moment.
 
 from __future__ import annotations
 
+from array import array
+from collections.abc import Sequence
 from typing import Any
 
 from ...protocol.payloads import UsageData
+from .keys import KeyTable
+
+_INT64 = (1 << 63) - 1
 
 #: Claude Code usage fields, in the order the ledger stores them.
 FIELDS = ("input_tokens", "output_tokens", "cache_read_input_tokens", "cache_creation_input_tokens")
@@ -48,39 +53,59 @@ def usage_counts(usage: dict[str, Any]) -> list[int]:
 
 
 class UsageLedger:
-    """What has been counted per message, so each token is counted once."""
+    """What has been counted per message, so each token is counted once.
 
-    __slots__ = ("_seen",)
+    Kept for every message of the file (a later line may raise any of them), so flat: the keys in a
+    ``keys.KeyTable``, and per key six counts in one array (input, output, cache_read,
+    cache_creation, reasoning, events emitted); counts too large for it in a dict.
+    """
+
+    __slots__ = ("_counts", "_keys", "_last", "_last_at", "_wide")
 
     def __init__(self) -> None:
-        # key -> [input, output, cache_read, cache_creation, reasoning, events emitted]
-        self._seen: dict[str, list[int]] = {}
+        self._keys = KeyTable()
+        self._counts = array("q")
+        self._wide: dict[int, list[int]] = {}
+        self._last: str | None = None
+        self._last_at = -1
 
     def add(self, key: str, usage: dict[str, Any]) -> tuple[int, list[int]] | None:
         """(revision, counts to emit) for one line's usage, or None if it adds nothing."""
         counts = usage_counts(usage)
-        seen = self._seen.get(key)
-        if seen is None:
-            if not any(counts):
-                self._seen[key] = [*counts, 0]
-                return None
-            self._seen[key] = [*counts, 1]
-            return 0, counts
+        if key == self._last:  # a message's lines come one after another: its key was the last one
+            at = ~self._last_at
+        else:
+            at = self._keys.add(key)
+            self._last, self._last_at = key, at if at >= 0 else ~at
+        if at >= 0:
+            emitted = 1 if any(counts) else 0
+            self._put(at, [*counts, emitted], True)
+            return (0, counts) if emitted else None
+        at = ~at
+        wide = self._wide.get(at) if self._wide else None
+        seen: Sequence[int] = self._counts[6 * at:6 * at + 6] if wide is None else wide
         if (counts[0] <= seen[0] and counts[1] <= seen[1] and counts[2] <= seen[2] and counts[3] <= seen[3]
                 and counts[4] <= seen[4]):
             return None  # a later line of the same message, nothing new: the common case, no delta built
+        now = list(seen)
         delta = [0, 0, 0, 0, 0]
-        grew = False
         for i in range(5):
-            if counts[i] > seen[i]:
-                delta[i] = counts[i] - seen[i]
-                seen[i] = counts[i]
-                grew = True
-        if not grew:
-            return None
-        revision = seen[5]
-        seen[5] += 1
+            if counts[i] > now[i]:
+                delta[i] = counts[i] - now[i]
+                now[i] = counts[i]
+        revision = now[5]
+        now[5] += 1
+        self._put(at, now, False)
         return revision, delta
+
+    def _put(self, at: int, values: list[int], new: bool) -> None:
+        if at in self._wide or max(values) > _INT64:
+            self._wide[at] = values
+            values = [0] * 6
+        if new:
+            self._counts.extend(values)
+        else:
+            self._counts[6 * at:6 * at + 6] = array("q", values)
 
 
 def usage_data(counts: list[int], model: Any, message_id: Any, request_id: Any) -> UsageData:

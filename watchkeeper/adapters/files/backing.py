@@ -43,7 +43,7 @@ from .feed import open_converter, raw_line
 HEAD_BYTES = 64 << 10
 #: Bytes read from the file at a time by a cursor.
 READ_BYTES = 1 << 20
-#: Cursors kept (each a converter's state, ~150 MB at the end of a 1 GB file); the least recently used goes.
+#: Cursors kept (each a converter's state, ~50 MB at the end of a 1 GB file); the least recently used goes.
 CURSORS = 2
 #: Events last read, kept for readers a little behind (subscribers catch up in step, 1,000 at a time):
 #: without them a third reader would start a cursor again from the file's start on every batch.
@@ -228,7 +228,7 @@ class TranscriptBacking:
                 j += 1
                 i += 1
         if stop == len(offsets):
-            self._cursors.remove(cursor)  # read to the end: its converter's state (~150 MB a GB) goes
+            self._cursors.remove(cursor)  # read to the end: its converter's state (~50 MB a GB) goes
         return out
 
     def _record(self, cursor: _Cursor, fd: int, at: int) -> list[Event] | None:
