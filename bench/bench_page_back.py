@@ -94,6 +94,7 @@ def main() -> int:
             for behind, label in ((backing_module.BEHIND, "back from the end"),
                                   (0, "back, nothing kept behind a read")):
                 backing._recent.clear()  # each pass from the same start: nothing read before it kept
+                backing._recent_bytes = 0
                 backing._cursors.clear()
                 backing_module.BEHIND = behind
                 bwd, bwd_passes = timed_reads(relay, session, back, backing)

@@ -14,10 +14,10 @@ forward, as subscribers, searches and recorders do, continues a cursor; the
 newest ``RECENT`` events read are kept (encoded) for readers just behind; a read
 before every cursor and those starts a new cursor from the file's start
 (``CURSORS`` kept; one that has read to the end is dropped, with its
-converter's state). Such a read also keeps the ``BEHIND`` events before it,
-which its cursor converts anyway on the way: a viewer paging back from the end
-reads chunk after chunk, each before the last, and would otherwise convert
-the file from its start again for every one.
+converter's state). Such a read that also lies before the last one (a viewer
+paging back from the end reads chunk after chunk, each before the last, and
+would otherwise convert the file from its start again for every one) keeps
+the ``BEHIND`` events before it too, which its cursor converts anyway.
 
 Before each read the file must still be the one indexed: the same inode, at
 least the bytes indexed, the same hash of its first bytes; and each event read
@@ -48,10 +48,12 @@ CURSORS = 2
 #: Events last read, kept for readers a little behind (subscribers catch up in step, 1,000 at a time):
 #: without them a third reader would start a cursor again from the file's start on every batch.
 RECENT = 8_000
-#: Events before a read that starts a cursor from the file's start, kept too (~600 bytes each, encoded):
-#: a person paging back through a 1 GB history then waits for a conversion once per 16k events,
-#: not once per chunk of 256 (~4 s each at the end of the file).
-BEHIND = 16_384
+#: Events before a read that starts a cursor from the file's start, kept too: a person paging back
+#: through a 1 GB history then waits for a conversion (~3 s at its end) once per window, not once per
+#: chunk of 256. They are converted at once, as dicts: ~50 MB at the peak while paging back.
+BEHIND = 8_192
+#: What the kept events may take, encoded (a Claude Code event is 0.5–4 KB): past it the oldest go.
+KEPT_BYTES = 32 << 20
 
 
 _dumps = orjson.dumps
@@ -96,8 +98,12 @@ class TranscriptBacking:
         self.problem: str | None = None
         self._lock = threading.Lock()
         self._cursors: list[_Cursor] = []
-        #: index -> event (orjson), the newest ``RECENT + BEHIND`` read (insertion order is age).
+        #: index -> event (orjson), the newest ``RECENT + BEHIND`` read within ``KEPT_BYTES`` (insertion
+        #: order is age), and their bytes.
         self._recent: dict[int, bytes] = {}
+        self._recent_bytes = 0
+        #: where the last read that converted began: a read before it is a reader paging back.
+        self._last_start = 0
         #: conversions started from the file's start (cursors made): what reading back has cost.
         self.passes = 0
         fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
@@ -155,6 +161,7 @@ class TranscriptBacking:
         self.problem = problem
         self._cursors.clear()
         self._recent.clear()
+        self._recent_bytes = 0
         return None
 
     def _changed(self, fd: int) -> str | None:
@@ -194,17 +201,23 @@ class TranscriptBacking:
             start += 1
         if start == stop:
             return out
-        # Before every cursor: a new one converts the file up to here anyway; keep what lies behind too.
-        first = start if self._usable(self.offsets[start]) else max(start - BEHIND, 0)
+        # Before every cursor, and before the last read (a reader paging back): a new cursor converts the
+        # file up to here anyway; keep what lies behind too.
+        back, self._last_start = stop <= self._last_start, start
+        first = start if not back or self._usable(self.offsets[start]) else max(start - BEHIND, 0)
         while first < start and first in recent:
             first += 1
         got = self._convert(fd, first, stop)
         if got is None:
             return None
+        size = self._recent_bytes
         for i, ev in enumerate(got, first):
-            recent[i] = _dumps(ev)
-        while len(recent) > RECENT + BEHIND:
-            del recent[next(iter(recent))]
+            old = recent.pop(i, None)
+            data = recent[i] = _dumps(ev)
+            size += len(data) - (len(old) if old is not None else 0)
+        while recent and (len(recent) > RECENT + BEHIND or size > KEPT_BYTES):
+            size -= len(recent.pop(next(iter(recent))))
+        self._recent_bytes = size
         return out + got[start - first:]
 
     def _convert(self, fd: int, start: int, stop: int) -> list[Event] | None:
