@@ -43,29 +43,26 @@ class KeyTable:
         """The index of a new key; for a key already held, ``-1 - its index`` (``~index``)."""
         h = hash(key) & _LOW32
         data = key.encode("utf-8", "surrogatepass")
-        slots, mask, hashes, ends = self._slots, self._mask, self._hashes, self._ends
-        i = h & mask
-        j = slots[i]
-        while j >= 0:
-            if hashes[j] == h:
-                start = ends[j - 1] if j else 0
-                if ends[j] - start == len(data) and self._blob.startswith(data, start):
-                    return ~j
-            i = (i + 1) & mask
-            j = slots[i]
+        i, j = self._probe(data, h)
+        if j >= 0:
+            return ~j
+        ends = self._ends
         j = len(ends)
-        slots[i] = j
+        self._slots[i] = j
         self._blob += data
         ends.append(len(self._blob))
-        hashes.append(h)
-        if 2 * (j + 1) > mask:
+        self._hashes.append(h)
+        if 2 * (j + 1) > self._mask:
             self._grow()
         return j
 
     def find(self, key: str) -> int:
         """The index of ``key``, or -1."""
-        h = hash(key) & _LOW32
-        data = key.encode("utf-8", "surrogatepass")
+        return self._probe(key.encode("utf-8", "surrogatepass"), hash(key) & _LOW32)[1]
+
+    def _probe(self, data: bytes, h: int) -> tuple[int, int]:
+        """(the slot, the key's index) for the key of bytes ``data`` and hash ``h``; its index -1 and the
+        free slot it would take if it is not held."""
         slots, mask, hashes, ends = self._slots, self._mask, self._hashes, self._ends
         i = h & mask
         j = slots[i]
@@ -73,10 +70,10 @@ class KeyTable:
             if hashes[j] == h:
                 start = ends[j - 1] if j else 0
                 if ends[j] - start == len(data) and self._blob.startswith(data, start):
-                    return j
+                    return i, j
             i = (i + 1) & mask
             j = slots[i]
-        return -1
+        return i, -1
 
     def key(self, index: int) -> str:
         """The key with ``index``."""

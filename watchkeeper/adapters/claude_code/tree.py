@@ -73,20 +73,15 @@ class Tree:
         """Add a record; False (and nothing added) if a record with this uuid came before."""
         me = len(self._up)
         data = uuid.encode("utf-8", "surrogatepass")
-        if len(data) == WIDTH:  # inline: every record passes here
+        if len(data) == WIDTH:
             h = hash(uuid) & _LOW32
-            slots, mask, hashes, blob = self._slots, self._mask, self._hashes, self._blob
-            i = h & mask
-            j = slots[i]
-            while j >= 0:
-                if hashes[j] == h and blob.startswith(data, WIDTH * j):
-                    return False
-                i = (i + 1) & mask
-                j = slots[i]
-            slots[i] = me
-            blob += data
-            hashes.append(h)
-            if 2 * me >= mask:
+            i, j = self._probe(data, h)
+            if j >= 0:
+                return False
+            self._slots[i] = me
+            self._blob += data
+            self._hashes.append(h)
+            if 2 * me >= self._mask:
                 self._grow()
         else:
             if uuid in self._odd:
@@ -125,16 +120,20 @@ class Tree:
         data = uuid.encode("utf-8", "surrogatepass")
         if len(data) != WIDTH:
             return self._odd.get(uuid, NONE)
-        h = hash(uuid) & _LOW32
+        return self._probe(data, hash(uuid) & _LOW32)[1]
+
+    def _probe(self, data: bytes, h: int) -> tuple[int, int]:
+        """(the slot, the record) for the uuid of bytes ``data`` (``WIDTH`` of them) and hash ``h``; the
+        record -1 and the free slot it would take if no record has it."""
         slots, mask, hashes, blob = self._slots, self._mask, self._hashes, self._blob
         i = h & mask
         j = slots[i]
         while j >= 0:
             if hashes[j] == h and blob.startswith(data, WIDTH * j):
-                return j
+                return i, j
             i = (i + 1) & mask
             j = slots[i]
-        return NONE
+        return i, -1
 
     def _grow(self) -> None:
         """Twice the slots (at most half of them used), every record placed again by its stored hash."""
