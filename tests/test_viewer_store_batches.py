@@ -12,7 +12,7 @@ from test_viewer_support import SESSION, SUB, Events
 
 from watchkeeper.protocol import Event
 from watchkeeper.relay import IterSource, Relay
-from watchkeeper.viewer.idle_gc import collections_paused
+from watchkeeper.retention import collections_paused
 from watchkeeper.viewer.model import history_reload, rows
 from watchkeeper.viewer.model.timeline_filter import Filter
 from watchkeeper.viewer.model.timeline_store import TimelineStore

@@ -31,10 +31,9 @@ from watchkeeper.viewer.model.control_availability import SteerSetup
 from watchkeeper.viewer.replay_app import ReplayApp
 from watchkeeper.viewer.screens.replay import ReplayScreen
 from watchkeeper.viewer.screens.session import SessionScreen
-from watchkeeper.viewer.theme import TEXT_CONTRAST, WATCHKEEPER, legible, load_theme, save_theme
+from watchkeeper.viewer.theme import TEXT_CONTRAST, WATCHKEEPER, contrast, legible, load_theme, save_theme
 from watchkeeper.viewer.widgets.controls import Controls
 from watchkeeper.viewer.widgets.player import PlayerBar
-from watchkeeper.viewer.widgets.styles import contrast
 
 SIZE = (100, 30)
 SAMPLE = SAMPLE_LOGS / "claude-code" / "-home-dev-demo" / "b258fcd5-dddc-5674-bc87-3cbb11ebc230.jsonl"

@@ -23,10 +23,8 @@ repeat), holding ≤ ~25 MB meanwhile.
 from __future__ import annotations
 
 import gc
-import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 
 #: Seconds without input before the collector runs a full collection.
 QUIET = 0.3
@@ -67,32 +65,3 @@ class IdleCollector:
         gc.collect()
         self.collections += 1
         return True
-
-
-_pause_lock = threading.Lock()
-_pausing = 0
-_was_enabled = False
-
-
-@contextmanager
-def collections_paused() -> Iterator[None]:
-    """No automatic collection while a history is read whole (``history_reload.read_store``), from any thread.
-
-    Reading a million events decodes ~3M short-lived dicts that reference counting frees; each
-    young collection walked them for nothing (~0.5 s of a 3 s load), and the app's idle full
-    collection came every :data:`LOOK_EVERY` seconds meanwhile. Nested and concurrent pauses count;
-    the last one out enables collection again if it was enabled before the first.
-    """
-    global _pausing, _was_enabled
-    with _pause_lock:
-        if _pausing == 0:
-            _was_enabled = gc.isenabled()
-            gc.disable()
-        _pausing += 1
-    try:
-        yield
-    finally:
-        with _pause_lock:
-            _pausing -= 1
-            if _pausing == 0 and _was_enabled:
-                gc.enable()

@@ -10,8 +10,6 @@ import orjson
 from textual.color import Color, ColorParseError
 from textual.theme import Theme
 
-from .widgets.styles import contrast
-
 #: A dark bridge-at-night palette. Colours live here, in the theme, and nowhere else:
 #: widgets and .tcss files use the theme's variables ($primary, $error, …).
 WATCHKEEPER = Theme(
@@ -42,6 +40,19 @@ _TEXT_ON = {
 }
 #: WCAG AA for body text.
 TEXT_CONTRAST = 4.5
+
+
+def contrast(foreground: Color, background: Color) -> float:
+    """The WCAG 2 contrast ratio of two opaque colours (1 to 21)."""
+    def luminance(c: Color) -> float:
+        def channel(v: int) -> float:
+            s = v / 255
+            return s / 12.92 if s <= 0.03928 else ((s + 0.055) / 1.055) ** 2.4
+
+        return 0.2126 * channel(c.r) + 0.7152 * channel(c.g) + 0.0722 * channel(c.b)
+
+    a, b = sorted((luminance(foreground), luminance(background)), reverse=True)
+    return (a + 0.05) / (b + 0.05)
 
 
 def legible(variables: dict[str, str]) -> dict[str, str]:

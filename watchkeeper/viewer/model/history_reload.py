@@ -25,8 +25,7 @@ from collections.abc import Callable
 
 from ...protocol import Event
 from ...relay.api import RelayAPI, SessionInfo
-from ...retention import retained
-from ..idle_gc import collections_paused
+from ...retention import collections_paused, retained
 from .relay_events import RelayEvents
 from .rows import Cell
 from .timeline_store import TimelineStore

@@ -22,22 +22,21 @@ from array import array
 from bisect import bisect_left, bisect_right
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
-from itertools import repeat
 from typing import Any, cast
 
-from ...protocol import MAIN_AGENT, Event, Kind, ToolCall
+from ...protocol import Event, Kind, ToolCall
 from ...protocol.calls import TOOL_KINDS
 from ...protocol.controls import released
 from ...protocol.payloads import AgentStartedData, ControlOutcomeData
 from ...protocol.session import SessionState
 from . import rows
+from .batch_columns import columns
 from .event_log import EventLog
 from .relay_events import RelayEvents
-from .rows import AGENT_KINDS, row_agent
+from .rows import row_agent
 from .store_calls import CallIndex
 from .timeline_filter import Filter, search_text
-from .timeline_view import tree_view
+from .timeline_view import Added, tree_view
 
 #: A subagent's completion sorts after its own rows: its key's last part is offset by this.
 LAST = 1 << 62
@@ -45,24 +44,6 @@ LAST = 1 << 62
 #: Kinds that do more than head a row of their own (``TimelineStore._fold_special``).
 SPECIAL_KINDS = frozenset({*TOOL_KINDS, Kind.CONTROL_APPLIED, Kind.CONTROL_REJECTED, Kind.MESSAGE_USER,
                            Kind.AGENT_STARTED, Kind.NOTICE})
-
-
-#: ``dict.get`` unbound, for ``map`` over a batch (a column read in C, not a loop in Python).
-_get: Callable[..., Any] = dict.get
-
-
-@dataclass(slots=True)
-class Added:
-    """What one batch did to the view, so the widget can keep its cursor and refresh."""
-
-    rows: int = 0
-    #: View positions where rows went in before the end, in insertion order.
-    inserted_at: list[int] = field(default_factory=list)
-    appended: int = 0
-    #: Heads of rows whose content changed (a call finished).
-    changed: set[int] = field(default_factory=set)
-    #: The tree moved (a subagent linked after its rows arrived): rebuild the view.
-    rebuild: bool = False
 
 
 class TimelineStore:
@@ -106,8 +87,7 @@ class TimelineStore:
         self.filter = Filter()
         self.view: list[int] = []
         self._prefix: dict[str, tuple[int, ...]] = {}
-        #: One copy of each kind and agent in the columns: events decoded apart (a relay's spill, a
-        #: websocket) bring their own equal strings, ~60 bytes each per event at a million events.
+        #: One copy of each kind and agent string (``batch_columns.columns``).
         self._shared: dict[str, str] = {}
 
     # --- reading rows -----------------------------------------------------------
@@ -318,12 +298,8 @@ class TimelineStore:
     # --- adding events ------------------------------------------------------------
 
     def add(self, batch: Iterable[Event]) -> Added:
-        """Fold a batch in and place its new rows in the view (unless a rebuild is due).
-
-        A history read whole comes in batches of thousands: what can be is done a column at a time
-        (the kinds and agents, the rows counted), so that the one loop in Python per event is the
-        one that decides whether it heads a row.
-        """
+        """Fold a batch in and place its new rows in the view (unless a rebuild is due); what can be is done
+        a column at a time, so the one loop in Python per event decides whether it heads a row."""
         batch = batch if isinstance(batch, list) else list(batch)
         added = Added()
         events, special = self.events, self._fold_special
@@ -331,7 +307,7 @@ class TimelineStore:
         events.extend(batch)
         self.call_index.extend(n)
         self.session.fold_all(batch)
-        kinds, agents = self._columns(batch)
+        kinds, agents = columns(batch, self._shared)
         self.event_kinds += kinds
         self.row_agents += agents
         present = set(kinds)
@@ -366,25 +342,6 @@ class TimelineStore:
                 if self.position(head) is None and self.matches(head, self.filter):
                     added.inserted_at.append(self._insert(head))
         return added
-
-    def _columns(self, batch: list[Event]) -> tuple[list[str], list[str]]:
-        """Each event's kind (``?`` if it has none) and its row's agent, equal strings made one."""
-        shared = self._shared
-        kinds: list[Any] = list(map(_get, batch, repeat("kind")))
-        agents: list[Any] = list(map(_get, batch, repeat("agent"), repeat(MAIN_AGENT)))
-        if all(k.__class__ is str for k in set(kinds)):
-            kinds = list(map(shared.setdefault, kinds, kinds))
-        else:
-            kinds = [shared.setdefault(k, k) if isinstance(k, str) else "?" for k in kinds]
-        if not AGENT_KINDS.isdisjoint(kinds):
-            for i, kind in enumerate(kinds):
-                if kind in AGENT_KINDS:
-                    agents[i] = row_agent(batch[i])
-        if all(a.__class__ is str for a in set(agents)):
-            agents = list(map(shared.setdefault, agents, agents))
-        else:
-            agents = [shared.setdefault(a, a) if isinstance(a, str) else a for a in agents]
-        return kinds, agents
 
     def _place(self, new: list[int], new_agents: list[str], new_kinds: list[str], added: Added) -> None:
         """New rows into the view: appended when they are top-level rows, else where the tree puts them."""

@@ -8,10 +8,26 @@ thread on a big session, with the store's own lookups.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 
 from ...protocol import Kind
 from . import rows
 from .timeline_filter import Filter
+
+
+@dataclass(slots=True)
+class Added:
+    """What one batch did to the view, so the widget can keep its cursor and refresh."""
+
+    rows: int = 0
+    #: View positions where rows went in before the end, in insertion order.
+    inserted_at: list[int] = field(default_factory=list)
+    appended: int = 0
+    #: Heads of rows whose content changed (a call finished).
+    changed: set[int] = field(default_factory=set)
+    #: The tree moved (a subagent linked after its rows arrived): rebuild the view.
+    rebuild: bool = False
+
 
 
 def tree_view(
