@@ -141,22 +141,15 @@ class FileFeed:
         if lines and converter is None:
             converter = self.converter = open_converter(self.path, lines[0][1])
         if lines and converter is not None:
-            # Every line of the file passes here: one loop without the offsets, one with them.
-            feed = converter.feed
-            if at is None:
-                for offset, line in lines:
-                    try:
-                        out += feed(line, offset)
-                    except Exception as e:
-                        out.append(raw_line(self.session, line, offset, f"converter failed: {e!r}", self.path))
-            else:
-                for offset, line in lines:
-                    try:
-                        got = feed(line, offset)
-                    except Exception as e:
-                        got = [raw_line(self.session, line, offset, f"converter failed: {e!r}", self.path)]
-                    if got:
-                        out += got
+            feed = converter.feed  # every line of the file passes here
+            for offset, line in lines:
+                try:
+                    got = feed(line, offset)
+                except Exception as e:
+                    got = [raw_line(self.session, line, offset, f"converter failed: {e!r}", self.path)]
+                if got:
+                    out += got
+                    if at is not None:
                         at += [offset] * len(got)
         if final and not r.more:
             self.finished = True
