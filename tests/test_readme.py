@@ -246,7 +246,7 @@ COMMANDS: dict[str, Cover] = {
                          ".venv/bin/pytest"),
     # Install
     "pipx install .": By(PACKAGE_TEST, "builds the wheel pipx would install and installs it into a fresh venv"),
-    "pipx install git+https://…/watchkeeper.git": By(PACKAGE_TEST, "the same wheel, from a URL we cannot reach"),
+    "pipx install \"git+$REPO_URL\"": By(PACKAGE_TEST, "the same wheel, from a URL we cannot reach"),
     "python3 -m venv ~/.venvs/watchkeeper": By(PACKAGE_TEST, "makes a fresh venv for the wheel"),
     "~/.venvs/watchkeeper/bin/pip install .": By(PACKAGE_TEST, "pip-installs the package into that venv"),
     "~/.venvs/watchkeeper/bin/watchkeeper --version": Run(replace={"~/.venvs/watchkeeper/bin/": f"{BIN}/"},
