@@ -17,6 +17,7 @@ from conftest import SAMPLE_LOGS
 from test_tui_steering_snapshots import paused_session
 from test_tui_steering_unit import LiveHooked, held_session
 from test_viewer_support import SESSION, Events, relay_with, screen_text
+from textual._ansi_theme import ALABASTER, MONOKAI
 from textual.color import Color
 from textual.pilot import Pilot
 from textual.theme import BUILTIN_THEMES
@@ -31,8 +32,17 @@ from watchkeeper.viewer.model.control_availability import SteerSetup
 from watchkeeper.viewer.replay_app import ReplayApp
 from watchkeeper.viewer.screens.replay import ReplayScreen
 from watchkeeper.viewer.screens.session import SessionScreen
-from watchkeeper.viewer.theme import TEXT_CONTRAST, WATCHKEEPER, contrast, legible, load_theme, save_theme
+from watchkeeper.viewer.theme import (
+    TEXT_CONTRAST,
+    WATCHKEEPER,
+    contrast,
+    legible,
+    load_theme,
+    save_theme,
+    syntax_theme,
+)
 from watchkeeper.viewer.widgets.controls import Controls
+from watchkeeper.viewer.widgets.detail_pane import DetailPane
 from watchkeeper.viewer.widgets.player import PlayerBar
 
 SIZE = (100, 30)
@@ -233,3 +243,49 @@ async def test_tool_names_and_footer_keys_reach_aa_on_the_light_theme(relay: Rel
         keys = [(round(r, 2), t) for r, t in text_contrasts(app, SIZE[1] - 1) if t in ("q", "?", "/", "e")]
         assert tools and keys, cells
         assert min(tools)[0] >= TEXT_CONTRAST and min(keys)[0] >= TEXT_CONTRAST, (tools, keys)
+
+
+@pytest.mark.parametrize("theme", sorted(t for t in BUILTIN_THEMES if not BUILTIN_THEMES[t].ansi))
+def test_every_syntax_colour_reads_on_the_detail_pane_in_every_builtin_theme(theme: str) -> None:
+    """Under Textual's ANSI palettes, a light theme's JSON strings were yellow at 1.8:1 and a dark theme's
+    bright magenta at ~2:1; the detail pane's syntax theme lifts each colour on the pane's own ground."""
+    spec = BUILTIN_THEMES[theme]
+    ground = Color.parse(legible(spec.to_color_system().generate())["surface"])
+    palette = MONOKAI if spec.dark else ALABASTER
+    built = syntax_theme(spec.dark, palette, ground)
+    for token in (("Literal", "String"), ("Literal", "Number"), ("Name", "Tag"), ("Keyword",), ("Generic", "Deleted"),
+                  ("Generic", "Inserted"), ("Name", "Variable"), ("Operator", "Word")):
+        style = built.get_style_for_token(token)
+        assert style.color is not None and style.color.triplet is not None, (token, style)
+        ratio = contrast(Color.from_rich_color(style.color), ground)
+        assert ratio >= TEXT_CONTRAST - 0.01, f"{theme}: {token} at {ratio:.2f}:1"
+
+
+@pytest.mark.parametrize("theme", ["textual-light", "catppuccin-latte", WATCHKEEPER.name, "nord"])
+async def test_json_in_the_detail_pane_reads_on_screen(relay: Relay, theme: str) -> None:
+    """Measured on the cells the terminal gets: after Textual's filter turns ANSI colours into its palette's."""
+    app = WatchkeeperApp(relay, open_session=SESSION, theme=theme)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_session(app, pilot)
+        timeline = screen.timeline
+        while "Bash" not in "".join(c for c, _ in timeline.store.row(timeline.selected_head or 0).summary):
+            await pilot.press("down")
+        pane = screen.query_one(DetailPane)
+        await until_app(pilot, lambda: '"description"' in screen_text(app))
+        await pilot.pause()
+        strips = app.screen._compositor.render_strips()
+        tokens: list[tuple[float, str]] = []
+        for y in range(pane.region.y, pane.region.bottom):
+            strip = strips[y]
+            for screen_filter in app._filters:
+                strip = strip.apply_filter(screen_filter, app.screen.background_colors[1])
+            x = 0
+            for segment in strip:
+                text, style = segment.text.strip(), segment.style
+                if pane.region.x <= x < pane.region.right - 1 and style is not None and text \
+                        and text[0] == '"':
+                    fg, bg = Color.from_rich_color(style.color), Color.from_rich_color(style.bgcolor)
+                    tokens.append((round(contrast(fg, bg), 2), text))
+                x += segment.cell_length
+        assert any(text == '"description"' for _, text in tokens), tokens
+        assert min(tokens)[0] >= TEXT_CONTRAST - 0.01, f"{theme}: {min(tokens)}"

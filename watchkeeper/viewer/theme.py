@@ -7,6 +7,10 @@ import os
 from pathlib import Path
 
 import orjson
+from rich.color import Color as RichColor
+from rich.style import Style
+from rich.syntax import ANSI_DARK, ANSI_LIGHT, ANSISyntaxTheme, SyntaxTheme
+from rich.terminal_theme import TerminalTheme
 from textual.color import Color, ColorParseError
 from textual.theme import Theme
 
@@ -40,6 +44,8 @@ _TEXT_ON = {
 }
 #: WCAG AA for body text.
 TEXT_CONTRAST = 4.5
+#: Pygments' whitespace token.
+WHITESPACE = ("Text", "Whitespace")
 
 
 def contrast(foreground: Color, background: Color) -> float:
@@ -69,14 +75,35 @@ def legible(variables: dict[str, str]) -> dict[str, str]:
         if not grounds or colour.ansi is not None or any(g.ansi is not None or g.a != 1 for g in grounds) \
                 or colour.a != 1:
             continue  # a terminal's own palette (the ANSI themes), or translucent: not ours to judge
-        toward = Color(0, 0, 0) if sum(g.brightness for g in grounds) / len(grounds) > 0.5 else Color(255, 255, 255)
-        base, step = colour, 0
-        while step < 20 and min(contrast(colour, g) for g in grounds) < TEXT_CONTRAST:
-            step += 1
-            colour = base.blend(toward, 0.05 * step)
-        if step:
-            out[name] = colour.hex
+        lifted = lift(colour, grounds)
+        if lifted is not colour:
+            out[name] = lifted.hex
     return out
+
+
+def lift(colour: Color, grounds: list[Color]) -> Color:
+    """``colour`` moved toward black over light ``grounds`` (white over dark ones), keeping its hue, until it
+    reaches ``TEXT_CONTRAST`` on each; ``colour`` itself when it already does."""
+    toward = Color(0, 0, 0) if sum(g.brightness for g in grounds) / len(grounds) > 0.5 else Color(255, 255, 255)
+    lifted, step = colour, 0
+    while step < 20 and min(contrast(lifted, g) for g in grounds) < TEXT_CONTRAST:
+        step += 1
+        lifted = colour.blend(toward, 0.05 * step)
+    return lifted
+
+
+def syntax_theme(dark: bool, palette: TerminalTheme, ground: Color) -> SyntaxTheme:
+    """Rich's ANSI syntax theme with each colour as ``palette`` (the app's ANSI palette) draws it, lifted to
+    ``TEXT_CONTRAST`` on ``ground``: under Textual's palettes, JSON strings on a light theme are yellow at
+    1.8:1. Whitespace keeps its colour: it has no glyph to read."""
+    styles: dict[tuple[str, ...], Style] = {}
+    for token, style in (ANSI_DARK if dark else ANSI_LIGHT).items():
+        if style.color is not None and token != WHITESPACE:
+            rgb = style.color.get_truecolor(palette)
+            c = lift(Color(rgb.red, rgb.green, rgb.blue), [ground])
+            style = style + Style(color=RichColor.from_rgb(c.r, c.g, c.b))
+        styles[token] = style
+    return ANSISyntaxTheme(styles)
 
 
 def load_theme(path: Path) -> str | None:

@@ -17,7 +17,7 @@ import orjson
 from rich.console import Group, RenderableType
 from rich.markdown import Markdown
 from rich.style import StyleType
-from rich.syntax import Syntax
+from rich.syntax import Syntax, SyntaxTheme
 from rich.text import Text
 
 from ...protocol import Event, Kind, ToolCall, json_text
@@ -42,8 +42,8 @@ EDIT_TOOLS = frozenset({"Edit", "MultiEdit", "Write", "NotebookEdit", "apply_pat
 @dataclass(frozen=True, slots=True)
 class Options:
     unfold: bool = False
-    #: Pygments theme; the ANSI ones follow the terminal's palette.
-    theme: str = "ansi_dark"
+    #: Pygments theme, by name or built; the ANSI ones follow the terminal's palette.
+    theme: str | SyntaxTheme = "ansi_dark"
     #: Row roles (``"error"``, ``"ok"``, …) to styles, from the widget's theme-driven component classes.
     styles: Mapping[str, StyleType] = field(default_factory=dict)
 

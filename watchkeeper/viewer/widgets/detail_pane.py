@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 from rich.console import RenderableType
 from rich.segment import Segment
 from rich.style import Style
+from rich.syntax import SyntaxTheme
 from textual.binding import Binding, BindingType
 from textual.cache import LRUCache
 from textual.geometry import Size
@@ -24,6 +25,7 @@ from textual.strip import Strip
 from ...protocol import Event, ToolCall
 from ..compat import set_scroll_range
 from ..model.detail_render import Options, render_detail
+from ..theme import syntax_theme
 from .styles import component_style
 
 ROLES = ("ok", "error", "running", "waiting", "denied", "dim")
@@ -74,6 +76,7 @@ The selected row in full: a call's input and output, diffs for edits.
         self._kept: LRUCache[tuple[object, ...], list[list[Segment]]] = LRUCache(KEPT)
         self._width = 0
         self._base: Style | None = None
+        self._syntax: tuple[tuple[object, ...], SyntaxTheme] | None = None
 
     def show(self, events: list[Event], call: ToolCall | None, now: float | None = None) -> None:
         """Render ``events`` (one row's); skipped when the row has not changed since last time."""
@@ -90,10 +93,23 @@ The selected row in full: a call's input and output, diffs for edits.
 
     def renderable(self, now: float | None = None) -> RenderableType:
         """The selected row as one Rich renderable (what the pane shows, before wrapping)."""
-        dark = self.app.current_theme.dark if self.is_mounted else True
         styles = {role: self._role_style(role) for role in ROLES}
-        opts = Options(unfold=self._unfold, theme="ansi_dark" if dark else "ansi_light", styles=styles)
+        opts = Options(unfold=self._unfold, theme=self._syntax_theme(), styles=styles)
         return render_detail(self._events, self._call, opts, self._now if now is None else now)
+
+    def _syntax_theme(self) -> str | SyntaxTheme:
+        """The terminal's own palette under an ANSI theme; else colours that read on this pane (``syntax_theme``)."""
+        if not self.is_mounted:
+            return "ansi_dark"
+        app = self.app
+        dark = app.current_theme.dark
+        if app.native_ansi_color:
+            return "ansi_dark" if dark else "ansi_light"
+        ground = self.background_colors[1]
+        key = (dark, ground.hex, id(app.ansi_theme))
+        if self._syntax is None or self._syntax[0] != key:
+            self._syntax = (key, syntax_theme(dark, app.ansi_theme, ground))
+        return self._syntax[1]
 
     def _role_style(self, role: str) -> Any:
         try:
