@@ -67,7 +67,20 @@ class McpCall:
     call_id: str = ""
 
 
-Item = Text | Reasoning | Exec | Patch | McpCall
+@dataclass(frozen=True)
+class Call:
+    """A call of one of Codex's own namespaced tools (e.g. ``collaboration.spawn_agent`` under multi-agent v2)."""
+
+    namespace: str
+    name: str
+    arguments: dict[str, Any]
+    call_id: str = ""
+
+
+Item = Text | Reasoning | Exec | Patch | McpCall | Call
+
+#: The agent a request comes from when it does not say (Codex names its root thread's agent so).
+ROOT_AGENT = "/root"
 
 
 @dataclass(frozen=True)
@@ -76,6 +89,9 @@ class Turn:
     from the response number, so cached tokens grow as a real conversation's do)."""
 
     items: Sequence[Item]
+    #: The agent this response answers (``agent_name`` in Codex's turn metadata): a sub-agent's
+    #: requests race its parent's, so each agent is served its own turns in order.
+    agent: str = ROOT_AGENT
     input_tokens: int = 0
     cached_tokens: int = 0
     output_tokens: int = 0
@@ -95,7 +111,7 @@ class Request:
 EXHAUSTED = "stand-in: the script has no more turns"
 
 
-def call_id(turn: int, index: int, item: Exec | Patch | McpCall) -> str:
+def call_id(turn: int, index: int, item: Exec | Patch | McpCall | Call) -> str:
     """The scripted call id, else one derived from the response number and item index."""
     return item.call_id or f"call_{turn}_{index}"
 
@@ -168,17 +184,22 @@ def _item_events(n: int, index: int, item: Item) -> Iterator[dict[str, Any]]:
         yield {**base, "item_id": item_id, "type": "response.custom_tool_call_input.done", "input": item.patch}
     else:
         item_id = f"fc_{n}_{index}"
-        arguments = item.arguments if isinstance(item, McpCall) else json.dumps(item.arguments())
+        if isinstance(item, McpCall):
+            name, namespace, arguments = item.tool, f"mcp__{item.server}", item.arguments
+        elif isinstance(item, Call):
+            name, namespace, arguments = item.name, item.namespace, json.dumps(item.arguments)
+        else:
+            name, namespace, arguments = "exec_command", "", json.dumps(item.arguments())
         done = {
             "type": "function_call",
             "id": item_id,
             "status": "completed",
-            "name": item.tool if isinstance(item, McpCall) else "exec_command",
+            "name": name,
             "arguments": arguments,
             "call_id": call_id(n, index, item),
         }
-        if isinstance(item, McpCall):
-            done["namespace"] = f"mcp__{item.server}"
+        if namespace:
+            done["namespace"] = namespace
         yield {
             **base,
             "type": "response.output_item.added",
@@ -229,6 +250,7 @@ class ScriptedResponses:
         self.requests: list[Request] = []
         self.errors: list[str] = []
         self._served = 0
+        self._answered: set[int] = set()
         self._lock = threading.Lock()
         #: response index (0-based) -> released when the test lets that response go out.
         self._gates: dict[int, threading.Event] = {}
@@ -271,18 +293,26 @@ class ScriptedResponses:
             if not self._asked.wait_for(lambda: self._served > turn, timeout):
                 raise TimeoutError(f"the CLI did not ask for response {turn} within {timeout} s")
 
-    def next_turn(self) -> tuple[Turn, int]:
+    def next_turn(self, agent: str = ROOT_AGENT) -> tuple[Turn, int]:
+        """The next response: in script order, or, when the script names sub-agents, the next of ``agent``'s."""
+        routed = any(t.agent != ROOT_AGENT for t in self.script)
         with self._asked:
             self._served += 1
             n = self._served
             self._asked.notify_all()
+            if routed:
+                index = next((i for i, t in enumerate(self.script)
+                              if i not in self._answered and t.agent == agent), len(self.script))
+            else:
+                index = n - 1
+            self._answered.add(index)
         gate = self._gates.get(n - 1)
         if gate is not None and not gate.wait(120):
             self.errors.append(f"response {n - 1} was held and never released")
-        if n > len(self.script):
-            self.errors.append(f"request {n} beyond the {len(self.script)}-turn script")
+        if index >= len(self.script):
+            self.errors.append(f"request {n} (agent {agent}) beyond the {len(self.script)}-turn script")
             return Turn([Text(EXHAUSTED)]), n
-        return self.script[n - 1], n
+        return self.script[index], n
 
     def record(self, request: Request) -> None:
         with self._lock:
@@ -302,7 +332,7 @@ class ScriptedResponses:
             call_id(n, index, item)
             for n, turn in enumerate(self.script, start=1)
             for index, item in enumerate(turn.items)
-            if isinstance(item, Exec | Patch | McpCall)
+            if isinstance(item, Exec | Patch | McpCall | Call)
         ]
 
     def function_outputs(self, request: int | None = None) -> dict[str, str]:
@@ -374,7 +404,11 @@ def _handler_for(api: ScriptedResponses) -> type[BaseHTTPRequestHandler]:
             self.wfile.write(data)
 
         def _stream(self, body: Any) -> None:
-            turn, n = api.next_turn()
+            try:
+                agent = json.loads(self.headers.get("x-codex-turn-metadata") or "{}").get("agent_name")
+            except (ValueError, AttributeError):
+                agent = None
+            turn, n = api.next_turn(agent if isinstance(agent, str) and agent else ROOT_AGENT)
             model = body.get("model", api.model) if isinstance(body, dict) else api.model
             payload = "".join(
                 f"event: {e['type']}\ndata: {json.dumps(e)}\n\n" for e in response_events(turn, n, model)

@@ -30,6 +30,10 @@ class SessionEndedData(TypedDict, total=False):
     reason: str | None
 
 
+#: ``message.user`` origin prefix for a prompt another agent sent (``agent /root``: a sub-agent's task).
+AGENT_ORIGIN = "agent "
+
+
 class MessageUserData(TypedDict, total=False):
     text: str
     origin: str | None

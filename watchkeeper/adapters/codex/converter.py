@@ -27,7 +27,7 @@ from typing import Any
 
 import orjson
 
-from ...protocol import Event, content_id, make_event, now_iso, raw_event
+from ...protocol import MAIN_AGENT, Event, content_id, make_event, now_iso, raw_event
 from ...protocol.codec import reparse
 from .records import TOP_LEVEL
 from .session import StartFacts, session_from_path
@@ -61,6 +61,7 @@ class CodexConverter:
         self._finished: set[str] = set()
         self._user, self._said, self._thought = Mirrors(), Mirrors(SAID_BY), Mirrors()
         self.said_in_turn = False
+        self.sub_agents: dict[str, str] = {}
         self._fallback_prompts: list[Event] = []
         self._ui_prompts = False
         self._compacting = False
@@ -198,11 +199,11 @@ class CodexConverter:
 
     # --- events, for records.py -----------------------------------------------------
 
-    def event(self, kind: str, data: Mapping[str, Any], id: str | None = None) -> Event:
+    def event(self, kind: str, data: Mapping[str, Any], id: str | None = None, agent: str = MAIN_AGENT) -> Event:
         if id is None:
             id = f"cx:{self.session}:{self.key}:{self._n}"
             self._n += 1
-        return make_event(id, self.session, kind, data, ts=self._ts)
+        return make_event(id, self.session, kind, data, ts=self._ts, agent=agent)
 
     def notice(self, level: str, text: str, code: str, **extra: Any) -> Event:
         return self.event("notice", {"level": level, "text": text, "code": code, **extra})

@@ -12,7 +12,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from ...protocol import Event
+from ...protocol import MAIN_AGENT, Event
+from ...protocol.payloads import AGENT_ORIGIN
 from .session import StartFacts
 from .text import content_text, is_scaffolding, reasoning_texts
 from .tools import (
@@ -37,11 +38,13 @@ class Thread(Protocol):
     facts: StartFacts
     tokens: TokenLedger
     said_in_turn: bool
+    #: Sub-agents this thread spawned: agent path (``/root/counter``) -> thread id.
+    sub_agents: dict[str, str]
 
     @property
     def key(self) -> str: ...
 
-    def event(self, kind: str, data: dict[str, Any], id: str | None = None) -> Event: ...
+    def event(self, kind: str, data: dict[str, Any], id: str | None = None, agent: str = MAIN_AGENT) -> Event: ...
 
     def notice(self, level: str, text: str, code: str, **extra: Any) -> Event: ...
 
@@ -84,7 +87,7 @@ def response_item(c: Thread, p: dict[str, Any]) -> list[Event] | None:
             c.fallback_prompt(text)
         return []  # developer and harness messages: context the CLI injects, not conversation
     if kind == "agent_message":
-        return c.said(content_text(p.get("content")), "agent_item", p.get("id"), p.get("phase"))
+        return agent_message(c, p)
     if kind == "reasoning":
         return c.thinking(reasoning_texts(p), "response_item")
     if kind in CALL_TYPES:
@@ -145,6 +148,7 @@ def item_completed(c: Thread, p: dict[str, Any]) -> list[Event] | None:
                 "agent_thread_id": item.get("agentThreadId") or item.get("agent_thread_id"),
                 "agent_path": item.get("agentPath") or item.get("agent_path"),
                 "kind": item.get("kind"),
+                "call_id": item.get("id"),
             },
         )
     if kind == "ContextCompaction":
@@ -197,13 +201,35 @@ def turn_aborted(c: Thread, p: dict[str, Any]) -> list[Event]:
     return events
 
 
+def agent_message(c: Thread, p: dict[str, Any]) -> list[Event]:
+    """A message between agents (multi-agent v2): a task from the parent, or a sub-agent's answer.
+
+    Written into the rollout of the thread it reaches, so it is not this thread's own speech: a sub-agent's
+    answer is that sub-agent's (its agent in the parent's timeline), anything else is a prompt from ``author``.
+    """
+    text, author = content_text(p.get("content"), hidden="(encrypted)"), p.get("author")
+    if not isinstance(author, str) or not author or author == c.facts.meta.get("agent_path"):
+        return c.said(text, "agent_item", p.get("id"), p.get("phase"))
+    if not text.strip():
+        return []
+    child = c.sub_agents.get(author)
+    if child is not None:
+        data = {"text": text, "message_id": p.get("id"), "model": None}
+        return [c.event("message.assistant", data, agent=child)]
+    return [c.event("message.user", {"text": text, "origin": f"{AGENT_ORIGIN}{author}"})]
+
+
 def sub_agent(c: Thread, p: dict[str, Any]) -> list[Event]:
     """``sub_agent_activity``: a child thread (with its own rollout) started, was talked to, or ended."""
     agent_id, kind, path = p.get("agent_thread_id"), str(p.get("kind") or ""), p.get("agent_path")
     if not agent_id:
         return [c.notice("info", f"Sub-agent activity: {kind}", "codex.sub_agent", agent_path=path)]
     if kind == "started":
-        data = {"agent_id": str(agent_id), "parent_call_id": None, "agent_type": path, "description": path}
+        if isinstance(path, str) and path:
+            c.sub_agents[path] = str(agent_id)
+        spawn = p.get("call_id")  # the spawn_agent call that started it, still open
+        parent = spawn if spawn in c.open_calls() else None
+        data = {"agent_id": str(agent_id), "parent_call_id": parent, "agent_type": path, "description": path}
         return [c.event("agent.started", data)]
     if kind in AGENT_ENDS:
         return [c.event("agent.finished", {"agent_id": str(agent_id), "status": kind})]
@@ -241,6 +267,8 @@ TOP_LEVEL: dict[str, Handler] = {
     "world_state": world_state,
     "token_usage_record": token_usage_record,
     "compacted": lambda c, p: c.compaction(p.get("message")),
+    # Whether a message between agents starts a turn: bookkeeping, the message itself is its own record.
+    "inter_agent_communication_metadata": lambda c, p: [],
 }
 
 EVENT_MSG: dict[str, Handler] = {

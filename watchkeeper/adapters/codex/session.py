@@ -80,7 +80,7 @@ class StartFacts:
         )
         data = {
             "agent_kind": agent_kind,
-            "title": self.title,
+            "title": self.title or sub_agent_title(meta),
             "cwd": meta.get("cwd"),
             "model": self.model,
             "version": meta.get("version"),
@@ -90,6 +90,15 @@ class StartFacts:
         }
         data.update((k, v) for k, v in meta.items() if k not in data and v is not None)
         return data
+
+
+def sub_agent_title(meta: dict[str, Any]) -> str | None:
+    """A sub-agent's thread has no prompt of its own to be titled by (its task comes from its parent,
+    encrypted): ``Wegener (/root/counter)``."""
+    path, nickname = meta.get("agent_path"), meta.get("agent_nickname")
+    if not path and not nickname:
+        return None
+    return f"{nickname} ({path})" if nickname and path else str(path or nickname)
 
 
 def spawn_info(meta: dict[str, Any]) -> dict[str, Any]:

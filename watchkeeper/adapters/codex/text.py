@@ -30,8 +30,9 @@ SCAFFOLDING_PREFIXES = (
 )
 
 
-def content_text(content: Any) -> str:
-    """Join the text parts of a message ``content`` (a list of typed parts, or a plain string)."""
+def content_text(content: Any, hidden: str = "") -> str:
+    """Join the text parts of a message ``content`` (a list of typed parts, or a plain string); an
+    ``encrypted_content`` part (unreadable by design) is written as ``hidden``."""
     if isinstance(content, str):
         return content
     if not isinstance(content, list):
@@ -42,6 +43,8 @@ def content_text(content: Any) -> str:
             text = part.get("text")
             if isinstance(text, str):
                 parts.append(text)
+            elif hidden and part.get("type") == "encrypted_content":
+                parts.append(hidden)
         elif isinstance(part, str):
             parts.append(part)
     return "".join(parts)

@@ -20,6 +20,7 @@ from bisect import bisect_right
 from typing import Any
 
 from ...protocol import MAIN_AGENT
+from ...protocol.payloads import AGENT_ORIGIN
 from .conversation_blocks import PROSE_LINES, SHOWN_KINDS, Block, block_lines, estimate, speaker
 from .line_index import LineIndex
 from .prose import Line
@@ -184,6 +185,9 @@ class Conversation:
         found = speaker(event)
         role, agent = found if found is not None else ("", MAIN_AGENT)
         if agent == MAIN_AGENT:
+            origin = event.get("data", {}).get("origin") if role == "user" else None
+            if isinstance(origin, str) and origin.startswith(AGENT_ORIGIN):
+                return f"Task from {origin.removeprefix(AGENT_ORIGIN)}"
             return "You" if role == "user" else "Assistant"
         name = self.agent_name(agent)
         return f"Prompt to {name}" if role == "user" else name

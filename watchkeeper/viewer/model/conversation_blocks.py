@@ -19,6 +19,7 @@ from ...protocol import MAIN_AGENT, Event, Kind, ToolCall, json_text
 from ...protocol.calls import TOOL_KINDS
 from ...protocol.display import plural, visible, visible_value
 from ...protocol.payloads import (
+    AGENT_ORIGIN,
     AgentFinishedData,
     AgentStartedData,
     MessageUserData,
@@ -110,7 +111,7 @@ def _header(block: Block, width: int) -> Line:
     role = "speaker-user" if kind == Kind.MESSAGE_USER else "speaker"
     cells: Line = [(visible(block.who), role), (f" · {rows.clock(event.get('ts'))}", "time")]
     origin = cast(MessageUserData, data_of(event)).get("origin") if kind == Kind.MESSAGE_USER else None
-    if origin and origin != "prompt":
+    if origin and origin != "prompt" and not str(origin).startswith(AGENT_ORIGIN):  # the header names the agent
         cells.append((f"  {visible(str(origin))}", "dim"))
     return rows.cut(cells, width)
 
