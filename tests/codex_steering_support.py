@@ -11,6 +11,7 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -52,20 +53,23 @@ args = [{json.dumps(str(Path(__file__).resolve().parent / "standins" / "mcp_touc
 """
 
 
-def codex_home(tmp: Path, api: ScriptedResponses, sandbox: str = "workspace-write", mcp: bool = False) -> Path:
+def codex_home(tmp: Path, api: ScriptedResponses, sandbox: str = "workspace-write", mcp: bool = False,
+               features: Sequence[str] = ()) -> Path:
     home = tmp / "codex"
     home.mkdir(parents=True, exist_ok=True)
     if not (home / "config.toml").exists():
-        (home / "config.toml").write_text(config_toml(api.url, sandbox=sandbox) + (MCP if mcp else ""))
+        config = config_toml(api.url, sandbox=sandbox, features=features)
+        (home / "config.toml").write_text(config + (MCP if mcp else ""))
     return home
 
 
 def start_codex(wk: Watchkeeper, api: ScriptedResponses, tmp: Path, *run_args: str, prompt: str = "go",
-                sandbox: str = "workspace-write", watchkeeper: bool = True, mcp: bool = False) -> CodexRun:
+                sandbox: str = "workspace-write", watchkeeper: bool = True, mcp: bool = False,
+                features: Sequence[str] = ()) -> CodexRun:
     """``watchkeeper run RUN_ARGS -- codex exec --json …`` (or codex alone, with ``watchkeeper=False``)."""
     cwd = tmp / "work"
     cwd.mkdir(parents=True, exist_ok=True)
-    home = codex_home(tmp, api, sandbox, mcp)
+    home = codex_home(tmp, api, sandbox, mcp, features)
     env = {**codex_env(home), **{k: v for k, v in wk.env.items() if k != "PATH"}}
     codex = [str(codex_binary()), "exec", "--json", "--skip-git-repo-check", "--color", "never", "-C", str(cwd),
              prompt]

@@ -12,14 +12,18 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
+from codex_steering_support import first_session, held, pause, start_codex
 from conftest import codex_binary
 from live_support import Inbox
 from standins.codex import MODEL, CodexRun, run_codex
 from standins.openai_responses import Call, Exec, Reasoning, ScriptedResponses, Text, Turn
+from test_codex_steering_live import START
+from test_steering_live import Viewer, Watchkeeper, running_watchkeeper
 from test_viewer_support import screen_text
-from waiting import until_app
+from waiting import until, until_app
 
 from watchkeeper.adapters.files.source import DirectorySource, TranscriptSource
 from watchkeeper.protocol import Event
@@ -67,7 +71,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
                                      lambda path: relay.add_source(TranscriptSource(path))))
     with ScriptedResponses(SCRIPT, model=MODEL) as api:
         cli = run_codex("Count the files, with a helper.", api=api, cwd=cwd, codex_home=codex_home,
-                        binary=binary, timeout=90, extra_args=["-c", "features.multi_agent_v2=true"])
+                        binary=binary, timeout=90, features=["multi_agent_v2"])
     assert cli.exit_code == 0 and not cli.timed_out, cli.describe()
     rollouts = sorted((codex_home / "sessions").glob("*/*/*/rollout-*.jsonl"))
     assert len(rollouts) == 2, rollouts
@@ -139,3 +143,39 @@ async def test_the_conversation_names_who_speaks(run: Run) -> None:
     assert "  agent /root" not in child, "the header names the agent once"
     parent = await conversation(run.parent)
     assert f"{CHILD} · " in parent and "You · " in parent, parent
+
+
+@pytest.fixture
+def wk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Watchkeeper]:
+    yield from running_watchkeeper(tmp_path, monkeypatch)
+
+
+@pytest.mark.node
+def test_pausing_the_run_holds_a_sub_agents_call_too(wk: Watchkeeper, tmp_path: Path) -> None:
+    """Codex sends a sub-agent's hooks with its parent's session id (and the sub-agent as ``agent_id``), so a
+    pause of the session the person sees holds the sub-agent's command before it runs, not just the parent's."""
+    write = "echo child > child.txt"
+    script = [SCRIPT[0], Turn([Exec(write, call_id="call_child_write")], agent=CHILD), *SCRIPT[2:]]
+    with ScriptedResponses(script, model=MODEL) as api:
+        gate = api.hold(1)  # the sub-agent's command, until the run is paused
+        seen = Viewer()
+        wk.relay.subscribe(seen)
+        run = start_codex(wk, api, tmp_path, "--trust-hook", features=["multi_agent_v2"])
+        api.wait_for_request(1, START)
+        session = first_session(wk, seen)
+        viewer = wk.watch(session)
+        pause(wk, session)
+        gate.set()
+        until(lambda: "call_child_write" in held(wk, session), "the sub-agent's command is held")
+        assert not (tmp_path / "work" / "child.txt").exists()
+        (waiting,) = until(lambda: [e for e in viewer.of("tool.waiting") if e["data"]["call_id"] == "call_child_write"],
+                           "the viewer sees the held call")
+        rollouts = (tmp_path / "codex" / "sessions").glob("*/*/*/rollout-*.jsonl")
+        (child,) = {p.stem[-36:] for p in rollouts} - {session}
+        assert waiting["agent"] == child, "the held call is the sub-agent's, in the session the person paused"
+        code, out = wk.ctl("resume", session)
+        assert code == 0, out
+        rc, _, stderr = run.wait()
+    assert rc == 0, stderr
+    assert (tmp_path / "work" / "child.txt").read_text() == "child\n"
+    assert api.errors == []

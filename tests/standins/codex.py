@@ -82,7 +82,10 @@ class CodexRun:
         return f"{head}\nstdout:\n{self.stdout}\nstderr:\n{self.stderr}"
 
 
-def config_toml(api_url: str, *, model: str = MODEL, sandbox: str = "workspace-write") -> str:
+def config_toml(api_url: str, *, model: str = MODEL, sandbox: str = "workspace-write",
+                features: Sequence[str] = ()) -> str:
+    """``features`` are switched on besides (e.g. ``multi_agent_v2``: the sub-agent tools)."""
+    switched_on = "".join(f"{name} = true\n" for name in features)
     return f"""\
 model = "{model}"
 model_provider = "{PROVIDER}"
@@ -105,7 +108,7 @@ stream_idle_timeout_ms = 20000
 plugins = false
 remote_plugin = false
 apps = false
-
+{switched_on}
 [analytics]
 enabled = false
 """
@@ -139,12 +142,13 @@ def run_codex(
     binary: Path | None = None,
     model: str = MODEL,
     sandbox: str = "workspace-write",
+    features: Sequence[str] = (),
 ) -> CodexRun:
     """Run `codex exec --json` once in `cwd`; never hangs past `timeout` (the process group is killed)."""
     if binary is None:
         binary = Path(__file__).resolve().parents[2] / "tools" / "agents" / "node_modules" / ".bin" / "codex"
     codex_home.mkdir(parents=True, exist_ok=True)
-    (codex_home / "config.toml").write_text(config_toml(api.url, model=model, sandbox=sandbox))
+    (codex_home / "config.toml").write_text(config_toml(api.url, model=model, sandbox=sandbox, features=features))
     before = _rollouts(codex_home)
     argv = [str(binary), "exec", "--json", "--strict-config", "--skip-git-repo-check", "--color", "never"]
     argv += ["-C", str(cwd)]

@@ -283,14 +283,14 @@ class ScriptedResponses:
             self._thread.join(timeout=5)
 
     def hold(self, turn: int) -> threading.Event:
-        """Hold response ``turn`` (0-based) back until the returned event is set."""
+        """Hold response ``turn`` (0-based, the script's) back until the returned event is set."""
         gate = self._gates[turn] = threading.Event()
         return gate
 
     def wait_for_request(self, turn: int, timeout: float) -> None:
-        """Until the CLI has asked for response ``turn`` (0-based); raises TimeoutError past ``timeout``."""
+        """Until the CLI has asked for response ``turn`` (0-based, the script's); TimeoutError past ``timeout``."""
         with self._asked:
-            if not self._asked.wait_for(lambda: self._served > turn, timeout):
+            if not self._asked.wait_for(lambda: turn in self._answered, timeout):
                 raise TimeoutError(f"the CLI did not ask for response {turn} within {timeout} s")
 
     def next_turn(self, agent: str = ROOT_AGENT) -> tuple[Turn, int]:
@@ -299,16 +299,16 @@ class ScriptedResponses:
         with self._asked:
             self._served += 1
             n = self._served
-            self._asked.notify_all()
             if routed:
                 index = next((i for i, t in enumerate(self.script)
                               if i not in self._answered and t.agent == agent), len(self.script))
             else:
                 index = n - 1
             self._answered.add(index)
-        gate = self._gates.get(n - 1)
+            self._asked.notify_all()
+        gate = self._gates.get(index)
         if gate is not None and not gate.wait(120):
-            self.errors.append(f"response {n - 1} was held and never released")
+            self.errors.append(f"response {index} was held and never released")
         if index >= len(self.script):
             self.errors.append(f"request {n} (agent {agent}) beyond the {len(self.script)}-turn script")
             return Turn([Text(EXHAUSTED)]), n
