@@ -454,6 +454,39 @@ def test_sub_agent_activity_and_parent_link() -> None:
     assert (forked["parent_session"], forked["forked_from"]) == ("parent-2", "old-1")
 
 
+def test_messages_between_agents_are_told_by_who_sent_them() -> None:
+    """Multi-agent v2 writes a message between agents into the rollout of the thread it reaches."""
+    def agent_message(author: str, text: str, *parts: dict[str, Any]) -> bytes:
+        return ri("agent_message", author=author, recipient="/root",
+                  content=[{"type": "input_text", "text": text}, *parts])
+
+    envelope = "Message Type: FINAL_ANSWER\nTask name: /root\nSender: /root/x\nPayload:\n"
+    hostile = "/root/\x1b]0;owned\x07[bold]y"
+    events = convert(
+        *header(),
+        done("SubAgentActivity", id="call_spawn", kind="started", agent_thread_id="child-1", agent_path="/root/x"),
+        agent_message("/root/x", envelope + "all done"),
+        agent_message(hostile, "no envelope here"),
+        agent_message("/root/z", envelope, {"type": "encrypted_content", "encrypted_content": "gAAAA"}),
+        agent_message("/root/z", ""),
+        line("inter_agent_communication_metadata", {"trigger_turn": False}),
+    )
+    assert of(events, "raw") == []
+    (answer,) = [e for e in of(events, "message.assistant") if e["agent"] == "child-1"]
+    assert (answer["data"]["text"], answer["data"]["message_type"]) == ("all done", "FINAL_ANSWER")
+    from_others = [(e["agent"], e["data"]["origin"], e["data"]["text"]) for e in of(events, "message.user")][1:]
+    assert from_others == [("main", f"agent {hostile}", "no envelope here"),
+                           ("main", "agent /root/z", "(encrypted)")]  # the ciphertext is never shown
+    assert all(validate_event(e) for e in events)
+
+
+def test_a_sub_agents_session_is_titled_by_its_name_and_path() -> None:
+    spawn = {"subagent": {"thread_spawn": {"parent_thread_id": "p", "agent_path": "/root/x", "agent_nickname": "Ada"}}}
+    events = convert(line("session_meta", {"id": SID, "cwd": "/w", "cli_version": "0.171.0", "source": spawn}),
+                     line("turn_context", {"cwd": "/w", "model": "gpt-test"}), ri("reasoning", summary=[]))
+    assert of(events, "session.started")[0]["data"]["title"] == "Ada (/root/x)"
+
+
 def test_compaction_is_one_notice() -> None:
     events = convert(
         *header(),

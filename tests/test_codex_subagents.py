@@ -105,6 +105,7 @@ def test_the_parent_shows_the_child_start_finish_and_answer_under_the_child(run:
     assert finished["data"] == {"agent_id": run.child, "status": "completed"}
     answers = [e for e in events if e["kind"] == "message.assistant" and ANSWER in e["data"]["text"]]
     assert [e["agent"] for e in answers] == [run.child], "the child's answer is the child's, not the parent's"
+    assert answers[0]["data"]["text"] == ANSWER and answers[0]["data"]["message_type"] == "FINAL_ANSWER"
     own = [e["data"]["text"] for e in events if e["kind"] == "message.assistant" and e["agent"] == "main"]
     assert own == ["The counter found one file."]
     assert [e for e in events if e["kind"] == "raw"] == []
@@ -120,9 +121,9 @@ def test_the_child_is_a_session_of_its_own_that_names_its_parent_and_its_task(ru
     assert nickname and run.titles[run.child] == f"{nickname} ({CHILD})"
     (task,) = [e for e in events if e["kind"] == "message.user"]
     assert task["data"]["origin"] == "agent /root"
-    assert "NEW_TASK" in task["data"]["text"]
+    assert task["data"]["message_type"] == "NEW_TASK"
     # The task's own text is encrypted for the model; a transcript cannot show it, and says so.
-    assert task["data"]["text"].endswith("(encrypted)")
+    assert task["data"]["text"] == "(encrypted)"
     calls = {e["data"]["call_id"]: e["data"].get("status") for e in events if e["kind"] == "tool.finished"}
     assert calls == {"call_child_ls": "ok"}
     assert [e for e in events if e["kind"] == "raw"] == []

@@ -9,6 +9,7 @@ keeps as ``raw``: nothing read is dropped unseen.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -75,6 +76,9 @@ QUIET_ITEMS = frozenset({"ghost_snapshot", "additional_tools", "configuration_up
 QUIET_EVENTS = frozenset({"web_search_end", "image_generation_end"})
 COMPACTION_ITEMS = frozenset({"compaction", "context_compaction", "compaction_summary"})
 AGENT_ENDS = frozenset({"completed", "interrupted", "errored", "closed", "shutdown"})
+#: How Codex frames a message between agents; the person reads the payload, the type is kept beside it.
+ENVELOPE = re.compile(r"Message Type: (?P<type>\w+)\nTask name: [^\n]*\nSender: [^\n]*\nPayload:\n(?P<payload>.*)",
+                      re.DOTALL)
 
 
 def response_item(c: Thread, p: dict[str, Any]) -> list[Event] | None:
@@ -212,11 +216,14 @@ def agent_message(c: Thread, p: dict[str, Any]) -> list[Event]:
         return c.said(text, "agent_item", p.get("id"), p.get("phase"))
     if not text.strip():
         return []
+    envelope = ENVELOPE.fullmatch(text)
+    data: dict[str, Any] = {"text": text}
+    if envelope is not None and envelope["payload"].strip():
+        data = {"text": envelope["payload"], "message_type": envelope["type"]}
     child = c.sub_agents.get(author)
     if child is not None:
-        data = {"text": text, "message_id": p.get("id"), "model": None}
-        return [c.event("message.assistant", data, agent=child)]
-    return [c.event("message.user", {"text": text, "origin": f"{AGENT_ORIGIN}{author}"})]
+        return [c.event("message.assistant", {**data, "message_id": p.get("id"), "model": None}, agent=child)]
+    return [c.event("message.user", {**data, "origin": f"{AGENT_ORIGIN}{author}"})]
 
 
 def sub_agent(c: Thread, p: dict[str, Any]) -> list[Event]:
