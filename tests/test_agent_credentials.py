@@ -18,6 +18,7 @@ import stat
 import subprocess
 import sys
 import uuid
+import warnings
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -234,6 +235,22 @@ async def test_a_person_token_still_connects_an_sdk_agent(served: Served) -> Non
     finally:
         await run.close()
         await other.close()
+
+
+async def test_an_sdk_agent_that_falls_back_to_the_persons_token_is_warned(
+        served: Served, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fallback keeps old agents connecting, but their process then holds a token that steers: said aloud."""
+    monkeypatch.setenv(config.ENV_TOKEN, ALICE)
+    with pytest.warns(sdk.PersonTokenWarning, match="watchkeeper token --agent"):
+        run = await sdk.connect(served.url)
+    await run.close()
+    monkeypatch.setenv(config.ENV_AGENT_TOKEN, agent_credential())
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", sdk.PersonTokenWarning)
+        run = await sdk.connect(served.url)
+        await run.close()
+        run = await sdk.connect(served.url, token=ALICE)  # given on purpose: the caller chose it
+        await run.close()
 
 
 def test_token_agent_mints_a_credential_shown_once_and_stored_as_a_hash(tmp_path: Path) -> None:

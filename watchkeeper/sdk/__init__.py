@@ -30,6 +30,7 @@ import itertools
 import os
 import threading
 import uuid
+import warnings
 from collections.abc import Coroutine, Generator, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -339,6 +340,15 @@ class Connecting(Coroutine[Any, Any, AgentRun]):
             await self._run.__aexit__(*exc)
 
 
+class PersonTokenWarning(UserWarning):
+    """The agent connected with the person's token, found by the fallback: its process now holds a token that steers."""
+
+
+PERSON_TOKEN = ("this agent connects with your own watchkeeper token ($WATCHKEEPER_TOKEN or the token file), which "
+                "can steer every session; give it an agent credential instead: `watchkeeper token --agent`, "
+                "then run it with $WATCHKEEPER_AGENT_TOKEN")
+
+
 def connect(url: str | None = None, *, token: str | None = None, title: str | None = None,
             model: str | None = None, session: str | None = None, cwd: str | None = None,
             name: str | None = None, wait: float = 10.0) -> Connecting:
@@ -349,7 +359,7 @@ def connect(url: str | None = None, *, token: str | None = None, title: str | No
 
     The token defaults to ``$WATCHKEEPER_AGENT_TOKEN`` (an agent credential from ``watchkeeper token
     --agent``: it reports this run and receives its controls, nothing else), else ``$WATCHKEEPER_TOKEN``,
-    else this machine's token file. Raises
+    else this machine's token file — those two are the person's, and a :class:`PersonTokenWarning` says so. Raises
     :class:`ConnectError` if the relay refuses (401/403) or does not answer within ``wait`` seconds;
     after that, a dropped connection is re-established in the background and nothing reported is lost.
     """
@@ -364,7 +374,11 @@ async def _connect(url: str | None, *, token: str | None, title: str | None, mod
 
     url = url or os.environ.get(config.ENV_URL) or f"ws://{config.LOOPBACK}:{config.SERVE_PORT}"
     if token is None:
-        token = os.environ.get(config.ENV_AGENT_TOKEN, "").strip() or config.client_token()
+        token = os.environ.get(config.ENV_AGENT_TOKEN, "").strip() or None
+        if token is None:
+            token = config.client_token()
+            if token is not None:
+                warnings.warn(PersonTokenWarning(PERSON_TOKEN), stacklevel=2)
     link = Link(url, token, name or f"{os.path.basename(os.getcwd())}:{os.getpid()}")
     run = AgentRun(link, session)
     run._started(title, model, cwd, STEERABLE, Profile(autonomy="pauses", observability=STEERABLE))
