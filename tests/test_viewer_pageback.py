@@ -5,19 +5,26 @@ keeps only the newest ``TAIL`` events and reads older ones back with range
 reads. :class:`GatedRelay` is that relay with its range reads held on a gate
 (or failing, as a relay gone would), so each test can prove what the person
 sees while a read is pending: placeholders drawn at once, keys handled, the
-detail pane and a copy waiting visibly, then the real rows when it lands.
+detail pane and a copy waiting visibly, then the real rows when it lands. The
+last test reads back from a real transcript (its history indexed by the relay)
+that changed since: its rows read as the relay's notices saying so.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
-from test_viewer_support import screen_text
+from huge_support import SESSION as TRANSCRIPT_SESSION
+from huge_support import grow, sample_session
+from test_viewer_support import screen_text, status_text
 from waiting import WAIT, until_app
 
+from watchkeeper.adapters.files.feed import convert_file
+from watchkeeper.adapters.files.source import TranscriptSource
 from watchkeeper.protocol import make_event
 from watchkeeper.relay import IterSource, Relay
 from watchkeeper.viewer import WatchkeeperApp
@@ -171,3 +178,43 @@ def test_a_failed_chunk_is_tried_again_after_a_while_and_then_reads(relay: Gated
     with log.no_wait():
         assert log[1]["data"]["text"] == prompt(1)
     assert log[CHUNK]["data"]["text"] == prompt(CHUNK), "outside no_wait, a read waits as before"
+
+
+async def test_rows_of_a_transcript_changed_since_it_was_indexed_read_as_notices_saying_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(relay_events, "TAIL", SHORT_TAIL)
+    path = tmp_path / "-proj" / f"{TRANSCRIPT_SESSION}.jsonl"
+    path.parent.mkdir()
+    grow(path, sample_session(), 12 << 20)  # ~2,000 events: chunks the viewer has not read when it changes
+    whole = len(list(convert_file(path)))
+    relay = Relay(keep=100, spill_dir=str(tmp_path)).start()
+    try:
+        relay.add_source(TranscriptSource(path, poll_interval=0.1, tail_first=1 << 20, tail_bytes=256 << 10))
+        app = WatchkeeperApp(relay, open_session=TRANSCRIPT_SESSION)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await until_app(pilot, lambda: isinstance(app.screen, SessionScreen))
+            screen = app.screen
+            assert isinstance(screen, SessionScreen)
+            await until_app(pilot, lambda: len(screen.timeline.store.events) >= whole
+                            and "earlier history" not in status_text(app), what="the whole history in the timeline")
+            with path.open("r+b") as f:  # same size, other first bytes: not the file indexed
+                first = f.readline()
+                f.seek(0)
+                f.write(first.replace(TRANSCRIPT_SESSION.encode(), b"0" * len(TRANSCRIPT_SESSION)))
+            await pilot.press("end")
+            for _ in range(whole):
+                if screen.timeline.cursor == 0 or "This event can no longer" in screen_text(app):
+                    break
+                await pilot.press("pageup")
+            await until_app(pilot, lambda: "This event can no longer" in screen_text(app)
+                            and "… seq" not in screen_text(app), what="the relay's notices in the rows' place",
+                            seen=lambda: screen_text(app))
+            for _ in range(40):  # onto one of those rows: the detail pane says the same
+                await pilot.pause()
+                if "can no longer be read back" in " ".join(detail_text(screen).split()):
+                    break
+                await pilot.press("up")
+            assert "can no longer be read back" in " ".join(detail_text(screen).split())
+    finally:
+        relay.stop()
