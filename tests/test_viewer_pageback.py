@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 from huge_support import SESSION as TRANSCRIPT_SESSION
 from huge_support import grow, sample_session
-from test_viewer_support import screen_text, status_text
+from test_viewer_support import Notices, screen_text, status_text
 from waiting import WAIT, until_app
 
 from watchkeeper.adapters.files.feed import convert_file
@@ -128,6 +128,16 @@ async def test_rows_being_read_are_placeholders_keys_go_on_and_the_rows_fill_in(
         assert "… seq" not in screen_text(app)
         await until_app(pilot, lambda: prompt(row - 3) in detail_text(screen), what="the detail pane, once read")
         await until_app(pilot, lambda: app.clipboard == prompt(row - 3), what="the copy asked for while reading")
+
+        notices, copied = Notices(app), app.clipboard
+        relay.waiting.clear()
+        relay.gate.clear()
+        row = await page_up_into_unread(pilot, screen)
+        await until_app(pilot, lambda: relay.waiting.is_set())
+        await pilot.press("c", "down")
+        relay.gate.set()
+        await until_app(pilot, lambda: any("Not copied" in m for m in notices.messages()))
+        assert app.clipboard == copied, "a copy asked for one row never copies another"
 
 
 async def test_paging_up_goes_on_into_rows_not_read_and_q_quits_while_a_read_waits(relay: GatedRelay) -> None:

@@ -27,8 +27,8 @@ from ..widgets.timeline import Timeline
 class RowCopyScreen(Screen[None]):
     """A screen with a timeline whose selected row can be copied or written out."""
 
-    #: (chunk, the action to do again): an action on the selected row that waits for its events to be read.
-    _after_read: tuple[int, Callable[[], None]] | None = None
+    #: (chunk, row, the action to do again): an action on the selected row that waits for its events to be read.
+    _after_read: tuple[int, int, Callable[[], None]] | None = None
 
     def _selected_row(self, retry: Callable[[], None]) -> tuple[Event, ToolCall | None, list[Event]] | None:
         """The selected row's head event, call and events; None (said in a toast) while they are read,
@@ -45,7 +45,7 @@ class RowCopyScreen(Screen[None]):
         except NotRead as missing:
             text, role = timeline.reads.note(head, missing)
             if missing.failed is None:
-                self._after_read = (missing.chunk, retry)
+                self._after_read = (missing.chunk, head, retry)
                 text += " — done as soon as it is read"
             self.notify(text, severity="error" if role == "error" else "information")
             return None

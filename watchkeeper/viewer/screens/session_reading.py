@@ -53,8 +53,11 @@ class ReadingScreen(RowCopyScreen):
         if self.detail.waiting:
             self.show_selected()
         if self._after_read is not None and self._after_read[0] == message.chunk:
-            retry, self._after_read = self._after_read[1], None
-            retry()
+            (_, head, retry), self._after_read = self._after_read, None
+            if self.timeline.selected_head == head:
+                retry()
+            else:
+                self.notify("Not copied: another row was selected while it was read", severity="warning")
 
     # --- filters and search ------------------------------------------------------------
 
