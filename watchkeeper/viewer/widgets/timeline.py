@@ -48,8 +48,6 @@ One row per event; a tool call is one row whose status fills in as it runs.
 - **↑/↓**, **PgUp/PgDn**, **Home**: move (moving up turns *follow* off)
 - **End**: jump to the newest row and follow again
 - **z**: collapse or expand the subagents under a spawning call
-
-Older rows of a long session are read back as they come into view: until then a row shows `… seq N`.
 """
 
     BINDINGS: ClassVar[list[BindingType]] = [
