@@ -13,11 +13,21 @@ with the rest of its chunk.
 The log reads like a list (``len``, indexing, slices, iteration, ``==``); an
 older event read back is equal to the one added, not the same object:
 nothing may change an event once added.
+
+A log whose chunks are read from elsewhere (``slow``: the relay's range reads,
+``relay_events.py``) must never make the UI wait: inside :meth:`~TailAndChunks.no_wait`
+(the UI thread drawing rows, showing the selected one) an event of a chunk not
+read yet raises :class:`NotRead` instead, and a worker reads the chunk
+(:meth:`~TailAndChunks.fetch`); a read that failed says why, in the same way,
+until it is tried again (``RETRY``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from threading import get_ident
+from time import monotonic
 from typing import Any, overload
 
 import orjson
@@ -32,20 +42,41 @@ CHUNK = 256
 RECENT = 32
 #: Fields whose values repeat across a session's events: each equal value is kept once (``extend``).
 SHARED_FIELDS = ("session", "agent", "kind")
+#: Chunks read by :meth:`TailAndChunks.fetch` for the screen, kept apart from those other reads churn.
+SHOWN = 8
+#: Seconds a failed read is shown as failed before drawing its rows tries it again.
+RETRY = 5.0
+
+
+class NotRead(Exception):
+    """An event of chunk ``chunk`` is not read yet, where nothing may wait for it (``no_wait``);
+    ``failed``: why its last read failed, if it did."""
+
+    def __init__(self, chunk: int, failed: str | None = None) -> None:
+        super().__init__(chunk, failed)
+        self.chunk, self.failed = chunk, failed
 
 
 class TailAndChunks(Sequence[Event]):
     """Reads like a list: the newest events as they came (``_now``), older ones ``CHUNK`` at a time from
     ``_read_chunk``, the last ``keep_chunks`` read kept. Each log says only how it keeps and reads a chunk."""
 
-    __slots__ = ("_now", "_recent")
+    __slots__ = ("_failed", "_no_wait", "_now", "_recent", "_shown")
     #: Chunks read and kept for the reads to come (rows on screen, the selection, the detail pane).
     keep_chunks = RECENT
+    #: Whether reading a chunk may take long (I/O, not a decode): only then does ``no_wait`` refuse to.
+    slow = False
 
     def __init__(self) -> None:
         #: (index of the tail's first event, the tail): replaced whole, so a reader sees a consistent pair.
         self._now: tuple[int, list[Event]] = (0, [])
         self._recent: dict[int, list[Event]] = {}
+        #: The chunks :meth:`fetch` read last (for the screen), oldest first.
+        self._shown: dict[int, list[Event]] = {}
+        #: chunk -> (when, why) its last read failed.
+        self._failed: dict[int, tuple[float, str]] = {}
+        #: The thread on which a chunk not read yet raises ``NotRead`` (0: none).
+        self._no_wait = 0
 
     def _read_chunk(self, n: int, base: int) -> tuple[list[Event], bool]:
         """Chunk ``n``'s events (``base``: the tail's first index), and whether they are worth keeping."""
@@ -54,14 +85,60 @@ class TailAndChunks(Sequence[Event]):
     def _chunk(self, n: int, base: int) -> list[Event]:
         recent = self._recent
         events = recent.get(n)
+        if events is None:
+            events = self._shown.get(n)
         if events is not None:
             return events
+        if self._no_wait and self._no_wait == get_ident():
+            failed = self._failed.get(n)
+            raise NotRead(n, failed[1] if failed is not None and monotonic() - failed[0] < RETRY else None)
         events, keep = self._read_chunk(n, base)
         if keep:
             if len(recent) >= self.keep_chunks:
                 recent.clear()
             recent[n] = events
         return events
+
+    @contextmanager
+    def no_wait(self) -> Iterator[None]:
+        """On this thread, within the block, an event of a chunk not read yet raises :class:`NotRead`
+        instead of being read (a ``slow`` log only; the others read at once)."""
+        if not self.slow:
+            yield
+            return
+        before, self._no_wait = self._no_wait, get_ident()
+        try:
+            yield
+        finally:
+            self._no_wait = before
+
+    def unread(self, index: int) -> int | None:
+        """The chunk of event ``index`` if reading it would wait (a ``slow`` log, not read yet), else None."""
+        n = index // CHUNK
+        if not self.slow or index >= self._now[0] or n in self._recent or n in self._shown:
+            return None
+        return n
+
+    def seq_of(self, index: int) -> int:
+        """What a row not read yet is called on screen: the event's seq where it has one, else its index."""
+        return index
+
+    def fetch(self, n: int) -> str | None:
+        """Read chunk ``n`` and keep it for the screen (from a worker thread); why it failed, or None."""
+        if n in self._recent or n in self._shown:
+            return None
+        try:
+            events, _ = self._read_chunk(n, self._now[0])
+        except Exception as e:  # the reader is another component's: whatever it raises, the rows say so
+            why = f"{type(e).__name__}: {e}" if str(e) else type(e).__name__
+            self._failed[n] = (monotonic(), why)
+            return why
+        self._failed.pop(n, None)
+        shown = self._shown
+        while len(shown) >= SHOWN:
+            shown.pop(next(iter(shown)), None)
+        shown[n] = events
+        return None
 
     def __len__(self) -> int:
         base, tail = self._now

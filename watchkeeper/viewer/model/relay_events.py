@@ -11,7 +11,9 @@ shows and changes); older ones are read back ``CHUNK`` at a time, the last
 An event without a seq (it did not come through a relay) is kept as it came.
 One the relay no longer serves (it was restarted, a recording was pruned)
 reads back as a ``notice`` in its place, so a row still renders and says so.
-Reads are safe from a worker thread while the UI appends.
+Reads are safe from a worker thread while the UI appends. A read is I/O (the
+relay may convert a window of a transcript again: seconds), so the log is
+``slow``: the UI never reads a chunk itself (``event_log.NotRead``).
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ class RelayEvents(TailAndChunks):
 
     __slots__ = ("_kept", "_read", "_seqs", "session")
     keep_chunks = RECENT
+    slow = True
 
     def __init__(self, read: Reader, session: str = "") -> None:
         super().__init__()
@@ -94,6 +97,10 @@ class RelayEvents(TailAndChunks):
             found = kept.get(i) if seq < 0 else got.get(seq)
             out.append(found if found is not None else self._missing(seq))
         return out
+
+    def seq_of(self, index: int) -> int:
+        seq = self._seqs[index]
+        return seq if seq >= 0 else index
 
     def _missing(self, seq: int) -> Event:
         text = f"event {seq} is no longer served by the relay (restarted, or its recording was pruned)"

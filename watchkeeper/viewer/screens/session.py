@@ -33,6 +33,7 @@ from ...protocol.session import merge_capabilities
 from ...relay.api import RelayAPI, SessionInfo
 from ...retention import retained, settle
 from ..host import host
+from ..model.event_log import NotRead
 from ..model.feed import EventFeed, EventsArrived, HistoryRebuilt
 from ..model.history_reload import BULK, TAIL_FIRST, HistoryReload, history_note, load_store, read_store, relay_store
 from ..model.origins import where_from
@@ -354,7 +355,11 @@ cannot be steered at all is marked **⊘ observe-only** in the status bar;
             self.detail.show([], None)
             return
         now = host(self.app).clock() if timeline.live and timeline.calls_run else None
-        self.detail.show(store.row_events(head), store.call_of(head), now)
+        try:
+            with store.events.no_wait():
+                self.detail.show(store.row_events(head), store.call_of(head), now)
+        except NotRead as missing:  # shown when it lands (``on_rows_read``)
+            self.detail.show_note(*timeline.reads.note(head, missing))
 
     def on_timeline_view_changed(self) -> None:
         self.conversation.sync()

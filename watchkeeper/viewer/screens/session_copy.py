@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Callable
 from functools import partial
 
 import orjson
@@ -18,6 +19,7 @@ from textual.screen import Screen
 from ...protocol import Event, ToolCall
 from .. import clipboard
 from ..model import row_text
+from ..model.event_log import NotRead
 from ..palette import PaletteCommand
 from ..widgets.timeline import Timeline
 
@@ -25,17 +27,31 @@ from ..widgets.timeline import Timeline
 class RowCopyScreen(Screen[None]):
     """A screen with a timeline whose selected row can be copied or written out."""
 
-    def _selected_row(self) -> tuple[Event, ToolCall | None, list[Event]] | None:
+    #: (chunk, row, the action to do again): an action on the selected row that waits for its events to be read.
+    _after_read: tuple[int, int, Callable[[], None]] | None = None
+
+    def _selected_row(self, retry: Callable[[], None]) -> tuple[Event, ToolCall | None, list[Event]] | None:
+        """The selected row's head event, call and events; None (said in a toast) while they are read,
+        ``retry`` then done again when they land."""
         timeline = self.query_one(Timeline)
         head = timeline.selected_head
         if head is None:
             self.notify("Nothing selected", severity="warning")
             return None
         store = timeline.store
-        return store.head_event(head), store.call_of(head), store.row_events(head)
+        try:
+            with store.events.no_wait():
+                return store.head_event(head), store.call_of(head), store.row_events(head)
+        except NotRead as missing:
+            text, role = timeline.reads.note(head, missing)
+            if missing.failed is None:
+                self._after_read = (missing.chunk, head, retry)
+                text += " — done as soon as it is read"
+            self.notify(text, severity="error" if role == "error" else "information")
+            return None
 
-    def _part(self, what: str) -> str | None:
-        row = self._selected_row()
+    def _part(self, what: str, retry: Callable[[], None]) -> str | None:
+        row = self._selected_row(retry)
         if row is None:
             return None
         text = dict(row_text.parts(*row)).get(what)
@@ -54,13 +70,13 @@ class RowCopyScreen(Screen[None]):
         self.action_copy_part("text")
 
     def action_copy_part(self, what: str) -> None:
-        text = self._part(what)
+        text = self._part(what, partial(self.action_copy_part, what))
         if text:
             self.send_to_clipboard("row's text" if what == "text" else what, text)
 
     def action_write_text(self) -> None:
         """The row's readable text, exactly as ``c`` copies it, to a new private file; the toast names it."""
-        text = self._part("text")
+        text = self._part("text", self.action_write_text)
         if not text:
             return
         try:
@@ -72,7 +88,7 @@ class RowCopyScreen(Screen[None]):
 
     def action_write_raw(self) -> None:
         """The row's events as they came, unescaped, to a new private file (0600); the toast says where."""
-        row = self._selected_row()
+        row = self._selected_row(self.action_write_raw)
         if row is None:
             return
         events = row[2]
@@ -103,7 +119,7 @@ class RowCopyScreen(Screen[None]):
         ]
 
     def _copy_input(self) -> None:
-        row = self._selected_row()
+        row = self._selected_row(self._copy_input)
         if row is None:
             return
         call = row[1]

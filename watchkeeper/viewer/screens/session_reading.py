@@ -14,6 +14,7 @@ from ..model.timeline_filter import QUIET, Filter
 from ..widgets.conversation import Conversation
 from ..widgets.detail_pane import DetailPane
 from ..widgets.timeline import Timeline
+from ..widgets.timeline_reads import RowsRead
 from .kinds import KindChooser
 from .picker import Picker
 from .session_copy import RowCopyScreen
@@ -43,6 +44,20 @@ class ReadingScreen(RowCopyScreen):
     @property
     def detail(self) -> DetailPane:
         return self.query_one(DetailPane)
+
+    def show_selected(self) -> None:
+        """The detail pane shows the row selected now (the session screen's)."""
+
+    def on_rows_read(self, message: RowsRead) -> None:
+        """Rows were read: the detail pane waiting for the selected row shows it, a copy waiting for it is made."""
+        if self.detail.waiting:
+            self.show_selected()
+        if self._after_read is not None and self._after_read[0] == message.chunk:
+            (_, head, retry), self._after_read = self._after_read, None
+            if self.timeline.selected_head == head:
+                retry()
+            else:
+                self.notify("Not copied: another row was selected while it was read", severity="warning")
 
     # --- filters and search ------------------------------------------------------------
 

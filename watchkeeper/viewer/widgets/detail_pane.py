@@ -16,6 +16,7 @@ from rich.console import RenderableType
 from rich.segment import Segment
 from rich.style import Style
 from rich.syntax import SyntaxTheme
+from rich.text import Text
 from textual.binding import Binding, BindingType
 from textual.cache import LRUCache
 from textual.geometry import Size
@@ -77,6 +78,8 @@ The selected row in full: a call's input and output, diffs for edits.
         self._width = 0
         self._base: Style | None = None
         self._syntax: tuple[tuple[object, ...], SyntaxTheme] | None = None
+        #: (text, role) shown instead of a row (``show_note``), else None.
+        self._note: tuple[str, str] | None = None
 
     def show(self, events: list[Event], call: ToolCall | None, now: float | None = None) -> None:
         """Render ``events`` (one row's); skipped when the row has not changed since last time."""
@@ -84,15 +87,29 @@ The selected row in full: a call's input and output, diffs for edits.
         if key == self._key:
             return
         new_row = not self._key or self._key[0] != key[0]
-        self._key, self._events, self._call, self._now = key, events, call, now
+        self._key, self._events, self._call, self._now, self._note = key, events, call, now, None
         if new_row:
             self._unfold = False
         self._render_strips()
         if new_row:
             self.scroll_to(y=0, animate=False, immediate=True)
 
+    def show_note(self, text: str, role: str = "dim") -> None:
+        """Instead of a row: what keeps it from being shown (its events being read, or why they were not)."""
+        if self._key == ("note", text, role):
+            return
+        self._key, self._events, self._call, self._note = ("note", text, role), [], None, (text, role)
+        self._render_strips()
+
+    @property
+    def waiting(self) -> bool:
+        """The pane shows a note instead of the selected row."""
+        return self._note is not None
+
     def renderable(self, now: float | None = None) -> RenderableType:
         """The selected row as one Rich renderable (what the pane shows, before wrapping)."""
+        if self._note is not None:
+            return Text(self._note[0], style=self._role_style(self._note[1]))
         styles = {role: self._role_style(role) for role in ROLES}
         opts = Options(unfold=self._unfold, theme=self._syntax_theme(), styles=styles)
         return render_detail(self._events, self._call, opts, self._now if now is None else now)

@@ -5,7 +5,9 @@ by (head, row stamp, cursor, width), so a million-event session scrolls as fast
 as an empty one. Events come in batches (:meth:`Timeline.add_events`); a batch
 costs the screen no layout (the scroll range grows in place) and repaints only
 when something on screen changed. A new view (filter, search, collapse) is
-built in a thread worker, latest wins.
+built in a thread worker, latest wins. Rows whose events the relay must read
+back first are drawn as placeholders until a worker has read them
+(``timeline_reads.py``): drawing never waits.
 """
 
 from __future__ import annotations
@@ -26,8 +28,10 @@ from textual.worker import get_current_worker
 from ...protocol import Event
 from ..compat import set_scroll_range
 from ..host import host
+from ..model.event_log import NotRead
 from ..model.timeline_store import Filter, TimelineStore
 from .styles import RoleStyles
+from .timeline_reads import RowReads, RowsRead
 from .timeline_rows import ROLES, TIMELINE_CSS, draw_row
 
 #: Rendered rows kept: a dozen screens, so moving back and forth re-renders nothing.
@@ -99,6 +103,7 @@ One row per event; a tool call is one row whose status fills in as it runs.
         self._styles = RoleStyles(self, "timeline")
         self._generation = 0
         self._looked_back = False
+        self.reads = RowReads(self)
         self.set_reactive(Timeline.follow, live)
 
     # --- data in ------------------------------------------------------------------
@@ -279,7 +284,7 @@ One row per event; a tool call is one row whose status fills in as it runs.
 
     def action_toggle_collapse(self) -> None:
         head = self.selected_head
-        call = self.store.call_of(head) if head is not None else None
+        call = self.reads.call_of(head)
         if call is not None and call.call_id in self.store.spawned:
             self.store.toggle_collapsed(call.call_id)
             self.rebuild()
@@ -363,7 +368,7 @@ One row per event; a tool call is one row whose status fills in as it runs.
             return
         view, top = self.store.view, self.scroll_offset.y
         for row in range(top, min(len(view), top + self.size.height)):
-            if self.store.ticking(view[row]):
+            if self.reads.ticking(view[row]):
                 self._refresh_row(row)
 
     def _scroll_to_cursor(self) -> None:
@@ -385,7 +390,15 @@ One row per event; a tool call is one row whose status fills in as it runs.
         self._styles.clear()
         self._cache.clear()
 
+    def on_rows_read(self, message: RowsRead) -> None:
+        self.reads.landed(message)
 
+    def render_lines(self, crop: Region) -> list[Strip]:
+        """The rows in ``crop``, none waiting for a read (see ``timeline_reads.py``); then the reads they missed."""
+        with self.store.events.no_wait():
+            strips = super().render_lines(crop)
+        self.reads.request()
+        return strips
 
     def render_line(self, y: int) -> Strip:
         """A new Strip over the row's cached segments.
@@ -405,10 +418,13 @@ One row per event; a tool call is one row whose status fills in as it runs.
         head = view[row]
         now = host(self.app).clock() if self.live and self.calls_run else None
         selected = row == self.cursor
-        key = (head, self.store.stamp(head, now), selected, selected and self.has_focus, width)
-        segments = self._cache.get(key)
-        if segments is None:
-            segments = self._cache[key] = self.row_segments(head, width, selected, now)
+        try:
+            key = (head, self.store.stamp(head, now), selected, selected and self.has_focus, width)
+            segments = self._cache.get(key)
+            if segments is None:
+                segments = self._cache[key] = self.row_segments(head, width, selected, now)
+        except NotRead as missing:
+            segments = self.reads.placeholder(row, head, width, selected, missing, self._styles)
         return Strip(segments, width)
 
     def render_row(self, head: int, width: int, selected: bool = False, now: float | None = None) -> Strip:
