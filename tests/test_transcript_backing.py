@@ -255,10 +255,13 @@ def test_a_file_read_once_keeps_its_history_in_itself(tmp_path: Path, relay: Rel
     assert bare(relay.read_range(SESSION, 0, length)) == bare(whole)
 
 
-def test_readers_in_step_share_one_pass_over_the_file(big: Path, tmp_path: Path) -> None:
+def test_readers_in_step_share_one_pass_over_the_file(big: Path, tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     """Subscribers catch up together, a batch each in turn: the others must not start a conversion
-    of their own from the file's start (nor, with more readers than cursors, one per batch)."""
+    of their own from the file's start (nor, with more readers than cursors, one per batch). Read
+    forward, only the newest ``RECENT`` are kept for them (``BEHIND`` more are kept for paging back)."""
     expected = list(convert_file(big))
+    monkeypatch.setattr(backing_module, "RECENT", len(expected) // 3)
     relay = Relay(keep=KEEP, spill_dir=str(tmp_path), max_batch=len(expected) // 5).start()
     try:
         readers = [Collector() for _ in range(3)]
@@ -270,6 +273,7 @@ def test_readers_in_step_share_one_pass_over_the_file(big: Path, tmp_path: Path)
             assert bare([e for e in got.events if e["seq"] >= start]) == bare(expected)
         backing = relay._book.stream(SESSION).segments[0].backing  # type: ignore[union-attr]
         assert backing.passes == 1, f"{backing.passes} conversions from the file's start for 4 readers"
+        assert 0 < len(backing._recent) <= backing_module.RECENT < len(expected) // 2
     finally:
         relay.stop()
 

@@ -221,7 +221,8 @@ class TranscriptBacking:
             old = recent.pop(i, None)
             data = recent[i] = _dumps(ev)
             size += len(data) - (len(old) if old is not None else 0)
-        while recent and (len(recent) > RECENT + BEHIND or size > KEPT_BYTES):
+        most = RECENT + BEHIND if back else RECENT  # read forward, what lies behind is not read again
+        while recent and (len(recent) > most or size > KEPT_BYTES):
             size -= len(recent.pop(next(iter(recent))))
         self._recent_bytes = size
         return out + got[start - first:]
