@@ -13,13 +13,14 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import orjson
 import pytest
 from huge_support import SESSION, Collector, copies, grow, sample_session
 
 from watchkeeper.adapters.files import backing as backing_module
 from watchkeeper.adapters.files.feed import convert_file
 from watchkeeper.adapters.files.source import TranscriptSource
-from watchkeeper.protocol import make_event
+from watchkeeper.protocol import MAX_EVENT_BYTES, fit, make_event
 from watchkeeper.relay import IterSource, Relay
 
 TAIL_FIRST = 1 << 20
@@ -165,6 +166,37 @@ def test_events_appended_later_leave_memory_for_the_transcript_too(big: Path, re
     assert len(notices(got, "transcript-changed")) == 1
 
 
+def test_events_over_the_size_limit_read_back_cut_and_their_calls_are_kept_cut(tmp_path: Path,
+                                                                              relay: Relay) -> None:
+    """Indexing fits (``protocol.fit``) only the tool events, which the call table keeps; the others are
+    dropped after the summary's fold. A prompt and a tool call's input over the size limit must still read
+    back as the relay serves any event, cut, and the call's input be kept cut."""
+    path = tmp_path / "-proj" / f"{SESSION}.jsonl"
+    path.parent.mkdir()
+    lines = copies(sample_session(), 3 * TAIL_FIRST // len(copies(sample_session(), 1)) + 1).splitlines()
+    records = [orjson.loads(line) for line in lines[:len(lines) // 4]]
+    prompt = next(i for i, r in enumerate(records) if r.get("type") == "user"
+                  and isinstance(r["message"].get("content"), str))
+    use = next(i for i, r in enumerate(records) if r.get("type") == "assistant"
+               and r["message"]["content"][0].get("type") == "tool_use")
+    huge = "y" * (MAX_EVENT_BYTES + 4096)
+    records[prompt]["message"]["content"] = huge
+    records[use]["message"]["content"][0]["input"]["description"] = huge
+    call_id = records[use]["message"]["content"][0]["id"]
+    for i in (prompt, use):
+        lines[i] = orjson.dumps(records[i])
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    expected = [fit(e) for e in convert_file(path)]
+    assert {e["kind"] for e in expected if "truncated" in e["data"]} == {"message.user", "tool.started"}
+    start, end, got = indexed(relay, path)
+    assert segments(relay) == [(start, end)]
+    assert bare(relay.read_range(SESSION, start, end)) == bare(expected)
+    call = relay.call(SESSION, call_id)
+    assert call is not None and call.input is not None
+    assert len(orjson.dumps(call.input)) < MAX_EVENT_BYTES, "the call table kept the tool's input whole"
+    assert not notices(got, "transcript-changed")
+
+
 def test_a_small_followed_file_keeps_its_history_in_itself(tmp_path: Path, relay: Relay) -> None:
     """Not opened tail-first (under the threshold, or turned off) the file is read from its start; what
     leaves the working set is forgotten for the file's records all the same, and read back from there."""
@@ -223,10 +255,13 @@ def test_a_file_read_once_keeps_its_history_in_itself(tmp_path: Path, relay: Rel
     assert bare(relay.read_range(SESSION, 0, length)) == bare(whole)
 
 
-def test_readers_in_step_share_one_pass_over_the_file(big: Path, tmp_path: Path) -> None:
+def test_readers_in_step_share_one_pass_over_the_file(big: Path, tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     """Subscribers catch up together, a batch each in turn: the others must not start a conversion
-    of their own from the file's start (nor, with more readers than cursors, one per batch)."""
+    of their own from the file's start (nor, with more readers than cursors, one per batch). Read
+    forward, only the newest ``RECENT`` are kept for them (``BEHIND`` more are kept for paging back)."""
     expected = list(convert_file(big))
+    monkeypatch.setattr(backing_module, "RECENT", len(expected) // 3)
     relay = Relay(keep=KEEP, spill_dir=str(tmp_path), max_batch=len(expected) // 5).start()
     try:
         readers = [Collector() for _ in range(3)]
@@ -238,6 +273,7 @@ def test_readers_in_step_share_one_pass_over_the_file(big: Path, tmp_path: Path)
             assert bare([e for e in got.events if e["seq"] >= start]) == bare(expected)
         backing = relay._book.stream(SESSION).segments[0].backing  # type: ignore[union-attr]
         assert backing.passes == 1, f"{backing.passes} conversions from the file's start for 4 readers"
+        assert 0 < len(backing._recent) <= backing_module.RECENT < len(expected) // 2
     finally:
         relay.stop()
 

@@ -72,6 +72,10 @@ class Backing(Protocol):
         """The next event of the history, ``ev``, came from the record at byte ``at``."""
         ...
 
+    def extend(self, at: Sequence[int], keys: Sequence[int]) -> None:
+        """:meth:`keep` for many at once (``keys``: their ``event_key``): what indexing a history does."""
+        ...
+
     def __len__(self) -> int: ...
 
     def read(self, start: int, stop: int) -> list[Event] | None:

@@ -163,6 +163,10 @@ class SessionBook:
             if lg is not None:
                 lg.events.spill()
         self._journal.spill()
+        self._bound_calls()
+
+    def _bound_calls(self) -> None:
+        """Under the lock: forget the oldest finished calls past ``CALLS_KEPT`` (once it grew by a quarter)."""
         calls = self._calls
         if len(calls) > self._calls_mark + self._calls_mark // 4:
             calls.forget_final(self._calls_kept)
@@ -268,12 +272,14 @@ class SessionBook:
     # --- reads, from any thread --------------------------------------------
 
     def merge_calls(self, events: list[Event]) -> None:
-        """Merge the tool calls of ``events``; from any thread (a rebuild's worker)."""
+        """Merge the tool calls of ``events``; from any thread (a rebuild's worker). A 1 GB history has ~100k
+        calls, each holding its input and output: the table keeps to its bound meanwhile too."""
         calls = self._calls
         with self._lock:
             for ev in events:
                 if ev.get("kind") in TOOL_KINDS:
                     calls.update(ev)  # type: ignore[arg-type]
+            self._bound_calls()
 
     def log_mark(self, session: str) -> tuple[int, IdSet]:
         """The session's log length and its set of ids (live: read it, never change it)."""

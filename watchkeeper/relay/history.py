@@ -32,7 +32,9 @@ from __future__ import annotations
 from collections.abc import Callable, Collection
 from typing import TYPE_CHECKING, Protocol
 
+from ..adapters.base import event_key
 from ..protocol import Event, fit
+from ..protocol.calls import TOOL_KINDS
 from ..retention import retained
 from .idset import IdSet
 from .summary import Summary
@@ -80,20 +82,15 @@ class Rebuild:
         """Dedupe by id, number (provisionally), merge tool calls, fold the summary; with a backing,
         ``at[i]`` is where ``events[i]`` can be read again, and only that is kept."""
         if self.backing is not None:
-            fresh = self._add_backed(events, at if at is not None else [-1] * len(events))
+            fresh, tools = self._add_backed(events, at if at is not None else [-1] * len(events))
         else:
-            fresh = self._add_held(events)
+            fresh = tools = self._add_held(events)
         # Even backed: the converter's state grows with the file, and full collections would walk it again.
         retained(len(fresh))
         if not fresh:
             return
-        self.host.book.merge_calls(fresh)
-        fold = self.summary.fold
-        for ev in fresh:
-            try:
-                fold(ev)
-            except Exception as e:
-                self.host.report(f"event {ev.get('id')!r} kept but not summarised: {e!r}")
+        self.host.book.merge_calls(tools)
+        self.summary.fold_many(fresh, self.host.report)
 
     def _add_held(self, events: list[Event]) -> list[Event]:
         book = self.host.book
@@ -116,32 +113,44 @@ class Rebuild:
                 self.fresh.append(ev)  # type: ignore[union-attr]
         return fresh
 
-    def _add_backed(self, events: list[Event], at: list[int]) -> list[Event]:
+    def _add_backed(self, events: list[Event], at: list[int]) -> tuple[list[Event], list[Event]]:
+        """The hot loop of indexing a huge transcript (400k events a GB): what an event leaves behind is its
+        record's offset and its ``event_key``, handed to the backing once per batch; and its tool events.
+        Only those are fitted (``protocol.fit``): the call table keeps them, the rest are dropped after
+        the summary's fold (and the key is taken before, as ``backing.py`` takes it reading them again)."""
         book, backing = self.host.book, self.backing
         assert backing is not None
-        sid, ids, epoch, base = self.session, self.ids, book.epoch, self.base
+        sid, epoch, seq = self.session, book.epoch, self.base + self.count
         old_ids = book.log_mark(sid)[1]
-        keep, stale, add_new, count = backing.keep, self.stale, ids.add_new, self.count
+        stale, add_new, others, key = self.stale, self.ids.add_new, self.others, event_key
         fresh: list[Event] = []
+        tools: list[Event] = []
+        places: list[int] = []
+        keys: list[int] = []
         try:
             for ev, where in zip(events, at, strict=True):
-                if not isinstance(ev, dict) or ev.get("session") != sid or where < 0:
-                    self.others.append(ev)
+                if where < 0 or not isinstance(ev, dict) or ev.get("session") != sid:
+                    others.append(ev)
                     continue
-                ev = fit(ev)
                 eid = ev.get("id")
                 if eid is not None and not add_new(eid):
                     continue
-                ev["seq"] = base + count
+                k = key(ev)
+                if ev.get("kind") in TOOL_KINDS:
+                    ev = fit(ev)
+                    tools.append(ev)
+                ev["seq"] = seq
                 ev["epoch"] = epoch
-                keep(where, ev)
                 if eid in old_ids:
-                    stale.append(count)
-                count += 1
+                    stale.append(seq - self.base)
+                seq += 1
+                places.append(where)
+                keys.append(k)
                 fresh.append(ev)
         finally:
-            self.count = count
-        return fresh
+            backing.extend(places, keys)
+            self.count += len(places)
+        return fresh, tools
 
     def prepare(self) -> None:
         """Off the loop, when the conversion has (nearly) caught up: number for the log as it is now."""

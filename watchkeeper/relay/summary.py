@@ -8,7 +8,7 @@ runs once per event on the relay's hot path.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from ..protocol import Event
 from ..protocol.kinds import Kind, State
@@ -35,6 +35,35 @@ class Summary:
         copy = _COPY.get(ev.get("kind", ""))
         if copy is not None:
             copy(st, info)
+        if held_changed:
+            _copy_state(st, info)
+
+    def fold_many(self, events: Iterable[Event], report: Callable[[str], None]) -> None:
+        """:meth:`fold` each (numbered), copying into ``SessionInfo`` once at the end: what a rebuilt history of
+        400k events folds. The same result: each field copied is only written by kinds whose copy covers it,
+        so copying after the last of them is copying after each. One that fails is reported and skipped."""
+        st, info = self.state, self.info
+        fold = st.fold
+        kinds: set[str] = set()
+        held_changed = False
+        last = None
+        for ev in events:
+            try:
+                held_changed |= fold(ev)
+            except Exception as e:
+                report(f"event {ev.get('id')!r} kept but not summarised: {e!r}")
+                continue
+            kinds.add(ev.get("kind", ""))
+            last = ev
+        if last is None:
+            return
+        info.events = st.events
+        info.last_seq = last["seq"]
+        info.last_ts = st.last_ts
+        for kind in kinds:
+            copy = _COPY.get(kind)
+            if copy is not None:
+                copy(st, info)
         if held_changed:
             _copy_state(st, info)
 

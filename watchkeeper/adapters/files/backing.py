@@ -31,6 +31,7 @@ import hashlib
 import os
 import threading
 from array import array
+from collections.abc import Sequence
 from pathlib import Path
 
 import orjson
@@ -67,7 +68,7 @@ def _head_hash(fd: int, n: int) -> bytes:
 class _Cursor:
     """A converter fed the file from its start, with the bytes read but not yet fed."""
 
-    __slots__ = ("buf", "buf_at", "converter", "last", "last_at", "pos")
+    __slots__ = ("buf", "buf_at", "converter", "last", "last_at", "last_keys", "pos")
 
     def __init__(self) -> None:
         self.converter: Converter | None = None
@@ -78,6 +79,7 @@ class _Cursor:
         #: the last record fed (its offset) and its events, for the next read that starts there.
         self.last_at = -1
         self.last: list[Event] = []
+        self.last_keys: list[int] = []
 
     @property
     def next_at(self) -> int:
@@ -118,6 +120,10 @@ class TranscriptBacking:
     def keep(self, at: int, ev: Event) -> None:
         self.offsets.append(at)
         self.hashes.append(event_key(ev))
+
+    def extend(self, at: Sequence[int], keys: Sequence[int]) -> None:
+        self.offsets.extend(at)
+        self.hashes.extend(keys)
 
     def follow(self, events: list[Event], at: list[int], session: str) -> None:
         """Events of ``session`` the file's feed read (``at``: their records' offsets), after the index or from
@@ -215,7 +221,8 @@ class TranscriptBacking:
             old = recent.pop(i, None)
             data = recent[i] = _dumps(ev)
             size += len(data) - (len(old) if old is not None else 0)
-        while recent and (len(recent) > RECENT + BEHIND or size > KEPT_BYTES):
+        most = RECENT + BEHIND if back else RECENT  # read forward, what lies behind is not read again
+        while recent and (len(recent) > most or size > KEPT_BYTES):
             size -= len(recent.pop(next(iter(recent))))
         self._recent_bytes = size
         return out + got[start - first:]
@@ -230,10 +237,11 @@ class TranscriptBacking:
             events = self._record(cursor, fd, at)
             if events is None:
                 return self._fail(f"{self.path} changed: no record starts at byte {at:,} any more")
+            keys = cursor.last_keys
             j = 0
             while i < stop and offsets[i] == at:
                 h = hashes[i]
-                while j < len(events) and event_key(events[j]) != h:
+                while j < len(events) and keys[j] != h:
                     j += 1
                 if j == len(events):
                     return self._fail(f"{self.path} changed: the record at byte {at:,} no longer gives event {i}")
@@ -264,8 +272,10 @@ class TranscriptBacking:
             except Exception as e:
                 events = [raw_line(session, data, line_at, f"converter failed: {e!r}", path)]
             if line_at == at:
+                mine = [e for e in events if isinstance(e, dict) and e.get("session") == session]
                 cursor.last_at = at
-                cursor.last = [fit(e) for e in events if isinstance(e, dict) and e.get("session") == session]
+                cursor.last_keys = [event_key(e) for e in mine]  # as the index took them: before ``fit``
+                cursor.last = [fit(e) for e in mine]
                 return cursor.last
 
     @staticmethod

@@ -44,6 +44,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from ...protocol import Event
+from ...retention import give_back
 from ..base import HistoryBuilder, HistoryHost
 from . import index
 from .backing import TranscriptBacking
@@ -166,6 +167,7 @@ class TailFirst:
             self.reader.main = self.reader.feeds[self.reader.path] = full
             builder.commit(self.tail.ids)
             committed = True
+            await loop.run_in_executor(WORKER, give_back)
         except asyncio.CancelledError:
             raise
         except Exception:
