@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
@@ -84,6 +84,11 @@ def _convert(files: list[Path], out: IO[bytes]) -> int:
     lines: list[bytes] = []
     dumps = orjson.dumps
     largest = MAX_EVENT_BYTES + _FIT_SLACK
+    # The session of the event before, its next seq and its ids' ``add_new``: events come in long runs of
+    # one session, so the dicts above are touched only when it changes.
+    sid: str | None = None
+    n = 0
+    add_new: Callable[[str], bool] = IdSet().add_new
     thresholds = gc.get_threshold()
     gc.set_threshold(_GC_YOUNG, *thresholds[1:])
     try:
@@ -91,17 +96,20 @@ def _convert(files: list[Path], out: IO[bytes]) -> int:
             for ev in batch:
                 if not isinstance(ev, dict):
                     ev = raw_event(UNKNOWN_SESSION, repr(ev), "a source emitted a non-event", "convert")
-                sid = ev.get("session") or UNKNOWN_SESSION
-                eid = ev.get("id")
-                if eid is not None:
-                    ids = seen.get(sid)
+                session = ev.get("session") or UNKNOWN_SESSION
+                if session != sid:
+                    if sid is not None:
+                        seqs[sid] = n
+                    sid, n = session, seqs.get(session, 0)
+                    ids = seen.get(session)
                     if ids is None:
-                        ids = seen[sid] = IdSet()
-                    if not ids.add_new(eid):
-                        continue
-                n = seqs.get(sid, 0)
-                seqs[sid] = n + 1
+                        ids = seen[session] = IdSet()
+                    add_new = ids.add_new
+                eid = ev.get("id")
+                if eid is not None and not add_new(eid):
+                    continue
                 ev["seq"] = n
+                n += 1
                 ev["epoch"] = epoch
                 # One encoding both checks the event fits (as ``fit`` does, wrapped as a frame wraps it) and
                 # is the line.
