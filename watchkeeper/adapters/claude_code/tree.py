@@ -15,7 +15,11 @@ as strings in dicts and sets. A parent that is not (yet) a record is a
 *ghost*, numbered ``-2, -3, …``; the record that later has its uuid stands for
 it from then on. A prompt whose parent is the record just before it cannot be
 a rewind, so the links to children are built only the first time one is not,
-and kept up to date from then on.
+and kept up to date from then on. The index is sized up front for the records
+the converter expects from the file's size: growing it places every record
+again in a Python loop, and with the probe written out in ``add`` that was a
+quarter of what adding a record cost (a 200 MB file: 1.0 -> 0.64 µs a record;
+uuids in a dict and a set took 0.34).
 """
 
 from __future__ import annotations
