@@ -14,7 +14,11 @@ the fastest of ``--repeat`` counting:
 
 Wall seconds and each process's own peak RSS (``wait4``).
 
-Run: ``.venv/bin/python bench/bench_events.py [--mb 200] [--repeat 3]``.
+``--file PATH`` measures an existing transcript instead (read, never written): e.g. one grown by
+``bench_convert.py`` from its own mix, whose smaller records weigh the converter's per-record work
+more against the parse.
+
+Run: ``.venv/bin/python bench/bench_events.py [--mb 200] [--repeat 3] [--file PATH]``.
 """
 
 from __future__ import annotations
@@ -67,13 +71,20 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--mb", type=float, default=200)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--file", type=Path, help="an existing transcript to measure instead of growing one")
     args = parser.parse_args()
     watchkeeper = str(Path(sys.executable).with_name("watchkeeper"))
     with tempfile.TemporaryDirectory(prefix="wk-bench-events-") as tmp:
-        path = Path(tmp) / "-bench" / "bench-session.jsonl"
-        path.parent.mkdir()
-        size, lines = grow(path, args.mb, SOURCES)
-        print(f"grew {size / 1e6:.1f} MB, {lines:,} lines from the demo's real Claude Code transcript")
+        if args.file is not None:
+            path = args.file
+            with path.open("rb") as f:
+                lines = sum(1 for _ in f)
+            print(f"{path}: {path.stat().st_size / 1e6:.1f} MB, {lines:,} lines")
+        else:
+            path = Path(tmp) / "-bench" / "bench-session.jsonl"
+            path.parent.mkdir()
+            size, lines = grow(path, args.mb, SOURCES)
+            print(f"grew {size / 1e6:.1f} MB, {lines:,} lines from the demo's real Claude Code transcript")
         runs = {
             "floor": [sys.executable, "-c", FLOOR, str(path)],
             "floor+out": [sys.executable, "-c", FLOOR_OUT, str(path), os.devnull],

@@ -91,10 +91,11 @@ def _uuid(rnd: random.Random) -> str:
     return str(uuidlib.UUID(int=rnd.getrandbits(128), version=4))
 
 
-def _compare(seed: int, n: int) -> int:
-    """Feed both trees the same random history; return how many rewinds it had."""
+def _compare(seed: int, n: int, expected: int = 0) -> int:
+    """Feed both trees the same random history (the flat one sized for ``expected`` records); return how
+    many rewinds it had."""
     rnd = random.Random(seed)
-    ref, tree = ReferenceTree(), Tree()
+    ref, tree = ReferenceTree(), Tree(expected)
     uuids: list[str] = []
     #: parents named before their records, with how many records there were then
     future: list[tuple[str, int]] = []
@@ -146,6 +147,12 @@ def test_the_tree_answers_as_dicts_did_through_many_growths() -> None:
     assert _compare(17, 30_000) > 100
 
 
+@pytest.mark.parametrize("expected", [1, 5_000, 100_000])
+def test_a_tree_sized_up_front_answers_as_dicts_did(expected: int) -> None:
+    """Sized from the file (fewer records than that, as many, or more): the same answers."""
+    assert _compare(23, 12_000, expected) > 10
+
+
 def test_a_parent_loop_does_not_hang_a_rewind() -> None:
     """Crafted parents that loop (a names b before b is a record, b names a): each record once."""
     tree = Tree()
@@ -164,14 +171,16 @@ def test_the_key_table_numbers_keys_exactly() -> None:
     keys = ["", "é", "\ud800", "a" * 5000]
     keys += list({_uuid(rnd) for _ in range(20_000)})
     keys += [f"msg_{rnd.getrandbits(64):x}:req_{i}" for i in range(5_000)]
-    table = KeyTable()
+    table, sized = KeyTable(), KeyTable(len(keys) // 2)
     for i, key in enumerate(keys):
         assert table.add(key) == i
+        assert sized.add(key) == i
     for i, key in enumerate(keys):
         assert table.add(key) == ~i
         assert table.find(key) == i
         assert table.key(i) == key
-    assert len(table) == len(keys)
+        assert sized.add(key) == ~i and sized.find(key) == i and sized.key(i) == key
+    assert len(table) == len(keys) == len(sized)
     assert table.find("never added") == -1
     assert table.find(keys[7] + "x") == -1
 

@@ -228,3 +228,27 @@ def test_a_one_shot_conversion_starts_without_the_protocol_models() -> None:
     assert r.returncode == 0, r.stderr
     assert parse(r.stdout), "it converted the session"
     assert r.stderr.decode().split() == ["[]"], r.stderr
+
+
+def test_a_one_shot_conversion_loads_no_other_command_and_leaves_the_collector_as_it_was() -> None:
+    """``events`` builds the parser of its own command only (importing the other commands cost ~10 ms of
+    its start-up), and the young-collection threshold it raises while converting is put back."""
+    script = (
+        "import atexit, gc, sys\n"
+        "from watchkeeper.cli import COMMANDS, main\n"
+        "before = gc.get_threshold()\n"
+        "atexit.register(lambda: print(sorted(m for m in COMMANDS.values() if m in sys.modules),"
+        " gc.get_threshold() == before, file=sys.stderr))\n"
+        f"sys.exit(main(['events', {str(CC_SESSION)!r}]))\n"
+    )
+    r = subprocess.run([str(ROOT / ".venv" / "bin" / "python"), "-c", script], capture_output=True,
+                       timeout=WAIT, check=False)
+    assert r.returncode == 0, r.stderr
+    assert parse(r.stdout), "it converted the session"
+    assert r.stderr.decode().split() == ["['watchkeeper.commands.events']", "True"], r.stderr
+
+
+def test_an_unknown_command_still_lists_every_command() -> None:
+    r = subprocess.run([WATCHKEEPER, "no-such-command"], capture_output=True, timeout=WAIT, check=False)
+    assert r.returncode == 2
+    assert b"'events'" in r.stderr and b"'watch'" in r.stderr and b"'export'" in r.stderr, r.stderr

@@ -54,3 +54,32 @@ def test_a_repeated_record_is_one_event(tmp_path: Path) -> None:
     (events,) = got.values()
     assert len({eid for _, eid in events}) == len(events)
     assert [seq for seq, _ in events] == list(range(len(events)))
+
+
+def test_a_session_that_comes_back_after_another_goes_on_numbering(tmp_path: Path) -> None:
+    """Files of sessions S, T, S again: S's third file continues S's seqs (the CLI holds the session it is
+    numbering in locals and must put its count back when T comes), and S's records read before are dropped."""
+    others = [p for p, _ in scan_sessions(CC_FIXTURES)[0] if p.name != CC_SESSION.name]
+    other = next(p for p in others if "subagents" not in p.parts)
+    lines = [line for line in CC_SESSION.read_bytes().splitlines() if line.strip()]
+    again = []
+    for n, line in enumerate(lines[:12]):
+        rec = orjson.loads(line)
+        if n % 2 and isinstance(rec.get("uuid"), str):
+            rec["uuid"] = f"0000000{n % 10}-aaaa-4bbb-8ccc-{n:012d}"  # a record not read before
+        again.append(orjson.dumps(rec))
+    project = tmp_path / "-p"
+    project.mkdir()
+    (project / "a.jsonl").write_bytes(b"\n".join(lines) + b"\n")
+    (project / "b.jsonl").write_bytes(other.read_bytes())
+    (project / "c.jsonl").write_bytes(b"\n".join(again) + b"\n")
+    files = sorted(p for p, _ in scan_sessions(tmp_path)[0])
+    assert [p.name for p in files] == ["a.jsonl", "b.jsonl", "c.jsonl"]
+    got = cli_numbering(tmp_path)
+    assert got == relay_numbering(files)
+    first = orjson.loads(lines[0]).get("sessionId") or next(
+        orjson.loads(x)["sessionId"] for x in lines if b"sessionId" in x)
+    seqs = [seq for seq, _ in got[first]]
+    assert seqs == list(range(len(seqs)))
+    ids_from_a = {e["id"] for e in convert_file(project / "a.jsonl")}
+    assert len(seqs) > len(ids_from_a), "the third file added events of its own"

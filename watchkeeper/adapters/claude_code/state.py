@@ -8,6 +8,7 @@ events are held back, and are filled in when the file's first event goes out.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,18 @@ from .usage import UsageLedger
 
 _NOTICE = Kind.NOTICE.value
 _RAW = Kind.RAW.value
+#: Bytes of transcript per record with a uuid, and per API message, about (2.7-3.5 KB and ~14 KB in
+#: transcripts grown from the CLI's own): the tree and the usage ledger are sized from the file's size
+#: when the converter starts, so that they need not grow (each growth places every key again, in Python).
+BYTES_PER_RECORD = 3000
+BYTES_PER_MESSAGE = 16384
+
+
+def _file_size(path: Path | None) -> int:
+    try:
+        return os.stat(path).st_size if path is not None else 0
+    except (OSError, ValueError):
+        return 0
 
 
 class Call:
@@ -65,8 +78,9 @@ class FileState:
         self._title: str | None = None
         self._model: str | None = None
         self._digests: dict[str, int] = {}
-        self._tree = Tree()
-        self._ledger = UsageLedger()
+        size = _file_size(self.path)
+        self._tree = Tree(size // BYTES_PER_RECORD)
+        self._ledger = UsageLedger(size // BYTES_PER_MESSAGE)
         self._links = TaskLinks()
         self._calls: dict[str, Call] = {}
         #: uuid -> agent id, for records of in-file sidechains.

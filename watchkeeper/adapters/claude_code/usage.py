@@ -62,8 +62,8 @@ class UsageLedger:
 
     __slots__ = ("_counts", "_keys", "_last", "_last_at", "_wide")
 
-    def __init__(self) -> None:
-        self._keys = KeyTable()
+    def __init__(self, expected: int = 0) -> None:
+        self._keys = KeyTable(expected)
         self._counts = array("q")
         self._wide: dict[int, list[int]] = {}
         self._last: str | None = None
@@ -79,7 +79,11 @@ class UsageLedger:
             self._last, self._last_at = key, at if at >= 0 else ~at
         if at >= 0:
             emitted = 1 if any(counts) else 0
-            self._put(at, [*counts, emitted], True)
+            values = [*counts, emitted]
+            if max(values) > _INT64:
+                self._wide[at] = values
+                values = [0] * 6
+            self._counts.extend(values)
             return (0, counts) if emitted else None
         at = ~at
         wide = self._wide.get(at) if self._wide else None
@@ -95,17 +99,14 @@ class UsageLedger:
                 now[i] = counts[i]
         revision = now[5]
         now[5] += 1
-        self._put(at, now, False)
+        self._put(at, now)
         return revision, delta
 
-    def _put(self, at: int, values: list[int], new: bool) -> None:
+    def _put(self, at: int, values: list[int]) -> None:
         if at in self._wide or max(values) > _INT64:
             self._wide[at] = values
             values = [0] * 6
-        if new:
-            self._counts.extend(values)
-        else:
-            self._counts[6 * at:6 * at + 6] = array("q", values)
+        self._counts[6 * at:6 * at + 6] = array("q", values)
 
 
 def usage_data(counts: list[int], model: Any, message_id: Any, request_id: Any) -> UsageData:
