@@ -22,8 +22,9 @@ from .backing import TranscriptBacking
 from .discovery import is_session_name, scan_sessions
 from .feed import TranscriptReader, agent_kind_of
 from .index import TAIL_BYTES, TAIL_FIRST_BYTES
-from .tail import CHUNK, Watch, shared_watcher
+from .tail import CHUNK
 from .tailfirst import TailFirst
+from .watch import Watch, shared_watcher
 
 log = logging.getLogger(__name__)
 
