@@ -111,10 +111,8 @@ class BlockReads:
         for n in chunks:
             if worker.is_cancelled:
                 return
-            if events.unread(n * CHUNK) is None:
-                continue
-            failed = events.fetch(n)
-            self.view.post_message(RowsRead(events, n, failed))
+            failed = events.fetch(n) if events.unread(n * CHUNK) is not None else None
+            self.view.post_message(RowsRead(events, n, failed))  # read by another (the timeline's): repaint too
 
     def landed(self, message: RowsRead) -> bool:
         """A chunk of this view's events was read (or failed): whether the view repaints."""
