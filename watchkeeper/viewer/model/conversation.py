@@ -11,6 +11,16 @@ computed for the screen, then exact. Where each block starts comes from a
 heights change.
 Lines are computed only for blocks on or near the screen and kept in an LRU
 keyed by width, so a resize re-wraps only what is shown.
+
+Which blocks there are, who speaks in each and where turns begin come from
+the store's columns (kind, agent), never from the events: a session whose
+older events the relay reads back (``events.slow``) is laid out without
+reading one, a message not read yet estimated at :data:`GUESS`. Inside
+``events.no_wait()`` a block whose events are not read raises
+:class:`~watchkeeper.viewer.model.event_log.NotRead` from :meth:`Conversation.lines`
+(its :meth:`~Conversation.placeholder` is drawn instead) and keeps its
+estimate in :meth:`~Conversation.measure`, which notes the chunk in
+``missed`` for the widget's reads.
 """
 
 from __future__ import annotations
@@ -19,9 +29,11 @@ from array import array
 from bisect import bisect_right
 from typing import Any
 
-from ...protocol import MAIN_AGENT
+from ...protocol import MAIN_AGENT, Kind
+from ...protocol.calls import TOOL_KINDS
 from ...protocol.payloads import AGENT_ORIGIN
-from .conversation_blocks import PROSE_LINES, SHOWN_KINDS, Block, block_lines, estimate, speaker
+from .conversation_blocks import BODY, PROSE_KINDS, PROSE_LINES, SHOWN_KINDS, Block, block_lines, estimate, speaker
+from .event_log import NotRead
 from .line_index import LineIndex
 from .prose import Line
 from .timeline_store import TimelineStore, row_agent
@@ -30,6 +42,11 @@ from .timeline_store import TimelineStore, row_agent
 LINE_CACHE = 256
 #: Cells left of the text: the selection bar.
 GUTTER = 1
+#: The estimate (lines, characters) of a message not read yet; its height is exact once read.
+GUESS = (2, 0)
+#: The kinds that take part in a turn, by speaker role (``conversation_blocks.speaker``).
+TURN_KINDS: dict[str, str] = {Kind.MESSAGE_USER: "user", Kind.MESSAGE_ASSISTANT: "assistant",
+                              Kind.THINKING: "assistant", **dict.fromkeys(TOOL_KINDS, "assistant")}
 
 
 class Conversation:
@@ -48,6 +65,8 @@ class Conversation:
         self._heights = LineIndex()
         self._known = bytearray()
         self._lines: dict[tuple[Any, ...], list[Line]] = {}
+        #: Chunks that blocks measured while not read were missing (their reads not failed).
+        self.missed: set[int] = set()
 
     # --- following the store ---------------------------------------------------------------
 
@@ -76,28 +95,45 @@ class Conversation:
         if store is not self.store:
             self.expanded.clear()
         self._lines.clear()
+        self.missed.clear()
         self.store, self._view, self._heads_seen = store, store.view, len(store.heads)
         events, kinds = store.events, store.event_kinds
         self.blocks = [h for h in store.view if kinds[h] in SHOWN_KINDS]
         fixed, chars, head = array("l"), array("l"), bytearray()
         last: tuple[str, str] | bool | None = False
-        for h in self.blocks:
-            event = events[h]
-            f, c = estimate(event)
-            who = speaker(event)
-            fixed.append(f)
-            chars.append(c)
-            head.append(0 if who is None or who == last else 1 if last is False else 2)
-            last = who
-        self._fixed, self._chars, self._head = fixed, chars, head
-        width, self.width = self.width, 0
-        self.set_width(width)
+        unread, speaker_of = events.unread, self._speaker
+        with events.no_wait():
+            for h in self.blocks:
+                if kinds[h] not in PROSE_KINDS:
+                    f, c = 1, 0
+                else:
+                    f, c = self._estimate_of(h) if unread(h) is None else GUESS
+                who = speaker_of(h)
+                fixed.append(f)
+                chars.append(c)
+                head.append(0 if who is None or who == last else 1 if last is False else 2)
+                last = who
+            self._fixed, self._chars, self._head = fixed, chars, head
+            width, self.width = self.width, 0
+            self.set_width(width)
+
+    def _estimate_of(self, head: int) -> tuple[int, int]:
+        """``estimate`` of the block's event, :data:`GUESS` while it is not read."""
+        try:
+            return estimate(self.store.events[head])
+        except NotRead:
+            return GUESS
+
+    def _speaker(self, head: int) -> tuple[str, str] | None:
+        """``conversation_blocks.speaker`` of the event, from the store's columns (no event read)."""
+        role = TURN_KINDS.get(self.store.event_kinds[head])
+        return None if role is None else (role, str(self.store.row_agents[head]))
 
     def _insert(self, head: int) -> int:
         blocks, key = self.blocks, self.store.key
         i = len(blocks) if not blocks or key(head) > key(blocks[-1]) else bisect_right(blocks, key(head), key=key)
         blocks.insert(i, head)
-        f, c = estimate(self.store.events[head])
+        f, c = self._estimate_of(head)
         self._fixed.insert(i, f)
         self._chars.insert(i, c)
         self._head.insert(i, 0)
@@ -112,13 +148,13 @@ class Conversation:
 
     def _header_lines(self, i: int) -> int:
         """2 for a turn that starts after another (a gap, then the speaker), 1 for the first, else 0."""
-        events, blocks = self.store.events, self.blocks
-        who = speaker(events[blocks[i]])
+        blocks = self.blocks
+        who = self._speaker(blocks[i])
         if who is None:
             return 0
         if i == 0:
             return 1
-        return 0 if speaker(events[blocks[i - 1]]) == who else 2
+        return 0 if self._speaker(blocks[i - 1]) == who else 2
 
     # --- heights ------------------------------------------------------------------------------
 
@@ -146,9 +182,14 @@ class Conversation:
         return self._heights[i]
 
     def measure(self, i: int, now: float | None = None) -> int:
-        """Block ``i``'s exact height (its lines computed, or found in the cache)."""
+        """Block ``i``'s exact height (its lines computed, or found in the cache); its estimate while
+        its events are not read (inside ``no_wait``: the chunk is noted in ``missed``)."""
         if not self._known[i]:
-            self.lines(i, now)
+            try:
+                self.lines(i, now)
+            except NotRead as missing:
+                if missing.failed is None:
+                    self.missed.add(missing.chunk)
         return self._heights[i]
 
     def first_line(self, i: int) -> int:
@@ -206,7 +247,10 @@ class Conversation:
         key = (head, self.store.stamp(head, now), self.width, head in self.expanded, self._head[i])
         found = self._lines.pop(key, None)
         if found is None:
-            found = block_lines(self.block(i), self.text_width, now)
+            block = self.block(i)
+            if not self._known[i] and block.event.get("kind") in PROSE_KINDS:
+                self._fixed[i], self._chars[i] = estimate(block.event)
+            found = block_lines(block, self.text_width, now)
             if len(self._lines) >= LINE_CACHE:
                 del self._lines[next(iter(self._lines))]
         self._lines[key] = found
@@ -214,6 +258,16 @@ class Conversation:
             self._known[i] = 1
             self._heights.set(i, len(found))
         return found
+
+    def placeholder(self, i: int, missing: NotRead) -> list[Line]:
+        """Block ``i``'s lines while its events are read (its estimated height), or why they could not be."""
+        seq = self.store.events.seq_of(self.blocks[i])
+        if missing.failed is None:
+            note: Line = [(f"{BODY}… seq {seq}", "dim")]
+        else:
+            note = [(f"{BODY}seq {seq} could not be read: {missing.failed}", "error")]
+        first = self.first_line(i)
+        return [[] for _ in range(first)] + [note] + [[] for _ in range(max(0, self._heights[i] - first - 1))]
 
     def line_at(self, y: int, now: float | None = None) -> tuple[int, Line | None]:
         """(block, line) at line ``y``; the line is None past the end."""

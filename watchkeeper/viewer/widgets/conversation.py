@@ -9,7 +9,9 @@ Before a frame is drawn the blocks on and around the screen are measured and
 the scroll position is corrected so that the top line stays where it was: an
 estimate proven wrong never makes the text jump. The selected block is the
 timeline's selected row, so the detail pane, copy and the toggle back to the
-timeline all keep the same event.
+timeline all keep the same event. Nothing here waits for an event the relay
+must read back: such blocks are placeholders until a worker has read them
+(``conversation_reads.py``).
 """
 
 from __future__ import annotations
@@ -29,10 +31,13 @@ from textual.strip import Strip
 from ..compat import set_scroll_range
 from ..host import host
 from ..model.conversation import Conversation as Blocks
+from ..model.event_log import NotRead
 from ..model.prose import Line
+from .conversation_reads import BlockReads
 from .conversation_style import CONVERSATION_CSS, ROLES
 from .styles import RoleStyles
 from .timeline import Timeline
+from .timeline_reads import RowsRead
 
 #: Drawn lines kept: a dozen screens.
 LINE_CACHE = 512
@@ -84,6 +89,7 @@ address, never opened.
         self._cache: LRUCache[tuple[Any, ...], tuple[list[Line], list[Segment]]] = LRUCache(LINE_CACHE)
         #: A block to bring on screen at the next layout (a key moved the selection there).
         self._reveal: int | None = None
+        self.reads = BlockReads(self)
         self.set_reactive(Conversation.follow, source.follow)
 
     # --- shown instead of the timeline -------------------------------------------------------
@@ -271,7 +277,12 @@ address, never opened.
         self._select(len(self.blocks.blocks) - 1)
 
     def action_toggle_expand(self) -> None:
-        if self.blocks.blocks and self.blocks.toggle(self.cursor):
+        try:
+            with self.blocks.store.events.no_wait():
+                toggled = bool(self.blocks.blocks) and self.blocks.toggle(self.cursor)
+        except NotRead:  # not read yet: nothing to open until it is
+            toggled = False
+        if toggled:
             self._reveal = self.cursor
             self._settle()
             self.refresh()
@@ -291,9 +302,14 @@ address, never opened.
         self.scroll_to(y=max(0, y), animate=False, immediate=True)
 
     def _settle(self) -> None:
-        """Measure the blocks on and around the screen, then place the scroll position.
+        """Measure the blocks on and around the screen, then place the scroll position; read the blocks
+        not read yet (their estimates stand until they are)."""
+        with self.blocks.store.events.no_wait():
+            self._place()
+        self.reads.request()
 
-        The top line stays where it was unless a block is to be revealed or the
+    def _place(self) -> None:
+        """The top line stays where it was unless a block is to be revealed or the
         newest followed; a height corrected above it moves the offset with it.
         """
         blocks = self.blocks
@@ -374,15 +390,21 @@ address, never opened.
     # --- rendering -------------------------------------------------------------------------------
 
     def render_lines(self, crop: Region) -> list[Strip]:
-        self._settle()
-        return super().render_lines(crop)
+        with self.blocks.store.events.no_wait():
+            self._place()
+            strips = super().render_lines(crop)
+        self.reads.request()
+        return strips
+
+    def on_rows_read(self, message: RowsRead) -> None:
+        """Blocks were read: repaint (the screen, where it bubbles, shows the detail pane waiting for them)."""
+        if self.reads.landed(message) and self.display:
+            self.refresh()
 
     def notify_style_update(self) -> None:
         super().notify_style_update()
         self._styles.clear()
         self._cache.clear()
-
-
 
     def render_line(self, y: int) -> Strip:
         """Line ``y`` of the screen: a line of the block there, with the selection bar in the gutter."""
@@ -393,7 +415,10 @@ address, never opened.
         if width <= 0 or row >= blocks.total:
             return Strip.blank(width, base)
         i = blocks.block_at(row)
-        lines = blocks.lines(i, self._now())
+        try:
+            lines = blocks.lines(i, self._now())
+        except NotRead as missing:
+            lines = self.reads.placeholder(i, missing)
         off = row - blocks.start(i)
         if not 0 <= off < len(lines):
             return Strip.blank(width, base)

@@ -1,0 +1,130 @@
+"""Blocks of the conversation view not read yet: laid out at once, drawn as placeholders, read in a worker.
+
+The conversation's sibling of ``timeline_reads.py``, with its idioms. A
+session the relay holds keeps only its newest events in the viewer, and a read
+of older ones may take seconds; the conversation lays its blocks out from the
+store's columns without reading an event (``model/conversation.py``), measures
+and draws inside ``events.no_wait()``, and a block whose events are not read
+keeps its estimated height and is drawn as a faint ``… seq N`` line. A thread
+worker (group ``blocks``, latest wins) reads the chunks those blocks missed,
+nearest the selection first, then those of the blocks a screen above and
+below; each chunk read posts a :class:`~.timeline_reads.RowsRead` (the screen
+shows the detail pane or makes a copy waiting for it, as for the timeline's
+reads) and the view repaints: the blocks read get their exact heights, the
+top line staying where it was. Keys go on being handled meanwhile.
+
+A read that failed shows on its blocks as ``seq N could not be read: why`` and
+is tried again ``RETRY`` seconds later. A log whose reads are instant never
+raises: such a session's conversation looks as it always did.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import partial
+from time import monotonic
+from typing import Protocol
+
+from textual.geometry import Offset, Size
+from textual.message import Message
+from textual.worker import get_current_worker
+
+from ..model.conversation import Conversation as Blocks
+from ..model.event_log import CHUNK, RETRY, NotRead, TailAndChunks
+from ..model.prose import Line
+from .timeline_reads import RowsRead
+
+
+class Shown(Protocol):
+    """What of the conversation view its reads use (the view imports this module, not the other way)."""
+
+    blocks: Blocks
+
+    @property
+    def scroll_offset(self) -> Offset: ...
+
+    @property
+    def size(self) -> Size: ...
+
+    @property
+    def selected_head(self) -> int | None: ...
+
+    def run_worker(self, work: Callable[[], None], name: str, group: str, *, exit_on_error: bool,
+                   exclusive: bool, thread: bool) -> object: ...
+
+    def post_message(self, message: Message) -> bool: ...
+
+
+class BlockReads:
+    """The conversation's reads of blocks not read yet: what is wanted, what is being read, what failed."""
+
+    def __init__(self, view: Shown) -> None:
+        self.view = view
+        self._events: TailAndChunks | None = None
+        #: Chunks blocks drawn since the last request were missing (their reads not failed).
+        self._wanted: set[int] = set()
+        #: Chunks the current worker reads.
+        self._pending: set[int] = set()
+        #: chunk -> when its read failed: not asked for again before ``RETRY`` seconds.
+        self._failed: dict[int, float] = {}
+
+    def placeholder(self, i: int, missing: NotRead) -> list[Line]:
+        """Block ``i``'s lines while its events are read, or why they could not be."""
+        blocks = self.view.blocks
+        self._note(blocks.store.events)
+        if missing.failed is None:
+            self._wanted.add(missing.chunk)
+        return blocks.placeholder(i, missing)
+
+    def request(self) -> None:
+        """After a pass over the screen: read what its blocks missed, and those a screen above and below."""
+        view, blocks = self.view, self.view.blocks
+        events = blocks.store.events
+        if not events.slow:
+            return
+        self._note(events)
+        first = self._wanted | blocks.missed
+        self._wanted = set()
+        blocks.missed.clear()
+        near: set[int] = set()
+        if blocks.blocks:
+            y, h = view.scroll_offset.y, max(1, view.size.height)
+            for i in range(blocks.block_at(max(0, y - h)), blocks.block_at(y + 2 * h) + 1):
+                n = events.unread(blocks.blocks[i])
+                if n is not None:
+                    near.add(n)
+        now = monotonic()
+        self._failed = {n: t for n, t in self._failed.items() if now - t < RETRY}
+        wanted = (first | near) - self._failed.keys()
+        if not wanted or wanted <= self._pending:
+            return
+        selected = view.selected_head
+        here = (selected if selected is not None else 0) // CHUNK
+        order = sorted(wanted, key=lambda n: (n not in first, abs(n - here)))
+        self._pending = set(order)
+        view.run_worker(partial(self._read, events, order), name="blocks", group="blocks", thread=True,
+                        exclusive=True, exit_on_error=False)
+
+    def _read(self, events: TailAndChunks, chunks: list[int]) -> None:
+        """In the worker: each chunk in turn, until a newer request replaces this one."""
+        worker = get_current_worker()
+        for n in chunks:
+            if worker.is_cancelled:
+                return
+            failed = events.fetch(n) if events.unread(n * CHUNK) is not None else None
+            self.view.post_message(RowsRead(events, n, failed))  # read by another (the timeline's): repaint too
+
+    def landed(self, message: RowsRead) -> bool:
+        """A chunk of this view's events was read (or failed): whether the view repaints."""
+        if message.events is not self._events:
+            return False
+        self._pending.discard(message.chunk)
+        if message.failed is not None:
+            self._failed[message.chunk] = monotonic()
+        return True
+
+    def _note(self, events: TailAndChunks) -> None:
+        """A new store (a history adopted, a replay restarted): what was wanted or pending is another's."""
+        if events is not self._events:
+            self._events = events
+            self._wanted, self._pending, self._failed = set(), set(), {}
