@@ -57,9 +57,12 @@ class GatedRelay(Relay):
         self.gate.set()
         self.waiting = threading.Event()
         self.broken: str | None = None
+        #: Reads refused while ``broken``.
+        self.refused = 0
 
     def read_range(self, session: str, start: int, stop: int) -> list[dict[str, Any]]:
         if self.broken is not None:
+            self.refused += 1
             raise ConnectionError(self.broken)
         if not self.gate.is_set():
             self.waiting.set()
@@ -167,6 +170,12 @@ async def test_a_read_that_fails_says_so_on_its_rows_and_in_the_detail_pane(rela
         await until_app(pilot, lambda: failed in " ".join(detail_text(screen).split()))
         assert "… seq" not in screen_text(app), "no row left waiting for a read that failed"
         assert prompt(row) not in screen_text(app)
+        # Repaints do not ask a relay that is gone again (each chunk once per RETRY, not once per frame).
+        refused = relay.refused
+        for key in ("down", "up") * 5:
+            await pilot.press(key)
+            await pilot.pause()
+        assert relay.refused - refused < 20, f"{relay.refused - refused} reads refused while the rows repainted"
 
 
 def test_a_failed_chunk_is_tried_again_after_a_while_and_then_reads(relay: GatedRelay,

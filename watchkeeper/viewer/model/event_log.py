@@ -119,6 +119,13 @@ class TailAndChunks(Sequence[Event]):
             return None
         return n
 
+    def due(self, index: int) -> int | None:
+        """The chunk of event ``index`` if it is to be read now: :meth:`unread`, and its read did not fail in
+        the last ``RETRY`` seconds (a relay that is gone is not asked again on every repaint)."""
+        n = self.unread(index)
+        failed = self._failed.get(n) if n is not None else None
+        return None if failed is not None and monotonic() - failed[0] < RETRY else n
+
     def seq_of(self, index: int) -> int:
         """What a row not read yet is called on screen: the event's seq where it has one, else its index."""
         return index

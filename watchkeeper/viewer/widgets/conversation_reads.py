@@ -22,7 +22,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import partial
-from time import monotonic
 from typing import Protocol
 
 from textual.geometry import Offset, Size
@@ -30,7 +29,7 @@ from textual.message import Message
 from textual.worker import get_current_worker
 
 from ..model.conversation import Conversation as Blocks
-from ..model.event_log import CHUNK, RETRY, NotRead, TailAndChunks
+from ..model.event_log import CHUNK, NotRead, TailAndChunks
 from ..model.prose import Line
 from .timeline_reads import RowsRead
 
@@ -56,7 +55,7 @@ class Shown(Protocol):
 
 
 class BlockReads:
-    """The conversation's reads of blocks not read yet: what is wanted, what is being read, what failed."""
+    """The conversation's reads of blocks not read yet: what is wanted, what is being read."""
 
     def __init__(self, view: Shown) -> None:
         self.view = view
@@ -65,8 +64,6 @@ class BlockReads:
         self._wanted: set[int] = set()
         #: Chunks the current worker reads.
         self._pending: set[int] = set()
-        #: chunk -> when its read failed: not asked for again before ``RETRY`` seconds.
-        self._failed: dict[int, float] = {}
 
     def placeholder(self, i: int, missing: NotRead) -> list[Line]:
         """Block ``i``'s lines while its events are read, or why they could not be."""
@@ -90,12 +87,10 @@ class BlockReads:
         if blocks.blocks:
             y, h = view.scroll_offset.y, max(1, view.size.height)
             for i in range(blocks.block_at(max(0, y - h)), blocks.block_at(y + 2 * h) + 1):
-                n = events.unread(blocks.blocks[i])
+                n = events.due(blocks.blocks[i])
                 if n is not None:
                     near.add(n)
-        now = monotonic()
-        self._failed = {n: t for n, t in self._failed.items() if now - t < RETRY}
-        wanted = (first | near) - self._failed.keys()
+        wanted = {n for n in first | near if events.due(n * CHUNK) is not None}
         if not wanted or wanted <= self._pending:
             return
         selected = view.selected_head
@@ -119,12 +114,10 @@ class BlockReads:
         if message.events is not self._events:
             return False
         self._pending.discard(message.chunk)
-        if message.failed is not None:
-            self._failed[message.chunk] = monotonic()
         return True
 
     def _note(self, events: TailAndChunks) -> None:
         """A new store (a history adopted, a replay restarted): what was wanted or pending is another's."""
         if events is not self._events:
             self._events = events
-            self._wanted, self._pending, self._failed = set(), set(), {}
+            self._wanted, self._pending = set(), set()

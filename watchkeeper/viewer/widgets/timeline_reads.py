@@ -157,7 +157,7 @@ class RowReads:
         view, top, height = timeline.store.view, timeline.scroll_offset.y, max(1, timeline.size.height)
         near: set[int] = set()
         for row in range(max(0, top - height), min(len(view), top + 2 * height)):
-            n = events.unread(view[row])
+            n = events.due(view[row])
             if n is not None:
                 near.add(n)
         first, self._wanted = self._wanted, set()
