@@ -7,13 +7,14 @@ import gc
 from collections import Counter
 from typing import Any
 
+import orjson
 import pytest
 from test_viewer_support import SESSION, SUB, Events
 
 from watchkeeper.protocol import Event
 from watchkeeper.relay import IterSource, Relay
 from watchkeeper.retention import collections_paused
-from watchkeeper.viewer.model import history_reload, rows
+from watchkeeper.viewer.model import batch_columns, history_reload, rows
 from watchkeeper.viewer.model.timeline_filter import Filter
 from watchkeeper.viewer.model.timeline_store import TimelineStore
 
@@ -162,3 +163,21 @@ def test_a_history_read_back_from_the_spill_folds_as_it_came(monkeypatch: pytest
         assert read.session.events == live.session.events + 1 and read.fold_from == 0, "a later event is folded"
     finally:
         relay.stop()
+
+
+def test_a_batch_read_as_columns_shares_equal_strings_and_marks_what_is_missing() -> None:
+    def decoded(events: list[dict[str, Any]]) -> list[Event]:
+        return orjson.loads(orjson.dumps(events))  # type: ignore[no-any-return]  # each string a copy of its own
+
+    ev, shared = Events(), dict[str, str]()
+    plain = decoded([ev.ev("message.assistant", {"text": "a"}), ev.ev("agent.started", {"agent_id": "sub-1"}),
+                     ev.ev("message.assistant", {"text": "b"}, "sub-1")])
+    kinds, agents = batch_columns.columns(plain, shared)
+    assert kinds == ["message.assistant", "agent.started", "message.assistant"]
+    assert agents == ["main", "sub-1", "sub-1"] and agents[1] is agents[2] and kinds[0] is kinds[2]
+    odd = decoded([{"id": "no-kind", "agent": "sub-1"}, {"id": "no-agent", "kind": "message.user"},
+                   {"id": "int-agent", "kind": "message.user", "agent": 7}])
+    kinds2, agents2 = batch_columns.columns(odd, shared)
+    assert kinds2 == ["?", "message.user", "message.user"] and agents2 == ["sub-1", "main", 7]
+    assert agents2[0] is agents[1] and kinds2[1] is kinds2[2], "one copy of each equal string, across batches"
+    assert batch_columns.columns(decoded(plain), shared)[0][0] is kinds[0]

@@ -105,7 +105,7 @@ def read_store(relay: RelayAPI, session: str, reload: HistoryReload,
             if cancelled() or reload.cancelled:
                 return None
             stop = min(at + SLICE, reload.end)
-            rebuild |= store.add(relay.read_range(session, at, stop)).rebuild
+            rebuild |= store.add(relay.read_range(session, at, stop), folded=stop <= store.fold_from).rebuild
             at = stop
             reload.received = at - reload.start
         store.call_index.settle()

@@ -196,10 +196,12 @@ class CallIndex:
         assert self.light
         numbers, ids, sessions, shared = self.numbers, self.ids, self.sessions, self._sessions
         first, last, nxt, number = self.first, self.last, self.next, self.number
-        name_of, flags, names, rebuilt = self.name_of, self.flags, self.names, self._rebuilt
+        name_of, flags, name_no, rebuilt = self.name_of, self.flags, self._name_no, self._rebuilt
         out = Folded()
         joined, heads, started = out.joined, out.heads, out.started
-        finished, failing, final, denied = Kind.TOOL_FINISHED, rows.FAILED, FINAL_TOOL_STATUSES, ToolStatus.DENIED
+        finished, failing, final = Kind.TOOL_FINISHED, rows.FAILED, FINAL_TOOL_STATUSES
+        denied, error_status, ok_status = ToolStatus.DENIED, ToolStatus.ERROR, ToolStatus.OK
+        failures = 0
         for p in positions:
             event = batch[p]
             data = event.get("data")
@@ -216,9 +218,12 @@ class CallIndex:
                 sessions.append(shared.setdefault(session, session))
                 first.append(index)
                 last.append(index)
-                name_of.append(0)
                 flags.append(0)
-                new = True
+                if name := data.get("name"):
+                    name_of.append(name_no.get(name) or self._name_number(name))
+                    started.append(name)
+                else:
+                    name_of.append(0)
             else:
                 nxt[last[no]] = index
                 last[no] = index
@@ -226,18 +231,16 @@ class CallIndex:
                 heads.append(first[no])
                 if rebuilt:
                     rebuilt.pop(no, None)
-                new = False
+                if not name_of[no] and (name := data.get("name")):
+                    name_of[no] = self._name_number(name)
             number[index] = no
-            if not name_of[no] and (name := data.get("name")):
-                name_of[no] = self._name_number(name)
             if kinds[p] == finished:
                 error = bool(data.get("is_error"))
-                status = data.get("status") or (ToolStatus.ERROR if error else ToolStatus.OK)
+                status = data.get("status") or (error_status if error else ok_status)
                 failed = status != denied and (error or status in failing)
                 flags[no] = (FAILED if failed else 0) | (FINAL if status in final else 0)
-                out.failed += failed
-            if new and name_of[no]:
-                started.append(names[name_of[no]])  # type: ignore[arg-type]
+                failures += failed
+        out.failed = failures
         return out
 
     def _name_number(self, name: str | None) -> int:

@@ -294,16 +294,18 @@ class TimelineStore(SpecialFold):
 
     # --- adding events ------------------------------------------------------------
 
-    def add(self, batch: Iterable[Event]) -> Added:
+    def add(self, batch: Iterable[Event], folded: bool = False) -> Added:
         """Fold a batch in and place its new rows in the view (unless a rebuild is due); what can be is done
-        a column at a time, so the one loop in Python per event decides whether it heads a row."""
+        a column at a time, so the one loop in Python per event decides whether it heads a row.
+        ``folded``: the batch is in ``session`` already."""
         batch = batch if isinstance(batch, list) else list(batch)
         added = Added()
         events, special = self.events, self._fold_special
         base, n = len(events), len(batch)
         events.extend(batch)
         self.call_index.extend(n)
-        self.session.fold_all(self._unfolded(batch) if self.fold_from else batch)
+        if not folded:
+            self.session.fold_all(self._unfolded(batch) if self.fold_from else batch)
         kinds, agents = columns(batch, self._shared)
         self.event_kinds += kinds
         self.row_agents += agents
