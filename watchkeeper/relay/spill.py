@@ -310,8 +310,8 @@ class SpillLog(Segmented, Window):
         raw = self._raw(start, stop, below)
         return raw if lines else decode(raw)
 
-    def _block(self, start: int, stop: int, below: int) -> bytes:
-        """Seqs from the spill file as one block of lines, each with its newline (see :meth:`_raw`)."""
+    def _block(self, start: int, stop: int, below: int) -> memoryview:
+        """Seqs from the spill file as one block of lines, each with its newline (see :meth:`_raw`); not copied."""
         f = self._file
         assert f is not None
         offsets, rec = self.offsets, self.recorded
@@ -323,7 +323,7 @@ class SpillLog(Segmented, Window):
             at = data.index(b"\n", at) + 1
         for _ in range(min(last * STRIDE, self.base - rec - self._backed) - j):
             end = data.rindex(b"\n", at, end - 1) + 1
-        return data[at:end]
+        return memoryview(data)[at:end]
 
     def _raw(self, start: int, stop: int, below: int = 0) -> list[bytes]:
         """Seqs from the recording or the spill file (none in a segment; ``below``: segment seqs before them)."""

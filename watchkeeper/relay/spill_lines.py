@@ -33,13 +33,13 @@ def decode(lines: list[bytes]) -> list[Event]:
     return [orjson.loads(line) for line in lines]
 
 
-def decode_block(block: bytes, n: int) -> list[Event]:
-    """``n`` lines (each with its newline) as events: one ``orjson.loads`` over them made an array in place,
-    without splitting them apart and joining them again (~13% less for a block of 5,000); as :func:`decode`
-    when that is not ``n`` events."""
-    if n and block:
+def decode_block(block: bytes | memoryview, n: int) -> list[Event]:
+    """``n`` lines (each with its newline) as events: one ``orjson.loads`` over them made an array in two
+    copies, without splitting them apart and joining them again (~13% less for a block of 5,000); as
+    :func:`decode` when that is not ``n`` events."""
+    if n and len(block):
         with contextlib.suppress(orjson.JSONDecodeError):
-            events = orjson.loads(b"[" + block[:-1].replace(b"\n", b",") + b"]")
+            events = orjson.loads(b"".join((b"[", block[:-1], b"]")).replace(b"\n", b","))
             if len(events) == n and set(map(type, events)) == {dict}:
                 return events
-    return decode(block.split(b"\n")[:n])
+    return decode(bytes(block).split(b"\n")[:n])
