@@ -7,13 +7,14 @@ import gc
 from collections import Counter
 from typing import Any
 
+import orjson
 import pytest
 from test_viewer_support import SESSION, SUB, Events
 
 from watchkeeper.protocol import Event
 from watchkeeper.relay import IterSource, Relay
 from watchkeeper.retention import collections_paused
-from watchkeeper.viewer.model import history_reload, rows
+from watchkeeper.viewer.model import batch_columns, history_reload, rows
 from watchkeeper.viewer.model.timeline_filter import Filter
 from watchkeeper.viewer.model.timeline_store import TimelineStore
 
@@ -102,17 +103,40 @@ def test_collections_pause_and_resume_nested() -> None:
         gc.enable()
 
 
+def calls_of(store: TimelineStore) -> dict[str, Any]:
+    """The call index's columns: which event is which call's, each call's name and outcome."""
+    index = store.call_index
+    return {"number": list(index.number), "next": list(index.next), "ids": list(index.ids),
+            "first": list(index.first), "last": list(index.last), "flags": bytes(index.flags),
+            "names": [index.name(no) for no in range(len(index))], "sessions": list(index.sessions)}
+
+
+def state_of(store: TimelineStore) -> dict[str, Any]:
+    st = store.session
+    return {"events": st.events, "first_ts": st.first_ts, "last_ts": st.last_ts, "title": st.title, "cwd": st.cwd,
+            "model": st.model, "state": st.state, "tokens": st.tokens, "cost": st.cost_usd, "held": dict(st.held),
+            "queued": dict(st.queued), "finished": list(st.finished), "raw": st.raw, "paused": st.paused}
+
+
 def test_a_history_read_back_from_the_spill_folds_as_it_came(monkeypatch: pytest.MonkeyPatch) -> None:
     """``read_store`` over a relay that spilled most of the session: the same store, event for event, as
-    the session folded one event at a time; collection is on again afterwards."""
+    the session folded one event at a time — calls, rows and the session's state, which is the relay's own
+    fold, not folded again — and collection is on again afterwards."""
     monkeypatch.setattr(history_reload, "SLICE", 37)  # slices that cut calls and subagents apart
     events = session() * 3
+    events += [e for _ in range(3) for e in session()[-200:]]  # batches with no subagent start nor control
     for i, event in enumerate(events):
         event = events[i] = dict(event)  # type: ignore[assignment]
         event["id"] = f"{event['id']}#{i}"
         data = event.get("data")
         if isinstance(data, dict) and "call_id" in data:
             event["data"] = {**data, "call_id": f"{data['call_id']}#{i // len(session())}"}
+    ev, early = Events(), "agent-early"
+    events += [ev.ev("agent.started", {"agent_id": early, "parent_call_id": "toolu_pre"}),  # before its call
+               *(ev.ev("message.assistant", {"text": f"early {i}"}, early) for i in range(3)),
+               *(ev.ev("message.assistant", {"text": f"filler {i}"}) for i in range(80)),
+               *ev.call("toolu_pre", "Task", {"description": "Early one"}, "done"),
+               *(ev.ev("message.assistant", {"text": f"after {i}"}) for i in range(80))]
     relay = Relay(keep=64).start()
     try:
         relay.add_source(IterSource("test", iter([dict(e) for e in events])))
@@ -123,11 +147,37 @@ def test_a_history_read_back_from_the_spill_folds_as_it_came(monkeypatch: pytest
         for event in served:
             if live.add([dict(event)]).rebuild:  # type: ignore[list-item]
                 live.rebuild()
-        reload = history_reload.HistoryReload(0, len(events))
+        reload = history_reload.HistoryReload(0, len(events) - 20)
         read = history_reload.read_store(relay, SESSION, reload, lambda: False)
         assert read is not None and gc.isenabled()
-        read.rebuild()
+        assert read.fold_from == len(events), "the relay's fold, to its last event"
+        if read.add(served[-20:]).rebuild:  # the live tail the screen adds before it adopts the store
+            read.rebuild()
         assert columns(read) == columns(live)
+        assert calls_of(read) == calls_of(live)
+        assert state_of(read) == state_of(live)
         assert [read.row(h).summary for h in read.view] == [live.row(h).summary for h in live.view]
+        relay.add_source(IterSource("later", iter([dict(session()[-1], id="later-1")])))
+        assert relay.drain(30)
+        read.add(relay.read_range(SESSION, len(events), len(events) + 1))
+        assert read.session.events == live.session.events + 1 and read.fold_from == 0, "a later event is folded"
     finally:
         relay.stop()
+
+
+def test_a_batch_read_as_columns_shares_equal_strings_and_marks_what_is_missing() -> None:
+    def decoded(events: list[dict[str, Any]]) -> list[Event]:
+        return orjson.loads(orjson.dumps(events))  # type: ignore[no-any-return]  # each string a copy of its own
+
+    ev, shared = Events(), dict[str, str]()
+    plain = decoded([ev.ev("message.assistant", {"text": "a"}), ev.ev("agent.started", {"agent_id": "sub-1"}),
+                     ev.ev("message.assistant", {"text": "b"}, "sub-1")])
+    kinds, agents = batch_columns.columns(plain, shared)
+    assert kinds == ["message.assistant", "agent.started", "message.assistant"]
+    assert agents == ["main", "sub-1", "sub-1"] and agents[1] is agents[2] and kinds[0] is kinds[2]
+    odd = decoded([{"id": "no-kind", "agent": "sub-1"}, {"id": "no-agent", "kind": "message.user"},
+                   {"id": "int-agent", "kind": "message.user", "agent": 7}])
+    kinds2, agents2 = batch_columns.columns(odd, shared)
+    assert kinds2 == ["?", "message.user", "message.user"] and agents2 == ["sub-1", "main", 7]
+    assert agents2[0] is agents[1] and kinds2[1] is kinds2[2], "one copy of each equal string, across batches"
+    assert batch_columns.columns(decoded(plain), shared)[0][0] is kinds[0]

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .controls import released
@@ -137,6 +137,11 @@ class SessionState:
                 last = self.last_ts
         self.events += len(events)
         return changed
+
+    def copy(self) -> SessionState:
+        """A copy to fold on apart from this one (what a fold changes in place is copied)."""
+        return replace(self, capabilities=dict(self.capabilities), usage=self.usage.copy(), held=dict(self.held),
+                       queued=dict(self.queued), finished=OrderedDict(self.finished))
 
     @property
     def oldest(self) -> Held | None:

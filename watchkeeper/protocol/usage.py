@@ -42,6 +42,12 @@ class UsageTally:
             else:
                 self._cost_per_call = (self._cost_per_call or 0.0) + float(cost)
 
+    def copy(self) -> UsageTally:
+        other = UsageTally()
+        other.per_call, other.cumulative = list(self.per_call), list(self.cumulative)
+        other._cost_per_call, other._cost_cumulative = self._cost_per_call, self._cost_cumulative
+        return other
+
     @property
     def tokens(self) -> tuple[int, int, int, int]:
         """(input, output, cache read, cache creation)."""

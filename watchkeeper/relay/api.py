@@ -13,7 +13,7 @@ from typing import Any, Protocol
 
 from ..protocol import ControlModel, Event
 from ..protocol.origin import Origin
-from ..protocol.session import Held
+from ..protocol.session import Held, SessionState
 
 #: Receives events in batches (flushed at 50 ms or 1,000 events), in seq order per session.
 BatchCallback = Callable[[list[Event]], None]
@@ -59,6 +59,16 @@ class SessionInfo:
     origin: Origin | None = None
 
 
+@dataclass
+class Folded:
+    """A session's state as the relay folded it (``protocol.session.SessionState``, a copy) over its current
+    generation: seq ``start`` (``SessionInfo.history_from``) … ``stop - 1``."""
+
+    state: SessionState
+    start: int
+    stop: int
+
+
 class Subscription(Protocol):
     def close(self) -> None: ...
 
@@ -78,6 +88,11 @@ class RelayAPI(Protocol):
 
     def read_range(self, session: str, start: int, stop: int) -> list[Event]:
         """Events with ``start <= seq < stop`` of one session; for paging through huge sessions."""
+        ...
+
+    def folded(self, session: str) -> Folded | None:
+        """The session's state as the relay has folded it, so that a viewer reading a long history back
+        need not fold it again; None for a session it does not have."""
         ...
 
     def on_sessions(self, callback: Callable[[list[SessionInfo]], None]) -> Subscription:

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING
 from ..protocol import CallTable, Event, ToolCall, fit, raw_event
 from ..protocol.calls import TOOL_KINDS
 from ..protocol.kinds import ControlKind, Kind, State
-from .api import SessionInfo
+from .api import Folded, SessionInfo
 from .controls import SessionSources
 from .history import Rebuild
 from .idset import IdSet
@@ -291,6 +291,14 @@ class SessionBook:
         with self._lock:
             lg = self._logs.get(session)
             return lg.range(start, stop) if lg is not None else []
+
+    def folded(self, session: str) -> Folded | None:
+        """A copy of the session's folded state and the seqs it covers; from any thread."""
+        with self._lock:
+            lg = self._logs.get(session)
+            if lg is None:
+                return None
+            return Folded(lg.summary.state.copy(), self._history_from.get(session, 0), lg.summary.info.last_seq + 1)
 
     def lines(self, session: str, start: int, stop: int) -> list[bytes]:
         """Events of one session as JSON lines (``spill.SpillLog.lines``); from any thread."""

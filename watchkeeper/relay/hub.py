@@ -26,7 +26,7 @@ from ..protocol.display import visible
 from ..protocol.kinds import Kind
 from ..protocol.listing import session_row
 from ..retention import retained
-from .api import BatchCallback, RelayAPI, ResyncCallback, SessionInfo
+from .api import BatchCallback, Folded, RelayAPI, ResyncCallback, SessionInfo
 from .book import RELAY_KEY, SessionBook
 from .controls import FORWARD_TIMEOUT, ControlRouter
 from .delivery import Delivery
@@ -311,6 +311,10 @@ class Relay:
     def read_range(self, session: str, start: int, stop: int) -> list[Event]:
         """Events with ``start <= seq < stop`` of one session (clamped); from any thread."""
         return self._book.read_range(session, start, stop)
+
+    def folded(self, session: str) -> Folded | None:
+        """The session's state as the relay folded it, a copy, and the seqs it covers; from any thread."""
+        return self._book.folded(session)
 
     def length(self, session: str) -> int:
         """The seq the session's next event will get (0: no such session); from any thread."""

@@ -40,11 +40,10 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Protocol
 
-import orjson
-
 from ..config import alive
-from ..protocol import Event, encode_line
+from ..protocol import Event
 from .segment import Lost, Segment, Segmented
+from .spill_lines import decode, decode_block, encode
 
 #: Events a session keeps in memory (its newest); older ones are on disk.
 DEFAULT_KEEP = 20_000
@@ -53,7 +52,6 @@ STRIDE = 32
 #: At most this many events past ``keep`` (and at most a quarter of it) before they spill, all at once:
 #: each spill encodes, writes and frees them holding the GIL, which a viewer in the process waits for.
 SPILL_CHUNK = 1_024
-_NL = orjson.OPT_APPEND_NEWLINE
 
 
 class Stream(Protocol):
@@ -151,27 +149,6 @@ class Spool:
 def slack(keep: int) -> int:
     """How many events past ``keep`` a window holds before the oldest spill (``SPILL_CHUNK``)."""
     return min(keep // 4, SPILL_CHUNK)
-
-
-def _lines(events: list[Event]) -> list[bytes]:
-    out = []
-    for ev in events:
-        try:
-            out.append(orjson.dumps(ev, option=_NL))
-        except TypeError:
-            out.append(encode_line(ev))
-    return out
-
-
-def _decode(lines: list[bytes]) -> list[Event]:
-    """The lines as events: one ``orjson.loads`` over them joined as an array, a fifth cheaper than one a
-    line; line by line when that is not one event a line (a line that is not one JSON value)."""
-    if lines:
-        with contextlib.suppress(orjson.JSONDecodeError):
-            events = orjson.loads(b"[" + b",".join(lines) + b"]")
-            if len(events) == len(lines) and all(e.__class__ is dict for e in events):
-                return events
-    return [orjson.loads(line) for line in lines]
 
 
 class Recording(Protocol):
@@ -302,7 +279,7 @@ class SpillLog(Segmented, Window):
             f = self._file
             if f is None:
                 f = self._file = self._open()
-            lines = _lines(events)
+            lines = encode(events)
             at = f.size
             offsets = self.offsets
             had = len(offsets)
@@ -325,11 +302,28 @@ class SpillLog(Segmented, Window):
 
     def _segment(self, seg: Segment, start: int, stop: int, lines: bool) -> list[Event] | list[bytes]:
         events = seg.read(start, stop, self.session, self._report, self._lost)
-        return [line[:-1] for line in _lines(events)] if lines else events
+        return [line[:-1] for line in encode(events)] if lines else events
 
     def _plain(self, start: int, stop: int, below: int, lines: bool) -> list[Event] | list[bytes]:
+        if not lines and start >= self.recorded:
+            return decode_block(self._block(start, stop, below), stop - start)
         raw = self._raw(start, stop, below)
-        return raw if lines else _decode(raw)
+        return raw if lines else decode(raw)
+
+    def _block(self, start: int, stop: int, below: int) -> memoryview:
+        """Seqs from the spill file as one block of lines, each with its newline (see :meth:`_raw`); not copied."""
+        f = self._file
+        assert f is not None
+        offsets, rec = self.offsets, self.recorded
+        i, j = start - rec - below, stop - rec - below
+        first, last = i // STRIDE, -(-j // STRIDE)
+        data = f.read(offsets[first], offsets[last] if last < len(offsets) else f.size)
+        at, end = 0, len(data)
+        for _ in range(i - first * STRIDE):
+            at = data.index(b"\n", at) + 1
+        for _ in range(min(last * STRIDE, self.base - rec - self._backed) - j):
+            end = data.rindex(b"\n", at, end - 1) + 1
+        return memoryview(data)[at:end]
 
     def _raw(self, start: int, stop: int, below: int = 0) -> list[bytes]:
         """Seqs from the recording or the spill file (none in a segment; ``below``: segment seqs before them)."""
@@ -361,7 +355,7 @@ class SpillLog(Segmented, Window):
         base = self.base
         out: list[bytes] = self._spilled(start, min(stop, base), lines=True) if start < base else []
         if stop > base:
-            out += [line[:-1] for line in _lines(self.mem[max(start, base) - base:stop - base])]
+            out += [line[:-1] for line in encode(self.mem[max(start, base) - base:stop - base])]
         return out
 
     def close(self) -> None:

@@ -15,7 +15,10 @@ adds those live events to the new store too before adopting it.
 A session opened with a long history already in the relay loads the same way
 (:func:`read_store`): the screen follows only its newest ``TAIL_FIRST`` events,
 shown at once, while a worker reads the rest with range reads into a store that
-keeps only seqs (``relay_events.py``), then adopts it.
+keeps only seqs (``relay_events.py``), then adopts it. That store folds its calls a
+column at a time (``store_special.py``) and takes the session's state (title, usage,
+held calls) from the relay, which has folded every event already
+(``RelayAPI.folded``), instead of folding a million events again.
 """
 
 from __future__ import annotations
@@ -93,16 +96,21 @@ def read_store(relay: RelayAPI, session: str, reload: HistoryReload,
     None if cancelled first."""
     store = relay_store(relay, session)
     store.call_index.light = True
-    at = reload.start
+    folded = relay.folded(session)
+    if folded is not None and folded.start == reload.start and folded.stop >= reload.end:
+        store.session, store.fold_from = folded.state, folded.stop  # the relay's fold: not again here
+    at, rebuild = reload.start, False
     with collections_paused():
         while at < reload.end:
             if cancelled() or reload.cancelled:
                 return None
             stop = min(at + SLICE, reload.end)
-            store.add(relay.read_range(session, at, stop))
+            rebuild |= store.add(relay.read_range(session, at, stop), folded=stop <= store.fold_from).rebuild
             at = stop
             reload.received = at - reload.start
         store.call_index.settle()
+        if rebuild:  # a subagent linked after its rows, a queued prompt delivered: the view as rows came is stale
+            store.rebuild()
     retained(reload.total)  # what the store keeps (its tail, the calls kept whole) leaves the collector's sight
     return store
 

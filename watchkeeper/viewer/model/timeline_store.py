@@ -22,12 +22,10 @@ from array import array
 from bisect import bisect_left, bisect_right
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, cast
+from itertools import compress
+from typing import Any
 
 from ...protocol import Event, Kind, ToolCall
-from ...protocol.calls import TOOL_KINDS
-from ...protocol.controls import released
-from ...protocol.payloads import AgentStartedData, ControlOutcomeData
 from ...protocol.session import SessionState
 from . import rows
 from .batch_columns import columns
@@ -35,18 +33,15 @@ from .event_log import EventLog
 from .relay_events import RelayEvents
 from .rows import row_agent
 from .store_calls import CallIndex
+from .store_special import IN_ORDER, SPECIAL_KINDS, SpecialFold
 from .timeline_filter import Filter, search_text
 from .timeline_view import Added, tree_view
 
 #: A subagent's completion sorts after its own rows: its key's last part is offset by this.
 LAST = 1 << 62
 
-#: Kinds that do more than head a row of their own (``TimelineStore._fold_special``).
-SPECIAL_KINDS = frozenset({*TOOL_KINDS, Kind.CONTROL_APPLIED, Kind.CONTROL_REJECTED, Kind.MESSAGE_USER,
-                           Kind.AGENT_STARTED, Kind.NOTICE})
 
-
-class TimelineStore:
+class TimelineStore(SpecialFold):
     """All events of one session and the current view over them.
 
     ``events``: where the events are kept; by default all of them, as compact JSON (``event_log.py``);
@@ -65,6 +60,8 @@ class TimelineStore:
         self.calls = self.call_index.table
         #: the session as its stream describes it (``protocol.session``): state, usage, held calls.
         self.session = SessionState()
+        #: Events with a seq below this are in ``session`` already (folded by the relay: ``history_reload``).
+        self.fold_from = 0
         #: failed calls and error events so far (raw records are counted apart, in ``session.raw``).
         self.errors = 0
         #: call id -> its row's head.
@@ -297,16 +294,18 @@ class TimelineStore:
 
     # --- adding events ------------------------------------------------------------
 
-    def add(self, batch: Iterable[Event]) -> Added:
+    def add(self, batch: Iterable[Event], folded: bool = False) -> Added:
         """Fold a batch in and place its new rows in the view (unless a rebuild is due); what can be is done
-        a column at a time, so the one loop in Python per event decides whether it heads a row."""
+        a column at a time, so the one loop in Python per event decides whether it heads a row.
+        ``folded``: the batch is in ``session`` already."""
         batch = batch if isinstance(batch, list) else list(batch)
         added = Added()
         events, special = self.events, self._fold_special
         base, n = len(events), len(batch)
         events.extend(batch)
         self.call_index.extend(n)
-        self.session.fold_all(batch)
+        if not folded:
+            self.session.fold_all(self._unfolded(batch) if self.fold_from else batch)
         kinds, agents = columns(batch, self._shared)
         self.event_kinds += kinds
         self.row_agents += agents
@@ -318,6 +317,12 @@ class TimelineStore:
             new = list(range(base, base + n))
             new_agents, new_kinds = agents, kinds
             count_now = False
+        elif self.call_index.light and present.isdisjoint(IN_ORDER):
+            heads = self._fold_batch(base, batch, kinds, agents, added)
+            count_now = False
+            new = list(range(base, base + n)) if heads is None else list(compress(range(base, base + n), heads))
+            new_agents, new_kinds = (agents, kinds) if heads is None else \
+                (list(compress(agents, heads)), list(compress(kinds, heads)))
         else:
             new, new_agents, new_kinds = [], [], []
             for index, kind, agent, event in zip(range(base, base + n), kinds, agents, batch, strict=True):
@@ -342,6 +347,14 @@ class TimelineStore:
                 if self.position(head) is None and self.matches(head, self.filter):
                     added.inserted_at.append(self._insert(head))
         return added
+
+    def _unfolded(self, batch: list[Event]) -> list[Event]:
+        """The events of ``batch`` not in ``session`` yet; once one comes past ``fold_from``, all later ones are."""
+        upto = self.fold_from
+        rest = [e for e in batch if not (isinstance(seq := e.get("seq"), int) and seq < upto)]
+        if rest and isinstance(seq := rest[-1].get("seq"), int) and seq >= upto:
+            self.fold_from = 0
+        return rest
 
     def _place(self, new: list[int], new_agents: list[str], new_kinds: list[str], added: Added) -> None:
         """New rows into the view: appended when they are top-level rows, else where the tree puts them."""
@@ -373,76 +386,6 @@ class TimelineStore:
                 added.appended += 1
             else:
                 added.inserted_at.append(at)
-
-    def _fold_special(self, index: int, event: Event, kind: str, added: Added) -> bool:
-        """What a tool event, a queued prompt, a subagent's start, a control or a notice does beyond its row;
-        False when the event joins another event's row instead of heading its own."""
-        data = event.get("data")
-        if not isinstance(data, dict):
-            data = {}
-        call_id = data.get("call_id") if kind in TOOL_KINDS else None
-        if call_id:
-            calls = self.call_index
-            head = calls.update(index, event, call_id)
-            no = calls.number[index]
-            if kind == Kind.TOOL_FINISHED and calls.failed(no):
-                self.errors += 1
-            if head is not None:
-                added.changed.add(head)
-                return False
-            if name := calls.name(no):
-                self.tools[name] += 1
-            if call_id in self.spawned:
-                self._prefix.clear()
-                added.rebuild |= any(self.agent_rows[a] for a in self.spawned[call_id])
-        elif kind == Kind.CONTROL_APPLIED:
-            self.call_index.released(index, released(cast(ControlOutcomeData, data)))
-            for held in self.calls.release(event):
-                self.call_index.refresh(held)
-                if (head := self.call_head.get(held.call_id)) is not None:
-                    added.changed.add(head)
-        elif kind == Kind.MESSAGE_USER and isinstance(qid := data.get("queue_id"), str):
-            group = self.queue_events.get(qid)
-            origin = data.get("origin")
-            if group and origin == "queue-removed":
-                group.append(index)  # taken back: the queued row says so
-                added.changed.add(group[0])
-                return False
-            if group and origin != "queued" and group[0] not in self.superseded:
-                group.append(index)  # delivered: a row of its own, in place of the queued one
-                self._supersede(group[0])
-                added.rebuild |= self.position(group[0]) is not None
-            elif group is None and origin == "queued":
-                self.queue_events[qid] = [index]
-        elif kind == Kind.AGENT_STARTED and (spawn := cast(AgentStartedData, data)).get("agent_id"):
-            # One row per subagent: its own file and its parent's both announce it.
-            agent, parent = str(spawn["agent_id"]), spawn.get("parent_call_id")
-            self._name_agent(agent, spawn.get("description") or spawn.get("agent_type"))
-            if parent and agent not in self.parent_call:
-                self.parent_call[agent] = str(parent)
-                self.spawned.setdefault(str(parent), []).append(agent)
-                self._prefix.clear()
-                added.rebuild |= self.agent_rows[agent] > 0
-                spawner = self.call_of(self.call_head[str(parent)]) if str(parent) in self.call_head else None
-                if spawner is not None and isinstance(spawner.input, dict):
-                    self._name_agent(agent, spawner.input.get("description"))
-            starts = self.agent_starts.setdefault(agent, [])
-            starts.append(index)
-            if len(starts) > 1:
-                added.changed.add(starts[0])
-                return False
-        elif kind != Kind.RAW and rows.event_is_error(event):
-            self.errors += 1
-        return True
-
-    def _supersede(self, head: int) -> None:
-        self.superseded.add(head)
-        self.kinds[self.kind_label(head)] -= 1
-        self.agent_rows[self.row_agents[head]] -= 1
-
-    def _name_agent(self, agent: str, name: object) -> None:
-        if isinstance(name, str) and name.strip() and agent not in self.agent_names:
-            self.agent_names[agent] = rows.one_line(name, 120)
 
     @property
     def agents(self) -> list[str]:

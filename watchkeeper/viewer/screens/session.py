@@ -273,7 +273,8 @@ cannot be steered at all is marked **⊘ observe-only** in the status bar;
     def on_session_screen_history_loaded(self, message: HistoryLoaded) -> None:
         if message.reload is not self._reload:
             return
-        message.store.add(self._reload_live)
+        if message.store.add(self._reload_live).rebuild:
+            message.store.rebuild()
         self._reload, self._reload_live = None, []
         self.timeline.adopt_store(message.store)
         self.conversation.sync()
