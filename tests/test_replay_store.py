@@ -6,7 +6,7 @@ from conftest import CC_FIXTURES
 from test_viewer_support import SUB, Events
 
 from watchkeeper.adapters.files.feed import convert_file
-from watchkeeper.viewer.model.timeline_store import Filter, TimelineStore
+from watchkeeper.viewer.model.timeline_store import MERGED_STARTS, Filter, TimelineStore
 
 
 def started_rows(store: TimelineStore) -> list[int]:
@@ -56,3 +56,33 @@ def test_a_subagent_with_its_own_file_has_one_started_row() -> None:
     store.rebuild(Filter(kind="subagent"))
     assert len(started_rows(store)) == 1 and len(store.view) == 2  # started, finished
 
+
+
+class Counted(list):  # type: ignore[type-arg]
+    """The store's events, counting which are read."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.read: set[int] = set()
+
+    def __getitem__(self, index):  # type: ignore[no-untyped-def]
+        if isinstance(index, int):
+            self.read.add(index if index >= 0 else len(self) + index)
+        return super().__getitem__(index)
+
+
+def test_an_agent_started_thousands_of_times_reads_a_bounded_few_of_its_starts() -> None:
+    """A grown or crafted transcript can reuse one agent id thousands of times: its row must not read them all
+    (a history read back from disk chunk by chunk would never finish drawing that row)."""
+    ev = Events()
+    store = TimelineStore(Counted())
+    starts = [ev.ev("agent.started", {"agent_id": SUB, "parent_call_id": None, "prompt": f"run {i}"}, agent=SUB,
+                    id=f"start-{i}") for i in range(2_000)]
+    store.add([*ev.started(), *starts])
+    (head,) = started_rows(store)
+    log = store.events
+    assert isinstance(log, Counted)
+    log.read.clear()
+    assert store.head_event(head)["data"]["prompt"] == "run 0"
+    assert len(store.row_events(head)) == MERGED_STARTS
+    assert len(log.read) <= MERGED_STARTS, f"{len(log.read)} events read for one row"

@@ -39,6 +39,9 @@ from .timeline_view import Added, tree_view
 
 #: A subagent's completion sorts after its own rows: its key's last part is offset by this.
 LAST = 1 << 62
+#: A subagent's starts a row reads: its own file, its parent's link and a hook tell one start; an agent id
+#: reused thousands of times (a grown or crafted transcript) would otherwise make its row read every chunk.
+MERGED_STARTS = 8
 
 
 class TimelineStore(SpecialFold):
@@ -108,8 +111,8 @@ class TimelineStore(SpecialFold):
         return self.queue_events.get(qid) if isinstance(qid, str) else None
 
     def head_event(self, head: int) -> Event:
-        """The event a row shows: a subagent's starts merged (first non-empty value of each field);
-        a queued prompt as it stands now (taken back)."""
+        """The event a row shows: a subagent's first ``MERGED_STARTS`` starts merged (first non-empty value of
+        each field); a queued prompt as it stands now (taken back)."""
         queued = self.queued_of(head)
         if queued and queued[0] == head:
             return self.events[queued[-1]]
@@ -117,7 +120,7 @@ class TimelineStore(SpecialFold):
         if not starts or len(starts) < 2:
             return event
         data: dict[str, Any] = {}
-        for i in starts:
+        for i in starts[:MERGED_STARTS]:
             more = self.events[i].get("data")
             for key, value in (more.items() if isinstance(more, dict) else ()):
                 if value not in (None, "") and data.get(key) in (None, ""):
@@ -125,10 +128,10 @@ class TimelineStore(SpecialFold):
         return {**event, "data": data}
 
     def row_events(self, head: int) -> list[Event]:
-        """Every event a row stands for: all of a call's events, a subagent's starts, or the one event."""
+        """Every event a row stands for: all of a call's events, a subagent's (first) starts, or the one event."""
         call = self.call_of(head)
         if call is None:
-            group = self.starts_of(head) or self.queued_of(head)
+            group = (self.starts_of(head) or [])[:MERGED_STARTS] or self.queued_of(head)
             return [self.events[i] for i in group] if group else [self.events[head]]
         return [self.events[i] for i in self.call_index.events_of(call.call_id) or [head]]
 
