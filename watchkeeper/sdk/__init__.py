@@ -344,7 +344,7 @@ class PersonTokenWarning(UserWarning):
     """The agent connected with the person's token, found by the fallback: its process now holds a token that steers."""
 
 
-PERSON_TOKEN = ("this agent connects with your own watchkeeper token ($WATCHKEEPER_TOKEN or the token file), which "
+_PERSON_TOKEN = ("this agent connects with your own watchkeeper token ($WATCHKEEPER_TOKEN or the token file), which "
                 "can steer every session; give it an agent credential instead: `watchkeeper token --agent`, "
                 "then run it with $WATCHKEEPER_AGENT_TOKEN")
 
@@ -378,7 +378,7 @@ async def _connect(url: str | None, *, token: str | None, title: str | None, mod
         if token is None:
             token = config.client_token()
             if token is not None:
-                warnings.warn(PersonTokenWarning(PERSON_TOKEN), stacklevel=2)
+                warnings.warn(PersonTokenWarning(_PERSON_TOKEN), stacklevel=2)
     link = Link(url, token, name or f"{os.path.basename(os.getcwd())}:{os.getpid()}")
     run = AgentRun(link, session)
     run._started(title, model, cwd, STEERABLE, Profile(autonomy="pauses", observability=STEERABLE))
