@@ -10,17 +10,22 @@ lands; a read that fails says why on its blocks.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
-from test_viewer_pageback import SHORT_TAIL, GatedRelay, N, S, at_the_end, history, page_up_into_unread, prompt
+from test_viewer_pageback import (  # noqa: F401 (gated_relay: the ``relay`` fixture)
+    SHORT_TAIL,
+    GatedRelay,
+    N,
+    S,
+    at_the_end,
+    gated_relay,
+    page_up_into_unread,
+    prompt,
+)
 from test_viewer_support import screen_text
 from waiting import until_app
 
-from watchkeeper.relay import IterSource
 from watchkeeper.viewer import WatchkeeperApp
-from watchkeeper.viewer.model import relay_events
 from watchkeeper.viewer.model.conversation import GUESS
 from watchkeeper.viewer.model.conversation import Conversation as Blocks
 from watchkeeper.viewer.model.conversation_blocks import plain_text
@@ -28,19 +33,6 @@ from watchkeeper.viewer.model.event_log import CHUNK
 from watchkeeper.viewer.model.relay_events import RelayEvents
 from watchkeeper.viewer.model.timeline_store import TimelineStore
 from watchkeeper.viewer.screens.session import SessionScreen
-
-
-@pytest.fixture
-def relay(monkeypatch: pytest.MonkeyPatch) -> Iterator[GatedRelay]:
-    monkeypatch.setattr(relay_events, "TAIL", SHORT_TAIL)
-    relay = GatedRelay().start()
-    try:
-        relay.add_source(IterSource("test", iter(history())))
-        assert relay.drain(30)
-        yield relay
-    finally:
-        relay.gate.set()
-        relay.stop()
 
 
 def test_the_blocks_are_laid_out_without_reading_an_event(relay: GatedRelay) -> None:

@@ -70,8 +70,8 @@ class GatedRelay(Relay):
         return super().read_range(session, start, stop)
 
 
-@pytest.fixture
-def relay(monkeypatch: pytest.MonkeyPatch) -> Iterator[GatedRelay]:
+@pytest.fixture(name="relay")
+def gated_relay(monkeypatch: pytest.MonkeyPatch) -> Iterator[GatedRelay]:
     monkeypatch.setattr(relay_events, "TAIL", SHORT_TAIL)
     relay = GatedRelay().start()
     try:

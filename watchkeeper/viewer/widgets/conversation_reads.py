@@ -20,38 +20,18 @@ raises: such a session's conversation looks as it always did.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from functools import partial
 from typing import Protocol
-
-from textual.geometry import Offset, Size
-from textual.message import Message
-from textual.worker import get_current_worker
 
 from ..model.conversation import Conversation as Blocks
 from ..model.event_log import CHUNK, NotRead, TailAndChunks
 from ..model.prose import Line
-from .timeline_reads import RowsRead
+from .timeline_reads import ChunkReader, RowsRead, Scrolled
 
 
-class Shown(Protocol):
+class Shown(Scrolled, Protocol):
     """What of the conversation view its reads use (the view imports this module, not the other way)."""
 
     blocks: Blocks
-
-    @property
-    def scroll_offset(self) -> Offset: ...
-
-    @property
-    def size(self) -> Size: ...
-
-    @property
-    def selected_head(self) -> int | None: ...
-
-    def run_worker(self, work: Callable[[], None], name: str, group: str, *, exit_on_error: bool,
-                   exclusive: bool, thread: bool) -> object: ...
-
-    def post_message(self, message: Message) -> bool: ...
 
 
 class BlockReads:
@@ -62,8 +42,7 @@ class BlockReads:
         self._events: TailAndChunks | None = None
         #: Chunks blocks drawn since the last request were missing (their reads not failed).
         self._wanted: set[int] = set()
-        #: Chunks the current worker reads.
-        self._pending: set[int] = set()
+        self._reader = ChunkReader(view, "blocks")
 
     def placeholder(self, i: int, missing: NotRead) -> list[Line]:
         """Block ``i``'s lines while its events are read, or why they could not be."""
@@ -90,34 +69,19 @@ class BlockReads:
                 n = events.due(blocks.blocks[i])
                 if n is not None:
                     near.add(n)
-        wanted = {n for n in first | near if events.due(n * CHUNK) is not None}
-        if not wanted or wanted <= self._pending:
-            return
+        first = {n for n in first if events.due(n * CHUNK) is not None}
         selected = view.selected_head
-        here = (selected if selected is not None else 0) // CHUNK
-        order = sorted(wanted, key=lambda n: (n not in first, abs(n - here)))
-        self._pending = set(order)
-        view.run_worker(partial(self._read, events, order), name="blocks", group="blocks", thread=True,
-                        exclusive=True, exit_on_error=False)
-
-    def _read(self, events: TailAndChunks, chunks: list[int]) -> None:
-        """In the worker: each chunk in turn, until a newer request replaces this one."""
-        worker = get_current_worker()
-        for n in chunks:
-            if worker.is_cancelled:
-                return
-            failed = events.fetch(n) if events.unread(n * CHUNK) is not None else None
-            self.view.post_message(RowsRead(events, n, failed))  # read by another (the timeline's): repaint too
+        self._reader.read(events, first, near, (selected if selected is not None else 0) // CHUNK)
 
     def landed(self, message: RowsRead) -> bool:
         """A chunk of this view's events was read (or failed): whether the view repaints."""
         if message.events is not self._events:
             return False
-        self._pending.discard(message.chunk)
+        self._reader.pending.discard(message.chunk)
         return True
 
     def _note(self, events: TailAndChunks) -> None:
         """A new store (a history adopted, a replay restarted): what was wanted or pending is another's."""
         if events is not self._events:
             self._events = events
-            self._wanted, self._pending = set(), set()
+            self._wanted, self._reader.pending = set(), set()

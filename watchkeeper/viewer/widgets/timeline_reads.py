@@ -58,10 +58,8 @@ class RowsRead(Message):
         self.events, self.chunk, self.failed = events, chunk, failed
 
 
-class Shown(Protocol):
-    """What of the timeline its reads use (the timeline imports this module, not the other way)."""
-
-    store: TimelineStore
+class Scrolled(Protocol):
+    """What of a scrolled view reads use, the timeline's and the conversation's."""
 
     @property
     def scroll_offset(self) -> Offset: ...
@@ -77,7 +75,43 @@ class Shown(Protocol):
 
     def post_message(self, message: Message) -> bool: ...
 
+
+class Shown(Scrolled, Protocol):
+    """What of the timeline its reads use (the timeline imports this module, not the other way)."""
+
+    store: TimelineStore
+
     def _refresh_row(self, row: int) -> None: ...
+
+
+class ChunkReader:
+    """Reads a slow log's chunks for one view in a thread worker (``group``, the latest request wins), nearest
+    ``here`` first, posting :class:`RowsRead` for each; the timeline's and the conversation's reads share it."""
+
+    def __init__(self, view: Scrolled, group: str) -> None:
+        self.view, self.group = view, group
+        #: Chunks the current worker reads.
+        self.pending: set[int] = set()
+
+    def read(self, events: TailAndChunks, first: set[int], near: set[int], here: int) -> None:
+        """Read ``first`` (what was drawn missing) and then ``near`` (a screen around), unless being read."""
+        wanted = first | near
+        if not wanted or wanted <= self.pending:
+            return
+        order = sorted(wanted, key=lambda n: (n not in first, abs(n - here)))
+        self.pending = set(order)
+        self.view.run_worker(partial(self._read, events, order), name=self.group, group=self.group, thread=True,
+                             exclusive=True, exit_on_error=False)
+
+    def _read(self, events: TailAndChunks, chunks: list[int]) -> None:
+        """In the worker: each chunk in turn, until a newer request replaces this one. A chunk another view's
+        worker read first is posted too: this view's rows drawn from it repaint."""
+        worker = get_current_worker()
+        for n in chunks:
+            if worker.is_cancelled:
+                return
+            failed = events.fetch(n) if events.unread(n * CHUNK) is not None else None
+            self.view.post_message(RowsRead(events, n, failed))
 
 
 class RowReads:
@@ -88,8 +122,7 @@ class RowReads:
         self._events: TailAndChunks | None = None
         #: Chunks rows drawn in this pass were missing (their reads not failed).
         self._wanted: set[int] = set()
-        #: Chunks the current worker reads.
-        self._pending: set[int] = set()
+        self._reader = ChunkReader(timeline, "rows")
         #: row -> the chunk it waited for, for rows drawn as placeholders.
         self._drawn: dict[int, int] = {}
 
@@ -161,32 +194,14 @@ class RowReads:
             if n is not None:
                 near.add(n)
         first, self._wanted = self._wanted, set()
-        wanted = first | near
-        if not wanted or wanted <= self._pending:
-            return
         cursor = timeline.selected_head
-        here = (cursor if cursor is not None else 0) // CHUNK
-        order = sorted(wanted, key=lambda n: (n not in first, abs(n - here)))
-        self._pending = set(order)
-        timeline.run_worker(partial(self._read, events, order), name="rows", group="rows", thread=True,
-                            exclusive=True, exit_on_error=False)
-
-    def _read(self, events: TailAndChunks, chunks: list[int]) -> None:
-        """In the worker: each chunk in turn, until a newer request replaces this one."""
-        worker = get_current_worker()
-        for n in chunks:
-            if worker.is_cancelled:
-                return
-            if events.unread(n * CHUNK) is None:
-                continue
-            failed = events.fetch(n)
-            self.timeline.post_message(RowsRead(events, n, failed))
+        self._reader.read(events, first, near, (cursor if cursor is not None else 0) // CHUNK)
 
     def landed(self, message: RowsRead) -> None:
         """Repaint the rows drawn while ``message.chunk`` was read."""
         if message.events is not self._events:
             return
-        self._pending.discard(message.chunk)
+        self._reader.pending.discard(message.chunk)
         timeline = self.timeline
         for row, n in list(self._drawn.items()):
             if n == message.chunk:
@@ -197,4 +212,4 @@ class RowReads:
         """A new store (a history adopted, a replay restarted): what was wanted or drawn is another's."""
         if events is not self._events:
             self._events = events
-            self._wanted, self._pending, self._drawn = set(), set(), {}
+            self._wanted, self._reader.pending, self._drawn = set(), set(), {}
