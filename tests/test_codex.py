@@ -14,6 +14,7 @@ import pytest
 from conftest import codex_rollouts
 
 from watchkeeper.adapters.codex import CodexConverter
+from watchkeeper.adapters.codex.hooks import normalized
 from watchkeeper.adapters.registry import detect
 from watchkeeper.protocol import validate_event
 
@@ -485,6 +486,20 @@ def test_a_sub_agents_session_is_titled_by_its_name_and_path() -> None:
     events = convert(line("session_meta", {"id": SID, "cwd": "/w", "cli_version": "0.171.0", "source": spawn}),
                      line("turn_context", {"cwd": "/w", "model": "gpt-test"}), ri("reasoning", summary=[]))
     assert of(events, "session.started")[0]["data"]["title"] == "Ada (/root/x)"
+
+
+def test_a_namespaced_call_is_named_as_codexs_hooks_name_it() -> None:
+    """A breakpoint written from the timeline must match the hook's name for the same call, and back."""
+    def namespaced(call_id: str, namespace: str, name: str) -> bytes:
+        return ri("function_call", name=name, namespace=namespace, arguments="{}", call_id=call_id)
+
+    events = convert(*header(), namespaced("c1", "mcp__touch", "touch"), namespaced("c2", "mcp__x__", "y"),
+                     namespaced("c3", "collaboration", "spawn_agent"))
+    assert [e["data"]["name"] for e in of(events, "tool.started")] == [
+        "mcp__touch__touch", "mcp__x__y", "collaboration.spawn_agent"]
+    assert [normalized({"tool_name": n})["tool_name"] for n in (
+        "collaborationspawn_agent", "collaboration.wait_agent", "collaboration", "Bash", "mcp__touch__touch")] == [
+        "collaboration.spawn_agent", "collaboration.wait_agent", "collaboration", "Bash", "mcp__touch__touch"]
 
 
 def test_compaction_is_one_notice() -> None:

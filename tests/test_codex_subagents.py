@@ -180,3 +180,6 @@ def test_pausing_the_run_holds_a_sub_agents_call_too(wk: Watchkeeper, tmp_path: 
     assert rc == 0, stderr
     assert (tmp_path / "work" / "child.txt").read_text() == "child\n"
     assert api.errors == []
+    # Codex's hook says "collaborationspawn_agent"; shown (and matched by breakpoints) as the rollout names it.
+    assert {e["data"]["name"] for e in seen.of("tool.started") if e["data"]["call_id"] == "call_spawn"} == {
+        "collaboration.spawn_agent"}

@@ -56,6 +56,23 @@ STEERABLE = Capabilities(
 # --- payloads in ------------------------------------------------------------------
 
 
+#: Namespaces of Codex's own tools. Its hooks name such a call by joining namespace and name
+#: (``collaborationspawn_agent``, 0.171.0) where its rollout keeps them apart: watchkeeper names it
+#: ``collaboration.spawn_agent`` from either, so a breakpoint written from what the timeline shows matches.
+NAMESPACES = ("collaboration",)
+
+
+def normalized(payload: dict[str, Any]) -> dict[str, Any]:
+    """``payload`` with a namespaced tool's name as the rollout gives it (``NAMESPACES``)."""
+    name = payload.get("tool_name")
+    if isinstance(name, str):
+        for space in NAMESPACES:
+            rest = name.removeprefix(space)
+            if rest is not name and rest and not rest.startswith("."):
+                return {**payload, "tool_name": f"{space}.{rest}"}
+    return payload
+
+
 def announce(payload: dict[str, Any], prompts_here: bool) -> Event:
     """``session.started`` for a Codex session first heard through its hooks."""
     cwd = payload.get("cwd") if isinstance(payload.get("cwd"), str) else None

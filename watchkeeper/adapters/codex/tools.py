@@ -96,14 +96,21 @@ def decode_arguments(arguments: Any) -> Any:
         return arguments
 
 
+def mcp_name(space: str, name: str) -> str:
+    """An MCP tool's name as Codex's hooks and Claude Code give it (``mcp__server__tool``), so a call reads the
+    same from the rollout as from a hook, and a breakpoint on it matches either."""
+    return f"{space}{name}" if space.endswith("__") else f"{space}__{name}"
+
+
 def call_start(kind: str, payload: dict[str, Any]) -> tuple[str | None, str, Any]:
     """(call_id or None, name, input) of a call-starting ``response_item``."""
     call_id = payload.get("call_id") or payload.get("id")
     name = payload.get("name") or CALL_TYPES.get(kind) or kind
     if kind == "function_call":
         tool_input = decode_arguments(payload.get("arguments"))
-        if payload.get("namespace"):
-            name = f"{payload['namespace']}.{name}"
+        space = payload.get("namespace")
+        if isinstance(space, str) and space:
+            name = mcp_name(space, name) if space.startswith("mcp__") else f"{space}.{name}"
     elif kind == "custom_tool_call":
         tool_input = payload.get("input")
     elif kind == "tool_search_call":

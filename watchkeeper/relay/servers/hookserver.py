@@ -145,6 +145,7 @@ class HookApp:
             return _error(403, "this hook credential belongs to another session")
         key = f"{self._prefix}-{next(self._keys)}"
         if codex:
+            payload = XH.normalized(payload)
             if session not in self._announced:
                 self._announced.add(session)
                 events.append(XH.announce(payload, prompts_here))
