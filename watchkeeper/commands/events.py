@@ -139,7 +139,7 @@ def _convert(files: list[Path], out: IO[bytes]) -> int:
 def _batches(files: list[Path], failed: list[str]) -> Iterator[list[Event]]:
     """The events of each file (and its subagent files), a chunk of the file at a time, as ``convert_file``
     reads them (a list per chunk, not a generator step per event)."""
-    from ..adapters.files.feed import TranscriptReader
+    from ..adapters.files.feed import convert_chunks
 
     for path in files:
         problem = _unreadable(path)
@@ -147,12 +147,7 @@ def _batches(files: list[Path], failed: list[str]) -> Iterator[list[Event]]:
             failed.append(problem)
             continue
         try:
-            reader = TranscriptReader(path)
-            reader.rescan()
-            more = True
-            while more:
-                events, more = reader.poll(final=True)
-                yield events
+            yield from convert_chunks(path)
         except OSError as e:
             failed.append(f"cannot read {path}: {e.strerror or e}")
 

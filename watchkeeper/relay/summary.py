@@ -27,23 +27,13 @@ class Summary:
 
     def fold(self, ev: Event) -> None:
         """Update the summary with one event (already numbered)."""
-        st, info = self.state, self.info
-        held_changed = st.fold(ev)
-        info.events = st.events
-        info.last_seq = ev["seq"]
-        info.last_ts = st.last_ts
-        copy = _COPY.get(ev.get("kind", ""))
-        if copy is not None:
-            copy(st, info)
-        if held_changed:
-            _copy_state(st, info)
+        self._publish(ev, (ev.get("kind", ""),), self.state.fold(ev))
 
     def fold_many(self, events: Iterable[Event], report: Callable[[str], None]) -> None:
         """:meth:`fold` each (numbered), copying into ``SessionInfo`` once at the end: what a rebuilt history of
         400k events folds. The same result: each field copied is only written by kinds whose copy covers it,
         so copying after the last of them is copying after each. One that fails is reported and skipped."""
-        st, info = self.state, self.info
-        fold = st.fold
+        fold = self.state.fold
         kinds: set[str] = set()
         held_changed = False
         last = None
@@ -55,8 +45,12 @@ class Summary:
                 continue
             kinds.add(ev.get("kind", ""))
             last = ev
-        if last is None:
-            return
+        if last is not None:
+            self._publish(last, kinds, held_changed)
+
+    def _publish(self, last: Event, kinds: Iterable[str], held_changed: bool) -> None:
+        """Copy into ``SessionInfo`` what events of ``kinds`` changed, ``last`` the newest of them."""
+        st, info = self.state, self.info
         info.events = st.events
         info.last_seq = last["seq"]
         info.last_ts = st.last_ts

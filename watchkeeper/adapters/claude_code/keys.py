@@ -23,6 +23,14 @@ from array import array
 _LOW32 = 0xFFFFFFFF
 
 
+def index_size(expected: int) -> int:
+    """Slots of an open-addressed index for ``expected`` entries: a power of two, at most half full."""
+    size = 8
+    while size <= 2 * expected + 1:
+        size *= 2
+    return size
+
+
 class KeyTable:
     """Distinct strings, each with its index: 0, 1, … in the order they were first added."""
 
@@ -35,9 +43,7 @@ class KeyTable:
         self._ends = array("q")
         #: the low 32 bits of each key's hash: enough to place it in any index this can grow to
         self._hashes = array("I")
-        size = 8
-        while size <= 2 * expected + 1:
-            size *= 2
+        size = index_size(expected)
         self._slots = array("i", [-1]) * size
         self._mask = size - 1
 

@@ -26,6 +26,8 @@ from __future__ import annotations
 
 from array import array
 
+from .keys import index_size
+
 #: The parent of a record without one.
 NONE = -1
 #: The bytes of a uuid (``8-4-4-4-12`` hex digits): such keys are kept at ``WIDTH * record`` in one buffer.
@@ -45,9 +47,7 @@ class Tree:
         self._blob = bytearray()
         #: record -> the low 32 bits of its uuid's hash; an open-addressed index of the records by it
         self._hashes = array("I")
-        size = 8
-        while size <= 2 * expected + 1:
-            size *= 2
+        size = index_size(expected)
         self._slots = array("i", [NONE]) * size
         self._mask = size - 1
         #: uuids of another length: uuid -> record, record -> uuid

@@ -242,9 +242,15 @@ class TranscriptReader:
 
 def convert_file(path: Path | str) -> Iterator[Event]:
     """All the events of a file (and of a Claude Code session's subagent files), in file order."""
+    for events in convert_chunks(path):
+        yield from events
+
+
+def convert_chunks(path: Path | str) -> Iterator[list[Event]]:
+    """:func:`convert_file` a chunk of the file at a time: a list per chunk, for a caller on the hot path."""
     reader = TranscriptReader(path)
     reader.rescan()
     more = True
     while more:
         events, more = reader.poll(final=True)
-        yield from events
+        yield events
