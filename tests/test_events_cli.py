@@ -213,6 +213,17 @@ def test_follow_stops_on_sigint_even_when_started_with_it_ignored(tmp_path: Path
             proc.wait(timeout=WAIT)
 
 
+def convert_in_a_new_process(script: str) -> subprocess.CompletedProcess[bytes]:
+    """``script`` (what it reports at exit goes to stderr), then ``events`` on the Claude Code session, in a
+    fresh interpreter: what a one-shot conversion loads is that process's."""
+    script += f"sys.exit(main(['events', {str(CC_SESSION)!r}]))\n"
+    r = subprocess.run([str(ROOT / ".venv" / "bin" / "python"), "-c", script], capture_output=True,
+                       timeout=WAIT, check=False)
+    assert r.returncode == 0, r.stderr
+    assert parse(r.stdout), "it converted the session"
+    return r
+
+
 def test_a_one_shot_conversion_starts_without_the_protocol_models() -> None:
     """``events`` converts and numbers without building a pydantic model (~55 ms of its start-up): the
     protocol, the relay and the converter load them only when a name that needs them is used. Nor does it
@@ -223,12 +234,8 @@ def test_a_one_shot_conversion_starts_without_the_protocol_models() -> None:
         "atexit.register(lambda: print(sorted(m for m in sys.modules if m.startswith(("
         "'pydantic', 'watchkeeper.protocol.models', 'watchkeeper.relay.hub', 'watchfiles', 'asyncio'))),"
         " file=sys.stderr))\n"
-        f"sys.exit(main(['events', {str(CC_SESSION)!r}]))\n"
     )
-    r = subprocess.run([str(ROOT / ".venv" / "bin" / "python"), "-c", script], capture_output=True,
-                       timeout=WAIT, check=False)
-    assert r.returncode == 0, r.stderr
-    assert parse(r.stdout), "it converted the session"
+    r = convert_in_a_new_process(script)
     assert r.stderr.decode().split() == ["[]"], r.stderr
 
 
@@ -241,12 +248,8 @@ def test_a_one_shot_conversion_loads_no_other_command_and_leaves_the_collector_a
         "before = gc.get_threshold()\n"
         "atexit.register(lambda: print(sorted(m for m in COMMANDS.values() if m in sys.modules),"
         " gc.get_threshold() == before, file=sys.stderr))\n"
-        f"sys.exit(main(['events', {str(CC_SESSION)!r}]))\n"
     )
-    r = subprocess.run([str(ROOT / ".venv" / "bin" / "python"), "-c", script], capture_output=True,
-                       timeout=WAIT, check=False)
-    assert r.returncode == 0, r.stderr
-    assert parse(r.stdout), "it converted the session"
+    r = convert_in_a_new_process(script)
     assert r.stderr.decode().split() == ["['watchkeeper.commands.events']", "True"], r.stderr
 
 
