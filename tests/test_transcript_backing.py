@@ -11,6 +11,8 @@ those seqs is answered by a notice that says so, and the session is told once.
 from __future__ import annotations
 
 import os
+import threading
+from concurrent.futures import CancelledError
 from pathlib import Path
 
 import orjson
@@ -22,6 +24,7 @@ from watchkeeper.adapters.files.feed import convert_file
 from watchkeeper.adapters.files.source import TranscriptSource
 from watchkeeper.protocol import MAX_EVENT_BYTES, fit, make_event
 from watchkeeper.relay import IterSource, Relay
+from watchkeeper.relay.api import ReadCancelled, cancellable
 
 TAIL_FIRST = 1 << 20
 TAIL = 256 << 10
@@ -112,6 +115,97 @@ def test_paging_back_from_the_end_converts_the_file_again_once_per_window_not_on
     pages, windows = -(-len(expected) // page), -(-len(expected) // 300)
     assert pages > 3 * windows
     assert backing.passes - before <= windows + 1, f"{backing.passes - before} passes for {pages} pages"
+
+
+def test_a_read_back_holds_up_nothing_else_in_the_relay(big: Path, relay: Relay) -> None:
+    """Reading back converts the transcript again (seconds near the end of 1 GB): meanwhile every other
+    session's events still come in, and other reads are answered. It used to hold the relay's book lock,
+    which every ingest takes: the relay's loop, and every live session with it, stood still."""
+    expected = list(convert_file(big))
+    start, _, _ = indexed(relay, big)
+    backing = relay._book.stream(SESSION).segments[0].backing  # type: ignore[union-attr]
+    entered, gate = threading.Event(), threading.Event()
+    real = backing.read
+
+    def held(a: int, b: int) -> list | None:
+        entered.set()
+        assert gate.wait(60), "the test never let the read go on"
+        return real(a, b)
+
+    backing.read = held
+    result: list[list] = []
+    reader = threading.Thread(target=lambda: result.append(relay.read_range(SESSION, start, start + 10)))
+    reader.start()
+    try:
+        assert entered.wait(30), "the read never reached the transcript"
+        other = Collector()
+        relay.subscribe(other, "other-session")
+        relay.add_source(IterSource("other", [make_event("o1", "other-session", "message.user", {"text": "hi"})]))
+        assert other.wait(lambda: len(other.events) == 1, timeout=20), "the relay stood still while a read ran"
+        assert [e["id"] for e in relay.read_range("other-session", 0, 5)] == ["o1"]
+    finally:
+        gate.set()
+        reader.join(30)
+    assert bare(result[0]) == bare(expected[:10])
+
+
+def test_a_read_back_given_up_stops_between_lines_and_its_cursor_goes_on(
+        big: Path, relay: Relay, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A viewer's worker replaced by a newer request, or an app quitting, gives its read up: the conversion
+    stops within a few hundred lines (it used to run to the end: the quit waited seconds for it), nothing is
+    reported lost, and the next read goes on from where the cursor stopped."""
+    monkeypatch.setattr(backing_module, "BEHIND", 300)
+    monkeypatch.setattr(backing_module, "RECENT", 100)
+    monkeypatch.setattr(backing_module, "LOOK_EVERY", 8)  # the file has ~900 lines: look often enough to see
+    expected = list(convert_file(big))
+    start, _, got = indexed(relay, big)
+    assert got.wait(lambda: len([e for e in got.events if e["seq"] >= start]) >= len(expected))
+    backing = relay._book.stream(SESSION).segments[0].backing  # type: ignore[union-attr]
+    before = backing.passes
+    at = len(expected) // 2
+    looks: list[int] = []
+
+    def given_up() -> bool:
+        looks.append(backing.passes)
+        return len(looks) >= 3
+
+    with cancellable(given_up), pytest.raises(ReadCancelled):
+        relay.read_range(SESSION, start + at, start + at + 10)
+    assert len(looks) == 3, "the read did not stop when its reader gave up"
+    assert backing.problem is None
+    assert bare(relay.read_range(SESSION, start + at, start + at + 10)) == bare(expected[at:at + 10])
+    assert backing.passes == before + 1, "the cursor the given-up read started was not carried on"
+    assert not notices(got, "history-unavailable")
+
+
+def test_a_search_cancelled_during_a_read_back_stops_it(big: Path, relay: Relay,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(backing_module, "RECENT", 100)
+    monkeypatch.setattr(backing_module, "BEHIND", 100)
+    monkeypatch.setattr(backing_module, "LOOK_EVERY", 8)
+    _, _, got = indexed(relay, big)
+    assert got.wait(lambda: bool(got.events))
+    backing = relay._book.stream(SESSION).segments[0].backing  # type: ignore[union-attr]
+    entered, gate, outcome = threading.Event(), threading.Event(), []
+    real = backing.read
+
+    def held(a: int, b: int) -> list | None:
+        entered.set()
+        assert gate.wait(60)
+        try:
+            return real(a, b)
+        except ReadCancelled as e:
+            outcome.append(e)
+            raise
+
+    backing.read = held
+    search = relay.search(SESSION, "no such text anywhere")
+    assert entered.wait(30), "the search never read the transcript"
+    search.cancel()
+    gate.set()
+    with pytest.raises(CancelledError):
+        search.result(30)
+    assert outcome, "the read went on to its end after the search was cancelled"
 
 
 def test_the_transcript_grows_after_the_swap(big: Path, relay: Relay) -> None:

@@ -21,12 +21,14 @@ import pytest
 from huge_support import SESSION as TRANSCRIPT_SESSION
 from huge_support import grow, sample_session
 from test_viewer_support import Notices, screen_text, status_text
-from waiting import WAIT, until_app
+from waiting import WAIT, until, until_app
 
+from watchkeeper.adapters.base import gave_up
 from watchkeeper.adapters.files.feed import convert_file
 from watchkeeper.adapters.files.source import TranscriptSource
 from watchkeeper.protocol import make_event
 from watchkeeper.relay import IterSource, Relay
+from watchkeeper.relay.api import ReadCancelled
 from watchkeeper.viewer import WatchkeeperApp
 from watchkeeper.viewer.model import event_log, relay_events
 from watchkeeper.viewer.model.event_log import CHUNK, NotRead
@@ -59,6 +61,8 @@ class GatedRelay(Relay):
         self.broken: str | None = None
         #: Reads refused while ``broken``.
         self.refused = 0
+        #: Reads given up at the gate by their reader (``relay.api.cancellable``), as a transcript's read is.
+        self.given_up = 0
 
     def read_range(self, session: str, start: int, stop: int) -> list[dict[str, Any]]:
         if self.broken is not None:
@@ -66,7 +70,14 @@ class GatedRelay(Relay):
             raise ConnectionError(self.broken)
         if not self.gate.is_set():
             self.waiting.set()
-            assert self.gate.wait(WAIT)
+            check = gave_up()
+            for _ in range(int(WAIT / 0.01)):
+                if self.gate.wait(0.01):
+                    break
+                if check is not None and check():
+                    self.given_up += 1
+                    raise ReadCancelled("given up at the gate")
+            assert self.gate.is_set()
         return super().read_range(session, start, stop)
 
 
@@ -157,6 +168,29 @@ async def test_paging_up_goes_on_into_rows_not_read_and_q_quits_while_a_read_wai
         await pilot.press("q")
         await until_app(pilot, lambda: not app.is_running, what="the app quits without waiting for the read")
         relay.gate.set()
+
+
+async def test_a_read_no_longer_wanted_is_given_up_and_the_app_quits_without_it(relay: GatedRelay) -> None:
+    """The rows a read was for scrolled away (a newer read replaces it), then the person quits: each read
+    stops where it is, not when it is done (a transcript's read back takes seconds near the end of 1 GB:
+    the newer read queued behind it, and quitting waited for it)."""
+    app = WatchkeeperApp(relay, open_session=S)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await at_the_end(app, pilot)
+        relay.gate.clear()
+        await page_up_into_unread(pilot, screen)
+        await until_app(pilot, lambda: relay.waiting.is_set(), what="the first read, held at the gate")
+        relay.waiting.clear()
+        for _ in range(N):  # up into the chunk before: a read of rows the first one was not for
+            if screen.timeline.cursor < 2 * CHUNK - 40:
+                break
+            await pilot.press("pageup")
+        await until_app(pilot, lambda: relay.given_up == 1, what="the read of rows scrolled away, given up")
+        await until_app(pilot, lambda: relay.waiting.is_set(), what="the read of the rows now shown, held at the gate")
+        await pilot.press("q")
+        await until_app(pilot, lambda: not app.is_running)
+    until(lambda: relay.given_up == 2, what="the read pending at the quit, given up")
+    assert not relay.gate.is_set(), "no read was let through"
 
 
 async def test_a_read_that_fails_says_so_on_its_rows_and_in_the_detail_pane(relay: GatedRelay) -> None:

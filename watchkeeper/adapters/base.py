@@ -9,7 +9,9 @@ history contract a tail-first source talks to (``files/tailfirst.py``).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Protocol, runtime_checkable
 
 from ..protocol import Emit, Event
@@ -56,6 +58,33 @@ def event_key(ev: Event) -> int:
     return hash((ev.get("id"), ev.get("ts")))
 
 
+class ReadCancelled(Exception):
+    """A read given up by the thread that asked for it (:func:`cancellable`) before it was done."""
+
+
+_gave_up: ContextVar[Callable[[], bool] | None] = ContextVar("watchkeeper_read_gave_up", default=None)
+
+
+@contextmanager
+def cancellable(gave_up: Callable[[], bool]) -> Iterator[None]:
+    """Reads on this thread meanwhile stop once ``gave_up()`` is true, raising :class:`ReadCancelled`.
+
+    A backed read converts the transcript again (seconds near the end of a huge one); a viewer's worker that
+    was replaced by a newer request, or an app quitting, would otherwise wait for it to the end: the quit
+    for seconds, and a newer read behind the backing's lock. The scope rides with the thread, so no API
+    between the reader and the backing changes."""
+    token = _gave_up.set(gave_up)
+    try:
+        yield
+    finally:
+        _gave_up.reset(token)
+
+
+def gave_up() -> Callable[[], bool] | None:
+    """The check of the innermost :func:`cancellable` around this thread's read; None outside one."""
+    return _gave_up.get()
+
+
 class Backing(Protocol):
     """Where a rebuilt history can be read again (a transcript, ``files/backing.py``): the relay keeps
     each event's place there, not the event, and reads events back on demand."""
@@ -80,7 +109,8 @@ class Backing(Protocol):
 
     def read(self, start: int, stop: int) -> list[Event] | None:
         """Events ``start`` … ``stop - 1`` (in ``keep`` order) as first converted; None if the source is no
-        longer the one indexed (``problem`` says why); from any thread."""
+        longer the one indexed (``problem`` says why); from any thread. Raises :class:`ReadCancelled`
+        when the thread's :func:`cancellable` check gives up first."""
         ...
 
 

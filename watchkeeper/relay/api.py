@@ -11,6 +11,8 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from ..adapters.base import ReadCancelled as ReadCancelled
+from ..adapters.base import cancellable as cancellable
 from ..protocol import ControlModel, Event
 from ..protocol.origin import Origin
 from ..protocol.session import Held, SessionState
@@ -87,7 +89,9 @@ class RelayAPI(Protocol):
         ...
 
     def read_range(self, session: str, start: int, stop: int) -> list[Event]:
-        """Events with ``start <= seq < stop`` of one session; for paging through huge sessions."""
+        """Events with ``start <= seq < stop`` of one session; for paging through huge sessions. Inside
+        :func:`cancellable` on the calling thread, a read that converts a transcript again stops with
+        :class:`ReadCancelled` once the check gives up."""
         ...
 
     def folded(self, session: str) -> Folded | None:

@@ -70,11 +70,6 @@ class SessionLog:
         self.events.append(ev)
         return True
 
-    def range(self, start: int, stop: int) -> list[Event]:
-        start = max(start, 0)
-        stop = min(stop, len(self.events))
-        return self.events[start:stop] if start < stop else []
-
 
 _EMPTY = SpillLog(None)
 
@@ -288,9 +283,13 @@ class SessionBook:
             return (len(lg.events), lg.ids) if lg is not None else (0, IdSet())
 
     def read_range(self, session: str, start: int, stop: int) -> list[Event]:
+        """From any thread; what a backing holds is read after the lock is let go (``spill.SpillLog.read_later``)."""
         with self._lock:
             lg = self._logs.get(session)
-            return lg.range(start, stop) if lg is not None else []
+            if lg is None:
+                return []
+            read = lg.events.read_later(max(start, 0), max(stop, 0))
+        return read()
 
     def folded(self, session: str) -> Folded | None:
         """A copy of the session's folded state and the seqs it covers; from any thread."""
@@ -304,7 +303,10 @@ class SessionBook:
         """Events of one session as JSON lines (``spill.SpillLog.lines``); from any thread."""
         with self._lock:
             lg = self._logs.get(session)
-            return lg.events.lines(start, stop) if lg is not None else []
+            if lg is None:
+                return []
+            read = lg.events.read_later(start, stop, lines=True)
+        return read()
 
     def length(self, session: str) -> int:
         with self._lock:

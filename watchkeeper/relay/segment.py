@@ -15,6 +15,7 @@ order), and the session is told once (``lost``); what the relay kept in memory s
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from ..adapters.base import event_key
@@ -157,7 +158,12 @@ class Segmented:
 
     def _spilled(self, start: int, stop: int, lines: bool) -> list[Any]:
         """Spilled seqs ``start <= seq < stop`` as events, or as JSON lines (``lines``)."""
-        out: list[Any] = []
+        return joined(self._pieces(start, stop, lines))
+
+    def _pieces(self, start: int, stop: int, lines: bool) -> list[Piece]:
+        """:meth:`_spilled` in pieces, in seq order: those of the spill file and the recording read now, each
+        segment's a call still to make (its backing converts the transcript again: see ``joined``)."""
+        out: list[Piece] = []
         i = start
         below = 0
         for seg in self.segments:
@@ -167,12 +173,28 @@ class Segmented:
             if seg.start >= stop:
                 break
             if i < seg.start:
-                out += self._plain(i, seg.start, below, lines)
+                out.append(self._plain(i, seg.start, below, lines))
                 i = seg.start
             j = min(stop, seg.stop)
-            out += self._segment(seg, i, j, lines)
+            out.append(partial(self._segment, seg, i, j, lines))
             below += seg.stop - seg.start
             i = j
         if i < stop:
-            out += self._plain(i, stop, below, lines)
+            out.append(self._plain(i, stop, below, lines))
         return out
+
+
+#: Part of a read: what was read already, or the call that reads it.
+Piece = list[Any] | Callable[[], list[Any]]
+
+
+def joined(pieces: list[Piece]) -> list[Any]:
+    """The pieces of a read in order, the calls among them made now: a caller holding the relay's book lock
+    makes them only once it let go (``book.SessionBook.read_range``), since converting a transcript again
+    takes seconds near the end of a huge one and every ingest waits on that lock."""
+    if len(pieces) == 1 and isinstance(pieces[0], list):
+        return pieces[0]
+    out: list[Any] = []
+    for piece in pieces:
+        out += piece if isinstance(piece, list) else piece()
+    return out

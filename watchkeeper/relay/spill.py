@@ -37,12 +37,13 @@ import tempfile
 from array import array
 from bisect import bisect_right
 from collections.abc import Callable, Iterable
+from functools import partial
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from ..config import alive
 from ..protocol import Event
-from .segment import Lost, Segment, Segmented
+from .segment import Lost, Piece, Segment, Segmented, joined
 from .spill_lines import decode, decode_block, encode
 
 #: Events a session keeps in memory (its newest); older ones are on disk.
@@ -349,14 +350,21 @@ class SpillLog(Segmented, Window):
 
     def lines(self, start: int, stop: int) -> list[bytes]:
         """Events ``start <= seq < stop`` as JSON lines without their newline (what a search scans)."""
+        return self.read_later(start, stop, lines=True)()
+
+    def read_later(self, start: int, stop: int, lines: bool = False) -> Callable[[], list[Any]]:
+        """Seqs ``start`` … ``stop - 1`` (events, or JSON lines), as a call to make once the caller's lock is let
+        go: what is in memory, the spill file or the recording is taken now, what a backing holds read by the
+        call (see ``segment.joined``)."""
         start, stop, _ = slice(start, stop).indices(self.base + len(self.mem))
         if start >= stop:
-            return []
+            return list
         base = self.base
-        out: list[bytes] = self._spilled(start, min(stop, base), lines=True) if start < base else []
+        pieces: list[Piece] = self._pieces(start, min(stop, base), lines) if start < base else []
         if stop > base:
-            out += [line[:-1] for line in encode(self.mem[max(start, base) - base:stop - base])]
-        return out
+            mem = self.mem[max(start, base) - base:stop - base]
+            pieces.append([line[:-1] for line in encode(mem)] if lines else mem)
+        return partial(joined, pieces)
 
     def close(self) -> None:
         if self._file is not None:

@@ -31,13 +31,13 @@ import hashlib
 import os
 import threading
 from array import array
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import orjson
 
 from ...protocol import Event, fit
-from ..base import Converter, event_key
+from ..base import Converter, ReadCancelled, event_key, gave_up
 from .feed import open_converter, raw_line
 
 #: The first bytes of the file whose hash must stay the same.
@@ -55,6 +55,8 @@ RECENT = 8_000
 BEHIND = 8_192
 #: What the kept events may take, encoded (a Claude Code event is 0.5–4 KB): past it the oldest go.
 KEPT_BYTES = 32 << 20
+#: Lines a cursor converts between two looks at whether its reader gave up (``base.cancellable``): ~1 ms.
+LOOK_EVERY = 256
 
 
 _dumps = orjson.dumps
@@ -229,12 +231,15 @@ class TranscriptBacking:
 
     def _convert(self, fd: int, start: int, stop: int) -> list[Event] | None:
         offsets, hashes = self.offsets, self.hashes
+        check = gave_up()
+        if check is not None and check():
+            raise ReadCancelled(f"reading {self.path} was given up")
         cursor = self._cursor(offsets[start])
         out: list[Event] = []
         i = start
         while i < stop:
             at = offsets[i]
-            events = self._record(cursor, fd, at)
+            events = self._record(cursor, fd, at, check)
             if events is None:
                 return self._fail(f"{self.path} changed: no record starts at byte {at:,} any more")
             keys = cursor.last_keys
@@ -252,12 +257,17 @@ class TranscriptBacking:
             self._cursors.remove(cursor)  # read to the end: its converter's state (~50 MB a GB) goes
         return out
 
-    def _record(self, cursor: _Cursor, fd: int, at: int) -> list[Event] | None:
-        """The session's events of the record at ``at``, feeding the cursor every record up to it."""
+    def _record(self, cursor: _Cursor, fd: int, at: int, check: Callable[[], bool] | None) -> list[Event] | None:
+        """The session's events of the record at ``at``, feeding the cursor every record up to it; stops between
+        two lines once ``check()`` says the reader gave up (the cursor keeps what it converted)."""
         if cursor.last_at == at:
             return cursor.last
         session, path = self.session or "", self.path
+        n = 0
         while True:
+            n += 1
+            if check is not None and not n % LOOK_EVERY and check():
+                raise ReadCancelled(f"reading {self.path} was given up")
             line = self._line(cursor, fd)
             if line is None:
                 return None

@@ -33,6 +33,7 @@ from typing import Any, overload
 import orjson
 
 from ...protocol import Event
+from ...relay.api import ReadCancelled
 
 #: The newest events, kept as they came.
 TAIL = 4_096
@@ -136,6 +137,8 @@ class TailAndChunks(Sequence[Event]):
             return None
         try:
             events, _ = self._read_chunk(n, self._now[0])
+        except ReadCancelled:
+            raise  # given up by the reader itself (``relay.api.cancellable``): not a failure to show
         except Exception as e:  # the reader is another component's: whatever it raises, the rows say so
             why = f"{type(e).__name__}: {e}" if str(e) else type(e).__name__
             self._failed[n] = (monotonic(), why)

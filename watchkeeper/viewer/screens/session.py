@@ -30,7 +30,7 @@ from ...protocol.controls import honoured
 from ...protocol.display import plural, visible
 from ...protocol.kinds import State
 from ...protocol.session import merge_capabilities
-from ...relay.api import RelayAPI, SessionInfo
+from ...relay.api import ReadCancelled, RelayAPI, SessionInfo, cancellable
 from ...retention import retained, settle
 from ..host import host
 from ..model.event_log import NotRead
@@ -266,7 +266,11 @@ cannot be steered at all is marked **⊘ observe-only** in the status bar;
     @work(thread=True, exclusive=True, group="history", exit_on_error=False)
     def _read_history(self, reload: HistoryReload) -> None:
         worker = get_current_worker()
-        store = read_store(self.relay, self.session_id, reload, lambda: worker.is_cancelled)
+        with cancellable(lambda: worker.is_cancelled):
+            try:
+                store = read_store(self.relay, self.session_id, reload, lambda: worker.is_cancelled)
+            except ReadCancelled:
+                return
         if store is not None and not worker.is_cancelled:
             self.post_message(self.HistoryLoaded(reload, store))
 

@@ -40,6 +40,7 @@ from textual.message import Message
 from textual.worker import get_current_worker
 
 from ...protocol import ToolCall
+from ...relay.api import ReadCancelled, cancellable
 from ..model.event_log import CHUNK, NotRead, TailAndChunks
 from ..model.rows import Row
 from ..model.timeline_store import TimelineStore
@@ -107,11 +108,15 @@ class ChunkReader:
         """In the worker: each chunk in turn, until a newer request replaces this one. A chunk another view's
         worker read first is posted too: this view's rows drawn from it repaint."""
         worker = get_current_worker()
-        for n in chunks:
-            if worker.is_cancelled:
-                return
-            failed = events.fetch(n) if events.unread(n * CHUNK) is not None else None
-            self.view.post_message(RowsRead(events, n, failed))
+        with cancellable(lambda: worker.is_cancelled):
+            for n in chunks:
+                if worker.is_cancelled:
+                    return
+                try:
+                    failed = events.fetch(n) if events.unread(n * CHUNK) is not None else None
+                except ReadCancelled:
+                    return  # replaced by a newer request, or the app is quitting: the rest is not wanted
+                self.view.post_message(RowsRead(events, n, failed))
 
 
 class RowReads:
