@@ -31,6 +31,7 @@ import hashlib
 import os
 import threading
 from array import array
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -103,8 +104,9 @@ class TranscriptBacking:
         self._lock = threading.Lock()
         self._cursors: list[_Cursor] = []
         #: index -> event (orjson), the newest ``RECENT + BEHIND`` read within ``KEPT_BYTES`` (insertion
-        #: order is age), and their bytes.
-        self._recent: dict[int, bytes] = {}
+        #: order is age: an OrderedDict, whose oldest goes in O(1), where a dict's first key is found by
+        #: skipping every slot freed before it), and their bytes.
+        self._recent: OrderedDict[int, bytes] = OrderedDict()
         self._recent_bytes = 0
         #: where the last read that converted began: a read before it is a reader paging back.
         self._last_start = 0
@@ -225,7 +227,7 @@ class TranscriptBacking:
             size += len(data) - (len(old) if old is not None else 0)
         most = RECENT + BEHIND if back else RECENT  # read forward, what lies behind is not read again
         while recent and (len(recent) > most or size > KEPT_BYTES):
-            size -= len(recent.pop(next(iter(recent))))
+            size -= len(recent.popitem(last=False)[1])
         self._recent_bytes = size
         return out + got[start - first:]
 
