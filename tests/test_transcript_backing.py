@@ -122,7 +122,9 @@ def test_a_read_back_holds_up_nothing_else_in_the_relay(big: Path, relay: Relay)
     session's events still come in, and other reads are answered. It used to hold the relay's book lock,
     which every ingest takes: the relay's loop, and every live session with it, stood still."""
     expected = list(convert_file(big))
-    start, _, _ = indexed(relay, big)
+    start, _, got = indexed(relay, big)
+    # The subscriber caught up first: its reads run on the relay's thread, which the gate would hold.
+    assert got.wait(lambda: len([e for e in got.events if e["seq"] >= start]) >= len(expected))
     backing = relay._book.stream(SESSION).segments[0].backing  # type: ignore[union-attr]
     entered, gate = threading.Event(), threading.Event()
     real = backing.read
@@ -183,8 +185,9 @@ def test_a_search_cancelled_during_a_read_back_stops_it(big: Path, relay: Relay,
     monkeypatch.setattr(backing_module, "RECENT", 100)
     monkeypatch.setattr(backing_module, "BEHIND", 100)
     monkeypatch.setattr(backing_module, "LOOK_EVERY", 8)
-    _, _, got = indexed(relay, big)
-    assert got.wait(lambda: bool(got.events))
+    expected = list(convert_file(big))
+    start, _, got = indexed(relay, big)
+    assert got.wait(lambda: len([e for e in got.events if e["seq"] >= start]) >= len(expected))
     backing = relay._book.stream(SESSION).segments[0].backing  # type: ignore[union-attr]
     entered, gate, outcome = threading.Event(), threading.Event(), []
     real = backing.read
