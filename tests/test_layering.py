@@ -93,7 +93,7 @@ VIEWER_TIERS = {
     "compat": 1, "theme": 1, "host": 1, "palette": 1, "idle_gc": 1,
     "widgets": 2,
     "screens": 3,
-    "breakpoint_palette": 4, "app": 4, "replay_app": 4, "__init__": 4,
+    "breakpoint_palette": 4, "kept_screens": 4, "app": 4, "replay_app": 4, "__init__": 4,
 }
 
 

@@ -4,14 +4,13 @@ A batch grows the timeline's scroll range without a layout of the screen; rows
 kept for scrolling are no reference cycles (a cycle frozen by ``gc.freeze()``
 is never freed); the detail pane changes with the cursor in the same turn
 (one frame per key, not two); a session that ends while followed shows its
-last events; a closed session screen lets its rows go; the sessions list, not
-redrawn while hidden, is current again on return.
+last events; the sessions list, not redrawn while hidden, is current again on
+return (a session screen let go frees its rows: ``test_viewer_kept_screens.py``).
 """
 
 from __future__ import annotations
 
 import gc
-import weakref
 from collections.abc import Iterator
 from dataclasses import replace
 
@@ -168,22 +167,6 @@ async def test_a_session_that_ends_while_followed_shows_its_last_events(relay: R
         screen.session_changed(replace(info, live=False, last_seq=newest + 99))  # never to come
         assert timeline.live
         await until_app(pilot, lambda: not timeline.live)  # not for longer than ENDED_GRACE
-
-
-async def test_a_closed_session_screen_lets_its_rows_go(relay: Relay) -> None:
-    app = WatchkeeperApp(relay, open_session=SESSION)
-    async with app.run_test(size=SIZE) as pilot:
-        screen = await opened(app, pilot)
-        store = weakref.ref(screen.timeline.store)
-        del screen
-        gc.collect()
-        gc.disable()  # as if frozen: only reference counting may free the rows
-        try:
-            await pilot.press("escape")
-            await until_app(pilot, lambda: isinstance(app.screen, SessionsScreen))
-            await until_app(pilot, lambda: store() is None)
-        finally:
-            gc.enable()
 
 
 async def test_the_sessions_list_is_current_again_after_a_session() -> None:

@@ -28,6 +28,7 @@ from ..relay.api import RelayAPI, SessionInfo, Subscription
 from .breakpoint_palette import BreakpointCommands, books_of
 from .host import ViewerHost
 from .idle_gc import LOOK_EVERY, IdleCollector
+from .kept_screens import KeptScreens
 from .model.attention import Attention, title
 from .model.control_availability import SteerSetup
 from .model.feed import SessionsChanged, watch_sessions
@@ -78,6 +79,8 @@ class WatchkeeperApp(App[str | None]):
         self.attention = Attention(relay)
         #: Full collections between keys, not during them.
         self.idle_gc = IdleCollector()
+        #: The session screens shown last, kept while not shown.
+        self.kept = KeptScreens(self)
 
     def get_default_screen(self) -> Screen:
         return _Opening() if self._first_session else SessionsScreen(self.looked_in)
@@ -141,16 +144,27 @@ class WatchkeeperApp(App[str | None]):
         for screen in self.screen_stack:
             if isinstance(screen, SessionsScreen) or _is_inbox(screen):
                 screen.sessions_changed(infos)  # type: ignore[attr-defined]
-            elif isinstance(screen, SessionScreen) and screen.session_id in by_id:
+        for screen in {*self.kept.screens(), *(s for s in self.screen_stack if isinstance(s, SessionScreen))}:
+            if screen.session_id in by_id:
                 screen.session_changed(by_id[screen.session_id])
 
     def session_info(self, session: str) -> SessionInfo | None:
         return next((i for i in self.sessions if i.session == session), None)
 
     def open_session(self, session: str) -> SessionScreen:
-        """Push the session screen for ``session`` (its events come from the relay)."""
-        screen = SteerableScreen(self.relay, session, self.session_info(session))
-        self.push_screen(screen)
+        """Show ``session``'s screen: the one shown last, kept with its place, filters and history (reading a
+        huge history again takes seconds), or a new one. A screen already in the stack (under the inbox)
+        is gone back to, not shown twice."""
+        screen = self.kept.get(session)
+        if screen is None:
+            screen = self.kept.add(SteerableScreen(self.relay, session, self.session_info(session)))
+        else:
+            self.kept.touch(session)
+        if screen in self.screen_stack:
+            while self.screen is not screen:
+                self.pop_screen()
+        else:
+            self.push_screen(screen)
         return screen
 
     def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
