@@ -213,6 +213,43 @@ def test_follow_stops_on_sigint_even_when_started_with_it_ignored(tmp_path: Path
             proc.wait(timeout=WAIT)
 
 
+#: ``events --follow`` in a process whose TERM another of its threads takes (the kernel gives a process's
+#: signal to any thread that does not block it): sent by this script once a line comes on stdin.
+SIGNAL_TO_ANOTHER_THREAD = """
+import signal, sys, threading
+from watchkeeper.cli import main
+
+def when_asked():
+    sys.stdin.readline()
+    here = threading.current_thread()
+    other = next(t for t in threading.enumerate() if t is not threading.main_thread() and t is not here)
+    signal.pthread_kill(other.ident, signal.SIGTERM)
+
+threading.Thread(target=when_asked, daemon=True).start()
+sys.exit(main(['events', sys.argv[1], '--follow']))
+"""
+
+
+def test_follow_ends_cleanly_when_another_thread_takes_the_signal(tmp_path: Path) -> None:
+    """The main thread then runs the handler wherever it is once its wait times out: it exited 130, with the
+    rest unwritten, when the handler's exception landed on the loop's jump back, outside the ``try``."""
+    path = tmp_path / "live-session.jsonl"
+    path.write_bytes(encode_line(make_event("ev:0", "live-session", "message.user", {"text": "prompt"})))
+    proc = subprocess.Popen([str(ROOT / ".venv" / "bin" / "python"), "-c", SIGNAL_TO_ANOTHER_THREAD, str(path)],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        lines = _line_reader(proc)
+        assert [e["id"] for e in _take(lines, 1)] == ["ev:0"]
+        assert proc.stdin is not None
+        proc.stdin.write(b"now\n")
+        proc.stdin.flush()
+        assert proc.wait(timeout=WAIT) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=WAIT)
+
+
 def convert_in_a_new_process(script: str) -> subprocess.CompletedProcess[bytes]:
     """``script`` (what it reports at exit goes to stderr), then ``events`` on the Claude Code session, in a
     fresh interpreter: what a one-shot conversion loads is that process's."""

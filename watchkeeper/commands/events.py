@@ -160,27 +160,37 @@ def _follow(path: Path, files: list[Path], out: IO[bytes]) -> int:
     from ..relay import Relay
 
     relay = Relay()
-    inbox: queue.SimpleQueue[list[Event]] = queue.SimpleQueue()
+    inbox: queue.SimpleQueue[list[Event] | None] = queue.SimpleQueue()
     relay.subscribe(inbox.put)
     if path.is_dir():
         relay.add_source(DirectorySource([path], lambda p: relay.add_source(TranscriptSource(p))))
     else:
         relay.add_source(TranscriptSource(path))
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        """Ctrl-C or a TERM: end the loop below by a message, not an exception. Raised from the handler, a
+        KeyboardInterrupt could land on the loop's jump back (when another thread took the signal and the
+        main thread ran the handler there) and escape the ``try`` around it: exit 130, the rest unwritten."""
+        inbox.put(None)
+
     # Ctrl-C stops following even when the shell that started us ignored SIGINT (a background job).
-    previous = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     relay.start()
     try:
         while True:
             try:
-                batch = inbox.get(timeout=0.5)
+                batch = inbox.get(timeout=0.5)  # wakes the main thread for a signal another thread took
             except queue.Empty:
                 continue
+            if batch is None:
+                break
             _write(out, batch)
             out.flush()
-    except KeyboardInterrupt:
         relay.stop()
         while not inbox.empty():
-            _write(out, inbox.get())
+            batch = inbox.get()
+            if batch is not None:
+                _write(out, batch)
         out.flush()
         return 0
     finally:
@@ -209,10 +219,6 @@ def _unreadable(path: Path) -> str | None:
         return f"no such file or directory: {path}"
     except OSError as e:
         return f"cannot read {path}: {e.strerror or e}"
-
-
-def _interrupt(signum: int, frame: FrameType | None) -> None:
-    raise KeyboardInterrupt
 
 
 def _say(message: str) -> None:
