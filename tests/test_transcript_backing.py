@@ -71,6 +71,35 @@ def notices(got: Collector, code: str) -> list:
     return [e for e in got.events if e["kind"] == "notice" and e["data"].get("code") == code]
 
 
+def caught_up(relay: Relay, path: Path) -> tuple[list, int, Collector, backing_module.TranscriptBacking]:
+    """:func:`indexed`, and its subscriber caught up (its reads, on the relay's thread, are done): what
+    ``convert_file`` gives, the history's first seq, the subscriber, and the backing the history is read from."""
+    expected = list(convert_file(path))
+    start, _, got = indexed(relay, path)
+    assert got.wait(lambda: len([e for e in got.events if e["seq"] >= start]) >= len(expected))
+    return expected, start, got, relay._book.stream(SESSION).segments[0].backing  # type: ignore[union-attr]
+
+
+class HeldReads:
+    """``backing.read`` held until :attr:`gate` opens (:attr:`entered`: one is held), then done as it is;
+    :attr:`given_up` collects what it raised when its reader gave up."""
+
+    def __init__(self, backing: backing_module.TranscriptBacking) -> None:
+        self.entered, self.gate = threading.Event(), threading.Event()
+        self.given_up: list[ReadCancelled] = []
+        self._read = backing.read
+        backing.read = self  # type: ignore[method-assign]
+
+    def __call__(self, start: int, stop: int) -> list | None:
+        self.entered.set()
+        assert self.gate.wait(60), "the test never let the read go on"
+        try:
+            return self._read(start, stop)
+        except ReadCancelled as e:
+            self.given_up.append(e)
+            raise
+
+
 def test_the_history_is_read_back_from_the_transcript(big: Path, relay: Relay) -> None:
     expected = list(convert_file(big))
     start, end, got = indexed(relay, big)
@@ -104,10 +133,8 @@ def test_paging_back_from_the_end_converts_the_file_again_once_per_window_not_on
     every cursor, each read used to convert the file from its start again (seconds apiece at 1 GB)."""
     monkeypatch.setattr(backing_module, "BEHIND", 300)
     monkeypatch.setattr(backing_module, "RECENT", 100)
-    expected = list(convert_file(big))
-    start, end, got = indexed(relay, big)
-    assert got.wait(lambda: len([e for e in got.events if e["seq"] >= start]) >= len(expected))
-    backing = relay._book.stream(SESSION).segments[0].backing  # type: ignore[union-attr]
+    expected, start, _, backing = caught_up(relay, big)
+    end = start + len(expected)
     before, page = backing.passes, 40
     for b in range(end, start, -page):
         a = max(b - page, start)
@@ -121,32 +148,20 @@ def test_a_read_back_holds_up_nothing_else_in_the_relay(big: Path, relay: Relay)
     """Reading back converts the transcript again (seconds near the end of 1 GB): meanwhile every other
     session's events still come in, and other reads are answered. It used to hold the relay's book lock,
     which every ingest takes: the relay's loop, and every live session with it, stood still."""
-    expected = list(convert_file(big))
-    start, _, got = indexed(relay, big)
-    # The subscriber caught up first: its reads run on the relay's thread, which the gate would hold.
-    assert got.wait(lambda: len([e for e in got.events if e["seq"] >= start]) >= len(expected))
-    backing = relay._book.stream(SESSION).segments[0].backing  # type: ignore[union-attr]
-    entered, gate = threading.Event(), threading.Event()
-    real = backing.read
-
-    def held(a: int, b: int) -> list | None:
-        entered.set()
-        assert gate.wait(60), "the test never let the read go on"
-        return real(a, b)
-
-    backing.read = held
+    expected, start, _, backing = caught_up(relay, big)
+    held = HeldReads(backing)
     result: list[list] = []
     reader = threading.Thread(target=lambda: result.append(relay.read_range(SESSION, start, start + 10)))
     reader.start()
     try:
-        assert entered.wait(30), "the read never reached the transcript"
+        assert held.entered.wait(30), "the read never reached the transcript"
         other = Collector()
         relay.subscribe(other, "other-session")
         relay.add_source(IterSource("other", [make_event("o1", "other-session", "message.user", {"text": "hi"})]))
         assert other.wait(lambda: len(other.events) == 1, timeout=20), "the relay stood still while a read ran"
         assert [e["id"] for e in relay.read_range("other-session", 0, 5)] == ["o1"]
     finally:
-        gate.set()
+        held.gate.set()
         reader.join(30)
     assert bare(result[0]) == bare(expected[:10])
 
@@ -159,10 +174,7 @@ def test_a_read_back_given_up_stops_between_lines_and_its_cursor_goes_on(
     monkeypatch.setattr(backing_module, "BEHIND", 300)
     monkeypatch.setattr(backing_module, "RECENT", 100)
     monkeypatch.setattr(backing_module, "LOOK_EVERY", 8)  # the file has ~900 lines: look often enough to see
-    expected = list(convert_file(big))
-    start, _, got = indexed(relay, big)
-    assert got.wait(lambda: len([e for e in got.events if e["seq"] >= start]) >= len(expected))
-    backing = relay._book.stream(SESSION).segments[0].backing  # type: ignore[union-attr]
+    expected, start, got, backing = caught_up(relay, big)
     before = backing.passes
     at = len(expected) // 2
     looks: list[int] = []
@@ -185,30 +197,14 @@ def test_a_search_cancelled_during_a_read_back_stops_it(big: Path, relay: Relay,
     monkeypatch.setattr(backing_module, "RECENT", 100)
     monkeypatch.setattr(backing_module, "BEHIND", 100)
     monkeypatch.setattr(backing_module, "LOOK_EVERY", 8)
-    expected = list(convert_file(big))
-    start, _, got = indexed(relay, big)
-    assert got.wait(lambda: len([e for e in got.events if e["seq"] >= start]) >= len(expected))
-    backing = relay._book.stream(SESSION).segments[0].backing  # type: ignore[union-attr]
-    entered, gate, outcome = threading.Event(), threading.Event(), []
-    real = backing.read
-
-    def held(a: int, b: int) -> list | None:
-        entered.set()
-        assert gate.wait(60)
-        try:
-            return real(a, b)
-        except ReadCancelled as e:
-            outcome.append(e)
-            raise
-
-    backing.read = held
+    held = HeldReads(caught_up(relay, big)[3])
     search = relay.search(SESSION, "no such text anywhere")
-    assert entered.wait(30), "the search never read the transcript"
+    assert held.entered.wait(30), "the search never read the transcript"
     search.cancel()
-    gate.set()
+    held.gate.set()
     with pytest.raises(CancelledError):
         search.result(30)
-    assert outcome, "the read went on to its end after the search was cancelled"
+    assert held.given_up, "the read went on to its end after the search was cancelled"
 
 
 def test_the_transcript_grows_after_the_swap(big: Path, relay: Relay) -> None:

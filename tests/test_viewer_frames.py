@@ -20,7 +20,6 @@ from test_viewer_support import SESSION, Events, relay_with, screen_text
 from textual.strip import Strip
 from waiting import until_app
 
-from watchkeeper.protocol import Event
 from watchkeeper.relay import IterSource, Relay
 from watchkeeper.viewer import WatchkeeperApp
 from watchkeeper.viewer.screens.session import SessionScreen
@@ -31,10 +30,6 @@ from watchkeeper.viewer.widgets.timeline import ROW_CACHE, Timeline
 SIZE = (120, 40)
 
 
-def bash_calls(events: Events, first: int, count: int) -> list[Event]:
-    return [e for i in range(first, first + count) for e in events.call(f"toolu_{i}", "Bash", {"command": f"echo {i}"})]
-
-
 @pytest.fixture
 def events() -> Events:
     return Events()
@@ -42,7 +37,7 @@ def events() -> Events:
 
 @pytest.fixture
 def relay(events: Events) -> Iterator[Relay]:
-    relay = relay_with([*events.started(), *bash_calls(events, 0, 100)])
+    relay = relay_with([*events.started(), *events.bash_calls(0, 100)])
     yield relay
     relay.stop()
 
@@ -69,7 +64,7 @@ async def test_a_batch_grows_the_scroll_range_at_once(relay: Relay, events: Even
         timeline.set_live(True)
         await pilot.pause()
         assert timeline.follow and timeline.show_vertical_scrollbar
-        timeline.add_events(bash_calls(events, 100, 20))
+        timeline.add_events(events.bash_calls(100, 20))
         assert timeline.virtual_size.height == len(timeline.store.view) == 122
         assert timeline.scroll_offset.y == timeline.max_scroll_y > 0
         await pilot.pause()
@@ -78,7 +73,7 @@ async def test_a_batch_grows_the_scroll_range_at_once(relay: Relay, events: Even
 
 
 async def test_rows_kept_for_scrolling_are_not_reference_cycles(events: Events) -> None:
-    relay = relay_with([*events.started(), *bash_calls(events, 0, ROW_CACHE * 2)])
+    relay = relay_with([*events.started(), *events.bash_calls(0, ROW_CACHE * 2)])
     try:
         app = WatchkeeperApp(relay, open_session=SESSION)
         async with app.run_test(size=SIZE) as pilot:
@@ -138,7 +133,7 @@ async def test_following_a_flood_ends_with_the_newest_row_in_detail(relay: Relay
         timeline = (await opened(app, pilot)).timeline
         timeline.set_live(True)
         for first in range(100, 400, 30):
-            timeline.add_events(bash_calls(events, first, 30))
+            timeline.add_events(events.bash_calls(first, 30))
         assert timeline.follow and timeline.cursor == len(timeline.store.view) - 1
         await until_app(pilot, lambda: "echo 399" in detail_text(app))
         await pilot.press("up")
@@ -154,7 +149,7 @@ async def test_a_session_that_ends_while_followed_shows_its_last_events(relay: R
         assert feed is not None and info is not None
         timeline.set_live(True)
         newest = timeline.store.events[-1]["seq"]
-        last = bash_calls(events, 100, 1)
+        last = events.bash_calls(100, 1)
         for i, event in enumerate(last, 1):
             event["seq"] = newest + i
         screen.session_changed(replace(info, live=False, last_seq=newest + len(last)))
@@ -171,7 +166,7 @@ async def test_a_session_that_ends_while_followed_shows_its_last_events(relay: R
 
 async def test_the_sessions_list_is_current_again_after_a_session() -> None:
     events = Events()
-    relay = relay_with([*events.started("First task"), *bash_calls(events, 0, 3)])
+    relay = relay_with([*events.started("First task"), *events.bash_calls(0, 3)])
     try:
         app = WatchkeeperApp(relay)
         async with app.run_test(size=SIZE) as pilot:

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import gc
 import weakref
+from collections.abc import Iterator
 
 import pytest
 from test_viewer_support import SESSION, Events, relay_with
 from waiting import until_app
 
-from watchkeeper.protocol import Event
 from watchkeeper.relay import IterSource, Relay
 from watchkeeper.viewer import WatchkeeperApp, kept_screens
 from watchkeeper.viewer.screens.session import SessionScreen
@@ -25,20 +25,16 @@ SIZE = (120, 40)
 OTHER = "44444444-2222-4333-8444-555555555555"
 
 
-def bash_calls(events: Events, first: int, count: int) -> list[Event]:
-    return [e for i in range(first, first + count) for e in events.call(f"toolu_{i}", "Bash", {"command": f"echo {i}"})]
-
-
 @pytest.fixture
 def events() -> Events:
     return Events()
 
 
 @pytest.fixture
-def relay(events: Events) -> Relay:
+def relay(events: Events) -> Iterator[Relay]:
     other = Events(OTHER)
-    relay = relay_with([*events.started(), *bash_calls(events, 0, 100), *other.started("Second task")])
-    yield relay  # type: ignore[misc]
+    relay = relay_with([*events.started(), *events.bash_calls(0, 100), *other.started("Second task")])
+    yield relay
     relay.stop()
 
 
@@ -59,7 +55,7 @@ async def test_coming_back_to_a_session_finds_it_where_it_was_with_what_came_mea
         cursor, head = screen.timeline.cursor, screen.timeline.selected_head
         await pilot.press("escape")
         await until_app(pilot, lambda: isinstance(app.screen, SessionsScreen))
-        relay.add_source(IterSource("later", bash_calls(events, 100, 5)))
+        relay.add_source(IterSource("later", events.bash_calls(100, 5)))
         await until_app(pilot, lambda: len(screen.timeline.store.heads) == 107, what="events while not shown")
         assert app.open_session(SESSION) is screen
         await until_app(pilot, lambda: app.screen is screen)

@@ -62,6 +62,11 @@ class Events:
         return [self.call_start(call_id, name, input, agent), self.call_end(call_id, output, status, agent,
                                                                             duration_ms)]
 
+    def bash_calls(self, first: int, count: int) -> list[Event]:
+        """``count`` finished Bash calls, ``toolu_{first}`` on, each echoing its number."""
+        return [e for i in range(first, first + count)
+                for e in self.call(f"toolu_{i}", "Bash", {"command": f"echo {i}"})]
+
     def call_start(self, call_id: str, name: str, input: Any, agent: str = "main") -> Event:
         return self.ev("tool.started", {"call_id": call_id, "name": name, "input": input}, agent,
                        id=f"tool:{call_id}:started")
