@@ -11,12 +11,18 @@ for ``--pages`` chunks; each read timed; then again with nothing kept behind a r
 forward from the start (a cursor continued). Printed: p50 / p99 / max per chunk, and
 how many conversions from the file's start each took.
 
+Then, while a read converts the file from its start to the middle of the history (a
+viewer jumping there): a live event of another session, emit to subscriber, beside the
+same with no read running (the relay's lock is not held through a read back); and the
+same read given up (``relay.api.cancellable``) halfway through: how soon it stops.
+
 Run: ``.venv/bin/python bench/bench_page_back.py [--mb 200] [--pages 400]``.
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import statistics
 import sys
 import tempfile
@@ -33,8 +39,9 @@ sys.path.insert(0, str(ROOT))
 from bench.bench_convert import grow  # noqa: E402
 from watchkeeper.adapters.files import backing as backing_module  # noqa: E402
 from watchkeeper.adapters.files.source import TranscriptSource  # noqa: E402
-from watchkeeper.protocol import Event  # noqa: E402
-from watchkeeper.relay import Relay  # noqa: E402
+from watchkeeper.protocol import Event, make_event  # noqa: E402
+from watchkeeper.relay import IterSource, Relay  # noqa: E402
+from watchkeeper.relay.api import ReadCancelled, cancellable  # noqa: E402
 
 CHUNK = 256
 
@@ -54,6 +61,70 @@ def timed_reads(relay: Relay, session: str, spans: list[tuple[int, int]], backin
         took.append(time.perf_counter() - t0)
         assert [e["seq"] for e in got] == list(range(a, b)), (a, b)
     return took, backing.passes - before  # type: ignore[attr-defined]
+
+
+_LIVE = itertools.count()
+
+
+def live_latency(relay: Relay, running: threading.Event | None, most: int = 50) -> list[float]:
+    """Emit to subscriber of one event at a time of another session, while ``running`` is set (or ``most``)."""
+    got = threading.Event()
+    sub = relay.subscribe(lambda batch: got.set(), "bench-live")
+    took = []
+    try:
+        for _ in range(most):
+            if running is not None and not running.is_set():
+                break
+            got.clear()
+            t0 = time.perf_counter()
+            eid = f"live:{next(_LIVE)}"  # the relay drops a repeated id
+            relay.add_source(IterSource(eid, [make_event(eid, "bench-live", "message.user", {})]))
+            assert got.wait(60), "a live event never came"
+            took.append(time.perf_counter() - t0)
+    finally:
+        sub.close()
+    return took
+
+
+def during_a_read(relay: Relay, session: str, start: int, end: int, backing: Any) -> None:
+    """Live events while a read converts from the file's start to the middle; then that read given up."""
+    middle = (start + end) // 2
+    span = (middle, middle + CHUNK)
+    print(f"  a live event, no read running      {figures(live_latency(relay, None, 20))}")
+    backing._cursors.clear()
+    backing._recent.clear()
+    running, took, given_up = threading.Event(), [], []
+
+    def read(gave_up: threading.Event | None = None) -> None:
+        t0 = time.perf_counter()
+        try:
+            if gave_up is None:
+                relay.read_range(session, *span)
+            else:
+                with cancellable(gave_up.is_set):
+                    relay.read_range(session, *span)
+        except ReadCancelled:
+            given_up.append(True)
+        took.append(time.perf_counter() - t0)
+        running.clear()
+
+    running.set()
+    reader = threading.Thread(target=read)
+    reader.start()
+    live = live_latency(relay, running, 10_000)
+    reader.join()
+    print(f"  a live event, a read running        {figures(live)}  (the read: {took[-1]:.2f} s)")
+    backing._cursors.clear()
+    backing._recent.clear()
+    stop = threading.Event()
+    reader = threading.Thread(target=read, args=(stop,))
+    reader.start()
+    time.sleep(took[-1] / 2)
+    t0 = time.perf_counter()
+    stop.set()
+    reader.join()
+    stopped = (time.perf_counter() - t0) * 1000
+    print(f"  that read, given up halfway: {'stopped' if given_up else 'NOT given up, done'} {stopped:.1f} ms later")
 
 
 def main() -> int:
@@ -99,6 +170,7 @@ def main() -> int:
                 backing_module.BEHIND = behind
                 bwd, bwd_passes = timed_reads(relay, session, back, backing)
                 print(f"  {label:<35} {figures(bwd)}  {bwd_passes} conversions from the start")
+            during_a_read(relay, session, start, end, backing)
         finally:
             relay.stop()
     return 0
