@@ -95,3 +95,19 @@ async def test_a_session_screen_let_go_past_the_kept_ones_lets_its_rows_go(
             await until_app(pilot, lambda: store() is None, what="the rows of the screen let go")
         finally:
             gc.enable()
+
+
+async def test_screens_holding_many_events_between_them_are_let_go_sooner(
+        relay: Relay, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Three kept screens of 1 GB transcripts would hold ~450 MB: past ``KEEP_EVENTS`` the oldest goes."""
+    monkeypatch.setattr(kept_screens, "KEEP_EVENTS", 150)
+    app = WatchkeeperApp(relay, open_session=SESSION)
+    async with app.run_test(size=SIZE) as pilot:
+        first = await opened(app, pilot, 102)
+        await pilot.press("escape")
+        await until_app(pilot, lambda: isinstance(app.screen, SessionsScreen))
+        app.open_session(OTHER)
+        await until_app(pilot, lambda: isinstance(app.screen, SessionScreen) and app.screen.session_id == OTHER)
+        assert app.kept.get(SESSION) is None, "201 events kept past a bound of 150"
+        await until_app(pilot, lambda: first.feed is None or first.feed._sub is None, what="its subscription closed")
+        assert app.kept.get(OTHER) is app.screen, "the screen shown last is kept whatever it holds"
