@@ -46,6 +46,14 @@ async def opened(app: WatchkeeperApp, pilot: object, heads: int) -> SessionScree
     return screen
 
 
+async def to_the_other_session(app: WatchkeeperApp, pilot: object) -> None:
+    """Back to the list, then the other session opened: the first screen is left."""
+    await pilot.press("escape")  # type: ignore[attr-defined]
+    await until_app(pilot, lambda: isinstance(app.screen, SessionsScreen))
+    app.open_session(OTHER)
+    await until_app(pilot, lambda: isinstance(app.screen, SessionScreen) and app.screen.session_id == OTHER)
+
+
 async def test_coming_back_to_a_session_finds_it_where_it_was_with_what_came_meanwhile(
         relay: Relay, events: Events) -> None:
     app = WatchkeeperApp(relay, open_session=SESSION)
@@ -75,39 +83,25 @@ async def test_a_session_opened_from_the_inbox_over_its_own_screen_goes_back_to_
         assert len(app.screen_stack) == depth - 1, "the session's screen is not shown twice"
 
 
-async def test_a_session_screen_let_go_past_the_kept_ones_lets_its_rows_go(
-        relay: Relay, monkeypatch: pytest.MonkeyPatch) -> None:
-    """By reference counting alone: a cycle frozen by ``gc.freeze()`` would never be freed."""
-    monkeypatch.setattr(kept_screens, "KEEP", 1)
-    app = WatchkeeperApp(relay, open_session=SESSION)
-    async with app.run_test(size=SIZE) as pilot:
-        screen = await opened(app, pilot, 102)
-        store = weakref.ref(screen.timeline.store)
-        del screen
-        gc.collect()
-        gc.disable()  # as if frozen: only reference counting may free the rows
-        try:
-            await pilot.press("escape")
-            await until_app(pilot, lambda: isinstance(app.screen, SessionsScreen))
-            assert store() is not None, "the screen left was not kept"
-            app.open_session(OTHER)
-            await until_app(pilot, lambda: isinstance(app.screen, SessionScreen) and app.screen.session_id == OTHER)
-            await until_app(pilot, lambda: store() is None, what="the rows of the screen let go")
-        finally:
-            gc.enable()
-
-
-async def test_screens_holding_many_events_between_them_are_let_go_sooner(
-        relay: Relay, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Three kept screens of 1 GB transcripts would hold ~450 MB: past ``KEEP_EVENTS`` the oldest goes."""
-    monkeypatch.setattr(kept_screens, "KEEP_EVENTS", 150)
+@pytest.mark.parametrize(("bound", "value"), [("KEEP", 1), ("KEEP_EVENTS", 150)])
+async def test_a_session_screen_let_go_past_the_bounds_frees_its_rows_and_subscription(
+        relay: Relay, monkeypatch: pytest.MonkeyPatch, bound: str, value: int) -> None:
+    """Past ``KEEP`` screens, or ``KEEP_EVENTS`` events between them (three 1 GB transcripts would hold
+    ~450 MB): the least recently shown goes, by reference counting alone (a cycle frozen by ``gc.freeze()``
+    would never be freed); the screen shown last stays, whatever it holds."""
+    monkeypatch.setattr(kept_screens, bound, value)
     app = WatchkeeperApp(relay, open_session=SESSION)
     async with app.run_test(size=SIZE) as pilot:
         first = await opened(app, pilot, 102)
-        await pilot.press("escape")
-        await until_app(pilot, lambda: isinstance(app.screen, SessionsScreen))
-        app.open_session(OTHER)
-        await until_app(pilot, lambda: isinstance(app.screen, SessionScreen) and app.screen.session_id == OTHER)
-        assert app.kept.get(SESSION) is None, "201 events kept past a bound of 150"
-        await until_app(pilot, lambda: first.feed is None or first.feed._sub is None, what="its subscription closed")
-        assert app.kept.get(OTHER) is app.screen, "the screen shown last is kept whatever it holds"
+        store = weakref.ref(first.timeline.store)
+        feed = first.feed
+        del first
+        gc.collect()
+        gc.disable()  # as if frozen: only reference counting may free the rows
+        try:
+            await to_the_other_session(app, pilot)
+            assert app.kept.get(SESSION) is None and app.kept.get(OTHER) is app.screen
+            await until_app(pilot, lambda: store() is None, what="the rows of the screen let go")
+            await until_app(pilot, lambda: feed is None or feed._sub is None, what="its subscription closed")
+        finally:
+            gc.enable()
