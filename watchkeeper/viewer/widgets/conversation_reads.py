@@ -23,7 +23,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from ..model.conversation import Conversation as Blocks
-from ..model.event_log import CHUNK, NotRead, TailAndChunks
+from ..model.event_log import CHUNK, NotRead
 from ..model.prose import Line
 from .timeline_reads import ChunkReader, RowsRead, Scrolled
 
@@ -39,17 +39,14 @@ class BlockReads:
 
     def __init__(self, view: Shown) -> None:
         self.view = view
-        self._events: TailAndChunks | None = None
-        #: Chunks blocks drawn since the last request were missing (their reads not failed).
-        self._wanted: set[int] = set()
         self._reader = ChunkReader(view, "blocks")
 
     def placeholder(self, i: int, missing: NotRead) -> list[Line]:
         """Block ``i``'s lines while its events are read, or why they could not be."""
         blocks = self.view.blocks
-        self._note(blocks.store.events)
+        self._reader.note(blocks.store.events)
         if missing.failed is None:
-            self._wanted.add(missing.chunk)
+            self._reader.wanted.add(missing.chunk)
         return blocks.placeholder(i, missing)
 
     def request(self) -> None:
@@ -58,9 +55,9 @@ class BlockReads:
         events = blocks.store.events
         if not events.slow:
             return
-        self._note(events)
-        first = self._wanted | blocks.missed
-        self._wanted = set()
+        self._reader.note(events)
+        first = self._reader.wanted | blocks.missed
+        self._reader.wanted = set()
         blocks.missed.clear()
         near: set[int] = set()
         if blocks.blocks:
@@ -75,13 +72,4 @@ class BlockReads:
 
     def landed(self, message: RowsRead) -> bool:
         """A chunk of this view's events was read (or failed): whether the view repaints."""
-        if message.events is not self._events:
-            return False
-        self._reader.pending.discard(message.chunk)
-        return True
-
-    def _note(self, events: TailAndChunks) -> None:
-        """A new store (a history adopted, a replay restarted): what was wanted or pending is another's."""
-        if events is not self._events:
-            self._events = events
-            self._wanted, self._reader.pending = set(), set()
+        return self._reader.landed(message)

@@ -91,8 +91,27 @@ class ChunkReader:
 
     def __init__(self, view: Scrolled, group: str) -> None:
         self.view, self.group = view, group
+        #: The log the view draws from: its reads, wanted and pending, are of this one.
+        self.events: TailAndChunks | None = None
+        #: Chunks drawn missing since the last request (their reads not failed): read first.
+        self.wanted: set[int] = set()
         #: Chunks the current worker reads.
         self.pending: set[int] = set()
+
+    def note(self, events: TailAndChunks) -> bool:
+        """The view draws from ``events``; whether it is a new log (a history adopted, a replay restarted),
+        which makes what was wanted or pending another's."""
+        if events is self.events:
+            return False
+        self.events, self.wanted, self.pending = events, set(), set()
+        return True
+
+    def landed(self, message: RowsRead) -> bool:
+        """A chunk was read (or failed): whether it is of the view's log, for the view to repaint."""
+        if message.events is not self.events:
+            return False
+        self.pending.discard(message.chunk)
+        return True
 
     def read(self, events: TailAndChunks, first: set[int], near: set[int], here: int) -> None:
         """Read ``first`` (what was drawn missing) and then ``near`` (a screen around), unless being read."""
@@ -124,9 +143,6 @@ class RowReads:
 
     def __init__(self, timeline: Shown) -> None:
         self.timeline = timeline
-        self._events: TailAndChunks | None = None
-        #: Chunks rows drawn in this pass were missing (their reads not failed).
-        self._wanted: set[int] = set()
         self._reader = ChunkReader(timeline, "rows")
         #: row -> the chunk it waited for, for rows drawn as placeholders.
         self._drawn: dict[int, int] = {}
@@ -140,7 +156,7 @@ class RowReads:
             self._drawn.clear()
         self._drawn[row] = missing.chunk
         if missing.failed is None:
-            self._wanted.add(missing.chunk)
+            self._reader.wanted.add(missing.chunk)
         agent = store.row_agents[head]
         seq = store.events.seq_of(head)
         if missing.failed is None:
@@ -182,7 +198,7 @@ class RowReads:
     def want(self, chunk: int) -> None:
         """Read ``chunk`` (the selected row's, for the detail pane or a copy) with the next request."""
         self._note(self.timeline.store.events)
-        self._wanted.add(chunk)
+        self._reader.wanted.add(chunk)
         self.request()
 
     def request(self) -> None:
@@ -198,15 +214,14 @@ class RowReads:
             n = events.due(view[row])
             if n is not None:
                 near.add(n)
-        first, self._wanted = self._wanted, set()
+        first, self._reader.wanted = self._reader.wanted, set()
         cursor = timeline.selected_head
         self._reader.read(events, first, near, (cursor if cursor is not None else 0) // CHUNK)
 
     def landed(self, message: RowsRead) -> None:
         """Repaint the rows drawn while ``message.chunk`` was read."""
-        if message.events is not self._events:
+        if not self._reader.landed(message):
             return
-        self._reader.pending.discard(message.chunk)
         timeline = self.timeline
         for row, n in list(self._drawn.items()):
             if n == message.chunk:
@@ -214,7 +229,5 @@ class RowReads:
                 timeline._refresh_row(row)
 
     def _note(self, events: TailAndChunks) -> None:
-        """A new store (a history adopted, a replay restarted): what was wanted or drawn is another's."""
-        if events is not self._events:
-            self._events = events
-            self._wanted, self._reader.pending, self._drawn = set(), set(), {}
+        if self._reader.note(events):
+            self._drawn = {}  # the rows drawn are of another log
