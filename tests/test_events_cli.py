@@ -103,6 +103,36 @@ def test_garbage_lines_come_out_as_raw_events(tmp_path: Path) -> None:
     assert {"tool.started", "tool.finished"} <= {e["kind"] for e in events}
 
 
+def test_an_event_too_deep_for_a_frame_comes_out_fitted(tmp_path: Path) -> None:
+    """Nested just deep enough to encode alone but not inside a frame's two lists (orjson stops at 255
+    levels): the line must be what a relay could send on, fitted, not the event as it came."""
+    def nested(depth: int) -> object:
+        value: object = "bottom"
+        for _ in range(depth):
+            value = [value]
+        return value
+
+    depth = next(d for d in range(200, 260)
+                 if not _encodes([[make_event("deep:1", "deep", "message.user", {"text": "x", "extra": nested(d)})]]))
+    event = make_event("deep:1", "deep", "message.user", {"text": "x", "extra": nested(depth)})
+    assert _encodes(event), "the event itself must encode: only its frame may not"
+    path = tmp_path / "deep.jsonl"
+    path.write_bytes(orjson.dumps(event) + b"\n")
+    r = events_cli(str(path))
+    assert r.returncode == 0, r.stderr
+    (out,) = parse(r.stdout)
+    assert out["id"] == "deep:1"
+    assert _encodes([[out]]), "the line written cannot go into a frame"
+
+
+def _encodes(value: object) -> bool:
+    try:
+        orjson.dumps(value)
+    except orjson.JSONEncodeError:
+        return False
+    return True
+
+
 def test_missing_path_exits_2_with_a_message(tmp_path: Path) -> None:
     missing = tmp_path / "nope" / "session.jsonl"
     for args in ([str(missing)], [str(missing), "--follow"]):
