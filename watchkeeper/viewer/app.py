@@ -157,7 +157,7 @@ class WatchkeeperApp(App[str | None]):
         is gone back to, not shown twice."""
         screen = self.kept.get(session)
         if screen is None:
-            screen = self.kept.add(SteerableScreen(self.relay, session, self.session_info(session)))
+            screen = self.kept.add(self.new_session_screen(session))
         else:
             self.kept.touch(session)
         if screen in self.screen_stack:
@@ -166,6 +166,10 @@ class WatchkeeperApp(App[str | None]):
         else:
             self.push_screen(screen)
         return screen
+
+    def new_session_screen(self, session: str) -> SessionScreen:
+        """A screen for ``session`` (its events come from the relay), steerable where the session is."""
+        return SteerableScreen(self.relay, session, self.session_info(session))
 
     def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
                timeout: float | None = None, markup: bool = False) -> None:

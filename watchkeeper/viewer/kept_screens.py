@@ -1,4 +1,4 @@
-"""The session screens shown last, kept while the person looks elsewhere.
+"""The session screens shown last, kept while the person looks elsewhere (a replay's keep playing).
 
 Leaving a session screen used to drop it: coming back read the session's
 history from the relay again (12-20 s for a 1 GB transcript, converted again

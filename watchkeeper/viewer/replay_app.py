@@ -1,7 +1,8 @@
 """``watchkeeper replay``'s app: sessions open as replays, each behind its own playhead.
 
-It keeps each session's :class:`~watchkeeper.viewer.screens.replay.ReplayScreen`,
-playing, while the person looks at the sessions list; "now" is the playhead's time.
+Each session's :class:`~watchkeeper.viewer.screens.replay.ReplayScreen` is kept
+(``kept_screens.py``), playing, while the person looks at the sessions list; "now"
+is the playhead's time.
 """
 
 from __future__ import annotations
@@ -38,14 +39,7 @@ class ReplayApp(WatchkeeperApp):
         """A replay holds nothing for the person: no approvals inbox."""
         return False if action == "inbox" else super().check_action(action, parameters)
 
-    def open_session(self, session: str) -> SessionScreen:
-        """Show the session's replay; one screen per session, kept playing while it is not shown."""
-        name = f"replay:{session}"
-        if not self.is_screen_installed(name):
-            playhead = Playhead(self.speed, playing=not self.paused)
-            self.install_screen(ReplayScreen(self.relay, session, self.session_info(session), playhead), name)
-        screen = self.get_screen(name)
-        self.push_screen(screen)
-        assert isinstance(screen, ReplayScreen)
-        return screen
-
+    def new_session_screen(self, session: str) -> SessionScreen:
+        """The session's replay behind its own playhead, kept playing while it is not shown (``kept_screens``)."""
+        playhead = Playhead(self.speed, playing=not self.paused)
+        return ReplayScreen(self.relay, session, self.session_info(session), playhead)
