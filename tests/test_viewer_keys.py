@@ -285,6 +285,46 @@ async def test_a_replay_at_80_columns_shows_its_keys_and_a_player_bar_that_fits(
         relay.stop()
 
 
+class FocusLog:
+    """Each widget an app focuses, from its first frame: ``on_descendant_focus`` hears every focus bubble up."""
+
+    def __init__(self) -> None:
+        self.ids: list[str | None] = []
+
+    def on_descendant_focus(self, event: Any) -> None:
+        self.ids.append(event.widget.id)
+
+
+class LoggedApp(FocusLog, WatchkeeperApp):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        WatchkeeperApp.__init__(self, *args, **kwargs)
+        FocusLog.__init__(self)
+
+
+class LoggedReplay(FocusLog, ReplayApp):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        ReplayApp.__init__(self, *args, **kwargs)
+        FocusLog.__init__(self)
+
+
+@pytest.mark.parametrize("replay", [False, True], ids=["live", "replay"])
+async def test_a_session_screen_focuses_its_timeline_first_and_never_the_hidden_search_box(replay: bool) -> None:
+    """Focused even for a frame, the search box takes every printable key, and a footer drawn then shows
+    none of them (no Play/Pause, Errors, Help or Quit) until the next redraw of the footer."""
+    relay = Relay().start()
+    relay.add_source(TranscriptSource(SAMPLE, follow=False))
+    session = first_session(SAMPLE)
+    try:
+        app: LoggedApp | LoggedReplay = (LoggedReplay(relay, open_session=session, paused=True) if replay
+                                         else LoggedApp(relay, open_session=session))
+        async with app.run_test(size=NARROW) as pilot:
+            await until_footer(app, pilot, *ESSENTIAL)
+            assert isinstance(app.screen, SessionScreen) and app.screen.focused is app.screen.timeline
+            assert app.ids and app.ids[0] == "timeline" and "search" not in app.ids, app.ids
+    finally:
+        relay.stop()
+
+
 @pytest.mark.parametrize("size", [NARROW, WIDE])
 async def test_the_status_bar_is_one_line_at_80_columns_and_says_it_all_when_wide(size: tuple[int, int]) -> None:
     from watchkeeper.viewer.widgets.status import StatusBar

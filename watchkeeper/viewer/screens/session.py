@@ -133,6 +133,10 @@ cannot be steered at all is marked **⊘ observe-only** in the status bar;
         Binding("tab", "focus_pane", "Pane", id="session.pane"),
     ]
 
+    #: The first focus goes to the timeline: left to Textual it went to the (hidden) search box for a frame,
+    #: and a footer drawn then lost every printable key.
+    AUTO_FOCUS = "#timeline"
+
     #: A long history is read apart (``_open_history``); a replay takes every event through its playhead.
     history_apart = True
 
