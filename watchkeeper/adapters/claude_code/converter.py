@@ -136,7 +136,11 @@ class ClaudeCodeConverter(Turns):
                 return out  # a copy of a record already read
         if not self._started:
             self._capture(rec)
-        handler = self._handlers.get(kind)  # type: ignore[arg-type]
+        if type(kind) is not str:
+            out.append(self._raw(line, rec, f"a record whose type is not a string: {R.as_text(kind)}", ts,
+                                 self._agent_of(rec)))
+            return out
+        handler = self._handlers.get(kind)
         if handler is not None:
             handler(self, rec, ts, line, out)
         elif kind in _META_TYPES:
@@ -266,6 +270,8 @@ class ClaudeCodeConverter(Turns):
                     self._delivering.append(qid)
             return
         if op not in ("enqueue", "remove") or not isinstance(content, str):
+            if type(op) is not str or (content is not None and op in ("enqueue", "remove")):
+                out.append(self._raw(line, rec, "a queue operation not understood", ts, self._home))
             return
         base = self._digest_id(line)
         note = R.task_notification(content)

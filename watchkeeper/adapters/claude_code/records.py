@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
+
 from ...protocol.codec import json_object_text
 
 #: The newest CLI version whose format was checked; newer ones get a notice.
@@ -75,29 +77,36 @@ def is_newer_than_known(version: Any) -> bool:
     return v is not None and _NEWEST is not None and v > _NEWEST
 
 
-def text_of(content: Any) -> tuple[str, int, int]:
-    """The text of a user message: (text, images, tool_results) from a string or a block list."""
+def text_of(content: Any) -> tuple[str, int, int, list[Any]]:
+    """The text of a user message from a string or a block list: (text, images, tool_results, and the
+    blocks it could not read, for the caller to show raw)."""
     if isinstance(content, str):
-        return content, 0, 0
+        return content, 0, 0, _NONE
     if not isinstance(content, list):
-        return "", 0, 0
+        return "", 0, 0, _NONE
     parts: list[str] = []
     images = results = 0
+    odd = _NONE
     for block in content:
-        if not isinstance(block, dict):
-            if isinstance(block, str):
-                parts.append(block)
-            continue
-        kind = block.get("type")
+        kind = block.get("type") if type(block) is dict else None
         if kind == "text":
             text = block.get("text")
-            if isinstance(text, str):
+            if type(text) is str:
                 parts.append(text)
+                continue
         elif kind == "tool_result":
             results += 1
-        elif kind in ("image", "document"):
+            continue
+        elif kind == "image" or kind == "document":
             images += 1
-    return "\n".join(parts), images, results
+            continue
+        elif type(block) is str:
+            parts.append(block)
+            continue
+        if odd is _NONE:
+            odd = []
+        odd.append(block)
+    return "\n".join(parts), images, results, odd
 
 
 def user_origin(rec: dict[str, Any], text: str) -> str:
@@ -301,13 +310,28 @@ def system_notice(rec: dict[str, Any]) -> tuple[str, str, str, dict[str, Any]]:
     return level, str(sub), text or str(sub), extra
 
 
+#: No blocks (shared: never appended to).
+_NONE: list[Any] = []
+
+
+def as_text(value: Any) -> str | None:
+    """A field the format says is a string: itself, None if absent, else its JSON text. A list or an
+    object where a name or an id belongs is then seen as written, instead of failing a lookup."""
+    if value is None or type(value) is str:
+        return value
+    try:
+        return orjson.dumps(value).decode()
+    except (TypeError, orjson.JSONEncodeError):
+        return repr(value)
+
+
 def _dict(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
 def attachment_notice(att: dict[str, Any]) -> tuple[str, str] | None:
     """(code, text) for an attachment worth showing; None for restated context."""
-    kind = att.get("type")
+    kind = as_text(att.get("type"))
     if kind in SILENT_ATTACHMENTS:
         return None
     kind = str(kind or "unknown")

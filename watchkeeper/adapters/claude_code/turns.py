@@ -110,7 +110,7 @@ class Turns(FileState):
         content = msg.get("content") if type(msg) is dict else None
         agent = (MAIN_AGENT if self._sub is None and rec.get("isSidechain") is not True
                  else self._agent_for(rec, ts, out))
-        text, images, results = R.text_of(content)
+        text, images, results, odd = R.text_of(content)
         if results:
             structured = rec.get("toolUseResult") if results == 1 else None
             hint = rec.get("agentId") if agent == MAIN_AGENT else None
@@ -121,6 +121,14 @@ class Turns(FileState):
             self._user_text(rec, text, images, results > 0, self._base(rec, line), ts, agent, out)
         elif not (type(content) is list or type(content) is str):
             out.append(self._raw(line, rec, "user record without message content", ts, agent))
+        if odd:
+            base = self._base(rec, line)
+            for i, block in enumerate(odd):
+                kind = block.get("type") if type(block) is dict else None
+                why = ("a content block not an object" if type(block) is not dict
+                       else "a text block whose text is not a string" if kind == "text"
+                       else f"unknown content block {kind!r}")
+                self._odd_block(block, why, f"{base}:odd:{i}", ts, agent, out)
 
     def _user_text(self, rec: dict[str, Any], text: str, images: int, with_results: bool, base: str,
                    ts: str | None, agent: str, out: list[Event]) -> None:
@@ -170,6 +178,11 @@ class Turns(FileState):
         out.append(self._notice(f"{base}:rewind", "info", "rewind", text, ts, MAIN_AGENT, fork=fork,
                                 abandoned=[tree.uuid(r) for r in abandoned], abandoned_calls=calls))
 
+    def _odd_block(self, block: Any, why: str, eid: str, ts: str | None, agent: str, out: list[Event]) -> None:
+        """A content block the converter cannot read, shown as it is, with why."""
+        raw: RawData = {"record": block, "error": why, "source": self.source}
+        out.append(self._ev(eid, _RAW, raw, ts, agent))
+
     # --- assistant records -----------------------------------------------------------
 
     def _assistant(self, rec: dict[str, Any], ts: str | None, line: bytes, out: list[Event]) -> None:
@@ -182,8 +195,8 @@ class Turns(FileState):
                  else self._agent_for(rec, ts, out))
         uuid = rec.get("uuid")
         base = f"cc:{uuid}" if type(uuid) is str and uuid else self._digest_id(line)
-        mid = msg.get("id")
-        model = msg.get("model")
+        mid = R.as_text(msg.get("id"))
+        model = R.as_text(msg.get("model"))
         if self._model is None and type(model) is str and model != "<synthetic>":
             self._model = model
         content = msg.get("content")
@@ -193,30 +206,36 @@ class Turns(FileState):
             out.append(self._notice(f"{base}:0", "error", "api-error", error, ts, agent))
         elif type(content) is list:
             for i, block in enumerate(content):
-                if type(block) is not dict:
-                    continue
-                kind = block.get("type")
+                kind = block.get("type") if type(block) is dict else None
                 if kind == "text":
                     said = block.get("text")
-                    if type(said) is str and said:
-                        message: MessageAssistantData = {"text": said, "message_id": mid, "model": model}
-                        out.append(ev(f"{base}:{i}", _ASSISTANT, message, ts, agent))
+                    if type(said) is str:
+                        if said:
+                            message: MessageAssistantData = {"text": said, "message_id": mid, "model": model}
+                            out.append(ev(f"{base}:{i}", _ASSISTANT, message, ts, agent))
+                    elif said is not None:
+                        self._odd_block(block, "a text block whose text is not a string", f"{base}:{i}", ts, agent, out)
                 elif kind == "tool_use" or kind == "server_tool_use" or kind == "mcp_tool_use":
                     self._start_call(block, kind != "tool_use", mid, uuid, base, i, ts, agent, out)
                 elif kind == "thinking" or kind == "redacted_thinking":
                     thought = block.get("thinking")
-                    thought = thought if type(thought) is str else ""
-                    thinking: ThinkingData = {"text": thought, "hidden": not thought}
-                    out.append(ev(f"{base}:{i}", _THINKING, thinking, ts, agent))
+                    if thought is None or type(thought) is str:
+                        thinking: ThinkingData = {"text": thought or "", "hidden": not thought}
+                        out.append(ev(f"{base}:{i}", _THINKING, thinking, ts, agent))
+                    else:
+                        self._odd_block(block, "a thinking block whose text is not a string", f"{base}:{i}", ts, agent,
+                                        out)
                 elif type(kind) is str and kind.endswith("_tool_result"):
                     self._finish_call(block, None, ts, agent, out)
                 else:
-                    why = f"unknown content block {kind!r}"
-                    raw: RawData = {"record": block, "error": why, "source": self.source}
-                    out.append(ev(f"{base}:{i}", _RAW, raw, ts, agent))
-        elif type(content) is str and content:
-            whole: MessageAssistantData = {"text": content, "message_id": mid, "model": model}
-            out.append(ev(f"{base}:0", _ASSISTANT, whole, ts, agent))
+                    why = f"unknown content block {kind!r}" if type(block) is dict else "a content block not an object"
+                    self._odd_block(block, why, f"{base}:{i}", ts, agent, out)
+        elif type(content) is str:
+            if content:
+                whole: MessageAssistantData = {"text": content, "message_id": mid, "model": model}
+                out.append(ev(f"{base}:0", _ASSISTANT, whole, ts, agent))
+        else:
+            out.append(self._raw(line, rec, "assistant message without content", ts, agent))
         usage = msg.get("usage")
         if type(usage) is dict:
             rid = rec.get("requestId")
@@ -251,7 +270,7 @@ class Turns(FileState):
             self._calls[cid] = Call(agent, ts, record, True, False)
         else:
             call.started, call.ts, call.record = True, ts, record
-        name = block.get("name")
+        name = R.as_text(block.get("name"))
         args = block.get("input")
         if type(args) is str:
             args = R.tool_input(args)
@@ -312,7 +331,7 @@ class Turns(FileState):
         if agent:
             self._link(agent, task.call_id, ts, out)
         agent = agent or task.agent_id
-        state = info.get("status")
+        state = R.as_text(info.get("status"))
         if state in _AGENT_RUNNING:
             return
         final = state if type(state) is str else ("completed" if status == "ok" else status)
