@@ -49,6 +49,17 @@ def reparse(data: bytes | str, error: orjson.JSONDecodeError) -> Any:
         raise error from None
 
 
+def as_text(value: Any) -> str | None:
+    """A field the format says is a string: itself, None if absent, else its JSON text. A list or an
+    object where a name or an id belongs is then seen as written, instead of failing a lookup."""
+    if value is None or type(value) is str:
+        return value
+    try:
+        return orjson.dumps(value).decode()
+    except (TypeError, orjson.JSONEncodeError):
+        return repr(value)
+
+
 def json_object_text(value: Any) -> Any:
     """A value that is an object's JSON text, decoded (Codex arguments, old Claude Code tool input); else as is."""
     if isinstance(value, str) and value[:1] == "{":

@@ -34,7 +34,7 @@ from typing import Any
 import orjson
 
 from ...protocol import MAIN_AGENT, Event, Kind, now_iso
-from ...protocol.codec import reparse
+from ...protocol.codec import as_text, reparse
 from ...protocol.payloads import MessageUserData
 from . import records as R
 from .subagents import identify
@@ -137,7 +137,7 @@ class ClaudeCodeConverter(Turns):
         if not self._started:
             self._capture(rec)
         if type(kind) is not str:
-            out.append(self._raw(line, rec, f"a record whose type is not a string: {R.as_text(kind)}", ts,
+            out.append(self._raw(line, rec, f"a record whose type is not a string: {as_text(kind)}", ts,
                                  self._agent_of(rec)))
             return out
         handler = self._handlers.get(kind)

@@ -9,9 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
-
-from ...protocol.codec import json_object_text
+from ...protocol.codec import as_text, json_object_text
 
 #: The newest CLI version whose format was checked; newer ones get a notice.
 NEWEST_KNOWN = "2.1.332"
@@ -312,17 +310,6 @@ def system_notice(rec: dict[str, Any]) -> tuple[str, str, str, dict[str, Any]]:
 
 #: No blocks (shared: never appended to).
 _NONE: list[Any] = []
-
-
-def as_text(value: Any) -> str | None:
-    """A field the format says is a string: itself, None if absent, else its JSON text. A list or an
-    object where a name or an id belongs is then seen as written, instead of failing a lookup."""
-    if value is None or type(value) is str:
-        return value
-    try:
-        return orjson.dumps(value).decode()
-    except (TypeError, orjson.JSONEncodeError):
-        return repr(value)
 
 
 def _dict(value: Any) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from datetime import datetime
 from typing import Any
 
 from ...protocol import MAIN_AGENT, Event, Kind
+from ...protocol.codec import as_text
 from ...protocol.payloads import (
     AgentFinishedData,
     AgentStartedData,
@@ -195,8 +196,8 @@ class Turns(FileState):
                  else self._agent_for(rec, ts, out))
         uuid = rec.get("uuid")
         base = f"cc:{uuid}" if type(uuid) is str and uuid else self._digest_id(line)
-        mid = R.as_text(msg.get("id"))
-        model = R.as_text(msg.get("model"))
+        mid = as_text(msg.get("id"))
+        model = as_text(msg.get("model"))
         if self._model is None and type(model) is str and model != "<synthetic>":
             self._model = model
         content = msg.get("content")
@@ -270,7 +271,7 @@ class Turns(FileState):
             self._calls[cid] = Call(agent, ts, record, True, False)
         else:
             call.started, call.ts, call.record = True, ts, record
-        name = R.as_text(block.get("name"))
+        name = as_text(block.get("name"))
         args = block.get("input")
         if type(args) is str:
             args = R.tool_input(args)
@@ -331,7 +332,7 @@ class Turns(FileState):
         if agent:
             self._link(agent, task.call_id, ts, out)
         agent = agent or task.agent_id
-        state = R.as_text(info.get("status"))
+        state = as_text(info.get("status"))
         if state in _AGENT_RUNNING:
             return
         final = state if type(state) is str else ("completed" if status == "ok" else status)

@@ -28,7 +28,7 @@ from typing import Any
 import orjson
 
 from ...protocol import MAIN_AGENT, Event, content_id, make_event, now_iso, raw_event
-from ...protocol.codec import reparse
+from ...protocol.codec import as_text, reparse
 from .records import TOP_LEVEL
 from .session import StartFacts, session_from_path
 from .text import Mirrors, title_of
@@ -155,10 +155,14 @@ class CodexConverter:
         return self._last_ts or now_iso()
 
     def _raw(self, text: bytes, error: str) -> list[Event]:
-        event = raw_event(self.session, text, error, self.source, ts=self._stamp(None))
+        return self._emit([self.odd(error)])
+
+    def odd(self, error: str) -> Event:
+        """The line being read as a raw event saying what could not be read in it."""
+        event = raw_event(self.session, self._text, error, self.source, ts=self._stamp(None))
         event["id"] = f"cx:{self.session}:{self.key}:{self._n}"
         self._n += 1
-        return self._emit([event])
+        return event
 
     # --- the held session.started --------------------------------------------------
 
@@ -230,10 +234,12 @@ class CodexConverter:
         return out
 
     def said(self, text: Any, source: str, message_id: Any = None, phase: Any = None) -> list[Event]:
-        if not isinstance(text, str) or not text.strip() or not self._said.first(source, text, self._line):
+        if not isinstance(text, str):
+            return [] if text is None else [self.odd("assistant text that is not a string")]
+        if not text.strip() or not self._said.first(source, text, self._line):
             return []
         self.said_in_turn = True
-        data: dict[str, Any] = {"text": text, "message_id": message_id, "model": self.facts.model}
+        data: dict[str, Any] = {"text": text, "message_id": as_text(message_id), "model": self.facts.model}
         if phase:
             data["phase"] = phase
         return [self.event("message.assistant", data)]
@@ -254,7 +260,7 @@ class CodexConverter:
             return []
         self._calls[call_id] = self._ts
         self._open.add(call_id)
-        data = {"call_id": call_id, "name": name, "input": tool_input, "message_id": message_id}
+        data = {"call_id": call_id, "name": name, "input": tool_input, "message_id": as_text(message_id)}
         return [self.event("tool.started", data, id=f"tool:{call_id}:started")]
 
     def finish_call(
@@ -279,7 +285,7 @@ class CodexConverter:
     def usage(self, delta: dict[str, int] | None, message_id: Any = None, **extra: Any) -> list[Event]:
         if delta is None:
             return []
-        data = {"model": self.facts.model, "message_id": message_id, **delta, "cost_usd": None}
+        data = {"model": self.facts.model, "message_id": as_text(message_id), **delta, "cost_usd": None}
         data.update((k, v) for k, v in extra.items() if v is not None)
         return [self.event("usage", data)]
 

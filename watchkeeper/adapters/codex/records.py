@@ -49,6 +49,8 @@ class Thread(Protocol):
 
     def notice(self, level: str, text: str, code: str, **extra: Any) -> Event: ...
 
+    def odd(self, error: str) -> Event: ...
+
     def prompt(self, text: str, source: str) -> list[Event]: ...
 
     def fallback_prompt(self, text: str) -> None: ...
@@ -83,6 +85,8 @@ ENVELOPE = re.compile(r"Message Type: (?P<type>\w+)\nTask name: [^\n]*\nSender: 
 
 def response_item(c: Thread, p: dict[str, Any]) -> list[Event] | None:
     kind = p.get("type")
+    if not isinstance(kind, str):
+        return None
     if kind == "message":
         role, text = p.get("role"), content_text(p.get("content"))
         if role == "assistant":
@@ -112,7 +116,9 @@ def response_item(c: Thread, p: dict[str, Any]) -> list[Event] | None:
 
 def event_msg(c: Thread, p: dict[str, Any]) -> list[Event] | None:
     kind = p.get("type")
-    handler = EVENT_MSG.get(kind) if isinstance(kind, str) else None
+    if not isinstance(kind, str):
+        return None
+    handler = EVENT_MSG.get(kind)
     if handler is not None:
         return handler(c, p)
     if kind in END_EVENTS and p.get("call_id"):
@@ -165,7 +171,7 @@ def item_completed(c: Thread, p: dict[str, Any]) -> list[Event] | None:
 def token_count(c: Thread, p: dict[str, Any]) -> list[Event]:
     info = p.get("info")
     if not isinstance(info, dict):
-        return []  # rate limits only
+        return [] if info is None else [c.odd("token counts that are not an object")]  # None: rate limits only
     total, last = info.get("total_token_usage"), info.get("last_token_usage")
     delta = c.tokens.snapshot(total) if isinstance(total, dict) else c.tokens.step(last)
     context = last.get("input_tokens") if isinstance(last, dict) else None
@@ -256,6 +262,8 @@ def world_state(c: Thread, p: dict[str, Any]) -> list[Event]:
 
 def _thinking_text(c: Thread, p: dict[str, Any]) -> list[Event]:
     text = p.get("text")
+    if text is not None and not isinstance(text, str):
+        return [c.odd("reasoning text that is not a string")]
     return c.thinking([text] if isinstance(text, str) and text.strip() else [], "event_msg")
 
 

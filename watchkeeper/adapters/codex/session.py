@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ...protocol import OBSERVE_ONLY, Isolation, Profile
+from ...protocol.codec import as_text
 
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.IGNORECASE)
 
@@ -36,13 +37,13 @@ class StartFacts:
 
     def read_meta(self, p: dict[str, Any]) -> None:
         self.meta.update(
-            cwd=p.get("cwd"),
-            version=p.get("cli_version"),
-            originator=p.get("originator"),
+            cwd=as_text(p.get("cwd")),
+            version=as_text(p.get("cli_version")),
+            originator=as_text(p.get("originator")),
             session_source=p.get("source"),
-            model_provider=p.get("model_provider"),
+            model_provider=as_text(p.get("model_provider")),
             git=p.get("git"),
-            forked_from=p.get("forked_from_id"),
+            forked_from=as_text(p.get("forked_from_id")),
         )
         self.meta.update(spawn_info(p))
         if isinstance(p.get("model"), str):

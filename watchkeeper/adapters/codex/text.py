@@ -57,9 +57,10 @@ def is_scaffolding(text: str, payload: dict[str, Any]) -> bool:
         items = meta.get("content_item_metadata")
         if isinstance(items, list):
             kinds = {
-                (i.get("provenance") or {}).get("type")
+                i["provenance"].get("type")
                 for i in items
                 if isinstance(i, dict) and isinstance(i.get("provenance"), dict)
+                and isinstance(i["provenance"].get("type"), str)
             }
             if "harness" in kinds:
                 return True
