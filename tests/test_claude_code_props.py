@@ -115,4 +115,3 @@ def test_every_corpus_file_twice_gives_the_same_ids(samples: Path) -> None:
 def test_a_corpus_file_with_a_line_cut_short(samples: Path, data: st.DataObject) -> None:
     files = sorted((samples / "claude-code" / "projects").rglob("*.jsonl"))
     check_a_line_cut_short(data.draw(st.sampled_from(files), label="file"), data)
-

@@ -75,6 +75,10 @@ def is_newer_than_known(version: Any) -> bool:
     return v is not None and _NEWEST is not None and v > _NEWEST
 
 
+#: No blocks (shared: never appended to).
+_NONE: list[Any] = []
+
+
 def text_of(content: Any) -> tuple[str, int, int, list[Any]]:
     """The text of a user message from a string or a block list: (text, images, tool_results, and the
     blocks it could not read, for the caller to show raw)."""
@@ -306,10 +310,6 @@ def system_notice(rec: dict[str, Any]) -> tuple[str, str, str, dict[str, Any]]:
         text = tag(text, "local-command-stdout") or tag(text, "local-command-stderr") or text
         return level, "local-command", text, extra
     return level, str(sub), text or str(sub), extra
-
-
-#: No blocks (shared: never appended to).
-_NONE: list[Any] = []
 
 
 def _dict(value: Any) -> dict[str, Any]:
