@@ -117,7 +117,7 @@ def edit_diff(call: ToolCall) -> str | None:
     if isinstance(output, str):
         output = maybe_json(output) or output
     if call.name == "apply_patch" or (isinstance(data, str) and "*** Begin Patch" in data):
-        patch = data if isinstance(data, str) else (data or {}).get("input") or (data or {}).get("patch")
+        patch = data.get("input") or data.get("patch") if isinstance(data, dict) else data
         return patch if isinstance(patch, str) else None
     if not isinstance(data, dict):
         return None
@@ -196,7 +196,7 @@ def tool_detail(
         out.append(section("Output"))
         out += output_block(call.output, opts)
         finished = (cast(ToolFinishedData, data_of(e)) for e in events if e.get("kind") == Kind.TOOL_FINISHED)
-        cut = next((d.get("truncated") for d in finished), None)
+        cut = rows.number(next((d.get("truncated") for d in finished), None))
         if cut:
             out.append(Text(f"(output cut at the source: {size_text(int(cut))} more)", style="italic"))
     return out

@@ -7,6 +7,7 @@ from the theme, so this module never names a colour.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -117,8 +118,18 @@ def clock(ts: str | None) -> str:
     return datetime.fromtimestamp(t).strftime("%H:%M:%S")
 
 
-def duration(ms: float | None) -> str:
+def number(value: Any) -> int | float | None:
+    """A count, a duration or an amount as a source sent it, if it is one: a peer's event passes validation
+    with ``"12"`` or ``true`` where a number belongs (the models coerce what they check, the event stays as
+    sent), and an in-process source may send infinity."""
+    if type(value) is int or (type(value) is float and math.isfinite(value)):
+        return value
+    return None
+
+
+def duration(ms: Any) -> str:
     """``450ms``, ``12.3s``, ``4m05s``, ``3h12m``; past 48 hours ``3d 4h`` (``protocol.activity``)."""
+    ms = number(ms)
     return "" if ms is None else duration_text(ms / 1000)
 
 
@@ -306,12 +317,13 @@ def control_summary(applied: bool, data: ControlOutcomeData) -> list[Cell]:
 
 
 def usage_text(data: UsageData) -> str:
-    parts = [f"in {data.get('input_tokens', 0):,}", f"out {data.get('output_tokens', 0):,}"]
-    cache = (data.get("cache_read_tokens") or 0) + (data.get("cache_creation_tokens") or 0)
+    parts = [f"in {number(data.get('input_tokens')) or 0:,}", f"out {number(data.get('output_tokens')) or 0:,}"]
+    cache = (number(data.get("cache_read_tokens")) or 0) + (number(data.get("cache_creation_tokens")) or 0)
     if cache:
         parts.append(f"cache {cache:,}")
-    if data.get("cost_usd") is not None:
-        parts.append(f"${data['cost_usd']:.4f}")
+    cost = number(data.get("cost_usd"))
+    if cost is not None:
+        parts.append(f"${cost:.4f}")
     return "  ".join(parts)
 
 
