@@ -6,7 +6,8 @@ do not name may hold anything. The relay's intake (``fit``) turns what cannot be
 100-bit integer becomes its digits). For each kind of event and each field it carries in the
 repository's transcripts, the field is set to each odd value that still passes intake and validation,
 and the event, after the ones before it, goes through the timeline store, every row, the detail pane's
-renderable (rendered), the row texts a copy takes and the conversation's lines. Nothing may raise: one
+renderable (rendered), the row texts a copy takes, the conversation's lines, the session's fold and
+its held calls' countdowns. Nothing may raise: one
 that did stopped the app when the row was drawn or selected (an ``apply_patch`` whose input is a list,
 a usage event's ``"12"`` tokens, a tool's infinite duration).
 """
@@ -22,10 +23,13 @@ import pytest
 from conftest import claude_transcripts, codex_rollouts
 from rich.console import Console
 from test_converters_odd_fields import fields
+from test_tui_steering_unit import held_session
+from test_viewer_support import Events
 
 from watchkeeper.adapters.files.feed import convert_file
 from watchkeeper.protocol import Event, ProtocolError, fit, validate_event
-from watchkeeper.viewer.model import row_text
+from watchkeeper.protocol.session import SessionState
+from watchkeeper.viewer.model import inbox, row_text
 from watchkeeper.viewer.model.conversation import Conversation
 from watchkeeper.viewer.model.detail_render import render_detail
 from watchkeeper.viewer.model.timeline_store import TimelineStore
@@ -56,11 +60,29 @@ def changed(event: Event, path: tuple[Any, ...], value: Any) -> Event | None:
     return out
 
 
+def steered() -> list[Event]:
+    """A held call, the person's controls applied and refused, the session's end: kinds no transcript has."""
+    e = Events("steered")
+    return [*held_session(e, "Clean the build"),
+            e.ev("control.applied", {"control": "deny", "call_id": "toolu_rm", "reason": "no", "message": "stop",
+                                     "by": "me"}),
+            e.ev("control.rejected", {"control": "pause", "reason": "not now"}),
+            e.ev("state", {"state": "paused", "reason": "person"}),
+            e.ev("agent.finished", {"agent_id": "sub", "status": "completed"}),
+            e.ev("session.ended", {"reason": "done"})]
+
+
+def sessions() -> Iterator[list[Event]]:
+    yield Events().whole_session()
+    yield steered()
+    for path in claude_transcripts() + codex_rollouts():
+        yield list(convert_file(path))
+
+
 def cases() -> Iterator[tuple[list[Event], str]]:
     """(events, what changed) for the first event of each kind that carries each field."""
     seen: set[tuple[str, str]] = set()
-    for path in claude_transcripts() + codex_rollouts():
-        events = list(convert_file(path))
+    for events in sessions():
         for seq, event in enumerate(events):
             event["seq"] = seq
         for i, event in enumerate(events):
@@ -78,6 +100,12 @@ def cases() -> Iterator[tuple[list[Event], str]]:
 
 def read_everything(events: list[Event]) -> None:
     console = Console(width=100, file=io.StringIO(), color_system="truecolor")
+    state = SessionState()
+    for event in events:
+        state.fold(event)
+    for held in state.held.values():
+        held.describe()
+        inbox.countdown(held, NOW)
     store = TimelineStore()
     store.add(events)
     store.rebuild()
