@@ -6,8 +6,8 @@ do not name may hold anything. The relay's intake (``fit``) turns what cannot be
 100-bit integer becomes its digits). For each kind of event and each field it carries in the
 repository's transcripts, the field is set to each odd value that still passes intake and validation,
 and the event, after the ones before it, goes through the timeline store, every row, the detail pane's
-renderable (rendered), the row texts a copy takes, the conversation's lines, the session's fold and
-its held calls' countdowns. Nothing may raise: one
+renderable (rendered), the row texts a copy takes, the conversation's lines, the relay's summary of
+the session (its row in the sessions list) and its held calls' countdowns. Nothing may raise: one
 that did stopped the app when the row was drawn or selected (an ``apply_patch`` whose input is a list,
 a usage event's ``"12"`` tokens, a tool's infinite duration).
 """
@@ -28,8 +28,8 @@ from test_viewer_support import Events
 
 from watchkeeper.adapters.files.feed import convert_file
 from watchkeeper.protocol import Event, ProtocolError, fit, validate_event
-from watchkeeper.protocol.session import SessionState
-from watchkeeper.viewer.model import inbox, row_text
+from watchkeeper.relay.summary import Summary
+from watchkeeper.viewer.model import inbox, row_text, session_columns
 from watchkeeper.viewer.model.conversation import Conversation
 from watchkeeper.viewer.model.detail_render import render_detail
 from watchkeeper.viewer.model.timeline_store import TimelineStore
@@ -100,10 +100,13 @@ def cases() -> Iterator[tuple[list[Event], str]]:
 
 def read_everything(events: list[Event]) -> None:
     console = Console(width=100, file=io.StringIO(), color_system="truecolor")
-    state = SessionState()
+    summary = Summary(str(events[0]["session"]), "test")
     for event in events:
-        state.fold(event)
-    for held in state.held.values():
+        summary.fold(event)
+    row = session_columns.cells(summary.info, NOW)
+    for key in session_columns.layout([row], 120):
+        session_columns.fitted(row, key, 20)
+    for held in summary.state.held.values():
         held.describe()
         inbox.countdown(held, NOW)
     store = TimelineStore()
