@@ -178,6 +178,20 @@ async def test_opens_paused_at_the_first_event_and_plays_from_there() -> None:
         await until_app(pilot, lambda: screen.playhead.goal > 0 and len(screen.timeline.store.events) > 0)
 
 
+async def test_a_summary_that_finds_the_replay_without_its_widgets_is_kept_for_when_they_are_drawn() -> None:
+    """The app passes summaries to every kept screen: one not drawn yet, or one whose widgets the closing app
+    has removed (a full run saw it: ``NoMatches`` for the player bar, and the app stopped with it)."""
+    path = SAMPLE_LOGS / "native" / "sdk-demo.jsonl"
+    async with replaying(path, paused=True) as (app, pilot, screen):
+        await until_app(pilot, lambda: screen.playhead.loaded)
+        info = app.session_info(screen.session_id)
+        assert info is not None
+        screen.playhead.loaded = False
+        await screen.player.remove()
+        screen.session_changed(info)
+        assert screen.playhead.loaded
+
+
 async def test_a_transcript_with_garbage_lines_replays_them_as_counted_raw_rows(tmp_path: Path) -> None:
     transcript = ClaudeTranscript(tmp_path / "22222222-2222-4333-8444-555555555555.jsonl",
                                   session="22222222-2222-4333-8444-555555555555")

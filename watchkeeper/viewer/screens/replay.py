@@ -148,7 +148,7 @@ A recorded session played back with its own timing, scaled.
         self._loaded_if_complete()
 
     def _check_loaded(self) -> None:
-        """Also asked directly: a kept screen hidden under the sessions list gets no summaries."""
+        """Also asked on a timer, not only when the app passes a summary on."""
         if not self.playhead.loaded:
             info = next((i for i in self.relay.sessions() if i.session == self.session_id), None)
             if info is not None:
@@ -157,7 +157,10 @@ A recorded session played back with its own timing, scaled.
     def _loaded_if_complete(self) -> None:
         if self._expected is not None and self.playhead.total >= self._expected and not self.playhead.loaded:
             self.playhead.loaded = True
-            self.player.show(self.playhead)
+            # A kept screen not drawn yet, or one whose widgets the closing app removed, has no bar to show it
+            # in: mounting shows the playhead as it is.
+            for bar in self.query(PlayerBar):
+                bar.show(self.playhead)
 
     # --- the playhead moves -------------------------------------------------------------
 
