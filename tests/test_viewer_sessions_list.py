@@ -23,6 +23,7 @@ from watchkeeper.relay import IterSource, Relay
 from watchkeeper.relay.api import SessionInfo
 from watchkeeper.viewer import WatchkeeperApp
 from watchkeeper.viewer.model.session_columns import cells, cut_end, cut_path, layout
+from watchkeeper.viewer.screens.sessions import SessionsScreen
 
 LONG_CWD = "/srv/projects/clients/acme/services/parser-service"
 
@@ -105,6 +106,18 @@ async def test_the_cursor_stays_on_its_session_when_the_columns_change(relay: Re
         await pilot.resize_terminal(80, 24)
         await until_app(pilot, lambda: "events" not in headings(app))
         assert table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value == chosen
+
+
+async def test_a_session_list_that_finds_its_table_gone_keeps_the_list_and_draws_nothing(relay: Relay) -> None:
+    """As the app closes, Textual removes a screen's widgets while the relay's summaries still come."""
+    app = WatchkeeperApp(relay, clock=lambda: NOW)
+    async with app.run_test(size=(120, 24)) as pilot:
+        await shown(app, pilot)
+        screen = app.screen
+        assert isinstance(screen, SessionsScreen)
+        await screen.query_one(DataTable).remove()
+        screen.sessions_changed(list(app.sessions))
+        assert len(screen.infos) == 3
 
 
 def info(**fields: object) -> SessionInfo:

@@ -118,7 +118,10 @@ sessions it has, and says *unreachable* while the edge is not connected.
 
     def _redraw(self) -> None:
         """Update cells in place while the columns and the order hold (the cursor and scroll stay); else rebuild."""
-        table = self.query_one(SessionTable)
+        tables = self.query(SessionTable)
+        if not tables:
+            return  # the app is closing: the screen's widgets are gone already
+        table = tables.first()
         rows = self._rows(host(self.app).clock())
         room = table.scrollable_content_region.width or table.app.size.width
         widths = layout(rows, room, 2 * table.cell_padding)
