@@ -180,7 +180,8 @@ async def test_opens_paused_at_the_first_event_and_plays_from_there() -> None:
 
 async def test_a_summary_that_finds_the_replay_without_its_widgets_is_kept_for_when_they_are_drawn() -> None:
     """The app passes summaries to every kept screen: one not drawn yet, or one whose widgets the closing app
-    has removed (a full run saw it: ``NoMatches`` for the player bar, and the app stopped with it)."""
+    has removed (a full run saw it: ``NoMatches`` for the player bar, and the app stopped with it); the
+    playhead's timer may tick there too."""
     path = SAMPLE_LOGS / "native" / "sdk-demo.jsonl"
     async with replaying(path, paused=True) as (app, pilot, screen):
         await until_app(pilot, lambda: screen.playhead.loaded)
@@ -190,6 +191,7 @@ async def test_a_summary_that_finds_the_replay_without_its_widgets_is_kept_for_w
         await screen.player.remove()
         screen.session_changed(info)
         assert screen.playhead.loaded
+        screen._tick()  # what its timer calls 30 times a second, until the app has closed it
 
 
 async def test_a_transcript_with_garbage_lines_replays_them_as_counted_raw_rows(tmp_path: Path) -> None:

@@ -35,6 +35,7 @@ from ..model.feed import EventsArrived
 from ..model.playhead import Playhead, Reveal, parse_position, speed_label
 from ..palette import PaletteCommand
 from ..widgets.player import PlayerBar
+from ..widgets.timeline import Timeline
 from .session import SessionScreen
 
 #: Ticks per second of the playhead's timer.
@@ -165,6 +166,8 @@ A recorded session played back with its own timing, scaled.
     # --- the playhead moves -------------------------------------------------------------
 
     def _tick(self) -> None:
+        if not self.query(PlayerBar) or not self.query(Timeline):
+            return  # the app is closing: the screen's widgets are gone already
         playhead = self.playhead
         reveal = playhead.tick(time.monotonic())
         self._apply(reveal)
