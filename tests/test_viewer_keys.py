@@ -285,26 +285,17 @@ async def test_a_replay_at_80_columns_shows_its_keys_and_a_player_bar_that_fits(
         relay.stop()
 
 
-class FocusLog:
-    """Each widget an app focuses, from its first frame: ``on_descendant_focus`` hears every focus bubble up."""
+def focus_logged(app_class: type[WatchkeeperApp]) -> Any:
+    """``app_class`` noting each widget it focuses (``focused``), from its first frame: every focus bubbles up
+    to the app as ``DescendantFocus``."""
 
-    def __init__(self) -> None:
-        self.ids: list[str | None] = []
+    class Logged(app_class):
+        focused: ClassVar[list[str | None]] = []  # a new class each call: its own list
 
-    def on_descendant_focus(self, event: Any) -> None:
-        self.ids.append(event.widget.id)
+        def on_descendant_focus(self, event: Any) -> None:
+            self.focused.append(event.widget.id)
 
-
-class LoggedApp(FocusLog, WatchkeeperApp):
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        WatchkeeperApp.__init__(self, *args, **kwargs)
-        FocusLog.__init__(self)
-
-
-class LoggedReplay(FocusLog, ReplayApp):
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        ReplayApp.__init__(self, *args, **kwargs)
-        FocusLog.__init__(self)
+    return Logged
 
 
 @pytest.mark.parametrize("replay", [False, True], ids=["live", "replay"])
@@ -315,12 +306,12 @@ async def test_a_session_screen_focuses_its_timeline_first_and_never_the_hidden_
     relay.add_source(TranscriptSource(SAMPLE, follow=False))
     session = first_session(SAMPLE)
     try:
-        app: LoggedApp | LoggedReplay = (LoggedReplay(relay, open_session=session, paused=True) if replay
-                                         else LoggedApp(relay, open_session=session))
+        app = (focus_logged(ReplayApp)(relay, open_session=session, paused=True) if replay
+               else focus_logged(WatchkeeperApp)(relay, open_session=session))
         async with app.run_test(size=NARROW) as pilot:
             await until_footer(app, pilot, *ESSENTIAL)
             assert isinstance(app.screen, SessionScreen) and app.screen.focused is app.screen.timeline
-            assert app.ids and app.ids[0] == "timeline" and "search" not in app.ids, app.ids
+            assert app.focused and app.focused[0] == "timeline" and "search" not in app.focused, app.focused
     finally:
         relay.stop()
 

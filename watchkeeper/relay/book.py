@@ -300,7 +300,8 @@ class SessionBook:
             return Folded(lg.summary.state.copy(), self._history_from.get(session, 0), lg.summary.info.last_seq + 1)
 
     def lines(self, session: str, start: int, stop: int) -> list[bytes]:
-        """Events of one session as JSON lines (``spill.SpillLog.lines``); from any thread."""
+        """Events of one session as JSON lines without their newline (what a search scans); from any thread, the
+        backing's read made after the lock is let go (``spill.SpillLog.read_later``)."""
         with self._lock:
             lg = self._logs.get(session)
             if lg is None:

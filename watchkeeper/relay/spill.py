@@ -348,10 +348,6 @@ class SpillLog(Segmented, Window):
     def _load(self, start: int, stop: int) -> list[Event]:
         return self._spilled(start, stop, lines=False)
 
-    def lines(self, start: int, stop: int) -> list[bytes]:
-        """Events ``start <= seq < stop`` as JSON lines without their newline (what a search scans)."""
-        return self.read_later(start, stop, lines=True)()
-
     def read_later(self, start: int, stop: int, lines: bool = False) -> Callable[[], list[Any]]:
         """Seqs ``start`` … ``stop - 1`` (events, or JSON lines), as a call to make once the caller's lock is let
         go: what is in memory, the spill file or the recording is taken now, what a backing holds read by the

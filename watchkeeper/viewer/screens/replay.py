@@ -26,6 +26,7 @@ from typing import ClassVar
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
+from textual.css.query import NoMatches
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label
 
@@ -35,7 +36,6 @@ from ..model.feed import EventsArrived
 from ..model.playhead import Playhead, Reveal, parse_position, speed_label
 from ..palette import PaletteCommand
 from ..widgets.player import PlayerBar
-from ..widgets.timeline import Timeline
 from .session import SessionScreen
 
 #: Ticks per second of the playhead's timer.
@@ -166,15 +166,17 @@ A recorded session played back with its own timing, scaled.
     # --- the playhead moves -------------------------------------------------------------
 
     def _tick(self) -> None:
-        if not self.query(PlayerBar) or not self.query(Timeline):
+        try:
+            timeline, bar = self.timeline, self.player
+        except NoMatches:
             return  # the app is closing: the screen's widgets are gone already
         playhead = self.playhead
         reveal = playhead.tick(time.monotonic())
         self._apply(reveal)
-        self.timeline.set_live(playhead.playing)
+        timeline.set_live(playhead.playing)
         if self._to_last and playhead.shown >= playhead.goal:
             self._to_last = False
-        self.player.show(playhead)
+        bar.show(playhead)
 
     def _apply(self, reveal: Reveal) -> None:
         if not reveal:
