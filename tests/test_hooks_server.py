@@ -138,6 +138,20 @@ def test_malformed_bodies_are_400_with_a_reason(server: Server) -> None:
     assert status == 400 and "control" in answer["error"]
 
 
+def test_a_number_too_big_for_a_float_is_no_duration_and_the_session_is_still_announced(server: Server) -> None:
+    """A lone surrogate makes the body parse with ``json``, which keeps a 401-digit integer: ``float()`` of it
+    raised, the reply was 500, and the session was marked announced with its ``session.started`` lost."""
+    for n, duration in enumerate(("1" + "0" * 400, "1e400", "-1e400", "NaN")):
+        body = (f'{{"session_id": "{SID}-{n}", "hook_event_name": "PostToolUse", "tool_name": "Bash", '
+                f'"tool_use_id": "t{n}", "tool_input": {{}}, "tool_response": "\\ud800 cut", '
+                f'"duration_ms": {duration}}}').encode()
+        status, answer = server.request("POST", "/hook", raw=body)
+        assert (status, answer) == (200, {}), duration
+        mine = [e for e in server.events if e["session"] == f"{SID}-{n}"]
+        assert [e["kind"] for e in mine] == ["session.started", "tool.finished"], duration
+        assert mine[1]["data"]["duration_ms"] is None
+
+
 def test_oversized_control_is_refused(server: Server) -> None:
     status, _ = server.request("POST", "/control", control("c1", "inject", text="x" * (2 * 1024 * 1024)))
     assert status == 413

@@ -100,6 +100,27 @@ def test_pause_holds_the_next_call_and_resume_gives_no_decision() -> None:
     assert h.hook(pre("t2")).reply == {}
 
 
+def test_a_call_without_a_usable_id_is_held_by_a_pause_and_a_breakpoint_all_the_same() -> None:
+    """A PreToolUse whose ``tool_use_id`` is missing or not a string used to get ``{}`` at once: the call ran
+    while the pause said "the next tool call waits". It is held under an id of its own, and answered by it."""
+    h = Harness(breakpoint=lambda p: "rm" if "rm" in str(p.get("tool_input")) else None)
+    h.hook(pre("t0"))
+    assert h.control("c1", "pause")[0] == "control.applied"
+    for n, odd in enumerate((None, 123, ["toolu_1"], {"id": "x"}, "")):
+        held = h.hook(pre(odd))  # type: ignore[arg-type]
+        assert held.reply is None and held.hold is not None, odd
+        (waiting,) = held.events
+        cid = held.hold.call_id
+        assert cid.startswith("hook-") and waiting["data"]["call_id"] == cid
+        assert waiting["kind"] == "tool.waiting" and waiting["data"]["reason"] == "paused"
+        kind, _, _ = h.control(f"d{n}", "deny", call_id=cid, reason="not now")
+        assert kind == "control.applied" and decision(h.woken[cid][0]) == "deny"
+    h.control("c2", "resume")
+    assert h.hook(pre(None)).reply == {}  # type: ignore[arg-type]
+    held = h.hook(hook("PreToolUse", tool_name="Bash", tool_input={"command": "rm -rf ~"}, tool_use_id=7))
+    assert held.hold is not None and held.events[0]["data"]["reason"] == "breakpoint"
+
+
 def test_approve_allows_only_the_held_call_and_first_decision_wins() -> None:
     h = Harness()
     h.hook(pre("t0"))

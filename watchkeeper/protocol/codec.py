@@ -8,6 +8,7 @@ building the models costs it ~55 ms of start-up.
 from __future__ import annotations
 
 import json
+import math
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -27,6 +28,18 @@ loads = orjson.loads
 
 class ProtocolError(ValueError):
     """A message that is not a valid protocol message; ``str()`` says why, for the sender."""
+
+
+def finite(value: Any) -> float | None:
+    """A JSON number as a finite float; None for anything else (a bool, text, NaN, infinity, or an integer
+    too big for a float, which ``json`` parses and ``float()`` refuses)."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        try:
+            number = float(value)
+        except OverflowError:
+            return None
+        return number if math.isfinite(number) else None
+    return None
 
 
 def encode_line(event: Event | dict[str, Any]) -> bytes:

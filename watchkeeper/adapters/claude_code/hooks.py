@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ...protocol import Capabilities, Event, Kind, Profile, json_text, make_event
+from ...protocol.codec import finite
 from ...protocol.envelope import iso
 from ...protocol.kinds import WHY_OF_REASON, OnExpiry
 from ...protocol.models import Isolation
@@ -99,9 +100,10 @@ def payload_events(payload: Any, key: str) -> list[Event]:
 
 
 def waiting_event(payload: dict[str, Any], reason: str, rule: str | None = None,
-                  timeout: float | None = None, fail_closed: bool = False) -> Event:
-    """``tool.waiting`` for a PreToolUse whose reply is held ``timeout`` seconds at most."""
-    cid = call_id_of(payload) or "unknown"
+                  timeout: float | None = None, fail_closed: bool = False, cid: str | None = None) -> Event:
+    """``tool.waiting`` for a PreToolUse whose reply is held ``timeout`` seconds at most (as ``cid``, when
+    the payload has no id of its own)."""
+    cid = cid or call_id_of(payload) or "unknown"
     now = datetime.now(UTC)
     data: ToolWaitingData = {"call_id": cid, "reason": reason, "why": WHY_OF_REASON.get(reason, reason),
                              "rule": rule, "name": payload.get("tool_name"), "input": payload.get("tool_input"),
@@ -144,8 +146,7 @@ def _finished(payload: dict[str, Any], cid: str) -> ToolFinishedData:
     duration = payload.get("duration_ms")
     data: ToolFinishedData = {
         "call_id": cid, "status": status, "is_error": failed, "output": output,
-        "duration_ms": float(duration) if isinstance(duration, int | float) and not isinstance(duration, bool)
-        else None,
+        "duration_ms": finite(duration),
     }
     if truncated:
         data["truncated"] = truncated

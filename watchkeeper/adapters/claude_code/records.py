@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...protocol.codec import as_text, json_object_text
+from ...protocol.codec import as_text, finite, json_object_text
 
 #: The newest CLI version whose format was checked; newer ones get a notice.
 NEWEST_KNOWN = "2.1.332"
@@ -260,15 +260,12 @@ def structured_result(structured: Any) -> dict[str, Any] | None:
     return kept or None
 
 
-_NUMBER = (int, float)
-
-
 def result_duration(structured: Any) -> float | None:
     if isinstance(structured, dict):
         for key in ("durationMs", "totalDurationMs", "duration_ms"):
-            value = structured.get(key)
-            if value is not None and isinstance(value, _NUMBER) and not isinstance(value, bool):
-                return float(value)
+            value = finite(structured.get(key))
+            if value is not None:
+                return value
     return None
 
 

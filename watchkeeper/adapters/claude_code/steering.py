@@ -122,16 +122,18 @@ class Steering:
                       fail_closed: bool) -> HookResult:
         if s.cancel is not None:
             return self._cancel_now(session, s, "PreToolUse", payload)
-        cid = H.call_id_of(payload)
         reason, rule = self._hold_reason(session, s, payload)
-        if reason is not None and cid is not None:
+        if reason is not None:
+            # A call the CLI sent without an id of its own is held all the same, under one made here: a pause
+            # or a breakpoint that let it run would say "held" while it ran.
+            cid = H.call_id_of(payload) or f"hook-{uuid.uuid4().hex[:12]}"
             old = s.holds.get(cid)
             if old is not None:
                 self._decide(s, old, H.no_decision(), "a repeated request for the same call")
             hold = Hold(session, H.agent_of(payload), cid, reason, rule, fail_closed)
             s.holds[cid] = hold
             return HookResult(None, [H.waiting_event(payload, reason, rule, self.policy.hold_timeout,
-                                                     fail_closed)], hold)
+                                                     fail_closed, cid)], hold)
         context, events = self._take_injections(session, s)
         return HookResult(H.no_decision("PreToolUse", context), events)
 

@@ -18,6 +18,7 @@ from typing import Any
 
 import orjson
 
+from ...protocol.codec import finite
 from ...protocol.payloads import ToolFinishedData
 from .text import content_text
 
@@ -199,8 +200,9 @@ def item_finish(item: dict[str, Any], started_ms: Any = None, completed_ms: Any 
         item.get("error"),
     )
     duration = duration_ms(item.get("duration"))
-    if duration is None and isinstance(started_ms, int | float) and isinstance(completed_ms, int | float):
-        duration = float(completed_ms - started_ms)
+    started, completed = finite(started_ms), finite(completed_ms)
+    if duration is None and started is not None and completed is not None:
+        duration = completed - started
     return Finish(status, output, exit_code, duration)
 
 
@@ -225,12 +227,13 @@ def end_event_finish(payload: dict[str, Any]) -> Finish:
 def duration_ms(value: Any) -> float | None:
     """A Rust ``Duration`` as serialised: ``{secs, nanos}``, seconds, or text like ``"1.5s"``/``"20ms"``."""
     if isinstance(value, dict):
-        secs, nanos = value.get("secs", 0), value.get("nanos", 0)
-        if isinstance(secs, int | float) and isinstance(nanos, int | float):
+        secs, nanos = finite(value.get("secs", 0)), finite(value.get("nanos", 0))
+        if secs is not None and nanos is not None:
             return secs * 1000 + nanos / 1e6
         return None
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value) * 1000
+    seconds = finite(value)
+    if seconds is not None:
+        return seconds * 1000
     if isinstance(value, str):
         m = re.fullmatch(r"\s*([0-9.]+)\s*(ms|s)\s*", value)
         if m:

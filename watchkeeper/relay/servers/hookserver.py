@@ -144,23 +144,25 @@ class HookApp:
             self._refused(credential, session)
             return _error(403, "this hook credential belongs to another session")
         key = f"{self._prefix}-{next(self._keys)}"
+        # The session counts as announced once its first request's events are out: one that failed on the
+        # way would otherwise leave it without a ``session.started`` for good.
+        announce = session not in self._announced
         if codex:
             payload = XH.normalized(payload)
-            if session not in self._announced:
-                self._announced.add(session)
+            if announce:
                 events.append(XH.announce(payload, prompts_here))
             events += XH.payload_events(payload, key)
             result = self.codex.on_hook(payload, fail_closed, prompts_here)
             steering: Steering = self.codex
         else:
-            if session not in self._announced:
-                self._announced.add(session)
+            if announce:
                 events.append(H.announce(payload, prompts_here))
             events += H.payload_events(payload, key)
             result = self.steering.on_hook(payload, fail_closed, prompts_here)
             steering = self.steering
         events += result.events
         self.emit(events)
+        self._announced.add(session)
         if result.hold is None:
             return _reply(result.reply or {})
         return _reply(await self._wait(result.hold, steering))
