@@ -157,3 +157,41 @@ def test_a_resync_reads_ranges_until_caught_up_then_follows_again() -> None:
                           "events": [ev("a", 1), ev("a", 2), ev("a", 3)]})
     assert [e["seq"] for e in ready] == [1, 2, 3]
     assert out == [{"t": "subscribe", "epoch": "r-1", "from": {"a": 4}}]
+
+
+@pytest.mark.timeout(30)
+def test_a_gap_a_quadrillion_seqs_long_is_counted_not_walked() -> None:
+    """A peer names a far seq, then says it holds none of the gap: counting the missed seqs one by one froze
+    the relay's loop (and every hook on it) for good."""
+    far = 10**15
+    t = Tracker("edge e1")
+    t.connected("r-1")
+    _, out = t.events([ev("a", far)])  # type: ignore[list-item]
+    assert out[0]["start"] == 0 and out[0]["stop"] == far
+    ready, _ = t.range({"t": "range", "id": out[0]["id"], "session": "a", "start": 0, "first": 0, "end": 0,
+                        "events": []})
+    assert ready[0]["data"]["missed"] == far and [e["seq"] for e in ready[1:]] == [far]
+    assert t.sessions["a"].next == far + 1
+
+
+def test_a_peers_fields_of_the_wrong_type_are_passed_over_and_the_frame_still_flows() -> None:
+    """Each of these raised out of the tracker, which ended the connection and lost the frame's events."""
+    for coalesced in ([["a", 1]], {"a": 5}, {"a": "ab"}, {"a": [[3, ["x"]]]}, {7: [[1, "x"]]}):
+        t = Tracker("srv")
+        t.connected("r-1")
+        ready, _ = t.events([ev("a", 0)], coalesced)  # type: ignore[list-item, arg-type]
+        assert [e["seq"] for e in ready] == [0], coalesced
+    t = Tracker("srv")
+    t.connected("r-1")
+    odd = {**ev("b", 0), "id": ["x"]}
+    ready, _ = t.events([odd, ev("b", 1)])  # type: ignore[list-item]
+    assert [e["seq"] for e in ready] == [0, 1], "the relay's intake keeps the odd one as raw"
+    ready, _ = t.events([{**ev("b", 2), "seq": True}, ev("b", 2)])  # type: ignore[list-item]
+    assert [e["seq"] for e in ready] == [2], "a seq of true is no seq"
+    for events in (7, {"a": 1}, "x"):
+        t = Tracker("srv")
+        t.connected("r-1")
+        _, out = t.events([ev("a", 5)])  # type: ignore[list-item]
+        ready, _ = t.range({"t": "range", "id": out[0]["id"], "session": "a", "start": 0, "first": 0, "end": 6,
+                            "events": events})
+        assert ready[0]["data"]["code"] == "events-missed" and [e["seq"] for e in ready[1:]] == [5], events

@@ -65,9 +65,11 @@ class Tracker:
     # --- frames in ---------------------------------------------------------------------
 
     def events(self, events: list[Event], coalesced: dict[str, list[list[Any]]] | None = None) -> Out:
-        """A live ``events`` frame."""
-        if coalesced:
+        """A live ``events`` frame; fields of the wrong type are passed over (the relay keeps what it can)."""
+        if isinstance(coalesced, dict):
             for sid, marks in coalesced.items():
+                if not isinstance(sid, str) or not isinstance(marks, list):
+                    continue
                 s = self._session(sid)
                 for mark in marks:
                     if isinstance(mark, list) and len(mark) == 2:
@@ -83,7 +85,7 @@ class Tracker:
             if not _numbered(ev) or not isinstance(sid := ev.get("session"), str):
                 continue
             s = sessions.get(sid) or self._session(sid)
-            if ev["seq"] == s.next and not s.pending and not s.skip and ev.get("id") not in absorbed:
+            if ev["seq"] == s.next and not s.pending and not s.skip and _id(ev) not in absorbed:
                 ready.append(ev)
                 s.next += 1
                 fast += 1
@@ -111,7 +113,8 @@ class Tracker:
             return [], []
         s.asking = None
         ready: list[Event] = []
-        events: list[Event] = [e for e in msg.get("events") or [] if _numbered(e)]
+        got = msg.get("events")
+        events: list[Event] = [e for e in got if _numbered(e)] if isinstance(got, list) else []
         if isinstance(first, int) and s.next < first:
             self._missed(sid, s, first, ready)
         for ev in events:
@@ -137,7 +140,7 @@ class Tracker:
         if seq < s.next or seq in s.pending:
             self.stats["repeats"] += 1
             return
-        if ev.get("id") in self.absorbed:
+        if _id(ev) in self.absorbed:
             s.skip.add(seq)
         else:
             s.pending[seq] = ev
@@ -156,7 +159,8 @@ class Tracker:
             s.next += 1
 
     def _missed(self, sid: str, s: _Session, upto: int, ready: list[Event]) -> None:
-        count = sum(1 for q in range(s.next, upto) if q not in s.skip)
+        # Counted, not walked: a peer may name a seq a quadrillion ahead.
+        count = upto - s.next - sum(1 for q in s.skip if s.next <= q < upto)
         if count:
             self.stats["missed"] += count
             text = f"{plural(count, 'event')} missed: {self.server} no longer holds seq {s.next}–{upto - 1}"
@@ -188,4 +192,10 @@ class Tracker:
 
 
 def _numbered(ev: Any) -> TypeGuard[Event]:
-    return isinstance(ev, dict) and isinstance(ev.get("seq"), int)
+    return isinstance(ev, dict) and type(ev.get("seq")) is int
+
+
+def _id(ev: Event) -> str | None:
+    """The event's id when it is one (a peer's odd value is not one of the ids seen folded)."""
+    eid = ev.get("id")
+    return eid if isinstance(eid, str) else None
