@@ -119,12 +119,16 @@ class Holds:
                                  "always_rule": always_text(options)}
         events.append(source.event(f"{call.call_id}:permission:{n}", Kind.TOOL_WAITING, data))
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self.pending[call.call_id] = Pending(call.call_id, options, future)
+        # A second request for the same call replaces the first, which is answered ``cancelled``: left
+        # unanswered, the agent's turn would wait on it for good.
+        self.cancel(call.call_id)
+        mine = self.pending[call.call_id] = Pending(call.call_id, options, future)
         source.emit(events)
         try:
             return await future
         finally:
-            self.pending.pop(call.call_id, None)
+            if self.pending.get(call.call_id) is mine:
+                del self.pending[call.call_id]
 
     def options_text(self, p: Pending) -> str:
         return ", ".join(f"{o.name} ({o.kind}, id {o.option_id})" for o in p.options)

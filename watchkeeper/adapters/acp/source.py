@@ -26,7 +26,7 @@ from ...protocol.payloads import MessageUserData, NoticeData, SessionEndedData, 
 from . import OWNED
 from .holds import Holds
 from .process import AgentProcess
-from .translate import Translator, quota_usage
+from .translate import Translator, claude_code_meta, quota_usage
 
 #: What the person reads about what this session's controls reach.
 WHY = "pause and breakpoints cover only calls the agent asks about"
@@ -195,8 +195,8 @@ class AcpSource:
 
     def _started(self, init: Any, new: Any) -> None:
         info = init.agent_info
-        meta = (init.agent_capabilities.field_meta or {}) if init.agent_capabilities else {}
-        self.prompt_queueing = bool((meta.get("claudeCode") or {}).get("promptQueueing"))
+        meta = init.agent_capabilities.field_meta if init.agent_capabilities else None
+        self.prompt_queueing = claude_code_meta(meta).get("promptQueueing") is True
         models = getattr(new, "models", None)
         model = getattr(models, "current_model_id", None) if models is not None else None
         assert self.session is not None

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ...protocol import Event, Kind, make_event
+from ...protocol.codec import finite
 from ...protocol.payloads import (
     MessageAssistantData,
     NoticeData,
@@ -52,8 +53,7 @@ class Call:
 
     @property
     def name(self) -> str:
-        meta = self.fields.get("_meta")
-        tool = meta.get("claudeCode", {}).get("toolName") if isinstance(meta, dict) else None
+        tool = claude_code_meta(self.fields.get("_meta")).get("toolName")
         if isinstance(tool, str) and tool:
             return tool
         return str(self.fields.get("title") or self.fields.get("kind") or "tool")
@@ -207,12 +207,24 @@ class Translator:
         """The usage a ``session/prompt`` result reports for its turn (once per turn)."""
         if not isinstance(usage, dict):
             return []
-        data: UsageData = {"model": self.model, "input_tokens": int(usage.get("inputTokens") or 0),
-                           "output_tokens": int(usage.get("outputTokens") or 0),
-                           "cache_read_tokens": int(usage.get("cachedReadTokens") or 0),
-                           "cache_creation_tokens": int(usage.get("cachedWriteTokens") or 0),
-                           "reasoning_tokens": int(usage.get("thoughtTokens") or 0)}
+        data: UsageData = {"model": self.model, "input_tokens": _tokens(usage.get("inputTokens")),
+                           "output_tokens": _tokens(usage.get("outputTokens")),
+                           "cache_read_tokens": _tokens(usage.get("cachedReadTokens")),
+                           "cache_creation_tokens": _tokens(usage.get("cachedWriteTokens")),
+                           "reasoning_tokens": _tokens(usage.get("thoughtTokens"))}
         return [make_event(f"acp:{self.session}:turn{turn}:usage", self.session, Kind.USAGE, data)]
+
+
+def _tokens(value: Any) -> int:
+    """A token count as the agent wrote it; 0 for anything that is not a finite, positive number."""
+    n = finite(value)
+    return int(n) if n is not None and n > 0 else 0
+
+
+def claude_code_meta(meta: Any) -> dict[str, Any]:
+    """``_meta.claudeCode`` (the Claude Code adapter's extras), or {} when it is missing or not an object."""
+    found = meta.get("claudeCode") if isinstance(meta, dict) else None
+    return found if isinstance(found, dict) else {}
 
 
 def quota_usage(meta: Any) -> dict[str, Any] | None:

@@ -1,0 +1,76 @@
+"""An ACP agent that sends fields of the wrong type, or asks twice about one call, through the real ACP source
+on a real relay (``acp_scripted_agent.py`` writes the JSON-RPC by hand: the SDK would not send these)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from acp_support import AcpRun
+
+pytestmark = pytest.mark.timeout(120)
+
+AGENT = str(Path(__file__).with_name("acp_scripted_agent.py"))
+OPTIONS = [{"optionId": "yes", "name": "Allow", "kind": "allow_once"},
+           {"optionId": "no", "name": "Reject", "kind": "reject_once"}]
+
+
+def start(tmp_path: Path, scenario: dict[str, Any]) -> tuple[AcpRun, Path]:
+    script, answers = tmp_path / "scenario.json", tmp_path / "answers.jsonl"
+    script.write_text(json.dumps(scenario))
+    return AcpRun([sys.executable, AGENT, str(script), str(answers)], {"PATH": "/usr/bin:/bin"}, tmp_path,
+                  "go"), answers
+
+
+def answers(path: Path) -> list[Any]:
+    return [json.loads(line)["result"]["outcome"] for line in path.read_text().splitlines()] if path.exists() else []
+
+
+def test_meta_and_usage_of_the_wrong_type_still_give_the_call_its_hold_and_the_turn_its_end(tmp_path: Path) -> None:
+    """Each of these raised: the call had no ``tool.started``, the permission request was an internal error
+    to the agent (the person never saw it), and the odd usage or capabilities ended the whole source."""
+    call = {"sessionUpdate": "tool_call", "toolCallId": "c1", "title": "ls", "kind": "execute",
+            "status": "pending", "rawInput": {"command": "ls"}, "_meta": {"claudeCode": "x"}}
+    ask = {"sessionId": "acp-odd", "options": OPTIONS,
+           "toolCall": {"toolCallId": "c2", "title": "rm", "rawInput": {"command": "rm -rf /tmp/x"},
+                        "_meta": {"claudeCode": 5}}}
+    run, got = start(tmp_path, {
+        "init": {"protocolVersion": 1, "agentCapabilities": {"_meta": {"claudeCode": "yes"}}},
+        "new": {"sessionId": "acp-odd"},
+        "prompt": [{"notify": call}, {"requests": [["session/request_permission", ask]]}],
+        "prompt_result": {"stopReason": "end_turn",
+                          "_meta": {"quota": {"token_count": {"input_tokens": [1], "output_tokens": 3}}}}})
+    try:
+        (held,) = run.held(1)
+        assert held.call_id == "c2" and held.name == "rm"
+        assert run.control("deny", call_id="c2")["kind"] == "control.applied"
+        run.idle_turns(1)
+        started = {e["data"]["call_id"]: e["data"]["name"] for e in run.kinds("tool.started")}
+        assert started == {"c1": "ls", "c2": "rm"}
+        (usage,) = run.kinds("usage")
+        assert (usage["data"]["input_tokens"], usage["data"]["output_tokens"]) == (0, 3)
+        assert run.source.error is None and not run.source.ended.is_set()
+        assert answers(got) == [{"outcome": "selected", "optionId": "no"}]
+    finally:
+        run.close()
+
+
+def test_a_second_request_about_one_call_answers_the_first_cancelled(tmp_path: Path) -> None:
+    """The second request replaced the first, which was never answered: the agent's turn waited for good."""
+    ask = {"sessionId": "acp-twice", "options": OPTIONS,
+           "toolCall": {"toolCallId": "c1", "title": "rm", "rawInput": {"command": "rm x"}}}
+    run, got = start(tmp_path, {"new": {"sessionId": "acp-twice"},
+                                "prompt": [{"requests": [["session/request_permission", ask]] * 2}]})
+    try:
+        run.wait(lambda evs: answers(got) == [{"outcome": "cancelled"}], "the first request answered cancelled")
+        (held,) = run.held(1)
+        assert held.call_id == "c1"
+        assert run.control("approve", call_id="c1")["kind"] == "control.applied"
+        run.idle_turns(1)
+        assert answers(got) == [{"outcome": "cancelled"}, {"outcome": "selected", "optionId": "yes"}]
+        assert run.source.holds.pending == {}
+    finally:
+        run.close()
