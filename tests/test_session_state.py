@@ -133,3 +133,22 @@ def test_folding_a_batch_at_once_leaves_the_state_folding_each_event_leaves() ->
     whole.usage = one.usage  # a tally compares by identity
     assert whole == one and whole.events == len(batch) and whole.first_ts == "2026-01-01T00:00:02Z"
     assert whole.last_ts == one.last_ts and whole.paused and "c" in whole.held
+
+
+def test_a_peers_call_id_or_hold_reason_of_the_wrong_type_is_folded_not_dropped() -> None:
+    """A list for a call id or a hold reason (an SDK agent or a peer sends what it likes) raised in the
+    relay's fold: the event was kept, but the call was never shown held."""
+    from watchkeeper.protocol.calls import CallTable
+
+    odd = [ev(0, "session.started", {"agent_kind": "sdk"}),
+           ev(1, "tool.started", {"call_id": ["c2"], "name": "Bash", "input": {}}),
+           ev(2, "tool.waiting", {"call_id": "c1", "reason": ["approval"], "why": {"x": 1}, "name": "Bash"}),
+           ev(3, "tool.finished", {"call_id": {"id": "c2"}})]
+    table = CallTable()
+    started, waiting, finished = (table.update(e) for e in odd[1:])
+    assert started is None and finished is None and waiting is not None
+    summary = Summary(S, "sdk")
+    for e in odd:
+        summary.fold(e)
+    (held,) = summary.info.held
+    assert (held.call_id, held.reason, held.why) == ("c1", None, "pause")

@@ -89,7 +89,7 @@ class CallTable:
         if event.get("kind") not in TOOL_KINDS:
             return None
         call_id = event["data"].get("call_id")
-        if not call_id:
+        if not call_id or not isinstance(call_id, str):
             return None
         key = (event["session"], call_id)
         call = apply(self._calls.get(key), event)

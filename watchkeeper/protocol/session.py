@@ -234,8 +234,10 @@ def held_from(ev: Event, data: ToolWaitingData) -> Held | None:
     cid = data.get("call_id")
     if not isinstance(cid, str):
         return None
-    reason = data.get("reason")
-    why = data.get("why") or WHY_OF_REASON.get(reason or "", HoldWhy.PAUSE)
+    reason = data.get("reason") if isinstance(data.get("reason"), str) else None
+    why = data.get("why")
+    if not isinstance(why, str) or not why:
+        why = WHY_OF_REASON.get(reason or "", HoldWhy.PAUSE)
     expires = data.get("expires_at")
     always = data.get("always_rule")
     return Held(cid, data.get("name"), data.get("input"), reason, data.get("rule"),
