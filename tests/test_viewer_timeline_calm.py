@@ -248,3 +248,36 @@ def test_the_reader_turns_queue_operations_into_queued_prompts_delivered_or_take
     ids = [d.get("queue_id") for d in users if not d["text"].startswith("<task")]
     assert ids[0] == ids[1] and ids[2] == ids[3] and ids[4] == ids[5] and len(set(ids)) == 3, \
         "each prompt is delivered or taken back under its own queue id; a task notification takes none"
+
+
+async def test_the_detail_pane_redraws_only_what_changed_and_never_keeps_a_line_of_the_row_before() -> None:
+    """A row that fits leaves the pane's scroll range, and the lines below it, as they were: only the lines
+    either row used are drawn again. None of the row before may stay, nor a scroll range a short row never had."""
+    ev = Events()
+    rows = {"alpha": 12, "beta": 2, "gamma": 80, "delta": 3}  # paragraphs: two lines each
+    events = [*ev.started(title="start"),
+              *(ev.ev("message.assistant", {"text": "\n\n".join(f"{word} {i}" for i in range(n))})
+                for word, n in rows.items())]
+    async with session(relay_with(events), events[0]["session"], size=(120, 40)) as (app, pilot, screen):
+        detail = screen.query_one(DetailPane)
+        height = detail.scrollable_content_region.height
+
+        def pane_text() -> str:
+            x, y, width, rows_high = detail.region
+            return "\n".join(line[x:x + width] for line in screen_text(app).splitlines()[y:y + rows_high])
+
+        await pilot.press("end")
+        walk = [("delta", None), ("gamma", "up"), ("beta", "up"), ("alpha", "up"), ("beta", "down"),
+                ("gamma", "down"), ("delta", "down"), ("gamma", "up")]
+        for word, key in walk:
+            if key:
+                await pilot.press(key)
+            await until_app(pilot, lambda w=word: f"{w} 1" in pane_text())
+            text = pane_text()
+            assert not any(w in text for w in rows if w != word), (word, text)
+            assert detail.virtual_size.height >= height
+            assert (detail.max_scroll_y > 0) is (word == "gamma"), word
+        await pilot.resize_terminal(120, 20)
+        await pilot.press("up")
+        await until_app(pilot, lambda: "beta 1" in pane_text())
+        assert detail.max_scroll_y == 0, "a smaller pane keeps no range past a short row"

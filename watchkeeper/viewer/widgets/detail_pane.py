@@ -134,12 +134,14 @@ The selected row in full: a call's input and output, diffs for edits.
         except KeyError:
             return ""
 
-    def _render_strips(self) -> None:
+    def _render_strips(self, whole: bool = False) -> None:
         width = self.scrollable_content_region.width
+        whole = whole or width != self._width
         self._width = width
         if width <= 0 or not self.is_mounted:
             self._strips = []
             return
+        before = len(self._strips)
         keep = not self._unfold and (self._call is None or self._call.final)
         key = (self._key, width)
         lines = self._kept.get(key) if keep else None
@@ -150,12 +152,26 @@ The selected row in full: a call's input and output, diffs for edits.
             if keep:
                 self._kept[key] = lines
         self._strips = [Strip(line) for line in lines]
-        size = Size(width, len(self._strips))
-        if size != self.virtual_size:
-            # Setting ``virtual_size`` re-lays out the whole screen (~10 ms here) on every cursor
-            # move; only the scrollbars depend on it, and the gutter keeps the width stable.
-            set_scroll_range(self, size)
-        self.refresh()
+        if self._fit_range() or whole:
+            self.refresh()
+            return
+        # Same range: only the lines that showed something, or will, are drawn again (a short row's
+        # blank lines below, and the scrollbar, stay as they were).
+        top, height = self.scroll_offset.y, self.scrollable_content_region.height
+        shown = min(max(before, len(self._strips)), top + height) - top
+        if shown > 0:
+            self.refresh_lines(top, shown)
+
+    def _fit_range(self) -> bool:
+        """Set the scroll range to the row's lines, and never less than the pane's height: a row that fits
+        then leaves the range, and so the scrollbar, as it was. True if the range changed."""
+        size = Size(self._width, max(len(self._strips), self.scrollable_content_region.height))
+        if size == self.virtual_size:
+            return False
+        # Setting ``virtual_size`` re-lays out the whole screen (~10 ms here) on every cursor
+        # move; only the scrollbars depend on it, and the gutter keeps the width stable.
+        set_scroll_range(self, size)
+        return True
 
     def render_line(self, y: int) -> Strip:
         scroll_x, scroll_y = self.scroll_offset
@@ -169,7 +185,9 @@ The selected row in full: a call's input and output, diffs for edits.
 
     def on_resize(self) -> None:
         if self.scrollable_content_region.width != self._width:
-            self._render_strips()
+            self._render_strips(whole=True)
+        elif self._fit_range():
+            self.refresh()
 
     def action_unfold(self) -> None:
         self._unfold = not self._unfold
@@ -180,4 +198,4 @@ The selected row in full: a call's input and output, diffs for edits.
         self._base = None
         self._kept.clear()
         if self._events and self.is_mounted:
-            self._render_strips()
+            self._render_strips(whole=True)
