@@ -186,6 +186,26 @@ async def test_an_agent_credential_reports_one_session_only(served: Served) -> N
     await first.close()
 
 
+async def test_a_fresh_agent_credential_may_not_claim_a_session_this_relay_already_has(served: Served) -> None:
+    """Unbound, a credential bound to whichever session it named first: naming a live agent's took that
+    agent's link, so the person's approve went to the intruder, was reported applied, and the agent waited."""
+    victim = await sdk.connect(served.url, token=ALICE)
+    assert await victim.flush()
+    victim_source = served.relay.session(victim.session).sources[0]  # type: ignore[union-attr]
+    for hello_sessions, events in (({victim.session: {"paused": False, "asking": ["c1"]}}, []),
+                                   ({}, [event(victim.session, 1)])):
+        got, code = await exchange(served.url, agent_credential(), "agent",
+                                   {"t": "events", "n": 1, "events": events}, sessions=hello_sessions)
+        assert "or that session to another agent" in forbidden(got) and code == 1008
+        assert served.relay.session(victim.session).sources == [victim_source]  # type: ignore[union-attr]
+    # A fresh credential still binds to a session of its own.
+    mine = str(uuid.uuid4())
+    got, _ = await exchange(served.url, agent_credential(), "agent",
+                            {"t": "events", "n": 1, "events": [event(mine, 1)]}, replies=1)
+    assert got == [{"t": "ack", "n": 1}] and served.relay.session(mine) is not None
+    await victim.close()
+
+
 def event(session: str, n: int) -> dict[str, Any]:
     return {"id": f"e{n}", "session": session, "kind": "notice", "ts": "2026-01-01T00:00:00Z",
             "data": {"level": "info", "text": "hi", "code": None}}

@@ -146,6 +146,10 @@ class Keyring:
         return HookCredential(key, str(record["kind"]), session if isinstance(session, str) else None,
                               name if isinstance(name, str) else None)
 
+    def bound(self, credential: HookCredential) -> str | None:
+        """The session ``credential`` is bound to, if it is yet."""
+        return self._bound.get(credential.digest) or credential.session
+
     def admits(self, credential: HookCredential, session: str) -> bool:
         """May ``credential`` report ``session``? A session or agent credential's first session binds it."""
         if credential.kind not in _BINDING:

@@ -336,7 +336,8 @@ class WsServer:
                          durable=self.recorded.durable if self.recorded is not None else None)
         stranger = next((sid for sid in hello.sessions if not self._admits(link, sid)), None)
         if stranger is not None:
-            await forbid(ws, f"this agent credential belongs to another session than {stranger}")
+            await forbid(ws, f"this agent credential belongs to another session than {stranger}, or that session "
+                             "to another agent")
             return
         self.agent_sessions.update(hello.sessions)
         self.links.add(link)
@@ -370,7 +371,8 @@ class WsServer:
         n, events = wire.read_agent_events(msg, link.name)
         stranger = next((ev["session"] for ev in events if not self._admits(link, ev["session"])), None)
         if stranger is not None:
-            raise Forbidden(f"this agent credential belongs to another session than {stranger}")
+            raise Forbidden(f"this agent credential belongs to another session than {stranger}, or that session "
+                            "to another agent")
         if events:
             self.agent_sessions.update(ev["session"] for ev in events)
             link.emit(events)
@@ -382,8 +384,16 @@ class WsServer:
             link.ack(n, self.recorded.needs(events) if self.recorded is not None else None)
 
     def _admits(self, link: AgentLink, session: str) -> bool:
-        """May ``link`` report ``session``? Always with a person's token; an agent credential binds to its first."""
-        return link.credential is None or self._keyring is None or self._keyring.admits(link.credential, session)
+        """May ``link`` report ``session``? Always with a person's token; an agent credential binds to its first,
+        and never to a session this relay already has: a fresh credential naming a live agent's session would
+        take its controls and decisions."""
+        keyring, credential = self._keyring, link.credential
+        if credential is None or keyring is None:
+            return True
+        if keyring.bound(credential) is None and (session in self.agent_sessions
+                                                    or self.relay.session(session) is not None):
+            return False
+        return keyring.admits(credential, session)
 
 
 def serve_ws(relay: Any, token: str | Keyring | None, **options: Any) -> WsServer:
