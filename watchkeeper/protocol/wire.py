@@ -39,7 +39,7 @@ import orjson
 from .bounds import MAX_EVENT_BYTES, fit, json_text
 from .codec import ProtocolError, raw_event, validate_control
 from .envelope import Event
-from .kinds import PROTOCOL_VERSION
+from .kinds import PROTOCOL_VERSION, Kind
 from .models import ControlModel
 
 #: What this server offers; a newer peer checks for what it needs, an older one ignores the rest.
@@ -235,7 +235,20 @@ def read_agent_events(msg: dict[str, Any], name: str) -> tuple[int | None, list[
     if not isinstance(events, list):
         raise WireError("bad-events", "'events' must be a list of events")
     n = msg.get("n")
-    return (n if _seq(n) else None), [clean_event(e, name) for e in events]
+    return (n if _seq(n) else None), [_not_an_outcome(clean_event(e, name), name) for e in events]
+
+
+#: Kinds only the relay writes: a control's outcome is the person's and the relay's word, never an agent's.
+_RELAYS_OWN = frozenset({Kind.CONTROL_APPLIED, Kind.CONTROL_REJECTED})
+
+
+def _not_an_outcome(event: Event, source: str) -> Event:
+    """An agent's event, or ``raw`` if it claims to be a control's outcome (it would let a held call go in
+    the relay's listing, "approved by" someone who never decided)."""
+    if event["kind"] not in _RELAYS_OWN:
+        return event
+    return raw_event(event["session"], json_text(event, MAX_EVENT_BYTES),
+                     "an agent may not report a control's outcome: only the relay does", source)
 
 
 _FIELDS = (("id", str), ("session", str), ("kind", str), ("ts", str), ("data", dict))
