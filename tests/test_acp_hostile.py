@@ -106,3 +106,29 @@ def test_run_acp_into_a_running_watchkeeper_prints_the_agents_session_id_without
         assert not any(c in out for c in "\x1b\x07\x9b"), repr(out)
     finally:
         relay.stop()
+
+
+def test_an_option_is_sent_only_when_its_kind_is_what_the_decision_means(tmp_path: Path) -> None:
+    """``deny --option allow_always`` sent the agent its allow_always option and said "denied"; an agent's
+    option whose id is another kind's name ("allow_once", of kind allow_always) was picked by that name."""
+    options = [{"optionId": "allow_once", "name": "Allow once", "kind": "allow_always"},
+               {"optionId": "y1", "name": "Allow", "kind": "allow_once"},
+               {"optionId": "no", "name": "Reject", "kind": "reject_once"}]
+    ask = {"sessionId": "acp-opt", "options": options,
+           "toolCall": {"toolCallId": "c1", "title": "rm", "rawInput": {"command": "rm x"}}}
+    run, got = start(tmp_path, {"new": {"sessionId": "acp-opt"},
+                                "prompt": [{"requests": [["session/request_permission", ask]]}]})
+    try:
+        run.held(1)
+        refused = run.control("deny", call_id="c1", option="allow_always")
+        assert refused["kind"] == "control.rejected" and "it does not deny" in refused["data"]["reason"]
+        refused = run.control("deny", call_id="c1", option="y1")
+        assert refused["kind"] == "control.rejected" and "allow_once option" in refused["data"]["reason"]
+        assert run.held(1)[0].call_id == "c1" and answers(got) == []
+        applied = run.control("approve", call_id="c1", option="allow_once")
+        assert applied["kind"] == "control.applied"
+        assert applied["data"]["reason"] == "approved: the agent was answered allow_once"
+        run.idle_turns(1)
+        assert answers(got) == [{"outcome": "selected", "optionId": "y1"}]
+    finally:
+        run.close()

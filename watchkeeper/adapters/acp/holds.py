@@ -29,6 +29,8 @@ from .translate import Translator
 
 #: What each decision picks, by option kind.
 KINDS = {"approve": "allow_once", "always": "allow_always", "deny": "reject_once", "deny_always": "reject_always"}
+#: The option kinds each decision may send.
+FITS = {"approve": ("allow_once", "allow_always"), "deny": ("reject_once", "reject_always")}
 
 
 #: Turns of the event loop a permission request gives the messages received before it (see ``ask``).
@@ -133,25 +135,33 @@ class Holds:
     def options_text(self, p: Pending) -> str:
         return ", ".join(f"{o.name} ({o.kind}, id {o.option_id})" for o in p.options)
 
-    def decide(self, call_id: str, decision: str, option: str | None = None) -> str | None:
-        """Answer one held request; None when answered, else why not (the options, if none fits)."""
+    def decide(self, call_id: str, decision: str, option: str | None = None) -> tuple[str | None, str]:
+        """Answer one held request: (None, the kind of the option sent) when answered, else (why not, "").
+
+        ``option`` names a kind (``allow_always``) or, failing that, one of the agent's option ids; the
+        option must be of a kind the decision means (a deny never sends an ``allow_*`` option), so an
+        agent's ids cannot pass one kind off as another.
+        """
         from acp.schema import AllowedOutcome, RequestPermissionResponse
 
         p = self.pending.get(call_id)
         if p is None:
-            return f"call {call_id} is not waiting for permission"
-        if option is not None:
-            chosen = next((o for o in p.options if option in (o.option_id, o.kind)), None)
+            return f"call {call_id} is not waiting for permission", ""
+        wanted = option or KINDS[decision]
+        if wanted in KINDS.values():
+            chosen = next((o for o in p.options if o.kind == wanted), None)
         else:
-            chosen = next((o for o in p.options if o.kind == KINDS[decision]), None)
+            chosen = next((o for o in p.options if o.option_id == wanted), None)
         if chosen is None:
-            wanted = option or KINDS[decision]
-            return f"the agent offers no {wanted} option for this call; its options: {self.options_text(p)}"
+            return f"the agent offers no {wanted} option for this call; its options: {self.options_text(p)}", ""
+        if chosen.kind not in FITS[decision]:
+            return (f"option {chosen.option_id} is the agent's {chosen.kind} option: it does not {decision}; its "
+                    f"options: {self.options_text(p)}"), ""
         if not p.future.done():
             p.future.set_result(RequestPermissionResponse(
                 outcome=AllowedOutcome(outcome="selected", option_id=chosen.option_id)))
         self.pending.pop(call_id, None)
-        return None
+        return None, str(chosen.kind)
 
     def cancel(self, call_id: str) -> None:
         from acp.schema import DeniedOutcome, RequestPermissionResponse

@@ -49,18 +49,18 @@ def _apply(source: AcpSource, c: ControlModel) -> tuple[bool, str, str | None]:
         option = extra.get("option") if isinstance(extra.get("option"), str) else None
         if c.always and kind == "approve" and option is None:
             option = "allow_always"  # the person picked "always allow", having read the option's name
-        why_not = holds.decide(cid, str(kind), option)
+        why_not, sent = holds.decide(cid, str(kind), option)
         if why_not is not None:
             return False, why_not, cid
         if kind == "approve":
-            return True, f"approved: the agent was answered {option or 'allow_once'}", cid
+            return True, f"approved: the agent was answered {sent}", cid
         text = (c.reason or "").strip()
         source.denied[cid] = text
         if text:
             qid = source.submit(text)
             where = "queued as its next prompt" if qid else "sent as its next prompt"
-            return True, f"denied (reject_once); the reason is {where}", cid
-        return True, "denied (reject_once)", cid
+            return True, f"denied ({sent}); the reason is {where}", cid
+        return True, f"denied ({sent})", cid
     if kind == "pause":
         source.paused = True
         return True, "paused: prompts are queued and the next call the agent asks about waits", None
