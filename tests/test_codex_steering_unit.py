@@ -106,6 +106,24 @@ def test_resume_answers_a_held_prompt_with_no_decision_and_cancel_denies_it() ->
     assert second.hold is not None and second.hold.reply == X.permission(False, "stop")
 
 
+def test_a_cancel_sent_while_a_call_runs_denies_the_next_call_and_never_says_the_turn_ended() -> None:
+    """The running call's PostToolUse took the cancel and answered nothing (Codex cannot end a turn there),
+    while the outcome said "the turn ends" and an idle state was shown: the next call ran."""
+    s = watched()
+    s.on_hook(payload("UserPromptSubmit"))
+    assert s.on_hook(payload("PreToolUse", call="c1")).reply == {}
+    outcome = s.control(control("cancel", reason="stop"))
+    assert outcome.outcome["kind"] == "control.applied"
+    assert "the turn ends" not in outcome.outcome["data"]["reason"]
+    assert "next tool call is denied" in outcome.outcome["data"]["reason"]
+    after = s.on_hook(payload("PostToolUse", call="c1"))
+    assert after.reply == {} and not any(e["kind"] == "state" for e in after.events)
+    denied = s.on_hook(payload("PreToolUse", call="c2", command="rm -rf build"))
+    assert denied.reply == X.cancel("stop")
+    assert [(e["kind"], e["data"].get("status")) for e in denied.events] == [("tool.finished", "denied")]
+    assert s.on_hook(payload("PreToolUse", call="c3")).reply == {}, "one call denied: the cancel is spent"
+
+
 def test_codex_replies_never_carry_what_codex_drops_whole() -> None:
     assert "permissionDecision" not in str(X.allow("ctx")) and "ctx" in str(X.allow("ctx"))
     assert "continue" not in X.cancel("stop") and X.cancel("stop")["hookSpecificOutput"]["permissionDecision"] == "deny"

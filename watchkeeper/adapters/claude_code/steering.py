@@ -52,6 +52,8 @@ class Steering:
     replies: Any = H
     #: Its permission prompts: ``call_key`` (matching a prompt to its call), ``allow``, ``deny``.
     prompts: Any = P
+    #: A hook reply can end the agent's turn (Codex's cannot: a cancel there denies its next call, no more).
+    ends_turn = True
 
     def __init__(self, policy: Policy | None = None, *, viewers: Callable[[str], int] | None = None,
                  breakpoint: Breakpoint | None = None) -> None:
@@ -96,7 +98,7 @@ class Steering:
             if cid is not None:
                 s.recent.finished(cid)
                 answered = self._answered_elsewhere(s, cid)
-            if s.cancel is not None:
+            if s.cancel is not None and self.ends_turn:
                 result = self._cancel_now(session, s, name)
                 result.events[:0] = answered
                 return result
@@ -189,7 +191,7 @@ class Steering:
         control_id, reason = s.cancel
         s.cancel = None
         events = [make_event(f"control:{control_id}:delivered", session, Kind.STATE,
-                             {"state": "idle", "reason": reason})]
+                             {"state": "idle", "reason": reason})] if self.ends_turn else []
         cid = H.call_id_of(payload) if payload is not None else None
         if cid is not None and payload is not None:
             events.append(H.denied_event(session, H.agent_of(payload), cid, reason))
@@ -324,10 +326,14 @@ class Steering:
             calls.append(hold.call_id)
             if not hold.call_id.startswith("permission-"):
                 events.append(H.denied_event(c.session, hold.agent, hold.call_id, reason))
+        if calls and not self.ends_turn:
+            return True, "cancelled: the held call is denied (the agent's turn goes on)", calls, events
         if calls:
             events.insert(0, _state(c, "idle", reason))
             return True, "cancelled: the held call is denied and the turn ends", calls, events
         s.cancel = (c.id, reason)
+        if not self.ends_turn:
+            return True, "cancel pending: the agent's next tool call is denied (its turn goes on)", [], []
         return True, "cancel pending: the turn ends at the agent's next tool call", [], []
 
     def _inject(self, s: SteeredSession, c: ControlModel) -> _Handled:

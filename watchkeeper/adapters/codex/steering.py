@@ -54,6 +54,7 @@ class CodexSteering(Steering):
 
     replies: Any = X
     prompts: Any = CodexPrompts
+    ends_turn = False
 
     def _approve(self, s: SteeredSession, c: ControlModel) -> _Handled:
         hold = s.holds.get(c.call_id) if c.call_id else next(iter(s.holds.values()), None)
