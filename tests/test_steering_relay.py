@@ -187,3 +187,47 @@ def test_recorder_writes_the_hooked_sessions_merged_stream(relay: Relay, hooks: 
     assert replayed[0]["id"] == "m:1"
     assert [e["data"]["by"] for e in replayed if e["kind"] == "control.applied"] == ["tester"]
     assert not (tmp_path / "other.jsonl").exists()
+
+
+def test_the_control_api_answers_a_control_passed_on_with_the_far_sides_own_outcome(
+        relay: Relay, hooks: HookSource) -> None:
+    """``POST /control`` (what ``ctl`` uses) answered a control for a followed relay's session with the
+    provisional "sent; its outcome follows" as ``control.applied``: ``ctl`` said applied, and exited 0, for a
+    control the far side refused."""
+    from remote_support import TOKEN as REMOTE_TOKEN
+    from remote_support import Served
+
+    from watchkeeper.adapters.remote import RemoteSource
+
+    far = Served()
+    try:
+        far_hooks = serve_hooks(far.relay, TOKEN)
+        assert far_hooks.ready.wait(WAIT) and far_hooks.error is None
+        post(far_hooks.port, {"session_id": "far", "cwd": "/w", "hook_event_name": "SessionStart"})
+        relay.add_source(RemoteSource(far.url, REMOTE_TOKEN))
+        until(lambda: relay.session("far") is not None, "the far session, followed")
+        answer = post(hooks.port, control("c-far", "approve", "far", call_id="nope"), "/control")
+        assert answer["outcome"]["kind"] == "control.rejected"
+        assert answer["outcome"]["data"]["reason"] == "call nope is not held"
+        answer = post(hooks.port, control("c-far-2", "inject", "far", text="hello"), "/control")
+        assert answer["outcome"]["kind"] == "control.applied" and "queued" in answer["outcome"]["data"]["reason"]
+    finally:
+        far.stop()
+
+
+def test_a_hooked_session_that_ended_rejects_every_control_until_a_hook_says_it_is_back(
+        relay: Relay, hooks: HookSource) -> None:
+    """After SessionEnd, inject, pause, cancel and step were each ``control.applied`` ("queued: the agent gets
+    it with its next hook reply") for an agent that would send no hook again."""
+    post(hooks.port, {"session_id": SID, "cwd": "/w", "hook_event_name": "SessionStart"})
+    post(hooks.port, {"session_id": SID, "cwd": "/w", "hook_event_name": "SessionEnd", "reason": "other"})
+    until(lambda: any(e["kind"] == "session.ended" for e in stream(relay)), "the session's end")
+    relay.subscribe(lambda batch: None, session=SID)
+    for n, (kind, extra) in enumerate((("inject", {"text": "hi"}), ("pause", {}), ("cancel", {}), ("step", {}))):
+        outcome = send(relay, control(f"late-{n}", kind, **extra))
+        assert outcome["kind"] == "control.rejected" and "the session ended" in outcome["data"]["reason"], kind
+    (row,) = [r for r in relay.listing() if r["id"] == SID]
+    assert row["steerable"] is False
+    post(hooks.port, {"session_id": SID, "cwd": "/w", "hook_event_name": "UserPromptSubmit", "prompt": "again"})
+    until(lambda: send(relay, control(f"back-{len(stream(relay))}", "inject", text="hi"))["kind"]
+          == "control.applied", "the session steerable again")

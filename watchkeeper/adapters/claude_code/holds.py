@@ -77,3 +77,5 @@ class SteeredSession:
     recent: P.Recent = field(default_factory=P.Recent)
     #: calls the person approved at PreToolUse: their prompt is not asked twice.
     approved: set[str] = field(default_factory=set)
+    #: Its last hook was SessionEnd: no control can reach it (until a hook says it is back).
+    ended: bool = False

@@ -67,6 +67,11 @@ class Steering:
     def knows(self, session: str) -> bool:
         return session in self._sessions
 
+    def steerable(self, session: str) -> bool:
+        """Its hooks reach here and it has not ended: a control can act on it."""
+        s = self._sessions.get(session)
+        return s is not None and not s.ended
+
     def state(self, session: str) -> dict[str, Any] | None:
         """The session's steering state, for ``/sessions`` and ``hooks status``."""
         s = self._sessions.get(session)
@@ -85,6 +90,7 @@ class Steering:
         session = H.session_of(payload)
         s = self._sessions.setdefault(session, SteeredSession())
         name = payload.get("hook_event_name")
+        s.ended = name == "SessionEnd"
         cid = H.call_id_of(payload)
         if name == "PreToolUse":
             if cid is not None:

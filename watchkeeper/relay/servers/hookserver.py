@@ -61,8 +61,8 @@ HOOK_CREDENTIAL = web.RequestKey("hook_credential", HookCredential)
 CODEX_PATH = "/hook/codex"
 _SESSION_ID = re.compile(rb'"session_id"\s*:\s*"([A-Za-z0-9._-]{1,128})"')
 
-#: Routes one validated control on the relay's loop and returns its one outcome event.
-RouteControl = Callable[[ControlModel], Event]
+#: Routes one validated control on the relay's loop: its one outcome (awaited, for one passed on).
+RouteControl = Callable[[ControlModel], Event | Awaitable[Event]]
 Sessions = Callable[[], list[SessionInfo]]
 #: The sessions as ``watchkeeper sessions`` lists them (``Relay.listing``).
 Listing = Callable[[], list[dict[str, Any]]]
@@ -217,7 +217,7 @@ class HookApp:
         if person is not None and person.name:
             control = control.model_copy(update={"by": person.name})
         outcome = self.route_control(control)
-        return _reply({"outcome": outcome})
+        return _reply({"outcome": await outcome if isinstance(outcome, Awaitable) else outcome})
 
     async def acp(self, request: web.Request) -> web.StreamResponse:
         if request.get(PERSON) is None:
@@ -334,7 +334,7 @@ class HookSource:
             await runner.cleanup()
 
     def can_steer(self, session: str) -> bool:
-        return self.knows(session)
+        return self.steering.steerable(session) or self.codex.steerable(session) or session in self.acp_sessions
 
     def knows(self, session: str) -> bool:
         return self.steering.knows(session) or self.codex.knows(session) or session in self.acp_sessions
@@ -380,7 +380,8 @@ def serve_hooks(relay: Any, token: str | Keyring, *, port: int = 0, policy: Poli
     and owns (``serve``'s, which records more than hooked sessions): the caller says what it wants.
     """
     source = HookSource(token, port=port, policy=policy, breakpoint=breakpoint, viewers=viewers or relay.viewers,
-                        route_control=relay.route_control, sessions=relay.sessions, runtime_file=runtime_file,
+                        route_control=lambda c: asyncio.wrap_future(relay.control(c)),  # the far side's own outcome
+                        sessions=relay.sessions, runtime_file=runtime_file,
                         listing=getattr(relay, "listing", None))
     source._start_acp = acp_starter(relay, breakpoint, started=source.acp_sessions.add)
     if record_dir is not None and recorder is None:
