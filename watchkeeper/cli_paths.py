@@ -8,7 +8,9 @@ and are printed through ``visible``.
 
 from __future__ import annotations
 
+import os
 import shlex
+import stat
 from pathlib import Path
 
 from .protocol.display import visible
@@ -29,20 +31,25 @@ def arg(path: Path | str) -> str:
 def replay_problem(path: Path) -> str | None:
     """Why ``path`` cannot be replayed, with what to run instead; None if an adapter reads it."""
     from .adapters.files.discovery import scan_sessions
+    from .adapters.files.tail import open_regular
     from .adapters.registry import detect
 
-    if path.is_dir():
+    try:
+        mode = path.stat().st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        return f"no such file: {arg(path)}"
+    except OSError as e:
+        return f"cannot read {arg(path)}: {e.strerror or e}"
+    if stat.S_ISDIR(mode):
         found = sorted(scan_sessions(path)[0], key=lambda f: f[1], reverse=True)
         example = (f"\n  to replay its newest session:  watchkeeper replay {arg(found[0][0])}" if found
                    else "\n  (no session files are in it)")
         return (f"{arg(path)} is a directory, not a session file.\n"
                 f"  to watch the sessions in it:   watchkeeper --root {arg(path)} --no-default-roots{example}")
-    if not path.exists():
-        return f"no such file: {arg(path)}"
-    if not path.is_file():
+    if not stat.S_ISREG(mode):
         return f"{arg(path)} is not a regular file"
     try:
-        with path.open("rb") as f:
+        with os.fdopen(open_regular(path), "rb") as f:
             first = b""
             while not first.strip():
                 line = f.readline(65536)
@@ -50,7 +57,7 @@ def replay_problem(path: Path) -> str | None:
                     break
                 first = line
     except OSError as e:
-        return f"cannot read {arg(path)}: {e.strerror}"
+        return f"cannot read {arg(path)}: {e.strerror or e}"
     if not first.strip():
         return f"{arg(path)} is empty: there is nothing to replay"
     if detect(path, first) is None:
@@ -61,18 +68,42 @@ def replay_problem(path: Path) -> str | None:
 
 
 def root_problem(root: str) -> str | None:
-    """Why ``--root root`` cannot be watched; None if it is a directory."""
+    """Why ``--root root`` cannot be watched (missing, not a directory, not readable); None if it can."""
     path = Path(root).expanduser()
-    if path.is_dir():
-        return None
-    if path.is_file():
+    try:
+        mode = path.stat().st_mode
+        if stat.S_ISDIR(mode):
+            with os.scandir(path):
+                return None
+    except (FileNotFoundError, NotADirectoryError):
+        return f"--root {arg(root)} does not exist (no such directory)"
+    except OSError as e:
+        return f"cannot read --root {arg(root)}: {e.strerror or e}"
+    if stat.S_ISREG(mode):
         return (f"--root {arg(root)} is a file, not a directory of sessions.\n"
                 f"  to replay it:  watchkeeper replay {arg(root)}")
-    if path.exists():
-        return f"--root {arg(root)} is not a directory"
-    return f"--root {arg(root)} does not exist (no such directory)"
+    return f"--root {arg(root)} is not a directory"
+
+
+def path_problem(path: Path) -> str | None:
+    """Why a file or directory given to read cannot be (missing, unreadable, neither); None if it can."""
+    try:
+        mode = path.stat().st_mode
+        if stat.S_ISDIR(mode):
+            with os.scandir(path):
+                return None
+    except (FileNotFoundError, NotADirectoryError):
+        return f"no such file or directory: {arg(path)}"
+    except OSError as e:
+        return f"cannot read {arg(path)}: {e.strerror or e}"
+    if not stat.S_ISREG(mode):
+        return f"{arg(path)} is not a regular file or a directory"
+    return None
 
 
 def looked_in(root: Path) -> str:
-    """A root as the empty sessions list names it: said when it does not exist."""
-    return f"{root}" if root.is_dir() else f"{root}  (does not exist)"
+    """A root as the empty sessions list names it: said when it does not exist or cannot be read."""
+    try:
+        return f"{root}" if root.is_dir() else f"{root}  (does not exist)"
+    except OSError as e:
+        return f"{root}  (cannot read: {e.strerror or e})"

@@ -157,8 +157,10 @@ def _follow(path: Path, files: list[Path], out: IO[bytes]) -> int:
     import signal
 
     from ..adapters.files.source import DirectorySource, TranscriptSource
+    from ..protocol.display import visible_logging
     from ..relay import Relay
 
+    visible_logging()
     relay = Relay()
     inbox: queue.SimpleQueue[list[Event] | None] = queue.SimpleQueue()
     relay.subscribe(inbox.put)
@@ -207,13 +209,19 @@ def _write(out: IO[bytes], batch: list[Event]) -> None:
 
 
 def _unreadable(path: Path) -> str | None:
-    """Why ``path`` cannot be read, in words for the person; None if it can."""
+    """Why ``path`` cannot be read, in words for the person; None if it can (a FIFO cannot: it is not
+    opened to wait for a writer)."""
+    from ..adapters.files.tail import open_regular
+
     try:
         if path.is_dir():
             with os.scandir(path):
                 return None
-        with path.open("rb") as f:
-            f.read(1)
+        fd = open_regular(path)
+        try:
+            os.pread(fd, 1, 0)
+        finally:
+            os.close(fd)
         return None
     except FileNotFoundError:
         return f"no such file or directory: {path}"

@@ -24,17 +24,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..cli_paths import path_problem
     from ..export.oneshot import export_paths
     from ..export.options import content_of, sender_of
     from ..export.otlp import OtelMissing
-    from ..protocol.display import visible
+    from ..protocol.display import visible, visible_logging
 
     def say(text: str) -> None:
         print(visible(f"watchkeeper export: {text}"), file=sys.stderr, flush=True)
 
-    missing = [p for p in args.paths if not p.exists()]
-    if missing:
-        say(f"no such file or directory: {missing[0]}")
+    visible_logging()
+    problem = next((p for path in args.paths if (p := path_problem(path)) is not None), None)
+    if problem is not None:
+        say(problem)
         return 2
     try:
         sender = sender_of(args)

@@ -14,11 +14,14 @@ read once, when the converter is made.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import orjson
+
+from ..files.tail import open_regular
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,8 +60,10 @@ def identify(path: Path) -> SubagentFile | None:
 
 
 def read_meta(path: Path) -> dict[str, Any]:
+    """The sidecar's object, or {} when it is missing, unreadable, not JSON or not a regular file."""
     try:
-        meta = orjson.loads(path.read_bytes())
+        with os.fdopen(open_regular(path), "rb") as f:
+            meta = orjson.loads(f.read())
     except (OSError, orjson.JSONDecodeError):
         return {}
     return meta if isinstance(meta, dict) else {}
@@ -70,6 +75,8 @@ def subagent_files(path: Path | str, session_id: str | None = None) -> list[Path
     ``session_id`` defaults to the file's stem (Claude Code names the file by it).
     Files beside the session (``agent-*.jsonl``) belong to it when their first
     record names it. In-file sidechains need no file; a subagent file has none.
+    A name in the session's own ``subagents/`` is listed even when it is not a
+    regular file (a FIFO): its reader says so instead of reading it.
     """
     path = Path(path)
     if agent_id_of(path) is not None:
@@ -90,7 +97,7 @@ def subagent_files(path: Path | str, session_id: str | None = None) -> list[Path
 def _first_session(path: Path) -> str | None:
     """The ``sessionId`` of the first record that has one (among the first few lines)."""
     try:
-        with path.open("rb") as f:
+        with os.fdopen(open_regular(path), "rb") as f:
             for _ in range(8):
                 line = f.readline(1 << 20)
                 if not line:

@@ -9,6 +9,7 @@ tail-first readers (``source.py``, ``tailfirst.py``) are built on these;
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,7 +20,7 @@ from ...protocol.envelope import iso
 from ..base import Converter
 from ..claude_code import subagent_files
 from ..registry import detect
-from .tail import CHUNK, Tailer
+from .tail import CHUNK, Tailer, open_regular
 
 CLAUDE_CODE = "claude-code"
 
@@ -81,9 +82,9 @@ def open_converter(path: Path, first_line: bytes | None = None) -> Converter:
 
 
 def agent_kind_of(path: Path) -> str:
-    """The kind of agent that wrote a file, or "unknown" while it is empty."""
+    """The kind of agent that wrote a file, or "unknown" while it is empty (or not a regular file)."""
     try:
-        with path.open("rb") as f:
+        with os.fdopen(open_regular(path), "rb") as f:
             first = f.readline(65536)
     except OSError:
         return "unknown"
@@ -106,7 +107,7 @@ class FileFeed:
     there too, until a reset (another file's events could not be read back from there).
     """
 
-    def __init__(self, path: Path, chunk_size: int = CHUNK) -> None:
+    def __init__(self, path: Path, chunk_size: int = CHUNK, session: str | None = None) -> None:
         self.path = path
         self.tailer = Tailer(path, chunk_size=chunk_size)
         self.converter: Converter | None = None
@@ -114,9 +115,15 @@ class FileFeed:
         self.finished = False
         #: Times the file was found replaced or truncated (and read again from the start).
         self.resets = 0
+        #: The session a notice about the file goes to before a converter knows (a subagent file's parent).
+        self._session = session
+        #: Why the file could not be read, as last told: a notice says it once, and again if it changes.
+        self.problem: str | None = None
 
     @property
     def session(self) -> str:
+        if self.converter is None:
+            return self._session or self.path.stem
         return str(getattr(self.converter, "session", self.path.stem))
 
     def read(self, final: bool = False, at: list[int] | None = None) -> tuple[list[Event], bool]:
@@ -159,11 +166,21 @@ class FileFeed:
                 except Exception as e:
                     out.append(raw_line(self.session, b"", self.tailer.offset,
                                     f"converter failed at the end: {e!r}", self.path))
+        if r.problem != self.problem:
+            self.problem = r.problem
+            if r.problem:
+                out.append(self._notice(r.problem))
         if at is not None:
             at += [-1] * (base + len(out) - len(at))
             if self.backing is not None:
                 self.backing.follow(out, at[base:], self.session)
         return out, r.more
+
+    def _notice(self, problem: str) -> Event:
+        """The file is there but cannot be read (a FIFO, no permission): said, not skipped in silence."""
+        text = f"{self.path}: {problem}; not read"
+        data = {"level": "warning", "text": text, "code": "unreadable-file"}
+        return make_event(f"notice:{self.session}:{content_id(text)}", self.session, Kind.NOTICE, data)
 
 
 # --- one session: the main file and its subagent files -------------------------
@@ -199,7 +216,7 @@ class TranscriptReader:
         found = False
         for p in subagent_files(self.path):
             if p not in self.feeds:
-                self.feeds[p] = FileFeed(p, self.chunk_size)
+                self.feeds[p] = FileFeed(p, self.chunk_size, session=self.main.session)
                 found = True
         return found
 

@@ -9,7 +9,9 @@ files with this module alone and starts faster without them.
 
 from __future__ import annotations
 
+import errno
 import os
+import stat
 from dataclasses import dataclass, field
 from itertools import accumulate
 from pathlib import Path
@@ -22,6 +24,35 @@ _MARK = 32
 _plus_newline = (1).__add__
 
 
+#: What a file that is not a regular one is, by its ``stat.S_IFMT``, for the person told it is not read.
+_KINDS = {stat.S_IFIFO: "a FIFO", stat.S_IFCHR: "a character device", stat.S_IFBLK: "a block device",
+          stat.S_IFSOCK: "a socket", stat.S_IFDIR: "a directory"}
+
+
+class NotRegularFile(OSError):
+    """A transcript's name on something that is not a regular file (a FIFO, a device): never read."""
+
+
+def open_regular(path: Path | str) -> int:
+    """A descriptor to read ``path``, or OSError (:class:`NotRegularFile` if it is not a regular file).
+
+    The open does not block and nothing is read before the type is checked: a FIFO
+    named like a transcript would otherwise hang the open, and every file read after it,
+    until something wrote to it.
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
+    try:
+        mode = os.fstat(fd).st_mode
+    except BaseException:
+        os.close(fd)
+        raise
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        what = _KINDS.get(stat.S_IFMT(mode), f"mode {mode:o}")
+        raise NotRegularFile(errno.EINVAL, f"not a regular file ({what})", str(path))
+    return fd
+
+
 @dataclass(slots=True)
 class TailRead:
     """What one :meth:`Tailer.read` found."""
@@ -32,6 +63,8 @@ class TailRead:
     lines: list[tuple[int, bytes]] = field(default_factory=list)
     #: More bytes are waiting: call again before waiting for a change.
     more: bool = False
+    #: Why the file is there but could not be read (not a regular file, no permission), for the person.
+    problem: str | None = None
 
 
 class Tailer:
@@ -42,7 +75,8 @@ class Tailer:
     before the offset changed) is read again from the start, and the read says
     so (``reset``): the caller starts a fresh converter, and the relay drops the
     events it already has by their stable ids. The file is opened for each read
-    and closed after it, so following hundreds of sessions holds no descriptors.
+    and closed after it, so following hundreds of sessions holds no descriptors;
+    a file that is there but cannot be read (a FIFO, no permission) says why (``problem``).
     """
 
     def __init__(self, path: Path | str, offset: int = 0, chunk_size: int = CHUNK) -> None:
@@ -68,8 +102,11 @@ class Tailer:
         """Lines from at most one chunk of new bytes; with ``final``, a last line without a newline too."""
         result = TailRead()
         try:
-            fd = os.open(self.path, os.O_RDONLY)
-        except OSError:
+            fd = open_regular(self.path)
+        except (FileNotFoundError, NotADirectoryError):
+            return result  # not written yet, or gone
+        except OSError as e:
+            result.problem = e.strerror or str(e)
             return result
         try:
             st = os.fstat(fd)
