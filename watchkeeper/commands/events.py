@@ -21,6 +21,10 @@ if TYPE_CHECKING:
     from types import FrameType
 
     from ..protocol import Event
+    from ..protocol.display import TerminalJson
+
+    #: Where the JSON lines go: stdout, through ``TerminalJson`` when it is a terminal.
+    Out = IO[bytes] | TerminalJson
 
 HELP = "print protocol events as JSON lines: convert a transcript (or a directory), or --follow it live"
 
@@ -49,7 +53,11 @@ def run(args: argparse.Namespace) -> int:
             _say(f"no session files found under {path}")
     else:
         files = [path]
-    out = sys.stdout.buffer
+    out: Out = sys.stdout.buffer
+    if sys.stdout.isatty():
+        from ..protocol.display import TerminalJson
+
+        out = TerminalJson(out)
     try:
         return _follow(path, files, out) if args.follow else _convert(files, out)
     except BrokenPipeError:
@@ -68,7 +76,7 @@ _FIT_SLACK = 4 + 48
 _GC_YOUNG = 100_000
 
 
-def _convert(files: list[Path], out: IO[bytes]) -> int:
+def _convert(files: list[Path], out: Out) -> int:
     import gc
 
     import orjson
@@ -152,7 +160,7 @@ def _batches(files: list[Path], failed: list[str]) -> Iterator[list[Event]]:
             failed.append(f"cannot read {path}: {e.strerror or e}")
 
 
-def _follow(path: Path, files: list[Path], out: IO[bytes]) -> int:
+def _follow(path: Path, files: list[Path], out: Out) -> int:
     import queue
     import signal
 
@@ -201,7 +209,7 @@ def _follow(path: Path, files: list[Path], out: IO[bytes]) -> int:
             signal.signal(sig, handler)
 
 
-def _write(out: IO[bytes], batch: list[Event]) -> None:
+def _write(out: Out, batch: list[Event]) -> None:
     """The batch as JSON lines; an event that cannot be written as it is comes out cut and marked."""
     from ..protocol import encode_lines
 

@@ -96,6 +96,35 @@ def visible_logging() -> None:
         logging.lastResort.setFormatter(VisibleFormatter())
 
 
+#: What JSON leaves as it is and a terminal may act on: C1 controls (U+0080–U+009F, xterm takes U+009B
+#: as CSI), bidi overrides and isolates, line and paragraph separators, in their UTF-8 bytes.
+_JSON_UNSAFE = re.compile(b"\xc2[\x80-\x9f]|\xe2\x80[\xa8-\xae]|\xe2\x81[\xa6-\xa9]")
+
+
+def _json_escape(match: re.Match[bytes]) -> bytes:
+    return b"\\u%04x" % ord(match.group().decode())
+
+
+def terminal_json(data: bytes) -> bytes:
+    """JSON text (UTF-8) for a terminal: the same JSON, with what a terminal may act on written as
+    ``\\uXXXX`` escapes (JSON escapes C0 itself). For output a person reads, not a pipe: a ``jq`` gets
+    the same values either way."""
+    return _JSON_UNSAFE.sub(_json_escape, data)
+
+
+class TerminalJson:
+    """A binary stream that writes JSON through :func:`terminal_json` (``stdout`` when it is a terminal)."""
+
+    def __init__(self, out: Any) -> None:
+        self._out = out
+
+    def write(self, data: bytes) -> int:
+        return int(self._out.write(terminal_json(data)))
+
+    def flush(self) -> None:
+        self._out.flush()
+
+
 def plural(n: int, noun: str, nouns: str | None = None) -> str:
     """``1 error``, ``2 errors``, ``1,204 events``: a count with its noun agreeing."""
     return f"{n:,} {noun if n == 1 else nouns or noun + 's'}"
