@@ -33,12 +33,12 @@ def transcript(tmp_path: Path) -> Path:
     return path
 
 
-def in_a_terminal(argv: list[str]) -> bytes:
+def in_a_terminal(argv: list[str], env: dict[str, str] | None = None) -> bytes:
     """What ``argv`` writes to a terminal (a pseudo-terminal it has as stdout)."""
     leader, follower = os.openpty()
     try:
         done = subprocess.run(argv, stdout=follower, stderr=subprocess.PIPE, timeout=50,
-                              env={**os.environ, "WATCHKEEPER_HOME": os.devnull})
+                              env=env or {**os.environ, "WATCHKEEPER_HOME": os.devnull})
         os.close(follower)
         follower = -1
         assert done.returncode == 0, done.stderr
@@ -75,3 +75,23 @@ def test_events_in_a_terminal_escapes_what_the_terminal_would_act_on_and_a_pipe_
     piped = subprocess.run([EXE, "events", str(path)], capture_output=True, timeout=50, check=True).stdout
     texts = [json.loads(line)["data"].get("text") for line in piped.splitlines()]
     assert HOSTILE in texts
+
+
+def test_sessions_json_in_a_terminal_escapes_a_hostile_title(tmp_path: Path) -> None:
+    from test_client_hostile import LISTED, ROW, FakeApi
+
+    api = FakeApi()
+    try:
+        api.sessions = {**LISTED, "listing": [dict(ROW, title=HOSTILE)]}
+        home = tmp_path / "home"
+        home.mkdir()
+        (home / "token").write_text("person-token\n")
+        argv = [EXE, "sessions", "--json", "--port", str(api.port)]
+        env = {**os.environ, "WATCHKEEPER_HOME": str(home)}
+        shown = in_a_terminal(argv, env).decode()
+        assert not any(c in shown for c in "\x9b\x85\u202e\u2028\u2066"), repr(shown)
+        assert "\\u009b31mnow" in shown
+        piped = subprocess.run(argv, capture_output=True, timeout=50, env=env, check=True).stdout
+        assert json.loads(piped)[0]["title"] == HOSTILE
+    finally:
+        api.stop()

@@ -12,6 +12,9 @@ from collections.abc import Callable
 from typing import Any
 
 TIMEOUT = 10.0
+#: Seconds ``ctl`` waits for a control's outcome: one passed on to another relay is answered with that
+#: relay's own, or a rejection once the relay stops waiting for it (``relay.controls.FORWARD_TIMEOUT``).
+CONTROL_WAIT = 25.0
 
 
 class ApiError(Exception):
@@ -26,9 +29,30 @@ def hook_target_port() -> int:
     return int(info["port"]) if info is not None else config.hook_port()
 
 
+def api_port() -> int:
+    """Where the person's token may go: the port the running relay wrote in its runtime file (in the 0700
+    config directory), else one the person set (``$WATCHKEEPER_PORT``). Never the default port on a guess:
+    whoever listens there first (another user, on a shared machine) would be sent the token."""
+    import os
+
+    from . import config
+
+    info = config.read_runtime()
+    if info is not None:
+        return int(info["port"])
+    if os.environ.get(config.ENV_PORT, "").isdigit():
+        return config.hook_port()
+    raise ApiError("no watchkeeper is running here (it writes where it listens when it starts: run "
+                   "`watchkeeper`, or `watchkeeper serve`); or name its port with --port")
+
+
 def api_request(method: str, path: str, body: Any = None, port: int | None = None,
                 timeout: float = TIMEOUT) -> Any:
-    """One request to the running watchkeeper's loopback API, with the token from the config dir."""
+    """One request to the running watchkeeper's loopback API, with the token from the config dir.
+
+    Whatever goes wrong (no token, no answer, an answer that is not HTTP or not JSON) is an ``ApiError``.
+    """
+    import http.client
     import urllib.error
     import urllib.request
 
@@ -36,27 +60,46 @@ def api_request(method: str, path: str, body: Any = None, port: int | None = Non
 
     from . import config
 
-    token = config.load_token(create=False)
+    try:
+        token = config.load_token(create=False)
+    except (OSError, ValueError) as e:
+        raise ApiError(f"cannot read the token at {config.token_path()}: {e}") from None
     if token is None:
         raise ApiError(f"no token at {config.token_path()}: is watchkeeper set up on this machine?")
-    url = f"http://{config.LOOPBACK}:{port or hook_target_port()}{path}"
+    url = f"http://{config.LOOPBACK}:{port or api_port()}{path}"
     data = orjson.dumps(body) if body is not None else None
     request = urllib.request.Request(url, data=data, method=method, headers={
         "Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+    where = url.rsplit("/", 1)[0]
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
-            return orjson.loads(response.read())
+            raw = response.read()
     except urllib.error.HTTPError as e:
-        detail = e.read()[:500].decode("utf-8", "replace")
+        try:
+            detail = e.read()[:500].decode("utf-8", "replace")
+        except (OSError, http.client.HTTPException):
+            detail = ""
         raise ApiError(f"{e.code} from watchkeeper: {detail}") from None
-    except (urllib.error.URLError, OSError) as e:
-        reason = getattr(e, "reason", e)
-        raise ApiError(f"no watchkeeper answers at {url.rsplit('/', 1)[0]} ({reason})") from None
+    except http.client.HTTPException as e:
+        why = f"{type(e).__name__}: {str(e).strip()}"
+        raise ApiError(f"{where} gave a broken HTTP answer ({why}): is it a watchkeeper?") from None
+    except (OSError, ValueError, OverflowError) as e:
+        raise ApiError(f"no watchkeeper answers at {where} ({error_text(getattr(e, 'reason', e))})") from None
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as e:
+        raise ApiError(f"{where} did not answer with JSON ({e}): is it a watchkeeper?") from None
+
+
+def error_text(error: object) -> str:
+    """An error as a person reads it: its type's name when its text is empty (a timeout's often is)."""
+    return str(error) or type(error).__name__
 
 
 def match_session(given: str, listing: Any) -> str:
     """A unique prefix of a listed session id becomes the whole id; anything else stays as given."""
-    ids = [row.get("session") for row in listing.get("sessions", [])] if isinstance(listing, dict) else []
+    rows = listing.get("sessions") if isinstance(listing, dict) else None
+    ids = [row.get("session") for row in rows if isinstance(row, dict)] if isinstance(rows, list) else []
     if given in ids:
         return given
     matches = [sid for sid in ids if isinstance(sid, str) and sid.startswith(given)]

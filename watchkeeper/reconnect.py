@@ -59,10 +59,11 @@ async def keep_connected(connect: Callable[[], Awaitable[ClientConnection]],
     """Connect and run ``session`` on each connection, again and again, until ``stop()`` or a refusal.
 
     ``failed(why)`` when no connection could be made; ``dropped(why, error)``
-    when a connection's session ended (``error`` is the ``ConnectionClosed`` or
-    ``wire.WireError`` that ended it, None if ``session`` returned). The session
-    cleans up after itself; anything else it raises ends the loop. Raises
-    :class:`Refused` on a 401 or 403, and lets ``InvalidURI`` through.
+    when a connection's session ended (``error`` is what ended it: ``ConnectionClosed``,
+    ``wire.WireError``, or any other error, None if ``session`` returned): a peer's odd
+    frame that slips past the session's checks must not end the loop for good. The
+    session cleans up after itself. Raises :class:`Refused` on a 401 or 403, and lets
+    ``InvalidURI`` through.
     """
     delays = wire.backoff()
     while not stop():
@@ -83,6 +84,8 @@ async def keep_connected(connect: Callable[[], Awaitable[ClientConnection]],
                 dropped(f"connection closed ({e.rcvd.code if e.rcvd else 'no close frame'})", e)
             except wire.WireError as e:
                 dropped(f"the relay sent a bad frame ({e})", e)
+            except Exception as e:
+                dropped(f"the connection failed ({type(e).__name__}: {e})", e)
             else:
                 dropped("", None)
         await asyncio.sleep(next(delays))

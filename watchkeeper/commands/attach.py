@@ -70,6 +70,8 @@ def run(args: argparse.Namespace) -> int:
 
 async def _probe_all(urls: list[str], token: str | None, context: ssl.SSLContext | None) -> dict[str, str]:
     """Each relay's answer before the viewer opens: a refused token is said here, plainly, not in the UI."""
+    from websockets.exceptions import InvalidURI
+
     from ..adapters.remote import RemoteError, probe
 
     async def one(url: str) -> str | None:
@@ -79,6 +81,8 @@ async def _probe_all(urls: list[str], token: str | None, context: ssl.SSLContext
             return f"refused ({e})" if str(e)[:3] in ("401", "403") else str(e)
         except (OSError, TimeoutError) as e:
             return f"no relay answers ({e!r}); will keep trying"
+        except (ValueError, InvalidURI) as e:
+            return f"not a usable relay ({e}); will keep trying"
         return None
 
     answers = await asyncio.gather(*(one(u) for u in urls))
@@ -101,10 +105,11 @@ def _print_events(relay: Any) -> int:
     import queue
 
     from ..protocol import encode_line
+    from ..protocol.display import TerminalJson
 
     inbox: queue.SimpleQueue[list[Any]] = queue.SimpleQueue()
     relay.subscribe(inbox.put)
-    out = sys.stdout.buffer
+    out: Any = TerminalJson(sys.stdout.buffer) if sys.stdout.isatty() else sys.stdout.buffer
     try:
         while True:
             for ev in inbox.get():

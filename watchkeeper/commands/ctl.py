@@ -17,7 +17,7 @@ import getpass
 import socket
 import sys
 import uuid
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 if TYPE_CHECKING:
     from ..protocol.payloads import ControlOutcomeData
@@ -52,7 +52,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..client import ApiError, api_request, resolve_session
+    from ..client import CONTROL_WAIT, ApiError, api_request, resolve_session
     from ..protocol.display import visible
 
     if getattr(args, "relay", None):
@@ -60,24 +60,20 @@ def run(args: argparse.Namespace) -> int:
     try:
         session, row = resolve_session(args.session, args.port)
         control = build_control(args, session, row)
-        answer = api_request("POST", "/control", control, args.port)
+        answer = api_request("POST", "/control", control, args.port, timeout=CONTROL_WAIT)
     except Unnamed as e:
         print(visible(f"watchkeeper ctl: refused: {e}"), file=sys.stderr)
         return 1
     except ApiError as e:
         print(visible(f"watchkeeper ctl: {e}"), file=sys.stderr)
         return 2
-    outcome = answer.get("outcome") if isinstance(answer, dict) else None
-    if not isinstance(outcome, dict):
-        print(visible(f"watchkeeper ctl: unexpected answer {answer!r}"), file=sys.stderr)
-        return 2
-    return _report(outcome, control)
+    return _report(answer, control, "watchkeeper ctl")
 
 
 def _over_relay(args: argparse.Namespace) -> int:
     """``--relay URL``: the same control through a remote relay's websocket; the same output and exit codes."""
     from ..adapters.remote import RemoteError
-    from ..client import relay_control
+    from ..client import error_text, relay_control
     from ..protocol.display import visible
 
     try:
@@ -87,19 +83,25 @@ def _over_relay(args: argparse.Namespace) -> int:
         print(visible(f"watchkeeper ctl: refused: {e}"), file=sys.stderr)
         return 1
     except (RemoteError, ValueError, OSError, TimeoutError) as e:
-        print(visible(f"watchkeeper ctl: {args.relay}: {e or type(e).__name__}"), file=sys.stderr)
+        print(visible(f"watchkeeper ctl: {args.relay}: {error_text(e)}"), file=sys.stderr)
         return 2
-    if reply.get("t") == "error":
+    if isinstance(reply, dict) and reply.get("t") == "error":
         print(visible(f"watchkeeper ctl: {args.relay}: {reply.get('message')}"), file=sys.stderr)
         return 2
-    return _report(reply.get("outcome") or {}, control)
+    return _report(reply, control, f"watchkeeper ctl: {args.relay}")
 
 
-def _report(outcome: dict[str, Any], control: dict[str, Any]) -> int:
+def _report(answer: Any, control: dict[str, Any], who: str) -> int:
+    """The outcome ``answer`` carries, printed (exit 0 or 1); an answer without one is said to be odd (exit 2)."""
     from ..protocol.display import visible
 
+    outcome = answer.get("outcome") if isinstance(answer, dict) else None
+    given = (outcome.get("data") or {}) if isinstance(outcome, dict) else None
+    if not isinstance(outcome, dict) or not isinstance(given, dict):
+        print(visible(f"{who}: unexpected answer {answer!r}"), file=sys.stderr)
+        return 2
     applied = outcome.get("kind") == "control.applied"
-    data: ControlOutcomeData = outcome["data"] if outcome.get("data") else {}
+    data = cast("ControlOutcomeData", given)
     call = f" [{data['call_id']}]" if data.get("call_id") else ""
     verdict = "applied" if applied else "rejected"
     print(visible(f"{verdict}{call}: {data.get('reason') or ''} (control {control['id']})"))

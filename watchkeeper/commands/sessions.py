@@ -37,19 +37,20 @@ def run(args: argparse.Namespace) -> int:
     import orjson
 
     from ..adapters.remote import RemoteError
-    from ..client import ApiError, local_listing, relay_listing
-    from ..protocol.display import visible
+    from ..client import ApiError, error_text, local_listing, relay_listing
+    from ..protocol.display import terminal_json, visible
 
     where = args.relay or "the running watchkeeper"
     try:
         rows = relay_listing(args.relay, args.token_file) if args.relay else local_listing(args.port)
     except (ApiError, RemoteError, ValueError, OSError, TimeoutError) as e:
-        print(visible(f"watchkeeper sessions: {where}: {e or type(e).__name__}"), file=sys.stderr)
+        print(visible(f"watchkeeper sessions: {where}: {error_text(e)}"), file=sys.stderr)
         return 2
     if args.origin:
         rows = [r for r in rows if origin_of(r) == args.origin]
     if args.json:
-        sys.stdout.buffer.write(orjson.dumps(rows, option=orjson.OPT_INDENT_2) + b"\n")
+        data = orjson.dumps(rows, option=orjson.OPT_INDENT_2) + b"\n"
+        sys.stdout.buffer.write(terminal_json(data) if sys.stdout.isatty() else data)
         return 0
     width = min(MAX_WIDTH, max(MIN_WIDTH, shutil.get_terminal_size((80, 24)).columns))
     print("\n".join(table(rows, width, datetime.now(UTC))))
@@ -73,8 +74,10 @@ def table(rows: list[dict[str, Any]], width: int, now: datetime) -> list[str]:
         lines.append(_row([(_text(r.get("id"))[:8], 8), (_text(r.get("agent")), 11), (_text(r.get("state")), 9),
                            (ago(r.get("last_activity"), now), 8), (steer, 5),
                            (_from(r) + (_text(r.get("title")) or "(untitled)"), title_width)]))
-        for h in r.get("held") or []:
-            lines.append(fit("  held " + held_line(h, now), width))
+        held = r.get("held")
+        for h in held if isinstance(held, list) else []:
+            if isinstance(h, dict):
+                lines.append(fit("  held " + held_line(h, now), width))
     return lines
 
 

@@ -77,4 +77,5 @@ def session_row(*, id: str, agent: str, title: str | None, cwd: str | None, stat
 
 def held_of(row: Mapping[str, Any]) -> list[str]:
     """The held call ids of one listing object, oldest first."""
-    return [str(h.get("call_id")) for h in row.get("held") or [] if isinstance(h, Mapping)]
+    held = row.get("held")
+    return [str(h.get("call_id")) for h in held if isinstance(h, Mapping)] if isinstance(held, list) else []

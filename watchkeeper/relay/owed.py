@@ -251,9 +251,10 @@ class Ledger:
         self.save()
 
     def ack(self, positions: dict[str, int]) -> None:
-        """The hub has every event of these sessions below these seqs."""
+        """The hub has every event of these sessions below these seqs; a session this edge never recorded is
+        ignored: a hub naming sessions by the thousand must not make the edge keep them."""
         for sid, seq in positions.items():
-            if seq > self.acked.get(sid, 0):
+            if sid in self._begun and seq > self.acked.get(sid, 0):
                 self.acked[sid] = seq
 
     def oldest(self, session: str) -> int:

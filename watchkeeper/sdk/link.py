@@ -165,7 +165,7 @@ class Link:
         self._ws = ws
         try:
             await self._session(ws)
-        except wire.WireError:
+        except Exception:
             ws.transport.abort()
             raise
         finally:
@@ -221,7 +221,11 @@ class Link:
                     unacked.popleft()
                 self._acked.set()
         elif t == "control":
-            self._control(msg.get("control") or {})
+            control = msg.get("control")
+            if isinstance(control, dict):
+                self._control(control)
+            else:
+                self.last_error = f"the relay sent a control that is not an object: {control!r}"[:500]
         elif t == "decision":
             future = self._asking.pop(str(msg.get("call_id")), None)
             if future is not None and not future.done():

@@ -83,6 +83,8 @@ async def request(url: str, token: str | None, msg: dict[str, Any] | None, *,
         raise refusal(e.response.status_code) from None
     except (InvalidHandshake, ConnectionClosed) as e:
         raise RemoteError(f"{url}: {e}") from None
+    except wire.WireError as e:
+        raise RemoteError(f"{url} sent a bad frame ({e}): is it a watchkeeper relay?") from None
 
 
 def label(url: str) -> str:
@@ -167,8 +169,8 @@ class RemoteSource:
 
     def _dropped(self, why: str, error: Exception | None) -> None:
         self.status = f"reconnecting: {why}"
-        if isinstance(error, wire.WireError):
-            log.warning("relay %s sent a bad frame: %s", self.name, error)
+        if error is not None and not isinstance(error, ConnectionClosed):
+            log.warning("%s: %s", self.name, why)
         self._lost()
         self._status_changed()
 
@@ -226,7 +228,7 @@ class RemoteSource:
             return self.tracker.resync(msg["session"], msg["from_seq"])
         if t == "outcome" and isinstance(msg.get("outcome"), dict):
             return self._answered(msg.get("id"), msg["outcome"]), []
-        if t == "breakpoints" and msg.get("id") in self._asks:
+        if t == "breakpoints" and isinstance(msg.get("id"), str) and msg["id"] in self._asks:
             future = self._asks.pop(msg["id"])
             if not future.done():
                 future.set_result(msg)
@@ -252,7 +254,8 @@ class RemoteSource:
         entry = self._controls.pop(req, None) if isinstance(req, str) else None
         if entry is not None and not entry[1].done():
             entry[1].set_result(outcome)
-        return [outcome] if outcome.get("session") in self.tracker.sessions else []
+        session = outcome.get("session")
+        return [outcome] if isinstance(session, str) and session in self.tracker.sessions else []
 
     def _note(self, events: list[Event]) -> None:
         for ev in events:
