@@ -70,15 +70,9 @@ def replay_problem(path: Path) -> str | None:
 def root_problem(root: str) -> str | None:
     """Why ``--root root`` cannot be watched (missing, not a directory, not readable); None if it can."""
     path = Path(root).expanduser()
-    try:
-        mode = path.stat().st_mode
-        if stat.S_ISDIR(mode):
-            with os.scandir(path):
-                return None
-    except (FileNotFoundError, NotADirectoryError):
-        return f"--root {arg(root)} does not exist (no such directory)"
-    except OSError as e:
-        return f"cannot read --root {arg(root)}: {e.strerror or e}"
+    mode = _mode(path, f"--root {arg(root)} does not exist (no such directory)", f"cannot read --root {arg(root)}")
+    if isinstance(mode, str) or stat.S_ISDIR(mode):
+        return mode if isinstance(mode, str) else None
     if stat.S_ISREG(mode):
         return (f"--root {arg(root)} is a file, not a directory of sessions.\n"
                 f"  to replay it:  watchkeeper replay {arg(root)}")
@@ -87,18 +81,24 @@ def root_problem(root: str) -> str | None:
 
 def path_problem(path: Path) -> str | None:
     """Why a file or directory given to read cannot be (missing, unreadable, neither); None if it can."""
+    mode = _mode(path, f"no such file or directory: {arg(path)}", f"cannot read {arg(path)}")
+    if isinstance(mode, str) or stat.S_ISDIR(mode) or stat.S_ISREG(mode):
+        return mode if isinstance(mode, str) else None
+    return f"{arg(path)} is not a regular file or a directory"
+
+
+def _mode(path: Path, missing: str, unreadable: str) -> int | str:
+    """The path's ``st_mode`` (a directory's once it can be listed), or what to say instead."""
     try:
         mode = path.stat().st_mode
         if stat.S_ISDIR(mode):
             with os.scandir(path):
-                return None
+                pass
+        return mode
     except (FileNotFoundError, NotADirectoryError):
-        return f"no such file or directory: {arg(path)}"
+        return missing
     except OSError as e:
-        return f"cannot read {arg(path)}: {e.strerror or e}"
-    if not stat.S_ISREG(mode):
-        return f"{arg(path)} is not a regular file or a directory"
-    return None
+        return f"{unreadable}: {e.strerror or e}"
 
 
 def looked_in(root: Path) -> str:
