@@ -84,6 +84,8 @@ async def keep_connected(connect: Callable[[], Awaitable[ClientConnection]],
                 dropped(f"connection closed ({e.rcvd.code if e.rcvd else 'no close frame'})", e)
             except wire.WireError as e:
                 dropped(f"the relay sent a bad frame ({e})", e)
+            except Refused:
+                raise  # the session learnt the peer refuses us for good
             except Exception as e:
                 dropped(f"the connection failed ({type(e).__name__}: {e})", e)
             else:

@@ -59,9 +59,11 @@ class EdgeSource(RemoteSource):
     """One edge, as the hub follows it: connections are handed in by the server as the edge dials."""
 
     def __init__(self, edge: str, host: str, owners: dict[str, EdgeSource],
-                 watchers: Callable[[], int] = lambda: 0) -> None:
+                 watchers: Callable[[], int] = lambda: 0, taken: Callable[[str], bool] = lambda s: False) -> None:
         super().__init__("ws://edge.invalid", name=f"edge {edge} ({host})")
         self.watchers = watchers
+        #: ``taken(session)``: the hub has that session already (its own: an SDK agent, a hooked session).
+        self._taken = taken
         self.edge = edge
         self.host = host
         self.tracker = Tracker(f"edge {edge}")
@@ -176,13 +178,17 @@ class EdgeSource(RemoteSource):
             self._emit(events)
 
     def _claim(self, session: str) -> bool:
-        owner = self._owners.setdefault(session, self)
+        """Whether this edge may report ``session``: the first edge to report it owns it, unless the hub had it
+        before (its events and controls would be the edge's to write and answer)."""
+        owner = self._owners.get(session)
+        if owner is None and not self._taken(session):
+            owner = self._owners[session] = self
         if owner is self:
             return True
         if session not in self.refused:
             self.refused.add(session)
-            log.warning("edge %s reported session %s, which edge %s reports: refused", self.edge, session,
-                        owner.edge)
+            whose = f"edge {owner.edge}" if owner is not None else "the hub itself"
+            log.warning("edge %s reported session %s, which %s reports: refused", self.edge, session, whose)
         return False
 
     def can_steer(self, session: str) -> bool:
@@ -226,7 +232,7 @@ class Edges:
         self._asking: set[asyncio.Future[None]] = set()
 
     async def connect(self, ws: ServerConnection, hello: wire.Hello, said: dict[str, Any], edge: Edge | None, *,
-                      tokens: bool) -> None:
+                      tokens: bool, named: frozenset[str] = frozenset()) -> None:
         """An edge pushes its sessions: only with an edge credential (or on a hub that checks no ``tokens``)."""
         if edge is not None and hello.role != "edge":
             await forbid(ws, "an edge credential may only push sessions (role 'edge'): it cannot watch, "
@@ -238,13 +244,17 @@ class Edges:
         peer = ws.remote_address[0] if ws.remote_address else "?"
         host = str(said.get("host") or peer)[:200]
         name = (edge.name if edge is not None and edge.name else hello.name)[:64]
+        if name in named and (edge is None or edge.name != name):
+            await forbid(ws, f"the edge name {name!r} belongs to another edge credential")
+            return
         await self.source((edge.key if edge is not None else -1, name), host).hand(ws, host)
 
     def source(self, who: tuple[int, str], host: str) -> EdgeSource:
         """The edge ``who`` (its credential, its name): one credential cannot take over another's edge."""
         found = self.by_key.get(who)
         if found is None:
-            found = self.by_key[who] = EdgeSource(who[1], host, self.owners, self.watchers)
+            found = self.by_key[who] = EdgeSource(who[1], host, self.owners, self.watchers,
+                                                  lambda s: self.relay.session(s) is not None)
             self.by_name.setdefault(who[1], found)
             self.relay.add_source(found)
         return found

@@ -177,7 +177,8 @@ class WsServer:
             credential = self.gate.agents.get(ws)
             edge = self.gate.edges.get(ws)
             if edge is not None or hello.role == "edge":
-                await self.edges.connect(ws, hello, said, edge, tokens=self._keyring is not None)
+                named = frozenset(n for n, _ in self._keyring.edges if n) if self._keyring is not None else frozenset()
+                await self.edges.connect(ws, hello, said, edge, tokens=self._keyring is not None, named=named)
             elif hello.role == "agent":
                 await self._agent(ws, hello, credential)
             elif credential is not None:
@@ -384,9 +385,11 @@ class WsServer:
             link.ack(n, self.recorded.needs(events) if self.recorded is not None else None)
 
     def _admits(self, link: AgentLink, session: str) -> bool:
-        """May ``link`` report ``session``? Always with a person's token; an agent credential binds to its first,
-        and never to a session this relay already has: a fresh credential naming a live agent's session would
-        take its controls and decisions."""
+        """May ``link`` report ``session``? Never an edge's; with a person's token any other; an agent credential
+        binds to its first, and never to a session this relay already has: a fresh credential naming a live
+        agent's session would take its controls and decisions."""
+        if session in self.edges.owners:
+            return False  # an edge's: its controls go to the edge
         keyring, credential = self._keyring, link.credential
         if credential is None or keyring is None:
             return True
