@@ -331,3 +331,32 @@ async def test_the_problems_of_the_breakpoint_file_are_said_when_the_app_starts(
     notices = Notices(app)
     async with app.run_test(size=(100, 30)) as pilot:
         await until_app(pilot, lambda: ("Breakpoints", book.problems[0]) in notices, "the problem said")
+
+
+async def test_a_confirmation_keeps_its_buttons_in_sight_and_yes_waits_until_the_end_was_shown() -> None:
+    """An agent's long list of "always allow" rules pushed the end of it, and the buttons, off the dialog,
+    while y still added every rule."""
+    rules = [f"allow Bash(npm run task-{i}:*) in project settings" for i in range(40)]
+    rules.append("add directory / to the allowed directories; set mode bypassPermissions")
+    answers: list[bool | None] = []
+    app = WatchkeeperApp(relay_with(Events().whole_session()))
+    async with app.run_test(size=(120, 40)) as pilot:
+        app.push_screen(Confirm("Always allow", "Add these rules?", "Add the rules", about=("Bash  ls", *rules)),
+                        answers.append)
+        await until_app(pilot, lambda: isinstance(app.screen, Confirm))
+        await pilot.pause()
+        yes = app.screen.query_one("#yes")
+        assert yes.region.bottom <= 40 and yes.region.height > 0, "the buttons are on screen"
+        assert "bypassPermissions" not in screen_text(app)
+        await pilot.press("y")
+        await until_app(pilot, lambda: "bypassPermissions" in screen_text(app))
+        assert isinstance(app.screen, Confirm) and answers == [], "the first y only showed the end"
+        await pilot.press("y")
+        await until_app(pilot, lambda: answers == [True])
+        app.push_screen(Confirm("Always allow", "Add this rule?", "Add the rule", about=("Bash  ls", rules[0])),
+                        answers.append)
+        await until_app(pilot, lambda: isinstance(app.screen, Confirm))
+        await pilot.pause()
+        await pilot.press("y")
+        await until_app(pilot, lambda: answers == [True, True])
+    app.relay.stop()

@@ -8,7 +8,7 @@ from typing import ClassVar
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
@@ -43,8 +43,11 @@ class Confirm(ModalScreen[bool]):
             if self.about:
                 yield Static(visible(self.about[0]), classes="dialog-call", markup=False)
             yield Static(self.question, classes="dialog-note", markup=False)
-            for line in self.about[1:]:
-                yield Static(visible(line), classes="dialog-call", markup=False)
+            # What the person agrees to scrolls, the buttons stay in sight, and yes waits until its end was shown:
+            # an agent's long list of rules must not hide the end of what is added.
+            with VerticalScroll(classes="dialog-about", id="about"):
+                for line in self.about[1:]:
+                    yield Static(visible(line), classes="dialog-call", markup=False)
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Back (n)", id="back")
                 yield Button(f"{self.yes} (y)", id="yes", variant="primary")
@@ -54,11 +57,16 @@ class Confirm(ModalScreen[bool]):
 
     @on(Button.Pressed, "#yes")
     def _yes(self) -> None:
-        self.dismiss(True)
+        self.action_answer(True)
 
     @on(Button.Pressed, "#back")
     def _back(self) -> None:
         self.dismiss(False)
 
     def action_answer(self, yes: bool) -> None:
+        about = self.query_one("#about", VerticalScroll)
+        if yes and about.scroll_y < about.max_scroll_y:
+            about.scroll_end(animate=False)
+            self.notify("It goes on below: read it to its end, then y.", severity="warning")
+            return
         self.dismiss(yes)
