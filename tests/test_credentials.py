@@ -291,6 +291,29 @@ def test_the_built_in_breakpoint_holds_calls_naming_watchkeepers_files_and_ports
     assert "built in" in guard.describe()
 
 
+def test_the_built_in_breakpoint_sees_a_number_a_key_and_a_file_tools_path_spelled_another_way(
+        tmp_path: Path) -> None:
+    """It read string values only, and the paths as written: a port as a JSON number, a path as an object's
+    key, and ``..``, ``//``, ``/./`` or a symlink in the project all went by it."""
+    home = tmp_path / "wk"
+    home.mkdir()
+    (home / "token").write_text("t")
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "cfg").symlink_to(home)
+    guard = Guard([str(home), str(home / "token")], [47999])
+    token = str(home / "token")
+    for tool_input in ({"host": "127.0.0.1", "port": 47999}, {"files": {token: {"encoding": "utf8"}}}):
+        assert guard({"tool_name": "mcp__x__y", "tool_input": tool_input}) == BUILTIN_NAME, tool_input
+    for spelled in ("../wk/token", token.replace("/wk/", "//wk/"), token.replace("/wk/", "/./wk/"), "cfg/token",
+                    "cfg"):
+        call = {"tool_name": "Read", "cwd": str(project), "tool_input": {"file_path": spelled}}
+        assert guard(call) == BUILTIN_NAME, spelled
+    for harmless in ({"port": 479990}, {"count": 47998}):
+        assert guard({"tool_name": "mcp__x__y", "tool_input": harmless}) is None, harmless
+    assert guard({"tool_name": "Read", "cwd": str(project), "tool_input": {"file_path": "../wkx/token"}}) is None
+
+
 def test_the_built_in_breakpoint_cannot_be_removed_or_turned_off(tmp_path: Path) -> None:
     book = Book(tmp_path / "breakpoints.toml", [Rule("mine", tool="Bash")])
     for change in (lambda: book.remove(BUILTIN_NAME), lambda: book.set_enabled(BUILTIN_NAME, False),

@@ -100,7 +100,8 @@ class SessionFacts:
 
 
 def input_text(value: Any) -> str:
-    """Every string in a tool input, joined, with runs of whitespace as one space."""
+    """Every string, key and number in a tool input, joined, with runs of whitespace as one space (a port
+    written as a number, or a path as an object's key, is text a rule can see)."""
     out: list[str] = []
     stack = [value]
     while stack:
@@ -108,9 +109,12 @@ def input_text(value: Any) -> str:
         if isinstance(item, str):
             out.append(item)
         elif isinstance(item, dict):
-            stack.extend(reversed(list(item.values())))
+            for key, inner in reversed(list(item.items())):
+                stack += (inner, key)
         elif isinstance(item, list | tuple):
             stack.extend(reversed(item))
+        elif isinstance(item, int | float) and not isinstance(item, bool):
+            out.append(str(item))
     return " ".join(" ".join(out).split())
 
 

@@ -6,12 +6,13 @@ endpoint asks it before the person's rules.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from .breakpoints import BUILTIN_NAME, input_text
+from .breakpoints import BUILTIN_NAME, input_paths, input_text
 
 #: Variables that hold watchkeeper's secrets or say where they are: a call naming one is held.
 GUARDED_VARIABLES = ("WATCHKEEPER_TOKEN", "WATCHKEEPER_HOME")
@@ -30,6 +31,8 @@ class Guard:
     def __init__(self, paths: Iterable[str], ports: Iterable[int]) -> None:
         self.paths = tuple(sorted({" ".join(p.rstrip("/").split()) for p in paths if p.strip("/")}))
         self.ports = {p for p in ports if p > 0}
+        #: The guarded paths resolved, for a file tool's path spelled another way (``..``, ``//``, a symlink).
+        self.real = tuple(sorted({_real(p) for p in self.paths if p.startswith("/")}))
 
     @classmethod
     def here(cls, port: int = 0, token_files: Iterable[str] = ()) -> Guard:
@@ -50,9 +53,16 @@ class Guard:
         return cls(paths, {config.hook_port(), config.SERVE_PORT, port})
 
     def __call__(self, payload: dict[str, Any]) -> str | None:
-        text = input_text(payload.get("tool_input"))
+        tool_input = payload.get("tool_input")
+        text = input_text(tool_input)
         if any(path in text for path in self.paths) or any(var in text for var in GUARDED_VARIABLES):
             return self.name
+        cwd = payload.get("cwd")
+        cwd = cwd if isinstance(cwd, str) else "/"
+        for path in input_paths(tool_input):
+            full = _real(os.path.join(cwd, os.path.expanduser(path)))
+            if any(full == g or full.startswith(g.rstrip("/") + "/") for g in self.real):
+                return self.name
         if any(re.search(rf"(?<![0-9]){port}(?![0-9])", text) for port in self.ports):
             return self.name
         return None
@@ -70,3 +80,11 @@ class Guard:
         ports = ", ".join(str(p) for p in sorted(self.ports))
         return (f"input names watchkeeper's config directory or a token file ({', '.join(self.paths)}), "
                 f"{' or '.join(GUARDED_VARIABLES)}, or port {ports} (built in, always on, cannot be removed)")
+
+
+def _real(path: str) -> str:
+    """``path`` with ``..``, ``//`` and symlinks resolved (as far as they exist); as given if that fails."""
+    try:
+        return os.path.realpath(path)
+    except (OSError, ValueError):
+        return path
