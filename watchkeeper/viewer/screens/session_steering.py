@@ -77,6 +77,11 @@ class SteerableScreen(SessionScreen, inherit_bindings=False):
         self.honoured: frozenset[str] = frozenset()
         self._sent: set[str] = set()
         self._toasted: set[str] = set()
+        #: the held call the person selected (its row, not following): the keys act on it, and on no other
+        #: once it is decided elsewhere.
+        self._chosen: str | None = None
+        #: the call the controls area names (what the keys act on), as last shown.
+        self._target_shown: str | None = None
 
     @property
     def steer(self) -> SessionState:
@@ -144,7 +149,9 @@ class SteerableScreen(SessionScreen, inherit_bindings=False):
         # A session its source cannot steer says so once, in the status bar's badge; a live one whose
         # source could but this viewer may not (no control rights, no hook endpoint) says why here.
         visible = self.whole_reason is None or (live and source_reason(caps) is None)
-        shown.first().show(self.steer, why_not, self.whole_reason, visible, host(self.app).clock())
+        target = self.target_call()
+        self._target_shown = target.call_id if target else None
+        shown.first().show(self.steer, why_not, self.whole_reason, visible, host(self.app).clock(), target)
         if why_not != self.why_not or honoured != self.honoured:
             self.why_not, self.honoured = why_not, honoured
             self.refresh_bindings()
@@ -161,13 +168,43 @@ class SteerableScreen(SessionScreen, inherit_bindings=False):
 
     # --- actions -----------------------------------------------------------------------------
 
+    def _selected_call(self) -> str | None:
+        """The call of the row the person selected; None while following (the cursor moves by itself there,
+        onto whatever arrives: that is no one's choice)."""
+        timeline = self.timeline
+        if timeline.follow:
+            return None
+        head = timeline.selected_head
+        call = timeline.store.call_of(head) if head is not None else None
+        return call.call_id if call is not None else None
+
     def target_call(self) -> Held | None:
-        """The selected row's call if it is held, else the oldest held call."""
-        head = self.timeline.selected_head
-        call = self.timeline.store.call_of(head) if head is not None else None
-        if call is not None and call.call_id in self.steer.held:
-            return self.steer.held[call.call_id]
+        """The call the keys act on, and the controls area names: the selected row's if it is held, else
+        the oldest held call."""
+        cid = self._selected_call()
+        if cid is not None and cid in self.steer.held:
+            return self.steer.held[cid]
         return self.steer.oldest
+
+    def _chosen_gone(self) -> bool:
+        """The person chose a held call and it was decided elsewhere since: say so, and act on no other."""
+        cid = self._chosen
+        if cid is None or cid in self.steer.held or self._selected_call() != cid:
+            return False
+        self.notify(f"The call you selected ({cid}) is no longer held: it was decided elsewhere. Nothing was "
+                    "sent; select a held call (w goes to the oldest).", severity="warning", markup=False)
+        return True
+
+    def show_selected(self) -> None:
+        super().show_selected()
+        cid = self._selected_call()
+        if cid is not None and cid in self.steer.held:
+            self._chosen = cid
+        elif cid != self._chosen:
+            self._chosen = None
+        target = self.target_call()
+        if (target.call_id if target else None) != self._target_shown:
+            self.refresh_controls()
 
     def action_steer_pause(self) -> None:
         self.send_control("pause")
@@ -176,10 +213,14 @@ class SteerableScreen(SessionScreen, inherit_bindings=False):
         self.send_control("resume")
 
     def action_steer_step(self) -> None:
+        if self._chosen_gone():
+            return
         held = self.target_call()
         self.send_control("step", call_id=held.call_id if held else None)
 
     def action_steer_approve(self) -> None:
+        if self._chosen_gone():
+            return
         held = self.target_call()
         self.send_control("approve", call_id=held.call_id if held else None)
 
@@ -187,6 +228,8 @@ class SteerableScreen(SessionScreen, inherit_bindings=False):
         self.send_control("cancel")
 
     def action_steer_deny(self) -> None:
+        if self._chosen_gone():
+            return
         held = self.target_call()
         if not self._can("deny") or held is None:
             return
@@ -199,6 +242,8 @@ class SteerableScreen(SessionScreen, inherit_bindings=False):
 
     def action_steer_always(self) -> None:
         """Approve a permission prompt and add the rule it offers, after the person has read the rule."""
+        if self._chosen_gone():
+            return
         held = self.target_call()
         if not self._can("approve") or held is None:
             return
@@ -266,7 +311,11 @@ class SteerableScreen(SessionScreen, inherit_bindings=False):
         self.post_message(ControlDone(control, outcome))
 
     def on_control_done(self, message: ControlDone) -> None:
-        if message.error is not None:
+        if message.error is not None and message.error.startswith("TimeoutError"):
+            self.notify(f"No outcome for {message.sent['control']} after {CONTROL_WAIT:g} s: it may still apply. "
+                        "Its outcome shows in the timeline when it comes.", severity="warning",
+                        title="No outcome yet")
+        elif message.error is not None:
             self.notify(f"{message.sent['control']} was not sent: {message.error}", severity="error",
                         title="Control failed")
         elif message.outcome is not None and message.outcome.get("kind") == Kind.CONTROL_REJECTED:

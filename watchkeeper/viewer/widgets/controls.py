@@ -15,7 +15,7 @@ from textual.widgets import Static
 
 from ...protocol.controls import CONTROL_NAMES, CONTROLS, HELD_ORDER
 from ...protocol.display import visible
-from ...protocol.session import SessionState
+from ...protocol.session import Held, SessionState
 from ..model.inbox import countdown
 from ..model.rows import one_line, salient_input
 
@@ -24,7 +24,7 @@ SHOWN = {c.kind.value: f"{c.key} {c.label}" for c in CONTROLS}
 
 
 def controls_content(state: SessionState, why_not: Mapping[str, str | None], whole: str | None,
-                     now: float | None = None) -> Content:
+                     now: float | None = None, target: Held | None = None) -> Content:
     """The area's text: ``whole`` says why nothing can be steered; else the state and the usable controls.
 
     With ``now``, a held call that ends by itself says what happens then, counting down.
@@ -32,7 +32,7 @@ def controls_content(state: SessionState, why_not: Mapping[str, str | None], who
     if whole is not None:
         return Content.assemble(("⊘ ", "$text-muted"), (visible(whole), "$text-muted"))
     parts: list[str | tuple[str, str]] = []
-    held = state.oldest
+    held = target or state.oldest  # the call the keys act on
     if held is not None:
         what = visible(one_line(f"{held.name or '?'}  {salient_input(held.name, held.input)}".strip(), 40))
         parts += [("⏸ waiting ", "bold $background on $text-warning"), (" ", ""), (what, "$text-accent bold"),
@@ -74,15 +74,16 @@ class Controls(Static):
     _shown: tuple[object, ...] | None = None
 
     def show(self, state: SessionState, why_not: Mapping[str, str | None], whole: str | None,
-             visible: bool = True, now: float | None = None) -> None:
-        """Update only when the text changes (a countdown, once a second): an update re-lays out the screen."""
-        held = state.oldest
+             visible: bool = True, now: float | None = None, target: Held | None = None) -> None:
+        """Update only when the text changes (a countdown, once a second): an update re-lays out the screen.
+        ``target`` is the call the keys act on (the selected held call), else the oldest held call is."""
+        held = target or state.oldest
         ticking = countdown(held, now) if held is not None and now is not None else None
         key = (whole, visible, state.paused, state.step, tuple(state.held), tuple(sorted(why_not.items(), key=str)),
-               ticking)
+               ticking, held.call_id if held else None)
         if key == self._shown:
             return
         self._shown = key
         self.set_class(visible, "-shown")
         self.set_class(bool(state.held) and whole is None, "-held")
-        self.update(controls_content(state, why_not, whole, now))
+        self.update(controls_content(state, why_not, whole, now, target))
