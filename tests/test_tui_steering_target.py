@@ -126,3 +126,29 @@ async def test_a_chosen_call_decided_elsewhere_is_said_to_be_gone_and_no_other_i
         assert decisions(relay) == [("approve", "t1")], "nothing was sent for t2"
         assert len(seen) == 3 and all("no longer held" in s for s in seen), seen
         assert "t2" in screen.steer.held
+
+
+async def test_in_the_inbox_a_chosen_call_that_leaves_takes_the_highlight_with_it() -> None:
+    """The highlight jumped to the first call when the chosen one was decided elsewhere, and y approved it."""
+    from watchkeeper.viewer.screens.inbox import InboxScreen
+
+    async with paused_with_two_held() as (relay, hooks, screen, pilot):
+        held_in_background(hooks.port, "t3", "echo THIRD")
+        await until_app(pilot, lambda: "t3" in screen.steer.held)
+        await pilot.press("h")
+        await until_app(pilot, lambda: isinstance(screen.app.screen, InboxScreen)
+                        and len(screen.app.screen.entries) == 3)
+        inbox = screen.app.screen
+        assert isinstance(inbox, InboxScreen)
+        await pilot.press("down")
+        await until_app(pilot, lambda: inbox.selected is not None and inbox.selected.call.call_id == "t2")
+        relay.control({"id": "elsewhere", "session": SID, "control": "approve", "call_id": "t2"}).result(30)
+        await until_app(pilot, lambda: len(inbox.entries) == 2)
+        assert inbox.selected is None
+        await pilot.press("y")
+        await pilot.pause()
+        assert decisions(relay) == [("approve", "t2")], "no other call was approved in its place"
+        await pilot.press("down", "y")
+        await until_app(pilot, lambda: len(decisions(relay)) == 2)
+        assert decisions(relay)[1][1] in ("t1", "t3"), "a call the person highlighted again"
+        await pilot.press("escape")

@@ -364,14 +364,19 @@ def build_row(
 
 
 def _visible(row: Row) -> Row:
-    """``row`` with its texts :func:`visible`; checked whole first, as most rows need nothing."""
+    """``row`` with its texts :func:`visible` and on one line (a line break in a tool's name drew the agent's
+    text as a row of its own); checked whole first, as most rows need nothing."""
     texts = [row.time, row.agent, row.kind, *(t for t, _ in row.summary), *(t for t, _ in row.status)]
     joined = "".join(texts)
-    if visible(joined) is joined:
+    if "\n" not in joined and visible(joined) is joined:
         return row
-    return Row(visible(row.time), visible(row.agent), visible(row.kind),
-               [(visible(t), role) for t, role in row.summary], [(visible(t), role) for t, role in row.status],
+    return Row(_flat(row.time), _flat(row.agent), _flat(row.kind),
+               [(_flat(t), role) for t, role in row.summary], [(_flat(t), role) for t, role in row.status],
                row.error)
+
+
+def _flat(text: str) -> str:
+    return visible(text.replace("\n", " "))
 
 
 def row_agent(event: Event) -> str:

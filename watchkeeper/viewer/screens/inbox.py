@@ -77,6 +77,9 @@ def outcome_line(entry: Entry, control: str, outcome: Event | None, error: str |
     """``✓ approve  Bash rm -rf build — approved: the call runs`` or ``✗ deny rejected — …``; ``said``: the
     reason the person gave the agent."""
     what = visible(cut(f"{entry.call.name or '?'} {salient_input(entry.call.name, entry.call.input)}", 40))
+    if outcome is None and (error or "").startswith("TimeoutError"):
+        return Content.assemble(("? ", "$text-warning"), f"{control}: no outcome yet  {what} — it may still "
+                                "apply; the session's timeline shows its outcome when it comes")
     if outcome is None:
         return Content.assemble(("✗ ", "$text-error"), f"{control} not sent  {what} — ", visible(error or "?"))
     data = cast(ControlOutcomeData, data_of(outcome))
@@ -155,13 +158,14 @@ denies it with a reason the agent reads, **s** steps it; **Enter** opens its ses
                     f"{entry.call.name or '?'} {salient_input(entry.call.name, entry.call.input)}", 40)),
                     " — no longer held (decided elsewhere, timed out or the session ended)"))
         keep = self.selected.key if self.selected else None
+        at = self.options.highlighted
         self.entries = new
         options = self.options
         options.set_options([item for _ in new for item in (None, Option(Content(" ")))][1:])
         self._redraw()
         keys = [e.key for e in new]
         if new:
-            options.highlighted = keys.index(keep) if keep in keys else 0
+            options.highlighted = keys.index(keep) if keep in keys else self._next(keep, at, len(new))
         self.query_one("#inbox-count", Static).update(
             f"{len(new)} call{'s' if len(new) != 1 else ''} held for you, oldest first" if new else "")
         self.query_one("#inbox-empty").display = not new
@@ -196,6 +200,16 @@ denies it with a reason the agent reads, **s** steps it; **Enter** opens its ses
         if action in ("decide", "open"):
             return True if self.selected is not None else None
         return True
+
+    def _next(self, gone: tuple[str, str] | None, at: int | None, count: int) -> int | None:
+        """Where the highlight goes when the chosen call left the list: on to the next one if the person decided
+        it here; none if it went another way (decided elsewhere, timed out), so no other call is chosen in
+        its place under a key already on its way."""
+        if gone is None:
+            return 0
+        if gone in self._decided and at is not None:
+            return min(at, count - 1)
+        return None
 
     def why_not(self, entry: Entry, control: str) -> str | None:
         info = self.infos.get(entry.session)
