@@ -28,7 +28,7 @@ FORBIDDEN_LAYERS = {
 #: Each top-level part of the package (a subpackage or a module) and its rank: an import may go to
 #: the same rank or lower, never higher. A new top-level module must be placed here.
 RANKS = {
-    "protocol": 0, "credentials": 0, "retention": 0,
+    "protocol": 0, "credentials": 0, "retention": 0, "tool_input": 0,
     "config": 1, "breakpoints": 1, "guard": 1, "sdk": 1, "reconnect": 1,
     "adapters": 2,
     "relay": 3,
@@ -67,7 +67,7 @@ VIEWER_PARTS = (
     "watchkeeper.viewer", "watchkeeper.protocol", "watchkeeper.relay.api",
     # The breakpoint rules the palette edits: data and matching over protocol events, the same
     # vocabulary for the relay, the remote relay and the viewer (below the relay, not of it).
-    "watchkeeper.breakpoints", "watchkeeper.guard",
+    "watchkeeper.breakpoints", "watchkeeper.guard", "watchkeeper.tool_input",
     # The process-wide gc.freeze policy the relay and the screens share (the relay slice of issue 12).
     "watchkeeper.retention",
 )

@@ -12,7 +12,8 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from .breakpoints import BUILTIN_NAME, input_paths, input_text
+from .breakpoints import BUILTIN_NAME
+from .tool_input import input_paths, input_text
 
 #: Variables that hold watchkeeper's secrets or say where they are: a call naming one is held.
 GUARDED_VARIABLES = ("WATCHKEEPER_TOKEN", "WATCHKEEPER_HOME")
