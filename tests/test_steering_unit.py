@@ -252,6 +252,17 @@ def test_cancel_denies_the_held_call_and_ends_the_turn() -> None:
     assert "tool.finished" in [e["kind"] for e in events]
 
 
+def test_cancel_says_how_many_held_calls_it_denied() -> None:
+    h = Harness()
+    h.hook(pre("t0"))
+    h.control("c1", "pause")
+    h.hook(pre("t1"))
+    h.hook(pre("t2"))
+    kind, reason, _ = h.control("c2", "cancel")
+    assert kind == "control.applied" and reason == "cancelled: the 2 held calls are denied and the turn ends"
+    assert [decision(h.woken[c][0]) for c in ("t1", "t2")] == ["deny", "deny"]
+
+
 def test_cancel_with_nothing_held_waits_for_the_next_tool_call() -> None:
     h = Harness(viewers=0)
     h.hook(pre("t0"))

@@ -332,11 +332,12 @@ class Steering:
             calls.append(hold.call_id)
             if not hold.call_id.startswith("permission-"):
                 events.append(H.denied_event(c.session, hold.agent, hold.call_id, reason))
+        denied = "the held call is denied" if len(calls) == 1 else f"the {len(calls)} held calls are denied"
         if calls and not self.ends_turn:
-            return True, "cancelled: the held call is denied (the agent's turn goes on)", calls, events
+            return True, f"cancelled: {denied} (the agent's turn goes on)", calls, events
         if calls:
             events.insert(0, _state(c, "idle", reason))
-            return True, "cancelled: the held call is denied and the turn ends", calls, events
+            return True, f"cancelled: {denied} and the turn ends", calls, events
         s.cancel = (c.id, reason)
         if not self.ends_turn:
             return True, "cancel pending: the agent's next tool call is denied (its turn goes on)", [], []
