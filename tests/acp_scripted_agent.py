@@ -3,7 +3,8 @@
 Run: ``python tests/acp_scripted_agent.py SCENARIO ANSWERS`` (the tests run it as an ACP agent process).
 SCENARIO is a JSON file: ``init`` and ``new`` (the results of ``initialize`` and ``session/new``), ``prompt``
 (steps, each ``{"notify": update}`` or ``{"requests": [[method, params], ...]}``, sent together and each
-answer awaited), ``prompt_result``. Every answer the client gives is appended to ANSWERS as a JSON line.
+answer awaited), ``prompt_result``; ``env_to``, a file the agent writes its environment to. Every answer
+the client gives is appended to ANSWERS as a JSON line.
 """
 
 from __future__ import annotations
@@ -36,6 +37,11 @@ def main(scenario_path: str, answers_path: str) -> None:
         msg = read()
         method = msg.get("method")
         if method == "initialize":
+            if "env_to" in scenario:  # what the agent was started with, for a test to read
+                import os
+
+                with open(scenario["env_to"], "w") as f:
+                    json.dump(dict(os.environ), f)
             answer(msg, scenario.get("init", {"protocolVersion": 1}))
         elif method == "session/new":
             answer(msg, scenario.get("new", {"sessionId": sid}))

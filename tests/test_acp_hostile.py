@@ -23,10 +23,10 @@ OPTIONS = [{"optionId": "yes", "name": "Allow", "kind": "allow_once"},
            {"optionId": "no", "name": "Reject", "kind": "reject_once"}]
 
 
-def start(tmp_path: Path, scenario: dict[str, Any]) -> tuple[AcpRun, Path]:
+def start(tmp_path: Path, scenario: dict[str, Any], env: dict[str, str] | None = None) -> tuple[AcpRun, Path]:
     script, answers = tmp_path / "scenario.json", tmp_path / "answers.jsonl"
     script.write_text(json.dumps(scenario))
-    return AcpRun([sys.executable, AGENT, str(script), str(answers)], {"PATH": "/usr/bin:/bin"}, tmp_path,
+    return AcpRun([sys.executable, AGENT, str(script), str(answers)], env or {"PATH": "/usr/bin:/bin"}, tmp_path,
                   "go"), answers
 
 
@@ -130,5 +130,19 @@ def test_an_option_is_sent_only_when_its_kind_is_what_the_decision_means(tmp_pat
         assert applied["data"]["reason"] == "approved: the agent was answered allow_once"
         run.idle_turns(1)
         assert answers(got) == [{"outcome": "selected", "optionId": "y1"}]
+    finally:
+        run.close()
+
+
+def test_the_agent_never_gets_the_persons_token(tmp_path: Path) -> None:
+    """``run --acp`` passed the shell's environment on whole: a ``WATCHKEEPER_TOKEN`` in it let the agent approve
+    its own held calls (``run -- claude`` and ``run -- codex`` already took it out)."""
+    dumped = tmp_path / "env.json"
+    run, _ = start(tmp_path, {"new": {"sessionId": "acp-env"}, "env_to": str(dumped)},
+                   {"PATH": "/usr/bin:/bin", config.ENV_TOKEN: "the-persons-token", "KEEP": "kept"})
+    try:
+        run.idle_turns(1)
+        env = json.loads(dumped.read_text())
+        assert config.ENV_TOKEN not in env and env["KEEP"] == "kept"
     finally:
         run.close()

@@ -20,6 +20,7 @@ import threading
 from collections.abc import Callable
 from typing import Any, cast
 
+from ...config import ENV_TOKEN
 from ...protocol import Capabilities, ControlModel, Emit, Event, Kind, Profile, make_event
 from ...protocol.controls import ControlResult, Outcomes
 from ...protocol.payloads import MessageUserData, NoticeData, SessionEndedData, SessionStartedData, StateData
@@ -57,6 +58,9 @@ class AcpSource:
         self.argv = list(argv)
         self.name = f"acp agent {os.path.basename(argv[0])}"
         self.cwd = cwd or os.getcwd()
+        # The agent never gets the person's token, whoever started it (``run --acp``, ``/acp``): with it, it
+        # could approve its own held calls.
+        env = {k: v for k, v in (os.environ if env is None else env).items() if k != ENV_TOKEN}
         self.env = env
         self.title = title or prompt
         self.breakpoint = breakpoint
