@@ -53,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
     finally:
         sender.shutdown()
     line = (f"{stats.files:,} files, {stats.sessions:,} sessions, {stats.events:,} events: "
-            f"{stats.sent:,} spans sent to {sender.url}")
+            f"{stats.sent:,} spans sent to {sender.shown}")
     if stats.failed:
         say(f"{line}; {stats.failed:,} spans NOT accepted (see the exporter's log above)")
         return 1

@@ -223,7 +223,7 @@ def run(args: argparse.Namespace) -> int:
         server.url.replace(host, _hostname(), 1)
     print(visible(f"watchkeeper serve: relay {relay.epoch} on {server.url}{hooks}"), flush=True)
     if exporter is not None:
-        print(visible(f"  OTLP:       spans to {exporter.url}"), flush=True)
+        print(visible(f"  OTLP:       spans to {exporter.shown}"), flush=True)
     print(visible(f"  attach:     watchkeeper attach {shown}{token_hint}"), flush=True)
     print(visible(f"  SDK agents: watchkeeper.sdk.connect({shown!r}) with $WATCHKEEPER_AGENT_TOKEN set "
                   "(one per run: watchkeeper token --agent)"), flush=True)

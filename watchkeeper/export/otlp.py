@@ -50,6 +50,15 @@ def traces_url(url: str) -> str:
     return urlunsplit((parts.scheme, parts.netloc, path, parts.query, ""))
 
 
+def shown_url(url: str) -> str:
+    """``url`` as messages, logs and recordings may show it: without a ``user:password@`` (a live credential:
+    the exporter sends it as Basic auth)."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit((parts.scheme, "…@" + parts.netloc.rpartition("@")[2], parts.path, parts.query, ""))
+
+
 def parse_headers(values: Sequence[str] | None) -> dict[str, str]:
     """``K=V`` strings (``--otlp-header``) as a dict; ValueError names a malformed one."""
     headers: dict[str, str] = {}
@@ -82,6 +91,7 @@ class OtlpSender:
         from .. import __name__ as package
 
         self.url = traces_url(url)
+        self.shown = shown_url(self.url)
         self._exporter = OTLPSpanExporter(endpoint=self.url, headers=dict(headers or {}), timeout=timeout)
         self._resource = Resource.create({"service.name": service, "telemetry.sdk.name": "watchkeeper"},
                                          schema_url=SCHEMA_URL)

@@ -31,7 +31,7 @@ import orjson
 from ..protocol import Emit, Event, Kind, make_event
 from ..relay.api import RelayAPI, Subscription
 from .mapping import Content
-from .otlp import traces_url
+from .otlp import shown_url, traces_url
 
 #: Events the queue holds before batches are dropped.
 CAPACITY = 200_000
@@ -78,6 +78,7 @@ class ContinuousExport:
                  content: Content | None = None, capacity: int = CAPACITY, flush_every: float = FLUSH_EVERY,
                  timeout: float = 10.0, idle_after: float = IDLE_AFTER, quiet_after: float = QUIET_AFTER) -> None:
         self.url = traces_url(url)
+        self.shown = shown_url(self.url)
         self.capacity = capacity
         self.received = self.dropped = self.sent = self.failed = 0
         self.problem: str | None = None
@@ -193,7 +194,7 @@ class ContinuousExport:
 
     def _say(self, sessions: set[str]) -> None:
         counts = self._told = (self.dropped, self.failed)
-        text = (f"OTLP export to {self.url}: {counts[0]:,} events dropped (the export queue was full) "
+        text = (f"OTLP export to {self.shown}: {counts[0]:,} events dropped (the export queue was full) "
                 f"and {counts[1]:,} spans not accepted by the endpoint so far; those spans are missing there")
         if counts[1]:
             text += f" (last error: {self._last_error()})"
@@ -224,6 +225,6 @@ class ContinuousExport:
             self.problem = f"the export process failed ({self._proc.returncode}): {self._last_error()}"
 
     def summary(self) -> str:
-        text = (f"OTLP export to {self.url}: {self.sent:,} spans sent, {self.failed:,} not accepted, "
+        text = (f"OTLP export to {self.shown}: {self.sent:,} spans sent, {self.failed:,} not accepted, "
                 f"{self.dropped:,} events dropped")
         return f"{text}; {self.problem}" if self.problem else text
