@@ -163,6 +163,31 @@ def test_serve_refuses_a_non_loopback_bind_without_a_token(tmp_path: Path) -> No
     assert out.returncode == 2 and "without a token" in out.stderr
 
 
+def test_serve_off_loopback_refuses_a_short_token_or_one_others_can_read(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Off loopback any token was taken: ``a`` from a world-readable file served on 0.0.0.0. Nothing is bound
+    here: the refusal comes before the server starts, and a good token is checked through the same options."""
+    from watchkeeper.cli import build_parser
+    from watchkeeper.commands.serve import server_options
+
+    env = {"PATH": "/usr/bin:/bin", "WATCHKEEPER_HOME": str(tmp_path / "wk")}
+    monkeypatch.setenv("WATCHKEEPER_HOME", env["WATCHKEEPER_HOME"])
+    short, shared, good = tmp_path / "short", tmp_path / "shared", tmp_path / "good"
+    for path, text, mode in ((short, "alice=a\n", 0o600), (shared, "x" * 40 + "\n", 0o644),
+                             (good, "bob=" + "y" * 40 + "\n", 0o600)):
+        path.write_text(text)
+        path.chmod(mode)
+    for path, says in ((short, "the token of alice has 1 characters"), (shared, "can be read by others")):
+        for bind in ("0.0.0.0:0", "[::]:0"):
+            out = subprocess.run([*WATCHKEEPER, "serve", "--bind", bind, "--token-file", str(path)],
+                                 cwd=ROOT, capture_output=True, text=True, timeout=60, env=env)
+            assert out.returncode == 2 and says in out.stderr, (bind, out.stderr)
+    args = build_parser().parse_args(["serve", "--bind", "0.0.0.0:0", "--token-file", str(good)])
+    assert server_options(args)["host"] == "0.0.0.0"
+    args = build_parser().parse_args(["serve", "--bind", "127.0.0.1:0", "--token-file", str(short)])
+    assert server_options(args)["host"] == "127.0.0.1", "on loopback a short token is the person's own choice"
+
+
 async def test_a_relay_that_sends_garbage_is_reconnected_to_not_fatal() -> None:
     async def garbage(ws: ServerConnection) -> None:
         await ws.send('{"t": "hello", "v": 1, "epoch": "r-bad", "server": "bad"}')

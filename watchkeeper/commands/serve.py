@@ -92,6 +92,31 @@ def parse_bind(value: str | None) -> tuple[str, int]:
     return host, int(port)
 
 
+#: The shortest token a server off loopback takes: one anyone who reaches the port could guess is no lock.
+MIN_TOKEN_CHARS = 16
+
+
+def _strong_enough(keyring: Any, files: list[str], host: str) -> None:
+    """Off loopback, every token (people's and edges') long enough to be a secret, in files only their owner
+    reads; ValueError says which is not."""
+    import os
+    import stat
+
+    for name, token in [*keyring.people, *keyring.edges]:
+        if len(token) < MIN_TOKEN_CHARS:
+            who = f"the token of {name}" if name else "a token"
+            raise ValueError(f"refusing to serve on {host}: {who} has {len(token)} characters; off loopback "
+                             f"give tokens of {MIN_TOKEN_CHARS} or more (`openssl rand -hex 24` makes one)")
+    for path in files:
+        try:
+            mode = os.stat(path).st_mode
+        except OSError:
+            continue
+        if mode & (stat.S_IRWXG | stat.S_IRWXO):
+            raise ValueError(f"refusing to serve on {host}: {path} can be read by others (mode "
+                             f"{stat.S_IMODE(mode):o}); chmod 600 it")
+
+
 def server_options(args: argparse.Namespace) -> dict[str, Any]:
     """The server's settings from the arguments; ValueError says what is wrong, for the person."""
     from .. import config
@@ -107,6 +132,8 @@ def server_options(args: argparse.Namespace) -> dict[str, Any]:
     if args.edge_token_file and args.no_token:
         raise ValueError("--edge-token-file needs the hub's own token check (drop --no-token)")
     token = None if args.no_token else config.keyring(args.token_file, args.edge_token_file)
+    if token is not None and not is_loopback(host):
+        _strong_enough(token, [*(args.token_file or ()), *(args.edge_token_file or ())], host)
     context = None
     if args.certfile or args.keyfile:
         if not (args.certfile and args.keyfile):
