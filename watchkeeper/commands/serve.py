@@ -247,7 +247,7 @@ def run(args: argparse.Namespace) -> int:
         f" --token-file {args.token_file[0] if args.token_file else config.token_path()}"
     host = options["host"]
     shown = server.url if is_loopback(host) or host not in ("0.0.0.0", "::") else \
-        server.url.replace(host, _hostname(), 1)
+        server.url.replace("[::]" if host == "::" else host, _hostname(), 1)
     print(visible(f"watchkeeper serve: relay {relay.epoch} on {server.url}{hooks}"), flush=True)
     if exporter is not None:
         print(visible(f"  OTLP:       spans to {exporter.shown}"), flush=True)
