@@ -232,7 +232,7 @@ def test_the_token_goes_only_where_the_running_watchkeeper_says_it_listens(
 
 def test_ctl_waits_longer_for_an_outcome_than_the_relay_waits_for_a_far_sides() -> None:
     """Else a control passed on would end as "no watchkeeper answers" just as its real outcome came."""
-    from watchkeeper.client import CONTROL_WAIT
+    from watchkeeper.client import OUTCOME_WAIT
     from watchkeeper.relay.controls import FORWARD_TIMEOUT
 
-    assert CONTROL_WAIT >= FORWARD_TIMEOUT + 10
+    assert OUTCOME_WAIT >= FORWARD_TIMEOUT + 10

@@ -86,7 +86,7 @@ def test_a_fifo_given_as_the_transcript_is_refused_not_waited_on(tmp_path: Path)
     assert out.stderr.strip() == f"watchkeeper events: cannot read {fifo}: not a regular file (a FIFO)"
     out = watchkeeper("export", "--otlp", "http://127.0.0.1:9", fifo, home=tmp_path)
     assert out.returncode == 2
-    assert out.stderr.strip() == f"watchkeeper export: {fifo} is not a regular file or a directory"
+    assert out.stderr.strip() == f"watchkeeper export: cannot read {fifo}: not a regular file (a FIFO)"
 
 
 @pytest.mark.timeout(60)

@@ -80,11 +80,18 @@ def root_problem(root: str) -> str | None:
 
 
 def path_problem(path: Path) -> str | None:
-    """Why a file or directory given to read cannot be (missing, unreadable, neither); None if it can."""
+    """Why a file or directory given to read cannot be (missing, unreadable, not a regular file: a FIFO is
+    never opened to wait for a writer); None if it can."""
+    from .adapters.files.tail import open_regular
+
     mode = _mode(path, f"no such file or directory: {arg(path)}", f"cannot read {arg(path)}")
-    if isinstance(mode, str) or stat.S_ISDIR(mode) or stat.S_ISREG(mode):
+    if isinstance(mode, str) or stat.S_ISDIR(mode):
         return mode if isinstance(mode, str) else None
-    return f"{arg(path)} is not a regular file or a directory"
+    try:
+        os.close(open_regular(path))
+    except OSError as e:
+        return f"cannot read {arg(path)}: {e.strerror or e}"
+    return None
 
 
 def _mode(path: Path, missing: str, unreadable: str) -> int | str:

@@ -14,7 +14,7 @@ from typing import Any
 TIMEOUT = 10.0
 #: Seconds ``ctl`` waits for a control's outcome: one passed on to another relay is answered with that
 #: relay's own, or a rejection once the relay stops waiting for it (``relay.controls.FORWARD_TIMEOUT``).
-CONTROL_WAIT = 25.0
+OUTCOME_WAIT = 25.0
 
 
 class ApiError(Exception):

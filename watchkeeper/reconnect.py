@@ -25,11 +25,12 @@ from .protocol import wire
 
 
 class Refused(ConnectionError):
-    """The relay answered the handshake with 401 (the token) or 403 (refused): retrying would not help."""
+    """The relay answered the handshake with 401 (the token) or 403 (refused), or refused us after it with
+    ``why``: retrying would not help."""
 
-    def __init__(self, code: int) -> None:
-        super().__init__(f"HTTP {code}")
-        self.code = code
+    def __init__(self, code: int, why: str | None = None) -> None:
+        super().__init__(why or f"HTTP {code}")
+        self.code, self.why = code, why
 
 
 def dial(url: str, token: str | None, *, ssl_context: ssl.SSLContext | None = None,

@@ -52,7 +52,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..client import CONTROL_WAIT, ApiError, api_request, resolve_session
+    from ..client import OUTCOME_WAIT, ApiError, api_request, resolve_session
     from ..protocol.display import visible
 
     if getattr(args, "relay", None):
@@ -60,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         session, row = resolve_session(args.session, args.port)
         control = build_control(args, session, row)
-        answer = api_request("POST", "/control", control, args.port, timeout=CONTROL_WAIT)
+        answer = api_request("POST", "/control", control, args.port, timeout=OUTCOME_WAIT)
     except Unnamed as e:
         print(visible(f"watchkeeper ctl: refused: {e}"), file=sys.stderr)
         return 1

@@ -40,8 +40,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..cli_paths import path_problem
+
     path = Path(args.path)
-    problem = _unreadable(path)
+    problem = path_problem(path)
     if problem:
         _say(problem)
         return EXIT_UNREADABLE
@@ -148,9 +150,10 @@ def _batches(files: list[Path], failed: list[str]) -> Iterator[list[Event]]:
     """The events of each file (and its subagent files), a chunk of the file at a time, as ``convert_file``
     reads them (a list per chunk, not a generator step per event)."""
     from ..adapters.files.feed import convert_chunks
+    from ..cli_paths import path_problem
 
     for path in files:
-        problem = _unreadable(path)
+        problem = path_problem(path)
         if problem:
             failed.append(problem)
             continue
@@ -214,27 +217,6 @@ def _write(out: Out, batch: list[Event]) -> None:
     from ..protocol import encode_lines
 
     out.write(encode_lines(batch, default=str))
-
-
-def _unreadable(path: Path) -> str | None:
-    """Why ``path`` cannot be read, in words for the person; None if it can (a FIFO cannot: it is not
-    opened to wait for a writer)."""
-    from ..adapters.files.tail import open_regular
-
-    try:
-        if path.is_dir():
-            with os.scandir(path):
-                return None
-        fd = open_regular(path)
-        try:
-            os.pread(fd, 1, 0)
-        finally:
-            os.close(fd)
-        return None
-    except FileNotFoundError:
-        return f"no such file or directory: {path}"
-    except OSError as e:
-        return f"cannot read {path}: {e.strerror or e}"
 
 
 def _say(message: str) -> None:

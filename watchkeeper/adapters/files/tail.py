@@ -40,17 +40,22 @@ def open_regular(path: Path | str) -> int:
     named like a transcript would otherwise hang the open, and every file read after it,
     until something wrote to it.
     """
+    return _open_regular(path)[0]
+
+
+def _open_regular(path: Path | str) -> tuple[int, os.stat_result]:
+    """:func:`open_regular`, with the ``fstat`` it checked (the tailer reads size and inode from it)."""
     fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
     try:
-        mode = os.fstat(fd).st_mode
+        st = os.fstat(fd)
     except BaseException:
         os.close(fd)
         raise
-    if not stat.S_ISREG(mode):
+    if not stat.S_ISREG(st.st_mode):
         os.close(fd)
-        what = _KINDS.get(stat.S_IFMT(mode), f"mode {mode:o}")
+        what = _KINDS.get(stat.S_IFMT(st.st_mode), f"mode {st.st_mode:o}")
         raise NotRegularFile(errno.EINVAL, f"not a regular file ({what})", str(path))
-    return fd
+    return fd, st
 
 
 @dataclass(slots=True)
@@ -102,14 +107,13 @@ class Tailer:
         """Lines from at most one chunk of new bytes; with ``final``, a last line without a newline too."""
         result = TailRead()
         try:
-            fd = open_regular(self.path)
+            fd, st = _open_regular(self.path)
         except (FileNotFoundError, NotADirectoryError):
             return result  # not written yet, or gone
         except OSError as e:
             result.problem = e.strerror or str(e)
             return result
         try:
-            st = os.fstat(fd)
             ident = (st.st_dev, st.st_ino)
             if ident != self._ident:
                 result.reset = self._ident is not None

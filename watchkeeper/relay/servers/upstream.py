@@ -61,15 +61,6 @@ def hub_says(server: Any, conn: Any, n: int) -> None:
         server.grace.last_left(server.watching)
 
 
-class Forbade(Refused):
-    """The hub took the credential, then refused this edge (its name is another credential's): retrying would
-    not help."""
-
-    def __init__(self, why: str) -> None:
-        ConnectionError.__init__(self, why)
-        self.code = 403
-
-
 class Upstream:
     """A relay source that keeps one connection to the hub and serves ``server``'s relay over it."""
 
@@ -93,11 +84,9 @@ class Upstream:
         try:
             await keep_connected(lambda: dial(self.url, self._token, ssl_context=self._ssl), self._connected,
                                  failed=self._failed, dropped=self._failed)
-        except Forbade as e:
-            self.status = f"refused by the hub ({e}); not pushing"
-            log.error("upstream %s: %s", self.url, self.status)
         except Refused as e:
-            self.status = f"refused by the hub ({e}): check --upstream-token-file; not pushing"
+            hint = "" if e.why else ": check --upstream-token-file"  # a refusal after the handshake says why
+            self.status = f"refused by the hub ({e}){hint}; not pushing"
             log.error("upstream %s: %s", self.url, self.status)
         finally:
             if keeping is not None:
@@ -126,7 +115,7 @@ class Upstream:
             await ws.send(wire.dumps(wire.hello_server(relay.epoch, self.server.server_name)), text=True)
             answer = wire.decode(await ws.recv(decode=False))
             if answer.get("t") == "error" and answer.get("code") == "forbidden":
-                raise Forbade(str(answer.get("message"))[:500])
+                raise Refused(403, str(answer.get("message"))[:500])
             if answer.get("t") != "hello":
                 raise wire.WireError("expected-hello", f"{self.url} did not follow as a hub")
             self.connections += 1
