@@ -9,6 +9,7 @@ attribute.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from collections import Counter, defaultdict
@@ -258,6 +259,17 @@ def test_the_command_sends_headers_and_says_what_it_sent(tmp_path: Path) -> None
         assert all(q["path"] == "/v1/traces" for q in r.requests)
         assert f"{len(r.spans)} spans sent to {r.url}/v1/traces" in out.stdout
         assert len(r.spans) == 14
+
+
+def test_headers_from_the_environment_keep_a_secret_off_the_command_line(tmp_path: Path) -> None:
+    """``ps`` shows every process's argv: the standard OTel variable carries a token where it does not."""
+    env = {**os.environ, "OTEL_EXPORTER_OTLP_HEADERS": "Authorization=Bearer%20s3cret,x-team=ops"}
+    with Receiver() as r:
+        out = subprocess.run([*WATCHKEEPER, "export", "--otlp", r.url, "--otlp-header", "x-team=dev", str(SHOP)],
+                             cwd=ROOT, capture_output=True, text=True, timeout=120, env=env)
+        assert out.returncode == 0, out.stderr
+        assert r.requests and all(q["authorization"] == "Bearer s3cret" for q in r.requests)
+        assert all(q["x-team"] == "dev" for q in r.requests), "a header given on the command line wins"
 
 
 def test_an_endpoint_that_refuses_is_a_failure_not_silence(tmp_path: Path) -> None:

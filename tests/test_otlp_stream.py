@@ -225,7 +225,8 @@ def test_serve_with_otlp_exports_a_growing_transcript(tmp_path: Path, env: dict[
         proc = subprocess.Popen([*WATCHKEEPER, "serve", "--bind", f"127.0.0.1:{free_port()}", "--no-default-roots",
                                  "--no-hooks", "--root", str(tmp_path / "sessions"), "--otlp", r.url,
                                  "--otlp-header", "authorization=Bearer abc"],
-                                cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                                cwd=ROOT, env={**env, "OTEL_EXPORTER_OTLP_HEADERS": "x-from-env=yes"},
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         assert proc.stdout is not None
         out = Lines(proc.stdout)
         try:
@@ -246,3 +247,4 @@ def test_serve_with_otlp_exports_a_growing_transcript(tmp_path: Path, env: dict[
     assert root.attributes["watchkeeper.incomplete"] is True
     assert f"{len(spans)} spans sent, 0 not accepted, 0 events dropped" in summary
     assert {q["authorization"] for q in r.requests} == {"Bearer abc"}
+    assert {q["x-from-env"] for q in r.requests} == {"yes"}, "the export's own process reads the standard variable"

@@ -20,7 +20,8 @@ def add_otlp_arguments(parser: argparse.ArgumentParser, *, required: bool = Fals
                         help="send the sessions as OpenTelemetry GenAI traces to this OTLP/HTTP endpoint "
                              "(e.g. http://127.0.0.1:4318; /v1/traces is added); needs watchkeeper[otel]")
     parser.add_argument("--otlp-header", metavar="K=V", action="append", default=[],
-                        help="an HTTP header for the endpoint, e.g. Authorization=Bearer… (repeatable)")
+                        help="an HTTP header for the endpoint (repeatable); ps shows it, so keep a secret "
+                             "in $OTEL_EXPORTER_OTLP_HEADERS instead")
     parser.add_argument("--otlp-content", action="store_true",
                         help="also send tool arguments and results, deny reasons, injected text and prompts "
                              "(off by default: they may hold secrets)")
