@@ -134,7 +134,7 @@ def test_run_asks_once_on_the_terminal_before_trusting_the_hook(wk: Watchkeeper,
         tmux("send-keys", "-t", "wk", f"{line} {shlex.join([*WATCHKEEPER, 'run', '--', *codex])}; echo FIRST-$?",
              "Enter")
         asked = tmux.wait_for(lambda s: "[y/N]" in s)
-        assert "PreToolUse: curl " in asked and "Bearer" not in asked
+        assert "PreToolUse (in this run's -c flags): curl " in asked and "Bearer" not in asked
         tmux.keys("y", "Enter")
         tmux.wait_for(lambda s: "FIRST-0" in s)
         tmux("send-keys", "-t", "wk", "clear", "Enter")

@@ -12,14 +12,20 @@ reports each hook's key, current hash and trust status (for ``run``'s
 ``-c`` hooks too, given the same flags), and ``config/batchWrite`` records
 the trust, as Codex's own ``/hooks`` screen does. Only hooks that are
 watchkeeper's (``hooks.is_ours``) are ever trusted, and only when the person
-said yes.
+said yes — and only where watchkeeper put them: ``run``'s own ``-c`` flags,
+or the user's ``hooks.json`` that ``hooks install --codex`` wrote, with the
+very commands written there. A project's ``.codex/hooks.json`` that copies
+or imitates the forwarder is never trusted here: it could point the
+forwarder at a curl config of its own.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import threading
+import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -42,24 +48,65 @@ class HookTrust:
     command: str
     current_hash: str
     status: str
-    source: str
+    source_path: str
 
     @property
     def trusted(self) -> bool:
         return self.status in ("trusted", "managed")
 
 
+#: Where Codex says hooks given with ``-c`` come from.
+SESSION_FLAGS = "/<session-flags>/config.toml"
+
+
 def ours(codex: Sequence[str], flags: Sequence[str], env: dict[str, str], cwd: str) -> list[HookTrust]:
     """watchkeeper's hooks as Codex sees them with ``flags`` (its ``-c`` overrides) in ``cwd``."""
+    where, commands = _placed(flags, env)
     (answer,) = _ask(codex, flags, env, [("hooks/list", {"cwds": [cwd]})])
     found = []
     for entry in _list(answer.get("data")):
         for hook in _list(entry.get("hooks") if isinstance(entry, dict) else None):
-            if isinstance(hook, dict) and _ours(hook.get("handlerType"), hook.get("command"), hook.get("key")):
+            if (isinstance(hook, dict) and _same_file(hook.get("sourcePath"), where)
+                    and hook.get("command") in commands
+                    and _ours(hook.get("handlerType"), hook.get("command"), hook.get("key"))):
                 found.append(HookTrust(str(hook.get("key")), str(hook.get("eventName")), str(hook.get("command")),
                                        str(hook.get("currentHash")), str(hook.get("trustStatus")),
-                                       str(hook.get("source"))))
+                                       str(hook.get("sourcePath"))))
     return found
+
+
+def _placed(flags: Sequence[str], env: dict[str, str]) -> tuple[str, frozenset[str]]:
+    """(where watchkeeper's hooks are, the exact commands it wrote there): the ``-c`` flags of this run, else
+    the user's ``hooks.json``."""
+    from ..claude_code import settings as S
+    from . import setup
+
+    if flags:
+        hooks: dict[str, object] = {}
+        for flag in flags:
+            if flag != "-c":
+                hooks.update(tomllib.loads(flag).get("hooks") or {})
+        return SESSION_FLAGS, frozenset(_commands(hooks))
+    path = setup.hooks_json(env)
+    try:
+        settings = S.read_settings(path)
+    except S.SettingsError:
+        return str(path), frozenset()
+    return str(path), frozenset(_commands(settings.get("hooks") or {}))
+
+
+def _commands(hooks: object) -> list[str]:
+    groups = [g for event in hooks.values() for g in _list(event)] if isinstance(hooks, dict) else []
+    return [str(h.get("command")) for g in groups if isinstance(g, dict) for h in _list(g.get("hooks"))
+            if isinstance(h, dict) and X.is_forwarder(h.get("command"))]
+
+
+def _same_file(found: object, where: str) -> bool:
+    if not isinstance(found, str):
+        return False
+    if where == SESSION_FLAGS or found == SESSION_FLAGS:
+        return found == where
+    return os.path.realpath(found) == os.path.realpath(where)
 
 
 def _ours(handler: Any, command: Any, key: Any) -> bool:
@@ -81,8 +128,12 @@ def trust(codex: Sequence[str], env: dict[str, str], hooks: Sequence[HookTrust])
 
 
 def describe(hooks: Sequence[HookTrust]) -> str:
-    """The commands a person is asked to trust, one per event."""
-    return visible("\n".join(f"  {h.event[:1].upper()}{h.event[1:]}: {h.command}" for h in hooks))
+    """The commands a person is asked to trust, one per event, and where each is written."""
+    lines = []
+    for h in hooks:
+        where = "this run's -c flags" if h.source_path == SESSION_FLAGS else h.source_path
+        lines.append(f"  {h.event[:1].upper()}{h.event[1:]} (in {where}): {h.command}")
+    return visible("\n".join(lines))
 
 
 def _ask(codex: Sequence[str], flags: Sequence[str], env: dict[str, str],
