@@ -103,3 +103,39 @@ def test_a_codex_started_directly_is_steerable_after_install(wk: Watchkeeper, tm
     assert "not now" in api.function_outputs()["call_write"]
     started = [e for e in seen.of("session.started") if e["data"].get("source") == "codex hooks"]
     assert started[0]["data"]["answer_prompts_here"] is False
+
+
+FAKE_CODEX = "#!/bin/sh\n[ \"$1\" = app-server ] && exit 3\necho started > \"$MARKER\"\n"
+
+
+@pytest.mark.parametrize("installed_closed", [False, True])
+def test_run_fail_closed_is_refused_over_hooks_installed_fail_open(tmp_path: Path, installed_closed: bool) -> None:
+    """Codex runs the installed hooks for a ``run`` session too (``run`` adds none then): over fail-open ones,
+    ``--fail-closed`` would be a promise the session does not keep."""
+    from watchkeeper.adapters.codex import hooks as X
+
+    home = tmp_path / "codex"
+    home.mkdir()
+    (home / "hooks.json").write_text(json.dumps({"hooks": X.steering_hooks(str(tmp_path / "r"), 600,
+                                                                           installed_closed)}))
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "codex").write_text(FAKE_CODEX)
+    (bin_dir / "codex").chmod(0o755)
+    marker = tmp_path / "started"
+    env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "HOME": str(tmp_path), "CODEX_HOME": str(home),
+           "WATCHKEEPER_HOME": str(tmp_path / "wk"), "WATCHKEEPER_PORT": "9", "MARKER": str(marker)}
+    out = subprocess.run([*WATCHKEEPER, "run", "--fail-closed", "--", "codex", "exec", "go"], env=env, text=True,
+                         capture_output=True, timeout=60, stdin=subprocess.DEVNULL, cwd=tmp_path)
+    if installed_closed:
+        assert out.returncode == 0 and marker.exists(), out.stderr
+        assert "until then its hooks fail closed" in out.stderr
+    else:
+        assert out.returncode == 2 and not marker.exists(), out.stderr
+        assert "--fail-closed cannot take effect" in out.stderr
+        assert "hooks install --codex --fail-closed" in out.stderr
+    plain = subprocess.run([*WATCHKEEPER, "run", "--", "codex", "exec", "go"], env=env, text=True,
+                           capture_output=True, timeout=60, stdin=subprocess.DEVNULL, cwd=tmp_path)
+    assert plain.returncode == 0, plain.stderr
+    assert f"until then its hooks fail {'closed' if installed_closed else 'open'}" in plain.stderr, \
+        "the message names the mode the installed hooks apply"

@@ -149,7 +149,9 @@ def test_approve_says_codexs_own_policy_still_decides() -> None:
     s.control(control("pause"))
     s.on_hook(payload("PreToolUse"))
     outcome = s.control(control("approve", "c1")).outcome
-    assert "under Codex's own approval and sandbox policy" in outcome["data"]["reason"]
+    assert "under Codex's own sandbox and approval policy" in outcome["data"]["reason"]
+    assert "if Codex asks to run it (outside its sandbox, say), that prompt is answered yes" in \
+        outcome["data"]["reason"], "the person learns that approve also answers Codex's own prompt for the call"
 
 
 def test_always_allow_is_never_offered_for_codex_even_if_its_prompt_suggests_rules() -> None:

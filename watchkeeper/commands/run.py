@@ -61,12 +61,22 @@ def run(args: argparse.Namespace) -> int:
         print("watchkeeper run: --prompt goes with --acp", file=sys.stderr)
         return 2
     port = args.port or hook_target_port()
+    from ..adapters.codex.launch import installed_mode, is_codex
+
+    fail_closed = args.fail_closed
+    if is_codex(argv):
+        installed = installed_mode(dict(os.environ))
+        if args.fail_closed and installed is False:
+            print("watchkeeper run: the Codex hooks `hooks install --codex` put in place fail open, and Codex runs "
+                  "them for this session too, so --fail-closed cannot take effect; reinstall them with "
+                  "`watchkeeper hooks install --codex --fail-closed`, or remove them "
+                  "(`watchkeeper hooks uninstall --codex`)", file=sys.stderr)
+            return 2
+        fail_closed = fail_closed or bool(installed)
     if args.port is None and config.read_runtime() is None:
         print(f"watchkeeper run: no watchkeeper is running; this session becomes steerable once one "
               f"listens on port {port} (until then its hooks fail "
-              f"{'closed' if args.fail_closed else 'open'})", file=sys.stderr)
-    from ..adapters.codex.launch import is_codex
-
+              f"{'closed' if fail_closed else 'open'})", file=sys.stderr)
     if is_codex(argv):
         return run_codex(args, argv, port)
     try:

@@ -48,10 +48,12 @@ MATCHED = frozenset({"PreToolUse", "PermissionRequest", "PostToolUse"})
 #: What a hooked Codex 0.171.0 session honours (``why`` says how it differs from Claude Code).
 STEERABLE = Capabilities(
     pause=True, resume=True, approve=True, deny=True, inject=True, cancel=True, step=True, permission=True,
-    why="steerable through Codex hooks: shell (Bash), apply_patch and MCP calls can be held; approve lets a "
-        "call go on under Codex's own approval and sandbox policy (its hooks cannot widen it); cancel denies "
-        "the call, it cannot end the turn; permission prompts: the interactive CLI's, and MCP calls' under "
-        "codex exec").model_dump()
+    why="steerable through Codex hooks: shell (Bash), apply_patch, MCP and Codex's other function calls can be "
+        "held, but not write_stdin (input typed into a command already running: approving a command that reads "
+        "input lets it read whatever is typed later) nor web_search (run by the API); approve lets a call go on "
+        "under Codex's own sandbox and approval policy and answers yes if Codex then asks about it; cancel "
+        "denies the call, it cannot end the turn; permission prompts: the interactive CLI's, and MCP calls' "
+        "under codex exec").model_dump()
 
 
 # --- payloads in ------------------------------------------------------------------
@@ -149,7 +151,7 @@ def forwarder(hook_file_default: str, timeout: float, fail_closed: bool,
 
     The URL and the credential are in a 0600 file (``$WATCHKEEPER_CODEX_HOOK``, else
     ``hook_file_default``), never on the command line. Without curl, a Python
-    forwarder does the same job (stated fallback: ~60–110 ms per call).
+    forwarder does the same job (stated fallback: a Python start per call, ~140 ms here, more on a busy machine).
     """
     target = f'"${{{ENV_HOOK_FILE}:-{hook_file_default}}}"'
     curl = curl if curl is not None else shutil.which("curl")

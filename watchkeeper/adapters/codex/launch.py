@@ -22,6 +22,18 @@ def is_codex(argv: list[str]) -> bool:
     return bool(argv) and Path(argv[0]).name in ("codex", "codex.js", "codex.exe")
 
 
+def installed_mode(env: dict[str, str]) -> bool | None:
+    """Whether the hooks ``hooks install --codex`` put in place fail closed (None: none installed).
+
+    Codex runs them beside any ``-c`` hooks, and ``run`` adds none when they are there, so their mode is the
+    session's: a ``run --fail-closed`` over hooks installed fail-open would fail open.
+    """
+    from . import setup
+
+    found = setup.installed(env)
+    return None if found is None else bool(found["fail_closed"])
+
+
 def prepare(argv: list[str], port: int, fail_closed: bool, prompts_here: bool,
             env: dict[str, str]) -> tuple[list[str], dict[str, str], list[str]]:
     """(argv, env, flags): Codex with this run's hooks and request file; the person's token out of ``env``."""

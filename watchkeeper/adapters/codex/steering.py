@@ -60,5 +60,6 @@ class CodexSteering(Steering):
         hold = s.holds.get(c.call_id) if c.call_id else next(iter(s.holds.values()), None)
         if hold is not None and hold.prompt:
             return self._release(s, c, "allow", "approved: the agent's permission prompt is answered yes")
-        return self._release(s, c, "allow", "approved: the call goes on under Codex's own approval and sandbox "
-                                            "policy")
+        return self._release(s, c, "allow", "approved: the call goes on under Codex's own sandbox and approval "
+                                            "policy, and if Codex asks to run it (outside its sandbox, say), "
+                                            "that prompt is answered yes")
