@@ -145,3 +145,23 @@ def test_run_asks_once_on_the_terminal_before_trusting_the_hook(wk: Watchkeeper,
     assert (cwd / "one.txt").exists() and (cwd / "two.txt").exists()
     hooked = {e["session"] for e in everything.of("session.started") if e["data"].get("source") == "codex hooks"}
     assert len(hooked) == 2
+
+
+def test_a_permission_prompt_denied_from_watchkeeper_never_runs_and_codex_hears_why(
+        wk: Watchkeeper, tmux: Tmux, tmp_path: Path) -> None:
+    target = tmp_path / "outside.txt"
+    reason = "Denied by reviewer: stay in the workspace"
+    with ScriptedResponses(escalating(target), model=MODEL) as api:
+        gate = api.hold(0)
+        start_tui(wk, tmux, api, tmp_path)
+        session, _viewer = watch_first(wk, api, tmux)
+        gate.set()
+        assert until(lambda: held(wk, session)) == ["call_esc"]
+        code, out = wk.ctl("deny", session, "call_esc", "--reason", reason)
+        assert code == 0 and "call_esc" in out, out
+        tmux.wait_for(lambda s: "Worked for" in s)
+        assert until(lambda: api.function_outputs().get("call_esc")), "the model hears how the call ended"
+        output = api.function_outputs()["call_esc"]
+    assert not target.exists()
+    assert "Rejected" in output and reason in output, output
+    assert held(wk, session) == []

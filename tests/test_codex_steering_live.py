@@ -370,3 +370,30 @@ def test_step_runs_one_call_and_holds_the_next(wk: Watchkeeper, tmp_path: Path) 
         rc, _, stderr = run.wait()
     assert rc == 0, stderr
     assert (tmp_path / "work" / "two.txt").exists()
+
+
+def test_a_breakpoint_holds_a_codex_call_that_scripts_see_and_decide(wk: Watchkeeper, tmp_path: Path) -> None:
+    """No pause: the person's rule alone holds the call; ``sessions --json`` shows it as a breakpoint hit and
+    ``ctl deny`` on that call id ends it, exactly as for Claude Code."""
+    from watchkeeper.breakpoints import Book, Matcher, Rule
+
+    wk.hooks.codex.breakpoint = wk.hooks.guard.before(Matcher(Book(None, [Rule("writes", pattern="echo one")])))
+    with ScriptedResponses(one_write(), model=MODEL) as api:
+        seen = everything(wk)
+        run = start_codex(wk, api, tmp_path, "--trust-hook")
+        session = first_session(wk, seen)
+        wk.watch(session)
+        assert until(lambda: held(wk, session), timeout=START) == ["call_write"]
+        listed = wk.cli("sessions", "--json")
+        assert listed.returncode == 0, listed.stderr
+        (row,) = [r for r in json.loads(listed.stdout) if r["id"] == session]
+        (call,) = row["held"]
+        assert (call["call_id"], call["tool"], call["why"], call["rule"]) == ("call_write", "Bash", "breakpoint",
+                                                                             "writes")
+        assert row["agent"] == "codex" and row["steerable"] is True
+        code, out = wk.ctl("deny", session, "call_write", "--reason", REASON)
+        assert code == 0, out
+        rc, _, stderr = run.wait()
+    assert rc == 0, stderr
+    assert not (tmp_path / "work" / "one.txt").exists()
+    assert REASON in api.function_outputs()["call_write"]
