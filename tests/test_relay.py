@@ -542,3 +542,21 @@ def test_session_status_is_asked_outside_the_relays_lock() -> None:
         assert [(i.session, i.live, i.state) for i in infos if i is not None] == [("S", True, "running")] * 2
         assert src.asked >= 1
         src.gate.set()  # type: ignore[union-attr]
+
+
+def test_a_held_call_reaches_subscribers_at_once_not_at_the_next_batch() -> None:
+    """Events are batched (at most one delivery per ``flush_interval``), but an agent waits for a held call: it is
+    delivered at once. With an hour between batches, only that makes it arrive."""
+    relay = Relay(flush_interval=3600).start()
+    try:
+        relay.add_source(ListSource("first", [[ev("P", 1)]]))
+        assert relay.drain(WAIT)
+        seen = Collector()
+        relay.subscribe(seen)
+        assert seen.wait(lambda evs: len(evs) == 1), "a new subscriber is served what is there at once"
+        waiting = make_event("w", "P", "tool.waiting", {"call_id": "c1", "reason": "approval", "name": "Bash"})
+        relay.add_source(ListSource("hook", [[ev("P", 2), waiting]]))
+        assert seen.wait(lambda evs: any(e["kind"] == "tool.waiting" for e in evs)), "the held call arrives"
+        assert [e["id"] for e in seen.events] == ["P:1", "P:2", "w"], "in order, the event before it too"
+    finally:
+        relay.stop()

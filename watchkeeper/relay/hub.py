@@ -207,10 +207,11 @@ class Relay:
     # --- ingest and generations -------------------------------------------
 
     def _ingest(self, key: int, name: str, agent_kind: str, batch: Iterable[Event]) -> None:
-        added = self._book.ingest(key, name, agent_kind, batch)
+        events = batch if isinstance(batch, list) else list(batch)
+        added = self._book.ingest(key, name, agent_kind, events)
         if added:
             retained(added)
-            self._delivery.added(added)
+            self._delivery.added(added, soon=_waits_for_a_person(events))
             self._feed.changed()
 
     def _install_history(self, rb: Rebuild, superseded: Collection[str]) -> None:
@@ -413,3 +414,8 @@ async def _finish_other_tasks(timeout: float = 10.0) -> None:
 
 if TYPE_CHECKING:
     _implements: type[RelayAPI] = Relay
+
+
+def _waits_for_a_person(events: list[Event]) -> bool:
+    """A held call reaches viewers at once, not at the next batch: an agent waits for every millisecond of it."""
+    return any(e.get("kind") == Kind.TOOL_WAITING for e in events)
