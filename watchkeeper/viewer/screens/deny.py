@@ -35,8 +35,9 @@ class DenyDialog(ModalScreen[str | None]):
             what = one_line(f"{call.name or '?'}  {salient_input(call.name, call.input)}", 200)
             yield Static(visible(what), classes="dialog-call", markup=False)
             yield Static(visible(f"Held: {call.describe()}.") + " The tool does not run; the agent reads your reason "
-                         "in its place and decides what to do next.", classes="dialog-note", markup=False)
-            yield Input(placeholder=f"the reason the agent will read (default: {DEFAULT_DENY_REASON})", id="reason")
+                         "in its place and decides what to do next.\n"
+                         f"Left empty, the agent reads “{DEFAULT_DENY_REASON}”.", classes="dialog-note", markup=False)
+            yield Input(placeholder="the reason the agent will read", id="reason")
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Back", id="back")
                 yield Button("Deny", id="deny", variant="error")

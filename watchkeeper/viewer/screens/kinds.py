@@ -9,14 +9,31 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from rich.segment import Segment
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.content import Content
 from textual.screen import ModalScreen
-from textual.widgets import Label, SelectionList
+from textual.strip import Strip
+from textual.widgets import Checkbox, Label, SelectionList
 
 from ...protocol.display import visible
+
+
+class KindList(SelectionList[str]):
+    """A hidden kind's box is drawn empty. Textual puts an X in every box, an unticked one only dimmer, which
+    reads as ticked without colour (usage and state, hidden by default, looked shown)."""
+
+    def render_line(self, y: int) -> Strip:
+        line = super().render_line(y)
+        index = self.scroll_offset.y + y
+        if index >= self.option_count or self.get_option_at_index(index).value in self.selected:
+            return line
+        segments = list(line)
+        if len(segments) > 1 and segments[1].text == Checkbox.BUTTON_INNER:
+            segments[1] = Segment(" " * len(Checkbox.BUTTON_INNER), segments[1].style)
+        return Strip(segments, line.cell_length)
 
 
 class KindChooser(ModalScreen[frozenset[str]]):
@@ -51,8 +68,8 @@ class KindChooser(ModalScreen[frozenset[str]]):
             yield Label("Kinds shown — Space: show/hide · Esc: done", markup=False)
             # Kind names may come from the data (an unknown kind): plain text, not markup.
             choices = [(Content(visible(f"{kind}  ({n:,})")), kind, kind not in self.hidden) for kind, n in self.counts]
-            yield SelectionList[str](*choices)
+            yield KindList(*choices)
 
     def action_done(self) -> None:
-        chosen = set(self.query_one(SelectionList).selected)
+        chosen = set(self.query_one(KindList).selected)
         self.dismiss(frozenset(kind for kind, _ in self.counts if kind not in chosen))

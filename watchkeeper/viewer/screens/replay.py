@@ -51,18 +51,20 @@ class GoTo(ModalScreen[str | None]):
     GoTo {
         align: center middle;
         & > Vertical {
-            width: 60;
+            width: 68;
+            max-width: 95%;
             height: auto;
             border: round $primary;
             background: $surface;
             padding: 0 1;
         }
+        Label { width: 100%; }
     }
     """
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Label("Go to: an event number (120), a share (50%), or a time in (1:30, 90s)")
+            yield Label("Go to an event (120), a share (50%) or a time in (1:30, 90s)")
             yield Input(id="goto")
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
@@ -119,8 +121,9 @@ A recorded session played back with its own timing, scaled.
         return self.playhead.playing
 
     def activity(self, now: float) -> tuple[bool, str | None]:
-        """A replay is live while it plays, in the state the playhead has reached."""
-        return self.timeline.live, self.timeline.store.session.state
+        """Never live, however recently the recording's events seem to arrive: the player bar says whether it
+        plays; the status bar, the state the recorded session was in at the playhead."""
+        return False, self.timeline.store.session.state
 
     def compose_part(self) -> ComposeResult:
         yield PlayerBar(id="player")
