@@ -39,6 +39,9 @@ class HeldCall(BaseModel):
                                   "own rules apply) or 'deny'")
     always_rule: str | None = Field(None, description="What `ctl approve --always` would add to the agent's "
                                     "own rules, verbatim; null: no such choice")
+    options: list[dict[str, str]] | None = Field(None, description="An ACP agent's own answers, each id, name "
+                                                 "and kind: `ctl approve|deny --option ID` picks one; null: not "
+                                                 "an ACP permission request")
 
 
 class SessionRow(BaseModel):
@@ -64,7 +67,8 @@ class SessionRow(BaseModel):
 def held_call(held: Held) -> dict[str, Any]:
     return {"call_id": held.call_id, "tool": held.name, "input": held.input, "agent": held.agent,
             "why": str(held.why), "rule": held.rule, "since": held.since, "expires_at": held.expires_at,
-            "on_expiry": held.on_expiry, "always_rule": held.always_rule}
+            "on_expiry": held.on_expiry, "always_rule": held.always_rule,
+            "options": list(held.options) if held.options is not None else None}
 
 
 def session_row(*, id: str, agent: str, title: str | None, cwd: str | None, state: str, live: bool,

@@ -112,6 +112,10 @@ class ToolWaiting(Open):
                                     "agent's own rules, verbatim; null: the call offers no such choice")
     attached: bool | None = Field(None, description="why=permission: the prompt was matched to its call; false: "
                                   "the agent named no call and more than one fit, so call_id names the prompt alone")
+    options: list[dict[str, str]] | None = Field(None, description="An ACP agent's own answers to its permission "
+                                                 "request, each with id, name and kind (allow_once, "
+                                                 "allow_always, reject_once, reject_always); a control's "
+                                                 "option picks one by kind or id")
 
 
 class ToolFinished(Open):

@@ -78,6 +78,8 @@ class ToolWaitingData(TypedDict, total=False):
     on_expiry: str | None
     always_rule: str | None
     attached: bool
+    #: ACP: the agent's own answers to its permission request, each ``id``, ``name`` and ``kind``.
+    options: list[dict[str, str]] | None
 
 
 class ToolFinishedData(TypedDict, total=False):

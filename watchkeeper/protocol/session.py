@@ -58,6 +58,12 @@ class Held:
     on_expiry: str | None = None
     #: what "always allow" would add to the agent's rules, verbatim; None: no such choice.
     always_rule: str | None = None
+    #: an ACP agent's own answers (``id``, ``name``, ``kind``); None: not an ACP permission request.
+    options: tuple[dict[str, str], ...] | None = None
+
+    def option_of(self, kind: str) -> dict[str, str] | None:
+        """The agent's option of ``kind``; None when it offers none (or is not asked by options)."""
+        return next((o for o in self.options or () if o["kind"] == kind), None)
 
     def describe(self) -> str:
         """The reason for the person: ``breakpoint «rule»``, ``permission``, ``paused``…"""
@@ -243,7 +249,16 @@ def held_from(ev: Event, data: ToolWaitingData) -> Held | None:
     return Held(cid, data.get("name"), data.get("input"), reason, data.get("rule"),
                 str(ev.get("agent") or MAIN_AGENT), str(why), data.get("since") or ev.get("ts"),
                 expires if isinstance(expires, str) else None, data.get("on_expiry"),
-                always if isinstance(always, str) else None)
+                always if isinstance(always, str) else None, _options(data.get("options")))
+
+
+def _options(given: Any) -> tuple[dict[str, str], ...] | None:
+    """A peer's option list, kept only as well-formed string fields (it is shown and sent back by id)."""
+    if not isinstance(given, list):
+        return None
+    return tuple({"id": o["id"], "name": o.get("name") if isinstance(o.get("name"), str) else o["id"],
+                  "kind": o["kind"]} for o in given
+                 if isinstance(o, dict) and isinstance(o.get("id"), str) and isinstance(o.get("kind"), str))
 
 
 def _waiting(s: SessionState, ev: Event, data: ToolWaitingData) -> bool:

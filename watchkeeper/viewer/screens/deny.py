@@ -18,7 +18,7 @@ from ..model.rows import one_line, salient_input
 
 
 class DenyDialog(ModalScreen[str | None]):
-    """Dismisses with the reason (the default one if left empty), or None when the person backs out."""
+    """Dismisses with the reason ("" if left empty: the session gives its default), or None to back out."""
 
     CSS_PATH = "dialog.tcss"
 
@@ -35,12 +35,19 @@ class DenyDialog(ModalScreen[str | None]):
             what = one_line(f"{call.name or '?'}  {salient_input(call.name, call.input)}", 200)
             yield Static(visible(what), classes="dialog-call", markup=False)
             yield Static(visible(f"Held: {call.describe()}.") + " The tool does not run; the agent reads your reason "
-                         "in its place and decides what to do next.\n"
-                         f"Left empty, the agent reads “{DEFAULT_DENY_REASON}”.", classes="dialog-note", markup=False)
+                         "in its place and decides what to do next.\n" + self._if_empty(call), classes="dialog-note",
+                         markup=False)
             yield Input(placeholder="the reason the agent will read", id="reason")
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Back", id="back")
                 yield Button("Deny", id="deny", variant="error")
+
+    @staticmethod
+    def _if_empty(call: Held) -> str:
+        """An ACP agent gets the reason as a prompt of its own: none is sent when none is given."""
+        if call.options is not None:
+            return "Left empty, the agent is told only that you refused."
+        return f"Left empty, the agent reads “{DEFAULT_DENY_REASON}”."
 
     def on_mount(self) -> None:
         self.query_one("#reason", Input).focus()
@@ -49,7 +56,7 @@ class DenyDialog(ModalScreen[str | None]):
     @on(Button.Pressed, "#deny")
     def _deny(self) -> None:
         reason = self.query_one("#reason", Input).value.strip()
-        self.dismiss(reason or DEFAULT_DENY_REASON)
+        self.dismiss(reason)
 
     @on(Button.Pressed, "#back")
     def action_back(self) -> None:

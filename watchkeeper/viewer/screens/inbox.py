@@ -34,6 +34,7 @@ from ..model.inbox import Entry, countdown, counting, entries
 from ..model.origins import where_from
 from ..model.rows import one_line, salient_input
 from .deny import DenyDialog
+from .option_choice import choose_option, needs_choice
 from .session_steering import CONTROL_WAIT, who
 
 #: Outcomes listed under the calls, newest last.
@@ -226,15 +227,24 @@ denies it with a reason the agent reads, **s** steps it; **Enter** opens its ses
         if why is not None:
             self.notify(f"Cannot {control}: {why}", severity="warning")
             return
+        if control == "approve" and needs_choice(entry.call, control):
+            choose_option(self, entry.call, control, lambda option: self.send(entry, control, option=option))
+            return
         if control != "deny":
             self.send(entry, control)
             return
 
-        def chosen(reason: str | None) -> None:
-            if reason is not None:
-                self.send(entry, "deny", reason=reason)
+        def reason_for(option: str | None) -> None:
+            def chosen(reason: str | None) -> None:
+                if reason is not None:
+                    self.send(entry, "deny", reason=reason, **({"option": option} if option else {}))
 
-        self.app.push_screen(DenyDialog(entry.call), chosen)
+            self.app.push_screen(DenyDialog(entry.call), chosen)
+
+        if needs_choice(entry.call, "deny"):
+            choose_option(self, entry.call, "deny", reason_for)
+        else:
+            reason_for(None)
 
     def send(self, entry: Entry, control: str, **fields: Any) -> None:
         body: dict[str, Any] = {"v": 1, "id": f"tui-{uuid.uuid4().hex[:12]}", "session": entry.session,

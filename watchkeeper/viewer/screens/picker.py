@@ -35,7 +35,7 @@ class Picker(ModalScreen[str | None]):
     """
 
     def __init__(self, title: str, choices: list[tuple[str, int]], labels: dict[str, str] | None = None, *,
-                 values: bool = True) -> None:
+                 values: bool = True, counts: bool = True) -> None:
         super().__init__()
         self.title_text = title
         self.choices = choices
@@ -43,11 +43,14 @@ class Picker(ModalScreen[str | None]):
         self.labels = labels or {}
         #: Whether a labelled value is shown beside its label (an id the person may know; not a key of ours).
         self.values = values
+        #: Whether each value's count is shown (how many rows it has); off where there is nothing to count.
+        self.counts = counts
 
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Label(visible(self.title_text), markup=False)
-            options = (Option(visible(f"{self._label(value)}  ({count:,})"), id=value) for value, count in self.choices)
+            options = (Option(visible(f"{self._label(value)}  ({count:,})" if self.counts else self._label(value)),
+                              id=value) for value, count in self.choices)
             # Values are tool and agent names from the data: plain text, not markup.
             yield OptionList(*options, markup=False)
 

@@ -34,6 +34,7 @@ from ..widgets.controls import Controls
 from .confirm import Confirm
 from .deny import DenyDialog
 from .inject import InjectDialog
+from .option_choice import choose_option, needs_choice
 from .session import SessionScreen
 
 #: Seconds a thread worker waits for a control's outcome from the relay.
@@ -222,6 +223,11 @@ class SteerableScreen(SessionScreen, inherit_bindings=False):
         if self._chosen_gone():
             return
         held = self.target_call()
+        if held is not None and needs_choice(held, "approve"):
+            if self._can("approve"):
+                choose_option(self, held, "approve",
+                              lambda option: self.send_control("approve", call_id=held.call_id, option=option))
+            return
         self.send_control("approve", call_id=held.call_id if held else None)
 
     def action_steer_cancel(self) -> None:
@@ -234,11 +240,17 @@ class SteerableScreen(SessionScreen, inherit_bindings=False):
         if not self._can("deny") or held is None:
             return
 
-        def chosen(reason: str | None) -> None:
-            if reason is not None:
-                self.send_control("deny", call_id=held.call_id, reason=reason)
+        def reason_for(option: str | None) -> None:
+            def chosen(reason: str | None) -> None:
+                if reason is not None:
+                    self.send_control("deny", call_id=held.call_id, reason=reason, option=option)
 
-        self.app.push_screen(DenyDialog(held), chosen)
+            self.app.push_screen(DenyDialog(held), chosen)
+
+        if needs_choice(held, "deny"):
+            choose_option(self, held, "deny", reason_for)
+        else:
+            reason_for(None)
 
     def action_steer_always(self) -> None:
         """Approve a permission prompt and add the rule it offers, after the person has read the rule."""
