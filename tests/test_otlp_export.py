@@ -14,6 +14,7 @@ import subprocess
 import sys
 from collections import Counter, defaultdict
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -21,8 +22,8 @@ from conftest import CC_FIXTURES, CODEX_FIXTURES
 from otlp_support import CLIENT, ERROR, INTERNAL, UNSET, Receiver, Span, by_id
 
 from watchkeeper.adapters.files.feed import convert_file
-from watchkeeper.export.ids import trace_id
-from watchkeeper.export.mapping import Content
+from watchkeeper.export.ids import agent_span_id, trace_id
+from watchkeeper.export.mapping import Content, SpanMapper
 from watchkeeper.export.oneshot import export_paths
 from watchkeeper.export.otlp import SCHEMA_URL, OtlpSender
 from watchkeeper.protocol import Kind, make_event
@@ -291,3 +292,101 @@ def test_without_the_otel_extra_the_command_says_what_to_install(tmp_path: Path)
              "from watchkeeper.cli import build_parser; build_parser().parse_args(['export', '--help'])")
     shown = subprocess.run([sys.executable, "-c", check], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert "--otlp-content" in shown.stdout, "the command is there without the extra"
+
+
+CODEX_PARENT = "019c0000-0000-7000-8000-0000000000a1"
+CODEX_CHILD = "019c0000-0000-7000-8000-0000000000a2"
+
+
+def rollout(path: Path, *records: tuple[str, dict[str, Any]]) -> Path:
+    """A Codex rollout of these (type, payload) records, a second apart."""
+    lines = [orjson.dumps({"timestamp": f"2026-07-01T10:00:{i:02d}.000Z", "type": kind, "payload": payload})
+             for i, (kind, payload) in enumerate(records)]
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    return path
+
+
+def codex_parent_and_child(root: Path) -> tuple[Path, Path]:
+    """A parent thread spawns ``/root/counter`` (multi-agent v2), which runs ``ls`` in a thread of its own."""
+    def call(call_id: str, name: str, **more: object) -> tuple[str, dict[str, object]]:
+        return "response_item", {"type": "function_call", "name": name, "arguments": "{}", "call_id": call_id, **more}
+
+    def result(call_id: str, text: str) -> tuple[str, dict[str, object]]:
+        return "response_item", {"type": "function_call_output", "call_id": call_id, "output": text}
+
+    def tokens(inp: int, out: int) -> tuple[str, dict[str, object]]:
+        usage = {"input_tokens": inp, "cached_input_tokens": 0, "output_tokens": out, "total_tokens": inp + out}
+        return "event_msg", {"type": "token_count", "info": {"last_token_usage": usage}}
+
+    def activity(kind: str, **more: object) -> tuple[str, dict[str, object]]:
+        return "event_msg", {"type": "sub_agent_activity", "agent_thread_id": CODEX_CHILD,
+                             "agent_path": "/root/counter", "kind": kind, **more}
+
+    context = ("turn_context", {"cwd": "/w", "model": "gpt-test", "approval_policy": "never"})
+    spawn = {"subagent": {"thread_spawn": {"parent_thread_id": CODEX_PARENT, "agent_path": "/root/counter",
+                                           "agent_nickname": "Ada", "depth": 1}}}
+    parent = rollout(
+        root / f"rollout-2026-07-01T10-00-00-{CODEX_PARENT}.jsonl",
+        ("session_meta", {"id": CODEX_PARENT, "cwd": "/w", "cli_version": "0.171.0", "source": "exec"}), context,
+        ("event_msg", {"type": "user_message", "message": "Count the files, with a helper."}),
+        call("call_spawn", "spawn_agent", namespace="collaboration"), tokens(100, 20),
+        activity("started", call_id="call_spawn"), result("call_spawn", '{"task_name":"/root/counter"}'),
+        call("call_wait", "wait_agent", namespace="collaboration"), tokens(130, 10), activity("completed"),
+        result("call_wait", "done"),
+        ("response_item", {"type": "message", "role": "assistant",
+                           "content": [{"type": "output_text", "text": "One file."}]}), tokens(150, 5))
+    child = rollout(
+        root / f"rollout-2026-07-01T10-00-03-{CODEX_CHILD}.jsonl",
+        ("session_meta", {"id": CODEX_CHILD, "cwd": "/w", "cli_version": "0.171.0", "source": spawn}), context,
+        call("call_child_ls", "exec_command"), tokens(50, 8), result("call_child_ls", "a.txt"),
+        ("response_item", {"type": "message", "role": "assistant",
+                           "content": [{"type": "output_text", "text": "One file: a.txt."}]}), tokens(60, 6))
+    return parent, child
+
+
+def test_a_codex_sub_agents_own_thread_is_in_its_parents_trace_under_its_span(tmp_path: Path) -> None:
+    """Each Codex thread writes its own rollout, so the child is a session of its own: its spans go into the
+    parent's trace, its session's span under the parent's span for it (under the spawn_agent call)."""
+    parent, child = codex_parent_and_child(tmp_path)
+    with Receiver() as r:
+        first = export(r, tmp_path)
+        second = export(r, child, parent)
+    ids = by_id(first)
+    assert len(ids) == len(first), "a span id repeated within one export"
+    trace = f"{trace_id(CODEX_PARENT):032x}"
+    assert {s.trace_id for s in first} == {trace}
+    root = root_of(first)
+    assert root.attributes["gen_ai.conversation.id"] == CODEX_PARENT
+    sub, child_root = sorted((s for s in first if s.attributes.get("gen_ai.agent.id") == CODEX_CHILD),
+                             key=lambda s: s.attributes["gen_ai.conversation.id"] != CODEX_PARENT)
+    assert ids[sub.parent_id or ""].attributes["gen_ai.tool.call.id"] == "call_spawn"
+    assert sub.name == "invoke_agent /root/counter" and child_root.name == "invoke_agent codex"
+    assert child_root.parent_id == sub.span_id
+    ls = next(s for s in first if s.attributes.get("gen_ai.tool.call.id") == "call_child_ls")
+    assert ls.trace_id == trace and ls.parent_id == child_root.span_id
+    chats = [s for s in first if s.name.startswith("chat") and s.parent_id == child_root.span_id]
+    assert sum(s.attributes["gen_ai.usage.output_tokens"] for s in chats) == 14
+    assert sorted((s.trace_id, s.span_id) for s in second) == sorted((s.trace_id, s.span_id) for s in first)
+    again = by_id(second)
+    assert all(again[s.span_id] == s for s in first), "exported again, in the other order: the same spans"
+
+
+def test_no_provider_is_named_when_the_session_does_not_know_it(tmp_path: Path) -> None:
+    """An SDK (or ACP) session does not say whose model it runs, and ``sdk`` is no provider: left out."""
+    with Receiver() as r:
+        spans = export(r, steered_session(tmp_path / "steered.jsonl"))
+    assert root_of(spans).attributes["gen_ai.agent.name"] == "sdk"
+    assert [s.name for s in spans if "gen_ai.provider.name" in s.attributes] == []
+
+
+def test_a_sub_agents_session_closed_and_open_again_stays_in_its_parents_trace(tmp_path: Path) -> None:
+    """Live, a session quiet for long is closed, and opened again by its next event (no ``session.started``)."""
+    _, child = codex_parent_and_child(tmp_path)
+    mapper = SpanMapper()
+    first = mapper.feed(convert_file(child)) + mapper.close_session(CODEX_CHILD, incomplete=False)
+    late = make_event("late", CODEX_CHILD, Kind.TOOL_FINISHED, {"call_id": "call_late", "status": "ok"},
+                      "2026-07-01T10:40:00.000Z")
+    again = mapper.feed([late]) + mapper.close_all(incomplete=True)
+    assert {r.trace_id for r in first + again} == {trace_id(CODEX_PARENT)}
+    roots = [r for r in first + again if r.attributes.get("gen_ai.agent.id") == CODEX_CHILD]
+    assert len(roots) == 2 and {r.parent_id for r in roots} == {agent_span_id(CODEX_PARENT, CODEX_CHILD)}

@@ -21,14 +21,17 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 from conftest import CC_FIXTURES
 from otlp_support import Receiver, Span
 from test_remote_cli import Lines, free_port
 from waiting import until
 
+from watchkeeper.adapters.files.feed import convert_file
 from watchkeeper.adapters.files.source import TranscriptSource
-from watchkeeper.export.ids import trace_id
+from watchkeeper.export.ids import chat_span_id, trace_id
+from watchkeeper.export.mapping import SpanMapper, SpanRecord
 from watchkeeper.export.stream import ContinuousExport
 from watchkeeper.protocol import Emit, Event, Kind, make_event
 from watchkeeper.relay import Relay
@@ -248,3 +251,103 @@ def test_serve_with_otlp_exports_a_growing_transcript(tmp_path: Path, env: dict[
     assert f"{len(spans)} spans sent, 0 not accepted, 0 events dropped" in summary
     assert {q["authorization"] for q in r.requests} == {"Bearer abc"}
     assert {q["x-from-env"] for q in r.requests} == {"yes"}, "the export's own process reads the standard variable"
+
+
+def split_call(grow: Growing) -> None:
+    """msg_d02 as older Claude Code versions write a model call: a first line with its text and a partial
+    ``output_tokens``, then the line with its tool call and the final count."""
+    record = orjson.loads(grow.lines[3])
+    first = {**record, "uuid": "d-a2-text", "timestamp": "2026-06-15T10:00:03.500Z",
+             "message": {**record["message"], "content": [{"type": "text", "text": "Refreshing the index."}],
+                         "stop_reason": None, "usage": {"input_tokens": 120, "output_tokens": 5}}}
+    grow.lines.insert(3, orjson.dumps(first) + b"\n")
+
+
+def one_shot(path: Path) -> list[SpanRecord]:
+    mapper = SpanMapper()
+    return mapper.feed(convert_file(path)) + mapper.close_all(incomplete=False)
+
+
+def test_a_model_call_written_over_lines_apart_keeps_all_its_usage(tmp_path: Path) -> None:
+    """The export process is quiet between the two lines of msg_d02 (it sends the first call's spans meanwhile):
+    the call's span waits for the agent's next step, and carries what a one-shot export of the file does."""
+    grow = Growing(tmp_path)
+    split_call(grow)
+    grow.write(4)
+    with Receiver() as r, Relay() as relay:
+        export = ContinuousExport(relay, r.url, flush_every=0.1)
+        relay.add_source(TranscriptSource(grow.main))
+        r.until(lambda spans: "toolu_d_inspect" in tool_ids(spans), "the first call's span")
+        grow.write(len(grow.lines))
+        r.until(lambda spans: tool_ids(spans) == CALLS, "every call's span")
+        export.close()
+        spans = list(r.spans)
+    want = {f"{s.span_id:016x}": s for s in one_shot(grow.main) if s.name.startswith("chat")}
+    chats = {s.span_id: s for s in spans if s.name.startswith("chat")}
+    assert set(chats) == set(want)
+    for span_id, span in chats.items():
+        assert span.attributes == want[span_id].attributes, span.attributes["gen_ai.response.id"]
+        assert (span.start_ns, span.end_ns) == (want[span_id].start_ns, want[span_id].end_ns)
+    assert chats[f"{chat_span_id(SESSION, 'msg_d02'):016x}"].attributes["gen_ai.usage.output_tokens"] == 40
+    root, = roots(spans)
+    assert root.attributes["gen_ai.usage.output_tokens"] == sum(
+        s.attributes["gen_ai.usage.output_tokens"] for s in chats.values())
+
+
+def test_a_model_call_left_open_is_sent_after_the_quiet(tmp_path: Path) -> None:
+    """An agent that stops in the middle of a call takes no next step: after ``chat_quiet`` s its span goes."""
+    grow = Growing(tmp_path)
+    split_call(grow)
+    grow.write(4)
+    with Receiver() as r, Relay() as relay:
+        export = ContinuousExport(relay, r.url, flush_every=0.1, chat_quiet=0.5)
+        relay.add_source(TranscriptSource(grow.main))
+        chat = r.until(lambda spans: next((s for s in spans if s.attributes.get("gen_ai.response.id") == "msg_d02"),
+                                          None), "the open call's span")
+        assert chat.attributes["gen_ai.usage.output_tokens"] == 5
+        assert not roots(r.spans), "the session goes on"
+        export.close()
+
+
+def test_drops_after_a_notice_are_told_in_a_later_one(stalled: Stalled) -> None:
+    """The first drop is told at once; the drops that go on after it, within ``notice_every``, are told when
+    that has passed, though nothing is dropped then (the writer is stuck on the process meanwhile)."""
+    calls = Calls()
+    seen: list[Event] = []
+    changed = threading.Condition()
+
+    def watcher(batch: list[Event]) -> None:
+        with changed:
+            seen.extend(batch)
+            changed.notify_all()
+
+    def notices() -> list[dict[str, Any]]:
+        return [e["data"] for e in seen if e["kind"] == Kind.NOTICE and e["data"].get("code") == "otlp-dropped"]
+
+    with Relay() as relay:
+        relay.subscribe(watcher)
+        export = ContinuousExport(relay, stalled.url, timeout=60, capacity=1000, flush_every=0.05, notice_every=1.0)
+        relay.add_source(calls)
+        assert calls.ready.wait(30)
+        calls.batch(relay, 0, 5)
+        assert stalled.arrived.wait(30), "the export sent the first spans"
+        sent = 0
+
+        def burst(n: int) -> None:
+            nonlocal sent
+            for _ in range(n):
+                sent += 1
+                calls.batch(relay, sent * 100, 50)
+            until(lambda: sum(e["kind"] == Kind.TOOL_FINISHED for e in seen) == 5 + 50 * sent,
+                  "the batches at the other subscriber", condition=changed)
+
+        while not notices():
+            burst(20)
+        first = notices()[0]["dropped"]
+        burst(20)
+        until(lambda: export.dropped > first, "more drops", condition=changed)
+        last: dict[str, Any] = until(lambda: next((n for n in notices() if n["dropped"] == export.dropped), {}),
+                                     "a notice of every drop so far", condition=changed)
+        assert last["dropped"] > first and f"{export.dropped:,} events dropped" in last["text"]
+        stalled.release.set()
+        export.close()

@@ -2,11 +2,12 @@
 
 Per session: an ``invoke_agent`` span for the main agent and one for each
 subagent (under the ``execute_tool`` span of the Task/Agent call that started
-it); a ``chat`` span per model call (its ``usage``); an ``execute_tool {name}``
-span per tool call; holds and steering controls as span events. Ids come from
-``ids`` (the session id, call ids, message ids), never from chance. Records are
-plain data (``records``): ``otlp`` turns them into the SDK's spans, so this
-module needs no OpenTelemetry.
+it); a ``chat`` span per model call (its ``usage``, ended by the agent's next
+step); an ``execute_tool {name}`` span per tool call; holds and steering
+controls as span events. A sub-agent's own session (a Codex child thread) goes
+into its parent's trace. Ids come from ``ids`` (the session id, call ids,
+message ids), never from chance. Records are plain data (``records``): ``otlp``
+turns them into the SDK's spans, so this module needs no OpenTelemetry.
 
 Content (arguments, results, deny reasons, injected text, prompts) is left out
 unless a ``Content`` limit is given; then it is cut to that many characters.
@@ -27,7 +28,7 @@ from .records import CLIENT, INTERNAL, Content, SpanRecord
 
 __all__ = ["CLIENT", "INTERNAL", "Content", "SpanMapper", "SpanRecord"]
 
-#: ``gen_ai.provider.name`` by the agent kind that wrote the session.
+#: ``gen_ai.provider.name`` by agent kind; the others (``acp``, ``sdk``) do not say whose model they run: none.
 PROVIDERS = {"claude-code": "anthropic", "codex": "openai"}
 #: ``error.type`` of a tool call by its final status.
 ERROR_TYPES = {"error": "tool_error", "denied": "denied", "interrupted": "interrupted"}
@@ -89,6 +90,8 @@ class _Session:
         self.input_ns: dict[str, int] = {}
         self.chats: dict[str, _Chat] = {}
         self.chats_sent: set[str] = set()
+        #: subagents whose finish came before their own records (live, their file is read after the result).
+        self.finished: set[str] = set()
         self.ended = False
 
 
@@ -103,6 +106,9 @@ class SpanMapper:
     def __init__(self, content: Content | None = None) -> None:
         self.content = content
         self.sessions: dict[str, _Session] = {}
+        self._settled: set[str] = set()
+        #: sub-agent session -> its parent's, kept should the session be closed and open again.
+        self._parents: dict[str, str] = {}
 
     def feed(self, events: Iterable[Event]) -> list[SpanRecord]:
         out: list[SpanRecord] = []
@@ -116,6 +122,8 @@ class SpanMapper:
                 if ev.get("kind") in (Kind.NOTICE, Kind.RAW):
                     continue
                 s = self.sessions[sid] = _Session(sid, at)
+                if sid in self._parents:
+                    self._nest(s, self._parents[sid])
             if not at:
                 at = s.last_ns
             elif s.root.record.start_ns == 0 or at < s.root.record.start_ns:
@@ -139,6 +147,9 @@ class SpanMapper:
             s.agent_kind = str(data.get("agent_kind") or s.agent_kind)
             s.model = data.get("model") or s.model
             s.title = data.get("title") or s.title
+            parent = data.get("parent_session")
+            if isinstance(parent, str) and parent and parent != s.id:
+                self._nest(s, parent)
         elif kind == Kind.USAGE:
             self._usage(s, ev, agent, at, data, out)
         elif kind == Kind.MESSAGE_ASSISTANT:
@@ -168,8 +179,9 @@ class SpanMapper:
         elif kind == Kind.SESSION_ENDED:
             out += self.close_session(s.id, incomplete=False)
 
-    def _provider(self, s: _Session) -> str:
-        return PROVIDERS.get(s.agent_kind, s.agent_kind)
+    def _provider(self, s: _Session) -> dict[str, str]:
+        provider = PROVIDERS.get(s.agent_kind)
+        return {"gen_ai.provider.name": provider} if provider else {}
 
     # --- chat spans --------------------------------------------------------
 
@@ -183,6 +195,8 @@ class SpanMapper:
             return
         counts = [_count(data.get(k)) for k in
                   ("input_tokens", "output_tokens", "cache_read_tokens", "cache_creation_tokens", "reasoning_tokens")]
+        if agent in s.finished:
+            self._settled.add(s.id)
         chat = s.chats.get(key)
         if chat is None:
             self._end_chats(s, agent, out)
@@ -203,7 +217,7 @@ class SpanMapper:
             model = chat.model or s.model
             attrs: dict[str, Any] = {
                 "gen_ai.operation.name": "chat",
-                "gen_ai.provider.name": self._provider(s),
+                **self._provider(s),
                 "gen_ai.conversation.id": s.id,
                 # The protocol counts input without the cache (as Anthropic does); OTel's includes it.
                 "gen_ai.usage.input_tokens": inp + cread + ccreate,
@@ -327,12 +341,23 @@ class SpanMapper:
         if agent in s.agents_seen:
             self._end_chats(s, agent, out)
             out.append(self._send_agent(s, agent))
+        else:
+            s.finished.add(agent)
 
     def _send_agent(self, s: _Session, agent: str) -> SpanRecord:
         s.agents_sent.add(agent)
         span = s.agents.pop(agent)
-        span.record.attributes["gen_ai.provider.name"] = self._provider(s)
+        span.record.attributes.update(self._provider(s))
         return self._finish(span)
+
+    def _nest(self, s: _Session, parent: str) -> None:
+        """Into the parent's trace, under its span for this sub-agent: ids that need nothing of the parent's."""
+        self._parents[s.id] = parent
+        s.trace = trace_id(parent)
+        for span in (s.root, *s.tools.values(), *s.agents.values()):
+            span.record.trace_id = s.trace
+        s.root.record.parent_id = agent_span_id(parent, s.id)
+        s.root.record.attributes["watchkeeper.parent_session"] = parent
 
     def _control(self, s: _Session, agent: str, at: int, kind: str, data: dict[str, Any]) -> None:
         attrs: dict[str, Any] = {
@@ -380,7 +405,7 @@ class SpanMapper:
         tokens = s.usage.tokens
         root.attributes.update({
             "gen_ai.operation.name": "invoke_agent",
-            "gen_ai.provider.name": self._provider(s),
+            **self._provider(s),
             "gen_ai.agent.name": s.agent_kind,
             "gen_ai.agent.id": s.id,
             "gen_ai.conversation.id": s.id,
@@ -396,12 +421,22 @@ class SpanMapper:
         out.append(self._finish(s.root, incomplete=incomplete))
         return out
 
-    def end_chats(self) -> list[SpanRecord]:
-        """End every model call still open: live, when no event came for a while (its usage is complete)."""
+    def end_chats(self, session: str) -> list[SpanRecord]:
+        """End the session's open model calls: live, after minutes of quiet (an agent stopped mid-call). Not
+        sooner: older Claude Code versions write one call's usage over lines seconds apart; its next step ends it."""
         out: list[SpanRecord] = []
-        for s in self.sessions.values():
-            if s.chats:
-                self._end_chats(s, None, out)
+        if (s := self.sessions.get(session)) is not None:
+            self._end_chats(s, None, out)
+        return out
+
+    def end_settled_chats(self) -> list[SpanRecord]:
+        """Live, after each batch: a subagent that finished before its records came (its file complete) is done."""
+        out: list[SpanRecord] = []
+        for sid in self._settled:
+            if (s := self.sessions.get(sid)) is not None:
+                for agent in s.finished:
+                    self._end_chats(s, agent, out)
+        self._settled.clear()
         return out
 
     def close_all(self, *, incomplete: bool) -> list[SpanRecord]:

@@ -9,7 +9,10 @@ folds them into spans and sends them in batches (``BATCH`` spans, or
 not the one the relay and the screens share. Dropped events are counted per
 session, and they and the spans the endpoint refused are reported as
 ``notice`` events in those sessions (through a source of the export's own, so
-every viewer shows them), at most every ``NOTICE_EVERY`` seconds.
+every viewer shows them), at most every ``NOTICE_EVERY`` seconds: counts that
+change after a notice are said in another one then, so the last one is never
+stale. A session opened tail-first is folded only once its whole history is
+in (``deferred.py``).
 
 ``close()`` hands over what is queued and waits for the process to send
 what is still open (the session spans, marked ``watchkeeper.incomplete``).
@@ -30,8 +33,10 @@ import orjson
 
 from ..protocol import Emit, Event, Kind, make_event
 from ..relay.api import RelayAPI, Subscription
+from .deferred import TAIL_FIRST_BYTES, Deferred
 from .mapping import Content
 from .otlp import shown_url, traces_url
+from .worker import CHAT_QUIET
 
 #: Events the queue holds before batches are dropped.
 CAPACITY = 200_000
@@ -76,25 +81,32 @@ class ContinuousExport:
 
     def __init__(self, relay: RelayAPI, url: str, headers: Mapping[str, str] | None = None, *,
                  content: Content | None = None, capacity: int = CAPACITY, flush_every: float = FLUSH_EVERY,
-                 timeout: float = 10.0, idle_after: float = IDLE_AFTER, quiet_after: float = QUIET_AFTER) -> None:
+                 timeout: float = 10.0, idle_after: float = IDLE_AFTER, quiet_after: float = QUIET_AFTER,
+                 chat_quiet: float = CHAT_QUIET, notice_every: float = NOTICE_EVERY,
+                 tail_first: int | None = TAIL_FIRST_BYTES) -> None:
         self.url = traces_url(url)
         self.shown = shown_url(self.url)
         self.capacity = capacity
+        self.notice_every = notice_every
         self.received = self.dropped = self.sent = self.failed = 0
         self.problem: str | None = None
         self._dropped_by: Counter[str] = Counter()
         self._sessions: set[str] = set()
+        #: the counts the last notice said, when, and the sessions that lost events since.
         self._told = (0, 0)
-        self._told_at = 0.0
-        self._drop_told_at = -NOTICE_EVERY
+        self._told_at = -notice_every
+        self._untold: set[str] = set()
+        self._tell_lock = threading.Lock()
+        self._retell: threading.Timer | None = None
         self._queue: deque[list[Event]] = deque()
         self._queued = 0
         self._cond = threading.Condition()
+        self._deferred = Deferred(relay, self._cond, tail_first)
         self._closing = False
         self._errors: deque[str] = deque(maxlen=5)
         settings = {"url": self.url, "headers": dict(headers or {}), "flush_every": flush_every,
                     "content_limit": content.limit if content is not None else None, "timeout": timeout,
-                    "idle_after": idle_after, "quiet_after": quiet_after}
+                    "idle_after": idle_after, "quiet_after": quiet_after, "chat_quiet": chat_quiet}
         # Its own session: a Ctrl-C in the terminal stops watchkeeper, which then closes the process's
         # stdin; the process sends what is open and exits (it also exits if watchkeeper dies).
         self._proc = subprocess.Popen([sys.executable, "-m", "watchkeeper.export.worker"], stdin=subprocess.PIPE,
@@ -119,6 +131,11 @@ class ContinuousExport:
 
     def _on_batch(self, batch: list[Event]) -> None:
         with self._cond:
+            if self._deferred.holding:
+                # Read back from the relay once their history is in.
+                batch = [ev for ev in batch if ev.get("session") not in self._deferred.holding]
+                if not batch:
+                    return
             if self._queued + len(batch) <= self.capacity:
                 self._queue.append(batch)
                 self._queued += len(batch)
@@ -126,10 +143,7 @@ class ContinuousExport:
                 return
             sessions = self._drop(batch)
         # Said from here, not by the writer: a process stuck on a slow endpoint is why the queue is full.
-        now = time.monotonic()
-        if now - self._drop_told_at >= NOTICE_EVERY:
-            self._drop_told_at = now
-            self._say(sessions)
+        self._tell(sessions)
 
     def _drop(self, batch: list[Event]) -> set[str]:
         lost = [str(ev.get("session")) for ev in batch if ev.get("kind") != Kind.NOTICE]
@@ -151,25 +165,34 @@ class ContinuousExport:
     def _run(self) -> None:
         while True:
             closing = self._closing
-            taken = self._take(0.5)
-            if taken:
-                for batch in taken:
-                    self._sessions.update(str(ev.get("session")) for ev in batch)
-                try:
-                    self._stdin.write(b"".join(orjson.dumps(batch, default=str) + b"\n" for batch in taken))
-                    self._stdin.flush()
-                    self.received += sum(len(batch) for batch in taken)
-                except (OSError, ValueError) as e:
-                    with self._cond:
-                        sessions = set().union(*(self._drop(batch) for batch in taken))
-                    self.problem = f"the export process stopped ({e!r}): {self._last_error()}"
-                    self._say(sessions)
+            self._hand([self._deferred.sort(batch) for batch in self._take(0.5)])
+            for sid, start in self._deferred.due(final=closing):
+                for chunk in self._deferred.release(sid, start):
+                    self._hand([chunk])
             if closing:
                 break
         try:
             self._stdin.close()
         except OSError:
             pass
+
+    def _hand(self, taken: list[list[Event]]) -> None:
+        """Write batches to the process; if it is gone, count them as dropped."""
+        taken = [batch for batch in taken if batch]
+        if not taken:
+            return
+        with self._tell_lock:
+            for batch in taken:
+                self._sessions.update(str(ev.get("session")) for ev in batch)
+        try:
+            self._stdin.write(b"".join(orjson.dumps(batch, default=str) + b"\n" for batch in taken))
+            self._stdin.flush()
+            self.received += sum(len(batch) for batch in taken)
+        except (OSError, ValueError) as e:
+            with self._cond:
+                sessions = set().union(*(self._drop(batch) for batch in taken))
+            self.problem = f"the export process stopped ({e!r}): {self._last_error()}"
+            self._say(sessions)
 
     def _counts(self, stream: IO[bytes]) -> None:
         for line in stream:
@@ -178,10 +201,7 @@ class ContinuousExport:
             except orjson.JSONDecodeError:
                 continue
             self.sent, self.failed = int(counts.get("sent", 0)), int(counts.get("failed", 0))
-            now = time.monotonic()
-            if self.failed != self._told[1] and now - self._told_at >= NOTICE_EVERY:
-                self._told_at = now
-                self._say(set(self._sessions))
+            self._tell()
 
     def _stderr(self, stream: IO[bytes]) -> None:
         for line in stream:
@@ -192,6 +212,32 @@ class ContinuousExport:
     def _last_error(self) -> str:
         return self._errors[-1] if self._errors else "no message"
 
+    def _tell(self, sessions: set[str] | frozenset[str] = frozenset()) -> None:
+        """A notice of the counts if they changed since the last one said them, at most every ``notice_every``
+        s: counts that changed sooner are said by a timer then. Not by the writer: while the process is stuck
+        on the endpoint, the writer is stuck writing to it, and that is when events are dropped."""
+        with self._tell_lock:
+            self._untold |= sessions
+            told, now = self._told, time.monotonic()
+            if (self.dropped, self.failed) == told:
+                return
+            wait = self._told_at + self.notice_every - now
+            if wait > 0:
+                if self._retell is None and not self._closing:
+                    self._retell = threading.Timer(wait, self._retold)
+                    self._retell.daemon = True
+                    self._retell.start()
+                return
+            self._told_at = now
+            tell = self._untold | (self._sessions if self.failed != told[1] else set())
+            self._untold = set()
+            self._say(tell)
+
+    def _retold(self) -> None:
+        with self._tell_lock:
+            self._retell = None
+        self._tell()
+
     def _say(self, sessions: set[str]) -> None:
         counts = self._told = (self.dropped, self.failed)
         text = (f"OTLP export to {self.shown}: {counts[0]:,} events dropped (the export queue was full) "
@@ -200,7 +246,8 @@ class ContinuousExport:
             text += f" (last error: {self._last_error()})"
         if self.problem:
             text += f"; {self.problem}"
-        data: dict[str, Any] = {"level": "warning", "text": text, "code": "otlp-dropped"}
+        data: dict[str, Any] = {"level": "warning", "text": text, "code": "otlp-dropped", "dropped": counts[0],
+                                "failed": counts[1]}
         self._notices.say([make_event(f"otlp:dropped:{sid}:{counts[0]}:{counts[1]}", sid, Kind.NOTICE, dict(data))
                            for sid in sorted(sessions or {SOURCE_NAME})[:50]])
 
@@ -212,6 +259,9 @@ class ContinuousExport:
         with self._cond:
             self._closing = True
             self._cond.notify()
+        with self._tell_lock:
+            if self._retell is not None:
+                self._retell.cancel()
         self._thread.join(timeout)
         try:
             self._proc.wait(timeout)

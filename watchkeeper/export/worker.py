@@ -7,7 +7,7 @@ it doubled the app's on-screen p99 lag (``bench/bench_otlp.py``). Here they
 cost the watching process only the ``orjson.dumps`` of each batch.
 
 stdin: a first line of settings (JSON: ``url``, ``headers``, ``content_limit``
-or null, ``flush_every``, ``timeout``, ``idle_after``, ``quiet_after``) — the
+or null, ``flush_every``, ``timeout``, ``idle_after``, ``quiet_after``, ``chat_quiet``) — the
 headers travel here, not on the command line, where ``ps`` would show them —
 then one JSON array of events per line. At EOF the spans still open are sent
 (the session spans marked ``watchkeeper.incomplete``) and the process exits.
@@ -30,6 +30,8 @@ from .otlp import BATCH, OtlpSender
 
 #: Seconds between two looks for sessions gone quiet.
 IDLE_CHECK = 5.0
+#: Seconds a session with a model call open may be quiet before that call's span is sent as it is.
+CHAT_QUIET = 300.0
 
 
 def _read(stream: IO[bytes], lines: queue.Queue[bytes | None]) -> None:
@@ -49,12 +51,13 @@ class Worker:
         #: is closed (its span sent); events after that open it again, under the same ids.
         self.idle_after = float(settings.get("idle_after") or 1800.0)
         self.quiet_after = float(settings.get("quiet_after") or 60.0)
+        self.chat_quiet = float(settings.get("chat_quiet") or CHAT_QUIET)
         self.out = out
         self.seen_at: dict[str, float] = {}
         self.ready: list[SpanRecord] = []
         self._since = 0.0
         self._idle_checked = 0.0
-        self.idle_check = min(IDLE_CHECK, self.quiet_after)
+        self.idle_check = min(IDLE_CHECK, self.quiet_after, self.chat_quiet / 2)
 
     def feed(self, line: bytes) -> None:
         events = orjson.loads(line)
@@ -64,28 +67,30 @@ class Worker:
             if isinstance(sid, str):
                 self.seen_at[sid] = now
         self.ready += self.mapper.feed(events)
+        self.ready += self.mapper.end_settled_chats()
 
-    def tick(self, quiet: bool, final: bool = False) -> None:
+    def tick(self, final: bool = False) -> None:
         now = time.monotonic()
-        if quiet:
-            # A model call's usage, written in a burst, is complete.
-            self.ready += self.mapper.end_chats()
         if now - self._idle_checked >= self.idle_check:
             self._idle_checked = now
-            self._close_idle(now)
+            self._close_quiet(now)
         if self.ready and not self._since:
             self._since = now
         if self.ready and (len(self.ready) >= BATCH or now - self._since >= self.flush_every or final):
             self.send(self.ready)
             self.ready, self._since = [], 0.0
 
-    def _close_idle(self, now: float) -> None:
+    def _close_quiet(self, now: float) -> None:
+        """Send the open model calls of sessions quiet for ``chat_quiet`` s, and close idle sessions."""
         old = time.time() - self.idle_after
         for sid, seen in list(self.seen_at.items()):
             s = self.mapper.sessions.get(sid)
             if s is None:
                 del self.seen_at[sid]
-            elif now - seen >= self.quiet_after and s.last_ns / 1e9 < old:
+                continue
+            if now - seen >= self.chat_quiet and s.chats:
+                self.ready += self.mapper.end_chats(sid)
+            if now - seen >= self.quiet_after and s.last_ns / 1e9 < old:
                 del self.seen_at[sid]
                 self.ready += self.mapper.close_session(sid, incomplete=self.mapper.open_calls(sid) > 0)
 
@@ -95,7 +100,7 @@ class Worker:
         self.out.flush()
 
     def finish(self) -> None:
-        self.tick(quiet=True, final=True)
+        self.tick(final=True)
         self.send(self.mapper.close_all(incomplete=True))
         self.sender.shutdown()
 
@@ -111,13 +116,13 @@ def main() -> int:
         try:
             line = lines.get(timeout=worker.flush_every / 2)
         except queue.Empty:
-            worker.tick(quiet=True)
+            worker.tick()
             continue
         if line is None:
             break
         if line.strip():
             worker.feed(line)
-        worker.tick(quiet=False)
+        worker.tick()
     worker.finish()
     return 0
 
