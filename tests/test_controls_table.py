@@ -40,11 +40,11 @@ def test_the_session_screen_binds_each_control_to_its_key() -> None:
 
 
 def test_the_status_bar_and_the_controls_area_follow_the_table() -> None:
-    caps = {name: name != "step" for name in CONTROL_NAMES}
+    caps = {name: name not in ("step", "end") for name in CONTROL_NAMES}
     assert honoured(caps) == ["pause", "resume", "approve", "deny", "inject", "cancel"]
     assert capabilities_cells(caps)[1][0] == "pause resume approve deny inject cancel"
     area = controls_content(SessionState(), dict.fromkeys(CONTROL_NAMES), None).plain
-    assert "p pause  r resume  y approve  n deny…  s step  i inject…  C cancel" in area
+    assert "p pause  r resume  y approve  n deny…  s step  i inject…  C cancel  E end…" in area
 
 
 def test_released_names_each_let_go_call_once_in_order() -> None:

@@ -82,6 +82,17 @@ def test_the_holds_end_only_when_nobody_watches_and_a_grace_notice_names_them() 
     assert h.steering.grace(30) == []
 
 
+def test_a_control_hooks_cannot_carry_out_is_rejected_with_why_and_holds_stay() -> None:
+    """``end`` (stop an agent watchkeeper started) has no meaning for an agent started elsewhere: it raised."""
+    h = Harness()
+    h.hook(pre("t0"))
+    h.control("c1", "pause")
+    assert h.hook(pre("t1")).hold is not None
+    kind, reason, _ = h.control("c2", "end")
+    assert (kind, reason) == ("control.rejected", "a session steered through its hooks cannot end")
+    assert h.steering.state(SID)["held"] == ["t1"] and h.woken["t1"] == []
+
+
 def test_pause_holds_the_next_call_and_resume_gives_no_decision() -> None:
     h = Harness()
     assert h.hook(pre("t0")).reply == {}

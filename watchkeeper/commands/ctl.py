@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, cast
 if TYPE_CHECKING:
     from ..protocol.payloads import ControlOutcomeData
 
-HELP = "steer a live session: pause, resume, approve, deny, inject, cancel, step"
+HELP = "steer a live session: pause, resume, approve, deny, inject, cancel, step, end"
 #: The controls that decide a held call.
 DECIDING = ("approve", "deny", "step")
 
@@ -32,7 +32,7 @@ class Unnamed(Exception):
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("action", choices=["pause", "resume", "approve", "deny", "inject", "cancel", "step"])
+    parser.add_argument("action", choices=["pause", "resume", "approve", "deny", "inject", "cancel", "step", "end"])
     parser.add_argument("session", help="the session id (or a unique prefix of it)")
     parser.add_argument("arg", nargs="?", default=None,
                         help="inject: the text; approve/deny/step: the held call's id (needed when several are held)")

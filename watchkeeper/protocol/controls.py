@@ -55,13 +55,15 @@ CONTROLS: tuple[ControlSpec, ...] = (
     ControlSpec(ControlKind.INJECT, "i", "inject…", "Send the agent a message at its next tool boundary",
                 takes_text=True),
     ControlSpec(ControlKind.CANCEL, "C", "cancel", "End the agent's turn (a held call is denied)"),
+    ControlSpec(ControlKind.END, "E", "end…",
+                "End the session: stop the agent watchkeeper started (its pending requests answered cancelled)"),
 )
 #: The names alone, in the table's order.
 CONTROL_NAMES: tuple[str, ...] = tuple(c.kind.value for c in CONTROLS)
 #: Controls that act on a held call.
 ON_A_CALL = frozenset(c.kind.value for c in CONTROLS if c.on_call)
 #: With a call held, the controls that decide it come first.
-HELD_ORDER: tuple[str, ...] = ("approve", "deny", "step", "resume", "inject", "cancel", "pause")
+HELD_ORDER: tuple[str, ...] = ("approve", "deny", "step", "resume", "inject", "cancel", "pause", "end")
 
 
 def honoured(caps: Mapping[str, Any]) -> list[str]:

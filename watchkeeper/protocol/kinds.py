@@ -44,6 +44,7 @@ class ControlKind(StrEnum):
     INJECT = "inject"
     CANCEL = "cancel"
     STEP = "step"
+    END = "end"
 
 
 class HoldWhy(StrEnum):

@@ -33,6 +33,8 @@ class Capabilities(Open):
     step: bool = False
     permission: bool = Field(False, description="Answers the agent's own permission prompts (approve/deny a "
                              "call held with why=permission)")
+    end: bool = Field(False, description="Can end the session: its pending requests answered cancelled, its "
+                      "agent stopped (an agent watchkeeper started and drives, e.g. over ACP)")
     why: str | None = Field(None, description="Why some controls are unavailable, for the person")
 
 

@@ -275,8 +275,11 @@ class Steering:
             return ControlResult(seen, [])
         s = self._sessions.get(c.session)
         handled: _Handled = (False, "no hook call has come from this session yet", [], [])
-        if s is not None:
-            handled = getattr(self, f"_{c.control}")(s, c)
+        apply = getattr(self, f"_{c.control}", None)
+        if apply is None:
+            handled = (False, f"a session steered through its hooks cannot {c.control}", [], [])
+        elif s is not None:
+            handled = apply(s, c)
         ok, reason, calls, events = handled
         outcome = outcome_event(c, ok, reason, calls[0] if calls else c.call_id, calls)
         self._outcomes.keep(c, outcome)

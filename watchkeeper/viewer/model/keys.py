@@ -24,7 +24,7 @@ DIMMED = 100
 UNLISTED = 1000
 
 #: Steering keys, in the controls table's order; approve and deny decide a held call, so they count most.
-_STEER_RANK = {"approve": 6, "deny": 6, "pause": 7, "resume": 7, "step": 8, "inject": 8, "cancel": 9}
+_STEER_RANK = {"approve": 6, "deny": 6, "pause": 7, "resume": 7, "step": 8, "inject": 8, "cancel": 9, "end": 9}
 STEER = tuple((f"steer.{c.kind.value}", _STEER_RANK.get(c.kind.value, 9)) for c in CONTROLS)
 
 #: The keys every session screen shares (a live one and a replay): filters first, then the reading aids.

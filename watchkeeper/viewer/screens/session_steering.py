@@ -37,6 +37,8 @@ from .inject import InjectDialog
 from .option_choice import choose_option, needs_choice
 from .session import SessionScreen
 
+END_QUESTION = ("Stop this agent? A held request is answered cancelled, its turn ends, and the agent process "
+                "is stopped: the session cannot be prompted again.")
 #: Seconds a thread worker waits for a control's outcome from the relay.
 CONTROL_WAIT = 15.0
 #: What "always allow" asks, above the rule it would add.
@@ -232,6 +234,19 @@ class SteerableScreen(SessionScreen, inherit_bindings=False):
 
     def action_steer_cancel(self) -> None:
         self.send_control("cancel")
+
+    def action_steer_end(self) -> None:
+        """End the session, after the person confirms: the agent is stopped, not paused."""
+        if not self._can("end"):
+            return
+
+        def chosen(yes: bool | None) -> None:
+            if yes:
+                self.send_control("end")
+
+        title = self.info.title if self.info and self.info.title else self.session_id
+        self.app.push_screen(Confirm("End this session", END_QUESTION, "End it",
+                                     about=(one_line(title, 200),), focus_yes=False), chosen)
 
     def action_steer_deny(self) -> None:
         if self._chosen_gone():
