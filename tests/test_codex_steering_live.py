@@ -20,7 +20,7 @@ import pytest
 from codex_steering_support import CodexRun, codex_sessions, first_session, held, pause, start_codex
 from conftest import codex_binary
 from standins.codex import MODEL
-from standins.openai_responses import Exec, McpCall, Patch, ScriptedResponses, Text, Turn
+from standins.openai_responses import Call, Exec, McpCall, Patch, ScriptedResponses, Text, Turn
 from test_steering_live import Viewer, Watchkeeper, running_watchkeeper
 from waiting import until
 
@@ -397,3 +397,49 @@ def test_a_breakpoint_holds_a_codex_call_that_scripts_see_and_decide(wk: Watchke
     assert rc == 0, stderr
     assert not (tmp_path / "work" / "one.txt").exists()
     assert REASON in api.function_outputs()["call_write"]
+
+
+def test_input_typed_into_a_running_command_is_said_to_have_gone_unheld(wk: Watchkeeper, tmp_path: Path) -> None:
+    """Codex sends no hook for ``write_stdin``: paused, the session said the next call waits, and the input went
+    in. The rollout shows it, so the session is told it ran without being held."""
+    import re
+
+    from codex_steering_support import codex_home
+
+    from watchkeeper.adapters.files.source import DirectorySource, TranscriptSource
+
+    tty = {"cmd": "read a; echo got-$a > got.txt", "yield_time_ms": 300, "tty": True}
+    script = [Turn([Call("", "exec_command", tty, call_id="c_long")]), Turn([Text("placeholder")]),
+              Turn([Text("done")]), Turn([Text("done")])]
+    with ScriptedResponses(script, model=MODEL) as api:
+        home = codex_home(tmp_path, api)
+        (home / "sessions").mkdir(exist_ok=True)
+        relay = wk.relay
+        relay.add_source(DirectorySource([home / "sessions"], lambda p: relay.add_source(TranscriptSource(p)),
+                                         poll_interval=0.2))
+        gate = api.hold(0)
+        seen = everything(wk)
+        run = start_codex(wk, api, tmp_path, "--trust-hook")
+        api.wait_for_request(0, START)
+        session = first_session(wk, seen)
+        viewer = wk.watch(session)
+        pause(wk, session)
+        typing = api.hold(1)
+        gate.set()
+        assert until(lambda: held(wk, session)) == ["c_long"]
+        code, out = wk.ctl("approve", session, "c_long")
+        assert code == 0, out
+        api.wait_for_request(1, WAIT)
+        output = api.function_outputs()["c_long"]
+        pty = int(re.search(r"session ID (\d+)", output).group(1))  # type: ignore[union-attr]
+        api.script[1] = Turn([Call("", "write_stdin", {"session_id": pty, "chars": "hello\n", "yield_time_ms": 1000},
+                                   call_id="c_ws")])
+        typing.set()
+        rc, _, stderr = run.wait()
+        assert rc == 0, stderr
+        (notice,) = until(lambda: [e for e in viewer.of("notice") if e["data"].get("code") == "call-not-held"],
+                          "the notice that write_stdin was not held")
+    assert (tmp_path / "work" / "got.txt").read_text() == "got-hello\n", "the input went in: nothing held it"
+    assert notice["data"]["text"].startswith("write_stdin (c_ws) ran without being held although the session is "
+                                             "paused")
+    assert [e["data"]["call_id"] for e in viewer.of("tool.waiting")] == ["c_long"]

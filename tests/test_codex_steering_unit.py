@@ -4,6 +4,7 @@ only where answers are taken here; it is matched to its call by turn, tool and c
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from watchkeeper.adapters.codex import hooks as X
@@ -165,3 +166,27 @@ def test_always_allow_is_never_offered_for_codex_even_if_its_prompt_suggests_rul
         "never reported as a rule added when the agent will not add it"
     assert s.control(control("approve", "c1")).outcome["kind"] == "control.applied"
     assert asked.hold.reply == X.permission(True)
+
+
+async def test_a_breakpoint_matching_typed_input_is_said_not_held_once_and_nothing_else_is() -> None:
+    from watchkeeper.adapters.codex.unhooked import Unhooked
+    from watchkeeper.breakpoints import Book, Matcher, Rule
+    from watchkeeper.protocol import make_event
+
+    s = CodexSteering(viewers=lambda session: 1, breakpoint=Matcher(Book(None, [Rule("wipe", pattern="rm -rf")])))
+    s.on_hook(payload("UserPromptSubmit"))
+    told: list[Any] = []
+    watch = Unhooked(s, told.extend)
+
+    def typed(call: str, chars: str, name: str = "write_stdin") -> Any:
+        return make_event(f"rollout:{call}", SESSION, "tool.started",
+                          {"call_id": call, "name": name, "input": {"session_id": 7, "chars": chars}})
+
+    batch = [typed("w1", "rm -rf /\n"), typed("w2", "ls\n"), typed("w3", "rm -rf ~\n", name="exec_command"),
+             make_event("other", "another-session", "tool.started",
+                        {"call_id": "w4", "name": "write_stdin", "input": {"chars": "rm -rf x"}})]
+    watch(batch)
+    watch(batch)
+    await asyncio.sleep(0)
+    assert [n["id"] for n in told] == [f"hook:codex:{SESSION}:w1:not-held"]
+    assert "breakpoint 'wipe' matched it" in told[0]["data"]["text"]

@@ -174,6 +174,13 @@ class Steering:
         self._decide(s, hold, {}, f"elsewhere:{call_id}")
         return [hold_ended(hold.session, call_id, "answered", "answered in the agent's terminal")]
 
+    def would_hold(self, session: str, payload: dict[str, Any]) -> tuple[str | None, str | None]:
+        """(why, rule) a call with this PreToolUse ``payload`` would be held now; (None, None) if it would not."""
+        s = self._sessions.get(session)
+        if s is None or s.ended:
+            return None, None
+        return self._hold_reason(session, s, payload)
+
     def _hold_reason(self, session: str, s: SteeredSession,
                      payload: dict[str, Any]) -> tuple[str | None, str | None]:
         if self.viewers(session) <= 0:

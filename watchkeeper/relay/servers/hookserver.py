@@ -39,6 +39,7 @@ from ...adapters.claude_code import hooks as H
 from ...adapters.claude_code.steering import Breakpoint, Hold, Policy, Steering
 from ...adapters.codex import hooks as XH
 from ...adapters.codex.steering import CodexSteering
+from ...adapters.codex.unhooked import Unhooked
 from ...credentials import HookCredential, Keyring, Person
 from ...guard import Guard
 from ...protocol import ControlModel, Emit, Event, Kind, ProtocolError, make_event, raw_event, validate_control
@@ -393,6 +394,7 @@ def serve_hooks(relay: Any, token: str | Keyring, *, port: int = 0, policy: Poli
         if hasattr(relay, "record_to"):
             relay.record_to(source.recorder)
     relay.add_source(source)
+    relay.subscribe(Unhooked(source.codex, lambda events: source._emit(events)))
     return source
 
 
