@@ -146,3 +146,26 @@ def test_the_agent_never_gets_the_persons_token(tmp_path: Path) -> None:
         assert config.ENV_TOKEN not in env and env["KEEP"] == "kept"
     finally:
         run.close()
+
+
+def test_a_request_about_a_finished_call_is_held_as_a_new_call(tmp_path: Path) -> None:
+    """The request was held, yet shown nowhere (a finished call cannot wait): no row, nothing in
+    ``sessions --json``, and the agent waited for good. It is about the call asked again: ``r1#2``."""
+    read = {"sessionUpdate": "tool_call", "toolCallId": "r1", "title": "cat secret.txt", "kind": "read",
+            "status": "pending", "rawInput": {"command": "cat secret.txt"}}
+    done = {"sessionUpdate": "tool_call_update", "toolCallId": "r1", "status": "completed", "rawOutput": "s3cr3t"}
+    ask = {"sessionId": "acp-again", "options": OPTIONS, "toolCall": {"toolCallId": "r1"}}
+    run, got = start(tmp_path, {"new": {"sessionId": "acp-again"},
+                                "prompt": [{"notify": read}, {"notify": done},
+                                           {"requests": [["session/request_permission", ask]]},
+                                           {"notify": {**done, "rawOutput": "again"}}]})
+    try:
+        (held,) = run.held(1)
+        assert (held.call_id, held.name) == ("r1#2", "cat secret.txt")
+        assert run.control("approve", call_id="r1#2")["kind"] == "control.applied"
+        run.idle_turns(1)
+        assert answers(got) == [{"outcome": "selected", "optionId": "yes"}]
+        finished = {e["data"]["call_id"]: e["data"]["output"] for e in run.kinds("tool.finished")}
+        assert finished == {"r1": "s3cr3t", "r1#2": "again"}
+    finally:
+        run.close()

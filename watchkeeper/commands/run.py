@@ -2,8 +2,9 @@
 
 ``watchkeeper run --acp -- AGENT [ARGS]``: drive any ACP agent, watchkeeper its client
 (``adapters/acp``): inside the running watchkeeper when there is one (``POST /acp``),
-else with a viewer of its own open on the session; quitting that viewer answers every
-pending permission request ``cancelled`` and ends the agent.
+else with a viewer of its own open on the session; quitting that viewer (or SIGTERM,
+or SIGHUP: the terminal closed) answers every pending permission request ``cancelled``
+and ends the agent.
 
 The hooks go in through ``--settings`` (merged into the person's own
 ``--settings``, if they gave one) and point at the running relay's hook
@@ -144,11 +145,13 @@ def _with_viewer(argv: list[str], prompt: str | None) -> int:
     from ..relay import Relay
     from ..relay.notify import start_notifier
     from ..viewer import WatchkeeperApp
+    from ..viewer.hangup import Hangup
 
     visible_logging()
     roots = session_roots([], defaults=True)
     relay = Relay(index_after=INDEX_AFTER).start()
     alerts, problem = start_notifier(relay)
+    hangup = Hangup()
     try:
         steer, matcher = _steering(relay)
         steer.notices += [problem] if problem else []
@@ -161,11 +164,12 @@ def _with_viewer(argv: list[str], prompt: str | None) -> int:
                   file=sys.stderr)
             return 1
         app = WatchkeeperApp(relay, open_session=source.session, looked_in=[str(r) for r in roots], steer=steer)
-        app.run()
+        hangup.run(app)
     finally:
         if alerts is not None:
             alerts.close()
         relay.stop()
+        hangup.restore()
     return app.return_code or 0
 
 

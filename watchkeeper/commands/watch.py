@@ -5,12 +5,14 @@ Builds a relay, gives it a source per discovered session (the newest
 sessions that appear later, starts the Claude Code hook endpoint and local
 control API on it (with the configured breakpoints), so sessions started with
 ``watchkeeper run -- claude`` or after ``hooks install`` are steerable here,
-then runs the app on the relay's API.
+then runs the app on the relay's API. SIGTERM and SIGHUP (the terminal closed)
+quit the app as ``q`` does (``viewer.hangup``), so the relay stops cleanly.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import time
 from typing import Any
@@ -50,6 +52,7 @@ def run(args: argparse.Namespace) -> int:
     from ..relay import Relay
     from ..relay.notify import start_notifier
     from ..viewer import WatchkeeperApp
+    from ..viewer.hangup import Hangup
 
     visible_logging()
     problems = [p for r in args.root if (p := root_problem(r)) is not None]
@@ -70,6 +73,7 @@ def run(args: argparse.Namespace) -> int:
     relay = Relay(index_after=INDEX_AFTER).start()
     alerts, problem = start_notifier(relay)
     exporter = None
+    hangup = Hangup()
     try:
         if args.otlp:
             from ..export.options import continuous_export
@@ -84,14 +88,16 @@ def run(args: argparse.Namespace) -> int:
         steer.notices += [problem] if problem else []
         app = WatchkeeperApp(relay, open_session=args.session, looked_in=[looked_in(r) for r in roots],
                              theme=args.theme, steer=steer, preferences=config.preferences_path())
-        result = app.run()
+        result = hangup.run(app)
     finally:
         if alerts is not None:
             alerts.close()
         if exporter is not None:
             exporter.close()
-            print(exporter.summary(), file=sys.stderr)
+            with contextlib.suppress(OSError):  # the terminal may be gone (SIGHUP)
+                print(exporter.summary(), file=sys.stderr)
         relay.stop()
+        hangup.restore()
     if result == "demo":
         return run_demo()
     return app.return_code or 0

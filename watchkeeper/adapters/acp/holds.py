@@ -74,13 +74,12 @@ class Holds:
     def seen(self, update: dict[str, Any]) -> list[Event]:
         """A tool call update: check breakpoints once its input is known; say when a match never asked."""
         tr = self.source.translator
-        cid = update.get("toolCallId")
-        call = tr.calls.get(cid) if isinstance(cid, str) else None
+        call = tr.get(update.get("toolCallId"))
         matcher = self.source.breakpoint
         if call is None or matcher is None:
             return []
         out: list[Event] = []
-        if call.started and cid not in self.matched and not call.asked:
+        if call.started and call.call_id not in self.matched and not call.asked:
             rule = matcher({"session_id": tr.session, "hook_event_name": "PreToolUse", "tool_name": call.name,
                             "tool_input": call.input, "tool_use_id": call.call_id, "cwd": self.source.cwd})
             self.matched[call.call_id] = rule or ""
@@ -105,6 +104,9 @@ class Holds:
         for _ in range(YIELDS):
             await asyncio.sleep(0)
         source.flush_now()
+        asked = tr.get(tool_call.get("toolCallId"))
+        if asked is not None and asked.finished:  # asked again after it ran: a new call, held as one
+            tr.renew(tool_call["toolCallId"])
         call = tr.call(tool_call)
         if call is None:
             return RequestPermissionResponse(outcome=DeniedOutcome(outcome="cancelled"))
@@ -118,7 +120,9 @@ class Holds:
                                  "why": HoldWhy.BREAKPOINT if rule else HoldWhy.PERMISSION, "rule": rule,
                                  "name": call.name, "input": call.input, "since": iso(datetime.now(UTC)),
                                  "expires_at": None, "on_expiry": None,
-                                 "always_rule": always_text(options)}
+                                 "always_rule": always_text(options),
+                                 "options": [{"id": str(o.option_id), "name": str(o.name), "kind": str(o.kind)}
+                                             for o in options]}
         events.append(source.event(f"{call.call_id}:permission:{n}", Kind.TOOL_WAITING, data))
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         # A second request for the same call replaces the first, which is answered ``cancelled``: left

@@ -6,7 +6,9 @@ events (``translate.py``). Every ``session/request_permission`` is held for
 the person (:mod:`.holds`): ACP has no agent-side rules to fall back on, so a
 hold has no expiry, is never let go because nobody watches, and is answered
 ``cancelled`` when the source stops. No file-system or terminal capability
-is advertised: the agent uses its own tools, under its own sandbox.
+is advertised: the agent uses its own tools, under its own sandbox. The agent
+going (its exit, the end of its output, a line that is not JSON-RPC) ends the
+session at once, idle or not, with a notice that says why.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from ...config import ENV_TOKEN
 from ...protocol import Capabilities, ControlModel, Emit, Event, Kind, Profile, make_event
 from ...protocol.controls import ControlResult, Outcomes
 from ...protocol.payloads import MessageUserData, NoticeData, SessionEndedData, SessionStartedData, StateData
-from . import OWNED
+from . import OWNED, sdklog
 from .holds import Holds
 from .process import AgentProcess
 from .translate import Translator, claude_code_meta, quota_usage
@@ -32,19 +34,19 @@ from .translate import Translator, claude_code_meta, quota_usage
 #: What the person reads about what this session's controls reach.
 WHY = "pause and breakpoints cover only calls the agent asks about"
 CAPABILITIES = Capabilities(pause=True, resume=True, approve=True, deny=True, inject=True, cancel=True,
-                            permission=True, why=WHY)
+                            permission=True, end=True, why=WHY)
 #: Quiet spell after which a streamed message is shown even though the agent has not finished it.
 FLUSH_AFTER = 0.15
 #: Seconds the agent gets to open its ACP session.
 START_TIMEOUT = 60.0
 #: Seconds for the answers to pending requests to be written before the agent's stdin closes.
 ANSWER_GRACE = 0.2
-#: The ACP SDK logs a peer's garbage as tracebacks: the session's notice says it instead.
+#: The ACP SDK's complaints outside any source's task (``sdklog``): each source's go to its session.
 logging.getLogger("acp").setLevel(logging.CRITICAL)
-
-
 #: stderr lines shown in one notice at most.
 STDERR_BATCH = 50
+#: Protocol warnings (``acp-protocol`` notices) shown per session; the rest are counted, not shown.
+WARNINGS_SHOWN = 20
 
 
 class AcpSource:
@@ -68,11 +70,17 @@ class AcpSource:
         self.session: str | None = None
         self.error: str | None = None
         #: the agent's process, its stderr kept for the person.
-        self.agent = AgentProcess(self.argv, self.cwd, env, on_stderr=self._stderr_line)
+        self.agent = AgentProcess(self.argv, self.cwd, env, on_stderr=self._stderr_line, on_warning=self.warn)
+        #: why the agent is gone (set as soon as it is noticed): controls are refused with it.
+        self.gone: str | None = None
+        self._warnings = itertools.count(1)
+        self._early: list[tuple[int, str]] = []
         self._stderr: list[str] = []
         self._stderr_due: asyncio.TimerHandle | None = None
         self._stderr_notices = itertools.count(1)
         self.ended = asyncio.Event()
+        #: the person ended the session (``end``): the turn is cancelled and the agent stopped.
+        self.end_asked = asyncio.Event()
         self._first = prompt
         self._emit: Emit = lambda events: None
         self._batch: list[Event] = []
@@ -162,6 +170,18 @@ class AcpSource:
             self.notice(f"stderr:{next(self._stderr_notices)}", "agent stderr:\n" + "\n".join(lines),
                         code="agent-stderr")
 
+    def warn(self, text: str) -> None:
+        """Something the agent sent that watchkeeper dropped or refused: a warning in its session."""
+        n = next(self._warnings)
+        if n > WARNINGS_SHOWN + 1:
+            return
+        if n > WARNINGS_SHOWN:
+            text = f"more protocol warnings from the agent are not shown (after {WARNINGS_SHOWN})"
+        if self.session is None:
+            self._early.append((n, text))
+            return
+        self.notice(f"protocol:{n}", text, "warning", "acp-protocol")
+
     def state(self, what: str, state: str, reason: str | None = None) -> None:
         data: StateData = {"state": state, "reason": reason}
         self.emit([self.event(what, Kind.STATE, data)])
@@ -171,12 +191,14 @@ class AcpSource:
     async def _main(self) -> None:
         import acp
 
+        sdklog.install()
+        sdklog.REPORT.set(self.warn)
         try:
-            stdin, stdout = await self.agent.start()
+            await self.agent.start()
         except OSError as e:
             self.error = f"cannot start {self.argv[0]}: {e.strerror or e}"
             return
-        self._conn = acp.connect_to_agent(cast(Any, _Client(self)), stdin, stdout)
+        self._conn = acp.connect_to_agent(cast(Any, _Client(self)), self.agent)
         try:
             async with asyncio.timeout(START_TIMEOUT):
                 init = await self._conn.initialize(
@@ -187,11 +209,15 @@ class AcpSource:
                     client_info=acp.schema.Implementation(name="watchkeeper", version=_version()))
                 new = await self._conn.new_session(cwd=self.cwd, mcp_servers=[])
         except Exception as e:
+            if isinstance(e, ConnectionError) and self.agent.invalid is None:
+                await self.agent.exited()
             self.error = f"{self.argv[0]} did not start an ACP session: {self.agent.why(e)}"
             return
         self.session = new.session_id
         OWNED.add(new.session_id)
         self._started(init, new)
+        for n, text in self._early:
+            self.notice(f"protocol:{n}", text, "warning", "acp-protocol")
         self.ready.set()
         if self._first:
             self.submit(self._first, origin="prompt")
@@ -217,7 +243,13 @@ class AcpSource:
         assert self._tr is not None and self.session is not None
         turn = 0
         while True:
-            text, qid = await self._turns.get()
+            got = await self._next_prompt()
+            if self.end_asked.is_set():
+                return
+            if got is None:
+                await self._agent_gone(ConnectionError("the agent's output ended"))
+                return
+            text, qid = got
             if qid is not None and self._queued.pop(qid, None) is None:
                 self._busy = False
                 self._next_queued()
@@ -231,13 +263,20 @@ class AcpSource:
             self.state(f"turn{turn}:running", "running")
             import acp
 
+            asked = asyncio.ensure_future(self._conn.prompt(session_id=self.session, prompt=[acp.text_block(text)]))
+            end = asyncio.ensure_future(self.end_asked.wait())
             try:
-                result = await self._conn.prompt(session_id=self.session, prompt=[acp.text_block(text)])
+                await asyncio.wait((asked, end), return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                end.cancel()
+            if not asked.done():
+                asked.cancel()
+                return
+            try:
+                result = asked.result()
             except Exception as e:
                 self.flush_now()
-                await self.agent.exited()
-                self.notice("crashed", f"the agent ended the session: {self.agent.why(e)}", "error",
-                            "acp-agent-gone")
+                await self._agent_gone(e)
                 return
             self.flush_now()
             self.emit(self._tr.deny_unreported(self.denied))
@@ -248,6 +287,29 @@ class AcpSource:
             stop = str(result.stop_reason)
             self.state(f"turn{turn}:idle", "idle", f"turn ended: {stop}")
             self._next_queued()
+
+    async def _next_prompt(self) -> tuple[str, str | None] | None:
+        """The next prompt to send; None once the agent is gone, noticed while it is idle too."""
+        if self.agent.gone.is_set():
+            return None
+        prompt = asyncio.ensure_future(self._turns.get())
+        gone = asyncio.ensure_future(self.agent.gone.wait())
+        end = asyncio.ensure_future(self.end_asked.wait())
+        try:
+            await asyncio.wait((prompt, gone, end), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            gone.cancel()
+            end.cancel()
+            prompt.cancel()
+        return None if self.agent.gone.is_set() or not prompt.done() else prompt.result()
+
+    async def _agent_gone(self, error: BaseException) -> None:
+        """The session's end, said: why the agent is gone (its exit status, once it has one)."""
+        self.gone = self.agent.what(error)
+        if self.agent.invalid is None:
+            await self.agent.exited()
+        self.gone = self.agent.what(error)
+        self.notice("crashed", f"the agent ended the session: {self.agent.why(error)}", "error", "acp-agent-gone")
 
     def submit(self, text: str, origin: str = "injected") -> str | None:
         """Prompt the agent: now when it is idle and not paused, else queued (shown as queued) for later."""
@@ -306,14 +368,15 @@ class AcpSource:
         """Every pending permission answered ``cancelled``, the turn cancelled, the agent ended."""
         if self._tr is not None:
             self.flush_now()
-        if await self.holds.cancel_all("watchkeeper stopped: the agent is told the request was cancelled"):
+        why = "the person ended the session" if self.end_asked.is_set() else "watchkeeper stopped"
+        if await self.holds.cancel_all(f"{why}: the agent is told the request was cancelled"):
             await asyncio.sleep(ANSWER_GRACE)  # the SDK writes the answers from tasks of its own
         if self._busy:
             await self.cancel()
         await self.agent.stop()
         if self.session is not None:
             code = self.agent.returncode
-            data: SessionEndedData = {"reason": "done" if code in (0, None, -15) else "error"}
+            data: SessionEndedData = {"reason": "done" if code in (0, None, -15) and self.gone is None else "error"}
             self.emit([self.event("ended", Kind.SESSION_ENDED, data)])
         if self._conn is not None:
             with contextlib.suppress(Exception):

@@ -5,7 +5,8 @@ agent's next prompt: ACP has no deny message); pause queues prompts, and
 since every permission request is held anyway, the next call the agent asks
 about waits; resume sends what was queued; inject prompts the agent (now if
 it is idle, else queued and shown as queued); cancel is ``session/cancel``
-with every pending request answered ``cancelled``. Step is not offered.
+with every pending request answered ``cancelled``; end does that and stops
+the agent, ending its session. Step is not offered.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ def apply(source: AcpSource, c: ControlModel) -> ControlResult:
         return ControlResult(seen, [])
     if source.ended.is_set():
         ok, reason, call = False, ENDED_REASON, c.call_id
+    elif source.gone is not None:
+        ok, reason, call = False, f"the agent is gone ({source.gone}): no control can reach it", c.call_id
     else:
         ok, reason, call = _apply(source, c)
     outcome = outcome_event(c, ok, reason, call)
@@ -86,4 +89,9 @@ def _apply(source: AcpSource, c: ControlModel) -> tuple[bool, str, str | None]:
         asyncio.get_running_loop().create_task(source.cancel())
         return True, "cancel sent (session/cancel)" + (
             f"; {len(pending)} permission request(s) answered cancelled" if pending else ""), None
+    if kind == "end":
+        source.end_asked.set()
+        held = len(holds.pending)
+        return True, "ending: the turn is cancelled and the agent stopped" + (
+            f"; {held} permission request(s) answered cancelled" if held else ""), None
     return False, f"an ACP agent cannot {kind}", None

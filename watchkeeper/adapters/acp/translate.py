@@ -7,9 +7,11 @@ field; it becomes ``tool.started`` once its input is known (an update that
 carries ``rawInput``, a permission request about it, or a status past
 ``pending``), and ``tool.finished`` at ``completed``/``failed``, with its
 output and any diffs; a call the person denied that the agent never reports
-finishes as denied at the turn's end. A plan is a notice that lists its
-entries. Event ids are stable per session, so a reconnecting viewer never
-sees a call twice.
+finishes as denied at the turn's end. A permission request about a call that
+has finished is about a new call (:meth:`Translator.renew`), with an id of its
+own that the agent's later updates of that ``toolCallId`` go to: a finished
+call cannot be held. A plan is a notice that lists its entries. Event ids are
+stable per session, so a reconnecting viewer never sees a call twice.
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ from ...protocol.payloads import (
 #: Tool output beyond this is cut and marked, as every adapter does.
 MAX_OUTPUT = 256 * 1024
 _FIELDS = ("title", "kind", "status", "content", "locations", "rawInput", "rawOutput", "_meta")
+#: What a renewed call keeps of the finished one: what it is, not how it went.
+_KEPT = ("title", "kind", "locations", "rawInput", "_meta")
 
 
 @dataclass
@@ -74,6 +78,8 @@ class Translator:
         self.session = session
         self.model = model
         self.calls: dict[str, Call] = {}
+        #: the agent's ``toolCallId`` -> the id of the call it now means (see ``renew``).
+        self.renamed: dict[str, str] = {}
         self._n = itertools.count()
         #: the chunks of the message or thought being streamed: (sessionUpdate kind, messageId, texts).
         self._chunks: tuple[str, str | None, list[str]] | None = None
@@ -133,11 +139,30 @@ class Translator:
         cid = update.get("toolCallId")
         if not isinstance(cid, str) or not cid:
             return None
+        cid = self.renamed.get(cid, cid)
         c = self.calls.get(cid)
         if c is None:
             c = self.calls[cid] = Call(cid)
         c.patch(update)
         return c
+
+    def get(self, cid: Any) -> Call | None:
+        """The call the agent's ``toolCallId`` now means."""
+        return self.calls.get(self.renamed.get(cid, cid)) if isinstance(cid, str) else None
+
+    def renew(self, cid: str) -> Call:
+        """A new call, ``cid#2`` (``#3``…), for the agent's ``cid``, whose call has finished and is asked
+        about again: it keeps what the call is (its title, its input), not how it went, and the agent's
+        later updates of ``cid`` go to it."""
+        old = self.get(cid)
+        n = 2
+        while f"{cid}#{n}" in self.calls:
+            n += 1
+        new = self.calls[f"{cid}#{n}"] = Call(f"{cid}#{n}")
+        if old is not None:
+            new.fields = {k: v for k, v in old.fields.items() if k in _KEPT}
+        self.renamed[cid] = new.call_id
+        return new
 
     def _tool(self, update: dict[str, Any]) -> list[Event]:
         c = self.call(update)
