@@ -63,30 +63,19 @@ def test_a_hooked_or_sdk_session_does_not_offer_end(tmp_path: Path) -> None:
 
 
 async def test_e_on_the_session_screen_asks_then_ends_it(tmp_path: Path) -> None:
-    import asyncio
-
-    from test_tui_steering import open_session
+    from test_acp_options import on_screen
     from waiting import until_app
 
-    from watchkeeper.viewer import WatchkeeperApp
-    from watchkeeper.viewer.model.control_availability import SteerSetup
     from watchkeeper.viewer.screens.confirm import Confirm
 
-    run, got = await asyncio.to_thread(start, tmp_path, scenario(tmp_path, "acp-e", ask=True))
-    try:
-        await asyncio.to_thread(run.held, 1)
-        app = WatchkeeperApp(run.relay, steer=SteerSetup())
-        async with app.run_test(size=(100, 30)) as pilot:
-            await open_session(app, pilot, run.session)
-            await pilot.press("E")
-            await until_app(pilot, lambda: isinstance(app.screen, Confirm))
-            await pilot.press("n")
-            await until_app(pilot, lambda: not isinstance(app.screen, Confirm))
-            assert not run.kinds("session.ended") and run.source.holds.pending, "n ends nothing"
-            await pilot.press("E")
-            await until_app(pilot, lambda: isinstance(app.screen, Confirm))
-            await pilot.press("y")
-            await until_app(pilot, lambda: run.kinds("session.ended"), timeout=60)
-        assert answers(got) == [{"outcome": "cancelled"}]
-    finally:
-        await asyncio.to_thread(run.close)
+    async with on_screen(tmp_path, scenario(tmp_path, "acp-e", ask=True)) as (run, got, app, pilot):
+        await pilot.press("E")
+        await until_app(pilot, lambda: isinstance(app.screen, Confirm))
+        await pilot.press("n")
+        await until_app(pilot, lambda: not isinstance(app.screen, Confirm))
+        assert not run.kinds("session.ended") and run.source.holds.pending, "n ends nothing"
+        await pilot.press("E")
+        await until_app(pilot, lambda: isinstance(app.screen, Confirm))
+        await pilot.press("y")
+        await until_app(pilot, lambda: run.kinds("session.ended"), timeout=60)
+    assert answers(got) == [{"outcome": "cancelled"}]
