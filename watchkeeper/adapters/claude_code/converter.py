@@ -47,7 +47,7 @@ HOLD_LINES = 64
 #: conversion ~55 ms of start-up (a test holds the two equal).
 _CAPABILITIES = {
     "pause": False, "resume": False, "approve": False, "deny": False, "inject": False, "cancel": False,
-    "step": False, "permission": False, "why": "observe-only: a transcript can be watched, not steered",
+    "step": False, "permission": False, "end": False, "why": "observe-only: a transcript can be watched, not steered",
 }
 _loads = orjson.loads
 _JSONDecodeError = orjson.JSONDecodeError
