@@ -170,6 +170,7 @@ def _with_viewer(argv: list[str], prompt: str | None) -> int:
             alerts.close()
         relay.stop()
         hangup.restore()
+        hangup.exit_if_signalled()
     return app.return_code or 0
 
 

@@ -98,6 +98,7 @@ def run(args: argparse.Namespace) -> int:
                 print(exporter.summary(), file=sys.stderr)
         relay.stop()
         hangup.restore()
+        hangup.exit_if_signalled()
     if result == "demo":
         return run_demo()
     return app.return_code or 0

@@ -28,6 +28,10 @@ import orjson
 from .mapping import Content, SpanMapper, SpanRecord
 from .otlp import BATCH, OtlpSender
 
+#: Lines (relay batches, up to 1,000 events each) read ahead of the folding: few, so that an endpoint that
+#: stalls the sender backs up to the watching process's bounded queue, which counts what it drops, instead
+#: of piling up here (64 lines ahead let ~29k events past a 1,000-event queue unseen).
+LINES_AHEAD = 4
 #: Seconds between two looks for sessions gone quiet.
 IDLE_CHECK = 5.0
 #: Seconds a session with a model call open may be quiet before that call's span is sent as it is.
@@ -110,7 +114,7 @@ def main() -> int:
     stdin = sys.stdin.buffer
     settings = orjson.loads(stdin.readline() or b"{}")
     worker = Worker(settings, sys.stdout)
-    lines: queue.Queue[bytes | None] = queue.Queue(maxsize=64)
+    lines: queue.Queue[bytes | None] = queue.Queue(maxsize=LINES_AHEAD)
     threading.Thread(target=_read, args=(stdin, lines), daemon=True).start()
     while True:
         try:

@@ -7,25 +7,36 @@ claude-agent-acp outlives its stdin) with their permission requests unanswered.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import signal
+import sys
 import threading
 from types import FrameType
 from typing import Any
+
+#: Seconds a signal that came while the app was starting or stopping leaves for the cleanup, before the exit.
+GRACE = 5.0
 
 
 class Hangup:
     """SIGTERM or SIGHUP (the terminal closed) quits the app as ``q`` does, so the relay stops: its hook
     endpoint's runtime file is removed, and each ACP agent's pending requests are answered ``cancelled``
-    and the agent ended. Killed by the signal, watchkeeper left the agent running (in a session of its
-    own) and its requests unanswered. Before the app runs, ``SystemExit`` unwinds to the same
-    ``finally``; once the app has quit, the signals are ignored until :meth:`restore`, so the relay's
-    stop is not cut short. Only the main thread can take signals: elsewhere nothing is installed."""
+    and the agent ended. Before the app runs, ``SystemExit`` unwinds to the same ``finally``. While it
+    starts or stops (no loop to ask), the cleanup gets :data:`GRACE` seconds, then the process exits.
+
+    Once signalled, the process exits at :meth:`exit_if_signalled` (after the caller's cleanup) whatever
+    threads are left: Textual's input thread spins at full CPU on a terminal that is gone, and a shutdown
+    cut short never stops it, so the process lived on at 100% CPU after its terminal closed. Only the main
+    thread can take signals: elsewhere nothing is installed."""
 
     SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name))
 
     def __init__(self) -> None:
         self.app: Any = None
         self.quitting = False
+        #: the first signal taken, if any.
+        self.signalled: int | None = None
         self._before: dict[int, Any] = {}
         if threading.current_thread() is threading.main_thread():
             self._before = {sig: signal.signal(sig, self._signalled) for sig in self.SIGNALS}
@@ -41,16 +52,33 @@ class Hangup:
         for sig, before in self._before.items():
             signal.signal(sig, before)
 
+    def exit_if_signalled(self) -> None:
+        """After the caller's cleanup: a signalled process ends here, lingering threads or not."""
+        if self.signalled is None:
+            return
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(Exception):
+                stream.flush()
+        os._exit(128 + self.signalled)
+
     def _signalled(self, signum: int, frame: FrameType | None) -> None:
         import asyncio
 
+        if self.signalled is not None:
+            return
+        self.signalled = signum
         if self.quitting:
             return
-        self.quitting = True
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
             loop = None
-        if self.app is None or loop is None:
+        if self.app is None:
             raise SystemExit(128 + signum)
+        if loop is None:
+            later = threading.Timer(GRACE, os._exit, (128 + signum,))
+            later.daemon = True
+            later.start()
+            return
+        self.quitting = True
         loop.call_soon_threadsafe(self.app.exit, None, 128 + signum)
