@@ -8,10 +8,10 @@ claude-agent-acp outlives its stdin) with their permission requests unanswered.
 from __future__ import annotations
 
 import contextlib
-import os
 import signal
 import sys
 import threading
+from os import _exit as end_process  # no atexit, no thread joins: what is left running cannot hold it
 from types import FrameType
 from typing import Any
 
@@ -59,7 +59,7 @@ class Hangup:
         for stream in (sys.stdout, sys.stderr):
             with contextlib.suppress(Exception):
                 stream.flush()
-        os._exit(128 + self.signalled)
+        end_process(128 + self.signalled)
 
     def _signalled(self, signum: int, frame: FrameType | None) -> None:
         import asyncio
@@ -76,7 +76,7 @@ class Hangup:
         if self.app is None:
             raise SystemExit(128 + signum)
         if loop is None:
-            later = threading.Timer(GRACE, os._exit, (128 + signum,))
+            later = threading.Timer(GRACE, end_process, (128 + signum,))
             later.daemon = True
             later.start()
             return
