@@ -93,6 +93,8 @@ class SessionBook:
         #: says in a session that history kept in its transcript can no longer be read (``spill.Segment``).
         self._lost = lost
         self._lock = threading.Lock()
+        #: whether the last ingest kept a new ``tool.waiting`` (on the relay's thread).
+        self.held_added = False
         self._spool = spool
         self._keep = keep
         self._calls_kept = calls_kept
@@ -111,10 +113,12 @@ class SessionBook:
     # --- changes, on the relay's thread ------------------------------------
 
     def ingest(self, key: int, name: str, agent_kind: str, batch: Iterable[Event]) -> int:
-        """Fit, number, dedupe and keep ``batch``, merging tool calls and summaries; how many were new."""
+        """Fit, number, dedupe and keep ``batch``, merging tool calls and summaries; how many were new.
+        :attr:`held_added` says whether a new one holds a call for the person."""
         epoch, calls, logs, journal = self.epoch, self._calls, self._logs, self._journal
         seen: set[str] = set()
         added = 0
+        self.held_added = False
         batch = [fit(ev) if isinstance(ev, dict) else
                  fit(raw_event(UNKNOWN_SESSION, repr(ev), "a source emitted a non-event", name)) for ev in batch]
         with self._lock:
@@ -135,6 +139,7 @@ class SessionBook:
                     kind = ev.get("kind")
                     if kind in TOOL_KINDS:
                         calls.update(ev)  # type: ignore[arg-type]
+                        self.held_added = self.held_added or kind == Kind.TOOL_WAITING
                     elif kind == Kind.CONTROL_APPLIED:
                         calls.release(ev)  # type: ignore[arg-type]
                     lg.summary.fold(ev)

@@ -207,11 +207,11 @@ class Relay:
     # --- ingest and generations -------------------------------------------
 
     def _ingest(self, key: int, name: str, agent_kind: str, batch: Iterable[Event]) -> None:
-        events = batch if isinstance(batch, list) else list(batch)
-        added = self._book.ingest(key, name, agent_kind, events)
+        added = self._book.ingest(key, name, agent_kind, batch)
         if added:
             retained(added)
-            self._delivery.added(added, soon=_waits_for_a_person(events))
+            # A held call goes out at once, not at the next batch: the agent waits for every millisecond of it.
+            self._delivery.added(added, soon=self._book.held_added)
             self._feed.changed()
 
     def _install_history(self, rb: Rebuild, superseded: Collection[str]) -> None:
@@ -414,8 +414,3 @@ async def _finish_other_tasks(timeout: float = 10.0) -> None:
 
 if TYPE_CHECKING:
     _implements: type[RelayAPI] = Relay
-
-
-def _waits_for_a_person(events: list[Event]) -> bool:
-    """A held call reaches viewers at once, not at the next batch: an agent waits for every millisecond of it."""
-    return any(e.get("kind") == Kind.TOOL_WAITING for e in events)
