@@ -114,3 +114,10 @@ def test_usage_equals_ccusage_once_every_line_has_a_request_id(samples: Path, tm
     files = [p for p in corpus_files(samples) if "-home-dev-project" in str(p)]
     assert len(files) == 4
     check_usage_equals_ccusage_with_request_ids(files, tmp_path)
+
+
+def test_every_corpus_file_converts_the_same_with_the_skim(samples: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from test_claude_code_skim import same_both_ways
+
+    spared = sum(same_both_ways(path.read_bytes().splitlines(), monkeypatch, path) for path in corpus_files(samples))
+    assert spared > 0

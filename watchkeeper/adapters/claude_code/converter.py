@@ -3,7 +3,10 @@
 One converter reads one file, line by line (``feed``), and never raises: a
 line it cannot use becomes a ``raw`` event. Records switch on ``type``; the
 conversation (user, assistant, tool calls, subagents) is in ``turns.py``, the
-rest (system, attachments, queue, progress, bookkeeping) here.
+rest (system, attachments, queue, progress, bookkeeping) here. Once the session
+is out, a record that shows nothing (most of a real transcript's bytes: request
+shapes, restated context) is only skimmed (``_skimmed``); anything the skim is
+unsure of is read whole.
 
 Event ids come from the records, so a file read twice yields the same ids:
 ``cc:{uuid}:{n}`` (n = content block) and ``cc:{uuid}:{what}`` for records with
@@ -31,6 +34,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import orjson
 
 from ...protocol import MAIN_AGENT, Event, Kind, now_iso
@@ -57,6 +61,38 @@ _META_TYPES = frozenset({
 })
 
 
+class _Attachment(msgspec.Struct):
+    type: Any = None
+
+
+class _Progress(msgspec.Struct):
+    type: Any = None
+
+
+class _Head(msgspec.Struct):
+    """What a record that shows nothing needs read: the bulk of it (a request's shape, a file
+    attached in full) is skipped by the decoder instead of built into objects and dropped."""
+
+    type: Any = None
+    timestamp: Any = None
+    version: Any = None
+    uuid: Any = None
+    parentUuid: Any = None
+    attachment: _Attachment | None = None
+    data: _Progress | None = None
+
+
+_skim = msgspec.json.Decoder(_Head).decode
+_SkimError = msgspec.DecodeError
+#: Which lines are worth a skim, guessed from their first bytes, where the CLI writes the type of the
+#: records that show nothing (requests and bookkeeping first, an attachment's in its object, progress
+#: after two fields). A wrong guess costs only time: the skim decides on the type it reads.
+_TYPE_FIRST = b'{"type":"'
+_ATTACHMENT = b'"attachment":{'
+_PROGRESS = b'"type":"progress"'
+_PROBE = 256
+
+
 class ClaudeCodeConverter(Turns):
     agent_kind = "claude-code"
 
@@ -79,6 +115,17 @@ class ClaudeCodeConverter(Turns):
     # --- the Converter protocol ----------------------------------------------
 
     def feed(self, line: bytes, offset: int = 0) -> list[Event]:
+        if self._started and (line.startswith(_TYPE_FIRST) or line.find(_ATTACHMENT, 0, _PROBE) > 0
+                              or line.find(_PROGRESS, 0, _PROBE) > 0):
+            try:
+                # The skim reads past what it skips without checking its UTF-8, which orjson refuses.
+                out = self._skimmed(_skim(line)) if line.isascii() or line.decode() else None
+            except (_SkimError, RecursionError, UnicodeDecodeError):
+                out = None
+            except Exception:  # what the full read would say of it, it says
+                out = None
+            if out is not None:
+                return out
         rec: Any = None
         try:
             try:
@@ -149,6 +196,35 @@ class ClaudeCodeConverter(Turns):
             out.append(self._notice(self._base(rec, line) + ":0", "info", str(kind), text, ts, agent))
         elif kind not in R.SILENT_TYPES:
             out.append(self._raw(line, rec, f"unknown record type {kind!r}", ts, self._agent_of(rec)))
+        return out
+
+    def _skimmed(self, head: _Head) -> list[Event] | None:
+        """The events of a record read only in part, or None if it needs reading whole."""
+        kind = head.type
+        if type(kind) is not str:
+            return None
+        if kind == "progress":
+            data = head.data
+            if data is not None and data.type == "agent_progress":
+                return None
+        elif kind == "attachment":
+            att = head.attachment
+            what = att.type if att is not None else None
+            if type(what) is not str or what not in R.SILENT_ATTACHMENTS:
+                return None
+        elif kind not in R.SILENT_TYPES:
+            return None
+        ts = head.timestamp
+        if type(ts) is str:
+            self._ts = ts
+        out: list[Event] = []
+        version = head.version
+        if version is not None and version != self._version:
+            self._saw_version(version, self._ts, out)
+        uuid = head.uuid
+        if type(uuid) is str:
+            parent = head.parentUuid
+            self._tree.add(uuid, parent if type(parent) is str else None, False)
         return out
 
     def _release(self, out: list[Event]) -> list[Event]:

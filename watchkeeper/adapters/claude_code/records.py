@@ -58,7 +58,7 @@ def version_tuple(version: Any) -> tuple[int, ...] | None:
     for part in version.split(".")[:4]:
         digits = ""
         for ch in part:
-            if not ch.isdigit():
+            if not "0" <= ch <= "9":  # not ``isdigit``: "¹" is a digit there, and int() refuses it
                 break
             digits += ch
         if not digits:
