@@ -85,8 +85,9 @@ def record(i: int, kind: str, **fields: Any) -> bytes:
 
 HOSTILE = [
     # Not JSON, or JSON orjson refuses, in a record that would be skimmed.
-    b'{"type":"tools-used","x":"\xff\xfe"}',
     b'{"type":"tools-used","x":"\xed\xa0\x80"}',
+    b'{"type":"tools-\xff","x":1}',
+    b'{"type":"tools-used","uuid":"\xff"}',
     b'{"type":"tools-used","x":"\\ud800"}',
     b'{"type":"tools-used","n":NaN}',
     b'{"type":"tools-used"} trailing',
@@ -162,3 +163,14 @@ def test_a_version_of_digits_int_refuses_is_not_a_converter_error(monkeypatch: p
     for line in (b'{"type":"tools-used","version":"\xc2\xb9.0"}', b'{"type":"system","version":"2.\xc2\xb9"}'):
         events, _ = convert([*OPENING, line], None, False, monkeypatch)
         assert not [e for e in events if "converter error" in str(e["data"].get("error", ""))]
+
+
+def test_a_byte_not_utf8_inside_what_the_skim_skips_leaves_the_record_what_its_type_says(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The one difference from a full read, on purpose (``converter._Head``): the full read shows the line
+    as ``raw`` (orjson refuses it), the skim reads its type and shows nothing, as for any such record."""
+    line = b'{"type":"api-request-shape","uuid":"5e1f0000-0000-4000-8000-000000000300","body":"\xff\xfe"}'
+    skimmed, _ = convert([*OPENING, line], None, True, monkeypatch)
+    full, _ = convert([*OPENING, line], None, False, monkeypatch)
+    assert [e["kind"] for e in full[len(skimmed):]] == ["raw"]
+    assert full[:len(skimmed)] == skimmed
