@@ -32,7 +32,7 @@ def thresholds() -> Iterator[tuple[int, int, int]]:
 
 def test_a_full_collection_waits_for_quiet(thresholds: tuple[int, int, int]) -> None:
     clock = Clock()
-    collector = IdleCollector(clock)
+    collector = IdleCollector(clock, settled=lambda: True)
     collector.start()
     assert gc.get_threshold() == (thresholds[0], thresholds[1], OLDEST_EVERY)
     gc.collect(1)  # the young collections moved objects into the oldest generation
@@ -64,7 +64,39 @@ async def test_the_app_collects_once_keys_stop(relay: Relay, thresholds: tuple[i
         before = app.idle_gc.last_input
         await pilot.press("up")
         assert app.idle_gc.last_input > before, "a key press counts as input"
+        from watchkeeper import retention
+
+        await until_app(pilot, retention.settled, "the process settled, a second after the session screen")
         done = app.idle_gc.collections
         gc.collect(1)
         await until_app(pilot, lambda: app.idle_gc.collections > done, "a full collection once quiet")
     assert gc.get_threshold() == thresholds, "the app restores the collector's thresholds on exit"
+
+
+def test_nothing_is_collected_before_the_process_settled(thresholds: tuple[int, int, int]) -> None:
+    """Until ``retention.settle`` froze the modules and styles, a full collection walks them all."""
+    clock = Clock()
+    settled = False
+    collector = IdleCollector(clock, settled=lambda: settled)
+    collector.start()
+    gc.collect(1)
+    clock.now += 2 * QUIET
+    assert not collector.tick(), "not settled yet: no full collection"
+    assert gc.get_count()[2] >= 1
+    settled = True
+    assert collector.tick()
+    collector.stop()
+
+
+async def test_the_sessions_list_alone_settles_the_process(relay: Relay, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No session screen opened: the app settles the process itself, and its idle collections follow."""
+    from watchkeeper import retention
+    from watchkeeper.viewer import app as app_module
+    from watchkeeper.viewer.screens.sessions import SessionsScreen
+
+    monkeypatch.setattr(retention, "_settled", False)
+    monkeypatch.setattr(app_module, "SETTLE_WITHOUT_SESSION", 0.05)
+    app = WatchkeeperApp(relay)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until_app(pilot, lambda: isinstance(app.screen, SessionsScreen), "the sessions list")
+        await until_app(pilot, retention.settled, "the process settled")

@@ -64,6 +64,11 @@ def settle() -> None:
     gc.freeze()
 
 
+def settled() -> bool:
+    """Whether :func:`settle` ran: until then a full collection walks every module and style too."""
+    return _settled
+
+
 _pause_lock = threading.Lock()
 _pausing = 0
 _was_enabled = False

@@ -25,6 +25,7 @@ from textual.theme import Theme
 
 from ..protocol.display import visible
 from ..relay.api import RelayAPI, SessionInfo, Subscription
+from ..retention import settle
 from .breakpoint_palette import BreakpointCommands, books_of
 from .host import ViewerHost
 from .idle_gc import LOOK_EVERY, IdleCollector
@@ -37,6 +38,9 @@ from .screens.session import SessionScreen
 from .screens.session_steering import SteerableScreen
 from .screens.sessions import SessionsScreen
 from .theme import WATCHKEEPER, legible, load_theme, save_theme
+
+#: Seconds after the app mounts that the process settles (``retention.settle``) if no session screen did.
+SETTLE_WITHOUT_SESSION = 3.0
 
 
 class WatchkeeperApp(App[str | None]):
@@ -88,6 +92,8 @@ class WatchkeeperApp(App[str | None]):
     def on_mount(self) -> None:
         self.idle_gc.start()
         self.set_interval(LOOK_EVERY, self.idle_gc.tick)
+        # A session screen settles the process a second after it mounts; the sessions list alone, later.
+        self.set_timer(SETTLE_WITHOUT_SESSION, settle)
         self.register_theme(WATCHKEEPER)
         saved = load_theme(self.preferences) if self.preferences is not None else None
         self.theme = self._theme_name or (saved if saved in self.available_themes else WATCHKEEPER.name)

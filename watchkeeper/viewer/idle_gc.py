@@ -18,6 +18,12 @@ forced collection walks them and the ~40k live ones. At 100 it came every
 ~300 keys, 45-90 ms, inside a page of ``bench/bench_timeline.py``'s 600 keys;
 at 400 it comes every ~1,000 keys held without a pause (half a minute of key
 repeat), holding ≤ ~25 MB meanwhile.
+
+Nothing is collected before the process settled (``retention.settle``, a
+second after the first session screen): until modules, styles and screens are
+frozen a full collection walks them all, 120-170 ms on a slow two-core
+machine, and the app's first second had three of them, holding the GIL from
+the relay while an agent's first burst of events came in.
 """
 
 from __future__ import annotations
@@ -25,6 +31,8 @@ from __future__ import annotations
 import gc
 import time
 from collections.abc import Callable
+
+from ..retention import settled
 
 #: Seconds without input before the collector runs a full collection.
 QUIET = 0.3
@@ -37,8 +45,9 @@ OLDEST_EVERY = 400
 class IdleCollector:
     """Installed by the app on mount (:meth:`start`), removed on unmount (:meth:`stop`)."""
 
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, clock: Callable[[], float] = time.monotonic, settled: Callable[[], bool] = settled) -> None:
         self.clock = clock
+        self.settled = settled
         self.last_input = clock()
         self.collections = 0
         self._saved: tuple[int, int, int] | None = None
@@ -60,7 +69,8 @@ class IdleCollector:
 
     def tick(self) -> bool:
         """Every ``LOOK_EVERY`` seconds: a full collection if quiet and the oldest generation grew."""
-        if not gc.isenabled() or gc.get_count()[2] == 0 or self.clock() - self.last_input < QUIET:
+        if (not gc.isenabled() or gc.get_count()[2] == 0 or self.clock() - self.last_input < QUIET
+                or not self.settled()):
             return False
         gc.collect()
         self.collections += 1
