@@ -11,7 +11,7 @@ from waiting import until_app
 
 from watchkeeper.relay import Relay
 from watchkeeper.viewer import WatchkeeperApp
-from watchkeeper.viewer.idle_gc import OLDEST_EVERY, QUIET, IdleCollector
+from watchkeeper.viewer.idle_gc import OLDEST_EVERY, QUIET, RECENT, IdleCollector
 from watchkeeper.viewer.screens.session import SessionScreen
 
 
@@ -41,7 +41,7 @@ def test_a_full_collection_waits_for_quiet(thresholds: tuple[int, int, int]) -> 
     clock.now += QUIET / 2
     assert not collector.tick(), "a key came in just now: no full collection"
     assert gc.get_count()[2] >= 1
-    clock.now += QUIET
+    clock.now += RECENT
     assert collector.tick()
     assert gc.get_count()[2] == 0, "the full collection ran"
     assert not collector.tick(), "nothing new in the oldest generation: nothing to do"
@@ -100,3 +100,22 @@ async def test_the_sessions_list_alone_settles_the_process(relay: Relay, monkeyp
     async with app.run_test(size=(120, 40)) as pilot:
         await until_app(pilot, lambda: isinstance(app.screen, SessionsScreen), "the sessions list")
         await until_app(pilot, retention.settled, "the process settled")
+
+
+def test_no_collection_of_its_own_within_a_second_of_anyone_elses(thresholds: tuple[int, int, int]) -> None:
+    """A stream's own collections (``retention``'s, every few thousand events) leave the idle ones nothing to do."""
+    clock = Clock()
+    callbacks = list(gc.callbacks)
+    collector = IdleCollector(clock, settled=lambda: True)
+    collector.start()
+    try:
+        clock.now += 2 * QUIET
+        gc.collect()
+        gc.collect(1)
+        assert gc.get_count()[2] >= 1
+        assert not collector.tick(), "a full collection just ran"
+        clock.now += RECENT
+        assert collector.tick()
+    finally:
+        collector.stop()
+    assert gc.callbacks == callbacks, "stopped, the collector leaves no callback behind"
