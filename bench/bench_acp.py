@@ -15,6 +15,8 @@ measured is watchkeeper's, same run:
   control router as soon as it arrives, as a person's ``y`` would, minus the
   person). The difference is what holding it for the person costs.
 
+Budget (DESIGN: an event ≤ 100 ms to the screen): the burst's on-screen p99 ≤ 100 ms.
+
 Run: ``.venv/bin/python bench/bench_acp.py [--updates 2000] [--asks 200]``.
 """
 
