@@ -159,8 +159,11 @@ def test_generated_records_convert_the_same_with_the_skim(
 
 
 def test_a_version_of_digits_int_refuses_is_not_a_converter_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    """``"¹".isdigit()`` is true and ``int("¹")`` fails: such a version used to become a converter error."""
-    for line in (b'{"type":"tools-used","version":"\xc2\xb9.0"}', b'{"type":"system","version":"2.\xc2\xb9"}'):
+    """``"¹".isdigit()`` is true and ``int("¹")`` fails, as does ``int()`` of 5,000 digits: such a version
+    used to become a converter error."""
+    long = b"9" * 5000
+    for line in (b'{"type":"tools-used","version":"\xc2\xb9.0"}', b'{"type":"system","version":"2.\xc2\xb9"}',
+                 b'{"type":"last-prompt","version":"' + long + b'"}', b'{"type":"system","version":"2.' + long + b'"}'):
         events, _ = convert([*OPENING, line], None, False, monkeypatch)
         assert not [e for e in events if "converter error" in str(e["data"].get("error", ""))]
 

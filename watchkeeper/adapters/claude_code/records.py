@@ -61,7 +61,7 @@ def version_tuple(version: Any) -> tuple[int, ...] | None:
             if not "0" <= ch <= "9":  # not ``isdigit``: "¹" is a digit there, and int() refuses it
                 break
             digits += ch
-        if not digits:
+        if not digits or len(digits) > 18:  # past 4,300 digits int() refuses; no version has 19
             return None
         out.append(int(digits))
     return tuple(out)
