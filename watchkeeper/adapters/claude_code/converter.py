@@ -88,7 +88,6 @@ class _Head(msgspec.Struct):
 
 
 _skim = msgspec.json.Decoder(_Head).decode
-_SkimError = msgspec.DecodeError
 #: Which lines are worth a skim, guessed from their first bytes, where the CLI writes the type of the
 #: records that show nothing (requests and bookkeeping first, an attachment's in its object, progress
 #: after two fields). A wrong guess costs only time: the skim decides on the type it reads.
@@ -124,9 +123,7 @@ class ClaudeCodeConverter(Turns):
                               or line.find(_PROGRESS, 0, _PROBE) > 0):
             try:
                 out = self._skimmed(_skim(line))
-            except (_SkimError, RecursionError):
-                out = None
-            except Exception:  # what the full read would say of it, it says
+            except Exception:  # not JSON, too deep, odd: the full read says what it is
                 out = None
             if out is not None:
                 return out
