@@ -168,12 +168,19 @@ def test_a_version_of_digits_int_refuses_is_not_a_converter_error(monkeypatch: p
         assert not [e for e in events if "converter error" in str(e["data"].get("error", ""))]
 
 
-def test_a_byte_not_utf8_inside_what_the_skim_skips_leaves_the_record_what_its_type_says(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("bulk", [b'"\xff\xfe"', b"1e999", b'[{"n":-1e999}]'], ids=["not-utf8", "inf", "nested-inf"])
+def test_what_orjson_refuses_inside_what_the_skim_skips_leaves_the_record_what_its_type_says(
+        bulk: bytes, monkeypatch: pytest.MonkeyPatch) -> None:
     """The one difference from a full read, on purpose (``converter._Head``): the full read shows the line
     as ``raw`` (orjson refuses it), the skim reads its type and shows nothing, as for any such record."""
-    line = b'{"type":"api-request-shape","uuid":"5e1f0000-0000-4000-8000-000000000300","body":"\xff\xfe"}'
+    line = b'{"type":"api-request-shape","uuid":"5e1f0000-0000-4000-8000-000000000300","body":' + bulk + b"}"
     skimmed, _ = convert([*OPENING, line], None, True, monkeypatch)
     full, _ = convert([*OPENING, line], None, False, monkeypatch)
     assert [e["kind"] for e in full[len(skimmed):]] == ["raw"]
     assert full[:len(skimmed)] == skimmed
+
+
+@pytest.mark.parametrize("field", [b"version", b"uuid", b"timestamp"])
+def test_a_number_past_a_float_where_the_skim_reads_goes_to_the_full_read(
+        field: bytes, monkeypatch: pytest.MonkeyPatch) -> None:
+    same_both_ways([*OPENING, b'{"type":"tools-used","' + field + b'":1e999}'], monkeypatch)

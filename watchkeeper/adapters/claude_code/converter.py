@@ -73,10 +73,11 @@ class _Head(msgspec.Struct):
     """What a record that shows nothing needs read: the bulk of it (a request's shape, a file
     attached in full) is skipped by the decoder instead of built into objects and dropped.
 
-    The decoder checks the UTF-8 of what it keeps, not of what it skips: a byte that is not UTF-8
-    inside a skipped string leaves the record what its type says (one that shows nothing), where a
-    full read would show the line as ``raw``. Checking it here (``bytes.decode``) cost a fifth of the
-    indexing time and, through the big strings it made, 40 MB of peak memory per 200 MB read."""
+    The decoder checks what it keeps, not what it skips: a byte that is not UTF-8, or a number past
+    a float's range (orjson refuses both), inside a skipped value leaves the record what its type
+    says (one that shows nothing), where a full read would show the line as ``raw``. Checking the
+    UTF-8 here (``bytes.decode``) cost a fifth of the indexing time and, through the big strings it
+    made, 40 MB of peak memory per 200 MB read."""
 
     type: Any = None
     timestamp: Any = None
