@@ -25,6 +25,9 @@ after the first seconds, and bytes per event, in the app beside the baseline.
 since the last, so the period sets how long each of those pauses is), for
 comparing against the app as it is.
 
+Budget (DESIGN, issue 17): the app's on-screen p99 ≤ 100 ms, held through the long run; memory per
+event stays constant (the long run's ≤ 500 MB is ``bench_long_run.py``'s).
+
 Run: ``.venv/bin/python bench/bench_live_stream.py [--seconds 60] [--rate 5000] [--freeze-every N]``.
 """
 
