@@ -41,3 +41,47 @@ def test_without_a_signal_nothing_exits_early() -> None:
     done = subprocess.run([sys.executable, "-c", "from watchkeeper.viewer import hangup\nh = hangup.Hangup()\n"
                            "h.exit_if_signalled()\nprint('went on')"], capture_output=True, text=True, timeout=60)
     assert (done.returncode, done.stdout) == (0, "went on\n"), done.stderr
+
+
+RUNNING = """
+import asyncio, os, signal
+from watchkeeper.viewer import hangup
+
+hangup.STUCK = {stuck}
+h = hangup.Hangup()
+
+
+class App:
+    def exit(self, *args):  # a quit that never ends: Textual blocked writing to a terminal that is gone
+        print("asked to quit", flush=True)
+
+
+h.app = App()
+
+
+async def main():
+    os.kill(os.getpid(), signal.SIGTERM)
+    await asyncio.sleep(0.2)
+    {after}
+    await asyncio.sleep(600)
+
+
+asyncio.run(main())
+"""
+
+
+def running(stuck: float, after: str = "") -> subprocess.CompletedProcess[str]:
+    code = RUNNING.format(stuck=stuck, after=after)
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+
+
+def test_a_quit_that_hangs_after_a_signal_ends_the_process_all_the_same() -> None:
+    """Seen after a benchmark: ``watch`` processes whose terminal was closed lived on for good, indexing."""
+    done = running(stuck=0.5)
+    assert (done.returncode, done.stdout) == (128 + 15, "asked to quit\n"), done.stderr
+
+
+def test_a_second_signal_ends_the_process_at_once() -> None:
+    """A stuck quit used to swallow every later SIGTERM: only SIGKILL ended it."""
+    done = running(stuck=600, after="os.kill(os.getpid(), signal.SIGTERM)")
+    assert (done.returncode, done.stdout) == (128 + 15, "asked to quit\n"), done.stderr

@@ -17,6 +17,9 @@ from typing import Any
 
 #: Seconds a signal that came while the app was starting or stopping leaves for the cleanup, before the exit.
 GRACE = 5.0
+#: Seconds a signal that came while the app ran leaves for its quit and the cleanup (the relay's own stop
+#: waits up to 15 s), before the exit: Textual's shutdown can hang writing to a terminal that is gone.
+STUCK = 20.0
 
 
 class Hangup:
@@ -27,8 +30,10 @@ class Hangup:
 
     Once signalled, the process exits at :meth:`exit_if_signalled` (after the caller's cleanup) whatever
     threads are left: Textual's input thread spins at full CPU on a terminal that is gone, and a shutdown
-    cut short never stops it, so the process lived on at 100% CPU after its terminal closed. Only the main
-    thread can take signals: elsewhere nothing is installed."""
+    cut short never stops it, so the process lived on at 100% CPU after its terminal closed. If the quit
+    itself hangs (seen: Textual's shutdown blocked writing to a terminal that was gone, while the relay
+    went on indexing a 1 GB transcript), the process exits :data:`STUCK` seconds after the signal; a
+    second signal ends it at once. Only the main thread can take signals: elsewhere nothing is installed."""
 
     SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name))
 
@@ -65,9 +70,10 @@ class Hangup:
         import asyncio
 
         if self.signalled is not None:
-            return
+            end_process(128 + signum)  # asked twice: the first one's quit is not trusted to end
         self.signalled = signum
         if self.quitting:
+            self._exit_after(STUCK, signum)
             return
         try:
             loop = asyncio.get_running_loop()
@@ -76,9 +82,14 @@ class Hangup:
         if self.app is None:
             raise SystemExit(128 + signum)
         if loop is None:
-            later = threading.Timer(GRACE, end_process, (128 + signum,))
-            later.daemon = True
-            later.start()
+            self._exit_after(GRACE, signum)
             return
         self.quitting = True
+        self._exit_after(STUCK, signum)
         loop.call_soon_threadsafe(self.app.exit, None, 128 + signum)
+
+    @staticmethod
+    def _exit_after(seconds: float, signum: int) -> None:
+        later = threading.Timer(seconds, end_process, (128 + signum,))
+        later.daemon = True
+        later.start()
