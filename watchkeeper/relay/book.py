@@ -93,8 +93,6 @@ class SessionBook:
         #: says in a session that history kept in its transcript can no longer be read (``spill.Segment``).
         self._lost = lost
         self._lock = threading.Lock()
-        #: whether the last ingest kept a new ``tool.waiting`` (on the relay's thread).
-        self.held_added = False
         self._spool = spool
         self._keep = keep
         self._calls_kept = calls_kept
@@ -112,13 +110,13 @@ class SessionBook:
 
     # --- changes, on the relay's thread ------------------------------------
 
-    def ingest(self, key: int, name: str, agent_kind: str, batch: Iterable[Event]) -> int:
-        """Fit, number, dedupe and keep ``batch``, merging tool calls and summaries; how many were new.
-        :attr:`held_added` says whether a new one holds a call for the person."""
+    def ingest(self, key: int, name: str, agent_kind: str, batch: Iterable[Event]) -> tuple[int, bool]:
+        """Fit, number, dedupe and keep ``batch``, merging tool calls and summaries: how many were new, and
+        whether one of them holds a call for the person (a ``tool.waiting``)."""
         epoch, calls, logs, journal = self.epoch, self._calls, self._logs, self._journal
         seen: set[str] = set()
         added = 0
-        self.held_added = False
+        held = False
         batch = [fit(ev) if isinstance(ev, dict) else
                  fit(raw_event(UNKNOWN_SESSION, repr(ev), "a source emitted a non-event", name)) for ev in batch]
         with self._lock:
@@ -139,7 +137,7 @@ class SessionBook:
                     kind = ev.get("kind")
                     if kind in TOOL_KINDS:
                         calls.update(ev)  # type: ignore[arg-type]
-                        self.held_added = self.held_added or kind == Kind.TOOL_WAITING
+                        held = held or kind == Kind.TOOL_WAITING
                     elif kind == Kind.CONTROL_APPLIED:
                         calls.release(ev)  # type: ignore[arg-type]
                     lg.summary.fold(ev)
@@ -147,7 +145,7 @@ class SessionBook:
                     self._report(f"event {ev.get('id')!r} kept but not summarised: {e!r}")
             if added:
                 self._spill(seen)
-        return added
+        return added, held
 
     def _new_log(self, session: str, agent_kind: str) -> SessionLog:
         spool = self._spool

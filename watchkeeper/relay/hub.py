@@ -207,11 +207,11 @@ class Relay:
     # --- ingest and generations -------------------------------------------
 
     def _ingest(self, key: int, name: str, agent_kind: str, batch: Iterable[Event]) -> None:
-        added = self._book.ingest(key, name, agent_kind, batch)
+        added, held = self._book.ingest(key, name, agent_kind, batch)
         if added:
             retained(added)
             # A held call goes out at once, not at the next batch: the agent waits for every millisecond of it.
-            self._delivery.added(added, soon=self._book.held_added)
+            self._delivery.added(added, soon=held)
             self._feed.changed()
 
     def _install_history(self, rb: Rebuild, superseded: Collection[str]) -> None:
