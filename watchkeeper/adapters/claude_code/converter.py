@@ -61,11 +61,9 @@ _META_TYPES = frozenset({
 })
 
 
-class _Attachment(msgspec.Struct):
-    type: Any = None
+class _Typed(msgspec.Struct):
+    """An attachment or a progress record's ``data``: only its own type is read."""
 
-
-class _Progress(msgspec.Struct):
     type: Any = None
 
 
@@ -84,8 +82,8 @@ class _Head(msgspec.Struct):
     version: Any = None
     uuid: Any = None
     parentUuid: Any = None
-    attachment: _Attachment | None = None
-    data: _Progress | None = None
+    attachment: _Typed | None = None
+    data: _Typed | None = None
 
 
 _skim = msgspec.json.Decoder(_Head).decode
