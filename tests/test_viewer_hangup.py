@@ -47,7 +47,7 @@ RUNNING = """
 import asyncio, os, signal
 from watchkeeper.viewer import hangup
 
-hangup.STUCK = {stuck}
+hangup.GRACE = {grace}
 h = hangup.Hangup()
 
 
@@ -70,18 +70,18 @@ asyncio.run(main())
 """
 
 
-def running(stuck: float, after: str = "") -> subprocess.CompletedProcess[str]:
-    code = RUNNING.format(stuck=stuck, after=after)
+def running(grace: float, after: str = "") -> subprocess.CompletedProcess[str]:
+    code = RUNNING.format(grace=grace, after=after)
     return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
 
 
 def test_a_quit_that_hangs_after_a_signal_ends_the_process_all_the_same() -> None:
     """Seen after a benchmark: ``watch`` processes whose terminal was closed lived on for good, indexing."""
-    done = running(stuck=0.5)
+    done = running(grace=0.5)
     assert (done.returncode, done.stdout) == (128 + 15, "asked to quit\n"), done.stderr
 
 
 def test_a_second_signal_ends_the_process_at_once() -> None:
     """A stuck quit used to swallow every later SIGTERM: only SIGKILL ended it."""
-    done = running(stuck=600, after="os.kill(os.getpid(), signal.SIGTERM)")
+    done = running(grace=600, after="os.kill(os.getpid(), signal.SIGTERM)")
     assert (done.returncode, done.stdout) == (128 + 15, "asked to quit\n"), done.stderr

@@ -15,25 +15,23 @@ from os import _exit as end_process  # no atexit, no thread joins: what is left 
 from types import FrameType
 from typing import Any
 
-#: Seconds a signal that came while the app was starting or stopping leaves for the cleanup, before the exit.
-GRACE = 5.0
-#: Seconds a signal that came while the app ran leaves for its quit and the cleanup (the relay's own stop
-#: waits up to 15 s), before the exit: Textual's shutdown can hang writing to a terminal that is gone.
-STUCK = 20.0
+#: Seconds a signal leaves for the app's quit and the cleanup (the relay's own stop waits up to 15 s) before
+#: the process exits whatever runs: Textual's shutdown can hang writing to a terminal that is gone.
+GRACE = 20.0
 
 
 class Hangup:
     """SIGTERM or SIGHUP (the terminal closed) quits the app as ``q`` does, so the relay stops: its hook
     endpoint's runtime file is removed, and each ACP agent's pending requests are answered ``cancelled``
-    and the agent ended. Before the app runs, ``SystemExit`` unwinds to the same ``finally``. While it
-    starts or stops (no loop to ask), the cleanup gets :data:`GRACE` seconds, then the process exits.
+    and the agent ended. Before the app runs, ``SystemExit`` unwinds to the same ``finally``. Whatever
+    the app is doing, quit and cleanup get :data:`GRACE` seconds, then the process exits.
 
     Once signalled, the process exits at :meth:`exit_if_signalled` (after the caller's cleanup) whatever
     threads are left: Textual's input thread spins at full CPU on a terminal that is gone, and a shutdown
     cut short never stops it, so the process lived on at 100% CPU after its terminal closed. If the quit
     itself hangs (seen: Textual's shutdown blocked writing to a terminal that was gone, while the relay
-    went on indexing a 1 GB transcript), the process exits :data:`STUCK` seconds after the signal; a
-    second signal ends it at once. Only the main thread can take signals: elsewhere nothing is installed."""
+    went on indexing a 1 GB transcript), the grace ends it; a second signal ends it at once. Only the
+    main thread can take signals: elsewhere nothing is installed."""
 
     SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name))
 
@@ -72,24 +70,16 @@ class Hangup:
         if self.signalled is not None:
             end_process(128 + signum)  # asked twice: the first one's quit is not trusted to end
         self.signalled = signum
+        if self.app is None:
+            raise SystemExit(128 + signum)
+        later = threading.Timer(GRACE, end_process, (128 + signum,))
+        later.daemon = True
+        later.start()
         if self.quitting:
-            self._exit_after(STUCK, signum)
             return
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
-            loop = None
-        if self.app is None:
-            raise SystemExit(128 + signum)
-        if loop is None:
-            self._exit_after(GRACE, signum)
-            return
+            return  # starting or stopping: no loop to ask; the cleanup runs, or the grace ends it
         self.quitting = True
-        self._exit_after(STUCK, signum)
         loop.call_soon_threadsafe(self.app.exit, None, 128 + signum)
-
-    @staticmethod
-    def _exit_after(seconds: float, signum: int) -> None:
-        later = threading.Timer(seconds, end_process, (128 + signum,))
-        later.daemon = True
-        later.start()
