@@ -90,7 +90,7 @@ _skim = msgspec.json.Decoder(_Head).decode
 #: Which lines are worth a skim, guessed from their first bytes, where the CLI writes the type of the
 #: records that show nothing (requests and bookkeeping first, an attachment's in its object, progress
 #: after two fields). A wrong guess costs only time: the skim decides on the type it reads.
-_TYPE_FIRST = b'{"type":"'
+_SILENT_FIRST = tuple(b'{"type":"%s"' % kind.encode() for kind in sorted(R.SILENT_TYPES))
 _ATTACHMENT = b'"attachment":{'
 _PROGRESS = b'"type":"progress"'
 _PROBE = 256
@@ -118,7 +118,7 @@ class ClaudeCodeConverter(Turns):
     # --- the Converter protocol ----------------------------------------------
 
     def feed(self, line: bytes, offset: int = 0) -> list[Event]:
-        if self._started and (line.startswith(_TYPE_FIRST) or line.find(_ATTACHMENT, 0, _PROBE) > 0
+        if self._started and (line.startswith(_SILENT_FIRST) or line.find(_ATTACHMENT, 0, _PROBE) > 0
                               or line.find(_PROGRESS, 0, _PROBE) > 0):
             try:
                 out = self._skimmed(_skim(line))
