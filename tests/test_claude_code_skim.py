@@ -62,6 +62,11 @@ def same_both_ways(lines: list[bytes], monkeypatch: pytest.MonkeyPatch, path: Pa
     return parsed_full - parsed
 
 
+def record(i: int, kind: str, **fields: Any) -> bytes:
+    return orjson.dumps({"type": kind, "uuid": UUID.format(i), "parentUuid": UUID.format(i - 1),
+                         "timestamp": f"2026-12-07T10:00:{i % 60:02d}Z", **fields})
+
+
 @pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
 def test_every_transcript_in_the_repository_converts_the_same_with_the_skim(
         path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -69,18 +74,11 @@ def test_every_transcript_in_the_repository_converts_the_same_with_the_skim(
 
 
 def test_the_skim_spares_the_full_parse_of_the_records_that_show_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
-    lines = [orjson.dumps({"type": kind, "uuid": UUID.format(i), "parentUuid": UUID.format(i - 1),
-                           "timestamp": "2026-12-07T10:00:00Z", "bulk": "x" * 5000})
-             for i, kind in enumerate(sorted(C.R.SILENT_TYPES), start=100)]
+    lines = [record(i, kind, bulk="x" * 5000) for i, kind in enumerate(sorted(C.R.SILENT_TYPES), start=100)]
     lines.append(b'{"parentUuid":null,"isSidechain":false,"type":"progress","data":{"type":"hook_progress"}}')
     lines.append(b'{"parentUuid":null,"attachment":{"type":"date","content":"' + b"y" * 5000
                  + b'"},"type":"attachment"}')
     assert same_both_ways(OPENING + lines, monkeypatch) == len(lines)
-
-
-def record(i: int, kind: str, **fields: Any) -> bytes:
-    return orjson.dumps({"type": kind, "uuid": UUID.format(i), "parentUuid": UUID.format(i - 1),
-                         "timestamp": f"2026-12-07T10:00:{i % 60:02d}Z", **fields})
 
 
 HOSTILE = [
