@@ -132,6 +132,28 @@ async def test_no_text_in_the_conversation_view_fades_into_its_background(relay:
         assert faint(cells) == [], f"{theme}: conversation text nearly invisible on its background: {faint(cells)}"
 
 
+@pytest.mark.parametrize(("first", "then"), [(WATCHKEEPER.name, "textual-light"), ("textual-light", WATCHKEEPER.name)])
+async def test_the_detail_pane_reads_after_the_theme_changes_under_it(relay: Relay, first: str, then: str) -> None:
+    """The pane keeps its role styles (resolved against its ground) between rows: a theme change must drop
+    them, or the old theme's muted grey stays on the new ground."""
+    app = WatchkeeperApp(relay, open_session=SESSION, theme=first)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_session(app, pilot)
+        timeline = screen.timeline
+        timeline.action_first()
+        await until_app(pilot, lambda: timeline.cursor == 0)
+        while "Bash" not in "".join(c for c, _ in timeline.store.row(timeline.selected_head or 0).summary):
+            await pilot.press("down")
+        detail = screen.query_one(DetailPane)
+        await until_app(pilot, lambda: bool(detail._strips))
+        app.theme = then
+        await pilot.pause()
+        region = detail.region
+        cells = [c for y in range(region.y, region.bottom) for c in text_contrasts(app, y, region.x, region.right - 1)]
+        assert len(cells) > 3, cells
+        assert faint(cells) == [], f"{first} -> {then}: detail text nearly invisible: {faint(cells)}"
+
+
 def faint(cells: list[tuple[float, str]]) -> list[tuple[float, str]]:
     return [(round(ratio, 2), text) for ratio, text in cells if ratio < LEGIBLE]
 

@@ -27,7 +27,7 @@ from ...protocol import Event, ToolCall
 from ..compat import set_scroll_range
 from ..model.detail_render import Options, render_detail
 from ..theme import syntax_theme
-from .styles import component_style
+from .styles import RoleStyles
 
 ROLES = ("ok", "error", "running", "waiting", "denied", "dim")
 #: Rows whose rendered lines are kept (folded, at one width): a few screens of moving back and forth.
@@ -77,6 +77,7 @@ The selected row in full: a call's input and output, diffs for edits.
         self._kept: LRUCache[tuple[object, ...], list[list[Segment]]] = LRUCache(KEPT)
         self._width = 0
         self._base: Style | None = None
+        self._roles = RoleStyles(self, "detail")
         self._syntax: tuple[tuple[object, ...], SyntaxTheme] | None = None
         #: (text, role) shown instead of a row (``show_note``), else None.
         self._note: tuple[str, str] | None = None
@@ -109,8 +110,8 @@ The selected row in full: a call's input and output, diffs for edits.
     def renderable(self, now: float | None = None) -> RenderableType:
         """The selected row as one Rich renderable (what the pane shows, before wrapping)."""
         if self._note is not None:
-            return Text(self._note[0], style=self._role_style(self._note[1]))
-        styles = {role: self._role_style(role) for role in ROLES}
+            return Text(self._note[0], style=self._roles(self._note[1]))
+        styles = {role: self._roles(role) for role in ROLES}
         opts = Options(unfold=self._unfold, theme=self._syntax_theme(), styles=styles)
         return render_detail(self._events, self._call, opts, self._now if now is None else now)
 
@@ -127,12 +128,6 @@ The selected row in full: a call's input and output, diffs for edits.
         if self._syntax is None or self._syntax[0] != key:
             self._syntax = (key, syntax_theme(dark, app.ansi_theme, ground))
         return self._syntax[1]
-
-    def _role_style(self, role: str) -> Any:
-        try:
-            return component_style(self, f"detail--{role}")
-        except KeyError:
-            return ""
 
     def _render_strips(self, whole: bool = False) -> None:
         width = self.scrollable_content_region.width
@@ -196,6 +191,13 @@ The selected row in full: a call's input and output, diffs for edits.
     def notify_style_update(self) -> None:
         super().notify_style_update()
         self._base = None
+        self._roles.clear()
         self._kept.clear()
-        if self._events and self.is_mounted:
-            self._render_strips(whole=True)
+        if (self._events or self._note) and self.is_mounted:
+            # Textual restyles the widget before its component classes: drawn now, the rows would keep the
+            # old theme's role colours (an error's red, the muted grey), unreadable on the new ground.
+            self.call_later(self._restyle)
+
+    def _restyle(self) -> None:
+        self._roles.clear()
+        self._render_strips(whole=True)
