@@ -4,10 +4,14 @@ The agent is a small ACP agent (this file with ``--agent``, on the Python SDK)
 that stamps each update with its wall-clock send time, so the only work
 measured is watchkeeper's, same run:
 
-- burst: the agent sends ``--updates`` tool calls back to back (each one
-  ``tool_call`` with ``status: completed``, a started and a finished event);
+- stream: the agent sends ``--updates`` tool calls at ``--rate`` a second (each one
+  ``tool_call`` with ``status: completed``, a started and a finished event; the
+  default, 100 a second, is as fast as a model streams its message chunks, and
+  more tool calls than any agent makes);
   lag is from the send to the relay's subscriber (baseline) and to the
   timeline rendering the call's row, headless at 120×40 under Textual's pilot;
+- burst: the same updates sent back to back, as fast as the SDK writes them: a
+  queue, whose last update waits for every one before it (how fast it drains);
 - permission: the agent asks ``--asks`` times in a row and times each
   ``session/request_permission`` until its answer — once against a bare
   client that answers at once, once against watchkeeper (the hold is a
@@ -15,9 +19,9 @@ measured is watchkeeper's, same run:
   control router as soon as it arrives, as a person's ``y`` would, minus the
   person). The difference is what holding it for the person costs.
 
-Budget (DESIGN: an event ≤ 100 ms to the screen): the burst's on-screen p99 ≤ 100 ms.
+Budget (DESIGN: an event ≤ 100 ms to the screen): the stream's on-screen p99 ≤ 100 ms.
 
-Run: ``.venv/bin/python bench/bench_acp.py [--updates 2000] [--asks 200]``.
+Run: ``.venv/bin/python bench/bench_acp.py [--updates 2000] [--rate 500] [--asks 200]``.
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ TARGET_P99_MS = 100.0
 
 
 def agent_main(mode: str, n: int, out: str) -> None:
+    """``mode`` burst, stream (``out`` is then the rate a second) or ask (``out``: where the round trips go)."""
     import acp
     from acp import InitializeResponse, NewSessionResponse, PromptResponse
     from acp.schema import PermissionOption, ToolCallUpdate
@@ -57,8 +62,13 @@ def agent_main(mode: str, n: int, out: str) -> None:
 
         async def prompt(self, session_id: str, prompt: Any, **kw: Any) -> PromptResponse:
             up = self._conn.session_update
-            if mode == "burst":
+            if mode in ("burst", "stream"):
+                rate = float(out) if mode == "stream" else 0.0
+                start = time.perf_counter()
                 for i in range(n):
+                    ahead = start + i / rate - time.perf_counter() if rate else 0.0
+                    if ahead > 0:
+                        await asyncio.sleep(ahead)
                     await up(session_id, acp.start_tool_call(f"c{i}", f"echo {i}", kind="execute", status="completed",
                                                              raw_input={"n": i, "t": time.time()}))
                 return PromptResponse(stop_reason="end_turn")
@@ -100,7 +110,9 @@ def line(name: str, p: dict[str, float]) -> str:
            f"p99 {p.get('p99', 0):7.2f}  max {p.get('max', 0):7.2f} ms"
 
 
-async def burst(updates: int) -> tuple[dict[str, float], dict[str, float]]:
+async def updates_lag(updates: int, rate: float) -> tuple[dict[str, float], dict[str, float]]:
+    """(send -> relay subscriber, send -> row on screen) of ``updates`` tool calls at ``rate`` a second
+    (0: back to back)."""
     from watchkeeper.adapters.acp.source import AcpSource
     from watchkeeper.relay import Relay
     from watchkeeper.viewer import WatchkeeperApp
@@ -136,7 +148,7 @@ async def burst(updates: int) -> tuple[dict[str, float], dict[str, float]]:
 
     Timeline.render_line = render_line  # type: ignore[method-assign]
     relay = Relay().start()
-    source = AcpSource(agent_argv("burst", updates), prompt=None)
+    source = AcpSource(agent_argv("stream" if rate else "burst", updates, str(rate)), prompt=None)
     relay.add_source(source)
     await asyncio.to_thread(source.ready.wait, 30)
     assert source.session is not None, source.error
@@ -214,6 +226,7 @@ async def permission_watchkeeper(asks: int, out: Path) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--updates", type=int, default=2000)
+    parser.add_argument("--rate", type=float, default=100.0, help="the stream's updates a second")
     parser.add_argument("--asks", type=int, default=200)
     parser.add_argument("--agent", nargs=3, metavar=("MODE", "N", "OUT"))
     args = parser.parse_args()
@@ -222,12 +235,16 @@ def main() -> None:
         return
     import tempfile
 
-    relay_lag, screen_lag = asyncio.run(burst(args.updates))
-    print(f"burst of {args.updates} ACP tool-call updates (agent send -> ...):")
+    relay_lag, screen_lag = asyncio.run(updates_lag(args.updates, args.rate))
+    print(f"a stream of {args.updates} ACP tool-call updates, {args.rate:g} a second (agent send -> ...):")
     print(line("relay subscriber (baseline)", relay_lag))
     print(line("row on screen (app, 120x40)", screen_lag))
     verdict = "within" if screen_lag.get("p99", 1e9) <= TARGET_P99_MS else "OVER"
     print(f"  on-screen p99 {verdict} the {TARGET_P99_MS:g} ms budget")
+    relay_lag, screen_lag = asyncio.run(updates_lag(args.updates, 0))
+    print(f"a burst of {args.updates} sent back to back (a queue: how fast it drains; no budget):")
+    print(line("relay subscriber (baseline)", relay_lag))
+    print(line("row on screen (app, 120x40)", screen_lag))
     with tempfile.TemporaryDirectory() as tmp:
         bare = asyncio.run(permission_bare(args.asks, Path(tmp) / "bare.json"))
         held = asyncio.run(permission_watchkeeper(args.asks, Path(tmp) / "held.json"))
