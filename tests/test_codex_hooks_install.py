@@ -40,8 +40,10 @@ def hooks_cli(wk: Watchkeeper, home: Path, *args: str) -> subprocess.CompletedPr
 def test_install_merges_asks_for_trust_and_uninstall_restores(wk: Watchkeeper, tmp_path: Path) -> None:
     home = tmp_path / "codex"
     home.mkdir()
-    (home / "config.toml").write_text('model = "gpt-5.5"\n')
     hooks_json = home / "hooks.json"
+    # The person's own hook, trusted before watchkeeper came: its trust must outlive watchkeeper's uninstall.
+    own_key = f"{hooks_json}:pre_tool_use:0:0"
+    (home / "config.toml").write_text(f'model = "gpt-5.5"\n\n[hooks.state."{own_key}"]\ntrusted_hash = "sha256:mine"\n')
     hooks_json.write_text(json.dumps(OWN))
 
     assert "not installed" in hooks_cli(wk, home, "status").stdout
@@ -65,7 +67,7 @@ def test_install_merges_asks_for_trust_and_uninstall_restores(wk: Watchkeeper, t
                            text=True, capture_output=True, timeout=60)
     assert "codex hooks: installed" in plain.stdout and "codex hook trust: trusted" in plain.stdout, plain.stdout
     state = tomllib.loads((home / "config.toml").read_text())["hooks"]["state"]
-    assert len(state) == 5 and all(str(home / "hooks.json") in key for key in state)
+    assert len(state) == 6 and all(str(home / "hooks.json") in key for key in state)
     request = Path(wk.env["WATCHKEEPER_HOME"]) / "codex-hook.curl"
     assert request.stat().st_mode & 0o777 == 0o600
     assert "/hook/codex" in request.read_text() and "prompts=here" not in request.read_text()
@@ -77,6 +79,32 @@ def test_install_merges_asks_for_trust_and_uninstall_restores(wk: Watchkeeper, t
     assert removed.returncode == 0 and "removed" in removed.stdout
     assert json.loads(hooks_json.read_text()) == OWN
     assert not request.exists()
+    # Codex's record of trusting them goes too: only the person's own entry, and the rest of the file, stay.
+    assert "removed Codex's trust of 5 watchkeeper hooks" in removed.stdout, removed.stdout + removed.stderr
+    config = tomllib.loads((home / "config.toml").read_text())
+    assert config["model"] == "gpt-5.5"
+    assert config["hooks"]["state"] == {own_key: {"trusted_hash": "sha256:mine"}}
+
+
+def test_uninstall_removes_the_hooks_even_when_codex_cannot_be_asked_and_says_what_stays(wk: Watchkeeper,
+                                                                                       tmp_path: Path) -> None:
+    home = tmp_path / "codex"
+    home.mkdir()
+    hooks_json = home / "hooks.json"
+    hooks_json.write_text(json.dumps(OWN))
+    assert hooks_cli(wk, home, "install", "--trust-hook").returncode == 0
+    (home / "bin").mkdir()
+    broken = home / "bin" / "codex"
+    broken.write_text("#!/bin/sh\necho 'no app-server here' >&2\nexit 3\n")
+    broken.chmod(0o755)
+    env = {**codex_env(home), **{k: v for k, v in wk.env.items() if k != "PATH"}}
+    removed = subprocess.run([*WATCHKEEPER, "hooks", "uninstall", "--codex", "--codex-command", str(broken)],
+                             env=env, text=True, capture_output=True, timeout=60, stdin=subprocess.DEVNULL)
+    assert removed.returncode == 0 and "removed the Codex steering hooks" in removed.stdout, removed.stderr
+    assert json.loads(hooks_json.read_text()) == OWN
+    assert "could not ask Codex to forget the hooks' trust" in removed.stderr
+    assert "no app-server here" in removed.stderr
+    assert len(tomllib.loads((home / "config.toml").read_text())["hooks"]["state"]) == 5
 
 
 def test_a_codex_started_directly_is_steerable_after_install(wk: Watchkeeper, tmp_path: Path) -> None:

@@ -18,7 +18,10 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .trust import HookTrust
 
 #: What the settings held before install (``settings.remember``), by path; and recording an install (None: removed).
 Before = Callable[[Path], dict[str, Any] | None]
@@ -39,12 +42,15 @@ def run(args: argparse.Namespace, before: Before, record: Record) -> int:
         if args.action == "install":
             install(path, settings, args.port, args.fail_closed, before, record, args.prompts == "here")
         else:
+            listed = _trusted(codex, settings)  # asked while the hooks are still there to be listed
             removed = uninstall(path, settings, before, record)
     except SettingsError as e:
         print(visible(f"watchkeeper hooks: {e}; nothing changed"), file=sys.stderr)
         return 1
     if args.action == "uninstall":
         print(visible(f"{'removed the Codex steering hooks from' if removed else 'no Codex steering hooks in'} {path}"))
+        if removed:
+            _forget(codex, listed)
         return 0
     mode = "fail-closed" if args.fail_closed else "fail-open"
     prompts = "permission prompts answered here" if args.prompts == "here" else \
@@ -98,6 +104,40 @@ def uninstall(path: Path, settings: dict[str, Any], before_of: Before, record: R
         S.write_settings(path, left)
     record(path, None)
     return True
+
+
+def _trusted(codex: list[str], settings: dict[str, Any]) -> list[HookTrust] | str:
+    """watchkeeper's installed hooks as Codex lists them, with their trust; or why Codex could not say."""
+    from ..claude_code import settings as S
+    from . import hooks as X
+    from . import trust as T
+
+    if S.installed(settings, X.is_ours) is None:
+        return []
+    try:
+        return T.ours(codex, [], dict(os.environ), os.getcwd())
+    except T.TrustError as e:
+        return str(e)
+
+
+def _forget(codex: list[str], trusted: list[HookTrust] | str) -> None:
+    """Codex's record of trusting the hooks just removed goes too (``trust.forget``)."""
+    from ...protocol.display import visible
+    from . import trust as T
+
+    why = trusted if isinstance(trusted, str) else None
+    if not isinstance(trusted, str):
+        try:
+            forgot = T.forget(codex, dict(os.environ), trusted)
+        except T.TrustError as e:
+            why = str(e)
+        else:
+            if forgot:
+                print(visible(f"removed Codex's trust of {forgot} watchkeeper hooks from its config.toml"))
+            return
+    print(visible(f"watchkeeper hooks: could not ask Codex to forget the hooks' trust ({why}); their entries "
+                  "stay under [hooks.state] in Codex's config.toml until Codex's /hooks or an edit removes them"),
+          file=sys.stderr)
 
 
 def status(path: Path, codex: list[str]) -> int:

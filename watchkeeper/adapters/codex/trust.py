@@ -127,6 +127,17 @@ def trust(codex: Sequence[str], env: dict[str, str], hooks: Sequence[HookTrust])
         _ask(codex, (), env, [("config/batchWrite", {"edits": edits})])
 
 
+def forget(codex: Sequence[str], env: dict[str, str], hooks: Sequence[HookTrust]) -> int:
+    """Remove what the user's config records of ``hooks`` (watchkeeper's, as :func:`ours` found them before
+    they were uninstalled); how many. Left there, the trust would wait for a hook written again at the same
+    place with the same definition, and Codex would run it without asking."""
+    edits = [{"keyPath": f'hooks.state."{h.key}"', "value": None, "mergeStrategy": "replace"}
+             for h in hooks if h.status in ("trusted", "modified") and _ours("command", h.command, h.key)]
+    if edits:
+        _ask(codex, (), env, [("config/batchWrite", {"edits": edits})])
+    return len(edits)
+
+
 def describe(hooks: Sequence[HookTrust]) -> str:
     """The commands a person is asked to trust, one per event, and where each is written."""
     lines = []
@@ -161,7 +172,11 @@ def _ask(codex: Sequence[str], flags: Sequence[str], env: dict[str, str],
         proc.stdin.close()
         return results[1:]
     except (OSError, ValueError) as e:
-        raise TrustError(f"codex app-server failed: {e}") from None
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+        said = proc.stderr.read()[-400:].strip() if proc.stderr is not None else ""
+        raise TrustError(f"codex app-server failed: {said or e}") from None
     finally:
         killer.cancel()
         if proc.poll() is None:
