@@ -268,6 +268,9 @@ COMMANDS: dict[str, Cover] = {
     "watchkeeper hooks status --codex": By(
         "tests/test_codex_hooks_install.py::test_install_merges_asks_for_trust_and_uninstall_restores",
         "status before and after trust"),
+    "watchkeeper hooks uninstall --codex": By(
+        "tests/test_codex_hooks_install.py::test_install_merges_asks_for_trust_and_uninstall_restores",
+        "uninstall: hooks.json as it was, Codex's trust entries for them gone, the person's own kept"),
     # OpenTelemetry export
     "watchkeeper serve --bind 0.0.0.0:47718 --certfile hub.pem --keyfile hub.key --edge-token-file edges.tokens":
         By("tests/test_edges.py::test_two_edges_push_to_one_hub_and_the_hub_lists_both_with_their_origin",

@@ -104,8 +104,6 @@ One row per event; a tool call is one row whose status fills in as it runs.
         self._generation = 0
         self._looked_back = False
         self.reads = RowReads(self)
-        #: ``_pass_state`` while ``render_lines`` draws, else None.
-        self._pass: tuple[int, int, float | None] | None = None
         self.set_reactive(Timeline.follow, live)
 
     # --- data in ------------------------------------------------------------------
@@ -397,20 +395,10 @@ One row per event; a tool call is one row whose status fills in as it runs.
 
     def render_lines(self, crop: Region) -> list[Strip]:
         """The rows in ``crop``, none waiting for a read (see ``timeline_reads.py``); then the reads they missed."""
-        self._pass = self._pass_state()
-        try:
-            with self.store.events.no_wait():
-                strips = super().render_lines(crop)
-        finally:
-            self._pass = None
+        with self.store.events.no_wait():
+            strips = super().render_lines(crop)
         self.reads.request()
         return strips
-
-    def _pass_state(self) -> tuple[int, int, float | None]:
-        """(first row on screen, width, now): the same for every line of one pass, and each a few
-        property lookups that were a third of what a cached row cost to draw."""
-        now = host(self.app).clock() if self.live and self.calls_run else None
-        return self.scroll_offset.y, self.scrollable_content_region.width, now
 
     def render_line(self, y: int) -> Strip:
         """A new Strip over the row's cached segments.
@@ -422,12 +410,13 @@ One row per event; a tool call is one row whose status fills in as it runs.
         it out of the collector's sight: every row scrolled past leaked. Segment
         lists are acyclic, freed as soon as they leave the cache.
         """
-        top, width, now = self._pass or self._pass_state()
-        row = top + y
+        row = self.scroll_offset.y + y
+        width = self.scrollable_content_region.width
         view = self.store.view
         if row >= len(view) or width <= 0:
             return Strip.blank(width, self._styles.base())
         head = view[row]
+        now = host(self.app).clock() if self.live and self.calls_run else None
         selected = row == self.cursor
         try:
             key = (head, self.store.stamp(head, now), selected, selected and self.has_focus, width)
