@@ -120,15 +120,16 @@ def _trusted(codex: list[str], settings: dict[str, Any]) -> list[HookTrust] | st
         return str(e)
 
 
-def _forget(codex: list[str], trusted: list[HookTrust] | str) -> None:
+def _forget(codex: list[str], listed: list[HookTrust] | str) -> None:
     """Codex's record of trusting the hooks just removed goes too (``trust.forget``)."""
     from ...protocol.display import visible
     from . import trust as T
 
-    why = trusted if isinstance(trusted, str) else None
-    if not isinstance(trusted, str):
+    if isinstance(listed, str):
+        why = listed
+    else:
         try:
-            forgot = T.forget(codex, dict(os.environ), trusted)
+            forgot = T.forget(codex, dict(os.environ), listed)
         except T.TrustError as e:
             why = str(e)
         else:
