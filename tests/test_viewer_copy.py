@@ -150,7 +150,11 @@ def test_under_tmux_a_copy_warns_when_set_clipboard_is_off_and_arrives_when_on(t
     tmux.wait_for(lambda s: "search: text in rows" in s)
     tmux("send-keys", "-t", "wk", "-l", "echo hello")
     tmux.wait_for(lambda s: "1 of " in s)
-    tmux.keys("Enter", "c")
+    tmux.keys("Enter")
+    # Keys typed ahead go where the focus is when the app reads them: "c" sent with the Enter could still land in
+    # the search box. The footer shows the timeline's keys once it has the focus back.
+    tmux.wait_for(lambda s: "q Quit" in s.rstrip().splitlines()[-1])
+    tmux.keys("c")
     said = toast(tmux.wait_for(lambda s: "set-clipboard is off" in s))
     assert "will not reach the clipboard" in said and "sent to the terminal" not in said, said
     assert "Write row text to a file" in said
