@@ -152,6 +152,8 @@ async def test_the_detail_pane_reads_after_the_theme_changes_under_it(relay: Rel
         cells = [c for y in range(region.y, region.bottom) for c in text_contrasts(app, y, region.x, region.right - 1)]
         assert len(cells) > 3, cells
         assert faint(cells) == [], f"{first} -> {then}: detail text nearly invisible: {faint(cells)}"
+        everywhere = [c for y in range(SIZE[1]) for c in text_contrasts(app, y)]
+        assert faint(everywhere) == [], f"{first} -> {then}: text nearly invisible: {faint(everywhere)}"
 
 
 def faint(cells: list[tuple[float, str]]) -> list[tuple[float, str]]:

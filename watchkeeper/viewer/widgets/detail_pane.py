@@ -190,14 +190,15 @@ The selected row in full: a call's input and output, diffs for edits.
 
     def notify_style_update(self) -> None:
         super().notify_style_update()
-        self._base = None
-        self._roles.clear()
-        self._kept.clear()
-        if (self._events or self._note) and self.is_mounted:
+        if self.is_mounted:
             # Textual restyles the widget before its component classes: drawn now, the rows would keep the
             # old theme's role colours (an error's red, the muted grey), unreadable on the new ground.
             self.call_later(self._restyle)
 
     def _restyle(self) -> None:
+        """Everything resolved from the styles goes, and the row is drawn again in the new ones."""
+        self._base = None
         self._roles.clear()
-        self._render_strips(whole=True)
+        self._kept.clear()
+        if self._events or self._note:
+            self._render_strips(whole=True)
