@@ -41,8 +41,8 @@ TARGET_P99_MS = 100.0
 # --- the agent --------------------------------------------------------------------------------
 
 
-def agent_main(mode: str, n: int, out: str) -> None:
-    """``mode`` burst, stream (``out`` is then the rate a second) or ask (``out``: where the round trips go)."""
+def agent_main(mode: str, n: int, arg: str) -> None:
+    """``mode`` burst, stream (``arg``: updates a second) or ask (``arg``: the file the round trips go to)."""
     import acp
     from acp import InitializeResponse, NewSessionResponse, PromptResponse
     from acp.schema import PermissionOption, ToolCallUpdate
@@ -63,7 +63,7 @@ def agent_main(mode: str, n: int, out: str) -> None:
         async def prompt(self, session_id: str, prompt: Any, **kw: Any) -> PromptResponse:
             up = self._conn.session_update
             if mode in ("burst", "stream"):
-                rate = float(out) if mode == "stream" else 0.0
+                rate = float(arg) if mode == "stream" else 0.0
                 start = time.perf_counter()
                 for i in range(n):
                     ahead = start + i / rate - time.perf_counter() if rate else 0.0
@@ -84,14 +84,14 @@ def agent_main(mode: str, n: int, out: str) -> None:
                 rtts.append(time.perf_counter() - t0)
                 await up(session_id, acp.update_tool_call(f"p{i}", status="completed"
                                                           if r.outcome.outcome == "selected" else "failed"))
-            Path(out).write_text(json.dumps(rtts))
+            Path(arg).write_text(json.dumps(rtts))
             return PromptResponse(stop_reason="end_turn")
 
     asyncio.run(acp.run_agent(BenchAgent()))  # type: ignore[arg-type]
 
 
-def agent_argv(mode: str, n: int, out: str = "-") -> list[str]:
-    return [sys.executable, str(Path(__file__).resolve()), "--agent", mode, str(n), out]
+def agent_argv(mode: str, n: int, arg: str = "-") -> list[str]:
+    return [sys.executable, str(Path(__file__).resolve()), "--agent", mode, str(n), arg]
 
 
 # --- measuring ----------------------------------------------------------------------------------
@@ -228,7 +228,7 @@ def main() -> None:
     parser.add_argument("--updates", type=int, default=2000)
     parser.add_argument("--rate", type=float, default=100.0, help="the stream's updates a second")
     parser.add_argument("--asks", type=int, default=200)
-    parser.add_argument("--agent", nargs=3, metavar=("MODE", "N", "OUT"))
+    parser.add_argument("--agent", nargs=3, metavar=("MODE", "N", "ARG"))
     args = parser.parse_args()
     if args.agent:
         agent_main(args.agent[0], int(args.agent[1]), args.agent[2])

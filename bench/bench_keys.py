@@ -22,18 +22,16 @@ Run: ``.venv/bin/python bench/bench_keys.py [--events 1000000] [--presses 300]``
 from __future__ import annotations
 
 import argparse
-import math
 import os
-import statistics
-import subprocess
 import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
 
-SIZE = (120, 40)
-FRAME_MS = 1000 / 60
+from bench_huge import SIZE, Terminal
+from bench_timeline import FRAME_MS, stats
+
 #: An idle window: this long with under ``QUIET_NS`` of CPU, twice in a row.
 WINDOW = 0.015
 QUIET_NS = 300_000
@@ -48,10 +46,12 @@ UNBOUND = "F12"
 
 
 def run_app(events: int, ready: Path) -> None:
-    """The real app on one session of ``events`` events; ``ready`` is written once they are all in the timeline."""
+    """The real app on one session of ``events`` events; ``ready`` is written once they are all in the timeline
+    and the process has settled (its one full collection after the first screen, ``retention.settle``)."""
     from bench_timeline import SESSION, iter_events
 
     from watchkeeper.relay import IterSource, Relay
+    from watchkeeper.retention import settled
     from watchkeeper.viewer import WatchkeeperApp
     from watchkeeper.viewer.screens.session import SessionScreen
 
@@ -69,7 +69,7 @@ def run_app(events: int, ready: Path) -> None:
         while True:
             time.sleep(0.2)
             screen = app.screen if app.is_running else None
-            if isinstance(screen, SessionScreen) and len(screen.timeline.store.events) >= events:
+            if isinstance(screen, SessionScreen) and len(screen.timeline.store.events) >= events and settled():
                 app.call_from_thread(first_row)
                 ready.write_text("ready")
                 return
@@ -82,33 +82,30 @@ def run_app(events: int, ready: Path) -> None:
 
 
 def run_empty(ready: Path) -> None:
-    from textual.app import App, ComposeResult
-    from textual.widgets import Static
+    """``bench_timeline``'s empty app; ``ready`` is written once it is mounted."""
+    from bench_timeline import Empty
 
-    class Empty(App[None]):
-        def compose(self) -> ComposeResult:
-            yield Static("empty")
-
+    class Ready(Empty):
         def on_mount(self) -> None:
             ready.write_text("ready")
 
-    Empty().run()
+    Ready().run()
 
 
 # --- the harness -------------------------------------------------------------------------------
 
 
-class Pane:
-    """A tmux server of our own (no config file) with one 120×40 window running one command."""
+class Pane(Terminal):
+    """``bench_huge``'s own tmux server (no config file), its 120×40 window running ``command`` until closed."""
 
     def __init__(self, name: str, command: list[str]) -> None:
-        self.base = ["tmux", "-L", f"wk-keys-{name}-{os.getpid()}", "-f", "/dev/null"]
-        subprocess.run([*self.base, "new-session", "-d", "-s", "wk", "-x", str(SIZE[0]), "-y", str(SIZE[1]),
-                        "-e", "TERM=xterm-256color", *command], check=True, timeout=10)
-        self.pid = int(self("list-panes", "-t", "wk", "-F", "#{pane_pid}").split()[0])
-
-    def __call__(self, *args: str) -> str:
-        return subprocess.run([*self.base, *args], capture_output=True, text=True, timeout=10).stdout
+        super().__init__(f"keys-{name}")
+        self("new-session", "-d", "-s", "wk", "-x", str(SIZE[0]), "-y", str(SIZE[1]), "-e", "TERM=xterm-256color",
+             *command)
+        pids = self("list-panes", "-t", "wk", "-F", "#{pane_pid}").split()
+        if not pids:
+            raise RuntimeError(f"tmux did not start {command}")
+        self.pid = int(pids[0])
 
     def screen(self) -> str:
         return self("capture-pane", "-p", "-e", "-t", "wk")
@@ -168,13 +165,6 @@ def started(command: list[str], name: str, ready: Path, timeout: float) -> Pane:
             raise TimeoutError(f"{name} not ready within {timeout} s:\n{screen}")
         time.sleep(0.1)
     return pane
-
-
-def stats(samples: list[float]) -> str:
-    """Mean, p50 and p99 (nearest rank)."""
-    ms = sorted(s * 1000 for s in samples)
-    p99 = ms[max(0, math.ceil(len(ms) * 0.99) - 1)]
-    return f"mean {statistics.fmean(ms):6.2f} ms  p50 {statistics.median(ms):6.2f}  p99 {p99:6.2f}  (n={len(ms)})"
 
 
 def main(events: int, presses: int) -> None:
