@@ -42,7 +42,7 @@ def run(args: argparse.Namespace, before: Before, record: Record) -> int:
         if args.action == "install":
             install(path, settings, args.port, args.fail_closed, before, record, args.prompts == "here")
         else:
-            listed = _trusted(codex, settings)  # asked while the hooks are still there to be listed
+            listed = _listed(codex, settings)  # asked while the hooks are still there to be listed
             removed = uninstall(path, settings, before, record)
     except SettingsError as e:
         print(visible(f"watchkeeper hooks: {e}; nothing changed"), file=sys.stderr)
@@ -106,7 +106,7 @@ def uninstall(path: Path, settings: dict[str, Any], before_of: Before, record: R
     return True
 
 
-def _trusted(codex: list[str], settings: dict[str, Any]) -> list[HookTrust] | str:
+def _listed(codex: list[str], settings: dict[str, Any]) -> list[HookTrust] | str:
     """watchkeeper's installed hooks as Codex lists them, with their trust; or why Codex could not say."""
     from ..claude_code import settings as S
     from . import hooks as X
