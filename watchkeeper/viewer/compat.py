@@ -8,7 +8,11 @@ moves one fails there, by name, before any screen misbehaves.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+from textual.app import App
 from textual.geometry import Size
+from textual.scrollbar import ScrollBar
 from textual.widget import Widget
 from textual.widgets import Footer
 from textual.widgets._footer import FooterKey as FooterKey
@@ -16,11 +20,13 @@ from textual.widgets._footer import FooterKey as FooterKey
 #: (class, private attribute, its parameter names) for each private Textual API called below.
 PRIVATE_API: tuple[tuple[type, str, tuple[str, ...]], ...] = (
     (Widget, "_scroll_update", ("self", "virtual_size")),
+    (App, "_start_widget", ("self", "parent", "widget")),
 )
 #: (class, private attribute) for each private Textual state read below; ``FooterKey`` is imported from
 #: the private ``textual.widgets._footer`` (the footer's key widget, not exported).
 PRIVATE_STATE: tuple[tuple[type, str], ...] = (
     (Footer, "_bindings_ready"),
+    (Widget, "_vertical_scrollbar"),
 )
 
 
@@ -39,3 +45,17 @@ def set_scroll_range(widget: Widget, virtual_size: Size) -> None:
     """
     widget.set_reactive(Widget.virtual_size, virtual_size)
     widget._scroll_update(virtual_size)
+
+
+def own_vertical_scrollbar(widget: Widget, make: Callable[[], ScrollBar]) -> ScrollBar:
+    """``widget``'s vertical scrollbar, made by ``make`` the first time it is asked for.
+
+    Textual makes a plain ``ScrollBar`` lazily inside ``Widget.vertical_scrollbar``
+    and offers no factory; this is that property's body with ``make`` in its place.
+    """
+    if widget._vertical_scrollbar is None:
+        bar = make()
+        bar.display = False
+        widget._vertical_scrollbar = bar
+        widget.app._start_widget(widget, bar)
+    return widget._vertical_scrollbar

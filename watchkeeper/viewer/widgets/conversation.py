@@ -25,7 +25,6 @@ from textual.binding import Binding, BindingType
 from textual.cache import LRUCache
 from textual.geometry import Region, Size
 from textual.reactive import reactive
-from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from ..compat import set_scroll_range
@@ -35,6 +34,7 @@ from ..model.event_log import NotRead
 from ..model.prose import Line
 from .conversation_reads import BlockReads
 from .conversation_style import CONVERSATION_CSS, ROLES
+from .scrollbar import SteadyScrollView
 from .styles import RoleStyles
 from .timeline import Timeline
 from .timeline_reads import RowsRead
@@ -43,7 +43,7 @@ from .timeline_reads import RowsRead
 LINE_CACHE = 512
 
 
-class Conversation(ScrollView, can_focus=True):
+class Conversation(SteadyScrollView, can_focus=True):
     """The session as turns of prose, tool calls folded to a line each; shown instead of the timeline."""
 
     HELP = """

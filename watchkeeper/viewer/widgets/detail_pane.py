@@ -20,13 +20,13 @@ from rich.text import Text
 from textual.binding import Binding, BindingType
 from textual.cache import LRUCache
 from textual.geometry import Size
-from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from ...protocol import Event, ToolCall
 from ..compat import set_scroll_range
 from ..model.detail_render import Options, render_detail
 from ..theme import syntax_theme
+from .scrollbar import SteadyScrollView
 from .styles import RoleStyles
 
 ROLES = ("ok", "error", "running", "waiting", "denied", "dim")
@@ -34,7 +34,7 @@ ROLES = ("ok", "error", "running", "waiting", "denied", "dim")
 KEPT = 64
 
 
-class DetailPane(ScrollView, can_focus=True):
+class DetailPane(SteadyScrollView, can_focus=True):
     """Input and output of a call (diffs, highlighted commands, pretty JSON), or an event's data."""
 
     HELP = """

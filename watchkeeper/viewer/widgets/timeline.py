@@ -21,7 +21,6 @@ from textual.cache import LRUCache
 from textual.geometry import Region, Size
 from textual.message import Message
 from textual.reactive import reactive
-from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.worker import get_current_worker
 
@@ -30,6 +29,7 @@ from ..compat import set_scroll_range
 from ..host import host
 from ..model.event_log import NotRead
 from ..model.timeline_store import Filter, TimelineStore
+from .scrollbar import SteadyScrollView
 from .styles import RoleStyles
 from .timeline_reads import RowReads, RowsRead
 from .timeline_rows import ROLES, TIMELINE_CSS, draw_row
@@ -38,7 +38,7 @@ from .timeline_rows import ROLES, TIMELINE_CSS, draw_row
 ROW_CACHE = 512
 
 
-class Timeline(ScrollView, can_focus=True):
+class Timeline(SteadyScrollView, can_focus=True):
     """One row per event; a tool call is one row, updated in place as its events arrive."""
 
     HELP = """
