@@ -61,8 +61,8 @@ def imported_modules(path: Path, package: Path) -> set[str]:
 
 
 #: What ``viewer/`` may import besides the standard library and itself: it talks to the relay's API
-#: and the protocol only.
-VIEWER_ALLOWED = {"textual", "rich", "orjson"}
+#: and the protocol only. Pygments is Rich's highlighter: the detail pane keeps the lexers it finds.
+VIEWER_ALLOWED = {"textual", "rich", "pygments", "orjson"}
 VIEWER_PARTS = (
     "watchkeeper.viewer", "watchkeeper.protocol", "watchkeeper.relay.api",
     # The breakpoint rules the palette edits: data and matching over protocol events, the same

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from rich.console import Console
@@ -81,3 +82,24 @@ def test_events_other_than_calls() -> None:
     said = rendered([ev.ev("message.assistant", {"text": "# Done\n\nAll **green**."})])
     assert "Done" in said and "All green." in said
     assert "Nothing selected" in rendered([])
+
+
+def test_code_is_highlighted_as_rich_highlights_it_by_name() -> None:
+    """The lexer is looked up once and kept; what it draws must be what Rich draws from the name."""
+    from rich.syntax import Syntax
+
+    from watchkeeper.viewer.model.detail_render import code
+
+    samples = {"json": '{"a": [1, 2.5, null], "b": "\\u00e9"}', "bash": "for f in *.py; do echo \"$f\" | wc -l; done",
+               "python": "\n\ndef f(x: int) -> int:\n\treturn x  # tab\n\n", "diff": "--- a\n+++ b\n-old\n+new",
+               "no-such-lexer": "plain <b>text</b>"}
+    opts = Options()
+    for name, text in samples.items():
+        for _ in range(2):
+            ours, theirs = (Console(width=60, record=True, color_system="truecolor") for _ in range(2))
+            ours.print(code(text, name, opts))
+            theirs.print(Syntax(text, name, theme=opts.theme, background_color="default", word_wrap=True))
+            drawn = ours.export_text(styles=True)
+            assert drawn == theirs.export_text(styles=True), name
+            colours = set(re.findall(r"\x1b\[[0-9;]*m", drawn))
+            assert len(colours - {"\x1b[0m", "\x1b[49m"}) >= 2 or name == "no-such-lexer", (name, colours)
