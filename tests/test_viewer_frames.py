@@ -11,12 +11,13 @@ return (a session screen let go frees its rows: ``test_viewer_kept_screens.py``)
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 
 import pytest
 from rich.console import Console
 from test_viewer_support import SESSION, Events, relay_with, screen_text
+from textual.geometry import Region
 from textual.strip import Strip
 from waiting import until_app
 
@@ -184,3 +185,42 @@ async def test_the_sessions_list_is_current_again_after_a_session() -> None:
     finally:
         relay.stop()
 
+
+
+@pytest.mark.parametrize("size", [SIZE, (70, 40), (220, 50)], ids=["normal", "narrow", "wide"])
+async def test_the_containers_are_never_drawn_and_what_they_hold_always_is(relay: Relay, size: tuple[int, int]) -> None:
+    """``#body`` and ``#left`` only place their children, which cover them: drawn, they were two more
+    strips cut on every line of every frame. Hidden, everything inside them must still show and be used."""
+    app = WatchkeeperApp(relay, open_session=SESSION)
+    async with app.run_test(size=size) as pilot:
+        screen = await opened(app, pilot)
+        drawn: dict[str, int] = {}
+        for name in ("#body", "#left", "#timeline", "#detail", "#search", "#conversation"):
+            widget = screen.query_one(name)
+            draw = widget.render_lines
+
+            def counted(crop: Region, name: str = name, draw: Callable[[Region], list[Strip]] = draw) -> list[Strip]:
+                drawn[name] = drawn.get(name, 0) + 1
+                return draw(crop)
+
+            widget.render_lines = counted  # type: ignore[method-assign]
+        screen.timeline.cursor = 40
+        await pilot.press("slash")
+        await pilot.press("e", "c", "h", "o")
+        await pilot.pause()
+        assert drawn.get("#body", 0) == drawn.get("#left", 0) == 0
+        assert drawn["#timeline"] and drawn["#detail"] and drawn["#search"]
+        assert "echo" in screen_text(app)
+        await pilot.press("enter")
+        await until_app(pilot, lambda: screen.timeline.has_focus)
+        await pilot.press("v")
+        await until_app(pilot, lambda: drawn.get("#conversation", 0) > 0)
+        assert drawn.get("#body", 0) == drawn.get("#left", 0) == 0
+        # Clicks reach what the hidden containers hold.
+        await pilot.press("v")
+        await pilot.pause()
+        timeline = screen.timeline
+        assert await pilot.click("#timeline", offset=(20, 3))
+        assert timeline.cursor == timeline.scroll_offset.y + 3
+        assert await pilot.click("#detail", offset=(5, 2))
+        assert screen.query_one("#detail").has_focus
