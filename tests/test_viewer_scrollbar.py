@@ -65,8 +65,9 @@ async def test_it_draws_exactly_what_textuals_scrollbar_draws() -> None:
         assert not isinstance(app.query_one(Plain).vertical_scrollbar, SteadyScrollBar)
         cases = [(rows, y) for rows in (30, 97, 5_000, 1_000_000)
                  for y in (0, 1, 2, 7, rows // 3, rows // 2 + 1, rows - 40, rows)]
-        for theme in ("textual-dark", "textual-light"):
+        for theme, ansi in (("textual-dark", False), ("textual-light", False)):
             app.theme = theme
+            app.ansi_color = ansi
             await pilot.pause()
             for hover in (False, True):
                 for rows, y in cases:
@@ -75,6 +76,15 @@ async def test_it_draws_exactly_what_textuals_scrollbar_draws() -> None:
                     await pilot.pause()
                     assert plain.size == steady.size
                     assert drawn(steady) == drawn(plain), (theme, hover, rows, y)
+        # What it is drawn with changes while it stays where it is.
+        for rows, y in ((97, 7), (1_000_000, 500_001)):
+            plain, steady = scroll_both(app, rows, y)
+            for theme, ansi in (("ansi-dark", True), ("ansi-dark", False), ("textual-dark", False),
+                                ("textual-dark", True), ("textual-light", False)):
+                app.theme = theme
+                app.ansi_color = ansi
+                await pilot.pause()
+                assert drawn(steady) == drawn(plain), (theme, ansi, rows, y)
 
 
 async def test_over_a_million_rows_a_one_row_scroll_does_not_draw_it_again() -> None:

@@ -29,7 +29,7 @@ class SteadyScrollBar(ScrollBar):
         self._kept: tuple[tuple[object, ...], list[Strip]] | None = None
 
     def render_lines(self, crop: Region) -> list[Strip]:
-        key = (crop, self.size, self.styles.tint, self.styles.opacity, self._shown())
+        key = (crop, self.size, self.styles.tint, self.styles.opacity, tuple(self.get_line_filters()), self._shown())
         if self._kept is not None and self._kept[0] == key:
             return self._kept[1]
         lines = super().render_lines(crop)
