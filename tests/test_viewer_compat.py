@@ -15,6 +15,7 @@ from pathlib import Path
 
 from textual.app import App, ComposeResult
 from textual.geometry import Size
+from textual.screen import Screen
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.widget import Widget
@@ -129,3 +130,34 @@ async def test_set_scroll_range_gives_the_scroll_range_without_a_layout() -> Non
         assert view.max_scroll_y > 400
         view.scroll_to(y=450, animate=False, immediate=True)
         assert view.scroll_offset.y == 450
+
+
+class Ticking(Screen[None]):
+    def compose(self) -> ComposeResult:
+        yield Tall()
+
+
+async def test_a_screens_timer_stops_calling_back_the_moment_it_is_being_removed() -> None:
+    """Textual prunes a popped screen's widgets before it stops the screen's timers; a tick in between
+    found no widgets (``NoMatches``) and stopped the app."""
+    app = Host()
+    async with app.run_test(size=(40, 10)) as pilot:
+        screen = Ticking()
+        await app.push_screen(screen)
+        found: list[int] = []
+        tick = compat.unless_removing(screen, lambda: found.append(len(screen.query(Tall))))
+        tick()
+        assert found == [1]
+        app.pop_screen()
+        skipped = 0
+        while screen.is_attached:
+            before = len(found)
+            tick()
+            skipped += len(found) == before
+            await pilot.pause(0)
+        before = len(found)
+        tick()
+        skipped += len(found) == before
+        assert 0 not in found, "called back with the screen's widgets already gone"
+        assert skipped, "never skipped once the screen was being removed"
+        assert isinstance(app.screen, Screen) and app.screen is not screen

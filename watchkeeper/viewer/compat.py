@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from textual.app import App
+from textual.dom import DOMNode
 from textual.geometry import Size
 from textual.scrollbar import ScrollBar
 from textual.widget import Widget
@@ -27,6 +28,9 @@ PRIVATE_API: tuple[tuple[type, str, tuple[str, ...]], ...] = (
 PRIVATE_STATE: tuple[tuple[type, str], ...] = (
     (Footer, "_bindings_ready"),
     (Widget, "_vertical_scrollbar"),
+    (DOMNode, "_pruning"),
+    (DOMNode, "_closing"),
+    (DOMNode, "_closed"),
 )
 
 
@@ -59,3 +63,17 @@ def own_vertical_scrollbar(widget: Widget, make: Callable[[], ScrollBar]) -> Scr
         widget._vertical_scrollbar = bar
         widget.app._start_widget(widget, bar)
     return widget._vertical_scrollbar
+
+
+def unless_removing(node: DOMNode, callback: Callable[[], object]) -> Callable[[], object]:
+    """``callback`` for a timer of ``node``, skipped from the moment ``node`` is being removed.
+
+    Textual removes a screen's widgets before it stops the screen's timers: a tick
+    in between queried a widget already gone (``NoMatches``) and the app stopped.
+    """
+    def tick() -> object:
+        if node._pruning or node._closing or node._closed:
+            return None
+        return callback()
+
+    return tick

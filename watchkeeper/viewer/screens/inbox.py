@@ -28,6 +28,7 @@ from ...protocol.display import visible
 from ...protocol.payloads import ControlOutcomeData, data_of
 from ...protocol.session import SessionState
 from ...relay.api import SessionInfo
+from ..compat import unless_removing
 from ..host import host
 from ..model.control_availability import unavailable
 from ..model.inbox import Entry, countdown, counting, entries
@@ -128,7 +129,7 @@ denies it with a reason the agent reads, **s** steps it; **Enter** opens its ses
 
     def on_mount(self) -> None:
         self.title = "Held calls"
-        self.set_interval(1, self.tick)
+        self.set_interval(1, unless_removing(self, self.tick))
         self.sessions_changed(host(self.app).sessions)
 
     # --- the list ------------------------------------------------------------------------

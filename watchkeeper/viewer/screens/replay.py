@@ -32,6 +32,7 @@ from textual.widgets import Input, Label
 
 from ...relay.api import RelayAPI, SessionInfo
 from ...retention import retained
+from ..compat import unless_removing
 from ..model.feed import EventsArrived
 from ..model.playhead import Playhead, Reveal, parse_position, speed_label
 from ..palette import PaletteCommand
@@ -130,8 +131,8 @@ A recorded session played back with its own timing, scaled.
 
     def on_mount(self) -> None:
         # Runs before SessionScreen.on_mount, which starts the feed.
-        self.set_interval(1 / TICKS, self._tick)
-        self.set_interval(0.5, self._check_loaded)
+        self.set_interval(1 / TICKS, unless_removing(self, self._tick))
+        self.set_interval(0.5, unless_removing(self, self._check_loaded))
         self.player.show(self.playhead)
 
     # --- events in ---------------------------------------------------------------------

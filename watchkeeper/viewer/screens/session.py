@@ -32,6 +32,7 @@ from ...protocol.kinds import State
 from ...protocol.session import merge_capabilities
 from ...relay.api import ReadCancelled, RelayAPI, SessionInfo, cancellable
 from ...retention import retained, settle
+from ..compat import unless_removing
 from ..host import host
 from ..model.event_log import NotRead
 from ..model.feed import EventFeed, EventsArrived, HistoryRebuilt
@@ -208,7 +209,7 @@ cannot be steered at all is marked **⊘ observe-only** in the status bar;
         self.watch(self.conversation, "unseen", self._show_marker)
         # The person's moves are watched, not only messaged: the detail pane changes in the same frame.
         self.watch(self.timeline, "cursor", self.show_selected, init=False)
-        self.set_interval(0.5, self.refresh_status)
+        self.set_interval(0.5, unless_removing(self, self.refresh_status))
         self.timeline.focus()
         self.feed = EventFeed(self.relay, self, self.session_id, self._open_history(), reloads=True).start()
         self.refresh_status()
@@ -348,7 +349,7 @@ cannot be steered at all is marked **⊘ observe-only** in the status bar;
                 return
             wait = self._detail_at + DETAIL_EVERY - time.monotonic()
             if wait > 0:
-                self._detail_due = self.set_timer(wait, self.show_selected)
+                self._detail_due = self.set_timer(wait, unless_removing(self, self.show_selected))
                 return
         self.show_selected()
 

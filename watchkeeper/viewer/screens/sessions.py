@@ -23,6 +23,7 @@ from textual.widgets import DataTable, Header, Static
 
 from ...protocol.display import visible
 from ...relay.api import SessionInfo
+from ..compat import unless_removing
 from ..host import host
 from ..model.origins import EVERY, Group, choices, group_key, grouped, header_cells, header_title
 from ..model.session_columns import HEADINGS, Cells, cells, cut_end, fitted, layout
@@ -100,7 +101,7 @@ sessions it has, and says *unreachable* while the edge is not connected.
         yield KeyFooter()
 
     def on_mount(self) -> None:
-        self.set_interval(5, self._redraw)
+        self.set_interval(5, unless_removing(self, self._redraw))
         self.infos = order(self.infos or host(self.app).sessions)
         self.origins = len({group_key(i.origin) for i in self.infos})
         self._redraw()
