@@ -137,6 +137,12 @@ class Ticking(Screen[None]):
         yield Tall()
 
 
+class Crowded(Screen[None]):
+    def compose(self) -> ComposeResult:
+        for _ in range(40):
+            yield Tall()
+
+
 async def test_a_screens_timer_stops_calling_back_the_moment_it_is_being_removed() -> None:
     """Textual prunes a popped screen's widgets before it stops the screen's timers; a tick in between
     found no widgets (``NoMatches``) and stopped the app."""
@@ -161,3 +167,21 @@ async def test_a_screens_timer_stops_calling_back_the_moment_it_is_being_removed
         assert 0 not in found, "called back with the screen's widgets already gone"
         assert skipped, "never skipped once the screen was being removed"
         assert isinstance(app.screen, Screen) and app.screen is not screen
+
+
+async def test_a_kept_screens_timer_stops_calling_back_when_the_app_exits() -> None:
+    """At exit Textual closes an installed screen that is not shown, and its widgets, in no set order:
+    a tick of the screen's in between found some of its widgets gone. Ticking every millisecond through
+    the exit of a screen of 40 widgets."""
+    found: list[int] = []
+    for _ in range(10):
+        app = Host()
+        async with app.run_test(size=(40, 10)) as pilot:
+            screen = Crowded()
+            app.install_screen(screen, "kept")
+            await app.push_screen("kept")
+            count = compat.unless_removing(screen, lambda s=screen: found.append(len(s.query(Tall))))
+            screen.set_interval(0.001, count)
+            app.pop_screen()
+            await pilot.pause(0.02)
+        assert found and set(found) == {40}, sorted(set(found))

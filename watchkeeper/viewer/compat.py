@@ -66,13 +66,14 @@ def own_vertical_scrollbar(widget: Widget, make: Callable[[], ScrollBar]) -> Scr
 
 
 def unless_removing(node: DOMNode, callback: Callable[[], object]) -> Callable[[], object]:
-    """``callback`` for a timer of ``node``, skipped from the moment ``node`` is being removed.
+    """``callback`` for a timer of ``node``, skipped from the moment ``node`` or the app is being taken down.
 
-    Textual removes a screen's widgets before it stops the screen's timers: a tick
-    in between queried a widget already gone (``NoMatches``) and the app stopped.
+    Textual removes a screen's widgets before it stops the screen's timers, and at
+    exit closes an installed screen's widgets in no set order beside the screen:
+    a tick in between queried a widget already gone (``NoMatches``).
     """
     def tick() -> object:
-        if node._pruning or node._closing or node._closed:
+        if node._pruning or node._closing or node._closed or not node.app.is_running:
             return None
         return callback()
 
