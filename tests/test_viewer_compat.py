@@ -144,8 +144,7 @@ class Crowded(Screen[None]):
 
 
 async def test_a_screens_timer_stops_calling_back_the_moment_it_is_being_removed() -> None:
-    """Textual prunes a popped screen's widgets before it stops the screen's timers; a tick in between
-    found no widgets (``NoMatches``) and stopped the app."""
+    """From the moment a popped screen is being removed, its ticks are skipped: its widgets go with it."""
     app = Host()
     async with app.run_test(size=(40, 10)) as pilot:
         screen = Ticking()

@@ -66,11 +66,11 @@ def own_vertical_scrollbar(widget: Widget, make: Callable[[], ScrollBar]) -> Scr
 
 
 def unless_removing(node: DOMNode, callback: Callable[[], object]) -> Callable[[], object]:
-    """``callback`` for a timer of ``node``, skipped from the moment ``node`` or the app is being taken down.
+    """``callback`` for a timer of ``node``, skipped once ``node`` is being removed or closed, or the app exits.
 
-    Textual removes a screen's widgets before it stops the screen's timers, and at
-    exit closes an installed screen's widgets in no set order beside the screen:
-    a tick in between queried a widget already gone (``NoMatches``).
+    A timer ticks in its own task. At exit Textual closes a kept screen (installed,
+    not shown) and its widgets in no set order: a tick of the screen in between
+    queried a widget already gone (``NoMatches``), and the app stopped with it.
     """
     def tick() -> object:
         if node._pruning or node._closing or node._closed or not node.app.is_running:
