@@ -18,12 +18,12 @@ from watchkeeper.viewer.widgets.scrollbar import SteadyScrollBar, SteadyScrollVi
 
 class Plain(ScrollView):
     def render_line(self, y: int) -> Strip:
-        return Strip.blank(self.size.width)
+        return Strip.blank(self.size.width, self.rich_style)
 
 
 class Steady(SteadyScrollView):
     def render_line(self, y: int) -> Strip:
-        return Strip.blank(self.size.width)
+        return Strip.blank(self.size.width, self.rich_style)
 
 
 class Pair(App[None]):
@@ -85,6 +85,16 @@ async def test_it_draws_exactly_what_textuals_scrollbar_draws() -> None:
                 app.ansi_color = ansi
                 await pilot.pause()
                 assert drawn(steady) == drawn(plain), (theme, ansi, rows, y)
+            # The view under it fades, and takes another ground: the bar's own styles stay as they were.
+            for view in (app.query_one(Plain), app.query_one(Steady)):
+                view.styles.opacity = 0.5
+                view.styles.background = "rgba(200,40,40,0.5)"
+            await pilot.pause()
+            assert drawn(steady) == drawn(plain), ("faded", rows, y)
+            for view in (app.query_one(Plain), app.query_one(Steady)):
+                view.styles.clear_rule("opacity")
+                view.styles.clear_rule("background")
+            await pilot.pause()
 
 
 async def test_over_a_million_rows_a_one_row_scroll_does_not_draw_it_again() -> None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 from typing import Any
 
 from rich.color import Color
-from rich.segment import Segment
 from rich.style import Style
 from textual.geometry import Region
 from textual.scroll_view import ScrollView
@@ -51,9 +50,8 @@ class SteadyScrollBar(ScrollBar):
         segments = bar.render_bar(
             size=length, virtual_size=bar.virtual_size, window_size=bar.window_size, position=bar.position,
             thickness=thickness, vertical=bar.vertical,
-            back_color=style.bgcolor or Color.parse("#555555"), bar_color=style.color or Color.parse("bright_magenta"))
-        shown: list[Segment] = list(segments.segments)
-        return type(bar), tuple(shown)
+            back_color=style.bgcolor or Color.default(), bar_color=style.color or Color.default())
+        return type(bar), tuple(segments.segments)
 
 
 class SteadyScrollView(ScrollView):
