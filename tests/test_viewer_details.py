@@ -6,6 +6,7 @@ import re
 from typing import Any
 
 from rich.console import Console
+from rich.text import Text
 from test_viewer_support import EDIT_INPUT, Events
 
 from watchkeeper.protocol import CallTable, Event
@@ -84,22 +85,56 @@ def test_events_other_than_calls() -> None:
     assert "Nothing selected" in rendered([])
 
 
-def test_code_is_highlighted_as_rich_highlights_it_by_name() -> None:
-    """The lexer is looked up once and kept; what it draws must be what Rich draws from the name."""
+CODE_SAMPLES = {
+    "json": '{"a": [1, 2.5, null], "b": "\\u00e9", "long": "' + "word " * 30 + '"}',
+    "bash": "for f in *.py; do echo \"$f\" | wc -l; done\n  \n",
+    "python": "\n\ndef f(x: int) -> int:\n\treturn x  # tab\n\t\tnested = '中文字符' * 9 + '🙂'\n\n",
+    "diff": "--- a\n+++ b\n-old\n+new",
+    "text": "a\n",
+    "no-such-lexer": "plain <b>text</b> " + "x" * 130,
+}
+CODE_EDGES = ["", "\n", "\n\n\n", "a", "   ", "trailing   \n", "\tonly a tab", "x\ty\t\tz = 1", "x" * 300]
+
+
+def test_code_is_drawn_as_richs_syntax_draws_it() -> None:
+    """``Code`` draws in one pass what Rich's ``Syntax`` draws a line at a time: the same lines, segment for
+    segment, for every lexer (looked up once, by name), width, theme and colour depth, and at the edges
+    (nothing, blank lines, no final newline, tabs, wide characters, a word longer than the width)."""
     from rich.syntax import Syntax
+    from rich.terminal_theme import MONOKAI
+    from textual.color import Color
 
     from watchkeeper.viewer.model.detail_render import code
+    from watchkeeper.viewer.theme import syntax_theme
 
-    samples = {"json": '{"a": [1, 2.5, null], "b": "\\u00e9"}', "bash": "for f in *.py; do echo \"$f\" | wc -l; done",
-               "python": "\n\ndef f(x: int) -> int:\n\treturn x  # tab\n\n", "diff": "--- a\n+++ b\n-old\n+new",
-               "no-such-lexer": "plain <b>text</b>"}
-    opts = Options()
-    for name, text in samples.items():
-        for _ in range(2):
-            ours, theirs = (Console(width=60, record=True, color_system="truecolor") for _ in range(2))
-            ours.print(code(text, name, opts))
-            theirs.print(Syntax(text, name, theme=opts.theme, background_color="default", word_wrap=True))
-            drawn = ours.export_text(styles=True)
-            assert drawn == theirs.export_text(styles=True), name
-            colours = set(re.findall(r"\x1b\[[0-9;]*m", drawn))
-            assert len(colours - {"\x1b[0m", "\x1b[49m"}) >= 2 or name == "no-such-lexer", (name, colours)
+    themes = ["ansi_dark", "ansi_light", "monokai", syntax_theme(False, MONOKAI, Color.parse("#f0f0f0"))]
+    cases = [*CODE_SAMPLES.items(), *(("python", edge) for edge in CODE_EDGES)]
+    compared = 0
+    for theme in themes:
+        opts = Options(theme=theme)
+        console = Console(width=80, color_system="truecolor", force_terminal=True)
+        for name, text in cases:
+            for width in (1, 2, 7, 40, 80, 200):
+                options = console.options.update(width=width)
+                ours = console.render_lines(code(text, name, opts), options, pad=False)
+                theirs = console.render_lines(
+                    Syntax(text, name, theme=theme, background_color="default", word_wrap=True), options, pad=False)
+                assert ours == theirs, (theme, name, text[:20], width)
+                compared += 1
+            # Printed in 256 colours beside other text, as a terminal gets it.
+            printed = []
+            for drawn in (code(text, name, opts), Syntax(text, name, theme=theme, background_color="default",
+                                                         word_wrap=True)):
+                out = Console(width=50, record=True, color_system="256", force_terminal=True)
+                out.print(Text("before"), drawn, Text("after"))
+                printed.append(out.export_text(styles=True))
+            assert printed[0] == printed[1], (theme, name, text[:20])
+    assert compared == 4 * (len(CODE_SAMPLES) + len(CODE_EDGES)) * 6
+    # And highlighted: a lexer found by name gives colours, under the pane's own theme as well.
+    for name, text in CODE_SAMPLES.items():
+        shown = Console(width=60, record=True, color_system="truecolor")
+        shown.print(code(text, name, Options()))
+        colours = set(re.findall(r"\x1b\[[0-9;]*m", shown.export_text(styles=True)))
+        assert len(colours - {"\x1b[0m", "\x1b[49m"}) >= 2 or name in ("no-such-lexer", "text"), (name, colours)
+
+
