@@ -26,6 +26,7 @@ from test_viewer_support import screen_text
 from waiting import until, until_app
 
 from watchkeeper.adapters.files.source import DirectorySource, TranscriptSource
+from watchkeeper.export.mapping import SpanMapper
 from watchkeeper.protocol import Event
 from watchkeeper.relay import Relay
 from watchkeeper.viewer import WatchkeeperApp
@@ -183,3 +184,42 @@ def test_pausing_the_run_holds_a_sub_agents_call_too(wk: Watchkeeper, tmp_path: 
     # Codex's hook says "collaborationspawn_agent"; shown (and matched by breakpoints) as the rollout names it.
     assert {e["data"]["name"] for e in seen.of("tool.started") if e["data"]["call_id"] == "call_spawn"} == {
         "collaboration.spawn_agent"}
+
+
+@pytest.mark.node
+def test_a_sub_agents_call_is_one_span_though_its_hooks_come_with_its_parents_session(
+        wk: Watchkeeper, tmp_path: Path) -> None:
+    """Steered, a sub-agent's call is told twice: by its hooks, in the parent's session (where a pause holds
+    it), and by its own rollout, in its own session, which goes into the parent's trace. The trace has the
+    call once, under the sub-agent's span."""
+    script = [SCRIPT[0], Turn([Exec("echo child > child.txt", call_id="call_child_write")], agent=CHILD),
+              *SCRIPT[2:]]
+    sessions = tmp_path / "codex" / "sessions"
+    sessions.mkdir(parents=True)
+    seen = Viewer()
+    wk.relay.subscribe(seen)
+    wk.relay.add_source(DirectorySource([sessions], lambda path: wk.relay.add_source(TranscriptSource(path))))
+    with ScriptedResponses(script, model=MODEL) as api:
+        run = start_codex(wk, api, tmp_path, "--trust-hook", features=["multi_agent_v2"])
+        rc, _, stderr = run.wait()
+    assert rc == 0, stderr
+    parent = first_session(wk, seen)
+    (child,) = until(lambda: {p.stem[-36:] for p in sessions.glob("*/*/*/rollout-*.jsonl")} - {parent} or None,
+                     "the child's rollout")
+
+    def told(session: str) -> set[str]:
+        return {e["data"]["call_id"] for e in seen.of("tool.finished") if e["session"] == session}
+
+    until(lambda: "call_child_write" in told(child) and "call_child_write" in told(parent),
+          "the child's call told by its hooks (parent) and by its rollout (child)")
+    mapper = SpanMapper()
+    spans = [*mapper.feed(list(seen.events)), *mapper.close_all(incomplete=True)]
+    tools = [s for s in spans if s.attributes.get("gen_ai.tool.call.id") == "call_child_write"]
+    assert len(tools) == 1, [(s.span_id, s.parent_id, s.attributes) for s in tools]
+    (tool,) = tools
+    assert {s.trace_id for s in spans} == {tool.trace_id}, "the child's session is in its parent's trace"
+    by_id = {s.span_id: s for s in spans}
+    under = by_id[tool.parent_id]
+    assert under.attributes["gen_ai.operation.name"] == "invoke_agent"
+    assert child in (under.attributes.get("gen_ai.agent.id"), under.attributes.get("gen_ai.conversation.id"))
+    assert tool.end_ns >= tool.start_ns and "watchkeeper.incomplete" not in tool.attributes

@@ -371,6 +371,47 @@ def test_a_codex_sub_agents_own_thread_is_in_its_parents_trace_under_its_span(tm
     assert all(again[s.span_id] == s for s in first), "exported again, in the other order: the same spans"
 
 
+def steered_child_call(ts: str) -> list[Any]:
+    """What Codex's hooks tell of the child's ``ls``, held and approved: they come with the parent's session
+    id and the child as their agent, as Codex sends them."""
+    from watchkeeper.adapters.claude_code.hooks import payload_events, waiting_event
+
+    hook = {"session_id": CODEX_PARENT, "agent_id": CODEX_CHILD, "tool_use_id": "call_child_ls",
+            "tool_name": "exec_command", "tool_input": {"cmd": "ls"}}
+    events = [*payload_events({**hook, "hook_event_name": "PreToolUse"}, "k1"), waiting_event(hook, "paused"),
+              make_event("control:c1", CODEX_PARENT, Kind.CONTROL_APPLIED, {"control": "approve",
+                                                                           "call_id": "call_child_ls", "by": "me"}),
+              *payload_events({**hook, "hook_event_name": "PostToolUse", "tool_response": "a.txt"}, "k2")]
+    for event in events:
+        event["ts"] = ts
+    return events
+
+
+@pytest.mark.parametrize("hooks_first", [False, True], ids=["child-session-first", "hooks-first"])
+def test_a_steered_codex_sub_agents_call_is_one_span_told_by_its_hooks_and_its_own_thread(
+        tmp_path: Path, hooks_first: bool) -> None:
+    """Steered, Codex tells a sub-agent's call twice: by hooks in the parent's session (where a pause holds
+    it) and by the child's own thread, which is in the parent's trace. One span, whichever comes first, with
+    the hold and the approval on it."""
+    parent_path, child_path = codex_parent_and_child(tmp_path)
+    parent, child = list(convert_file(parent_path)), list(convert_file(child_path))
+    *held, told = steered_child_call("2026-07-01T10:00:04.500Z")
+    ran = next(i for i, e in enumerate(child) if e["kind"] == "tool.finished")
+    if hooks_first:  # the child's rollout read only once its call was held, approved and run
+        streams = [*parent[:5], *held, *child, told, *parent[5:]]
+    else:  # the child's thread read as it is written, its call held and approved before it runs
+        streams = [*parent[:5], *child[:ran], *held, *child[ran:], told, *parent[5:]]
+    mapper = SpanMapper()
+    spans = [*mapper.feed(streams), *mapper.close_all(incomplete=True)]
+    calls = Counter(s.attributes.get("gen_ai.tool.call.id") for s in spans if s.name.startswith("execute_tool"))
+    assert calls == {"call_spawn": 1, "call_wait": 1, "call_child_ls": 1}, calls
+    (ls,) = [s for s in spans if s.attributes.get("gen_ai.tool.call.id") == "call_child_ls"]
+    assert [name for name, _, _ in ls.events] == ["watchkeeper.hold", "watchkeeper.control.applied"]
+    assert "watchkeeper.incomplete" not in ls.attributes and ls.attributes["watchkeeper.tool.status"] == "ok"
+    assert {s.trace_id for s in spans} == {trace_id(CODEX_PARENT)}
+    assert not mapper._tellers._by_trace, "what the trace's calls needed goes with its sessions"
+
+
 def test_no_provider_is_named_when_the_session_does_not_know_it(tmp_path: Path) -> None:
     """An SDK (or ACP) session does not say whose model it runs, and ``sdk`` is no provider: left out."""
     with Receiver() as r:

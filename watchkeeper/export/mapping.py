@@ -16,15 +16,14 @@ unless a ``Content`` limit is given; then it is cut to that many characters.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Any
 
 from ..protocol import Event
 from ..protocol.envelope import parse_ts
 from ..protocol.kinds import MAIN_AGENT, Kind
-from ..protocol.usage import UsageTally
 from .ids import agent_span_id, chat_span_id, tool_span_id, trace_id
 from .records import CLIENT, INTERNAL, Content, SpanRecord
+from .spans import CallTellers, OpenChat, OpenSpan, SessionSpans
 
 __all__ = ["CLIENT", "INTERNAL", "Content", "SpanMapper", "SpanRecord"]
 
@@ -32,9 +31,6 @@ __all__ = ["CLIENT", "INTERNAL", "Content", "SpanMapper", "SpanRecord"]
 PROVIDERS = {"claude-code": "anthropic", "codex": "openai"}
 #: ``error.type`` of a tool call by its final status.
 ERROR_TYPES = {"error": "tool_error", "denied": "denied", "interrupted": "interrupted"}
-#: Span events kept on one span (holds and controls); more are counted, not kept.
-MAX_SPAN_EVENTS = 128
-
 def _count(value: Any) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
 
@@ -42,57 +38,6 @@ def _count(value: Any) -> int:
 def ns(ts: str | None, fallback: int) -> int:
     t = parse_ts(ts)
     return int(t * 1e9) if t is not None else fallback
-
-
-@dataclass(slots=True)
-class _Open:
-    """A span begun and not yet sent."""
-
-    record: SpanRecord
-    dropped_events: int = 0
-
-    def event(self, name: str, at: int, attrs: dict[str, Any]) -> None:
-        if len(self.record.events) < MAX_SPAN_EVENTS:
-            self.record.events.append((name, at, attrs))
-        else:
-            self.dropped_events += 1
-
-
-@dataclass(slots=True)
-class _Chat:
-    key: str
-    agent: str
-    start_ns: int
-    end_ns: int
-    model: str | None
-    response_id: str | None
-    counts: list[int]
-
-
-class _Session:
-    """What one session's spans need between events."""
-
-    def __init__(self, session: str, now_ns: int) -> None:
-        self.id = session
-        self.trace = trace_id(session)
-        self.agent_kind = "unknown"
-        self.model: str | None = None
-        self.title: str | None = None
-        self.root = _Open(SpanRecord(self.trace, agent_span_id(session, MAIN_AGENT), None, "invoke_agent",
-                                     INTERNAL, now_ns, now_ns, {}))
-        self.last_ns = now_ns
-        self.usage = UsageTally()
-        self.tools: dict[str, _Open] = {}
-        self.agents: dict[str, _Open] = {}
-        self.agents_seen: set[str] = set()
-        self.agents_sent: set[str] = set()
-        #: when each agent last received input (a prompt, a tool result): where its next model call starts.
-        self.input_ns: dict[str, int] = {}
-        self.chats: dict[str, _Chat] = {}
-        self.chats_sent: set[str] = set()
-        #: subagents whose finish came before their own records (live, their file is read after the result).
-        self.finished: set[str] = set()
-        self.ended = False
 
 
 class SpanMapper:
@@ -105,10 +50,11 @@ class SpanMapper:
 
     def __init__(self, content: Content | None = None) -> None:
         self.content = content
-        self.sessions: dict[str, _Session] = {}
+        self.sessions: dict[str, SessionSpans] = {}
         self._settled: set[str] = set()
         #: sub-agent session -> its parent's, kept should the session be closed and open again.
         self._parents: dict[str, str] = {}
+        self._tellers = CallTellers()
 
     def feed(self, events: Iterable[Event]) -> list[SpanRecord]:
         out: list[SpanRecord] = []
@@ -121,7 +67,7 @@ class SpanMapper:
             if s is None:
                 if ev.get("kind") in (Kind.NOTICE, Kind.RAW):
                     continue
-                s = self.sessions[sid] = _Session(sid, at)
+                s = self.sessions[sid] = SessionSpans(sid, at)
                 if sid in self._parents:
                     self._nest(s, self._parents[sid])
             if not at:
@@ -135,7 +81,7 @@ class SpanMapper:
 
     # --- one event ---------------------------------------------------------
 
-    def _one(self, s: _Session, ev: Event, at: int, data: dict[str, Any], out: list[SpanRecord]) -> None:
+    def _one(self, s: SessionSpans, ev: Event, at: int, data: dict[str, Any], out: list[SpanRecord]) -> None:
         kind = ev.get("kind")
         agent = ev.get("agent") or MAIN_AGENT
         if agent != MAIN_AGENT:
@@ -179,13 +125,13 @@ class SpanMapper:
         elif kind == Kind.SESSION_ENDED:
             out += self.close_session(s.id, incomplete=False)
 
-    def _provider(self, s: _Session) -> dict[str, str]:
+    def _provider(self, s: SessionSpans) -> dict[str, str]:
         provider = PROVIDERS.get(s.agent_kind)
         return {"gen_ai.provider.name": provider} if provider else {}
 
     # --- chat spans --------------------------------------------------------
 
-    def _usage(self, s: _Session, ev: Event, agent: str, at: int, data: dict[str, Any],
+    def _usage(self, s: SessionSpans, ev: Event, agent: str, at: int, data: dict[str, Any],
                out: list[SpanRecord]) -> None:
         s.usage.fold(data)  # type: ignore[arg-type]
         if data.get("cumulative"):
@@ -201,13 +147,13 @@ class SpanMapper:
         if chat is None:
             self._end_chats(s, agent, out)
             start = min(s.input_ns.get(agent, at), at)
-            s.chats[key] = _Chat(key, agent, start, at, data.get("model"), data.get("message_id"), counts)
+            s.chats[key] = OpenChat(key, agent, start, at, data.get("model"), data.get("message_id"), counts)
             return
         chat.end_ns = max(chat.end_ns, at)
         chat.model = chat.model or data.get("model")
         chat.counts = [a + b for a, b in zip(chat.counts, counts, strict=True)]
 
-    def _end_chats(self, s: _Session, agent: str | None, out: list[SpanRecord]) -> None:
+    def _end_chats(self, s: SessionSpans, agent: str | None, out: list[SpanRecord]) -> None:
         """Send the model calls of ``agent`` (None: of every agent) whose usage is complete."""
         for key in [k for k, c in s.chats.items() if agent is None or c.agent == agent]:
             chat = s.chats.pop(key)
@@ -236,9 +182,10 @@ class SpanMapper:
 
     # --- tool spans --------------------------------------------------------
 
-    def _tool_started(self, s: _Session, agent: str, at: int, data: dict[str, Any]) -> None:
+    def _tool_started(self, s: SessionSpans, agent: str, at: int, data: dict[str, Any]) -> None:
         call_id = data.get("call_id")
-        if not isinstance(call_id, str) or call_id in s.tools:
+        if (not isinstance(call_id, str) or call_id in s.tools
+                or not self._tellers.has_span(s, s.id in self._parents, agent, call_id)):
             return
         name = str(data.get("name") or "tool")
         attrs: dict[str, Any] = {
@@ -249,21 +196,21 @@ class SpanMapper:
         }
         if self.content is not None and "input" in data:
             attrs["gen_ai.tool.call.arguments"] = self.content.json(data.get("input"))
-        s.tools[call_id] = _Open(SpanRecord(s.trace, tool_span_id(s.id, call_id), self._agent_id(s, agent),
+        s.tools[call_id] = OpenSpan(SpanRecord(s.trace, tool_span_id(s.id, call_id), self._agent_id(s, agent),
                                             f"execute_tool {name}", INTERNAL, at, at, attrs))
 
-    def _tool_waiting(self, s: _Session, agent: str, at: int, data: dict[str, Any]) -> None:
+    def _tool_waiting(self, s: SessionSpans, agent: str, at: int, data: dict[str, Any]) -> None:
         call_id = data.get("call_id")
         if isinstance(call_id, str) and call_id not in s.tools:
             self._tool_started(s, agent, at, data)
-        span = s.tools.get(call_id) if isinstance(call_id, str) else None
+        span = self._tool_span(s, call_id)
         if span is not None:
             attrs = {"watchkeeper.why": str(data.get("why") or data.get("reason") or "")}
             if data.get("rule"):
                 attrs["watchkeeper.rule"] = str(data["rule"])
             span.event("watchkeeper.hold", at, attrs)
 
-    def _tool_finished(self, s: _Session, agent: str, at: int, data: dict[str, Any], out: list[SpanRecord]) -> None:
+    def _tool_finished(self, s: SessionSpans, agent: str, at: int, data: dict[str, Any], out: list[SpanRecord]) -> None:
         call_id = data.get("call_id")
         if not isinstance(call_id, str):
             return
@@ -273,7 +220,9 @@ class SpanMapper:
             duration = data.get("duration_ms")
             start = at - int(duration * 1e6) if isinstance(duration, int | float) and duration > 0 else at
             self._tool_started(s, agent, start, {"call_id": call_id, "name": data.get("name")})
-            span = s.tools.pop(call_id)
+            span = s.tools.pop(call_id, None)
+            if span is None:
+                return  # another session of the trace has its span
         rec = span.record
         rec.end_ns = max(at, rec.start_ns)
         status = str(data.get("status") or ("error" if data.get("is_error") else "ok"))
@@ -292,22 +241,31 @@ class SpanMapper:
                 rec.error = self.content.text(data.get("output"))[:256]
         out.append(self._finish(span))
 
+    def _tool_span(self, s: SessionSpans, call_id: Any) -> OpenSpan | None:
+        """The call's open span: this session's, or that of the session of the trace that tells it."""
+        if not isinstance(call_id, str):
+            return None
+        span = s.tools.get(call_id)
+        if span is None and (teller := self.sessions.get(self._tellers.teller(s.trace, call_id) or "")):
+            span = teller.tools.get(call_id)
+        return span
+
     # --- agents ------------------------------------------------------------
 
-    def _agent_id(self, s: _Session, agent: str) -> int:
+    def _agent_id(self, s: SessionSpans, agent: str) -> int:
         return s.root.record.span_id if agent == MAIN_AGENT else agent_span_id(s.id, agent)
 
-    def _on_agent_span(self, s: _Session, agent: str) -> _Open:
+    def _on_agent_span(self, s: SessionSpans, agent: str) -> OpenSpan:
         """Where an event about ``agent`` goes: its own span while open, else the session's."""
         return s.agents.get(agent, s.root) if agent != MAIN_AGENT else s.root
 
-    def _agent(self, s: _Session, agent: str, at: int, parent_call: str | None = None) -> _Open:
+    def _agent(self, s: SessionSpans, agent: str, at: int, parent_call: str | None = None) -> OpenSpan:
         span = s.agents.get(agent)
         if span is None:
             parent = s.root.record.span_id
             attrs: dict[str, Any] = {"gen_ai.operation.name": "invoke_agent", "gen_ai.agent.id": agent,
                                      "gen_ai.conversation.id": s.id}
-            span = s.agents[agent] = _Open(SpanRecord(s.trace, agent_span_id(s.id, agent), parent,
+            span = s.agents[agent] = OpenSpan(SpanRecord(s.trace, agent_span_id(s.id, agent), parent,
                                                       "invoke_agent", INTERNAL, at, at, attrs))
         rec = span.record
         rec.start_ns = min(rec.start_ns, at)
@@ -317,7 +275,7 @@ class SpanMapper:
             rec.attributes["watchkeeper.parent_call_id"] = parent_call
         return span
 
-    def _agent_started(self, s: _Session, at: int, data: dict[str, Any]) -> None:
+    def _agent_started(self, s: SessionSpans, at: int, data: dict[str, Any]) -> None:
         agent = data.get("agent_id")
         if not isinstance(agent, str) or agent == MAIN_AGENT:
             return
@@ -330,7 +288,8 @@ class SpanMapper:
         if self.content is not None and data.get("description"):
             span.record.attributes["gen_ai.agent.description"] = self.content.text(data["description"])
 
-    def _agent_finished(self, s: _Session, agent: str, at: int, data: dict[str, Any], out: list[SpanRecord]) -> None:
+    def _agent_finished(self, s: SessionSpans, agent: str, at: int, data: dict[str, Any],
+                        out: list[SpanRecord]) -> None:
         if agent == MAIN_AGENT or agent in s.agents_sent:
             return
         span = self._agent(s, agent, at)
@@ -344,13 +303,13 @@ class SpanMapper:
         else:
             s.finished.add(agent)
 
-    def _send_agent(self, s: _Session, agent: str) -> SpanRecord:
+    def _send_agent(self, s: SessionSpans, agent: str) -> SpanRecord:
         s.agents_sent.add(agent)
         span = s.agents.pop(agent)
         span.record.attributes.update(self._provider(s))
         return self._finish(span)
 
-    def _nest(self, s: _Session, parent: str) -> None:
+    def _nest(self, s: SessionSpans, parent: str) -> None:
         """Into the parent's trace, under its span for this sub-agent: ids that need nothing of the parent's."""
         self._parents[s.id] = parent
         s.trace = trace_id(parent)
@@ -359,7 +318,7 @@ class SpanMapper:
         s.root.record.parent_id = agent_span_id(parent, s.id)
         s.root.record.attributes["watchkeeper.parent_session"] = parent
 
-    def _control(self, s: _Session, agent: str, at: int, kind: str, data: dict[str, Any]) -> None:
+    def _control(self, s: SessionSpans, agent: str, at: int, kind: str, data: dict[str, Any]) -> None:
         attrs: dict[str, Any] = {
             "watchkeeper.control": str(data.get("control") or ""),
             "watchkeeper.decision": "applied" if kind == Kind.CONTROL_APPLIED else "rejected",
@@ -371,14 +330,13 @@ class SpanMapper:
             for key in ("text", "message", "reason"):
                 if data.get(key):
                     attrs[f"watchkeeper.{key}"] = self.content.text(data[key])
-        call_id = data.get("call_id")
-        span = s.tools.get(call_id) if isinstance(call_id, str) else None
+        span = self._tool_span(s, data.get("call_id"))
         (span or self._on_agent_span(s, agent)).event(f"watchkeeper.control.{attrs['watchkeeper.decision']}", at,
                                                       attrs)
 
     # --- ending ------------------------------------------------------------
 
-    def _finish(self, span: _Open, incomplete: bool = False) -> SpanRecord:
+    def _finish(self, span: OpenSpan, incomplete: bool = False) -> SpanRecord:
         rec = span.record
         if incomplete:
             rec.attributes["watchkeeper.incomplete"] = True
@@ -391,6 +349,8 @@ class SpanMapper:
         s = self.sessions.pop(session, None)
         if s is None:
             return []
+        if session not in self._parents:
+            self._tellers.forget(s.trace)
         out: list[SpanRecord] = []
         self._end_chats(s, None, out)
         for call_id in list(s.tools):
