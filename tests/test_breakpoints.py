@@ -206,3 +206,17 @@ def test_the_default_file_is_in_the_config_directory(tmp_path: Path, monkeypatch
     assert B.default_path() == tmp_path / "breakpoints.toml"
     Book.load().add(Rule("bash", tool="Bash"))
     assert Book.load().get("bash") == Rule("bash", tool="Bash")
+
+
+def test_a_path_through_a_link_out_of_the_cwd_is_outside(tmp_path: Path) -> None:
+    """``cfg`` a link to a directory elsewhere: a write to ``cfg/passwd`` lands outside the cwd, and the rule
+    fires; a link inside the cwd to inside it does not."""
+    cwd, elsewhere = tmp_path / "proj", tmp_path / "etc"
+    (cwd / "src").mkdir(parents=True)
+    elsewhere.mkdir()
+    (cwd / "cfg").symlink_to(elsewhere)
+    (cwd / "lib").symlink_to(cwd / "src")
+    rule = Rule("out", outside_cwd=True)
+    for path, fires in (("cfg/passwd", True), (f"{cwd}/cfg/new/file", True), ("lib/app.py", False),
+                        ("src/app.py", False)):
+        assert B.matches(rule, pre("Write", {"file_path": path}, cwd=str(cwd)), SessionFacts()) is fires, path

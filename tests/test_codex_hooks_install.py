@@ -133,7 +133,8 @@ def test_a_codex_started_directly_is_steerable_after_install(wk: Watchkeeper, tm
     assert started[0]["data"]["answer_prompts_here"] is False
 
 
-FAKE_CODEX = "#!/bin/sh\n[ \"$1\" = app-server ] && exit 3\necho started > \"$MARKER\"\n"
+FAKE_CODEX = ("#!/bin/sh\n[ \"$1\" = app-server ] && exit 3\necho started > \"$MARKER\"\n"
+              "cat \"$WATCHKEEPER_CODEX_HOOK\" >> \"$MARKER\" 2>/dev/null\n")
 
 
 @pytest.mark.parametrize("installed_closed", [False, True])
@@ -167,3 +168,5 @@ def test_run_fail_closed_is_refused_over_hooks_installed_fail_open(tmp_path: Pat
     assert plain.returncode == 0, plain.stderr
     assert f"until then its hooks fail {'closed' if installed_closed else 'open'}" in plain.stderr, \
         "the message names the mode the installed hooks apply"
+    # The installed hooks read this run's request file: it carries the session's mode, theirs included.
+    assert ("fail=closed" in marker.read_text()) is installed_closed, marker.read_text()

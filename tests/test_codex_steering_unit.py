@@ -182,7 +182,8 @@ async def test_a_breakpoint_matching_typed_input_is_said_not_held_once_and_nothi
         return make_event(f"rollout:{call}", SESSION, "tool.started",
                           {"call_id": call, "name": name, "input": {"session_id": 7, "chars": chars}})
 
-    batch = [typed("w1", "rm -rf /\n"), typed("w2", "ls\n"), typed("w3", "rm -rf ~\n", name="exec_command"),
+    odd = make_event("odd", SESSION, "tool.started", {"call_id": "w0", "name": {"not": "a name"}, "input": {}})
+    batch = [odd, typed("w1", "rm -rf /\n"), typed("w2", "ls\n"), typed("w3", "rm -rf ~\n", name="exec_command"),
              make_event("other", "another-session", "tool.started",
                         {"call_id": "w4", "name": "write_stdin", "input": {"chars": "rm -rf x"}})]
     watch(batch)

@@ -218,3 +218,46 @@ def test_an_agent_that_stops_waiting_ends_its_hold(server: Server) -> None:
     until(lambda: any(e["data"].get("control") == "abandoned" for e in list(server.events)))
     status, answer = server.request("POST", "/control", control("c2", "approve", call_id="t1"))
     assert status == 200 and answer["outcome"]["kind"] == "control.rejected"
+
+
+def test_a_call_asked_twice_is_one_hold_that_only_the_person_ends(server: Server) -> None:
+    """The agent replays its own held call's PreToolUse with its credential, then hangs up: the real request
+    is not answered by either (it would run the call without the person), and the person's deny reaches it."""
+    server.request("POST", "/hook", pre("t0"))
+    server.request("POST", "/control", control("c1", "pause"))
+    real, answered = in_thread(lambda: server.request("POST", "/hook?fail=closed", pre("t1")))
+    until(lambda: "tool.waiting" in server.kinds())
+    replay = socket.create_connection(("127.0.0.1", server.port), timeout=WAIT)
+    body = json.dumps(pre("t1")).encode()
+    replay.sendall(b"POST /hook HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer " + TOKEN.encode()
+                   + b"\r\nContent-Type: application/json\r\nContent-Length: " + str(len(body)).encode()
+                   + b"\r\n\r\n" + body)
+    hold = next(iter(server.steering._sessions[SID].holds.values()))
+    until(lambda: hold.waiting == 2, what="the replay waits on the same hold")
+    replay.close()
+    until(lambda: hold.waiting == 1, what="the replay gone")
+    assert not answered and server.steering.state(SID)["held"] == ["t1"], "still held, for the person"
+    assert not any(e["data"].get("control") == "abandoned" for e in list(server.events))
+    _, answer = server.request("POST", "/control", control("c2", "deny", call_id="t1", reason="no"))
+    assert answer["outcome"]["kind"] == "control.applied"
+    real.join(WAIT)
+    assert answered[0][1]["hookSpecificOutput"]["permissionDecision"] == "deny"
+
+
+def test_a_sessions_hooks_come_by_one_path_and_the_other_is_refused(server: Server) -> None:
+    """Controls go by the path a session's hooks came by: one request on the Codex path for a Claude Code
+    session (or the other way) would take its controls, so a pause would hold nothing while said applied."""
+    assert server.request("POST", "/hook", pre("t0"))[0] == 200
+    stop = {"session_id": SID, "cwd": "/w", "hook_event_name": "Stop"}
+    status, _ = server.request("POST", "/hook/codex", stop)
+    assert status == 409
+    server.request("POST", "/control", control("c1", "pause"))
+    real, answered = in_thread(lambda: server.request("POST", "/hook", pre("t1")))
+    until(lambda: "tool.waiting" in server.kinds(), what="the next call held, as the pause said")
+    assert not answered
+    server.request("POST", "/control", control("c2", "deny", call_id="t1"))
+    real.join(WAIT)
+    assert answered[0][1]["hookSpecificOutput"]["permissionDecision"] == "deny"
+    other = "sess-codex"
+    assert server.request("POST", "/hook/codex", {**stop, "session_id": other})[0] == 200
+    assert server.request("POST", "/hook", {**pre("t9"), "session_id": other})[0] == 409

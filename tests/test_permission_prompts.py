@@ -24,7 +24,7 @@ def ask(h: Harness, payload: dict[str, Any], here: bool = True) -> Any:
     result = h.steering.on_hook(payload, None, here)
     if result.hold is not None:
         h.woken[result.hold.call_id] = []
-        result.hold.waker = h.woken[result.hold.call_id].append
+        result.hold.wakers.append(h.woken[result.hold.call_id].append)
     return result
 
 

@@ -147,6 +147,10 @@ async def test_sessions_json_lists_held_calls_by_the_schema_and_ctl_decides_only
         decided = await asyncio.wait_for(asking[first], 10)
         assert (decided.verdict, decided.reason) == ("deny", "not now")
         assert row(listing(env), run.session)["held"] == []
+        for where in ((), relay):
+            # Nothing held: sent unnamed, it would decide whichever call came next, one nobody saw.
+            nothing = await awk(env, "ctl", "approve", run.session, *where)
+            assert nothing.returncode == 1 and "holds no call: nothing to approve" in nothing.stderr, nothing
     finally:
         watcher.terminate()
         watcher.wait(20)

@@ -38,7 +38,7 @@ class Harness:
         if result.hold is not None:
             hold: Hold = result.hold
             self.woken[hold.call_id] = []
-            hold.waker = self.woken[hold.call_id].append
+            hold.wakers.append(self.woken[hold.call_id].append)
         return result
 
     def control(self, id: str, control: str, **kw: Any) -> tuple[str, str, list[Event]]:
@@ -166,12 +166,77 @@ def test_a_repeated_control_acts_once_and_reports_the_same_outcome() -> None:
     h.control("c1", "pause")
     h.hook(pre("t1"))
     h.hook(pre("t2"))
-    first = h.steering.control(ctl("c2", "approve"))
-    again = h.steering.control(ctl("c2", "approve"))
+    first = h.steering.control(ctl("c2", "approve", call_id="t1"))
+    again = h.steering.control(ctl("c2", "approve", call_id="t1"))
     assert again.repeated and again.events == [] and again.outcome is first.outcome
     assert first.outcome["data"]["call_id"] == "t1"
     assert h.woken["t2"] == []
     assert h.steering.state(SID)["held"] == ["t2"]
+
+
+def test_a_decision_that_names_no_call_is_refused_while_several_are_held() -> None:
+    """Which of two held calls an unnamed approve meant cannot be known: it decides neither."""
+    h = Harness()
+    h.hook(pre("t0"))
+    h.control("c1", "pause")
+    h.hook(pre("t1"))
+    h.hook(pre("t2"))
+    for n, control in enumerate(("approve", "deny", "step")):
+        kind, reason, _ = h.control(f"u{n}", control)
+        assert kind == "control.rejected" and "2 calls are held (t1, t2): name the one to" in reason, reason
+    assert h.woken == {"t1": [], "t2": []} and h.steering.state(SID)["held"] == ["t1", "t2"]
+    h.control("d1", "deny", call_id="t1")
+    kind, _, _ = h.control("u3", "approve")
+    assert kind == "control.applied" and decision(h.woken["t2"][0]) == "allow", "one held: it is the one"
+
+
+def test_the_same_call_asked_again_waits_on_its_hold_and_never_lets_it_go() -> None:
+    """Two hook entries for one call (an installed hook and ``run``'s), or a request replayed by the agent
+    with its own credential: the second waits on the first's hold; neither answers the other, and the
+    stricter policy holds. Only the person's decision (or the policy) ends it, for both."""
+    h = Harness(policy=Policy(hold_timeout=5))
+    h.hook(pre("t0"))
+    h.control("c1", "pause")
+    first = h.hook(pre("t1"), fail_closed=False).hold
+    woken_first = h.woken["t1"]
+    again = h.steering.on_hook(pre("t1"), fail_closed=True)
+    assert again.hold is first and again.reply is None, "the repeat waits on the same hold"
+    assert [e["data"]["code"] for e in again.events] == ["hold-fail-closed"]
+    assert woken_first == [] and h.steering.state(SID)["held"] == ["t1"], "the first request is not answered"
+    assert first is not None and first.fail_closed
+    replayed = h.steering.on_hook(pre("t1"), fail_closed=False)
+    assert replayed.hold is first and replayed.events == [] and first.fail_closed, "a repeat never loosens it"
+    events = h.steering.expire(first)
+    assert decision(woken_first[0]) == "deny", "at the timeout the stricter policy decides"
+    assert [e["kind"] for e in events] == ["control.applied", "tool.finished"], "the hold ends, the call denied"
+
+
+def test_a_prompt_naming_a_held_call_never_decides_that_calls_hold() -> None:
+    """A PermissionRequest that matches a call whose PreToolUse is still held cannot come from the CLI (it
+    asks only after PreToolUse answered): it is held apart, and the call stays held for the person."""
+    h = Harness()
+    h.hook(pre("t0", tool="Read"))
+    h.control("c1", "pause")
+    h.hook(pre("t1"))
+    forged = h.steering.on_hook(hook("PermissionRequest", tool_name="Bash", tool_input={"command": "ls"}),
+                                None, True)
+    assert forged.hold is not None and forged.hold.call_id.startswith("permission-")
+    assert h.woken["t1"] == [] and "t1" in h.steering.state(SID)["held"]
+    h.control("d1", "deny", call_id="t1")
+    assert decision(h.woken["t1"][0]) == "deny"
+
+
+def test_a_session_end_while_a_call_is_held_does_not_lock_the_person_out() -> None:
+    h = Harness()
+    h.hook(pre("t0"))
+    h.control("c1", "pause")
+    h.hook(pre("t1"))
+    h.hook(hook("SessionEnd", reason="other"))
+    assert h.steering.steerable(SID), "a request still waits on a hold: the session is not over"
+    kind, _, _ = h.control("d1", "deny", call_id="t1")
+    assert kind == "control.applied" and decision(h.woken["t1"][0]) == "deny"
+    h.hook(hook("SessionEnd", reason="other"))
+    assert not h.steering.steerable(SID), "with nothing held, an ended session takes no control"
 
 
 def test_controls_on_nothing_are_rejected_with_a_reason() -> None:

@@ -8,8 +8,8 @@ failed calls in a row. The hook endpoint asks a :class:`Matcher` (a
 session's facts (cost, tokens, errors) through a callable, so rules that
 depend on the session work without this module knowing the relay.
 
-Matching is pure (a payload and the facts in, a rule name out); reading and
-writing the file is at the edge, in :class:`Book`. One rule is built in and
+Matching is pure (a payload and the facts in, a rule name out), but for following
+the links of a path on disk; reading and writing the file is at the edge, in :class:`Book`. One rule is built in and
 always on (``guard.py``): it is in no file, and the book refuses to add,
 remove or turn off a rule of its name. A file that does not parse
 never raises: its problems are listed for the person, and the book refuses to
@@ -113,13 +113,24 @@ def matches(rule: Rule, payload: dict[str, Any], facts: SessionFacts) -> bool:
             return False
     if rule.outside_cwd:
         cwd = payload.get("cwd") if isinstance(payload.get("cwd"), str) else facts.cwd
-        if not cwd or not any(outside(p, cwd) for p in input_paths(tool_input)):
+        if not cwd or not any(_outside(p, cwd) for p in input_paths(tool_input)):
             return False
     if rule.cost_usd is not None and (facts.cost_usd is None or facts.cost_usd < rule.cost_usd):
         return False
     if rule.tokens is not None and facts.tokens < rule.tokens:
         return False
     return rule.errors_in_a_row is None or facts.errors_in_a_row >= rule.errors_in_a_row
+
+
+def _outside(path: str, cwd: str) -> bool:
+    """Outside the cwd as written, or once the links on the way are followed (``cfg`` a link to ``/etc``):
+    the one place matching reads the disk, which is where the agent's write would land."""
+    if outside(path, cwd):
+        return True
+    try:
+        return outside(os.path.realpath(os.path.join(cwd, path)), os.path.realpath(cwd))
+    except (OSError, ValueError):
+        return True
 
 
 def error_streak(events: Iterable[Event]) -> tuple[int, str | None]:

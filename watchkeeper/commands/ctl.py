@@ -111,7 +111,8 @@ def _report(answer: Any, control: dict[str, Any], who: str) -> int:
 def build_control(args: argparse.Namespace, session: str, row: dict[str, Any] | None = None) -> dict[str, Any]:
     """The control to send; ``row`` is the session's listing object (its held calls), None if not listed.
 
-    Raises :class:`Unnamed` for approve/deny/step with no call id while several calls are held; with one
+    Raises :class:`Unnamed` for approve/deny/step with no call id while several calls are held, and for
+    approve/deny while none is (it would decide a call held after the listing, one nobody saw); with one
     held, the control names it, so it decides the call the listing showed even if another comes first.
     """
     from ..protocol import now_iso
@@ -130,6 +131,9 @@ def build_control(args: argparse.Namespace, session: str, row: dict[str, Any] | 
                           f"{args.action}: watchkeeper ctl {args.action} {session} CALL_ID")
         if held:
             control["call_id"] = held[0]
+        elif args.action != "step" and row.get("steerable"):
+            # Step mode needs no call; a decision sent unnamed would take whichever call is held next.
+            raise Unnamed(f"session {session} holds no call: nothing to {args.action}")
     if args.reason:
         control["reason"] = args.reason
     if getattr(args, "always", False):

@@ -79,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
               f"listens on port {port} (until then its hooks fail "
               f"{'closed' if fail_closed else 'open'})", file=sys.stderr)
     if is_codex(argv):
-        return run_codex(args, argv, port)
+        return run_codex(args, argv, port, fail_closed)
     try:
         argv = steerable_argv(argv, port, args.fail_closed, args.prompts == "here")
     except ValueError as e:
@@ -93,12 +93,13 @@ def run(args: argparse.Namespace) -> int:
         return 127
 
 
-def run_codex(args: argparse.Namespace, argv: list[str], port: int) -> int:
-    """Codex with this run's hooks (``-c`` flags), their trust asked for, then exec'd."""
+def run_codex(args: argparse.Namespace, argv: list[str], port: int, fail_closed: bool) -> int:
+    """Codex with this run's hooks (``-c`` flags), their trust asked for, then exec'd; ``fail_closed`` is the
+    session's mode, the installed hooks' included (they read this run's request file)."""
     from ..adapters.codex.launch import ensure_trust, prepare
     from ..protocol.display import visible
 
-    argv, env, flags = prepare(argv, port, args.fail_closed, args.prompts == "here", dict(os.environ))
+    argv, env, flags = prepare(argv, port, fail_closed, args.prompts == "here", dict(os.environ))
     _trusted, message = ensure_trust([argv[0]], flags, env, args.trust_hook)
     if message:
         print(visible(f"watchkeeper run: {message}"), file=sys.stderr)

@@ -37,8 +37,11 @@ class Hold:
     fail_closed: bool
     reply: dict[str, Any] | None = None
     decided_by: str | None = None
-    #: Set by the server: called once with the reply when the hold is decided.
-    waker: Callable[[dict[str, Any]], None] | None = None
+    #: Set by the server, one per request waiting on the hold: each called once with the reply.
+    wakers: list[Callable[[dict[str, Any]], None]] = field(default_factory=list)
+    #: Requests waiting on it now: the same call asked twice (two hook entries for it) waits on one hold,
+    #: and it is abandoned only once none waits.
+    waiting: int = 0
     #: The hook whose reply is held: PreToolUse, or PermissionRequest (the CLI's own prompt).
     event: str = "PreToolUse"
     #: A prompt's "always allow" rules, as the CLI offered them.

@@ -90,7 +90,8 @@ class Steering:
         session = H.session_of(payload)
         s = self._sessions.setdefault(session, SteeredSession())
         name = payload.get("hook_event_name")
-        s.ended = name == "SessionEnd"
+        # A request still waits on a hold: the session has not ended, whatever a SessionEnd says.
+        s.ended = name == "SessionEnd" and not s.holds
         cid = H.call_id_of(payload)
         if name == "PreToolUse":
             if cid is not None:
@@ -136,8 +137,10 @@ class Steering:
             # or a breakpoint that let it run would say "held" while it ran.
             cid = H.call_id_of(payload) or f"hook-{uuid.uuid4().hex[:12]}"
             old = s.holds.get(cid)
-            if old is not None:
-                self._decide(s, old, H.no_decision(), "a repeated request for the same call")
+            if old is not None and not old.prompt:
+                return self._again(session, old, fail_closed)
+            if old is not None:  # a PreToolUse never follows its own prompt: this one is not that call's
+                cid = f"hook-{uuid.uuid4().hex[:12]}"
             hold = Hold(session, H.agent_of(payload), cid, reason, rule, fail_closed)
             s.holds[cid] = hold
             return HookResult(None, [H.waiting_event(payload, reason, rule, self.policy.hold_timeout,
@@ -154,17 +157,32 @@ class Steering:
         if not here or self.viewers(session) <= 0:
             why = "nobody watches it here" if here else "answering prompts here is off for this session"
             return HookResult({}, [P.elsewhere(session, agent, f"p-{uuid.uuid4().hex[:12]}", payload, why)])
+        old = s.holds.get(cid) if cid is not None else None
+        if old is not None and old.prompt:
+            return self._again(session, old, False)
+        if old is not None:  # its PreToolUse is still held: the CLI cannot be asking about it yet
+            cid = None
         hold_id = cid or f"permission-{uuid.uuid4().hex[:12]}"
         offered = P.suggestions(payload) if self.prompts.adds_rules else []
         shown = P.rule_text(offered)
         hold = Hold(session, agent, hold_id, "permission", None, False, event=P.EVENT,
                     rules=offered if shown else [])
-        old = s.holds.get(hold_id)
-        if old is not None:
-            self._decide(s, old, {}, "a repeated prompt for the same call")
         s.holds[hold_id] = hold
         return HookResult(None, [P.waiting(session, agent, hold_id, payload, self.policy.hold_timeout,
                                            attached=cid is not None, always_rule=shown)], hold)
+
+    def _again(self, session: str, hold: Hold, fail_closed: bool) -> HookResult:
+        """The same call asked again while held (two hook entries for it: an installed hook and ``run``'s, or
+        a request replayed): it waits on the one hold and gets its decision, and the hold keeps the stricter
+        of the two timeout policies. A request never decides another's hold."""
+        if not fail_closed or hold.fail_closed:
+            return HookResult(None, [], hold)
+        hold.fail_closed = True
+        text = (f"call {hold.call_id} was asked again by a fail-closed hook: if nobody decides it, it is now "
+                "denied at the hold timeout")
+        notice = make_event(f"tool:{hold.call_id}:fail-closed", session, Kind.NOTICE,
+                            {"level": "warning", "text": text, "code": "hold-fail-closed"}, agent=hold.agent)
+        return HookResult(None, [notice], hold)
 
     def _answered_elsewhere(self, s: SteeredSession, call_id: str) -> list[Event]:
         """The call went on while its prompt was held here: the person answered in the agent's terminal."""
@@ -360,6 +378,9 @@ class Steering:
         return True, "queued: the agent gets it with its next hook reply", [], []
 
     def _release(self, s: SteeredSession, c: ControlModel, verdict: str, done: str) -> _Handled:
+        if not c.call_id and len(s.holds) > 1:
+            held = ", ".join(s.holds)
+            return False, f"{len(s.holds)} calls are held ({held}): name the one to {c.control}", [], []
         hold = s.holds.get(c.call_id) if c.call_id else next(iter(s.holds.values()), None)
         if hold is None:
             if c.call_id and c.call_id in s.decided:
@@ -397,8 +418,8 @@ class Steering:
         s.decided[hold.call_id] = by
         if len(s.decided) > OUTCOMES_KEPT:
             s.decided.pop(next(iter(s.decided)))
-        if hold.waker is not None:
-            hold.waker(reply)
+        for wake in hold.wakers:
+            wake(reply)
 
     def _take_injections(self, session: str, s: SteeredSession) -> tuple[str | None, list[Event]]:
         """All queued texts as one context string, and a ``message.user`` per text delivered."""

@@ -40,7 +40,8 @@ class Unhooked:
 
     def _notice(self, ev: Event) -> Event | None:
         data: Any = ev.get("data")
-        if ev.get("kind") != Kind.TOOL_STARTED or not isinstance(data, dict) or data.get("name") not in UNHOOKED:
+        if (ev.get("kind") != Kind.TOOL_STARTED or not isinstance(data, dict) or not isinstance(data.get("name"), str)
+                or data["name"] not in UNHOOKED):
             return None
         session, call_id = ev.get("session"), data.get("call_id")
         if not isinstance(session, str) or not isinstance(call_id, str) or not self.steering.knows(session):

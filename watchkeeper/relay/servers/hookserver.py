@@ -142,8 +142,12 @@ class HookApp:
         session = H.session_of(payload)
         credential = request.get(HOOK_CREDENTIAL)
         if credential is not None and not self._keyring.admits(credential, session):
-            self._refused(credential, session)
+            self._refused(credential, session, f"a hook request for another session ({session}) came with this "
+                                               "session's credential")
             return _error(403, "this hook credential belongs to another session")
+        if (self.steering if codex else self.codex).knows(session):  # its controls go by the path it came by
+            self._refused(credential, session, f"a hook request for {session} by another kind of agent's path")
+            return _error(409, "this session's hooks come by the other hook path")
         key = f"{self._prefix}-{next(self._keys)}"
         # The session counts as announced once its first request's events are out: one that failed on the
         # way would otherwise leave it without a ``session.started`` for good.
@@ -168,12 +172,12 @@ class HookApp:
             return _reply(result.reply or {})
         return _reply(await self._wait(result.hold, steering))
 
-    def _refused(self, credential: HookCredential, session: str) -> None:
-        """Say, in the session the credential belongs to, that it was used for another one."""
-        owner = credential.session
+    def _refused(self, credential: HookCredential | None, session: str, what: str) -> None:
+        """Say, in the session the credential belongs to, what was refused."""
+        owner = credential.session if credential is not None else session
         if owner is None or owner not in self._announced:
             return
-        text = f"a hook request for another session ({session}) came with this session's credential: refused"
+        text = f"{what}: refused"
         self.emit([make_event(f"hook:{owner}:{self._prefix}-{next(self._keys)}:refused", owner, Kind.NOTICE,
                               {"level": "warning", "text": text, "code": "hook-credential-refused"})])
 
@@ -196,15 +200,19 @@ class HookApp:
             if not done.done():
                 done.set_result(reply)
 
-        hold.waker = wake
+        hold.wakers.append(wake)
+        hold.waiting += 1
         try:
             return await asyncio.wait_for(done, steering.policy.hold_timeout)
         except TimeoutError:
             self.emit(steering.expire(hold))
             return hold.reply or {}
         except asyncio.CancelledError:
-            self.emit(steering.abandoned(hold))
+            if hold.waiting == 1:
+                self.emit(steering.abandoned(hold))
             raise
+        finally:
+            hold.waiting -= 1
 
     # --- POST /control, GET /sessions ------------------------------------------------
 
