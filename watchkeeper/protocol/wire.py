@@ -161,7 +161,8 @@ class Hello:
     role: str
     name: str
     version: int
-    #: agent only: per session, what it holds (``paused``, ``asking``: call ids), restored on reconnect.
+    #: agent only: per session, what it holds (``paused``, ``asking``: call ids); on a reconnect the relay's own
+    #: record of that session wins, and what the agent missed is sent again.
     sessions: dict[str, dict[str, Any]]
 
 

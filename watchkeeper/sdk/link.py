@@ -5,8 +5,11 @@ carried it (``ack {n}``); after a reconnect everything unacknowledged is sent
 again, first, and the relay drops repeats by id, so nothing is lost or doubled. The
 link also keeps what the person asked of the run (paused, injected messages,
 a cancel, decisions on approvals) for ``AgentRun`` to honour, and tells a
-relay it reconnects to what it holds (``hello.sessions``). The reconnect loop
-itself is shared with ``attach`` (``reconnect.py``).
+relay it reconnects to what it holds (``hello.sessions``). The relay answers
+with what this run missed, maybe again what it already got (a push lost with
+the connection is resent): a control id acts once, a decision only on a call
+still asked about. The reconnect loop itself is shared with ``attach``
+(``reconnect.py``).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from typing import Any
 from websockets.asyncio.client import ClientConnection
 
 from ..protocol import Event, wire
+from ..protocol.controls import OUTCOMES_KEPT
 from ..reconnect import Refused, dial, keep_connected
 from .outcomes import Cancelled, ConnectError, Decision
 
@@ -41,6 +45,8 @@ class Link:
         self.last_error: str | None = None
         self._injections: list[tuple[str, str]] = []
         self._cancel: str | None = None
+        #: the ids of the controls taken, newest last: one the relay sends again acts no more.
+        self._taken: dict[str, None] = {}
         self._asking: dict[str, asyncio.Future[Decision]] = {}
         #: reported, not sent yet; and sent on this connection, not acknowledged yet (both in order).
         self._pending: deque[tuple[int, Event]] = deque()
@@ -237,6 +243,12 @@ class Link:
                 self.closing = True
 
     def _control(self, c: dict[str, Any]) -> None:
+        cid = str(c.get("id"))
+        if cid in self._taken:
+            return
+        self._taken[cid] = None
+        if len(self._taken) > OUTCOMES_KEPT:
+            del self._taken[next(iter(self._taken))]
         kind = c.get("control")
         if kind == "pause":
             self.paused = True

@@ -317,7 +317,8 @@ class WsServer:
         return outcome
 
     def push(self, pushes: list[tuple[Any, dict[str, Any]]]) -> None:
-        """Messages for agents (controls, decisions): queued on their connections, never dropped."""
+        """Messages for agents (controls, decisions), queued on their connections; one lost with its connection
+        is sent again when the agent reconnects (``SdkSteering.attach``)."""
         for link, msg in pushes:
             link.outbox.put_nowait(msg)
 
@@ -347,7 +348,7 @@ class WsServer:
         try:
             await asyncio.wait_for(link.started.wait(), HELLO_TIMEOUT)
             for sid, state in hello.sessions.items():
-                self.sdk.attach(link, sid, state)
+                self.push(self.sdk.attach(link, sid, state))
             while not writer.done():
                 raw = await ws.recv(decode=False)
                 try:
