@@ -205,3 +205,17 @@ def test_a_reconnect_never_reopens_a_decided_call_and_a_restarted_relay_takes_th
     resume = restarted.control(ControlModel(id="r1", session="s", control="resume", by="person"))
     approved = restarted.control(ControlModel(id="a2", session="s", control="approve", call_id="c2", by="person"))
     assert (resume.outcome["kind"], approved.outcome["kind"]) == ("control.applied", "control.applied")
+
+
+def test_an_unnamed_decision_is_refused_while_several_calls_wait() -> None:
+    steering = SdkSteering(viewers=lambda session: 1)
+    link = object()
+    steering.on_events(link, [make_event(f"e{n}", "s", Kind.TOOL_WAITING, {"call_id": cid, "reason": "approval"})
+                              for n, cid in enumerate(("c1", "c2"))])
+    refused = steering.control(ControlModel(id="a1", session="s", control="approve", by="person"))
+    assert refused.outcome["kind"] == "control.rejected" and "name the one to approve" in \
+        refused.outcome["data"]["reason"] and refused.pushes == []
+    named = steering.control(ControlModel(id="a2", session="s", control="approve", call_id="c2", by="person"))
+    assert named.outcome["kind"] == "control.applied"
+    only = steering.control(ControlModel(id="d1", session="s", control="deny", by="person"))
+    assert only.outcome["kind"] == "control.applied" and only.outcome["data"]["call_id"] == "c1"

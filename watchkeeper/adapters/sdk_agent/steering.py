@@ -237,6 +237,8 @@ class SdkSteering:
             _keep(s.undelivered, c.id, msg)
             return True, "cancel sent: raised in the agent at its next checkpoint or pending approval", None, push
         if kind in ("approve", "deny"):
+            if not c.call_id and len(s.holds) > 1:
+                return False, f"{len(s.holds)} calls wait ({', '.join(s.holds)}): name the one to {kind}", None, []
             cid = c.call_id or next(iter(s.holds), None)
             if c.always:
                 return False, "an SDK agent has no rules to add: approve the call once", cid, []
