@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import pytest
@@ -117,17 +117,24 @@ class Proxy:
             return
         self.connections += 1
         self._writers |= {writer, up_writer}
-        await asyncio.gather(_pipe(reader, up_writer), _pipe(up_reader, writer), return_exceptions=True)
+        await asyncio.gather(_pipe(reader, up_writer), _pipe(up_reader, writer, self.to_client),
+                             return_exceptions=True)
         for w in (writer, up_writer):
             self._writers.discard(w)
             w.transport.abort()
 
+    def to_client(self, data: bytes) -> bytes:
+        """What of the target's bytes goes on to the client: all of them, here."""
+        return data
 
-async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+
+async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                keep: Callable[[bytes], bytes] = bytes) -> None:
     try:
         while data := await reader.read(65536):
-            writer.write(data)
-            await writer.drain()
+            if kept := keep(data):
+                writer.write(kept)
+                await writer.drain()
     finally:
         writer.transport.abort()
 

@@ -47,32 +47,12 @@ class Partition(Proxy):
         self.losing = False
         self.cut()
 
-    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.target)
-        except OSError:
-            writer.transport.abort()
-            return
-        self.connections += 1
-        self._writers |= {writer, up_writer}
-        await asyncio.gather(self._pipe(reader, up_writer, down=False), self._pipe(up_reader, writer, down=True),
-                             return_exceptions=True)
-        for w in (writer, up_writer):
-            self._writers.discard(w)
-            w.transport.abort()
-
-    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *, down: bool) -> None:
-        try:
-            while data := await reader.read(65536):
-                if down and self.losing:
-                    self.lost += data
-                    continue
-                if down:
-                    self.passed += data
-                writer.write(data)
-                await writer.drain()
-        finally:
-            writer.transport.abort()
+    def to_client(self, data: bytes) -> bytes:
+        if self.losing:
+            self.lost += data
+            return b""
+        self.passed += data
+        return data
 
 
 @pytest.fixture
