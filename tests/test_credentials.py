@@ -257,6 +257,10 @@ def test_hooks_install_references_its_own_hook_only_credential(tmp_path: Path) -
 def test_token_files_name_people_and_a_client_sends_its_first_token(tmp_path: Path) -> None:
     assert parse_tokens("# team\nalice=abc123\n\nbob=def456\n") == [("alice", "abc123"), ("bob", "def456")]
     assert parse_tokens("bare-token-value\n") == [(None, "bare-token-value")]
+    for padded in ("q7Zk3+9fPaLmN0xYvW2RtA==", "q7Zk3a9fPaLmN0xYvW2RtA=", "x==", "="):
+        assert parse_tokens(padded) == [(None, padded)], "base64 padding is part of the token, not a name="
+    assert parse_tokens("ci+bot@example.org=q7Zk3+9fPaLmN0xYvW2RtA==") == [("ci+bot@example.org",
+                                                                          "q7Zk3+9fPaLmN0xYvW2RtA==")]
     people = tmp_path / "people"
     people.write_text("alice=abc123\nbob=def456\n")
     assert config.read_token_file(people) == "abc123"

@@ -338,3 +338,28 @@ def test_an_edge_with_a_wrong_credential_says_the_hub_refused_it(fleet: Fleet) -
     line = edge.out.until("refused by the hub")
     assert "401" in line and "--upstream-token-file" in line
     assert not any("Traceback" in seen for seen in edge.out.seen)
+
+
+def test_an_edge_credential_ending_in_equals_is_read_whole_by_hub_and_edge(tmp_path: Path) -> None:
+    """``openssl rand -base64 16`` makes ``X==``, once read as ``name=token``: the edge named X with the token ``=``."""
+    from watchkeeper.config import read_people
+
+    secret = "q7Zk3+9fPaLmN0xYvW2RtA=="
+    cred = tmp_path / "fleet.cred"
+    cred.write_text(secret + "\n")
+    ring = Keyring([(None, TOKEN)], None, read_people(cred))
+    assert ring.edge(secret) is not None and ring.edge("=") is None
+    hub = start_serve(tmp_path / "hub", "--edge-token-file", str(cred))
+    edge = start_serve(tmp_path / "alpha", "--upstream", hub.url, "--upstream-token-file", str(cred),
+                       "--edge-name", "alpha")
+    try:
+        record(tmp_path / "alpha" / "home" / ".claude" / "projects", "s-b64", 2).close()
+
+        def listed() -> list[Any]:
+            reply = asyncio.run(request(hub.url, hub.token, {"t": "sessions", "id": "s"}))[1]
+            return [r for r in reply["listing"] if r["id"] == "s-b64" and r["origin"]["edge"] == "alpha"]
+
+        until(listed, what="the hub lists the session of the edge holding the whole credential", timeout=WAIT)
+    finally:
+        edge.stop()
+        hub.stop()

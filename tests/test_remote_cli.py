@@ -158,3 +158,39 @@ def test_attach_with_a_wrong_token_says_so_and_exits(serve: tuple[str, Lines, st
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 2 and "refused (401: the token was refused)" in out.stderr
     assert "not-the-token" not in out.stderr + out.stdout
+
+
+#: What ``openssl rand -base64 16`` prints: a token ending in ``==``, which was read as ``name=token`` (token ``=``).
+BASE64_TOKEN = "q7Zk3+9fPaLmN0xYvW2RtA=="
+
+
+async def test_a_base64_token_ending_in_equals_is_the_whole_token_for_serve_and_attach(
+        tmp_path: Path, env: dict[str, str]) -> None:
+    people, padding = tmp_path / "people.token", tmp_path / "padding.token"
+    people.write_text(BASE64_TOKEN + "\n")
+    padding.write_text("=\n")
+    port = free_port()
+    serve = subprocess.Popen([*WATCHKEEPER, "serve", "--bind", f"127.0.0.1:{port}", "--no-default-roots",
+                              "--no-hooks", "--token-file", str(people)], cwd=ROOT, env=env,
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    assert serve.stdout is not None
+    url, attach = f"ws://127.0.0.1:{port}", None
+    try:
+        await asyncio.to_thread(Lines(serve.stdout).until, "attach:")
+        run = await sdk.connect(url, token=BASE64_TOKEN, title="base64 agent")
+        run.user("the whole token steers")
+        await run.flush()
+        attach = subprocess.Popen([*WATCHKEEPER, "attach", url, "--json", "--token-file", str(people)], cwd=ROOT,
+                                  env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        assert attach.stdout is not None
+        await asyncio.to_thread(Lines(attach.stdout).until, "the whole token steers")
+        refused = await asyncio.to_thread(subprocess.run, [*WATCHKEEPER, "attach", url, "--json", "--token-file",
+                                                           str(padding)], cwd=ROOT, env=env, capture_output=True,
+                                          text=True, timeout=60)
+        assert refused.returncode == 2 and "refused (401: the token was refused)" in refused.stderr, refused
+        await run.close()
+    finally:
+        for proc in (attach, serve):
+            if proc is not None:
+                proc.terminate()
+                proc.wait(20)

@@ -188,6 +188,25 @@ def test_serve_off_loopback_refuses_a_short_token_or_one_others_can_read(
     assert server_options(args)["host"] == "127.0.0.1", "on loopback a short token is the person's own choice"
 
 
+def test_serve_off_loopback_takes_a_base64_token_whole_and_never_prints_one(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``X==`` was read as the person ``X`` with the token ``=``: refused as 1 character, naming ``X``, the secret."""
+    from watchkeeper.cli import build_parser
+    from watchkeeper.commands.serve import server_options
+
+    monkeypatch.setenv("WATCHKEEPER_HOME", str(tmp_path / "wk"))
+    good, short = tmp_path / "good", tmp_path / "short"
+    for path, secret in ((good, "q7Zk3+9fPaLmN0xYvW2RtA=="), (short, "Zk3+9fPaLmN0==")):
+        path.write_text(secret + "\n")
+        path.chmod(0o600)
+    args = build_parser().parse_args(["serve", "--bind", "0.0.0.0:0", "--token-file", str(good)])
+    assert server_options(args)["token"].people == [(None, b"q7Zk3+9fPaLmN0xYvW2RtA==")]
+    args = build_parser().parse_args(["serve", "--bind", "0.0.0.0:0", "--token-file", str(short)])
+    with pytest.raises(ValueError, match="a token has 14 characters") as refused:
+        server_options(args)
+    assert "Zk3" not in str(refused.value)
+
+
 async def test_a_relay_that_sends_garbage_is_reconnected_to_not_fatal() -> None:
     async def garbage(ws: ServerConnection) -> None:
         await ws.send('{"t": "hello", "v": 1, "epoch": "r-bad", "server": "bad"}')

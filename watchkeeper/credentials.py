@@ -45,7 +45,9 @@ AGENT_PREFIX = "wka_"
 _BINDING = ("session", "agent")
 #: ``run``'s credentials no session used for this long are pruned when the next one is minted.
 SESSION_CREDENTIAL_AGE = 30 * 24 * 3600
-_NAMED = re.compile(r"^([A-Za-z0-9_.@+-]{1,64})=(\S+)$")
+#: A ``name=token`` line: a name (a letter or digit first), ``=``, then a token that does not start with
+#: ``=``; anything else is one bare token, ``=`` and all (base64's ``==`` padding is never a name and a token).
+_NAMED = re.compile(r"^([A-Za-z0-9][A-Za-z0-9_.@+-]{0,63})=([^=\s]\S*)$")
 
 
 @dataclass(frozen=True)
@@ -80,7 +82,10 @@ def digest(secret: str) -> str:
 
 
 def parse_tokens(text: str) -> list[tuple[str | None, str]]:
-    """A token file's people: ``name=token`` lines, or one bare token (unnamed); ``#`` lines are comments."""
+    """A token file's people: ``name=token`` lines, or one bare token (unnamed); ``#`` lines are comments.
+
+    Client and server read a file alike, so ``attach --token-file F`` sends what ``serve --token-file F``
+    accepts, and a base64 token ending in ``==`` is one token, not a name with the secret ``=``."""
     out: list[tuple[str | None, str]] = []
     for line in text.splitlines():
         line = line.strip()
