@@ -28,7 +28,7 @@ import pytest
 from remote_support import Attached, Served
 from waiting import until_async
 from websockets.asyncio.client import connect as ws_connect
-from websockets.exceptions import ConnectionClosed
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from watchkeeper import config, sdk
 from watchkeeper.adapters.remote import RemoteError, request
@@ -299,3 +299,45 @@ def test_token_agent_mints_a_credential_shown_once_and_stored_as_a_hash(tmp_path
     assert again.returncode == 2 and "cannot create" in again.stderr
     bare = subprocess.run([*WATCHKEEPER, "token"], env=env, capture_output=True, text=True, timeout=WAIT)
     assert bare.returncode == 2 and "--agent" in bare.stderr and not bare.stdout
+
+
+async def test_an_agent_credential_cannot_take_the_connections_people_need(tmp_path: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """One credential's idle agent connections once filled ``--max-connections``: the person was refused (503)."""
+    monkeypatch.setenv(config.ENV_HOME, str(tmp_path / "wk"))
+    server = Served(token=Keyring([("alice", ALICE)], config.hook_credentials_dir()), max_connections=16)
+    held: list[Any] = []
+
+    async def agent(token: str) -> Any:
+        ws = await ws_connect(server.url, additional_headers={"Authorization": f"Bearer {token}"}, proxy=None)
+        assert orjson.loads(await ws.recv())["t"] == "hello"
+        await ws.send(json.dumps({"t": "hello", "role": "agent", "name": "idle"}))
+        held.append(ws)
+        return ws
+
+    first = agent_credential()
+    run = await sdk.connect(server.url, token=first, title="the run people watch")
+    try:
+        run.user("still watched")
+        await run.flush()
+        await agent(first)
+        with pytest.raises(InvalidStatus) as refused:
+            await agent(first)
+        assert refused.value.response.status_code == 503
+        assert b"as many as one credential may" in refused.value.response.body
+        with pytest.raises(InvalidStatus) as refused:
+            for _ in range(16):
+                await agent(agent_credential())
+        assert b"connections for people's tokens" in refused.value.response.body and len(held) + 1 == 16 - 2
+        watcher = Attached(server.url, token=ALICE)
+        await until_async(lambda: watcher.relay.session(run.session) is not None,
+                          what="a person connects past the agents' connections", timeout=WAIT)
+        watcher.relay.subscribe(lambda batch: None, run.session)
+        await until_async(lambda: "still watched" in str(watcher.events(run.session)),
+                          what="the person watches the run", timeout=WAIT)
+        watcher.stop()
+    finally:
+        for ws in held:
+            await ws.close()
+        await run.close()
+        server.stop()

@@ -56,7 +56,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="events queued for a slow viewer before telemetry is coalesced and it resyncs")
     parser.add_argument("--max-connections", type=int, default=None, metavar="N",
                         help="websocket connections (viewers, agents, edges) open at once; past it a new one is "
-                             "refused with 503 (default 512)")
+                             "refused with 503 (default 512); one agent or edge credential holds at most N/8, and the "
+                             "last N/8 are kept for people's tokens")
     parser.add_argument("--edge-token-file", metavar="F", action="append", help="as a hub: accept edges "
                         "(`serve --upstream`) presenting a credential of F (one, or `name=token` lines naming "
                         "the edges); an edge may only push its sessions and take their controls (repeatable)")
