@@ -12,9 +12,12 @@ import asyncio
 import threading
 from collections.abc import Iterator
 
+import orjson
 import pytest
 from remote_support import TOKEN, Attached, Served
 from waiting import until_async
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
 
 from watchkeeper import sdk
 from watchkeeper.relay.servers.wsviewer import ViewerConn
@@ -126,3 +129,46 @@ async def test_a_stalled_viewer_resyncs_and_stalls_neither_the_agent_nor_another
         await run.close()
         fast.stop()
         slow.stop()
+
+
+async def test_a_viewer_that_asks_and_never_reads_is_closed_not_grown_and_nobody_else_notices(
+        served: Served) -> None:
+    """Range replies (up to a frame each) once queued without limit for a viewer that asked and never read."""
+    run = await sdk.connect(served.url, token=TOKEN, title="big events")
+    for i in range(10):
+        run.notice(f"{i} " + "y" * 100_000)
+    assert await run.flush(60)
+    ask = orjson.dumps({"t": "range", "id": "r", "session": run.session, "start": 0, "stop": 100})
+    async with connect(served.url, additional_headers={"Authorization": f"Bearer {TOKEN}"}, proxy=None,
+                       max_queue=1, max_size=None) as hog:
+        await hog.recv()
+        await hog.send(orjson.dumps({"t": "hello", "role": "viewer", "name": "never reads"}).decode())
+        conn = await until_async(lambda: next(iter(served.server._viewers), None), what="the viewer is served")
+        fast = Attached(served.url)
+        try:
+            peak = 0
+
+            def hung_up() -> bool:
+                nonlocal peak
+                peak = max(peak, conn.unread)
+                return conn.hung_up is not None
+
+            for _ in range(80):
+                await hog.send(ask.decode())
+                hung_up()
+            await until_async(hung_up, what="the viewer is hung up on", seen=lambda: conn.unread)
+            assert peak <= conn.unread_limit and conn.unread == 0 and not conn.queue and not conn.urgent
+            with pytest.raises(ConnectionClosed) as closed:
+                while True:
+                    await hog.recv()
+            assert closed.value.rcvd is not None and closed.value.rcvd.code == 1013
+            assert "replies not read" in closed.value.rcvd.reason
+            await until_async(lambda: conn not in served.server._viewers, what="the server drops the viewer")
+            run.user("the other viewer still follows")
+            assert await run.flush(60)
+            total = len(served.events(run.session))
+            await until_async(lambda: fast.source.tracker.sessions[run.session].next == total,
+                              what="the other viewer has every event")
+        finally:
+            fast.stop()
+            await run.close()

@@ -8,7 +8,9 @@ queued events the connection first coalesces telemetry (a session's queued
 still over, drops what is queued and tells the viewer ``resync {session,
 from_seq}``: it reads what it missed back with range reads, at its own pace,
 and follows the session again. Replies (a control's outcome above all) go on
-their own lane and are never dropped.
+their own lane and are never dropped; a viewer that asks (range reads of up to
+a frame each) and does not read the replies is, past ``UNREAD_BYTES`` of them,
+closed with 1013 saying why (its client resumes), so it cannot grow the relay.
 
 Per session the connection keeps ``cursor`` (the next seq to queue), so a
 resume, a re-follow after a resync, and the relay's own live batches never
@@ -27,6 +29,12 @@ from ...protocol.payloads import UsageData
 from ...protocol.usage import TokenKey
 
 DEFAULT_LIMIT = 10_000
+#: Replies queued for one viewer, in bytes, before it is closed: eight range replies of a whole frame.
+UNREAD_BYTES = 8 * wire.FRAME_BYTES
+#: How long a close frame may wait behind what an unread viewer has not taken before its socket is cut.
+CLOSE_WAIT = 5.0
+#: "Try again later": the client reconnects and resumes, the relay holds nothing for it meanwhile.
+TRY_AGAIN = 1013
 _NEVER_DROPPED = frozenset({Kind.CONTROL_APPLIED, Kind.CONTROL_REJECTED})
 _TOKENS: tuple[TokenKey, ...] = (
     "input_tokens", "output_tokens", "cache_read_tokens", "cache_creation_tokens", "reasoning_tokens")
@@ -38,14 +46,17 @@ class _Relay(Protocol):
 
 
 class _Socket(Protocol):
+    transport: asyncio.Transport
+
     async def send(self, message: bytes, *, text: bool | None = None) -> None: ...
+    async def close(self, code: int = 1000, reason: str = "") -> None: ...
 
 
 class ViewerConn:
     """Runs on the relay's loop: ``on_batch`` is the relay subscription's callback, ``writer()`` a task."""
 
     def __init__(self, ws: _Socket, relay: _Relay, *, limit: int = DEFAULT_LIMIT,
-                 oldest: Any = None) -> None:
+                 oldest: Any = None, unread_limit: int = UNREAD_BYTES) -> None:
         self.ws = ws
         self.relay = relay
         self.limit = limit
@@ -53,6 +64,11 @@ class ViewerConn:
         self.oldest = oldest or (lambda session: 0)
         self.queue: deque[Event] = deque()
         self.urgent: deque[bytes] = deque()
+        #: bytes in ``urgent``: past ``unread_limit`` the viewer is hung up on (``hung_up`` says why).
+        self.unread = 0
+        self.unread_limit = unread_limit
+        self.hung_up: str | None = None
+        self._closing: asyncio.Task[None] | None = None
         self.cursor: dict[str, int] = {}
         #: sessions told to resync (-> from which seq): their live events wait until the viewer follows again.
         self.skipping: dict[str, int] = {}
@@ -91,8 +107,35 @@ class ViewerConn:
 
     def reply(self, msg: dict[str, Any]) -> None:
         """A message on the lane that is never dropped (outcomes, range replies, errors)."""
-        self.urgent.append(wire.dumps(msg))
+        self._urgent(wire.dumps(msg))
+
+    def _urgent(self, data: bytes) -> None:
+        if self.hung_up is not None:
+            return
+        self.unread += len(data)
+        if self.unread > self.unread_limit:
+            self._hang_up()
+            return
+        self.urgent.append(data)
         self._wake.set()
+
+    def _hang_up(self) -> None:
+        """Free what the viewer left unread and close it, saying why; it stays counted until the server drops it."""
+        self.hung_up = (f"replies not read: over {self.unread_limit // 2**20} MiB queued for this viewer; "
+                        "reconnect and read them")
+        self.urgent.clear()
+        self.queue.clear()
+        self._marks.clear()
+        self.unread = 0
+        self._wake.set()
+        self._closing = asyncio.get_running_loop().create_task(self._close_socket(self.hung_up))
+
+    async def _close_socket(self, why: str) -> None:
+        try:
+            async with asyncio.timeout(CLOSE_WAIT):
+                await self.ws.close(TRY_AGAIN, why)
+        except TimeoutError:
+            self.ws.transport.abort()
 
     def close(self) -> None:
         self.closed = True
@@ -107,6 +150,8 @@ class ViewerConn:
             self._enqueue(batch)
 
     def _enqueue(self, events: Iterable[Event]) -> None:
+        if self.hung_up is not None:
+            return
         cursor, skipping, queue = self.cursor, self.skipping, self.queue
         append = queue.append
         for ev in events:
@@ -166,19 +211,21 @@ class ViewerConn:
         self.queue = keep
         for sid, seq in first.items():
             self.skipping[sid] = seq
-            self.urgent.append(wire.dumps(wire.resync(sid, seq)))
+            self._urgent(wire.dumps(wire.resync(sid, seq)))
             self.stats["resyncs"] += 1
 
     # --- to the socket ------------------------------------------------------------------
 
     async def writer(self) -> None:
         """Send replies first, then events in frames; returns when closed (or raises when the socket does)."""
-        while not self.closed:
+        while not self.closed and self.hung_up is None:
             await self._wake.wait()
             self._wake.clear()
             while (self.urgent or self.queue) and not self.closed:
                 while self.urgent:
-                    await self.ws.send(self.urgent.popleft(), text=True)
+                    data = self.urgent.popleft()
+                    self.unread -= len(data)
+                    await self.ws.send(data, text=True)
                 if self.queue:
                     for frame in self._frames():
                         await self.ws.send(frame, text=True)
