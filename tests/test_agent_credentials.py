@@ -231,6 +231,32 @@ async def test_a_fresh_agent_credential_is_bound_by_its_first_events_on_the_same
     assert served.relay.session(mine) is not None and served.relay.session(other) is None
 
 
+async def test_an_agent_credentials_malformed_events_are_kept_in_its_session_and_it_stays_connected(
+        served: Served) -> None:
+    """A malformed event went to session ``unknown``, which the credential may not report: forbidden, closed
+    1008, and the good events of its frame lost."""
+    secret = agent_credential()
+    mine, victim = str(uuid.uuid4()), str(uuid.uuid4())
+    first = [event(mine, 1), {"id": "no-session", "kind": "notice"}, 42, {"session": victim, "kind": 7}]
+    frames = [first, [{"id": "no-session-again"}], [event(mine, 2)]]
+    async with ws_connect(served.url, additional_headers={"Authorization": f"Bearer {secret}"}, proxy=None) as ws:
+        assert json.loads(await ws.recv())["t"] == "hello"
+        await ws.send(wire.dumps(wire.hello_client("agent", "sloppy")).decode())
+        for n, events in enumerate(frames, 1):
+            await ws.send(wire.dumps({"t": "events", "n": n, "events": events}).decode())
+            async with asyncio.timeout(WAIT):
+                assert json.loads(await ws.recv()) == {"t": "ack", "n": n}
+    kept = served.events(mine)
+    assert [e["id"] for e in kept if e["kind"] != "raw"] == ["e1", "e2"]
+    raw = [e["data"]["record"] for e in kept if e["kind"] == "raw"]
+    assert raw == [first[1], 42, first[3], frames[1][0]]
+    assert served.relay.session(victim) is None and served.relay.session("unknown") is None
+    # Unbound, with nothing that names a session: the agent is told, and stays connected.
+    got, code = await exchange(served.url, agent_credential(), "agent", {"t": "events", "n": 1, "events": [42]},
+                               replies=2)
+    assert code is None and [m["t"] for m in got] == ["error", "ack"] and "not kept" in got[0]["message"]
+
+
 async def test_sdk_connect_reads_the_agent_credential_from_the_environment(
         served: Served, monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(sdk.ConnectError, match="401"):

@@ -230,13 +230,14 @@ def read_control(msg: dict[str, Any]) -> tuple[Any, ControlModel]:
         raise WireError("bad-control", f"not a valid control: {e}", req) from None
 
 
-def read_agent_events(msg: dict[str, Any], name: str) -> tuple[int | None, list[Event]]:
-    """An agent's batch: its counter ``n`` and its events, anything malformed kept as ``raw``."""
+def read_agent_events(msg: dict[str, Any], name: str, own: str | None = None) -> tuple[int | None, list[Event]]:
+    """An agent's batch: its counter ``n`` and its events, anything malformed kept as ``raw`` (in ``own``, the
+    agent's session, when it has one: a malformed event cannot say whose it is)."""
     events = msg.get("events")
     if not isinstance(events, list):
         raise WireError("bad-events", "'events' must be a list of events")
     n = msg.get("n")
-    return (n if _seq(n) else None), [_not_an_outcome(clean_event(e, name), name) for e in events]
+    return (n if _seq(n) else None), [_not_an_outcome(clean_event(e, name, own), name) for e in events]
 
 
 #: Kinds only the relay writes: a control's outcome is the person's and the relay's word, never an agent's.
@@ -255,8 +256,9 @@ def _not_an_outcome(event: Event, source: str) -> Event:
 _FIELDS = (("id", str), ("session", str), ("kind", str), ("ts", str), ("data", dict))
 
 
-def clean_event(obj: Any, source: str) -> Event:
-    """The event as sent if it has the envelope's fields, else a ``raw`` event keeping it whole.
+def clean_event(obj: Any, source: str, own: str | None = None) -> Event:
+    """The event as sent if it has the envelope's fields, else a ``raw`` event keeping it whole, in ``own``
+    if given, else in the session it names, else in ``unknown``.
 
     Structural only (no pydantic on the hot path); ``seq``/``epoch`` from the peer are dropped,
     the relay assigns its own.
@@ -277,7 +279,7 @@ def clean_event(obj: Any, source: str) -> Event:
     else:
         why = "not a protocol event: not a JSON object"
     session = obj.get("session") if isinstance(obj, dict) and isinstance(obj.get("session"), str) else None
-    return raw_event(session or "unknown", json_text(obj, MAX_EVENT_BYTES), why, source)
+    return raw_event(own or session or "unknown", json_text(obj, MAX_EVENT_BYTES), why, source)
 
 
 def backoff(first: float = 0.05, cap: float = 5.0) -> Iterator[float]:

@@ -370,7 +370,12 @@ class WsServer:
         t = msg["t"]
         if t != "events":
             raise wire.WireError("unknown-type", f"an agent sends events, not {t!r}", msg.get("id"))
-        n, events = wire.read_agent_events(msg, link.name)
+        own = self._own(link, msg)
+        n, events = wire.read_agent_events(msg, link.name, own)
+        if own is None and link.credential is not None and events:
+            link.outbox.put_nowait(wire.error("bad-events", f"{len(events)} malformed events not kept: nothing "
+                                              "says whose they are and this credential has no session yet"))
+            events = []
         stranger = next((ev["session"] for ev in events if not self._admits(link, ev["session"])), None)
         if stranger is not None:
             raise Forbidden(f"this agent credential belongs to another session than {stranger}, or that session "
@@ -384,6 +389,16 @@ class WsServer:
             self.push(pushes)
         if n is not None:
             link.ack(n, self.recorded.needs(events) if self.recorded is not None else None)
+
+    def _own(self, link: AgentLink, msg: dict[str, Any]) -> str | None:
+        """Where an agent credential's malformed events go: its session, or the first this frame names (which
+        binds it); in ``unknown`` they would cost it its connection, and the frame's good events."""
+        events = msg.get("events")
+        if link.credential is None or self._keyring is None or not isinstance(events, list):
+            return None
+        return self._keyring.bound(link.credential) or next(
+            (e["session"] for e in events if isinstance(e, dict) and isinstance(e.get("session"), str)
+             and e["session"]), None)
 
     def _admits(self, link: AgentLink, session: str) -> bool:
         """May ``link`` report ``session``? Never an edge's; with a person's token any other; an agent credential
