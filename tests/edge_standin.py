@@ -55,3 +55,6 @@ class StandInEdge:
                                      {"control_id": c["id"], "control": c["control"], "by": c.get("by"),
                                       "reason": "the stand-in says so", "call_id": c.get("call_id")})
                 await self.ws.send(wire.dumps({"t": "outcome", "id": msg["id"], "outcome": outcome}), text=True)
+            elif msg["t"] == "breakpoints":
+                answer = {"t": "breakpoints", "id": msg["id"], "rules": [], "problems": [], "where": "the stand-in"}
+                await self.ws.send(wire.dumps(answer), text=True)

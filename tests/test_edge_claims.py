@@ -1,10 +1,13 @@
 """Which sessions an edge may report at its hub: never one the hub has of its own, and never under a name that
-belongs to another edge's credential (a real hub, a stand-in edge with a real edge credential, loopback)."""
+belongs to another edge's credential, that another credential's live edge goes by, or that only looks like one
+(a real hub, a stand-in edge with a real edge credential, loopback)."""
 
 from __future__ import annotations
 
 import asyncio
 import uuid
+from pathlib import Path
+from typing import Any
 
 import pytest
 from edge_standin import StandInEdge
@@ -12,6 +15,7 @@ from remote_support import TOKEN, Served
 from waiting import until_async
 
 from watchkeeper import sdk
+from watchkeeper.adapters.remote import request
 from watchkeeper.credentials import Keyring
 
 pytestmark = pytest.mark.timeout(60)
@@ -47,3 +51,68 @@ async def test_an_edge_cannot_write_into_or_take_the_controls_of_a_session_the_h
         await run.close()
     finally:
         hub.stop()
+
+
+def fleet_hub() -> tuple[Served, str, str]:
+    """A hub with a named edge ``e1`` and two fleet credentials (their edges name themselves)."""
+    a, b = "wke-a-" + uuid.uuid4().hex, "wke-b-" + uuid.uuid4().hex
+    hub = Served(token=Keyring([(None, TOKEN)], None, [("e1", "wke-e1-" + uuid.uuid4().hex), (None, a), (None, b)]))
+    return hub, a, b
+
+
+async def refusal(edge: StandInEdge) -> str:
+    got: list[dict[str, Any]] = await until_async(lambda: [m for m in edge.got if m["t"] == "error"],
+                                                  what=f"the hub refuses the edge {edge.name!r}")
+    assert got[0]["code"] == "forbidden"
+    return str(got[0]["message"])
+
+
+async def test_an_edge_may_not_name_itself_like_another_edge_or_the_hubs_own() -> None:
+    """A fleet edge took ``e1 `` (trailing space), Cyrillic ``е1``, ``e1`` + a zero-width space, or ``local``."""
+    hub, fleet, _ = fleet_hub()
+    try:
+        for name, says in (("e1 ", "A-Z a-z 0-9 . _ -"), ("\u04351", "A-Z a-z 0-9 . _ -"),
+                           ("e1\u200b", "A-Z a-z 0-9 . _ -"), ("x" * 65, "1 to 64"), ("local", "'local'"),
+                           ("LOCAL", "'local'"), ("e1", "belongs to another edge credential")):
+            async with StandInEdge(hub.url, fleet, name) as edge:
+                assert says in await refusal(edge)
+        assert not hub.server.edges.by_key
+    finally:
+        hub.stop()
+
+
+async def test_a_name_a_live_edge_goes_by_is_refused_to_another_credentials_edge() -> None:
+    """Two fleets' edges both named ``build-1`` were both taken, and a breakpoint for it went to the first."""
+    hub, fleet_a, fleet_b = fleet_hub()
+    try:
+        async with StandInEdge(hub.url, fleet_a, "build-1") as first:
+            await first.push("s-first", "message.assistant", {"text": "first"})
+            await until_async(lambda: hub.relay.session("s-first"), what="the first build-1's session")
+            async with StandInEdge(hub.url, fleet_b, "build-1") as second:
+                assert "connected to this hub already" in await refusal(second)
+        await until_async(lambda: not hub.server.edges.origin("s-first")["connected"],  # type: ignore[index]
+                          what="the first build-1 has left")
+        async with StandInEdge(hub.url, fleet_b, "build-1") as second:
+            await second.push("s-second", "message.assistant", {"text": "second"})
+            await until_async(lambda: hub.relay.session("s-second"), what="the second build-1's session")
+            _, reply = await request(hub.url, TOKEN, {"t": "breakpoints", "id": "b", "op": "list", "edge": "build-1"})
+            assert reply.get("error") is None and reply["where"] == "edge build-1: the stand-in", reply
+            assert [m["t"] for m in second.got].count("breakpoints") == 1
+    finally:
+        hub.stop()
+
+
+def test_serve_refuses_an_edge_name_outside_the_safe_characters(tmp_path: Path) -> None:
+    from watchkeeper.cli import build_parser
+    from watchkeeper.commands.serve import upstream_options
+
+    cred = tmp_path / "cred"
+    cred.write_text("wke-" + uuid.uuid4().hex + "\n")
+    for name, says in (("build 1", "A-Z a-z 0-9 . _ -"), ("local", "'local'"), ("build-1", None)):
+        args = build_parser().parse_args(["serve", "--upstream", "ws://127.0.0.1:1", "--upstream-token-file",
+                                          str(cred), "--edge-name", name])
+        if says is None:
+            assert upstream_options(args)["edge"] == name  # type: ignore[index]
+            continue
+        with pytest.raises(ValueError, match=f"--edge-name '{name}': .*{says}"):
+            upstream_options(args)

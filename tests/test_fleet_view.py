@@ -16,13 +16,14 @@ import signal
 import socket
 from typing import Any
 
+import orjson
 from fleet_list_support import choose, row_keys
 from fleet_support import Fleet, record
-from remote_steering_support import start_serve
 from remote_support import Attached
 from test_viewer_support import screen_text
 from textual.pilot import Pilot
 from waiting import until, until_app
+from websockets.asyncio.server import ServerConnection, serve
 
 from watchkeeper.protocol import Kind, make_event
 from watchkeeper.protocol.origin import Origin
@@ -116,38 +117,57 @@ async def test_attach_to_a_hub_groups_by_edge_narrows_to_one_and_shows_a_killed_
 HOSTILE = "[red]e\x1b[2Jvil\u202e" + "-" * 70
 
 
-async def test_an_edge_name_is_shown_as_data_cut_never_as_markup_or_terminal_control(fleet: Fleet) -> None:
-    record(fleet.tmp / "hub" / "home" / ".claude" / "projects", "s-hub", 1).close()
-    (fleet.tmp / "fleet.cred").write_text(fleet.fleet_cred + "\n")
-    fleet.edges["hostile"] = start_serve(fleet.tmp / "hostile", "--upstream", fleet.hub.url,
-                                         "--upstream-token-file", str(fleet.tmp / "fleet.cred"),
-                                         "--edge-name", HOSTILE)
-    record(fleet.tmp / "hostile" / "home" / ".claude" / "projects", "s-hostile", 1).close()
-    attached = Attached(fleet.hub.url, token=fleet.hub.token)
-    try:
-        app = WatchkeeperApp(attached.relay)
-        async with app.run_test(size=SIZE) as pilot:
-            shown = "[red]e␛[2Jv"
-            await until_app(pilot, lambda: shown in screen_text(app) and "s-hub" in screen_text(app),
-                            what="the edge's group and the hub's own", timeout=WAIT, seen=lambda: screen_text(app))
-            line = next(line for line in screen_text(app).splitlines() if shown in line)
-            assert "edge" in line and "…" in line and "1 session" in line, "cut, with its count"
-            assert len(line.rstrip()) <= SIZE[0] and "-" * 30 not in line
-            assert "\x1b" not in app.export_screenshot() and "\u202e" not in app.export_screenshot()
-            app.open_session("s-hostile")
-            await until_app(pilot, lambda: "edge [red]e␛[2Jv" in screen_text(app).splitlines()[0],
-                            what="the session's header names its edge, as data", seen=lambda: screen_text(app))
-            assert "\x1b" not in app.export_screenshot() and "\u202e" not in app.export_screenshot()
-            await pilot.press("escape")
-            await until_app(pilot, lambda: isinstance(app.screen, SessionsScreen))
-            await pilot.press("O")
-            picker = await until_app(pilot, lambda: isinstance(app.screen, Picker) and app.screen)
-            assert isinstance(picker, Picker)
-            await until_app(pilot, lambda: "edge [red]e␛[2Jvil⟨U+202E⟩--…" in screen_text(app),
-                            seen=lambda: screen_text(app))
-            assert "\x1b" not in app.export_screenshot()
-    finally:
-        attached.stop()
+class HostileHub:
+    """A hub that lists any edge name (one of an earlier release, or a hostile one; ``serve`` refuses such a
+    name from an edge): ``s-hostile`` from that edge, ``s-hub`` its own."""
+
+    epoch = "r-hostile"
+
+    def started(self, session: str) -> dict[str, Any]:
+        return {**make_event(f"{session}:start", session, Kind.SESSION_STARTED, {"title": session}),
+                "seq": 0, "epoch": self.epoch}
+
+    async def __call__(self, ws: ServerConnection) -> None:
+        await ws.send(orjson.dumps({"t": "hello", "v": 1, "epoch": self.epoch, "server": "hub",
+                                    "capabilities": ["sessions", "range"]}).decode())
+        async for raw in ws:
+            msg = orjson.loads(raw)
+            if msg.get("t") == "subscribe":
+                events = [self.started("s-hostile"), self.started("s-hub")]
+                await ws.send(orjson.dumps({"t": "events", "events": events}).decode())
+            elif msg.get("t") == "sessions":
+                origin = {"edge": HOSTILE, "host": "h-hostile", "connected": True}
+                rows = [{"session": "s-hostile", "live": True, "origin": origin}, {"session": "s-hub", "live": True}]
+                await ws.send(orjson.dumps({"t": "sessions", "id": msg.get("id"), "sessions": rows}).decode())
+
+
+async def test_an_edge_name_is_shown_as_data_cut_never_as_markup_or_terminal_control() -> None:
+    async with serve(HostileHub(), "127.0.0.1", 0) as hub:
+        attached = Attached(f"ws://127.0.0.1:{next(iter(hub.sockets)).getsockname()[1]}")
+        try:
+            app = WatchkeeperApp(attached.relay)
+            async with app.run_test(size=SIZE) as pilot:
+                shown = "[red]e␛[2Jv"
+                await until_app(pilot, lambda: shown in screen_text(app) and "s-hub" in screen_text(app),
+                                what="the edge's group and the hub's own", timeout=WAIT, seen=lambda: screen_text(app))
+                line = next(line for line in screen_text(app).splitlines() if shown in line)
+                assert "edge" in line and "…" in line and "1 session" in line, "cut, with its count"
+                assert len(line.rstrip()) <= SIZE[0] and "-" * 30 not in line
+                assert "\x1b" not in app.export_screenshot() and "\u202e" not in app.export_screenshot()
+                app.open_session("s-hostile")
+                await until_app(pilot, lambda: "edge [red]e␛[2Jv" in screen_text(app).splitlines()[0],
+                                what="the session's header names its edge, as data", seen=lambda: screen_text(app))
+                assert "\x1b" not in app.export_screenshot() and "\u202e" not in app.export_screenshot()
+                await pilot.press("escape")
+                await until_app(pilot, lambda: isinstance(app.screen, SessionsScreen))
+                await pilot.press("O")
+                picker = await until_app(pilot, lambda: isinstance(app.screen, Picker) and app.screen)
+                assert isinstance(picker, Picker)
+                await until_app(pilot, lambda: "edge [red]e␛[2Jvil⟨U+202E⟩--…" in screen_text(app),
+                                seen=lambda: screen_text(app))
+                assert "\x1b" not in app.export_screenshot()
+        finally:
+            attached.stop()
 
 
 def test_the_hubs_own_relay_knows_each_sessions_edge_and_when_it_left() -> None:

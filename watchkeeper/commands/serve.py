@@ -67,7 +67,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--upstream-cafile", metavar="C", help="with --upstream: trust this certificate (PEM) "
                         "for the hub's wss://, e.g. its self-signed one")
     parser.add_argument("--edge-name", metavar="NAME", help="with --upstream: this edge's name on the hub "
-                        "(default: the host name; a named edge credential's name wins)")
+                        "(A-Z a-z 0-9 . _ -, up to 64, not `local`; default: the host name; a named edge "
+                        "credential's name wins)")
     parser.add_argument("--upstream-keep", type=float, default=None, metavar="MIB",
                         help="with --upstream: at most this much (MiB) of what the hub has not acknowledged is "
                              "kept to push again, past a drop or this edge's restart; the oldest beyond it are "
@@ -158,6 +159,7 @@ def server_options(args: argparse.Namespace) -> dict[str, Any]:
 def upstream_options(args: argparse.Namespace) -> dict[str, Any] | None:
     """``--upstream``'s settings (None without it); ValueError says what is wrong."""
     from .. import config
+    from ..protocol.origin import edge_name_problem
     from ..relay.servers.upstream import check_upstream
 
     if not args.upstream:
@@ -169,6 +171,9 @@ def upstream_options(args: argparse.Namespace) -> dict[str, Any] | None:
     if args.upstream_keep is not None and not 0 < args.upstream_keep < 2**30:
         raise ValueError(f"--upstream-keep {args.upstream_keep:g}: give MiB, more than 0")
     check_upstream(args.upstream, args.insecure)
+    problem = edge_name_problem(args.edge_name) if args.edge_name is not None else None
+    if problem is not None:
+        raise ValueError(f"--edge-name {args.edge_name!a}: {problem}")
     if not args.upstream_token_file:
         raise ValueError("--upstream needs --upstream-token-file (the edge credential the hub lists)")
     context = None

@@ -11,12 +11,17 @@ only as data.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
 #: Characters of an edge's name and of a host kept (the hub already cuts them; a hostile one may not).
 EDGE_MAX = 64
 HOST_MAX = 200
+#: A name an edge gives itself: visible ASCII only, so no look-alike, invisible or trailing character passes
+#: for another edge's name on the hub's screens.
+EDGE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+EDGE_NAME_RULE = "1 to 64 of A-Z a-z 0-9 . _ -, a letter or digit first"
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +37,16 @@ class Origin:
     def key(self) -> tuple[str | None, str]:
         """What groups sessions: the same edge (or relay) on the same host, reachable or not."""
         return self.edge, self.host
+
+
+def edge_name_problem(name: str, chosen: bool = True) -> str | None:
+    """Why ``name`` cannot name an edge on a hub, or None. ``local`` is the hub's own sessions' word; a name
+    the edge ``chosen`` itself (not the hub's ``name=token`` line) must also be :data:`EDGE_NAME`."""
+    if name.casefold() == "local":
+        return "'local' stands for the hub's own sessions"
+    if chosen and not EDGE_NAME.fullmatch(name):
+        return f"an edge name is {EDGE_NAME_RULE}"
+    return None
 
 
 def origin_from(said: Any, relay: str, reachable: bool) -> Origin:

@@ -46,7 +46,7 @@ from ...adapters.remote.resume import Tracker
 from ...adapters.remote.source import Forwarded, RemoteError, RemoteSource, _outcome
 from ...credentials import Edge
 from ...protocol import ControlModel, Event, Kind, make_event, wire
-from ...protocol.origin import Origin
+from ...protocol.origin import Origin, edge_name_problem
 from .wsagent import forbid
 
 log = logging.getLogger("watchkeeper.serve")
@@ -70,6 +70,8 @@ class EdgeSource(RemoteSource):
         self._owners = owners
         self._incoming: asyncio.Queue[tuple[ServerConnection, asyncio.Event]] = asyncio.Queue()
         self._current: ServerConnection | None = None
+        #: connections handed in and not yet ended: the edge is live (its name is taken) while any is.
+        self.handing = 0
         self.refused: set[str] = set()
 
     @property
@@ -97,12 +99,16 @@ class EdgeSource(RemoteSource):
     async def hand(self, ws: ServerConnection, host: str) -> None:
         """Follow the edge over ``ws`` (a newer connection replaces an older one); returns when it ends."""
         self.host = host
-        old = self._current
-        if old is not None:
-            old.transport.abort()
-        done = asyncio.Event()
-        self._incoming.put_nowait((ws, done))
-        await done.wait()
+        self.handing += 1
+        try:
+            old = self._current
+            if old is not None:
+                old.transport.abort()
+            done = asyncio.Event()
+            self._incoming.put_nowait((ws, done))
+            await done.wait()
+        finally:
+            self.handing -= 1
 
     @property
     def connected(self) -> bool:
@@ -226,7 +232,8 @@ class Edges:
         #: how many people watch at the hub: what each edge is told.
         self.watchers = watchers
         self.by_key: dict[tuple[int, str], EdgeSource] = {}
-        #: the first edge of each name (what a ``breakpoints`` request names).
+        #: the edge that took each name last (what a ``breakpoints`` request names): a live one is never
+        #: replaced by another credential's edge of that name.
         self.by_name: dict[str, EdgeSource] = {}
         self.owners: dict[str, EdgeSource] = {}
         self._asking: set[asyncio.Future[None]] = set()
@@ -243,11 +250,24 @@ class Edges:
             return
         peer = ws.remote_address[0] if ws.remote_address else "?"
         host = str(said.get("host") or peer)[:200]
-        name = (edge.name if edge is not None and edge.name else hello.name)[:64]
+        given = edge.name if edge is not None else None
+        chosen = not given
+        name = given or hello.name
+        problem = edge_name_problem(name, chosen)
+        if problem is not None:
+            await forbid(ws, f"the edge name {ascii(name)[:80]} is refused: {problem} (serve --edge-name)")
+            return
         if name in named and (edge is None or edge.name != name):
             await forbid(ws, f"the edge name {name!r} belongs to another edge credential")
             return
-        await self.source((edge.key if edge is not None else -1, name), host).hand(ws, host)
+        who = (edge.key if edge is not None else -1, name)
+        rival = self.by_name.get(name)
+        if rival is not None and rival.handing and self.by_key.get(who) is not rival:
+            await forbid(ws, f"an edge named {name!r} is connected to this hub already, with another credential: "
+                              "give this one another --edge-name")
+            return
+        source = self.by_name[name] = self.source(who, host)
+        await source.hand(ws, host)
 
     def source(self, who: tuple[int, str], host: str) -> EdgeSource:
         """The edge ``who`` (its credential, its name): one credential cannot take over another's edge."""
@@ -255,7 +275,6 @@ class Edges:
         if found is None:
             found = self.by_key[who] = EdgeSource(who[1], host, self.owners, self.watchers,
                                                   lambda s: self.relay.session(s) is not None)
-            self.by_name.setdefault(who[1], found)
             self.relay.add_source(found)
         return found
 
