@@ -546,9 +546,13 @@ def test_unknown_types_become_raw_with_the_record_kept() -> None:
         ev("brand_new_event"),
         ri("brand_new_item"),
         done("BrandNew"),
+        ri("message", role="critic", content=[{"type": "output_text", "text": "a role never seen"}]),
     ]
-    raws = of(convert(*header(), *unknown), "raw")
-    assert len(raws) == 4
+    known = [ri("message", role=role, content=[{"type": "input_text", "text": "context"}])
+             for role in ("developer", "system")]
+    raws = of(convert(*header(), *unknown, *known), "raw")
+    assert len(raws) == 5, "a message of a role not known is kept raw; developer and system context is not shown"
+    assert raws[4]["data"]["record"]["payload"]["role"] == "critic"
     assert raws[0]["data"]["record"]["payload"] == {"x": 1}
     assert "brand_new_event" in raws[1]["data"]["error"]
     assert all(r["session"] == SID for r in raws)

@@ -36,6 +36,11 @@ def test_c0_del_c1_bidi_and_surrogates() -> None:
     assert visible("\x9b2J \x9d0;t\x9c \x90q\x85") == "⟨U+009B⟩2J ⟨U+009D⟩0;t⟨U+009C⟩ ⟨U+0090⟩q⟨U+0085⟩"
     assert visible("\u202eevil\u202c \u2066x\u2069") == "⟨U+202E⟩evil⟨U+202C⟩ ⟨U+2066⟩x⟨U+2069⟩"
     assert visible("bad \udc80") == "bad ⟨U+DC80⟩"
+    marks = visible("a\u200eb\u200fc\u061cd\u2028e\u2029f\ufeffg")
+    assert marks == "a⟨U+200E⟩b⟨U+200F⟩c⟨U+061C⟩d⟨U+2028⟩e⟨U+2029⟩f⟨U+FEFF⟩g"
+    assert visible(marks) is marks
+    family = "\U0001F468\u200d\U0001F469\u200d\U0001F467 caf\u00e9 \u05e9\u05dc\u05d5\u05dd"
+    assert visible(family) is family, "joiners, accents and right-to-left letters are text"
 
 
 def test_newlines_tabs_crlf_and_clean_text() -> None:

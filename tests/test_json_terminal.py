@@ -20,7 +20,7 @@ from watchkeeper.protocol.display import terminal_json
 
 pytestmark = pytest.mark.timeout(60)
 
-HOSTILE = "pay \x9b31mnow\x9b0m \u202egnp.exe \u2028next \u2066iso\u2069 \x85nel é ☃"
+HOSTILE = "pay \x9b31mnow\x9b0m \u202egnp.exe \u2028next \u2066iso\u2069 \x85nel é ☃ \u200e\u061c\ufeff"
 EXE = str(Path(sys.executable).parent / "watchkeeper")
 
 
@@ -62,7 +62,7 @@ def test_the_escapes_leave_the_values_as_they_were() -> None:
     value = {"text": HOSTILE, "n": [1, "\x9b"]}
     out = terminal_json(orjson.dumps(value))
     assert json.loads(out) == value
-    assert not any(c in out.decode() for c in "\x9b\x85\u202e\u2028\u2066\u2069")
+    assert not any(c in out.decode() for c in "\x9b\x85\u202e\u2028\u2066\u2069\u200e\u061c\ufeff")
     assert "é ☃".encode() in out, "other text is left as it is"
 
 

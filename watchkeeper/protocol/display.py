@@ -9,9 +9,12 @@ a terminal could take as a command gets a visible stand-in instead.
   control pictures: ESC is ``␛``, BEL ``␇``, DEL ``␡``. An escape sequence
   loses its ESC and so its effect, and stays readable: ``␛]52;c;…␛\\``.
   A CRLF line end is a plain newline.
-- C1 controls (U+0080–U+009F, 8-bit CSI, OSC, DCS…), the bidi controls
-  (U+202A–U+202E, U+2066–U+2069) and lone surrogates become their code
-  point in angle brackets: ``⟨U+009B⟩``, ``⟨U+202E⟩``, ``⟨U+DC80⟩``. No
+- C1 controls (U+0080–U+009F, 8-bit CSI, OSC, DCS…), the bidi controls and
+  marks (U+202A–U+202E, U+2066–U+2069, U+200E, U+200F, U+061C), the line and
+  paragraph separators (U+2028, U+2029), the byte order mark (U+FEFF) and lone
+  surrogates become their code point in angle brackets: ``⟨U+009B⟩``,
+  ``⟨U+202E⟩``, ``⟨U+DC80⟩``: none has a glyph to read, and each can move or
+  break what the terminal shows around it. No
   backslash or quote: the stand-ins read the same inside JSON (the detail
   pane's, a copy's) as outside it.
 
@@ -28,7 +31,8 @@ import re
 from typing import Any
 
 #: What must not reach a terminal.
-_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff"
+                     "\ud800-\udfff]")
 #: The ASCII bytes that are safe as they are: printable, tab, newline.
 _ASCII_SAFE = bytes(range(0x20, 0x7F)) + b"\t\n"
 
@@ -97,8 +101,9 @@ def visible_logging() -> None:
 
 
 #: What JSON leaves as it is and a terminal may act on: C1 controls (U+0080–U+009F, xterm takes U+009B
-#: as CSI), bidi overrides and isolates, line and paragraph separators, in their UTF-8 bytes.
-_JSON_UNSAFE = re.compile(b"\xc2[\x80-\x9f]|\xe2\x80[\xa8-\xae]|\xe2\x81[\xa6-\xa9]")
+#: as CSI), bidi overrides, isolates and marks, line and paragraph separators, the byte order mark (what
+#: :func:`visible` stands in for, C0 aside), in their UTF-8 bytes.
+_JSON_UNSAFE = re.compile(b"\xc2[\x80-\x9f]|\xe2\x80[\x8e\x8f\xa8-\xae]|\xe2\x81[\xa6-\xa9]|\xd8\x9c|\xef\xbb\xbf")
 
 
 def _json_escape(match: re.Match[bytes]) -> bytes:

@@ -91,9 +91,12 @@ def response_item(c: Thread, p: dict[str, Any]) -> list[Event] | None:
         role, text = p.get("role"), content_text(p.get("content"))
         if role == "assistant":
             return c.said(text, "response_item", p.get("id"), p.get("phase"))
-        if role == "user" and not is_scaffolding(text, p):
-            c.fallback_prompt(text)
-        return []  # developer and harness messages: context the CLI injects, not conversation
+        if role == "user":
+            if not is_scaffolding(text, p):
+                c.fallback_prompt(text)
+            return []
+        # Developer and system messages are context the CLI injects, not conversation; another role is kept raw.
+        return [] if role in ("developer", "system") else None
     if kind == "agent_message":
         return agent_message(c, p)
     if kind == "reasoning":
