@@ -490,6 +490,22 @@ def test_compaction_boundary_and_summary() -> None:
     assert events[0]["data"]["title"] == "and now the real question"
 
 
+def test_an_api_error_says_what_the_api_said_and_only_the_retries_it_knows() -> None:
+    def error(n: int, **fields: object) -> dict[str, object]:
+        return {"type": "system", "subtype": "api_error", "uuid": f"e{n}", "parentUuid": None, "sessionId": SID,
+                "timestamp": ts(n), **fields}
+
+    events = convert([
+        user("u1", None, "go", 0),
+        error(1, error={"status": 529, "error": {"type": "overloaded_error", "message": "Overloaded"}},
+              retryAttempt=2, maxRetries=10),
+        error(2, error={"message": "socket hang up"}),
+        error(3),
+    ])
+    texts = [e["data"]["text"] for e in kinds(events, "notice")]
+    assert texts == ["API error 529: Overloaded, retry 2/10", "API error: socket hang up", "API error"]
+
+
 def test_title_skips_meta_commands_and_summaries() -> None:
     events = convert([
         user("c0", None, "<local-command-caveat>Caveat</local-command-caveat>", isMeta=True),

@@ -7,6 +7,7 @@ transcript with a repeated record is deduplicated the way the relay's book does.
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import orjson
@@ -15,6 +16,7 @@ from test_events_cli import CC_SESSION, events_cli
 
 from watchkeeper.adapters.files.discovery import scan_sessions
 from watchkeeper.adapters.files.feed import convert_file
+from watchkeeper.protocol import Event
 from watchkeeper.relay import IterSource, Relay
 
 
@@ -83,3 +85,21 @@ def test_a_session_that_comes_back_after_another_goes_on_numbering(tmp_path: Pat
     assert seqs == list(range(len(seqs)))
     ids_from_a = {e["id"] for e in convert_file(project / "a.jsonl")}
     assert len(seqs) > len(ids_from_a), "the third file added events of its own"
+
+
+def test_a_transcript_saved_with_a_byte_order_mark_reads_as_without_it(tmp_path: Path) -> None:
+    """An editor that writes a BOM before the first line: the file is still its agent's transcript, every
+    record read, none ``raw``."""
+    from conftest import SAMPLE_LOGS
+
+    for original in (next((SAMPLE_LOGS / "claude-code").glob("*/*.jsonl")), SAMPLE_LOGS / "codex" /
+                     "rollout-reference.jsonl"):
+        shutil.copytree(original.parent, tmp_path / original.parent.name)
+        marked = tmp_path / original.parent.name / original.name
+        marked.write_bytes(b"\xef\xbb\xbf" + original.read_bytes())
+        want, got = list(convert_file(original)), list(convert_file(marked))
+        assert [e["kind"] for e in got] == [e["kind"] for e in want] and "raw" not in {e["kind"] for e in got}
+        def said(events: list[Event]) -> list[dict[str, object]]:
+            return [{k: v for k, v in e["data"].items() if k != "source"} for e in events]
+
+        assert said(got) == said(want), original.name

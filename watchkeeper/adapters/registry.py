@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..protocol.codec import BOM
 from .base import Converter
 
 
@@ -66,6 +67,7 @@ def detect(path: Path, first_line: bytes | None = None) -> AdapterSpec | None:
                 first_line = f.readline(65536)
         except OSError:
             first_line = b""
+    first_line = first_line.removeprefix(BOM)
     for spec in ADAPTERS:
         if spec.sniff(path, first_line):
             return spec

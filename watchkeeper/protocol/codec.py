@@ -47,6 +47,10 @@ def encode_line(event: Event | dict[str, Any]) -> bytes:
     return encode(event)
 
 
+#: What an editor may write before a file's first line; the readers skip it there.
+BOM = b"\xef\xbb\xbf"
+
+
 def reparse(data: bytes | str, error: orjson.JSONDecodeError) -> Any:
     """Parse again what orjson refused for lone surrogate escapes (a JavaScript string cut mid-pair).
 

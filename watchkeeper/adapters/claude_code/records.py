@@ -286,10 +286,13 @@ def system_notice(rec: dict[str, Any]) -> tuple[str, str, str, dict[str, Any]]:
     if sub == "microcompact_boundary":
         return "info", "microcompaction", "Old tool results cleared from the context", extra
     if sub == "api_error":
-        status = _dict(rec.get("error")).get("status")
+        error = _dict(rec.get("error"))
+        status, said = error.get("status"), error.get("message") or _dict(error.get("error")).get("message")
         attempt, most = rec.get("retryAttempt"), rec.get("maxRetries")
         extra = {"status": status, "retry_attempt": attempt, "max_retries": most}
-        text = f"API error {status or ''}, retry {attempt}/{most}".replace(" ,", ",")
+        text = "API error" + (f" {status}" if status is not None else "") + (f": {said}" if said else "")
+        if attempt is not None:
+            text += f", retry {attempt}" + (f"/{most}" if most is not None else "")
         return "error", "api-error", text, extra
     if sub == "stop_hook_summary":
         count = rec.get("hookCount")
