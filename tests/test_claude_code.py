@@ -420,6 +420,18 @@ def test_usage_keeps_the_largest_per_message_and_request() -> None:
     assert [e["data"]["output_tokens"] for e in revisions] == [135]
 
 
+def test_a_result_whose_content_is_not_text_is_shown_as_json() -> None:
+    events = convert([
+        user("u1", None, "go", 1),
+        assistant("a1", "u1", "m1", [use("t1"), use("t2")], 2),
+        user("r1", "a1", [result("t1", {"weird": True, "n": [1, None]})], 3),
+        user("r2", "a1", [result("t2", [{"type": "text", "text": "a"}, ["b", 2], 7])], 4),
+    ])
+    done = finished(events)
+    assert done["t1"]["output"] == '{"weird":true,"n":[1,null]}'
+    assert done["t2"]["output"] == 'a\n["b",2]\n7'
+
+
 def test_results_in_any_order_and_parallel_calls() -> None:
     events = convert([
         user("r0", None, [result("t9", "early")], 0),

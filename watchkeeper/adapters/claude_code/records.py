@@ -204,11 +204,11 @@ def result_output(content: Any) -> tuple[str, int]:
     if content is None:
         return "", 0
     if not isinstance(content, list):
-        return cut(str(content))
+        return cut(as_text(content) or "")
     parts: list[str] = []
     for block in content:
         if not isinstance(block, dict):
-            parts.append(str(block))
+            parts.append(block if isinstance(block, str) else as_text(block) or "")
             continue
         kind = block.get("type")
         if kind == "text":
