@@ -110,12 +110,20 @@ def one_line(text: str, limit: int = 400) -> str:
     return " ".join(text.split())[:limit]
 
 
+def local_clock(t: float) -> str | None:
+    """HH:MM:SS in local time; None where local time has no such moment (a transcript's year 1 or 9999
+    falls outside the years ``datetime`` holds once the zone's offset is applied)."""
+    try:
+        return datetime.fromtimestamp(t).strftime("%H:%M:%S")
+    except (ValueError, OverflowError, OSError):
+        return None
+
+
 def clock(ts: str | None) -> str:
-    """HH:MM:SS in local time; the raw text if it is not a timestamp."""
+    """HH:MM:SS in local time; the raw text if it is not a timestamp or local time cannot hold it."""
     t = parse_ts(ts)
-    if t is None:
-        return (ts or "")[:8]
-    return datetime.fromtimestamp(t).strftime("%H:%M:%S")
+    shown = None if t is None else local_clock(t)
+    return (ts or "")[:8] if shown is None else shown
 
 
 def number(value: Any) -> int | float | None:

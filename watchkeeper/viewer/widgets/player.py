@@ -6,7 +6,6 @@ without an app; the widget only paints them.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from rich.cells import cell_len
@@ -14,7 +13,7 @@ from rich.text import Text
 from textual.widget import Widget
 
 from ..model.playhead import Playhead, speed_label
-from ..model.rows import Cell
+from ..model.rows import Cell, local_clock
 from .styles import RoleStyles
 
 BAR_W = 24
@@ -62,7 +61,7 @@ def player_cells(playhead: Playhead, width: int | None = None) -> list[Cell]:
     if start is not None and end is not None and clock is not None:
         short = end - start < 60
         times = f"  {offset(clock - start, short)} / {offset(end - start, short)}"
-        at = f"  at {datetime.fromtimestamp(clock).strftime('%H:%M:%S')}"
+        at = f"  at {local_clock(clock) or '? (out of range)'}"
 
     def cells() -> list[Cell]:
         out: list[Cell] = [
