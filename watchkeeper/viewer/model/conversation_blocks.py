@@ -3,8 +3,9 @@
 Pure: an event (a tool call merged) in, lines of styled cells out, at a given
 width, so it is tested without an app. Each cell names a style role (the
 widget maps roles to the theme); every text from the session is made
-:func:`~watchkeeper.protocol.display.visible` before it is measured, and
-nothing here is markup or a hyperlink.
+:func:`~watchkeeper.protocol.display.visible` before it is measured, a line
+that is one line (a header, a call, a notice) holds no line break or tab
+(``rows.flat``), and nothing here is markup or a hyperlink.
 """
 
 from __future__ import annotations
@@ -109,10 +110,10 @@ def _header(block: Block, width: int) -> Line:
     event = block.event
     kind = event.get("kind")
     role = "speaker-user" if kind == Kind.MESSAGE_USER else "speaker"
-    cells: Line = [(visible(block.who), role), (f" · {rows.clock(event.get('ts'))}", "time")]
+    cells: Line = [(rows.name_line(block.who), role), (f" · {rows.flat(rows.clock(event.get('ts')))}", "time")]
     origin = cast(MessageUserData, data_of(event)).get("origin") if kind == Kind.MESSAGE_USER else None
     if origin and origin != "prompt" and not str(origin).startswith(AGENT_ORIGIN):  # the header names the agent
-        cells.append((f"  {visible(str(origin))}", "dim"))
+        cells.append((f"  {rows.name_line(str(origin))}", "dim"))
     return rows.cut(cells, width)
 
 
@@ -156,13 +157,13 @@ def _thinking(block: Block, width: int) -> list[Line]:
 
 def _call(block: Block, call: ToolCall, width: int, now: float | None) -> list[Line]:
     arrow = "▾" if block.expanded else "▸"
-    status = [(visible(t), role) for t, role in rows.call_status_cells(call, now)]
-    summary: Line = [(f"{BODY}{arrow} ", "dim"), (visible(call.name or "?"), "tool")]
-    salient = visible(rows.salient_input(call.name, call.input))
+    status = [(rows.flat(t), role) for t, role in rows.call_status_cells(call, now)]
+    summary: Line = [(f"{BODY}{arrow} ", "dim"), (rows.name_line(call.name or "") or "?", "tool")]
+    salient = rows.flat(rows.salient_input(call.name, call.input))
     if salient:
         summary.append(("  " + salient, "summary"))
     if block.spawn:
-        summary.append(("  " + visible(block.spawn), "agent"))
+        summary.append(("  " + rows.flat(block.spawn), "agent"))
     status_w = sum(cell_len(t) for t, _ in status)
     line = rows.cut(summary, max(1, width - status_w - 1)) if status_w else rows.cut(summary, width)
     if status_w:
@@ -228,13 +229,13 @@ def _one_line(event: Event) -> Line:
     if kind == Kind.AGENT_STARTED:
         data = cast(AgentStartedData, data_of(event))
         what = data.get("description") or data.get("agent_type") or data.get("agent_id") or "?"
-        return [("⑂ subagent ", "agent"), (visible(rows.one_line(str(what))), "agent"), (" started", "dim")]
+        return [("⑂ subagent ", "agent"), (rows.name_line(str(what)), "agent"), (" started", "dim")]
     if kind == Kind.AGENT_FINISHED:
         status = cast(AgentFinishedData, data_of(event)).get("status") or "finished"
-        return [("⑂ subagent ", "agent"), (visible(rows.one_line(str(status))), "dim")]
+        return [("⑂ subagent ", "agent"), (rows.name_line(str(status)), "dim")]
     cells = rows.event_summary(event)
     glyph = _GLYPHS.get(str(kind), "")
-    return [(glyph, "dim"), *((visible(t), role) for t, role in cells)]
+    return [(glyph, "dim"), *((rows.flat(t), role) for t, role in cells)]
 
 
 

@@ -359,7 +359,7 @@ def build_row(
     agent = one_line(agent_name or str(event.get("agent", MAIN_AGENT)), 120)
     indent: list[Cell] = [("┆ " * depth, "dim")] if depth else []
     if call is not None:
-        summary: list[Cell] = [*indent, (call.name or "?", "tool")]
+        summary: list[Cell] = [*indent, (one_line(call.name or "") or "?", "tool")]
         salient = salient_input(call.name, call.input)
         if salient:
             summary.append(("  " + salient, "summary"))
@@ -372,19 +372,27 @@ def build_row(
 
 
 def _visible(row: Row) -> Row:
-    """``row`` with its texts :func:`visible` and on one line (a line break in a tool's name drew the agent's
-    text as a row of its own); checked whole first, as most rows need nothing."""
+    """``row`` with its texts :func:`flat`; checked whole first, as most rows need nothing."""
     texts = [row.time, row.agent, row.kind, *(t for t, _ in row.summary), *(t for t, _ in row.status)]
     joined = "".join(texts)
-    if "\n" not in joined and visible(joined) is joined:
+    if "\n" not in joined and "\t" not in joined and visible(joined) is joined:
         return row
-    return Row(_flat(row.time), _flat(row.agent), _flat(row.kind),
-               [(_flat(t), role) for t, role in row.summary], [(_flat(t), role) for t, role in row.status],
+    return Row(flat(row.time), flat(row.agent), flat(row.kind),
+               [(flat(t), role) for t, role in row.summary], [(flat(t), role) for t, role in row.status],
                row.error)
 
 
-def _flat(text: str) -> str:
-    return visible(text.replace("\n", " "))
+def flat(text: str) -> str:
+    """``text`` :func:`visible` and on one line: a line break or a tab is a space (a line break in a tool's
+    name drew the agent's text as a row of its own; a tab went to the terminal and moved the cursor)."""
+    if "\n" in text or "\t" in text:
+        text = text.replace("\n", " ").replace("\t", " ")
+    return visible(text)
+
+
+def name_line(text: str) -> str:
+    """A name from the data (a tool's, a subagent's) as one visible line, its runs of whitespace one space."""
+    return visible(one_line(text))
 
 
 def row_agent(event: Event) -> str:
