@@ -11,11 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from functools import partial
-from typing import Protocol, runtime_checkable
+from typing import Protocol, cast, runtime_checkable
 
 from textual.command import DiscoveryHit, Hit, Hits, Matcher, Provider
 from textual.content import Content
-from textual.markup import escape
 
 from ..protocol.display import visible
 
@@ -49,8 +48,10 @@ def hits(matcher: Matcher, commands: Iterable[PaletteCommand]) -> Iterator[Hit]:
 
 
 def _help(text: str) -> str:
-    """The palette parses help texts as markup: this one is escaped to read as written."""
-    return escape(visible(text))
+    """The help as plain Content. The palette reads a help string as markup, and ``markup.escape`` leaves a
+    ``[$variable]`` tag to style the rest and doubles a backslash; Content goes through it as it is (typed
+    ``str``, ``Content.from_markup`` passes Content on unchanged)."""
+    return cast(str, Content(visible(text)))
 
 
 class CommandsProvider(Provider):
