@@ -15,6 +15,7 @@ unless a ``Content`` limit is given; then it is cut to that many characters.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from typing import Any
 
@@ -35,9 +36,28 @@ def _count(value: Any) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
 
 
+#: The latest time OTLP carries (unsigned 64-bit nanoseconds since 1970: in the year 2554).
+LATEST_NS = 2**64 - 1
+#: Out-of-range times a session span names (``watchkeeper.times_out_of_range``); ``….count`` counts the events.
+OUT_OF_RANGE_SHOWN = 16
+
+
 def ns(ts: str | None, fallback: int) -> int:
+    """Nanoseconds since 1970, within OTLP's range: 0 (no time: the mapping places the event at the one
+    before) for a time not after 1970, ``LATEST_NS`` for one past it."""
     t = parse_ts(ts)
-    return int(t * 1e9) if t is not None else fallback
+    return fallback if t is None else min(max(int(t * 1e9), 0), LATEST_NS)
+
+
+def _out_of_range(s: SessionSpans, ts: str | None, at: int) -> None:
+    """Say a time OTLP cannot carry on the session's span: year 1 or 9999 in a transcript is shown, and the
+    session's other spans are sent at the times they can have."""
+    if (at == 0 or at == LATEST_NS) and (t := parse_ts(ts)) is not None and not 0 < t * 1e9 < LATEST_NS:
+        attrs = s.root.record.attributes
+        shown = attrs.setdefault("watchkeeper.times_out_of_range", [])
+        if len(shown) < OUT_OF_RANGE_SHOWN and ts not in shown:
+            shown.append(str(ts))
+        attrs["watchkeeper.times_out_of_range.count"] = attrs.get("watchkeeper.times_out_of_range.count", 0) + 1
 
 
 class SpanMapper:
@@ -70,6 +90,7 @@ class SpanMapper:
                 s = self.sessions[sid] = SessionSpans(sid, at)
                 if sid in self._parents:
                     self._nest(s, self._parents[sid])
+            _out_of_range(s, ev.get("ts"), at)
             if not at:
                 at = s.last_ns
             elif s.root.record.start_ns == 0 or at < s.root.record.start_ns:
@@ -218,7 +239,7 @@ class SpanMapper:
         if span is None:
             # Its start was not seen (dropped, or before what was read): it began duration_ms earlier.
             duration = data.get("duration_ms")
-            start = at - int(duration * 1e6) if isinstance(duration, int | float) and duration > 0 else at
+            start = at - int(duration * 1e6) if isinstance(duration, int | float) and 0 < duration < math.inf else at
             self._tool_started(s, agent, start, {"call_id": call_id, "name": data.get("name")})
             span = s.tools.pop(call_id, None)
             if span is None:

@@ -2,9 +2,10 @@
 
 Each file is read through the adapters (``adapters.files.feed.convert_file``,
 which picks the reader by the file and takes a Claude Code session's subagent
-files along), its events folded into spans (``mapping``) and sent in batches
-by a second thread, so reading the next events and waiting on the network
-overlap. A session's span is sent when its file is done; it is marked
+files along), its events made encodable as the relay makes them (``fit``: a
+lone surrogate is kept as its escape), folded into spans (``mapping``) and
+sent in batches by a second thread, so reading the next events and waiting on
+the network overlap. A session's span is sent when its file is done; it is marked
 incomplete if calls were still open there.
 """
 
@@ -18,7 +19,7 @@ from pathlib import Path
 
 from ..adapters.files.discovery import scan_sessions
 from ..adapters.files.feed import convert_file
-from ..protocol import Event
+from ..protocol import Event, fit
 from .mapping import Content, SpanMapper, SpanRecord
 from .otlp import BATCH, OtlpSender
 
@@ -95,7 +96,7 @@ def export_paths(paths: Iterable[Path], sender: OtlpSender, *, content: Content 
     try:
         for path in session_files(paths):
             mapper = SpanMapper(content)
-            for chunk in _chunks(convert_file(path), CHUNK_EVENTS):
+            for chunk in _chunks((fit(e) for e in convert_file(path)), CHUNK_EVENTS):
                 stats.events += len(chunk)
                 hand(mapper.feed(chunk))
             stats.sessions += len(mapper.sessions)

@@ -108,12 +108,12 @@ class OtlpSender:
         context = span_context(rec.trace_id, rec.span_id, is_remote=False, trace_flags=sampled)
         parent = None if rec.parent_id is None else \
             span_context(rec.trace_id, rec.parent_id, is_remote=False, trace_flags=sampled)
-        events = [span_event(name, attrs, at) for name, at, attrs in rec.events]
+        events = [span_event(_text(name), _attributes(attrs), _time(at)) for name, at, attrs in rec.events]
         return readable_span(
-            name=rec.name, context=context, parent=parent, resource=self._resource, attributes=rec.attributes,
-            events=events, kind=self._kinds.get(rec.kind, self._internal),
-            status=status(code.ERROR, rec.error or None) if rec.error is not None else status(code.UNSET),
-            start_time=rec.start_ns, end_time=rec.end_ns, instrumentation_scope=self._scope)
+            name=_text(rec.name), context=context, parent=parent, resource=self._resource,
+            attributes=_attributes(rec.attributes), events=events, kind=self._kinds.get(rec.kind, self._internal),
+            status=status(code.ERROR, _text(rec.error) or None) if rec.error is not None else status(code.UNSET),
+            start_time=_time(rec.start_ns), end_time=_time(rec.end_ns), instrumentation_scope=self._scope)
 
     def send(self, records: Sequence[SpanRecord]) -> bool:
         """Send in requests of ``BATCH`` spans; False if any request failed (its spans are counted as failed)."""
@@ -135,6 +135,39 @@ class OtlpSender:
 
     def shutdown(self) -> None:
         self._exporter.shutdown()
+
+
+# One value OTLP cannot carry fails the encoding of the whole request, and the other spans in it with it.
+_INT64 = range(-(2**63), 2**63)
+_LATEST_NS = 2**64 - 1
+
+
+def _text(s: str) -> str:
+    """Valid UTF-8: a lone surrogate written as its escape (as ``protocol.bounds`` writes one)."""
+    try:
+        s.encode()
+        return s
+    except UnicodeEncodeError:
+        return s.encode("utf-8", "backslashreplace").decode()
+
+
+def _value(v: Any) -> Any:
+    if isinstance(v, str):
+        return _text(v)
+    if isinstance(v, int) and not isinstance(v, bool) and v not in _INT64:
+        return str(v)
+    if isinstance(v, list | tuple):
+        return [_value(x) for x in v]
+    return v
+
+
+def _attributes(attrs: Mapping[str, Any]) -> dict[str, Any]:
+    return {_text(k): _value(v) for k, v in attrs.items()}
+
+
+def _time(ns: int) -> int:
+    """Within OTLP's unsigned 64-bit nanoseconds since 1970."""
+    return min(max(ns, 0), _LATEST_NS)
 
 
 def _version(package: str) -> str:
