@@ -78,6 +78,18 @@ def test_events_on_a_folder_with_a_fifo_named_like_a_subagent_file_prints_the_re
 
 
 @pytest.mark.timeout(60)
+def test_events_on_a_folder_says_a_fifo_named_like_a_session_was_not_read(tmp_path: Path) -> None:
+    proj = project(tmp_path)
+    clean = watchkeeper("events", proj, home=tmp_path)
+    fifo = proj / "5f0e9d1c-0000-4000-8000-000000000001.jsonl"
+    os.mkfifo(fifo)
+    out = watchkeeper("events", proj, home=tmp_path)
+    assert event_ids(out.stdout) == event_ids(clean.stdout), "every other session's events"
+    assert out.returncode == 2 and out.stderr.strip() == \
+        f"watchkeeper events: cannot read {fifo}: not a regular file (a FIFO)", "said, not skipped in silence"
+
+
+@pytest.mark.timeout(60)
 def test_a_fifo_given_as_the_transcript_is_refused_not_waited_on(tmp_path: Path) -> None:
     fifo = tmp_path / f"{SESSION}.jsonl"
     os.mkfifo(fifo)

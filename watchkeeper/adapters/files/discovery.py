@@ -48,7 +48,9 @@ def scan_sessions(root: Path) -> tuple[list[tuple[Path, float]], list[Path]]:
                     if (depth < MAX_DEPTH and e.name not in _NOT_SESSIONS and not e.name.startswith(".")
                             and f"{e.name}.jsonl" not in names):
                         stack.append((Path(e.path), depth + 1))
-                elif is_session_name(e.name) and e.is_file():
+                elif is_session_name(e.name):
+                    # Not only regular files: a FIFO or a device by a session's name is read as one, and its
+                    # reader says why it cannot be, where skipping it here would say nothing.
                     files.append((Path(e.path), e.stat().st_mtime))
             except OSError:
                 continue
