@@ -4,8 +4,10 @@ The scripted model (the Messages stand-in) plays a hostile agent: its first
 Bash call starts, in the background, a program that uses everything the agent
 was given — its environment, the argv (``--settings`` included) and
 environment of every process of the agent's — against ``/control``,
-``/sessions`` and the websocket control path,
-round after round, while the second call is held by a breakpoint. The call
+``/sessions`` and the websocket control path, and forges its own hooks with
+its credential (the held call's PreToolUse replayed, a permission prompt for
+it, a SessionEnd), round after round, while the second call is held by a
+breakpoint. The call
 stays held; the person's token (``watchkeeper ctl``) then approves it. Also:
 the deny rules ``run`` adds keep Claude Code's own tools out of watchkeeper's
 config directory, and the built-in breakpoint holds a call that names it.
@@ -64,18 +66,40 @@ def given():
     return found
 
 
-def post(path, token, body):
+def post(path, token, body, timeout=5):
     request = urllib.request.Request(f"http://127.0.0.1:{hook_port}{path}",
                                      method="POST" if body is not None else "GET",
                                      data=json.dumps(body).encode() if body is not None else None,
                                      headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
     try:
-        with urllib.request.urlopen(request, timeout=5) as response:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
             return response.status
     except urllib.error.HTTPError as e:
         return e.code
     except OSError:
         return -1
+
+def newest_call():
+    """The agent's last tool call, as its own transcript tells it: what a replay of its hook needs."""
+    home = os.path.expanduser("~/.claude/projects")
+    for root, _, files in os.walk(home):
+        if f"{session}.jsonl" in files:
+            calls = [b for line in open(os.path.join(root, f"{session}.jsonl"))
+                     for b in ((json.loads(line).get("message") or {}).get("content") or [])
+                     if isinstance(b, dict) and b.get("type") == "tool_use"]
+            return calls[-1] if calls else None
+
+def hooks(token):
+    """Its own hooks, forged with its own credential: the held call's PreToolUse replayed (then hung up),
+    a permission prompt for the same call, a SessionEnd."""
+    call = newest_call()
+    if call is None:
+        return {}
+    base = {"session_id": session, "cwd": os.getcwd(), "tool_name": call["name"], "tool_input": call["input"]}
+    return {"replay": post("/hook", token, {**base, "hook_event_name": "PreToolUse",
+                                            "tool_use_id": call["id"]}, timeout=1),
+            "prompt": post("/hook?prompts=here", token, {**base, "hook_event_name": "PermissionRequest"}, timeout=1),
+            "end": post("/hook", token, {"session_id": session, "hook_event_name": "SessionEnd", "reason": "other"})}
 
 async def ws(token):
     from websockets.asyncio.client import connect
@@ -97,7 +121,8 @@ while not os.path.exists(stop) and time.monotonic() < deadline:
     row = {"round": n, "env": names, "port": hook_port,
            "control": {k: post("/control", v, control) for k, v in found.items()},
            "sessions": {k: post("/sessions", v, None) for k, v in found.items()},
-           "ws": {k: asyncio.run(ws(v)) for k, v in found.items()}}
+           "ws": {k: asyncio.run(ws(v)) for k, v in found.items()},
+           "hook": hooks(os.environ.get("WATCHKEEPER_HOOK_TOKEN", ""))}
     with open(log, "a") as f:
         f.write(json.dumps(row) + "\n")
     n += 1
@@ -147,7 +172,7 @@ def test_the_agent_cannot_approve_its_own_held_call(wk: Watchkeeper, tmp_path: P
         assert held_calls(wk, sid) == [call] and proc.running
         assert not (cwd / "two.txt").exists()
         stop.touch()
-        code, out = wk.ctl("approve", sid)
+        code, out = wk.ctl("approve", sid, call)
         assert code == 0 and out.startswith("applied"), out
         run = proc.wait(60)
     assert run.returncode == 0, run.stderr
@@ -161,6 +186,8 @@ def test_the_agent_cannot_approve_its_own_held_call(wk: Watchkeeper, tmp_path: P
             assert set(row[door].values()) <= {401, 403}, (door, row[door])
         assert row["control"][f"env:{config.ENV_HOOK_TOKEN}"] == 403
         assert row["ws"][f"env:{config.ENV_HOOK_TOKEN}"] == 403
+    forged = [row["hook"] for row in tried if row["hook"]]
+    assert forged and all(h["replay"] == -1 and h["end"] == 200 for h in forged), forged[-1:]
     approvals = until(lambda: [e for e in viewer.of("control.applied") if e["data"]["control"] == "approve"],
                       timeout=WAIT)
     assert [e["data"]["control_id"].startswith("ctl-") for e in approvals] == [True]
