@@ -35,8 +35,9 @@ class FakeApi:
         self.sessions: Any = LISTED
         self.control: Any = APPLIED
         self.raw: bytes | None = None
-        #: the Authorization header of every request, in order.
+        #: the Authorization header and the path of every request, in order.
         self.tokens: list[str | None] = []
+        self.paths: list[str] = []
         api = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -45,6 +46,7 @@ class FakeApi:
 
             def _answer(self) -> None:
                 api.tokens.append(self.headers.get("Authorization"))
+                api.paths.append(self.path)
                 self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 if api.raw is not None:
                     self.wfile.write(api.raw)
@@ -111,7 +113,11 @@ def test_ctl_skips_session_rows_that_are_not_objects(api: FakeApi, home: Path, s
 def test_odd_held_calls_are_skipped_by_sessions_and_ctl(api: FakeApi, home: Path, held: Any) -> None:
     api.sessions = {"listing": [dict(ROW, held=held)], "sessions": [{"session": "sess-1"}]}
     listed(wk(home, "sessions", "--port", str(api.port)), "a title")
-    listed(wk(home, "ctl", "approve", "sess-1", "--port", str(api.port)), "applied: ok")
+    # No held call it can read: an unnamed approve would take whichever call came next, so it is not sent.
+    unnamed = wk(home, "ctl", "approve", "sess-1", "--port", str(api.port))
+    assert "Traceback" not in unnamed.stderr and unnamed.returncode == 1, unnamed
+    assert "holds no call: nothing to approve" in unnamed.stderr and "/control" not in api.paths, unnamed
+    listed(wk(home, "ctl", "approve", "sess-1", "call-1", "--port", str(api.port)), "applied: ok")
 
 
 @pytest.mark.timeout(60)
