@@ -244,20 +244,23 @@ def test_a_call_asked_twice_is_one_hold_that_only_the_person_ends(server: Server
     assert answered[0][1]["hookSpecificOutput"]["permissionDecision"] == "deny"
 
 
-def test_a_sessions_hooks_come_by_one_path_and_the_other_is_refused(server: Server) -> None:
-    """Controls go by the path a session's hooks came by: one request on the Codex path for a Claude Code
-    session (or the other way) would take its controls, so a pause would hold nothing while said applied."""
-    assert server.request("POST", "/hook", pre("t0"))[0] == 200
+def test_a_session_whose_hooks_come_by_both_paths_is_steered_only_by_named_held_calls(server: Server) -> None:
+    """An installed hooks' credential can name any session, by either path: hooks for one session by both
+    (the second is not its agent's) leave it unclear which agent a pause would reach, so a session-level
+    control is refused, never said applied, while a held call named by its id is still decided."""
     stop = {"session_id": SID, "cwd": "/w", "hook_event_name": "Stop"}
-    status, _ = server.request("POST", "/hook/codex", stop)
-    assert status == 409
+    assert server.request("POST", "/hook", pre("t0"))[0] == 200
     server.request("POST", "/control", control("c1", "pause"))
     real, answered = in_thread(lambda: server.request("POST", "/hook", pre("t1")))
     until(lambda: "tool.waiting" in server.kinds(), what="the next call held, as the pause said")
-    assert not answered
-    server.request("POST", "/control", control("c2", "deny", call_id="t1"))
+    assert server.request("POST", "/hook/codex", stop)[0] == 200
+    assert [e["data"]["code"] for e in server.events if e["kind"] == "notice"] == ["hooks-both-paths"]
+    for n, kind in enumerate(("resume", "pause", "inject", "approve")):
+        _, answer = server.request("POST", "/control", control(f"x{n}", kind, text="hi"))
+        assert answer["outcome"]["kind"] == "control.rejected", (kind, answer)
+        assert "both the Claude Code and the Codex hook path" in answer["outcome"]["data"]["reason"]
+    assert not answered, "nothing decided the held call"
+    _, answer = server.request("POST", "/control", control("d1", "deny", call_id="t1", reason="no"))
+    assert answer["outcome"]["kind"] == "control.applied"
     real.join(WAIT)
     assert answered[0][1]["hookSpecificOutput"]["permissionDecision"] == "deny"
-    other = "sess-codex"
-    assert server.request("POST", "/hook/codex", {**stop, "session_id": other})[0] == 200
-    assert server.request("POST", "/hook", {**pre("t9"), "session_id": other})[0] == 409

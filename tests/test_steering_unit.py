@@ -211,6 +211,36 @@ def test_the_same_call_asked_again_waits_on_its_hold_and_never_lets_it_go() -> N
     assert [e["kind"] for e in events] == ["control.applied", "tool.finished"], "the hold ends, the call denied"
 
 
+def test_the_same_call_id_with_another_input_is_held_apart_and_said() -> None:
+    """The agent learns its next call's id from its own transcript and asks first with a harmless input: the
+    real request, with another input, does not join that hold (the person would approve what it does not
+    run); it is held apart, showing its own input, and a notice says one of the two is not the call."""
+    h = Harness()
+    h.hook(pre("t0", tool="Read"))
+    h.control("c1", "pause")
+    forged = h.steering.on_hook(pre("t1"))
+    real_payload = hook("PreToolUse", tool_name="Bash", tool_input={"command": "ls; touch PWNED"}, tool_use_id="t1")
+    real = h.steering.on_hook(real_payload)
+    assert real.hold is not None and forged.hold is not None and real.hold is not forged.hold
+    notice, waiting = real.events
+    assert notice["data"]["code"] == "call-asked-twice" and real.hold.call_id in notice["data"]["text"]
+    assert (waiting["data"]["call_id"], waiting["data"]["input"]) == (real.hold.call_id, {"command": "ls; touch PWNED"})
+    assert sorted(h.steering.state(SID)["held"]) == sorted(["t1", real.hold.call_id])
+    approved = h.steering.control(ctl("a1", "approve", call_id="t1"))
+    assert approved.outcome["kind"] == "control.applied" and real.hold.reply is None, "approving one is not the other"
+
+
+def test_a_session_that_ended_while_a_call_was_held_takes_no_control_once_none_is() -> None:
+    h = Harness()
+    h.hook(pre("t0"))
+    h.control("c1", "pause")
+    held = h.steering.on_hook(pre("t1")).hold
+    h.hook(hook("SessionEnd", reason="other"))
+    assert h.steering.steerable(SID)
+    assert held is not None and h.steering.abandoned(held)
+    assert not h.steering.steerable(SID), "ended, once the call it held for is gone"
+
+
 def test_a_prompt_naming_a_held_call_never_decides_that_calls_hold() -> None:
     """A PermissionRequest that matches a call whose PreToolUse is still held cannot come from the CLI (it
     asks only after PreToolUse answered): it is held apart, and the call stays held for the person."""

@@ -46,6 +46,8 @@ class Hold:
     event: str = "PreToolUse"
     #: A prompt's "always allow" rules, as the CLI offered them.
     rules: list[Any] = field(default_factory=list)
+    #: The call's tool and input (``permission.call_key``): a request joins the hold only with the same.
+    key: bytes | None = None
 
     @property
     def prompt(self) -> bool:
@@ -82,3 +84,5 @@ class SteeredSession:
     approved: set[str] = field(default_factory=set)
     #: Its last hook was SessionEnd: no control can reach it (until a hook says it is back).
     ended: bool = False
+    #: Its last hook was SessionEnd while calls were held: it ends once none is.
+    ending: bool = False

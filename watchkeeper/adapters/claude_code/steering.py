@@ -70,7 +70,7 @@ class Steering:
     def steerable(self, session: str) -> bool:
         """Its hooks reach here and it has not ended: a control can act on it."""
         s = self._sessions.get(session)
-        return s is not None and not s.ended
+        return s is not None and not s.ended and not (s.ending and not s.holds)
 
     def state(self, session: str) -> dict[str, Any] | None:
         """The session's steering state, for ``/sessions`` and ``hooks status``."""
@@ -90,8 +90,9 @@ class Steering:
         session = H.session_of(payload)
         s = self._sessions.setdefault(session, SteeredSession())
         name = payload.get("hook_event_name")
-        # A request still waits on a hold: the session has not ended, whatever a SessionEnd says.
+        # A request still waits on a hold: the session has not ended, whatever a SessionEnd says, until none does.
         s.ended = name == "SessionEnd" and not s.holds
+        s.ending = name == "SessionEnd" and bool(s.holds)
         cid = H.call_id_of(payload)
         if name == "PreToolUse":
             if cid is not None:
@@ -136,15 +137,19 @@ class Steering:
             # A call the CLI sent without an id of its own is held all the same, under one made here: a pause
             # or a breakpoint that let it run would say "held" while it ran.
             cid = H.call_id_of(payload) or f"hook-{uuid.uuid4().hex[:12]}"
+            key = self.prompts.call_key(payload)
             old = s.holds.get(cid)
-            if old is not None and not old.prompt:
+            if old is not None and not old.prompt and key is not None and old.key == key:
                 return self._again(session, old, fail_closed)
-            if old is not None:  # a PreToolUse never follows its own prompt: this one is not that call's
+            told: list[Event] = []
+            if old is not None:  # held apart: a PreToolUse never follows its own prompt, nor changes its input
                 cid = f"hook-{uuid.uuid4().hex[:12]}"
-            hold = Hold(session, H.agent_of(payload), cid, reason, rule, fail_closed)
+                if not old.prompt:
+                    told.append(_asked_twice(session, old, cid))
+            hold = Hold(session, H.agent_of(payload), cid, reason, rule, fail_closed, key=key)
             s.holds[cid] = hold
-            return HookResult(None, [H.waiting_event(payload, reason, rule, self.policy.hold_timeout,
-                                                     fail_closed, cid)], hold)
+            return HookResult(None, [*told, H.waiting_event(payload, reason, rule, self.policy.hold_timeout,
+                                                            fail_closed, cid)], hold)
         context, events = self._take_injections(session, s)
         return HookResult(H.no_decision("PreToolUse", context), events)
 
@@ -172,9 +177,8 @@ class Steering:
                                            attached=cid is not None, always_rule=shown)], hold)
 
     def _again(self, session: str, hold: Hold, fail_closed: bool) -> HookResult:
-        """The same call asked again while held (two hook entries for it: an installed hook and ``run``'s, or
-        a request replayed): it waits on the one hold and gets its decision, and the hold keeps the stricter
-        of the two timeout policies. A request never decides another's hold."""
+        """The same call asked again while held (an installed hook and ``run``'s, or a replay): it waits on the
+        one hold for its decision, the stricter timeout policy kept. A request never decides another's hold."""
         if not fail_closed or hold.fail_closed:
             return HookResult(None, [], hold)
         hold.fail_closed = True
@@ -433,6 +437,13 @@ class Steering:
 
 _Handled = tuple[bool, str, list[str], list[Event]]
 
+
+def _asked_twice(session: str, first: Hold, second: str) -> Event:
+    """The same call id asked with another input while held: one of the two is not the call the agent runs."""
+    text = (f"call {first.call_id} was asked again with another tool or input while held: held apart as "
+            f"{second}; one of the two is not what the agent runs, decide each by what it shows")
+    return make_event(f"tool:{second}:asked-twice", session, Kind.NOTICE,
+                      {"level": "warning", "text": text, "code": "call-asked-twice"}, agent=first.agent)
 
 
 def _state(c: ControlModel, state: str, reason: str) -> Event:

@@ -49,6 +49,7 @@ from ...protocol.loopback import LOOPBACK_NAMES, loopback_host
 from ..api import SessionInfo
 from ..pruning import DEFAULT_DAYS, DEFAULT_GIB, Retention
 from ..recorder import Recorder
+from . import hookroute
 from .acproute import StartAcp, acp_starter
 from .httplimits import CappedSite, Limits
 
@@ -142,12 +143,11 @@ class HookApp:
         session = H.session_of(payload)
         credential = request.get(HOOK_CREDENTIAL)
         if credential is not None and not self._keyring.admits(credential, session):
-            self._refused(credential, session, f"a hook request for another session ({session}) came with this "
-                                               "session's credential")
+            self._refused(credential, session)
             return _error(403, "this hook credential belongs to another session")
-        if (self.steering if codex else self.codex).knows(session):  # its controls go by the path it came by
-            self._refused(credential, session, f"a hook request for {session} by another kind of agent's path")
-            return _error(409, "this session's hooks come by the other hook path")
+        if (self.steering if codex else self.codex).knows(session) and not \
+                (self.codex if codex else self.steering).knows(session):
+            events.append(hookroute.both_paths(session))
         key = f"{self._prefix}-{next(self._keys)}"
         # The session counts as announced once its first request's events are out: one that failed on the
         # way would otherwise leave it without a ``session.started`` for good.
@@ -172,12 +172,12 @@ class HookApp:
             return _reply(result.reply or {})
         return _reply(await self._wait(result.hold, steering))
 
-    def _refused(self, credential: HookCredential | None, session: str, what: str) -> None:
-        """Say, in the session the credential belongs to, what was refused."""
-        owner = credential.session if credential is not None else session
+    def _refused(self, credential: HookCredential, session: str) -> None:
+        """Say, in the session the credential belongs to, that it was used for another one."""
+        owner = credential.session
         if owner is None or owner not in self._announced:
             return
-        text = f"{what}: refused"
+        text = f"a hook request for another session ({session}) came with this session's credential: refused"
         self.emit([make_event(f"hook:{owner}:{self._prefix}-{next(self._keys)}:refused", owner, Kind.NOTICE,
                               {"level": "warning", "text": text, "code": "hook-credential-refused"})])
 
@@ -358,7 +358,7 @@ class HookSource:
         """Nothing to tell: a hook's events (a new session, its end) change the list themselves."""
 
     def control(self, control: ControlModel) -> ControlResult:
-        return (self.codex if self.codex.knows(control.session) else self.steering).control(control)
+        return hookroute.route(control, self.steering, self.codex)
 
     def unwatched(self, session: str) -> list[Event]:
         return self.steering.unwatched(session) + self.codex.unwatched(session)
@@ -416,7 +416,7 @@ def direct_router(steering: Steering, emit: Emit, codex: Steering | None = None)
     """Controls applied by ``steering`` (``codex`` for its sessions), their events emitted: no relay behind."""
 
     def route(control: ControlModel) -> Event:
-        result = (codex if codex is not None and codex.knows(control.session) else steering).control(control)
+        result = hookroute.route(control, steering, codex)
         if result.events:
             emit(result.events)
         return result.outcome
