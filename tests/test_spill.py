@@ -23,7 +23,7 @@ from watchkeeper.relay import Relay
 from watchkeeper.relay.idset import LEVEL, IdSet
 from watchkeeper.relay.servers.wsserver import serve_ws
 from watchkeeper.relay.sources import IterSource
-from watchkeeper.relay.spill import SPILL_CHUNK
+from watchkeeper.relay.window import SPILL_CHUNK
 
 TOKEN = "test-token-5a0e3c11"
 KEEP = 40

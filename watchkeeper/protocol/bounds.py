@@ -57,6 +57,19 @@ def fit(event: Event, limit: int = MAX_EVENT_BYTES) -> Event:
     return cut(event, "over the size limit", limit)
 
 
+def sized(event: Event, limit: int = MAX_EVENT_BYTES) -> tuple[Event, int]:
+    """:func:`fit`, and the fitted event's encoded size from the same ``orjson.dumps``: what the relay's
+    memory bound in bytes counts (``relay/spill.py``), with no second encode."""
+    try:
+        n = len(_dumps([[event]])) - 2 * _WRAP
+        if n <= limit:
+            return event, n
+        event = cut(event, "over the size limit", limit)
+    except TypeError as e:
+        event = cut(event, f"not encodable: {e}", limit)
+    return event, len(_dumps(event))
+
+
 def encode(event: Any, limit: int = MAX_EVENT_BYTES, default: Any = None) -> bytes:
     """The event's JSON line (with the newline); never raises: an event that cannot be written is cut."""
     try:

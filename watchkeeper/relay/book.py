@@ -8,9 +8,9 @@ thread without the lock: the lists only grow there.
 
 A session's log is its events as one sequence (``spill.SpillLog``): ``seq`` is the
 index, so a range read is a slice and a subscriber's position is one integer. The
-newest ``keep`` events per session are the adapters' own dicts (``seq`` and ``epoch``
-set in place, no wrapper); older ones are on disk, read back on demand, so memory
-stays bounded however long the relay runs: per event spilled the book keeps an
+newest ``keep`` events per session (``keep_bytes`` at most) are the adapters' own
+dicts (``seq`` and ``epoch`` set in place, no wrapper); older ones are on disk, read
+back on demand, so memory stays bounded however long the relay runs: per event spilled the book keeps an
 8-byte offset, ~9 bytes of id (``idset.py``) and 12 bytes of journal entry. Finished
 tool calls beyond the newest ``CALLS_KEPT`` are forgotten (``call`` answers None for them).
 
@@ -22,11 +22,13 @@ from __future__ import annotations
 
 import copy
 import threading
+from array import array
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
-from ..protocol import CallTable, Event, ToolCall, fit, raw_event
+from ..protocol import CallTable, Event, ToolCall, raw_event
+from ..protocol.bounds import sized
 from ..protocol.calls import TOOL_KINDS
 from ..protocol.kinds import ControlKind, Kind, State
 from .api import Folded, SessionInfo
@@ -34,7 +36,7 @@ from .controls import SessionSources
 from .history import Rebuild
 from .idset import IdSet
 from .names import UNKNOWN_SESSION
-from .spill import DEFAULT_KEEP, Journal, Lost, Recording, SpillLog, Spool
+from .spill import DEFAULT_KEEP, DEFAULT_KEEP_BYTES, Journal, Lost, Recording, SpillLog, Spool
 from .summary import Summary
 
 if TYPE_CHECKING:
@@ -60,14 +62,14 @@ class SessionLog:
         self.sources: dict[int, str] = {}
         self.summary = Summary(session, agent_kind)
 
-    def append(self, ev: Event, epoch: str) -> bool:
-        """Number and keep ``ev``; False (and nothing kept) if its id was seen before."""
+    def append(self, ev: Event, epoch: str, size: int) -> bool:
+        """Number and keep ``ev`` (``size``: its encoded bytes); False (and nothing kept) if its id was seen before."""
         eid = ev.get("id")
         if eid is not None and not self.ids.add_new(eid):
             return False
         ev["seq"] = len(self.events)
         ev["epoch"] = epoch
-        self.events.append(ev)
+        self.events.append(ev, size)
         return True
 
 
@@ -83,11 +85,12 @@ class Snapshot:
 
 
 class SessionBook:
-    """``keep``: events per session (and in the journal) kept in memory; ``spool``: where the rest go
-    (None: nowhere, everything stays in memory)."""
+    """``keep``: events per session (and in the journal) kept in memory, ``keep_bytes`` their bytes at most;
+    ``spool``: where the rest go (None: nowhere, everything stays in memory)."""
 
     def __init__(self, epoch: str, report: Report, *, spool: Spool | None = None, keep: int = DEFAULT_KEEP,
-                 calls_kept: int = CALLS_KEPT, lost: Lost | None = None) -> None:
+                 calls_kept: int = CALLS_KEPT, lost: Lost | None = None,
+                 keep_bytes: int = DEFAULT_KEEP_BYTES) -> None:
         self.epoch = epoch
         self._report = report
         #: says in a session that history kept in its transcript can no longer be read (``spill.Segment``).
@@ -95,13 +98,14 @@ class SessionBook:
         self._lock = threading.Lock()
         self._spool = spool
         self._keep = keep
+        self._keep_bytes = keep_bytes
         self._calls_kept = calls_kept
         self._calls_mark = calls_kept
         self._logs: dict[str, SessionLog] = {}
         #: where sessions are recorded (``recorder.Recorder``), if they are: spilled from there, not copied.
         self.recording: Recording | None = None
         #: every event kept, all sessions, in arrival order: what an all-sessions subscriber reads.
-        self._journal = Journal(self._resolve, keep)
+        self._journal = Journal(self._resolve, keep, keep_bytes)
         #: session -> the seq where its current generation starts; absent: 0.
         self._history_from: dict[str, int] = {}
         #: session -> fraction of its earlier history indexed so far, while a source rebuilds it.
@@ -117,10 +121,10 @@ class SessionBook:
         seen: set[str] = set()
         added = 0
         held = False
-        batch = [fit(ev) if isinstance(ev, dict) else
-                 fit(raw_event(UNKNOWN_SESSION, repr(ev), "a source emitted a non-event", name)) for ev in batch]
+        fitted = [sized(ev) if isinstance(ev, dict) else
+                  sized(raw_event(UNKNOWN_SESSION, repr(ev), "a source emitted a non-event", name)) for ev in batch]
         with self._lock:
-            for ev in batch:
+            for ev, size in fitted:
                 sid = ev.get("session") or UNKNOWN_SESSION
                 lg = logs.get(sid)
                 if lg is None:
@@ -129,9 +133,9 @@ class SessionBook:
                     seen.add(sid)
                     if key != RELAY_KEY:
                         lg.sources.setdefault(key, name)
-                if not lg.append(ev, epoch):
+                if not lg.append(ev, epoch, size):
                     continue
-                journal.append(ev)
+                journal.append(ev, size)
                 added += 1
                 try:
                     kind = ev.get("kind")
@@ -151,7 +155,7 @@ class SessionBook:
         spool = self._spool
         opener = spool.open if spool is not None else None
         return SessionLog(session, agent_kind, SpillLog(opener, self._keep, self._report, session, self.recording,
-                                                        self._lost))
+                                                        self._lost, self._keep_bytes))
 
     def _spill(self, sessions: Iterable[str]) -> None:
         """Under the lock: what is past the working set goes to disk (see ``spill.py``)."""
@@ -202,7 +206,7 @@ class SessionBook:
     def install(self, rb: Rebuild, superseded: Collection[str]) -> tuple[int, int, int]:
         """Append ``rb`` as the session's new generation: (its first seq, the log's end, events added)."""
         sid = rb.session
-        events = rb.events
+        events, sizes = rb.events, rb.sizes
         with self._lock:
             lg = self._logs.get(sid)
             if lg is None:
@@ -221,6 +225,7 @@ class SessionBook:
                 ev = dict(ev)  # type: ignore[assignment]
                 ev["seq"] = start + backed + len(events)
                 events.append(ev)
+                sizes.append(sized(ev)[1])
                 if eid is not None:
                     rb.ids.add(eid)
                 try:
@@ -229,16 +234,17 @@ class SessionBook:
                     self._report(f"event {eid!r} kept but not summarised: {e!r}")
             if rb.backing is not None:
                 self._install_backed(lg, rb, start)
-            lg.events.extend(events)
+            by_id = dict(zip(map(id, events), sizes, strict=True))
+            lg.events.extend(events, sizes)
             lg.ids = rb.ids
             summary.info.last_seq = len(lg.events) - 1
             lg.summary = summary
-            self._journal.extend(fresh)
+            self._journal.extend(fresh, [by_id[id(ev)] for ev in fresh])
             self._history_from[sid] = start
             self._indexing.pop(sid, None)
             end = len(lg.events)
         added = backed + len(events)
-        rb.events, rb.ids = [], IdSet()
+        rb.events, rb.sizes, rb.ids = [], array("I"), IdSet()
         return start, end, added
 
     def follow(self, session: str, agent_kind: str, backing: Backing) -> None:
@@ -262,8 +268,10 @@ class SessionBook:
             events = backing.read(0, len(backing)) or []
             for seq, ev in enumerate(events, start):
                 ev["seq"], ev["epoch"] = seq, self.epoch
-            lg.events.extend(events)
-            self._journal.extend(ev for i, ev in enumerate(events) if i not in stale)
+            sizes = [sized(ev)[1] for ev in events]
+            lg.events.extend(events, sizes)
+            kept = [i for i in range(len(events)) if i not in stale]
+            self._journal.extend([events[i] for i in kept], [sizes[i] for i in kept])
             return
         self._journal.extend_seqs(rb.session, (start + i for i in range(rb.count) if i not in stale))
 
@@ -328,6 +336,12 @@ class SessionBook:
         """Events held as dicts across every session's working set (what ``keep`` bounds)."""
         with self._lock:
             return sum(len(lg.events.mem) for lg in self._logs.values())
+
+    def in_memory_bytes(self) -> tuple[int, int]:
+        """The encoded bytes of the biggest session's working set, and of the journal's (what ``keep_bytes``
+        bounds)."""
+        with self._lock:
+            return max((lg.events.nbytes for lg in self._logs.values()), default=0), self._journal.nbytes
 
     def close(self) -> None:
         """Close the spill files (the spool itself is its owner's to remove)."""

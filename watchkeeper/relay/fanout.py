@@ -14,7 +14,7 @@ from typing import Any
 
 from ..protocol import Event, Kind, make_event
 from .api import BatchCallback, ResyncCallback, SessionInfo
-from .spill import Stream
+from .window import Stream
 
 
 class Subscription:

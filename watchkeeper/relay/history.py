@@ -29,11 +29,13 @@ an event in the relay instead of ~1.7 KB.
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Callable, Collection
 from typing import TYPE_CHECKING, Protocol
 
 from ..adapters.base import event_key
 from ..protocol import Event, fit
+from ..protocol.bounds import sized
 from ..protocol.calls import TOOL_KINDS
 from ..retention import retained
 from .idset import IdSet
@@ -69,6 +71,8 @@ class Rebuild:
         self.name = host.name
         self.session = session
         self.events: list[Event] = []
+        #: the encoded size of each of ``events`` (``window.Window``'s bound in bytes).
+        self.sizes = array("I")
         self.ids = IdSet()
         self.summary = Summary(session, host.agent_kind)
         #: events of another session met on the way: ingested the usual way at the commit.
@@ -94,20 +98,21 @@ class Rebuild:
 
     def _add_held(self, events: list[Event]) -> list[Event]:
         book = self.host.book
-        sid, ids, kept, epoch, base = self.session, self.ids, self.events, book.epoch, self.base
+        sid, ids, kept, sizes, epoch, base = self.session, self.ids, self.events, self.sizes, book.epoch, self.base
         old_ids = book.log_mark(sid)[1] if self.fresh is not None else None
         fresh: list[Event] = []
         for ev in events:
             if not isinstance(ev, dict) or ev.get("session") != sid:
                 self.others.append(ev)
                 continue
-            ev = fit(ev)
+            ev, size = sized(ev)
             eid = ev.get("id")
             if eid is not None and not ids.add_new(eid):
                 continue
             ev["seq"] = base + len(kept)
             ev["epoch"] = epoch
             kept.append(ev)
+            sizes.append(size)
             fresh.append(ev)
             if old_ids is not None and eid not in old_ids:
                 self.fresh.append(ev)  # type: ignore[union-attr]
@@ -173,7 +178,7 @@ class Rebuild:
 
     def abandon(self) -> None:
         self.closed = True
-        self.events, self.ids = [], IdSet()
+        self.events, self.sizes, self.ids = [], array("I"), IdSet()
 
 
 class RelayHistoryHost:

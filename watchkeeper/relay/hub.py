@@ -35,7 +35,7 @@ from .history import Rebuild, RelayHistoryHost
 from .names import new_epoch
 from .search import Search
 from .sessions_feed import SessionsFeed
-from .spill import DEFAULT_KEEP, Recording, Spool
+from .spill import DEFAULT_KEEP, DEFAULT_KEEP_BYTES, Recording, Spool
 
 log = logging.getLogger("watchkeeper.relay")
 
@@ -60,15 +60,16 @@ class Relay:
     Every event is fitted where it comes in (``protocol.bounds.fit``): whatever a source read,
     each event the relay holds can be encoded and is at most ``MAX_EVENT_BYTES``.
 
-    Each session keeps its newest ``keep`` events in memory and the older ones on disk
-    (``spill.py``), in a private directory under ``spill_dir`` (default ``$XDG_RUNTIME_DIR``,
+    Each session keeps its newest ``keep`` events in memory, at most ``keep_bytes`` of them, and the
+    older ones on disk (``spill.py``), in a private directory under ``spill_dir`` (default ``$XDG_RUNTIME_DIR``,
     else the temp directory) made at the first spill and removed by ``stop``; range reads,
     resumes and subscribers still serve every seq. ``keep=None`` keeps everything in memory.
     """
 
     def __init__(self, *, flush_interval: float = 0.05, max_batch: int = 1000,
                  sessions_interval: float = 0.2, epoch: str | None = None, clock: Clock = time.time,
-                 keep: int | None = DEFAULT_KEEP, spill_dir: str | None = None, index_after: float = 0.0) -> None:
+                 keep: int | None = DEFAULT_KEEP, spill_dir: str | None = None, index_after: float = 0.0,
+                 keep_bytes: int = DEFAULT_KEEP_BYTES) -> None:
         self.epoch = epoch or new_epoch()
         #: Seconds a huge transcript's background indexing waits after its newest events went out: none
         #: unless a viewer draws in this process (``tailfirst.INDEX_AFTER``), whose first frame needs the GIL.
@@ -78,7 +79,7 @@ class Relay:
         self._loop = asyncio.new_event_loop()
         self.spool = Spool(spill_dir) if keep is not None else None
         self._book = SessionBook(self.epoch, self._report, spool=self.spool, keep=keep or DEFAULT_KEEP,
-                                 lost=self._history_lost)
+                                 lost=self._history_lost, keep_bytes=keep_bytes)
         self._delivery = Delivery(self._loop, self._book, flush_interval=flush_interval, max_batch=max_batch,
                                   failed=self._subscriber_failed, unwatched=self._unwatched, report=self._report)
         self._feed = SessionsFeed(self._loop, self._book, self._call, interval=sessions_interval,
@@ -337,6 +338,10 @@ class Relay:
     def in_memory(self) -> int:
         """Events held in memory across every session's working set (the rest is on disk)."""
         return self._book.in_memory()
+
+    def in_memory_bytes(self) -> tuple[int, int]:
+        """Encoded bytes in memory: the biggest session's working set, and the all-sessions journal's."""
+        return self._book.in_memory_bytes()
 
     def call(self, session: str, call_id: str) -> ToolCall | None:
         """One tool call as merged from every source of its session (a copy)."""

@@ -3,10 +3,11 @@ that keep their newest events in memory and read older ones back on demand.
 
 A relay that runs for days at thousands of events a second cannot keep every
 event (~1.3 KB each in memory): each session keeps its newest ``keep`` events as
-dicts, and writes older ones, as watchkeeper's native JSON lines, to a private spill
-file (``Spool``: a 0700 directory of 0600 files, deleted when the relay stops or the
-process exits; one left by a killed process is removed by the next spool made there), with
-an 8-byte offset per ``STRIDE`` events. Reading any seq back is one ``pread`` and one
+dicts, and no more than ``keep_bytes`` of them (``window.py``: an agent's events may
+be 4 MB each), and writes older ones, as watchkeeper's native JSON lines, to a
+private spill file (``Spool``: a 0700 directory of 0600 files, deleted when the relay
+stops or the process exits; one left by a killed process is removed by the next spool
+made there), with an 8-byte offset per ``STRIDE`` events. Reading any seq back is one ``pread`` and one
 ``orjson.loads`` per event: ``log[a:b]`` is the same list of dicts whether it came
 from memory or from disk, so subscribers (``fanout.py``), range reads and resumes
 are served the same way, only slower for what is on disk.
@@ -45,22 +46,10 @@ from ..config import alive
 from ..protocol import Event
 from .segment import Lost, Piece, Segment, Segmented, joined
 from .spill_lines import decode, decode_block, encode
+from .window import DEFAULT_KEEP, DEFAULT_KEEP_BYTES, Window
 
-#: Events a session keeps in memory (its newest); older ones are on disk.
-DEFAULT_KEEP = 20_000
 #: One byte offset kept per this many spilled events (a read starts at the one before and skips lines).
 STRIDE = 32
-#: At most this many events past ``keep`` (and at most a quarter of it) before they spill, all at once:
-#: each spill encodes, writes and frees them holding the GIL, which a viewer in the process waits for.
-SPILL_CHUNK = 1_024
-
-
-class Stream(Protocol):
-    """What a subscriber reads (``fanout.py``): a session's log or the journal, by absolute index."""
-
-    def __len__(self) -> int: ...
-
-    def __getitem__(self, k: slice, /) -> list[Event]: ...
 
 
 class SpillFile:
@@ -147,11 +136,6 @@ class Spool:
             atexit.unregister(self.close)
 
 
-def slack(keep: int) -> int:
-    """How many events past ``keep`` a window holds before the oldest spill (``SPILL_CHUNK``)."""
-    return min(keep // 4, SPILL_CHUNK)
-
-
 class Recording(Protocol):
     """Where a session is already written in seq order from seq 0 (``recorder.Recorder``): spilling it
     is then only forgetting it, and it is read back from there — one copy on disk, not two."""
@@ -161,42 +145,6 @@ class Recording(Protocol):
         ...
 
     def lines(self, session: str, start: int, stop: int) -> list[bytes]: ...
-
-
-class Window:
-    """A list by index whose newest entries are in memory (``mem``) and whose older ones (below ``base``) are
-    read back by :meth:`_load`: ``len``, slices, ``append`` and ``extend``, as the book and subscribers use a list."""
-
-    __slots__ = ("base", "mem")
-
-    def __init__(self) -> None:
-        #: index of ``mem[0]``: every index below it is read back.
-        self.base = 0
-        self.mem: list[Event] = []
-
-    def __len__(self) -> int:
-        return self.base + len(self.mem)
-
-    def __getitem__(self, k: slice) -> list[Event]:
-        start, stop, _ = k.indices(self.base + len(self.mem))
-        if start >= stop:
-            return []
-        base = self.base
-        if start >= base:
-            return self.mem[start - base:stop - base]
-        out = self._load(start, min(stop, base))
-        if stop > base:
-            out += self.mem[:stop - base]
-        return out
-
-    def append(self, ev: Event) -> None:
-        self.mem.append(ev)
-
-    def extend(self, events: Iterable[Event]) -> None:
-        self.mem.extend(events)
-
-    def _load(self, start: int, stop: int) -> list[Event]:
-        raise NotImplementedError
 
 
 class SpillLog(Segmented, Window):
@@ -212,8 +160,9 @@ class SpillLog(Segmented, Window):
 
     def __init__(self, open_file: Callable[[], SpillFile] | None, keep: int = DEFAULT_KEEP,
                  report: Callable[[str], None] | None = None, session: str = "",
-                 recording: Recording | None = None, lost: Lost | None = None) -> None:
-        super().__init__()
+                 recording: Recording | None = None, lost: Lost | None = None,
+                 keep_bytes: int = DEFAULT_KEEP_BYTES) -> None:
+        super().__init__(keep_bytes)
         #: spilled ranges read from a backing, in seq order; ``_backed``: how many seqs they hold.
         self.segments: list[Segment] = []
         self._backed = 0
@@ -238,25 +187,31 @@ class SpillLog(Segmented, Window):
         return self.base
 
     def spill(self, most: int | None = None, everything: bool = False) -> int:
-        """Past ``keep`` and its ``slack``, write the oldest to disk down to ``keep`` (at most ``most``); how many.
+        """Past ``keep`` and its ``slack`` or past ``keep_bytes`` (``window.Window.excess``), write the oldest to
+        disk (at most ``most``); how many.
 
         ``everything``: all of ``mem``, whatever ``keep`` says (before a segment is appended).
         """
+        rec = self.recording
+        forgets = rec is not None and self.recorded == self.base
+        if (self._open is None or self._failed) and not forgets and not self.segments:
+            return 0  # nowhere to put them: memory bounds them (said once, when the file failed)
         mem = self.mem
-        n = len(mem) if everything else len(mem) - self.keep
-        if n <= 0 or (not everything and n < slack(self.keep) + 1):
+        n = len(mem) if everything else self.excess(self.keep)
+        if n <= 0:
             return 0
         if most is not None:
             n = min(n, most)
-        rec = self.recording
-        if rec is not None and self.recorded == self.base:
+        if forgets:
+            assert rec is not None
             covered = rec.covered(self.session)
             if covered >= self.base + n:
-                del mem[:n]
+                self.forget(n)
                 self.base += n
                 self.recorded = self.base
                 return n
-            if covered > self.base and len(mem) < 2 * self.keep and most is None and not everything:
+            if (covered > self.base and len(mem) < 2 * self.keep and self.nbytes < 2 * self.keep_bytes
+                    and most is None and not everything):
                 return 0  # the recording is a flush behind: wait for it rather than write a second copy
         i = 0
         while i < n:
@@ -269,7 +224,7 @@ class SpillLog(Segmented, Window):
                     break
                 k = j - i
             i += k
-        del mem[:i]
+        self.forget(i)
         return i
 
     def _write(self, events: list[Event]) -> bool:
@@ -376,8 +331,8 @@ class Journal(Window):
 
     __slots__ = ("_firsts", "_index", "_names", "_resolve", "_sids", "_starts", "keep")
 
-    def __init__(self, resolve: Resolve, keep: int = DEFAULT_KEEP) -> None:
-        super().__init__()
+    def __init__(self, resolve: Resolve, keep: int = DEFAULT_KEEP, keep_bytes: int = DEFAULT_KEEP_BYTES) -> None:
+        super().__init__(keep_bytes)
         self.keep = keep
         #: per run: the journal index it starts at, its session (index into ``_names``), its first seq.
         self._starts = array("q")
@@ -402,17 +357,17 @@ class Journal(Window):
         return out
 
     def spill(self, everything: bool = False) -> int:
-        """Past ``keep`` and its ``slack`` (or ``everything``), forget the oldest entries' events (their sessions'
-        logs hold them)."""
+        """Past ``keep`` and its ``slack`` or past ``keep_bytes`` (or ``everything``), forget the oldest entries'
+        events (their sessions' logs hold them)."""
         mem = self.mem
-        n = len(mem) if everything else len(mem) - self.keep
-        if n <= 0 or (not everything and n < slack(self.keep) + 1):
+        n = len(mem) if everything else self.excess(self.keep)
+        if n <= 0:
             return 0
         at = self.base
         for ev in mem[:n]:
             self._run(ev.get("session") or "unknown", ev["seq"], at)
             at += 1
-        del mem[:n]
+        self.forget(n)
         self.base += n
         return n
 

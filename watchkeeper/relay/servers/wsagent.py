@@ -3,7 +3,9 @@
 An agent connection is a relay source (its events) and ``Steerable`` (its
 sessions' controls, decided by the server's :class:`SdkSteering`). It knows
 the server only through :class:`AgentHost`, so this module does not import
-the server.
+the server. What it queues for the agent is bounded: an agent that does not
+read (past ``UNREAD_BYTES``) is closed with 1013 saying why; it reconnects, and
+what it was owed is sent again (``SdkSteering.attach``).
 """
 
 from __future__ import annotations
@@ -20,6 +22,10 @@ from websockets.exceptions import ConnectionClosed
 from ...adapters.sdk_agent.steering import SdkResult, SdkSteering
 from ...credentials import HookCredential
 from ...protocol import ControlModel, Emit, Event, wire
+from .wsviewer import CLOSE_WAIT, TRY_AGAIN
+
+#: Messages queued for one agent, in bytes, before it is closed (as a viewer is: ``wsviewer.UNREAD_BYTES``).
+UNREAD_BYTES = 8 * wire.FRAME_BYTES
 
 
 class AgentHost(Protocol):
@@ -54,7 +60,11 @@ class AgentLink:
         self.emit: Emit = lambda events: None
         self.started = asyncio.Event()
         self.closed = asyncio.Event()
-        self.outbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self.outbox: asyncio.Queue[bytes] = asyncio.Queue()
+        #: bytes in ``outbox`` and being sent: past ``UNREAD_BYTES`` the agent is hung up on (``hung_up`` says why).
+        self.unread = 0
+        self.hung_up: str | None = None
+        self._closing: asyncio.Task[None] | None = None
         self._ack: int | None = None
         #: ``durable({session: n})``: the first ``n`` events of each session are on disk (recorded).
         self.durable = durable
@@ -68,8 +78,35 @@ class AgentLink:
 
     async def writer(self) -> None:
         while True:
-            msg = await self.outbox.get()
-            await self.ws.send(wire.dumps(msg), text=True)
+            data = await self.outbox.get()
+            await self.ws.send(data, text=True)
+            self.unread -= len(data)
+
+    def send(self, msg: dict[str, Any]) -> None:
+        """Queue ``msg`` for the agent; one that leaves over ``UNREAD_BYTES`` unsent hangs up on it instead."""
+        if self.hung_up is not None:
+            return
+        data = wire.dumps(msg)
+        self.unread += len(data)
+        if self.unread > UNREAD_BYTES:
+            self._hang_up()
+            return
+        self.outbox.put_nowait(data)
+
+    def _hang_up(self) -> None:
+        self.hung_up = (f"messages not read: over {UNREAD_BYTES // 2**20} MiB queued for this agent; "
+                        "reconnect and read them")
+        while not self.outbox.empty():
+            self.outbox.get_nowait()
+        self.unread = 0
+        self._closing = asyncio.get_running_loop().create_task(self._close(self.hung_up))
+
+    async def _close(self, why: str) -> None:
+        try:
+            async with asyncio.timeout(CLOSE_WAIT):
+                await self.ws.close(TRY_AGAIN, why)
+        except TimeoutError:
+            self.ws.transport.abort()
 
     def ack(self, n: int, needs: dict[str, int] | None = None) -> None:
         """Acknowledge frames up to ``n`` once their events (``needs``: per session, the log's length then)
@@ -92,7 +129,7 @@ class AgentLink:
 
     def _send_ack(self) -> None:
         if self._ack is not None:
-            self.outbox.put_nowait(wire.ack(self._ack))
+            self.send(wire.ack(self._ack))
             self._ack = None
 
     def can_steer(self, session: str) -> bool:

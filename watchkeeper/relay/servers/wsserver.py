@@ -26,8 +26,9 @@ only say hello as an agent and report the one session it first reported
 (later, any other is an ``error`` ``forbidden`` and the connection closes
 1008): it can neither watch, list, read back, steer nor edit breakpoints.
 Messages over ``wire.MAX_MESSAGE`` close the connection (1009); a malformed or unknown
-one is answered with ``error`` and the connection stays. The token is never
-logged and never put in a URL.
+one is answered with ``error`` and the connection stays, unless what is queued for
+an agent that does not read passes ``wsagent.UNREAD_BYTES`` (closed 1013, as a viewer
+is). The token is never logged and never put in a URL.
 """
 
 from __future__ import annotations
@@ -320,7 +321,7 @@ class WsServer:
         """Messages for agents (controls, decisions), queued on their connections; one lost with its connection
         is sent again when the agent reconnects (``SdkSteering.attach``)."""
         for link, msg in pushes:
-            link.outbox.put_nowait(msg)
+            link.send(msg)
 
     def record_to(self, recorder: Any) -> None:
         """An agent's events are acknowledged to it once ``recorder`` has written them (``Recorded``)."""
@@ -357,7 +358,7 @@ class WsServer:
                     await forbid(ws, str(e))
                     break
                 except wire.WireError as e:
-                    link.outbox.put_nowait(wire.error(e.code, str(e), e.req))
+                    link.send(wire.error(e.code, str(e), e.req))
         finally:
             self.sdk.detach(link)
             self.links.discard(link)
@@ -369,11 +370,11 @@ class WsServer:
     def _agent_message(self, link: AgentLink, msg: dict[str, Any]) -> None:
         t = msg["t"]
         if t != "events":
-            raise wire.WireError("unknown-type", f"an agent sends events, not {t!r}", msg.get("id"))
+            raise wire.WireError("unknown-type", f"an agent sends events, not {t!r:.100}", msg.get("id"))
         own = self._own(link, msg)
         n, events = wire.read_agent_events(msg, link.name, own)
         if own is None and link.credential is not None and events:
-            link.outbox.put_nowait(wire.error("bad-events", f"{len(events)} malformed events not kept: nothing "
+            link.send(wire.error("bad-events", f"{len(events)} malformed events not kept: nothing "
                                               "says whose they are and this credential has no session yet"))
             events = []
         stranger = next((ev["session"] for ev in events if not self._admits(link, ev["session"])), None)
