@@ -22,7 +22,7 @@ from websockets.exceptions import ConnectionClosed
 from ...adapters.sdk_agent.steering import SdkResult, SdkSteering
 from ...credentials import HookCredential
 from ...protocol import ControlModel, Emit, Event, wire
-from .wsviewer import CLOSE_WAIT, TRY_AGAIN
+from .wsviewer import close_unread
 
 #: Messages queued for one agent, in bytes, before it is closed (as a viewer is: ``wsviewer.UNREAD_BYTES``).
 UNREAD_BYTES = 8 * wire.FRAME_BYTES
@@ -99,14 +99,7 @@ class AgentLink:
         while not self.outbox.empty():
             self.outbox.get_nowait()
         self.unread = 0
-        self._closing = asyncio.get_running_loop().create_task(self._close(self.hung_up))
-
-    async def _close(self, why: str) -> None:
-        try:
-            async with asyncio.timeout(CLOSE_WAIT):
-                await self.ws.close(TRY_AGAIN, why)
-        except TimeoutError:
-            self.ws.transport.abort()
+        self._closing = asyncio.get_running_loop().create_task(close_unread(self.ws, self.hung_up))
 
     def ack(self, n: int, needs: dict[str, int] | None = None) -> None:
         """Acknowledge frames up to ``n`` once their events (``needs``: per session, the log's length then)

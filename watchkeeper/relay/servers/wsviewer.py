@@ -52,6 +52,15 @@ class _Socket(Protocol):
     async def close(self, code: int = 1000, reason: str = "") -> None: ...
 
 
+async def close_unread(ws: _Socket, why: str) -> None:
+    """Close a peer that leaves what it was sent unread, saying ``why``; cut it if even that is not taken."""
+    try:
+        async with asyncio.timeout(CLOSE_WAIT):
+            await ws.close(TRY_AGAIN, why)
+    except TimeoutError:
+        ws.transport.abort()
+
+
 class ViewerConn:
     """Runs on the relay's loop: ``on_batch`` is the relay subscription's callback, ``writer()`` a task."""
 
@@ -128,14 +137,7 @@ class ViewerConn:
         self._marks.clear()
         self.unread = 0
         self._wake.set()
-        self._closing = asyncio.get_running_loop().create_task(self._close_socket(self.hung_up))
-
-    async def _close_socket(self, why: str) -> None:
-        try:
-            async with asyncio.timeout(CLOSE_WAIT):
-                await self.ws.close(TRY_AGAIN, why)
-        except TimeoutError:
-            self.ws.transport.abort()
+        self._closing = asyncio.get_running_loop().create_task(close_unread(self.ws, self.hung_up))
 
     def close(self) -> None:
         self.closed = True
