@@ -20,6 +20,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from ..protocol.bounds import valid_text
 from .records import CLIENT, SpanRecord
 
 #: The GenAI semantic conventions the spans follow (all of ``gen_ai.*`` is "development" there).
@@ -108,11 +109,11 @@ class OtlpSender:
         context = span_context(rec.trace_id, rec.span_id, is_remote=False, trace_flags=sampled)
         parent = None if rec.parent_id is None else \
             span_context(rec.trace_id, rec.parent_id, is_remote=False, trace_flags=sampled)
-        events = [span_event(_text(name), _attributes(attrs), _time(at)) for name, at, attrs in rec.events]
+        events = [span_event(valid_text(name), _attributes(attrs), _time(at)) for name, at, attrs in rec.events]
         return readable_span(
-            name=_text(rec.name), context=context, parent=parent, resource=self._resource,
+            name=valid_text(rec.name), context=context, parent=parent, resource=self._resource,
             attributes=_attributes(rec.attributes), events=events, kind=self._kinds.get(rec.kind, self._internal),
-            status=status(code.ERROR, _text(rec.error) or None) if rec.error is not None else status(code.UNSET),
+            status=status(code.ERROR, valid_text(rec.error) or None) if rec.error is not None else status(code.UNSET),
             start_time=_time(rec.start_ns), end_time=_time(rec.end_ns), instrumentation_scope=self._scope)
 
     def send(self, records: Sequence[SpanRecord]) -> bool:
@@ -142,18 +143,9 @@ _INT64 = range(-(2**63), 2**63)
 _LATEST_NS = 2**64 - 1
 
 
-def _text(s: str) -> str:
-    """Valid UTF-8: a lone surrogate written as its escape (as ``protocol.bounds`` writes one)."""
-    try:
-        s.encode()
-        return s
-    except UnicodeEncodeError:
-        return s.encode("utf-8", "backslashreplace").decode()
-
-
 def _value(v: Any) -> Any:
     if isinstance(v, str):
-        return _text(v)
+        return valid_text(v)
     if isinstance(v, int) and not isinstance(v, bool) and v not in _INT64:
         return str(v)
     if isinstance(v, list | tuple):
@@ -162,7 +154,7 @@ def _value(v: Any) -> Any:
 
 
 def _attributes(attrs: Mapping[str, Any]) -> dict[str, Any]:
-    return {_text(k): _value(v) for k, v in attrs.items()}
+    return {valid_text(k): _value(v) for k, v in attrs.items()}
 
 
 def _time(ns: int) -> int:

@@ -186,7 +186,8 @@ def _preview(head: dict[str, Any], rest: dict[str, Any], st: _Cut, limit: int) -
         chars //= 2
 
 
-def _valid(s: str) -> str:
+def valid_text(s: str) -> str:
+    """``s`` as valid UTF-8: a lone surrogate written as its escape, the rest as it is."""
     try:
         s.encode()
         return s
@@ -200,7 +201,7 @@ def _clean(value: Any, depth: int, cap: int | None, st: _Cut) -> Any:
     if st.nodes > MAX_NODES:
         raise _TooMany
     if isinstance(value, str):
-        value = _valid(value)
+        value = valid_text(value)
         if cap is not None and len(value) > cap // 6:
             encoded = len(orjson.dumps(value))
             if encoded > cap:
@@ -311,4 +312,4 @@ def _spill(value: Any, limit: int) -> tuple[str, bool]:
 
 
 def _string(s: str, limit: int) -> str:
-    return orjson.dumps(_valid(s[: limit + 1])).decode()
+    return orjson.dumps(valid_text(s[: limit + 1])).decode()
