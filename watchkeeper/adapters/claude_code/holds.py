@@ -82,7 +82,6 @@ class SteeredSession:
     recent: P.Recent = field(default_factory=P.Recent)
     #: calls the person approved at PreToolUse: their prompt is not asked twice.
     approved: set[str] = field(default_factory=set)
-    #: Its last hook was SessionEnd: no control can reach it (until a hook says it is back).
+    #: Its last hook was SessionEnd: no control can reach it once no call is held (a request still waiting on
+    #: a hold says it has not ended), until a hook says it is back.
     ended: bool = False
-    #: Its last hook was SessionEnd while calls were held: it ends once none is.
-    ending: bool = False

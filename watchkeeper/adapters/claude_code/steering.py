@@ -70,7 +70,7 @@ class Steering:
     def steerable(self, session: str) -> bool:
         """Its hooks reach here and it has not ended: a control can act on it."""
         s = self._sessions.get(session)
-        return s is not None and not s.ended and not (s.ending and not s.holds)
+        return s is not None and not (s.ended and not s.holds)
 
     def state(self, session: str) -> dict[str, Any] | None:
         """The session's steering state, for ``/sessions`` and ``hooks status``."""
@@ -90,14 +90,13 @@ class Steering:
         session = H.session_of(payload)
         s = self._sessions.setdefault(session, SteeredSession())
         name = payload.get("hook_event_name")
-        # A request still waits on a hold: the session has not ended, whatever a SessionEnd says, until none does.
-        s.ended = name == "SessionEnd" and not s.holds
-        s.ending = name == "SessionEnd" and bool(s.holds)
+        s.ended = name == "SessionEnd"
         cid = H.call_id_of(payload)
         if name == "PreToolUse":
+            key = self.prompts.call_key(payload)
             if cid is not None:
-                s.recent.started(cid, self.prompts.call_key(payload))
-            return self._pre_tool_use(session, s, payload, self.policy.fail_closed if fail_closed is None
+                s.recent.started(cid, key)
+            return self._pre_tool_use(session, s, payload, key, self.policy.fail_closed if fail_closed is None
                                       else fail_closed)
         if name == P.EVENT:
             return self._permission(session, s, payload, prompts_here)
@@ -128,7 +127,7 @@ class Steering:
                 return HookResult(H.stop_block(text), events)
         return HookResult({})
 
-    def _pre_tool_use(self, session: str, s: SteeredSession, payload: dict[str, Any],
+    def _pre_tool_use(self, session: str, s: SteeredSession, payload: dict[str, Any], key: bytes | None,
                       fail_closed: bool) -> HookResult:
         if s.cancel is not None:
             return self._cancel_now(session, s, "PreToolUse", payload)
@@ -137,7 +136,6 @@ class Steering:
             # A call the CLI sent without an id of its own is held all the same, under one made here: a pause
             # or a breakpoint that let it run would say "held" while it ran.
             cid = H.call_id_of(payload) or f"hook-{uuid.uuid4().hex[:12]}"
-            key = self.prompts.call_key(payload)
             old = s.holds.get(cid)
             if old is not None and not old.prompt and key is not None and old.key == key:
                 return self._again(session, old, fail_closed)
@@ -199,7 +197,7 @@ class Steering:
     def would_hold(self, session: str, payload: dict[str, Any]) -> tuple[str | None, str | None]:
         """(why, rule) a call with this PreToolUse ``payload`` would be held now; (None, None) if it would not."""
         s = self._sessions.get(session)
-        if s is None or s.ended:
+        if s is None or not self.steerable(session):
             return None, None
         return self._hold_reason(session, s, payload)
 
