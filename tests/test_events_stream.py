@@ -16,6 +16,7 @@ from test_events_cli import CC_SESSION, events_cli
 
 from watchkeeper.adapters.files.discovery import scan_sessions
 from watchkeeper.adapters.files.feed import convert_file
+from watchkeeper.adapters.files.index import head
 from watchkeeper.protocol import Event
 from watchkeeper.relay import IterSource, Relay
 
@@ -103,3 +104,5 @@ def test_a_transcript_saved_with_a_byte_order_mark_reads_as_without_it(tmp_path:
             return [{k: v for k, v in e["data"].items() if k != "source"} for e in events]
 
         assert said(got) == said(want), original.name
+        (first_at, first), *_ = head(marked)
+        assert (first_at, first) == (3, original.read_bytes().split(b"\n", 1)[0]), "a tail-first read skips it too"

@@ -38,7 +38,7 @@ import msgspec
 import orjson
 
 from ...protocol import MAIN_AGENT, Event, Kind, now_iso
-from ...protocol.codec import BOM, as_text, reparse
+from ...protocol.codec import as_text, reparse
 from ...protocol.payloads import MessageUserData
 from . import records as R
 from .subagents import identify
@@ -118,8 +118,6 @@ class ClaudeCodeConverter(Turns):
     # --- the Converter protocol ----------------------------------------------
 
     def feed(self, line: bytes, offset: int = 0) -> list[Event]:
-        if offset == 0 and line.startswith(BOM):
-            line = line[len(BOM):]
         if self._started and (line.startswith(_SILENT_FIRST) or line.find(_ATTACHMENT, 0, _PROBE) > 0
                               or line.find(_PROGRESS, 0, _PROBE) > 0):
             try:

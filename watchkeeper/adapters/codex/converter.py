@@ -28,7 +28,7 @@ from typing import Any
 import orjson
 
 from ...protocol import MAIN_AGENT, Event, content_id, make_event, now_iso, raw_event
-from ...protocol.codec import BOM, as_text, reparse
+from ...protocol.codec import as_text, reparse
 from .records import TOP_LEVEL
 from .session import StartFacts, session_from_path
 from .text import Mirrors, title_of
@@ -76,7 +76,7 @@ class CodexConverter:
     # --- the Converter protocol ------------------------------------------------
 
     def feed(self, line: bytes, offset: int) -> list[Event]:
-        text = line.removeprefix(BOM).strip() if offset == 0 else line.strip()
+        text = line.strip()
         if not text:
             return []
         self._begin(text)

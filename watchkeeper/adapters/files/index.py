@@ -14,6 +14,8 @@ import mmap
 import os
 from pathlib import Path
 
+from ...protocol.codec import BOM
+
 #: Files at least this big are opened tail-first (when a relay can take the rebuilt history).
 TAIL_FIRST_BYTES = 32 << 20
 #: How much of a file's end is converted first: ~400 events, ten screens, while the rest is indexed (4 MB
@@ -37,7 +39,7 @@ def head(path: Path | str, max_lines: int = HEAD_LINES, max_bytes: int = HEAD_BY
     with open(path, "rb") as f:
         data = f.read(max_bytes)
     out: list[tuple[int, bytes]] = []
-    at = 0
+    at = len(BOM) if data.startswith(BOM) else 0
     while len(out) < max_lines:
         nl = data.find(b"\n", at)
         if nl < 0:

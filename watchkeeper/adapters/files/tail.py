@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from itertools import accumulate
 from pathlib import Path
 
+from ...protocol.codec import BOM
+
 #: Bytes read per call: bounds the memory and the loop time one read of a huge append takes.
 CHUNK = 1 << 20
 #: Bytes kept from just before the read position; if they change, the file was rewritten in place.
@@ -144,6 +146,9 @@ class Tailer:
         self._mark = b""
 
     def _split(self, data: bytes, out: list[tuple[int, bytes]]) -> None:
+        if self._pos == 0 and data.startswith(BOM):  # an editor's byte order mark: not the first record's
+            self._pos = self._pending_at = len(BOM)
+            data = data[len(BOM):]
         base = self._pos
         self._pos += len(data)
         self._mark = (self._mark + data[-_MARK:])[-_MARK:]
