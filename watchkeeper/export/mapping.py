@@ -23,7 +23,7 @@ from ..protocol import Event
 from ..protocol.envelope import parse_ts
 from ..protocol.kinds import MAIN_AGENT, Kind
 from .ids import agent_span_id, chat_span_id, tool_span_id, trace_id
-from .records import CLIENT, INTERNAL, Content, SpanRecord
+from .records import CLIENT, INTERNAL, LATEST_NS, Content, SpanRecord, otlp_time
 from .spans import CallTellers, OpenChat, OpenSpan, SessionSpans
 
 __all__ = ["CLIENT", "INTERNAL", "Content", "SpanMapper", "SpanRecord"]
@@ -36,8 +36,6 @@ def _count(value: Any) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
 
 
-#: The latest time OTLP carries (unsigned 64-bit nanoseconds since 1970: in the year 2554).
-LATEST_NS = 2**64 - 1
 #: Out-of-range times a session span names (``watchkeeper.times_out_of_range``); ``….count`` counts the events.
 OUT_OF_RANGE_SHOWN = 16
 
@@ -46,7 +44,7 @@ def ns(ts: str | None, fallback: int) -> int:
     """Nanoseconds since 1970, within OTLP's range: 0 (no time: the mapping places the event at the one
     before) for a time not after 1970, ``LATEST_NS`` for one past it."""
     t = parse_ts(ts)
-    return fallback if t is None else min(max(int(t * 1e9), 0), LATEST_NS)
+    return fallback if t is None else otlp_time(int(t * 1e9))
 
 
 def _out_of_range(s: SessionSpans, ts: str | None, at: int) -> None:

@@ -21,7 +21,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from ..protocol.bounds import valid_text
-from .records import CLIENT, SpanRecord
+from .records import CLIENT, SpanRecord, otlp_time
 
 #: The GenAI semantic conventions the spans follow (all of ``gen_ai.*`` is "development" there).
 SCHEMA_URL = "https://opentelemetry.io/schemas/1.41.0"
@@ -109,12 +109,12 @@ class OtlpSender:
         context = span_context(rec.trace_id, rec.span_id, is_remote=False, trace_flags=sampled)
         parent = None if rec.parent_id is None else \
             span_context(rec.trace_id, rec.parent_id, is_remote=False, trace_flags=sampled)
-        events = [span_event(valid_text(name), _attributes(attrs), _time(at)) for name, at, attrs in rec.events]
+        events = [span_event(valid_text(name), _attributes(attrs), otlp_time(at)) for name, at, attrs in rec.events]
         return readable_span(
             name=valid_text(rec.name), context=context, parent=parent, resource=self._resource,
             attributes=_attributes(rec.attributes), events=events, kind=self._kinds.get(rec.kind, self._internal),
             status=status(code.ERROR, valid_text(rec.error) or None) if rec.error is not None else status(code.UNSET),
-            start_time=_time(rec.start_ns), end_time=_time(rec.end_ns), instrumentation_scope=self._scope)
+            start_time=otlp_time(rec.start_ns), end_time=otlp_time(rec.end_ns), instrumentation_scope=self._scope)
 
     def send(self, records: Sequence[SpanRecord]) -> bool:
         """Send in requests of ``BATCH`` spans; False if any request failed (its spans are counted as failed)."""
@@ -140,7 +140,6 @@ class OtlpSender:
 
 # One value OTLP cannot carry fails the encoding of the whole request, and the other spans in it with it.
 _INT64 = range(-(2**63), 2**63)
-_LATEST_NS = 2**64 - 1
 
 
 def _value(v: Any) -> Any:
@@ -155,11 +154,6 @@ def _value(v: Any) -> Any:
 
 def _attributes(attrs: Mapping[str, Any]) -> dict[str, Any]:
     return {valid_text(k): _value(v) for k, v in attrs.items()}
-
-
-def _time(ns: int) -> int:
-    """Within OTLP's unsigned 64-bit nanoseconds since 1970."""
-    return min(max(ns, 0), _LATEST_NS)
 
 
 def _version(package: str) -> str:

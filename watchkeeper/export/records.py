@@ -13,6 +13,13 @@ import orjson
 
 INTERNAL = "internal"
 CLIENT = "client"
+#: The latest time OTLP carries (unsigned 64-bit nanoseconds since 1970: in the year 2554).
+LATEST_NS = 2**64 - 1
+
+
+def otlp_time(ns: int) -> int:
+    """``ns`` within OTLP's range: a time it cannot carry fails the whole request it is in."""
+    return min(max(ns, 0), LATEST_NS)
 
 
 @dataclass(slots=True)
