@@ -41,6 +41,11 @@ class Harness:
             hold.wakers.append(self.woken[hold.call_id].append)
         return result
 
+    def pause(self, first_tool: str = "Bash") -> None:
+        """The session's hooks have come (a first call, not held), and it is paused: its next call waits."""
+        self.hook(pre("t0", tool=first_tool))
+        assert self.control("c1", "pause")[0] == "control.applied"
+
     def control(self, id: str, control: str, **kw: Any) -> tuple[str, str, list[Event]]:
         result = self.steering.control(ctl(id, control, **kw))
         return result.outcome["kind"], result.outcome["data"]["reason"], result.events
@@ -67,8 +72,7 @@ def test_a_pause_or_step_nobody_watches_is_rejected_and_holds_nothing() -> None:
 
 def test_the_holds_end_only_when_nobody_watches_and_a_grace_notice_names_them() -> None:
     h = Harness(viewers=2, policy=Policy(fail_closed=True))
-    h.hook(pre("t0"))
-    h.control("c1", "pause")
+    h.pause()
     h.hook(pre("t1"))
     assert h.steering.unwatched(SID) == [] and h.steering.nobody_watching() == []
     (notice,) = h.steering.grace(30)
@@ -85,8 +89,7 @@ def test_the_holds_end_only_when_nobody_watches_and_a_grace_notice_names_them() 
 def test_a_control_hooks_cannot_carry_out_is_rejected_with_why_and_holds_stay() -> None:
     """``end`` (stop an agent watchkeeper started) has no meaning for an agent started elsewhere: it raised."""
     h = Harness()
-    h.hook(pre("t0"))
-    h.control("c1", "pause")
+    h.pause()
     assert h.hook(pre("t1")).hold is not None
     kind, reason, _ = h.control("c2", "end")
     assert (kind, reason) == ("control.rejected", "a session steered through its hooks cannot end")
@@ -115,8 +118,7 @@ def test_a_call_without_a_usable_id_is_held_by_a_pause_and_a_breakpoint_all_the_
     """A PreToolUse whose ``tool_use_id`` is missing or not a string used to get ``{}`` at once: the call ran
     while the pause said "the next tool call waits". It is held under an id of its own, and answered by it."""
     h = Harness(breakpoint=lambda p: "rm" if "rm" in str(p.get("tool_input")) else None)
-    h.hook(pre("t0"))
-    assert h.control("c1", "pause")[0] == "control.applied"
+    h.pause()
     for n, odd in enumerate((None, 123, ["toolu_1"], {"id": "x"}, "")):
         held = h.hook(pre(odd))  # type: ignore[arg-type]
         assert held.reply is None and held.hold is not None, odd
@@ -134,8 +136,7 @@ def test_a_call_without_a_usable_id_is_held_by_a_pause_and_a_breakpoint_all_the_
 
 def test_approve_allows_only_the_held_call_and_first_decision_wins() -> None:
     h = Harness()
-    h.hook(pre("t0"))
-    h.control("c1", "pause")
+    h.pause()
     h.hook(pre("t1"))
     kind, _, _ = h.control("c2", "approve", call_id="t1")
     assert kind == "control.applied"
@@ -147,8 +148,7 @@ def test_approve_allows_only_the_held_call_and_first_decision_wins() -> None:
 
 def test_deny_tells_the_agent_the_persons_reason() -> None:
     h = Harness()
-    h.hook(pre("t0"))
-    h.control("c1", "pause")
+    h.pause()
     h.hook(pre("t1"))
     kind, _, events = h.control("c2", "deny", reason="use a read-only command")
     assert kind == "control.applied"
@@ -162,8 +162,7 @@ def test_deny_tells_the_agent_the_persons_reason() -> None:
 
 def test_a_repeated_control_acts_once_and_reports_the_same_outcome() -> None:
     h = Harness()
-    h.hook(pre("t0"))
-    h.control("c1", "pause")
+    h.pause()
     h.hook(pre("t1"))
     h.hook(pre("t2"))
     first = h.steering.control(ctl("c2", "approve", call_id="t1"))
@@ -177,8 +176,7 @@ def test_a_repeated_control_acts_once_and_reports_the_same_outcome() -> None:
 def test_a_decision_that_names_no_call_is_refused_while_several_are_held() -> None:
     """Which of two held calls an unnamed approve meant cannot be known: it decides neither."""
     h = Harness()
-    h.hook(pre("t0"))
-    h.control("c1", "pause")
+    h.pause()
     h.hook(pre("t1"))
     h.hook(pre("t2"))
     for n, control in enumerate(("approve", "deny", "step")):
@@ -195,8 +193,7 @@ def test_the_same_call_asked_again_waits_on_its_hold_and_never_lets_it_go() -> N
     with its own credential: the second waits on the first's hold; neither answers the other, and the
     stricter policy holds. Only the person's decision (or the policy) ends it, for both."""
     h = Harness(policy=Policy(hold_timeout=5))
-    h.hook(pre("t0"))
-    h.control("c1", "pause")
+    h.pause()
     first = h.hook(pre("t1"), fail_closed=False).hold
     woken_first = h.woken["t1"]
     again = h.steering.on_hook(pre("t1"), fail_closed=True)
@@ -216,8 +213,7 @@ def test_the_same_call_id_with_another_input_is_held_apart_and_said() -> None:
     real request, with another input, does not join that hold (the person would approve what it does not
     run); it is held apart, showing its own input, and a notice says one of the two is not the call."""
     h = Harness()
-    h.hook(pre("t0", tool="Read"))
-    h.control("c1", "pause")
+    h.pause("Read")
     forged = h.steering.on_hook(pre("t1"))
     real_payload = hook("PreToolUse", tool_name="Bash", tool_input={"command": "ls; touch PWNED"}, tool_use_id="t1")
     real = h.steering.on_hook(real_payload)
@@ -232,8 +228,7 @@ def test_the_same_call_id_with_another_input_is_held_apart_and_said() -> None:
 
 def test_a_session_that_ended_while_a_call_was_held_takes_no_control_once_none_is() -> None:
     h = Harness()
-    h.hook(pre("t0"))
-    h.control("c1", "pause")
+    h.pause()
     held = h.steering.on_hook(pre("t1")).hold
     h.hook(hook("SessionEnd", reason="other"))
     assert h.steering.steerable(SID)
@@ -245,8 +240,7 @@ def test_a_prompt_naming_a_held_call_never_decides_that_calls_hold() -> None:
     """A PermissionRequest that matches a call whose PreToolUse is still held cannot come from the CLI (it
     asks only after PreToolUse answered): it is held apart, and the call stays held for the person."""
     h = Harness()
-    h.hook(pre("t0", tool="Read"))
-    h.control("c1", "pause")
+    h.pause("Read")
     h.hook(pre("t1"))
     forged = h.steering.on_hook(hook("PermissionRequest", tool_name="Bash", tool_input={"command": "ls"}),
                                 None, True)
@@ -258,8 +252,7 @@ def test_a_prompt_naming_a_held_call_never_decides_that_calls_hold() -> None:
 
 def test_a_session_end_while_a_call_is_held_does_not_lock_the_person_out() -> None:
     h = Harness()
-    h.hook(pre("t0"))
-    h.control("c1", "pause")
+    h.pause()
     h.hook(pre("t1"))
     h.hook(hook("SessionEnd", reason="other"))
     assert h.steering.steerable(SID), "a request still waits on a hold: the session is not over"
@@ -324,8 +317,7 @@ def test_injection_rides_on_the_next_reply_once() -> None:
 
 def test_injection_goes_with_a_held_calls_decision() -> None:
     h = Harness()
-    h.hook(pre("t0"))
-    h.control("c1", "pause")
+    h.pause()
     h.hook(pre("t1"))
     h.control("c2", "inject", text="careful")
     h.control("c3", "resume")
@@ -348,8 +340,7 @@ def test_injection_blocks_stop_but_never_twice_in_a_row() -> None:
 
 def test_cancel_denies_the_held_call_and_ends_the_turn() -> None:
     h = Harness()
-    h.hook(pre("t0"))
-    h.control("c1", "pause")
+    h.pause()
     h.hook(pre("t1"))
     kind, _, events = h.control("c2", "cancel")
     assert kind == "control.applied"
@@ -360,8 +351,7 @@ def test_cancel_denies_the_held_call_and_ends_the_turn() -> None:
 
 def test_cancel_says_how_many_held_calls_it_denied() -> None:
     h = Harness()
-    h.hook(pre("t0"))
-    h.control("c1", "pause")
+    h.pause()
     h.hook(pre("t1"))
     h.hook(pre("t2"))
     kind, reason, _ = h.control("c2", "cancel")
@@ -383,8 +373,7 @@ def test_cancel_with_nothing_held_waits_for_the_next_tool_call() -> None:
 
 def test_timeout_ends_a_hold_by_the_policy() -> None:
     h = Harness(policy=Policy(hold_timeout=5))
-    h.hook(pre("t0"))
-    h.control("c1", "pause")
+    h.pause()
     open_hold = h.hook(pre("t1")).hold
     closed_hold = h.hook(pre("t2"), fail_closed=True).hold
     assert open_hold is not None and closed_hold is not None
@@ -400,8 +389,7 @@ def test_timeout_ends_a_hold_by_the_policy() -> None:
 
 def test_last_viewer_leaving_releases_the_holds() -> None:
     h = Harness(policy=Policy(fail_closed=True))
-    h.hook(pre("t0"))
-    h.control("c1", "pause")
+    h.pause()
     h.hook(pre("t1"))
     h.viewers = 0
     events = h.steering.unwatched(SID)
