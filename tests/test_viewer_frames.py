@@ -26,7 +26,8 @@ from watchkeeper.viewer import WatchkeeperApp
 from watchkeeper.viewer.screens.session import SessionScreen
 from watchkeeper.viewer.screens.sessions import SessionsScreen
 from watchkeeper.viewer.widgets.detail_pane import DetailPane
-from watchkeeper.viewer.widgets.timeline import ROW_CACHE, Timeline
+from watchkeeper.viewer.widgets.timeline import Timeline
+from watchkeeper.viewer.widgets.timeline_lines import ROW_CACHE
 
 SIZE = (120, 40)
 
@@ -97,7 +98,7 @@ async def test_rows_kept_for_scrolling_are_not_reference_cycles(events: Events) 
                 gc.set_debug(0)
                 gc.garbage.clear()
                 gc.enable()
-            assert len(timeline._cache) == ROW_CACHE  # rows were evicted from the cache...
+            assert len(timeline.lines.cache) == ROW_CACHE  # rows were evicted from the cache...
             assert strips == []  # ...and freed by reference counting, not left for a full collection
     finally:
         relay.stop()

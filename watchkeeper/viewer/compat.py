@@ -65,6 +65,27 @@ def own_vertical_scrollbar(widget: Widget, make: Callable[[], ScrollBar]) -> Scr
     return widget._vertical_scrollbar
 
 
+def styles_pass_changes_nothing(widget: Widget) -> bool:
+    """Whether Textual's styles pass would hand ``widget``'s lines on as they are, then filter them.
+
+    ``Widget.render_lines`` sends every line, each frame, through ``StylesCache``:
+    padding, border, outline, hatch, tint and opacity are drawn there, and the app's
+    line filters (true colour for ANSI colours) applied, each step a new ``Strip``.
+    With none of those styles set, a line leaves it as it came in, filtered: a
+    widget that keeps its lines filtered can skip the pass (``test_viewer_timeline``
+    checks the two agree, strip for strip).
+    """
+    styles = widget.styles
+    return (
+        not any(styles.gutter)
+        and not any(edge for edge, _ in styles.outline)
+        and not (styles.has_rule("hatch") and styles.hatch != "none")
+        and not styles.tint.a
+        and styles.text_opacity == 1.0
+        and widget.opacity == 1.0
+    )
+
+
 def unless_removing(node: DOMNode, callback: Callable[[], object]) -> Callable[[], object]:
     """``callback`` for a timer of ``node``, skipped once ``node`` is being removed or closed, or the app exits.
 

@@ -17,7 +17,6 @@ from typing import Any, ClassVar
 from rich.segment import Segment
 from textual import events, work
 from textual.binding import Binding, BindingType
-from textual.cache import LRUCache
 from textual.geometry import Region, Size
 from textual.message import Message
 from textual.reactive import reactive
@@ -26,16 +25,12 @@ from textual.worker import get_current_worker
 
 from ...protocol import Event
 from ..compat import set_scroll_range
-from ..host import host
-from ..model.event_log import NotRead
 from ..model.timeline_store import Filter, TimelineStore
 from .scrollbar import SteadyScrollView
 from .styles import RoleStyles
+from .timeline_lines import RowLines
 from .timeline_reads import RowReads, RowsRead
 from .timeline_rows import ROLES, TIMELINE_CSS, draw_row
-
-#: Rendered rows kept: a dozen screens, so moving back and forth re-renders nothing.
-ROW_CACHE = 512
 
 
 class Timeline(SteadyScrollView, can_focus=True):
@@ -99,8 +94,8 @@ One row per event; a tool call is one row whose status fills in as it runs.
         super().__init__(**kwargs)
         self.store = store or TimelineStore()
         self.live = live
-        self._cache: LRUCache[tuple[Any, ...], list[Segment]] = LRUCache(ROW_CACHE)
-        self._styles = RoleStyles(self, "timeline")
+        self.lines = RowLines(self, rows=self)
+        self.roles = RoleStyles(self, "timeline")
         self._generation = 0
         self._looked_back = False
         self.reads = RowReads(self)
@@ -168,7 +163,7 @@ One row per event; a tool call is one row whose status fills in as it runs.
         else:
             self.set_reactive(Timeline.cursor, self.store.nearest(head))
             self._scroll_to_cursor()
-        self._cache.clear()
+        self.lines.clear()
         self.refresh()
         self.post_message(self.Selected(self.selected_head))
         self.post_message(self.ViewChanged())
@@ -184,7 +179,7 @@ One row per event; a tool call is one row whose status fills in as it runs.
         store.collapsed = set(old.collapsed)
         self.store = store
         self._generation += 1
-        self._cache.clear()
+        self.lines.clear()
         if old.filter != store.filter or old.collapsed:
             self.rebuild(old.filter)
         self._resize()
@@ -206,7 +201,7 @@ One row per event; a tool call is one row whose status fills in as it runs.
         store.collapsed = set(old.collapsed)
         self.store = store
         self._generation += 1
-        self._cache.clear()
+        self.lines.clear()
         self.set_reactive(Timeline.cursor, 0)
         self.add_events(events)
         if store.filter.active or store.collapsed:
@@ -360,7 +355,7 @@ One row per event; a tool call is one row whose status fills in as it runs.
     def on_unmount(self) -> None:
         """Let the rows go now: a widget frozen by ``gc.freeze()`` is never collected, cycles and all."""
         self.store = TimelineStore()
-        self._cache.clear()
+        self.lines.clear()
 
     def _tick(self) -> None:
         """Running calls of a live session show their elapsed time: those rows repaint each second."""
@@ -387,8 +382,8 @@ One row per event; a tool call is one row whose status fills in as it runs.
 
     def notify_style_update(self) -> None:
         super().notify_style_update()
-        self._styles.clear()
-        self._cache.clear()
+        self.roles.clear()
+        self.lines.clear()
 
     def on_rows_read(self, message: RowsRead) -> None:
         self.reads.landed(message)
@@ -396,36 +391,14 @@ One row per event; a tool call is one row whose status fills in as it runs.
     def render_lines(self, crop: Region) -> list[Strip]:
         """The rows in ``crop``, none waiting for a read (see ``timeline_reads.py``); then the reads they missed."""
         with self.store.events.no_wait():
-            strips = super().render_lines(crop)
+            strips = self.lines.strips(crop)
+            if strips is None:
+                strips = super().render_lines(crop)
         self.reads.request()
         return strips
 
     def render_line(self, y: int) -> Strip:
-        """A new Strip over the row's cached segments.
-
-        Not a cached Strip: Textual caches a strip's crops and divisions in the strip
-        itself, and a crop or division to its own size is the strip, a reference
-        cycle. A cached Strip was therefore freed only by a full collection, and
-        never once a ``gc.freeze()`` (``watchkeeper.retention``) had moved
-        it out of the collector's sight: every row scrolled past leaked. Segment
-        lists are acyclic, freed as soon as they leave the cache.
-        """
-        row = self.scroll_offset.y + y
-        width = self.scrollable_content_region.width
-        view = self.store.view
-        if row >= len(view) or width <= 0:
-            return Strip.blank(width, self._styles.base())
-        head = view[row]
-        now = host(self.app).clock() if self.live and self.calls_run else None
-        selected = row == self.cursor
-        try:
-            key = (head, self.store.stamp(head, now), selected, selected and self.has_focus, width)
-            segments = self._cache.get(key)
-            if segments is None:
-                segments = self._cache[key] = self.row_segments(head, width, selected, now)
-        except NotRead as missing:
-            segments = self.reads.placeholder(row, head, width, selected, missing, self._styles)
-        return Strip(segments, width)
+        return self.lines.line(y)
 
     def render_row(self, head: int, width: int, selected: bool = False, now: float | None = None) -> Strip:
         """One row as a strip ``width`` cells wide: time, agent, kind, summary, status."""
@@ -435,11 +408,11 @@ One row per event; a tool call is one row whose status fills in as it runs.
         """One row's segments, ``width`` cells. No meta on them (a click finds its row by position):
         applying it rebuilt every segment and style of every row drawn, a third of a live frame's rows."""
         row = self.store.row(head, now)
-        base = self._styles.base()
+        base = self.roles.base()
         if row.error:
-            base += self._styles("error-row")
+            base += self.roles("error-row")
         if not selected:
-            return draw_row(row, width, base, self._styles)
+            return draw_row(row, width, base, self.roles)
         # The selected row is drawn in the cursor's colours alone: a role's colour on the cursor may not contrast.
-        cursor = self._styles("cursor")
-        return draw_row(row, width, base + cursor, lambda role: self._styles(role) + cursor)
+        cursor = self.roles("cursor")
+        return draw_row(row, width, base + cursor, lambda role: self.roles(role) + cursor)
