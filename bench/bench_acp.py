@@ -117,26 +117,26 @@ async def updates_lag(updates: int, rate: float) -> tuple[dict[str, float], dict
     from watchkeeper.relay import Relay
     from watchkeeper.viewer import WatchkeeperApp
     from watchkeeper.viewer.screens.session import SessionScreen
-    from watchkeeper.viewer.widgets.timeline import Timeline
+    from watchkeeper.viewer.widgets.timeline_lines import RowLines
 
     to_relay: dict[int, float] = {}
     sent: dict[int, float] = {}
     drawn_at: dict[int, float] = {}
-    original = Timeline.render_line
+    original = RowLines.segments
 
     def n_of(event: Any) -> tuple[int, float] | None:
         data = event.get("data") or {}
         given = data.get("input") if isinstance(data, dict) else None
         return (given["n"], given["t"]) if isinstance(given, dict) and "t" in given else None
 
-    def render_line(self: Timeline, y: int) -> Any:
-        strip = original(self, y)
-        row = self.scroll_offset.y + y
-        if row < len(self.store.view):
-            found = n_of(self.store.events[self.store.view[row]])
+    def segments(self: RowLines, row: int, *args: Any) -> Any:
+        drawn = original(self, row, *args)
+        store = self.rows.store
+        if row < len(store.view):
+            found = n_of(store.events[store.view[row]])
             if found is not None and found[0] not in drawn_at:
                 drawn_at[found[0]] = time.time()
-        return strip
+        return drawn
 
     def on_batch(batch: list[Any]) -> None:
         now = time.time()
@@ -146,7 +146,7 @@ async def updates_lag(updates: int, rate: float) -> tuple[dict[str, float], dict
                 to_relay[found[0]] = now - found[1]
                 sent[found[0]] = found[1]
 
-    Timeline.render_line = render_line  # type: ignore[method-assign]
+    RowLines.segments = segments  # type: ignore[method-assign]
     relay = Relay().start()
     source = AcpSource(agent_argv("stream" if rate else "burst", updates, str(rate)), prompt=None)
     relay.add_source(source)
@@ -164,7 +164,7 @@ async def updates_lag(updates: int, rate: float) -> tuple[dict[str, float], dict
                 await pilot.pause(0.05)
     finally:
         relay.stop()
-        Timeline.render_line = original  # type: ignore[method-assign]
+        RowLines.segments = original  # type: ignore[method-assign]
     # A row scrolled past between two frames is never drawn: the first frame that drew a later row showed it.
     lags: list[float] = []
     first = float("inf")

@@ -190,29 +190,32 @@ async def run_baseline(rate: int, seconds: float) -> dict[str, Any]:
 
 
 def on_screen(seen: Callable[[dict[str, Any]], None]) -> Callable[[], None]:
-    """From now on ``seen(data)`` gets the event data of each timeline row as its line renders; the undo.
+    """From now on ``seen(data)`` gets the event data of each timeline row as its line is drawn; the undo.
+
+    Hooked where every line's row is drawn, past Textual's styles pass or through
+    it (``RowLines.segments``).
 
     The session screen follows the newest row, so the first render of a row at
     or after an event is when that event is on screen (its row, or the call row
     it updated): what the lag to the screen is measured to (here and in
     ``bench_hub_fleet.py``).
     """
-    from watchkeeper.viewer.widgets.timeline import Timeline
+    from watchkeeper.viewer.widgets.timeline_lines import RowLines
 
-    original: Callable[[Timeline, int], Any] = Timeline.render_line
+    original: Callable[..., Any] = RowLines.segments
 
-    def render_line(self: Timeline, y: int) -> Any:
-        strip = original(self, y)
-        row = self.scroll_offset.y + y
-        view = self.store.view
+    def segments(self: RowLines, row: int, *args: Any) -> Any:
+        drawn = original(self, row, *args)
+        store = self.rows.store
+        view = store.view
         if row < len(view):
-            data = self.store.events[view[row]].get("data") or {}
+            data = store.events[view[row]].get("data") or {}
             if isinstance(data, dict):
                 seen(data)
-        return strip
+        return drawn
 
-    Timeline.render_line = render_line  # type: ignore[method-assign]
-    return lambda: setattr(Timeline, "render_line", original)
+    RowLines.segments = segments  # type: ignore[method-assign]
+    return lambda: setattr(RowLines, "segments", original)
 
 
 async def run_app(rate: int, seconds: float, freeze_every: int | None = None) -> dict[str, Any]:
