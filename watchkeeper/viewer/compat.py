@@ -10,10 +10,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from rich.segment import Segment
+from textual._border import get_box
 from textual.app import App
+from textual.color import Color
 from textual.dom import DOMNode
-from textual.geometry import Size
+from textual.filter import LineFilter
+from textual.geometry import Region, Size
 from textual.scrollbar import ScrollBar
+from textual.strip import Strip
+from textual.style import Style
 from textual.widget import Widget
 from textual.widgets import Footer
 from textual.widgets._footer import FooterKey as FooterKey
@@ -24,7 +30,8 @@ PRIVATE_API: tuple[tuple[type, str, tuple[str, ...]], ...] = (
     (App, "_start_widget", ("self", "parent", "widget")),
 )
 #: (class, private attribute) for each private Textual state read below; ``FooterKey`` is imported from
-#: the private ``textual.widgets._footer`` (the footer's key widget, not exported).
+#: the private ``textual.widgets._footer`` (the footer's key widget, not exported), and ``get_box`` from the
+#: private ``textual._border`` (the side borders its styles pass draws, ``styles_pass_sides``).
 PRIVATE_STATE: tuple[tuple[type, str], ...] = (
     (Footer, "_bindings_ready"),
     (Widget, "_vertical_scrollbar"),
@@ -65,25 +72,60 @@ def own_vertical_scrollbar(widget: Widget, make: Callable[[], ScrollBar]) -> Scr
     return widget._vertical_scrollbar
 
 
-def styles_pass_changes_nothing(widget: Widget) -> bool:
-    """Whether Textual's styles pass would hand ``widget``'s lines on as they are, then filter them.
+#: A content line through a widget's line filters, cached by the widget: ``(y, width, filters, ground)``.
+FilteredLine = Callable[[int, int, tuple[LineFilter, ...], Color], list[Segment]]
+
+
+def styles_pass_sides(widget: Widget) -> tuple[list[Segment], list[Segment]] | None:
+    """What Textual's styles pass puts either side of each of ``widget``'s lines; None if it draws more.
 
     ``Widget.render_lines`` sends every line, each frame, through ``StylesCache``:
     padding, border, outline, hatch, tint and opacity are drawn there, and the app's
     line filters (true colour for ANSI colours) applied, each step a new ``Strip``.
-    With none of those styles set, a line leaves it as it came in, filtered: a
-    widget that keeps its lines filtered can skip the pass (``test_viewer_timeline``
-    checks the two agree, strip for strip).
+    With no vertical padding or border and none of the rest, a line leaves it as it
+    came in, between its side borders and padding (and the ground under a vertical
+    scrollbar), filtered. The side borders are Textual's own (``get_box``).
     """
     styles = widget.styles
-    return (
-        not any(styles.gutter)
-        and not any(edge for edge, _ in styles.outline)
-        and not (styles.has_rule("hatch") and styles.hatch != "none")
-        and not styles.tint.a
-        and styles.text_opacity == 1.0
-        and widget.opacity == 1.0
-    )
+    top, right, bottom, left = styles.padding
+    (border_top, _), (border_right, right_color), (border_bottom, _), (border_left, left_color) = styles.border
+    if (top or bottom or border_top or border_bottom or any(edge for edge, _ in styles.outline)
+            or (styles.has_rule("hatch") and styles.hatch != "none") or styles.tint.a
+            or styles.text_opacity != 1.0 or widget.opacity != 1.0):
+        return None
+    under, ground = widget.background_colors
+    inner, outer = Style(background=under + ground), Style(background=under)
+    fill = widget.content_region.width - widget.scrollable_content_region.width
+    before = [Segment(" " * left, inner.rich_style)] if left else []
+    after = [Segment(" " * fill, inner.rich_style)] if fill > 0 else []
+    if right:
+        after.append(Segment(" " * right, inner.rich_style))
+    if border_left:
+        before.insert(0, get_box(border_left, inner, outer, Style(foreground=under + left_color))[1][0])
+    if border_right:
+        after.append(get_box(border_right, inner, outer, Style(foreground=under + right_color))[1][2])
+    return before, after
+
+
+def lines_past_pass(widget: Widget, crop: Region, line: FilteredLine) -> list[Strip] | None:
+    """``widget``'s lines in ``crop`` as Textual's styles pass would give them, drawn past it: one Strip a
+    line, over ``line``'s filtered segments (a widget keeps them, so a scroll filters nothing again).
+    None if the pass draws more than the sides (``styles_pass_sides``): then it must draw them.
+    ``tests/test_viewer_past_pass.py`` checks the two agree, strip for strip.
+    """
+    sides = styles_pass_sides(widget)
+    if sides is None:
+        return None
+    before, after = sides
+    filters, ground = tuple(widget.get_line_filters()), widget.background_colors[1]
+    for line_filter in filters:
+        before, after = line_filter.apply(before, ground), line_filter.apply(after, ground)
+    width, full = widget.scrollable_content_region.width, widget.region.width
+    strips = [Strip(before + line(y, width, filters, ground) + after, full) for y in crop.line_range]
+    x1, x2 = crop.column_span
+    if (x1, x2) != (0, full):
+        strips = [strip.crop(x1, x2) for strip in strips]
+    return strips
 
 
 def unless_removing(node: DOMNode, callback: Callable[[], object]) -> Callable[[], object]:

@@ -19,11 +19,13 @@ from rich.syntax import SyntaxTheme
 from rich.text import Text
 from textual.binding import Binding, BindingType
 from textual.cache import LRUCache
-from textual.geometry import Size
+from textual.color import Color
+from textual.filter import LineFilter
+from textual.geometry import Region, Size
 from textual.strip import Strip
 
 from ...protocol import Event, ToolCall
-from ..compat import set_scroll_range
+from ..compat import lines_past_pass, set_scroll_range
 from ..model.detail_render import Options, render_detail
 from ..theme import syntax_theme
 from .scrollbar import SteadyScrollView
@@ -74,6 +76,9 @@ The selected row in full: a call's input and output, diffs for edits.
         self._unfold = False
         self._key: tuple[object, ...] | None = None
         self._strips: list[Strip] = []
+        #: Lines drawn past Textual's styles pass, filtered, by index; for these (filters, ground, width).
+        self._filtered: dict[int, list[Segment]] = {}
+        self._filtered_for: object = None
         self._kept: LRUCache[tuple[object, ...], list[list[Segment]]] = LRUCache(KEPT)
         self._width = 0
         self._base: Style | None = None
@@ -130,6 +135,7 @@ The selected row in full: a call's input and output, diffs for edits.
         return self._syntax[1]
 
     def _render_strips(self, whole: bool = False) -> None:
+        self._filtered.clear()
         width = self.scrollable_content_region.width
         whole = whole or width != self._width
         self._width = width
@@ -167,6 +173,25 @@ The selected row in full: a call's input and output, diffs for edits.
         # move; only the scrollbars depend on it, and the gutter keeps the width stable.
         set_scroll_range(self, size)
         return True
+
+    def render_lines(self, crop: Region) -> list[Strip]:
+        """Past Textual's styles pass, which only pads the sides here (``compat.lines_past_pass``)."""
+        strips = lines_past_pass(self, crop, self._filtered_line)
+        return super().render_lines(crop) if strips is None else strips
+
+    def _filtered_line(self, y: int, width: int, filters: tuple[LineFilter, ...], ground: Color) -> list[Segment]:
+        drawn = (filters, ground, width)
+        if drawn != self._filtered_for:
+            self._filtered_for = drawn
+            self._filtered.clear()
+        i = self.scroll_offset.y + y
+        line = self._filtered.get(i)
+        if line is None:
+            line = list(self.render_line(y))
+            for line_filter in filters:
+                line = line_filter.apply(line, ground)
+            self._filtered[i] = line
+        return line
 
     def render_line(self, y: int) -> Strip:
         scroll_x, scroll_y = self.scroll_offset

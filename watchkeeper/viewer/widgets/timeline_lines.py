@@ -4,7 +4,7 @@ A key that scrolls the timeline draws every line on screen again. Through
 Textual's styles pass each line became four Strips (the row's, the styled
 line's, the filtered one's, a copy), each with seven caches of its own, and
 the app's line filters ran over every segment again: most of a key's frame.
-Where that pass would change nothing (``compat.styles_pass_changes_nothing``)
+Where that pass would change nothing but the sides (``compat.lines_past_pass``)
 rows are kept filtered and each line shown is one Strip over them; otherwise
 the widget falls back to the pass, with rows kept unfiltered.
 
@@ -27,10 +27,9 @@ from textual.color import Color
 from textual.filter import LineFilter
 from textual.geometry import Region
 from textual.strip import Strip
-from textual.style import Style
 from textual.widget import Widget
 
-from ..compat import styles_pass_changes_nothing
+from ..compat import lines_past_pass
 from ..host import host
 from ..model.event_log import NotRead
 from ..model.timeline_store import TimelineStore
@@ -79,27 +78,11 @@ class RowLines:
 
     def strips(self, crop: Region) -> list[Strip] | None:
         """The lines in ``crop`` as Textual's styles pass would give them, or None if it must draw them."""
-        widget = self.widget
-        if not styles_pass_changes_nothing(widget):
-            return None
-        under, ground = widget.background_colors
-        filters = tuple(widget.get_line_filters())
+        return lines_past_pass(self.widget, crop, self._filtered)
+
+    def _filtered(self, y: int, width: int, filters: tuple[LineFilter, ...], ground: Color) -> list[Segment]:
         self._drawn_for((filters, ground))
-        top, width = widget.scroll_offset.y, widget.scrollable_content_region.width
-        segments = self.segments
-        # The scrollbar's column is the widget's too: the pass fills it with the ground, under the bar.
-        full = widget.content_region.width
-        if full > width:
-            gutter = [Segment(" " * (full - width), Style(background=under + ground).rich_style)]
-            for line_filter in filters:
-                gutter = line_filter.apply(gutter, ground)
-            strips = [Strip(segments(top + y, width, filters, ground) + gutter, full) for y in crop.line_range]
-        else:
-            strips = [Strip(segments(top + y, width, filters, ground), width) for y in crop.line_range]
-        x1, x2 = crop.column_span
-        if (x1, x2) != (0, widget.size.width):
-            strips = [strip.crop(x1, x2) for strip in strips]
-        return strips
+        return self.segments(self.widget.scroll_offset.y + y, width, filters, ground)
 
     def line(self, y: int) -> Strip:
         """Line ``y`` on screen, unfiltered: for the styles pass."""
