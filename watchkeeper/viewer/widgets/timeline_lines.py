@@ -1,9 +1,9 @@
 """The timeline's lines: each row drawn once into a cache, and a Strip made over it when it is shown.
 
 A key that scrolls the timeline draws every line on screen again. Through
-Textual's styles pass each line became four Strips (the row's, the styled
-line's, the filtered one's, a copy), each with seven caches of its own, and
-the app's line filters ran over every segment again: most of a key's frame.
+Textual's styles pass each line became three Strips (the row's, the styled
+line's, the filtered one's), each with seven caches of its own, and the app's
+line filters ran over every segment again: most of a key's frame.
 Where that pass would change nothing but the sides (``compat.lines_past_pass``)
 rows are kept filtered and each line shown is one Strip over them; otherwise
 the widget falls back to the pass, with rows kept unfiltered.
