@@ -555,7 +555,15 @@ def test_unknown_types_become_raw_with_the_record_kept() -> None:
     assert raws[4]["data"]["record"]["payload"]["role"] == "critic"
     assert raws[0]["data"]["record"]["payload"] == {"x": 1}
     assert "brand_new_event" in raws[1]["data"]["error"]
+    assert raws[3]["data"]["error"] == "unknown item_completed item type 'BrandNew'"
+    assert raws[3]["data"]["record"]["payload"]["item"]["type"] == "BrandNew"
     assert all(r["session"] == SID for r in raws)
+
+
+def test_an_item_completed_says_which_item_it_did_not_know() -> None:
+    raws = of(convert(*header(), ev("item_completed", item={"id": "x"}), ev("item_completed", item=[1])), "raw")
+    assert [r["data"]["error"] for r in raws] == ["an item_completed whose item has no type"] * 2
+    assert raws[0]["data"]["record"]["payload"]["item"] == {"id": "x"}
 
 
 def test_garbage_never_raises_and_becomes_raw() -> None:

@@ -136,7 +136,7 @@ def item_completed(c: Thread, p: dict[str, Any]) -> list[Event] | None:
     item = p.get("item")
     kind = item.get("type") if isinstance(item, dict) else None
     if not isinstance(item, dict) or not isinstance(kind, str):
-        return None
+        return [c.odd("an item_completed whose item has no type")]
     if kind == "UserMessage":
         return c.prompt(content_text(item.get("content")), "item")
     if kind == "HookPrompt":
@@ -168,7 +168,7 @@ def item_completed(c: Thread, p: dict[str, Any]) -> list[Event] | None:
         return c.compaction(None)
     if kind == "Sleep":
         return [c.notice("info", f"Slept {item.get('duration_ms')} ms", "codex.sleep")]
-    return None
+    return [c.odd(f"unknown item_completed item type {kind!r}")]
 
 
 def token_count(c: Thread, p: dict[str, Any]) -> list[Event]:
