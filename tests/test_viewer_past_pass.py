@@ -20,6 +20,8 @@ from watchkeeper.viewer.screens.session import SessionScreen
 from watchkeeper.viewer.widgets.detail_pane import DetailPane
 
 SIZE = (120, 40)
+#: Lines the detail pane is scrolled down its long output.
+SCROLLED = 30
 
 
 def segments(strips: list) -> list[list[tuple[str, object, object]]]:
@@ -79,11 +81,13 @@ async def test_the_lines_are_what_textuals_styles_pass_would_draw() -> None:
                         timeline.focus()
                     else:
                         screen.set_focus(None)
-                    for cursor, top, pane_top in ((0, 0, 0), (1, 0, 0), (long_row, 0, 0), (long_row, 0, 30),
+                    for cursor, top, pane_top in ((0, 0, 0), (1, 0, 0), (long_row, 0, 0), (long_row, 0, SCROLLED),
                                                   (30, 12, 0), (len(timeline.store.view) - 1, 10_000, 0)):
                         timeline.cursor = cursor
                         timeline.scroll_to(y=top, animate=False, immediate=True)
                         await pilot.pause()
+                        if pane_top:  # the long output is in the pane before it is scrolled
+                            await until_app(pilot, lambda: pane.max_scroll_y >= SCROLLED)
                         pane.scroll_to(y=pane_top, animate=False, immediate=True)
                         await pilot.pause()
                         assert pane.scroll_offset.y == pane_top  # the long output is shown, and scrolled
