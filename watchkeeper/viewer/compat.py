@@ -72,8 +72,16 @@ def own_vertical_scrollbar(widget: Widget, make: Callable[[], ScrollBar]) -> Scr
     return widget._vertical_scrollbar
 
 
-#: A content line through a widget's line filters, cached by the widget: ``(y, width, filters, ground)``.
-FilteredLine = Callable[[int, int, tuple[LineFilter, ...], Color], list[Segment]]
+#: A widget's content lines for one frame, given (line filters, ground, width): ``y`` -> line ``y``'s segments
+#: through those filters (``filtered``), which the widget keeps, so a scroll filters nothing again.
+FrameLines = Callable[[tuple[LineFilter, ...], Color, int], Callable[[int], list[Segment]]]
+
+
+def filtered(segments: list[Segment], filters: tuple[LineFilter, ...], ground: Color) -> list[Segment]:
+    """``segments`` through the app's line filters, as Textual's styles pass applies them to each line."""
+    for line_filter in filters:
+        segments = line_filter.apply(segments, ground)
+    return segments
 
 
 def styles_pass_sides(widget: Widget) -> tuple[list[Segment], list[Segment]] | None:
@@ -107,21 +115,20 @@ def styles_pass_sides(widget: Widget) -> tuple[list[Segment], list[Segment]] | N
     return before, after
 
 
-def lines_past_pass(widget: Widget, crop: Region, line: FilteredLine) -> list[Strip] | None:
+def lines_past_pass(widget: Widget, crop: Region, frame: FrameLines) -> list[Strip] | None:
     """``widget``'s lines in ``crop`` as Textual's styles pass would give them, drawn past it: one Strip a
-    line, over ``line``'s filtered segments (a widget keeps them, so a scroll filters nothing again).
+    line, over the filtered lines ``frame`` gives for this frame, between the filtered sides.
     None if the pass draws more than the sides (``styles_pass_sides``): then it must draw them.
     ``tests/test_viewer_past_pass.py`` checks the two agree, strip for strip.
     """
     sides = styles_pass_sides(widget)
     if sides is None:
         return None
-    before, after = sides
     filters, ground = tuple(widget.get_line_filters()), widget.background_colors[1]
-    for line_filter in filters:
-        before, after = line_filter.apply(before, ground), line_filter.apply(after, ground)
+    before, after = (filtered(side, filters, ground) for side in sides)
     width, full = widget.scrollable_content_region.width, widget.region.width
-    strips = [Strip(before + line(y, width, filters, ground) + after, full) for y in crop.line_range]
+    line = frame(filters, ground, width)
+    strips = [Strip(before + line(y) + after, full) for y in crop.line_range]
     x1, x2 = crop.column_span
     if (x1, x2) != (0, full):
         strips = [strip.crop(x1, x2) for strip in strips]

@@ -10,6 +10,7 @@ it with ``o``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 from rich.console import RenderableType
@@ -25,7 +26,7 @@ from textual.geometry import Region, Size
 from textual.strip import Strip
 
 from ...protocol import Event, ToolCall
-from ..compat import lines_past_pass, set_scroll_range
+from ..compat import filtered, lines_past_pass, set_scroll_range
 from ..model.detail_render import Options, render_detail
 from ..theme import syntax_theme
 from .scrollbar import SteadyScrollView
@@ -176,21 +177,23 @@ The selected row in full: a call's input and output, diffs for edits.
 
     def render_lines(self, crop: Region) -> list[Strip]:
         """Past Textual's styles pass, which only pads the sides here (``compat.lines_past_pass``)."""
-        strips = lines_past_pass(self, crop, self._filtered_line)
+        strips = lines_past_pass(self, crop, self._frame)
         return super().render_lines(crop) if strips is None else strips
 
-    def _filtered_line(self, y: int, width: int, filters: tuple[LineFilter, ...], ground: Color) -> list[Segment]:
+    def _frame(self, filters: tuple[LineFilter, ...], ground: Color, width: int) -> Callable[[int], list[Segment]]:
+        """Lines kept filtered by their index, until the row, the width, the filters or the ground change."""
         drawn = (filters, ground, width)
         if drawn != self._filtered_for:
             self._filtered_for = drawn
             self._filtered.clear()
-        i = self.scroll_offset.y + y
-        line = self._filtered.get(i)
-        if line is None:
-            line = list(self.render_line(y))
-            for line_filter in filters:
-                line = line_filter.apply(line, ground)
-            self._filtered[i] = line
+        top, kept = self.scroll_offset.y, self._filtered
+
+        def line(y: int) -> list[Segment]:
+            segments = kept.get(top + y)
+            if segments is None:
+                segments = kept[top + y] = filtered(list(self.render_line(y)), filters, ground)
+            return segments
+
         return line
 
     def render_line(self, y: int) -> Strip:

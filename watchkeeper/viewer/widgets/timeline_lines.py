@@ -18,6 +18,7 @@ Segment lists are acyclic, freed as soon as they leave the cache.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from rich.segment import Segment
@@ -29,7 +30,7 @@ from textual.geometry import Region
 from textual.strip import Strip
 from textual.widget import Widget
 
-from ..compat import lines_past_pass
+from ..compat import filtered, lines_past_pass
 from ..host import host
 from ..model.event_log import NotRead
 from ..model.timeline_store import TimelineStore
@@ -78,11 +79,12 @@ class RowLines:
 
     def strips(self, crop: Region) -> list[Strip] | None:
         """The lines in ``crop`` as Textual's styles pass would give them, or None if it must draw them."""
-        return lines_past_pass(self.widget, crop, self._filtered)
+        return lines_past_pass(self.widget, crop, self._frame)
 
-    def _filtered(self, y: int, width: int, filters: tuple[LineFilter, ...], ground: Color) -> list[Segment]:
+    def _frame(self, filters: tuple[LineFilter, ...], ground: Color, width: int) -> Callable[[int], list[Segment]]:
         self._drawn_for((filters, ground))
-        return self.segments(self.widget.scroll_offset.y + y, width, filters, ground)
+        top, segments = self.widget.scroll_offset.y, self.segments
+        return lambda y: segments(top + y, width, filters, ground)
 
     def line(self, y: int) -> Strip:
         """Line ``y`` on screen, unfiltered: for the styles pass."""
@@ -116,8 +118,8 @@ class RowLines:
             except NotRead as missing:
                 key = None
                 segments = rows.reads.placeholder(row, head, width, selected, missing, rows.roles)
-        for line_filter in filters:
-            segments = line_filter.apply(segments, ground)  # type: ignore[arg-type]
+        if filters:
+            segments = filtered(segments, filters, ground)  # type: ignore[arg-type]
         if key is not None:
             self.cache[key] = segments
         return segments
